@@ -1,0 +1,282 @@
+//! Channel configuration: the provider settings a channel needs to talk to WAHA, and the
+//! auto-reply and timing settings an operator controls. Shared by the API (which validates them
+//! when a channel is created) and the activities (which apply them).
+
+use chrono::{DateTime, Datelike, Duration as ChronoDuration, NaiveTime, Utc};
+use serde::{Deserialize, Serialize};
+use ventros_workflows::ConversationTiming;
+
+/// Longest greeting or away text accepted (WhatsApp allows far more; a greeting should not).
+pub const MAX_AUTO_REPLY_CHARS: usize = 4_096;
+
+/// How Ventros reaches a WAHA server and recognises its webhooks.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WahaConfig {
+    /// e.g. `http://localhost:3000`
+    pub base_url: String,
+    /// Sent as `X-Api-Key` on every call.
+    pub api_key: String,
+    /// The WAHA session name (`default` unless the server hosts several numbers).
+    #[serde(default = "default_session")]
+    pub session: String,
+    /// When set, every webhook must carry a valid `X-Webhook-Hmac` (HMAC-SHA512 of the raw body).
+    #[serde(default)]
+    pub hmac_key: Option<String>,
+}
+
+fn default_session() -> String {
+    "default".to_owned()
+}
+
+impl WahaConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        let url = self.base_url.trim();
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
+            return Err("provider_config.base_url must be an http(s) URL".into());
+        }
+        if self.api_key.is_empty() {
+            return Err("provider_config.api_key must not be empty".into());
+        }
+        if self.session.is_empty() || self.session.len() > 100 {
+            return Err("provider_config.session must be 1 to 100 characters".into());
+        }
+        if self.hmac_key.as_deref().is_some_and(|k| k.len() < 16) {
+            return Err("provider_config.hmac_key must be at least 16 characters".into());
+        }
+        Ok(())
+    }
+}
+
+/// Opening hours in a fixed UTC offset. Outside them the away message applies.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BusinessHours {
+    /// Offset of the business's local time from UTC, in minutes (São Paulo: -180).
+    #[serde(default)]
+    pub utc_offset_minutes: i32,
+    /// Open windows; none at all means "always closed".
+    #[serde(default)]
+    pub windows: Vec<OpenWindow>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OpenWindow {
+    /// ISO weekdays: 1 = Monday … 7 = Sunday.
+    pub days: Vec<u8>,
+    /// `HH:MM`, local time, inclusive.
+    pub start: String,
+    /// `HH:MM`, local time, exclusive.
+    pub end: String,
+}
+
+impl BusinessHours {
+    pub fn validate(&self) -> Result<(), String> {
+        if !(-14 * 60..=14 * 60).contains(&self.utc_offset_minutes) {
+            return Err("business_hours.utc_offset_minutes must be within ±840".into());
+        }
+        for w in &self.windows {
+            if w.days.iter().any(|d| !(1..=7).contains(d)) {
+                return Err("business_hours.windows[].days are ISO weekdays 1..=7".into());
+            }
+            let (start, end) = (parse_hhmm(&w.start), parse_hhmm(&w.end));
+            match (start, end) {
+                (Some(s), Some(e)) if s < e => {}
+                _ => return Err("business_hours.windows[] needs start < end as HH:MM".into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the business is open at `now`.
+    pub fn is_open(&self, now: DateTime<Utc>) -> bool {
+        let local = now + ChronoDuration::minutes(i64::from(self.utc_offset_minutes));
+        let day = local.weekday().number_from_monday() as u8;
+        let time = local.time();
+        self.windows.iter().any(|w| {
+            w.days.contains(&day)
+                && matches!((parse_hhmm(&w.start), parse_hhmm(&w.end)), (Some(s), Some(e)) if s <= time && time < e)
+        })
+    }
+}
+
+fn parse_hhmm(s: &str) -> Option<NaiveTime> {
+    NaiveTime::parse_from_str(s, "%H:%M").ok()
+}
+
+/// Auto-reply rules and conversation timing of a channel.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSettings {
+    /// Sent when a customer opens a new session (inside business hours).
+    #[serde(default)]
+    pub greeting: Option<String>,
+    /// Sent when a customer writes outside business hours.
+    #[serde(default)]
+    pub away_message: Option<String>,
+    /// None: always open.
+    #[serde(default)]
+    pub business_hours: Option<BusinessHours>,
+    /// The away message is not repeated within this many seconds in one session.
+    #[serde(default = "defaults::away_cooldown_secs")]
+    pub away_cooldown_secs: u64,
+    #[serde(default = "defaults::debounce_ms")]
+    pub debounce_ms: u64,
+    #[serde(default = "defaults::max_debounce_ms")]
+    pub max_debounce_ms: u64,
+    #[serde(default = "defaults::inactivity_timeout_secs")]
+    pub inactivity_timeout_secs: u64,
+    /// An outbound message with no delivery receipt after this long is `undelivered`.
+    #[serde(default = "defaults::ack_timeout_secs")]
+    pub ack_timeout_secs: u64,
+    /// How long after delivery the read receipt is still awaited.
+    #[serde(default = "defaults::read_window_secs")]
+    pub read_window_secs: u64,
+}
+
+mod defaults {
+    pub fn away_cooldown_secs() -> u64 {
+        3_600
+    }
+    pub fn debounce_ms() -> u64 {
+        1_500
+    }
+    pub fn max_debounce_ms() -> u64 {
+        10_000
+    }
+    pub fn inactivity_timeout_secs() -> u64 {
+        30 * 60
+    }
+    pub fn ack_timeout_secs() -> u64 {
+        10 * 60
+    }
+    pub fn read_window_secs() -> u64 {
+        3 * 24 * 60 * 60
+    }
+}
+
+impl Default for ChannelSettings {
+    fn default() -> Self {
+        serde_json::from_str("{}").expect("defaults deserialize")
+    }
+}
+
+impl ChannelSettings {
+    pub fn validate(&self) -> Result<(), String> {
+        for (field, text) in [("greeting", &self.greeting), ("away_message", &self.away_message)] {
+            if let Some(t) = text {
+                if t.trim().is_empty() || t.chars().count() > MAX_AUTO_REPLY_CHARS {
+                    return Err(format!("settings.{field} must be 1 to {MAX_AUTO_REPLY_CHARS} characters"));
+                }
+            }
+        }
+        if let Some(hours) = &self.business_hours {
+            hours.validate()?;
+        }
+        if self.max_debounce_ms < self.debounce_ms || self.max_debounce_ms > 120_000 {
+            return Err("settings.max_debounce_ms must be >= debounce_ms and <= 120000".into());
+        }
+        if self.inactivity_timeout_secs == 0 || self.inactivity_timeout_secs > 30 * 24 * 3600 {
+            return Err("settings.inactivity_timeout_secs must be 1 s to 30 days".into());
+        }
+        if self.ack_timeout_secs == 0 || self.read_window_secs == 0 {
+            return Err("settings.ack_timeout_secs and read_window_secs must be positive".into());
+        }
+        Ok(())
+    }
+
+    pub fn timing(&self) -> ConversationTiming {
+        ConversationTiming {
+            debounce_ms: self.debounce_ms,
+            max_debounce_ms: self.max_debounce_ms,
+            inactivity_timeout_secs: self.inactivity_timeout_secs,
+        }
+    }
+
+    pub fn is_open(&self, now: DateTime<Utc>) -> bool {
+        self.business_hours.as_ref().is_none_or(|h| h.is_open(now))
+    }
+}
+
+/// The automatic reply a message gets, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AutoReply {
+    Greeting(String),
+    Away(String),
+}
+
+/// The auto-reply rules: outside business hours the away message (at most once per cooldown),
+/// otherwise a greeting for a session that just opened.
+pub fn choose_auto_reply(
+    settings: &ChannelSettings,
+    now: DateTime<Utc>,
+    session_opened: bool,
+    last_away_sent_at: Option<DateTime<Utc>>,
+) -> Result<AutoReply, &'static str> {
+    if !settings.is_open(now) {
+        let Some(away) = &settings.away_message else {
+            return Err("closed_without_away_message");
+        };
+        let cooled = last_away_sent_at
+            .is_none_or(|t| now - t >= ChronoDuration::seconds(settings.away_cooldown_secs as i64));
+        return if cooled { Ok(AutoReply::Away(away.clone())) } else { Err("away_cooldown") };
+    }
+    match (&settings.greeting, session_opened) {
+        (Some(greeting), true) => Ok(AutoReply::Greeting(greeting.clone())),
+        _ => Err("no_rule"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn weekdays_9_to_18() -> BusinessHours {
+        BusinessHours {
+            utc_offset_minutes: -180,
+            windows: vec![OpenWindow { days: vec![1, 2, 3, 4, 5], start: "09:00".into(), end: "18:00".into() }],
+        }
+    }
+
+    #[test]
+    fn business_hours_use_the_local_offset() {
+        let hours = weekdays_9_to_18();
+        // Wednesday 2026-11-25 12:30 UTC is 09:30 in UTC-3: open.
+        assert!(hours.is_open(Utc.with_ymd_and_hms(2026, 11, 25, 12, 30, 0).unwrap()));
+        // 11:59 UTC is 08:59 local: closed.
+        assert!(!hours.is_open(Utc.with_ymd_and_hms(2026, 11, 25, 11, 59, 0).unwrap()));
+        // Saturday: closed.
+        assert!(!hours.is_open(Utc.with_ymd_and_hms(2026, 11, 28, 14, 0, 0).unwrap()));
+    }
+
+    #[test]
+    fn away_beats_greeting_and_respects_the_cooldown() {
+        let settings = ChannelSettings {
+            greeting: Some("hi".into()),
+            away_message: Some("closed".into()),
+            business_hours: Some(BusinessHours { utc_offset_minutes: 0, windows: vec![] }),
+            ..ChannelSettings::default()
+        };
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+        assert_eq!(choose_auto_reply(&settings, now, true, None), Ok(AutoReply::Away("closed".into())));
+        let recently = now - ChronoDuration::minutes(5);
+        assert_eq!(choose_auto_reply(&settings, now, false, Some(recently)), Err("away_cooldown"));
+    }
+
+    #[test]
+    fn greeting_only_for_a_new_session() {
+        let settings = ChannelSettings { greeting: Some("hi".into()), ..ChannelSettings::default() };
+        let now = Utc::now();
+        assert_eq!(choose_auto_reply(&settings, now, true, None), Ok(AutoReply::Greeting("hi".into())));
+        assert_eq!(choose_auto_reply(&settings, now, false, None), Err("no_rule"));
+    }
+
+    #[test]
+    fn invalid_settings_are_refused() {
+        let mut s = ChannelSettings { debounce_ms: 5_000, max_debounce_ms: 1_000, ..ChannelSettings::default() };
+        assert!(s.validate().is_err());
+        s.max_debounce_ms = 10_000;
+        assert!(s.validate().is_ok());
+        let unknown: Result<ChannelSettings, _> = serde_json::from_str(r#"{"greting":"typo"}"#);
+        assert!(unknown.is_err());
+    }
+}

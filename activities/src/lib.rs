@@ -1,0 +1,16 @@
+//! Ventros activities: every side effect the workflows need, each idempotent.
+//!
+//! - [`acts`]: the activity implementations registered with the worker.
+//! - [`store`]: the SQL they run, one transaction each, with the outbox written alongside.
+//! - [`waha`]: WAHA's wire types and the HTTP client we send with.
+//! - [`channel`]: channel configuration (provider settings, auto-reply rules, timing).
+//! - [`waha_sim`]: a WAHA simulator speaking the same contract, for development, tests and benchmarks.
+
+pub mod acts;
+pub mod channel;
+pub mod store;
+pub mod telemetry;
+pub mod waha;
+pub mod waha_sim;
+
+pub use acts::ConversationActivities;

@@ -1,0 +1,554 @@
+//! The SQL behind the activities. Each function is one transaction and is idempotent: running it
+//! again after a crash (Temporal retries activities) finds its own earlier work and answers the
+//! same way. Every state change writes its outbox event in the same transaction.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{Value, json};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use uuid::Uuid;
+use ventros_workflows::{
+    Assignment, DeliveryStatus, PersistInboundInput, PersistInboundOutput, PlanAutoReplyInput,
+    PlanAutoReplyOutput, PlannedReply,
+};
+
+use crate::channel::{AutoReply, ChannelSettings, WahaConfig, choose_auto_reply};
+use crate::waha::{ChatKind, MessagePayload, classify_chat_id};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Data that can never be processed (a corrupt inbox row, a missing channel): retrying
+    /// cannot help.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Appends a domain event to the outbox inside the caller's transaction.
+pub async fn append_outbox(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant_id: Uuid,
+    event_type: &str,
+    aggregate_type: &str,
+    aggregate_id: Uuid,
+    payload: Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO outbox_events (tenant_id, event_type, aggregate_type, aggregate_id, payload)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(tenant_id)
+    .bind(event_type)
+    .bind(aggregate_type)
+    .bind(aggregate_id)
+    .bind(payload)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A channel's row, decoded.
+#[derive(Debug, Clone)]
+pub struct ChannelRow {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub kind: String,
+    pub waha: Option<WahaConfig>,
+    pub settings: ChannelSettings,
+}
+
+pub async fn load_channel(pool: &PgPool, tenant_id: Uuid, channel_id: Uuid) -> Result<ChannelRow, StoreError> {
+    let row = sqlx::query("SELECT id, tenant_id, kind, provider_config, settings FROM channels WHERE id = $1 AND tenant_id = $2")
+        .bind(channel_id)
+        .bind(tenant_id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| StoreError::Invalid(format!("channel {channel_id} does not exist")))?;
+    decode_channel(&row)
+}
+
+pub fn decode_channel(row: &sqlx::postgres::PgRow) -> Result<ChannelRow, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    let provider: Value = row.try_get("provider_config")?;
+    let settings: Value = row.try_get("settings")?;
+    let waha = if kind == "waha" {
+        Some(serde_json::from_value(provider).map_err(|e| StoreError::Invalid(format!("channel provider_config: {e}")))?)
+    } else {
+        None
+    };
+    Ok(ChannelRow {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        kind,
+        waha,
+        settings: serde_json::from_value(settings).map_err(|e| StoreError::Invalid(format!("channel settings: {e}")))?,
+    })
+}
+
+fn seconds_to_time(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).single().unwrap_or_else(Utc::now)
+}
+
+/// Stores a batch of inbound messages (inbox rows) in order: contact, identity and session upserts,
+/// the messages themselves (deduplicated on the provider id), and their outbox events.
+pub async fn persist_inbound(pool: &PgPool, input: &PersistInboundInput) -> Result<PersistInboundOutput, StoreError> {
+    let channel = load_channel(pool, input.tenant_id, input.channel_id).await?;
+    let mut tx = pool.begin().await?;
+    let mut out = PersistInboundOutput {
+        contact_id: None,
+        session_id: None,
+        session_opened: false,
+        new_message_ids: Vec::new(),
+        duplicates: 0,
+        timing: channel.settings.timing(),
+    };
+
+    for inbox_id in &input.inbox_ids {
+        let row = sqlx::query("SELECT event, payload FROM webhook_inbox WHERE id = $1 AND tenant_id = $2 AND channel_id = $3")
+            .bind(inbox_id)
+            .bind(input.tenant_id)
+            .bind(input.channel_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::Invalid(format!("inbox row {inbox_id} does not exist")))?;
+        let payload: Value = row.try_get("payload")?;
+        let message: MessagePayload = serde_json::from_value(payload)
+            .map_err(|e| StoreError::Invalid(format!("inbox row {inbox_id} is not a WAHA message: {e}")))?;
+        let (chat_id, kind) = classify_chat_id(&message.from);
+        let identity_kind = match kind {
+            ChatKind::User => "wa_user",
+            ChatKind::Lid => "wa_lid",
+            ChatKind::Other => return Err(StoreError::Invalid(format!("inbox row {inbox_id} is not a one-to-one chat"))),
+        };
+
+        let (contact_id, identity_id) =
+            upsert_contact(&mut tx, input.tenant_id, input.channel_id, identity_kind, &chat_id, message.push_name()).await?;
+        let (session_id, opened) = open_session(&mut tx, input, contact_id, identity_id).await?;
+        out.contact_id = Some(contact_id);
+        out.session_id = Some(session_id);
+        out.session_opened |= opened;
+
+        let provider_ts = seconds_to_time(message.timestamp);
+        let media = if message.has_media { Some(message.media.clone().unwrap_or(json!({"downloaded": false}))) } else { None };
+        let message_id = Uuid::now_v7();
+        let inserted: Option<Uuid> = sqlx::query_scalar(
+            "INSERT INTO messages (id, tenant_id, channel_id, session_id, contact_id, identity_id, direction,
+                                   provider_message_id, provider_timestamp, body, media, status, status_rank,
+                                   handled_by_workflow, ingest_batch)
+             VALUES ($1, $2, $3, $4, $5, $6, 'inbound', $7, $8, $9, $10, 'received', 0, $11, $12)
+             ON CONFLICT (channel_id, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
+             RETURNING id",
+        )
+        .bind(message_id)
+        .bind(input.tenant_id)
+        .bind(input.channel_id)
+        .bind(session_id)
+        .bind(contact_id)
+        .bind(identity_id)
+        .bind(&message.id)
+        .bind(provider_ts)
+        .bind(&message.body)
+        .bind(media)
+        .bind(&input.workflow_id)
+        .bind(&input.batch_key)
+        .fetch_optional(&mut *tx)
+        .await?;
+
+        match inserted {
+            Some(id) => {
+                sqlx::query("INSERT INTO message_status_history (tenant_id, message_id, status, occurred_at) VALUES ($1, $2, 'received', $3)")
+                    .bind(input.tenant_id)
+                    .bind(id)
+                    .bind(provider_ts)
+                    .execute(&mut *tx)
+                    .await?;
+                append_outbox(
+                    &mut tx,
+                    input.tenant_id,
+                    "message.received",
+                    "message",
+                    id,
+                    json!({"message_id": id, "session_id": session_id, "contact_id": contact_id, "channel_id": input.channel_id,
+                           "provider_timestamp": provider_ts}),
+                )
+                .await?;
+                sqlx::query("UPDATE conversation_sessions SET last_activity_at = now() WHERE id = $1")
+                    .bind(session_id)
+                    .execute(&mut *tx)
+                    .await?;
+                out.new_message_ids.push(id);
+            }
+            None => {
+                // Stored before: by this very batch (a retry after a crash), or a duplicate delivery.
+                let (id, batch): (Uuid, Option<String>) = sqlx::query_as(
+                    "SELECT id, ingest_batch FROM messages WHERE channel_id = $1 AND provider_message_id = $2",
+                )
+                .bind(input.channel_id)
+                .bind(&message.id)
+                .fetch_one(&mut *tx)
+                .await?;
+                if batch.as_deref() == Some(input.batch_key.as_str()) {
+                    out.new_message_ids.push(id);
+                } else {
+                    out.duplicates += 1;
+                }
+            }
+        }
+        sqlx::query("UPDATE webhook_inbox SET processed_at = coalesce(processed_at, now()) WHERE id = $1")
+            .bind(inbox_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn upsert_contact(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant_id: Uuid,
+    channel_id: Uuid,
+    identity_kind: &str,
+    chat_id: &str,
+    display_name: Option<String>,
+) -> Result<(Uuid, Uuid), StoreError> {
+    let existing: Option<(Uuid, Uuid)> =
+        sqlx::query_as("SELECT contact_id, id FROM contact_identities WHERE channel_id = $1 AND external_id = $2")
+            .bind(channel_id)
+            .bind(chat_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if let Some((contact_id, identity_id)) = existing {
+        if let Some(name) = display_name {
+            sqlx::query("UPDATE contacts SET display_name = $2 WHERE id = $1 AND display_name IS NULL")
+                .bind(contact_id)
+                .bind(name)
+                .execute(&mut **tx)
+                .await?;
+        }
+        return Ok((contact_id, identity_id));
+    }
+    let contact_id = Uuid::now_v7();
+    let identity_id = Uuid::now_v7();
+    sqlx::query("INSERT INTO contacts (id, tenant_id, display_name) VALUES ($1, $2, $3)")
+        .bind(contact_id)
+        .bind(tenant_id)
+        .bind(display_name)
+        .execute(&mut **tx)
+        .await?;
+    // One workflow per chat means no concurrent insert for the same identity; the unique
+    // constraint still guards against it.
+    sqlx::query(
+        "INSERT INTO contact_identities (id, tenant_id, contact_id, channel_id, kind, external_id) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(identity_id)
+    .bind(tenant_id)
+    .bind(contact_id)
+    .bind(channel_id)
+    .bind(identity_kind)
+    .bind(chat_id)
+    .execute(&mut **tx)
+    .await?;
+    append_outbox(tx, tenant_id, "contact.created", "contact", contact_id, json!({"contact_id": contact_id, "channel_id": channel_id}))
+        .await?;
+    Ok((contact_id, identity_id))
+}
+
+/// The open session of this identity, or a new one. Returns whether *this batch* opened it, so a
+/// retried batch still knows that a greeting is due.
+async fn open_session(
+    tx: &mut Transaction<'_, Postgres>,
+    input: &PersistInboundInput,
+    contact_id: Uuid,
+    identity_id: Uuid,
+) -> Result<(Uuid, bool), StoreError> {
+    let existing: Option<(Uuid, String)> = sqlx::query_as(
+        "SELECT id, opened_by_batch FROM conversation_sessions WHERE channel_id = $1 AND identity_id = $2 AND status = 'open'",
+    )
+    .bind(input.channel_id)
+    .bind(identity_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some((id, batch)) = existing {
+        return Ok((id, batch == input.batch_key));
+    }
+    let session_id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO conversation_sessions (id, tenant_id, channel_id, contact_id, identity_id, workflow_id, assigned_to, opened_by_batch)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(session_id)
+    .bind(input.tenant_id)
+    .bind(input.channel_id)
+    .bind(contact_id)
+    .bind(identity_id)
+    .bind(&input.workflow_id)
+    .bind(input.assignment.as_str())
+    .bind(&input.batch_key)
+    .execute(&mut **tx)
+    .await?;
+    append_outbox(
+        tx,
+        input.tenant_id,
+        "session.opened",
+        "session",
+        session_id,
+        json!({"session_id": session_id, "contact_id": contact_id, "channel_id": input.channel_id}),
+    )
+    .await?;
+    Ok((session_id, true))
+}
+
+/// Applies the auto-reply rules and, when one fires, writes the reply as a `pending` outbound
+/// message with the id the workflow minted (so a retry finds it instead of writing another).
+pub async fn plan_auto_reply(pool: &PgPool, input: &PlanAutoReplyInput) -> Result<PlanAutoReplyOutput, StoreError> {
+    let mut tx = pool.begin().await?;
+    let existing: Option<Option<String>> = sqlx::query_scalar("SELECT origin FROM messages WHERE id = $1 AND tenant_id = $2")
+        .bind(input.reply_message_id)
+        .bind(input.tenant_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if let Some(origin) = existing {
+        return Ok(PlanAutoReplyOutput {
+            reply: Some(PlannedReply { message_id: input.reply_message_id, origin: origin.unwrap_or_default() }),
+            reason: "already_planned".into(),
+        });
+    }
+    let channel_row = sqlx::query("SELECT id, tenant_id, kind, provider_config, settings FROM channels WHERE id = $1 AND tenant_id = $2")
+        .bind(input.channel_id)
+        .bind(input.tenant_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::Invalid(format!("channel {} does not exist", input.channel_id)))?;
+    let channel = decode_channel(&channel_row)?;
+    let session = sqlx::query(
+        "SELECT contact_id, identity_id, status, assigned_to, last_away_sent_at FROM conversation_sessions
+         WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
+    )
+    .bind(input.session_id)
+    .bind(input.tenant_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| StoreError::Invalid(format!("session {} does not exist", input.session_id)))?;
+    let status: String = session.try_get("status")?;
+    let assigned_to: String = session.try_get("assigned_to")?;
+    if status != "open" || assigned_to != Assignment::Bot.as_str() {
+        return Ok(PlanAutoReplyOutput { reply: None, reason: format!("session_{status}_{assigned_to}") });
+    }
+    let now = Utc::now();
+    let last_away: Option<DateTime<Utc>> = session.try_get("last_away_sent_at")?;
+    let (origin, text) = match choose_auto_reply(&channel.settings, now, input.session_opened, last_away) {
+        Ok(AutoReply::Greeting(t)) => ("greeting", t),
+        Ok(AutoReply::Away(t)) => ("away", t),
+        Err(reason) => return Ok(PlanAutoReplyOutput { reply: None, reason: reason.into() }),
+    };
+    let contact_id: Uuid = session.try_get("contact_id")?;
+    let identity_id: Uuid = session.try_get("identity_id")?;
+    sqlx::query(
+        "INSERT INTO messages (id, tenant_id, channel_id, session_id, contact_id, identity_id, direction, body,
+                               status, status_rank, origin, handled_by_workflow)
+         VALUES ($1, $2, $3, $4, $5, $6, 'outbound', $7, 'pending', 0, $8, $9)",
+    )
+    .bind(input.reply_message_id)
+    .bind(input.tenant_id)
+    .bind(input.channel_id)
+    .bind(input.session_id)
+    .bind(contact_id)
+    .bind(identity_id)
+    .bind(&text)
+    .bind(origin)
+    .bind(ventros_workflows::ids::outbound_workflow_id(input.tenant_id, input.reply_message_id))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO message_status_history (tenant_id, message_id, status) VALUES ($1, $2, 'pending')")
+        .bind(input.tenant_id)
+        .bind(input.reply_message_id)
+        .execute(&mut *tx)
+        .await?;
+    if origin == "away" {
+        sqlx::query("UPDATE conversation_sessions SET last_away_sent_at = $2 WHERE id = $1")
+            .bind(input.session_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(PlanAutoReplyOutput {
+        reply: Some(PlannedReply { message_id: input.reply_message_id, origin: origin.into() }),
+        reason: origin.into(),
+    })
+}
+
+pub async fn set_assignment(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    session_id: Uuid,
+    assignment: Assignment,
+    assignee: Option<&str>,
+) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let changed = sqlx::query(
+        "UPDATE conversation_sessions SET assigned_to = $3, assignee = $4
+         WHERE id = $1 AND tenant_id = $2 AND (assigned_to <> $3 OR assignee IS DISTINCT FROM $4)",
+    )
+    .bind(session_id)
+    .bind(tenant_id)
+    .bind(assignment.as_str())
+    .bind(assignee)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if changed > 0 {
+        append_outbox(
+            &mut tx,
+            tenant_id,
+            "session.assignment_changed",
+            "session",
+            session_id,
+            json!({"session_id": session_id, "assigned_to": assignment.as_str()}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn close_session(pool: &PgPool, tenant_id: Uuid, session_id: Uuid, reason: &str) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let closed = sqlx::query(
+        "UPDATE conversation_sessions SET status = 'closed', closed_at = now(), close_reason = $3
+         WHERE id = $1 AND tenant_id = $2 AND status = 'open'",
+    )
+    .bind(session_id)
+    .bind(tenant_id)
+    .bind(reason)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if closed > 0 {
+        append_outbox(&mut tx, tenant_id, "session.closed", "session", session_id, json!({"session_id": session_id, "reason": reason}))
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// An outbound message with what is needed to send it.
+#[derive(Debug, Clone)]
+pub struct OutboundRow {
+    pub status: String,
+    pub provider_message_id: Option<String>,
+    pub body: String,
+    pub chat_id: String,
+    pub send_attempts: i32,
+    pub last_send_attempt_at: Option<DateTime<Utc>>,
+    pub channel: ChannelRow,
+}
+
+pub async fn load_outbound(pool: &PgPool, tenant_id: Uuid, message_id: Uuid) -> Result<OutboundRow, StoreError> {
+    let row = sqlx::query(
+        "SELECT m.status, m.provider_message_id, m.body, m.send_attempts, m.last_send_attempt_at, i.external_id,
+                c.id, c.tenant_id, c.kind, c.provider_config, c.settings
+         FROM messages m
+         JOIN contact_identities i ON i.id = m.identity_id
+         JOIN channels c ON c.id = m.channel_id
+         WHERE m.id = $1 AND m.tenant_id = $2 AND m.direction = 'outbound'",
+    )
+    .bind(message_id)
+    .bind(tenant_id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| StoreError::Invalid(format!("outbound message {message_id} does not exist")))?;
+    Ok(OutboundRow {
+        status: row.try_get("status")?,
+        provider_message_id: row.try_get("provider_message_id")?,
+        body: row.try_get::<Option<String>, _>("body")?.unwrap_or_default(),
+        chat_id: row.try_get("external_id")?,
+        send_attempts: row.try_get("send_attempts")?,
+        last_send_attempt_at: row.try_get("last_send_attempt_at")?,
+        channel: decode_channel(&row)?,
+    })
+}
+
+/// Notes that a send is about to be attempted, committed before the provider call: a retry that
+/// finds an attempt recorded knows the provider may already have the message.
+pub async fn mark_send_attempt(pool: &PgPool, message_id: Uuid) -> Result<(), StoreError> {
+    sqlx::query("UPDATE messages SET send_attempts = send_attempts + 1, last_send_attempt_at = now() WHERE id = $1")
+        .bind(message_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Records the provider's id and moves the message to `sent`, once.
+pub async fn record_sent(pool: &PgPool, tenant_id: Uuid, message_id: Uuid, provider_message_id: &str) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE messages SET provider_message_id = $3, provider_timestamp = coalesce(provider_timestamp, now()),
+                             status = 'sent', status_rank = 1
+         WHERE id = $1 AND tenant_id = $2 AND status = 'pending'",
+    )
+    .bind(message_id)
+    .bind(tenant_id)
+    .bind(provider_message_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated > 0 {
+        sqlx::query("INSERT INTO message_status_history (tenant_id, message_id, status) VALUES ($1, $2, 'sent')")
+            .bind(tenant_id)
+            .bind(message_id)
+            .execute(&mut *tx)
+            .await?;
+        append_outbox(&mut tx, tenant_id, "message.sent", "message", message_id, json!({"message_id": message_id})).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Moves a message's status forward; a backwards or repeated move changes nothing and returns
+/// false.
+pub async fn record_status(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    message_id: Uuid,
+    status: DeliveryStatus,
+    reason: Option<&str>,
+) -> Result<bool, StoreError> {
+    let mut tx = pool.begin().await?;
+    let previous: Option<String> = sqlx::query_scalar(
+        "UPDATE messages AS m SET status = $3, status_rank = $4, failure_reason = coalesce($5, m.failure_reason)
+         FROM (SELECT status FROM messages WHERE id = $1 FOR UPDATE) AS old
+         WHERE m.id = $1 AND m.tenant_id = $2
+           AND m.status NOT IN ('failed', 'undelivered', 'received')
+           AND (($4 = 10 AND m.status_rank <= 1) OR ($4 < 10 AND m.status_rank < $4))
+         RETURNING old.status",
+    )
+    .bind(message_id)
+    .bind(tenant_id)
+    .bind(status.as_str())
+    .bind(status.rank())
+    .bind(reason)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(previous) = previous else {
+        return Ok(false);
+    };
+    sqlx::query("INSERT INTO message_status_history (tenant_id, message_id, status, reason) VALUES ($1, $2, $3, $4)")
+        .bind(tenant_id)
+        .bind(message_id)
+        .bind(status.as_str())
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
+    append_outbox(
+        &mut tx,
+        tenant_id,
+        "message.status_changed",
+        "message",
+        message_id,
+        json!({"message_id": message_id, "status": status.as_str(), "previous_status": previous}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}

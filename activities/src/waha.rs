@@ -1,0 +1,338 @@
+//! WAHA (WhatsApp HTTP API): the wire types of its webhooks and the HTTP client we send with.
+//!
+//! Shapes follow WAHA's documentation (`shared/reference/channels.md`). The client is behind the
+//! [`WahaApi`] trait so activities can be tested against any implementation; the one in production
+//! and in the tests is [`HttpWahaClient`], talking real HTTP to WAHA or to our simulator.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::Sha512;
+
+use crate::channel::WahaConfig;
+
+pub const HEADER_API_KEY: &str = "X-Api-Key";
+pub const HEADER_HMAC: &str = "X-Webhook-Hmac";
+pub const HEADER_HMAC_ALGORITHM: &str = "X-Webhook-Hmac-Algorithm";
+pub const HEADER_REQUEST_ID: &str = "X-Webhook-Request-Id";
+pub const HEADER_TIMESTAMP: &str = "X-Webhook-Timestamp";
+
+/// The envelope of every WAHA webhook.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhookEnvelope {
+    /// Lower-case ULID, `evt_…`; the same across WAHA's retries of one delivery.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Milliseconds.
+    #[serde(default)]
+    pub timestamp: Option<i64>,
+    pub event: String,
+    pub session: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub me: Option<Value>,
+    pub payload: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+}
+
+/// `payload` of a `message` event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MessagePayload {
+    pub id: String,
+    /// Seconds.
+    pub timestamp: i64,
+    pub from: String,
+    #[serde(rename = "fromMe", default)]
+    pub from_me: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participant: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(rename = "hasMedia", default)]
+    pub has_media: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack: Option<i64>,
+    #[serde(rename = "replyTo", default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Value>,
+    #[serde(rename = "_data", default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+impl MessagePayload {
+    /// The sender's profile name, where the engine reports one.
+    pub fn push_name(&self) -> Option<String> {
+        let data = self.data.as_ref()?;
+        ["notifyName", "pushName"]
+            .iter()
+            .find_map(|k| data.get(*k).and_then(Value::as_str))
+            .filter(|s| !s.is_empty())
+            .map(|s| s.chars().take(200).collect())
+    }
+}
+
+/// `payload` of a `message.ack` event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AckPayload {
+    pub id: String,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub participant: Option<String>,
+    #[serde(rename = "fromMe", default)]
+    pub from_me: Option<bool>,
+    pub ack: i64,
+    #[serde(rename = "ackName", default)]
+    pub ack_name: Option<String>,
+}
+
+/// `payload` of a `session.status` event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionStatusPayload {
+    #[serde(default)]
+    pub name: Option<String>,
+    pub status: String,
+}
+
+/// The session status values WAHA documents.
+pub const SESSION_STATUSES: &[&str] = &[
+    "STOPPED",
+    "STARTING",
+    "SCAN_QR_CODE",
+    "PASSKEY_REQUIRED",
+    "PASSKEY_CONFIRMATION_REQUIRED",
+    "WORKING",
+    "FAILED",
+];
+
+/// What kind of address a WhatsApp chat id is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatKind {
+    /// `…@c.us`: a phone number.
+    User,
+    /// `…@lid`: a hidden linked id.
+    Lid,
+    /// Groups, newsletters, status broadcasts: not one-to-one conversations.
+    Other,
+}
+
+/// Normalises a chat id (`…@s.whatsapp.net` becomes `…@c.us`) and says what it is.
+pub fn classify_chat_id(chat_id: &str) -> (String, ChatKind) {
+    let normalised = chat_id.strip_suffix("@s.whatsapp.net").map(|n| format!("{n}@c.us")).unwrap_or_else(|| chat_id.to_owned());
+    let local = normalised.split('@').next().unwrap_or_default();
+    let well_formed = !local.is_empty() && local.chars().all(|c| c.is_ascii_digit());
+    let kind = if normalised.ends_with("@c.us") && well_formed {
+        ChatKind::User
+    } else if normalised.ends_with("@lid") && well_formed {
+        ChatKind::Lid
+    } else {
+        ChatKind::Other
+    };
+    (normalised, kind)
+}
+
+/// Hex HMAC-SHA512 of a body, as WAHA puts in `X-Webhook-Hmac`.
+pub fn sign_body(key: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha512>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Checks `X-Webhook-Hmac` in constant time.
+pub fn verify_signature(key: &str, body: &[u8], signature_hex: &str) -> bool {
+    let Ok(signature) = hex::decode(signature_hex.trim()) else {
+        return false;
+    };
+    let mut mac = Hmac::<Sha512>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
+    mac.update(body);
+    mac.verify_slice(&signature).is_ok()
+}
+
+/// A message as WAHA returns it from `sendText` and `GET /api/messages`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMessage {
+    pub id: String,
+    pub body: Option<String>,
+    pub from_me: bool,
+    /// Seconds.
+    pub timestamp: Option<i64>,
+}
+
+impl SentMessage {
+    /// Accepts the engines' shapes of a message id: a string (`true_…@c.us_ABC`), WEBJS's object
+    /// with `_serialized`, or NOWEB's `key`.
+    pub fn from_json(v: &Value) -> Option<SentMessage> {
+        let id = match v.get("id") {
+            Some(Value::String(s)) => s.clone(),
+            Some(obj @ Value::Object(_)) => obj.get("_serialized")?.as_str()?.to_owned(),
+            _ => {
+                let key = v.get("key")?;
+                let remote = key.get("remoteJid")?.as_str()?;
+                let (chat, _) = classify_chat_id(remote);
+                let from_me = key.get("fromMe").and_then(Value::as_bool).unwrap_or(true);
+                format!("{from_me}_{chat}_{}", key.get("id")?.as_str()?)
+            }
+        };
+        if id.is_empty() {
+            return None;
+        }
+        Some(SentMessage {
+            id,
+            body: v.get("body").and_then(Value::as_str).map(str::to_owned),
+            from_me: v.get("fromMe").and_then(Value::as_bool).unwrap_or(true),
+            timestamp: v.get("timestamp").and_then(Value::as_i64),
+        })
+    }
+}
+
+/// Why a WAHA call failed. `Rejected` is final; everything else is worth retrying.
+#[derive(Debug, thiserror::Error)]
+pub enum WahaError {
+    #[error("WAHA rejected the request (HTTP {status})")]
+    Rejected { status: u16 },
+    #[error("WAHA is unavailable (HTTP {status})")]
+    Unavailable { status: u16 },
+    #[error("could not reach WAHA: {0}")]
+    Transport(String),
+    #[error("WAHA answered with an unexpected body: {0}")]
+    InvalidResponse(String),
+}
+
+impl WahaError {
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, WahaError::Rejected { .. })
+    }
+}
+
+/// The WAHA calls Ventros makes.
+#[async_trait]
+pub trait WahaApi: Send + Sync {
+    /// `POST /api/sendText`.
+    async fn send_text(&self, cfg: &WahaConfig, chat_id: &str, text: &str) -> Result<SentMessage, WahaError>;
+    /// `GET /api/messages?chatId=&limit=&session=`: the chat's latest messages, newest first.
+    async fn recent_messages(&self, cfg: &WahaConfig, chat_id: &str, limit: u32) -> Result<Vec<SentMessage>, WahaError>;
+}
+
+/// [`WahaApi`] over HTTP with reqwest.
+#[derive(Clone)]
+pub struct HttpWahaClient {
+    http: reqwest::Client,
+}
+
+impl HttpWahaClient {
+    pub fn new() -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("reqwest client builds");
+        HttpWahaClient { http }
+    }
+
+    async fn read(resp: Result<reqwest::Response, reqwest::Error>) -> Result<Value, WahaError> {
+        let resp = resp.map_err(|e| WahaError::Transport(without_url(&e)))?;
+        let status = resp.status();
+        if status.is_success() {
+            return resp.json::<Value>().await.map_err(|e| WahaError::InvalidResponse(without_url(&e)));
+        }
+        let code = status.as_u16();
+        if status.is_client_error() && code != 408 && code != 429 {
+            Err(WahaError::Rejected { status: code })
+        } else {
+            Err(WahaError::Unavailable { status: code })
+        }
+    }
+}
+
+impl Default for HttpWahaClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// reqwest errors print the URL, which for `GET /api/messages` carries the chat id.
+fn without_url(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_decode() {
+        "invalid JSON"
+    } else {
+        "request failed"
+    };
+    kind.to_owned()
+}
+
+fn endpoint(cfg: &WahaConfig, path: &str) -> String {
+    format!("{}{}", cfg.base_url.trim_end_matches('/'), path)
+}
+
+#[async_trait]
+impl WahaApi for HttpWahaClient {
+    async fn send_text(&self, cfg: &WahaConfig, chat_id: &str, text: &str) -> Result<SentMessage, WahaError> {
+        let body = serde_json::json!({ "session": cfg.session, "chatId": chat_id, "text": text });
+        let resp = self.http.post(endpoint(cfg, "/api/sendText")).header(HEADER_API_KEY, &cfg.api_key).json(&body).send().await;
+        let value = Self::read(resp).await?;
+        SentMessage::from_json(&value).ok_or_else(|| WahaError::InvalidResponse("no message id".into()))
+    }
+
+    async fn recent_messages(&self, cfg: &WahaConfig, chat_id: &str, limit: u32) -> Result<Vec<SentMessage>, WahaError> {
+        let resp = self
+            .http
+            .get(endpoint(cfg, "/api/messages"))
+            .query(&[("chatId", chat_id), ("limit", &limit.to_string()), ("session", &cfg.session), ("downloadMedia", "false")])
+            .header(HEADER_API_KEY, &cfg.api_key)
+            .send()
+            .await;
+        let value = Self::read(resp).await?;
+        let list = value.as_array().ok_or_else(|| WahaError::InvalidResponse("expected an array".into()))?;
+        Ok(list.iter().filter_map(SentMessage::from_json).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_verify_and_reject_tampering() {
+        let sig = sign_body("secret-key-123456", b"{\"a\":1}");
+        assert_eq!(sig.len(), 128);
+        assert!(verify_signature("secret-key-123456", b"{\"a\":1}", &sig));
+        assert!(!verify_signature("secret-key-123456", b"{\"a\":2}", &sig));
+        assert!(!verify_signature("other-key-1234567", b"{\"a\":1}", &sig));
+        assert!(!verify_signature("secret-key-123456", b"{\"a\":1}", "zz"));
+    }
+
+    #[test]
+    fn chat_ids_are_classified() {
+        assert_eq!(classify_chat_id("5511999990000@c.us").1, ChatKind::User);
+        assert_eq!(classify_chat_id("5511999990000@s.whatsapp.net"), ("5511999990000@c.us".into(), ChatKind::User));
+        assert_eq!(classify_chat_id("123456789@lid").1, ChatKind::Lid);
+        assert_eq!(classify_chat_id("120363@g.us").1, ChatKind::Other);
+        assert_eq!(classify_chat_id("status@broadcast").1, ChatKind::Other);
+    }
+
+    #[test]
+    fn message_ids_in_every_engine_shape() {
+        let s = serde_json::json!({"id": "true_1@c.us_AB", "body": "x", "fromMe": true});
+        assert_eq!(SentMessage::from_json(&s).unwrap().id, "true_1@c.us_AB");
+        let webjs = serde_json::json!({"id": {"fromMe": true, "remote": "1@c.us", "id": "AB", "_serialized": "true_1@c.us_AB"}});
+        assert_eq!(SentMessage::from_json(&webjs).unwrap().id, "true_1@c.us_AB");
+        let noweb = serde_json::json!({"key": {"remoteJid": "1@s.whatsapp.net", "fromMe": true, "id": "AB"}});
+        assert_eq!(SentMessage::from_json(&noweb).unwrap().id, "true_1@c.us_AB");
+    }
+}

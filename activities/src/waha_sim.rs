@@ -1,0 +1,602 @@
+//! A WAHA simulator: a small HTTP server that speaks WAHA's documented contract
+//! (`shared/reference/channels.md`) so the stack, the tests and the benchmark can run without
+//! WhatsApp. Production uses the real WAHA.
+//!
+//! The WAHA side: `POST/GET/PUT /api/sessions…` (with `config.webhooks[]`: url, events, hmac key,
+//! retries), `POST /api/sendText`, `POST /api/sendSeen`, `POST /api/startTyping|stopTyping`,
+//! `GET /api/messages`, all behind `X-Api-Key`. Sent messages are acknowledged with signed
+//! `message.ack` webhooks (SERVER, DEVICE, READ) carrying WAHA's headers, retried per the webhook's
+//! retry policy.
+//!
+//! The control side (`/sim/…`, ours): inject customer messages as signed `message` webhooks (with
+//! duplicate and out-of-order delivery), inject failures (5xx rate, latency, outage, a fixed 4xx),
+//! emit `session.status`, and list what was sent.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::waha::{HEADER_API_KEY, HEADER_HMAC, HEADER_HMAC_ALGORITHM, HEADER_REQUEST_ID, HEADER_TIMESTAMP, sign_body};
+
+/// The simulated account's own WhatsApp id.
+pub const ME: &str = "15550001111@c.us";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhookRetries {
+    #[serde(default = "default_policy")]
+    pub policy: String,
+    /// WAHA takes whole seconds; fractions are accepted here so tests need not wait seconds.
+    #[serde(rename = "delaySeconds", default = "default_delay")]
+    pub delay_seconds: f64,
+    #[serde(default = "default_attempts")]
+    pub attempts: u32,
+}
+
+fn default_policy() -> String {
+    "constant".into()
+}
+fn default_delay() -> f64 {
+    2.0
+}
+fn default_attempts() -> u32 {
+    15
+}
+
+impl Default for WebhookRetries {
+    fn default() -> Self {
+        WebhookRetries { policy: default_policy(), delay_seconds: default_delay(), attempts: default_attempts() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HmacConfig {
+    pub key: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhookConfig {
+    pub url: String,
+    #[serde(default)]
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub hmac: Option<HmacConfig>,
+    #[serde(default)]
+    pub retries: Option<WebhookRetries>,
+    #[serde(rename = "customHeaders", default)]
+    pub custom_headers: Option<Vec<Value>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SessionConfig {
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
+    #[serde(default)]
+    pub metadata: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Session {
+    name: String,
+    status: String,
+    config: SessionConfig,
+}
+
+/// Failures to inject, set through `POST /sim/faults`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Faults {
+    /// Share of send calls answered with 500 (0.0 – 1.0).
+    #[serde(default)]
+    pub error_rate: f64,
+    /// Added to every send call.
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// Every WAHA call answers 503.
+    #[serde(default)]
+    pub outage: bool,
+    /// Every send call answers this 4xx (a permanent refusal).
+    #[serde(default)]
+    pub reject_status: Option<u16>,
+    /// Do not acknowledge sent messages.
+    #[serde(default)]
+    pub no_acks: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SimMessage {
+    pub id: String,
+    pub session: String,
+    #[serde(rename = "chatId")]
+    pub chat_id: String,
+    pub body: String,
+    #[serde(rename = "fromMe")]
+    pub from_me: bool,
+    pub timestamp: i64,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Counters {
+    send_calls: u64,
+    send_failures: u64,
+    seen: u64,
+    typing: u64,
+    webhooks_delivered: u64,
+    webhooks_failed_attempts: u64,
+}
+
+#[derive(Default)]
+struct SimState {
+    sessions: BTreeMap<String, Session>,
+    messages: Vec<SimMessage>,
+    faults: Faults,
+    counters: Counters,
+}
+
+/// The simulator. Cheap to clone; all clones share state.
+#[derive(Clone)]
+pub struct WahaSimulator {
+    api_key: Arc<str>,
+    ack_delay: Duration,
+    state: Arc<Mutex<SimState>>,
+    http: reqwest::Client,
+}
+
+impl WahaSimulator {
+    /// `ack_delay` separates the SERVER, DEVICE and READ receipts of a sent message.
+    pub fn new(api_key: &str, ack_delay: Duration) -> Self {
+        WahaSimulator {
+            api_key: api_key.into(),
+            ack_delay,
+            state: Arc::default(),
+            http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("reqwest client"),
+        }
+    }
+
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/api/sessions", post(create_session).get(list_sessions))
+            .route("/api/sessions/{session}", get(get_session).put(update_session))
+            .route("/api/sendText", post(send_text))
+            .route("/api/sendSeen", post(send_seen))
+            .route("/api/startTyping", post(typing))
+            .route("/api/stopTyping", post(typing))
+            .route("/api/messages", get(list_messages))
+            .route("/sim/inbound", post(inject_inbound))
+            .route("/sim/faults", post(set_faults).get(get_faults))
+            .route("/sim/session-status", post(emit_session_status))
+            .route("/sim/sent", get(list_sent))
+            .route("/health", get(|| async { "ok" }))
+            .with_state(self.clone())
+    }
+
+    /// Messages sent through `sendText`, oldest first.
+    pub fn sent(&self) -> Vec<SimMessage> {
+        self.state.lock().expect("sim state").messages.iter().filter(|m| m.from_me).cloned().collect()
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        self.state.lock().expect("sim state").faults = faults;
+    }
+
+    fn authorised(&self, headers: &HeaderMap) -> bool {
+        headers.get(HEADER_API_KEY).and_then(|v| v.to_str().ok()) == Some(&*self.api_key)
+    }
+
+    fn webhooks_for(&self, session: &str, event: &str) -> Vec<WebhookConfig> {
+        let state = self.state.lock().expect("sim state");
+        state
+            .sessions
+            .get(session)
+            .map(|s| {
+                s.config
+                    .webhooks
+                    .iter()
+                    .filter(|w| w.events.is_empty() || w.events.iter().any(|e| e == event || e == "*"))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Delivers one event to every subscribed webhook, retrying per its policy. Returns the status
+    /// of the last attempt at each webhook.
+    pub async fn deliver(&self, session: &str, event: &str, payload: Value) -> Vec<u16> {
+        let envelope = json!({
+            "id": new_event_id(),
+            "timestamp": now_ms(),
+            "event": event,
+            "session": session,
+            "metadata": {},
+            "me": {"id": ME, "pushName": "Ventros Demo"},
+            "payload": payload,
+            "engine": "WEBJS",
+            "environment": {"tier": "CORE", "version": "2026.6.1", "engine": "WEBJS", "browser": null},
+        });
+        let body = serde_json::to_vec(&envelope).expect("envelope serialises");
+        let mut statuses = Vec::new();
+        for hook in self.webhooks_for(session, event) {
+            statuses.push(self.deliver_to(&hook, &body).await);
+        }
+        statuses
+    }
+
+    async fn deliver_to(&self, hook: &WebhookConfig, body: &[u8]) -> u16 {
+        let retries = hook.retries.clone().unwrap_or_default();
+        let attempts = retries.attempts.max(1);
+        let mut last = 0;
+        for attempt in 0..attempts {
+            let mut req = self
+                .http
+                .post(&hook.url)
+                .header("Content-Type", "application/json")
+                .header(HEADER_REQUEST_ID, new_event_id())
+                .header(HEADER_TIMESTAMP, now_ms().to_string())
+                .body(body.to_vec());
+            if let Some(hmac) = &hook.hmac {
+                req = req.header(HEADER_HMAC, sign_body(&hmac.key, body)).header(HEADER_HMAC_ALGORITHM, "sha512");
+            }
+            last = match req.send().await {
+                Ok(resp) => resp.status().as_u16(),
+                Err(_) => 0,
+            };
+            if (200..300).contains(&last) {
+                self.state.lock().expect("sim state").counters.webhooks_delivered += 1;
+                return last;
+            }
+            self.state.lock().expect("sim state").counters.webhooks_failed_attempts += 1;
+            // A 4xx other than 404/409/429/503 will not get better; WAHA retries all non-2xx, the
+            // simulator does the same.
+            if attempt + 1 < attempts {
+                let base = retries.delay_seconds.max(0.0);
+                let delay = match retries.policy.as_str() {
+                    "linear" => base * f64::from(attempt + 1),
+                    "exponential" => base * 2f64.powi(attempt as i32) * rand::rng().random_range(0.8..1.2),
+                    _ => base,
+                };
+                tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+            }
+        }
+        last
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn new_event_id() -> String {
+    let mut rng = rand::rng();
+    let chars: String = (0..26).map(|_| char::from(b"0123456789abcdefghjkmnpqrstvwxyz"[rng.random_range(0..32)])).collect();
+    format!("evt_{chars}")
+}
+
+fn new_message_hex() -> String {
+    let mut rng = rand::rng();
+    (0..32).map(|_| char::from(b"0123456789ABCDEF"[rng.random_range(0..16)])).collect()
+}
+
+fn problem(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"statusCode": status.as_u16(), "message": message, "error": status.canonical_reason()}))).into_response()
+}
+
+#[derive(Deserialize)]
+struct CreateSession {
+    name: Option<String>,
+    #[serde(default)]
+    start: Option<bool>,
+    #[serde(default)]
+    config: Option<SessionConfig>,
+}
+
+fn session_json(s: &Session) -> Value {
+    json!({"name": s.name, "status": s.status, "engine": {"engine": "WEBJS"}, "config": s.config,
+           "me": if s.status == "WORKING" { json!({"id": ME, "pushName": "Ventros Demo"}) } else { Value::Null }})
+}
+
+async fn create_session(State(sim): State<WahaSimulator>, headers: HeaderMap, Json(req): Json<CreateSession>) -> Response {
+    if !sim.authorised(&headers) {
+        return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    let name = req.name.unwrap_or_else(|| "default".into());
+    let status = if req.start.unwrap_or(true) { "WORKING" } else { "STOPPED" };
+    let session = Session { name: name.clone(), status: status.into(), config: req.config.unwrap_or_default() };
+    let mut state = sim.state.lock().expect("sim state");
+    if state.sessions.contains_key(&name) {
+        return problem(StatusCode::UNPROCESSABLE_ENTITY, "Session already exists");
+    }
+    let body = session_json(&session);
+    state.sessions.insert(name, session);
+    (StatusCode::CREATED, Json(body)).into_response()
+}
+
+async fn update_session(
+    State(sim): State<WahaSimulator>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Json(req): Json<CreateSession>,
+) -> Response {
+    if !sim.authorised(&headers) {
+        return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    let mut state = sim.state.lock().expect("sim state");
+    let session = state.sessions.entry(name.clone()).or_insert_with(|| Session {
+        name,
+        status: "WORKING".into(),
+        config: SessionConfig::default(),
+    });
+    // PUT replaces the whole config, as WAHA does.
+    session.config = req.config.unwrap_or_default();
+    Json(session_json(session)).into_response()
+}
+
+async fn get_session(State(sim): State<WahaSimulator>, headers: HeaderMap, Path(name): Path<String>) -> Response {
+    if !sim.authorised(&headers) {
+        return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    let state = sim.state.lock().expect("sim state");
+    match state.sessions.get(&name) {
+        Some(s) => Json(session_json(s)).into_response(),
+        None => problem(StatusCode::NOT_FOUND, "Session not found"),
+    }
+}
+
+async fn list_sessions(State(sim): State<WahaSimulator>, headers: HeaderMap) -> Response {
+    if !sim.authorised(&headers) {
+        return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    let state = sim.state.lock().expect("sim state");
+    Json(state.sessions.values().map(session_json).collect::<Vec<_>>()).into_response()
+}
+
+#[derive(Deserialize)]
+struct SendTextRequest {
+    session: Option<String>,
+    #[serde(rename = "chatId")]
+    chat_id: Option<String>,
+    text: Option<String>,
+}
+
+fn valid_chat_id(chat_id: &str) -> bool {
+    let (local, domain) = chat_id.split_once('@').unwrap_or(("", ""));
+    !local.is_empty() && matches!(domain, "c.us" | "lid" | "g.us" | "s.whatsapp.net")
+}
+
+async fn send_text(State(sim): State<WahaSimulator>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if !sim.authorised(&headers) {
+        return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    let faults = {
+        let mut state = sim.state.lock().expect("sim state");
+        state.counters.send_calls += 1;
+        state.faults.clone()
+    };
+    if faults.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+    }
+    if faults.outage {
+        sim.state.lock().expect("sim state").counters.send_failures += 1;
+        return problem(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+    }
+    if faults.error_rate > 0.0 && rand::rng().random_bool(faults.error_rate.clamp(0.0, 1.0)) {
+        sim.state.lock().expect("sim state").counters.send_failures += 1;
+        return problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
+    }
+    if let Some(status) = faults.reject_status.and_then(|s| StatusCode::from_u16(s).ok()) {
+        sim.state.lock().expect("sim state").counters.send_failures += 1;
+        return problem(status, "The number is not registered on WhatsApp");
+    }
+    let Ok(req) = serde_json::from_slice::<SendTextRequest>(&body) else {
+        return problem(StatusCode::BAD_REQUEST, "Invalid JSON body");
+    };
+    let (Some(chat_id), Some(text)) = (req.chat_id, req.text) else {
+        return problem(StatusCode::BAD_REQUEST, "chatId and text are required");
+    };
+    let session = req.session.unwrap_or_else(|| "default".into());
+    if !valid_chat_id(&chat_id) || text.is_empty() {
+        return problem(StatusCode::BAD_REQUEST, "chatId must be a WhatsApp chat id and text must not be empty");
+    }
+    let message = SimMessage {
+        id: format!("true_{chat_id}_{}", new_message_hex()),
+        session: session.clone(),
+        chat_id: chat_id.clone(),
+        body: text,
+        from_me: true,
+        timestamp: now_ms() / 1000,
+    };
+    {
+        let mut state = sim.state.lock().expect("sim state");
+        if !state.sessions.contains_key(&session) {
+            return problem(StatusCode::UNPROCESSABLE_ENTITY, "Session does not exist");
+        }
+        state.messages.push(message.clone());
+    }
+    if !faults.no_acks {
+        let sim = sim.clone();
+        let (id, chat) = (message.id.clone(), chat_id.clone());
+        tokio::spawn(async move {
+            for (ack, name) in [(1, "SERVER"), (2, "DEVICE"), (3, "READ")] {
+                tokio::time::sleep(sim.ack_delay).await;
+                let payload = json!({"id": id, "from": chat, "participant": null, "fromMe": true, "ack": ack, "ackName": name});
+                sim.deliver(&message.session, "message.ack", payload).await;
+            }
+        });
+    }
+    let response = json!({
+        "id": message.id, "timestamp": message.timestamp, "from": ME, "fromMe": true, "source": "api",
+        "to": chat_id, "body": message.body, "hasMedia": false, "ack": 0, "ackName": "PENDING",
+    });
+    (StatusCode::CREATED, Json(response)).into_response()
+}
+
+async fn send_seen(State(sim): State<WahaSimulator>, headers: HeaderMap, Json(req): Json<Value>) -> Response {
+    if !sim.authorised(&headers) {
+        return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    if req.get("chatId").and_then(Value::as_str).is_none_or(|c| !valid_chat_id(c)) {
+        return problem(StatusCode::BAD_REQUEST, "chatId is required");
+    }
+    sim.state.lock().expect("sim state").counters.seen += 1;
+    (StatusCode::CREATED, Json(json!({}))).into_response()
+}
+
+async fn typing(State(sim): State<WahaSimulator>, headers: HeaderMap, Json(req): Json<Value>) -> Response {
+    if !sim.authorised(&headers) {
+        return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    if req.get("chatId").and_then(Value::as_str).is_none_or(|c| !valid_chat_id(c)) {
+        return problem(StatusCode::BAD_REQUEST, "chatId is required");
+    }
+    sim.state.lock().expect("sim state").counters.typing += 1;
+    (StatusCode::CREATED, Json(json!({}))).into_response()
+}
+
+#[derive(Deserialize)]
+struct MessagesQuery {
+    #[serde(rename = "chatId")]
+    chat_id: String,
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    session: Option<String>,
+}
+
+async fn list_messages(State(sim): State<WahaSimulator>, headers: HeaderMap, Query(q): Query<MessagesQuery>) -> Response {
+    if !sim.authorised(&headers) {
+        return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    if sim.state.lock().expect("sim state").faults.outage {
+        return problem(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+    }
+    let session = q.session.unwrap_or_else(|| "default".into());
+    let state = sim.state.lock().expect("sim state");
+    let list: Vec<Value> = state
+        .messages
+        .iter()
+        .rev()
+        .filter(|m| m.chat_id == q.chat_id && m.session == session)
+        .take(q.limit.unwrap_or(100))
+        .map(|m| {
+            json!({"id": m.id, "timestamp": m.timestamp, "from": if m.from_me { ME } else { &m.chat_id },
+                   "fromMe": m.from_me, "to": if m.from_me { &m.chat_id } else { ME }, "body": m.body, "hasMedia": false})
+        })
+        .collect();
+    Json(list).into_response()
+}
+
+/// `POST /sim/inbound`: a customer writes. Each message is delivered `deliveries` times (WAHA
+/// retries and replays), in the given order or reversed (out-of-order delivery).
+#[derive(Deserialize)]
+pub struct InboundRequest {
+    #[serde(default = "default_session_name")]
+    pub session: String,
+    pub from: String,
+    #[serde(default)]
+    pub push_name: Option<String>,
+    pub messages: Vec<InboundMessage>,
+    #[serde(default = "one")]
+    pub deliveries: u32,
+    #[serde(default)]
+    pub reverse: bool,
+}
+
+#[derive(Deserialize)]
+pub struct InboundMessage {
+    pub body: String,
+    /// Seconds; now when absent.
+    #[serde(default)]
+    pub timestamp: Option<i64>,
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+fn default_session_name() -> String {
+    "default".into()
+}
+fn one() -> u32 {
+    1
+}
+
+async fn inject_inbound(State(sim): State<WahaSimulator>, Json(req): Json<InboundRequest>) -> Response {
+    if !valid_chat_id(&req.from) || req.messages.is_empty() {
+        return problem(StatusCode::BAD_REQUEST, "from must be a chat id and messages must not be empty");
+    }
+    let now = now_ms() / 1000;
+    let mut payloads: Vec<(String, Value)> = req
+        .messages
+        .iter()
+        .map(|m| {
+            let id = m.id.clone().unwrap_or_else(|| format!("false_{}_{}", req.from, new_message_hex()));
+            let mut data = json!({});
+            if let Some(name) = &req.push_name {
+                data = json!({"notifyName": name});
+            }
+            let payload = json!({
+                "id": id, "timestamp": m.timestamp.unwrap_or(now), "from": req.from, "fromMe": false,
+                "source": "app", "to": ME, "body": m.body, "hasMedia": false, "ack": 1, "_data": data,
+            });
+            (id, payload)
+        })
+        .collect();
+    if req.reverse {
+        payloads.reverse();
+    }
+    {
+        let mut state = sim.state.lock().expect("sim state");
+        for (id, p) in &payloads {
+            state.messages.push(SimMessage {
+                id: id.clone(),
+                session: req.session.clone(),
+                chat_id: req.from.clone(),
+                body: p["body"].as_str().unwrap_or_default().to_owned(),
+                from_me: false,
+                timestamp: p["timestamp"].as_i64().unwrap_or(now),
+            });
+        }
+    }
+    let mut statuses = Vec::new();
+    for (_, payload) in &payloads {
+        for _ in 0..req.deliveries.max(1) {
+            statuses.extend(sim.deliver(&req.session, "message", payload.clone()).await);
+        }
+    }
+    let ids: Vec<String> = payloads.into_iter().map(|(id, _)| id).collect();
+    Json(json!({"ids": ids, "statuses": statuses})).into_response()
+}
+
+async fn set_faults(State(sim): State<WahaSimulator>, Json(faults): Json<Faults>) -> Response {
+    sim.set_faults(faults.clone());
+    Json(faults).into_response()
+}
+
+async fn get_faults(State(sim): State<WahaSimulator>) -> Response {
+    Json(sim.state.lock().expect("sim state").faults.clone()).into_response()
+}
+
+#[derive(Deserialize)]
+struct SessionStatusRequest {
+    #[serde(default = "default_session_name")]
+    session: String,
+    status: String,
+}
+
+async fn emit_session_status(State(sim): State<WahaSimulator>, Json(req): Json<SessionStatusRequest>) -> Response {
+    if let Some(s) = sim.state.lock().expect("sim state").sessions.get_mut(&req.session) {
+        s.status = req.status.clone();
+    }
+    let statuses = sim.deliver(&req.session, "session.status", json!({"name": req.session, "status": req.status})).await;
+    Json(json!({"statuses": statuses})).into_response()
+}
+
+async fn list_sent(State(sim): State<WahaSimulator>) -> Response {
+    let state = sim.state.lock().expect("sim state");
+    let sent: Vec<&SimMessage> = state.messages.iter().filter(|m| m.from_me).collect();
+    Json(json!({"sent": sent, "counters": state.counters})).into_response()
+}

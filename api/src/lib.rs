@@ -1,0 +1,124 @@
+//! The Ventros HTTP API: a thin axum layer that verifies, parses and hands work to Temporal.
+//!
+//! Webhooks are verified and written to the webhook inbox, then signalled into workflows; the
+//! 2xx answer means Temporal has the event. The REST endpoints read PostgreSQL (filtered by the
+//! caller's tenant) and query or update workflows with deadlines. Conversation data is only ever
+//! written by activities; the API writes configuration (tenants, keys, channels), the webhook
+//! inbox and the channel's provider status.
+
+pub mod auth;
+pub mod error;
+pub mod routes;
+pub mod temporal;
+pub mod webhooks;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use sqlx::PgPool;
+
+pub use temporal::TemporalHandle;
+
+/// API settings, from the environment (see the README's configuration table).
+#[derive(Debug, Clone, clap::Parser)]
+pub struct ApiSettings {
+    #[arg(long, env = "API_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+    #[arg(long, env = "TEMPORAL_ADDRESS", default_value = "http://127.0.0.1:7233")]
+    pub temporal_address: String,
+    #[arg(long, env = "TEMPORAL_NAMESPACE", default_value = "default")]
+    pub temporal_namespace: String,
+    #[arg(long, env = "TEMPORAL_TASK_QUEUE", default_value = ventros_workflows::names::DEFAULT_TASK_QUEUE)]
+    pub task_queue: String,
+    /// The URL WAHA reaches this API at; webhook URLs are built from it.
+    #[arg(long, env = "PUBLIC_BASE_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_base_url: String,
+    /// Largest webhook body accepted.
+    #[arg(long, env = "WEBHOOK_MAX_BYTES", default_value_t = 1024 * 1024)]
+    pub webhook_max_bytes: usize,
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
+    pub database_max_connections: u32,
+}
+
+/// What the handlers need beyond the pool and the Temporal client.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub task_queue: String,
+    pub public_base_url: String,
+    pub webhook_max_bytes: usize,
+    /// Deadline for every Temporal call made while a request waits.
+    pub temporal_deadline: Duration,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub temporal: TemporalHandle,
+    pub config: Arc<ApiConfig>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
+        .route("/webhooks/waha/{channel_id}", post(webhooks::waha_webhook))
+        .route("/api/v1/channels", post(routes::channels::create).get(routes::channels::list))
+        .route("/api/v1/channels/{id}", get(routes::channels::show))
+        .route("/api/v1/contacts/{id}", get(routes::contacts::show))
+        .route("/api/v1/conversations", get(routes::conversations::list))
+        .route("/api/v1/conversations/{id}", get(routes::conversations::show))
+        .route("/api/v1/conversations/{id}/takeover", post(routes::conversations::takeover))
+        .route("/api/v1/conversations/{id}/handback", post(routes::conversations::handback))
+        .route("/api/v1/messages/{id}", get(routes::messages::show))
+        .fallback(|| async { error::ApiError::NotFound("no such route".into()) })
+        .with_state(state)
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
+            // Paths carry only ids; query strings are left out of the span.
+            |req: &axum::http::Request<_>| tracing::info_span!("http", http.method = %req.method(), http.path = %req.uri().path()),
+        ))
+}
+
+/// Parses an id from a path; anything that is not a UUID is simply an unknown id.
+pub fn parse_id(raw: &str, what: &str) -> Result<uuid::Uuid, error::ApiError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| error::ApiError::NotFound(format!("{what} {raw} not found")))
+}
+
+/// Connects everything and serves until SIGINT/SIGTERM.
+pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(settings.database_max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&settings.database_url)
+        .await
+        .context("connecting to PostgreSQL")?;
+    ventros_migrations::run(&pool).await.context("applying migrations")?;
+    let state = AppState {
+        pool,
+        temporal: TemporalHandle::connect_in_background(settings.temporal_address.clone(), settings.temporal_namespace.clone()),
+        config: Arc::new(ApiConfig {
+            task_queue: settings.task_queue.clone(),
+            public_base_url: settings.public_base_url.trim_end_matches('/').to_owned(),
+            webhook_max_bytes: settings.webhook_max_bytes,
+            temporal_deadline: Duration::from_secs(5),
+        }),
+    };
+    let listener = tokio::net::TcpListener::bind(settings.bind).await.context("binding the API address")?;
+    tracing::info!(address = %listener.local_addr()?, "API listening");
+    axum::serve(listener, router(state)).with_graceful_shutdown(stop_signal()).await?;
+    Ok(())
+}
+
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+

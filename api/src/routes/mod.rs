@@ -1,0 +1,7 @@
+//! REST handlers, one module per resource.
+
+pub mod channels;
+pub mod contacts;
+pub mod conversations;
+pub mod health;
+pub mod messages;

@@ -1,0 +1,65 @@
+//! The API's Temporal client, connected in the background so the API starts (and answers 503 on
+//! the paths that need Temporal) even while the Temporal server is down or still starting.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
+use tokio::sync::RwLock;
+
+use crate::error::ApiError;
+
+#[derive(Clone)]
+pub struct TemporalHandle {
+    client: Arc<RwLock<Option<Client>>>,
+}
+
+impl TemporalHandle {
+    /// Starts connecting in the background, retrying until it succeeds.
+    pub fn connect_in_background(address: String, namespace: String) -> Self {
+        let handle = TemporalHandle { client: Arc::default() };
+        let slot = handle.client.clone();
+        tokio::spawn(async move {
+            let url: temporalio_client::Url = match address.parse() {
+                Ok(url) => url,
+                Err(err) => {
+                    tracing::error!(error = %err, "TEMPORAL_ADDRESS is not a URL; Temporal paths will answer 503");
+                    return;
+                }
+            };
+            let mut delay = Duration::from_millis(200);
+            loop {
+                let options = ConnectionOptions::new(url.clone())
+                    .identity(format!("ventros-api@{}", std::process::id()))
+                    .connect_timeout(Duration::from_secs(3))
+                    .build();
+                match Connection::connect(options).await {
+                    Ok(connection) => match Client::new(connection, ClientOptions::new(namespace.clone()).build()) {
+                        Ok(client) => {
+                            *slot.write().await = Some(client);
+                            tracing::info!("connected to Temporal");
+                            return;
+                        }
+                        Err(err) => tracing::error!(error = %err, "building the Temporal client failed"),
+                    },
+                    Err(err) => tracing::warn!(error = %err, "Temporal not reachable; retrying"),
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        });
+        handle
+    }
+
+    pub fn from_client(client: Client) -> Self {
+        TemporalHandle { client: Arc::new(RwLock::new(Some(client))) }
+    }
+
+    pub async fn client(&self) -> Result<Client, ApiError> {
+        self.client
+            .read()
+            .await
+            .clone()
+            .ok_or_else(|| ApiError::Unavailable("Temporal is not reachable; retry shortly".into()))
+    }
+}

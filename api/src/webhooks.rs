@@ -1,0 +1,229 @@
+//! `POST /webhooks/waha/{channel_id}`: WAHA's events into Temporal.
+//!
+//! Order of checks, each failing with a problem+json and changing nothing: body size, known WAHA
+//! channel, HMAC signature (when the channel has a key), well-formed envelope, session, supported
+//! event. Then:
+//! - `message`: the raw payload goes to the webhook inbox (deduplicated on the provider message
+//!   id) and the Conversation workflow is signalled-with-start with the inbox id;
+//! - `message.ack`: the OutboundMessage workflow of that provider message is signalled;
+//! - `session.status`: the channel's status is recorded (newest event wins).
+//!
+//! The 2xx answer is sent only once Temporal has accepted the signal; if it cannot be reached the
+//! answer is 503 and WAHA retries (the inbox row makes the retry land on the same id).
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{Value, json};
+use temporalio_client::errors::WorkflowInteractionError;
+use temporalio_client::{WorkflowSignalOptions, WorkflowStartOptions};
+use temporalio_common::search_attributes::SearchAttributes;
+use uuid::Uuid;
+use ventros_activities::channel::WahaConfig;
+use ventros_activities::waha::{
+    AckPayload, ChatKind, HEADER_HMAC, MessagePayload, SESSION_STATUSES, SessionStatusPayload, WebhookEnvelope,
+    classify_chat_id, verify_signature,
+};
+use ventros_workflows::{
+    AckSignal, CHANNEL_ID_ATTRIBUTE, Conversation, ConversationInput, DeliveryStatus, InboundSignal, OutboundMessage,
+    TENANT_ID_ATTRIBUTE, ids,
+};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+struct WahaChannel {
+    tenant_id: Uuid,
+    config: WahaConfig,
+}
+
+async fn load_waha_channel(state: &AppState, channel_id: Uuid) -> Result<WahaChannel, ApiError> {
+    let row: Option<(Uuid, String, Value)> =
+        sqlx::query_as("SELECT tenant_id, kind, provider_config FROM channels WHERE id = $1")
+            .bind(channel_id)
+            .fetch_optional(&state.pool)
+            .await?;
+    let unknown = || ApiError::NotFound(format!("channel {channel_id} not found"));
+    let (tenant_id, kind, provider) = row.ok_or_else(unknown)?;
+    if kind != "waha" {
+        return Err(unknown());
+    }
+    let config: WahaConfig = serde_json::from_value(provider).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(WahaChannel { tenant_id, config })
+}
+
+fn accepted(status: &str, extra: Value) -> Response {
+    let mut body = json!({ "status": status });
+    if let (Some(obj), Value::Object(more)) = (body.as_object_mut(), extra) {
+        obj.extend(more);
+    }
+    Json(body).into_response()
+}
+
+pub async fn waha_webhook(
+    State(state): State<AppState>,
+    Path(channel_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let limit = state.config.webhook_max_bytes;
+    let body = to_bytes(body, limit).await.map_err(|_| ApiError::PayloadTooLarge(limit))?;
+    let channel_id = crate::parse_id(&channel_id, "channel")?;
+    let channel = load_waha_channel(&state, channel_id).await?;
+
+    if let Some(key) = channel.config.hmac_key.as_deref() {
+        let signature = headers.get(HEADER_HMAC).and_then(|v| v.to_str().ok());
+        if !signature.is_some_and(|sig| verify_signature(key, &body, sig)) {
+            tracing::warn!(channel.id = %channel_id, "webhook rejected: missing or invalid HMAC signature");
+            return Err(ApiError::Unauthorized("X-Webhook-Hmac is missing or does not match the body".into()));
+        }
+    }
+
+    let envelope: WebhookEnvelope =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("not a WAHA webhook envelope: {e}")))?;
+    if envelope.session != channel.config.session {
+        return Err(ApiError::Unprocessable(format!(
+            "event for WAHA session {:?}, but this channel is session {:?}",
+            envelope.session, channel.config.session
+        )));
+    }
+
+    match envelope.event.as_str() {
+        "message" => on_message(&state, channel_id, &channel, envelope).await,
+        "message.ack" => on_ack(&state, channel_id, &channel, envelope).await,
+        "session.status" => on_session_status(&state, channel_id, envelope).await,
+        other => Err(ApiError::Unprocessable(format!(
+            "event {other:?} is not supported; subscribe this webhook to message, message.ack and session.status"
+        ))),
+    }
+}
+
+async fn on_message(state: &AppState, channel_id: Uuid, channel: &WahaChannel, envelope: WebhookEnvelope) -> Result<Response, ApiError> {
+    let message: MessagePayload = serde_json::from_value(envelope.payload.clone())
+        .map_err(|e| ApiError::Unprocessable(format!("invalid message payload: {e}")))?;
+    if message.from_me {
+        return Ok(accepted("ignored", json!({"reason": "own message"})));
+    }
+    let (chat_id, kind) = classify_chat_id(&message.from);
+    if kind == ChatKind::Other {
+        return Ok(accepted("ignored", json!({"reason": "not a one-to-one chat"})));
+    }
+    if message.id.is_empty() || message.id.len() > 256 {
+        return Err(ApiError::Unprocessable("payload.id must be a WAHA message id".into()));
+    }
+
+    // Upsert so that a retry of a delivery we answered 503 lands on the same inbox row.
+    let inbox_id: Uuid = sqlx::query_scalar(
+        "INSERT INTO webhook_inbox (id, tenant_id, channel_id, event, dedupe_key, payload)
+         VALUES ($1, $2, $3, 'message', $4, $5)
+         ON CONFLICT (channel_id, dedupe_key) DO UPDATE SET dedupe_key = EXCLUDED.dedupe_key
+         RETURNING id",
+    )
+    .bind(Uuid::now_v7())
+    .bind(channel.tenant_id)
+    .bind(channel_id)
+    .bind(&message.id)
+    .bind(&envelope.payload)
+    .fetch_one(&state.pool)
+    .await?;
+
+    let chat_key = ids::chat_key(channel.tenant_id, channel_id, &chat_id);
+    let workflow_id = ids::conversation_workflow_id(channel.tenant_id, channel_id, &chat_key);
+    let input = ConversationInput { tenant_id: channel.tenant_id, channel_id, chat_key, carried: None };
+    let signal = InboundSignal { inbox_id, provider_ts_ms: message.timestamp.saturating_mul(1000) };
+    let options = WorkflowStartOptions::new(state.config.task_queue.clone(), workflow_id.clone())
+        .search_attributes(SearchAttributes::new([
+            TENANT_ID_ATTRIBUTE.value_set(channel.tenant_id.to_string()),
+            CHANNEL_ID_ATTRIBUTE.value_set(channel_id.to_string()),
+        ]))
+        .build();
+    let client = state.temporal.client().await?;
+    let started = tokio::time::timeout(
+        state.config.temporal_deadline,
+        client.signal_with_start_workflow(Conversation::run, input, Conversation::inbound, signal, options),
+    )
+    .await;
+    match started {
+        Ok(Ok(_)) => {
+            tracing::info!(tenant.id = %channel.tenant_id, channel.id = %channel_id, workflow.id = %workflow_id, "inbound message handed to Temporal");
+            Ok(accepted("accepted", json!({"inbox_id": inbox_id, "workflow_id": workflow_id})))
+        }
+        Ok(Err(err)) => {
+            tracing::error!(error = %err, workflow.id = %workflow_id, "signal-with-start failed");
+            Err(ApiError::Unavailable("could not hand the message to Temporal; retry".into()))
+        }
+        Err(_) => {
+            tracing::error!(workflow.id = %workflow_id, "signal-with-start timed out");
+            Err(ApiError::Unavailable("Temporal did not answer in time; retry".into()))
+        }
+    }
+}
+
+async fn on_ack(state: &AppState, channel_id: Uuid, channel: &WahaChannel, envelope: WebhookEnvelope) -> Result<Response, ApiError> {
+    let ack: AckPayload =
+        serde_json::from_value(envelope.payload).map_err(|e| ApiError::Unprocessable(format!("invalid message.ack payload: {e}")))?;
+    let status = DeliveryStatus::from_waha_ack(ack.ack)
+        .ok_or_else(|| ApiError::Unprocessable(format!("unknown ack value {}", ack.ack)))?;
+    if status == DeliveryStatus::Pending {
+        return Ok(accepted("ignored", json!({"reason": "PENDING carries no news"})));
+    }
+    let message_id: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM messages WHERE channel_id = $1 AND tenant_id = $2 AND provider_message_id = $3 AND direction = 'outbound'",
+    )
+    .bind(channel_id)
+    .bind(channel.tenant_id)
+    .bind(&ack.id)
+    .fetch_optional(&state.pool)
+    .await?;
+    let Some(message_id) = message_id else {
+        // The send may not have recorded WAHA's id yet: 404 makes WAHA retry the receipt.
+        return Err(ApiError::NotFound("no outbound message with this provider id (yet)".into()));
+    };
+    let workflow_id = ids::outbound_workflow_id(channel.tenant_id, message_id);
+    let client = state.temporal.client().await?;
+    let handle = client.get_workflow_handle::<OutboundMessage>(workflow_id.clone());
+    let sent = tokio::time::timeout(
+        state.config.temporal_deadline,
+        handle.signal(OutboundMessage::ack, AckSignal { status }, WorkflowSignalOptions::default()),
+    )
+    .await;
+    match sent {
+        Ok(Ok(())) => Ok(accepted("accepted", json!({"message_id": message_id}))),
+        Ok(Err(WorkflowInteractionError::NotFound(_))) => {
+            // Tracking ended (read, failed, undelivered, or the read window passed).
+            Ok(accepted("ignored", json!({"reason": "message tracking has ended", "message_id": message_id})))
+        }
+        Ok(Err(err)) => {
+            tracing::error!(error = %err, workflow.id = %workflow_id, "ack signal failed");
+            Err(ApiError::Unavailable("could not hand the receipt to Temporal; retry".into()))
+        }
+        Err(_) => Err(ApiError::Unavailable("Temporal did not answer in time; retry".into())),
+    }
+}
+
+async fn on_session_status(state: &AppState, channel_id: Uuid, envelope: WebhookEnvelope) -> Result<Response, ApiError> {
+    let payload: SessionStatusPayload = serde_json::from_value(envelope.payload)
+        .map_err(|e| ApiError::Unprocessable(format!("invalid session.status payload: {e}")))?;
+    if !SESSION_STATUSES.contains(&payload.status.as_str()) {
+        return Err(ApiError::Unprocessable(format!("unknown session status {:?}", payload.status)));
+    }
+    let at: DateTime<Utc> = envelope
+        .timestamp
+        .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+        .unwrap_or_else(Utc::now);
+    let updated = sqlx::query(
+        "UPDATE channels SET status = $2, status_changed_at = $3
+         WHERE id = $1 AND (status_changed_at IS NULL OR status_changed_at <= $3)",
+    )
+    .bind(channel_id)
+    .bind(&payload.status)
+    .bind(at)
+    .execute(&state.pool)
+    .await?
+    .rows_affected();
+    let outcome = if updated > 0 { "accepted" } else { "ignored" };
+    Ok(accepted(outcome, json!({"channel_status": payload.status})))
+}

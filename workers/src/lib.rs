@@ -1,0 +1,92 @@
+//! The Temporal worker process: hosts the Conversation and OutboundMessage workflows and the
+//! activities behind them, polling one task queue. Any number of workers may run against the same
+//! Temporal cluster and database; nothing here assumes it is alone.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::PgPoolOptions;
+use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
+use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+use ventros_activities::ConversationActivities;
+use ventros_activities::waha::HttpWahaClient;
+use ventros_workflows::{Conversation, OutboundMessage};
+
+/// Worker settings, from the environment (see the README's configuration table).
+#[derive(Debug, Clone, clap::Parser)]
+pub struct WorkerSettings {
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+    #[arg(long, env = "TEMPORAL_ADDRESS", default_value = "http://127.0.0.1:7233")]
+    pub temporal_address: String,
+    #[arg(long, env = "TEMPORAL_NAMESPACE", default_value = "default")]
+    pub temporal_namespace: String,
+    #[arg(long, env = "TEMPORAL_TASK_QUEUE", default_value = ventros_workflows::names::DEFAULT_TASK_QUEUE)]
+    pub task_queue: String,
+    /// Largest number of database connections this process opens.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
+    pub database_max_connections: u32,
+}
+
+/// Connects to Temporal, retrying for up to `patience` (the server may still be starting).
+pub async fn connect_temporal(address: &str, namespace: &str, patience: Duration) -> anyhow::Result<Client> {
+    let url: temporalio_client::Url = address.parse().with_context(|| format!("TEMPORAL_ADDRESS {address} is not a URL"))?;
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        let options = ConnectionOptions::new(url.clone())
+            .identity(format!("ventros-worker@{}", std::process::id()))
+            .connect_timeout(Duration::from_secs(3))
+            .build();
+        match Connection::connect(options).await {
+            Ok(connection) => return Ok(Client::new(connection, ClientOptions::new(namespace).build())?),
+            Err(err) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %err, "Temporal not reachable yet; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(err) => return Err(err).context("connecting to Temporal"),
+        }
+    }
+}
+
+/// Runs the worker until SIGINT/SIGTERM, then drains and stops.
+pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
+    let pool = PgPoolOptions::new()
+        .max_connections(settings.database_max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(&settings.database_url)
+        .await
+        .context("connecting to PostgreSQL")?;
+    ventros_migrations::run(&pool).await.context("applying migrations")?;
+
+    let client = connect_temporal(&settings.temporal_address, &settings.temporal_namespace, Duration::from_secs(60)).await?;
+    let activities = ConversationActivities::new(pool, Arc::new(HttpWahaClient::new()));
+    let options = WorkerOptions::new(settings.task_queue.clone())
+        .register_workflow::<Conversation>()?
+        .register_workflow::<OutboundMessage>()?
+        .register_activities(activities)
+        .build();
+    let runtime = Runtime::from_current_tokio(Default::default())?;
+    let mut worker = Worker::new(&runtime, client, options)?;
+
+    let shutdown = worker.shutdown_handle();
+    tokio::spawn(async move {
+        wait_for_stop_signal().await;
+        tracing::info!("stop signal received; draining the worker");
+        shutdown();
+    });
+    tracing::info!(task_queue = %settings.task_queue, "worker polling");
+    worker.run().await?;
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+async fn wait_for_stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+

@@ -1,0 +1,11 @@
+//! `ventros-worker`: the Temporal worker process.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    ventros_activities::telemetry::init_tracing();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let settings = ventros_workers::WorkerSettings::parse();
+    ventros_workers::run(settings).await
+}

@@ -1,0 +1,439 @@
+//! Everything that crosses a process boundary between the API, the worker and Temporal: names of
+//! workflows, signals, queries, updates, activities, task queues and search attributes; the
+//! functions that build workflow ids from business keys; and the serde types of every workflow
+//! and activity input and output.
+//!
+//! The API and the worker both import these, so a rename is a compile error instead of a stuck
+//! workflow. The activity *definitions* live here too (typed markers implementing
+//! [`ActivityDefinition`]); the `ventros-activities` crate implements them. That keeps I/O crates
+//! out of this crate's dependencies, so workflow code cannot reach a database by accident.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use temporalio_common::ActivityDefinition;
+use temporalio_common::search_attributes::SearchAttributeKey;
+use uuid::Uuid;
+
+/// Explicit names. Changing one of these strings renames running work: don't.
+pub mod names {
+    /// The default task queue that the worker polls.
+    pub const DEFAULT_TASK_QUEUE: &str = "ventros";
+
+    pub const CONVERSATION_WORKFLOW: &str = "Conversation";
+    pub const OUTBOUND_MESSAGE_WORKFLOW: &str = "OutboundMessage";
+
+    pub const SIGNAL_INBOUND: &str = "inbound";
+    pub const SIGNAL_ACK: &str = "ack";
+    pub const QUERY_STATE: &str = "state";
+    pub const UPDATE_TAKEOVER: &str = "takeover";
+    pub const UPDATE_HANDBACK: &str = "handback";
+
+    pub const ACTIVITY_PERSIST_INBOUND: &str = "conversation.persist_inbound";
+    pub const ACTIVITY_PLAN_AUTO_REPLY: &str = "conversation.plan_auto_reply";
+    pub const ACTIVITY_SET_ASSIGNMENT: &str = "conversation.set_assignment";
+    pub const ACTIVITY_CLOSE_SESSION: &str = "conversation.close_session";
+    pub const ACTIVITY_SEND_OUTBOUND: &str = "outbound.send";
+    pub const ACTIVITY_RECORD_STATUS: &str = "outbound.record_status";
+
+    /// Application failure type of a send the provider refused for good (4xx): never retried.
+    pub const FAILURE_PERMANENT_SEND: &str = "PermanentSendFailure";
+
+    pub const SEARCH_ATTRIBUTE_TENANT: &str = "TenantId";
+    pub const SEARCH_ATTRIBUTE_CHANNEL: &str = "ChannelId";
+    pub const SEARCH_ATTRIBUTE_CONTACT: &str = "ContactId";
+}
+
+/// Custom search attributes (registered on the server as Keyword) so operators can find a
+/// tenant's, a channel's or a contact's workflows in the Temporal UI.
+pub const TENANT_ID_ATTRIBUTE: SearchAttributeKey<String> =
+    SearchAttributeKey::keyword(names::SEARCH_ATTRIBUTE_TENANT);
+pub const CHANNEL_ID_ATTRIBUTE: SearchAttributeKey<String> =
+    SearchAttributeKey::keyword(names::SEARCH_ATTRIBUTE_CHANNEL);
+pub const CONTACT_ID_ATTRIBUTE: SearchAttributeKey<String> =
+    SearchAttributeKey::keyword(names::SEARCH_ATTRIBUTE_CONTACT);
+
+/// Workflow ids, built from business keys.
+pub mod ids {
+    use super::*;
+
+    /// A stable pseudonym for a provider chat (`…@c.us` is a phone number), so workflow ids and
+    /// histories never carry the number itself. Keyed by tenant and channel: the same number on
+    /// two channels is two conversations.
+    pub fn chat_key(tenant_id: Uuid, channel_id: Uuid, provider_chat_id: &str) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(tenant_id.as_bytes());
+        hasher.update(channel_id.as_bytes());
+        hasher.update(provider_chat_id.as_bytes());
+        hex::encode(&hasher.finalize()[..16])
+    }
+
+    /// `conversation:{tenant}:{channel}:{chat}`: one long-lived workflow per chat.
+    pub fn conversation_workflow_id(tenant_id: Uuid, channel_id: Uuid, chat_key: &str) -> String {
+        format!("conversation:{tenant_id}:{channel_id}:{chat_key}")
+    }
+
+    /// `message:{tenant}:{message_id}`: one workflow per outbound message.
+    pub fn outbound_workflow_id(tenant_id: Uuid, message_id: Uuid) -> String {
+        format!("message:{tenant_id}:{message_id}")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversation
+// ---------------------------------------------------------------------------------------------
+
+/// Input of the Conversation workflow. `carried` is set only by continue-as-new.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ConversationInput {
+    pub tenant_id: Uuid,
+    pub channel_id: Uuid,
+    pub chat_key: String,
+    #[serde(default)]
+    pub carried: Option<CarriedConversation>,
+}
+
+/// The `inbound` signal: a webhook inbox row to ingest. Carries no text and no phone number.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InboundSignal {
+    pub inbox_id: Uuid,
+    /// The provider's timestamp of the message, in milliseconds: orders bursts that arrive
+    /// out of order.
+    pub provider_ts_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Assignment {
+    #[default]
+    Bot,
+    Human,
+}
+
+impl Assignment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Assignment::Bot => "bot",
+            Assignment::Human => "human",
+        }
+    }
+}
+
+/// Argument of the `takeover` update.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct TakeoverRequest {
+    /// Who takes over (an operator's id or e-mail); free text, optional.
+    #[serde(default)]
+    pub assignee: Option<String>,
+}
+
+/// Per-channel timing, read from the channel settings by the ingestion activity so that a change
+/// takes effect on the next message without restarting workflows.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ConversationTiming {
+    /// Quiet time after the last message of a burst before the reply is decided; 0 = reply at once.
+    pub debounce_ms: u64,
+    /// Upper bound of one debounce window, so a chatty customer still gets an answer.
+    pub max_debounce_ms: u64,
+    /// A session with no messages for this long is closed.
+    pub inactivity_timeout_secs: u64,
+}
+
+impl Default for ConversationTiming {
+    fn default() -> Self {
+        Self { debounce_ms: 1_500, max_debounce_ms: 10_000, inactivity_timeout_secs: 30 * 60 }
+    }
+}
+
+/// What a Conversation carries across continue-as-new.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct CarriedConversation {
+    pub pending: Vec<InboundSignal>,
+    pub seen_inbox_ids: Vec<Uuid>,
+    pub session_id: Option<Uuid>,
+    pub contact_id: Option<Uuid>,
+    pub assignment: Assignment,
+    pub assignee: Option<String>,
+    pub timing: ConversationTiming,
+    pub batches: u64,
+    pub messages_persisted: u64,
+    pub replies_sent: u64,
+    pub last_activity_ms: Option<i64>,
+    pub last_decision: Option<String>,
+}
+
+/// Result of the `state` query and of the takeover/hand-back updates.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ConversationState {
+    pub session_id: Option<Uuid>,
+    pub contact_id: Option<Uuid>,
+    pub assignment: Assignment,
+    pub assignee: Option<String>,
+    /// Inbound messages signalled but not yet persisted.
+    pub pending_messages: usize,
+    /// Persisted messages whose reply is still being decided (inside the debounce window).
+    pub awaiting_reply: usize,
+    pub messages_persisted: u64,
+    pub replies_sent: u64,
+    /// Milliseconds since the epoch of the last inbound message or operator action.
+    pub last_activity_ms: Option<i64>,
+    /// The last reply decision: `greeting`, `away`, `no_rule`, `assigned_to_human`.
+    pub last_decision: Option<String>,
+    pub timing: ConversationTiming,
+}
+
+/// Result of a finished Conversation run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ConversationOutcome {
+    pub session_id: Option<Uuid>,
+    pub close_reason: String,
+    pub messages_persisted: u64,
+    pub replies_sent: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PersistInboundInput {
+    pub tenant_id: Uuid,
+    pub channel_id: Uuid,
+    pub workflow_id: String,
+    /// Unique per batch and stable across retries: lets a retried activity recognise the rows it
+    /// wrote before a crash, so "new message" is answered the same way every attempt.
+    pub batch_key: String,
+    /// Inbox rows in provider-timestamp order.
+    pub inbox_ids: Vec<Uuid>,
+    /// The session the workflow already holds open (if any); a closed one is never reused.
+    pub session_id: Option<Uuid>,
+    /// The assignment to give a session this batch opens.
+    pub assignment: Assignment,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PersistInboundOutput {
+    pub contact_id: Option<Uuid>,
+    pub session_id: Option<Uuid>,
+    /// True when this batch opened the session (a greeting is due).
+    pub session_opened: bool,
+    /// Messages this batch stored for the first time; duplicates are not listed.
+    pub new_message_ids: Vec<Uuid>,
+    pub duplicates: u32,
+    pub timing: ConversationTiming,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlanAutoReplyInput {
+    pub tenant_id: Uuid,
+    pub channel_id: Uuid,
+    pub session_id: Uuid,
+    /// Id for the reply message, minted by the workflow so a retry cannot create a second one.
+    pub reply_message_id: Uuid,
+    pub session_opened: bool,
+    pub workflow_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlannedReply {
+    pub message_id: Uuid,
+    /// `greeting` or `away`.
+    pub origin: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlanAutoReplyOutput {
+    pub reply: Option<PlannedReply>,
+    /// Why no reply was planned, when none was.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SetAssignmentInput {
+    pub tenant_id: Uuid,
+    pub session_id: Uuid,
+    pub assignment: Assignment,
+    pub assignee: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CloseSessionInput {
+    pub tenant_id: Uuid,
+    pub session_id: Uuid,
+    pub reason: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// OutboundMessage
+// ---------------------------------------------------------------------------------------------
+
+/// Delivery status of a message. The order of the variants is the order a message moves through;
+/// `failed` and `undelivered` are terminal and only reachable before delivery.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Pending,
+    Sent,
+    Delivered,
+    Read,
+    Played,
+    Undelivered,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Read => "read",
+            DeliveryStatus::Played => "played",
+            DeliveryStatus::Undelivered => "undelivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    /// The rank stored in `messages.status_rank`.
+    pub fn rank(self) -> i32 {
+        match self {
+            DeliveryStatus::Pending => 0,
+            DeliveryStatus::Sent => 1,
+            DeliveryStatus::Delivered => 2,
+            DeliveryStatus::Read => 3,
+            DeliveryStatus::Played => 4,
+            DeliveryStatus::Undelivered | DeliveryStatus::Failed => 10,
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, DeliveryStatus::Read | DeliveryStatus::Played | DeliveryStatus::Failed | DeliveryStatus::Undelivered)
+    }
+
+    /// Whether moving from `self` to `next` goes forward. Acks arrive late, twice and out of
+    /// order; only forward moves are recorded.
+    pub fn can_move_to(self, next: DeliveryStatus) -> bool {
+        match (self, next) {
+            (DeliveryStatus::Failed | DeliveryStatus::Undelivered, _) => false,
+            (from, DeliveryStatus::Failed | DeliveryStatus::Undelivered) => from <= DeliveryStatus::Sent,
+            (from, to) => to > from,
+        }
+    }
+
+    /// WAHA's numeric `ack` (`-1` ERROR … `4` PLAYED).
+    pub fn from_waha_ack(ack: i64) -> Option<DeliveryStatus> {
+        match ack {
+            -1 => Some(DeliveryStatus::Failed),
+            0 => Some(DeliveryStatus::Pending),
+            1 => Some(DeliveryStatus::Sent),
+            2 => Some(DeliveryStatus::Delivered),
+            3 => Some(DeliveryStatus::Read),
+            4 => Some(DeliveryStatus::Played),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OutboundInput {
+    pub tenant_id: Uuid,
+    pub channel_id: Uuid,
+    pub message_id: Uuid,
+}
+
+/// The `ack` signal, from the provider's delivery receipts.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AckSignal {
+    pub status: DeliveryStatus,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OutboundOutcome {
+    pub message_id: Uuid,
+    pub status: DeliveryStatus,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SendOutboundInput {
+    pub tenant_id: Uuid,
+    pub message_id: Uuid,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SendOutboundOutput {
+    pub provider_message_id: String,
+    /// How long to wait for a delivery receipt before calling the message undelivered.
+    pub ack_timeout_secs: u64,
+    /// How long after delivery to keep listening for the read receipt.
+    pub read_window_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RecordStatusInput {
+    pub tenant_id: Uuid,
+    pub message_id: Uuid,
+    pub status: DeliveryStatus,
+    pub reason: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activity definitions (implemented in `ventros-activities`)
+// ---------------------------------------------------------------------------------------------
+
+macro_rules! activity_definitions {
+    ($($(#[$doc:meta])* $marker:ident: $name:expr, $input:ty => $output:ty;)*) => {
+        /// Typed handles for the activities, usable from workflow code.
+        pub mod activities {
+            use super::*;
+            $(
+                $(#[$doc])*
+                pub struct $marker;
+                impl ActivityDefinition for $marker {
+                    type Input = $input;
+                    type Output = $output;
+                    fn name(&self) -> &str {
+                        $name
+                    }
+                }
+            )*
+        }
+    };
+}
+
+activity_definitions! {
+    /// Upserts contact, identity and session and stores the messages of a batch of inbox rows.
+    PersistInbound: names::ACTIVITY_PERSIST_INBOUND, PersistInboundInput => PersistInboundOutput;
+    /// Applies the channel's auto-reply rules and writes the reply as a pending outbound message.
+    PlanAutoReply: names::ACTIVITY_PLAN_AUTO_REPLY, PlanAutoReplyInput => PlanAutoReplyOutput;
+    /// Records who handles the session (bot or human).
+    SetAssignment: names::ACTIVITY_SET_ASSIGNMENT, SetAssignmentInput => ();
+    /// Closes the session.
+    CloseSession: names::ACTIVITY_CLOSE_SESSION, CloseSessionInput => ();
+    /// Sends a pending outbound message through its channel's provider.
+    SendOutbound: names::ACTIVITY_SEND_OUTBOUND, SendOutboundInput => SendOutboundOutput;
+    /// Moves a message's delivery status forward (never back), with history and outbox event.
+    RecordStatus: names::ACTIVITY_RECORD_STATUS, RecordStatusInput => bool;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_only_move_forward() {
+        use DeliveryStatus::*;
+        assert!(Pending.can_move_to(Sent));
+        assert!(Sent.can_move_to(Read));
+        assert!(!Read.can_move_to(Delivered));
+        assert!(!Read.can_move_to(Failed));
+        assert!(Sent.can_move_to(Failed));
+        assert!(!Failed.can_move_to(Read));
+        assert!(!Undelivered.can_move_to(Delivered));
+        assert!(!Delivered.can_move_to(Delivered));
+    }
+
+    #[test]
+    fn chat_key_hides_the_number_and_separates_channels() {
+        let (t, c1, c2) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let key = ids::chat_key(t, c1, "5511999990000@c.us");
+        assert!(!key.contains("5511999990000"));
+        assert_eq!(key.len(), 32);
+        assert_eq!(key, ids::chat_key(t, c1, "5511999990000@c.us"));
+        assert_ne!(key, ids::chat_key(t, c2, "5511999990000@c.us"));
+    }
+}

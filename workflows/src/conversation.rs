@@ -1,0 +1,375 @@
+//! The Conversation workflow: one long-lived execution per chat.
+//!
+//! It owns the ordering and the decisions of a chat: inbound messages arrive as `inbound` signals
+//! (inbox ids only), are persisted in provider-timestamp order by an idempotent activity, are
+//! coalesced for a debounce window, and then get at most one reply, decided by the channel's
+//! auto-reply rules unless a human has taken the chat over. After an inactivity timeout the session
+//! closes and the run ends; the next message starts a new run (signal-with-start) and a new session.
+//! Long sessions continue-as-new, carrying their state.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{
+    ChildWorkflowOptions, ContinueAsNewOptions, SyncWorkflowContext,
+    WorkflowContext, WorkflowContextView, WorkflowResult,
+};
+use temporalio_workflow::ParentClosePolicy;
+use uuid::Uuid;
+
+use crate::contract::{activities::*, names, *};
+use crate::outbound::OutboundMessage;
+use crate::retry::db_activity;
+
+/// How many inbox ids a run remembers to drop duplicate signals before they reach an activity.
+/// Older duplicates are still caught by the database's unique provider id.
+const SEEN_INBOX_IDS: usize = 512;
+/// Continue-as-new well before Temporal's history limits, even if the server does not suggest it.
+const MAX_HISTORY_EVENTS: u32 = 4_000;
+
+#[workflow]
+#[derive(Default)]
+pub struct Conversation {
+    tenant_id: Uuid,
+    channel_id: Uuid,
+    chat_key: String,
+    pending: Vec<InboundSignal>,
+    seen_inbox_ids: Vec<Uuid>,
+    session_id: Option<Uuid>,
+    contact_id: Option<Uuid>,
+    assignment: Assignment,
+    assignee: Option<String>,
+    assignment_dirty: bool,
+    /// Messages persisted since the last reply decision.
+    awaiting_reply: Vec<Uuid>,
+    session_opened_since_decision: bool,
+    timing: ConversationTiming,
+    batches: u64,
+    messages_persisted: u64,
+    replies_sent: u64,
+    last_activity_ms: Option<i64>,
+    last_decision: Option<String>,
+}
+
+#[workflow_methods]
+impl Conversation {
+    #[run(name = names::CONVERSATION_WORKFLOW)]
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        input: ConversationInput,
+    ) -> WorkflowResult<ConversationOutcome> {
+        ctx.state_mut(|s| s.restore(&input));
+
+        loop {
+            let has_work = |s: &Self| !s.pending.is_empty() || s.assignment_dirty;
+            if !ctx.state(has_work) {
+                if ctx.state(|s| s.session_id.is_none()) {
+                    // Every delivery so far was a duplicate of a stored message: nothing to keep open.
+                    return Ok(ctx.state(|s| s.outcome("no_new_messages")));
+                }
+                let idle = Duration::from_secs(ctx.state(|s| s.timing.inactivity_timeout_secs));
+                let timed_out = temporalio_sdk::workflows::select! {
+                    woke = ctx.wait_condition(has_work) => { woke?; false },
+                    _ = ctx.timer(idle) => true,
+                };
+                if timed_out {
+                    Self::close_session(ctx, "inactivity").await?;
+                    if ctx.state(|s| s.pending.is_empty()) {
+                        return Ok(ctx.state(|s| s.outcome("inactivity")));
+                    }
+                    // A message raced the close: it opens a new session in this same run.
+                    continue;
+                }
+            }
+
+            if ctx.state(|s| s.assignment_dirty) {
+                Self::persist_assignment(ctx).await?;
+            }
+            Self::persist_pending(ctx).await?;
+            if ctx.state(|s| !s.awaiting_reply.is_empty()) {
+                Self::debounce(ctx).await?;
+                Self::decide_reply(ctx).await?;
+            }
+
+            if ctx.continue_as_new_suggested() || ctx.history_length() > MAX_HISTORY_EVENTS {
+                let next = ctx.state(|s| s.carry());
+                ctx.continue_as_new(next, ContinueAsNewOptions::default())?;
+            }
+        }
+    }
+
+    /// A webhook delivered an inbound message (by inbox id). Duplicates are dropped here when
+    /// recent and by the database otherwise.
+    #[signal(name = names::SIGNAL_INBOUND)]
+    pub fn inbound(&mut self, _ctx: &mut SyncWorkflowContext<Self>, signal: InboundSignal) {
+        if self.seen_inbox_ids.contains(&signal.inbox_id) {
+            return;
+        }
+        if self.seen_inbox_ids.len() >= SEEN_INBOX_IDS {
+            self.seen_inbox_ids.remove(0);
+        }
+        self.seen_inbox_ids.push(signal.inbox_id);
+        self.pending.push(signal);
+    }
+
+    /// A human takes the chat over: no automatic replies until hand-back.
+    #[update(name = names::UPDATE_TAKEOVER)]
+    pub fn takeover(
+        &mut self,
+        ctx: &mut SyncWorkflowContext<Self>,
+        request: TakeoverRequest,
+    ) -> ConversationState {
+        self.assignment = Assignment::Human;
+        self.assignee = request.assignee;
+        self.assignment_dirty = true;
+        self.last_activity_ms = now_ms(ctx.workflow_time());
+        self.snapshot()
+    }
+
+    /// The bot is back in charge of the chat.
+    #[update(name = names::UPDATE_HANDBACK)]
+    pub fn handback(&mut self, ctx: &mut SyncWorkflowContext<Self>, _unit: ()) -> ConversationState {
+        self.assignment = Assignment::Bot;
+        self.assignee = None;
+        self.assignment_dirty = true;
+        self.last_activity_ms = now_ms(ctx.workflow_time());
+        self.snapshot()
+    }
+
+    #[query(name = names::QUERY_STATE)]
+    pub fn state(&self, _ctx: &WorkflowContextView) -> ConversationState {
+        self.snapshot()
+    }
+}
+
+impl Conversation {
+    fn restore(&mut self, input: &ConversationInput) {
+        self.tenant_id = input.tenant_id;
+        self.channel_id = input.channel_id;
+        self.chat_key = input.chat_key.clone();
+        if let Some(c) = &input.carried {
+            self.pending = c.pending.clone();
+            self.seen_inbox_ids = c.seen_inbox_ids.clone();
+            self.session_id = c.session_id;
+            self.contact_id = c.contact_id;
+            self.assignment = c.assignment;
+            self.assignee = c.assignee.clone();
+            self.timing = c.timing;
+            self.batches = c.batches;
+            self.messages_persisted = c.messages_persisted;
+            self.replies_sent = c.replies_sent;
+            self.last_activity_ms = c.last_activity_ms;
+            self.last_decision = c.last_decision.clone();
+        }
+    }
+
+    fn carry(&self) -> ConversationInput {
+        ConversationInput {
+            tenant_id: self.tenant_id,
+            channel_id: self.channel_id,
+            chat_key: self.chat_key.clone(),
+            carried: Some(CarriedConversation {
+                pending: self.pending.clone(),
+                seen_inbox_ids: self.seen_inbox_ids.clone(),
+                session_id: self.session_id,
+                contact_id: self.contact_id,
+                assignment: self.assignment,
+                assignee: self.assignee.clone(),
+                timing: self.timing,
+                batches: self.batches,
+                messages_persisted: self.messages_persisted,
+                replies_sent: self.replies_sent,
+                last_activity_ms: self.last_activity_ms,
+                last_decision: self.last_decision.clone(),
+            }),
+        }
+    }
+
+    fn snapshot(&self) -> ConversationState {
+        ConversationState {
+            session_id: self.session_id,
+            contact_id: self.contact_id,
+            assignment: self.assignment,
+            assignee: self.assignee.clone(),
+            pending_messages: self.pending.len(),
+            awaiting_reply: self.awaiting_reply.len(),
+            messages_persisted: self.messages_persisted,
+            replies_sent: self.replies_sent,
+            last_activity_ms: self.last_activity_ms,
+            last_decision: self.last_decision.clone(),
+            timing: self.timing,
+        }
+    }
+
+    fn outcome(&self, reason: &str) -> ConversationOutcome {
+        ConversationOutcome {
+            session_id: self.session_id,
+            close_reason: reason.to_owned(),
+            messages_persisted: self.messages_persisted,
+            replies_sent: self.replies_sent,
+        }
+    }
+
+    fn workflow_id(&self) -> String {
+        ids::conversation_workflow_id(self.tenant_id, self.channel_id, &self.chat_key)
+    }
+
+    /// Stores every pending message, oldest provider timestamp first.
+    async fn persist_pending(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
+        let mut batch = ctx.state_mut(|s| std::mem::take(&mut s.pending));
+        if batch.is_empty() {
+            return Ok(());
+        }
+        batch.sort_by_key(|m| (m.provider_ts_ms, m.inbox_id));
+        let batch_no = ctx.state_mut(|s| {
+            s.batches += 1;
+            s.batches
+        });
+        let input = ctx.state(|s| PersistInboundInput {
+            tenant_id: s.tenant_id,
+            channel_id: s.channel_id,
+            workflow_id: s.workflow_id(),
+            batch_key: format!("{}:{batch_no}", ctx.run_id()),
+            inbox_ids: batch.iter().map(|m| m.inbox_id).collect(),
+            session_id: s.session_id,
+            assignment: s.assignment,
+        });
+        let out = ctx.execute_activity(PersistInbound, input, db_activity()).await?;
+
+        let contact_changed = ctx.state(|s| s.contact_id != out.contact_id);
+        if contact_changed && let Some(contact_id) = out.contact_id {
+            ctx.upsert_search_attributes([CONTACT_ID_ATTRIBUTE.value_set(contact_id.to_string())]);
+        }
+        let now = now_ms(ctx.workflow_time());
+        ctx.state_mut(|s| {
+            s.timing = out.timing;
+            if out.contact_id.is_some() {
+                s.contact_id = out.contact_id;
+            }
+            if out.session_id.is_some() {
+                s.session_id = out.session_id;
+            }
+            s.session_opened_since_decision |= out.session_opened;
+            s.messages_persisted += out.new_message_ids.len() as u64;
+            if !out.new_message_ids.is_empty() {
+                s.last_activity_ms = now;
+            }
+            s.awaiting_reply.extend(out.new_message_ids);
+        });
+        Ok(())
+    }
+
+    /// Waits until the customer has been quiet for the debounce window (bounded by
+    /// `max_debounce_ms`), persisting whatever arrives meanwhile.
+    async fn debounce(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
+        let timing = ctx.state(|s| s.timing);
+        if timing.debounce_ms == 0 {
+            return Ok(());
+        }
+        let started = now_ms(ctx.workflow_time()).unwrap_or_default();
+        loop {
+            let elapsed = (now_ms(ctx.workflow_time()).unwrap_or_default() - started).max(0) as u64;
+            if elapsed >= timing.max_debounce_ms {
+                return Ok(());
+            }
+            let quiet = timing.debounce_ms.min(timing.max_debounce_ms - elapsed);
+            let more = temporalio_sdk::workflows::select! {
+                woke = ctx.wait_condition(|s| !s.pending.is_empty()) => { woke?; true },
+                _ = ctx.timer(Duration::from_millis(quiet)) => false,
+            };
+            if !more {
+                return Ok(());
+            }
+            Self::persist_pending(ctx).await?;
+        }
+    }
+
+    /// At most one reply per burst: nothing while a human holds the chat, otherwise whatever the
+    /// channel's auto-reply rules say, sent through a child OutboundMessage workflow.
+    async fn decide_reply(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
+        let (assignment, session_id, opened) = ctx.state_mut(|s| {
+            s.awaiting_reply.clear();
+            let opened = std::mem::take(&mut s.session_opened_since_decision);
+            (s.assignment, s.session_id, opened)
+        });
+        let Some(session_id) = session_id else {
+            return Ok(());
+        };
+        if assignment == Assignment::Human {
+            ctx.state_mut(|s| s.last_decision = Some("assigned_to_human".into()));
+            return Ok(());
+        }
+        let reply_message_id = Uuid::parse_str(&ctx.uuid4()).unwrap_or_default();
+        let input = ctx.state(|s| PlanAutoReplyInput {
+            tenant_id: s.tenant_id,
+            channel_id: s.channel_id,
+            session_id,
+            reply_message_id,
+            session_opened: opened,
+            workflow_id: s.workflow_id(),
+        });
+        let plan = ctx.execute_activity(PlanAutoReply, input, db_activity()).await?;
+        let Some(reply) = plan.reply else {
+            ctx.state_mut(|s| s.last_decision = Some(plan.reason));
+            return Ok(());
+        };
+        let (tenant_id, channel_id) = ctx.state(|s| (s.tenant_id, s.channel_id));
+        let options = ChildWorkflowOptions::builder()
+            .workflow_id(ids::outbound_workflow_id(tenant_id, reply.message_id))
+            // The message outlives the conversation run (continue-as-new, session close).
+            .parent_close_policy(ParentClosePolicy::Abandon)
+            .build();
+        ctx.start_child_workflow(
+            OutboundMessage::run,
+            OutboundInput { tenant_id, channel_id, message_id: reply.message_id },
+            options,
+        )
+        .await?;
+        ctx.state_mut(|s| {
+            s.replies_sent += 1;
+            s.last_decision = Some(reply.origin);
+        });
+        Ok(())
+    }
+
+    async fn persist_assignment(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
+        let input = ctx.state_mut(|s| {
+            s.assignment_dirty = false;
+            s.session_id.map(|session_id| SetAssignmentInput {
+                tenant_id: s.tenant_id,
+                session_id,
+                assignment: s.assignment,
+                assignee: s.assignee.clone(),
+            })
+        });
+        if let Some(input) = input {
+            ctx.execute_activity(SetAssignment, input, db_activity()).await?;
+        }
+        Ok(())
+    }
+
+    async fn close_session(ctx: &mut WorkflowContext<Self>, reason: &str) -> WorkflowResult<()> {
+        let input = ctx.state(|s| {
+            s.session_id.map(|session_id| CloseSessionInput {
+                tenant_id: s.tenant_id,
+                session_id,
+                reason: reason.to_owned(),
+            })
+        });
+        if let Some(input) = input {
+            ctx.execute_activity(CloseSession, input, db_activity()).await?;
+        }
+        ctx.state_mut(|s| {
+            s.session_id = None;
+            // A new session starts with the bot, whoever held the last one.
+            s.assignment = Assignment::Bot;
+            s.assignee = None;
+        });
+        Ok(())
+    }
+}
+
+/// Workflow time in milliseconds since the epoch (deterministic: it comes from history).
+pub(crate) fn now_ms(time: Option<std::time::SystemTime>) -> Option<i64> {
+    time.and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_millis() as i64)
+}

@@ -1,0 +1,17 @@
+//! Ventros workflows: pure orchestration, replayed deterministically by Temporal.
+//!
+//! This crate has no I/O dependencies on purpose. Workflow code reads time only through
+//! `ctx.workflow_time()`, randomness only through `ctx.uuid4()`, and reaches the world only through
+//! activities (implemented in `ventros-activities`) and child workflows. `clippy.toml` beside this
+//! crate forbids the usual ways of breaking that rule.
+//!
+//! [`contract`] is the vocabulary shared with the API and the worker.
+
+pub mod contract;
+pub mod conversation;
+pub mod outbound;
+mod retry;
+
+pub use contract::*;
+pub use conversation::Conversation;
+pub use outbound::OutboundMessage;

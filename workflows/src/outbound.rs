@@ -1,0 +1,160 @@
+//! The OutboundMessage workflow: one execution per message we send.
+//!
+//! It sends the (already persisted, `pending`) message through the channel's provider with
+//! retries, then follows the provider's receipts, arriving as `ack` signals, until the message is
+//! read, failed, or undelivered. Receipts come late, twice and out of order; the workflow records
+//! only forward moves, and the database enforces the same rule.
+
+use std::time::Duration;
+
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{
+    SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
+};
+use temporalio_common::error::ActivityExecutionError;
+
+use crate::contract::{activities::*, names, *};
+use crate::conversation::now_ms;
+use crate::retry::{db_activity, provider_send_activity};
+
+#[workflow]
+#[derive(Default)]
+pub struct OutboundMessage {
+    /// The most advanced receipt seen so far.
+    best_ack: Option<DeliveryStatus>,
+    /// The status last written to the database.
+    recorded: Option<DeliveryStatus>,
+}
+
+#[workflow_methods]
+impl OutboundMessage {
+    #[run(name = names::OUTBOUND_MESSAGE_WORKFLOW)]
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        input: OutboundInput,
+    ) -> WorkflowResult<OutboundOutcome> {
+        ctx.state_mut(|s| s.recorded = Some(DeliveryStatus::Pending));
+        let send = ctx
+            .execute_activity(
+                SendOutbound,
+                SendOutboundInput { tenant_id: input.tenant_id, message_id: input.message_id },
+                provider_send_activity(),
+            )
+            .await;
+        let sent = match send {
+            Ok(sent) => sent,
+            Err(err) => {
+                let reason = failure_reason(&err);
+                Self::record(ctx, &input, DeliveryStatus::Failed, Some(reason)).await?;
+                return Ok(OutboundOutcome { message_id: input.message_id, status: DeliveryStatus::Failed });
+            }
+        };
+        // The send activity stored `sent` with the provider id in the same transaction.
+        ctx.state_mut(|s| s.recorded = Some(DeliveryStatus::Sent));
+
+        // Phase 1: the delivery receipt, or `undelivered` after the ack timeout.
+        let delivered_by = Duration::from_secs(sent.ack_timeout_secs);
+        let status = Self::follow_acks(ctx, &input, delivered_by, DeliveryStatus::Delivered).await?;
+        if status < DeliveryStatus::Delivered {
+            Self::record(ctx, &input, DeliveryStatus::Undelivered, Some("no delivery receipt within the ack timeout".into()))
+                .await?;
+            return Ok(OutboundOutcome { message_id: input.message_id, status: DeliveryStatus::Undelivered });
+        }
+        // Phase 2: the read receipt, for as long as the read window lasts.
+        let status = if status.is_terminal() {
+            status
+        } else {
+            Self::follow_acks(ctx, &input, Duration::from_secs(sent.read_window_secs), DeliveryStatus::Read).await?
+        };
+        Ok(OutboundOutcome { message_id: input.message_id, status })
+    }
+
+    /// A provider receipt for this message.
+    #[signal(name = names::SIGNAL_ACK)]
+    pub fn ack(&mut self, _ctx: &mut SyncWorkflowContext<Self>, ack: AckSignal) {
+        let moves_forward = match self.best_ack {
+            None => true,
+            Some(best) => best.can_move_to(ack.status),
+        };
+        if moves_forward {
+            self.best_ack = Some(ack.status);
+        }
+    }
+
+    /// The status as recorded so far.
+    #[query(name = names::QUERY_STATE)]
+    pub fn status(&self, _ctx: &WorkflowContextView) -> Option<DeliveryStatus> {
+        self.recorded
+    }
+}
+
+impl OutboundMessage {
+    /// Records receipts as they arrive until the status reaches `goal` (or a terminal status) or
+    /// `within` elapses. Returns the last recorded status.
+    async fn follow_acks(
+        ctx: &mut WorkflowContext<Self>,
+        input: &OutboundInput,
+        within: Duration,
+        goal: DeliveryStatus,
+    ) -> WorkflowResult<DeliveryStatus> {
+        let deadline = now_ms(ctx.workflow_time()).unwrap_or_default() + within.as_millis() as i64;
+        loop {
+            let recorded = ctx.state(|s| s.recorded.unwrap_or(DeliveryStatus::Pending));
+            if recorded >= goal || recorded.is_terminal() {
+                return Ok(recorded);
+            }
+            let remaining = deadline - now_ms(ctx.workflow_time()).unwrap_or_default();
+            if remaining <= 0 {
+                return Ok(recorded);
+            }
+            let news = |s: &Self| match (s.best_ack, s.recorded) {
+                (Some(best), Some(rec)) => rec.can_move_to(best),
+                (Some(_), None) => true,
+                _ => false,
+            };
+            let got_ack = temporalio_sdk::workflows::select! {
+                woke = ctx.wait_condition(news) => { woke?; true },
+                _ = ctx.timer(Duration::from_millis(remaining as u64)) => false,
+            };
+            if !got_ack {
+                return Ok(recorded);
+            }
+            if let Some(next) = ctx.state(|s| s.best_ack) {
+                // A PENDING receipt carries no news for a message that was already accepted.
+                if next != DeliveryStatus::Pending {
+                    Self::record(ctx, input, next, None).await?;
+                }
+            }
+        }
+    }
+
+    async fn record(
+        ctx: &mut WorkflowContext<Self>,
+        input: &OutboundInput,
+        status: DeliveryStatus,
+        reason: Option<String>,
+    ) -> WorkflowResult<()> {
+        ctx.execute_activity(
+            RecordStatus,
+            RecordStatusInput { tenant_id: input.tenant_id, message_id: input.message_id, status, reason },
+            db_activity(),
+        )
+        .await?;
+        ctx.state_mut(|s| s.recorded = Some(status));
+        Ok(())
+    }
+}
+
+/// The reason the provider gave, from the innermost failure of the activity (the application
+/// failure the send activity raised), without Temporal's wrapping.
+fn failure_reason(err: &ActivityExecutionError) -> String {
+    let mut failure = err.failure();
+    let mut message = failure.map(|f| f.message.clone()).unwrap_or_else(|| err.to_string());
+    while let Some(f) = failure {
+        if !f.message.is_empty() {
+            message = f.message.clone();
+        }
+        failure = f.cause.as_deref();
+    }
+    message
+}
