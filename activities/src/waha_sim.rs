@@ -125,7 +125,8 @@ pub struct SimMessage {
 #[derive(Debug, Default, Serialize)]
 struct Counters {
     send_calls: u64,
-    send_failures: u64,
+    /// Calls answered with an injected failure (outage, 5xx, 4xx), on any endpoint.
+    rejected_calls: u64,
     seen: u64,
     typing: u64,
     webhooks_delivered: u64,
@@ -180,6 +181,11 @@ impl WahaSimulator {
     /// Messages sent through `sendText`, oldest first.
     pub fn sent(&self) -> Vec<SimMessage> {
         self.state.lock().expect("sim state").messages.iter().filter(|m| m.from_me).cloned().collect()
+    }
+
+    /// How many calls were answered with an injected failure.
+    pub fn rejected_calls(&self) -> u64 {
+        self.state.lock().expect("sim state").counters.rejected_calls
     }
 
     pub fn set_faults(&self, faults: Faults) {
@@ -382,15 +388,15 @@ async fn send_text(State(sim): State<WahaSimulator>, headers: HeaderMap, body: a
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
     }
     if faults.outage {
-        sim.state.lock().expect("sim state").counters.send_failures += 1;
+        sim.state.lock().expect("sim state").counters.rejected_calls += 1;
         return problem(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
     }
     if faults.error_rate > 0.0 && rand::rng().random_bool(faults.error_rate.clamp(0.0, 1.0)) {
-        sim.state.lock().expect("sim state").counters.send_failures += 1;
+        sim.state.lock().expect("sim state").counters.rejected_calls += 1;
         return problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
     }
     if let Some(status) = faults.reject_status.and_then(|s| StatusCode::from_u16(s).ok()) {
-        sim.state.lock().expect("sim state").counters.send_failures += 1;
+        sim.state.lock().expect("sim state").counters.rejected_calls += 1;
         return problem(status, "The number is not registered on WhatsApp");
     }
     let Ok(req) = serde_json::from_slice::<SendTextRequest>(&body) else {
@@ -472,8 +478,12 @@ async fn list_messages(State(sim): State<WahaSimulator>, headers: HeaderMap, Que
     if !sim.authorised(&headers) {
         return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
-    if sim.state.lock().expect("sim state").faults.outage {
-        return problem(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+    {
+        let mut state = sim.state.lock().expect("sim state");
+        if state.faults.outage {
+            state.counters.rejected_calls += 1;
+            return problem(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+        }
     }
     let session = q.session.unwrap_or_else(|| "default".into());
     let state = sim.state.lock().expect("sim state");

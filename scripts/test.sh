@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every test. Installs and starts what the tests need (a Temporal dev server and PostgreSQL
+# with pgvector, both throwaway, on free ports), builds once, runs the suites, stops everything.
+#   scripts/test.sh [extra cargo-nextest arguments]
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+
+ensure_venv
+if ! command -v docker-compose >/dev/null 2>&1; then
+  log "installing Debian's docker-compose (validates docker-compose.temporal.yml against the Compose spec)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
+  else
+    sudo apt-get update -qq >/dev/null && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
+  fi
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+  log "installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
+
+WORK=$(mktemp -d /tmp/ventros-test.XXXXXX)
+TEMPORAL_PID=""
+cleanup() {
+  [ -n "$TEMPORAL_PID" ] && kill "$TEMPORAL_PID" 2>/dev/null || true
+  "$VENV/bin/python" scripts/pg.py stop "$WORK/pg" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+PG_PORT=$(free_port)
+T_PORT=$(free_port)
+T_UI_PORT=$(free_port)
+log "starting PostgreSQL (port $PG_PORT) and the Temporal dev server (port $T_PORT)"
+"$VENV/bin/python" scripts/pg.py start "$WORK/pg" "$PG_PORT" --fast
+TEMPORAL_PID=$(start_temporal "$T_PORT" "$T_UI_PORT" "$WORK/temporal.log")
+
+log "building"
+cargo build --workspace --all-targets --locked
+wait_for_temporal "$T_PORT"
+
+export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+export TEMPORAL_ADDRESS="http://127.0.0.1:$T_PORT"
+export RUST_LOG=${RUST_LOG:-warn}
+log "running the tests"
+cargo nextest run --workspace --locked --no-fail-fast "$@"

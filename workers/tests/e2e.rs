@@ -1,0 +1,392 @@
+//! End to end, against the real Temporal dev server and PostgreSQL: WAHA webhooks through the API
+//! into the Conversation and OutboundMessage workflows, out through the WAHA simulator and back as
+//! receipts.
+
+mod support;
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{HMAC_KEY, TestApp, eventually};
+use temporalio_client::{UntypedWorkflow, WorkflowFetchHistoryOptions};
+use ventros_activities::waha::sign_body;
+use ventros_activities::waha_sim::Faults;
+
+const WAIT: Duration = Duration::from_secs(60);
+const GREETING: &str = "Olá! Como posso ajudar?";
+
+fn greeting_settings() -> Value {
+    json!({"greeting": GREETING, "debounce_ms": 0})
+}
+
+fn text(body: &str) -> Value {
+    json!([{ "body": body }])
+}
+
+#[tokio::test]
+async fn inbound_message_gets_a_greeting_that_ends_read_with_outbox_events_in_order() {
+    let app = TestApp::spawn(greeting_settings()).await;
+    let chat = "5511999990001@c.us";
+    app.customer_writes(chat, text("Oi, quero saber do meu pedido"), 1, false).await;
+
+    let outbound = app.wait_outbound(1, "read", WAIT).await;
+    assert_eq!(app.sent_to(chat), vec![GREETING.to_owned()]);
+    assert_eq!(app.count("contacts").await, 1);
+    assert_eq!(app.count("contact_identities").await, 1);
+    assert_eq!(app.count("conversation_sessions").await, 1);
+    assert_eq!(app.count("messages WHERE direction = 'inbound'").await, 1);
+
+    let events: Vec<String> = app.outbox().await.into_iter().map(|(e, p)| match p.get("status") {
+        Some(s) => format!("{e}:{}", s.as_str().unwrap_or_default()),
+        None => e,
+    }).collect();
+    assert_eq!(
+        events,
+        ["contact.created", "session.opened", "message.received", "message.sent", "message.status_changed:delivered", "message.status_changed:read"]
+    );
+
+    // The API shows the same story: the message's status history, the conversation with its
+    // messages and live workflow state, the contact with its WhatsApp identity.
+    let (status, message) = app.get(&format!("/api/v1/messages/{}", outbound[0].0)).await;
+    assert_eq!(status, StatusCode::OK);
+    let history: Vec<&str> = message["status_history"].as_array().unwrap().iter().map(|h| h["status"].as_str().unwrap()).collect();
+    assert_eq!(history, ["pending", "sent", "delivered", "read"]);
+    assert_eq!(message["origin"], "greeting");
+
+    let conversation = app.only_conversation().await;
+    let (status, detail) = app.get(&format!("/api/v1/conversations/{}", conversation["id"].as_str().unwrap())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(detail["messages"].as_array().unwrap().len(), 2);
+    assert_eq!(detail["live"]["available"], true, "live state: {}", detail["live"]);
+    assert_eq!(detail["live"]["state"]["replies_sent"], 1);
+    assert_eq!(detail["live"]["state"]["last_decision"], "greeting");
+
+    let (status, contact) = app.get(&format!("/api/v1/contacts/{}", conversation["contact_id"].as_str().unwrap())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(contact["display_name"], "Test Customer");
+    assert_eq!(contact["identities"][0]["external_id"], chat);
+    assert_eq!(contact["identities"][0]["kind"], "wa_user");
+
+    record_history(&app, conversation["workflow_id"].as_str().unwrap(), "conversation-greeting").await;
+    record_history(&app, message["workflow_id"].as_str().unwrap(), "outbound-read").await;
+}
+
+/// With `VENTROS_RECORD_HISTORIES=DIR`, saves a workflow's history for the replay tests.
+async fn record_history(app: &TestApp, workflow_id: &str, name: &str) {
+    let Ok(dir) = std::env::var("VENTROS_RECORD_HISTORIES") else {
+        return;
+    };
+    let handle = app.temporal.get_workflow_handle::<UntypedWorkflow>(workflow_id.to_owned());
+    let json = handle.fetch_history(WorkflowFetchHistoryOptions::default()).to_json().await.expect("history");
+    std::fs::write(format!("{dir}/{name}.json"), json).expect("write history");
+}
+
+#[tokio::test]
+async fn the_same_webhook_three_times_stores_one_message_and_sends_one_reply() {
+    let app = TestApp::spawn(greeting_settings()).await;
+    let chat = "5511999990002@c.us";
+    app.customer_writes(chat, text("Oi"), 3, false).await;
+
+    app.wait_outbound(1, "read", WAIT).await;
+    assert_eq!(app.count("messages WHERE direction = 'inbound'").await, 1);
+    assert_eq!(app.count("webhook_inbox").await, 1);
+    // Once the read receipt is in, every delivery has been through the workflow: still one reply.
+    let conversation = app.only_conversation().await;
+    let (_, detail) = app.get(&format!("/api/v1/conversations/{}", conversation["id"].as_str().unwrap())).await;
+    assert_eq!(detail["live"]["state"]["messages_persisted"], 1);
+    assert_eq!(detail["live"]["state"]["replies_sent"], 1);
+    assert_eq!(app.sent_to(chat).len(), 1);
+}
+
+#[tokio::test]
+async fn messages_delivered_out_of_order_are_kept_in_provider_order() {
+    let app = TestApp::spawn(json!({"greeting": GREETING, "debounce_ms": 300})).await;
+    let chat = "5511999990003@c.us";
+    let t0 = chrono::Utc::now().timestamp() - 60;
+    let messages = json!([
+        {"body": "primeira", "timestamp": t0},
+        {"body": "segunda", "timestamp": t0 + 5},
+        {"body": "terceira", "timestamp": t0 + 9},
+    ]);
+    app.customer_writes(chat, messages, 1, true).await;
+
+    app.wait_outbound(1, "read", WAIT).await;
+    let conversation = app.only_conversation().await;
+    let (_, detail) = app.get(&format!("/api/v1/conversations/{}", conversation["id"].as_str().unwrap())).await;
+    let inbound: Vec<&str> = detail["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["direction"] == "inbound")
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(inbound, ["primeira", "segunda", "terceira"]);
+    // The burst, delivered newest first, still got one reply.
+    assert_eq!(app.sent_to(chat).len(), 1);
+}
+
+fn envelope(event: &str, payload: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "id": "evt_01jexampleexampleexamplexa", "timestamp": chrono::Utc::now().timestamp_millis(),
+        "event": event, "session": "default", "payload": payload, "engine": "WEBJS",
+    }))
+    .unwrap()
+}
+
+fn inbound_payload(id: &str) -> Value {
+    json!({"id": id, "timestamp": chrono::Utc::now().timestamp(), "from": "5511999990004@c.us", "fromMe": false,
+           "body": "hello", "hasMedia": false})
+}
+
+#[tokio::test]
+async fn bad_signatures_malformed_oversized_and_unsupported_webhooks_change_nothing() {
+    let app = TestApp::spawn(greeting_settings()).await;
+    let channel = app.channel_id.to_string();
+    let body = envelope("message", inbound_payload("false_5511999990004@c.us_AAAA"));
+
+    let (status, problem, content_type) = app.raw_webhook(&channel, body.clone(), Some(sign_body("wrong-key-0123456789", &body))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(content_type, "application/problem+json");
+    assert_eq!(problem["status"], 401);
+    let (status, _, _) = app.raw_webhook(&channel, body.clone(), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let malformed = b"{\"event\": \"message\", ".to_vec();
+    let (status, problem, _) = app.raw_webhook(&channel, malformed.clone(), Some(sign_body(HMAC_KEY, &malformed))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(problem["detail"].as_str().unwrap().contains("envelope"), "{problem}");
+
+    let oversized = vec![b' '; 2 * 1024 * 1024];
+    let (status, _, content_type) = app.raw_webhook(&channel, oversized.clone(), Some(sign_body(HMAC_KEY, &oversized))).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(content_type, "application/problem+json");
+
+    let unsupported = envelope("presence.update", json!({"id": "x"}));
+    let (status, _, _) = app.raw_webhook(&channel, unsupported.clone(), Some(sign_body(HMAC_KEY, &unsupported))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let no_id = envelope("message", json!({"from": "5511999990004@c.us"}));
+    let (status, _, _) = app.raw_webhook(&channel, no_id.clone(), Some(sign_body(HMAC_KEY, &no_id))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let (status, _, _) = app.raw_webhook(&uuid::Uuid::new_v4().to_string(), body.clone(), Some(sign_body(HMAC_KEY, &body))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = app.raw_webhook("not-a-channel", body.clone(), Some(sign_body(HMAC_KEY, &body))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    for table in ["webhook_inbox", "messages", "contacts", "conversation_sessions", "outbox_events"] {
+        assert_eq!(app.count(table).await, 0, "{table} must be untouched");
+    }
+
+    // The same body, correctly signed, is accepted: the rejections above were about the input.
+    let (status, accepted, _) = app.raw_webhook(&channel, body.clone(), Some(sign_body(HMAC_KEY, &body))).await;
+    assert_eq!(status, StatusCode::OK, "{accepted}");
+    app.wait_outbound(1, "read", WAIT).await;
+}
+
+#[tokio::test]
+async fn a_worker_killed_between_the_message_and_the_reply_replies_exactly_once_after_restart() {
+    // A long debounce leaves the workflow waiting on a timer after the message is stored.
+    let mut app = TestApp::spawn(json!({"greeting": GREETING, "debounce_ms": 2000})).await;
+    let chat = "5511999990005@c.us";
+    app.customer_writes(chat, text("Oi, alguém aí?"), 1, false).await;
+    eventually("the inbound message stored", WAIT, || async {
+        (app.count("messages WHERE direction = 'inbound'").await == 1).then_some(())
+    })
+    .await;
+    assert!(app.sent_to(chat).is_empty(), "the reply must not have gone out before the crash");
+
+    app.kill_worker();
+    app.start_worker();
+
+    app.wait_outbound(1, "read", Duration::from_secs(90)).await;
+    assert_eq!(app.sent_to(chat), vec![GREETING.to_owned()]);
+}
+
+#[tokio::test]
+async fn waha_down_while_replying_delivers_exactly_once_when_it_is_back() {
+    let app = TestApp::spawn(greeting_settings()).await;
+    let chat = "5511999990006@c.us";
+    app.sim.set_faults(Faults { outage: true, ..Faults::default() });
+    app.customer_writes(chat, text("Oi"), 1, false).await;
+
+    // The send is being retried against the outage.
+    eventually("retries against the outage", WAIT, || async { (app.sim.rejected_calls() >= 3).then_some(()) }).await;
+    assert!(app.sent_to(chat).is_empty());
+
+    app.sim.set_faults(Faults::default());
+    app.wait_outbound(1, "read", WAIT).await;
+    assert_eq!(app.sent_to(chat), vec![GREETING.to_owned()]);
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_marks_the_reply_failed_with_the_reason() {
+    let app = TestApp::spawn(greeting_settings()).await;
+    app.sim.set_faults(Faults { reject_status: Some(422), ..Faults::default() });
+    app.customer_writes("5511999990007@c.us", text("Oi"), 1, false).await;
+
+    let rows = app.wait_outbound(1, "failed", WAIT).await;
+    let reason = rows[0].2.clone().expect("a failure reason");
+    assert!(reason.contains("422"), "reason: {reason}");
+    let (_, message) = app.get(&format!("/api/v1/messages/{}", rows[0].0)).await;
+    assert_eq!(message["status"], "failed");
+    assert_eq!(message["failure_reason"], reason);
+    let events: Vec<String> = app.outbox().await.into_iter().map(|(e, _)| e).collect();
+    assert_eq!(events.last().map(String::as_str), Some("message.status_changed"));
+    record_history(&app, message["workflow_id"].as_str().unwrap(), "outbound-failed").await;
+}
+
+#[tokio::test]
+async fn a_human_takeover_silences_auto_replies_until_hand_back() {
+    // Always closed, away message on every message: every customer message would get a reply.
+    let settings = json!({
+        "away_message": "Estamos fechados.",
+        "business_hours": {"utc_offset_minutes": 0, "windows": []},
+        "away_cooldown_secs": 0,
+        "debounce_ms": 0,
+    });
+    let app = TestApp::spawn(settings).await;
+    let chat = "5511999990008@c.us";
+    app.customer_writes(chat, text("primeira"), 1, false).await;
+    app.wait_outbound(1, "read", WAIT).await;
+    let conversation = app.only_conversation().await;
+    let id = conversation["id"].as_str().unwrap().to_owned();
+
+    let (status, taken) = app.post(&format!("/api/v1/conversations/{id}/takeover"), json!({"assignee": "ana@example.com"})).await;
+    assert_eq!(status, StatusCode::OK, "{taken}");
+    assert_eq!(taken["state"]["assignment"], "human");
+
+    app.customer_writes(chat, text("segunda"), 1, false).await;
+    let state = eventually("the second message decided", WAIT, || async {
+        let (_, detail) = app.get(&format!("/api/v1/conversations/{id}")).await;
+        let state = detail["live"]["state"].clone();
+        (state["messages_persisted"] == 2 && state["awaiting_reply"] == 0 && state["last_decision"] == "assigned_to_human")
+            .then_some(detail)
+    })
+    .await;
+    assert_eq!(state["assigned_to"], "human");
+    assert_eq!(state["assignee"], "ana@example.com");
+    assert_eq!(app.sent_to(chat).len(), 1, "no automatic reply while a human holds the chat");
+
+    let (status, back) = app.post(&format!("/api/v1/conversations/{id}/handback"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{back}");
+    assert_eq!(back["state"]["assignment"], "bot");
+    app.customer_writes(chat, text("terceira"), 1, false).await;
+    app.wait_outbound(2, "read", WAIT).await;
+    assert_eq!(app.sent_to(chat), vec!["Estamos fechados.".to_owned(), "Estamos fechados.".to_owned()]);
+    record_history(&app, conversation["workflow_id"].as_str().unwrap(), "conversation-takeover").await;
+}
+
+#[tokio::test]
+async fn tenants_only_see_their_own_data_and_unknown_ids_are_404() {
+    let app = TestApp::spawn(greeting_settings()).await;
+    app.customer_writes("5511999990009@c.us", text("Oi"), 1, false).await;
+    app.wait_outbound(1, "read", WAIT).await;
+    let conversation = app.only_conversation().await;
+    let id = conversation["id"].as_str().unwrap();
+    let contact = conversation["contact_id"].as_str().unwrap();
+
+    let (_, other) = ventros_api::auth::create_tenant(&app.pool, "Other tenant").await.unwrap();
+    for path in [
+        format!("/api/v1/conversations/{id}"),
+        format!("/api/v1/contacts/{contact}"),
+        format!("/api/v1/channels/{}", app.channel_id),
+    ] {
+        let (status, problem) = app.get_as(&path, &other.secret).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {problem}");
+    }
+    let (_, list) = app.get_as("/api/v1/conversations", &other.secret).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0);
+    let (status, _) = app.get_as(&format!("/api/v1/conversations/{id}"), "vtr_nope_nope").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = app.get(&format!("/api/v1/messages/{}", uuid::Uuid::new_v4())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app.get("/api/v1/conversations/not-a-uuid").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app.post(&format!("/api/v1/conversations/{}/takeover", uuid::Uuid::new_v4()), json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn channels_show_their_webhook_hide_secrets_and_record_session_status() {
+    let app = TestApp::spawn(greeting_settings()).await;
+    let (status, channel) = app.get(&format!("/api/v1/channels/{}", app.channel_id)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(channel["webhook"]["url"], format!("{}/webhooks/waha/{}", app.api, app.channel_id));
+    assert!(!channel.to_string().contains(HMAC_KEY), "secrets must not be returned");
+    assert_eq!(channel["provider_config"]["hmac_key_set"], true);
+
+    let resp = app
+        .http
+        .post(format!("{}/sim/session-status", app.sim_url))
+        .json(&json!({"status": "SCAN_QR_CODE"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    let (_, channel) = app.get(&format!("/api/v1/channels/{}", app.channel_id)).await;
+    assert_eq!(channel["status"], "SCAN_QR_CODE");
+
+    let (status, problem) = app
+        .post("/api/v1/channels", json!({"name": "x", "provider_config": {"base_url": "ftp://nope", "api_key": "k"}}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let (status, _) = app.post("/api/v1/channels", json!({"name": "x"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, list) = app.get("/api/v1/channels").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "rejected channels are not stored");
+}
+
+#[tokio::test]
+async fn temporal_unreachable_means_503_so_waha_retries() {
+    let app = TestApp::spawn(greeting_settings()).await;
+    // A second API over the same database whose Temporal never answers.
+    let dead = ventros_api::TemporalHandle::connect_in_background("http://127.0.0.1:9".into(), "default".into());
+    let api = support::spawn_api(app.pool.clone(), dead, &app.task_queue).await;
+    let body = envelope("message", inbound_payload("false_5511999990004@c.us_BBBB"));
+    let resp = app
+        .http
+        .post(format!("{api}/webhooks/waha/{}", app.channel_id))
+        .header("X-Webhook-Hmac", sign_body(HMAC_KEY, &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(resp.headers().contains_key("retry-after"));
+    assert_eq!(app.count("messages").await, 0);
+
+    let (status, ready) = {
+        let resp = app.http.get(format!("{api}/readyz")).send().await.unwrap();
+        (resp.status(), resp.json::<Value>().await.unwrap())
+    };
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready["checks"]["postgres"], "ok");
+    assert_eq!(ready["checks"]["temporal"], "unavailable");
+    let resp = app.http.get(format!("{}/readyz", app.api)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[test]
+fn the_production_compose_file_validates_against_the_compose_specification() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../docker-compose.temporal.yml");
+    let output = std::process::Command::new("docker-compose")
+        .args(["-f", file, "config", "--quiet"])
+        .env("VENTROS_POSTGRES_PASSWORD", "validation-only")
+        .output()
+        .expect("docker-compose is installed by scripts/test.sh");
+    assert!(output.status.success(), "docker-compose config failed: {}", String::from_utf8_lossy(&output.stderr));
+
+    // The validator is strict: the same file with an unknown service key is refused.
+    let broken = std::env::temp_dir().join(format!("compose-{}.yml", uuid::Uuid::new_v4()));
+    let original = std::fs::read_to_string(file).unwrap();
+    std::fs::write(&broken, original.replacen("    restart: unless-stopped", "    restart: unless-stopped\n    restart_policy_typo: always", 1)).unwrap();
+    let output = std::process::Command::new("docker-compose")
+        .args(["-f", broken.to_str().unwrap(), "config", "--quiet"])
+        .env("VENTROS_POSTGRES_PASSWORD", "validation-only")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&broken);
+    assert!(!output.status.success(), "an invalid compose file must be rejected");
+}

@@ -1,0 +1,276 @@
+//! The end-to-end harness: every test gets its own database, task queue, tenant and WAHA
+//! simulator, the API in-process on a random port, and the worker as a real child process (so a
+//! test can SIGKILL it). The Temporal dev server and PostgreSQL are shared per run and come from
+//! `TEMPORAL_ADDRESS` and `DATABASE_URL` (scripts/test.sh starts both).
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+use uuid::Uuid;
+use ventros_activities::waha_sim::WahaSimulator;
+use ventros_api::{ApiConfig, AppState, TemporalHandle};
+
+pub const WAHA_KEY: &str = "sim-api-key";
+pub const HMAC_KEY: &str = "test-hmac-key-0123456789";
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} must be set: run the tests through scripts/test.sh"))
+}
+
+static CRYPTO: Once = Once::new();
+
+/// Polls `check` until it yields a value, failing the test after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub struct TestApp {
+    pub api: String,
+    pub sim: WahaSimulator,
+    pub sim_url: String,
+    pub pool: PgPool,
+    pub database_url: String,
+    pub temporal: temporalio_client::Client,
+    pub task_queue: String,
+    pub http: reqwest::Client,
+    pub tenant_id: Uuid,
+    pub api_key: String,
+    pub channel_id: Uuid,
+    worker: Option<Child>,
+}
+
+/// A fresh database with the schema applied.
+pub async fn fresh_database() -> (PgPool, String) {
+    let admin_url = env("DATABASE_URL");
+    let admin = PgPoolOptions::new().max_connections(1).connect(&admin_url).await.expect("admin connection");
+    let name = format!("t_{}", Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create database");
+    admin.close().await;
+    let (base, _) = admin_url.rsplit_once('/').expect("DATABASE_URL ends with /dbname");
+    let url = format!("{base}/{name}");
+    let pool = PgPoolOptions::new().max_connections(5).connect(&url).await.expect("test database");
+    ventros_migrations::run(&pool).await.expect("migrations");
+    (pool, url)
+}
+
+/// Serves the API in-process on a random port.
+pub async fn spawn_api(pool: PgPool, temporal: TemporalHandle, task_queue: &str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind API");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let state = AppState {
+        pool,
+        temporal,
+        config: Arc::new(ApiConfig {
+            task_queue: task_queue.to_owned(),
+            public_base_url: base.clone(),
+            webhook_max_bytes: 1024 * 1024,
+            temporal_deadline: Duration::from_secs(5),
+        }),
+    };
+    tokio::spawn(async move { axum::serve(listener, ventros_api::router(state)).await });
+    base
+}
+
+impl TestApp {
+    /// Spawns a complete app whose channel uses `settings` (auto-reply and timing).
+    pub async fn spawn(settings: Value) -> TestApp {
+        CRYPTO.call_once(|| {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        });
+        let (pool, database_url) = fresh_database().await;
+        let temporal = ventros_workers::connect_temporal(&env("TEMPORAL_ADDRESS"), "default", Duration::from_secs(30))
+            .await
+            .expect("Temporal");
+        let task_queue = format!("test-{}", Uuid::new_v4().simple());
+
+        let sim = WahaSimulator::new(WAHA_KEY, Duration::from_millis(30));
+        let sim_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind sim");
+        let sim_url = format!("http://{}", sim_listener.local_addr().expect("addr"));
+        let router = sim.router();
+        tokio::spawn(async move { axum::serve(sim_listener, router).await });
+
+        let api = spawn_api(pool.clone(), TemporalHandle::from_client(temporal.clone()), &task_queue).await;
+        let (tenant_id, key) = ventros_api::auth::create_tenant(&pool, "Test tenant").await.expect("tenant");
+
+        let mut app = TestApp {
+            api,
+            sim,
+            sim_url,
+            pool,
+            database_url,
+            temporal,
+            task_queue,
+            http: reqwest::Client::new(),
+            tenant_id,
+            api_key: key.secret,
+            channel_id: Uuid::nil(),
+            worker: None,
+        };
+        let (status, channel) = app
+            .post(
+                "/api/v1/channels",
+                json!({
+                    "name": "WhatsApp test",
+                    "kind": "waha",
+                    "provider_config": {"base_url": app.sim_url, "api_key": WAHA_KEY, "session": "default", "hmac_key": HMAC_KEY},
+                    "settings": settings,
+                }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "channel creation: {channel}");
+        app.channel_id = channel["id"].as_str().and_then(|s| s.parse().ok()).expect("channel id");
+        let webhook_url = channel["webhook"]["url"].as_str().expect("webhook url").to_owned();
+
+        let resp = app
+            .http
+            .post(format!("{}/api/sessions", app.sim_url))
+            .header("X-Api-Key", WAHA_KEY)
+            .json(&json!({"name": "default", "start": true, "config": {"webhooks": [{
+                "url": webhook_url,
+                "events": ["message", "message.ack", "session.status"],
+                "hmac": {"key": HMAC_KEY},
+                "retries": {"policy": "constant", "delaySeconds": 0.1, "attempts": 100},
+            }]}}))
+            .send()
+            .await
+            .expect("configure sim session");
+        assert_eq!(resp.status(), StatusCode::CREATED);
+
+        app.start_worker();
+        app
+    }
+
+    pub fn start_worker(&mut self) {
+        let child = Command::new(env!("CARGO_BIN_EXE_ventros-worker"))
+            .env("DATABASE_URL", &self.database_url)
+            .env("TEMPORAL_ADDRESS", env("TEMPORAL_ADDRESS"))
+            .env("TEMPORAL_TASK_QUEUE", &self.task_queue)
+            .env("DATABASE_MAX_CONNECTIONS", "4")
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn worker");
+        self.worker = Some(child);
+    }
+
+    /// SIGKILL: no shutdown, no draining, exactly like a crash.
+    pub fn kill_worker(&mut self) {
+        if let Some(mut child) = self.worker.take() {
+            child.kill().expect("SIGKILL worker");
+            child.wait().expect("reap worker");
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.get_as(path, &self.api_key).await
+    }
+
+    pub async fn get_as(&self, path: &str, key: &str) -> (StatusCode, Value) {
+        let resp = self.http.get(format!("{}{path}", self.api)).bearer_auth(key).send().await.expect("GET");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let resp = self.http.post(format!("{}{path}", self.api)).bearer_auth(&self.api_key).json(&body).send().await.expect("POST");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A customer writes, through the simulator (signed `message` webhooks).
+    pub async fn customer_writes(&self, from: &str, messages: Value, deliveries: u32, reverse: bool) -> Value {
+        let resp = self
+            .http
+            .post(format!("{}/sim/inbound", self.sim_url))
+            .json(&json!({"from": from, "push_name": "Test Customer", "messages": messages, "deliveries": deliveries, "reverse": reverse}))
+            .send()
+            .await
+            .expect("sim inbound");
+        assert!(resp.status().is_success());
+        let body: Value = resp.json().await.expect("sim answer");
+        for status in body["statuses"].as_array().expect("statuses") {
+            assert_eq!(status.as_u64(), Some(200), "the API must accept every delivery: {body}");
+        }
+        body
+    }
+
+    pub fn sent_to(&self, chat: &str) -> Vec<String> {
+        self.sim.sent().into_iter().filter(|m| m.chat_id == chat).map(|m| m.body).collect()
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}"))).fetch_one(&self.pool).await.expect("count")
+    }
+
+    pub async fn outbound_statuses(&self) -> Vec<(Uuid, String, Option<String>)> {
+        sqlx::query_as("SELECT id, status, failure_reason FROM messages WHERE direction = 'outbound' ORDER BY created_at")
+            .fetch_all(&self.pool)
+            .await
+            .expect("outbound messages")
+    }
+
+    /// Waits until there are `n` outbound messages and all have reached `status`.
+    pub async fn wait_outbound(&self, n: usize, status: &str, timeout: Duration) -> Vec<(Uuid, String, Option<String>)> {
+        eventually(&format!("{n} outbound message(s) {status}"), timeout, || async {
+            let rows = self.outbound_statuses().await;
+            (rows.len() == n && rows.iter().all(|(_, s, _)| s == status)).then_some(rows)
+        })
+        .await
+    }
+
+    pub async fn outbox(&self) -> Vec<(String, Value)> {
+        sqlx::query_as("SELECT event_type, payload FROM outbox_events ORDER BY id").fetch_all(&self.pool).await.expect("outbox")
+    }
+
+    /// The only conversation of the tenant, through the API.
+    pub async fn only_conversation(&self) -> Value {
+        let (status, list) = self.get("/api/v1/conversations").await;
+        assert_eq!(status, StatusCode::OK);
+        let items = list["items"].as_array().expect("items");
+        assert_eq!(items.len(), 1, "expected one conversation: {list}");
+        items[0].clone()
+    }
+
+    /// Posts a raw webhook body with the given headers.
+    pub async fn raw_webhook(&self, channel: &str, body: Vec<u8>, signature: Option<String>) -> (StatusCode, Value, String) {
+        let mut req = self.http.post(format!("{}/webhooks/waha/{channel}", self.api)).header("Content-Type", "application/json").body(body);
+        if let Some(sig) = signature {
+            req = req.header("X-Webhook-Hmac", sig).header("X-Webhook-Hmac-Algorithm", "sha512");
+        }
+        let resp = req.send().await.expect("webhook");
+        let status = resp.status();
+        let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        (status, resp.json().await.unwrap_or(Value::Null), content_type)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.worker.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
