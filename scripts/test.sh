@@ -40,6 +40,8 @@ TEMPORAL_PID=$(start_temporal "$T_PORT" "$T_UI_PORT" "$WORK/temporal.log")
 
 log "building"
 cargo build --workspace --all-targets --locked
+log "lint: clippy with warnings denied (includes the workflow determinism guard, workflows/clippy.toml)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
 wait_for_temporal "$T_PORT"
 
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"

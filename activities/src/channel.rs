@@ -162,10 +162,10 @@ impl Default for ChannelSettings {
 impl ChannelSettings {
     pub fn validate(&self) -> Result<(), String> {
         for (field, text) in [("greeting", &self.greeting), ("away_message", &self.away_message)] {
-            if let Some(t) = text {
-                if t.trim().is_empty() || t.chars().count() > MAX_AUTO_REPLY_CHARS {
-                    return Err(format!("settings.{field} must be 1 to {MAX_AUTO_REPLY_CHARS} characters"));
-                }
+            if let Some(t) = text
+                && (t.trim().is_empty() || t.chars().count() > MAX_AUTO_REPLY_CHARS)
+            {
+                return Err(format!("settings.{field} must be 1 to {MAX_AUTO_REPLY_CHARS} characters"));
             }
         }
         if let Some(hours) = &self.business_hours {

@@ -120,6 +120,8 @@ pub struct SimMessage {
     #[serde(rename = "fromMe")]
     pub from_me: bool,
     pub timestamp: i64,
+    /// When the simulator received it, in Unix milliseconds (benchmarks measure with this).
+    pub received_at_ms: i64,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -416,6 +418,7 @@ async fn send_text(State(sim): State<WahaSimulator>, headers: HeaderMap, body: a
         body: text,
         from_me: true,
         timestamp: now_ms() / 1000,
+        received_at_ms: now_ms(),
     };
     {
         let mut state = sim.state.lock().expect("sim state");
@@ -568,6 +571,7 @@ async fn inject_inbound(State(sim): State<WahaSimulator>, Json(req): Json<Inboun
                 body: p["body"].as_str().unwrap_or_default().to_owned(),
                 from_me: false,
                 timestamp: p["timestamp"].as_i64().unwrap_or(now),
+                received_at_ms: now_ms(),
             });
         }
     }

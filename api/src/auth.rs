@@ -70,7 +70,8 @@ impl FromRequestParts<AppState> for Tenant {
         let (Some("vtr"), Some(prefix), Some(_)) = (parts_iter.next(), parts_iter.next(), parts_iter.next()) else {
             return Err(unauthorized());
         };
-        let row: Option<(Uuid, Uuid, Vec<u8>, Option<chrono::DateTime<chrono::Utc>>)> =
+        type KeyRow = (Uuid, Uuid, Vec<u8>, Option<chrono::DateTime<chrono::Utc>>);
+        let row: Option<KeyRow> =
             sqlx::query_as("SELECT id, tenant_id, key_sha256, revoked_at FROM api_keys WHERE prefix = $1")
                 .bind(prefix)
                 .fetch_optional(&state.pool)

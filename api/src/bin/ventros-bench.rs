@@ -1,0 +1,223 @@
+//! `ventros-bench`: drives inbound WhatsApp messages through a running stack and prints latency,
+//! throughput, loss and memory figures. Run it through `scripts/bench.sh`, which starts the stack.
+//!
+//! It creates its own tenant and channel (greeting on, debounce 0) pointing at a WAHA simulator it
+//! hosts in-process, so it sees both ends: when each signed `message` webhook left, and when the
+//! greeting for that chat reached `sendText`. Each message comes from a distinct chat (a new
+//! customer), so every one must get exactly one reply.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::json;
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+use ventros_activities::waha_sim::WahaSimulator;
+
+#[derive(Parser)]
+#[command(about = "Ventros inbound-message benchmark")]
+struct Args {
+    #[arg(long, env = "VENTROS_API_URL", default_value = "http://127.0.0.1:8080")]
+    api_url: String,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    /// How many inbound messages to send.
+    #[arg(long, default_value_t = 1000)]
+    messages: usize,
+    /// Offered load, messages per second.
+    #[arg(long, default_value_t = 100.0)]
+    rate: f64,
+    /// Most webhooks in flight at once.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// PIDs whose peak resident memory (VmHWM) is reported, as name=pid.
+    #[arg(long = "process", value_parser = parse_process)]
+    processes: Vec<(String, u32)>,
+    /// Give up waiting for replies after this many seconds.
+    #[arg(long, default_value_t = 120)]
+    timeout_secs: u64,
+}
+
+fn parse_process(s: &str) -> Result<(String, u32), String> {
+    let (name, pid) = s.split_once('=').ok_or("expected name=pid")?;
+    Ok((name.to_owned(), pid.parse().map_err(|_| "pid must be a number")?))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let args = Args::parse();
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(&args.database_url).await?;
+    let http = reqwest::Client::new();
+
+    let sim_key = format!("bench-{}", Uuid::new_v4().simple());
+    let sim = WahaSimulator::new(&sim_key, Duration::from_millis(20));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let sim_url = format!("http://{}", listener.local_addr()?);
+    let router = sim.router();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let (tenant_id, key) = ventros_api::auth::create_tenant(&pool, "Benchmark").await?;
+    let hmac_key = format!("bench-hmac-{}", Uuid::new_v4().simple());
+    let channel: serde_json::Value = http
+        .post(format!("{}/api/v1/channels", args.api_url))
+        .bearer_auth(&key.secret)
+        .json(&json!({
+            "name": "Benchmark",
+            "provider_config": {"base_url": sim_url, "api_key": sim_key, "session": "default", "hmac_key": hmac_key},
+            "settings": {"greeting": "Olá! Recebemos sua mensagem.", "debounce_ms": 0, "max_debounce_ms": 0},
+        }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let channel_id = channel["id"].as_str().ok_or_else(|| anyhow::anyhow!("no channel id: {channel}"))?.to_owned();
+    http.post(format!("{sim_url}/api/sessions"))
+        .header("X-Api-Key", &sim_key)
+        .json(&json!({"name": "default", "config": {"webhooks": [{
+            "url": format!("{}/webhooks/waha/{channel_id}", args.api_url),
+            "events": ["message", "message.ack", "session.status"],
+            "hmac": {"key": hmac_key},
+            "retries": {"policy": "constant", "delaySeconds": 0.2, "attempts": 50},
+        }]}}))
+        .send()
+        .await?
+        .error_for_status()?;
+
+    println!(
+        "ventros-bench: {} messages at {} msg/s offered (concurrency {}), tenant {tenant_id}",
+        args.messages, args.rate, args.concurrency
+    );
+    let started_ms = chrono::Utc::now().timestamp_millis();
+    let started = Instant::now();
+    let gate = Arc::new(Semaphore::new(args.concurrency));
+    let mut tasks = Vec::with_capacity(args.messages);
+    let interval = Duration::from_secs_f64(1.0 / args.rate);
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    for i in 0..args.messages {
+        ticker.tick().await;
+        let permit = gate.clone().acquire_owned().await?;
+        let sim = sim.clone();
+        let chat = format!("5599{:09}@c.us", i);
+        tasks.push(tokio::spawn(async move {
+            let payload = json!({
+                "id": format!("false_{chat}_{:032X}", i), "timestamp": chrono::Utc::now().timestamp(),
+                "from": chat, "fromMe": false, "to": "15550001111@c.us", "body": "Oi! Quero saber do meu pedido.", "hasMedia": false,
+            });
+            let sent_at = chrono::Utc::now().timestamp_millis();
+            let t = Instant::now();
+            let statuses = sim.deliver("default", "message", payload).await;
+            drop(permit);
+            (chat, sent_at, t.elapsed().as_secs_f64() * 1000.0, statuses)
+        }));
+    }
+    let mut sent_at = BTreeMap::new();
+    let mut webhook_ms = Vec::new();
+    let mut rejected = 0;
+    for task in tasks {
+        let (chat, at, took, statuses) = task.await?;
+        if statuses.iter().any(|s| *s != 200) {
+            rejected += 1;
+        }
+        webhook_ms.push(took);
+        sent_at.insert(chat, at);
+    }
+    let offered_secs = started.elapsed().as_secs_f64();
+
+    let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
+    let replies = loop {
+        let sent = sim.sent();
+        if sent.len() >= args.messages || Instant::now() > deadline {
+            break sent;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut per_chat: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for m in &replies {
+        per_chat.entry(m.chat_id.clone()).or_default().push(m.received_at_ms);
+    }
+    let mut latencies: Vec<f64> = per_chat
+        .iter()
+        .filter_map(|(chat, times)| Some((times[0] - sent_at.get(chat)?) as f64))
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    webhook_ms.sort_by(f64::total_cmp);
+    let last_reply = replies.iter().map(|m| m.received_at_ms).max().unwrap_or(started_ms);
+    let span_secs = ((last_reply - started_ms) as f64 / 1000.0).max(offered_secs);
+
+    let stored_inbound: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE tenant_id = $1 AND direction = 'inbound'")
+        .bind(tenant_id)
+        .fetch_one(&pool)
+        .await?;
+    let stored_outbound: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE tenant_id = $1 AND direction = 'outbound'")
+        .bind(tenant_id)
+        .fetch_one(&pool)
+        .await?;
+    // Where the time goes, from the rows' own timestamps.
+    let rows: Vec<(String, f64, Option<f64>)> = sqlx::query_as(
+        "SELECT ci.external_id,
+                extract(epoch FROM i.created_at)::float8 * 1000,
+                (SELECT extract(epoch FROM min(o.created_at))::float8 * 1000 FROM messages o
+                  WHERE o.session_id = i.session_id AND o.direction = 'outbound')
+         FROM messages i JOIN contact_identities ci ON ci.id = i.identity_id
+         WHERE i.tenant_id = $1 AND i.direction = 'inbound'",
+    )
+    .bind(tenant_id)
+    .fetch_all(&pool)
+    .await?;
+    let (mut to_stored, mut to_planned, mut to_sent) = (Vec::new(), Vec::new(), Vec::new());
+    for (chat, stored_ms, planned_ms) in rows {
+        let (Some(sent), Some(planned), Some(reply)) = (sent_at.get(&chat), planned_ms, per_chat.get(&chat)) else { continue };
+        to_stored.push(stored_ms - *sent as f64);
+        to_planned.push(planned - stored_ms);
+        to_sent.push(reply[0] as f64 - planned);
+    }
+    for v in [&mut to_stored, &mut to_planned, &mut to_sent] {
+        v.sort_by(f64::total_cmp);
+    }
+    let duplicates = per_chat.values().filter(|t| t.len() > 1).count();
+    let answered = per_chat.len();
+    let lost = args.messages - answered.min(args.messages);
+
+    println!("webhook accepted (2xx after Temporal has it): p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms",
+        percentile(&webhook_ms, 50.0), percentile(&webhook_ms, 95.0), percentile(&webhook_ms, 99.0));
+    println!("webhook -> reply sent:                        p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+        percentile(&latencies, 50.0), percentile(&latencies, 95.0), percentile(&latencies, 99.0), latencies.last().copied().unwrap_or(f64::NAN));
+    println!("  where it goes (p50): webhook -> inbound stored {:.1} ms, stored -> reply planned {:.1} ms, planned -> sendText {:.1} ms",
+        percentile(&to_stored, 50.0), percentile(&to_planned, 50.0), percentile(&to_sent, 50.0));
+    println!("throughput: {:.1} messages/s sustained ({} answered in {:.2} s; offered for {:.2} s)",
+        answered as f64 / span_secs, answered, span_secs, offered_secs);
+    println!("loss: {lost} unanswered, {duplicates} answered twice, {rejected} webhooks not accepted; stored {stored_inbound} inbound / {stored_outbound} replies for {} sent",
+        args.messages);
+    for (name, pid) in &args.processes {
+        match peak_rss_mib(*pid) {
+            Some(mib) => println!("peak memory {name} (pid {pid}): {mib:.1} MiB"),
+            None => println!("peak memory {name} (pid {pid}): unavailable"),
+        }
+    }
+    let zero_loss = lost == 0 && duplicates == 0 && stored_inbound as usize == args.messages && stored_outbound as usize == args.messages;
+    println!("zero loss, exactly once: {}", if zero_loss { "yes" } else { "NO" });
+    if !zero_loss {
+        std::process::exit(1);
+    }
+    Ok(())
+}
