@@ -234,7 +234,7 @@ impl Conversation {
             session_id: s.session_id,
             assignment: s.assignment,
         });
-        let out = ctx.execute_activity(PersistInbound, input, db_activity()).await?;
+        let out = ctx.execute_local_activity(PersistInbound, input, db_activity()).await?;
 
         let contact_changed = ctx.state(|s| s.contact_id != out.contact_id);
         if contact_changed && let Some(contact_id) = out.contact_id {
@@ -308,7 +308,7 @@ impl Conversation {
             session_opened: opened,
             workflow_id: s.workflow_id(),
         });
-        let plan = ctx.execute_activity(PlanAutoReply, input, db_activity()).await?;
+        let plan = ctx.execute_local_activity(PlanAutoReply, input, db_activity()).await?;
         let Some(reply) = plan.reply else {
             ctx.state_mut(|s| s.last_decision = Some(plan.reason));
             return Ok(());
@@ -343,7 +343,7 @@ impl Conversation {
             })
         });
         if let Some(input) = input {
-            ctx.execute_activity(SetAssignment, input, db_activity()).await?;
+            ctx.execute_local_activity(SetAssignment, input, db_activity()).await?;
         }
         Ok(())
     }
@@ -357,7 +357,7 @@ impl Conversation {
             })
         });
         if let Some(input) = input {
-            ctx.execute_activity(CloseSession, input, db_activity()).await?;
+            ctx.execute_local_activity(CloseSession, input, db_activity()).await?;
         }
         ctx.state_mut(|s| {
             s.session_id = None;

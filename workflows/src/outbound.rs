@@ -134,7 +134,7 @@ impl OutboundMessage {
         status: DeliveryStatus,
         reason: Option<String>,
     ) -> WorkflowResult<()> {
-        ctx.execute_activity(
+        ctx.execute_local_activity(
             RecordStatus,
             RecordStatusInput { tenant_id: input.tenant_id, message_id: input.message_id, status, reason },
             db_activity(),
