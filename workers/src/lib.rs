@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::postgres::PgPoolOptions;
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
+use temporalio_sdk::runtime::PollerBehavior;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use ventros_activities::ConversationActivities;
 use ventros_activities::waha::HttpWahaClient;
@@ -27,6 +28,14 @@ pub struct WorkerSettings {
     /// Largest number of database connections this process opens.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
     pub database_max_connections: u32,
+    /// Concurrent workflow-task polls. Split evenly between the sticky queue (tasks of cached
+    /// workflows) and the normal queue (new workflows: every first message of a chat and every
+    /// outbound message), which the SDK's default ratio starves.
+    #[arg(long, env = "WORKER_WORKFLOW_POLLERS", default_value_t = 16)]
+    pub workflow_pollers: usize,
+    /// Concurrent activity-task polls.
+    #[arg(long, env = "WORKER_ACTIVITY_POLLERS", default_value_t = 8)]
+    pub activity_pollers: usize,
 }
 
 /// Connects to Temporal, retrying for up to `patience` (the server may still be starting).
@@ -62,6 +71,9 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     let client = connect_temporal(&settings.temporal_address, &settings.temporal_namespace, Duration::from_secs(60)).await?;
     let activities = ConversationActivities::new(pool, Arc::new(HttpWahaClient::new()));
     let options = WorkerOptions::new(settings.task_queue.clone())
+        .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(settings.workflow_pollers.max(2)))
+        .nonsticky_to_sticky_poll_ratio(1.0)
+        .activity_task_poller_behavior(PollerBehavior::SimpleMaximum(settings.activity_pollers.max(1)))
         .register_workflow::<Conversation>()?
         .register_workflow::<OutboundMessage>()?
         .register_activities(activities)
