@@ -39,7 +39,10 @@ wait_for_http() {
 start_temporal() {
   local port=$1 ui_port=$2 logfile=$3 dbfile=${4:-}
   local args=(server start-dev --ip 127.0.0.1 --port "$port" --ui-port "$ui_port" --log-level warn
-    --search-attribute TenantId=Keyword --search-attribute ChannelId=Keyword --search-attribute ContactId=Keyword)
+    --search-attribute TenantId=Keyword --search-attribute ChannelId=Keyword --search-attribute ContactId=Keyword
+    # One task-queue partition: on a single dev server, partition forwarding only adds latency.
+    --dynamic-config-value matching.numTaskqueueReadPartitions=1
+    --dynamic-config-value matching.numTaskqueueWritePartitions=1)
   # WAL with normal sync keeps the file crash-safe for the dev server while cutting an fsync per write.
   if [ -n "$dbfile" ]; then
     args+=(--db-filename "$dbfile" --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal)

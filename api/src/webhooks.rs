@@ -170,18 +170,23 @@ async fn on_ack(state: &AppState, channel_id: Uuid, channel: &WahaChannel, envel
     if status == DeliveryStatus::Pending {
         return Ok(accepted("ignored", json!({"reason": "PENDING carries no news"})));
     }
-    let message_id: Option<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM messages WHERE channel_id = $1 AND tenant_id = $2 AND provider_message_id = $3 AND direction = 'outbound'",
+    let message: Option<(Uuid, i32)> = sqlx::query_as(
+        "SELECT id, status_rank FROM messages WHERE channel_id = $1 AND tenant_id = $2 AND provider_message_id = $3 AND direction = 'outbound'",
     )
     .bind(channel_id)
     .bind(channel.tenant_id)
     .bind(&ack.id)
     .fetch_optional(&state.pool)
     .await?;
-    let Some(message_id) = message_id else {
+    let Some((message_id, current_rank)) = message else {
         // The send may not have recorded WAHA's id yet: 404 makes WAHA retry the receipt.
         return Err(ApiError::NotFound("no outbound message with this provider id (yet)".into()));
     };
+    // A receipt that cannot move the status forward (SERVER after the send recorded `sent`, a
+    // late DEVICE after READ) would only wake the workflow to do nothing.
+    if status.rank() <= current_rank && status != DeliveryStatus::Failed {
+        return Ok(accepted("ignored", json!({"reason": "status already recorded", "message_id": message_id})));
+    }
     let workflow_id = ids::outbound_workflow_id(channel.tenant_id, message_id);
     let client = state.temporal.client().await?;
     let handle = client.get_workflow_handle::<OutboundMessage>(workflow_id.clone());
