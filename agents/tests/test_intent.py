@@ -44,5 +44,8 @@ def test_out_of_scope_messages_are_flagged(classifier):
 
 
 def test_threshold_moves_messages_out_of_scope(classifier):
-    strict = IntentClassifier(classifier._vectorizer, classifier._model, threshold=0.999)
-    assert strict.predict("i want to book a flight to lisbon").intent == OUT_OF_SCOPE
+    text = "can you book it for me"
+    loose = classifier.predict(text)
+    assert loose.confidence < 1.0
+    strict = IntentClassifier(classifier._vectorizer, classifier._model, classifier.temperature, threshold=loose.confidence + 1e-6)
+    assert strict.predict(text).intent == OUT_OF_SCOPE

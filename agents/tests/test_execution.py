@@ -1,0 +1,100 @@
+"""Each orchestration pattern and the offline model, through the executor (no gRPC)."""
+
+import pytest
+
+from ventros.v1 import agent_pb2
+from ventros_agents.agents import ProviderConfig
+from ventros_agents.runtime import MemoryClient
+from ventros_agents.service import AgentExecutor, RequestError
+
+
+def request(message, agent_type="RouterAgent", contact="contact-ana", **kw):
+    return agent_pb2.AgentExecutionRequest(agent_type=agent_type, tenant_id="tenant-1", contact_id=contact,
+                                           channel_id="channel-1", message=message, request_id="req-1", **kw)
+
+
+@pytest.fixture
+async def executor(classifier, memory_service):
+    memory = MemoryClient(memory_service.address)
+    yield AgentExecutor(classifier, ProviderConfig(), memory)
+    await memory.close()
+
+
+async def test_the_router_hands_a_purchase_to_sales_which_uses_the_customers_history(executor, memory_service):
+    response = await executor.execute(request("I want to buy product X"))
+    assert response.agent_type == "SalesAgent"
+    assert response.intent == "purchase_intent"
+    assert 0.0 < response.confidence <= 1.0
+    assert "Ana" in response.response
+    assert "Pro blender" in response.response, response.response
+    assert response.suggested_actions[:2] == ["create_lead", "update_pipeline"]
+    lead = next(a for a in response.actions if a.type == "create_lead")
+    assert lead.params["interest"] == "product x"
+    assert ("SearchMemories", "tenant-1", "contact-ana") in memory_service.calls
+
+
+async def test_the_router_escalates_a_request_for_a_human(executor):
+    response = await executor.execute(request("i want to talk to a human please"))
+    assert response.agent_type == "ComplaintEscalationAgent"
+    assert "handoff_to_human" in response.suggested_actions
+
+
+async def test_out_of_scope_messages_go_to_customer_service(executor):
+    response = await executor.execute(request("what is the airspeed velocity of an unladen swallow"))
+    assert response.intent == "oos"
+    assert response.agent_type == "CustomerServiceAgent"
+    assert response.metadata["in_scope"] == "false"
+
+
+async def test_sequential_lead_qualifier_extracts_scores_and_answers(executor):
+    response = await executor.execute(request("I want to buy the premium plan today", agent_type="LeadQualifierAgent"))
+    # The chain ends with the sales specialist speaking.
+    assert response.agent_type == "SalesAgent"
+    stage = next(a for a in response.actions if a.type == "update_pipeline")
+    assert stage.params["stage"] in ("qualified", "contacted")
+    assert int(stage.params["score"]) >= 50
+    assert "Great choice" in response.response
+
+
+async def test_parallel_churn_prediction_combines_three_analyses(executor):
+    angry = await executor.execute(request("this is terrible, i want to cancel my subscription", agent_type="ChurnPredictionAgent"))
+    happy = await executor.execute(request("i love your service, thanks", agent_type="ChurnPredictionAgent"))
+    import json
+
+    assert json.loads(angry.response)["churn_risk"] > json.loads(happy.response)["churn_risk"]
+    assert "tag_contact" in angry.suggested_actions
+
+
+async def test_agents_answer_without_memory_service(classifier):
+    executor = AgentExecutor(classifier, ProviderConfig(), memory=None)
+    response = await executor.execute(request("where is my order?", contact=""))
+    assert response.agent_type == "OrderStatusAgent"
+    assert response.response.startswith("Hi!")
+
+
+async def test_invalid_requests_are_refused(executor):
+    import grpc
+
+    with pytest.raises(RequestError) as err:
+        await executor.execute(request("   "))
+    assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(RequestError) as err:
+        await executor.execute(agent_pb2.AgentExecutionRequest(agent_type="RouterAgent", message="hi"))
+    assert err.value.error == "missing_tenant"
+    with pytest.raises(RequestError) as err:
+        await executor.execute(request("hi", agent_type="NoSuchAgent"))
+    assert err.value.code == grpc.StatusCode.NOT_FOUND
+
+
+async def test_latency_is_measured_from_executions(executor):
+    before = executor.info(executor_spec("SmallTalkAgent")).executions
+    await executor.execute(request("hello there", agent_type="SmallTalkAgent"))
+    info = executor.info(executor_spec("SmallTalkAgent"))
+    assert info.executions == before + 1
+    assert info.avg_latency_ms >= 0
+
+
+def executor_spec(agent_type):
+    from ventros_agents.catalog import BY_TYPE
+
+    return BY_TYPE[agent_type]

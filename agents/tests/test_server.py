@@ -1,0 +1,108 @@
+"""The AgentService as a real process over real gRPC: health, listing, execution, errors,
+streaming and graceful shutdown."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import grpc
+import pytest
+from google.protobuf import empty_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from conftest import AGENTS
+from ventros.v1 import agent_pb2, agent_pb2_grpc
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(classifier):  # the fixture trains (and caches) the model before the process starts
+    port = free_port()
+    env = dict(os.environ, AGENTS_BIND=f"127.0.0.1:{port}", PYTHONPATH=str(AGENTS), LOG_LEVEL="WARNING")
+    env.pop("MEMORY_SERVICE_ADDRESS", None)
+    process = subprocess.Popen([sys.executable, "-m", "ventros_agents.server"], env=env, cwd=AGENTS)
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    health = health_pb2_grpc.HealthStub(channel)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            status = health.Check(health_pb2.HealthCheckRequest(service="ventros.v1.AgentService"), timeout=1).status
+            if status == health_pb2.HealthCheckResponse.SERVING:
+                break
+        except grpc.RpcError:
+            pass
+        assert process.poll() is None, "the agent service exited"
+        assert time.monotonic() < deadline, "the agent service did not become healthy"
+        time.sleep(0.1)
+    yield process, agent_pb2_grpc.AgentServiceStub(channel)
+    if process.poll() is None:
+        process.kill()
+    channel.close()
+
+
+def test_lists_every_agent_with_measured_latency(server):
+    _, stub = server
+    stub.ExecuteAgent(agent_pb2.AgentExecutionRequest(agent_type="SmallTalkAgent", tenant_id="t", message="hello"), timeout=10)
+    agents = {a.type: a for a in stub.ListAvailableAgents(empty_pb2.Empty(), timeout=5).agents}
+    assert len(agents) >= 20
+    assert agents["SmallTalkAgent"].executions >= 1
+    assert agents["BillingAgent"].executions == 0 and agents["BillingAgent"].avg_latency_ms == 0
+    capabilities = stub.GetAgentCapabilities(agent_pb2.AgentRequest(agent_type="SalesAgent"), timeout=5)
+    assert "create_lead" in capabilities.suggested_actions
+    assert capabilities.model_provider == "offline"
+
+
+def test_executes_with_intent_confidence_and_actions(server):
+    _, stub = server
+    response = stub.ExecuteAgent(agent_pb2.AgentExecutionRequest(
+        agent_type="RouterAgent", tenant_id="t", contact_id="c", message="I want to buy product X", request_id="r-1"), timeout=10)
+    assert response.agent_type == "SalesAgent"
+    assert response.intent == "purchase_intent"
+    assert response.request_id == "r-1"
+    assert "create_lead" in response.suggested_actions
+
+
+@pytest.mark.parametrize("request_kwargs, code, detail", [
+    ({"agent_type": "NoSuchAgent", "tenant_id": "t", "message": "hi"}, grpc.StatusCode.NOT_FOUND, "unknown_agent"),
+    ({"agent_type": "RouterAgent", "tenant_id": "t", "message": ""}, grpc.StatusCode.INVALID_ARGUMENT, "empty_message"),
+    ({"agent_type": "RouterAgent", "message": "hi"}, grpc.StatusCode.INVALID_ARGUMENT, "missing_tenant"),
+])
+def test_invalid_requests_get_clear_errors(server, request_kwargs, code, detail):
+    _, stub = server
+    with pytest.raises(grpc.RpcError) as err:
+        stub.ExecuteAgent(agent_pb2.AgentExecutionRequest(**request_kwargs), timeout=5)
+    assert err.value.code() == code
+    trailing = dict(err.value.trailing_metadata())
+    assert agent_pb2.ErrorDetail.FromString(trailing["ventros-error-bin"]).code == detail
+
+
+def test_streams_chunks_then_the_final_response(server):
+    _, stub = server
+    events = list(stub.StreamAgentExecution(agent_pb2.AgentExecutionRequest(
+        agent_type="RouterAgent", tenant_id="t", message="my order hasn't arrived, where is it?"), timeout=10))
+    chunks = [e.text_chunk for e in events if e.WhichOneof("event") == "text_chunk"]
+    final = events[-1].final
+    assert events[-1].WhichOneof("event") == "final"
+    assert chunks and " ".join(chunks) == final.response
+    assert final.agent_type == "OrderStatusAgent"
+
+
+def test_unknown_agent_on_capabilities_is_not_found(server):
+    _, stub = server
+    with pytest.raises(grpc.RpcError) as err:
+        stub.GetAgentCapabilities(agent_pb2.AgentRequest(agent_type="Nope"), timeout=5)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_sigterm_drains_and_exits_cleanly(server):
+    process, _ = server
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0

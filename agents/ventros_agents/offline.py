@@ -1,0 +1,138 @@
+"""The offline model: an ADK `BaseLlm` that needs no network and no weights.
+
+It plays the part an LLM plays inside an `LlmAgent`, deterministically: first it calls the agent's
+tools (contact context, memory search), then it answers from the agent's reply templates filled with
+what the tools returned (the contact's name, the most relevant memory such as a previous purchase).
+A coordinator's model transfers to the specialist for the classified topic. Analysis agents
+(sentiment, engagement, history, lead scoring, fact extraction, summaries) compute their result
+from the message and the tool results.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import AsyncGenerator
+
+from google.adk.models import BaseLlm, LlmRequest, LlmResponse
+from google.genai import types
+
+from .catalog import BY_TYPE, COORDINATOR, SPECIALIST_FOR_TOPIC, AgentSpec
+from .runtime import CURRENT, Turn
+
+_USAGE = types.GenerateContentResponseUsageMetadata(prompt_token_count=0, candidates_token_count=0, total_token_count=0)
+
+NEGATIVE = {"unacceptable", "terrible", "worst", "furious", "broke", "broken", "angry", "cancel", "refund", "never",
+            "péssimo", "insatisfeito", "quebrado", "cancelar", "reclamação", "horrible", "awful", "disappointed"}
+POSITIVE = {"love", "great", "thanks", "thank", "perfect", "happy", "excellent", "adorei", "ótimo", "obrigado", "obrigada"}
+
+
+def _reply(text: str) -> LlmResponse:
+    return LlmResponse(content=types.Content(role="model", parts=[types.Part(text=text)]), usage_metadata=_USAGE)
+
+
+def _calls(calls: list[tuple[str, dict]]) -> LlmResponse:
+    parts = [types.Part(function_call=types.FunctionCall(name=name, args=args)) for name, args in calls]
+    return LlmResponse(content=types.Content(role="model", parts=parts), usage_metadata=_USAGE)
+
+
+def sentiment_score(text: str) -> float:
+    """-1 (negative) … +1 (positive), from a small bilingual lexicon."""
+    words = re.findall(r"\w+", text.lower())
+    neg = sum(w in NEGATIVE for w in words)
+    pos = sum(w in POSITIVE for w in words)
+    return 0.0 if neg + pos == 0 else (pos - neg) / (pos + neg)
+
+
+def extract_facts(text: str) -> list[str]:
+    """Durable facts worth remembering: products, money, dates, problems."""
+    facts = []
+    lowered = text.lower()
+    if m := re.search(r"(?:buy|purchase|order|comprar|pedido de)\s+(?:the |a |an |o |a |um |uma )?([\w\s-]{2,40}?)(?:[.,!?]|$)", lowered):
+        facts.append(f"wants to buy: {m.group(1).strip()}")
+    facts += [f"mentioned amount: {a}" for a in re.findall(r"(?:r\$|\$|€)\s?\d+(?:[.,]\d+)?", lowered)]
+    facts += [f"mentioned date: {d}" for d in re.findall(r"\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b", lowered)]
+    if any(w in lowered for w in ("broke", "error", "crash", "not working", "quebr", "erro", "parou")):
+        facts.append("reported a problem")
+    return facts
+
+
+class OfflineLlm(BaseLlm):
+    """Deterministic stand-in for an LLM, one instance per agent."""
+
+    model: str = "ventros-offline"
+    agent_type: str
+
+    async def generate_content_async(self, llm_request: LlmRequest, stream: bool = False) -> AsyncGenerator[LlmResponse, None]:
+        turn = CURRENT.get()
+        spec = BY_TYPE[self.agent_type]
+        last = llm_request.contents[-1] if llm_request.contents else None
+        answered_tools = bool(last and last.parts and any(p.function_response for p in last.parts))
+
+        if spec.pattern == COORDINATOR:
+            if answered_tools:
+                # The transfer happened; the specialist speaks.
+                return
+            target = SPECIALIST_FOR_TOPIC.get(turn.topic, "CustomerServiceAgent")
+            if not turn.prediction.in_scope:
+                target = "CustomerServiceAgent"
+            yield _calls([("transfer_to_agent", {"agent_name": target})])
+            return
+
+        wanted = [name for name in spec.tools if name in llm_request.tools_dict]
+        if wanted and not answered_tools:
+            calls = [(name, {"query": turn.message} if name == "search_memories" else {}) for name in wanted]
+            yield _calls(calls)
+            return
+        yield _reply(compose(spec, turn))
+
+
+def _memory_line(turn: Turn) -> str:
+    memories = [m for m in turn.memories if m.get("content")]
+    if memories:
+        return f"I see from your history: {memories[0]['content'].rstrip('.')}. "
+    recent = turn.contact_context.get("recent_memories") or []
+    if recent:
+        return f"I see from your history: {recent[0].rstrip('.')}. "
+    return ""
+
+
+def _greeting(turn: Turn) -> str:
+    name = (turn.contact_context.get("display_name") or turn.context.get("contact_name") or "").strip()
+    first = name.split()[0] if name else ""
+    return f"Hi {first}!" if first else "Hi!"
+
+
+def compose(spec: AgentSpec, turn: Turn) -> str:
+    """The agent's text for this turn."""
+    if spec.type == "SentimentAgent":
+        return json.dumps({"sentiment": sentiment_score(turn.message)})
+    if spec.type == "EngagementAgent":
+        stats = turn.contact_context.get("stats", {})
+        return json.dumps({"messages": stats.get("total_messages", 0), "sessions": stats.get("sessions", 0)})
+    if spec.type == "HistoryRiskAgent":
+        risky = [m for m in turn.memories if any(w in m.get("content", "").lower() for w in ("complain", "cancel", "refund", "broke"))]
+        return json.dumps({"risky_memories": len(risky)})
+    if spec.type == "LeadScoringAgent":
+        return json.dumps({"lead_score": lead_score(turn)})
+    if spec.type == "FactExtractionAgent":
+        return json.dumps({"facts": extract_facts(turn.message)})
+    if spec.type == "ConversationSummaryAgent":
+        recent = turn.contact_context.get("recent_messages", [])
+        inbound = [m["text"] for m in recent if m.get("direction") == "inbound" and m.get("text")]
+        lines = inbound[-3:] + [turn.message]
+        return "Customer wrote: " + " / ".join(line.strip()[:120] for line in lines)
+    template = spec.replies.get(turn.topic) or spec.replies.get("default") or "{greeting} How can I help you?"
+    text = template.format(greeting=_greeting(turn), memory_line=_memory_line(turn), summary="", facts="")
+    return re.sub(r"\s{2,}", " ", text).strip()
+
+
+def lead_score(turn: Turn) -> int:
+    """0–100: buying intent, confidence, and engagement."""
+    score = 0
+    if turn.topic in ("purchase", "pricing"):
+        score += 50
+    score += int(30 * turn.prediction.confidence)
+    stats = turn.contact_context.get("stats", {})
+    score += min(20, 2 * int(stats.get("total_messages", 0)))
+    return min(100, score)

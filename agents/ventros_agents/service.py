@@ -1,0 +1,260 @@
+"""AgentService: runs the ADK agents for gRPC requests.
+
+Each `ExecuteAgent` classifies the message (intent, calibrated confidence, out-of-scope), runs the
+requested agent tree through an ADK `Runner` with the turn in a context variable, and answers with
+the reply, the agent that actually spoke (after routing), intent, confidence and the suggested
+actions. Latency per agent type is measured from these executions and reported by
+`ListAvailableAgents`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass
+
+import grpc
+from google.adk.agents.run_config import RunConfig, StreamingMode
+from google.adk.runners import Runner
+from google.adk.sessions import InMemorySessionService
+from google.genai import types
+from google.protobuf import empty_pb2
+
+from ventros.v1 import agent_pb2, agent_pb2_grpc
+
+from . import catalog
+from .agents import OFFLINE, ProviderConfig, build
+from .intent import IntentClassifier
+from .offline import extract_facts, lead_score, sentiment_score
+from .runtime import CURRENT, MemoryClient, Turn
+from .training import topic_of
+
+log = logging.getLogger("ventros_agents")
+APP = "ventros"
+MAX_MESSAGE_CHARS = 8_000
+
+
+class RequestError(Exception):
+    def __init__(self, code: grpc.StatusCode, error: str, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.code, self.error, self.message, self.field = code, error, message, field
+
+
+@dataclass
+class Stats:
+    executions: int = 0
+    total_ms: float = 0.0
+
+    def record(self, ms: float) -> None:
+        self.executions += 1
+        self.total_ms += ms
+
+    @property
+    def avg_ms(self) -> int:
+        return round(self.total_ms / self.executions) if self.executions else 0
+
+
+def _agent_type_of(author: str) -> str:
+    return author.split("__", 1)[0]
+
+
+def suggest_actions(turn: Turn, answered_by: str, state: dict) -> list[agent_pb2.SuggestedAction]:
+    """Explicit rules from topic, confidence and the agents' analysis."""
+    topic, in_scope = turn.topic, turn.prediction.in_scope
+    actions: list[agent_pb2.SuggestedAction] = []
+
+    def add(kind: str, reason: str, **params: str) -> None:
+        actions.append(agent_pb2.SuggestedAction(type=kind, params=params, reason=reason))
+
+    # A qualified lead's stage comes from its score, ahead of the generic buying-intent stage.
+    if answered_by == "LeadQualifierAgent" or "out_LeadScoringAgent" in state:
+        score = lead_score(turn)
+        add(catalog.UPDATE_PIPELINE, f"lead score {score}", stage="qualified" if score >= 70 else "contacted", score=str(score))
+    if in_scope and topic == "purchase":
+        interest = next((f.split(": ", 1)[1] for f in extract_facts(turn.message) if f.startswith("wants to buy")), "")
+        add(catalog.CREATE_LEAD, "the customer wants to buy", source="conversation", interest=interest)
+        add(catalog.UPDATE_PIPELINE, "buying intent", stage="new")
+    if in_scope and topic == "pricing":
+        add(catalog.UPDATE_PIPELINE, "asked for prices", stage="interested")
+    if topic in ("complaint", "human"):
+        add(catalog.HANDOFF, "the customer asked for a person" if topic == "human" else "complaint")
+        if topic == "complaint":
+            add(catalog.TAG_CONTACT, "complaint", tag="complaint")
+    if topic == "cancel":
+        add(catalog.TAG_CONTACT, "wants to cancel", tag="churn_risk")
+    if topic == "refund":
+        add(catalog.TAG_CONTACT, "asked for a refund", tag="refund")
+    if topic == "support":
+        add(catalog.TAG_CONTACT, "technical problem", tag="support_ticket")
+    if topic == "feedback":
+        add(catalog.TAG_CONTACT, "feedback", tag="positive_feedback" if sentiment_score(turn.message) >= 0 else "negative_feedback")
+    if answered_by == "ChurnPredictionAgent" and churn_risk(turn, state) >= 0.5:
+        add(catalog.TAG_CONTACT, "high churn risk", tag="churn_risk")
+    # One of each type, first reason wins.
+    seen: set[str] = set()
+    return [a for a in actions if not (a.type in seen or seen.add(a.type))]
+
+
+def churn_risk(turn: Turn, state: dict) -> float:
+    sentiment = json.loads(state.get("out_SentimentAgent", "{}") or "{}").get("sentiment", 0.0)
+    risky = json.loads(state.get("out_HistoryRiskAgent", "{}") or "{}").get("risky_memories", 0)
+    risk = 0.3 + (0.4 if turn.topic == "cancel" else 0.0) - 0.3 * sentiment + 0.1 * min(risky, 3)
+    return round(max(0.0, min(1.0, risk)), 2)
+
+
+class AgentExecutor:
+    def __init__(self, classifier: IntentClassifier, config: ProviderConfig, memory: MemoryClient | None) -> None:
+        self.classifier = classifier
+        self.config = config
+        self.memory = memory
+        self.sessions = InMemorySessionService()
+        self.runners = {spec.type: Runner(agent=build(spec.type, config), app_name=APP, session_service=self.sessions)
+                        for spec in catalog.CATALOG}
+        self.stats = {spec.type: Stats() for spec in catalog.CATALOG}
+
+    def info(self, spec: catalog.AgentSpec) -> agent_pb2.AgentInfo:
+        stats = self.stats[spec.type]
+        return agent_pb2.AgentInfo(type=spec.type, name=spec.name, description=spec.description,
+                                   capabilities=list(spec.capabilities), avg_latency_ms=stats.avg_ms,
+                                   pattern=spec.pattern, executions=stats.executions)
+
+    def validate(self, request: agent_pb2.AgentExecutionRequest) -> catalog.AgentSpec:
+        if not request.tenant_id.strip():
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "missing_tenant", "tenant_id is required", "tenant_id")
+        if not request.message.strip():
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "empty_message", "message must not be empty", "message")
+        if len(request.message) > MAX_MESSAGE_CHARS:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "message_too_long",
+                               f"message is longer than {MAX_MESSAGE_CHARS} characters", "message")
+        spec = catalog.BY_TYPE.get(request.agent_type or "RouterAgent")
+        if spec is None:
+            raise RequestError(grpc.StatusCode.NOT_FOUND, "unknown_agent",
+                               f"unknown agent type {request.agent_type!r}; ListAvailableAgents lists them", "agent_type")
+        return spec
+
+    async def execute(self, request: agent_pb2.AgentExecutionRequest, deadline_s: float | None = None,
+                      on_chunk=None) -> agent_pb2.AgentExecutionResponse:
+        spec = self.validate(request)
+        started = time.perf_counter()
+        prediction = self.classifier.predict(request.message)
+        turn = Turn(
+            tenant_id=request.tenant_id, contact_id=request.contact_id, channel_id=request.channel_id,
+            session_id=request.session_id, request_id=request.request_id or str(uuid.uuid4()),
+            message=request.message, context=dict(request.context), prediction=prediction,
+            topic=topic_of(prediction.intent) if prediction.in_scope else "general",
+            memory=self.memory, deadline_s=deadline_s,
+        )
+        token = CURRENT.set(turn)
+        session_id = f"{turn.request_id}-{uuid.uuid4().hex[:8]}"
+        try:
+            await self.sessions.create_session(app_name=APP, user_id=request.tenant_id, session_id=session_id,
+                                               state={"topic": turn.topic})
+            last_text, author = "", spec.type
+            streaming = RunConfig(streaming_mode=StreamingMode.SSE) if on_chunk and self.config.provider != OFFLINE else None
+            async for event in self.runners[spec.type].run_async(
+                user_id=request.tenant_id, session_id=session_id,
+                new_message=types.Content(role="user", parts=[types.Part(text=request.message)]),
+                run_config=streaming,
+            ):
+                text = "".join(p.text for p in (event.content.parts if event.content and event.content.parts else []) if p.text)
+                if not text:
+                    continue
+                if event.partial:
+                    if on_chunk:
+                        await on_chunk(text)
+                    continue
+                if catalog.BY_TYPE[_agent_type_of(event.author)].replies.get("default", "").startswith("{greeting}") or \
+                        _agent_type_of(event.author) in ("CustomerServiceAgent", "ConversationSummaryAgent", "FactExtractionAgent"):
+                    last_text, author = text, _agent_type_of(event.author)
+                elif not last_text:
+                    last_text, author = text, _agent_type_of(event.author)
+            session = await self.sessions.get_session(app_name=APP, user_id=request.tenant_id, session_id=session_id)
+            state = dict(session.state) if session else {}
+        finally:
+            await self.sessions.delete_session(app_name=APP, user_id=request.tenant_id, session_id=session_id)
+            CURRENT.reset(token)
+
+        if spec.type == "ChurnPredictionAgent":
+            author = spec.type
+            last_text = json.dumps({"churn_risk": churn_risk(turn, state)})
+        actions = suggest_actions(turn, author if spec.type != "LeadQualifierAgent" else spec.type, state)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self.stats[spec.type].record(elapsed_ms)
+        log.info("agent executed", extra={"agent.type": spec.type, "agent.answered_by": author, "intent": prediction.intent,
+                                          "latency_ms": round(elapsed_ms, 1), "request.id": turn.request_id,
+                                          "tenant.id": request.tenant_id})
+        return agent_pb2.AgentExecutionResponse(
+            response=last_text,
+            intent=prediction.intent,
+            confidence=prediction.confidence,
+            suggested_actions=[a.type for a in actions],
+            actions=actions,
+            metadata={"agent_type": author, "topic": turn.topic, "model_provider": self.config.provider,
+                      "in_scope": str(prediction.in_scope).lower(), "tools_called": ",".join(turn.tool_calls)},
+            latency_ms=round(elapsed_ms),
+            agent_type=author,
+            request_id=turn.request_id,
+        )
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
+
+
+class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
+    def __init__(self, executor: AgentExecutor) -> None:
+        self.executor = executor
+
+    async def ListAvailableAgents(self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext) -> agent_pb2.AgentListResponse:
+        return agent_pb2.AgentListResponse(agents=[self.executor.info(spec) for spec in catalog.CATALOG])
+
+    async def GetAgentCapabilities(self, request: agent_pb2.AgentRequest, context: grpc.aio.ServicerContext) -> agent_pb2.AgentCapabilitiesResponse:
+        spec = catalog.BY_TYPE.get(request.agent_type)
+        if spec is None:
+            await _abort(context, RequestError(grpc.StatusCode.NOT_FOUND, "unknown_agent", f"unknown agent type {request.agent_type!r}", "agent_type"))
+        intents = sorted({i for i, t in __import__("ventros_agents.training", fromlist=["TOPIC_OF_INTENT"]).TOPIC_OF_INTENT.items() if t in spec.topics})
+        return agent_pb2.AgentCapabilitiesResponse(
+            agent=self.executor.info(spec), tools=list(spec.tools), intents=intents,
+            suggested_actions=list(spec.actions), model_provider=self.executor.config.provider,
+        )
+
+    async def ExecuteAgent(self, request: agent_pb2.AgentExecutionRequest, context: grpc.aio.ServicerContext) -> agent_pb2.AgentExecutionResponse:
+        try:
+            return await self.executor.execute(request, context.time_remaining())
+        except RequestError as err:
+            await _abort(context, err)
+
+    async def StreamAgentExecution(self, request: agent_pb2.AgentExecutionRequest, context: grpc.aio.ServicerContext):
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        streamed = False
+
+        async def on_chunk(text: str) -> None:
+            await queue.put(text)
+
+        try:
+            task = asyncio.create_task(self.executor.execute(request, context.time_remaining(), on_chunk))
+            while not task.done() or not queue.empty():
+                try:
+                    chunk = await asyncio.wait_for(queue.get(), timeout=0.05)
+                    streamed = True
+                    yield agent_pb2.AgentStreamResponse(text_chunk=chunk)
+                except asyncio.TimeoutError:
+                    continue
+            final = await task
+        except RequestError as err:
+            await _abort(context, err)
+            return
+        if not streamed:
+            for sentence in _sentences(final.response):
+                yield agent_pb2.AgentStreamResponse(text_chunk=sentence)
+        yield agent_pb2.AgentStreamResponse(final=final)
+
+
+async def _abort(context: grpc.aio.ServicerContext, err: RequestError) -> None:
+    detail = agent_pb2.ErrorDetail(code=err.error, message=err.message, field=err.field)
+    context.set_trailing_metadata((("ventros-error-bin", detail.SerializeToString()),))
+    await context.abort(err.code, err.message)
