@@ -45,7 +45,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 wait_for_temporal "$T_PORT"
 
 log "agent service tests (pytest)"
-VENTROS_AGENTS_CACHE="$WORK/agents-cache" "$VENV/bin/python" -m pytest agents -q -p no:warnings
+# The trained intent model is cached here by pytest and reused by the agent services the
+# end-to-end tests start.
+export VENTROS_AGENTS_CACHE="$WORK/agents-cache"
+export VENTROS_PYTHON="$VENV/bin/python"
+"$VENV/bin/python" -m pytest agents -q -p no:warnings
 
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 export TEMPORAL_ADDRESS="http://127.0.0.1:$T_PORT"

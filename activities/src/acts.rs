@@ -13,22 +13,29 @@ use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use ventros_workflows::contract::{activities as defs, names, *};
 
-use crate::store::{self, StoreError};
+use std::time::{Duration, Instant};
+
+use crate::agents::{AgentApi, AgentError};
+use crate::store::{self, AgentAnswer, StoreError};
 use crate::waha::{WahaApi, WahaError};
 
 /// How far back a retried send looks in WAHA's chat history for a message it may already have
 /// delivered before crashing.
 const RECONCILE_LOOKBACK: u32 = 50;
 
+/// How long one agent call may take; Temporal retries it a few times on top.
+const AGENT_DEADLINE: Duration = Duration::from_secs(8);
+
 /// Owns the clients the activities use; registered once with the worker.
 pub struct ConversationActivities {
     pool: PgPool,
     waha: Arc<dyn WahaApi>,
+    agents: Option<Arc<dyn AgentApi>>,
 }
 
 impl ConversationActivities {
-    pub fn new(pool: PgPool, waha: Arc<dyn WahaApi>) -> Self {
-        ConversationActivities { pool, waha }
+    pub fn new(pool: PgPool, waha: Arc<dyn WahaApi>, agents: Option<Arc<dyn AgentApi>>) -> Self {
+        ConversationActivities { pool, waha, agents }
     }
 }
 
@@ -81,9 +88,95 @@ impl ConversationActivities {
 
     #[activity(definition = defs::SetAssignment)]
     pub async fn set_assignment(self: Arc<Self>, _ctx: ActivityContext, input: SetAssignmentInput) -> Result<(), ActivityError> {
-        store::set_assignment(&self.pool, input.tenant_id, input.session_id, input.assignment, input.assignee.as_deref())
-            .await
-            .map_err(store_failure)
+        store::set_assignment(
+            &self.pool,
+            input.tenant_id,
+            input.session_id,
+            input.assignment,
+            input.assignee.as_deref(),
+            input.reason.as_deref(),
+        )
+        .await
+        .map_err(store_failure)
+    }
+
+    /// Seen ticks and the typing indicator (WAHA `sendSeen`, `startTyping`, `stopTyping`).
+    #[activity(definition = defs::AgentPresence)]
+    pub async fn agent_presence(self: Arc<Self>, _ctx: ActivityContext, input: AgentPresenceInput) -> Result<(), ActivityError> {
+        let (channel, chat_id, provider_ids) =
+            store::session_chat(&self.pool, input.tenant_id, input.session_id, &input.seen_message_ids).await.map_err(store_failure)?;
+        let Some(waha) = channel.waha else {
+            return Ok(());
+        };
+        if !provider_ids.is_empty() {
+            self.waha.send_seen(&waha, &chat_id, &provider_ids).await.map_err(waha_failure)?;
+        }
+        self.waha.typing(&waha, &chat_id, input.typing).await.map_err(waha_failure)
+    }
+
+    /// Asks the agent service to answer the burst and stores the answer. A retry after the answer
+    /// was stored returns it without asking again.
+    #[activity(definition = defs::AgentExecute)]
+    pub async fn agent_execute(self: Arc<Self>, _ctx: ActivityContext, input: AgentExecuteInput) -> Result<AgentExecuteOutput, ActivityError> {
+        if let Some(done) = store::agent_run(&self.pool, input.tenant_id, input.run_id).await.map_err(store_failure)? {
+            return Ok(done);
+        }
+        let Some(agents) = self.agents.clone() else {
+            return Err(agent_rejected("no agent service is configured (AGENTS_ADDRESS)".into()));
+        };
+        let burst = store::agent_burst(&self.pool, input.tenant_id, input.session_id, &input.message_ids).await.map_err(store_failure)?;
+        if burst.text.is_empty() {
+            return Err(agent_rejected("the messages carry no text for an agent to read".into()));
+        }
+        let mut context = std::collections::HashMap::new();
+        if let Some(name) = burst.contact_name {
+            context.insert("contact_name".to_owned(), name);
+        }
+        let request = ventros_proto::v1::AgentExecutionRequest {
+            agent_type: input.agent_type.clone(),
+            contact_id: burst.contact_id.to_string(),
+            message: burst.text,
+            channel_id: input.channel_id.to_string(),
+            context,
+            tenant_id: input.tenant_id.to_string(),
+            request_id: input.run_id.to_string(),
+            session_id: input.session_id.to_string(),
+        };
+        let started = Instant::now();
+        let response = agents.execute(request, AGENT_DEADLINE).await.map_err(|err| match err {
+            AgentError::Rejected { .. } => agent_rejected(err.to_string()),
+            AgentError::Unavailable { .. } => {
+                tracing::warn!(tenant.id = %input.tenant_id, error = %err, "agent call failed; Temporal will retry");
+                ActivityError::from(anyhow::anyhow!(err.to_string()))
+            }
+        })?;
+        let actions: Vec<serde_json::Value> = response
+            .actions
+            .iter()
+            .map(|a| serde_json::json!({"type": a.r#type, "params": a.params, "reason": a.reason}))
+            .collect();
+        let answer = AgentAnswer {
+            requested_agent: &input.agent_type,
+            agent_type: if response.agent_type.is_empty() { &input.agent_type } else { &response.agent_type },
+            intent: &response.intent,
+            confidence: response.confidence,
+            response: &response.response,
+            actions: serde_json::Value::Array(actions),
+            metadata: serde_json::to_value(&response.metadata).unwrap_or_default(),
+            latency_ms: started.elapsed().as_millis() as i32,
+        };
+        let out = store::record_agent_run(&self.pool, &input, burst.contact_id, answer).await.map_err(store_failure)?;
+        tracing::info!(
+            tenant.id = %input.tenant_id, workflow.id = %input.workflow_id, agent.type = %out.agent_type,
+            agent.intent = %out.intent, agent.confidence = out.confidence, reply_planned = out.reply_planned,
+            "agent answered"
+        );
+        Ok(out)
+    }
+
+    #[activity(definition = defs::AgentApplyActions)]
+    pub async fn agent_apply_actions(self: Arc<Self>, _ctx: ActivityContext, input: ApplyActionsInput) -> Result<ApplyActionsOutput, ActivityError> {
+        store::apply_agent_actions(&self.pool, input.tenant_id, input.run_id).await.map_err(store_failure)
     }
 
     #[activity(definition = defs::CloseSession)]
@@ -143,6 +236,13 @@ impl ConversationActivities {
             .await
             .map_err(store_failure)
     }
+}
+
+fn agent_rejected(reason: String) -> ActivityError {
+    tracing::warn!(%reason, "agent request rejected");
+    ActivityError::application(
+        ApplicationFailure::builder(reason).type_name(names::FAILURE_AGENT_REJECTED.to_owned()).non_retryable(true).build(),
+    )
 }
 
 fn waha_failure(err: WahaError) -> ActivityError {

@@ -103,7 +103,7 @@ fn parse_hhmm(s: &str) -> Option<NaiveTime> {
 }
 
 /// Auto-reply rules and conversation timing of a channel.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelSettings {
     /// Sent when a customer opens a new session (inside business hours).
@@ -130,6 +130,34 @@ pub struct ChannelSettings {
     /// How long after delivery the read receipt is still awaited.
     #[serde(default = "defaults::read_window_secs")]
     pub read_window_secs: u64,
+    /// When set, replies come from an AI agent instead of the greeting/away rules.
+    #[serde(default)]
+    pub ai: Option<AiSettings>,
+}
+
+/// Replies from the agent service.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AiSettings {
+    /// `RouterAgent` (default) picks the specialist; any agent type answers directly.
+    #[serde(default = "defaults::agent_type")]
+    pub agent_type: String,
+    /// Below this confidence the chat goes to a human instead of getting the agent's reply.
+    #[serde(default = "defaults::confidence_threshold")]
+    pub confidence_threshold: f32,
+    /// Mark messages seen and show "typing…" while the agent works.
+    #[serde(default = "defaults::presence")]
+    pub presence: bool,
+}
+
+impl AiSettings {
+    pub fn reply_config(&self) -> ventros_workflows::AiReplyConfig {
+        ventros_workflows::AiReplyConfig {
+            agent_type: self.agent_type.clone(),
+            confidence_threshold: self.confidence_threshold,
+            presence: self.presence,
+        }
+    }
 }
 
 mod defaults {
@@ -150,6 +178,15 @@ mod defaults {
     }
     pub fn read_window_secs() -> u64 {
         3 * 24 * 60 * 60
+    }
+    pub fn agent_type() -> String {
+        "RouterAgent".into()
+    }
+    pub fn confidence_threshold() -> f32 {
+        0.45
+    }
+    pub fn presence() -> bool {
+        true
     }
 }
 
@@ -179,6 +216,14 @@ impl ChannelSettings {
         }
         if self.ack_timeout_secs == 0 || self.read_window_secs == 0 {
             return Err("settings.ack_timeout_secs and read_window_secs must be positive".into());
+        }
+        if let Some(ai) = &self.ai {
+            if ai.agent_type.is_empty() || ai.agent_type.len() > 100 || !ai.agent_type.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err("settings.ai.agent_type must be an agent type such as RouterAgent".into());
+            }
+            if !(0.0..=1.0).contains(&ai.confidence_threshold) {
+                return Err("settings.ai.confidence_threshold must be between 0 and 1".into());
+            }
         }
         Ok(())
     }

@@ -3,11 +3,15 @@
 //! - [`acts`]: the activity implementations registered with the worker.
 //! - [`store`]: the SQL they run, one transaction each, with the outbox written alongside.
 //! - [`waha`]: WAHA's wire types and the HTTP client we send with.
-//! - [`channel`]: channel configuration (provider settings, auto-reply rules, timing).
+//! - [`channel`]: channel configuration (provider settings, auto-reply rules, timing, AI replies).
+//! - [`agents`]: the client for the Python agent service (AgentService over gRPC).
+//! - [`memory`]: MemoryService, served over gRPC to the agents' tools.
 //! - [`waha_sim`]: a WAHA simulator speaking the same contract, for development, tests and benchmarks.
 
 pub mod acts;
+pub mod agents;
 pub mod channel;
+pub mod memory;
 pub mod store;
 pub mod telemetry;
 pub mod waha;

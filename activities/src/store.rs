@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 use ventros_workflows::{
-    Assignment, DeliveryStatus, PersistInboundInput, PersistInboundOutput, PlanAutoReplyInput,
-    PlanAutoReplyOutput, PlannedReply,
+    AgentExecuteInput, AgentExecuteOutput, ApplyActionsOutput, Assignment, DeliveryStatus, PersistInboundInput,
+    PersistInboundOutput, PlanAutoReplyInput, PlanAutoReplyOutput, PlannedReply,
 };
 
 use crate::channel::{AutoReply, ChannelSettings, WahaConfig, choose_auto_reply};
@@ -101,6 +101,7 @@ pub async fn persist_inbound(pool: &PgPool, input: &PersistInboundInput) -> Resu
         new_message_ids: Vec::new(),
         duplicates: 0,
         timing: channel.settings.timing(),
+        ai: channel.settings.ai.as_ref().map(|ai| ai.reply_config()),
     };
 
     for inbox_id in &input.inbox_ids {
@@ -384,16 +385,19 @@ pub async fn set_assignment(
     session_id: Uuid,
     assignment: Assignment,
     assignee: Option<&str>,
+    reason: Option<&str>,
 ) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
     let changed = sqlx::query(
-        "UPDATE conversation_sessions SET assigned_to = $3, assignee = $4
+        "UPDATE conversation_sessions SET assigned_to = $3, assignee = $4,
+                handoff_reason = CASE WHEN $3 = 'human' THEN coalesce($5, handoff_reason) ELSE NULL END
          WHERE id = $1 AND tenant_id = $2 AND (assigned_to <> $3 OR assignee IS DISTINCT FROM $4)",
     )
     .bind(session_id)
     .bind(tenant_id)
     .bind(assignment.as_str())
     .bind(assignee)
+    .bind(reason)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -404,7 +408,7 @@ pub async fn set_assignment(
             "session.assignment_changed",
             "session",
             session_id,
-            json!({"session_id": session_id, "assigned_to": assignment.as_str()}),
+            json!({"session_id": session_id, "assigned_to": assignment.as_str(), "reason": reason}),
         )
         .await?;
     }
@@ -551,4 +555,312 @@ pub async fn record_status(
     .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// What an agent needs to answer a burst: the text of the messages (read here so workflow
+/// history never carries it), who the contact is, and where the chat lives.
+#[derive(Debug, Clone)]
+pub struct AgentBurst {
+    pub contact_id: Uuid,
+    pub text: String,
+    pub contact_name: Option<String>,
+}
+
+pub async fn agent_burst(pool: &PgPool, tenant_id: Uuid, session_id: Uuid, message_ids: &[Uuid]) -> Result<AgentBurst, StoreError> {
+    let contact: Option<(Uuid, Option<String>)> = sqlx::query_as(
+        "SELECT s.contact_id, c.display_name FROM conversation_sessions s JOIN contacts c ON c.id = s.contact_id
+         WHERE s.id = $1 AND s.tenant_id = $2",
+    )
+    .bind(session_id)
+    .bind(tenant_id)
+    .fetch_optional(pool)
+    .await?;
+    let (contact_id, contact_name) = contact.ok_or_else(|| StoreError::Invalid(format!("session {session_id} does not exist")))?;
+    let bodies: Vec<Option<String>> = sqlx::query_scalar(
+        "SELECT body FROM messages WHERE tenant_id = $1 AND session_id = $2 AND id = ANY($3)
+         ORDER BY provider_timestamp, created_at",
+    )
+    .bind(tenant_id)
+    .bind(session_id)
+    .bind(message_ids)
+    .fetch_all(pool)
+    .await?;
+    let text = bodies.into_iter().flatten().filter(|b| !b.trim().is_empty()).collect::<Vec<_>>().join("\n");
+    Ok(AgentBurst { contact_id, text, contact_name })
+}
+
+/// The stored result of an agent run, if the run already happened (a retried activity).
+pub async fn agent_run(pool: &PgPool, tenant_id: Uuid, run_id: Uuid) -> Result<Option<AgentExecuteOutput>, StoreError> {
+    let row = sqlx::query("SELECT agent_type, intent, confidence, reply_planned, actions FROM agent_runs WHERE id = $1 AND tenant_id = $2")
+        .bind(run_id)
+        .bind(tenant_id)
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| -> Result<AgentExecuteOutput, StoreError> {
+        let actions: Value = r.try_get("actions")?;
+        Ok(AgentExecuteOutput {
+            run_id,
+            agent_type: r.try_get("agent_type")?,
+            intent: r.try_get("intent")?,
+            confidence: r.try_get("confidence")?,
+            reply_planned: r.try_get("reply_planned")?,
+            action_types: action_types(&actions),
+        })
+    })
+    .transpose()
+}
+
+fn action_types(actions: &Value) -> Vec<String> {
+    actions.as_array().map(|a| a.iter().filter_map(|x| x["type"].as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}
+
+/// Everything an agent run produced, to be stored.
+pub struct AgentAnswer<'a> {
+    pub requested_agent: &'a str,
+    pub agent_type: &'a str,
+    pub intent: &'a str,
+    pub confidence: f32,
+    pub response: &'a str,
+    pub actions: Value,
+    pub metadata: Value,
+    pub latency_ms: i32,
+}
+
+/// Stores the run and, when the agent is confident enough and said something, its reply as a
+/// pending outbound message (same id as the run).
+pub async fn record_agent_run(
+    pool: &PgPool,
+    input: &AgentExecuteInput,
+    contact_id: Uuid,
+    answer: AgentAnswer<'_>,
+) -> Result<AgentExecuteOutput, StoreError> {
+    let reply_planned = answer.confidence >= input.confidence_threshold && !answer.response.trim().is_empty();
+    let mut tx = pool.begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO agent_runs (id, tenant_id, session_id, contact_id, requested_agent, agent_type, intent, confidence,
+                                 response, actions, metadata, latency_ms, reply_planned)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(input.run_id)
+    .bind(input.tenant_id)
+    .bind(input.session_id)
+    .bind(contact_id)
+    .bind(answer.requested_agent)
+    .bind(answer.agent_type)
+    .bind(answer.intent)
+    .bind(answer.confidence)
+    .bind(answer.response)
+    .bind(&answer.actions)
+    .bind(&answer.metadata)
+    .bind(answer.latency_ms)
+    .bind(reply_planned)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        tx.rollback().await?;
+        return agent_run(pool, input.tenant_id, input.run_id)
+            .await?
+            .ok_or_else(|| StoreError::Invalid(format!("agent run {} vanished", input.run_id)));
+    }
+    if reply_planned {
+        sqlx::query(
+            "INSERT INTO messages (id, tenant_id, channel_id, session_id, contact_id, identity_id, direction, body, status, status_rank,
+                                   origin, handled_by_workflow, intent, confidence, agent_type)
+             SELECT $1, $2, $3, s.id, s.contact_id, s.identity_id, 'outbound', $5, 'pending', 0, 'agent', $6, $7, $8, $9
+             FROM conversation_sessions s WHERE s.id = $4 AND s.tenant_id = $2",
+        )
+        .bind(input.run_id)
+        .bind(input.tenant_id)
+        .bind(input.channel_id)
+        .bind(input.session_id)
+        .bind(answer.response)
+        .bind(ventros_workflows::ids::outbound_workflow_id(input.tenant_id, input.run_id))
+        .bind(answer.intent)
+        .bind(answer.confidence)
+        .bind(answer.agent_type)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO message_status_history (tenant_id, message_id, status) VALUES ($1, $2, 'pending')")
+            .bind(input.tenant_id)
+            .bind(input.run_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    append_outbox(
+        &mut tx,
+        input.tenant_id,
+        "agent.replied",
+        "session",
+        input.session_id,
+        json!({"run_id": input.run_id, "agent_type": answer.agent_type, "intent": answer.intent,
+               "confidence": answer.confidence, "reply_planned": reply_planned}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(AgentExecuteOutput {
+        run_id: input.run_id,
+        agent_type: answer.agent_type.to_owned(),
+        intent: answer.intent.to_owned(),
+        confidence: answer.confidence,
+        reply_planned,
+        action_types: action_types(&answer.actions),
+    })
+}
+
+/// The default sales pipeline, created on first use.
+const DEFAULT_STAGES: &[(&str, &str)] = &[
+    ("new", "New"),
+    ("contacted", "Contacted"),
+    ("interested", "Interested"),
+    ("qualified", "Qualified"),
+    ("proposal", "Proposal"),
+    ("won", "Won"),
+    ("lost", "Lost"),
+];
+
+async fn default_pipeline(tx: &mut Transaction<'_, Postgres>, tenant_id: Uuid) -> Result<Uuid, sqlx::Error> {
+    if let Some(id) = sqlx::query_scalar("SELECT id FROM pipelines WHERE tenant_id = $1 AND is_default")
+        .bind(tenant_id)
+        .fetch_optional(&mut **tx)
+        .await?
+    {
+        return Ok(id);
+    }
+    let id = Uuid::now_v7();
+    sqlx::query("INSERT INTO pipelines (id, tenant_id, name, is_default) VALUES ($1, $2, 'Sales', true)")
+        .bind(id)
+        .bind(tenant_id)
+        .execute(&mut **tx)
+        .await?;
+    for (position, (key, name)) in DEFAULT_STAGES.iter().enumerate() {
+        sqlx::query("INSERT INTO pipeline_stages (id, tenant_id, pipeline_id, key, name, position) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(Uuid::now_v7())
+            .bind(tenant_id)
+            .bind(id)
+            .bind(key)
+            .bind(name)
+            .bind(position as i32)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(id)
+}
+
+/// The contact's open deal in the default pipeline, created at stage `new` when missing.
+async fn open_deal(tx: &mut Transaction<'_, Postgres>, tenant_id: Uuid, contact_id: Uuid, title: &str, source: &str) -> Result<(Uuid, bool), sqlx::Error> {
+    let pipeline = default_pipeline(tx, tenant_id).await?;
+    if let Some(id) = sqlx::query_scalar("SELECT id FROM deals WHERE pipeline_id = $1 AND contact_id = $2 AND status = 'open'")
+        .bind(pipeline)
+        .bind(contact_id)
+        .fetch_optional(&mut **tx)
+        .await?
+    {
+        return Ok((id, false));
+    }
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO deals (id, tenant_id, pipeline_id, stage_id, contact_id, title, source, created_by)
+         SELECT $1, $2, $3, s.id, $4, $5, $6, 'agent' FROM pipeline_stages s WHERE s.pipeline_id = $3 AND s.key = 'new'",
+    )
+    .bind(id)
+    .bind(tenant_id)
+    .bind(pipeline)
+    .bind(contact_id)
+    .bind(title)
+    .bind(source)
+    .execute(&mut **tx)
+    .await?;
+    append_outbox(tx, tenant_id, "deal.created", "deal", id, json!({"deal_id": id, "contact_id": contact_id, "stage": "new"})).await?;
+    Ok((id, true))
+}
+
+/// Executes the suggested actions stored with an agent run, once.
+pub async fn apply_agent_actions(pool: &PgPool, tenant_id: Uuid, run_id: Uuid) -> Result<ApplyActionsOutput, StoreError> {
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query("SELECT contact_id, actions, actions_applied_at FROM agent_runs WHERE id = $1 AND tenant_id = $2 FOR UPDATE")
+        .bind(run_id)
+        .bind(tenant_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::Invalid(format!("agent run {run_id} does not exist")))?;
+    let contact_id: Uuid = row.try_get("contact_id")?;
+    let actions: Value = row.try_get("actions")?;
+    let already: Option<DateTime<Utc>> = row.try_get("actions_applied_at")?;
+    let types = action_types(&actions);
+    let handoff = types.iter().any(|t| t == "handoff_to_human");
+    if already.is_some() {
+        return Ok(ApplyActionsOutput { applied: types, handoff });
+    }
+    let mut applied = Vec::new();
+    for action in actions.as_array().into_iter().flatten() {
+        let kind = action["type"].as_str().unwrap_or_default();
+        let param = |name: &str| action["params"][name].as_str().map(str::to_owned);
+        match kind {
+            "create_lead" => {
+                let interest = param("interest").filter(|s| !s.is_empty());
+                let title = interest.map(|i| format!("Interested in {}", i.chars().take(80).collect::<String>())).unwrap_or_else(|| "New lead".into());
+                open_deal(&mut tx, tenant_id, contact_id, &title, &param("source").unwrap_or_else(|| "conversation".into())).await?;
+            }
+            "update_pipeline" => {
+                let Some(stage) = param("stage") else { continue };
+                let (deal, _) = open_deal(&mut tx, tenant_id, contact_id, "New lead", "conversation").await?;
+                // Only forward: an agent never drags a deal back to an earlier stage.
+                let moved: Option<String> = sqlx::query_scalar(
+                    "UPDATE deals d SET stage_id = target.id FROM pipeline_stages target, pipeline_stages current
+                     WHERE d.id = $1 AND target.pipeline_id = d.pipeline_id AND target.key = $2
+                       AND current.id = d.stage_id AND target.position > current.position
+                     RETURNING target.key",
+                )
+                .bind(deal)
+                .bind(&stage)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(stage) = moved {
+                    append_outbox(&mut tx, tenant_id, "deal.stage_changed", "deal", deal, json!({"deal_id": deal, "stage": stage})).await?;
+                }
+            }
+            "tag_contact" => {
+                let Some(tag) = param("tag").filter(|t| !t.is_empty() && t.len() <= 64) else { continue };
+                let tagged = sqlx::query("UPDATE contacts SET tags = array_append(tags, $3) WHERE id = $1 AND tenant_id = $2 AND NOT ($3 = ANY(tags))")
+                    .bind(contact_id)
+                    .bind(tenant_id)
+                    .bind(&tag)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if tagged > 0 {
+                    append_outbox(&mut tx, tenant_id, "contact.tagged", "contact", contact_id, json!({"contact_id": contact_id, "tag": tag})).await?;
+                }
+            }
+            "handoff_to_human" => {}
+            _ => continue,
+        }
+        applied.push(kind.to_owned());
+    }
+    sqlx::query("UPDATE agent_runs SET actions_applied_at = now() WHERE id = $1").bind(run_id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(ApplyActionsOutput { applied, handoff })
+}
+
+/// Where a session's chat lives on WAHA, and the provider ids of some of its messages.
+pub async fn session_chat(pool: &PgPool, tenant_id: Uuid, session_id: Uuid, message_ids: &[Uuid]) -> Result<(ChannelRow, String, Vec<String>), StoreError> {
+    let row = sqlx::query(
+        "SELECT i.external_id, c.id, c.tenant_id, c.kind, c.provider_config, c.settings
+         FROM conversation_sessions s JOIN contact_identities i ON i.id = s.identity_id JOIN channels c ON c.id = s.channel_id
+         WHERE s.id = $1 AND s.tenant_id = $2",
+    )
+    .bind(session_id)
+    .bind(tenant_id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| StoreError::Invalid(format!("session {session_id} does not exist")))?;
+    let provider_ids: Vec<String> = sqlx::query_scalar(
+        "SELECT provider_message_id FROM messages WHERE tenant_id = $1 AND id = ANY($2) AND provider_message_id IS NOT NULL",
+    )
+    .bind(tenant_id)
+    .bind(message_ids)
+    .fetch_all(pool)
+    .await?;
+    Ok((decode_channel(&row)?, row.try_get("external_id")?, provider_ids))
 }

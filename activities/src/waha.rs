@@ -223,6 +223,10 @@ pub trait WahaApi: Send + Sync {
     async fn send_text(&self, cfg: &WahaConfig, chat_id: &str, text: &str) -> Result<SentMessage, WahaError>;
     /// `GET /api/messages?chatId=&limit=&session=`: the chat's latest messages, newest first.
     async fn recent_messages(&self, cfg: &WahaConfig, chat_id: &str, limit: u32) -> Result<Vec<SentMessage>, WahaError>;
+    /// `POST /api/sendSeen`: blue ticks on the customer's messages.
+    async fn send_seen(&self, cfg: &WahaConfig, chat_id: &str, message_ids: &[String]) -> Result<(), WahaError>;
+    /// `POST /api/startTyping` / `POST /api/stopTyping`.
+    async fn typing(&self, cfg: &WahaConfig, chat_id: &str, on: bool) -> Result<(), WahaError>;
 }
 
 /// [`WahaApi`] over HTTP with reqwest.
@@ -249,6 +253,22 @@ impl HttpWahaClient {
         }
         let code = status.as_u16();
         if status.is_client_error() && code != 408 && code != 429 {
+            Err(WahaError::Rejected { status: code })
+        } else {
+            Err(WahaError::Unavailable { status: code })
+        }
+    }
+}
+
+impl HttpWahaClient {
+    /// For calls whose answer body does not matter (WAHA documents none for them).
+    async fn status_only(resp: Result<reqwest::Response, reqwest::Error>) -> Result<(), WahaError> {
+        let resp = resp.map_err(|e| WahaError::Transport(without_url(&e)))?;
+        let status = resp.status();
+        let code = status.as_u16();
+        if status.is_success() {
+            Ok(())
+        } else if status.is_client_error() && code != 408 && code != 429 {
             Err(WahaError::Rejected { status: code })
         } else {
             Err(WahaError::Unavailable { status: code })
@@ -300,6 +320,22 @@ impl WahaApi for HttpWahaClient {
         let value = Self::read(resp).await?;
         let list = value.as_array().ok_or_else(|| WahaError::InvalidResponse("expected an array".into()))?;
         Ok(list.iter().filter_map(SentMessage::from_json).collect())
+    }
+
+    async fn send_seen(&self, cfg: &WahaConfig, chat_id: &str, message_ids: &[String]) -> Result<(), WahaError> {
+        let mut body = serde_json::json!({ "session": cfg.session, "chatId": chat_id });
+        if !message_ids.is_empty() {
+            body["messageIds"] = serde_json::json!(message_ids);
+        }
+        let resp = self.http.post(endpoint(cfg, "/api/sendSeen")).header(HEADER_API_KEY, &cfg.api_key).json(&body).send().await;
+        Self::status_only(resp).await
+    }
+
+    async fn typing(&self, cfg: &WahaConfig, chat_id: &str, on: bool) -> Result<(), WahaError> {
+        let path = if on { "/api/startTyping" } else { "/api/stopTyping" };
+        let body = serde_json::json!({ "session": cfg.session, "chatId": chat_id });
+        let resp = self.http.post(endpoint(cfg, path)).header(HEADER_API_KEY, &cfg.api_key).json(&body).send().await;
+        Self::status_only(resp).await
     }
 }
 

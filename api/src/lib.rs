@@ -42,6 +42,9 @@ pub struct ApiSettings {
     pub webhook_max_bytes: usize,
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
     pub database_max_connections: u32,
+    /// The Python agent service, `host:port` (for `GET /api/v1/agents`).
+    #[arg(long, env = "AGENTS_ADDRESS")]
+    pub agents_address: Option<String>,
 }
 
 /// What the handlers need beyond the pool and the Temporal client.
@@ -59,6 +62,8 @@ pub struct AppState {
     pub pool: PgPool,
     pub temporal: TemporalHandle,
     pub config: Arc<ApiConfig>,
+    /// The agent list, fetched from the agent service and cached.
+    pub agents: routes::agents::AgentDirectory,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -74,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/conversations/{id}/takeover", post(routes::conversations::takeover))
         .route("/api/v1/conversations/{id}/handback", post(routes::conversations::handback))
         .route("/api/v1/messages/{id}", get(routes::messages::show))
+        .route("/api/v1/agents", get(routes::agents::list))
         .fallback(|| async { error::ApiError::NotFound("no such route".into()) })
         .with_state(state)
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
@@ -105,6 +111,12 @@ pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
             public_base_url: settings.public_base_url.trim_end_matches('/').to_owned(),
             webhook_max_bytes: settings.webhook_max_bytes,
             temporal_deadline: Duration::from_secs(5),
+        }),
+        agents: routes::agents::AgentDirectory::new(match &settings.agents_address {
+            Some(address) => Some(Arc::new(
+                ventros_activities::agents::GrpcAgentClient::connect_lazy(address).context("AGENTS_ADDRESS")?,
+            )),
+            None => None,
         }),
     };
     let listener = tokio::net::TcpListener::bind(settings.bind).await.context("binding the API address")?;

@@ -11,6 +11,9 @@ use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
 use temporalio_sdk::runtime::PollerBehavior;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use ventros_activities::ConversationActivities;
+use ventros_activities::agents::{AgentApi, GrpcAgentClient};
+use ventros_activities::memory::MemoryServer;
+use ventros_proto::v1::memory_service_server::MemoryServiceServer;
 use ventros_activities::waha::HttpWahaClient;
 use ventros_workflows::{Conversation, OutboundMessage};
 
@@ -36,6 +39,13 @@ pub struct WorkerSettings {
     /// Concurrent activity-task polls.
     #[arg(long, env = "WORKER_ACTIVITY_POLLERS", default_value_t = 8)]
     pub activity_pollers: usize,
+    /// The Python agent service (AgentService), `host:port`. Unset: channels configured for AI
+    /// replies hand their chats to a human.
+    #[arg(long, env = "AGENTS_ADDRESS")]
+    pub agents_address: Option<String>,
+    /// Where this worker serves MemoryService for the agents' tools. Unset: not served.
+    #[arg(long, env = "MEMORY_GRPC_BIND")]
+    pub memory_grpc_bind: Option<std::net::SocketAddr>,
 }
 
 /// Connects to Temporal, retrying for up to `patience` (the server may still be starting).
@@ -68,8 +78,24 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         .context("connecting to PostgreSQL")?;
     ventros_migrations::run(&pool).await.context("applying migrations")?;
 
+    if let Some(bind) = settings.memory_grpc_bind {
+        let listener = tokio::net::TcpListener::bind(bind).await.context("binding MEMORY_GRPC_BIND")?;
+        tracing::info!(address = %listener.local_addr()?, "MemoryService listening");
+        let service = MemoryServiceServer::new(MemoryServer::new(pool.clone()));
+        tokio::spawn(async move {
+            let incoming = tonic::transport::server::TcpIncoming::from(listener);
+            if let Err(err) = tonic::transport::Server::builder().add_service(service).serve_with_incoming(incoming).await {
+                tracing::error!(error = %err, "MemoryService stopped");
+            }
+        });
+    }
+    let agents: Option<Arc<dyn AgentApi>> = match &settings.agents_address {
+        Some(address) => Some(Arc::new(GrpcAgentClient::connect_lazy(address).context("AGENTS_ADDRESS")?)),
+        None => None,
+    };
+
     let client = connect_temporal(&settings.temporal_address, &settings.temporal_namespace, Duration::from_secs(60)).await?;
-    let activities = ConversationActivities::new(pool, Arc::new(HttpWahaClient::new()));
+    let activities = ConversationActivities::new(pool, Arc::new(HttpWahaClient::new()), agents);
     let options = WorkerOptions::new(settings.task_queue.clone())
         .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(settings.workflow_pollers.max(2)))
         .nonsticky_to_sticky_poll_ratio(1.0)

@@ -390,3 +390,122 @@ fn the_production_compose_file_validates_against_the_compose_specification() {
     let _ = std::fs::remove_file(&broken);
     assert!(!output.status.success(), "an invalid compose file must be rejected");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The AI path: the Python agent service (a real process) answering through the workflow, calling
+// MemoryService back on this app's worker.
+// ---------------------------------------------------------------------------------------------
+
+async fn ai_app(settings: Value) -> (TestApp, support::AgentService) {
+    let memory = format!("127.0.0.1:{}", support::free_port());
+    let agents = support::AgentService::start(&memory).await;
+    let app = TestApp::spawn_with(settings, Some((agents.address.clone(), memory))).await;
+    (app, agents)
+}
+
+fn ai_settings(threshold: f32) -> Value {
+    json!({"debounce_ms": 0, "ai": {"agent_type": "RouterAgent", "confidence_threshold": threshold}})
+}
+
+#[tokio::test]
+async fn an_agent_answers_through_the_router_with_memory_and_its_suggested_lead_becomes_a_deal() {
+    let (app, _agents) = ai_app(ai_settings(0.3)).await;
+    let chat = "5511999990010@c.us";
+    app.customer_writes(chat, text("I want to buy product X"), 1, false).await;
+
+    let outbound = app.wait_outbound(1, "read", WAIT).await;
+    let (intent, confidence, agent_type, body): (Option<String>, Option<f32>, Option<String>, Option<String>) =
+        sqlx::query_as("SELECT intent, confidence, agent_type, body FROM messages WHERE id = $1")
+            .bind(outbound[0].0)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(intent.as_deref(), Some("purchase_intent"));
+    assert!(confidence.unwrap() >= 0.3);
+    assert_eq!(agent_type.as_deref(), Some("SalesAgent"), "the router picked the sales specialist");
+    // "Test Customer" is the push name stored on the contact: it reached the agent only through
+    // MemoryService (GetContactContext), served by the worker from PostgreSQL.
+    assert!(body.as_deref().unwrap().starts_with("Hi Test!"), "reply: {body:?}");
+    let tools: String = sqlx::query_scalar("SELECT metadata->>'tools_called' FROM agent_runs").fetch_one(&app.pool).await.unwrap();
+    assert!(tools.contains("get_contact_context") && tools.contains("search_memories"), "{tools}");
+
+    // The suggested actions: a lead (deal) in the default pipeline.
+    let deals: Vec<(String, String)> = sqlx::query_as(
+        "SELECT d.title, s.key FROM deals d JOIN pipeline_stages s ON s.id = d.stage_id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(deals, vec![("Interested in product x".to_owned(), "new".to_owned())]);
+    let events: Vec<String> = app.outbox().await.into_iter().map(|(e, _)| e).collect();
+    assert!(events.contains(&"deal.created".to_owned()) && events.contains(&"agent.replied".to_owned()), "{events:?}");
+
+    // While the agent worked the customer saw blue ticks and "typing…".
+    let resp: Value = app.http.get(format!("{}/sim/sent", app.sim_url)).send().await.unwrap().json().await.unwrap();
+    assert!(resp["counters"]["seen"].as_u64().unwrap() >= 1 && resp["counters"]["typing"].as_u64().unwrap() >= 1, "{resp}");
+
+    let conversation = app.only_conversation().await;
+    let (_, detail) = app.get(&format!("/api/v1/conversations/{}", conversation["id"].as_str().unwrap())).await;
+    assert_eq!(detail["live"]["state"]["last_agent"]["agent_type"], "SalesAgent");
+    assert_eq!(detail["live"]["state"]["last_decision"], "agent");
+    assert_eq!(detail["assigned_to"], "bot");
+
+    let (status, agents) = app.get("/api/v1/agents").await;
+    assert_eq!(status, StatusCode::OK, "{agents}");
+    let items = agents["items"].as_array().unwrap();
+    assert!(items.len() >= 20);
+    let router = items.iter().find(|a| a["type"] == "RouterAgent").unwrap();
+    assert!(router["executions"].as_i64().unwrap() >= 1, "latency is measured from real executions: {router}");
+    record_history(&app, conversation["workflow_id"].as_str().unwrap(), "conversation-agent").await;
+}
+
+#[tokio::test]
+async fn low_confidence_hands_the_chat_to_a_human_and_keeps_the_message() {
+    let (app, _agents) = ai_app(ai_settings(0.999)).await;
+    app.customer_writes("5511999990011@c.us", text("hmm"), 1, false).await;
+    let session = eventually("a human handoff", WAIT, || async {
+        let row: Option<(String, Option<String>)> =
+            sqlx::query_as("SELECT assigned_to, handoff_reason FROM conversation_sessions").fetch_optional(&app.pool).await.unwrap();
+        row.filter(|(a, _)| a == "human")
+    })
+    .await;
+    assert_eq!(session.1.as_deref(), Some("low_confidence"));
+    assert_eq!(app.count("messages WHERE direction = 'inbound'").await, 1);
+    assert_eq!(app.count("messages WHERE direction = 'outbound'").await, 0);
+}
+
+#[tokio::test]
+async fn a_restarted_agent_service_is_retried_and_answers_once() {
+    let (app, mut agents) = ai_app(ai_settings(0.3)).await;
+    agents.kill();
+    app.customer_writes("5511999990012@c.us", text("where is my order?"), 1, false).await;
+    eventually("the message stored while the agent service is down", WAIT, || async {
+        (app.count("messages WHERE direction = 'inbound'").await == 1).then_some(())
+    })
+    .await;
+    // Back on the same address within the retry budget: the activity's retries reach it.
+    let _agents = support::AgentService::start_on(&app.memory_address, &agents.address).await;
+    let outbound = app.wait_outbound(1, "read", WAIT).await;
+    let agent_type: Option<String> =
+        sqlx::query_scalar("SELECT agent_type FROM messages WHERE id = $1").bind(outbound[0].0).fetch_one(&app.pool).await.unwrap();
+    assert_eq!(agent_type.as_deref(), Some("OrderStatusAgent"));
+    assert_eq!(app.count("agent_runs").await, 1);
+    let assigned: String = sqlx::query_scalar("SELECT assigned_to FROM conversation_sessions").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(assigned, "bot");
+}
+
+#[tokio::test]
+async fn an_agent_service_down_past_the_retry_budget_hands_off_and_keeps_the_message() {
+    let (app, mut agents) = ai_app(ai_settings(0.3)).await;
+    agents.kill();
+    app.customer_writes("5511999990013@c.us", text("where is my order?"), 1, false).await;
+    let session = eventually("a human handoff after the retry budget", Duration::from_secs(90), || async {
+        let row: Option<(String, Option<String>)> =
+            sqlx::query_as("SELECT assigned_to, handoff_reason FROM conversation_sessions").fetch_optional(&app.pool).await.unwrap();
+        row.filter(|(a, _)| a == "human")
+    })
+    .await;
+    assert_eq!(session.1.as_deref(), Some("agent_unavailable"));
+    assert_eq!(app.count("messages WHERE direction = 'inbound'").await, 1);
+    assert_eq!(app.count("messages WHERE direction = 'outbound'").await, 0);
+}

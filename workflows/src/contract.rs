@@ -34,6 +34,13 @@ pub mod names {
     pub const ACTIVITY_CLOSE_SESSION: &str = "conversation.close_session";
     pub const ACTIVITY_SEND_OUTBOUND: &str = "outbound.send";
     pub const ACTIVITY_RECORD_STATUS: &str = "outbound.record_status";
+    pub const ACTIVITY_AGENT_PRESENCE: &str = "agent.presence";
+    pub const ACTIVITY_AGENT_EXECUTE: &str = "agent.execute";
+    pub const ACTIVITY_AGENT_APPLY_ACTIONS: &str = "agent.apply_actions";
+
+    /// Application failure type of an agent call that can never succeed (unknown agent, invalid
+    /// request): not retried, the conversation goes to a human at once.
+    pub const FAILURE_AGENT_REJECTED: &str = "AgentRejected";
 
     /// Application failure type of a send the provider refused for good (4xx): never retried.
     pub const FAILURE_PERMANENT_SEND: &str = "PermanentSendFailure";
@@ -159,6 +166,8 @@ pub struct CarriedConversation {
     pub replies_sent: u64,
     pub last_activity_ms: Option<i64>,
     pub last_decision: Option<String>,
+    #[serde(default)]
+    pub last_agent: Option<AgentVerdict>,
 }
 
 /// Result of the `state` query and of the takeover/hand-back updates.
@@ -176,9 +185,20 @@ pub struct ConversationState {
     pub replies_sent: u64,
     /// Milliseconds since the epoch of the last inbound message or operator action.
     pub last_activity_ms: Option<i64>,
-    /// The last reply decision: `greeting`, `away`, `no_rule`, `assigned_to_human`.
+    /// The last reply decision: `greeting`, `away`, `no_rule`, `assigned_to_human`, `agent`,
+    /// `handoff:<reason>`.
     pub last_decision: Option<String>,
     pub timing: ConversationTiming,
+    /// The last agent answer: who answered, the intent and the confidence.
+    #[serde(default)]
+    pub last_agent: Option<AgentVerdict>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AgentVerdict {
+    pub agent_type: String,
+    pub intent: String,
+    pub confidence: f32,
 }
 
 /// Result of a finished Conversation run.
@@ -216,6 +236,20 @@ pub struct PersistInboundOutput {
     pub new_message_ids: Vec<Uuid>,
     pub duplicates: u32,
     pub timing: ConversationTiming,
+    /// Set when the channel answers with an AI agent.
+    #[serde(default)]
+    pub ai: Option<AiReplyConfig>,
+}
+
+/// How a channel's replies come from an agent (from the channel settings).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AiReplyConfig {
+    /// `RouterAgent` picks the specialist; any other type answers directly.
+    pub agent_type: String,
+    /// Replies under this confidence go to a human instead.
+    pub confidence_threshold: f32,
+    /// Mark messages seen and show "typing…" while the agent works.
+    pub presence: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -249,6 +283,58 @@ pub struct SetAssignmentInput {
     pub session_id: Uuid,
     pub assignment: Assignment,
     pub assignee: Option<String>,
+    /// Why the chat went to a human (`low_confidence`, `agent_unavailable`, `agent_requested`, …).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AgentPresenceInput {
+    pub tenant_id: Uuid,
+    pub session_id: Uuid,
+    /// Inbound messages to mark seen (start), or none (stop typing).
+    pub seen_message_ids: Vec<Uuid>,
+    pub typing: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AgentExecuteInput {
+    pub tenant_id: Uuid,
+    pub channel_id: Uuid,
+    pub session_id: Uuid,
+    /// The agent run's id, minted by the workflow; also the reply message's id.
+    pub run_id: Uuid,
+    /// The burst to answer (their text is read from the database, never from history).
+    pub message_ids: Vec<Uuid>,
+    pub agent_type: String,
+    pub confidence_threshold: f32,
+    pub workflow_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AgentExecuteOutput {
+    pub run_id: Uuid,
+    /// The agent that answered (after routing).
+    pub agent_type: String,
+    pub intent: String,
+    pub confidence: f32,
+    /// A pending outbound message (id = run id) was written.
+    pub reply_planned: bool,
+    /// Types of the suggested actions stored with the run.
+    pub action_types: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApplyActionsInput {
+    pub tenant_id: Uuid,
+    pub run_id: Uuid,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApplyActionsOutput {
+    pub applied: Vec<String>,
+    /// The agent asked for a human.
+    pub handoff: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -408,6 +494,12 @@ activity_definitions! {
     SendOutbound: names::ACTIVITY_SEND_OUTBOUND, SendOutboundInput => SendOutboundOutput;
     /// Moves a message's delivery status forward (never back), with history and outbox event.
     RecordStatus: names::ACTIVITY_RECORD_STATUS, RecordStatusInput => bool;
+    /// WhatsApp niceties while an agent works: mark seen, typing on/off (best effort).
+    AgentPresence: names::ACTIVITY_AGENT_PRESENCE, AgentPresenceInput => ();
+    /// Runs an agent through AgentService and stores its answer (reply + suggested actions).
+    AgentExecute: names::ACTIVITY_AGENT_EXECUTE, AgentExecuteInput => AgentExecuteOutput;
+    /// Executes the suggested actions stored with an agent run.
+    AgentApplyActions: names::ACTIVITY_AGENT_APPLY_ACTIONS, ApplyActionsInput => ApplyActionsOutput;
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::contract::{activities::*, names, *};
 use crate::outbound::OutboundMessage;
-use crate::retry::db_activity;
+use crate::retry::{agent_activity, db_activity, presence_activity};
 
 /// How many inbox ids a run remembers to drop duplicate signals before they reach an activity.
 /// Older duplicates are still caught by the database's unique provider id.
@@ -49,6 +49,9 @@ pub struct Conversation {
     replies_sent: u64,
     last_activity_ms: Option<i64>,
     last_decision: Option<String>,
+    /// Set when the channel answers with an AI agent (refreshed from settings on every batch).
+    ai: Option<AiReplyConfig>,
+    last_agent: Option<AgentVerdict>,
 }
 
 #[workflow_methods]
@@ -160,6 +163,7 @@ impl Conversation {
             self.replies_sent = c.replies_sent;
             self.last_activity_ms = c.last_activity_ms;
             self.last_decision = c.last_decision.clone();
+            self.last_agent = c.last_agent.clone();
         }
     }
 
@@ -181,6 +185,7 @@ impl Conversation {
                 replies_sent: self.replies_sent,
                 last_activity_ms: self.last_activity_ms,
                 last_decision: self.last_decision.clone(),
+                last_agent: self.last_agent.clone(),
             }),
         }
     }
@@ -198,6 +203,7 @@ impl Conversation {
             last_activity_ms: self.last_activity_ms,
             last_decision: self.last_decision.clone(),
             timing: self.timing,
+            last_agent: self.last_agent.clone(),
         }
     }
 
@@ -243,6 +249,7 @@ impl Conversation {
         let now = now_ms(ctx.workflow_time());
         ctx.state_mut(|s| {
             s.timing = out.timing;
+            s.ai = out.ai.clone();
             if out.contact_id.is_some() {
                 s.contact_id = out.contact_id;
             }
@@ -287,10 +294,10 @@ impl Conversation {
     /// At most one reply per burst: nothing while a human holds the chat, otherwise whatever the
     /// channel's auto-reply rules say, sent through a child OutboundMessage workflow.
     async fn decide_reply(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
-        let (assignment, session_id, opened) = ctx.state_mut(|s| {
-            s.awaiting_reply.clear();
+        let (assignment, session_id, opened, burst) = ctx.state_mut(|s| {
+            let burst = std::mem::take(&mut s.awaiting_reply);
             let opened = std::mem::take(&mut s.session_opened_since_decision);
-            (s.assignment, s.session_id, opened)
+            (s.assignment, s.session_id, opened, burst)
         });
         let Some(session_id) = session_id else {
             return Ok(());
@@ -298,6 +305,9 @@ impl Conversation {
         if assignment == Assignment::Human {
             ctx.state_mut(|s| s.last_decision = Some("assigned_to_human".into()));
             return Ok(());
+        }
+        if let Some(ai) = ctx.state(|s| s.ai.clone()) {
+            return Self::agent_reply(ctx, session_id, burst, ai).await;
         }
         let reply_message_id = Uuid::parse_str(&ctx.uuid4()).unwrap_or_default();
         let input = ctx.state(|s| PlanAutoReplyInput {
@@ -313,22 +323,104 @@ impl Conversation {
             ctx.state_mut(|s| s.last_decision = Some(plan.reason));
             return Ok(());
         };
+        Self::send_reply(ctx, reply.message_id).await?;
+        ctx.state_mut(|s| s.last_decision = Some(reply.origin));
+        Ok(())
+    }
+
+    /// Starts the OutboundMessage child that sends a (persisted, pending) reply.
+    async fn send_reply(ctx: &mut WorkflowContext<Self>, message_id: Uuid) -> WorkflowResult<()> {
         let (tenant_id, channel_id) = ctx.state(|s| (s.tenant_id, s.channel_id));
         let options = ChildWorkflowOptions::builder()
-            .workflow_id(ids::outbound_workflow_id(tenant_id, reply.message_id))
+            .workflow_id(ids::outbound_workflow_id(tenant_id, message_id))
             // The message outlives the conversation run (continue-as-new, session close).
             .parent_close_policy(ParentClosePolicy::Abandon)
             .build();
-        ctx.start_child_workflow(
-            OutboundMessage::run,
-            OutboundInput { tenant_id, channel_id, message_id: reply.message_id },
-            options,
-        )
-        .await?;
-        ctx.state_mut(|s| {
-            s.replies_sent += 1;
-            s.last_decision = Some(reply.origin);
+        ctx.start_child_workflow(OutboundMessage::run, OutboundInput { tenant_id, channel_id, message_id }, options).await?;
+        ctx.state_mut(|s| s.replies_sent += 1);
+        Ok(())
+    }
+
+    /// The AI path: the agent answers the burst; low confidence, an agent that stays unreachable
+    /// past its retry budget, or an agent asking for it hands the chat to a human. The inbound
+    /// messages are stored either way.
+    async fn agent_reply(
+        ctx: &mut WorkflowContext<Self>,
+        session_id: Uuid,
+        burst: Vec<Uuid>,
+        ai: AiReplyConfig,
+    ) -> WorkflowResult<()> {
+        let tenant_id = ctx.state(|s| s.tenant_id);
+        if ai.presence {
+            let presence = AgentPresenceInput { tenant_id, session_id, seen_message_ids: burst.clone(), typing: true };
+            // Best effort: a failed "typing…" must not hold the answer back.
+            let _ = ctx.execute_activity(AgentPresence, presence, presence_activity()).await;
+        }
+        let run_id = Uuid::parse_str(&ctx.uuid4()).unwrap_or_default();
+        let input = ctx.state(|s| AgentExecuteInput {
+            tenant_id,
+            channel_id: s.channel_id,
+            session_id,
+            run_id,
+            message_ids: burst,
+            agent_type: ai.agent_type.clone(),
+            confidence_threshold: ai.confidence_threshold,
+            workflow_id: s.workflow_id(),
         });
+        let run = ctx.execute_activity(AgentExecute, input, agent_activity()).await;
+        let run = match run {
+            Ok(run) => run,
+            Err(_) => {
+                if ai.presence {
+                    let stop = AgentPresenceInput { tenant_id, session_id, seen_message_ids: vec![], typing: false };
+                    let _ = ctx.execute_activity(AgentPresence, stop, presence_activity()).await;
+                }
+                return Self::hand_to_human(ctx, session_id, "agent_unavailable").await;
+            }
+        };
+        ctx.state_mut(|s| {
+            s.last_agent = Some(AgentVerdict { agent_type: run.agent_type.clone(), intent: run.intent.clone(), confidence: run.confidence })
+        });
+        let mut handoff = None;
+        if run.reply_planned {
+            Self::send_reply(ctx, run.run_id).await?;
+            ctx.state_mut(|s| s.last_decision = Some("agent".into()));
+        } else {
+            handoff = Some("low_confidence");
+            if ai.presence {
+                let stop = AgentPresenceInput { tenant_id, session_id, seen_message_ids: vec![], typing: false };
+                let _ = ctx.execute_activity(AgentPresence, stop, presence_activity()).await;
+            }
+        }
+        if !run.action_types.is_empty() {
+            let applied = ctx
+                .execute_local_activity(AgentApplyActions, ApplyActionsInput { tenant_id, run_id: run.run_id }, db_activity())
+                .await?;
+            if applied.handoff && handoff.is_none() {
+                handoff = Some("agent_requested");
+            }
+        }
+        match handoff {
+            Some(reason) => Self::hand_to_human(ctx, session_id, reason).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn hand_to_human(ctx: &mut WorkflowContext<Self>, session_id: Uuid, reason: &str) -> WorkflowResult<()> {
+        let tenant_id = ctx.state_mut(|s| {
+            s.assignment = Assignment::Human;
+            s.assignee = None;
+            s.last_decision = Some(format!("handoff:{reason}"));
+            s.tenant_id
+        });
+        let input = SetAssignmentInput {
+            tenant_id,
+            session_id,
+            assignment: Assignment::Human,
+            assignee: None,
+            reason: Some(reason.to_owned()),
+        };
+        ctx.execute_local_activity(SetAssignment, input, db_activity()).await?;
         Ok(())
     }
 
@@ -340,6 +432,7 @@ impl Conversation {
                 session_id,
                 assignment: s.assignment,
                 assignee: s.assignee.clone(),
+                reason: None,
             })
         });
         if let Some(input) = input {

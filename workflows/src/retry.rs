@@ -48,3 +48,27 @@ pub(crate) fn provider_send_activity() -> ActivityOptions {
         )
         .build()
 }
+
+/// An agent call: a few quick retries (the agent service restarting), then the conversation goes
+/// to a human rather than leaving the customer waiting. Requests the agent service rejects are not
+/// retried.
+pub(crate) fn agent_activity() -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(10))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_millis(500))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(4))
+                .maximum_attempts(5)
+                .non_retryable_error_types([names::FAILURE_AGENT_REJECTED])
+                .build(),
+        )
+        .build()
+}
+
+/// Seen/typing indicators: nice to have, never worth delaying the reply for.
+pub(crate) fn presence_activity() -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(5))
+        .retry_policy(RetryPolicy::builder().maximum_attempts(2).build())
+        .build()
+}

@@ -1,5 +1,6 @@
 //! REST handlers, one module per resource.
 
+pub mod agents;
 pub mod channels;
 pub mod contacts;
 pub mod conversations;

@@ -45,6 +45,64 @@ where
     }
 }
 
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// The Python agent service as a child process, calling MemoryService back at `memory_address`.
+pub struct AgentService {
+    pub address: String,
+    child: Option<Child>,
+}
+
+impl AgentService {
+    pub async fn start(memory_address: &str) -> AgentService {
+        Self::start_on(memory_address, &format!("127.0.0.1:{}", free_port())).await
+    }
+
+    pub async fn start_on(memory_address: &str, address: &str) -> AgentService {
+        let address = address.to_owned();
+        let python = std::env::var("VENTROS_PYTHON").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python").into());
+        let child = Command::new(python)
+            .args(["-m", "ventros_agents.server"])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../agents"))
+            .env("AGENTS_BIND", &address)
+            .env("MEMORY_SERVICE_ADDRESS", memory_address)
+            .env("LOG_LEVEL", "WARNING")
+            .env("AGENTS_GRACE_SECONDS", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn the agent service");
+        let service = AgentService { address, child: Some(child) };
+        let client = ventros_activities::agents::GrpcAgentClient::connect_lazy(&service.address).expect("client");
+        eventually("the agent service to answer", Duration::from_secs(120), || {
+            let client = client.clone();
+            async move {
+                use ventros_activities::agents::AgentApi;
+                client.list(Duration::from_secs(1)).await.ok().filter(|agents| !agents.is_empty()).map(|_| ())
+            }
+        })
+        .await;
+        service
+    }
+
+    /// SIGKILL.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for AgentService {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 pub struct TestApp {
     pub api: String,
     pub sim: WahaSimulator,
@@ -57,6 +115,9 @@ pub struct TestApp {
     pub tenant_id: Uuid,
     pub api_key: String,
     pub channel_id: Uuid,
+    /// Where this app's worker serves MemoryService.
+    pub memory_address: String,
+    pub agents_address: Option<String>,
     worker: Option<Child>,
 }
 
@@ -76,6 +137,10 @@ pub async fn fresh_database() -> (PgPool, String) {
 
 /// Serves the API in-process on a random port.
 pub async fn spawn_api(pool: PgPool, temporal: TemporalHandle, task_queue: &str) -> String {
+    spawn_api_with_agents(pool, temporal, task_queue, None).await
+}
+
+pub async fn spawn_api_with_agents(pool: PgPool, temporal: TemporalHandle, task_queue: &str, agents_address: Option<&str>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind API");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let state = AppState {
@@ -87,6 +152,10 @@ pub async fn spawn_api(pool: PgPool, temporal: TemporalHandle, task_queue: &str)
             webhook_max_bytes: 1024 * 1024,
             temporal_deadline: Duration::from_secs(5),
         }),
+        agents: ventros_api::routes::agents::AgentDirectory::new(agents_address.map(|a| {
+            std::sync::Arc::new(ventros_activities::agents::GrpcAgentClient::connect_lazy(a).expect("agents client"))
+                as std::sync::Arc<dyn ventros_activities::agents::AgentApi>
+        })),
     };
     tokio::spawn(async move { axum::serve(listener, ventros_api::router(state)).await });
     base
@@ -95,6 +164,16 @@ pub async fn spawn_api(pool: PgPool, temporal: TemporalHandle, task_queue: &str)
 impl TestApp {
     /// Spawns a complete app whose channel uses `settings` (auto-reply and timing).
     pub async fn spawn(settings: Value) -> TestApp {
+        Self::spawn_with(settings, None).await
+    }
+
+    /// The same, with the worker and API pointing at an agent service (its address, and the
+    /// MemoryService address it calls back, which this app's worker will serve).
+    pub async fn spawn_with(settings: Value, agents: Option<(String, String)>) -> TestApp {
+        let (agents_address, memory_address) = match agents {
+            Some((agents, memory)) => (Some(agents), memory),
+            None => (None, format!("127.0.0.1:{}", free_port())),
+        };
         CRYPTO.call_once(|| {
             let _ = rustls::crypto::ring::default_provider().install_default();
         });
@@ -110,7 +189,7 @@ impl TestApp {
         let router = sim.router();
         tokio::spawn(async move { axum::serve(sim_listener, router).await });
 
-        let api = spawn_api(pool.clone(), TemporalHandle::from_client(temporal.clone()), &task_queue).await;
+        let api = spawn_api_with_agents(pool.clone(), TemporalHandle::from_client(temporal.clone()), &task_queue, agents_address.as_deref()).await;
         let (tenant_id, key) = ventros_api::auth::create_tenant(&pool, "Test tenant").await.expect("tenant");
 
         let mut app = TestApp {
@@ -125,6 +204,8 @@ impl TestApp {
             tenant_id,
             api_key: key.secret,
             channel_id: Uuid::nil(),
+            memory_address,
+            agents_address,
             worker: None,
         };
         let (status, channel) = app
@@ -162,16 +243,22 @@ impl TestApp {
     }
 
     pub fn start_worker(&mut self) {
-        let child = Command::new(env!("CARGO_BIN_EXE_ventros-worker"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ventros-worker"));
+        let child = command
             .env("DATABASE_URL", &self.database_url)
             .env("TEMPORAL_ADDRESS", env("TEMPORAL_ADDRESS"))
             .env("TEMPORAL_TASK_QUEUE", &self.task_queue)
             .env("DATABASE_MAX_CONNECTIONS", "4")
+            .env("MEMORY_GRPC_BIND", &self.memory_address)
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn worker");
+            .stderr(Stdio::inherit());
+        let child = match &self.agents_address {
+            Some(address) => child.env("AGENTS_ADDRESS", address),
+            None => child.env_remove("AGENTS_ADDRESS"),
+        }
+        .spawn()
+        .expect("spawn worker");
         self.worker = Some(child);
     }
 

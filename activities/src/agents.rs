@@ -1,0 +1,71 @@
+//! The client for the Python agent service (AgentService over gRPC), behind a trait so activities
+//! and the API share one implementation and tests can point it anywhere.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Request};
+use ventros_proto::v1::agent_service_client::AgentServiceClient;
+use ventros_proto::v1::{AgentExecutionRequest, AgentExecutionResponse, AgentInfo};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The request can never succeed (unknown agent type, invalid input).
+    #[error("the agent service rejected the request ({code}): {message}")]
+    Rejected { code: String, message: String },
+    /// The service is down, slow or failing: worth retrying.
+    #[error("the agent service is unavailable ({code})")]
+    Unavailable { code: String },
+}
+
+impl AgentError {
+    fn from_status(status: tonic::Status) -> Self {
+        let code = format!("{:?}", status.code());
+        match status.code() {
+            Code::InvalidArgument | Code::NotFound | Code::FailedPrecondition | Code::PermissionDenied => {
+                AgentError::Rejected { code, message: status.message().chars().take(300).collect() }
+            }
+            _ => AgentError::Unavailable { code },
+        }
+    }
+}
+
+#[async_trait]
+pub trait AgentApi: Send + Sync {
+    async fn execute(&self, request: AgentExecutionRequest, deadline: Duration) -> Result<AgentExecutionResponse, AgentError>;
+    async fn list(&self, deadline: Duration) -> Result<Vec<AgentInfo>, AgentError>;
+}
+
+/// AgentService over a lazily connected tonic channel: the worker and the API start even while
+/// the agent service is down, and calls fail fast (then retry) until it is back.
+#[derive(Clone)]
+pub struct GrpcAgentClient {
+    client: AgentServiceClient<Channel>,
+}
+
+impl GrpcAgentClient {
+    /// `address` is `host:port` or a full `http://host:port` URL.
+    pub fn connect_lazy(address: &str) -> Result<Self, tonic::transport::Error> {
+        let url = if address.contains("://") { address.to_owned() } else { format!("http://{address}") };
+        let endpoint = Endpoint::from_shared(url)?.connect_timeout(Duration::from_secs(2)).tcp_nodelay(true);
+        Ok(GrpcAgentClient { client: AgentServiceClient::new(endpoint.connect_lazy()) })
+    }
+}
+
+#[async_trait]
+impl AgentApi for GrpcAgentClient {
+    async fn execute(&self, request: AgentExecutionRequest, deadline: Duration) -> Result<AgentExecutionResponse, AgentError> {
+        let mut request = Request::new(request);
+        request.set_timeout(deadline);
+        let mut client = self.client.clone();
+        client.execute_agent(request).await.map(|r| r.into_inner()).map_err(AgentError::from_status)
+    }
+
+    async fn list(&self, deadline: Duration) -> Result<Vec<AgentInfo>, AgentError> {
+        let mut request = Request::new(());
+        request.set_timeout(deadline);
+        let mut client = self.client.clone();
+        client.list_available_agents(request).await.map(|r| r.into_inner().agents).map_err(AgentError::from_status)
+    }
+}
