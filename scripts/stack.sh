@@ -19,6 +19,7 @@ T_UI_PORT=${VENTROS_TEMPORAL_UI_PORT:-8233}
 API_PORT=${VENTROS_API_PORT:-8080}
 SIM_PORT=${VENTROS_WAHA_SIM_PORT:-3000}
 AGENTS_PORT=${VENTROS_AGENTS_PORT:-50051}
+MEMORY_PORT=${VENTROS_MEMORY_PORT:-50052}
 PROFILE=${VENTROS_PROFILE:-release}
 TARGET="$ROOT/target/$PROFILE"
 API_URL="http://127.0.0.1:$API_PORT"
@@ -63,11 +64,13 @@ up() {
   . "$DATA/demo.env"
 
   "$TARGET/ventros-admin" migrate >/dev/null
-  start_bg agents env AGENTS_BIND="127.0.0.1:$AGENTS_PORT" "$VENV/bin/python" -m ventros_agents.server
+  start_bg agents env AGENTS_BIND="127.0.0.1:$AGENTS_PORT" MEMORY_SERVICE_ADDRESS="127.0.0.1:$MEMORY_PORT" \
+    "$VENV/bin/python" -m ventros_agents.server
   start_bg waha-sim env WAHA_SIM_BIND="127.0.0.1:$SIM_PORT" WAHA_API_KEY="$WAHA_API_KEY" "$TARGET/waha-sim"
-  start_bg worker env DATABASE_URL="$DATABASE_URL" TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" "$TARGET/ventros-worker"
+  start_bg worker env DATABASE_URL="$DATABASE_URL" TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" \
+    AGENTS_ADDRESS="127.0.0.1:$AGENTS_PORT" MEMORY_GRPC_BIND="127.0.0.1:$MEMORY_PORT" "$TARGET/ventros-worker"
   start_bg api env DATABASE_URL="$DATABASE_URL" TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" API_BIND="127.0.0.1:$API_PORT" \
-    PUBLIC_BASE_URL="$API_URL" "$TARGET/ventros-api"
+    PUBLIC_BASE_URL="$API_URL" AGENTS_ADDRESS="127.0.0.1:$AGENTS_PORT" "$TARGET/ventros-api"
   wait_for_http "$API_URL/readyz" 120
   wait_for_http "$SIM_URL/health" 30
 
@@ -96,7 +99,7 @@ Ventros is running (data in .data/, logs in .data/logs/).
   Temporal UI    http://127.0.0.1:$T_UI_PORT   (workflows Conversation / OutboundMessage)
   Temporal gRPC  ${TEMPORAL_ADDRESS#http://}
   WAHA simulator $SIM_URL
-  Agent service  127.0.0.1:$AGENTS_PORT (gRPC AgentService, offline model provider)
+  Agent service  127.0.0.1:$AGENTS_PORT (gRPC AgentService; MemoryService on 127.0.0.1:$MEMORY_PORT)
   PostgreSQL     ${DATABASE_URL}
   Demo API key   $DEMO_API_KEY
   Demo channel   $DEMO_CHANNEL_ID

@@ -449,6 +449,9 @@ async fn an_agent_answers_through_the_router_with_memory_and_its_suggested_lead_
     assert_eq!(detail["live"]["state"]["last_agent"]["agent_type"], "SalesAgent");
     assert_eq!(detail["live"]["state"]["last_decision"], "agent");
     assert_eq!(detail["assigned_to"], "bot");
+    let reply = detail["messages"].as_array().unwrap().iter().find(|m| m["direction"] == "outbound").unwrap();
+    assert_eq!(reply["intent"], "purchase_intent");
+    assert_eq!(reply["agent_type"], "SalesAgent");
 
     let (status, agents) = app.get("/api/v1/agents").await;
     assert_eq!(status, StatusCode::OK, "{agents}");
@@ -508,4 +511,68 @@ async fn an_agent_service_down_past_the_retry_budget_hands_off_and_keeps_the_mes
     assert_eq!(session.1.as_deref(), Some("agent_unavailable"));
     assert_eq!(app.count("messages WHERE direction = 'inbound'").await, 1);
     assert_eq!(app.count("messages WHERE direction = 'outbound'").await, 0);
+}
+
+#[tokio::test]
+async fn memory_service_serves_only_the_callers_tenant_and_rejects_bad_requests() {
+    use ventros_proto::v1::memory_service_client::MemoryServiceClient;
+    use ventros_proto::v1::{ContactContextRequest, MemorySearchRequest, StoreMemoryRequest};
+
+    let app = TestApp::spawn(greeting_settings()).await;
+    app.customer_writes("5511999990014@c.us", text("My blender broke, I bought it last month"), 1, false).await;
+    app.wait_outbound(1, "read", WAIT).await;
+    let contact = app.only_conversation().await["contact_id"].as_str().unwrap().to_owned();
+    let tenant = app.tenant_id.to_string();
+    let mut client = eventually("MemoryService to listen", WAIT, || async {
+        MemoryServiceClient::connect(format!("http://{}", app.memory_address)).await.ok()
+    })
+    .await;
+
+    let context = client
+        .get_contact_context(ContactContextRequest { contact_id: contact.clone(), tenant_id: tenant.clone(), history_limit: 10, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(context.profile.unwrap().display_name, "Test Customer");
+    assert_eq!(context.recent_messages.len(), 2);
+    assert_eq!(context.stats.unwrap().sessions, 1);
+
+    let stored = client
+        .store_memory(StoreMemoryRequest { contact_id: contact.clone(), tenant_id: tenant.clone(), content: "Owns a Pro blender".into(),
+            memory_type: "purchase".into(), idempotency_key: "k-1".into(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(stored.created);
+    let again = client
+        .store_memory(StoreMemoryRequest { contact_id: contact.clone(), tenant_id: tenant.clone(), content: "Owns a Pro blender".into(),
+            memory_type: "purchase".into(), idempotency_key: "k-1".into(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!again.created);
+    assert_eq!(again.memory_id, stored.memory_id);
+
+    let found = client
+        .search_memories(MemorySearchRequest { contact_id: contact.clone(), tenant_id: tenant.clone(), query: "blender".into(), limit: 5, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    let contents: Vec<&str> = found.memories.iter().map(|m| m.content.as_str()).collect();
+    assert!(contents.contains(&"Owns a Pro blender") && contents.iter().any(|c| c.contains("broke")), "{contents:?}");
+
+    let other_tenant = uuid::Uuid::new_v4().to_string();
+    let err = client
+        .get_contact_context(ContactContextRequest { contact_id: contact.clone(), tenant_id: other_tenant, ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
+    let err = client.search_memories(MemorySearchRequest { contact_id: contact.clone(), ..Default::default() }).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().contains("tenant_id"));
+    let err = client
+        .store_memory(StoreMemoryRequest { contact_id: contact, tenant_id: tenant, content: "  ".into(), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
 }

@@ -38,6 +38,9 @@ struct Args {
     /// Give up waiting for replies after this many seconds.
     #[arg(long, default_value_t = 120)]
     timeout_secs: u64,
+    /// Answer with the AI agent (RouterAgent through the agent service) instead of the greeting.
+    #[arg(long)]
+    ai: bool,
 }
 
 fn parse_process(s: &str) -> Result<(String, u32), String> {
@@ -82,7 +85,11 @@ async fn main() -> anyhow::Result<()> {
         .json(&json!({
             "name": "Benchmark",
             "provider_config": {"base_url": sim_url, "api_key": sim_key, "session": "default", "hmac_key": hmac_key},
-            "settings": {"greeting": "Olá! Recebemos sua mensagem.", "debounce_ms": 0, "max_debounce_ms": 0},
+            "settings": if args.ai {
+                json!({"debounce_ms": 0, "max_debounce_ms": 0, "ai": {"agent_type": "RouterAgent", "confidence_threshold": 0.0}})
+            } else {
+                json!({"greeting": "Olá! Recebemos sua mensagem.", "debounce_ms": 0, "max_debounce_ms": 0})
+            },
         }))
         .send()
         .await?
@@ -103,8 +110,11 @@ async fn main() -> anyhow::Result<()> {
         .error_for_status()?;
 
     println!(
-        "ventros-bench: {} messages at {} msg/s offered (concurrency {}), tenant {tenant_id}",
-        args.messages, args.rate, args.concurrency
+        "ventros-bench: {} messages at {} msg/s offered (concurrency {}), replies from {}, tenant {tenant_id}",
+        args.messages,
+        args.rate,
+        args.concurrency,
+        if args.ai { "the AI agent (RouterAgent)" } else { "the greeting rule" }
     );
     let started_ms = chrono::Utc::now().timestamp_millis();
     let started = Instant::now();

@@ -39,12 +39,13 @@ fn session_view(r: &sqlx::postgres::PgRow) -> Result<Value, sqlx::Error> {
         "closed_at": r.try_get::<Option<Time>, _>("closed_at")?,
         "close_reason": r.try_get::<Option<String>, _>("close_reason")?,
         "last_activity_at": r.try_get::<Time, _>("last_activity_at")?,
+        "handoff_reason": r.try_get::<Option<String>, _>("handoff_reason")?,
     }))
 }
 
 macro_rules! session_columns {
     () => {
-        "id, channel_id, contact_id, status, assigned_to, assignee, workflow_id, opened_at, closed_at, close_reason, last_activity_at"
+        "id, channel_id, contact_id, status, assigned_to, assignee, workflow_id, opened_at, closed_at, close_reason, last_activity_at, handoff_reason"
     };
 }
 
@@ -112,7 +113,7 @@ pub async fn show(State(state): State<AppState>, tenant: Tenant, Path(id): Path<
     let id = parse_id(&id, "conversation")?;
     let (row, session) = load_session(&state, tenant, id).await?;
     let messages = sqlx::query(
-        "SELECT id, direction, body, status, origin, provider_timestamp, created_at FROM messages
+        "SELECT id, direction, body, status, origin, intent, confidence, agent_type, provider_timestamp, created_at FROM messages
          WHERE session_id = $1 AND tenant_id = $2 ORDER BY coalesce(provider_timestamp, created_at), created_at LIMIT 500",
     )
     .bind(id)
@@ -127,6 +128,9 @@ pub async fn show(State(state): State<AppState>, tenant: Tenant, Path(id): Path<
             "body": r.try_get::<Option<String>, _>("body")?,
             "status": r.try_get::<String, _>("status")?,
             "origin": r.try_get::<Option<String>, _>("origin")?,
+            "intent": r.try_get::<Option<String>, _>("intent")?,
+            "confidence": r.try_get::<Option<f32>, _>("confidence")?,
+            "agent_type": r.try_get::<Option<String>, _>("agent_type")?,
             "provider_timestamp": r.try_get::<Option<Time>, _>("provider_timestamp")?,
             "created_at": r.try_get::<Time, _>("created_at")?,
         }))

@@ -16,7 +16,7 @@ pub async fn show(State(state): State<AppState>, tenant: Tenant, Path(id): Path<
     let id = parse_id(&id, "message")?;
     let m = sqlx::query(
         "SELECT id, session_id, contact_id, channel_id, direction, provider_message_id, provider_timestamp, body, media,
-                status, failure_reason, origin, handled_by_workflow, created_at, updated_at
+                status, failure_reason, origin, handled_by_workflow, intent, confidence, agent_type, created_at, updated_at
          FROM messages WHERE id = $1 AND tenant_id = $2",
     )
     .bind(id)
@@ -51,6 +51,9 @@ pub async fn show(State(state): State<AppState>, tenant: Tenant, Path(id): Path<
         "status": m.try_get::<String, _>("status")?,
         "failure_reason": m.try_get::<Option<String>, _>("failure_reason")?,
         "origin": m.try_get::<Option<String>, _>("origin")?,
+        "intent": m.try_get::<Option<String>, _>("intent")?,
+        "confidence": m.try_get::<Option<f32>, _>("confidence")?,
+        "agent_type": m.try_get::<Option<String>, _>("agent_type")?,
         "workflow_id": m.try_get::<String, _>("handled_by_workflow")?,
         "status_history": history,
         "created_at": m.try_get::<Time, _>("created_at")?,
