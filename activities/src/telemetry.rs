@@ -1,4 +1,4 @@
-//! Logging set-up shared by every Ventros process.
+//! Logging set-up and signal handling shared by every Ventros process.
 //!
 //! Log lines carry ids (`tenant.id`, `workflow.id`, `message.id`), never phone numbers, message
 //! text, names or secrets.
@@ -12,5 +12,15 @@ pub fn init_tracing() {
         builder.json().init();
     } else {
         builder.init();
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM: the moment to stop taking work and drain.
+pub async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
     }
 }

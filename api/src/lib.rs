@@ -121,16 +121,6 @@ pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
     };
     let listener = tokio::net::TcpListener::bind(settings.bind).await.context("binding the API address")?;
     tracing::info!(address = %listener.local_addr()?, "API listening");
-    axum::serve(listener, router(state)).with_graceful_shutdown(stop_signal()).await?;
+    axum::serve(listener, router(state)).with_graceful_shutdown(ventros_activities::telemetry::stop_signal()).await?;
     Ok(())
 }
-
-async fn stop_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-}
-

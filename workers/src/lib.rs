@@ -109,7 +109,7 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
 
     let shutdown = worker.shutdown_handle();
     tokio::spawn(async move {
-        wait_for_stop_signal().await;
+        ventros_activities::telemetry::stop_signal().await;
         tracing::info!("stop signal received; draining the worker");
         shutdown();
     });
@@ -118,13 +118,3 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     tracing::info!("worker stopped");
     Ok(())
 }
-
-async fn wait_for_stop_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-}
-
