@@ -2,8 +2,9 @@
 //!
 //! It owns the ordering and the decisions of a chat: inbound messages arrive as `inbound` signals
 //! (inbox ids only), are persisted in provider-timestamp order by an idempotent activity, are
-//! coalesced for a debounce window, and then get at most one reply, decided by the channel's
-//! auto-reply rules unless a human has taken the chat over. After an inactivity timeout the session
+//! coalesced for a debounce window, and then get at most one reply: from an AI agent when the
+//! channel has one (low confidence or an unreachable agent hands the chat to a human), otherwise
+//! from the channel's auto-reply rules, and none while a human holds the chat. After an inactivity timeout the session
 //! closes and the run ends; the next message starts a new run (signal-with-start) and a new session.
 //! Long sessions continue-as-new, carrying their state.
 

@@ -86,9 +86,11 @@ async fn main() -> anyhow::Result<()> {
             "name": "Benchmark",
             "provider_config": {"base_url": sim_url, "api_key": sim_key, "session": "default", "hmac_key": hmac_key},
             "settings": if args.ai {
-                json!({"debounce_ms": 0, "max_debounce_ms": 0, "ai": {"agent_type": "RouterAgent", "confidence_threshold": 0.0}})
+                json!({"debounce_ms": 0, "max_debounce_ms": 0, "inactivity_timeout_secs": 900,
+                       "ai": {"agent_type": "RouterAgent", "confidence_threshold": 0.0}})
             } else {
-                json!({"greeting": "Olá! Recebemos sua mensagem.", "debounce_ms": 0, "max_debounce_ms": 0})
+                // Sessions close 15 minutes later, so benchmark conversations do not pile up.
+                json!({"greeting": "Olá! Recebemos sua mensagem.", "debounce_ms": 0, "max_debounce_ms": 0, "inactivity_timeout_secs": 900})
             },
         }))
         .send()
