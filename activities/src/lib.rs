@@ -12,6 +12,7 @@ pub mod acts;
 pub mod agents;
 pub mod channel;
 pub mod memory;
+pub mod settings;
 pub mod store;
 pub mod telemetry;
 pub mod waha;

@@ -26,22 +26,14 @@ pub use temporal::TemporalHandle;
 pub struct ApiSettings {
     #[arg(long, env = "API_BIND", default_value = "127.0.0.1:8080")]
     pub bind: std::net::SocketAddr,
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: String,
-    #[arg(long, env = "TEMPORAL_ADDRESS", default_value = "http://127.0.0.1:7233")]
-    pub temporal_address: String,
-    #[arg(long, env = "TEMPORAL_NAMESPACE", default_value = "default")]
-    pub temporal_namespace: String,
-    #[arg(long, env = "TEMPORAL_TASK_QUEUE", default_value = ventros_workflows::names::DEFAULT_TASK_QUEUE)]
-    pub task_queue: String,
+    #[command(flatten)]
+    pub connections: ventros_activities::settings::ConnectionSettings,
     /// The URL WAHA reaches this API at; webhook URLs are built from it.
     #[arg(long, env = "PUBLIC_BASE_URL", default_value = "http://127.0.0.1:8080")]
     pub public_base_url: String,
     /// Largest webhook body accepted.
     #[arg(long, env = "WEBHOOK_MAX_BYTES", default_value_t = 1024 * 1024)]
     pub webhook_max_bytes: usize,
-    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
-    pub database_max_connections: u32,
     /// The Python agent service, `host:port` (for `GET /api/v1/agents`).
     #[arg(long, env = "AGENTS_ADDRESS")]
     pub agents_address: Option<String>,
@@ -97,17 +89,17 @@ pub fn parse_id(raw: &str, what: &str) -> Result<uuid::Uuid, error::ApiError> {
 pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
     use anyhow::Context;
     let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(settings.database_max_connections)
+        .max_connections(settings.connections.database_max_connections)
         .acquire_timeout(Duration::from_secs(5))
-        .connect(&settings.database_url)
+        .connect(&settings.connections.database_url)
         .await
         .context("connecting to PostgreSQL")?;
     ventros_migrations::run(&pool).await.context("applying migrations")?;
     let state = AppState {
         pool,
-        temporal: TemporalHandle::connect_in_background(settings.temporal_address.clone(), settings.temporal_namespace.clone()),
+        temporal: TemporalHandle::connect_in_background(settings.connections.temporal_address.clone(), settings.connections.temporal_namespace.clone()),
         config: Arc::new(ApiConfig {
-            task_queue: settings.task_queue.clone(),
+            task_queue: settings.connections.task_queue.clone(),
             public_base_url: settings.public_base_url.trim_end_matches('/').to_owned(),
             webhook_max_bytes: settings.webhook_max_bytes,
             temporal_deadline: Duration::from_secs(5),

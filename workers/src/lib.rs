@@ -20,17 +20,8 @@ use ventros_workflows::{Conversation, OutboundMessage};
 /// Worker settings, from the environment (see the README's configuration table).
 #[derive(Debug, Clone, clap::Parser)]
 pub struct WorkerSettings {
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: String,
-    #[arg(long, env = "TEMPORAL_ADDRESS", default_value = "http://127.0.0.1:7233")]
-    pub temporal_address: String,
-    #[arg(long, env = "TEMPORAL_NAMESPACE", default_value = "default")]
-    pub temporal_namespace: String,
-    #[arg(long, env = "TEMPORAL_TASK_QUEUE", default_value = ventros_workflows::names::DEFAULT_TASK_QUEUE)]
-    pub task_queue: String,
-    /// Largest number of database connections this process opens.
-    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
-    pub database_max_connections: u32,
+    #[command(flatten)]
+    pub connections: ventros_activities::settings::ConnectionSettings,
     /// Concurrent workflow-task polls. Split evenly between the sticky queue (tasks of cached
     /// workflows) and the normal queue (new workflows: every first message of a chat and every
     /// outbound message), which the SDK's default ratio starves.
@@ -71,9 +62,9 @@ pub async fn connect_temporal(address: &str, namespace: &str, patience: Duration
 /// Runs the worker until SIGINT/SIGTERM, then drains and stops.
 pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     let pool = PgPoolOptions::new()
-        .max_connections(settings.database_max_connections)
+        .max_connections(settings.connections.database_max_connections)
         .acquire_timeout(Duration::from_secs(10))
-        .connect(&settings.database_url)
+        .connect(&settings.connections.database_url)
         .await
         .context("connecting to PostgreSQL")?;
     ventros_migrations::run(&pool).await.context("applying migrations")?;
@@ -94,9 +85,9 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         None => None,
     };
 
-    let client = connect_temporal(&settings.temporal_address, &settings.temporal_namespace, Duration::from_secs(60)).await?;
+    let client = connect_temporal(&settings.connections.temporal_address, &settings.connections.temporal_namespace, Duration::from_secs(60)).await?;
     let activities = ConversationActivities::new(pool, Arc::new(HttpWahaClient::new()), agents);
-    let options = WorkerOptions::new(settings.task_queue.clone())
+    let options = WorkerOptions::new(settings.connections.task_queue.clone())
         .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(settings.workflow_pollers.max(2)))
         .nonsticky_to_sticky_poll_ratio(1.0)
         .activity_task_poller_behavior(PollerBehavior::SimpleMaximum(settings.activity_pollers.max(1)))
@@ -113,7 +104,7 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         tracing::info!("stop signal received; draining the worker");
         shutdown();
     });
-    tracing::info!(task_queue = %settings.task_queue, "worker polling");
+    tracing::info!(task_queue = %settings.connections.task_queue, "worker polling");
     worker.run().await?;
     tracing::info!("worker stopped");
     Ok(())
