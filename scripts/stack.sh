@@ -81,8 +81,7 @@ up() {
     channel=$(curl -fsS -X POST "$API_URL/api/v1/channels" -H "Authorization: Bearer $DEMO_API_KEY" -H 'Content-Type: application/json' \
       -d "{\"name\":\"WhatsApp demo\",\"kind\":\"waha\",
            \"provider_config\":{\"base_url\":\"$SIM_URL\",\"api_key\":\"$WAHA_API_KEY\",\"session\":\"default\",\"hmac_key\":\"$WAHA_HMAC_KEY\"},
-           \"settings\":{\"greeting\":\"Hi! Thanks for writing to Ventros Demo. How can we help?\",
-                         \"away_message\":\"We are closed right now and will answer first thing tomorrow.\"}}")
+           \"settings\":{\"ai\":{\"agent_type\":\"RouterAgent\",\"confidence_threshold\":0.3}}}")
     DEMO_CHANNEL_ID=$(echo "$channel" | json_field id)
     { echo "DEMO_API_KEY=$DEMO_API_KEY"; echo "DEMO_CHANNEL_ID=$DEMO_CHANNEL_ID"; } >>"$DATA/demo.env"
   fi
@@ -106,7 +105,7 @@ Ventros is running (data in .data/, logs in .data/logs/).
 
 Write to the demo number as a customer would:
   curl -s -X POST $SIM_URL/sim/inbound -H 'Content-Type: application/json' \\
-       -d '{"from":"5511999990000@c.us","push_name":"Ana","messages":[{"body":"Oi, tudo bem?"}]}'
+       -d '{"from":"5511999990000@c.us","push_name":"Ana","messages":[{"body":"I want to buy product X"}]}'
 Then look:
   curl -s $API_URL/api/v1/conversations -H "Authorization: Bearer $DEMO_API_KEY"
 Stop with scripts/stack.sh down; status with scripts/stack.sh status.

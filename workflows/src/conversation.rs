@@ -352,23 +352,27 @@ impl Conversation {
         ai: AiReplyConfig,
     ) -> WorkflowResult<()> {
         let tenant_id = ctx.state(|s| s.tenant_id);
-        if ai.presence {
-            let presence = AgentPresenceInput { tenant_id, session_id, seen_message_ids: burst.clone(), typing: true };
-            // Best effort: a failed "typing…" must not hold the answer back.
-            let _ = ctx.execute_activity(AgentPresence, presence, presence_activity()).await;
-        }
         let run_id = Uuid::parse_str(&ctx.uuid4()).unwrap_or_default();
         let input = ctx.state(|s| AgentExecuteInput {
             tenant_id,
             channel_id: s.channel_id,
             session_id,
             run_id,
-            message_ids: burst,
+            message_ids: burst.clone(),
             agent_type: ai.agent_type.clone(),
             confidence_threshold: ai.confidence_threshold,
             workflow_id: s.workflow_id(),
         });
-        let run = ctx.execute_activity(AgentExecute, input, agent_activity()).await;
+        // Seen ticks and "typing…" go out while the agent thinks, not before it.
+        let view: &WorkflowContext<Self> = ctx;
+        let presence = async {
+            if ai.presence {
+                let start = AgentPresenceInput { tenant_id, session_id, seen_message_ids: burst, typing: true };
+                // Best effort: a failed "typing…" must not hold the answer back.
+                let _ = view.execute_activity(AgentPresence, start, presence_activity()).await;
+            }
+        };
+        let (_, run) = temporalio_sdk::workflows::join!(presence, view.execute_activity(AgentExecute, input, agent_activity()));
         let run = match run {
             Ok(run) => run,
             Err(_) => {
