@@ -98,3 +98,15 @@ def executor_spec(agent_type):
     from ventros_agents.catalog import BY_TYPE
 
     return BY_TYPE[agent_type]
+
+
+async def test_the_message_being_answered_is_not_quoted_back_as_history(classifier, memory_service):
+    memory_service.contacts["contact-bia"] = {"name": "Bia", "memories": ["I want to buy product X"]}
+    memory = MemoryClient(memory_service.address)
+    try:
+        executor = AgentExecutor(classifier, ProviderConfig(), memory)
+        response = await executor.execute(request("I want to buy product X", contact="contact-bia"))
+    finally:
+        await memory.close()
+    assert "history" not in response.response, response.response
+    assert response.response.startswith("Hi Bia!")

@@ -87,13 +87,17 @@ class OfflineLlm(BaseLlm):
         yield _reply(compose(spec, turn))
 
 
+def _is_current(content: str, turn: Turn) -> bool:
+    """Search also returns the customer's own messages, this very one included: not history."""
+    text = content.strip().lower()
+    return not text or any(text == line.strip().lower() for line in turn.message.splitlines())
+
+
 def _memory_line(turn: Turn) -> str:
-    memories = [m for m in turn.memories if m.get("content")]
+    memories = [m["content"] for m in turn.memories if m.get("content") and not _is_current(m["content"], turn)]
+    memories += [m for m in turn.contact_context.get("recent_memories") or [] if not _is_current(m, turn)]
     if memories:
-        return f"I see from your history: {memories[0]['content'].rstrip('.')}. "
-    recent = turn.contact_context.get("recent_memories") or []
-    if recent:
-        return f"I see from your history: {recent[0].rstrip('.')}. "
+        return f"I see from your history: {memories[0].rstrip('.')}. "
     return ""
 
 
