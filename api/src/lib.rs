@@ -37,6 +37,9 @@ pub struct ApiSettings {
     /// The Python agent service, `host:port` (for `GET /api/v1/agents`).
     #[arg(long, env = "AGENTS_ADDRESS")]
     pub agents_address: Option<String>,
+    /// The worker's MemoryService (`MEMORY_GRPC_BIND` there), `host:port`, for the memory routes.
+    #[arg(long, env = "MEMORY_ADDRESS")]
+    pub memory_address: Option<String>,
 }
 
 /// What the handlers need beyond the pool and the Temporal client.
@@ -56,6 +59,8 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// The agent list, fetched from the agent service and cached.
     pub agents: routes::agents::AgentDirectory,
+    /// The worker's MemoryService (search and graph routes).
+    pub memory: routes::memories::MemoryClient,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -66,6 +71,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/channels", post(routes::channels::create).get(routes::channels::list))
         .route("/api/v1/channels/{id}", get(routes::channels::show))
         .route("/api/v1/contacts/{id}", get(routes::contacts::show))
+        .route("/api/v1/contacts/{id}/memories", get(routes::memories::search))
+        .route("/api/v1/contacts/{id}/graph", get(routes::memories::graph))
         .route("/api/v1/conversations", get(routes::conversations::list))
         .route("/api/v1/conversations/{id}", get(routes::conversations::show))
         .route("/api/v1/conversations/{id}/takeover", post(routes::conversations::takeover))
@@ -110,6 +117,7 @@ pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
             )),
             None => None,
         }),
+        memory: routes::memories::MemoryClient::connect_lazy(settings.memory_address.as_deref()).context("MEMORY_ADDRESS")?,
     };
     let listener = tokio::net::TcpListener::bind(settings.bind).await.context("binding the API address")?;
     tracing::info!(address = %listener.local_addr()?, "API listening");

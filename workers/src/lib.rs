@@ -1,6 +1,7 @@
-//! The Temporal worker process: hosts the Conversation and OutboundMessage workflows and the
-//! activities behind them, polling one task queue. Any number of workers may run against the same
-//! Temporal cluster and database; nothing here assumes it is alone.
+//! The Temporal worker process: hosts the Conversation, OutboundMessage, MemoryIngestion and
+//! ReembedMemories workflows and the activities behind them, polling one task queue; serves
+//! MemoryService to the agents; and runs the memory feed (outbox → MemoryIngestion). Any number of
+//! workers may run against the same Temporal cluster and database; nothing here assumes it is alone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,10 +13,13 @@ use temporalio_sdk::runtime::PollerBehavior;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use ventros_activities::ConversationActivities;
 use ventros_activities::agents::{AgentApi, GrpcAgentClient};
-use ventros_activities::memory::MemoryServer;
-use ventros_proto::v1::memory_service_server::MemoryServiceServer;
+use ventros_activities::memory::embed::EmbeddingSettings;
+use ventros_activities::memory::engine::{SpaceStatus, Weights};
+use ventros_activities::memory::ingest::{MemoryActivities, run_feed};
+use ventros_activities::memory::{MemoryEngine, MemoryServer};
 use ventros_activities::waha::HttpWahaClient;
-use ventros_workflows::{Conversation, OutboundMessage};
+use ventros_proto::v1::memory_service_server::MemoryServiceServer;
+use ventros_workflows::{Conversation, MemoryIngestion, OutboundMessage, ReembedInput, ReembedMemories, ids};
 
 /// Worker settings, from the environment (see the README's configuration table).
 #[derive(Debug, Clone, clap::Parser)]
@@ -37,6 +41,22 @@ pub struct WorkerSettings {
     /// Where this worker serves MemoryService for the agents' tools. Unset: not served.
     #[arg(long, env = "MEMORY_GRPC_BIND")]
     pub memory_grpc_bind: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub embedding: EmbeddingSettings,
+    /// HYBRID search weights of the vector, keyword and graph lists (`vector,keyword,graph`).
+    #[arg(long, env = "MEMORY_HYBRID_WEIGHTS", default_value = "1,1,1", value_parser = parse_weights)]
+    pub hybrid_weights: Weights,
+    /// How often the memory feed looks for new outbox events when idle, in milliseconds.
+    #[arg(long, env = "MEMORY_FEED_INTERVAL_MS", default_value_t = 250)]
+    pub memory_feed_interval_ms: u64,
+}
+
+fn parse_weights(value: &str) -> Result<Weights, String> {
+    let parts: Vec<f32> = value.split(',').map(|p| p.trim().parse::<f32>().map_err(|e| format!("{p:?}: {e}"))).collect::<Result<_, _>>()?;
+    match parts[..] {
+        [vector, keyword, graph] if parts.iter().all(|w| (0.0..=10.0).contains(w)) => Ok(Weights { vector, keyword, graph }),
+        _ => Err("expected three weights between 0 and 10: vector,keyword,graph".into()),
+    }
 }
 
 /// Connects to Temporal, retrying for up to `patience` (the server may still be starting).
@@ -69,10 +89,15 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         .context("connecting to PostgreSQL")?;
     ventros_migrations::run(&pool).await.context("applying migrations")?;
 
+    let embedder = settings.embedding.build().context("loading the embedding model")?;
+    tracing::info!(model = embedder.model(), dimensions = embedder.dimensions(), "embedding model loaded");
+    let engine = Arc::new(MemoryEngine::new(pool.clone(), embedder).with_weights(settings.hybrid_weights));
+    let space = engine.ensure_space().await.context("registering the embedding space")?;
+
     if let Some(bind) = settings.memory_grpc_bind {
         let listener = tokio::net::TcpListener::bind(bind).await.context("binding MEMORY_GRPC_BIND")?;
         tracing::info!(address = %listener.local_addr()?, "MemoryService listening");
-        let service = MemoryServiceServer::new(MemoryServer::new(pool.clone()));
+        let service = MemoryServiceServer::new(MemoryServer::new(engine.clone()));
         tokio::spawn(async move {
             let incoming = tonic::transport::server::TcpIncoming::from(listener);
             if let Err(err) = tonic::transport::Server::builder().add_service(service).serve_with_incoming(incoming).await {
@@ -86,6 +111,23 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     };
 
     let client = connect_temporal(&settings.connections.temporal_address, &settings.connections.temporal_namespace, Duration::from_secs(60)).await?;
+    if let SpaceStatus::NeedsReembed { model, .. } = space {
+        // A new model: re-embed everything before searches switch to it (one workflow per model).
+        let options = temporalio_client::WorkflowStartOptions::new(settings.connections.task_queue.clone(), ids::reembed_workflow_id(&model))
+            .id_conflict_policy(temporalio_client::WorkflowIdConflictPolicy::UseExisting)
+            .build();
+        client
+            .start_workflow(ReembedMemories::run, ReembedInput { model: model.clone(), reembedded: 0 }, options)
+            .await
+            .context("starting ReembedMemories")?;
+        tracing::warn!(%model, "embedding model changed: re-embedding stored memories before switching searches");
+    }
+    tokio::spawn(run_feed(
+        pool.clone(),
+        client.clone(),
+        settings.connections.task_queue.clone(),
+        Duration::from_millis(settings.memory_feed_interval_ms.max(10)),
+    ));
     let activities = ConversationActivities::new(pool, Arc::new(HttpWahaClient::new()), agents);
     let options = WorkerOptions::new(settings.connections.task_queue.clone())
         .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(settings.workflow_pollers.max(2)))
@@ -93,7 +135,10 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         .activity_task_poller_behavior(PollerBehavior::SimpleMaximum(settings.activity_pollers.max(1)))
         .register_workflow::<Conversation>()?
         .register_workflow::<OutboundMessage>()?
+        .register_workflow::<MemoryIngestion>()?
+        .register_workflow::<ReembedMemories>()?
         .register_activities(activities)
+        .register_activities(MemoryActivities::new(engine))
         .build();
     let runtime = Runtime::from_current_tokio(Default::default())?;
     let mut worker = Worker::new(&runtime, client, options)?;

@@ -21,9 +21,12 @@ pub mod names {
 
     pub const CONVERSATION_WORKFLOW: &str = "Conversation";
     pub const OUTBOUND_MESSAGE_WORKFLOW: &str = "OutboundMessage";
+    pub const MEMORY_INGESTION_WORKFLOW: &str = "MemoryIngestion";
+    pub const REEMBED_MEMORIES_WORKFLOW: &str = "ReembedMemories";
 
     pub const SIGNAL_INBOUND: &str = "inbound";
     pub const SIGNAL_ACK: &str = "ack";
+    pub const SIGNAL_MEMORY_EVENT: &str = "memory_event";
     pub const QUERY_STATE: &str = "state";
     pub const UPDATE_TAKEOVER: &str = "takeover";
     pub const UPDATE_HANDBACK: &str = "handback";
@@ -37,6 +40,9 @@ pub mod names {
     pub const ACTIVITY_AGENT_PRESENCE: &str = "agent.presence";
     pub const ACTIVITY_AGENT_EXECUTE: &str = "agent.execute";
     pub const ACTIVITY_AGENT_APPLY_ACTIONS: &str = "agent.apply_actions";
+    pub const ACTIVITY_MEMORY_INGEST_EVENT: &str = "memory.ingest_event";
+    pub const ACTIVITY_MEMORY_REEMBED_BATCH: &str = "memory.reembed_batch";
+    pub const ACTIVITY_MEMORY_ACTIVATE_SPACE: &str = "memory.activate_space";
 
     /// Application failure type of an agent call that can never succeed (unknown agent, invalid
     /// request): not retried, the conversation goes to a human at once.
@@ -83,6 +89,81 @@ pub mod ids {
     pub fn outbound_workflow_id(tenant_id: Uuid, message_id: Uuid) -> String {
         format!("message:{tenant_id}:{message_id}")
     }
+
+    /// `memory:{tenant}:{contact}`: one ingestion queue per contact, so facts apply in order.
+    pub fn memory_ingestion_workflow_id(tenant_id: Uuid, contact_id: Uuid) -> String {
+        format!("memory:{tenant_id}:{contact_id}")
+    }
+
+    /// `memory-reembed:{model}`: at most one re-embedding per target model.
+    pub fn reembed_workflow_id(model: &str) -> String {
+        format!("memory-reembed:{model}")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory
+// ---------------------------------------------------------------------------------------------
+
+/// An outbox event that carries something worth remembering about a contact (ids only: the
+/// history never holds message text).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MemoryEventSignal {
+    pub event_id: i64,
+    pub event_type: String,
+}
+
+/// Input of MemoryIngestion. `carried` is set only by continue-as-new.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MemoryIngestionInput {
+    pub tenant_id: Uuid,
+    pub contact_id: Uuid,
+    #[serde(default)]
+    pub carried: Option<CarriedIngestion>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CarriedIngestion {
+    pub pending: Vec<MemoryEventSignal>,
+    pub seen_event_ids: Vec<i64>,
+    pub stats: MemoryIngestionStats,
+}
+
+/// Live progress of a contact's ingestion queue (the `state` query and the run's result).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct MemoryIngestionStats {
+    pub episodes_ingested: u64,
+    pub duplicates: u64,
+    pub facts_added: u64,
+    pub facts_invalidated: u64,
+    pub pending: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IngestEventInput {
+    pub tenant_id: Uuid,
+    pub contact_id: Uuid,
+    pub event_id: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct IngestEventOutput {
+    pub already_ingested: bool,
+    pub facts_added: u64,
+    pub facts_invalidated: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReembedInput {
+    pub model: String,
+    #[serde(default)]
+    pub reembedded: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReembedBatchInput {
+    pub model: String,
+    pub batch: u32,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -500,6 +581,12 @@ activity_definitions! {
     AgentExecute: names::ACTIVITY_AGENT_EXECUTE, AgentExecuteInput => AgentExecuteOutput;
     /// Executes the suggested actions stored with an agent run.
     AgentApplyActions: names::ACTIVITY_AGENT_APPLY_ACTIONS, ApplyActionsInput => ApplyActionsOutput;
+    /// Turns one outbox event into a memory episode (memory, facts, graph), exactly once.
+    MemoryIngestEvent: names::ACTIVITY_MEMORY_INGEST_EVENT, IngestEventInput => IngestEventOutput;
+    /// Re-embeds a batch of rows still in another model's space; 0 when none are left.
+    MemoryReembedBatch: names::ACTIVITY_MEMORY_REEMBED_BATCH, ReembedBatchInput => u64;
+    /// Makes the model the one searches use.
+    MemoryActivateSpace: names::ACTIVITY_MEMORY_ACTIVATE_SPACE, String => ();
 }
 
 #[cfg(test)]

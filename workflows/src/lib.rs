@@ -9,9 +9,11 @@
 
 pub mod contract;
 pub mod conversation;
+pub mod memory;
 pub mod outbound;
 mod retry;
 
 pub use contract::*;
 pub use conversation::Conversation;
+pub use memory::{MemoryIngestion, ReembedMemories};
 pub use outbound::OutboundMessage;

