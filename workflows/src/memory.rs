@@ -24,9 +24,10 @@ const IDLE: Duration = Duration::from_secs(10 * 60);
 const MAX_HISTORY_EVENTS: u32 = 2_000;
 
 fn ingest_activity() -> ActivityOptions {
-    // Embedding and a short transaction: seconds at most. Retried until it succeeds (the database
-    // or the model being briefly away must not lose an episode).
-    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60)).retry_policy(persistent_retry()).build()
+    // Embedding and a short transaction: well under a second. The timeout is also how soon the
+    // attempt of a crashed worker is retried elsewhere. Retried until it succeeds (the database or
+    // the model being briefly away must not lose an episode).
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(10)).retry_policy(persistent_retry()).build()
 }
 
 #[workflow]

@@ -1123,9 +1123,12 @@ async fn apply_fact(
     if same.is_some() {
         return Ok(Applied::Reinforced);
     }
+    // Every statement that overlaps the new one in world time: the current value, and for a late
+    // (out-of-order) statement also an older value whose validity we had extended past it.
+    let at = episode.occurred_at;
     let conflicts: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
         "SELECT id, valid_at FROM memory_facts
-          WHERE subject_id = $1 AND invalid_at IS NULL
+          WHERE subject_id = $1 AND (invalid_at IS NULL OR invalid_at > $6)
             AND (($2 AND predicate = $3 AND object_id <> $4) OR (predicate = $5 AND object_id = $4))
           FOR UPDATE",
     )
@@ -1134,9 +1137,9 @@ async fn apply_fact(
     .bind(predicate)
     .bind(object)
     .bind(info.opposite.unwrap_or(""))
+    .bind(at)
     .fetch_all(&mut **tx)
     .await?;
-    let at = episode.occurred_at;
     // A newer statement already holds: this one was true only until that one.
     let superseded_by = conflicts.iter().filter(|(_, valid_at)| *valid_at > at).min_by_key(|(_, valid_at)| *valid_at).copied();
     let id = Uuid::now_v7();
@@ -1166,12 +1169,14 @@ async fn apply_fact(
     .await?;
     let older: Vec<Uuid> = conflicts.iter().filter(|(_, valid_at)| *valid_at <= at).map(|(id, _)| *id).collect();
     if !older.is_empty() {
-        sqlx::query("UPDATE memory_facts SET invalid_at = $2, expired_at = now(), invalidated_by = $3 WHERE id = ANY($1)")
-            .bind(&older)
-            .bind(at)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "UPDATE memory_facts SET invalid_at = $2, expired_at = coalesce(expired_at, now()), invalidated_by = $3 WHERE id = ANY($1)",
+        )
+        .bind(&older)
+        .bind(at)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(Applied::Added { invalidated: older.len() })
 }
