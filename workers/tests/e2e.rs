@@ -553,13 +553,22 @@ async fn memory_service_serves_only_the_callers_tenant_and_rejects_bad_requests(
     assert!(!again.created);
     assert_eq!(again.memory_id, stored.memory_id);
 
-    let found = client
-        .search_memories(MemorySearchRequest { contact_id: contact.clone(), tenant_id: tenant.clone(), query: "blender".into(), limit: 5, ..Default::default() })
-        .await
-        .unwrap()
-        .into_inner();
-    let contents: Vec<&str> = found.memories.iter().map(|m| m.content.as_str()).collect();
-    assert!(contents.contains(&"Owns a Pro blender") && contents.iter().any(|c| c.contains("broke")), "{contents:?}");
+    // The stored memory at once; the customer's message once MemoryIngestion has taken it in.
+    let contents = eventually("the message ingested as a memory", WAIT, || {
+        let mut client = client.clone();
+        let (contact, tenant) = (contact.clone(), tenant.clone());
+        async move {
+            let found = client
+                .search_memories(MemorySearchRequest { contact_id: contact, tenant_id: tenant, query: "blender".into(), limit: 5, ..Default::default() })
+                .await
+                .unwrap()
+                .into_inner();
+            let contents: Vec<String> = found.memories.into_iter().map(|m| m.content).collect();
+            contents.iter().any(|c| c.contains("broke")).then_some(contents)
+        }
+    })
+    .await;
+    assert!(contents.iter().any(|c| c == "Owns a Pro blender"), "{contents:?}");
 
     let other_tenant = uuid::Uuid::new_v4().to_string();
     let err = client
