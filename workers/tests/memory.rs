@@ -364,6 +364,9 @@ async fn messages_become_memories_and_facts_through_the_ingestion_workflow() {
         .to_json()
         .await
         .unwrap();
+    if let Ok(dir) = std::env::var("VENTROS_RECORD_HISTORIES") {
+        std::fs::write(format!("{dir}/memory-ingestion.json"), &dump).expect("write history");
+    }
     let dump = String::from_utf8(dump).unwrap();
     assert!(dump.contains("memory.ingest_event"), "the workflow ran the ingestion activity");
 }

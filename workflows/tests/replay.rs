@@ -7,7 +7,7 @@ use std::path::Path;
 
 use temporalio_client::WorkflowHistory;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
-use ventros_workflows::{Conversation, OutboundMessage};
+use ventros_workflows::{Conversation, MemoryIngestion, OutboundMessage};
 
 fn recorded(prefix: &str) -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/histories");
@@ -32,6 +32,8 @@ async fn replay_all(prefix: &str) {
         .expect("register Conversation")
         .register_workflow::<OutboundMessage>()
         .expect("register OutboundMessage")
+        .register_workflow::<MemoryIngestion>()
+        .expect("register MemoryIngestion")
         .build();
     let replayer = WorkflowReplayer::new(options).expect("replayer");
     for (name, bytes) in histories {
@@ -48,4 +50,9 @@ async fn conversation_histories_replay_deterministically() {
 #[tokio::test]
 async fn outbound_message_histories_replay_deterministically() {
     replay_all("outbound").await;
+}
+
+#[tokio::test]
+async fn memory_ingestion_histories_replay_deterministically() {
+    replay_all("memory").await;
 }
