@@ -41,6 +41,9 @@ CREATE INDEX memory_episodes_contact ON memory_episodes (tenant_id, contact_id, 
 -- Memories gain provenance, a language, an embedding and a language-aware full-text vector.
 ALTER TABLE memories
     ADD COLUMN episode_id      uuid REFERENCES memory_episodes(id) ON DELETE SET NULL,
+    -- What was said just before (the previous message of the session): embedded with the content
+    -- so "yes, the blue one" is found by what it answers. Not part of the content or its keywords.
+    ADD COLUMN context         text,
     ADD COLUMN language        regconfig NOT NULL DEFAULT 'english',
     ADD COLUMN embedding       vector,
     ADD COLUMN embedding_model text;

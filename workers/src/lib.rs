@@ -44,7 +44,7 @@ pub struct WorkerSettings {
     #[command(flatten)]
     pub embedding: EmbeddingSettings,
     /// HYBRID search weights of the vector, keyword and graph lists (`vector,keyword,graph`).
-    #[arg(long, env = "MEMORY_HYBRID_WEIGHTS", default_value = "1,1,1", value_parser = parse_weights)]
+    #[arg(long, env = "MEMORY_HYBRID_WEIGHTS", default_value = "1,1,0.5", value_parser = parse_weights)]
     pub hybrid_weights: Weights,
     /// How often the memory feed looks for new outbox events when idle, in milliseconds.
     #[arg(long, env = "MEMORY_FEED_INTERVAL_MS", default_value_t = 250)]

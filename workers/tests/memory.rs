@@ -62,6 +62,7 @@ fn message(tenant_id: Uuid, contact_id: Uuid, source_id: &str, at: DateTime<Utc>
         occurred_at: at,
         metadata: json!({}),
         remember: true,
+        context: None,
         extract: true,
         facts: vec![],
     }

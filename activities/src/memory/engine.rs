@@ -68,7 +68,10 @@ pub struct Weights {
 
 impl Default for Weights {
     fn default() -> Self {
-        Weights { vector: 1.0, keyword: 1.0, graph: 1.0 }
+        // The graph list is short and precise on CRM facts but says nothing about free
+        // conversation; at half weight it lifts the facts it finds without crowding the rest
+        // (LoCoMo: see README "Memory quality").
+        Weights { vector: 1.0, keyword: 1.0, graph: 0.5 }
     }
 }
 
@@ -159,6 +162,9 @@ pub struct Episode {
     pub metadata: Value,
     /// Keep the content itself as a searchable memory.
     pub remember: bool,
+    /// What came just before (the previous message of the conversation), embedded with the
+    /// content so a short answer is found by the question it answers.
+    pub context: Option<String>,
     /// Run the offline extractor over the content (customer's own words only).
     pub extract: bool,
     /// Facts known without extraction (CRM events).
@@ -258,6 +264,14 @@ fn predicate_info(name: &str) -> Predicate {
             phrase: "is related to",
             opposite: None,
         })
+    }
+}
+
+/// What a memory's vector is computed from: the preceding message, then the memory itself.
+pub fn embedding_text(context: Option<&str>, content: &str) -> String {
+    match context.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(context) => format!("{context}\n{content}"),
+        None => content.to_owned(),
     }
 }
 
@@ -400,7 +414,8 @@ impl MemoryEngine {
     pub async fn reembed_batch(&self, batch: i64) -> Result<u64, MemoryError> {
         let model = self.model().to_owned();
         let mut done = 0u64;
-        for (table, column) in [("memories", "content"), ("memory_facts", "fact"), ("memory_entities", "name")] {
+        // The same text each row was first embedded from (memories: context + content).
+        for (table, column) in [("memories", "coalesce(context || E'\\n', '') || content"), ("memory_facts", "fact"), ("memory_entities", "name")] {
             let sql = format!("SELECT id, {column} AS text FROM {table} WHERE embedding_model IS DISTINCT FROM $1 ORDER BY id LIMIT $2");
             let rows: Vec<(Uuid, String)> = sqlx::query_as(AssertSqlSafe(sql)).bind(&model).bind(batch).fetch_all(&self.pool).await?;
             if rows.is_empty() {
@@ -560,6 +575,9 @@ impl MemoryEngine {
         if terms.is_empty() {
             return Ok(Vec::new());
         }
+        if let Some(contact_id) = q.contact_id {
+            return self.bm25_list(q, contact_id, terms, depth).await;
+        }
         let tsquery = terms.join(" | ");
         let rows = sqlx::query(
             "WITH q AS (SELECT to_tsquery('english', $3) || to_tsquery('portuguese', $3) AS q)
@@ -589,6 +607,45 @@ impl MemoryEngine {
         sort_desc(&mut list);
         list.truncate(depth);
         Ok(list)
+    }
+
+    /// BM25 over one contact's memories and facts. ts_rank has no notion of how rare a word is,
+    /// so in a long history the contact's own name or "order" outweighs the one rare word that
+    /// matters; here every query word is weighted by its inverse document frequency within the
+    /// contact's rows (a few hundred to a few thousand: cheap to count exactly).
+    async fn bm25_list(&self, q: &SearchQuery, contact_id: Uuid, terms: &[String], depth: usize) -> Result<Vec<(Key, f32)>, MemoryError> {
+        let rows = sqlx::query(
+            "WITH docs AS MATERIALIZED (
+                 SELECT 'm' AS kind, id, search, length(search) AS len FROM memories
+                  WHERE tenant_id = $1 AND contact_id = $2
+                    AND (cardinality($4::text[]) = 0 OR memory_type = ANY($4))
+                    AND CASE WHEN $5::timestamptz IS NULL THEN valid_until IS NULL
+                             ELSE valid_from <= $5 AND (valid_until IS NULL OR valid_until > $5) END
+                 UNION ALL
+                 SELECT 'f', id, search, length(search) FROM memory_facts
+                  WHERE tenant_id = $1 AND contact_id = $2
+                    AND (cardinality($4::text[]) = 0 OR memory_type = ANY($4))
+                    AND CASE WHEN $5::timestamptz IS NULL THEN invalid_at IS NULL
+                             ELSE valid_at <= $5 AND (invalid_at IS NULL OR invalid_at > $5) END),
+             terms AS (SELECT DISTINCT ON (q::text) q FROM (
+                 SELECT to_tsquery('english', t) || to_tsquery('portuguese', t) AS q FROM unnest($3::text[]) AS t) x
+                 WHERE numnode(q) > 0),
+             stats AS (SELECT count(*)::float8 AS n, greatest(avg(len), 1)::float8 AS avgdl FROM docs),
+             df AS (SELECT terms.q, count(docs.id)::float8 AS df FROM terms LEFT JOIN docs ON docs.search @@ terms.q GROUP BY terms.q)
+             SELECT d.kind, d.id,
+                    sum(ln(1 + (s.n - df.df + 0.5) / (df.df + 0.5)) * 2.2 / (1 + 1.2 * (0.25 + 0.75 * d.len / s.avgdl)))::float4 AS score
+               FROM docs d JOIN df ON d.search @@ df.q CROSS JOIN stats s
+              GROUP BY d.kind, d.id ORDER BY score DESC, d.id LIMIT $6",
+        )
+        .bind(q.tenant_id)
+        .bind(contact_id)
+        .bind(terms)
+        .bind(&q.memory_types)
+        .bind(q.as_of)
+        .bind(depth as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows_to_keys(rows)?)
     }
 
     /// Facts reached from the entities the query names (by name or by meaning) and the relations
@@ -861,7 +918,7 @@ impl MemoryEngine {
         let remember = episode.remember && !episode.content.trim().is_empty();
         let mut texts = Vec::new();
         if remember {
-            texts.push(episode.content.clone());
+            texts.push(embedding_text(episode.context.as_deref(), &episode.content));
         }
         let fact_texts: Vec<String> = facts
             .iter()
@@ -899,8 +956,8 @@ impl MemoryEngine {
             };
             metadata.insert("role".into(), json!(episode.role));
             outcome.memory_id = sqlx::query_scalar(
-                "INSERT INTO memories (id, tenant_id, contact_id, content, memory_type, metadata, episode_id, language, embedding, embedding_model, valid_from)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8::regconfig, $9::vector, $10, $11)
+                "INSERT INTO memories (id, tenant_id, contact_id, content, memory_type, metadata, episode_id, language, embedding, embedding_model, valid_from, context)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8::regconfig, $9::vector, $10, $11, $12)
                  ON CONFLICT (episode_id, memory_type) WHERE episode_id IS NOT NULL DO NOTHING RETURNING id",
             )
             .bind(Uuid::now_v7())
@@ -914,6 +971,7 @@ impl MemoryEngine {
             .bind(vectors.next())
             .bind(self.model())
             .bind(episode.occurred_at)
+            .bind(episode.context.as_deref())
             .fetch_optional(&mut *tx)
             .await?;
         }

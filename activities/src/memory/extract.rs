@@ -82,7 +82,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         // Negations first: "I don't like X" must not also read as "I like X".
         rule("dislikes", r"(?:i\s+(?:don'?t|do\s+not|no\s+longer|never)\s+(?:like|love|enjoy)|i\s+hate|i\s+can'?t\s+stand|n[ãa]o\s+gosto\s+(?:mais\s+)?d[eoa]s?|odeio)"),
         rule("lives_in", r"(?:i\s+(?:now\s+)?live\s+in|i'?m\s+living\s+in|i\s+(?:just\s+|recently\s+)?(?:moved|relocated)\s+to|we\s+(?:just\s+)?moved\s+to|i'?m\s+based\s+in|(?:eu\s+)?moro\s+(?:em|no|na)|(?:me\s+)?mudei\s+(?:para|pra)(?:\s+[oa])?|vivo\s+em)"),
-        rule("works_at", r"(?:i\s+(?:now\s+)?work\s+(?:at|for)|i'?m\s+working\s+(?:at|for)|i\s+got\s+a\s+job\s+at|i\s+joined|trabalho\s+(?:na|no|em|para|pra))"),
+        rule("works_at", r"(?:i\s+(?:now\s+)?work\s+(?:at|for)|i'?m\s+working\s+(?:at|for)|i\s+got\s+a\s+job\s+at|trabalho\s+(?:na|no|em|para|pra))"),
         rule("name", r"(?:my\s+name\s+is|call\s+me|meu\s+nome\s+[ée]|me\s+chamo)"),
         rule("birthday", r"(?:my\s+birthday\s+is(?:\s+on)?|meu\s+anivers[áa]rio\s+[ée](?:\s+(?:em|dia))?)"),
         rule("purchased", r"(?:i\s+(?:just\s+)?(?:bought|purchased|ordered)|comprei)"),
@@ -97,7 +97,7 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[A-Za-z0-9._%+-]+@
 static CLAUSE_END: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\s+(?:and|but|because|since|so|which|who|when|e|mas|porque|pois|que|quando)\s").expect("valid")
 });
-static LEADING: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)^(?:the|a|an|my|our|o|a|os|as|um|uma|meu|minha)\s+").expect("valid"));
+static LEADING: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)^(?:the|a|an|my|our|to|o|a|os|as|um|uma|meu|minha)\s+").expect("valid"));
 static TRAILING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\s+(?:now|today|yesterday|last\s+\w+|this\s+\w+|a\s+lot|very\s+much|so\s+much|too|agora|hoje|ontem|muito)$").expect("valid")
 });
@@ -118,9 +118,14 @@ fn clean_object(raw: &str) -> Option<String> {
     let words: Vec<&str> = object.split_whitespace().take(6).collect();
     let object = words.join(" ");
     let letters = object.chars().filter(|c| c.is_alphanumeric()).count();
-    // Pronouns and fillers are not things ("I like it", "I love that").
-    const VAGUE: &[&str] = &["it", "that", "this", "them", "you", "to", "isso", "disso", "ele", "ela", "voce", "você"];
-    (letters >= 2 && !VAGUE.contains(&object.to_lowercase().as_str())).then_some(object)
+    // Pronouns, fillers and clauses are not things ("I like it", "I love that you came",
+    // "I like how it looks").
+    const VAGUE: &[&str] = &[
+        "it", "that", "this", "these", "those", "them", "you", "your", "how", "what", "when", "where", "why", "who", "all", "being",
+        "so", "very", "really", "just", "isso", "disso", "ele", "ela", "voce", "você", "que", "como", "quando",
+    ];
+    let first = object.split_whitespace().next().unwrap_or_default().to_lowercase();
+    (letters >= 2 && !VAGUE.contains(&first.as_str())).then_some(object)
 }
 
 /// First-person statements in a customer's message.
@@ -218,6 +223,8 @@ mod tests {
             ("email", "ana@example.com".to_owned())
         ]);
         assert!(pairs("I like it").is_empty(), "pronouns are not things");
+        assert!(pairs("I love that you came, I like how it looks").is_empty(), "clauses are not things");
+        assert_eq!(pairs("I like to swim"), vec![("likes", "swim".to_owned())]);
         assert!(pairs("She lives in Paris").is_empty(), "third-person hearsay is not a fact about the contact");
     }
 

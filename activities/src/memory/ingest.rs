@@ -126,13 +126,14 @@ pub async fn episode_for_event(pool: &PgPool, input: &IngestEventInput) -> Resul
         occurred_at,
         metadata: json!({"event_type": event_type}),
         remember: false,
+        context: None,
         extract: false,
         facts: Vec::new(),
     };
     let episode = match event_type.as_str() {
         "message.received" | "message.sent" => {
             let row = sqlx::query(
-                "SELECT direction, body, coalesce(provider_timestamp, created_at) AS at, channel_id, session_id FROM messages
+                "SELECT direction, body, coalesce(provider_timestamp, created_at) AS at, created_at, channel_id, session_id FROM messages
                   WHERE id = $1 AND tenant_id = $2 AND contact_id = $3",
             )
             .bind(aggregate_id)
@@ -159,6 +160,20 @@ pub async fn episode_for_event(pool: &PgPool, input: &IngestEventInput) -> Resul
             });
             episode.remember = inbound;
             episode.extract = inbound;
+            // The message just before this one in the session (ours or theirs), as context.
+            episode.context = sqlx::query_scalar(
+                "SELECT CASE direction WHEN 'inbound' THEN 'Customer: ' ELSE 'Us: ' END || left(body, 500) FROM messages
+                  WHERE session_id = $1 AND tenant_id = $2 AND id <> $3 AND body IS NOT NULL
+                    AND (coalesce(provider_timestamp, created_at), created_at) < ($4, $5)
+                  ORDER BY coalesce(provider_timestamp, created_at) DESC, created_at DESC LIMIT 1",
+            )
+            .bind(row.try_get::<Uuid, _>("session_id")?)
+            .bind(input.tenant_id)
+            .bind(aggregate_id)
+            .bind(row.try_get::<DateTime<Utc>, _>("at")?)
+            .bind(row.try_get::<DateTime<Utc>, _>("created_at")?)
+            .fetch_optional(pool)
+            .await?;
             episode
         }
         "session.closed" => {
