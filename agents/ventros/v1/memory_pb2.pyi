@@ -24,7 +24,7 @@ KEYWORD_ONLY: MemorySearchMode
 GRAPH_ONLY: MemorySearchMode
 
 class MemorySearchRequest(_message.Message):
-    __slots__ = ("contact_id", "query", "limit", "memory_types", "mode", "tenant_id", "request_id")
+    __slots__ = ("contact_id", "query", "limit", "memory_types", "mode", "tenant_id", "request_id", "as_of", "weights", "include_embeddings")
     CONTACT_ID_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
@@ -32,6 +32,9 @@ class MemorySearchRequest(_message.Message):
     MODE_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_EMBEDDINGS_FIELD_NUMBER: _ClassVar[int]
     contact_id: str
     query: str
     limit: int
@@ -39,7 +42,20 @@ class MemorySearchRequest(_message.Message):
     mode: MemorySearchMode
     tenant_id: str
     request_id: str
-    def __init__(self, contact_id: _Optional[str] = ..., query: _Optional[str] = ..., limit: _Optional[int] = ..., memory_types: _Optional[_Iterable[str]] = ..., mode: _Optional[_Union[MemorySearchMode, str]] = ..., tenant_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    as_of: _timestamp_pb2.Timestamp
+    weights: HybridWeights
+    include_embeddings: bool
+    def __init__(self, contact_id: _Optional[str] = ..., query: _Optional[str] = ..., limit: _Optional[int] = ..., memory_types: _Optional[_Iterable[str]] = ..., mode: _Optional[_Union[MemorySearchMode, str]] = ..., tenant_id: _Optional[str] = ..., request_id: _Optional[str] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., weights: _Optional[_Union[HybridWeights, _Mapping]] = ..., include_embeddings: _Optional[bool] = ...) -> None: ...
+
+class HybridWeights(_message.Message):
+    __slots__ = ("vector", "keyword", "graph")
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    KEYWORD_FIELD_NUMBER: _ClassVar[int]
+    GRAPH_FIELD_NUMBER: _ClassVar[int]
+    vector: float
+    keyword: float
+    graph: float
+    def __init__(self, vector: _Optional[float] = ..., keyword: _Optional[float] = ..., graph: _Optional[float] = ...) -> None: ...
 
 class MemorySearchResponse(_message.Message):
     __slots__ = ("memories", "search_latency_ms", "total_count")
@@ -52,7 +68,7 @@ class MemorySearchResponse(_message.Message):
     def __init__(self, memories: _Optional[_Iterable[_Union[Memory, _Mapping]]] = ..., search_latency_ms: _Optional[float] = ..., total_count: _Optional[int] = ...) -> None: ...
 
 class Memory(_message.Message):
-    __slots__ = ("id", "content", "memory_type", "relevance_score", "created_at", "embedding", "metadata", "valid_from", "valid_until")
+    __slots__ = ("id", "content", "memory_type", "relevance_score", "created_at", "embedding", "metadata", "valid_from", "valid_until", "sources")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +85,7 @@ class Memory(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     VALID_FROM_FIELD_NUMBER: _ClassVar[int]
     VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
     id: str
     content: str
     memory_type: str
@@ -78,7 +95,8 @@ class Memory(_message.Message):
     metadata: _containers.ScalarMap[str, str]
     valid_from: _timestamp_pb2.Timestamp
     valid_until: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., content: _Optional[str] = ..., memory_type: _Optional[str] = ..., relevance_score: _Optional[float] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., embedding: _Optional[_Iterable[float]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    sources: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., content: _Optional[str] = ..., memory_type: _Optional[str] = ..., relevance_score: _Optional[float] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., embedding: _Optional[_Iterable[float]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sources: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ContactContextRequest(_message.Message):
     __slots__ = ("contact_id", "include_graph", "history_limit", "tenant_id", "request_id")
@@ -156,7 +174,7 @@ class Graph(_message.Message):
     def __init__(self, entities: _Optional[_Iterable[_Union[Entity, _Mapping]]] = ..., relations: _Optional[_Iterable[_Union[Relation, _Mapping]]] = ...) -> None: ...
 
 class Entity(_message.Message):
-    __slots__ = ("id", "name", "entity_type", "attributes")
+    __slots__ = ("id", "name", "entity_type", "attributes", "summary")
     class AttributesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -168,25 +186,37 @@ class Entity(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     ENTITY_TYPE_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     entity_type: str
     attributes: _containers.ScalarMap[str, str]
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., entity_type: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    summary: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., entity_type: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ..., summary: _Optional[str] = ...) -> None: ...
 
 class Relation(_message.Message):
-    __slots__ = ("source_id", "target_id", "relation_type", "valid_from", "valid_until")
+    __slots__ = ("source_id", "target_id", "relation_type", "valid_from", "valid_until", "id", "fact", "created_at", "expired_at", "sources")
     SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
     TARGET_ID_FIELD_NUMBER: _ClassVar[int]
     RELATION_TYPE_FIELD_NUMBER: _ClassVar[int]
     VALID_FROM_FIELD_NUMBER: _ClassVar[int]
     VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    FACT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRED_AT_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
     source_id: str
     target_id: str
     relation_type: str
     valid_from: _timestamp_pb2.Timestamp
     valid_until: _timestamp_pb2.Timestamp
-    def __init__(self, source_id: _Optional[str] = ..., target_id: _Optional[str] = ..., relation_type: _Optional[str] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    id: str
+    fact: str
+    created_at: _timestamp_pb2.Timestamp
+    expired_at: _timestamp_pb2.Timestamp
+    sources: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, source_id: _Optional[str] = ..., target_id: _Optional[str] = ..., relation_type: _Optional[str] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., id: _Optional[str] = ..., fact: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sources: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ContactStats(_message.Message):
     __slots__ = ("total_messages", "inbound_messages", "outbound_messages", "sessions", "first_seen", "last_seen", "open_deals")
@@ -238,16 +268,20 @@ class StoreMemoryResponse(_message.Message):
     def __init__(self, memory_id: _Optional[str] = ..., created: _Optional[bool] = ...) -> None: ...
 
 class RelatedEntitiesRequest(_message.Message):
-    __slots__ = ("contact_id", "entity_type", "depth", "tenant_id")
+    __slots__ = ("contact_id", "entity_type", "depth", "tenant_id", "as_of", "include_history")
     CONTACT_ID_FIELD_NUMBER: _ClassVar[int]
     ENTITY_TYPE_FIELD_NUMBER: _ClassVar[int]
     DEPTH_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_HISTORY_FIELD_NUMBER: _ClassVar[int]
     contact_id: str
     entity_type: str
     depth: int
     tenant_id: str
-    def __init__(self, contact_id: _Optional[str] = ..., entity_type: _Optional[str] = ..., depth: _Optional[int] = ..., tenant_id: _Optional[str] = ...) -> None: ...
+    as_of: _timestamp_pb2.Timestamp
+    include_history: bool
+    def __init__(self, contact_id: _Optional[str] = ..., entity_type: _Optional[str] = ..., depth: _Optional[int] = ..., tenant_id: _Optional[str] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., include_history: _Optional[bool] = ...) -> None: ...
 
 class RelatedEntitiesResponse(_message.Message):
     __slots__ = ("graph",)
