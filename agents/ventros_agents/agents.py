@@ -21,7 +21,7 @@ from google.adk.models import BaseLlm
 from google.adk.tools import FunctionTool
 
 from .catalog import BY_TYPE, COORDINATOR, LLM, PARALLEL, SEQUENTIAL, AgentSpec
-from .offline import OfflineLlm
+from .offline import FACT_PREDICATES, OfflineLlm
 from .runtime import TOOL_FUNCTIONS
 
 OFFLINE, GEMINI, OPENAI = "offline", "gemini", "openai"
@@ -62,6 +62,15 @@ def _model(spec: AgentSpec, config: ProviderConfig) -> BaseLlm | str:
 
 
 def _instruction(spec: AgentSpec) -> str:
+    if spec.type == "FactExtractionAgent":
+        # A machine reads this answer (the memory service's graph), not a customer.
+        return (
+            "Extract durable facts the customer states about themselves in their message (first person only; "
+            "ignore questions, hearsay and anything the company said). Answer ONLY with JSON of the form "
+            '{"facts": [{"predicate": "...", "object": "..."}]} where predicate is one of '
+            + ", ".join(FACT_PREDICATES)
+            + " and object is a short noun phrase in the customer's words. No facts: {\"facts\": []}."
+        )
     return (
         f"You are {spec.name}, an agent of a company's customer team on WhatsApp. {spec.description} "
         "Use the tools to read the customer's profile and history before answering. Answer in the customer's "

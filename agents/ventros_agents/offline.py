@@ -57,6 +57,33 @@ def extract_facts(text: str) -> list[str]:
     return facts
 
 
+# The fact vocabulary shared with the Rust memory service (activities/src/memory/extract.rs):
+# FactExtractionAgent answers {"facts": [{"predicate": …, "object": …}]} with these predicates only.
+FACT_PREDICATES = ("lives_in", "works_at", "email", "name", "birthday", "likes", "dislikes", "prefers",
+                   "purchased", "wants", "has_problem_with")
+
+_STRUCTURED = (
+    ("lives_in", r"\b(?:i live in|i moved to|i'm based in|moro em|moro no|moro na|mudei para|mudei pra)\s+([^.,!?;\n]{2,40})"),
+    ("works_at", r"\b(?:i work at|i work for|trabalho na|trabalho no|trabalho em)\s+([^.,!?;\n]{2,40})"),
+    ("purchased", r"\b(?:i bought|i purchased|i ordered|comprei)\s+(?:the |a |an |o |a |um |uma )?([^.,!?;\n]{2,40})"),
+    ("wants", r"\b(?:buy|purchase|comprar)\s+(?:the |a |an |o |a |um |uma )?([^.,!?;\n]{2,40})"),
+    ("has_problem_with", r"\bmy ([\w\s-]{2,30}?) (?:broke|is broken|stopped working|is not working|isn't working)"),
+)
+
+
+def structured_facts(text: str) -> list[dict[str, str]]:
+    """First-person facts in the shared vocabulary, for the memory service's graph."""
+    facts: list[dict[str, str]] = []
+    for predicate, pattern in _STRUCTURED:
+        if m := re.search(pattern, text, flags=re.IGNORECASE):
+            obj = re.split(r"\s+(?:and|but|because|e|mas|porque)\s+", m.group(1).strip(), maxsplit=1)[0].strip()
+            if len(obj) >= 2 and not any(f["object"].lower() == obj.lower() for f in facts):
+                facts.append({"predicate": predicate, "object": obj})
+    if m := re.search(r"[\w.%+-]+@[\w.-]+\.[a-z]{2,}", text, flags=re.IGNORECASE):
+        facts.append({"predicate": "email", "object": m.group(0).lower()})
+    return facts
+
+
 class OfflineLlm(BaseLlm):
     """Deterministic stand-in for an LLM, one instance per agent."""
 
@@ -120,7 +147,7 @@ def compose(spec: AgentSpec, turn: Turn) -> str:
     if spec.type == "LeadScoringAgent":
         return json.dumps({"lead_score": lead_score(turn)})
     if spec.type == "FactExtractionAgent":
-        return json.dumps({"facts": extract_facts(turn.message)})
+        return json.dumps({"facts": structured_facts(turn.message)})
     if spec.type == "ConversationSummaryAgent":
         recent = turn.contact_context.get("recent_messages", [])
         inbound = [m["text"] for m in recent if m.get("direction") == "inbound" and m.get("text")]

@@ -14,7 +14,7 @@ use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use ventros_activities::ConversationActivities;
 use ventros_activities::agents::{AgentApi, GrpcAgentClient};
 use ventros_activities::memory::embed::EmbeddingSettings;
-use ventros_activities::memory::engine::{SpaceStatus, Weights};
+use ventros_activities::memory::engine::{FactExtractor, SpaceStatus, Weights};
 use ventros_activities::memory::ingest::{MemoryActivities, run_feed};
 use ventros_activities::memory::{MemoryEngine, MemoryServer};
 use ventros_activities::waha::HttpWahaClient;
@@ -46,6 +46,10 @@ pub struct WorkerSettings {
     /// HYBRID search weights of the vector, keyword and graph lists (`vector,keyword,graph`).
     #[arg(long, env = "MEMORY_HYBRID_WEIGHTS", default_value = "1,1,0.5", value_parser = parse_weights)]
     pub hybrid_weights: Weights,
+    /// Who reads facts out of customers' messages: `rules` (offline, in-process) or `agent` (the
+    /// agent service's FactExtractionAgent, an LLM when that service is configured with one).
+    #[arg(long, env = "MEMORY_FACT_EXTRACTOR", default_value = "rules", value_parser = ["rules", "agent"])]
+    pub fact_extractor: String,
     /// How often the memory feed looks for new outbox events when idle, in milliseconds.
     #[arg(long, env = "MEMORY_FEED_INTERVAL_MS", default_value_t = 250)]
     pub memory_feed_interval_ms: u64,
@@ -89,9 +93,18 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         .context("connecting to PostgreSQL")?;
     ventros_migrations::run(&pool).await.context("applying migrations")?;
 
+    let agents: Option<Arc<dyn AgentApi>> = match &settings.agents_address {
+        Some(address) => Some(Arc::new(GrpcAgentClient::connect_lazy(address).context("AGENTS_ADDRESS")?)),
+        None => None,
+    };
     let embedder = settings.embedding.build().context("loading the embedding model")?;
     tracing::info!(model = embedder.model(), dimensions = embedder.dimensions(), "embedding model loaded");
-    let engine = Arc::new(MemoryEngine::new(pool.clone(), embedder).with_weights(settings.hybrid_weights));
+    let extractor = match (settings.fact_extractor.as_str(), &agents) {
+        ("agent", Some(agents)) => FactExtractor::Agent(agents.clone()),
+        ("agent", None) => anyhow::bail!("MEMORY_FACT_EXTRACTOR=agent needs AGENTS_ADDRESS"),
+        _ => FactExtractor::Rules,
+    };
+    let engine = Arc::new(MemoryEngine::new(pool.clone(), embedder).with_weights(settings.hybrid_weights).with_extractor(extractor));
     let space = engine.ensure_space().await.context("registering the embedding space")?;
 
     if let Some(bind) = settings.memory_grpc_bind {
@@ -105,11 +118,6 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
             }
         });
     }
-    let agents: Option<Arc<dyn AgentApi>> = match &settings.agents_address {
-        Some(address) => Some(Arc::new(GrpcAgentClient::connect_lazy(address).context("AGENTS_ADDRESS")?)),
-        None => None,
-    };
-
     let client = connect_temporal(&settings.connections.temporal_address, &settings.connections.temporal_namespace, Duration::from_secs(60)).await?;
     if let SpaceStatus::NeedsReembed { model, .. } = space {
         // A new model: re-embed everything before searches switch to it (one workflow per model).

@@ -411,3 +411,94 @@ async fn python_agents_answer_with_what_the_memory_service_remembers() {
     assert!(reply.contains("Vitamix blender"), "the reply uses what was remembered: {reply}");
     drop(agents);
 }
+
+#[tokio::test]
+async fn with_the_agent_extractor_facts_come_from_the_fact_extraction_agent() {
+    let memory = format!("127.0.0.1:{}", support::free_port());
+    let agents = support::AgentService::start(&memory).await;
+    let mut app = TestApp::spawn_with(json!({"debounce_ms": 0}), Some((agents.address.clone(), memory))).await;
+    app.kill_worker();
+    app.worker_env.push(("MEMORY_FACT_EXTRACTOR".into(), "agent".into()));
+    app.start_worker();
+    app.customer_writes("5511999990103@c.us", json!([{"body": "Hello, I moved to Lisbon and my email is ana@example.com"}]), 1, false).await;
+    let facts = eventually("facts from the agent", WAIT, || async {
+        let facts: Vec<String> = sqlx::query_scalar("SELECT fact FROM memory_facts ORDER BY fact").fetch_all(&app.pool).await.unwrap();
+        (facts.len() == 2).then_some(facts)
+    })
+    .await;
+    assert_eq!(facts, vec!["Test Customer has the email ana@example.com".to_owned(), "Test Customer lives in Lisbon".to_owned()]);
+    let (_, listed) = app.get("/api/v1/agents").await;
+    let extractor = listed["items"].as_array().unwrap().iter().find(|a| a["type"] == "FactExtractionAgent").cloned().unwrap();
+    assert!(extractor["executions"].as_i64().unwrap() >= 1, "the agent service did the extraction: {extractor}");
+    drop(agents);
+}
+
+/// An OpenAI-compatible `/v1/embeddings` endpoint (the documented contract), with a tiny
+/// deterministic model: hashed bag of words in 16 dimensions.
+async fn fake_openai_embeddings() -> String {
+    use axum::{Json, Router, routing::post};
+    let app = Router::new().route(
+        "/v1/embeddings",
+        post(|Json(body): Json<Value>| async move {
+            let inputs: Vec<String> = body["input"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+            let data: Vec<Value> = inputs
+                .iter()
+                .enumerate()
+                .map(|(i, text)| {
+                    let mut v = [0.01f32; 16];
+                    for word in text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+                        let h = word.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+                        v[(h % 16) as usize] += 1.0;
+                    }
+                    json!({"object": "embedding", "index": i, "embedding": v.to_vec()})
+                })
+                .collect();
+            Json(json!({"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": 1, "total_tokens": 1}}))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}/v1")
+}
+
+#[tokio::test]
+async fn switching_the_embedding_model_re_embeds_everything_before_searches_use_it() {
+    let mut app = TestApp::spawn(json!({"debounce_ms": 0})).await;
+    app.customer_writes("5511999990104@c.us", json!([{"body": "I live in Porto"}, {"body": "My blender stopped working"}]), 1, false).await;
+    eventually("two memories with MiniLM vectors", WAIT, || async {
+        (app.count("memories WHERE embedding_model = 'minilm_l6_v2' AND vector_dims(embedding) = 384").await == 2).then_some(())
+    })
+    .await;
+    let base_url = fake_openai_embeddings().await;
+    app.kill_worker();
+    app.worker_env.extend([
+        ("EMBEDDING_PROVIDER".into(), "openai".into()),
+        ("EMBEDDING_BASE_URL".into(), base_url),
+        ("EMBEDDING_MODEL".into(), "text-embedding-3-small".into()),
+        ("EMBEDDING_DIMENSIONS".into(), "16".into()),
+    ]);
+    app.start_worker();
+    let model = "oa_text_embedding_3_small_16";
+    let spaces = eventually("the new model active, the old one retired", WAIT, || async {
+        let spaces: Vec<(String, i32, String)> =
+            sqlx::query_as("SELECT model, dimensions, state FROM embedding_spaces ORDER BY model").fetch_all(&app.pool).await.unwrap();
+        spaces.iter().any(|(m, _, s)| m == model && s == "active").then_some(spaces)
+    })
+    .await;
+    assert_eq!(spaces, vec![("minilm_l6_v2".to_owned(), 384, "retired".to_owned()), (model.to_owned(), 16, "active".to_owned())]);
+    // Every vector is in the new space before it went active: no mixed dimensions anywhere.
+    assert_eq!(app.count("memories WHERE embedding_model IS DISTINCT FROM 'oa_text_embedding_3_small_16' OR vector_dims(embedding) <> 16").await, 0);
+    assert_eq!(app.count("memory_facts WHERE embedding_model IS DISTINCT FROM 'oa_text_embedding_3_small_16'").await, 0);
+    let reembedded: u64 = app
+        .temporal
+        .get_workflow_handle::<ventros_workflows::ReembedMemories>(ventros_workflows::ids::reembed_workflow_id(model))
+        .get_result(Default::default())
+        .await
+        .expect("ReembedMemories completed");
+    assert!(reembedded >= 4, "memories, facts and entities re-embedded: {reembedded}");
+    let contact: Uuid = sqlx::query_scalar("SELECT id FROM contacts").fetch_one(&app.pool).await.unwrap();
+    let (status, found) = app.get(&format!("/api/v1/contacts/{contact}/memories?q=blender+stopped+working&mode=vector")).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["items"][0]["content"], "My blender stopped working", "{found}");
+}

@@ -7,6 +7,7 @@
 //! vector search goes through the model's HNSW index.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -14,7 +15,10 @@ use serde_json::{Map, Value, json};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
+use ventros_proto::v1::AgentExecutionRequest;
+
 use super::embed::{EmbedError, SharedEmbedder, to_pgvector};
+use crate::agents::AgentApi;
 use super::extract::{self, Cardinality, Predicate};
 
 /// Upper bound on results per search; asking for more is an error, not a silent clamp.
@@ -36,6 +40,8 @@ pub enum MemoryError {
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Embedding(#[from] EmbedError),
+    #[error("fact extraction: {0}")]
+    Extraction(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,10 +215,22 @@ pub struct GraphView {
     pub facts: Vec<FactView>,
 }
 
+/// Who reads facts out of a customer's free text.
+#[derive(Clone, Default)]
+pub enum FactExtractor {
+    /// The offline rules in [`extract`]: deterministic, instant, English and Portuguese.
+    #[default]
+    Rules,
+    /// The Python FactExtractionAgent (an LLM when the agent service is configured with one);
+    /// its JSON answer is read with the same predicate vocabulary.
+    Agent(Arc<dyn AgentApi>),
+}
+
 pub struct MemoryEngine {
     pool: PgPool,
     embedder: SharedEmbedder,
     default_weights: Weights,
+    extractor: FactExtractor,
 }
 
 /// Words of a query, safe to splice into a tsquery (letters and digits only).
@@ -317,7 +335,34 @@ fn sort_desc(list: &mut [(Key, f32)]) {
 
 impl MemoryEngine {
     pub fn new(pool: PgPool, embedder: SharedEmbedder) -> Self {
-        MemoryEngine { pool, embedder, default_weights: Weights::default() }
+        MemoryEngine { pool, embedder, default_weights: Weights::default(), extractor: FactExtractor::Rules }
+    }
+
+    pub fn with_extractor(mut self, extractor: FactExtractor) -> Self {
+        self.extractor = extractor;
+        self
+    }
+
+    /// Facts in a customer's message, by the configured extractor.
+    async fn extract(&self, episode: &Episode) -> Result<Vec<extract::Extracted>, MemoryError> {
+        match &self.extractor {
+            FactExtractor::Rules => Ok(extract::extract_facts(&episode.content)),
+            FactExtractor::Agent(agents) => {
+                let request = AgentExecutionRequest {
+                    agent_type: "FactExtractionAgent".into(),
+                    contact_id: episode.contact_id.to_string(),
+                    message: episode.content.clone(),
+                    tenant_id: episode.tenant_id.to_string(),
+                    request_id: format!("memory:{}:{}", episode.source_type, episode.source_id),
+                    ..Default::default()
+                };
+                let answer = agents
+                    .execute(request, std::time::Duration::from_secs(20))
+                    .await
+                    .map_err(|e| MemoryError::Extraction(e.to_string()))?;
+                Ok(extract::parse_agent_facts(&answer.response))
+            }
+        }
     }
 
     pub fn with_weights(mut self, weights: Weights) -> Self {
@@ -910,7 +955,7 @@ impl MemoryEngine {
         // Everything to embed, in one batch, before the transaction (inference is the slow part).
         let mut facts: Vec<FactInput> = episode.facts.clone();
         if episode.extract && episode.role == "contact" {
-            for f in extract::extract_facts(&episode.content) {
+            for f in self.extract(episode).await? {
                 let p = predicate_info(f.predicate);
                 facts.push(FactInput { subject: None, predicate: f.predicate.to_owned(), object: EntityRef::new(f.object, p.object_type) });
             }

@@ -156,6 +156,31 @@ pub fn extract_facts(text: &str) -> Vec<Extracted> {
     facts
 }
 
+/// Reads FactExtractionAgent's answer, `{"facts": [{"predicate": "lives_in", "object": "Rio"}]}`.
+/// Predicates outside the vocabulary, structural ones (deals, tags) and vague objects are dropped:
+/// a model's answer never writes anything the rules could not have written.
+pub fn parse_agent_facts(answer: &str) -> Vec<Extracted> {
+    // Models like to wrap JSON in prose or code fences: read the outermost object.
+    let json = match (answer.find('{'), answer.rfind('}')) {
+        (Some(start), Some(end)) if start < end => &answer[start..=end],
+        _ => return Vec::new(),
+    };
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(json) else { return Vec::new() };
+    const FROM_TEXT: &[&str] =
+        &["lives_in", "works_at", "email", "name", "birthday", "likes", "dislikes", "prefers", "purchased", "wants", "has_problem_with"];
+    let mut facts = Vec::new();
+    for item in value["facts"].as_array().into_iter().flatten() {
+        let (Some(predicate), Some(object)) = (item["predicate"].as_str(), item["object"].as_str()) else { continue };
+        let Some(predicate) = FROM_TEXT.iter().find(|p| **p == predicate) else { continue };
+        let Some(object) = clean_object(object) else { continue };
+        let fact = Extracted { predicate, object };
+        if !facts.contains(&fact) {
+            facts.push(fact);
+        }
+    }
+    facts
+}
+
 /// `english` or `portuguese`: the text-search configuration a memory is indexed with.
 pub fn detect_language(text: &str) -> &'static str {
     const PT: &[&str] = &[
@@ -226,6 +251,16 @@ mod tests {
         assert!(pairs("I love that you came, I like how it looks").is_empty(), "clauses are not things");
         assert_eq!(pairs("I like to swim"), vec![("likes", "swim".to_owned())]);
         assert!(pairs("She lives in Paris").is_empty(), "third-person hearsay is not a fact about the contact");
+    }
+
+    #[test]
+    fn agent_answers_are_read_within_the_vocabulary() {
+        let answer = "Sure! ```json\n{\"facts\": [{\"predicate\": \"lives_in\", \"object\": \"Rio de Janeiro\"},
+                      {\"predicate\": \"in_stage\", \"object\": \"won\"}, {\"predicate\": \"likes\", \"object\": \"it\"},
+                      {\"predicate\": \"owns_spaceship\", \"object\": \"X\"}]}\n```";
+        assert_eq!(parse_agent_facts(answer), vec![Extracted { predicate: "lives_in", object: "Rio de Janeiro".into() }]);
+        assert!(parse_agent_facts("no JSON here").is_empty());
+        assert!(parse_agent_facts("{\"facts\": 3}").is_empty());
     }
 
     #[test]

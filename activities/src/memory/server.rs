@@ -41,6 +41,10 @@ fn engine_error(err: MemoryError) -> Status {
             tracing::warn!(error = %e, "embedding failed");
             Status::unavailable("the embedding model is not answering; retry")
         }
+        MemoryError::Extraction(e) => {
+            tracing::warn!(error = %e, "fact extraction failed");
+            Status::unavailable("fact extraction is not answering; retry")
+        }
     }
 }
 

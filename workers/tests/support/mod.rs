@@ -118,6 +118,8 @@ pub struct TestApp {
     /// Where this app's worker serves MemoryService.
     pub memory_address: String,
     pub agents_address: Option<String>,
+    /// Extra environment for the worker process (set before `start_worker`).
+    pub worker_env: Vec<(String, String)>,
     worker: Option<Child>,
 }
 
@@ -220,6 +222,7 @@ impl TestApp {
             channel_id: Uuid::nil(),
             memory_address,
             agents_address,
+            worker_env: Vec::new(),
             worker: None,
         };
         let (status, channel) = app
@@ -267,6 +270,7 @@ impl TestApp {
             // One inference thread: two on a 2-core machine only contend (and tests run in pairs).
             .env("RAYON_NUM_THREADS", "1")
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .envs(self.worker_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         let child = match &self.agents_address {
