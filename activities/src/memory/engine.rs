@@ -594,7 +594,7 @@ impl MemoryEngine {
                        ORDER BY embedding::vector({dims}) <=> $2::vector({dims}) LIMIT $5)"
                 );
                 let mut tx = self.pool.begin().await?;
-                sqlx::query("SELECT set_config('hnsw.ef_search', '100', true), set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+                sqlx::query("SELECT set_config('hnsw.ef_search', '200', true), set_config('hnsw.iterative_scan', 'relaxed_order', true)")
                     .execute(&mut *tx)
                     .await?;
                 let rows = sqlx::query(AssertSqlSafe(sql))
@@ -615,7 +615,8 @@ impl MemoryEngine {
         Ok(list)
     }
 
-    /// Full-text matches (any query word, stemmed in English and Portuguese), by ts_rank.
+    /// Full-text matches (any query word, stemmed in English and Portuguese), by ts_rank; a whole
+    /// tenant (one contact goes through [`Self::bm25_list`]).
     async fn keyword_list(&self, q: &SearchQuery, terms: &[String], depth: usize) -> Result<Vec<(Key, f32)>, MemoryError> {
         if terms.is_empty() {
             return Ok(Vec::new());
@@ -627,14 +628,14 @@ impl MemoryEngine {
         let rows = sqlx::query(
             "WITH q AS (SELECT to_tsquery('english', $3) || to_tsquery('portuguese', $3) AS q)
              (SELECT 'm' AS kind, id, ts_rank(search, q.q, 1)::float4 AS score FROM memories, q
-               WHERE tenant_id = $1 AND ($2::uuid IS NULL OR contact_id = $2) AND search @@ q.q
+               WHERE tenant_id = $1 AND $2::uuid IS NULL AND search @@ q.q
                  AND (cardinality($4::text[]) = 0 OR memory_type = ANY($4))
                  AND CASE WHEN $5::timestamptz IS NULL THEN valid_until IS NULL
                           ELSE valid_from <= $5 AND (valid_until IS NULL OR valid_until > $5) END
                ORDER BY score DESC LIMIT $6)
              UNION ALL
              (SELECT 'f', id, ts_rank(search, q.q, 1)::float4 FROM memory_facts, q
-               WHERE tenant_id = $1 AND ($2::uuid IS NULL OR contact_id = $2) AND search @@ q.q
+               WHERE tenant_id = $1 AND $2::uuid IS NULL AND search @@ q.q
                  AND (cardinality($4::text[]) = 0 OR memory_type = ANY($4))
                  AND CASE WHEN $5::timestamptz IS NULL THEN invalid_at IS NULL
                           ELSE valid_at <= $5 AND (invalid_at IS NULL OR invalid_at > $5) END
@@ -698,15 +699,19 @@ impl MemoryEngine {
     async fn graph_list(&self, q: &SearchQuery, terms: &[String], vector: &str, depth: usize) -> Result<Vec<(Key, f32)>, MemoryError> {
         let name_terms: Vec<&String> = terms.iter().filter(|t| t.chars().count() >= 3).collect();
         let simple_query = name_terms.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(" | ");
-        let linked: Vec<(Uuid, f32)> = sqlx::query_as(
+        // The scope is a fixed fragment rather than `($2 IS NULL OR contact_id = $2)`: with a
+        // prepared statement's generic plan that form cannot use the per-contact indexes.
+        let (scope, fact_scope) =
+            if q.contact_id.is_some() { ("contact_id = $2", "f.contact_id = $2") } else { ("$2::uuid IS NULL", "$2::uuid IS NULL") };
+        let linked: Vec<(Uuid, f32)> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT id, 1.0::float4 FROM memory_entities
-              WHERE tenant_id = $1 AND ($2::uuid IS NULL OR contact_id = $2) AND entity_type <> 'contact'
+              WHERE tenant_id = $1 AND {scope} AND entity_type <> 'contact'
                 AND $3 <> '' AND search @@ to_tsquery('simple', $3)
              UNION ALL
              (SELECT id, greatest(0, 1 - (embedding <=> $4::vector))::float4 FROM memory_entities
-               WHERE tenant_id = $1 AND ($2::uuid IS NULL OR contact_id = $2) AND entity_type <> 'contact' AND embedding_model = $5
-               ORDER BY embedding <=> $4::vector LIMIT 8)",
-        )
+               WHERE tenant_id = $1 AND {scope} AND entity_type <> 'contact' AND embedding_model = $5
+               ORDER BY embedding <=> $4::vector LIMIT 8)"
+        )))
         .bind(q.tenant_id)
         .bind(q.contact_id)
         .bind(&simple_query)
@@ -724,14 +729,14 @@ impl MemoryEngine {
             return Ok(Vec::new());
         }
         let (ids, scores): (Vec<Uuid>, Vec<f32>) = entity_scores.into_iter().unzip();
-        let rows = sqlx::query(
+        let rows = sqlx::query(AssertSqlSafe(format!(
             "WITH linked(id, s) AS (SELECT * FROM unnest($3::uuid[], $4::float4[])),
              facts AS (
                SELECT f.id, f.episode_ids, f.valid_at,
                       (2 * coalesce((SELECT max(s) FROM linked WHERE linked.id IN (f.subject_id, f.object_id)), 0)
                        + CASE WHEN f.predicate = ANY($5) THEN 1 ELSE 0 END)::float4 AS score
                  FROM memory_facts f
-                WHERE f.tenant_id = $1 AND ($2::uuid IS NULL OR f.contact_id = $2)
+                WHERE f.tenant_id = $1 AND {fact_scope}
                   AND (f.subject_id = ANY($3) OR f.object_id = ANY($3) OR f.predicate = ANY($5))
                   AND (cardinality($6::text[]) = 0 OR f.memory_type = ANY($6))
                   AND CASE WHEN $7::timestamptz IS NULL THEN f.invalid_at IS NULL
@@ -742,8 +747,8 @@ impl MemoryEngine {
              SELECT DISTINCT ON (m.id) 'm', m.id, (f.score * 0.9)::float4 FROM facts f JOIN memories m ON m.episode_id = ANY(f.episode_ids)
               WHERE m.tenant_id = $1 AND (cardinality($6::text[]) = 0 OR m.memory_type = ANY($6))
                 AND CASE WHEN $7::timestamptz IS NULL THEN m.valid_until IS NULL
-                         ELSE m.valid_from <= $7 AND (m.valid_until IS NULL OR m.valid_until > $7) END",
-        )
+                         ELSE m.valid_from <= $7 AND (m.valid_until IS NULL OR m.valid_until > $7) END"
+        )))
         .bind(q.tenant_id)
         .bind(q.contact_id)
         .bind(&ids)

@@ -40,8 +40,8 @@ struct Args {
     /// Episodes ingested for the throughput figure.
     #[arg(long, default_value_t = 300)]
     ingest: usize,
-    /// HNSW `ef_search` for the tenant-wide vector search (pgvector's default is 40).
-    #[arg(long, default_value_t = 100)]
+    /// HNSW `ef_search` for the tenant-wide vector search (pgvector's default is 40; the engine uses 200).
+    #[arg(long, default_value_t = 200)]
     ef_search: u32,
     /// Drop and rebuild the benchmark database.
     #[arg(long)]
