@@ -106,7 +106,8 @@ async fn a_move_invalidates_the_old_city_without_deleting_it_and_as_of_sees_the_
     let hybrid = engine.search(&query(tenant, Some(contact), "which city is Ana in now", Mode::Hybrid)).await.unwrap();
     assert!(!facts_only(&hybrid.hits).iter().any(|f| f.contains("São Paulo")), "the old city is not current: {:?}", hybrid.hits);
 
-    let rows: Vec<(String, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> =
+    type FactTimes = (String, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    let rows: Vec<FactTimes> =
         sqlx::query_as("SELECT fact, invalid_at, expired_at FROM memory_facts WHERE predicate = 'lives_in' ORDER BY valid_at").fetch_all(&pool).await.unwrap();
     assert_eq!(rows.len(), 2, "nothing deleted");
     assert_eq!(rows[0].1, Some(day(10)), "São Paulo stopped being true when she moved");

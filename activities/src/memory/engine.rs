@@ -417,9 +417,13 @@ impl MemoryEngine {
             .bind(&model)
             .fetch_optional(&self.pool)
             .await?;
-        if let Some((stored, _)) = &existing {
+        if let Some((stored, state)) = &existing {
             if *stored != dims {
                 return Err(MemoryError::Invalid(format!("model {model} was registered with {stored} dimensions, now reports {dims}")));
+            }
+            if state == "retired" {
+                // Switching back to a model used before: its vectors are stale, rebuild them.
+                sqlx::query("UPDATE embedding_spaces SET state = 'building' WHERE model = $1").bind(&model).execute(&self.pool).await?;
             }
         }
         let has_active: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM embedding_spaces WHERE state = 'active')")
@@ -597,12 +601,14 @@ impl MemoryEngine {
                 sqlx::query("SELECT set_config('hnsw.ef_search', '200', true), set_config('hnsw.iterative_scan', 'relaxed_order', true)")
                     .execute(&mut *tx)
                     .await?;
+                // Relaxed-order iterative scans return neighbours roughly in order: fetch 100
+                // candidates and let the exact scores below pick the best `depth`.
                 let rows = sqlx::query(AssertSqlSafe(sql))
                     .bind(q.tenant_id)
                     .bind(vector)
                     .bind(&q.memory_types)
                     .bind(q.as_of)
-                    .bind(depth as i64)
+                    .bind(depth.max(100) as i64)
                     .fetch_all(&mut *tx)
                     .await?;
                 tx.commit().await?;

@@ -43,6 +43,12 @@ struct Args {
     /// HNSW `ef_search` for the tenant-wide vector search (pgvector's default is 40; the engine uses 200).
     #[arg(long, default_value_t = 200)]
     ef_search: u32,
+    /// Nearest neighbours fetched from HNSW before the exact re-rank (the engine fetches 100).
+    #[arg(long, default_value_t = 100)]
+    candidates: u32,
+    /// Skip the contact-scoped and ingestion parts (tuning the tenant-wide search).
+    #[arg(long)]
+    tenant_wide_only: bool,
     /// Drop and rebuild the benchmark database.
     #[arg(long)]
     fresh: bool,
@@ -143,6 +149,7 @@ async fn main() -> anyhow::Result<()> {
     let targets: Vec<(Uuid, Uuid)> =
         sqlx::query_as("SELECT tenant_id, id FROM contacts ORDER BY md5(id::text) LIMIT $1").bind(args.queries as i64).fetch_all(&pool).await?;
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    if !args.tenant_wide_only {
     // Warm-up: caches and the model's first run are not what we measure.
     for (tenant, contact) in targets.iter().take(20) {
         engine.search(&query(*tenant, Some(*contact), rng.pick(QUERIES), Mode::Hybrid)).await?;
@@ -161,11 +168,13 @@ async fn main() -> anyhow::Result<()> {
     println!("  of which query embedding (MiniLM, in-process):                   {}", percentiles(embed_ms.clone()));
     let db_ms: Vec<f64> = hybrid_ms.iter().zip(&embed_ms).map(|(h, e)| (h - e).max(0.0)).collect();
     println!("  PostgreSQL part (vector + BM25 + graph + fusion):                 {}\n", percentiles(db_ms));
+    }
 
     // Tenant-wide vector search through HNSW, and its recall against an exact scan.
     let tenants: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM tenants ORDER BY id").fetch_all(&pool).await?;
     let mut vector_ms = Vec::new();
     let mut recall = Vec::new();
+    let mut recall_ties = Vec::new();
     let dims = embedder.dimensions();
     let model = embedder.model().to_owned();
     for i in 0..args.queries.min(500) {
@@ -173,36 +182,30 @@ async fn main() -> anyhow::Result<()> {
         let text = QUERIES[i % QUERIES.len()];
         let vector = to_pgvector(&embedder.embed(&[text.to_owned()]).await?[0]);
         let started = Instant::now();
-        let mut tx = pool.begin().await?;
-        sqlx::query(AssertSqlSafe(format!("SET LOCAL hnsw.ef_search = {}", args.ef_search))).execute(&mut *tx).await?;
-        sqlx::query("SET LOCAL hnsw.iterative_scan = relaxed_order").execute(&mut *tx).await?;
-        let ann: Vec<Uuid> = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT id FROM memories WHERE embedding_model = '{model}' AND tenant_id = $1 AND valid_until IS NULL
-              ORDER BY embedding::vector({dims}) <=> $2::vector({dims}) LIMIT 10"
-        )))
-        .bind(tenant)
-        .bind(&vector)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        let ann = nearest(&pool, &model, dims, tenant, &vector, Some((args.ef_search, args.candidates))).await?;
         vector_ms.push(started.elapsed().as_secs_f64() * 1000.0);
         if i < 100 {
-            let mut tx = pool.begin().await?;
-            sqlx::query("SET LOCAL enable_indexscan = off").execute(&mut *tx).await?;
-            let exact: Vec<Uuid> = sqlx::query_scalar(AssertSqlSafe(format!(
-                "SELECT id FROM memories WHERE embedding_model = '{model}' AND tenant_id = $1 AND valid_until IS NULL
-                  ORDER BY embedding::vector({dims}) <=> $2::vector({dims}) LIMIT 10"
-            )))
-            .bind(tenant)
-            .bind(&vector)
-            .fetch_all(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            recall.push(ann.iter().filter(|id| exact.contains(id)).count() as f64 / exact.len().max(1) as f64);
+            let exact = nearest(&pool, &model, dims, tenant, &vector, None).await?;
+            recall.push(ann.iter().filter(|(id, _)| exact.iter().any(|(e, _)| e == id)).count() as f64 / exact.len().max(1) as f64);
+            // Synthetic CRM text repeats itself: many neighbours sit at the same distance, and
+            // an equally near neighbour is as good an answer. Counted separately.
+            let tenth = exact.last().map_or(0.0, |(_, d)| *d);
+            recall_ties.push(ann.iter().filter(|(_, d)| *d <= tenth + 1e-6).count() as f64 / exact.len().max(1) as f64);
         }
     }
-    println!("tenant-wide VECTOR_ONLY (HNSW, ef_search {}, 1/{} of the rows per tenant): {}", args.ef_search, args.tenants, percentiles(vector_ms));
-    println!("HNSW recall@10 against exact search: {:.3} (over {} queries)", recall.iter().sum::<f64>() / recall.len() as f64, recall.len());
+    println!(
+        "tenant-wide VECTOR_ONLY (HNSW, ef_search {}, {} candidates re-ranked, 1/{} of the rows per tenant): {}",
+        args.ef_search,
+        args.candidates,
+        args.tenants,
+        percentiles(vector_ms)
+    );
+    println!(
+        "HNSW recall@10 against exact search: {:.3} by id, {:.3} counting equally near neighbours (over {} queries)",
+        recall.iter().sum::<f64>() / recall.len() as f64,
+        recall_ties.iter().sum::<f64>() / recall_ties.len() as f64,
+        recall.len()
+    );
     let mut ts = Vec::new();
     for (tenant, _) in targets.iter().take(200) {
         let started = Instant::now();
@@ -210,6 +213,9 @@ async fn main() -> anyhow::Result<()> {
         ts.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     println!("tenant-wide VECTOR_ONLY through the engine (embedding, memories + facts):  {}\n", percentiles(ts));
+    if args.tenant_wide_only {
+        return Ok(());
+    }
 
     // Ingestion: real episodes, one at a time, through the same call the workflow's activity makes.
     let (tenant, contact) = targets[0];
@@ -238,6 +244,43 @@ async fn main() -> anyhow::Result<()> {
     let secs = started.elapsed().as_secs_f64();
     println!("ingestion: {:.1} episodes/s (embed + extract + graph + one transaction each, {} episodes)", args.ingest as f64 / secs, args.ingest);
     Ok(())
+}
+
+/// The tenant's 10 nearest memories: `candidates` from HNSW (with `ef_search`) re-ranked exactly
+/// (the engine's query), or by an exact scan (index scans off).
+async fn nearest(
+    pool: &PgPool,
+    model: &str,
+    dims: usize,
+    tenant: Uuid,
+    vector: &str,
+    hnsw: Option<(u32, u32)>,
+) -> anyhow::Result<Vec<(Uuid, f64)>> {
+    let mut tx = pool.begin().await?;
+    let candidates = match hnsw {
+        Some((ef, candidates)) => {
+            sqlx::query(AssertSqlSafe(format!("SET LOCAL hnsw.ef_search = {ef}"))).execute(&mut *tx).await?;
+            sqlx::query("SET LOCAL hnsw.iterative_scan = relaxed_order").execute(&mut *tx).await?;
+            candidates.max(10)
+        }
+        None => {
+            sqlx::query("SET LOCAL enable_indexscan = off").execute(&mut *tx).await?;
+            10
+        }
+    };
+    let ids = sqlx::query_as(AssertSqlSafe(format!(
+        "WITH c AS MATERIALIZED (
+           SELECT id, embedding::vector({dims}) <=> $2::vector({dims}) AS distance FROM memories
+            WHERE embedding_model = '{model}' AND tenant_id = $1 AND valid_until IS NULL
+            ORDER BY embedding::vector({dims}) <=> $2::vector({dims}) LIMIT {candidates})
+         SELECT id, distance FROM c ORDER BY distance LIMIT 10"
+    )))
+    .bind(tenant)
+    .bind(vector)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(ids)
 }
 
 fn query(tenant_id: Uuid, contact_id: Option<Uuid>, text: &str, mode: Mode) -> SearchQuery {
