@@ -95,7 +95,7 @@ up() {
 
 Ventros is running (data in .data/, logs in .data/logs/).
   API            $API_URL            (readiness: $API_URL/readyz)
-  Temporal UI    http://127.0.0.1:$T_UI_PORT   (workflows Conversation / OutboundMessage)
+  Temporal UI    http://127.0.0.1:$T_UI_PORT   (workflows Conversation / OutboundMessage / MemoryIngestion)
   Temporal gRPC  ${TEMPORAL_ADDRESS#http://}
   WAHA simulator $SIM_URL
   Agent service  127.0.0.1:$AGENTS_PORT (gRPC AgentService; MemoryService on 127.0.0.1:$MEMORY_PORT)
