@@ -23,12 +23,12 @@ class FakeMemoryService:
     exercised by the end-to-end suite). Answers from a dict of contact id -> data."""
 
     def __init__(self, contacts):
-        from ventros.v1 import memory_pb2_grpc
-
         self.contacts = contacts
         self.calls = []
 
-        class Servicer(memory_pb2_grpc.MemoryServiceServicer):
+        self.stored = []
+
+        class Servicer:
             async def GetContactContext(inner, request, context):
                 from ventros.v1 import memory_pb2
 
@@ -49,6 +49,19 @@ class FakeMemoryService:
                     memories=[memory_pb2.Memory(content=c, memory_type="purchase", relevance_score=0.9) for c in data.get("memories", [])],
                     total_count=len(data.get("memories", [])),
                 )
+
+            async def StoreMemory(inner, request, context):
+                from ventros.v1 import memory_pb2
+
+                self.calls.append(("StoreMemory", request.tenant_id, request.contact_id))
+                self.stored.append(request.content)
+                return memory_pb2.StoreMemoryResponse(memory_id=f"m-{len(self.stored)}", created=True)
+
+            async def GetRelatedEntities(inner, request, context):
+                from ventros.v1 import memory_pb2
+
+                self.calls.append(("GetRelatedEntities", request.tenant_id, request.contact_id))
+                return memory_pb2.RelatedEntitiesResponse(graph=memory_pb2.Graph())
 
         self.servicer = Servicer()
 

@@ -28,4 +28,18 @@ def test_stubs_import_as_a_package() -> None:
     request = agent_pb2.AgentExecutionRequest(agent_type="RouterAgent", tenant_id="t", message="hi")
     assert agent_pb2.AgentExecutionRequest.FromString(request.SerializeToString()).message == "hi"
     assert memory_pb2.MemorySearchMode.Value("HYBRID") == 1
-    assert hasattr(agent_pb2_grpc, "AgentServiceServicer")
+    assert hasattr(agent_pb2_grpc, "add_AgentServiceServicer_to_server")
+
+
+def test_no_unimplemented_servicer_bases_are_shipped() -> None:
+    for module in (AGENTS / "ventros" / "v1").glob("*_pb2_grpc.py"):
+        assert "NotImplementedError" not in module.read_text(), module
+
+
+def test_the_agent_servicer_implements_every_rpc() -> None:
+    from ventros.v1 import agent_pb2
+
+    from ventros_agents.service import AgentServicer
+
+    rpcs = [m.name for m in agent_pb2.DESCRIPTOR.services_by_name["AgentService"].methods]
+    assert rpcs and all(callable(getattr(AgentServicer, name, None)) for name in rpcs), rpcs

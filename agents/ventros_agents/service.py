@@ -24,7 +24,7 @@ from google.adk.sessions import InMemorySessionService
 from google.genai import types
 from google.protobuf import empty_pb2
 
-from ventros.v1 import agent_pb2, agent_pb2_grpc
+from ventros.v1 import agent_pb2
 
 from . import catalog
 from .agents import OFFLINE, ProviderConfig, build
@@ -205,7 +205,9 @@ def _sentences(text: str) -> list[str]:
     return [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
 
 
-class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
+class AgentServicer:
+    """AgentService: every rpc of proto/ventros/v1/agent.proto (registration checks each by name)."""
+
     def __init__(self, executor: AgentExecutor) -> None:
         self.executor = executor
 

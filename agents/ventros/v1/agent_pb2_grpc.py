@@ -57,39 +57,6 @@ class AgentServiceStub:
                 _registered_method=True)
 
 
-class AgentServiceServicer:
-    """Missing associated documentation comment in .proto file."""
-
-    def ListAvailableAgents(self, request, context):
-        """List all available agents.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def GetAgentCapabilities(self, request, context):
-        """Capabilities of one agent. NOT_FOUND for an unknown agent type.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ExecuteAgent(self, request, context):
-        """Execute an agent with context. INVALID_ARGUMENT for an empty message or missing tenant,
-        NOT_FOUND for an unknown agent type.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def StreamAgentExecution(self, request, context):
-        """The same, streamed: partial text chunks, then one final response.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'ListAvailableAgents': grpc.unary_unary_rpc_method_handler(

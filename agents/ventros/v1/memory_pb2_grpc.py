@@ -56,38 +56,6 @@ class MemoryServiceStub:
                 _registered_method=True)
 
 
-class MemoryServiceServicer:
-    """Missing associated documentation comment in .proto file."""
-
-    def SearchMemories(self, request, context):
-        """Search memories using hybrid search (vector + keyword + graph).
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def GetContactContext(self, request, context):
-        """Complete context for a contact.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def StoreMemory(self, request, context):
-        """Store a new memory fact.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def GetRelatedEntities(self, request, context):
-        """Entities related to a contact through the knowledge graph.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-
 def add_MemoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'SearchMemories': grpc.unary_unary_rpc_method_handler(
