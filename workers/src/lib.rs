@@ -55,7 +55,8 @@ pub struct WorkerSettings {
     pub memory_feed_interval_ms: u64,
 }
 
-fn parse_weights(value: &str) -> Result<Weights, String> {
+/// `vector,keyword,graph`, each 0..=10 (also used by `ventros-memory-eval`).
+pub fn parse_weights(value: &str) -> Result<Weights, String> {
     let parts: Vec<f32> = value.split(',').map(|p| p.trim().parse::<f32>().map_err(|e| format!("{p:?}: {e}"))).collect::<Result<_, _>>()?;
     match parts[..] {
         [vector, keyword, graph] if parts.iter().all(|w| (0.0..=10.0).contains(w)) => Ok(Weights { vector, keyword, graph }),

@@ -462,26 +462,26 @@ impl MemoryEngine {
     /// Rows (memories, facts, entities) whose vectors are not from this engine's model yet.
     pub async fn reembed_batch(&self, batch: i64) -> Result<u64, MemoryError> {
         let model = self.model().to_owned();
-        let mut done = 0u64;
-        // The same text each row was first embedded from (memories: context + content).
-        for (table, column) in [("memories", "coalesce(context || E'\\n', '') || content"), ("memory_facts", "fact"), ("memory_entities", "name")] {
-            let sql = format!("SELECT id, {column} AS text FROM {table} WHERE embedding_model IS DISTINCT FROM $1 ORDER BY id LIMIT $2");
-            let rows: Vec<(Uuid, String)> = sqlx::query_as(AssertSqlSafe(sql)).bind(&model).bind(batch).fetch_all(&self.pool).await?;
+        // One table per call, memories first; the caller repeats until nothing is left.
+        for (table, context, text) in [("memories", "context", "content"), ("memory_facts", "NULL", "fact"), ("memory_entities", "NULL", "name")] {
+            let sql = format!(
+                "SELECT id, {context}::text AS context, {text} AS text FROM {table} WHERE embedding_model IS DISTINCT FROM $1 ORDER BY id LIMIT $2"
+            );
+            let rows: Vec<(Uuid, Option<String>, String)> = sqlx::query_as(AssertSqlSafe(sql)).bind(&model).bind(batch).fetch_all(&self.pool).await?;
             if rows.is_empty() {
                 continue;
             }
-            let texts: Vec<String> = rows.iter().map(|(_, t)| t.clone()).collect();
-            let vectors = self.embedder.embed(&texts).await?;
-            let ids: Vec<Uuid> = rows.iter().map(|(id, _)| *id).collect();
-            let vecs: Vec<String> = vectors.iter().map(|v| to_pgvector(v)).collect();
+            // The same text each row was first embedded from (memories: context, then content).
+            let texts: Vec<String> = rows.iter().map(|(_, context, text)| embedding_text(context.as_deref(), text)).collect();
+            let vectors: Vec<String> = self.embedder.embed(&texts).await?.iter().map(|v| to_pgvector(v)).collect();
+            let ids: Vec<Uuid> = rows.iter().map(|(id, _, _)| *id).collect();
             let sql = format!(
                 "UPDATE {table} t SET embedding = u.v::vector, embedding_model = $3 FROM unnest($1::uuid[], $2::text[]) AS u(id, v) WHERE t.id = u.id"
             );
-            sqlx::query(AssertSqlSafe(sql)).bind(&ids).bind(&vecs).bind(&model).execute(&self.pool).await?;
-            done += rows.len() as u64;
-            return Ok(done);
+            sqlx::query(AssertSqlSafe(sql)).bind(&ids).bind(&vectors).bind(&model).execute(&self.pool).await?;
+            return Ok(rows.len() as u64);
         }
-        Ok(done)
+        Ok(0)
     }
 
     /// Makes this engine's model the one searches use; the previous one is retired.

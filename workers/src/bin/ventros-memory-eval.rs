@@ -36,8 +36,8 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     show_misses: usize,
     /// HYBRID weights `vector,keyword,graph`.
-    #[arg(long, default_value = "1,1,0.5")]
-    weights: String,
+    #[arg(long, default_value = "1,1,0.5", value_parser = ventros_workers::parse_weights)]
+    weights: Weights,
     #[command(flatten)]
     embedding: EmbeddingSettings,
 }
@@ -85,9 +85,7 @@ fn evidence_ids(raw: &Value) -> Vec<String> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let weights: Vec<f32> = args.weights.split(',').map(|w| w.trim().parse()).collect::<Result<_, _>>().context("--weights")?;
-    let [vector, keyword, graph] = weights[..] else { anyhow::bail!("--weights needs three numbers") };
-    let weights = Weights { vector, keyword, graph };
+    let weights = args.weights;
 
     let admin = PgPoolOptions::new().max_connections(1).connect(&args.database_url).await.context("DATABASE_URL")?;
     let name = format!("memory_eval_{}", Uuid::new_v4().simple());
