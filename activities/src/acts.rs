@@ -39,7 +39,7 @@ impl ConversationActivities {
     }
 }
 
-fn store_failure(err: StoreError) -> ActivityError {
+pub(crate) fn store_failure(err: StoreError) -> ActivityError {
     match err {
         StoreError::Database(e) => {
             tracing::warn!(error.kind = "database", error = %e, "activity attempt failed; Temporal will retry");
@@ -228,6 +228,11 @@ impl ConversationActivities {
         store::record_sent(&self.pool, input.tenant_id, input.message_id, &sent.id).await.map_err(store_failure)?;
         tracing::info!(tenant.id = %input.tenant_id, message.id = %input.message_id, "message sent through WAHA");
         Ok(done(sent.id))
+    }
+
+    #[activity(definition = defs::ComposeOperatorMessage)]
+    pub async fn compose_operator_message(self: Arc<Self>, _ctx: ActivityContext, input: ComposeOperatorInput) -> Result<(), ActivityError> {
+        store::compose_operator_message(&self.pool, input.tenant_id, input.message_id).await.map_err(store_failure)
     }
 
     #[activity(definition = defs::RecordStatus)]

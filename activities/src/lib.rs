@@ -6,12 +6,18 @@
 //! - [`channel`]: channel configuration (provider settings, auto-reply rules, timing, AI replies).
 //! - [`agents`]: the client for the Python agent service (AgentService over gRPC).
 //! - [`memory`]: MemoryService, served over gRPC to the agents' tools.
+//! - [`contacts`]: the steps of a contact merge.
+//! - [`outbound_webhooks`]: signed deliveries to tenants' webhook subscribers, and the fan-out.
+//! - [`polling`]: the loop behind the outbox consumers.
 //! - [`waha_sim`]: a WAHA simulator speaking the same contract, for development, tests and benchmarks.
 
 pub mod acts;
 pub mod agents;
 pub mod channel;
+pub mod contacts;
 pub mod memory;
+pub mod outbound_webhooks;
+pub mod polling;
 pub mod settings;
 pub mod store;
 pub mod telemetry;
@@ -19,3 +25,5 @@ pub mod waha;
 pub mod waha_sim;
 
 pub use acts::ConversationActivities;
+pub use contacts::ContactActivities;
+pub use outbound_webhooks::WebhookActivities;

@@ -379,6 +379,45 @@ pub async fn plan_auto_reply(pool: &PgPool, input: &PlanAutoReplyInput) -> Resul
     })
 }
 
+/// Turns an operator reply the API accepted (`outbound_requests` row `message_id`) into a pending
+/// outbound message with the same id, once: a retry finds the message and does nothing.
+pub async fn compose_operator_message(pool: &PgPool, tenant_id: Uuid, message_id: Uuid) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO messages (id, tenant_id, channel_id, session_id, contact_id, identity_id, direction, body,
+                               status, status_rank, origin, handled_by_workflow)
+         SELECT r.id, r.tenant_id, s.channel_id, s.id, s.contact_id, s.identity_id, 'outbound', r.body,
+                'pending', 0, 'operator', $3
+           FROM outbound_requests r JOIN conversation_sessions s ON s.id = r.session_id
+          WHERE r.id = $1 AND r.tenant_id = $2
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(message_id)
+    .bind(tenant_id)
+    .bind(ventros_workflows::ids::outbound_workflow_id(tenant_id, message_id))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1 AND tenant_id = $2)")
+            .bind(message_id)
+            .bind(tenant_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !exists {
+            return Err(StoreError::Invalid(format!("operator reply {message_id} does not exist")));
+        }
+        return Ok(());
+    }
+    sqlx::query("INSERT INTO message_status_history (tenant_id, message_id, status) VALUES ($1, $2, 'pending')")
+        .bind(tenant_id)
+        .bind(message_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 pub async fn set_assignment(
     pool: &PgPool,
     tenant_id: Uuid,

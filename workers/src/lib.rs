@@ -1,7 +1,8 @@
-//! The Temporal worker process: hosts the Conversation, OutboundMessage, MemoryIngestion and
-//! ReembedMemories workflows and the activities behind them, polling one task queue; serves
-//! MemoryService to the agents; and runs the memory feed (outbox → MemoryIngestion). Any number of
-//! workers may run against the same Temporal cluster and database; nothing here assumes it is alone.
+//! The Temporal worker process: hosts the Conversation, OutboundMessage, MemoryIngestion,
+//! ReembedMemories, ContactMerge and WebhookDelivery workflows and the activities behind them,
+//! polling one task queue; serves MemoryService to the agents; and runs the outbox consumers (the
+//! memory feed → MemoryIngestion, the webhook fan-out → WebhookDelivery). Any number of workers
+//! may run against the same Temporal cluster and database; nothing here assumes it is alone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +20,9 @@ use ventros_activities::memory::ingest::{MemoryActivities, run_feed};
 use ventros_activities::memory::{MemoryEngine, MemoryServer};
 use ventros_activities::waha::HttpWahaClient;
 use ventros_proto::v1::memory_service_server::MemoryServiceServer;
-use ventros_workflows::{Conversation, MemoryIngestion, OutboundMessage, ReembedInput, ReembedMemories, ids};
+use ventros_activities::outbound_webhooks::{RetrySchedule, fanout_once, start_pending};
+use ventros_activities::{ContactActivities, WebhookActivities};
+use ventros_workflows::{ContactMerge, Conversation, MemoryIngestion, OutboundMessage, ReembedInput, ReembedMemories, WebhookDelivery, ids};
 
 /// Worker settings, from the environment (see the README's configuration table).
 #[derive(Debug, Clone, clap::Parser)]
@@ -53,6 +56,15 @@ pub struct WorkerSettings {
     /// How often the memory feed looks for new outbox events when idle, in milliseconds.
     #[arg(long, env = "MEMORY_FEED_INTERVAL_MS", default_value_t = 250)]
     pub memory_feed_interval_ms: u64,
+    /// Attempts per outbound webhook delivery before it is marked failed.
+    #[arg(long, env = "WEBHOOK_MAX_ATTEMPTS", default_value_t = 20)]
+    pub webhook_max_attempts: u32,
+    /// Backoff before the second attempt, doubling after each failure, in milliseconds.
+    #[arg(long, env = "WEBHOOK_RETRY_INITIAL_MS", default_value_t = 5_000)]
+    pub webhook_retry_initial_ms: u64,
+    /// Longest backoff between attempts, in milliseconds.
+    #[arg(long, env = "WEBHOOK_RETRY_MAX_MS", default_value_t = 3_600_000)]
+    pub webhook_retry_max_ms: u64,
 }
 
 /// `vector,keyword,graph`, each 0..=10 (also used by `ventros-memory-eval`).
@@ -82,6 +94,23 @@ pub async fn connect_temporal(address: &str, namespace: &str, patience: Duration
             Err(err) => return Err(err).context("connecting to Temporal"),
         }
     }
+}
+
+/// The webhook fan-out loop (outbox → deliveries → WebhookDelivery workflows); every few hundred
+/// passes it also restarts deliveries a crash left without a workflow.
+async fn run_webhook_fanout(pool: sqlx::PgPool, client: Client, task_queue: String, schedule: RetrySchedule, idle: Duration) {
+    let mut passes = 0u64;
+    ventros_activities::polling::run_polling_loop("webhook fan-out", idle, || {
+        passes += 1;
+        let (pool, client, task_queue) = (pool.clone(), client.clone(), task_queue.clone());
+        async move {
+            if passes % 240 == 0 {
+                start_pending(&pool, &client, &task_queue, schedule).await?;
+            }
+            fanout_once(&pool, &client, &task_queue, schedule, 200).await
+        }
+    })
+    .await
 }
 
 /// Runs the worker until SIGINT/SIGTERM, then drains and stops.
@@ -131,13 +160,15 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
             .context("starting ReembedMemories")?;
         tracing::warn!(%model, "embedding model changed: re-embedding stored memories before switching searches");
     }
-    tokio::spawn(run_feed(
-        pool.clone(),
-        client.clone(),
-        settings.connections.task_queue.clone(),
-        Duration::from_millis(settings.memory_feed_interval_ms.max(10)),
-    ));
-    let activities = ConversationActivities::new(pool, Arc::new(HttpWahaClient::new()), agents);
+    let feed_interval = Duration::from_millis(settings.memory_feed_interval_ms.max(10));
+    tokio::spawn(run_feed(pool.clone(), client.clone(), settings.connections.task_queue.clone(), feed_interval));
+    let schedule = RetrySchedule {
+        max_attempts: settings.webhook_max_attempts.max(1),
+        initial_backoff: Duration::from_millis(settings.webhook_retry_initial_ms.max(1)),
+        max_backoff: Duration::from_millis(settings.webhook_retry_max_ms.max(1)),
+    };
+    tokio::spawn(run_webhook_fanout(pool.clone(), client.clone(), settings.connections.task_queue.clone(), schedule, feed_interval));
+    let activities = ConversationActivities::new(pool.clone(), Arc::new(HttpWahaClient::new()), agents);
     let options = WorkerOptions::new(settings.connections.task_queue.clone())
         .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(settings.workflow_pollers.max(2)))
         .nonsticky_to_sticky_poll_ratio(1.0)
@@ -146,7 +177,11 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         .register_workflow::<OutboundMessage>()?
         .register_workflow::<MemoryIngestion>()?
         .register_workflow::<ReembedMemories>()?
+        .register_workflow::<ContactMerge>()?
+        .register_workflow::<WebhookDelivery>()?
         .register_activities(activities)
+        .register_activities(ContactActivities::new(pool.clone()))
+        .register_activities(WebhookActivities::new(pool))
         .register_activities(MemoryActivities::new(engine))
         .build();
     let runtime = Runtime::from_current_tokio(Default::default())?;

@@ -23,6 +23,8 @@ pub mod names {
     pub const OUTBOUND_MESSAGE_WORKFLOW: &str = "OutboundMessage";
     pub const MEMORY_INGESTION_WORKFLOW: &str = "MemoryIngestion";
     pub const REEMBED_MEMORIES_WORKFLOW: &str = "ReembedMemories";
+    pub const CONTACT_MERGE_WORKFLOW: &str = "ContactMerge";
+    pub const WEBHOOK_DELIVERY_WORKFLOW: &str = "WebhookDelivery";
 
     pub const SIGNAL_INBOUND: &str = "inbound";
     pub const SIGNAL_ACK: &str = "ack";
@@ -43,6 +45,10 @@ pub mod names {
     pub const ACTIVITY_MEMORY_INGEST_EVENT: &str = "memory.ingest_event";
     pub const ACTIVITY_MEMORY_REEMBED_BATCH: &str = "memory.reembed_batch";
     pub const ACTIVITY_MEMORY_ACTIVATE_SPACE: &str = "memory.activate_space";
+    pub const ACTIVITY_COMPOSE_OPERATOR_MESSAGE: &str = "outbound.compose_operator_message";
+    pub const ACTIVITY_CONTACT_MERGE_STEP: &str = "contacts.merge_step";
+    pub const ACTIVITY_WEBHOOK_DELIVER: &str = "webhooks.deliver";
+    pub const ACTIVITY_WEBHOOK_GIVE_UP: &str = "webhooks.give_up";
 
     /// Application failure type of an agent call that can never succeed (unknown agent, invalid
     /// request): not retried, the conversation goes to a human at once.
@@ -88,6 +94,16 @@ pub mod ids {
     /// `message:{tenant}:{message_id}`: one workflow per outbound message.
     pub fn outbound_workflow_id(tenant_id: Uuid, message_id: Uuid) -> String {
         format!("message:{tenant_id}:{message_id}")
+    }
+
+    /// `contact-merge:{tenant}:{merge}`: one execution per merge request.
+    pub fn contact_merge_workflow_id(tenant_id: Uuid, merge_id: Uuid) -> String {
+        format!("contact-merge:{tenant_id}:{merge_id}")
+    }
+
+    /// `webhook:{tenant}:{delivery}`: one execution per delivery (subscription × event).
+    pub fn webhook_delivery_workflow_id(tenant_id: Uuid, delivery_id: Uuid) -> String {
+        format!("webhook:{tenant_id}:{delivery_id}")
     }
 
     /// `memory:{tenant}:{contact}`: one ingestion queue per contact, so facts apply in order.
@@ -501,6 +517,71 @@ pub struct OutboundInput {
     pub tenant_id: Uuid,
     pub channel_id: Uuid,
     pub message_id: Uuid,
+    /// An operator's reply accepted by the API (an `outbound_requests` row with this id): the
+    /// workflow writes the pending message first. Absent for replies the Conversation wrote.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub compose: bool,
+}
+
+/// Writes an operator reply (the `outbound_requests` row `message_id`) as a pending message.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ComposeOperatorInput {
+    pub tenant_id: Uuid,
+    pub message_id: Uuid,
+}
+
+/// The steps of a contact merge, in order; each moves one kind of row and is idempotent.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeStep {
+    Identities,
+    Conversations,
+    Deals,
+    Memories,
+    Finish,
+}
+
+impl MergeStep {
+    pub const ALL: [MergeStep; 5] = [MergeStep::Identities, MergeStep::Conversations, MergeStep::Deals, MergeStep::Memories, MergeStep::Finish];
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ContactMergeInput {
+    pub tenant_id: Uuid,
+    pub merge_id: Uuid,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MergeStepInput {
+    pub tenant_id: Uuid,
+    pub merge_id: Uuid,
+    pub step: MergeStep,
+}
+
+/// Rows moved per kind, the merge's result.
+pub type MergeCounts = std::collections::BTreeMap<String, u64>;
+
+/// One outbound webhook delivery, retried with backoff until the receiver answers 2xx or the
+/// attempts run out.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WebhookDeliveryInput {
+    pub tenant_id: Uuid,
+    pub delivery_id: Uuid,
+    pub max_attempts: u32,
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WebhookAttemptInput {
+    pub tenant_id: Uuid,
+    pub delivery_id: Uuid,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WebhookOutcome {
+    pub delivery_id: Uuid,
+    pub delivered: bool,
 }
 
 /// The `ack` signal, from the provider's delivery receipts.
@@ -587,6 +668,14 @@ activity_definitions! {
     MemoryReembedBatch: names::ACTIVITY_MEMORY_REEMBED_BATCH, ReembedBatchInput => u64;
     /// Makes the model the one searches use.
     MemoryActivateSpace: names::ACTIVITY_MEMORY_ACTIVATE_SPACE, String => ();
+    /// Writes an operator reply accepted by the API as a pending outbound message (once).
+    ComposeOperatorMessage: names::ACTIVITY_COMPOSE_OPERATOR_MESSAGE, ComposeOperatorInput => ();
+    /// Moves one kind of row from the merged contact to the surviving one.
+    ContactMergeStep: names::ACTIVITY_CONTACT_MERGE_STEP, MergeStepInput => u64;
+    /// One signed POST of a webhook delivery; an error when the receiver did not answer 2xx.
+    WebhookDeliver: names::ACTIVITY_WEBHOOK_DELIVER, WebhookAttemptInput => ();
+    /// Marks a delivery failed once its attempts are exhausted.
+    WebhookGiveUp: names::ACTIVITY_WEBHOOK_GIVE_UP, WebhookAttemptInput => ();
 }
 
 #[cfg(test)]

@@ -337,7 +337,7 @@ impl Conversation {
             // The message outlives the conversation run (continue-as-new, session close).
             .parent_close_policy(ParentClosePolicy::Abandon)
             .build();
-        ctx.start_child_workflow(OutboundMessage::run, OutboundInput { tenant_id, channel_id, message_id }, options).await?;
+        ctx.start_child_workflow(OutboundMessage::run, OutboundInput { tenant_id, channel_id, message_id, compose: false }, options).await?;
         ctx.state_mut(|s| s.replies_sent += 1);
         Ok(())
     }

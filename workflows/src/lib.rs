@@ -7,13 +7,17 @@
 //!
 //! [`contract`] is the vocabulary shared with the API and the worker.
 
+pub mod contacts;
 pub mod contract;
 pub mod conversation;
 pub mod memory;
 pub mod outbound;
 mod retry;
+pub mod webhooks;
 
 pub use contract::*;
+pub use contacts::ContactMerge;
 pub use conversation::Conversation;
 pub use memory::{MemoryIngestion, ReembedMemories};
 pub use outbound::OutboundMessage;
+pub use webhooks::WebhookDelivery;

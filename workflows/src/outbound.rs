@@ -33,6 +33,10 @@ impl OutboundMessage {
         ctx: &mut WorkflowContext<Self>,
         input: OutboundInput,
     ) -> WorkflowResult<OutboundOutcome> {
+        if input.compose {
+            let compose = ComposeOperatorInput { tenant_id: input.tenant_id, message_id: input.message_id };
+            ctx.execute_local_activity(ComposeOperatorMessage, compose, db_activity()).await?;
+        }
         ctx.state_mut(|s| s.recorded = Some(DeliveryStatus::Pending));
         let send = ctx
             .execute_activity(

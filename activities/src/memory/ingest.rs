@@ -322,19 +322,5 @@ pub async fn feed_once(pool: &PgPool, client: &Client, task_queue: &str, batch: 
 /// The feed loop: drains what is pending, then polls every `idle` (a cheap index-only query on a
 /// partial index); backs off while Temporal or PostgreSQL are away. Runs until the task is dropped.
 pub async fn run_feed(pool: PgPool, client: Client, task_queue: String, idle: Duration) {
-    let mut backoff = Duration::from_millis(200);
-    loop {
-        match feed_once(&pool, &client, &task_queue, 200).await {
-            Ok(n) if n > 0 => {
-                backoff = Duration::from_millis(200);
-                continue;
-            }
-            Ok(_) => tokio::time::sleep(idle).await,
-            Err(err) => {
-                tracing::warn!(error = %err, "memory feed pass failed; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(10));
-            }
-        }
-    }
+    crate::polling::run_polling_loop("memory feed", idle, || feed_once(&pool, &client, &task_queue, 200)).await
 }

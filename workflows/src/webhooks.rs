@@ -1,0 +1,49 @@
+//! The WebhookDelivery workflow: one signed POST of one outbox event to one subscriber, retried with
+//! exponential backoff by Temporal until the receiver answers 2xx. The delivery id (the
+//! `webhook-id` header) is fixed before the first attempt, so a receiver can deduplicate retries.
+//! Only when every attempt has failed is the delivery marked failed (and it can be redelivered).
+
+use std::time::Duration;
+
+use temporalio_common::RetryPolicy;
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{ActivityOptions, WorkflowContext, WorkflowContextView, WorkflowResult};
+
+use crate::contract::{activities::*, names, *};
+use crate::retry::db_activity;
+
+#[workflow]
+#[derive(Default)]
+pub struct WebhookDelivery {
+    delivered: Option<bool>,
+}
+
+#[workflow_methods]
+impl WebhookDelivery {
+    #[run(name = names::WEBHOOK_DELIVERY_WORKFLOW)]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: WebhookDeliveryInput) -> WorkflowResult<WebhookOutcome> {
+        let attempt = WebhookAttemptInput { tenant_id: input.tenant_id, delivery_id: input.delivery_id };
+        let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
+            .retry_policy(
+                RetryPolicy::builder()
+                    .initial_interval(Duration::from_millis(input.initial_backoff_ms.max(1)))
+                    .backoff_coefficient(2.0)
+                    .maximum_interval(Duration::from_millis(input.max_backoff_ms.max(input.initial_backoff_ms).max(1)))
+                    .maximum_attempts(input.max_attempts.max(1))
+                    .build(),
+            )
+            .build();
+        let delivered = ctx.execute_activity(WebhookDeliver, attempt.clone(), options).await.is_ok();
+        if !delivered {
+            ctx.execute_local_activity(WebhookGiveUp, attempt, db_activity()).await?;
+        }
+        ctx.state_mut(|s| s.delivered = Some(delivered));
+        Ok(WebhookOutcome { delivery_id: input.delivery_id, delivered })
+    }
+
+    /// `null` while attempts continue, then whether it was delivered.
+    #[query(name = names::QUERY_STATE)]
+    pub fn state(&self, _ctx: &WorkflowContextView) -> Option<bool> {
+        self.delivered
+    }
+}
