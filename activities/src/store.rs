@@ -758,7 +758,8 @@ const DEFAULT_STAGES: &[(&str, &str)] = &[
     ("lost", "Lost"),
 ];
 
-async fn default_pipeline(tx: &mut Transaction<'_, Postgres>, tenant_id: Uuid) -> Result<Uuid, sqlx::Error> {
+/// The tenant's default pipeline ("Sales" with the standard stages), created on first use.
+pub async fn default_pipeline(tx: &mut Transaction<'_, Postgres>, tenant_id: Uuid) -> Result<Uuid, sqlx::Error> {
     if let Some(id) = sqlx::query_scalar("SELECT id FROM pipelines WHERE tenant_id = $1 AND is_default")
         .bind(tenant_id)
         .fetch_optional(&mut **tx)

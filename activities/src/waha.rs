@@ -227,6 +227,8 @@ pub trait WahaApi: Send + Sync {
     async fn send_seen(&self, cfg: &WahaConfig, chat_id: &str, message_ids: &[String]) -> Result<(), WahaError>;
     /// `POST /api/startTyping` / `POST /api/stopTyping`.
     async fn typing(&self, cfg: &WahaConfig, chat_id: &str, on: bool) -> Result<(), WahaError>;
+    /// `GET /api/sessions/{session}`: the session as WAHA reports it (`name`, `status`, `me`, …).
+    async fn session(&self, cfg: &WahaConfig) -> Result<serde_json::Value, WahaError>;
 }
 
 /// [`WahaApi`] over HTTP with reqwest.
@@ -307,6 +309,12 @@ impl WahaApi for HttpWahaClient {
         let resp = self.http.post(endpoint(cfg, "/api/sendText")).header(HEADER_API_KEY, &cfg.api_key).json(&body).send().await;
         let value = Self::read(resp).await?;
         SentMessage::from_json(&value).ok_or_else(|| WahaError::InvalidResponse("no message id".into()))
+    }
+
+    async fn session(&self, cfg: &WahaConfig) -> Result<serde_json::Value, WahaError> {
+        let path = format!("/api/sessions/{}", cfg.session);
+        let resp = self.http.get(endpoint(cfg, &path)).header(HEADER_API_KEY, &cfg.api_key).send().await;
+        Self::read(resp).await
     }
 
     async fn recent_messages(&self, cfg: &WahaConfig, chat_id: &str, limit: u32) -> Result<Vec<SentMessage>, WahaError> {

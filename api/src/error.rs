@@ -13,14 +13,21 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// Authenticated, but the role does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("the body is larger than {0} bytes")]
+    /// The body is over the limit (0 when the limit is the API's general one).
+    #[error("the body is larger than allowed")]
     PayloadTooLarge(usize),
     #[error("{0}")]
     Unprocessable(String),
+    /// The caller's rate limit is spent; retry after this many seconds.
+    #[error("rate limit exceeded; retry in {0} s")]
+    TooManyRequests(u64),
     /// A dependency (Temporal, PostgreSQL) is not answering: the caller should retry.
     #[error("{0}")]
     Unavailable(String),
@@ -33,6 +40,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -50,8 +59,24 @@ impl From<sqlx::Error> for ApiError {
                 tracing::error!(error = %err, "database unavailable");
                 ApiError::Unavailable("the database is not answering; retry shortly".into())
             }
+            // Input PostgreSQL refused: the caller's problem, said without internals.
+            sqlx::Error::Database(db) => match db.code().as_deref() {
+                Some("23505") => ApiError::Conflict("a record with the same unique value already exists".into()),
+                Some("23503") => ApiError::Unprocessable("a referenced record does not exist".into()),
+                Some("23514") | Some("23502") => ApiError::Unprocessable("a value is outside what is allowed".into()),
+                Some("22021") | Some("22P02") | Some("22P05") | Some("22003") | Some("22007") | Some("22008") | Some("2201B") | Some("54000") => {
+                    ApiError::BadRequest("a value is malformed, out of range or too large".into())
+                }
+                _ => ApiError::Internal(sqlx::Error::Database(db).into()),
+            },
             other => ApiError::Internal(other.into()),
         }
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::BadRequest(format!("invalid query parameters: {}", rejection.body_text()))
     }
 }
 
@@ -59,6 +84,7 @@ impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
             JsonRejection::MissingJsonContentType(_) => ApiError::BadRequest("expected Content-Type: application/json".into()),
+            JsonRejection::BytesRejection(inner) if inner.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(0),
             JsonRejection::BytesRejection(_) => ApiError::BadRequest("could not read the request body".into()),
             other => ApiError::BadRequest(format!("invalid JSON body: {}", other.body_text())),
         }
@@ -86,9 +112,17 @@ impl IntoResponse for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
         }
+        if let ApiError::TooManyRequests(seconds) = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
         response
     }
 }
+
+/// `Query` whose rejections use the problem format.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
 
 /// `Json` whose rejections use the problem format.
 #[derive(axum::extract::FromRequest)]

@@ -1,13 +1,21 @@
-//! The Ventros HTTP API: a thin axum layer that verifies, parses and hands work to Temporal.
+//! The Ventros HTTP API: a thin axum layer that authenticates, validates and hands work to
+//! Temporal; the one way the web app, the MCP server and integrations reach Ventros.
 //!
-//! Webhooks are verified and written to the webhook inbox, then signalled into workflows; the
-//! 2xx answer means Temporal has the event. The REST endpoints read PostgreSQL (filtered by the
-//! caller's tenant) and query or update workflows with deadlines. Conversation data is only ever
-//! written by activities; the API writes configuration (tenants, keys, channels), the webhook
-//! inbox and the channel's provider status.
+//! - Webhooks are verified and written to the webhook inbox, then signalled into workflows; the
+//!   2xx answer means Temporal has the event.
+//! - REST (`/api/v1`) reads PostgreSQL as the caller's tenant under row-level security ([`db`]),
+//!   writes configuration and CRM records (contacts, pipelines, deals) with their outbox events,
+//!   and starts, signals, updates and queries workflows with deadlines for everything that talks
+//!   to customers (operator replies, takeovers, merges). Conversation data is only ever written by
+//!   activities.
+//! - `GET /api/v1/stream` pushes outbox events live over a WebSocket ([`realtime`]).
+//! - The OpenAPI 3.1 document is generated from the handlers ([`openapi`]).
 
 pub mod auth;
+pub mod db;
 pub mod error;
+pub mod openapi;
+pub mod realtime;
 pub mod routes;
 pub mod temporal;
 pub mod webhooks;
@@ -15,8 +23,11 @@ pub mod webhooks;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use serde_json::{Value, json};
 use sqlx::PgPool;
 
 pub use temporal::TemporalHandle;
@@ -34,26 +45,84 @@ pub struct ApiSettings {
     /// Largest webhook body accepted.
     #[arg(long, env = "WEBHOOK_MAX_BYTES", default_value_t = 1024 * 1024)]
     pub webhook_max_bytes: usize,
+    /// Largest REST request body accepted.
+    #[arg(long, env = "API_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
+    pub max_body_bytes: usize,
     /// The Python agent service, `host:port` (for `GET /api/v1/agents`).
     #[arg(long, env = "AGENTS_ADDRESS")]
     pub agents_address: Option<String>,
     /// The worker's MemoryService (`MEMORY_GRPC_BIND` there), `host:port`, for the memory routes.
     #[arg(long, env = "MEMORY_ADDRESS")]
     pub memory_address: Option<String>,
+    /// HMAC key of access tokens; every replica needs the same. Unset: a random key per process
+    /// (tokens die with it).
+    #[arg(long, env = "API_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: Option<String>,
+    /// Requests per minute per API key or user.
+    #[arg(long, env = "API_RATE_LIMIT_PER_MINUTE", default_value_t = 1200)]
+    pub rate_limit_per_minute: u32,
+    /// Requests a caller may make at once before the per-minute rate applies.
+    #[arg(long, env = "API_RATE_LIMIT_BURST", default_value_t = 200)]
+    pub rate_limit_burst: u32,
+    /// Origins the browser may call the API from (comma-separated), e.g. the web app in development.
+    #[arg(long, env = "API_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Where operators open workflows (links in conversations, messages, merges).
+    #[arg(long, env = "TEMPORAL_UI_URL", default_value = "http://127.0.0.1:8233")]
+    pub temporal_ui_url: String,
 }
 
 /// What the handlers need beyond the pool and the Temporal client.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ApiConfig {
     pub task_queue: String,
     pub public_base_url: String,
     pub webhook_max_bytes: usize,
+    pub max_body_bytes: usize,
     /// Deadline for every Temporal call made while a request waits.
     pub temporal_deadline: Duration,
+    pub tokens: auth::TokenKeys,
+    pub rate_limit_per_minute: u32,
+    pub rate_limit_burst: u32,
+    pub cors_origins: Vec<String>,
+    pub temporal_namespace: String,
+    pub temporal_ui_url: String,
+}
+
+impl ApiConfig {
+    /// Defaults for everything but the task queue and public URL (tests, benchmarks).
+    pub fn new(task_queue: &str, public_base_url: &str) -> Self {
+        ApiConfig {
+            task_queue: task_queue.to_owned(),
+            public_base_url: public_base_url.trim_end_matches('/').to_owned(),
+            webhook_max_bytes: 1024 * 1024,
+            max_body_bytes: 256 * 1024,
+            temporal_deadline: Duration::from_secs(5),
+            tokens: auth::TokenKeys::new(&rand::random::<[u8; 32]>()),
+            rate_limit_per_minute: 1200,
+            rate_limit_burst: 200,
+            cors_origins: Vec::new(),
+            temporal_namespace: "default".into(),
+            temporal_ui_url: "http://127.0.0.1:8233".into(),
+        }
+    }
+
+    /// `{"id": …, "url": …}`: a workflow and where to open it in the Temporal UI.
+    pub fn workflow_link(&self, workflow_id: &str) -> Value {
+        let encoded: String = workflow_id
+            .bytes()
+            .map(|b| if b.is_ascii_alphanumeric() || b"-_.:".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect();
+        json!({
+            "id": workflow_id,
+            "url": format!("{}/namespaces/{}/workflows/{encoded}", self.temporal_ui_url.trim_end_matches('/'), self.temporal_namespace),
+        })
+    }
 }
 
 #[derive(Clone)]
 pub struct AppState {
+    /// Connections running as `ventros_app` (RLS applies); see [`db`].
     pub pool: PgPool,
     pub temporal: TemporalHandle,
     pub config: Arc<ApiConfig>,
@@ -61,30 +130,69 @@ pub struct AppState {
     pub agents: routes::agents::AgentDirectory,
     /// The worker's MemoryService (search and graph routes).
     pub memory: routes::memories::MemoryClient,
+    pub limiter: auth::RateLimiter,
+    /// Login attempts per e-mail address (slows password guessing).
+    pub login_limiter: auth::RateLimiter,
+    pub key_usage: auth::KeyUsage,
+    pub realtime: realtime::Hub,
+    /// For the channel session status route.
+    pub waha: Arc<dyn ventros_activities::waha::WahaApi>,
+}
+
+impl AppState {
+    /// `pool` must come from [`db::app_pool`]. Starts the realtime listener.
+    pub fn new(
+        pool: PgPool,
+        temporal: TemporalHandle,
+        config: ApiConfig,
+        agents: routes::agents::AgentDirectory,
+        memory: routes::memories::MemoryClient,
+    ) -> Self {
+        AppState {
+            limiter: auth::RateLimiter::new(config.rate_limit_per_minute, config.rate_limit_burst),
+            login_limiter: auth::RateLimiter::new(10, 10),
+            key_usage: auth::KeyUsage::default(),
+            realtime: realtime::Hub::start(pool.clone()),
+            waha: Arc::new(ventros_activities::waha::HttpWahaClient::new()),
+            pool,
+            temporal,
+            config: Arc::new(config),
+            agents,
+            memory,
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
+    let (api, spec) = openapi::api_router().split_for_parts();
+    let spec = Arc::new(spec);
+    let cors = cors_layer(&state.config.cors_origins);
+    let api = api
+        .route("/api/v1/stream", get(realtime::stream))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(cors);
     Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/webhooks/waha/{channel_id}", post(webhooks::waha_webhook))
-        .route("/api/v1/channels", post(routes::channels::create).get(routes::channels::list))
-        .route("/api/v1/channels/{id}", get(routes::channels::show))
-        .route("/api/v1/contacts/{id}", get(routes::contacts::show))
-        .route("/api/v1/contacts/{id}/memories", get(routes::memories::search))
-        .route("/api/v1/contacts/{id}/graph", get(routes::memories::graph))
-        .route("/api/v1/conversations", get(routes::conversations::list))
-        .route("/api/v1/conversations/{id}", get(routes::conversations::show))
-        .route("/api/v1/conversations/{id}/takeover", post(routes::conversations::takeover))
-        .route("/api/v1/conversations/{id}/handback", post(routes::conversations::handback))
-        .route("/api/v1/messages/{id}", get(routes::messages::show))
-        .route("/api/v1/agents", get(routes::agents::list))
+        .merge(api)
+        .merge(openapi::docs_router(spec))
         .fallback(|| async { error::ApiError::NotFound("no such route".into()) })
         .with_state(state)
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
-            // Paths carry only ids; query strings are left out of the span.
+            // Paths carry only ids; query strings (tokens, search text) are left out of the span.
             |req: &axum::http::Request<_>| tracing::info_span!("http", http.method = %req.method(), http.path = %req.uri().path()),
         ))
+}
+
+fn cors_layer(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderName, HeaderValue, Method, header};
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o.trim()).ok()).collect();
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::PUT, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("idempotency-key")])
+        .max_age(Duration::from_secs(600))
 }
 
 /// Parses an id from a path; anything that is not a UUID is simply an unknown id.
@@ -94,33 +202,46 @@ pub fn parse_id(raw: &str, what: &str) -> Result<uuid::Uuid, error::ApiError> {
 
 /// Connects everything and serves until SIGINT/SIGTERM.
 pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
-    use anyhow::Context;
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(settings.connections.database_max_connections)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect(&settings.connections.database_url)
-        .await
-        .context("connecting to PostgreSQL")?;
-    ventros_migrations::run(&pool).await.context("applying migrations")?;
-    let state = AppState {
-        pool,
-        temporal: TemporalHandle::connect_in_background(settings.connections.temporal_address.clone(), settings.connections.temporal_namespace.clone()),
-        config: Arc::new(ApiConfig {
-            task_queue: settings.connections.task_queue.clone(),
-            public_base_url: settings.public_base_url.trim_end_matches('/').to_owned(),
-            webhook_max_bytes: settings.webhook_max_bytes,
-            temporal_deadline: Duration::from_secs(5),
-        }),
-        agents: routes::agents::AgentDirectory::new(match &settings.agents_address {
-            Some(address) => Some(Arc::new(
-                ventros_activities::agents::GrpcAgentClient::connect_lazy(address).context("AGENTS_ADDRESS")?,
-            )),
-            None => None,
-        }),
-        memory: routes::memories::MemoryClient::connect_lazy(settings.memory_address.as_deref()).context("MEMORY_ADDRESS")?,
+    let database_url = &settings.connections.database_url;
+    {
+        // Migrations run as the connecting (owner) role, before the pool assumes `ventros_app`.
+        let owner = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(database_url).await.context("connecting to PostgreSQL")?;
+        ventros_migrations::run(&owner).await.context("applying migrations")?;
+        owner.close().await;
+    }
+    let pool = db::app_pool(database_url, settings.connections.database_max_connections).await.context("connecting to PostgreSQL as ventros_app")?;
+    let secret = match &settings.token_secret {
+        Some(secret) if secret.len() >= 32 => secret.as_bytes().to_vec(),
+        Some(_) => anyhow::bail!("API_TOKEN_SECRET must be at least 32 characters"),
+        None => {
+            tracing::warn!("API_TOKEN_SECRET is not set: access tokens are signed with a random key and die with this process");
+            rand::random::<[u8; 32]>().to_vec()
+        }
     };
+    let config = ApiConfig {
+        task_queue: settings.connections.task_queue.clone(),
+        public_base_url: settings.public_base_url.trim_end_matches('/').to_owned(),
+        webhook_max_bytes: settings.webhook_max_bytes,
+        max_body_bytes: settings.max_body_bytes,
+        temporal_deadline: Duration::from_secs(5),
+        tokens: auth::TokenKeys::new(&secret),
+        rate_limit_per_minute: settings.rate_limit_per_minute,
+        rate_limit_burst: settings.rate_limit_burst,
+        cors_origins: settings.cors_origins.clone(),
+        temporal_namespace: settings.connections.temporal_namespace.clone(),
+        temporal_ui_url: settings.temporal_ui_url.clone(),
+    };
+    let agents = routes::agents::AgentDirectory::new(match &settings.agents_address {
+        Some(address) => Some(Arc::new(ventros_activities::agents::GrpcAgentClient::connect_lazy(address).context("AGENTS_ADDRESS")?)),
+        None => None,
+    });
+    let memory = routes::memories::MemoryClient::connect_lazy(settings.memory_address.as_deref()).context("MEMORY_ADDRESS")?;
+    let temporal = TemporalHandle::connect_in_background(settings.connections.temporal_address.clone(), settings.connections.temporal_namespace.clone());
+    let state = AppState::new(pool, temporal, config, agents, memory);
     let listener = tokio::net::TcpListener::bind(settings.bind).await.context("binding the API address")?;
     tracing::info!(address = %listener.local_addr()?, "API listening");
-    axum::serve(listener, router(state)).with_graceful_shutdown(ventros_activities::telemetry::stop_signal()).await?;
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(ventros_activities::telemetry::stop_signal())
+        .await?;
     Ok(())
 }

@@ -41,13 +41,17 @@ struct WahaChannel {
 }
 
 async fn load_waha_channel(state: &AppState, channel_id: Uuid) -> Result<WahaChannel, ApiError> {
-    let row: Option<(Uuid, String, Value)> =
-        sqlx::query_as("SELECT tenant_id, kind, provider_config FROM channels WHERE id = $1")
-            .bind(channel_id)
-            .fetch_optional(&state.pool)
-            .await?;
     let unknown = || ApiError::NotFound(format!("channel {channel_id} not found"));
-    let (tenant_id, kind, provider) = row.ok_or_else(unknown)?;
+    // The URL names the channel, not the tenant: find the tenant first (past RLS, through the
+    // SECURITY DEFINER lookup), then read the channel as that tenant.
+    let tenant_id: Option<Uuid> = sqlx::query_scalar("SELECT ventros_channel_tenant($1)").bind(channel_id).fetch_one(&state.pool).await?;
+    let tenant_id = tenant_id.ok_or_else(unknown)?;
+    let mut tx = crate::db::tenant_tx(&state.pool, tenant_id).await?;
+    let row: Option<(String, Value)> = sqlx::query_as("SELECT kind, provider_config FROM channels WHERE id = $1")
+        .bind(channel_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let (kind, provider) = row.ok_or_else(unknown)?;
     if kind != "waha" {
         return Err(unknown());
     }
@@ -94,7 +98,7 @@ pub async fn waha_webhook(
     match envelope.event.as_str() {
         "message" => on_message(&state, channel_id, &channel, envelope).await,
         "message.ack" => on_ack(&state, channel_id, &channel, envelope).await,
-        "session.status" => on_session_status(&state, channel_id, envelope).await,
+        "session.status" => on_session_status(&state, channel_id, &channel, envelope).await,
         other => Err(ApiError::Unprocessable(format!(
             "event {other:?} is not supported; subscribe this webhook to message, message.ack and session.status"
         ))),
@@ -116,6 +120,7 @@ async fn on_message(state: &AppState, channel_id: Uuid, channel: &WahaChannel, e
     }
 
     // Upsert so that a retry of a delivery we answered 503 lands on the same inbox row.
+    let mut tx = crate::db::tenant_tx(&state.pool, channel.tenant_id).await?;
     let inbox_id: Uuid = sqlx::query_scalar(
         "INSERT INTO webhook_inbox (id, tenant_id, channel_id, event, dedupe_key, payload)
          VALUES ($1, $2, $3, 'message', $4, $5)
@@ -127,8 +132,9 @@ async fn on_message(state: &AppState, channel_id: Uuid, channel: &WahaChannel, e
     .bind(channel_id)
     .bind(&message.id)
     .bind(&envelope.payload)
-    .fetch_one(&state.pool)
+    .fetch_one(&mut *tx)
     .await?;
+    tx.commit().await?;
 
     let chat_key = ids::chat_key(channel.tenant_id, channel_id, &chat_id);
     let workflow_id = ids::conversation_workflow_id(channel.tenant_id, channel_id, &chat_key);
@@ -176,7 +182,7 @@ async fn on_ack(state: &AppState, channel_id: Uuid, channel: &WahaChannel, envel
     .bind(channel_id)
     .bind(channel.tenant_id)
     .bind(&ack.id)
-    .fetch_optional(&state.pool)
+    .fetch_optional(&mut *crate::db::tenant_tx(&state.pool, channel.tenant_id).await?)
     .await?;
     let Some((message_id, current_rank)) = message else {
         // The send may not have recorded WAHA's id yet: 404 makes WAHA retry the receipt.
@@ -209,7 +215,7 @@ async fn on_ack(state: &AppState, channel_id: Uuid, channel: &WahaChannel, envel
     }
 }
 
-async fn on_session_status(state: &AppState, channel_id: Uuid, envelope: WebhookEnvelope) -> Result<Response, ApiError> {
+async fn on_session_status(state: &AppState, channel_id: Uuid, channel: &WahaChannel, envelope: WebhookEnvelope) -> Result<Response, ApiError> {
     let payload: SessionStatusPayload = serde_json::from_value(envelope.payload)
         .map_err(|e| ApiError::Unprocessable(format!("invalid session.status payload: {e}")))?;
     if !SESSION_STATUSES.contains(&payload.status.as_str()) {
@@ -219,6 +225,7 @@ async fn on_session_status(state: &AppState, channel_id: Uuid, envelope: Webhook
         .timestamp
         .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
         .unwrap_or_else(Utc::now);
+    let mut tx = crate::db::tenant_tx(&state.pool, channel.tenant_id).await?;
     let updated = sqlx::query(
         "UPDATE channels SET status = $2, status_changed_at = $3
          WHERE id = $1 AND (status_changed_at IS NULL OR status_changed_at <= $3)",
@@ -226,9 +233,10 @@ async fn on_session_status(state: &AppState, channel_id: Uuid, envelope: Webhook
     .bind(channel_id)
     .bind(&payload.status)
     .bind(at)
-    .execute(&state.pool)
+    .execute(&mut *tx)
     .await?
     .rows_affected();
+    tx.commit().await?;
     let outcome = if updated > 0 { "accepted" } else { "ignored" };
     Ok(accepted(outcome, json!({"channel_status": payload.status})))
 }

@@ -343,7 +343,7 @@ async fn temporal_unreachable_means_503_so_waha_retries() {
     let app = TestApp::spawn(greeting_settings()).await;
     // A second API over the same database whose Temporal never answers.
     let dead = ventros_api::TemporalHandle::connect_in_background("http://127.0.0.1:9".into(), "default".into());
-    let api = support::spawn_api(app.pool.clone(), dead, &app.task_queue).await;
+    let api = support::spawn_api(&app.database_url, dead, &app.task_queue).await;
     let body = envelope("message", inbound_payload("false_5511999990004@c.us_BBBB"));
     let resp = app
         .http

@@ -11,7 +11,7 @@ use tokio::sync::Mutex;
 use ventros_activities::agents::AgentApi;
 
 use crate::AppState;
-use crate::auth::Tenant;
+use crate::auth::Principal;
 use crate::error::ApiError;
 
 const TTL: Duration = Duration::from_secs(30);
@@ -52,6 +52,9 @@ impl AgentDirectory {
     }
 }
 
-pub async fn list(State(state): State<AppState>, _tenant: Tenant) -> Result<Json<Value>, ApiError> {
+/// The agents the agent service offers, with their measured latency.
+#[utoipa::path(get, path = "/api/v1/agents", tag = "agents",
+    responses((status = 200, description = "Agents", body = Value), (status = 503, description = "The agent service is not configured or not answering")))]
+pub async fn list(State(state): State<AppState>, _principal: Principal) -> Result<Json<Value>, ApiError> {
     state.agents.agents().await.map(Json)
 }

@@ -1,4 +1,5 @@
-//! Channels: where customers reach the tenant (a WAHA session today).
+//! Channels: where customers reach the tenant (a WAHA session today). Reading is for everyone;
+//! creating, changing and deleting is for admins. Secrets are never returned.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -6,21 +7,41 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
+use utoipa::ToSchema;
 use uuid::Uuid;
 use ventros_activities::channel::{ChannelSettings, WahaConfig};
 
-use crate::auth::Tenant;
+use super::required_text;
+use crate::auth::{Principal, Role};
+use crate::db::tenant_tx;
 use crate::error::{ApiError, ApiJson};
 use crate::{AppState, parse_id};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateChannel {
     pub name: String,
+    /// `waha` (Messenger and Instagram arrive with their own issue).
     #[serde(default = "waha")]
     pub kind: String,
+    /// WAHA: `base_url`, `api_key`, `session`, `hmac_key`.
+    #[schema(value_type = Object)]
     pub provider_config: WahaConfig,
+    /// Auto-reply and timing settings.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<ChannelSettings>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateChannel {
+    pub name: Option<String>,
+    /// Replaces the provider settings.
+    #[schema(value_type = Option<Object>)]
+    pub provider_config: Option<WahaConfig>,
+    /// Replaces the auto-reply and timing settings.
+    #[schema(value_type = Option<Object>)]
     pub settings: Option<ChannelSettings>,
 }
 
@@ -52,61 +73,136 @@ fn view(state: &AppState, row: &sqlx::postgres::PgRow) -> Result<Value, ApiError
             "hmac": config.hmac_key.is_some(),
         },
         "created_at": row.try_get::<chrono::DateTime<chrono::Utc>, _>("created_at")?,
+        "updated_at": row.try_get::<chrono::DateTime<chrono::Utc>, _>("updated_at")?,
     }))
 }
 
-macro_rules! channel_columns {
-    () => {
-        "id, name, kind, status, status_changed_at, provider_config, settings, created_at"
-    };
+const CHANNEL_COLUMNS: &str = "id, name, kind, status, status_changed_at, provider_config, settings, created_at, updated_at";
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(value).map_err(|e| ApiError::Internal(e.into()))
 }
 
-pub async fn create(
-    State(state): State<AppState>,
-    tenant: Tenant,
-    ApiJson(req): ApiJson<CreateChannel>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+/// Creates a channel (admin).
+#[utoipa::path(post, path = "/api/v1/channels", tag = "channels", request_body = CreateChannel,
+    responses((status = 201, description = "The channel, with the webhook URL to configure in WAHA", body = Value), (status = 422, description = "Invalid settings")))]
+pub async fn create(State(state): State<AppState>, principal: Principal, ApiJson(req): ApiJson<CreateChannel>) -> Result<(StatusCode, Json<Value>), ApiError> {
+    principal.require(Role::Admin)?;
     if req.kind != "waha" {
         return Err(ApiError::Unprocessable(format!("channel kind {:?} is not supported yet; use \"waha\"", req.kind)));
     }
-    let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::Unprocessable("name must be 1 to 200 characters".into()));
-    }
+    let name = required_text(&req.name, "name", 200)?;
     req.provider_config.validate().map_err(ApiError::Unprocessable)?;
     let settings = req.settings.unwrap_or_default();
     settings.validate().map_err(ApiError::Unprocessable)?;
-    let row = sqlx::query(concat!(
-        "INSERT INTO channels (id, tenant_id, kind, name, provider_config, settings) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
-        channel_columns!()
-    ))
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO channels (id, tenant_id, kind, name, provider_config, settings) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {CHANNEL_COLUMNS}"
+    )))
     .bind(Uuid::now_v7())
-    .bind(tenant.tenant_id)
+    .bind(principal.tenant_id)
     .bind(&req.kind)
-    .bind(name)
-    .bind(serde_json::to_value(&req.provider_config).map_err(|e| ApiError::Internal(e.into()))?)
-    .bind(serde_json::to_value(&settings).map_err(|e| ApiError::Internal(e.into()))?)
-    .fetch_one(&state.pool)
+    .bind(&name)
+    .bind(to_json(&req.provider_config)?)
+    .bind(to_json(&settings)?)
+    .fetch_one(&mut *tx)
     .await?;
-    Ok((StatusCode::CREATED, Json(view(&state, &row)?)))
+    let view = view(&state, &row)?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
-pub async fn list(State(state): State<AppState>, tenant: Tenant) -> Result<Json<Value>, ApiError> {
-    let rows = sqlx::query(concat!("SELECT ", channel_columns!(), " FROM channels WHERE tenant_id = $1 ORDER BY created_at"))
-        .bind(tenant.tenant_id)
-        .fetch_all(&state.pool)
-        .await?;
+/// Lists channels.
+#[utoipa::path(get, path = "/api/v1/channels", tag = "channels", responses((status = 200, description = "Channels", body = Value)))]
+pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CHANNEL_COLUMNS} FROM channels ORDER BY created_at"))).fetch_all(&mut *tx).await?;
     let items = rows.iter().map(|r| view(&state, r)).collect::<Result<Vec<_>, _>>()?;
     Ok(Json(json!({ "items": items })))
 }
 
-pub async fn show(State(state): State<AppState>, tenant: Tenant, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let id = parse_id(&id, "channel")?;
-    let row = sqlx::query(concat!("SELECT ", channel_columns!(), " FROM channels WHERE id = $1 AND tenant_id = $2"))
+async fn load(tx: &mut sqlx::PgConnection, id: Uuid) -> Result<sqlx::postgres::PgRow, ApiError> {
+    sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE id = $1")))
         .bind(id)
-        .bind(tenant.tenant_id)
-        .fetch_optional(&state.pool)
+        .fetch_optional(&mut *tx)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("channel {id} not found")))?;
+        .ok_or_else(|| ApiError::NotFound(format!("channel {id} not found")))
+}
+
+/// A channel.
+#[utoipa::path(get, path = "/api/v1/channels/{id}", tag = "channels", params(("id" = String, Path)),
+    responses((status = 200, description = "The channel", body = Value), (status = 404, description = "No such channel")))]
+pub async fn show(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id, "channel")?;
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    let row = load(&mut tx, id).await?;
     Ok(Json(view(&state, &row)?))
+}
+
+/// Changes a channel's name, provider settings or auto-reply settings (admin). Running
+/// conversations pick up new settings at their next event.
+#[utoipa::path(patch, path = "/api/v1/channels/{id}", tag = "channels", params(("id" = String, Path)), request_body = UpdateChannel,
+    responses((status = 200, description = "The channel", body = Value), (status = 404, description = "No such channel")))]
+pub async fn update(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, ApiJson(req): ApiJson<UpdateChannel>) -> Result<Json<Value>, ApiError> {
+    principal.require(Role::Admin)?;
+    let id = parse_id(&id, "channel")?;
+    let name = req.name.as_deref().map(|n| required_text(n, "name", 200)).transpose()?;
+    if let Some(config) = &req.provider_config {
+        config.validate().map_err(ApiError::Unprocessable)?;
+    }
+    if let Some(settings) = &req.settings {
+        settings.validate().map_err(ApiError::Unprocessable)?;
+    }
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE channels SET name = coalesce($2, name), provider_config = coalesce($3, provider_config), settings = coalesce($4, settings)
+          WHERE id = $1 RETURNING {CHANNEL_COLUMNS}"
+    )))
+    .bind(id)
+    .bind(name)
+    .bind(req.provider_config.as_ref().map(to_json).transpose()?)
+    .bind(req.settings.as_ref().map(to_json).transpose()?)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("channel {id} not found")))?;
+    let view = view(&state, &row)?;
+    tx.commit().await?;
+    Ok(Json(view))
+}
+
+/// Deletes a channel that has no conversations (one with history stays, so nothing is lost).
+#[utoipa::path(delete, path = "/api/v1/channels/{id}", tag = "channels", params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such channel"), (status = 409, description = "The channel has conversations")))]
+pub async fn delete(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    principal.require(Role::Admin)?;
+    let id = parse_id(&id, "channel")?;
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    load(&mut tx, id).await?;
+    let used: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM conversation_sessions WHERE channel_id = $1)").bind(id).fetch_one(&mut *tx).await?;
+    if used {
+        return Err(ApiError::Conflict("the channel has conversations; their history would be lost".into()));
+    }
+    sqlx::query("DELETE FROM channels WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The provider session as the provider reports it now (WAHA `GET /api/sessions/{session}`),
+/// beside the status last received by webhook.
+#[utoipa::path(get, path = "/api/v1/channels/{id}/session", tag = "channels", params(("id" = String, Path)),
+    responses((status = 200, description = "The session", body = Value), (status = 404, description = "No such channel"),
+              (status = 503, description = "The provider did not answer")))]
+pub async fn session(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id, "channel")?;
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    let row = load(&mut tx, id).await?;
+    drop(tx);
+    let config: WahaConfig = serde_json::from_value(row.try_get("provider_config")?).map_err(|e| ApiError::Internal(e.into()))?;
+    let reported = json!({"status": row.try_get::<String, _>("status")?, "at": row.try_get::<Option<chrono::DateTime<chrono::Utc>>, _>("status_changed_at")?});
+    let live = match tokio::time::timeout(std::time::Duration::from_secs(5), state.waha.session(&config)).await {
+        Ok(Ok(session)) => json!({"available": true, "name": session["name"], "status": session["status"], "me": session["me"], "engine": session["engine"]}),
+        Ok(Err(err)) => json!({"available": false, "reason": err.to_string()}),
+        Err(_) => json!({"available": false, "reason": "WAHA did not answer within 5 s"}),
+    };
+    Ok(Json(json!({"channel_id": id, "last_webhook_status": reported, "provider": live})))
 }

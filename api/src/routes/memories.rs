@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -14,8 +14,8 @@ use tonic::transport::{Channel, Endpoint};
 use ventros_proto::v1::memory_service_client::MemoryServiceClient;
 use ventros_proto::v1::{Graph, MemorySearchMode, MemorySearchRequest, RelatedEntitiesRequest};
 
-use crate::auth::Tenant;
-use crate::error::ApiError;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiQuery};
 use crate::{AppState, parse_id};
 
 const DEADLINE: Duration = Duration::from_secs(5);
@@ -59,22 +59,30 @@ fn timestamp(d: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds: d.timestamp(), nanos: d.timestamp_subsec_nanos() as i32 }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
+    /// The search text (required).
     q: Option<String>,
+    /// `hybrid` (default), `vector`, `keyword` or `graph`.
     mode: Option<String>,
+    /// 1 to 100, default 10.
     limit: Option<i32>,
     /// Comma-separated memory types.
     types: Option<String>,
+    /// What was known then (RFC 3339).
     as_of: Option<DateTime<Utc>>,
 }
 
-/// `GET /api/v1/contacts/{id}/memories?q=…&mode=hybrid|vector|keyword|graph&limit=&types=&as_of=`
+/// Searches a contact's memories (hybrid, vector, keyword or graph).
+#[utoipa::path(get, path = "/api/v1/contacts/{id}/memories", tag = "memories", params(("id" = String, Path), SearchParams),
+    responses((status = 200, description = "Memories, most relevant first", body = Value), (status = 400, description = "Bad parameters"),
+              (status = 404, description = "No such contact"), (status = 503, description = "The memory service is not answering")))]
 pub async fn search(
     State(state): State<AppState>,
-    tenant: Tenant,
+    tenant: Principal,
     Path(id): Path<String>,
-    Query(params): Query<SearchParams>,
+    ApiQuery(params): ApiQuery<SearchParams>,
 ) -> Result<Json<Value>, ApiError> {
     let contact_id = parse_id(&id, "contact")?;
     let query = params.q.unwrap_or_default();
@@ -119,21 +127,28 @@ pub async fn search(
     Ok(Json(json!({"items": items, "total_count": response.total_count, "search_latency_ms": response.search_latency_ms})))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct GraphParams {
+    /// The graph as it was then (RFC 3339).
     as_of: Option<DateTime<Utc>>,
+    /// Include invalidated facts.
     #[serde(default)]
     history: bool,
+    /// 1 to 5, default 2.
     depth: Option<i32>,
     entity_type: Option<String>,
 }
 
-/// `GET /api/v1/contacts/{id}/graph?as_of=&history=true&depth=&entity_type=`
+/// A contact's knowledge graph: entities and bitemporal facts.
+#[utoipa::path(get, path = "/api/v1/contacts/{id}/graph", tag = "memories", params(("id" = String, Path), GraphParams),
+    responses((status = 200, description = "Entities and facts", body = Value), (status = 400, description = "Bad parameters"),
+              (status = 404, description = "No such contact"), (status = 503, description = "The memory service is not answering")))]
 pub async fn graph(
     State(state): State<AppState>,
-    tenant: Tenant,
+    tenant: Principal,
     Path(id): Path<String>,
-    Query(params): Query<GraphParams>,
+    ApiQuery(params): ApiQuery<GraphParams>,
 ) -> Result<Json<Value>, ApiError> {
     let contact_id = parse_id(&id, "contact")?;
     let depth = params.depth.unwrap_or(2);

@@ -1,62 +1,37 @@
-//! A message with its delivery history.
+//! A message with its delivery history and the workflow that handles it.
 
 use axum::Json;
 use axum::extract::{Path, State};
-use serde_json::{Value, json};
-use sqlx::Row;
-use uuid::Uuid;
+use serde_json::Value;
 
-use crate::auth::Tenant;
+use crate::auth::Principal;
+use crate::db::{fetch_one_json, tenant_tx};
 use crate::error::ApiError;
 use crate::{AppState, parse_id};
 
-type Time = chrono::DateTime<chrono::Utc>;
-
-pub async fn show(State(state): State<AppState>, tenant: Tenant, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+/// A message: body, delivery status with its history, the agent's intent and confidence.
+#[utoipa::path(get, path = "/api/v1/messages/{id}", tag = "messages", params(("id" = String, Path)),
+    responses((status = 200, description = "The message", body = Value), (status = 404, description = "No such message")))]
+pub async fn show(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "message")?;
-    let m = sqlx::query(
-        "SELECT id, session_id, contact_id, channel_id, direction, provider_message_id, provider_timestamp, body, media,
-                status, failure_reason, origin, handled_by_workflow, intent, confidence, agent_type, created_at, updated_at
-         FROM messages WHERE id = $1 AND tenant_id = $2",
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    let mut message = fetch_one_json(
+        &mut tx,
+        sqlx::query(
+            "SELECT jsonb_build_object(
+                'id', m.id, 'conversation_id', m.session_id, 'contact_id', m.contact_id, 'channel_id', m.channel_id, 'direction', m.direction,
+                'provider_message_id', m.provider_message_id, 'provider_timestamp', m.provider_timestamp, 'body', m.body, 'media', m.media,
+                'status', m.status, 'failure_reason', m.failure_reason, 'origin', m.origin, 'intent', m.intent, 'confidence', m.confidence,
+                'agent_type', m.agent_type, 'workflow_id', m.handled_by_workflow, 'created_at', m.created_at, 'updated_at', m.updated_at,
+                'status_history', coalesce((SELECT jsonb_agg(jsonb_build_object('status', h.status, 'reason', h.reason, 'at', h.occurred_at) ORDER BY h.id)
+                                              FROM message_status_history h WHERE h.message_id = m.id), '[]'::jsonb))
+               FROM messages m WHERE m.id = $1",
+        )
+        .bind(id),
+        || format!("message {id}"),
     )
-    .bind(id)
-    .bind(tenant.tenant_id)
-    .fetch_optional(&state.pool)
-    .await?
-    .ok_or_else(|| ApiError::NotFound(format!("message {id} not found")))?;
-    let history = sqlx::query("SELECT status, reason, occurred_at FROM message_status_history WHERE message_id = $1 AND tenant_id = $2 ORDER BY id")
-        .bind(id)
-        .bind(tenant.tenant_id)
-        .fetch_all(&state.pool)
-        .await?
-        .iter()
-        .map(|r| -> Result<Value, sqlx::Error> {
-            Ok(json!({
-                "status": r.try_get::<String, _>("status")?,
-                "reason": r.try_get::<Option<String>, _>("reason")?,
-                "at": r.try_get::<Time, _>("occurred_at")?,
-            }))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(json!({
-        "id": id,
-        "conversation_id": m.try_get::<Uuid, _>("session_id")?,
-        "contact_id": m.try_get::<Uuid, _>("contact_id")?,
-        "channel_id": m.try_get::<Uuid, _>("channel_id")?,
-        "direction": m.try_get::<String, _>("direction")?,
-        "provider_message_id": m.try_get::<Option<String>, _>("provider_message_id")?,
-        "provider_timestamp": m.try_get::<Option<Time>, _>("provider_timestamp")?,
-        "body": m.try_get::<Option<String>, _>("body")?,
-        "media": m.try_get::<Option<Value>, _>("media")?,
-        "status": m.try_get::<String, _>("status")?,
-        "failure_reason": m.try_get::<Option<String>, _>("failure_reason")?,
-        "origin": m.try_get::<Option<String>, _>("origin")?,
-        "intent": m.try_get::<Option<String>, _>("intent")?,
-        "confidence": m.try_get::<Option<f32>, _>("confidence")?,
-        "agent_type": m.try_get::<Option<String>, _>("agent_type")?,
-        "workflow_id": m.try_get::<String, _>("handled_by_workflow")?,
-        "status_history": history,
-        "created_at": m.try_get::<Time, _>("created_at")?,
-        "updated_at": m.try_get::<Time, _>("updated_at")?,
-    })))
+    .await?;
+    let workflow_id = message["workflow_id"].as_str().unwrap_or_default().to_owned();
+    message["workflow"] = state.config.workflow_link(&workflow_id);
+    Ok(Json(message))
 }

@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Once};
+use std::sync::Once;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -137,35 +137,31 @@ pub async fn fresh_database() -> (PgPool, String) {
     (pool, url)
 }
 
-/// Serves the API in-process on a random port.
-pub async fn spawn_api(pool: PgPool, temporal: TemporalHandle, task_queue: &str) -> String {
-    spawn_api_with_agents(pool, temporal, task_queue, None, None).await
+/// Serves the API in-process on a random port (its own pool, running as `ventros_app` under RLS).
+pub async fn spawn_api(database_url: &str, temporal: TemporalHandle, task_queue: &str) -> String {
+    spawn_api_with(database_url, temporal, task_queue, None, None, |_| {}).await
 }
 
-pub async fn spawn_api_with_agents(
-    pool: PgPool,
+/// The same, with the agent and memory services and a chance to adjust the configuration.
+pub async fn spawn_api_with(
+    database_url: &str,
     temporal: TemporalHandle,
     task_queue: &str,
     agents_address: Option<&str>,
     memory_address: Option<&str>,
+    configure: impl FnOnce(&mut ApiConfig),
 ) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind API");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let state = AppState {
-        pool,
-        temporal,
-        config: Arc::new(ApiConfig {
-            task_queue: task_queue.to_owned(),
-            public_base_url: base.clone(),
-            webhook_max_bytes: 1024 * 1024,
-            temporal_deadline: Duration::from_secs(5),
-        }),
-        agents: ventros_api::routes::agents::AgentDirectory::new(agents_address.map(|a| {
-            std::sync::Arc::new(ventros_activities::agents::GrpcAgentClient::connect_lazy(a).expect("agents client"))
-                as std::sync::Arc<dyn ventros_activities::agents::AgentApi>
-        })),
-        memory: ventros_api::routes::memories::MemoryClient::connect_lazy(memory_address).expect("memory client"),
-    };
+    let mut config = ApiConfig::new(task_queue, &base);
+    configure(&mut config);
+    let pool = ventros_api::db::app_pool(database_url, 5).await.expect("API pool");
+    let agents = ventros_api::routes::agents::AgentDirectory::new(agents_address.map(|a| {
+        std::sync::Arc::new(ventros_activities::agents::GrpcAgentClient::connect_lazy(a).expect("agents client"))
+            as std::sync::Arc<dyn ventros_activities::agents::AgentApi>
+    }));
+    let memory = ventros_api::routes::memories::MemoryClient::connect_lazy(memory_address).expect("memory client");
+    let state = AppState::new(pool, temporal, config, agents, memory);
     tokio::spawn(async move { axum::serve(listener, ventros_api::router(state)).await });
     base
 }
@@ -198,12 +194,13 @@ impl TestApp {
         let router = sim.router();
         tokio::spawn(async move { axum::serve(sim_listener, router).await });
 
-        let api = spawn_api_with_agents(
-            pool.clone(),
+        let api = spawn_api_with(
+            &database_url,
             TemporalHandle::from_client(temporal.clone()),
             &task_queue,
             agents_address.as_deref(),
             Some(&memory_address),
+            |_| {},
         )
         .await;
         let (tenant_id, key) = ventros_api::auth::create_tenant(&pool, "Test tenant").await.expect("tenant");

@@ -1,0 +1,168 @@
+//! Database access under row-level security, and the cursor pagination every list uses.
+//!
+//! The API's pool connects as the schema owner (so that it can apply migrations) and then assumes
+//! `ventros_app` on every connection: a role that owns nothing and cannot bypass RLS. Each
+//! request's queries run in a transaction that sets `ventros.tenant_id`; the policies compare
+//! every row's tenant with it. A handler that forgot its `WHERE tenant_id = …` still sees only its
+//! tenant.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Executor, PgPool, Postgres, QueryBuilder, Row, Transaction};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// The role every API connection runs as (created by migration 0004).
+pub const APP_ROLE: &str = "ventros_app";
+
+/// A pool whose connections run as [`APP_ROLE`].
+pub async fn app_pool(database_url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    let options: PgConnectOptions = database_url.parse()?;
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("SET ROLE ventros_app").await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+}
+
+/// A transaction in which RLS shows `tenant_id`'s rows only.
+pub async fn tenant_tx(pool: &PgPool, tenant_id: Uuid) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT set_config('ventros.tenant_id', $1, true)").bind(tenant_id.to_string()).execute(&mut *tx).await?;
+    Ok(tx)
+}
+
+/// A position in a list: the sort value and id of the last item returned.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cursor {
+    pub at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        B64URL.encode(format!("{}|{}", self.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), self.id))
+    }
+
+    pub fn decode(raw: &str) -> Result<Cursor, ApiError> {
+        let invalid = || ApiError::BadRequest("cursor is not one this API returned".into());
+        let text = String::from_utf8(B64URL.decode(raw).map_err(|_| invalid())?).map_err(|_| invalid())?;
+        let (at, id) = text.split_once('|').ok_or_else(invalid)?;
+        Ok(Cursor {
+            at: DateTime::parse_from_rfc3339(at).map_err(|_| invalid())?.with_timezone(&Utc),
+            id: Uuid::parse_str(id).map_err(|_| invalid())?,
+        })
+    }
+}
+
+/// A validated sort: one of a list's timestamp columns, ascending or descending (`-column`).
+#[derive(Debug, Clone, Copy)]
+pub struct Sort {
+    pub column: &'static str,
+    pub descending: bool,
+}
+
+impl Sort {
+    /// Parses `column` or `-column` against the columns a list allows; the first is the default.
+    pub fn parse(raw: Option<&str>, allowed: &[&'static str], default_descending: bool) -> Result<Sort, ApiError> {
+        let Some(raw) = raw else {
+            return Ok(Sort { column: allowed[0], descending: default_descending });
+        };
+        let (name, descending) = match raw.strip_prefix('-') {
+            Some(name) => (name, true),
+            None => (raw, false),
+        };
+        let column = allowed.iter().find(|c| **c == name).ok_or_else(|| {
+            ApiError::BadRequest(format!("sort must be one of {} (prefix - for descending)", allowed.join(", ")))
+        })?;
+        Ok(Sort { column, descending })
+    }
+}
+
+/// Checks `limit` (default 50, at most 200).
+pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::BadRequest("limit must be 1 to 200".into()));
+    }
+    Ok(limit)
+}
+
+/// One page of a list. `inner` pushes a complete `SELECT … FROM … WHERE …` whose rows have an `id`
+/// and the sort column; each row is returned as a JSON object, in sort order, with a cursor for
+/// the next page when there is one.
+pub async fn fetch_page(
+    tx: &mut sqlx::PgConnection,
+    sort: Sort,
+    cursor: Option<&str>,
+    limit: i64,
+    inner: impl FnOnce(&mut QueryBuilder<Postgres>),
+) -> Result<Value, ApiError> {
+    let cursor = cursor.map(Cursor::decode).transpose()?;
+    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new("SELECT to_jsonb(t) AS item, t.id AS cursor_id, t.");
+    qb.push(sort.column).push(" AS cursor_at FROM (");
+    inner(&mut qb);
+    qb.push(") t");
+    let (cmp, dir) = if sort.descending { ("<", "DESC") } else { (">", "ASC") };
+    if let Some(c) = cursor {
+        qb.push(format_args!(" WHERE (t.{}, t.id) {cmp} (", sort.column)).push_bind(c.at).push(", ").push_bind(c.id).push(")");
+    }
+    qb.push(format_args!(" ORDER BY t.{col} {dir}, t.id {dir} LIMIT ", col = sort.column)).push_bind(limit + 1);
+    let rows = qb.build().fetch_all(&mut *tx).await?;
+    let mut items = Vec::with_capacity(rows.len().min(limit as usize));
+    let mut next = None;
+    for (i, row) in rows.iter().enumerate() {
+        if i as i64 == limit {
+            break;
+        }
+        items.push(row.try_get::<Value, _>("item")?);
+        if i as i64 == limit - 1 && rows.len() as i64 > limit {
+            next = Some(Cursor { at: row.try_get("cursor_at")?, id: row.try_get("cursor_id")? }.encode());
+        }
+    }
+    Ok(json!({"items": items, "next_cursor": next}))
+}
+
+/// Runs `sql` (which returns one `to_jsonb` column) and returns the object, or 404 with `what`.
+pub async fn fetch_one_json<'q>(
+    tx: &mut sqlx::PgConnection,
+    query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    what: impl FnOnce() -> String,
+) -> Result<Value, ApiError> {
+    let row = query.fetch_optional(&mut *tx).await?.ok_or_else(|| ApiError::NotFound(format!("{} not found", what())))?;
+    Ok(row.try_get::<Value, _>(0)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let c = Cursor { at: DateTime::from_timestamp(1_700_000_000, 123_456_000).unwrap(), id: Uuid::from_u128(9) };
+        assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+        assert!(Cursor::decode("not-a-cursor").is_err());
+        assert!(Cursor::decode(&B64URL.encode("x|y")).is_err());
+    }
+
+    #[test]
+    fn sorts_are_validated() {
+        let allowed = ["created_at", "updated_at"];
+        assert_eq!(Sort::parse(None, &allowed, true).unwrap().column, "created_at");
+        let s = Sort::parse(Some("-updated_at"), &allowed, false).unwrap();
+        assert!(s.descending && s.column == "updated_at");
+        assert!(Sort::parse(Some("name; DROP TABLE x"), &allowed, true).is_err());
+    }
+}

@@ -1,0 +1,112 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations as the routes are
+//! registered (utoipa-axum): a route cannot exist without its documentation, and the document
+//! cannot describe a route that does not exist. Served at `/api/openapi.json`, with Swagger UI (its
+//! assets compiled into the binary) at `/api/docs`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::AppState;
+use crate::routes::*;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Ventros API",
+        description = "The multi-channel CRM's REST API. Authenticate with `Authorization: Bearer <API key or access token>`. \
+Errors are `application/problem+json` (RFC 9457). Lists are cursor-paginated: pass `next_cursor` back as `cursor`. \
+Live events: `GET /api/v1/stream` (WebSocket; `?access_token=` and `?last_event_id=` to resume).",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "auth", description = "Login, tokens, the caller"),
+        (name = "users", description = "The tenant's users and roles"),
+        (name = "api-keys", description = "API keys for integrations"),
+        (name = "channels", description = "WhatsApp (WAHA) channels"),
+        (name = "contacts", description = "Contacts, identities, tags, attributes, merges"),
+        (name = "conversations", description = "Conversations, messages, operator replies, assignment"),
+        (name = "messages", description = "Messages and delivery status"),
+        (name = "pipelines", description = "Pipelines and stages"),
+        (name = "deals", description = "Deals"),
+        (name = "agents", description = "AI agents"),
+        (name = "memories", description = "Customer memory and knowledge graph"),
+        (name = "webhooks", description = "Outbound webhook subscriptions and deliveries"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key (`vtr_…`) or an access token from /api/v1/auth/login"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every documented `/api/v1` route.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(session::login))
+        .routes(routes!(session::refresh))
+        .routes(routes!(session::logout))
+        .routes(routes!(session::me))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::update, users::delete))
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::revoke))
+        .routes(routes!(channels::list, channels::create))
+        .routes(routes!(channels::show, channels::update, channels::delete))
+        .routes(routes!(channels::session))
+        .routes(routes!(contacts::list, contacts::create))
+        .routes(routes!(contacts::show, contacts::update, contacts::delete))
+        .routes(routes!(contacts::add_tag))
+        .routes(routes!(contacts::remove_tag))
+        .routes(routes!(contacts::add_identity))
+        .routes(routes!(contacts::remove_identity))
+        .routes(routes!(contacts::merge))
+        .routes(routes!(contacts::show_merge))
+        .routes(routes!(memories::search))
+        .routes(routes!(memories::graph))
+        .routes(routes!(conversations::list))
+        .routes(routes!(conversations::show))
+        .routes(routes!(conversations::messages, conversations::reply))
+        .routes(routes!(conversations::takeover))
+        .routes(routes!(conversations::handback))
+        .routes(routes!(conversations::assign))
+        .routes(routes!(conversations::mark_read))
+        .routes(routes!(messages::show))
+        .routes(routes!(pipelines::list, pipelines::create))
+        .routes(routes!(pipelines::show, pipelines::update, pipelines::delete))
+        .routes(routes!(pipelines::add_stage))
+        .routes(routes!(pipelines::update_stage, pipelines::delete_stage))
+        .routes(routes!(deals::list, deals::create))
+        .routes(routes!(deals::show, deals::update, deals::delete))
+        .routes(routes!(deals::move_stage))
+        .routes(routes!(agents::list))
+        .routes(routes!(webhook_subscriptions::list, webhook_subscriptions::create))
+        .routes(routes!(webhook_subscriptions::show, webhook_subscriptions::update, webhook_subscriptions::delete))
+        .routes(routes!(webhook_subscriptions::deliveries))
+        .routes(routes!(webhook_subscriptions::redeliver))
+}
+
+/// `/api/openapi.json` and the interactive docs at `/api/docs`.
+pub fn docs_router(spec: Arc<utoipa::openapi::OpenApi>) -> Router<AppState> {
+    Router::new().merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", (*spec).clone()))
+}

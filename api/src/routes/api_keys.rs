@@ -1,0 +1,68 @@
+//! The tenant's API keys (admin): named, with a role, revocable, showing when each was last used.
+//! The secret is returned once, at creation.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::required_text;
+use crate::auth::{self, Actor, Principal, Role};
+use crate::db::tenant_tx;
+use crate::error::{ApiError, ApiJson};
+use crate::{AppState, parse_id};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    pub name: String,
+    /// Defaults to `agent`.
+    pub role: Option<Role>,
+}
+
+/// Lists API keys (never their secrets).
+#[utoipa::path(get, path = "/api/v1/api-keys", tag = "api-keys", responses((status = 200, description = "API keys", body = Value)))]
+pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+    principal.require(Role::Admin)?;
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    let items: Vec<Value> = sqlx::query_scalar(
+        "SELECT jsonb_build_object('id', id, 'name', name, 'prefix', prefix, 'role', role, 'last_used_at', last_used_at,
+                                   'revoked_at', revoked_at, 'created_at', created_at) FROM api_keys ORDER BY created_at",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+/// Creates an API key; the response carries the secret, shown only this once.
+#[utoipa::path(post, path = "/api/v1/api-keys", tag = "api-keys", request_body = CreateApiKey,
+    responses((status = 201, description = "The key with its secret", body = Value)))]
+pub async fn create(State(state): State<AppState>, principal: Principal, ApiJson(req): ApiJson<CreateApiKey>) -> Result<(StatusCode, Json<Value>), ApiError> {
+    principal.require(Role::Admin)?;
+    let name = required_text(&req.name, "name", 200)?;
+    let role = req.role.unwrap_or(Role::Agent);
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    let key = auth::insert_api_key(&mut *tx, principal.tenant_id, &name, role).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": key.id, "name": name, "prefix": key.prefix, "role": role, "api_key": key.secret}))))
+}
+
+/// Revokes an API key at once.
+#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys", params(("id" = String, Path)),
+    responses((status = 204, description = "Revoked"), (status = 404, description = "No such key")))]
+pub async fn revoke(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    principal.require(Role::Admin)?;
+    let id = parse_id(&id, "API key")?;
+    if principal.actor == Actor::ApiKey(id) {
+        return Err(ApiError::Conflict("a key cannot revoke itself; use another admin credential".into()));
+    }
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    let revoked = sqlx::query("UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+    if revoked == 0 {
+        return Err(ApiError::NotFound(format!("API key {id} not found")));
+    }
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

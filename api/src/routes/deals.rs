@@ -1,0 +1,252 @@
+//! Deals: CRUD and moving them between stages. A move writes `deal.stage_changed` with the deal
+//! (the web app's Kanban board and the customer's memory both follow it); reaching a `won` or
+//! `lost` stage closes the deal accordingly.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::{Postgres, Transaction};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use ventros_activities::store::{append_outbox, default_pipeline};
+
+use super::{optional_text, required_text};
+use crate::auth::{Principal, Role};
+use crate::db::{Sort, fetch_one_json, fetch_page, page_limit, tenant_tx};
+use crate::error::{ApiError, ApiJson, ApiQuery};
+use crate::{AppState, parse_id};
+
+const DEAL_COLUMNS: &str = "d.id, d.title, d.status, d.source, d.pipeline_id, d.stage_id, s.key AS stage_key, s.name AS stage_name, d.contact_id,
+    c.display_name AS contact_name, d.created_by, d.created_at, d.updated_at";
+const DEAL_FROM: &str = " FROM deals d JOIN pipeline_stages s ON s.id = d.stage_id JOIN contacts c ON c.id = d.contact_id";
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DealListQuery {
+    pub pipeline_id: Option<Uuid>,
+    pub stage_id: Option<Uuid>,
+    pub contact_id: Option<Uuid>,
+    /// `open`, `won` or `lost`.
+    pub status: Option<String>,
+    /// `created_at` or `updated_at`, `-` prefix for descending (default `-updated_at`).
+    pub sort: Option<String>,
+    pub cursor: Option<String>,
+    /// 1 to 200, default 50.
+    pub limit: Option<i64>,
+}
+
+fn valid_status(status: &str) -> Result<(), ApiError> {
+    if matches!(status, "open" | "won" | "lost") { Ok(()) } else { Err(ApiError::BadRequest("status must be open, won or lost".into())) }
+}
+
+async fn deal_json(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> Result<Value, ApiError> {
+    fetch_one_json(tx, sqlx::query(sqlx::AssertSqlSafe(format!("SELECT to_jsonb(t) FROM (SELECT {DEAL_COLUMNS}{DEAL_FROM} WHERE d.id = $1) t"))).bind(id), || {
+        format!("deal {id}")
+    })
+    .await
+}
+
+/// Lists deals (filter by pipeline, stage, contact or status).
+#[utoipa::path(get, path = "/api/v1/deals", tag = "deals", params(DealListQuery), responses((status = 200, description = "A page of deals", body = Value)))]
+pub async fn list(State(state): State<AppState>, principal: Principal, ApiQuery(q): ApiQuery<DealListQuery>) -> Result<Json<Value>, ApiError> {
+    if let Some(status) = &q.status {
+        valid_status(status)?;
+    }
+    let sort = Sort::parse(q.sort.as_deref(), &["updated_at", "created_at"], true)?;
+    let limit = page_limit(q.limit)?;
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    let page = fetch_page(&mut tx, sort, q.cursor.as_deref(), limit, |qb| {
+        qb.push("SELECT ").push(DEAL_COLUMNS).push(DEAL_FROM).push(" WHERE true");
+        if let Some(pipeline_id) = q.pipeline_id {
+            qb.push(" AND d.pipeline_id = ").push_bind(pipeline_id);
+        }
+        if let Some(stage_id) = q.stage_id {
+            qb.push(" AND d.stage_id = ").push_bind(stage_id);
+        }
+        if let Some(contact_id) = q.contact_id {
+            qb.push(" AND d.contact_id = ").push_bind(contact_id);
+        }
+        if let Some(status) = q.status {
+            qb.push(" AND d.status = ").push_bind(status);
+        }
+    })
+    .await?;
+    Ok(Json(page))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDeal {
+    pub contact_id: Uuid,
+    pub title: String,
+    /// Defaults to the tenant's default pipeline.
+    pub pipeline_id: Option<Uuid>,
+    /// Defaults to the pipeline's first stage.
+    pub stage_id: Option<Uuid>,
+    pub source: Option<String>,
+}
+
+/// Creates a deal (one open deal per contact and pipeline).
+#[utoipa::path(post, path = "/api/v1/deals", tag = "deals", request_body = CreateDeal,
+    responses((status = 201, description = "The deal", body = Value), (status = 409, description = "The contact already has an open deal in this pipeline"),
+              (status = 422, description = "Unknown contact, pipeline or stage")))]
+pub async fn create(State(state): State<AppState>, principal: Principal, ApiJson(req): ApiJson<CreateDeal>) -> Result<(StatusCode, Json<Value>), ApiError> {
+    principal.require(Role::Agent)?;
+    let title = required_text(&req.title, "title", 200)?;
+    let source = optional_text(req.source.as_deref(), "source", 100)?;
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    // Every referenced id is looked up under RLS: another tenant's ids are simply unknown.
+    let contact: Option<Option<Uuid>> = sqlx::query_scalar("SELECT merged_into FROM contacts WHERE id = $1").bind(req.contact_id).fetch_optional(&mut *tx).await?;
+    match contact {
+        None => return Err(ApiError::Unprocessable(format!("contact {} does not exist", req.contact_id))),
+        Some(Some(into)) => return Err(ApiError::Unprocessable(format!("contact {} was merged into {into}", req.contact_id))),
+        Some(None) => {}
+    }
+    let pipeline_id = match req.pipeline_id {
+        Some(id) => {
+            let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pipelines WHERE id = $1)").bind(id).fetch_one(&mut *tx).await?;
+            if !exists {
+                return Err(ApiError::Unprocessable(format!("pipeline {id} does not exist")));
+            }
+            id
+        }
+        None => default_pipeline(&mut tx, principal.tenant_id).await?,
+    };
+    let stage: Option<(Uuid, String)> = match req.stage_id {
+        Some(id) => sqlx::query_as("SELECT id, key FROM pipeline_stages WHERE id = $1 AND pipeline_id = $2").bind(id).bind(pipeline_id).fetch_optional(&mut *tx).await?,
+        None => sqlx::query_as("SELECT id, key FROM pipeline_stages WHERE pipeline_id = $1 ORDER BY position LIMIT 1").bind(pipeline_id).fetch_optional(&mut *tx).await?,
+    };
+    let (stage_id, stage_key) = stage.ok_or_else(|| ApiError::Unprocessable("the stage does not exist in this pipeline".into()))?;
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO deals (id, tenant_id, pipeline_id, stage_id, contact_id, title, source, status, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(id)
+    .bind(principal.tenant_id)
+    .bind(pipeline_id)
+    .bind(stage_id)
+    .bind(req.contact_id)
+    .bind(&title)
+    .bind(&source)
+    .bind(status_of_stage(&stage_key))
+    .bind(principal.label())
+    .execute(&mut *tx)
+    .await?;
+    append_outbox(&mut tx, principal.tenant_id, "deal.created", "deal", id, json!({"deal_id": id, "contact_id": req.contact_id, "stage": stage_key})).await?;
+    let deal = deal_json(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(deal)))
+}
+
+fn status_of_stage(key: &str) -> &'static str {
+    match key {
+        "won" => "won",
+        "lost" => "lost",
+        _ => "open",
+    }
+}
+
+/// A deal.
+#[utoipa::path(get, path = "/api/v1/deals/{id}", tag = "deals", params(("id" = String, Path)),
+    responses((status = 200, description = "The deal", body = Value), (status = 404, description = "No such deal")))]
+pub async fn show(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id, "deal")?;
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    Ok(Json(deal_json(&mut tx, id).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDeal {
+    pub title: Option<String>,
+    /// `open`, `won` or `lost`.
+    pub status: Option<String>,
+}
+
+/// Renames a deal or sets its status.
+#[utoipa::path(patch, path = "/api/v1/deals/{id}", tag = "deals", params(("id" = String, Path)), request_body = UpdateDeal,
+    responses((status = 200, description = "The deal", body = Value), (status = 404, description = "No such deal")))]
+pub async fn update(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, ApiJson(req): ApiJson<UpdateDeal>) -> Result<Json<Value>, ApiError> {
+    principal.require(Role::Agent)?;
+    let id = parse_id(&id, "deal")?;
+    let title = req.title.as_deref().map(|t| required_text(t, "title", 200)).transpose()?;
+    if let Some(status) = &req.status {
+        valid_status(status).map_err(|_| ApiError::Unprocessable("status must be open, won or lost".into()))?;
+    }
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    let updated = sqlx::query("UPDATE deals SET title = coalesce($2, title), status = coalesce($3, status) WHERE id = $1")
+        .bind(id)
+        .bind(title)
+        .bind(&req.status)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if updated == 0 {
+        return Err(ApiError::NotFound(format!("deal {id} not found")));
+    }
+    if let Some(status) = &req.status {
+        append_outbox(&mut tx, principal.tenant_id, "deal.status_changed", "deal", id, json!({"deal_id": id, "status": status})).await?;
+    }
+    let deal = deal_json(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(Json(deal))
+}
+
+/// Deletes a deal.
+#[utoipa::path(delete, path = "/api/v1/deals/{id}", tag = "deals", params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such deal")))]
+pub async fn delete(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    principal.require(Role::Agent)?;
+    let id = parse_id(&id, "deal")?;
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    let deleted = sqlx::query("DELETE FROM deals WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+    if deleted == 0 {
+        return Err(ApiError::NotFound(format!("deal {id} not found")));
+    }
+    append_outbox(&mut tx, principal.tenant_id, "deal.deleted", "deal", id, json!({"deal_id": id})).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveDeal {
+    /// A stage of the deal's pipeline.
+    pub stage_id: Uuid,
+}
+
+/// Moves a deal to another stage of its pipeline (any direction: operators correct mistakes).
+#[utoipa::path(post, path = "/api/v1/deals/{id}/move", tag = "deals", params(("id" = String, Path)), request_body = MoveDeal,
+    responses((status = 200, description = "The deal", body = Value), (status = 404, description = "No such deal"),
+              (status = 422, description = "The stage is not in the deal's pipeline")))]
+pub async fn move_stage(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, ApiJson(req): ApiJson<MoveDeal>) -> Result<Json<Value>, ApiError> {
+    principal.require(Role::Agent)?;
+    let id = parse_id(&id, "deal")?;
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    let current: Option<(Uuid, Uuid, String)> = sqlx::query_as(
+        "SELECT d.pipeline_id, d.stage_id, s.key FROM deals d JOIN pipeline_stages s ON s.id = d.stage_id WHERE d.id = $1 FOR UPDATE OF d",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (pipeline_id, from_stage, from_key) = current.ok_or_else(|| ApiError::NotFound(format!("deal {id} not found")))?;
+    let key: Option<String> = sqlx::query_scalar("SELECT key FROM pipeline_stages WHERE id = $1 AND pipeline_id = $2").bind(req.stage_id).bind(pipeline_id).fetch_optional(&mut *tx).await?;
+    let key = key.ok_or_else(|| ApiError::Unprocessable(format!("stage {} is not in this deal's pipeline", req.stage_id)))?;
+    if from_stage != req.stage_id {
+        sqlx::query("UPDATE deals SET stage_id = $2, status = $3 WHERE id = $1").bind(id).bind(req.stage_id).bind(status_of_stage(&key)).execute(&mut *tx).await?;
+        append_outbox(
+            &mut tx,
+            principal.tenant_id,
+            "deal.stage_changed",
+            "deal",
+            id,
+            json!({"deal_id": id, "stage": key, "from_stage": from_key, "stage_id": req.stage_id, "moved_by": principal.label()}),
+        )
+        .await?;
+    }
+    let deal = deal_json(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(Json(deal))
+}

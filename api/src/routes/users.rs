@@ -1,0 +1,134 @@
+//! The tenant's users: everyone may list them (assignment needs names); admins manage them.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{optional_text, required_text};
+use crate::auth::{self, Actor, Principal, Role};
+use crate::db::{fetch_one_json, tenant_tx};
+use crate::error::{ApiError, ApiJson};
+use crate::{AppState, parse_id};
+
+const USER_JSON: &str = "SELECT jsonb_build_object('id', id, 'email', email, 'name', name, 'role', role, 'disabled', disabled_at IS NOT NULL,
+                                'last_login_at', last_login_at, 'created_at', created_at, 'updated_at', updated_at) FROM users";
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    /// At least 10 characters.
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub password: Option<String>,
+    pub disabled: Option<bool>,
+}
+
+fn valid_email(email: &str) -> Result<String, ApiError> {
+    let email = email.trim();
+    let ok = email.len() <= 320
+        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !ok {
+        return Err(ApiError::Unprocessable("email must be an e-mail address".into()));
+    }
+    Ok(email.to_owned())
+}
+
+/// Lists the tenant's users.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, description = "Users", body = Value)))]
+pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    let items: Vec<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("{USER_JSON} ORDER BY created_at"))).fetch_all(&mut *tx).await?;
+    Ok(Json(serde_json::json!({ "items": items })))
+}
+
+/// Creates a user (admin).
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
+    responses((status = 201, description = "The user", body = Value), (status = 409, description = "The e-mail is taken"), (status = 403, description = "Admins only")))]
+pub async fn create(State(state): State<AppState>, principal: Principal, ApiJson(req): ApiJson<CreateUser>) -> Result<(StatusCode, Json<Value>), ApiError> {
+    principal.require(Role::Admin)?;
+    let email = valid_email(&req.email)?;
+    let name = required_text(&req.name, "name", 200)?;
+    auth::validate_password(&req.password)?;
+    let hash = auth::hash_password(req.password).await?;
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    let id = auth::insert_user(&mut *tx, principal.tenant_id, &email, &name, req.role, &hash).await?;
+    let user = fetch_one_json(&mut tx, sqlx::query(sqlx::AssertSqlSafe(format!("{USER_JSON} WHERE id = $1"))).bind(id), || format!("user {id}")).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+/// Changes a user's name, role, password or disabled state (admin; anyone may change their own
+/// name and password).
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = UpdateUser, params(("id" = String, Path)),
+    responses((status = 200, description = "The user", body = Value), (status = 404, description = "No such user")))]
+pub async fn update(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, ApiJson(req): ApiJson<UpdateUser>) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id, "user")?;
+    let own = principal.actor == Actor::User(id);
+    if !own || req.role.is_some() || req.disabled.is_some() {
+        principal.require(Role::Admin)?;
+    }
+    let name = optional_text(req.name.as_deref(), "name", 200)?;
+    let hash = match req.password {
+        Some(password) => {
+            auth::validate_password(&password)?;
+            Some(auth::hash_password(password).await?)
+        }
+        None => None,
+    };
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    let updated = sqlx::query(
+        "UPDATE users SET name = coalesce($2, name), role = coalesce($3, role), password_hash = coalesce($4, password_hash),
+                disabled_at = CASE WHEN $5::boolean IS NULL THEN disabled_at WHEN $5 THEN coalesce(disabled_at, now()) ELSE NULL END
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(req.role.map(Role::as_str))
+    .bind(hash.as_deref())
+    .bind(req.disabled)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Err(ApiError::NotFound(format!("user {id} not found")));
+    }
+    if hash.is_some() || req.disabled == Some(true) || req.role.is_some() {
+        // A new password, a disabled account or a new role ends every session.
+        sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL").bind(id).execute(&mut *tx).await?;
+    }
+    let user = fetch_one_json(&mut tx, sqlx::query(sqlx::AssertSqlSafe(format!("{USER_JSON} WHERE id = $1"))).bind(id), || format!("user {id}")).await?;
+    tx.commit().await?;
+    Ok(Json(user))
+}
+
+/// Deletes a user (admin). Conversations they handled keep the name they were assigned under.
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such user")))]
+pub async fn delete(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    principal.require(Role::Admin)?;
+    let id: Uuid = parse_id(&id, "user")?;
+    if principal.actor == Actor::User(id) {
+        return Err(ApiError::Conflict("you cannot delete yourself".into()));
+    }
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    let deleted = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+    if deleted == 0 {
+        return Err(ApiError::NotFound(format!("user {id} not found")));
+    }
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
