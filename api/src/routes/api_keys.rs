@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::required_text;
-use crate::auth::{self, Actor, Principal, Role};
+use crate::auth::{self, Actor, AsAdmin, Authorized, Role};
 use crate::db::tenant_tx;
 use crate::error::{ApiError, ApiJson};
 use crate::{AppState, parse_id};
@@ -24,8 +24,7 @@ pub struct CreateApiKey {
 
 /// Lists API keys (never their secrets).
 #[utoipa::path(get, path = "/api/v1/api-keys", tag = "api-keys", responses((status = 200, description = "API keys", body = Value)))]
-pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
-    principal.require(Role::Admin)?;
+pub async fn list(State(state): State<AppState>, Authorized(principal): AsAdmin) -> Result<Json<Value>, ApiError> {
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let items: Vec<Value> = sqlx::query_scalar(
         "SELECT jsonb_build_object('id', id, 'name', name, 'prefix', prefix, 'role', role, 'last_used_at', last_used_at,
@@ -39,8 +38,7 @@ pub async fn list(State(state): State<AppState>, principal: Principal) -> Result
 /// Creates an API key; the response carries the secret, shown only this once.
 #[utoipa::path(post, path = "/api/v1/api-keys", tag = "api-keys", request_body = CreateApiKey,
     responses((status = 201, description = "The key with its secret", body = Value)))]
-pub async fn create(State(state): State<AppState>, principal: Principal, ApiJson(req): ApiJson<CreateApiKey>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    principal.require(Role::Admin)?;
+pub async fn create(State(state): State<AppState>, Authorized(principal): AsAdmin, ApiJson(req): ApiJson<CreateApiKey>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let name = required_text(&req.name, "name", 200)?;
     let role = req.role.unwrap_or(Role::Agent);
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
@@ -52,8 +50,7 @@ pub async fn create(State(state): State<AppState>, principal: Principal, ApiJson
 /// Revokes an API key at once.
 #[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys", params(("id" = String, Path)),
     responses((status = 204, description = "Revoked"), (status = 404, description = "No such key")))]
-pub async fn revoke(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    principal.require(Role::Admin)?;
+pub async fn revoke(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "API key")?;
     if principal.actor == Actor::ApiKey(id) {
         return Err(ApiError::Conflict("a key cannot revoke itself; use another admin credential".into()));

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use ventros_activities::channel::{ChannelSettings, WahaConfig};
 
 use super::required_text;
-use crate::auth::{Principal, Role};
+use crate::auth::{AsAdmin, Authorized, Principal};
 use crate::db::tenant_tx;
 use crate::error::{ApiError, ApiJson};
 use crate::{AppState, parse_id};
@@ -86,8 +86,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
 /// Creates a channel (admin).
 #[utoipa::path(post, path = "/api/v1/channels", tag = "channels", request_body = CreateChannel,
     responses((status = 201, description = "The channel, with the webhook URL to configure in WAHA", body = Value), (status = 422, description = "Invalid settings")))]
-pub async fn create(State(state): State<AppState>, principal: Principal, ApiJson(req): ApiJson<CreateChannel>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    principal.require(Role::Admin)?;
+pub async fn create(State(state): State<AppState>, Authorized(principal): AsAdmin, ApiJson(req): ApiJson<CreateChannel>) -> Result<(StatusCode, Json<Value>), ApiError> {
     if req.kind != "waha" {
         return Err(ApiError::Unprocessable(format!("channel kind {:?} is not supported yet; use \"waha\"", req.kind)));
     }
@@ -143,8 +142,7 @@ pub async fn show(State(state): State<AppState>, principal: Principal, Path(id):
 /// conversations pick up new settings at their next event.
 #[utoipa::path(patch, path = "/api/v1/channels/{id}", tag = "channels", params(("id" = String, Path)), request_body = UpdateChannel,
     responses((status = 200, description = "The channel", body = Value), (status = 404, description = "No such channel")))]
-pub async fn update(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, ApiJson(req): ApiJson<UpdateChannel>) -> Result<Json<Value>, ApiError> {
-    principal.require(Role::Admin)?;
+pub async fn update(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>, ApiJson(req): ApiJson<UpdateChannel>) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "channel")?;
     let name = req.name.as_deref().map(|n| required_text(n, "name", 200)).transpose()?;
     if let Some(config) = &req.provider_config {
@@ -173,8 +171,7 @@ pub async fn update(State(state): State<AppState>, principal: Principal, Path(id
 /// Deletes a channel that has no conversations (one with history stays, so nothing is lost).
 #[utoipa::path(delete, path = "/api/v1/channels/{id}", tag = "channels", params(("id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such channel"), (status = 409, description = "The channel has conversations")))]
-pub async fn delete(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    principal.require(Role::Admin)?;
+pub async fn delete(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "channel")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     load(&mut tx, id).await?;

@@ -17,7 +17,7 @@ use ventros_activities::waha::{ChatKind, classify_chat_id};
 use ventros_workflows::{ContactMerge, ContactMergeInput, ids};
 
 use super::{optional_text, required_text};
-use crate::auth::{Principal, Role};
+use crate::auth::{AsAdmin, AsAgent, Authorized, Principal};
 use crate::db::{Sort, fetch_one_json, fetch_page, page_limit, tenant_tx};
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::{AppState, parse_id};
@@ -217,8 +217,7 @@ async fn lock_contact(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> Resu
 #[utoipa::path(post, path = "/api/v1/contacts", tag = "contacts", request_body = CreateContact,
     responses((status = 201, description = "The contact", body = Value), (status = 409, description = "An identity belongs to another contact"),
               (status = 422, description = "Invalid fields")))]
-pub async fn create(State(state): State<AppState>, principal: Principal, ApiJson(req): ApiJson<CreateContact>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    principal.require(Role::Agent)?;
+pub async fn create(State(state): State<AppState>, Authorized(principal): AsAgent, ApiJson(req): ApiJson<CreateContact>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let display_name = optional_text(req.display_name.as_deref(), "display_name", 200)?;
     let tags = valid_tags(&req.tags)?;
     valid_attributes(&req.custom_attributes)?;
@@ -282,8 +281,7 @@ fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<O
 /// Updates name, custom attributes (merge; `null` removes a key) and tags (replace).
 #[utoipa::path(patch, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = String, Path)), request_body = UpdateContact,
     responses((status = 200, description = "The contact", body = Value), (status = 404, description = "No such contact")))]
-pub async fn update(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, ApiJson(req): ApiJson<UpdateContact>) -> Result<Json<Value>, ApiError> {
-    principal.require(Role::Agent)?;
+pub async fn update(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>, ApiJson(req): ApiJson<UpdateContact>) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "contact")?;
     let display_name = match &req.display_name {
         Some(name) => Some(optional_text(name.as_deref(), "display_name", 200)?),
@@ -338,8 +336,7 @@ pub async fn update(State(state): State<AppState>, principal: Principal, Path(id
 /// memories): the right to be forgotten.
 #[utoipa::path(delete, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such contact")))]
-pub async fn delete(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    principal.require(Role::Admin)?;
+pub async fn delete(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "contact")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let open_merge: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM contact_merges WHERE status = 'running' AND (source_contact_id = $1 OR target_contact_id = $1))")
@@ -368,8 +365,7 @@ pub struct TagBody {
 /// Adds a tag.
 #[utoipa::path(post, path = "/api/v1/contacts/{id}/tags", tag = "contacts", params(("id" = String, Path)), request_body = TagBody,
     responses((status = 200, description = "The contact", body = Value), (status = 404, description = "No such contact")))]
-pub async fn add_tag(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, ApiJson(req): ApiJson<TagBody>) -> Result<Json<Value>, ApiError> {
-    principal.require(Role::Agent)?;
+pub async fn add_tag(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>, ApiJson(req): ApiJson<TagBody>) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "contact")?;
     let tag = required_text(&req.tag, "tag", 64)?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
@@ -391,8 +387,7 @@ pub async fn add_tag(State(state): State<AppState>, principal: Principal, Path(i
 /// Removes a tag.
 #[utoipa::path(delete, path = "/api/v1/contacts/{id}/tags/{tag}", tag = "contacts", params(("id" = String, Path), ("tag" = String, Path)),
     responses((status = 200, description = "The contact", body = Value), (status = 404, description = "No such contact")))]
-pub async fn remove_tag(State(state): State<AppState>, principal: Principal, Path((id, tag)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
-    principal.require(Role::Agent)?;
+pub async fn remove_tag(State(state): State<AppState>, Authorized(principal): AsAgent, Path((id, tag)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "contact")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     lock_contact(&mut tx, id).await?;
@@ -415,11 +410,10 @@ pub async fn remove_tag(State(state): State<AppState>, principal: Principal, Pat
     responses((status = 201, description = "The contact", body = Value), (status = 409, description = "The address belongs to another contact")))]
 pub async fn add_identity(
     State(state): State<AppState>,
-    principal: Principal,
+    Authorized(principal): AsAgent,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<IdentityInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    principal.require(Role::Agent)?;
     let id = parse_id(&id, "contact")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     lock_contact(&mut tx, id).await?;
@@ -433,8 +427,7 @@ pub async fn add_identity(
 #[utoipa::path(delete, path = "/api/v1/contacts/{id}/identities/{identity_id}", tag = "contacts",
     params(("id" = String, Path), ("identity_id" = String, Path)),
     responses((status = 204, description = "Removed"), (status = 404, description = "No such identity"), (status = 409, description = "The identity has conversations")))]
-pub async fn remove_identity(State(state): State<AppState>, principal: Principal, Path((id, identity_id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
-    principal.require(Role::Agent)?;
+pub async fn remove_identity(State(state): State<AppState>, Authorized(principal): AsAgent, Path((id, identity_id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
     let (id, identity_id) = (parse_id(&id, "contact")?, parse_id(&identity_id, "identity")?);
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let used: Option<bool> = sqlx::query_scalar(
@@ -466,8 +459,7 @@ pub struct MergeBody {
 #[utoipa::path(post, path = "/api/v1/contacts/{id}/merge", tag = "contacts", params(("id" = String, Path)), request_body = MergeBody,
     responses((status = 202, description = "Merge started", body = Value), (status = 404, description = "No such contact"),
               (status = 409, description = "Already merged or being merged")))]
-pub async fn merge(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, ApiJson(req): ApiJson<MergeBody>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    principal.require(Role::Agent)?;
+pub async fn merge(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>, ApiJson(req): ApiJson<MergeBody>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let target = parse_id(&id, "contact")?;
     let source = req.merge_contact_id;
     if source == target {

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use ventros_workflows::{Conversation, ConversationState, OutboundInput, OutboundMessage, TakeoverRequest, ids};
 
 use super::required_text;
-use crate::auth::{Actor, Principal, Role};
+use crate::auth::{Actor, AsAgent, Authorized, Principal};
 use crate::db::{Sort, fetch_page, page_limit, tenant_tx};
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::{AppState, parse_id};
@@ -209,8 +209,7 @@ pub struct TakeoverBody {
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/takeover", tag = "conversations", params(("id" = String, Path)),
     request_body(content = Option<TakeoverBody>, description = "Optional"),
     responses((status = 200, description = "The new state", body = Value), (status = 409, description = "The conversation is closed")))]
-pub async fn takeover(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, body: axum::body::Bytes) -> Result<Json<Value>, ApiError> {
-    principal.require(Role::Agent)?;
+pub async fn takeover(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>, body: axum::body::Bytes) -> Result<Json<Value>, ApiError> {
     // The body is optional: an empty one means "take over as myself".
     let assignee = if body.iter().all(u8::is_ascii_whitespace) {
         None
@@ -237,8 +236,7 @@ pub struct AssignBody {
 /// Assigns the conversation to a user (a takeover in that user's name).
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/assign", tag = "conversations", params(("id" = String, Path)), request_body = AssignBody,
     responses((status = 200, description = "The new state", body = Value), (status = 422, description = "No such user")))]
-pub async fn assign(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, ApiJson(req): ApiJson<AssignBody>) -> Result<Json<Value>, ApiError> {
-    principal.require(Role::Agent)?;
+pub async fn assign(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>, ApiJson(req): ApiJson<AssignBody>) -> Result<Json<Value>, ApiError> {
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let active: Option<bool> = sqlx::query_scalar("SELECT disabled_at IS NULL FROM users WHERE id = $1").bind(req.user_id).fetch_optional(&mut *tx).await?;
     if active != Some(true) {
@@ -251,8 +249,7 @@ pub async fn assign(State(state): State<AppState>, principal: Principal, Path(id
 /// The bot takes the conversation back.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/handback", tag = "conversations", params(("id" = String, Path)),
     responses((status = 200, description = "The new state", body = Value), (status = 409, description = "The conversation is closed")))]
-pub async fn handback(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    principal.require(Role::Agent)?;
+pub async fn handback(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     change_assignment(&state, principal, &id, None).await
 }
 
@@ -289,8 +286,7 @@ async fn change_assignment(state: &AppState, principal: Principal, id: &str, tak
 /// Marks every inbound message so far as read by operators.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/read", tag = "conversations", params(("id" = String, Path)),
     responses((status = 204, description = "Marked read"), (status = 404, description = "No such conversation")))]
-pub async fn mark_read(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    principal.require(Role::Agent)?;
+pub async fn mark_read(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "conversation")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let updated = sqlx::query("UPDATE conversation_sessions SET last_read_at = now() WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
@@ -318,12 +314,11 @@ pub struct ReplyBody {
               (status = 422, description = "Empty text, or an Idempotency-Key reused with another request")))]
 pub async fn reply(
     State(state): State<AppState>,
-    principal: Principal,
+    Authorized(principal): AsAgent,
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<ReplyBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    principal.require(Role::Agent)?;
     let id = parse_id(&id, "conversation")?;
     let text = req.text.trim();
     if text.is_empty() || text.chars().count() > 4096 || text.contains('\0') {

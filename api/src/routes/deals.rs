@@ -13,7 +13,7 @@ use uuid::Uuid;
 use ventros_activities::store::{append_outbox, default_pipeline};
 
 use super::{optional_text, required_text};
-use crate::auth::{Principal, Role};
+use crate::auth::{AsAgent, Authorized, Principal};
 use crate::db::{Sort, fetch_one_json, fetch_page, page_limit, tenant_tx};
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::{AppState, parse_id};
@@ -92,8 +92,7 @@ pub struct CreateDeal {
 #[utoipa::path(post, path = "/api/v1/deals", tag = "deals", request_body = CreateDeal,
     responses((status = 201, description = "The deal", body = Value), (status = 409, description = "The contact already has an open deal in this pipeline"),
               (status = 422, description = "Unknown contact, pipeline or stage")))]
-pub async fn create(State(state): State<AppState>, principal: Principal, ApiJson(req): ApiJson<CreateDeal>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    principal.require(Role::Agent)?;
+pub async fn create(State(state): State<AppState>, Authorized(principal): AsAgent, ApiJson(req): ApiJson<CreateDeal>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let title = required_text(&req.title, "title", 200)?;
     let source = optional_text(req.source.as_deref(), "source", 100)?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
@@ -168,8 +167,7 @@ pub struct UpdateDeal {
 /// Renames a deal or sets its status.
 #[utoipa::path(patch, path = "/api/v1/deals/{id}", tag = "deals", params(("id" = String, Path)), request_body = UpdateDeal,
     responses((status = 200, description = "The deal", body = Value), (status = 404, description = "No such deal")))]
-pub async fn update(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, ApiJson(req): ApiJson<UpdateDeal>) -> Result<Json<Value>, ApiError> {
-    principal.require(Role::Agent)?;
+pub async fn update(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>, ApiJson(req): ApiJson<UpdateDeal>) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "deal")?;
     let title = req.title.as_deref().map(|t| required_text(t, "title", 200)).transpose()?;
     if let Some(status) = &req.status {
@@ -197,8 +195,7 @@ pub async fn update(State(state): State<AppState>, principal: Principal, Path(id
 /// Deletes a deal.
 #[utoipa::path(delete, path = "/api/v1/deals/{id}", tag = "deals", params(("id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such deal")))]
-pub async fn delete(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    principal.require(Role::Agent)?;
+pub async fn delete(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "deal")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let deleted = sqlx::query("DELETE FROM deals WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
@@ -221,8 +218,7 @@ pub struct MoveDeal {
 #[utoipa::path(post, path = "/api/v1/deals/{id}/move", tag = "deals", params(("id" = String, Path)), request_body = MoveDeal,
     responses((status = 200, description = "The deal", body = Value), (status = 404, description = "No such deal"),
               (status = 422, description = "The stage is not in the deal's pipeline")))]
-pub async fn move_stage(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, ApiJson(req): ApiJson<MoveDeal>) -> Result<Json<Value>, ApiError> {
-    principal.require(Role::Agent)?;
+pub async fn move_stage(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>, ApiJson(req): ApiJson<MoveDeal>) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "deal")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let current: Option<(Uuid, Uuid, String)> = sqlx::query_as(

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::required_text;
-use crate::auth::{Principal, Role};
+use crate::auth::{AsAdmin, Authorized, Principal};
 use crate::db::{fetch_one_json, tenant_tx};
 use crate::error::{ApiError, ApiJson};
 use crate::{AppState, parse_id};
@@ -81,8 +81,7 @@ pub async fn list(State(state): State<AppState>, principal: Principal) -> Result
 /// Creates a pipeline (admin).
 #[utoipa::path(post, path = "/api/v1/pipelines", tag = "pipelines", request_body = CreatePipeline,
     responses((status = 201, description = "The pipeline", body = Value), (status = 409, description = "The name is taken")))]
-pub async fn create(State(state): State<AppState>, principal: Principal, ApiJson(req): ApiJson<CreatePipeline>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    principal.require(Role::Admin)?;
+pub async fn create(State(state): State<AppState>, Authorized(principal): AsAdmin, ApiJson(req): ApiJson<CreatePipeline>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let name = required_text(&req.name, "name", 200)?;
     let stages: Vec<(String, String)> = if req.stages.is_empty() {
         [("new", "New"), ("qualified", "Qualified"), ("proposal", "Proposal"), ("won", "Won"), ("lost", "Lost")]
@@ -135,8 +134,7 @@ pub async fn show(State(state): State<AppState>, principal: Principal, Path(id):
 /// Renames a pipeline or makes it the default (admin).
 #[utoipa::path(patch, path = "/api/v1/pipelines/{id}", tag = "pipelines", params(("id" = String, Path)), request_body = UpdatePipeline,
     responses((status = 200, description = "The pipeline", body = Value), (status = 404, description = "No such pipeline")))]
-pub async fn update(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, ApiJson(req): ApiJson<UpdatePipeline>) -> Result<Json<Value>, ApiError> {
-    principal.require(Role::Admin)?;
+pub async fn update(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>, ApiJson(req): ApiJson<UpdatePipeline>) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "pipeline")?;
     let name = req.name.as_deref().map(|n| required_text(n, "name", 200)).transpose()?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
@@ -158,8 +156,7 @@ pub async fn update(State(state): State<AppState>, principal: Principal, Path(id
 /// Deletes a pipeline without deals (admin).
 #[utoipa::path(delete, path = "/api/v1/pipelines/{id}", tag = "pipelines", params(("id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such pipeline"), (status = 409, description = "The pipeline has deals")))]
-pub async fn delete(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    principal.require(Role::Admin)?;
+pub async fn delete(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "pipeline")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     pipeline_json(&mut tx, id).await?;
@@ -175,8 +172,7 @@ pub async fn delete(State(state): State<AppState>, principal: Principal, Path(id
 /// Adds a stage at the end of a pipeline (admin).
 #[utoipa::path(post, path = "/api/v1/pipelines/{id}/stages", tag = "pipelines", params(("id" = String, Path)), request_body = StageInput,
     responses((status = 201, description = "The pipeline", body = Value), (status = 409, description = "The key is taken")))]
-pub async fn add_stage(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, ApiJson(req): ApiJson<StageInput>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    principal.require(Role::Admin)?;
+pub async fn add_stage(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>, ApiJson(req): ApiJson<StageInput>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = parse_id(&id, "pipeline")?;
     let (key, name) = (valid_key(&req.key)?, required_text(&req.name, "name", 200)?);
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
@@ -203,11 +199,10 @@ pub async fn add_stage(State(state): State<AppState>, principal: Principal, Path
     request_body = UpdateStage, responses((status = 200, description = "The pipeline", body = Value), (status = 404, description = "No such stage")))]
 pub async fn update_stage(
     State(state): State<AppState>,
-    principal: Principal,
+    Authorized(principal): AsAdmin,
     Path((id, stage_id)): Path<(String, String)>,
     ApiJson(req): ApiJson<UpdateStage>,
 ) -> Result<Json<Value>, ApiError> {
-    principal.require(Role::Admin)?;
     let (id, stage_id) = (parse_id(&id, "pipeline")?, parse_id(&stage_id, "stage")?);
     let name = req.name.as_deref().map(|n| required_text(n, "name", 200)).transpose()?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
@@ -239,8 +234,7 @@ pub async fn update_stage(
 /// Deletes a stage without deals (admin).
 #[utoipa::path(delete, path = "/api/v1/pipelines/{id}/stages/{stage_id}", tag = "pipelines", params(("id" = String, Path), ("stage_id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such stage"), (status = 409, description = "The stage has deals")))]
-pub async fn delete_stage(State(state): State<AppState>, principal: Principal, Path((id, stage_id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
-    principal.require(Role::Admin)?;
+pub async fn delete_stage(State(state): State<AppState>, Authorized(principal): AsAdmin, Path((id, stage_id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
     let (id, stage_id) = (parse_id(&id, "pipeline")?, parse_id(&stage_id, "stage")?);
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let has_deals: Option<bool> = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deals d WHERE d.stage_id = s.id) FROM pipeline_stages s WHERE s.id = $1 AND s.pipeline_id = $2")

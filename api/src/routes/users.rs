@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{optional_text, required_text};
-use crate::auth::{self, Actor, Principal, Role};
+use crate::auth::{self, Actor, AsAdmin, Authorized, Principal, Role};
 use crate::db::{fetch_one_json, tenant_tx};
 use crate::error::{ApiError, ApiJson};
 use crate::{AppState, parse_id};
@@ -58,8 +58,7 @@ pub async fn list(State(state): State<AppState>, principal: Principal) -> Result
 /// Creates a user (admin).
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
     responses((status = 201, description = "The user", body = Value), (status = 409, description = "The e-mail is taken"), (status = 403, description = "Admins only")))]
-pub async fn create(State(state): State<AppState>, principal: Principal, ApiJson(req): ApiJson<CreateUser>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    principal.require(Role::Admin)?;
+pub async fn create(State(state): State<AppState>, Authorized(principal): AsAdmin, ApiJson(req): ApiJson<CreateUser>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let email = valid_email(&req.email)?;
     let name = required_text(&req.name, "name", 200)?;
     auth::validate_password(&req.password)?;
@@ -118,8 +117,7 @@ pub async fn update(State(state): State<AppState>, principal: Principal, Path(id
 /// Deletes a user (admin). Conversations they handled keep the name they were assigned under.
 #[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such user")))]
-pub async fn delete(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    principal.require(Role::Admin)?;
+pub async fn delete(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id: Uuid = parse_id(&id, "user")?;
     if principal.actor == Actor::User(id) {
         return Err(ApiError::Conflict("you cannot delete yourself".into()));

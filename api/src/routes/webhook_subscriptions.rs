@@ -12,7 +12,7 @@ use uuid::Uuid;
 use ventros_activities::outbound_webhooks::{RetrySchedule, new_secret, start_delivery};
 
 use super::optional_text;
-use crate::auth::{Principal, Role};
+use crate::auth::{AsAdmin, Authorized};
 use crate::db::{Sort, fetch_one_json, fetch_page, page_limit, tenant_tx};
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::{AppState, parse_id};
@@ -92,8 +92,7 @@ fn valid_event_types(types: &[String]) -> Result<Vec<String>, ApiError> {
 
 /// Lists subscriptions with delivery counts.
 #[utoipa::path(get, path = "/api/v1/webhook-subscriptions", tag = "webhooks", responses((status = 200, description = "Subscriptions", body = Value)))]
-pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
-    principal.require(Role::Admin)?;
+pub async fn list(State(state): State<AppState>, Authorized(principal): AsAdmin) -> Result<Json<Value>, ApiError> {
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let items: Vec<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("{SUBSCRIPTION_JSON} ORDER BY s.created_at"))).fetch_all(&mut *tx).await?;
     Ok(Json(json!({ "items": items, "event_types": EVENT_TYPES })))
@@ -102,8 +101,7 @@ pub async fn list(State(state): State<AppState>, principal: Principal) -> Result
 /// Subscribes a URL; the response carries the signing secret, shown only this once.
 #[utoipa::path(post, path = "/api/v1/webhook-subscriptions", tag = "webhooks", request_body = CreateSubscription,
     responses((status = 201, description = "The subscription with its secret", body = Value), (status = 422, description = "Bad URL or event type")))]
-pub async fn create(State(state): State<AppState>, principal: Principal, ApiJson(req): ApiJson<CreateSubscription>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    principal.require(Role::Admin)?;
+pub async fn create(State(state): State<AppState>, Authorized(principal): AsAdmin, ApiJson(req): ApiJson<CreateSubscription>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let url = valid_url(&req.url)?;
     let event_types = valid_event_types(&req.event_types)?;
     let description = optional_text(req.description.as_deref(), "description", 500)?;
@@ -127,8 +125,7 @@ pub async fn create(State(state): State<AppState>, principal: Principal, ApiJson
 /// A subscription.
 #[utoipa::path(get, path = "/api/v1/webhook-subscriptions/{id}", tag = "webhooks", params(("id" = String, Path)),
     responses((status = 200, description = "The subscription", body = Value), (status = 404, description = "No such subscription")))]
-pub async fn show(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    principal.require(Role::Admin)?;
+pub async fn show(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "subscription")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     Ok(Json(fetch_one_json(&mut tx, sqlx::query(sqlx::AssertSqlSafe(format!("{SUBSCRIPTION_JSON} WHERE s.id = $1"))).bind(id), || format!("subscription {id}")).await?))
@@ -137,8 +134,7 @@ pub async fn show(State(state): State<AppState>, principal: Principal, Path(id):
 /// Changes URL, event types, description, or pauses/resumes the subscription.
 #[utoipa::path(patch, path = "/api/v1/webhook-subscriptions/{id}", tag = "webhooks", params(("id" = String, Path)), request_body = UpdateSubscription,
     responses((status = 200, description = "The subscription", body = Value), (status = 404, description = "No such subscription")))]
-pub async fn update(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, ApiJson(req): ApiJson<UpdateSubscription>) -> Result<Json<Value>, ApiError> {
-    principal.require(Role::Admin)?;
+pub async fn update(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>, ApiJson(req): ApiJson<UpdateSubscription>) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "subscription")?;
     let url = req.url.as_deref().map(valid_url).transpose()?;
     let event_types = req.event_types.as_deref().map(valid_event_types).transpose()?;
@@ -167,8 +163,7 @@ pub async fn update(State(state): State<AppState>, principal: Principal, Path(id
 /// Deletes a subscription and its delivery records.
 #[utoipa::path(delete, path = "/api/v1/webhook-subscriptions/{id}", tag = "webhooks", params(("id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such subscription")))]
-pub async fn delete(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    principal.require(Role::Admin)?;
+pub async fn delete(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "subscription")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let deleted = sqlx::query("DELETE FROM webhook_subscriptions WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
@@ -195,8 +190,7 @@ const DELIVERY_COLUMNS: &str = "d.id, d.subscription_id, d.event_id, d.event_typ
 /// The subscription's deliveries, newest first.
 #[utoipa::path(get, path = "/api/v1/webhook-subscriptions/{id}/deliveries", tag = "webhooks", params(("id" = String, Path), DeliveryListQuery),
     responses((status = 200, description = "A page of deliveries", body = Value), (status = 404, description = "No such subscription")))]
-pub async fn deliveries(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, ApiQuery(q): ApiQuery<DeliveryListQuery>) -> Result<Json<Value>, ApiError> {
-    principal.require(Role::Admin)?;
+pub async fn deliveries(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>, ApiQuery(q): ApiQuery<DeliveryListQuery>) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "subscription")?;
     if q.status.as_deref().is_some_and(|s| !matches!(s, "pending" | "retrying" | "delivered" | "failed")) {
         return Err(ApiError::BadRequest("status must be pending, retrying, delivered or failed".into()));
@@ -227,8 +221,7 @@ pub async fn deliveries(State(state): State<AppState>, principal: Principal, Pat
 /// being retried is left to its schedule.
 #[utoipa::path(post, path = "/api/v1/webhook-deliveries/{id}/redeliver", tag = "webhooks", params(("id" = String, Path)),
     responses((status = 202, description = "Redelivery started", body = Value), (status = 404, description = "No such delivery")))]
-pub async fn redeliver(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    principal.require(Role::Admin)?;
+pub async fn redeliver(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = parse_id(&id, "delivery")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let workflow_id: Option<String> = sqlx::query_scalar("UPDATE webhook_deliveries SET status = CASE WHEN status = 'failed' THEN 'pending' ELSE status END WHERE id = $1 RETURNING workflow_id")

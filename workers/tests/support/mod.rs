@@ -303,6 +303,17 @@ impl TestApp {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// Any method, with `token` (an API key or access token) and an optional JSON body.
+    pub async fn call(&self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.api)).bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("API call");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
     /// A customer writes, through the simulator (signed `message` webhooks).
     pub async fn customer_writes(&self, from: &str, messages: Value, deliveries: u32, reverse: bool) -> Value {
         let resp = self
