@@ -268,6 +268,7 @@ async fn an_operator_reply_retried_with_the_same_idempotency_key_is_sent_once() 
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(again["message_id"], *accepted[0]);
     assert_eq!(app.sim.sent().len(), 1);
+    app.record_history(message["workflow_id"].as_str().unwrap(), "outbound-operator-reply").await;
 }
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -399,6 +400,7 @@ async fn a_merge_interrupted_by_a_worker_kill_completes_and_moves_everything_onc
     eventually("the third message", WAIT, || async { (app.count("messages").await == 3).then_some(()) }).await;
     let on_keep: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE contact_id = $1").bind(Uuid::parse_str(keep).unwrap()).fetch_one(&app.pool).await.unwrap();
     assert_eq!(on_keep, 3);
+    app.record_history(done["workflow_id"].as_str().unwrap(), "contact-merge-after-kill").await;
 }
 
 #[derive(Default)]
@@ -476,6 +478,7 @@ async fn webhook_deliveries_are_signed_and_retried_until_the_receiver_recovers()
     }
     // Events the subscription did not ask for are not delivered.
     assert_eq!(app.count("webhook_deliveries").await, 1);
+    app.record_history(delivery["workflow"]["id"].as_str().unwrap(), "webhook-delivery-retried").await;
 }
 
 #[tokio::test]

@@ -9,7 +9,6 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{HMAC_KEY, TestApp, eventually};
-use temporalio_client::{UntypedWorkflow, WorkflowFetchHistoryOptions};
 use ventros_activities::waha::sign_body;
 use ventros_activities::waha_sim::Faults;
 
@@ -68,18 +67,8 @@ async fn inbound_message_gets_a_greeting_that_ends_read_with_outbox_events_in_or
     assert_eq!(contact["identities"][0]["external_id"], chat);
     assert_eq!(contact["identities"][0]["kind"], "wa_user");
 
-    record_history(&app, conversation["workflow_id"].as_str().unwrap(), "conversation-greeting").await;
-    record_history(&app, message["workflow_id"].as_str().unwrap(), "outbound-read").await;
-}
-
-/// With `VENTROS_RECORD_HISTORIES=DIR`, saves a workflow's history for the replay tests.
-async fn record_history(app: &TestApp, workflow_id: &str, name: &str) {
-    let Ok(dir) = std::env::var("VENTROS_RECORD_HISTORIES") else {
-        return;
-    };
-    let handle = app.temporal.get_workflow_handle::<UntypedWorkflow>(workflow_id.to_owned());
-    let json = handle.fetch_history(WorkflowFetchHistoryOptions::default()).to_json().await.expect("history");
-    std::fs::write(format!("{dir}/{name}.json"), json).expect("write history");
+    app.record_history(conversation["workflow_id"].as_str().unwrap(), "conversation-greeting").await;
+    app.record_history(message["workflow_id"].as_str().unwrap(), "outbound-read").await;
 }
 
 #[tokio::test]
@@ -234,7 +223,7 @@ async fn a_permanent_refusal_marks_the_reply_failed_with_the_reason() {
     assert_eq!(message["failure_reason"], reason);
     let events: Vec<String> = app.outbox().await.into_iter().map(|(e, _)| e).collect();
     assert_eq!(events.last().map(String::as_str), Some("message.status_changed"));
-    record_history(&app, message["workflow_id"].as_str().unwrap(), "outbound-failed").await;
+    app.record_history(message["workflow_id"].as_str().unwrap(), "outbound-failed").await;
 }
 
 #[tokio::test]
@@ -275,7 +264,7 @@ async fn a_human_takeover_silences_auto_replies_until_hand_back() {
     app.customer_writes(chat, text("terceira"), 1, false).await;
     app.wait_outbound(2, "read", WAIT).await;
     assert_eq!(app.sent_to(chat), vec!["Estamos fechados.".to_owned(), "Estamos fechados.".to_owned()]);
-    record_history(&app, conversation["workflow_id"].as_str().unwrap(), "conversation-takeover").await;
+    app.record_history(conversation["workflow_id"].as_str().unwrap(), "conversation-takeover").await;
 }
 
 #[tokio::test]
@@ -459,7 +448,7 @@ async fn an_agent_answers_through_the_router_with_memory_and_its_suggested_lead_
     assert!(items.len() >= 20);
     let router = items.iter().find(|a| a["type"] == "RouterAgent").unwrap();
     assert!(router["executions"].as_i64().unwrap() >= 1, "latency is measured from real executions: {router}");
-    record_history(&app, conversation["workflow_id"].as_str().unwrap(), "conversation-agent").await;
+    app.record_history(conversation["workflow_id"].as_str().unwrap(), "conversation-agent").await;
 }
 
 #[tokio::test]

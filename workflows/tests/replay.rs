@@ -7,7 +7,7 @@ use std::path::Path;
 
 use temporalio_client::WorkflowHistory;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
-use ventros_workflows::{Conversation, MemoryIngestion, OutboundMessage};
+use ventros_workflows::{ContactMerge, Conversation, MemoryIngestion, OutboundMessage, WebhookDelivery};
 
 fn recorded(prefix: &str) -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/histories");
@@ -34,6 +34,10 @@ async fn replay_all(prefix: &str) {
         .expect("register OutboundMessage")
         .register_workflow::<MemoryIngestion>()
         .expect("register MemoryIngestion")
+        .register_workflow::<ContactMerge>()
+        .expect("register ContactMerge")
+        .register_workflow::<WebhookDelivery>()
+        .expect("register WebhookDelivery")
         .build();
     let replayer = WorkflowReplayer::new(options).expect("replayer");
     for (name, bytes) in histories {
@@ -55,4 +59,14 @@ async fn outbound_message_histories_replay_deterministically() {
 #[tokio::test]
 async fn memory_ingestion_histories_replay_deterministically() {
     replay_all("memory").await;
+}
+
+#[tokio::test]
+async fn contact_merge_histories_replay_deterministically() {
+    replay_all("contact-merge").await;
+}
+
+#[tokio::test]
+async fn webhook_delivery_histories_replay_deterministically() {
+    replay_all("webhook-delivery").await;
 }

@@ -303,6 +303,17 @@ impl TestApp {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// With `VENTROS_RECORD_HISTORIES=DIR`, saves a workflow's history for the replay tests.
+    pub async fn record_history(&self, workflow_id: &str, name: &str) {
+        use temporalio_client::{UntypedWorkflow, WorkflowFetchHistoryOptions};
+        let Ok(dir) = std::env::var("VENTROS_RECORD_HISTORIES") else {
+            return;
+        };
+        let handle = self.temporal.get_workflow_handle::<UntypedWorkflow>(workflow_id.to_owned());
+        let json = handle.fetch_history(WorkflowFetchHistoryOptions::default()).to_json().await.expect("history");
+        std::fs::write(format!("{dir}/{name}.json"), json).expect("write history");
+    }
+
     /// Any method, with `token` (an API key or access token) and an optional JSON body.
     pub async fn call(&self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
         let mut req = self.http.request(method, format!("{}{path}", self.api)).bearer_auth(token);
