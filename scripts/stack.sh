@@ -60,6 +60,9 @@ up() {
     echo "WAHA_API_KEY=waha-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$DATA/demo.env"
     echo "WAHA_HMAC_KEY=hmac-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$DATA/demo.env"
   }
+  # Access tokens survive API restarts only if their signing key does.
+  grep -q '^API_TOKEN_SECRET=' "$DATA/demo.env" ||
+    echo "API_TOKEN_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$DATA/demo.env"
   # shellcheck disable=SC1091
   . "$DATA/demo.env"
 
@@ -70,7 +73,8 @@ up() {
   start_bg worker env DATABASE_URL="$DATABASE_URL" TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" \
     AGENTS_ADDRESS="127.0.0.1:$AGENTS_PORT" MEMORY_GRPC_BIND="127.0.0.1:$MEMORY_PORT" RAYON_NUM_THREADS=1 "$TARGET/ventros-worker"
   start_bg api env DATABASE_URL="$DATABASE_URL" TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" API_BIND="127.0.0.1:$API_PORT" \
-    PUBLIC_BASE_URL="$API_URL" AGENTS_ADDRESS="127.0.0.1:$AGENTS_PORT" MEMORY_ADDRESS="127.0.0.1:$MEMORY_PORT" "$TARGET/ventros-api"
+    PUBLIC_BASE_URL="$API_URL" AGENTS_ADDRESS="127.0.0.1:$AGENTS_PORT" MEMORY_ADDRESS="127.0.0.1:$MEMORY_PORT" \
+    API_TOKEN_SECRET="$API_TOKEN_SECRET" TEMPORAL_UI_URL="http://127.0.0.1:$T_UI_PORT" "$TARGET/ventros-api"
   wait_for_http "$API_URL/readyz" 120
   wait_for_http "$SIM_URL/health" 30
 
@@ -85,6 +89,15 @@ up() {
     DEMO_CHANNEL_ID=$(echo "$channel" | json_field id)
     { echo "DEMO_API_KEY=$DEMO_API_KEY"; echo "DEMO_CHANNEL_ID=$DEMO_CHANNEL_ID"; } >>"$DATA/demo.env"
   fi
+  if [ -z "${DEMO_ADMIN_PASSWORD:-}" ]; then
+    log "creating the demo admin user"
+    DEMO_TENANT_ID=$(curl -fsS "$API_URL/api/v1/me" -H "Authorization: Bearer $DEMO_API_KEY" |
+      "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["tenant"]["id"])')
+    DEMO_ADMIN_PASSWORD="demo-$(head -c 9 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    VENTROS_USER_PASSWORD="$DEMO_ADMIN_PASSWORD" "$TARGET/ventros-admin" create-user --tenant "$DEMO_TENANT_ID" \
+      --email admin@demo.ventros.local --name "Demo admin" --role admin >/dev/null
+    echo "DEMO_ADMIN_PASSWORD=$DEMO_ADMIN_PASSWORD" >>"$DATA/demo.env"
+  fi
   # The simulator keeps sessions in memory: (re)point its session's webhook at the API, signed.
   curl -fsS -X PUT "$SIM_URL/api/sessions/default" -H "X-Api-Key: $WAHA_API_KEY" -H 'Content-Type: application/json' \
     -d "{\"config\":{\"webhooks\":[{\"url\":\"$API_URL/webhooks/waha/$DEMO_CHANNEL_ID\",
@@ -95,13 +108,16 @@ up() {
 
 Ventros is running (data in .data/, logs in .data/logs/).
   API            $API_URL            (readiness: $API_URL/readyz)
-  Temporal UI    http://127.0.0.1:$T_UI_PORT   (workflows Conversation / OutboundMessage / MemoryIngestion)
+  API docs       $API_URL/api/docs/  (OpenAPI 3.1: $API_URL/api/openapi.json)
+  Live events    ws://127.0.0.1:$API_PORT/api/v1/stream?access_token=<API key or access token>
+  Temporal UI    http://127.0.0.1:$T_UI_PORT   (Conversation, OutboundMessage, MemoryIngestion, ContactMerge, WebhookDelivery)
   Temporal gRPC  ${TEMPORAL_ADDRESS#http://}
   WAHA simulator $SIM_URL
   Agent service  127.0.0.1:$AGENTS_PORT (gRPC AgentService; MemoryService on 127.0.0.1:$MEMORY_PORT)
   PostgreSQL     ${DATABASE_URL}
   Demo API key   $DEMO_API_KEY
   Demo channel   $DEMO_CHANNEL_ID
+  Demo login     admin@demo.ventros.local / $DEMO_ADMIN_PASSWORD   (POST $API_URL/api/v1/auth/login)
 
 Write to the demo number as a customer would:
   curl -s -X POST $SIM_URL/sim/inbound -H 'Content-Type: application/json' \\

@@ -363,6 +363,7 @@ fn the_production_compose_file_validates_against_the_compose_specification() {
     let output = std::process::Command::new("docker-compose")
         .args(["-f", file, "config", "--quiet"])
         .env("VENTROS_POSTGRES_PASSWORD", "validation-only")
+        .env("API_TOKEN_SECRET", "validation-only-validation-only-32")
         .output()
         .expect("docker-compose is installed by scripts/test.sh");
     assert!(output.status.success(), "docker-compose config failed: {}", String::from_utf8_lossy(&output.stderr));
@@ -374,6 +375,7 @@ fn the_production_compose_file_validates_against_the_compose_specification() {
     let output = std::process::Command::new("docker-compose")
         .args(["-f", broken.to_str().unwrap(), "config", "--quiet"])
         .env("VENTROS_POSTGRES_PASSWORD", "validation-only")
+        .env("API_TOKEN_SECRET", "validation-only-validation-only-32")
         .output()
         .unwrap();
     let _ = std::fs::remove_file(&broken);

@@ -30,6 +30,20 @@ enum Command {
         #[arg(long, default_value = "default")]
         name: String,
     },
+    /// Create a user who logs in to the web app and API. The password comes from the environment
+    /// (never the command line, which other users of the machine can read).
+    CreateUser {
+        #[arg(long)]
+        tenant: Uuid,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "admin", value_parser = ["admin", "agent", "viewer"])]
+        role: String,
+        #[arg(long, env = "VENTROS_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
 }
 
 #[tokio::main]
@@ -50,6 +64,16 @@ async fn main() -> anyhow::Result<()> {
             anyhow::ensure!(exists, "tenant {tenant} does not exist");
             let key = ventros_api::auth::create_api_key(&pool, tenant, &name).await?;
             println!("{}", json!({"tenant_id": tenant, "api_key_id": key.id, "api_key": key.secret}));
+        }
+        Command::CreateUser { tenant, email, name, role, password } => {
+            use ventros_api::auth::{Role, hash_password, insert_user, validate_password};
+            let exists: bool = sqlx::query_scalar("SELECT exists(SELECT 1 FROM tenants WHERE id = $1)").bind(tenant).fetch_one(&pool).await?;
+            anyhow::ensure!(exists, "tenant {tenant} does not exist");
+            validate_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let hash = hash_password(password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let role = Role::parse(&role).expect("clap checked the role");
+            let id = insert_user(&pool, tenant, email.trim(), name.trim(), role, &hash).await?;
+            println!("{}", json!({"tenant_id": tenant, "user_id": id, "email": email.trim(), "role": role}));
         }
     }
     Ok(())
