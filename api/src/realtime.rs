@@ -226,26 +226,19 @@ impl Session {
     /// Sends the tenant's events after `last_id` from the outbox (RLS-scoped).
     async fn catch_up(&mut self, socket: &mut WebSocket) -> anyhow::Result<()> {
         let mut tx = crate::db::tenant_tx(&self.state.pool, self.principal.tenant_id).await?;
-        let rows: Vec<(i64, Uuid, String, String, Uuid, Value, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-            "SELECT id, tenant_id, event_type, aggregate_type, aggregate_id, payload, created_at FROM outbox_events
-              WHERE id > $1 ORDER BY id LIMIT $2",
+        // The same shape as the NOTIFY payload (see migration 0004).
+        let rows: Vec<Value> = sqlx::query_scalar(
+            "SELECT json_build_object('id', id, 'tenant_id', tenant_id, 'event_type', event_type, 'aggregate_type', aggregate_type,
+                                      'aggregate_id', aggregate_id, 'payload', payload, 'created_at', created_at)
+               FROM outbox_events WHERE id > $1 ORDER BY id LIMIT $2",
         )
         .bind(self.last_id)
         .bind(BACKLOG_LIMIT)
         .fetch_all(&mut *tx)
         .await?;
         drop(tx);
-        for (id, tenant_id, event_type, aggregate_type, aggregate_id, payload, created_at) in rows {
-            let event = Event {
-                id,
-                tenant_id,
-                event_type: Some(event_type),
-                aggregate_type: Some(aggregate_type),
-                aggregate_id: Some(aggregate_id),
-                payload: Some(payload),
-                created_at: Some(json!(created_at)),
-                truncated: false,
-            };
+        for row in rows {
+            let event: Event = serde_json::from_value(row)?;
             self.send(socket, &event).await?;
         }
         Ok(())

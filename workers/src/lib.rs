@@ -104,7 +104,7 @@ async fn run_webhook_fanout(pool: sqlx::PgPool, client: Client, task_queue: Stri
         passes += 1;
         let (pool, client, task_queue) = (pool.clone(), client.clone(), task_queue.clone());
         async move {
-            if passes % 240 == 0 {
+            if passes.is_multiple_of(240) {
                 start_pending(&pool, &client, &task_queue, schedule).await?;
             }
             fanout_once(&pool, &client, &task_queue, schedule, 200).await
