@@ -523,3 +523,105 @@ async fn the_openapi_document_is_generated_served_and_survives_schemathesis() {
     assert!(output.status.success(), "schemathesis found failures:\n{report}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(report.contains("passed") || report.contains("PASSED"), "{report}");
 }
+
+#[tokio::test]
+async fn contacts_deals_and_pipelines_support_search_pagination_and_moves() {
+    let app = TestApp::spawn(quiet_settings()).await;
+    let channel = app.channel_id;
+    for (i, name) in ["Ana Souza", "Bruno Lima", "Carla Dias", "Ana Paula"].iter().enumerate() {
+        let (status, body) = app
+            .post(
+                "/api/v1/contacts",
+                json!({"display_name": name, "tags": if i % 2 == 0 { json!(["vip"]) } else { json!([]) },
+                       "custom_attributes": {"plan": if i < 2 { "pro" } else { "free" }},
+                       "identities": [{"channel_id": channel, "kind": "wa_user", "external_id": format!("55119888800{i}0@c.us")}]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let names = |page: &Value| -> Vec<String> { page["items"].as_array().unwrap().iter().map(|c| c["display_name"].as_str().unwrap().to_owned()).collect() };
+    assert_eq!(names(&app.get("/api/v1/contacts?q=ana&sort=created_at").await.1), ["Ana Souza", "Ana Paula"]);
+    assert_eq!(names(&app.get("/api/v1/contacts?phone=%2B55%2011%209888-8001&sort=created_at").await.1), ["Bruno Lima"]);
+    assert_eq!(names(&app.get("/api/v1/contacts?tag=vip&sort=created_at").await.1), ["Ana Souza", "Carla Dias"]);
+    assert_eq!(names(&app.get("/api/v1/contacts?attribute=plan:pro&sort=created_at").await.1), ["Ana Souza", "Bruno Lima"]);
+    // Cursor pagination walks every contact exactly once.
+    let (mut seen, mut cursor) = (Vec::new(), None::<String>);
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/contacts?limit=3&cursor={c}"),
+            None => "/api/v1/contacts?limit=3".to_owned(),
+        };
+        let (status, page) = app.get(&path).await;
+        assert_eq!(status, StatusCode::OK);
+        seen.extend(names(&page));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["Ana Paula", "Carla Dias", "Bruno Lima", "Ana Souza"]);
+    for bad in ["/api/v1/contacts?sort=name", "/api/v1/contacts?limit=0", "/api/v1/contacts?cursor=garbage", "/api/v1/conversations?status=maybe"] {
+        let (status, problem) = app.get(bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {problem}");
+    }
+    // The same address cannot belong to two contacts.
+    let (status, _) = app
+        .post("/api/v1/contacts", json!({"identities": [{"channel_id": channel, "kind": "wa_user", "external_id": "5511988880000@c.us"}]}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // Attributes merge, null removes; tags replace.
+    let (_, list) = app.get("/api/v1/contacts?q=Bruno").await;
+    let bruno = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let (status, updated) = app
+        .call(Method::PATCH, &format!("/api/v1/contacts/{bruno}"), &app.api_key, Some(json!({"custom_attributes": {"plan": null, "city": "Recife"}, "tags": ["b2b"]})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["custom_attributes"], json!({"city": "Recife"}));
+    assert_eq!(updated["tags"], json!(["b2b"]));
+
+    // A pipeline of our own; a deal moves across it and each move is an event.
+    let (status, pipeline) = app
+        .post("/api/v1/pipelines", json!({"name": "Onboarding", "stages": [{"key": "todo", "name": "To do"}, {"key": "doing", "name": "Doing"}, {"key": "won", "name": "Done"}]}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{pipeline}");
+    let stage = |i: usize| pipeline["stages"][i]["id"].as_str().unwrap().to_owned();
+    let (status, deal) = app.post("/api/v1/deals", json!({"contact_id": bruno, "title": "Setup", "pipeline_id": pipeline["id"]})).await;
+    assert_eq!(status, StatusCode::CREATED, "{deal}");
+    assert_eq!(deal["stage_key"], "todo");
+    let deal_id = deal["id"].as_str().unwrap();
+    let (status, moved) = app.post(&format!("/api/v1/deals/{deal_id}/move"), json!({"stage_id": stage(2)})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((moved["stage_key"].as_str(), moved["status"].as_str()), (Some("won"), Some("won")));
+    let (status, moved) = app.post(&format!("/api/v1/deals/{deal_id}/move"), json!({"stage_id": stage(1)})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((moved["stage_key"].as_str(), moved["status"].as_str()), (Some("doing"), Some("open")));
+    let (_, other_pipeline) = app.get("/api/v1/pipelines").await;
+    assert_eq!(other_pipeline["items"].as_array().unwrap().len(), 1);
+    let (status, _) = app.post(&format!("/api/v1/deals/{deal_id}/move"), json!({"stage_id": Uuid::now_v7()})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let moves: Vec<(String, String)> = sqlx::query_as(
+        "SELECT payload->>'from_stage', payload->>'stage' FROM outbox_events WHERE event_type = 'deal.stage_changed' ORDER BY id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(moves, [("todo".to_owned(), "won".to_owned()), ("won".to_owned(), "doing".to_owned())]);
+    let (_, deals) = app.get(&format!("/api/v1/deals?pipeline_id={}&status=open", pipeline["id"].as_str().unwrap())).await;
+    assert_eq!(deals["items"].as_array().unwrap().len(), 1);
+    // Stages reorder; a stage or pipeline holding deals cannot be deleted.
+    let path = format!("/api/v1/pipelines/{}/stages/{}", pipeline["id"].as_str().unwrap(), stage(2));
+    let (status, reordered) = app.call(Method::PATCH, &path, &app.api_key, Some(json!({"position": 0}))).await;
+    assert_eq!(status, StatusCode::OK, "{reordered}");
+    let keys: Vec<&str> = reordered["stages"].as_array().unwrap().iter().map(|s| s["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["won", "todo", "doing"]);
+    let doing = format!("/api/v1/pipelines/{}/stages/{}", pipeline["id"].as_str().unwrap(), stage(1));
+    assert_eq!(app.call(Method::DELETE, &doing, &app.api_key, None).await.0, StatusCode::CONFLICT);
+    assert_eq!(app.call(Method::DELETE, &format!("/api/v1/pipelines/{}", pipeline["id"].as_str().unwrap()), &app.api_key, None).await.0, StatusCode::CONFLICT);
+
+    // The channel's provider session, as the (simulated) WAHA reports it now.
+    let (status, session) = app.get(&format!("/api/v1/channels/{channel}/session")).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["provider"]["available"], true, "{session}");
+    assert_eq!(session["provider"]["name"], "default");
+}
