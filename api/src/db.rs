@@ -145,6 +145,18 @@ pub async fn fetch_one_json<'q>(
     Ok(row.try_get::<Value, _>(0)?)
 }
 
+/// Runs a statement that must touch a row; touching none means the record does not exist (404).
+pub async fn execute_found<'q>(
+    tx: &mut sqlx::PgConnection,
+    query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    what: impl FnOnce() -> String,
+) -> Result<(), ApiError> {
+    if query.execute(&mut *tx).await?.rows_affected() == 0 {
+        return Err(ApiError::NotFound(format!("{} not found", what())));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::required_text;
 use crate::auth::{self, Actor, AsAdmin, Authorized, Role};
-use crate::db::tenant_tx;
+use crate::db::{execute_found, tenant_tx};
 use crate::error::{ApiError, ApiJson};
 use crate::{AppState, parse_id};
 
@@ -56,10 +56,7 @@ pub async fn revoke(State(state): State<AppState>, Authorized(principal): AsAdmi
         return Err(ApiError::Conflict("a key cannot revoke itself; use another admin credential".into()));
     }
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let revoked = sqlx::query("UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
-    if revoked == 0 {
-        return Err(ApiError::NotFound(format!("API key {id} not found")));
-    }
+    execute_found(&mut tx, sqlx::query("UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1").bind(id), || format!("API key {id}")).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

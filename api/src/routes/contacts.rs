@@ -18,7 +18,7 @@ use ventros_workflows::{ContactMerge, ContactMergeInput, ids};
 
 use super::{optional_text, required_text};
 use crate::auth::{AsAdmin, AsAgent, Authorized, Principal};
-use crate::db::{Sort, fetch_one_json, fetch_page, page_limit, tenant_tx};
+use crate::db::{Sort, execute_found, fetch_one_json, fetch_page, page_limit, tenant_tx};
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::{AppState, parse_id};
 
@@ -348,10 +348,7 @@ pub async fn delete(State(state): State<AppState>, Authorized(principal): AsAdmi
     }
     // Tombstones that point here go with it.
     sqlx::query("DELETE FROM contacts WHERE merged_into = $1").bind(id).execute(&mut *tx).await?;
-    let deleted = sqlx::query("DELETE FROM contacts WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
-    if deleted == 0 {
-        return Err(ApiError::NotFound(format!("contact {id} not found")));
-    }
+    execute_found(&mut tx, sqlx::query("DELETE FROM contacts WHERE id = $1").bind(id), || format!("contact {id}")).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -18,7 +18,7 @@ use ventros_workflows::{Conversation, ConversationState, OutboundInput, Outbound
 
 use super::required_text;
 use crate::auth::{Actor, AsAgent, Authorized, Principal};
-use crate::db::{Sort, fetch_page, page_limit, tenant_tx};
+use crate::db::{Sort, execute_found, fetch_page, page_limit, tenant_tx};
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::{AppState, parse_id};
 
@@ -289,10 +289,7 @@ async fn change_assignment(state: &AppState, principal: Principal, id: &str, tak
 pub async fn mark_read(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "conversation")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let updated = sqlx::query("UPDATE conversation_sessions SET last_read_at = now() WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
-    if updated == 0 {
-        return Err(ApiError::NotFound(format!("conversation {id} not found")));
-    }
+    execute_found(&mut tx, sqlx::query("UPDATE conversation_sessions SET last_read_at = now() WHERE id = $1").bind(id), || format!("conversation {id}")).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -14,7 +14,7 @@ use ventros_activities::store::{append_outbox, default_pipeline};
 
 use super::{optional_text, required_text};
 use crate::auth::{AsAgent, Authorized, Principal};
-use crate::db::{Sort, fetch_one_json, fetch_page, page_limit, tenant_tx};
+use crate::db::{Sort, execute_found, fetch_one_json, fetch_page, page_limit, tenant_tx};
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::{AppState, parse_id};
 
@@ -174,16 +174,8 @@ pub async fn update(State(state): State<AppState>, Authorized(principal): AsAgen
         valid_status(status).map_err(|_| ApiError::Unprocessable("status must be open, won or lost".into()))?;
     }
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let updated = sqlx::query("UPDATE deals SET title = coalesce($2, title), status = coalesce($3, status) WHERE id = $1")
-        .bind(id)
-        .bind(title)
-        .bind(&req.status)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if updated == 0 {
-        return Err(ApiError::NotFound(format!("deal {id} not found")));
-    }
+    let change = sqlx::query("UPDATE deals SET title = coalesce($2, title), status = coalesce($3, status) WHERE id = $1").bind(id).bind(title).bind(&req.status);
+    execute_found(&mut tx, change, || format!("deal {id}")).await?;
     if let Some(status) = &req.status {
         append_outbox(&mut tx, principal.tenant_id, "deal.status_changed", "deal", id, json!({"deal_id": id, "status": status})).await?;
     }
@@ -198,10 +190,7 @@ pub async fn update(State(state): State<AppState>, Authorized(principal): AsAgen
 pub async fn delete(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "deal")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let deleted = sqlx::query("DELETE FROM deals WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
-    if deleted == 0 {
-        return Err(ApiError::NotFound(format!("deal {id} not found")));
-    }
+    execute_found(&mut tx, sqlx::query("DELETE FROM deals WHERE id = $1").bind(id), || format!("deal {id}")).await?;
     append_outbox(&mut tx, principal.tenant_id, "deal.deleted", "deal", id, json!({"deal_id": id})).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)

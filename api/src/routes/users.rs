@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{optional_text, required_text};
 use crate::auth::{self, Actor, AsAdmin, Authorized, Principal, Role};
-use crate::db::{fetch_one_json, tenant_tx};
+use crate::db::{execute_found, fetch_one_json, tenant_tx};
 use crate::error::{ApiError, ApiJson};
 use crate::{AppState, parse_id};
 
@@ -89,7 +89,7 @@ pub async fn update(State(state): State<AppState>, principal: Principal, Path(id
         None => None,
     };
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let updated = sqlx::query(
+    let change = sqlx::query(
         "UPDATE users SET name = coalesce($2, name), role = coalesce($3, role), password_hash = coalesce($4, password_hash),
                 disabled_at = CASE WHEN $5::boolean IS NULL THEN disabled_at WHEN $5 THEN coalesce(disabled_at, now()) ELSE NULL END
           WHERE id = $1",
@@ -98,13 +98,8 @@ pub async fn update(State(state): State<AppState>, principal: Principal, Path(id
     .bind(name)
     .bind(req.role.map(Role::as_str))
     .bind(hash.as_deref())
-    .bind(req.disabled)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if updated == 0 {
-        return Err(ApiError::NotFound(format!("user {id} not found")));
-    }
+    .bind(req.disabled);
+    execute_found(&mut tx, change, || format!("user {id}")).await?;
     if hash.is_some() || req.disabled == Some(true) || req.role.is_some() {
         // A new password, a disabled account or a new role ends every session.
         sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL").bind(id).execute(&mut *tx).await?;
@@ -123,10 +118,7 @@ pub async fn delete(State(state): State<AppState>, Authorized(principal): AsAdmi
         return Err(ApiError::Conflict("you cannot delete yourself".into()));
     }
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let deleted = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
-    if deleted == 0 {
-        return Err(ApiError::NotFound(format!("user {id} not found")));
-    }
+    execute_found(&mut tx, sqlx::query("DELETE FROM users WHERE id = $1").bind(id), || format!("user {id}")).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

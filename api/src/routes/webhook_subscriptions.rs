@@ -13,7 +13,7 @@ use ventros_activities::outbound_webhooks::{RetrySchedule, new_secret, start_del
 
 use super::optional_text;
 use crate::auth::{AsAdmin, Authorized};
-use crate::db::{Sort, fetch_one_json, fetch_page, page_limit, tenant_tx};
+use crate::db::{Sort, execute_found, fetch_one_json, fetch_page, page_limit, tenant_tx};
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::{AppState, parse_id};
 
@@ -140,7 +140,7 @@ pub async fn update(State(state): State<AppState>, Authorized(principal): AsAdmi
     let event_types = req.event_types.as_deref().map(valid_event_types).transpose()?;
     let description = optional_text(req.description.as_deref(), "description", 500)?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let updated = sqlx::query(
+    let change = sqlx::query(
         "UPDATE webhook_subscriptions SET url = coalesce($2, url), event_types = coalesce($3, event_types),
                 description = coalesce($4, description), active = coalesce($5, active) WHERE id = $1",
     )
@@ -148,13 +148,8 @@ pub async fn update(State(state): State<AppState>, Authorized(principal): AsAdmi
     .bind(url)
     .bind(event_types)
     .bind(description)
-    .bind(req.active)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if updated == 0 {
-        return Err(ApiError::NotFound(format!("subscription {id} not found")));
-    }
+    .bind(req.active);
+    execute_found(&mut tx, change, || format!("subscription {id}")).await?;
     let subscription = fetch_one_json(&mut tx, sqlx::query(sqlx::AssertSqlSafe(format!("{SUBSCRIPTION_JSON} WHERE s.id = $1"))).bind(id), || format!("subscription {id}")).await?;
     tx.commit().await?;
     Ok(Json(subscription))
@@ -166,10 +161,7 @@ pub async fn update(State(state): State<AppState>, Authorized(principal): AsAdmi
 pub async fn delete(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "subscription")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let deleted = sqlx::query("DELETE FROM webhook_subscriptions WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
-    if deleted == 0 {
-        return Err(ApiError::NotFound(format!("subscription {id} not found")));
-    }
+    execute_found(&mut tx, sqlx::query("DELETE FROM webhook_subscriptions WHERE id = $1").bind(id), || format!("subscription {id}")).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
