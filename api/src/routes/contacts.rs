@@ -453,9 +453,10 @@ pub struct MergeBody {
 
 /// Merges another contact into this one: identities, conversations with their messages, deals
 /// and memories move here. Runs as a ContactMerge workflow; poll the merge for its outcome.
+/// Repeating the request while it runs returns the same merge.
 #[utoipa::path(post, path = "/api/v1/contacts/{id}/merge", tag = "contacts", params(("id" = String, Path)), request_body = MergeBody,
-    responses((status = 202, description = "Merge started", body = Value), (status = 404, description = "No such contact"),
-              (status = 409, description = "Already merged or being merged")))]
+    responses((status = 202, description = "Merge started (or already running)", body = Value), (status = 404, description = "No such contact"),
+              (status = 409, description = "Already merged, or one of the contacts is in another merge")))]
 pub async fn merge(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>, ApiJson(req): ApiJson<MergeBody>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let target = parse_id(&id, "contact")?;
     let source = req.merge_contact_id;
@@ -465,29 +466,37 @@ pub async fn merge(State(state): State<AppState>, Authorized(principal): AsAgent
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     lock_contact(&mut tx, target).await?;
     lock_contact(&mut tx, source).await?;
-    let busy: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM contact_merges WHERE status = 'running' AND (source_contact_id = ANY($1) OR target_contact_id = ANY($1)))",
+    let running: Option<(Uuid, Uuid, Uuid)> = sqlx::query_as(
+        "SELECT id, source_contact_id, target_contact_id FROM contact_merges
+          WHERE status = 'running' AND (source_contact_id = ANY($1) OR target_contact_id = ANY($1)) LIMIT 1",
     )
     .bind([source, target])
-    .fetch_one(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
-    if busy {
-        return Err(ApiError::Conflict("one of these contacts is already being merged".into()));
-    }
-    let merge_id = Uuid::now_v7();
+    let merge_id = match running {
+        // The same request again (a client retry, or one whose workflow start failed): resume it.
+        Some((id, s, t)) if s == source && t == target => id,
+        Some(_) => return Err(ApiError::Conflict("one of these contacts is already being merged".into())),
+        None => {
+            let id = Uuid::now_v7();
+            sqlx::query(
+                "INSERT INTO contact_merges (id, tenant_id, source_contact_id, target_contact_id, workflow_id, requested_by) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(principal.tenant_id)
+            .bind(source)
+            .bind(target)
+            .bind(ids::contact_merge_workflow_id(principal.tenant_id, id))
+            .bind(principal.label())
+            .execute(&mut *tx)
+            .await?;
+            id
+        }
+    };
+    // Commit, then start: the workflow never looks for a row that might still roll back. If the
+    // start fails, the merge stays recorded and repeating the request starts it (same id).
+    tx.commit().await?;
     let workflow_id = ids::contact_merge_workflow_id(principal.tenant_id, merge_id);
-    sqlx::query(
-        "INSERT INTO contact_merges (id, tenant_id, source_contact_id, target_contact_id, workflow_id, requested_by) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(merge_id)
-    .bind(principal.tenant_id)
-    .bind(source)
-    .bind(target)
-    .bind(&workflow_id)
-    .bind(principal.label())
-    .execute(&mut *tx)
-    .await?;
-    // Start before committing: if Temporal is away, the request fails and nothing is recorded.
     let client = state.temporal.client().await?;
     let options = WorkflowStartOptions::new(state.config.task_queue.clone(), workflow_id.clone()).id_conflict_policy(WorkflowIdConflictPolicy::UseExisting).build();
     let input = ContactMergeInput { tenant_id: principal.tenant_id, merge_id };
@@ -495,13 +504,10 @@ pub async fn merge(State(state): State<AppState>, Authorized(principal): AsAgent
         Ok(Ok(_)) => {}
         Ok(Err(err)) => {
             tracing::error!(error = %err, "starting ContactMerge failed");
-            return Err(ApiError::Unavailable("could not start the merge; retry".into()));
+            return Err(ApiError::Unavailable("the merge is recorded but did not start; repeat the request".into()));
         }
-        Err(_) => return Err(ApiError::Unavailable("Temporal did not answer in time; retry".into())),
+        Err(_) => return Err(ApiError::Unavailable("Temporal did not answer in time; repeat the request".into())),
     }
-    // If this commit failed after the start, the workflow's first step finds no merge row and
-    // fails without touching anything.
-    tx.commit().await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"id": merge_id, "status": "running", "source_contact_id": source, "target_contact_id": target, "workflow": state.config.workflow_link(&workflow_id)})),
