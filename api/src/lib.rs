@@ -67,6 +67,10 @@ pub struct ApiSettings {
     /// Origins the browser may call the API from (comma-separated), e.g. the web app in development.
     #[arg(long, env = "API_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// Apply pending migrations at start. Turn off when the API's database user is a restricted
+    /// login role (a member of `ventros_app` only) and the worker applies migrations.
+    #[arg(long, env = "API_RUN_MIGRATIONS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub run_migrations: bool,
     /// Where operators open workflows (links in conversations, messages, merges).
     #[arg(long, env = "TEMPORAL_UI_URL", default_value = "http://127.0.0.1:8233")]
     pub temporal_ui_url: String,
@@ -203,7 +207,7 @@ pub fn parse_id(raw: &str, what: &str) -> Result<uuid::Uuid, error::ApiError> {
 /// Connects everything and serves until SIGINT/SIGTERM.
 pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
     let database_url = &settings.connections.database_url;
-    {
+    if settings.run_migrations {
         // Migrations run as the connecting (owner) role, before the pool assumes `ventros_app`.
         let owner = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(database_url).await.context("connecting to PostgreSQL")?;
         ventros_migrations::run(&owner).await.context("applying migrations")?;

@@ -90,6 +90,23 @@ async fn row_level_security_hides_other_tenants_even_from_a_query_without_a_tena
     assert_eq!(visible, 0);
     assert_eq!(app.count("contacts").await, 2, "the owner (worker) still sees both tenants");
 
+    // The production shape: a login role that is only a member of ventros_app. It cannot become
+    // anyone else, and sees one tenant per transaction like the API's pool.
+    let login = format!("api_{}", Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE ROLE {login} LOGIN PASSWORD 'only-for-this-test' IN ROLE ventros_app")))
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let restricted_url = app.database_url.replacen("postgres@", &format!("{login}:only-for-this-test@"), 1);
+    let restricted = ventros_api::db::app_pool(&restricted_url, 1).await.expect("the restricted role connects");
+    let mut conn = restricted.acquire().await.unwrap();
+    assert!(sqlx::query("SET ROLE postgres").execute(&mut *conn).await.is_err(), "no way out of ventros_app");
+    drop(conn);
+    let mut tx = ventros_api::db::tenant_tx(&restricted, other_tenant).await.unwrap();
+    let tenants: Vec<Uuid> = sqlx::query_scalar("SELECT DISTINCT tenant_id FROM contacts").fetch_all(&mut *tx).await.unwrap();
+    assert_eq!(tenants, vec![other_tenant]);
+    drop(tx);
+
     // Through the API: other tenants' ids are unknown, for reads and as references in writes.
     let other_id = other_contact["id"].as_str().unwrap();
     let (status, _) = app.get(&format!("/api/v1/contacts/{other_id}")).await;
