@@ -285,6 +285,20 @@ async fn an_operator_reply_retried_with_the_same_idempotency_key_is_sent_once() 
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(again["message_id"], *accepted[0]);
     assert_eq!(app.sim.sent().len(), 1);
+
+    // Assigning to a user is a takeover in that user's name, visible in the live state.
+    let conversation_id = conversation["id"].as_str().unwrap();
+    let (status, user) = app
+        .post("/api/v1/users", json!({"email": "op@example.com", "name": "Operator", "role": "agent", "password": "correct horse battery"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, assigned) = app.post(&format!("/api/v1/conversations/{conversation_id}/assign"), json!({"user_id": user["id"]})).await;
+    assert_eq!(status, StatusCode::OK, "{assigned}");
+    assert_eq!(assigned["state"]["assignment"], "human", "{assigned}");
+    let (_, mine) = app.get(&format!("/api/v1/conversations?assignee={}", user["id"].as_str().unwrap())).await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1);
+    let (status, _) = app.post(&format!("/api/v1/conversations/{conversation_id}/assign"), json!({"user_id": Uuid::now_v7()})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     app.record_history(message["workflow_id"].as_str().unwrap(), "outbound-operator-reply").await;
 }
 
@@ -379,6 +393,18 @@ async fn a_merge_interrupted_by_a_worker_kill_completes_and_moves_everything_onc
     let (status, deal) = app.post("/api/v1/deals", json!({"contact_id": fold, "title": "Plano anual"})).await;
     assert_eq!(status, StatusCode::CREATED, "{deal}");
     app.post(&format!("/api/v1/contacts/{fold}/tags"), json!({"tag": "second-number"})).await;
+    // Let the memory feed finish with both contacts (messages, deal, tag), so their memories and
+    // graphs are there to move.
+    let fold_uuid = Uuid::parse_str(fold).unwrap();
+    eventually("the folded contact's memory episodes", WAIT, || async {
+        let episodes: i64 = sqlx::query_scalar("SELECT count(*) FROM memory_episodes WHERE contact_id = $1 AND ingested_at IS NOT NULL")
+            .bind(fold_uuid)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        (episodes >= 3).then_some(())
+    })
+    .await;
 
     let (status, merge) = app.post(&format!("/api/v1/contacts/{keep}/merge"), json!({"merge_contact_id": fold})).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{merge}");
@@ -410,6 +436,19 @@ async fn a_merge_interrupted_by_a_worker_kill_completes_and_moves_everything_onc
     .await
     .unwrap();
     assert_eq!(fold_rows, 0);
+    let fold_memory: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM memory_episodes WHERE contact_id = $1) + (SELECT count(*) FROM memories WHERE contact_id = $1)
+              + (SELECT count(*) FROM memory_facts WHERE contact_id = $1) + (SELECT count(*) FROM memory_entities WHERE contact_id = $1)",
+    )
+    .bind(fold_uuid)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(fold_memory, 0, "memories and the graph moved too");
+    assert!(done["moved"]["memories"].as_u64().unwrap() >= 3, "{}", done["moved"]);
+    let (status, facts) = app.get(&format!("/api/v1/contacts/{keep}/graph")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(facts["facts"].to_string().contains("second-number"), "the folded contact's tag fact is in the kept graph: {facts}");
     let (_, kept) = app.get(&format!("/api/v1/contacts/{keep}")).await;
     assert_eq!(kept["identities"].as_array().unwrap().len(), 2);
     assert_eq!(kept["conversations"].as_array().unwrap().len(), 2);
