@@ -9,6 +9,7 @@
 //! - [`contacts`]: the steps of a contact merge.
 //! - [`outbound_webhooks`]: signed deliveries to tenants' webhook subscribers, and the fan-out.
 //! - [`polling`]: the loop behind the outbox consumers.
+//! - [`segments`]: which contacts a segment filter selects (API previews, campaign resolution).
 //! - [`waha_sim`]: a WAHA simulator speaking the same contract, for development, tests and benchmarks.
 
 pub mod acts;
@@ -18,6 +19,7 @@ pub mod contacts;
 pub mod memory;
 pub mod outbound_webhooks;
 pub mod polling;
+pub mod segments;
 pub mod settings;
 pub mod store;
 pub mod telemetry;

@@ -36,6 +36,7 @@ Live events: `GET /api/v1/stream` (WebSocket; `?access_token=` and `?last_event_
         (name = "messages", description = "Messages and delivery status"),
         (name = "pipelines", description = "Pipelines and stages"),
         (name = "deals", description = "Deals"),
+        (name = "segments", description = "Saved contact filters (campaign audiences)"),
         (name = "agents", description = "AI agents"),
         (name = "memories", description = "Customer memory and knowledge graph"),
         (name = "webhooks", description = "Outbound webhook subscriptions and deliveries"),
@@ -99,6 +100,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(deals::list, deals::create))
         .routes(routes!(deals::show, deals::update, deals::delete))
         .routes(routes!(deals::move_stage))
+        .routes(routes!(segments::list, segments::create))
+        .routes(routes!(segments::preview_filter))
+        .routes(routes!(segments::show, segments::update, segments::delete))
         .routes(routes!(agents::list))
         .routes(routes!(webhook_subscriptions::list, webhook_subscriptions::create))
         .routes(routes!(webhook_subscriptions::show, webhook_subscriptions::update, webhook_subscriptions::delete))

@@ -689,3 +689,74 @@ async fn contacts_deals_and_pipelines_support_search_pagination_and_moves() {
     assert_eq!(session["provider"]["available"], true, "{session}");
     assert_eq!(session["provider"]["name"], "default");
 }
+
+#[tokio::test]
+async fn segments_select_by_tags_attributes_stage_activity_and_channel_and_skip_opted_out_contacts() {
+    let app = TestApp::spawn(quiet_settings()).await;
+    // One contact who talked (a session, so an identity on the channel and recent activity) …
+    app.customer_writes("5511999990161@c.us", text("Oi"), 1, false).await;
+    let talker = eventually("the talking contact", WAIT, || async {
+        let (_, list) = app.get("/api/v1/contacts").await;
+        list["items"].as_array().and_then(|i| i.first()).map(|c| c["id"].as_str().unwrap().to_owned())
+    })
+    .await;
+    app.call(Method::PATCH, &format!("/api/v1/contacts/{talker}"), &app.api_key, Some(json!({"tags": ["vip"], "custom_attributes": {"plan": "pro"}}))).await;
+    // … and three created through the API.
+    let mut ids = Vec::new();
+    for (name, tags, plan) in [("Gil", json!(["vip", "b2b"]), "pro"), ("Hana", json!(["b2b"]), "free"), ("Ivo", json!([]), "pro")] {
+        let (status, c) = app.post("/api/v1/contacts", json!({"display_name": name, "tags": tags, "custom_attributes": {"plan": plan}})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        ids.push(c["id"].as_str().unwrap().to_owned());
+    }
+    let (_, deal) = app.post("/api/v1/deals", json!({"contact_id": ids[1], "title": "Trial"})).await;
+    let stage = deal["stage_id"].clone();
+
+    let count = |filter: Value| {
+        let app = &app;
+        async move {
+            let (status, preview) = app.post("/api/v1/segments/preview", json!({"filter": filter})).await;
+            assert_eq!(status, StatusCode::OK, "{preview}");
+            preview["count"].as_i64().unwrap()
+        }
+    };
+    assert_eq!(count(json!({})).await, 4);
+    assert_eq!(count(json!({"tags_all": ["vip"]})).await, 2);
+    assert_eq!(count(json!({"tags_any": ["vip", "b2b"], "tags_none": ["vip"]})).await, 1);
+    assert_eq!(count(json!({"attributes": {"plan": "pro"}})).await, 3);
+    assert_eq!(count(json!({"pipeline_stage_ids": [stage]})).await, 1);
+    assert_eq!(count(json!({"channel_id": app.channel_id})).await, 1, "only the talker has a WhatsApp identity");
+    let hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    assert_eq!(count(json!({"last_activity_after": hour_ago})).await, 1);
+    assert_eq!(count(json!({"last_activity_before": hour_ago})).await, 3, "never talked counts as inactive");
+
+    // Opting out removes a contact from segments (unless asked for) and is an event.
+    let (status, gil) = app.call(Method::PATCH, &format!("/api/v1/contacts/{}", ids[0]), &app.api_key, Some(json!({"opted_out": true}))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(gil["opted_out_at"].is_string());
+    assert_eq!(count(json!({"tags_all": ["vip"]})).await, 1);
+    assert_eq!(count(json!({"tags_all": ["vip"], "include_opted_out": true})).await, 2);
+    assert_eq!(app.count("outbox_events WHERE event_type = 'contact.opted_out'").await, 1);
+
+    // Saved segments show their live count and a sample; bad filters change nothing.
+    let (status, segment) = app.post("/api/v1/segments", json!({"name": "Pro plan", "filter": {"attributes": {"plan": "pro"}}})).await;
+    assert_eq!(status, StatusCode::CREATED, "{segment}");
+    assert_eq!(segment["count"], 2, "Gil opted out");
+    assert_eq!(segment["sample"].as_array().unwrap().len(), 2);
+    for bad in [
+        json!({"name": "x", "filter": {"tags_all": ["a"], "tags_none": ["a"]}}),
+        json!({"name": "x", "filter": {"channel_id": Uuid::now_v7()}}),
+        json!({"name": "x", "filter": {"pipeline_stage_ids": [Uuid::now_v7()]}}),
+        json!({"name": "x", "filter": {"unknown": 1}}),
+    ] {
+        let (status, problem) = app.post("/api/v1/segments", bad.clone()).await;
+        assert!(status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::BAD_REQUEST, "{bad}: {status} {problem}");
+    }
+    let (status, _) = app.post("/api/v1/segments", json!({"name": "Pro plan", "filter": {}})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(app.count("segments").await, 1);
+    let (_, other) = ventros_api::auth::create_tenant(&app.pool, "Other").await.unwrap();
+    let (status, _) = app.call(Method::GET, &format!("/api/v1/segments/{}", segment["id"].as_str().unwrap()), &other.secret, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, theirs) = app.call(Method::POST, "/api/v1/segments/preview", &other.secret, Some(json!({"filter": {}}))).await;
+    assert_eq!(theirs["count"], 0, "another tenant's preview sees none of these contacts");
+}

@@ -25,7 +25,7 @@ use crate::{AppState, parse_id};
 /// The JSON of a contact, with identities; `$1` is the contact id.
 const CONTACT_JSON: &str = "SELECT jsonb_build_object(
         'id', c.id, 'display_name', c.display_name, 'tags', c.tags, 'custom_attributes', c.custom_attributes,
-        'merged_into', c.merged_into, 'created_at', c.created_at, 'updated_at', c.updated_at,
+        'merged_into', c.merged_into, 'opted_out_at', c.opted_out_at, 'created_at', c.created_at, 'updated_at', c.updated_at,
         'identities', coalesce((SELECT jsonb_agg(jsonb_build_object('id', i.id, 'channel_id', i.channel_id, 'kind', i.kind,
                                                                     'external_id', i.external_id, 'created_at', i.created_at) ORDER BY i.created_at)
                                   FROM contact_identities i WHERE i.contact_id = c.id), '[]'::jsonb),
@@ -90,7 +90,7 @@ pub async fn list(State(state): State<AppState>, principal: Principal, ApiQuery(
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let page = fetch_page(&mut tx, sort, q.cursor.as_deref(), limit, |qb| {
         qb.push(
-            "SELECT c.id, c.display_name, c.tags, c.custom_attributes, c.created_at, c.updated_at,
+            "SELECT c.id, c.display_name, c.tags, c.custom_attributes, c.opted_out_at, c.created_at, c.updated_at,
                     coalesce((SELECT jsonb_agg(jsonb_build_object('channel_id', i.channel_id, 'kind', i.kind, 'external_id', i.external_id))
                                 FROM contact_identities i WHERE i.contact_id = c.id), '[]'::jsonb) AS identities
                FROM contacts c WHERE c.merged_into IS NULL",
@@ -271,6 +271,8 @@ pub struct UpdateContact {
     pub custom_attributes: Option<Map<String, Value>>,
     /// Replaces the tags.
     pub tags: Option<Vec<String>>,
+    /// The contact asked not to receive campaigns (true) or agreed again (false).
+    pub opted_out: Option<bool>,
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
@@ -278,7 +280,8 @@ fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<O
     Option::<String>::deserialize(deserializer).map(Some)
 }
 
-/// Updates name, custom attributes (merge; `null` removes a key) and tags (replace).
+/// Updates name, custom attributes (merge; `null` removes a key), tags (replace) and campaign
+/// opt-out.
 #[utoipa::path(patch, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = String, Path)), request_body = UpdateContact,
     responses((status = 200, description = "The contact", body = Value), (status = 404, description = "No such contact")))]
 pub async fn update(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>, ApiJson(req): ApiJson<UpdateContact>) -> Result<Json<Value>, ApiError> {
@@ -321,6 +324,21 @@ pub async fn update(State(state): State<AppState>, Authorized(principal): AsAgen
         sqlx::query("UPDATE contacts SET tags = $2 WHERE id = $1").bind(id).bind(tags).execute(&mut *tx).await?;
         for tag in tags.iter().filter(|t| !old_tags.contains(t)) {
             append_outbox(&mut tx, principal.tenant_id, "contact.tagged", "contact", id, json!({"contact_id": id, "tag": tag})).await?;
+        }
+    }
+    if let Some(opted_out) = req.opted_out {
+        let changed = sqlx::query(
+            "UPDATE contacts SET opted_out_at = CASE WHEN $2 THEN coalesce(opted_out_at, now()) ELSE NULL END
+              WHERE id = $1 AND (opted_out_at IS NULL) = $2",
+        )
+        .bind(id)
+        .bind(opted_out)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed > 0 {
+            let event = if opted_out { "contact.opted_out" } else { "contact.opted_in" };
+            append_outbox(&mut tx, principal.tenant_id, event, "contact", id, json!({"contact_id": id})).await?;
         }
     }
     if display_name.is_some() || req.custom_attributes.is_some() {

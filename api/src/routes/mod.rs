@@ -11,6 +11,7 @@ pub mod health;
 pub mod memories;
 pub mod messages;
 pub mod pipelines;
+pub mod segments;
 pub mod session;
 pub mod users;
 pub mod webhook_subscriptions;

@@ -31,6 +31,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "contact.tagged",
     "contact.untagged",
     "contact.merged",
+    "contact.opted_out",
+    "contact.opted_in",
     "deal.created",
     "deal.stage_changed",
     "deal.status_changed",
