@@ -91,6 +91,8 @@ pub struct ApiConfig {
     pub cors_origins: Vec<String>,
     pub temporal_namespace: String,
     pub temporal_ui_url: String,
+    /// How often a live stream's credential is checked again (tokens expire, keys get revoked).
+    pub stream_reauthenticate_every: Duration,
 }
 
 impl ApiConfig {
@@ -108,6 +110,7 @@ impl ApiConfig {
             cors_origins: Vec::new(),
             temporal_namespace: "default".into(),
             temporal_ui_url: "http://127.0.0.1:8233".into(),
+            stream_reauthenticate_every: Duration::from_secs(60),
         }
     }
 
@@ -234,6 +237,7 @@ pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
         cors_origins: settings.cors_origins.clone(),
         temporal_namespace: settings.connections.temporal_namespace.clone(),
         temporal_ui_url: settings.temporal_ui_url.clone(),
+        stream_reauthenticate_every: Duration::from_secs(60),
     };
     let agents = routes::agents::AgentDirectory::new(match &settings.agents_address {
         Some(address) => Some(Arc::new(ventros_activities::agents::GrpcAgentClient::connect_lazy(address).context("AGENTS_ADDRESS")?)),

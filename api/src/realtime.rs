@@ -134,6 +134,7 @@ pub async fn stream(State(state): State<AppState>, headers: HeaderMap, Query(par
         .or(params.access_token.as_deref())
         .ok_or_else(|| ApiError::Unauthorized("authenticate with Authorization: Bearer … or ?access_token=".into()))?;
     let principal = authenticate(&state, credential).await?;
+    let credential = credential.to_owned();
     let last_event_id = match params.last_event_id {
         Some(id) if id < 0 => return Err(ApiError::BadRequest("last_event_id must be a non-negative event id".into())),
         Some(id) => Some(id),
@@ -141,7 +142,7 @@ pub async fn stream(State(state): State<AppState>, headers: HeaderMap, Query(par
     };
     let types: Option<HashSet<String>> = params.types.map(|t| t.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect());
     Ok(ws.on_upgrade(move |socket| async move {
-        if let Err(err) = Session::new(state, principal, types).run(socket, last_event_id).await {
+        if let Err(err) = Session::new(state, principal, credential, types).run(socket, last_event_id).await {
             tracing::debug!(error = %err, "stream closed");
         }
     }))
@@ -150,6 +151,8 @@ pub async fn stream(State(state): State<AppState>, headers: HeaderMap, Query(par
 struct Session {
     state: AppState,
     principal: Principal,
+    /// Checked again every minute: an expired token or a revoked key ends the stream.
+    credential: String,
     types: Option<HashSet<String>>,
     last_id: i64,
     /// Ids sent recently, to drop an event seen both in a catch-up and live.
@@ -158,8 +161,8 @@ struct Session {
 }
 
 impl Session {
-    fn new(state: AppState, principal: Principal, types: Option<HashSet<String>>) -> Self {
-        Session { state, principal, types, last_id: 0, sent: HashSet::new(), sent_order: VecDeque::new() }
+    fn new(state: AppState, principal: Principal, credential: String, types: Option<HashSet<String>>) -> Self {
+        Session { state, principal, credential, types, last_id: 0, sent: HashSet::new(), sent_order: VecDeque::new() }
     }
 
     async fn run(mut self, mut socket: WebSocket, resume_after: Option<i64>) -> anyhow::Result<()> {
@@ -179,6 +182,8 @@ impl Session {
             self.catch_up(&mut socket).await?;
         }
         let mut ping = tokio::time::interval(Duration::from_secs(25));
+        let every = self.state.config.stream_reauthenticate_every;
+        let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tokio::select! {
                 received = feed.recv() => match received {
@@ -198,6 +203,13 @@ impl Session {
                     Some(Ok(_)) => {}
                 },
                 _ = ping.tick() => socket.send(Message::Ping(Default::default())).await?,
+                _ = recheck.tick() => {
+                    if authenticate(&self.state, &self.credential).await.is_err() {
+                        let frame = axum::extract::ws::CloseFrame { code: 4001, reason: "credential expired or revoked; reconnect with a fresh one".into() };
+                        socket.send(Message::Close(Some(frame))).await.ok();
+                        return Ok(());
+                    }
+                }
             }
         }
     }

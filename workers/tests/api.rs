@@ -375,6 +375,27 @@ async fn the_stream_pushes_an_inbound_message_within_a_second_and_resumes_after_
     let refused = tokio_tungstenite::connect_async(format!("{}/api/v1/stream?access_token=vtr_x_y", app.api.replacen("http", "ws", 1))).await;
     assert!(refused.is_err());
     foreign.send(Message::Close(None)).await.ok();
+
+    // A stream ends when its credential is revoked (checked periodically; here every 200 ms).
+    let quick = support::spawn_api_with(&app.database_url, TemporalHandle::from_client(app.temporal.clone()), &app.task_queue, None, None, |c| {
+        c.stream_reauthenticate_every = Duration::from_millis(200);
+    })
+    .await;
+    let (status, key) = app.post("/api/v1/api-keys", json!({"name": "dashboard", "role": "viewer"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let url = format!("{}/api/v1/stream?access_token={}", quick.replacen("http", "ws", 1), key["api_key"].as_str().unwrap());
+    let (mut revocable, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    assert_eq!(next_event(&mut revocable).await["type"], "stream.ready");
+    let (status, _) = app.call(Method::DELETE, &format!("/api/v1/api-keys/{}", key["id"].as_str().unwrap()), &app.api_key, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let closed = loop {
+        match tokio::time::timeout(WAIT, revocable.next()).await.expect("the stream closes in time") {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(closed.map(|f| u16::from(f.code)), Some(4001));
 }
 
 #[tokio::test]
