@@ -7,6 +7,7 @@
 //! HMAC-SHA256(secret, "{id}.{timestamp}.{body}")>`, where the secret is the base64 part of
 //! `whsec_…`. Receivers verify with any Standard Webhooks library and deduplicate on the id.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -153,21 +154,74 @@ pub async fn start_pending(pool: &PgPool, client: &Client, task_queue: &str, sch
     Ok(rows.len())
 }
 
+/// Whether an address is on the public internet. Receivers elsewhere (loopback, private ranges,
+/// link-local, carrier-grade NAT, unique-local IPv6, …) could be our own infrastructure: a tenant
+/// must not be able to make the worker POST to them.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast()
+                || v4.is_documentation() || a == 0 || (a == 100 && (64..128).contains(&b)) || (a == 198 && (18..20).contains(&b)))
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public(IpAddr::V4(v4)),
+            None => {
+                let first = v6.segments()[0];
+                !(v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80)
+            }
+        },
+    }
+}
+
+/// Resolves receivers' names to public addresses only, so a name cannot smuggle a request to a
+/// private one (the check happens where the connection is made, not before).
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0)).await?.filter(|a| is_public(a.ip())).collect();
+            if addrs.is_empty() {
+                return Err("the receiver does not resolve to a public address".into());
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 pub struct WebhookActivities {
     pool: PgPool,
     http: reqwest::Client,
+    allow_private_networks: bool,
 }
 
 impl WebhookActivities {
-    pub fn new(pool: PgPool) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(ATTEMPT_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent("Ventros-Webhooks/1")
-            .build()
-            .expect("the webhook HTTP client builds");
-        WebhookActivities { pool, http }
+    /// `allow_private_networks`: deliver to loopback and private addresses too (development and
+    /// tests; `WEBHOOK_ALLOW_PRIVATE_NETWORKS`).
+    pub fn new(pool: PgPool, allow_private_networks: bool) -> Self {
+        let mut builder = reqwest::Client::builder().timeout(ATTEMPT_TIMEOUT).redirect(reqwest::redirect::Policy::none()).user_agent("Ventros-Webhooks/1");
+        if !allow_private_networks {
+            builder = builder.dns_resolver(PublicOnly);
+        }
+        let http = builder.build().expect("the webhook HTTP client builds");
+        WebhookActivities { pool, http, allow_private_networks }
     }
+
+}
+
+/// Why a receiver URL may not be called, if it may not (a literal private address, or localhost).
+/// Names are checked where the connection is made ([`PublicOnly`]).
+pub fn refusal(url: &str, allow_private_networks: bool) -> Option<String> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    let literal = match parsed.host()? {
+        url::Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
+        url::Host::Ipv6(ip) => Some(IpAddr::V6(ip)),
+        url::Host::Domain(d) if d.eq_ignore_ascii_case("localhost") => Some(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
+        url::Host::Domain(_) => None,
+    };
+    (!allow_private_networks && literal.is_some_and(|ip| !is_public(ip)))
+        .then(|| "the receiver's address is not public (set WEBHOOK_ALLOW_PRIVATE_NETWORKS to allow it)".to_owned())
 }
 
 fn retryable(err: impl std::fmt::Display) -> ActivityError {
@@ -218,6 +272,16 @@ impl WebhookActivities {
         }))
         .map_err(retryable)?;
         let url: String = row.try_get("url").map_err(retryable)?;
+        if let Some(reason) = refusal(&url, self.allow_private_networks) {
+            sqlx::query("UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_at = now(), last_error = $3 WHERE id = $1 AND tenant_id = $2")
+                .bind(input.delivery_id)
+                .bind(input.tenant_id)
+                .bind(&reason)
+                .execute(&self.pool)
+                .await
+                .map_err(retryable)?;
+            return Err(ActivityError::application(ApplicationFailure::non_retryable(reason)));
+        }
         let secret: String = row.try_get("secret").map_err(retryable)?;
         let timestamp = chrono::Utc::now().timestamp();
         let signature = sign(&secret, &delivery_id, timestamp, &body)
@@ -282,6 +346,21 @@ mod tests {
         // The worked example from the Standard Webhooks specification.
         let signature = sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#);
         assert_eq!(signature.as_deref(), Ok("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="));
+    }
+
+    #[test]
+    fn only_public_addresses_are_public() {
+        for private in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1"] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in ["8.8.8.8", "2001:4860:4860::8888", "1.1.1.1"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+        assert!(refusal("http://127.0.0.1:9/hook", false).is_some());
+        assert!(refusal("http://localhost/hook", false).is_some());
+        assert!(refusal("http://[::1]/hook", false).is_some());
+        assert!(refusal("http://127.0.0.1:9/hook", true).is_none());
+        assert!(refusal("https://hooks.example.com/x", false).is_none(), "names are checked when connecting");
     }
 
     #[test]

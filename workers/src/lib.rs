@@ -65,6 +65,10 @@ pub struct WorkerSettings {
     /// Longest backoff between attempts, in milliseconds.
     #[arg(long, env = "WEBHOOK_RETRY_MAX_MS", default_value_t = 3_600_000)]
     pub webhook_retry_max_ms: u64,
+    /// Deliver outbound webhooks to loopback and private addresses too (development only: in
+    /// production a tenant could otherwise reach internal services).
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private_networks: bool,
 }
 
 /// `vector,keyword,graph`, each 0..=10 (also used by `ventros-memory-eval`).
@@ -181,7 +185,7 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         .register_workflow::<WebhookDelivery>()?
         .register_activities(activities)
         .register_activities(ContactActivities::new(pool.clone()))
-        .register_activities(WebhookActivities::new(pool))
+        .register_activities(WebhookActivities::new(pool, settings.webhook_allow_private_networks))
         .register_activities(MemoryActivities::new(engine))
         .build();
     let runtime = Runtime::from_current_tokio(Default::default())?;

@@ -266,6 +266,8 @@ impl TestApp {
             .env("MEMORY_GRPC_BIND", &self.memory_address)
             // One inference thread: two on a 2-core machine only contend (and tests run in pairs).
             .env("RAYON_NUM_THREADS", "1")
+            // The tests' webhook receivers listen on loopback.
+            .env("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
             .envs(self.worker_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
