@@ -485,6 +485,26 @@ async fn a_merge_interrupted_by_a_worker_kill_completes_and_moves_everything_onc
     eventually("the third message", WAIT, || async { (app.count("messages").await == 3).then_some(()) }).await;
     let on_keep: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE contact_id = $1").bind(Uuid::parse_str(keep).unwrap()).fetch_one(&app.pool).await.unwrap();
     assert_eq!(on_keep, 3);
+    // An event about the folded contact that reaches memory only after the merge (queued before
+    // it) lands in the survivor's memory, not on the tombstone.
+    let late: i64 = sqlx::query_scalar(
+        "INSERT INTO outbox_events (tenant_id, event_type, aggregate_type, aggregate_id, payload)
+         VALUES ($1, 'contact.tagged', 'contact', $2, jsonb_build_object('contact_id', $2, 'tag', 'late-tag')) RETURNING id",
+    )
+    .bind(app.tenant_id)
+    .bind(fold_uuid)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let owner: Uuid = eventually("the late event's episode", WAIT, || async {
+        sqlx::query_scalar("SELECT contact_id FROM memory_episodes WHERE source_type = 'outbox' AND source_id = $1 AND ingested_at IS NOT NULL")
+            .bind(late.to_string())
+            .fetch_optional(&app.pool)
+            .await
+            .unwrap()
+    })
+    .await;
+    assert_eq!(owner.to_string(), *keep);
     app.record_history(done["workflow_id"].as_str().unwrap(), "contact-merge-after-kill").await;
 }
 

@@ -101,8 +101,27 @@ impl MemoryActivities {
     }
 }
 
+/// The contact an id stands for now. A merge leaves the folded contact as a tombstone pointing at
+/// the survivor (`merged_into`, possibly several hops); an event queued for the folded contact
+/// before the merge belongs to the survivor's memory.
+async fn surviving_contact(pool: &PgPool, tenant_id: Uuid, contact_id: Uuid) -> Result<Uuid, MemoryError> {
+    let survivor: Option<Uuid> = sqlx::query_scalar(
+        "WITH RECURSIVE chain(id, next, depth) AS (
+             SELECT id, merged_into, 0 FROM contacts WHERE id = $1 AND tenant_id = $2
+             UNION ALL
+             SELECT c.id, c.merged_into, chain.depth + 1 FROM contacts c JOIN chain ON c.id = chain.next WHERE chain.depth < 16)
+         SELECT id FROM chain WHERE next IS NULL LIMIT 1",
+    )
+    .bind(contact_id)
+    .bind(tenant_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(survivor.unwrap_or(contact_id))
+}
+
 /// Reads an outbox event (of this tenant and contact) and the rows it points at, as an episode.
 pub async fn episode_for_event(pool: &PgPool, input: &IngestEventInput) -> Result<Option<Episode>, MemoryError> {
+    let contact_id = surviving_contact(pool, input.tenant_id, input.contact_id).await?;
     let event = sqlx::query("SELECT event_type, aggregate_id, payload, created_at FROM outbox_events WHERE id = $1 AND tenant_id = $2")
         .bind(input.event_id)
         .bind(input.tenant_id)
@@ -117,7 +136,7 @@ pub async fn episode_for_event(pool: &PgPool, input: &IngestEventInput) -> Resul
     let at: DateTime<Utc> = event.try_get("created_at")?;
     let base = |kind: &'static str, source_type: &str, source_id: String, role: &'static str, content: String, occurred_at| Episode {
         tenant_id: input.tenant_id,
-        contact_id: input.contact_id,
+        contact_id,
         kind,
         source_type: source_type.to_owned(),
         source_id,
@@ -138,7 +157,7 @@ pub async fn episode_for_event(pool: &PgPool, input: &IngestEventInput) -> Resul
             )
             .bind(aggregate_id)
             .bind(input.tenant_id)
-            .bind(input.contact_id)
+            .bind(contact_id)
             .fetch_optional(pool)
             .await?;
             let Some(row) = row else { return Ok(None) };
