@@ -381,39 +381,30 @@ pub struct TagBody {
 #[utoipa::path(post, path = "/api/v1/contacts/{id}/tags", tag = "contacts", params(("id" = String, Path)), request_body = TagBody,
     responses((status = 200, description = "The contact", body = Value), (status = 404, description = "No such contact")))]
 pub async fn add_tag(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>, ApiJson(req): ApiJson<TagBody>) -> Result<Json<Value>, ApiError> {
-    let id = parse_id(&id, "contact")?;
     let tag = required_text(&req.tag, "tag", 64)?;
-    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    lock_contact(&mut tx, id).await?;
-    let added = sqlx::query("UPDATE contacts SET tags = array_append(tags, $2) WHERE id = $1 AND NOT tags @> ARRAY[$2]::text[] AND cardinality(tags) < 50")
-        .bind(id)
-        .bind(&tag)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if added > 0 {
-        append_outbox(&mut tx, principal.tenant_id, "contact.tagged", "contact", id, json!({"contact_id": id, "tag": tag})).await?;
-    }
-    let contact = contact_json(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(Json(contact))
+    change_tag(&state, principal, &id, &tag, true).await
 }
 
 /// Removes a tag.
 #[utoipa::path(delete, path = "/api/v1/contacts/{id}/tags/{tag}", tag = "contacts", params(("id" = String, Path), ("tag" = String, Path)),
     responses((status = 200, description = "The contact", body = Value), (status = 404, description = "No such contact")))]
 pub async fn remove_tag(State(state): State<AppState>, Authorized(principal): AsAgent, Path((id, tag)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
-    let id = parse_id(&id, "contact")?;
+    change_tag(&state, principal, &id, &tag, false).await
+}
+
+/// Adds or removes one tag; only a real change writes `contact.tagged` / `contact.untagged`.
+async fn change_tag(state: &AppState, principal: Principal, id: &str, tag: &str, add: bool) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(id, "contact")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     lock_contact(&mut tx, id).await?;
-    let removed = sqlx::query("UPDATE contacts SET tags = array_remove(tags, $2) WHERE id = $1 AND tags @> ARRAY[$2]::text[]")
-        .bind(id)
-        .bind(&tag)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if removed > 0 {
-        append_outbox(&mut tx, principal.tenant_id, "contact.untagged", "contact", id, json!({"contact_id": id, "tag": tag})).await?;
+    let (sql, event) = if add {
+        ("UPDATE contacts SET tags = array_append(tags, $2) WHERE id = $1 AND NOT tags @> ARRAY[$2]::text[] AND cardinality(tags) < 50", "contact.tagged")
+    } else {
+        ("UPDATE contacts SET tags = array_remove(tags, $2) WHERE id = $1 AND tags @> ARRAY[$2]::text[]", "contact.untagged")
+    };
+    let changed = sqlx::query(sql).bind(id).bind(tag).execute(&mut *tx).await?.rows_affected();
+    if changed > 0 {
+        append_outbox(&mut tx, principal.tenant_id, event, "contact", id, json!({"contact_id": id, "tag": tag})).await?;
     }
     let contact = contact_json(&mut tx, id).await?;
     tx.commit().await?;
