@@ -14,6 +14,7 @@
 
 pub mod acts;
 pub mod agents;
+pub mod campaigns;
 pub mod channel;
 pub mod contacts;
 pub mod memory;
@@ -27,5 +28,6 @@ pub mod waha;
 pub mod waha_sim;
 
 pub use acts::ConversationActivities;
+pub use campaigns::CampaignActivities;
 pub use contacts::ContactActivities;
 pub use outbound_webhooks::WebhookActivities;

@@ -102,6 +102,7 @@ pub async fn persist_inbound(pool: &PgPool, input: &PersistInboundInput) -> Resu
         duplicates: 0,
         timing: channel.settings.timing(),
         ai: channel.settings.ai.as_ref().map(|ai| ai.reply_config()),
+        campaign_replies: Vec::new(),
     };
 
     for inbox_id in &input.inbox_ids {
@@ -199,6 +200,9 @@ pub async fn persist_inbound(pool: &PgPool, input: &PersistInboundInput) -> Resu
             .bind(inbox_id)
             .execute(&mut *tx)
             .await?;
+    }
+    if let (Some(contact_id), Some(first)) = (out.contact_id, out.new_message_ids.first()) {
+        out.campaign_replies = crate::campaigns::reply_targets(&mut tx, input.tenant_id, input.channel_id, contact_id, *first).await?;
     }
     tx.commit().await?;
     Ok(out)

@@ -110,3 +110,24 @@ async def test_the_message_being_answered_is_not_quoted_back_as_history(classifi
         await memory.close()
     assert "history" not in response.response, response.response
     assert response.response.startswith("Hi Bia!")
+
+
+async def test_a_campaign_message_is_personalised_and_timed_from_the_contacts_history(executor):
+    context = {"mode": "campaign", "objective": "Our winter collection is out: 20% off this week.",
+               "campaign_name": "Winter", "contact_name": "Ana Souza",
+               "activity_hours": "8:9,14:3,15:5,22:7", "window_start": "09:00", "window_end": "18:00"}
+    response = await executor.execute(request("Our winter collection is out: 20% off this week.",
+                                              agent_type="SalesAgent", context=context))
+    assert response.response.startswith("Hi Ana!"), response.response
+    assert "winter collection" in response.response
+    assert "Pro blender" in response.response, "what we remember about her goes in"
+    # 08:00 and 22:00 are her busiest hours but outside the window: 15:00 is the best inside it.
+    assert response.metadata["best_send_hour"] == "15"
+    assert list(response.suggested_actions) == []
+
+
+async def test_a_campaign_message_without_history_has_no_best_hour(executor):
+    context = {"mode": "campaign", "objective": "New store opening on Friday.", "window_start": "09:00", "window_end": "18:00"}
+    response = await executor.execute(request("New store opening on Friday.", agent_type="SalesAgent", context=context))
+    assert "New store opening" in response.response
+    assert "best_send_hour" not in response.metadata

@@ -134,8 +134,37 @@ def _greeting(turn: Turn) -> str:
     return f"Hi {first}!" if first else "Hi!"
 
 
+def best_send_hour(context: dict[str, str]) -> int | None:
+    """The local hour a campaign message should go out at: the hour the contact wrote in most
+    often (``activity_hours`` is ``"hour:count,…"`` in the campaign's time zone), among the hours
+    the send window covers; ties go to the earliest. ``None`` when there is no history in it."""
+    try:
+        start = int(context.get("window_start", "00:00").split(":")[0])
+        end_h, end_m = (int(x) for x in context.get("window_end", "23:59").split(":")[:2])
+    except ValueError:
+        return None
+    end = end_h if end_m == 0 else end_h + 1
+    counts: dict[int, int] = {}
+    for item in filter(None, context.get("activity_hours", "").split(",")):
+        hour, _, count = item.partition(":")
+        if hour.strip().isdigit() and count.strip().isdigit() and start <= int(hour) < end:
+            counts[int(hour)] = counts.get(int(hour), 0) + int(count)
+    if not counts:
+        return None
+    return max(sorted(counts), key=lambda h: counts[h])
+
+
+def campaign_message(turn: Turn) -> str:
+    """An outbound campaign message: the brief, addressed to the contact, with what we remember."""
+    objective = (turn.context.get("objective") or turn.message).strip()
+    text = f"{_greeting(turn)} {_memory_line(turn)}{objective}"
+    return re.sub(r"\s{2,}", " ", text).strip()
+
+
 def compose(spec: AgentSpec, turn: Turn) -> str:
     """The agent's text for this turn."""
+    if turn.context.get("mode") == "campaign" and spec.replies.get("default", "").startswith("{greeting}"):
+        return campaign_message(turn)
     if spec.type == "SentimentAgent":
         return json.dumps({"sentiment": sentiment_score(turn.message)})
     if spec.type == "EngagementAgent":

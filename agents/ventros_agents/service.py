@@ -29,7 +29,7 @@ from ventros.v1 import agent_pb2
 from . import catalog
 from .agents import OFFLINE, ProviderConfig, build
 from .intent import IntentClassifier
-from .offline import extract_facts, lead_score, sentiment_score
+from .offline import best_send_hour, extract_facts, lead_score, sentiment_score
 from .runtime import CURRENT, MemoryClient, Turn
 from .training import topic_of
 
@@ -155,9 +155,12 @@ class AgentExecutor:
                                                state={"topic": turn.topic})
             last_text, author = "", spec.type
             streaming = RunConfig(streaming_mode=StreamingMode.SSE) if on_chunk and self.config.provider != OFFLINE else None
+            prompt = request.message
+            if turn.context.get("mode") == "campaign" and self.config.provider != OFFLINE:
+                prompt = campaign_prompt(turn)
             async for event in self.runners[spec.type].run_async(
                 user_id=request.tenant_id, session_id=session_id,
-                new_message=types.Content(role="user", parts=[types.Part(text=request.message)]),
+                new_message=types.Content(role="user", parts=[types.Part(text=prompt)]),
                 run_config=streaming,
             ):
                 text = "".join(p.text for p in (event.content.parts if event.content and event.content.parts else []) if p.text)
@@ -181,7 +184,9 @@ class AgentExecutor:
         if spec.type == "ChurnPredictionAgent":
             author = spec.type
             last_text = json.dumps({"churn_risk": churn_risk(turn, state)})
-        actions = suggest_actions(turn, author if spec.type != "LeadQualifierAgent" else spec.type, state)
+        campaign = turn.context.get("mode") == "campaign"
+        # A campaign message is outreach, not an answer: nothing to act on yet.
+        actions = [] if campaign else suggest_actions(turn, author if spec.type != "LeadQualifierAgent" else spec.type, state)
         elapsed_ms = (time.perf_counter() - started) * 1000
         self.stats[spec.type].record(elapsed_ms)
         log.info("agent executed", extra={"agent.type": spec.type, "agent.answered_by": author, "intent": prediction.intent,
@@ -194,11 +199,20 @@ class AgentExecutor:
             suggested_actions=[a.type for a in actions],
             actions=actions,
             metadata={"agent_type": author, "topic": turn.topic, "model_provider": self.config.provider,
-                      "in_scope": str(prediction.in_scope).lower(), "tools_called": ",".join(turn.tool_calls)},
+                      "in_scope": str(prediction.in_scope).lower(), "tools_called": ",".join(turn.tool_calls),
+                      **({"best_send_hour": str(hour)} if campaign and (hour := best_send_hour(turn.context)) is not None else {})},
             latency_ms=round(elapsed_ms),
             agent_type=author,
             request_id=turn.request_id,
         )
+
+
+def campaign_prompt(turn: Turn) -> str:
+    """What a real model is asked for a campaign message (the offline model composes it directly)."""
+    name = turn.context.get("contact_name", "")
+    return (f"Write one short, friendly outbound message (under 400 characters) to the customer{' ' + name if name else ''} "
+            f"for the campaign \"{turn.context.get('campaign_name', '')}\". Brief: {turn.context.get('objective') or turn.message}. "
+            "Use what you know about them from their history and memories; do not invent facts; no placeholders.")
 
 
 def _sentences(text: str) -> list[str]:

@@ -1,5 +1,5 @@
 //! The Temporal worker process: hosts the Conversation, OutboundMessage, MemoryIngestion,
-//! ReembedMemories, ContactMerge and WebhookDelivery workflows and the activities behind them,
+//! ReembedMemories, ContactMerge, WebhookDelivery, Campaign and CampaignRecipient workflows and the activities behind them,
 //! polling one task queue; serves MemoryService to the agents; and runs the outbox consumers (the
 //! memory feed → MemoryIngestion, the webhook fan-out → WebhookDelivery). Any number of workers
 //! may run against the same Temporal cluster and database; nothing here assumes it is alone.
@@ -21,8 +21,8 @@ use ventros_activities::memory::{MemoryEngine, MemoryServer};
 use ventros_activities::waha::HttpWahaClient;
 use ventros_proto::v1::memory_service_server::MemoryServiceServer;
 use ventros_activities::outbound_webhooks::{RetrySchedule, fanout_once, start_pending};
-use ventros_activities::{ContactActivities, WebhookActivities};
-use ventros_workflows::{ContactMerge, Conversation, MemoryIngestion, OutboundMessage, ReembedInput, ReembedMemories, WebhookDelivery, ids};
+use ventros_activities::{CampaignActivities, ContactActivities, WebhookActivities};
+use ventros_workflows::{Campaign, CampaignRecipient, ContactMerge, Conversation, MemoryIngestion, OutboundMessage, ReembedInput, ReembedMemories, WebhookDelivery, ids};
 
 /// Worker settings, from the environment (see the README's configuration table).
 #[derive(Debug, Clone, clap::Parser)]
@@ -69,6 +69,13 @@ pub struct WorkerSettings {
     /// production a tenant could otherwise reach internal services).
     #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set)]
     pub webhook_allow_private_networks: bool,
+    /// Contacts a campaign run resolves per page of its segment.
+    #[arg(long, env = "CAMPAIGN_PAGE_SIZE", default_value_t = 500)]
+    pub campaign_page_size: u32,
+    /// Recipients a campaign run keeps between their start and their hand-over to OutboundMessage
+    /// (or skip, or park until their send time): bounds the load of one campaign.
+    #[arg(long, env = "CAMPAIGN_MAX_IN_FLIGHT", default_value_t = 200)]
+    pub campaign_max_in_flight: u32,
 }
 
 /// `vector,keyword,graph`, each 0..=10 (also used by `ventros-memory-eval`).
@@ -172,6 +179,7 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         max_backoff: Duration::from_millis(settings.webhook_retry_max_ms.max(1)),
     };
     tokio::spawn(run_webhook_fanout(pool.clone(), client.clone(), settings.connections.task_queue.clone(), schedule, feed_interval));
+    let campaigns = CampaignActivities::new(pool.clone(), client.clone(), agents.clone(), settings.campaign_page_size, settings.campaign_max_in_flight);
     let activities = ConversationActivities::new(pool.clone(), Arc::new(HttpWahaClient::new()), agents);
     let options = WorkerOptions::new(settings.connections.task_queue.clone())
         .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(settings.workflow_pollers.max(2)))
@@ -183,7 +191,10 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         .register_workflow::<ReembedMemories>()?
         .register_workflow::<ContactMerge>()?
         .register_workflow::<WebhookDelivery>()?
+        .register_workflow::<Campaign>()?
+        .register_workflow::<CampaignRecipient>()?
         .register_activities(activities)
+        .register_activities(campaigns)
         .register_activities(ContactActivities::new(pool.clone()))
         .register_activities(WebhookActivities::new(pool, settings.webhook_allow_private_networks))
         .register_activities(MemoryActivities::new(engine))

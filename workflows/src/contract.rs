@@ -25,6 +25,8 @@ pub mod names {
     pub const REEMBED_MEMORIES_WORKFLOW: &str = "ReembedMemories";
     pub const CONTACT_MERGE_WORKFLOW: &str = "ContactMerge";
     pub const WEBHOOK_DELIVERY_WORKFLOW: &str = "WebhookDelivery";
+    pub const CAMPAIGN_WORKFLOW: &str = "Campaign";
+    pub const CAMPAIGN_RECIPIENT_WORKFLOW: &str = "CampaignRecipient";
 
     pub const SIGNAL_INBOUND: &str = "inbound";
     pub const SIGNAL_ACK: &str = "ack";
@@ -32,6 +34,15 @@ pub mod names {
     pub const QUERY_STATE: &str = "state";
     pub const UPDATE_TAKEOVER: &str = "takeover";
     pub const UPDATE_HANDBACK: &str = "handback";
+    /// Campaign: pause, resume or cancel (from the API).
+    pub const SIGNAL_CAMPAIGN_CONTROL: &str = "control";
+    /// Campaign: a recipient finished preparing (skipped, parked until its send time, or handed to
+    /// OutboundMessage), so the next one may start.
+    pub const SIGNAL_RECIPIENT_PROGRESS: &str = "recipient_progress";
+    /// CampaignRecipient: the contact answered within the attribution window (from Conversation).
+    pub const SIGNAL_CAMPAIGN_REPLIED: &str = "replied";
+    /// CampaignRecipient: look again (the campaign was resumed or cancelled while it was held).
+    pub const SIGNAL_CAMPAIGN_WAKE: &str = "wake";
 
     pub const ACTIVITY_PERSIST_INBOUND: &str = "conversation.persist_inbound";
     pub const ACTIVITY_PLAN_AUTO_REPLY: &str = "conversation.plan_auto_reply";
@@ -49,6 +60,16 @@ pub mod names {
     pub const ACTIVITY_CONTACT_MERGE_STEP: &str = "contacts.merge_step";
     pub const ACTIVITY_WEBHOOK_DELIVER: &str = "webhooks.deliver";
     pub const ACTIVITY_WEBHOOK_GIVE_UP: &str = "webhooks.give_up";
+    pub const ACTIVITY_CAMPAIGN_BEGIN_RUN: &str = "campaign.begin_run";
+    pub const ACTIVITY_CAMPAIGN_RESOLVE_PAGE: &str = "campaign.resolve_page";
+    pub const ACTIVITY_CAMPAIGN_CONTROL: &str = "campaign.apply_control";
+    pub const ACTIVITY_CAMPAIGN_OUTSTANDING: &str = "campaign.outstanding";
+    pub const ACTIVITY_CAMPAIGN_FINISH_RUN: &str = "campaign.finish_run";
+    pub const ACTIVITY_CAMPAIGN_PREPARE_RECIPIENT: &str = "campaign.prepare_recipient";
+    pub const ACTIVITY_CAMPAIGN_SKIP_RECIPIENT: &str = "campaign.skip_recipient";
+    pub const ACTIVITY_CAMPAIGN_CLAIM_SEND: &str = "campaign.claim_send";
+    pub const ACTIVITY_CAMPAIGN_RECORD_REPLY: &str = "campaign.record_reply";
+    pub const ACTIVITY_CAMPAIGN_CLOSE_RECIPIENT: &str = "campaign.close_recipient";
 
     /// Application failure type of an agent call that can never succeed (unknown agent, invalid
     /// request): not retried, the conversation goes to a human at once.
@@ -105,6 +126,29 @@ pub mod ids {
     pub fn webhook_delivery_workflow_id(tenant_id: Uuid, delivery_id: Uuid) -> String {
         format!("webhook:{tenant_id}:{delivery_id}")
     }
+
+    /// `campaign:{tenant}:{campaign}`: the campaign's Temporal Schedule, and the prefix of its
+    /// runs' workflow ids (the schedule appends the fire time).
+    pub fn campaign_schedule_id(tenant_id: Uuid, campaign_id: Uuid) -> String {
+        format!("campaign:{tenant_id}:{campaign_id}")
+    }
+
+    /// `campaign-recipient:{tenant}:{run}:{contact}`: one execution per contact and run, so a
+    /// contact can never be dispatched twice in one run.
+    pub fn campaign_recipient_workflow_id(tenant_id: Uuid, run_id: Uuid, contact_id: Uuid) -> String {
+        format!("campaign-recipient:{tenant_id}:{run_id}:{contact_id}")
+    }
+
+    /// The id of a recipient's campaign message: derived from the run and the contact, so every
+    /// attempt, restart or resume writes (and sends) the same one message.
+    pub fn campaign_message_id(run_id: Uuid, contact_id: Uuid) -> Uuid {
+        let mut name = Vec::with_capacity(32);
+        name.extend_from_slice(run_id.as_bytes());
+        name.extend_from_slice(contact_id.as_bytes());
+        Uuid::new_v5(&CAMPAIGN_MESSAGE_NAMESPACE, &name)
+    }
+
+    const CAMPAIGN_MESSAGE_NAMESPACE: Uuid = Uuid::from_u128(0x6a0c_3f0e_2b1d_4c57_9e4e_5b7f_2c1a_8d90);
 
     /// `memory:{tenant}:{contact}`: one ingestion queue per contact, so facts apply in order.
     pub fn memory_ingestion_workflow_id(tenant_id: Uuid, contact_id: Uuid) -> String {
@@ -336,6 +380,9 @@ pub struct PersistInboundOutput {
     /// Set when the channel answers with an AI agent.
     #[serde(default)]
     pub ai: Option<AiReplyConfig>,
+    /// Campaign messages this batch answers (within their attribution window).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub campaign_replies: Vec<CampaignReplyTarget>,
 }
 
 /// How a channel's replies come from an agent (from the channel settings).
@@ -620,6 +667,219 @@ pub struct RecordStatusInput {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Campaigns
+// ---------------------------------------------------------------------------------------------
+
+/// Input of a Campaign run (what its Temporal Schedule starts). `carried` is set only by
+/// continue-as-new.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CampaignInput {
+    pub tenant_id: Uuid,
+    pub campaign_id: Uuid,
+    #[serde(default)]
+    pub carried: Option<CarriedCampaign>,
+}
+
+/// What a Campaign run carries across continue-as-new.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CarriedCampaign {
+    pub run: BeginRunOutput,
+    pub cursor: Option<Uuid>,
+    pub exhausted: bool,
+    pub buffer: Vec<Uuid>,
+    pub in_flight: Vec<Uuid>,
+    pub paused: bool,
+    pub cancelled: bool,
+    pub progress: CampaignCounters,
+}
+
+/// Pause, resume or cancel (the `control` signal and the `campaign.apply_control` activity).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignControl {
+    Pause,
+    Resume,
+    Cancel,
+}
+
+/// How a recipient left the parent's hands (the `recipient_progress` signal).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RecipientStage {
+    /// Opted out, no identity on the channel, agent refused, campaign cancelled.
+    Skipped,
+    /// Waiting (durable timer) for its best send time, the send window or a rate-limit slot.
+    Parked,
+    /// Its message was written and handed to OutboundMessage.
+    Handed,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RecipientProgress {
+    pub contact_id: Uuid,
+    pub stage: RecipientStage,
+}
+
+/// Live counters of a run (the `state` query).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CampaignCounters {
+    /// Contacts the segment resolved to so far.
+    pub targeted: u64,
+    pub dispatched: u64,
+    pub skipped: u64,
+    pub parked: u64,
+    pub handed: u64,
+}
+
+/// The `state` query of a Campaign run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CampaignProgress {
+    pub run_id: Uuid,
+    pub run_no: i32,
+    /// `resolving`, `dispatching`, `paused`, `settling` (every recipient dispatched, sends still
+    /// in flight or parked), `cancelled`.
+    pub phase: String,
+    pub counters: CampaignCounters,
+    /// Recipients started and not yet skipped, parked or handed over.
+    pub in_flight: usize,
+    pub max_in_flight: u32,
+    pub segment_exhausted: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BeginRunInput {
+    pub tenant_id: Uuid,
+    pub campaign_id: Uuid,
+    pub workflow_id: String,
+}
+
+/// The run this workflow execution is (created on first call, found on retries).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct BeginRunOutput {
+    pub run_id: Uuid,
+    pub run_no: i32,
+    /// False when the campaign was cancelled or completed before this run began: nothing to do.
+    pub proceed: bool,
+    /// The campaign is paused: the run starts paused.
+    pub paused: bool,
+    pub page_size: u32,
+    pub max_in_flight: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ResolvePageInput {
+    pub tenant_id: Uuid,
+    pub campaign_id: Uuid,
+    pub run_id: Uuid,
+    pub after: Option<Uuid>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CampaignControlInput {
+    pub tenant_id: Uuid,
+    pub campaign_id: Uuid,
+    pub run_id: Uuid,
+    pub control: CampaignControl,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunRef {
+    pub tenant_id: Uuid,
+    pub campaign_id: Uuid,
+    pub run_id: Uuid,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FinishRunInput {
+    pub tenant_id: Uuid,
+    pub campaign_id: Uuid,
+    pub run_id: Uuid,
+    pub cancelled: bool,
+}
+
+/// Input of CampaignRecipient.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CampaignRecipientInput {
+    pub tenant_id: Uuid,
+    pub campaign_id: Uuid,
+    pub run_id: Uuid,
+    pub contact_id: Uuid,
+    /// The Campaign run to report progress to (by workflow id: it may continue-as-new).
+    pub parent_workflow_id: String,
+}
+
+/// Identifies one recipient, with the workflow's clock: send windows, best times and rate-limit
+/// slots are computed against workflow time, so they replay and time-skip correctly.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RecipientAt {
+    pub tenant_id: Uuid,
+    pub run_id: Uuid,
+    pub contact_id: Uuid,
+    pub now_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PrepareRecipientOutput {
+    /// Why the contact gets no message (`opted_out`, `no_identity_on_channel`, …).
+    pub skip_reason: Option<String>,
+    /// When to send (milliseconds since the epoch): the agent's best time inside the window.
+    pub send_at_ms: i64,
+    pub attribution_window_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SkipRecipientInput {
+    pub tenant_id: Uuid,
+    pub run_id: Uuid,
+    pub contact_id: Uuid,
+    pub reason: String,
+}
+
+/// The answer of `campaign.claim_send`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case", tag = "decision")]
+pub enum SendClaim {
+    /// The message is written (pending); send it.
+    Go { message_id: Uuid, channel_id: Uuid },
+    /// Not yet: outside the send window, or the rate limit's next slot is later.
+    WaitUntil { at_ms: i64 },
+    /// The campaign is paused: wait for the `wake` signal.
+    Hold,
+    /// The campaign was cancelled (the recipient is recorded as skipped).
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RecordReplyInput {
+    pub tenant_id: Uuid,
+    pub run_id: Uuid,
+    pub contact_id: Uuid,
+    pub reply_message_id: Uuid,
+}
+
+/// The `replied` signal.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CampaignReplied {
+    pub reply_message_id: Uuid,
+}
+
+/// A campaign recipient the contact's new inbound message answers (from PersistInbound).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CampaignReplyTarget {
+    pub workflow_id: String,
+    pub reply_message_id: Uuid,
+}
+
+/// Result of a CampaignRecipient execution.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RecipientOutcome {
+    /// `skipped`, `cancelled`, `replied`, `no_reply`.
+    pub outcome: String,
+    pub message_id: Option<Uuid>,
+}
+
+// ---------------------------------------------------------------------------------------------
 // Activity definitions (implemented in `ventros-activities`)
 // ---------------------------------------------------------------------------------------------
 
@@ -676,6 +936,27 @@ activity_definitions! {
     WebhookDeliver: names::ACTIVITY_WEBHOOK_DELIVER, WebhookAttemptInput => ();
     /// Marks a delivery failed once its attempts are exhausted.
     WebhookGiveUp: names::ACTIVITY_WEBHOOK_GIVE_UP, WebhookAttemptInput => ();
+    /// Creates (or finds) the campaign run this execution is.
+    CampaignBeginRun: names::ACTIVITY_CAMPAIGN_BEGIN_RUN, BeginRunInput => BeginRunOutput;
+    /// The next page of the segment's contacts after a cursor, recorded as pending recipients.
+    CampaignResolvePage: names::ACTIVITY_CAMPAIGN_RESOLVE_PAGE, ResolvePageInput => Vec<Uuid>;
+    /// Applies pause/resume/cancel to the run's recipients and wakes the held ones.
+    CampaignApplyControl: names::ACTIVITY_CAMPAIGN_CONTROL, CampaignControlInput => u64;
+    /// Recipients of the run that have not reached a send outcome yet.
+    CampaignOutstanding: names::ACTIVITY_CAMPAIGN_OUTSTANDING, RunRef => u64;
+    /// Marks the run (and a one-off campaign) completed or cancelled.
+    CampaignFinishRun: names::ACTIVITY_CAMPAIGN_FINISH_RUN, FinishRunInput => ();
+    /// Skip checks, the agent's personalised text and best send time, stored on the recipient.
+    CampaignPrepareRecipient: names::ACTIVITY_CAMPAIGN_PREPARE_RECIPIENT, RecipientAt => PrepareRecipientOutput;
+    /// Records a recipient as skipped with a reason.
+    CampaignSkipRecipient: names::ACTIVITY_CAMPAIGN_SKIP_RECIPIENT, SkipRecipientInput => ();
+    /// Checks status, window and rate limit; when clear, writes the pending campaign message.
+    CampaignClaimSend: names::ACTIVITY_CAMPAIGN_CLAIM_SEND, RecipientAt => SendClaim;
+    /// Records the contact's reply.
+    CampaignRecordReply: names::ACTIVITY_CAMPAIGN_RECORD_REPLY, RecordReplyInput => ();
+    /// The attribution window ended without a reply: closes the session the message opened if
+    /// nobody wrote in it.
+    CampaignCloseRecipient: names::ACTIVITY_CAMPAIGN_CLOSE_RECIPIENT, RecipientAt => ();
 }
 
 #[cfg(test)]

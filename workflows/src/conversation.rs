@@ -15,7 +15,7 @@ use temporalio_sdk::{
     ChildWorkflowOptions, ContinueAsNewOptions, SyncWorkflowContext,
     WorkflowContext, WorkflowContextView, WorkflowResult,
 };
-use temporalio_workflow::ParentClosePolicy;
+use temporalio_workflow::{ParentClosePolicy, SignalWorkflowOptions};
 use uuid::Uuid;
 
 use crate::contract::{activities::*, names, *};
@@ -264,6 +264,15 @@ impl Conversation {
             }
             s.awaiting_reply.extend(out.new_message_ids);
         });
+        // The contact answered a campaign message: its recipient workflow records the reply.
+        for target in out.campaign_replies {
+            let replied = CampaignReplied { reply_message_id: target.reply_message_id };
+            // Best effort: a recipient whose window just closed no longer listens.
+            let _ = ctx
+                .external_workflow(target.workflow_id, None)
+                .signal(crate::campaigns::CampaignRecipient::replied, replied, SignalWorkflowOptions::default())
+                .await;
+        }
         Ok(())
     }
 

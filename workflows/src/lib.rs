@@ -7,6 +7,7 @@
 //!
 //! [`contract`] is the vocabulary shared with the API and the worker.
 
+pub mod campaigns;
 pub mod contacts;
 pub mod contract;
 pub mod conversation;
@@ -16,6 +17,7 @@ mod retry;
 pub mod webhooks;
 
 pub use contract::*;
+pub use campaigns::{Campaign, CampaignRecipient};
 pub use contacts::ContactMerge;
 pub use conversation::Conversation;
 pub use memory::{MemoryIngestion, ReembedMemories};

@@ -72,3 +72,22 @@ pub(crate) fn presence_activity() -> ActivityOptions {
         .retry_policy(RetryPolicy::builder().maximum_attempts(2).build())
         .build()
 }
+
+/// The campaign's personalisation call (database reads + one agent call) as a local activity:
+/// ten thousand recipients cannot afford two extra server round trips each. A few retries, then
+/// the recipient is skipped with the reason rather than sent an unpersonalised message.
+pub(crate) fn campaign_agent_activity() -> LocalActivityOptions {
+    LocalActivityOptions::builder()
+        .start_to_close_timeout(Duration::from_secs(15))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_millis(500))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(8))
+                .maximum_attempts(5)
+                .non_retryable_error_types([names::FAILURE_AGENT_REJECTED])
+                .build(),
+        )
+        .timer_backoff_threshold(Duration::from_secs(5))
+        .build()
+}
