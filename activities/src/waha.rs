@@ -200,8 +200,8 @@ impl SentMessage {
 /// Why a WAHA call failed. `Rejected` is final; everything else is worth retrying.
 #[derive(Debug, thiserror::Error)]
 pub enum WahaError {
-    #[error("WAHA rejected the request (HTTP {status})")]
-    Rejected { status: u16 },
+    #[error("WAHA rejected the request (HTTP {status}){}", detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Rejected { status: u16, detail: Option<String> },
     #[error("WAHA is unavailable (HTTP {status})")]
     Unavailable { status: u16 },
     #[error("could not reach WAHA: {0}")]
@@ -255,11 +255,22 @@ impl HttpWahaClient {
         }
         let code = status.as_u16();
         if status.is_client_error() && code != 408 && code != 429 {
-            Err(WahaError::Rejected { status: code })
+            let body = resp.json::<Value>().await.ok();
+            Err(WahaError::Rejected { status: code, detail: body.as_ref().and_then(rejection_detail) })
         } else {
             Err(WahaError::Unavailable { status: code })
         }
     }
+}
+
+/// WAHA's explanation of a refusal (`message`), kept short and without anything that looks like a
+/// phone number: it ends up in failure reasons, logs and the API.
+fn rejection_detail(body: &Value) -> Option<String> {
+    let message = body.get("message")?.as_str()?;
+    static DIGITS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| regex::Regex::new(r"\d{6,}").expect("valid regex"));
+    let scrubbed = DIGITS.replace_all(message, "…");
+    let short: String = scrubbed.chars().take(200).collect();
+    (!short.trim().is_empty()).then_some(short)
 }
 
 impl HttpWahaClient {
@@ -271,7 +282,8 @@ impl HttpWahaClient {
         if status.is_success() {
             Ok(())
         } else if status.is_client_error() && code != 408 && code != 429 {
-            Err(WahaError::Rejected { status: code })
+            let body = resp.json::<Value>().await.ok();
+            Err(WahaError::Rejected { status: code, detail: body.as_ref().and_then(rejection_detail) })
         } else {
             Err(WahaError::Unavailable { status: code })
         }

@@ -108,6 +108,9 @@ pub struct Faults {
     /// Do not acknowledge sent messages.
     #[serde(default)]
     pub no_acks: bool,
+    /// Sends to these chats answer 422 (a number that is not on WhatsApp), whatever else is set.
+    #[serde(default)]
+    pub reject_chat_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -407,6 +410,10 @@ async fn send_text(State(sim): State<WahaSimulator>, headers: HeaderMap, body: a
     let (Some(chat_id), Some(text)) = (req.chat_id, req.text) else {
         return problem(StatusCode::BAD_REQUEST, "chatId and text are required");
     };
+    if faults.reject_chat_ids.contains(&chat_id) {
+        sim.state.lock().expect("sim state").counters.rejected_calls += 1;
+        return problem(StatusCode::UNPROCESSABLE_ENTITY, "The number is not registered on WhatsApp");
+    }
     let session = req.session.unwrap_or_else(|| "default".into());
     if !valid_chat_id(&chat_id) || text.is_empty() {
         return problem(StatusCode::BAD_REQUEST, "chatId must be a WhatsApp chat id and text must not be empty");

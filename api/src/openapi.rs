@@ -37,6 +37,7 @@ Live events: `GET /api/v1/stream` (WebSocket; `?access_token=` and `?last_event_
         (name = "pipelines", description = "Pipelines and stages"),
         (name = "deals", description = "Deals"),
         (name = "segments", description = "Saved contact filters (campaign audiences)"),
+        (name = "campaigns", description = "Scheduled, segmented, agent-personalised outbound campaigns and their metrics"),
         (name = "agents", description = "AI agents"),
         (name = "memories", description = "Customer memory and knowledge graph"),
         (name = "webhooks", description = "Outbound webhook subscriptions and deliveries"),
@@ -103,6 +104,16 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(segments::list, segments::create))
         .routes(routes!(segments::preview_filter))
         .routes(routes!(segments::show, segments::update, segments::delete))
+        .routes(routes!(campaigns::list, campaigns::create))
+        .routes(routes!(campaigns::show, campaigns::update, campaigns::delete))
+        .routes(routes!(campaigns::schedule))
+        .routes(routes!(campaigns::pause))
+        .routes(routes!(campaigns::resume))
+        .routes(routes!(campaigns::cancel))
+        .routes(routes!(campaigns::preview_segment))
+        .routes(routes!(campaigns::preview_message))
+        .routes(routes!(campaigns::recipients))
+        .routes(routes!(campaigns::metrics))
         .routes(routes!(agents::list))
         .routes(routes!(webhook_subscriptions::list, webhook_subscriptions::create))
         .routes(routes!(webhook_subscriptions::show, webhook_subscriptions::update, webhook_subscriptions::delete))

@@ -27,6 +27,11 @@ impl AgentDirectory {
         AgentDirectory { client, cache: Arc::default() }
     }
 
+    /// The agent service client, when one is configured (campaign previews call it directly).
+    pub fn client(&self) -> Option<Arc<dyn AgentApi>> {
+        self.client.clone()
+    }
+
     async fn agents(&self) -> Result<Value, ApiError> {
         let mut cache = self.cache.lock().await;
         if let Some((at, value)) = cache.as_ref()

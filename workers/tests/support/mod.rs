@@ -120,6 +120,7 @@ pub struct TestApp {
     pub agents_address: Option<String>,
     /// Extra environment for the worker process (set before `start_worker`).
     pub worker_env: Vec<(String, String)>,
+    pub temporal_address: String,
     worker: Option<Child>,
 }
 
@@ -175,6 +176,11 @@ impl TestApp {
     /// The same, with the worker and API pointing at an agent service (its address, and the
     /// MemoryService address it calls back, which this app's worker will serve).
     pub async fn spawn_with(settings: Value, agents: Option<(String, String)>) -> TestApp {
+        Self::spawn_on(&env("TEMPORAL_ADDRESS"), settings, agents).await
+    }
+
+    /// The same against another Temporal server (the time-skipping test server).
+    pub async fn spawn_on(temporal_address: &str, settings: Value, agents: Option<(String, String)>) -> TestApp {
         let (agents_address, memory_address) = match agents {
             Some((agents, memory)) => (Some(agents), memory),
             None => (None, format!("127.0.0.1:{}", free_port())),
@@ -183,7 +189,7 @@ impl TestApp {
             let _ = rustls::crypto::ring::default_provider().install_default();
         });
         let (pool, database_url) = fresh_database().await;
-        let temporal = ventros_workers::connect_temporal(&env("TEMPORAL_ADDRESS"), "default", Duration::from_secs(30))
+        let temporal = ventros_workers::connect_temporal(temporal_address, "default", Duration::from_secs(30))
             .await
             .expect("Temporal");
         let task_queue = format!("test-{}", Uuid::new_v4().simple());
@@ -220,6 +226,7 @@ impl TestApp {
             memory_address,
             agents_address,
             worker_env: Vec::new(),
+            temporal_address: temporal_address.to_owned(),
             worker: None,
         };
         let (status, channel) = app
@@ -260,7 +267,7 @@ impl TestApp {
         let mut command = Command::new(env!("CARGO_BIN_EXE_ventros-worker"));
         let child = command
             .env("DATABASE_URL", &self.database_url)
-            .env("TEMPORAL_ADDRESS", env("TEMPORAL_ADDRESS"))
+            .env("TEMPORAL_ADDRESS", &self.temporal_address)
             .env("TEMPORAL_TASK_QUEUE", &self.task_queue)
             .env("DATABASE_MAX_CONNECTIONS", "4")
             .env("MEMORY_GRPC_BIND", &self.memory_address)
