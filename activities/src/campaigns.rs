@@ -782,6 +782,9 @@ async fn claim_send(pool: &PgPool, input: &RecipientAt) -> Result<SendClaim, Sto
     .ok_or_else(|| StoreError::Invalid(format!("recipient {} of run {} does not exist", input.contact_id, input.run_id)))?;
     let campaign_id: Uuid = row.try_get("campaign_id")?;
     let status: String = row.try_get("status")?;
+    // A pause or cancel (which updates this row) waits for claims in progress, and a claim that
+    // comes after it reads the new status: no message is written once the API has answered.
+    sqlx::query("SELECT 1 FROM campaigns WHERE id = $1 FOR SHARE").bind(campaign_id).execute(&mut *tx).await?;
     let campaign = load_campaign(&mut tx, input.tenant_id, campaign_id)
         .await?
         .ok_or_else(|| StoreError::Invalid(format!("campaign {campaign_id} does not exist")))?;

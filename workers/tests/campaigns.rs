@@ -224,3 +224,121 @@ async fn a_campaign_personalises_skips_sends_tracks_receipts_and_attributes_repl
     }
     app.record_history(run_workflow, "campaign-run").await;
 }
+
+/// Campaign messages written after `at` (a claim that got through).
+async fn messages_written_after(app: &TestApp, at: chrono::DateTime<chrono::Utc>) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM messages WHERE origin = 'campaign' AND created_at > $1").bind(at).fetch_one(&app.pool).await.unwrap()
+}
+
+async fn db_now(app: &TestApp) -> chrono::DateTime<chrono::Utc> {
+    sqlx::query_scalar("SELECT now()").fetch_one(&app.pool).await.unwrap()
+}
+
+async fn sent_count(app: &TestApp, campaign: Uuid) -> usize {
+    statuses(app, campaign).await.values().filter(|(s, _)| matches!(s.as_str(), "sent" | "delivered" | "read" | "replied")).count()
+}
+
+#[tokio::test]
+async fn pause_resume_cancel_and_a_worker_crash_never_send_anyone_twice() {
+    let (_agents, mut app) = with_agents().await;
+    const WAVE: u32 = 24;
+    for i in 0..WAVE {
+        contact(&app, &format!("Wave {i}"), &["wave"], Some(&chat(100 + i))).await;
+    }
+    for i in 0..8 {
+        contact(&app, &format!("Later {i}"), &["later"], Some(&chat(200 + i))).await;
+    }
+    let wave = segment(&app, "Wave", json!({"tags_all": ["wave"]})).await;
+    let later = segment(&app, "Later", json!({"tags_all": ["later"]})).await;
+    let channel_id = app.channel_id;
+    let base = move |segment: Uuid, rate: i32| {
+        json!({"name": format!("Paced {segment}"), "channel_id": channel_id, "segment_id": segment, "objective": "Flash sale today only.",
+               "schedule": {"kind": "now"}, "best_send_time": false, "rate_limit_per_minute": rate})
+    };
+
+    // Two sends a second across the whole campaign.
+    let id = create_campaign(&app, base(wave, 120)).await;
+    schedule(&app, id).await;
+    eventually("four recipients sent", WAIT, || async { (sent_count(&app, id).await >= 4).then_some(()) }).await;
+    let (_, detail) = app.get(&format!("/api/v1/campaigns/{id}")).await;
+    assert_eq!(detail["status"], "running");
+    assert_eq!(detail["live"]["available"], true, "the running campaign answers its progress query: {detail}");
+    assert_eq!(detail["live"]["state"]["counters"]["targeted"], WAVE as i64, "{detail}");
+    let spaced: Vec<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT slot_at FROM campaign_recipients WHERE campaign_id = $1 AND slot_at IS NOT NULL ORDER BY slot_at")
+            .bind(id)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert!(spaced.windows(2).all(|w| w[1] - w[0] >= chrono::Duration::milliseconds(499)), "the rate limit spaces the sends: {spaced:?}");
+
+    // Pause: once the API answers, no further message is written; due recipients hold.
+    let (status, paused) = app.post(&format!("/api/v1/campaigns/{id}/pause"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{paused}");
+    assert_eq!(paused["status"], "paused");
+    let paused_at = db_now(&app).await;
+    eventually("a due recipient held by the pause", WAIT, || async {
+        let held: i64 = sqlx::query_scalar("SELECT count(*) FROM campaign_recipients WHERE campaign_id = $1 AND held_at IS NOT NULL")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        (held > 0).then_some(())
+    })
+    .await;
+    assert_eq!(messages_written_after(&app, paused_at).await, 0, "nothing is written while paused");
+    let (status, _) = app.post(&format!("/api/v1/campaigns/{id}/pause"), json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "already paused");
+
+    // A crash while paused, then resume: held recipients send, each exactly once.
+    app.kill_worker();
+    app.start_worker();
+    let (status, resumed) = app.post(&format!("/api/v1/campaigns/{id}/resume"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{resumed}");
+    assert_eq!(resumed["status"], "running");
+    let before_crash = sent_count(&app, id).await;
+    eventually("more sends after the resume", WAIT, || async { (sent_count(&app, id).await >= before_crash + 4).then_some(()) }).await;
+    // And a crash mid-send.
+    app.kill_worker();
+    app.start_worker();
+    eventually("the campaign completed", WAIT, || async { (campaign_status(&app, id).await == "completed").then_some(()) }).await;
+    let settled = statuses(&app, id).await;
+    assert_eq!(settled.len(), WAVE as usize);
+    assert!(settled.values().all(|(s, _)| matches!(s.as_str(), "sent" | "delivered" | "read")), "{settled:?}");
+    let sends = sends_per_chat(&app);
+    for i in 0..WAVE {
+        assert_eq!(sends.get(&chat(100 + i)), Some(&1), "contact {i} got exactly one message: {sends:?}");
+    }
+    let written: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE origin = 'campaign'").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(written, WAVE as i64);
+
+    // Cancel: what was sent stays sent; everyone else is skipped; nothing more goes out.
+    let id = create_campaign(&app, base(later, 30)).await;
+    schedule(&app, id).await;
+    eventually("two recipients sent", WAIT, || async { (sent_count(&app, id).await >= 2).then_some(()) }).await;
+    let (status, cancelled) = app.post(&format!("/api/v1/campaigns/{id}/cancel"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    let cancelled_at = db_now(&app).await;
+    let settled = eventually("every recipient settled after the cancel", WAIT, || async {
+        let s = statuses(&app, id).await;
+        (s.len() == 8 && s.values().all(|(st, _)| !matches!(st.as_str(), "pending" | "scheduled" | "sending"))).then_some(s)
+    })
+    .await;
+    let sent = settled.values().filter(|(s, _)| matches!(s.as_str(), "sent" | "delivered" | "read")).count();
+    let skipped = settled.values().filter(|(s, r)| s == "skipped" && r.as_deref() == Some("campaign_cancelled")).count();
+    assert!(sent >= 2 && sent + skipped == 8, "{settled:?}");
+    assert_eq!(messages_written_after(&app, cancelled_at).await, 0);
+    let run_status = eventually("the run cancelled", WAIT, || async {
+        let s: String = sqlx::query_scalar("SELECT status FROM campaign_runs WHERE campaign_id = $1").bind(id).fetch_one(&app.pool).await.unwrap();
+        (s != "running").then_some(s)
+    })
+    .await;
+    assert_eq!(run_status, "cancelled");
+    let later_sends: usize = (0..8).filter_map(|i| sends_per_chat(&app).get(&chat(200 + i)).copied()).sum();
+    assert_eq!(later_sends, sent, "the simulator got exactly the messages recorded as sent");
+    let schedule = app.temporal.get_schedule_handle(ventros_workflows::ids::campaign_schedule_id(app.tenant_id, id));
+    assert!(schedule.describe(Default::default()).await.is_err(), "the cancelled campaign's schedule is gone");
+    let (status, _) = app.post(&format!("/api/v1/campaigns/{id}/resume"), json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
