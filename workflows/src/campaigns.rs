@@ -256,6 +256,8 @@ impl Campaign {
             };
             let options = ChildWorkflowOptions::builder()
                 .workflow_id(ids::campaign_recipient_workflow_id(tenant_id, run_id, *contact_id))
+                // Explicit (the server would inherit it; Temporal's time-skipping test server does not).
+                .task_queue(view.task_queue().to_owned())
                 // Recipients outlive the run's continue-as-new and wait out their attribution window.
                 .parent_close_policy(ParentClosePolicy::Abandon)
                 .build();
@@ -370,6 +372,7 @@ impl CampaignRecipient {
         let (message_id, channel_id) = message_id;
         let options = ChildWorkflowOptions::builder()
             .workflow_id(ids::outbound_workflow_id(input.tenant_id, message_id))
+            .task_queue(ctx.task_queue().to_owned())
             // The message follows its receipts longer than this recipient needs it.
             .parent_close_policy(ParentClosePolicy::Abandon)
             .build();
