@@ -223,6 +223,15 @@ async fn a_campaign_personalises_skips_sends_tracks_receipts_and_attributes_repl
         assert!(events.iter().any(|e| e == expected), "missing {expected} in {events:?}");
     }
     app.record_history(run_workflow, "campaign-run").await;
+    let (ana_recipient, ana_conversation): (String, String) = sqlx::query_as(
+        "SELECT r.workflow_id, s.workflow_id FROM campaign_recipients r JOIN conversation_sessions s ON s.id = r.session_id WHERE r.contact_id = $1",
+    )
+    .bind(ana)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    app.record_history(&ana_recipient, "campaign-recipient-replied").await;
+    app.record_history(&ana_conversation, "conversation-campaign-reply").await;
 }
 
 /// Campaign messages written after `at` (a claim that got through).
@@ -311,6 +320,8 @@ async fn pause_resume_cancel_and_a_worker_crash_never_send_anyone_twice() {
     }
     let written: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE origin = 'campaign'").fetch_one(&app.pool).await.unwrap();
     assert_eq!(written, WAVE as i64);
+    let run_workflow: String = sqlx::query_scalar("SELECT workflow_id FROM campaign_runs WHERE campaign_id = $1").bind(id).fetch_one(&app.pool).await.unwrap();
+    app.record_history(&run_workflow, "campaign-run-paused-resumed-crashed").await;
 
     // Cancel: what was sent stays sent; everyone else is skipped; nothing more goes out.
     let id = create_campaign(&app, base(later, 30)).await;
