@@ -151,6 +151,17 @@ async fn a_campaign_personalises_skips_sends_tracks_receipts_and_attributes_repl
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(app.sim.sent().is_empty(), "previews send nothing");
 
+    // Another tenant sees none of it and cannot use this tenant's channel or segment.
+    let (_, other) = ventros_api::auth::create_tenant(&app.pool, "Other tenant").await.unwrap();
+    let (status, _) = app.get_as(&format!("/api/v1/campaigns/{id}"), &other.secret).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, listed) = app.get_as("/api/v1/campaigns", &other.secret).await;
+    assert_eq!((status, listed["items"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)));
+    let (status, _) = app.call(Method::POST, &format!("/api/v1/campaigns/{id}/cancel"), &other.secret, Some(json!({}))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = app.call(Method::POST, "/api/v1/campaigns", &other.secret, Some(valid.clone())).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
     // Elis's number is not on WhatsApp; every other send fails half the time before it works.
     app.sim.set_faults(Faults { error_rate: 0.5, reject_chat_ids: vec![chat(5)], ..Faults::default() });
     let scheduled = schedule(&app, id).await;
