@@ -124,6 +124,7 @@ async fn a_campaign_personalises_skips_sends_tracks_receipts_and_attributes_repl
         (with(json!({"time_zone": "Mars/Olympus"})), "time zone"),
         (with(json!({"schedule": {"kind": "cron", "expression": "whenever"}})), "cron"),
         (with(json!({"rate_limit_per_minute": -5})), "rate_limit"),
+        (with(json!({"agent_type": "NoSuchAgent"})), "unknown agent type"),
     ] {
         let (status, body) = app.post("/api/v1/campaigns", bad.clone()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad} → {body}");

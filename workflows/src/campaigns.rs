@@ -23,6 +23,8 @@ use temporalio_sdk::{
 };
 use temporalio_workflow::{ParentClosePolicy, SignalWorkflowOptions, StartChildWorkflowExecutionFailedCause};
 use temporalio_workflow::ChildWorkflowStartError;
+use temporalio_common::error::ActivityExecutionError;
+use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
 use uuid::Uuid;
 
 use crate::contract::{activities::*, names, *};
@@ -326,13 +328,9 @@ impl CampaignRecipient {
         };
         let prepared = match ctx.execute_local_activity(CampaignPrepareRecipient, at(ctx), campaign_agent_activity()).await {
             Ok(prepared) => prepared,
-            Err(_) => {
-                let skip = SkipRecipientInput {
-                    tenant_id: input.tenant_id,
-                    run_id: input.run_id,
-                    contact_id: input.contact_id,
-                    reason: "agent_unavailable".into(),
-                };
+            Err(err) => {
+                let reason = if is_agent_rejection(&err) { "agent_rejected" } else { "agent_unavailable" };
+                let skip = SkipRecipientInput { tenant_id: input.tenant_id, run_id: input.run_id, contact_id: input.contact_id, reason: reason.into() };
                 ctx.execute_local_activity(CampaignSkipRecipient, skip, db_activity()).await?;
                 Self::report(ctx, &input, RecipientStage::Skipped).await;
                 return Ok(RecipientOutcome { outcome: "skipped".into(), message_id: None });
@@ -426,4 +424,19 @@ impl CampaignRecipient {
             .signal(Campaign::recipient_progress, progress, SignalWorkflowOptions::default())
             .await;
     }
+}
+
+/// Whether the activity failed because the agent service refused the request (an unknown agent
+/// type, an invalid request) rather than because it was unreachable.
+fn is_agent_rejection(err: &ActivityExecutionError) -> bool {
+    let mut failure = err.failure();
+    while let Some(f) = failure {
+        if let Some(FailureInfo::ApplicationFailureInfo(info)) = &f.failure_info
+            && info.r#type == names::FAILURE_AGENT_REJECTED
+        {
+            return true;
+        }
+        failure = f.cause.as_deref();
+    }
+    false
 }

@@ -32,7 +32,7 @@ impl AgentDirectory {
         self.client.clone()
     }
 
-    async fn agents(&self) -> Result<Value, ApiError> {
+    pub async fn agents(&self) -> Result<Value, ApiError> {
         let mut cache = self.cache.lock().await;
         if let Some((at, value)) = cache.as_ref()
             && at.elapsed() < TTL

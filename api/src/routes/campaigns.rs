@@ -250,6 +250,7 @@ pub async fn create(State(state): State<AppState>, Authorized(principal): AsAgen
         attribution_window_hours: req.attribution_window_hours.unwrap_or(72),
     };
     definition.check_fields()?;
+    check_agent_type(&state, &definition.agent_type).await?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     definition.check_references(&mut tx, principal.tenant_id).await?;
     let id = Uuid::now_v7();
@@ -263,6 +264,19 @@ pub async fn create(State(state): State<AppState>, Authorized(principal): AsAgen
     let campaign = campaign_json(&state, &mut tx, id).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(campaign)))
+}
+
+/// An agent type the agent service does not offer is refused; while the service cannot be asked,
+/// the type is accepted (recipients are skipped as `agent_rejected` if it turns out unknown).
+async fn check_agent_type(state: &AppState, agent_type: &str) -> Result<(), ApiError> {
+    let Ok(agents) = state.agents.agents().await else {
+        return Ok(());
+    };
+    let known = agents["items"].as_array().is_some_and(|items| items.iter().any(|a| a["type"] == agent_type));
+    if !known {
+        return Err(ApiError::Unprocessable(format!("unknown agent type {agent_type:?}; GET /api/v1/agents lists them")));
+    }
+    Ok(())
 }
 
 async fn outbox(tx: &mut sqlx::PgConnection, tenant_id: Uuid, event_type: &str, campaign_id: Uuid, payload: Value) -> Result<(), ApiError> {
@@ -338,6 +352,7 @@ pub async fn update(State(state): State<AppState>, Authorized(principal): AsAgen
         attribution_window_hours: req.attribution_window_hours.unwrap_or(current.attribution_window_hours),
     };
     definition.check_fields()?;
+    check_agent_type(&state, &definition.agent_type).await?;
     definition.check_references(&mut tx, principal.tenant_id).await?;
     let change = sqlx::query(
         "UPDATE campaigns SET name = $1, channel_id = $2, segment_id = $3, objective = $4, agent_type = $5, schedule = $6, send_window = $7,
