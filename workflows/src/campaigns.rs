@@ -265,7 +265,7 @@ impl Campaign {
                 .build();
             view.start_child_workflow(CampaignRecipient::run, input, options)
         });
-        let results = futures::future::join_all(starts).await;
+        let results = temporalio_sdk::workflows::join_all(starts).await;
         let mut already = Vec::new();
         for (contact_id, result) in batch.iter().zip(results) {
             match result {
