@@ -302,6 +302,18 @@ pub async fn personalise(
     contact_id: Uuid,
     request_id: &str,
 ) -> Result<Personalised, PersonaliseError> {
+    let request = personalisation_request(conn, campaign, contact_id, request_id).await?;
+    ask_agent(agents, campaign, request).await
+}
+
+/// The agent request for one contact (database reads only, so a caller can give its connection
+/// back before the agent call).
+pub async fn personalisation_request(
+    conn: &mut PgConnection,
+    campaign: &CampaignRow,
+    contact_id: Uuid,
+    request_id: &str,
+) -> Result<AgentExecutionRequest, PersonaliseError> {
     let hours: Vec<(i32, i64)> = sqlx::query_as(
         "SELECT extract(hour FROM coalesce(provider_timestamp, created_at) AT TIME ZONE $3)::int AS hour, count(*)
            FROM messages
@@ -334,7 +346,7 @@ pub async fn personalise(
     if let Some(name) = name {
         context.insert("contact_name".into(), name);
     }
-    let request = AgentExecutionRequest {
+    Ok(AgentExecutionRequest {
         agent_type: campaign.agent_type.clone(),
         contact_id: contact_id.to_string(),
         message: campaign.objective.clone(),
@@ -343,7 +355,11 @@ pub async fn personalise(
         tenant_id: campaign.tenant_id.to_string(),
         request_id: request_id.to_owned(),
         session_id: String::new(),
-    };
+    })
+}
+
+/// The agent's answer to a personalisation request: its text and best hour.
+pub async fn ask_agent(agents: &dyn AgentApi, campaign: &CampaignRow, request: AgentExecutionRequest) -> Result<Personalised, PersonaliseError> {
     let answer = agents.execute(request, AGENT_DEADLINE).await?;
     let text = answer.response.trim().to_owned();
     if text.is_empty() {
@@ -685,12 +701,17 @@ async fn prepare_recipient(pool: &PgPool, agents: Option<&dyn AgentApi>, input: 
         return skip_now("agent_service_not_configured".into()).await;
     };
     let request_id = ids::campaign_recipient_workflow_id(input.tenant_id, input.run_id, input.contact_id);
-    let personalised = match personalise(&mut conn, agents, &campaign, input.contact_id, &request_id).await {
-        Ok(p) => p,
+    let request = match personalisation_request(&mut conn, &campaign, input.contact_id, &request_id).await {
+        Ok(request) => request,
         Err(PersonaliseError::Store(e)) => return Err(store_failure(e)),
         Err(PersonaliseError::Agent(e)) => return Err(agent_failure(e)),
     };
+    // Not held across the agent call: a campaign has many recipients preparing at once.
     drop(conn);
+    let personalised = ask_agent(agents, &campaign, request).await.map_err(|e| match e {
+        PersonaliseError::Store(e) => store_failure(e),
+        PersonaliseError::Agent(e) => agent_failure(e),
+    })?;
     let send_at = choose_send_time(&campaign, personalised.best_hour, now).unwrap_or(now);
     let mut tx = pool.begin().await.map_err(db)?;
     let updated = sqlx::query(

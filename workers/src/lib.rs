@@ -74,7 +74,7 @@ pub struct WorkerSettings {
     pub campaign_page_size: u32,
     /// Recipients a campaign run keeps between their start and their hand-over to OutboundMessage
     /// (or skip, or park until their send time): bounds the load of one campaign.
-    #[arg(long, env = "CAMPAIGN_MAX_IN_FLIGHT", default_value_t = 200)]
+    #[arg(long, env = "CAMPAIGN_MAX_IN_FLIGHT", default_value_t = 64)]
     pub campaign_max_in_flight: u32,
 }
 

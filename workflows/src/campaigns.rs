@@ -375,13 +375,22 @@ impl CampaignRecipient {
             .parent_close_policy(ParentClosePolicy::Abandon)
             .build();
         let outbound = OutboundInput { tenant_id: input.tenant_id, channel_id, message_id, compose: false };
-        match ctx.start_child_workflow(OutboundMessage::run, outbound, options).await {
+        // The report goes out with the start, in the same workflow task: the message is written,
+        // so the campaign may move on.
+        let report = async {
+            if !parked {
+                let progress = RecipientProgress { contact_id: input.contact_id, stage: RecipientStage::Handed };
+                let _ = ctx
+                    .external_workflow(input.parent_workflow_id.clone(), None)
+                    .signal(Campaign::recipient_progress, progress, SignalWorkflowOptions::default())
+                    .await;
+            }
+        };
+        let (_, started) = temporalio_sdk::workflows::join!(report, ctx.start_child_workflow(OutboundMessage::run, outbound, options));
+        match started {
             Ok(_) => {}
             Err(ChildWorkflowStartError::StartFailed { cause: StartChildWorkflowExecutionFailedCause::WorkflowAlreadyExists, .. }) => {}
             Err(err) => return Err(err.into()),
-        }
-        if !parked {
-            Self::report(ctx, &input, RecipientStage::Handed).await;
         }
 
         // Attribution: the contact's next message within the window counts as a reply.
