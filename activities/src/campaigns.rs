@@ -635,8 +635,11 @@ async fn finish_run(pool: &PgPool, input: &FinishRunInput) -> Result<(), StoreEr
     Ok(())
 }
 
-async fn recipient_status(conn: &mut PgConnection, tenant_id: Uuid, run_id: Uuid, contact_id: Uuid) -> Result<(Uuid, String, Option<String>, Option<DateTime<Utc>>), StoreError> {
-    let row: Option<(Uuid, String, Option<String>, Option<DateTime<Utc>>)> = sqlx::query_as(
+/// A recipient's row as preparation needs it: campaign, status, reason, chosen send time.
+type RecipientRow = (Uuid, String, Option<String>, Option<DateTime<Utc>>);
+
+async fn recipient_status(conn: &mut PgConnection, tenant_id: Uuid, run_id: Uuid, contact_id: Uuid) -> Result<RecipientRow, StoreError> {
+    let row: Option<RecipientRow> = sqlx::query_as(
         "SELECT campaign_id, status, reason, send_at FROM campaign_recipients WHERE tenant_id = $1 AND run_id = $2 AND contact_id = $3 FOR UPDATE",
     )
     .bind(tenant_id)

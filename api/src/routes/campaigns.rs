@@ -13,7 +13,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use temporalio_client::schedules::{CreateScheduleOptions, DeleteScheduleOptions, PauseScheduleOptions, ScheduleAction, ScheduleOverlapPolicy, UnpauseScheduleOptions};
-use temporalio_client::{Client, WorkflowQueryOptions, WorkflowSignalOptions};
+use temporalio_client::{WorkflowQueryOptions, WorkflowSignalOptions};
 use tonic::Code;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -386,10 +386,6 @@ fn temporal_error(err: impl std::fmt::Display) -> ApiError {
     ApiError::Unavailable("Temporal did not accept the schedule change; retry shortly".into())
 }
 
-async fn temporal(state: &AppState) -> Result<Client, ApiError> {
-    Ok(state.temporal.client().await?)
-}
-
 /// Starts the campaign on its schedule: a Temporal Schedule (visible in the Temporal UI) starts
 /// each run.
 #[utoipa::path(post, path = "/api/v1/campaigns/{id}/schedule", tag = "campaigns", params(("id" = String, Path)),
@@ -436,7 +432,7 @@ pub async fn schedule(State(state): State<AppState>, Authorized(principal): AsAg
 }
 
 async fn create_schedule(state: &AppState, campaign: &CampaignRow, schedule_id: &str) -> Result<(), ApiError> {
-    let client = temporal(state).await?;
+    let client = state.temporal.client().await?;
     let input = CampaignInput { tenant_id: campaign.tenant_id, campaign_id: campaign.id, carried: None };
     let options = CreateScheduleOptions::builder()
         .action(ScheduleAction::start_workflow(Campaign::run, input, state.config.task_queue.clone(), schedule_id.to_owned()))
@@ -491,7 +487,7 @@ async fn control(state: &AppState, principal: Principal, id: &str, control: Camp
     tx.commit().await?;
 
     if campaign.status != "draft" {
-        let client = temporal(state).await?;
+        let client = state.temporal.client().await?;
         let schedule = client.get_schedule_handle(ids::campaign_schedule_id(tenant_id, id));
         let deadline = state.config.temporal_deadline;
         let result = match control {
