@@ -131,7 +131,14 @@ impl Campaign {
                 woke = ctx.wait_condition(|s| !s.controls.is_empty()) => { woke?; },
                 _ = ctx.timer(wait) => {},
             };
-            wait = (wait * 2).min(Duration::from_secs(300));
+            // At most half a minute between looks: the run completes soon after its last send.
+            wait = (wait * 2).min(Duration::from_secs(30));
+            // Parked recipients can keep a run settling for a day: keep its history small (the
+            // next run finds the segment exhausted and nothing in flight, and settles on).
+            if ctx.continue_as_new_suggested() || ctx.history_length() > MAX_HISTORY_EVENTS {
+                let next = ctx.state(|s| s.carry());
+                ctx.continue_as_new(next, ContinueAsNewOptions::default())?;
+            }
         }
         let finish = ctx.state(|s| FinishRunInput { tenant_id: s.tenant_id, campaign_id: s.campaign_id, run_id: s.run.run_id, cancelled: s.cancelled });
         ctx.execute_local_activity(CampaignFinishRun, finish, db_activity()).await?;
