@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use chrono::{Duration as ChronoDuration, Utc};
+use chrono::Utc;
 use sqlx::PgPool;
 use temporalio_common::error::ApplicationFailure;
 use temporalio_macros::activities;
@@ -16,12 +16,8 @@ use ventros_workflows::contract::{activities as defs, names, *};
 use std::time::{Duration, Instant};
 
 use crate::agents::{AgentApi, AgentError};
+use crate::provider::{Channels, Outgoing, ProviderError};
 use crate::store::{self, AgentAnswer, StoreError};
-use crate::waha::{WahaApi, WahaError};
-
-/// How far back a retried send looks in WAHA's chat history for a message it may already have
-/// delivered before crashing.
-const RECONCILE_LOOKBACK: u32 = 50;
 
 /// How long one agent call may take; Temporal retries it a few times on top.
 const AGENT_DEADLINE: Duration = Duration::from_secs(8);
@@ -29,13 +25,13 @@ const AGENT_DEADLINE: Duration = Duration::from_secs(8);
 /// Owns the clients the activities use; registered once with the worker.
 pub struct ConversationActivities {
     pool: PgPool,
-    waha: Arc<dyn WahaApi>,
+    channels: Channels,
     agents: Option<Arc<dyn AgentApi>>,
 }
 
 impl ConversationActivities {
-    pub fn new(pool: PgPool, waha: Arc<dyn WahaApi>, agents: Option<Arc<dyn AgentApi>>) -> Self {
-        ConversationActivities { pool, waha, agents }
+    pub fn new(pool: PgPool, channels: Channels, agents: Option<Arc<dyn AgentApi>>) -> Self {
+        ConversationActivities { pool, channels, agents }
     }
 }
 
@@ -100,18 +96,20 @@ impl ConversationActivities {
         .map_err(store_failure)
     }
 
-    /// Seen ticks and the typing indicator (WAHA `sendSeen`, `startTyping`, `stopTyping`).
+    /// Seen ticks and the typing indicator, where the channel has them.
     #[activity(definition = defs::AgentPresence)]
     pub async fn agent_presence(self: Arc<Self>, _ctx: ActivityContext, input: AgentPresenceInput) -> Result<(), ActivityError> {
         let (channel, chat_id, provider_ids) =
             store::session_chat(&self.pool, input.tenant_id, input.session_id, &input.seen_message_ids).await.map_err(store_failure)?;
-        let Some(waha) = channel.waha else {
-            return Ok(());
-        };
-        if !provider_ids.is_empty() {
-            self.waha.send_seen(&waha, &chat_id, &provider_ids).await.map_err(waha_failure)?;
+        let adapter = self.channels.adapter(&channel.provider);
+        let capabilities = adapter.capabilities();
+        if capabilities.seen && !provider_ids.is_empty() {
+            adapter.mark_seen(&chat_id, &provider_ids).await.map_err(provider_failure)?;
         }
-        self.waha.typing(&waha, &chat_id, input.typing).await.map_err(waha_failure)
+        if capabilities.typing {
+            adapter.typing(&chat_id, input.typing).await.map_err(provider_failure)?;
+        }
+        Ok(())
     }
 
     /// Asks the agent service to answer the burst and stores the answer. A retry after the answer
@@ -185,8 +183,8 @@ impl ConversationActivities {
     }
 
     /// Sends once, even across crashes: a message already carrying a provider id is not sent
-    /// again, and a retry after an attempt that may have reached WAHA first looks for the message
-    /// in the chat's history (WAHA has no idempotency key).
+    /// again, and a retry after an attempt that may have reached the provider asks the channel
+    /// adapter to recognise it first (neither WAHA nor Meta has an idempotency key).
     #[activity(definition = defs::SendOutbound)]
     pub async fn send_outbound(
         self: Arc<Self>,
@@ -195,10 +193,12 @@ impl ConversationActivities {
     ) -> Result<SendOutboundOutput, ActivityError> {
         let row = store::load_outbound(&self.pool, input.tenant_id, input.message_id).await.map_err(store_failure)?;
         let settings = &row.channel.settings;
+        let adapter = self.channels.adapter(&row.channel.provider);
         let done = |provider_message_id: String| SendOutboundOutput {
             provider_message_id,
             ack_timeout_secs: settings.ack_timeout_secs,
             read_window_secs: settings.read_window_secs,
+            delivery_receipts: adapter.capabilities().delivery_receipts,
         };
         if let Some(provider_id) = &row.provider_message_id {
             return Ok(done(provider_id.clone()));
@@ -206,28 +206,27 @@ impl ConversationActivities {
         if row.status != DeliveryStatus::Pending.as_str() {
             return Err(permanent_send_failure(format!("message is {} and cannot be sent", row.status)));
         }
-        let Some(waha) = row.channel.waha.clone() else {
-            return Err(permanent_send_failure(format!("channel kind {} cannot send yet", row.channel.kind)));
+        let outgoing = Outgoing {
+            message_id: input.message_id,
+            chat_id: &row.chat_id,
+            text: &row.body,
+            origin: row.origin.as_deref(),
+            last_inbound_at: row.last_inbound_at,
+            previous_attempt_at: (row.send_attempts > 0).then(|| row.last_send_attempt_at.unwrap_or_else(Utc::now)),
+            now: Utc::now(),
         };
-
-        if row.send_attempts > 0 {
-            let since = row.last_send_attempt_at.unwrap_or_else(Utc::now) - ChronoDuration::seconds(5);
-            let recent = self.waha.recent_messages(&waha, &row.chat_id, RECONCILE_LOOKBACK).await.map_err(waha_failure)?;
-            let earlier = recent.into_iter().find(|m| {
-                m.from_me && m.body.as_deref() == Some(row.body.as_str()) && m.timestamp.is_none_or(|t| t >= since.timestamp())
-            });
-            if let Some(earlier) = earlier {
-                tracing::info!(message.id = %input.message_id, "send reconciled with an earlier attempt");
-                store::record_sent(&self.pool, input.tenant_id, input.message_id, &earlier.id).await.map_err(store_failure)?;
-                return Ok(done(earlier.id));
-            }
+        if outgoing.previous_attempt_at.is_some()
+            && let Some(earlier) = adapter.find_earlier_send(&outgoing).await.map_err(provider_failure)?
+        {
+            tracing::info!(message.id = %input.message_id, "send reconciled with an earlier attempt");
+            store::record_sent(&self.pool, input.tenant_id, input.message_id, &earlier).await.map_err(store_failure)?;
+            return Ok(done(earlier));
         }
-
         store::mark_send_attempt(&self.pool, input.message_id).await.map_err(store_failure)?;
-        let sent = self.waha.send_text(&waha, &row.chat_id, &row.body).await.map_err(waha_failure)?;
-        store::record_sent(&self.pool, input.tenant_id, input.message_id, &sent.id).await.map_err(store_failure)?;
-        tracing::info!(tenant.id = %input.tenant_id, message.id = %input.message_id, "message sent through WAHA");
-        Ok(done(sent.id))
+        let provider_id = adapter.send_text(&outgoing).await.map_err(provider_failure)?;
+        store::record_sent(&self.pool, input.tenant_id, input.message_id, &provider_id).await.map_err(store_failure)?;
+        tracing::info!(tenant.id = %input.tenant_id, message.id = %input.message_id, channel.kind = %row.channel.kind, "message sent");
+        Ok(done(provider_id))
     }
 
     #[activity(definition = defs::ComposeOperatorMessage)]
@@ -250,12 +249,15 @@ fn agent_rejected(reason: String) -> ActivityError {
     )
 }
 
-fn waha_failure(err: WahaError) -> ActivityError {
-    if err.is_permanent() {
-        tracing::warn!(error = %err, "WAHA refused the message");
-        permanent_send_failure(err.to_string())
-    } else {
-        tracing::warn!(error = %err, "WAHA call failed; Temporal will retry");
-        ActivityError::from(anyhow::anyhow!(err.to_string()))
+fn provider_failure(err: ProviderError) -> ActivityError {
+    match err {
+        ProviderError::Permanent(reason) => {
+            tracing::warn!(%reason, "the provider refused the message");
+            permanent_send_failure(reason)
+        }
+        ProviderError::Retry { reason, after } => {
+            tracing::warn!(%reason, "provider call failed; Temporal will retry");
+            ActivityError::application(ApplicationFailure::builder(reason).maybe_next_retry_delay(after).build())
+        }
     }
 }

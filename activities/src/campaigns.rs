@@ -29,6 +29,7 @@ use ventros_workflows::contract::{activities as defs, ids, names, *};
 
 use crate::acts::store_failure;
 use crate::agents::{AgentApi, AgentError};
+use crate::meta::{MetaPlatform, messaging_type};
 use crate::segments::{self, SegmentFilter};
 use crate::store::{StoreError, append_outbox};
 
@@ -635,6 +636,25 @@ async fn finish_run(pool: &PgPool, input: &FinishRunInput) -> Result<(), StoreEr
     Ok(())
 }
 
+/// Skip reason of a recipient the channel's messaging policy does not let us reach.
+pub const OUTSIDE_MESSAGING_WINDOW: &str = "outside_messaging_window";
+
+/// Meta's policy: automated messages, campaigns included, only within 24 hours of the contact's
+/// last message on the channel (cold Messenger/Instagram campaigns are not allowed). WhatsApp
+/// through WAHA has no such window.
+async fn outside_messaging_window(conn: &mut PgConnection, channel_id: Uuid, contact_id: Uuid, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+    let (kind, last_inbound): (String, Option<DateTime<Utc>>) = sqlx::query_as(
+        "SELECT c.kind, (SELECT max(m.provider_timestamp) FROM messages m
+                          WHERE m.channel_id = c.id AND m.contact_id = $2 AND m.direction = 'inbound')
+           FROM channels c WHERE c.id = $1",
+    )
+    .bind(channel_id)
+    .bind(contact_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(MetaPlatform::from_kind(&kind).is_some() && messaging_type(Some("campaign"), last_inbound, now).is_err())
+}
+
 /// A recipient's row as preparation needs it: campaign, status, reason, chosen send time.
 type RecipientRow = (Uuid, String, Option<String>, Option<DateTime<Utc>>);
 
@@ -688,6 +708,12 @@ async fn prepare_recipient(pool: &PgPool, agents: Option<&dyn AgentApi>, input: 
         Some((_, _, false)) => Some("no_identity_on_channel"),
         _ if campaign.status == "cancelled" => Some("campaign_cancelled"),
         _ => None,
+    };
+    let skip_reason = match skip_reason {
+        None if outside_messaging_window(&mut conn, campaign.channel_id, input.contact_id, now).await.map_err(db)? => {
+            Some(OUTSIDE_MESSAGING_WINDOW)
+        }
+        other => other,
     };
     let skip_now = |reason: String| async move {
         let mut tx = pool.begin().await.map_err(db)?;
@@ -894,6 +920,12 @@ async fn claim_send(pool: &PgPool, input: &RecipientAt) -> Result<SendClaim, Sto
         tx.commit().await?;
         return Ok(SendClaim::Cancelled);
     };
+    // Checked again at send time: the window may have closed while the recipient waited.
+    if outside_messaging_window(&mut tx, campaign.channel_id, input.contact_id, now).await? {
+        skip(&mut tx, input.tenant_id, input.run_id, input.contact_id, OUTSIDE_MESSAGING_WINDOW).await?;
+        tx.commit().await?;
+        return Ok(SendClaim::Cancelled);
+    }
     let message_id = ids::campaign_message_id(input.run_id, input.contact_id);
     let session_id = open_campaign_session(&mut tx, input.tenant_id, campaign.channel_id, input.contact_id, identity_id, &chat_id, message_id).await?;
     sqlx::query(

@@ -2,7 +2,10 @@
 //!
 //! - [`acts`]: the activity implementations registered with the worker.
 //! - [`store`]: the SQL they run, one transaction each, with the outbox written alongside.
+//! - [`provider`]: the channel abstraction (send, seen, typing, inbound normalisation) over
+//!   WAHA, Messenger and Instagram.
 //! - [`waha`]: WAHA's wire types and the HTTP client we send with.
+//! - [`meta`]: Messenger and Instagram: webhook types, signature, the Graph Send API client.
 //! - [`channel`]: channel configuration (provider settings, auto-reply rules, timing, AI replies).
 //! - [`agents`]: the client for the Python agent service (AgentService over gRPC).
 //! - [`memory`]: MemoryService, served over gRPC to the agents' tools.
@@ -11,6 +14,7 @@
 //! - [`polling`]: the loop behind the outbox consumers.
 //! - [`segments`]: which contacts a segment filter selects (API previews, campaign resolution).
 //! - [`waha_sim`]: a WAHA simulator speaking the same contract, for development, tests and benchmarks.
+//! - [`meta_sim`]: the same for Meta's Graph Send API and signed webhooks.
 
 pub mod acts;
 pub mod agents;
@@ -24,6 +28,9 @@ pub mod segments;
 pub mod settings;
 pub mod store;
 pub mod telemetry;
+pub mod meta;
+pub mod meta_sim;
+pub mod provider;
 pub mod waha;
 pub mod waha_sim;
 

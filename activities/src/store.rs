@@ -2,7 +2,7 @@
 //! again after a crash (Temporal retries activities) finds its own earlier work and answers the
 //! same way. Every state change writes its outbox event in the same transaction.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
@@ -11,8 +11,8 @@ use ventros_workflows::{
     PersistInboundOutput, PlanAutoReplyInput, PlanAutoReplyOutput, PlannedReply,
 };
 
-use crate::channel::{AutoReply, ChannelSettings, WahaConfig, choose_auto_reply};
-use crate::waha::{ChatKind, MessagePayload, classify_chat_id};
+use crate::channel::{AutoReply, ChannelSettings, choose_auto_reply};
+use crate::provider::{ProviderConfig, normalise_inbound};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -53,7 +53,7 @@ pub struct ChannelRow {
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub kind: String,
-    pub waha: Option<WahaConfig>,
+    pub provider: ProviderConfig,
     pub settings: ChannelSettings,
 }
 
@@ -71,22 +71,14 @@ pub fn decode_channel(row: &sqlx::postgres::PgRow) -> Result<ChannelRow, StoreEr
     let kind: String = row.try_get("kind")?;
     let provider: Value = row.try_get("provider_config")?;
     let settings: Value = row.try_get("settings")?;
-    let waha = if kind == "waha" {
-        Some(serde_json::from_value(provider).map_err(|e| StoreError::Invalid(format!("channel provider_config: {e}")))?)
-    } else {
-        None
-    };
+    let provider = ProviderConfig::decode(&kind, provider).map_err(|e| StoreError::Invalid(format!("channel {e}")))?;
     Ok(ChannelRow {
         id: row.try_get("id")?,
         tenant_id: row.try_get("tenant_id")?,
         kind,
-        waha,
+        provider,
         settings: serde_json::from_value(settings).map_err(|e| StoreError::Invalid(format!("channel settings: {e}")))?,
     })
-}
-
-fn seconds_to_time(secs: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(secs, 0).single().unwrap_or_else(Utc::now)
 }
 
 /// Stores a batch of inbound messages (inbox rows) in order: contact, identity and session upserts,
@@ -114,24 +106,18 @@ pub async fn persist_inbound(pool: &PgPool, input: &PersistInboundInput) -> Resu
             .await?
             .ok_or_else(|| StoreError::Invalid(format!("inbox row {inbox_id} does not exist")))?;
         let payload: Value = row.try_get("payload")?;
-        let message: MessagePayload = serde_json::from_value(payload)
-            .map_err(|e| StoreError::Invalid(format!("inbox row {inbox_id} is not a WAHA message: {e}")))?;
-        let (chat_id, kind) = classify_chat_id(&message.from);
-        let identity_kind = match kind {
-            ChatKind::User => "wa_user",
-            ChatKind::Lid => "wa_lid",
-            ChatKind::Other => return Err(StoreError::Invalid(format!("inbox row {inbox_id} is not a one-to-one chat"))),
-        };
+        let message = normalise_inbound(&channel.kind, payload)
+            .map_err(|e| StoreError::Invalid(format!("inbox row {inbox_id} cannot be read: {e}")))?;
 
         let (contact_id, identity_id) =
-            upsert_contact(&mut tx, input.tenant_id, input.channel_id, identity_kind, &chat_id, message.push_name()).await?;
+            upsert_contact(&mut tx, input.tenant_id, input.channel_id, message.identity_kind, &message.sender, message.display_name.clone()).await?;
         let (session_id, opened) = open_session(&mut tx, input, contact_id, identity_id).await?;
         out.contact_id = Some(contact_id);
         out.session_id = Some(session_id);
         out.session_opened |= opened;
 
-        let provider_ts = seconds_to_time(message.timestamp);
-        let media = if message.has_media { Some(message.media.clone().unwrap_or(json!({"downloaded": false}))) } else { None };
+        let provider_ts = message.timestamp;
+        let media = message.media.clone();
         let message_id = Uuid::now_v7();
         let inserted: Option<Uuid> = sqlx::query_scalar(
             "INSERT INTO messages (id, tenant_id, channel_id, session_id, contact_id, identity_id, direction,
@@ -147,9 +133,9 @@ pub async fn persist_inbound(pool: &PgPool, input: &PersistInboundInput) -> Resu
         .bind(session_id)
         .bind(contact_id)
         .bind(identity_id)
-        .bind(&message.id)
+        .bind(&message.provider_message_id)
         .bind(provider_ts)
-        .bind(&message.body)
+        .bind(&message.text)
         .bind(media)
         .bind(&input.workflow_id)
         .bind(&input.batch_key)
@@ -186,7 +172,7 @@ pub async fn persist_inbound(pool: &PgPool, input: &PersistInboundInput) -> Resu
                     "SELECT id, ingest_batch FROM messages WHERE channel_id = $1 AND provider_message_id = $2",
                 )
                 .bind(input.channel_id)
-                .bind(&message.id)
+                .bind(&message.provider_message_id)
                 .fetch_one(&mut *tx)
                 .await?;
                 if batch.as_deref() == Some(input.batch_key.as_str()) {
@@ -488,12 +474,17 @@ pub struct OutboundRow {
     pub chat_id: String,
     pub send_attempts: i32,
     pub last_send_attempt_at: Option<DateTime<Utc>>,
+    /// greeting, away, operator, agent, campaign.
+    pub origin: Option<String>,
+    /// When the customer last wrote on this channel (Meta's messaging window counts from it).
+    pub last_inbound_at: Option<DateTime<Utc>>,
     pub channel: ChannelRow,
 }
 
 pub async fn load_outbound(pool: &PgPool, tenant_id: Uuid, message_id: Uuid) -> Result<OutboundRow, StoreError> {
     let row = sqlx::query(
-        "SELECT m.status, m.provider_message_id, m.body, m.send_attempts, m.last_send_attempt_at, i.external_id,
+        "SELECT m.status, m.provider_message_id, m.body, m.send_attempts, m.last_send_attempt_at, i.external_id, m.origin,
+                (SELECT max(provider_timestamp) FROM messages x WHERE x.identity_id = m.identity_id AND x.direction = 'inbound') AS last_inbound_at,
                 c.id, c.tenant_id, c.kind, c.provider_config, c.settings
          FROM messages m
          JOIN contact_identities i ON i.id = m.identity_id
@@ -512,6 +503,8 @@ pub async fn load_outbound(pool: &PgPool, tenant_id: Uuid, message_id: Uuid) -> 
         chat_id: row.try_get("external_id")?,
         send_attempts: row.try_get("send_attempts")?,
         last_send_attempt_at: row.try_get("last_send_attempt_at")?,
+        origin: row.try_get("origin")?,
+        last_inbound_at: row.try_get("last_inbound_at")?,
         channel: decode_channel(&row)?,
     })
 }
@@ -529,6 +522,19 @@ pub async fn mark_send_attempt(pool: &PgPool, message_id: Uuid) -> Result<(), St
 /// Records the provider's id and moves the message to `sent`, once.
 pub async fn record_sent(pool: &PgPool, tenant_id: Uuid, message_id: Uuid, provider_message_id: &str) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
+    record_sent_in(&mut tx, tenant_id, message_id, provider_message_id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`record_sent`] inside the caller's transaction (the Meta webhook records a send from its
+/// echo). Returns whether this call moved the message to `sent`.
+pub async fn record_sent_in(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant_id: Uuid,
+    message_id: Uuid,
+    provider_message_id: &str,
+) -> Result<bool, sqlx::Error> {
     let updated = sqlx::query(
         "UPDATE messages SET provider_message_id = $3, provider_timestamp = coalesce(provider_timestamp, now()),
                              status = 'sent', status_rank = 1
@@ -537,23 +543,20 @@ pub async fn record_sent(pool: &PgPool, tenant_id: Uuid, message_id: Uuid, provi
     .bind(message_id)
     .bind(tenant_id)
     .bind(provider_message_id)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?
     .rows_affected();
     if updated > 0 {
         sqlx::query("INSERT INTO message_status_history (tenant_id, message_id, status) VALUES ($1, $2, 'sent')")
             .bind(tenant_id)
             .bind(message_id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-        append_outbox(&mut tx, tenant_id, "message.sent", "message", message_id, json!({"message_id": message_id})).await?;
+        append_outbox(tx, tenant_id, "message.sent", "message", message_id, json!({"message_id": message_id})).await?;
     }
-    tx.commit().await?;
-    Ok(())
+    Ok(updated > 0)
 }
 
-/// Moves a message's status forward; a backwards or repeated move changes nothing and returns
-/// false.
 pub async fn record_status(
     pool: &PgPool,
     tenant_id: Uuid,

@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod realtime;
 pub mod routes;
 pub mod temporal;
+pub mod meta_webhooks;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -182,6 +183,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/webhooks/waha/{channel_id}", post(webhooks::waha_webhook))
+        .route("/webhooks/meta/{channel_id}", get(meta_webhooks::meta_verify).post(meta_webhooks::meta_webhook))
         .merge(api)
         .merge(openapi::docs_router(spec))
         .fallback(|| async { error::ApiError::NotFound("no such route".into()) })

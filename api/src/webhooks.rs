@@ -23,6 +23,7 @@ use temporalio_client::{WorkflowSignalOptions, WorkflowStartOptions};
 use temporalio_common::search_attributes::SearchAttributes;
 use uuid::Uuid;
 use ventros_activities::channel::WahaConfig;
+use ventros_activities::provider::ProviderConfig;
 use ventros_activities::waha::{
     AckPayload, ChatKind, HEADER_HMAC, MessagePayload, SESSION_STATUSES, SessionStatusPayload, WebhookEnvelope,
     classify_chat_id, verify_signature,
@@ -40,7 +41,8 @@ struct WahaChannel {
     config: WahaConfig,
 }
 
-async fn load_waha_channel(state: &AppState, channel_id: Uuid) -> Result<WahaChannel, ApiError> {
+/// The tenant and provider settings of the channel a webhook URL names; 404 when unknown.
+pub(crate) async fn webhook_channel(state: &AppState, channel_id: Uuid) -> Result<(Uuid, ProviderConfig), ApiError> {
     let unknown = || ApiError::NotFound(format!("channel {channel_id} not found"));
     // The URL names the channel, not the tenant: find the tenant first (past RLS, through the
     // SECURITY DEFINER lookup), then read the channel as that tenant.
@@ -52,14 +54,39 @@ async fn load_waha_channel(state: &AppState, channel_id: Uuid) -> Result<WahaCha
         .fetch_optional(&mut *tx)
         .await?;
     let (kind, provider) = row.ok_or_else(unknown)?;
-    if kind != "waha" {
-        return Err(unknown());
-    }
-    let config: WahaConfig = serde_json::from_value(provider).map_err(|e| ApiError::Internal(e.into()))?;
-    Ok(WahaChannel { tenant_id, config })
+    let config = ProviderConfig::decode(&kind, provider).map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
+    Ok((tenant_id, config))
 }
 
-fn accepted(status: &str, extra: Value) -> Response {
+async fn load_waha_channel(state: &AppState, channel_id: Uuid) -> Result<WahaChannel, ApiError> {
+    match webhook_channel(state, channel_id).await? {
+        (tenant_id, ProviderConfig::Waha(config)) => Ok(WahaChannel { tenant_id, config }),
+        _ => Err(ApiError::NotFound(format!("channel {channel_id} not found"))),
+    }
+}
+
+/// Stores a raw inbound event in the webhook inbox, once per provider key: a redelivery (or a
+/// retry of a delivery we answered 503) lands on the same row and id.
+pub(crate) async fn store_inbox(state: &AppState, tenant_id: Uuid, channel_id: Uuid, dedupe_key: &str, payload: &Value) -> Result<Uuid, ApiError> {
+    let mut tx = crate::db::tenant_tx(&state.pool, tenant_id).await?;
+    let inbox_id: Uuid = sqlx::query_scalar(
+        "INSERT INTO webhook_inbox (id, tenant_id, channel_id, event, dedupe_key, payload)
+         VALUES ($1, $2, $3, 'message', $4, $5)
+         ON CONFLICT (channel_id, dedupe_key) DO UPDATE SET dedupe_key = EXCLUDED.dedupe_key
+         RETURNING id",
+    )
+    .bind(Uuid::now_v7())
+    .bind(tenant_id)
+    .bind(channel_id)
+    .bind(dedupe_key)
+    .bind(payload)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(inbox_id)
+}
+
+pub(crate) fn accepted(status: &str, extra: Value) -> Response {
     let mut body = json!({ "status": status });
     if let (Some(obj), Value::Object(more)) = (body.as_object_mut(), extra) {
         obj.extend(more);
@@ -119,30 +146,27 @@ async fn on_message(state: &AppState, channel_id: Uuid, channel: &WahaChannel, e
         return Err(ApiError::Unprocessable("payload.id must be a WAHA message id".into()));
     }
 
-    // Upsert so that a retry of a delivery we answered 503 lands on the same inbox row.
-    let mut tx = crate::db::tenant_tx(&state.pool, channel.tenant_id).await?;
-    let inbox_id: Uuid = sqlx::query_scalar(
-        "INSERT INTO webhook_inbox (id, tenant_id, channel_id, event, dedupe_key, payload)
-         VALUES ($1, $2, $3, 'message', $4, $5)
-         ON CONFLICT (channel_id, dedupe_key) DO UPDATE SET dedupe_key = EXCLUDED.dedupe_key
-         RETURNING id",
-    )
-    .bind(Uuid::now_v7())
-    .bind(channel.tenant_id)
-    .bind(channel_id)
-    .bind(&message.id)
-    .bind(&envelope.payload)
-    .fetch_one(&mut *tx)
-    .await?;
-    tx.commit().await?;
-
-    let chat_key = ids::chat_key(channel.tenant_id, channel_id, &chat_id);
-    let workflow_id = ids::conversation_workflow_id(channel.tenant_id, channel_id, &chat_key);
-    let input = ConversationInput { tenant_id: channel.tenant_id, channel_id, chat_key, carried: None };
+    let inbox_id = store_inbox(state, channel.tenant_id, channel_id, &message.id, &envelope.payload).await?;
     let signal = InboundSignal { inbox_id, provider_ts_ms: message.timestamp.saturating_mul(1000) };
+    let workflow_id = hand_to_conversation(state, channel.tenant_id, channel_id, &chat_id, signal).await?;
+    Ok(accepted("accepted", json!({"inbox_id": inbox_id, "workflow_id": workflow_id})))
+}
+
+/// Signals-with-start the chat's Conversation workflow with one stored inbound message. Answers
+/// only once Temporal has accepted it; 503 otherwise (the provider retries onto the same inbox row).
+pub(crate) async fn hand_to_conversation(
+    state: &AppState,
+    tenant_id: Uuid,
+    channel_id: Uuid,
+    chat_id: &str,
+    signal: InboundSignal,
+) -> Result<String, ApiError> {
+    let chat_key = ids::chat_key(tenant_id, channel_id, chat_id);
+    let workflow_id = ids::conversation_workflow_id(tenant_id, channel_id, &chat_key);
+    let input = ConversationInput { tenant_id, channel_id, chat_key, carried: None };
     let options = WorkflowStartOptions::new(state.config.task_queue.clone(), workflow_id.clone())
         .search_attributes(SearchAttributes::new([
-            TENANT_ID_ATTRIBUTE.value_set(channel.tenant_id.to_string()),
+            TENANT_ID_ATTRIBUTE.value_set(tenant_id.to_string()),
             CHANNEL_ID_ATTRIBUTE.value_set(channel_id.to_string()),
         ]))
         .build();
@@ -154,8 +178,8 @@ async fn on_message(state: &AppState, channel_id: Uuid, channel: &WahaChannel, e
     .await;
     match started {
         Ok(Ok(_)) => {
-            tracing::info!(tenant.id = %channel.tenant_id, channel.id = %channel_id, workflow.id = %workflow_id, "inbound message handed to Temporal");
-            Ok(accepted("accepted", json!({"inbox_id": inbox_id, "workflow_id": workflow_id})))
+            tracing::info!(tenant.id = %tenant_id, channel.id = %channel_id, workflow.id = %workflow_id, "inbound message handed to Temporal");
+            Ok(workflow_id)
         }
         Ok(Err(err)) => {
             tracing::error!(error = %err, workflow.id = %workflow_id, "signal-with-start failed");
@@ -165,6 +189,48 @@ async fn on_message(state: &AppState, channel_id: Uuid, channel: &WahaChannel, e
             tracing::error!(workflow.id = %workflow_id, "signal-with-start timed out");
             Err(ApiError::Unavailable("Temporal did not answer in time; retry".into()))
         }
+    }
+}
+
+/// What became of a receipt.
+pub(crate) enum ReceiptOutcome {
+    Signalled,
+    /// The status is already recorded (or further along).
+    AlreadyRecorded,
+    /// The message's workflow has finished tracking it.
+    TrackingEnded,
+}
+
+/// Hands a receipt to the OutboundMessage workflow of one message, unless it cannot move the
+/// recorded status forward (a SERVER after the send recorded `sent`, a late DEVICE after READ:
+/// it would only wake the workflow to do nothing).
+pub(crate) async fn signal_receipt(
+    state: &AppState,
+    tenant_id: Uuid,
+    message_id: Uuid,
+    current_rank: i32,
+    status: DeliveryStatus,
+) -> Result<ReceiptOutcome, ApiError> {
+    if status.rank() <= current_rank && status != DeliveryStatus::Failed {
+        return Ok(ReceiptOutcome::AlreadyRecorded);
+    }
+    let workflow_id = ids::outbound_workflow_id(tenant_id, message_id);
+    let client = state.temporal.client().await?;
+    let handle = client.get_workflow_handle::<OutboundMessage>(workflow_id.clone());
+    let sent = tokio::time::timeout(
+        state.config.temporal_deadline,
+        handle.signal(OutboundMessage::ack, AckSignal { status }, WorkflowSignalOptions::default()),
+    )
+    .await;
+    match sent {
+        Ok(Ok(())) => Ok(ReceiptOutcome::Signalled),
+        // Tracking ended (read, failed, undelivered, or the read window passed).
+        Ok(Err(WorkflowInteractionError::NotFound(_))) => Ok(ReceiptOutcome::TrackingEnded),
+        Ok(Err(err)) => {
+            tracing::error!(error = %err, workflow.id = %workflow_id, "ack signal failed");
+            Err(ApiError::Unavailable("could not hand the receipt to Temporal; retry".into()))
+        }
+        Err(_) => Err(ApiError::Unavailable("Temporal did not answer in time; retry".into())),
     }
 }
 
@@ -188,30 +254,10 @@ async fn on_ack(state: &AppState, channel_id: Uuid, channel: &WahaChannel, envel
         // The send may not have recorded WAHA's id yet: 404 makes WAHA retry the receipt.
         return Err(ApiError::NotFound("no outbound message with this provider id (yet)".into()));
     };
-    // A receipt that cannot move the status forward (SERVER after the send recorded `sent`, a
-    // late DEVICE after READ) would only wake the workflow to do nothing.
-    if status.rank() <= current_rank && status != DeliveryStatus::Failed {
-        return Ok(accepted("ignored", json!({"reason": "status already recorded", "message_id": message_id})));
-    }
-    let workflow_id = ids::outbound_workflow_id(channel.tenant_id, message_id);
-    let client = state.temporal.client().await?;
-    let handle = client.get_workflow_handle::<OutboundMessage>(workflow_id.clone());
-    let sent = tokio::time::timeout(
-        state.config.temporal_deadline,
-        handle.signal(OutboundMessage::ack, AckSignal { status }, WorkflowSignalOptions::default()),
-    )
-    .await;
-    match sent {
-        Ok(Ok(())) => Ok(accepted("accepted", json!({"message_id": message_id}))),
-        Ok(Err(WorkflowInteractionError::NotFound(_))) => {
-            // Tracking ended (read, failed, undelivered, or the read window passed).
-            Ok(accepted("ignored", json!({"reason": "message tracking has ended", "message_id": message_id})))
-        }
-        Ok(Err(err)) => {
-            tracing::error!(error = %err, workflow.id = %workflow_id, "ack signal failed");
-            Err(ApiError::Unavailable("could not hand the receipt to Temporal; retry".into()))
-        }
-        Err(_) => Err(ApiError::Unavailable("Temporal did not answer in time; retry".into())),
+    match signal_receipt(state, channel.tenant_id, message_id, current_rank, status).await? {
+        ReceiptOutcome::Signalled => Ok(accepted("accepted", json!({"message_id": message_id}))),
+        ReceiptOutcome::AlreadyRecorded => Ok(accepted("ignored", json!({"reason": "status already recorded", "message_id": message_id}))),
+        ReceiptOutcome::TrackingEnded => Ok(accepted("ignored", json!({"reason": "message tracking has ended", "message_id": message_id}))),
     }
 }
 

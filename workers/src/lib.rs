@@ -18,6 +18,8 @@ use ventros_activities::memory::embed::EmbeddingSettings;
 use ventros_activities::memory::engine::{FactExtractor, SpaceStatus, Weights};
 use ventros_activities::memory::ingest::{MemoryActivities, run_feed};
 use ventros_activities::memory::{MemoryEngine, MemoryServer};
+use ventros_activities::meta::HttpGraphClient;
+use ventros_activities::provider::Channels;
 use ventros_activities::waha::HttpWahaClient;
 use ventros_proto::v1::memory_service_server::MemoryServiceServer;
 use ventros_activities::outbound_webhooks::{RetrySchedule, fanout_once, start_pending};
@@ -180,7 +182,11 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     };
     tokio::spawn(run_webhook_fanout(pool.clone(), client.clone(), settings.connections.task_queue.clone(), schedule, feed_interval));
     let campaigns = CampaignActivities::new(pool.clone(), client.clone(), agents.clone(), settings.campaign_page_size, settings.campaign_max_in_flight);
-    let activities = ConversationActivities::new(pool.clone(), Arc::new(HttpWahaClient::new()), agents);
+    let activities = ConversationActivities::new(
+        pool.clone(),
+        Channels::new(Arc::new(HttpWahaClient::new()), Arc::new(HttpGraphClient::new())),
+        agents,
+    );
     let options = WorkerOptions::new(settings.connections.task_queue.clone())
         .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(settings.workflow_pollers.max(2)))
         .nonsticky_to_sticky_poll_ratio(1.0)

@@ -656,6 +656,14 @@ pub struct SendOutboundOutput {
     pub ack_timeout_secs: u64,
     /// How long after delivery to keep listening for the read receipt.
     pub read_window_secs: u64,
+    /// Whether the channel reports deliveries at all (Instagram only reports "seen"): without
+    /// them, no delivery receipt is awaited and a message is never called undelivered.
+    #[serde(default = "yes")]
+    pub delivery_receipts: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

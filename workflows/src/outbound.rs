@@ -56,9 +56,14 @@ impl OutboundMessage {
         // The send activity stored `sent` with the provider id in the same transaction.
         ctx.state_mut(|s| s.recorded = Some(DeliveryStatus::Sent));
 
-        // Phase 1: the delivery receipt, or `undelivered` after the ack timeout.
-        let delivered_by = Duration::from_secs(sent.ack_timeout_secs);
-        let status = Self::follow_acks(ctx, &input, delivered_by, DeliveryStatus::Delivered).await?;
+        // Phase 1: the delivery receipt, or `undelivered` after the ack timeout; skipped on
+        // channels that never report deliveries.
+        let status = if sent.delivery_receipts {
+            let delivered_by = Duration::from_secs(sent.ack_timeout_secs);
+            Self::follow_acks(ctx, &input, delivered_by, DeliveryStatus::Delivered).await?
+        } else {
+            DeliveryStatus::Delivered
+        };
         if status < DeliveryStatus::Delivered {
             Self::record(ctx, &input, DeliveryStatus::Undelivered, Some("no delivery receipt within the ack timeout".into()))
                 .await?;

@@ -1,5 +1,6 @@
-//! Channels: where customers reach the tenant (a WAHA session today). Reading is for everyone;
-//! creating, changing and deleting is for admins. Secrets are never returned.
+//! Channels: where customers reach the tenant: a WAHA session (WhatsApp), a Facebook Page
+//! (Messenger) or an Instagram professional account. Reading is for everyone; creating, changing
+//! and deleting is for admins. Secrets are never returned.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -9,7 +10,8 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use utoipa::ToSchema;
 use uuid::Uuid;
-use ventros_activities::channel::{ChannelSettings, WahaConfig};
+use ventros_activities::channel::ChannelSettings;
+use ventros_activities::provider::ProviderConfig;
 
 use super::required_text;
 use crate::auth::{AsAdmin, Authorized, Principal};
@@ -21,12 +23,13 @@ use crate::{AppState, parse_id};
 #[serde(deny_unknown_fields)]
 pub struct CreateChannel {
     pub name: String,
-    /// `waha` (Messenger and Instagram arrive with their own issue).
+    /// `waha`, `messenger` or `instagram`.
     #[serde(default = "waha")]
     pub kind: String,
-    /// WAHA: `base_url`, `api_key`, `session`, `hmac_key`.
+    /// WAHA: `base_url`, `api_key`, `session`, `hmac_key`. Messenger and Instagram: `page_id`,
+    /// `access_token`, `app_secret`, `verify_token`, optional `graph_base_url`, `api_version`.
     #[schema(value_type = Object)]
-    pub provider_config: WahaConfig,
+    pub provider_config: Value,
     /// Auto-reply and timing settings.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
@@ -37,9 +40,9 @@ pub struct CreateChannel {
 #[serde(deny_unknown_fields)]
 pub struct UpdateChannel {
     pub name: Option<String>,
-    /// Replaces the provider settings.
+    /// Replaces the provider settings (same shape as at creation, for the channel's kind).
     #[schema(value_type = Option<Object>)]
-    pub provider_config: Option<WahaConfig>,
+    pub provider_config: Option<Value>,
     /// Replaces the auto-reply and timing settings.
     #[schema(value_type = Option<Object>)]
     pub settings: Option<ChannelSettings>,
@@ -52,29 +55,64 @@ fn waha() -> String {
 /// A channel as the API shows it: secrets are never returned, only whether they are set.
 fn view(state: &AppState, row: &sqlx::postgres::PgRow) -> Result<Value, ApiError> {
     let id: Uuid = row.try_get("id")?;
-    let provider: Value = row.try_get("provider_config")?;
-    let config: WahaConfig = serde_json::from_value(provider).map_err(|e| ApiError::Internal(e.into()))?;
+    let kind: String = row.try_get("kind")?;
+    let provider = ProviderConfig::decode(&kind, row.try_get("provider_config")?).map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
+    let (provider_config, webhook) = match &provider {
+        ProviderConfig::Waha(config) => (
+            json!({
+                "base_url": config.base_url,
+                "session": config.session,
+                "api_key_set": !config.api_key.is_empty(),
+                "hmac_key_set": config.hmac_key.is_some(),
+            }),
+            json!({
+                "url": format!("{}/webhooks/waha/{id}", state.config.public_base_url),
+                "events": ["message", "message.ack", "session.status"],
+                "hmac": config.hmac_key.is_some(),
+            }),
+        ),
+        ProviderConfig::Meta { platform, config } => (
+            json!({
+                "page_id": config.page_id,
+                "graph_base_url": config.graph_base_url,
+                "api_version": config.api_version,
+                "access_token_set": !config.access_token.is_empty(),
+                "app_secret_set": !config.app_secret.is_empty(),
+                "verify_token_set": !config.verify_token.is_empty(),
+            }),
+            json!({
+                // Callback URL and Verify Token go into the App Dashboard's webhook settings.
+                "url": format!("{}/webhooks/meta/{id}", state.config.public_base_url),
+                "object": platform.webhook_object(),
+                "fields": match platform {
+                    ventros_activities::meta::MetaPlatform::Messenger =>
+                        json!(["messages", "messaging_postbacks", "message_deliveries", "message_reads", "message_echoes", "message_reactions"]),
+                    ventros_activities::meta::MetaPlatform::Instagram =>
+                        json!(["messages", "messaging_postbacks", "messaging_seen", "message_reactions"]),
+                },
+                "signature": "X-Hub-Signature-256",
+            }),
+        ),
+    };
     Ok(json!({
         "id": id,
         "name": row.try_get::<String, _>("name")?,
-        "kind": row.try_get::<String, _>("kind")?,
+        "kind": kind,
         "status": row.try_get::<String, _>("status")?,
         "status_changed_at": row.try_get::<Option<chrono::DateTime<chrono::Utc>>, _>("status_changed_at")?,
-        "provider_config": {
-            "base_url": config.base_url,
-            "session": config.session,
-            "api_key_set": !config.api_key.is_empty(),
-            "hmac_key_set": config.hmac_key.is_some(),
-        },
+        "provider_config": provider_config,
         "settings": row.try_get::<Value, _>("settings")?,
-        "webhook": {
-            "url": format!("{}/webhooks/waha/{id}", state.config.public_base_url),
-            "events": ["message", "message.ack", "session.status"],
-            "hmac": config.hmac_key.is_some(),
-        },
+        "webhook": webhook,
         "created_at": row.try_get::<chrono::DateTime<chrono::Utc>, _>("created_at")?,
         "updated_at": row.try_get::<chrono::DateTime<chrono::Utc>, _>("updated_at")?,
     }))
+}
+
+/// Decodes and validates provider settings for a channel kind.
+fn provider_config(kind: &str, value: Value) -> Result<ProviderConfig, ApiError> {
+    let config = ProviderConfig::decode(kind, value).map_err(ApiError::Unprocessable)?;
+    config.validate().map_err(ApiError::Unprocessable)?;
+    Ok(config)
 }
 
 const CHANNEL_COLUMNS: &str = "id, name, kind, status, status_changed_at, provider_config, settings, created_at, updated_at";
@@ -87,11 +125,8 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
 #[utoipa::path(post, path = "/api/v1/channels", tag = "channels", request_body = CreateChannel,
     responses((status = 201, description = "The channel, with the webhook URL to configure in WAHA", body = Value), (status = 422, description = "Invalid settings")))]
 pub async fn create(State(state): State<AppState>, Authorized(principal): AsAdmin, ApiJson(req): ApiJson<CreateChannel>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    if req.kind != "waha" {
-        return Err(ApiError::Unprocessable(format!("channel kind {:?} is not supported yet; use \"waha\"", req.kind)));
-    }
     let name = required_text(&req.name, "name", 200)?;
-    req.provider_config.validate().map_err(ApiError::Unprocessable)?;
+    let provider = provider_config(&req.kind, req.provider_config)?;
     let settings = req.settings.unwrap_or_default();
     settings.validate().map_err(ApiError::Unprocessable)?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
@@ -100,9 +135,9 @@ pub async fn create(State(state): State<AppState>, Authorized(principal): AsAdmi
     )))
     .bind(Uuid::now_v7())
     .bind(principal.tenant_id)
-    .bind(&req.kind)
+    .bind(provider.kind())
     .bind(&name)
-    .bind(to_json(&req.provider_config)?)
+    .bind(provider.to_json())
     .bind(to_json(&settings)?)
     .fetch_one(&mut *tx)
     .await?;
@@ -145,20 +180,24 @@ pub async fn show(State(state): State<AppState>, principal: Principal, Path(id):
 pub async fn update(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>, ApiJson(req): ApiJson<UpdateChannel>) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "channel")?;
     let name = req.name.as_deref().map(|n| required_text(n, "name", 200)).transpose()?;
-    if let Some(config) = &req.provider_config {
-        config.validate().map_err(ApiError::Unprocessable)?;
-    }
     if let Some(settings) = &req.settings {
         settings.validate().map_err(ApiError::Unprocessable)?;
     }
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    let provider = match req.provider_config {
+        Some(value) => {
+            let kind: String = load(&mut tx, id).await?.try_get("kind")?;
+            Some(provider_config(&kind, value)?.to_json())
+        }
+        None => None,
+    };
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE channels SET name = coalesce($2, name), provider_config = coalesce($3, provider_config), settings = coalesce($4, settings)
           WHERE id = $1 RETURNING {CHANNEL_COLUMNS}"
     )))
     .bind(id)
     .bind(name)
-    .bind(req.provider_config.as_ref().map(to_json).transpose()?)
+    .bind(provider)
     .bind(req.settings.as_ref().map(to_json).transpose()?)
     .fetch_optional(&mut *tx)
     .await?
@@ -194,12 +233,18 @@ pub async fn session(State(state): State<AppState>, principal: Principal, Path(i
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let row = load(&mut tx, id).await?;
     drop(tx);
-    let config: WahaConfig = serde_json::from_value(row.try_get("provider_config")?).map_err(|e| ApiError::Internal(e.into()))?;
+    let kind: String = row.try_get("kind")?;
+    let provider = ProviderConfig::decode(&kind, row.try_get("provider_config")?).map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
     let reported = json!({"status": row.try_get::<String, _>("status")?, "at": row.try_get::<Option<chrono::DateTime<chrono::Utc>>, _>("status_changed_at")?});
-    let live = match tokio::time::timeout(std::time::Duration::from_secs(5), state.waha.session(&config)).await {
-        Ok(Ok(session)) => json!({"available": true, "name": session["name"], "status": session["status"], "me": session["me"], "engine": session["engine"]}),
-        Ok(Err(err)) => json!({"available": false, "reason": err.to_string()}),
-        Err(_) => json!({"available": false, "reason": "WAHA did not answer within 5 s"}),
+    let live = match &provider {
+        ProviderConfig::Waha(config) => match tokio::time::timeout(std::time::Duration::from_secs(5), state.waha.session(config)).await {
+            Ok(Ok(session)) => json!({"available": true, "name": session["name"], "status": session["status"], "me": session["me"], "engine": session["engine"]}),
+            Ok(Err(err)) => json!({"available": false, "reason": err.to_string()}),
+            Err(_) => json!({"available": false, "reason": "WAHA did not answer within 5 s"}),
+        },
+        // A Page or Instagram account has no session to scan or restart: it is connected while its
+        // access token is valid, which the Send API reports on every send.
+        ProviderConfig::Meta { .. } => json!({"available": null, "reason": "Meta channels have no provider session"}),
     };
     Ok(Json(json!({"channel_id": id, "last_webhook_status": reported, "provider": live})))
 }

@@ -14,6 +14,7 @@ use temporalio_client::errors::{WorkflowQueryError, WorkflowStartError, Workflow
 use temporalio_client::{WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowQueryOptions, WorkflowStartOptions};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+use ventros_activities::meta::{MetaPlatform, messaging_type};
 use ventros_workflows::{Conversation, ConversationState, OutboundInput, OutboundMessage, TakeoverRequest, ids};
 
 use super::required_text;
@@ -141,7 +142,7 @@ async fn live_state(state: &AppState, workflow_id: &str) -> Value {
 }
 
 /// Columns of a message in conversation views.
-const MESSAGE_COLUMNS: &str = "m.id, m.direction, m.body, m.media, m.status, m.failure_reason, m.origin, m.intent, m.confidence, m.agent_type,
+const MESSAGE_COLUMNS: &str = "m.id, m.direction, m.body, m.media, m.status, m.failure_reason, m.origin, m.intent, m.confidence, m.agent_type, m.customer_reaction,
     m.provider_timestamp, m.created_at, m.handled_by_workflow AS workflow_id";
 
 /// A conversation with its latest 100 messages and, while open, its workflow's live state.
@@ -308,7 +309,7 @@ pub struct ReplyBody {
         ("Idempotency-Key" = Option<String>, Header, description = "1 to 200 characters; makes retries safe")),
     request_body = ReplyBody,
     responses((status = 202, description = "Accepted for sending", body = Value), (status = 409, description = "The conversation is closed"),
-              (status = 422, description = "Empty text, or an Idempotency-Key reused with another request")))]
+              (status = 422, description = "Empty text, an Idempotency-Key reused with another request, or outside Meta's messaging window")))]
 pub async fn reply(
     State(state): State<AppState>,
     Authorized(principal): AsAgent,
@@ -349,6 +350,18 @@ pub async fn reply(
         None => {
             if session["status"] != "open" {
                 return Err(ApiError::Conflict(format!("conversation {id} is closed")));
+            }
+            // Meta's window, checked up front so the operator learns why at once (the send
+            // activity enforces it again at send time).
+            let (kind, last_inbound): (String, Option<chrono::DateTime<chrono::Utc>>) = sqlx::query_as(
+                "SELECT c.kind, (SELECT max(m.provider_timestamp) FROM messages m WHERE m.identity_id = s.identity_id AND m.direction = 'inbound')
+                   FROM conversation_sessions s JOIN channels c ON c.id = s.channel_id WHERE s.id = $1",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if MetaPlatform::from_kind(&kind).is_some() {
+                messaging_type(Some("operator"), last_inbound, chrono::Utc::now()).map_err(ApiError::Unprocessable)?;
             }
             let message_id = Uuid::now_v7();
             sqlx::query(

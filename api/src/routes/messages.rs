@@ -22,7 +22,7 @@ pub async fn show(State(state): State<AppState>, principal: Principal, Path(id):
                 'id', m.id, 'conversation_id', m.session_id, 'contact_id', m.contact_id, 'channel_id', m.channel_id, 'direction', m.direction,
                 'provider_message_id', m.provider_message_id, 'provider_timestamp', m.provider_timestamp, 'body', m.body, 'media', m.media,
                 'status', m.status, 'failure_reason', m.failure_reason, 'origin', m.origin, 'intent', m.intent, 'confidence', m.confidence,
-                'agent_type', m.agent_type, 'workflow_id', m.handled_by_workflow, 'created_at', m.created_at, 'updated_at', m.updated_at,
+                'agent_type', m.agent_type, 'customer_reaction', m.customer_reaction, 'workflow_id', m.handled_by_workflow, 'created_at', m.created_at, 'updated_at', m.updated_at,
                 'status_history', coalesce((SELECT jsonb_agg(jsonb_build_object('status', h.status, 'reason', h.reason, 'at', h.occurred_at) ORDER BY h.id)
                                               FROM message_status_history h WHERE h.message_id = m.id), '[]'::jsonb))
                FROM messages m WHERE m.id = $1",
