@@ -18,12 +18,16 @@ T_PORT=${VENTROS_TEMPORAL_PORT:-7233}
 T_UI_PORT=${VENTROS_TEMPORAL_UI_PORT:-8233}
 API_PORT=${VENTROS_API_PORT:-8080}
 SIM_PORT=${VENTROS_WAHA_SIM_PORT:-3000}
+META_SIM_PORT=${VENTROS_META_SIM_PORT:-3100}
 AGENTS_PORT=${VENTROS_AGENTS_PORT:-50051}
 MEMORY_PORT=${VENTROS_MEMORY_PORT:-50052}
 PROFILE=${VENTROS_PROFILE:-release}
 TARGET="$ROOT/target/$PROFILE"
 API_URL="http://127.0.0.1:$API_PORT"
 SIM_URL="http://127.0.0.1:$SIM_PORT"
+META_SIM_URL="http://127.0.0.1:$META_SIM_PORT"
+MESSENGER_PAGE_ID=100000000000001
+INSTAGRAM_ACCOUNT_ID=17841400000000001
 
 alive() { [ -f "$PIDS/$1" ] && kill -0 "$(cat "$PIDS/$1")" 2>/dev/null; }
 
@@ -60,6 +64,11 @@ up() {
     echo "WAHA_API_KEY=waha-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$DATA/demo.env"
     echo "WAHA_HMAC_KEY=hmac-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$DATA/demo.env"
   }
+  grep -q '^META_APP_SECRET=' "$DATA/demo.env" || {
+    echo "META_APP_SECRET=meta-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    echo "META_VERIFY_TOKEN=verify-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    echo "META_PAGE_TOKEN=page-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  } >>"$DATA/demo.env"
   # Access tokens survive API restarts only if their signing key does.
   grep -q '^API_TOKEN_SECRET=' "$DATA/demo.env" ||
     echo "API_TOKEN_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$DATA/demo.env"
@@ -70,6 +79,7 @@ up() {
   start_bg agents env AGENTS_BIND="127.0.0.1:$AGENTS_PORT" MEMORY_SERVICE_ADDRESS="127.0.0.1:$MEMORY_PORT" \
     "$VENV/bin/python" -m ventros_agents.server
   start_bg waha-sim env WAHA_SIM_BIND="127.0.0.1:$SIM_PORT" WAHA_API_KEY="$WAHA_API_KEY" "$TARGET/waha-sim"
+  start_bg meta-sim env META_SIM_BIND="127.0.0.1:$META_SIM_PORT" "$TARGET/meta-sim"
   start_bg worker env DATABASE_URL="$DATABASE_URL" TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" \
     AGENTS_ADDRESS="127.0.0.1:$AGENTS_PORT" MEMORY_GRPC_BIND="127.0.0.1:$MEMORY_PORT" RAYON_NUM_THREADS=1 \
     WEBHOOK_ALLOW_PRIVATE_NETWORKS=true "$TARGET/ventros-worker"
@@ -78,6 +88,7 @@ up() {
     API_TOKEN_SECRET="$API_TOKEN_SECRET" TEMPORAL_UI_URL="http://127.0.0.1:$T_UI_PORT" "$TARGET/ventros-api"
   wait_for_http "$API_URL/readyz" 120
   wait_for_http "$SIM_URL/health" 30
+  wait_for_http "$META_SIM_URL/health" 30
 
   if [ -z "${DEMO_API_KEY:-}" ]; then
     log "seeding the demo tenant and its WhatsApp channel"
@@ -99,6 +110,27 @@ up() {
       --email admin@demo.ventros.local --name "Demo admin" --role admin >/dev/null
     echo "DEMO_ADMIN_PASSWORD=$DEMO_ADMIN_PASSWORD" >>"$DATA/demo.env"
   fi
+  if [ -z "${DEMO_MESSENGER_CHANNEL_ID:-}" ]; then
+    log "seeding the demo Messenger and Instagram channels"
+    for kind in messenger instagram; do
+      page=$MESSENGER_PAGE_ID; [ "$kind" = instagram ] && page=$INSTAGRAM_ACCOUNT_ID
+      channel=$(curl -fsS -X POST "$API_URL/api/v1/channels" -H "Authorization: Bearer $DEMO_API_KEY" -H 'Content-Type: application/json' \
+        -d "{\"name\":\"$kind demo\",\"kind\":\"$kind\",
+             \"provider_config\":{\"page_id\":\"$page\",\"access_token\":\"$META_PAGE_TOKEN\",\"app_secret\":\"$META_APP_SECRET\",
+                                \"verify_token\":\"$META_VERIFY_TOKEN\",\"graph_base_url\":\"$META_SIM_URL\"},
+             \"settings\":{\"ai\":{\"agent_type\":\"RouterAgent\",\"confidence_threshold\":0.3}}}")
+      if [ "$kind" = messenger ]; then DEMO_MESSENGER_CHANNEL_ID=$(echo "$channel" | json_field id); else DEMO_INSTAGRAM_CHANNEL_ID=$(echo "$channel" | json_field id); fi
+    done
+    { echo "DEMO_MESSENGER_CHANNEL_ID=$DEMO_MESSENGER_CHANNEL_ID"; echo "DEMO_INSTAGRAM_CHANNEL_ID=$DEMO_INSTAGRAM_CHANNEL_ID"; } >>"$DATA/demo.env"
+  fi
+  # The Meta simulator keeps pages in memory: subscribe them again (it performs the verify-token
+  # handshake against the API, as Meta does).
+  for kind in messenger instagram; do
+    if [ "$kind" = messenger ]; then page=$MESSENGER_PAGE_ID; id=$DEMO_MESSENGER_CHANNEL_ID; else page=$INSTAGRAM_ACCOUNT_ID; id=$DEMO_INSTAGRAM_CHANNEL_ID; fi
+    curl -fsS -X POST "$META_SIM_URL/sim/pages" -H 'Content-Type: application/json' \
+      -d "{\"page_id\":\"$page\",\"platform\":\"$kind\",\"access_token\":\"$META_PAGE_TOKEN\",\"app_secret\":\"$META_APP_SECRET\",
+           \"verify_token\":\"$META_VERIFY_TOKEN\",\"webhook_url\":\"$API_URL/webhooks/meta/$id\"}" >/dev/null
+  done
   # The simulator keeps sessions in memory: (re)point its session's webhook at the API, signed.
   curl -fsS -X PUT "$SIM_URL/api/sessions/default" -H "X-Api-Key: $WAHA_API_KEY" -H 'Content-Type: application/json' \
     -d "{\"config\":{\"webhooks\":[{\"url\":\"$API_URL/webhooks/waha/$DEMO_CHANNEL_ID\",
@@ -114,15 +146,19 @@ Ventros is running (data in .data/, logs in .data/logs/).
   Temporal UI    http://127.0.0.1:$T_UI_PORT   (Conversation, OutboundMessage, MemoryIngestion, ContactMerge, WebhookDelivery)
   Temporal gRPC  ${TEMPORAL_ADDRESS#http://}
   WAHA simulator $SIM_URL
+  Meta simulator $META_SIM_URL   (Graph Send API and signed Messenger/Instagram webhooks)
   Agent service  127.0.0.1:$AGENTS_PORT (gRPC AgentService; MemoryService on 127.0.0.1:$MEMORY_PORT)
   PostgreSQL     ${DATABASE_URL}
   Demo API key   $DEMO_API_KEY
-  Demo channel   $DEMO_CHANNEL_ID
+  Demo channels  WhatsApp $DEMO_CHANNEL_ID, Messenger $DEMO_MESSENGER_CHANNEL_ID, Instagram $DEMO_INSTAGRAM_CHANNEL_ID
   Demo login     admin@demo.ventros.local / $DEMO_ADMIN_PASSWORD   (POST $API_URL/api/v1/auth/login)
 
 Write to the demo number as a customer would:
   curl -s -X POST $SIM_URL/sim/inbound -H 'Content-Type: application/json' \\
        -d '{"from":"5511999990000@c.us","push_name":"Ana","messages":[{"body":"I want to buy product X"}]}'
+or on Messenger (page $MESSENGER_PAGE_ID) / Instagram (account $INSTAGRAM_ACCOUNT_ID):
+  curl -s -X POST $META_SIM_URL/sim/inbound -H 'Content-Type: application/json' \\
+       -d '{"page_id":"$MESSENGER_PAGE_ID","from":"24000000000001","messages":[{"text":"I want to buy product X"}]}'
 Then look:
   curl -s $API_URL/api/v1/conversations -H "Authorization: Bearer $DEMO_API_KEY"
 Stop with scripts/stack.sh down; status with scripts/stack.sh status.
@@ -130,7 +166,7 @@ TXT
 }
 
 down() {
-  for name in api worker waha-sim agents temporal; do
+  for name in api worker meta-sim waha-sim agents temporal; do
     if alive "$name"; then
       kill -TERM "$(cat "$PIDS/$name")" 2>/dev/null || true
       for _ in $(seq 1 50); do alive "$name" || break; sleep 0.2; done
@@ -143,7 +179,7 @@ down() {
 }
 
 status() {
-  for name in temporal agents waha-sim worker api; do
+  for name in temporal agents waha-sim meta-sim worker api; do
     if alive "$name"; then echo "$name: running (pid $(cat "$PIDS/$name"))"; else echo "$name: stopped"; fi
   done
   if [ -d "$DATA/pg" ] && [ -x "$VENV/bin/python" ]; then echo "postgres: $("$VENV/bin/python" scripts/pg.py status "$DATA/pg" || true)"; fi

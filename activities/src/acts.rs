@@ -212,7 +212,7 @@ impl ConversationActivities {
             text: &row.body,
             origin: row.origin.as_deref(),
             last_inbound_at: row.last_inbound_at,
-            previous_attempt_at: (row.send_attempts > 0).then(|| row.last_send_attempt_at.unwrap_or_else(Utc::now)),
+            previous_attempt_at: row.last_send_attempt_at,
             now: Utc::now(),
         };
         if outgoing.previous_attempt_at.is_some()
@@ -223,7 +223,16 @@ impl ConversationActivities {
             return Ok(done(earlier));
         }
         store::mark_send_attempt(&self.pool, input.message_id).await.map_err(store_failure)?;
-        let provider_id = adapter.send_text(&outgoing).await.map_err(provider_failure)?;
+        let provider_id = match adapter.send_text(&outgoing).await {
+            Ok(id) => id,
+            Err(err) => {
+                if matches!(err, ProviderError::Retry { unknown_outcome: false, .. }) {
+                    // The provider answered that it did not take the message: nothing to reconcile.
+                    store::clear_send_attempt(&self.pool, input.message_id).await.map_err(store_failure)?;
+                }
+                return Err(provider_failure(err));
+            }
+        };
         store::record_sent(&self.pool, input.tenant_id, input.message_id, &provider_id).await.map_err(store_failure)?;
         tracing::info!(tenant.id = %input.tenant_id, message.id = %input.message_id, channel.kind = %row.channel.kind, "message sent");
         Ok(done(provider_id))
@@ -255,7 +264,7 @@ fn provider_failure(err: ProviderError) -> ActivityError {
             tracing::warn!(%reason, "the provider refused the message");
             permanent_send_failure(reason)
         }
-        ProviderError::Retry { reason, after } => {
+        ProviderError::Retry { reason, after, .. } => {
             tracing::warn!(%reason, "provider call failed; Temporal will retry");
             ActivityError::application(ApplicationFailure::builder(reason).maybe_next_retry_delay(after).build())
         }

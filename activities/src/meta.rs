@@ -412,9 +412,12 @@ pub enum GraphError {
     /// Will not succeed by retrying (policy, unknown recipient, bad token, bad request).
     #[error("Meta refused the message (code {code}{}): {message}", subcode.map(|s| format!(", subcode {s}")).unwrap_or_default())]
     Rejected { code: i64, subcode: Option<i64>, message: String },
-    /// 5xx, code 1/2 (temporary), timeouts: retry.
+    /// Meta answered with a temporary failure (5xx, code 1/2): retry.
     #[error("Meta is unavailable: {0}")]
     Unavailable(String),
+    /// No answer (connection refused, timeout): the message may or may not have reached Meta.
+    #[error("could not reach Meta: {0}")]
+    Transport(String),
 }
 
 impl GraphError {
@@ -438,7 +441,7 @@ impl GraphError {
             Some(c @ (4 | 17 | 32 | 613 | 80001..=80009)) => GraphError::RateLimited { code: c, message },
             Some(1 | 2) => GraphError::Unavailable(format!("code {}: {message}", code.unwrap_or_default())),
             Some(c) if status < 500 => GraphError::Rejected { code: c, subcode, message },
-            _ if status >= 500 || status == 0 => GraphError::Unavailable(format!("HTTP {status}")),
+            _ if status >= 500 => GraphError::Unavailable(format!("HTTP {status}")),
             _ => GraphError::Rejected { code: i64::from(status), subcode, message },
         }
     }
@@ -486,7 +489,7 @@ impl HttpGraphClient {
             .send()
             .await
             // reqwest's message would include the URL, and with it the access token.
-            .map_err(|e| GraphError::Unavailable(if e.is_timeout() { "timed out".into() } else { "could not connect".into() }))?;
+            .map_err(|e| GraphError::Transport(if e.is_timeout() { "timed out".into() } else { "could not connect".into() }))?;
         let status = resp.status().as_u16();
         let value: Value = resp.json().await.unwrap_or(Value::Null);
         if (200..300).contains(&status) {

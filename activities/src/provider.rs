@@ -170,14 +170,21 @@ pub enum ProviderError {
     /// Retrying will not help: the message fails with this reason.
     #[error("{0}")]
     Permanent(String),
-    /// Worth retrying, after `after` when the provider said how long.
+    /// Worth retrying, after `after` when the provider said how long. `unknown_outcome`: there
+    /// was no clear answer, so the message may have gone out and the retry must reconcile first.
     #[error("{reason}")]
-    Retry { reason: String, after: Option<Duration> },
+    Retry { reason: String, after: Option<Duration>, unknown_outcome: bool },
 }
 
 impl From<WahaError> for ProviderError {
     fn from(err: WahaError) -> Self {
-        if err.is_permanent() { ProviderError::Permanent(err.to_string()) } else { ProviderError::Retry { reason: err.to_string(), after: None } }
+        // WAHA's chat history makes reconciling cheap: every retryable failure is treated as
+        // possibly sent.
+        if err.is_permanent() {
+            ProviderError::Permanent(err.to_string())
+        } else {
+            ProviderError::Retry { reason: err.to_string(), after: None, unknown_outcome: true }
+        }
     }
 }
 
@@ -186,8 +193,11 @@ impl From<GraphError> for ProviderError {
         match &err {
             GraphError::Rejected { .. } => ProviderError::Permanent(err.to_string()),
             // Meta's limits reset over seconds to an hour; back off at least 10 s.
-            GraphError::RateLimited { .. } => ProviderError::Retry { reason: err.to_string(), after: Some(Duration::from_secs(10)) },
-            GraphError::Unavailable(_) => ProviderError::Retry { reason: err.to_string(), after: None },
+            GraphError::RateLimited { .. } => {
+                ProviderError::Retry { reason: err.to_string(), after: Some(Duration::from_secs(10)), unknown_outcome: false }
+            }
+            GraphError::Unavailable(_) => ProviderError::Retry { reason: err.to_string(), after: None, unknown_outcome: false },
+            GraphError::Transport(_) => ProviderError::Retry { reason: err.to_string(), after: None, unknown_outcome: true },
         }
     }
 }
@@ -285,6 +295,7 @@ impl ChannelAdapter for MetaChannel<'_> {
             Some(attempted) if out.now - attempted < META_ECHO_WAIT => Err(ProviderError::Retry {
                 reason: "an earlier attempt may have reached Meta; waiting for its echo".into(),
                 after: Some(Duration::from_secs(5)),
+                unknown_outcome: true,
             }),
             _ => Ok(None),
         }

@@ -519,6 +519,13 @@ pub async fn mark_send_attempt(pool: &PgPool, message_id: Uuid) -> Result<(), St
     Ok(())
 }
 
+/// Forgets the pending attempt marker after the provider answered that it did not take the
+/// message (the attempt count stays, as a statistic).
+pub async fn clear_send_attempt(pool: &PgPool, message_id: Uuid) -> Result<(), StoreError> {
+    sqlx::query("UPDATE messages SET last_send_attempt_at = NULL WHERE id = $1 AND status = 'pending'").bind(message_id).execute(pool).await?;
+    Ok(())
+}
+
 /// Records the provider's id and moves the message to `sent`, once.
 pub async fn record_sent(pool: &PgPool, tenant_id: Uuid, message_id: Uuid, provider_message_id: &str) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
