@@ -41,6 +41,7 @@ Live events: `GET /api/v1/stream` (WebSocket; `?access_token=` and `?last_event_
         (name = "agents", description = "AI agents"),
         (name = "memories", description = "Customer memory and knowledge graph"),
         (name = "webhooks", description = "Outbound webhook subscriptions and deliveries"),
+        (name = "reports", description = "Read-only analytics: named reports and SELECTs over the reporting views"),
     )
 )]
 struct ApiDoc;
@@ -115,6 +116,10 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(campaigns::recipients))
         .routes(routes!(campaigns::metrics))
         .routes(routes!(agents::list))
+        .routes(routes!(agents::draft))
+        .routes(routes!(reports::catalog))
+        .routes(routes!(reports::query))
+        .routes(routes!(reports::run))
         .routes(routes!(webhook_subscriptions::list, webhook_subscriptions::create))
         .routes(routes!(webhook_subscriptions::show, webhook_subscriptions::update, webhook_subscriptions::delete))
         .routes(routes!(webhook_subscriptions::deliveries))

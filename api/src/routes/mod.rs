@@ -12,6 +12,7 @@ pub mod health;
 pub mod memories;
 pub mod messages;
 pub mod pipelines;
+pub mod reports;
 pub mod segments;
 pub mod session;
 pub mod users;

@@ -1,0 +1,494 @@
+//! Reports: read-only analytics for the dashboard, the MCP server's `RunQuery` and integrations.
+//!
+//! Two ways in, both executed the same way: in a `READ ONLY` transaction for the caller's tenant,
+//! as the role `ventros_reader` (it may read the `reporting` views and nothing else; the views show
+//! one tenant's rows), with a 5-second statement timeout and a row cap.
+//! - **Named reports** (`POST /reports/{name}`): parameterised SQL written here; parameters are
+//!   bound, never spliced.
+//! - **Free-form SQL** (`POST /reports/query`): one `SELECT` over the `reporting` views only (they
+//!   leave out message text, phone numbers and secrets). It is parsed first and refused unless it
+//!   is a single query whose every relation is a reporting view (or its own CTE) and whose every
+//!   function is on an allowlist: no `set_config` (which could change the tenant the views show),
+//!   no file or network functions, no locking clauses, no `SELECT INTO`. The role and the read-only
+//!   transaction hold underneath even if the parser missed something: no table, no write.
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use sqlparser::ast::{Expr, ObjectName, Query, Select, Statement, TableFactor, Visit, Visitor};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::db::tenant_tx;
+use crate::error::{ApiError, ApiJson};
+
+/// Rows a report returns at most.
+pub const MAX_ROWS: usize = 1_000;
+/// Longest a report may run.
+const STATEMENT_TIMEOUT: &str = "5s";
+/// Longest free-form SQL accepted.
+const MAX_SQL_CHARS: usize = 8_000;
+
+/// The views free-form SQL may read (schema `reporting`).
+pub const VIEWS: &[&str] = &[
+    "channels",
+    "contacts",
+    "conversations",
+    "messages",
+    "agent_runs",
+    "pipelines",
+    "pipeline_stages",
+    "deals",
+    "campaigns",
+    "campaign_recipients",
+];
+
+/// Functions free-form SQL may call: aggregates, window functions, date/time, text and math.
+const FUNCTIONS: &[&str] = &[
+    "count", "sum", "avg", "min", "max", "stddev", "variance", "percentile_cont", "percentile_disc", "mode",
+    "array_agg", "string_agg", "bool_and", "bool_or", "every", "row_number", "rank", "dense_rank", "percent_rank",
+    "cume_dist", "ntile", "lag", "lead", "first_value", "last_value", "nth_value", "coalesce", "nullif", "greatest",
+    "least", "date_trunc", "date_part", "extract", "age", "now", "current_date", "current_timestamp", "make_interval",
+    "to_char", "to_date", "to_timestamp", "lower", "upper", "length", "char_length", "substring", "substr",
+    "split_part", "trim", "btrim", "ltrim", "rtrim", "concat", "concat_ws", "left", "right", "replace", "position",
+    "starts_with", "round", "floor", "ceil", "ceiling", "abs", "trunc", "sign", "sqrt", "power", "ln", "log", "exp",
+    "cardinality", "array_length", "array_position", "unnest", "jsonb_array_length", "format",
+];
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunReport {
+    /// The report's parameters (see `GET /api/v1/reports`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub params: Map<String, Value>,
+    /// 1 to 1000 (default 1000).
+    #[serde(default)]
+    pub max_rows: Option<usize>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunQuery {
+    /// One `SELECT` over the reporting views, e.g.
+    /// `SELECT channel_id, count(*) FROM messages WHERE direction = 'inbound' GROUP BY 1`.
+    pub sql: String,
+    /// 1 to 1000 (default 1000).
+    #[serde(default)]
+    pub max_rows: Option<usize>,
+}
+
+/// One named report: its SQL and how it reads its parameters.
+struct Report {
+    name: &'static str,
+    description: &'static str,
+    /// `name: what` per parameter.
+    params: &'static [(&'static str, &'static str)],
+    sql: &'static str,
+}
+
+/// Parameters every report understands: a period and, where it applies, a channel.
+const PERIOD: (&str, &str) = ("from, to", "RFC 3339 timestamps; default: the last 30 days");
+
+const REPORTS: &[Report] = &[
+    Report {
+        name: "messages_over_time",
+        description: "Messages in and out per hour, day or week.",
+        params: &[PERIOD, ("bucket", "hour | day | week (default day)"), ("channel_id", "only this channel (optional)")],
+        sql: "SELECT date_trunc($3, at) AS bucket,
+                     count(*) FILTER (WHERE direction = 'inbound') AS inbound,
+                     count(*) FILTER (WHERE direction = 'outbound') AS outbound
+                FROM reporting.messages
+               WHERE at >= $1 AND at < $2 AND ($4::uuid IS NULL OR channel_id = $4)
+               GROUP BY 1 ORDER BY 1",
+    },
+    Report {
+        name: "delivery_rates",
+        description: "Outbound messages per channel by status, with delivery, read and failure rates.",
+        params: &[PERIOD],
+        sql: "SELECT c.id AS channel_id, c.kind, c.name, count(m.id) AS outbound,
+                     count(m.id) FILTER (WHERE m.status IN ('delivered', 'read', 'played')) AS delivered,
+                     count(m.id) FILTER (WHERE m.status IN ('read', 'played')) AS read,
+                     count(m.id) FILTER (WHERE m.status IN ('failed', 'undelivered')) AS failed,
+                     round(count(m.id) FILTER (WHERE m.status IN ('delivered', 'read', 'played'))::numeric / nullif(count(m.id), 0), 3) AS delivery_rate,
+                     round(count(m.id) FILTER (WHERE m.status IN ('read', 'played'))::numeric / nullif(count(m.id), 0), 3) AS read_rate
+                FROM reporting.channels c
+                LEFT JOIN reporting.messages m ON m.channel_id = c.id AND m.direction = 'outbound' AND m.created_at >= $1 AND m.created_at < $2
+               GROUP BY c.id, c.kind, c.name ORDER BY c.name",
+    },
+    Report {
+        name: "response_times",
+        description: "First-response time (first reply after the customer's first message) and resolution time (open to close) of conversations, median and 90th percentile, in seconds.",
+        params: &[PERIOD, ("channel_id", "only this channel (optional)")],
+        sql: "WITH firsts AS (
+                SELECT s.id, s.opened_at, s.closed_at,
+                       (SELECT min(m.at) FROM reporting.messages m WHERE m.conversation_id = s.id AND m.direction = 'inbound') AS first_in,
+                       (SELECT min(m.at) FROM reporting.messages m WHERE m.conversation_id = s.id AND m.direction = 'outbound'
+                                                                     AND m.origin IS DISTINCT FROM 'campaign') AS first_out
+                  FROM reporting.conversations s
+                 WHERE s.opened_at >= $1 AND s.opened_at < $2 AND ($3::uuid IS NULL OR s.channel_id = $3))
+              SELECT count(*) AS conversations,
+                     count(*) FILTER (WHERE first_out > first_in) AS answered,
+                     percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_out - first_in)) FILTER (WHERE first_out > first_in) AS first_response_p50_s,
+                     percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_out - first_in)) FILTER (WHERE first_out > first_in) AS first_response_p90_s,
+                     count(*) FILTER (WHERE closed_at IS NOT NULL) AS resolved,
+                     percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM closed_at - opened_at)) FILTER (WHERE closed_at IS NOT NULL) AS resolution_p50_s,
+                     percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM closed_at - opened_at)) FILTER (WHERE closed_at IS NOT NULL) AS resolution_p90_s
+                FROM firsts",
+    },
+    Report {
+        name: "intents",
+        description: "What customers want: agent runs by intent, with average confidence and how many the agent answered itself.",
+        params: &[PERIOD],
+        sql: "SELECT intent, count(*) AS runs, round(avg(confidence)::numeric, 3) AS avg_confidence,
+                     count(*) FILTER (WHERE reply_planned) AS answered_by_agent
+                FROM reporting.agent_runs WHERE created_at >= $1 AND created_at < $2
+               GROUP BY intent ORDER BY runs DESC, intent",
+    },
+    Report {
+        name: "handling_share",
+        description: "Who answers: outbound messages by origin (agent, operator, greeting, away, campaign) and conversations held by the bot or by humans.",
+        params: &[PERIOD],
+        sql: "SELECT 'message' AS kind, coalesce(origin, 'unknown') AS handled_by, count(*) AS count
+                FROM reporting.messages WHERE direction = 'outbound' AND created_at >= $1 AND created_at < $2 GROUP BY 2
+              UNION ALL
+              SELECT 'conversation', assigned_to, count(*)
+                FROM reporting.conversations WHERE opened_at >= $1 AND opened_at < $2 GROUP BY 2
+              ORDER BY 1, 3 DESC",
+    },
+    Report {
+        name: "campaign_funnel",
+        description: "Each campaign's funnel: targeted, skipped, sent, delivered, read, replied, failed.",
+        params: &[("campaign_id", "only this campaign (optional)")],
+        sql: "SELECT c.id AS campaign_id, c.name, c.status, count(r.contact_id) AS targeted,
+                     count(*) FILTER (WHERE r.status = 'skipped') AS skipped,
+                     count(*) FILTER (WHERE r.sent_at IS NOT NULL) AS sent,
+                     count(*) FILTER (WHERE r.delivered_at IS NOT NULL OR r.read_at IS NOT NULL) AS delivered,
+                     count(*) FILTER (WHERE r.read_at IS NOT NULL) AS read,
+                     count(*) FILTER (WHERE r.replied_at IS NOT NULL) AS replied,
+                     count(*) FILTER (WHERE r.status = 'failed') AS failed
+                FROM reporting.campaigns c LEFT JOIN reporting.campaign_recipients r ON r.campaign_id = c.id
+               WHERE $1::uuid IS NULL OR c.id = $1
+               GROUP BY c.id, c.name, c.status, c.created_at ORDER BY c.created_at DESC",
+    },
+    Report {
+        name: "pipeline_summary",
+        description: "Deals per pipeline stage, open, won and lost.",
+        params: &[("pipeline_id", "only this pipeline (optional)")],
+        sql: "SELECT p.name AS pipeline, s.name AS stage, s.position,
+                     count(d.id) FILTER (WHERE d.status = 'open') AS open,
+                     count(d.id) FILTER (WHERE d.status = 'won') AS won,
+                     count(d.id) FILTER (WHERE d.status = 'lost') AS lost
+                FROM reporting.pipelines p JOIN reporting.pipeline_stages s ON s.pipeline_id = p.id
+                LEFT JOIN reporting.deals d ON d.stage_id = s.id
+               WHERE $1::uuid IS NULL OR p.id = $1
+               GROUP BY p.name, s.name, s.position ORDER BY p.name, s.position",
+    },
+    Report {
+        name: "top_contacts",
+        description: "The contacts who wrote the most in the period.",
+        params: &[PERIOD, ("limit", "1 to 100 (default 10)")],
+        sql: "SELECT c.id AS contact_id, c.display_name, count(m.id) AS messages, max(m.at) AS last_message_at
+                FROM reporting.messages m JOIN reporting.contacts c ON c.id = m.contact_id
+               WHERE m.direction = 'inbound' AND m.at >= $1 AND m.at < $2
+               GROUP BY c.id, c.display_name ORDER BY messages DESC, last_message_at DESC LIMIT $3",
+    },
+];
+
+/// The catalog: named reports with their parameters, and the views free-form SQL may read with
+/// their columns.
+#[utoipa::path(get, path = "/api/v1/reports", tag = "reports",
+    responses((status = 200, description = "Named reports and the reporting views", body = Value)))]
+pub async fn catalog(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    let columns: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT table_name::text, column_name::text, data_type::text FROM information_schema.columns
+          WHERE table_schema = 'reporting' ORDER BY table_name, ordinal_position",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let views: Vec<Value> = VIEWS
+        .iter()
+        .map(|v| {
+            let cols: Vec<Value> = columns.iter().filter(|(t, _, _)| t == v).map(|(_, c, ty)| json!({"name": c, "type": ty})).collect();
+            json!({"name": v, "columns": cols})
+        })
+        .collect();
+    let reports: Vec<Value> = REPORTS
+        .iter()
+        .map(|r| {
+            let params: Map<String, Value> = r.params.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
+            json!({"name": r.name, "description": r.description, "params": params})
+        })
+        .collect();
+    Ok(Json(json!({
+        "reports": reports,
+        "views": views,
+        "query": {"max_rows": MAX_ROWS, "statement_timeout": STATEMENT_TIMEOUT, "functions": FUNCTIONS},
+    })))
+}
+
+fn period(params: &Map<String, Value>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let at = |key: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
+        match params.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
+                .map(|t| Some(t.with_timezone(&Utc)))
+                .map_err(|_| ApiError::Unprocessable(format!("params.{key} must be an RFC 3339 timestamp"))),
+            Some(_) => Err(ApiError::Unprocessable(format!("params.{key} must be an RFC 3339 timestamp"))),
+        }
+    };
+    let to = at("to")?.unwrap_or_else(Utc::now);
+    let from = at("from")?.unwrap_or(to - ChronoDuration::days(30));
+    if from >= to {
+        return Err(ApiError::Unprocessable("params.from must be before params.to".into()));
+    }
+    Ok((from, to))
+}
+
+fn optional_id(params: &Map<String, Value>, key: &str) -> Result<Option<Uuid>, ApiError> {
+    match params.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Uuid::parse_str(s).map(Some).map_err(|_| ApiError::Unprocessable(format!("params.{key} must be an id"))),
+        Some(_) => Err(ApiError::Unprocessable(format!("params.{key} must be an id"))),
+    }
+}
+
+fn row_cap(max_rows: Option<usize>) -> Result<usize, ApiError> {
+    match max_rows {
+        None => Ok(MAX_ROWS),
+        Some(n) if (1..=MAX_ROWS).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::Unprocessable(format!("max_rows must be 1 to {MAX_ROWS}"))),
+    }
+}
+
+/// Runs a named report.
+#[utoipa::path(post, path = "/api/v1/reports/{name}", tag = "reports", params(("name" = String, Path)), request_body = RunReport,
+    responses((status = 200, description = "Columns and rows", body = Value), (status = 404, description = "No such report"),
+              (status = 422, description = "Invalid parameters")))]
+pub async fn run(State(state): State<AppState>, principal: Principal, Path(name): Path<String>, ApiJson(req): ApiJson<RunReport>) -> Result<Json<Value>, ApiError> {
+    let report = REPORTS
+        .iter()
+        .find(|r| r.name == name)
+        .ok_or_else(|| ApiError::NotFound(format!("no report {name:?}; GET /api/v1/reports lists them")))?;
+    let known: HashSet<&str> = report.params.iter().flat_map(|(k, _)| k.split(", ")).collect();
+    if let Some(unknown) = req.params.keys().find(|k| !known.contains(k.as_str())) {
+        return Err(ApiError::Unprocessable(format!("report {name} has no parameter {unknown:?}")));
+    }
+    let cap = row_cap(req.max_rows)?;
+    let p = &req.params;
+    let sql = format!("SELECT row_to_json(q)::text FROM ({}) q LIMIT {}", report.sql, cap + 1);
+    let query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+    let query = match report.name {
+        "messages_over_time" => {
+            let (from, to) = period(p)?;
+            let bucket = match p.get("bucket").and_then(Value::as_str).unwrap_or("day") {
+                b @ ("hour" | "day" | "week") => b.to_owned(),
+                _ => return Err(ApiError::Unprocessable("params.bucket must be hour, day or week".into())),
+            };
+            query.bind(from).bind(to).bind(bucket).bind(optional_id(p, "channel_id")?)
+        }
+        "delivery_rates" | "intents" | "handling_share" => {
+            let (from, to) = period(p)?;
+            query.bind(from).bind(to)
+        }
+        "response_times" => {
+            let (from, to) = period(p)?;
+            query.bind(from).bind(to).bind(optional_id(p, "channel_id")?)
+        }
+        "campaign_funnel" => query.bind(optional_id(p, "campaign_id")?),
+        "pipeline_summary" => query.bind(optional_id(p, "pipeline_id")?),
+        "top_contacts" => {
+            let (from, to) = period(p)?;
+            let limit = match p.get("limit") {
+                None | Some(Value::Null) => 10,
+                Some(v) => v.as_i64().filter(|n| (1..=100).contains(n)).ok_or_else(|| ApiError::Unprocessable("params.limit must be 1 to 100".into()))?,
+            };
+            query.bind(from).bind(to).bind(limit)
+        }
+        other => return Err(ApiError::Internal(anyhow::anyhow!("report {other} has no parameter binding"))),
+    };
+    execute(&state, principal.tenant_id, query, cap, json!({"report": report.name})).await
+}
+
+/// Runs one read-only `SELECT` over the reporting views.
+#[utoipa::path(post, path = "/api/v1/reports/query", tag = "reports", request_body = RunQuery,
+    responses((status = 200, description = "Columns and rows", body = Value),
+              (status = 422, description = "Not a single SELECT over the reporting views, a function that is not allowed, or an error while running")))]
+pub async fn query(State(state): State<AppState>, principal: Principal, ApiJson(req): ApiJson<RunQuery>) -> Result<Json<Value>, ApiError> {
+    let cap = row_cap(req.max_rows)?;
+    let sql = validate_sql(&req.sql).map_err(ApiError::Unprocessable)?;
+    // The query goes on its own lines: a trailing `--` comment cannot swallow the wrapper.
+    let wrapped = format!("SELECT row_to_json(q)::text FROM (\n{sql}\n) q LIMIT {}", cap + 1);
+    let query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(wrapped));
+    execute(&state, principal.tenant_id, query, cap, json!({"sql": sql})).await
+}
+
+async fn execute<'q>(
+    state: &AppState,
+    tenant_id: Uuid,
+    query: sqlx::query::QueryScalar<'q, sqlx::Postgres, String, sqlx::postgres::PgArguments>,
+    cap: usize,
+    about: Value,
+) -> Result<Json<Value>, ApiError> {
+    let mut tx = tenant_tx(&state.pool, tenant_id).await?;
+    sqlx::query("SET TRANSACTION READ ONLY").execute(&mut *tx).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'"))).execute(&mut *tx).await?;
+    // Unqualified names in free-form SQL mean the reporting views.
+    sqlx::query("SET LOCAL search_path = reporting, pg_catalog").execute(&mut *tx).await?;
+    sqlx::query("SET LOCAL ROLE ventros_reader").execute(&mut *tx).await?;
+    let started = Instant::now();
+    let rows = query.fetch_all(&mut *tx).await.map_err(|e| match e {
+        sqlx::Error::Database(db) => {
+            let message = db.message().to_owned();
+            if db.code().as_deref() == Some("57014") {
+                ApiError::Unprocessable(format!("the query ran longer than {STATEMENT_TIMEOUT} and was cancelled"))
+            } else {
+                ApiError::Unprocessable(format!("the query failed: {message}"))
+            }
+        }
+        other => ApiError::from(other),
+    })?;
+    tx.rollback().await?;
+    let truncated = rows.len() > cap;
+    let rows: Vec<Value> = rows.iter().take(cap).map(|r| serde_json::from_str(r).unwrap_or(Value::Null)).collect();
+    let columns: Vec<String> = rows.first().and_then(Value::as_object).map(|o| o.keys().cloned().collect()).unwrap_or_default();
+    let mut body = json!({"columns": columns, "rows": rows, "row_count": rows.len(), "truncated": truncated,
+                          "elapsed_ms": started.elapsed().as_millis() as u64});
+    if let (Some(obj), Value::Object(more)) = (body.as_object_mut(), about) {
+        obj.extend(more);
+    }
+    Ok(Json(body))
+}
+
+/// Checks free-form SQL: one query, reporting views and its own CTEs only, allowlisted
+/// functions, no locking or `INTO`. Returns the statement as parsed (normalised).
+pub fn validate_sql(sql: &str) -> Result<String, String> {
+    if sql.trim().is_empty() || sql.chars().count() > MAX_SQL_CHARS {
+        return Err(format!("sql must be 1 to {MAX_SQL_CHARS} characters"));
+    }
+    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| format!("not valid SQL: {e}"))?;
+    let [statement] = statements.as_slice() else {
+        return Err("exactly one statement, a SELECT, is allowed".into());
+    };
+    if !matches!(statement, Statement::Query(_)) {
+        return Err("only a SELECT is allowed: reports never write".into());
+    }
+    let mut guard = Guard { ctes: HashSet::new() };
+    if let ControlFlow::Break(reason) = statement.visit(&mut guard) {
+        return Err(reason);
+    }
+    Ok(statement.to_string())
+}
+
+struct Guard {
+    ctes: HashSet<String>,
+}
+
+impl Visitor for Guard {
+    type Break = String;
+
+    fn pre_visit_statement(&mut self, statement: &Statement) -> ControlFlow<String> {
+        match statement {
+            Statement::Query(_) => ControlFlow::Continue(()),
+            _ => ControlFlow::Break("only a SELECT is allowed: reports never write".into()),
+        }
+    }
+
+    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<String> {
+        if !query.locks.is_empty() {
+            return ControlFlow::Break("locking clauses (FOR UPDATE/SHARE) are not allowed".into());
+        }
+        if let Some(with) = &query.with {
+            self.ctes.extend(with.cte_tables.iter().map(|c| c.alias.name.value.to_lowercase()));
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<String> {
+        if select.into.is_some() {
+            return ControlFlow::Break("SELECT INTO is not allowed: reports never write".into());
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<String> {
+        match factor {
+            TableFactor::Table { args: None, .. } | TableFactor::Derived { .. } | TableFactor::NestedJoin { .. } => ControlFlow::Continue(()),
+            _ => ControlFlow::Break("only the reporting views, subqueries and joins may appear in FROM".into()),
+        }
+    }
+
+    fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<String> {
+        let parts: Vec<String> = relation.0.iter().map(|p| p.to_string().trim_matches('"').to_lowercase()).collect();
+        let allowed = match parts.as_slice() {
+            [name] => VIEWS.contains(&name.as_str()) || self.ctes.contains(name),
+            [schema, name] => schema == "reporting" && VIEWS.contains(&name.as_str()),
+            _ => false,
+        };
+        if allowed {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(format!("{relation} is not a reporting view; the views are: {}", VIEWS.join(", ")))
+        }
+    }
+
+    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<String> {
+        if let Expr::Function(function) = expr {
+            let parts: Vec<String> = function.name.0.iter().map(|p| p.to_string().trim_matches('"').to_lowercase()).collect();
+            let allowed = match parts.as_slice() {
+                [name] => FUNCTIONS.contains(&name.as_str()),
+                [schema, name] => schema == "pg_catalog" && FUNCTIONS.contains(&name.as_str()),
+                _ => false,
+            };
+            if !allowed {
+                return ControlFlow::Break(format!("function {} is not allowed in reports", function.name));
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_sql;
+
+    #[test]
+    fn only_selects_over_reporting_views_with_allowed_functions_pass() {
+        for ok in [
+            "SELECT channel_id, count(*) FROM messages WHERE direction = 'inbound' GROUP BY 1",
+            "WITH t AS (SELECT contact_id FROM reporting.deals) SELECT count(*) FROM t JOIN contacts c ON c.id = t.contact_id",
+            "SELECT date_trunc('day', at) d, count(*) FROM messages GROUP BY d ORDER BY d -- trailing comment",
+            "SELECT * FROM (SELECT intent, avg(confidence) FROM agent_runs GROUP BY intent) x",
+        ] {
+            assert!(validate_sql(ok).is_ok(), "{ok}: {:?}", validate_sql(ok));
+        }
+        for (bad, why) in [
+            ("DELETE FROM contacts", "only a SELECT"),
+            ("SELECT 1; DROP TABLE contacts", "exactly one statement"),
+            ("UPDATE reporting.contacts SET display_name = 'x'", "only a SELECT"),
+            ("SELECT * FROM public.contacts", "not a reporting view"),
+            ("SELECT * FROM api_keys", "not a reporting view"),
+            ("SELECT set_config('ventros.tenant_id', '00000000-0000-0000-0000-000000000000', true)", "set_config"),
+            ("SELECT pg_read_file('/etc/passwd')", "pg_read_file"),
+            ("SELECT * FROM generate_series(1, 10)", "only the reporting views"),
+            ("SELECT * FROM messages FOR UPDATE", "locking"),
+            ("SELECT * INTO copy FROM messages", "INTO"),
+            ("WITH x AS (DELETE FROM messages RETURNING *) SELECT * FROM x", "only a SELECT"),
+            ("SELECT (SELECT current_setting('ventros.tenant_id'))", "current_setting"),
+        ] {
+            let err = validate_sql(bad).expect_err(bad);
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
+}
