@@ -239,3 +239,66 @@ async fn discovery_mode_and_the_authenticated_http_transport() {
     assert!(body.contains("\"ventros\""), "the initialize result names the server: {body}");
     server.kill().await.ok();
 }
+
+#[tokio::test]
+async fn named_reports_bad_parameters_row_caps_and_agent_drafts() {
+    let memory = format!("127.0.0.1:{}", support::free_port());
+    let agents = support::AgentService::start(&memory).await;
+    let app = TestApp::spawn_with(json!({"greeting": "Oi!", "debounce_ms": 0}), Some((agents.address.clone(), memory))).await;
+    let chat = "5511966665555@c.us";
+    app.customer_writes(chat, json!([{"body": "I want to buy product X"}, {"body": "How much is it?"}]), 1, false).await;
+    eventually("the reply read", WAIT, || async {
+        let rows = app.outbound_statuses().await;
+        (!rows.is_empty() && rows.iter().all(|(_, s, _)| s == "read")).then_some(())
+    })
+    .await;
+
+    // Every named report runs; the catalog lists them with the views and their columns.
+    let (status, catalog) = app.get("/api/v1/reports").await;
+    assert_eq!(status, StatusCode::OK);
+    let messages_view = catalog["views"].as_array().unwrap().iter().find(|v| v["name"] == "messages").unwrap();
+    let columns: Vec<&str> = messages_view["columns"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert!(columns.contains(&"direction") && !columns.contains(&"body"), "no message text in reports: {columns:?}");
+    for report in catalog["reports"].as_array().unwrap() {
+        let name = report["name"].as_str().unwrap();
+        let (status, body) = app.post(&format!("/api/v1/reports/{name}"), json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+    }
+    let (_, over_time) = app.post("/api/v1/reports/messages_over_time", json!({"params": {"bucket": "hour"}})).await;
+    assert_eq!(over_time["rows"][0]["inbound"], 2, "{over_time}");
+    let (_, share) = app.post("/api/v1/reports/handling_share", json!({})).await;
+    assert!(share["rows"].as_array().unwrap().iter().any(|r| r["kind"] == "conversation" && r["handled_by"] == "bot"), "{share}");
+
+    // Bad input: clear errors.
+    for (path, body, expected) in [
+        ("/api/v1/reports/nope", json!({}), StatusCode::NOT_FOUND),
+        ("/api/v1/reports/messages_over_time", json!({"params": {"bucket": "year"}}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("/api/v1/reports/messages_over_time", json!({"params": {"from": "yesterday"}}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("/api/v1/reports/intents", json!({"params": {"surprise": 1}}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("/api/v1/reports/top_contacts", json!({"params": {"limit": 1000}}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("/api/v1/reports/query", json!({"sql": "SELECT 1/0 AS boom FROM messages"}), StatusCode::UNPROCESSABLE_ENTITY),
+        ("/api/v1/reports/query", json!({"sql": "SELECT * FROM messages", "max_rows": 5000}), StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let (status, problem) = app.post(path, body.clone()).await;
+        assert_eq!(status, expected, "{path} {body}: {problem}");
+    }
+    // The row cap: more rows than asked for means `truncated`.
+    let (_, capped) = app.post("/api/v1/reports/query", json!({"sql": "SELECT id, direction FROM messages ORDER BY created_at", "max_rows": 1})).await;
+    assert_eq!((capped["row_count"].as_u64(), capped["truncated"].as_bool()), (Some(1), Some(true)), "{capped}");
+
+    // An agent drafts a reply through MCP; nothing is stored or sent.
+    let sent_before = app.sim.sent().len();
+    let outbound_before = app.count("messages WHERE direction = 'outbound'").await;
+    let client = connect(&app, &app.api_key, false).await;
+    let contact_id = ok(&client, "search_contacts", json!({"phone": "5511966665555"})).await["items"][0]["id"].as_str().unwrap().to_owned();
+    let draft = ok(&client, "draft_agent_reply", json!({"contact_id": contact_id})).await;
+    assert!(draft["draft"].as_str().is_some_and(|d| !d.is_empty()), "{draft}");
+    assert_eq!(draft["sent"], false);
+    let draft = ok(&client, "draft_agent_reply", json!({"contact_id": contact_id, "message": "Where is my order?", "agent_type": "OrderStatusAgent"})).await;
+    assert_eq!(draft["agent_type"], "OrderStatusAgent", "{draft}");
+    assert_eq!(app.sim.sent().len(), sent_before);
+    assert_eq!(app.count("messages WHERE direction = 'outbound'").await, outbound_before);
+    let message = refused(&client, "draft_agent_reply", json!({"contact_id": Uuid::now_v7().to_string()})).await;
+    assert!(message.contains("404"), "{message}");
+    client.cancel().await.ok();
+}

@@ -211,6 +211,8 @@ const REPORTS: &[Report] = &[
     responses((status = 200, description = "Named reports and the reporting views", body = Value)))]
 pub async fn catalog(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    // information_schema lists what the current role may read: ask as the role reports run as.
+    sqlx::query("SET LOCAL ROLE ventros_reader").execute(&mut *tx).await?;
     let columns: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT table_name::text, column_name::text, data_type::text FROM information_schema.columns
           WHERE table_schema = 'reporting' ORDER BY table_name, ordinal_position",
