@@ -19,6 +19,7 @@ T_UI_PORT=${VENTROS_TEMPORAL_UI_PORT:-8233}
 API_PORT=${VENTROS_API_PORT:-8080}
 SIM_PORT=${VENTROS_WAHA_SIM_PORT:-3000}
 META_SIM_PORT=${VENTROS_META_SIM_PORT:-3100}
+MCP_PORT=${VENTROS_MCP_PORT:-8090}
 AGENTS_PORT=${VENTROS_AGENTS_PORT:-50051}
 MEMORY_PORT=${VENTROS_MEMORY_PORT:-50052}
 PROFILE=${VENTROS_PROFILE:-release}
@@ -86,7 +87,9 @@ up() {
   start_bg api env DATABASE_URL="$DATABASE_URL" TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" API_BIND="127.0.0.1:$API_PORT" \
     PUBLIC_BASE_URL="$API_URL" AGENTS_ADDRESS="127.0.0.1:$AGENTS_PORT" MEMORY_ADDRESS="127.0.0.1:$MEMORY_PORT" \
     API_TOKEN_SECRET="$API_TOKEN_SECRET" TEMPORAL_UI_URL="http://127.0.0.1:$T_UI_PORT" "$TARGET/ventros-api"
+  start_bg mcp env VENTROS_API_URL="$API_URL" VENTROS_MCP_BIND="127.0.0.1:$MCP_PORT" "$TARGET/ventros-mcp" http
   wait_for_http "$API_URL/readyz" 120
+  wait_for_http "http://127.0.0.1:$MCP_PORT/health" 30
   wait_for_http "$SIM_URL/health" 30
   wait_for_http "$META_SIM_URL/health" 30
 
@@ -147,6 +150,8 @@ Ventros is running (data in .data/, logs in .data/logs/).
   Temporal gRPC  ${TEMPORAL_ADDRESS#http://}
   WAHA simulator $SIM_URL
   Meta simulator $META_SIM_URL   (Graph Send API and signed Messenger/Instagram webhooks)
+  MCP server     http://127.0.0.1:$MCP_PORT/mcp (streamable HTTP; Authorization: Bearer <API key>)
+                 stdio: VENTROS_API_KEY=<API key> $TARGET/ventros-mcp stdio
   Agent service  127.0.0.1:$AGENTS_PORT (gRPC AgentService; MemoryService on 127.0.0.1:$MEMORY_PORT)
   PostgreSQL     ${DATABASE_URL}
   Demo API key   $DEMO_API_KEY
@@ -166,7 +171,7 @@ TXT
 }
 
 down() {
-  for name in api worker meta-sim waha-sim agents temporal; do
+  for name in mcp api worker meta-sim waha-sim agents temporal; do
     if alive "$name"; then
       kill -TERM "$(cat "$PIDS/$name")" 2>/dev/null || true
       for _ in $(seq 1 50); do alive "$name" || break; sleep 0.2; done
@@ -179,7 +184,7 @@ down() {
 }
 
 status() {
-  for name in temporal agents waha-sim meta-sim worker api; do
+  for name in temporal agents waha-sim meta-sim worker api mcp; do
     if alive "$name"; then echo "$name: running (pid $(cat "$PIDS/$name"))"; else echo "$name: stopped"; fi
   done
   if [ -d "$DATA/pg" ] && [ -x "$VENV/bin/python" ]; then echo "postgres: $("$VENV/bin/python" scripts/pg.py status "$DATA/pg" || true)"; fi

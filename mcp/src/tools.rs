@@ -188,7 +188,7 @@ pub fn catalog() -> Vec<ToolSpec> {
             Read, true, rest(Method::GET, "/api/v1/campaigns")),
         tool("get_campaign", "campaigns", "Get campaign", "One campaign's definition and, while it runs, its live progress.",
             schema(&[campaign_id()], &["campaign_id"]), Read, true, rest(Method::GET, "/api/v1/campaigns/{campaign_id}")),
-        tool("create_campaign", "campaigns", "Create campaign", "Creates a draft campaign: a segment on a channel, an objective (the brief each contact's message is written from by the agent), a schedule (`{kind: now}`, `{kind: once, at}`, `{kind: cron, expression}`, `{kind: interval, every_minutes}`), optional send window (`{days, start, end}` in time_zone), rate limit and best-send-time. Nothing is sent until schedule_campaign.",
+        tool("create_campaign", "campaigns", "Create campaign", "Creates a draft campaign: a segment on a channel, an objective (the brief each contact's message is written from by the agent), a schedule (`{kind: now}`, `{kind: once, at}`, `{kind: cron, expression}`, `{kind: interval, every_seconds}`), optional send window (`{days, start, end}` in time_zone), rate limit and best-send-time. Nothing is sent until schedule_campaign.",
             schema(&[("name", string("Campaign name")), ("channel_id", id("The channel it sends on")), ("segment_id", id("Who it targets")),
                      ("objective", string("The brief for the agent")), ("agent_type", string("The writing agent (default SalesAgent)")),
                      ("schedule", object("When it runs")), ("send_window", object("`{days: [1..7], start: HH:MM, end: HH:MM}`")),
