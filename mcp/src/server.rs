@@ -425,20 +425,17 @@ fn segment(raw: &str) -> String {
 
 /// Replaces `{name}` segments with (and removes) the arguments of that name.
 fn fill_path(template: &str, args: &mut Map<String, Value>) -> String {
-    let mut path = String::new();
-    for part in template.split('/') {
-        if !path.is_empty() || template.starts_with('/') {
-            path.push('/');
-        }
-        match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+    template
+        .split('/')
+        .map(|part| match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
             Some(name) => {
                 let value = args.remove(name).map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())).unwrap_or_default();
-                path.push_str(&segment(&value));
+                segment(&value)
             }
-            None => path.push_str(part),
-        }
-    }
-    path.replacen("//", "/", 1)
+            None => part.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn query_pairs(args: &Map<String, Value>) -> Vec<(String, String)> {

@@ -285,6 +285,7 @@ async fn named_reports_bad_parameters_row_caps_and_agent_drafts() {
     // The row cap: more rows than asked for means `truncated`.
     let (_, capped) = app.post("/api/v1/reports/query", json!({"sql": "SELECT id, direction FROM messages ORDER BY created_at", "max_rows": 1})).await;
     assert_eq!((capped["row_count"].as_u64(), capped["truncated"].as_bool()), (Some(1), Some(true)), "{capped}");
+    assert_eq!(capped["columns"], json!(["id", "direction"]), "columns in the query's order");
 
     // An agent drafts a reply through MCP; nothing is stored or sent.
     let sent_before = app.sim.sent().len();

@@ -320,7 +320,7 @@ pub async fn run(State(state): State<AppState>, principal: Principal, Path(name)
         }
         other => return Err(ApiError::Internal(anyhow::anyhow!("report {other} has no parameter binding"))),
     };
-    execute(&state, principal.tenant_id, query, cap, json!({"report": report.name})).await
+    execute(&state, principal.tenant_id, report.sql, query, cap, json!({"report": report.name})).await
 }
 
 /// Runs one read-only `SELECT` over the reporting views.
@@ -333,12 +333,24 @@ pub async fn query(State(state): State<AppState>, principal: Principal, ApiJson(
     // The query goes on its own lines: a trailing `--` comment cannot swallow the wrapper.
     let wrapped = format!("SELECT row_to_json(q)::text FROM (\n{sql}\n) q LIMIT {}", cap + 1);
     let query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(wrapped));
-    execute(&state, principal.tenant_id, query, cap, json!({"sql": sql})).await
+    execute(&state, principal.tenant_id, &sql, query, cap, json!({"sql": sql})).await
+}
+
+/// A failure of the report's own SQL (not of the connection): the caller's to fix.
+fn query_failure(e: sqlx::Error) -> ApiError {
+    match e {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("57014") => {
+            ApiError::Unprocessable(format!("the query ran longer than {STATEMENT_TIMEOUT} and was cancelled"))
+        }
+        sqlx::Error::Database(db) => ApiError::Unprocessable(format!("the query failed: {}", db.message())),
+        other => ApiError::from(other),
+    }
 }
 
 async fn execute<'q>(
     state: &AppState,
     tenant_id: Uuid,
+    inner_sql: &str,
     query: sqlx::query::QueryScalar<'q, sqlx::Postgres, String, sqlx::postgres::PgArguments>,
     cap: usize,
     about: Value,
@@ -350,21 +362,13 @@ async fn execute<'q>(
     sqlx::query("SET LOCAL search_path = reporting, pg_catalog").execute(&mut *tx).await?;
     sqlx::query("SET LOCAL ROLE ventros_reader").execute(&mut *tx).await?;
     let started = Instant::now();
-    let rows = query.fetch_all(&mut *tx).await.map_err(|e| match e {
-        sqlx::Error::Database(db) => {
-            let message = db.message().to_owned();
-            if db.code().as_deref() == Some("57014") {
-                ApiError::Unprocessable(format!("the query ran longer than {STATEMENT_TIMEOUT} and was cancelled"))
-            } else {
-                ApiError::Unprocessable(format!("the query failed: {message}"))
-            }
-        }
-        other => ApiError::from(other),
-    })?;
+    // The columns in the query's order (the rows are JSON objects, whose keys have none).
+    let described = sqlx::Executor::describe(&mut *tx, sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(inner_sql.to_owned()))).await.map_err(query_failure)?;
+    let columns: Vec<String> = described.columns().iter().map(|c| sqlx::Column::name(c).to_owned()).collect();
+    let rows = query.fetch_all(&mut *tx).await.map_err(query_failure)?;
     tx.rollback().await?;
     let truncated = rows.len() > cap;
     let rows: Vec<Value> = rows.iter().take(cap).map(|r| serde_json::from_str(r).unwrap_or(Value::Null)).collect();
-    let columns: Vec<String> = rows.first().and_then(Value::as_object).map(|o| o.keys().cloned().collect()).unwrap_or_default();
     let mut body = json!({"columns": columns, "rows": rows, "row_count": rows.len(), "truncated": truncated,
                           "elapsed_ms": started.elapsed().as_millis() as u64});
     if let (Some(obj), Value::Object(more)) = (body.as_object_mut(), about) {
