@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use serde_json::json;
 use tokio::sync::Semaphore;
-use uuid::Uuid;
-use ventros_activities::waha_sim::WahaSimulator;
+use ventros_api::bench::{BenchTenant, parse_process, peak_rss_mib, waha_tenant};
 
 #[derive(Parser)]
 #[command(about = "Ventros inbound-message benchmark")]
@@ -43,24 +42,12 @@ struct Args {
     ai: bool,
 }
 
-fn parse_process(s: &str) -> Result<(String, u32), String> {
-    let (name, pid) = s.split_once('=').ok_or("expected name=pid")?;
-    Ok((name.to_owned(), pid.parse().map_err(|_| "pid must be a number")?))
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
     let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
     sorted[rank.min(sorted.len() - 1)]
-}
-
-fn peak_rss_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }
 
 #[tokio::main]
@@ -70,46 +57,14 @@ async fn main() -> anyhow::Result<()> {
     let pool = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(&args.database_url).await?;
     let http = reqwest::Client::new();
 
-    let sim_key = format!("bench-{}", Uuid::new_v4().simple());
-    let sim = WahaSimulator::new(&sim_key, Duration::from_millis(20));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let sim_url = format!("http://{}", listener.local_addr()?);
-    let router = sim.router();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-
-    let (tenant_id, key) = ventros_api::auth::create_tenant(&pool, "Benchmark").await?;
-    let hmac_key = format!("bench-hmac-{}", Uuid::new_v4().simple());
-    let channel: serde_json::Value = http
-        .post(format!("{}/api/v1/channels", args.api_url))
-        .bearer_auth(&key.secret)
-        .json(&json!({
-            "name": "Benchmark",
-            "provider_config": {"base_url": sim_url, "api_key": sim_key, "session": "default", "hmac_key": hmac_key},
-            "settings": if args.ai {
-                json!({"debounce_ms": 0, "max_debounce_ms": 0, "inactivity_timeout_secs": 900,
-                       "ai": {"agent_type": "RouterAgent", "confidence_threshold": 0.0}})
-            } else {
-                // Sessions close 15 minutes later, so benchmark conversations do not pile up.
-                json!({"greeting": "Olá! Recebemos sua mensagem.", "debounce_ms": 0, "max_debounce_ms": 0, "inactivity_timeout_secs": 900})
-            },
-        }))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let channel_id = channel["id"].as_str().ok_or_else(|| anyhow::anyhow!("no channel id: {channel}"))?.to_owned();
-    http.post(format!("{sim_url}/api/sessions"))
-        .header("X-Api-Key", &sim_key)
-        .json(&json!({"name": "default", "config": {"webhooks": [{
-            "url": format!("{}/webhooks/waha/{channel_id}", args.api_url),
-            "events": ["message", "message.ack", "session.status"],
-            "hmac": {"key": hmac_key},
-            "retries": {"policy": "constant", "delaySeconds": 0.2, "attempts": 50},
-        }]}}))
-        .send()
-        .await?
-        .error_for_status()?;
+    // Sessions close 15 minutes later, so benchmark conversations do not pile up.
+    let settings = if args.ai {
+        json!({"debounce_ms": 0, "max_debounce_ms": 0, "inactivity_timeout_secs": 900,
+               "ai": {"agent_type": "RouterAgent", "confidence_threshold": 0.0}})
+    } else {
+        json!({"greeting": "Olá! Recebemos sua mensagem.", "debounce_ms": 0, "max_debounce_ms": 0, "inactivity_timeout_secs": 900})
+    };
+    let BenchTenant { tenant_id, sim, .. } = waha_tenant(&pool, &http, &args.api_url, "Benchmark", settings).await?;
 
     println!(
         "ventros-bench: {} messages at {} msg/s offered (concurrency {}), replies from {}, tenant {tenant_id}",

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, WorkflowDescribeOptions, WorkflowListOptions};
 use futures::StreamExt;
 use uuid::Uuid;
-use ventros_activities::waha_sim::WahaSimulator;
+use ventros_api::bench::{BenchTenant, parse_process, peak_rss_mib, waha_tenant};
 
 #[derive(Parser)]
 #[command(about = "Ventros campaign benchmark")]
@@ -39,18 +39,6 @@ struct Args {
     /// How many recipient workflows to sample for history sizes.
     #[arg(long, default_value_t = 50)]
     sample: usize,
-}
-
-fn parse_process(s: &str) -> Result<(String, u32), String> {
-    let (name, pid) = s.split_once('=').ok_or("expected name=pid")?;
-    Ok((name.to_owned(), pid.parse().map_err(|_| "pid must be a number")?))
-}
-
-fn peak_rss_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }
 
 async fn api(http: &reqwest::Client, args: &Args, key: &str, path: &str, body: Value) -> anyhow::Result<Value> {
@@ -83,36 +71,8 @@ async fn main() -> anyhow::Result<()> {
     let url: temporalio_client::Url = args.temporal_address.parse()?;
     let temporal = Client::new(Connection::connect(ConnectionOptions::new(url).build()).await?, ClientOptions::new("default").build())?;
 
-    let sim_key = format!("bench-{}", Uuid::new_v4().simple());
-    let sim = WahaSimulator::new(&sim_key, Duration::from_millis(20));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let sim_url = format!("http://{}", listener.local_addr()?);
-    let router = sim.router();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-
-    let (tenant_id, key) = ventros_api::auth::create_tenant(&pool, "Campaign benchmark").await?;
-    let hmac_key = format!("bench-hmac-{}", Uuid::new_v4().simple());
-    let channel = api(
-        &http,
-        &args,
-        &key.secret,
-        "/api/v1/channels",
-        json!({"name": "Campaign benchmark", "provider_config": {"base_url": sim_url, "api_key": sim_key, "session": "default", "hmac_key": hmac_key},
-               "settings": {"debounce_ms": 0}}),
-    )
-    .await?;
-    let channel_id: Uuid = channel["id"].as_str().ok_or_else(|| anyhow::anyhow!("no channel id: {channel}"))?.parse()?;
-    http.post(format!("{sim_url}/api/sessions"))
-        .header("X-Api-Key", &sim_key)
-        .json(&json!({"name": "default", "config": {"webhooks": [{
-            "url": format!("{}/webhooks/waha/{channel_id}", args.api_url),
-            "events": ["message", "message.ack", "session.status"],
-            "hmac": {"key": hmac_key},
-            "retries": {"policy": "constant", "delaySeconds": 0.2, "attempts": 50},
-        }]}}))
-        .send()
-        .await?
-        .error_for_status()?;
+    let BenchTenant { tenant_id, api_key, channel_id, sim } =
+        waha_tenant(&pool, &http, &args.api_url, "Campaign benchmark", json!({"debounce_ms": 0})).await?;
 
     // N contacts with a WhatsApp identity each, in one statement (the schema owner's connection).
     let tag = format!("bench-{}", Uuid::new_v4().simple());
@@ -133,11 +93,11 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     println!("ventros-campaign-bench: {} contacts loaded in {:.1} s (tenant {tenant_id})", args.recipients, loaded.elapsed().as_secs_f64());
 
-    let segment = api(&http, &args, &key.secret, "/api/v1/segments", json!({"name": "Benchmark", "filter": {"tags_all": [tag]}})).await?;
+    let segment = api(&http, &args, &api_key, "/api/v1/segments", json!({"name": "Benchmark", "filter": {"tags_all": [tag]}})).await?;
     let campaign = api(
         &http,
         &args,
-        &key.secret,
+        &api_key,
         "/api/v1/campaigns",
         json!({"name": "Benchmark", "channel_id": channel_id, "segment_id": segment["id"], "objective": "Our spring collection is in: 15% off this week.",
                "schedule": {"kind": "now"}, "best_send_time": false, "attribution_window_hours": 1}),
@@ -147,7 +107,7 @@ async fn main() -> anyhow::Result<()> {
 
     let started = Instant::now();
     let scheduled_ms = chrono::Utc::now().timestamp_millis();
-    api(&http, &args, &key.secret, &format!("/api/v1/campaigns/{campaign_id}/schedule"), json!({})).await?;
+    api(&http, &args, &api_key, &format!("/api/v1/campaigns/{campaign_id}/schedule"), json!({})).await?;
     let deadline = started + Duration::from_secs(args.timeout_secs);
     let mut last_report = Instant::now();
     loop {
