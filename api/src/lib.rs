@@ -76,6 +76,9 @@ pub struct ApiSettings {
     /// Where operators open workflows (links in conversations, messages, merges).
     #[arg(long, env = "TEMPORAL_UI_URL", default_value = "http://127.0.0.1:8233")]
     pub temporal_ui_url: String,
+    /// The built web app (`web/dist`), served at `/`; unset or missing: no web app.
+    #[arg(long, env = "WEB_DIR")]
+    pub web_dir: Option<std::path::PathBuf>,
 }
 
 /// What the handlers need beyond the pool and the Temporal client.
@@ -95,6 +98,8 @@ pub struct ApiConfig {
     pub temporal_ui_url: String,
     /// How often a live stream's credential is checked again (tokens expire, keys get revoked).
     pub stream_reauthenticate_every: Duration,
+    /// The built web app to serve at `/` (its `index.html` answers every path it routes itself).
+    pub web_dir: Option<std::path::PathBuf>,
 }
 
 impl ApiConfig {
@@ -111,6 +116,7 @@ impl ApiConfig {
             rate_limit_burst: 200,
             cors_origins: Vec::new(),
             temporal_namespace: "default".into(),
+            web_dir: None,
             temporal_ui_url: "http://127.0.0.1:8233".into(),
             stream_reauthenticate_every: Duration::from_secs(60),
         }
@@ -187,12 +193,36 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/meta/{channel_id}", get(meta_webhooks::meta_verify).post(meta_webhooks::meta_webhook))
         .merge(api)
         .merge(openapi::docs_router(spec))
-        .fallback(|| async { error::ApiError::NotFound("no such route".into()) })
+        .fallback_service(web_app(state.config.web_dir.clone()))
         .with_state(state)
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
             // Paths carry only ids; query strings (tokens, search text) are left out of the span.
             |req: &axum::http::Request<_>| tracing::info_span!("http", http.method = %req.method(), http.path = %req.uri().path()),
         ))
+}
+
+/// The web app's files, with `index.html` for the paths the app routes itself (`/inbox/…`); API
+/// paths that match no route stay a problem+json 404.
+fn web_app(dir: Option<std::path::PathBuf>) -> axum::routing::MethodRouter {
+    use axum::response::IntoResponse;
+    let not_found = || async { error::ApiError::NotFound("no such route".into()).into_response() };
+    let Some(dir) = dir else {
+        return axum::routing::any(not_found);
+    };
+    let files = tower_http::services::ServeDir::new(&dir).fallback(tower_http::services::ServeFile::new(dir.join("index.html")));
+    axum::routing::any(move |req: axum::extract::Request| {
+        let files = files.clone();
+        async move {
+            let path = req.uri().path();
+            if path.starts_with("/api/") || path.starts_with("/webhooks/") {
+                return error::ApiError::NotFound("no such route".into()).into_response();
+            }
+            match tower::ServiceExt::oneshot(files, req).await {
+                Ok(resp) => resp.into_response(),
+                Err(never) => match never {},
+            }
+        }
+    })
 }
 
 fn cors_layer(origins: &[String]) -> tower_http::cors::CorsLayer {
@@ -241,6 +271,7 @@ pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
         temporal_namespace: settings.connections.temporal_namespace.clone(),
         temporal_ui_url: settings.temporal_ui_url.clone(),
         stream_reauthenticate_every: Duration::from_secs(60),
+        web_dir: settings.web_dir.clone().filter(|d| d.join("index.html").is_file()),
     };
     let agents = routes::agents::AgentDirectory::new(match &settings.agents_address {
         Some(address) => Some(Arc::new(ventros_activities::agents::GrpcAgentClient::connect_lazy(address).context("AGENTS_ADDRESS")?)),

@@ -1,0 +1,151 @@
+// The API client: the only way the web app reaches Ventros. Access tokens are short-lived; the
+// refresh token rotates on every use, so a 401 triggers one refresh and one retry.
+
+export type Role = "viewer" | "agent" | "admin";
+
+export interface Session {
+  accessToken: string;
+  refreshToken: string;
+  role: Role;
+  tenantId: string;
+  userId: string;
+}
+
+const STORAGE_KEY = "ventros.session";
+
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    public title: string,
+    public detail: string,
+  ) {
+    super(`${title}: ${detail}`);
+  }
+}
+
+let session: Session | null = load();
+const listeners = new Set<(s: Session | null) => void>();
+
+function load(): Session | null {
+  try {
+    const raw = localStorage.getItem(STORAGE_KEY);
+    return raw ? (JSON.parse(raw) as Session) : null;
+  } catch {
+    return null;
+  }
+}
+
+function store(next: Session | null) {
+  session = next;
+  if (next) localStorage.setItem(STORAGE_KEY, JSON.stringify(next));
+  else localStorage.removeItem(STORAGE_KEY);
+  listeners.forEach((l) => l(next));
+}
+
+export function currentSession(): Session | null {
+  return session;
+}
+
+export function onSessionChange(listener: (s: Session | null) => void): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+  role: Role;
+  tenant_id: string;
+  user_id: string;
+}
+
+function fromPair(p: TokenPair): Session {
+  return { accessToken: p.access_token, refreshToken: p.refresh_token, role: p.role, tenantId: p.tenant_id, userId: p.user_id };
+}
+
+async function problem(resp: Response): Promise<ApiError> {
+  let body: { title?: string; detail?: string } = {};
+  try {
+    body = await resp.json();
+  } catch {
+    /* not JSON */
+  }
+  return new ApiError(resp.status, body.title ?? resp.statusText, body.detail ?? "");
+}
+
+export async function login(email: string, password: string): Promise<Session> {
+  const resp = await fetch("/api/v1/auth/login", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+  if (!resp.ok) throw await problem(resp);
+  const next = fromPair(await resp.json());
+  store(next);
+  return next;
+}
+
+export async function logout(): Promise<void> {
+  const s = session;
+  store(null);
+  if (s) {
+    await fetch("/api/v1/auth/logout", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ refresh_token: s.refreshToken }),
+    }).catch(() => undefined);
+  }
+}
+
+let refreshing: Promise<boolean> | null = null;
+
+async function refresh(): Promise<boolean> {
+  const s = session;
+  if (!s) return false;
+  refreshing ??= (async () => {
+    const resp = await fetch("/api/v1/auth/refresh", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ refresh_token: s.refreshToken }),
+    });
+    if (!resp.ok) {
+      store(null);
+      return false;
+    }
+    store(fromPair(await resp.json()));
+    return true;
+  })().finally(() => {
+    refreshing = null;
+  });
+  return refreshing;
+}
+
+export async function api<T = unknown>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  const send = () =>
+    fetch(`/api/v1${path}`, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        ...(session ? { Authorization: `Bearer ${session.accessToken}` } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  let resp = await send();
+  if (resp.status === 401 && (await refresh())) resp = await send();
+  if (!resp.ok) throw await problem(resp);
+  if (resp.status === 204) return undefined as T;
+  return (await resp.json()) as T;
+}
+
+export const get = <T = unknown>(path: string) => api<T>("GET", path);
+export const post = <T = unknown>(path: string, body: unknown = {}, headers: Record<string, string> = {}) => api<T>("POST", path, body, headers);
+
+export interface Page<T> {
+  items: T[];
+  next_cursor?: string | null;
+}
+
+export function canWrite(role: Role | undefined): boolean {
+  return role === "agent" || role === "admin";
+}

@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { channelLabel, ticks, touches } from "./format";
+import { streamUrl } from "./live";
+
+describe("ticks", () => {
+  it("follow the delivery status forward and flag failures", () => {
+    expect(ticks("sent").symbol).toBe("✓");
+    expect(ticks("delivered")).toMatchObject({ symbol: "✓✓", tone: "muted" });
+    expect(ticks("read")).toMatchObject({ symbol: "✓✓", tone: "read" });
+    expect(ticks("failed").tone).toBe("failed");
+    expect(ticks("undelivered").tone).toBe("failed");
+  });
+});
+
+describe("live events", () => {
+  it("refresh a conversation only for its own messages, sessions and status changes", () => {
+    const received = { type: "message.received", data: { session_id: "a" } };
+    expect(touches(received, "a")).toBe(true);
+    expect(touches(received, "b")).toBe(false);
+    expect(touches({ type: "message.status_changed", data: { message_id: "m" } }, "b")).toBe(true);
+    expect(touches({ type: "deal.created", data: {} }, null)).toBe(false);
+    expect(touches(received, null)).toBe(true);
+  });
+
+  it("resume from the last event seen", () => {
+    expect(streamUrl("https://crm.example", "t k", null)).toBe("wss://crm.example/api/v1/stream?access_token=t%20k");
+    expect(streamUrl("http://127.0.0.1:8080", "k", 42)).toBe("ws://127.0.0.1:8080/api/v1/stream?access_token=k&last_event_id=42");
+  });
+});
+
+describe("channels", () => {
+  it("have their product names", () => {
+    expect(channelLabel("waha")).toBe("WhatsApp");
+    expect(channelLabel("instagram")).toBe("Instagram");
+  });
+});

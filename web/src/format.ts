@@ -1,0 +1,42 @@
+// Presentation rules with logic in them (unit-tested in format.test.ts).
+
+/** Delivery ticks as WhatsApp shows them: one grey, two grey, two blue; failures stand out. */
+export function ticks(status: string): { symbol: string; label: string; tone: "muted" | "read" | "failed" | "pending" } {
+  switch (status) {
+    case "pending":
+      return { symbol: "🕓", label: "sending", tone: "pending" };
+    case "sent":
+      return { symbol: "✓", label: "sent", tone: "muted" };
+    case "delivered":
+      return { symbol: "✓✓", label: "delivered", tone: "muted" };
+    case "read":
+    case "played":
+      return { symbol: "✓✓", label: "read", tone: "read" };
+    case "failed":
+    case "undelivered":
+      return { symbol: "!", label: status, tone: "failed" };
+    default:
+      return { symbol: "", label: status, tone: "muted" };
+  }
+}
+
+/** Which live events should refresh a view that shows this conversation (or any, when null). */
+export function touches(event: { type: string; data: Record<string, unknown> }, conversationId: string | null): boolean {
+  const relevant = event.type.startsWith("message.") || event.type.startsWith("session.");
+  if (!relevant) return false;
+  if (conversationId === null) return true;
+  return event.data["session_id"] === conversationId || event.data["conversation_id"] === conversationId || event.type.startsWith("message.status");
+}
+
+export function channelLabel(kind: string): string {
+  return { waha: "WhatsApp", messenger: "Messenger", instagram: "Instagram" }[kind] ?? kind;
+}
+
+export function when(iso: string | null | undefined): string {
+  if (!iso) return "";
+  const d = new Date(iso);
+  const today = new Date();
+  return d.toDateString() === today.toDateString()
+    ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+    : d.toLocaleDateString([], { day: "2-digit", month: "short" });
+}
