@@ -3,7 +3,11 @@ import { useEffect, useState } from "react";
 import { NavLink, Navigate, Route, Routes } from "react-router-dom";
 import { currentSession, logout, onSessionChange, type Session } from "./api";
 import { Login } from "./pages/Login";
+import { Campaigns } from "./pages/Campaigns";
+import { Contacts } from "./pages/Contacts";
+import { Dashboard } from "./pages/Dashboard";
 import { Inbox } from "./pages/Inbox";
+import { Pipelines } from "./pages/Pipelines";
 
 export function App() {
   const [session, setSession] = useState<Session | null>(currentSession());
@@ -14,6 +18,10 @@ export function App() {
       <nav className="nav" aria-label="Main">
         <span className="brand">Ventros</span>
         <NavLink to="/inbox">Inbox</NavLink>
+        <NavLink to="/contacts">Contacts</NavLink>
+        <NavLink to="/pipelines">Pipelines</NavLink>
+        <NavLink to="/campaigns">Campaigns</NavLink>
+        <NavLink to="/dashboard">Dashboard</NavLink>
         <span className="spacer" />
         <span className="role" title="Your role">{session.role}</span>
         <button type="button" onClick={() => void logout()}>Log out</button>
@@ -21,6 +29,10 @@ export function App() {
       <main className="main">
         <Routes>
           <Route path="/inbox/*" element={<Inbox session={session} />} />
+          <Route path="/contacts/*" element={<Contacts />} />
+          <Route path="/pipelines" element={<Pipelines session={session} />} />
+          <Route path="/campaigns/*" element={<Campaigns session={session} />} />
+          <Route path="/dashboard" element={<Dashboard />} />
           <Route path="*" element={<Navigate to="/inbox" replace />} />
         </Routes>
       </main>

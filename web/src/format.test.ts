@@ -34,3 +34,15 @@ describe("channels", () => {
     expect(channelLabel("instagram")).toBe("Instagram");
   });
 });
+
+import { circleLayout } from "./format";
+
+describe("graph layout", () => {
+  it("spreads entities evenly, the first on top", () => {
+    expect(circleLayout(1, 100, 50)).toEqual([{ x: 100, y: 100 }]);
+    const four = circleLayout(4, 100, 50);
+    expect(four[0]).toEqual({ x: 100, y: 50 });
+    expect(four[2]).toEqual({ x: 100, y: 150 });
+    expect(new Set(four.map((p) => `${p.x},${p.y}`)).size).toBe(4);
+  });
+});

@@ -40,3 +40,12 @@ export function when(iso: string | null | undefined): string {
     ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
     : d.toLocaleDateString([], { day: "2-digit", month: "short" });
 }
+
+/** `n` points evenly on a circle (the first at the top), for the knowledge graph. */
+export function circleLayout(n: number, center: number, radius: number): { x: number; y: number }[] {
+  if (n === 1) return [{ x: center, y: center }];
+  return Array.from({ length: n }, (_, i) => {
+    const angle = (2 * Math.PI * i) / n - Math.PI / 2;
+    return { x: Math.round(center + radius * Math.cos(angle)), y: Math.round(center + radius * Math.sin(angle)) };
+  });
+}

@@ -1,0 +1,166 @@
+// Campaigns: list; create (segment with its live count and reach, the agent's brief, schedule,
+// window); a campaign's live progress, per-recipient statuses and funnel chart.
+import { type FormEvent, useCallback, useEffect, useState } from "react";
+import { Link, Route, Routes, useNavigate, useParams } from "react-router-dom";
+import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { ApiError, canWrite, get, post, type Page, type Session } from "../api";
+import { channelLabel } from "../format";
+import { useLiveEvents } from "../live";
+
+interface Campaign { id: string; name: string; status: string; channel_id: string; segment_id: string; objective: string; created_at: string }
+interface Channel { id: string; name: string; kind: string }
+interface Segment { id: string; name: string; count?: number }
+interface Metrics { counts: Record<string, number>; rates: Record<string, number | null> }
+interface Recipient { contact_id: string; contact_name?: string | null; status: string; reason: string | null }
+
+export function Campaigns({ session }: { session: Session }) {
+  return (
+    <Routes>
+      <Route index element={<CampaignList session={session} />} />
+      <Route path="new" element={<NewCampaign />} />
+      <Route path=":id" element={<CampaignView session={session} />} />
+    </Routes>
+  );
+}
+
+function CampaignList({ session }: { session: Session }) {
+  const [items, setItems] = useState<Campaign[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    get<Page<Campaign>>("/campaigns?limit=100").then((p) => setItems(p.items), (e) => setError(String(e)));
+  }, []);
+  return (
+    <section className="page" aria-label="Campaigns">
+      <header className="page-header">
+        <h1>Campaigns</h1>
+        {canWrite(session.role) && <Link className="button" to="/campaigns/new">New campaign</Link>}
+      </header>
+      {error && <p role="alert" className="error">{error}</p>}
+      {items === null ? <p className="muted">Loading…</p> : items.length === 0 ? <p className="muted">No campaigns yet.</p> : (
+        <table className="table">
+          <thead><tr><th>Name</th><th>Status</th><th>Created</th></tr></thead>
+          <tbody>{items.map((c) => (
+            <tr key={c.id}><td><Link to={`/campaigns/${c.id}`}>{c.name}</Link></td><td>{c.status}</td><td>{new Date(c.created_at).toLocaleString()}</td></tr>
+          ))}</tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function NewCampaign() {
+  const navigate = useNavigate();
+  const [channels, setChannels] = useState<Channel[]>([]);
+  const [segments, setSegments] = useState<Segment[]>([]);
+  const [form, setForm] = useState({ name: "", channel_id: "", segment_id: "", objective: "", when: "now", at: "", start: "09:00", end: "18:00", time_zone: Intl.DateTimeFormat().resolvedOptions().timeZone });
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    get<Page<Channel>>("/channels").then((p) => { setChannels(p.items); setForm((f) => ({ ...f, channel_id: f.channel_id || p.items[0]?.id || "" })); });
+    get<Page<Segment>>("/segments").then((p) => { setSegments(p.items); setForm((f) => ({ ...f, segment_id: f.segment_id || p.items[0]?.id || "" })); });
+  }, []);
+  const segment = segments.find((s) => s.id === form.segment_id);
+  const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [k]: e.target.value });
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const schedule = form.when === "now" ? { kind: "now" } : { kind: "once", at: new Date(form.at).toISOString() };
+      const created = await post<Campaign>("/campaigns", {
+        name: form.name, channel_id: form.channel_id, segment_id: form.segment_id, objective: form.objective, schedule,
+        send_window: { start: form.start, end: form.end }, time_zone: form.time_zone,
+      });
+      await post(`/campaigns/${created.id}/schedule`);
+      navigate(`/campaigns/${created.id}`);
+    } catch (err) {
+      setError(err instanceof ApiError ? err.detail || err.title : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form className="page form" onSubmit={submit} aria-label="New campaign">
+      <h1>New campaign</h1>
+      <label>Name<input required value={form.name} onChange={set("name")} /></label>
+      <label>Channel
+        <select value={form.channel_id} onChange={set("channel_id")}>{channels.map((c) => <option key={c.id} value={c.id}>{c.name} ({channelLabel(c.kind)})</option>)}</select>
+      </label>
+      <label>Segment
+        <select value={form.segment_id} onChange={set("segment_id")}>{segments.map((s) => <option key={s.id} value={s.id}>{s.name}</option>)}</select>
+      </label>
+      {segment && <p className="muted" data-testid="segment-count">{segment.count ?? 0} contacts in this segment</p>}
+      <label>Brief for the agent<textarea required rows={3} value={form.objective} onChange={set("objective")} placeholder="Our winter collection is out: 20% off this week." /></label>
+      <fieldset>
+        <legend>When</legend>
+        <label className="check"><input type="radio" name="when" value="now" checked={form.when === "now"} onChange={set("when")} /> Now</label>
+        <label className="check"><input type="radio" name="when" value="once" checked={form.when === "once"} onChange={set("when")} /> At</label>
+        {form.when === "once" && <input type="datetime-local" aria-label="Send at" required value={form.at} onChange={set("at")} />}
+      </fieldset>
+      <fieldset>
+        <legend>Send window ({form.time_zone})</legend>
+        <input type="time" aria-label="Window opens" value={form.start} onChange={set("start")} />
+        <input type="time" aria-label="Window closes" value={form.end} onChange={set("end")} />
+      </fieldset>
+      {error && <p role="alert" className="error">{error}</p>}
+      <button type="submit" disabled={busy}>{busy ? "Starting…" : "Create and schedule"}</button>
+    </form>
+  );
+}
+
+function CampaignView({ session }: { session: Session }) {
+  const { id } = useParams();
+  const [campaign, setCampaign] = useState<Campaign | null>(null);
+  const [metrics, setMetrics] = useState<Metrics | null>(null);
+  const [recipients, setRecipients] = useState<Recipient[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const load = useCallback(async () => {
+    try {
+      setCampaign(await get<Campaign>(`/campaigns/${id}`));
+      setMetrics(await get<Metrics>(`/campaigns/${id}/metrics`));
+      setRecipients((await get<Page<Recipient>>(`/campaigns/${id}/recipients?limit=200`)).items);
+    } catch (e) {
+      setError(String(e));
+    }
+  }, [id]);
+  useEffect(() => void load(), [load]);
+  useLiveEvents((e) => {
+    if (e.type.startsWith("campaign.") || e.type.startsWith("message.status")) void load();
+  });
+  const act = async (what: string) => {
+    try {
+      await post(`/campaigns/${id}/${what}`);
+      await load();
+    } catch (e) {
+      setError(e instanceof ApiError ? e.detail || e.title : String(e));
+    }
+  };
+  if (!campaign) return error ? <p role="alert" className="error page">{error}</p> : <p className="muted page">Loading…</p>;
+  const funnel = ["targeted", "skipped", "sent", "delivered", "read", "replied", "failed"].map((k) => ({ stage: k, count: metrics?.counts[k] ?? 0 }));
+  const writable = canWrite(session.role);
+  return (
+    <section className="page" aria-label={`Campaign ${campaign.name}`}>
+      <header className="page-header">
+        <h1>{campaign.name}</h1>
+        <span className="badge" data-testid="campaign-status">{campaign.status}</span>
+        {writable && campaign.status === "running" && <button type="button" onClick={() => void act("pause")}>Pause</button>}
+        {writable && campaign.status === "paused" && <button type="button" onClick={() => void act("resume")}>Resume</button>}
+        {writable && ["scheduled", "running", "paused"].includes(campaign.status) && <button type="button" onClick={() => void act("cancel")}>Cancel</button>}
+      </header>
+      {error && <p role="alert" className="error">{error}</p>}
+      <p className="muted">{campaign.objective}</p>
+      <div className="chart" aria-label="Funnel">
+        <ResponsiveContainer width="100%" height={220}>
+          <BarChart data={funnel}><CartesianGrid strokeDasharray="3 3" /><XAxis dataKey="stage" /><YAxis allowDecimals={false} /><Tooltip /><Bar dataKey="count" fill="#2357d9" /></BarChart>
+        </ResponsiveContainer>
+      </div>
+      <p data-testid="campaign-sent">{metrics?.counts.sent ?? 0} sent of {metrics?.counts.targeted ?? 0} targeted</p>
+      <table className="table">
+        <thead><tr><th>Contact</th><th>Status</th><th>Reason</th></tr></thead>
+        <tbody>{recipients.map((r) => (
+          <tr key={r.contact_id} data-testid="recipient"><td><Link to={`/contacts/${r.contact_id}`}>{r.contact_name ?? r.contact_id.slice(0, 8)}</Link></td><td>{r.status}</td><td>{r.reason ?? ""}</td></tr>
+        ))}</tbody>
+      </table>
+    </section>
+  );
+}

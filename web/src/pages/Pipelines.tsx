@@ -1,0 +1,94 @@
+// Pipelines: a Kanban board of open deals by stage; dragging a card to another column moves the
+// deal through the API (keyboard: focus a card, Space to pick up, arrows, Space to drop).
+import { DndContext, KeyboardSensor, PointerSensor, useDraggable, useDroppable, useSensor, useSensors, type DragEndEvent } from "@dnd-kit/core";
+import { useCallback, useEffect, useState } from "react";
+import { ApiError, canWrite, get, post, type Page, type Session } from "../api";
+import { useLiveEvents } from "../live";
+
+interface Stage { id: string; key: string; name: string; position: number }
+interface Pipeline { id: string; name: string; is_default: boolean; stages: Stage[] }
+interface Deal { id: string; title: string; stage_id: string; contact_name: string | null; status: string }
+
+export function Pipelines({ session }: { session: Session }) {
+  const [pipelines, setPipelines] = useState<Pipeline[] | null>(null);
+  const [selected, setSelected] = useState<string | null>(null);
+  const [deals, setDeals] = useState<Deal[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const writable = canWrite(session.role);
+  const sensors = useSensors(useSensor(PointerSensor, { activationConstraint: { distance: 5 } }), useSensor(KeyboardSensor));
+
+  const load = useCallback(async () => {
+    try {
+      const list = (await get<Page<Pipeline>>("/pipelines")).items;
+      setPipelines(list);
+      const id = selected ?? list[0]?.id ?? null;
+      setSelected(id);
+      if (id) setDeals((await get<Page<Deal>>(`/deals?pipeline_id=${id}&status=open&limit=200`)).items);
+      setError(null);
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  }, [selected]);
+  useEffect(() => void load(), [load]);
+  useLiveEvents((e) => {
+    if (e.type.startsWith("deal.")) void load();
+  });
+
+  const onDragEnd = async (event: DragEndEvent) => {
+    const dealId = String(event.active.id);
+    const stageId = event.over ? String(event.over.id) : null;
+    const deal = deals.find((d) => d.id === dealId);
+    if (!deal || !stageId || deal.stage_id === stageId) return;
+    setDeals((ds) => ds.map((d) => (d.id === dealId ? { ...d, stage_id: stageId } : d)));
+    try {
+      await post(`/deals/${dealId}/move`, { stage_id: stageId });
+    } catch (e) {
+      setError(e instanceof ApiError ? e.detail || e.title : String(e));
+    }
+    await load();
+  };
+
+  if (error && !pipelines) return <p role="alert" className="error page">{error}</p>;
+  if (!pipelines) return <p className="muted page">Loading…</p>;
+  if (pipelines.length === 0) return <p className="muted page">No pipeline yet: the first deal creates the default one.</p>;
+  const pipeline = pipelines.find((p) => p.id === selected) ?? pipelines[0];
+  return (
+    <section className="page pipelines" aria-label="Pipelines">
+      <header className="page-header">
+        <h1>Pipelines</h1>
+        <select aria-label="Pipeline" value={pipeline.id} onChange={(e) => setSelected(e.target.value)}>
+          {pipelines.map((p) => <option key={p.id} value={p.id}>{p.name}</option>)}
+        </select>
+      </header>
+      {error && <p role="alert" className="error">{error}</p>}
+      <DndContext sensors={sensors} onDragEnd={(e) => void onDragEnd(e)}>
+        <div className="board">
+          {pipeline.stages.map((stage) => (
+            <Column key={stage.id} stage={stage} deals={deals.filter((d) => d.stage_id === stage.id)} draggable={writable} />
+          ))}
+        </div>
+      </DndContext>
+    </section>
+  );
+}
+
+function Column({ stage, deals, draggable }: { stage: Stage; deals: Deal[]; draggable: boolean }) {
+  const { setNodeRef, isOver } = useDroppable({ id: stage.id });
+  return (
+    <div ref={setNodeRef} className={`column ${isOver ? "over" : ""}`} data-testid={`stage-${stage.key}`} aria-label={`Stage ${stage.name}`}>
+      <h2>{stage.name} <span className="muted">{deals.length}</span></h2>
+      {deals.map((d) => <Card key={d.id} deal={d} draggable={draggable} />)}
+    </div>
+  );
+}
+
+function Card({ deal, draggable }: { deal: Deal; draggable: boolean }) {
+  const { attributes, listeners, setNodeRef, transform } = useDraggable({ id: deal.id, disabled: !draggable });
+  const style = transform ? { transform: `translate(${transform.x}px, ${transform.y}px)` } : undefined;
+  return (
+    <article ref={setNodeRef} style={style} className="card" data-testid="deal-card" {...listeners} {...attributes}>
+      <strong>{deal.title}</strong>
+      <span className="muted">{deal.contact_name ?? ""}</span>
+    </article>
+  );
+}
