@@ -80,3 +80,9 @@ wait_for_temporal() {
     sleep 0.2
   done
 }
+
+# The web app (web/): dependencies from the npm registry at the locked versions, then a
+# type-checked production build in web/dist, which the API serves (WEB_DIR).
+build_web() {
+  (cd "$ROOT/web" && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+}

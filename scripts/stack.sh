@@ -44,6 +44,8 @@ json_field() { "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin
 up() {
   mkdir -p "$PIDS" "$LOGS"
   ensure_venv
+  log "building the web app"
+  build_web
   log "building the Ventros binaries ($PROFILE)"
   if [ "$PROFILE" = release ]; then cargo build --release --locked --bins; else cargo build --locked --bins; fi
 
@@ -86,7 +88,7 @@ up() {
     WEBHOOK_ALLOW_PRIVATE_NETWORKS=true "$TARGET/ventros-worker"
   start_bg api env DATABASE_URL="$DATABASE_URL" TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" API_BIND="127.0.0.1:$API_PORT" \
     PUBLIC_BASE_URL="$API_URL" AGENTS_ADDRESS="127.0.0.1:$AGENTS_PORT" MEMORY_ADDRESS="127.0.0.1:$MEMORY_PORT" \
-    API_TOKEN_SECRET="$API_TOKEN_SECRET" TEMPORAL_UI_URL="http://127.0.0.1:$T_UI_PORT" "$TARGET/ventros-api"
+    API_TOKEN_SECRET="$API_TOKEN_SECRET" TEMPORAL_UI_URL="http://127.0.0.1:$T_UI_PORT" WEB_DIR="$ROOT/web/dist" "$TARGET/ventros-api"
   start_bg mcp env VENTROS_API_URL="$API_URL" VENTROS_MCP_BIND="127.0.0.1:$MCP_PORT" "$TARGET/ventros-mcp" http
   wait_for_http "$API_URL/readyz" 120
   wait_for_http "http://127.0.0.1:$MCP_PORT/health" 30
@@ -143,6 +145,7 @@ up() {
   cat <<TXT
 
 Ventros is running (data in .data/, logs in .data/logs/).
+  Web app        $API_URL/           (log in as the demo admin below)
   API            $API_URL            (readiness: $API_URL/readyz)
   API docs       $API_URL/api/docs/  (OpenAPI 3.1: $API_URL/api/openapi.json)
   Live events    ws://127.0.0.1:$API_PORT/api/v1/stream?access_token=<API key or access token>

@@ -17,6 +17,14 @@ if ! command -v docker-compose >/dev/null 2>&1; then
     sudo apt-get update -qq >/dev/null && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
   fi
 fi
+if [ ! -x /usr/bin/chromium ]; then
+  log "installing Debian's Chromium (the web app's browser tests drive it with playwright-core)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    sudo apt-get update -qq >/dev/null && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   log "installing cargo-nextest"
   cargo install --locked cargo-nextest
@@ -37,6 +45,10 @@ T_UI_PORT=$(free_port)
 log "starting PostgreSQL (port $PG_PORT) and the Temporal dev server (port $T_PORT)"
 "$VENV/bin/python" scripts/pg.py start "$WORK/pg" "$PG_PORT" --fast
 TEMPORAL_PID=$(start_temporal "$T_PORT" "$T_UI_PORT" "$WORK/temporal.log")
+
+log "the web app: install (npm ci), type-check and build, unit tests (vitest)"
+build_web
+(cd web && npm test --silent)
 
 log "building"
 cargo build --workspace --all-targets --locked

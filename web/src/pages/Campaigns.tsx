@@ -151,7 +151,7 @@ function CampaignView({ session }: { session: Session }) {
       <p className="muted">{campaign.objective}</p>
       <div className="chart" aria-label="Funnel">
         <ResponsiveContainer width="100%" height={220}>
-          <BarChart data={funnel}><CartesianGrid strokeDasharray="3 3" /><XAxis dataKey="stage" /><YAxis allowDecimals={false} /><Tooltip /><Bar dataKey="count" fill="#2357d9" /></BarChart>
+          <BarChart data={funnel}><CartesianGrid strokeDasharray="3 3" /><XAxis dataKey="stage" /><YAxis allowDecimals={false} /><Tooltip /><Bar dataKey="count" fill="#2357d9" isAnimationActive={false} /></BarChart>
         </ResponsiveContainer>
       </div>
       <p data-testid="campaign-sent">{metrics?.counts.sent ?? 0} sent of {metrics?.counts.targeted ?? 0} targeted</p>

@@ -44,7 +44,7 @@ export function Dashboard() {
           <ResponsiveContainer width="100%" height={220}>
             <LineChart data={(messages.rows ?? []).map((r) => ({ ...r, day: String(r.bucket).slice(0, 10) }))}>
               <CartesianGrid strokeDasharray="3 3" /><XAxis dataKey="day" /><YAxis allowDecimals={false} /><Tooltip /><Legend />
-              <Line dataKey="inbound" stroke={COLORS[0]} /><Line dataKey="outbound" stroke={COLORS[3]} />
+              <Line dataKey="inbound" stroke={COLORS[0]} isAnimationActive={false} /><Line dataKey="outbound" stroke={COLORS[3]} isAnimationActive={false} />
             </LineChart>
           </ResponsiveContainer>
         </Panel>
@@ -60,19 +60,19 @@ export function Dashboard() {
           <ResponsiveContainer width="100%" height={220}>
             <BarChart data={(delivery.rows ?? []).map((r) => ({ ...r, channel: `${r.name} (${channelLabel(String(r.kind))})` }))}>
               <CartesianGrid strokeDasharray="3 3" /><XAxis dataKey="channel" /><YAxis domain={[0, 1]} /><Tooltip /><Legend />
-              <Bar dataKey="delivery_rate" name="delivered" fill={COLORS[0]} /><Bar dataKey="read_rate" name="read" fill={COLORS[1]} />
+              <Bar dataKey="delivery_rate" name="delivered" fill={COLORS[0]} isAnimationActive={false} /><Bar dataKey="read_rate" name="read" fill={COLORS[1]} isAnimationActive={false} />
             </BarChart>
           </ResponsiveContainer>
         </Panel>
         <Panel title="What customers want" error={intents.error}>
           <ResponsiveContainer width="100%" height={220}>
-            <BarChart data={intents.rows ?? []} layout="vertical"><XAxis type="number" allowDecimals={false} /><YAxis type="category" dataKey="intent" width={120} /><Tooltip /><Bar dataKey="runs" fill={COLORS[2]} /></BarChart>
+            <BarChart data={intents.rows ?? []} layout="vertical"><XAxis type="number" allowDecimals={false} /><YAxis type="category" dataKey="intent" width={120} /><Tooltip /><Bar dataKey="runs" fill={COLORS[2]} isAnimationActive={false} /></BarChart>
           </ResponsiveContainer>
         </Panel>
         <Panel title="Who answers" error={share.error}>
           <ResponsiveContainer width="100%" height={220}>
             <PieChart>
-              <Pie data={(share.rows ?? []).filter((r) => r.kind === "message")} dataKey="count" nameKey="handled_by" outerRadius={80} label>
+              <Pie data={(share.rows ?? []).filter((r) => r.kind === "message")} dataKey="count" nameKey="handled_by" outerRadius={80} label isAnimationActive={false}>
                 {(share.rows ?? []).map((_, i) => <Cell key={i} fill={COLORS[i % COLORS.length]} />)}
               </Pie>
               <Tooltip /><Legend />
@@ -82,7 +82,7 @@ export function Dashboard() {
         <Panel title="Campaign funnel" error={funnel.error}>
           <ResponsiveContainer width="100%" height={220}>
             <BarChart data={funnel.rows ?? []}><CartesianGrid strokeDasharray="3 3" /><XAxis dataKey="name" /><YAxis allowDecimals={false} /><Tooltip /><Legend />
-              {["targeted", "sent", "delivered", "read", "replied"].map((k, i) => <Bar key={k} dataKey={k} fill={COLORS[i]} />)}
+              {["targeted", "sent", "delivered", "read", "replied"].map((k, i) => <Bar key={k} dataKey={k} fill={COLORS[i]} isAnimationActive={false} />)}
             </BarChart>
           </ResponsiveContainer>
         </Panel>

@@ -101,7 +101,7 @@ export function Inbox({ session }: { session: Session }) {
                   {c.unread_count > 0 && <span className="unread" aria-label={`${c.unread_count} unread`}>{c.unread_count}</span>}
                   <span className="preview">{c.last_message?.body ?? ""}</span>
                   <span className="meta">
-                    {c.assigned_to === "human" ? "👤 human" : "🤖 bot"} · {when(c.last_activity_at)}
+                    {c.assigned_to === "human" ? "human" : "bot"} · {when(c.last_activity_at)}
                   </span>
                 </Link>
               </li>

@@ -181,6 +181,11 @@ impl TestApp {
 
     /// The same against another Temporal server (the time-skipping test server).
     pub async fn spawn_on(temporal_address: &str, settings: Value, agents: Option<(String, String)>) -> TestApp {
+        Self::spawn_full(temporal_address, settings, agents, None).await
+    }
+
+    /// The same, with the API serving the built web app from `web_dir`.
+    pub async fn spawn_full(temporal_address: &str, settings: Value, agents: Option<(String, String)>, web_dir: Option<std::path::PathBuf>) -> TestApp {
         let (agents_address, memory_address) = match agents {
             Some((agents, memory)) => (Some(agents), memory),
             None => (None, format!("127.0.0.1:{}", free_port())),
@@ -206,7 +211,7 @@ impl TestApp {
             &task_queue,
             agents_address.as_deref(),
             Some(&memory_address),
-            |_| {},
+            |config| config.web_dir = web_dir,
         )
         .await;
         let (tenant_id, key) = ventros_api::auth::create_tenant(&pool, "Test tenant").await.expect("tenant");

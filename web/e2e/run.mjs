@@ -1,0 +1,159 @@
+// End-to-end tests of the web app in a real browser (Debian's Chromium, headless, driven by
+// playwright-core) against a running stack. Started by workers/tests/web.rs, which provides the
+// stack and these environment variables:
+//   VENTROS_URL        the API serving the web app
+//   SIM_URL            the WAHA simulator of the test's channel
+//   AGENT_EMAIL / VIEWER_EMAIL / PASSWORD   users of the test's tenant
+//   API_KEY            an admin API key of the tenant (to check results through the API)
+//   DEAL_ID            an open deal in the first stage of the default pipeline
+//   ARTIFACTS          where screenshots go
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} must be set`);
+  return value;
+};
+const base = env("VENTROS_URL");
+const sim = env("SIM_URL");
+const artifacts = env("ARTIFACTS");
+mkdirSync(artifacts, { recursive: true });
+const TIMEOUT = 30_000;
+
+async function api(path, init = {}) {
+  const resp = await fetch(`${base}/api/v1${path}`, {
+    ...init,
+    headers: { Authorization: `Bearer ${env("API_KEY")}`, "Content-Type": "application/json", ...(init.headers ?? {}) },
+  });
+  assert.ok(resp.ok, `${path}: ${resp.status} ${await resp.clone().text()}`);
+  return resp.json();
+}
+
+async function login(page, email) {
+  await page.goto(base);
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Password").fill(env("PASSWORD"));
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("navigation", { name: "Main" }).waitFor({ timeout: TIMEOUT });
+}
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+const steps = [];
+const step = async (name, fn) => {
+  const started = Date.now();
+  await fn();
+  steps.push(`${name} (${Date.now() - started} ms)`);
+  console.log(`ok - ${name}`);
+};
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+
+  await step("an agent logs in and sees the inbox", async () => {
+    await login(page, env("AGENT_EMAIL"));
+    await page.getByLabel("Conversations").waitFor();
+  });
+
+  await step("an inbound WhatsApp message appears without a reload", async () => {
+    const resp = await fetch(`${sim}/sim/inbound`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ from: "5511955554444@c.us", push_name: "Live Lucia", messages: [{ body: "Vocês entregam no sábado?" }] }),
+    });
+    assert.equal(resp.status, 200);
+    await page.getByText("Live Lucia").waitFor();
+    await page.screenshot({ path: `${artifacts}/inbox.png`, fullPage: true });
+  });
+
+  await step("an operator reply reaches the simulator and its ticks turn to read", async () => {
+    await page.getByText("Live Lucia").click();
+    await page.getByText("Vocês entregam no sábado?").waitFor();
+    await page.getByLabel("Reply").fill("Sim, entregamos aos sábados.");
+    await page.getByRole("button", { name: "Send" }).click();
+    await page.getByText("Sim, entregamos aos sábados.").waitFor();
+    await page.locator('[data-testid="message"]', { hasText: "Sim, entregamos aos sábados." }).locator('[data-status="read"]').waitFor();
+    const sent = await (await fetch(`${sim}/sim/sent`)).json();
+    assert.equal(sent.sent.filter((m) => m.body === "Sim, entregamos aos sábados.").length, 1);
+    await page.screenshot({ path: `${artifacts}/conversation.png`, fullPage: true });
+  });
+
+  await step("a deal moves between stages by drag and drop", async () => {
+    await page.getByRole("link", { name: "Pipelines" }).click();
+    const target = page.locator('[data-testid="stage-qualified"]');
+    await target.waitFor();
+    const card = page.locator('[data-testid="stage-new"] [data-testid="deal-card"]').first();
+    await card.waitFor();
+    // A drag is a gesture: if the board re-rendered under the pointer, do it again.
+    let deal;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const from = await card.boundingBox();
+      const to = await target.boundingBox();
+      await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(from.x + from.width / 2 + 20, from.y + from.height / 2, { steps: 5 });
+      await page.mouse.move(to.x + to.width / 2, to.y + 60, { steps: 15 });
+      await page.mouse.up();
+      const deadline = Date.now() + 5_000;
+      do {
+        deal = await api(`/deals/${env("DEAL_ID")}`);
+        if (deal.stage_key === "qualified") break;
+        await new Promise((r) => setTimeout(r, 200));
+      } while (Date.now() < deadline);
+      if (deal.stage_key === "qualified") break;
+    }
+    assert.equal(deal.stage_key, "qualified");
+    await target.locator('[data-testid="deal-card"]').first().waitFor();
+    await page.screenshot({ path: `${artifacts}/pipelines.png`, fullPage: true });
+  });
+
+  await step("contacts and the profile with memory and graph", async () => {
+    await page.getByRole("link", { name: "Contacts" }).click();
+    await page.getByRole("link", { name: "Live Lucia" }).click();
+    await page.getByRole("heading", { name: "Knowledge graph" }).waitFor();
+    await page.screenshot({ path: `${artifacts}/contact.png`, fullPage: true });
+  });
+
+  await step("a campaign created in the UI runs and its progress updates", async () => {
+    await page.getByRole("link", { name: "Campaigns" }).click();
+    await page.getByRole("link", { name: "New campaign" }).click();
+    await page.getByLabel("Name").fill("Sábado");
+    await page.getByTestId("segment-count").waitFor();
+    await page.getByLabel("Brief for the agent").fill("We now deliver on Saturdays.");
+    await page.getByLabel("Window opens").fill("00:00");
+    await page.getByLabel("Window closes").fill("23:59");
+    await page.getByRole("button", { name: "Create and schedule" }).click();
+    await page.getByText(/1 sent of \d+ targeted/).waitFor({ timeout: 60_000 });
+    await page.screenshot({ path: `${artifacts}/campaign.png`, fullPage: true });
+  });
+
+  await step("the dashboard shows its charts", async () => {
+    await page.getByRole("link", { name: "Dashboard" }).click();
+    await page.getByRole("region", { name: "Messages in and out" }).locator("svg").first().waitFor();
+    await page.screenshot({ path: `${artifacts}/dashboard.png`, fullPage: true });
+  });
+
+  await step("at phone width the inbox still works", async () => {
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.getByRole("link", { name: "Inbox" }).click();
+    await page.getByText("Live Lucia").waitFor();
+    await page.screenshot({ path: `${artifacts}/inbox-phone.png`, fullPage: true });
+  });
+
+  await step("a viewer reads but cannot send", async () => {
+    const viewer = await browser.newContext();
+    const vpage = await viewer.newPage();
+    vpage.setDefaultTimeout(TIMEOUT);
+    await login(vpage, env("VIEWER_EMAIL"));
+    await vpage.getByText("Live Lucia").click();
+    await vpage.getByText("Vocês entregam no sábado?").waitFor();
+    assert.equal(await vpage.getByLabel("Reply").count(), 0);
+    await vpage.getByText(/replying needs the agent role/).waitFor();
+    await viewer.close();
+  });
+  console.log(`all ${steps.length} steps passed`);
+} finally {
+  await browser.close();
+}
