@@ -46,3 +46,12 @@ describe("graph layout", () => {
     expect(new Set(four.map((p) => `${p.x},${p.y}`)).size).toBe(4);
   });
 });
+
+import { identityLabel } from "./format";
+
+describe("identities", () => {
+  it("name their channel", () => {
+    expect(identityLabel("psid")).toBe("Messenger");
+    expect(identityLabel("wa_user")).toBe("WhatsApp");
+  });
+});

@@ -49,3 +49,8 @@ export function circleLayout(n: number, center: number, radius: number): { x: nu
     return { x: Math.round(center + radius * Math.cos(angle)), y: Math.round(center + radius * Math.sin(angle)) };
   });
 }
+
+/** The channel an identity kind belongs to. */
+export function identityLabel(kind: string): string {
+  return { wa_user: "WhatsApp", wa_lid: "WhatsApp (hidden number)", psid: "Messenger", igsid: "Instagram" }[kind] ?? kind;
+}

@@ -3,15 +3,15 @@
 import { type FormEvent, useCallback, useEffect, useState } from "react";
 import { Link, Route, Routes, useParams } from "react-router-dom";
 import { get, type Page } from "../api";
-import { channelLabel, when } from "../format";
+import { identityLabel, when } from "../format";
 import { KnowledgeGraph, type Entity, type Fact } from "./KnowledgeGraph";
 
 interface ContactSummary { id: string; display_name: string | null; tags: string[]; last_activity_at?: string | null }
-interface Identity { id: string; kind: string; external_id: string; channel_kind?: string }
+interface Identity { id: string; kind: string; external_id: string; channel_id: string }
 interface ContactDetail extends ContactSummary {
   custom_attributes: Record<string, unknown>;
   identities: Identity[];
-  deals: { id: string; title: string; stage_name: string; status: string }[];
+  deals: { id: string; title: string; status: string }[];
   conversations: { id: string; status: string; channel_kind?: string; opened_at: string }[];
   opted_out: boolean;
 }
@@ -105,13 +105,13 @@ function ContactProfile() {
       <div className="profile-grid">
         <div>
           <h2>Identities</h2>
-          <ul>{contact.identities.map((i) => <li key={i.id}>{channelLabel(i.channel_kind ?? "")} {i.kind}: <code>{i.external_id}</code></li>)}</ul>
+          <ul>{contact.identities.map((i) => <li key={i.id}>{identityLabel(i.kind)}: <code>{i.external_id}</code></li>)}</ul>
           <h2>Tags</h2>
           <p>{contact.tags.length ? contact.tags.join(", ") : <span className="muted">none</span>}</p>
           <h2>Attributes</h2>
           <dl>{Object.entries(contact.custom_attributes ?? {}).map(([k, v]) => <div key={k}><dt>{k}</dt><dd>{String(v)}</dd></div>)}</dl>
           <h2>Deals</h2>
-          <ul>{contact.deals.map((d) => <li key={d.id}>{d.title} — {d.stage_name} ({d.status})</li>)}</ul>
+          <ul>{contact.deals.map((d) => <li key={d.id}><Link to="/pipelines">{d.title}</Link> ({d.status})</li>)}</ul>
           <h2>Conversations</h2>
           <ul>{contact.conversations.map((c) => <li key={c.id}><Link to={`/inbox/${c.id}`}>{when(c.opened_at)} · {c.status}</Link></li>)}</ul>
         </div>

@@ -123,7 +123,20 @@ function ConversationView({ session, refreshKey }: { session: Session; refreshKe
   const [error, setError] = useState<string | null>(null);
   const [text, setText] = useState("");
   const [sending, setSending] = useState(false);
+  const [users, setUsers] = useState<{ id: string; name: string; email: string }[]>([]);
   const writable = canWrite(session.role);
+  useEffect(() => {
+    if (writable) get<Page<{ id: string; name: string; email: string }>>("/users").then((p) => setUsers(p.items), () => setUsers([]));
+  }, [writable]);
+  const assign = async (userId: string) => {
+    if (!userId) return;
+    try {
+      await post(`/conversations/${id}/assign`, { user_id: userId });
+      await load();
+    } catch (e) {
+      setError(e instanceof ApiError ? e.detail || e.title : String(e));
+    }
+  };
 
   const load = useCallback(async () => {
     try {
@@ -182,6 +195,12 @@ function ConversationView({ session, refreshKey }: { session: Session; refreshKe
           ) : (
             <button type="button" onClick={() => void act("takeover")}>Take over</button>
           )
+        )}
+        {writable && detail.status === "open" && users.length > 0 && (
+          <select aria-label="Assign to" value="" onChange={(e) => void assign(e.target.value)}>
+            <option value="">Assign to…</option>
+            {users.map((u) => <option key={u.id} value={u.id}>{u.name || u.email}</option>)}
+          </select>
         )}
       </header>
       {error && <p role="alert" className="error">{error}</p>}
