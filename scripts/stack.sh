@@ -39,6 +39,9 @@ start_bg() { # name command...
   echo $! >"$PIDS/$name"
 }
 
+# A database URL with another user (and no password: the local server trusts loopback).
+login_url() { printf '%s' "$1" | sed -E "s#^(postgres(ql)?://)[^@/]*@#\1$2@#"; }
+
 json_field() { "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 up() {
@@ -86,7 +89,10 @@ up() {
   start_bg worker env DATABASE_URL="$DATABASE_URL" TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" \
     AGENTS_ADDRESS="127.0.0.1:$AGENTS_PORT" MEMORY_GRPC_BIND="127.0.0.1:$MEMORY_PORT" RAYON_NUM_THREADS=1 \
     WEBHOOK_ALLOW_PRIVATE_NETWORKS=true "$TARGET/ventros-worker"
-  start_bg api env DATABASE_URL="$DATABASE_URL" TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" API_BIND="127.0.0.1:$API_PORT" \
+  # The API logs in as its restricted roles (migration 0009), never as the owner that migrated.
+  api_db_url=$(login_url "$DATABASE_URL" ventros_api)
+  reports_db_url=$(login_url "$DATABASE_URL" ventros_report)
+  start_bg api env DATABASE_URL="$api_db_url" REPORTS_DATABASE_URL="$reports_db_url" TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" API_BIND="127.0.0.1:$API_PORT" \
     PUBLIC_BASE_URL="$API_URL" AGENTS_ADDRESS="127.0.0.1:$AGENTS_PORT" MEMORY_ADDRESS="127.0.0.1:$MEMORY_PORT" \
     API_TOKEN_SECRET="$API_TOKEN_SECRET" TEMPORAL_UI_URL="http://127.0.0.1:$T_UI_PORT" WEB_DIR="$ROOT/web/dist" "$TARGET/ventros-api"
   start_bg mcp env VENTROS_API_URL="$API_URL" VENTROS_MCP_BIND="127.0.0.1:$MCP_PORT" "$TARGET/ventros-mcp" http

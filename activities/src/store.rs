@@ -572,13 +572,13 @@ pub async fn record_status(
     reason: Option<&str>,
 ) -> Result<bool, StoreError> {
     let mut tx = pool.begin().await?;
-    let previous: Option<String> = sqlx::query_scalar(
+    let previous: Option<(String, i32)> = sqlx::query_as(
         "UPDATE messages AS m SET status = $3, status_rank = $4, failure_reason = coalesce($5, m.failure_reason)
-         FROM (SELECT status FROM messages WHERE id = $1 FOR UPDATE) AS old
+         FROM (SELECT status, status_rank FROM messages WHERE id = $1 FOR UPDATE) AS old
          WHERE m.id = $1 AND m.tenant_id = $2
            AND m.status NOT IN ('failed', 'undelivered', 'received')
            AND (($4 = 10 AND m.status_rank <= 1) OR ($4 < 10 AND m.status_rank < $4))
-         RETURNING old.status",
+         RETURNING old.status, old.status_rank",
     )
     .bind(message_id)
     .bind(tenant_id)
@@ -587,9 +587,22 @@ pub async fn record_status(
     .bind(reason)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(previous) = previous else {
+    let Some((previous, previous_rank)) = previous else {
         return Ok(false);
     };
+    // Providers do not order their receipts (Meta's delivery and read watermarks travel
+    // separately; a read can come first and the delivery never). A read message was delivered,
+    // a played one read: the steps it skipped are recorded as implied, so every history reads
+    // in the same order whatever order the receipts took.
+    for implied in implied_steps(previous_rank, status) {
+        sqlx::query("INSERT INTO message_status_history (tenant_id, message_id, status, reason) VALUES ($1, $2, $3, $4)")
+            .bind(tenant_id)
+            .bind(message_id)
+            .bind(implied.as_str())
+            .bind(format!("implied by {}", status.as_str()))
+            .execute(&mut *tx)
+            .await?;
+    }
     sqlx::query("INSERT INTO message_status_history (tenant_id, message_id, status, reason) VALUES ($1, $2, $3, $4)")
         .bind(tenant_id)
         .bind(message_id)
@@ -608,6 +621,16 @@ pub async fn record_status(
     .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// The delivery steps between a message's stored rank and `next` that `next` implies: delivered
+/// and read for a read or played message that was only sent. `sent` itself is never implied (a
+/// send is only recorded with the provider's id), nor is anything implied by a failure.
+fn implied_steps(previous_rank: i32, next: DeliveryStatus) -> Vec<DeliveryStatus> {
+    [DeliveryStatus::Delivered, DeliveryStatus::Read]
+        .into_iter()
+        .filter(|step| step.rank() > previous_rank.max(DeliveryStatus::Sent.rank()) && step.rank() < next.rank() && next.rank() < 10)
+        .collect()
 }
 
 /// What an agent needs to answer a burst: the text of the messages (read here so workflow
@@ -917,4 +940,23 @@ pub async fn session_chat(pool: &PgPool, tenant_id: Uuid, session_id: Uuid, mess
     .fetch_all(pool)
     .await?;
     Ok((decode_channel(&row)?, row.try_get("external_id")?, provider_ids))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use DeliveryStatus::*;
+
+    #[test]
+    fn a_receipt_implies_the_steps_it_skipped() {
+        assert_eq!(implied_steps(Sent.rank(), Read), [Delivered]);
+        assert_eq!(implied_steps(Sent.rank(), Played), [Delivered, Read]);
+        assert_eq!(implied_steps(Delivered.rank(), Played), [Read]);
+        assert_eq!(implied_steps(Pending.rank(), Read), [Delivered]);
+        assert!(implied_steps(Sent.rank(), Delivered).is_empty());
+        assert!(implied_steps(Delivered.rank(), Read).is_empty());
+        assert!(implied_steps(Pending.rank(), Sent).is_empty());
+        assert!(implied_steps(Pending.rank(), Failed).is_empty());
+        assert!(implied_steps(Sent.rank(), Undelivered).is_empty());
+    }
 }

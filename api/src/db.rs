@@ -1,10 +1,12 @@
 //! Database access under row-level security, and the cursor pagination every list uses.
 //!
-//! The API's pool connects as the schema owner (so that it can apply migrations) and then assumes
-//! `ventros_app` on every connection: a role that owns nothing and cannot bypass RLS. Each
-//! request's queries run in a transaction that sets `ventros.tenant_id`; the policies compare
-//! every row's tenant with it. A handler that forgot its `WHERE tenant_id = …` still sees only its
-//! tenant.
+//! The API logs in as a restricted role (`ventros_api`, created by migration 0009: a member of
+//! `ventros_app` and nothing else) and assumes `ventros_app` on every connection: a role that owns
+//! nothing and cannot bypass RLS. It refuses to start as a superuser or the schema owner; the worker
+//! applies migrations. Each request's queries run in a transaction that sets `ventros.tenant_id`;
+//! the policies compare every row's tenant with it. A handler that forgot its `WHERE tenant_id = …`
+//! still sees only its tenant. Reports have a pool of their own, logged in as `ventros_report`,
+//! which can read the reporting views and nothing else.
 
 use std::time::Duration;
 
@@ -20,11 +22,45 @@ use crate::error::ApiError;
 
 /// The role every API connection runs as (created by migration 0004).
 pub const APP_ROLE: &str = "ventros_app";
+/// The API's login role (migration 0009).
+pub const API_LOGIN: &str = "ventros_api";
+/// The reports pool's login role (migration 0009).
+pub const REPORT_LOGIN: &str = "ventros_report";
 
-/// A pool whose connections run as [`APP_ROLE`].
+/// `database_url` with another user (the password, if any, stays: give each role its own URL in
+/// production). The tests and the local stack derive the API's URLs from the owner's this way.
+pub fn login_url(database_url: &str, user: &str) -> Result<String, sqlx::Error> {
+    let mut url = reqwest::Url::parse(database_url).map_err(|e| sqlx::Error::Configuration(Box::new(e)))?;
+    url.set_username(user).map_err(|_| sqlx::Error::Configuration("the database URL cannot carry a user".into()))?;
+    Ok(url.to_string())
+}
+
+/// Fails unless the pool's login role is neither a superuser nor able to bypass RLS nor the owner
+/// of anything in the schema: the API must not be able to leave `ventros_app`'s limits.
+async fn refuse_privileged_login(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let (user, superuser, bypass, owns): (String, bool, bool, bool) = sqlx::query_as(
+        "SELECT r.rolname::text, r.rolsuper, r.rolbypassrls,
+                EXISTS (SELECT FROM pg_class c WHERE c.relowner = r.oid AND c.relnamespace = 'public'::regnamespace)
+           FROM pg_roles r WHERE r.rolname = session_user",
+    )
+    .fetch_one(pool)
+    .await?;
+    if superuser || bypass || owns {
+        return Err(sqlx::Error::Configuration(
+            format!(
+                "the API must not log in as {user}, a superuser, RLS-bypassing or schema-owning role: use the login role \
+                 {API_LOGIN} (created by the migrations) in DATABASE_URL; the worker applies migrations"
+            )
+            .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A pool whose connections run as [`APP_ROLE`]; refused for a privileged login.
 pub async fn app_pool(database_url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
     let options: PgConnectOptions = database_url.parse()?;
-    PgPoolOptions::new()
+    let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
         .after_connect(|conn, _| {
@@ -34,7 +70,29 @@ pub async fn app_pool(database_url: &str, max_connections: u32) -> Result<PgPool
             })
         })
         .connect_with(options)
-        .await
+        .await?;
+    refuse_privileged_login(&pool).await?;
+    Ok(pool)
+}
+
+/// The reports pool: a few connections logged in as [`REPORT_LOGIN`], no statement cache, and
+/// every statement the connection prepared (sqlx's `describe` names one) dropped when it goes back
+/// to the pool, so no report's SQL stays visible to the next caller.
+pub async fn report_pool(database_url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    let options: PgConnectOptions = database_url.parse::<PgConnectOptions>()?.statement_cache_capacity(0);
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(2))
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                sqlx::raw_sql("DEALLOCATE ALL").execute(&mut *conn).await?;
+                Ok(true)
+            })
+        })
+        .connect_with(options)
+        .await?;
+    refuse_privileged_login(&pool).await?;
+    Ok(pool)
 }
 
 /// A transaction in which RLS shows `tenant_id`'s rows only.

@@ -18,6 +18,7 @@ pub mod error;
 pub mod openapi;
 pub mod realtime;
 pub mod routes;
+pub mod sql_guard;
 pub mod temporal;
 pub mod meta_webhooks;
 pub mod webhooks;
@@ -69,10 +70,10 @@ pub struct ApiSettings {
     /// Origins the browser may call the API from (comma-separated), e.g. the web app in development.
     #[arg(long, env = "API_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
-    /// Apply pending migrations at start. Turn off when the API's database user is a restricted
-    /// login role (a member of `ventros_app` only) and the worker applies migrations.
-    #[arg(long, env = "API_RUN_MIGRATIONS", default_value_t = true, action = clap::ArgAction::Set)]
-    pub run_migrations: bool,
+    /// The reports pool's database URL, logged in as `ventros_report` (reads the reporting views
+    /// only). Default: `DATABASE_URL` with the user `ventros_report`.
+    #[arg(long, env = "REPORTS_DATABASE_URL", hide_env_values = true)]
+    pub reports_database_url: Option<String>,
     /// Where operators open workflows (links in conversations, messages, merges).
     #[arg(long, env = "TEMPORAL_UI_URL", default_value = "http://127.0.0.1:8233")]
     pub temporal_ui_url: String,
@@ -139,6 +140,8 @@ impl ApiConfig {
 pub struct AppState {
     /// Connections running as `ventros_app` (RLS applies); see [`db`].
     pub pool: PgPool,
+    /// The reports pool (logged in as `ventros_report`) and its per-tenant limit.
+    pub reports: routes::reports::ReportRunner,
     pub temporal: TemporalHandle,
     pub config: Arc<ApiConfig>,
     /// The agent list, fetched from the agent service and cached.
@@ -155,9 +158,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// `pool` must come from [`db::app_pool`]. Starts the realtime listener.
+    /// `pool` must come from [`db::app_pool`], `reports` from [`db::report_pool`]. Starts the
+    /// realtime listener.
     pub fn new(
         pool: PgPool,
+        reports: PgPool,
         temporal: TemporalHandle,
         config: ApiConfig,
         agents: routes::agents::AgentDirectory,
@@ -169,6 +174,7 @@ impl AppState {
             key_usage: auth::KeyUsage::default(),
             realtime: realtime::Hub::start(pool.clone()),
             waha: Arc::new(ventros_activities::waha::HttpWahaClient::new()),
+            reports: routes::reports::ReportRunner::new(reports),
             pool,
             temporal,
             config: Arc::new(config),
@@ -242,14 +248,14 @@ pub fn parse_id(raw: &str, what: &str) -> Result<uuid::Uuid, error::ApiError> {
 
 /// Connects everything and serves until SIGINT/SIGTERM.
 pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
+    // The worker applies migrations; the API logs in as a role that could not.
     let database_url = &settings.connections.database_url;
-    if settings.run_migrations {
-        // Migrations run as the connecting (owner) role, before the pool assumes `ventros_app`.
-        let owner = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(database_url).await.context("connecting to PostgreSQL")?;
-        ventros_migrations::run(&owner).await.context("applying migrations")?;
-        owner.close().await;
-    }
     let pool = db::app_pool(database_url, settings.connections.database_max_connections).await.context("connecting to PostgreSQL as ventros_app")?;
+    let reports_url = match &settings.reports_database_url {
+        Some(url) => url.clone(),
+        None => db::login_url(database_url, db::REPORT_LOGIN)?,
+    };
+    let reports = db::report_pool(&reports_url, 4).await.context("connecting to PostgreSQL for reports as ventros_report")?;
     let secret = match &settings.token_secret {
         Some(secret) if secret.len() >= 32 => secret.as_bytes().to_vec(),
         Some(_) => anyhow::bail!("API_TOKEN_SECRET must be at least 32 characters"),
@@ -279,7 +285,7 @@ pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
     });
     let memory = routes::memories::MemoryClient::connect_lazy(settings.memory_address.as_deref()).context("MEMORY_ADDRESS")?;
     let temporal = TemporalHandle::connect_in_background(settings.connections.temporal_address.clone(), settings.connections.temporal_namespace.clone());
-    let state = AppState::new(pool, temporal, config, agents, memory);
+    let state = AppState::new(pool, reports, temporal, config, agents, memory);
     let listener = tokio::net::TcpListener::bind(settings.bind).await.context("binding the API address")?;
     tracing::info!(address = %listener.local_addr()?, "API listening");
     axum::serve(listener, router(state))

@@ -68,7 +68,11 @@ async fn row_level_security_hides_other_tenants_even_from_a_query_without_a_tena
     assert!(unprotected.is_empty(), "tenant tables without RLS: {unprotected:?}");
 
     // A query that "forgets" its tenant filter, run the way every API request runs.
-    let api_pool = ventros_api::db::app_pool(&app.database_url, 2).await.unwrap();
+    // The owner cannot be the API's login: the pool refuses it.
+    let refused = ventros_api::db::app_pool(&app.database_url, 1).await.err().expect("the owner is refused as the API's login");
+    assert!(refused.to_string().contains("must not log in"), "{refused}");
+    let api_url = ventros_api::db::login_url(&app.database_url, ventros_api::db::API_LOGIN).unwrap();
+    let api_pool = ventros_api::db::app_pool(&api_url, 2).await.unwrap();
     let mut tx = ventros_api::db::tenant_tx(&api_pool, app.tenant_id).await.unwrap();
     let tenants: Vec<Uuid> = sqlx::query_scalar("SELECT DISTINCT tenant_id FROM contacts").fetch_all(&mut *tx).await.unwrap();
     assert_eq!(tenants, vec![app.tenant_id]);

@@ -272,7 +272,7 @@ async fn instagram_loop_with_the_changes_shape_seen_receipts_and_a_merge() {
     ig.customer_writes(&app, "3003", json!([{"text": "oi pelo insta"}]), json!({"changes_shape": true})).await;
     // Instagram reports no deliveries: sent, then read ("seen"), never "undelivered".
     let greeting = ig.wait_outbound(&app, 1, "read").await;
-    assert_eq!(history(&app, greeting[0].0).await, ["pending", "sent", "read"]);
+    assert_eq!(history(&app, greeting[0].0).await, ["pending", "sent", "delivered", "read"], "a read implies delivered");
     assert_eq!(ig.sim.sent()[0].text, GREETING);
     app.record_history(&ventros_workflows::ids::outbound_workflow_id(app.tenant_id, greeting[0].0), "outbound-instagram-seen").await;
     // A postback is a message too (its title as text, its payload kept).

@@ -1,19 +1,18 @@
 //! Reports: read-only analytics for the dashboard, the MCP server's `RunQuery` and integrations.
 //!
-//! Two ways in, both executed the same way: in a `READ ONLY` transaction for the caller's tenant,
-//! as the role `ventros_reader` (it may read the `reporting` views and nothing else; the views show
-//! one tenant's rows), with a 5-second statement timeout and a row cap.
+//! Two ways in, both executed the same way: on the reports pool, whose login role
+//! (`ventros_report`) can read the `reporting` views and nothing else (the views show one tenant's
+//! rows, are security barriers, and leave out message text, phone numbers and secrets), in a
+//! `READ ONLY` transaction for the caller's tenant, with a statement timeout, small `work_mem`, a
+//! row cap, a response size cap and at most [`PER_TENANT`] reports of one tenant at once.
 //! - **Named reports** (`POST /reports/{name}`): parameterised SQL written here; parameters are
 //!   bound, never spliced.
-//! - **Free-form SQL** (`POST /reports/query`): one `SELECT` over the `reporting` views only (they
-//!   leave out message text, phone numbers and secrets). It is parsed first and refused unless it
-//!   is a single query whose every relation is a reporting view (or its own CTE) and whose every
-//!   function is on an allowlist: no `set_config` (which could change the tenant the views show),
-//!   no file or network functions, no locking clauses, no `SELECT INTO`. The role and the read-only
-//!   transaction hold underneath even if the parser missed something: no table, no write.
+//! - **Free-form SQL** (`POST /reports/query`): one `SELECT` over the reporting views, checked by
+//!   [`crate::sql_guard`] with PostgreSQL's own parser; the text that was checked is the text that
+//!   runs. Nothing is prepared under a name that outlives the report.
 
-use std::collections::HashSet;
-use std::ops::ControlFlow;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::Json;
@@ -21,9 +20,6 @@ use axum::extract::{Path, State};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use sqlparser::ast::{Expr, ObjectName, Query, Select, Statement, TableFactor, Visit, Visitor};
-use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::Parser;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -31,39 +27,58 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::db::tenant_tx;
 use crate::error::{ApiError, ApiJson};
+use crate::sql_guard::{self, FUNCTIONS, VIEWS};
 
 /// Rows a report returns at most.
 pub const MAX_ROWS: usize = 1_000;
+/// Largest report response (the rows as JSON text), so one report cannot fill the API's memory.
+pub const MAX_BYTES: usize = 4 * 1024 * 1024;
+/// Reports one tenant may run at once; the reports pool is small and shared.
+pub const PER_TENANT: usize = 2;
 /// Longest a report may run.
 const STATEMENT_TIMEOUT: &str = "5s";
-/// Longest free-form SQL accepted.
-const MAX_SQL_CHARS: usize = 8_000;
 
-/// The views free-form SQL may read (schema `reporting`).
-pub const VIEWS: &[&str] = &[
-    "channels",
-    "contacts",
-    "conversations",
-    "messages",
-    "agent_runs",
-    "pipelines",
-    "pipeline_stages",
-    "deals",
-    "campaigns",
-    "campaign_recipients",
-];
+/// The reports pool and who is using it.
+#[derive(Clone)]
+pub struct ReportRunner {
+    pool: sqlx::PgPool,
+    running: Arc<Mutex<HashMap<Uuid, usize>>>,
+}
 
-/// Functions free-form SQL may call: aggregates, window functions, date/time, text and math.
-const FUNCTIONS: &[&str] = &[
-    "count", "sum", "avg", "min", "max", "stddev", "variance", "percentile_cont", "percentile_disc", "mode",
-    "array_agg", "string_agg", "bool_and", "bool_or", "every", "row_number", "rank", "dense_rank", "percent_rank",
-    "cume_dist", "ntile", "lag", "lead", "first_value", "last_value", "nth_value", "coalesce", "nullif", "greatest",
-    "least", "date_trunc", "date_part", "extract", "age", "now", "current_date", "current_timestamp", "make_interval",
-    "to_char", "to_date", "to_timestamp", "lower", "upper", "length", "char_length", "substring", "substr",
-    "split_part", "trim", "btrim", "ltrim", "rtrim", "concat", "concat_ws", "left", "right", "replace", "position",
-    "starts_with", "round", "floor", "ceil", "ceiling", "abs", "trunc", "sign", "sqrt", "power", "ln", "log", "exp",
-    "cardinality", "array_length", "array_position", "unnest", "jsonb_array_length", "format",
-];
+/// A tenant's place among the running reports, given back on drop.
+struct Slot {
+    running: Arc<Mutex<HashMap<Uuid, usize>>>,
+    tenant_id: Uuid,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = running.get_mut(&self.tenant_id) {
+            *n -= 1;
+            if *n == 0 {
+                running.remove(&self.tenant_id);
+            }
+        }
+    }
+}
+
+impl ReportRunner {
+    /// `pool` must come from [`crate::db::report_pool`].
+    pub fn new(pool: sqlx::PgPool) -> Self {
+        ReportRunner { pool, running: Arc::default() }
+    }
+
+    fn slot(&self, tenant_id: Uuid) -> Result<Slot, ApiError> {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let n = running.entry(tenant_id).or_default();
+        if *n >= PER_TENANT {
+            return Err(ApiError::TooManyRequests(1));
+        }
+        *n += 1;
+        Ok(Slot { running: self.running.clone(), tenant_id })
+    }
+}
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -210,9 +225,8 @@ const REPORTS: &[Report] = &[
 #[utoipa::path(get, path = "/api/v1/reports", tag = "reports",
     responses((status = 200, description = "Named reports and the reporting views", body = Value)))]
 pub async fn catalog(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
-    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     // information_schema lists what the current role may read: ask as the role reports run as.
-    sqlx::query("SET LOCAL ROLE ventros_reader").execute(&mut *tx).await?;
+    let mut tx = tenant_tx(&state.reports.pool, principal.tenant_id).await?;
     let columns: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT table_name::text, column_name::text, data_type::text FROM information_schema.columns
           WHERE table_schema = 'reporting' ORDER BY table_name, ordinal_position",
@@ -236,7 +250,7 @@ pub async fn catalog(State(state): State<AppState>, principal: Principal) -> Res
     Ok(Json(json!({
         "reports": reports,
         "views": views,
-        "query": {"max_rows": MAX_ROWS, "statement_timeout": STATEMENT_TIMEOUT, "functions": FUNCTIONS},
+        "query": {"max_rows": MAX_ROWS, "max_bytes": MAX_BYTES, "statement_timeout": STATEMENT_TIMEOUT, "functions": FUNCTIONS},
     })))
 }
 
@@ -326,21 +340,29 @@ pub async fn run(State(state): State<AppState>, principal: Principal, Path(name)
 /// Runs one read-only `SELECT` over the reporting views.
 #[utoipa::path(post, path = "/api/v1/reports/query", tag = "reports", request_body = RunQuery,
     responses((status = 200, description = "Columns and rows", body = Value),
-              (status = 422, description = "Not a single SELECT over the reporting views, a function that is not allowed, or an error while running")))]
+              (status = 422, description = "Not a single SELECT over the reporting views, a function that is not allowed, or an error while running"),
+              (status = 429, description = "Too many reports of this account are running")))]
 pub async fn query(State(state): State<AppState>, principal: Principal, ApiJson(req): ApiJson<RunQuery>) -> Result<Json<Value>, ApiError> {
     let cap = row_cap(req.max_rows)?;
-    let sql = validate_sql(&req.sql).map_err(ApiError::Unprocessable)?;
-    // The query goes on its own lines: a trailing `--` comment cannot swallow the wrapper.
-    let wrapped = format!("SELECT row_to_json(q)::text FROM (\n{sql}\n) q LIMIT {}", cap + 1);
-    let query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(wrapped));
-    execute(&state, principal.tenant_id, &sql, query, cap, json!({"sql": sql})).await
+    let checked = sql_guard::check(&req.sql, cap + 1).map_err(ApiError::Unprocessable)?;
+    let query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(checked.wrapped.clone()));
+    execute(&state, principal.tenant_id, &checked.sql, query, cap, json!({"sql": checked.sql})).await
 }
 
-/// A failure of the report's own SQL (not of the connection): the caller's to fix.
+/// A failure of the report's own SQL (not of the connection): the caller's to fix. Errors about
+/// values (SQLSTATE class 22: bad casts, division by zero, …) quote the offending value, which may
+/// come from a row; they are reported by kind only.
 fn query_failure(e: sqlx::Error) -> ApiError {
     match e {
         sqlx::Error::Database(db) if db.code().as_deref() == Some("57014") => {
             ApiError::Unprocessable(format!("the query ran longer than {STATEMENT_TIMEOUT} and was cancelled"))
+        }
+        sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("22")) => ApiError::Unprocessable(format!(
+            "the query failed on a value (SQLSTATE {}: a cast, a division by zero or an out-of-range value)",
+            db.code().unwrap_or_default()
+        )),
+        sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("53100" | "53200" | "54000")) => {
+            ApiError::Unprocessable("the query needs more memory or disk than a report may use".into())
         }
         sqlx::Error::Database(db) => ApiError::Unprocessable(format!("the query failed: {}", db.message())),
         other => ApiError::from(other),
@@ -355,146 +377,43 @@ async fn execute<'q>(
     cap: usize,
     about: Value,
 ) -> Result<Json<Value>, ApiError> {
-    let mut tx = tenant_tx(&state.pool, tenant_id).await?;
-    sqlx::query("SET TRANSACTION READ ONLY").execute(&mut *tx).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'"))).execute(&mut *tx).await?;
-    // Unqualified names in free-form SQL mean the reporting views.
-    sqlx::query("SET LOCAL search_path = reporting, pg_catalog").execute(&mut *tx).await?;
-    sqlx::query("SET LOCAL ROLE ventros_reader").execute(&mut *tx).await?;
+    use futures::TryStreamExt;
+    let _slot = state.reports.slot(tenant_id)?;
+    let mut tx = tenant_tx(&state.reports.pool, tenant_id).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'; SET LOCAL work_mem = '4MB';
+         SET LOCAL standard_conforming_strings = on; SET LOCAL search_path = reporting, pg_catalog, pg_temp"
+    )))
+    .execute(&mut *tx)
+    .await?;
     let started = Instant::now();
     // The columns in the query's order (the rows are JSON objects, whose keys have none).
-    let described = sqlx::Executor::describe(&mut *tx, sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(inner_sql.to_owned()))).await.map_err(query_failure)?;
+    let described = sqlx::Executor::describe(&mut *tx, sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(inner_sql.to_owned())))
+        .await
+        .map_err(query_failure)?;
     let columns: Vec<String> = described.columns().iter().map(|c| sqlx::Column::name(c).to_owned()).collect();
-    let rows = query.fetch_all(&mut *tx).await.map_err(query_failure)?;
+    let mut rows = Vec::new();
+    let mut bytes = 0;
+    let mut truncated = false;
+    {
+        let mut stream = query.persistent(false).fetch(&mut *tx);
+        while let Some(row) = stream.try_next().await.map_err(query_failure)? {
+            bytes += row.len();
+            if rows.len() == cap || bytes > MAX_BYTES {
+                truncated = true;
+                break;
+            }
+            rows.push(serde_json::from_str::<Value>(&row).unwrap_or(Value::Null));
+        }
+    }
     tx.rollback().await?;
-    let truncated = rows.len() > cap;
-    let rows: Vec<Value> = rows.iter().take(cap).map(|r| serde_json::from_str(r).unwrap_or(Value::Null)).collect();
+    if rows.is_empty() && bytes > MAX_BYTES {
+        return Err(ApiError::Unprocessable(format!("one row of the result is larger than {MAX_BYTES} bytes")));
+    }
     let mut body = json!({"columns": columns, "rows": rows, "row_count": rows.len(), "truncated": truncated,
                           "elapsed_ms": started.elapsed().as_millis() as u64});
     if let (Some(obj), Value::Object(more)) = (body.as_object_mut(), about) {
         obj.extend(more);
     }
     Ok(Json(body))
-}
-
-/// Checks free-form SQL: one query, reporting views and its own CTEs only, allowlisted
-/// functions, no locking or `INTO`. Returns the statement as parsed (normalised).
-pub fn validate_sql(sql: &str) -> Result<String, String> {
-    if sql.trim().is_empty() || sql.chars().count() > MAX_SQL_CHARS {
-        return Err(format!("sql must be 1 to {MAX_SQL_CHARS} characters"));
-    }
-    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| format!("not valid SQL: {e}"))?;
-    let [statement] = statements.as_slice() else {
-        return Err("exactly one statement, a SELECT, is allowed".into());
-    };
-    if !matches!(statement, Statement::Query(_)) {
-        return Err("only a SELECT is allowed: reports never write".into());
-    }
-    let mut guard = Guard { ctes: HashSet::new() };
-    if let ControlFlow::Break(reason) = statement.visit(&mut guard) {
-        return Err(reason);
-    }
-    Ok(statement.to_string())
-}
-
-struct Guard {
-    ctes: HashSet<String>,
-}
-
-impl Visitor for Guard {
-    type Break = String;
-
-    fn pre_visit_statement(&mut self, statement: &Statement) -> ControlFlow<String> {
-        match statement {
-            Statement::Query(_) => ControlFlow::Continue(()),
-            _ => ControlFlow::Break("only a SELECT is allowed: reports never write".into()),
-        }
-    }
-
-    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<String> {
-        if !query.locks.is_empty() {
-            return ControlFlow::Break("locking clauses (FOR UPDATE/SHARE) are not allowed".into());
-        }
-        if let Some(with) = &query.with {
-            self.ctes.extend(with.cte_tables.iter().map(|c| c.alias.name.value.to_lowercase()));
-        }
-        ControlFlow::Continue(())
-    }
-
-    fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<String> {
-        if select.into.is_some() {
-            return ControlFlow::Break("SELECT INTO is not allowed: reports never write".into());
-        }
-        ControlFlow::Continue(())
-    }
-
-    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<String> {
-        match factor {
-            TableFactor::Table { args: None, .. } | TableFactor::Derived { .. } | TableFactor::NestedJoin { .. } => ControlFlow::Continue(()),
-            _ => ControlFlow::Break("only the reporting views, subqueries and joins may appear in FROM".into()),
-        }
-    }
-
-    fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<String> {
-        let parts: Vec<String> = relation.0.iter().map(|p| p.to_string().trim_matches('"').to_lowercase()).collect();
-        let allowed = match parts.as_slice() {
-            [name] => VIEWS.contains(&name.as_str()) || self.ctes.contains(name),
-            [schema, name] => schema == "reporting" && VIEWS.contains(&name.as_str()),
-            _ => false,
-        };
-        if allowed {
-            ControlFlow::Continue(())
-        } else {
-            ControlFlow::Break(format!("{relation} is not a reporting view; the views are: {}", VIEWS.join(", ")))
-        }
-    }
-
-    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<String> {
-        if let Expr::Function(function) = expr {
-            let parts: Vec<String> = function.name.0.iter().map(|p| p.to_string().trim_matches('"').to_lowercase()).collect();
-            let allowed = match parts.as_slice() {
-                [name] => FUNCTIONS.contains(&name.as_str()),
-                [schema, name] => schema == "pg_catalog" && FUNCTIONS.contains(&name.as_str()),
-                _ => false,
-            };
-            if !allowed {
-                return ControlFlow::Break(format!("function {} is not allowed in reports", function.name));
-            }
-        }
-        ControlFlow::Continue(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::validate_sql;
-
-    #[test]
-    fn only_selects_over_reporting_views_with_allowed_functions_pass() {
-        for ok in [
-            "SELECT channel_id, count(*) FROM messages WHERE direction = 'inbound' GROUP BY 1",
-            "WITH t AS (SELECT contact_id FROM reporting.deals) SELECT count(*) FROM t JOIN contacts c ON c.id = t.contact_id",
-            "SELECT date_trunc('day', at) d, count(*) FROM messages GROUP BY d ORDER BY d -- trailing comment",
-            "SELECT * FROM (SELECT intent, avg(confidence) FROM agent_runs GROUP BY intent) x",
-        ] {
-            assert!(validate_sql(ok).is_ok(), "{ok}: {:?}", validate_sql(ok));
-        }
-        for (bad, why) in [
-            ("DELETE FROM contacts", "only a SELECT"),
-            ("SELECT 1; DROP TABLE contacts", "exactly one statement"),
-            ("UPDATE reporting.contacts SET display_name = 'x'", "only a SELECT"),
-            ("SELECT * FROM public.contacts", "not a reporting view"),
-            ("SELECT * FROM api_keys", "not a reporting view"),
-            ("SELECT set_config('ventros.tenant_id', '00000000-0000-0000-0000-000000000000', true)", "set_config"),
-            ("SELECT pg_read_file('/etc/passwd')", "pg_read_file"),
-            ("SELECT * FROM generate_series(1, 10)", "only the reporting views"),
-            ("SELECT * FROM messages FOR UPDATE", "locking"),
-            ("SELECT * INTO copy FROM messages", "INTO"),
-            ("WITH x AS (DELETE FROM messages RETURNING *) SELECT * FROM x", "only a SELECT"),
-            ("SELECT (SELECT current_setting('ventros.tenant_id'))", "current_setting"),
-        ] {
-            let err = validate_sql(bad).expect_err(bad);
-            assert!(err.contains(why), "{bad}: {err}");
-        }
-    }
 }

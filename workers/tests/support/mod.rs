@@ -156,13 +156,17 @@ pub async fn spawn_api_with(
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let mut config = ApiConfig::new(task_queue, &base);
     configure(&mut config);
-    let pool = ventros_api::db::app_pool(database_url, 5).await.expect("API pool");
+    // The API logs in as its restricted roles, never as the owner that made the database.
+    let api_url = ventros_api::db::login_url(database_url, ventros_api::db::API_LOGIN).expect("API URL");
+    let pool = ventros_api::db::app_pool(&api_url, 5).await.expect("API pool");
+    let reports_url = ventros_api::db::login_url(database_url, ventros_api::db::REPORT_LOGIN).expect("reports URL");
+    let reports = ventros_api::db::report_pool(&reports_url, 2).await.expect("reports pool");
     let agents = ventros_api::routes::agents::AgentDirectory::new(agents_address.map(|a| {
         std::sync::Arc::new(ventros_activities::agents::GrpcAgentClient::connect_lazy(a).expect("agents client"))
             as std::sync::Arc<dyn ventros_activities::agents::AgentApi>
     }));
     let memory = ventros_api::routes::memories::MemoryClient::connect_lazy(memory_address).expect("memory client");
-    let state = AppState::new(pool, temporal, config, agents, memory);
+    let state = AppState::new(pool, reports, temporal, config, agents, memory);
     tokio::spawn(async move { axum::serve(listener, ventros_api::router(state)).await });
     base
 }

@@ -1,0 +1,265 @@
+//! Attacks on trust boundaries, against the real stack: each reproduces what an outside review
+//! did (issue "Security: close the holes an outside review found") and checks it is refused now.
+
+mod support;
+
+use std::collections::HashSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use support::TestApp;
+use uuid::Uuid;
+
+/// A viewer's API key for `app`'s tenant.
+async fn viewer_key(app: &TestApp) -> String {
+    let (status, key) = app.post("/api/v1/api-keys", json!({"name": "viewer", "role": "viewer"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{key}");
+    key["api_key"].as_str().expect("api_key").to_owned()
+}
+
+async fn report(app: &TestApp, key: &str, sql: &str) -> (StatusCode, Value) {
+    app.call(Method::POST, "/api/v1/reports/query", key, Some(json!({"sql": sql}))).await
+}
+
+async fn insert_contact(app: &TestApp, tenant_id: Uuid, name: &str) {
+    sqlx::query("INSERT INTO contacts (id, tenant_id, display_name) VALUES ($1, $2, $3)")
+        .bind(Uuid::now_v7())
+        .bind(tenant_id)
+        .bind(name)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn free_sql_cannot_leave_the_reporting_views() {
+    let app = TestApp::spawn(json!({})).await;
+    let viewer = viewer_key(&app).await;
+    let (other_tenant, _) = ventros_api::auth::create_tenant(&app.pool, "Other tenant").await.unwrap();
+    insert_contact(&app, other_tenant, "Zelda Segredo").await;
+    insert_contact(&app, app.tenant_id, "Ana").await;
+
+    // The literal that made the old guard execute text it never checked: PostgreSQL reads one
+    // string here, and the report returns it as such (the old guard ran re-printed SQL instead).
+    let hostile = "SELECT '\\''' AS a, ' AS x, (SELECT set_config(''role'', ''none'', true)) --' AS d";
+    let (status, body) = report(&app, &viewer, hostile).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rows"], json!([{"a": "\\'", "d": " AS x, (SELECT set_config('role', 'none', true)) --"}]), "{body}");
+    assert_eq!(body["sql"], json!(hostile), "the SQL that ran is the SQL that was sent");
+
+    // CTE names are scoped like PostgreSQL scopes them: no catalog behind a CTE's name.
+    for sql in [
+        "WITH pg_roles AS (SELECT * FROM pg_roles) SELECT rolname FROM pg_roles",
+        "SELECT * FROM (WITH pg_settings AS (SELECT 1) SELECT 1) x, pg_settings",
+        "SELECT query FROM (SELECT 1) x, LATERAL (WITH pg_stat_activity AS (SELECT 1) SELECT 1) y, pg_stat_activity",
+        "SELECT statement FROM pg_prepared_statements",
+        "SELECT set_config('role', 'none', true)",
+        "SELECT query_to_xml('SELECT * FROM public.api_keys', true, false, '')",
+        "SELECT * FROM generate_series(1, 3)",
+        "SELECT 'x'::regclass",
+    ] {
+        let (status, body) = report(&app, &viewer, sql).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{sql}: {body}");
+    }
+
+    // Security barrier views: another tenant's rows are gone before the caller's filter runs, so
+    // neither a failing cast nor a division by zero can test or show them.
+    for sql in [
+        "SELECT count(*) AS n FROM contacts WHERE display_name LIKE 'Z%' AND display_name::int = 1",
+        "SELECT count(*) AS n FROM contacts WHERE 1 / (CASE WHEN display_name LIKE 'Zelda%' THEN 0 ELSE 1 END) = 1 AND display_name <> 'Ana'",
+    ] {
+        let (status, body) = report(&app, &viewer, sql).await;
+        assert_eq!((status, &body["rows"]), (StatusCode::OK, &json!([{"n": 0}])), "{sql}: {body}");
+    }
+    // Errors on the caller's own rows say what went wrong, not the value.
+    let (status, body) = report(&app, &viewer, "SELECT display_name::int FROM contacts").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!body.to_string().contains("Ana"), "{body}");
+
+    // Underneath: the reports pool logs in as a role that has nothing to fall back to.
+    let reports_url = ventros_api::db::login_url(&app.database_url, ventros_api::db::REPORT_LOGIN).unwrap();
+    let reports = ventros_api::db::report_pool(&reports_url, 1).await.unwrap();
+    let mut tx = ventros_api::db::tenant_tx(&reports, app.tenant_id).await.unwrap();
+    sqlx::query("SELECT set_config('role', 'none', true)").execute(&mut *tx).await.unwrap();
+    let (superuser, user): (bool, String) = sqlx::query_as("SELECT rolsuper, current_user::text FROM pg_roles WHERE rolname = current_user")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert!(!superuser && user == "ventros_report", "{user}");
+    for sql in ["SELECT count(*) FROM public.api_keys", "SELECT pg_read_file('/etc/hostname')", "SELECT count(*) FROM public.contacts"] {
+        let mut sp = sqlx::Connection::begin(&mut *tx).await.unwrap();
+        let denied = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *sp).await.expect_err(sql);
+        assert!(denied.to_string().contains("permission denied"), "{sql}: {denied}");
+        sp.rollback().await.unwrap();
+    }
+    let written = sqlx::query("UPDATE reporting.contacts SET display_name = 'x'").execute(&mut *tx).await;
+    assert!(written.is_err(), "reports never write");
+    drop(tx);
+    // And the API's own pool cannot be the owner either.
+    assert!(ventros_api::db::report_pool(&app.database_url, 1).await.is_err(), "the owner is refused as the reports login");
+}
+
+#[tokio::test]
+async fn report_responses_are_bounded() {
+    let app = TestApp::spawn(json!({})).await;
+    let viewer = viewer_key(&app).await;
+    // 1,000 contacts with 6 kB names: 6 MB of names in all.
+    let name = "n".repeat(6_000);
+    sqlx::query("INSERT INTO contacts (id, tenant_id, display_name) SELECT gen_random_uuid(), $1, $2 || i FROM generate_series(1, 1000) i")
+        .bind(app.tenant_id)
+        .bind(&name)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (status, body) = report(&app, &viewer, "SELECT display_name FROM contacts").await;
+    assert_eq!(status, StatusCode::OK, "{}", body["title"]);
+    assert_eq!(body["truncated"], json!(true));
+    let size = body.to_string().len();
+    assert!(size <= ventros_api::routes::reports::MAX_BYTES + 64 * 1024, "{size} bytes");
+    assert!(body["row_count"].as_u64().unwrap() < 1000);
+    // One row larger than the cap is refused, not returned.
+    let (status, body) = report(&app, &viewer, "SELECT string_agg(display_name, '') AS all_names FROM contacts").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["detail"].as_str().unwrap_or_default().contains("larger than"), "{body}");
+    // The amplifiers are not there to call.
+    for sql in ["SELECT format('%1000000000s', 'x')", "SELECT repeat('x', 1000000000)", "SELECT lpad('x', 1000000000)"] {
+        let (status, _) = report(&app, &viewer, sql).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{sql}");
+    }
+    // Named reports and ordinary SELECTs still work.
+    let (status, body) = app.call(Method::POST, "/api/v1/reports/delivery_rates", &viewer, Some(json!({}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = report(&app, &viewer, "SELECT count(*) AS n FROM contacts").await;
+    assert_eq!((status, &body["rows"]), (StatusCode::OK, &json!([{"n": 1000}])));
+}
+
+/// A small deterministic generator (xorshift): no dependency, same queries every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+/// One generated SELECT: hostile literals and comments, CTEs that shadow catalogs, nested
+/// subqueries, allowed and forbidden relations and functions.
+fn generate(rng: &mut Rng) -> String {
+    const RELATIONS: &[&str] = &[
+        "contacts", "messages", "reporting.deals", "channels", "pg_roles", "pg_settings", "pg_stat_activity", "public.api_keys",
+        "pg_catalog.pg_authid", "users", "t", "pg_prepared_statements",
+    ];
+    const EXPRS: &[&str] = &[
+        "count(*)", "lower('A')", "coalesce(NULL, 1)", "set_config('role', 'none', true)", "current_setting('is_superuser')",
+        "pg_read_file('/etc/hostname')", "1", "'\\''' ", "E'\\''", "$$ ) -- $$", "'/*'", "now()", "query_to_xml('select 1', true, true, '')",
+        "(SELECT count(*) FROM pg_roles)", "(SELECT 1 FROM t LIMIT 1)", "pg_sleep(0)", "'a' || 'b'",
+    ];
+    const SHAPES: &[&str] = &[
+        "SELECT {e} AS c FROM {r}",
+        "WITH {n} AS (SELECT {e} AS c FROM {r}) SELECT * FROM {n}",
+        "WITH {n} AS (SELECT 1 AS c) SELECT (SELECT {e}) AS c FROM {r}",
+        "SELECT * FROM (WITH {n} AS (SELECT 1 AS c) SELECT c FROM {n}) x, {r2}",
+        "WITH RECURSIVE {n} AS (SELECT 1 AS c UNION ALL SELECT c + 1 FROM {n} WHERE c < 2) SELECT {e} AS c FROM {r}",
+        "SELECT {e} AS c FROM {r} -- {e}\n",
+        "SELECT {e} AS c /* {e} */ FROM {r}",
+        "SELECT {e} AS c FROM {r} UNION ALL SELECT 1 FROM {r2}",
+    ];
+    const NAMES: &[&str] = &["t", "pg_roles", "pg_settings", "contacts", "api_keys"];
+    rng.pick(SHAPES)
+        .replace("{e}", rng.pick(EXPRS))
+        .replace("{r2}", rng.pick(RELATIONS))
+        .replace("{r}", rng.pick(RELATIONS))
+        .replace("{n}", rng.pick(NAMES))
+}
+
+/// Relations and function names PostgreSQL's plan mentions, string constants left out.
+fn plan_objects(plan: &Value, relations: &mut HashSet<String>, functions: &mut HashSet<String>) {
+    match plan {
+        Value::Object(map) => {
+            if let Some(Value::String(rel)) = map.get("Relation Name") {
+                let schema = map.get("Schema").and_then(Value::as_str).unwrap_or("?");
+                relations.insert(format!("{schema}.{rel}"));
+            }
+            for value in map.values() {
+                plan_objects(value, relations, functions);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| plan_objects(i, relations, functions)),
+        Value::String(text) => {
+            // The views' own tenant check (ventros_current_tenant(), inlined by the planner).
+            let text = text.replace("current_setting('ventros.tenant_id'", "tenant_check(");
+            let mut outside = String::new();
+            let mut quoted = false;
+            for ch in text.chars() {
+                if ch == '\'' {
+                    quoted = !quoted;
+                } else if !quoted {
+                    outside.push(ch);
+                }
+            }
+            let bytes = outside.as_bytes();
+            for (i, _) in outside.match_indices('(') {
+                let start = outside[..i].rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')).map_or(0, |p| p + 1);
+                if start < i && bytes[start].is_ascii_alphabetic() {
+                    functions.insert(outside[start..i].to_lowercase());
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn whatever_the_guard_accepts_plans_over_reporting_views_only() {
+    let app = TestApp::spawn(json!({})).await;
+    let reports_url = ventros_api::db::login_url(&app.database_url, ventros_api::db::REPORT_LOGIN).unwrap();
+    let reports = ventros_api::db::report_pool(&reports_url, 1).await.unwrap();
+    // The base tables behind the reporting views.
+    let tables: HashSet<&str> = [
+        "public.channels", "public.contacts", "public.conversation_sessions", "public.messages", "public.agent_runs",
+        "public.pipelines", "public.pipeline_stages", "public.deals", "public.campaigns", "public.campaign_recipients",
+    ]
+    .into();
+    // What a plan may call: the allowlist, the tenant check inside the views, and the words
+    // EXPLAIN prints with parentheses that are not calls.
+    let mut callable: HashSet<String> = ventros_api::sql_guard::FUNCTIONS.iter().map(|f| f.to_string()).collect();
+    callable.extend(["tenant_check", "row", "any", "all", "subplan", "initplan", "cte", "and", "or", "not", "numeric", "text"].map(String::from));
+    let mut rng = Rng(0x5eed_cafe_f00d_d00d);
+    let (mut accepted, mut refused) = (0, 0);
+    for _ in 0..3_000 {
+        let sql = generate(&mut rng);
+        let Ok(checked) = ventros_api::sql_guard::check(&sql, 10) else {
+            refused += 1;
+            continue;
+        };
+        accepted += 1;
+        let mut tx = ventros_api::db::tenant_tx(&reports, app.tenant_id).await.unwrap();
+        sqlx::raw_sql("SET LOCAL search_path = reporting, pg_catalog, pg_temp").execute(&mut *tx).await.unwrap();
+        let explain = format!("EXPLAIN (VERBOSE, FORMAT JSON) {}", checked.sql);
+        let plan: Value = match sqlx::query_scalar(sqlx::AssertSqlSafe(explain)).fetch_one(&mut *tx).await {
+            Ok(plan) => plan,
+            Err(e) => {
+                assert!(!e.to_string().contains("permission denied"), "{sql}: the guard let through {e}");
+                continue;
+            }
+        };
+        let (mut relations, mut functions) = (HashSet::new(), HashSet::new());
+        plan_objects(&plan, &mut relations, &mut functions);
+        for relation in &relations {
+            assert!(tables.contains(relation.as_str()), "{sql}: the plan reads {relation}");
+        }
+        for function in &functions {
+            let name = function.rsplit('.').next().unwrap_or(function);
+            assert!(callable.contains(name), "{sql}: the plan calls {function}");
+        }
+    }
+    // Both sides are exercised: many hostile queries refused, and enough accepted to mean something.
+    assert!(accepted >= 300 && refused >= 300, "accepted {accepted}, refused {refused}");
+}
