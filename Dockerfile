@@ -1,6 +1,8 @@
 # Builds the Ventros binaries once and ships each process in a slim image.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
+# libclang: pg_query (PostgreSQL's parser, which guards report SQL) generates bindings with bindgen.
+RUN apt-get update && apt-get install -y --no-install-recommends libclang-dev && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN cargo build --release --locked --bins
 # The offline embedding model's files (no torch: --no-deps), loaded by the worker with candle.

@@ -86,3 +86,17 @@ wait_for_temporal() {
 build_web() {
   (cd "$ROOT/web" && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
 }
+
+# pg_query (PostgreSQL's parser, which guards report SQL) generates its bindings with bindgen,
+# which needs libclang: Debian's libclang-dev.
+ensure_libclang() {
+  if ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1 || ls /usr/lib/*/libclang*.so >/dev/null 2>&1; then
+    return
+  fi
+  log "installing Debian's libclang-dev (for pg_query's bindings)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-dev >/dev/null
+  else
+    sudo apt-get update -qq >/dev/null && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-dev >/dev/null
+  fi
+}

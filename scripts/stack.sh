@@ -50,6 +50,7 @@ up() {
   log "building the web app"
   build_web
   log "building the Ventros binaries ($PROFILE)"
+  ensure_libclang
   if [ "$PROFILE" = release ]; then cargo build --release --locked --bins; else cargo build --locked --bins; fi
 
   if [ -z "${DATABASE_URL:-}" ]; then

@@ -17,6 +17,7 @@ if ! command -v docker-compose >/dev/null 2>&1; then
     sudo apt-get update -qq >/dev/null && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
   fi
 fi
+ensure_libclang
 if [ ! -x /usr/bin/chromium ]; then
   log "installing Debian's Chromium (the web app's browser tests drive it with playwright-core)"
   if [ "$(id -u)" = 0 ]; then
