@@ -79,23 +79,28 @@ up() {
   # Access tokens survive API restarts only if their signing key does.
   grep -q '^API_TOKEN_SECRET=' "$DATA/demo.env" ||
     echo "API_TOKEN_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$DATA/demo.env"
+  # The worker, the API and the agent service sign their gRPC calls with a shared secret.
+  grep -q '^INTERNAL_AUTH_SECRET=' "$DATA/demo.env" ||
+    echo "INTERNAL_AUTH_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$DATA/demo.env"
   # shellcheck disable=SC1091
   . "$DATA/demo.env"
 
   "$TARGET/ventros-admin" migrate >/dev/null
   start_bg agents env AGENTS_BIND="127.0.0.1:$AGENTS_PORT" MEMORY_SERVICE_ADDRESS="127.0.0.1:$MEMORY_PORT" \
+    INTERNAL_AUTH_SECRET="$INTERNAL_AUTH_SECRET" \
     "$VENV/bin/python" -m ventros_agents.server
   start_bg waha-sim env WAHA_SIM_BIND="127.0.0.1:$SIM_PORT" WAHA_API_KEY="$WAHA_API_KEY" "$TARGET/waha-sim"
   start_bg meta-sim env META_SIM_BIND="127.0.0.1:$META_SIM_PORT" "$TARGET/meta-sim"
   start_bg worker env DATABASE_URL="$DATABASE_URL" TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" \
     AGENTS_ADDRESS="127.0.0.1:$AGENTS_PORT" MEMORY_GRPC_BIND="127.0.0.1:$MEMORY_PORT" RAYON_NUM_THREADS=1 \
+    INTERNAL_AUTH_SECRET="$INTERNAL_AUTH_SECRET" \
     WEBHOOK_ALLOW_PRIVATE_NETWORKS=true "$TARGET/ventros-worker"
   # The API logs in as its restricted roles (migration 0009), never as the owner that migrated.
   api_db_url=$(login_url "$DATABASE_URL" ventros_api)
   reports_db_url=$(login_url "$DATABASE_URL" ventros_report)
   start_bg api env DATABASE_URL="$api_db_url" REPORTS_DATABASE_URL="$reports_db_url" TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" API_BIND="127.0.0.1:$API_PORT" \
     PUBLIC_BASE_URL="$API_URL" AGENTS_ADDRESS="127.0.0.1:$AGENTS_PORT" MEMORY_ADDRESS="127.0.0.1:$MEMORY_PORT" \
-    API_TOKEN_SECRET="$API_TOKEN_SECRET" TEMPORAL_UI_URL="http://127.0.0.1:$T_UI_PORT" WEB_DIR="$ROOT/web/dist" "$TARGET/ventros-api"
+    API_TOKEN_SECRET="$API_TOKEN_SECRET" INTERNAL_AUTH_SECRET="$INTERNAL_AUTH_SECRET" TEMPORAL_UI_URL="http://127.0.0.1:$T_UI_PORT" WEB_DIR="$ROOT/web/dist" "$TARGET/ventros-api"
   start_bg mcp env VENTROS_API_URL="$API_URL" VENTROS_MCP_BIND="127.0.0.1:$MCP_PORT" "$TARGET/ventros-mcp" http
   wait_for_http "$API_URL/readyz" 120
   wait_for_http "http://127.0.0.1:$MCP_PORT/health" 30

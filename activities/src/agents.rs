@@ -7,7 +7,10 @@ use async_trait::async_trait;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request};
 use ventros_proto::v1::agent_service_client::AgentServiceClient;
+use uuid::Uuid;
 use ventros_proto::v1::{AgentExecutionRequest, AgentExecutionResponse, AgentInfo};
+
+use crate::internal_auth::InternalAuth;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -39,25 +42,33 @@ pub trait AgentApi: Send + Sync {
 
 /// AgentService over a lazily connected tonic channel: the worker and the API start even while
 /// the agent service is down, and calls fail fast (then retry) until it is back.
+/// Every call carries a token for the call's tenant and contact, which the agent service checks
+/// and passes back on its MemoryService calls.
 #[derive(Clone)]
 pub struct GrpcAgentClient {
     client: AgentServiceClient<Channel>,
+    auth: InternalAuth,
 }
+
+/// How long a token outlives the call's own deadline (the agent's memory calls happen within it).
+const TOKEN_GRACE: Duration = Duration::from_secs(30);
 
 impl GrpcAgentClient {
     /// `address` is `host:port` or a full `http://host:port` URL.
-    pub fn connect_lazy(address: &str) -> Result<Self, tonic::transport::Error> {
+    pub fn connect_lazy(address: &str, auth: InternalAuth) -> Result<Self, tonic::transport::Error> {
         let url = if address.contains("://") { address.to_owned() } else { format!("http://{address}") };
         let endpoint = Endpoint::from_shared(url)?.connect_timeout(Duration::from_secs(2)).tcp_nodelay(true);
-        Ok(GrpcAgentClient { client: AgentServiceClient::new(endpoint.connect_lazy()) })
+        Ok(GrpcAgentClient { client: AgentServiceClient::new(endpoint.connect_lazy()), auth })
     }
 }
 
 #[async_trait]
 impl AgentApi for GrpcAgentClient {
     async fn execute(&self, request: AgentExecutionRequest, deadline: Duration) -> Result<AgentExecutionResponse, AgentError> {
+        let (tenant_id, contact_id) = (Uuid::parse_str(&request.tenant_id).ok(), Uuid::parse_str(&request.contact_id).ok());
         let mut request = Request::new(request);
         request.set_timeout(deadline);
+        self.auth.attach(&mut request, tenant_id, contact_id, deadline + TOKEN_GRACE);
         let mut client = self.client.clone();
         client.execute_agent(request).await.map(|r| r.into_inner()).map_err(AgentError::from_status)
     }
@@ -65,6 +76,7 @@ impl AgentApi for GrpcAgentClient {
     async fn list(&self, deadline: Duration) -> Result<Vec<AgentInfo>, AgentError> {
         let mut request = Request::new(());
         request.set_timeout(deadline);
+        self.auth.attach(&mut request, None, None, deadline + TOKEN_GRACE);
         let mut client = self.client.clone();
         client.list_available_agents(request).await.map(|r| r.into_inner().agents).map_err(AgentError::from_status)
     }

@@ -21,6 +21,7 @@ pub mod agents;
 pub mod campaigns;
 pub mod channel;
 pub mod contacts;
+pub mod internal_auth;
 pub mod memory;
 pub mod outbound_webhooks;
 pub mod polling;

@@ -8,6 +8,8 @@ DATASETS = AGENTS.parent.parent / "shared" / "datasets"
 
 import asyncio
 import pytest
+
+from ventros_agents.internal_auth import bearer
 import pytest_asyncio
 
 
@@ -25,6 +27,8 @@ class FakeMemoryService:
     def __init__(self, contacts):
         self.contacts = contacts
         self.calls = []
+        # The bearer token each call carried (the agent passes its caller's credentials back).
+        self.credentials = []
 
         self.stored = []
 
@@ -33,6 +37,7 @@ class FakeMemoryService:
                 from ventros.v1 import memory_pb2
 
                 self.calls.append(("GetContactContext", request.tenant_id, request.contact_id))
+                self.credentials.append(bearer(context.invocation_metadata()))
                 data = self.contacts.get(request.contact_id, {})
                 return memory_pb2.ContactContextResponse(
                     profile=memory_pb2.ContactProfile(contact_id=request.contact_id, display_name=data.get("name", "")),
@@ -44,6 +49,7 @@ class FakeMemoryService:
                 from ventros.v1 import memory_pb2
 
                 self.calls.append(("SearchMemories", request.tenant_id, request.contact_id))
+                self.credentials.append(bearer(context.invocation_metadata()))
                 data = self.contacts.get(request.contact_id, {})
                 return memory_pb2.MemorySearchResponse(
                     memories=[memory_pb2.Memory(content=c, memory_type="purchase", relevance_score=0.9) for c in data.get("memories", [])],
@@ -54,6 +60,7 @@ class FakeMemoryService:
                 from ventros.v1 import memory_pb2
 
                 self.calls.append(("StoreMemory", request.tenant_id, request.contact_id))
+                self.credentials.append(bearer(context.invocation_metadata()))
                 self.stored.append(request.content)
                 return memory_pb2.StoreMemoryResponse(memory_id=f"m-{len(self.stored)}", created=True)
 
@@ -61,6 +68,7 @@ class FakeMemoryService:
                 from ventros.v1 import memory_pb2
 
                 self.calls.append(("GetRelatedEntities", request.tenant_id, request.contact_id))
+                self.credentials.append(bearer(context.invocation_metadata()))
                 return memory_pb2.RelatedEntitiesResponse(graph=memory_pb2.Graph())
 
         self.servicer = Servicer()

@@ -21,7 +21,7 @@ async def executor(classifier, memory_service):
 
 
 async def test_the_router_hands_a_purchase_to_sales_which_uses_the_customers_history(executor, memory_service):
-    response = await executor.execute(request("I want to buy product X"))
+    response = await executor.execute(request("I want to buy product X"), credentials="token-of-this-call")
     assert response.agent_type == "SalesAgent"
     assert response.intent == "purchase_intent"
     assert 0.0 < response.confidence <= 1.0
@@ -31,6 +31,8 @@ async def test_the_router_hands_a_purchase_to_sales_which_uses_the_customers_his
     lead = next(a for a in response.actions if a.type == "create_lead")
     assert lead.params["interest"] == "product x"
     assert ("SearchMemories", "tenant-1", "contact-ana") in memory_service.calls
+    # The caller's credentials travel with every MemoryService call, so it can check them.
+    assert memory_service.credentials and set(memory_service.credentials) == {"token-of-this-call"}
 
 
 async def test_the_router_escalates_a_request_for_a_human(executor):

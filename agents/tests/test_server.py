@@ -15,6 +15,15 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from conftest import AGENTS
 from ventros.v1 import agent_pb2, agent_pb2_grpc
+from ventros_agents.internal_auth import InternalAuth
+
+SECRET = "python-test-internal-secret-0123456789"
+AUTH = InternalAuth(SECRET)
+
+
+def creds(tenant="t", contact=None, auth=AUTH):
+    """Credentials for a call about `tenant` (and `contact`), as the worker mints them."""
+    return (("authorization", "Bearer " + auth.mint(tenant, contact or None)),)
 
 
 def free_port():
@@ -26,7 +35,8 @@ def free_port():
 @pytest.fixture(scope="module")
 def server(classifier):  # the fixture trains (and caches) the model before the process starts
     port = free_port()
-    env = dict(os.environ, AGENTS_BIND=f"127.0.0.1:{port}", PYTHONPATH=str(AGENTS), LOG_LEVEL="WARNING")
+    env = dict(os.environ, AGENTS_BIND=f"127.0.0.1:{port}", PYTHONPATH=str(AGENTS), LOG_LEVEL="WARNING",
+               INTERNAL_AUTH_SECRET=SECRET)
     env.pop("MEMORY_SERVICE_ADDRESS", None)
     process = subprocess.Popen([sys.executable, "-m", "ventros_agents.server"], env=env, cwd=AGENTS)
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
@@ -50,12 +60,12 @@ def server(classifier):  # the fixture trains (and caches) the model before the 
 
 def test_lists_every_agent_with_measured_latency(server):
     _, stub = server
-    stub.ExecuteAgent(agent_pb2.AgentExecutionRequest(agent_type="SmallTalkAgent", tenant_id="t", message="hello"), timeout=10)
-    agents = {a.type: a for a in stub.ListAvailableAgents(empty_pb2.Empty(), timeout=5).agents}
+    stub.ExecuteAgent(agent_pb2.AgentExecutionRequest(agent_type="SmallTalkAgent", tenant_id="t", message="hello"), timeout=10, metadata=creds())
+    agents = {a.type: a for a in stub.ListAvailableAgents(empty_pb2.Empty(), timeout=5, metadata=creds(None)).agents}
     assert len(agents) >= 20
     assert agents["SmallTalkAgent"].executions >= 1
     assert agents["BillingAgent"].executions == 0 and agents["BillingAgent"].avg_latency_ms == 0
-    capabilities = stub.GetAgentCapabilities(agent_pb2.AgentRequest(agent_type="SalesAgent"), timeout=5)
+    capabilities = stub.GetAgentCapabilities(agent_pb2.AgentRequest(agent_type="SalesAgent"), timeout=5, metadata=creds(None))
     assert "create_lead" in capabilities.suggested_actions
     assert capabilities.model_provider == "offline"
 
@@ -63,7 +73,7 @@ def test_lists_every_agent_with_measured_latency(server):
 def test_executes_with_intent_confidence_and_actions(server):
     _, stub = server
     response = stub.ExecuteAgent(agent_pb2.AgentExecutionRequest(
-        agent_type="RouterAgent", tenant_id="t", contact_id="c", message="I want to buy product X", request_id="r-1"), timeout=10)
+        agent_type="RouterAgent", tenant_id="t", contact_id="c", message="I want to buy product X", request_id="r-1"), timeout=10, metadata=creds("t", "c"))
     assert response.agent_type == "SalesAgent"
     assert response.intent == "purchase_intent"
     assert response.request_id == "r-1"
@@ -78,7 +88,8 @@ def test_executes_with_intent_confidence_and_actions(server):
 def test_invalid_requests_get_clear_errors(server, request_kwargs, code, detail):
     _, stub = server
     with pytest.raises(grpc.RpcError) as err:
-        stub.ExecuteAgent(agent_pb2.AgentExecutionRequest(**request_kwargs), timeout=5)
+        stub.ExecuteAgent(agent_pb2.AgentExecutionRequest(**request_kwargs), timeout=5,
+                          metadata=creds(request_kwargs.get("tenant_id", "")))
     assert err.value.code() == code
     trailing = dict(err.value.trailing_metadata())
     assert agent_pb2.ErrorDetail.FromString(trailing["ventros-error-bin"]).code == detail
@@ -87,7 +98,7 @@ def test_invalid_requests_get_clear_errors(server, request_kwargs, code, detail)
 def test_streams_chunks_then_the_final_response(server):
     _, stub = server
     events = list(stub.StreamAgentExecution(agent_pb2.AgentExecutionRequest(
-        agent_type="RouterAgent", tenant_id="t", message="my order hasn't arrived, where is it?"), timeout=10))
+        agent_type="RouterAgent", tenant_id="t", message="my order hasn't arrived, where is it?"), timeout=10, metadata=creds()))
     chunks = [e.text_chunk for e in events if e.WhichOneof("event") == "text_chunk"]
     final = events[-1].final
     assert events[-1].WhichOneof("event") == "final"
@@ -98,8 +109,28 @@ def test_streams_chunks_then_the_final_response(server):
 def test_unknown_agent_on_capabilities_is_not_found(server):
     _, stub = server
     with pytest.raises(grpc.RpcError) as err:
-        stub.GetAgentCapabilities(agent_pb2.AgentRequest(agent_type="Nope"), timeout=5)
+        stub.GetAgentCapabilities(agent_pb2.AgentRequest(agent_type="Nope"), timeout=5, metadata=creds(None))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_calls_need_credentials_for_their_tenant_and_contact(server):
+    _, stub = server
+    request = agent_pb2.AgentExecutionRequest(agent_type="RouterAgent", tenant_id="t", contact_id="c", message="hi")
+    for metadata, code in [
+        ((), grpc.StatusCode.UNAUTHENTICATED),
+        ((("authorization", "Bearer not-a-token"),), grpc.StatusCode.UNAUTHENTICATED),
+        (creds("t", "c", InternalAuth("another-secret-another-secret-0123")), grpc.StatusCode.UNAUTHENTICATED),
+        (creds("other-tenant", "c"), grpc.StatusCode.PERMISSION_DENIED),
+        (creds("t", "another-contact"), grpc.StatusCode.PERMISSION_DENIED),
+        (creds(None), grpc.StatusCode.PERMISSION_DENIED),
+    ]:
+        with pytest.raises(grpc.RpcError) as err:
+            stub.ExecuteAgent(request, timeout=5, metadata=metadata)
+        assert err.value.code() == code, metadata
+    with pytest.raises(grpc.RpcError) as err:
+        stub.ListAvailableAgents(empty_pb2.Empty(), timeout=5)
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert stub.ExecuteAgent(request, timeout=10, metadata=creds("t", "c")).response
 
 
 def test_sigterm_drains_and_exits_cleanly(server):

@@ -8,6 +8,7 @@ p50/p95/p99 of the client-side round trip and of the server-reported latency.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -19,6 +20,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ventros.v1 import agent_pb2, agent_pb2_grpc
+
+from .internal_auth import InternalAuth
 
 MESSAGES = [
     ("RouterAgent", "I want to buy product X"),
@@ -43,7 +46,10 @@ def main() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     agents_dir = Path(__file__).resolve().parents[1]
-    env = dict(os.environ, AGENTS_BIND=f"127.0.0.1:{port}", PYTHONPATH=str(agents_dir), LOG_LEVEL="WARNING")
+    secret = os.environ.get("INTERNAL_AUTH_SECRET") or secrets.token_hex(32)
+    auth = InternalAuth(secret)
+    env = dict(os.environ, AGENTS_BIND=f"127.0.0.1:{port}", PYTHONPATH=str(agents_dir), LOG_LEVEL="WARNING",
+               INTERNAL_AUTH_SECRET=secret)
     process = subprocess.Popen([sys.executable, "-m", "ventros_agents.server"], env=env, cwd=agents_dir)
     try:
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
@@ -64,7 +70,8 @@ def main() -> None:
             agent_type, message = MESSAGES[i % len(MESSAGES)]
             started = time.perf_counter()
             response = stub.ExecuteAgent(agent_pb2.AgentExecutionRequest(
-                agent_type=agent_type, tenant_id="bench", contact_id="", message=message), timeout=10)
+                agent_type=agent_type, tenant_id="bench", contact_id="", message=message), timeout=10,
+                metadata=(("authorization", "Bearer " + auth.mint("bench")),))
             return (time.perf_counter() - started) * 1000, response.latency_ms
 
         for i in range(50):

@@ -35,6 +35,8 @@ class Turn:
     topic: str
     memory: "MemoryClient | None"
     deadline_s: float | None = None
+    # The caller's internal token, passed back on MemoryService calls (see internal_auth).
+    credentials: str = ""
     # Filled in while the agents run.
     contact_context: dict[str, Any] = field(default_factory=dict)
     memories: list[dict[str, Any]] = field(default_factory=list)
@@ -58,6 +60,7 @@ class MemoryClient:
                 tenant_id=turn.tenant_id, contact_id=turn.contact_id, history_limit=20, request_id=turn.request_id
             ),
             timeout=timeout,
+            metadata=_credentials(turn),
         )
         profile = response.profile
         return {
@@ -76,6 +79,7 @@ class MemoryClient:
                 mode=memory_pb2.HYBRID, request_id=turn.request_id,
             ),
             timeout=timeout,
+            metadata=_credentials(turn),
         )
         return [
             {"content": m.content, "memory_type": m.memory_type, "relevance": round(m.relevance_score, 3)}
@@ -84,6 +88,10 @@ class MemoryClient:
 
     async def close(self) -> None:
         await self._channel.close()
+
+
+def _credentials(turn: Turn) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {turn.credentials}"),) if turn.credentials else ()
 
 
 def _timeout(turn: Turn) -> float:

@@ -2,7 +2,9 @@
 
 Settings (environment): `AGENTS_BIND` (default 127.0.0.1:50051), `MEMORY_SERVICE_ADDRESS` (the Rust
 MemoryService, e.g. 127.0.0.1:50052; unset = agents answer without history),
-`VENTROS_MODEL_PROVIDER` and its settings (see `agents.py`), `LOG_LEVEL`.
+`INTERNAL_AUTH_SECRET` (required: the secret shared with the worker and the API that signs every
+call's credentials, see `internal_auth.py`), `VENTROS_MODEL_PROVIDER` and its settings (see
+`agents.py`), `LOG_LEVEL`.
 
 Serves the standard gRPC health service; on SIGTERM/SIGINT it reports NOT_SERVING, stops taking new
 calls and lets running ones finish (grace period `AGENTS_GRACE_SECONDS`, default 5).
@@ -24,6 +26,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from ventros.v1 import agent_pb2_grpc
 
 from .agents import ProviderConfig
+from .internal_auth import InternalAuth
 from .runtime import MemoryClient
 from .service import AgentExecutor, AgentServicer
 from .training import trained_classifier
@@ -56,6 +59,10 @@ def configure_logging() -> None:
 async def serve(bind: str, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
     log = logging.getLogger("ventros_agents")
     started = time.perf_counter()
+    try:
+        auth = InternalAuth.from_env()
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
     config = ProviderConfig.from_env()
     classifier = await asyncio.to_thread(trained_classifier)
     memory_address = os.environ.get("MEMORY_SERVICE_ADDRESS")
@@ -63,7 +70,7 @@ async def serve(bind: str, ready: asyncio.Event | None = None, stop: asyncio.Eve
     executor = AgentExecutor(classifier, config, memory)
 
     server = grpc.aio.server()
-    agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(executor), server)
+    agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(executor, auth), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     port = server.add_insecure_port(bind)

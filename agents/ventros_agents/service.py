@@ -30,6 +30,7 @@ from . import catalog
 from .agents import OFFLINE, ProviderConfig, build
 from .intent import IntentClassifier
 from .offline import best_send_hour, extract_facts, lead_score, sentiment_score
+from .internal_auth import AuthError, InternalAuth, bearer
 from .runtime import CURRENT, MemoryClient, Turn
 from .training import topic_of
 
@@ -137,7 +138,7 @@ class AgentExecutor:
         return spec
 
     async def execute(self, request: agent_pb2.AgentExecutionRequest, deadline_s: float | None = None,
-                      on_chunk=None) -> agent_pb2.AgentExecutionResponse:
+                      on_chunk=None, credentials: str = "") -> agent_pb2.AgentExecutionResponse:
         spec = self.validate(request)
         started = time.perf_counter()
         prediction = self.classifier.predict(request.message)
@@ -146,7 +147,7 @@ class AgentExecutor:
             session_id=request.session_id, request_id=request.request_id or str(uuid.uuid4()),
             message=request.message, context=dict(request.context), prediction=prediction,
             topic=topic_of(prediction.intent) if prediction.in_scope else "general",
-            memory=self.memory, deadline_s=deadline_s,
+            memory=self.memory, deadline_s=deadline_s, credentials=credentials,
         )
         token = CURRENT.set(turn)
         session_id = f"{turn.request_id}-{uuid.uuid4().hex[:8]}"
@@ -222,13 +223,29 @@ def _sentences(text: str) -> list[str]:
 class AgentServicer:
     """AgentService: every rpc of proto/ventros/v1/agent.proto (registration checks each by name)."""
 
-    def __init__(self, executor: AgentExecutor) -> None:
+    def __init__(self, executor: AgentExecutor, auth: InternalAuth) -> None:
         self.executor = executor
+        self.auth = auth
+
+    async def _authorize(self, context: grpc.aio.ServicerContext,
+                         request: agent_pb2.AgentExecutionRequest | None = None) -> str:
+        """The caller's token, once it is genuine and covers the request's tenant and contact."""
+        token = bearer(context.invocation_metadata())
+        try:
+            claims = self.auth.verify(token)
+            if request is not None:
+                claims.allow(request.tenant_id, request.contact_id)
+        except AuthError as err:
+            code = grpc.StatusCode.PERMISSION_DENIED if err.denied else grpc.StatusCode.UNAUTHENTICATED
+            await _abort(context, RequestError(code, "permission_denied" if err.denied else "unauthenticated", err.message, ""))
+        return token or ""
 
     async def ListAvailableAgents(self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext) -> agent_pb2.AgentListResponse:
+        await self._authorize(context)
         return agent_pb2.AgentListResponse(agents=[self.executor.info(spec) for spec in catalog.CATALOG])
 
     async def GetAgentCapabilities(self, request: agent_pb2.AgentRequest, context: grpc.aio.ServicerContext) -> agent_pb2.AgentCapabilitiesResponse:
+        await self._authorize(context)
         spec = catalog.BY_TYPE.get(request.agent_type)
         if spec is None:
             await _abort(context, RequestError(grpc.StatusCode.NOT_FOUND, "unknown_agent", f"unknown agent type {request.agent_type!r}", "agent_type"))
@@ -239,12 +256,14 @@ class AgentServicer:
         )
 
     async def ExecuteAgent(self, request: agent_pb2.AgentExecutionRequest, context: grpc.aio.ServicerContext) -> agent_pb2.AgentExecutionResponse:
+        credentials = await self._authorize(context, request)
         try:
-            return await self.executor.execute(request, context.time_remaining())
+            return await self.executor.execute(request, context.time_remaining(), credentials=credentials)
         except RequestError as err:
             await _abort(context, err)
 
     async def StreamAgentExecution(self, request: agent_pb2.AgentExecutionRequest, context: grpc.aio.ServicerContext):
+        credentials = await self._authorize(context, request)
         queue: asyncio.Queue[str] = asyncio.Queue()
         streamed = False
 
@@ -252,7 +271,7 @@ class AgentServicer:
             await queue.put(text)
 
         try:
-            task = asyncio.create_task(self.executor.execute(request, context.time_remaining(), on_chunk))
+            task = asyncio.create_task(self.executor.execute(request, context.time_remaining(), on_chunk, credentials))
             while not task.done() or not queue.empty():
                 try:
                     chunk = await asyncio.wait_for(queue.get(), timeout=0.05)

@@ -57,6 +57,10 @@ pub struct ApiSettings {
     /// The worker's MemoryService (`MEMORY_GRPC_BIND` there), `host:port`, for the memory routes.
     #[arg(long, env = "MEMORY_ADDRESS")]
     pub memory_address: Option<String>,
+    /// The secret the worker, the API and the agent service share to authenticate their gRPC
+    /// calls (at least 32 characters); required with AGENTS_ADDRESS or MEMORY_ADDRESS.
+    #[arg(long, env = "INTERNAL_AUTH_SECRET", hide_env_values = true)]
+    pub internal_auth_secret: Option<String>,
     /// HMAC key of access tokens; every replica needs the same. Unset: a random key per process
     /// (tokens die with it).
     #[arg(long, env = "API_TOKEN_SECRET", hide_env_values = true)]
@@ -279,11 +283,17 @@ pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
         stream_reauthenticate_every: Duration::from_secs(60),
         web_dir: settings.web_dir.clone().filter(|d| d.join("index.html").is_file()),
     };
+    let internal = match (&settings.internal_auth_secret, settings.agents_address.is_some() || settings.memory_address.is_some()) {
+        (Some(secret), _) => ventros_activities::internal_auth::InternalAuth::new(secret).map_err(anyhow::Error::msg)?,
+        (None, true) => anyhow::bail!("INTERNAL_AUTH_SECRET is required with AGENTS_ADDRESS or MEMORY_ADDRESS (at least 32 characters, shared with the worker and the agent service)"),
+        // Neither service is configured: nothing is ever signed with this.
+        (None, false) => ventros_activities::internal_auth::InternalAuth::new(&hex::encode(rand::random::<[u8; 32]>())).map_err(anyhow::Error::msg)?,
+    };
     let agents = routes::agents::AgentDirectory::new(match &settings.agents_address {
-        Some(address) => Some(Arc::new(ventros_activities::agents::GrpcAgentClient::connect_lazy(address).context("AGENTS_ADDRESS")?)),
+        Some(address) => Some(Arc::new(ventros_activities::agents::GrpcAgentClient::connect_lazy(address, internal.clone()).context("AGENTS_ADDRESS")?)),
         None => None,
     });
-    let memory = routes::memories::MemoryClient::connect_lazy(settings.memory_address.as_deref()).context("MEMORY_ADDRESS")?;
+    let memory = routes::memories::MemoryClient::connect_lazy(settings.memory_address.as_deref(), internal).context("MEMORY_ADDRESS")?;
     let temporal = TemporalHandle::connect_in_background(settings.connections.temporal_address.clone(), settings.connections.temporal_namespace.clone());
     let state = AppState::new(pool, reports, temporal, config, agents, memory);
     let listener = tokio::net::TcpListener::bind(settings.bind).await.context("binding the API address")?;

@@ -126,6 +126,24 @@ async fn run_webhook_fanout(pool: sqlx::PgPool, client: Client, task_queue: Stri
     .await
 }
 
+/// Sets the passwords of the restricted login roles (migration 0009) from the environment, where
+/// the deployment gives them (VENTROS_API_DB_PASSWORD, VENTROS_REPORTS_DB_PASSWORD): the worker
+/// is the one process that logs in as the schema owner.
+async fn set_login_passwords(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    for (role, variable) in [("ventros_api", "VENTROS_API_DB_PASSWORD"), ("ventros_report", "VENTROS_REPORTS_DB_PASSWORD")] {
+        let Ok(password) = std::env::var(variable) else { continue };
+        anyhow::ensure!(password.len() >= 16, "{variable} must be at least 16 characters");
+        // PostgreSQL quotes the literal itself (utility statements take no parameters).
+        let statement: String = sqlx::query_scalar("SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)")
+            .bind(role)
+            .bind(&password)
+            .fetch_one(pool)
+            .await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(pool).await.with_context(|| format!("setting the password of {role}"))?;
+    }
+    Ok(())
+}
+
 /// Runs the worker until SIGINT/SIGTERM, then drains and stops.
 pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     let pool = PgPoolOptions::new()
@@ -135,10 +153,17 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         .await
         .context("connecting to PostgreSQL")?;
     ventros_migrations::run(&pool).await.context("applying migrations")?;
+    set_login_passwords(&pool).await?;
 
-    let agents: Option<Arc<dyn AgentApi>> = match &settings.agents_address {
-        Some(address) => Some(Arc::new(GrpcAgentClient::connect_lazy(address).context("AGENTS_ADDRESS")?)),
-        None => None,
+    // Internal gRPC (MemoryService here, the agent service there) authenticates every call.
+    let internal = if settings.agents_address.is_some() || settings.memory_grpc_bind.is_some() {
+        Some(ventros_activities::internal_auth::InternalAuth::from_env().map_err(anyhow::Error::msg)?)
+    } else {
+        None
+    };
+    let agents: Option<Arc<dyn AgentApi>> = match (&settings.agents_address, &internal) {
+        (Some(address), Some(auth)) => Some(Arc::new(GrpcAgentClient::connect_lazy(address, auth.clone()).context("AGENTS_ADDRESS")?)),
+        _ => None,
     };
     let embedder = settings.embedding.build().context("loading the embedding model")?;
     tracing::info!(model = embedder.model(), dimensions = embedder.dimensions(), "embedding model loaded");
@@ -150,10 +175,10 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     let engine = Arc::new(MemoryEngine::new(pool.clone(), embedder).with_weights(settings.hybrid_weights).with_extractor(extractor));
     let space = engine.ensure_space().await.context("registering the embedding space")?;
 
-    if let Some(bind) = settings.memory_grpc_bind {
+    if let (Some(bind), Some(auth)) = (settings.memory_grpc_bind, &internal) {
         let listener = tokio::net::TcpListener::bind(bind).await.context("binding MEMORY_GRPC_BIND")?;
         tracing::info!(address = %listener.local_addr()?, "MemoryService listening");
-        let service = MemoryServiceServer::new(MemoryServer::new(engine.clone()));
+        let service = MemoryServiceServer::with_interceptor(MemoryServer::new(engine.clone()), auth.interceptor());
         tokio::spawn(async move {
             let incoming = tonic::transport::server::TcpIncoming::from(listener);
             if let Err(err) = tonic::transport::Server::builder().add_service(service).serve_with_incoming(incoming).await {

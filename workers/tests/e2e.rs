@@ -357,27 +357,62 @@ async fn temporal_unreachable_means_503_so_waha_retries() {
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
+/// Every secret the production compose file requires, with throwaway values.
+const COMPOSE_SECRETS: &[(&str, &str)] = &[
+    ("VENTROS_POSTGRES_PASSWORD", "validation-only-owner"),
+    ("VENTROS_API_DB_PASSWORD", "validation-only-api-login"),
+    ("VENTROS_REPORTS_DB_PASSWORD", "validation-only-reports-login"),
+    ("TEMPORAL_POSTGRES_PASSWORD", "validation-only-temporal"),
+    ("WAHA_API_KEY", "validation-only-waha-key"),
+    ("WAHA_HMAC_KEY", "validation-only-waha-hmac"),
+    ("API_TOKEN_SECRET", "validation-only-validation-only-32"),
+    ("INTERNAL_AUTH_SECRET", "validation-only-internal-secret-32"),
+];
+
+fn compose_config(file: &str, secrets: &[(&str, &str)]) -> std::process::Output {
+    let mut command = std::process::Command::new("docker-compose");
+    command.args(["-f", file, "config"]).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in secrets {
+        command.env(k, v);
+    }
+    command.output().expect("docker-compose is installed by scripts/test.sh")
+}
+
 #[test]
 fn the_production_compose_file_validates_against_the_compose_specification() {
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../docker-compose.temporal.yml");
-    let output = std::process::Command::new("docker-compose")
-        .args(["-f", file, "config", "--quiet"])
-        .env("VENTROS_POSTGRES_PASSWORD", "validation-only")
-        .env("API_TOKEN_SECRET", "validation-only-validation-only-32")
-        .output()
-        .expect("docker-compose is installed by scripts/test.sh");
+    let output = compose_config(file, COMPOSE_SECRETS);
     assert!(output.status.success(), "docker-compose config failed: {}", String::from_utf8_lossy(&output.stderr));
+    let config = String::from_utf8_lossy(&output.stdout);
+
+    // No default secrets: each missing one stops the deployment with its name.
+    for (missing, _) in COMPOSE_SECRETS {
+        let rest: Vec<(&str, &str)> = COMPOSE_SECRETS.iter().copied().filter(|(k, _)| k != missing).collect();
+        let output = compose_config(file, &rest);
+        assert!(!output.status.success(), "{missing} unset must fail");
+        assert!(String::from_utf8_lossy(&output.stderr).contains(missing), "{missing}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    assert!(!config.contains("change-me"), "a default secret is left");
+    // Nothing published that needs no publishing: Temporal not at all, its UI and WAHA on
+    // loopback only, the API as the one public port.
+    assert!(!config.contains("7233:7233") && !config.contains("published: 7233"), "Temporal's frontend is published");
+    for line in config.lines().filter(|l| l.trim_start().starts_with("- ") && l.contains(':') && l.matches(':').count() >= 2 && l.contains("/tcp")) {
+        let port = line.trim_start().trim_start_matches("- ");
+        assert!(port.starts_with("127.0.0.1:") || port.starts_with("8080:"), "published beyond loopback: {port}");
+    }
+    for line in config.lines().filter(|l| l.contains("published:")) {
+        assert_eq!(line.trim().trim_start_matches("- "), "published: 8080", "only the API is published");
+    }
+    // The API logs in as its restricted roles, never as the owner.
+    assert!(config.contains("postgres://ventros_api:validation-only-api-login@"), "{config}");
+    assert!(config.contains("postgres://ventros_report:validation-only-reports-login@"), "{config}");
+    assert_eq!(config.matches("postgres://ventros:").count(), 1, "only the worker logs in as the owner");
 
     // The validator is strict: the same file with an unknown service key is refused.
     let broken = std::env::temp_dir().join(format!("compose-{}.yml", uuid::Uuid::new_v4()));
     let original = std::fs::read_to_string(file).unwrap();
     std::fs::write(&broken, original.replacen("    restart: unless-stopped", "    restart: unless-stopped\n    restart_policy_typo: always", 1)).unwrap();
-    let output = std::process::Command::new("docker-compose")
-        .args(["-f", broken.to_str().unwrap(), "config", "--quiet"])
-        .env("VENTROS_POSTGRES_PASSWORD", "validation-only")
-        .env("API_TOKEN_SECRET", "validation-only-validation-only-32")
-        .output()
-        .unwrap();
+    let output = compose_config(broken.to_str().unwrap(), COMPOSE_SECRETS);
     let _ = std::fs::remove_file(&broken);
     assert!(!output.status.success(), "an invalid compose file must be rejected");
 }
@@ -506,7 +541,6 @@ async fn an_agent_service_down_past_the_retry_budget_hands_off_and_keeps_the_mes
 
 #[tokio::test]
 async fn memory_service_serves_only_the_callers_tenant_and_rejects_bad_requests() {
-    use ventros_proto::v1::memory_service_client::MemoryServiceClient;
     use ventros_proto::v1::{ContactContextRequest, MemorySearchRequest, StoreMemoryRequest};
 
     let app = TestApp::spawn(greeting_settings()).await;
@@ -515,7 +549,7 @@ async fn memory_service_serves_only_the_callers_tenant_and_rejects_bad_requests(
     let contact = app.only_conversation().await["contact_id"].as_str().unwrap().to_owned();
     let tenant = app.tenant_id.to_string();
     let mut client = eventually("MemoryService to listen", WAIT, || async {
-        MemoryServiceClient::connect(format!("http://{}", app.memory_address)).await.ok()
+        support::memory_client(&app.memory_address, app.tenant_id).await
     })
     .await;
 
@@ -561,12 +595,32 @@ async fn memory_service_serves_only_the_callers_tenant_and_rejects_bad_requests(
     .await;
     assert!(contents.iter().any(|c| c == "Owns a Pro blender"), "{contents:?}");
 
+    // The tenant in a request is checked against the credentials, never trusted.
     let other_tenant = uuid::Uuid::new_v4().to_string();
     let err = client
         .get_contact_context(ContactContextRequest { contact_id: contact.clone(), tenant_id: other_tenant, ..Default::default() })
         .await
         .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::NotFound);
+    assert_eq!(err.code(), tonic::Code::PermissionDenied);
+    let victim = ContactContextRequest { contact_id: contact.clone(), tenant_id: tenant.clone(), history_limit: 10, ..Default::default() };
+    // No credentials at all (what the outside review did): refused.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", app.memory_address)).unwrap().connect().await.unwrap();
+    let mut bare = ventros_proto::v1::memory_service_client::MemoryServiceClient::new(channel.clone());
+    assert_eq!(bare.get_contact_context(victim.clone()).await.unwrap_err().code(), tonic::Code::Unauthenticated);
+    // Another tenant's genuine credentials: refused.
+    let mut intruder = ventros_proto::v1::memory_service_client::MemoryServiceClient::with_interceptor(channel.clone(), support::TenantToken(uuid::Uuid::now_v7()));
+    assert_eq!(intruder.get_contact_context(victim.clone()).await.unwrap_err().code(), tonic::Code::PermissionDenied);
+    // Credentials signed with another secret, or bound to another contact: refused.
+    let forger = ventros_activities::internal_auth::InternalAuth::new("not-the-shared-secret-0123456789abcdef").unwrap();
+    let mut request = tonic::Request::new(victim.clone());
+    forger.attach(&mut request, Some(app.tenant_id), None, Duration::from_secs(60));
+    assert_eq!(bare.get_contact_context(request).await.unwrap_err().code(), tonic::Code::Unauthenticated);
+    let mut request = tonic::Request::new(victim.clone());
+    support::internal_auth().attach(&mut request, Some(app.tenant_id), Some(uuid::Uuid::now_v7()), Duration::from_secs(60));
+    assert_eq!(bare.get_contact_context(request).await.unwrap_err().code(), tonic::Code::PermissionDenied);
+    let mut request = tonic::Request::new(victim);
+    support::internal_auth().attach(&mut request, Some(app.tenant_id), uuid::Uuid::parse_str(&contact).ok(), Duration::from_secs(60));
+    assert!(bare.get_contact_context(request).await.is_ok(), "the contact's own agent call is answered");
     let err = client.search_memories(MemorySearchRequest { contact_id: contact.clone(), ..Default::default() }).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     assert!(err.message().contains("tenant_id"));

@@ -260,14 +260,13 @@ async fn another_tenants_memories_never_appear_whatever_the_query() {
 
 #[tokio::test]
 async fn bad_search_requests_are_refused_over_grpc_and_rest() {
-    use ventros_proto::v1::memory_service_client::MemoryServiceClient;
     use ventros_proto::v1::{MemorySearchRequest, RelatedEntitiesRequest};
 
     let app = TestApp::spawn(json!({"debounce_ms": 0})).await;
     let contact = Uuid::now_v7();
     sqlx::query("INSERT INTO contacts (id, tenant_id, display_name) VALUES ($1, $2, 'Dora')").bind(contact).bind(app.tenant_id).execute(&app.pool).await.unwrap();
     let mut client = eventually("MemoryService up", WAIT, || async {
-        MemoryServiceClient::connect(format!("http://{}", app.memory_address)).await.ok()
+        support::memory_client(&app.memory_address, app.tenant_id).await
     })
     .await;
     let base = MemorySearchRequest { contact_id: contact.to_string(), tenant_id: app.tenant_id.to_string(), query: "plan".into(), ..Default::default() };
@@ -280,7 +279,7 @@ async fn bad_search_requests_are_refused_over_grpc_and_rest() {
         (MemorySearchRequest { limit: -1, ..base.clone() }, tonic::Code::InvalidArgument),
         (MemorySearchRequest { contact_id: "nope".into(), ..base.clone() }, tonic::Code::InvalidArgument),
         (MemorySearchRequest { contact_id: Uuid::now_v7().to_string(), ..base.clone() }, tonic::Code::NotFound),
-        (MemorySearchRequest { tenant_id: Uuid::now_v7().to_string(), ..base.clone() }, tonic::Code::NotFound),
+        (MemorySearchRequest { tenant_id: Uuid::now_v7().to_string(), ..base.clone() }, tonic::Code::PermissionDenied),
     ];
     for (request, code) in cases {
         let err = client.search_memories(request.clone()).await.expect_err("refused");

@@ -2,7 +2,9 @@
 //!
 //! Agents never touch CRM tables; their tools call this service, which answers for one tenant at a
 //! time through the [`MemoryEngine`]: hybrid search, the contact's profile, recent messages and
-//! stats, the knowledge graph, and memories the agents store.
+//! stats, the knowledge graph, and memories the agents store. Every call must carry internal
+//! credentials ([`internal_auth`]) naming the tenant, and the contact when the caller is an agent
+//! working on one conversation: the tenant in the request is checked against them, never trusted.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,6 +20,8 @@ use ventros_proto::v1::{
     MemorySearchMode, MemorySearchRequest, MemorySearchResponse, Message, Relation, RelatedEntitiesRequest,
     RelatedEntitiesResponse, StoreMemoryRequest, StoreMemoryResponse,
 };
+
+use crate::internal_auth;
 
 use super::engine::{GraphView, Hit, MemoryEngine, MemoryError, Mode, SearchQuery, Weights};
 
@@ -168,9 +172,11 @@ fn memory_from_row(r: &sqlx::postgres::PgRow, relevance: f32) -> Result<Memory, 
 #[tonic::async_trait]
 impl MemoryService for MemoryServer {
     async fn search_memories(&self, request: Request<MemorySearchRequest>) -> Result<Response<MemorySearchResponse>, Status> {
+        let claims = internal_auth::claims(&request)?;
         let req = request.into_inner();
         let tenant_id = parse("tenant_id", &req.tenant_id)?;
         let contact_id = if req.contact_id.is_empty() { None } else { Some(parse("contact_id", &req.contact_id)?) };
+        claims.allow(tenant_id, contact_id)?;
         let mode = match MemorySearchMode::try_from(req.mode) {
             Ok(MemorySearchMode::Unspecified | MemorySearchMode::Hybrid) => Mode::Hybrid,
             Ok(MemorySearchMode::VectorOnly) => Mode::Vector,
@@ -202,9 +208,11 @@ impl MemoryService for MemoryServer {
     }
 
     async fn get_contact_context(&self, request: Request<ContactContextRequest>) -> Result<Response<ContactContextResponse>, Status> {
+        let claims = internal_auth::claims(&request)?;
         let req = request.into_inner();
         let tenant_id = parse("tenant_id", &req.tenant_id)?;
         let contact_id = parse("contact_id", &req.contact_id)?;
+        claims.allow(tenant_id, Some(contact_id))?;
         let contact = self.contact(tenant_id, contact_id).await?;
         let attributes: Value = contact.try_get("custom_attributes").map_err(db)?;
         let custom_attributes: HashMap<String, String> = attributes
@@ -287,9 +295,11 @@ impl MemoryService for MemoryServer {
     }
 
     async fn store_memory(&self, request: Request<StoreMemoryRequest>) -> Result<Response<StoreMemoryResponse>, Status> {
+        let claims = internal_auth::claims(&request)?;
         let req = request.into_inner();
         let tenant_id = parse("tenant_id", &req.tenant_id)?;
         let contact_id = parse("contact_id", &req.contact_id)?;
+        claims.allow(tenant_id, Some(contact_id))?;
         let content = req.content.trim();
         if content.is_empty() || content.chars().count() > 4_000 {
             return Err(Status::invalid_argument("content must be 1 to 4000 characters"));
@@ -306,9 +316,11 @@ impl MemoryService for MemoryServer {
     }
 
     async fn get_related_entities(&self, request: Request<RelatedEntitiesRequest>) -> Result<Response<RelatedEntitiesResponse>, Status> {
+        let claims = internal_auth::claims(&request)?;
         let req = request.into_inner();
         let tenant_id = parse("tenant_id", &req.tenant_id)?;
         let contact_id = parse("contact_id", &req.contact_id)?;
+        claims.allow(tenant_id, Some(contact_id))?;
         if !(0..=5).contains(&req.depth) {
             return Err(Status::invalid_argument("depth must be between 1 and 5"));
         }

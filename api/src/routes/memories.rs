@@ -14,27 +14,34 @@ use tonic::transport::{Channel, Endpoint};
 use ventros_proto::v1::memory_service_client::MemoryServiceClient;
 use ventros_proto::v1::{Graph, MemorySearchMode, MemorySearchRequest, RelatedEntitiesRequest};
 
+use ventros_activities::internal_auth::InternalAuth;
+
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiQuery};
 use crate::{AppState, parse_id};
 
 const DEADLINE: Duration = Duration::from_secs(5);
 
-/// MemoryService over a lazily connected channel (the API starts while the worker is down).
+/// MemoryService over a lazily connected channel (the API starts while the worker is down). Each
+/// call carries a token for the caller's tenant only.
 #[derive(Clone)]
-pub struct MemoryClient(Option<MemoryServiceClient<Channel>>);
+pub struct MemoryClient(Option<(MemoryServiceClient<Channel>, InternalAuth)>);
 
 impl MemoryClient {
     /// `address` is `host:port` or a URL; None answers 503 on the memory routes.
-    pub fn connect_lazy(address: Option<&str>) -> Result<Self, tonic::transport::Error> {
+    pub fn connect_lazy(address: Option<&str>, auth: InternalAuth) -> Result<Self, tonic::transport::Error> {
         let Some(address) = address else { return Ok(MemoryClient(None)) };
         let url = if address.contains("://") { address.to_owned() } else { format!("http://{address}") };
         let endpoint = Endpoint::from_shared(url)?.connect_timeout(Duration::from_secs(2)).tcp_nodelay(true);
-        Ok(MemoryClient(Some(MemoryServiceClient::new(endpoint.connect_lazy()))))
+        Ok(MemoryClient(Some((MemoryServiceClient::new(endpoint.connect_lazy()), auth))))
     }
 
-    fn client(&self) -> Result<MemoryServiceClient<Channel>, ApiError> {
-        self.0.clone().ok_or_else(|| ApiError::Unavailable("no memory service is configured (MEMORY_ADDRESS)".into()))
+    /// A client, and `request` readied for `tenant_id` (deadline and credentials).
+    fn client<T>(&self, request: &mut tonic::Request<T>, tenant_id: uuid::Uuid) -> Result<MemoryServiceClient<Channel>, ApiError> {
+        let (client, auth) = self.0.clone().ok_or_else(|| ApiError::Unavailable("no memory service is configured (MEMORY_ADDRESS)".into()))?;
+        request.set_timeout(DEADLINE);
+        auth.attach(request, Some(tenant_id), None, DEADLINE + Duration::from_secs(5));
+        Ok(client)
     }
 }
 
@@ -111,8 +118,7 @@ pub async fn search(
         as_of: params.as_of.map(timestamp),
         ..Default::default()
     });
-    request.set_timeout(DEADLINE);
-    let response = state.memory.client()?.search_memories(request).await.map_err(status_error)?.into_inner();
+    let response = state.memory.client(&mut request, tenant.tenant_id)?.search_memories(request).await.map_err(status_error)?.into_inner();
     let items: Vec<Value> = response
         .memories
         .into_iter()
@@ -163,8 +169,7 @@ pub async fn graph(
         as_of: params.as_of.map(timestamp),
         include_history: params.history,
     });
-    request.set_timeout(DEADLINE);
-    let graph: Graph = state.memory.client()?.get_related_entities(request).await.map_err(status_error)?.into_inner().graph.unwrap_or_default();
+    let graph: Graph = state.memory.client(&mut request, tenant.tenant_id)?.get_related_entities(request).await.map_err(status_error)?.into_inner().graph.unwrap_or_default();
     let entities: Vec<Value> = graph
         .entities
         .into_iter()

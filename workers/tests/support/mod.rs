@@ -22,6 +22,32 @@ use ventros_api::{ApiConfig, AppState, TemporalHandle};
 
 pub const WAHA_KEY: &str = "sim-api-key";
 pub const HMAC_KEY: &str = "test-hmac-key-0123456789";
+/// The secret the tests' worker, API and agent service share for internal gRPC.
+pub const INTERNAL_SECRET: &str = "test-internal-secret-0123456789abcdef";
+
+pub fn internal_auth() -> ventros_activities::internal_auth::InternalAuth {
+    ventros_activities::internal_auth::InternalAuth::new(INTERNAL_SECRET).expect("secret")
+}
+
+/// Attaches a tenant-wide internal token to every call (what the API does for its tenant).
+#[derive(Clone)]
+pub struct TenantToken(pub Uuid);
+
+impl tonic::service::Interceptor for TenantToken {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        internal_auth().attach(&mut request, Some(self.0), None, Duration::from_secs(60));
+        Ok(request)
+    }
+}
+
+/// A MemoryService client with credentials for `tenant_id`.
+pub async fn memory_client(
+    address: &str,
+    tenant_id: Uuid,
+) -> Option<ventros_proto::v1::memory_service_client::MemoryServiceClient<tonic::service::interceptor::InterceptedService<tonic::transport::Channel, TenantToken>>> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}")).ok()?.connect().await.ok()?;
+    Some(ventros_proto::v1::memory_service_client::MemoryServiceClient::with_interceptor(channel, TenantToken(tenant_id)))
+}
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} must be set: run the tests through scripts/test.sh"))
@@ -69,6 +95,7 @@ impl AgentService {
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../agents"))
             .env("AGENTS_BIND", &address)
             .env("MEMORY_SERVICE_ADDRESS", memory_address)
+            .env("INTERNAL_AUTH_SECRET", INTERNAL_SECRET)
             .env("LOG_LEVEL", "WARNING")
             .env("AGENTS_GRACE_SECONDS", "1")
             .stdout(Stdio::null())
@@ -76,7 +103,7 @@ impl AgentService {
             .spawn()
             .expect("spawn the agent service");
         let service = AgentService { address, child: Some(child) };
-        let client = ventros_activities::agents::GrpcAgentClient::connect_lazy(&service.address).expect("client");
+        let client = ventros_activities::agents::GrpcAgentClient::connect_lazy(&service.address, internal_auth()).expect("client");
         eventually("the agent service to answer", Duration::from_secs(120), || {
             let client = client.clone();
             async move {
@@ -162,10 +189,10 @@ pub async fn spawn_api_with(
     let reports_url = ventros_api::db::login_url(database_url, ventros_api::db::REPORT_LOGIN).expect("reports URL");
     let reports = ventros_api::db::report_pool(&reports_url, 2).await.expect("reports pool");
     let agents = ventros_api::routes::agents::AgentDirectory::new(agents_address.map(|a| {
-        std::sync::Arc::new(ventros_activities::agents::GrpcAgentClient::connect_lazy(a).expect("agents client"))
+        std::sync::Arc::new(ventros_activities::agents::GrpcAgentClient::connect_lazy(a, internal_auth()).expect("agents client"))
             as std::sync::Arc<dyn ventros_activities::agents::AgentApi>
     }));
-    let memory = ventros_api::routes::memories::MemoryClient::connect_lazy(memory_address).expect("memory client");
+    let memory = ventros_api::routes::memories::MemoryClient::connect_lazy(memory_address, internal_auth()).expect("memory client");
     let state = AppState::new(pool, reports, temporal, config, agents, memory);
     tokio::spawn(async move { axum::serve(listener, ventros_api::router(state)).await });
     base
@@ -280,6 +307,7 @@ impl TestApp {
             .env("TEMPORAL_TASK_QUEUE", &self.task_queue)
             .env("DATABASE_MAX_CONNECTIONS", "4")
             .env("MEMORY_GRPC_BIND", &self.memory_address)
+            .env("INTERNAL_AUTH_SECRET", INTERNAL_SECRET)
             // One inference thread: two on a 2-core machine only contend (and tests run in pairs).
             .env("RAYON_NUM_THREADS", "1")
             // The tests' webhook receivers listen on loopback.
