@@ -37,11 +37,15 @@ impl WahaConfig {
         if self.api_key.is_empty() {
             return Err("provider_config.api_key must not be empty".into());
         }
-        if self.session.is_empty() || self.session.len() > 100 {
-            return Err("provider_config.session must be 1 to 100 characters".into());
+        // The session name goes into WAHA's URL paths: a plain name, never `../`.
+        if self.session.is_empty() || self.session.len() > 64 || !self.session.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err("provider_config.session must be 1 to 64 letters, digits, '_' or '-'".into());
         }
-        if self.hmac_key.as_deref().is_some_and(|k| k.len() < 16) {
-            return Err("provider_config.hmac_key must be at least 16 characters".into());
+        // Without a key anyone who guesses the webhook URL can forge messages and statuses.
+        match self.hmac_key.as_deref() {
+            None | Some("") => return Err("provider_config.hmac_key is required: the key WAHA signs its webhooks with (WHATSAPP_HOOK_HMAC_KEY or the session's webhook hmac.key), at least 16 characters".into()),
+            Some(k) if k.len() < 16 => return Err("provider_config.hmac_key must be at least 16 characters".into()),
+            Some(_) => {}
         }
         Ok(())
     }

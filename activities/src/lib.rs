@@ -23,6 +23,7 @@ pub mod channel;
 pub mod contacts;
 pub mod internal_auth;
 pub mod memory;
+pub mod net_guard;
 pub mod outbound_webhooks;
 pub mod polling;
 pub mod segments;

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+use crate::net_guard::NetPolicy;
+
 pub const HEADER_SIGNATURE: &str = "X-Hub-Signature-256";
 
 /// Meta's standard messaging window: after the customer's last message, any reply is allowed.
@@ -120,10 +122,6 @@ impl MetaConfig {
             return Err("provider_config.api_version looks like v21.0".into());
         }
         Ok(())
-    }
-
-    fn messages_url(&self) -> String {
-        format!("{}/{}/{}/messages", self.graph_base_url.trim_end_matches('/'), self.api_version, self.page_id)
     }
 }
 
@@ -418,11 +416,14 @@ pub enum GraphError {
     /// No answer (connection refused, timeout): the message may or may not have reached Meta.
     #[error("could not reach Meta: {0}")]
     Transport(String),
+    /// Never sent: the channel's Graph address is not one Ventros may connect to.
+    #[error("not sent: {0}")]
+    Refused(String),
 }
 
 impl GraphError {
     pub fn is_permanent(&self) -> bool {
-        matches!(self, GraphError::Rejected { .. })
+        matches!(self, GraphError::Rejected { .. } | GraphError::Refused(_))
     }
 
     /// Classifies an HTTP answer of the Graph API.
@@ -462,6 +463,8 @@ pub trait GraphApi: Send + Sync {
 #[derive(Clone)]
 pub struct HttpGraphClient {
     http: reqwest::Client,
+    /// Where a channel's `graph_base_url` may point (tenant input, checked on every call).
+    policy: NetPolicy,
 }
 
 impl Default for HttpGraphClient {
@@ -471,19 +474,30 @@ impl Default for HttpGraphClient {
 }
 
 impl HttpGraphClient {
+    /// A client that reaches public addresses only and follows no redirects.
     pub fn new() -> Self {
-        let http = reqwest::Client::builder()
+        Self::with_policy(NetPolicy::public_only())
+    }
+
+    pub fn with_policy(policy: NetPolicy) -> Self {
+        let http = policy
+            .client_builder()
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(10))
             .build()
             .expect("reqwest client builds");
-        HttpGraphClient { http }
+        HttpGraphClient { http, policy }
     }
 
     async fn post(&self, cfg: &MetaConfig, body: Value) -> Result<Value, GraphError> {
+        let mut url = self.policy.check_url(&cfg.graph_base_url, "the channel's graph_base_url").map_err(GraphError::Refused)?;
+        url.path_segments_mut()
+            .map_err(|_| GraphError::Refused("the channel's graph_base_url cannot take a path".into()))?
+            .pop_if_empty()
+            .extend([cfg.api_version.as_str(), cfg.page_id.as_str(), "messages"]);
         let resp = self
             .http
-            .post(cfg.messages_url())
+            .post(url)
             .query(&[("access_token", cfg.access_token.as_str())])
             .json(&body)
             .send()

@@ -7,7 +7,6 @@
 //! HMAC-SHA256(secret, "{id}.{timestamp}.{body}")>`, where the secret is the base64 part of
 //! `whsec_…`. Receivers verify with any Standard Webhooks library and deduplicate on the id.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +22,9 @@ use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use uuid::Uuid;
 use ventros_workflows::WebhookDelivery;
+
+pub use crate::net_guard::is_public;
+use crate::net_guard::NetPolicy;
 use ventros_workflows::contract::{WebhookAttemptInput, WebhookDeliveryInput, activities as defs, ids};
 
 /// How long one attempt may take before it counts as failed.
@@ -154,42 +156,6 @@ pub async fn start_pending(pool: &PgPool, client: &Client, task_queue: &str, sch
     Ok(rows.len())
 }
 
-/// Whether an address is on the public internet. Receivers elsewhere (loopback, private ranges,
-/// link-local, carrier-grade NAT, unique-local IPv6, …) could be our own infrastructure: a tenant
-/// must not be able to make the worker POST to them.
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast()
-                || v4.is_documentation() || a == 0 || (a == 100 && (64..128).contains(&b)) || (a == 198 && (18..20).contains(&b)))
-        }
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_public(IpAddr::V4(v4)),
-            None => {
-                let first = v6.segments()[0];
-                !(v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80)
-            }
-        },
-    }
-}
-
-/// Resolves receivers' names to public addresses only, so a name cannot smuggle a request to a
-/// private one (the check happens where the connection is made, not before).
-struct PublicOnly;
-
-impl reqwest::dns::Resolve for PublicOnly {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0)).await?.filter(|a| is_public(a.ip())).collect();
-            if addrs.is_empty() {
-                return Err("the receiver does not resolve to a public address".into());
-            }
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
 pub struct WebhookActivities {
     pool: PgPool,
     http: reqwest::Client,
@@ -200,28 +166,21 @@ impl WebhookActivities {
     /// `allow_private_networks`: deliver to loopback and private addresses too (development and
     /// tests; `WEBHOOK_ALLOW_PRIVATE_NETWORKS`).
     pub fn new(pool: PgPool, allow_private_networks: bool) -> Self {
-        let mut builder = reqwest::Client::builder().timeout(ATTEMPT_TIMEOUT).redirect(reqwest::redirect::Policy::none()).user_agent("Ventros-Webhooks/1");
-        if !allow_private_networks {
-            builder = builder.dns_resolver(PublicOnly);
-        }
-        let http = builder.build().expect("the webhook HTTP client builds");
+        let policy = NetPolicy::new(allow_private_networks, &[]);
+        let http = policy.client_builder().timeout(ATTEMPT_TIMEOUT).user_agent("Ventros-Webhooks/1").build().expect("the webhook HTTP client builds");
         WebhookActivities { pool, http, allow_private_networks }
     }
 
 }
 
-/// Why a receiver URL may not be called, if it may not (a literal private address, or localhost).
-/// Names are checked where the connection is made ([`PublicOnly`]).
+/// Why a receiver URL may not be called, if it may not (not http(s), credentials in it, a literal
+/// private address, or localhost). Names are checked where the connection is made
+/// ([`NetPolicy::client_builder`]). Used when a subscription is stored and at every delivery.
 pub fn refusal(url: &str, allow_private_networks: bool) -> Option<String> {
-    let parsed = reqwest::Url::parse(url).ok()?;
-    let literal = match parsed.host()? {
-        url::Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
-        url::Host::Ipv6(ip) => Some(IpAddr::V6(ip)),
-        url::Host::Domain(d) if d.eq_ignore_ascii_case("localhost") => Some(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
-        url::Host::Domain(_) => None,
-    };
-    (!allow_private_networks && literal.is_some_and(|ip| !is_public(ip)))
-        .then(|| "the receiver's address is not public (set WEBHOOK_ALLOW_PRIVATE_NETWORKS to allow it)".to_owned())
+    NetPolicy::new(allow_private_networks, &[])
+        .check_url(url, "the receiver's URL")
+        .err()
+        .map(|e| format!("{e} (set WEBHOOK_ALLOW_PRIVATE_NETWORKS to allow private addresses)"))
 }
 
 fn retryable(err: impl std::fmt::Display) -> ActivityError {

@@ -31,6 +31,17 @@ pub enum ProviderConfig {
     Meta { platform: MetaPlatform, config: MetaConfig },
 }
 
+/// How far ahead of our clock a provider's timestamp may be (clock skew between machines).
+pub const MAX_PROVIDER_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+
+/// A provider's timestamp as used to order state: missing means now, and a time in the future is
+/// clamped to now plus [`MAX_PROVIDER_SKEW`], so that one event dated in the year 9999 cannot pin
+/// a status or sort a message after everything to come.
+pub fn provider_time(at: Option<chrono::DateTime<Utc>>) -> chrono::DateTime<Utc> {
+    let now = Utc::now();
+    at.map_or(now, |t| t.min(now + MAX_PROVIDER_SKEW))
+}
+
 impl ProviderConfig {
     pub fn decode(kind: &str, value: Value) -> Result<ProviderConfig, String> {
         if kind == "waha" {
@@ -45,6 +56,15 @@ impl ProviderConfig {
         match self {
             ProviderConfig::Waha(c) => c.validate(),
             ProviderConfig::Meta { config, .. } => config.validate(),
+        }
+    }
+
+    /// The addresses Ventros will connect to for this channel, with their field names (checked
+    /// against the network policy when the channel is stored, and again at every call).
+    pub fn urls(&self) -> Vec<(&str, &'static str)> {
+        match self {
+            ProviderConfig::Waha(c) => vec![(c.base_url.as_str(), "provider_config.base_url")],
+            ProviderConfig::Meta { config, .. } => vec![(config.graph_base_url.as_str(), "provider_config.graph_base_url")],
         }
     }
 
@@ -118,7 +138,7 @@ pub fn normalise_inbound(kind: &str, payload: Value) -> Result<InboundMessage, S
             provider_message_id: message.id,
             sender: chat_id,
             identity_kind,
-            timestamp: Utc.timestamp_opt(message.timestamp, 0).single().unwrap_or_else(Utc::now),
+            timestamp: provider_time(Utc.timestamp_opt(message.timestamp, 0).single()),
             text: message.body,
             media,
         });
@@ -143,7 +163,7 @@ pub fn normalise_inbound(kind: &str, payload: Value) -> Result<InboundMessage, S
         provider_message_id: message.mid,
         sender: message.sender_id,
         identity_kind: platform.identity_kind(),
-        timestamp: Utc.timestamp_millis_opt(message.timestamp_ms).single().unwrap_or_else(Utc::now),
+        timestamp: provider_time(Utc.timestamp_millis_opt(message.timestamp_ms).single()),
         text: message.text,
         media,
         display_name: None,
@@ -191,7 +211,7 @@ impl From<WahaError> for ProviderError {
 impl From<GraphError> for ProviderError {
     fn from(err: GraphError) -> Self {
         match &err {
-            GraphError::Rejected { .. } => ProviderError::Permanent(err.to_string()),
+            GraphError::Rejected { .. } | GraphError::Refused(_) => ProviderError::Permanent(err.to_string()),
             // Meta's limits reset over seconds to an hour; back off at least 10 s.
             GraphError::RateLimited { .. } => {
                 ProviderError::Retry { reason: err.to_string(), after: Some(Duration::from_secs(10)), unknown_outcome: false }

@@ -16,3 +16,31 @@ pub struct ConnectionSettings {
     #[arg(long, env = "TEMPORAL_TASK_QUEUE", default_value = ventros_workflows::names::DEFAULT_TASK_QUEUE)]
     pub task_queue: String,
 }
+
+/// Where tenant-given addresses may point (see [`crate::net_guard`]); the API checks them when a
+/// channel or webhook subscription is stored, the worker again at every call.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NetworkSettings {
+    /// Deliver outbound webhooks to loopback and private addresses too (development only: in
+    /// production a tenant could otherwise reach internal services).
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private_networks: bool,
+    /// Let channels' WAHA and Graph base URLs point at loopback and private addresses (the local
+    /// stack and the tests, whose simulators listen on loopback). Off in production.
+    #[arg(long, env = "PROVIDER_ALLOW_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub provider_allow_private_networks: bool,
+    /// Private hosts channels may use by name, comma-separated (e.g. `waha` on the compose
+    /// network), while every other private address stays refused.
+    #[arg(long, env = "PROVIDER_PRIVATE_HOSTS", value_delimiter = ',')]
+    pub provider_private_hosts: Vec<String>,
+}
+
+impl NetworkSettings {
+    pub fn provider_policy(&self) -> crate::net_guard::NetPolicy {
+        crate::net_guard::NetPolicy::new(self.provider_allow_private_networks, &self.provider_private_hosts)
+    }
+
+    pub fn webhook_policy(&self) -> crate::net_guard::NetPolicy {
+        crate::net_guard::NetPolicy::new(self.webhook_allow_private_networks, &[])
+    }
+}

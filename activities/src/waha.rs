@@ -13,6 +13,7 @@ use serde_json::Value;
 use sha2::Sha512;
 
 use crate::channel::WahaConfig;
+use crate::net_guard::NetPolicy;
 
 pub const HEADER_API_KEY: &str = "X-Api-Key";
 pub const HEADER_HMAC: &str = "X-Webhook-Hmac";
@@ -208,11 +209,14 @@ pub enum WahaError {
     Transport(String),
     #[error("WAHA answered with an unexpected body: {0}")]
     InvalidResponse(String),
+    /// Never sent: the channel's address is not one Ventros may connect to.
+    #[error("not sent: {0}")]
+    Refused(String),
 }
 
 impl WahaError {
     pub fn is_permanent(&self) -> bool {
-        matches!(self, WahaError::Rejected { .. })
+        matches!(self, WahaError::Rejected { .. } | WahaError::Refused(_))
     }
 }
 
@@ -235,16 +239,34 @@ pub trait WahaApi: Send + Sync {
 #[derive(Clone)]
 pub struct HttpWahaClient {
     http: reqwest::Client,
+    /// Where a channel's `base_url` may point (checked again on every call: it is tenant input).
+    policy: NetPolicy,
 }
 
 impl HttpWahaClient {
+    /// A client that reaches public addresses only and follows no redirects.
     pub fn new() -> Self {
-        let http = reqwest::Client::builder()
+        Self::with_policy(NetPolicy::public_only())
+    }
+
+    pub fn with_policy(policy: NetPolicy) -> Self {
+        let http = policy
+            .client_builder()
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(10))
             .build()
             .expect("reqwest client builds");
-        HttpWahaClient { http }
+        HttpWahaClient { http, policy }
+    }
+
+    /// `base_url` + `path`, once `base_url` passes the policy; `path`'s segments are encoded.
+    fn endpoint(&self, cfg: &WahaConfig, segments: &[&str]) -> Result<reqwest::Url, WahaError> {
+        let mut url = self.policy.check_url(&cfg.base_url, "the channel's base_url").map_err(WahaError::Refused)?;
+        url.path_segments_mut()
+            .map_err(|_| WahaError::Refused("the channel's base_url cannot take a path".into()))?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
     }
 
     async fn read(resp: Result<reqwest::Response, reqwest::Error>) -> Result<Value, WahaError> {
@@ -310,29 +332,25 @@ fn without_url(e: &reqwest::Error) -> String {
     kind.to_owned()
 }
 
-fn endpoint(cfg: &WahaConfig, path: &str) -> String {
-    format!("{}{}", cfg.base_url.trim_end_matches('/'), path)
-}
-
 #[async_trait]
 impl WahaApi for HttpWahaClient {
     async fn send_text(&self, cfg: &WahaConfig, chat_id: &str, text: &str) -> Result<SentMessage, WahaError> {
         let body = serde_json::json!({ "session": cfg.session, "chatId": chat_id, "text": text });
-        let resp = self.http.post(endpoint(cfg, "/api/sendText")).header(HEADER_API_KEY, &cfg.api_key).json(&body).send().await;
+        let resp = self.http.post(self.endpoint(cfg, &["api", "sendText"])?).header(HEADER_API_KEY, &cfg.api_key).json(&body).send().await;
         let value = Self::read(resp).await?;
         SentMessage::from_json(&value).ok_or_else(|| WahaError::InvalidResponse("no message id".into()))
     }
 
     async fn session(&self, cfg: &WahaConfig) -> Result<serde_json::Value, WahaError> {
-        let path = format!("/api/sessions/{}", cfg.session);
-        let resp = self.http.get(endpoint(cfg, &path)).header(HEADER_API_KEY, &cfg.api_key).send().await;
+        // The session name is tenant input: one encoded path segment, never `../`.
+        let resp = self.http.get(self.endpoint(cfg, &["api", "sessions", &cfg.session])?).header(HEADER_API_KEY, &cfg.api_key).send().await;
         Self::read(resp).await
     }
 
     async fn recent_messages(&self, cfg: &WahaConfig, chat_id: &str, limit: u32) -> Result<Vec<SentMessage>, WahaError> {
         let resp = self
             .http
-            .get(endpoint(cfg, "/api/messages"))
+            .get(self.endpoint(cfg, &["api", "messages"])?)
             .query(&[("chatId", chat_id), ("limit", &limit.to_string()), ("session", &cfg.session), ("downloadMedia", "false")])
             .header(HEADER_API_KEY, &cfg.api_key)
             .send()
@@ -347,14 +365,14 @@ impl WahaApi for HttpWahaClient {
         if !message_ids.is_empty() {
             body["messageIds"] = serde_json::json!(message_ids);
         }
-        let resp = self.http.post(endpoint(cfg, "/api/sendSeen")).header(HEADER_API_KEY, &cfg.api_key).json(&body).send().await;
+        let resp = self.http.post(self.endpoint(cfg, &["api", "sendSeen"])?).header(HEADER_API_KEY, &cfg.api_key).json(&body).send().await;
         Self::status_only(resp).await
     }
 
     async fn typing(&self, cfg: &WahaConfig, chat_id: &str, on: bool) -> Result<(), WahaError> {
-        let path = if on { "/api/startTyping" } else { "/api/stopTyping" };
+        let path = if on { "startTyping" } else { "stopTyping" };
         let body = serde_json::json!({ "session": cfg.session, "chatId": chat_id });
-        let resp = self.http.post(endpoint(cfg, path)).header(HEADER_API_KEY, &cfg.api_key).json(&body).send().await;
+        let resp = self.http.post(self.endpoint(cfg, &["api", path])?).header(HEADER_API_KEY, &cfg.api_key).json(&body).send().await;
         Self::status_only(resp).await
     }
 }

@@ -42,6 +42,8 @@ pub struct ApiSettings {
     pub bind: std::net::SocketAddr,
     #[command(flatten)]
     pub connections: ventros_activities::settings::ConnectionSettings,
+    #[command(flatten)]
+    pub network: ventros_activities::settings::NetworkSettings,
     /// The URL WAHA reaches this API at; webhook URLs are built from it.
     #[arg(long, env = "PUBLIC_BASE_URL", default_value = "http://127.0.0.1:8080")]
     pub public_base_url: String,
@@ -105,6 +107,10 @@ pub struct ApiConfig {
     pub stream_reauthenticate_every: Duration,
     /// The built web app to serve at `/` (its `index.html` answers every path it routes itself).
     pub web_dir: Option<std::path::PathBuf>,
+    /// Where channels' WAHA and Graph base URLs may point.
+    pub provider_network: ventros_activities::net_guard::NetPolicy,
+    /// Where outbound webhook receivers may be.
+    pub webhook_network: ventros_activities::net_guard::NetPolicy,
 }
 
 impl ApiConfig {
@@ -122,6 +128,8 @@ impl ApiConfig {
             cors_origins: Vec::new(),
             temporal_namespace: "default".into(),
             web_dir: None,
+            provider_network: ventros_activities::net_guard::NetPolicy::public_only(),
+            webhook_network: ventros_activities::net_guard::NetPolicy::public_only(),
             temporal_ui_url: "http://127.0.0.1:8233".into(),
             stream_reauthenticate_every: Duration::from_secs(60),
         }
@@ -177,7 +185,7 @@ impl AppState {
             login_limiter: auth::RateLimiter::new(10, 10),
             key_usage: auth::KeyUsage::default(),
             realtime: realtime::Hub::start(pool.clone()),
-            waha: Arc::new(ventros_activities::waha::HttpWahaClient::new()),
+            waha: Arc::new(ventros_activities::waha::HttpWahaClient::with_policy(config.provider_network.clone())),
             reports: routes::reports::ReportRunner::new(reports),
             pool,
             temporal,
@@ -282,6 +290,8 @@ pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
         temporal_ui_url: settings.temporal_ui_url.clone(),
         stream_reauthenticate_every: Duration::from_secs(60),
         web_dir: settings.web_dir.clone().filter(|d| d.join("index.html").is_file()),
+        provider_network: settings.network.provider_policy(),
+        webhook_network: settings.network.webhook_policy(),
     };
     let internal = match (&settings.internal_auth_secret, settings.agents_address.is_some() || settings.memory_address.is_some()) {
         (Some(secret), _) => ventros_activities::internal_auth::InternalAuth::new(secret).map_err(anyhow::Error::msg)?,

@@ -144,8 +144,9 @@ pub async fn meta_webhook(State(state): State<AppState>, Path(channel_id): Path<
     ))
 }
 
+/// A Meta timestamp, clamped to our clock (plus skew): it orders messages and moves watermarks.
 fn from_millis(ms: i64) -> Option<DateTime<Utc>> {
-    Utc.timestamp_millis_opt(ms).single()
+    Utc.timestamp_millis_opt(ms).single().map(|t| ventros_activities::provider::provider_time(Some(t)))
 }
 
 /// Our own message coming back. Records the send when the echo beats the Send API's answer (or

@@ -105,12 +105,16 @@ pub async fn waha_webhook(
     let channel_id = crate::parse_id(&channel_id, "channel")?;
     let channel = load_waha_channel(&state, channel_id).await?;
 
-    if let Some(key) = channel.config.hmac_key.as_deref() {
-        let signature = headers.get(HEADER_HMAC).and_then(|v| v.to_str().ok());
-        if !signature.is_some_and(|sig| verify_signature(key, &body, sig)) {
-            tracing::warn!(channel.id = %channel_id, "webhook rejected: missing or invalid HMAC signature");
-            return Err(ApiError::Unauthorized("X-Webhook-Hmac is missing or does not match the body".into()));
-        }
+    // Every WAHA channel must have a key; one stored before keys were required accepts nothing
+    // until an admin sets it.
+    let Some(key) = channel.config.hmac_key.as_deref().filter(|k| !k.is_empty()) else {
+        tracing::warn!(channel.id = %channel_id, "webhook rejected: the channel has no HMAC key");
+        return Err(ApiError::Unauthorized("this channel has no HMAC key: set provider_config.hmac_key, then sign webhooks with it".into()));
+    };
+    let signature = headers.get(HEADER_HMAC).and_then(|v| v.to_str().ok());
+    if !signature.is_some_and(|sig| verify_signature(key, &body, sig)) {
+        tracing::warn!(channel.id = %channel_id, "webhook rejected: missing or invalid HMAC signature");
+        return Err(ApiError::Unauthorized("X-Webhook-Hmac is missing or does not match the body".into()));
     }
 
     let envelope: WebhookEnvelope =
@@ -267,10 +271,7 @@ async fn on_session_status(state: &AppState, channel_id: Uuid, channel: &WahaCha
     if !SESSION_STATUSES.contains(&payload.status.as_str()) {
         return Err(ApiError::Unprocessable(format!("unknown session status {:?}", payload.status)));
     }
-    let at: DateTime<Utc> = envelope
-        .timestamp
-        .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
-        .unwrap_or_else(Utc::now);
+    let at: DateTime<Utc> = ventros_activities::provider::provider_time(envelope.timestamp.and_then(|ms| Utc.timestamp_millis_opt(ms).single()));
     let mut tx = crate::db::tenant_tx(&state.pool, channel.tenant_id).await?;
     let updated = sqlx::query(
         "UPDATE channels SET status = $2, status_changed_at = $3

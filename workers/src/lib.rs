@@ -67,10 +67,8 @@ pub struct WorkerSettings {
     /// Longest backoff between attempts, in milliseconds.
     #[arg(long, env = "WEBHOOK_RETRY_MAX_MS", default_value_t = 3_600_000)]
     pub webhook_retry_max_ms: u64,
-    /// Deliver outbound webhooks to loopback and private addresses too (development only: in
-    /// production a tenant could otherwise reach internal services).
-    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set)]
-    pub webhook_allow_private_networks: bool,
+    #[command(flatten)]
+    pub network: ventros_activities::settings::NetworkSettings,
     /// Contacts a campaign run resolves per page of its segment.
     #[arg(long, env = "CAMPAIGN_PAGE_SIZE", default_value_t = 500)]
     pub campaign_page_size: u32,
@@ -209,7 +207,10 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     let campaigns = CampaignActivities::new(pool.clone(), client.clone(), agents.clone(), settings.campaign_page_size, settings.campaign_max_in_flight);
     let activities = ConversationActivities::new(
         pool.clone(),
-        Channels::new(Arc::new(HttpWahaClient::new()), Arc::new(HttpGraphClient::new())),
+        Channels::new(
+            Arc::new(HttpWahaClient::with_policy(settings.network.provider_policy())),
+            Arc::new(HttpGraphClient::with_policy(settings.network.provider_policy())),
+        ),
         agents,
     );
     let options = WorkerOptions::new(settings.connections.task_queue.clone())
@@ -227,7 +228,7 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         .register_activities(activities)
         .register_activities(campaigns)
         .register_activities(ContactActivities::new(pool.clone()))
-        .register_activities(WebhookActivities::new(pool, settings.webhook_allow_private_networks))
+        .register_activities(WebhookActivities::new(pool, settings.network.webhook_allow_private_networks))
         .register_activities(MemoryActivities::new(engine))
         .build();
     let runtime = Runtime::from_current_tokio(Default::default())?;

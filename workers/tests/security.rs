@@ -263,3 +263,142 @@ async fn whatever_the_guard_accepts_plans_over_reporting_views_only() {
     // Both sides are exercised: many hostile queries refused, and enough accepted to mean something.
     assert!(accepted >= 300 && refused >= 300, "accepted {accepted}, refused {refused}");
 }
+
+/// A loopback HTTP server that records what reaches it and answers every request with `answer`.
+async fn recorder(answer: axum::http::Response<axum::body::Body>) -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>) {
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>)>>> = Default::default();
+    let (status, location) = (answer.status(), answer.headers().get("location").cloned());
+    let log = seen.clone();
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let log = log.clone();
+        let location = location.clone();
+        async move {
+            let key = req.headers().get("x-api-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            log.lock().unwrap().push((req.uri().path().to_owned(), key));
+            let mut resp = axum::http::Response::builder().status(status);
+            if let Some(location) = location {
+                resp = resp.header("location", location);
+            }
+            resp.body(axum::body::Body::from("{}")).unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn channel_and_webhook_addresses_cannot_reach_internal_services() {
+    use ventros_activities::channel::WahaConfig;
+    use ventros_activities::net_guard::NetPolicy;
+    use ventros_activities::waha::{HttpWahaClient, WahaApi, WahaError};
+
+    let app = TestApp::spawn(json!({})).await;
+    // An API with the production policy (public addresses only) over the same database.
+    let api = support::spawn_api_with(
+        &app.database_url,
+        ventros_api::TemporalHandle::from_client(app.temporal.clone()),
+        &app.task_queue,
+        None,
+        None,
+        |config| {
+            config.provider_network = NetPolicy::public_only();
+            config.webhook_network = NetPolicy::public_only();
+        },
+    )
+    .await;
+    let create = |provider: Value, kind: &str| {
+        let (api, key, http) = (api.clone(), app.api_key.clone(), app.http.clone());
+        let body = json!({"name": "x", "kind": kind, "provider_config": provider});
+        async move {
+            let resp = http.post(format!("{api}/api/v1/channels")).bearer_auth(key).json(&body).send().await.unwrap();
+            (resp.status(), resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let waha = |base_url: &str, session: &str, hmac: Option<&str>| {
+        json!({"base_url": base_url, "api_key": "k", "session": session, "hmac_key": hmac})
+    };
+    let hmac = Some("a-long-enough-hmac-key");
+    for (provider, why) in [
+        (waha("http://169.254.169.254/latest/meta-data/", "default", hmac), "not a public address"),
+        (waha("http://127.0.0.1:5432", "default", hmac), "not a public address"),
+        (waha("http://localhost:7233", "default", hmac), "not a public address"),
+        (waha("http://[::ffff:10.0.0.1]:3000", "default", hmac), "not a public address"),
+        (waha("http://2130706433:3000", "default", hmac), "not a public address"),
+        (waha("https://admin:pw@waha.example.com", "default", hmac), "credentials"),
+        (waha("https://waha.example.com", "../../api/server/stop", hmac), "session"),
+        (waha("https://waha.example.com", "default", None), "hmac_key is required"),
+    ] {
+        let (status, problem) = create(provider.clone(), "waha").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{provider}: {problem}");
+        assert!(problem["detail"].as_str().unwrap_or_default().contains(why), "{provider}: {problem}");
+    }
+    let meta = json!({"page_id": "1234", "access_token": "page-token", "app_secret": "an-app-secret-long", "verify_token": "v",
+                      "graph_base_url": "http://10.1.2.3:8080"});
+    let (status, problem) = create(meta, "messenger").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let (status, problem) = create(waha("https://waha.example.com", "default", hmac), "waha").await;
+    assert_eq!(status, StatusCode::CREATED, "a public WAHA is fine: {problem}");
+    const EVENT: &str = "message.received";
+    for url in ["http://127.0.0.1:9/hook", "http://[64:ff9b::7f00:1]/hook", "http://[2002:7f00:1::1]/hook", "http://240.0.0.1/hook", "http://192.0.0.8/hook"] {
+        let resp = app.http.post(format!("{api}/api/v1/webhook-subscriptions")).bearer_auth(&app.api_key)
+            .json(&json!({"url": url, "event_types": [EVENT]})).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "{url}");
+    }
+    let resp = app.http.post(format!("{api}/api/v1/webhook-subscriptions")).bearer_auth(&app.api_key)
+        .json(&json!({"url": "https://hooks.example.com/ventros", "event_types": [EVENT]})).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED, "a public receiver is fine");
+
+    // Where the connection is made: no redirect is followed (the API key stays home), a private
+    // address is refused before any byte leaves, and the session is one encoded path segment.
+    let (target, stolen) = recorder(axum::http::Response::builder().status(200).body(axum::body::Body::empty()).unwrap()).await;
+    let (redirector, seen) = recorder(
+        axum::http::Response::builder().status(307).header("location", format!("{target}/steal")).body(axum::body::Body::empty()).unwrap(),
+    )
+    .await;
+    let cfg = WahaConfig { base_url: redirector.clone(), api_key: "secret-key".into(), session: "../admin".into(), hmac_key: None };
+    let loopback_ok = HttpWahaClient::with_policy(NetPolicy::private_allowed());
+    assert!(loopback_ok.session(&cfg).await.is_err(), "a redirect is not an answer");
+    assert!(stolen.lock().unwrap().is_empty(), "the redirect was followed: {:?}", stolen.lock().unwrap());
+    assert_eq!(seen.lock().unwrap()[0].0, "/api/sessions/..%2Fadmin");
+    let production = HttpWahaClient::new();
+    let refused = production.session(&cfg).await.unwrap_err();
+    assert!(matches!(refused, WahaError::Refused(_)) && refused.is_permanent(), "{refused}");
+    assert_eq!(seen.lock().unwrap().len(), 1, "nothing was sent to the private address");
+}
+
+#[tokio::test]
+async fn waha_webhooks_must_be_signed_and_cannot_date_themselves_in_the_future() {
+    let app = TestApp::spawn(json!({})).await;
+    // A channel stored before keys were required has none: its webhook accepts nothing.
+    let legacy = Uuid::now_v7();
+    sqlx::query("INSERT INTO channels (id, tenant_id, kind, name, provider_config) VALUES ($1, $2, 'waha', 'old', $3)")
+        .bind(legacy)
+        .bind(app.tenant_id)
+        .bind(json!({"base_url": app.sim_url, "api_key": "k", "session": "default"}))
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let forged = serde_json::to_vec(&json!({"event": "session.status", "session": "default", "timestamp": chrono::Utc::now().timestamp_millis(),
+                                            "payload": {"status": "FAILED"}})).unwrap();
+    let (status, _, _) = app.raw_webhook(&legacy.to_string(), forged, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "an unsigned webhook is refused");
+
+    // A status dated in the year 9999 does not pin the channel: the next genuine one still counts.
+    let status_event = |status: &str, at_ms: i64| {
+        serde_json::to_vec(&json!({"event": "session.status", "session": "default", "timestamp": at_ms, "payload": {"status": status}})).unwrap()
+    };
+    let future = status_event("STOPPED", 253_402_300_799_000);
+    let signature = ventros_activities::waha::sign_body(support::HMAC_KEY, &future);
+    let (status, body, _) = app.raw_webhook(&app.channel_id.to_string(), future, Some(signature)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let now = status_event("WORKING", chrono::Utc::now().timestamp_millis() + 10 * 60 * 1000);
+    let signature = ventros_activities::waha::sign_body(support::HMAC_KEY, &now);
+    let (status, body, _) = app.raw_webhook(&app.channel_id.to_string(), now, Some(signature)).await;
+    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("accepted")), "{body}");
+    let (stored, at): (String, chrono::DateTime<chrono::Utc>) =
+        sqlx::query_as("SELECT status, status_changed_at FROM channels WHERE id = $1").bind(app.channel_id).fetch_one(&app.pool).await.unwrap();
+    assert_eq!(stored, "WORKING");
+    assert!(at <= chrono::Utc::now() + chrono::Duration::minutes(6), "{at}");
+}

@@ -108,10 +108,15 @@ fn view(state: &AppState, row: &sqlx::postgres::PgRow) -> Result<Value, ApiError
     }))
 }
 
-/// Decodes and validates provider settings for a channel kind.
-fn provider_config(kind: &str, value: Value) -> Result<ProviderConfig, ApiError> {
+/// Decodes and validates provider settings for a channel kind, including where they point.
+fn provider_config(state: &AppState, kind: &str, value: Value) -> Result<ProviderConfig, ApiError> {
     let config = ProviderConfig::decode(kind, value).map_err(ApiError::Unprocessable)?;
     config.validate().map_err(ApiError::Unprocessable)?;
+    for (url, field) in config.urls() {
+        state.config.provider_network.check_url(url, field).map_err(|e| {
+            ApiError::Unprocessable(format!("{e}; a private address needs PROVIDER_PRIVATE_HOSTS (or PROVIDER_ALLOW_PRIVATE_NETWORKS in development)"))
+        })?;
+    }
     Ok(config)
 }
 
@@ -126,7 +131,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
     responses((status = 201, description = "The channel, with the webhook URL to configure in WAHA", body = Value), (status = 422, description = "Invalid settings")))]
 pub async fn create(State(state): State<AppState>, Authorized(principal): AsAdmin, ApiJson(req): ApiJson<CreateChannel>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let name = required_text(&req.name, "name", 200)?;
-    let provider = provider_config(&req.kind, req.provider_config)?;
+    let provider = provider_config(&state, &req.kind, req.provider_config)?;
     let settings = req.settings.unwrap_or_default();
     settings.validate().map_err(ApiError::Unprocessable)?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
@@ -187,7 +192,7 @@ pub async fn update(State(state): State<AppState>, Authorized(principal): AsAdmi
     let provider = match req.provider_config {
         Some(value) => {
             let kind: String = load(&mut tx, id).await?.try_get("kind")?;
-            Some(provider_config(&kind, value)?.to_json())
+            Some(provider_config(&state, &kind, value)?.to_json())
         }
         None => None,
     };

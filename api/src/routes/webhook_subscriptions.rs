@@ -67,12 +67,14 @@ pub struct UpdateSubscription {
     pub active: Option<bool>,
 }
 
-fn valid_url(url: &str) -> Result<String, ApiError> {
+/// An absolute http(s) URL that the network policy allows (no private literal address, no
+/// credentials): refused here rather than only at delivery time.
+fn valid_url(state: &AppState, url: &str) -> Result<String, ApiError> {
     let url = url.trim();
-    let parsed = reqwest::Url::parse(url).map_err(|_| ApiError::Unprocessable("url must be an absolute http(s) URL".into()))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() || url.len() > 2000 {
+    if url.len() > 2000 {
         return Err(ApiError::Unprocessable("url must be an absolute http(s) URL of at most 2000 characters".into()));
     }
+    state.config.webhook_network.check_url(url, "url").map_err(|e| ApiError::Unprocessable(format!("{e} (receivers must be public)")))?;
     Ok(url.to_owned())
 }
 
@@ -104,7 +106,7 @@ pub async fn list(State(state): State<AppState>, Authorized(principal): AsAdmin)
 #[utoipa::path(post, path = "/api/v1/webhook-subscriptions", tag = "webhooks", request_body = CreateSubscription,
     responses((status = 201, description = "The subscription with its secret", body = Value), (status = 422, description = "Bad URL or event type")))]
 pub async fn create(State(state): State<AppState>, Authorized(principal): AsAdmin, ApiJson(req): ApiJson<CreateSubscription>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let url = valid_url(&req.url)?;
+    let url = valid_url(&state, &req.url)?;
     let event_types = valid_event_types(&req.event_types)?;
     let description = optional_text(req.description.as_deref(), "description", 500)?;
     let (id, secret) = (Uuid::now_v7(), new_secret());
@@ -138,7 +140,7 @@ pub async fn show(State(state): State<AppState>, Authorized(principal): AsAdmin,
     responses((status = 200, description = "The subscription", body = Value), (status = 404, description = "No such subscription")))]
 pub async fn update(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>, ApiJson(req): ApiJson<UpdateSubscription>) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "subscription")?;
-    let url = req.url.as_deref().map(valid_url).transpose()?;
+    let url = req.url.as_deref().map(|u| valid_url(&state, u)).transpose()?;
     let event_types = req.event_types.as_deref().map(valid_event_types).transpose()?;
     let description = optional_text(req.description.as_deref(), "description", 500)?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;

@@ -182,6 +182,9 @@ pub async fn spawn_api_with(
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind API");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let mut config = ApiConfig::new(task_queue, &base);
+    // The tests' simulators and webhook receivers listen on loopback (the local stack's setting).
+    config.provider_network = ventros_activities::net_guard::NetPolicy::private_allowed();
+    config.webhook_network = ventros_activities::net_guard::NetPolicy::private_allowed();
     configure(&mut config);
     // The API logs in as its restricted roles, never as the owner that made the database.
     let api_url = ventros_api::db::login_url(database_url, ventros_api::db::API_LOGIN).expect("API URL");
@@ -310,8 +313,9 @@ impl TestApp {
             .env("INTERNAL_AUTH_SECRET", INTERNAL_SECRET)
             // One inference thread: two on a 2-core machine only contend (and tests run in pairs).
             .env("RAYON_NUM_THREADS", "1")
-            // The tests' webhook receivers listen on loopback.
+            // The tests' webhook receivers and simulators listen on loopback.
             .env("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")
+            .env("PROVIDER_ALLOW_PRIVATE_NETWORKS", "true")
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
             .envs(self.worker_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
