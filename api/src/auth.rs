@@ -160,8 +160,24 @@ pub async fn create_tenant(pool: &PgPool, name: &str) -> Result<(Uuid, NewApiKey
 // Users and passwords
 // ------------------------------------------------------------------------------------------------
 
+/// Password hashes computed at once in this process: Argon2id takes 19 MiB and tens of
+/// milliseconds each, so a flood of logins must queue (and then be told to retry) rather than take
+/// every core and the memory with it.
+const CONCURRENT_HASHES: usize = 4;
+/// How long a login waits for a hashing slot before it is told to retry.
+const HASH_QUEUE_WAIT: Duration = Duration::from_secs(5);
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_HASHES);
+
+async fn hashing_slot() -> Result<tokio::sync::SemaphorePermit<'static>, ApiError> {
+    match tokio::time::timeout(HASH_QUEUE_WAIT, HASHING.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(ApiError::Unavailable("too many logins at once; retry shortly".into())),
+    }
+}
+
 /// Argon2id with the crate's defaults (19 MiB, 2 passes), on a blocking thread.
 pub async fn hash_password(password: String) -> Result<String, ApiError> {
+    let _slot = hashing_slot().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::from_b64(&base64::engine::general_purpose::STANDARD_NO_PAD.encode(rand::random::<[u8; 16]>())).map_err(|e| anyhow::anyhow!(e.to_string()))?;
         Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| anyhow::anyhow!(e.to_string()))
@@ -171,12 +187,14 @@ pub async fn hash_password(password: String) -> Result<String, ApiError> {
     .map_err(ApiError::Internal)
 }
 
-async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
+/// Whether `password` matches `hash` (waits for a hashing slot).
+pub async fn verify_password(password: String, hash: String) -> Result<bool, ApiError> {
+    let _slot = hashing_slot().await?;
+    Ok(tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
     })
     .await
-    .unwrap_or(false)
+    .unwrap_or(false))
 }
 
 /// Checks a password policy shared by user creation and password changes.
@@ -221,15 +239,21 @@ pub struct TokenPair {
     pub role: Role,
 }
 
-/// Checks e-mail and password; 401 for any mismatch, without saying which.
-pub async fn login(state: &AppState, email: &str, password: &str) -> Result<TokenPair, ApiError> {
+/// Accounts with one e-mail address checked at most (an address is unique per tenant).
+const MAX_ACCOUNTS_PER_EMAIL: i64 = 10;
+
+/// Checks e-mail and password; 401 for any mismatch, without saying which. The address may have
+/// an account in several tenants: the password picks the account, and `tenant_id` only when the
+/// same password opens more than one.
+pub async fn login(state: &AppState, email: &str, password: &str, tenant_hint: Option<Uuid>) -> Result<TokenPair, ApiError> {
     type Row = (Uuid, Uuid, String, String, Option<chrono::DateTime<chrono::Utc>>);
-    let row: Option<Row> = sqlx::query_as("SELECT id, tenant_id, role, password_hash, disabled_at FROM ventros_user_by_email($1)")
+    let rows: Vec<Row> = sqlx::query_as("SELECT id, tenant_id, role, password_hash, disabled_at FROM ventros_user_by_email($1) LIMIT $2")
         .bind(email)
-        .fetch_optional(&state.pool)
+        .bind(MAX_ACCOUNTS_PER_EMAIL)
+        .fetch_all(&state.pool)
         .await?;
     let invalid = || ApiError::Unauthorized("wrong e-mail or password".into());
-    let Some((user_id, tenant_id, role, hash, disabled_at)) = row else {
+    if rows.is_empty() {
         let decoy = match DECOY_HASH.get() {
             Some(h) => h.clone(),
             None => {
@@ -237,23 +261,35 @@ pub async fn login(state: &AppState, email: &str, password: &str) -> Result<Toke
                 DECOY_HASH.get_or_init(|| h).clone()
             }
         };
-        verify_password(password.to_owned(), decoy).await;
-        return Err(invalid());
-    };
-    if !verify_password(password.to_owned(), hash).await || disabled_at.is_some() {
+        verify_password(password.to_owned(), decoy).await?;
         return Err(invalid());
     }
+    let mut matches = Vec::new();
+    for (user_id, tenant_id, role, hash, disabled_at) in rows {
+        if tenant_hint.is_some_and(|t| t != tenant_id) {
+            continue;
+        }
+        if verify_password(password.to_owned(), hash).await? && disabled_at.is_none() {
+            matches.push((user_id, tenant_id, role));
+        }
+    }
+    let (user_id, tenant_id, role) = match matches.as_slice() {
+        [] => return Err(invalid()),
+        [one] => one.clone(),
+        _ => return Err(ApiError::Conflict("this e-mail and password open several accounts: say which with tenant_id".into())),
+    };
     let role = Role::parse(&role).ok_or_else(invalid)?;
     let mut tx = crate::db::tenant_tx(&state.pool, tenant_id).await?;
     sqlx::query("UPDATE users SET last_login_at = now() WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
-    let refresh = insert_refresh_token(&mut tx, tenant_id, user_id, Uuid::now_v7()).await?;
+    let family_id = Uuid::now_v7();
+    let refresh = insert_refresh_token(&mut tx, tenant_id, user_id, family_id).await?;
     tx.commit().await?;
-    Ok(token_pair(state, tenant_id, user_id, role, refresh))
+    Ok(token_pair(state, tenant_id, user_id, role, family_id, refresh))
 }
 
-fn token_pair(state: &AppState, tenant_id: Uuid, user_id: Uuid, role: Role, refresh_token: String) -> TokenPair {
+fn token_pair(state: &AppState, tenant_id: Uuid, user_id: Uuid, role: Role, family_id: Uuid, refresh_token: String) -> TokenPair {
     TokenPair {
-        access_token: state.config.tokens.issue(tenant_id, user_id, role),
+        access_token: state.config.tokens.issue(tenant_id, user_id, role, family_id),
         token_type: "Bearer",
         expires_in: ACCESS_TOKEN_TTL.as_secs(),
         refresh_token,
@@ -309,7 +345,7 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<TokenPair, ApiErro
     let next = insert_refresh_token(&mut tx, tenant_id, user_id, family_id).await?;
     tx.commit().await?;
     let role = Role::parse(&role).ok_or_else(invalid)?;
-    Ok(token_pair(state, tenant_id, user_id, role, next))
+    Ok(token_pair(state, tenant_id, user_id, role, family_id, next))
 }
 
 /// Revokes the refresh token's family (logout). Unknown tokens are fine: logging out twice works.
@@ -326,6 +362,9 @@ pub async fn logout(state: &AppState, token: &str) -> Result<(), ApiError> {
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    // The session's access tokens end with it (in this process at once, elsewhere within the
+    // session cache's lifetime).
+    state.sessions.forget_all();
     Ok(())
 }
 
@@ -338,6 +377,8 @@ struct Claims {
     sub: Uuid,
     tid: Uuid,
     role: Role,
+    /// The session: the refresh-token family of the login. The token works only while it does.
+    sid: Uuid,
     iat: i64,
     exp: i64,
 }
@@ -360,9 +401,9 @@ impl TokenKeys {
         Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length")
     }
 
-    pub fn issue(&self, tenant_id: Uuid, user_id: Uuid, role: Role) -> String {
+    pub fn issue(&self, tenant_id: Uuid, user_id: Uuid, role: Role, session_id: Uuid) -> String {
         let now = chrono::Utc::now().timestamp();
-        let claims = Claims { sub: user_id, tid: tenant_id, role, iat: now, exp: now + ACCESS_TOKEN_TTL.as_secs() as i64 };
+        let claims = Claims { sub: user_id, tid: tenant_id, role, sid: session_id, iat: now, exp: now + ACCESS_TOKEN_TTL.as_secs() as i64 };
         let payload = B64URL.encode(serde_json::to_vec(&claims).expect("claims serialise"));
         let signing_input = format!("{JWT_HEADER}.{payload}");
         let mut mac = self.mac();
@@ -372,7 +413,7 @@ impl TokenKeys {
 
     /// The token's principal, if its signature, algorithm and expiry are right. Only our exact
     /// header is accepted (no `alg: none`, no key confusion).
-    fn verify(&self, token: &str) -> Option<Principal> {
+    fn verify(&self, token: &str) -> Option<(Principal, Uuid)> {
         let (signing_input, signature) = token.rsplit_once('.')?;
         let (header, payload) = signing_input.split_once('.')?;
         if header != JWT_HEADER {
@@ -382,7 +423,8 @@ impl TokenKeys {
         mac.update(signing_input.as_bytes());
         mac.verify_slice(&B64URL.decode(signature).ok()?).ok()?;
         let claims: Claims = serde_json::from_slice(&B64URL.decode(payload).ok()?).ok()?;
-        (claims.exp > chrono::Utc::now().timestamp()).then_some(Principal { tenant_id: claims.tid, role: claims.role, actor: Actor::User(claims.sub) })
+        (claims.exp > chrono::Utc::now().timestamp())
+            .then_some((Principal { tenant_id: claims.tid, role: claims.role, actor: Actor::User(claims.sub) }, claims.sid))
     }
 }
 
@@ -450,10 +492,60 @@ pub async fn authenticate(state: &AppState, credential: &str) -> Result<Principa
         state.key_usage.touch(&state.pool, principal).await;
         principal
     } else {
-        state.config.tokens.verify(credential).ok_or_else(unauthorized)?
+        let (principal, session_id) = state.config.tokens.verify(credential).ok_or_else(unauthorized)?;
+        // The signature says who the user was; the session says whether they still are: logged
+        // out, disabled, demoted or with a new password, the token stops working.
+        let Actor::User(user_id) = principal.actor else { return Err(unauthorized()) };
+        let role = state.sessions.role(&state.pool, principal.tenant_id, user_id, session_id).await?.ok_or_else(unauthorized)?;
+        Principal { role, ..principal }
     };
     state.limiter.check(&principal.limiter_key().to_string()).map_err(ApiError::TooManyRequests)?;
     Ok(principal)
+}
+
+/// How long a session's state is trusted without asking the database again.
+pub const SESSION_CHECK_TTL: Duration = Duration::from_secs(5);
+
+/// Whether users' sessions are still alive, and with which role, cached for [`SESSION_CHECK_TTL`]
+/// so that a busy client does not cost a query per request.
+#[derive(Clone, Default)]
+pub struct SessionCache(Arc<Mutex<HashMap<(Uuid, Uuid), (Option<Role>, Instant)>>>);
+
+impl SessionCache {
+    /// The user's current role while the session (refresh-token family) is alive and the user
+    /// enabled; `None` otherwise.
+    pub async fn role(&self, pool: &PgPool, tenant_id: Uuid, user_id: Uuid, session_id: Uuid) -> Result<Option<Role>, ApiError> {
+        if let Some((role, at)) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&(user_id, session_id)) {
+            if at.elapsed() < SESSION_CHECK_TTL {
+                return Ok(*role);
+            }
+        }
+        let mut tx = crate::db::tenant_tx(pool, tenant_id).await?;
+        let role: Option<String> = sqlx::query_scalar(
+            "SELECT u.role FROM users u
+              WHERE u.id = $1 AND u.disabled_at IS NULL
+                AND EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = $2 AND t.user_id = u.id
+                                                            AND t.revoked_at IS NULL AND t.expires_at > now())",
+        )
+        .bind(user_id)
+        .bind(session_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        drop(tx);
+        let role = role.as_deref().and_then(Role::parse);
+        let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() > 50_000 {
+            cache.retain(|_, (_, at)| at.elapsed() < SESSION_CHECK_TTL);
+        }
+        cache.insert((user_id, session_id), (role, Instant::now()));
+        Ok(role)
+    }
+
+    /// Forgets what is cached (after a logout or a change to a user), so this process sees it at
+    /// once.
+    pub fn forget_all(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
 }
 
 /// Records API keys' last use at most once a minute per key and process (not a write per request).

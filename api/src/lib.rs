@@ -73,6 +73,10 @@ pub struct ApiSettings {
     /// Requests a caller may make at once before the per-minute rate applies.
     #[arg(long, env = "API_RATE_LIMIT_BURST", default_value_t = 200)]
     pub rate_limit_burst: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (comma-separated addresses);
+    /// without them the peer address is the client, for per-address login limits.
+    #[arg(long, env = "API_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Origins the browser may call the API from (comma-separated), e.g. the web app in development.
     #[arg(long, env = "API_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
@@ -111,6 +115,8 @@ pub struct ApiConfig {
     pub provider_network: ventros_activities::net_guard::NetPolicy,
     /// Where outbound webhook receivers may be.
     pub webhook_network: ventros_activities::net_guard::NetPolicy,
+    /// Proxies trusted to name the client in `X-Forwarded-For`.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl ApiConfig {
@@ -130,6 +136,7 @@ impl ApiConfig {
             web_dir: None,
             provider_network: ventros_activities::net_guard::NetPolicy::public_only(),
             webhook_network: ventros_activities::net_guard::NetPolicy::public_only(),
+            trusted_proxies: Vec::new(),
             temporal_ui_url: "http://127.0.0.1:8233".into(),
             stream_reauthenticate_every: Duration::from_secs(60),
         }
@@ -163,6 +170,10 @@ pub struct AppState {
     pub limiter: auth::RateLimiter,
     /// Login attempts per e-mail address (slows password guessing).
     pub login_limiter: auth::RateLimiter,
+    /// Login attempts per client address (slows guessing across many e-mail addresses).
+    pub address_limiter: auth::RateLimiter,
+    /// Which sessions behind access tokens are still alive.
+    pub sessions: auth::SessionCache,
     pub key_usage: auth::KeyUsage,
     pub realtime: realtime::Hub,
     /// For the channel session status route.
@@ -183,6 +194,8 @@ impl AppState {
         AppState {
             limiter: auth::RateLimiter::new(config.rate_limit_per_minute, config.rate_limit_burst),
             login_limiter: auth::RateLimiter::new(10, 10),
+            address_limiter: auth::RateLimiter::new(30, 10),
+            sessions: auth::SessionCache::default(),
             key_usage: auth::KeyUsage::default(),
             realtime: realtime::Hub::start(pool.clone()),
             waha: Arc::new(ventros_activities::waha::HttpWahaClient::with_policy(config.provider_network.clone())),
@@ -292,6 +305,7 @@ pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
         web_dir: settings.web_dir.clone().filter(|d| d.join("index.html").is_file()),
         provider_network: settings.network.provider_policy(),
         webhook_network: settings.network.webhook_policy(),
+        trusted_proxies: settings.trusted_proxies.clone(),
     };
     let internal = match (&settings.internal_auth_secret, settings.agents_address.is_some() || settings.memory_address.is_some()) {
         (Some(secret), _) => ventros_activities::internal_auth::InternalAuth::new(secret).map_err(anyhow::Error::msg)?,
@@ -308,7 +322,8 @@ pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
     let state = AppState::new(pool, reports, temporal, config, agents, memory);
     let listener = tokio::net::TcpListener::bind(settings.bind).await.context("binding the API address")?;
     tracing::info!(address = %listener.local_addr()?, "API listening");
-    axum::serve(listener, router(state))
+    // The peer address feeds the per-address login limit.
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(ventros_activities::telemetry::stop_signal())
         .await?;
     Ok(())

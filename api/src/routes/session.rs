@@ -1,16 +1,25 @@
 //! Logging in and out: e-mail and password for a 15-minute access token and a rotating refresh
 //! token; `GET /api/v1/me` says who a credential belongs to.
 
+use std::net::{IpAddr, SocketAddr};
+
 use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::{self, Actor, Principal};
+use crate::auth::{self, Actor, Principal, TokenPair};
 use crate::error::{ApiError, ApiJson};
+
+/// The cookie the web app's refresh token lives in: out of reach of scripts (`HttpOnly`), sent
+/// only to the auth routes and only from our own pages.
+pub const REFRESH_COOKIE: &str = "ventros_refresh";
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -18,46 +27,119 @@ pub struct LoginRequest {
     #[schema(example = "ana@example.com")]
     pub email: String,
     pub password: String,
+    /// Which account, when the same e-mail and password open accounts in several tenants.
+    #[serde(default)]
+    pub tenant_id: Option<Uuid>,
+    /// Browsers: put the refresh token in an `HttpOnly` cookie instead of the body.
+    #[serde(default)]
+    pub refresh_cookie: bool,
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    pub refresh_token: String,
+    /// Omitted by browsers, whose refresh token is in the `ventros_refresh` cookie.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+/// The client's address: the peer, or what a trusted proxy says in `X-Forwarded-For`.
+pub struct ClientAddress(pub String);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let trusted = |ip: &IpAddr| state.config.trusted_proxies.contains(ip);
+        let client = match peer {
+            Some(peer) if trusted(&peer) => {
+                // The right-most address that is not one of our proxies is the client.
+                let forwarded = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
+                forwarded.split(',').rev().filter_map(|a| a.trim().parse::<IpAddr>().ok()).find(|ip| !trusted(ip)).unwrap_or(peer)
+            }
+            Some(peer) => peer,
+            None => return Ok(ClientAddress("unknown".into())),
+        };
+        Ok(ClientAddress(client.to_string()))
+    }
+}
+
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+fn refresh_cookie(token: &str, max_age: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("{REFRESH_COOKIE}={token}; Path=/api/v1/auth; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age}"))
+        .expect("a refresh token is a valid cookie value")
+}
+
+/// The token pair as JSON; with `cookie`, the refresh token goes into the cookie instead.
+fn tokens_response(pair: TokenPair, cookie: bool) -> Response {
+    if !cookie {
+        return Json(json!(pair)).into_response();
+    }
+    let mut body = json!(pair);
+    body.as_object_mut().map(|o| o.remove("refresh_token"));
+    let mut resp = Json(body).into_response();
+    resp.headers_mut().insert(header::SET_COOKIE, refresh_cookie(&pair.refresh_token, auth::REFRESH_TOKEN_TTL.as_secs()));
+    resp
 }
 
 /// Exchanges e-mail and password for tokens.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest, security(()),
     responses((status = 200, description = "Access and refresh tokens", body = Value), (status = 401, description = "Wrong e-mail or password"),
-              (status = 429, description = "Too many attempts for this e-mail")))]
-pub async fn login(State(state): State<AppState>, ApiJson(req): ApiJson<LoginRequest>) -> Result<Json<Value>, ApiError> {
+              (status = 409, description = "The e-mail and password open several accounts: say which with tenant_id"),
+              (status = 429, description = "Too many attempts for this e-mail or from this address")))]
+pub async fn login(State(state): State<AppState>, client: ClientAddress, ApiJson(req): ApiJson<LoginRequest>) -> Result<Response, ApiError> {
     if req.email.len() > 320 || req.password.len() > 1024 {
         return Err(ApiError::Unauthorized("wrong e-mail or password".into()));
     }
+    state.address_limiter.check(&format!("login-from:{}", client.0)).map_err(ApiError::TooManyRequests)?;
     state.login_limiter.check(&format!("login:{}", req.email.trim().to_lowercase())).map_err(ApiError::TooManyRequests)?;
-    let pair = auth::login(&state, req.email.trim(), &req.password).await?;
-    Ok(Json(json!(pair)))
+    let pair = auth::login(&state, req.email.trim(), &req.password, req.tenant_id).await?;
+    Ok(tokens_response(pair, req.refresh_cookie))
+}
+
+/// The refresh token of a request: the body's, or the browser's cookie.
+fn presented_token(headers: &HeaderMap, req: &RefreshRequest) -> Option<(String, bool)> {
+    match &req.refresh_token {
+        Some(token) => Some((token.clone(), false)),
+        None => cookie_value(headers, REFRESH_COOKIE).map(|t| (t, true)),
+    }
 }
 
 /// Trades a refresh token for a new access token and refresh token (the old one stops working).
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest, security(()),
     responses((status = 200, description = "New tokens", body = Value), (status = 401, description = "Invalid, used or expired refresh token")))]
-pub async fn refresh(State(state): State<AppState>, ApiJson(req): ApiJson<RefreshRequest>) -> Result<Json<Value>, ApiError> {
-    if req.refresh_token.len() > 200 {
-        return Err(ApiError::Unauthorized("the refresh token is invalid or expired; log in again".into()));
+pub async fn refresh(State(state): State<AppState>, headers: HeaderMap, ApiJson(req): ApiJson<RefreshRequest>) -> Result<Response, ApiError> {
+    let invalid = || ApiError::Unauthorized("the refresh token is invalid or expired; log in again".into());
+    let (token, from_cookie) = presented_token(&headers, &req).ok_or_else(invalid)?;
+    if token.len() > 200 {
+        return Err(invalid());
     }
-    state.login_limiter.check(&format!("refresh:{}", &req.refresh_token.chars().take(16).collect::<String>())).map_err(ApiError::TooManyRequests)?;
-    Ok(Json(json!(auth::refresh(&state, &req.refresh_token).await?)))
+    state.login_limiter.check(&format!("refresh:{}", &token.chars().take(16).collect::<String>())).map_err(ApiError::TooManyRequests)?;
+    Ok(tokens_response(auth::refresh(&state, &token).await?, from_cookie))
 }
 
-/// Revokes the refresh token and every token rotated from the same login.
+/// Revokes the refresh token and every token rotated from the same login; the access tokens of
+/// that login stop working too.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest, security(()),
     responses((status = 204, description = "Logged out")))]
-pub async fn logout(State(state): State<AppState>, ApiJson(req): ApiJson<RefreshRequest>) -> Result<StatusCode, ApiError> {
-    if req.refresh_token.len() <= 200 {
-        auth::logout(&state, &req.refresh_token).await?;
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap, ApiJson(req): ApiJson<RefreshRequest>) -> Result<Response, ApiError> {
+    if let Some((token, _)) = presented_token(&headers, &req).filter(|(t, _)| t.len() <= 200) {
+        auth::logout(&state, &token).await?;
     }
-    Ok(StatusCode::NO_CONTENT)
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    resp.headers_mut().insert(header::SET_COOKIE, refresh_cookie("", 0));
+    Ok(resp)
 }
 
 /// The caller: tenant, role, and the user or API key behind the credential.

@@ -33,6 +33,8 @@ pub struct UpdateUser {
     pub name: Option<String>,
     pub role: Option<Role>,
     pub password: Option<String>,
+    /// Required to change your own password (a stolen session must not be enough).
+    pub current_password: Option<String>,
     pub disabled: Option<bool>,
 }
 
@@ -81,6 +83,18 @@ pub async fn update(State(state): State<AppState>, principal: Principal, Path(id
         principal.require(Role::Admin)?;
     }
     let name = optional_text(req.name.as_deref(), "name", 200)?;
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    if own && req.password.is_some() {
+        let current = req.current_password.clone().ok_or_else(|| ApiError::Unprocessable("current_password is required to change your password".into()))?;
+        let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("user {id} not found")))?;
+        if !auth::verify_password(current, stored).await? {
+            return Err(ApiError::Forbidden("current_password is wrong".into()));
+        }
+    }
     let hash = match req.password {
         Some(password) => {
             auth::validate_password(&password)?;
@@ -88,7 +102,6 @@ pub async fn update(State(state): State<AppState>, principal: Principal, Path(id
         }
         None => None,
     };
-    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let change = sqlx::query(
         "UPDATE users SET name = coalesce($2, name), role = coalesce($3, role), password_hash = coalesce($4, password_hash),
                 disabled_at = CASE WHEN $5::boolean IS NULL THEN disabled_at WHEN $5 THEN coalesce(disabled_at, now()) ELSE NULL END
@@ -106,6 +119,7 @@ pub async fn update(State(state): State<AppState>, principal: Principal, Path(id
     }
     let user = fetch_one_json(&mut tx, sqlx::query(sqlx::AssertSqlSafe(format!("{USER_JSON} WHERE id = $1"))).bind(id), || format!("user {id}")).await?;
     tx.commit().await?;
+    state.sessions.forget_all();
     Ok(Json(user))
 }
 
@@ -120,5 +134,6 @@ pub async fn delete(State(state): State<AppState>, Authorized(principal): AsAdmi
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     execute_found(&mut tx, sqlx::query("DELETE FROM users WHERE id = $1").bind(id), || format!("user {id}")).await?;
     tx.commit().await?;
+    state.sessions.forget_all();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -197,7 +197,9 @@ pub async fn spawn_api_with(
     }));
     let memory = ventros_api::routes::memories::MemoryClient::connect_lazy(memory_address, internal_auth()).expect("memory client");
     let state = AppState::new(pool, reports, temporal, config, agents, memory);
-    tokio::spawn(async move { axum::serve(listener, ventros_api::router(state)).await });
+    tokio::spawn(async move {
+        axum::serve(listener, ventros_api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+    });
     base
 }
 
