@@ -1,11 +1,11 @@
 // The API client: the only way the web app reaches Ventros. Access tokens are short-lived; the
-// refresh token rotates on every use, so a 401 triggers one refresh and one retry.
+// refresh token rotates on every use, so a 401 triggers one refresh and one retry. The refresh
+// token lives in an HttpOnly cookie scoped to /api/v1/auth: no script here can read it.
 
 export type Role = "viewer" | "agent" | "admin";
 
 export interface Session {
   accessToken: string;
-  refreshToken: string;
   role: Role;
   tenantId: string;
   userId: string;
@@ -53,14 +53,13 @@ export function onSessionChange(listener: (s: Session | null) => void): () => vo
 
 interface TokenPair {
   access_token: string;
-  refresh_token: string;
   role: Role;
   tenant_id: string;
   user_id: string;
 }
 
 function fromPair(p: TokenPair): Session {
-  return { accessToken: p.access_token, refreshToken: p.refresh_token, role: p.role, tenantId: p.tenant_id, userId: p.user_id };
+  return { accessToken: p.access_token, role: p.role, tenantId: p.tenant_id, userId: p.user_id };
 }
 
 async function problem(resp: Response): Promise<ApiError> {
@@ -77,7 +76,7 @@ export async function login(email: string, password: string): Promise<Session> {
   const resp = await fetch("/api/v1/auth/login", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ email, password }),
+    body: JSON.stringify({ email, password, refresh_cookie: true }),
   });
   if (!resp.ok) throw await problem(resp);
   const next = fromPair(await resp.json());
@@ -92,7 +91,7 @@ export async function logout(): Promise<void> {
     await fetch("/api/v1/auth/logout", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ refresh_token: s.refreshToken }),
+      body: "{}",
     }).catch(() => undefined);
   }
 }
@@ -106,7 +105,7 @@ async function refresh(): Promise<boolean> {
     const resp = await fetch("/api/v1/auth/refresh", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ refresh_token: s.refreshToken }),
+      body: "{}",
     });
     if (!resp.ok) {
       store(null);

@@ -402,3 +402,147 @@ async fn waha_webhooks_must_be_signed_and_cannot_date_themselves_in_the_future()
     assert_eq!(stored, "WORKING");
     assert!(at <= chrono::Utc::now() + chrono::Duration::minutes(6), "{at}");
 }
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn login_as(app: &TestApp, body: Value) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+    let resp = app.http.post(format!("{}/api/v1/auth/login", app.api)).json(&body).send().await.unwrap();
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    (status, resp.json().await.unwrap_or(Value::Null), headers)
+}
+
+/// Creates a user of `app`'s tenant (as its admin key) and logs in: (user id, access token, refresh token).
+async fn user_session(app: &TestApp, key: &str, email: &str, role: &str) -> (String, String, String) {
+    let (status, user) = app.call(Method::POST, "/api/v1/users", key, Some(json!({"email": email, "name": "U", "role": role, "password": PASSWORD}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{user}");
+    let (status, tokens, _) = login_as(app, json!({"email": email, "password": PASSWORD})).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    (user["id"].as_str().unwrap().to_owned(), tokens["access_token"].as_str().unwrap().to_owned(), tokens["refresh_token"].as_str().unwrap().to_owned())
+}
+
+/// Polls until `path` answers `expected` with `token` (sessions are re-checked within seconds).
+async fn answers(app: &TestApp, token: &str, method: Method, path: &str, body: Option<Value>, expected: StatusCode) {
+    support::eventually(&format!("{path} to answer {expected}"), std::time::Duration::from_secs(15), || {
+        let (token, method, body) = (token.to_owned(), method.clone(), body.clone());
+        async move { (app.call(method, path, &token, body).await.0 == expected).then_some(()) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn access_tokens_end_with_their_session_and_follow_the_users_role() {
+    let app = TestApp::spawn(json!({})).await;
+    // Disabled: the token stops working (it kept working for 15 minutes before).
+    let (id, token, _) = user_session(&app, &app.api_key, "disabled@sec.test", "agent").await;
+    assert_eq!(app.call(Method::GET, "/api/v1/me", &token, None).await.0, StatusCode::OK);
+    let (status, _) = app.call(Method::PATCH, &format!("/api/v1/users/{id}"), &app.api_key, Some(json!({"disabled": true}))).await;
+    assert_eq!(status, StatusCode::OK);
+    answers(&app, &token, Method::GET, "/api/v1/me", None, StatusCode::UNAUTHORIZED).await;
+
+    // Demoted: the admin's old token no longer administers (the role change ends the sessions).
+    let (id, token, _) = user_session(&app, &app.api_key, "demoted@sec.test", "admin").await;
+    let key = Some(json!({"name": "made by an admin"}));
+    assert_eq!(app.call(Method::POST, "/api/v1/api-keys", &token, key.clone()).await.0, StatusCode::CREATED);
+    let (status, _) = app.call(Method::PATCH, &format!("/api/v1/users/{id}"), &app.api_key, Some(json!({"role": "viewer"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    answers(&app, &token, Method::POST, "/api/v1/api-keys", key.clone(), StatusCode::UNAUTHORIZED).await;
+    // Logged in again, the user has the new role only.
+    let (status, tokens, _) = login_as(&app, json!({"email": "demoted@sec.test", "password": PASSWORD})).await;
+    assert_eq!((status, tokens["role"].as_str()), (StatusCode::OK, Some("viewer")));
+    let (status, _) = app.call(Method::POST, "/api/v1/api-keys", tokens["access_token"].as_str().unwrap(), key).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Logged out: the access token of that login ends with it.
+    let (_, token, refresh) = user_session(&app, &app.api_key, "leaving@sec.test", "agent").await;
+    let resp = app.http.post(format!("{}/api/v1/auth/logout", app.api)).json(&json!({"refresh_token": refresh})).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    answers(&app, &token, Method::GET, "/api/v1/me", None, StatusCode::UNAUTHORIZED).await;
+
+    // Changing your own password needs the current one.
+    let (id, token, _) = user_session(&app, &app.api_key, "self@sec.test", "agent").await;
+    let path = format!("/api/v1/users/{id}");
+    let (status, _) = app.call(Method::PATCH, &path, &token, Some(json!({"password": "a brand new password"}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = app.call(Method::PATCH, &path, &token, Some(json!({"password": "a brand new password", "current_password": "not it at all"}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = login_as(&app, json!({"email": "self@sec.test", "password": "a brand new password"})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "nothing changed");
+    let (status, _) = app.call(Method::PATCH, &path, &token, Some(json!({"password": "a brand new password", "current_password": PASSWORD}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = login_as(&app, json!({"email": "self@sec.test", "password": "a brand new password"})).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn another_tenants_users_stay_invisible_and_logins_are_limited_per_address() {
+    let app = TestApp::spawn(json!({})).await;
+    user_session(&app, &app.api_key, "shared@sec.test", "agent").await;
+    // Another tenant's admin creates a user with the same e-mail: nothing says it exists.
+    let (_, other) = ventros_api::auth::create_tenant(&app.pool, "Other tenant").await.unwrap();
+    let (status, body) = app
+        .call(Method::POST, "/api/v1/users", &other.secret, Some(json!({"email": "Shared@sec.test", "name": "B", "role": "viewer", "password": "another long password"})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Within one tenant an e-mail is still unique.
+    let (status, _) = app
+        .call(Method::POST, "/api/v1/users", &other.secret, Some(json!({"email": "shared@sec.test", "name": "C", "role": "viewer", "password": "another long password"})))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    // Each password opens its own account.
+    let (status, a, _) = login_as(&app, json!({"email": "shared@sec.test", "password": PASSWORD})).await;
+    assert_eq!((status, a["tenant_id"].as_str()), (StatusCode::OK, Some(app.tenant_id.to_string().as_str())));
+    let (status, b, _) = login_as(&app, json!({"email": "shared@sec.test", "password": "another long password"})).await;
+    assert_eq!((status, b["role"].as_str()), (StatusCode::OK, Some("viewer")));
+    assert_ne!(a["tenant_id"], b["tenant_id"]);
+
+    // Guessing across many e-mails from one address runs into the per-address limit.
+    let mut limited = 0;
+    for i in 0..25 {
+        let (status, _, headers) = login_as(&app, json!({"email": format!("guess{i}@sec.test"), "password": "wrong password 123"})).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert!(headers.contains_key("retry-after"));
+            limited += 1;
+        } else {
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+    }
+    // 10 attempts at once from one address, then one every 6 s: whatever the hashing speed, most
+    // of 25 quick guesses are refused before any password is checked.
+    assert!(limited >= 8, "only {limited} of 25 guesses were limited");
+}
+
+#[tokio::test]
+async fn the_browser_gets_security_headers_and_a_refresh_cookie_it_cannot_read() {
+    let app = TestApp::spawn(json!({})).await;
+    let (status, _) = app.call(Method::POST, "/api/v1/users", &app.api_key, Some(json!({"email": "web@sec.test", "name": "W", "role": "agent", "password": PASSWORD}))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    for path in ["/healthz", "/api/v1/me", "/inbox"] {
+        let resp = app.http.get(format!("{}{path}", app.api)).send().await.unwrap();
+        let h = resp.headers();
+        assert_eq!(h.get("x-content-type-options").and_then(|v| v.to_str().ok()), Some("nosniff"), "{path}");
+        assert_eq!(h.get("x-frame-options").and_then(|v| v.to_str().ok()), Some("DENY"), "{path}");
+        assert!(h.get("referrer-policy").is_some(), "{path}");
+        let csp = h.get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'") && !csp.contains("unsafe"), "{path}: {csp}");
+    }
+    let (status, body, headers) = login_as(&app, json!({"email": "web@sec.test", "password": PASSWORD, "refresh_cookie": true})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.get("refresh_token").is_none(), "the refresh token is not in the page's reach: {body}");
+    let cookie = headers.get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/api/v1/auth"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let refresh = |cookie: String| {
+        let (http, api) = (app.http.clone(), app.api.clone());
+        async move {
+            let resp = http.post(format!("{api}/api/v1/auth/refresh")).header("cookie", cookie).json(&json!({})).send().await.unwrap();
+            (resp.status(), resp.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned())
+        }
+    };
+    let (status, rotated) = refresh(pair.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(rotated.split(';').next().unwrap(), pair, "the cookie rotates");
+    // The old cookie was used: presenting it again is refused (and revokes the family).
+    assert_eq!(refresh(pair).await.0, StatusCode::UNAUTHORIZED);
+}
