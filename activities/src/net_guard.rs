@@ -82,7 +82,7 @@ impl NetPolicy {
 
     fn host_allowed(&self, host: &str) -> bool {
         let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-        self.allowed_hosts.iter().any(|h| *h == host)
+        self.allowed_hosts.contains(&host)
     }
 
     /// Checks a URL a tenant gave: http(s), a host, no user name or password, and (unless the

@@ -509,16 +509,21 @@ pub const SESSION_CHECK_TTL: Duration = Duration::from_secs(5);
 /// Whether users' sessions are still alive, and with which role, cached for [`SESSION_CHECK_TTL`]
 /// so that a busy client does not cost a query per request.
 #[derive(Clone, Default)]
-pub struct SessionCache(Arc<Mutex<HashMap<(Uuid, Uuid), (Option<Role>, Instant)>>>);
+pub struct SessionCache(Arc<Mutex<HashMap<SessionKey, SessionState>>>);
+
+/// A user and one of their sessions (refresh-token families).
+type SessionKey = (Uuid, Uuid);
+/// The user's role while the session lives (`None`: ended), and when that was read.
+type SessionState = (Option<Role>, Instant);
 
 impl SessionCache {
     /// The user's current role while the session (refresh-token family) is alive and the user
     /// enabled; `None` otherwise.
     pub async fn role(&self, pool: &PgPool, tenant_id: Uuid, user_id: Uuid, session_id: Uuid) -> Result<Option<Role>, ApiError> {
-        if let Some((role, at)) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&(user_id, session_id)) {
-            if at.elapsed() < SESSION_CHECK_TTL {
-                return Ok(*role);
-            }
+        if let Some((role, at)) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&(user_id, session_id))
+            && at.elapsed() < SESSION_CHECK_TTL
+        {
+            return Ok(*role);
         }
         let mut tx = crate::db::tenant_tx(pool, tenant_id).await?;
         let role: Option<String> = sqlx::query_scalar(

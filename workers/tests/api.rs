@@ -69,7 +69,7 @@ async fn row_level_security_hides_other_tenants_even_from_a_query_without_a_tena
 
     // A query that "forgets" its tenant filter, run the way every API request runs.
     // The owner cannot be the API's login: the pool refuses it.
-    let refused = ventros_api::db::app_pool(&app.database_url, 1).await.err().expect("the owner is refused as the API's login");
+    let Err(refused) = ventros_api::db::app_pool(&app.database_url, 1).await else { panic!("the owner is refused as the API's login") };
     assert!(refused.to_string().contains("must not log in"), "{refused}");
     let api_url = ventros_api::db::login_url(&app.database_url, ventros_api::db::API_LOGIN).unwrap();
     let api_pool = ventros_api::db::app_pool(&api_url, 2).await.unwrap();

@@ -264,9 +264,12 @@ async fn whatever_the_guard_accepts_plans_over_reporting_views_only() {
     assert!(accepted >= 300 && refused >= 300, "accepted {accepted}, refused {refused}");
 }
 
+/// The requests a [`recorder`] saw: path and `X-Api-Key`.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>;
+
 /// A loopback HTTP server that records what reaches it and answers every request with `answer`.
-async fn recorder(answer: axum::http::Response<axum::body::Body>) -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>) {
-    let seen: std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>)>>> = Default::default();
+async fn recorder(answer: axum::http::Response<axum::body::Body>) -> (String, Seen) {
+    let seen: Seen = Default::default();
     let (status, location) = (answer.status(), answer.headers().get("location").cloned());
     let log = seen.clone();
     let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
