@@ -612,3 +612,33 @@ impl FromRequestParts<AppState> for Principal {
         authenticate(state, credential).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn password_hashing_waits_for_a_slot_and_then_gives_up() {
+        // Every slot taken (a flood of logins): the next hash waits, then is told to retry.
+        let taken = HASHING.acquire_many(CONCURRENT_HASHES as u32).await.unwrap();
+        let started = Instant::now();
+        let refused = verify_password("guess".into(), "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into()).await;
+        assert!(matches!(refused, Err(ApiError::Unavailable(_))), "{refused:?}");
+        assert!(started.elapsed() >= HASH_QUEUE_WAIT);
+        drop(taken);
+        assert!(!verify_password("guess".into(), "not a hash".into()).await.unwrap(), "a slot is free again");
+    }
+
+    #[test]
+    fn access_tokens_carry_their_session_and_reject_tampering() {
+        let keys = TokenKeys::new(b"0123456789abcdef0123456789abcdef");
+        let (tenant, user, session) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let token = keys.issue(tenant, user, Role::Agent, session);
+        let (principal, sid) = keys.verify(&token).unwrap();
+        assert_eq!((principal.tenant_id, principal.actor, sid), (tenant, Actor::User(user), session));
+        let other = TokenKeys::new(b"another-key-another-key-another!");
+        assert!(other.verify(&token).is_none());
+        let (head, _) = token.rsplit_once('.').unwrap();
+        assert!(keys.verify(&format!("{head}.AAAA")).is_none());
+    }
+}

@@ -28,8 +28,9 @@ const SESSION_COLUMNS: &str = "s.id, s.channel_id, s.contact_id, s.status, s.ass
     s.closed_at, s.close_reason, s.last_activity_at, s.handoff_reason, s.last_read_at, c.display_name AS contact_name, ch.kind AS channel_kind,
     (SELECT count(*) FROM messages m WHERE m.session_id = s.id AND m.direction = 'inbound'
         AND m.created_at > coalesce(s.last_read_at, '-infinity'::timestamptz)) AS unread_count,
-    (SELECT jsonb_build_object('id', m.id, 'direction', m.direction, 'body', m.body, 'status', m.status, 'created_at', m.created_at)
-       FROM messages m WHERE m.session_id = s.id ORDER BY m.created_at DESC LIMIT 1) AS last_message";
+    (SELECT jsonb_build_object('id', m.id, 'direction', m.direction, 'body', m.body, 'status', m.status, 'created_at', m.created_at,
+                               'at', coalesce(m.provider_timestamp, m.created_at))
+       FROM messages m WHERE m.session_id = s.id ORDER BY coalesce(m.provider_timestamp, m.created_at) DESC, m.created_at DESC LIMIT 1) AS last_message";
 
 const SESSION_FROM: &str = " FROM conversation_sessions s JOIN contacts c ON c.id = s.contact_id JOIN channels ch ON ch.id = s.channel_id";
 
@@ -142,8 +143,11 @@ async fn live_state(state: &AppState, workflow_id: &str) -> Value {
 }
 
 /// Columns of a message in conversation views.
+/// `at` is when the message was written (the provider's time, clamped to ours; our time for our own
+/// messages until the provider stamps them): the order a conversation reads in, whatever order
+/// the messages arrived in.
 const MESSAGE_COLUMNS: &str = "m.id, m.direction, m.body, m.media, m.status, m.failure_reason, m.origin, m.intent, m.confidence, m.agent_type, m.customer_reaction,
-    m.provider_timestamp, m.created_at, m.handled_by_workflow AS workflow_id";
+    m.provider_timestamp, m.created_at, coalesce(m.provider_timestamp, m.created_at) AS at, m.handled_by_workflow AS workflow_id";
 
 /// A conversation with its latest 100 messages and, while open, its workflow's live state.
 #[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations", params(("id" = String, Path)),
@@ -175,7 +179,8 @@ pub async fn show(State(state): State<AppState>, principal: Principal, Path(id):
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MessagesQuery {
-    /// `created_at` (oldest first, default) or `-created_at`.
+    /// `at` (when written, oldest first; the default), `-at`, or `created_at` / `-created_at`
+    /// (when Ventros stored it).
     pub sort: Option<String>,
     pub cursor: Option<String>,
     /// 1 to 200, default 50.
@@ -187,7 +192,7 @@ pub struct MessagesQuery {
     responses((status = 200, description = "A page of messages", body = Value), (status = 404, description = "No such conversation")))]
 pub async fn messages(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, ApiQuery(q): ApiQuery<MessagesQuery>) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "conversation")?;
-    let sort = Sort::parse(q.sort.as_deref(), &["created_at"], false)?;
+    let sort = Sort::parse(q.sort.as_deref(), &["at", "created_at"], false)?;
     let limit = page_limit(q.limit)?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     load_session(&mut tx, id).await?;
