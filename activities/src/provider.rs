@@ -275,7 +275,14 @@ impl ChannelAdapter for WahaChannel<'_> {
             return Ok(None);
         };
         let since = attempted - chrono::TimeDelta::seconds(5);
-        let recent = self.api.recent_messages(self.cfg, out.chat_id, WAHA_RECONCILE_LOOKBACK).await?;
+        // Whatever the lookup answers short of the history itself (an error, a 404 from a WAHA
+        // without the endpoint, an outage) says nothing about the earlier attempt: the outcome
+        // stays unknown and the send is retried later, never failed and never sent blindly again.
+        let recent = self.api.recent_messages(self.cfg, out.chat_id, WAHA_RECONCILE_LOOKBACK).await.map_err(|e| ProviderError::Retry {
+            reason: format!("could not yet tell whether an earlier attempt was sent ({e}); checking again"),
+            after: None,
+            unknown_outcome: true,
+        })?;
         Ok(recent
             .into_iter()
             .find(|m| m.from_me && m.body.as_deref() == Some(out.text) && m.timestamp.is_none_or(|t| t >= since.timestamp()))

@@ -225,7 +225,8 @@ impl WahaError {
 pub trait WahaApi: Send + Sync {
     /// `POST /api/sendText`.
     async fn send_text(&self, cfg: &WahaConfig, chat_id: &str, text: &str) -> Result<SentMessage, WahaError>;
-    /// `GET /api/messages?chatId=&limit=&session=`: the chat's latest messages, newest first.
+    /// The chat's latest messages, newest first: `GET /api/{session}/chats/{chatId}/messages`, or
+    /// the older `GET /api/messages?chatId=&session=` where that is missing.
     async fn recent_messages(&self, cfg: &WahaConfig, chat_id: &str, limit: u32) -> Result<Vec<SentMessage>, WahaError>;
     /// `POST /api/sendSeen`: blue ticks on the customer's messages.
     async fn send_seen(&self, cfg: &WahaConfig, chat_id: &str, message_ids: &[String]) -> Result<(), WahaError>;
@@ -348,14 +349,28 @@ impl WahaApi for HttpWahaClient {
     }
 
     async fn recent_messages(&self, cfg: &WahaConfig, chat_id: &str, limit: u32) -> Result<Vec<SentMessage>, WahaError> {
-        let resp = self
+        // WAHA's current endpoint for a chat's history; versions without it have the older
+        // `GET /api/messages`, tried when this one is not there.
+        let current = self
             .http
-            .get(self.endpoint(cfg, &["api", "messages"])?)
-            .query(&[("chatId", chat_id), ("limit", &limit.to_string()), ("session", &cfg.session), ("downloadMedia", "false")])
+            .get(self.endpoint(cfg, &["api", &cfg.session, "chats", chat_id, "messages"])?)
+            .query(&[("limit", limit.to_string().as_str()), ("downloadMedia", "false")])
             .header(HEADER_API_KEY, &cfg.api_key)
             .send()
             .await;
-        let value = Self::read(resp).await?;
+        let value = match Self::read(current).await {
+            Err(WahaError::Rejected { status: 404 | 405, .. }) => {
+                let legacy = self
+                    .http
+                    .get(self.endpoint(cfg, &["api", "messages"])?)
+                    .query(&[("chatId", chat_id), ("limit", &limit.to_string()), ("session", &cfg.session), ("downloadMedia", "false")])
+                    .header(HEADER_API_KEY, &cfg.api_key)
+                    .send()
+                    .await;
+                Self::read(legacy).await?
+            }
+            other => other?,
+        };
         let list = value.as_array().ok_or_else(|| WahaError::InvalidResponse("expected an array".into()))?;
         Ok(list.iter().filter_map(SentMessage::from_json).collect())
     }

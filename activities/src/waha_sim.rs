@@ -111,6 +111,19 @@ pub struct Faults {
     /// Sends to these chats answer 422 (a number that is not on WhatsApp), whatever else is set.
     #[serde(default)]
     pub reject_chat_ids: Vec<String>,
+    /// The next N sends are taken (the customer gets the message) and then answered 500: the
+    /// ambiguous failure, where only the chat's history can tell.
+    #[serde(default)]
+    pub fail_after_sending: u32,
+    /// After taking a message, wait this long before answering (a send in flight).
+    #[serde(default)]
+    pub answer_delay_ms: u64,
+    /// `GET /api/messages` answers 404, as on WAHA versions that only have the per-chat endpoint.
+    #[serde(default)]
+    pub legacy_messages_removed: bool,
+    /// Neither history endpoint answers (500): WAHA cannot say what it sent.
+    #[serde(default)]
+    pub history_unavailable: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -134,6 +147,8 @@ struct Counters {
     rejected_calls: u64,
     seen: u64,
     typing: u64,
+    /// Calls to either chat-history endpoint.
+    history_calls: u64,
     webhooks_delivered: u64,
     webhooks_failed_attempts: u64,
 }
@@ -175,6 +190,7 @@ impl WahaSimulator {
             .route("/api/startTyping", post(typing))
             .route("/api/stopTyping", post(typing))
             .route("/api/messages", get(list_messages))
+            .route("/api/{session}/chats/{chat_id}/messages", get(list_chat_messages))
             .route("/sim/inbound", post(inject_inbound))
             .route("/sim/faults", post(set_faults).get(get_faults))
             .route("/sim/session-status", post(emit_session_status))
@@ -191,6 +207,11 @@ impl WahaSimulator {
     /// How many calls were answered with an injected failure.
     pub fn rejected_calls(&self) -> u64 {
         self.state.lock().expect("sim state").counters.rejected_calls
+    }
+
+    /// How many times a chat's history was asked for.
+    pub fn history_calls(&self) -> u64 {
+        self.state.lock().expect("sim state").counters.history_calls
     }
 
     pub fn set_faults(&self, faults: Faults) {
@@ -449,6 +470,21 @@ async fn send_text(State(sim): State<WahaSimulator>, headers: HeaderMap, body: a
         "id": message.id, "timestamp": message.timestamp, "from": ME, "fromMe": true, "source": "api",
         "to": chat_id, "body": message.body, "hasMedia": false, "ack": 0, "ackName": "PENDING",
     });
+    if faults.answer_delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(faults.answer_delay_ms)).await;
+    }
+    let fail = {
+        let mut state = sim.state.lock().expect("sim state");
+        let fail = state.faults.fail_after_sending > 0;
+        if fail {
+            state.faults.fail_after_sending -= 1;
+            state.counters.rejected_calls += 1;
+        }
+        fail
+    };
+    if fail {
+        return problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
+    }
     (StatusCode::CREATED, Json(response)).into_response()
 }
 
@@ -484,18 +520,46 @@ struct MessagesQuery {
     session: Option<String>,
 }
 
+#[derive(Deserialize)]
+struct ChatMessagesQuery {
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// `GET /api/{session}/chats/{chatId}/messages`: the chat's messages, newest first (WAHA's current
+/// endpoint for a chat's history).
+async fn list_chat_messages(
+    State(sim): State<WahaSimulator>,
+    headers: HeaderMap,
+    axum::extract::Path((session, chat_id)): axum::extract::Path<(String, String)>,
+    Query(q): Query<ChatMessagesQuery>,
+) -> Response {
+    chat_history(&sim, &headers, session, chat_id, q.limit, false)
+}
+
 async fn list_messages(State(sim): State<WahaSimulator>, headers: HeaderMap, Query(q): Query<MessagesQuery>) -> Response {
-    if !sim.authorised(&headers) {
+    chat_history(&sim, &headers, q.session.unwrap_or_else(|| "default".into()), q.chat_id, q.limit, true)
+}
+
+fn chat_history(sim: &WahaSimulator, headers: &HeaderMap, session: String, chat_id: String, limit: Option<usize>, legacy: bool) -> Response {
+    if !sim.authorised(headers) {
         return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
     {
         let mut state = sim.state.lock().expect("sim state");
+        state.counters.history_calls += 1;
         if state.faults.outage {
             state.counters.rejected_calls += 1;
             return problem(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
         }
+        if state.faults.history_unavailable {
+            return problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
+        }
+        if legacy && state.faults.legacy_messages_removed {
+            return problem(StatusCode::NOT_FOUND, "Cannot GET /api/messages");
+        }
     }
-    let session = q.session.unwrap_or_else(|| "default".into());
+    let q = MessagesQuery { chat_id, limit, session: Some(session.clone()) };
     let state = sim.state.lock().expect("sim state");
     let list: Vec<Value> = state
         .messages

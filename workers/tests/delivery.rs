@@ -48,3 +48,79 @@ async fn a_message_that_arrives_late_takes_its_place_everywhere() {
     let (_, list) = app.get("/api/v1/conversations").await;
     assert_eq!(list["items"][0]["last_message"]["body"], "segunda", "the latest written, not the latest arrived");
 }
+
+const GREETING: &str = "Olá! Já vamos te atender.";
+
+fn greeting() -> Value {
+    json!({"debounce_ms": 0, "greeting": GREETING})
+}
+
+/// Waits until `n` replies are read, failing at once if any is stored `failed` (a reply lost).
+async fn all_read(app: &TestApp, n: usize, within: Duration) {
+    eventually(&format!("{n} replies read"), within, || async {
+        let rows = app.outbound_statuses().await;
+        if let Some((id, _, reason)) = rows.iter().find(|(_, s, _)| s == "failed") {
+            panic!("reply {id} was stored failed: {reason:?}");
+        }
+        (rows.len() == n && rows.iter().all(|(_, s, _)| s == "read")).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn replies_whose_sends_fail_ambiguously_are_sent_once_without_the_old_history_endpoint() {
+    use ventros_activities::waha_sim::Faults;
+    let app = TestApp::spawn(greeting()).await;
+    // Half the sends fail before WAHA takes them; five more are taken and then answered 500; and
+    // this WAHA has only the per-chat history endpoint.
+    app.sim.set_faults(Faults { error_rate: 0.5, fail_after_sending: 5, legacy_messages_removed: true, ..Faults::default() });
+    let chats: Vec<String> = (0..10).map(|i| format!("55119999904{i:02}@c.us")).collect();
+    for chat in &chats {
+        app.customer_writes(chat, json!([{"body": "Oi, tudo bem?"}]), 1, false).await;
+    }
+    all_read(&app, 10, Duration::from_secs(120)).await;
+    for chat in &chats {
+        assert_eq!(app.sent_to(chat), [GREETING], "{chat}: exactly one greeting");
+    }
+    assert!(app.sim.history_calls() >= 5, "the ambiguous sends were reconciled from the chat's history");
+}
+
+#[tokio::test]
+async fn a_send_in_flight_when_the_worker_dies_is_recorded_as_sent() {
+    use ventros_activities::waha_sim::Faults;
+    let mut app = TestApp::spawn(greeting()).await;
+    app.sim.set_faults(Faults { answer_delay_ms: 5_000, legacy_messages_removed: true, ..Faults::default() });
+    let chat = "5511999990500@c.us";
+    app.customer_writes(chat, json!([{"body": "Bom dia"}]), 1, false).await;
+    // WAHA has taken the greeting (the customer has it) and has not answered yet: crash.
+    eventually("the greeting taken by WAHA", WAIT, || async { (!app.sent_to(chat).is_empty()).then_some(()) }).await;
+    app.kill_worker();
+    app.sim.set_faults(Faults { legacy_messages_removed: true, ..Faults::default() });
+    app.start_worker();
+    all_read(&app, 1, Duration::from_secs(90)).await;
+    assert_eq!(app.sent_to(chat), [GREETING], "sent once, and recorded as sent");
+    let provider_id: Option<String> = sqlx::query_scalar("SELECT provider_message_id FROM messages WHERE direction = 'outbound'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(provider_id, app.sim.sent().first().map(|m| m.id.clone()), "the provider's id, so receipts find it");
+}
+
+#[tokio::test]
+async fn while_waha_cannot_answer_history_the_reply_stays_pending_and_is_never_sent_twice() {
+    use ventros_activities::waha_sim::Faults;
+    let app = TestApp::spawn(greeting()).await;
+    app.sim.set_faults(Faults { fail_after_sending: 1, history_unavailable: true, ..Faults::default() });
+    let chat = "5511999990600@c.us";
+    app.customer_writes(chat, json!([{"body": "Olá"}]), 1, false).await;
+    // The send went through but was answered 500, and the history cannot be read: the outcome is
+    // unknown, so the reply waits (pending, retried), neither failed nor sent again.
+    eventually("lookups retried", WAIT, || async { (app.sim.history_calls() >= 3).then_some(()) }).await;
+    let rows = app.outbound_statuses().await;
+    assert_eq!((rows.len(), rows[0].1.as_str()), (1, "pending"), "{rows:?}");
+    assert_eq!(app.sent_to(chat).len(), 1);
+    // WAHA answers again: the earlier send is found and recorded, not repeated.
+    app.sim.set_faults(Faults::default());
+    all_read(&app, 1, Duration::from_secs(90)).await;
+    assert_eq!(app.sent_to(chat), [GREETING]);
+}
