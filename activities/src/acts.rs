@@ -194,14 +194,15 @@ impl ConversationActivities {
         let row = store::load_outbound(&self.pool, input.tenant_id, input.message_id).await.map_err(store_failure)?;
         let settings = &row.channel.settings;
         let adapter = self.channels.adapter(&row.channel.provider);
-        let done = |provider_message_id: String| SendOutboundOutput {
+        let done = |provider_message_id: String, held_receipts: Vec<DeliveryStatus>| SendOutboundOutput {
             provider_message_id,
             ack_timeout_secs: settings.ack_timeout_secs,
             read_window_secs: settings.read_window_secs,
             delivery_receipts: adapter.capabilities().delivery_receipts,
+            held_receipts,
         };
         if let Some(provider_id) = &row.provider_message_id {
-            return Ok(done(provider_id.clone()));
+            return Ok(done(provider_id.clone(), Vec::new()));
         }
         if row.status != DeliveryStatus::Pending.as_str() {
             return Err(permanent_send_failure(format!("message is {} and cannot be sent", row.status)));
@@ -219,8 +220,8 @@ impl ConversationActivities {
             && let Some(earlier) = adapter.find_earlier_send(&outgoing).await.map_err(provider_failure)?
         {
             tracing::info!(message.id = %input.message_id, "send reconciled with an earlier attempt");
-            store::record_sent(&self.pool, input.tenant_id, input.message_id, &earlier).await.map_err(store_failure)?;
-            return Ok(done(earlier));
+            let held = store::record_sent(&self.pool, input.tenant_id, input.message_id, &earlier).await.map_err(store_failure)?;
+            return Ok(done(earlier, held));
         }
         store::mark_send_attempt(&self.pool, input.message_id).await.map_err(store_failure)?;
         let provider_id = match adapter.send_text(&outgoing).await {
@@ -233,9 +234,9 @@ impl ConversationActivities {
                 return Err(provider_failure(err));
             }
         };
-        store::record_sent(&self.pool, input.tenant_id, input.message_id, &provider_id).await.map_err(store_failure)?;
+        let held = store::record_sent(&self.pool, input.tenant_id, input.message_id, &provider_id).await.map_err(store_failure)?;
         tracing::info!(tenant.id = %input.tenant_id, message.id = %input.message_id, channel.kind = %row.channel.kind, "message sent");
-        Ok(done(provider_id))
+        Ok(done(provider_id, held))
     }
 
     #[activity(definition = defs::ComposeOperatorMessage)]

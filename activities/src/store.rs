@@ -526,11 +526,31 @@ pub async fn clear_send_attempt(pool: &PgPool, message_id: Uuid) -> Result<(), S
     Ok(())
 }
 
-/// Records the provider's id and moves the message to `sent`, once.
-pub async fn record_sent(pool: &PgPool, tenant_id: Uuid, message_id: Uuid, provider_message_id: &str) -> Result<(), StoreError> {
+/// Records the provider's id and moves the message to `sent`, once. Returns the receipts for that
+/// id that arrived before it was recorded (held by the webhook), now taken for the workflow.
+pub async fn record_sent(pool: &PgPool, tenant_id: Uuid, message_id: Uuid, provider_message_id: &str) -> Result<Vec<DeliveryStatus>, StoreError> {
     let mut tx = pool.begin().await?;
     record_sent_in(&mut tx, tenant_id, message_id, provider_message_id).await?;
+    // The webhook holds a receipt under the same lock after looking for the id: either it saw
+    // this id recorded, or its held row is visible here.
+    lock_provider_id(&mut tx, provider_message_id).await?;
+    let held: Vec<String> = sqlx::query_scalar(
+        "DELETE FROM held_receipts WHERE tenant_id = $1 AND provider_message_id = $2
+            AND channel_id = (SELECT channel_id FROM messages WHERE id = $3)
+         RETURNING status",
+    )
+    .bind(tenant_id)
+    .bind(provider_message_id)
+    .bind(message_id)
+    .fetch_all(&mut *tx)
+    .await?;
     tx.commit().await?;
+    Ok(held.iter().filter_map(|s| DeliveryStatus::parse(s)).collect())
+}
+
+/// Serialises, per provider message id, recording a send and holding an early receipt for it.
+pub async fn lock_provider_id(tx: &mut Transaction<'_, Postgres>, provider_message_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7317))").bind(provider_message_id).execute(&mut **tx).await?;
     Ok(())
 }
 

@@ -209,6 +209,11 @@ impl WahaSimulator {
         self.state.lock().expect("sim state").counters.rejected_calls
     }
 
+    /// Webhook deliveries the receiver did not accept (each retry counts).
+    pub fn webhook_failures(&self) -> u64 {
+        self.state.lock().expect("sim state").counters.webhooks_failed_attempts
+    }
+
     /// How many times a chat's history was asked for.
     pub fn history_calls(&self) -> u64 {
         self.state.lock().expect("sim state").counters.history_calls

@@ -13,7 +13,7 @@
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, TimeZone, Utc};
@@ -246,18 +246,39 @@ async fn on_ack(state: &AppState, channel_id: Uuid, channel: &WahaChannel, envel
     if status == DeliveryStatus::Pending {
         return Ok(accepted("ignored", json!({"reason": "PENDING carries no news"})));
     }
+    let mut tx = crate::db::tenant_tx(&state.pool, channel.tenant_id).await?;
+    // Under the same lock the send takes to record this id: either the id is recorded and visible
+    // here, or the receipt held below is visible to the send.
+    ventros_activities::store::lock_provider_id(&mut tx, &ack.id).await?;
     let message: Option<(Uuid, i32)> = sqlx::query_as(
         "SELECT id, status_rank FROM messages WHERE channel_id = $1 AND tenant_id = $2 AND provider_message_id = $3 AND direction = 'outbound'",
     )
     .bind(channel_id)
     .bind(channel.tenant_id)
     .bind(&ack.id)
-    .fetch_optional(&mut *crate::db::tenant_tx(&state.pool, channel.tenant_id).await?)
+    .fetch_optional(&mut *tx)
     .await?;
     let Some((message_id, current_rank)) = message else {
-        // The send may not have recorded WAHA's id yet: 404 makes WAHA retry the receipt.
-        return Err(ApiError::NotFound("no outbound message with this provider id (yet)".into()));
+        if status == DeliveryStatus::Sent {
+            return Ok(accepted("ignored", json!({"reason": "a send records sent itself"})));
+        }
+        // WAHA can report a message before its sendText call has answered us: keep the receipt
+        // for the send to apply (a message sent from outside Ventros never claims it; it ages out).
+        sqlx::query(
+            "INSERT INTO held_receipts (tenant_id, channel_id, provider_message_id, status) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(channel.tenant_id)
+        .bind(channel_id)
+        .bind(&ack.id)
+        .bind(status.as_str())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM held_receipts WHERE channel_id = $1 AND received_at < now() - interval '7 days'").bind(channel_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        return Ok((StatusCode::ACCEPTED, Json(json!({"status": "held", "reason": "the send has not recorded this id yet; applied when it does"}))).into_response());
     };
+    tx.commit().await?;
     match signal_receipt(state, channel.tenant_id, message_id, current_rank, status).await? {
         ReceiptOutcome::Signalled => Ok(accepted("accepted", json!({"message_id": message_id}))),
         ReceiptOutcome::AlreadyRecorded => Ok(accepted("ignored", json!({"reason": "status already recorded", "message_id": message_id}))),

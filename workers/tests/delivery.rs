@@ -124,3 +124,22 @@ async fn while_waha_cannot_answer_history_the_reply_stays_pending_and_is_never_s
     all_read(&app, 1, Duration::from_secs(90)).await;
     assert_eq!(app.sent_to(chat), [GREETING]);
 }
+
+#[tokio::test]
+async fn receipts_that_beat_the_send_are_kept_and_applied_once_it_is_recorded() {
+    use ventros_activities::waha_sim::Faults;
+    let app = TestApp::spawn(greeting()).await;
+    // WAHA takes the greeting, reports it delivered and read, and only then answers sendText.
+    app.sim.set_faults(Faults { answer_delay_ms: 2_000, ..Faults::default() });
+    let chat = "5511999990700@c.us";
+    app.customer_writes(chat, json!([{"body": "Oi"}]), 1, false).await;
+    all_read(&app, 1, WAIT).await;
+    let (id, _, _) = app.outbound_statuses().await.remove(0);
+    let (_, message) = app.get(&format!("/api/v1/messages/{id}")).await;
+    let history: Vec<&str> = message["status_history"].as_array().unwrap().iter().map(|h| h["status"].as_str().unwrap()).collect();
+    assert_eq!(history, ["pending", "sent", "delivered", "read"]);
+    // Kept and applied, not refused in the hope that WAHA retries the webhook.
+    assert_eq!(app.sim.webhook_failures(), 0, "every receipt was accepted the first time");
+    assert_eq!(app.count("held_receipts").await, 0, "nothing left held");
+    app.record_history(&ventros_workflows::ids::outbound_workflow_id(app.tenant_id, id), "outbound-held-receipts").await;
+}

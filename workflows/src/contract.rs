@@ -15,6 +15,12 @@ use temporalio_common::search_attributes::SearchAttributeKey;
 use uuid::Uuid;
 
 /// Explicit names. Changing one of these strings renames running work: don't.
+/// `patched` ids: behaviour changes that recorded histories must not see.
+pub mod patches {
+    /// OutboundMessage applies receipts that arrived before its send was recorded.
+    pub const HELD_RECEIPTS: &str = "outbound-held-receipts";
+}
+
 pub mod names {
     /// The default task queue that the worker polls.
     pub const DEFAULT_TASK_QUEUE: &str = "ventros";
@@ -519,6 +525,21 @@ impl DeliveryStatus {
         }
     }
 
+    /// The status named by [`DeliveryStatus::as_str`].
+    pub fn parse(value: &str) -> Option<DeliveryStatus> {
+        [
+            DeliveryStatus::Pending,
+            DeliveryStatus::Sent,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Read,
+            DeliveryStatus::Played,
+            DeliveryStatus::Undelivered,
+            DeliveryStatus::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+    }
+
     /// The rank stored in `messages.status_rank`.
     pub fn rank(self) -> i32 {
         match self {
@@ -660,6 +681,10 @@ pub struct SendOutboundOutput {
     /// them, no delivery receipt is awaited and a message is never called undelivered.
     #[serde(default = "yes")]
     pub delivery_receipts: bool,
+    /// Receipts the provider sent before this send recorded its id (held by the API), to be
+    /// applied as if they had just arrived. Absent in histories from before they were held.
+    #[serde(default)]
+    pub held_receipts: Vec<DeliveryStatus>,
 }
 
 fn yes() -> bool {

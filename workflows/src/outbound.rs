@@ -13,7 +13,7 @@ use temporalio_sdk::{
 };
 use temporalio_common::error::ActivityExecutionError;
 
-use crate::contract::{activities::*, names, *};
+use crate::contract::{activities::*, names, patches, *};
 use crate::conversation::now_ms;
 use crate::retry::{db_activity, provider_send_activity};
 
@@ -55,6 +55,16 @@ impl OutboundMessage {
         };
         // The send activity stored `sent` with the provider id in the same transaction.
         ctx.state_mut(|s| s.recorded = Some(DeliveryStatus::Sent));
+        // Receipts that beat the send's answer were held for it: take them as arrived now.
+        if !sent.held_receipts.is_empty() && ctx.patched(patches::HELD_RECEIPTS) {
+            ctx.state_mut(|s| {
+                for status in &sent.held_receipts {
+                    if s.best_ack.is_none_or(|best| best.can_move_to(*status)) {
+                        s.best_ack = Some(*status);
+                    }
+                }
+            });
+        }
 
         // Phase 1: the delivery receipt, or `undelivered` after the ack timeout; skipped on
         // channels that never report deliveries.
