@@ -19,8 +19,7 @@ use axum::Json;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 use temporalio_client::errors::WorkflowInteractionError;
-use temporalio_client::{WorkflowSignalOptions, WorkflowStartOptions};
-use temporalio_common::search_attributes::SearchAttributes;
+use temporalio_client::WorkflowSignalOptions;
 use uuid::Uuid;
 use ventros_activities::channel::WahaConfig;
 use ventros_activities::provider::ProviderConfig;
@@ -29,8 +28,7 @@ use ventros_activities::waha::{
     classify_chat_id, verify_signature,
 };
 use ventros_workflows::{
-    AckSignal, CHANNEL_ID_ATTRIBUTE, Conversation, ConversationInput, DeliveryStatus, InboundSignal, OutboundMessage,
-    TENANT_ID_ATTRIBUTE, ids,
+    AckSignal, DeliveryStatus, InboundSignal, OutboundMessage, ids,
 };
 
 use crate::AppState;
@@ -165,21 +163,13 @@ pub(crate) async fn hand_to_conversation(
     chat_id: &str,
     signal: InboundSignal,
 ) -> Result<String, ApiError> {
-    let chat_key = ids::chat_key(tenant_id, channel_id, chat_id);
-    let workflow_id = ids::conversation_workflow_id(tenant_id, channel_id, &chat_key);
-    let input = ConversationInput { tenant_id, channel_id, chat_key, carried: None };
-    let options = WorkflowStartOptions::new(state.config.task_queue.clone(), workflow_id.clone())
-        .search_attributes(SearchAttributes::new([
-            TENANT_ID_ATTRIBUTE.value_set(tenant_id.to_string()),
-            CHANNEL_ID_ATTRIBUTE.value_set(channel_id.to_string()),
-        ]))
-        .build();
     let client = state.temporal.client().await?;
     let started = tokio::time::timeout(
         state.config.temporal_deadline,
-        client.signal_with_start_workflow(Conversation::run, input, Conversation::inbound, signal, options),
+        ventros_activities::inbox::signal_conversation(&client, &state.config.task_queue, tenant_id, channel_id, chat_id, signal),
     )
     .await;
+    let workflow_id = ids::conversation_workflow_id(tenant_id, channel_id, &ids::chat_key(tenant_id, channel_id, chat_id));
     match started {
         Ok(Ok(_)) => {
             tracing::info!(tenant.id = %tenant_id, channel.id = %channel_id, workflow.id = %workflow_id, "inbound message handed to Temporal");

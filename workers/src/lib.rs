@@ -24,7 +24,11 @@ use ventros_activities::waha::HttpWahaClient;
 use ventros_proto::v1::memory_service_server::MemoryServiceServer;
 use ventros_activities::outbound_webhooks::{RetrySchedule, fanout_once, start_pending};
 use ventros_activities::{CampaignActivities, ContactActivities, WebhookActivities};
-use ventros_workflows::{Campaign, CampaignRecipient, ContactMerge, Conversation, MemoryIngestion, OutboundMessage, ReembedInput, ReembedMemories, WebhookDelivery, ids};
+use ventros_activities::inbox::InboxActivities;
+use ventros_workflows::{
+    Campaign, CampaignRecipient, ContactMerge, Conversation, InboxSweep, InboxSweepInput, MemoryIngestion, OutboundMessage, ReembedInput,
+    ReembedMemories, WebhookDelivery, ids,
+};
 
 /// Worker settings, from the environment (see the README's configuration table).
 #[derive(Debug, Clone, clap::Parser)]
@@ -55,6 +59,14 @@ pub struct WorkerSettings {
     /// agent service's FactExtractionAgent, an LLM when that service is configured with one).
     #[arg(long, env = "MEMORY_FACT_EXTRACTOR", default_value = "rules", value_parser = ["rules", "agent"])]
     pub fact_extractor: String,
+    /// How often the inbox sweeper looks for stored webhooks never handed to Temporal (a Temporal
+    /// Schedule); 0 turns it off.
+    #[arg(long, env = "INBOX_SWEEP_INTERVAL_SECS", default_value_t = 60)]
+    pub inbox_sweep_interval_secs: u64,
+    /// How old an unprocessed inbox row must be before the sweeper re-drives it (longer than any
+    /// debounce, so a message still being gathered is left alone).
+    #[arg(long, env = "INBOX_SWEEP_AFTER_SECS", default_value_t = 120)]
+    pub inbox_sweep_after_secs: u64,
     /// How often the memory feed looks for new outbox events when idle, in milliseconds.
     #[arg(long, env = "MEMORY_FEED_INTERVAL_MS", default_value_t = 250)]
     pub memory_feed_interval_ms: u64,
@@ -122,6 +134,26 @@ async fn run_webhook_fanout(pool: sqlx::PgPool, client: Client, task_queue: Stri
         }
     })
     .await
+}
+
+/// Creates the inbox sweeper's Temporal Schedule for this task queue, once (every worker tries; the
+/// first wins). Change the interval by deleting the schedule (`inbox-sweep:<queue>`) in the UI.
+async fn ensure_inbox_sweep(client: &Client, settings: &WorkerSettings) -> anyhow::Result<()> {
+    use temporalio_client::schedules::{CreateScheduleOptions, ScheduleAction, ScheduleError, ScheduleOverlapPolicy, ScheduleSpec};
+    let queue = &settings.connections.task_queue;
+    let schedule_id = format!("inbox-sweep:{queue}");
+    let input = InboxSweepInput { older_than_secs: settings.inbox_sweep_after_secs, limit: 500 };
+    let options = CreateScheduleOptions::builder()
+        .action(ScheduleAction::start_workflow(InboxSweep::run, input, queue.clone(), schedule_id.clone()))
+        .spec(ScheduleSpec::from_interval(Duration::from_secs(settings.inbox_sweep_interval_secs)))
+        .overlap_policy(ScheduleOverlapPolicy::Skip)
+        .note("re-drives stored webhooks that never reached a Conversation".to_owned())
+        .build();
+    match client.create_schedule(&schedule_id, options).await {
+        Ok(_) => Ok(()),
+        Err(ScheduleError::Rpc(status)) if status.code() == tonic::Code::AlreadyExists => Ok(()),
+        Err(err) => Err(anyhow::anyhow!("creating the inbox sweeper's schedule: {err}")),
+    }
 }
 
 /// Sets the passwords of the restricted login roles (migration 0009) from the environment, where
@@ -204,6 +236,10 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         max_backoff: Duration::from_millis(settings.webhook_retry_max_ms.max(1)),
     };
     tokio::spawn(run_webhook_fanout(pool.clone(), client.clone(), settings.connections.task_queue.clone(), schedule, feed_interval));
+    if settings.inbox_sweep_interval_secs > 0 {
+        ensure_inbox_sweep(&client, &settings).await?;
+    }
+    let inbox = InboxActivities::new(pool.clone(), client.clone(), settings.connections.task_queue.clone());
     let campaigns = CampaignActivities::new(pool.clone(), client.clone(), agents.clone(), settings.campaign_page_size, settings.campaign_max_in_flight);
     let activities = ConversationActivities::new(
         pool.clone(),
@@ -223,11 +259,13 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         .register_workflow::<ReembedMemories>()?
         .register_workflow::<ContactMerge>()?
         .register_workflow::<WebhookDelivery>()?
+        .register_workflow::<InboxSweep>()?
         .register_workflow::<Campaign>()?
         .register_workflow::<CampaignRecipient>()?
         .register_activities(activities)
         .register_activities(campaigns)
         .register_activities(ContactActivities::new(pool.clone()))
+        .register_activities(inbox)
         .register_activities(WebhookActivities::new(pool, settings.network.webhook_allow_private_networks))
         .register_activities(MemoryActivities::new(engine))
         .build();

@@ -143,3 +143,53 @@ async fn receipts_that_beat_the_send_are_kept_and_applied_once_it_is_recorded() 
     assert_eq!(app.count("held_receipts").await, 0, "nothing left held");
     app.record_history(&ventros_workflows::ids::outbound_workflow_id(app.tenant_id, id), "outbound-held-receipts").await;
 }
+
+#[tokio::test]
+async fn a_stored_webhook_whose_hand_over_failed_is_re_driven_once_by_the_sweeper() {
+    let mut app = TestApp::spawn(greeting()).await;
+    app.kill_worker();
+    app.worker_env.push(("INBOX_SWEEP_INTERVAL_SECS".into(), "1".into()));
+    app.worker_env.push(("INBOX_SWEEP_AFTER_SECS".into(), "1".into()));
+    app.start_worker();
+    // An API replica that cannot reach Temporal: the webhook is stored, the hand-over fails (503),
+    // and the sender gives up (WAHA's retries are finite; many setups have none).
+    let broken = support::spawn_api(
+        &app.database_url,
+        ventros_api::TemporalHandle::connect_in_background("http://127.0.0.1:9".into(), "default".into()),
+        &app.task_queue,
+    )
+    .await;
+    let chat = "5511999990800@c.us";
+    let body = serde_json::to_vec(&json!({
+        "id": "evt_stranded", "event": "message", "session": "default", "timestamp": chrono::Utc::now().timestamp_millis(),
+        "payload": {"id": format!("false_{chat}_3EB0STRANDED"), "timestamp": chrono::Utc::now().timestamp(), "from": chat,
+                    "fromMe": false, "body": "Alguém aí?", "hasMedia": false},
+    }))
+    .unwrap();
+    let resp = app
+        .http
+        .post(format!("{broken}/webhooks/waha/{}", app.channel_id))
+        .header("Content-Type", "application/json")
+        .header("X-Webhook-Hmac", ventros_activities::waha::sign_body(support::HMAC_KEY, &body))
+        .header("X-Webhook-Hmac-Algorithm", "sha512")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(app.count("webhook_inbox WHERE processed_at IS NULL").await, 1, "stored, not processed");
+
+    // The sweeper hands it to its Conversation: stored once, answered once.
+    all_read(&app, 1, WAIT).await;
+    assert_eq!(app.count("messages WHERE direction = 'inbound'").await, 1);
+    assert_eq!(app.sent_to(chat), [GREETING]);
+    eventually("the inbox row processed", WAIT, || async { (app.count("webhook_inbox WHERE processed_at IS NULL").await == 0).then_some(()) }).await;
+    // Later passes find nothing more to do (the schedule keeps firing every second).
+    let before = app.sim.sent().len();
+    let schedule = app.temporal.get_schedule_handle(format!("inbox-sweep:{}", app.task_queue));
+    let actions = || async { schedule.describe(temporalio_client::RpcOptions::default()).await.map(|d| d.action_count()).unwrap_or(0) };
+    let seen = actions().await;
+    eventually("two more sweeps", WAIT, || async { (actions().await >= seen + 2).then_some(()) }).await;
+    assert_eq!(app.sim.sent().len(), before, "nothing sent twice");
+    schedule.delete(temporalio_client::schedules::DeleteScheduleOptions::default()).await.unwrap();
+}

@@ -31,6 +31,7 @@ pub mod names {
     pub const REEMBED_MEMORIES_WORKFLOW: &str = "ReembedMemories";
     pub const CONTACT_MERGE_WORKFLOW: &str = "ContactMerge";
     pub const WEBHOOK_DELIVERY_WORKFLOW: &str = "WebhookDelivery";
+    pub const INBOX_SWEEP_WORKFLOW: &str = "InboxSweep";
     pub const CAMPAIGN_WORKFLOW: &str = "Campaign";
     pub const CAMPAIGN_RECIPIENT_WORKFLOW: &str = "CampaignRecipient";
 
@@ -55,6 +56,7 @@ pub mod names {
     pub const ACTIVITY_SET_ASSIGNMENT: &str = "conversation.set_assignment";
     pub const ACTIVITY_CLOSE_SESSION: &str = "conversation.close_session";
     pub const ACTIVITY_SEND_OUTBOUND: &str = "outbound.send";
+    pub const ACTIVITY_INBOX_SWEEP: &str = "inbox.sweep";
     pub const ACTIVITY_RECORD_STATUS: &str = "outbound.record_status";
     pub const ACTIVITY_AGENT_PRESENCE: &str = "agent.presence";
     pub const ACTIVITY_AGENT_EXECUTE: &str = "agent.execute";
@@ -629,6 +631,24 @@ pub struct MergeStepInput {
 /// Rows moved per kind, the merge's result.
 pub type MergeCounts = std::collections::BTreeMap<String, u64>;
 
+/// One pass of the inbox sweeper: stored webhooks older than `older_than_secs` that no
+/// Conversation has processed are handed to Temporal again (at most `limit`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InboxSweepInput {
+    pub older_than_secs: u64,
+    pub limit: u32,
+}
+
+/// What a sweep did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct InboxSweepOutput {
+    /// Rows handed to their Conversation again.
+    pub redriven: u32,
+    /// Rows that cannot be processed (an unknown channel kind or a payload that no longer parses):
+    /// left for an operator, never retried in a loop.
+    pub unreadable: u32,
+}
+
 /// One outbound webhook delivery, retried with backoff until the receiver answers 2xx or the
 /// attempts run out.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -969,6 +989,8 @@ activity_definitions! {
     WebhookDeliver: names::ACTIVITY_WEBHOOK_DELIVER, WebhookAttemptInput => ();
     /// Marks a delivery failed once its attempts are exhausted.
     WebhookGiveUp: names::ACTIVITY_WEBHOOK_GIVE_UP, WebhookAttemptInput => ();
+    /// Hands stranded inbox rows (stored, never processed) to their Conversations again.
+    SweepInbox: names::ACTIVITY_INBOX_SWEEP, InboxSweepInput => InboxSweepOutput;
     /// Creates (or finds) the campaign run this execution is.
     CampaignBeginRun: names::ACTIVITY_CAMPAIGN_BEGIN_RUN, BeginRunInput => BeginRunOutput;
     /// The next page of the segment's contacts after a cursor, recorded as pending recipients.

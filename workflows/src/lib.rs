@@ -22,4 +22,4 @@ pub use contacts::ContactMerge;
 pub use conversation::Conversation;
 pub use memory::{MemoryIngestion, ReembedMemories};
 pub use outbound::OutboundMessage;
-pub use webhooks::WebhookDelivery;
+pub use webhooks::{InboxSweep, WebhookDelivery};

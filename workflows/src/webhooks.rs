@@ -2,6 +2,9 @@
 //! exponential backoff by Temporal until the receiver answers 2xx. The delivery id (the
 //! `webhook-id` header) is fixed before the first attempt, so a receiver can deduplicate retries.
 //! Only when every attempt has failed is the delivery marked failed (and it can be redelivered).
+//!
+//! Also the InboxSweep workflow: started by a Temporal Schedule, it re-drives inbound webhooks that
+//! were stored but whose hand-over to Temporal failed after the sender stopped retrying.
 
 use std::time::Duration;
 
@@ -45,5 +48,33 @@ impl WebhookDelivery {
     #[query(name = names::QUERY_STATE)]
     pub fn state(&self, _ctx: &WorkflowContextView) -> Option<bool> {
         self.delivered
+    }
+}
+
+/// One pass of the inbox sweeper (a Temporal Schedule starts one a minute; a pass still running
+/// makes the next firing skip). Re-driving is safe to repeat: a Conversation ignores an inbox id
+/// it has seen, and storing a message is idempotent on the provider's id.
+#[workflow]
+#[derive(Default)]
+pub struct InboxSweep {
+    result: Option<InboxSweepOutput>,
+}
+
+#[workflow_methods]
+impl InboxSweep {
+    #[run(name = names::INBOX_SWEEP_WORKFLOW)]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: InboxSweepInput) -> WorkflowResult<InboxSweepOutput> {
+        let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60))
+            .retry_policy(RetryPolicy::builder().initial_interval(Duration::from_secs(1)).maximum_attempts(3).build())
+            .build();
+        let result = ctx.execute_activity(SweepInbox, input, options).await?;
+        ctx.state_mut(|s| s.result = Some(result.clone()));
+        Ok(result)
+    }
+
+    /// What the pass did, once done.
+    #[query(name = names::QUERY_STATE)]
+    pub fn state(&self, _ctx: &WorkflowContextView) -> Option<InboxSweepOutput> {
+        self.result.clone()
     }
 }

@@ -318,6 +318,9 @@ impl TestApp {
             // The tests' webhook receivers and simulators listen on loopback.
             .env("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")
             .env("PROVIDER_ALLOW_PRIVATE_NETWORKS", "true")
+            // One schedule per test would outlive it on the shared server; a test that needs the
+            // sweeper turns it on through worker_env.
+            .env("INBOX_SWEEP_INTERVAL_SECS", "0")
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
             .envs(self.worker_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
