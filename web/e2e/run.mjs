@@ -20,7 +20,8 @@ const base = env("VENTROS_URL");
 const sim = env("SIM_URL");
 const artifacts = env("ARTIFACTS");
 mkdirSync(artifacts, { recursive: true });
-const TIMEOUT = 30_000;
+// A deadline for each wait, not a target: generous because CI may run on a busy machine.
+const TIMEOUT = 60_000;
 
 async function api(path, init = {}) {
   const resp = await fetch(`${base}/api/v1${path}`, {

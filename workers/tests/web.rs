@@ -54,7 +54,7 @@ async fn the_web_app_in_a_real_browser() {
     assert_eq!(status, StatusCode::CREATED, "{segment}");
 
     let output = tokio::time::timeout(
-        Duration::from_secs(300),
+        Duration::from_secs(600),
         tokio::process::Command::new("node")
             .arg("e2e/run.mjs")
             .current_dir(&web)
@@ -70,7 +70,7 @@ async fn the_web_app_in_a_real_browser() {
             .output(),
     )
     .await
-    .expect("the browser tests finish within 5 minutes")
+    .expect("the browser tests finish within 10 minutes")
     .expect("node runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
