@@ -111,6 +111,10 @@ pub struct Faults {
     /// Sends to these chats answer 422 (a number that is not on WhatsApp), whatever else is set.
     #[serde(default)]
     pub reject_chat_ids: Vec<String>,
+    /// The next N sends are answered 500 without being taken (a definite failure that looks like
+    /// the ambiguous one). Counted down before `fail_after_sending`.
+    #[serde(default)]
+    pub fail_before_sending: u32,
     /// The next N sends are taken (the customer gets the message) and then answered 500: the
     /// ambiguous failure, where only the chat's history can tell.
     #[serde(default)]
@@ -421,6 +425,18 @@ async fn send_text(State(sim): State<WahaSimulator>, headers: HeaderMap, body: a
     if faults.outage {
         sim.state.lock().expect("sim state").counters.rejected_calls += 1;
         return problem(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+    }
+    let fail_now = {
+        let mut state = sim.state.lock().expect("sim state");
+        let fail = state.faults.fail_before_sending > 0;
+        if fail {
+            state.faults.fail_before_sending -= 1;
+            state.counters.rejected_calls += 1;
+        }
+        fail
+    };
+    if fail_now {
+        return problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
     }
     if faults.error_rate > 0.0 && rand::rng().random_bool(faults.error_rate.clamp(0.0, 1.0)) {
         sim.state.lock().expect("sim state").counters.rejected_calls += 1;

@@ -71,18 +71,20 @@ async fn all_read(app: &TestApp, n: usize, within: Duration) {
 async fn replies_whose_sends_fail_ambiguously_are_sent_once_without_the_old_history_endpoint() {
     use ventros_activities::waha_sim::Faults;
     let app = TestApp::spawn(greeting()).await;
-    // Half the sends fail before WAHA takes them; five more are taken and then answered 500; and
-    // this WAHA has only the per-chat history endpoint.
-    app.sim.set_faults(Faults { error_rate: 0.5, fail_after_sending: 5, legacy_messages_removed: true, ..Faults::default() });
+    // WAHA fails half of the first sends: five before taking the message, five after (the customer
+    // has it, we got a 500); and this WAHA has only the per-chat history endpoint. Counted, not
+    // random, so that no reply waits out a long losing streak of backoffs.
+    app.sim.set_faults(Faults { fail_before_sending: 5, fail_after_sending: 5, legacy_messages_removed: true, ..Faults::default() });
     let chats: Vec<String> = (0..10).map(|i| format!("55119999904{i:02}@c.us")).collect();
     for chat in &chats {
         app.customer_writes(chat, json!([{"body": "Oi, tudo bem?"}]), 1, false).await;
     }
-    all_read(&app, 10, Duration::from_secs(120)).await;
+    all_read(&app, 10, Duration::from_secs(240)).await;
     for chat in &chats {
         assert_eq!(app.sent_to(chat), [GREETING], "{chat}: exactly one greeting");
     }
     assert!(app.sim.history_calls() >= 5, "the ambiguous sends were reconciled from the chat's history");
+    assert_eq!(app.sim.rejected_calls(), 10, "every injected failure was met");
 }
 
 #[tokio::test]
