@@ -18,7 +18,9 @@ use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use uuid::Uuid;
 use ventros_workflows::contract::{InboxSweepInput, InboxSweepOutput, activities as defs};
-use ventros_workflows::{CHANNEL_ID_ATTRIBUTE, Conversation, ConversationInput, InboundSignal, TENANT_ID_ATTRIBUTE, ids};
+use ventros_workflows::{
+    CHANNEL_ID_ATTRIBUTE, Conversation, ConversationInput, InboundSignal, TENANT_ID_ATTRIBUTE, ids,
+};
 
 use crate::provider::normalise_inbound;
 
@@ -33,14 +35,27 @@ pub async fn signal_conversation(
 ) -> Result<String, temporalio_client::errors::WorkflowStartError> {
     let chat_key = ids::chat_key(tenant_id, channel_id, chat_id);
     let workflow_id = ids::conversation_workflow_id(tenant_id, channel_id, &chat_key);
-    let input = ConversationInput { tenant_id, channel_id, chat_key, carried: None };
+    let input = ConversationInput {
+        tenant_id,
+        channel_id,
+        chat_key,
+        carried: None,
+    };
     let options = WorkflowStartOptions::new(task_queue.to_owned(), workflow_id.clone())
         .search_attributes(SearchAttributes::new([
             TENANT_ID_ATTRIBUTE.value_set(tenant_id.to_string()),
             CHANNEL_ID_ATTRIBUTE.value_set(channel_id.to_string()),
         ]))
         .build();
-    client.signal_with_start_workflow(Conversation::run, input, Conversation::inbound, signal, options).await?;
+    client
+        .signal_with_start_workflow(
+            Conversation::run,
+            input,
+            Conversation::inbound,
+            signal,
+            options,
+        )
+        .await?;
     Ok(workflow_id)
 }
 
@@ -52,7 +67,11 @@ pub struct InboxActivities {
 
 impl InboxActivities {
     pub fn new(pool: PgPool, client: Client, task_queue: String) -> Self {
-        InboxActivities { pool, client, task_queue }
+        InboxActivities {
+            pool,
+            client,
+            task_queue,
+        }
     }
 }
 
@@ -63,7 +82,11 @@ fn retryable(err: impl std::fmt::Display) -> ActivityError {
 #[activities]
 impl InboxActivities {
     #[activity(definition = defs::SweepInbox)]
-    pub async fn sweep_inbox(self: Arc<Self>, _ctx: ActivityContext, input: InboxSweepInput) -> Result<InboxSweepOutput, ActivityError> {
+    pub async fn sweep_inbox(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: InboxSweepInput,
+    ) -> Result<InboxSweepOutput, ActivityError> {
         let rows = sqlx::query(
             "SELECT i.id, i.tenant_id, i.channel_id, c.kind, i.payload FROM webhook_inbox i JOIN channels c ON c.id = i.channel_id
               WHERE i.processed_at IS NULL AND i.event = 'message' AND i.received_at < now() - make_interval(secs => $1)
@@ -76,18 +99,32 @@ impl InboxActivities {
         .map_err(retryable)?;
         let mut out = InboxSweepOutput::default();
         for row in rows {
-            let (inbox_id, tenant_id, channel_id): (Uuid, Uuid, Uuid) =
-                (row.try_get("id").map_err(retryable)?, row.try_get("tenant_id").map_err(retryable)?, row.try_get("channel_id").map_err(retryable)?);
+            let (inbox_id, tenant_id, channel_id): (Uuid, Uuid, Uuid) = (
+                row.try_get("id").map_err(retryable)?,
+                row.try_get("tenant_id").map_err(retryable)?,
+                row.try_get("channel_id").map_err(retryable)?,
+            );
             let kind: String = row.try_get("kind").map_err(retryable)?;
-            let Ok(message) = normalise_inbound(&kind, row.try_get("payload").map_err(retryable)?) else {
+            let Ok(message) = normalise_inbound(&kind, row.try_get("payload").map_err(retryable)?)
+            else {
                 tracing::warn!(inbox.id = %inbox_id, "stranded inbox row cannot be read; left for an operator");
                 out.unreadable += 1;
                 continue;
             };
-            let signal = InboundSignal { inbox_id, provider_ts_ms: message.timestamp.timestamp_millis() };
+            let signal = InboundSignal {
+                inbox_id,
+                provider_ts_ms: message.timestamp.timestamp_millis(),
+            };
             let handed = tokio::time::timeout(
                 Duration::from_secs(10),
-                signal_conversation(&self.client, &self.task_queue, tenant_id, channel_id, &message.sender, signal),
+                signal_conversation(
+                    &self.client,
+                    &self.task_queue,
+                    tenant_id,
+                    channel_id,
+                    &message.sender,
+                    signal,
+                ),
             )
             .await;
             match handed {
@@ -95,8 +132,14 @@ impl InboxActivities {
                     tracing::info!(inbox.id = %inbox_id, workflow.id = %workflow_id, "stranded inbound message re-driven");
                     out.redriven += 1;
                 }
-                Ok(Err(err)) => return Err(retryable(format!("re-driving inbox row {inbox_id}: {err}"))),
-                Err(_) => return Err(retryable(format!("re-driving inbox row {inbox_id}: Temporal did not answer"))),
+                Ok(Err(err)) => {
+                    return Err(retryable(format!("re-driving inbox row {inbox_id}: {err}")));
+                }
+                Err(_) => {
+                    return Err(retryable(format!(
+                        "re-driving inbox row {inbox_id}: Temporal did not answer"
+                    )));
+                }
             }
         }
         Ok(out)

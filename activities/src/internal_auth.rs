@@ -43,12 +43,16 @@ impl Claims {
     /// this token does not cover. A contact-bound token does not allow tenant-wide requests.
     pub fn allow(&self, tenant_id: Uuid, contact_id: Option<Uuid>) -> Result<(), Status> {
         if self.tenant_id != Some(tenant_id) {
-            return Err(Status::permission_denied("the credentials are not for this tenant"));
+            return Err(Status::permission_denied(
+                "the credentials are not for this tenant",
+            ));
         }
         match (self.contact_id, contact_id) {
             (None, _) => Ok(()),
             (Some(bound), Some(asked)) if bound == asked => Ok(()),
-            _ => Err(Status::permission_denied("the credentials are for another contact")),
+            _ => Err(Status::permission_denied(
+                "the credentials are for another contact",
+            )),
         }
     }
 }
@@ -66,15 +70,22 @@ impl std::fmt::Debug for InternalAuth {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }
 
 impl InternalAuth {
     pub fn new(secret: &str) -> Result<Self, String> {
         if secret.len() < MIN_SECRET_LEN {
-            return Err(format!("INTERNAL_AUTH_SECRET must be at least {MIN_SECRET_LEN} characters"));
+            return Err(format!(
+                "INTERNAL_AUTH_SECRET must be at least {MIN_SECRET_LEN} characters"
+            ));
         }
-        Ok(InternalAuth { key: secret.as_bytes().to_vec() })
+        Ok(InternalAuth {
+            key: secret.as_bytes().to_vec(),
+        })
     }
 
     /// From `INTERNAL_AUTH_SECRET`, with a clear error when it is missing or short.
@@ -90,7 +101,11 @@ impl InternalAuth {
 
     /// A token for `tenant_id` (and `contact_id`) valid for `ttl`.
     pub fn mint(&self, tenant_id: Option<Uuid>, contact_id: Option<Uuid>, ttl: Duration) -> String {
-        let claims = Claims { tenant_id, contact_id, exp: now() + ttl.as_secs().max(1) };
+        let claims = Claims {
+            tenant_id,
+            contact_id,
+            exp: now() + ttl.as_secs().max(1),
+        };
         let payload = B64URL.encode(serde_json::to_vec(&claims).expect("claims serialise"));
         let mut mac = self.mac();
         mac.update(payload.as_bytes());
@@ -105,15 +120,25 @@ impl InternalAuth {
         let mut mac = self.mac();
         mac.update(payload.as_bytes());
         mac.verify_slice(&signature).map_err(|_| invalid())?;
-        let claims: Claims = serde_json::from_slice(&B64URL.decode(payload).map_err(|_| invalid())?).map_err(|_| invalid())?;
+        let claims: Claims =
+            serde_json::from_slice(&B64URL.decode(payload).map_err(|_| invalid())?)
+                .map_err(|_| invalid())?;
         if claims.exp < now() {
-            return Err(Status::unauthenticated("the internal credentials have expired"));
+            return Err(Status::unauthenticated(
+                "the internal credentials have expired",
+            ));
         }
         Ok(claims)
     }
 
     /// Adds a token to an outgoing request.
-    pub fn attach<T>(&self, request: &mut Request<T>, tenant_id: Option<Uuid>, contact_id: Option<Uuid>, ttl: Duration) {
+    pub fn attach<T>(
+        &self,
+        request: &mut Request<T>,
+        tenant_id: Option<Uuid>,
+        contact_id: Option<Uuid>,
+        ttl: Duration,
+    ) {
         let value = format!("Bearer {}", self.mint(tenant_id, contact_id, ttl));
         if let Ok(value) = value.parse() {
             request.metadata_mut().insert(METADATA_KEY, value);
@@ -122,7 +147,9 @@ impl InternalAuth {
 
     /// A tonic interceptor: verifies the caller's token and leaves its [`Claims`] in the request's
     /// extensions for the handler, which checks them against what the request asks for.
-    pub fn interceptor(&self) -> impl Fn(Request<()>) -> Result<Request<()>, Status> + Clone + use<> {
+    pub fn interceptor(
+        &self,
+    ) -> impl Fn(Request<()>) -> Result<Request<()>, Status> + Clone + use<> {
         let auth = self.clone();
         move |mut request: Request<()>| {
             let token = request
@@ -140,7 +167,11 @@ impl InternalAuth {
 
 /// The verified claims of a request that passed [`InternalAuth::interceptor`].
 pub fn claims<T>(request: &Request<T>) -> Result<Claims, Status> {
-    request.extensions().get::<Claims>().cloned().ok_or_else(|| Status::unauthenticated("internal credentials are required"))
+    request
+        .extensions()
+        .get::<Claims>()
+        .cloned()
+        .ok_or_else(|| Status::unauthenticated("internal credentials are required"))
 }
 
 #[cfg(test)]
@@ -154,16 +185,39 @@ mod tests {
         let token = auth.mint(Some(tenant), Some(contact), Duration::from_secs(60));
         let claims = auth.verify(&token).unwrap();
         assert!(claims.allow(tenant, Some(contact)).is_ok());
-        assert!(claims.allow(tenant, Some(Uuid::now_v7())).is_err(), "another contact");
-        assert!(claims.allow(tenant, None).is_err(), "a contact-bound token is not tenant-wide");
-        assert!(claims.allow(Uuid::now_v7(), Some(contact)).is_err(), "another tenant");
+        assert!(
+            claims.allow(tenant, Some(Uuid::now_v7())).is_err(),
+            "another contact"
+        );
+        assert!(
+            claims.allow(tenant, None).is_err(),
+            "a contact-bound token is not tenant-wide"
+        );
+        assert!(
+            claims.allow(Uuid::now_v7(), Some(contact)).is_err(),
+            "another tenant"
+        );
         let other = InternalAuth::new("another-secret-another-secret-000").unwrap();
         assert!(other.verify(&token).is_err(), "signed with another secret");
         let (payload, sig) = token.split_once('.').unwrap();
-        let forged = B64URL.encode(serde_json::to_vec(&Claims { tenant_id: Some(Uuid::now_v7()), contact_id: None, exp: u64::MAX }).unwrap());
-        assert!(auth.verify(&format!("{forged}.{sig}")).is_err(), "claims changed under the signature");
+        let forged = B64URL.encode(
+            serde_json::to_vec(&Claims {
+                tenant_id: Some(Uuid::now_v7()),
+                contact_id: None,
+                exp: u64::MAX,
+            })
+            .unwrap(),
+        );
+        assert!(
+            auth.verify(&format!("{forged}.{sig}")).is_err(),
+            "claims changed under the signature"
+        );
         assert!(auth.verify(payload).is_err());
-        let expired = Claims { tenant_id: Some(tenant), contact_id: None, exp: now() - 10 };
+        let expired = Claims {
+            tenant_id: Some(tenant),
+            contact_id: None,
+            exp: now() - 10,
+        };
         let payload = B64URL.encode(serde_json::to_vec(&expired).unwrap());
         let mut mac = auth.mac();
         mac.update(payload.as_bytes());

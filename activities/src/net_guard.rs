@@ -69,19 +69,29 @@ impl NetPolicy {
 
     /// Any address: development and tests.
     pub fn private_allowed() -> Self {
-        NetPolicy { allow_private: true, allowed_hosts: Vec::new() }
+        NetPolicy {
+            allow_private: true,
+            allowed_hosts: Vec::new(),
+        }
     }
 
     /// `allow_private` plus a comma-separated list of private hosts allowed by name.
     pub fn new(allow_private: bool, hosts: &[String]) -> Self {
         NetPolicy {
             allow_private,
-            allowed_hosts: hosts.iter().map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect(),
+            allowed_hosts: hosts
+                .iter()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect(),
         }
     }
 
     fn host_allowed(&self, host: &str) -> bool {
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
         self.allowed_hosts.contains(&host)
     }
 
@@ -89,21 +99,28 @@ impl NetPolicy {
     /// policy allows it) not a private literal address or `localhost`. Names are checked again
     /// where the connection is made.
     pub fn check_url(&self, raw: &str, what: &str) -> Result<reqwest::Url, String> {
-        let url = reqwest::Url::parse(raw.trim()).map_err(|_| format!("{what} must be an http(s) URL"))?;
+        let url = reqwest::Url::parse(raw.trim())
+            .map_err(|_| format!("{what} must be an http(s) URL"))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!("{what} must be an http(s) URL"));
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(format!("{what} must not carry credentials"));
         }
-        let host = url.host_str().ok_or_else(|| format!("{what} must name a host"))?.to_owned();
+        let host = url
+            .host_str()
+            .ok_or_else(|| format!("{what} must name a host"))?
+            .to_owned();
         if self.allow_private || self.host_allowed(&host) {
             return Ok(url);
         }
         let literal = match url.host() {
             Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
             Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
-            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost") => {
+            Some(url::Host::Domain(d))
+                if d.eq_ignore_ascii_case("localhost")
+                    || d.to_ascii_lowercase().ends_with(".localhost") =>
+            {
                 Some(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
             }
             _ => None,
@@ -121,7 +138,9 @@ impl NetPolicy {
         if self.allow_private {
             builder
         } else {
-            builder.dns_resolver(Arc::new(PublicOnly { allowed_hosts: self.allowed_hosts.clone() }))
+            builder.dns_resolver(Arc::new(PublicOnly {
+                allowed_hosts: self.allowed_hosts.clone(),
+            }))
         }
     }
 }
@@ -133,9 +152,15 @@ struct PublicOnly {
 
 impl reqwest::dns::Resolve for PublicOnly {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let allowed = self.allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(name.as_str()));
+        let allowed = self
+            .allowed_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(name.as_str()));
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0)).await?.filter(|a| allowed || is_public(a.ip())).collect();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
+                .await?
+                .filter(|a| allowed || is_public(a.ip()))
+                .collect();
             if addrs.is_empty() {
                 return Err("the host does not resolve to a public address".into());
             }
@@ -151,13 +176,37 @@ mod tests {
     #[test]
     fn only_public_addresses_are_public() {
         for private in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "240.0.0.1",
-            "255.255.255.255", "192.0.0.8", "198.18.0.1", "::1", "::", "fd00::1", "fe80::1", "::ffff:127.0.0.1",
-            "64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:db8::1", "::127.0.0.1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "240.0.0.1",
+            "255.255.255.255",
+            "192.0.0.8",
+            "198.18.0.1",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:a9fe:a9fe::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:db8::1",
+            "::127.0.0.1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
-        for public in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8", "2001:4860:4860::8888"] {
+        for public in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+            "2001:4860:4860::8888",
+        ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
     }
@@ -166,16 +215,38 @@ mod tests {
     fn urls_are_checked_against_the_policy() {
         let public = NetPolicy::public_only();
         for bad in [
-            "http://169.254.169.254/latest/meta-data", "http://127.0.0.1:3000", "http://localhost:3000", "http://api.localhost",
-            "http://[::1]:3000", "http://10.0.0.5", "http://[::ffff:10.0.0.5]", "http://user:pass@waha.example.com",
-            "ftp://waha.example.com", "file:///etc/passwd", "not a url", "http://0x7f000001", "http://2130706433",
+            "http://169.254.169.254/latest/meta-data",
+            "http://127.0.0.1:3000",
+            "http://localhost:3000",
+            "http://api.localhost",
+            "http://[::1]:3000",
+            "http://10.0.0.5",
+            "http://[::ffff:10.0.0.5]",
+            "http://user:pass@waha.example.com",
+            "ftp://waha.example.com",
+            "file:///etc/passwd",
+            "not a url",
+            "http://0x7f000001",
+            "http://2130706433",
         ] {
             assert!(public.check_url(bad, "base_url").is_err(), "{bad}");
         }
-        assert!(public.check_url("https://waha.example.com:3000/", "base_url").is_ok());
+        assert!(
+            public
+                .check_url("https://waha.example.com:3000/", "base_url")
+                .is_ok()
+        );
         let compose = NetPolicy::new(false, &["waha".into()]);
         assert!(compose.check_url("http://waha:3000", "base_url").is_ok());
-        assert!(compose.check_url("http://10.0.0.5:3000", "base_url").is_err());
-        assert!(NetPolicy::private_allowed().check_url("http://127.0.0.1:3000", "base_url").is_ok());
+        assert!(
+            compose
+                .check_url("http://10.0.0.5:3000", "base_url")
+                .is_err()
+        );
+        assert!(
+            NetPolicy::private_allowed()
+                .check_url("http://127.0.0.1:3000", "base_url")
+                .is_ok()
+        );
     }
 }

@@ -227,6 +227,19 @@ impl WahaSimulator {
         self.state.lock().expect("sim state").faults = faults;
     }
 
+    /// Uses up one of a counted fault (`fail_before_sending`, `fail_after_sending`): whether this
+    /// call is to fail.
+    fn take_counted_failure(&self, counter: impl FnOnce(&mut Faults) -> &mut u32) -> bool {
+        let mut state = self.state.lock().expect("sim state");
+        let left = counter(&mut state.faults);
+        if *left == 0 {
+            return false;
+        }
+        *left -= 1;
+        state.counters.rejected_calls += 1;
+        true
+    }
+
     fn authorised(&self, headers: &HeaderMap) -> bool {
         headers.get(HEADER_API_KEY).and_then(|v| v.to_str().ok()) == Some(&*self.api_key)
     }
@@ -426,16 +439,7 @@ async fn send_text(State(sim): State<WahaSimulator>, headers: HeaderMap, body: a
         sim.state.lock().expect("sim state").counters.rejected_calls += 1;
         return problem(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
     }
-    let fail_now = {
-        let mut state = sim.state.lock().expect("sim state");
-        let fail = state.faults.fail_before_sending > 0;
-        if fail {
-            state.faults.fail_before_sending -= 1;
-            state.counters.rejected_calls += 1;
-        }
-        fail
-    };
-    if fail_now {
+    if sim.take_counted_failure(|f| &mut f.fail_before_sending) {
         return problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
     }
     if faults.error_rate > 0.0 && rand::rng().random_bool(faults.error_rate.clamp(0.0, 1.0)) {
@@ -494,16 +498,7 @@ async fn send_text(State(sim): State<WahaSimulator>, headers: HeaderMap, body: a
     if faults.answer_delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.answer_delay_ms)).await;
     }
-    let fail = {
-        let mut state = sim.state.lock().expect("sim state");
-        let fail = state.faults.fail_after_sending > 0;
-        if fail {
-            state.faults.fail_after_sending -= 1;
-            state.counters.rejected_calls += 1;
-        }
-        fail
-    };
-    if fail {
+    if sim.take_counted_failure(|f| &mut f.fail_after_sending) {
         return problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
     }
     (StatusCode::CREATED, Json(response)).into_response()

@@ -37,30 +37,142 @@ pub const VIEWS: &[&str] = &[
 /// input (`repeat`, `lpad`, `format` widths, nested `replace`): results stay about as large as
 /// the rows they come from.
 pub const FUNCTIONS: &[&str] = &[
-    "count", "sum", "avg", "min", "max", "stddev", "variance", "percentile_cont", "percentile_disc", "mode",
-    "array_agg", "string_agg", "bool_and", "bool_or", "every", "row_number", "rank", "dense_rank", "percent_rank",
-    "cume_dist", "ntile", "lag", "lead", "first_value", "last_value", "nth_value", "coalesce", "nullif", "greatest",
-    "least", "date_trunc", "date_part", "extract", "age", "now", "make_interval", "timezone", "to_char", "to_date",
-    "to_timestamp", "lower", "upper", "length", "char_length", "substring", "substr", "split_part", "btrim", "ltrim",
-    "rtrim", "concat", "concat_ws", "left", "right", "position", "starts_with", "round", "floor", "ceil", "ceiling",
-    "abs", "trunc", "sign", "sqrt", "power", "ln", "log", "exp", "cardinality", "array_length", "array_position",
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "stddev",
+    "variance",
+    "percentile_cont",
+    "percentile_disc",
+    "mode",
+    "array_agg",
+    "string_agg",
+    "bool_and",
+    "bool_or",
+    "every",
+    "row_number",
+    "rank",
+    "dense_rank",
+    "percent_rank",
+    "cume_dist",
+    "ntile",
+    "lag",
+    "lead",
+    "first_value",
+    "last_value",
+    "nth_value",
+    "coalesce",
+    "nullif",
+    "greatest",
+    "least",
+    "date_trunc",
+    "date_part",
+    "extract",
+    "age",
+    "now",
+    "make_interval",
+    "timezone",
+    "to_char",
+    "to_date",
+    "to_timestamp",
+    "lower",
+    "upper",
+    "length",
+    "char_length",
+    "substring",
+    "substr",
+    "split_part",
+    "btrim",
+    "ltrim",
+    "rtrim",
+    "concat",
+    "concat_ws",
+    "left",
+    "right",
+    "position",
+    "starts_with",
+    "round",
+    "floor",
+    "ceil",
+    "ceiling",
+    "abs",
+    "trunc",
+    "sign",
+    "sqrt",
+    "power",
+    "ln",
+    "log",
+    "exp",
+    "cardinality",
+    "array_length",
+    "array_position",
     "jsonb_array_length",
 ];
 
 /// Types a value may be cast to.
 const TYPES: &[&str] = &[
-    "int2", "int4", "int8", "numeric", "float4", "float8", "text", "varchar", "bpchar", "bool", "date", "time", "timetz",
-    "timestamp", "timestamptz", "interval", "uuid", "json", "jsonb",
+    "int2",
+    "int4",
+    "int8",
+    "numeric",
+    "float4",
+    "float8",
+    "text",
+    "varchar",
+    "bpchar",
+    "bool",
+    "date",
+    "time",
+    "timetz",
+    "timestamp",
+    "timestamptz",
+    "interval",
+    "uuid",
+    "json",
+    "jsonb",
 ];
 
 /// Parse-tree node kinds a report may contain (libpg_query's names). Anything else, such as
 /// `FROM function()`, `TABLESAMPLE`, XML or JSON table functions, `INTO`, locking clauses,
 /// parameters or any statement but `SELECT`, is refused.
 const NODES: &[&str] = &[
-    "SelectStmt", "ResTarget", "ColumnRef", "String", "AStar", "AConst", "Integer", "Float", "Boolean", "AExpr",
-    "BoolExpr", "NullTest", "BooleanTest", "FuncCall", "TypeCast", "RangeVar", "RangeSubselect", "JoinExpr", "Alias",
-    "SortBy", "WindowDef", "CaseExpr", "CaseWhen", "CoalesceExpr", "MinMaxExpr", "SubLink", "CommonTableExpr", "List",
-    "AIndirection", "AIndices", "AArrayExpr", "RowExpr", "GroupingSet", "SqlvalueFunction", "GroupingFunc",
+    "SelectStmt",
+    "ResTarget",
+    "ColumnRef",
+    "String",
+    "AStar",
+    "AConst",
+    "Integer",
+    "Float",
+    "Boolean",
+    "AExpr",
+    "BoolExpr",
+    "NullTest",
+    "BooleanTest",
+    "FuncCall",
+    "TypeCast",
+    "RangeVar",
+    "RangeSubselect",
+    "JoinExpr",
+    "Alias",
+    "SortBy",
+    "WindowDef",
+    "CaseExpr",
+    "CaseWhen",
+    "CoalesceExpr",
+    "MinMaxExpr",
+    "SubLink",
+    "CommonTableExpr",
+    "List",
+    "AIndirection",
+    "AIndices",
+    "AArrayExpr",
+    "RowExpr",
+    "GroupingSet",
+    "SqlvalueFunction",
+    "GroupingFunc",
 ];
 
 /// Longest free-form SQL accepted.
@@ -83,14 +195,18 @@ pub fn check(sql: &str, limit: usize) -> Result<Checked, String> {
     Guard.node(&tree, &Scope::default())?;
     // The query on its own lines: a trailing `--` comment cannot swallow the wrapper.
     let wrapped = format!("SELECT row_to_json(q)::text FROM (\n{sql}\n) q LIMIT {limit}");
-    let outer = parse_one(&wrapped).map_err(|_| "the query does not stand on its own inside a subquery".to_owned())?;
+    let outer = parse_one(&wrapped)
+        .map_err(|_| "the query does not stand on its own inside a subquery".to_owned())?;
     let inner = outer
         .pointer("/node/SelectStmt/from_clause/0/node/RangeSubselect/subquery")
         .ok_or_else(|| "the query does not stand on its own inside a subquery".to_owned())?;
     if without_locations(inner) != without_locations(&tree) {
         return Err("the query reads differently inside a subquery".into());
     }
-    Ok(Checked { sql: sql.to_owned(), wrapped })
+    Ok(Checked {
+        sql: sql.to_owned(),
+        wrapped,
+    })
 }
 
 /// The one statement of `sql`, which must be a `SELECT`, as a JSON parse tree.
@@ -110,14 +226,21 @@ fn parse_one(sql: &str) -> Result<Value, String> {
     let [statement] = parsed.protobuf.stmts.as_slice() else {
         return Err("exactly one statement, a SELECT, is allowed".into());
     };
-    let node = statement.stmt.as_ref().ok_or_else(|| "an empty statement".to_owned())?;
+    let node = statement
+        .stmt
+        .as_ref()
+        .ok_or_else(|| "an empty statement".to_owned())?;
     serde_json::to_value(node).map_err(|e| format!("the parse tree could not be read: {e}"))
 }
 
 /// The tree without source positions (the same query at another offset has the same tree).
 fn without_locations(value: &Value) -> Value {
     match value {
-        Value::Object(map) => map.iter().filter(|(k, _)| k.as_str() != "location").map(|(k, v)| (k.clone(), without_locations(v))).collect(),
+        Value::Object(map) => map
+            .iter()
+            .filter(|(k, _)| k.as_str() != "location")
+            .map(|(k, v)| (k.clone(), without_locations(v)))
+            .collect(),
         Value::Array(items) => Value::Array(items.iter().map(without_locations).collect()),
         other => other.clone(),
     }
@@ -145,7 +268,8 @@ impl Guard {
         match value {
             Value::Object(map) => {
                 if let (1, Some(Value::Object(inner))) = (map.len(), map.get("node")) {
-                    let Some((kind, body)) = inner.iter().next().filter(|_| inner.len() == 1) else {
+                    let Some((kind, body)) = inner.iter().next().filter(|_| inner.len() == 1)
+                    else {
                         return Err("an unreadable parse tree".into());
                     };
                     return self.kind(kind, body, scope);
@@ -158,7 +282,12 @@ impl Guard {
     }
 
     /// The fields of a message, except those the caller handles itself.
-    fn fields(&self, map: &serde_json::Map<String, Value>, scope: &Scope, skip: &[&str]) -> Result<(), String> {
+    fn fields(
+        &self,
+        map: &serde_json::Map<String, Value>,
+        scope: &Scope,
+        skip: &[&str],
+    ) -> Result<(), String> {
         for (key, value) in map {
             if skip.contains(&key.as_str()) {
                 continue;
@@ -166,7 +295,9 @@ impl Guard {
             match key.as_str() {
                 // Messages embedded without a `Node` wrapper.
                 "type_name" if value.is_object() => self.type_name(value)?,
-                "into_clause" if !value.is_null() => return Err("SELECT INTO is not allowed: reports never write".into()),
+                "into_clause" if !value.is_null() => {
+                    return Err("SELECT INTO is not allowed: reports never write".into());
+                }
                 "locking_clause" if value.as_array().is_some_and(|a| !a.is_empty()) => {
                     return Err("locking clauses (FOR UPDATE/SHARE) are not allowed".into());
                 }
@@ -184,14 +315,24 @@ impl Guard {
         if !NODES.contains(&kind) {
             return Err(format!("{} is not allowed in reports", describe(kind)));
         }
-        let map = body.as_object().ok_or_else(|| "an unreadable parse tree".to_owned())?;
+        let map = body
+            .as_object()
+            .ok_or_else(|| "an unreadable parse tree".to_owned())?;
         match kind {
             "SelectStmt" => return self.select(map, scope),
             "RangeVar" => self.relation(map, scope)?,
             "FuncCall" => self.function(map)?,
             // CURRENT_DATE … LOCALTIMESTAMP(n); not CURRENT_USER, SESSION_USER and the like.
-            "SqlvalueFunction" if !map.get("op").and_then(Value::as_i64).is_some_and(|op| (1..=9).contains(&op)) => {
-                return Err("only date and time keywords (CURRENT_DATE, CURRENT_TIMESTAMP, …) are allowed".into());
+            "SqlvalueFunction"
+                if !map
+                    .get("op")
+                    .and_then(Value::as_i64)
+                    .is_some_and(|op| (1..=9).contains(&op)) =>
+            {
+                return Err(
+                    "only date and time keywords (CURRENT_DATE, CURRENT_TIMESTAMP, …) are allowed"
+                        .into(),
+                );
             }
             "AExpr" => {
                 let name = strings(map.get("name"));
@@ -213,17 +354,35 @@ impl Guard {
     fn select(&self, map: &serde_json::Map<String, Value>, scope: &Scope) -> Result<(), String> {
         let mut inner = scope.clone();
         if let Some(with) = map.get("with_clause").and_then(Value::as_object) {
-            let recursive = with.get("recursive").and_then(Value::as_bool).unwrap_or(false);
+            let recursive = with
+                .get("recursive")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
             let ctes: Vec<&serde_json::Map<String, Value>> = with
                 .get("ctes")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .filter_map(|c| c.pointer("/node/CommonTableExpr").and_then(Value::as_object))
+                .filter_map(|c| {
+                    c.pointer("/node/CommonTableExpr")
+                        .and_then(Value::as_object)
+                })
                 .collect();
-            let names: Vec<String> = ctes.iter().map(|c| c.get("ctename").and_then(Value::as_str).unwrap_or_default().to_owned()).collect();
+            let names: Vec<String> = ctes
+                .iter()
+                .map(|c| {
+                    c.get("ctename")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect();
             for (i, cte) in ctes.iter().enumerate() {
-                let visible = if recursive { scope.with(&names) } else { scope.with(&names[..i]) };
+                let visible = if recursive {
+                    scope.with(&names)
+                } else {
+                    scope.with(&names[..i])
+                };
                 self.fields(cte, &visible, &[])?;
             }
             inner = scope.with(&names);
@@ -237,7 +396,12 @@ impl Guard {
     }
 
     fn relation(&self, map: &serde_json::Map<String, Value>, scope: &Scope) -> Result<(), String> {
-        let text = |k: &str| map.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let text = |k: &str| {
+            map.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         let (catalog, schema, name) = (text("catalogname"), text("schemaname"), text("relname"));
         let allowed = catalog.is_empty()
             && match schema.as_str() {
@@ -248,8 +412,15 @@ impl Guard {
         if allowed {
             Ok(())
         } else {
-            let full = [catalog, schema, name].into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(".");
-            Err(format!("{full} is not a reporting view; the views are: {}", VIEWS.join(", ")))
+            let full = [catalog, schema, name]
+                .into_iter()
+                .filter(|p| !p.is_empty())
+                .collect::<Vec<_>>()
+                .join(".");
+            Err(format!(
+                "{full} is not a reporting view; the views are: {}",
+                VIEWS.join(", ")
+            ))
         }
     }
 
@@ -260,7 +431,14 @@ impl Guard {
             [schema, name] => schema == "pg_catalog" && FUNCTIONS.contains(&name.as_str()),
             _ => false,
         };
-        if allowed { Ok(()) } else { Err(format!("function {} is not allowed in reports", name.join("."))) }
+        if allowed {
+            Ok(())
+        } else {
+            Err(format!(
+                "function {} is not allowed in reports",
+                name.join(".")
+            ))
+        }
     }
 
     fn type_name(&self, value: &Value) -> Result<(), String> {
@@ -273,7 +451,11 @@ impl Guard {
         if allowed {
             Ok(())
         } else {
-            Err(format!("casts to {} are not allowed; the types are: {}", name.join("."), TYPES.join(", ")))
+            Err(format!(
+                "casts to {} are not allowed; the types are: {}",
+                name.join("."),
+                TYPES.join(", ")
+            ))
         }
     }
 }
@@ -283,7 +465,11 @@ fn strings(list: Option<&Value>) -> Vec<String> {
     list.and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter_map(|n| n.pointer("/node/String/sval").and_then(Value::as_str).map(str::to_owned))
+        .filter_map(|n| {
+            n.pointer("/node/String/sval")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .collect()
 }
 
@@ -315,24 +501,40 @@ mod tests {
     #[test]
     fn ordinary_reports_pass() {
         ok("SELECT channel_id, count(*) FROM messages WHERE direction = 'inbound' GROUP BY 1");
-        ok("WITH t AS (SELECT contact_id FROM reporting.deals) SELECT count(*) FROM t JOIN contacts c ON c.id = t.contact_id");
-        ok("SELECT date_trunc('day', at) d, count(*) FROM messages GROUP BY d ORDER BY d -- trailing comment");
+        ok(
+            "WITH t AS (SELECT contact_id FROM reporting.deals) SELECT count(*) FROM t JOIN contacts c ON c.id = t.contact_id",
+        );
+        ok(
+            "SELECT date_trunc('day', at) d, count(*) FROM messages GROUP BY d ORDER BY d -- trailing comment",
+        );
         ok("SELECT * FROM (SELECT intent, avg(confidence) FROM agent_runs GROUP BY intent) x");
-        ok("SELECT extract(epoch FROM now() - at)::int, at AT TIME ZONE 'America/Sao_Paulo' FROM messages WHERE at > now() - interval '7 days'");
+        ok(
+            "SELECT extract(epoch FROM now() - at)::int, at AT TIME ZONE 'America/Sao_Paulo' FROM messages WHERE at > now() - interval '7 days'",
+        );
         ok("SELECT status FROM deals UNION ALL SELECT status FROM campaigns ORDER BY 1");
-        ok("WITH RECURSIVE n AS (SELECT 1 AS i UNION ALL SELECT i + 1 FROM n WHERE i < 3) SELECT * FROM n");
+        ok(
+            "WITH RECURSIVE n AS (SELECT 1 AS i UNION ALL SELECT i + 1 FROM n WHERE i < 3) SELECT * FROM n",
+        );
         ok("SELECT '\\''' AS a, ' AS x, 1 --' AS d");
-        ok("SELECT CASE WHEN count(*) > 0 THEN 'y' ELSE 'n' END, current_date FROM contacts WHERE display_name ILIKE 'a%'");
+        ok(
+            "SELECT CASE WHEN count(*) > 0 THEN 'y' ELSE 'n' END, current_date FROM contacts WHERE display_name ILIKE 'a%'",
+        );
     }
 
     #[test]
     fn writes_and_other_statements_are_refused() {
         refused("DELETE FROM contacts", "only a SELECT");
         refused("SELECT 1; DROP TABLE contacts", "exactly one statement");
-        refused("UPDATE reporting.contacts SET display_name = 'x'", "only a SELECT");
+        refused(
+            "UPDATE reporting.contacts SET display_name = 'x'",
+            "only a SELECT",
+        );
         refused("SELECT * INTO copy FROM messages", "INTO");
         refused("SELECT * FROM messages FOR UPDATE", "locking");
-        refused("WITH x AS (DELETE FROM messages RETURNING *) SELECT * FROM x", "only a SELECT");
+        refused(
+            "WITH x AS (DELETE FROM messages RETURNING *) SELECT * FROM x",
+            "only a SELECT",
+        );
         refused("SET ROLE none", "only a SELECT");
     }
 
@@ -342,7 +544,10 @@ mod tests {
         refused("SELECT * FROM api_keys", "not a reporting view");
         refused("SELECT * FROM pg_catalog.pg_roles", "not a reporting view");
         refused("SELECT set_config('role', 'none', true)", "set_config");
-        refused("SELECT (SELECT current_setting('ventros.tenant_id'))", "current_setting");
+        refused(
+            "SELECT (SELECT current_setting('ventros.tenant_id'))",
+            "current_setting",
+        );
         refused("SELECT pg_read_file('/etc/passwd')", "pg_read_file");
         refused("SELECT * FROM generate_series(1, 10)", "a function in FROM");
         refused("SELECT format('%1000000000s', 'x')", "format");
@@ -355,25 +560,49 @@ mod tests {
     #[test]
     fn ctes_are_scoped_per_query_level() {
         // A CTE's own body does not see its name: this `pg_roles` is the catalog.
-        refused("WITH pg_roles AS (SELECT * FROM pg_roles) SELECT * FROM pg_roles", "pg_roles is not a reporting view");
+        refused(
+            "WITH pg_roles AS (SELECT * FROM pg_roles) SELECT * FROM pg_roles",
+            "pg_roles is not a reporting view",
+        );
         // A CTE declared in a subquery is not visible outside it.
-        refused("SELECT * FROM (WITH pg_settings AS (SELECT 1) SELECT 1) x, pg_settings", "pg_settings is not a reporting view");
-        refused("SELECT (WITH pg_stat_activity AS (SELECT 1) SELECT 1) FROM pg_stat_activity", "pg_stat_activity");
+        refused(
+            "SELECT * FROM (WITH pg_settings AS (SELECT 1) SELECT 1) x, pg_settings",
+            "pg_settings is not a reporting view",
+        );
+        refused(
+            "SELECT (WITH pg_stat_activity AS (SELECT 1) SELECT 1) FROM pg_stat_activity",
+            "pg_stat_activity",
+        );
         // A later sibling is not visible to an earlier one.
-        refused("WITH a AS (SELECT * FROM b), b AS (SELECT 1) SELECT * FROM a", "b is not a reporting view");
+        refused(
+            "WITH a AS (SELECT * FROM b), b AS (SELECT 1) SELECT * FROM a",
+            "b is not a reporting view",
+        );
         // A schema-qualified name is never a CTE.
-        refused("WITH pg_roles AS (SELECT 1) SELECT * FROM pg_catalog.pg_roles", "not a reporting view");
-        ok("WITH a AS (SELECT 1 AS x), b AS (SELECT * FROM a) SELECT * FROM b, (SELECT * FROM a) s");
+        refused(
+            "WITH pg_roles AS (SELECT 1) SELECT * FROM pg_catalog.pg_roles",
+            "not a reporting view",
+        );
+        ok(
+            "WITH a AS (SELECT 1 AS x), b AS (SELECT * FROM a) SELECT * FROM b, (SELECT * FROM a) s",
+        );
     }
 
     #[test]
     fn what_runs_is_what_was_checked() {
         // The literal that fooled the old guard: PostgreSQL reads one string, and so do we.
-        let checked = check("SELECT '\\''' AS a, ' AS x, (SELECT count(*) FROM api_keys) --' AS d", 5).unwrap();
+        let checked = check(
+            "SELECT '\\''' AS a, ' AS x, (SELECT count(*) FROM api_keys) --' AS d",
+            5,
+        )
+        .unwrap();
         assert!(checked.wrapped.contains(&checked.sql));
         // One string literal to PostgreSQL, so one to the guard: nothing is read.
         ok("SELECT '\\'' AS a, (SELECT count(*) FROM api_keys) AS b --'");
-        refused("SELECT E'\\'' AS a, (SELECT count(*) FROM api_keys) AS b --'", "api_keys");
+        refused(
+            "SELECT E'\\'' AS a, (SELECT count(*) FROM api_keys) AS b --'",
+            "api_keys",
+        );
         // Text that closes the wrapper's parenthesis does not parse alone.
         refused("SELECT 1) q, (SELECT * FROM api_keys", "not valid SQL");
         refused("SELECT 1 /* unterminated", "not valid SQL");

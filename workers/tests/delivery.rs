@@ -21,32 +21,90 @@ async fn a_message_that_arrives_late_takes_its_place_everywhere() {
     let app = TestApp::spawn(quiet()).await;
     let now = chrono::Utc::now().timestamp();
     // Written second, delivered first; then the one written a minute earlier arrives.
-    app.customer_writes("5511999990301@c.us", json!([{"body": "segunda", "timestamp": now}]), 1, false).await;
-    eventually("the first arrival", WAIT, || async { (app.count("messages").await == 1).then_some(()) }).await;
-    app.customer_writes("5511999990301@c.us", json!([{"body": "primeira", "timestamp": now - 60}]), 1, false).await;
-    eventually("both stored", WAIT, || async { (app.count("messages").await == 2).then_some(()) }).await;
+    app.customer_writes(
+        "5511999990301@c.us",
+        json!([{"body": "segunda", "timestamp": now}]),
+        1,
+        false,
+    )
+    .await;
+    eventually("the first arrival", WAIT, || async {
+        (app.count("messages").await == 1).then_some(())
+    })
+    .await;
+    app.customer_writes(
+        "5511999990301@c.us",
+        json!([{"body": "primeira", "timestamp": now - 60}]),
+        1,
+        false,
+    )
+    .await;
+    eventually("both stored", WAIT, || async {
+        (app.count("messages").await == 2).then_some(())
+    })
+    .await;
 
     let conversation = app.only_conversation().await;
     let id = conversation["id"].as_str().unwrap();
-    let bodies = |page: &Value| -> Vec<String> { page["items"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap().to_owned()).collect() };
-    let (status, page) = app.get(&format!("/api/v1/conversations/{id}/messages")).await;
+    let bodies = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["body"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, page) = app
+        .get(&format!("/api/v1/conversations/{id}/messages"))
+        .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(bodies(&page), ["primeira", "segunda"], "the list reads in the order written");
-    let (_, page) = app.get(&format!("/api/v1/conversations/{id}/messages?sort=-at")).await;
+    assert_eq!(
+        bodies(&page),
+        ["primeira", "segunda"],
+        "the list reads in the order written"
+    );
+    let (_, page) = app
+        .get(&format!("/api/v1/conversations/{id}/messages?sort=-at"))
+        .await;
     assert_eq!(bodies(&page), ["segunda", "primeira"]);
-    let (_, page) = app.get(&format!("/api/v1/conversations/{id}/messages?sort=created_at")).await;
-    assert_eq!(bodies(&page), ["segunda", "primeira"], "arrival order stays available");
+    let (_, page) = app
+        .get(&format!(
+            "/api/v1/conversations/{id}/messages?sort=created_at"
+        ))
+        .await;
+    assert_eq!(
+        bodies(&page),
+        ["segunda", "primeira"],
+        "arrival order stays available"
+    );
     // Page by page, the order holds across the cursor.
-    let (_, first) = app.get(&format!("/api/v1/conversations/{id}/messages?limit=1")).await;
+    let (_, first) = app
+        .get(&format!("/api/v1/conversations/{id}/messages?limit=1"))
+        .await;
     let cursor = first["next_cursor"].as_str().unwrap();
-    let (_, second) = app.get(&format!("/api/v1/conversations/{id}/messages?limit=1&cursor={cursor}")).await;
-    assert_eq!([bodies(&first), bodies(&second)].concat(), ["primeira", "segunda"]);
+    let (_, second) = app
+        .get(&format!(
+            "/api/v1/conversations/{id}/messages?limit=1&cursor={cursor}"
+        ))
+        .await;
+    assert_eq!(
+        [bodies(&first), bodies(&second)].concat(),
+        ["primeira", "segunda"]
+    );
     // The conversation's detail and the list's last message agree.
     let (_, detail) = app.get(&format!("/api/v1/conversations/{id}")).await;
-    let detail: Vec<&str> = detail["messages"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap()).collect();
+    let detail: Vec<&str> = detail["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
     assert_eq!(detail, ["primeira", "segunda"]);
     let (_, list) = app.get("/api/v1/conversations").await;
-    assert_eq!(list["items"][0]["last_message"]["body"], "segunda", "the latest written, not the latest arrived");
+    assert_eq!(
+        list["items"][0]["last_message"]["body"], "segunda",
+        "the latest written, not the latest arrived"
+    );
 }
 
 const GREETING: &str = "Olá! Já vamos te atender.";
@@ -74,50 +132,95 @@ async fn replies_whose_sends_fail_ambiguously_are_sent_once_without_the_old_hist
     // WAHA fails half of the first sends: five before taking the message, five after (the customer
     // has it, we got a 500); and this WAHA has only the per-chat history endpoint. Counted, not
     // random, so that no reply waits out a long losing streak of backoffs.
-    app.sim.set_faults(Faults { fail_before_sending: 5, fail_after_sending: 5, legacy_messages_removed: true, ..Faults::default() });
+    app.sim.set_faults(Faults {
+        fail_before_sending: 5,
+        fail_after_sending: 5,
+        legacy_messages_removed: true,
+        ..Faults::default()
+    });
     let chats: Vec<String> = (0..10).map(|i| format!("55119999904{i:02}@c.us")).collect();
     for chat in &chats {
-        app.customer_writes(chat, json!([{"body": "Oi, tudo bem?"}]), 1, false).await;
+        app.customer_writes(chat, json!([{"body": "Oi, tudo bem?"}]), 1, false)
+            .await;
     }
     all_read(&app, 10, Duration::from_secs(240)).await;
     for chat in &chats {
-        assert_eq!(app.sent_to(chat), [GREETING], "{chat}: exactly one greeting");
+        assert_eq!(
+            app.sent_to(chat),
+            [GREETING],
+            "{chat}: exactly one greeting"
+        );
     }
-    assert!(app.sim.history_calls() >= 5, "the ambiguous sends were reconciled from the chat's history");
-    assert_eq!(app.sim.rejected_calls(), 10, "every injected failure was met");
+    assert!(
+        app.sim.history_calls() >= 5,
+        "the ambiguous sends were reconciled from the chat's history"
+    );
+    assert_eq!(
+        app.sim.rejected_calls(),
+        10,
+        "every injected failure was met"
+    );
 }
 
 #[tokio::test]
 async fn a_send_in_flight_when_the_worker_dies_is_recorded_as_sent() {
     use ventros_activities::waha_sim::Faults;
     let mut app = TestApp::spawn(greeting()).await;
-    app.sim.set_faults(Faults { answer_delay_ms: 5_000, legacy_messages_removed: true, ..Faults::default() });
+    app.sim.set_faults(Faults {
+        answer_delay_ms: 5_000,
+        legacy_messages_removed: true,
+        ..Faults::default()
+    });
     let chat = "5511999990500@c.us";
-    app.customer_writes(chat, json!([{"body": "Bom dia"}]), 1, false).await;
+    app.customer_writes(chat, json!([{"body": "Bom dia"}]), 1, false)
+        .await;
     // WAHA has taken the greeting (the customer has it) and has not answered yet: crash.
-    eventually("the greeting taken by WAHA", WAIT, || async { (!app.sent_to(chat).is_empty()).then_some(()) }).await;
+    eventually("the greeting taken by WAHA", WAIT, || async {
+        (!app.sent_to(chat).is_empty()).then_some(())
+    })
+    .await;
     app.kill_worker();
-    app.sim.set_faults(Faults { legacy_messages_removed: true, ..Faults::default() });
+    app.sim.set_faults(Faults {
+        legacy_messages_removed: true,
+        ..Faults::default()
+    });
     app.start_worker();
     all_read(&app, 1, Duration::from_secs(90)).await;
-    assert_eq!(app.sent_to(chat), [GREETING], "sent once, and recorded as sent");
-    let provider_id: Option<String> = sqlx::query_scalar("SELECT provider_message_id FROM messages WHERE direction = 'outbound'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(provider_id, app.sim.sent().first().map(|m| m.id.clone()), "the provider's id, so receipts find it");
+    assert_eq!(
+        app.sent_to(chat),
+        [GREETING],
+        "sent once, and recorded as sent"
+    );
+    let provider_id: Option<String> =
+        sqlx::query_scalar("SELECT provider_message_id FROM messages WHERE direction = 'outbound'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        provider_id,
+        app.sim.sent().first().map(|m| m.id.clone()),
+        "the provider's id, so receipts find it"
+    );
 }
 
 #[tokio::test]
 async fn while_waha_cannot_answer_history_the_reply_stays_pending_and_is_never_sent_twice() {
     use ventros_activities::waha_sim::Faults;
     let app = TestApp::spawn(greeting()).await;
-    app.sim.set_faults(Faults { fail_after_sending: 1, history_unavailable: true, ..Faults::default() });
+    app.sim.set_faults(Faults {
+        fail_after_sending: 1,
+        history_unavailable: true,
+        ..Faults::default()
+    });
     let chat = "5511999990600@c.us";
-    app.customer_writes(chat, json!([{"body": "Olá"}]), 1, false).await;
+    app.customer_writes(chat, json!([{"body": "Olá"}]), 1, false)
+        .await;
     // The send went through but was answered 500, and the history cannot be read: the outcome is
     // unknown, so the reply waits (pending, retried), neither failed nor sent again.
-    eventually("lookups retried", WAIT, || async { (app.sim.history_calls() >= 3).then_some(()) }).await;
+    eventually("lookups retried", WAIT, || async {
+        (app.sim.history_calls() >= 3).then_some(())
+    })
+    .await;
     let rows = app.outbound_statuses().await;
     assert_eq!((rows.len(), rows[0].1.as_str()), (1, "pending"), "{rows:?}");
     assert_eq!(app.sent_to(chat).len(), 1);
@@ -132,32 +235,54 @@ async fn receipts_that_beat_the_send_are_kept_and_applied_once_it_is_recorded() 
     use ventros_activities::waha_sim::Faults;
     let app = TestApp::spawn(greeting()).await;
     // WAHA takes the greeting, reports it delivered and read, and only then answers sendText.
-    app.sim.set_faults(Faults { answer_delay_ms: 2_000, ..Faults::default() });
+    app.sim.set_faults(Faults {
+        answer_delay_ms: 2_000,
+        ..Faults::default()
+    });
     let chat = "5511999990700@c.us";
-    app.customer_writes(chat, json!([{"body": "Oi"}]), 1, false).await;
+    app.customer_writes(chat, json!([{"body": "Oi"}]), 1, false)
+        .await;
     all_read(&app, 1, WAIT).await;
     let (id, _, _) = app.outbound_statuses().await.remove(0);
     let (_, message) = app.get(&format!("/api/v1/messages/{id}")).await;
-    let history: Vec<&str> = message["status_history"].as_array().unwrap().iter().map(|h| h["status"].as_str().unwrap()).collect();
+    let history: Vec<&str> = message["status_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
     assert_eq!(history, ["pending", "sent", "delivered", "read"]);
     // Kept and applied, not refused in the hope that WAHA retries the webhook.
-    assert_eq!(app.sim.webhook_failures(), 0, "every receipt was accepted the first time");
+    assert_eq!(
+        app.sim.webhook_failures(),
+        0,
+        "every receipt was accepted the first time"
+    );
     assert_eq!(app.count("held_receipts").await, 0, "nothing left held");
-    app.record_history(&ventros_workflows::ids::outbound_workflow_id(app.tenant_id, id), "outbound-held-receipts").await;
+    app.record_history(
+        &ventros_workflows::ids::outbound_workflow_id(app.tenant_id, id),
+        "outbound-held-receipts",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_stored_webhook_whose_hand_over_failed_is_re_driven_once_by_the_sweeper() {
     let mut app = TestApp::spawn(greeting()).await;
     app.kill_worker();
-    app.worker_env.push(("INBOX_SWEEP_INTERVAL_SECS".into(), "1".into()));
-    app.worker_env.push(("INBOX_SWEEP_AFTER_SECS".into(), "1".into()));
+    app.worker_env
+        .push(("INBOX_SWEEP_INTERVAL_SECS".into(), "1".into()));
+    app.worker_env
+        .push(("INBOX_SWEEP_AFTER_SECS".into(), "1".into()));
     app.start_worker();
     // An API replica that cannot reach Temporal: the webhook is stored, the hand-over fails (503),
     // and the sender gives up (WAHA's retries are finite; many setups have none).
     let broken = support::spawn_api(
         &app.database_url,
-        ventros_api::TemporalHandle::connect_in_background("http://127.0.0.1:9".into(), "default".into()),
+        ventros_api::TemporalHandle::connect_in_background(
+            "http://127.0.0.1:9".into(),
+            "default".into(),
+        ),
         &app.task_queue,
     )
     .await;
@@ -172,26 +297,50 @@ async fn a_stored_webhook_whose_hand_over_failed_is_re_driven_once_by_the_sweepe
         .http
         .post(format!("{broken}/webhooks/waha/{}", app.channel_id))
         .header("Content-Type", "application/json")
-        .header("X-Webhook-Hmac", ventros_activities::waha::sign_body(support::HMAC_KEY, &body))
+        .header(
+            "X-Webhook-Hmac",
+            ventros_activities::waha::sign_body(support::HMAC_KEY, &body),
+        )
         .header("X-Webhook-Hmac-Algorithm", "sha512")
         .body(body)
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(app.count("webhook_inbox WHERE processed_at IS NULL").await, 1, "stored, not processed");
+    assert_eq!(
+        app.count("webhook_inbox WHERE processed_at IS NULL").await,
+        1,
+        "stored, not processed"
+    );
 
     // The sweeper hands it to its Conversation: stored once, answered once.
     all_read(&app, 1, WAIT).await;
     assert_eq!(app.count("messages WHERE direction = 'inbound'").await, 1);
     assert_eq!(app.sent_to(chat), [GREETING]);
-    eventually("the inbox row processed", WAIT, || async { (app.count("webhook_inbox WHERE processed_at IS NULL").await == 0).then_some(()) }).await;
+    eventually("the inbox row processed", WAIT, || async {
+        (app.count("webhook_inbox WHERE processed_at IS NULL").await == 0).then_some(())
+    })
+    .await;
     // Later passes find nothing more to do (the schedule keeps firing every second).
     let before = app.sim.sent().len();
-    let schedule = app.temporal.get_schedule_handle(format!("inbox-sweep:{}", app.task_queue));
-    let actions = || async { schedule.describe(temporalio_client::RpcOptions::default()).await.map(|d| d.action_count()).unwrap_or(0) };
+    let schedule = app
+        .temporal
+        .get_schedule_handle(format!("inbox-sweep:{}", app.task_queue));
+    let actions = || async {
+        schedule
+            .describe(temporalio_client::RpcOptions::default())
+            .await
+            .map(|d| d.action_count())
+            .unwrap_or(0)
+    };
     let seen = actions().await;
-    eventually("two more sweeps", WAIT, || async { (actions().await >= seen + 2).then_some(()) }).await;
+    eventually("two more sweeps", WAIT, || async {
+        (actions().await >= seen + 2).then_some(())
+    })
+    .await;
     assert_eq!(app.sim.sent().len(), before, "nothing sent twice");
-    schedule.delete(temporalio_client::schedules::DeleteScheduleOptions::default()).await.unwrap();
+    schedule
+        .delete(temporalio_client::schedules::DeleteScheduleOptions::default())
+        .await
+        .unwrap();
 }

@@ -34,7 +34,10 @@ pub fn internal_auth() -> ventros_activities::internal_auth::InternalAuth {
 pub struct TenantToken(pub Uuid);
 
 impl tonic::service::Interceptor for TenantToken {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         internal_auth().attach(&mut request, Some(self.0), None, Duration::from_secs(60));
         Ok(request)
     }
@@ -44,13 +47,27 @@ impl tonic::service::Interceptor for TenantToken {
 pub async fn memory_client(
     address: &str,
     tenant_id: Uuid,
-) -> Option<ventros_proto::v1::memory_service_client::MemoryServiceClient<tonic::service::interceptor::InterceptedService<tonic::transport::Channel, TenantToken>>> {
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}")).ok()?.connect().await.ok()?;
-    Some(ventros_proto::v1::memory_service_client::MemoryServiceClient::with_interceptor(channel, TenantToken(tenant_id)))
+) -> Option<
+    ventros_proto::v1::memory_service_client::MemoryServiceClient<
+        tonic::service::interceptor::InterceptedService<tonic::transport::Channel, TenantToken>,
+    >,
+> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        .ok()?
+        .connect()
+        .await
+        .ok()?;
+    Some(
+        ventros_proto::v1::memory_service_client::MemoryServiceClient::with_interceptor(
+            channel,
+            TenantToken(tenant_id),
+        ),
+    )
 }
 
 fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} must be set: run the tests through scripts/test.sh"))
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} must be set: run the tests through scripts/test.sh"))
 }
 
 static CRYPTO: Once = Once::new();
@@ -66,14 +83,21 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// The Python agent service as a child process, calling MemoryService back at `memory_address`.
@@ -89,7 +113,8 @@ impl AgentService {
 
     pub async fn start_on(memory_address: &str, address: &str) -> AgentService {
         let address = address.to_owned();
-        let python = std::env::var("VENTROS_PYTHON").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python").into());
+        let python = std::env::var("VENTROS_PYTHON")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python").into());
         let child = Command::new(python)
             .args(["-m", "ventros_agents.server"])
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../agents"))
@@ -102,15 +127,31 @@ impl AgentService {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn the agent service");
-        let service = AgentService { address, child: Some(child) };
-        let client = ventros_activities::agents::GrpcAgentClient::connect_lazy(&service.address, internal_auth()).expect("client");
-        eventually("the agent service to answer", Duration::from_secs(120), || {
-            let client = client.clone();
-            async move {
-                use ventros_activities::agents::AgentApi;
-                client.list(Duration::from_secs(1)).await.ok().filter(|agents| !agents.is_empty()).map(|_| ())
-            }
-        })
+        let service = AgentService {
+            address,
+            child: Some(child),
+        };
+        let client = ventros_activities::agents::GrpcAgentClient::connect_lazy(
+            &service.address,
+            internal_auth(),
+        )
+        .expect("client");
+        eventually(
+            "the agent service to answer",
+            Duration::from_secs(120),
+            || {
+                let client = client.clone();
+                async move {
+                    use ventros_activities::agents::AgentApi;
+                    client
+                        .list(Duration::from_secs(1))
+                        .await
+                        .ok()
+                        .filter(|agents| !agents.is_empty())
+                        .map(|_| ())
+                }
+            },
+        )
         .await;
         service
     }
@@ -154,13 +195,26 @@ pub struct TestApp {
 /// A fresh database with the schema applied.
 pub async fn fresh_database() -> (PgPool, String) {
     let admin_url = env("DATABASE_URL");
-    let admin = PgPoolOptions::new().max_connections(1).connect(&admin_url).await.expect("admin connection");
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&admin_url)
+        .await
+        .expect("admin connection");
     let name = format!("t_{}", Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create database");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .expect("create database");
     admin.close().await;
-    let (base, _) = admin_url.rsplit_once('/').expect("DATABASE_URL ends with /dbname");
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .expect("DATABASE_URL ends with /dbname");
     let url = format!("{base}/{name}");
-    let pool = PgPoolOptions::new().max_connections(5).connect(&url).await.expect("test database");
+    let pool = PgPoolOptions::new()
+        .max_connections(5)
+        .connect(&url)
+        .await
+        .expect("test database");
     ventros_migrations::run(&pool).await.expect("migrations");
     (pool, url)
 }
@@ -187,18 +241,33 @@ pub async fn spawn_api_with(
     config.webhook_network = ventros_activities::net_guard::NetPolicy::private_allowed();
     configure(&mut config);
     // The API logs in as its restricted roles, never as the owner that made the database.
-    let api_url = ventros_api::db::login_url(database_url, ventros_api::db::API_LOGIN).expect("API URL");
-    let pool = ventros_api::db::app_pool(&api_url, 5).await.expect("API pool");
-    let reports_url = ventros_api::db::login_url(database_url, ventros_api::db::REPORT_LOGIN).expect("reports URL");
-    let reports = ventros_api::db::report_pool(&reports_url, 2).await.expect("reports pool");
+    let api_url =
+        ventros_api::db::login_url(database_url, ventros_api::db::API_LOGIN).expect("API URL");
+    let pool = ventros_api::db::app_pool(&api_url, 5)
+        .await
+        .expect("API pool");
+    let reports_url = ventros_api::db::login_url(database_url, ventros_api::db::REPORT_LOGIN)
+        .expect("reports URL");
+    let reports = ventros_api::db::report_pool(&reports_url, 2)
+        .await
+        .expect("reports pool");
     let agents = ventros_api::routes::agents::AgentDirectory::new(agents_address.map(|a| {
-        std::sync::Arc::new(ventros_activities::agents::GrpcAgentClient::connect_lazy(a, internal_auth()).expect("agents client"))
-            as std::sync::Arc<dyn ventros_activities::agents::AgentApi>
+        std::sync::Arc::new(
+            ventros_activities::agents::GrpcAgentClient::connect_lazy(a, internal_auth())
+                .expect("agents client"),
+        ) as std::sync::Arc<dyn ventros_activities::agents::AgentApi>
     }));
-    let memory = ventros_api::routes::memories::MemoryClient::connect_lazy(memory_address, internal_auth()).expect("memory client");
+    let memory =
+        ventros_api::routes::memories::MemoryClient::connect_lazy(memory_address, internal_auth())
+            .expect("memory client");
     let state = AppState::new(pool, reports, temporal, config, agents, memory);
     tokio::spawn(async move {
-        axum::serve(listener, ventros_api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+        axum::serve(
+            listener,
+            ventros_api::router(state)
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
     });
     base
 }
@@ -216,12 +285,21 @@ impl TestApp {
     }
 
     /// The same against another Temporal server (the time-skipping test server).
-    pub async fn spawn_on(temporal_address: &str, settings: Value, agents: Option<(String, String)>) -> TestApp {
+    pub async fn spawn_on(
+        temporal_address: &str,
+        settings: Value,
+        agents: Option<(String, String)>,
+    ) -> TestApp {
         Self::spawn_full(temporal_address, settings, agents, None).await
     }
 
     /// The same, with the API serving the built web app from `web_dir`.
-    pub async fn spawn_full(temporal_address: &str, settings: Value, agents: Option<(String, String)>, web_dir: Option<std::path::PathBuf>) -> TestApp {
+    pub async fn spawn_full(
+        temporal_address: &str,
+        settings: Value,
+        agents: Option<(String, String)>,
+        web_dir: Option<std::path::PathBuf>,
+    ) -> TestApp {
         let (agents_address, memory_address) = match agents {
             Some((agents, memory)) => (Some(agents), memory),
             None => (None, format!("127.0.0.1:{}", free_port())),
@@ -230,9 +308,10 @@ impl TestApp {
             let _ = rustls::crypto::ring::default_provider().install_default();
         });
         let (pool, database_url) = fresh_database().await;
-        let temporal = ventros_workers::connect_temporal(temporal_address, "default", Duration::from_secs(30))
-            .await
-            .expect("Temporal");
+        let temporal =
+            ventros_workers::connect_temporal(temporal_address, "default", Duration::from_secs(30))
+                .await
+                .expect("Temporal");
         let task_queue = format!("test-{}", Uuid::new_v4().simple());
 
         let sim = WahaSimulator::new(WAHA_KEY, Duration::from_millis(30));
@@ -250,7 +329,9 @@ impl TestApp {
             |config| config.web_dir = web_dir,
         )
         .await;
-        let (tenant_id, key) = ventros_api::auth::create_tenant(&pool, "Test tenant").await.expect("tenant");
+        let (tenant_id, key) = ventros_api::auth::create_tenant(&pool, "Test tenant")
+            .await
+            .expect("tenant");
 
         let mut app = TestApp {
             api,
@@ -282,19 +363,27 @@ impl TestApp {
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "channel creation: {channel}");
-        app.channel_id = channel["id"].as_str().and_then(|s| s.parse().ok()).expect("channel id");
-        let webhook_url = channel["webhook"]["url"].as_str().expect("webhook url").to_owned();
+        app.channel_id = channel["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("channel id");
+        let webhook_url = channel["webhook"]["url"]
+            .as_str()
+            .expect("webhook url")
+            .to_owned();
 
         let resp = app
             .http
             .post(format!("{}/api/sessions", app.sim_url))
             .header("X-Api-Key", WAHA_KEY)
-            .json(&json!({"name": "default", "start": true, "config": {"webhooks": [{
-                "url": webhook_url,
-                "events": ["message", "message.ack", "session.status"],
-                "hmac": {"key": HMAC_KEY},
-                "retries": {"policy": "constant", "delaySeconds": 0.1, "attempts": 100},
-            }]}}))
+            .json(
+                &json!({"name": "default", "start": true, "config": {"webhooks": [{
+                    "url": webhook_url,
+                    "events": ["message", "message.ack", "session.status"],
+                    "hmac": {"key": HMAC_KEY},
+                    "retries": {"policy": "constant", "delaySeconds": 0.1, "attempts": 100},
+                }]}}),
+            )
             .send()
             .await
             .expect("configure sim session");
@@ -321,8 +410,15 @@ impl TestApp {
             // One schedule per test would outlive it on the shared server; a test that needs the
             // sweeper turns it on through worker_env.
             .env("INBOX_SWEEP_INTERVAL_SECS", "0")
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
-            .envs(self.worker_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .envs(
+                self.worker_env
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         let child = match &self.agents_address {
@@ -347,13 +443,26 @@ impl TestApp {
     }
 
     pub async fn get_as(&self, path: &str, key: &str) -> (StatusCode, Value) {
-        let resp = self.http.get(format!("{}{path}", self.api)).bearer_auth(key).send().await.expect("GET");
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.api))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("GET");
         let status = resp.status();
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let resp = self.http.post(format!("{}{path}", self.api)).bearer_auth(&self.api_key).json(&body).send().await.expect("POST");
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.api))
+            .bearer_auth(&self.api_key)
+            .json(&body)
+            .send()
+            .await
+            .expect("POST");
         let status = resp.status();
         (status, resp.json().await.unwrap_or(Value::Null))
     }
@@ -364,14 +473,29 @@ impl TestApp {
         let Ok(dir) = std::env::var("VENTROS_RECORD_HISTORIES") else {
             return;
         };
-        let handle = self.temporal.get_workflow_handle::<UntypedWorkflow>(workflow_id.to_owned());
-        let json = handle.fetch_history(WorkflowFetchHistoryOptions::default()).to_json().await.expect("history");
+        let handle = self
+            .temporal
+            .get_workflow_handle::<UntypedWorkflow>(workflow_id.to_owned());
+        let json = handle
+            .fetch_history(WorkflowFetchHistoryOptions::default())
+            .to_json()
+            .await
+            .expect("history");
         std::fs::write(format!("{dir}/{name}.json"), json).expect("write history");
     }
 
     /// Any method, with `token` (an API key or access token) and an optional JSON body.
-    pub async fn call(&self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.api)).bearer_auth(token);
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.api))
+            .bearer_auth(token);
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -381,7 +505,13 @@ impl TestApp {
     }
 
     /// A customer writes, through the simulator (signed `message` webhooks).
-    pub async fn customer_writes(&self, from: &str, messages: Value, deliveries: u32, reverse: bool) -> Value {
+    pub async fn customer_writes(
+        &self,
+        from: &str,
+        messages: Value,
+        deliveries: u32,
+        reverse: bool,
+    ) -> Value {
         let resp = self
             .http
             .post(format!("{}/sim/inbound", self.sim_url))
@@ -392,17 +522,29 @@ impl TestApp {
         assert!(resp.status().is_success());
         let body: Value = resp.json().await.expect("sim answer");
         for status in body["statuses"].as_array().expect("statuses") {
-            assert_eq!(status.as_u64(), Some(200), "the API must accept every delivery: {body}");
+            assert_eq!(
+                status.as_u64(),
+                Some(200),
+                "the API must accept every delivery: {body}"
+            );
         }
         body
     }
 
     pub fn sent_to(&self, chat: &str) -> Vec<String> {
-        self.sim.sent().into_iter().filter(|m| m.chat_id == chat).map(|m| m.body).collect()
+        self.sim
+            .sent()
+            .into_iter()
+            .filter(|m| m.chat_id == chat)
+            .map(|m| m.body)
+            .collect()
     }
 
     pub async fn count(&self, table: &str) -> i64 {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}"))).fetch_one(&self.pool).await.expect("count")
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+            .fetch_one(&self.pool)
+            .await
+            .expect("count")
     }
 
     pub async fn outbound_statuses(&self) -> Vec<(Uuid, String, Option<String>)> {
@@ -413,16 +555,28 @@ impl TestApp {
     }
 
     /// Waits until there are `n` outbound messages and all have reached `status`.
-    pub async fn wait_outbound(&self, n: usize, status: &str, timeout: Duration) -> Vec<(Uuid, String, Option<String>)> {
-        eventually(&format!("{n} outbound message(s) {status}"), timeout, || async {
-            let rows = self.outbound_statuses().await;
-            (rows.len() == n && rows.iter().all(|(_, s, _)| s == status)).then_some(rows)
-        })
+    pub async fn wait_outbound(
+        &self,
+        n: usize,
+        status: &str,
+        timeout: Duration,
+    ) -> Vec<(Uuid, String, Option<String>)> {
+        eventually(
+            &format!("{n} outbound message(s) {status}"),
+            timeout,
+            || async {
+                let rows = self.outbound_statuses().await;
+                (rows.len() == n && rows.iter().all(|(_, s, _)| s == status)).then_some(rows)
+            },
+        )
         .await
     }
 
     pub async fn outbox(&self) -> Vec<(String, Value)> {
-        sqlx::query_as("SELECT event_type, payload FROM outbox_events ORDER BY id").fetch_all(&self.pool).await.expect("outbox")
+        sqlx::query_as("SELECT event_type, payload FROM outbox_events ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .expect("outbox")
     }
 
     /// The only conversation of the tenant, through the API.
@@ -435,15 +589,35 @@ impl TestApp {
     }
 
     /// Posts a raw webhook body with the given headers.
-    pub async fn raw_webhook(&self, channel: &str, body: Vec<u8>, signature: Option<String>) -> (StatusCode, Value, String) {
-        let mut req = self.http.post(format!("{}/webhooks/waha/{channel}", self.api)).header("Content-Type", "application/json").body(body);
+    pub async fn raw_webhook(
+        &self,
+        channel: &str,
+        body: Vec<u8>,
+        signature: Option<String>,
+    ) -> (StatusCode, Value, String) {
+        let mut req = self
+            .http
+            .post(format!("{}/webhooks/waha/{channel}", self.api))
+            .header("Content-Type", "application/json")
+            .body(body);
         if let Some(sig) = signature {
-            req = req.header("X-Webhook-Hmac", sig).header("X-Webhook-Hmac-Algorithm", "sha512");
+            req = req
+                .header("X-Webhook-Hmac", sig)
+                .header("X-Webhook-Hmac-Algorithm", "sha512");
         }
         let resp = req.send().await.expect("webhook");
         let status = resp.status();
-        let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-        (status, resp.json().await.unwrap_or(Value::Null), content_type)
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (
+            status,
+            resp.json().await.unwrap_or(Value::Null),
+            content_type,
+        )
     }
 }
 
