@@ -21,6 +21,7 @@ pub mod agents;
 pub mod campaigns;
 pub mod channel;
 pub mod contacts;
+pub mod identities;
 pub mod inbox;
 pub mod internal_auth;
 pub mod memory;

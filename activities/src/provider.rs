@@ -120,6 +120,8 @@ pub struct InboundMessage {
     pub text: Option<String>,
     pub media: Option<Value>,
     pub display_name: Option<String>,
+    /// The sender's other WhatsApp address (phone number ↔ hidden id), when the payload carries it.
+    pub alternate_sender: Option<String>,
 }
 
 /// Reads a webhook inbox payload (stored raw, as the provider sent it) of a channel of `kind`.
@@ -135,6 +137,7 @@ pub fn normalise_inbound(kind: &str, payload: Value) -> Result<InboundMessage, S
         let media = message.has_media.then(|| message.media.clone().unwrap_or(json!({"downloaded": false})));
         return Ok(InboundMessage {
             display_name: message.push_name(),
+            alternate_sender: message.alternate_sender(),
             provider_message_id: message.id,
             sender: chat_id,
             identity_kind,
@@ -167,6 +170,7 @@ pub fn normalise_inbound(kind: &str, payload: Value) -> Result<InboundMessage, S
         text: message.text,
         media,
         display_name: None,
+        alternate_sender: None,
     })
 }
 

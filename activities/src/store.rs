@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 use ventros_workflows::{
-    AgentExecuteInput, AgentExecuteOutput, ApplyActionsOutput, Assignment, DeliveryStatus, PersistInboundInput,
+    AgentExecuteInput, AgentExecuteOutput, ApplyActionsOutput, Assignment, DeliveryStatus, IdentityHint, PersistInboundInput,
     PersistInboundOutput, PlanAutoReplyInput, PlanAutoReplyOutput, PlannedReply,
 };
 
@@ -95,6 +95,7 @@ pub async fn persist_inbound(pool: &PgPool, input: &PersistInboundInput) -> Resu
         timing: channel.settings.timing(),
         ai: channel.settings.ai.as_ref().map(|ai| ai.reply_config()),
         campaign_replies: Vec::new(),
+        identity_hint: None,
     };
 
     for inbox_id in &input.inbox_ids {
@@ -109,8 +110,17 @@ pub async fn persist_inbound(pool: &PgPool, input: &PersistInboundInput) -> Resu
         let message = normalise_inbound(&channel.kind, payload)
             .map_err(|e| StoreError::Invalid(format!("inbox row {inbox_id} cannot be read: {e}")))?;
 
-        let (contact_id, identity_id) =
+        let (contact_id, identity_id, new_identity) =
             upsert_contact(&mut tx, input.tenant_id, input.channel_id, message.identity_kind, &message.sender, message.display_name.clone()).await?;
+        if channel.kind == "waha" {
+            let hint = identity_hint(&mut tx, contact_id, identity_id, message.identity_kind, message.alternate_sender.clone(), new_identity).await?;
+            // The newest message's view wins, but a first message's "new" is kept.
+            let was_new = out.identity_hint.as_ref().is_some_and(|h| h.new_identity && h.identity_id == identity_id);
+            out.identity_hint = hint.map(|mut h| {
+                h.new_identity |= was_new;
+                h
+            });
+        }
         let (session_id, opened) = open_session(&mut tx, input, contact_id, identity_id).await?;
         out.contact_id = Some(contact_id);
         out.session_id = Some(session_id);
@@ -194,6 +204,43 @@ pub async fn persist_inbound(pool: &PgPool, input: &PersistInboundInput) -> Resu
     Ok(out)
 }
 
+/// Whether linking this WhatsApp sender's other address is worth a try: the message names it and the
+/// contact does not hold it yet, the address is new here (WAHA may know its other half), or a hidden
+/// id's contact still has no phone number on this channel.
+async fn identity_hint(
+    tx: &mut Transaction<'_, Postgres>,
+    contact_id: Uuid,
+    identity_id: Uuid,
+    identity_kind: &str,
+    alternate: Option<String>,
+    new_identity: bool,
+) -> Result<Option<IdentityHint>, StoreError> {
+    let held: Vec<(String, String)> =
+        sqlx::query_as("SELECT kind, external_id FROM contact_identities WHERE contact_id = $1 AND channel_id = (SELECT channel_id FROM contact_identities WHERE id = $2)")
+            .bind(contact_id)
+            .bind(identity_id)
+            .fetch_all(&mut **tx)
+            .await?;
+    let alternate = alternate.filter(|alt| !held.iter().any(|(_, id)| id == alt));
+    let has_phone = held.iter().any(|(kind, _)| kind == "wa_user");
+    let unresolved_lid = identity_kind == "wa_lid" && !has_phone;
+    // A new phone number is only looked up where hidden ids without a phone number exist.
+    let new_phone = new_identity
+        && identity_kind == "wa_user"
+        && held.len() == 1
+        && sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM contact_identities l WHERE l.channel_id = (SELECT channel_id FROM contact_identities WHERE id = $1)
+                 AND l.kind = 'wa_lid'
+                 AND NOT EXISTS (SELECT 1 FROM contact_identities p WHERE p.contact_id = l.contact_id AND p.channel_id = l.channel_id AND p.kind = 'wa_user'))",
+        )
+        .bind(identity_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let worth_it = alternate.is_some() || unresolved_lid || new_phone;
+    Ok(worth_it.then_some(IdentityHint { identity_id, alternate, new_identity }))
+}
+
+/// The contact and identity of a sender, created on its first message; the flag says it was.
 async fn upsert_contact(
     tx: &mut Transaction<'_, Postgres>,
     tenant_id: Uuid,
@@ -201,7 +248,7 @@ async fn upsert_contact(
     identity_kind: &str,
     chat_id: &str,
     display_name: Option<String>,
-) -> Result<(Uuid, Uuid), StoreError> {
+) -> Result<(Uuid, Uuid, bool), StoreError> {
     let existing: Option<(Uuid, Uuid)> =
         sqlx::query_as("SELECT contact_id, id FROM contact_identities WHERE channel_id = $1 AND external_id = $2")
             .bind(channel_id)
@@ -216,7 +263,7 @@ async fn upsert_contact(
                 .execute(&mut **tx)
                 .await?;
         }
-        return Ok((contact_id, identity_id));
+        return Ok((contact_id, identity_id, false));
     }
     let contact_id = Uuid::now_v7();
     let identity_id = Uuid::now_v7();
@@ -241,7 +288,7 @@ async fn upsert_contact(
     .await?;
     append_outbox(tx, tenant_id, "contact.created", "contact", contact_id, json!({"contact_id": contact_id, "channel_id": channel_id}))
         .await?;
-    Ok((contact_id, identity_id))
+    Ok((contact_id, identity_id, true))
 }
 
 /// The open session of this identity, or a new one. Returns whether *this batch* opened it, so a

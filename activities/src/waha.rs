@@ -82,6 +82,35 @@ impl MessagePayload {
             .filter(|s| !s.is_empty())
             .map(|s| s.chars().take(200).collect())
     }
+
+    /// The sender's other WhatsApp address, where the engine reports it: the phone number
+    /// (`…@c.us`) of a message from a hidden id (`…@lid`), or the other way round. WEBJS says
+    /// nothing; NOWEB puts it in `_data.key` (`remoteJidAlt`, older `senderPn`/`senderLid`), GOWS
+    /// in `_data.Info` (`SenderAlt`). Only an address of the other kind is returned.
+    pub fn alternate_sender(&self) -> Option<String> {
+        let data = self.data.as_ref()?;
+        let (_, own_kind) = classify_chat_id(&self.from);
+        let candidates = [
+            data.pointer("/key/remoteJidAlt"),
+            data.pointer("/key/senderPn"),
+            data.pointer("/key/senderLid"),
+            data.pointer("/Info/SenderAlt"),
+            data.pointer("/Info/Sender"),
+        ];
+        candidates.into_iter().flatten().filter_map(Value::as_str).find_map(|raw| {
+            let (chat_id, kind) = classify_chat_id(&without_device(raw));
+            let other = matches!((own_kind, kind), (ChatKind::Lid, ChatKind::User) | (ChatKind::User, ChatKind::Lid));
+            other.then_some(chat_id)
+        })
+    }
+}
+
+/// `5511…:12@s.whatsapp.net` (an address with a device number) → `5511…@s.whatsapp.net`.
+fn without_device(address: &str) -> String {
+    match address.split_once('@') {
+        Some((local, domain)) => format!("{}@{domain}", local.split(':').next().unwrap_or(local)),
+        None => address.to_owned(),
+    }
 }
 
 /// `payload` of a `message.ack` event.
@@ -234,6 +263,12 @@ pub trait WahaApi: Send + Sync {
     async fn typing(&self, cfg: &WahaConfig, chat_id: &str, on: bool) -> Result<(), WahaError>;
     /// `GET /api/sessions/{session}`: the session as WAHA reports it (`name`, `status`, `me`, …).
     async fn session(&self, cfg: &WahaConfig) -> Result<serde_json::Value, WahaError>;
+    /// `GET /api/{session}/lids/{lid}`: the phone chat id (`…@c.us`) behind a hidden id, `None`
+    /// when WAHA does not know it (`pn: null`, or 404).
+    async fn lid_phone(&self, cfg: &WahaConfig, lid: &str) -> Result<Option<String>, WahaError>;
+    /// `GET /api/{session}/lids/pn/{phoneNumber}`: the hidden id (`…@lid`) of a phone chat id,
+    /// `None` when WAHA does not know one.
+    async fn phone_lid(&self, cfg: &WahaConfig, phone: &str) -> Result<Option<String>, WahaError>;
 }
 
 /// [`WahaApi`] over HTTP with reqwest.
@@ -319,6 +354,12 @@ impl Default for HttpWahaClient {
     }
 }
 
+/// `{"lid": "…@lid", "pn": "…@c.us" | null}` → the phone chat id, if it is one.
+pub fn phone_of_lid_answer(value: &Value) -> Option<String> {
+    let (chat_id, kind) = classify_chat_id(&without_device(value.get("pn")?.as_str()?));
+    (kind == ChatKind::User).then_some(chat_id)
+}
+
 /// reqwest errors print the URL, which for `GET /api/messages` carries the chat id.
 fn without_url(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
@@ -375,6 +416,26 @@ impl WahaApi for HttpWahaClient {
         Ok(list.iter().filter_map(SentMessage::from_json).collect())
     }
 
+    async fn lid_phone(&self, cfg: &WahaConfig, lid: &str) -> Result<Option<String>, WahaError> {
+        let resp = self.http.get(self.endpoint(cfg, &["api", &cfg.session, "lids", lid])?).header(HEADER_API_KEY, &cfg.api_key).send().await;
+        let value = match Self::read(resp).await {
+            Err(WahaError::Rejected { status: 404, .. }) => return Ok(None),
+            other => other?,
+        };
+        Ok(phone_of_lid_answer(&value))
+    }
+
+    async fn phone_lid(&self, cfg: &WahaConfig, phone: &str) -> Result<Option<String>, WahaError> {
+        let resp =
+            self.http.get(self.endpoint(cfg, &["api", &cfg.session, "lids", "pn", phone])?).header(HEADER_API_KEY, &cfg.api_key).send().await;
+        let value = match Self::read(resp).await {
+            Err(WahaError::Rejected { status: 404, .. }) => return Ok(None),
+            other => other?,
+        };
+        let (lid, kind) = classify_chat_id(&without_device(value.get("lid").and_then(Value::as_str).unwrap_or_default()));
+        Ok((kind == ChatKind::Lid).then_some(lid))
+    }
+
     async fn send_seen(&self, cfg: &WahaConfig, chat_id: &str, message_ids: &[String]) -> Result<(), WahaError> {
         let mut body = serde_json::json!({ "session": cfg.session, "chatId": chat_id });
         if !message_ids.is_empty() {
@@ -395,6 +456,34 @@ impl WahaApi for HttpWahaClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn message(from: &str, data: Value) -> MessagePayload {
+        serde_json::from_value(serde_json::json!({"id": "x", "timestamp": 1, "from": from, "_data": data})).expect("payload")
+    }
+
+    #[test]
+    fn the_other_address_is_read_from_each_engine() {
+        // NOWEB: key.remoteJidAlt (and the older senderPn), device numbers dropped.
+        let noweb = message("123456789@lid", serde_json::json!({"key": {"remoteJidAlt": "5511987654321:7@s.whatsapp.net"}}));
+        assert_eq!(noweb.alternate_sender().as_deref(), Some("5511987654321@c.us"));
+        let older = message("123456789@lid", serde_json::json!({"key": {"senderPn": "5511987654321@s.whatsapp.net"}}));
+        assert_eq!(older.alternate_sender().as_deref(), Some("5511987654321@c.us"));
+        // GOWS, the other way round: a phone sender whose hidden id is known.
+        let gows = message("5511987654321@c.us", serde_json::json!({"Info": {"Sender": "5511987654321@s.whatsapp.net", "SenderAlt": "123456789@lid"}}));
+        assert_eq!(gows.alternate_sender().as_deref(), Some("123456789@lid"));
+        // Nothing of the other kind (WEBJS, groups, junk): nothing.
+        assert_eq!(message("5511987654321@c.us", serde_json::json!({"notifyName": "Ana"})).alternate_sender(), None);
+        assert_eq!(message("123456789@lid", serde_json::json!({"key": {"remoteJidAlt": "120363@g.us"}})).alternate_sender(), None);
+        assert_eq!(message("123456789@lid", serde_json::json!({"key": {"remoteJidAlt": "98765@lid"}})).alternate_sender(), None);
+    }
+
+    #[test]
+    fn a_lid_answer_gives_a_phone_or_nothing() {
+        assert_eq!(phone_of_lid_answer(&serde_json::json!({"lid": "1@lid", "pn": "5511987654321@c.us"})).as_deref(), Some("5511987654321@c.us"));
+        assert_eq!(phone_of_lid_answer(&serde_json::json!({"lid": "1@lid", "pn": "5511987654321@s.whatsapp.net"})).as_deref(), Some("5511987654321@c.us"));
+        assert_eq!(phone_of_lid_answer(&serde_json::json!({"lid": "1@lid", "pn": null})), None);
+        assert_eq!(phone_of_lid_answer(&serde_json::json!({"lid": "1@lid", "pn": "nope"})), None);
+    }
 
     #[test]
     fn signatures_verify_and_reject_tampering() {

@@ -153,6 +153,8 @@ struct Counters {
     typing: u64,
     /// Calls to either chat-history endpoint.
     history_calls: u64,
+    /// Calls to either lid-map endpoint.
+    lid_calls: u64,
     webhooks_delivered: u64,
     webhooks_failed_attempts: u64,
 }
@@ -163,6 +165,8 @@ struct SimState {
     messages: Vec<SimMessage>,
     faults: Faults,
     counters: Counters,
+    /// WhatsApp's lid map as this account knows it: hidden id → phone chat id.
+    lids: BTreeMap<String, String>,
 }
 
 /// The simulator. Cheap to clone; all clones share state.
@@ -195,7 +199,10 @@ impl WahaSimulator {
             .route("/api/stopTyping", post(typing))
             .route("/api/messages", get(list_messages))
             .route("/api/{session}/chats/{chat_id}/messages", get(list_chat_messages))
+            .route("/api/{session}/lids/{lid}", get(lid_to_phone))
+            .route("/api/{session}/lids/pn/{phone}", get(phone_to_lid))
             .route("/sim/inbound", post(inject_inbound))
+            .route("/sim/lids", post(add_lid))
             .route("/sim/faults", post(set_faults).get(get_faults))
             .route("/sim/session-status", post(emit_session_status))
             .route("/sim/sent", get(list_sent))
@@ -221,6 +228,16 @@ impl WahaSimulator {
     /// How many times a chat's history was asked for.
     pub fn history_calls(&self) -> u64 {
         self.state.lock().expect("sim state").counters.history_calls
+    }
+
+    /// Teaches the account that hidden id `lid` is phone chat id `phone` (both with their suffix).
+    pub fn set_lid(&self, lid: &str, phone: &str) {
+        self.state.lock().expect("sim state").lids.insert(lid.to_owned(), phone.to_owned());
+    }
+
+    /// How many times the lid map was asked.
+    pub fn lid_calls(&self) -> u64 {
+        self.state.lock().expect("sim state").counters.lid_calls
     }
 
     pub fn set_faults(&self, faults: Faults) {
@@ -591,6 +608,49 @@ fn chat_history(sim: &WahaSimulator, headers: &HeaderMap, session: String, chat_
     Json(list).into_response()
 }
 
+/// `GET /api/{session}/lids/{lid}`: `{"lid", "pn"}`, `pn` null when the account does not know it.
+async fn lid_to_phone(State(sim): State<WahaSimulator>, headers: HeaderMap, axum::extract::Path((_session, lid)): axum::extract::Path<(String, String)>) -> Response {
+    if !sim.authorised(&headers) {
+        return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    let mut state = sim.state.lock().expect("sim state");
+    state.counters.lid_calls += 1;
+    if state.faults.outage {
+        state.counters.rejected_calls += 1;
+        return problem(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+    }
+    let lid = if lid.contains('@') { lid } else { format!("{lid}@lid") };
+    let pn = state.lids.get(&lid).cloned();
+    Json(json!({"lid": lid, "pn": pn})).into_response()
+}
+
+/// `GET /api/{session}/lids/pn/{phoneNumber}`: `{"lid", "pn"}`, `lid` null when unknown.
+async fn phone_to_lid(State(sim): State<WahaSimulator>, headers: HeaderMap, axum::extract::Path((_session, phone)): axum::extract::Path<(String, String)>) -> Response {
+    if !sim.authorised(&headers) {
+        return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    let mut state = sim.state.lock().expect("sim state");
+    state.counters.lid_calls += 1;
+    if state.faults.outage {
+        state.counters.rejected_calls += 1;
+        return problem(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+    }
+    let phone = if phone.contains('@') { phone } else { format!("{phone}@c.us") };
+    let lid = state.lids.iter().find(|(_, pn)| **pn == phone).map(|(lid, _)| lid.clone());
+    Json(json!({"lid": lid, "pn": phone})).into_response()
+}
+
+#[derive(Deserialize)]
+struct LidRequest {
+    lid: String,
+    pn: String,
+}
+
+async fn add_lid(State(sim): State<WahaSimulator>, Json(req): Json<LidRequest>) -> Response {
+    sim.set_lid(&req.lid, &req.pn);
+    StatusCode::NO_CONTENT.into_response()
+}
+
 /// `POST /sim/inbound`: a customer writes. Each message is delivered `deliveries` times (WAHA
 /// retries and replays), in the given order or reversed (out-of-order delivery).
 #[derive(Deserialize)]
@@ -605,6 +665,9 @@ pub struct InboundRequest {
     pub deliveries: u32,
     #[serde(default)]
     pub reverse: bool,
+    /// The sender's other address, carried in `_data.key.remoteJidAlt` as WAHA's NOWEB engine does.
+    #[serde(default)]
+    pub alternate: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -637,6 +700,9 @@ async fn inject_inbound(State(sim): State<WahaSimulator>, Json(req): Json<Inboun
             let mut data = json!({});
             if let Some(name) = &req.push_name {
                 data = json!({"notifyName": name});
+            }
+            if let Some(alternate) = &req.alternate {
+                data["key"] = json!({"remoteJid": req.from, "remoteJidAlt": alternate.replace("@c.us", "@s.whatsapp.net"), "fromMe": false});
             }
             let payload = json!({
                 "id": id, "timestamp": m.timestamp.unwrap_or(now), "from": req.from, "fromMe": false,

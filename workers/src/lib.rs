@@ -24,6 +24,7 @@ use ventros_activities::waha::HttpWahaClient;
 use ventros_proto::v1::memory_service_server::MemoryServiceServer;
 use ventros_activities::outbound_webhooks::{RetrySchedule, fanout_once, start_pending};
 use ventros_activities::{CampaignActivities, ContactActivities, WebhookActivities};
+use ventros_activities::identities::IdentityActivities;
 use ventros_activities::inbox::InboxActivities;
 use ventros_workflows::{
     Campaign, CampaignRecipient, ContactMerge, Conversation, InboxSweep, InboxSweepInput, MemoryIngestion, OutboundMessage, ReembedInput,
@@ -241,12 +242,11 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     }
     let inbox = InboxActivities::new(pool.clone(), client.clone(), settings.connections.task_queue.clone());
     let campaigns = CampaignActivities::new(pool.clone(), client.clone(), agents.clone(), settings.campaign_page_size, settings.campaign_max_in_flight);
+    let waha: Arc<dyn ventros_activities::waha::WahaApi> = Arc::new(HttpWahaClient::with_policy(settings.network.provider_policy()));
+    let identities = IdentityActivities::new(pool.clone(), waha.clone());
     let activities = ConversationActivities::new(
         pool.clone(),
-        Channels::new(
-            Arc::new(HttpWahaClient::with_policy(settings.network.provider_policy())),
-            Arc::new(HttpGraphClient::with_policy(settings.network.provider_policy())),
-        ),
+        Channels::new(waha, Arc::new(HttpGraphClient::with_policy(settings.network.provider_policy()))),
         agents,
     );
     let options = WorkerOptions::new(settings.connections.task_queue.clone())
@@ -265,6 +265,7 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         .register_activities(activities)
         .register_activities(campaigns)
         .register_activities(ContactActivities::new(pool.clone()))
+        .register_activities(identities)
         .register_activities(inbox)
         .register_activities(WebhookActivities::new(pool, settings.network.webhook_allow_private_networks))
         .register_activities(MemoryActivities::new(engine))

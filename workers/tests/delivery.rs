@@ -344,3 +344,163 @@ async fn a_stored_webhook_whose_hand_over_failed_is_re_driven_once_by_the_sweepe
         .await
         .unwrap();
 }
+
+/// The contacts that are not folded into another, each with its identities (sorted).
+async fn live_contacts(app: &TestApp) -> Vec<Vec<String>> {
+    let rows: Vec<(uuid::Uuid, Vec<String>)> = sqlx::query_as(
+        "SELECT c.id, coalesce(array_agg(i.external_id ORDER BY i.external_id) FILTER (WHERE i.id IS NOT NULL), '{}')
+           FROM contacts c LEFT JOIN contact_identities i ON i.contact_id = c.id
+          WHERE c.merged_into IS NULL GROUP BY c.id ORDER BY c.id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("contacts");
+    rows.into_iter().map(|(_, ids)| ids).collect()
+}
+
+/// A customer message that carries the sender's other address as WAHA's NOWEB engine does.
+async fn writes_with_alternate(app: &TestApp, from: &str, alternate: &str, body: &str) {
+    let resp = app
+        .http
+        .post(format!("{}/sim/inbound", app.sim_url))
+        .json(&json!({"from": from, "alternate": alternate, "messages": [{"body": body}]}))
+        .send()
+        .await
+        .expect("sim inbound");
+    assert!(resp.status().is_success());
+}
+
+#[tokio::test]
+async fn one_person_writing_from_a_hidden_id_and_a_phone_number_is_one_contact() {
+    let app = TestApp::spawn(quiet()).await;
+    // WAHA's lid map knows this person: the hidden id is resolved on the first message.
+    app.sim.set_lid("81234567890123@lid", "5511999990401@c.us");
+    app.customer_writes(
+        "81234567890123@lid",
+        json!([{"body": "oi, sou eu"}]),
+        1,
+        false,
+    )
+    .await;
+    eventually("the phone number found through WAHA", WAIT, || async {
+        (live_contacts(&app).await
+            == [vec![
+                "5511999990401@c.us".to_owned(),
+                "81234567890123@lid".to_owned(),
+            ]])
+        .then_some(())
+    })
+    .await;
+    app.customer_writes(
+        "5511999990401@c.us",
+        json!([{"body": "agora do outro aparelho"}]),
+        1,
+        false,
+    )
+    .await;
+    eventually("both messages stored", WAIT, || async {
+        (app.count("messages").await == 2).then_some(())
+    })
+    .await;
+    let contacts: i64 = sqlx::query_scalar("SELECT count(DISTINCT contact_id) FROM messages")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(contacts, 1, "both chats belong to one contact");
+    assert_eq!(live_contacts(&app).await.len(), 1);
+
+    // Another person, whose message names the phone number itself (WAHA's map does not know it):
+    // linked without asking.
+    writes_with_alternate(&app, "81234567890999@lid", "5511999990402@c.us", "olá").await;
+    eventually("the phone number taken from the message", WAIT, || async {
+        let contacts = live_contacts(&app).await;
+        contacts
+            .contains(&vec![
+                "5511999990402@c.us".to_owned(),
+                "81234567890999@lid".to_owned(),
+            ])
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        app.count("contact_merges").await,
+        0,
+        "nothing to fold: the addresses met on one contact"
+    );
+}
+
+#[tokio::test]
+async fn a_mapping_learned_later_folds_the_two_contacts_into_one() {
+    let app = TestApp::spawn(quiet()).await;
+    // WAHA does not know the hidden id yet: a contact with only the hidden id.
+    app.customer_writes(
+        "81234567890555@lid",
+        json!([{"body": "primeira mensagem"}]),
+        1,
+        false,
+    )
+    .await;
+    eventually("the hidden id looked up", WAIT, || async {
+        (app.sim.lid_calls() >= 1).then_some(())
+    })
+    .await;
+    eventually("the hidden-id contact", WAIT, || async {
+        (live_contacts(&app).await == [vec!["81234567890555@lid".to_owned()]]).then_some(())
+    })
+    .await;
+    // Later WhatsApp shares the phone number, and the person writes from it: the new phone number
+    // is looked up, found to be the same person, and the two contacts are folded.
+    app.sim.set_lid("81234567890555@lid", "5511999990403@c.us");
+    app.customer_writes(
+        "5511999990403@c.us",
+        json!([{"body": "segunda, pelo número"}]),
+        1,
+        false,
+    )
+    .await;
+    eventually("one contact with both addresses", WAIT, || async {
+        (live_contacts(&app).await
+            == [vec![
+                "5511999990403@c.us".to_owned(),
+                "81234567890555@lid".to_owned(),
+            ]])
+        .then_some(())
+    })
+    .await;
+    let requested_by: String = sqlx::query_scalar("SELECT requested_by FROM contact_merges")
+        .fetch_one(&app.pool)
+        .await
+        .expect("one merge");
+    assert_eq!(requested_by, "system:whatsapp-identity");
+    eventually("the merge completes", WAIT, || async {
+        let done: Option<String> =
+            sqlx::query_scalar("SELECT status FROM contact_merges WHERE status = 'completed'")
+                .fetch_optional(&app.pool)
+                .await
+                .unwrap();
+        done.map(|_| ())
+    })
+    .await;
+    eventually("every message on the surviving contact", WAIT, || async {
+        let contacts: i64 = sqlx::query_scalar("SELECT count(DISTINCT contact_id) FROM messages")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        (contacts == 1 && app.count("messages").await == 2).then_some(())
+    })
+    .await;
+    let phone_chat: String = sqlx::query_scalar(
+        "SELECT s.workflow_id FROM conversation_sessions s JOIN contact_identities i ON i.id = s.identity_id WHERE i.kind = 'wa_user'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("the phone number's conversation");
+    app.record_history(&phone_chat, "conversation-identity-merge")
+        .await;
+    let (_, contacts) = app.get("/api/v1/contacts").await;
+    assert_eq!(
+        contacts["items"].as_array().map(Vec::len),
+        Some(1),
+        "the folded contact is not listed: {contacts}"
+    );
+}

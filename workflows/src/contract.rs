@@ -19,6 +19,8 @@ use uuid::Uuid;
 pub mod patches {
     /// OutboundMessage applies receipts that arrived before its send was recorded.
     pub const HELD_RECEIPTS: &str = "outbound-held-receipts";
+    /// Conversation links a WhatsApp sender's phone number and hidden id (one contact per person).
+    pub const IDENTITY_LINKS: &str = "conversation-identity-links";
 }
 
 pub mod names {
@@ -66,6 +68,7 @@ pub mod names {
     pub const ACTIVITY_MEMORY_ACTIVATE_SPACE: &str = "memory.activate_space";
     pub const ACTIVITY_COMPOSE_OPERATOR_MESSAGE: &str = "outbound.compose_operator_message";
     pub const ACTIVITY_CONTACT_MERGE_STEP: &str = "contacts.merge_step";
+    pub const ACTIVITY_LINK_IDENTITY: &str = "contacts.link_identity";
     pub const ACTIVITY_WEBHOOK_DELIVER: &str = "webhooks.deliver";
     pub const ACTIVITY_WEBHOOK_GIVE_UP: &str = "webhooks.give_up";
     pub const ACTIVITY_CAMPAIGN_BEGIN_RUN: &str = "campaign.begin_run";
@@ -391,6 +394,35 @@ pub struct PersistInboundOutput {
     /// Campaign messages this batch answers (within their attribution window).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub campaign_replies: Vec<CampaignReplyTarget>,
+    /// A WhatsApp sender whose other address (phone number ↔ hidden id) the CRM may not know yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_hint: Option<IdentityHint>,
+}
+
+/// See [`PersistInboundOutput::identity_hint`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IdentityHint {
+    pub identity_id: Uuid,
+    /// The other address, when the message itself carried it (no lookup needed).
+    pub alternate: Option<String>,
+    /// The identity was created by this batch (a first message from this address).
+    pub new_identity: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LinkIdentityInput {
+    pub tenant_id: Uuid,
+    pub channel_id: Uuid,
+    pub hint: IdentityHint,
+}
+
+/// What linking found: nothing, an address added to the same contact, or two contacts to fold.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct LinkIdentityOutput {
+    /// The identity added to the sender's contact.
+    pub added_identity: Option<Uuid>,
+    /// The other address belongs to another contact: this merge (recorded, not yet run) folds them.
+    pub merge: Option<ContactMergeInput>,
 }
 
 /// How a channel's replies come from an agent (from the channel settings).
@@ -985,6 +1017,9 @@ activity_definitions! {
     ComposeOperatorMessage: names::ACTIVITY_COMPOSE_OPERATOR_MESSAGE, ComposeOperatorInput => ();
     /// Moves one kind of row from the merged contact to the surviving one.
     ContactMergeStep: names::ACTIVITY_CONTACT_MERGE_STEP, MergeStepInput => u64;
+    /// Finds a WhatsApp sender's other address (in the message or by asking WAHA) and records it on
+    /// the contact, or records the merge of the two contacts that hold them.
+    LinkIdentity: names::ACTIVITY_LINK_IDENTITY, LinkIdentityInput => LinkIdentityOutput;
     /// One signed POST of a webhook delivery; an error when the receiver did not answer 2xx.
     WebhookDeliver: names::ACTIVITY_WEBHOOK_DELIVER, WebhookAttemptInput => ();
     /// Marks a delivery failed once its attempts are exhausted.

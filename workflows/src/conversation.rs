@@ -20,7 +20,8 @@ use uuid::Uuid;
 
 use crate::contract::{activities::*, names, *};
 use crate::outbound::OutboundMessage;
-use crate::retry::{agent_activity, db_activity, presence_activity};
+use crate::contacts::ContactMerge;
+use crate::retry::{agent_activity, db_activity, identity_activity, presence_activity};
 
 /// How many inbox ids a run remembers to drop duplicate signals before they reach an activity.
 /// Older duplicates are still caught by the database's unique provider id.
@@ -53,6 +54,8 @@ pub struct Conversation {
     /// Set when the channel answers with an AI agent (refreshed from settings on every batch).
     ai: Option<AiReplyConfig>,
     last_agent: Option<AgentVerdict>,
+    /// This run already asked WAHA for the sender's other address.
+    identity_looked_up: bool,
 }
 
 #[workflow_methods]
@@ -264,6 +267,9 @@ impl Conversation {
             }
             s.awaiting_reply.extend(out.new_message_ids);
         });
+        if let Some(hint) = out.identity_hint {
+            Self::link_identity(ctx, hint).await?;
+        }
         // The contact answered a campaign message: its recipient workflow records the reply.
         for target in out.campaign_replies {
             let replied = CampaignReplied { reply_message_id: target.reply_message_id };
@@ -272,6 +278,34 @@ impl Conversation {
                 .external_workflow(target.workflow_id, None)
                 .signal(crate::campaigns::CampaignRecipient::replied, replied, SignalWorkflowOptions::default())
                 .await;
+        }
+        Ok(())
+    }
+
+    /// One person, one contact: records the sender's other WhatsApp address (phone number ↔ hidden
+    /// id) on its contact, or folds the contact that already holds it in with a ContactMerge. Best
+    /// effort: a WAHA that cannot answer now is asked again by a later run.
+    async fn link_identity(ctx: &mut WorkflowContext<Self>, hint: IdentityHint) -> WorkflowResult<()> {
+        // A lookup with nothing new to go on is asked once per run, not once per batch.
+        let repeat_lookup = hint.alternate.is_none() && !hint.new_identity && ctx.state(|s| s.identity_looked_up);
+        if repeat_lookup || !ctx.patched(patches::IDENTITY_LINKS) {
+            return Ok(());
+        }
+        let input = ctx.state_mut(|s| {
+            s.identity_looked_up = true;
+            LinkIdentityInput { tenant_id: s.tenant_id, channel_id: s.channel_id, hint }
+        });
+        let Ok(linked) = ctx.execute_activity(LinkIdentity, input, identity_activity()).await else {
+            return Ok(());
+        };
+        if let Some(merge) = linked.merge {
+            let options = ChildWorkflowOptions::builder()
+                .workflow_id(ids::contact_merge_workflow_id(merge.tenant_id, merge.merge_id))
+                // The merge outlives this run.
+                .parent_close_policy(ParentClosePolicy::Abandon)
+                .build();
+            // A start refused because the merge already runs (started by an earlier attempt) is fine.
+            let _ = ctx.start_child_workflow(ContactMerge::run, merge, options).await;
         }
         Ok(())
     }

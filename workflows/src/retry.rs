@@ -66,6 +66,14 @@ pub(crate) fn agent_activity() -> ActivityOptions {
         .build()
 }
 
+/// Linking a WhatsApp sender's two addresses: a WAHA lookup and a short transaction. A few tries;
+/// if WAHA cannot answer, the next batch of the chat asks again.
+pub(crate) fn identity_activity() -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(15))
+        .retry_policy(RetryPolicy::builder().initial_interval(Duration::from_secs(1)).maximum_attempts(3).build())
+        .build()
+}
+
 /// Seen/typing indicators: nice to have, never worth delaying the reply for.
 pub(crate) fn presence_activity() -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(5))
