@@ -16,6 +16,7 @@ use ventros_workflows::contract::{activities as defs, names, *};
 use std::time::{Duration, Instant};
 
 use crate::agents::{AgentApi, AgentError};
+use crate::channel::CampaignPacing;
 use crate::provider::{Channels, Outgoing, ProviderError};
 use crate::store::{self, AgentAnswer, StoreError};
 
@@ -222,6 +223,17 @@ impl ConversationActivities {
             tracing::info!(message.id = %input.message_id, "send reconciled with an earlier attempt");
             let held = store::record_sent(&self.pool, input.tenant_id, input.message_id, &earlier).await.map_err(store_failure)?;
             return Ok(done(earlier, held));
+        }
+        let types_first = outgoing.origin == Some("campaign")
+            && outgoing.previous_attempt_at.is_none()
+            && adapter.capabilities().typing
+            && settings.campaign_pacing_for(&row.channel.kind).is_some_and(|p| p.typing);
+        if types_first {
+            // A person types before they send; a number that never does looks like a bulk sender.
+            // Best effort: a failed indicator never holds the message back.
+            let _ = adapter.typing(&row.chat_id, true).await;
+            tokio::time::sleep(CampaignPacing::typing_duration(&row.body)).await;
+            let _ = adapter.typing(&row.chat_id, false).await;
         }
         store::mark_send_attempt(&self.pool, input.message_id).await.map_err(store_failure)?;
         let provider_id = match adapter.send_text(&outgoing).await {

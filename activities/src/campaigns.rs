@@ -877,24 +877,32 @@ async fn claim_send(pool: &PgPool, input: &RecipientAt) -> Result<SendClaim, Sto
         tx.commit().await?;
         return Ok(SendClaim::WaitUntil { at_ms: millis(opening) });
     }
-    if let Some(rate) = campaign.rate_limit_per_minute {
+    let pacing = channel_pacing(&mut tx, input.tenant_id, campaign.channel_id).await?;
+    if campaign.rate_limit_per_minute.is_some() || pacing.is_some() {
         let slot = match row.try_get::<Option<DateTime<Utc>>, _>("slot_at")? {
             Some(slot) => slot,
             None => {
-                // The run's clock: each send takes the next free slot, one every 60/rate seconds.
-                let spacing_ms = (60_000 / i64::from(rate.max(1))).max(1);
-                let next: Option<DateTime<Utc>> =
-                    sqlx::query_scalar("SELECT next_slot_at FROM campaign_runs WHERE id = $1 AND tenant_id = $2 FOR UPDATE")
+                let mut slot = now;
+                if let Some(rate) = campaign.rate_limit_per_minute {
+                    // The run's clock: each send takes the next free slot, one every 60/rate seconds.
+                    let spacing_ms = (60_000 / i64::from(rate.max(1))).max(1);
+                    let next: Option<DateTime<Utc>> =
+                        sqlx::query_scalar("SELECT next_slot_at FROM campaign_runs WHERE id = $1 AND tenant_id = $2 FOR UPDATE")
+                            .bind(input.run_id)
+                            .bind(input.tenant_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    slot = next.map_or(now, |n| n.max(now));
+                    sqlx::query("UPDATE campaign_runs SET next_slot_at = $2 WHERE id = $1")
                         .bind(input.run_id)
-                        .bind(input.tenant_id)
-                        .fetch_one(&mut *tx)
+                        .bind(slot + chrono::Duration::milliseconds(spacing_ms))
+                        .execute(&mut *tx)
                         .await?;
-                let slot = next.map_or(now, |n| n.max(now));
-                sqlx::query("UPDATE campaign_runs SET next_slot_at = $2 WHERE id = $1")
-                    .bind(input.run_id)
-                    .bind(slot + chrono::Duration::milliseconds(spacing_ms))
-                    .execute(&mut *tx)
-                    .await?;
+                }
+                // The channel's clock, shared by every campaign on it: jittered gaps, daily cap.
+                if let Some(pacing) = &pacing {
+                    slot = crate::pacing::reserve_slot(&mut tx, input.tenant_id, campaign.channel_id, pacing, slot, campaign.time_zone).await?;
+                }
                 set_slot(Some(slot)).execute(&mut *tx).await?;
                 slot
             }
@@ -963,6 +971,22 @@ async fn claim_send(pool: &PgPool, input: &RecipientAt) -> Result<SendClaim, Sto
     .await?;
     tx.commit().await?;
     Ok(SendClaim::Go { message_id, channel_id: campaign.channel_id })
+}
+
+/// The campaign pacing of the channel (WAHA channels always have one).
+async fn channel_pacing(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tenant_id: Uuid,
+    channel_id: Uuid,
+) -> Result<Option<crate::channel::CampaignPacing>, StoreError> {
+    let (kind, settings): (String, serde_json::Value) = sqlx::query_as("SELECT kind, settings FROM channels WHERE id = $1 AND tenant_id = $2")
+        .bind(channel_id)
+        .bind(tenant_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let settings: crate::channel::ChannelSettings =
+        serde_json::from_value(settings).map_err(|e| StoreError::Invalid(format!("channel settings: {e}")))?;
+    Ok(settings.campaign_pacing_for(&kind))
 }
 
 /// The chat's open session, or a new one owned by the chat's Conversation workflow id: when the

@@ -137,6 +137,57 @@ pub struct ChannelSettings {
     /// When set, replies come from an AI agent instead of the greeting/away rules.
     #[serde(default)]
     pub ai: Option<AiSettings>,
+    /// How campaign messages go out. WAHA channels are always paced (the defaults when unset):
+    /// see [`CampaignPacing`].
+    #[serde(default)]
+    pub campaign_pacing: Option<CampaignPacing>,
+}
+
+/// Campaign sending that protects a WhatsApp number. WAHA drives a personal WhatsApp account, and
+/// WhatsApp bans accounts that send in bulk; WAHA's own advice is a random 30–60 s between
+/// messages and "typing…" before each. No numeric limit is published, so the daily cap is a
+/// conservative default an admin raises for a number with a history of conversations.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignPacing {
+    /// Campaign messages on this channel are at least this far apart…
+    #[serde(default = "defaults::pacing_min_interval_secs")]
+    pub min_interval_secs: u32,
+    /// …and at most this far: each gap is drawn at random in between, so sends never tick like a
+    /// machine.
+    #[serde(default = "defaults::pacing_max_interval_secs")]
+    pub max_interval_secs: u32,
+    /// At most this many campaign messages per calendar day (in the campaign's time zone); the
+    /// rest wait for the next day. `null`: no cap.
+    #[serde(default = "defaults::pacing_daily_cap")]
+    pub daily_cap: Option<u32>,
+    /// Show "typing…" for a few seconds (longer for longer texts) before each campaign message.
+    #[serde(default = "defaults::presence")]
+    pub typing: bool,
+}
+
+impl Default for CampaignPacing {
+    fn default() -> Self {
+        serde_json::from_str("{}").expect("defaults deserialize")
+    }
+}
+
+impl CampaignPacing {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.min_interval_secs > self.max_interval_secs || self.max_interval_secs > 3_600 {
+            return Err("settings.campaign_pacing: min_interval_secs must be <= max_interval_secs <= 3600".into());
+        }
+        if self.daily_cap.is_some_and(|cap| cap == 0 || cap > 100_000) {
+            return Err("settings.campaign_pacing.daily_cap must be 1 to 100000, or null for no cap".into());
+        }
+        Ok(())
+    }
+
+    /// How long "typing…" shows before a text: about a fast typist's pace, 2 to 8 seconds.
+    pub fn typing_duration(text: &str) -> std::time::Duration {
+        let chars = text.chars().count() as u64;
+        std::time::Duration::from_millis((chars * 40).clamp(2_000, 8_000))
+    }
 }
 
 /// Replies from the agent service.
@@ -192,6 +243,15 @@ mod defaults {
     pub fn presence() -> bool {
         true
     }
+    pub fn pacing_min_interval_secs() -> u32 {
+        30
+    }
+    pub fn pacing_max_interval_secs() -> u32 {
+        60
+    }
+    pub fn pacing_daily_cap() -> Option<u32> {
+        Some(200)
+    }
 }
 
 impl Default for ChannelSettings {
@@ -221,6 +281,9 @@ impl ChannelSettings {
         if self.ack_timeout_secs == 0 || self.read_window_secs == 0 {
             return Err("settings.ack_timeout_secs and read_window_secs must be positive".into());
         }
+        if let Some(pacing) = &self.campaign_pacing {
+            pacing.validate()?;
+        }
         if let Some(ai) = &self.ai {
             if ai.agent_type.is_empty() || ai.agent_type.len() > 100 || !ai.agent_type.chars().all(|c| c.is_ascii_alphanumeric()) {
                 return Err("settings.ai.agent_type must be an agent type such as RouterAgent".into());
@@ -230,6 +293,16 @@ impl ChannelSettings {
             }
         }
         Ok(())
+    }
+
+    /// The pacing campaign sends follow on a channel of `kind`: WAHA channels always have one (the
+    /// safe defaults unless the admin set other values); Meta's channels only when set.
+    pub fn campaign_pacing_for(&self, kind: &str) -> Option<CampaignPacing> {
+        match (self.campaign_pacing, kind) {
+            (Some(pacing), _) => Some(pacing),
+            (None, "waha") => Some(CampaignPacing::default()),
+            (None, _) => None,
+        }
     }
 
     pub fn timing(&self) -> ConversationTiming {

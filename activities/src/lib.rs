@@ -27,6 +27,7 @@ pub mod internal_auth;
 pub mod memory;
 pub mod net_guard;
 pub mod outbound_webhooks;
+pub mod pacing;
 pub mod polling;
 pub mod segments;
 pub mod settings;

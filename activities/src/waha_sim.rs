@@ -167,6 +167,15 @@ struct SimState {
     counters: Counters,
     /// WhatsApp's lid map as this account knows it: hidden id → phone chat id.
     lids: BTreeMap<String, String>,
+    typing_log: Vec<TypingEvent>,
+}
+
+/// A `startTyping` (`on`) or `stopTyping` call.
+#[derive(Debug, Clone, Serialize)]
+pub struct TypingEvent {
+    pub chat_id: String,
+    pub on: bool,
+    pub at_ms: i64,
 }
 
 /// The simulator. Cheap to clone; all clones share state.
@@ -195,8 +204,8 @@ impl WahaSimulator {
             .route("/api/sessions/{session}", get(get_session).put(update_session))
             .route("/api/sendText", post(send_text))
             .route("/api/sendSeen", post(send_seen))
-            .route("/api/startTyping", post(typing))
-            .route("/api/stopTyping", post(typing))
+            .route("/api/startTyping", post(|sim, headers, body| typing(sim, headers, body, true)))
+            .route("/api/stopTyping", post(|sim, headers, body| typing(sim, headers, body, false)))
             .route("/api/messages", get(list_messages))
             .route("/api/{session}/chats/{chat_id}/messages", get(list_chat_messages))
             .route("/api/{session}/lids/{lid}", get(lid_to_phone))
@@ -233,6 +242,11 @@ impl WahaSimulator {
     /// Teaches the account that hidden id `lid` is phone chat id `phone` (both with their suffix).
     pub fn set_lid(&self, lid: &str, phone: &str) {
         self.state.lock().expect("sim state").lids.insert(lid.to_owned(), phone.to_owned());
+    }
+
+    /// Every startTyping/stopTyping call, oldest first.
+    pub fn typing_log(&self) -> Vec<TypingEvent> {
+        self.state.lock().expect("sim state").typing_log.clone()
     }
 
     /// How many times the lid map was asked.
@@ -532,14 +546,16 @@ async fn send_seen(State(sim): State<WahaSimulator>, headers: HeaderMap, Json(re
     (StatusCode::CREATED, Json(json!({}))).into_response()
 }
 
-async fn typing(State(sim): State<WahaSimulator>, headers: HeaderMap, Json(req): Json<Value>) -> Response {
+async fn typing(State(sim): State<WahaSimulator>, headers: HeaderMap, Json(req): Json<Value>, on: bool) -> Response {
     if !sim.authorised(&headers) {
         return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
-    if req.get("chatId").and_then(Value::as_str).is_none_or(|c| !valid_chat_id(c)) {
+    let Some(chat_id) = req.get("chatId").and_then(Value::as_str).filter(|c| valid_chat_id(c)) else {
         return problem(StatusCode::BAD_REQUEST, "chatId is required");
-    }
-    sim.state.lock().expect("sim state").counters.typing += 1;
+    };
+    let mut state = sim.state.lock().expect("sim state");
+    state.counters.typing += 1;
+    state.typing_log.push(TypingEvent { chat_id: chat_id.to_owned(), on, at_ms: now_ms() });
     (StatusCode::CREATED, Json(json!({}))).into_response()
 }
 

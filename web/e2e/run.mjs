@@ -123,6 +123,14 @@ try {
     await page.getByLabel("Name").fill("Sábado");
     await page.getByTestId("segment-count").waitFor();
     await page.getByLabel("Brief for the agent").fill("We now deliver on Saturdays.");
+    // The WhatsApp number's sending protection is shown, with WAHA's safe defaults, and an admin
+    // changes it here without leaving the form.
+    await page.getByTestId("pacing").getByText(/every 30–60 s, at most 200 a day/).waitFor();
+    await page.getByRole("button", { name: "Change sending protection" }).click();
+    await page.getByLabel("Minimum seconds between messages").fill("1");
+    await page.getByLabel("Maximum seconds between messages").fill("2");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByTestId("pacing").getByText(/every 1–2 s, at most 200 a day/).waitFor();
     await page.getByLabel("Window opens").fill("00:00");
     await page.getByLabel("Window closes").fill("23:59");
     await page.getByRole("button", { name: "Create and schedule" }).click();

@@ -21,8 +21,11 @@ use ventros_activities::waha_sim::Faults;
 const WAIT: Duration = Duration::from_secs(180);
 
 fn quiet_settings() -> Value {
-    // No auto-reply: every outbound message in these tests is a campaign's.
-    json!({"debounce_ms": 0})
+    // No auto-reply: every outbound message in these tests is a campaign's. No channel pacing
+    // either (a WAHA channel's default is a message every 30–60 s): these tests are about the
+    // campaign engine; `a_whatsapp_number_is_paced_capped_and_types_before_each_campaign_message`
+    // is about pacing.
+    json!({"debounce_ms": 0, "campaign_pacing": {"min_interval_secs": 0, "max_interval_secs": 0, "daily_cap": null, "typing": false}})
 }
 
 async fn with_agents() -> (AgentService, TestApp) {
@@ -523,4 +526,66 @@ async fn recipients_wait_on_durable_timers_for_their_best_hour_and_the_send_wind
     let order: Vec<&str> = sent.iter().map(|m| m.chat_id.as_str()).collect();
     assert_eq!(order, vec![chat(302).as_str(), chat(301).as_str()], "07:00 goes before 11:00");
     assert!(sent[1].body.starts_with("Hi Ana!"));
+}
+
+#[tokio::test]
+async fn a_whatsapp_number_is_paced_capped_and_types_before_each_campaign_message() {
+    let memory_address = format!("127.0.0.1:{}", support::free_port());
+    let agents = AgentService::start(&memory_address).await;
+    let pacing = json!({"min_interval_secs": 1, "max_interval_secs": 2, "daily_cap": 2, "typing": true});
+    let app = TestApp::spawn_with(json!({"debounce_ms": 0, "campaign_pacing": pacing}), Some((agents.address.clone(), memory_address))).await;
+
+    // The pacing is visible on the channel, and a bad one is refused without changing it.
+    let (_, channel) = app.get(&format!("/api/v1/channels/{}", app.channel_id)).await;
+    assert_eq!(channel["campaign_pacing"]["daily_cap"], 2);
+    assert_eq!(channel["campaign_pacing"]["typing"], true);
+    let bad = json!({"settings": {"debounce_ms": 0, "campaign_pacing": {"min_interval_secs": 90, "max_interval_secs": 30}}});
+    let (status, body) = app.call(Method::PATCH, &format!("/api/v1/channels/{}", app.channel_id), &app.api_key, Some(bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (_, unchanged) = app.get(&format!("/api/v1/channels/{}", app.channel_id)).await;
+    assert_eq!(unchanged["campaign_pacing"]["min_interval_secs"], 1);
+
+    let people = [contact(&app, "Ana", &["promo"], Some(&chat(71))).await, contact(&app, "Bia", &["promo"], Some(&chat(72))).await, contact(&app, "Caio", &["promo"], Some(&chat(73))).await];
+    let promo = segment(&app, "Promo", json!({"tags_all": ["promo"]})).await;
+    let id = create_campaign(
+        &app,
+        json!({"name": "Natal", "channel_id": app.channel_id, "segment_id": promo, "objective": "Promoção de Natal: 15% de desconto até sexta.",
+               "schedule": {"kind": "now"}, "best_send_time": false, "time_zone": "America/Sao_Paulo"}),
+    )
+    .await;
+    schedule(&app, id).await;
+
+    // Two go out (the day's cap); the third waits for tomorrow in the campaign's time zone.
+    let sent = eventually("two campaign messages sent", WAIT, || async {
+        let sent = app.sim.sent();
+        (sent.len() == 2).then_some(sent)
+    })
+    .await;
+    let slots: Vec<(chrono::DateTime<chrono::Utc>, Option<Uuid>)> = eventually("three slots reserved", WAIT, || async {
+        let slots: Vec<(chrono::DateTime<chrono::Utc>, Option<Uuid>)> =
+            sqlx::query_as("SELECT slot_at, message_id FROM campaign_recipients WHERE campaign_id = $1 AND slot_at IS NOT NULL ORDER BY slot_at")
+                .bind(id)
+                .fetch_all(&app.pool)
+                .await
+                .unwrap();
+        (slots.len() == people.len()).then_some(slots)
+    })
+    .await;
+    let gap = (slots[1].0 - slots[0].0).num_milliseconds();
+    assert!((1_000..=2_000).contains(&gap), "sends 1–2 s apart, got {gap} ms");
+    let sao_paulo: chrono_tz::Tz = "America/Sao_Paulo".parse().unwrap();
+    let day = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&sao_paulo).date_naive();
+    assert_eq!(day(slots[2].0), day(slots[0].0).succ_opt().unwrap(), "the third waits for the next day");
+    assert!(slots[2].1.is_none(), "and has no message yet");
+    let (_, channel) = app.get(&format!("/api/v1/channels/{}", app.channel_id)).await;
+    assert_eq!(channel["campaign_pacing"]["clock"]["reserved_on_day"], 1, "{channel}");
+
+    // "typing…" shows for at least two seconds and stops before each message.
+    let typing = app.sim.typing_log();
+    for message in &sent {
+        let on = typing.iter().find(|t| t.chat_id == message.chat_id && t.on).expect("typing started");
+        let off = typing.iter().find(|t| t.chat_id == message.chat_id && !t.on).expect("typing stopped");
+        assert!(on.at_ms + 1_900 <= off.at_ms && off.at_ms <= message.received_at_ms, "typing before the message: {on:?} {off:?}");
+    }
+    assert_eq!(sends_per_chat(&app).values().max(), Some(&1));
 }

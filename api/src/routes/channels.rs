@@ -94,14 +94,26 @@ fn view(state: &AppState, row: &sqlx::postgres::PgRow) -> Result<Value, ApiError
             }),
         ),
     };
+    let settings: Value = row.try_get("settings")?;
+    // The pacing campaign sends follow, defaults included (a WAHA channel always has one), and
+    // where its clock stands: the next free moment and the sends reserved on the current day.
+    let pacing = serde_json::from_value::<ChannelSettings>(settings.clone())
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored channel settings: {e}")))?
+        .campaign_pacing_for(&kind)
+        .map(|pacing| {
+            let mut view = json!(pacing);
+            view["clock"] = row.try_get::<Option<Value>, _>("pacing_clock").ok().flatten().unwrap_or(Value::Null);
+            view
+        });
     Ok(json!({
         "id": id,
         "name": row.try_get::<String, _>("name")?,
+        "campaign_pacing": pacing,
         "kind": kind,
         "status": row.try_get::<String, _>("status")?,
         "status_changed_at": row.try_get::<Option<chrono::DateTime<chrono::Utc>>, _>("status_changed_at")?,
         "provider_config": provider_config,
-        "settings": row.try_get::<Value, _>("settings")?,
+        "settings": settings,
         "webhook": webhook,
         "created_at": row.try_get::<chrono::DateTime<chrono::Utc>, _>("created_at")?,
         "updated_at": row.try_get::<chrono::DateTime<chrono::Utc>, _>("updated_at")?,
@@ -120,7 +132,9 @@ fn provider_config(state: &AppState, kind: &str, value: Value) -> Result<Provide
     Ok(config)
 }
 
-const CHANNEL_COLUMNS: &str = "id, name, kind, status, status_changed_at, provider_config, settings, created_at, updated_at";
+const CHANNEL_COLUMNS: &str = "id, name, kind, status, status_changed_at, provider_config, settings, created_at, updated_at,
+    (SELECT jsonb_build_object('next_slot_at', p.next_slot_at, 'day', p.slot_day, 'reserved_on_day', p.slots_on_day)
+       FROM channel_campaign_pacing p WHERE p.channel_id = channels.id) AS pacing_clock";
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
     serde_json::to_value(value).map_err(|e| ApiError::Internal(e.into()))

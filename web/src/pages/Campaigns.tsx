@@ -3,12 +3,14 @@
 import { type FormEvent, useCallback, useEffect, useState } from "react";
 import { Link, Route, Routes, useNavigate, useParams } from "react-router-dom";
 import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import { ApiError, canWrite, get, post, type Page, type Session } from "../api";
+import { ApiError, api, canWrite, get, post, type Page, type Session } from "../api";
 import { channelLabel } from "../format";
 import { useLiveEvents } from "../live";
 
 interface Campaign { id: string; name: string; status: string; channel_id: string; segment_id: string; objective: string; created_at: string }
-interface Channel { id: string; name: string; kind: string }
+interface PacingClock { next_slot_at: string | null; day: string | null; reserved_on_day: number }
+interface Pacing { min_interval_secs: number; max_interval_secs: number; daily_cap: number | null; typing: boolean; clock?: PacingClock | null }
+interface Channel { id: string; name: string; kind: string; settings: Record<string, unknown>; campaign_pacing: Pacing | null }
 interface Segment { id: string; name: string; count?: number }
 interface Metrics { counts: Record<string, number>; rates: Record<string, number | null> }
 interface Recipient { contact_id: string; contact_name?: string | null; status: string; reason: string | null }
@@ -17,7 +19,7 @@ export function Campaigns({ session }: { session: Session }) {
   return (
     <Routes>
       <Route index element={<CampaignList session={session} />} />
-      <Route path="new" element={<NewCampaign />} />
+      <Route path="new" element={<NewCampaign session={session} />} />
       <Route path=":id" element={<CampaignView session={session} />} />
     </Routes>
   );
@@ -48,7 +50,57 @@ function CampaignList({ session }: { session: Session }) {
   );
 }
 
-function NewCampaign() {
+/** How campaign messages leave a channel: a WhatsApp number driven through WAHA is a personal
+ * account, which WhatsApp bans for bulk sending, so it is paced (admins can change the pace). */
+function PacingPanel({ channel, reach, admin, onSaved }: { channel: Channel; reach: number; admin: boolean; onSaved: (c: Channel) => void }) {
+  const pacing = channel.campaign_pacing;
+  const [editing, setEditing] = useState(false);
+  const [draft, setDraft] = useState({ min: "", max: "", cap: "", typing: true });
+  const [error, setError] = useState<string | null>(null);
+  if (!pacing) return <p className="muted" data-testid="pacing">Campaign messages on this channel follow the provider's own limits.</p>;
+  const days = pacing.daily_cap ? Math.ceil(reach / pacing.daily_cap) : 1;
+  const minutes = Math.round((reach * (pacing.min_interval_secs + pacing.max_interval_secs)) / 2 / 60);
+  const edit = () => {
+    setDraft({ min: String(pacing.min_interval_secs), max: String(pacing.max_interval_secs), cap: pacing.daily_cap === null ? "" : String(pacing.daily_cap), typing: pacing.typing });
+    setEditing(true);
+  };
+  const save = async () => {
+    setError(null);
+    const campaign_pacing = { min_interval_secs: Number(draft.min), max_interval_secs: Number(draft.max), daily_cap: draft.cap.trim() === "" ? null : Number(draft.cap), typing: draft.typing };
+    try {
+      onSaved(await api<Channel>("PATCH", `/channels/${channel.id}`, { settings: { ...channel.settings, campaign_pacing } }));
+      setEditing(false);
+    } catch (err) {
+      setError(err instanceof ApiError ? err.detail || err.title : String(err));
+    }
+  };
+  return (
+    <div className="panel" data-testid="pacing" aria-label="Sending protection">
+      <p>
+        <strong>Sending protection:</strong> one message every {pacing.min_interval_secs}–{pacing.max_interval_secs} s
+        {pacing.daily_cap !== null ? `, at most ${pacing.daily_cap} a day` : ", no daily cap"}
+        {pacing.typing ? ", with “typing…” shown before each." : "."}
+        {reach > 0 && ` ${reach} contacts take about ${minutes < 90 ? `${minutes} min` : `${Math.round(minutes / 60)} h`} of sending${days > 1 ? ` over ${days} days` : ""}.`}
+      </p>
+      {channel.kind === "waha" && <p className="muted">WhatsApp bans personal numbers that send in bulk; this pace keeps the number safe.</p>}
+      {pacing.clock?.day && <p className="muted">Reserved on {pacing.clock.day}: {pacing.clock.reserved_on_day}{pacing.daily_cap !== null ? ` of ${pacing.daily_cap}` : ""}.</p>}
+      {admin && !editing && <button type="button" onClick={edit}>Change sending protection</button>}
+      {editing && (
+        // Not a <form>: the panel sits inside the new-campaign form, and forms do not nest.
+        <div role="group" aria-label="Sending protection settings">
+          <label>Minimum seconds between messages<input type="number" min={0} max={3600} required value={draft.min} onChange={(e) => setDraft({ ...draft, min: e.target.value })} /></label>
+          <label>Maximum seconds between messages<input type="number" min={0} max={3600} required value={draft.max} onChange={(e) => setDraft({ ...draft, max: e.target.value })} /></label>
+          <label>Messages per day (empty: no cap)<input type="number" min={1} value={draft.cap} onChange={(e) => setDraft({ ...draft, cap: e.target.value })} /></label>
+          <label className="check"><input type="checkbox" checked={draft.typing} onChange={(e) => setDraft({ ...draft, typing: e.target.checked })} /> Show “typing…” before each message</label>
+          {error && <p role="alert" className="error">{error}</p>}
+          <button type="button" onClick={() => void save()}>Save</button> <button type="button" onClick={() => setEditing(false)}>Cancel</button>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function NewCampaign({ session }: { session: Session }) {
   const navigate = useNavigate();
   const [channels, setChannels] = useState<Channel[]>([]);
   const [segments, setSegments] = useState<Segment[]>([]);
@@ -60,6 +112,7 @@ function NewCampaign() {
     get<Page<Segment>>("/segments").then((p) => { setSegments(p.items); setForm((f) => ({ ...f, segment_id: f.segment_id || p.items[0]?.id || "" })); });
   }, []);
   const segment = segments.find((s) => s.id === form.segment_id);
+  const channel = channels.find((c) => c.id === form.channel_id);
   const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [k]: e.target.value });
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -90,6 +143,7 @@ function NewCampaign() {
         <select value={form.segment_id} onChange={set("segment_id")}>{segments.map((s) => <option key={s.id} value={s.id}>{s.name}</option>)}</select>
       </label>
       {segment && <p className="muted" data-testid="segment-count">{segment.count ?? 0} contacts in this segment</p>}
+      {channel && <PacingPanel channel={channel} reach={segment?.count ?? 0} admin={session.role === "admin"} onSaved={(c) => setChannels(channels.map((x) => (x.id === c.id ? c : x)))} />}
       <label>Brief for the agent<textarea required rows={3} value={form.objective} onChange={set("objective")} placeholder="Our winter collection is out: 20% off this week." /></label>
       <fieldset>
         <legend>When</legend>
