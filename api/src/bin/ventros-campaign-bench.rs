@@ -71,8 +71,11 @@ async fn main() -> anyhow::Result<()> {
     let url: temporalio_client::Url = args.temporal_address.parse()?;
     let temporal = Client::new(Connection::connect(ConnectionOptions::new(url).build()).await?, ClientOptions::new("default").build())?;
 
-    let BenchTenant { tenant_id, api_key, channel_id, sim } =
-        waha_tenant(&pool, &http, &args.api_url, "Campaign benchmark", json!({"debounce_ms": 0})).await?;
+    // The engine's throughput, not a WhatsApp number's safe pace: the channel's campaign pacing
+    // (30-60 s between messages on WAHA by default) is switched off, as an admin can for a
+    // number cleared for volume.
+    let settings = json!({"debounce_ms": 0, "campaign_pacing": {"min_interval_secs": 0, "max_interval_secs": 0, "daily_cap": null, "typing": false}});
+    let BenchTenant { tenant_id, api_key, channel_id, sim } = waha_tenant(&pool, &http, &args.api_url, "Campaign benchmark", settings).await?;
 
     // N contacts with a WhatsApp identity each, in one statement (the schema owner's connection).
     let tag = format!("bench-{}", Uuid::new_v4().simple());
