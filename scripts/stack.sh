@@ -4,13 +4,15 @@
 #   scripts/stack.sh down     stop everything (data stays)
 #   scripts/stack.sh status   what is running
 # DATABASE_URL / TEMPORAL_ADDRESS point at existing servers instead of starting our own.
+# VENTROS_DATA puts the data elsewhere (scripts/chaos.sh runs a private stack); VENTROS_SKIP_BUILD=1
+# restarts what is missing without building again.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
-DATA="$ROOT/.data"
+DATA="${VENTROS_DATA:-$ROOT/.data}"
 PIDS="$DATA/pids"
 LOGS="$DATA/logs"
 PG_PORT=${VENTROS_PG_PORT:-54329}
@@ -47,11 +49,13 @@ json_field() { "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin
 up() {
   mkdir -p "$PIDS" "$LOGS"
   ensure_venv
-  log "building the web app"
-  build_web
-  log "building the Ventros binaries ($PROFILE)"
-  ensure_libclang
-  if [ "$PROFILE" = release ]; then cargo build --release --locked --bins; else cargo build --locked --bins; fi
+  if [ "${VENTROS_SKIP_BUILD:-0}" != 1 ]; then
+    log "building the web app"
+    build_web
+    log "building the Ventros binaries ($PROFILE)"
+    ensure_libclang
+    if [ "$PROFILE" = release ]; then cargo build --release --locked --bins; else cargo build --locked --bins; fi
+  fi
 
   if [ -z "${DATABASE_URL:-}" ]; then
     "$VENV/bin/python" scripts/pg.py start "$DATA/pg" "$PG_PORT" >/dev/null

@@ -69,3 +69,7 @@ export TEMPORAL_ADDRESS="http://127.0.0.1:$T_PORT"
 export RUST_LOG=${RUST_LOG:-warn}
 log "running the tests"
 cargo nextest run --workspace --locked --no-fail-fast "$@"
+
+# Alone, after the suites: it restarts its own Temporal and PostgreSQL, never the shared ones.
+log "the chaos soak, short form: every fault once under load, then the delivery guarantees"
+scripts/chaos.sh --short

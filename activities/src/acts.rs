@@ -217,9 +217,11 @@ impl ConversationActivities {
             previous_attempt_at: row.last_send_attempt_at,
             now: Utc::now(),
         };
-        if outgoing.previous_attempt_at.is_some()
-            && let Some(earlier) = adapter.find_earlier_send(&outgoing).await.map_err(provider_failure)?
-        {
+        let candidates = match outgoing.previous_attempt_at {
+            Some(_) => adapter.find_earlier_send(&outgoing).await.map_err(provider_failure)?,
+            None => Vec::new(),
+        };
+        if let Some(earlier) = store::first_unrecorded(&self.pool, row.channel.id, &candidates).await.map_err(store_failure)? {
             tracing::info!(message.id = %input.message_id, "send reconciled with an earlier attempt");
             let held = store::record_sent(&self.pool, input.tenant_id, input.message_id, &earlier).await.map_err(store_failure)?;
             return Ok(done(earlier, held));

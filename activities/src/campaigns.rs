@@ -915,8 +915,10 @@ async fn claim_send(pool: &PgPool, input: &RecipientAt) -> Result<SendClaim, Sto
 
     let text: Option<String> = row.try_get("personalised_text")?;
     let text = text.ok_or_else(|| StoreError::Invalid("the recipient has no personalised text".into()))?;
+    // A person with a phone number and a hidden id is written at the phone number.
     let identity: Option<(Uuid, String)> = sqlx::query_as(
-        "SELECT id, external_id FROM contact_identities WHERE contact_id = $1 AND channel_id = $2 AND tenant_id = $3 ORDER BY created_at LIMIT 1",
+        "SELECT id, external_id FROM contact_identities WHERE contact_id = $1 AND channel_id = $2 AND tenant_id = $3
+          ORDER BY (kind = 'wa_user') DESC, created_at LIMIT 1",
     )
     .bind(input.contact_id)
     .bind(campaign.channel_id)

@@ -230,9 +230,11 @@ impl From<GraphError> for ProviderError {
 #[async_trait]
 pub trait ChannelAdapter: Send + Sync {
     fn capabilities(&self) -> Capabilities;
-    /// After an attempt that may have reached the provider: the provider id of that earlier
-    /// send if it did, `None` if it did not and sending again is safe.
-    async fn find_earlier_send(&self, out: &Outgoing<'_>) -> Result<Option<String>, ProviderError>;
+    /// After an attempt that may have reached the provider: the provider ids that may be that
+    /// earlier send, oldest first (the caller takes the first one no other message has recorded:
+    /// two replies with the same text look alike in a chat's history); empty if it did not go out
+    /// and sending again is safe.
+    async fn find_earlier_send(&self, out: &Outgoing<'_>) -> Result<Vec<String>, ProviderError>;
     /// Sends the text. Returns the provider's message id.
     async fn send_text(&self, out: &Outgoing<'_>) -> Result<String, ProviderError>;
     /// Marks the customer's messages seen (blue ticks).
@@ -273,10 +275,10 @@ impl ChannelAdapter for WahaChannel<'_> {
         ProviderConfig::Waha(self.cfg.clone()).capabilities()
     }
 
-    async fn find_earlier_send(&self, out: &Outgoing<'_>) -> Result<Option<String>, ProviderError> {
+    async fn find_earlier_send(&self, out: &Outgoing<'_>) -> Result<Vec<String>, ProviderError> {
         // WAHA has no idempotency key: an earlier attempt is recognised in the chat's history.
         let Some(attempted) = out.previous_attempt_at else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let since = attempted - chrono::TimeDelta::seconds(5);
         // Whatever the lookup answers short of the history itself (an error, a 404 from a WAHA
@@ -287,10 +289,13 @@ impl ChannelAdapter for WahaChannel<'_> {
             after: None,
             unknown_outcome: true,
         })?;
+        // The history is newest first.
         Ok(recent
             .into_iter()
-            .find(|m| m.from_me && m.body.as_deref() == Some(out.text) && m.timestamp.is_none_or(|t| t >= since.timestamp()))
-            .map(|m| m.id))
+            .rev()
+            .filter(|m| m.from_me && m.body.as_deref() == Some(out.text) && m.timestamp.is_none_or(|t| t >= since.timestamp()))
+            .map(|m| m.id)
+            .collect())
     }
 
     async fn send_text(&self, out: &Outgoing<'_>) -> Result<String, ProviderError> {
@@ -318,7 +323,7 @@ impl ChannelAdapter for MetaChannel<'_> {
         ProviderConfig::Meta { platform: self.platform, config: self.cfg.clone() }.capabilities()
     }
 
-    async fn find_earlier_send(&self, out: &Outgoing<'_>) -> Result<Option<String>, ProviderError> {
+    async fn find_earlier_send(&self, out: &Outgoing<'_>) -> Result<Vec<String>, ProviderError> {
         // The Send API has no idempotency key either, but the echo of every message we send
         // carries our message id (`metadata`), and the webhook records the provider id from it:
         // a recent attempt whose echo has not come yet is waited for rather than repeated.
@@ -328,7 +333,7 @@ impl ChannelAdapter for MetaChannel<'_> {
                 after: Some(Duration::from_secs(5)),
                 unknown_outcome: true,
             }),
-            _ => Ok(None),
+            _ => Ok(Vec::new()),
         }
     }
 

@@ -81,6 +81,20 @@ pub fn decode_channel(row: &sqlx::postgres::PgRow) -> Result<ChannelRow, StoreEr
     })
 }
 
+/// The first of `provider_ids` (in order) that no message of the channel has recorded yet.
+pub async fn first_unrecorded(pool: &PgPool, channel_id: Uuid, provider_ids: &[String]) -> Result<Option<String>, StoreError> {
+    if provider_ids.is_empty() {
+        return Ok(None);
+    }
+    let recorded: Vec<String> =
+        sqlx::query_scalar("SELECT provider_message_id FROM messages WHERE channel_id = $1 AND provider_message_id = ANY($2)")
+            .bind(channel_id)
+            .bind(provider_ids)
+            .fetch_all(pool)
+            .await?;
+    Ok(provider_ids.iter().find(|id| !recorded.contains(id)).cloned())
+}
+
 /// Stores a batch of inbound messages (inbox rows) in order: contact, identity and session upserts,
 /// the messages themselves (deduplicated on the provider id), and their outbox events.
 pub async fn persist_inbound(pool: &PgPool, input: &PersistInboundInput) -> Result<PersistInboundOutput, StoreError> {

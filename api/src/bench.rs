@@ -19,8 +19,20 @@ pub struct BenchTenant {
 
 /// Creates a tenant named `name` (through the schema owner's `pool`), a WAHA channel with
 /// `settings` through the API at `api_url`, and a simulator session whose signed webhooks go to
-/// that channel.
+/// that channel (retried every 0.2 s, 50 times).
 pub async fn waha_tenant(pool: &sqlx::PgPool, http: &reqwest::Client, api_url: &str, name: &str, settings: Value) -> anyhow::Result<BenchTenant> {
+    waha_tenant_with_retries(pool, http, api_url, name, settings, json!({"policy": "constant", "delaySeconds": 0.2, "attempts": 50})).await
+}
+
+/// [`waha_tenant`] with WAHA's webhook `retries` configuration.
+pub async fn waha_tenant_with_retries(
+    pool: &sqlx::PgPool,
+    http: &reqwest::Client,
+    api_url: &str,
+    name: &str,
+    settings: Value,
+    retries: Value,
+) -> anyhow::Result<BenchTenant> {
     let sim_key = format!("bench-{}", Uuid::new_v4().simple());
     let sim = WahaSimulator::new(&sim_key, Duration::from_millis(20));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -47,7 +59,7 @@ pub async fn waha_tenant(pool: &sqlx::PgPool, http: &reqwest::Client, api_url: &
             "url": format!("{api_url}/webhooks/waha/{channel_id}"),
             "events": ["message", "message.ack", "session.status"],
             "hmac": {"key": hmac_key},
-            "retries": {"policy": "constant", "delaySeconds": 0.2, "attempts": 50},
+            "retries": retries,
         }]}}))
         .send()
         .await?

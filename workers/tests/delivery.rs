@@ -504,3 +504,58 @@ async fn a_mapping_learned_later_folds_the_two_contacts_into_one() {
         "the folded contact is not listed: {contacts}"
     );
 }
+
+#[tokio::test]
+async fn a_retried_reply_is_not_mistaken_for_an_earlier_one_with_the_same_text() {
+    use ventros_activities::waha_sim::Faults;
+    let app = TestApp::spawn(quiet()).await;
+    let chat = "5511999990501@c.us";
+    app.customer_writes(chat, json!([{"body": "Vocês abrem amanhã?"}]), 1, false)
+        .await;
+    let conversation = eventually("a conversation", WAIT, || async {
+        let (_, list) = app.get("/api/v1/conversations").await;
+        list["items"].as_array().and_then(|i| i.first().cloned())
+    })
+    .await;
+    let path = format!(
+        "/api/v1/conversations/{}/messages",
+        conversation["id"].as_str().unwrap()
+    );
+    let reply = |key: &'static str| {
+        let (http, url, token) = (
+            app.http.clone(),
+            format!("{}{path}", app.api),
+            app.api_key.clone(),
+        );
+        async move {
+            let resp = http
+                .post(url)
+                .bearer_auth(token)
+                .header("Idempotency-Key", key)
+                .json(&json!({"text": "Sim!"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::ACCEPTED);
+        }
+    };
+    reply("first").await;
+    app.wait_outbound(1, "read", WAIT).await;
+    // The same words again, and WAHA answers 500 without taking them: the retry finds the first
+    // "Sim!" in the chat's history, which is already another message's send, so it sends.
+    app.sim.set_faults(Faults {
+        fail_before_sending: 1,
+        ..Faults::default()
+    });
+    reply("second").await;
+    all_read(&app, 2, Duration::from_secs(120)).await;
+    assert_eq!(
+        app.sent_to(chat),
+        ["Sim!", "Sim!"],
+        "both replies reached the customer, once each"
+    );
+    assert!(
+        app.sim.history_calls() >= 1,
+        "the ambiguous failure was reconciled"
+    );
+}
