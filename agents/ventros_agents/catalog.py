@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .replies import TEMPLATES
+
 # Orchestration patterns (ADK): one LlmAgent; SequentialAgent; ParallelAgent; a coordinator
 # LlmAgent whose model transfers to one of its sub-agents.
 LLM, SEQUENTIAL, PARALLEL, COORDINATOR = "llm", "sequential", "parallel", "coordinator"
@@ -38,7 +40,11 @@ class AgentSpec:
 
 
 def _spec(*args, **kwargs) -> AgentSpec:
-    return AgentSpec(*args, **kwargs)
+    spec = AgentSpec(*args, **kwargs)
+    if not spec.replies and spec.type in TEMPLATES:
+        # Customer-facing agents speak from replies.py (three languages); the registry shows English.
+        spec = AgentSpec(*args, **kwargs, replies={topic: lines["en"] for topic, lines in TEMPLATES[spec.type].items()})
+    return spec
 
 
 CATALOG: tuple[AgentSpec, ...] = (
@@ -56,18 +62,12 @@ CATALOG: tuple[AgentSpec, ...] = (
         "General customer service: answers questions using the customer's history and hands over when unsure.",
         ("intent_classification", "response_generation", "memory_retrieval"), topics=("general",),
         actions=(HANDOFF,),
-        replies={"default": "{greeting} Thanks for reaching out. {memory_line}How can I help you today?"},
     ),
     _spec(
         "SalesAgent", "Sales Specialist",
         "Turns buying interest into leads: acknowledges previous purchases and moves deals forward.",
         ("response_generation", "lead_creation", "pipeline_management"), topics=("purchase", "pricing"),
         actions=(CREATE_LEAD, UPDATE_PIPELINE),
-        replies={
-            "purchase": "{greeting} Great choice! {memory_line}I've noted your interest and a specialist will send you the details and payment options right away.",
-            "pricing": "{greeting} {memory_line}I'll send you our current prices and plans in a moment.",
-            "default": "{greeting} {memory_line}Tell me what you're looking for and I'll find the best option for you.",
-        },
     ),
     _spec(
         "LeadQualifierAgent", "Lead Qualifier",
@@ -86,7 +86,6 @@ CATALOG: tuple[AgentSpec, ...] = (
         "RetentionAgent", "Retention Specialist",
         "Keeps customers who want to cancel: acknowledges the problem, offers alternatives, flags churn risk.",
         ("churn_prevention", "response_generation"), topics=("cancel",), actions=(TAG_CONTACT, HANDOFF),
-        replies={"default": "{greeting} I'm sorry to hear you're thinking of leaving. {memory_line}Before you decide, let me see what we can do for you. A colleague will contact you with an offer."},
     ),
     _spec(
         "ChurnPredictionAgent", "Churn Predictor",
@@ -104,67 +103,56 @@ CATALOG: tuple[AgentSpec, ...] = (
         "SupportTicketAgent", "Support Ticket Agent",
         "Collects the details of a technical problem and opens a ticket for the support team.",
         ("ticket_creation", "response_generation"), topics=("support",), actions=(TAG_CONTACT, HANDOFF),
-        replies={"default": "{greeting} I'm sorry about the trouble. {memory_line}I've opened a ticket with our support team; could you tell me when it started and share a screenshot if possible?"},
     ),
     _spec(
         "OrderStatusAgent", "Order Status Agent",
         "Answers where an order is, using the purchases in the customer's memories.",
         ("order_tracking", "memory_retrieval"), topics=("order_status",),
-        replies={"default": "{greeting} {memory_line}Let me check your order status; I'll send you the tracking details in a moment."},
     ),
     _spec(
         "BillingAgent", "Billing Agent",
         "Invoices, payments, due dates and balances.",
         ("billing", "response_generation"), topics=("billing",), actions=(HANDOFF,),
-        replies={"default": "{greeting} {memory_line}I can help with your invoice and payments. I'll send the details of your account now."},
     ),
     _spec(
         "SchedulingAgent", "Scheduling Agent",
         "Books, moves and cancels appointments and meetings.",
         ("scheduling", "response_generation"), topics=("scheduling",), actions=(UPDATE_PIPELINE,),
-        replies={"default": "{greeting} Happy to schedule that. {memory_line}Which day and time work best for you?"},
     ),
     _spec(
         "ComplaintEscalationAgent", "Complaint Escalation Agent",
         "Handles complaints with empathy and escalates them to a human straight away.",
         ("escalation", "sentiment_analysis"), topics=("complaint", "human"), actions=(HANDOFF, TAG_CONTACT),
-        replies={"default": "{greeting} I'm really sorry about this. {memory_line}I'm passing your conversation to a member of our team right now."},
     ),
     _spec(
         "FeedbackAgent", "Feedback Agent",
         "Thanks customers for feedback and records it.",
         ("feedback_collection",), topics=("feedback",), actions=(TAG_CONTACT,),
-        replies={"default": "{greeting} Thank you for the feedback! {memory_line}It really helps us improve."},
     ),
     _spec(
         "OnboardingAgent", "Onboarding Agent",
         "Welcomes new customers and explains how to get started.",
         ("onboarding", "response_generation"), topics=("onboarding",),
-        replies={"default": "{greeting} Welcome aboard! {memory_line}Here's how to get started: I'll send you a short guide now."},
     ),
     _spec(
         "ReactivationAgent", "Reactivation Agent",
         "Writes to customers who went quiet, referring to what they bought before.",
         ("reactivation", "personalisation"), topics=("reactivation",), actions=(UPDATE_PIPELINE,),
-        replies={"default": "{greeting} It's been a while! {memory_line}We have news you might like; shall I send you the details?"},
     ),
     _spec(
         "ProductInfoAgent", "Product Information Agent",
         "Answers questions about products, availability and features.",
         ("product_information", "memory_retrieval"), topics=("product_info",),
-        replies={"default": "{greeting} {memory_line}I'll send you the full product details and availability."},
     ),
     _spec(
         "RefundAgent", "Refund Agent",
         "Refunds and returns: explains the policy and starts the process.",
         ("refunds", "response_generation"), topics=("refund",), actions=(HANDOFF, TAG_CONTACT),
-        replies={"default": "{greeting} I understand. {memory_line}I've started your refund request; a colleague will confirm the next steps."},
     ),
     _spec(
         "SmallTalkAgent", "Small Talk Agent",
         "Greetings, thanks and goodbyes.",
         ("response_generation",), topics=("small_talk",), tools=(CONTACT_CONTEXT,),
-        replies={"default": "{greeting} {memory_line}How can I help you today?"},
     ),
     _spec(
         "ConversationSummaryAgent", "Conversation Summariser",

@@ -17,6 +17,7 @@ from typing import AsyncGenerator
 from google.adk.models import BaseLlm, LlmRequest, LlmResponse
 from google.genai import types
 
+from . import language, replies
 from .catalog import BY_TYPE, COORDINATOR, SPECIALIST_FOR_TOPIC, AgentSpec
 from .runtime import CURRENT, Turn
 
@@ -120,18 +121,54 @@ def _is_current(content: str, turn: Turn) -> bool:
     return not text or any(text == line.strip().lower() for line in turn.message.splitlines())
 
 
-def _memory_line(turn: Turn) -> str:
+def _memory_line(turn: Turn, lang: str) -> str:
     memories = [m["content"] for m in turn.memories if m.get("content") and not _is_current(m["content"], turn)]
     memories += [m for m in turn.contact_context.get("recent_memories") or [] if not _is_current(m, turn)]
     if memories:
-        return f"I see from your history: {memories[0].rstrip('.')}. "
+        return replies.memory_line(memories[0].rstrip("."), lang)
     return ""
 
 
-def _greeting(turn: Turn) -> str:
+def _greeting(turn: Turn, lang: str) -> str:
     name = (turn.contact_context.get("display_name") or turn.context.get("contact_name") or "").strip()
-    first = name.split()[0] if name else ""
-    return f"Hi {first}!" if first else "Hi!"
+    return replies.greeting(name.split()[0] if name else "", lang)
+
+
+def reply_language(turn: Turn, text: str | None = None) -> str:
+    """The language to answer in: the message's, or the conversation's when the message cannot say
+    (the caller's `context["language"]`, else the customer's earlier messages)."""
+    if not turn.language:
+        own = turn.message.strip()
+        earlier = [m["text"] for m in turn.contact_context.get("recent_messages") or []
+                   if m.get("direction") == "inbound" and m.get("text") and m["text"].strip() != own]
+        hint = language.conversation_hint(earlier, turn.context.get("language"))
+        turn.language = language.detect(text if text is not None else turn.message, hint)
+    return turn.language
+
+
+_GREETING_WORDS = re.compile(
+    r"\b(oi|ol[aá]|bom dia|boa tarde|boa noite|tudo bem|tudo bom|e a[ií]|como vai|hi|hello|hey|good (?:morning|afternoon|evening)|"
+    r"how are you|hola|buen(?:os|as) (?:d[ií]as|tardes|noches)|qu[eé] tal|c[oó]mo est[aá]s?)\b",
+    re.IGNORECASE,
+)
+
+
+def is_small_talk(text: str) -> bool:
+    """Only greetings ("Bom dia! Tudo bem?"): nothing left to answer once they are taken out."""
+    rest = re.findall(r"[^\W\d_]+", _GREETING_WORDS.sub(" ", text))
+    return _GREETING_WORDS.search(text) is not None and len(rest) <= 1
+
+
+def speaks_for(spec: AgentSpec, turn: Turn) -> bool:
+    """Whether the agent's own lines fit this message: its topics, or any topic for an agent
+    without a topic list (customer service, small talk's catch-all)."""
+    return not spec.topics or turn.topic in spec.topics or spec.type == "CustomerServiceAgent"
+
+
+def open_question(turn: Turn) -> bool:
+    """A question outside what the agents know (no specialist topic): the offline agent cannot
+    answer it truthfully, so it says so and hands over."""
+    return turn.topic == "general" and "?" in turn.message and not is_small_talk(turn.message)
 
 
 def best_send_hour(context: dict[str, str]) -> int | None:
@@ -155,9 +192,11 @@ def best_send_hour(context: dict[str, str]) -> int | None:
 
 
 def campaign_message(turn: Turn) -> str:
-    """An outbound campaign message: the brief, addressed to the contact, with what we remember."""
+    """An outbound campaign message: the brief, addressed to the contact, with what we remember, in
+    the contact's language when their messages show it (else the brief's)."""
     objective = (turn.context.get("objective") or turn.message).strip()
-    text = f"{_greeting(turn)} {_memory_line(turn)}{objective}"
+    lang = reply_language(turn, objective)
+    text = f"{_greeting(turn, lang)} {_memory_line(turn, lang)}{objective}"
     return re.sub(r"\s{2,}", " ", text).strip()
 
 
@@ -182,8 +221,14 @@ def compose(spec: AgentSpec, turn: Turn) -> str:
         inbound = [m["text"] for m in recent if m.get("direction") == "inbound" and m.get("text")]
         lines = inbound[-3:] + [turn.message]
         return "Customer wrote: " + " / ".join(line.strip()[:120] for line in lines)
-    template = spec.replies.get(turn.topic) or spec.replies.get("default") or "{greeting} How can I help you?"
-    text = template.format(greeting=_greeting(turn), memory_line=_memory_line(turn), summary="", facts="")
+    lang = reply_language(turn)
+    topic = "small_talk" if is_small_talk(turn.message) else "question" if open_question(turn) else turn.topic
+    # A specialist speaks its own lines only about its own topics (a refund agent asked about a
+    # purchase must not say it recorded a refund); otherwise it answers as customer service.
+    speaker = spec.type if speaks_for(spec, turn) else "CustomerServiceAgent"
+    template = (replies.template(speaker, topic, lang) or spec.replies.get(topic) or spec.replies.get("default")
+                or "{greeting} How can I help you?")
+    text = template.format(greeting=_greeting(turn, lang), memory_line=_memory_line(turn, lang), summary="", facts="")
     return re.sub(r"\s{2,}", " ", text).strip()
 
 

@@ -41,6 +41,8 @@ class Turn:
     contact_context: dict[str, Any] = field(default_factory=dict)
     memories: list[dict[str, Any]] = field(default_factory=list)
     tool_calls: list[str] = field(default_factory=list)
+    # The language the reply is written in ("pt", "en", "es"), once decided.
+    language: str = ""
 
 
 CURRENT: contextvars.ContextVar[Turn] = contextvars.ContextVar("ventros_turn")

@@ -26,10 +26,10 @@ from google.protobuf import empty_pb2
 
 from ventros.v1 import agent_pb2
 
-from . import catalog
+from . import catalog, language, replies
 from .agents import OFFLINE, ProviderConfig, build
 from .intent import IntentClassifier
-from .offline import best_send_hour, extract_facts, lead_score, sentiment_score
+from .offline import best_send_hour, extract_facts, lead_score, open_question, sentiment_score
 from .internal_auth import AuthError, InternalAuth, bearer
 from .runtime import CURRENT, MemoryClient, Turn
 from .training import topic_of
@@ -37,6 +37,11 @@ from .training import topic_of
 log = logging.getLogger("ventros_agents")
 APP = "ventros"
 MAX_MESSAGE_CHARS = 8_000
+
+
+# Agents whose answer is read by code (scores, JSON, summaries), never sent to a customer.
+NOT_CUSTOMER_FACING = {"LeadScoringAgent", "SentimentAgent", "EngagementAgent", "HistoryRiskAgent", "ChurnPredictionAgent",
+                       "ConversationSummaryAgent", "FactExtractionAgent"}
 
 
 class RequestError(Exception):
@@ -63,6 +68,36 @@ def _agent_type_of(author: str) -> str:
     return author.split("__", 1)[0]
 
 
+# Specialist -> topic -> why the chat goes to a person (their replies say a colleague continues).
+HANDED_OVER: dict[str, dict[str, str]] = {
+    "SalesAgent": {"pricing": "prices: a colleague sends them"},
+    "RetentionAgent": {"cancel": "wants to cancel: a colleague talks about options"},
+    "SupportTicketAgent": {"support": "technical problem: support continues"},
+    "OrderStatusAgent": {"order_status": "order status: a colleague checks it"},
+    "BillingAgent": {"billing": "billing: a colleague looks at the account"},
+    "ProductInfoAgent": {"product_info": "product details: a colleague sends them"},
+    "RefundAgent": {"refund": "refund request: a colleague confirms the next steps"},
+}
+
+
+def enforce_commitments(text: str, lang: str, actions: list[agent_pb2.SuggestedAction]) -> list[agent_pb2.SuggestedAction]:
+    """No promise without an action: every commitment the reply makes has its action, whatever
+    wrote the reply (the offline templates or a real model). A commitment whose action cannot be
+    taken here (a lead or tag without its details), or a promise no code keeps, hands the chat to a
+    person instead, so that somebody does what was said."""
+    lowered = text.lower()
+    have = {a.type for a in actions}
+    needed = {action for phrase, action in replies.COMMITMENTS.get(lang, ()) if phrase in lowered}
+    needed |= {action for other in language.SUPPORTED if other != lang
+               for phrase, action in replies.COMMITMENTS[other] if phrase in lowered}
+    missing = needed - have
+    broken = [p for p in replies.FALSE_PROMISES if p in lowered]
+    if (missing or broken) and catalog.HANDOFF not in have:
+        reason = "the reply promised " + (", ".join(sorted(missing)) if missing else f"'{broken[0]}'")
+        actions = actions + [agent_pb2.SuggestedAction(type=catalog.HANDOFF, params={}, reason=reason)]
+    return actions
+
+
 def suggest_actions(turn: Turn, answered_by: str, state: dict) -> list[agent_pb2.SuggestedAction]:
     """Explicit rules from topic, confidence and the agents' analysis."""
     topic, in_scope = turn.topic, turn.prediction.in_scope
@@ -85,6 +120,12 @@ def suggest_actions(turn: Turn, answered_by: str, state: dict) -> list[agent_pb2
         add(catalog.HANDOFF, "the customer asked for a person" if topic == "human" else "complaint")
         if topic == "complaint":
             add(catalog.TAG_CONTACT, "complaint", tag="complaint")
+    # What no code can do yet (prices, orders, accounts, product details, refunds, tickets, offers):
+    # the specialist says a colleague will continue, and the chat goes to one.
+    if answered_by in HANDED_OVER and topic in HANDED_OVER[answered_by]:
+        add(catalog.HANDOFF, HANDED_OVER[answered_by][topic])
+    if answered_by in replies.TEMPLATES and open_question(turn):
+        add(catalog.HANDOFF, "a question the agent cannot answer")
     if topic == "cancel":
         add(catalog.TAG_CONTACT, "wants to cancel", tag="churn_risk")
     if topic == "refund":
@@ -157,8 +198,11 @@ class AgentExecutor:
             last_text, author = "", spec.type
             streaming = RunConfig(streaming_mode=StreamingMode.SSE) if on_chunk and self.config.provider != OFFLINE else None
             prompt = request.message
-            if turn.context.get("mode") == "campaign" and self.config.provider != OFFLINE:
-                prompt = campaign_prompt(turn)
+            if self.config.provider != OFFLINE:
+                # A real model is told which language to answer in (the offline one decides it itself).
+                turn.language = language.detect(request.message, turn.context.get("language"))
+                prompt = campaign_prompt(turn) if turn.context.get("mode") == "campaign" else request.message
+                prompt += f"\n\n(Answer in {language.NAMES[turn.language]}.)"
             async for event in self.runners[spec.type].run_async(
                 user_id=request.tenant_id, session_id=session_id,
                 new_message=types.Content(role="user", parts=[types.Part(text=prompt)]),
@@ -188,6 +232,9 @@ class AgentExecutor:
         campaign = turn.context.get("mode") == "campaign"
         # A campaign message is outreach, not an answer: nothing to act on yet.
         actions = [] if campaign else suggest_actions(turn, author if spec.type != "LeadQualifierAgent" else spec.type, state)
+        lang = turn.language or language.detect(request.message, turn.context.get("language"))
+        if not campaign and author not in NOT_CUSTOMER_FACING:
+            actions = enforce_commitments(last_text, lang, actions)
         elapsed_ms = (time.perf_counter() - started) * 1000
         self.stats[spec.type].record(elapsed_ms)
         log.info("agent executed", extra={"agent.type": spec.type, "agent.answered_by": author, "intent": prediction.intent,
@@ -199,7 +246,7 @@ class AgentExecutor:
             confidence=prediction.confidence,
             suggested_actions=[a.type for a in actions],
             actions=actions,
-            metadata={"agent_type": author, "topic": turn.topic, "model_provider": self.config.provider,
+            metadata={"agent_type": author, "topic": turn.topic, "model_provider": self.config.provider, "language": lang,
                       "in_scope": str(prediction.in_scope).lower(), "tools_called": ",".join(turn.tool_calls),
                       **({"best_send_hour": str(hour)} if campaign and (hour := best_send_hour(turn.context)) is not None else {})},
             latency_ms=round(elapsed_ms),

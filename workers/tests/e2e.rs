@@ -519,8 +519,15 @@ async fn a_restarted_agent_service_is_retried_and_answers_once() {
         sqlx::query_scalar("SELECT agent_type FROM messages WHERE id = $1").bind(outbound[0].0).fetch_one(&app.pool).await.unwrap();
     assert_eq!(agent_type.as_deref(), Some("OrderStatusAgent"));
     assert_eq!(app.count("agent_runs").await, 1);
-    let assigned: String = sqlx::query_scalar("SELECT assigned_to FROM conversation_sessions").fetch_one(&app.pool).await.unwrap();
-    assert_eq!(assigned, "bot");
+    // The agent cannot see orders: its reply says a colleague will answer, and one does get the chat.
+    let (assigned, reason): (String, Option<String>) =
+        eventually("the chat handed to a colleague", WAIT, || async {
+            let row: (String, Option<String>) =
+                sqlx::query_as("SELECT assigned_to, handoff_reason FROM conversation_sessions").fetch_one(&app.pool).await.unwrap();
+            (row.0 == "human").then_some(row)
+        })
+        .await;
+    assert_eq!((assigned.as_str(), reason.as_deref()), ("human", Some("agent_requested")));
 }
 
 #[tokio::test]

@@ -1,0 +1,184 @@
+"""What the offline agents say to customers, in Portuguese, English and Spanish.
+
+Every line promises only what really happens: where a reply says a colleague will continue, the
+agent's suggested actions hand the chat over (`service.suggest_actions`, executed and recorded by
+the Rust side); where it says something was recorded, a lead or a tag is. Nothing here claims an
+order was checked, a ticket or refund was opened, or prices or documents were sent, because no code
+does that. `COMMITMENTS` lists, per language, the phrases that commit to an action and the action
+each needs; the tests walk every agent, topic and language against it.
+"""
+
+from __future__ import annotations
+
+# agent type -> topic ("default" when the topic has no line of its own) -> language -> text.
+# `{greeting}` and `{memory_line}` are filled per language (below).
+TEMPLATES: dict[str, dict[str, dict[str, str]]] = {
+    "CustomerServiceAgent": {
+        "default": {
+            "en": "{greeting} Thanks for reaching out. {memory_line}How can I help you today?",
+            "pt": "{greeting} Obrigado pelo contato. {memory_line}Como posso ajudar?",
+            "es": "{greeting} Gracias por escribirnos. {memory_line}¿En qué puedo ayudarte?",
+        },
+        # A question the offline agent cannot answer: it says so and hands over.
+        "question": {
+            "en": "{greeting} {memory_line}I don't want to give you a wrong answer, so I've passed your question to a colleague, who will reply here.",
+            "pt": "{greeting} {memory_line}Para não te passar uma informação errada, encaminhei sua pergunta para um colega, que vai responder aqui.",
+            "es": "{greeting} {memory_line}Para no darte una información equivocada, pasé tu pregunta a un compañero, que te responderá aquí.",
+        },
+    },
+    "SalesAgent": {
+        "purchase": {
+            "en": "{greeting} Great choice! {memory_line}I've registered your interest. How many would you like, and which city should it go to?",
+            "pt": "{greeting} Ótima escolha! {memory_line}Registrei o seu interesse. Quantas unidades você quer e para qual cidade seria a entrega?",
+            "es": "{greeting} ¡Excelente elección! {memory_line}Registré tu interés. ¿Cuántas unidades quieres y a qué ciudad sería el envío?",
+        },
+        "pricing": {
+            "en": "{greeting} {memory_line}I've passed your question to a colleague, who will send you our current prices here.",
+            "pt": "{greeting} {memory_line}Encaminhei sua pergunta para um colega, que vai te enviar os preços atualizados aqui.",
+            "es": "{greeting} {memory_line}Pasé tu pregunta a un compañero, que te enviará los precios actualizados aquí.",
+        },
+        "default": {
+            "en": "{greeting} {memory_line}Tell me what you're looking for and I'll help you choose.",
+            "pt": "{greeting} {memory_line}Me conta o que você procura que eu te ajudo a escolher.",
+            "es": "{greeting} {memory_line}Cuéntame qué buscas y te ayudo a elegir.",
+        },
+    },
+    "RetentionAgent": {
+        "default": {
+            "en": "{greeting} I'm sorry to hear you're thinking of leaving. {memory_line}I've passed your conversation to a colleague, who will talk to you here about what we can do.",
+            "pt": "{greeting} Sinto muito que você esteja pensando em sair. {memory_line}Encaminhei a conversa para um colega, que vai falar com você aqui sobre o que podemos fazer.",
+            "es": "{greeting} Lamento que estés pensando en irte. {memory_line}Pasé la conversación a un compañero, que hablará contigo aquí sobre lo que podemos hacer.",
+        },
+    },
+    "SupportTicketAgent": {
+        "default": {
+            "en": "{greeting} I'm sorry about the trouble. {memory_line}I've recorded the problem and passed it to our support team, who will continue here. Meanwhile, when did it start?",
+            "pt": "{greeting} Sinto muito pelo problema. {memory_line}Registrei o problema e encaminhei para a nossa equipe de suporte, que vai continuar o atendimento aqui. Enquanto isso, quando começou?",
+            "es": "{greeting} Lamento el problema. {memory_line}Registré el problema y lo pasé a nuestro equipo de soporte, que seguirá la atención aquí. Mientras tanto, ¿cuándo empezó?",
+        },
+    },
+    "OrderStatusAgent": {
+        "default": {
+            "en": "{greeting} {memory_line}I can't see order tracking from here, so I've passed your question to a colleague, who will answer here.",
+            "pt": "{greeting} {memory_line}Não consigo ver o rastreio do pedido por aqui, então encaminhei sua pergunta para um colega, que vai responder aqui.",
+            "es": "{greeting} {memory_line}No puedo ver el seguimiento del pedido desde aquí, así que pasé tu pregunta a un compañero, que te responderá aquí.",
+        },
+    },
+    "BillingAgent": {
+        "default": {
+            "en": "{greeting} {memory_line}I've passed your question to a colleague from billing, who will look at your account and answer here.",
+            "pt": "{greeting} {memory_line}Encaminhei sua pergunta para um colega do financeiro, que vai olhar a sua conta e responder aqui.",
+            "es": "{greeting} {memory_line}Pasé tu pregunta a un compañero de facturación, que revisará tu cuenta y te responderá aquí.",
+        },
+    },
+    "SchedulingAgent": {
+        "default": {
+            "en": "{greeting} Happy to schedule that. {memory_line}Which day and time work best for you?",
+            "pt": "{greeting} Claro, vamos agendar. {memory_line}Qual dia e horário ficam melhores para você?",
+            "es": "{greeting} Claro, agendemos. {memory_line}¿Qué día y hora te quedan mejor?",
+        },
+    },
+    "ComplaintEscalationAgent": {
+        "default": {
+            "en": "{greeting} I'm really sorry about this. {memory_line}I'm passing your conversation to a member of our team right now.",
+            "pt": "{greeting} Sinto muito por isso. {memory_line}Estou passando a sua conversa para alguém da nossa equipe agora mesmo.",
+            "es": "{greeting} Lo siento mucho. {memory_line}Estoy pasando tu conversación a alguien de nuestro equipo ahora mismo.",
+        },
+    },
+    "FeedbackAgent": {
+        "default": {
+            "en": "{greeting} Thank you for the feedback! {memory_line}It really helps us improve.",
+            "pt": "{greeting} Obrigado pelo seu retorno! {memory_line}Isso nos ajuda muito a melhorar.",
+            "es": "{greeting} ¡Gracias por tu opinión! {memory_line}Nos ayuda mucho a mejorar.",
+        },
+    },
+    "OnboardingAgent": {
+        "default": {
+            "en": "{greeting} Welcome aboard! {memory_line}What would you like to do first?",
+            "pt": "{greeting} Seja bem-vindo! {memory_line}O que você gostaria de fazer primeiro?",
+            "es": "{greeting} ¡Bienvenido! {memory_line}¿Qué te gustaría hacer primero?",
+        },
+    },
+    "ReactivationAgent": {
+        "default": {
+            "en": "{greeting} It's been a while! {memory_line}Is there anything we can help you with?",
+            "pt": "{greeting} Quanto tempo! {memory_line}Podemos te ajudar com alguma coisa?",
+            "es": "{greeting} ¡Cuánto tiempo! {memory_line}¿Podemos ayudarte con algo?",
+        },
+    },
+    "ProductInfoAgent": {
+        "default": {
+            "en": "{greeting} {memory_line}I've passed your question to a colleague, who will send you the product details and availability here.",
+            "pt": "{greeting} {memory_line}Encaminhei sua pergunta para um colega, que vai te enviar os detalhes e a disponibilidade do produto aqui.",
+            "es": "{greeting} {memory_line}Pasé tu pregunta a un compañero, que te enviará los detalles y la disponibilidad del producto aquí.",
+        },
+    },
+    "RefundAgent": {
+        "default": {
+            "en": "{greeting} I understand. {memory_line}I've recorded your refund request and passed it to a colleague, who will confirm the next steps here.",
+            "pt": "{greeting} Entendo. {memory_line}Registrei o seu pedido de reembolso e encaminhei para um colega, que vai confirmar os próximos passos aqui.",
+            "es": "{greeting} Entiendo. {memory_line}Registré tu solicitud de reembolso y la pasé a un compañero, que confirmará los próximos pasos aquí.",
+        },
+    },
+    "SmallTalkAgent": {
+        "default": {
+            "en": "{greeting} {memory_line}How can I help you today?",
+            "pt": "{greeting} Tudo ótimo por aqui! {memory_line}Como posso ajudar?",
+            "es": "{greeting} ¡Todo bien por aquí! {memory_line}¿En qué puedo ayudarte?",
+        },
+    },
+}
+
+GREETING = {
+    "en": ("Hi {name}!", "Hi!"),
+    "pt": ("Olá, {name}!", "Olá!"),
+    "es": ("¡Hola, {name}!", "¡Hola!"),
+}
+MEMORY_LINE = {
+    "en": "I see from your history: {memory}. ",
+    "pt": "Vejo no seu histórico: {memory}. ",
+    "es": "Veo en tu historial: {memory}. ",
+}
+
+# Phrases that commit to an action, per language, and the action (a suggested action type) each
+# needs in the same answer. "passed … to a colleague" is a handoff; "registered your interest" a
+# lead; "recorded the problem / request" a tag the operators see.
+COMMITMENTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "en": (("passed your", "handoff_to_human"), ("passed it", "handoff_to_human"), ("passing your", "handoff_to_human"),
+           ("registered your interest", "create_lead"), ("recorded the problem", "tag_contact"),
+           ("recorded your refund", "tag_contact")),
+    "pt": (("encaminhei", "handoff_to_human"), ("passando a sua conversa", "handoff_to_human"),
+           ("registrei o seu interesse", "create_lead"), ("registrei o problema", "tag_contact"),
+           ("registrei o seu pedido de reembolso", "tag_contact")),
+    "es": (("pasé tu", "handoff_to_human"), ("pasé la conversación", "handoff_to_human"), ("lo pasé", "handoff_to_human"),
+           ("la pasé", "handoff_to_human"), ("pasando tu conversación", "handoff_to_human"),
+           ("registré tu interés", "create_lead"), ("registré el problema", "tag_contact"),
+           ("registré tu solicitud de reembolso", "tag_contact")),
+}
+
+# Promises no code keeps, in any language: a reply containing one is a bug.
+FALSE_PROMISES = (
+    "i'll send", "i will send", "i've opened a ticket", "i've started your refund", "let me check your order",
+    "vou te enviar", "vou enviar", "abri um chamado", "iniciei o seu reembolso",
+    "te enviaré", "abrí un ticket", "inicié tu reembolso",
+)
+
+
+def template(agent_type: str, topic: str, language: str) -> str | None:
+    """The line an agent says for a topic in a language (its default line when the topic has none)."""
+    lines = TEMPLATES.get(agent_type)
+    if not lines:
+        return None
+    by_language = lines.get(topic) or lines.get("default")
+    if not by_language:
+        return None
+    return by_language.get(language) or by_language["en"]
+
+
+def greeting(first_name: str, language: str) -> str:
+    named, plain = GREETING.get(language, GREETING["en"])
+    return named.format(name=first_name) if first_name else plain
+
+
+def memory_line(memory: str, language: str) -> str:
+    return MEMORY_LINE.get(language, MEMORY_LINE["en"]).format(memory=memory)
