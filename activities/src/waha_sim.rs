@@ -624,17 +624,26 @@ fn chat_history(sim: &WahaSimulator, headers: &HeaderMap, session: String, chat_
     Json(list).into_response()
 }
 
-/// `GET /api/{session}/lids/{lid}`: `{"lid", "pn"}`, `pn` null when the account does not know it.
-async fn lid_to_phone(State(sim): State<WahaSimulator>, headers: HeaderMap, axum::extract::Path((_session, lid)): axum::extract::Path<(String, String)>) -> Response {
-    if !sim.authorised(&headers) {
-        return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
+/// A call to the lid map: counted, then refused without the key or during an outage.
+fn lid_map<'a>(sim: &'a WahaSimulator, headers: &HeaderMap) -> Result<std::sync::MutexGuard<'a, SimState>, Response> {
+    if !sim.authorised(headers) {
+        return Err(problem(StatusCode::UNAUTHORIZED, "Unauthorized"));
     }
     let mut state = sim.state.lock().expect("sim state");
     state.counters.lid_calls += 1;
     if state.faults.outage {
         state.counters.rejected_calls += 1;
-        return problem(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+        return Err(problem(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"));
     }
+    Ok(state)
+}
+
+/// `GET /api/{session}/lids/{lid}`: `{"lid", "pn"}`, `pn` null when the account does not know it.
+async fn lid_to_phone(State(sim): State<WahaSimulator>, headers: HeaderMap, axum::extract::Path((_session, lid)): axum::extract::Path<(String, String)>) -> Response {
+    let state = match lid_map(&sim, &headers) {
+        Ok(state) => state,
+        Err(refused) => return refused,
+    };
     let lid = if lid.contains('@') { lid } else { format!("{lid}@lid") };
     let pn = state.lids.get(&lid).cloned();
     Json(json!({"lid": lid, "pn": pn})).into_response()
@@ -642,15 +651,10 @@ async fn lid_to_phone(State(sim): State<WahaSimulator>, headers: HeaderMap, axum
 
 /// `GET /api/{session}/lids/pn/{phoneNumber}`: `{"lid", "pn"}`, `lid` null when unknown.
 async fn phone_to_lid(State(sim): State<WahaSimulator>, headers: HeaderMap, axum::extract::Path((_session, phone)): axum::extract::Path<(String, String)>) -> Response {
-    if !sim.authorised(&headers) {
-        return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
-    }
-    let mut state = sim.state.lock().expect("sim state");
-    state.counters.lid_calls += 1;
-    if state.faults.outage {
-        state.counters.rejected_calls += 1;
-        return problem(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
-    }
+    let state = match lid_map(&sim, &headers) {
+        Ok(state) => state,
+        Err(refused) => return refused,
+    };
     let phone = if phone.contains('@') { phone } else { format!("{phone}@c.us") };
     let lid = state.lids.iter().find(|(_, pn)| **pn == phone).map(|(lid, _)| lid.clone());
     Json(json!({"lid": lid, "pn": phone})).into_response()

@@ -117,20 +117,37 @@ try {
     await page.screenshot({ path: `${artifacts}/contact.png`, fullPage: true });
   });
 
+  await step("an admin sees the WhatsApp number's sending protection and changes it", async () => {
+    const admin = await browser.newContext();
+    const apage = await admin.newPage();
+    apage.setDefaultTimeout(TIMEOUT);
+    await login(apage, env("ADMIN_EMAIL"));
+    await apage.getByRole("link", { name: "Campaigns" }).click();
+    await apage.getByRole("link", { name: "New campaign" }).click();
+    // WAHA's safe defaults, shown before anything is sent.
+    await apage.getByTestId("pacing").getByText(/every 30–60 s, at most 200 a day/).waitFor();
+    await apage.getByRole("button", { name: "Change sending protection" }).click();
+    await apage.getByLabel("Minimum seconds between messages").fill("90");
+    await apage.getByLabel("Maximum seconds between messages").fill("30");
+    await apage.getByRole("button", { name: "Save" }).click();
+    await apage.getByRole("alert").getByText(/min_interval_secs must be <= max_interval_secs/).waitFor();
+    await apage.getByLabel("Minimum seconds between messages").fill("1");
+    await apage.getByLabel("Maximum seconds between messages").fill("2");
+    await apage.getByRole("button", { name: "Save" }).click();
+    await apage.getByTestId("pacing").getByText(/every 1–2 s, at most 200 a day/).waitFor();
+    await apage.screenshot({ path: `${artifacts}/sending-protection.png`, fullPage: true });
+    await admin.close();
+  });
+
   await step("a campaign created in the UI runs and its progress updates", async () => {
     await page.getByRole("link", { name: "Campaigns" }).click();
     await page.getByRole("link", { name: "New campaign" }).click();
     await page.getByLabel("Name").fill("Sábado");
     await page.getByTestId("segment-count").waitFor();
     await page.getByLabel("Brief for the agent").fill("We now deliver on Saturdays.");
-    // The WhatsApp number's sending protection is shown, with WAHA's safe defaults, and an admin
-    // changes it here without leaving the form.
-    await page.getByTestId("pacing").getByText(/every 30–60 s, at most 200 a day/).waitFor();
-    await page.getByRole("button", { name: "Change sending protection" }).click();
-    await page.getByLabel("Minimum seconds between messages").fill("1");
-    await page.getByLabel("Maximum seconds between messages").fill("2");
-    await page.getByRole("button", { name: "Save" }).click();
+    // The pace the admin set (below) is what an agent sees; only admins may change it.
     await page.getByTestId("pacing").getByText(/every 1–2 s, at most 200 a day/).waitFor();
+    assert.equal(await page.getByRole("button", { name: "Change sending protection" }).count(), 0);
     await page.getByLabel("Window opens").fill("00:00");
     await page.getByLabel("Window closes").fill("23:59");
     await page.getByRole("button", { name: "Create and schedule" }).click();

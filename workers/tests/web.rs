@@ -34,7 +34,7 @@ async fn the_web_app_in_a_real_browser() {
     let (status, _) = app.get("/api/v1/no-such-route").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    for (email, role) in [("agent@web.test", "agent"), ("viewer@web.test", "viewer")] {
+    for (email, role) in [("agent@web.test", "agent"), ("viewer@web.test", "viewer"), ("admin@web.test", "admin")] {
         let (status, user) = app.post("/api/v1/users", json!({"email": email, "name": role, "role": role, "password": PASSWORD})).await;
         assert_eq!(status, StatusCode::CREATED, "{user}");
     }
@@ -62,6 +62,7 @@ async fn the_web_app_in_a_real_browser() {
             .env("SIM_URL", &app.sim_url)
             .env("AGENT_EMAIL", "agent@web.test")
             .env("VIEWER_EMAIL", "viewer@web.test")
+            .env("ADMIN_EMAIL", "admin@web.test")
             .env("PASSWORD", PASSWORD)
             .env("API_KEY", &app.api_key)
             .env("DEAL_ID", deal["id"].as_str().unwrap())
@@ -76,8 +77,8 @@ async fn the_web_app_in_a_real_browser() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
     assert!(output.status.success(), "browser tests failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("all 9 steps passed"), "{stdout}");
-    for page in ["inbox", "conversation", "pipelines", "contact", "campaign", "dashboard", "inbox-phone"] {
+    assert!(stdout.contains("all 10 steps passed"), "{stdout}");
+    for page in ["inbox", "conversation", "pipelines", "contact", "sending-protection", "campaign", "dashboard", "inbox-phone"] {
         assert!(web.join(format!("e2e/artifacts/{page}.png")).is_file(), "screenshot {page}");
     }
 }

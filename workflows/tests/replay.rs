@@ -7,7 +7,7 @@ use std::path::Path;
 
 use temporalio_client::WorkflowHistory;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
-use ventros_workflows::{Campaign, CampaignRecipient, ContactMerge, Conversation, MemoryIngestion, OutboundMessage, WebhookDelivery};
+use ventros_workflows::{Campaign, CampaignRecipient, ContactMerge, Conversation, InboxSweep, MemoryIngestion, OutboundMessage, WebhookDelivery};
 
 fn recorded(prefix: &str) -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/histories");
@@ -38,6 +38,8 @@ async fn replay_all(prefix: &str) {
         .expect("register ContactMerge")
         .register_workflow::<WebhookDelivery>()
         .expect("register WebhookDelivery")
+        .register_workflow::<InboxSweep>()
+        .expect("register InboxSweep")
         .register_workflow::<Campaign>()
         .expect("register Campaign")
         .register_workflow::<CampaignRecipient>()
@@ -73,6 +75,11 @@ async fn contact_merge_histories_replay_deterministically() {
 #[tokio::test]
 async fn webhook_delivery_histories_replay_deterministically() {
     replay_all("webhook-delivery").await;
+}
+
+#[tokio::test]
+async fn inbox_sweep_histories_replay_deterministically() {
+    replay_all("inbox-sweep").await;
 }
 
 #[tokio::test]
