@@ -625,15 +625,15 @@ fn chat_history(sim: &WahaSimulator, headers: &HeaderMap, session: String, chat_
 }
 
 /// A call to the lid map: counted, then refused without the key or during an outage.
-fn lid_map<'a>(sim: &'a WahaSimulator, headers: &HeaderMap) -> Result<std::sync::MutexGuard<'a, SimState>, Response> {
+fn lid_map<'a>(sim: &'a WahaSimulator, headers: &HeaderMap) -> Result<std::sync::MutexGuard<'a, SimState>, (StatusCode, &'static str)> {
     if !sim.authorised(headers) {
-        return Err(problem(StatusCode::UNAUTHORIZED, "Unauthorized"));
+        return Err((StatusCode::UNAUTHORIZED, "Unauthorized"));
     }
     let mut state = sim.state.lock().expect("sim state");
     state.counters.lid_calls += 1;
     if state.faults.outage {
         state.counters.rejected_calls += 1;
-        return Err(problem(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"));
+        return Err((StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"));
     }
     Ok(state)
 }
@@ -642,7 +642,7 @@ fn lid_map<'a>(sim: &'a WahaSimulator, headers: &HeaderMap) -> Result<std::sync:
 async fn lid_to_phone(State(sim): State<WahaSimulator>, headers: HeaderMap, axum::extract::Path((_session, lid)): axum::extract::Path<(String, String)>) -> Response {
     let state = match lid_map(&sim, &headers) {
         Ok(state) => state,
-        Err(refused) => return refused,
+        Err((status, reason)) => return problem(status, reason),
     };
     let lid = if lid.contains('@') { lid } else { format!("{lid}@lid") };
     let pn = state.lids.get(&lid).cloned();
@@ -653,7 +653,7 @@ async fn lid_to_phone(State(sim): State<WahaSimulator>, headers: HeaderMap, axum
 async fn phone_to_lid(State(sim): State<WahaSimulator>, headers: HeaderMap, axum::extract::Path((_session, phone)): axum::extract::Path<(String, String)>) -> Response {
     let state = match lid_map(&sim, &headers) {
         Ok(state) => state,
-        Err(refused) => return refused,
+        Err((status, reason)) => return problem(status, reason),
     };
     let phone = if phone.contains('@') { phone } else { format!("{phone}@c.us") };
     let lid = state.lids.iter().find(|(_, pn)| **pn == phone).map(|(lid, _)| lid.clone());
