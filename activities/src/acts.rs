@@ -131,6 +131,10 @@ impl ConversationActivities {
         if let Some(name) = burst.contact_name {
             context.insert("contact_name".to_owned(), name);
         }
+        if let Some(language) = burst.language {
+            // Decides messages too short to tell ("ok", "oi").
+            context.insert("language".to_owned(), language);
+        }
         let request = ventros_proto::v1::AgentExecutionRequest {
             agent_type: input.agent_type.clone(),
             contact_id: burst.contact_id.to_string(),

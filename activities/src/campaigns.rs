@@ -328,12 +328,13 @@ pub async fn personalisation_request(
     .bind(ACTIVITY_LOOKBACK_DAYS)
     .fetch_all(&mut *conn)
     .await?;
-    let name: Option<String> = sqlx::query_scalar("SELECT display_name FROM contacts WHERE id = $1 AND tenant_id = $2")
-        .bind(contact_id)
-        .bind(campaign.tenant_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .flatten();
+    let (name, language): (Option<String>, Option<String>) =
+        sqlx::query_as("SELECT display_name, language FROM contacts WHERE id = $1 AND tenant_id = $2")
+            .bind(contact_id)
+            .bind(campaign.tenant_id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .unwrap_or((None, None));
     let activity_hours = hours.iter().map(|(h, n)| format!("{h}:{n}")).collect::<Vec<_>>().join(",");
     let mut context = HashMap::from([
         ("mode".to_owned(), "campaign".to_owned()),
@@ -346,6 +347,10 @@ pub async fn personalisation_request(
     ]);
     if let Some(name) = name {
         context.insert("contact_name".into(), name);
+    }
+    if let Some(language) = language {
+        // The contact's language, for the greeting (and the whole text, with a real model).
+        context.insert("language".into(), language);
     }
     Ok(AgentExecutionRequest {
         agent_type: campaign.agent_type.clone(),

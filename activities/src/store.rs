@@ -721,18 +721,20 @@ pub struct AgentBurst {
     pub contact_id: Uuid,
     pub text: String,
     pub contact_name: Option<String>,
+    /// The conversation's language so far (the session's, else the contact's).
+    pub language: Option<String>,
 }
 
 pub async fn agent_burst(pool: &PgPool, tenant_id: Uuid, session_id: Uuid, message_ids: &[Uuid]) -> Result<AgentBurst, StoreError> {
-    let contact: Option<(Uuid, Option<String>)> = sqlx::query_as(
-        "SELECT s.contact_id, c.display_name FROM conversation_sessions s JOIN contacts c ON c.id = s.contact_id
+    let contact: Option<(Uuid, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT s.contact_id, c.display_name, coalesce(s.language, c.language) FROM conversation_sessions s JOIN contacts c ON c.id = s.contact_id
          WHERE s.id = $1 AND s.tenant_id = $2",
     )
     .bind(session_id)
     .bind(tenant_id)
     .fetch_optional(pool)
     .await?;
-    let (contact_id, contact_name) = contact.ok_or_else(|| StoreError::Invalid(format!("session {session_id} does not exist")))?;
+    let (contact_id, contact_name, language) = contact.ok_or_else(|| StoreError::Invalid(format!("session {session_id} does not exist")))?;
     let bodies: Vec<Option<String>> = sqlx::query_scalar(
         "SELECT body FROM messages WHERE tenant_id = $1 AND session_id = $2 AND id = ANY($3)
          ORDER BY provider_timestamp, created_at",
@@ -743,7 +745,7 @@ pub async fn agent_burst(pool: &PgPool, tenant_id: Uuid, session_id: Uuid, messa
     .fetch_all(pool)
     .await?;
     let text = bodies.into_iter().flatten().filter(|b| !b.trim().is_empty()).collect::<Vec<_>>().join("\n");
-    Ok(AgentBurst { contact_id, text, contact_name })
+    Ok(AgentBurst { contact_id, text, contact_name, language })
 }
 
 /// The stored result of an agent run, if the run already happened (a retried activity).
@@ -783,6 +785,9 @@ pub struct AgentAnswer<'a> {
     pub latency_ms: i32,
 }
 
+/// The languages customers are answered in (the agent service's `metadata.language`).
+pub const SUPPORTED_LANGUAGES: &[&str] = &["pt", "en", "es"];
+
 /// Stores the run and, when the agent is confident enough and said something, its reply as a
 /// pending outbound message (same id as the run).
 pub async fn record_agent_run(
@@ -819,6 +824,21 @@ pub async fn record_agent_run(
         return agent_run(pool, input.tenant_id, input.run_id)
             .await?
             .ok_or_else(|| StoreError::Invalid(format!("agent run {} vanished", input.run_id)));
+    }
+    // The language the agent read the customer in becomes the conversation's and the contact's.
+    if let Some(language) = answer.metadata.get("language").and_then(Value::as_str).filter(|l| SUPPORTED_LANGUAGES.contains(l)) {
+        sqlx::query("UPDATE conversation_sessions SET language = $3 WHERE id = $1 AND tenant_id = $2")
+            .bind(input.session_id)
+            .bind(input.tenant_id)
+            .bind(language)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE contacts SET language = $3 WHERE id = $1 AND tenant_id = $2")
+            .bind(contact_id)
+            .bind(input.tenant_id)
+            .bind(language)
+            .execute(&mut *tx)
+            .await?;
     }
     if reply_planned {
         sqlx::query(

@@ -200,7 +200,10 @@ class AgentExecutor:
             prompt = request.message
             if self.config.provider != OFFLINE:
                 # A real model is told which language to answer in (the offline one decides it itself).
-                turn.language = language.detect(request.message, turn.context.get("language"))
+                given = turn.context.get("language")
+                # A campaign is written in the contact's language when it is known, not the brief's.
+                campaign_language = given if turn.context.get("mode") == "campaign" and given in language.SUPPORTED else None
+                turn.language = campaign_language or language.detect(request.message, given)
                 prompt = campaign_prompt(turn) if turn.context.get("mode") == "campaign" else request.message
                 prompt += f"\n\n(Answer in {language.NAMES[turn.language]}.)"
             async for event in self.runners[spec.type].run_async(

@@ -489,6 +489,31 @@ async fn an_agent_answers_through_the_router_with_memory_and_its_suggested_lead_
 }
 
 #[tokio::test]
+async fn a_portuguese_customer_is_answered_in_portuguese_and_the_conversation_keeps_the_language() {
+    let (app, _agents) = ai_app(ai_settings(0.0)).await;
+    let chat = "5511999990014@c.us";
+    app.customer_writes(chat, text("Oi, quero comprar o produto X, vocês entregam em Curitiba?"), 1, false).await;
+    app.wait_outbound(1, "read", WAIT).await;
+    let first = app.sent_to(chat);
+    assert!(first[0].starts_with("Olá"), "answered in Portuguese: {first:?}");
+    let languages: (Option<String>, Option<String>) =
+        sqlx::query_as("SELECT s.language, c.language FROM conversation_sessions s JOIN contacts c ON c.id = s.contact_id")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(languages, (Some("pt".to_owned()), Some("pt".to_owned())), "kept on the session and the contact");
+    // "ok" alone could be any language: the conversation's decides.
+    app.customer_writes(chat, text("ok"), 1, false).await;
+    app.wait_outbound(2, "read", WAIT).await;
+    let replies = app.sent_to(chat);
+    assert!(replies[1].starts_with("Olá"), "still Portuguese: {replies:?}");
+    let conversation = app.only_conversation().await;
+    assert_eq!(conversation["language"], "pt", "the API shows it: {conversation}");
+    let (_, contact) = app.get(&format!("/api/v1/contacts/{}", conversation["contact_id"].as_str().unwrap())).await;
+    assert_eq!(contact["language"], "pt", "{contact}");
+}
+
+#[tokio::test]
 async fn low_confidence_hands_the_chat_to_a_human_and_keeps_the_message() {
     let (app, _agents) = ai_app(ai_settings(0.999)).await;
     app.customer_writes("5511999990011@c.us", text("hmm"), 1, false).await;

@@ -25,7 +25,7 @@ use crate::{AppState, parse_id};
 /// The JSON of a contact, with identities; `$1` is the contact id.
 const CONTACT_JSON: &str = "SELECT jsonb_build_object(
         'id', c.id, 'display_name', c.display_name, 'tags', c.tags, 'custom_attributes', c.custom_attributes,
-        'merged_into', c.merged_into, 'opted_out_at', c.opted_out_at, 'created_at', c.created_at, 'updated_at', c.updated_at,
+        'merged_into', c.merged_into, 'opted_out_at', c.opted_out_at, 'language', c.language, 'created_at', c.created_at, 'updated_at', c.updated_at,
         'identities', coalesce((SELECT jsonb_agg(jsonb_build_object('id', i.id, 'channel_id', i.channel_id, 'kind', i.kind,
                                                                     'external_id', i.external_id, 'created_at', i.created_at) ORDER BY i.created_at)
                                   FROM contact_identities i WHERE i.contact_id = c.id), '[]'::jsonb),

@@ -25,7 +25,7 @@ use crate::{AppState, parse_id};
 
 /// Columns of a conversation in lists and detail (`s` is the session, `c` its contact).
 const SESSION_COLUMNS: &str = "s.id, s.channel_id, s.contact_id, s.status, s.assigned_to, s.assignee, s.workflow_id, s.opened_at,
-    s.closed_at, s.close_reason, s.last_activity_at, s.handoff_reason, s.last_read_at, c.display_name AS contact_name, ch.kind AS channel_kind,
+    s.closed_at, s.close_reason, s.last_activity_at, s.handoff_reason, s.last_read_at, s.language, c.display_name AS contact_name, ch.kind AS channel_kind,
     (SELECT count(*) FROM messages m WHERE m.session_id = s.id AND m.direction = 'inbound'
         AND m.created_at > coalesce(s.last_read_at, '-infinity'::timestamptz)) AS unread_count,
     (SELECT jsonb_build_object('id', m.id, 'direction', m.direction, 'body', m.body, 'status', m.status, 'created_at', m.created_at,
