@@ -32,7 +32,11 @@ pub struct ConversationActivities {
 
 impl ConversationActivities {
     pub fn new(pool: PgPool, channels: Channels, agents: Option<Arc<dyn AgentApi>>) -> Self {
-        ConversationActivities { pool, channels, agents }
+        ConversationActivities {
+            pool,
+            channels,
+            agents,
+        }
     }
 }
 
@@ -51,7 +55,10 @@ pub(crate) fn store_failure(err: StoreError) -> ActivityError {
 
 fn permanent_send_failure(reason: String) -> ActivityError {
     ActivityError::application(
-        ApplicationFailure::builder(reason).type_name(names::FAILURE_PERMANENT_SEND.to_owned()).non_retryable(true).build(),
+        ApplicationFailure::builder(reason)
+            .type_name(names::FAILURE_PERMANENT_SEND.to_owned())
+            .non_retryable(true)
+            .build(),
     )
 }
 
@@ -63,7 +70,9 @@ impl ConversationActivities {
         _ctx: ActivityContext,
         input: PersistInboundInput,
     ) -> Result<PersistInboundOutput, ActivityError> {
-        let out = store::persist_inbound(&self.pool, &input).await.map_err(store_failure)?;
+        let out = store::persist_inbound(&self.pool, &input)
+            .await
+            .map_err(store_failure)?;
         tracing::info!(
             tenant.id = %input.tenant_id,
             workflow.id = %input.workflow_id,
@@ -80,11 +89,17 @@ impl ConversationActivities {
         _ctx: ActivityContext,
         input: PlanAutoReplyInput,
     ) -> Result<PlanAutoReplyOutput, ActivityError> {
-        store::plan_auto_reply(&self.pool, &input).await.map_err(store_failure)
+        store::plan_auto_reply(&self.pool, &input)
+            .await
+            .map_err(store_failure)
     }
 
     #[activity(definition = defs::SetAssignment)]
-    pub async fn set_assignment(self: Arc<Self>, _ctx: ActivityContext, input: SetAssignmentInput) -> Result<(), ActivityError> {
+    pub async fn set_assignment(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: SetAssignmentInput,
+    ) -> Result<(), ActivityError> {
         store::set_assignment(
             &self.pool,
             input.tenant_id,
@@ -99,16 +114,32 @@ impl ConversationActivities {
 
     /// Seen ticks and the typing indicator, where the channel has them.
     #[activity(definition = defs::AgentPresence)]
-    pub async fn agent_presence(self: Arc<Self>, _ctx: ActivityContext, input: AgentPresenceInput) -> Result<(), ActivityError> {
-        let (channel, chat_id, provider_ids) =
-            store::session_chat(&self.pool, input.tenant_id, input.session_id, &input.seen_message_ids).await.map_err(store_failure)?;
+    pub async fn agent_presence(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: AgentPresenceInput,
+    ) -> Result<(), ActivityError> {
+        let (channel, chat_id, provider_ids) = store::session_chat(
+            &self.pool,
+            input.tenant_id,
+            input.session_id,
+            &input.seen_message_ids,
+        )
+        .await
+        .map_err(store_failure)?;
         let adapter = self.channels.adapter(&channel.provider);
         let capabilities = adapter.capabilities();
         if capabilities.seen && !provider_ids.is_empty() {
-            adapter.mark_seen(&chat_id, &provider_ids).await.map_err(provider_failure)?;
+            adapter
+                .mark_seen(&chat_id, &provider_ids)
+                .await
+                .map_err(provider_failure)?;
         }
         if capabilities.typing {
-            adapter.typing(&chat_id, input.typing).await.map_err(provider_failure)?;
+            adapter
+                .typing(&chat_id, input.typing)
+                .await
+                .map_err(provider_failure)?;
         }
         Ok(())
     }
@@ -116,16 +147,34 @@ impl ConversationActivities {
     /// Asks the agent service to answer the burst and stores the answer. A retry after the answer
     /// was stored returns it without asking again.
     #[activity(definition = defs::AgentExecute)]
-    pub async fn agent_execute(self: Arc<Self>, _ctx: ActivityContext, input: AgentExecuteInput) -> Result<AgentExecuteOutput, ActivityError> {
-        if let Some(done) = store::agent_run(&self.pool, input.tenant_id, input.run_id).await.map_err(store_failure)? {
+    pub async fn agent_execute(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: AgentExecuteInput,
+    ) -> Result<AgentExecuteOutput, ActivityError> {
+        if let Some(done) = store::agent_run(&self.pool, input.tenant_id, input.run_id)
+            .await
+            .map_err(store_failure)?
+        {
             return Ok(done);
         }
         let Some(agents) = self.agents.clone() else {
-            return Err(agent_rejected("no agent service is configured (AGENTS_ADDRESS)".into()));
+            return Err(agent_rejected(
+                "no agent service is configured (AGENTS_ADDRESS)".into(),
+            ));
         };
-        let burst = store::agent_burst(&self.pool, input.tenant_id, input.session_id, &input.message_ids).await.map_err(store_failure)?;
+        let burst = store::agent_burst(
+            &self.pool,
+            input.tenant_id,
+            input.session_id,
+            &input.message_ids,
+        )
+        .await
+        .map_err(store_failure)?;
         if burst.text.is_empty() {
-            return Err(agent_rejected("the messages carry no text for an agent to read".into()));
+            return Err(agent_rejected(
+                "the messages carry no text for an agent to read".into(),
+            ));
         }
         let mut context = std::collections::HashMap::new();
         if let Some(name) = burst.contact_name {
@@ -160,7 +209,11 @@ impl ConversationActivities {
             .collect();
         let answer = AgentAnswer {
             requested_agent: &input.agent_type,
-            agent_type: if response.agent_type.is_empty() { &input.agent_type } else { &response.agent_type },
+            agent_type: if response.agent_type.is_empty() {
+                &input.agent_type
+            } else {
+                &response.agent_type
+            },
             intent: &response.intent,
             confidence: response.confidence,
             response: &response.response,
@@ -168,7 +221,9 @@ impl ConversationActivities {
             metadata: serde_json::to_value(&response.metadata).unwrap_or_default(),
             latency_ms: started.elapsed().as_millis() as i32,
         };
-        let out = store::record_agent_run(&self.pool, &input, burst.contact_id, answer).await.map_err(store_failure)?;
+        let out = store::record_agent_run(&self.pool, &input, burst.contact_id, answer)
+            .await
+            .map_err(store_failure)?;
         tracing::info!(
             tenant.id = %input.tenant_id, workflow.id = %input.workflow_id, agent.type = %out.agent_type,
             agent.intent = %out.intent, agent.confidence = out.confidence, reply_planned = out.reply_planned,
@@ -178,13 +233,25 @@ impl ConversationActivities {
     }
 
     #[activity(definition = defs::AgentApplyActions)]
-    pub async fn agent_apply_actions(self: Arc<Self>, _ctx: ActivityContext, input: ApplyActionsInput) -> Result<ApplyActionsOutput, ActivityError> {
-        store::apply_agent_actions(&self.pool, input.tenant_id, input.run_id).await.map_err(store_failure)
+    pub async fn agent_apply_actions(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: ApplyActionsInput,
+    ) -> Result<ApplyActionsOutput, ActivityError> {
+        store::apply_agent_actions(&self.pool, input.tenant_id, input.run_id)
+            .await
+            .map_err(store_failure)
     }
 
     #[activity(definition = defs::CloseSession)]
-    pub async fn close_session(self: Arc<Self>, _ctx: ActivityContext, input: CloseSessionInput) -> Result<(), ActivityError> {
-        store::close_session(&self.pool, input.tenant_id, input.session_id, &input.reason).await.map_err(store_failure)
+    pub async fn close_session(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: CloseSessionInput,
+    ) -> Result<(), ActivityError> {
+        store::close_session(&self.pool, input.tenant_id, input.session_id, &input.reason)
+            .await
+            .map_err(store_failure)
     }
 
     /// Sends once, even across crashes: a message already carrying a provider id is not sent
@@ -196,21 +263,27 @@ impl ConversationActivities {
         _ctx: ActivityContext,
         input: SendOutboundInput,
     ) -> Result<SendOutboundOutput, ActivityError> {
-        let row = store::load_outbound(&self.pool, input.tenant_id, input.message_id).await.map_err(store_failure)?;
+        let row = store::load_outbound(&self.pool, input.tenant_id, input.message_id)
+            .await
+            .map_err(store_failure)?;
         let settings = &row.channel.settings;
         let adapter = self.channels.adapter(&row.channel.provider);
-        let done = |provider_message_id: String, held_receipts: Vec<DeliveryStatus>| SendOutboundOutput {
-            provider_message_id,
-            ack_timeout_secs: settings.ack_timeout_secs,
-            read_window_secs: settings.read_window_secs,
-            delivery_receipts: adapter.capabilities().delivery_receipts,
-            held_receipts,
-        };
+        let done =
+            |provider_message_id: String, held_receipts: Vec<DeliveryStatus>| SendOutboundOutput {
+                provider_message_id,
+                ack_timeout_secs: settings.ack_timeout_secs,
+                read_window_secs: settings.read_window_secs,
+                delivery_receipts: adapter.capabilities().delivery_receipts,
+                held_receipts,
+            };
         if let Some(provider_id) = &row.provider_message_id {
             return Ok(done(provider_id.clone(), Vec::new()));
         }
         if row.status != DeliveryStatus::Pending.as_str() {
-            return Err(permanent_send_failure(format!("message is {} and cannot be sent", row.status)));
+            return Err(permanent_send_failure(format!(
+                "message is {} and cannot be sent",
+                row.status
+            )));
         }
         let outgoing = Outgoing {
             message_id: input.message_id,
@@ -222,18 +295,28 @@ impl ConversationActivities {
             now: Utc::now(),
         };
         let candidates = match outgoing.previous_attempt_at {
-            Some(_) => adapter.find_earlier_send(&outgoing).await.map_err(provider_failure)?,
+            Some(_) => adapter
+                .find_earlier_send(&outgoing)
+                .await
+                .map_err(provider_failure)?,
             None => Vec::new(),
         };
-        if let Some(earlier) = store::first_unrecorded(&self.pool, row.channel.id, &candidates).await.map_err(store_failure)? {
+        if let Some(earlier) = store::first_unrecorded(&self.pool, row.channel.id, &candidates)
+            .await
+            .map_err(store_failure)?
+        {
             tracing::info!(message.id = %input.message_id, "send reconciled with an earlier attempt");
-            let held = store::record_sent(&self.pool, input.tenant_id, input.message_id, &earlier).await.map_err(store_failure)?;
+            let held = store::record_sent(&self.pool, input.tenant_id, input.message_id, &earlier)
+                .await
+                .map_err(store_failure)?;
             return Ok(done(earlier, held));
         }
         let types_first = outgoing.origin == Some("campaign")
             && outgoing.previous_attempt_at.is_none()
             && adapter.capabilities().typing
-            && settings.campaign_pacing_for(&row.channel.kind).is_some_and(|p| p.typing);
+            && settings
+                .campaign_pacing_for(&row.channel.kind)
+                .is_some_and(|p| p.typing);
         if types_first {
             // A person types before they send; a number that never does looks like a bulk sender.
             // Best effort: a failed indicator never holds the message back.
@@ -241,39 +324,70 @@ impl ConversationActivities {
             tokio::time::sleep(CampaignPacing::typing_duration(&row.body)).await;
             let _ = adapter.typing(&row.chat_id, false).await;
         }
-        store::mark_send_attempt(&self.pool, input.message_id).await.map_err(store_failure)?;
+        store::mark_send_attempt(&self.pool, input.message_id)
+            .await
+            .map_err(store_failure)?;
         let provider_id = match adapter.send_text(&outgoing).await {
             Ok(id) => id,
             Err(err) => {
-                if matches!(err, ProviderError::Retry { unknown_outcome: false, .. }) {
+                if matches!(
+                    err,
+                    ProviderError::Retry {
+                        unknown_outcome: false,
+                        ..
+                    }
+                ) {
                     // The provider answered that it did not take the message: nothing to reconcile.
-                    store::clear_send_attempt(&self.pool, input.message_id).await.map_err(store_failure)?;
+                    store::clear_send_attempt(&self.pool, input.message_id)
+                        .await
+                        .map_err(store_failure)?;
                 }
                 return Err(provider_failure(err));
             }
         };
-        let held = store::record_sent(&self.pool, input.tenant_id, input.message_id, &provider_id).await.map_err(store_failure)?;
+        let held = store::record_sent(&self.pool, input.tenant_id, input.message_id, &provider_id)
+            .await
+            .map_err(store_failure)?;
         tracing::info!(tenant.id = %input.tenant_id, message.id = %input.message_id, channel.kind = %row.channel.kind, "message sent");
         Ok(done(provider_id, held))
     }
 
     #[activity(definition = defs::ComposeOperatorMessage)]
-    pub async fn compose_operator_message(self: Arc<Self>, _ctx: ActivityContext, input: ComposeOperatorInput) -> Result<(), ActivityError> {
-        store::compose_operator_message(&self.pool, input.tenant_id, input.message_id).await.map_err(store_failure)
+    pub async fn compose_operator_message(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: ComposeOperatorInput,
+    ) -> Result<(), ActivityError> {
+        store::compose_operator_message(&self.pool, input.tenant_id, input.message_id)
+            .await
+            .map_err(store_failure)
     }
 
     #[activity(definition = defs::RecordStatus)]
-    pub async fn record_status(self: Arc<Self>, _ctx: ActivityContext, input: RecordStatusInput) -> Result<bool, ActivityError> {
-        store::record_status(&self.pool, input.tenant_id, input.message_id, input.status, input.reason.as_deref())
-            .await
-            .map_err(store_failure)
+    pub async fn record_status(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: RecordStatusInput,
+    ) -> Result<bool, ActivityError> {
+        store::record_status(
+            &self.pool,
+            input.tenant_id,
+            input.message_id,
+            input.status,
+            input.reason.as_deref(),
+        )
+        .await
+        .map_err(store_failure)
     }
 }
 
 fn agent_rejected(reason: String) -> ActivityError {
     tracing::warn!(%reason, "agent request rejected");
     ActivityError::application(
-        ApplicationFailure::builder(reason).type_name(names::FAILURE_AGENT_REJECTED.to_owned()).non_retryable(true).build(),
+        ApplicationFailure::builder(reason)
+            .type_name(names::FAILURE_AGENT_REJECTED.to_owned())
+            .non_retryable(true)
+            .build(),
     )
 }
 
@@ -285,7 +399,11 @@ fn provider_failure(err: ProviderError) -> ActivityError {
         }
         ProviderError::Retry { reason, after, .. } => {
             tracing::warn!(%reason, "provider call failed; Temporal will retry");
-            ActivityError::application(ApplicationFailure::builder(reason).maybe_next_retry_delay(after).build())
+            ActivityError::application(
+                ApplicationFailure::builder(reason)
+                    .maybe_next_retry_delay(after)
+                    .build(),
+            )
         }
     }
 }

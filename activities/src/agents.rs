@@ -6,8 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request};
-use ventros_proto::v1::agent_service_client::AgentServiceClient;
 use uuid::Uuid;
+use ventros_proto::v1::agent_service_client::AgentServiceClient;
 use ventros_proto::v1::{AgentExecutionRequest, AgentExecutionResponse, AgentInfo};
 
 use crate::internal_auth::InternalAuth;
@@ -26,9 +26,13 @@ impl AgentError {
     fn from_status(status: tonic::Status) -> Self {
         let code = format!("{:?}", status.code());
         match status.code() {
-            Code::InvalidArgument | Code::NotFound | Code::FailedPrecondition | Code::PermissionDenied => {
-                AgentError::Rejected { code, message: status.message().chars().take(300).collect() }
-            }
+            Code::InvalidArgument
+            | Code::NotFound
+            | Code::FailedPrecondition
+            | Code::PermissionDenied => AgentError::Rejected {
+                code,
+                message: status.message().chars().take(300).collect(),
+            },
             _ => AgentError::Unavailable { code },
         }
     }
@@ -36,7 +40,11 @@ impl AgentError {
 
 #[async_trait]
 pub trait AgentApi: Send + Sync {
-    async fn execute(&self, request: AgentExecutionRequest, deadline: Duration) -> Result<AgentExecutionResponse, AgentError>;
+    async fn execute(
+        &self,
+        request: AgentExecutionRequest,
+        deadline: Duration,
+    ) -> Result<AgentExecutionResponse, AgentError>;
     async fn list(&self, deadline: Duration) -> Result<Vec<AgentInfo>, AgentError>;
 }
 
@@ -55,29 +63,58 @@ const TOKEN_GRACE: Duration = Duration::from_secs(30);
 
 impl GrpcAgentClient {
     /// `address` is `host:port` or a full `http://host:port` URL.
-    pub fn connect_lazy(address: &str, auth: InternalAuth) -> Result<Self, tonic::transport::Error> {
-        let url = if address.contains("://") { address.to_owned() } else { format!("http://{address}") };
-        let endpoint = Endpoint::from_shared(url)?.connect_timeout(Duration::from_secs(2)).tcp_nodelay(true);
-        Ok(GrpcAgentClient { client: AgentServiceClient::new(endpoint.connect_lazy()), auth })
+    pub fn connect_lazy(
+        address: &str,
+        auth: InternalAuth,
+    ) -> Result<Self, tonic::transport::Error> {
+        let url = if address.contains("://") {
+            address.to_owned()
+        } else {
+            format!("http://{address}")
+        };
+        let endpoint = Endpoint::from_shared(url)?
+            .connect_timeout(Duration::from_secs(2))
+            .tcp_nodelay(true);
+        Ok(GrpcAgentClient {
+            client: AgentServiceClient::new(endpoint.connect_lazy()),
+            auth,
+        })
     }
 }
 
 #[async_trait]
 impl AgentApi for GrpcAgentClient {
-    async fn execute(&self, request: AgentExecutionRequest, deadline: Duration) -> Result<AgentExecutionResponse, AgentError> {
-        let (tenant_id, contact_id) = (Uuid::parse_str(&request.tenant_id).ok(), Uuid::parse_str(&request.contact_id).ok());
+    async fn execute(
+        &self,
+        request: AgentExecutionRequest,
+        deadline: Duration,
+    ) -> Result<AgentExecutionResponse, AgentError> {
+        let (tenant_id, contact_id) = (
+            Uuid::parse_str(&request.tenant_id).ok(),
+            Uuid::parse_str(&request.contact_id).ok(),
+        );
         let mut request = Request::new(request);
         request.set_timeout(deadline);
-        self.auth.attach(&mut request, tenant_id, contact_id, deadline + TOKEN_GRACE);
+        self.auth
+            .attach(&mut request, tenant_id, contact_id, deadline + TOKEN_GRACE);
         let mut client = self.client.clone();
-        client.execute_agent(request).await.map(|r| r.into_inner()).map_err(AgentError::from_status)
+        client
+            .execute_agent(request)
+            .await
+            .map(|r| r.into_inner())
+            .map_err(AgentError::from_status)
     }
 
     async fn list(&self, deadline: Duration) -> Result<Vec<AgentInfo>, AgentError> {
         let mut request = Request::new(());
         request.set_timeout(deadline);
-        self.auth.attach(&mut request, None, None, deadline + TOKEN_GRACE);
+        self.auth
+            .attach(&mut request, None, None, deadline + TOKEN_GRACE);
         let mut client = self.client.clone();
-        client.list_available_agents(request).await.map(|r| r.into_inner().agents).map_err(AgentError::from_status)
+        client
+            .list_available_agents(request)
+            .await
+            .map(|r| r.into_inner().agents)
+            .map_err(AgentError::from_status)
     }
 }

@@ -49,20 +49,29 @@ const ACTIVITY_LOOKBACK_DAYS: i32 = 90;
 pub enum CampaignSchedule {
     /// As soon as it is scheduled.
     Now,
-    Once { at: DateTime<Utc> },
-    Cron { expression: String },
-    Interval { every_seconds: u64 },
+    Once {
+        at: DateTime<Utc>,
+    },
+    Cron {
+        expression: String,
+    },
+    Interval {
+        every_seconds: u64,
+    },
 }
 
 impl CampaignSchedule {
     pub fn validate(&self, now: DateTime<Utc>) -> Result<(), String> {
         match self {
             CampaignSchedule::Now => Ok(()),
-            CampaignSchedule::Once { at } if *at <= now => Err(format!("schedule.at ({at}) is in the past")),
+            CampaignSchedule::Once { at } if *at <= now => {
+                Err(format!("schedule.at ({at}) is in the past"))
+            }
             CampaignSchedule::Once { .. } => Ok(()),
             CampaignSchedule::Cron { expression } => {
                 let fields = expression.split_whitespace().count();
-                if !(5..=7).contains(&fields) || expression.len() > 200 || expression.contains('\0') {
+                if !(5..=7).contains(&fields) || expression.len() > 200 || expression.contains('\0')
+                {
                     return Err("schedule.expression must be a cron expression of 5 fields (minute hour day month weekday)".into());
                 }
                 Ok(())
@@ -78,7 +87,10 @@ impl CampaignSchedule {
     }
 
     pub fn is_recurring(&self) -> bool {
-        matches!(self, CampaignSchedule::Cron { .. } | CampaignSchedule::Interval { .. })
+        matches!(
+            self,
+            CampaignSchedule::Cron { .. } | CampaignSchedule::Interval { .. }
+        )
     }
 
     /// The Temporal Schedule spec; `Now` has none (the schedule is triggered once at creation).
@@ -97,10 +109,13 @@ impl CampaignSchedule {
                     .build();
                 ScheduleSpec::from_calendar(calendar)
             }
-            CampaignSchedule::Cron { expression } => {
-                ScheduleSpec::builder().cron_strings(vec![expression.clone()]).timezone_name(time_zone).build()
+            CampaignSchedule::Cron { expression } => ScheduleSpec::builder()
+                .cron_strings(vec![expression.clone()])
+                .timezone_name(time_zone)
+                .build(),
+            CampaignSchedule::Interval { every_seconds } => {
+                ScheduleSpec::from_interval(Duration::from_secs(*every_seconds))
             }
-            CampaignSchedule::Interval { every_seconds } => ScheduleSpec::from_interval(Duration::from_secs(*every_seconds)),
         }
     }
 }
@@ -124,7 +139,11 @@ fn every_day() -> Vec<u8> {
 
 impl Default for SendWindow {
     fn default() -> Self {
-        SendWindow { days: every_day(), start: NaiveTime::MIN, end: NaiveTime::from_hms_opt(23, 59, 0).unwrap_or(NaiveTime::MIN) }
+        SendWindow {
+            days: every_day(),
+            start: NaiveTime::MIN,
+            end: NaiveTime::from_hms_opt(23, 59, 0).unwrap_or(NaiveTime::MIN),
+        }
     }
 }
 
@@ -138,7 +157,8 @@ mod hh_mm {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error> {
         let text = String::deserialize(d)?;
-        NaiveTime::parse_from_str(&text, "%H:%M").map_err(|_| serde::de::Error::custom(format!("{text:?} is not a HH:MM time")))
+        NaiveTime::parse_from_str(&text, "%H:%M")
+            .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a HH:MM time")))
     }
 }
 
@@ -152,13 +172,16 @@ impl SendWindow {
             return Err("send_window.days are ISO weekdays, 1 (Monday) to 7 (Sunday)".into());
         }
         if self.start >= self.end {
-            return Err("send_window.start must be before send_window.end: the window never opens".into());
+            return Err(
+                "send_window.start must be before send_window.end: the window never opens".into(),
+            );
         }
         Ok(())
     }
 
     fn open_on(&self, date: NaiveDate) -> bool {
-        self.days.contains(&(date.weekday().number_from_monday() as u8))
+        self.days
+            .contains(&(date.weekday().number_from_monday() as u8))
     }
 
     fn local(tz: Tz, date: NaiveDate, time: NaiveTime) -> Option<DateTime<Utc>> {
@@ -166,7 +189,10 @@ impl SendWindow {
         // A time inside a DST gap does not exist: the first moment after the gap stands in.
         tz.from_local_datetime(&naive)
             .earliest()
-            .or_else(|| tz.from_local_datetime(&(naive + chrono::Duration::hours(1))).earliest())
+            .or_else(|| {
+                tz.from_local_datetime(&(naive + chrono::Duration::hours(1)))
+                    .earliest()
+            })
             .map(|t| t.with_timezone(&Utc))
     }
 
@@ -199,11 +225,16 @@ impl SendWindow {
         }
         let today = from.with_timezone(&tz).date_naive();
         for d in 0..8 {
-            let Some(date) = today.checked_add_days(chrono::Days::new(d)) else { continue };
+            let Some(date) = today.checked_add_days(chrono::Days::new(d)) else {
+                continue;
+            };
             if !self.open_on(date) {
                 continue;
             }
-            let (Some(start), Some(end)) = (Self::local(tz, date, lo), Self::local(tz, date, hi)) else { continue };
+            let (Some(start), Some(end)) = (Self::local(tz, date, lo), Self::local(tz, date, hi))
+            else {
+                continue;
+            };
             let candidate = start.max(from);
             if candidate < end {
                 return Some(candidate);
@@ -214,7 +245,8 @@ impl SendWindow {
 }
 
 pub fn parse_time_zone(name: &str) -> Result<Tz, String> {
-    name.parse::<Tz>().map_err(|_| format!("{name:?} is not an IANA time zone (e.g. America/Sao_Paulo)"))
+    name.parse::<Tz>()
+        .map_err(|_| format!("{name:?} is not an IANA time zone (e.g. America/Sao_Paulo)"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -240,7 +272,11 @@ pub struct CampaignRow {
     pub status: String,
 }
 
-pub async fn load_campaign(conn: &mut PgConnection, tenant_id: Uuid, campaign_id: Uuid) -> Result<Option<CampaignRow>, StoreError> {
+pub async fn load_campaign(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    campaign_id: Uuid,
+) -> Result<Option<CampaignRow>, StoreError> {
     let row = sqlx::query(
         "SELECT id, tenant_id, name, channel_id, segment_id, objective, agent_type, schedule, send_window, time_zone,
                 rate_limit_per_minute, best_send_time, attribution_window_hours, status
@@ -251,7 +287,11 @@ pub async fn load_campaign(conn: &mut PgConnection, tenant_id: Uuid, campaign_id
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let invalid = |what: &str, e: String| StoreError::Invalid(format!("campaign {campaign_id}: stored {what} is invalid: {e}"));
+    let invalid = |what: &str, e: String| {
+        StoreError::Invalid(format!(
+            "campaign {campaign_id}: stored {what} is invalid: {e}"
+        ))
+    };
     Ok(Some(CampaignRow {
         id: row.try_get("id")?,
         tenant_id: row.try_get("tenant_id")?,
@@ -260,9 +300,12 @@ pub async fn load_campaign(conn: &mut PgConnection, tenant_id: Uuid, campaign_id
         segment_id: row.try_get("segment_id")?,
         objective: row.try_get("objective")?,
         agent_type: row.try_get("agent_type")?,
-        schedule: serde_json::from_value(row.try_get("schedule")?).map_err(|e| invalid("schedule", e.to_string()))?,
-        send_window: serde_json::from_value(row.try_get("send_window")?).map_err(|e| invalid("send window", e.to_string()))?,
-        time_zone: parse_time_zone(&row.try_get::<String, _>("time_zone")?).map_err(|e| invalid("time zone", e))?,
+        schedule: serde_json::from_value(row.try_get("schedule")?)
+            .map_err(|e| invalid("schedule", e.to_string()))?,
+        send_window: serde_json::from_value(row.try_get("send_window")?)
+            .map_err(|e| invalid("send window", e.to_string()))?,
+        time_zone: parse_time_zone(&row.try_get::<String, _>("time_zone")?)
+            .map_err(|e| invalid("time zone", e))?,
         rate_limit_per_minute: row.try_get("rate_limit_per_minute")?,
         best_send_time: row.try_get("best_send_time")?,
         attribution_window_hours: row.try_get("attribution_window_hours")?,
@@ -328,21 +371,32 @@ pub async fn personalisation_request(
     .bind(ACTIVITY_LOOKBACK_DAYS)
     .fetch_all(&mut *conn)
     .await?;
-    let (name, language): (Option<String>, Option<String>) =
-        sqlx::query_as("SELECT display_name, language FROM contacts WHERE id = $1 AND tenant_id = $2")
-            .bind(contact_id)
-            .bind(campaign.tenant_id)
-            .fetch_optional(&mut *conn)
-            .await?
-            .unwrap_or((None, None));
-    let activity_hours = hours.iter().map(|(h, n)| format!("{h}:{n}")).collect::<Vec<_>>().join(",");
+    let (name, language): (Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT display_name, language FROM contacts WHERE id = $1 AND tenant_id = $2",
+    )
+    .bind(contact_id)
+    .bind(campaign.tenant_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .unwrap_or((None, None));
+    let activity_hours = hours
+        .iter()
+        .map(|(h, n)| format!("{h}:{n}"))
+        .collect::<Vec<_>>()
+        .join(",");
     let mut context = HashMap::from([
         ("mode".to_owned(), "campaign".to_owned()),
         ("campaign_name".to_owned(), campaign.name.clone()),
         ("objective".to_owned(), campaign.objective.clone()),
         ("activity_hours".to_owned(), activity_hours),
-        ("window_start".to_owned(), campaign.send_window.start.format("%H:%M").to_string()),
-        ("window_end".to_owned(), campaign.send_window.end.format("%H:%M").to_string()),
+        (
+            "window_start".to_owned(),
+            campaign.send_window.start.format("%H:%M").to_string(),
+        ),
+        (
+            "window_end".to_owned(),
+            campaign.send_window.end.format("%H:%M").to_string(),
+        ),
         ("time_zone".to_owned(), campaign.time_zone.name().to_owned()),
     ]);
     if let Some(name) = name {
@@ -365,22 +419,50 @@ pub async fn personalisation_request(
 }
 
 /// The agent's answer to a personalisation request: its text and best hour.
-pub async fn ask_agent(agents: &dyn AgentApi, campaign: &CampaignRow, request: AgentExecutionRequest) -> Result<Personalised, PersonaliseError> {
+pub async fn ask_agent(
+    agents: &dyn AgentApi,
+    campaign: &CampaignRow,
+    request: AgentExecutionRequest,
+) -> Result<Personalised, PersonaliseError> {
     let answer = agents.execute(request, AGENT_DEADLINE).await?;
     let text = answer.response.trim().to_owned();
     if text.is_empty() {
-        return Err(AgentError::Rejected { code: "empty_response".into(), message: "the agent wrote no message".into() }.into());
+        return Err(AgentError::Rejected {
+            code: "empty_response".into(),
+            message: "the agent wrote no message".into(),
+        }
+        .into());
     }
-    let best_hour = answer.metadata.get("best_send_hour").and_then(|h| h.parse::<u32>().ok()).filter(|h| *h < 24);
-    let agent_type = if answer.agent_type.is_empty() { campaign.agent_type.clone() } else { answer.agent_type };
-    Ok(Personalised { text, best_hour, agent_type })
+    let best_hour = answer
+        .metadata
+        .get("best_send_hour")
+        .and_then(|h| h.parse::<u32>().ok())
+        .filter(|h| *h < 24);
+    let agent_type = if answer.agent_type.is_empty() {
+        campaign.agent_type.clone()
+    } else {
+        answer.agent_type
+    };
+    Ok(Personalised {
+        text,
+        best_hour,
+        agent_type,
+    })
 }
 
 /// When a prepared recipient should be sent: the agent's best hour inside the window when the
 /// campaign uses best send times and the window covers that hour, else the window's next opening.
-pub fn choose_send_time(campaign: &CampaignRow, best_hour: Option<u32>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+pub fn choose_send_time(
+    campaign: &CampaignRow,
+    best_hour: Option<u32>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
     let tz = campaign.time_zone;
-    let best = if campaign.best_send_time { best_hour.and_then(|h| campaign.send_window.at_hour(tz, now, h)) } else { None };
+    let best = if campaign.best_send_time {
+        best_hour.and_then(|h| campaign.send_window.at_hour(tz, now, h))
+    } else {
+        None
+    };
     best.or_else(|| campaign.send_window.next_open(tz, now))
 }
 
@@ -399,8 +481,20 @@ pub struct CampaignActivities {
 }
 
 impl CampaignActivities {
-    pub fn new(pool: PgPool, client: Client, agents: Option<Arc<dyn AgentApi>>, page_size: u32, max_in_flight: u32) -> Self {
-        CampaignActivities { pool, client, agents, page_size: page_size.max(1), max_in_flight: max_in_flight.max(1) }
+    pub fn new(
+        pool: PgPool,
+        client: Client,
+        agents: Option<Arc<dyn AgentApi>>,
+        page_size: u32,
+        max_in_flight: u32,
+    ) -> Self {
+        CampaignActivities {
+            pool,
+            client,
+            agents,
+            page_size: page_size.max(1),
+            max_in_flight: max_in_flight.max(1),
+        }
     }
 }
 
@@ -427,19 +521,37 @@ fn agent_failure(err: AgentError) -> ActivityError {
 #[activities]
 impl CampaignActivities {
     #[activity(definition = defs::CampaignBeginRun)]
-    pub async fn begin_run(self: Arc<Self>, _ctx: ActivityContext, input: BeginRunInput) -> Result<BeginRunOutput, ActivityError> {
-        begin_run(&self.pool, &input, self.page_size, self.max_in_flight).await.map_err(store_failure)
+    pub async fn begin_run(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: BeginRunInput,
+    ) -> Result<BeginRunOutput, ActivityError> {
+        begin_run(&self.pool, &input, self.page_size, self.max_in_flight)
+            .await
+            .map_err(store_failure)
     }
 
     #[activity(definition = defs::CampaignResolvePage)]
-    pub async fn resolve_page(self: Arc<Self>, _ctx: ActivityContext, input: ResolvePageInput) -> Result<Vec<Uuid>, ActivityError> {
-        resolve_page(&self.pool, &input).await.map_err(store_failure)
+    pub async fn resolve_page(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: ResolvePageInput,
+    ) -> Result<Vec<Uuid>, ActivityError> {
+        resolve_page(&self.pool, &input)
+            .await
+            .map_err(store_failure)
     }
 
     #[activity(definition = defs::CampaignApplyControl)]
-    pub async fn apply_control(self: Arc<Self>, ctx: ActivityContext, input: CampaignControlInput) -> Result<u64, ActivityError> {
+    pub async fn apply_control(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: CampaignControlInput,
+    ) -> Result<u64, ActivityError> {
         if input.control == CampaignControl::Cancel {
-            cancel_unsent(&self.pool, input.tenant_id, input.run_id).await.map_err(store_failure)?;
+            cancel_unsent(&self.pool, input.tenant_id, input.run_id)
+                .await
+                .map_err(store_failure)?;
         }
         if input.control == CampaignControl::Pause {
             return Ok(0);
@@ -457,15 +569,29 @@ impl CampaignActivities {
         for chunk in held.chunks(50) {
             let _ = ctx.record_heartbeat(woken).await;
             let signals = chunk.iter().map(|workflow_id| {
-                let handle = self.client.get_workflow_handle::<CampaignRecipient>(workflow_id.clone());
-                async move { handle.signal(CampaignRecipient::wake, (), WorkflowSignalOptions::default()).await }
+                let handle = self
+                    .client
+                    .get_workflow_handle::<CampaignRecipient>(workflow_id.clone());
+                async move {
+                    handle
+                        .signal(
+                            CampaignRecipient::wake,
+                            (),
+                            WorkflowSignalOptions::default(),
+                        )
+                        .await
+                }
             });
             for result in futures::future::join_all(signals).await {
                 match result {
                     Ok(()) => woken += 1,
                     // Finished meanwhile (a cancel it saw on its own): nothing to wake.
                     Err(err) if err.to_string().to_lowercase().contains("not found") => {}
-                    Err(err) => return Err(ActivityError::from(anyhow::anyhow!("waking held recipients: {err}"))),
+                    Err(err) => {
+                        return Err(ActivityError::from(anyhow::anyhow!(
+                            "waking held recipients: {err}"
+                        )));
+                    }
                 }
             }
         }
@@ -473,7 +599,11 @@ impl CampaignActivities {
     }
 
     #[activity(definition = defs::CampaignOutstanding)]
-    pub async fn outstanding(self: Arc<Self>, _ctx: ActivityContext, input: RunRef) -> Result<u64, ActivityError> {
+    pub async fn outstanding(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: RunRef,
+    ) -> Result<u64, ActivityError> {
         let n: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM campaign_recipients WHERE tenant_id = $1 AND run_id = $2 AND status IN ('pending', 'scheduled', 'sending')",
         )
@@ -486,58 +616,112 @@ impl CampaignActivities {
     }
 
     #[activity(definition = defs::CampaignFinishRun)]
-    pub async fn finish_run(self: Arc<Self>, _ctx: ActivityContext, input: FinishRunInput) -> Result<(), ActivityError> {
+    pub async fn finish_run(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: FinishRunInput,
+    ) -> Result<(), ActivityError> {
         finish_run(&self.pool, &input).await.map_err(store_failure)
     }
 
     #[activity(definition = defs::CampaignPrepareRecipient)]
-    pub async fn prepare_recipient(self: Arc<Self>, _ctx: ActivityContext, input: RecipientAt) -> Result<PrepareRecipientOutput, ActivityError> {
+    pub async fn prepare_recipient(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: RecipientAt,
+    ) -> Result<PrepareRecipientOutput, ActivityError> {
         prepare_recipient(&self.pool, self.agents.as_deref(), &input).await
     }
 
     #[activity(definition = defs::CampaignSkipRecipient)]
-    pub async fn skip_recipient(self: Arc<Self>, _ctx: ActivityContext, input: SkipRecipientInput) -> Result<(), ActivityError> {
-        let mut tx = self.pool.begin().await.map_err(|e| store_failure(e.into()))?;
-        skip(&mut tx, input.tenant_id, input.run_id, input.contact_id, &input.reason).await.map_err(store_failure)?;
+    pub async fn skip_recipient(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: SkipRecipientInput,
+    ) -> Result<(), ActivityError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| store_failure(e.into()))?;
+        skip(
+            &mut tx,
+            input.tenant_id,
+            input.run_id,
+            input.contact_id,
+            &input.reason,
+        )
+        .await
+        .map_err(store_failure)?;
         tx.commit().await.map_err(|e| store_failure(e.into()))
     }
 
     #[activity(definition = defs::CampaignClaimSend)]
-    pub async fn claim_send(self: Arc<Self>, _ctx: ActivityContext, input: RecipientAt) -> Result<SendClaim, ActivityError> {
+    pub async fn claim_send(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: RecipientAt,
+    ) -> Result<SendClaim, ActivityError> {
         claim_send(&self.pool, &input).await.map_err(store_failure)
     }
 
     #[activity(definition = defs::CampaignRecordReply)]
-    pub async fn record_reply(self: Arc<Self>, _ctx: ActivityContext, input: RecordReplyInput) -> Result<(), ActivityError> {
-        record_reply(&self.pool, &input).await.map_err(store_failure)
+    pub async fn record_reply(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: RecordReplyInput,
+    ) -> Result<(), ActivityError> {
+        record_reply(&self.pool, &input)
+            .await
+            .map_err(store_failure)
     }
 
     #[activity(definition = defs::CampaignCloseRecipient)]
-    pub async fn close_recipient(self: Arc<Self>, _ctx: ActivityContext, input: RecipientAt) -> Result<(), ActivityError> {
-        close_recipient(&self.pool, &input).await.map_err(store_failure)
+    pub async fn close_recipient(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: RecipientAt,
+    ) -> Result<(), ActivityError> {
+        close_recipient(&self.pool, &input)
+            .await
+            .map_err(store_failure)
     }
 }
 
-async fn begin_run(pool: &PgPool, input: &BeginRunInput, page_size: u32, max_in_flight: u32) -> Result<BeginRunOutput, StoreError> {
+async fn begin_run(
+    pool: &PgPool,
+    input: &BeginRunInput,
+    page_size: u32,
+    max_in_flight: u32,
+) -> Result<BeginRunOutput, StoreError> {
     let mut tx = pool.begin().await?;
-    let status: Option<String> = sqlx::query_scalar("SELECT status FROM campaigns WHERE id = $1 AND tenant_id = $2 FOR UPDATE")
-        .bind(input.campaign_id)
-        .bind(input.tenant_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let status: Option<String> = sqlx::query_scalar(
+        "SELECT status FROM campaigns WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
+    )
+    .bind(input.campaign_id)
+    .bind(input.tenant_id)
+    .fetch_optional(&mut *tx)
+    .await?;
     let Some(status) = status else {
-        return Err(StoreError::Invalid(format!("campaign {} does not exist", input.campaign_id)));
+        return Err(StoreError::Invalid(format!(
+            "campaign {} does not exist",
+            input.campaign_id
+        )));
     };
-    let existing: Option<(Uuid, i32)> = sqlx::query_as("SELECT id, run_no FROM campaign_runs WHERE workflow_id = $1")
-        .bind(&input.workflow_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let existing: Option<(Uuid, i32)> =
+        sqlx::query_as("SELECT id, run_no FROM campaign_runs WHERE workflow_id = $1")
+            .bind(&input.workflow_id)
+            .fetch_optional(&mut *tx)
+            .await?;
     let paused = status == "paused";
     let (run_id, run_no) = match existing {
         Some(run) => run,
         None => {
             if matches!(status.as_str(), "cancelled" | "completed" | "draft") {
-                return Ok(BeginRunOutput { proceed: false, ..Default::default() });
+                return Ok(BeginRunOutput {
+                    proceed: false,
+                    ..Default::default()
+                });
             }
             let run_id = Uuid::now_v7();
             let run_no: i32 = sqlx::query_scalar(
@@ -552,7 +736,10 @@ async fn begin_run(pool: &PgPool, input: &BeginRunInput, page_size: u32, max_in_
             .fetch_one(&mut *tx)
             .await?;
             if !paused {
-                sqlx::query("UPDATE campaigns SET status = 'running' WHERE id = $1").bind(input.campaign_id).execute(&mut *tx).await?;
+                sqlx::query("UPDATE campaigns SET status = 'running' WHERE id = $1")
+                    .bind(input.campaign_id)
+                    .execute(&mut *tx)
+                    .await?;
             }
             append_outbox(
                 &mut tx,
@@ -567,7 +754,14 @@ async fn begin_run(pool: &PgPool, input: &BeginRunInput, page_size: u32, max_in_
         }
     };
     tx.commit().await?;
-    Ok(BeginRunOutput { run_id, run_no, proceed: true, paused, page_size, max_in_flight })
+    Ok(BeginRunOutput {
+        run_id,
+        run_no,
+        proceed: true,
+        paused,
+        page_size,
+        max_in_flight,
+    })
 }
 
 async fn resolve_page(pool: &PgPool, input: &ResolvePageInput) -> Result<Vec<Uuid>, StoreError> {
@@ -580,13 +774,23 @@ async fn resolve_page(pool: &PgPool, input: &ResolvePageInput) -> Result<Vec<Uui
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| StoreError::Invalid(format!("campaign {} or its segment does not exist", input.campaign_id)))?;
-    let mut filter: SegmentFilter =
-        serde_json::from_value(filter).map_err(|e| StoreError::Invalid(format!("the campaign's segment filter is invalid: {e}")))?;
+    let mut filter: SegmentFilter = serde_json::from_value(filter).map_err(|e| {
+        StoreError::Invalid(format!("the campaign's segment filter is invalid: {e}"))
+    })?;
     // Opted-out contacts are resolved too, so their skip is recorded with its reason.
     filter.include_opted_out = true;
-    let page = segments::page(&mut tx, input.tenant_id, &filter, input.after, i64::from(input.limit)).await?;
-    let workflow_ids: Vec<String> =
-        page.iter().map(|c| ids::campaign_recipient_workflow_id(input.tenant_id, input.run_id, *c)).collect();
+    let page = segments::page(
+        &mut tx,
+        input.tenant_id,
+        &filter,
+        input.after,
+        i64::from(input.limit),
+    )
+    .await?;
+    let workflow_ids: Vec<String> = page
+        .iter()
+        .map(|c| ids::campaign_recipient_workflow_id(input.tenant_id, input.run_id, *c))
+        .collect();
     sqlx::query(
         "INSERT INTO campaign_recipients (tenant_id, campaign_id, run_id, contact_id, workflow_id)
          SELECT $1, $2, $3, contact_id, workflow_id FROM unnest($4::uuid[], $5::text[]) AS t(contact_id, workflow_id)
@@ -605,7 +809,11 @@ async fn resolve_page(pool: &PgPool, input: &ResolvePageInput) -> Result<Vec<Uui
 
 async fn finish_run(pool: &PgPool, input: &FinishRunInput) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
-    let run_status = if input.cancelled { "cancelled" } else { "completed" };
+    let run_status = if input.cancelled {
+        "cancelled"
+    } else {
+        "completed"
+    };
     let changed = sqlx::query("UPDATE campaign_runs SET status = $3, completed_at = now() WHERE id = $1 AND tenant_id = $2 AND status = 'running'")
         .bind(input.run_id)
         .bind(input.tenant_id)
@@ -620,7 +828,11 @@ async fn finish_run(pool: &PgPool, input: &FinishRunInput) -> Result<(), StoreEr
             && campaign.status == "running"
         {
             // A one-off campaign is done; a recurring one waits for its next firing.
-            let next = if campaign.schedule.is_recurring() { "scheduled" } else { "completed" };
+            let next = if campaign.schedule.is_recurring() {
+                "scheduled"
+            } else {
+                "completed"
+            };
             sqlx::query("UPDATE campaigns SET status = $2, completed_at = CASE WHEN $2 = 'completed' THEN now() END WHERE id = $1")
                 .bind(input.campaign_id)
                 .bind(next)
@@ -647,7 +859,12 @@ pub const OUTSIDE_MESSAGING_WINDOW: &str = "outside_messaging_window";
 /// Meta's policy: automated messages, campaigns included, only within 24 hours of the contact's
 /// last message on the channel (cold Messenger/Instagram campaigns are not allowed). WhatsApp
 /// through WAHA has no such window.
-async fn outside_messaging_window(conn: &mut PgConnection, channel_id: Uuid, contact_id: Uuid, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+async fn outside_messaging_window(
+    conn: &mut PgConnection,
+    channel_id: Uuid,
+    contact_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
     let (kind, last_inbound): (String, Option<DateTime<Utc>>) = sqlx::query_as(
         "SELECT c.kind, (SELECT max(m.provider_timestamp) FROM messages m
                           WHERE m.channel_id = c.id AND m.contact_id = $2 AND m.direction = 'inbound')
@@ -657,13 +874,19 @@ async fn outside_messaging_window(conn: &mut PgConnection, channel_id: Uuid, con
     .bind(contact_id)
     .fetch_one(&mut *conn)
     .await?;
-    Ok(MetaPlatform::from_kind(&kind).is_some() && messaging_type(Some("campaign"), last_inbound, now).is_err())
+    Ok(MetaPlatform::from_kind(&kind).is_some()
+        && messaging_type(Some("campaign"), last_inbound, now).is_err())
 }
 
 /// A recipient's row as preparation needs it: campaign, status, reason, chosen send time.
 type RecipientRow = (Uuid, String, Option<String>, Option<DateTime<Utc>>);
 
-async fn recipient_status(conn: &mut PgConnection, tenant_id: Uuid, run_id: Uuid, contact_id: Uuid) -> Result<RecipientRow, StoreError> {
+async fn recipient_status(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    run_id: Uuid,
+    contact_id: Uuid,
+) -> Result<RecipientRow, StoreError> {
     let row: Option<RecipientRow> = sqlx::query_as(
         "SELECT campaign_id, status, reason, send_at FROM campaign_recipients WHERE tenant_id = $1 AND run_id = $2 AND contact_id = $3 FOR UPDATE",
     )
@@ -672,21 +895,35 @@ async fn recipient_status(conn: &mut PgConnection, tenant_id: Uuid, run_id: Uuid
     .bind(contact_id)
     .fetch_optional(&mut *conn)
     .await?;
-    row.ok_or_else(|| StoreError::Invalid(format!("recipient {contact_id} of run {run_id} does not exist")))
+    row.ok_or_else(|| {
+        StoreError::Invalid(format!(
+            "recipient {contact_id} of run {run_id} does not exist"
+        ))
+    })
 }
 
 /// Skip checks, then the agent; the outcome is stored on the recipient so a retry (or a later
 /// execution) answers from the row instead of asking the agent again.
-async fn prepare_recipient(pool: &PgPool, agents: Option<&dyn AgentApi>, input: &RecipientAt) -> Result<PrepareRecipientOutput, ActivityError> {
+async fn prepare_recipient(
+    pool: &PgPool,
+    agents: Option<&dyn AgentApi>,
+    input: &RecipientAt,
+) -> Result<PrepareRecipientOutput, ActivityError> {
     let db = |e: sqlx::Error| store_failure(e.into());
     let now = from_millis(input.now_ms);
     let mut conn = pool.acquire().await.map_err(db)?;
     let (campaign_id, status, reason, send_at) =
-        recipient_status(&mut conn, input.tenant_id, input.run_id, input.contact_id).await.map_err(store_failure)?;
+        recipient_status(&mut conn, input.tenant_id, input.run_id, input.contact_id)
+            .await
+            .map_err(store_failure)?;
     let campaign = load_campaign(&mut conn, input.tenant_id, campaign_id)
         .await
         .map_err(store_failure)?
-        .ok_or_else(|| store_failure(StoreError::Invalid(format!("campaign {campaign_id} does not exist"))))?;
+        .ok_or_else(|| {
+            store_failure(StoreError::Invalid(format!(
+                "campaign {campaign_id} does not exist"
+            )))
+        })?;
     let attribution_window_secs = campaign.attribution_window_hours as u64 * 3600;
     if status != "pending" {
         return Ok(PrepareRecipientOutput {
@@ -715,16 +952,31 @@ async fn prepare_recipient(pool: &PgPool, agents: Option<&dyn AgentApi>, input: 
         _ => None,
     };
     let skip_reason = match skip_reason {
-        None if outside_messaging_window(&mut conn, campaign.channel_id, input.contact_id, now).await.map_err(db)? => {
+        None if outside_messaging_window(&mut conn, campaign.channel_id, input.contact_id, now)
+            .await
+            .map_err(db)? =>
+        {
             Some(OUTSIDE_MESSAGING_WINDOW)
         }
         other => other,
     };
     let skip_now = |reason: String| async move {
         let mut tx = pool.begin().await.map_err(db)?;
-        skip(&mut tx, input.tenant_id, input.run_id, input.contact_id, &reason).await.map_err(store_failure)?;
+        skip(
+            &mut tx,
+            input.tenant_id,
+            input.run_id,
+            input.contact_id,
+            &reason,
+        )
+        .await
+        .map_err(store_failure)?;
         tx.commit().await.map_err(db)?;
-        Ok::<_, ActivityError>(PrepareRecipientOutput { skip_reason: Some(reason), send_at_ms: input.now_ms, attribution_window_secs })
+        Ok::<_, ActivityError>(PrepareRecipientOutput {
+            skip_reason: Some(reason),
+            send_at_ms: input.now_ms,
+            attribution_window_secs,
+        })
     };
     if let Some(reason) = skip_reason {
         drop(conn);
@@ -734,18 +986,22 @@ async fn prepare_recipient(pool: &PgPool, agents: Option<&dyn AgentApi>, input: 
         drop(conn);
         return skip_now("agent_service_not_configured".into()).await;
     };
-    let request_id = ids::campaign_recipient_workflow_id(input.tenant_id, input.run_id, input.contact_id);
-    let request = match personalisation_request(&mut conn, &campaign, input.contact_id, &request_id).await {
-        Ok(request) => request,
-        Err(PersonaliseError::Store(e)) => return Err(store_failure(e)),
-        Err(PersonaliseError::Agent(e)) => return Err(agent_failure(e)),
-    };
+    let request_id =
+        ids::campaign_recipient_workflow_id(input.tenant_id, input.run_id, input.contact_id);
+    let request =
+        match personalisation_request(&mut conn, &campaign, input.contact_id, &request_id).await {
+            Ok(request) => request,
+            Err(PersonaliseError::Store(e)) => return Err(store_failure(e)),
+            Err(PersonaliseError::Agent(e)) => return Err(agent_failure(e)),
+        };
     // Not held across the agent call: a campaign has many recipients preparing at once.
     drop(conn);
-    let personalised = ask_agent(agents, &campaign, request).await.map_err(|e| match e {
-        PersonaliseError::Store(e) => store_failure(e),
-        PersonaliseError::Agent(e) => agent_failure(e),
-    })?;
+    let personalised = ask_agent(agents, &campaign, request)
+        .await
+        .map_err(|e| match e {
+            PersonaliseError::Store(e) => store_failure(e),
+            PersonaliseError::Agent(e) => agent_failure(e),
+        })?;
     let send_at = choose_send_time(&campaign, personalised.best_hour, now).unwrap_or(now);
     let mut tx = pool.begin().await.map_err(db)?;
     let updated = sqlx::query(
@@ -767,7 +1023,9 @@ async fn prepare_recipient(pool: &PgPool, agents: Option<&dyn AgentApi>, input: 
     if updated == 0 {
         // Cancelled meanwhile: the row says so.
         let (_, status, reason, stored_at) =
-            recipient_status(&mut tx, input.tenant_id, input.run_id, input.contact_id).await.map_err(store_failure)?;
+            recipient_status(&mut tx, input.tenant_id, input.run_id, input.contact_id)
+                .await
+                .map_err(store_failure)?;
         return Ok(PrepareRecipientOutput {
             skip_reason: (status == "skipped").then(|| reason.unwrap_or_default()),
             send_at_ms: stored_at.map(millis).unwrap_or(input.now_ms),
@@ -775,11 +1033,21 @@ async fn prepare_recipient(pool: &PgPool, agents: Option<&dyn AgentApi>, input: 
         });
     }
     tx.commit().await.map_err(db)?;
-    Ok(PrepareRecipientOutput { skip_reason: None, send_at_ms: millis(send_at), attribution_window_secs })
+    Ok(PrepareRecipientOutput {
+        skip_reason: None,
+        send_at_ms: millis(send_at),
+        attribution_window_secs,
+    })
 }
 
 /// Records the skip (only before the message exists) with an outbox event.
-async fn skip(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, tenant_id: Uuid, run_id: Uuid, contact_id: Uuid, reason: &str) -> Result<(), StoreError> {
+async fn skip(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tenant_id: Uuid,
+    run_id: Uuid,
+    contact_id: Uuid,
+    reason: &str,
+) -> Result<(), StoreError> {
     let campaign_id: Option<Uuid> = sqlx::query_scalar(
         "UPDATE campaign_recipients SET status = 'skipped', status_rank = 10, reason = $4, skipped_at = now(), held_at = NULL
           WHERE tenant_id = $1 AND run_id = $2 AND contact_id = $3 AND status IN ('pending', 'scheduled')
@@ -839,18 +1107,31 @@ async fn claim_send(pool: &PgPool, input: &RecipientAt) -> Result<SendClaim, Sto
     let status: String = row.try_get("status")?;
     // A pause or cancel (which updates this row) waits for claims in progress, and a claim that
     // comes after it reads the new status: no message is written once the API has answered.
-    sqlx::query("SELECT 1 FROM campaigns WHERE id = $1 FOR SHARE").bind(campaign_id).execute(&mut *tx).await?;
+    sqlx::query("SELECT 1 FROM campaigns WHERE id = $1 FOR SHARE")
+        .bind(campaign_id)
+        .execute(&mut *tx)
+        .await?;
     let campaign = load_campaign(&mut tx, input.tenant_id, campaign_id)
         .await?
         .ok_or_else(|| StoreError::Invalid(format!("campaign {campaign_id} does not exist")))?;
     if let Some(message_id) = row.try_get::<Option<Uuid>, _>("message_id")? {
-        return Ok(SendClaim::Go { message_id, channel_id: campaign.channel_id });
+        return Ok(SendClaim::Go {
+            message_id,
+            channel_id: campaign.channel_id,
+        });
     }
     if status == "skipped" {
         return Ok(SendClaim::Cancelled);
     }
     if campaign.status == "cancelled" {
-        skip(&mut tx, input.tenant_id, input.run_id, input.contact_id, "campaign_cancelled").await?;
+        skip(
+            &mut tx,
+            input.tenant_id,
+            input.run_id,
+            input.contact_id,
+            "campaign_cancelled",
+        )
+        .await?;
         tx.commit().await?;
         return Ok(SendClaim::Cancelled);
     }
@@ -873,14 +1154,23 @@ async fn claim_send(pool: &PgPool, input: &RecipientAt) -> Result<SendClaim, Sto
     };
     if !campaign.send_window.contains(campaign.time_zone, now) {
         let Some(opening) = campaign.send_window.next_open(campaign.time_zone, now) else {
-            skip(&mut tx, input.tenant_id, input.run_id, input.contact_id, "send_window_never_opens").await?;
+            skip(
+                &mut tx,
+                input.tenant_id,
+                input.run_id,
+                input.contact_id,
+                "send_window_never_opens",
+            )
+            .await?;
             tx.commit().await?;
             return Ok(SendClaim::Cancelled);
         };
         // A slot reserved for a moment the window has closed on is given up.
         set_slot(None).execute(&mut *tx).await?;
         tx.commit().await?;
-        return Ok(SendClaim::WaitUntil { at_ms: millis(opening) });
+        return Ok(SendClaim::WaitUntil {
+            at_ms: millis(opening),
+        });
     }
     let pacing = channel_pacing(&mut tx, input.tenant_id, campaign.channel_id).await?;
     if campaign.rate_limit_per_minute.is_some() || pacing.is_some() {
@@ -906,7 +1196,15 @@ async fn claim_send(pool: &PgPool, input: &RecipientAt) -> Result<SendClaim, Sto
                 }
                 // The channel's clock, shared by every campaign on it: jittered gaps, daily cap.
                 if let Some(pacing) = &pacing {
-                    slot = crate::pacing::reserve_slot(&mut tx, input.tenant_id, campaign.channel_id, pacing, slot, campaign.time_zone).await?;
+                    slot = crate::pacing::reserve_slot(
+                        &mut tx,
+                        input.tenant_id,
+                        campaign.channel_id,
+                        pacing,
+                        slot,
+                        campaign.time_zone,
+                    )
+                    .await?;
                 }
                 set_slot(Some(slot)).execute(&mut *tx).await?;
                 slot
@@ -914,12 +1212,15 @@ async fn claim_send(pool: &PgPool, input: &RecipientAt) -> Result<SendClaim, Sto
         };
         if slot > now {
             tx.commit().await?;
-            return Ok(SendClaim::WaitUntil { at_ms: millis(slot) });
+            return Ok(SendClaim::WaitUntil {
+                at_ms: millis(slot),
+            });
         }
     }
 
     let text: Option<String> = row.try_get("personalised_text")?;
-    let text = text.ok_or_else(|| StoreError::Invalid("the recipient has no personalised text".into()))?;
+    let text =
+        text.ok_or_else(|| StoreError::Invalid("the recipient has no personalised text".into()))?;
     // A person with a phone number and a hidden id is written at the phone number.
     let identity: Option<(Uuid, String)> = sqlx::query_as(
         "SELECT id, external_id FROM contact_identities WHERE contact_id = $1 AND channel_id = $2 AND tenant_id = $3
@@ -931,18 +1232,41 @@ async fn claim_send(pool: &PgPool, input: &RecipientAt) -> Result<SendClaim, Sto
     .fetch_optional(&mut *tx)
     .await?;
     let Some((identity_id, chat_id)) = identity else {
-        skip(&mut tx, input.tenant_id, input.run_id, input.contact_id, "no_identity_on_channel").await?;
+        skip(
+            &mut tx,
+            input.tenant_id,
+            input.run_id,
+            input.contact_id,
+            "no_identity_on_channel",
+        )
+        .await?;
         tx.commit().await?;
         return Ok(SendClaim::Cancelled);
     };
     // Checked again at send time: the window may have closed while the recipient waited.
     if outside_messaging_window(&mut tx, campaign.channel_id, input.contact_id, now).await? {
-        skip(&mut tx, input.tenant_id, input.run_id, input.contact_id, OUTSIDE_MESSAGING_WINDOW).await?;
+        skip(
+            &mut tx,
+            input.tenant_id,
+            input.run_id,
+            input.contact_id,
+            OUTSIDE_MESSAGING_WINDOW,
+        )
+        .await?;
         tx.commit().await?;
         return Ok(SendClaim::Cancelled);
     }
     let message_id = ids::campaign_message_id(input.run_id, input.contact_id);
-    let session_id = open_campaign_session(&mut tx, input.tenant_id, campaign.channel_id, input.contact_id, identity_id, &chat_id, message_id).await?;
+    let session_id = open_campaign_session(
+        &mut tx,
+        input.tenant_id,
+        campaign.channel_id,
+        input.contact_id,
+        identity_id,
+        &chat_id,
+        message_id,
+    )
+    .await?;
     sqlx::query(
         "INSERT INTO messages (id, tenant_id, channel_id, session_id, contact_id, identity_id, direction, body,
                                status, status_rank, origin, agent_type, handled_by_workflow)
@@ -977,7 +1301,10 @@ async fn claim_send(pool: &PgPool, input: &RecipientAt) -> Result<SendClaim, Sto
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(SendClaim::Go { message_id, channel_id: campaign.channel_id })
+    Ok(SendClaim::Go {
+        message_id,
+        channel_id: campaign.channel_id,
+    })
 }
 
 /// The campaign pacing of the channel (WAHA channels always have one).
@@ -986,13 +1313,14 @@ async fn channel_pacing(
     tenant_id: Uuid,
     channel_id: Uuid,
 ) -> Result<Option<crate::channel::CampaignPacing>, StoreError> {
-    let (kind, settings): (String, serde_json::Value) = sqlx::query_as("SELECT kind, settings FROM channels WHERE id = $1 AND tenant_id = $2")
-        .bind(channel_id)
-        .bind(tenant_id)
-        .fetch_one(&mut **tx)
-        .await?;
-    let settings: crate::channel::ChannelSettings =
-        serde_json::from_value(settings).map_err(|e| StoreError::Invalid(format!("channel settings: {e}")))?;
+    let (kind, settings): (String, serde_json::Value) =
+        sqlx::query_as("SELECT kind, settings FROM channels WHERE id = $1 AND tenant_id = $2")
+            .bind(channel_id)
+            .bind(tenant_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    let settings: crate::channel::ChannelSettings = serde_json::from_value(settings)
+        .map_err(|e| StoreError::Invalid(format!("channel settings: {e}")))?;
     Ok(settings.campaign_pacing_for(&kind))
 }
 
@@ -1017,7 +1345,11 @@ async fn open_campaign_session(
         return Ok(id);
     }
     let session_id = Uuid::now_v7();
-    let workflow_id = ids::conversation_workflow_id(tenant_id, channel_id, &ids::chat_key(tenant_id, channel_id, chat_id));
+    let workflow_id = ids::conversation_workflow_id(
+        tenant_id,
+        channel_id,
+        &ids::chat_key(tenant_id, channel_id, chat_id),
+    );
     sqlx::query(
         "INSERT INTO conversation_sessions (id, tenant_id, channel_id, contact_id, identity_id, workflow_id, assigned_to, opened_by_batch)
          VALUES ($1, $2, $3, $4, $5, $6, 'bot', $7)",
@@ -1124,7 +1456,13 @@ pub async fn reply_targets(
     .bind(contact_id)
     .fetch_all(&mut *tx)
     .await?;
-    Ok(rows.into_iter().map(|workflow_id| CampaignReplyTarget { workflow_id, reply_message_id }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|workflow_id| CampaignReplyTarget {
+            workflow_id,
+            reply_message_id,
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -1151,7 +1489,10 @@ mod tests {
         let inside = utc("2026-11-25T18:00:00Z");
         assert_eq!(w.next_open(tz, inside), Some(inside));
         // Friday 19:00 local → Monday 09:00 local.
-        assert_eq!(w.next_open(tz, utc("2026-11-27T22:00:00Z")), Some(utc("2026-11-30T12:00:00Z")));
+        assert_eq!(
+            w.next_open(tz, utc("2026-11-27T22:00:00Z")),
+            Some(utc("2026-11-30T12:00:00Z"))
+        );
     }
 
     #[test]
@@ -1160,11 +1501,21 @@ mod tests {
         let w = window(&[1, 2, 3, 4, 5, 6, 7], "09:30", "18:00");
         let from = utc("2026-11-25T11:00:00Z"); // 08:00 local
         assert_eq!(w.at_hour(tz, from, 15), Some(utc("2026-11-25T18:00:00Z")));
-        assert_eq!(w.at_hour(tz, from, 9), Some(utc("2026-11-25T12:30:00Z")), "the hour starts when the window does");
+        assert_eq!(
+            w.at_hour(tz, from, 9),
+            Some(utc("2026-11-25T12:30:00Z")),
+            "the hour starts when the window does"
+        );
         assert_eq!(w.at_hour(tz, from, 20), None, "outside the window");
         // 15:00 has passed today → tomorrow 15:00; inside the hour → now.
-        assert_eq!(w.at_hour(tz, utc("2026-11-25T19:30:00Z"), 15), Some(utc("2026-11-26T18:00:00Z")));
-        assert_eq!(w.at_hour(tz, utc("2026-11-25T18:20:00Z"), 15), Some(utc("2026-11-25T18:20:00Z")));
+        assert_eq!(
+            w.at_hour(tz, utc("2026-11-25T19:30:00Z"), 15),
+            Some(utc("2026-11-26T18:00:00Z"))
+        );
+        assert_eq!(
+            w.at_hour(tz, utc("2026-11-25T18:20:00Z"), 15),
+            Some(utc("2026-11-25T18:20:00Z"))
+        );
     }
 
     #[test]
@@ -1173,13 +1524,43 @@ mod tests {
         assert!(window(&[1], "18:00", "09:00").validate().is_err());
         assert!(window(&[8], "09:00", "18:00").validate().is_err());
         assert!(window(&[1], "09:00", "09:01").validate().is_ok());
-        assert!(serde_json::from_value::<SendWindow>(json!({"start": "9h", "end": "18:00"})).is_err());
+        assert!(
+            serde_json::from_value::<SendWindow>(json!({"start": "9h", "end": "18:00"})).is_err()
+        );
         let now = utc("2026-11-25T12:00:00Z");
-        assert!(CampaignSchedule::Once { at: utc("2026-11-25T11:59:59Z") }.validate(now).is_err());
-        assert!(CampaignSchedule::Once { at: utc("2026-11-25T12:00:01Z") }.validate(now).is_ok());
-        assert!(CampaignSchedule::Cron { expression: "every day".into() }.validate(now).is_err());
-        assert!(CampaignSchedule::Cron { expression: "0 9 * * MON-FRI".into() }.validate(now).is_ok());
-        assert!(CampaignSchedule::Interval { every_seconds: 5 }.validate(now).is_err());
+        assert!(
+            CampaignSchedule::Once {
+                at: utc("2026-11-25T11:59:59Z")
+            }
+            .validate(now)
+            .is_err()
+        );
+        assert!(
+            CampaignSchedule::Once {
+                at: utc("2026-11-25T12:00:01Z")
+            }
+            .validate(now)
+            .is_ok()
+        );
+        assert!(
+            CampaignSchedule::Cron {
+                expression: "every day".into()
+            }
+            .validate(now)
+            .is_err()
+        );
+        assert!(
+            CampaignSchedule::Cron {
+                expression: "0 9 * * MON-FRI".into()
+            }
+            .validate(now)
+            .is_ok()
+        );
+        assert!(
+            CampaignSchedule::Interval { every_seconds: 5 }
+                .validate(now)
+                .is_err()
+        );
         assert!(parse_time_zone("Mars/Olympus").is_err());
     }
 }

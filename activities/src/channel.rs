@@ -38,8 +38,16 @@ impl WahaConfig {
             return Err("provider_config.api_key must not be empty".into());
         }
         // The session name goes into WAHA's URL paths: a plain name, never `../`.
-        if self.session.is_empty() || self.session.len() > 64 || !self.session.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return Err("provider_config.session must be 1 to 64 letters, digits, '_' or '-'".into());
+        if self.session.is_empty()
+            || self.session.len() > 64
+            || !self
+                .session
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(
+                "provider_config.session must be 1 to 64 letters, digits, '_' or '-'".into(),
+            );
         }
         // Without a key anyone who guesses the webhook URL can forge messages and statuses.
         match self.hmac_key.as_deref() {
@@ -175,10 +183,15 @@ impl Default for CampaignPacing {
 impl CampaignPacing {
     pub fn validate(&self) -> Result<(), String> {
         if self.min_interval_secs > self.max_interval_secs || self.max_interval_secs > 3_600 {
-            return Err("settings.campaign_pacing: min_interval_secs must be <= max_interval_secs <= 3600".into());
+            return Err(
+                "settings.campaign_pacing: min_interval_secs must be <= max_interval_secs <= 3600"
+                    .into(),
+            );
         }
         if self.daily_cap.is_some_and(|cap| cap == 0 || cap > 100_000) {
-            return Err("settings.campaign_pacing.daily_cap must be 1 to 100000, or null for no cap".into());
+            return Err(
+                "settings.campaign_pacing.daily_cap must be 1 to 100000, or null for no cap".into(),
+            );
         }
         Ok(())
     }
@@ -262,11 +275,16 @@ impl Default for ChannelSettings {
 
 impl ChannelSettings {
     pub fn validate(&self) -> Result<(), String> {
-        for (field, text) in [("greeting", &self.greeting), ("away_message", &self.away_message)] {
+        for (field, text) in [
+            ("greeting", &self.greeting),
+            ("away_message", &self.away_message),
+        ] {
             if let Some(t) = text
                 && (t.trim().is_empty() || t.chars().count() > MAX_AUTO_REPLY_CHARS)
             {
-                return Err(format!("settings.{field} must be 1 to {MAX_AUTO_REPLY_CHARS} characters"));
+                return Err(format!(
+                    "settings.{field} must be 1 to {MAX_AUTO_REPLY_CHARS} characters"
+                ));
             }
         }
         if let Some(hours) = &self.business_hours {
@@ -285,8 +303,13 @@ impl ChannelSettings {
             pacing.validate()?;
         }
         if let Some(ai) = &self.ai {
-            if ai.agent_type.is_empty() || ai.agent_type.len() > 100 || !ai.agent_type.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Err("settings.ai.agent_type must be an agent type such as RouterAgent".into());
+            if ai.agent_type.is_empty()
+                || ai.agent_type.len() > 100
+                || !ai.agent_type.chars().all(|c| c.is_ascii_alphanumeric())
+            {
+                return Err(
+                    "settings.ai.agent_type must be an agent type such as RouterAgent".into(),
+                );
             }
             if !(0.0..=1.0).contains(&ai.confidence_threshold) {
                 return Err("settings.ai.confidence_threshold must be between 0 and 1".into());
@@ -339,7 +362,11 @@ pub fn choose_auto_reply(
         };
         let cooled = last_away_sent_at
             .is_none_or(|t| now - t >= ChronoDuration::seconds(settings.away_cooldown_secs as i64));
-        return if cooled { Ok(AutoReply::Away(away.clone())) } else { Err("away_cooldown") };
+        return if cooled {
+            Ok(AutoReply::Away(away.clone()))
+        } else {
+            Err("away_cooldown")
+        };
     }
     match (&settings.greeting, session_opened) {
         (Some(greeting), true) => Ok(AutoReply::Greeting(greeting.clone())),
@@ -355,7 +382,11 @@ mod tests {
     fn weekdays_9_to_18() -> BusinessHours {
         BusinessHours {
             utc_offset_minutes: -180,
-            windows: vec![OpenWindow { days: vec![1, 2, 3, 4, 5], start: "09:00".into(), end: "18:00".into() }],
+            windows: vec![OpenWindow {
+                days: vec![1, 2, 3, 4, 5],
+                start: "09:00".into(),
+                end: "18:00".into(),
+            }],
         }
     }
 
@@ -375,26 +406,48 @@ mod tests {
         let settings = ChannelSettings {
             greeting: Some("hi".into()),
             away_message: Some("closed".into()),
-            business_hours: Some(BusinessHours { utc_offset_minutes: 0, windows: vec![] }),
+            business_hours: Some(BusinessHours {
+                utc_offset_minutes: 0,
+                windows: vec![],
+            }),
             ..ChannelSettings::default()
         };
         let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
-        assert_eq!(choose_auto_reply(&settings, now, true, None), Ok(AutoReply::Away("closed".into())));
+        assert_eq!(
+            choose_auto_reply(&settings, now, true, None),
+            Ok(AutoReply::Away("closed".into()))
+        );
         let recently = now - ChronoDuration::minutes(5);
-        assert_eq!(choose_auto_reply(&settings, now, false, Some(recently)), Err("away_cooldown"));
+        assert_eq!(
+            choose_auto_reply(&settings, now, false, Some(recently)),
+            Err("away_cooldown")
+        );
     }
 
     #[test]
     fn greeting_only_for_a_new_session() {
-        let settings = ChannelSettings { greeting: Some("hi".into()), ..ChannelSettings::default() };
+        let settings = ChannelSettings {
+            greeting: Some("hi".into()),
+            ..ChannelSettings::default()
+        };
         let now = Utc::now();
-        assert_eq!(choose_auto_reply(&settings, now, true, None), Ok(AutoReply::Greeting("hi".into())));
-        assert_eq!(choose_auto_reply(&settings, now, false, None), Err("no_rule"));
+        assert_eq!(
+            choose_auto_reply(&settings, now, true, None),
+            Ok(AutoReply::Greeting("hi".into()))
+        );
+        assert_eq!(
+            choose_auto_reply(&settings, now, false, None),
+            Err("no_rule")
+        );
     }
 
     #[test]
     fn invalid_settings_are_refused() {
-        let mut s = ChannelSettings { debounce_ms: 5_000, max_debounce_ms: 1_000, ..ChannelSettings::default() };
+        let mut s = ChannelSettings {
+            debounce_ms: 5_000,
+            max_debounce_ms: 1_000,
+            ..ChannelSettings::default()
+        };
         assert!(s.validate().is_err());
         s.max_debounce_ms = 10_000;
         assert!(s.validate().is_ok());

@@ -29,13 +29,24 @@ impl ContactActivities {
 #[activities]
 impl ContactActivities {
     #[activity(definition = defs::ContactMergeStep)]
-    pub async fn merge_step(self: Arc<Self>, _ctx: ActivityContext, input: MergeStepInput) -> Result<u64, ActivityError> {
-        merge_step(&self.pool, input.tenant_id, input.merge_id, input.step).await.map_err(store_failure)
+    pub async fn merge_step(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: MergeStepInput,
+    ) -> Result<u64, ActivityError> {
+        merge_step(&self.pool, input.tenant_id, input.merge_id, input.step)
+            .await
+            .map_err(store_failure)
     }
 }
 
 /// Runs one step; returns how many rows it moved.
-pub async fn merge_step(pool: &PgPool, tenant_id: Uuid, merge_id: Uuid, step: MergeStep) -> Result<u64, StoreError> {
+pub async fn merge_step(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    merge_id: Uuid,
+    step: MergeStep,
+) -> Result<u64, StoreError> {
     let mut tx = pool.begin().await?;
     let row = sqlx::query("SELECT source_contact_id, target_contact_id, status FROM contact_merges WHERE id = $1 AND tenant_id = $2 FOR UPDATE")
         .bind(merge_id)
@@ -43,13 +54,27 @@ pub async fn merge_step(pool: &PgPool, tenant_id: Uuid, merge_id: Uuid, step: Me
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StoreError::Invalid(format!("merge {merge_id} does not exist")))?;
-    let (source, target): (Uuid, Uuid) = (row.try_get("source_contact_id")?, row.try_get("target_contact_id")?);
+    let (source, target): (Uuid, Uuid) = (
+        row.try_get("source_contact_id")?,
+        row.try_get("target_contact_id")?,
+    );
     if row.try_get::<String, _>("status")? == "completed" {
         return Ok(0);
     }
     let moved = match step {
-        MergeStep::Identities => repoint(&mut tx, &["contact_identities"], tenant_id, source, target).await?,
-        MergeStep::Conversations => repoint(&mut tx, &["conversation_sessions", "messages", "agent_runs"], tenant_id, source, target).await?,
+        MergeStep::Identities => {
+            repoint(&mut tx, &["contact_identities"], tenant_id, source, target).await?
+        }
+        MergeStep::Conversations => {
+            repoint(
+                &mut tx,
+                &["conversation_sessions", "messages", "agent_runs"],
+                tenant_id,
+                source,
+                target,
+            )
+            .await?
+        }
         MergeStep::Deals => {
             // One open deal per contact and pipeline: where both have one, the target's stays open
             // and the source's is closed as lost (kept, with its history, not deleted).
@@ -88,8 +113,15 @@ pub async fn merge_step(pool: &PgPool, tenant_id: Uuid, merge_id: Uuid, step: Me
                 .bind(merge_id)
                 .execute(&mut *tx)
                 .await?;
-            append_outbox(&mut tx, tenant_id, "contact.merged", "contact", target, json!({"contact_id": target, "merged_contact_id": source, "merge_id": merge_id}))
-                .await?;
+            append_outbox(
+                &mut tx,
+                tenant_id,
+                "contact.merged",
+                "contact",
+                target,
+                json!({"contact_id": target, "merged_contact_id": source, "merge_id": merge_id}),
+            )
+            .await?;
             1
         }
     };
@@ -104,19 +136,37 @@ pub async fn merge_step(pool: &PgPool, tenant_id: Uuid, merge_id: Uuid, step: Me
 }
 
 /// `UPDATE <table> SET contact_id = target WHERE contact_id = source` for each table.
-async fn repoint(tx: &mut Transaction<'_, Postgres>, tables: &[&str], tenant_id: Uuid, source: Uuid, target: Uuid) -> Result<u64, StoreError> {
+async fn repoint(
+    tx: &mut Transaction<'_, Postgres>,
+    tables: &[&str],
+    tenant_id: Uuid,
+    source: Uuid,
+    target: Uuid,
+) -> Result<u64, StoreError> {
     let mut moved = 0;
     for table in tables {
         // Table names come from the fixed lists in this module, never from input.
-        let sql = format!("UPDATE {table} SET contact_id = $3 WHERE tenant_id = $1 AND contact_id = $2");
-        moved += sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant_id).bind(source).bind(target).execute(&mut **tx).await?.rows_affected();
+        let sql =
+            format!("UPDATE {table} SET contact_id = $3 WHERE tenant_id = $1 AND contact_id = $2");
+        moved += sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant_id)
+            .bind(source)
+            .bind(target)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
     }
     Ok(moved)
 }
 
 /// Memories, episodes and the knowledge graph. An entity both contacts have (the contact node
 /// itself, a city, a product) becomes one: the source's facts are re-pointed at the target's node.
-async fn merge_memories(tx: &mut Transaction<'_, Postgres>, tenant_id: Uuid, source: Uuid, target: Uuid) -> Result<u64, StoreError> {
+async fn merge_memories(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant_id: Uuid,
+    source: Uuid,
+    target: Uuid,
+) -> Result<u64, StoreError> {
     let pairs: Vec<(Uuid, Uuid)> = sqlx::query_as(
         "SELECT s.id, t.id FROM memory_entities s JOIN memory_entities t
              ON t.tenant_id = s.tenant_id AND t.contact_id = $3 AND t.entity_type = s.entity_type AND t.normalized = s.normalized
@@ -128,10 +178,33 @@ async fn merge_memories(tx: &mut Transaction<'_, Postgres>, tenant_id: Uuid, sou
     .fetch_all(&mut **tx)
     .await?;
     for (from, to) in &pairs {
-        sqlx::query("UPDATE memory_facts SET subject_id = $2 WHERE subject_id = $1").bind(from).bind(to).execute(&mut **tx).await?;
-        sqlx::query("UPDATE memory_facts SET object_id = $2 WHERE object_id = $1").bind(from).bind(to).execute(&mut **tx).await?;
-        sqlx::query("DELETE FROM memory_entities WHERE id = $1").bind(from).execute(&mut **tx).await?;
+        sqlx::query("UPDATE memory_facts SET subject_id = $2 WHERE subject_id = $1")
+            .bind(from)
+            .bind(to)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("UPDATE memory_facts SET object_id = $2 WHERE object_id = $1")
+            .bind(from)
+            .bind(to)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("DELETE FROM memory_entities WHERE id = $1")
+            .bind(from)
+            .execute(&mut **tx)
+            .await?;
     }
-    let moved = repoint(tx, &["memory_episodes", "memories", "memory_entities", "memory_facts"], tenant_id, source, target).await?;
+    let moved = repoint(
+        tx,
+        &[
+            "memory_episodes",
+            "memories",
+            "memory_entities",
+            "memory_facts",
+        ],
+        tenant_id,
+        source,
+        target,
+    )
+    .await?;
     Ok(moved + pairs.len() as u64)
 }

@@ -102,14 +102,21 @@ fn default_api_version() -> String {
 
 impl MetaConfig {
     pub fn validate(&self) -> Result<(), String> {
-        if self.page_id.is_empty() || self.page_id.len() > 64 || !self.page_id.chars().all(|c| c.is_ascii_digit()) {
-            return Err("provider_config.page_id must be the numeric Page or Instagram account id".into());
+        if self.page_id.is_empty()
+            || self.page_id.len() > 64
+            || !self.page_id.chars().all(|c| c.is_ascii_digit())
+        {
+            return Err(
+                "provider_config.page_id must be the numeric Page or Instagram account id".into(),
+            );
         }
         if self.access_token.len() < 8 {
             return Err("provider_config.access_token must be a Page access token".into());
         }
         if self.app_secret.len() < 16 {
-            return Err("provider_config.app_secret must be the app secret (at least 16 characters)".into());
+            return Err(
+                "provider_config.app_secret must be the app secret (at least 16 characters)".into(),
+            );
         }
         if self.verify_token.is_empty() || self.verify_token.len() > 200 {
             return Err("provider_config.verify_token must be 1 to 200 characters".into());
@@ -127,7 +134,8 @@ impl MetaConfig {
 
 /// Hex HMAC-SHA256 of a body, as Meta puts (after `sha256=`) in `X-Hub-Signature-256`.
 pub fn sign_body(app_secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
@@ -141,7 +149,8 @@ pub fn verify_signature(app_secret: &str, body: &[u8], header: &str) -> bool {
     let Ok(signature) = hex::decode(hex_sig) else {
         return false;
     };
-    let mut mac = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(body);
     mac.verify_slice(&signature).is_ok()
 }
@@ -171,13 +180,33 @@ pub enum MetaEvent {
     Message(MetaMessage),
     /// Our own message, echoed back (sent by us through the Send API, or by someone in Meta's
     /// inbox). `metadata` is what we attached when sending: our message id.
-    Echo { mid: String, recipient_id: String, metadata: Option<String>, timestamp_ms: i64 },
+    Echo {
+        mid: String,
+        recipient_id: String,
+        metadata: Option<String>,
+        timestamp_ms: i64,
+    },
     /// `delivery`: the listed messages, or every message sent before `watermark`, were delivered.
-    Delivered { user_id: String, mids: Vec<String>, watermark_ms: Option<i64> },
+    Delivered {
+        user_id: String,
+        mids: Vec<String>,
+        watermark_ms: Option<i64>,
+    },
     /// `read` / `messaging_seen`: every message sent before `watermark` was read.
-    Read { user_id: String, watermark_ms: Option<i64>, mid: Option<String> },
+    Read {
+        user_id: String,
+        watermark_ms: Option<i64>,
+        mid: Option<String>,
+    },
     /// A reaction to one of the messages of the conversation.
-    Reaction { user_id: String, mid: String, emoji: Option<String>, reaction: Option<String>, removed: bool, timestamp_ms: i64 },
+    Reaction {
+        user_id: String,
+        mid: String,
+        emoji: Option<String>,
+        reaction: Option<String>,
+        removed: bool,
+        timestamp_ms: i64,
+    },
     /// Understood and deliberately not acted on (referral, standby, optins, another page's entry).
     Ignored { reason: String },
 }
@@ -211,8 +240,15 @@ pub struct MetaParseError(pub String);
 
 /// Reads a webhook body (`object` + `entry[]`) into events, entry by entry. Entries for another
 /// page or account become `Ignored`; both the `messaging[]` and the `changes[]` shapes are read.
-pub fn parse_webhook(body: &Value, platform: MetaPlatform, page_id: &str) -> Result<Vec<MetaEvent>, MetaParseError> {
-    let object = body.get("object").and_then(Value::as_str).ok_or_else(|| MetaParseError("`object` is missing".into()))?;
+pub fn parse_webhook(
+    body: &Value,
+    platform: MetaPlatform,
+    page_id: &str,
+) -> Result<Vec<MetaEvent>, MetaParseError> {
+    let object = body
+        .get("object")
+        .and_then(Value::as_str)
+        .ok_or_else(|| MetaParseError("`object` is missing".into()))?;
     if object != platform.webhook_object() {
         return Err(MetaParseError(format!(
             "object {object:?} does not belong to a {} channel (expected {:?})",
@@ -220,7 +256,10 @@ pub fn parse_webhook(body: &Value, platform: MetaPlatform, page_id: &str) -> Res
             platform.webhook_object()
         )));
     }
-    let entries = body.get("entry").and_then(Value::as_array).ok_or_else(|| MetaParseError("`entry` must be an array".into()))?;
+    let entries = body
+        .get("entry")
+        .and_then(Value::as_array)
+        .ok_or_else(|| MetaParseError("`entry` must be an array".into()))?;
     let mut events = Vec::new();
     for entry in entries {
         let entry_id = match entry.get("id") {
@@ -229,27 +268,49 @@ pub fn parse_webhook(body: &Value, platform: MetaPlatform, page_id: &str) -> Res
             _ => return Err(MetaParseError("entry[].id is missing".into())),
         };
         if entry_id != page_id {
-            events.push(MetaEvent::Ignored { reason: "entry for another page or account".into() });
+            events.push(MetaEvent::Ignored {
+                reason: "entry for another page or account".into(),
+            });
             continue;
         }
         let mut items: Vec<Value> = Vec::new();
         if let Some(messaging) = entry.get("messaging") {
-            items.extend(messaging.as_array().ok_or_else(|| MetaParseError("entry[].messaging must be an array".into()))?.iter().cloned());
+            items.extend(
+                messaging
+                    .as_array()
+                    .ok_or_else(|| MetaParseError("entry[].messaging must be an array".into()))?
+                    .iter()
+                    .cloned(),
+            );
         }
         if let Some(changes) = entry.get("changes") {
-            let changes = changes.as_array().ok_or_else(|| MetaParseError("entry[].changes must be an array".into()))?;
+            let changes = changes
+                .as_array()
+                .ok_or_else(|| MetaParseError("entry[].changes must be an array".into()))?;
             for change in changes {
-                let field = change.get("field").and_then(Value::as_str).unwrap_or_default();
+                let field = change
+                    .get("field")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 match (field, change.get("value")) {
-                    ("messages" | "messaging_seen" | "message_reactions" | "messaging_postbacks" | "message_echoes", Some(value)) => {
-                        items.push(value.clone())
-                    }
-                    _ => events.push(MetaEvent::Ignored { reason: format!("change field {field:?} is not a messaging event") }),
+                    (
+                        "messages"
+                        | "messaging_seen"
+                        | "message_reactions"
+                        | "messaging_postbacks"
+                        | "message_echoes",
+                        Some(value),
+                    ) => items.push(value.clone()),
+                    _ => events.push(MetaEvent::Ignored {
+                        reason: format!("change field {field:?} is not a messaging event"),
+                    }),
                 }
             }
         }
         if let Some(standby) = entry.get("standby").and_then(Value::as_array) {
-            events.extend(standby.iter().map(|_| MetaEvent::Ignored { reason: "standby (another app owns the thread)".into() }));
+            events.extend(standby.iter().map(|_| MetaEvent::Ignored {
+                reason: "standby (another app owns the thread)".into(),
+            }));
         }
         for item in &items {
             events.push(parse_messaging_item(item)?);
@@ -281,22 +342,48 @@ fn parse_messaging_item(item: &Value) -> Result<MetaEvent, MetaParseError> {
     let missing = |what: &str| MetaParseError(format!("messaging item without {what}"));
 
     if let Some(message) = item.get("message") {
-        let mid = message.get("mid").and_then(Value::as_str).filter(|m| !m.is_empty() && m.len() <= 512).ok_or_else(|| missing("message.mid"))?;
-        if message.get("is_echo").and_then(Value::as_bool).unwrap_or(false) {
+        let mid = message
+            .get("mid")
+            .and_then(Value::as_str)
+            .filter(|m| !m.is_empty() && m.len() <= 512)
+            .ok_or_else(|| missing("message.mid"))?;
+        if message
+            .get("is_echo")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+        {
             return Ok(MetaEvent::Echo {
                 mid: mid.to_owned(),
                 recipient_id: recipient.ok_or_else(|| missing("recipient.id"))?,
-                metadata: message.get("metadata").and_then(Value::as_str).map(str::to_owned),
+                metadata: message
+                    .get("metadata")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
                 timestamp_ms,
             });
         }
-        if message.get("is_deleted").and_then(Value::as_bool).unwrap_or(false) {
-            return Ok(MetaEvent::Ignored { reason: "the customer deleted a message".into() });
+        if message
+            .get("is_deleted")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+        {
+            return Ok(MetaEvent::Ignored {
+                reason: "the customer deleted a message".into(),
+            });
         }
-        let attachments = message.get("attachments").and_then(Value::as_array).cloned().unwrap_or_default();
-        let text = message.get("text").and_then(Value::as_str).map(str::to_owned);
+        let attachments = message
+            .get("attachments")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let text = message
+            .get("text")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         if text.is_none() && attachments.is_empty() {
-            return Ok(MetaEvent::Ignored { reason: "message without text or attachments".into() });
+            return Ok(MetaEvent::Ignored {
+                reason: "message without text or attachments".into(),
+            });
         }
         return Ok(MetaEvent::Message(MetaMessage {
             mid: mid.to_owned(),
@@ -304,9 +391,15 @@ fn parse_messaging_item(item: &Value) -> Result<MetaEvent, MetaParseError> {
             timestamp_ms,
             text,
             attachments,
-            quick_reply_payload: message.pointer("/quick_reply/payload").and_then(Value::as_str).map(str::to_owned),
+            quick_reply_payload: message
+                .pointer("/quick_reply/payload")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             postback_payload: None,
-            reply_to_mid: message.pointer("/reply_to/mid").and_then(Value::as_str).map(str::to_owned),
+            reply_to_mid: message
+                .pointer("/reply_to/mid")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         }));
     }
     if let Some(postback) = item.get("postback") {
@@ -321,10 +414,16 @@ fn parse_messaging_item(item: &Value) -> Result<MetaEvent, MetaParseError> {
             mid,
             sender_id: sender,
             timestamp_ms,
-            text: postback.get("title").and_then(Value::as_str).map(str::to_owned),
+            text: postback
+                .get("title")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             attachments: Vec::new(),
             quick_reply_payload: None,
-            postback_payload: postback.get("payload").and_then(Value::as_str).map(str::to_owned),
+            postback_payload: postback
+                .get("payload")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             reply_to_mid: None,
         }));
     }
@@ -332,9 +431,18 @@ fn parse_messaging_item(item: &Value) -> Result<MetaEvent, MetaParseError> {
         let mids = delivery
             .get("mids")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default();
-        return Ok(MetaEvent::Delivered { user_id: sender.ok_or_else(|| missing("sender.id"))?, mids, watermark_ms: as_ms(delivery.get("watermark")) });
+        return Ok(MetaEvent::Delivered {
+            user_id: sender.ok_or_else(|| missing("sender.id"))?,
+            mids,
+            watermark_ms: as_ms(delivery.get("watermark")),
+        });
     }
     if let Some(read) = item.get("read") {
         return Ok(MetaEvent::Read {
@@ -346,18 +454,37 @@ fn parse_messaging_item(item: &Value) -> Result<MetaEvent, MetaParseError> {
     if let Some(reaction) = item.get("reaction") {
         return Ok(MetaEvent::Reaction {
             user_id: sender.ok_or_else(|| missing("sender.id"))?,
-            mid: reaction.get("mid").and_then(Value::as_str).ok_or_else(|| missing("reaction.mid"))?.to_owned(),
-            emoji: reaction.get("emoji").and_then(Value::as_str).map(str::to_owned),
-            reaction: reaction.get("reaction").and_then(Value::as_str).map(str::to_owned),
+            mid: reaction
+                .get("mid")
+                .and_then(Value::as_str)
+                .ok_or_else(|| missing("reaction.mid"))?
+                .to_owned(),
+            emoji: reaction
+                .get("emoji")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            reaction: reaction
+                .get("reaction")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             removed: reaction.get("action").and_then(Value::as_str) == Some("unreact"),
             timestamp_ms,
         });
     }
-    let kind = ["referral", "optin", "account_linking", "pass_thread_control", "take_thread_control", "policy_enforcement"]
-        .into_iter()
-        .find(|k| item.get(*k).is_some())
-        .unwrap_or("unknown");
-    Ok(MetaEvent::Ignored { reason: format!("{kind} events are not handled") })
+    let kind = [
+        "referral",
+        "optin",
+        "account_linking",
+        "pass_thread_control",
+        "take_thread_control",
+        "policy_enforcement",
+    ]
+    .into_iter()
+    .find(|k| item.get(*k).is_some())
+    .unwrap_or("unknown");
+    Ok(MetaEvent::Ignored {
+        reason: format!("{kind} events are not handled"),
+    })
 }
 
 /// How a message may be sent under Meta's messaging policy.
@@ -409,7 +536,11 @@ pub enum GraphError {
     RateLimited { code: i64, message: String },
     /// Will not succeed by retrying (policy, unknown recipient, bad token, bad request).
     #[error("Meta refused the message (code {code}{}): {message}", subcode.map(|s| format!(", subcode {s}")).unwrap_or_default())]
-    Rejected { code: i64, subcode: Option<i64>, message: String },
+    Rejected {
+        code: i64,
+        subcode: Option<i64>,
+        message: String,
+    },
     /// Meta answered with a temporary failure (5xx, code 1/2): retry.
     #[error("Meta is unavailable: {0}")]
     Unavailable(String),
@@ -430,7 +561,9 @@ impl GraphError {
     pub fn from_response(status: u16, body: &Value) -> GraphError {
         let error = body.get("error");
         let code = error.and_then(|e| e.get("code")).and_then(Value::as_i64);
-        let subcode = error.and_then(|e| e.get("error_subcode")).and_then(Value::as_i64);
+        let subcode = error
+            .and_then(|e| e.get("error_subcode"))
+            .and_then(Value::as_i64);
         let message: String = error
             .and_then(|e| e.get("message"))
             .and_then(Value::as_str)
@@ -439,11 +572,23 @@ impl GraphError {
             .take(300)
             .collect();
         match code {
-            Some(c @ (4 | 17 | 32 | 613 | 80001..=80009)) => GraphError::RateLimited { code: c, message },
-            Some(1 | 2) => GraphError::Unavailable(format!("code {}: {message}", code.unwrap_or_default())),
-            Some(c) if status < 500 => GraphError::Rejected { code: c, subcode, message },
+            Some(c @ (4 | 17 | 32 | 613 | 80001..=80009)) => {
+                GraphError::RateLimited { code: c, message }
+            }
+            Some(1 | 2) => {
+                GraphError::Unavailable(format!("code {}: {message}", code.unwrap_or_default()))
+            }
+            Some(c) if status < 500 => GraphError::Rejected {
+                code: c,
+                subcode,
+                message,
+            },
             _ if status >= 500 => GraphError::Unavailable(format!("HTTP {status}")),
-            _ => GraphError::Rejected { code: i64::from(status), subcode, message },
+            _ => GraphError::Rejected {
+                code: i64::from(status),
+                subcode,
+                message,
+            },
         }
     }
 }
@@ -453,10 +598,21 @@ impl GraphError {
 pub trait GraphApi: Send + Sync {
     /// `POST /{version}/{page-id}/messages` with a text message. `metadata` comes back in the
     /// echo, which is how a retried send recognises an earlier attempt that reached Meta.
-    async fn send_text(&self, cfg: &MetaConfig, recipient_id: &str, text: &str, kind: MessagingType, metadata: &str)
-    -> Result<SendResponse, GraphError>;
+    async fn send_text(
+        &self,
+        cfg: &MetaConfig,
+        recipient_id: &str,
+        text: &str,
+        kind: MessagingType,
+        metadata: &str,
+    ) -> Result<SendResponse, GraphError>;
     /// `sender_action`: `mark_seen`, `typing_on`, `typing_off`.
-    async fn sender_action(&self, cfg: &MetaConfig, recipient_id: &str, action: &str) -> Result<(), GraphError>;
+    async fn sender_action(
+        &self,
+        cfg: &MetaConfig,
+        recipient_id: &str,
+        action: &str,
+    ) -> Result<(), GraphError>;
 }
 
 /// [`GraphApi`] over HTTP with reqwest.
@@ -490,9 +646,14 @@ impl HttpGraphClient {
     }
 
     async fn post(&self, cfg: &MetaConfig, body: Value) -> Result<Value, GraphError> {
-        let mut url = self.policy.check_url(&cfg.graph_base_url, "the channel's graph_base_url").map_err(GraphError::Refused)?;
+        let mut url = self
+            .policy
+            .check_url(&cfg.graph_base_url, "the channel's graph_base_url")
+            .map_err(GraphError::Refused)?;
         url.path_segments_mut()
-            .map_err(|_| GraphError::Refused("the channel's graph_base_url cannot take a path".into()))?
+            .map_err(|_| {
+                GraphError::Refused("the channel's graph_base_url cannot take a path".into())
+            })?
             .pop_if_empty()
             .extend([cfg.api_version.as_str(), cfg.page_id.as_str(), "messages"]);
         let resp = self
@@ -503,7 +664,13 @@ impl HttpGraphClient {
             .send()
             .await
             // reqwest's message would include the URL, and with it the access token.
-            .map_err(|e| GraphError::Transport(if e.is_timeout() { "timed out".into() } else { "could not connect".into() }))?;
+            .map_err(|e| {
+                GraphError::Transport(if e.is_timeout() {
+                    "timed out".into()
+                } else {
+                    "could not connect".into()
+                })
+            })?;
         let status = resp.status().as_u16();
         let value: Value = resp.json().await.unwrap_or(Value::Null);
         if (200..300).contains(&status) {
@@ -536,11 +703,22 @@ impl GraphApi for HttpGraphClient {
             }
         }
         let value = self.post(cfg, body).await?;
-        serde_json::from_value(value).map_err(|e| GraphError::Unavailable(format!("unexpected Send API answer: {e}")))
+        serde_json::from_value(value)
+            .map_err(|e| GraphError::Unavailable(format!("unexpected Send API answer: {e}")))
     }
 
-    async fn sender_action(&self, cfg: &MetaConfig, recipient_id: &str, action: &str) -> Result<(), GraphError> {
-        self.post(cfg, json!({"recipient": {"id": recipient_id}, "sender_action": action})).await.map(|_| ())
+    async fn sender_action(
+        &self,
+        cfg: &MetaConfig,
+        recipient_id: &str,
+        action: &str,
+    ) -> Result<(), GraphError> {
+        self.post(
+            cfg,
+            json!({"recipient": {"id": recipient_id}, "sender_action": action}),
+        )
+        .await
+        .map(|_| ())
     }
 }
 
@@ -553,13 +731,25 @@ mod tests {
     fn signatures_are_over_the_raw_escaped_bytes() {
         let body = json!({"object": "page", "entry": [{"id": "1", "messaging": [{"message": {"mid": "m", "text": "äöå"}}]}]});
         let escaped = to_escaped_json(&body);
-        assert!(String::from_utf8(escaped.clone()).unwrap().contains(r"\u00e4\u00f6\u00e5"));
+        assert!(
+            String::from_utf8(escaped.clone())
+                .unwrap()
+                .contains(r"\u00e4\u00f6\u00e5")
+        );
         let sig = sign_body("secret-secret-secret", &escaped);
         assert!(verify_signature("secret-secret-secret", &escaped, &sig));
         // The same JSON serialised with raw UTF-8 is a different byte string: it must not verify.
-        assert!(!verify_signature("secret-secret-secret", serde_json::to_string(&body).unwrap().as_bytes(), &sig));
+        assert!(!verify_signature(
+            "secret-secret-secret",
+            serde_json::to_string(&body).unwrap().as_bytes(),
+            &sig
+        ));
         assert!(!verify_signature("another-secret-123", &escaped, &sig));
-        assert!(!verify_signature("secret-secret-secret", &escaped, sig.trim_start_matches("sha256=")));
+        assert!(!verify_signature(
+            "secret-secret-secret",
+            &escaped,
+            sig.trim_start_matches("sha256=")
+        ));
         // Characters outside the BMP become surrogate pairs, as in JavaScript's JSON.
         assert_eq!(to_escaped_json(&json!("😀")), br#""\ud83d\ude00""#.to_vec());
     }
@@ -579,34 +769,76 @@ mod tests {
         ]});
         let events = parse_webhook(&body, MetaPlatform::Instagram, "42").unwrap();
         assert_eq!(events.len(), 7);
-        assert!(matches!(&events[0], MetaEvent::Message(m) if m.mid == "a" && m.sender_id == "7" && m.text.as_deref() == Some("hi")));
-        assert!(matches!(&events[1], MetaEvent::Echo { mid, metadata: Some(x), .. } if mid == "b" && x == "x"));
-        assert!(matches!(&events[2], MetaEvent::Read { watermark_ms: Some(11), .. }));
-        assert!(matches!(&events[3], MetaEvent::Reaction { removed: false, .. }));
-        assert!(matches!(&events[4], MetaEvent::Message(m) if m.postback_payload.as_deref() == Some("YES")));
-        assert!(matches!(&events[5], MetaEvent::Message(m) if m.mid == "c" && m.timestamp_ms == 15));
+        assert!(
+            matches!(&events[0], MetaEvent::Message(m) if m.mid == "a" && m.sender_id == "7" && m.text.as_deref() == Some("hi"))
+        );
+        assert!(
+            matches!(&events[1], MetaEvent::Echo { mid, metadata: Some(x), .. } if mid == "b" && x == "x")
+        );
+        assert!(matches!(
+            &events[2],
+            MetaEvent::Read {
+                watermark_ms: Some(11),
+                ..
+            }
+        ));
+        assert!(matches!(
+            &events[3],
+            MetaEvent::Reaction { removed: false, .. }
+        ));
+        assert!(
+            matches!(&events[4], MetaEvent::Message(m) if m.postback_payload.as_deref() == Some("YES"))
+        );
+        assert!(
+            matches!(&events[5], MetaEvent::Message(m) if m.mid == "c" && m.timestamp_ms == 15)
+        );
         assert!(matches!(&events[6], MetaEvent::Ignored { .. }));
-        assert!(parse_webhook(&body, MetaPlatform::Messenger, "42").is_err(), "an instagram body on a Messenger channel");
+        assert!(
+            parse_webhook(&body, MetaPlatform::Messenger, "42").is_err(),
+            "an instagram body on a Messenger channel"
+        );
     }
 
     #[test]
     fn the_messaging_window_allows_humans_longer() {
         let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
         let hours = |h| Some(now - chrono::TimeDelta::hours(h));
-        assert_eq!(messaging_type(Some("agent"), hours(23), now), Ok(MessagingType::Response));
-        assert!(messaging_type(Some("agent"), hours(25), now).unwrap_err().contains("24-hour"));
+        assert_eq!(
+            messaging_type(Some("agent"), hours(23), now),
+            Ok(MessagingType::Response)
+        );
+        assert!(
+            messaging_type(Some("agent"), hours(25), now)
+                .unwrap_err()
+                .contains("24-hour")
+        );
         assert!(messaging_type(Some("campaign"), None, now).is_err());
-        assert_eq!(messaging_type(Some("operator"), hours(25), now), Ok(MessagingType::HumanAgentTag));
+        assert_eq!(
+            messaging_type(Some("operator"), hours(25), now),
+            Ok(MessagingType::HumanAgentTag)
+        );
         assert!(messaging_type(Some("operator"), hours(24 * 8), now).is_err());
     }
 
     #[test]
     fn graph_errors_are_classified_by_code() {
         let err = |code: i64| json!({"error": {"message": "m", "type": "OAuthException", "code": code, "fbtrace_id": "x"}});
-        assert!(matches!(GraphError::from_response(400, &err(613)), GraphError::RateLimited { code: 613, .. }));
-        assert!(matches!(GraphError::from_response(400, &err(551)), GraphError::Rejected { code: 551, .. }));
-        assert!(matches!(GraphError::from_response(500, &err(2)), GraphError::Unavailable(_)));
-        assert!(matches!(GraphError::from_response(502, &Value::Null), GraphError::Unavailable(_)));
+        assert!(matches!(
+            GraphError::from_response(400, &err(613)),
+            GraphError::RateLimited { code: 613, .. }
+        ));
+        assert!(matches!(
+            GraphError::from_response(400, &err(551)),
+            GraphError::Rejected { code: 551, .. }
+        ));
+        assert!(matches!(
+            GraphError::from_response(500, &err(2)),
+            GraphError::Unavailable(_)
+        ));
+        assert!(matches!(
+            GraphError::from_response(502, &Value::Null),
+            GraphError::Unavailable(_)
+        ));
         assert!(GraphError::from_response(400, &err(10)).is_permanent());
     }
 }

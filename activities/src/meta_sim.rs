@@ -27,7 +27,9 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::meta::{HEADER_SIGNATURE, HUMAN_AGENT_WINDOW, MetaPlatform, STANDARD_WINDOW, sign_body, to_escaped_json};
+use crate::meta::{
+    HEADER_SIGNATURE, HUMAN_AGENT_WINDOW, MetaPlatform, STANDARD_WINDOW, sign_body, to_escaped_json,
+};
 
 /// A page (or Instagram account) registered with the simulator.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -107,7 +109,10 @@ impl MetaSimulator {
             receipt_delay,
             webhook_attempts: 20,
             state: Arc::default(),
-            http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("reqwest client"),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("reqwest client"),
         }
     }
 
@@ -124,11 +129,25 @@ impl MetaSimulator {
 
     /// Messages the pages sent, oldest first.
     pub fn sent(&self) -> Vec<SimMetaMessage> {
-        self.state.lock().expect("sim state").messages.iter().filter(|m| m.from_page).cloned().collect()
+        self.state
+            .lock()
+            .expect("sim state")
+            .messages
+            .iter()
+            .filter(|m| m.from_page)
+            .cloned()
+            .collect()
     }
 
     pub fn sender_actions(&self, action: &str) -> u64 {
-        self.state.lock().expect("sim state").counters.sender_actions.get(action).copied().unwrap_or_default()
+        self.state
+            .lock()
+            .expect("sim state")
+            .counters
+            .sender_actions
+            .get(action)
+            .copied()
+            .unwrap_or_default()
     }
 
     pub fn set_faults(&self, faults: MetaFaults) {
@@ -136,25 +155,42 @@ impl MetaSimulator {
     }
 
     fn page(&self, page_id: &str) -> Option<SimPage> {
-        self.state.lock().expect("sim state").pages.get(page_id).cloned()
+        self.state
+            .lock()
+            .expect("sim state")
+            .pages
+            .get(page_id)
+            .cloned()
     }
 
     /// Registers a page after the verify-token handshake with its webhook URL succeeds.
     pub async fn register(&self, page: SimPage) -> Result<(), String> {
-        let challenge = rand::rng().random_range(1_000_000_000u64..9_999_999_999).to_string();
+        let challenge = rand::rng()
+            .random_range(1_000_000_000u64..9_999_999_999)
+            .to_string();
         let resp = self
             .http
             .get(&page.webhook_url)
-            .query(&[("hub.mode", "subscribe"), ("hub.verify_token", page.verify_token.as_str()), ("hub.challenge", challenge.as_str())])
+            .query(&[
+                ("hub.mode", "subscribe"),
+                ("hub.verify_token", page.verify_token.as_str()),
+                ("hub.challenge", challenge.as_str()),
+            ])
             .send()
             .await
             .map_err(|e| format!("the webhook URL could not be reached: {e}"))?;
         let status = resp.status().as_u16();
         let body = resp.text().await.unwrap_or_default();
         if status != 200 || body != challenge {
-            return Err(format!("the webhook did not echo the challenge (HTTP {status})"));
+            return Err(format!(
+                "the webhook did not echo the challenge (HTTP {status})"
+            ));
         }
-        self.state.lock().expect("sim state").pages.insert(page.page_id.clone(), page);
+        self.state
+            .lock()
+            .expect("sim state")
+            .pages
+            .insert(page.page_id.clone(), page);
         Ok(())
     }
 
@@ -175,10 +211,18 @@ impl MetaSimulator {
                 .await;
             last = sent.map(|r| r.status().as_u16()).unwrap_or(0);
             if (200..300).contains(&last) {
-                self.state.lock().expect("sim state").counters.webhooks_delivered += 1;
+                self.state
+                    .lock()
+                    .expect("sim state")
+                    .counters
+                    .webhooks_delivered += 1;
                 return last;
             }
-            self.state.lock().expect("sim state").counters.webhooks_failed_attempts += 1;
+            self.state
+                .lock()
+                .expect("sim state")
+                .counters
+                .webhooks_failed_attempts += 1;
             if attempt + 1 < self.webhook_attempts {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -198,7 +242,11 @@ impl MetaSimulator {
     /// Echo, then receipts, for a message the page sent.
     async fn acknowledge(&self, page: SimPage, message: SimMetaMessage) {
         let item = |extra: (&str, Value), from_user: bool| {
-            let (sender, recipient) = if from_user { (&message.user_id, &page.page_id) } else { (&page.page_id, &message.user_id) };
+            let (sender, recipient) = if from_user {
+                (&message.user_id, &page.page_id)
+            } else {
+                (&page.page_id, &message.user_id)
+            };
             let mut v = json!({"sender": {"id": sender}, "recipient": {"id": recipient}, "timestamp": now_ms()});
             v[extra.0] = extra.1;
             v
@@ -208,18 +256,39 @@ impl MetaSimulator {
             echo["metadata"] = json!(metadata);
         }
         tokio::time::sleep(self.receipt_delay).await;
-        self.deliver(&page, &Self::envelope(&page, vec![Self::entry(&page, vec![item(("message", echo), false)])])).await;
+        self.deliver(
+            &page,
+            &Self::envelope(
+                &page,
+                vec![Self::entry(&page, vec![item(("message", echo), false)])],
+            ),
+        )
+        .await;
         if page.platform.has_delivery_receipts() {
             tokio::time::sleep(self.receipt_delay).await;
             let delivery = json!({"mids": [message.mid], "watermark": now_ms()});
-            self.deliver(&page, &Self::envelope(&page, vec![Self::entry(&page, vec![item(("delivery", delivery), true)])])).await;
+            self.deliver(
+                &page,
+                &Self::envelope(
+                    &page,
+                    vec![Self::entry(&page, vec![item(("delivery", delivery), true)])],
+                ),
+            )
+            .await;
         }
         tokio::time::sleep(self.receipt_delay).await;
         let mut read = json!({"watermark": now_ms()});
         if page.platform == MetaPlatform::Instagram {
             read["mid"] = json!(message.mid);
         }
-        self.deliver(&page, &Self::envelope(&page, vec![Self::entry(&page, vec![item(("read", read), true)])])).await;
+        self.deliver(
+            &page,
+            &Self::envelope(
+                &page,
+                vec![Self::entry(&page, vec![item(("read", read), true)])],
+            ),
+        )
+        .await;
     }
 }
 
@@ -229,8 +298,14 @@ fn now_ms() -> i64 {
 
 fn new_mid() -> String {
     let mut rng = rand::rng();
-    let chars: String =
-        (0..43).map(|_| char::from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[rng.random_range(0..64)])).collect();
+    let chars: String = (0..43)
+        .map(|_| {
+            char::from(
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                    [rng.random_range(0..64)],
+            )
+        })
+        .collect();
     format!("m_{chars}")
 }
 
@@ -256,23 +331,62 @@ async fn send_api(
     body: axum::body::Bytes,
 ) -> Response {
     let Some(page) = sim.page(&node) else {
-        return graph_error(StatusCode::BAD_REQUEST, 100, Some(33), "Unsupported post request. Object does not exist");
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            Some(33),
+            "Unsupported post request. Object does not exist",
+        );
     };
-    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::to_owned);
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
     if q.access_token.or(bearer).as_deref() != Some(page.access_token.as_str()) {
-        return graph_error(StatusCode::BAD_REQUEST, 190, None, "Invalid OAuth access token - Cannot parse access token");
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            190,
+            None,
+            "Invalid OAuth access token - Cannot parse access token",
+        );
     }
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return graph_error(StatusCode::BAD_REQUEST, 100, None, "(#100) Invalid JSON body");
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            None,
+            "(#100) Invalid JSON body",
+        );
     };
-    let Some(recipient) = req.pointer("/recipient/id").and_then(Value::as_str).map(str::to_owned) else {
-        return graph_error(StatusCode::BAD_REQUEST, 100, None, "(#100) The parameter recipient is required");
+    let Some(recipient) = req
+        .pointer("/recipient/id")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            None,
+            "(#100) The parameter recipient is required",
+        );
     };
     if let Some(action) = req.get("sender_action").and_then(Value::as_str) {
         if !matches!(action, "mark_seen" | "typing_on" | "typing_off") {
-            return graph_error(StatusCode::BAD_REQUEST, 100, None, "(#100) Param sender_action must be one of {MARK_SEEN, TYPING_ON, TYPING_OFF}");
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                100,
+                None,
+                "(#100) Param sender_action must be one of {MARK_SEEN, TYPING_ON, TYPING_OFF}",
+            );
         }
-        *sim.state.lock().expect("sim state").counters.sender_actions.entry(action.to_owned()).or_default() += 1;
+        *sim.state
+            .lock()
+            .expect("sim state")
+            .counters
+            .sender_actions
+            .entry(action.to_owned())
+            .or_default() += 1;
         return Json(json!({"recipient_id": recipient})).into_response();
     }
 
@@ -290,30 +404,87 @@ async fn send_api(
         graph_error(status, code, subcode, message)
     };
     if faults.rate_limit_calls > 0 {
-        return reject(&sim, StatusCode::BAD_REQUEST, 613, None, "(#613) Calls to this api have exceeded the rate limit.");
+        return reject(
+            &sim,
+            StatusCode::BAD_REQUEST,
+            613,
+            None,
+            "(#613) Calls to this api have exceeded the rate limit.",
+        );
     }
     if faults.error_rate > 0.0 && rand::rng().random_bool(faults.error_rate.clamp(0.0, 1.0)) {
-        return reject(&sim, StatusCode::INTERNAL_SERVER_ERROR, 2, None, "An unexpected error has occurred. Please retry your request later.");
+        return reject(
+            &sim,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            2,
+            None,
+            "An unexpected error has occurred. Please retry your request later.",
+        );
     }
     if faults.reject_recipient_ids.contains(&recipient) {
-        return reject(&sim, StatusCode::BAD_REQUEST, 551, Some(1_545_041), "(#551) This person isn't available right now.");
+        return reject(
+            &sim,
+            StatusCode::BAD_REQUEST,
+            551,
+            Some(1_545_041),
+            "(#551) This person isn't available right now.",
+        );
     }
-    let Some(text) = req.pointer("/message/text").and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_owned) else {
-        return graph_error(StatusCode::BAD_REQUEST, 100, None, "(#100) Param message[text] must be a non-empty UTF-8 encoded string");
+    let Some(text) = req
+        .pointer("/message/text")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+    else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            None,
+            "(#100) Param message[text] must be a non-empty UTF-8 encoded string",
+        );
     };
     if text.chars().count() > 2000 {
-        return graph_error(StatusCode::BAD_REQUEST, 100, None, "(#100) Length of param message[text] must be less than or equal to 2000");
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            None,
+            "(#100) Length of param message[text] must be less than or equal to 2000",
+        );
     }
-    let messaging_type = req.get("messaging_type").and_then(Value::as_str).map(str::to_owned);
+    let messaging_type = req
+        .get("messaging_type")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     let tag = req.get("tag").and_then(Value::as_str).map(str::to_owned);
-    let last = sim.state.lock().expect("sim state").last_user_message.get(&(page.page_id.clone(), recipient.clone())).copied();
+    let last = sim
+        .state
+        .lock()
+        .expect("sim state")
+        .last_user_message
+        .get(&(page.page_id.clone(), recipient.clone()))
+        .copied();
     let Some(last) = last else {
-        return reject(&sim, StatusCode::BAD_REQUEST, 100, Some(2_018_001), "(#100) No matching user found");
+        return reject(
+            &sim,
+            StatusCode::BAD_REQUEST,
+            100,
+            Some(2_018_001),
+            "(#100) No matching user found",
+        );
     };
     let age = chrono::TimeDelta::milliseconds(now_ms() - last);
-    let allowed = age <= STANDARD_WINDOW || (messaging_type.as_deref() == Some("MESSAGE_TAG") && tag.as_deref() == Some("HUMAN_AGENT") && age <= HUMAN_AGENT_WINDOW);
+    let allowed = age <= STANDARD_WINDOW
+        || (messaging_type.as_deref() == Some("MESSAGE_TAG")
+            && tag.as_deref() == Some("HUMAN_AGENT")
+            && age <= HUMAN_AGENT_WINDOW);
     if !allowed {
-        return reject(&sim, StatusCode::BAD_REQUEST, 10, Some(2_018_278), "(#10) This message is sent outside of allowed window.");
+        return reject(
+            &sim,
+            StatusCode::BAD_REQUEST,
+            10,
+            Some(2_018_278),
+            "(#10) This message is sent outside of allowed window.",
+        );
     }
     let message = SimMetaMessage {
         mid: new_mid(),
@@ -324,9 +495,16 @@ async fn send_api(
         timestamp_ms: now_ms(),
         messaging_type,
         tag,
-        metadata: req.pointer("/message/metadata").and_then(Value::as_str).map(str::to_owned),
+        metadata: req
+            .pointer("/message/metadata")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
     };
-    sim.state.lock().expect("sim state").messages.push(message.clone());
+    sim.state
+        .lock()
+        .expect("sim state")
+        .messages
+        .push(message.clone());
     if !faults.no_receipts {
         let (sim, page, message) = (sim.clone(), page.clone(), message.clone());
         tokio::spawn(async move { sim.acknowledge(page, message).await });
@@ -337,7 +515,11 @@ async fn send_api(
 async fn register_page(State(sim): State<MetaSimulator>, Json(page): Json<SimPage>) -> Response {
     match sim.register(page).await {
         Ok(()) => (StatusCode::CREATED, Json(json!({"subscribed": true}))).into_response(),
-        Err(reason) => (StatusCode::BAD_REQUEST, Json(json!({"subscribed": false, "reason": reason}))).into_response(),
+        Err(reason) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"subscribed": false, "reason": reason})),
+        )
+            .into_response(),
     }
 }
 
@@ -382,11 +564,21 @@ fn one() -> u32 {
     1
 }
 
-async fn inject_inbound(State(sim): State<MetaSimulator>, Json(req): Json<InboundRequest>) -> Response {
+async fn inject_inbound(
+    State(sim): State<MetaSimulator>,
+    Json(req): Json<InboundRequest>,
+) -> Response {
     let Some(page) = sim.page(&req.page_id) else {
-        return (StatusCode::NOT_FOUND, Json(json!({"error": "page is not registered"}))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "page is not registered"})),
+        )
+            .into_response();
     };
-    if req.messages.is_empty() || req.from.is_empty() || !req.from.chars().all(|c| c.is_ascii_digit()) {
+    if req.messages.is_empty()
+        || req.from.is_empty()
+        || !req.from.chars().all(|c| c.is_ascii_digit())
+    {
         return (StatusCode::BAD_REQUEST, Json(json!({"error": "from must be a numeric PSID/IGSID and messages must not be empty"})))
             .into_response();
     }
@@ -396,7 +588,8 @@ async fn inject_inbound(State(sim): State<MetaSimulator>, Json(req): Json<Inboun
     for (i, m) in req.messages.iter().enumerate() {
         let mid = m.mid.clone().unwrap_or_else(new_mid);
         let ts = m.timestamp_ms.unwrap_or(now + i as i64);
-        let mut item = json!({"sender": {"id": req.from}, "recipient": {"id": page.page_id}, "timestamp": ts});
+        let mut item =
+            json!({"sender": {"id": req.from}, "recipient": {"id": page.page_id}, "timestamp": ts});
         match (&m.text, &m.postback) {
             (_, Some(postback)) => {
                 let mut p = postback.clone();
@@ -404,11 +597,20 @@ async fn inject_inbound(State(sim): State<MetaSimulator>, Json(req): Json<Inboun
                 item["postback"] = p;
             }
             (Some(text), None) => item["message"] = json!({"mid": mid, "text": text}),
-            (None, None) => return (StatusCode::BAD_REQUEST, Json(json!({"error": "a message needs text or postback"}))).into_response(),
+            (None, None) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({"error": "a message needs text or postback"})),
+                )
+                    .into_response();
+            }
         }
         {
             let mut state = sim.state.lock().expect("sim state");
-            let last = state.last_user_message.entry((page.page_id.clone(), req.from.clone())).or_insert(ts);
+            let last = state
+                .last_user_message
+                .entry((page.page_id.clone(), req.from.clone()))
+                .or_insert(ts);
             *last = (*last).max(ts);
             state.messages.push(SimMetaMessage {
                 mid: mid.clone(),
@@ -436,9 +638,15 @@ async fn inject_inbound(State(sim): State<MetaSimulator>, Json(req): Json<Inboun
         }
     };
     let bodies: Vec<Value> = if req.batched {
-        vec![MetaSimulator::envelope(&page, items.into_iter().map(entry_of).collect())]
+        vec![MetaSimulator::envelope(
+            &page,
+            items.into_iter().map(entry_of).collect(),
+        )]
     } else {
-        items.into_iter().map(|item| MetaSimulator::envelope(&page, vec![entry_of(item)])).collect()
+        items
+            .into_iter()
+            .map(|item| MetaSimulator::envelope(&page, vec![entry_of(item)]))
+            .collect()
     };
     let mut statuses = Vec::new();
     for body in &bodies {

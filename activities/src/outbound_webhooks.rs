@@ -23,16 +23,25 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use uuid::Uuid;
 use ventros_workflows::WebhookDelivery;
 
-pub use crate::net_guard::is_public;
 use crate::net_guard::NetPolicy;
-use ventros_workflows::contract::{WebhookAttemptInput, WebhookDeliveryInput, activities as defs, ids};
+pub use crate::net_guard::is_public;
+use ventros_workflows::contract::{
+    WebhookAttemptInput, WebhookDeliveryInput, activities as defs, ids,
+};
 
 /// How long one attempt may take before it counts as failed.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The signature header value for one attempt.
-pub fn sign(secret: &str, delivery_id: &str, timestamp: i64, body: &[u8]) -> Result<String, String> {
-    let key = BASE64.decode(secret.strip_prefix("whsec_").unwrap_or(secret)).map_err(|_| "webhook secret is not base64".to_owned())?;
+pub fn sign(
+    secret: &str,
+    delivery_id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Result<String, String> {
+    let key = BASE64
+        .decode(secret.strip_prefix("whsec_").unwrap_or(secret))
+        .map_err(|_| "webhook secret is not base64".to_owned())?;
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).map_err(|e| e.to_string())?;
     mac.update(delivery_id.as_bytes());
     mac.update(b".");
@@ -65,7 +74,11 @@ pub struct RetrySchedule {
 impl Default for RetrySchedule {
     /// 20 attempts from 5 s doubling up to an hour apart: about eleven hours of retries.
     fn default() -> Self {
-        RetrySchedule { max_attempts: 20, initial_backoff: Duration::from_secs(5), max_backoff: Duration::from_secs(3600) }
+        RetrySchedule {
+            max_attempts: 20,
+            initial_backoff: Duration::from_secs(5),
+            max_backoff: Duration::from_secs(3600),
+        }
     }
 }
 
@@ -82,20 +95,42 @@ impl RetrySchedule {
 }
 
 /// Starts (or finds running) the workflow of one delivery.
-pub async fn start_delivery(client: &Client, task_queue: &str, schedule: RetrySchedule, tenant_id: Uuid, delivery_id: Uuid) -> anyhow::Result<()> {
-    let options = WorkflowStartOptions::new(task_queue.to_owned(), ids::webhook_delivery_workflow_id(tenant_id, delivery_id))
-        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
-        .build();
-    tokio::time::timeout(Duration::from_secs(10), client.start_workflow(WebhookDelivery::run, schedule.input(tenant_id, delivery_id), options))
-        .await
-        .map_err(|_| anyhow::anyhow!("Temporal did not answer in time"))??;
+pub async fn start_delivery(
+    client: &Client,
+    task_queue: &str,
+    schedule: RetrySchedule,
+    tenant_id: Uuid,
+    delivery_id: Uuid,
+) -> anyhow::Result<()> {
+    let options = WorkflowStartOptions::new(
+        task_queue.to_owned(),
+        ids::webhook_delivery_workflow_id(tenant_id, delivery_id),
+    )
+    .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+    .build();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        client.start_workflow(
+            WebhookDelivery::run,
+            schedule.input(tenant_id, delivery_id),
+            options,
+        ),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("Temporal did not answer in time"))??;
     Ok(())
 }
 
 /// One fan-out pass: new outbox events × active matching subscriptions → deliveries and their
 /// workflows. Several workers may run it (SKIP LOCKED); a crash before commit redoes the pass with
 /// the same delivery ids.
-pub async fn fanout_once(pool: &PgPool, client: &Client, task_queue: &str, schedule: RetrySchedule, batch: i64) -> anyhow::Result<usize> {
+pub async fn fanout_once(
+    pool: &PgPool,
+    client: &Client,
+    task_queue: &str,
+    schedule: RetrySchedule,
+    batch: i64,
+) -> anyhow::Result<usize> {
     let mut tx = pool.begin().await?;
     let events: Vec<(i64, Uuid, String)> = sqlx::query_as(
         "SELECT id, tenant_id, event_type FROM outbox_events WHERE webhooks_fanned_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
@@ -131,19 +166,34 @@ pub async fn fanout_once(pool: &PgPool, client: &Client, task_queue: &str, sched
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query("UPDATE outbox_events SET webhooks_fanned_at = now() WHERE id = ANY($1)").bind(&ids).execute(&mut *tx).await?;
+    sqlx::query("UPDATE outbox_events SET webhooks_fanned_at = now() WHERE id = ANY($1)")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     // After the commit: a workflow never looks for a delivery row that might still roll back. A
     // crash here leaves deliveries without workflows; `start_pending` picks them up.
     for (event_id, tenant_id, subscription_id, _) in &matches {
-        start_delivery(client, task_queue, schedule, *tenant_id, delivery_id(*subscription_id, *event_id)).await?;
+        start_delivery(
+            client,
+            task_queue,
+            schedule,
+            *tenant_id,
+            delivery_id(*subscription_id, *event_id),
+        )
+        .await?;
     }
     Ok(events.len())
 }
 
 /// Starts the workflows of deliveries still `pending` with no attempt a while after creation (a
 /// crash between the fan-out's commit and its workflow starts). Starting is idempotent.
-pub async fn start_pending(pool: &PgPool, client: &Client, task_queue: &str, schedule: RetrySchedule) -> anyhow::Result<usize> {
+pub async fn start_pending(
+    pool: &PgPool,
+    client: &Client,
+    task_queue: &str,
+    schedule: RetrySchedule,
+) -> anyhow::Result<usize> {
     let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
         "SELECT tenant_id, id FROM webhook_deliveries WHERE status = 'pending' AND attempts = 0 AND created_at < now() - interval '1 minute'
           ORDER BY created_at LIMIT 100",
@@ -167,10 +217,18 @@ impl WebhookActivities {
     /// tests; `WEBHOOK_ALLOW_PRIVATE_NETWORKS`).
     pub fn new(pool: PgPool, allow_private_networks: bool) -> Self {
         let policy = NetPolicy::new(allow_private_networks, &[]);
-        let http = policy.client_builder().timeout(ATTEMPT_TIMEOUT).user_agent("Ventros-Webhooks/1").build().expect("the webhook HTTP client builds");
-        WebhookActivities { pool, http, allow_private_networks }
+        let http = policy
+            .client_builder()
+            .timeout(ATTEMPT_TIMEOUT)
+            .user_agent("Ventros-Webhooks/1")
+            .build()
+            .expect("the webhook HTTP client builds");
+        WebhookActivities {
+            pool,
+            http,
+            allow_private_networks,
+        }
     }
-
 }
 
 /// Why a receiver URL may not be called, if it may not (not http(s), credentials in it, a literal
@@ -192,7 +250,11 @@ impl WebhookActivities {
     /// One attempt. The attempt is recorded (count, status code or error) whatever its outcome,
     /// so the API shows progress while Temporal waits to retry.
     #[activity(definition = defs::WebhookDeliver)]
-    pub async fn deliver(self: Arc<Self>, _ctx: ActivityContext, input: WebhookAttemptInput) -> Result<(), ActivityError> {
+    pub async fn deliver(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: WebhookAttemptInput,
+    ) -> Result<(), ActivityError> {
         let row = sqlx::query(
             "SELECT d.status, d.event_type, d.event_id, s.url, s.secret, s.active, o.payload, o.aggregate_type, o.aggregate_id, o.created_at
                FROM webhook_deliveries d
@@ -207,14 +269,21 @@ impl WebhookActivities {
         .map_err(retryable)?;
         let Some(row) = row else {
             // The subscription was deleted (its deliveries cascade): nothing left to deliver.
-            return Err(ActivityError::application(ApplicationFailure::non_retryable(format!("delivery {} no longer exists", input.delivery_id))));
+            return Err(ActivityError::application(
+                ApplicationFailure::non_retryable(format!(
+                    "delivery {} no longer exists",
+                    input.delivery_id
+                )),
+            ));
         };
         let status: String = row.try_get("status").map_err(retryable)?;
         if status == "delivered" {
             return Ok(());
         }
         if !row.try_get::<bool, _>("active").map_err(retryable)? {
-            return Err(ActivityError::application(ApplicationFailure::non_retryable("the subscription is disabled".to_owned())));
+            return Err(ActivityError::application(
+                ApplicationFailure::non_retryable("the subscription is disabled".to_owned()),
+            ));
         }
         let delivery_id = input.delivery_id.to_string();
         let body = serde_json::to_vec(&json!({
@@ -239,7 +308,9 @@ impl WebhookActivities {
                 .execute(&self.pool)
                 .await
                 .map_err(retryable)?;
-            return Err(ActivityError::application(ApplicationFailure::non_retryable(reason)));
+            return Err(ActivityError::application(
+                ApplicationFailure::non_retryable(reason),
+            ));
         }
         let secret: String = row.try_get("secret").map_err(retryable)?;
         let timestamp = chrono::Utc::now().timestamp();
@@ -257,9 +328,14 @@ impl WebhookActivities {
             .await;
         let (code, error) = match &result {
             Ok(resp) if resp.status().is_success() => (Some(resp.status().as_u16() as i32), None),
-            Ok(resp) => (Some(resp.status().as_u16() as i32), Some(format!("the receiver answered {}", resp.status()))),
+            Ok(resp) => (
+                Some(resp.status().as_u16() as i32),
+                Some(format!("the receiver answered {}", resp.status())),
+            ),
             // The error names the host, never the path or query (which may carry tokens).
-            Err(err) if err.is_timeout() => (None, Some("the receiver did not answer in time".to_owned())),
+            Err(err) if err.is_timeout() => {
+                (None, Some("the receiver did not answer in time".to_owned()))
+            }
             Err(_) => (None, Some("could not connect to the receiver".to_owned())),
         };
         sqlx::query(
@@ -285,7 +361,11 @@ impl WebhookActivities {
     }
 
     #[activity(definition = defs::WebhookGiveUp)]
-    pub async fn give_up(self: Arc<Self>, _ctx: ActivityContext, input: WebhookAttemptInput) -> Result<(), ActivityError> {
+    pub async fn give_up(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: WebhookAttemptInput,
+    ) -> Result<(), ActivityError> {
         sqlx::query("UPDATE webhook_deliveries SET status = 'failed' WHERE id = $1 AND tenant_id = $2 AND status <> 'delivered'")
             .bind(input.delivery_id)
             .bind(input.tenant_id)
@@ -303,13 +383,33 @@ mod tests {
     #[test]
     fn signature_matches_the_standard_webhooks_example() {
         // The worked example from the Standard Webhooks specification.
-        let signature = sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#);
-        assert_eq!(signature.as_deref(), Ok("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="));
+        let signature = sign(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            br#"{"test": 2432232314}"#,
+        );
+        assert_eq!(
+            signature.as_deref(),
+            Ok("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+        );
     }
 
     #[test]
     fn only_public_addresses_are_public() {
-        for private in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1"] {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
         for public in ["8.8.8.8", "2001:4860:4860::8888", "1.1.1.1"] {
@@ -319,7 +419,10 @@ mod tests {
         assert!(refusal("http://localhost/hook", false).is_some());
         assert!(refusal("http://[::1]/hook", false).is_some());
         assert!(refusal("http://127.0.0.1:9/hook", true).is_none());
-        assert!(refusal("https://hooks.example.com/x", false).is_none(), "names are checked when connecting");
+        assert!(
+            refusal("https://hooks.example.com/x", false).is_none(),
+            "names are checked when connecting"
+        );
     }
 
     #[test]

@@ -28,7 +28,10 @@ const META_ECHO_WAIT: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProviderConfig {
     Waha(WahaConfig),
-    Meta { platform: MetaPlatform, config: MetaConfig },
+    Meta {
+        platform: MetaPlatform,
+        config: MetaConfig,
+    },
 }
 
 /// How far ahead of our clock a provider's timestamp may be (clock skew between machines).
@@ -45,9 +48,13 @@ pub fn provider_time(at: Option<chrono::DateTime<Utc>>) -> chrono::DateTime<Utc>
 impl ProviderConfig {
     pub fn decode(kind: &str, value: Value) -> Result<ProviderConfig, String> {
         if kind == "waha" {
-            return serde_json::from_value(value).map(ProviderConfig::Waha).map_err(|e| format!("provider_config: {e}"));
+            return serde_json::from_value(value)
+                .map(ProviderConfig::Waha)
+                .map_err(|e| format!("provider_config: {e}"));
         }
-        let platform = MetaPlatform::from_kind(kind).ok_or_else(|| format!("channel kind {kind:?} is not one of waha, messenger, instagram"))?;
+        let platform = MetaPlatform::from_kind(kind).ok_or_else(|| {
+            format!("channel kind {kind:?} is not one of waha, messenger, instagram")
+        })?;
         let config = serde_json::from_value(value).map_err(|e| format!("provider_config: {e}"))?;
         Ok(ProviderConfig::Meta { platform, config })
     }
@@ -64,7 +71,10 @@ impl ProviderConfig {
     pub fn urls(&self) -> Vec<(&str, &'static str)> {
         match self {
             ProviderConfig::Waha(c) => vec![(c.base_url.as_str(), "provider_config.base_url")],
-            ProviderConfig::Meta { config, .. } => vec![(config.graph_base_url.as_str(), "provider_config.graph_base_url")],
+            ProviderConfig::Meta { config, .. } => vec![(
+                config.graph_base_url.as_str(),
+                "provider_config.graph_base_url",
+            )],
         }
     }
 
@@ -85,7 +95,12 @@ impl ProviderConfig {
 
     pub fn capabilities(&self) -> Capabilities {
         match self {
-            ProviderConfig::Waha(_) => Capabilities { delivery_receipts: true, seen: true, typing: true, messaging_window: false },
+            ProviderConfig::Waha(_) => Capabilities {
+                delivery_receipts: true,
+                seen: true,
+                typing: true,
+                messaging_window: false,
+            },
             ProviderConfig::Meta { platform, .. } => Capabilities {
                 delivery_receipts: platform.has_delivery_receipts(),
                 seen: true,
@@ -127,14 +142,20 @@ pub struct InboundMessage {
 /// Reads a webhook inbox payload (stored raw, as the provider sent it) of a channel of `kind`.
 pub fn normalise_inbound(kind: &str, payload: Value) -> Result<InboundMessage, String> {
     if kind == "waha" {
-        let message: MessagePayload = serde_json::from_value(payload).map_err(|e| format!("not a WAHA message: {e}"))?;
+        let message: MessagePayload =
+            serde_json::from_value(payload).map_err(|e| format!("not a WAHA message: {e}"))?;
         let (chat_id, chat_kind) = classify_chat_id(&message.from);
         let identity_kind = match chat_kind {
             ChatKind::User => "wa_user",
             ChatKind::Lid => "wa_lid",
             ChatKind::Other => return Err("not a one-to-one chat".into()),
         };
-        let media = message.has_media.then(|| message.media.clone().unwrap_or(json!({"downloaded": false})));
+        let media = message.has_media.then(|| {
+            message
+                .media
+                .clone()
+                .unwrap_or(json!({"downloaded": false}))
+        });
         return Ok(InboundMessage {
             display_name: message.push_name(),
             alternate_sender: message.alternate_sender(),
@@ -146,10 +167,15 @@ pub fn normalise_inbound(kind: &str, payload: Value) -> Result<InboundMessage, S
             media,
         });
     }
-    let platform = MetaPlatform::from_kind(kind).ok_or_else(|| format!("unknown channel kind {kind:?}"))?;
-    let message: MetaMessage = serde_json::from_value(payload).map_err(|e| format!("not a Meta message: {e}"))?;
+    let platform =
+        MetaPlatform::from_kind(kind).ok_or_else(|| format!("unknown channel kind {kind:?}"))?;
+    let message: MetaMessage =
+        serde_json::from_value(payload).map_err(|e| format!("not a Meta message: {e}"))?;
     let mut media = None;
-    if !message.attachments.is_empty() || message.postback_payload.is_some() || message.quick_reply_payload.is_some() {
+    if !message.attachments.is_empty()
+        || message.postback_payload.is_some()
+        || message.quick_reply_payload.is_some()
+    {
         let mut m = json!({});
         if !message.attachments.is_empty() {
             m["attachments"] = Value::Array(message.attachments.clone());
@@ -197,7 +223,11 @@ pub enum ProviderError {
     /// Worth retrying, after `after` when the provider said how long. `unknown_outcome`: there
     /// was no clear answer, so the message may have gone out and the retry must reconcile first.
     #[error("{reason}")]
-    Retry { reason: String, after: Option<Duration>, unknown_outcome: bool },
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+        unknown_outcome: bool,
+    },
 }
 
 impl From<WahaError> for ProviderError {
@@ -207,7 +237,11 @@ impl From<WahaError> for ProviderError {
         if err.is_permanent() {
             ProviderError::Permanent(err.to_string())
         } else {
-            ProviderError::Retry { reason: err.to_string(), after: None, unknown_outcome: true }
+            ProviderError::Retry {
+                reason: err.to_string(),
+                after: None,
+                unknown_outcome: true,
+            }
         }
     }
 }
@@ -215,13 +249,25 @@ impl From<WahaError> for ProviderError {
 impl From<GraphError> for ProviderError {
     fn from(err: GraphError) -> Self {
         match &err {
-            GraphError::Rejected { .. } | GraphError::Refused(_) => ProviderError::Permanent(err.to_string()),
-            // Meta's limits reset over seconds to an hour; back off at least 10 s.
-            GraphError::RateLimited { .. } => {
-                ProviderError::Retry { reason: err.to_string(), after: Some(Duration::from_secs(10)), unknown_outcome: false }
+            GraphError::Rejected { .. } | GraphError::Refused(_) => {
+                ProviderError::Permanent(err.to_string())
             }
-            GraphError::Unavailable(_) => ProviderError::Retry { reason: err.to_string(), after: None, unknown_outcome: false },
-            GraphError::Transport(_) => ProviderError::Retry { reason: err.to_string(), after: None, unknown_outcome: true },
+            // Meta's limits reset over seconds to an hour; back off at least 10 s.
+            GraphError::RateLimited { .. } => ProviderError::Retry {
+                reason: err.to_string(),
+                after: Some(Duration::from_secs(10)),
+                unknown_outcome: false,
+            },
+            GraphError::Unavailable(_) => ProviderError::Retry {
+                reason: err.to_string(),
+                after: None,
+                unknown_outcome: false,
+            },
+            GraphError::Transport(_) => ProviderError::Retry {
+                reason: err.to_string(),
+                after: None,
+                unknown_outcome: true,
+            },
         }
     }
 }
@@ -258,8 +304,15 @@ impl Channels {
 
     pub fn adapter<'a>(&'a self, config: &'a ProviderConfig) -> Box<dyn ChannelAdapter + 'a> {
         match config {
-            ProviderConfig::Waha(cfg) => Box::new(WahaChannel { api: &*self.waha, cfg }),
-            ProviderConfig::Meta { platform, config } => Box::new(MetaChannel { api: &*self.graph, cfg: config, platform: *platform }),
+            ProviderConfig::Waha(cfg) => Box::new(WahaChannel {
+                api: &*self.waha,
+                cfg,
+            }),
+            ProviderConfig::Meta { platform, config } => Box::new(MetaChannel {
+                api: &*self.graph,
+                cfg: config,
+                platform: *platform,
+            }),
         }
     }
 }
@@ -284,22 +337,36 @@ impl ChannelAdapter for WahaChannel<'_> {
         // Whatever the lookup answers short of the history itself (an error, a 404 from a WAHA
         // without the endpoint, an outage) says nothing about the earlier attempt: the outcome
         // stays unknown and the send is retried later, never failed and never sent blindly again.
-        let recent = self.api.recent_messages(self.cfg, out.chat_id, WAHA_RECONCILE_LOOKBACK).await.map_err(|e| ProviderError::Retry {
-            reason: format!("could not yet tell whether an earlier attempt was sent ({e}); checking again"),
-            after: None,
-            unknown_outcome: true,
-        })?;
+        let recent = self
+            .api
+            .recent_messages(self.cfg, out.chat_id, WAHA_RECONCILE_LOOKBACK)
+            .await
+            .map_err(|e| ProviderError::Retry {
+                reason: format!(
+                    "could not yet tell whether an earlier attempt was sent ({e}); checking again"
+                ),
+                after: None,
+                unknown_outcome: true,
+            })?;
         // The history is newest first.
         Ok(recent
             .into_iter()
             .rev()
-            .filter(|m| m.from_me && m.body.as_deref() == Some(out.text) && m.timestamp.is_none_or(|t| t >= since.timestamp()))
+            .filter(|m| {
+                m.from_me
+                    && m.body.as_deref() == Some(out.text)
+                    && m.timestamp.is_none_or(|t| t >= since.timestamp())
+            })
             .map(|m| m.id)
             .collect())
     }
 
     async fn send_text(&self, out: &Outgoing<'_>) -> Result<String, ProviderError> {
-        Ok(self.api.send_text(self.cfg, out.chat_id, out.text).await?.id)
+        Ok(self
+            .api
+            .send_text(self.cfg, out.chat_id, out.text)
+            .await?
+            .id)
     }
 
     async fn mark_seen(&self, chat_id: &str, provider_ids: &[String]) -> Result<(), ProviderError> {
@@ -320,7 +387,11 @@ struct MetaChannel<'a> {
 #[async_trait]
 impl ChannelAdapter for MetaChannel<'_> {
     fn capabilities(&self) -> Capabilities {
-        ProviderConfig::Meta { platform: self.platform, config: self.cfg.clone() }.capabilities()
+        ProviderConfig::Meta {
+            platform: self.platform,
+            config: self.cfg.clone(),
+        }
+        .capabilities()
     }
 
     async fn find_earlier_send(&self, out: &Outgoing<'_>) -> Result<Vec<String>, ProviderError> {
@@ -338,18 +409,42 @@ impl ChannelAdapter for MetaChannel<'_> {
     }
 
     async fn send_text(&self, out: &Outgoing<'_>) -> Result<String, ProviderError> {
-        let kind = messaging_type(out.origin, out.last_inbound_at, out.now).map_err(ProviderError::Permanent)?;
-        let sent = self.api.send_text(self.cfg, out.chat_id, out.text, kind, &out.message_id.to_string()).await?;
+        let kind = messaging_type(out.origin, out.last_inbound_at, out.now)
+            .map_err(ProviderError::Permanent)?;
+        let sent = self
+            .api
+            .send_text(
+                self.cfg,
+                out.chat_id,
+                out.text,
+                kind,
+                &out.message_id.to_string(),
+            )
+            .await?;
         Ok(sent.message_id)
     }
 
-    async fn mark_seen(&self, chat_id: &str, _provider_ids: &[String]) -> Result<(), ProviderError> {
+    async fn mark_seen(
+        &self,
+        chat_id: &str,
+        _provider_ids: &[String],
+    ) -> Result<(), ProviderError> {
         // Meta marks the whole thread seen; there is no per-message form.
-        Ok(self.api.sender_action(self.cfg, chat_id, "mark_seen").await?)
+        Ok(self
+            .api
+            .sender_action(self.cfg, chat_id, "mark_seen")
+            .await?)
     }
 
     async fn typing(&self, chat_id: &str, on: bool) -> Result<(), ProviderError> {
-        Ok(self.api.sender_action(self.cfg, chat_id, if on { "typing_on" } else { "typing_off" }).await?)
+        Ok(self
+            .api
+            .sender_action(
+                self.cfg,
+                chat_id,
+                if on { "typing_on" } else { "typing_off" },
+            )
+            .await?)
     }
 }
 
@@ -362,13 +457,32 @@ mod tests {
         let waha = json!({"id": "false_551199@c.us_AAA", "timestamp": 1_700_000_000, "from": "551199@c.us", "fromMe": false,
                           "body": "oi", "hasMedia": false, "_data": {"notifyName": "Ana"}});
         let m = normalise_inbound("waha", waha).unwrap();
-        assert_eq!((m.identity_kind, m.sender.as_str(), m.display_name.as_deref()), ("wa_user", "551199@c.us", Some("Ana")));
+        assert_eq!(
+            (
+                m.identity_kind,
+                m.sender.as_str(),
+                m.display_name.as_deref()
+            ),
+            ("wa_user", "551199@c.us", Some("Ana"))
+        );
         let meta = json!({"mid": "m_1", "sender_id": "123", "timestamp_ms": 1_700_000_000_123i64, "text": "hello", "postback_payload": "YES"});
         let m = normalise_inbound("instagram", meta.clone()).unwrap();
-        assert_eq!((m.identity_kind, m.timestamp.timestamp_millis()), ("igsid", 1_700_000_000_123));
+        assert_eq!(
+            (m.identity_kind, m.timestamp.timestamp_millis()),
+            ("igsid", 1_700_000_000_123)
+        );
         assert_eq!(m.media.unwrap()["postback_payload"], "YES");
-        assert_eq!(normalise_inbound("messenger", meta).unwrap().identity_kind, "psid");
-        assert!(normalise_inbound("waha", json!({"id": "x", "timestamp": 1, "from": "123@g.us"})).is_err());
+        assert_eq!(
+            normalise_inbound("messenger", meta).unwrap().identity_kind,
+            "psid"
+        );
+        assert!(
+            normalise_inbound(
+                "waha",
+                json!({"id": "x", "timestamp": 1, "from": "123@g.us"})
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -9,7 +9,11 @@ pub struct ConnectionSettings {
     /// Largest number of database connections this process opens.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 20)]
     pub database_max_connections: u32,
-    #[arg(long, env = "TEMPORAL_ADDRESS", default_value = "http://127.0.0.1:7233")]
+    #[arg(
+        long,
+        env = "TEMPORAL_ADDRESS",
+        default_value = "http://127.0.0.1:7233"
+    )]
     pub temporal_address: String,
     #[arg(long, env = "TEMPORAL_NAMESPACE", default_value = "default")]
     pub temporal_namespace: String,
@@ -37,7 +41,10 @@ pub struct NetworkSettings {
 
 impl NetworkSettings {
     pub fn provider_policy(&self) -> crate::net_guard::NetPolicy {
-        crate::net_guard::NetPolicy::new(self.provider_allow_private_networks, &self.provider_private_hosts)
+        crate::net_guard::NetPolicy::new(
+            self.provider_allow_private_networks,
+            &self.provider_private_hosts,
+        )
     }
 
     pub fn webhook_policy(&self) -> crate::net_guard::NetPolicy {

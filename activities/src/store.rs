@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 use ventros_workflows::{
-    AgentExecuteInput, AgentExecuteOutput, ApplyActionsOutput, Assignment, DeliveryStatus, IdentityHint, PersistInboundInput,
-    PersistInboundOutput, PlanAutoReplyInput, PlanAutoReplyOutput, PlannedReply,
+    AgentExecuteInput, AgentExecuteOutput, ApplyActionsOutput, Assignment, DeliveryStatus,
+    IdentityHint, PersistInboundInput, PersistInboundOutput, PlanAutoReplyInput,
+    PlanAutoReplyOutput, PlannedReply,
 };
 
 use crate::channel::{AutoReply, ChannelSettings, choose_auto_reply};
@@ -57,7 +58,11 @@ pub struct ChannelRow {
     pub settings: ChannelSettings,
 }
 
-pub async fn load_channel(pool: &PgPool, tenant_id: Uuid, channel_id: Uuid) -> Result<ChannelRow, StoreError> {
+pub async fn load_channel(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    channel_id: Uuid,
+) -> Result<ChannelRow, StoreError> {
     let row = sqlx::query("SELECT id, tenant_id, kind, provider_config, settings FROM channels WHERE id = $1 AND tenant_id = $2")
         .bind(channel_id)
         .bind(tenant_id)
@@ -71,18 +76,24 @@ pub fn decode_channel(row: &sqlx::postgres::PgRow) -> Result<ChannelRow, StoreEr
     let kind: String = row.try_get("kind")?;
     let provider: Value = row.try_get("provider_config")?;
     let settings: Value = row.try_get("settings")?;
-    let provider = ProviderConfig::decode(&kind, provider).map_err(|e| StoreError::Invalid(format!("channel {e}")))?;
+    let provider = ProviderConfig::decode(&kind, provider)
+        .map_err(|e| StoreError::Invalid(format!("channel {e}")))?;
     Ok(ChannelRow {
         id: row.try_get("id")?,
         tenant_id: row.try_get("tenant_id")?,
         kind,
         provider,
-        settings: serde_json::from_value(settings).map_err(|e| StoreError::Invalid(format!("channel settings: {e}")))?,
+        settings: serde_json::from_value(settings)
+            .map_err(|e| StoreError::Invalid(format!("channel settings: {e}")))?,
     })
 }
 
 /// The first of `provider_ids` (in order) that no message of the channel has recorded yet.
-pub async fn first_unrecorded(pool: &PgPool, channel_id: Uuid, provider_ids: &[String]) -> Result<Option<String>, StoreError> {
+pub async fn first_unrecorded(
+    pool: &PgPool,
+    channel_id: Uuid,
+    provider_ids: &[String],
+) -> Result<Option<String>, StoreError> {
     if provider_ids.is_empty() {
         return Ok(None);
     }
@@ -92,12 +103,18 @@ pub async fn first_unrecorded(pool: &PgPool, channel_id: Uuid, provider_ids: &[S
             .bind(provider_ids)
             .fetch_all(pool)
             .await?;
-    Ok(provider_ids.iter().find(|id| !recorded.contains(id)).cloned())
+    Ok(provider_ids
+        .iter()
+        .find(|id| !recorded.contains(id))
+        .cloned())
 }
 
 /// Stores a batch of inbound messages (inbox rows) in order: contact, identity and session upserts,
 /// the messages themselves (deduplicated on the provider id), and their outbox events.
-pub async fn persist_inbound(pool: &PgPool, input: &PersistInboundInput) -> Result<PersistInboundOutput, StoreError> {
+pub async fn persist_inbound(
+    pool: &PgPool,
+    input: &PersistInboundInput,
+) -> Result<PersistInboundOutput, StoreError> {
     let channel = load_channel(pool, input.tenant_id, input.channel_id).await?;
     let mut tx = pool.begin().await?;
     let mut out = PersistInboundOutput {
@@ -121,15 +138,34 @@ pub async fn persist_inbound(pool: &PgPool, input: &PersistInboundInput) -> Resu
             .await?
             .ok_or_else(|| StoreError::Invalid(format!("inbox row {inbox_id} does not exist")))?;
         let payload: Value = row.try_get("payload")?;
-        let message = normalise_inbound(&channel.kind, payload)
-            .map_err(|e| StoreError::Invalid(format!("inbox row {inbox_id} cannot be read: {e}")))?;
+        let message = normalise_inbound(&channel.kind, payload).map_err(|e| {
+            StoreError::Invalid(format!("inbox row {inbox_id} cannot be read: {e}"))
+        })?;
 
-        let (contact_id, identity_id, new_identity) =
-            upsert_contact(&mut tx, input.tenant_id, input.channel_id, message.identity_kind, &message.sender, message.display_name.clone()).await?;
+        let (contact_id, identity_id, new_identity) = upsert_contact(
+            &mut tx,
+            input.tenant_id,
+            input.channel_id,
+            message.identity_kind,
+            &message.sender,
+            message.display_name.clone(),
+        )
+        .await?;
         if channel.kind == "waha" {
-            let hint = identity_hint(&mut tx, contact_id, identity_id, message.identity_kind, message.alternate_sender.clone(), new_identity).await?;
+            let hint = identity_hint(
+                &mut tx,
+                contact_id,
+                identity_id,
+                message.identity_kind,
+                message.alternate_sender.clone(),
+                new_identity,
+            )
+            .await?;
             // The newest message's view wins, but a first message's "new" is kept.
-            let was_new = out.identity_hint.as_ref().is_some_and(|h| h.new_identity && h.identity_id == identity_id);
+            let was_new = out
+                .identity_hint
+                .as_ref()
+                .is_some_and(|h| h.new_identity && h.identity_id == identity_id);
             out.identity_hint = hint.map(|mut h| {
                 h.new_identity |= was_new;
                 h
@@ -184,10 +220,12 @@ pub async fn persist_inbound(pool: &PgPool, input: &PersistInboundInput) -> Resu
                            "provider_timestamp": provider_ts}),
                 )
                 .await?;
-                sqlx::query("UPDATE conversation_sessions SET last_activity_at = now() WHERE id = $1")
-                    .bind(session_id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE conversation_sessions SET last_activity_at = now() WHERE id = $1",
+                )
+                .bind(session_id)
+                .execute(&mut *tx)
+                .await?;
                 out.new_message_ids.push(id);
             }
             None => {
@@ -206,13 +244,22 @@ pub async fn persist_inbound(pool: &PgPool, input: &PersistInboundInput) -> Resu
                 }
             }
         }
-        sqlx::query("UPDATE webhook_inbox SET processed_at = coalesce(processed_at, now()) WHERE id = $1")
-            .bind(inbox_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE webhook_inbox SET processed_at = coalesce(processed_at, now()) WHERE id = $1",
+        )
+        .bind(inbox_id)
+        .execute(&mut *tx)
+        .await?;
     }
     if let (Some(contact_id), Some(first)) = (out.contact_id, out.new_message_ids.first()) {
-        out.campaign_replies = crate::campaigns::reply_targets(&mut tx, input.tenant_id, input.channel_id, contact_id, *first).await?;
+        out.campaign_replies = crate::campaigns::reply_targets(
+            &mut tx,
+            input.tenant_id,
+            input.channel_id,
+            contact_id,
+            *first,
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(out)
@@ -251,7 +298,11 @@ async fn identity_hint(
         .fetch_one(&mut **tx)
         .await?;
     let worth_it = alternate.is_some() || unresolved_lid || new_phone;
-    Ok(worth_it.then_some(IdentityHint { identity_id, alternate, new_identity }))
+    Ok(worth_it.then_some(IdentityHint {
+        identity_id,
+        alternate,
+        new_identity,
+    }))
 }
 
 /// The contact and identity of a sender, created on its first message; the flag says it was.
@@ -263,19 +314,22 @@ async fn upsert_contact(
     chat_id: &str,
     display_name: Option<String>,
 ) -> Result<(Uuid, Uuid, bool), StoreError> {
-    let existing: Option<(Uuid, Uuid)> =
-        sqlx::query_as("SELECT contact_id, id FROM contact_identities WHERE channel_id = $1 AND external_id = $2")
-            .bind(channel_id)
-            .bind(chat_id)
-            .fetch_optional(&mut **tx)
-            .await?;
+    let existing: Option<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT contact_id, id FROM contact_identities WHERE channel_id = $1 AND external_id = $2",
+    )
+    .bind(channel_id)
+    .bind(chat_id)
+    .fetch_optional(&mut **tx)
+    .await?;
     if let Some((contact_id, identity_id)) = existing {
         if let Some(name) = display_name {
-            sqlx::query("UPDATE contacts SET display_name = $2 WHERE id = $1 AND display_name IS NULL")
-                .bind(contact_id)
-                .bind(name)
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query(
+                "UPDATE contacts SET display_name = $2 WHERE id = $1 AND display_name IS NULL",
+            )
+            .bind(contact_id)
+            .bind(name)
+            .execute(&mut **tx)
+            .await?;
         }
         return Ok((contact_id, identity_id, false));
     }
@@ -300,8 +354,15 @@ async fn upsert_contact(
     .bind(chat_id)
     .execute(&mut **tx)
     .await?;
-    append_outbox(tx, tenant_id, "contact.created", "contact", contact_id, json!({"contact_id": contact_id, "channel_id": channel_id}))
-        .await?;
+    append_outbox(
+        tx,
+        tenant_id,
+        "contact.created",
+        "contact",
+        contact_id,
+        json!({"contact_id": contact_id, "channel_id": channel_id}),
+    )
+    .await?;
     Ok((contact_id, identity_id, true))
 }
 
@@ -352,16 +413,23 @@ async fn open_session(
 
 /// Applies the auto-reply rules and, when one fires, writes the reply as a `pending` outbound
 /// message with the id the workflow minted (so a retry finds it instead of writing another).
-pub async fn plan_auto_reply(pool: &PgPool, input: &PlanAutoReplyInput) -> Result<PlanAutoReplyOutput, StoreError> {
+pub async fn plan_auto_reply(
+    pool: &PgPool,
+    input: &PlanAutoReplyInput,
+) -> Result<PlanAutoReplyOutput, StoreError> {
     let mut tx = pool.begin().await?;
-    let existing: Option<Option<String>> = sqlx::query_scalar("SELECT origin FROM messages WHERE id = $1 AND tenant_id = $2")
-        .bind(input.reply_message_id)
-        .bind(input.tenant_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let existing: Option<Option<String>> =
+        sqlx::query_scalar("SELECT origin FROM messages WHERE id = $1 AND tenant_id = $2")
+            .bind(input.reply_message_id)
+            .bind(input.tenant_id)
+            .fetch_optional(&mut *tx)
+            .await?;
     if let Some(origin) = existing {
         return Ok(PlanAutoReplyOutput {
-            reply: Some(PlannedReply { message_id: input.reply_message_id, origin: origin.unwrap_or_default() }),
+            reply: Some(PlannedReply {
+                message_id: input.reply_message_id,
+                origin: origin.unwrap_or_default(),
+            }),
             reason: "already_planned".into(),
         });
     }
@@ -384,15 +452,24 @@ pub async fn plan_auto_reply(pool: &PgPool, input: &PlanAutoReplyInput) -> Resul
     let status: String = session.try_get("status")?;
     let assigned_to: String = session.try_get("assigned_to")?;
     if status != "open" || assigned_to != Assignment::Bot.as_str() {
-        return Ok(PlanAutoReplyOutput { reply: None, reason: format!("session_{status}_{assigned_to}") });
+        return Ok(PlanAutoReplyOutput {
+            reply: None,
+            reason: format!("session_{status}_{assigned_to}"),
+        });
     }
     let now = Utc::now();
     let last_away: Option<DateTime<Utc>> = session.try_get("last_away_sent_at")?;
-    let (origin, text) = match choose_auto_reply(&channel.settings, now, input.session_opened, last_away) {
-        Ok(AutoReply::Greeting(t)) => ("greeting", t),
-        Ok(AutoReply::Away(t)) => ("away", t),
-        Err(reason) => return Ok(PlanAutoReplyOutput { reply: None, reason: reason.into() }),
-    };
+    let (origin, text) =
+        match choose_auto_reply(&channel.settings, now, input.session_opened, last_away) {
+            Ok(AutoReply::Greeting(t)) => ("greeting", t),
+            Ok(AutoReply::Away(t)) => ("away", t),
+            Err(reason) => {
+                return Ok(PlanAutoReplyOutput {
+                    reply: None,
+                    reason: reason.into(),
+                });
+            }
+        };
     let contact_id: Uuid = session.try_get("contact_id")?;
     let identity_id: Uuid = session.try_get("identity_id")?;
     sqlx::query(
@@ -425,14 +502,21 @@ pub async fn plan_auto_reply(pool: &PgPool, input: &PlanAutoReplyInput) -> Resul
     }
     tx.commit().await?;
     Ok(PlanAutoReplyOutput {
-        reply: Some(PlannedReply { message_id: input.reply_message_id, origin: origin.into() }),
+        reply: Some(PlannedReply {
+            message_id: input.reply_message_id,
+            origin: origin.into(),
+        }),
         reason: origin.into(),
     })
 }
 
 /// Turns an operator reply the API accepted (`outbound_requests` row `message_id`) into a pending
 /// outbound message with the same id, once: a retry finds the message and does nothing.
-pub async fn compose_operator_message(pool: &PgPool, tenant_id: Uuid, message_id: Uuid) -> Result<(), StoreError> {
+pub async fn compose_operator_message(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    message_id: Uuid,
+) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO messages (id, tenant_id, channel_id, session_id, contact_id, identity_id, direction, body,
@@ -450,13 +534,17 @@ pub async fn compose_operator_message(pool: &PgPool, tenant_id: Uuid, message_id
     .await?
     .rows_affected();
     if inserted == 0 {
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1 AND tenant_id = $2)")
-            .bind(message_id)
-            .bind(tenant_id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let exists: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1 AND tenant_id = $2)",
+        )
+        .bind(message_id)
+        .bind(tenant_id)
+        .fetch_one(&mut *tx)
+        .await?;
         if !exists {
-            return Err(StoreError::Invalid(format!("operator reply {message_id} does not exist")));
+            return Err(StoreError::Invalid(format!(
+                "operator reply {message_id} does not exist"
+            )));
         }
         return Ok(());
     }
@@ -506,7 +594,12 @@ pub async fn set_assignment(
     Ok(())
 }
 
-pub async fn close_session(pool: &PgPool, tenant_id: Uuid, session_id: Uuid, reason: &str) -> Result<(), StoreError> {
+pub async fn close_session(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    session_id: Uuid,
+    reason: &str,
+) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
     let closed = sqlx::query(
         "UPDATE conversation_sessions SET status = 'closed', closed_at = now(), close_reason = $3
@@ -519,8 +612,15 @@ pub async fn close_session(pool: &PgPool, tenant_id: Uuid, session_id: Uuid, rea
     .await?
     .rows_affected();
     if closed > 0 {
-        append_outbox(&mut tx, tenant_id, "session.closed", "session", session_id, json!({"session_id": session_id, "reason": reason}))
-            .await?;
+        append_outbox(
+            &mut tx,
+            tenant_id,
+            "session.closed",
+            "session",
+            session_id,
+            json!({"session_id": session_id, "reason": reason}),
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(())
@@ -542,7 +642,11 @@ pub struct OutboundRow {
     pub channel: ChannelRow,
 }
 
-pub async fn load_outbound(pool: &PgPool, tenant_id: Uuid, message_id: Uuid) -> Result<OutboundRow, StoreError> {
+pub async fn load_outbound(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    message_id: Uuid,
+) -> Result<OutboundRow, StoreError> {
     let row = sqlx::query(
         "SELECT m.status, m.provider_message_id, m.body, m.send_attempts, m.last_send_attempt_at, i.external_id, m.origin,
                 (SELECT max(provider_timestamp) FROM messages x WHERE x.identity_id = m.identity_id AND x.direction = 'inbound') AS last_inbound_at,
@@ -560,7 +664,9 @@ pub async fn load_outbound(pool: &PgPool, tenant_id: Uuid, message_id: Uuid) -> 
     Ok(OutboundRow {
         status: row.try_get("status")?,
         provider_message_id: row.try_get("provider_message_id")?,
-        body: row.try_get::<Option<String>, _>("body")?.unwrap_or_default(),
+        body: row
+            .try_get::<Option<String>, _>("body")?
+            .unwrap_or_default(),
         chat_id: row.try_get("external_id")?,
         send_attempts: row.try_get("send_attempts")?,
         last_send_attempt_at: row.try_get("last_send_attempt_at")?,
@@ -583,13 +689,23 @@ pub async fn mark_send_attempt(pool: &PgPool, message_id: Uuid) -> Result<(), St
 /// Forgets the pending attempt marker after the provider answered that it did not take the
 /// message (the attempt count stays, as a statistic).
 pub async fn clear_send_attempt(pool: &PgPool, message_id: Uuid) -> Result<(), StoreError> {
-    sqlx::query("UPDATE messages SET last_send_attempt_at = NULL WHERE id = $1 AND status = 'pending'").bind(message_id).execute(pool).await?;
+    sqlx::query(
+        "UPDATE messages SET last_send_attempt_at = NULL WHERE id = $1 AND status = 'pending'",
+    )
+    .bind(message_id)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
 /// Records the provider's id and moves the message to `sent`, once. Returns the receipts for that
 /// id that arrived before it was recorded (held by the webhook), now taken for the workflow.
-pub async fn record_sent(pool: &PgPool, tenant_id: Uuid, message_id: Uuid, provider_message_id: &str) -> Result<Vec<DeliveryStatus>, StoreError> {
+pub async fn record_sent(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    message_id: Uuid,
+    provider_message_id: &str,
+) -> Result<Vec<DeliveryStatus>, StoreError> {
     let mut tx = pool.begin().await?;
     record_sent_in(&mut tx, tenant_id, message_id, provider_message_id).await?;
     // The webhook holds a receipt under the same lock after looking for the id: either it saw
@@ -606,12 +722,21 @@ pub async fn record_sent(pool: &PgPool, tenant_id: Uuid, message_id: Uuid, provi
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(held.iter().filter_map(|s| DeliveryStatus::parse(s)).collect())
+    Ok(held
+        .iter()
+        .filter_map(|s| DeliveryStatus::parse(s))
+        .collect())
 }
 
 /// Serialises, per provider message id, recording a send and holding an early receipt for it.
-pub async fn lock_provider_id(tx: &mut Transaction<'_, Postgres>, provider_message_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7317))").bind(provider_message_id).execute(&mut **tx).await?;
+pub async fn lock_provider_id(
+    tx: &mut Transaction<'_, Postgres>,
+    provider_message_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7317))")
+        .bind(provider_message_id)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -640,7 +765,15 @@ pub async fn record_sent_in(
             .bind(message_id)
             .execute(&mut **tx)
             .await?;
-        append_outbox(tx, tenant_id, "message.sent", "message", message_id, json!({"message_id": message_id})).await?;
+        append_outbox(
+            tx,
+            tenant_id,
+            "message.sent",
+            "message",
+            message_id,
+            json!({"message_id": message_id}),
+        )
+        .await?;
     }
     Ok(updated > 0)
 }
@@ -710,7 +843,11 @@ pub async fn record_status(
 fn implied_steps(previous_rank: i32, next: DeliveryStatus) -> Vec<DeliveryStatus> {
     [DeliveryStatus::Delivered, DeliveryStatus::Read]
         .into_iter()
-        .filter(|step| step.rank() > previous_rank.max(DeliveryStatus::Sent.rank()) && step.rank() < next.rank() && next.rank() < 10)
+        .filter(|step| {
+            step.rank() > previous_rank.max(DeliveryStatus::Sent.rank())
+                && step.rank() < next.rank()
+                && next.rank() < 10
+        })
         .collect()
 }
 
@@ -725,7 +862,12 @@ pub struct AgentBurst {
     pub language: Option<String>,
 }
 
-pub async fn agent_burst(pool: &PgPool, tenant_id: Uuid, session_id: Uuid, message_ids: &[Uuid]) -> Result<AgentBurst, StoreError> {
+pub async fn agent_burst(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    session_id: Uuid,
+    message_ids: &[Uuid],
+) -> Result<AgentBurst, StoreError> {
     let contact: Option<(Uuid, Option<String>, Option<String>)> = sqlx::query_as(
         "SELECT s.contact_id, c.display_name, coalesce(s.language, c.language) FROM conversation_sessions s JOIN contacts c ON c.id = s.contact_id
          WHERE s.id = $1 AND s.tenant_id = $2",
@@ -734,7 +876,8 @@ pub async fn agent_burst(pool: &PgPool, tenant_id: Uuid, session_id: Uuid, messa
     .bind(tenant_id)
     .fetch_optional(pool)
     .await?;
-    let (contact_id, contact_name, language) = contact.ok_or_else(|| StoreError::Invalid(format!("session {session_id} does not exist")))?;
+    let (contact_id, contact_name, language) = contact
+        .ok_or_else(|| StoreError::Invalid(format!("session {session_id} does not exist")))?;
     let bodies: Vec<Option<String>> = sqlx::query_scalar(
         "SELECT body FROM messages WHERE tenant_id = $1 AND session_id = $2 AND id = ANY($3)
          ORDER BY provider_timestamp, created_at",
@@ -744,12 +887,26 @@ pub async fn agent_burst(pool: &PgPool, tenant_id: Uuid, session_id: Uuid, messa
     .bind(message_ids)
     .fetch_all(pool)
     .await?;
-    let text = bodies.into_iter().flatten().filter(|b| !b.trim().is_empty()).collect::<Vec<_>>().join("\n");
-    Ok(AgentBurst { contact_id, text, contact_name, language })
+    let text = bodies
+        .into_iter()
+        .flatten()
+        .filter(|b| !b.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    Ok(AgentBurst {
+        contact_id,
+        text,
+        contact_name,
+        language,
+    })
 }
 
 /// The stored result of an agent run, if the run already happened (a retried activity).
-pub async fn agent_run(pool: &PgPool, tenant_id: Uuid, run_id: Uuid) -> Result<Option<AgentExecuteOutput>, StoreError> {
+pub async fn agent_run(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    run_id: Uuid,
+) -> Result<Option<AgentExecuteOutput>, StoreError> {
     let row = sqlx::query("SELECT agent_type, intent, confidence, reply_planned, actions FROM agent_runs WHERE id = $1 AND tenant_id = $2")
         .bind(run_id)
         .bind(tenant_id)
@@ -770,7 +927,14 @@ pub async fn agent_run(pool: &PgPool, tenant_id: Uuid, run_id: Uuid) -> Result<O
 }
 
 fn action_types(actions: &Value) -> Vec<String> {
-    actions.as_array().map(|a| a.iter().filter_map(|x| x["type"].as_str().map(str::to_owned)).collect()).unwrap_or_default()
+    actions
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x["type"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Everything an agent run produced, to be stored.
@@ -796,7 +960,8 @@ pub async fn record_agent_run(
     contact_id: Uuid,
     answer: AgentAnswer<'_>,
 ) -> Result<AgentExecuteOutput, StoreError> {
-    let reply_planned = answer.confidence >= input.confidence_threshold && !answer.response.trim().is_empty();
+    let reply_planned =
+        answer.confidence >= input.confidence_threshold && !answer.response.trim().is_empty();
     let mut tx = pool.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO agent_runs (id, tenant_id, session_id, contact_id, requested_agent, agent_type, intent, confidence,
@@ -826,13 +991,20 @@ pub async fn record_agent_run(
             .ok_or_else(|| StoreError::Invalid(format!("agent run {} vanished", input.run_id)));
     }
     // The language the agent read the customer in becomes the conversation's and the contact's.
-    if let Some(language) = answer.metadata.get("language").and_then(Value::as_str).filter(|l| SUPPORTED_LANGUAGES.contains(l)) {
-        sqlx::query("UPDATE conversation_sessions SET language = $3 WHERE id = $1 AND tenant_id = $2")
-            .bind(input.session_id)
-            .bind(input.tenant_id)
-            .bind(language)
-            .execute(&mut *tx)
-            .await?;
+    if let Some(language) = answer
+        .metadata
+        .get("language")
+        .and_then(Value::as_str)
+        .filter(|l| SUPPORTED_LANGUAGES.contains(l))
+    {
+        sqlx::query(
+            "UPDATE conversation_sessions SET language = $3 WHERE id = $1 AND tenant_id = $2",
+        )
+        .bind(input.session_id)
+        .bind(input.tenant_id)
+        .bind(language)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE contacts SET language = $3 WHERE id = $1 AND tenant_id = $2")
             .bind(contact_id)
             .bind(input.tenant_id)
@@ -897,20 +1069,26 @@ const DEFAULT_STAGES: &[(&str, &str)] = &[
 ];
 
 /// The tenant's default pipeline ("Sales" with the standard stages), created on first use.
-pub async fn default_pipeline(tx: &mut Transaction<'_, Postgres>, tenant_id: Uuid) -> Result<Uuid, sqlx::Error> {
-    if let Some(id) = sqlx::query_scalar("SELECT id FROM pipelines WHERE tenant_id = $1 AND is_default")
-        .bind(tenant_id)
-        .fetch_optional(&mut **tx)
-        .await?
+pub async fn default_pipeline(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant_id: Uuid,
+) -> Result<Uuid, sqlx::Error> {
+    if let Some(id) =
+        sqlx::query_scalar("SELECT id FROM pipelines WHERE tenant_id = $1 AND is_default")
+            .bind(tenant_id)
+            .fetch_optional(&mut **tx)
+            .await?
     {
         return Ok(id);
     }
     let id = Uuid::now_v7();
-    sqlx::query("INSERT INTO pipelines (id, tenant_id, name, is_default) VALUES ($1, $2, 'Sales', true)")
-        .bind(id)
-        .bind(tenant_id)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO pipelines (id, tenant_id, name, is_default) VALUES ($1, $2, 'Sales', true)",
+    )
+    .bind(id)
+    .bind(tenant_id)
+    .execute(&mut **tx)
+    .await?;
     for (position, (key, name)) in DEFAULT_STAGES.iter().enumerate() {
         sqlx::query("INSERT INTO pipeline_stages (id, tenant_id, pipeline_id, key, name, position) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(Uuid::now_v7())
@@ -926,13 +1104,21 @@ pub async fn default_pipeline(tx: &mut Transaction<'_, Postgres>, tenant_id: Uui
 }
 
 /// The contact's open deal in the default pipeline, created at stage `new` when missing.
-async fn open_deal(tx: &mut Transaction<'_, Postgres>, tenant_id: Uuid, contact_id: Uuid, title: &str, source: &str) -> Result<(Uuid, bool), sqlx::Error> {
+async fn open_deal(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant_id: Uuid,
+    contact_id: Uuid,
+    title: &str,
+    source: &str,
+) -> Result<(Uuid, bool), sqlx::Error> {
     let pipeline = default_pipeline(tx, tenant_id).await?;
-    if let Some(id) = sqlx::query_scalar("SELECT id FROM deals WHERE pipeline_id = $1 AND contact_id = $2 AND status = 'open'")
-        .bind(pipeline)
-        .bind(contact_id)
-        .fetch_optional(&mut **tx)
-        .await?
+    if let Some(id) = sqlx::query_scalar(
+        "SELECT id FROM deals WHERE pipeline_id = $1 AND contact_id = $2 AND status = 'open'",
+    )
+    .bind(pipeline)
+    .bind(contact_id)
+    .fetch_optional(&mut **tx)
+    .await?
     {
         return Ok((id, false));
     }
@@ -949,12 +1135,24 @@ async fn open_deal(tx: &mut Transaction<'_, Postgres>, tenant_id: Uuid, contact_
     .bind(source)
     .execute(&mut **tx)
     .await?;
-    append_outbox(tx, tenant_id, "deal.created", "deal", id, json!({"deal_id": id, "contact_id": contact_id, "stage": "new"})).await?;
+    append_outbox(
+        tx,
+        tenant_id,
+        "deal.created",
+        "deal",
+        id,
+        json!({"deal_id": id, "contact_id": contact_id, "stage": "new"}),
+    )
+    .await?;
     Ok((id, true))
 }
 
 /// Executes the suggested actions stored with an agent run, once.
-pub async fn apply_agent_actions(pool: &PgPool, tenant_id: Uuid, run_id: Uuid) -> Result<ApplyActionsOutput, StoreError> {
+pub async fn apply_agent_actions(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    run_id: Uuid,
+) -> Result<ApplyActionsOutput, StoreError> {
     let mut tx = pool.begin().await?;
     let row = sqlx::query("SELECT contact_id, actions, actions_applied_at FROM agent_runs WHERE id = $1 AND tenant_id = $2 FOR UPDATE")
         .bind(run_id)
@@ -968,7 +1166,10 @@ pub async fn apply_agent_actions(pool: &PgPool, tenant_id: Uuid, run_id: Uuid) -
     let types = action_types(&actions);
     let handoff = types.iter().any(|t| t == "handoff_to_human");
     if already.is_some() {
-        return Ok(ApplyActionsOutput { applied: types, handoff });
+        return Ok(ApplyActionsOutput {
+            applied: types,
+            handoff,
+        });
     }
     let mut applied = Vec::new();
     for action in actions.as_array().into_iter().flatten() {
@@ -977,12 +1178,24 @@ pub async fn apply_agent_actions(pool: &PgPool, tenant_id: Uuid, run_id: Uuid) -
         match kind {
             "create_lead" => {
                 let interest = param("interest").filter(|s| !s.is_empty());
-                let title = interest.map(|i| format!("Interested in {}", i.chars().take(80).collect::<String>())).unwrap_or_else(|| "New lead".into());
-                open_deal(&mut tx, tenant_id, contact_id, &title, &param("source").unwrap_or_else(|| "conversation".into())).await?;
+                let title = interest
+                    .map(|i| format!("Interested in {}", i.chars().take(80).collect::<String>()))
+                    .unwrap_or_else(|| "New lead".into());
+                open_deal(
+                    &mut tx,
+                    tenant_id,
+                    contact_id,
+                    &title,
+                    &param("source").unwrap_or_else(|| "conversation".into()),
+                )
+                .await?;
             }
             "update_pipeline" => {
-                let Some(stage) = param("stage") else { continue };
-                let (deal, _) = open_deal(&mut tx, tenant_id, contact_id, "New lead", "conversation").await?;
+                let Some(stage) = param("stage") else {
+                    continue;
+                };
+                let (deal, _) =
+                    open_deal(&mut tx, tenant_id, contact_id, "New lead", "conversation").await?;
                 // Only forward: an agent never drags a deal back to an earlier stage.
                 let moved: Option<String> = sqlx::query_scalar(
                     "UPDATE deals d SET stage_id = target.id FROM pipeline_stages target, pipeline_stages current
@@ -995,11 +1208,21 @@ pub async fn apply_agent_actions(pool: &PgPool, tenant_id: Uuid, run_id: Uuid) -
                 .fetch_optional(&mut *tx)
                 .await?;
                 if let Some(stage) = moved {
-                    append_outbox(&mut tx, tenant_id, "deal.stage_changed", "deal", deal, json!({"deal_id": deal, "stage": stage})).await?;
+                    append_outbox(
+                        &mut tx,
+                        tenant_id,
+                        "deal.stage_changed",
+                        "deal",
+                        deal,
+                        json!({"deal_id": deal, "stage": stage}),
+                    )
+                    .await?;
                 }
             }
             "tag_contact" => {
-                let Some(tag) = param("tag").filter(|t| !t.is_empty() && t.len() <= 64) else { continue };
+                let Some(tag) = param("tag").filter(|t| !t.is_empty() && t.len() <= 64) else {
+                    continue;
+                };
                 let tagged = sqlx::query("UPDATE contacts SET tags = array_append(tags, $3) WHERE id = $1 AND tenant_id = $2 AND NOT ($3 = ANY(tags))")
                     .bind(contact_id)
                     .bind(tenant_id)
@@ -1008,7 +1231,15 @@ pub async fn apply_agent_actions(pool: &PgPool, tenant_id: Uuid, run_id: Uuid) -
                     .await?
                     .rows_affected();
                 if tagged > 0 {
-                    append_outbox(&mut tx, tenant_id, "contact.tagged", "contact", contact_id, json!({"contact_id": contact_id, "tag": tag})).await?;
+                    append_outbox(
+                        &mut tx,
+                        tenant_id,
+                        "contact.tagged",
+                        "contact",
+                        contact_id,
+                        json!({"contact_id": contact_id, "tag": tag}),
+                    )
+                    .await?;
                 }
             }
             "handoff_to_human" => {}
@@ -1016,13 +1247,21 @@ pub async fn apply_agent_actions(pool: &PgPool, tenant_id: Uuid, run_id: Uuid) -
         }
         applied.push(kind.to_owned());
     }
-    sqlx::query("UPDATE agent_runs SET actions_applied_at = now() WHERE id = $1").bind(run_id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE agent_runs SET actions_applied_at = now() WHERE id = $1")
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(ApplyActionsOutput { applied, handoff })
 }
 
 /// Where a session's chat lives on WAHA, and the provider ids of some of its messages.
-pub async fn session_chat(pool: &PgPool, tenant_id: Uuid, session_id: Uuid, message_ids: &[Uuid]) -> Result<(ChannelRow, String, Vec<String>), StoreError> {
+pub async fn session_chat(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    session_id: Uuid,
+    message_ids: &[Uuid],
+) -> Result<(ChannelRow, String, Vec<String>), StoreError> {
     let row = sqlx::query(
         "SELECT i.external_id, c.id, c.tenant_id, c.kind, c.provider_config, c.settings
          FROM conversation_sessions s JOIN contact_identities i ON i.id = s.identity_id JOIN channels c ON c.id = s.channel_id
@@ -1040,7 +1279,11 @@ pub async fn session_chat(pool: &PgPool, tenant_id: Uuid, session_id: Uuid, mess
     .bind(message_ids)
     .fetch_all(pool)
     .await?;
-    Ok((decode_channel(&row)?, row.try_get("external_id")?, provider_ids))
+    Ok((
+        decode_channel(&row)?,
+        row.try_get("external_id")?,
+        provider_ids,
+    ))
 }
 
 #[cfg(test)]

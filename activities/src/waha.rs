@@ -97,11 +97,18 @@ impl MessagePayload {
             data.pointer("/Info/SenderAlt"),
             data.pointer("/Info/Sender"),
         ];
-        candidates.into_iter().flatten().filter_map(Value::as_str).find_map(|raw| {
-            let (chat_id, kind) = classify_chat_id(&without_device(raw));
-            let other = matches!((own_kind, kind), (ChatKind::Lid, ChatKind::User) | (ChatKind::User, ChatKind::Lid));
-            other.then_some(chat_id)
-        })
+        candidates
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .find_map(|raw| {
+                let (chat_id, kind) = classify_chat_id(&without_device(raw));
+                let other = matches!(
+                    (own_kind, kind),
+                    (ChatKind::Lid, ChatKind::User) | (ChatKind::User, ChatKind::Lid)
+                );
+                other.then_some(chat_id)
+            })
     }
 }
 
@@ -160,7 +167,10 @@ pub enum ChatKind {
 
 /// Normalises a chat id (`…@s.whatsapp.net` becomes `…@c.us`) and says what it is.
 pub fn classify_chat_id(chat_id: &str) -> (String, ChatKind) {
-    let normalised = chat_id.strip_suffix("@s.whatsapp.net").map(|n| format!("{n}@c.us")).unwrap_or_else(|| chat_id.to_owned());
+    let normalised = chat_id
+        .strip_suffix("@s.whatsapp.net")
+        .map(|n| format!("{n}@c.us"))
+        .unwrap_or_else(|| chat_id.to_owned());
     let local = normalised.split('@').next().unwrap_or_default();
     let well_formed = !local.is_empty() && local.chars().all(|c| c.is_ascii_digit());
     let kind = if normalised.ends_with("@c.us") && well_formed {
@@ -175,7 +185,8 @@ pub fn classify_chat_id(chat_id: &str) -> (String, ChatKind) {
 
 /// Hex HMAC-SHA512 of a body, as WAHA puts in `X-Webhook-Hmac`.
 pub fn sign_body(key: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha512>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<Sha512>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
     mac.update(body);
     hex::encode(mac.finalize().into_bytes())
 }
@@ -185,7 +196,8 @@ pub fn verify_signature(key: &str, body: &[u8], signature_hex: &str) -> bool {
     let Ok(signature) = hex::decode(signature_hex.trim()) else {
         return false;
     };
-    let mut mac = Hmac::<Sha512>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<Sha512>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
     mac.update(body);
     mac.verify_slice(&signature).is_ok()
 }
@@ -253,12 +265,27 @@ impl WahaError {
 #[async_trait]
 pub trait WahaApi: Send + Sync {
     /// `POST /api/sendText`.
-    async fn send_text(&self, cfg: &WahaConfig, chat_id: &str, text: &str) -> Result<SentMessage, WahaError>;
+    async fn send_text(
+        &self,
+        cfg: &WahaConfig,
+        chat_id: &str,
+        text: &str,
+    ) -> Result<SentMessage, WahaError>;
     /// The chat's latest messages, newest first: `GET /api/{session}/chats/{chatId}/messages`, or
     /// the older `GET /api/messages?chatId=&session=` where that is missing.
-    async fn recent_messages(&self, cfg: &WahaConfig, chat_id: &str, limit: u32) -> Result<Vec<SentMessage>, WahaError>;
+    async fn recent_messages(
+        &self,
+        cfg: &WahaConfig,
+        chat_id: &str,
+        limit: u32,
+    ) -> Result<Vec<SentMessage>, WahaError>;
     /// `POST /api/sendSeen`: blue ticks on the customer's messages.
-    async fn send_seen(&self, cfg: &WahaConfig, chat_id: &str, message_ids: &[String]) -> Result<(), WahaError>;
+    async fn send_seen(
+        &self,
+        cfg: &WahaConfig,
+        chat_id: &str,
+        message_ids: &[String],
+    ) -> Result<(), WahaError>;
     /// `POST /api/startTyping` / `POST /api/stopTyping`.
     async fn typing(&self, cfg: &WahaConfig, chat_id: &str, on: bool) -> Result<(), WahaError>;
     /// `GET /api/sessions/{session}`: the session as WAHA reports it (`name`, `status`, `me`, …).
@@ -297,7 +324,10 @@ impl HttpWahaClient {
 
     /// `base_url` + `path`, once `base_url` passes the policy; `path`'s segments are encoded.
     fn endpoint(&self, cfg: &WahaConfig, segments: &[&str]) -> Result<reqwest::Url, WahaError> {
-        let mut url = self.policy.check_url(&cfg.base_url, "the channel's base_url").map_err(WahaError::Refused)?;
+        let mut url = self
+            .policy
+            .check_url(&cfg.base_url, "the channel's base_url")
+            .map_err(WahaError::Refused)?;
         url.path_segments_mut()
             .map_err(|_| WahaError::Refused("the channel's base_url cannot take a path".into()))?
             .pop_if_empty()
@@ -309,12 +339,18 @@ impl HttpWahaClient {
         let resp = resp.map_err(|e| WahaError::Transport(without_url(&e)))?;
         let status = resp.status();
         if status.is_success() {
-            return resp.json::<Value>().await.map_err(|e| WahaError::InvalidResponse(without_url(&e)));
+            return resp
+                .json::<Value>()
+                .await
+                .map_err(|e| WahaError::InvalidResponse(without_url(&e)));
         }
         let code = status.as_u16();
         if status.is_client_error() && code != 408 && code != 429 {
             let body = resp.json::<Value>().await.ok();
-            Err(WahaError::Rejected { status: code, detail: body.as_ref().and_then(rejection_detail) })
+            Err(WahaError::Rejected {
+                status: code,
+                detail: body.as_ref().and_then(rejection_detail),
+            })
         } else {
             Err(WahaError::Unavailable { status: code })
         }
@@ -325,7 +361,8 @@ impl HttpWahaClient {
 /// phone number: it ends up in failure reasons, logs and the API.
 fn rejection_detail(body: &Value) -> Option<String> {
     let message = body.get("message")?.as_str()?;
-    static DIGITS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| regex::Regex::new(r"\d{6,}").expect("valid regex"));
+    static DIGITS: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"\d{6,}").expect("valid regex"));
     let scrubbed = DIGITS.replace_all(message, "…");
     let short: String = scrubbed.chars().take(200).collect();
     (!short.trim().is_empty()).then_some(short)
@@ -341,7 +378,10 @@ impl HttpWahaClient {
             Ok(())
         } else if status.is_client_error() && code != 408 && code != 429 {
             let body = resp.json::<Value>().await.ok();
-            Err(WahaError::Rejected { status: code, detail: body.as_ref().and_then(rejection_detail) })
+            Err(WahaError::Rejected {
+                status: code,
+                detail: body.as_ref().and_then(rejection_detail),
+            })
         } else {
             Err(WahaError::Unavailable { status: code })
         }
@@ -376,35 +416,67 @@ fn without_url(e: &reqwest::Error) -> String {
 
 #[async_trait]
 impl WahaApi for HttpWahaClient {
-    async fn send_text(&self, cfg: &WahaConfig, chat_id: &str, text: &str) -> Result<SentMessage, WahaError> {
+    async fn send_text(
+        &self,
+        cfg: &WahaConfig,
+        chat_id: &str,
+        text: &str,
+    ) -> Result<SentMessage, WahaError> {
         let body = serde_json::json!({ "session": cfg.session, "chatId": chat_id, "text": text });
-        let resp = self.http.post(self.endpoint(cfg, &["api", "sendText"])?).header(HEADER_API_KEY, &cfg.api_key).json(&body).send().await;
+        let resp = self
+            .http
+            .post(self.endpoint(cfg, &["api", "sendText"])?)
+            .header(HEADER_API_KEY, &cfg.api_key)
+            .json(&body)
+            .send()
+            .await;
         let value = Self::read(resp).await?;
-        SentMessage::from_json(&value).ok_or_else(|| WahaError::InvalidResponse("no message id".into()))
+        SentMessage::from_json(&value)
+            .ok_or_else(|| WahaError::InvalidResponse("no message id".into()))
     }
 
     async fn session(&self, cfg: &WahaConfig) -> Result<serde_json::Value, WahaError> {
         // The session name is tenant input: one encoded path segment, never `../`.
-        let resp = self.http.get(self.endpoint(cfg, &["api", "sessions", &cfg.session])?).header(HEADER_API_KEY, &cfg.api_key).send().await;
+        let resp = self
+            .http
+            .get(self.endpoint(cfg, &["api", "sessions", &cfg.session])?)
+            .header(HEADER_API_KEY, &cfg.api_key)
+            .send()
+            .await;
         Self::read(resp).await
     }
 
-    async fn recent_messages(&self, cfg: &WahaConfig, chat_id: &str, limit: u32) -> Result<Vec<SentMessage>, WahaError> {
+    async fn recent_messages(
+        &self,
+        cfg: &WahaConfig,
+        chat_id: &str,
+        limit: u32,
+    ) -> Result<Vec<SentMessage>, WahaError> {
         // WAHA's current endpoint for a chat's history; versions without it have the older
         // `GET /api/messages`, tried when this one is not there.
         let current = self
             .http
             .get(self.endpoint(cfg, &["api", &cfg.session, "chats", chat_id, "messages"])?)
-            .query(&[("limit", limit.to_string().as_str()), ("downloadMedia", "false")])
+            .query(&[
+                ("limit", limit.to_string().as_str()),
+                ("downloadMedia", "false"),
+            ])
             .header(HEADER_API_KEY, &cfg.api_key)
             .send()
             .await;
         let value = match Self::read(current).await {
-            Err(WahaError::Rejected { status: 404 | 405, .. }) => {
+            Err(WahaError::Rejected {
+                status: 404 | 405, ..
+            }) => {
                 let legacy = self
                     .http
                     .get(self.endpoint(cfg, &["api", "messages"])?)
-                    .query(&[("chatId", chat_id), ("limit", &limit.to_string()), ("session", &cfg.session), ("downloadMedia", "false")])
+                    .query(&[
+                        ("chatId", chat_id),
+                        ("limit", &limit.to_string()),
+                        ("session", &cfg.session),
+                        ("downloadMedia", "false"),
+                    ])
                     .header(HEADER_API_KEY, &cfg.api_key)
                     .send()
                     .await;
@@ -412,12 +484,19 @@ impl WahaApi for HttpWahaClient {
             }
             other => other?,
         };
-        let list = value.as_array().ok_or_else(|| WahaError::InvalidResponse("expected an array".into()))?;
+        let list = value
+            .as_array()
+            .ok_or_else(|| WahaError::InvalidResponse("expected an array".into()))?;
         Ok(list.iter().filter_map(SentMessage::from_json).collect())
     }
 
     async fn lid_phone(&self, cfg: &WahaConfig, lid: &str) -> Result<Option<String>, WahaError> {
-        let resp = self.http.get(self.endpoint(cfg, &["api", &cfg.session, "lids", lid])?).header(HEADER_API_KEY, &cfg.api_key).send().await;
+        let resp = self
+            .http
+            .get(self.endpoint(cfg, &["api", &cfg.session, "lids", lid])?)
+            .header(HEADER_API_KEY, &cfg.api_key)
+            .send()
+            .await;
         let value = match Self::read(resp).await {
             Err(WahaError::Rejected { status: 404, .. }) => return Ok(None),
             other => other?,
@@ -426,29 +505,52 @@ impl WahaApi for HttpWahaClient {
     }
 
     async fn phone_lid(&self, cfg: &WahaConfig, phone: &str) -> Result<Option<String>, WahaError> {
-        let resp =
-            self.http.get(self.endpoint(cfg, &["api", &cfg.session, "lids", "pn", phone])?).header(HEADER_API_KEY, &cfg.api_key).send().await;
+        let resp = self
+            .http
+            .get(self.endpoint(cfg, &["api", &cfg.session, "lids", "pn", phone])?)
+            .header(HEADER_API_KEY, &cfg.api_key)
+            .send()
+            .await;
         let value = match Self::read(resp).await {
             Err(WahaError::Rejected { status: 404, .. }) => return Ok(None),
             other => other?,
         };
-        let (lid, kind) = classify_chat_id(&without_device(value.get("lid").and_then(Value::as_str).unwrap_or_default()));
+        let (lid, kind) = classify_chat_id(&without_device(
+            value.get("lid").and_then(Value::as_str).unwrap_or_default(),
+        ));
         Ok((kind == ChatKind::Lid).then_some(lid))
     }
 
-    async fn send_seen(&self, cfg: &WahaConfig, chat_id: &str, message_ids: &[String]) -> Result<(), WahaError> {
+    async fn send_seen(
+        &self,
+        cfg: &WahaConfig,
+        chat_id: &str,
+        message_ids: &[String],
+    ) -> Result<(), WahaError> {
         let mut body = serde_json::json!({ "session": cfg.session, "chatId": chat_id });
         if !message_ids.is_empty() {
             body["messageIds"] = serde_json::json!(message_ids);
         }
-        let resp = self.http.post(self.endpoint(cfg, &["api", "sendSeen"])?).header(HEADER_API_KEY, &cfg.api_key).json(&body).send().await;
+        let resp = self
+            .http
+            .post(self.endpoint(cfg, &["api", "sendSeen"])?)
+            .header(HEADER_API_KEY, &cfg.api_key)
+            .json(&body)
+            .send()
+            .await;
         Self::status_only(resp).await
     }
 
     async fn typing(&self, cfg: &WahaConfig, chat_id: &str, on: bool) -> Result<(), WahaError> {
         let path = if on { "startTyping" } else { "stopTyping" };
         let body = serde_json::json!({ "session": cfg.session, "chatId": chat_id });
-        let resp = self.http.post(self.endpoint(cfg, &["api", path])?).header(HEADER_API_KEY, &cfg.api_key).json(&body).send().await;
+        let resp = self
+            .http
+            .post(self.endpoint(cfg, &["api", path])?)
+            .header(HEADER_API_KEY, &cfg.api_key)
+            .json(&body)
+            .send()
+            .await;
         Self::status_only(resp).await
     }
 }
@@ -458,31 +560,86 @@ mod tests {
     use super::*;
 
     fn message(from: &str, data: Value) -> MessagePayload {
-        serde_json::from_value(serde_json::json!({"id": "x", "timestamp": 1, "from": from, "_data": data})).expect("payload")
+        serde_json::from_value(
+            serde_json::json!({"id": "x", "timestamp": 1, "from": from, "_data": data}),
+        )
+        .expect("payload")
     }
 
     #[test]
     fn the_other_address_is_read_from_each_engine() {
         // NOWEB: key.remoteJidAlt (and the older senderPn), device numbers dropped.
-        let noweb = message("123456789@lid", serde_json::json!({"key": {"remoteJidAlt": "5511987654321:7@s.whatsapp.net"}}));
-        assert_eq!(noweb.alternate_sender().as_deref(), Some("5511987654321@c.us"));
-        let older = message("123456789@lid", serde_json::json!({"key": {"senderPn": "5511987654321@s.whatsapp.net"}}));
-        assert_eq!(older.alternate_sender().as_deref(), Some("5511987654321@c.us"));
+        let noweb = message(
+            "123456789@lid",
+            serde_json::json!({"key": {"remoteJidAlt": "5511987654321:7@s.whatsapp.net"}}),
+        );
+        assert_eq!(
+            noweb.alternate_sender().as_deref(),
+            Some("5511987654321@c.us")
+        );
+        let older = message(
+            "123456789@lid",
+            serde_json::json!({"key": {"senderPn": "5511987654321@s.whatsapp.net"}}),
+        );
+        assert_eq!(
+            older.alternate_sender().as_deref(),
+            Some("5511987654321@c.us")
+        );
         // GOWS, the other way round: a phone sender whose hidden id is known.
-        let gows = message("5511987654321@c.us", serde_json::json!({"Info": {"Sender": "5511987654321@s.whatsapp.net", "SenderAlt": "123456789@lid"}}));
+        let gows = message(
+            "5511987654321@c.us",
+            serde_json::json!({"Info": {"Sender": "5511987654321@s.whatsapp.net", "SenderAlt": "123456789@lid"}}),
+        );
         assert_eq!(gows.alternate_sender().as_deref(), Some("123456789@lid"));
         // Nothing of the other kind (WEBJS, groups, junk): nothing.
-        assert_eq!(message("5511987654321@c.us", serde_json::json!({"notifyName": "Ana"})).alternate_sender(), None);
-        assert_eq!(message("123456789@lid", serde_json::json!({"key": {"remoteJidAlt": "120363@g.us"}})).alternate_sender(), None);
-        assert_eq!(message("123456789@lid", serde_json::json!({"key": {"remoteJidAlt": "98765@lid"}})).alternate_sender(), None);
+        assert_eq!(
+            message(
+                "5511987654321@c.us",
+                serde_json::json!({"notifyName": "Ana"})
+            )
+            .alternate_sender(),
+            None
+        );
+        assert_eq!(
+            message(
+                "123456789@lid",
+                serde_json::json!({"key": {"remoteJidAlt": "120363@g.us"}})
+            )
+            .alternate_sender(),
+            None
+        );
+        assert_eq!(
+            message(
+                "123456789@lid",
+                serde_json::json!({"key": {"remoteJidAlt": "98765@lid"}})
+            )
+            .alternate_sender(),
+            None
+        );
     }
 
     #[test]
     fn a_lid_answer_gives_a_phone_or_nothing() {
-        assert_eq!(phone_of_lid_answer(&serde_json::json!({"lid": "1@lid", "pn": "5511987654321@c.us"})).as_deref(), Some("5511987654321@c.us"));
-        assert_eq!(phone_of_lid_answer(&serde_json::json!({"lid": "1@lid", "pn": "5511987654321@s.whatsapp.net"})).as_deref(), Some("5511987654321@c.us"));
-        assert_eq!(phone_of_lid_answer(&serde_json::json!({"lid": "1@lid", "pn": null})), None);
-        assert_eq!(phone_of_lid_answer(&serde_json::json!({"lid": "1@lid", "pn": "nope"})), None);
+        assert_eq!(
+            phone_of_lid_answer(&serde_json::json!({"lid": "1@lid", "pn": "5511987654321@c.us"}))
+                .as_deref(),
+            Some("5511987654321@c.us")
+        );
+        assert_eq!(
+            phone_of_lid_answer(
+                &serde_json::json!({"lid": "1@lid", "pn": "5511987654321@s.whatsapp.net"})
+            )
+            .as_deref(),
+            Some("5511987654321@c.us")
+        );
+        assert_eq!(
+            phone_of_lid_answer(&serde_json::json!({"lid": "1@lid", "pn": null})),
+            None
+        );
+        assert_eq!(
+            phone_of_lid_answer(&serde_json::json!({"lid": "1@lid", "pn": "nope"})),
+            None
+        );
     }
 
     #[test]
@@ -498,7 +655,10 @@ mod tests {
     #[test]
     fn chat_ids_are_classified() {
         assert_eq!(classify_chat_id("5511999990000@c.us").1, ChatKind::User);
-        assert_eq!(classify_chat_id("5511999990000@s.whatsapp.net"), ("5511999990000@c.us".into(), ChatKind::User));
+        assert_eq!(
+            classify_chat_id("5511999990000@s.whatsapp.net"),
+            ("5511999990000@c.us".into(), ChatKind::User)
+        );
         assert_eq!(classify_chat_id("123456789@lid").1, ChatKind::Lid);
         assert_eq!(classify_chat_id("120363@g.us").1, ChatKind::Other);
         assert_eq!(classify_chat_id("status@broadcast").1, ChatKind::Other);

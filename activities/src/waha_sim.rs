@@ -25,7 +25,10 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::waha::{HEADER_API_KEY, HEADER_HMAC, HEADER_HMAC_ALGORITHM, HEADER_REQUEST_ID, HEADER_TIMESTAMP, sign_body};
+use crate::waha::{
+    HEADER_API_KEY, HEADER_HMAC, HEADER_HMAC_ALGORITHM, HEADER_REQUEST_ID, HEADER_TIMESTAMP,
+    sign_body,
+};
 
 /// The simulated account's own WhatsApp id.
 pub const ME: &str = "15550001111@c.us";
@@ -53,7 +56,11 @@ fn default_attempts() -> u32 {
 
 impl Default for WebhookRetries {
     fn default() -> Self {
-        WebhookRetries { policy: default_policy(), delay_seconds: default_delay(), attempts: default_attempts() }
+        WebhookRetries {
+            policy: default_policy(),
+            delay_seconds: default_delay(),
+            attempts: default_attempts(),
+        }
     }
 }
 
@@ -194,20 +201,35 @@ impl WahaSimulator {
             api_key: api_key.into(),
             ack_delay,
             state: Arc::default(),
-            http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("reqwest client"),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("reqwest client"),
         }
     }
 
     pub fn router(&self) -> Router {
         Router::new()
             .route("/api/sessions", post(create_session).get(list_sessions))
-            .route("/api/sessions/{session}", get(get_session).put(update_session))
+            .route(
+                "/api/sessions/{session}",
+                get(get_session).put(update_session),
+            )
             .route("/api/sendText", post(send_text))
             .route("/api/sendSeen", post(send_seen))
-            .route("/api/startTyping", post(|sim, headers, body| typing(sim, headers, body, true)))
-            .route("/api/stopTyping", post(|sim, headers, body| typing(sim, headers, body, false)))
+            .route(
+                "/api/startTyping",
+                post(|sim, headers, body| typing(sim, headers, body, true)),
+            )
+            .route(
+                "/api/stopTyping",
+                post(|sim, headers, body| typing(sim, headers, body, false)),
+            )
             .route("/api/messages", get(list_messages))
-            .route("/api/{session}/chats/{chat_id}/messages", get(list_chat_messages))
+            .route(
+                "/api/{session}/chats/{chat_id}/messages",
+                get(list_chat_messages),
+            )
             .route("/api/{session}/lids/{lid}", get(lid_to_phone))
             .route("/api/{session}/lids/pn/{phone}", get(phone_to_lid))
             .route("/sim/inbound", post(inject_inbound))
@@ -221,17 +243,32 @@ impl WahaSimulator {
 
     /// Messages sent through `sendText`, oldest first.
     pub fn sent(&self) -> Vec<SimMessage> {
-        self.state.lock().expect("sim state").messages.iter().filter(|m| m.from_me).cloned().collect()
+        self.state
+            .lock()
+            .expect("sim state")
+            .messages
+            .iter()
+            .filter(|m| m.from_me)
+            .cloned()
+            .collect()
     }
 
     /// How many calls were answered with an injected failure.
     pub fn rejected_calls(&self) -> u64 {
-        self.state.lock().expect("sim state").counters.rejected_calls
+        self.state
+            .lock()
+            .expect("sim state")
+            .counters
+            .rejected_calls
     }
 
     /// Webhook deliveries the receiver did not accept (each retry counts).
     pub fn webhook_failures(&self) -> u64 {
-        self.state.lock().expect("sim state").counters.webhooks_failed_attempts
+        self.state
+            .lock()
+            .expect("sim state")
+            .counters
+            .webhooks_failed_attempts
     }
 
     /// How many times a chat's history was asked for.
@@ -241,7 +278,11 @@ impl WahaSimulator {
 
     /// Teaches the account that hidden id `lid` is phone chat id `phone` (both with their suffix).
     pub fn set_lid(&self, lid: &str, phone: &str) {
-        self.state.lock().expect("sim state").lids.insert(lid.to_owned(), phone.to_owned());
+        self.state
+            .lock()
+            .expect("sim state")
+            .lids
+            .insert(lid.to_owned(), phone.to_owned());
     }
 
     /// Every startTyping/stopTyping call, oldest first.
@@ -284,7 +325,9 @@ impl WahaSimulator {
                 s.config
                     .webhooks
                     .iter()
-                    .filter(|w| w.events.is_empty() || w.events.iter().any(|e| e == event || e == "*"))
+                    .filter(|w| {
+                        w.events.is_empty() || w.events.iter().any(|e| e == event || e == "*")
+                    })
                     .cloned()
                     .collect()
             })
@@ -326,24 +369,36 @@ impl WahaSimulator {
                 .header(HEADER_TIMESTAMP, now_ms().to_string())
                 .body(body.to_vec());
             if let Some(hmac) = &hook.hmac {
-                req = req.header(HEADER_HMAC, sign_body(&hmac.key, body)).header(HEADER_HMAC_ALGORITHM, "sha512");
+                req = req
+                    .header(HEADER_HMAC, sign_body(&hmac.key, body))
+                    .header(HEADER_HMAC_ALGORITHM, "sha512");
             }
             last = match req.send().await {
                 Ok(resp) => resp.status().as_u16(),
                 Err(_) => 0,
             };
             if (200..300).contains(&last) {
-                self.state.lock().expect("sim state").counters.webhooks_delivered += 1;
+                self.state
+                    .lock()
+                    .expect("sim state")
+                    .counters
+                    .webhooks_delivered += 1;
                 return last;
             }
-            self.state.lock().expect("sim state").counters.webhooks_failed_attempts += 1;
+            self.state
+                .lock()
+                .expect("sim state")
+                .counters
+                .webhooks_failed_attempts += 1;
             // A 4xx other than 404/409/429/503 will not get better; WAHA retries all non-2xx, the
             // simulator does the same.
             if attempt + 1 < attempts {
                 let base = retries.delay_seconds.max(0.0);
                 let delay = match retries.policy.as_str() {
                     "linear" => base * f64::from(attempt + 1),
-                    "exponential" => base * 2f64.powi(attempt as i32) * rand::rng().random_range(0.8..1.2),
+                    "exponential" => {
+                        base * 2f64.powi(attempt as i32) * rand::rng().random_range(0.8..1.2)
+                    }
                     _ => base,
                 };
                 tokio::time::sleep(Duration::from_secs_f64(delay)).await;
@@ -359,13 +414,17 @@ fn now_ms() -> i64 {
 
 fn new_event_id() -> String {
     let mut rng = rand::rng();
-    let chars: String = (0..26).map(|_| char::from(b"0123456789abcdefghjkmnpqrstvwxyz"[rng.random_range(0..32)])).collect();
+    let chars: String = (0..26)
+        .map(|_| char::from(b"0123456789abcdefghjkmnpqrstvwxyz"[rng.random_range(0..32)]))
+        .collect();
     format!("evt_{chars}")
 }
 
 fn new_message_hex() -> String {
     let mut rng = rand::rng();
-    (0..32).map(|_| char::from(b"0123456789ABCDEF"[rng.random_range(0..16)])).collect()
+    (0..32)
+        .map(|_| char::from(b"0123456789ABCDEF"[rng.random_range(0..16)]))
+        .collect()
 }
 
 fn problem(status: StatusCode, message: &str) -> Response {
@@ -386,13 +445,25 @@ fn session_json(s: &Session) -> Value {
            "me": if s.status == "WORKING" { json!({"id": ME, "pushName": "Ventros Demo"}) } else { Value::Null }})
 }
 
-async fn create_session(State(sim): State<WahaSimulator>, headers: HeaderMap, Json(req): Json<CreateSession>) -> Response {
+async fn create_session(
+    State(sim): State<WahaSimulator>,
+    headers: HeaderMap,
+    Json(req): Json<CreateSession>,
+) -> Response {
     if !sim.authorised(&headers) {
         return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
     let name = req.name.unwrap_or_else(|| "default".into());
-    let status = if req.start.unwrap_or(true) { "WORKING" } else { "STOPPED" };
-    let session = Session { name: name.clone(), status: status.into(), config: req.config.unwrap_or_default() };
+    let status = if req.start.unwrap_or(true) {
+        "WORKING"
+    } else {
+        "STOPPED"
+    };
+    let session = Session {
+        name: name.clone(),
+        status: status.into(),
+        config: req.config.unwrap_or_default(),
+    };
     let mut state = sim.state.lock().expect("sim state");
     if state.sessions.contains_key(&name) {
         return problem(StatusCode::UNPROCESSABLE_ENTITY, "Session already exists");
@@ -412,17 +483,24 @@ async fn update_session(
         return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
     let mut state = sim.state.lock().expect("sim state");
-    let session = state.sessions.entry(name.clone()).or_insert_with(|| Session {
-        name,
-        status: "WORKING".into(),
-        config: SessionConfig::default(),
-    });
+    let session = state
+        .sessions
+        .entry(name.clone())
+        .or_insert_with(|| Session {
+            name,
+            status: "WORKING".into(),
+            config: SessionConfig::default(),
+        });
     // PUT replaces the whole config, as WAHA does.
     session.config = req.config.unwrap_or_default();
     Json(session_json(session)).into_response()
 }
 
-async fn get_session(State(sim): State<WahaSimulator>, headers: HeaderMap, Path(name): Path<String>) -> Response {
+async fn get_session(
+    State(sim): State<WahaSimulator>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
     if !sim.authorised(&headers) {
         return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
@@ -438,7 +516,14 @@ async fn list_sessions(State(sim): State<WahaSimulator>, headers: HeaderMap) -> 
         return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
     let state = sim.state.lock().expect("sim state");
-    Json(state.sessions.values().map(session_json).collect::<Vec<_>>()).into_response()
+    Json(
+        state
+            .sessions
+            .values()
+            .map(session_json)
+            .collect::<Vec<_>>(),
+    )
+    .into_response()
 }
 
 #[derive(Deserialize)]
@@ -454,7 +539,11 @@ fn valid_chat_id(chat_id: &str) -> bool {
     !local.is_empty() && matches!(domain, "c.us" | "lid" | "g.us" | "s.whatsapp.net")
 }
 
-async fn send_text(State(sim): State<WahaSimulator>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn send_text(
+    State(sim): State<WahaSimulator>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     if !sim.authorised(&headers) {
         return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
@@ -477,7 +566,10 @@ async fn send_text(State(sim): State<WahaSimulator>, headers: HeaderMap, body: a
         sim.state.lock().expect("sim state").counters.rejected_calls += 1;
         return problem(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
     }
-    if let Some(status) = faults.reject_status.and_then(|s| StatusCode::from_u16(s).ok()) {
+    if let Some(status) = faults
+        .reject_status
+        .and_then(|s| StatusCode::from_u16(s).ok())
+    {
         sim.state.lock().expect("sim state").counters.rejected_calls += 1;
         return problem(status, "The number is not registered on WhatsApp");
     }
@@ -489,11 +581,17 @@ async fn send_text(State(sim): State<WahaSimulator>, headers: HeaderMap, body: a
     };
     if faults.reject_chat_ids.contains(&chat_id) {
         sim.state.lock().expect("sim state").counters.rejected_calls += 1;
-        return problem(StatusCode::UNPROCESSABLE_ENTITY, "The number is not registered on WhatsApp");
+        return problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The number is not registered on WhatsApp",
+        );
     }
     let session = req.session.unwrap_or_else(|| "default".into());
     if !valid_chat_id(&chat_id) || text.is_empty() {
-        return problem(StatusCode::BAD_REQUEST, "chatId must be a WhatsApp chat id and text must not be empty");
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "chatId must be a WhatsApp chat id and text must not be empty",
+        );
     }
     let message = SimMessage {
         id: format!("true_{chat_id}_{}", new_message_hex()),
@@ -535,27 +633,48 @@ async fn send_text(State(sim): State<WahaSimulator>, headers: HeaderMap, body: a
     (StatusCode::CREATED, Json(response)).into_response()
 }
 
-async fn send_seen(State(sim): State<WahaSimulator>, headers: HeaderMap, Json(req): Json<Value>) -> Response {
+async fn send_seen(
+    State(sim): State<WahaSimulator>,
+    headers: HeaderMap,
+    Json(req): Json<Value>,
+) -> Response {
     if !sim.authorised(&headers) {
         return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
-    if req.get("chatId").and_then(Value::as_str).is_none_or(|c| !valid_chat_id(c)) {
+    if req
+        .get("chatId")
+        .and_then(Value::as_str)
+        .is_none_or(|c| !valid_chat_id(c))
+    {
         return problem(StatusCode::BAD_REQUEST, "chatId is required");
     }
     sim.state.lock().expect("sim state").counters.seen += 1;
     (StatusCode::CREATED, Json(json!({}))).into_response()
 }
 
-async fn typing(State(sim): State<WahaSimulator>, headers: HeaderMap, Json(req): Json<Value>, on: bool) -> Response {
+async fn typing(
+    State(sim): State<WahaSimulator>,
+    headers: HeaderMap,
+    Json(req): Json<Value>,
+    on: bool,
+) -> Response {
     if !sim.authorised(&headers) {
         return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
-    let Some(chat_id) = req.get("chatId").and_then(Value::as_str).filter(|c| valid_chat_id(c)) else {
+    let Some(chat_id) = req
+        .get("chatId")
+        .and_then(Value::as_str)
+        .filter(|c| valid_chat_id(c))
+    else {
         return problem(StatusCode::BAD_REQUEST, "chatId is required");
     };
     let mut state = sim.state.lock().expect("sim state");
     state.counters.typing += 1;
-    state.typing_log.push(TypingEvent { chat_id: chat_id.to_owned(), on, at_ms: now_ms() });
+    state.typing_log.push(TypingEvent {
+        chat_id: chat_id.to_owned(),
+        on,
+        at_ms: now_ms(),
+    });
     (StatusCode::CREATED, Json(json!({}))).into_response()
 }
 
@@ -586,11 +705,29 @@ async fn list_chat_messages(
     chat_history(&sim, &headers, session, chat_id, q.limit, false)
 }
 
-async fn list_messages(State(sim): State<WahaSimulator>, headers: HeaderMap, Query(q): Query<MessagesQuery>) -> Response {
-    chat_history(&sim, &headers, q.session.unwrap_or_else(|| "default".into()), q.chat_id, q.limit, true)
+async fn list_messages(
+    State(sim): State<WahaSimulator>,
+    headers: HeaderMap,
+    Query(q): Query<MessagesQuery>,
+) -> Response {
+    chat_history(
+        &sim,
+        &headers,
+        q.session.unwrap_or_else(|| "default".into()),
+        q.chat_id,
+        q.limit,
+        true,
+    )
 }
 
-fn chat_history(sim: &WahaSimulator, headers: &HeaderMap, session: String, chat_id: String, limit: Option<usize>, legacy: bool) -> Response {
+fn chat_history(
+    sim: &WahaSimulator,
+    headers: &HeaderMap,
+    session: String,
+    chat_id: String,
+    limit: Option<usize>,
+    legacy: bool,
+) -> Response {
     if !sim.authorised(headers) {
         return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
@@ -608,7 +745,11 @@ fn chat_history(sim: &WahaSimulator, headers: &HeaderMap, session: String, chat_
             return problem(StatusCode::NOT_FOUND, "Cannot GET /api/messages");
         }
     }
-    let q = MessagesQuery { chat_id, limit, session: Some(session.clone()) };
+    let q = MessagesQuery {
+        chat_id,
+        limit,
+        session: Some(session.clone()),
+    };
     let state = sim.state.lock().expect("sim state");
     let list: Vec<Value> = state
         .messages
@@ -625,7 +766,10 @@ fn chat_history(sim: &WahaSimulator, headers: &HeaderMap, session: String, chat_
 }
 
 /// A call to the lid map: counted, then refused without the key or during an outage.
-fn lid_map<'a>(sim: &'a WahaSimulator, headers: &HeaderMap) -> Result<std::sync::MutexGuard<'a, SimState>, (StatusCode, &'static str)> {
+fn lid_map<'a>(
+    sim: &'a WahaSimulator,
+    headers: &HeaderMap,
+) -> Result<std::sync::MutexGuard<'a, SimState>, (StatusCode, &'static str)> {
     if !sim.authorised(headers) {
         return Err((StatusCode::UNAUTHORIZED, "Unauthorized"));
     }
@@ -639,24 +783,44 @@ fn lid_map<'a>(sim: &'a WahaSimulator, headers: &HeaderMap) -> Result<std::sync:
 }
 
 /// `GET /api/{session}/lids/{lid}`: `{"lid", "pn"}`, `pn` null when the account does not know it.
-async fn lid_to_phone(State(sim): State<WahaSimulator>, headers: HeaderMap, axum::extract::Path((_session, lid)): axum::extract::Path<(String, String)>) -> Response {
+async fn lid_to_phone(
+    State(sim): State<WahaSimulator>,
+    headers: HeaderMap,
+    axum::extract::Path((_session, lid)): axum::extract::Path<(String, String)>,
+) -> Response {
     let state = match lid_map(&sim, &headers) {
         Ok(state) => state,
         Err((status, reason)) => return problem(status, reason),
     };
-    let lid = if lid.contains('@') { lid } else { format!("{lid}@lid") };
+    let lid = if lid.contains('@') {
+        lid
+    } else {
+        format!("{lid}@lid")
+    };
     let pn = state.lids.get(&lid).cloned();
     Json(json!({"lid": lid, "pn": pn})).into_response()
 }
 
 /// `GET /api/{session}/lids/pn/{phoneNumber}`: `{"lid", "pn"}`, `lid` null when unknown.
-async fn phone_to_lid(State(sim): State<WahaSimulator>, headers: HeaderMap, axum::extract::Path((_session, phone)): axum::extract::Path<(String, String)>) -> Response {
+async fn phone_to_lid(
+    State(sim): State<WahaSimulator>,
+    headers: HeaderMap,
+    axum::extract::Path((_session, phone)): axum::extract::Path<(String, String)>,
+) -> Response {
     let state = match lid_map(&sim, &headers) {
         Ok(state) => state,
         Err((status, reason)) => return problem(status, reason),
     };
-    let phone = if phone.contains('@') { phone } else { format!("{phone}@c.us") };
-    let lid = state.lids.iter().find(|(_, pn)| **pn == phone).map(|(lid, _)| lid.clone());
+    let phone = if phone.contains('@') {
+        phone
+    } else {
+        format!("{phone}@c.us")
+    };
+    let lid = state
+        .lids
+        .iter()
+        .find(|(_, pn)| **pn == phone)
+        .map(|(lid, _)| lid.clone());
     Json(json!({"lid": lid, "pn": phone})).into_response()
 }
 
@@ -707,9 +871,15 @@ fn one() -> u32 {
     1
 }
 
-async fn inject_inbound(State(sim): State<WahaSimulator>, Json(req): Json<InboundRequest>) -> Response {
+async fn inject_inbound(
+    State(sim): State<WahaSimulator>,
+    Json(req): Json<InboundRequest>,
+) -> Response {
     if !valid_chat_id(&req.from) || req.messages.is_empty() {
-        return problem(StatusCode::BAD_REQUEST, "from must be a chat id and messages must not be empty");
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "from must be a chat id and messages must not be empty",
+        );
     }
     let now = now_ms() / 1000;
     let mut payloads: Vec<(String, Value)> = req
@@ -774,11 +944,26 @@ struct SessionStatusRequest {
     status: String,
 }
 
-async fn emit_session_status(State(sim): State<WahaSimulator>, Json(req): Json<SessionStatusRequest>) -> Response {
-    if let Some(s) = sim.state.lock().expect("sim state").sessions.get_mut(&req.session) {
+async fn emit_session_status(
+    State(sim): State<WahaSimulator>,
+    Json(req): Json<SessionStatusRequest>,
+) -> Response {
+    if let Some(s) = sim
+        .state
+        .lock()
+        .expect("sim state")
+        .sessions
+        .get_mut(&req.session)
+    {
         s.status = req.status.clone();
     }
-    let statuses = sim.deliver(&req.session, "session.status", json!({"name": req.session, "status": req.status})).await;
+    let statuses = sim
+        .deliver(
+            &req.session,
+            "session.status",
+            json!({"name": req.session, "status": req.status}),
+        )
+        .await;
     Json(json!({"statuses": statuses})).into_response()
 }
 

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use base64::Engine;
@@ -36,7 +36,9 @@ pub const REFRESH_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Roles, weakest first: a viewer reads; an agent also works conversations, contacts and deals; an
 /// admin also manages channels, pipelines, users, API keys and webhooks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Viewer,
@@ -83,7 +85,11 @@ impl Principal {
         if self.role >= role {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("this needs the {} role; yours is {}", role.as_str(), self.role.as_str())))
+            Err(ApiError::Forbidden(format!(
+                "this needs the {} role; yours is {}",
+                role.as_str(),
+                self.role.as_str()
+            )))
         }
     }
 
@@ -116,7 +122,9 @@ pub struct NewApiKey {
 pub fn random_alnum(len: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut rng = rand::rng();
-    (0..len).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect()
+    (0..len)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
 }
 
 pub fn sha256(value: &str) -> Vec<u8> {
@@ -124,7 +132,12 @@ pub fn sha256(value: &str) -> Vec<u8> {
 }
 
 /// Creates an API key. `executor` is either the owner pool (admin CLI) or a tenant transaction.
-pub async fn insert_api_key<'e, E>(executor: E, tenant_id: Uuid, name: &str, role: Role) -> Result<NewApiKey, sqlx::Error>
+pub async fn insert_api_key<'e, E>(
+    executor: E,
+    tenant_id: Uuid,
+    name: &str,
+    role: Role,
+) -> Result<NewApiKey, sqlx::Error>
 where
     E: sqlx::PgExecutor<'e>,
 {
@@ -144,14 +157,22 @@ where
 }
 
 /// Creates an admin API key for a tenant (the admin CLI and tests).
-pub async fn create_api_key(pool: &PgPool, tenant_id: Uuid, name: &str) -> Result<NewApiKey, sqlx::Error> {
+pub async fn create_api_key(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    name: &str,
+) -> Result<NewApiKey, sqlx::Error> {
     insert_api_key(pool, tenant_id, name, Role::Admin).await
 }
 
 /// Creates a tenant with its first (admin) API key.
 pub async fn create_tenant(pool: &PgPool, name: &str) -> Result<(Uuid, NewApiKey), sqlx::Error> {
     let tenant_id = Uuid::now_v7();
-    sqlx::query("INSERT INTO tenants (id, name) VALUES ($1, $2)").bind(tenant_id).bind(name).execute(pool).await?;
+    sqlx::query("INSERT INTO tenants (id, name) VALUES ($1, $2)")
+        .bind(tenant_id)
+        .bind(name)
+        .execute(pool)
+        .await?;
     let key = create_api_key(pool, tenant_id, "default").await?;
     Ok((tenant_id, key))
 }
@@ -171,7 +192,9 @@ static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCU
 async fn hashing_slot() -> Result<tokio::sync::SemaphorePermit<'static>, ApiError> {
     match tokio::time::timeout(HASH_QUEUE_WAIT, HASHING.acquire()).await {
         Ok(Ok(permit)) => Ok(permit),
-        _ => Err(ApiError::Unavailable("too many logins at once; retry shortly".into())),
+        _ => Err(ApiError::Unavailable(
+            "too many logins at once; retry shortly".into(),
+        )),
     }
 }
 
@@ -179,8 +202,14 @@ async fn hashing_slot() -> Result<tokio::sync::SemaphorePermit<'static>, ApiErro
 pub async fn hash_password(password: String) -> Result<String, ApiError> {
     let _slot = hashing_slot().await?;
     tokio::task::spawn_blocking(move || {
-        let salt = SaltString::from_b64(&base64::engine::general_purpose::STANDARD_NO_PAD.encode(rand::random::<[u8; 16]>())).map_err(|e| anyhow::anyhow!(e.to_string()))?;
-        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| anyhow::anyhow!(e.to_string()))
+        let salt = SaltString::from_b64(
+            &base64::engine::general_purpose::STANDARD_NO_PAD.encode(rand::random::<[u8; 16]>()),
+        )
+        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow::anyhow!(e.to_string()))
     })
     .await
     .map_err(|e| ApiError::Internal(e.into()))?
@@ -191,7 +220,11 @@ pub async fn hash_password(password: String) -> Result<String, ApiError> {
 pub async fn verify_password(password: String, hash: String) -> Result<bool, ApiError> {
     let _slot = hashing_slot().await?;
     Ok(tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        PasswordHash::new(&hash).is_ok_and(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
     })
     .await
     .unwrap_or(false))
@@ -201,13 +234,22 @@ pub async fn verify_password(password: String, hash: String) -> Result<bool, Api
 pub fn validate_password(password: &str) -> Result<(), ApiError> {
     let n = password.chars().count();
     if !(10..=200).contains(&n) {
-        return Err(ApiError::Unprocessable("password must be 10 to 200 characters".into()));
+        return Err(ApiError::Unprocessable(
+            "password must be 10 to 200 characters".into(),
+        ));
     }
     Ok(())
 }
 
 /// Creates a user (admin CLI, tests and `POST /api/v1/users`).
-pub async fn insert_user<'e, E>(executor: E, tenant_id: Uuid, email: &str, name: &str, role: Role, password_hash: &str) -> Result<Uuid, sqlx::Error>
+pub async fn insert_user<'e, E>(
+    executor: E,
+    tenant_id: Uuid,
+    email: &str,
+    name: &str,
+    role: Role,
+    password_hash: &str,
+) -> Result<Uuid, sqlx::Error>
 where
     E: sqlx::PgExecutor<'e>,
 {
@@ -245,8 +287,19 @@ const MAX_ACCOUNTS_PER_EMAIL: i64 = 10;
 /// Checks e-mail and password; 401 for any mismatch, without saying which. The address may have
 /// an account in several tenants: the password picks the account, and `tenant_id` only when the
 /// same password opens more than one.
-pub async fn login(state: &AppState, email: &str, password: &str, tenant_hint: Option<Uuid>) -> Result<TokenPair, ApiError> {
-    type Row = (Uuid, Uuid, String, String, Option<chrono::DateTime<chrono::Utc>>);
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    tenant_hint: Option<Uuid>,
+) -> Result<TokenPair, ApiError> {
+    type Row = (
+        Uuid,
+        Uuid,
+        String,
+        String,
+        Option<chrono::DateTime<chrono::Utc>>,
+    );
     let rows: Vec<Row> = sqlx::query_as("SELECT id, tenant_id, role, password_hash, disabled_at FROM ventros_user_by_email($1) LIMIT $2")
         .bind(email)
         .bind(MAX_ACCOUNTS_PER_EMAIL)
@@ -276,20 +329,39 @@ pub async fn login(state: &AppState, email: &str, password: &str, tenant_hint: O
     let (user_id, tenant_id, role) = match matches.as_slice() {
         [] => return Err(invalid()),
         [one] => one.clone(),
-        _ => return Err(ApiError::Conflict("this e-mail and password open several accounts: say which with tenant_id".into())),
+        _ => {
+            return Err(ApiError::Conflict(
+                "this e-mail and password open several accounts: say which with tenant_id".into(),
+            ));
+        }
     };
     let role = Role::parse(&role).ok_or_else(invalid)?;
     let mut tx = crate::db::tenant_tx(&state.pool, tenant_id).await?;
-    sqlx::query("UPDATE users SET last_login_at = now() WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE users SET last_login_at = now() WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     let family_id = Uuid::now_v7();
     let refresh = insert_refresh_token(&mut tx, tenant_id, user_id, family_id).await?;
     tx.commit().await?;
-    Ok(token_pair(state, tenant_id, user_id, role, family_id, refresh))
+    Ok(token_pair(
+        state, tenant_id, user_id, role, family_id, refresh,
+    ))
 }
 
-fn token_pair(state: &AppState, tenant_id: Uuid, user_id: Uuid, role: Role, family_id: Uuid, refresh_token: String) -> TokenPair {
+fn token_pair(
+    state: &AppState,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    role: Role,
+    family_id: Uuid,
+    refresh_token: String,
+) -> TokenPair {
     TokenPair {
-        access_token: state.config.tokens.issue(tenant_id, user_id, role, family_id),
+        access_token: state
+            .config
+            .tokens
+            .issue(tenant_id, user_id, role, family_id),
         token_type: "Bearer",
         expires_in: ACCESS_TOKEN_TTL.as_secs(),
         refresh_token,
@@ -299,7 +371,12 @@ fn token_pair(state: &AppState, tenant_id: Uuid, user_id: Uuid, role: Role, fami
     }
 }
 
-async fn insert_refresh_token(tx: &mut sqlx::PgConnection, tenant_id: Uuid, user_id: Uuid, family_id: Uuid) -> Result<String, sqlx::Error> {
+async fn insert_refresh_token(
+    tx: &mut sqlx::PgConnection,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    family_id: Uuid,
+) -> Result<String, sqlx::Error> {
     let token = format!("vtr_rt_{}", random_alnum(48));
     sqlx::query(
         "INSERT INTO refresh_tokens (id, tenant_id, user_id, family_id, token_sha256, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -318,9 +395,13 @@ async fn insert_refresh_token(tx: &mut sqlx::PgConnection, tenant_id: Uuid, user
 /// Trades a refresh token for a new pair. A token presented twice was copied: its whole family
 /// (every token descended from the same login) is revoked.
 pub async fn refresh(state: &AppState, token: &str) -> Result<TokenPair, ApiError> {
-    let invalid = || ApiError::Unauthorized("the refresh token is invalid or expired; log in again".into());
+    let invalid =
+        || ApiError::Unauthorized("the refresh token is invalid or expired; log in again".into());
     let digest = sha256(token);
-    let tenant_id: Option<Uuid> = sqlx::query_scalar("SELECT ventros_refresh_token_tenant($1)").bind(&digest).fetch_one(&state.pool).await?;
+    let tenant_id: Option<Uuid> = sqlx::query_scalar("SELECT ventros_refresh_token_tenant($1)")
+        .bind(&digest)
+        .fetch_one(&state.pool)
+        .await?;
     let tenant_id = tenant_id.ok_or_else(invalid)?;
     let mut tx = crate::db::tenant_tx(&state.pool, tenant_id).await?;
     type Row = (Uuid, Uuid, bool, bool, bool, String, bool);
@@ -341,7 +422,10 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<TokenPair, ApiErro
     if used || revoked || expired || disabled {
         return Err(invalid());
     }
-    sqlx::query("UPDATE refresh_tokens SET used_at = now() WHERE token_sha256 = $1").bind(&digest).execute(&mut *tx).await?;
+    sqlx::query("UPDATE refresh_tokens SET used_at = now() WHERE token_sha256 = $1")
+        .bind(&digest)
+        .execute(&mut *tx)
+        .await?;
     let next = insert_refresh_token(&mut tx, tenant_id, user_id, family_id).await?;
     tx.commit().await?;
     let role = Role::parse(&role).ok_or_else(invalid)?;
@@ -351,8 +435,13 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<TokenPair, ApiErro
 /// Revokes the refresh token's family (logout). Unknown tokens are fine: logging out twice works.
 pub async fn logout(state: &AppState, token: &str) -> Result<(), ApiError> {
     let digest = sha256(token);
-    let tenant_id: Option<Uuid> = sqlx::query_scalar("SELECT ventros_refresh_token_tenant($1)").bind(&digest).fetch_one(&state.pool).await?;
-    let Some(tenant_id) = tenant_id else { return Ok(()) };
+    let tenant_id: Option<Uuid> = sqlx::query_scalar("SELECT ventros_refresh_token_tenant($1)")
+        .bind(&digest)
+        .fetch_one(&state.pool)
+        .await?;
+    let Some(tenant_id) = tenant_id else {
+        return Ok(());
+    };
     let mut tx = crate::db::tenant_tx(&state.pool, tenant_id).await?;
     sqlx::query(
         "UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL
@@ -394,7 +483,9 @@ const JWT_HEADER: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"; // {"alg":"HS25
 
 impl TokenKeys {
     pub fn new(secret: &[u8]) -> Self {
-        TokenKeys { secret: secret.into() }
+        TokenKeys {
+            secret: secret.into(),
+        }
     }
 
     fn mac(&self) -> Hmac<Sha256> {
@@ -403,12 +494,22 @@ impl TokenKeys {
 
     pub fn issue(&self, tenant_id: Uuid, user_id: Uuid, role: Role, session_id: Uuid) -> String {
         let now = chrono::Utc::now().timestamp();
-        let claims = Claims { sub: user_id, tid: tenant_id, role, sid: session_id, iat: now, exp: now + ACCESS_TOKEN_TTL.as_secs() as i64 };
+        let claims = Claims {
+            sub: user_id,
+            tid: tenant_id,
+            role,
+            sid: session_id,
+            iat: now,
+            exp: now + ACCESS_TOKEN_TTL.as_secs() as i64,
+        };
         let payload = B64URL.encode(serde_json::to_vec(&claims).expect("claims serialise"));
         let signing_input = format!("{JWT_HEADER}.{payload}");
         let mut mac = self.mac();
         mac.update(signing_input.as_bytes());
-        format!("{signing_input}.{}", B64URL.encode(mac.finalize().into_bytes()))
+        format!(
+            "{signing_input}.{}",
+            B64URL.encode(mac.finalize().into_bytes())
+        )
     }
 
     /// The token's principal, if its signature, algorithm and expiry are right. Only our exact
@@ -423,8 +524,14 @@ impl TokenKeys {
         mac.update(signing_input.as_bytes());
         mac.verify_slice(&B64URL.decode(signature).ok()?).ok()?;
         let claims: Claims = serde_json::from_slice(&B64URL.decode(payload).ok()?).ok()?;
-        (claims.exp > chrono::Utc::now().timestamp())
-            .then_some((Principal { tenant_id: claims.tid, role: claims.role, actor: Actor::User(claims.sub) }, claims.sid))
+        (claims.exp > chrono::Utc::now().timestamp()).then_some((
+            Principal {
+                tenant_id: claims.tid,
+                role: claims.role,
+                actor: Actor::User(claims.sub),
+            },
+            claims.sid,
+        ))
     }
 }
 
@@ -443,7 +550,11 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(per_minute: u32, burst: u32) -> Self {
-        RateLimiter { per_minute: per_minute.max(1), burst: f64::from(burst.max(1)), buckets: Arc::default() }
+        RateLimiter {
+            per_minute: per_minute.max(1),
+            burst: f64::from(burst.max(1)),
+            buckets: Arc::default(),
+        }
     }
 
     /// Takes one token; `Err(seconds)` until the next one when the bucket is empty.
@@ -474,32 +585,61 @@ impl RateLimiter {
 
 /// Authenticates a bearer credential (API key or access token).
 pub async fn authenticate(state: &AppState, credential: &str) -> Result<Principal, ApiError> {
-    let unauthorized = || ApiError::Unauthorized("a valid API key or access token is required: Authorization: Bearer …".into());
+    let unauthorized = || {
+        ApiError::Unauthorized(
+            "a valid API key or access token is required: Authorization: Bearer …".into(),
+        )
+    };
     let principal = if let Some(rest) = credential.strip_prefix("vtr_") {
         let (prefix, _) = rest.split_once('_').ok_or_else(unauthorized)?;
-        type KeyRow = (Uuid, Uuid, Vec<u8>, String, Option<chrono::DateTime<chrono::Utc>>);
-        let row: Option<KeyRow> = sqlx::query_as("SELECT id, tenant_id, key_sha256, role, revoked_at FROM ventros_api_key_by_prefix($1)")
-            .bind(prefix)
-            .fetch_optional(&state.pool)
-            .await?;
+        type KeyRow = (
+            Uuid,
+            Uuid,
+            Vec<u8>,
+            String,
+            Option<chrono::DateTime<chrono::Utc>>,
+        );
+        let row: Option<KeyRow> = sqlx::query_as(
+            "SELECT id, tenant_id, key_sha256, role, revoked_at FROM ventros_api_key_by_prefix($1)",
+        )
+        .bind(prefix)
+        .fetch_optional(&state.pool)
+        .await?;
         let Some((api_key_id, tenant_id, stored, role, revoked_at)) = row else {
             return Err(unauthorized());
         };
         if revoked_at.is_some() || !bool::from(stored.ct_eq(&sha256(credential))) {
             return Err(unauthorized());
         }
-        let principal = Principal { tenant_id, role: Role::parse(&role).ok_or_else(unauthorized)?, actor: Actor::ApiKey(api_key_id) };
+        let principal = Principal {
+            tenant_id,
+            role: Role::parse(&role).ok_or_else(unauthorized)?,
+            actor: Actor::ApiKey(api_key_id),
+        };
         state.key_usage.touch(&state.pool, principal).await;
         principal
     } else {
-        let (principal, session_id) = state.config.tokens.verify(credential).ok_or_else(unauthorized)?;
+        let (principal, session_id) = state
+            .config
+            .tokens
+            .verify(credential)
+            .ok_or_else(unauthorized)?;
         // The signature says who the user was; the session says whether they still are: logged
         // out, disabled, demoted or with a new password, the token stops working.
-        let Actor::User(user_id) = principal.actor else { return Err(unauthorized()) };
-        let role = state.sessions.role(&state.pool, principal.tenant_id, user_id, session_id).await?.ok_or_else(unauthorized)?;
+        let Actor::User(user_id) = principal.actor else {
+            return Err(unauthorized());
+        };
+        let role = state
+            .sessions
+            .role(&state.pool, principal.tenant_id, user_id, session_id)
+            .await?
+            .ok_or_else(unauthorized)?;
         Principal { role, ..principal }
     };
-    state.limiter.check(&principal.limiter_key().to_string()).map_err(ApiError::TooManyRequests)?;
+    state
+        .limiter
+        .check(&principal.limiter_key().to_string())
+        .map_err(ApiError::TooManyRequests)?;
     Ok(principal)
 }
 
@@ -519,8 +659,18 @@ type SessionState = (Option<Role>, Instant);
 impl SessionCache {
     /// The user's current role while the session (refresh-token family) is alive and the user
     /// enabled; `None` otherwise.
-    pub async fn role(&self, pool: &PgPool, tenant_id: Uuid, user_id: Uuid, session_id: Uuid) -> Result<Option<Role>, ApiError> {
-        if let Some((role, at)) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&(user_id, session_id))
+    pub async fn role(
+        &self,
+        pool: &PgPool,
+        tenant_id: Uuid,
+        user_id: Uuid,
+        session_id: Uuid,
+    ) -> Result<Option<Role>, ApiError> {
+        if let Some((role, at)) = self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(user_id, session_id))
             && at.elapsed() < SESSION_CHECK_TTL
         {
             return Ok(*role);
@@ -559,17 +709,25 @@ pub struct KeyUsage(Arc<Mutex<HashMap<Uuid, Instant>>>);
 
 impl KeyUsage {
     async fn touch(&self, pool: &PgPool, principal: Principal) {
-        let Actor::ApiKey(id) = principal.actor else { return };
+        let Actor::ApiKey(id) = principal.actor else {
+            return;
+        };
         {
             let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
-            if seen.get(&id).is_some_and(|at| at.elapsed() < Duration::from_secs(60)) {
+            if seen
+                .get(&id)
+                .is_some_and(|at| at.elapsed() < Duration::from_secs(60))
+            {
                 return;
             }
             seen.insert(id, Instant::now());
         }
         let result = async {
             let mut tx = crate::db::tenant_tx(pool, principal.tenant_id).await?;
-            sqlx::query("UPDATE api_keys SET last_used_at = now() WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE api_keys SET last_used_at = now() WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await
         }
         .await;
@@ -592,7 +750,10 @@ pub type AsAdmin = Authorized<2>;
 impl<const MIN: u8> FromRequestParts<AppState> for Authorized<MIN> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let principal = Principal::from_request_parts(parts, state).await?;
         principal.require(if MIN >= 2 { Role::Admin } else { Role::Agent })?;
         Ok(Authorized(principal))
@@ -601,14 +762,27 @@ impl<const MIN: u8> FromRequestParts<AppState> for Authorized<MIN> {
 
 /// The bearer credential of a request, if any.
 pub fn bearer(parts: &Parts) -> Option<&str> {
-    parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+    parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
 }
 
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let credential = bearer(parts).ok_or_else(|| ApiError::Unauthorized("a valid API key or access token is required: Authorization: Bearer …".into()))?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let credential = bearer(parts).ok_or_else(|| {
+            ApiError::Unauthorized(
+                "a valid API key or access token is required: Authorization: Bearer …".into(),
+            )
+        })?;
         authenticate(state, credential).await
     }
 }
@@ -620,13 +794,28 @@ mod tests {
     #[tokio::test]
     async fn password_hashing_waits_for_a_slot_and_then_gives_up() {
         // Every slot taken (a flood of logins): the next hash waits, then is told to retry.
-        let taken = HASHING.acquire_many(CONCURRENT_HASHES as u32).await.unwrap();
+        let taken = HASHING
+            .acquire_many(CONCURRENT_HASHES as u32)
+            .await
+            .unwrap();
         let started = Instant::now();
-        let refused = verify_password("guess".into(), "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into()).await;
-        assert!(matches!(refused, Err(ApiError::Unavailable(_))), "{refused:?}");
+        let refused = verify_password(
+            "guess".into(),
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
+        )
+        .await;
+        assert!(
+            matches!(refused, Err(ApiError::Unavailable(_))),
+            "{refused:?}"
+        );
         assert!(started.elapsed() >= HASH_QUEUE_WAIT);
         drop(taken);
-        assert!(!verify_password("guess".into(), "not a hash".into()).await.unwrap(), "a slot is free again");
+        assert!(
+            !verify_password("guess".into(), "not a hash".into())
+                .await
+                .unwrap(),
+            "a slot is free again"
+        );
     }
 
     #[test]
@@ -635,7 +824,10 @@ mod tests {
         let (tenant, user, session) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
         let token = keys.issue(tenant, user, Role::Agent, session);
         let (principal, sid) = keys.verify(&token).unwrap();
-        assert_eq!((principal.tenant_id, principal.actor, sid), (tenant, Actor::User(user), session));
+        assert_eq!(
+            (principal.tenant_id, principal.actor, sid),
+            (tenant, Actor::User(user), session)
+        );
         let other = TokenKeys::new(b"another-key-another-key-another!");
         assert!(other.verify(&token).is_none());
         let (head, _) = token.rsplit_once('.').unwrap();

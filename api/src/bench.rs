@@ -20,8 +20,22 @@ pub struct BenchTenant {
 /// Creates a tenant named `name` (through the schema owner's `pool`), a WAHA channel with
 /// `settings` through the API at `api_url`, and a simulator session whose signed webhooks go to
 /// that channel (retried every 0.2 s, 50 times).
-pub async fn waha_tenant(pool: &sqlx::PgPool, http: &reqwest::Client, api_url: &str, name: &str, settings: Value) -> anyhow::Result<BenchTenant> {
-    waha_tenant_with_retries(pool, http, api_url, name, settings, json!({"policy": "constant", "delaySeconds": 0.2, "attempts": 50})).await
+pub async fn waha_tenant(
+    pool: &sqlx::PgPool,
+    http: &reqwest::Client,
+    api_url: &str,
+    name: &str,
+    settings: Value,
+) -> anyhow::Result<BenchTenant> {
+    waha_tenant_with_retries(
+        pool,
+        http,
+        api_url,
+        name,
+        settings,
+        json!({"policy": "constant", "delaySeconds": 0.2, "attempts": 50}),
+    )
+    .await
 }
 
 /// [`waha_tenant`] with WAHA's webhook `retries` configuration.
@@ -51,8 +65,14 @@ pub async fn waha_tenant_with_retries(
         .await?;
     let status = resp.status();
     let channel: Value = resp.json().await.unwrap_or(Value::Null);
-    anyhow::ensure!(status.is_success(), "creating the benchmark channel: {status} {channel}");
-    let channel_id: Uuid = channel["id"].as_str().ok_or_else(|| anyhow::anyhow!("no channel id: {channel}"))?.parse()?;
+    anyhow::ensure!(
+        status.is_success(),
+        "creating the benchmark channel: {status} {channel}"
+    );
+    let channel_id: Uuid = channel["id"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("no channel id: {channel}"))?
+        .parse()?;
     http.post(format!("{sim_url}/api/sessions"))
         .header("X-Api-Key", &sim_key)
         .json(&json!({"name": "default", "config": {"webhooks": [{
@@ -64,13 +84,21 @@ pub async fn waha_tenant_with_retries(
         .send()
         .await?
         .error_for_status()?;
-    Ok(BenchTenant { tenant_id, api_key: key.secret, channel_id, sim })
+    Ok(BenchTenant {
+        tenant_id,
+        api_key: key.secret,
+        channel_id,
+        sim,
+    })
 }
 
 /// `--process name=pid` arguments.
 pub fn parse_process(s: &str) -> Result<(String, u32), String> {
     let (name, pid) = s.split_once('=').ok_or("expected name=pid")?;
-    Ok((name.to_owned(), pid.parse().map_err(|_| "pid must be a number")?))
+    Ok((
+        name.to_owned(),
+        pid.parse().map_err(|_| "pid must be a number")?,
+    ))
 }
 
 /// A process's peak resident memory (`VmHWM`), in MiB.

@@ -30,8 +30,10 @@ pub const REPORT_LOGIN: &str = "ventros_report";
 /// `database_url` with another user (the password, if any, stays: give each role its own URL in
 /// production). The tests and the local stack derive the API's URLs from the owner's this way.
 pub fn login_url(database_url: &str, user: &str) -> Result<String, sqlx::Error> {
-    let mut url = reqwest::Url::parse(database_url).map_err(|e| sqlx::Error::Configuration(Box::new(e)))?;
-    url.set_username(user).map_err(|_| sqlx::Error::Configuration("the database URL cannot carry a user".into()))?;
+    let mut url =
+        reqwest::Url::parse(database_url).map_err(|e| sqlx::Error::Configuration(Box::new(e)))?;
+    url.set_username(user)
+        .map_err(|_| sqlx::Error::Configuration("the database URL cannot carry a user".into()))?;
     Ok(url.to_string())
 }
 
@@ -79,7 +81,9 @@ pub async fn app_pool(database_url: &str, max_connections: u32) -> Result<PgPool
 /// every statement the connection prepared (sqlx's `describe` names one) dropped when it goes back
 /// to the pool, so no report's SQL stays visible to the next caller.
 pub async fn report_pool(database_url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    let options: PgConnectOptions = database_url.parse::<PgConnectOptions>()?.statement_cache_capacity(0);
+    let options: PgConnectOptions = database_url
+        .parse::<PgConnectOptions>()?
+        .statement_cache_capacity(0);
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(2))
@@ -96,9 +100,15 @@ pub async fn report_pool(database_url: &str, max_connections: u32) -> Result<PgP
 }
 
 /// A transaction in which RLS shows `tenant_id`'s rows only.
-pub async fn tenant_tx(pool: &PgPool, tenant_id: Uuid) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+pub async fn tenant_tx(
+    pool: &PgPool,
+    tenant_id: Uuid,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT set_config('ventros.tenant_id', $1, true)").bind(tenant_id.to_string()).execute(&mut *tx).await?;
+    sqlx::query("SELECT set_config('ventros.tenant_id', $1, true)")
+        .bind(tenant_id.to_string())
+        .execute(&mut *tx)
+        .await?;
     Ok(tx)
 }
 
@@ -111,15 +121,22 @@ pub struct Cursor {
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        B64URL.encode(format!("{}|{}", self.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), self.id))
+        B64URL.encode(format!(
+            "{}|{}",
+            self.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            self.id
+        ))
     }
 
     pub fn decode(raw: &str) -> Result<Cursor, ApiError> {
         let invalid = || ApiError::BadRequest("cursor is not one this API returned".into());
-        let text = String::from_utf8(B64URL.decode(raw).map_err(|_| invalid())?).map_err(|_| invalid())?;
+        let text =
+            String::from_utf8(B64URL.decode(raw).map_err(|_| invalid())?).map_err(|_| invalid())?;
         let (at, id) = text.split_once('|').ok_or_else(invalid)?;
         Ok(Cursor {
-            at: DateTime::parse_from_rfc3339(at).map_err(|_| invalid())?.with_timezone(&Utc),
+            at: DateTime::parse_from_rfc3339(at)
+                .map_err(|_| invalid())?
+                .with_timezone(&Utc),
             id: Uuid::parse_str(id).map_err(|_| invalid())?,
         })
     }
@@ -134,16 +151,26 @@ pub struct Sort {
 
 impl Sort {
     /// Parses `column` or `-column` against the columns a list allows; the first is the default.
-    pub fn parse(raw: Option<&str>, allowed: &[&'static str], default_descending: bool) -> Result<Sort, ApiError> {
+    pub fn parse(
+        raw: Option<&str>,
+        allowed: &[&'static str],
+        default_descending: bool,
+    ) -> Result<Sort, ApiError> {
         let Some(raw) = raw else {
-            return Ok(Sort { column: allowed[0], descending: default_descending });
+            return Ok(Sort {
+                column: allowed[0],
+                descending: default_descending,
+            });
         };
         let (name, descending) = match raw.strip_prefix('-') {
             Some(name) => (name, true),
             None => (raw, false),
         };
         let column = allowed.iter().find(|c| **c == name).ok_or_else(|| {
-            ApiError::BadRequest(format!("sort must be one of {} (prefix - for descending)", allowed.join(", ")))
+            ApiError::BadRequest(format!(
+                "sort must be one of {} (prefix - for descending)",
+                allowed.join(", ")
+            ))
         })?;
         Ok(Sort { column, descending })
     }
@@ -169,15 +196,28 @@ pub async fn fetch_page(
     inner: impl FnOnce(&mut QueryBuilder<Postgres>),
 ) -> Result<Value, ApiError> {
     let cursor = cursor.map(Cursor::decode).transpose()?;
-    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new("SELECT to_jsonb(t) AS item, t.id AS cursor_id, t.");
+    let mut qb: QueryBuilder<Postgres> =
+        QueryBuilder::new("SELECT to_jsonb(t) AS item, t.id AS cursor_id, t.");
     qb.push(sort.column).push(" AS cursor_at FROM (");
     inner(&mut qb);
     qb.push(") t");
-    let (cmp, dir) = if sort.descending { ("<", "DESC") } else { (">", "ASC") };
+    let (cmp, dir) = if sort.descending {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
     if let Some(c) = cursor {
-        qb.push(format_args!(" WHERE (t.{}, t.id) {cmp} (", sort.column)).push_bind(c.at).push(", ").push_bind(c.id).push(")");
+        qb.push(format_args!(" WHERE (t.{}, t.id) {cmp} (", sort.column))
+            .push_bind(c.at)
+            .push(", ")
+            .push_bind(c.id)
+            .push(")");
     }
-    qb.push(format_args!(" ORDER BY t.{col} {dir}, t.id {dir} LIMIT ", col = sort.column)).push_bind(limit + 1);
+    qb.push(format_args!(
+        " ORDER BY t.{col} {dir}, t.id {dir} LIMIT ",
+        col = sort.column
+    ))
+    .push_bind(limit + 1);
     let rows = qb.build().fetch_all(&mut *tx).await?;
     let mut items = Vec::with_capacity(rows.len().min(limit as usize));
     let mut next = None;
@@ -187,7 +227,13 @@ pub async fn fetch_page(
         }
         items.push(row.try_get::<Value, _>("item")?);
         if i as i64 == limit - 1 && rows.len() as i64 > limit {
-            next = Some(Cursor { at: row.try_get("cursor_at")?, id: row.try_get("cursor_id")? }.encode());
+            next = Some(
+                Cursor {
+                    at: row.try_get("cursor_at")?,
+                    id: row.try_get("cursor_id")?,
+                }
+                .encode(),
+            );
         }
     }
     Ok(json!({"items": items, "next_cursor": next}))
@@ -199,7 +245,10 @@ pub async fn fetch_one_json<'q>(
     query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
     what: impl FnOnce() -> String,
 ) -> Result<Value, ApiError> {
-    let row = query.fetch_optional(&mut *tx).await?.ok_or_else(|| ApiError::NotFound(format!("{} not found", what())))?;
+    let row = query
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("{} not found", what())))?;
     Ok(row.try_get::<Value, _>(0)?)
 }
 
@@ -221,7 +270,10 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
-        let c = Cursor { at: DateTime::from_timestamp(1_700_000_000, 123_456_000).unwrap(), id: Uuid::from_u128(9) };
+        let c = Cursor {
+            at: DateTime::from_timestamp(1_700_000_000, 123_456_000).unwrap(),
+            id: Uuid::from_u128(9),
+        };
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
         assert!(Cursor::decode("not-a-cursor").is_err());
         assert!(Cursor::decode(&B64URL.encode("x|y")).is_err());
@@ -230,7 +282,10 @@ mod tests {
     #[test]
     fn sorts_are_validated() {
         let allowed = ["created_at", "updated_at"];
-        assert_eq!(Sort::parse(None, &allowed, true).unwrap().column, "created_at");
+        assert_eq!(
+            Sort::parse(None, &allowed, true).unwrap().column,
+            "created_at"
+        );
         let s = Sort::parse(Some("-updated_at"), &allowed, false).unwrap();
         assert!(s.descending && s.column == "updated_at");
         assert!(Sort::parse(Some("name; DROP TABLE x"), &allowed, true).is_err());

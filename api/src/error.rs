@@ -61,10 +61,17 @@ impl From<sqlx::Error> for ApiError {
             }
             // Input PostgreSQL refused: the caller's problem, said without internals.
             sqlx::Error::Database(db) => match db.code().as_deref() {
-                Some("23505") => ApiError::Conflict("a record with the same unique value already exists".into()),
-                Some("23503") => ApiError::Unprocessable("a referenced record does not exist".into()),
-                Some("23514") | Some("23502") => ApiError::Unprocessable("a value is outside what is allowed".into()),
-                Some("22021") | Some("22P02") | Some("22P05") | Some("22003") | Some("22007") | Some("22008") | Some("2201B") | Some("54000") => {
+                Some("23505") => {
+                    ApiError::Conflict("a record with the same unique value already exists".into())
+                }
+                Some("23503") => {
+                    ApiError::Unprocessable("a referenced record does not exist".into())
+                }
+                Some("23514") | Some("23502") => {
+                    ApiError::Unprocessable("a value is outside what is allowed".into())
+                }
+                Some("22021") | Some("22P02") | Some("22P05") | Some("22003") | Some("22007")
+                | Some("22008") | Some("2201B") | Some("54000") => {
                     ApiError::BadRequest("a value is malformed, out of range or too large".into())
                 }
                 _ => ApiError::Internal(sqlx::Error::Database(db).into()),
@@ -76,16 +83,27 @@ impl From<sqlx::Error> for ApiError {
 
 impl From<axum::extract::rejection::QueryRejection> for ApiError {
     fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
-        ApiError::BadRequest(format!("invalid query parameters: {}", rejection.body_text()))
+        ApiError::BadRequest(format!(
+            "invalid query parameters: {}",
+            rejection.body_text()
+        ))
     }
 }
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
-            JsonRejection::MissingJsonContentType(_) => ApiError::BadRequest("expected Content-Type: application/json".into()),
-            JsonRejection::BytesRejection(inner) if inner.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(0),
-            JsonRejection::BytesRejection(_) => ApiError::BadRequest("could not read the request body".into()),
+            JsonRejection::MissingJsonContentType(_) => {
+                ApiError::BadRequest("expected Content-Type: application/json".into())
+            }
+            JsonRejection::BytesRejection(inner)
+                if inner.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                ApiError::PayloadTooLarge(0)
+            }
+            JsonRejection::BytesRejection(_) => {
+                ApiError::BadRequest("could not read the request body".into())
+            }
             other => ApiError::BadRequest(format!("invalid JSON body: {}", other.body_text())),
         }
     }
@@ -108,12 +126,19 @@ impl IntoResponse for ApiError {
             "detail": detail,
         });
         let mut response = (status, Json(body)).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
         }
         if let ApiError::TooManyRequests(seconds) = self {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
         }
         response
     }

@@ -15,12 +15,12 @@ pub mod auth;
 pub mod bench;
 pub mod db;
 pub mod error;
+pub mod meta_webhooks;
 pub mod openapi;
 pub mod realtime;
 pub mod routes;
 pub mod sql_guard;
 pub mod temporal;
-pub mod meta_webhooks;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -146,7 +146,13 @@ impl ApiConfig {
     pub fn workflow_link(&self, workflow_id: &str) -> Value {
         let encoded: String = workflow_id
             .bytes()
-            .map(|b| if b.is_ascii_alphanumeric() || b"-_.:".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.:".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
             .collect();
         json!({
             "id": workflow_id,
@@ -198,7 +204,9 @@ impl AppState {
             sessions: auth::SessionCache::default(),
             key_usage: auth::KeyUsage::default(),
             realtime: realtime::Hub::start(pool.clone()),
-            waha: Arc::new(ventros_activities::waha::HttpWahaClient::with_policy(config.provider_network.clone())),
+            waha: Arc::new(ventros_activities::waha::HttpWahaClient::with_policy(
+                config.provider_network.clone(),
+            )),
             reports: routes::reports::ReportRunner::new(reports),
             pool,
             temporal,
@@ -240,16 +248,28 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 
 /// Headers every response carries; the CSP on all but the interactive API docs (Swagger UI runs
 /// inline scripts of its own, and shows no tenant data).
-async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn security_headers(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     use axum::http::{HeaderValue, header};
     let docs = req.uri().path().starts_with("/api/docs");
     let mut resp = next.run(req).await;
     let headers = resp.headers_mut();
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     if !docs {
-        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
     }
     resp
 }
@@ -262,7 +282,8 @@ fn web_app(dir: Option<std::path::PathBuf>) -> axum::routing::MethodRouter {
     let Some(dir) = dir else {
         return axum::routing::any(not_found);
     };
-    let files = tower_http::services::ServeDir::new(&dir).fallback(tower_http::services::ServeFile::new(dir.join("index.html")));
+    let files = tower_http::services::ServeDir::new(&dir)
+        .fallback(tower_http::services::ServeFile::new(dir.join("index.html")));
     axum::routing::any(move |req: axum::extract::Request| {
         let files = files.clone();
         async move {
@@ -280,34 +301,54 @@ fn web_app(dir: Option<std::path::PathBuf>) -> axum::routing::MethodRouter {
 
 fn cors_layer(origins: &[String]) -> tower_http::cors::CorsLayer {
     use axum::http::{HeaderName, HeaderValue, Method, header};
-    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o.trim()).ok()).collect();
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+        .collect();
     tower_http::cors::CorsLayer::new()
         .allow_origin(origins)
-        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::PUT, Method::DELETE])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("idempotency-key")])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::PUT,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+        ])
         .max_age(Duration::from_secs(600))
 }
 
 /// Parses an id from a path; anything that is not a UUID is simply an unknown id.
 pub fn parse_id(raw: &str, what: &str) -> Result<uuid::Uuid, error::ApiError> {
-    uuid::Uuid::parse_str(raw).map_err(|_| error::ApiError::NotFound(format!("{what} {raw} not found")))
+    uuid::Uuid::parse_str(raw)
+        .map_err(|_| error::ApiError::NotFound(format!("{what} {raw} not found")))
 }
 
 /// Connects everything and serves until SIGINT/SIGTERM.
 pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
     // The worker applies migrations; the API logs in as a role that could not.
     let database_url = &settings.connections.database_url;
-    let pool = db::app_pool(database_url, settings.connections.database_max_connections).await.context("connecting to PostgreSQL as ventros_app")?;
+    let pool = db::app_pool(database_url, settings.connections.database_max_connections)
+        .await
+        .context("connecting to PostgreSQL as ventros_app")?;
     let reports_url = match &settings.reports_database_url {
         Some(url) => url.clone(),
         None => db::login_url(database_url, db::REPORT_LOGIN)?,
     };
-    let reports = db::report_pool(&reports_url, 4).await.context("connecting to PostgreSQL for reports as ventros_report")?;
+    let reports = db::report_pool(&reports_url, 4)
+        .await
+        .context("connecting to PostgreSQL for reports as ventros_report")?;
     let secret = match &settings.token_secret {
         Some(secret) if secret.len() >= 32 => secret.as_bytes().to_vec(),
         Some(_) => anyhow::bail!("API_TOKEN_SECRET must be at least 32 characters"),
         None => {
-            tracing::warn!("API_TOKEN_SECRET is not set: access tokens are signed with a random key and die with this process");
+            tracing::warn!(
+                "API_TOKEN_SECRET is not set: access tokens are signed with a random key and die with this process"
+            );
             rand::random::<[u8; 32]>().to_vec()
         }
     };
@@ -324,29 +365,56 @@ pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
         temporal_namespace: settings.connections.temporal_namespace.clone(),
         temporal_ui_url: settings.temporal_ui_url.clone(),
         stream_reauthenticate_every: Duration::from_secs(60),
-        web_dir: settings.web_dir.clone().filter(|d| d.join("index.html").is_file()),
+        web_dir: settings
+            .web_dir
+            .clone()
+            .filter(|d| d.join("index.html").is_file()),
         provider_network: settings.network.provider_policy(),
         webhook_network: settings.network.webhook_policy(),
         trusted_proxies: settings.trusted_proxies.clone(),
     };
-    let internal = match (&settings.internal_auth_secret, settings.agents_address.is_some() || settings.memory_address.is_some()) {
-        (Some(secret), _) => ventros_activities::internal_auth::InternalAuth::new(secret).map_err(anyhow::Error::msg)?,
-        (None, true) => anyhow::bail!("INTERNAL_AUTH_SECRET is required with AGENTS_ADDRESS or MEMORY_ADDRESS (at least 32 characters, shared with the worker and the agent service)"),
+    let internal = match (
+        &settings.internal_auth_secret,
+        settings.agents_address.is_some() || settings.memory_address.is_some(),
+    ) {
+        (Some(secret), _) => ventros_activities::internal_auth::InternalAuth::new(secret)
+            .map_err(anyhow::Error::msg)?,
+        (None, true) => anyhow::bail!(
+            "INTERNAL_AUTH_SECRET is required with AGENTS_ADDRESS or MEMORY_ADDRESS (at least 32 characters, shared with the worker and the agent service)"
+        ),
         // Neither service is configured: nothing is ever signed with this.
-        (None, false) => ventros_activities::internal_auth::InternalAuth::new(&hex::encode(rand::random::<[u8; 32]>())).map_err(anyhow::Error::msg)?,
+        (None, false) => {
+            ventros_activities::internal_auth::InternalAuth::new(&hex::encode(rand::random::<
+                [u8; 32],
+            >()))
+            .map_err(anyhow::Error::msg)?
+        }
     };
     let agents = routes::agents::AgentDirectory::new(match &settings.agents_address {
-        Some(address) => Some(Arc::new(ventros_activities::agents::GrpcAgentClient::connect_lazy(address, internal.clone()).context("AGENTS_ADDRESS")?)),
+        Some(address) => Some(Arc::new(
+            ventros_activities::agents::GrpcAgentClient::connect_lazy(address, internal.clone())
+                .context("AGENTS_ADDRESS")?,
+        )),
         None => None,
     });
-    let memory = routes::memories::MemoryClient::connect_lazy(settings.memory_address.as_deref(), internal).context("MEMORY_ADDRESS")?;
-    let temporal = TemporalHandle::connect_in_background(settings.connections.temporal_address.clone(), settings.connections.temporal_namespace.clone());
+    let memory =
+        routes::memories::MemoryClient::connect_lazy(settings.memory_address.as_deref(), internal)
+            .context("MEMORY_ADDRESS")?;
+    let temporal = TemporalHandle::connect_in_background(
+        settings.connections.temporal_address.clone(),
+        settings.connections.temporal_namespace.clone(),
+    );
     let state = AppState::new(pool, reports, temporal, config, agents, memory);
-    let listener = tokio::net::TcpListener::bind(settings.bind).await.context("binding the API address")?;
+    let listener = tokio::net::TcpListener::bind(settings.bind)
+        .await
+        .context("binding the API address")?;
     tracing::info!(address = %listener.local_addr()?, "API listening");
     // The peer address feeds the per-address login limit.
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(ventros_activities::telemetry::stop_signal())
-        .await?;
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(ventros_activities::telemetry::stop_signal())
+    .await?;
     Ok(())
 }

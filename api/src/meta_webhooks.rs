@@ -27,13 +27,17 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
-use ventros_activities::meta::{HEADER_SIGNATURE, MetaConfig, MetaEvent, MetaPlatform, parse_webhook, verify_signature};
+use ventros_activities::meta::{
+    HEADER_SIGNATURE, MetaConfig, MetaEvent, MetaPlatform, parse_webhook, verify_signature,
+};
 use ventros_activities::provider::ProviderConfig;
 use ventros_workflows::{DeliveryStatus, InboundSignal};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::webhooks::{ReceiptOutcome, accepted, hand_to_conversation, signal_receipt, store_inbox, webhook_channel};
+use crate::webhooks::{
+    ReceiptOutcome, accepted, hand_to_conversation, signal_receipt, store_inbox, webhook_channel,
+};
 
 struct MetaChannel {
     tenant_id: Uuid,
@@ -45,8 +49,15 @@ struct MetaChannel {
 async fn load_meta_channel(state: &AppState, channel_id: &str) -> Result<MetaChannel, ApiError> {
     let channel_id = crate::parse_id(channel_id, "channel")?;
     match webhook_channel(state, channel_id).await? {
-        (tenant_id, ProviderConfig::Meta { platform, config }) => Ok(MetaChannel { tenant_id, channel_id, platform, config }),
-        _ => Err(ApiError::NotFound(format!("channel {channel_id} not found"))),
+        (tenant_id, ProviderConfig::Meta { platform, config }) => Ok(MetaChannel {
+            tenant_id,
+            channel_id,
+            platform,
+            config,
+        }),
+        _ => Err(ApiError::NotFound(format!(
+            "channel {channel_id} not found"
+        ))),
     }
 }
 
@@ -61,9 +72,16 @@ pub struct Handshake {
 }
 
 /// The verify-token handshake Meta performs when the webhook is configured.
-pub async fn meta_verify(State(state): State<AppState>, Path(channel_id): Path<String>, Query(q): Query<Handshake>) -> Result<Response, ApiError> {
+pub async fn meta_verify(
+    State(state): State<AppState>,
+    Path(channel_id): Path<String>,
+    Query(q): Query<Handshake>,
+) -> Result<Response, ApiError> {
     let channel = load_meta_channel(&state, &channel_id).await?;
-    let token_matches = q.verify_token.as_deref().is_some_and(|t| bool::from(t.as_bytes().ct_eq(channel.config.verify_token.as_bytes())));
+    let token_matches = q
+        .verify_token
+        .as_deref()
+        .is_some_and(|t| bool::from(t.as_bytes().ct_eq(channel.config.verify_token.as_bytes())));
     match (q.mode.as_deref(), q.challenge) {
         (Some("subscribe"), Some(challenge)) if token_matches && challenge.len() <= 256 => {
             tracing::info!(channel.id = %channel.channel_id, "Meta webhook subscription verified");
@@ -86,17 +104,28 @@ struct Tally {
     ignored: Vec<String>,
 }
 
-pub async fn meta_webhook(State(state): State<AppState>, Path(channel_id): Path<String>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+pub async fn meta_webhook(
+    State(state): State<AppState>,
+    Path(channel_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let limit = state.config.webhook_max_bytes;
-    let body = to_bytes(body, limit).await.map_err(|_| ApiError::PayloadTooLarge(limit))?;
+    let body = to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(limit))?;
     let channel = load_meta_channel(&state, &channel_id).await?;
     let signature = headers.get(HEADER_SIGNATURE).and_then(|v| v.to_str().ok());
     if !signature.is_some_and(|sig| verify_signature(&channel.config.app_secret, &body, sig)) {
         tracing::warn!(channel.id = %channel.channel_id, "Meta webhook rejected: missing or invalid signature");
-        return Err(ApiError::Unauthorized("X-Hub-Signature-256 is missing or does not match the body".into()));
+        return Err(ApiError::Unauthorized(
+            "X-Hub-Signature-256 is missing or does not match the body".into(),
+        ));
     }
-    let value: Value = serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("not JSON: {e}")))?;
-    let events = parse_webhook(&value, channel.platform, &channel.config.page_id).map_err(|e| ApiError::Unprocessable(e.0))?;
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("not JSON: {e}")))?;
+    let events = parse_webhook(&value, channel.platform, &channel.config.page_id)
+        .map_err(|e| ApiError::Unprocessable(e.0))?;
 
     let mut tally = Tally::default();
     let mut messages = Vec::new();
@@ -111,29 +140,91 @@ pub async fn meta_webhook(State(state): State<AppState>, Path(channel_id): Path<
     messages.sort_by(|a, b| (a.timestamp_ms, &a.mid).cmp(&(b.timestamp_ms, &b.mid)));
     for message in messages {
         let payload = serde_json::to_value(&message).map_err(|e| ApiError::Internal(e.into()))?;
-        let inbox_id = store_inbox(&state, channel.tenant_id, channel.channel_id, &message.mid, &payload).await?;
-        let signal = InboundSignal { inbox_id, provider_ts_ms: message.timestamp_ms };
-        let workflow_id = hand_to_conversation(&state, channel.tenant_id, channel.channel_id, &message.sender_id, signal).await?;
-        tally.messages.push(json!({"inbox_id": inbox_id, "workflow_id": workflow_id}));
+        let inbox_id = store_inbox(
+            &state,
+            channel.tenant_id,
+            channel.channel_id,
+            &message.mid,
+            &payload,
+        )
+        .await?;
+        let signal = InboundSignal {
+            inbox_id,
+            provider_ts_ms: message.timestamp_ms,
+        };
+        let workflow_id = hand_to_conversation(
+            &state,
+            channel.tenant_id,
+            channel.channel_id,
+            &message.sender_id,
+            signal,
+        )
+        .await?;
+        tally
+            .messages
+            .push(json!({"inbox_id": inbox_id, "workflow_id": workflow_id}));
     }
     for event in rest {
         match event {
             MetaEvent::Message(_) => unreachable!("messages were taken above"),
-            MetaEvent::Echo { mid, metadata, timestamp_ms, .. } => {
+            MetaEvent::Echo {
+                mid,
+                metadata,
+                timestamp_ms,
+                ..
+            } => {
                 tally.echoes += 1;
-                if let Some(reason) = on_echo(&state, &channel, &mid, metadata.as_deref(), timestamp_ms).await? {
+                if let Some(reason) =
+                    on_echo(&state, &channel, &mid, metadata.as_deref(), timestamp_ms).await?
+                {
                     tally.ignored.push(reason);
                 }
             }
-            MetaEvent::Delivered { user_id, mids, watermark_ms } => {
-                tally.receipts += on_receipt(&state, &channel, &user_id, &mids, watermark_ms, DeliveryStatus::Delivered).await?;
+            MetaEvent::Delivered {
+                user_id,
+                mids,
+                watermark_ms,
+            } => {
+                tally.receipts += on_receipt(
+                    &state,
+                    &channel,
+                    &user_id,
+                    &mids,
+                    watermark_ms,
+                    DeliveryStatus::Delivered,
+                )
+                .await?;
             }
-            MetaEvent::Read { user_id, watermark_ms, mid } => {
+            MetaEvent::Read {
+                user_id,
+                watermark_ms,
+                mid,
+            } => {
                 let mids: Vec<String> = mid.into_iter().collect();
-                tally.receipts += on_receipt(&state, &channel, &user_id, &mids, watermark_ms, DeliveryStatus::Read).await?;
+                tally.receipts += on_receipt(
+                    &state,
+                    &channel,
+                    &user_id,
+                    &mids,
+                    watermark_ms,
+                    DeliveryStatus::Read,
+                )
+                .await?;
             }
-            MetaEvent::Reaction { mid, emoji, reaction, removed, .. } => {
-                tally.reactions += on_reaction(&state, &channel, &mid, if removed { None } else { emoji.or(reaction) }).await?;
+            MetaEvent::Reaction {
+                mid,
+                emoji,
+                reaction,
+                removed,
+                ..
+            } => {
+                tally.reactions += on_reaction(
+                    &state,
+                    &channel,
+                    &mid,
+                    if removed { None } else { emoji.or(reaction) },
+                )
+                .await?;
             }
             MetaEvent::Ignored { reason } => tally.ignored.push(reason),
         }
@@ -146,13 +237,21 @@ pub async fn meta_webhook(State(state): State<AppState>, Path(channel_id): Path<
 
 /// A Meta timestamp, clamped to our clock (plus skew): it orders messages and moves watermarks.
 fn from_millis(ms: i64) -> Option<DateTime<Utc>> {
-    Utc.timestamp_millis_opt(ms).single().map(|t| ventros_activities::provider::provider_time(Some(t)))
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| ventros_activities::provider::provider_time(Some(t)))
 }
 
 /// Our own message coming back. Records the send when the echo beats the Send API's answer (or
 /// the answer was lost in a crash), and stamps Meta's time on it for watermark comparisons.
 /// Returns why it was ignored, if it was.
-async fn on_echo(state: &AppState, channel: &MetaChannel, mid: &str, metadata: Option<&str>, timestamp_ms: i64) -> Result<Option<String>, ApiError> {
+async fn on_echo(
+    state: &AppState,
+    channel: &MetaChannel,
+    mid: &str,
+    metadata: Option<&str>,
+    timestamp_ms: i64,
+) -> Result<Option<String>, ApiError> {
     let mut tx = crate::db::tenant_tx(&state.pool, channel.tenant_id).await?;
     let ours = metadata.and_then(|m| Uuid::parse_str(m).ok());
     if let Some(message_id) = ours {
@@ -164,7 +263,8 @@ async fn on_echo(state: &AppState, channel: &MetaChannel, mid: &str, metadata: O
         .fetch_one(&mut *tx)
         .await?;
         if exists {
-            ventros_activities::store::record_sent_in(&mut tx, channel.tenant_id, message_id, mid).await?;
+            ventros_activities::store::record_sent_in(&mut tx, channel.tenant_id, message_id, mid)
+                .await?;
         }
     }
     let stamped = sqlx::query(
@@ -178,7 +278,8 @@ async fn on_echo(state: &AppState, channel: &MetaChannel, mid: &str, metadata: O
     .await?
     .rows_affected();
     tx.commit().await?;
-    Ok((stamped == 0 && ours.is_none()).then(|| "echo of a message not sent through Ventros".to_owned()))
+    Ok((stamped == 0 && ours.is_none())
+        .then(|| "echo of a message not sent through Ventros".to_owned()))
 }
 
 /// A delivery or read receipt: the listed messages, and every outbound message of this customer's
@@ -211,7 +312,10 @@ async fn on_receipt(
     drop(tx);
     let mut handed = 0;
     for (message_id, rank) in targets {
-        if matches!(signal_receipt(state, channel.tenant_id, message_id, rank, status).await?, ReceiptOutcome::Signalled) {
+        if matches!(
+            signal_receipt(state, channel.tenant_id, message_id, rank, status).await?,
+            ReceiptOutcome::Signalled
+        ) {
             handed += 1;
         }
     }
@@ -219,7 +323,12 @@ async fn on_receipt(
 }
 
 /// The customer's reaction to one of the messages (None: removed).
-async fn on_reaction(state: &AppState, channel: &MetaChannel, mid: &str, reaction: Option<String>) -> Result<usize, ApiError> {
+async fn on_reaction(
+    state: &AppState,
+    channel: &MetaChannel,
+    mid: &str,
+    reaction: Option<String>,
+) -> Result<usize, ApiError> {
     let reaction: Option<String> = reaction.map(|r| r.chars().take(64).collect());
     let mut tx = crate::db::tenant_tx(&state.pool, channel.tenant_id).await?;
     let message: Option<Uuid> = sqlx::query_scalar(

@@ -56,7 +56,9 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("An API key (`vtr_…`) or an access token from /api/v1/auth/login"))
+                    .description(Some(
+                        "An API key (`vtr_…`) or an access token from /api/v1/auth/login",
+                    ))
                     .build(),
             ),
         );
@@ -96,7 +98,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(conversations::mark_read))
         .routes(routes!(messages::show))
         .routes(routes!(pipelines::list, pipelines::create))
-        .routes(routes!(pipelines::show, pipelines::update, pipelines::delete))
+        .routes(routes!(
+            pipelines::show,
+            pipelines::update,
+            pipelines::delete
+        ))
         .routes(routes!(pipelines::add_stage))
         .routes(routes!(pipelines::update_stage, pipelines::delete_stage))
         .routes(routes!(deals::list, deals::create))
@@ -106,7 +112,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(segments::preview_filter))
         .routes(routes!(segments::show, segments::update, segments::delete))
         .routes(routes!(campaigns::list, campaigns::create))
-        .routes(routes!(campaigns::show, campaigns::update, campaigns::delete))
+        .routes(routes!(
+            campaigns::show,
+            campaigns::update,
+            campaigns::delete
+        ))
         .routes(routes!(campaigns::schedule))
         .routes(routes!(campaigns::pause))
         .routes(routes!(campaigns::resume))
@@ -120,8 +130,15 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(reports::catalog))
         .routes(routes!(reports::query))
         .routes(routes!(reports::run))
-        .routes(routes!(webhook_subscriptions::list, webhook_subscriptions::create))
-        .routes(routes!(webhook_subscriptions::show, webhook_subscriptions::update, webhook_subscriptions::delete))
+        .routes(routes!(
+            webhook_subscriptions::list,
+            webhook_subscriptions::create
+        ))
+        .routes(routes!(
+            webhook_subscriptions::show,
+            webhook_subscriptions::update,
+            webhook_subscriptions::delete
+        ))
         .routes(routes!(webhook_subscriptions::deliveries))
         .routes(routes!(webhook_subscriptions::redeliver))
 }
@@ -140,19 +157,44 @@ mod tests {
         let (_, spec) = api_router().split_for_parts();
         let spec = serde_json::to_value(&spec).unwrap();
         assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
-        assert_eq!(spec["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
-        let public = ["/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout"];
+        assert_eq!(
+            spec["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+        let public = [
+            "/api/v1/auth/login",
+            "/api/v1/auth/refresh",
+            "/api/v1/auth/logout",
+        ];
         let mut operations = 0;
         for (path, item) in spec["paths"].as_object().unwrap() {
             assert!(path.starts_with("/api/v1/"), "{path}");
             for (method, op) in item.as_object().unwrap() {
                 operations += 1;
                 let what = format!("{method} {path}");
-                assert!(op["summary"].as_str().is_some_and(|s| !s.is_empty()), "{what} has no description");
-                assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{what} has no tag");
-                assert!(op["responses"].as_object().is_some_and(|r| r.keys().any(|k| k.starts_with('2'))), "{what} documents no success");
-                let open = op["security"].as_array().is_some_and(|s| s.iter().any(|r| r.as_object().is_some_and(|o| o.is_empty())));
-                assert_eq!(open, public.contains(&path.as_str()), "{what}: only login, refresh and logout are public");
+                assert!(
+                    op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                    "{what} has no description"
+                );
+                assert!(
+                    op["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                    "{what} has no tag"
+                );
+                assert!(
+                    op["responses"]
+                        .as_object()
+                        .is_some_and(|r| r.keys().any(|k| k.starts_with('2'))),
+                    "{what} documents no success"
+                );
+                let open = op["security"].as_array().is_some_and(|s| {
+                    s.iter()
+                        .any(|r| r.as_object().is_some_and(|o| o.is_empty()))
+                });
+                assert_eq!(
+                    open,
+                    public.contains(&path.as_str()),
+                    "{what}: only login, refresh and logout are public"
+                );
             }
         }
         assert!(operations >= 60, "{operations} operations");

@@ -74,7 +74,9 @@ pub struct Hub {
 impl Hub {
     pub fn start(pool: PgPool) -> Hub {
         let (sender, _) = broadcast::channel(4096);
-        let hub = Hub { sender: sender.clone() };
+        let hub = Hub {
+            sender: sender.clone(),
+        };
         tokio::spawn(async move {
             let mut delay = Duration::from_millis(200);
             loop {
@@ -128,21 +130,45 @@ pub struct StreamParams {
 }
 
 /// Upgrades to a WebSocket after authenticating (header or `access_token`).
-pub async fn stream(State(state): State<AppState>, headers: HeaderMap, Query(params): Query<StreamParams>, ws: WebSocketUpgrade) -> Result<Response, ApiError> {
-    let header = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
-    let credential = header
-        .or(params.access_token.as_deref())
-        .ok_or_else(|| ApiError::Unauthorized("authenticate with Authorization: Bearer … or ?access_token=".into()))?;
+pub async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<StreamParams>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let credential = header.or(params.access_token.as_deref()).ok_or_else(|| {
+        ApiError::Unauthorized("authenticate with Authorization: Bearer … or ?access_token=".into())
+    })?;
     let principal = authenticate(&state, credential).await?;
     let credential = credential.to_owned();
     let last_event_id = match params.last_event_id {
-        Some(id) if id < 0 => return Err(ApiError::BadRequest("last_event_id must be a non-negative event id".into())),
+        Some(id) if id < 0 => {
+            return Err(ApiError::BadRequest(
+                "last_event_id must be a non-negative event id".into(),
+            ));
+        }
         Some(id) => Some(id),
-        None => headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()),
+        None => headers
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok()),
     };
-    let types: Option<HashSet<String>> = params.types.map(|t| t.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect());
+    let types: Option<HashSet<String>> = params.types.map(|t| {
+        t.split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    });
     Ok(ws.on_upgrade(move |socket| async move {
-        if let Err(err) = Session::new(state, principal, credential, types).run(socket, last_event_id).await {
+        if let Err(err) = Session::new(state, principal, credential, types)
+            .run(socket, last_event_id)
+            .await
+        {
             tracing::debug!(error = %err, "stream closed");
         }
     }))
@@ -161,8 +187,21 @@ struct Session {
 }
 
 impl Session {
-    fn new(state: AppState, principal: Principal, credential: String, types: Option<HashSet<String>>) -> Self {
-        Session { state, principal, credential, types, last_id: 0, sent: HashSet::new(), sent_order: VecDeque::new() }
+    fn new(
+        state: AppState,
+        principal: Principal,
+        credential: String,
+        types: Option<HashSet<String>>,
+    ) -> Self {
+        Session {
+            state,
+            principal,
+            credential,
+            types,
+            last_id: 0,
+            sent: HashSet::new(),
+            sent_order: VecDeque::new(),
+        }
     }
 
     async fn run(mut self, mut socket: WebSocket, resume_after: Option<i64>) -> anyhow::Result<()> {
@@ -172,12 +211,21 @@ impl Session {
             Some(after) => after,
             None => {
                 // Live only: start from the newest event the tenant has.
-                let mut tx = crate::db::tenant_tx(&self.state.pool, self.principal.tenant_id).await?;
-                sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM outbox_events").fetch_one(&mut *tx).await?
+                let mut tx =
+                    crate::db::tenant_tx(&self.state.pool, self.principal.tenant_id).await?;
+                sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM outbox_events")
+                    .fetch_one(&mut *tx)
+                    .await?
             }
         };
         // First frame: where the stream starts; what was missed (if resuming) follows.
-        socket.send(Message::Text(json!({"type": "stream.ready", "last_event_id": self.last_id}).to_string().into())).await?;
+        socket
+            .send(Message::Text(
+                json!({"type": "stream.ready", "last_event_id": self.last_id})
+                    .to_string()
+                    .into(),
+            ))
+            .await?;
         if resume_after.is_some() {
             self.catch_up(&mut socket).await?;
         }

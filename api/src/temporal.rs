@@ -17,7 +17,9 @@ pub struct TemporalHandle {
 impl TemporalHandle {
     /// Starts connecting in the background, retrying until it succeeds.
     pub fn connect_in_background(address: String, namespace: String) -> Self {
-        let handle = TemporalHandle { client: Arc::default() };
+        let handle = TemporalHandle {
+            client: Arc::default(),
+        };
         let slot = handle.client.clone();
         tokio::spawn(async move {
             let url: temporalio_client::Url = match address.parse() {
@@ -34,14 +36,19 @@ impl TemporalHandle {
                     .connect_timeout(Duration::from_secs(3))
                     .build();
                 match Connection::connect(options).await {
-                    Ok(connection) => match Client::new(connection, ClientOptions::new(namespace.clone()).build()) {
-                        Ok(client) => {
-                            *slot.write().await = Some(client);
-                            tracing::info!("connected to Temporal");
-                            return;
+                    Ok(connection) => {
+                        match Client::new(connection, ClientOptions::new(namespace.clone()).build())
+                        {
+                            Ok(client) => {
+                                *slot.write().await = Some(client);
+                                tracing::info!("connected to Temporal");
+                                return;
+                            }
+                            Err(err) => {
+                                tracing::error!(error = %err, "building the Temporal client failed")
+                            }
                         }
-                        Err(err) => tracing::error!(error = %err, "building the Temporal client failed"),
-                    },
+                    }
                     Err(err) => tracing::warn!(error = %err, "Temporal not reachable; retrying"),
                 }
                 tokio::time::sleep(delay).await;
@@ -52,7 +59,9 @@ impl TemporalHandle {
     }
 
     pub fn from_client(client: Client) -> Self {
-        TemporalHandle { client: Arc::new(RwLock::new(Some(client))) }
+        TemporalHandle {
+            client: Arc::new(RwLock::new(Some(client))),
+        }
     }
 
     pub async fn client(&self) -> Result<Client, ApiError> {

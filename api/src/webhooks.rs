@@ -11,25 +11,23 @@
 //! The 2xx answer is sent only once Temporal has accepted the signal; if it cannot be reached the
 //! answer is 503 and WAHA retries (the inbox row makes the retry land on the same id).
 
+use axum::Json;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
-use temporalio_client::errors::WorkflowInteractionError;
 use temporalio_client::WorkflowSignalOptions;
+use temporalio_client::errors::WorkflowInteractionError;
 use uuid::Uuid;
 use ventros_activities::channel::WahaConfig;
 use ventros_activities::provider::ProviderConfig;
 use ventros_activities::waha::{
-    AckPayload, ChatKind, HEADER_HMAC, MessagePayload, SESSION_STATUSES, SessionStatusPayload, WebhookEnvelope,
-    classify_chat_id, verify_signature,
+    AckPayload, ChatKind, HEADER_HMAC, MessagePayload, SESSION_STATUSES, SessionStatusPayload,
+    WebhookEnvelope, classify_chat_id, verify_signature,
 };
-use ventros_workflows::{
-    AckSignal, DeliveryStatus, InboundSignal, OutboundMessage, ids,
-};
+use ventros_workflows::{AckSignal, DeliveryStatus, InboundSignal, OutboundMessage, ids};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -40,32 +38,48 @@ struct WahaChannel {
 }
 
 /// The tenant and provider settings of the channel a webhook URL names; 404 when unknown.
-pub(crate) async fn webhook_channel(state: &AppState, channel_id: Uuid) -> Result<(Uuid, ProviderConfig), ApiError> {
+pub(crate) async fn webhook_channel(
+    state: &AppState,
+    channel_id: Uuid,
+) -> Result<(Uuid, ProviderConfig), ApiError> {
     let unknown = || ApiError::NotFound(format!("channel {channel_id} not found"));
     // The URL names the channel, not the tenant: find the tenant first (past RLS, through the
     // SECURITY DEFINER lookup), then read the channel as that tenant.
-    let tenant_id: Option<Uuid> = sqlx::query_scalar("SELECT ventros_channel_tenant($1)").bind(channel_id).fetch_one(&state.pool).await?;
+    let tenant_id: Option<Uuid> = sqlx::query_scalar("SELECT ventros_channel_tenant($1)")
+        .bind(channel_id)
+        .fetch_one(&state.pool)
+        .await?;
     let tenant_id = tenant_id.ok_or_else(unknown)?;
     let mut tx = crate::db::tenant_tx(&state.pool, tenant_id).await?;
-    let row: Option<(String, Value)> = sqlx::query_as("SELECT kind, provider_config FROM channels WHERE id = $1")
-        .bind(channel_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let row: Option<(String, Value)> =
+        sqlx::query_as("SELECT kind, provider_config FROM channels WHERE id = $1")
+            .bind(channel_id)
+            .fetch_optional(&mut *tx)
+            .await?;
     let (kind, provider) = row.ok_or_else(unknown)?;
-    let config = ProviderConfig::decode(&kind, provider).map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
+    let config = ProviderConfig::decode(&kind, provider)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
     Ok((tenant_id, config))
 }
 
 async fn load_waha_channel(state: &AppState, channel_id: Uuid) -> Result<WahaChannel, ApiError> {
     match webhook_channel(state, channel_id).await? {
         (tenant_id, ProviderConfig::Waha(config)) => Ok(WahaChannel { tenant_id, config }),
-        _ => Err(ApiError::NotFound(format!("channel {channel_id} not found"))),
+        _ => Err(ApiError::NotFound(format!(
+            "channel {channel_id} not found"
+        ))),
     }
 }
 
 /// Stores a raw inbound event in the webhook inbox, once per provider key: a redelivery (or a
 /// retry of a delivery we answered 503) lands on the same row and id.
-pub(crate) async fn store_inbox(state: &AppState, tenant_id: Uuid, channel_id: Uuid, dedupe_key: &str, payload: &Value) -> Result<Uuid, ApiError> {
+pub(crate) async fn store_inbox(
+    state: &AppState,
+    tenant_id: Uuid,
+    channel_id: Uuid,
+    dedupe_key: &str,
+    payload: &Value,
+) -> Result<Uuid, ApiError> {
     let mut tx = crate::db::tenant_tx(&state.pool, tenant_id).await?;
     let inbox_id: Uuid = sqlx::query_scalar(
         "INSERT INTO webhook_inbox (id, tenant_id, channel_id, event, dedupe_key, payload)
@@ -99,7 +113,9 @@ pub async fn waha_webhook(
     body: Body,
 ) -> Result<Response, ApiError> {
     let limit = state.config.webhook_max_bytes;
-    let body = to_bytes(body, limit).await.map_err(|_| ApiError::PayloadTooLarge(limit))?;
+    let body = to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(limit))?;
     let channel_id = crate::parse_id(&channel_id, "channel")?;
     let channel = load_waha_channel(&state, channel_id).await?;
 
@@ -112,11 +128,13 @@ pub async fn waha_webhook(
     let signature = headers.get(HEADER_HMAC).and_then(|v| v.to_str().ok());
     if !signature.is_some_and(|sig| verify_signature(key, &body, sig)) {
         tracing::warn!(channel.id = %channel_id, "webhook rejected: missing or invalid HMAC signature");
-        return Err(ApiError::Unauthorized("X-Webhook-Hmac is missing or does not match the body".into()));
+        return Err(ApiError::Unauthorized(
+            "X-Webhook-Hmac is missing or does not match the body".into(),
+        ));
     }
 
-    let envelope: WebhookEnvelope =
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("not a WAHA webhook envelope: {e}")))?;
+    let envelope: WebhookEnvelope = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("not a WAHA webhook envelope: {e}")))?;
     if envelope.session != channel.config.session {
         return Err(ApiError::Unprocessable(format!(
             "event for WAHA session {:?}, but this channel is session {:?}",
@@ -134,7 +152,12 @@ pub async fn waha_webhook(
     }
 }
 
-async fn on_message(state: &AppState, channel_id: Uuid, channel: &WahaChannel, envelope: WebhookEnvelope) -> Result<Response, ApiError> {
+async fn on_message(
+    state: &AppState,
+    channel_id: Uuid,
+    channel: &WahaChannel,
+    envelope: WebhookEnvelope,
+) -> Result<Response, ApiError> {
     let message: MessagePayload = serde_json::from_value(envelope.payload.clone())
         .map_err(|e| ApiError::Unprocessable(format!("invalid message payload: {e}")))?;
     if message.from_me {
@@ -142,16 +165,35 @@ async fn on_message(state: &AppState, channel_id: Uuid, channel: &WahaChannel, e
     }
     let (chat_id, kind) = classify_chat_id(&message.from);
     if kind == ChatKind::Other {
-        return Ok(accepted("ignored", json!({"reason": "not a one-to-one chat"})));
+        return Ok(accepted(
+            "ignored",
+            json!({"reason": "not a one-to-one chat"}),
+        ));
     }
     if message.id.is_empty() || message.id.len() > 256 {
-        return Err(ApiError::Unprocessable("payload.id must be a WAHA message id".into()));
+        return Err(ApiError::Unprocessable(
+            "payload.id must be a WAHA message id".into(),
+        ));
     }
 
-    let inbox_id = store_inbox(state, channel.tenant_id, channel_id, &message.id, &envelope.payload).await?;
-    let signal = InboundSignal { inbox_id, provider_ts_ms: message.timestamp.saturating_mul(1000) };
-    let workflow_id = hand_to_conversation(state, channel.tenant_id, channel_id, &chat_id, signal).await?;
-    Ok(accepted("accepted", json!({"inbox_id": inbox_id, "workflow_id": workflow_id})))
+    let inbox_id = store_inbox(
+        state,
+        channel.tenant_id,
+        channel_id,
+        &message.id,
+        &envelope.payload,
+    )
+    .await?;
+    let signal = InboundSignal {
+        inbox_id,
+        provider_ts_ms: message.timestamp.saturating_mul(1000),
+    };
+    let workflow_id =
+        hand_to_conversation(state, channel.tenant_id, channel_id, &chat_id, signal).await?;
+    Ok(accepted(
+        "accepted",
+        json!({"inbox_id": inbox_id, "workflow_id": workflow_id}),
+    ))
 }
 
 /// Signals-with-start the chat's Conversation workflow with one stored inbound message. Answers
@@ -166,10 +208,21 @@ pub(crate) async fn hand_to_conversation(
     let client = state.temporal.client().await?;
     let started = tokio::time::timeout(
         state.config.temporal_deadline,
-        ventros_activities::inbox::signal_conversation(&client, &state.config.task_queue, tenant_id, channel_id, chat_id, signal),
+        ventros_activities::inbox::signal_conversation(
+            &client,
+            &state.config.task_queue,
+            tenant_id,
+            channel_id,
+            chat_id,
+            signal,
+        ),
     )
     .await;
-    let workflow_id = ids::conversation_workflow_id(tenant_id, channel_id, &ids::chat_key(tenant_id, channel_id, chat_id));
+    let workflow_id = ids::conversation_workflow_id(
+        tenant_id,
+        channel_id,
+        &ids::chat_key(tenant_id, channel_id, chat_id),
+    );
     match started {
         Ok(Ok(_)) => {
             tracing::info!(tenant.id = %tenant_id, channel.id = %channel_id, workflow.id = %workflow_id, "inbound message handed to Temporal");
@@ -177,11 +230,15 @@ pub(crate) async fn hand_to_conversation(
         }
         Ok(Err(err)) => {
             tracing::error!(error = %err, workflow.id = %workflow_id, "signal-with-start failed");
-            Err(ApiError::Unavailable("could not hand the message to Temporal; retry".into()))
+            Err(ApiError::Unavailable(
+                "could not hand the message to Temporal; retry".into(),
+            ))
         }
         Err(_) => {
             tracing::error!(workflow.id = %workflow_id, "signal-with-start timed out");
-            Err(ApiError::Unavailable("Temporal did not answer in time; retry".into()))
+            Err(ApiError::Unavailable(
+                "Temporal did not answer in time; retry".into(),
+            ))
         }
     }
 }
@@ -213,7 +270,11 @@ pub(crate) async fn signal_receipt(
     let handle = client.get_workflow_handle::<OutboundMessage>(workflow_id.clone());
     let sent = tokio::time::timeout(
         state.config.temporal_deadline,
-        handle.signal(OutboundMessage::ack, AckSignal { status }, WorkflowSignalOptions::default()),
+        handle.signal(
+            OutboundMessage::ack,
+            AckSignal { status },
+            WorkflowSignalOptions::default(),
+        ),
     )
     .await;
     match sent {
@@ -222,19 +283,31 @@ pub(crate) async fn signal_receipt(
         Ok(Err(WorkflowInteractionError::NotFound(_))) => Ok(ReceiptOutcome::TrackingEnded),
         Ok(Err(err)) => {
             tracing::error!(error = %err, workflow.id = %workflow_id, "ack signal failed");
-            Err(ApiError::Unavailable("could not hand the receipt to Temporal; retry".into()))
+            Err(ApiError::Unavailable(
+                "could not hand the receipt to Temporal; retry".into(),
+            ))
         }
-        Err(_) => Err(ApiError::Unavailable("Temporal did not answer in time; retry".into())),
+        Err(_) => Err(ApiError::Unavailable(
+            "Temporal did not answer in time; retry".into(),
+        )),
     }
 }
 
-async fn on_ack(state: &AppState, channel_id: Uuid, channel: &WahaChannel, envelope: WebhookEnvelope) -> Result<Response, ApiError> {
-    let ack: AckPayload =
-        serde_json::from_value(envelope.payload).map_err(|e| ApiError::Unprocessable(format!("invalid message.ack payload: {e}")))?;
+async fn on_ack(
+    state: &AppState,
+    channel_id: Uuid,
+    channel: &WahaChannel,
+    envelope: WebhookEnvelope,
+) -> Result<Response, ApiError> {
+    let ack: AckPayload = serde_json::from_value(envelope.payload)
+        .map_err(|e| ApiError::Unprocessable(format!("invalid message.ack payload: {e}")))?;
     let status = DeliveryStatus::from_waha_ack(ack.ack)
         .ok_or_else(|| ApiError::Unprocessable(format!("unknown ack value {}", ack.ack)))?;
     if status == DeliveryStatus::Pending {
-        return Ok(accepted("ignored", json!({"reason": "PENDING carries no news"})));
+        return Ok(accepted(
+            "ignored",
+            json!({"reason": "PENDING carries no news"}),
+        ));
     }
     let mut tx = crate::db::tenant_tx(&state.pool, channel.tenant_id).await?;
     // Under the same lock the send takes to record this id: either the id is recorded and visible
@@ -250,7 +323,10 @@ async fn on_ack(state: &AppState, channel_id: Uuid, channel: &WahaChannel, envel
     .await?;
     let Some((message_id, current_rank)) = message else {
         if status == DeliveryStatus::Sent {
-            return Ok(accepted("ignored", json!({"reason": "a send records sent itself"})));
+            return Ok(accepted(
+                "ignored",
+                json!({"reason": "a send records sent itself"}),
+            ));
         }
         // WAHA can report a message before its sendText call has answered us: keep the receipt
         // for the send to apply (a message sent from outside Ventros never claims it; it ages out).
@@ -271,18 +347,36 @@ async fn on_ack(state: &AppState, channel_id: Uuid, channel: &WahaChannel, envel
     tx.commit().await?;
     match signal_receipt(state, channel.tenant_id, message_id, current_rank, status).await? {
         ReceiptOutcome::Signalled => Ok(accepted("accepted", json!({"message_id": message_id}))),
-        ReceiptOutcome::AlreadyRecorded => Ok(accepted("ignored", json!({"reason": "status already recorded", "message_id": message_id}))),
-        ReceiptOutcome::TrackingEnded => Ok(accepted("ignored", json!({"reason": "message tracking has ended", "message_id": message_id}))),
+        ReceiptOutcome::AlreadyRecorded => Ok(accepted(
+            "ignored",
+            json!({"reason": "status already recorded", "message_id": message_id}),
+        )),
+        ReceiptOutcome::TrackingEnded => Ok(accepted(
+            "ignored",
+            json!({"reason": "message tracking has ended", "message_id": message_id}),
+        )),
     }
 }
 
-async fn on_session_status(state: &AppState, channel_id: Uuid, channel: &WahaChannel, envelope: WebhookEnvelope) -> Result<Response, ApiError> {
+async fn on_session_status(
+    state: &AppState,
+    channel_id: Uuid,
+    channel: &WahaChannel,
+    envelope: WebhookEnvelope,
+) -> Result<Response, ApiError> {
     let payload: SessionStatusPayload = serde_json::from_value(envelope.payload)
         .map_err(|e| ApiError::Unprocessable(format!("invalid session.status payload: {e}")))?;
     if !SESSION_STATUSES.contains(&payload.status.as_str()) {
-        return Err(ApiError::Unprocessable(format!("unknown session status {:?}", payload.status)));
+        return Err(ApiError::Unprocessable(format!(
+            "unknown session status {:?}",
+            payload.status
+        )));
     }
-    let at: DateTime<Utc> = ventros_activities::provider::provider_time(envelope.timestamp.and_then(|ms| Utc.timestamp_millis_opt(ms).single()));
+    let at: DateTime<Utc> = ventros_activities::provider::provider_time(
+        envelope
+            .timestamp
+            .and_then(|ms| Utc.timestamp_millis_opt(ms).single()),
+    );
     let mut tx = crate::db::tenant_tx(&state.pool, channel.tenant_id).await?;
     let updated = sqlx::query(
         "UPDATE channels SET status = $2, status_changed_at = $3

@@ -12,7 +12,11 @@ use serde_json::Value;
 pub enum ApiFailure {
     /// The API answered with an error (problem+json): its status and detail.
     #[error("{title} (HTTP {status}): {detail}")]
-    Refused { status: u16, title: String, detail: String },
+    Refused {
+        status: u16,
+        title: String,
+        detail: String,
+    },
     /// The API could not be reached or answered nonsense.
     #[error("the Ventros API is unreachable: {0}")]
     Unreachable(String),
@@ -33,7 +37,10 @@ impl ApiClient {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("reqwest client builds");
-        ApiClient { base: base.trim_end_matches('/').to_owned(), http }
+        ApiClient {
+            base: base.trim_end_matches('/').to_owned(),
+            http,
+        }
     }
 
     /// Calls `method path` (path starting with `/api/v1/`) with query pairs and an optional JSON
@@ -47,17 +54,34 @@ impl ApiClient {
         body: Option<&Value>,
         headers: &[(&str, String)],
     ) -> Result<Value, ApiFailure> {
-        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(key).query(query);
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .query(query);
         for (name, value) in headers {
             request = request.header(*name, value);
         }
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|e| ApiFailure::Unreachable(if e.is_timeout() { "timed out".into() } else { "connection failed".into() }))?;
+        let response = request.send().await.map_err(|e| {
+            ApiFailure::Unreachable(if e.is_timeout() {
+                "timed out".into()
+            } else {
+                "connection failed".into()
+            })
+        })?;
         let status = response.status().as_u16();
-        let text = response.text().await.map_err(|e| ApiFailure::Unreachable(e.to_string()))?;
-        let value: Value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let text = response
+            .text()
+            .await
+            .map_err(|e| ApiFailure::Unreachable(e.to_string()))?;
+        let value: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         if (200..300).contains(&status) {
             return Ok(value);
         }
@@ -69,7 +93,12 @@ impl ApiClient {
         })
     }
 
-    pub async fn get(&self, key: &str, path: &str, query: &[(String, String)]) -> Result<Value, ApiFailure> {
+    pub async fn get(
+        &self,
+        key: &str,
+        path: &str,
+        query: &[(String, String)],
+    ) -> Result<Value, ApiFailure> {
         self.call(key, Method::GET, path, query, None, &[]).await
     }
 }

@@ -45,8 +45,15 @@ pub fn http_app(api_url: &str, discovery: bool, allowed_hosts: Vec<String>) -> R
     if !allowed_hosts.is_empty() {
         config = config.with_allowed_hosts(allowed_hosts);
     }
-    let service = StreamableHttpService::new(move || Ok(server.clone()), Arc::new(LocalSessionManager::default()), config);
-    let check = KeyCheck { api, accepted: Arc::default() };
+    let service = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let check = KeyCheck {
+        api,
+        accepted: Arc::default(),
+    };
     Router::new()
         .nest_service("/mcp", service)
         .layer(axum::middleware::from_fn_with_state(check, require_key))
@@ -55,7 +62,12 @@ pub fn http_app(api_url: &str, discovery: bool, allowed_hosts: Vec<String>) -> R
 
 async fn require_key(State(check): State<KeyCheck>, request: Request, next: Next) -> Response {
     let unauthorized = |why: &str| {
-        (StatusCode::UNAUTHORIZED, [("WWW-Authenticate", "Bearer realm=\"ventros\"")], why.to_owned()).into_response()
+        (
+            StatusCode::UNAUTHORIZED,
+            [("WWW-Authenticate", "Bearer realm=\"ventros\"")],
+            why.to_owned(),
+        )
+            .into_response()
     };
     let Some(key) = request
         .headers()
@@ -67,13 +79,24 @@ async fn require_key(State(check): State<KeyCheck>, request: Request, next: Next
     else {
         return unauthorized("Authorization: Bearer <Ventros API key> is required");
     };
-    let fresh = check.accepted.lock().expect("key cache").get(&key).is_some_and(|at| at.elapsed() < KEY_CHECK_TTL);
+    let fresh = check
+        .accepted
+        .lock()
+        .expect("key cache")
+        .get(&key)
+        .is_some_and(|at| at.elapsed() < KEY_CHECK_TTL);
     if !fresh {
         match check.api.get(&key, "/api/v1/me", &[]).await {
             Ok(_) => {
-                check.accepted.lock().expect("key cache").insert(key, Instant::now());
+                check
+                    .accepted
+                    .lock()
+                    .expect("key cache")
+                    .insert(key, Instant::now());
             }
-            Err(api::ApiFailure::Refused { status: 401 | 403, .. }) => return unauthorized("the API key was not accepted"),
+            Err(api::ApiFailure::Refused {
+                status: 401 | 403, ..
+            }) => return unauthorized("the API key was not accepted"),
             Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
         }
     }

@@ -35,7 +35,11 @@ enum Transport {
         #[arg(long, env = "VENTROS_MCP_BIND", default_value = "127.0.0.1:8090")]
         bind: SocketAddr,
         /// Host headers accepted (DNS-rebinding protection); default: localhost only.
-        #[arg(long = "allowed-host", env = "VENTROS_MCP_ALLOWED_HOSTS", value_delimiter = ',')]
+        #[arg(
+            long = "allowed-host",
+            env = "VENTROS_MCP_ALLOWED_HOSTS",
+            value_delimiter = ','
+        )]
         allowed_hosts: Vec<String>,
     },
 }
@@ -45,17 +49,23 @@ async fn main() -> anyhow::Result<()> {
     // stdout carries the protocol: logs go to stderr.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .init();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Args::parse();
     match args.transport {
         Transport::Stdio { api_key } => {
-            let server = VentrosMcp::new(ApiClient::new(&args.api_url), Some(api_key), args.discovery);
+            let server =
+                VentrosMcp::new(ApiClient::new(&args.api_url), Some(api_key), args.discovery);
             let running = server.serve(rmcp::transport::stdio()).await?;
             running.waiting().await?;
         }
-        Transport::Http { bind, allowed_hosts } => {
+        Transport::Http {
+            bind,
+            allowed_hosts,
+        } => {
             let app = ventros_mcp::http_app(&args.api_url, args.discovery, allowed_hosts);
             let listener = tokio::net::TcpListener::bind(bind).await?;
             tracing::info!(address = %listener.local_addr()?, "MCP server (streamable HTTP) listening at /mcp");

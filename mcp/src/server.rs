@@ -14,10 +14,12 @@ use std::sync::Arc;
 use reqwest::Method;
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
-    Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams, Prompt,
-    PromptArgument, PromptMessage, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource, ResourceContents,
-    ResourceTemplate, Role, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
+    GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    Prompt, PromptArgument, PromptMessage, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Resource, ResourceContents, ResourceTemplate, Role, ServerCapabilities,
+    ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler};
@@ -43,7 +45,12 @@ pub struct VentrosMcp {
 
 impl VentrosMcp {
     pub fn new(api: ApiClient, key: Option<String>, discovery: bool) -> Self {
-        VentrosMcp { api, key, tools: Arc::new(catalog()), discovery }
+        VentrosMcp {
+            api,
+            key,
+            tools: Arc::new(catalog()),
+            discovery,
+        }
     }
 
     /// The tools as MCP lists them in full mode.
@@ -53,9 +60,16 @@ impl VentrosMcp {
 
     fn key(&self, ctx: &RequestContext<RoleServer>) -> Result<String, McpError> {
         if let Some(parts) = ctx.extensions.get::<http::request::Parts>() {
-            return bearer(&parts.headers).ok_or_else(|| McpError::invalid_request("Authorization: Bearer <Ventros API key> is required", None));
+            return bearer(&parts.headers).ok_or_else(|| {
+                McpError::invalid_request(
+                    "Authorization: Bearer <Ventros API key> is required",
+                    None,
+                )
+            });
         }
-        self.key.clone().ok_or_else(|| McpError::invalid_request("no Ventros API key is configured (VENTROS_API_KEY)", None))
+        self.key.clone().ok_or_else(|| {
+            McpError::invalid_request("no Ventros API key is configured (VENTROS_API_KEY)", None)
+        })
     }
 
     fn spec(&self, name: &str) -> Option<&ToolSpec> {
@@ -80,25 +94,67 @@ impl VentrosMcp {
         }
     }
 
-    async fn rest(&self, key: &str, method: Method, template: &str, mut args: Map<String, Value>) -> Result<Value, ApiFailure> {
+    async fn rest(
+        &self,
+        key: &str,
+        method: Method,
+        template: &str,
+        mut args: Map<String, Value>,
+    ) -> Result<Value, ApiFailure> {
         let path = fill_path(template, &mut args);
         if method == Method::GET || method == Method::DELETE {
-            self.api.call(key, method, &path, &query_pairs(&args), None, &[]).await
+            self.api
+                .call(key, method, &path, &query_pairs(&args), None, &[])
+                .await
         } else {
-            self.api.call(key, method, &path, &[], Some(&Value::Object(args)), &[]).await
+            self.api
+                .call(key, method, &path, &[], Some(&Value::Object(args)), &[])
+                .await
         }
     }
 
-    async fn custom(&self, key: &str, name: &str, args: Map<String, Value>) -> Result<Value, ApiFailure> {
-        let text = |k: &str| args.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    async fn custom(
+        &self,
+        key: &str,
+        name: &str,
+        args: Map<String, Value>,
+    ) -> Result<Value, ApiFailure> {
+        let text = |k: &str| {
+            args.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         match name {
             "send_message" => {
-                let path = format!("/api/v1/conversations/{}/messages", segment(&text("conversation_id")));
+                let path = format!(
+                    "/api/v1/conversations/{}/messages",
+                    segment(&text("conversation_id"))
+                );
                 let headers = [("Idempotency-Key", text("idempotency_key"))];
-                self.api.call(key, Method::POST, &path, &[], Some(&json!({"text": text("text")})), &headers).await
+                self.api
+                    .call(
+                        key,
+                        Method::POST,
+                        &path,
+                        &[],
+                        Some(&json!({"text": text("text")})),
+                        &headers,
+                    )
+                    .await
             }
             "get_conversation_state" => {
-                let mut conversation = self.api.get(key, &format!("/api/v1/conversations/{}", segment(&text("conversation_id"))), &[]).await?;
+                let mut conversation = self
+                    .api
+                    .get(
+                        key,
+                        &format!(
+                            "/api/v1/conversations/{}",
+                            segment(&text("conversation_id"))
+                        ),
+                        &[],
+                    )
+                    .await?;
                 if let Some(obj) = conversation.as_object_mut() {
                     obj.remove("messages");
                 }
@@ -106,14 +162,29 @@ impl VentrosMcp {
             }
             "get_contact_context" => {
                 let id = segment(&text("contact_id"));
-                let profile = self.api.get(key, &format!("/api/v1/contacts/{id}"), &[]).await?;
+                let profile = self
+                    .api
+                    .get(key, &format!("/api/v1/contacts/{id}"), &[])
+                    .await?;
                 // Memory may be briefly unavailable; the profile alone is still worth returning.
-                let facts = match self.api.get(key, &format!("/api/v1/contacts/{id}/graph"), &[]).await {
+                let facts = match self
+                    .api
+                    .get(key, &format!("/api/v1/contacts/{id}/graph"), &[])
+                    .await
+                {
                     Ok(graph) => graph.get("facts").cloned().unwrap_or(Value::Null),
                     Err(e) => json!({"unavailable": e.to_string()}),
                 };
                 let memories = match args.get("q").and_then(Value::as_str) {
-                    Some(q) => match self.api.get(key, &format!("/api/v1/contacts/{id}/memories"), &[("q".into(), q.into()), ("limit".into(), "8".into())]).await {
+                    Some(q) => match self
+                        .api
+                        .get(
+                            key,
+                            &format!("/api/v1/contacts/{id}/memories"),
+                            &[("q".into(), q.into()), ("limit".into(), "8".into())],
+                        )
+                        .await
+                    {
                         Ok(found) => found.get("items").cloned().unwrap_or(Value::Null),
                         Err(e) => json!({"unavailable": e.to_string()}),
                     },
@@ -123,33 +194,69 @@ impl VentrosMcp {
             }
             "run_query" => {
                 let max_rows = args.get("max_rows").cloned();
-                match (args.get("sql").and_then(Value::as_str), args.get("report").and_then(Value::as_str)) {
+                match (
+                    args.get("sql").and_then(Value::as_str),
+                    args.get("report").and_then(Value::as_str),
+                ) {
                     (Some(sql), None) => {
                         let mut body = json!({"sql": sql});
                         if let Some(n) = max_rows {
                             body["max_rows"] = n;
                         }
-                        self.api.call(key, Method::POST, "/api/v1/reports/query", &[], Some(&body), &[]).await
+                        self.api
+                            .call(
+                                key,
+                                Method::POST,
+                                "/api/v1/reports/query",
+                                &[],
+                                Some(&body),
+                                &[],
+                            )
+                            .await
                     }
                     (None, Some(report)) => {
-                        let mut body = json!({"params": args.get("params").cloned().unwrap_or(json!({}))});
+                        let mut body =
+                            json!({"params": args.get("params").cloned().unwrap_or(json!({}))});
                         if let Some(n) = max_rows {
                             body["max_rows"] = n;
                         }
-                        self.api.call(key, Method::POST, &format!("/api/v1/reports/{}", segment(report)), &[], Some(&body), &[]).await
+                        self.api
+                            .call(
+                                key,
+                                Method::POST,
+                                &format!("/api/v1/reports/{}", segment(report)),
+                                &[],
+                                Some(&body),
+                                &[],
+                            )
+                            .await
                     }
                     _ => Err(ApiFailure::Refused {
                         status: 422,
                         title: "invalid arguments".into(),
-                        detail: "give either `report` (with optional `params`) or `sql`, not both".into(),
+                        detail: "give either `report` (with optional `params`) or `sql`, not both"
+                            .into(),
                     }),
                 }
             }
             "get_messaging_stats" => {
                 let params: Map<String, Value> = args.into_iter().collect();
-                self.api.call(key, Method::POST, "/api/v1/reports/messages_over_time", &[], Some(&json!({"params": params})), &[]).await
+                self.api
+                    .call(
+                        key,
+                        Method::POST,
+                        "/api/v1/reports/messages_over_time",
+                        &[],
+                        Some(&json!({"params": params})),
+                        &[],
+                    )
+                    .await
             }
-            other => Err(ApiFailure::Refused { status: 500, title: "not implemented".into(), detail: format!("tool {other} has no handler") }),
+            other => Err(ApiFailure::Refused {
+                status: 500,
+                title: "not implemented".into(),
+                detail: format!("tool {other} has no handler"),
+            }),
         }
     }
 
@@ -159,25 +266,51 @@ impl VentrosMcp {
         let mut catalog = Tool::new(
             "ventros_catalog",
             "Step 1: lists Ventros's tools (name, group, one-line summary, whether read-only or destructive). Optionally only one group: account, contacts, conversations, channels, deals, campaigns, agents, memory, bi.",
-            object(json!({"type": "object", "properties": {"group": {"type": "string"}}, "additionalProperties": false})),
+            object(
+                json!({"type": "object", "properties": {"group": {"type": "string"}}, "additionalProperties": false}),
+            ),
         );
-        catalog.annotations = Some(ToolAnnotations::new().read_only(true).idempotent(true).open_world(false));
+        catalog.annotations = Some(
+            ToolAnnotations::new()
+                .read_only(true)
+                .idempotent(true)
+                .open_world(false),
+        );
         let mut describe = Tool::new(
             "ventros_describe",
             "Step 2: a tool's full description and input JSON schema, before calling it with ventros_execute.",
-            object(json!({"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"], "additionalProperties": false})),
+            object(
+                json!({"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"], "additionalProperties": false}),
+            ),
         );
-        describe.annotations = Some(ToolAnnotations::new().read_only(true).idempotent(true).open_world(false));
+        describe.annotations = Some(
+            ToolAnnotations::new()
+                .read_only(true)
+                .idempotent(true)
+                .open_world(false),
+        );
         let mut execute = Tool::new(
             "ventros_execute",
             "Step 3: runs a tool by name with its arguments (as ventros_describe specified). Destructive tools really send or change data.",
-            object(json!({"type": "object", "properties": {"name": {"type": "string"}, "arguments": {"type": "object"}}, "required": ["name"], "additionalProperties": false})),
+            object(
+                json!({"type": "object", "properties": {"name": {"type": "string"}, "arguments": {"type": "object"}}, "required": ["name"], "additionalProperties": false}),
+            ),
         );
-        execute.annotations = Some(ToolAnnotations::new().read_only(false).destructive(true).open_world(true));
+        execute.annotations = Some(
+            ToolAnnotations::new()
+                .read_only(false)
+                .destructive(true)
+                .open_world(true),
+        );
         vec![catalog, describe, execute]
     }
 
-    async fn discovery_call(&self, key: &str, name: &str, args: Map<String, Value>) -> CallToolResult {
+    async fn discovery_call(
+        &self,
+        key: &str,
+        name: &str,
+        args: Map<String, Value>,
+    ) -> CallToolResult {
         match name {
             "ventros_catalog" => {
                 let group = args.get("group").and_then(Value::as_str);
@@ -195,13 +328,19 @@ impl VentrosMcp {
             "ventros_describe" => {
                 let wanted = args.get("name").and_then(Value::as_str).unwrap_or_default();
                 match self.spec(wanted) {
-                    Some(t) => tool_success(json!({"name": t.name, "title": t.title, "description": t.description, "input_schema": t.schema,
-                                                   "read_only": t.effect == Effect::Read, "destructive": t.effect == Effect::Destructive})),
+                    Some(t) => tool_success(
+                        json!({"name": t.name, "title": t.title, "description": t.description, "input_schema": t.schema,
+                                                   "read_only": t.effect == Effect::Read, "destructive": t.effect == Effect::Destructive}),
+                    ),
                     None => tool_error(format!("no tool {wanted:?}; ventros_catalog lists them")),
                 }
             }
             "ventros_execute" => {
-                let wanted = args.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+                let wanted = args
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
                 let arguments = match args.get("arguments") {
                     None | Some(Value::Null) => Map::new(),
                     Some(Value::Object(a)) => a.clone(),
@@ -214,20 +353,46 @@ impl VentrosMcp {
     }
 
     async fn read(&self, key: &str, uri: &str) -> Result<Value, McpError> {
-        let not_found = || McpError::resource_not_found(format!("no resource {uri}; use ventros://contacts/{{id}} or ventros://conversations/{{id}}"), None);
-        let (kind, id) = uri.strip_prefix("ventros://").and_then(|rest| rest.split_once('/')).ok_or_else(not_found)?;
+        let not_found = || {
+            McpError::resource_not_found(
+                format!(
+                    "no resource {uri}; use ventros://contacts/{{id}} or ventros://conversations/{{id}}"
+                ),
+                None,
+            )
+        };
+        let (kind, id) = uri
+            .strip_prefix("ventros://")
+            .and_then(|rest| rest.split_once('/'))
+            .ok_or_else(not_found)?;
         if uuid::Uuid::parse_str(id).is_err() {
             return Err(not_found());
         }
         let result = match kind {
-            "contacts" => self.api.get(key, &format!("/api/v1/contacts/{id}"), &[]).await,
+            "contacts" => {
+                self.api
+                    .get(key, &format!("/api/v1/contacts/{id}"), &[])
+                    .await
+            }
             "conversations" => {
-                let state = self.api.get(key, &format!("/api/v1/conversations/{id}"), &[]).await;
+                let state = self
+                    .api
+                    .get(key, &format!("/api/v1/conversations/{id}"), &[])
+                    .await;
                 match state {
                     Ok(mut conversation) => {
                         // The full history, not just the latest page the detail carries.
-                        if let Ok(messages) = self.api.get(key, &format!("/api/v1/conversations/{id}/messages"), &[("limit".into(), "200".into())]).await {
-                            conversation["messages"] = messages.get("items").cloned().unwrap_or(Value::Null);
+                        if let Ok(messages) = self
+                            .api
+                            .get(
+                                key,
+                                &format!("/api/v1/conversations/{id}/messages"),
+                                &[("limit".into(), "200".into())],
+                            )
+                            .await
+                        {
+                            conversation["messages"] =
+                                messages.get("items").cloned().unwrap_or(Value::Null);
                         }
                         Ok(conversation)
                     }
@@ -245,13 +410,27 @@ impl VentrosMcp {
 
 impl ServerHandler for VentrosMcp {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().enable_prompts().build())
-            .with_server_info(Implementation::new("ventros", env!("CARGO_PKG_VERSION")))
-            .with_instructions(INSTRUCTIONS)
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_prompts()
+                .build(),
+        )
+        .with_server_info(Implementation::new("ventros", env!("CARGO_PKG_VERSION")))
+        .with_instructions(INSTRUCTIONS)
     }
 
-    async fn list_tools(&self, _request: Option<PaginatedRequestParams>, _ctx: RequestContext<RoleServer>) -> Result<ListToolsResult, McpError> {
-        let tools = if self.discovery { Self::discovery_tools() } else { self.mcp_tools() };
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let tools = if self.discovery {
+            Self::discovery_tools()
+        } else {
+            self.mcp_tools()
+        };
         Ok(ListToolsResult::with_all_items(tools))
     }
 
@@ -263,31 +442,62 @@ impl ServerHandler for VentrosMcp {
         }
     }
 
-    async fn call_tool(&self, request: CallToolRequestParams, ctx: RequestContext<RoleServer>) -> Result<CallToolResponse, McpError> {
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
         let key = self.key(&ctx)?;
         let args = request.arguments.unwrap_or_default();
         let name = request.name.as_ref();
-        let result = if self.discovery { self.discovery_call(&key, name, args).await } else { self.execute(&key, name, args).await };
-        tracing::info!(tool = name, is_error = result.is_error.unwrap_or(false), "tool called");
+        let result = if self.discovery {
+            self.discovery_call(&key, name, args).await
+        } else {
+            self.execute(&key, name, args).await
+        };
+        tracing::info!(
+            tool = name,
+            is_error = result.is_error.unwrap_or(false),
+            "tool called"
+        );
         Ok(result.into())
     }
 
-    async fn list_resources(&self, _request: Option<PaginatedRequestParams>, ctx: RequestContext<RoleServer>) -> Result<ListResourcesResult, McpError> {
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
         let key = self.key(&ctx)?;
         let limit = [("limit".to_owned(), "20".to_owned())];
         let mut resources = Vec::new();
         if let Ok(list) = self.api.get(&key, "/api/v1/conversations", &limit).await {
             for c in list["items"].as_array().into_iter().flatten() {
                 let id = c["id"].as_str().unwrap_or_default();
-                let name = format!("Conversation with {}", c["contact_name"].as_str().or(c["contact"]["display_name"].as_str()).unwrap_or("a contact"));
-                resources.push(Resource::new(format!("ventros://conversations/{id}"), name).with_mime_type("application/json"));
+                let name = format!(
+                    "Conversation with {}",
+                    c["contact_name"]
+                        .as_str()
+                        .or(c["contact"]["display_name"].as_str())
+                        .unwrap_or("a contact")
+                );
+                resources.push(
+                    Resource::new(format!("ventros://conversations/{id}"), name)
+                        .with_mime_type("application/json"),
+                );
             }
         }
         if let Ok(list) = self.api.get(&key, "/api/v1/contacts", &limit).await {
             for c in list["items"].as_array().into_iter().flatten() {
                 let id = c["id"].as_str().unwrap_or_default();
-                let name = c["display_name"].as_str().map(str::to_owned).unwrap_or_else(|| format!("Contact {id}"));
-                resources.push(Resource::new(format!("ventros://contacts/{id}"), name).with_mime_type("application/json"));
+                let name = c["display_name"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("Contact {id}"));
+                resources.push(
+                    Resource::new(format!("ventros://contacts/{id}"), name)
+                        .with_mime_type("application/json"),
+                );
             }
         }
         Ok(ListResourcesResult::with_all_items(resources))
@@ -300,47 +510,86 @@ impl ServerHandler for VentrosMcp {
     ) -> Result<ListResourceTemplatesResult, McpError> {
         Ok(ListResourceTemplatesResult::with_all_items(vec![
             ResourceTemplate::new("ventros://contacts/{contact_id}", "Contact")
-                .with_description("A contact's profile: identities, tags, attributes, deals, conversations")
+                .with_description(
+                    "A contact's profile: identities, tags, attributes, deals, conversations",
+                )
                 .with_mime_type("application/json"),
             ResourceTemplate::new("ventros://conversations/{conversation_id}", "Conversation")
-                .with_description("A conversation: status, assignment, live workflow state and its messages")
+                .with_description(
+                    "A conversation: status, assignment, live workflow state and its messages",
+                )
                 .with_mime_type("application/json"),
         ]))
     }
 
-    async fn read_resource(&self, request: ReadResourceRequestParams, ctx: RequestContext<RoleServer>) -> Result<ReadResourceResponse, McpError> {
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
         let key = self.key(&ctx)?;
         let value = self.read(&key, &request.uri).await?;
         let text = serde_json::to_string_pretty(&value).unwrap_or_default();
-        Ok(ReadResourceResult::new(vec![ResourceContents::text(text, request.uri).with_mime_type("application/json")]).into())
+        Ok(ReadResourceResult::new(vec![
+            ResourceContents::text(text, request.uri).with_mime_type("application/json"),
+        ])
+        .into())
     }
 
-    async fn list_prompts(&self, _request: Option<PaginatedRequestParams>, _ctx: RequestContext<RoleServer>) -> Result<ListPromptsResult, McpError> {
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
         Ok(ListPromptsResult::with_all_items(vec![
             Prompt::new(
                 "summarise_customer",
-                Some("Summarise a customer: who they are, what they want, what we promised, open deals, and the next best action."),
-                Some(vec![PromptArgument::new("contact_id").with_description("The contact's id").with_required(true)]),
+                Some(
+                    "Summarise a customer: who they are, what they want, what we promised, open deals, and the next best action.",
+                ),
+                Some(vec![
+                    PromptArgument::new("contact_id")
+                        .with_description("The contact's id")
+                        .with_required(true),
+                ]),
             ),
             Prompt::new(
                 "draft_follow_up",
-                Some("Draft a follow-up for a conversation, in the customer's language, for an operator to review before sending."),
-                Some(vec![PromptArgument::new("conversation_id").with_description("The conversation's id").with_required(true)]),
+                Some(
+                    "Draft a follow-up for a conversation, in the customer's language, for an operator to review before sending.",
+                ),
+                Some(vec![
+                    PromptArgument::new("conversation_id")
+                        .with_description("The conversation's id")
+                        .with_required(true),
+                ]),
             ),
         ]))
     }
 
-    async fn get_prompt(&self, request: GetPromptRequestParams, ctx: RequestContext<RoleServer>) -> Result<GetPromptResponse, McpError> {
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
         let key = self.key(&ctx)?;
         let args = request.arguments.unwrap_or_default();
         let arg = |name: &str| -> Result<String, McpError> {
             let value = args.get(name).and_then(Value::as_str).unwrap_or_default();
-            uuid::Uuid::parse_str(value).map(|u| u.to_string()).map_err(|_| McpError::invalid_params(format!("{name} must be an id"), None))
+            uuid::Uuid::parse_str(value)
+                .map(|u| u.to_string())
+                .map_err(|_| McpError::invalid_params(format!("{name} must be an id"), None))
         };
         let (description, text) = match request.name.as_str() {
             "summarise_customer" => {
                 let id = arg("contact_id")?;
-                let context = self.custom(&key, "get_contact_context", Map::from_iter([("contact_id".to_owned(), json!(id))])).await;
+                let context = self
+                    .custom(
+                        &key,
+                        "get_contact_context",
+                        Map::from_iter([("contact_id".to_owned(), json!(id))]),
+                    )
+                    .await;
                 let context = context.map_err(|e| McpError::invalid_params(e.to_string(), None))?;
                 (
                     "Summarise this customer",
@@ -354,7 +603,14 @@ impl ServerHandler for VentrosMcp {
             }
             "draft_follow_up" => {
                 let id = arg("conversation_id")?;
-                let history = self.api.get(&key, &format!("/api/v1/conversations/{id}/messages"), &[("limit".into(), "50".into())]).await;
+                let history = self
+                    .api
+                    .get(
+                        &key,
+                        &format!("/api/v1/conversations/{id}/messages"),
+                        &[("limit".into(), "50".into())],
+                    )
+                    .await;
                 let history = history.map_err(|e| McpError::invalid_params(e.to_string(), None))?;
                 (
                     "Draft a follow-up",
@@ -366,9 +622,18 @@ impl ServerHandler for VentrosMcp {
                     ),
                 )
             }
-            other => return Err(McpError::invalid_params(format!("no prompt {other:?}"), None)),
+            other => {
+                return Err(McpError::invalid_params(
+                    format!("no prompt {other:?}"),
+                    None,
+                ));
+            }
         };
-        Ok(GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)]).with_description(description).into())
+        Ok(
+            GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
+                .with_description(description)
+                .into(),
+        )
     }
 }
 
@@ -401,7 +666,9 @@ fn tool_error(message: String) -> CallToolResult {
 }
 
 fn first_sentence(text: &str) -> &str {
-    text.split_once(". ").map(|(first, _)| first).unwrap_or(text)
+    text.split_once(". ")
+        .map(|(first, _)| first)
+        .unwrap_or(text)
 }
 
 fn bearer(headers: &http::HeaderMap) -> Option<String> {
@@ -427,13 +694,22 @@ fn segment(raw: &str) -> String {
 fn fill_path(template: &str, args: &mut Map<String, Value>) -> String {
     template
         .split('/')
-        .map(|part| match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            Some(name) => {
-                let value = args.remove(name).map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())).unwrap_or_default();
-                segment(&value)
-            }
-            None => part.to_owned(),
-        })
+        .map(
+            |part| match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(name) => {
+                    let value = args
+                        .remove(name)
+                        .map(|v| {
+                            v.as_str()
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| v.to_string())
+                        })
+                        .unwrap_or_default();
+                    segment(&value)
+                }
+                None => part.to_owned(),
+            },
+        )
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -441,22 +717,42 @@ fn fill_path(template: &str, args: &mut Map<String, Value>) -> String {
 fn query_pairs(args: &Map<String, Value>) -> Vec<(String, String)> {
     args.iter()
         .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string()),
+            )
+        })
         .collect()
 }
 
 /// Checks arguments against a tool's schema: required present, nothing unknown, JSON types,
 /// enums, UUID formats and integer ranges. (Ids go into URL paths: they must be ids.)
 pub fn validate(schema: &Value, args: &Map<String, Value>) -> Result<(), String> {
-    let props = schema.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
-    for required in schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+    let props = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for required in schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
         if args.get(required).is_none_or(Value::is_null) {
             return Err(format!("`{required}` is required"));
         }
     }
     for (name, value) in args {
         let Some(prop) = props.get(name) else {
-            return Err(format!("unknown argument `{name}`; expected one of: {}", props.keys().cloned().collect::<Vec<_>>().join(", ")));
+            return Err(format!(
+                "unknown argument `{name}`; expected one of: {}",
+                props.keys().cloned().collect::<Vec<_>>().join(", ")
+            ));
         };
         if value.is_null() {
             continue;
@@ -474,17 +770,30 @@ pub fn validate(schema: &Value, args: &Map<String, Value>) -> Result<(), String>
         if !fits {
             return Err(format!("`{name}` must be of type {ty}"));
         }
-        if prop.get("format").and_then(Value::as_str) == Some("uuid") && value.as_str().is_some_and(|s| uuid::Uuid::parse_str(s).is_err()) {
+        if prop.get("format").and_then(Value::as_str) == Some("uuid")
+            && value
+                .as_str()
+                .is_some_and(|s| uuid::Uuid::parse_str(s).is_err())
+        {
             return Err(format!("`{name}` must be a UUID"));
         }
         if let Some(allowed) = prop.get("enum").and_then(Value::as_array)
             && !allowed.contains(value)
         {
-            return Err(format!("`{name}` must be one of {}", Value::Array(allowed.clone())));
+            return Err(format!(
+                "`{name}` must be one of {}",
+                Value::Array(allowed.clone())
+            ));
         }
         if let Some(n) = value.as_i64() {
-            let min = prop.get("minimum").and_then(Value::as_i64).unwrap_or(i64::MIN);
-            let max = prop.get("maximum").and_then(Value::as_i64).unwrap_or(i64::MAX);
+            let min = prop
+                .get("minimum")
+                .and_then(Value::as_i64)
+                .unwrap_or(i64::MIN);
+            let max = prop
+                .get("maximum")
+                .and_then(Value::as_i64)
+                .unwrap_or(i64::MAX);
             if n < min || n > max {
                 return Err(format!("`{name}` must be between {min} and {max}"));
             }
@@ -510,11 +819,26 @@ mod tests {
             assert_eq!(t.schema["additionalProperties"], false, "{}", t.name);
             let props = t.schema["properties"].as_object().unwrap();
             for r in t.schema["required"].as_array().unwrap() {
-                assert!(props.contains_key(r.as_str().unwrap()), "{}: required {r} is a property", t.name);
+                assert!(
+                    props.contains_key(r.as_str().unwrap()),
+                    "{}: required {r} is a property",
+                    t.name
+                );
             }
             if let Call::Rest { path, .. } = &t.call {
-                for part in path.split('/').filter_map(|p| p.strip_prefix('{').and_then(|p| p.strip_suffix('}'))) {
-                    assert!(t.schema["required"].as_array().unwrap().iter().any(|r| r == part), "{}: path parameter {part} is required", t.name);
+                for part in path
+                    .split('/')
+                    .filter_map(|p| p.strip_prefix('{').and_then(|p| p.strip_suffix('}')))
+                {
+                    assert!(
+                        t.schema["required"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|r| r == part),
+                        "{}: path parameter {part} is required",
+                        t.name
+                    );
                 }
             }
         }
@@ -522,14 +846,41 @@ mod tests {
 
     #[test]
     fn arguments_are_checked_before_they_reach_a_url() {
-        let spec = catalog().into_iter().find(|t| t.name == "get_contact").unwrap();
+        let spec = catalog()
+            .into_iter()
+            .find(|t| t.name == "get_contact")
+            .unwrap();
         let args = |v: Value| v.as_object().unwrap().clone();
-        assert!(validate(&spec.schema, &args(json!({"contact_id": "0199a0a0-0000-7000-8000-000000000000"}))).is_ok());
-        assert!(validate(&spec.schema, &args(json!({"contact_id": "../../api-keys"}))).unwrap_err().contains("UUID"));
-        assert!(validate(&spec.schema, &args(json!({}))).unwrap_err().contains("required"));
-        assert!(validate(&spec.schema, &args(json!({"contact_id": "0199a0a0-0000-7000-8000-000000000000", "x": 1}))).unwrap_err().contains("unknown"));
+        assert!(
+            validate(
+                &spec.schema,
+                &args(json!({"contact_id": "0199a0a0-0000-7000-8000-000000000000"}))
+            )
+            .is_ok()
+        );
+        assert!(
+            validate(&spec.schema, &args(json!({"contact_id": "../../api-keys"})))
+                .unwrap_err()
+                .contains("UUID")
+        );
+        assert!(
+            validate(&spec.schema, &args(json!({})))
+                .unwrap_err()
+                .contains("required")
+        );
+        assert!(
+            validate(
+                &spec.schema,
+                &args(json!({"contact_id": "0199a0a0-0000-7000-8000-000000000000", "x": 1}))
+            )
+            .unwrap_err()
+            .contains("unknown")
+        );
         let mut a = args(json!({"tag": "a b/c", "contact_id": "x"}));
-        assert_eq!(fill_path("/api/v1/contacts/{contact_id}/tags/{tag}", &mut a), "/api/v1/contacts/x/tags/a%20b%2Fc");
+        assert_eq!(
+            fill_path("/api/v1/contacts/{contact_id}/tags/{tag}", &mut a),
+            "/api/v1/contacts/x/tags/a%20b%2Fc"
+        );
         assert!(a.is_empty());
     }
 }

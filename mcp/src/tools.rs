@@ -67,12 +67,18 @@ fn object(description: &str) -> Value {
 
 /// An input schema: these properties, these required, nothing else.
 fn schema(properties: &[(&str, Value)], required: &[&str]) -> Value {
-    let props: Map<String, Value> = properties.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+    let props: Map<String, Value> = properties
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
     json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
 }
 
 fn cursor() -> (&'static str, Value) {
-    ("cursor", string("Continue a list: the next_cursor of the previous page"))
+    (
+        "cursor",
+        string("Continue a list: the next_cursor of the previous page"),
+    )
 }
 
 fn limit() -> (&'static str, Value) {
@@ -84,8 +90,26 @@ fn rest(method: Method, path: &'static str) -> Call {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn tool(name: &'static str, group: &'static str, title: &'static str, description: &'static str, schema: Value, effect: Effect, idempotent: bool, call: Call) -> ToolSpec {
-    ToolSpec { name, group, title, description, schema, effect, idempotent, call }
+fn tool(
+    name: &'static str,
+    group: &'static str,
+    title: &'static str,
+    description: &'static str,
+    schema: Value,
+    effect: Effect,
+    idempotent: bool,
+    call: Call,
+) -> ToolSpec {
+    ToolSpec {
+        name,
+        group,
+        title,
+        description,
+        schema,
+        effect,
+        idempotent,
+        call,
+    }
 }
 
 /// Every tool, in catalog order.
@@ -96,7 +120,10 @@ pub fn catalog() -> Vec<ToolSpec> {
     let campaign_id = || ("campaign_id", id("The campaign's id"));
     let period = || {
         [
-            ("from", string("Start of the period, RFC 3339 (default: 30 days before `to`)")),
+            (
+                "from",
+                string("Start of the period, RFC 3339 (default: 30 days before `to`)"),
+            ),
             ("to", string("End of the period, RFC 3339 (default: now)")),
         ]
     };
@@ -253,7 +280,15 @@ fn period_tools(period: [(&'static str, Value); 2]) -> Vec<ToolSpec> {
         group: "bi",
         title: "Messaging stats",
         description: "Messages in and out per day (or hour/week) in a period, optionally for one channel: the messages_over_time report.",
-        schema: schema(&[period[0].clone(), period[1].clone(), ("bucket", one_of(&["hour", "day", "week"], "Resolution")), ("channel_id", id("Only this channel"))], &[]),
+        schema: schema(
+            &[
+                period[0].clone(),
+                period[1].clone(),
+                ("bucket", one_of(&["hour", "day", "week"], "Resolution")),
+                ("channel_id", id("Only this channel")),
+            ],
+            &[],
+        ),
         effect: Effect::Read,
         idempotent: true,
         call: Call::Custom,

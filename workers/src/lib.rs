@@ -14,21 +14,21 @@ use temporalio_sdk::runtime::PollerBehavior;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use ventros_activities::ConversationActivities;
 use ventros_activities::agents::{AgentApi, GrpcAgentClient};
+use ventros_activities::identities::IdentityActivities;
+use ventros_activities::inbox::InboxActivities;
 use ventros_activities::memory::embed::EmbeddingSettings;
 use ventros_activities::memory::engine::{FactExtractor, SpaceStatus, Weights};
 use ventros_activities::memory::ingest::{MemoryActivities, run_feed};
 use ventros_activities::memory::{MemoryEngine, MemoryServer};
 use ventros_activities::meta::HttpGraphClient;
+use ventros_activities::outbound_webhooks::{RetrySchedule, fanout_once, start_pending};
 use ventros_activities::provider::Channels;
 use ventros_activities::waha::HttpWahaClient;
-use ventros_proto::v1::memory_service_server::MemoryServiceServer;
-use ventros_activities::outbound_webhooks::{RetrySchedule, fanout_once, start_pending};
 use ventros_activities::{CampaignActivities, ContactActivities, WebhookActivities};
-use ventros_activities::identities::IdentityActivities;
-use ventros_activities::inbox::InboxActivities;
+use ventros_proto::v1::memory_service_server::MemoryServiceServer;
 use ventros_workflows::{
-    Campaign, CampaignRecipient, ContactMerge, Conversation, InboxSweep, InboxSweepInput, MemoryIngestion, OutboundMessage, ReembedInput,
-    ReembedMemories, WebhookDelivery, ids,
+    Campaign, CampaignRecipient, ContactMerge, Conversation, InboxSweep, InboxSweepInput,
+    MemoryIngestion, OutboundMessage, ReembedInput, ReembedMemories, WebhookDelivery, ids,
 };
 
 /// Worker settings, from the environment (see the README's configuration table).
@@ -93,16 +93,29 @@ pub struct WorkerSettings {
 
 /// `vector,keyword,graph`, each 0..=10 (also used by `ventros-memory-eval`).
 pub fn parse_weights(value: &str) -> Result<Weights, String> {
-    let parts: Vec<f32> = value.split(',').map(|p| p.trim().parse::<f32>().map_err(|e| format!("{p:?}: {e}"))).collect::<Result<_, _>>()?;
+    let parts: Vec<f32> = value
+        .split(',')
+        .map(|p| p.trim().parse::<f32>().map_err(|e| format!("{p:?}: {e}")))
+        .collect::<Result<_, _>>()?;
     match parts[..] {
-        [vector, keyword, graph] if parts.iter().all(|w| (0.0..=10.0).contains(w)) => Ok(Weights { vector, keyword, graph }),
+        [vector, keyword, graph] if parts.iter().all(|w| (0.0..=10.0).contains(w)) => Ok(Weights {
+            vector,
+            keyword,
+            graph,
+        }),
         _ => Err("expected three weights between 0 and 10: vector,keyword,graph".into()),
     }
 }
 
 /// Connects to Temporal, retrying for up to `patience` (the server may still be starting).
-pub async fn connect_temporal(address: &str, namespace: &str, patience: Duration) -> anyhow::Result<Client> {
-    let url: temporalio_client::Url = address.parse().with_context(|| format!("TEMPORAL_ADDRESS {address} is not a URL"))?;
+pub async fn connect_temporal(
+    address: &str,
+    namespace: &str,
+    patience: Duration,
+) -> anyhow::Result<Client> {
+    let url: temporalio_client::Url = address
+        .parse()
+        .with_context(|| format!("TEMPORAL_ADDRESS {address} is not a URL"))?;
     let deadline = tokio::time::Instant::now() + patience;
     loop {
         let options = ConnectionOptions::new(url.clone())
@@ -110,7 +123,12 @@ pub async fn connect_temporal(address: &str, namespace: &str, patience: Duration
             .connect_timeout(Duration::from_secs(3))
             .build();
         match Connection::connect(options).await {
-            Ok(connection) => return Ok(Client::new(connection, ClientOptions::new(namespace).build())?),
+            Ok(connection) => {
+                return Ok(Client::new(
+                    connection,
+                    ClientOptions::new(namespace).build(),
+                )?);
+            }
             Err(err) if tokio::time::Instant::now() < deadline => {
                 tracing::warn!(error = %err, "Temporal not reachable yet; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -122,7 +140,13 @@ pub async fn connect_temporal(address: &str, namespace: &str, patience: Duration
 
 /// The webhook fan-out loop (outbox → deliveries → WebhookDelivery workflows); every few hundred
 /// passes it also restarts deliveries a crash left without a workflow.
-async fn run_webhook_fanout(pool: sqlx::PgPool, client: Client, task_queue: String, schedule: RetrySchedule, idle: Duration) {
+async fn run_webhook_fanout(
+    pool: sqlx::PgPool,
+    client: Client,
+    task_queue: String,
+    schedule: RetrySchedule,
+    idle: Duration,
+) {
     let mut passes = 0u64;
     ventros_activities::polling::run_polling_loop("webhook fan-out", idle, || {
         passes += 1;
@@ -140,20 +164,34 @@ async fn run_webhook_fanout(pool: sqlx::PgPool, client: Client, task_queue: Stri
 /// Creates the inbox sweeper's Temporal Schedule for this task queue, once (every worker tries; the
 /// first wins). Change the interval by deleting the schedule (`inbox-sweep:<queue>`) in the UI.
 async fn ensure_inbox_sweep(client: &Client, settings: &WorkerSettings) -> anyhow::Result<()> {
-    use temporalio_client::schedules::{CreateScheduleOptions, ScheduleAction, ScheduleError, ScheduleOverlapPolicy, ScheduleSpec};
+    use temporalio_client::schedules::{
+        CreateScheduleOptions, ScheduleAction, ScheduleError, ScheduleOverlapPolicy, ScheduleSpec,
+    };
     let queue = &settings.connections.task_queue;
     let schedule_id = format!("inbox-sweep:{queue}");
-    let input = InboxSweepInput { older_than_secs: settings.inbox_sweep_after_secs, limit: 500 };
+    let input = InboxSweepInput {
+        older_than_secs: settings.inbox_sweep_after_secs,
+        limit: 500,
+    };
     let options = CreateScheduleOptions::builder()
-        .action(ScheduleAction::start_workflow(InboxSweep::run, input, queue.clone(), schedule_id.clone()))
-        .spec(ScheduleSpec::from_interval(Duration::from_secs(settings.inbox_sweep_interval_secs)))
+        .action(ScheduleAction::start_workflow(
+            InboxSweep::run,
+            input,
+            queue.clone(),
+            schedule_id.clone(),
+        ))
+        .spec(ScheduleSpec::from_interval(Duration::from_secs(
+            settings.inbox_sweep_interval_secs,
+        )))
         .overlap_policy(ScheduleOverlapPolicy::Skip)
         .note("re-drives stored webhooks that never reached a Conversation".to_owned())
         .build();
     match client.create_schedule(&schedule_id, options).await {
         Ok(_) => Ok(()),
         Err(ScheduleError::Rpc(status)) if status.code() == tonic::Code::AlreadyExists => Ok(()),
-        Err(err) => Err(anyhow::anyhow!("creating the inbox sweeper's schedule: {err}")),
+        Err(err) => Err(anyhow::anyhow!(
+            "creating the inbox sweeper's schedule: {err}"
+        )),
     }
 }
 
@@ -161,16 +199,28 @@ async fn ensure_inbox_sweep(client: &Client, settings: &WorkerSettings) -> anyho
 /// the deployment gives them (VENTROS_API_DB_PASSWORD, VENTROS_REPORTS_DB_PASSWORD): the worker
 /// is the one process that logs in as the schema owner.
 async fn set_login_passwords(pool: &sqlx::PgPool) -> anyhow::Result<()> {
-    for (role, variable) in [("ventros_api", "VENTROS_API_DB_PASSWORD"), ("ventros_report", "VENTROS_REPORTS_DB_PASSWORD")] {
-        let Ok(password) = std::env::var(variable) else { continue };
-        anyhow::ensure!(password.len() >= 16, "{variable} must be at least 16 characters");
+    for (role, variable) in [
+        ("ventros_api", "VENTROS_API_DB_PASSWORD"),
+        ("ventros_report", "VENTROS_REPORTS_DB_PASSWORD"),
+    ] {
+        let Ok(password) = std::env::var(variable) else {
+            continue;
+        };
+        anyhow::ensure!(
+            password.len() >= 16,
+            "{variable} must be at least 16 characters"
+        );
         // PostgreSQL quotes the literal itself (utility statements take no parameters).
-        let statement: String = sqlx::query_scalar("SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)")
-            .bind(role)
-            .bind(&password)
-            .fetch_one(pool)
-            .await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(pool).await.with_context(|| format!("setting the password of {role}"))?;
+        let statement: String =
+            sqlx::query_scalar("SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)")
+                .bind(role)
+                .bind(&password)
+                .fetch_one(pool)
+                .await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(pool)
+            .await
+            .with_context(|| format!("setting the password of {role}"))?;
     }
     Ok(())
 }
@@ -183,76 +233,153 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         .connect(&settings.connections.database_url)
         .await
         .context("connecting to PostgreSQL")?;
-    ventros_migrations::run(&pool).await.context("applying migrations")?;
+    ventros_migrations::run(&pool)
+        .await
+        .context("applying migrations")?;
     set_login_passwords(&pool).await?;
 
     // Internal gRPC (MemoryService here, the agent service there) authenticates every call.
     let internal = if settings.agents_address.is_some() || settings.memory_grpc_bind.is_some() {
-        Some(ventros_activities::internal_auth::InternalAuth::from_env().map_err(anyhow::Error::msg)?)
+        Some(
+            ventros_activities::internal_auth::InternalAuth::from_env()
+                .map_err(anyhow::Error::msg)?,
+        )
     } else {
         None
     };
     let agents: Option<Arc<dyn AgentApi>> = match (&settings.agents_address, &internal) {
-        (Some(address), Some(auth)) => Some(Arc::new(GrpcAgentClient::connect_lazy(address, auth.clone()).context("AGENTS_ADDRESS")?)),
+        (Some(address), Some(auth)) => Some(Arc::new(
+            GrpcAgentClient::connect_lazy(address, auth.clone()).context("AGENTS_ADDRESS")?,
+        )),
         _ => None,
     };
-    let embedder = settings.embedding.build().context("loading the embedding model")?;
-    tracing::info!(model = embedder.model(), dimensions = embedder.dimensions(), "embedding model loaded");
+    let embedder = settings
+        .embedding
+        .build()
+        .context("loading the embedding model")?;
+    tracing::info!(
+        model = embedder.model(),
+        dimensions = embedder.dimensions(),
+        "embedding model loaded"
+    );
     let extractor = match (settings.fact_extractor.as_str(), &agents) {
         ("agent", Some(agents)) => FactExtractor::Agent(agents.clone()),
         ("agent", None) => anyhow::bail!("MEMORY_FACT_EXTRACTOR=agent needs AGENTS_ADDRESS"),
         _ => FactExtractor::Rules,
     };
-    let engine = Arc::new(MemoryEngine::new(pool.clone(), embedder).with_weights(settings.hybrid_weights).with_extractor(extractor));
-    let space = engine.ensure_space().await.context("registering the embedding space")?;
+    let engine = Arc::new(
+        MemoryEngine::new(pool.clone(), embedder)
+            .with_weights(settings.hybrid_weights)
+            .with_extractor(extractor),
+    );
+    let space = engine
+        .ensure_space()
+        .await
+        .context("registering the embedding space")?;
 
     if let (Some(bind), Some(auth)) = (settings.memory_grpc_bind, &internal) {
-        let listener = tokio::net::TcpListener::bind(bind).await.context("binding MEMORY_GRPC_BIND")?;
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .context("binding MEMORY_GRPC_BIND")?;
         tracing::info!(address = %listener.local_addr()?, "MemoryService listening");
-        let service = MemoryServiceServer::with_interceptor(MemoryServer::new(engine.clone()), auth.interceptor());
+        let service = MemoryServiceServer::with_interceptor(
+            MemoryServer::new(engine.clone()),
+            auth.interceptor(),
+        );
         tokio::spawn(async move {
             let incoming = tonic::transport::server::TcpIncoming::from(listener);
-            if let Err(err) = tonic::transport::Server::builder().add_service(service).serve_with_incoming(incoming).await {
+            if let Err(err) = tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(incoming)
+                .await
+            {
                 tracing::error!(error = %err, "MemoryService stopped");
             }
         });
     }
-    let client = connect_temporal(&settings.connections.temporal_address, &settings.connections.temporal_namespace, Duration::from_secs(60)).await?;
+    let client = connect_temporal(
+        &settings.connections.temporal_address,
+        &settings.connections.temporal_namespace,
+        Duration::from_secs(60),
+    )
+    .await?;
     if let SpaceStatus::NeedsReembed { model, .. } = space {
         // A new model: re-embed everything before searches switch to it (one workflow per model).
-        let options = temporalio_client::WorkflowStartOptions::new(settings.connections.task_queue.clone(), ids::reembed_workflow_id(&model))
-            .id_conflict_policy(temporalio_client::WorkflowIdConflictPolicy::UseExisting)
-            .build();
+        let options = temporalio_client::WorkflowStartOptions::new(
+            settings.connections.task_queue.clone(),
+            ids::reembed_workflow_id(&model),
+        )
+        .id_conflict_policy(temporalio_client::WorkflowIdConflictPolicy::UseExisting)
+        .build();
         client
-            .start_workflow(ReembedMemories::run, ReembedInput { model: model.clone(), reembedded: 0 }, options)
+            .start_workflow(
+                ReembedMemories::run,
+                ReembedInput {
+                    model: model.clone(),
+                    reembedded: 0,
+                },
+                options,
+            )
             .await
             .context("starting ReembedMemories")?;
         tracing::warn!(%model, "embedding model changed: re-embedding stored memories before switching searches");
     }
     let feed_interval = Duration::from_millis(settings.memory_feed_interval_ms.max(10));
-    tokio::spawn(run_feed(pool.clone(), client.clone(), settings.connections.task_queue.clone(), feed_interval));
+    tokio::spawn(run_feed(
+        pool.clone(),
+        client.clone(),
+        settings.connections.task_queue.clone(),
+        feed_interval,
+    ));
     let schedule = RetrySchedule {
         max_attempts: settings.webhook_max_attempts.max(1),
         initial_backoff: Duration::from_millis(settings.webhook_retry_initial_ms.max(1)),
         max_backoff: Duration::from_millis(settings.webhook_retry_max_ms.max(1)),
     };
-    tokio::spawn(run_webhook_fanout(pool.clone(), client.clone(), settings.connections.task_queue.clone(), schedule, feed_interval));
+    tokio::spawn(run_webhook_fanout(
+        pool.clone(),
+        client.clone(),
+        settings.connections.task_queue.clone(),
+        schedule,
+        feed_interval,
+    ));
     if settings.inbox_sweep_interval_secs > 0 {
         ensure_inbox_sweep(&client, &settings).await?;
     }
-    let inbox = InboxActivities::new(pool.clone(), client.clone(), settings.connections.task_queue.clone());
-    let campaigns = CampaignActivities::new(pool.clone(), client.clone(), agents.clone(), settings.campaign_page_size, settings.campaign_max_in_flight);
-    let waha: Arc<dyn ventros_activities::waha::WahaApi> = Arc::new(HttpWahaClient::with_policy(settings.network.provider_policy()));
+    let inbox = InboxActivities::new(
+        pool.clone(),
+        client.clone(),
+        settings.connections.task_queue.clone(),
+    );
+    let campaigns = CampaignActivities::new(
+        pool.clone(),
+        client.clone(),
+        agents.clone(),
+        settings.campaign_page_size,
+        settings.campaign_max_in_flight,
+    );
+    let waha: Arc<dyn ventros_activities::waha::WahaApi> = Arc::new(HttpWahaClient::with_policy(
+        settings.network.provider_policy(),
+    ));
     let identities = IdentityActivities::new(pool.clone(), waha.clone());
     let activities = ConversationActivities::new(
         pool.clone(),
-        Channels::new(waha, Arc::new(HttpGraphClient::with_policy(settings.network.provider_policy()))),
+        Channels::new(
+            waha,
+            Arc::new(HttpGraphClient::with_policy(
+                settings.network.provider_policy(),
+            )),
+        ),
         agents,
     );
     let options = WorkerOptions::new(settings.connections.task_queue.clone())
-        .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(settings.workflow_pollers.max(2)))
+        .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(
+            settings.workflow_pollers.max(2),
+        ))
         .nonsticky_to_sticky_poll_ratio(1.0)
-        .activity_task_poller_behavior(PollerBehavior::SimpleMaximum(settings.activity_pollers.max(1)))
+        .activity_task_poller_behavior(PollerBehavior::SimpleMaximum(
+            settings.activity_pollers.max(1),
+        ))
         .register_workflow::<Conversation>()?
         .register_workflow::<OutboundMessage>()?
         .register_workflow::<MemoryIngestion>()?
@@ -267,7 +394,10 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         .register_activities(ContactActivities::new(pool.clone()))
         .register_activities(identities)
         .register_activities(inbox)
-        .register_activities(WebhookActivities::new(pool, settings.network.webhook_allow_private_networks))
+        .register_activities(WebhookActivities::new(
+            pool,
+            settings.network.webhook_allow_private_networks,
+        ))
         .register_activities(MemoryActivities::new(engine))
         .build();
     let runtime = Runtime::from_current_tokio(Default::default())?;

@@ -346,8 +346,16 @@ async fn a_stored_webhook_whose_hand_over_failed_is_re_driven_once_by_the_sweepe
             "WorkflowType = 'InboxSweep' AND ExecutionStatus = 'Completed' AND WorkflowId STARTS_WITH 'inbox-sweep:{}'",
             app.task_queue
         );
-        let sweeps: Vec<_> = app.temporal.list_workflows(query, Default::default()).collect().await;
-        let first = sweeps.into_iter().filter_map(Result::ok).min_by_key(|w| w.start_time()).expect("a completed sweep");
+        let sweeps: Vec<_> = app
+            .temporal
+            .list_workflows(query, Default::default())
+            .collect()
+            .await;
+        let first = sweeps
+            .into_iter()
+            .filter_map(Result::ok)
+            .min_by_key(|w| w.start_time())
+            .expect("a completed sweep");
         app.record_history(first.id(), "inbox-sweep").await;
     }
     schedule

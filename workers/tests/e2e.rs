@@ -27,7 +27,8 @@ fn text(body: &str) -> Value {
 async fn inbound_message_gets_a_greeting_that_ends_read_with_outbox_events_in_order() {
     let app = TestApp::spawn(greeting_settings()).await;
     let chat = "5511999990001@c.us";
-    app.customer_writes(chat, text("Oi, quero saber do meu pedido"), 1, false).await;
+    app.customer_writes(chat, text("Oi, quero saber do meu pedido"), 1, false)
+        .await;
 
     let outbound = app.wait_outbound(1, "read", WAIT).await;
     assert_eq!(app.sent_to(chat), vec![GREETING.to_owned()]);
@@ -36,39 +37,77 @@ async fn inbound_message_gets_a_greeting_that_ends_read_with_outbox_events_in_or
     assert_eq!(app.count("conversation_sessions").await, 1);
     assert_eq!(app.count("messages WHERE direction = 'inbound'").await, 1);
 
-    let events: Vec<String> = app.outbox().await.into_iter().map(|(e, p)| match p.get("status") {
-        Some(s) => format!("{e}:{}", s.as_str().unwrap_or_default()),
-        None => e,
-    }).collect();
+    let events: Vec<String> = app
+        .outbox()
+        .await
+        .into_iter()
+        .map(|(e, p)| match p.get("status") {
+            Some(s) => format!("{e}:{}", s.as_str().unwrap_or_default()),
+            None => e,
+        })
+        .collect();
     assert_eq!(
         events,
-        ["contact.created", "session.opened", "message.received", "message.sent", "message.status_changed:delivered", "message.status_changed:read"]
+        [
+            "contact.created",
+            "session.opened",
+            "message.received",
+            "message.sent",
+            "message.status_changed:delivered",
+            "message.status_changed:read"
+        ]
     );
 
     // The API shows the same story: the message's status history, the conversation with its
     // messages and live workflow state, the contact with its WhatsApp identity.
-    let (status, message) = app.get(&format!("/api/v1/messages/{}", outbound[0].0)).await;
+    let (status, message) = app
+        .get(&format!("/api/v1/messages/{}", outbound[0].0))
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let history: Vec<&str> = message["status_history"].as_array().unwrap().iter().map(|h| h["status"].as_str().unwrap()).collect();
+    let history: Vec<&str> = message["status_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
     assert_eq!(history, ["pending", "sent", "delivered", "read"]);
     assert_eq!(message["origin"], "greeting");
 
     let conversation = app.only_conversation().await;
-    let (status, detail) = app.get(&format!("/api/v1/conversations/{}", conversation["id"].as_str().unwrap())).await;
+    let (status, detail) = app
+        .get(&format!(
+            "/api/v1/conversations/{}",
+            conversation["id"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(detail["messages"].as_array().unwrap().len(), 2);
-    assert_eq!(detail["live"]["available"], true, "live state: {}", detail["live"]);
+    assert_eq!(
+        detail["live"]["available"], true,
+        "live state: {}",
+        detail["live"]
+    );
     assert_eq!(detail["live"]["state"]["replies_sent"], 1);
     assert_eq!(detail["live"]["state"]["last_decision"], "greeting");
 
-    let (status, contact) = app.get(&format!("/api/v1/contacts/{}", conversation["contact_id"].as_str().unwrap())).await;
+    let (status, contact) = app
+        .get(&format!(
+            "/api/v1/contacts/{}",
+            conversation["contact_id"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(contact["display_name"], "Test Customer");
     assert_eq!(contact["identities"][0]["external_id"], chat);
     assert_eq!(contact["identities"][0]["kind"], "wa_user");
 
-    app.record_history(conversation["workflow_id"].as_str().unwrap(), "conversation-greeting").await;
-    app.record_history(message["workflow_id"].as_str().unwrap(), "outbound-read").await;
+    app.record_history(
+        conversation["workflow_id"].as_str().unwrap(),
+        "conversation-greeting",
+    )
+    .await;
+    app.record_history(message["workflow_id"].as_str().unwrap(), "outbound-read")
+        .await;
 }
 
 #[tokio::test]
@@ -82,7 +121,12 @@ async fn the_same_webhook_three_times_stores_one_message_and_sends_one_reply() {
     assert_eq!(app.count("webhook_inbox").await, 1);
     // Once the read receipt is in, every delivery has been through the workflow: still one reply.
     let conversation = app.only_conversation().await;
-    let (_, detail) = app.get(&format!("/api/v1/conversations/{}", conversation["id"].as_str().unwrap())).await;
+    let (_, detail) = app
+        .get(&format!(
+            "/api/v1/conversations/{}",
+            conversation["id"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(detail["live"]["state"]["messages_persisted"], 1);
     assert_eq!(detail["live"]["state"]["replies_sent"], 1);
     assert_eq!(app.sent_to(chat).len(), 1);
@@ -102,7 +146,12 @@ async fn messages_delivered_out_of_order_are_kept_in_provider_order() {
 
     app.wait_outbound(1, "read", WAIT).await;
     let conversation = app.only_conversation().await;
-    let (_, detail) = app.get(&format!("/api/v1/conversations/{}", conversation["id"].as_str().unwrap())).await;
+    let (_, detail) = app
+        .get(&format!(
+            "/api/v1/conversations/{}",
+            conversation["id"].as_str().unwrap()
+        ))
+        .await;
     let inbound: Vec<&str> = detail["messages"]
         .as_array()
         .unwrap()
@@ -134,7 +183,13 @@ async fn bad_signatures_malformed_oversized_and_unsupported_webhooks_change_noth
     let channel = app.channel_id.to_string();
     let body = envelope("message", inbound_payload("false_5511999990004@c.us_AAAA"));
 
-    let (status, problem, content_type) = app.raw_webhook(&channel, body.clone(), Some(sign_body("wrong-key-0123456789", &body))).await;
+    let (status, problem, content_type) = app
+        .raw_webhook(
+            &channel,
+            body.clone(),
+            Some(sign_body("wrong-key-0123456789", &body)),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(content_type, "application/problem+json");
     assert_eq!(problem["status"], 401);
@@ -142,34 +197,77 @@ async fn bad_signatures_malformed_oversized_and_unsupported_webhooks_change_noth
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     let malformed = b"{\"event\": \"message\", ".to_vec();
-    let (status, problem, _) = app.raw_webhook(&channel, malformed.clone(), Some(sign_body(HMAC_KEY, &malformed))).await;
+    let (status, problem, _) = app
+        .raw_webhook(
+            &channel,
+            malformed.clone(),
+            Some(sign_body(HMAC_KEY, &malformed)),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(problem["detail"].as_str().unwrap().contains("envelope"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("envelope"),
+        "{problem}"
+    );
 
     let oversized = vec![b' '; 2 * 1024 * 1024];
-    let (status, _, content_type) = app.raw_webhook(&channel, oversized.clone(), Some(sign_body(HMAC_KEY, &oversized))).await;
+    let (status, _, content_type) = app
+        .raw_webhook(
+            &channel,
+            oversized.clone(),
+            Some(sign_body(HMAC_KEY, &oversized)),
+        )
+        .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(content_type, "application/problem+json");
 
     let unsupported = envelope("presence.update", json!({"id": "x"}));
-    let (status, _, _) = app.raw_webhook(&channel, unsupported.clone(), Some(sign_body(HMAC_KEY, &unsupported))).await;
+    let (status, _, _) = app
+        .raw_webhook(
+            &channel,
+            unsupported.clone(),
+            Some(sign_body(HMAC_KEY, &unsupported)),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
     let no_id = envelope("message", json!({"from": "5511999990004@c.us"}));
-    let (status, _, _) = app.raw_webhook(&channel, no_id.clone(), Some(sign_body(HMAC_KEY, &no_id))).await;
+    let (status, _, _) = app
+        .raw_webhook(&channel, no_id.clone(), Some(sign_body(HMAC_KEY, &no_id)))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
-    let (status, _, _) = app.raw_webhook(&uuid::Uuid::new_v4().to_string(), body.clone(), Some(sign_body(HMAC_KEY, &body))).await;
+    let (status, _, _) = app
+        .raw_webhook(
+            &uuid::Uuid::new_v4().to_string(),
+            body.clone(),
+            Some(sign_body(HMAC_KEY, &body)),
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _, _) = app.raw_webhook("not-a-channel", body.clone(), Some(sign_body(HMAC_KEY, &body))).await;
+    let (status, _, _) = app
+        .raw_webhook(
+            "not-a-channel",
+            body.clone(),
+            Some(sign_body(HMAC_KEY, &body)),
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    for table in ["webhook_inbox", "messages", "contacts", "conversation_sessions", "outbox_events"] {
+    for table in [
+        "webhook_inbox",
+        "messages",
+        "contacts",
+        "conversation_sessions",
+        "outbox_events",
+    ] {
         assert_eq!(app.count(table).await, 0, "{table} must be untouched");
     }
 
     // The same body, correctly signed, is accepted: the rejections above were about the input.
-    let (status, accepted, _) = app.raw_webhook(&channel, body.clone(), Some(sign_body(HMAC_KEY, &body))).await;
+    let (status, accepted, _) = app
+        .raw_webhook(&channel, body.clone(), Some(sign_body(HMAC_KEY, &body)))
+        .await;
     assert_eq!(status, StatusCode::OK, "{accepted}");
     app.wait_outbound(1, "read", WAIT).await;
 }
@@ -179,12 +277,16 @@ async fn a_worker_killed_between_the_message_and_the_reply_replies_exactly_once_
     // A long debounce leaves the workflow waiting on a timer after the message is stored.
     let mut app = TestApp::spawn(json!({"greeting": GREETING, "debounce_ms": 2000})).await;
     let chat = "5511999990005@c.us";
-    app.customer_writes(chat, text("Oi, alguém aí?"), 1, false).await;
+    app.customer_writes(chat, text("Oi, alguém aí?"), 1, false)
+        .await;
     eventually("the inbound message stored", WAIT, || async {
         (app.count("messages WHERE direction = 'inbound'").await == 1).then_some(())
     })
     .await;
-    assert!(app.sent_to(chat).is_empty(), "the reply must not have gone out before the crash");
+    assert!(
+        app.sent_to(chat).is_empty(),
+        "the reply must not have gone out before the crash"
+    );
 
     app.kill_worker();
     app.start_worker();
@@ -197,11 +299,17 @@ async fn a_worker_killed_between_the_message_and_the_reply_replies_exactly_once_
 async fn waha_down_while_replying_delivers_exactly_once_when_it_is_back() {
     let app = TestApp::spawn(greeting_settings()).await;
     let chat = "5511999990006@c.us";
-    app.sim.set_faults(Faults { outage: true, ..Faults::default() });
+    app.sim.set_faults(Faults {
+        outage: true,
+        ..Faults::default()
+    });
     app.customer_writes(chat, text("Oi"), 1, false).await;
 
     // The send is being retried against the outage.
-    eventually("retries against the outage", WAIT, || async { (app.sim.rejected_calls() >= 3).then_some(()) }).await;
+    eventually("retries against the outage", WAIT, || async {
+        (app.sim.rejected_calls() >= 3).then_some(())
+    })
+    .await;
     assert!(app.sent_to(chat).is_empty());
 
     app.sim.set_faults(Faults::default());
@@ -212,8 +320,12 @@ async fn waha_down_while_replying_delivers_exactly_once_when_it_is_back() {
 #[tokio::test]
 async fn a_permanent_refusal_marks_the_reply_failed_with_the_reason() {
     let app = TestApp::spawn(greeting_settings()).await;
-    app.sim.set_faults(Faults { reject_status: Some(422), ..Faults::default() });
-    app.customer_writes("5511999990007@c.us", text("Oi"), 1, false).await;
+    app.sim.set_faults(Faults {
+        reject_status: Some(422),
+        ..Faults::default()
+    });
+    app.customer_writes("5511999990007@c.us", text("Oi"), 1, false)
+        .await;
 
     let rows = app.wait_outbound(1, "failed", WAIT).await;
     let reason = rows[0].2.clone().expect("a failure reason");
@@ -222,8 +334,12 @@ async fn a_permanent_refusal_marks_the_reply_failed_with_the_reason() {
     assert_eq!(message["status"], "failed");
     assert_eq!(message["failure_reason"], reason);
     let events: Vec<String> = app.outbox().await.into_iter().map(|(e, _)| e).collect();
-    assert_eq!(events.last().map(String::as_str), Some("message.status_changed"));
-    app.record_history(message["workflow_id"].as_str().unwrap(), "outbound-failed").await;
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("message.status_changed")
+    );
+    app.record_history(message["workflow_id"].as_str().unwrap(), "outbound-failed")
+        .await;
 }
 
 #[tokio::test]
@@ -242,7 +358,12 @@ async fn a_human_takeover_silences_auto_replies_until_hand_back() {
     let conversation = app.only_conversation().await;
     let id = conversation["id"].as_str().unwrap().to_owned();
 
-    let (status, taken) = app.post(&format!("/api/v1/conversations/{id}/takeover"), json!({"assignee": "ana@example.com"})).await;
+    let (status, taken) = app
+        .post(
+            &format!("/api/v1/conversations/{id}/takeover"),
+            json!({"assignee": "ana@example.com"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{taken}");
     assert_eq!(taken["state"]["assignment"], "human");
 
@@ -250,33 +371,54 @@ async fn a_human_takeover_silences_auto_replies_until_hand_back() {
     let state = eventually("the second message decided", WAIT, || async {
         let (_, detail) = app.get(&format!("/api/v1/conversations/{id}")).await;
         let state = detail["live"]["state"].clone();
-        (state["messages_persisted"] == 2 && state["awaiting_reply"] == 0 && state["last_decision"] == "assigned_to_human")
+        (state["messages_persisted"] == 2
+            && state["awaiting_reply"] == 0
+            && state["last_decision"] == "assigned_to_human")
             .then_some(detail)
     })
     .await;
     assert_eq!(state["assigned_to"], "human");
     assert_eq!(state["assignee"], "ana@example.com");
-    assert_eq!(app.sent_to(chat).len(), 1, "no automatic reply while a human holds the chat");
+    assert_eq!(
+        app.sent_to(chat).len(),
+        1,
+        "no automatic reply while a human holds the chat"
+    );
 
-    let (status, back) = app.post(&format!("/api/v1/conversations/{id}/handback"), json!({})).await;
+    let (status, back) = app
+        .post(&format!("/api/v1/conversations/{id}/handback"), json!({}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{back}");
     assert_eq!(back["state"]["assignment"], "bot");
     app.customer_writes(chat, text("terceira"), 1, false).await;
     app.wait_outbound(2, "read", WAIT).await;
-    assert_eq!(app.sent_to(chat), vec!["Estamos fechados.".to_owned(), "Estamos fechados.".to_owned()]);
-    app.record_history(conversation["workflow_id"].as_str().unwrap(), "conversation-takeover").await;
+    assert_eq!(
+        app.sent_to(chat),
+        vec![
+            "Estamos fechados.".to_owned(),
+            "Estamos fechados.".to_owned()
+        ]
+    );
+    app.record_history(
+        conversation["workflow_id"].as_str().unwrap(),
+        "conversation-takeover",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn tenants_only_see_their_own_data_and_unknown_ids_are_404() {
     let app = TestApp::spawn(greeting_settings()).await;
-    app.customer_writes("5511999990009@c.us", text("Oi"), 1, false).await;
+    app.customer_writes("5511999990009@c.us", text("Oi"), 1, false)
+        .await;
     app.wait_outbound(1, "read", WAIT).await;
     let conversation = app.only_conversation().await;
     let id = conversation["id"].as_str().unwrap();
     let contact = conversation["contact_id"].as_str().unwrap();
 
-    let (_, other) = ventros_api::auth::create_tenant(&app.pool, "Other tenant").await.unwrap();
+    let (_, other) = ventros_api::auth::create_tenant(&app.pool, "Other tenant")
+        .await
+        .unwrap();
     for path in [
         format!("/api/v1/conversations/{id}"),
         format!("/api/v1/contacts/{contact}"),
@@ -287,23 +429,40 @@ async fn tenants_only_see_their_own_data_and_unknown_ids_are_404() {
     }
     let (_, list) = app.get_as("/api/v1/conversations", &other.secret).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 0);
-    let (status, _) = app.get_as(&format!("/api/v1/conversations/{id}"), "vtr_nope_nope").await;
+    let (status, _) = app
+        .get_as(&format!("/api/v1/conversations/{id}"), "vtr_nope_nope")
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = app.get(&format!("/api/v1/messages/{}", uuid::Uuid::new_v4())).await;
+    let (status, _) = app
+        .get(&format!("/api/v1/messages/{}", uuid::Uuid::new_v4()))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app.get("/api/v1/conversations/not-a-uuid").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = app.post(&format!("/api/v1/conversations/{}/takeover", uuid::Uuid::new_v4()), json!({})).await;
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/conversations/{}/takeover", uuid::Uuid::new_v4()),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn channels_show_their_webhook_hide_secrets_and_record_session_status() {
     let app = TestApp::spawn(greeting_settings()).await;
-    let (status, channel) = app.get(&format!("/api/v1/channels/{}", app.channel_id)).await;
+    let (status, channel) = app
+        .get(&format!("/api/v1/channels/{}", app.channel_id))
+        .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(channel["webhook"]["url"], format!("{}/webhooks/waha/{}", app.api, app.channel_id));
-    assert!(!channel.to_string().contains(HMAC_KEY), "secrets must not be returned");
+    assert_eq!(
+        channel["webhook"]["url"],
+        format!("{}/webhooks/waha/{}", app.api, app.channel_id)
+    );
+    assert!(
+        !channel.to_string().contains(HMAC_KEY),
+        "secrets must not be returned"
+    );
     assert_eq!(channel["provider_config"]["hmac_key_set"], true);
 
     let resp = app
@@ -314,24 +473,36 @@ async fn channels_show_their_webhook_hide_secrets_and_record_session_status() {
         .await
         .unwrap();
     assert!(resp.status().is_success());
-    let (_, channel) = app.get(&format!("/api/v1/channels/{}", app.channel_id)).await;
+    let (_, channel) = app
+        .get(&format!("/api/v1/channels/{}", app.channel_id))
+        .await;
     assert_eq!(channel["status"], "SCAN_QR_CODE");
 
     let (status, problem) = app
-        .post("/api/v1/channels", json!({"name": "x", "provider_config": {"base_url": "ftp://nope", "api_key": "k"}}))
+        .post(
+            "/api/v1/channels",
+            json!({"name": "x", "provider_config": {"base_url": "ftp://nope", "api_key": "k"}}),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     let (status, _) = app.post("/api/v1/channels", json!({"name": "x"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (_, list) = app.get("/api/v1/channels").await;
-    assert_eq!(list["items"].as_array().unwrap().len(), 1, "rejected channels are not stored");
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        1,
+        "rejected channels are not stored"
+    );
 }
 
 #[tokio::test]
 async fn temporal_unreachable_means_503_so_waha_retries() {
     let app = TestApp::spawn(greeting_settings()).await;
     // A second API over the same database whose Temporal never answers.
-    let dead = ventros_api::TemporalHandle::connect_in_background("http://127.0.0.1:9".into(), "default".into());
+    let dead = ventros_api::TemporalHandle::connect_in_background(
+        "http://127.0.0.1:9".into(),
+        "default".into(),
+    );
     let api = support::spawn_api(&app.database_url, dead, &app.task_queue).await;
     let body = envelope("message", inbound_payload("false_5511999990004@c.us_BBBB"));
     let resp = app
@@ -353,7 +524,12 @@ async fn temporal_unreachable_means_503_so_waha_retries() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(ready["checks"]["postgres"], "ok");
     assert_eq!(ready["checks"]["temporal"], "unavailable");
-    let resp = app.http.get(format!("{}/readyz", app.api)).send().await.unwrap();
+    let resp = app
+        .http
+        .get(format!("{}/readyz", app.api))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
@@ -361,7 +537,10 @@ async fn temporal_unreachable_means_503_so_waha_retries() {
 const COMPOSE_SECRETS: &[(&str, &str)] = &[
     ("VENTROS_POSTGRES_PASSWORD", "validation-only-owner"),
     ("VENTROS_API_DB_PASSWORD", "validation-only-api-login"),
-    ("VENTROS_REPORTS_DB_PASSWORD", "validation-only-reports-login"),
+    (
+        "VENTROS_REPORTS_DB_PASSWORD",
+        "validation-only-reports-login",
+    ),
     ("TEMPORAL_POSTGRES_PASSWORD", "validation-only-temporal"),
     ("WAHA_API_KEY", "validation-only-waha-key"),
     ("WAHA_HMAC_KEY", "validation-only-waha-hmac"),
@@ -371,50 +550,106 @@ const COMPOSE_SECRETS: &[(&str, &str)] = &[
 
 fn compose_config(file: &str, secrets: &[(&str, &str)]) -> std::process::Output {
     let mut command = std::process::Command::new("docker-compose");
-    command.args(["-f", file, "config"]).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+        .args(["-f", file, "config"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
     for (k, v) in secrets {
         command.env(k, v);
     }
-    command.output().expect("docker-compose is installed by scripts/test.sh")
+    command
+        .output()
+        .expect("docker-compose is installed by scripts/test.sh")
 }
 
 #[test]
 fn the_production_compose_file_validates_against_the_compose_specification() {
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../docker-compose.temporal.yml");
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docker-compose.temporal.yml"
+    );
     let output = compose_config(file, COMPOSE_SECRETS);
-    assert!(output.status.success(), "docker-compose config failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "docker-compose config failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let config = String::from_utf8_lossy(&output.stdout);
 
     // No default secrets: each missing one stops the deployment with its name.
     for (missing, _) in COMPOSE_SECRETS {
-        let rest: Vec<(&str, &str)> = COMPOSE_SECRETS.iter().copied().filter(|(k, _)| k != missing).collect();
+        let rest: Vec<(&str, &str)> = COMPOSE_SECRETS
+            .iter()
+            .copied()
+            .filter(|(k, _)| k != missing)
+            .collect();
         let output = compose_config(file, &rest);
         assert!(!output.status.success(), "{missing} unset must fail");
-        assert!(String::from_utf8_lossy(&output.stderr).contains(missing), "{missing}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains(missing),
+            "{missing}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     assert!(!config.contains("change-me"), "a default secret is left");
     // Nothing published that needs no publishing: Temporal not at all, its UI and WAHA on
     // loopback only, the API as the one public port.
-    assert!(!config.contains("7233:7233") && !config.contains("published: 7233"), "Temporal's frontend is published");
-    for line in config.lines().filter(|l| l.trim_start().starts_with("- ") && l.contains(':') && l.matches(':').count() >= 2 && l.contains("/tcp")) {
+    assert!(
+        !config.contains("7233:7233") && !config.contains("published: 7233"),
+        "Temporal's frontend is published"
+    );
+    for line in config.lines().filter(|l| {
+        l.trim_start().starts_with("- ")
+            && l.contains(':')
+            && l.matches(':').count() >= 2
+            && l.contains("/tcp")
+    }) {
         let port = line.trim_start().trim_start_matches("- ");
-        assert!(port.starts_with("127.0.0.1:") || port.starts_with("8080:"), "published beyond loopback: {port}");
+        assert!(
+            port.starts_with("127.0.0.1:") || port.starts_with("8080:"),
+            "published beyond loopback: {port}"
+        );
     }
     for line in config.lines().filter(|l| l.contains("published:")) {
-        assert_eq!(line.trim().trim_start_matches("- "), "published: 8080", "only the API is published");
+        assert_eq!(
+            line.trim().trim_start_matches("- "),
+            "published: 8080",
+            "only the API is published"
+        );
     }
     // The API logs in as its restricted roles, never as the owner.
-    assert!(config.contains("postgres://ventros_api:validation-only-api-login@"), "{config}");
-    assert!(config.contains("postgres://ventros_report:validation-only-reports-login@"), "{config}");
-    assert_eq!(config.matches("postgres://ventros:").count(), 1, "only the worker logs in as the owner");
+    assert!(
+        config.contains("postgres://ventros_api:validation-only-api-login@"),
+        "{config}"
+    );
+    assert!(
+        config.contains("postgres://ventros_report:validation-only-reports-login@"),
+        "{config}"
+    );
+    assert_eq!(
+        config.matches("postgres://ventros:").count(),
+        1,
+        "only the worker logs in as the owner"
+    );
 
     // The validator is strict: the same file with an unknown service key is refused.
     let broken = std::env::temp_dir().join(format!("compose-{}.yml", uuid::Uuid::new_v4()));
     let original = std::fs::read_to_string(file).unwrap();
-    std::fs::write(&broken, original.replacen("    restart: unless-stopped", "    restart: unless-stopped\n    restart_policy_typo: always", 1)).unwrap();
+    std::fs::write(
+        &broken,
+        original.replacen(
+            "    restart: unless-stopped",
+            "    restart: unless-stopped\n    restart_policy_typo: always",
+            1,
+        ),
+    )
+    .unwrap();
     let output = compose_config(broken.to_str().unwrap(), COMPOSE_SECRETS);
     let _ = std::fs::remove_file(&broken);
-    assert!(!output.status.success(), "an invalid compose file must be rejected");
+    assert!(
+        !output.status.success(),
+        "an invalid compose file must be rejected"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -437,23 +672,41 @@ fn ai_settings(threshold: f32) -> Value {
 async fn an_agent_answers_through_the_router_with_memory_and_its_suggested_lead_becomes_a_deal() {
     let (app, _agents) = ai_app(ai_settings(0.3)).await;
     let chat = "5511999990010@c.us";
-    app.customer_writes(chat, text("I want to buy product X"), 1, false).await;
+    app.customer_writes(chat, text("I want to buy product X"), 1, false)
+        .await;
 
     let outbound = app.wait_outbound(1, "read", WAIT).await;
-    let (intent, confidence, agent_type, body): (Option<String>, Option<f32>, Option<String>, Option<String>) =
-        sqlx::query_as("SELECT intent, confidence, agent_type, body FROM messages WHERE id = $1")
-            .bind(outbound[0].0)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let (intent, confidence, agent_type, body): (
+        Option<String>,
+        Option<f32>,
+        Option<String>,
+        Option<String>,
+    ) = sqlx::query_as("SELECT intent, confidence, agent_type, body FROM messages WHERE id = $1")
+        .bind(outbound[0].0)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(intent.as_deref(), Some("purchase_intent"));
     assert!(confidence.unwrap() >= 0.3);
-    assert_eq!(agent_type.as_deref(), Some("SalesAgent"), "the router picked the sales specialist");
+    assert_eq!(
+        agent_type.as_deref(),
+        Some("SalesAgent"),
+        "the router picked the sales specialist"
+    );
     // "Test Customer" is the push name stored on the contact: it reached the agent only through
     // MemoryService (GetContactContext), served by the worker from PostgreSQL.
-    assert!(body.as_deref().unwrap().starts_with("Hi Test!"), "reply: {body:?}");
-    let tools: String = sqlx::query_scalar("SELECT metadata->>'tools_called' FROM agent_runs").fetch_one(&app.pool).await.unwrap();
-    assert!(tools.contains("get_contact_context") && tools.contains("search_memories"), "{tools}");
+    assert!(
+        body.as_deref().unwrap().starts_with("Hi Test!"),
+        "reply: {body:?}"
+    );
+    let tools: String = sqlx::query_scalar("SELECT metadata->>'tools_called' FROM agent_runs")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(
+        tools.contains("get_contact_context") && tools.contains("search_memories"),
+        "{tools}"
+    );
 
     // The suggested actions: a lead (deal) in the default pipeline.
     let deals: Vec<(String, String)> = sqlx::query_as(
@@ -462,20 +715,51 @@ async fn an_agent_answers_through_the_router_with_memory_and_its_suggested_lead_
     .fetch_all(&app.pool)
     .await
     .unwrap();
-    assert_eq!(deals, vec![("Interested in product x".to_owned(), "new".to_owned())]);
+    assert_eq!(
+        deals,
+        vec![("Interested in product x".to_owned(), "new".to_owned())]
+    );
     let events: Vec<String> = app.outbox().await.into_iter().map(|(e, _)| e).collect();
-    assert!(events.contains(&"deal.created".to_owned()) && events.contains(&"agent.replied".to_owned()), "{events:?}");
+    assert!(
+        events.contains(&"deal.created".to_owned()) && events.contains(&"agent.replied".to_owned()),
+        "{events:?}"
+    );
 
     // While the agent worked the customer saw blue ticks and "typing…".
-    let resp: Value = app.http.get(format!("{}/sim/sent", app.sim_url)).send().await.unwrap().json().await.unwrap();
-    assert!(resp["counters"]["seen"].as_u64().unwrap() >= 1 && resp["counters"]["typing"].as_u64().unwrap() >= 1, "{resp}");
+    let resp: Value = app
+        .http
+        .get(format!("{}/sim/sent", app.sim_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        resp["counters"]["seen"].as_u64().unwrap() >= 1
+            && resp["counters"]["typing"].as_u64().unwrap() >= 1,
+        "{resp}"
+    );
 
     let conversation = app.only_conversation().await;
-    let (_, detail) = app.get(&format!("/api/v1/conversations/{}", conversation["id"].as_str().unwrap())).await;
-    assert_eq!(detail["live"]["state"]["last_agent"]["agent_type"], "SalesAgent");
+    let (_, detail) = app
+        .get(&format!(
+            "/api/v1/conversations/{}",
+            conversation["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        detail["live"]["state"]["last_agent"]["agent_type"],
+        "SalesAgent"
+    );
     assert_eq!(detail["live"]["state"]["last_decision"], "agent");
     assert_eq!(detail["assigned_to"], "bot");
-    let reply = detail["messages"].as_array().unwrap().iter().find(|m| m["direction"] == "outbound").unwrap();
+    let reply = detail["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["direction"] == "outbound")
+        .unwrap();
     assert_eq!(reply["intent"], "purchase_intent");
     assert_eq!(reply["agent_type"], "SalesAgent");
 
@@ -484,42 +768,77 @@ async fn an_agent_answers_through_the_router_with_memory_and_its_suggested_lead_
     let items = agents["items"].as_array().unwrap();
     assert!(items.len() >= 20);
     let router = items.iter().find(|a| a["type"] == "RouterAgent").unwrap();
-    assert!(router["executions"].as_i64().unwrap() >= 1, "latency is measured from real executions: {router}");
-    app.record_history(conversation["workflow_id"].as_str().unwrap(), "conversation-agent").await;
+    assert!(
+        router["executions"].as_i64().unwrap() >= 1,
+        "latency is measured from real executions: {router}"
+    );
+    app.record_history(
+        conversation["workflow_id"].as_str().unwrap(),
+        "conversation-agent",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_portuguese_customer_is_answered_in_portuguese_and_the_conversation_keeps_the_language() {
     let (app, _agents) = ai_app(ai_settings(0.0)).await;
     let chat = "5511999990014@c.us";
-    app.customer_writes(chat, text("Oi, quero comprar o produto X, vocês entregam em Curitiba?"), 1, false).await;
+    app.customer_writes(
+        chat,
+        text("Oi, quero comprar o produto X, vocês entregam em Curitiba?"),
+        1,
+        false,
+    )
+    .await;
     app.wait_outbound(1, "read", WAIT).await;
     let first = app.sent_to(chat);
-    assert!(first[0].starts_with("Olá"), "answered in Portuguese: {first:?}");
+    assert!(
+        first[0].starts_with("Olá"),
+        "answered in Portuguese: {first:?}"
+    );
     let languages: (Option<String>, Option<String>) =
         sqlx::query_as("SELECT s.language, c.language FROM conversation_sessions s JOIN contacts c ON c.id = s.contact_id")
             .fetch_one(&app.pool)
             .await
             .unwrap();
-    assert_eq!(languages, (Some("pt".to_owned()), Some("pt".to_owned())), "kept on the session and the contact");
+    assert_eq!(
+        languages,
+        (Some("pt".to_owned()), Some("pt".to_owned())),
+        "kept on the session and the contact"
+    );
     // "ok" alone could be any language: the conversation's decides.
     app.customer_writes(chat, text("ok"), 1, false).await;
     app.wait_outbound(2, "read", WAIT).await;
     let replies = app.sent_to(chat);
-    assert!(replies[1].starts_with("Olá"), "still Portuguese: {replies:?}");
+    assert!(
+        replies[1].starts_with("Olá"),
+        "still Portuguese: {replies:?}"
+    );
     let conversation = app.only_conversation().await;
-    assert_eq!(conversation["language"], "pt", "the API shows it: {conversation}");
-    let (_, contact) = app.get(&format!("/api/v1/contacts/{}", conversation["contact_id"].as_str().unwrap())).await;
+    assert_eq!(
+        conversation["language"], "pt",
+        "the API shows it: {conversation}"
+    );
+    let (_, contact) = app
+        .get(&format!(
+            "/api/v1/contacts/{}",
+            conversation["contact_id"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(contact["language"], "pt", "{contact}");
 }
 
 #[tokio::test]
 async fn low_confidence_hands_the_chat_to_a_human_and_keeps_the_message() {
     let (app, _agents) = ai_app(ai_settings(0.999)).await;
-    app.customer_writes("5511999990011@c.us", text("hmm"), 1, false).await;
+    app.customer_writes("5511999990011@c.us", text("hmm"), 1, false)
+        .await;
     let session = eventually("a human handoff", WAIT, || async {
         let row: Option<(String, Option<String>)> =
-            sqlx::query_as("SELECT assigned_to, handoff_reason FROM conversation_sessions").fetch_optional(&app.pool).await.unwrap();
+            sqlx::query_as("SELECT assigned_to, handoff_reason FROM conversation_sessions")
+                .fetch_optional(&app.pool)
+                .await
+                .unwrap();
         row.filter(|(a, _)| a == "human")
     })
     .await;
@@ -532,39 +851,60 @@ async fn low_confidence_hands_the_chat_to_a_human_and_keeps_the_message() {
 async fn a_restarted_agent_service_is_retried_and_answers_once() {
     let (app, mut agents) = ai_app(ai_settings(0.3)).await;
     agents.kill();
-    app.customer_writes("5511999990012@c.us", text("where is my order?"), 1, false).await;
-    eventually("the message stored while the agent service is down", WAIT, || async {
-        (app.count("messages WHERE direction = 'inbound'").await == 1).then_some(())
-    })
+    app.customer_writes("5511999990012@c.us", text("where is my order?"), 1, false)
+        .await;
+    eventually(
+        "the message stored while the agent service is down",
+        WAIT,
+        || async { (app.count("messages WHERE direction = 'inbound'").await == 1).then_some(()) },
+    )
     .await;
     // Back on the same address within the retry budget: the activity's retries reach it.
     let _agents = support::AgentService::start_on(&app.memory_address, &agents.address).await;
     let outbound = app.wait_outbound(1, "read", WAIT).await;
     let agent_type: Option<String> =
-        sqlx::query_scalar("SELECT agent_type FROM messages WHERE id = $1").bind(outbound[0].0).fetch_one(&app.pool).await.unwrap();
+        sqlx::query_scalar("SELECT agent_type FROM messages WHERE id = $1")
+            .bind(outbound[0].0)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(agent_type.as_deref(), Some("OrderStatusAgent"));
     assert_eq!(app.count("agent_runs").await, 1);
     // The agent cannot see orders: its reply says a colleague will answer, and one does get the chat.
     let (assigned, reason): (String, Option<String>) =
         eventually("the chat handed to a colleague", WAIT, || async {
             let row: (String, Option<String>) =
-                sqlx::query_as("SELECT assigned_to, handoff_reason FROM conversation_sessions").fetch_one(&app.pool).await.unwrap();
+                sqlx::query_as("SELECT assigned_to, handoff_reason FROM conversation_sessions")
+                    .fetch_one(&app.pool)
+                    .await
+                    .unwrap();
             (row.0 == "human").then_some(row)
         })
         .await;
-    assert_eq!((assigned.as_str(), reason.as_deref()), ("human", Some("agent_requested")));
+    assert_eq!(
+        (assigned.as_str(), reason.as_deref()),
+        ("human", Some("agent_requested"))
+    );
 }
 
 #[tokio::test]
 async fn an_agent_service_down_past_the_retry_budget_hands_off_and_keeps_the_message() {
     let (app, mut agents) = ai_app(ai_settings(0.3)).await;
     agents.kill();
-    app.customer_writes("5511999990013@c.us", text("where is my order?"), 1, false).await;
-    let session = eventually("a human handoff after the retry budget", Duration::from_secs(90), || async {
-        let row: Option<(String, Option<String>)> =
-            sqlx::query_as("SELECT assigned_to, handoff_reason FROM conversation_sessions").fetch_optional(&app.pool).await.unwrap();
-        row.filter(|(a, _)| a == "human")
-    })
+    app.customer_writes("5511999990013@c.us", text("where is my order?"), 1, false)
+        .await;
+    let session = eventually(
+        "a human handoff after the retry budget",
+        Duration::from_secs(90),
+        || async {
+            let row: Option<(String, Option<String>)> =
+                sqlx::query_as("SELECT assigned_to, handoff_reason FROM conversation_sessions")
+                    .fetch_optional(&app.pool)
+                    .await
+                    .unwrap();
+            row.filter(|(a, _)| a == "human")
+        },
+    )
     .await;
     assert_eq!(session.1.as_deref(), Some("agent_unavailable"));
     assert_eq!(app.count("messages WHERE direction = 'inbound'").await, 1);
@@ -576,9 +916,18 @@ async fn memory_service_serves_only_the_callers_tenant_and_rejects_bad_requests(
     use ventros_proto::v1::{ContactContextRequest, MemorySearchRequest, StoreMemoryRequest};
 
     let app = TestApp::spawn(greeting_settings()).await;
-    app.customer_writes("5511999990014@c.us", text("My blender broke, I bought it last month"), 1, false).await;
+    app.customer_writes(
+        "5511999990014@c.us",
+        text("My blender broke, I bought it last month"),
+        1,
+        false,
+    )
+    .await;
     app.wait_outbound(1, "read", WAIT).await;
-    let contact = app.only_conversation().await["contact_id"].as_str().unwrap().to_owned();
+    let contact = app.only_conversation().await["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let tenant = app.tenant_id.to_string();
     let mut client = eventually("MemoryService to listen", WAIT, || async {
         support::memory_client(&app.memory_address, app.tenant_id).await
@@ -586,7 +935,12 @@ async fn memory_service_serves_only_the_callers_tenant_and_rejects_bad_requests(
     .await;
 
     let context = client
-        .get_contact_context(ContactContextRequest { contact_id: contact.clone(), tenant_id: tenant.clone(), history_limit: 10, ..Default::default() })
+        .get_contact_context(ContactContextRequest {
+            contact_id: contact.clone(),
+            tenant_id: tenant.clone(),
+            history_limit: 10,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -595,15 +949,27 @@ async fn memory_service_serves_only_the_callers_tenant_and_rejects_bad_requests(
     assert_eq!(context.stats.unwrap().sessions, 1);
 
     let stored = client
-        .store_memory(StoreMemoryRequest { contact_id: contact.clone(), tenant_id: tenant.clone(), content: "Owns a Pro blender".into(),
-            memory_type: "purchase".into(), idempotency_key: "k-1".into(), ..Default::default() })
+        .store_memory(StoreMemoryRequest {
+            contact_id: contact.clone(),
+            tenant_id: tenant.clone(),
+            content: "Owns a Pro blender".into(),
+            memory_type: "purchase".into(),
+            idempotency_key: "k-1".into(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
     assert!(stored.created);
     let again = client
-        .store_memory(StoreMemoryRequest { contact_id: contact.clone(), tenant_id: tenant.clone(), content: "Owns a Pro blender".into(),
-            memory_type: "purchase".into(), idempotency_key: "k-1".into(), ..Default::default() })
+        .store_memory(StoreMemoryRequest {
+            contact_id: contact.clone(),
+            tenant_id: tenant.clone(),
+            content: "Owns a Pro blender".into(),
+            memory_type: "purchase".into(),
+            idempotency_key: "k-1".into(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -616,48 +982,129 @@ async fn memory_service_serves_only_the_callers_tenant_and_rejects_bad_requests(
         let (contact, tenant) = (contact.clone(), tenant.clone());
         async move {
             let found = client
-                .search_memories(MemorySearchRequest { contact_id: contact, tenant_id: tenant, query: "blender".into(), limit: 5, ..Default::default() })
+                .search_memories(MemorySearchRequest {
+                    contact_id: contact,
+                    tenant_id: tenant,
+                    query: "blender".into(),
+                    limit: 5,
+                    ..Default::default()
+                })
                 .await
                 .unwrap()
                 .into_inner();
             let contents: Vec<String> = found.memories.into_iter().map(|m| m.content).collect();
-            contents.iter().any(|c| c.contains("broke")).then_some(contents)
+            contents
+                .iter()
+                .any(|c| c.contains("broke"))
+                .then_some(contents)
         }
     })
     .await;
-    assert!(contents.iter().any(|c| c == "Owns a Pro blender"), "{contents:?}");
+    assert!(
+        contents.iter().any(|c| c == "Owns a Pro blender"),
+        "{contents:?}"
+    );
 
     // The tenant in a request is checked against the credentials, never trusted.
     let other_tenant = uuid::Uuid::new_v4().to_string();
     let err = client
-        .get_contact_context(ContactContextRequest { contact_id: contact.clone(), tenant_id: other_tenant, ..Default::default() })
+        .get_contact_context(ContactContextRequest {
+            contact_id: contact.clone(),
+            tenant_id: other_tenant,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::PermissionDenied);
-    let victim = ContactContextRequest { contact_id: contact.clone(), tenant_id: tenant.clone(), history_limit: 10, ..Default::default() };
+    let victim = ContactContextRequest {
+        contact_id: contact.clone(),
+        tenant_id: tenant.clone(),
+        history_limit: 10,
+        ..Default::default()
+    };
     // No credentials at all (what the outside review did): refused.
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", app.memory_address)).unwrap().connect().await.unwrap();
-    let mut bare = ventros_proto::v1::memory_service_client::MemoryServiceClient::new(channel.clone());
-    assert_eq!(bare.get_contact_context(victim.clone()).await.unwrap_err().code(), tonic::Code::Unauthenticated);
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", app.memory_address))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut bare =
+        ventros_proto::v1::memory_service_client::MemoryServiceClient::new(channel.clone());
+    assert_eq!(
+        bare.get_contact_context(victim.clone())
+            .await
+            .unwrap_err()
+            .code(),
+        tonic::Code::Unauthenticated
+    );
     // Another tenant's genuine credentials: refused.
-    let mut intruder = ventros_proto::v1::memory_service_client::MemoryServiceClient::with_interceptor(channel.clone(), support::TenantToken(uuid::Uuid::now_v7()));
-    assert_eq!(intruder.get_contact_context(victim.clone()).await.unwrap_err().code(), tonic::Code::PermissionDenied);
+    let mut intruder =
+        ventros_proto::v1::memory_service_client::MemoryServiceClient::with_interceptor(
+            channel.clone(),
+            support::TenantToken(uuid::Uuid::now_v7()),
+        );
+    assert_eq!(
+        intruder
+            .get_contact_context(victim.clone())
+            .await
+            .unwrap_err()
+            .code(),
+        tonic::Code::PermissionDenied
+    );
     // Credentials signed with another secret, or bound to another contact: refused.
-    let forger = ventros_activities::internal_auth::InternalAuth::new("not-the-shared-secret-0123456789abcdef").unwrap();
+    let forger = ventros_activities::internal_auth::InternalAuth::new(
+        "not-the-shared-secret-0123456789abcdef",
+    )
+    .unwrap();
     let mut request = tonic::Request::new(victim.clone());
-    forger.attach(&mut request, Some(app.tenant_id), None, Duration::from_secs(60));
-    assert_eq!(bare.get_contact_context(request).await.unwrap_err().code(), tonic::Code::Unauthenticated);
+    forger.attach(
+        &mut request,
+        Some(app.tenant_id),
+        None,
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        bare.get_contact_context(request).await.unwrap_err().code(),
+        tonic::Code::Unauthenticated
+    );
     let mut request = tonic::Request::new(victim.clone());
-    support::internal_auth().attach(&mut request, Some(app.tenant_id), Some(uuid::Uuid::now_v7()), Duration::from_secs(60));
-    assert_eq!(bare.get_contact_context(request).await.unwrap_err().code(), tonic::Code::PermissionDenied);
+    support::internal_auth().attach(
+        &mut request,
+        Some(app.tenant_id),
+        Some(uuid::Uuid::now_v7()),
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        bare.get_contact_context(request).await.unwrap_err().code(),
+        tonic::Code::PermissionDenied
+    );
     let mut request = tonic::Request::new(victim);
-    support::internal_auth().attach(&mut request, Some(app.tenant_id), uuid::Uuid::parse_str(&contact).ok(), Duration::from_secs(60));
-    assert!(bare.get_contact_context(request).await.is_ok(), "the contact's own agent call is answered");
-    let err = client.search_memories(MemorySearchRequest { contact_id: contact.clone(), ..Default::default() }).await.unwrap_err();
+    support::internal_auth().attach(
+        &mut request,
+        Some(app.tenant_id),
+        uuid::Uuid::parse_str(&contact).ok(),
+        Duration::from_secs(60),
+    );
+    assert!(
+        bare.get_contact_context(request).await.is_ok(),
+        "the contact's own agent call is answered"
+    );
+    let err = client
+        .search_memories(MemorySearchRequest {
+            contact_id: contact.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     assert!(err.message().contains("tenant_id"));
     let err = client
-        .store_memory(StoreMemoryRequest { contact_id: contact, tenant_id: tenant, content: "  ".into(), ..Default::default() })
+        .store_memory(StoreMemoryRequest {
+            contact_id: contact,
+            tenant_id: tenant,
+            content: "  ".into(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);

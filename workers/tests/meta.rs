@@ -28,7 +28,12 @@ struct MetaChannel {
 }
 
 impl MetaChannel {
-    async fn create(app: &TestApp, platform: MetaPlatform, page_id: &str, settings: Value) -> MetaChannel {
+    async fn create(
+        app: &TestApp,
+        platform: MetaPlatform,
+        page_id: &str,
+        settings: Value,
+    ) -> MetaChannel {
         let sim = MetaSimulator::new(Duration::from_millis(30));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let sim_url = format!("http://{}", listener.local_addr().unwrap());
@@ -44,7 +49,10 @@ impl MetaChannel {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{channel}");
         assert_eq!(channel["provider_config"]["app_secret_set"], true);
-        assert!(channel["provider_config"].get("app_secret").is_none(), "secrets are never returned: {channel}");
+        assert!(
+            channel["provider_config"].get("app_secret").is_none(),
+            "secrets are never returned: {channel}"
+        );
         assert_eq!(channel["webhook"]["object"], platform.webhook_object());
         let webhook_url = channel["webhook"]["url"].as_str().unwrap().to_owned();
         // Subscribing performs Meta's verify-token handshake against our endpoint.
@@ -58,25 +66,58 @@ impl MetaChannel {
         })
         .await
         .expect("the handshake succeeds");
-        MetaChannel { sim, sim_url, id: channel["id"].as_str().unwrap().parse().unwrap(), page_id: page_id.into() }
+        MetaChannel {
+            sim,
+            sim_url,
+            id: channel["id"].as_str().unwrap().parse().unwrap(),
+            page_id: page_id.into(),
+        }
     }
 
     /// A customer writes through the simulator; every webhook must be accepted.
-    async fn customer_writes(&self, app: &TestApp, from: &str, messages: Value, options: Value) -> Value {
+    async fn customer_writes(
+        &self,
+        app: &TestApp,
+        from: &str,
+        messages: Value,
+        options: Value,
+    ) -> Value {
         let mut body = json!({"page_id": self.page_id, "from": from, "messages": messages});
         for (k, v) in options.as_object().unwrap() {
             body[k] = v.clone();
         }
-        let resp = app.http.post(format!("{}/sim/inbound", self.sim_url)).json(&body).send().await.unwrap();
+        let resp = app
+            .http
+            .post(format!("{}/sim/inbound", self.sim_url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let answer: Value = resp.json().await.unwrap();
-        for status in answer["statuses"].as_array().unwrap_or_else(|| panic!("{answer}")) {
-            assert_eq!(status.as_u64(), Some(200), "the API must accept every delivery: {answer}");
+        for status in answer["statuses"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{answer}"))
+        {
+            assert_eq!(
+                status.as_u64(),
+                Some(200),
+                "the API must accept every delivery: {answer}"
+            );
         }
         answer
     }
 
-    async fn post_raw(&self, app: &TestApp, body: Vec<u8>, signature: Option<String>) -> (StatusCode, Value) {
-        let mut req = app.http.post(format!("{}/webhooks/meta/{}", app.api, self.id)).header("content-type", "application/json").body(body);
+    async fn post_raw(
+        &self,
+        app: &TestApp,
+        body: Vec<u8>,
+        signature: Option<String>,
+    ) -> (StatusCode, Value) {
+        let mut req = app
+            .http
+            .post(format!("{}/webhooks/meta/{}", app.api, self.id))
+            .header("content-type", "application/json")
+            .body(body);
         if let Some(sig) = signature {
             req = req.header("X-Hub-Signature-256", sig);
         }
@@ -100,11 +141,20 @@ impl MetaChannel {
             .unwrap()
     }
 
-    async fn wait_outbound(&self, app: &TestApp, n: usize, status: &str) -> Vec<(Uuid, String, Option<String>)> {
-        eventually(&format!("{n} outbound message(s) {status}"), WAIT, || async {
-            let rows = self.outbound(app).await;
-            (rows.len() == n && rows.iter().all(|(_, s, _)| s == status)).then_some(rows)
-        })
+    async fn wait_outbound(
+        &self,
+        app: &TestApp,
+        n: usize,
+        status: &str,
+    ) -> Vec<(Uuid, String, Option<String>)> {
+        eventually(
+            &format!("{n} outbound message(s) {status}"),
+            WAIT,
+            || async {
+                let rows = self.outbound(app).await;
+                (rows.len() == n && rows.iter().all(|(_, s, _)| s == status)).then_some(rows)
+            },
+        )
         .await
     }
 
@@ -122,7 +172,12 @@ impl MetaChannel {
 async fn history(app: &TestApp, message_id: Uuid) -> Vec<String> {
     let (status, message) = app.get(&format!("/api/v1/messages/{message_id}")).await;
     assert_eq!(status, StatusCode::OK);
-    message["status_history"].as_array().unwrap().iter().map(|h| h["status"].as_str().unwrap().to_owned()).collect()
+    message["status_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn messaging(page: &str, from: &str, item: Value) -> Value {
@@ -136,92 +191,209 @@ fn messaging(page: &str, from: &str, item: Value) -> Value {
 #[tokio::test]
 async fn handshake_and_signatures_guard_the_webhook() {
     let app = TestApp::spawn(json!({})).await;
-    let fb = MetaChannel::create(&app, MetaPlatform::Messenger, "1001", json!({"debounce_ms": 0})).await;
+    let fb = MetaChannel::create(
+        &app,
+        MetaPlatform::Messenger,
+        "1001",
+        json!({"debounce_ms": 0}),
+    )
+    .await;
     let verify = |token: &str, mode: &str, channel: String| {
         app.http
             .get(format!("{}/webhooks/meta/{channel}", app.api))
-            .query(&[("hub.mode", mode), ("hub.verify_token", token), ("hub.challenge", "1158201444")])
+            .query(&[
+                ("hub.mode", mode),
+                ("hub.verify_token", token),
+                ("hub.challenge", "1158201444"),
+            ])
             .send()
     };
-    let good = verify(VERIFY_TOKEN, "subscribe", fb.id.to_string()).await.unwrap();
+    let good = verify(VERIFY_TOKEN, "subscribe", fb.id.to_string())
+        .await
+        .unwrap();
     assert_eq!(good.status(), StatusCode::OK);
-    assert_eq!(good.text().await.unwrap(), "1158201444", "the raw challenge, nothing else");
-    assert_eq!(verify("wrong-token", "subscribe", fb.id.to_string()).await.unwrap().status(), StatusCode::FORBIDDEN);
-    assert_eq!(verify(VERIFY_TOKEN, "unsubscribe", fb.id.to_string()).await.unwrap().status(), StatusCode::FORBIDDEN);
-    assert_eq!(verify(VERIFY_TOKEN, "subscribe", Uuid::now_v7().to_string()).await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        good.text().await.unwrap(),
+        "1158201444",
+        "the raw challenge, nothing else"
+    );
+    assert_eq!(
+        verify("wrong-token", "subscribe", fb.id.to_string())
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        verify(VERIFY_TOKEN, "unsubscribe", fb.id.to_string())
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        verify(VERIFY_TOKEN, "subscribe", Uuid::now_v7().to_string())
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
     // The WhatsApp channel is not a Meta channel.
-    assert_eq!(verify(VERIFY_TOKEN, "subscribe", app.channel_id.to_string()).await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        verify(VERIFY_TOKEN, "subscribe", app.channel_id.to_string())
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
 
     // Non-ASCII text: Meta signs its \u-escaped serialisation; we hash the raw bytes as received.
     let text = "Olá, ação ✓ 😀";
-    let body = messaging("1001", "2001", json!({"message": {"mid": "m_nonascii", "text": text}}));
+    let body = messaging(
+        "1001",
+        "2001",
+        json!({"message": {"mid": "m_nonascii", "text": text}}),
+    );
     let escaped = to_escaped_json(&body);
-    assert!(String::from_utf8(escaped.clone()).unwrap().contains(r"\u00e1"));
+    assert!(
+        String::from_utf8(escaped.clone())
+            .unwrap()
+            .contains(r"\u00e1")
+    );
     let unescaped = serde_json::to_vec(&body).unwrap();
-    let (status, problem) = fb.post_raw(&app, escaped.clone(), Some(sign_body(APP_SECRET, &unescaped))).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "a signature over another serialisation: {problem}");
+    let (status, problem) = fb
+        .post_raw(
+            &app,
+            escaped.clone(),
+            Some(sign_body(APP_SECRET, &unescaped)),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a signature over another serialisation: {problem}"
+    );
     let (status, _) = fb.post_raw(&app, escaped.clone(), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = fb.post_raw(&app, escaped.clone(), Some(sign_body("another-app-secret-000", &escaped))).await;
+    let (status, _) = fb
+        .post_raw(
+            &app,
+            escaped.clone(),
+            Some(sign_body("another-app-secret-000", &escaped)),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let mut tampered = escaped.clone();
     let at = tampered.iter().position(|b| *b == b'2').unwrap();
     tampered[at] = b'3';
-    let (status, _) = fb.post_raw(&app, tampered, Some(sign_body(APP_SECRET, &escaped))).await;
+    let (status, _) = fb
+        .post_raw(&app, tampered, Some(sign_body(APP_SECRET, &escaped)))
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let malformed = b"{not json".to_vec();
-    let (status, _) = fb.post_raw(&app, malformed.clone(), Some(sign_body(APP_SECRET, &malformed))).await;
+    let (status, _) = fb
+        .post_raw(
+            &app,
+            malformed.clone(),
+            Some(sign_body(APP_SECRET, &malformed)),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let mut instagram = body.clone();
     instagram["object"] = json!("instagram");
     let (status, problem) = fb.post_signed(&app, &instagram).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
-    assert_eq!(app.count("webhook_inbox").await, 0, "refused deliveries store nothing");
+    assert_eq!(
+        app.count("webhook_inbox").await,
+        0,
+        "refused deliveries store nothing"
+    );
 
-    let (status, answer) = fb.post_raw(&app, escaped.clone(), Some(sign_body(APP_SECRET, &escaped))).await;
+    let (status, answer) = fb
+        .post_raw(&app, escaped.clone(), Some(sign_body(APP_SECRET, &escaped)))
+        .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    eventually("the message stored", WAIT, || async { (fb.inbound_texts(&app).await == [text]).then_some(()) }).await;
-    let identity: (String, String) = sqlx::query_as("SELECT kind, external_id FROM contact_identities WHERE channel_id = $1")
-        .bind(fb.id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    eventually("the message stored", WAIT, || async {
+        (fb.inbound_texts(&app).await == [text]).then_some(())
+    })
+    .await;
+    let identity: (String, String) =
+        sqlx::query_as("SELECT kind, external_id FROM contact_identities WHERE channel_id = $1")
+            .bind(fb.id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(identity, ("psid".to_owned(), "2001".to_owned()));
 }
 
 #[tokio::test]
 async fn messenger_batches_duplicates_echoes_and_watermarks() {
     let app = TestApp::spawn(json!({})).await;
-    let fb = MetaChannel::create(&app, MetaPlatform::Messenger, "1002", json!({"greeting": GREETING, "debounce_ms": 300})).await;
+    let fb = MetaChannel::create(
+        &app,
+        MetaPlatform::Messenger,
+        "1002",
+        json!({"greeting": GREETING, "debounce_ms": 300}),
+    )
+    .await;
 
     // One webhook with three entries, delivered twice and in reverse order: each message once,
     // in the customer's order, and one greeting.
     let base = chrono::Utc::now().timestamp_millis() - 2_000;
     let messages = json!([{"text": "primeira", "timestamp_ms": base}, {"text": "segunda", "timestamp_ms": base + 10},
                           {"text": "terceira", "timestamp_ms": base + 20}]);
-    fb.customer_writes(&app, "2002", messages, json!({"batched": true, "reverse": true, "deliveries": 2})).await;
+    fb.customer_writes(
+        &app,
+        "2002",
+        messages,
+        json!({"batched": true, "reverse": true, "deliveries": 2}),
+    )
+    .await;
     let greeting = fb.wait_outbound(&app, 1, "read").await;
-    assert_eq!(fb.inbound_texts(&app).await, ["primeira", "segunda", "terceira"]);
-    assert_eq!(history(&app, greeting[0].0).await, ["pending", "sent", "delivered", "read"]);
+    assert_eq!(
+        fb.inbound_texts(&app).await,
+        ["primeira", "segunda", "terceira"]
+    );
+    assert_eq!(
+        history(&app, greeting[0].0).await,
+        ["pending", "sent", "delivered", "read"]
+    );
     let sent = fb.sim.sent();
     assert_eq!(sent.len(), 1);
-    assert_eq!((sent[0].text.as_str(), sent[0].messaging_type.as_deref()), (GREETING, Some("RESPONSE")));
-    assert_eq!(sent[0].metadata.as_deref(), Some(greeting[0].0.to_string().as_str()), "our id travels as metadata");
+    assert_eq!(
+        (sent[0].text.as_str(), sent[0].messaging_type.as_deref()),
+        (GREETING, Some("RESPONSE"))
+    );
+    assert_eq!(
+        sent[0].metadata.as_deref(),
+        Some(greeting[0].0.to_string().as_str()),
+        "our id travels as metadata"
+    );
     // The echo of our greeting was not taken for a customer message.
     assert_eq!(app.count("messages WHERE direction = 'inbound'").await, 3);
     let (status, conversations) = app.get("/api/v1/conversations").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(conversations["items"].as_array().unwrap().len(), 1);
     let conversation = conversations["items"][0]["id"].as_str().unwrap().to_owned();
-    app.record_history(conversations["items"][0]["workflow_id"].as_str().unwrap(), "conversation-messenger-batch").await;
+    app.record_history(
+        conversations["items"][0]["workflow_id"].as_str().unwrap(),
+        "conversation-messenger-batch",
+    )
+    .await;
 
     // Watermarks: two operator replies with no receipts from Meta, then one delivery watermark
     // and one read watermark cover both.
-    fb.sim.set_faults(MetaFaults { no_receipts: true, ..MetaFaults::default() });
+    fb.sim.set_faults(MetaFaults {
+        no_receipts: true,
+        ..MetaFaults::default()
+    });
     for (i, text) in ["Seu pedido saiu.", "Chega amanhã."].iter().enumerate() {
         let (status, body) = app
             .http
-            .post(format!("{}/api/v1/conversations/{conversation}/messages", app.api))
+            .post(format!(
+                "{}/api/v1/conversations/{conversation}/messages",
+                app.api
+            ))
             .bearer_auth(&app.api_key)
             .header("Idempotency-Key", format!("wm-{i}"))
             .json(&json!({"text": text}))
@@ -237,62 +409,145 @@ async fn messenger_batches_duplicates_echoes_and_watermarks() {
     })
     .await;
     let watermark = chrono::Utc::now().timestamp_millis() + 1;
-    let (status, answer) = fb.post_signed(&app, &messaging("1002", "2002", json!({"delivery": {"watermark": watermark}}))).await;
-    assert_eq!((status, &answer["receipts"]), (StatusCode::OK, &json!(2)), "{answer}");
+    let (status, answer) = fb
+        .post_signed(
+            &app,
+            &messaging(
+                "1002",
+                "2002",
+                json!({"delivery": {"watermark": watermark}}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, &answer["receipts"]),
+        (StatusCode::OK, &json!(2)),
+        "{answer}"
+    );
     eventually("both delivered", WAIT, || async {
         let rows = fb.outbound(&app).await;
-        rows[1..].iter().all(|(_, s, _)| s == "delivered").then_some(())
+        rows[1..]
+            .iter()
+            .all(|(_, s, _)| s == "delivered")
+            .then_some(())
     })
     .await;
-    let (status, answer) = fb.post_signed(&app, &messaging("1002", "2002", json!({"read": {"watermark": watermark}}))).await;
-    assert_eq!((status, &answer["receipts"]), (StatusCode::OK, &json!(2)), "{answer}");
+    let (status, answer) = fb
+        .post_signed(
+            &app,
+            &messaging("1002", "2002", json!({"read": {"watermark": watermark}})),
+        )
+        .await;
+    assert_eq!(
+        (status, &answer["receipts"]),
+        (StatusCode::OK, &json!(2)),
+        "{answer}"
+    );
     fb.wait_outbound(&app, 3, "read").await;
     // A late delivery receipt moves nothing backwards.
-    let (status, answer) = fb.post_signed(&app, &messaging("1002", "2002", json!({"delivery": {"watermark": watermark}}))).await;
-    assert_eq!((status, &answer["receipts"]), (StatusCode::OK, &json!(0)), "{answer}");
+    let (status, answer) = fb
+        .post_signed(
+            &app,
+            &messaging(
+                "1002",
+                "2002",
+                json!({"delivery": {"watermark": watermark}}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, &answer["receipts"]),
+        (StatusCode::OK, &json!(0)),
+        "{answer}"
+    );
     for (id, _, _) in &rows[1..] {
-        assert_eq!(history(&app, *id).await, ["pending", "sent", "delivered", "read"]);
+        assert_eq!(
+            history(&app, *id).await,
+            ["pending", "sent", "delivered", "read"]
+        );
     }
 
     // A reaction to our message is kept on it.
-    let mid: String = sqlx::query_scalar("SELECT provider_message_id FROM messages WHERE id = $1").bind(rows[1].0).fetch_one(&app.pool).await.unwrap();
+    let mid: String = sqlx::query_scalar("SELECT provider_message_id FROM messages WHERE id = $1")
+        .bind(rows[1].0)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     let (status, _) = fb
         .post_signed(&app, &messaging("1002", "2002", json!({"reaction": {"mid": mid, "action": "react", "reaction": "love", "emoji": "❤"}})))
         .await;
     assert_eq!(status, StatusCode::OK);
     let (_, message) = app.get(&format!("/api/v1/messages/{}", rows[1].0)).await;
     assert_eq!(message["customer_reaction"], "❤");
-    assert!(app.outbox().await.iter().any(|(e, _)| e == "message.reaction"));
+    assert!(
+        app.outbox()
+            .await
+            .iter()
+            .any(|(e, _)| e == "message.reaction")
+    );
 }
 
 #[tokio::test]
 async fn instagram_loop_with_the_changes_shape_seen_receipts_and_a_merge() {
     let app = TestApp::spawn(json!({})).await;
-    let ig = MetaChannel::create(&app, MetaPlatform::Instagram, "1003", json!({"greeting": GREETING, "debounce_ms": 0})).await;
-    ig.customer_writes(&app, "3003", json!([{"text": "oi pelo insta"}]), json!({"changes_shape": true})).await;
+    let ig = MetaChannel::create(
+        &app,
+        MetaPlatform::Instagram,
+        "1003",
+        json!({"greeting": GREETING, "debounce_ms": 0}),
+    )
+    .await;
+    ig.customer_writes(
+        &app,
+        "3003",
+        json!([{"text": "oi pelo insta"}]),
+        json!({"changes_shape": true}),
+    )
+    .await;
     // Instagram reports no deliveries: sent, then read ("seen"), never "undelivered".
     let greeting = ig.wait_outbound(&app, 1, "read").await;
-    assert_eq!(history(&app, greeting[0].0).await, ["pending", "sent", "delivered", "read"], "a read implies delivered");
+    assert_eq!(
+        history(&app, greeting[0].0).await,
+        ["pending", "sent", "delivered", "read"],
+        "a read implies delivered"
+    );
     assert_eq!(ig.sim.sent()[0].text, GREETING);
-    app.record_history(&ventros_workflows::ids::outbound_workflow_id(app.tenant_id, greeting[0].0), "outbound-instagram-seen").await;
+    app.record_history(
+        &ventros_workflows::ids::outbound_workflow_id(app.tenant_id, greeting[0].0),
+        "outbound-instagram-seen",
+    )
+    .await;
     // A postback is a message too (its title as text, its payload kept).
-    ig.customer_writes(&app, "3003", json!([{"postback": {"title": "Ver catálogo", "payload": "CATALOG"}}]), json!({})).await;
+    ig.customer_writes(
+        &app,
+        "3003",
+        json!([{"postback": {"title": "Ver catálogo", "payload": "CATALOG"}}]),
+        json!({}),
+    )
+    .await;
     eventually("the postback stored", WAIT, || async {
         (ig.inbound_texts(&app).await == ["oi pelo insta", "Ver catálogo"]).then_some(())
     })
     .await;
 
     // The same person on WhatsApp and Instagram becomes one contact with both identities.
-    let ig_contact: Uuid = sqlx::query_scalar("SELECT contact_id FROM contact_identities WHERE channel_id = $1 AND kind = 'igsid'")
-        .bind(ig.id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let ig_contact: Uuid = sqlx::query_scalar(
+        "SELECT contact_id FROM contact_identities WHERE channel_id = $1 AND kind = 'igsid'",
+    )
+    .bind(ig.id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     let (status, wa) = app
         .post("/api/v1/contacts", json!({"display_name": "Ana", "identities": [{"channel_id": app.channel_id, "kind": "wa_user", "external_id": "5511988887777@c.us"}]}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{wa}");
-    let (status, merge) = app.post(&format!("/api/v1/contacts/{}/merge", wa["id"].as_str().unwrap()), json!({"merge_contact_id": ig_contact})).await;
+    let (status, merge) = app
+        .post(
+            &format!("/api/v1/contacts/{}/merge", wa["id"].as_str().unwrap()),
+            json!({"merge_contact_id": ig_contact}),
+        )
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{merge}");
     let merge_id = merge["id"].as_str().unwrap().to_owned();
     eventually("the merge to complete", WAIT, || async {
@@ -300,8 +555,15 @@ async fn instagram_loop_with_the_changes_shape_seen_receipts_and_a_merge() {
         (merge["status"] == "completed").then_some(())
     })
     .await;
-    let (_, contact) = app.get(&format!("/api/v1/contacts/{}", wa["id"].as_str().unwrap())).await;
-    let mut kinds: Vec<&str> = contact["identities"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    let (_, contact) = app
+        .get(&format!("/api/v1/contacts/{}", wa["id"].as_str().unwrap()))
+        .await;
+    let mut kinds: Vec<&str> = contact["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
     kinds.sort();
     assert_eq!(kinds, ["igsid", "wa_user"], "{contact}");
 }
@@ -309,46 +571,124 @@ async fn instagram_loop_with_the_changes_shape_seen_receipts_and_a_merge() {
 #[tokio::test]
 async fn the_messaging_window_rate_limits_and_refusals() {
     let app = TestApp::spawn(json!({})).await;
-    let fb = MetaChannel::create(&app, MetaPlatform::Messenger, "1004", json!({"greeting": GREETING, "debounce_ms": 0})).await;
+    let fb = MetaChannel::create(
+        &app,
+        MetaPlatform::Messenger,
+        "1004",
+        json!({"greeting": GREETING, "debounce_ms": 0}),
+    )
+    .await;
     let hours_ago = |h: i64| chrono::Utc::now().timestamp_millis() - h * 3_600_000;
 
     // A customer whose last message is 25 hours old: the automatic greeting is refused, with the
     // reason, and Meta is never called.
-    fb.customer_writes(&app, "4001", json!([{"text": "mensagem antiga", "timestamp_ms": hours_ago(25)}]), json!({})).await;
+    fb.customer_writes(
+        &app,
+        "4001",
+        json!([{"text": "mensagem antiga", "timestamp_ms": hours_ago(25)}]),
+        json!({}),
+    )
+    .await;
     let failed = fb.wait_outbound(&app, 1, "failed").await;
-    assert!(failed[0].2.as_deref().unwrap().contains("24-hour"), "{failed:?}");
+    assert!(
+        failed[0].2.as_deref().unwrap().contains("24-hour"),
+        "{failed:?}"
+    );
     assert!(fb.sim.sent().is_empty());
     // An operator may still answer, as a human agent, with the HUMAN_AGENT tag.
     let (_, conversations) = app.get("/api/v1/conversations").await;
-    let late = conversations["items"].as_array().unwrap().iter().find(|c| c["channel_id"] == json!(fb.id)).unwrap()["id"].as_str().unwrap().to_owned();
-    let (status, reply) = app.call(Method::POST, &format!("/api/v1/conversations/{late}/messages"), &app.api_key, Some(json!({"text": "Desculpe a demora!"}))).await;
+    let late = conversations["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel_id"] == json!(fb.id))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, reply) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/conversations/{late}/messages"),
+            &app.api_key,
+            Some(json!({"text": "Desculpe a demora!"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{reply}");
-    eventually("the human reply sent", WAIT, || async { (!fb.sim.sent().is_empty()).then_some(()) }).await;
-    let sent = fb.sim.sent();
-    assert_eq!((sent[0].messaging_type.as_deref(), sent[0].tag.as_deref()), (Some("MESSAGE_TAG"), Some("HUMAN_AGENT")));
-
-    // Eight days: not even a human may answer; the API says why and sends nothing.
-    fb.customer_writes(&app, "4002", json!([{"text": "muito antiga", "timestamp_ms": hours_ago(24 * 8)}]), json!({})).await;
-    let old = eventually("the second conversation", WAIT, || async {
-        let (_, list) = app.get("/api/v1/conversations").await;
-        list["items"].as_array().unwrap().iter().filter(|c| c["channel_id"] == json!(fb.id)).count().eq(&2).then_some(list)
+    eventually("the human reply sent", WAIT, || async {
+        (!fb.sim.sent().is_empty()).then_some(())
     })
     .await;
-    let old = old["items"].as_array().unwrap().iter().find(|c| c["id"] != json!(late)).unwrap()["id"].as_str().unwrap().to_owned();
-    let (status, problem) = app.call(Method::POST, &format!("/api/v1/conversations/{old}/messages"), &app.api_key, Some(json!({"text": "Oi?"}))).await;
+    let sent = fb.sim.sent();
+    assert_eq!(
+        (sent[0].messaging_type.as_deref(), sent[0].tag.as_deref()),
+        (Some("MESSAGE_TAG"), Some("HUMAN_AGENT"))
+    );
+
+    // Eight days: not even a human may answer; the API says why and sends nothing.
+    fb.customer_writes(
+        &app,
+        "4002",
+        json!([{"text": "muito antiga", "timestamp_ms": hours_ago(24 * 8)}]),
+        json!({}),
+    )
+    .await;
+    let old = eventually("the second conversation", WAIT, || async {
+        let (_, list) = app.get("/api/v1/conversations").await;
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["channel_id"] == json!(fb.id))
+            .count()
+            .eq(&2)
+            .then_some(list)
+    })
+    .await;
+    let old = old["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] != json!(late))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, problem) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/conversations/{old}/messages"),
+            &app.api_key,
+            Some(json!({"text": "Oi?"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
-    assert!(problem["detail"].as_str().unwrap_or_default().contains("7 days"), "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("7 days"),
+        "{problem}"
+    );
 
     // Rate limited: retried with backoff, then sent once.
-    fb.sim.set_faults(MetaFaults { rate_limit_calls: 1, ..MetaFaults::default() });
-    fb.customer_writes(&app, "4003", json!([{"text": "oi agora"}]), json!({})).await;
+    fb.sim.set_faults(MetaFaults {
+        rate_limit_calls: 1,
+        ..MetaFaults::default()
+    });
+    fb.customer_writes(&app, "4003", json!([{"text": "oi agora"}]), json!({}))
+        .await;
     eventually("the rate-limited greeting sent", WAIT, || async {
         (fb.sim.sent().iter().filter(|m| m.user_id == "4003").count() == 1).then_some(())
     })
     .await;
     // Refused for good: failed with Meta's code.
-    fb.sim.set_faults(MetaFaults { reject_recipient_ids: vec!["4004".into()], ..MetaFaults::default() });
-    fb.customer_writes(&app, "4004", json!([{"text": "oi também"}]), json!({})).await;
+    fb.sim.set_faults(MetaFaults {
+        reject_recipient_ids: vec!["4004".into()],
+        ..MetaFaults::default()
+    });
+    fb.customer_writes(&app, "4004", json!([{"text": "oi também"}]), json!({}))
+        .await;
     let reason = eventually("the refused greeting failed", WAIT, || async {
         let reason: Option<Option<String>> = sqlx::query_scalar(
             "SELECT m.failure_reason FROM messages m JOIN contact_identities i ON i.id = m.identity_id
@@ -365,17 +705,32 @@ async fn the_messaging_window_rate_limits_and_refusals() {
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    assert_eq!(counted, 1, "the rate-limited greeting was sent exactly once");
+    assert_eq!(
+        counted, 1,
+        "the rate-limited greeting was sent exactly once"
+    );
 
     // A campaign on this channel skips the customer outside the window, with the reason.
-    let stale: Uuid = sqlx::query_scalar("SELECT contact_id FROM contact_identities WHERE external_id = '4001' AND channel_id = $1")
-        .bind(fb.id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    let (status, _) = app.post(&format!("/api/v1/contacts/{stale}/tags"), json!({"tag": "fb-campaign"})).await;
+    let stale: Uuid = sqlx::query_scalar(
+        "SELECT contact_id FROM contact_identities WHERE external_id = '4001' AND channel_id = $1",
+    )
+    .bind(fb.id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/contacts/{stale}/tags"),
+            json!({"tag": "fb-campaign"}),
+        )
+        .await;
     assert!(status.is_success(), "{status}");
-    let (status, segment) = app.post("/api/v1/segments", json!({"name": "FB", "filter": {"tags_all": ["fb-campaign"]}})).await;
+    let (status, segment) = app
+        .post(
+            "/api/v1/segments",
+            json!({"name": "FB", "filter": {"tags_all": ["fb-campaign"]}}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{segment}");
     let (status, campaign) = app
         .post(
@@ -386,15 +741,19 @@ async fn the_messaging_window_rate_limits_and_refusals() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{campaign}");
     let id = campaign["id"].as_str().unwrap();
-    let (status, body) = app.post(&format!("/api/v1/campaigns/{id}/schedule"), json!({})).await;
+    let (status, body) = app
+        .post(&format!("/api/v1/campaigns/{id}/schedule"), json!({}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let reason = eventually("the recipient skipped", WAIT, || async {
-        sqlx::query_scalar::<_, Option<String>>("SELECT reason FROM campaign_recipients WHERE contact_id = $1 AND status = 'skipped'")
-            .bind(stale)
-            .fetch_optional(&app.pool)
-            .await
-            .unwrap()
-            .flatten()
+        sqlx::query_scalar::<_, Option<String>>(
+            "SELECT reason FROM campaign_recipients WHERE contact_id = $1 AND status = 'skipped'",
+        )
+        .bind(stale)
+        .fetch_optional(&app.pool)
+        .await
+        .unwrap()
+        .flatten()
     })
     .await;
     assert_eq!(reason, "outside_messaging_window");
@@ -412,12 +771,28 @@ async fn an_agent_answers_on_messenger_with_seen_and_typing_through_the_send_api
         json!({"debounce_ms": 0, "ai": {"agent_type": "RouterAgent", "confidence_threshold": 0.3}}),
     )
     .await;
-    fb.customer_writes(&app, "5005", json!([{"text": "I want to buy product X"}]), json!({})).await;
+    fb.customer_writes(
+        &app,
+        "5005",
+        json!([{"text": "I want to buy product X"}]),
+        json!({}),
+    )
+    .await;
     let reply = fb.wait_outbound(&app, 1, "read").await;
     let (intent, agent_type): (Option<String>, Option<String>) =
-        sqlx::query_as("SELECT intent, agent_type FROM messages WHERE id = $1").bind(reply[0].0).fetch_one(&app.pool).await.unwrap();
-    assert_eq!((intent.as_deref(), agent_type.as_deref()), (Some("purchase_intent"), Some("SalesAgent")));
-    assert_eq!(history(&app, reply[0].0).await, ["pending", "sent", "delivered", "read"]);
+        sqlx::query_as("SELECT intent, agent_type FROM messages WHERE id = $1")
+            .bind(reply[0].0)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (intent.as_deref(), agent_type.as_deref()),
+        (Some("purchase_intent"), Some("SalesAgent"))
+    );
+    assert_eq!(
+        history(&app, reply[0].0).await,
+        ["pending", "sent", "delivered", "read"]
+    );
     // While the agent worked the customer saw "seen" and "typing…", as Meta sender actions.
     assert!(fb.sim.sender_actions("mark_seen") >= 1, "mark_seen");
     // (A sent message ends "typing…" by itself on Messenger, as on WhatsApp.)

@@ -20,27 +20,57 @@ async fn the_web_app_in_a_real_browser() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let web = root.join("web");
     let dist = web.join("dist");
-    assert!(dist.join("index.html").is_file(), "build the web app first: cd web && npm ci && npm run build (scripts/test.sh does)");
+    assert!(
+        dist.join("index.html").is_file(),
+        "build the web app first: cd web && npm ci && npm run build (scripts/test.sh does)"
+    );
 
     let memory = format!("127.0.0.1:{}", support::free_port());
     let agents = support::AgentService::start(&memory).await;
     let temporal = std::env::var("TEMPORAL_ADDRESS").expect("TEMPORAL_ADDRESS");
-    let app = TestApp::spawn_full(&temporal, json!({"debounce_ms": 0}), Some((agents.address.clone(), memory)), Some(dist)).await;
+    let app = TestApp::spawn_full(
+        &temporal,
+        json!({"debounce_ms": 0}),
+        Some((agents.address.clone(), memory)),
+        Some(dist),
+    )
+    .await;
 
     // The SPA is served at / and for its own paths; API paths stay API.
-    let index = app.http.get(format!("{}/inbox/123", app.api)).send().await.unwrap();
+    let index = app
+        .http
+        .get(format!("{}/inbox/123", app.api))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(index.status(), StatusCode::OK);
     assert!(index.text().await.unwrap().contains("<div id=\"root\">"));
     let (status, _) = app.get("/api/v1/no-such-route").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    for (email, role) in [("agent@web.test", "agent"), ("viewer@web.test", "viewer"), ("admin@web.test", "admin")] {
-        let (status, user) = app.post("/api/v1/users", json!({"email": email, "name": role, "role": role, "password": PASSWORD})).await;
+    for (email, role) in [
+        ("agent@web.test", "agent"),
+        ("viewer@web.test", "viewer"),
+        ("admin@web.test", "admin"),
+    ] {
+        let (status, user) = app
+            .post(
+                "/api/v1/users",
+                json!({"email": email, "name": role, "role": role, "password": PASSWORD}),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{user}");
     }
-    let (status, daniel) = app.post("/api/v1/contacts", json!({"display_name": "Deal Daniel"})).await;
+    let (status, daniel) = app
+        .post("/api/v1/contacts", json!({"display_name": "Deal Daniel"}))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{daniel}");
-    let (status, deal) = app.post("/api/v1/deals", json!({"contact_id": daniel["id"], "title": "Annual plan"})).await;
+    let (status, deal) = app
+        .post(
+            "/api/v1/deals",
+            json!({"contact_id": daniel["id"], "title": "Annual plan"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{deal}");
     let (status, carla) = app
         .post(
@@ -50,7 +80,12 @@ async fn the_web_app_in_a_real_browser() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{carla}");
-    let (status, segment) = app.post("/api/v1/segments", json!({"name": "Saturday", "filter": {"tags_all": ["sabado"]}})).await;
+    let (status, segment) = app
+        .post(
+            "/api/v1/segments",
+            json!({"name": "Saturday", "filter": {"tags_all": ["sabado"]}}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{segment}");
 
     let output = tokio::time::timeout(
@@ -76,9 +111,24 @@ async fn the_web_app_in_a_real_browser() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
-    assert!(output.status.success(), "browser tests failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "browser tests failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("all 10 steps passed"), "{stdout}");
-    for page in ["inbox", "conversation", "pipelines", "contact", "sending-protection", "campaign", "dashboard", "inbox-phone"] {
-        assert!(web.join(format!("e2e/artifacts/{page}.png")).is_file(), "screenshot {page}");
+    for page in [
+        "inbox",
+        "conversation",
+        "pipelines",
+        "contact",
+        "sending-protection",
+        "campaign",
+        "dashboard",
+        "inbox-phone",
+    ] {
+        assert!(
+            web.join(format!("e2e/artifacts/{page}.png")).is_file(),
+            "screenshot {page}"
+        );
     }
 }

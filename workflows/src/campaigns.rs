@@ -16,15 +16,17 @@
 
 use std::time::Duration;
 
-use temporalio_macros::{workflow, workflow_methods};
-use temporalio_sdk::{
-    ChildWorkflowOptions, ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView,
-    WorkflowResult,
-};
-use temporalio_workflow::{ParentClosePolicy, SignalWorkflowOptions, StartChildWorkflowExecutionFailedCause};
-use temporalio_workflow::ChildWorkflowStartError;
 use temporalio_common::error::ActivityExecutionError;
 use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{
+    ChildWorkflowOptions, ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext,
+    WorkflowContextView, WorkflowResult,
+};
+use temporalio_workflow::ChildWorkflowStartError;
+use temporalio_workflow::{
+    ParentClosePolicy, SignalWorkflowOptions, StartChildWorkflowExecutionFailedCause,
+};
 use uuid::Uuid;
 
 use crate::contract::{activities::*, names, *};
@@ -60,12 +62,21 @@ pub struct Campaign {
 #[workflow_methods]
 impl Campaign {
     #[run(name = names::CAMPAIGN_WORKFLOW)]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, input: CampaignInput) -> WorkflowResult<CampaignCounters> {
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        input: CampaignInput,
+    ) -> WorkflowResult<CampaignCounters> {
         let carried = input.carried.is_some();
         ctx.state_mut(|s| s.restore(&input));
         if !carried {
-            let begin = BeginRunInput { tenant_id: input.tenant_id, campaign_id: input.campaign_id, workflow_id: ctx.workflow_id().to_owned() };
-            let run = ctx.execute_local_activity(CampaignBeginRun, begin, db_activity()).await?;
+            let begin = BeginRunInput {
+                tenant_id: input.tenant_id,
+                campaign_id: input.campaign_id,
+                workflow_id: ctx.workflow_id().to_owned(),
+            };
+            let run = ctx
+                .execute_local_activity(CampaignBeginRun, begin, db_activity())
+                .await?;
             if !run.proceed {
                 return Ok(CampaignCounters::default());
             }
@@ -93,10 +104,14 @@ impl Campaign {
                 Self::resolve_page(ctx).await?;
                 continue;
             }
-            let free = ctx.state(|s| (s.run.max_in_flight as usize).saturating_sub(s.in_flight.len()));
+            let free =
+                ctx.state(|s| (s.run.max_in_flight as usize).saturating_sub(s.in_flight.len()));
             if free == 0 {
                 ctx.state_mut(|s| s.phase = "dispatching");
-                ctx.wait_condition(|s| s.in_flight.len() < s.run.max_in_flight as usize || !s.controls.is_empty()).await?;
+                ctx.wait_condition(|s| {
+                    s.in_flight.len() < s.run.max_in_flight as usize || !s.controls.is_empty()
+                })
+                .await?;
                 continue;
             }
             Self::dispatch(ctx, free).await?;
@@ -115,13 +130,20 @@ impl Campaign {
             if drained || cancelled {
                 break;
             }
-            ctx.wait_condition(|s| s.in_flight.is_empty() || !s.controls.is_empty()).await?;
+            ctx.wait_condition(|s| s.in_flight.is_empty() || !s.controls.is_empty())
+                .await?;
         }
-        let run_ref = ctx.state(|s| RunRef { tenant_id: s.tenant_id, campaign_id: s.campaign_id, run_id: s.run.run_id });
+        let run_ref = ctx.state(|s| RunRef {
+            tenant_id: s.tenant_id,
+            campaign_id: s.campaign_id,
+            run_id: s.run.run_id,
+        });
         let mut wait = Duration::from_secs(1);
         loop {
             Self::apply_controls(ctx).await?;
-            let outstanding = ctx.execute_local_activity(CampaignOutstanding, run_ref.clone(), db_activity()).await?;
+            let outstanding = ctx
+                .execute_local_activity(CampaignOutstanding, run_ref.clone(), db_activity())
+                .await?;
             if outstanding == 0 {
                 break;
             }
@@ -140,9 +162,21 @@ impl Campaign {
                 ctx.continue_as_new(next, ContinueAsNewOptions::default())?;
             }
         }
-        let finish = ctx.state(|s| FinishRunInput { tenant_id: s.tenant_id, campaign_id: s.campaign_id, run_id: s.run.run_id, cancelled: s.cancelled });
-        ctx.execute_local_activity(CampaignFinishRun, finish, db_activity()).await?;
-        ctx.state_mut(|s| s.phase = if s.cancelled { "cancelled" } else { "completed" });
+        let finish = ctx.state(|s| FinishRunInput {
+            tenant_id: s.tenant_id,
+            campaign_id: s.campaign_id,
+            run_id: s.run.run_id,
+            cancelled: s.cancelled,
+        });
+        ctx.execute_local_activity(CampaignFinishRun, finish, db_activity())
+            .await?;
+        ctx.state_mut(|s| {
+            s.phase = if s.cancelled {
+                "cancelled"
+            } else {
+                "completed"
+            }
+        });
         Ok(ctx.state(|s| s.progress))
     }
 
@@ -162,7 +196,11 @@ impl Campaign {
 
     /// A recipient left the parent's hands.
     #[signal(name = names::SIGNAL_RECIPIENT_PROGRESS)]
-    pub fn recipient_progress(&mut self, _ctx: &mut SyncWorkflowContext<Self>, progress: RecipientProgress) {
+    pub fn recipient_progress(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        progress: RecipientProgress,
+    ) {
         let before = self.in_flight.len();
         self.in_flight.retain(|c| *c != progress.contact_id);
         if self.in_flight.len() == before {
@@ -181,7 +219,11 @@ impl Campaign {
         CampaignProgress {
             run_id: self.run.run_id,
             run_no: self.run.run_no,
-            phase: if self.phase.is_empty() { "resolving".into() } else { self.phase.into() },
+            phase: if self.phase.is_empty() {
+                "resolving".into()
+            } else {
+                self.phase.into()
+            },
             counters: self.progress,
             in_flight: self.in_flight.len(),
             max_in_flight: self.run.max_in_flight,
@@ -232,7 +274,9 @@ impl Campaign {
             after: s.cursor,
             limit: s.run.page_size,
         });
-        let page = ctx.execute_local_activity(CampaignResolvePage, input, db_activity()).await?;
+        let page = ctx
+            .execute_local_activity(CampaignResolvePage, input, db_activity())
+            .await?;
         ctx.state_mut(|s| {
             s.exhausted = page.len() < s.run.page_size as usize;
             s.cursor = page.last().copied().or(s.cursor);
@@ -264,7 +308,11 @@ impl Campaign {
                 parent_workflow_id: parent_workflow_id.clone(),
             };
             let options = ChildWorkflowOptions::builder()
-                .workflow_id(ids::campaign_recipient_workflow_id(tenant_id, run_id, *contact_id))
+                .workflow_id(ids::campaign_recipient_workflow_id(
+                    tenant_id,
+                    run_id,
+                    *contact_id,
+                ))
                 // Explicit (the server would inherit it; Temporal's time-skipping test server does not).
                 .task_queue(view.task_queue().to_owned())
                 // Recipients outlive the run's continue-as-new and wait out their attribution window.
@@ -277,7 +325,10 @@ impl Campaign {
         for (contact_id, result) in batch.iter().zip(results) {
             match result {
                 Ok(_) => {}
-                Err(ChildWorkflowStartError::StartFailed { cause: StartChildWorkflowExecutionFailedCause::WorkflowAlreadyExists, .. }) => {
+                Err(ChildWorkflowStartError::StartFailed {
+                    cause: StartChildWorkflowExecutionFailedCause::WorkflowAlreadyExists,
+                    ..
+                }) => {
                     // Started by an earlier attempt of this very run: it reports (or reported) on its own.
                     already.push(*contact_id);
                 }
@@ -292,7 +343,13 @@ impl Campaign {
 
     async fn apply_controls(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
         loop {
-            let next = ctx.state_mut(|s| if s.controls.is_empty() { None } else { Some(s.controls.remove(0)) });
+            let next = ctx.state_mut(|s| {
+                if s.controls.is_empty() {
+                    None
+                } else {
+                    Some(s.controls.remove(0))
+                }
+            });
             let Some(control) = next else {
                 return Ok(());
             };
@@ -300,11 +357,19 @@ impl Campaign {
                 // The API recorded the pause; recipients hold when they come to send.
                 continue;
             }
-            let input = ctx.state(|s| CampaignControlInput { tenant_id: s.tenant_id, campaign_id: s.campaign_id, run_id: s.run.run_id, control });
-            let options = temporalio_sdk::ActivityOptions::with_start_to_close_timeout(Duration::from_secs(120))
-                .retry_policy(persistent_retry())
-                .build();
-            ctx.execute_activity(CampaignApplyControl, input, options).await?;
+            let input = ctx.state(|s| CampaignControlInput {
+                tenant_id: s.tenant_id,
+                campaign_id: s.campaign_id,
+                run_id: s.run.run_id,
+                control,
+            });
+            let options = temporalio_sdk::ActivityOptions::with_start_to_close_timeout(
+                Duration::from_secs(120),
+            )
+            .retry_policy(persistent_retry())
+            .build();
+            ctx.execute_activity(CampaignApplyControl, input, options)
+                .await?;
             if control == CampaignControl::Cancel {
                 // Children still preparing will find the campaign cancelled; nothing to wait for.
                 ctx.state_mut(|s| {
@@ -326,26 +391,48 @@ pub struct CampaignRecipient {
 #[workflow_methods]
 impl CampaignRecipient {
     #[run(name = names::CAMPAIGN_RECIPIENT_WORKFLOW)]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, input: CampaignRecipientInput) -> WorkflowResult<RecipientOutcome> {
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        input: CampaignRecipientInput,
+    ) -> WorkflowResult<RecipientOutcome> {
         let at = |ctx: &WorkflowContext<Self>| RecipientAt {
             tenant_id: input.tenant_id,
             run_id: input.run_id,
             contact_id: input.contact_id,
             now_ms: now_ms(ctx.workflow_time()).unwrap_or_default(),
         };
-        let prepared = match ctx.execute_local_activity(CampaignPrepareRecipient, at(ctx), campaign_agent_activity()).await {
+        let prepared = match ctx
+            .execute_local_activity(CampaignPrepareRecipient, at(ctx), campaign_agent_activity())
+            .await
+        {
             Ok(prepared) => prepared,
             Err(err) => {
-                let reason = if is_agent_rejection(&err) { "agent_rejected" } else { "agent_unavailable" };
-                let skip = SkipRecipientInput { tenant_id: input.tenant_id, run_id: input.run_id, contact_id: input.contact_id, reason: reason.into() };
-                ctx.execute_local_activity(CampaignSkipRecipient, skip, db_activity()).await?;
+                let reason = if is_agent_rejection(&err) {
+                    "agent_rejected"
+                } else {
+                    "agent_unavailable"
+                };
+                let skip = SkipRecipientInput {
+                    tenant_id: input.tenant_id,
+                    run_id: input.run_id,
+                    contact_id: input.contact_id,
+                    reason: reason.into(),
+                };
+                ctx.execute_local_activity(CampaignSkipRecipient, skip, db_activity())
+                    .await?;
                 Self::report(ctx, &input, RecipientStage::Skipped).await;
-                return Ok(RecipientOutcome { outcome: "skipped".into(), message_id: None });
+                return Ok(RecipientOutcome {
+                    outcome: "skipped".into(),
+                    message_id: None,
+                });
             }
         };
         if prepared.skip_reason.is_some() {
             Self::report(ctx, &input, RecipientStage::Skipped).await;
-            return Ok(RecipientOutcome { outcome: "skipped".into(), message_id: None });
+            return Ok(RecipientOutcome {
+                outcome: "skipped".into(),
+                message_id: None,
+            });
         }
 
         let mut parked = false;
@@ -357,11 +444,18 @@ impl CampaignRecipient {
                     parked = true;
                     Self::report(ctx, &input, RecipientStage::Parked).await;
                 }
-                ctx.timer(Duration::from_millis((wait_until - now) as u64)).await;
+                ctx.timer(Duration::from_millis((wait_until - now) as u64))
+                    .await;
             }
             ctx.state_mut(|s| s.woken = false);
-            match ctx.execute_local_activity(CampaignClaimSend, at(ctx), db_activity()).await? {
-                SendClaim::Go { message_id, channel_id } => break (message_id, channel_id),
+            match ctx
+                .execute_local_activity(CampaignClaimSend, at(ctx), db_activity())
+                .await?
+            {
+                SendClaim::Go {
+                    message_id,
+                    channel_id,
+                } => break (message_id, channel_id),
                 SendClaim::WaitUntil { at_ms } => wait_until = at_ms,
                 SendClaim::Hold => {
                     ctx.wait_condition(|s| s.woken).await?;
@@ -370,7 +464,10 @@ impl CampaignRecipient {
                     if !parked {
                         Self::report(ctx, &input, RecipientStage::Skipped).await;
                     }
-                    return Ok(RecipientOutcome { outcome: "cancelled".into(), message_id: None });
+                    return Ok(RecipientOutcome {
+                        outcome: "cancelled".into(),
+                        message_id: None,
+                    });
                 }
             }
         };
@@ -381,22 +478,40 @@ impl CampaignRecipient {
             // The message follows its receipts longer than this recipient needs it.
             .parent_close_policy(ParentClosePolicy::Abandon)
             .build();
-        let outbound = OutboundInput { tenant_id: input.tenant_id, channel_id, message_id, compose: false };
+        let outbound = OutboundInput {
+            tenant_id: input.tenant_id,
+            channel_id,
+            message_id,
+            compose: false,
+        };
         // The report goes out with the start, in the same workflow task: the message is written,
         // so the campaign may move on.
         let report = async {
             if !parked {
-                let progress = RecipientProgress { contact_id: input.contact_id, stage: RecipientStage::Handed };
+                let progress = RecipientProgress {
+                    contact_id: input.contact_id,
+                    stage: RecipientStage::Handed,
+                };
                 let _ = ctx
                     .external_workflow(input.parent_workflow_id.clone(), None)
-                    .signal(Campaign::recipient_progress, progress, SignalWorkflowOptions::default())
+                    .signal(
+                        Campaign::recipient_progress,
+                        progress,
+                        SignalWorkflowOptions::default(),
+                    )
                     .await;
             }
         };
-        let (_, started) = temporalio_sdk::workflows::join!(report, ctx.start_child_workflow(OutboundMessage::run, outbound, options));
+        let (_, started) = temporalio_sdk::workflows::join!(
+            report,
+            ctx.start_child_workflow(OutboundMessage::run, outbound, options)
+        );
         match started {
             Ok(_) => {}
-            Err(ChildWorkflowStartError::StartFailed { cause: StartChildWorkflowExecutionFailedCause::WorkflowAlreadyExists, .. }) => {}
+            Err(ChildWorkflowStartError::StartFailed {
+                cause: StartChildWorkflowExecutionFailedCause::WorkflowAlreadyExists,
+                ..
+            }) => {}
             Err(err) => return Err(err.into()),
         }
 
@@ -407,12 +522,25 @@ impl CampaignRecipient {
             _ = ctx.timer(window) => false,
         };
         if replied && let Some(reply_message_id) = ctx.state(|s| s.replied) {
-            let record = RecordReplyInput { tenant_id: input.tenant_id, run_id: input.run_id, contact_id: input.contact_id, reply_message_id };
-            ctx.execute_local_activity(CampaignRecordReply, record, db_activity()).await?;
-            return Ok(RecipientOutcome { outcome: "replied".into(), message_id: Some(message_id) });
+            let record = RecordReplyInput {
+                tenant_id: input.tenant_id,
+                run_id: input.run_id,
+                contact_id: input.contact_id,
+                reply_message_id,
+            };
+            ctx.execute_local_activity(CampaignRecordReply, record, db_activity())
+                .await?;
+            return Ok(RecipientOutcome {
+                outcome: "replied".into(),
+                message_id: Some(message_id),
+            });
         }
-        ctx.execute_local_activity(CampaignCloseRecipient, at(ctx), db_activity()).await?;
-        Ok(RecipientOutcome { outcome: "no_reply".into(), message_id: Some(message_id) })
+        ctx.execute_local_activity(CampaignCloseRecipient, at(ctx), db_activity())
+            .await?;
+        Ok(RecipientOutcome {
+            outcome: "no_reply".into(),
+            message_id: Some(message_id),
+        })
     }
 
     /// The contact answered (from their Conversation workflow).
@@ -433,11 +561,22 @@ impl CampaignRecipient {
 impl CampaignRecipient {
     /// Tells the campaign run this recipient is out of its hands. Best effort: a run that already
     /// finished (cancelled) no longer listens, and the database has the truth either way.
-    async fn report(ctx: &mut WorkflowContext<Self>, input: &CampaignRecipientInput, stage: RecipientStage) {
-        let progress = RecipientProgress { contact_id: input.contact_id, stage };
+    async fn report(
+        ctx: &mut WorkflowContext<Self>,
+        input: &CampaignRecipientInput,
+        stage: RecipientStage,
+    ) {
+        let progress = RecipientProgress {
+            contact_id: input.contact_id,
+            stage,
+        };
         let _ = ctx
             .external_workflow(input.parent_workflow_id.clone(), None)
-            .signal(Campaign::recipient_progress, progress, SignalWorkflowOptions::default())
+            .signal(
+                Campaign::recipient_progress,
+                progress,
+                SignalWorkflowOptions::default(),
+            )
             .await;
     }
 }

@@ -13,7 +13,9 @@ use crate::retry::persistent_retry;
 fn merge_step_activity() -> ActivityOptions {
     // A step is a handful of UPDATEs in one transaction; the timeout is also how soon a crashed
     // worker's attempt is retried elsewhere.
-    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30)).retry_policy(persistent_retry()).build()
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
+        .retry_policy(persistent_retry())
+        .build()
 }
 
 #[workflow]
@@ -26,18 +28,28 @@ pub struct ContactMerge {
 #[workflow_methods]
 impl ContactMerge {
     #[run(name = names::CONTACT_MERGE_WORKFLOW)]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, input: ContactMergeInput) -> WorkflowResult<MergeCounts> {
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        input: ContactMergeInput,
+    ) -> WorkflowResult<MergeCounts> {
         for step in MergeStep::ALL {
             let moved = ctx
                 .execute_activity(
                     ContactMergeStep,
-                    MergeStepInput { tenant_id: input.tenant_id, merge_id: input.merge_id, step },
+                    MergeStepInput {
+                        tenant_id: input.tenant_id,
+                        merge_id: input.merge_id,
+                        step,
+                    },
                     merge_step_activity(),
                 )
                 .await?;
             ctx.state_mut(|s| {
                 s.done.push(step);
-                let key = serde_json::to_value(step).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+                let key = serde_json::to_value(step)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
                 s.moved.insert(key, moved);
             });
         }

@@ -146,7 +146,11 @@ pub mod ids {
 
     /// `campaign-recipient:{tenant}:{run}:{contact}`: one execution per contact and run, so a
     /// contact can never be dispatched twice in one run.
-    pub fn campaign_recipient_workflow_id(tenant_id: Uuid, run_id: Uuid, contact_id: Uuid) -> String {
+    pub fn campaign_recipient_workflow_id(
+        tenant_id: Uuid,
+        run_id: Uuid,
+        contact_id: Uuid,
+    ) -> String {
         format!("campaign-recipient:{tenant_id}:{run_id}:{contact_id}")
     }
 
@@ -159,7 +163,8 @@ pub mod ids {
         Uuid::new_v5(&CAMPAIGN_MESSAGE_NAMESPACE, &name)
     }
 
-    const CAMPAIGN_MESSAGE_NAMESPACE: Uuid = Uuid::from_u128(0x6a0c_3f0e_2b1d_4c57_9e4e_5b7f_2c1a_8d90);
+    const CAMPAIGN_MESSAGE_NAMESPACE: Uuid =
+        Uuid::from_u128(0x6a0c_3f0e_2b1d_4c57_9e4e_5b7f_2c1a_8d90);
 
     /// `memory:{tenant}:{contact}`: one ingestion queue per contact, so facts apply in order.
     pub fn memory_ingestion_workflow_id(tenant_id: Uuid, contact_id: Uuid) -> String {
@@ -299,7 +304,11 @@ pub struct ConversationTiming {
 
 impl Default for ConversationTiming {
     fn default() -> Self {
-        Self { debounce_ms: 1_500, max_debounce_ms: 10_000, inactivity_timeout_secs: 30 * 60 }
+        Self {
+            debounce_ms: 1_500,
+            max_debounce_ms: 10_000,
+            inactivity_timeout_secs: 30 * 60,
+        }
     }
 }
 
@@ -587,7 +596,13 @@ impl DeliveryStatus {
     }
 
     pub fn is_terminal(self) -> bool {
-        matches!(self, DeliveryStatus::Read | DeliveryStatus::Played | DeliveryStatus::Failed | DeliveryStatus::Undelivered)
+        matches!(
+            self,
+            DeliveryStatus::Read
+                | DeliveryStatus::Played
+                | DeliveryStatus::Failed
+                | DeliveryStatus::Undelivered
+        )
     }
 
     /// Whether moving from `self` to `next` goes forward. Acks arrive late, twice and out of
@@ -595,7 +610,9 @@ impl DeliveryStatus {
     pub fn can_move_to(self, next: DeliveryStatus) -> bool {
         match (self, next) {
             (DeliveryStatus::Failed | DeliveryStatus::Undelivered, _) => false,
-            (from, DeliveryStatus::Failed | DeliveryStatus::Undelivered) => from <= DeliveryStatus::Sent,
+            (from, DeliveryStatus::Failed | DeliveryStatus::Undelivered) => {
+                from <= DeliveryStatus::Sent
+            }
             (from, to) => to > from,
         }
     }
@@ -644,7 +661,13 @@ pub enum MergeStep {
 }
 
 impl MergeStep {
-    pub const ALL: [MergeStep; 5] = [MergeStep::Identities, MergeStep::Conversations, MergeStep::Deals, MergeStep::Memories, MergeStep::Finish];
+    pub const ALL: [MergeStep; 5] = [
+        MergeStep::Identities,
+        MergeStep::Conversations,
+        MergeStep::Deals,
+        MergeStep::Memories,
+        MergeStep::Finish,
+    ];
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -12,15 +12,15 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ChildWorkflowOptions, ContinueAsNewOptions, SyncWorkflowContext,
-    WorkflowContext, WorkflowContextView, WorkflowResult,
+    ChildWorkflowOptions, ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext,
+    WorkflowContextView, WorkflowResult,
 };
 use temporalio_workflow::{ParentClosePolicy, SignalWorkflowOptions};
 use uuid::Uuid;
 
+use crate::contacts::ContactMerge;
 use crate::contract::{activities::*, names, *};
 use crate::outbound::OutboundMessage;
-use crate::contacts::ContactMerge;
 use crate::retry::{agent_activity, db_activity, identity_activity, presence_activity};
 
 /// How many inbox ids a run remembers to drop duplicate signals before they reach an activity.
@@ -135,7 +135,11 @@ impl Conversation {
 
     /// The bot is back in charge of the chat.
     #[update(name = names::UPDATE_HANDBACK)]
-    pub fn handback(&mut self, ctx: &mut SyncWorkflowContext<Self>, _unit: ()) -> ConversationState {
+    pub fn handback(
+        &mut self,
+        ctx: &mut SyncWorkflowContext<Self>,
+        _unit: (),
+    ) -> ConversationState {
         self.assignment = Assignment::Bot;
         self.assignee = None;
         self.assignment_dirty = true;
@@ -244,7 +248,9 @@ impl Conversation {
             session_id: s.session_id,
             assignment: s.assignment,
         });
-        let out = ctx.execute_local_activity(PersistInbound, input, db_activity()).await?;
+        let out = ctx
+            .execute_local_activity(PersistInbound, input, db_activity())
+            .await?;
 
         let contact_changed = ctx.state(|s| s.contact_id != out.contact_id);
         if contact_changed && let Some(contact_id) = out.contact_id {
@@ -272,11 +278,17 @@ impl Conversation {
         }
         // The contact answered a campaign message: its recipient workflow records the reply.
         for target in out.campaign_replies {
-            let replied = CampaignReplied { reply_message_id: target.reply_message_id };
+            let replied = CampaignReplied {
+                reply_message_id: target.reply_message_id,
+            };
             // Best effort: a recipient whose window just closed no longer listens.
             let _ = ctx
                 .external_workflow(target.workflow_id, None)
-                .signal(crate::campaigns::CampaignRecipient::replied, replied, SignalWorkflowOptions::default())
+                .signal(
+                    crate::campaigns::CampaignRecipient::replied,
+                    replied,
+                    SignalWorkflowOptions::default(),
+                )
                 .await;
         }
         Ok(())
@@ -285,27 +297,43 @@ impl Conversation {
     /// One person, one contact: records the sender's other WhatsApp address (phone number ↔ hidden
     /// id) on its contact, or folds the contact that already holds it in with a ContactMerge. Best
     /// effort: a WAHA that cannot answer now is asked again by a later run.
-    async fn link_identity(ctx: &mut WorkflowContext<Self>, hint: IdentityHint) -> WorkflowResult<()> {
+    async fn link_identity(
+        ctx: &mut WorkflowContext<Self>,
+        hint: IdentityHint,
+    ) -> WorkflowResult<()> {
         // A lookup with nothing new to go on is asked once per run, not once per batch.
-        let repeat_lookup = hint.alternate.is_none() && !hint.new_identity && ctx.state(|s| s.identity_looked_up);
+        let repeat_lookup =
+            hint.alternate.is_none() && !hint.new_identity && ctx.state(|s| s.identity_looked_up);
         if repeat_lookup || !ctx.patched(patches::IDENTITY_LINKS) {
             return Ok(());
         }
         let input = ctx.state_mut(|s| {
             s.identity_looked_up = true;
-            LinkIdentityInput { tenant_id: s.tenant_id, channel_id: s.channel_id, hint }
+            LinkIdentityInput {
+                tenant_id: s.tenant_id,
+                channel_id: s.channel_id,
+                hint,
+            }
         });
-        let Ok(linked) = ctx.execute_activity(LinkIdentity, input, identity_activity()).await else {
+        let Ok(linked) = ctx
+            .execute_activity(LinkIdentity, input, identity_activity())
+            .await
+        else {
             return Ok(());
         };
         if let Some(merge) = linked.merge {
             let options = ChildWorkflowOptions::builder()
-                .workflow_id(ids::contact_merge_workflow_id(merge.tenant_id, merge.merge_id))
+                .workflow_id(ids::contact_merge_workflow_id(
+                    merge.tenant_id,
+                    merge.merge_id,
+                ))
                 // The merge outlives this run.
                 .parent_close_policy(ParentClosePolicy::Abandon)
                 .build();
             // A start refused because the merge already runs (started by an earlier attempt) is fine.
-            let _ = ctx.start_child_workflow(ContactMerge::run, merge, options).await;
+            let _ = ctx
+                .start_child_workflow(ContactMerge::run, merge, options)
+                .await;
         }
         Ok(())
     }
@@ -362,7 +390,9 @@ impl Conversation {
             session_opened: opened,
             workflow_id: s.workflow_id(),
         });
-        let plan = ctx.execute_local_activity(PlanAutoReply, input, db_activity()).await?;
+        let plan = ctx
+            .execute_local_activity(PlanAutoReply, input, db_activity())
+            .await?;
         let Some(reply) = plan.reply else {
             ctx.state_mut(|s| s.last_decision = Some(plan.reason));
             return Ok(());
@@ -380,7 +410,17 @@ impl Conversation {
             // The message outlives the conversation run (continue-as-new, session close).
             .parent_close_policy(ParentClosePolicy::Abandon)
             .build();
-        ctx.start_child_workflow(OutboundMessage::run, OutboundInput { tenant_id, channel_id, message_id, compose: false }, options).await?;
+        ctx.start_child_workflow(
+            OutboundMessage::run,
+            OutboundInput {
+                tenant_id,
+                channel_id,
+                message_id,
+                compose: false,
+            },
+            options,
+        )
+        .await?;
         ctx.state_mut(|s| s.replies_sent += 1);
         Ok(())
     }
@@ -410,24 +450,45 @@ impl Conversation {
         let view: &WorkflowContext<Self> = ctx;
         let presence = async {
             if ai.presence {
-                let start = AgentPresenceInput { tenant_id, session_id, seen_message_ids: burst, typing: true };
+                let start = AgentPresenceInput {
+                    tenant_id,
+                    session_id,
+                    seen_message_ids: burst,
+                    typing: true,
+                };
                 // Best effort: a failed "typing…" must not hold the answer back.
-                let _ = view.execute_activity(AgentPresence, start, presence_activity()).await;
+                let _ = view
+                    .execute_activity(AgentPresence, start, presence_activity())
+                    .await;
             }
         };
-        let (_, run) = temporalio_sdk::workflows::join!(presence, view.execute_activity(AgentExecute, input, agent_activity()));
+        let (_, run) = temporalio_sdk::workflows::join!(
+            presence,
+            view.execute_activity(AgentExecute, input, agent_activity())
+        );
         let run = match run {
             Ok(run) => run,
             Err(_) => {
                 if ai.presence {
-                    let stop = AgentPresenceInput { tenant_id, session_id, seen_message_ids: vec![], typing: false };
-                    let _ = ctx.execute_activity(AgentPresence, stop, presence_activity()).await;
+                    let stop = AgentPresenceInput {
+                        tenant_id,
+                        session_id,
+                        seen_message_ids: vec![],
+                        typing: false,
+                    };
+                    let _ = ctx
+                        .execute_activity(AgentPresence, stop, presence_activity())
+                        .await;
                 }
                 return Self::hand_to_human(ctx, session_id, "agent_unavailable").await;
             }
         };
         ctx.state_mut(|s| {
-            s.last_agent = Some(AgentVerdict { agent_type: run.agent_type.clone(), intent: run.intent.clone(), confidence: run.confidence })
+            s.last_agent = Some(AgentVerdict {
+                agent_type: run.agent_type.clone(),
+                intent: run.intent.clone(),
+                confidence: run.confidence,
+            })
         });
         let mut handoff = None;
         if run.reply_planned {
@@ -436,13 +497,27 @@ impl Conversation {
         } else {
             handoff = Some("low_confidence");
             if ai.presence {
-                let stop = AgentPresenceInput { tenant_id, session_id, seen_message_ids: vec![], typing: false };
-                let _ = ctx.execute_activity(AgentPresence, stop, presence_activity()).await;
+                let stop = AgentPresenceInput {
+                    tenant_id,
+                    session_id,
+                    seen_message_ids: vec![],
+                    typing: false,
+                };
+                let _ = ctx
+                    .execute_activity(AgentPresence, stop, presence_activity())
+                    .await;
             }
         }
         if !run.action_types.is_empty() {
             let applied = ctx
-                .execute_local_activity(AgentApplyActions, ApplyActionsInput { tenant_id, run_id: run.run_id }, db_activity())
+                .execute_local_activity(
+                    AgentApplyActions,
+                    ApplyActionsInput {
+                        tenant_id,
+                        run_id: run.run_id,
+                    },
+                    db_activity(),
+                )
                 .await?;
             if applied.handoff && handoff.is_none() {
                 handoff = Some("agent_requested");
@@ -454,7 +529,11 @@ impl Conversation {
         }
     }
 
-    async fn hand_to_human(ctx: &mut WorkflowContext<Self>, session_id: Uuid, reason: &str) -> WorkflowResult<()> {
+    async fn hand_to_human(
+        ctx: &mut WorkflowContext<Self>,
+        session_id: Uuid,
+        reason: &str,
+    ) -> WorkflowResult<()> {
         let tenant_id = ctx.state_mut(|s| {
             s.assignment = Assignment::Human;
             s.assignee = None;
@@ -468,7 +547,8 @@ impl Conversation {
             assignee: None,
             reason: Some(reason.to_owned()),
         };
-        ctx.execute_local_activity(SetAssignment, input, db_activity()).await?;
+        ctx.execute_local_activity(SetAssignment, input, db_activity())
+            .await?;
         Ok(())
     }
 
@@ -484,7 +564,8 @@ impl Conversation {
             })
         });
         if let Some(input) = input {
-            ctx.execute_local_activity(SetAssignment, input, db_activity()).await?;
+            ctx.execute_local_activity(SetAssignment, input, db_activity())
+                .await?;
         }
         Ok(())
     }
@@ -498,7 +579,8 @@ impl Conversation {
             })
         });
         if let Some(input) = input {
-            ctx.execute_local_activity(CloseSession, input, db_activity()).await?;
+            ctx.execute_local_activity(CloseSession, input, db_activity())
+                .await?;
         }
         ctx.state_mut(|s| {
             s.session_id = None;
@@ -512,5 +594,6 @@ impl Conversation {
 
 /// Workflow time in milliseconds since the epoch (deterministic: it comes from history).
 pub(crate) fn now_ms(time: Option<std::time::SystemTime>) -> Option<i64> {
-    time.and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_millis() as i64)
+    time.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as i64)
 }

@@ -16,9 +16,9 @@ pub mod outbound;
 mod retry;
 pub mod webhooks;
 
-pub use contract::*;
 pub use campaigns::{Campaign, CampaignRecipient};
 pub use contacts::ContactMerge;
+pub use contract::*;
 pub use conversation::Conversation;
 pub use memory::{MemoryIngestion, ReembedMemories};
 pub use outbound::OutboundMessage;

@@ -12,7 +12,10 @@ use std::time::Duration;
 
 use temporalio_common::RetryPolicy;
 use temporalio_macros::{workflow, workflow_methods};
-use temporalio_sdk::{ActivityOptions, ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult};
+use temporalio_sdk::{
+    ActivityOptions, ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext,
+    WorkflowContextView, WorkflowResult,
+};
 
 use crate::contract::{activities::*, names, *};
 use crate::retry::persistent_retry;
@@ -27,7 +30,9 @@ fn ingest_activity() -> ActivityOptions {
     // Embedding and a short transaction: well under a second. The timeout is also how soon the
     // attempt of a crashed worker is retried elsewhere. Retried until it succeeds (the database or
     // the model being briefly away must not lose an episode).
-    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(10)).retry_policy(persistent_retry()).build()
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(10))
+        .retry_policy(persistent_retry())
+        .build()
 }
 
 #[workflow]
@@ -42,7 +47,10 @@ pub struct MemoryIngestion {
 #[workflow_methods]
 impl MemoryIngestion {
     #[run(name = names::MEMORY_INGESTION_WORKFLOW)]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, input: MemoryIngestionInput) -> WorkflowResult<MemoryIngestionStats> {
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        input: MemoryIngestionInput,
+    ) -> WorkflowResult<MemoryIngestionStats> {
         ctx.state_mut(|s| {
             if let Some(carried) = &input.carried {
                 s.pending = carried.pending.clone();
@@ -64,13 +72,22 @@ impl MemoryIngestion {
             }
             // Oldest event first: the feed can deliver a batch slightly out of order.
             let next = ctx.state_mut(|s| {
-                let (at, _) = s.pending.iter().enumerate().min_by_key(|(_, e)| e.event_id).expect("pending is not empty");
+                let (at, _) = s
+                    .pending
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, e)| e.event_id)
+                    .expect("pending is not empty");
                 s.pending.remove(at)
             });
             let result = ctx
                 .execute_activity(
                     MemoryIngestEvent,
-                    IngestEventInput { tenant_id: input.tenant_id, contact_id: input.contact_id, event_id: next.event_id },
+                    IngestEventInput {
+                        tenant_id: input.tenant_id,
+                        contact_id: input.contact_id,
+                        event_id: next.event_id,
+                    },
                     ingest_activity(),
                 )
                 .await?;
@@ -87,7 +104,11 @@ impl MemoryIngestion {
                 let next_input = ctx.state(|s| MemoryIngestionInput {
                     tenant_id: input.tenant_id,
                     contact_id: input.contact_id,
-                    carried: Some(CarriedIngestion { pending: s.pending.clone(), seen_event_ids: s.seen_event_ids.clone(), stats: s.stats }),
+                    carried: Some(CarriedIngestion {
+                        pending: s.pending.clone(),
+                        seen_event_ids: s.seen_event_ids.clone(),
+                        stats: s.stats,
+                    }),
                 });
                 ctx.continue_as_new(next_input, ContinueAsNewOptions::default())?;
             }
@@ -97,7 +118,11 @@ impl MemoryIngestion {
     /// An outbox event about this contact (by id). Recent duplicates are dropped here, older ones
     /// by the episode's unique key.
     #[signal(name = names::SIGNAL_MEMORY_EVENT)]
-    pub fn memory_event(&mut self, _ctx: &mut SyncWorkflowContext<Self>, signal: MemoryEventSignal) {
+    pub fn memory_event(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        signal: MemoryEventSignal,
+    ) {
         if self.seen_event_ids.contains(&signal.event_id) {
             return;
         }
@@ -110,7 +135,10 @@ impl MemoryIngestion {
 
     #[query(name = names::QUERY_STATE)]
     pub fn state(&self, _ctx: &WorkflowContextView) -> MemoryIngestionStats {
-        MemoryIngestionStats { pending: self.pending.len() as u64, ..self.stats }
+        MemoryIngestionStats {
+            pending: self.pending.len() as u64,
+            ..self.stats
+        }
     }
 }
 
@@ -126,11 +154,23 @@ impl ReembedMemories {
     pub async fn run(ctx: &mut WorkflowContext<Self>, input: ReembedInput) -> WorkflowResult<u64> {
         ctx.state_mut(|s| s.reembedded = input.reembedded);
         let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(120))
-            .retry_policy(RetryPolicy::builder().initial_interval(Duration::from_secs(1)).maximum_interval(Duration::from_secs(30)).build())
+            .retry_policy(
+                RetryPolicy::builder()
+                    .initial_interval(Duration::from_secs(1))
+                    .maximum_interval(Duration::from_secs(30))
+                    .build(),
+            )
             .build();
         loop {
             let done = ctx
-                .execute_activity(MemoryReembedBatch, ReembedBatchInput { model: input.model.clone(), batch: 256 }, options.clone())
+                .execute_activity(
+                    MemoryReembedBatch,
+                    ReembedBatchInput {
+                        model: input.model.clone(),
+                        batch: 256,
+                    },
+                    options.clone(),
+                )
                 .await?;
             if done == 0 {
                 break;
@@ -138,10 +178,17 @@ impl ReembedMemories {
             ctx.state_mut(|s| s.reembedded += done);
             if ctx.continue_as_new_suggested() || ctx.history_length() > MAX_HISTORY_EVENTS {
                 let reembedded = ctx.state(|s| s.reembedded);
-                ctx.continue_as_new(ReembedInput { model: input.model.clone(), reembedded }, ContinueAsNewOptions::default())?;
+                ctx.continue_as_new(
+                    ReembedInput {
+                        model: input.model.clone(),
+                        reembedded,
+                    },
+                    ContinueAsNewOptions::default(),
+                )?;
             }
         }
-        ctx.execute_activity(MemoryActivateSpace, input.model.clone(), options).await?;
+        ctx.execute_activity(MemoryActivateSpace, input.model.clone(), options)
+            .await?;
         Ok(ctx.state(|s| s.reembedded))
     }
 

@@ -7,11 +7,9 @@
 
 use std::time::Duration;
 
-use temporalio_macros::{workflow, workflow_methods};
-use temporalio_sdk::{
-    SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
-};
 use temporalio_common::error::ActivityExecutionError;
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult};
 
 use crate::contract::{activities::*, names, patches, *};
 use crate::conversation::now_ms;
@@ -34,14 +32,21 @@ impl OutboundMessage {
         input: OutboundInput,
     ) -> WorkflowResult<OutboundOutcome> {
         if input.compose {
-            let compose = ComposeOperatorInput { tenant_id: input.tenant_id, message_id: input.message_id };
-            ctx.execute_local_activity(ComposeOperatorMessage, compose, db_activity()).await?;
+            let compose = ComposeOperatorInput {
+                tenant_id: input.tenant_id,
+                message_id: input.message_id,
+            };
+            ctx.execute_local_activity(ComposeOperatorMessage, compose, db_activity())
+                .await?;
         }
         ctx.state_mut(|s| s.recorded = Some(DeliveryStatus::Pending));
         let send = ctx
             .execute_activity(
                 SendOutbound,
-                SendOutboundInput { tenant_id: input.tenant_id, message_id: input.message_id },
+                SendOutboundInput {
+                    tenant_id: input.tenant_id,
+                    message_id: input.message_id,
+                },
                 provider_send_activity(),
             )
             .await;
@@ -50,7 +55,10 @@ impl OutboundMessage {
             Err(err) => {
                 let reason = failure_reason(&err);
                 Self::record(ctx, &input, DeliveryStatus::Failed, Some(reason)).await?;
-                return Ok(OutboundOutcome { message_id: input.message_id, status: DeliveryStatus::Failed });
+                return Ok(OutboundOutcome {
+                    message_id: input.message_id,
+                    status: DeliveryStatus::Failed,
+                });
             }
         };
         // The send activity stored `sent` with the provider id in the same transaction.
@@ -75,17 +83,34 @@ impl OutboundMessage {
             DeliveryStatus::Delivered
         };
         if status < DeliveryStatus::Delivered {
-            Self::record(ctx, &input, DeliveryStatus::Undelivered, Some("no delivery receipt within the ack timeout".into()))
-                .await?;
-            return Ok(OutboundOutcome { message_id: input.message_id, status: DeliveryStatus::Undelivered });
+            Self::record(
+                ctx,
+                &input,
+                DeliveryStatus::Undelivered,
+                Some("no delivery receipt within the ack timeout".into()),
+            )
+            .await?;
+            return Ok(OutboundOutcome {
+                message_id: input.message_id,
+                status: DeliveryStatus::Undelivered,
+            });
         }
         // Phase 2: the read receipt, for as long as the read window lasts.
         let status = if status.is_terminal() {
             status
         } else {
-            Self::follow_acks(ctx, &input, Duration::from_secs(sent.read_window_secs), DeliveryStatus::Read).await?
+            Self::follow_acks(
+                ctx,
+                &input,
+                Duration::from_secs(sent.read_window_secs),
+                DeliveryStatus::Read,
+            )
+            .await?
         };
-        Ok(OutboundOutcome { message_id: input.message_id, status })
+        Ok(OutboundOutcome {
+            message_id: input.message_id,
+            status,
+        })
     }
 
     /// A provider receipt for this message.
@@ -155,7 +180,12 @@ impl OutboundMessage {
     ) -> WorkflowResult<()> {
         ctx.execute_local_activity(
             RecordStatus,
-            RecordStatusInput { tenant_id: input.tenant_id, message_id: input.message_id, status, reason },
+            RecordStatusInput {
+                tenant_id: input.tenant_id,
+                message_id: input.message_id,
+                status,
+                reason,
+            },
             db_activity(),
         )
         .await?;
@@ -168,7 +198,9 @@ impl OutboundMessage {
 /// failure the send activity raised), without Temporal's wrapping.
 fn failure_reason(err: &ActivityExecutionError) -> String {
     let mut failure = err.failure();
-    let mut message = failure.map(|f| f.message.clone()).unwrap_or_else(|| err.to_string());
+    let mut message = failure
+        .map(|f| f.message.clone())
+        .unwrap_or_else(|| err.to_string());
     while let Some(f) = failure {
         if !f.message.is_empty() {
             message = f.message.clone();

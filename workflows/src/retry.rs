@@ -39,14 +39,14 @@ pub(crate) fn provider_send_activity() -> ActivityOptions {
         start_to_close: Duration::from_secs(15),
     })
     .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_millis(500))
-                .backoff_coefficient(2.0)
-                .maximum_interval(Duration::from_secs(30))
-                .non_retryable_error_types([names::FAILURE_PERMANENT_SEND])
-                .build(),
-        )
-        .build()
+        RetryPolicy::builder()
+            .initial_interval(Duration::from_millis(500))
+            .backoff_coefficient(2.0)
+            .maximum_interval(Duration::from_secs(30))
+            .non_retryable_error_types([names::FAILURE_PERMANENT_SEND])
+            .build(),
+    )
+    .build()
 }
 
 /// An agent call: a few quick retries (the agent service restarting), then the conversation goes
@@ -70,7 +70,12 @@ pub(crate) fn agent_activity() -> ActivityOptions {
 /// if WAHA cannot answer, the next batch of the chat asks again.
 pub(crate) fn identity_activity() -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(15))
-        .retry_policy(RetryPolicy::builder().initial_interval(Duration::from_secs(1)).maximum_attempts(3).build())
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .maximum_attempts(3)
+                .build(),
+        )
         .build()
 }
 

@@ -24,24 +24,39 @@ pub struct WebhookDelivery {
 #[workflow_methods]
 impl WebhookDelivery {
     #[run(name = names::WEBHOOK_DELIVERY_WORKFLOW)]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, input: WebhookDeliveryInput) -> WorkflowResult<WebhookOutcome> {
-        let attempt = WebhookAttemptInput { tenant_id: input.tenant_id, delivery_id: input.delivery_id };
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        input: WebhookDeliveryInput,
+    ) -> WorkflowResult<WebhookOutcome> {
+        let attempt = WebhookAttemptInput {
+            tenant_id: input.tenant_id,
+            delivery_id: input.delivery_id,
+        };
         let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
             .retry_policy(
                 RetryPolicy::builder()
                     .initial_interval(Duration::from_millis(input.initial_backoff_ms.max(1)))
                     .backoff_coefficient(2.0)
-                    .maximum_interval(Duration::from_millis(input.max_backoff_ms.max(input.initial_backoff_ms).max(1)))
+                    .maximum_interval(Duration::from_millis(
+                        input.max_backoff_ms.max(input.initial_backoff_ms).max(1),
+                    ))
                     .maximum_attempts(input.max_attempts.max(1))
                     .build(),
             )
             .build();
-        let delivered = ctx.execute_activity(WebhookDeliver, attempt.clone(), options).await.is_ok();
+        let delivered = ctx
+            .execute_activity(WebhookDeliver, attempt.clone(), options)
+            .await
+            .is_ok();
         if !delivered {
-            ctx.execute_local_activity(WebhookGiveUp, attempt, db_activity()).await?;
+            ctx.execute_local_activity(WebhookGiveUp, attempt, db_activity())
+                .await?;
         }
         ctx.state_mut(|s| s.delivered = Some(delivered));
-        Ok(WebhookOutcome { delivery_id: input.delivery_id, delivered })
+        Ok(WebhookOutcome {
+            delivery_id: input.delivery_id,
+            delivered,
+        })
     }
 
     /// `null` while attempts continue, then whether it was delivered.
@@ -63,9 +78,17 @@ pub struct InboxSweep {
 #[workflow_methods]
 impl InboxSweep {
     #[run(name = names::INBOX_SWEEP_WORKFLOW)]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, input: InboxSweepInput) -> WorkflowResult<InboxSweepOutput> {
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        input: InboxSweepInput,
+    ) -> WorkflowResult<InboxSweepOutput> {
         let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60))
-            .retry_policy(RetryPolicy::builder().initial_interval(Duration::from_secs(1)).maximum_attempts(3).build())
+            .retry_policy(
+                RetryPolicy::builder()
+                    .initial_interval(Duration::from_secs(1))
+                    .maximum_attempts(3)
+                    .build(),
+            )
             .build();
         let result = ctx.execute_activity(SweepInbox, input, options).await?;
         ctx.state_mut(|s| s.result = Some(result.clone()));

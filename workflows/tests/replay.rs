@@ -7,7 +7,10 @@ use std::path::Path;
 
 use temporalio_client::WorkflowHistory;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
-use ventros_workflows::{Campaign, CampaignRecipient, ContactMerge, Conversation, InboxSweep, MemoryIngestion, OutboundMessage, WebhookDelivery};
+use ventros_workflows::{
+    Campaign, CampaignRecipient, ContactMerge, Conversation, InboxSweep, MemoryIngestion,
+    OutboundMessage, WebhookDelivery,
+};
 
 fn recorded(prefix: &str) -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/histories");
@@ -15,18 +18,30 @@ fn recorded(prefix: &str) -> Vec<(String, Vec<u8>)> {
         .expect("tests/histories exists")
         .map(|e| e.expect("readable entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix)))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix))
+        })
         .collect();
     files.sort();
     files
         .into_iter()
-        .map(|p| (p.display().to_string(), std::fs::read(&p).expect("readable history")))
+        .map(|p| {
+            (
+                p.display().to_string(),
+                std::fs::read(&p).expect("readable history"),
+            )
+        })
         .collect()
 }
 
 async fn replay_all(prefix: &str) {
     let histories = recorded(prefix);
-    assert!(!histories.is_empty(), "no recorded {prefix} histories in workflows/tests/histories");
+    assert!(
+        !histories.is_empty(),
+        "no recorded {prefix} histories in workflows/tests/histories"
+    );
     let options = WorkflowReplayerOptions::new()
         .register_workflow::<Conversation>()
         .expect("register Conversation")
@@ -47,8 +62,12 @@ async fn replay_all(prefix: &str) {
         .build();
     let replayer = WorkflowReplayer::new(options).expect("replayer");
     for (name, bytes) in histories {
-        let history = WorkflowHistory::from_json(&bytes).unwrap_or_else(|e| panic!("{name}: not a history: {e}"));
-        replayer.replay_workflow(history).await.unwrap_or_else(|e| panic!("{name} no longer replays: {e}"));
+        let history = WorkflowHistory::from_json(&bytes)
+            .unwrap_or_else(|e| panic!("{name}: not a history: {e}"));
+        replayer
+            .replay_workflow(history)
+            .await
+            .unwrap_or_else(|e| panic!("{name} no longer replays: {e}"));
     }
 }
 

@@ -8,7 +8,9 @@ use clap::Parser;
 use ventros_activities::meta_sim::MetaSimulator;
 
 #[derive(Parser)]
-#[command(about = "A Meta simulator speaking the Graph Send API and the Messenger/Instagram webhook contract")]
+#[command(
+    about = "A Meta simulator speaking the Graph Send API and the Messenger/Instagram webhook contract"
+)]
 struct Args {
     /// Address to listen on.
     #[arg(long, env = "META_SIM_BIND", default_value = "127.0.0.1:3100")]

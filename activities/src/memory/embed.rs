@@ -50,7 +50,9 @@ pub fn locate_local_model(explicit: Option<&Path>) -> Result<PathBuf, EmbedError
     for start in starts {
         for dir in start.ancestors() {
             let lib = dir.join(".venv/lib");
-            let Ok(entries) = std::fs::read_dir(&lib) else { continue };
+            let Ok(entries) = std::fs::read_dir(&lib) else {
+                continue;
+            };
             for entry in entries.flatten() {
                 let candidate = entry.path().join("site-packages").join(PACKAGE_MODEL_DIR);
                 if candidate.join("model.safetensors").is_file() {
@@ -77,20 +79,35 @@ impl LocalEmbedder {
     pub const MODEL: &'static str = "minilm_l6_v2";
 
     pub fn load(dir: &Path) -> Result<Arc<Self>, EmbedError> {
-        let files = |e: &dyn std::fmt::Display| EmbedError::Files(format!("{}: {e}", dir.display()));
+        let files =
+            |e: &dyn std::fmt::Display| EmbedError::Files(format!("{}: {e}", dir.display()));
         let config: Config =
-            serde_json::from_slice(&std::fs::read(dir.join("config.json")).map_err(|e| files(&e))?).map_err(|e| files(&e))?;
-        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).map_err(|e| files(&e))?;
+            serde_json::from_slice(&std::fs::read(dir.join("config.json")).map_err(|e| files(&e))?)
+                .map_err(|e| files(&e))?;
+        let mut tokenizer =
+            Tokenizer::from_file(dir.join("tokenizer.json")).map_err(|e| files(&e))?;
         // The packaged tokenizer pads and truncates everything to 128 tokens; batch-longest padding
         // and the model's real maximum (256) give the reference sentence-transformers output.
-        tokenizer.with_padding(Some(PaddingParams { strategy: PaddingStrategy::BatchLongest, ..Default::default() }));
+        tokenizer.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::BatchLongest,
+            ..Default::default()
+        }));
         tokenizer
-            .with_truncation(Some(TruncationParams { max_length: 256, ..Default::default() }))
+            .with_truncation(Some(TruncationParams {
+                max_length: 256,
+                ..Default::default()
+            }))
             .map_err(|e| files(&e))?;
         let weights = std::fs::read(dir.join("model.safetensors")).map_err(|e| files(&e))?;
-        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu).map_err(|e| files(&e))?;
+        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu)
+            .map_err(|e| files(&e))?;
         let model = BertModel::load(vb, &config).map_err(|e| files(&e))?;
-        Ok(Arc::new(LocalEmbedder { model, tokenizer, dimensions: config.hidden_size, gate: tokio::sync::Semaphore::new(1) }))
+        Ok(Arc::new(LocalEmbedder {
+            model,
+            tokenizer,
+            dimensions: config.hidden_size,
+            gate: tokio::sync::Semaphore::new(1),
+        }))
     }
 
     /// Synchronous inference for one batch (callers keep batches small, ≤ 32).
@@ -99,7 +116,10 @@ impl LocalEmbedder {
             return Ok(Vec::new());
         }
         let err = |e: &dyn std::fmt::Display| EmbedError::Inference(e.to_string());
-        let encodings = self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| err(&e))?;
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| err(&e))?;
         let rows = encodings.len();
         let width = encodings[0].get_ids().len();
         let mut ids = Vec::with_capacity(rows * width);
@@ -112,13 +132,27 @@ impl LocalEmbedder {
         let ids = Tensor::from_vec(ids, (rows, width), &device).map_err(|e| err(&e))?;
         let mask = Tensor::from_vec(mask, (rows, width), &device).map_err(|e| err(&e))?;
         let token_types = ids.zeros_like().map_err(|e| err(&e))?;
-        let hidden = self.model.forward(&ids, &token_types, Some(&mask)).map_err(|e| err(&e))?;
+        let hidden = self
+            .model
+            .forward(&ids, &token_types, Some(&mask))
+            .map_err(|e| err(&e))?;
         // Mean pooling over real tokens only, then L2 normalisation (sentence-transformers' recipe).
-        let mask = mask.to_dtype(DType::F32).map_err(|e| err(&e))?.unsqueeze(2).map_err(|e| err(&e))?;
-        let summed = hidden.broadcast_mul(&mask).and_then(|t| t.sum(1)).map_err(|e| err(&e))?;
+        let mask = mask
+            .to_dtype(DType::F32)
+            .map_err(|e| err(&e))?
+            .unsqueeze(2)
+            .map_err(|e| err(&e))?;
+        let summed = hidden
+            .broadcast_mul(&mask)
+            .and_then(|t| t.sum(1))
+            .map_err(|e| err(&e))?;
         let counts = mask.sum(1).map_err(|e| err(&e))?;
         let mean = summed.broadcast_div(&counts).map_err(|e| err(&e))?;
-        let norm = mean.sqr().and_then(|t| t.sum_keepdim(1)).and_then(|t| t.sqrt()).map_err(|e| err(&e))?;
+        let norm = mean
+            .sqr()
+            .and_then(|t| t.sum_keepdim(1))
+            .and_then(|t| t.sqrt())
+            .map_err(|e| err(&e))?;
         let normalised = mean.broadcast_div(&norm).map_err(|e| err(&e))?;
         normalised.to_vec2::<f32>().map_err(|e| err(&e))
     }
@@ -133,7 +167,11 @@ impl Embedder for Arc<LocalEmbedder> {
         self.dimensions
     }
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let _permit = self.gate.acquire().await.map_err(|e| EmbedError::Inference(e.to_string()))?;
+        let _permit = self
+            .gate
+            .acquire()
+            .await
+            .map_err(|e| EmbedError::Inference(e.to_string()))?;
         let this = Arc::clone(self);
         let texts = texts.to_vec();
         tokio::task::spawn_blocking(move || {
@@ -172,13 +210,26 @@ struct EmbeddingItem {
 impl OpenAiEmbedder {
     /// `dimensions` is what the endpoint returns (1536 for text-embedding-3-small); a response of
     /// another size is an error, never silently stored.
-    pub fn new(base_url: &str, api_key: Option<String>, model_name: &str, dimensions: usize) -> Result<Self, EmbedError> {
+    pub fn new(
+        base_url: &str,
+        api_key: Option<String>,
+        model_name: &str,
+        dimensions: usize,
+    ) -> Result<Self, EmbedError> {
         if dimensions == 0 || dimensions > 2000 {
-            return Err(EmbedError::Provider("EMBEDDING_DIMENSIONS must be 1..=2000 (the HNSW limit)".into()));
+            return Err(EmbedError::Provider(
+                "EMBEDDING_DIMENSIONS must be 1..=2000 (the HNSW limit)".into(),
+            ));
         }
         let slug: String = model_name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let model = format!("oa_{}_{dimensions}", slug.trim_matches('_'));
         let model: String = model.chars().take(48).collect();
@@ -218,16 +269,26 @@ impl Embedder for OpenAiEmbedder {
             if let Some(key) = &self.api_key {
                 request = request.bearer_auth(key);
             }
-            let response = request.send().await.map_err(|e| EmbedError::Provider(e.without_url().to_string()))?;
+            let response = request
+                .send()
+                .await
+                .map_err(|e| EmbedError::Provider(e.without_url().to_string()))?;
             let status = response.status();
             if !status.is_success() {
-                return Err(EmbedError::Provider(format!("embeddings endpoint answered {status}")));
+                return Err(EmbedError::Provider(format!(
+                    "embeddings endpoint answered {status}"
+                )));
             }
-            let mut body: EmbeddingsResponse =
-                response.json().await.map_err(|e| EmbedError::Provider(format!("unexpected embeddings response: {e}")))?;
+            let mut body: EmbeddingsResponse = response.json().await.map_err(|e| {
+                EmbedError::Provider(format!("unexpected embeddings response: {e}"))
+            })?;
             body.data.sort_by_key(|d| d.index);
             if body.data.len() != chunk.len() {
-                return Err(EmbedError::Provider(format!("asked for {} embeddings, got {}", chunk.len(), body.data.len())));
+                return Err(EmbedError::Provider(format!(
+                    "asked for {} embeddings, got {}",
+                    chunk.len(),
+                    body.data.len()
+                )));
             }
             for item in body.data {
                 if item.embedding.len() != self.dimensions {
@@ -261,9 +322,17 @@ pub struct EmbeddingSettings {
     /// Directory with the MiniLM files; found in the project's .venv when unset.
     #[arg(long, env = "EMBEDDING_MODEL_DIR")]
     pub embedding_model_dir: Option<PathBuf>,
-    #[arg(long, env = "EMBEDDING_MODEL", default_value = "text-embedding-3-small")]
+    #[arg(
+        long,
+        env = "EMBEDDING_MODEL",
+        default_value = "text-embedding-3-small"
+    )]
     pub embedding_model: String,
-    #[arg(long, env = "EMBEDDING_BASE_URL", default_value = "https://api.openai.com/v1")]
+    #[arg(
+        long,
+        env = "EMBEDDING_BASE_URL",
+        default_value = "https://api.openai.com/v1"
+    )]
     pub embedding_base_url: String,
     #[arg(long, env = "EMBEDDING_DIMENSIONS", default_value_t = 1536)]
     pub embedding_dimensions: usize,
@@ -274,14 +343,18 @@ pub struct EmbeddingSettings {
 impl EmbeddingSettings {
     pub fn build(&self) -> Result<SharedEmbedder, EmbedError> {
         match self.embedding_provider.as_str() {
-            "local" => Ok(Arc::new(LocalEmbedder::load(&locate_local_model(self.embedding_model_dir.as_deref())?)?)),
+            "local" => Ok(Arc::new(LocalEmbedder::load(&locate_local_model(
+                self.embedding_model_dir.as_deref(),
+            )?)?)),
             "openai" => Ok(Arc::new(OpenAiEmbedder::new(
                 &self.embedding_base_url,
                 self.openai_api_key.clone(),
                 &self.embedding_model,
                 self.embedding_dimensions,
             )?)),
-            other => Err(EmbedError::Provider(format!("unknown EMBEDDING_PROVIDER {other:?} (local or openai)"))),
+            other => Err(EmbedError::Provider(format!(
+                "unknown EMBEDDING_PROVIDER {other:?} (local or openai)"
+            ))),
         }
     }
 }
@@ -310,17 +383,31 @@ mod tests {
 
     #[tokio::test]
     async fn local_model_embeds_meaning_and_is_batch_invariant() {
-        let embedder = LocalEmbedder::load(&locate_local_model(None).expect("model files installed")).unwrap();
-        let texts: Vec<String> = ["I moved to Rio de Janeiro last month", "She relocated to Rio", "My invoice is wrong"]
-            .map(String::from)
-            .to_vec();
+        let embedder =
+            LocalEmbedder::load(&locate_local_model(None).expect("model files installed")).unwrap();
+        let texts: Vec<String> = [
+            "I moved to Rio de Janeiro last month",
+            "She relocated to Rio",
+            "My invoice is wrong",
+        ]
+        .map(String::from)
+        .to_vec();
         let batch = embedder.embed(&texts).await.unwrap();
         assert_eq!(batch.len(), 3);
         assert_eq!(batch[0].len(), 384);
-        assert!((cosine(&batch[0], &batch[0]) - 1.0).abs() < 1e-4, "L2-normalised");
-        assert!(cosine(&batch[0], &batch[1]) > cosine(&batch[0], &batch[2]) + 0.2, "related sentences are closer");
+        assert!(
+            (cosine(&batch[0], &batch[0]) - 1.0).abs() < 1e-4,
+            "L2-normalised"
+        );
+        assert!(
+            cosine(&batch[0], &batch[1]) > cosine(&batch[0], &batch[2]) + 0.2,
+            "related sentences are closer"
+        );
         let alone = embedder.embed(&texts[2..3]).await.unwrap();
-        assert!(cosine(&alone[0], &batch[2]) > 0.9999, "padding in a batch does not change a vector");
+        assert!(
+            cosine(&alone[0], &batch[2]) > 0.9999,
+            "padding in a batch does not change a vector"
+        );
     }
 
     #[tokio::test]
@@ -345,11 +432,19 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         let base = format!("http://{addr}/v1");
-        let embedder = OpenAiEmbedder::new(&base, Some("sk-test".into()), "text-embedding-3-small", 4).unwrap();
+        let embedder =
+            OpenAiEmbedder::new(&base, Some("sk-test".into()), "text-embedding-3-small", 4)
+                .unwrap();
         assert_eq!(embedder.model(), "oa_text_embedding_3_small_4");
         let out = embedder.embed(&["a".into(), "b".into()]).await.unwrap();
-        assert_eq!(out, vec![vec![1.0, 0.0, 0.0, 0.0], vec![1.0, 0.0, 0.0, 0.0]]);
+        assert_eq!(
+            out,
+            vec![vec![1.0, 0.0, 0.0, 0.0], vec![1.0, 0.0, 0.0, 0.0]]
+        );
         let wrong = OpenAiEmbedder::new(&base, None, "text-embedding-3-small", 8).unwrap();
-        assert!(matches!(wrong.embed(&["a".into()]).await, Err(EmbedError::Provider(_))));
+        assert!(matches!(
+            wrong.embed(&["a".into()]).await,
+            Err(EmbedError::Provider(_))
+        ));
     }
 }

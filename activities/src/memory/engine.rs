@@ -18,8 +18,8 @@ use uuid::Uuid;
 use ventros_proto::v1::AgentExecutionRequest;
 
 use super::embed::{EmbedError, SharedEmbedder, to_pgvector};
-use crate::agents::AgentApi;
 use super::extract::{self, Cardinality, Predicate};
+use crate::agents::AgentApi;
 
 /// Upper bound on results per search; asking for more is an error, not a silent clamp.
 pub const MAX_LIMIT: usize = 100;
@@ -77,7 +77,11 @@ impl Default for Weights {
         // The graph list is short and precise on CRM facts but says nothing about free
         // conversation; at half weight it lifts the facts it finds without crowding the rest
         // (LoCoMo: see README "Memory quality").
-        Weights { vector: 1.0, keyword: 1.0, graph: 0.5 }
+        Weights {
+            vector: 1.0,
+            keyword: 1.0,
+            graph: 0.5,
+        }
     }
 }
 
@@ -138,10 +142,17 @@ pub struct EntityRef {
 
 impl EntityRef {
     pub fn new(name: impl Into<String>, entity_type: impl Into<String>) -> Self {
-        EntityRef { name: name.into(), entity_type: entity_type.into() }
+        EntityRef {
+            name: name.into(),
+            entity_type: entity_type.into(),
+        }
     }
     fn normalized(&self) -> String {
-        self.name.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+        self.name
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
     }
 }
 
@@ -248,18 +259,95 @@ fn query_terms(query: &str) -> Vec<String> {
 /// Query words that point at a relation rather than a thing ("where does she live" → lives_in).
 fn linked_predicates(terms: &[String]) -> Vec<String> {
     const TRIGGERS: &[(&str, &[&str])] = &[
-        ("lives_in", &["live", "lives", "living", "moved", "move", "city", "where", "address", "mora", "moro", "cidade", "mudou", "endereço", "onde"]),
-        ("works_at", &["work", "works", "job", "company", "employer", "trabalha", "trabalho", "empresa", "emprego"]),
+        (
+            "lives_in",
+            &[
+                "live",
+                "lives",
+                "living",
+                "moved",
+                "move",
+                "city",
+                "where",
+                "address",
+                "mora",
+                "moro",
+                "cidade",
+                "mudou",
+                "endereço",
+                "onde",
+            ],
+        ),
+        (
+            "works_at",
+            &[
+                "work", "works", "job", "company", "employer", "trabalha", "trabalho", "empresa",
+                "emprego",
+            ],
+        ),
         ("email", &["email", "mail", "e-mail"]),
         ("name", &["name", "called", "nome"]),
-        ("birthday", &["birthday", "born", "aniversário", "aniversario", "nasceu"]),
-        ("likes", &["like", "likes", "love", "enjoy", "favorite", "favourite", "gosta", "adora", "preferido", "favorito"]),
+        (
+            "birthday",
+            &["birthday", "born", "aniversário", "aniversario", "nasceu"],
+        ),
+        (
+            "likes",
+            &[
+                "like",
+                "likes",
+                "love",
+                "enjoy",
+                "favorite",
+                "favourite",
+                "gosta",
+                "adora",
+                "preferido",
+                "favorito",
+            ],
+        ),
         ("dislikes", &["dislike", "hate", "odeia"]),
-        ("prefers", &["prefer", "prefers", "preference", "prefere", "preferência"]),
-        ("purchased", &["bought", "buy", "purchase", "purchased", "order", "ordered", "comprou", "compra", "pedido"]),
-        ("wants", &["want", "wants", "interested", "quer", "interesse"]),
-        ("has_problem_with", &["problem", "issue", "broken", "complaint", "support", "problema", "defeito", "reclamação"]),
-        ("in_stage", &["stage", "deal", "pipeline", "status", "etapa", "negócio", "funil"]),
+        (
+            "prefers",
+            &["prefer", "prefers", "preference", "prefere", "preferência"],
+        ),
+        (
+            "purchased",
+            &[
+                "bought",
+                "buy",
+                "purchase",
+                "purchased",
+                "order",
+                "ordered",
+                "comprou",
+                "compra",
+                "pedido",
+            ],
+        ),
+        (
+            "wants",
+            &["want", "wants", "interested", "quer", "interesse"],
+        ),
+        (
+            "has_problem_with",
+            &[
+                "problem",
+                "issue",
+                "broken",
+                "complaint",
+                "support",
+                "problema",
+                "defeito",
+                "reclamação",
+            ],
+        ),
+        (
+            "in_stage",
+            &[
+                "stage", "deal", "pipeline", "status", "etapa", "negócio", "funil",
+            ],
+        ),
         ("has_deal", &["deal", "deals", "negócio", "oportunidade"]),
         ("tagged", &["tag", "tags", "tagged", "label", "etiqueta"]),
     ];
@@ -303,13 +391,20 @@ fn fact_text(subject: &str, predicate: &str, object: &str) -> String {
 /// Reciprocal-rank fusion of ranked lists, normalised so a hit ranked first everywhere scores 1.
 fn fuse(lists: &[(f32, &[(Key, f32)])]) -> Vec<(Key, f32)> {
     let mut scores: HashMap<Key, f32> = HashMap::new();
-    let best: f32 = lists.iter().filter(|(_, l)| !l.is_empty()).map(|(w, _)| w / (RRF_K + 1.0)).sum();
+    let best: f32 = lists
+        .iter()
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(w, _)| w / (RRF_K + 1.0))
+        .sum();
     for (weight, list) in lists {
         for (rank, (key, _)) in list.iter().enumerate() {
             *scores.entry(*key).or_default() += weight / (RRF_K + 1.0 + rank as f32);
         }
     }
-    let mut fused: Vec<(Key, f32)> = scores.into_iter().map(|(k, s)| (k, if best > 0.0 { s / best } else { 0.0 })).collect();
+    let mut fused: Vec<(Key, f32)> = scores
+        .into_iter()
+        .map(|(k, s)| (k, if best > 0.0 { s / best } else { 0.0 }))
+        .collect();
     fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     fused
 }
@@ -317,13 +412,28 @@ fn fuse(lists: &[(f32, &[(Key, f32)])]) -> Vec<(Key, f32)> {
 /// Scores of one list rescaled to 0..1 by its best hit.
 fn normalised(list: Vec<(Key, f32)>) -> Vec<(Key, f32)> {
     let max = list.iter().map(|(_, s)| *s).fold(0.0f32, f32::max);
-    list.into_iter().map(|(k, s)| (k, if max > 0.0 { (s / max).clamp(0.0, 1.0) } else { 0.0 })).collect()
+    list.into_iter()
+        .map(|(k, s)| {
+            (
+                k,
+                if max > 0.0 {
+                    (s / max).clamp(0.0, 1.0)
+                } else {
+                    0.0
+                },
+            )
+        })
+        .collect()
 }
 
 fn rows_to_keys(rows: Vec<sqlx::postgres::PgRow>) -> Result<Vec<(Key, f32)>, sqlx::Error> {
     rows.into_iter()
         .map(|r| {
-            let kind = if r.try_get::<String, _>("kind")? == "m" { HitKind::Memory } else { HitKind::Fact };
+            let kind = if r.try_get::<String, _>("kind")? == "m" {
+                HitKind::Memory
+            } else {
+                HitKind::Fact
+            };
             Ok(((kind, r.try_get("id")?), r.try_get::<f32, _>("score")?))
         })
         .collect()
@@ -335,7 +445,12 @@ fn sort_desc(list: &mut [(Key, f32)]) {
 
 impl MemoryEngine {
     pub fn new(pool: PgPool, embedder: SharedEmbedder) -> Self {
-        MemoryEngine { pool, embedder, default_weights: Weights::default(), extractor: FactExtractor::Rules }
+        MemoryEngine {
+            pool,
+            embedder,
+            default_weights: Weights::default(),
+            extractor: FactExtractor::Rules,
+        }
     }
 
     pub fn with_extractor(mut self, extractor: FactExtractor) -> Self {
@@ -392,15 +507,24 @@ impl MemoryEngine {
     }
 
     /// The contact must exist in the tenant; another tenant's contact is "not found".
-    pub async fn contact_name(&self, tenant_id: Uuid, contact_id: Uuid) -> Result<String, MemoryError> {
-        let row: Option<(Option<String>,)> = sqlx::query_as("SELECT display_name FROM contacts WHERE id = $1 AND tenant_id = $2")
-            .bind(contact_id)
-            .bind(tenant_id)
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn contact_name(
+        &self,
+        tenant_id: Uuid,
+        contact_id: Uuid,
+    ) -> Result<String, MemoryError> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT display_name FROM contacts WHERE id = $1 AND tenant_id = $2")
+                .bind(contact_id)
+                .bind(tenant_id)
+                .fetch_optional(&self.pool)
+                .await?;
         match row {
-            Some((name,)) => Ok(name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "The customer".to_owned())),
-            None => Err(MemoryError::NotFound(format!("contact {contact_id} not found"))),
+            Some((name,)) => Ok(name
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| "The customer".to_owned())),
+            None => Err(MemoryError::NotFound(format!(
+                "contact {contact_id} not found"
+            ))),
         }
     }
 
@@ -413,22 +537,30 @@ impl MemoryEngine {
     pub async fn ensure_space(&self) -> Result<SpaceStatus, MemoryError> {
         let model = self.model().to_owned();
         let dims = self.embedder.dimensions() as i32;
-        let existing: Option<(i32, String)> = sqlx::query_as("SELECT dimensions, state FROM embedding_spaces WHERE model = $1")
-            .bind(&model)
-            .fetch_optional(&self.pool)
-            .await?;
+        let existing: Option<(i32, String)> =
+            sqlx::query_as("SELECT dimensions, state FROM embedding_spaces WHERE model = $1")
+                .bind(&model)
+                .fetch_optional(&self.pool)
+                .await?;
         if let Some((stored, state)) = &existing {
             if *stored != dims {
-                return Err(MemoryError::Invalid(format!("model {model} was registered with {stored} dimensions, now reports {dims}")));
+                return Err(MemoryError::Invalid(format!(
+                    "model {model} was registered with {stored} dimensions, now reports {dims}"
+                )));
             }
             if state == "retired" {
                 // Switching back to a model used before: its vectors are stale, rebuild them.
-                sqlx::query("UPDATE embedding_spaces SET state = 'building' WHERE model = $1").bind(&model).execute(&self.pool).await?;
+                sqlx::query("UPDATE embedding_spaces SET state = 'building' WHERE model = $1")
+                    .bind(&model)
+                    .execute(&self.pool)
+                    .await?;
             }
         }
-        let has_active: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM embedding_spaces WHERE state = 'active')")
-            .fetch_one(&self.pool)
-            .await?;
+        let has_active: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM embedding_spaces WHERE state = 'active')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         let state = if has_active { "building" } else { "active" };
         sqlx::query("INSERT INTO embedding_spaces (model, dimensions, state) VALUES ($1, $2, $3) ON CONFLICT (model) DO NOTHING")
             .bind(&model)
@@ -437,16 +569,33 @@ impl MemoryEngine {
             .execute(&self.pool)
             .await?;
         self.ensure_indexes().await?;
-        let state: String = sqlx::query_scalar("SELECT state FROM embedding_spaces WHERE model = $1").bind(&model).fetch_one(&self.pool).await?;
-        Ok(if state == "active" { SpaceStatus::Active } else { SpaceStatus::NeedsReembed { model, dimensions: dims as usize } })
+        let state: String =
+            sqlx::query_scalar("SELECT state FROM embedding_spaces WHERE model = $1")
+                .bind(&model)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(if state == "active" {
+            SpaceStatus::Active
+        } else {
+            SpaceStatus::NeedsReembed {
+                model,
+                dimensions: dims as usize,
+            }
+        })
     }
 
     /// One partial HNSW index per table for this model: vectors of other models (other
     /// dimensions) are outside the index predicate, so they are never compared.
     pub async fn ensure_indexes(&self) -> Result<(), MemoryError> {
         let model = self.model();
-        if !model.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') || model.len() > 48 {
-            return Err(MemoryError::Invalid(format!("embedding model id {model:?} is not a safe identifier")));
+        if !model
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            || model.len() > 48
+        {
+            return Err(MemoryError::Invalid(format!(
+                "embedding model id {model:?} is not a safe identifier"
+            )));
         }
         let dims = self.embedder.dimensions();
         for table in ["memories", "memory_facts"] {
@@ -463,22 +612,44 @@ impl MemoryEngine {
     pub async fn reembed_batch(&self, batch: i64) -> Result<u64, MemoryError> {
         let model = self.model().to_owned();
         // One table per call, memories first; the caller repeats until nothing is left.
-        for (table, context, text) in [("memories", "context", "content"), ("memory_facts", "NULL", "fact"), ("memory_entities", "NULL", "name")] {
+        for (table, context, text) in [
+            ("memories", "context", "content"),
+            ("memory_facts", "NULL", "fact"),
+            ("memory_entities", "NULL", "name"),
+        ] {
             let sql = format!(
                 "SELECT id, {context}::text AS context, {text} AS text FROM {table} WHERE embedding_model IS DISTINCT FROM $1 ORDER BY id LIMIT $2"
             );
-            let rows: Vec<(Uuid, Option<String>, String)> = sqlx::query_as(AssertSqlSafe(sql)).bind(&model).bind(batch).fetch_all(&self.pool).await?;
+            let rows: Vec<(Uuid, Option<String>, String)> = sqlx::query_as(AssertSqlSafe(sql))
+                .bind(&model)
+                .bind(batch)
+                .fetch_all(&self.pool)
+                .await?;
             if rows.is_empty() {
                 continue;
             }
             // The same text each row was first embedded from (memories: context, then content).
-            let texts: Vec<String> = rows.iter().map(|(_, context, text)| embedding_text(context.as_deref(), text)).collect();
-            let vectors: Vec<String> = self.embedder.embed(&texts).await?.iter().map(|v| to_pgvector(v)).collect();
+            let texts: Vec<String> = rows
+                .iter()
+                .map(|(_, context, text)| embedding_text(context.as_deref(), text))
+                .collect();
+            let vectors: Vec<String> = self
+                .embedder
+                .embed(&texts)
+                .await?
+                .iter()
+                .map(|v| to_pgvector(v))
+                .collect();
             let ids: Vec<Uuid> = rows.iter().map(|(id, _, _)| *id).collect();
             let sql = format!(
                 "UPDATE {table} t SET embedding = u.v::vector, embedding_model = $3 FROM unnest($1::uuid[], $2::text[]) AS u(id, v) WHERE t.id = u.id"
             );
-            sqlx::query(AssertSqlSafe(sql)).bind(&ids).bind(&vectors).bind(&model).execute(&self.pool).await?;
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(&ids)
+                .bind(&vectors)
+                .bind(&model)
+                .execute(&self.pool)
+                .await?;
             return Ok(rows.len() as u64);
         }
         Ok(0)
@@ -487,8 +658,16 @@ impl MemoryEngine {
     /// Makes this engine's model the one searches use; the previous one is retired.
     pub async fn activate_space(&self) -> Result<(), MemoryError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE embedding_spaces SET state = 'retired' WHERE state = 'active' AND model <> $1").bind(self.model()).execute(&mut *tx).await?;
-        sqlx::query("UPDATE embedding_spaces SET state = 'active' WHERE model = $1").bind(self.model()).execute(&mut *tx).await?;
+        sqlx::query(
+            "UPDATE embedding_spaces SET state = 'retired' WHERE state = 'active' AND model <> $1",
+        )
+        .bind(self.model())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE embedding_spaces SET state = 'active' WHERE model = $1")
+            .bind(self.model())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -504,20 +683,30 @@ impl MemoryEngine {
             return Err(MemoryError::Invalid("query must not be empty".into()));
         }
         if query.chars().count() > MAX_QUERY_CHARS {
-            return Err(MemoryError::Invalid(format!("query is longer than {MAX_QUERY_CHARS} characters")));
+            return Err(MemoryError::Invalid(format!(
+                "query is longer than {MAX_QUERY_CHARS} characters"
+            )));
         }
         if q.limit == 0 || q.limit > MAX_LIMIT {
-            return Err(MemoryError::Invalid(format!("limit must be between 1 and {MAX_LIMIT}")));
+            return Err(MemoryError::Invalid(format!(
+                "limit must be between 1 and {MAX_LIMIT}"
+            )));
         }
         for w in [q.weights.vector, q.weights.keyword, q.weights.graph] {
             if !(0.0..=10.0).contains(&w) {
-                return Err(MemoryError::Invalid("weights must be between 0 and 10".into()));
+                return Err(MemoryError::Invalid(
+                    "weights must be between 0 and 10".into(),
+                ));
             }
         }
         if let Some(contact_id) = q.contact_id {
             self.contact_name(q.tenant_id, contact_id).await?;
         }
-        let depth = if q.mode == Mode::Hybrid { (q.limit * 3).max(30) } else { q.limit };
+        let depth = if q.mode == Mode::Hybrid {
+            (q.limit * 3).max(30)
+        } else {
+            q.limit
+        };
         let terms = query_terms(query);
         let vector = match q.mode {
             Mode::Keyword => None,
@@ -525,30 +714,63 @@ impl MemoryEngine {
         };
 
         let (vec_list, kw_list, graph_list) = match q.mode {
-            Mode::Vector => (self.vector_list(q, vector.as_deref().unwrap_or_default(), depth).await?, vec![], vec![]),
+            Mode::Vector => (
+                self.vector_list(q, vector.as_deref().unwrap_or_default(), depth)
+                    .await?,
+                vec![],
+                vec![],
+            ),
             Mode::Keyword => (vec![], self.keyword_list(q, &terms, depth).await?, vec![]),
-            Mode::Graph => (vec![], vec![], self.graph_list(q, &terms, vector.as_deref().unwrap_or_default(), depth).await?),
+            Mode::Graph => (
+                vec![],
+                vec![],
+                self.graph_list(q, &terms, vector.as_deref().unwrap_or_default(), depth)
+                    .await?,
+            ),
             Mode::Hybrid => {
                 let v = vector.as_deref().unwrap_or_default();
-                let (a, b, c) =
-                    tokio::try_join!(self.vector_list(q, v, depth), self.keyword_list(q, &terms, depth), self.graph_list(q, &terms, v, depth))?;
+                let (a, b, c) = tokio::try_join!(
+                    self.vector_list(q, v, depth),
+                    self.keyword_list(q, &terms, depth),
+                    self.graph_list(q, &terms, v, depth)
+                )?;
                 (a, b, c)
             }
         };
-        let distinct: BTreeSet<Key> = vec_list.iter().chain(&kw_list).chain(&graph_list).map(|(k, _)| *k).collect();
+        let distinct: BTreeSet<Key> = vec_list
+            .iter()
+            .chain(&kw_list)
+            .chain(&graph_list)
+            .map(|(k, _)| *k)
+            .collect();
         let ranked = match q.mode {
             Mode::Vector => vec_list,
             Mode::Keyword => normalised(kw_list),
             Mode::Graph => normalised(graph_list),
-            Mode::Hybrid => fuse(&[(q.weights.vector, &vec_list), (q.weights.keyword, &kw_list), (q.weights.graph, &graph_list)]),
+            Mode::Hybrid => fuse(&[
+                (q.weights.vector, &vec_list),
+                (q.weights.keyword, &kw_list),
+                (q.weights.graph, &graph_list),
+            ]),
         };
         let top: Vec<(Key, f32)> = ranked.into_iter().take(q.limit).collect();
-        let hits = self.hydrate(q.tenant_id, &top, q.include_embeddings).await?;
-        Ok(SearchOutcome { hits, total_count: distinct.len(), latency_ms: started.elapsed().as_secs_f32() * 1000.0 })
+        let hits = self
+            .hydrate(q.tenant_id, &top, q.include_embeddings)
+            .await?;
+        Ok(SearchOutcome {
+            hits,
+            total_count: distinct.len(),
+            latency_ms: started.elapsed().as_secs_f32() * 1000.0,
+        })
     }
 
     /// Nearest memories and facts by cosine similarity (score = similarity, floored at 0).
-    async fn vector_list(&self, q: &SearchQuery, vector: &str, depth: usize) -> Result<Vec<(Key, f32)>, MemoryError> {
+    async fn vector_list(
+        &self,
+        q: &SearchQuery,
+        vector: &str,
+        depth: usize,
+    ) -> Result<Vec<(Key, f32)>, MemoryError> {
         let rows = match q.contact_id {
             // One contact: an exact scan of its rows (the untyped expression keeps the planner off
             // the approximate index).
@@ -623,7 +845,12 @@ impl MemoryEngine {
 
     /// Full-text matches (any query word, stemmed in English and Portuguese), by ts_rank; a whole
     /// tenant (one contact goes through [`Self::bm25_list`]).
-    async fn keyword_list(&self, q: &SearchQuery, terms: &[String], depth: usize) -> Result<Vec<(Key, f32)>, MemoryError> {
+    async fn keyword_list(
+        &self,
+        q: &SearchQuery,
+        terms: &[String],
+        depth: usize,
+    ) -> Result<Vec<(Key, f32)>, MemoryError> {
         if terms.is_empty() {
             return Ok(Vec::new());
         }
@@ -665,7 +892,13 @@ impl MemoryEngine {
     /// so in a long history the contact's own name or "order" outweighs the one rare word that
     /// matters; here every query word is weighted by its inverse document frequency within the
     /// contact's rows (a few hundred to a few thousand: cheap to count exactly).
-    async fn bm25_list(&self, q: &SearchQuery, contact_id: Uuid, terms: &[String], depth: usize) -> Result<Vec<(Key, f32)>, MemoryError> {
+    async fn bm25_list(
+        &self,
+        q: &SearchQuery,
+        contact_id: Uuid,
+        terms: &[String],
+        depth: usize,
+    ) -> Result<Vec<(Key, f32)>, MemoryError> {
         let rows = sqlx::query(
             "WITH docs AS MATERIALIZED (
                  SELECT 'm' AS kind, id, search, length(search) AS len FROM memories
@@ -702,13 +935,26 @@ impl MemoryEngine {
 
     /// Facts reached from the entities the query names (by name or by meaning) and the relations
     /// it asks about, plus the memories of the episodes those facts came from.
-    async fn graph_list(&self, q: &SearchQuery, terms: &[String], vector: &str, depth: usize) -> Result<Vec<(Key, f32)>, MemoryError> {
+    async fn graph_list(
+        &self,
+        q: &SearchQuery,
+        terms: &[String],
+        vector: &str,
+        depth: usize,
+    ) -> Result<Vec<(Key, f32)>, MemoryError> {
         let name_terms: Vec<&String> = terms.iter().filter(|t| t.chars().count() >= 3).collect();
-        let simple_query = name_terms.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(" | ");
+        let simple_query = name_terms
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ");
         // The scope is a fixed fragment rather than `($2 IS NULL OR contact_id = $2)`: with a
         // prepared statement's generic plan that form cannot use the per-contact indexes.
-        let (scope, fact_scope) =
-            if q.contact_id.is_some() { ("contact_id = $2", "f.contact_id = $2") } else { ("$2::uuid IS NULL", "$2::uuid IS NULL") };
+        let (scope, fact_scope) = if q.contact_id.is_some() {
+            ("contact_id = $2", "f.contact_id = $2")
+        } else {
+            ("$2::uuid IS NULL", "$2::uuid IS NULL")
+        };
         let linked: Vec<(Uuid, f32)> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT id, 1.0::float4 FROM memory_entities
               WHERE tenant_id = $1 AND {scope} AND entity_type <> 'contact'
@@ -726,7 +972,10 @@ impl MemoryEngine {
         .fetch_all(&self.pool)
         .await?;
         let mut entity_scores: HashMap<Uuid, f32> = HashMap::new();
-        for (id, score) in linked.into_iter().filter(|(_, s)| *s >= ENTITY_LINK_SIMILARITY) {
+        for (id, score) in linked
+            .into_iter()
+            .filter(|(_, s)| *s >= ENTITY_LINK_SIMILARITY)
+        {
             let slot = entity_scores.entry(id).or_default();
             *slot = slot.max(score);
         }
@@ -771,9 +1020,22 @@ impl MemoryEngine {
         Ok(list)
     }
 
-    async fn hydrate(&self, tenant_id: Uuid, top: &[(Key, f32)], include_embeddings: bool) -> Result<Vec<Hit>, MemoryError> {
-        let memory_ids: Vec<Uuid> = top.iter().filter(|((k, _), _)| *k == HitKind::Memory).map(|((_, id), _)| *id).collect();
-        let fact_ids: Vec<Uuid> = top.iter().filter(|((k, _), _)| *k == HitKind::Fact).map(|((_, id), _)| *id).collect();
+    async fn hydrate(
+        &self,
+        tenant_id: Uuid,
+        top: &[(Key, f32)],
+        include_embeddings: bool,
+    ) -> Result<Vec<Hit>, MemoryError> {
+        let memory_ids: Vec<Uuid> = top
+            .iter()
+            .filter(|((k, _), _)| *k == HitKind::Memory)
+            .map(|((_, id), _)| *id)
+            .collect();
+        let fact_ids: Vec<Uuid> = top
+            .iter()
+            .filter(|((k, _), _)| *k == HitKind::Fact)
+            .map(|((_, id), _)| *id)
+            .collect();
         let mut found: HashMap<Key, Hit> = HashMap::new();
         if !memory_ids.is_empty() {
             let rows = sqlx::query(
@@ -798,19 +1060,27 @@ impl MemoryEngine {
                 if let Some(episode) = r.try_get::<Option<Uuid>, _>("episode_id")? {
                     metadata.insert("episode_id".into(), json!(episode));
                 }
-                found.insert((HitKind::Memory, id), Hit {
-                    id,
-                    kind: HitKind::Memory,
-                    content: r.try_get("content")?,
-                    memory_type: r.try_get("memory_type")?,
-                    score: 0.0,
-                    created_at: r.try_get("created_at")?,
-                    valid_from: r.try_get("valid_from")?,
-                    valid_until: r.try_get("valid_until")?,
-                    metadata,
-                    sources: r.try_get::<Option<String>, _>("source")?.into_iter().collect(),
-                    embedding: r.try_get::<Option<Vec<f32>>, _>("embedding")?.unwrap_or_default(),
-                });
+                found.insert(
+                    (HitKind::Memory, id),
+                    Hit {
+                        id,
+                        kind: HitKind::Memory,
+                        content: r.try_get("content")?,
+                        memory_type: r.try_get("memory_type")?,
+                        score: 0.0,
+                        created_at: r.try_get("created_at")?,
+                        valid_from: r.try_get("valid_from")?,
+                        valid_until: r.try_get("valid_until")?,
+                        metadata,
+                        sources: r
+                            .try_get::<Option<String>, _>("source")?
+                            .into_iter()
+                            .collect(),
+                        embedding: r
+                            .try_get::<Option<Vec<f32>>, _>("embedding")?
+                            .unwrap_or_default(),
+                    },
+                );
             }
         }
         if !fact_ids.is_empty() {
@@ -832,24 +1102,32 @@ impl MemoryEngine {
                 let mut metadata = Map::new();
                 metadata.insert("kind".into(), json!("fact"));
                 metadata.insert("subject".into(), json!(r.try_get::<String, _>("subject")?));
-                metadata.insert("predicate".into(), json!(r.try_get::<String, _>("predicate")?));
+                metadata.insert(
+                    "predicate".into(),
+                    json!(r.try_get::<String, _>("predicate")?),
+                );
                 metadata.insert("object".into(), json!(r.try_get::<String, _>("object")?));
                 if let Some(expired) = r.try_get::<Option<DateTime<Utc>>, _>("expired_at")? {
                     metadata.insert("expired_at".into(), json!(expired.to_rfc3339()));
                 }
-                found.insert((HitKind::Fact, id), Hit {
-                    id,
-                    kind: HitKind::Fact,
-                    content: r.try_get("fact")?,
-                    memory_type: r.try_get("memory_type")?,
-                    score: 0.0,
-                    created_at: r.try_get("created_at")?,
-                    valid_from: r.try_get("valid_at")?,
-                    valid_until: r.try_get("invalid_at")?,
-                    metadata,
-                    sources: r.try_get("sources")?,
-                    embedding: r.try_get::<Option<Vec<f32>>, _>("embedding")?.unwrap_or_default(),
-                });
+                found.insert(
+                    (HitKind::Fact, id),
+                    Hit {
+                        id,
+                        kind: HitKind::Fact,
+                        content: r.try_get("fact")?,
+                        memory_type: r.try_get("memory_type")?,
+                        score: 0.0,
+                        created_at: r.try_get("created_at")?,
+                        valid_from: r.try_get("valid_at")?,
+                        valid_until: r.try_get("invalid_at")?,
+                        metadata,
+                        sources: r.try_get("sources")?,
+                        embedding: r
+                            .try_get::<Option<Vec<f32>>, _>("embedding")?
+                            .unwrap_or_default(),
+                    },
+                );
             }
         }
         Ok(top
@@ -880,18 +1158,22 @@ impl MemoryEngine {
     ) -> Result<(Uuid, bool), MemoryError> {
         self.contact_name(tenant_id, contact_id).await?;
         if let Some(key) = idempotency_key {
-            let existing: Option<Uuid> = sqlx::query_scalar("SELECT id FROM memories WHERE tenant_id = $1 AND idempotency_key = $2")
-                .bind(tenant_id)
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?;
+            let existing: Option<Uuid> = sqlx::query_scalar(
+                "SELECT id FROM memories WHERE tenant_id = $1 AND idempotency_key = $2",
+            )
+            .bind(tenant_id)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
             if let Some(id) = existing {
                 return Ok((id, false));
             }
         }
         let vector = self.embed_one(content).await?;
         let mut tx = self.pool.begin().await?;
-        let source_id = idempotency_key.map(str::to_owned).unwrap_or_else(|| Uuid::now_v7().to_string());
+        let source_id = idempotency_key
+            .map(str::to_owned)
+            .unwrap_or_else(|| Uuid::now_v7().to_string());
         let episode_id: Uuid = sqlx::query_scalar(
             "INSERT INTO memory_episodes (id, tenant_id, contact_id, kind, source_type, source_id, role, content, occurred_at, ingested_at)
              VALUES ($1, $2, $3, 'note', 'store_memory', $4, 'agent', $5, now(), now())
@@ -926,11 +1208,13 @@ impl MemoryEngine {
         match inserted {
             Some(id) => Ok((id, true)),
             None => {
-                let id = sqlx::query_scalar("SELECT id FROM memories WHERE tenant_id = $1 AND idempotency_key = $2")
-                    .bind(tenant_id)
-                    .bind(idempotency_key)
-                    .fetch_one(&self.pool)
-                    .await?;
+                let id = sqlx::query_scalar(
+                    "SELECT id FROM memories WHERE tenant_id = $1 AND idempotency_key = $2",
+                )
+                .bind(tenant_id)
+                .bind(idempotency_key)
+                .fetch_one(&self.pool)
+                .await?;
                 Ok((id, false))
             }
         }
@@ -939,7 +1223,9 @@ impl MemoryEngine {
     /// Stores an episode and everything derived from it, exactly once: the episode row is unique
     /// per source and `ingested_at` is set in the same transaction as the memory and the facts.
     pub async fn ingest(&self, episode: &Episode) -> Result<IngestOutcome, MemoryError> {
-        let contact_name = self.contact_name(episode.tenant_id, episode.contact_id).await?;
+        let contact_name = self
+            .contact_name(episode.tenant_id, episode.contact_id)
+            .await?;
         let row: (Uuid, Option<DateTime<Utc>>) = sqlx::query_as(
             "INSERT INTO memory_episodes (id, tenant_id, contact_id, kind, source_type, source_id, role, content, occurred_at, metadata)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -960,7 +1246,11 @@ impl MemoryEngine {
         .await?;
         let (episode_id, ingested_at) = row;
         if ingested_at.is_some() {
-            return Ok(IngestOutcome { episode_id, already_ingested: true, ..Default::default() });
+            return Ok(IngestOutcome {
+                episode_id,
+                already_ingested: true,
+                ..Default::default()
+            });
         }
 
         // Everything to embed, in one batch, before the transaction (inference is the slow part).
@@ -968,7 +1258,11 @@ impl MemoryEngine {
         if episode.extract && episode.role == "contact" {
             for f in self.extract(episode).await? {
                 let p = predicate_info(f.predicate);
-                facts.push(FactInput { subject: None, predicate: f.predicate.to_owned(), object: EntityRef::new(f.object, p.object_type) });
+                facts.push(FactInput {
+                    subject: None,
+                    predicate: f.predicate.to_owned(),
+                    object: EntityRef::new(f.object, p.object_type),
+                });
             }
         }
         let remember = episode.remember && !episode.content.trim().is_empty();
@@ -978,7 +1272,16 @@ impl MemoryEngine {
         }
         let fact_texts: Vec<String> = facts
             .iter()
-            .map(|f| fact_text(f.subject.as_ref().map(|s| s.name.as_str()).unwrap_or(&contact_name), &f.predicate, &f.object.name))
+            .map(|f| {
+                fact_text(
+                    f.subject
+                        .as_ref()
+                        .map(|s| s.name.as_str())
+                        .unwrap_or(&contact_name),
+                    &f.predicate,
+                    &f.object.name,
+                )
+            })
             .collect();
         texts.extend(fact_texts.iter().cloned());
         let mut entity_refs: Vec<EntityRef> = Vec::new();
@@ -990,22 +1293,50 @@ impl MemoryEngine {
             }
         }
         texts.extend(entity_refs.iter().map(|e| e.name.clone()));
-        let vectors: Vec<String> = self.embedder.embed(&texts).await?.iter().map(|v| to_pgvector(v)).collect();
+        let vectors: Vec<String> = self
+            .embedder
+            .embed(&texts)
+            .await?
+            .iter()
+            .map(|v| to_pgvector(v))
+            .collect();
         let mut vectors = vectors.into_iter();
 
         let mut tx = self.pool.begin().await?;
         // One writer per contact graph at a time, whoever calls (workflow, tools, evaluation).
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))").bind(episode.contact_id).execute(&mut *tx).await?;
-        let still_pending: Option<Uuid> =
-            sqlx::query_scalar("SELECT id FROM memory_episodes WHERE id = $1 AND ingested_at IS NULL FOR UPDATE").bind(episode_id).fetch_optional(&mut *tx).await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))")
+            .bind(episode.contact_id)
+            .execute(&mut *tx)
+            .await?;
+        let still_pending: Option<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM memory_episodes WHERE id = $1 AND ingested_at IS NULL FOR UPDATE",
+        )
+        .bind(episode_id)
+        .fetch_optional(&mut *tx)
+        .await?;
         if still_pending.is_none() {
-            return Ok(IngestOutcome { episode_id, already_ingested: true, ..Default::default() });
+            return Ok(IngestOutcome {
+                episode_id,
+                already_ingested: true,
+                ..Default::default()
+            });
         }
-        let mut outcome = IngestOutcome { episode_id, ..Default::default() };
+        let mut outcome = IngestOutcome {
+            episode_id,
+            ..Default::default()
+        };
         let language = extract::detect_language(&episode.content);
         if remember {
-            let memory_type = if episode.kind == "message" { extract::classify_memory(&episode.content) } else { "conversation" };
-            let memory_type = if episode.kind == "crm_event" { "crm_event" } else { memory_type };
+            let memory_type = if episode.kind == "message" {
+                extract::classify_memory(&episode.content)
+            } else {
+                "conversation"
+            };
+            let memory_type = if episode.kind == "crm_event" {
+                "crm_event"
+            } else {
+                memory_type
+            };
             let mut metadata = match &episode.metadata {
                 Value::Object(m) => m.clone(),
                 _ => Map::new(),
@@ -1037,14 +1368,40 @@ impl MemoryEngine {
             let id = upsert_entity(&mut tx, episode, e, vectors.next(), self.model()).await?;
             entity_ids.insert(i, id);
         }
-        let contact_entity = upsert_entity(&mut tx, episode, &EntityRef::new(contact_name.clone(), "contact"), None, self.model()).await?;
-        let id_of = |e: &EntityRef| entity_refs.iter().position(|x| x == e).map(|i| entity_ids[&i]).expect("entity upserted");
+        let contact_entity = upsert_entity(
+            &mut tx,
+            episode,
+            &EntityRef::new(contact_name.clone(), "contact"),
+            None,
+            self.model(),
+        )
+        .await?;
+        let id_of = |e: &EntityRef| {
+            entity_refs
+                .iter()
+                .position(|x| x == e)
+                .map(|i| entity_ids[&i])
+                .expect("entity upserted")
+        };
         let mut touched: BTreeSet<Uuid> = BTreeSet::from([contact_entity]);
         for (i, f) in facts.iter().enumerate() {
             let subject = f.subject.as_ref().map(id_of).unwrap_or(contact_entity);
             let object = id_of(&f.object);
             touched.extend([subject, object]);
-            let applied = apply_fact(&mut tx, episode, episode_id, i, subject, object, &f.predicate, &fact_texts[i], language, fact_vectors[i].as_deref(), self.model()).await?;
+            let applied = apply_fact(
+                &mut tx,
+                episode,
+                episode_id,
+                i,
+                subject,
+                object,
+                &f.predicate,
+                &fact_texts[i],
+                language,
+                fact_vectors[i].as_deref(),
+                self.model(),
+            )
+            .await?;
             match applied {
                 Applied::Added { invalidated } => {
                     outcome.facts_added += 1;
@@ -1065,7 +1422,10 @@ impl MemoryEngine {
         .bind(touched.into_iter().collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE memory_episodes SET ingested_at = now() WHERE id = $1").bind(episode_id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE memory_episodes SET ingested_at = now() WHERE id = $1")
+            .bind(episode_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -1129,7 +1489,11 @@ impl MemoryEngine {
         })
         .collect::<Result<_, _>>()?;
         // Breadth-first from the contact entity, `depth` hops.
-        let mut reached: BTreeSet<Uuid> = entities.iter().filter(|e| e.entity_type == "contact").map(|e| e.id).collect();
+        let mut reached: BTreeSet<Uuid> = entities
+            .iter()
+            .filter(|e| e.entity_type == "contact")
+            .map(|e| e.id)
+            .collect();
         let mut kept: BTreeSet<Uuid> = BTreeSet::new();
         for _ in 0..depth.clamp(1, 5) {
             let frontier: Vec<Uuid> = reached.iter().copied().collect();
@@ -1141,14 +1505,27 @@ impl MemoryEngine {
                 }
             }
         }
-        let type_of: HashMap<Uuid, &str> = entities.iter().map(|e| (e.id, e.entity_type.as_str())).collect();
+        let type_of: HashMap<Uuid, &str> = entities
+            .iter()
+            .map(|e| (e.id, e.entity_type.as_str()))
+            .collect();
         let facts: Vec<FactView> = facts
             .into_iter()
             .filter(|f| kept.contains(&f.id))
-            .filter(|f| entity_type.is_none_or(|t| type_of.get(&f.object_id) == Some(&t) || type_of.get(&f.subject_id) == Some(&t)))
+            .filter(|f| {
+                entity_type.is_none_or(|t| {
+                    type_of.get(&f.object_id) == Some(&t) || type_of.get(&f.subject_id) == Some(&t)
+                })
+            })
             .collect();
-        let used: BTreeSet<Uuid> = facts.iter().flat_map(|f| [f.subject_id, f.object_id]).collect();
-        let entities = entities.into_iter().filter(|e| used.contains(&e.id) || e.entity_type == "contact").collect();
+        let used: BTreeSet<Uuid> = facts
+            .iter()
+            .flat_map(|f| [f.subject_id, f.object_id])
+            .collect();
+        let entities = entities
+            .into_iter()
+            .filter(|e| used.contains(&e.id) || e.entity_type == "contact")
+            .collect();
         Ok(GraphView { entities, facts })
     }
 }
@@ -1166,7 +1543,11 @@ async fn upsert_entity(
     model: &str,
 ) -> Result<Uuid, sqlx::Error> {
     // The contact's own node is keyed by role, not name: renaming the contact keeps one node.
-    let normalized = if entity.entity_type == "contact" { "contact".to_owned() } else { entity.normalized() };
+    let normalized = if entity.entity_type == "contact" {
+        "contact".to_owned()
+    } else {
+        entity.normalized()
+    };
     sqlx::query_scalar(
         "INSERT INTO memory_entities (id, tenant_id, contact_id, name, normalized, entity_type, embedding, embedding_model)
          VALUES ($1, $2, $3, $4, $5, $6, $7::vector, CASE WHEN $7 IS NULL THEN NULL ELSE $8 END)
@@ -1213,11 +1594,13 @@ async fn apply_fact(
     model: &str,
 ) -> Result<Applied, sqlx::Error> {
     let key = format!("{episode_id}:{ordinal}");
-    let seen: Option<Uuid> = sqlx::query_scalar("SELECT id FROM memory_facts WHERE tenant_id = $1 AND idempotency_key = $2")
-        .bind(episode.tenant_id)
-        .bind(&key)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let seen: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM memory_facts WHERE tenant_id = $1 AND idempotency_key = $2",
+    )
+    .bind(episode.tenant_id)
+    .bind(&key)
+    .fetch_optional(&mut **tx)
+    .await?;
     if seen.is_some() {
         return Ok(Applied::Duplicate);
     }
@@ -1255,7 +1638,11 @@ async fn apply_fact(
     .fetch_all(&mut **tx)
     .await?;
     // A newer statement already holds: this one was true only until that one.
-    let superseded_by = conflicts.iter().filter(|(_, valid_at)| *valid_at > at).min_by_key(|(_, valid_at)| *valid_at).copied();
+    let superseded_by = conflicts
+        .iter()
+        .filter(|(_, valid_at)| *valid_at > at)
+        .min_by_key(|(_, valid_at)| *valid_at)
+        .copied();
     let id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO memory_facts (id, tenant_id, contact_id, subject_id, predicate, object_id, fact, memory_type, language,
@@ -1281,7 +1668,11 @@ async fn apply_fact(
     .bind(&key)
     .execute(&mut **tx)
     .await?;
-    let older: Vec<Uuid> = conflicts.iter().filter(|(_, valid_at)| *valid_at <= at).map(|(id, _)| *id).collect();
+    let older: Vec<Uuid> = conflicts
+        .iter()
+        .filter(|(_, valid_at)| *valid_at <= at)
+        .map(|(id, _)| *id)
+        .collect();
     if !older.is_empty() {
         sqlx::query(
             "UPDATE memory_facts SET invalid_at = $2, expired_at = coalesce(expired_at, now()), invalidated_by = $3 WHERE id = ANY($1)",
@@ -1292,7 +1683,9 @@ async fn apply_fact(
         .execute(&mut **tx)
         .await?;
     }
-    Ok(Applied::Added { invalidated: older.len() })
+    Ok(Applied::Added {
+        invalidated: older.len(),
+    })
 }
 
 #[cfg(test)]
@@ -1312,16 +1705,27 @@ mod tests {
         assert_eq!(fused[0].0, key(2), "found by all three lists");
         assert!(fused.iter().all(|(_, s)| (0.0..=1.0).contains(s)));
         let alone = fuse(&[(1.0, &vector), (1.0, &[]), (1.0, &[])]);
-        assert!((alone[0].1 - 1.0).abs() < 1e-6, "first everywhere it could be = 1");
+        assert!(
+            (alone[0].1 - 1.0).abs() < 1e-6,
+            "first everywhere it could be = 1"
+        );
         let weighted = fuse(&[(0.0, &vector), (1.0, &keyword), (0.0, &graph)]);
         assert_eq!(weighted[0].0, key(2));
-        assert_eq!(weighted.iter().filter(|(_, s)| *s > 0.0).count(), 2, "a zero weight silences a list");
+        assert_eq!(
+            weighted.iter().filter(|(_, s)| *s > 0.0).count(),
+            2,
+            "a zero weight silences a list"
+        );
     }
 
     #[test]
     fn queries_link_relations() {
         let terms = query_terms("Where does Ana live now?");
         assert!(linked_predicates(&terms).contains(&"lives_in".to_owned()));
-        assert_eq!(query_terms("a ' OR 1=1; --"), vec!["or".to_owned()], "only words reach tsquery");
+        assert_eq!(
+            query_terms("a ' OR 1=1; --"),
+            vec!["or".to_owned()],
+            "only words reach tsquery"
+        );
     }
 }

@@ -32,21 +32,119 @@ pub struct Predicate {
 }
 
 pub const PREDICATES: &[Predicate] = &[
-    Predicate { name: "lives_in", cardinality: Cardinality::One, object_type: "place", memory_type: "profile", phrase: "lives in", opposite: None },
-    Predicate { name: "works_at", cardinality: Cardinality::One, object_type: "organization", memory_type: "profile", phrase: "works at", opposite: None },
-    Predicate { name: "email", cardinality: Cardinality::One, object_type: "email", memory_type: "profile", phrase: "has the email", opposite: None },
-    Predicate { name: "name", cardinality: Cardinality::One, object_type: "name", memory_type: "profile", phrase: "is called", opposite: None },
-    Predicate { name: "birthday", cardinality: Cardinality::One, object_type: "date", memory_type: "profile", phrase: "has a birthday on", opposite: None },
-    Predicate { name: "likes", cardinality: Cardinality::Many, object_type: "topic", memory_type: "preference", phrase: "likes", opposite: Some("dislikes") },
-    Predicate { name: "dislikes", cardinality: Cardinality::Many, object_type: "topic", memory_type: "preference", phrase: "dislikes", opposite: Some("likes") },
-    Predicate { name: "prefers", cardinality: Cardinality::Many, object_type: "topic", memory_type: "preference", phrase: "prefers", opposite: None },
-    Predicate { name: "purchased", cardinality: Cardinality::Many, object_type: "product", memory_type: "purchase", phrase: "purchased", opposite: None },
-    Predicate { name: "wants", cardinality: Cardinality::Many, object_type: "product", memory_type: "purchase", phrase: "wants", opposite: None },
-    Predicate { name: "has_problem_with", cardinality: Cardinality::Many, object_type: "product", memory_type: "support_ticket", phrase: "has a problem with", opposite: None },
+    Predicate {
+        name: "lives_in",
+        cardinality: Cardinality::One,
+        object_type: "place",
+        memory_type: "profile",
+        phrase: "lives in",
+        opposite: None,
+    },
+    Predicate {
+        name: "works_at",
+        cardinality: Cardinality::One,
+        object_type: "organization",
+        memory_type: "profile",
+        phrase: "works at",
+        opposite: None,
+    },
+    Predicate {
+        name: "email",
+        cardinality: Cardinality::One,
+        object_type: "email",
+        memory_type: "profile",
+        phrase: "has the email",
+        opposite: None,
+    },
+    Predicate {
+        name: "name",
+        cardinality: Cardinality::One,
+        object_type: "name",
+        memory_type: "profile",
+        phrase: "is called",
+        opposite: None,
+    },
+    Predicate {
+        name: "birthday",
+        cardinality: Cardinality::One,
+        object_type: "date",
+        memory_type: "profile",
+        phrase: "has a birthday on",
+        opposite: None,
+    },
+    Predicate {
+        name: "likes",
+        cardinality: Cardinality::Many,
+        object_type: "topic",
+        memory_type: "preference",
+        phrase: "likes",
+        opposite: Some("dislikes"),
+    },
+    Predicate {
+        name: "dislikes",
+        cardinality: Cardinality::Many,
+        object_type: "topic",
+        memory_type: "preference",
+        phrase: "dislikes",
+        opposite: Some("likes"),
+    },
+    Predicate {
+        name: "prefers",
+        cardinality: Cardinality::Many,
+        object_type: "topic",
+        memory_type: "preference",
+        phrase: "prefers",
+        opposite: None,
+    },
+    Predicate {
+        name: "purchased",
+        cardinality: Cardinality::Many,
+        object_type: "product",
+        memory_type: "purchase",
+        phrase: "purchased",
+        opposite: None,
+    },
+    Predicate {
+        name: "wants",
+        cardinality: Cardinality::Many,
+        object_type: "product",
+        memory_type: "purchase",
+        phrase: "wants",
+        opposite: None,
+    },
+    Predicate {
+        name: "has_problem_with",
+        cardinality: Cardinality::Many,
+        object_type: "product",
+        memory_type: "support_ticket",
+        phrase: "has a problem with",
+        opposite: None,
+    },
     // Structured CRM events (no extraction involved).
-    Predicate { name: "has_deal", cardinality: Cardinality::Many, object_type: "deal", memory_type: "deal", phrase: "has the deal", opposite: None },
-    Predicate { name: "in_stage", cardinality: Cardinality::One, object_type: "stage", memory_type: "deal", phrase: "is in stage", opposite: None },
-    Predicate { name: "tagged", cardinality: Cardinality::Many, object_type: "tag", memory_type: "profile", phrase: "is tagged", opposite: None },
+    Predicate {
+        name: "has_deal",
+        cardinality: Cardinality::Many,
+        object_type: "deal",
+        memory_type: "deal",
+        phrase: "has the deal",
+        opposite: None,
+    },
+    Predicate {
+        name: "in_stage",
+        cardinality: Cardinality::One,
+        object_type: "stage",
+        memory_type: "deal",
+        phrase: "is in stage",
+        opposite: None,
+    },
+    Predicate {
+        name: "tagged",
+        cardinality: Cardinality::Many,
+        object_type: "tag",
+        memory_type: "profile",
+        phrase: "is tagged",
+        opposite: None,
+    },
 ];
 
 pub fn predicate(name: &str) -> Option<&'static Predicate> {
@@ -55,7 +153,14 @@ pub fn predicate(name: &str) -> Option<&'static Predicate> {
 
 /// Custom attributes set on the contact become single-valued `attribute:<key>` facts.
 pub fn attribute_predicate() -> Predicate {
-    Predicate { name: "attribute", cardinality: Cardinality::One, object_type: "value", memory_type: "profile", phrase: "has", opposite: None }
+    Predicate {
+        name: "attribute",
+        cardinality: Cardinality::One,
+        object_type: "value",
+        memory_type: "profile",
+        phrase: "has",
+        opposite: None,
+    }
 }
 
 /// One statement pulled out of a message.
@@ -76,28 +181,60 @@ const OBJECT: &str = r"(?P<o>[^.,!?;:\n]{2,60})";
 static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     let rule = |predicate: &'static str, pattern: &str| Rule {
         predicate,
-        pattern: Regex::new(&format!(r"(?i)(?:^|[^\p{{L}}]){pattern}\s+{OBJECT}")).expect("valid rule"),
+        pattern: Regex::new(&format!(r"(?i)(?:^|[^\p{{L}}]){pattern}\s+{OBJECT}"))
+            .expect("valid rule"),
     };
     vec![
         // Negations first: "I don't like X" must not also read as "I like X".
-        rule("dislikes", r"(?:i\s+(?:don'?t|do\s+not|no\s+longer|never)\s+(?:like|love|enjoy)|i\s+hate|i\s+can'?t\s+stand|n[ãa]o\s+gosto\s+(?:mais\s+)?d[eoa]s?|odeio)"),
-        rule("lives_in", r"(?:i\s+(?:now\s+)?live\s+in|i'?m\s+living\s+in|i\s+(?:just\s+|recently\s+)?(?:moved|relocated)\s+to|we\s+(?:just\s+)?moved\s+to|i'?m\s+based\s+in|(?:eu\s+)?moro\s+(?:em|no|na)|(?:me\s+)?mudei\s+(?:para|pra)(?:\s+[oa])?|vivo\s+em)"),
-        rule("works_at", r"(?:i\s+(?:now\s+)?work\s+(?:at|for)|i'?m\s+working\s+(?:at|for)|i\s+got\s+a\s+job\s+at|trabalho\s+(?:na|no|em|para|pra))"),
-        rule("name", r"(?:my\s+name\s+is|call\s+me|meu\s+nome\s+[ée]|me\s+chamo)"),
-        rule("birthday", r"(?:my\s+birthday\s+is(?:\s+on)?|meu\s+anivers[áa]rio\s+[ée](?:\s+(?:em|dia))?)"),
-        rule("purchased", r"(?:i\s+(?:just\s+)?(?:bought|purchased|ordered)|comprei)"),
-        rule("wants", r"(?:i\s+(?:want|would\s+like|'d\s+like)\s+to\s+(?:buy|order|purchase)|i'?m\s+interested\s+in|quero\s+comprar|tenho\s+interesse\s+(?:em|no|na))"),
+        rule(
+            "dislikes",
+            r"(?:i\s+(?:don'?t|do\s+not|no\s+longer|never)\s+(?:like|love|enjoy)|i\s+hate|i\s+can'?t\s+stand|n[ãa]o\s+gosto\s+(?:mais\s+)?d[eoa]s?|odeio)",
+        ),
+        rule(
+            "lives_in",
+            r"(?:i\s+(?:now\s+)?live\s+in|i'?m\s+living\s+in|i\s+(?:just\s+|recently\s+)?(?:moved|relocated)\s+to|we\s+(?:just\s+)?moved\s+to|i'?m\s+based\s+in|(?:eu\s+)?moro\s+(?:em|no|na)|(?:me\s+)?mudei\s+(?:para|pra)(?:\s+[oa])?|vivo\s+em)",
+        ),
+        rule(
+            "works_at",
+            r"(?:i\s+(?:now\s+)?work\s+(?:at|for)|i'?m\s+working\s+(?:at|for)|i\s+got\s+a\s+job\s+at|trabalho\s+(?:na|no|em|para|pra))",
+        ),
+        rule(
+            "name",
+            r"(?:my\s+name\s+is|call\s+me|meu\s+nome\s+[ée]|me\s+chamo)",
+        ),
+        rule(
+            "birthday",
+            r"(?:my\s+birthday\s+is(?:\s+on)?|meu\s+anivers[áa]rio\s+[ée](?:\s+(?:em|dia))?)",
+        ),
+        rule(
+            "purchased",
+            r"(?:i\s+(?:just\s+)?(?:bought|purchased|ordered)|comprei)",
+        ),
+        rule(
+            "wants",
+            r"(?:i\s+(?:want|would\s+like|'d\s+like)\s+to\s+(?:buy|order|purchase)|i'?m\s+interested\s+in|quero\s+comprar|tenho\s+interesse\s+(?:em|no|na))",
+        ),
         rule("prefers", r"(?:i\s+prefer|prefiro)"),
-        rule("likes", r"(?:i\s+(?:really\s+)?(?:like|love|enjoy)|i'?m\s+a\s+(?:big\s+)?fan\s+of|gosto\s+(?:muito\s+)?d[eoa]s?|adoro|amo)"),
-        rule("has_problem_with", r"(?:(?:a\s+)?problem\s+with|issue\s+with|problema\s+(?:com|no|na))"),
+        rule(
+            "likes",
+            r"(?:i\s+(?:really\s+)?(?:like|love|enjoy)|i'?m\s+a\s+(?:big\s+)?fan\s+of|gosto\s+(?:muito\s+)?d[eoa]s?|adoro|amo)",
+        ),
+        rule(
+            "has_problem_with",
+            r"(?:(?:a\s+)?problem\s+with|issue\s+with|problema\s+(?:com|no|na))",
+        ),
     ]
 });
 
-static EMAIL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}").expect("valid"));
+static EMAIL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}").expect("valid"));
 static CLAUSE_END: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\s+(?:and|but|because|since|so|which|who|when|e|mas|porque|pois|que|quando)\s").expect("valid")
+    Regex::new(r"(?i)\s+(?:and|but|because|since|so|which|who|when|e|mas|porque|pois|que|quando)\s")
+        .expect("valid")
 });
-static LEADING: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)^(?:the|a|an|my|our|to|o|a|os|as|um|uma|meu|minha)\s+").expect("valid"));
+static LEADING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:the|a|an|my|our|to|o|a|os|as|um|uma|meu|minha)\s+").expect("valid")
+});
 static TRAILING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\s+(?:now|today|yesterday|last\s+\w+|this\s+\w+|a\s+lot|very\s+much|so\s+much|too|agora|hoje|ontem|muito)$").expect("valid")
 });
@@ -121,10 +258,15 @@ fn clean_object(raw: &str) -> Option<String> {
     // Pronouns, fillers and clauses are not things ("I like it", "I love that you came",
     // "I like how it looks").
     const VAGUE: &[&str] = &[
-        "it", "that", "this", "these", "those", "them", "you", "your", "how", "what", "when", "where", "why", "who", "all", "being",
-        "so", "very", "really", "just", "isso", "disso", "ele", "ela", "voce", "você", "que", "como", "quando",
+        "it", "that", "this", "these", "those", "them", "you", "your", "how", "what", "when",
+        "where", "why", "who", "all", "being", "so", "very", "really", "just", "isso", "disso",
+        "ele", "ela", "voce", "você", "que", "como", "quando",
     ];
-    let first = object.split_whitespace().next().unwrap_or_default().to_lowercase();
+    let first = object
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_lowercase();
     (letters >= 2 && !VAGUE.contains(&first.as_str())).then_some(object)
 }
 
@@ -136,22 +278,36 @@ pub fn extract_facts(text: &str) -> Vec<Extracted> {
         for caps in rule.pattern.captures_iter(text) {
             let whole = caps.get(0).expect("match");
             // A span already read by an earlier (more specific) rule is not read again.
-            if claimed.iter().any(|r| r.start < whole.end() && whole.start() < r.end) {
+            if claimed
+                .iter()
+                .any(|r| r.start < whole.end() && whole.start() < r.end)
+            {
                 continue;
             }
             let raw = caps.name("o").expect("object group");
-            let Some(object) = clean_object(raw.as_str()) else { continue };
+            let Some(object) = clean_object(raw.as_str()) else {
+                continue;
+            };
             // Only the clause read is claimed: "… and I work at X" stays readable by other rules.
-            let clause_end = raw.start() + CLAUSE_END.find(raw.as_str()).map_or(raw.len(), |m| m.start());
+            let clause_end = raw.start()
+                + CLAUSE_END
+                    .find(raw.as_str())
+                    .map_or(raw.len(), |m| m.start());
             claimed.push(whole.start()..clause_end);
-            let fact = Extracted { predicate: rule.predicate, object };
+            let fact = Extracted {
+                predicate: rule.predicate,
+                object,
+            };
             if !facts.contains(&fact) {
                 facts.push(fact);
             }
         }
     }
     if let Some(email) = EMAIL.find(text) {
-        facts.push(Extracted { predicate: "email", object: email.as_str().to_lowercase() });
+        facts.push(Extracted {
+            predicate: "email",
+            object: email.as_str().to_lowercase(),
+        });
     }
     facts
 }
@@ -165,14 +321,34 @@ pub fn parse_agent_facts(answer: &str) -> Vec<Extracted> {
         (Some(start), Some(end)) if start < end => &answer[start..=end],
         _ => return Vec::new(),
     };
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(json) else { return Vec::new() };
-    const FROM_TEXT: &[&str] =
-        &["lives_in", "works_at", "email", "name", "birthday", "likes", "dislikes", "prefers", "purchased", "wants", "has_problem_with"];
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(json) else {
+        return Vec::new();
+    };
+    const FROM_TEXT: &[&str] = &[
+        "lives_in",
+        "works_at",
+        "email",
+        "name",
+        "birthday",
+        "likes",
+        "dislikes",
+        "prefers",
+        "purchased",
+        "wants",
+        "has_problem_with",
+    ];
     let mut facts = Vec::new();
     for item in value["facts"].as_array().into_iter().flatten() {
-        let (Some(predicate), Some(object)) = (item["predicate"].as_str(), item["object"].as_str()) else { continue };
-        let Some(predicate) = FROM_TEXT.iter().find(|p| **p == predicate) else { continue };
-        let Some(object) = clean_object(object) else { continue };
+        let (Some(predicate), Some(object)) = (item["predicate"].as_str(), item["object"].as_str())
+        else {
+            continue;
+        };
+        let Some(predicate) = FROM_TEXT.iter().find(|p| **p == predicate) else {
+            continue;
+        };
+        let Some(object) = clean_object(object) else {
+            continue;
+        };
         let fact = Extracted { predicate, object };
         if !facts.contains(&fact) {
             facts.push(fact);
@@ -184,15 +360,20 @@ pub fn parse_agent_facts(answer: &str) -> Vec<Extracted> {
 /// `english` or `portuguese`: the text-search configuration a memory is indexed with.
 pub fn detect_language(text: &str) -> &'static str {
     const PT: &[&str] = &[
-        "o", "os", "de", "do", "da", "que", "não", "nao", "eu", "você", "voce", "para", "pra", "com", "um", "uma", "é", "está",
-        "meu", "minha", "obrigado", "obrigada", "olá", "oi", "quero", "tem", "mas", "por", "no", "na", "seu", "sua", "já", "também",
+        "o", "os", "de", "do", "da", "que", "não", "nao", "eu", "você", "voce", "para", "pra",
+        "com", "um", "uma", "é", "está", "meu", "minha", "obrigado", "obrigada", "olá", "oi",
+        "quero", "tem", "mas", "por", "no", "na", "seu", "sua", "já", "também",
     ];
     const EN: &[&str] = &[
-        "the", "i", "you", "is", "to", "and", "my", "it", "of", "in", "have", "what", "want", "for", "with", "was", "are",
-        "this", "that", "me", "your", "hi", "hello", "thanks", "please", "can", "not", "but", "on", "at",
+        "the", "i", "you", "is", "to", "and", "my", "it", "of", "in", "have", "what", "want",
+        "for", "with", "was", "are", "this", "that", "me", "your", "hi", "hello", "thanks",
+        "please", "can", "not", "but", "on", "at",
     ];
     let (mut pt, mut en) = (0, 0);
-    for word in text.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty()) {
+    for word in text
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| !w.is_empty())
+    {
         let w = word.to_lowercase();
         pt += usize::from(PT.contains(&w.as_str()));
         en += usize::from(EN.contains(&w.as_str()));
@@ -207,13 +388,53 @@ pub fn detect_language(text: &str) -> &'static str {
 pub fn classify_memory(text: &str) -> &'static str {
     let t = text.to_lowercase();
     let any = |words: &[&str]| words.iter().any(|w| t.contains(w));
-    if any(&["broken", "not working", "doesn't work", "error", "refund", "complain", "defect", "stopped working", "problem", "issue",
-             "quebr", "não funciona", "nao funciona", "erro", "reembolso", "reclama", "defeito", "problema"])
-    {
+    if any(&[
+        "broken",
+        "not working",
+        "doesn't work",
+        "error",
+        "refund",
+        "complain",
+        "defect",
+        "stopped working",
+        "problem",
+        "issue",
+        "quebr",
+        "não funciona",
+        "nao funciona",
+        "erro",
+        "reembolso",
+        "reclama",
+        "defeito",
+        "problema",
+    ]) {
         "support_ticket"
-    } else if any(&["bought", "purchase", "ordered", "order #", "invoice", "paid", "comprei", "pedido", "paguei", "nota fiscal"]) {
+    } else if any(&[
+        "bought",
+        "purchase",
+        "ordered",
+        "order #",
+        "invoice",
+        "paid",
+        "comprei",
+        "pedido",
+        "paguei",
+        "nota fiscal",
+    ]) {
         "purchase"
-    } else if any(&["prefer", "i like", "i love", "favorite", "favourite", "i hate", "prefiro", "gosto", "adoro", "odeio", "favorit"]) {
+    } else if any(&[
+        "prefer",
+        "i like",
+        "i love",
+        "favorite",
+        "favourite",
+        "i hate",
+        "prefiro",
+        "gosto",
+        "adoro",
+        "odeio",
+        "favorit",
+    ]) {
         "preference"
     } else {
         "conversation"
@@ -225,32 +446,56 @@ mod tests {
     use super::*;
 
     fn pairs(text: &str) -> Vec<(&'static str, String)> {
-        extract_facts(text).into_iter().map(|f| (f.predicate, f.object)).collect()
+        extract_facts(text)
+            .into_iter()
+            .map(|f| (f.predicate, f.object))
+            .collect()
     }
 
     #[test]
     fn first_person_statements_in_english_and_portuguese() {
-        assert_eq!(pairs("Hi! I live in São Paulo and I work at Acme Corp."), vec![
-            ("lives_in", "São Paulo".to_owned()),
-            ("works_at", "Acme Corp".to_owned())
-        ]);
-        assert_eq!(pairs("Good news: I moved to Rio last month"), vec![("lives_in", "Rio".to_owned())]);
-        assert_eq!(pairs("Eu moro em Belo Horizonte, mas trabalho na Petrobras"), vec![
-            ("lives_in", "Belo Horizonte".to_owned()),
-            ("works_at", "Petrobras".to_owned())
-        ]);
-        assert_eq!(pairs("I don't like spicy food but I love sushi"), vec![
-            ("dislikes", "spicy food".to_owned()),
-            ("likes", "sushi".to_owned())
-        ]);
-        assert_eq!(pairs("comprei o Plano Pro ontem, meu email é ana@example.com"), vec![
-            ("purchased", "Plano Pro".to_owned()),
-            ("email", "ana@example.com".to_owned())
-        ]);
+        assert_eq!(
+            pairs("Hi! I live in São Paulo and I work at Acme Corp."),
+            vec![
+                ("lives_in", "São Paulo".to_owned()),
+                ("works_at", "Acme Corp".to_owned())
+            ]
+        );
+        assert_eq!(
+            pairs("Good news: I moved to Rio last month"),
+            vec![("lives_in", "Rio".to_owned())]
+        );
+        assert_eq!(
+            pairs("Eu moro em Belo Horizonte, mas trabalho na Petrobras"),
+            vec![
+                ("lives_in", "Belo Horizonte".to_owned()),
+                ("works_at", "Petrobras".to_owned())
+            ]
+        );
+        assert_eq!(
+            pairs("I don't like spicy food but I love sushi"),
+            vec![
+                ("dislikes", "spicy food".to_owned()),
+                ("likes", "sushi".to_owned())
+            ]
+        );
+        assert_eq!(
+            pairs("comprei o Plano Pro ontem, meu email é ana@example.com"),
+            vec![
+                ("purchased", "Plano Pro".to_owned()),
+                ("email", "ana@example.com".to_owned())
+            ]
+        );
         assert!(pairs("I like it").is_empty(), "pronouns are not things");
-        assert!(pairs("I love that you came, I like how it looks").is_empty(), "clauses are not things");
+        assert!(
+            pairs("I love that you came, I like how it looks").is_empty(),
+            "clauses are not things"
+        );
         assert_eq!(pairs("I like to swim"), vec![("likes", "swim".to_owned())]);
-        assert!(pairs("She lives in Paris").is_empty(), "third-person hearsay is not a fact about the contact");
+        assert!(
+            pairs("She lives in Paris").is_empty(),
+            "third-person hearsay is not a fact about the contact"
+        );
     }
 
     #[test]
@@ -258,16 +503,28 @@ mod tests {
         let answer = "Sure! ```json\n{\"facts\": [{\"predicate\": \"lives_in\", \"object\": \"Rio de Janeiro\"},
                       {\"predicate\": \"in_stage\", \"object\": \"won\"}, {\"predicate\": \"likes\", \"object\": \"it\"},
                       {\"predicate\": \"owns_spaceship\", \"object\": \"X\"}]}\n```";
-        assert_eq!(parse_agent_facts(answer), vec![Extracted { predicate: "lives_in", object: "Rio de Janeiro".into() }]);
+        assert_eq!(
+            parse_agent_facts(answer),
+            vec![Extracted {
+                predicate: "lives_in",
+                object: "Rio de Janeiro".into()
+            }]
+        );
         assert!(parse_agent_facts("no JSON here").is_empty());
         assert!(parse_agent_facts("{\"facts\": 3}").is_empty());
     }
 
     #[test]
     fn language_and_memory_type() {
-        assert_eq!(detect_language("Olá, eu quero comprar um plano"), "portuguese");
+        assert_eq!(
+            detect_language("Olá, eu quero comprar um plano"),
+            "portuguese"
+        );
         assert_eq!(detect_language("Hello, I want to buy a plan"), "english");
-        assert_eq!(classify_memory("My router stopped working"), "support_ticket");
+        assert_eq!(
+            classify_memory("My router stopped working"),
+            "support_ticket"
+        );
         assert_eq!(classify_memory("I bought the Pro plan"), "purchase");
         assert_eq!(classify_memory("I prefer WhatsApp"), "preference");
         assert_eq!(classify_memory("see you tomorrow"), "conversation");

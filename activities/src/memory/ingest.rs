@@ -30,8 +30,15 @@ use ventros_workflows::contract::{activities as defs, *};
 use super::engine::{EntityRef, Episode, FactInput, MemoryEngine, MemoryError};
 
 /// Outbox event types the feed forwards (the partial index in 0003_memory.sql lists the same).
-pub const FED_EVENT_TYPES: &[&str] =
-    &["message.received", "message.sent", "session.closed", "deal.created", "deal.stage_changed", "contact.tagged", "contact.updated"];
+pub const FED_EVENT_TYPES: &[&str] = &[
+    "message.received",
+    "message.sent",
+    "session.closed",
+    "deal.created",
+    "deal.stage_changed",
+    "contact.tagged",
+    "contact.updated",
+];
 
 /// The activities behind MemoryIngestion and ReembedMemories.
 pub struct MemoryActivities {
@@ -60,10 +67,20 @@ fn memory_failure(err: MemoryError) -> ActivityError {
 #[activities]
 impl MemoryActivities {
     #[activity(definition = defs::MemoryIngestEvent)]
-    pub async fn ingest_event(self: Arc<Self>, _ctx: ActivityContext, input: IngestEventInput) -> Result<IngestEventOutput, ActivityError> {
-        let Some(episode) = episode_for_event(self.engine.pool(), &input).await.map_err(memory_failure)? else {
+    pub async fn ingest_event(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: IngestEventInput,
+    ) -> Result<IngestEventOutput, ActivityError> {
+        let Some(episode) = episode_for_event(self.engine.pool(), &input)
+            .await
+            .map_err(memory_failure)?
+        else {
             // The event's subject is gone (deleted contact or message): nothing to remember.
-            return Ok(IngestEventOutput { already_ingested: true, ..Default::default() });
+            return Ok(IngestEventOutput {
+                already_ingested: true,
+                ..Default::default()
+            });
         };
         let outcome = self.engine.ingest(&episode).await.map_err(memory_failure)?;
         tracing::info!(
@@ -84,18 +101,36 @@ impl MemoryActivities {
     }
 
     #[activity(definition = defs::MemoryReembedBatch)]
-    pub async fn reembed_batch(self: Arc<Self>, _ctx: ActivityContext, input: ReembedBatchInput) -> Result<u64, ActivityError> {
+    pub async fn reembed_batch(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: ReembedBatchInput,
+    ) -> Result<u64, ActivityError> {
         if input.model != self.engine.embedder().model() {
             // Another worker's model: let Temporal retry on a worker that has it.
-            return Err(ActivityError::from(anyhow::anyhow!("this worker embeds with {}, not {}", self.engine.embedder().model(), input.model)));
+            return Err(ActivityError::from(anyhow::anyhow!(
+                "this worker embeds with {}, not {}",
+                self.engine.embedder().model(),
+                input.model
+            )));
         }
-        self.engine.reembed_batch(i64::from(input.batch.clamp(1, 1024))).await.map_err(memory_failure)
+        self.engine
+            .reembed_batch(i64::from(input.batch.clamp(1, 1024)))
+            .await
+            .map_err(memory_failure)
     }
 
     #[activity(definition = defs::MemoryActivateSpace)]
-    pub async fn activate_space(self: Arc<Self>, _ctx: ActivityContext, model: String) -> Result<(), ActivityError> {
+    pub async fn activate_space(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        model: String,
+    ) -> Result<(), ActivityError> {
         if model != self.engine.embedder().model() {
-            return Err(ActivityError::from(anyhow::anyhow!("this worker embeds with {}, not {model}", self.engine.embedder().model())));
+            return Err(ActivityError::from(anyhow::anyhow!(
+                "this worker embeds with {}, not {model}",
+                self.engine.embedder().model()
+            )));
         }
         self.engine.activate_space().await.map_err(memory_failure)
     }
@@ -104,7 +139,11 @@ impl MemoryActivities {
 /// The contact an id stands for now. A merge leaves the folded contact as a tombstone pointing at
 /// the survivor (`merged_into`, possibly several hops); an event queued for the folded contact
 /// before the merge belongs to the survivor's memory.
-async fn surviving_contact(pool: &PgPool, tenant_id: Uuid, contact_id: Uuid) -> Result<Uuid, MemoryError> {
+async fn surviving_contact(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    contact_id: Uuid,
+) -> Result<Uuid, MemoryError> {
     let survivor: Option<Uuid> = sqlx::query_scalar(
         "WITH RECURSIVE chain(id, next, depth) AS (
              SELECT id, merged_into, 0 FROM contacts WHERE id = $1 AND tenant_id = $2
@@ -120,7 +159,10 @@ async fn surviving_contact(pool: &PgPool, tenant_id: Uuid, contact_id: Uuid) -> 
 }
 
 /// Reads an outbox event (of this tenant and contact) and the rows it points at, as an episode.
-pub async fn episode_for_event(pool: &PgPool, input: &IngestEventInput) -> Result<Option<Episode>, MemoryError> {
+pub async fn episode_for_event(
+    pool: &PgPool,
+    input: &IngestEventInput,
+) -> Result<Option<Episode>, MemoryError> {
     let contact_id = surviving_contact(pool, input.tenant_id, input.contact_id).await?;
     let event = sqlx::query("SELECT event_type, aggregate_id, payload, created_at FROM outbox_events WHERE id = $1 AND tenant_id = $2")
         .bind(input.event_id)
@@ -128,13 +170,21 @@ pub async fn episode_for_event(pool: &PgPool, input: &IngestEventInput) -> Resul
         .fetch_optional(pool)
         .await?;
     let Some(event) = event else {
-        return Err(MemoryError::NotFound(format!("outbox event {} not found", input.event_id)));
+        return Err(MemoryError::NotFound(format!(
+            "outbox event {} not found",
+            input.event_id
+        )));
     };
     let event_type: String = event.try_get("event_type")?;
     let aggregate_id: Uuid = event.try_get("aggregate_id")?;
     let payload: Value = event.try_get("payload")?;
     let at: DateTime<Utc> = event.try_get("created_at")?;
-    let base = |kind: &'static str, source_type: &str, source_id: String, role: &'static str, content: String, occurred_at| Episode {
+    let base = |kind: &'static str,
+                source_type: &str,
+                source_id: String,
+                role: &'static str,
+                content: String,
+                occurred_at| Episode {
         tenant_id: input.tenant_id,
         contact_id,
         kind,
@@ -205,7 +255,14 @@ pub async fn episode_for_event(pool: &PgPool, input: &IngestEventInput) -> Resul
             .fetch_all(pool)
             .await?;
             let summary = summarise_session(&lines);
-            let mut episode = base("session_summary", "session", aggregate_id.to_string(), "system", summary, at);
+            let mut episode = base(
+                "session_summary",
+                "session",
+                aggregate_id.to_string(),
+                "system",
+                summary,
+                at,
+            );
             episode.metadata = json!({"session_id": aggregate_id, "messages": lines.len()});
             episode.remember = !lines.is_empty();
             episode
@@ -225,68 +282,161 @@ pub async fn episode_for_event(pool: &PgPool, input: &IngestEventInput) -> Resul
             let stage_key: String = row.try_get("key")?;
             let stage_name: String = row.try_get("name")?;
             let deal = EntityRef::new(title.clone(), "deal");
-            let mut facts = vec![FactInput { subject: Some(deal.clone()), predicate: "in_stage".into(), object: EntityRef::new(stage_name.clone(), "stage") }];
+            let mut facts = vec![FactInput {
+                subject: Some(deal.clone()),
+                predicate: "in_stage".into(),
+                object: EntityRef::new(stage_name.clone(), "stage"),
+            }];
             if event_type == "deal.created" {
-                facts.insert(0, FactInput { subject: None, predicate: "has_deal".into(), object: deal.clone() });
+                facts.insert(
+                    0,
+                    FactInput {
+                        subject: None,
+                        predicate: "has_deal".into(),
+                        object: deal.clone(),
+                    },
+                );
             }
             if stage_key == "won" {
-                facts.push(FactInput { subject: None, predicate: "purchased".into(), object: EntityRef::new(title.clone(), "product") });
+                facts.push(FactInput {
+                    subject: None,
+                    predicate: "purchased".into(),
+                    object: EntityRef::new(title.clone(), "product"),
+                });
             }
             let content = format!("Deal \"{title}\" is in stage {stage_name}");
-            let mut episode = base("crm_event", "outbox", input.event_id.to_string(), "system", content, at);
-            episode.metadata = json!({"event_type": event_type, "deal_id": aggregate_id, "stage": stage_key});
+            let mut episode = base(
+                "crm_event",
+                "outbox",
+                input.event_id.to_string(),
+                "system",
+                content,
+                at,
+            );
+            episode.metadata =
+                json!({"event_type": event_type, "deal_id": aggregate_id, "stage": stage_key});
             episode.facts = facts;
             episode.remember = true;
             episode
         }
         "contact.tagged" => {
-            let tag = payload.get("tag").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let tag = payload
+                .get("tag")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             if tag.is_empty() {
                 return Ok(None);
             }
-            let mut episode = base("crm_event", "outbox", input.event_id.to_string(), "system", format!("Tagged {tag}"), at);
-            episode.facts = vec![FactInput { subject: None, predicate: "tagged".into(), object: EntityRef::new(tag, "tag") }];
+            let mut episode = base(
+                "crm_event",
+                "outbox",
+                input.event_id.to_string(),
+                "system",
+                format!("Tagged {tag}"),
+                at,
+            );
+            episode.facts = vec![FactInput {
+                subject: None,
+                predicate: "tagged".into(),
+                object: EntityRef::new(tag, "tag"),
+            }];
             episode
         }
         "contact.updated" => {
             // {"changes": {"custom_attributes": {"plan": "pro"}, "display_name": "Ana"}}
             let mut facts = Vec::new();
-            if let Some(attributes) = payload.pointer("/changes/custom_attributes").and_then(Value::as_object) {
+            if let Some(attributes) = payload
+                .pointer("/changes/custom_attributes")
+                .and_then(Value::as_object)
+            {
                 for (key, value) in attributes {
-                    let value = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
-                    let key: String = key.chars().filter(|c| c.is_alphanumeric() || *c == '_').take(48).collect();
+                    let value = value
+                        .as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| value.to_string());
+                    let key: String = key
+                        .chars()
+                        .filter(|c| c.is_alphanumeric() || *c == '_')
+                        .take(48)
+                        .collect();
                     if key.is_empty() || value.is_empty() || value == "null" {
                         continue;
                     }
-                    facts.push(FactInput { subject: None, predicate: format!("attribute:{key}"), object: EntityRef::new(value, "value") });
+                    facts.push(FactInput {
+                        subject: None,
+                        predicate: format!("attribute:{key}"),
+                        object: EntityRef::new(value, "value"),
+                    });
                 }
             }
-            if let Some(name) = payload.pointer("/changes/display_name").and_then(Value::as_str) {
-                facts.push(FactInput { subject: None, predicate: "name".into(), object: EntityRef::new(name, "name") });
+            if let Some(name) = payload
+                .pointer("/changes/display_name")
+                .and_then(Value::as_str)
+            {
+                facts.push(FactInput {
+                    subject: None,
+                    predicate: "name".into(),
+                    object: EntityRef::new(name, "name"),
+                });
             }
             if facts.is_empty() {
                 return Ok(None);
             }
-            let mut episode = base("crm_event", "outbox", input.event_id.to_string(), "system", "Profile updated".into(), at);
+            let mut episode = base(
+                "crm_event",
+                "outbox",
+                input.event_id.to_string(),
+                "system",
+                "Profile updated".into(),
+                at,
+            );
             episode.facts = facts;
             episode
         }
-        other => return Err(MemoryError::Invalid(format!("event type {other} is not a memory event"))),
+        other => {
+            return Err(MemoryError::Invalid(format!(
+                "event type {other} is not a memory event"
+            )));
+        }
     };
     Ok(Some(episode))
 }
 
 /// An extractive summary: what the customer said, first and last lines kept whole.
 fn summarise_session(lines: &[String]) -> String {
-    let clipped: Vec<String> = lines.iter().map(|l| l.trim().chars().take(200).collect()).filter(|l: &String| !l.is_empty()).collect();
-    let picked: Vec<&String> = if clipped.len() <= 8 { clipped.iter().collect() } else { clipped[..4].iter().chain(&clipped[clipped.len() - 4..]).collect() };
-    let joined = picked.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" / ");
-    format!("Conversation summary ({} customer messages): {joined}", lines.len())
+    let clipped: Vec<String> = lines
+        .iter()
+        .map(|l| l.trim().chars().take(200).collect())
+        .filter(|l: &String| !l.is_empty())
+        .collect();
+    let picked: Vec<&String> = if clipped.len() <= 8 {
+        clipped.iter().collect()
+    } else {
+        clipped[..4]
+            .iter()
+            .chain(&clipped[clipped.len() - 4..])
+            .collect()
+    };
+    let joined = picked
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" / ");
+    format!(
+        "Conversation summary ({} customer messages): {joined}",
+        lines.len()
+    )
 }
 
 /// One pass of the memory feed: forwards up to `batch` unfed events to their contacts'
 /// MemoryIngestion workflows. Returns how many it forwarded.
-pub async fn feed_once(pool: &PgPool, client: &Client, task_queue: &str, batch: i64) -> anyhow::Result<usize> {
+pub async fn feed_once(
+    pool: &PgPool,
+    client: &Client,
+    task_queue: &str,
+    batch: i64,
+) -> anyhow::Result<usize> {
     use temporalio_client::WorkflowStartOptions;
     use temporalio_common::search_attributes::SearchAttributes;
     use ventros_workflows::MemoryIngestion;
@@ -316,7 +466,9 @@ pub async fn feed_once(pool: &PgPool, client: &Client, task_queue: &str, batch: 
         let tenant_id: Uuid = row.try_get("tenant_id")?;
         let event_type: String = row.try_get("event_type")?;
         fed.push(event_id);
-        let Some(contact_id) = row.try_get::<Option<Uuid>, _>("contact_id")? else { continue };
+        let Some(contact_id) = row.try_get::<Option<Uuid>, _>("contact_id")? else {
+            continue;
+        };
         let workflow_id = ids::memory_ingestion_workflow_id(tenant_id, contact_id);
         let options = WorkflowStartOptions::new(task_queue.to_owned(), workflow_id)
             .search_attributes(SearchAttributes::new([
@@ -324,16 +476,32 @@ pub async fn feed_once(pool: &PgPool, client: &Client, task_queue: &str, batch: 
                 CONTACT_ID_ATTRIBUTE.value_set(contact_id.to_string()),
             ]))
             .build();
-        let input = MemoryIngestionInput { tenant_id, contact_id, carried: None };
-        let signal = MemoryEventSignal { event_id, event_type };
+        let input = MemoryIngestionInput {
+            tenant_id,
+            contact_id,
+            carried: None,
+        };
+        let signal = MemoryEventSignal {
+            event_id,
+            event_type,
+        };
         tokio::time::timeout(
             Duration::from_secs(10),
-            client.signal_with_start_workflow(MemoryIngestion::run, input, MemoryIngestion::memory_event, signal, options),
+            client.signal_with_start_workflow(
+                MemoryIngestion::run,
+                input,
+                MemoryIngestion::memory_event,
+                signal,
+                options,
+            ),
         )
         .await
         .map_err(|_| anyhow::anyhow!("Temporal did not answer the memory feed in time"))??;
     }
-    sqlx::query("UPDATE outbox_events SET memory_fed_at = now() WHERE id = ANY($1)").bind(&fed).execute(&mut *tx).await?;
+    sqlx::query("UPDATE outbox_events SET memory_fed_at = now() WHERE id = ANY($1)")
+        .bind(&fed)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(fed.len())
 }
@@ -341,5 +509,8 @@ pub async fn feed_once(pool: &PgPool, client: &Client, task_queue: &str, batch: 
 /// The feed loop: drains what is pending, then polls every `idle` (a cheap index-only query on a
 /// partial index); backs off while Temporal or PostgreSQL are away. Runs until the task is dropped.
 pub async fn run_feed(pool: PgPool, client: Client, task_queue: String, idle: Duration) {
-    crate::polling::run_polling_loop("memory feed", idle, || feed_once(&pool, &client, &task_queue, 200)).await
+    crate::polling::run_polling_loop("memory feed", idle, || {
+        feed_once(&pool, &client, &task_queue, 200)
+    })
+    .await
 }

@@ -16,9 +16,10 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 use ventros_proto::v1::memory_service_server::MemoryService;
 use ventros_proto::v1::{
-    ContactContextRequest, ContactContextResponse, ContactProfile, ContactStats, Entity, Graph, Memory,
-    MemorySearchMode, MemorySearchRequest, MemorySearchResponse, Message, Relation, RelatedEntitiesRequest,
-    RelatedEntitiesResponse, StoreMemoryRequest, StoreMemoryResponse,
+    ContactContextRequest, ContactContextResponse, ContactProfile, ContactStats, Entity, Graph,
+    Memory, MemorySearchMode, MemorySearchRequest, MemorySearchResponse, Message,
+    RelatedEntitiesRequest, RelatedEntitiesResponse, Relation, StoreMemoryRequest,
+    StoreMemoryResponse,
 };
 
 use crate::internal_auth;
@@ -32,7 +33,10 @@ pub struct MemoryServer {
 
 impl MemoryServer {
     pub fn new(engine: Arc<MemoryEngine>) -> Self {
-        MemoryServer { pool: engine.pool().clone(), engine }
+        MemoryServer {
+            pool: engine.pool().clone(),
+            engine,
+        }
     }
 }
 
@@ -53,11 +57,22 @@ fn engine_error(err: MemoryError) -> Status {
 }
 
 fn from_timestamp(t: &prost_types::Timestamp) -> Result<DateTime<Utc>, Status> {
-    DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32).ok_or_else(|| Status::invalid_argument("as_of is out of range"))
+    DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32)
+        .ok_or_else(|| Status::invalid_argument("as_of is out of range"))
 }
 
 fn string_map(value: &serde_json::Map<String, Value>) -> HashMap<String, String> {
-    value.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))).collect()
+    value
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string()),
+            )
+        })
+        .collect()
 }
 
 fn memory_from_hit(hit: Hit) -> Memory {
@@ -81,7 +96,13 @@ pub fn graph_message(view: GraphView) -> Graph {
         entities: view
             .entities
             .into_iter()
-            .map(|e| Entity { id: e.id.to_string(), name: e.name, entity_type: e.entity_type, attributes: HashMap::new(), summary: e.summary })
+            .map(|e| Entity {
+                id: e.id.to_string(),
+                name: e.name,
+                entity_type: e.entity_type,
+                attributes: HashMap::new(),
+                summary: e.summary,
+            })
             .collect(),
         relations: view
             .facts
@@ -103,7 +124,10 @@ pub fn graph_message(view: GraphView) -> Graph {
 }
 
 fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
 }
 
 fn parse(field: &str, value: &str) -> Result<Uuid, Status> {
@@ -124,7 +148,11 @@ fn clamp(value: i32, default: i32, max: i32) -> i64 {
 
 impl MemoryServer {
     /// The contact must exist in the caller's tenant; another tenant's contact is NOT_FOUND.
-    async fn contact(&self, tenant_id: Uuid, contact_id: Uuid) -> Result<sqlx::postgres::PgRow, Status> {
+    async fn contact(
+        &self,
+        tenant_id: Uuid,
+        contact_id: Uuid,
+    ) -> Result<sqlx::postgres::PgRow, Status> {
         sqlx::query("SELECT id, display_name, custom_attributes, tags, created_at FROM contacts WHERE id = $1 AND tenant_id = $2")
             .bind(contact_id)
             .bind(tenant_id)
@@ -134,7 +162,12 @@ impl MemoryServer {
             .ok_or_else(|| Status::not_found(format!("contact {contact_id} not found")))
     }
 
-    async fn recent_memories(&self, tenant_id: Uuid, contact_id: Uuid, limit: i64) -> Result<Vec<Memory>, Status> {
+    async fn recent_memories(
+        &self,
+        tenant_id: Uuid,
+        contact_id: Uuid,
+        limit: i64,
+    ) -> Result<Vec<Memory>, Status> {
         let rows = sqlx::query(
             "SELECT id, content, memory_type, metadata, created_at, valid_from, valid_until FROM memories
              WHERE tenant_id = $1 AND contact_id = $2 AND valid_until IS NULL ORDER BY created_at DESC LIMIT $3",
@@ -153,7 +186,18 @@ fn memory_from_row(r: &sqlx::postgres::PgRow, relevance: f32) -> Result<Memory, 
     let metadata: Value = r.try_get("metadata").map_err(db)?;
     let metadata = metadata
         .as_object()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect()
+        })
         .unwrap_or_default();
     Ok(Memory {
         id: r.try_get::<Uuid, _>("id").map_err(db)?.to_string(),
@@ -164,36 +208,62 @@ fn memory_from_row(r: &sqlx::postgres::PgRow, relevance: f32) -> Result<Memory, 
         embedding: Vec::new(),
         metadata,
         valid_from: Some(timestamp(r.try_get("valid_from").map_err(db)?)),
-        valid_until: r.try_get::<Option<DateTime<Utc>>, _>("valid_until").map_err(db)?.map(timestamp),
+        valid_until: r
+            .try_get::<Option<DateTime<Utc>>, _>("valid_until")
+            .map_err(db)?
+            .map(timestamp),
         sources: Vec::new(),
     })
 }
 
 #[tonic::async_trait]
 impl MemoryService for MemoryServer {
-    async fn search_memories(&self, request: Request<MemorySearchRequest>) -> Result<Response<MemorySearchResponse>, Status> {
+    async fn search_memories(
+        &self,
+        request: Request<MemorySearchRequest>,
+    ) -> Result<Response<MemorySearchResponse>, Status> {
         let claims = internal_auth::claims(&request)?;
         let req = request.into_inner();
         let tenant_id = parse("tenant_id", &req.tenant_id)?;
-        let contact_id = if req.contact_id.is_empty() { None } else { Some(parse("contact_id", &req.contact_id)?) };
+        let contact_id = if req.contact_id.is_empty() {
+            None
+        } else {
+            Some(parse("contact_id", &req.contact_id)?)
+        };
         claims.allow(tenant_id, contact_id)?;
         let mode = match MemorySearchMode::try_from(req.mode) {
             Ok(MemorySearchMode::Unspecified | MemorySearchMode::Hybrid) => Mode::Hybrid,
             Ok(MemorySearchMode::VectorOnly) => Mode::Vector,
             Ok(MemorySearchMode::KeywordOnly) => Mode::Keyword,
             Ok(MemorySearchMode::GraphOnly) => Mode::Graph,
-            Err(_) => return Err(Status::invalid_argument(format!("unknown search mode {}", req.mode))),
+            Err(_) => {
+                return Err(Status::invalid_argument(format!(
+                    "unknown search mode {}",
+                    req.mode
+                )));
+            }
         };
         if req.limit < 0 {
             return Err(Status::invalid_argument("limit must not be negative"));
         }
-        let weights = req.weights.map(|w| Weights { vector: w.vector, keyword: w.keyword, graph: w.graph }).unwrap_or(self.engine.default_weights());
+        let weights = req
+            .weights
+            .map(|w| Weights {
+                vector: w.vector,
+                keyword: w.keyword,
+                graph: w.graph,
+            })
+            .unwrap_or(self.engine.default_weights());
         let query = SearchQuery {
             tenant_id,
             contact_id,
             query: req.query,
             mode,
-            limit: if req.limit == 0 { 10 } else { req.limit as usize },
+            limit: if req.limit == 0 {
+                10
+            } else {
+                req.limit as usize
+            },
             memory_types: req.memory_types,
             as_of: req.as_of.as_ref().map(from_timestamp).transpose()?,
             weights,
@@ -207,7 +277,10 @@ impl MemoryService for MemoryServer {
         }))
     }
 
-    async fn get_contact_context(&self, request: Request<ContactContextRequest>) -> Result<Response<ContactContextResponse>, Status> {
+    async fn get_contact_context(
+        &self,
+        request: Request<ContactContextRequest>,
+    ) -> Result<Response<ContactContextResponse>, Status> {
         let claims = internal_auth::claims(&request)?;
         let req = request.into_inner();
         let tenant_id = parse("tenant_id", &req.tenant_id)?;
@@ -217,7 +290,18 @@ impl MemoryService for MemoryServer {
         let attributes: Value = contact.try_get("custom_attributes").map_err(db)?;
         let custom_attributes: HashMap<String, String> = attributes
             .as_object()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))).collect())
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.as_str()
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| v.to_string()),
+                        )
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         let channels: Vec<String> = sqlx::query_scalar(
             "SELECT DISTINCT c.kind FROM contact_identities i JOIN channels c ON c.id = i.channel_id WHERE i.contact_id = $1 AND i.tenant_id = $2",
@@ -264,16 +348,26 @@ impl MemoryService for MemoryServer {
         .fetch_one(&self.pool)
         .await
         .map_err(db)?;
-        let count = |name: &str| -> Result<i32, Status> { Ok(stats.try_get::<i64, _>(name).map_err(db)? as i32) };
+        let count = |name: &str| -> Result<i32, Status> {
+            Ok(stats.try_get::<i64, _>(name).map_err(db)? as i32)
+        };
         let knowledge_graph = if req.include_graph {
-            Some(graph_message(self.engine.graph(tenant_id, contact_id, None, false, 2, None).await.map_err(engine_error)?))
+            Some(graph_message(
+                self.engine
+                    .graph(tenant_id, contact_id, None, false, 2, None)
+                    .await
+                    .map_err(engine_error)?,
+            ))
         } else {
             None
         };
         Ok(Response::new(ContactContextResponse {
             profile: Some(ContactProfile {
                 contact_id: contact_id.to_string(),
-                display_name: contact.try_get::<Option<String>, _>("display_name").map_err(db)?.unwrap_or_default(),
+                display_name: contact
+                    .try_get::<Option<String>, _>("display_name")
+                    .map_err(db)?
+                    .unwrap_or_default(),
                 custom_attributes,
                 tags: contact.try_get("tags").map_err(db)?,
                 channels,
@@ -287,14 +381,23 @@ impl MemoryService for MemoryServer {
                 inbound_messages: count("inbound")?,
                 outbound_messages: count("outbound")?,
                 sessions: count("sessions")?,
-                first_seen: stats.try_get::<Option<DateTime<Utc>>, _>("first_seen").map_err(db)?.map(timestamp),
-                last_seen: stats.try_get::<Option<DateTime<Utc>>, _>("last_seen").map_err(db)?.map(timestamp),
+                first_seen: stats
+                    .try_get::<Option<DateTime<Utc>>, _>("first_seen")
+                    .map_err(db)?
+                    .map(timestamp),
+                last_seen: stats
+                    .try_get::<Option<DateTime<Utc>>, _>("last_seen")
+                    .map_err(db)?
+                    .map(timestamp),
                 open_deals: count("open_deals")?,
             }),
         }))
     }
 
-    async fn store_memory(&self, request: Request<StoreMemoryRequest>) -> Result<Response<StoreMemoryResponse>, Status> {
+    async fn store_memory(
+        &self,
+        request: Request<StoreMemoryRequest>,
+    ) -> Result<Response<StoreMemoryResponse>, Status> {
         let claims = internal_auth::claims(&request)?;
         let req = request.into_inner();
         let tenant_id = parse("tenant_id", &req.tenant_id)?;
@@ -302,20 +405,37 @@ impl MemoryService for MemoryServer {
         claims.allow(tenant_id, Some(contact_id))?;
         let content = req.content.trim();
         if content.is_empty() || content.chars().count() > 4_000 {
-            return Err(Status::invalid_argument("content must be 1 to 4000 characters"));
+            return Err(Status::invalid_argument(
+                "content must be 1 to 4000 characters",
+            ));
         }
         if req.memory_type.len() > 64 || req.idempotency_key.len() > 200 {
-            return Err(Status::invalid_argument("memory_type or idempotency_key is too long"));
+            return Err(Status::invalid_argument(
+                "memory_type or idempotency_key is too long",
+            ));
         }
         let key = (!req.idempotency_key.is_empty()).then_some(req.idempotency_key.as_str());
-        let memory_type = if req.memory_type.is_empty() { "fact" } else { req.memory_type.as_str() };
+        let memory_type = if req.memory_type.is_empty() {
+            "fact"
+        } else {
+            req.memory_type.as_str()
+        };
         let metadata = serde_json::to_value(&req.metadata).unwrap_or_default();
-        let (memory_id, created) =
-            self.engine.store_memory(tenant_id, contact_id, content, memory_type, metadata, key).await.map_err(engine_error)?;
-        Ok(Response::new(StoreMemoryResponse { memory_id: memory_id.to_string(), created }))
+        let (memory_id, created) = self
+            .engine
+            .store_memory(tenant_id, contact_id, content, memory_type, metadata, key)
+            .await
+            .map_err(engine_error)?;
+        Ok(Response::new(StoreMemoryResponse {
+            memory_id: memory_id.to_string(),
+            created,
+        }))
     }
 
-    async fn get_related_entities(&self, request: Request<RelatedEntitiesRequest>) -> Result<Response<RelatedEntitiesResponse>, Status> {
+    async fn get_related_entities(
+        &self,
+        request: Request<RelatedEntitiesRequest>,
+    ) -> Result<Response<RelatedEntitiesResponse>, Status> {
         let claims = internal_auth::claims(&request)?;
         let req = request.into_inner();
         let tenant_id = parse("tenant_id", &req.tenant_id)?;
@@ -328,9 +448,18 @@ impl MemoryService for MemoryServer {
         let entity_type = (!req.entity_type.is_empty()).then_some(req.entity_type.as_str());
         let view = self
             .engine
-            .graph(tenant_id, contact_id, as_of, req.include_history, req.depth.max(1) as u32, entity_type)
+            .graph(
+                tenant_id,
+                contact_id,
+                as_of,
+                req.include_history,
+                req.depth.max(1) as u32,
+                entity_type,
+            )
             .await
             .map_err(engine_error)?;
-        Ok(Response::new(RelatedEntitiesResponse { graph: Some(graph_message(view)) }))
+        Ok(Response::new(RelatedEntitiesResponse {
+            graph: Some(graph_message(view)),
+        }))
     }
 }

@@ -49,31 +49,62 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&cli.database_url).await?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&cli.database_url)
+        .await?;
     ventros_migrations::run(&pool).await?;
     match cli.command {
         Command::Migrate => println!("{}", json!({"migrated": true})),
         Command::CreateTenant { name } => {
             let name = name.trim();
-            anyhow::ensure!(!name.is_empty() && name.chars().count() <= 200, "--name must be 1 to 200 characters");
+            anyhow::ensure!(
+                !name.is_empty() && name.chars().count() <= 200,
+                "--name must be 1 to 200 characters"
+            );
             let (tenant_id, key) = ventros_api::auth::create_tenant(&pool, name).await?;
-            println!("{}", json!({"tenant_id": tenant_id, "api_key_id": key.id, "api_key": key.secret}));
+            println!(
+                "{}",
+                json!({"tenant_id": tenant_id, "api_key_id": key.id, "api_key": key.secret})
+            );
         }
         Command::CreateApiKey { tenant, name } => {
-            let exists: bool = sqlx::query_scalar("SELECT exists(SELECT 1 FROM tenants WHERE id = $1)").bind(tenant).fetch_one(&pool).await?;
+            let exists: bool =
+                sqlx::query_scalar("SELECT exists(SELECT 1 FROM tenants WHERE id = $1)")
+                    .bind(tenant)
+                    .fetch_one(&pool)
+                    .await?;
             anyhow::ensure!(exists, "tenant {tenant} does not exist");
             let key = ventros_api::auth::create_api_key(&pool, tenant, &name).await?;
-            println!("{}", json!({"tenant_id": tenant, "api_key_id": key.id, "api_key": key.secret}));
+            println!(
+                "{}",
+                json!({"tenant_id": tenant, "api_key_id": key.id, "api_key": key.secret})
+            );
         }
-        Command::CreateUser { tenant, email, name, role, password } => {
+        Command::CreateUser {
+            tenant,
+            email,
+            name,
+            role,
+            password,
+        } => {
             use ventros_api::auth::{Role, hash_password, insert_user, validate_password};
-            let exists: bool = sqlx::query_scalar("SELECT exists(SELECT 1 FROM tenants WHERE id = $1)").bind(tenant).fetch_one(&pool).await?;
+            let exists: bool =
+                sqlx::query_scalar("SELECT exists(SELECT 1 FROM tenants WHERE id = $1)")
+                    .bind(tenant)
+                    .fetch_one(&pool)
+                    .await?;
             anyhow::ensure!(exists, "tenant {tenant} does not exist");
             validate_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let hash = hash_password(password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let hash = hash_password(password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             let role = Role::parse(&role).expect("clap checked the role");
             let id = insert_user(&pool, tenant, email.trim(), name.trim(), role, &hash).await?;
-            println!("{}", json!({"tenant_id": tenant, "user_id": id, "email": email.trim(), "role": role}));
+            println!(
+                "{}",
+                json!({"tenant_id": tenant, "user_id": id, "email": email.trim(), "role": role})
+            );
         }
     }
     Ok(())

@@ -54,7 +54,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Args::parse();
-    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(&args.database_url).await?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&args.database_url)
+        .await?;
     let http = reqwest::Client::new();
 
     // Sessions close 15 minutes later, so benchmark conversations do not pile up.
@@ -64,14 +67,19 @@ async fn main() -> anyhow::Result<()> {
     } else {
         json!({"greeting": "Olá! Recebemos sua mensagem.", "debounce_ms": 0, "max_debounce_ms": 0, "inactivity_timeout_secs": 900})
     };
-    let BenchTenant { tenant_id, sim, .. } = waha_tenant(&pool, &http, &args.api_url, "Benchmark", settings).await?;
+    let BenchTenant { tenant_id, sim, .. } =
+        waha_tenant(&pool, &http, &args.api_url, "Benchmark", settings).await?;
 
     println!(
         "ventros-bench: {} messages at {} msg/s offered (concurrency {}), replies from {}, tenant {tenant_id}",
         args.messages,
         args.rate,
         args.concurrency,
-        if args.ai { "the AI agent (RouterAgent)" } else { "the greeting rule" }
+        if args.ai {
+            "the AI agent (RouterAgent)"
+        } else {
+            "the greeting rule"
+        }
     );
     let started_ms = chrono::Utc::now().timestamp_millis();
     let started = Instant::now();
@@ -120,7 +128,10 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut per_chat: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for m in &replies {
-        per_chat.entry(m.chat_id.clone()).or_default().push(m.received_at_ms);
+        per_chat
+            .entry(m.chat_id.clone())
+            .or_default()
+            .push(m.received_at_ms);
     }
     let mut latencies: Vec<f64> = per_chat
         .iter()
@@ -128,17 +139,25 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     latencies.sort_by(f64::total_cmp);
     webhook_ms.sort_by(f64::total_cmp);
-    let last_reply = replies.iter().map(|m| m.received_at_ms).max().unwrap_or(started_ms);
+    let last_reply = replies
+        .iter()
+        .map(|m| m.received_at_ms)
+        .max()
+        .unwrap_or(started_ms);
     let span_secs = ((last_reply - started_ms) as f64 / 1000.0).max(offered_secs);
 
-    let stored_inbound: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE tenant_id = $1 AND direction = 'inbound'")
-        .bind(tenant_id)
-        .fetch_one(&pool)
-        .await?;
-    let stored_outbound: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE tenant_id = $1 AND direction = 'outbound'")
-        .bind(tenant_id)
-        .fetch_one(&pool)
-        .await?;
+    let stored_inbound: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM messages WHERE tenant_id = $1 AND direction = 'inbound'",
+    )
+    .bind(tenant_id)
+    .fetch_one(&pool)
+    .await?;
+    let stored_outbound: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM messages WHERE tenant_id = $1 AND direction = 'outbound'",
+    )
+    .bind(tenant_id)
+    .fetch_one(&pool)
+    .await?;
     // Where the time goes, from the rows' own timestamps.
     let rows: Vec<(String, f64, Option<f64>)> = sqlx::query_as(
         "SELECT ci.external_id,
@@ -153,7 +172,11 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let (mut to_stored, mut to_planned, mut to_sent) = (Vec::new(), Vec::new(), Vec::new());
     for (chat, stored_ms, planned_ms) in rows {
-        let (Some(sent), Some(planned), Some(reply)) = (sent_at.get(&chat), planned_ms, per_chat.get(&chat)) else { continue };
+        let (Some(sent), Some(planned), Some(reply)) =
+            (sent_at.get(&chat), planned_ms, per_chat.get(&chat))
+        else {
+            continue;
+        };
         to_stored.push(stored_ms - *sent as f64);
         to_planned.push(planned - stored_ms);
         to_sent.push(reply[0] as f64 - planned);
@@ -165,24 +188,50 @@ async fn main() -> anyhow::Result<()> {
     let answered = per_chat.len();
     let lost = args.messages - answered.min(args.messages);
 
-    println!("webhook accepted (2xx after Temporal has it): p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms",
-        percentile(&webhook_ms, 50.0), percentile(&webhook_ms, 95.0), percentile(&webhook_ms, 99.0));
-    println!("webhook -> reply sent:                        p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
-        percentile(&latencies, 50.0), percentile(&latencies, 95.0), percentile(&latencies, 99.0), latencies.last().copied().unwrap_or(f64::NAN));
-    println!("  where it goes (p50): webhook -> inbound stored {:.1} ms, stored -> reply planned {:.1} ms, planned -> sendText {:.1} ms",
-        percentile(&to_stored, 50.0), percentile(&to_planned, 50.0), percentile(&to_sent, 50.0));
-    println!("throughput: {:.1} messages/s sustained ({} answered in {:.2} s; offered for {:.2} s)",
-        answered as f64 / span_secs, answered, span_secs, offered_secs);
-    println!("loss: {lost} unanswered, {duplicates} answered twice, {rejected} webhooks not accepted; stored {stored_inbound} inbound / {stored_outbound} replies for {} sent",
-        args.messages);
+    println!(
+        "webhook accepted (2xx after Temporal has it): p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms",
+        percentile(&webhook_ms, 50.0),
+        percentile(&webhook_ms, 95.0),
+        percentile(&webhook_ms, 99.0)
+    );
+    println!(
+        "webhook -> reply sent:                        p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+        percentile(&latencies, 50.0),
+        percentile(&latencies, 95.0),
+        percentile(&latencies, 99.0),
+        latencies.last().copied().unwrap_or(f64::NAN)
+    );
+    println!(
+        "  where it goes (p50): webhook -> inbound stored {:.1} ms, stored -> reply planned {:.1} ms, planned -> sendText {:.1} ms",
+        percentile(&to_stored, 50.0),
+        percentile(&to_planned, 50.0),
+        percentile(&to_sent, 50.0)
+    );
+    println!(
+        "throughput: {:.1} messages/s sustained ({} answered in {:.2} s; offered for {:.2} s)",
+        answered as f64 / span_secs,
+        answered,
+        span_secs,
+        offered_secs
+    );
+    println!(
+        "loss: {lost} unanswered, {duplicates} answered twice, {rejected} webhooks not accepted; stored {stored_inbound} inbound / {stored_outbound} replies for {} sent",
+        args.messages
+    );
     for (name, pid) in &args.processes {
         match peak_rss_mib(*pid) {
             Some(mib) => println!("peak memory {name} (pid {pid}): {mib:.1} MiB"),
             None => println!("peak memory {name} (pid {pid}): unavailable"),
         }
     }
-    let zero_loss = lost == 0 && duplicates == 0 && stored_inbound as usize == args.messages && stored_outbound as usize == args.messages;
-    println!("zero loss, exactly once: {}", if zero_loss { "yes" } else { "NO" });
+    let zero_loss = lost == 0
+        && duplicates == 0
+        && stored_inbound as usize == args.messages
+        && stored_outbound as usize == args.messages;
+    println!(
+        "zero loss, exactly once: {}",
+        if zero_loss { "yes" } else { "NO" }
+    );
     if !zero_loss {
         std::process::exit(1);
     }

@@ -12,9 +12,12 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use serde_json::{Value, json};
-use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, WorkflowDescribeOptions, WorkflowListOptions};
 use futures::StreamExt;
+use serde_json::{Value, json};
+use temporalio_client::{
+    Client, ClientOptions, Connection, ConnectionOptions, WorkflowDescribeOptions,
+    WorkflowListOptions,
+};
 use uuid::Uuid;
 use ventros_api::bench::{BenchTenant, parse_process, peak_rss_mib, waha_tenant};
 
@@ -25,7 +28,11 @@ struct Args {
     api_url: String,
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: String,
-    #[arg(long, env = "TEMPORAL_ADDRESS", default_value = "http://127.0.0.1:7233")]
+    #[arg(
+        long,
+        env = "TEMPORAL_ADDRESS",
+        default_value = "http://127.0.0.1:7233"
+    )]
     temporal_address: String,
     /// How many contacts the campaign targets.
     #[arg(long, default_value_t = 10_000)]
@@ -41,8 +48,19 @@ struct Args {
     sample: usize,
 }
 
-async fn api(http: &reqwest::Client, args: &Args, key: &str, path: &str, body: Value) -> anyhow::Result<Value> {
-    let resp = http.post(format!("{}{path}", args.api_url)).bearer_auth(key).json(&body).send().await?;
+async fn api(
+    http: &reqwest::Client,
+    args: &Args,
+    key: &str,
+    path: &str,
+    body: Value,
+) -> anyhow::Result<Value> {
+    let resp = http
+        .post(format!("{}{path}", args.api_url))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await?;
     let status = resp.status();
     let body: Value = resp.json().await.unwrap_or(Value::Null);
     anyhow::ensure!(status.is_success(), "POST {path}: {status} {body}");
@@ -66,16 +84,27 @@ async fn runs_of(client: &Client, workflow_id: &str) -> anyhow::Result<Vec<(i64,
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Args::parse();
-    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(&args.database_url).await?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&args.database_url)
+        .await?;
     let http = reqwest::Client::new();
     let url: temporalio_client::Url = args.temporal_address.parse()?;
-    let temporal = Client::new(Connection::connect(ConnectionOptions::new(url).build()).await?, ClientOptions::new("default").build())?;
+    let temporal = Client::new(
+        Connection::connect(ConnectionOptions::new(url).build()).await?,
+        ClientOptions::new("default").build(),
+    )?;
 
     // The engine's throughput, not a WhatsApp number's safe pace: the channel's campaign pacing
     // (30-60 s between messages on WAHA by default) is switched off, as an admin can for a
     // number cleared for volume.
     let settings = json!({"debounce_ms": 0, "campaign_pacing": {"min_interval_secs": 0, "max_interval_secs": 0, "daily_cap": null, "typing": false}});
-    let BenchTenant { tenant_id, api_key, channel_id, sim } = waha_tenant(&pool, &http, &args.api_url, "Campaign benchmark", settings).await?;
+    let BenchTenant {
+        tenant_id,
+        api_key,
+        channel_id,
+        sim,
+    } = waha_tenant(&pool, &http, &args.api_url, "Campaign benchmark", settings).await?;
 
     // N contacts with a WhatsApp identity each, in one statement (the schema owner's connection).
     let tag = format!("bench-{}", Uuid::new_v4().simple());
@@ -94,9 +123,20 @@ async fn main() -> anyhow::Result<()> {
     .bind(args.recipients as i64)
     .execute(&pool)
     .await?;
-    println!("ventros-campaign-bench: {} contacts loaded in {:.1} s (tenant {tenant_id})", args.recipients, loaded.elapsed().as_secs_f64());
+    println!(
+        "ventros-campaign-bench: {} contacts loaded in {:.1} s (tenant {tenant_id})",
+        args.recipients,
+        loaded.elapsed().as_secs_f64()
+    );
 
-    let segment = api(&http, &args, &api_key, "/api/v1/segments", json!({"name": "Benchmark", "filter": {"tags_all": [tag]}})).await?;
+    let segment = api(
+        &http,
+        &args,
+        &api_key,
+        "/api/v1/segments",
+        json!({"name": "Benchmark", "filter": {"tags_all": [tag]}}),
+    )
+    .await?;
     let campaign = api(
         &http,
         &args,
@@ -110,7 +150,14 @@ async fn main() -> anyhow::Result<()> {
 
     let started = Instant::now();
     let scheduled_ms = chrono::Utc::now().timestamp_millis();
-    api(&http, &args, &api_key, &format!("/api/v1/campaigns/{campaign_id}/schedule"), json!({})).await?;
+    api(
+        &http,
+        &args,
+        &api_key,
+        &format!("/api/v1/campaigns/{campaign_id}/schedule"),
+        json!({}),
+    )
+    .await?;
     let deadline = started + Duration::from_secs(args.timeout_secs);
     let mut last_report = Instant::now();
     loop {
@@ -119,25 +166,43 @@ async fn main() -> anyhow::Result<()> {
             break;
         }
         if Instant::now() > deadline {
-            println!("timed out after {} s with {sent} of {} sent", args.timeout_secs, args.recipients);
+            println!(
+                "timed out after {} s with {sent} of {} sent",
+                args.timeout_secs, args.recipients
+            );
             break;
         }
         if last_report.elapsed() >= Duration::from_secs(15) {
-            println!("  {:>6.0} s: {sent} sent ({:.1}/s)", started.elapsed().as_secs_f64(), sent as f64 / started.elapsed().as_secs_f64());
+            println!(
+                "  {:>6.0} s: {sent} sent ({:.1}/s)",
+                started.elapsed().as_secs_f64(),
+                sent as f64 / started.elapsed().as_secs_f64()
+            );
             last_report = Instant::now();
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let elapsed = started.elapsed().as_secs_f64();
     let sent = sim.sent();
-    let first_ms = sent.iter().map(|m| m.received_at_ms).min().unwrap_or(scheduled_ms);
-    let last_ms = sent.iter().map(|m| m.received_at_ms).max().unwrap_or(scheduled_ms);
+    let first_ms = sent
+        .iter()
+        .map(|m| m.received_at_ms)
+        .min()
+        .unwrap_or(scheduled_ms);
+    let last_ms = sent
+        .iter()
+        .map(|m| m.received_at_ms)
+        .max()
+        .unwrap_or(scheduled_ms);
     let mut per_chat: HashMap<&str, usize> = HashMap::new();
     for m in &sent {
         *per_chat.entry(m.chat_id.as_str()).or_default() += 1;
     }
     let duplicated = per_chat.values().filter(|n| **n > 1).count();
-    let personalised = sent.iter().filter(|m| m.body.starts_with("Hi Customer!") || m.body.contains("spring collection")).count();
+    let personalised = sent
+        .iter()
+        .filter(|m| m.body.starts_with("Hi Customer!") || m.body.contains("spring collection"))
+        .count();
     println!(
         "sent {} of {} in {:.1} s end to end (schedule request → last sendText): {:.1} recipients/s; time to first send {:.2} s",
         per_chat.len(),
@@ -154,12 +219,18 @@ async fn main() -> anyhow::Result<()> {
     // Let the run settle (receipts), then the history sizes.
     let settle_deadline = Instant::now() + Duration::from_secs(120);
     let run_workflow = loop {
-        let row: Option<(String, String)> = sqlx::query_as("SELECT workflow_id, status FROM campaign_runs WHERE campaign_id = $1::uuid")
-            .bind(&campaign_id)
-            .fetch_optional(&pool)
-            .await?;
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT workflow_id, status FROM campaign_runs WHERE campaign_id = $1::uuid",
+        )
+        .bind(&campaign_id)
+        .fetch_optional(&pool)
+        .await?;
         match row {
-            Some((workflow_id, status)) if status != "running" || Instant::now() > settle_deadline => break workflow_id,
+            Some((workflow_id, status))
+                if status != "running" || Instant::now() > settle_deadline =>
+            {
+                break workflow_id;
+            }
             _ => tokio::time::sleep(Duration::from_millis(500)).await,
         }
     };
@@ -167,7 +238,9 @@ async fn main() -> anyhow::Result<()> {
         sqlx::query_as("SELECT status, count(*) FROM campaign_recipients WHERE campaign_id = $1::uuid GROUP BY 1 ORDER BY 1").bind(&campaign_id).fetch_all(&pool).await?;
     println!("recipients by status: {statuses:?}");
     let runs = runs_of(&temporal, &run_workflow).await?;
-    let (events, bytes): (i64, i64) = runs.iter().fold((0, 0), |(e, b), (le, lb)| (e + le, b + lb));
+    let (events, bytes): (i64, i64) = runs
+        .iter()
+        .fold((0, 0), |(e, b), (le, lb)| (e + le, b + lb));
     let biggest = runs.iter().map(|r| r.0).max().unwrap_or_default();
     println!(
         "Campaign workflow: {} runs (continue-as-new), {events} events / {:.0} KiB in total, largest run {biggest} events",
@@ -181,7 +254,10 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let mut sizes = Vec::new();
     for workflow_id in recipients {
-        let description = temporal.get_workflow_handle::<temporalio_client::UntypedWorkflow>(workflow_id).describe(WorkflowDescribeOptions::default()).await?;
+        let description = temporal
+            .get_workflow_handle::<temporalio_client::UntypedWorkflow>(workflow_id)
+            .describe(WorkflowDescribeOptions::default())
+            .await?;
         if let Some(info) = description.raw_description.workflow_execution_info {
             sizes.push((info.history_length, info.history_size_bytes));
         }
@@ -202,6 +278,9 @@ async fn main() -> anyhow::Result<()> {
             None => println!("peak RSS {name}: unavailable (pid {pid})"),
         }
     }
-    anyhow::ensure!(duplicated == 0, "{duplicated} contacts got more than one message");
+    anyhow::ensure!(
+        duplicated == 0,
+        "{duplicated} contacts got more than one message"
+    );
     Ok(())
 }

@@ -24,7 +24,10 @@ pub struct AgentDirectory {
 
 impl AgentDirectory {
     pub fn new(client: Option<Arc<dyn AgentApi>>) -> Self {
-        AgentDirectory { client, cache: Arc::default() }
+        AgentDirectory {
+            client,
+            cache: Arc::default(),
+        }
     }
 
     /// The agent service client, when one is configured (campaign previews call it directly).
@@ -39,7 +42,10 @@ impl AgentDirectory {
         {
             return Ok(value.clone());
         }
-        let client = self.client.as_ref().ok_or_else(|| ApiError::Unavailable("no agent service is configured".into()))?;
+        let client = self
+            .client
+            .as_ref()
+            .ok_or_else(|| ApiError::Unavailable("no agent service is configured".into()))?;
         let agents = client.list(Duration::from_secs(3)).await.map_err(|err| {
             tracing::warn!(error = %err, "listing agents failed");
             ApiError::Unavailable("the agent service is not answering; retry shortly".into())
@@ -60,7 +66,10 @@ impl AgentDirectory {
 /// The agents the agent service offers, with their measured latency.
 #[utoipa::path(get, path = "/api/v1/agents", tag = "agents",
     responses((status = 200, description = "Agents", body = Value), (status = 503, description = "The agent service is not configured or not answering")))]
-pub async fn list(State(state): State<AppState>, _principal: Principal) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    _principal: Principal,
+) -> Result<Json<Value>, ApiError> {
     state.agents.agents().await.map(Json)
 }
 
@@ -89,15 +98,22 @@ pub async fn draft(
     crate::error::ApiJson(req): crate::error::ApiJson<DraftRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let agent_type = req.agent_type.unwrap_or_else(|| "RouterAgent".into());
-    if agent_type.is_empty() || agent_type.len() > 100 || !agent_type.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(ApiError::Unprocessable("agent_type must be an agent type such as RouterAgent".into()));
+    if agent_type.is_empty()
+        || agent_type.len() > 100
+        || !agent_type.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        return Err(ApiError::Unprocessable(
+            "agent_type must be an agent type such as RouterAgent".into(),
+        ));
     }
     let mut tx = crate::db::tenant_tx(&state.pool, principal.tenant_id).await?;
-    let contact: Option<(Option<String>,)> = sqlx::query_as("SELECT display_name FROM contacts WHERE id = $1 AND merged_into IS NULL")
-        .bind(req.contact_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let (name,) = contact.ok_or_else(|| ApiError::NotFound(format!("contact {} not found", req.contact_id)))?;
+    let contact: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT display_name FROM contacts WHERE id = $1 AND merged_into IS NULL")
+            .bind(req.contact_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (name,) = contact
+        .ok_or_else(|| ApiError::NotFound(format!("contact {} not found", req.contact_id)))?;
     let latest: Option<(String, uuid::Uuid, uuid::Uuid)> = sqlx::query_as(
         "SELECT body, channel_id, session_id FROM messages
           WHERE contact_id = $1 AND direction = 'inbound' AND body IS NOT NULL ORDER BY provider_timestamp DESC NULLS LAST, created_at DESC LIMIT 1",
@@ -108,11 +124,22 @@ pub async fn draft(
     drop(tx);
     let message = match (req.message.as_deref().map(str::trim), &latest) {
         (Some(m), _) if !m.is_empty() && m.chars().count() <= 4096 => m.to_owned(),
-        (Some(_), _) => return Err(ApiError::Unprocessable("message must be 1 to 4096 characters".into())),
+        (Some(_), _) => {
+            return Err(ApiError::Unprocessable(
+                "message must be 1 to 4096 characters".into(),
+            ));
+        }
         (None, Some((body, _, _))) => body.clone(),
-        (None, None) => return Err(ApiError::Unprocessable("the contact has written nothing yet; pass the message to answer".into())),
+        (None, None) => {
+            return Err(ApiError::Unprocessable(
+                "the contact has written nothing yet; pass the message to answer".into(),
+            ));
+        }
     };
-    let client = state.agents.client().ok_or_else(|| ApiError::Unavailable("no agent service is configured".into()))?;
+    let client = state
+        .agents
+        .client()
+        .ok_or_else(|| ApiError::Unavailable("no agent service is configured".into()))?;
     let mut context = std::collections::HashMap::new();
     if let Some(name) = name {
         context.insert("contact_name".to_owned(), name);
@@ -128,14 +155,23 @@ pub async fn draft(
         request_id: format!("draft:{}", uuid::Uuid::new_v4()),
         session_id: latest.as_ref().map(|l| l.2.to_string()).unwrap_or_default(),
     };
-    let response = client.execute(request, Duration::from_secs(10)).await.map_err(|err| match err {
-        ventros_activities::agents::AgentError::Rejected { message, .. } => ApiError::Unprocessable(format!("the agent refused: {message}")),
-        other => {
-            tracing::warn!(error = %other, "agent draft: agent unavailable");
-            ApiError::Unavailable("the agent service is not answering; retry shortly".into())
-        }
-    })?;
-    let actions: Vec<Value> = response.actions.iter().map(|a| json!({"type": a.r#type, "params": a.params, "reason": a.reason})).collect();
+    let response = client
+        .execute(request, Duration::from_secs(10))
+        .await
+        .map_err(|err| match err {
+            ventros_activities::agents::AgentError::Rejected { message, .. } => {
+                ApiError::Unprocessable(format!("the agent refused: {message}"))
+            }
+            other => {
+                tracing::warn!(error = %other, "agent draft: agent unavailable");
+                ApiError::Unavailable("the agent service is not answering; retry shortly".into())
+            }
+        })?;
+    let actions: Vec<Value> = response
+        .actions
+        .iter()
+        .map(|a| json!({"type": a.r#type, "params": a.params, "reason": a.reason}))
+        .collect();
     Ok(Json(json!({
         "contact_id": req.contact_id,
         "agent_type": response.agent_type,

@@ -24,7 +24,10 @@ pub struct CreateApiKey {
 
 /// Lists API keys (never their secrets).
 #[utoipa::path(get, path = "/api/v1/api-keys", tag = "api-keys", responses((status = 200, description = "API keys", body = Value)))]
-pub async fn list(State(state): State<AppState>, Authorized(principal): AsAdmin) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    Authorized(principal): AsAdmin,
+) -> Result<Json<Value>, ApiError> {
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let items: Vec<Value> = sqlx::query_scalar(
         "SELECT jsonb_build_object('id', id, 'name', name, 'prefix', prefix, 'role', role, 'last_used_at', last_used_at,
@@ -38,25 +41,46 @@ pub async fn list(State(state): State<AppState>, Authorized(principal): AsAdmin)
 /// Creates an API key; the response carries the secret, shown only this once.
 #[utoipa::path(post, path = "/api/v1/api-keys", tag = "api-keys", request_body = CreateApiKey,
     responses((status = 201, description = "The key with its secret", body = Value)))]
-pub async fn create(State(state): State<AppState>, Authorized(principal): AsAdmin, ApiJson(req): ApiJson<CreateApiKey>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    Authorized(principal): AsAdmin,
+    ApiJson(req): ApiJson<CreateApiKey>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let name = required_text(&req.name, "name", 200)?;
     let role = req.role.unwrap_or(Role::Agent);
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let key = auth::insert_api_key(&mut *tx, principal.tenant_id, &name, role).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(json!({"id": key.id, "name": name, "prefix": key.prefix, "role": role, "api_key": key.secret}))))
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"id": key.id, "name": name, "prefix": key.prefix, "role": role, "api_key": key.secret}),
+        ),
+    ))
 }
 
 /// Revokes an API key at once.
 #[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys", params(("id" = String, Path)),
     responses((status = 204, description = "Revoked"), (status = 404, description = "No such key")))]
-pub async fn revoke(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    Authorized(principal): AsAdmin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "API key")?;
     if principal.actor == Actor::ApiKey(id) {
-        return Err(ApiError::Conflict("a key cannot revoke itself; use another admin credential".into()));
+        return Err(ApiError::Conflict(
+            "a key cannot revoke itself; use another admin credential".into(),
+        ));
     }
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    execute_found(&mut tx, sqlx::query("UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1").bind(id), || format!("API key {id}")).await?;
+    execute_found(
+        &mut tx,
+        sqlx::query("UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1")
+            .bind(id),
+        || format!("API key {id}"),
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

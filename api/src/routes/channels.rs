@@ -56,7 +56,8 @@ fn waha() -> String {
 fn view(state: &AppState, row: &sqlx::postgres::PgRow) -> Result<Value, ApiError> {
     let id: Uuid = row.try_get("id")?;
     let kind: String = row.try_get("kind")?;
-    let provider = ProviderConfig::decode(&kind, row.try_get("provider_config")?).map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
+    let provider = ProviderConfig::decode(&kind, row.try_get("provider_config")?)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
     let (provider_config, webhook) = match &provider {
         ProviderConfig::Waha(config) => (
             json!({
@@ -102,7 +103,11 @@ fn view(state: &AppState, row: &sqlx::postgres::PgRow) -> Result<Value, ApiError
         .campaign_pacing_for(&kind)
         .map(|pacing| {
             let mut view = json!(pacing);
-            view["clock"] = row.try_get::<Option<Value>, _>("pacing_clock").ok().flatten().unwrap_or(Value::Null);
+            view["clock"] = row
+                .try_get::<Option<Value>, _>("pacing_clock")
+                .ok()
+                .flatten()
+                .unwrap_or(Value::Null);
             view
         });
     Ok(json!({
@@ -143,7 +148,11 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
 /// Creates a channel (admin).
 #[utoipa::path(post, path = "/api/v1/channels", tag = "channels", request_body = CreateChannel,
     responses((status = 201, description = "The channel, with the webhook URL to configure in WAHA", body = Value), (status = 422, description = "Invalid settings")))]
-pub async fn create(State(state): State<AppState>, Authorized(principal): AsAdmin, ApiJson(req): ApiJson<CreateChannel>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    Authorized(principal): AsAdmin,
+    ApiJson(req): ApiJson<CreateChannel>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let name = required_text(&req.name, "name", 200)?;
     let provider = provider_config(&state, &req.kind, req.provider_config)?;
     let settings = req.settings.unwrap_or_default();
@@ -167,25 +176,41 @@ pub async fn create(State(state): State<AppState>, Authorized(principal): AsAdmi
 
 /// Lists channels.
 #[utoipa::path(get, path = "/api/v1/channels", tag = "channels", responses((status = 200, description = "Channels", body = Value)))]
-pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Value>, ApiError> {
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CHANNEL_COLUMNS} FROM channels ORDER BY created_at"))).fetch_all(&mut *tx).await?;
-    let items = rows.iter().map(|r| view(&state, r)).collect::<Result<Vec<_>, _>>()?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {CHANNEL_COLUMNS} FROM channels ORDER BY created_at"
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
+    let items = rows
+        .iter()
+        .map(|r| view(&state, r))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(json!({ "items": items })))
 }
 
 async fn load(tx: &mut sqlx::PgConnection, id: Uuid) -> Result<sqlx::postgres::PgRow, ApiError> {
-    sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE id = $1")))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("channel {id} not found")))
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {CHANNEL_COLUMNS} FROM channels WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("channel {id} not found")))
 }
 
 /// A channel.
 #[utoipa::path(get, path = "/api/v1/channels/{id}", tag = "channels", params(("id" = String, Path)),
     responses((status = 200, description = "The channel", body = Value), (status = 404, description = "No such channel")))]
-pub async fn show(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "channel")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let row = load(&mut tx, id).await?;
@@ -196,9 +221,18 @@ pub async fn show(State(state): State<AppState>, principal: Principal, Path(id):
 /// conversations pick up new settings at their next event.
 #[utoipa::path(patch, path = "/api/v1/channels/{id}", tag = "channels", params(("id" = String, Path)), request_body = UpdateChannel,
     responses((status = 200, description = "The channel", body = Value), (status = 404, description = "No such channel")))]
-pub async fn update(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>, ApiJson(req): ApiJson<UpdateChannel>) -> Result<Json<Value>, ApiError> {
+pub async fn update(
+    State(state): State<AppState>,
+    Authorized(principal): AsAdmin,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UpdateChannel>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "channel")?;
-    let name = req.name.as_deref().map(|n| required_text(n, "name", 200)).transpose()?;
+    let name = req
+        .name
+        .as_deref()
+        .map(|n| required_text(n, "name", 200))
+        .transpose()?;
     if let Some(settings) = &req.settings {
         settings.validate().map_err(ApiError::Unprocessable)?;
     }
@@ -229,15 +263,29 @@ pub async fn update(State(state): State<AppState>, Authorized(principal): AsAdmi
 /// Deletes a channel that has no conversations (one with history stays, so nothing is lost).
 #[utoipa::path(delete, path = "/api/v1/channels/{id}", tag = "channels", params(("id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such channel"), (status = 409, description = "The channel has conversations")))]
-pub async fn delete(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Authorized(principal): AsAdmin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "channel")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     load(&mut tx, id).await?;
-    let used: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM conversation_sessions WHERE channel_id = $1)").bind(id).fetch_one(&mut *tx).await?;
+    let used: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM conversation_sessions WHERE channel_id = $1)",
+    )
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
     if used {
-        return Err(ApiError::Conflict("the channel has conversations; their history would be lost".into()));
+        return Err(ApiError::Conflict(
+            "the channel has conversations; their history would be lost".into(),
+        ));
     }
-    sqlx::query("DELETE FROM channels WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM channels WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -247,23 +295,39 @@ pub async fn delete(State(state): State<AppState>, Authorized(principal): AsAdmi
 #[utoipa::path(get, path = "/api/v1/channels/{id}/session", tag = "channels", params(("id" = String, Path)),
     responses((status = 200, description = "The session", body = Value), (status = 404, description = "No such channel"),
               (status = 503, description = "The provider did not answer")))]
-pub async fn session(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn session(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "channel")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let row = load(&mut tx, id).await?;
     drop(tx);
     let kind: String = row.try_get("kind")?;
-    let provider = ProviderConfig::decode(&kind, row.try_get("provider_config")?).map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
+    let provider = ProviderConfig::decode(&kind, row.try_get("provider_config")?)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
     let reported = json!({"status": row.try_get::<String, _>("status")?, "at": row.try_get::<Option<chrono::DateTime<chrono::Utc>>, _>("status_changed_at")?});
     let live = match &provider {
-        ProviderConfig::Waha(config) => match tokio::time::timeout(std::time::Duration::from_secs(5), state.waha.session(config)).await {
-            Ok(Ok(session)) => json!({"available": true, "name": session["name"], "status": session["status"], "me": session["me"], "engine": session["engine"]}),
+        ProviderConfig::Waha(config) => match tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            state.waha.session(config),
+        )
+        .await
+        {
+            Ok(Ok(session)) => {
+                json!({"available": true, "name": session["name"], "status": session["status"], "me": session["me"], "engine": session["engine"]})
+            }
             Ok(Err(err)) => json!({"available": false, "reason": err.to_string()}),
             Err(_) => json!({"available": false, "reason": "WAHA did not answer within 5 s"}),
         },
         // A Page or Instagram account has no session to scan or restart: it is connected while its
         // access token is valid, which the Send API reports on every send.
-        ProviderConfig::Meta { .. } => json!({"available": null, "reason": "Meta channels have no provider session"}),
+        ProviderConfig::Meta { .. } => {
+            json!({"available": null, "reason": "Meta channels have no provider session"})
+        }
     };
-    Ok(Json(json!({"channel_id": id, "last_webhook_status": reported, "provider": live})))
+    Ok(Json(
+        json!({"channel_id": id, "last_webhook_status": reported, "provider": live}),
+    ))
 }

@@ -58,14 +58,21 @@ pub struct ContactListQuery {
 }
 
 fn like_pattern(text: &str) -> String {
-    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     format!("%{escaped}%")
 }
 
 /// Lists and searches contacts (merged contacts are left out).
 #[utoipa::path(get, path = "/api/v1/contacts", tag = "contacts", params(ContactListQuery),
     responses((status = 200, description = "A page of contacts", body = Value), (status = 400, description = "Bad filter, sort or cursor")))]
-pub async fn list(State(state): State<AppState>, principal: Principal, ApiQuery(q): ApiQuery<ContactListQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(q): ApiQuery<ContactListQuery>,
+) -> Result<Json<Value>, ApiError> {
     let sort = Sort::parse(q.sort.as_deref(), &["created_at", "updated_at"], true)?;
     let limit = page_limit(q.limit)?;
     let text = |v: &Option<String>, field: &str| optional_text(v.as_deref(), field, 200);
@@ -82,7 +89,9 @@ pub async fn list(State(state): State<AppState>, principal: Principal, ApiQuery(
     };
     let attribute = match text(&q.attribute, "attribute")? {
         Some(a) => {
-            let (key, value) = a.split_once(':').ok_or_else(|| ApiError::BadRequest("attribute must be key:value".into()))?;
+            let (key, value) = a
+                .split_once(':')
+                .ok_or_else(|| ApiError::BadRequest("attribute must be key:value".into()))?;
             Some(json!({ key.trim(): value.trim() }))
         }
         None => None,
@@ -145,32 +154,67 @@ fn valid_tags(tags: &[String]) -> Result<Vec<String>, ApiError> {
     if tags.len() > 50 {
         return Err(ApiError::Unprocessable("at most 50 tags".into()));
     }
-    let mut out: Vec<String> = tags.iter().map(|t| required_text(t, "tag", 64)).collect::<Result<_, _>>()?;
+    let mut out: Vec<String> = tags
+        .iter()
+        .map(|t| required_text(t, "tag", 64))
+        .collect::<Result<_, _>>()?;
     out.sort();
     out.dedup();
     Ok(out)
 }
 
 fn valid_attributes(attributes: &Map<String, Value>) -> Result<(), ApiError> {
-    if attributes.len() > 100 || attributes.keys().any(|k| k.is_empty() || k.chars().count() > 64 || k.contains('\0')) {
-        return Err(ApiError::Unprocessable("custom_attributes: at most 100 keys of 1 to 64 characters".into()));
+    if attributes.len() > 100
+        || attributes
+            .keys()
+            .any(|k| k.is_empty() || k.chars().count() > 64 || k.contains('\0'))
+    {
+        return Err(ApiError::Unprocessable(
+            "custom_attributes: at most 100 keys of 1 to 64 characters".into(),
+        ));
     }
-    if serde_json::to_string(attributes).map(|s| s.len()).unwrap_or(usize::MAX) > 16 * 1024 || attributes.values().any(|v| v.to_string().contains("\\u0000")) {
-        return Err(ApiError::Unprocessable("custom_attributes must be under 16 KiB of text".into()));
+    if serde_json::to_string(attributes)
+        .map(|s| s.len())
+        .unwrap_or(usize::MAX)
+        > 16 * 1024
+        || attributes
+            .values()
+            .any(|v| v.to_string().contains("\\u0000"))
+    {
+        return Err(ApiError::Unprocessable(
+            "custom_attributes must be under 16 KiB of text".into(),
+        ));
     }
     Ok(())
 }
 
 /// Adds an identity after checking the channel is the caller's and the address fits its kind.
-async fn insert_identity(tx: &mut Transaction<'static, Postgres>, tenant_id: Uuid, contact_id: Uuid, identity: &IdentityInput) -> Result<Uuid, ApiError> {
+async fn insert_identity(
+    tx: &mut Transaction<'static, Postgres>,
+    tenant_id: Uuid,
+    contact_id: Uuid,
+    identity: &IdentityInput,
+) -> Result<Uuid, ApiError> {
     // Under RLS another tenant's channel is simply not found (foreign keys alone would accept it).
-    let channel_kind: Option<String> = sqlx::query_scalar("SELECT kind FROM channels WHERE id = $1").bind(identity.channel_id).fetch_optional(&mut **tx).await?;
-    let channel_kind = channel_kind.ok_or_else(|| ApiError::Unprocessable(format!("channel {} does not exist", identity.channel_id)))?;
+    let channel_kind: Option<String> =
+        sqlx::query_scalar("SELECT kind FROM channels WHERE id = $1")
+            .bind(identity.channel_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let channel_kind = channel_kind.ok_or_else(|| {
+        ApiError::Unprocessable(format!("channel {} does not exist", identity.channel_id))
+    })?;
     let external_id = identity.external_id.trim();
     let fits = match (channel_kind.as_str(), identity.kind.as_str()) {
-        ("waha", "wa_user") => classify_chat_id(external_id).1 == ChatKind::User && external_id.ends_with("@c.us"),
+        ("waha", "wa_user") => {
+            classify_chat_id(external_id).1 == ChatKind::User && external_id.ends_with("@c.us")
+        }
         ("waha", "wa_lid") => classify_chat_id(external_id).1 == ChatKind::Lid,
-        ("messenger", "psid") | ("instagram", "igsid") => !external_id.is_empty() && external_id.len() <= 64 && external_id.chars().all(|c| c.is_ascii_digit()),
+        ("messenger", "psid") | ("instagram", "igsid") => {
+            !external_id.is_empty()
+                && external_id.len() <= 64
+                && external_id.chars().all(|c| c.is_ascii_digit())
+        }
         _ => false,
     };
     if !fits {
@@ -194,21 +238,36 @@ async fn insert_identity(tx: &mut Transaction<'static, Postgres>, tenant_id: Uui
     .await?
     .rows_affected();
     if inserted == 0 {
-        return Err(ApiError::Conflict("this address already belongs to a contact on this channel; merge the contacts instead".into()));
+        return Err(ApiError::Conflict(
+            "this address already belongs to a contact on this channel; merge the contacts instead"
+                .into(),
+        ));
     }
     Ok(id)
 }
 
-async fn contact_json(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> Result<Value, ApiError> {
-    fetch_one_json(tx, sqlx::query(CONTACT_JSON).bind(id), || format!("contact {id}")).await
+async fn contact_json(
+    tx: &mut Transaction<'static, Postgres>,
+    id: Uuid,
+) -> Result<Value, ApiError> {
+    fetch_one_json(tx, sqlx::query(CONTACT_JSON).bind(id), || {
+        format!("contact {id}")
+    })
+    .await
 }
 
 /// A contact that exists for the caller and has not been merged away, locked for the change.
 async fn lock_contact(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> Result<(), ApiError> {
-    let merged_into: Option<Option<Uuid>> = sqlx::query_scalar("SELECT merged_into FROM contacts WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut **tx).await?;
+    let merged_into: Option<Option<Uuid>> =
+        sqlx::query_scalar("SELECT merged_into FROM contacts WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
     match merged_into {
         None => Err(ApiError::NotFound(format!("contact {id} not found"))),
-        Some(Some(into)) => Err(ApiError::Conflict(format!("contact {id} was merged into {into}"))),
+        Some(Some(into)) => Err(ApiError::Conflict(format!(
+            "contact {id} was merged into {into}"
+        ))),
         Some(None) => Ok(()),
     }
 }
@@ -217,7 +276,11 @@ async fn lock_contact(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> Resu
 #[utoipa::path(post, path = "/api/v1/contacts", tag = "contacts", request_body = CreateContact,
     responses((status = 201, description = "The contact", body = Value), (status = 409, description = "An identity belongs to another contact"),
               (status = 422, description = "Invalid fields")))]
-pub async fn create(State(state): State<AppState>, Authorized(principal): AsAgent, ApiJson(req): ApiJson<CreateContact>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    Authorized(principal): AsAgent,
+    ApiJson(req): ApiJson<CreateContact>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let display_name = optional_text(req.display_name.as_deref(), "display_name", 200)?;
     let tags = valid_tags(&req.tags)?;
     valid_attributes(&req.custom_attributes)?;
@@ -237,13 +300,38 @@ pub async fn create(State(state): State<AppState>, Authorized(principal): AsAgen
     for identity in &req.identities {
         insert_identity(&mut tx, principal.tenant_id, id, identity).await?;
     }
-    append_outbox(&mut tx, principal.tenant_id, "contact.created", "contact", id, json!({"contact_id": id, "source": "api"})).await?;
+    append_outbox(
+        &mut tx,
+        principal.tenant_id,
+        "contact.created",
+        "contact",
+        id,
+        json!({"contact_id": id, "source": "api"}),
+    )
+    .await?;
     if !req.custom_attributes.is_empty() || display_name.is_some() {
-        let changes = json!({"custom_attributes": req.custom_attributes, "display_name": display_name});
-        append_outbox(&mut tx, principal.tenant_id, "contact.updated", "contact", id, json!({"contact_id": id, "changes": changes})).await?;
+        let changes =
+            json!({"custom_attributes": req.custom_attributes, "display_name": display_name});
+        append_outbox(
+            &mut tx,
+            principal.tenant_id,
+            "contact.updated",
+            "contact",
+            id,
+            json!({"contact_id": id, "changes": changes}),
+        )
+        .await?;
     }
     for tag in &tags {
-        append_outbox(&mut tx, principal.tenant_id, "contact.tagged", "contact", id, json!({"contact_id": id, "tag": tag})).await?;
+        append_outbox(
+            &mut tx,
+            principal.tenant_id,
+            "contact.tagged",
+            "contact",
+            id,
+            json!({"contact_id": id, "tag": tag}),
+        )
+        .await?;
     }
     let contact = contact_json(&mut tx, id).await?;
     tx.commit().await?;
@@ -253,7 +341,11 @@ pub async fn create(State(state): State<AppState>, Authorized(principal): AsAgen
 /// A contact with identities, deals and conversations.
 #[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = String, Path)),
     responses((status = 200, description = "The contact", body = Value), (status = 404, description = "No such contact")))]
-pub async fn show(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "contact")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     Ok(Json(contact_json(&mut tx, id).await?))
@@ -276,7 +368,9 @@ pub struct UpdateContact {
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
-fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(deserializer).map(Some)
 }
 
@@ -284,7 +378,12 @@ fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<O
 /// opt-out.
 #[utoipa::path(patch, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = String, Path)), request_body = UpdateContact,
     responses((status = 200, description = "The contact", body = Value), (status = 404, description = "No such contact")))]
-pub async fn update(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>, ApiJson(req): ApiJson<UpdateContact>) -> Result<Json<Value>, ApiError> {
+pub async fn update(
+    State(state): State<AppState>,
+    Authorized(principal): AsAgent,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UpdateContact>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "contact")?;
     let display_name = match &req.display_name {
         Some(name) => Some(optional_text(name.as_deref(), "display_name", 200)?),
@@ -296,34 +395,63 @@ pub async fn update(State(state): State<AppState>, Authorized(principal): AsAgen
     let tags = req.tags.as_deref().map(valid_tags).transpose()?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     lock_contact(&mut tx, id).await?;
-    let old_tags: Vec<String> = sqlx::query_scalar("SELECT tags FROM contacts WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
+    let old_tags: Vec<String> = sqlx::query_scalar("SELECT tags FROM contacts WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
     if let Some(name) = &display_name {
-        sqlx::query("UPDATE contacts SET display_name = $2 WHERE id = $1").bind(id).bind(name).execute(&mut *tx).await?;
+        sqlx::query("UPDATE contacts SET display_name = $2 WHERE id = $1")
+            .bind(id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
     }
     if let Some(attributes) = &req.custom_attributes {
-        let (set, removed): (Map<String, Value>, Vec<String>) = attributes.iter().fold((Map::new(), Vec::new()), |(mut set, mut removed), (k, v)| {
-            if v.is_null() {
-                removed.push(k.clone());
-            } else {
-                set.insert(k.clone(), v.clone());
-            }
-            (set, removed)
-        });
+        let (set, removed): (Map<String, Value>, Vec<String>) = attributes.iter().fold(
+            (Map::new(), Vec::new()),
+            |(mut set, mut removed), (k, v)| {
+                if v.is_null() {
+                    removed.push(k.clone());
+                } else {
+                    set.insert(k.clone(), v.clone());
+                }
+                (set, removed)
+            },
+        );
         sqlx::query("UPDATE contacts SET custom_attributes = (custom_attributes - $3::text[]) || $2 WHERE id = $1")
             .bind(id)
             .bind(Value::Object(set))
             .bind(&removed)
             .execute(&mut *tx)
             .await?;
-        let size: i32 = sqlx::query_scalar("SELECT octet_length(custom_attributes::text) FROM contacts WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
+        let size: i32 = sqlx::query_scalar(
+            "SELECT octet_length(custom_attributes::text) FROM contacts WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
         if size > 32 * 1024 {
-            return Err(ApiError::Unprocessable("custom_attributes would exceed 32 KiB".into()));
+            return Err(ApiError::Unprocessable(
+                "custom_attributes would exceed 32 KiB".into(),
+            ));
         }
     }
     if let Some(tags) = &tags {
-        sqlx::query("UPDATE contacts SET tags = $2 WHERE id = $1").bind(id).bind(tags).execute(&mut *tx).await?;
+        sqlx::query("UPDATE contacts SET tags = $2 WHERE id = $1")
+            .bind(id)
+            .bind(tags)
+            .execute(&mut *tx)
+            .await?;
         for tag in tags.iter().filter(|t| !old_tags.contains(t)) {
-            append_outbox(&mut tx, principal.tenant_id, "contact.tagged", "contact", id, json!({"contact_id": id, "tag": tag})).await?;
+            append_outbox(
+                &mut tx,
+                principal.tenant_id,
+                "contact.tagged",
+                "contact",
+                id,
+                json!({"contact_id": id, "tag": tag}),
+            )
+            .await?;
         }
     }
     if let Some(opted_out) = req.opted_out {
@@ -337,13 +465,33 @@ pub async fn update(State(state): State<AppState>, Authorized(principal): AsAgen
         .await?
         .rows_affected();
         if changed > 0 {
-            let event = if opted_out { "contact.opted_out" } else { "contact.opted_in" };
-            append_outbox(&mut tx, principal.tenant_id, event, "contact", id, json!({"contact_id": id})).await?;
+            let event = if opted_out {
+                "contact.opted_out"
+            } else {
+                "contact.opted_in"
+            };
+            append_outbox(
+                &mut tx,
+                principal.tenant_id,
+                event,
+                "contact",
+                id,
+                json!({"contact_id": id}),
+            )
+            .await?;
         }
     }
     if display_name.is_some() || req.custom_attributes.is_some() {
         let changes = json!({"custom_attributes": req.custom_attributes, "display_name": display_name.flatten()});
-        append_outbox(&mut tx, principal.tenant_id, "contact.updated", "contact", id, json!({"contact_id": id, "changes": changes})).await?;
+        append_outbox(
+            &mut tx,
+            principal.tenant_id,
+            "contact.updated",
+            "contact",
+            id,
+            json!({"contact_id": id, "changes": changes}),
+        )
+        .await?;
     }
     let contact = contact_json(&mut tx, id).await?;
     tx.commit().await?;
@@ -354,7 +502,11 @@ pub async fn update(State(state): State<AppState>, Authorized(principal): AsAgen
 /// memories): the right to be forgotten.
 #[utoipa::path(delete, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such contact")))]
-pub async fn delete(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Authorized(principal): AsAdmin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "contact")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let open_merge: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM contact_merges WHERE status = 'running' AND (source_contact_id = $1 OR target_contact_id = $1))")
@@ -362,11 +514,21 @@ pub async fn delete(State(state): State<AppState>, Authorized(principal): AsAdmi
         .fetch_one(&mut *tx)
         .await?;
     if open_merge {
-        return Err(ApiError::Conflict("the contact is being merged; retry when the merge completes".into()));
+        return Err(ApiError::Conflict(
+            "the contact is being merged; retry when the merge completes".into(),
+        ));
     }
     // Tombstones that point here go with it.
-    sqlx::query("DELETE FROM contacts WHERE merged_into = $1").bind(id).execute(&mut *tx).await?;
-    execute_found(&mut tx, sqlx::query("DELETE FROM contacts WHERE id = $1").bind(id), || format!("contact {id}")).await?;
+    sqlx::query("DELETE FROM contacts WHERE merged_into = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    execute_found(
+        &mut tx,
+        sqlx::query("DELETE FROM contacts WHERE id = $1").bind(id),
+        || format!("contact {id}"),
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -380,7 +542,12 @@ pub struct TagBody {
 /// Adds a tag.
 #[utoipa::path(post, path = "/api/v1/contacts/{id}/tags", tag = "contacts", params(("id" = String, Path)), request_body = TagBody,
     responses((status = 200, description = "The contact", body = Value), (status = 404, description = "No such contact")))]
-pub async fn add_tag(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>, ApiJson(req): ApiJson<TagBody>) -> Result<Json<Value>, ApiError> {
+pub async fn add_tag(
+    State(state): State<AppState>,
+    Authorized(principal): AsAgent,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<TagBody>,
+) -> Result<Json<Value>, ApiError> {
     let tag = required_text(&req.tag, "tag", 64)?;
     change_tag(&state, principal, &id, &tag, true).await
 }
@@ -388,23 +555,52 @@ pub async fn add_tag(State(state): State<AppState>, Authorized(principal): AsAge
 /// Removes a tag.
 #[utoipa::path(delete, path = "/api/v1/contacts/{id}/tags/{tag}", tag = "contacts", params(("id" = String, Path), ("tag" = String, Path)),
     responses((status = 200, description = "The contact", body = Value), (status = 404, description = "No such contact")))]
-pub async fn remove_tag(State(state): State<AppState>, Authorized(principal): AsAgent, Path((id, tag)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+pub async fn remove_tag(
+    State(state): State<AppState>,
+    Authorized(principal): AsAgent,
+    Path((id, tag)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
     change_tag(&state, principal, &id, &tag, false).await
 }
 
 /// Adds or removes one tag; only a real change writes `contact.tagged` / `contact.untagged`.
-async fn change_tag(state: &AppState, principal: Principal, id: &str, tag: &str, add: bool) -> Result<Json<Value>, ApiError> {
+async fn change_tag(
+    state: &AppState,
+    principal: Principal,
+    id: &str,
+    tag: &str,
+    add: bool,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(id, "contact")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     lock_contact(&mut tx, id).await?;
     let (sql, event) = if add {
-        ("UPDATE contacts SET tags = array_append(tags, $2) WHERE id = $1 AND NOT tags @> ARRAY[$2]::text[] AND cardinality(tags) < 50", "contact.tagged")
+        (
+            "UPDATE contacts SET tags = array_append(tags, $2) WHERE id = $1 AND NOT tags @> ARRAY[$2]::text[] AND cardinality(tags) < 50",
+            "contact.tagged",
+        )
     } else {
-        ("UPDATE contacts SET tags = array_remove(tags, $2) WHERE id = $1 AND tags @> ARRAY[$2]::text[]", "contact.untagged")
+        (
+            "UPDATE contacts SET tags = array_remove(tags, $2) WHERE id = $1 AND tags @> ARRAY[$2]::text[]",
+            "contact.untagged",
+        )
     };
-    let changed = sqlx::query(sql).bind(id).bind(tag).execute(&mut *tx).await?.rows_affected();
+    let changed = sqlx::query(sql)
+        .bind(id)
+        .bind(tag)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
     if changed > 0 {
-        append_outbox(&mut tx, principal.tenant_id, event, "contact", id, json!({"contact_id": id, "tag": tag})).await?;
+        append_outbox(
+            &mut tx,
+            principal.tenant_id,
+            event,
+            "contact",
+            id,
+            json!({"contact_id": id, "tag": tag}),
+        )
+        .await?;
     }
     let contact = contact_json(&mut tx, id).await?;
     tx.commit().await?;
@@ -433,8 +629,15 @@ pub async fn add_identity(
 #[utoipa::path(delete, path = "/api/v1/contacts/{id}/identities/{identity_id}", tag = "contacts",
     params(("id" = String, Path), ("identity_id" = String, Path)),
     responses((status = 204, description = "Removed"), (status = 404, description = "No such identity"), (status = 409, description = "The identity has conversations")))]
-pub async fn remove_identity(State(state): State<AppState>, Authorized(principal): AsAgent, Path((id, identity_id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
-    let (id, identity_id) = (parse_id(&id, "contact")?, parse_id(&identity_id, "identity")?);
+pub async fn remove_identity(
+    State(state): State<AppState>,
+    Authorized(principal): AsAgent,
+    Path((id, identity_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let (id, identity_id) = (
+        parse_id(&id, "contact")?,
+        parse_id(&identity_id, "identity")?,
+    );
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let used: Option<bool> = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM conversation_sessions s WHERE s.identity_id = i.id) FROM contact_identities i WHERE i.id = $1 AND i.contact_id = $2",
@@ -444,11 +647,22 @@ pub async fn remove_identity(State(state): State<AppState>, Authorized(principal
     .fetch_optional(&mut *tx)
     .await?;
     match used {
-        None => return Err(ApiError::NotFound(format!("identity {identity_id} not found on contact {id}"))),
-        Some(true) => return Err(ApiError::Conflict("this identity has conversations and cannot be removed".into())),
+        None => {
+            return Err(ApiError::NotFound(format!(
+                "identity {identity_id} not found on contact {id}"
+            )));
+        }
+        Some(true) => {
+            return Err(ApiError::Conflict(
+                "this identity has conversations and cannot be removed".into(),
+            ));
+        }
         Some(false) => {}
     }
-    sqlx::query("DELETE FROM contact_identities WHERE id = $1").bind(identity_id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM contact_identities WHERE id = $1")
+        .bind(identity_id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -466,11 +680,18 @@ pub struct MergeBody {
 #[utoipa::path(post, path = "/api/v1/contacts/{id}/merge", tag = "contacts", params(("id" = String, Path)), request_body = MergeBody,
     responses((status = 202, description = "Merge started (or already running)", body = Value), (status = 404, description = "No such contact"),
               (status = 409, description = "Already merged, or one of the contacts is in another merge")))]
-pub async fn merge(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>, ApiJson(req): ApiJson<MergeBody>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn merge(
+    State(state): State<AppState>,
+    Authorized(principal): AsAgent,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<MergeBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let target = parse_id(&id, "contact")?;
     let source = req.merge_contact_id;
     if source == target {
-        return Err(ApiError::Unprocessable("a contact cannot be merged into itself".into()));
+        return Err(ApiError::Unprocessable(
+            "a contact cannot be merged into itself".into(),
+        ));
     }
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     lock_contact(&mut tx, target).await?;
@@ -485,7 +706,11 @@ pub async fn merge(State(state): State<AppState>, Authorized(principal): AsAgent
     let merge_id = match running {
         // The same request again (a client retry, or one whose workflow start failed): resume it.
         Some((id, s, t)) if s == source && t == target => id,
-        Some(_) => return Err(ApiError::Conflict("one of these contacts is already being merged".into())),
+        Some(_) => {
+            return Err(ApiError::Conflict(
+                "one of these contacts is already being merged".into(),
+            ));
+        }
         None => {
             let id = Uuid::now_v7();
             sqlx::query(
@@ -507,26 +732,48 @@ pub async fn merge(State(state): State<AppState>, Authorized(principal): AsAgent
     tx.commit().await?;
     let workflow_id = ids::contact_merge_workflow_id(principal.tenant_id, merge_id);
     let client = state.temporal.client().await?;
-    let options = WorkflowStartOptions::new(state.config.task_queue.clone(), workflow_id.clone()).id_conflict_policy(WorkflowIdConflictPolicy::UseExisting).build();
-    let input = ContactMergeInput { tenant_id: principal.tenant_id, merge_id };
-    match tokio::time::timeout(state.config.temporal_deadline, client.start_workflow(ContactMerge::run, input, options)).await {
+    let options = WorkflowStartOptions::new(state.config.task_queue.clone(), workflow_id.clone())
+        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+        .build();
+    let input = ContactMergeInput {
+        tenant_id: principal.tenant_id,
+        merge_id,
+    };
+    match tokio::time::timeout(
+        state.config.temporal_deadline,
+        client.start_workflow(ContactMerge::run, input, options),
+    )
+    .await
+    {
         Ok(Ok(_)) => {}
         Ok(Err(err)) => {
             tracing::error!(error = %err, "starting ContactMerge failed");
-            return Err(ApiError::Unavailable("the merge is recorded but did not start; repeat the request".into()));
+            return Err(ApiError::Unavailable(
+                "the merge is recorded but did not start; repeat the request".into(),
+            ));
         }
-        Err(_) => return Err(ApiError::Unavailable("Temporal did not answer in time; repeat the request".into())),
+        Err(_) => {
+            return Err(ApiError::Unavailable(
+                "Temporal did not answer in time; repeat the request".into(),
+            ));
+        }
     }
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"id": merge_id, "status": "running", "source_contact_id": source, "target_contact_id": target, "workflow": state.config.workflow_link(&workflow_id)})),
+        Json(
+            json!({"id": merge_id, "status": "running", "source_contact_id": source, "target_contact_id": target, "workflow": state.config.workflow_link(&workflow_id)}),
+        ),
     ))
 }
 
 /// A merge and what it moved.
 #[utoipa::path(get, path = "/api/v1/contact-merges/{id}", tag = "contacts", params(("id" = String, Path)),
     responses((status = 200, description = "The merge", body = Value), (status = 404, description = "No such merge")))]
-pub async fn show_merge(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn show_merge(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "merge")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let mut merge = fetch_one_json(

@@ -38,19 +38,34 @@ pub struct DealListQuery {
 }
 
 fn valid_status(status: &str) -> Result<(), ApiError> {
-    if matches!(status, "open" | "won" | "lost") { Ok(()) } else { Err(ApiError::BadRequest("status must be open, won or lost".into())) }
+    if matches!(status, "open" | "won" | "lost") {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(
+            "status must be open, won or lost".into(),
+        ))
+    }
 }
 
 async fn deal_json(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> Result<Value, ApiError> {
-    fetch_one_json(tx, sqlx::query(sqlx::AssertSqlSafe(format!("SELECT to_jsonb(t) FROM (SELECT {DEAL_COLUMNS}{DEAL_FROM} WHERE d.id = $1) t"))).bind(id), || {
-        format!("deal {id}")
-    })
+    fetch_one_json(
+        tx,
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT to_jsonb(t) FROM (SELECT {DEAL_COLUMNS}{DEAL_FROM} WHERE d.id = $1) t"
+        )))
+        .bind(id),
+        || format!("deal {id}"),
+    )
     .await
 }
 
 /// Lists deals (filter by pipeline, stage, contact or status).
 #[utoipa::path(get, path = "/api/v1/deals", tag = "deals", params(DealListQuery), responses((status = 200, description = "A page of deals", body = Value)))]
-pub async fn list(State(state): State<AppState>, principal: Principal, ApiQuery(q): ApiQuery<DealListQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(q): ApiQuery<DealListQuery>,
+) -> Result<Json<Value>, ApiError> {
     if let Some(status) = &q.status {
         valid_status(status)?;
     }
@@ -58,7 +73,10 @@ pub async fn list(State(state): State<AppState>, principal: Principal, ApiQuery(
     let limit = page_limit(q.limit)?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let page = fetch_page(&mut tx, sort, q.cursor.as_deref(), limit, |qb| {
-        qb.push("SELECT ").push(DEAL_COLUMNS).push(DEAL_FROM).push(" WHERE true");
+        qb.push("SELECT ")
+            .push(DEAL_COLUMNS)
+            .push(DEAL_FROM)
+            .push(" WHERE true");
         if let Some(pipeline_id) = q.pipeline_id {
             qb.push(" AND d.pipeline_id = ").push_bind(pipeline_id);
         }
@@ -92,32 +110,69 @@ pub struct CreateDeal {
 #[utoipa::path(post, path = "/api/v1/deals", tag = "deals", request_body = CreateDeal,
     responses((status = 201, description = "The deal", body = Value), (status = 409, description = "The contact already has an open deal in this pipeline"),
               (status = 422, description = "Unknown contact, pipeline or stage")))]
-pub async fn create(State(state): State<AppState>, Authorized(principal): AsAgent, ApiJson(req): ApiJson<CreateDeal>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    Authorized(principal): AsAgent,
+    ApiJson(req): ApiJson<CreateDeal>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let title = required_text(&req.title, "title", 200)?;
     let source = optional_text(req.source.as_deref(), "source", 100)?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     // Every referenced id is looked up under RLS: another tenant's ids are simply unknown.
-    let contact: Option<Option<Uuid>> = sqlx::query_scalar("SELECT merged_into FROM contacts WHERE id = $1").bind(req.contact_id).fetch_optional(&mut *tx).await?;
+    let contact: Option<Option<Uuid>> =
+        sqlx::query_scalar("SELECT merged_into FROM contacts WHERE id = $1")
+            .bind(req.contact_id)
+            .fetch_optional(&mut *tx)
+            .await?;
     match contact {
-        None => return Err(ApiError::Unprocessable(format!("contact {} does not exist", req.contact_id))),
-        Some(Some(into)) => return Err(ApiError::Unprocessable(format!("contact {} was merged into {into}", req.contact_id))),
+        None => {
+            return Err(ApiError::Unprocessable(format!(
+                "contact {} does not exist",
+                req.contact_id
+            )));
+        }
+        Some(Some(into)) => {
+            return Err(ApiError::Unprocessable(format!(
+                "contact {} was merged into {into}",
+                req.contact_id
+            )));
+        }
         Some(None) => {}
     }
     let pipeline_id = match req.pipeline_id {
         Some(id) => {
-            let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pipelines WHERE id = $1)").bind(id).fetch_one(&mut *tx).await?;
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pipelines WHERE id = $1)")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
             if !exists {
-                return Err(ApiError::Unprocessable(format!("pipeline {id} does not exist")));
+                return Err(ApiError::Unprocessable(format!(
+                    "pipeline {id} does not exist"
+                )));
             }
             id
         }
         None => default_pipeline(&mut tx, principal.tenant_id).await?,
     };
     let stage: Option<(Uuid, String)> = match req.stage_id {
-        Some(id) => sqlx::query_as("SELECT id, key FROM pipeline_stages WHERE id = $1 AND pipeline_id = $2").bind(id).bind(pipeline_id).fetch_optional(&mut *tx).await?,
-        None => sqlx::query_as("SELECT id, key FROM pipeline_stages WHERE pipeline_id = $1 ORDER BY position LIMIT 1").bind(pipeline_id).fetch_optional(&mut *tx).await?,
+        Some(id) => {
+            sqlx::query_as("SELECT id, key FROM pipeline_stages WHERE id = $1 AND pipeline_id = $2")
+                .bind(id)
+                .bind(pipeline_id)
+                .fetch_optional(&mut *tx)
+                .await?
+        }
+        None => sqlx::query_as(
+            "SELECT id, key FROM pipeline_stages WHERE pipeline_id = $1 ORDER BY position LIMIT 1",
+        )
+        .bind(pipeline_id)
+        .fetch_optional(&mut *tx)
+        .await?,
     };
-    let (stage_id, stage_key) = stage.ok_or_else(|| ApiError::Unprocessable("the stage does not exist in this pipeline".into()))?;
+    let (stage_id, stage_key) = stage.ok_or_else(|| {
+        ApiError::Unprocessable("the stage does not exist in this pipeline".into())
+    })?;
     let id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO deals (id, tenant_id, pipeline_id, stage_id, contact_id, title, source, status, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -133,7 +188,15 @@ pub async fn create(State(state): State<AppState>, Authorized(principal): AsAgen
     .bind(principal.label())
     .execute(&mut *tx)
     .await?;
-    append_outbox(&mut tx, principal.tenant_id, "deal.created", "deal", id, json!({"deal_id": id, "contact_id": req.contact_id, "stage": stage_key})).await?;
+    append_outbox(
+        &mut tx,
+        principal.tenant_id,
+        "deal.created",
+        "deal",
+        id,
+        json!({"deal_id": id, "contact_id": req.contact_id, "stage": stage_key}),
+    )
+    .await?;
     let deal = deal_json(&mut tx, id).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(deal)))
@@ -150,7 +213,11 @@ fn status_of_stage(key: &str) -> &'static str {
 /// A deal.
 #[utoipa::path(get, path = "/api/v1/deals/{id}", tag = "deals", params(("id" = String, Path)),
     responses((status = 200, description = "The deal", body = Value), (status = 404, description = "No such deal")))]
-pub async fn show(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "deal")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     Ok(Json(deal_json(&mut tx, id).await?))
@@ -167,17 +234,40 @@ pub struct UpdateDeal {
 /// Renames a deal or sets its status.
 #[utoipa::path(patch, path = "/api/v1/deals/{id}", tag = "deals", params(("id" = String, Path)), request_body = UpdateDeal,
     responses((status = 200, description = "The deal", body = Value), (status = 404, description = "No such deal")))]
-pub async fn update(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>, ApiJson(req): ApiJson<UpdateDeal>) -> Result<Json<Value>, ApiError> {
+pub async fn update(
+    State(state): State<AppState>,
+    Authorized(principal): AsAgent,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UpdateDeal>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "deal")?;
-    let title = req.title.as_deref().map(|t| required_text(t, "title", 200)).transpose()?;
+    let title = req
+        .title
+        .as_deref()
+        .map(|t| required_text(t, "title", 200))
+        .transpose()?;
     if let Some(status) = &req.status {
-        valid_status(status).map_err(|_| ApiError::Unprocessable("status must be open, won or lost".into()))?;
+        valid_status(status)
+            .map_err(|_| ApiError::Unprocessable("status must be open, won or lost".into()))?;
     }
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let change = sqlx::query("UPDATE deals SET title = coalesce($2, title), status = coalesce($3, status) WHERE id = $1").bind(id).bind(title).bind(&req.status);
+    let change = sqlx::query(
+        "UPDATE deals SET title = coalesce($2, title), status = coalesce($3, status) WHERE id = $1",
+    )
+    .bind(id)
+    .bind(title)
+    .bind(&req.status);
     execute_found(&mut tx, change, || format!("deal {id}")).await?;
     if let Some(status) = &req.status {
-        append_outbox(&mut tx, principal.tenant_id, "deal.status_changed", "deal", id, json!({"deal_id": id, "status": status})).await?;
+        append_outbox(
+            &mut tx,
+            principal.tenant_id,
+            "deal.status_changed",
+            "deal",
+            id,
+            json!({"deal_id": id, "status": status}),
+        )
+        .await?;
     }
     let deal = deal_json(&mut tx, id).await?;
     tx.commit().await?;
@@ -187,11 +277,28 @@ pub async fn update(State(state): State<AppState>, Authorized(principal): AsAgen
 /// Deletes a deal.
 #[utoipa::path(delete, path = "/api/v1/deals/{id}", tag = "deals", params(("id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such deal")))]
-pub async fn delete(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Authorized(principal): AsAgent,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "deal")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    execute_found(&mut tx, sqlx::query("DELETE FROM deals WHERE id = $1").bind(id), || format!("deal {id}")).await?;
-    append_outbox(&mut tx, principal.tenant_id, "deal.deleted", "deal", id, json!({"deal_id": id})).await?;
+    execute_found(
+        &mut tx,
+        sqlx::query("DELETE FROM deals WHERE id = $1").bind(id),
+        || format!("deal {id}"),
+    )
+    .await?;
+    append_outbox(
+        &mut tx,
+        principal.tenant_id,
+        "deal.deleted",
+        "deal",
+        id,
+        json!({"deal_id": id}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -207,7 +314,12 @@ pub struct MoveDeal {
 #[utoipa::path(post, path = "/api/v1/deals/{id}/move", tag = "deals", params(("id" = String, Path)), request_body = MoveDeal,
     responses((status = 200, description = "The deal", body = Value), (status = 404, description = "No such deal"),
               (status = 422, description = "The stage is not in the deal's pipeline")))]
-pub async fn move_stage(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>, ApiJson(req): ApiJson<MoveDeal>) -> Result<Json<Value>, ApiError> {
+pub async fn move_stage(
+    State(state): State<AppState>,
+    Authorized(principal): AsAgent,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<MoveDeal>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "deal")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let current: Option<(Uuid, Uuid, String)> = sqlx::query_as(
@@ -216,11 +328,27 @@ pub async fn move_stage(State(state): State<AppState>, Authorized(principal): As
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
-    let (pipeline_id, from_stage, from_key) = current.ok_or_else(|| ApiError::NotFound(format!("deal {id} not found")))?;
-    let key: Option<String> = sqlx::query_scalar("SELECT key FROM pipeline_stages WHERE id = $1 AND pipeline_id = $2").bind(req.stage_id).bind(pipeline_id).fetch_optional(&mut *tx).await?;
-    let key = key.ok_or_else(|| ApiError::Unprocessable(format!("stage {} is not in this deal's pipeline", req.stage_id)))?;
+    let (pipeline_id, from_stage, from_key) =
+        current.ok_or_else(|| ApiError::NotFound(format!("deal {id} not found")))?;
+    let key: Option<String> =
+        sqlx::query_scalar("SELECT key FROM pipeline_stages WHERE id = $1 AND pipeline_id = $2")
+            .bind(req.stage_id)
+            .bind(pipeline_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let key = key.ok_or_else(|| {
+        ApiError::Unprocessable(format!(
+            "stage {} is not in this deal's pipeline",
+            req.stage_id
+        ))
+    })?;
     if from_stage != req.stage_id {
-        sqlx::query("UPDATE deals SET stage_id = $2, status = $3 WHERE id = $1").bind(id).bind(req.stage_id).bind(status_of_stage(&key)).execute(&mut *tx).await?;
+        sqlx::query("UPDATE deals SET stage_id = $2, status = $3 WHERE id = $1")
+            .bind(id)
+            .bind(req.stage_id)
+            .bind(status_of_stage(&key))
+            .execute(&mut *tx)
+            .await?;
         append_outbox(
             &mut tx,
             principal.tenant_id,

@@ -18,7 +18,11 @@ pub async fn healthz() -> Json<Value> {
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let deadline = state.config.temporal_deadline;
     let database = matches!(
-        tokio::time::timeout(deadline, sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool)).await,
+        tokio::time::timeout(
+            deadline,
+            sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool)
+        )
+        .await,
         Ok(Ok(1))
     );
     let temporal = match state.temporal.client().await {
@@ -27,14 +31,27 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             // means the server answered.
             let handle = client.get_workflow_handle::<UntypedWorkflow>("ventros-readiness-probe");
             matches!(
-                tokio::time::timeout(deadline, handle.describe(WorkflowDescribeOptions::default())).await,
+                tokio::time::timeout(
+                    deadline,
+                    handle.describe(WorkflowDescribeOptions::default())
+                )
+                .await,
                 Ok(Ok(_)) | Ok(Err(WorkflowInteractionError::NotFound(_)))
             )
         }
         Err(_) => false,
     };
     let ready = database && temporal;
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let word = |ok: bool| if ok { "ok" } else { "unavailable" };
-    (status, Json(json!({"status": word(ready), "checks": {"postgres": word(database), "temporal": word(temporal)}})))
+    (
+        status,
+        Json(
+            json!({"status": word(ready), "checks": {"postgres": word(database), "temporal": word(temporal)}}),
+        ),
+    )
 }

@@ -29,18 +29,43 @@ pub struct MemoryClient(Option<(MemoryServiceClient<Channel>, InternalAuth)>);
 
 impl MemoryClient {
     /// `address` is `host:port` or a URL; None answers 503 on the memory routes.
-    pub fn connect_lazy(address: Option<&str>, auth: InternalAuth) -> Result<Self, tonic::transport::Error> {
-        let Some(address) = address else { return Ok(MemoryClient(None)) };
-        let url = if address.contains("://") { address.to_owned() } else { format!("http://{address}") };
-        let endpoint = Endpoint::from_shared(url)?.connect_timeout(Duration::from_secs(2)).tcp_nodelay(true);
-        Ok(MemoryClient(Some((MemoryServiceClient::new(endpoint.connect_lazy()), auth))))
+    pub fn connect_lazy(
+        address: Option<&str>,
+        auth: InternalAuth,
+    ) -> Result<Self, tonic::transport::Error> {
+        let Some(address) = address else {
+            return Ok(MemoryClient(None));
+        };
+        let url = if address.contains("://") {
+            address.to_owned()
+        } else {
+            format!("http://{address}")
+        };
+        let endpoint = Endpoint::from_shared(url)?
+            .connect_timeout(Duration::from_secs(2))
+            .tcp_nodelay(true);
+        Ok(MemoryClient(Some((
+            MemoryServiceClient::new(endpoint.connect_lazy()),
+            auth,
+        ))))
     }
 
     /// A client, and `request` readied for `tenant_id` (deadline and credentials).
-    fn client<T>(&self, request: &mut tonic::Request<T>, tenant_id: uuid::Uuid) -> Result<MemoryServiceClient<Channel>, ApiError> {
-        let (client, auth) = self.0.clone().ok_or_else(|| ApiError::Unavailable("no memory service is configured (MEMORY_ADDRESS)".into()))?;
+    fn client<T>(
+        &self,
+        request: &mut tonic::Request<T>,
+        tenant_id: uuid::Uuid,
+    ) -> Result<MemoryServiceClient<Channel>, ApiError> {
+        let (client, auth) = self.0.clone().ok_or_else(|| {
+            ApiError::Unavailable("no memory service is configured (MEMORY_ADDRESS)".into())
+        })?;
         request.set_timeout(DEADLINE);
-        auth.attach(request, Some(tenant_id), None, DEADLINE + Duration::from_secs(5));
+        auth.attach(
+            request,
+            Some(tenant_id),
+            None,
+            DEADLINE + Duration::from_secs(5),
+        );
         Ok(client)
     }
 }
@@ -63,7 +88,10 @@ fn ts(t: &Option<prost_types::Timestamp>) -> Value {
 }
 
 fn timestamp(d: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: d.timestamp(), nanos: d.timestamp_subsec_nanos() as i32 }
+    prost_types::Timestamp {
+        seconds: d.timestamp(),
+        nanos: d.timestamp_subsec_nanos() as i32,
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -94,20 +122,42 @@ pub async fn search(
     let contact_id = parse_id(&id, "contact")?;
     let query = params.q.unwrap_or_default();
     if query.trim().is_empty() {
-        return Err(ApiError::BadRequest("q (the search text) is required".into()));
+        return Err(ApiError::BadRequest(
+            "q (the search text) is required".into(),
+        ));
     }
-    let mode = match params.mode.as_deref().unwrap_or("hybrid").to_ascii_lowercase().as_str() {
+    let mode = match params
+        .mode
+        .as_deref()
+        .unwrap_or("hybrid")
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "hybrid" => MemorySearchMode::Hybrid,
         "vector" | "vector_only" => MemorySearchMode::VectorOnly,
         "keyword" | "keyword_only" => MemorySearchMode::KeywordOnly,
         "graph" | "graph_only" => MemorySearchMode::GraphOnly,
-        other => return Err(ApiError::BadRequest(format!("unknown mode {other:?}: hybrid, vector, keyword or graph"))),
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "unknown mode {other:?}: hybrid, vector, keyword or graph"
+            )));
+        }
     };
     let limit = params.limit.unwrap_or(10);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::BadRequest("limit must be between 1 and 100".into()));
+        return Err(ApiError::BadRequest(
+            "limit must be between 1 and 100".into(),
+        ));
     }
-    let memory_types = params.types.map(|t| t.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+    let memory_types = params
+        .types
+        .map(|t| {
+            t.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
     let mut request = tonic::Request::new(MemorySearchRequest {
         contact_id: contact_id.to_string(),
         query,
@@ -118,7 +168,13 @@ pub async fn search(
         as_of: params.as_of.map(timestamp),
         ..Default::default()
     });
-    let response = state.memory.client(&mut request, tenant.tenant_id)?.search_memories(request).await.map_err(status_error)?.into_inner();
+    let response = state
+        .memory
+        .client(&mut request, tenant.tenant_id)?
+        .search_memories(request)
+        .await
+        .map_err(status_error)?
+        .into_inner();
     let items: Vec<Value> = response
         .memories
         .into_iter()
@@ -130,7 +186,9 @@ pub async fn search(
             })
         })
         .collect();
-    Ok(Json(json!({"items": items, "total_count": response.total_count, "search_latency_ms": response.search_latency_ms})))
+    Ok(Json(
+        json!({"items": items, "total_count": response.total_count, "search_latency_ms": response.search_latency_ms}),
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -169,7 +227,15 @@ pub async fn graph(
         as_of: params.as_of.map(timestamp),
         include_history: params.history,
     });
-    let graph: Graph = state.memory.client(&mut request, tenant.tenant_id)?.get_related_entities(request).await.map_err(status_error)?.into_inner().graph.unwrap_or_default();
+    let graph: Graph = state
+        .memory
+        .client(&mut request, tenant.tenant_id)?
+        .get_related_entities(request)
+        .await
+        .map_err(status_error)?
+        .into_inner()
+        .graph
+        .unwrap_or_default();
     let entities: Vec<Value> = graph
         .entities
         .into_iter()

@@ -12,7 +12,11 @@ use crate::{AppState, parse_id};
 /// A message: body, delivery status with its history, the agent's intent and confidence.
 #[utoipa::path(get, path = "/api/v1/messages/{id}", tag = "messages", params(("id" = String, Path)),
     responses((status = 200, description = "The message", body = Value), (status = 404, description = "No such message")))]
-pub async fn show(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "message")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let mut message = fetch_one_json(
@@ -31,7 +35,10 @@ pub async fn show(State(state): State<AppState>, principal: Principal, Path(id):
         || format!("message {id}"),
     )
     .await?;
-    let workflow_id = message["workflow_id"].as_str().unwrap_or_default().to_owned();
+    let workflow_id = message["workflow_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     message["workflow"] = state.config.workflow_link(&workflow_id);
     Ok(Json(message))
 }

@@ -24,12 +24,18 @@ use crate::error::ApiError;
 pub fn required_text(value: &str, field: &str, max: usize) -> Result<String, ApiError> {
     let value = value.trim();
     if value.is_empty() || value.chars().count() > max || value.contains('\0') {
-        return Err(ApiError::Unprocessable(format!("{field} must be 1 to {max} characters")));
+        return Err(ApiError::Unprocessable(format!(
+            "{field} must be 1 to {max} characters"
+        )));
     }
     Ok(value.to_owned())
 }
 
 /// The same for an optional text: `None` stays `None`.
-pub fn optional_text(value: Option<&str>, field: &str, max: usize) -> Result<Option<String>, ApiError> {
+pub fn optional_text(
+    value: Option<&str>,
+    field: &str,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
     value.map(|v| required_text(v, field, max)).transpose()
 }

@@ -60,36 +60,79 @@ pub struct UpdateStage {
 
 fn valid_key(key: &str) -> Result<String, ApiError> {
     let key = key.trim();
-    if key.is_empty() || key.len() > 40 || !key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-        return Err(ApiError::Unprocessable("stage key must be 1 to 40 of a-z, 0-9 and _".into()));
+    if key.is_empty()
+        || key.len() > 40
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(ApiError::Unprocessable(
+            "stage key must be 1 to 40 of a-z, 0-9 and _".into(),
+        ));
     }
     Ok(key.to_owned())
 }
 
-async fn pipeline_json(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> Result<Value, ApiError> {
-    fetch_one_json(tx, sqlx::query(sqlx::AssertSqlSafe(format!("{PIPELINE_JSON} WHERE p.id = $1"))).bind(id), || format!("pipeline {id}")).await
+async fn pipeline_json(
+    tx: &mut Transaction<'static, Postgres>,
+    id: Uuid,
+) -> Result<Value, ApiError> {
+    fetch_one_json(
+        tx,
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{PIPELINE_JSON} WHERE p.id = $1"
+        )))
+        .bind(id),
+        || format!("pipeline {id}"),
+    )
+    .await
 }
 
 /// Lists pipelines with their stages.
 #[utoipa::path(get, path = "/api/v1/pipelines", tag = "pipelines", responses((status = 200, description = "Pipelines", body = Value)))]
-pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Value>, ApiError> {
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let items: Vec<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("{PIPELINE_JSON} ORDER BY p.is_default DESC, p.created_at"))).fetch_all(&mut *tx).await?;
+    let items: Vec<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "{PIPELINE_JSON} ORDER BY p.is_default DESC, p.created_at"
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
     Ok(Json(json!({ "items": items })))
 }
 
 /// Creates a pipeline (admin).
 #[utoipa::path(post, path = "/api/v1/pipelines", tag = "pipelines", request_body = CreatePipeline,
     responses((status = 201, description = "The pipeline", body = Value), (status = 409, description = "The name is taken")))]
-pub async fn create(State(state): State<AppState>, Authorized(principal): AsAdmin, ApiJson(req): ApiJson<CreatePipeline>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    Authorized(principal): AsAdmin,
+    ApiJson(req): ApiJson<CreatePipeline>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let name = required_text(&req.name, "name", 200)?;
     let stages: Vec<(String, String)> = if req.stages.is_empty() {
-        [("new", "New"), ("qualified", "Qualified"), ("proposal", "Proposal"), ("won", "Won"), ("lost", "Lost")]
-            .iter()
-            .map(|(k, n)| (k.to_string(), n.to_string()))
-            .collect()
+        [
+            ("new", "New"),
+            ("qualified", "Qualified"),
+            ("proposal", "Proposal"),
+            ("won", "Won"),
+            ("lost", "Lost"),
+        ]
+        .iter()
+        .map(|(k, n)| (k.to_string(), n.to_string()))
+        .collect()
     } else {
-        req.stages.iter().map(|s| Ok((valid_key(&s.key)?, required_text(&s.name, "stage name", 200)?))).collect::<Result<_, ApiError>>()?
+        req.stages
+            .iter()
+            .map(|s| {
+                Ok((
+                    valid_key(&s.key)?,
+                    required_text(&s.name, "stage name", 200)?,
+                ))
+            })
+            .collect::<Result<_, ApiError>>()?
     };
     if stages.len() > 30 {
         return Err(ApiError::Unprocessable("at most 30 stages".into()));
@@ -97,7 +140,9 @@ pub async fn create(State(state): State<AppState>, Authorized(principal): AsAdmi
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let id = Uuid::now_v7();
     if req.is_default {
-        sqlx::query("UPDATE pipelines SET is_default = false WHERE is_default").execute(&mut *tx).await?;
+        sqlx::query("UPDATE pipelines SET is_default = false WHERE is_default")
+            .execute(&mut *tx)
+            .await?;
     }
     sqlx::query("INSERT INTO pipelines (id, tenant_id, name, is_default) VALUES ($1, $2, $3, $4)")
         .bind(id)
@@ -125,7 +170,11 @@ pub async fn create(State(state): State<AppState>, Authorized(principal): AsAdmi
 /// A pipeline with its stages.
 #[utoipa::path(get, path = "/api/v1/pipelines/{id}", tag = "pipelines", params(("id" = String, Path)),
     responses((status = 200, description = "The pipeline", body = Value), (status = 404, description = "No such pipeline")))]
-pub async fn show(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "pipeline")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     Ok(Json(pipeline_json(&mut tx, id).await?))
@@ -134,13 +183,25 @@ pub async fn show(State(state): State<AppState>, principal: Principal, Path(id):
 /// Renames a pipeline or makes it the default (admin).
 #[utoipa::path(patch, path = "/api/v1/pipelines/{id}", tag = "pipelines", params(("id" = String, Path)), request_body = UpdatePipeline,
     responses((status = 200, description = "The pipeline", body = Value), (status = 404, description = "No such pipeline")))]
-pub async fn update(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>, ApiJson(req): ApiJson<UpdatePipeline>) -> Result<Json<Value>, ApiError> {
+pub async fn update(
+    State(state): State<AppState>,
+    Authorized(principal): AsAdmin,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UpdatePipeline>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "pipeline")?;
-    let name = req.name.as_deref().map(|n| required_text(n, "name", 200)).transpose()?;
+    let name = req
+        .name
+        .as_deref()
+        .map(|n| required_text(n, "name", 200))
+        .transpose()?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     pipeline_json(&mut tx, id).await?;
     if req.is_default == Some(true) {
-        sqlx::query("UPDATE pipelines SET is_default = false WHERE is_default AND id <> $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE pipelines SET is_default = false WHERE is_default AND id <> $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
     }
     sqlx::query("UPDATE pipelines SET name = coalesce($2, name), is_default = coalesce($3, is_default) WHERE id = $1")
         .bind(id)
@@ -156,15 +217,28 @@ pub async fn update(State(state): State<AppState>, Authorized(principal): AsAdmi
 /// Deletes a pipeline without deals (admin).
 #[utoipa::path(delete, path = "/api/v1/pipelines/{id}", tag = "pipelines", params(("id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such pipeline"), (status = 409, description = "The pipeline has deals")))]
-pub async fn delete(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Authorized(principal): AsAdmin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "pipeline")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     pipeline_json(&mut tx, id).await?;
-    let has_deals: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deals WHERE pipeline_id = $1)").bind(id).fetch_one(&mut *tx).await?;
+    let has_deals: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deals WHERE pipeline_id = $1)")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
     if has_deals {
-        return Err(ApiError::Conflict("the pipeline has deals; move or delete them first".into()));
+        return Err(ApiError::Conflict(
+            "the pipeline has deals; move or delete them first".into(),
+        ));
     }
-    sqlx::query("DELETE FROM pipelines WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM pipelines WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -172,12 +246,20 @@ pub async fn delete(State(state): State<AppState>, Authorized(principal): AsAdmi
 /// Adds a stage at the end of a pipeline (admin).
 #[utoipa::path(post, path = "/api/v1/pipelines/{id}/stages", tag = "pipelines", params(("id" = String, Path)), request_body = StageInput,
     responses((status = 201, description = "The pipeline", body = Value), (status = 409, description = "The key is taken")))]
-pub async fn add_stage(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>, ApiJson(req): ApiJson<StageInput>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn add_stage(
+    State(state): State<AppState>,
+    Authorized(principal): AsAdmin,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<StageInput>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = parse_id(&id, "pipeline")?;
     let (key, name) = (valid_key(&req.key)?, required_text(&req.name, "name", 200)?);
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     pipeline_json(&mut tx, id).await?;
-    sqlx::query("SELECT 1 FROM pipelines WHERE id = $1 FOR UPDATE").bind(id).execute(&mut *tx).await?;
+    sqlx::query("SELECT 1 FROM pipelines WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "INSERT INTO pipeline_stages (id, tenant_id, pipeline_id, key, name, position)
          SELECT $1, $2, $3, $4, $5, coalesce(max(position) + 1, 0) FROM pipeline_stages WHERE pipeline_id = $3",
@@ -204,22 +286,46 @@ pub async fn update_stage(
     ApiJson(req): ApiJson<UpdateStage>,
 ) -> Result<Json<Value>, ApiError> {
     let (id, stage_id) = (parse_id(&id, "pipeline")?, parse_id(&stage_id, "stage")?);
-    let name = req.name.as_deref().map(|n| required_text(n, "name", 200)).transpose()?;
+    let name = req
+        .name
+        .as_deref()
+        .map(|n| required_text(n, "name", 200))
+        .transpose()?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    sqlx::query("SELECT 1 FROM pipelines WHERE id = $1 FOR UPDATE").bind(id).execute(&mut *tx).await?;
-    let mut order: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM pipeline_stages WHERE pipeline_id = $1 ORDER BY position").bind(id).fetch_all(&mut *tx).await?;
-    let at = order.iter().position(|s| *s == stage_id).ok_or_else(|| ApiError::NotFound(format!("stage {stage_id} not found in pipeline {id}")))?;
+    sqlx::query("SELECT 1 FROM pipelines WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let mut order: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM pipeline_stages WHERE pipeline_id = $1 ORDER BY position",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let at = order.iter().position(|s| *s == stage_id).ok_or_else(|| {
+        ApiError::NotFound(format!("stage {stage_id} not found in pipeline {id}"))
+    })?;
     if let Some(name) = name {
-        sqlx::query("UPDATE pipeline_stages SET name = $2 WHERE id = $1").bind(stage_id).bind(name).execute(&mut *tx).await?;
+        sqlx::query("UPDATE pipeline_stages SET name = $2 WHERE id = $1")
+            .bind(stage_id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
     }
     if let Some(position) = req.position {
         if position < 0 || position as usize >= order.len() {
-            return Err(ApiError::Unprocessable(format!("position must be 0 to {}", order.len() - 1)));
+            return Err(ApiError::Unprocessable(format!(
+                "position must be 0 to {}",
+                order.len() - 1
+            )));
         }
         order.remove(at);
         order.insert(position as usize, stage_id);
         // Two passes: positions are unique per pipeline at every moment.
-        sqlx::query("UPDATE pipeline_stages SET position = -position - 1 WHERE pipeline_id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE pipeline_stages SET position = -position - 1 WHERE pipeline_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("UPDATE pipeline_stages s SET position = o.ordinality - 1 FROM unnest($2::uuid[]) WITH ORDINALITY o(id, ordinality) WHERE s.id = o.id AND s.pipeline_id = $1")
             .bind(id)
             .bind(&order)
@@ -234,7 +340,11 @@ pub async fn update_stage(
 /// Deletes a stage without deals (admin).
 #[utoipa::path(delete, path = "/api/v1/pipelines/{id}/stages/{stage_id}", tag = "pipelines", params(("id" = String, Path), ("stage_id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such stage"), (status = 409, description = "The stage has deals")))]
-pub async fn delete_stage(State(state): State<AppState>, Authorized(principal): AsAdmin, Path((id, stage_id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+pub async fn delete_stage(
+    State(state): State<AppState>,
+    Authorized(principal): AsAdmin,
+    Path((id, stage_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     let (id, stage_id) = (parse_id(&id, "pipeline")?, parse_id(&stage_id, "stage")?);
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let has_deals: Option<bool> = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deals d WHERE d.stage_id = s.id) FROM pipeline_stages s WHERE s.id = $1 AND s.pipeline_id = $2")
@@ -243,11 +353,22 @@ pub async fn delete_stage(State(state): State<AppState>, Authorized(principal): 
         .fetch_optional(&mut *tx)
         .await?;
     match has_deals {
-        None => return Err(ApiError::NotFound(format!("stage {stage_id} not found in pipeline {id}"))),
-        Some(true) => return Err(ApiError::Conflict("the stage has deals; move them first".into())),
+        None => {
+            return Err(ApiError::NotFound(format!(
+                "stage {stage_id} not found in pipeline {id}"
+            )));
+        }
+        Some(true) => {
+            return Err(ApiError::Conflict(
+                "the stage has deals; move them first".into(),
+            ));
+        }
         Some(false) => {}
     }
-    sqlx::query("DELETE FROM pipeline_stages WHERE id = $1").bind(stage_id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM pipeline_stages WHERE id = $1")
+        .bind(stage_id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -66,7 +66,10 @@ impl Drop for Slot {
 impl ReportRunner {
     /// `pool` must come from [`crate::db::report_pool`].
     pub fn new(pool: sqlx::PgPool) -> Self {
-        ReportRunner { pool, running: Arc::default() }
+        ReportRunner {
+            pool,
+            running: Arc::default(),
+        }
     }
 
     fn slot(&self, tenant_id: Uuid) -> Result<Slot, ApiError> {
@@ -76,7 +79,10 @@ impl ReportRunner {
             return Err(ApiError::TooManyRequests(1));
         }
         *n += 1;
-        Ok(Slot { running: self.running.clone(), tenant_id })
+        Ok(Slot {
+            running: self.running.clone(),
+            tenant_id,
+        })
     }
 }
 
@@ -224,7 +230,10 @@ const REPORTS: &[Report] = &[
 /// their columns.
 #[utoipa::path(get, path = "/api/v1/reports", tag = "reports",
     responses((status = 200, description = "Named reports and the reporting views", body = Value)))]
-pub async fn catalog(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+pub async fn catalog(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Value>, ApiError> {
     // information_schema lists what the current role may read: ask as the role reports run as.
     let mut tx = tenant_tx(&state.reports.pool, principal.tenant_id).await?;
     let columns: Vec<(String, String, String)> = sqlx::query_as(
@@ -236,14 +245,22 @@ pub async fn catalog(State(state): State<AppState>, principal: Principal) -> Res
     let views: Vec<Value> = VIEWS
         .iter()
         .map(|v| {
-            let cols: Vec<Value> = columns.iter().filter(|(t, _, _)| t == v).map(|(_, c, ty)| json!({"name": c, "type": ty})).collect();
+            let cols: Vec<Value> = columns
+                .iter()
+                .filter(|(t, _, _)| t == v)
+                .map(|(_, c, ty)| json!({"name": c, "type": ty}))
+                .collect();
             json!({"name": v, "columns": cols})
         })
         .collect();
     let reports: Vec<Value> = REPORTS
         .iter()
         .map(|r| {
-            let params: Map<String, Value> = r.params.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
+            let params: Map<String, Value> = r
+                .params
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), json!(v)))
+                .collect();
             json!({"name": r.name, "description": r.description, "params": params})
         })
         .collect();
@@ -260,14 +277,20 @@ fn period(params: &Map<String, Value>) -> Result<(DateTime<Utc>, DateTime<Utc>),
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
                 .map(|t| Some(t.with_timezone(&Utc)))
-                .map_err(|_| ApiError::Unprocessable(format!("params.{key} must be an RFC 3339 timestamp"))),
-            Some(_) => Err(ApiError::Unprocessable(format!("params.{key} must be an RFC 3339 timestamp"))),
+                .map_err(|_| {
+                    ApiError::Unprocessable(format!("params.{key} must be an RFC 3339 timestamp"))
+                }),
+            Some(_) => Err(ApiError::Unprocessable(format!(
+                "params.{key} must be an RFC 3339 timestamp"
+            ))),
         }
     };
     let to = at("to")?.unwrap_or_else(Utc::now);
     let from = at("from")?.unwrap_or(to - ChronoDuration::days(30));
     if from >= to {
-        return Err(ApiError::Unprocessable("params.from must be before params.to".into()));
+        return Err(ApiError::Unprocessable(
+            "params.from must be before params.to".into(),
+        ));
     }
     Ok((from, to))
 }
@@ -275,8 +298,12 @@ fn period(params: &Map<String, Value>) -> Result<(DateTime<Utc>, DateTime<Utc>),
 fn optional_id(params: &Map<String, Value>, key: &str) -> Result<Option<Uuid>, ApiError> {
     match params.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Uuid::parse_str(s).map(Some).map_err(|_| ApiError::Unprocessable(format!("params.{key} must be an id"))),
-        Some(_) => Err(ApiError::Unprocessable(format!("params.{key} must be an id"))),
+        Some(Value::String(s)) => Uuid::parse_str(s)
+            .map(Some)
+            .map_err(|_| ApiError::Unprocessable(format!("params.{key} must be an id"))),
+        Some(_) => Err(ApiError::Unprocessable(format!(
+            "params.{key} must be an id"
+        ))),
     }
 }
 
@@ -284,7 +311,9 @@ fn row_cap(max_rows: Option<usize>) -> Result<usize, ApiError> {
     match max_rows {
         None => Ok(MAX_ROWS),
         Some(n) if (1..=MAX_ROWS).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::Unprocessable(format!("max_rows must be 1 to {MAX_ROWS}"))),
+        Some(_) => Err(ApiError::Unprocessable(format!(
+            "max_rows must be 1 to {MAX_ROWS}"
+        ))),
     }
 }
 
@@ -292,27 +321,51 @@ fn row_cap(max_rows: Option<usize>) -> Result<usize, ApiError> {
 #[utoipa::path(post, path = "/api/v1/reports/{name}", tag = "reports", params(("name" = String, Path)), request_body = RunReport,
     responses((status = 200, description = "Columns and rows", body = Value), (status = 404, description = "No such report"),
               (status = 422, description = "Invalid parameters")))]
-pub async fn run(State(state): State<AppState>, principal: Principal, Path(name): Path<String>, ApiJson(req): ApiJson<RunReport>) -> Result<Json<Value>, ApiError> {
-    let report = REPORTS
+pub async fn run(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+    ApiJson(req): ApiJson<RunReport>,
+) -> Result<Json<Value>, ApiError> {
+    let report = REPORTS.iter().find(|r| r.name == name).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no report {name:?}; GET /api/v1/reports lists them"
+        ))
+    })?;
+    let known: HashSet<&str> = report
+        .params
         .iter()
-        .find(|r| r.name == name)
-        .ok_or_else(|| ApiError::NotFound(format!("no report {name:?}; GET /api/v1/reports lists them")))?;
-    let known: HashSet<&str> = report.params.iter().flat_map(|(k, _)| k.split(", ")).collect();
+        .flat_map(|(k, _)| k.split(", "))
+        .collect();
     if let Some(unknown) = req.params.keys().find(|k| !known.contains(k.as_str())) {
-        return Err(ApiError::Unprocessable(format!("report {name} has no parameter {unknown:?}")));
+        return Err(ApiError::Unprocessable(format!(
+            "report {name} has no parameter {unknown:?}"
+        )));
     }
     let cap = row_cap(req.max_rows)?;
     let p = &req.params;
-    let sql = format!("SELECT row_to_json(q)::text FROM ({}) q LIMIT {}", report.sql, cap + 1);
+    let sql = format!(
+        "SELECT row_to_json(q)::text FROM ({}) q LIMIT {}",
+        report.sql,
+        cap + 1
+    );
     let query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
     let query = match report.name {
         "messages_over_time" => {
             let (from, to) = period(p)?;
             let bucket = match p.get("bucket").and_then(Value::as_str).unwrap_or("day") {
                 b @ ("hour" | "day" | "week") => b.to_owned(),
-                _ => return Err(ApiError::Unprocessable("params.bucket must be hour, day or week".into())),
+                _ => {
+                    return Err(ApiError::Unprocessable(
+                        "params.bucket must be hour, day or week".into(),
+                    ));
+                }
             };
-            query.bind(from).bind(to).bind(bucket).bind(optional_id(p, "channel_id")?)
+            query
+                .bind(from)
+                .bind(to)
+                .bind(bucket)
+                .bind(optional_id(p, "channel_id")?)
         }
         "delivery_rates" | "intents" | "handling_share" => {
             let (from, to) = period(p)?;
@@ -320,7 +373,10 @@ pub async fn run(State(state): State<AppState>, principal: Principal, Path(name)
         }
         "response_times" => {
             let (from, to) = period(p)?;
-            query.bind(from).bind(to).bind(optional_id(p, "channel_id")?)
+            query
+                .bind(from)
+                .bind(to)
+                .bind(optional_id(p, "channel_id")?)
         }
         "campaign_funnel" => query.bind(optional_id(p, "campaign_id")?),
         "pipeline_summary" => query.bind(optional_id(p, "pipeline_id")?),
@@ -328,13 +384,30 @@ pub async fn run(State(state): State<AppState>, principal: Principal, Path(name)
             let (from, to) = period(p)?;
             let limit = match p.get("limit") {
                 None | Some(Value::Null) => 10,
-                Some(v) => v.as_i64().filter(|n| (1..=100).contains(n)).ok_or_else(|| ApiError::Unprocessable("params.limit must be 1 to 100".into()))?,
+                Some(v) => v
+                    .as_i64()
+                    .filter(|n| (1..=100).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::Unprocessable("params.limit must be 1 to 100".into())
+                    })?,
             };
             query.bind(from).bind(to).bind(limit)
         }
-        other => return Err(ApiError::Internal(anyhow::anyhow!("report {other} has no parameter binding"))),
+        other => {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "report {other} has no parameter binding"
+            )));
+        }
     };
-    execute(&state, principal.tenant_id, report.sql, query, cap, json!({"report": report.name})).await
+    execute(
+        &state,
+        principal.tenant_id,
+        report.sql,
+        query,
+        cap,
+        json!({"report": report.name}),
+    )
+    .await
 }
 
 /// Runs one read-only `SELECT` over the reporting views.
@@ -342,11 +415,23 @@ pub async fn run(State(state): State<AppState>, principal: Principal, Path(name)
     responses((status = 200, description = "Columns and rows", body = Value),
               (status = 422, description = "Not a single SELECT over the reporting views, a function that is not allowed, or an error while running"),
               (status = 429, description = "Too many reports of this account are running")))]
-pub async fn query(State(state): State<AppState>, principal: Principal, ApiJson(req): ApiJson<RunQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn query(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(req): ApiJson<RunQuery>,
+) -> Result<Json<Value>, ApiError> {
     let cap = row_cap(req.max_rows)?;
     let checked = sql_guard::check(&req.sql, cap + 1).map_err(ApiError::Unprocessable)?;
     let query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(checked.wrapped.clone()));
-    execute(&state, principal.tenant_id, &checked.sql, query, cap, json!({"sql": checked.sql})).await
+    execute(
+        &state,
+        principal.tenant_id,
+        &checked.sql,
+        query,
+        cap,
+        json!({"sql": checked.sql}),
+    )
+    .await
 }
 
 /// A failure of the report's own SQL (not of the connection): the caller's to fix. Errors about
@@ -355,16 +440,26 @@ pub async fn query(State(state): State<AppState>, principal: Principal, ApiJson(
 fn query_failure(e: sqlx::Error) -> ApiError {
     match e {
         sqlx::Error::Database(db) if db.code().as_deref() == Some("57014") => {
-            ApiError::Unprocessable(format!("the query ran longer than {STATEMENT_TIMEOUT} and was cancelled"))
+            ApiError::Unprocessable(format!(
+                "the query ran longer than {STATEMENT_TIMEOUT} and was cancelled"
+            ))
         }
-        sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("22")) => ApiError::Unprocessable(format!(
-            "the query failed on a value (SQLSTATE {}: a cast, a division by zero or an out-of-range value)",
-            db.code().unwrap_or_default()
-        )),
-        sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("53100" | "53200" | "54000")) => {
-            ApiError::Unprocessable("the query needs more memory or disk than a report may use".into())
+        sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("22")) => {
+            ApiError::Unprocessable(format!(
+                "the query failed on a value (SQLSTATE {}: a cast, a division by zero or an out-of-range value)",
+                db.code().unwrap_or_default()
+            ))
         }
-        sqlx::Error::Database(db) => ApiError::Unprocessable(format!("the query failed: {}", db.message())),
+        sqlx::Error::Database(db)
+            if matches!(db.code().as_deref(), Some("53100" | "53200" | "54000")) =>
+        {
+            ApiError::Unprocessable(
+                "the query needs more memory or disk than a report may use".into(),
+            )
+        }
+        sqlx::Error::Database(db) => {
+            ApiError::Unprocessable(format!("the query failed: {}", db.message()))
+        }
         other => ApiError::from(other),
     }
 }
@@ -388,10 +483,17 @@ async fn execute<'q>(
     .await?;
     let started = Instant::now();
     // The columns in the query's order (the rows are JSON objects, whose keys have none).
-    let described = sqlx::Executor::describe(&mut *tx, sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(inner_sql.to_owned())))
-        .await
-        .map_err(query_failure)?;
-    let columns: Vec<String> = described.columns().iter().map(|c| sqlx::Column::name(c).to_owned()).collect();
+    let described = sqlx::Executor::describe(
+        &mut *tx,
+        sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(inner_sql.to_owned())),
+    )
+    .await
+    .map_err(query_failure)?;
+    let columns: Vec<String> = described
+        .columns()
+        .iter()
+        .map(|c| sqlx::Column::name(c).to_owned())
+        .collect();
     let mut rows = Vec::new();
     let mut bytes = 0;
     let mut truncated = false;
@@ -408,7 +510,9 @@ async fn execute<'q>(
     }
     tx.rollback().await?;
     if rows.is_empty() && bytes > MAX_BYTES {
-        return Err(ApiError::Unprocessable(format!("one row of the result is larger than {MAX_BYTES} bytes")));
+        return Err(ApiError::Unprocessable(format!(
+            "one row of the result is larger than {MAX_BYTES} bytes"
+        )));
     }
     let mut body = json!({"columns": columns, "rows": rows, "row_count": rows.len(), "truncated": truncated,
                           "elapsed_ms": started.elapsed().as_millis() as u64});

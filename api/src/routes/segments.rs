@@ -51,22 +51,45 @@ pub struct PreviewRequest {
 async fn checked(tx: &mut sqlx::PgConnection, filter: &SegmentFilter) -> Result<(), ApiError> {
     filter.validate().map_err(ApiError::Unprocessable)?;
     if let Some(channel_id) = filter.channel_id {
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM channels WHERE id = $1)").bind(channel_id).fetch_one(&mut *tx).await?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM channels WHERE id = $1)")
+                .bind(channel_id)
+                .fetch_one(&mut *tx)
+                .await?;
         if !exists {
-            return Err(ApiError::Unprocessable(format!("channel {channel_id} does not exist")));
+            return Err(ApiError::Unprocessable(format!(
+                "channel {channel_id} does not exist"
+            )));
         }
     }
     if !filter.pipeline_stage_ids.is_empty() {
-        let known: i64 = sqlx::query_scalar("SELECT count(*) FROM pipeline_stages WHERE id = ANY($1)").bind(&filter.pipeline_stage_ids).fetch_one(&mut *tx).await?;
-        if known as usize != filter.pipeline_stage_ids.iter().collect::<std::collections::HashSet<_>>().len() {
-            return Err(ApiError::Unprocessable("a pipeline stage in the filter does not exist".into()));
+        let known: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM pipeline_stages WHERE id = ANY($1)")
+                .bind(&filter.pipeline_stage_ids)
+                .fetch_one(&mut *tx)
+                .await?;
+        if known as usize
+            != filter
+                .pipeline_stage_ids
+                .iter()
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        {
+            return Err(ApiError::Unprocessable(
+                "a pipeline stage in the filter does not exist".into(),
+            ));
         }
     }
     Ok(())
 }
 
-async fn with_preview(tx: &mut sqlx::PgConnection, tenant_id: Uuid, mut segment: Value) -> Result<Value, ApiError> {
-    let filter: SegmentFilter = serde_json::from_value(segment["filter"].clone()).map_err(|e| ApiError::Internal(e.into()))?;
+async fn with_preview(
+    tx: &mut sqlx::PgConnection,
+    tenant_id: Uuid,
+    mut segment: Value,
+) -> Result<Value, ApiError> {
+    let filter: SegmentFilter = serde_json::from_value(segment["filter"].clone())
+        .map_err(|e| ApiError::Internal(e.into()))?;
     let (count, sample) = preview(tx, tenant_id, &filter, SAMPLE).await?;
     segment["count"] = json!(count);
     segment["sample"] = json!(sample);
@@ -75,16 +98,27 @@ async fn with_preview(tx: &mut sqlx::PgConnection, tenant_id: Uuid, mut segment:
 
 /// Lists segments.
 #[utoipa::path(get, path = "/api/v1/segments", tag = "segments", responses((status = 200, description = "Segments", body = Value)))]
-pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Value>, ApiError> {
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let items: Vec<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("{SEGMENT_JSON} ORDER BY created_at"))).fetch_all(&mut *tx).await?;
+    let items: Vec<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "{SEGMENT_JSON} ORDER BY created_at"
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
     Ok(Json(json!({ "items": items })))
 }
 
 /// Previews a filter without saving it: how many contacts it selects, and a sample.
 #[utoipa::path(post, path = "/api/v1/segments/preview", tag = "segments", request_body = PreviewRequest,
     responses((status = 200, description = "Count and sample", body = Value), (status = 422, description = "Invalid filter")))]
-pub async fn preview_filter(State(state): State<AppState>, principal: Principal, ApiJson(req): ApiJson<PreviewRequest>) -> Result<Json<Value>, ApiError> {
+pub async fn preview_filter(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(req): ApiJson<PreviewRequest>,
+) -> Result<Json<Value>, ApiError> {
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     checked(&mut tx, &req.filter).await?;
     let (count, sample) = preview(&mut tx, principal.tenant_id, &req.filter, SAMPLE).await?;
@@ -95,7 +129,11 @@ pub async fn preview_filter(State(state): State<AppState>, principal: Principal,
 #[utoipa::path(post, path = "/api/v1/segments", tag = "segments", request_body = CreateSegment,
     responses((status = 201, description = "The segment with its count and a sample", body = Value), (status = 409, description = "The name is taken"),
               (status = 422, description = "Invalid filter")))]
-pub async fn create(State(state): State<AppState>, Authorized(principal): AsAgent, ApiJson(req): ApiJson<CreateSegment>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    Authorized(principal): AsAgent,
+    ApiJson(req): ApiJson<CreateSegment>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let name = required_text(&req.name, "name", 200)?;
     let description = optional_text(req.description.as_deref(), "description", 1000)?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
@@ -110,7 +148,12 @@ pub async fn create(State(state): State<AppState>, Authorized(principal): AsAgen
         .bind(principal.label())
         .execute(&mut *tx)
         .await?;
-    let segment = fetch_one_json(&mut tx, sqlx::query(sqlx::AssertSqlSafe(format!("{SEGMENT_JSON} WHERE id = $1"))).bind(id), || format!("segment {id}")).await?;
+    let segment = fetch_one_json(
+        &mut tx,
+        sqlx::query(sqlx::AssertSqlSafe(format!("{SEGMENT_JSON} WHERE id = $1"))).bind(id),
+        || format!("segment {id}"),
+    )
+    .await?;
     let segment = with_preview(&mut tx, principal.tenant_id, segment).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(segment)))
@@ -119,17 +162,33 @@ pub async fn create(State(state): State<AppState>, Authorized(principal): AsAgen
 /// A segment with its current count and a sample.
 #[utoipa::path(get, path = "/api/v1/segments/{id}", tag = "segments", params(("id" = String, Path)),
     responses((status = 200, description = "The segment", body = Value), (status = 404, description = "No such segment")))]
-pub async fn show(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "segment")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let segment = fetch_one_json(&mut tx, sqlx::query(sqlx::AssertSqlSafe(format!("{SEGMENT_JSON} WHERE id = $1"))).bind(id), || format!("segment {id}")).await?;
-    Ok(Json(with_preview(&mut tx, principal.tenant_id, segment).await?))
+    let segment = fetch_one_json(
+        &mut tx,
+        sqlx::query(sqlx::AssertSqlSafe(format!("{SEGMENT_JSON} WHERE id = $1"))).bind(id),
+        || format!("segment {id}"),
+    )
+    .await?;
+    Ok(Json(
+        with_preview(&mut tx, principal.tenant_id, segment).await?,
+    ))
 }
 
 /// Renames a segment or changes its filter.
 #[utoipa::path(patch, path = "/api/v1/segments/{id}", tag = "segments", params(("id" = String, Path)), request_body = UpdateSegment,
     responses((status = 200, description = "The segment", body = Value), (status = 404, description = "No such segment")))]
-pub async fn update(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>, ApiJson(req): ApiJson<UpdateSegment>) -> Result<Json<Value>, ApiError> {
+pub async fn update(
+    State(state): State<AppState>,
+    Authorized(principal): AsAgent,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UpdateSegment>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "segment")?;
     let name = optional_text(req.name.as_deref(), "name", 200)?;
     let description = optional_text(req.description.as_deref(), "description", 1000)?;
@@ -137,14 +196,24 @@ pub async fn update(State(state): State<AppState>, Authorized(principal): AsAgen
     if let Some(filter) = &req.filter {
         checked(&mut tx, filter).await?;
     }
-    let filter = req.filter.as_ref().map(serde_json::to_value).transpose().map_err(|e| ApiError::Internal(e.into()))?;
+    let filter = req
+        .filter
+        .as_ref()
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|e| ApiError::Internal(e.into()))?;
     let change = sqlx::query("UPDATE segments SET name = coalesce($2, name), description = coalesce($3, description), filter = coalesce($4, filter) WHERE id = $1")
         .bind(id)
         .bind(name)
         .bind(description)
         .bind(filter);
     execute_found(&mut tx, change, || format!("segment {id}")).await?;
-    let segment = fetch_one_json(&mut tx, sqlx::query(sqlx::AssertSqlSafe(format!("{SEGMENT_JSON} WHERE id = $1"))).bind(id), || format!("segment {id}")).await?;
+    let segment = fetch_one_json(
+        &mut tx,
+        sqlx::query(sqlx::AssertSqlSafe(format!("{SEGMENT_JSON} WHERE id = $1"))).bind(id),
+        || format!("segment {id}"),
+    )
+    .await?;
     let segment = with_preview(&mut tx, principal.tenant_id, segment).await?;
     tx.commit().await?;
     Ok(Json(segment))
@@ -153,10 +222,19 @@ pub async fn update(State(state): State<AppState>, Authorized(principal): AsAgen
 /// Deletes a segment.
 #[utoipa::path(delete, path = "/api/v1/segments/{id}", tag = "segments", params(("id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such segment")))]
-pub async fn delete(State(state): State<AppState>, Authorized(principal): AsAgent, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Authorized(principal): AsAgent,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "segment")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    execute_found(&mut tx, sqlx::query("DELETE FROM segments WHERE id = $1").bind(id), || format!("segment {id}")).await?;
+    execute_found(
+        &mut tx,
+        sqlx::query("DELETE FROM segments WHERE id = $1").bind(id),
+        || format!("segment {id}"),
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

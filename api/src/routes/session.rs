@@ -49,14 +49,31 @@ pub struct ClientAddress(pub String);
 impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
         let trusted = |ip: &IpAddr| state.config.trusted_proxies.contains(ip);
         let client = match peer {
             Some(peer) if trusted(&peer) => {
                 // The right-most address that is not one of our proxies is the client.
-                let forwarded = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
-                forwarded.split(',').rev().filter_map(|a| a.trim().parse::<IpAddr>().ok()).find(|ip| !trusted(ip)).unwrap_or(peer)
+                let forwarded = parts
+                    .headers
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                forwarded
+                    .split(',')
+                    .rev()
+                    .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+                    .find(|ip| !trusted(ip))
+                    .unwrap_or(peer)
             }
             Some(peer) => peer,
             None => return Ok(ClientAddress("unknown".into())),
@@ -89,7 +106,10 @@ fn tokens_response(pair: TokenPair, cookie: bool) -> Response {
     let mut body = json!(pair);
     body.as_object_mut().map(|o| o.remove("refresh_token"));
     let mut resp = Json(body).into_response();
-    resp.headers_mut().insert(header::SET_COOKIE, refresh_cookie(&pair.refresh_token, auth::REFRESH_TOKEN_TTL.as_secs()));
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        refresh_cookie(&pair.refresh_token, auth::REFRESH_TOKEN_TTL.as_secs()),
+    );
     resp
 }
 
@@ -98,12 +118,22 @@ fn tokens_response(pair: TokenPair, cookie: bool) -> Response {
     responses((status = 200, description = "Access and refresh tokens", body = Value), (status = 401, description = "Wrong e-mail or password"),
               (status = 409, description = "The e-mail and password open several accounts: say which with tenant_id"),
               (status = 429, description = "Too many attempts for this e-mail or from this address")))]
-pub async fn login(State(state): State<AppState>, client: ClientAddress, ApiJson(req): ApiJson<LoginRequest>) -> Result<Response, ApiError> {
+pub async fn login(
+    State(state): State<AppState>,
+    client: ClientAddress,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Response, ApiError> {
     if req.email.len() > 320 || req.password.len() > 1024 {
         return Err(ApiError::Unauthorized("wrong e-mail or password".into()));
     }
-    state.address_limiter.check(&format!("login-from:{}", client.0)).map_err(ApiError::TooManyRequests)?;
-    state.login_limiter.check(&format!("login:{}", req.email.trim().to_lowercase())).map_err(ApiError::TooManyRequests)?;
+    state
+        .address_limiter
+        .check(&format!("login-from:{}", client.0))
+        .map_err(ApiError::TooManyRequests)?;
+    state
+        .login_limiter
+        .check(&format!("login:{}", req.email.trim().to_lowercase()))
+        .map_err(ApiError::TooManyRequests)?;
     let pair = auth::login(&state, req.email.trim(), &req.password, req.tenant_id).await?;
     Ok(tokens_response(pair, req.refresh_cookie))
 }
@@ -119,34 +149,59 @@ fn presented_token(headers: &HeaderMap, req: &RefreshRequest) -> Option<(String,
 /// Trades a refresh token for a new access token and refresh token (the old one stops working).
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest, security(()),
     responses((status = 200, description = "New tokens", body = Value), (status = 401, description = "Invalid, used or expired refresh token")))]
-pub async fn refresh(State(state): State<AppState>, headers: HeaderMap, ApiJson(req): ApiJson<RefreshRequest>) -> Result<Response, ApiError> {
-    let invalid = || ApiError::Unauthorized("the refresh token is invalid or expired; log in again".into());
+pub async fn refresh(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> Result<Response, ApiError> {
+    let invalid =
+        || ApiError::Unauthorized("the refresh token is invalid or expired; log in again".into());
     let (token, from_cookie) = presented_token(&headers, &req).ok_or_else(invalid)?;
     if token.len() > 200 {
         return Err(invalid());
     }
-    state.login_limiter.check(&format!("refresh:{}", &token.chars().take(16).collect::<String>())).map_err(ApiError::TooManyRequests)?;
-    Ok(tokens_response(auth::refresh(&state, &token).await?, from_cookie))
+    state
+        .login_limiter
+        .check(&format!(
+            "refresh:{}",
+            &token.chars().take(16).collect::<String>()
+        ))
+        .map_err(ApiError::TooManyRequests)?;
+    Ok(tokens_response(
+        auth::refresh(&state, &token).await?,
+        from_cookie,
+    ))
 }
 
 /// Revokes the refresh token and every token rotated from the same login; the access tokens of
 /// that login stop working too.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest, security(()),
     responses((status = 204, description = "Logged out")))]
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap, ApiJson(req): ApiJson<RefreshRequest>) -> Result<Response, ApiError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> Result<Response, ApiError> {
     if let Some((token, _)) = presented_token(&headers, &req).filter(|(t, _)| t.len() <= 200) {
         auth::logout(&state, &token).await?;
     }
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    resp.headers_mut().insert(header::SET_COOKIE, refresh_cookie("", 0));
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, refresh_cookie("", 0));
     Ok(resp)
 }
 
 /// The caller: tenant, role, and the user or API key behind the credential.
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses((status = 200, description = "The caller", body = Value)))]
-pub async fn me(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+pub async fn me(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Value>, ApiError> {
     let mut tx = crate::db::tenant_tx(&state.pool, principal.tenant_id).await?;
-    let tenant: Value = sqlx::query_scalar("SELECT jsonb_build_object('id', id, 'name', name) FROM tenants").fetch_one(&mut *tx).await?;
+    let tenant: Value =
+        sqlx::query_scalar("SELECT jsonb_build_object('id', id, 'name', name) FROM tenants")
+            .fetch_one(&mut *tx)
+            .await?;
     let who: Option<Value> = match principal.actor {
         Actor::User(id) => sqlx::query_scalar("SELECT jsonb_build_object('kind', 'user', 'id', id, 'email', email, 'name', name) FROM users WHERE id = $1")
             .bind(id)
@@ -157,5 +212,7 @@ pub async fn me(State(state): State<AppState>, principal: Principal) -> Result<J
             .fetch_optional(&mut *tx)
             .await?,
     };
-    Ok(Json(json!({"tenant": tenant, "role": principal.role, "actor": who})))
+    Ok(Json(
+        json!({"tenant": tenant, "role": principal.role, "actor": who}),
+    ))
 }

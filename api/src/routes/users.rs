@@ -41,33 +41,64 @@ pub struct UpdateUser {
 fn valid_email(email: &str) -> Result<String, ApiError> {
     let email = email.trim();
     let ok = email.len() <= 320
-        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
     if !ok {
-        return Err(ApiError::Unprocessable("email must be an e-mail address".into()));
+        return Err(ApiError::Unprocessable(
+            "email must be an e-mail address".into(),
+        ));
     }
     Ok(email.to_owned())
 }
 
 /// Lists the tenant's users.
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, description = "Users", body = Value)))]
-pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Value>, ApiError> {
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let items: Vec<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("{USER_JSON} ORDER BY created_at"))).fetch_all(&mut *tx).await?;
+    let items: Vec<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "{USER_JSON} ORDER BY created_at"
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
     Ok(Json(serde_json::json!({ "items": items })))
 }
 
 /// Creates a user (admin).
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
     responses((status = 201, description = "The user", body = Value), (status = 409, description = "The e-mail is taken"), (status = 403, description = "Admins only")))]
-pub async fn create(State(state): State<AppState>, Authorized(principal): AsAdmin, ApiJson(req): ApiJson<CreateUser>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    Authorized(principal): AsAdmin,
+    ApiJson(req): ApiJson<CreateUser>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let email = valid_email(&req.email)?;
     let name = required_text(&req.name, "name", 200)?;
     auth::validate_password(&req.password)?;
     let hash = auth::hash_password(req.password).await?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let id = auth::insert_user(&mut *tx, principal.tenant_id, &email, &name, req.role, &hash).await?;
-    let user = fetch_one_json(&mut tx, sqlx::query(sqlx::AssertSqlSafe(format!("{USER_JSON} WHERE id = $1"))).bind(id), || format!("user {id}")).await?;
+    let id = auth::insert_user(
+        &mut *tx,
+        principal.tenant_id,
+        &email,
+        &name,
+        req.role,
+        &hash,
+    )
+    .await?;
+    let user = fetch_one_json(
+        &mut tx,
+        sqlx::query(sqlx::AssertSqlSafe(format!("{USER_JSON} WHERE id = $1"))).bind(id),
+        || format!("user {id}"),
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
@@ -76,7 +107,12 @@ pub async fn create(State(state): State<AppState>, Authorized(principal): AsAdmi
 /// name and password).
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = UpdateUser, params(("id" = String, Path)),
     responses((status = 200, description = "The user", body = Value), (status = 404, description = "No such user")))]
-pub async fn update(State(state): State<AppState>, principal: Principal, Path(id): Path<String>, ApiJson(req): ApiJson<UpdateUser>) -> Result<Json<Value>, ApiError> {
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UpdateUser>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "user")?;
     let own = principal.actor == Actor::User(id);
     if !own || req.role.is_some() || req.disabled.is_some() {
@@ -85,7 +121,9 @@ pub async fn update(State(state): State<AppState>, principal: Principal, Path(id
     let name = optional_text(req.name.as_deref(), "name", 200)?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     if own && req.password.is_some() {
-        let current = req.current_password.clone().ok_or_else(|| ApiError::Unprocessable("current_password is required to change your password".into()))?;
+        let current = req.current_password.clone().ok_or_else(|| {
+            ApiError::Unprocessable("current_password is required to change your password".into())
+        })?;
         let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -117,7 +155,12 @@ pub async fn update(State(state): State<AppState>, principal: Principal, Path(id
         // A new password, a disabled account or a new role ends every session.
         sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL").bind(id).execute(&mut *tx).await?;
     }
-    let user = fetch_one_json(&mut tx, sqlx::query(sqlx::AssertSqlSafe(format!("{USER_JSON} WHERE id = $1"))).bind(id), || format!("user {id}")).await?;
+    let user = fetch_one_json(
+        &mut tx,
+        sqlx::query(sqlx::AssertSqlSafe(format!("{USER_JSON} WHERE id = $1"))).bind(id),
+        || format!("user {id}"),
+    )
+    .await?;
     tx.commit().await?;
     state.sessions.forget_all();
     Ok(Json(user))
@@ -126,13 +169,22 @@ pub async fn update(State(state): State<AppState>, principal: Principal, Path(id
 /// Deletes a user (admin). Conversations they handled keep the name they were assigned under.
 #[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such user")))]
-pub async fn delete(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Authorized(principal): AsAdmin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id: Uuid = parse_id(&id, "user")?;
     if principal.actor == Actor::User(id) {
         return Err(ApiError::Conflict("you cannot delete yourself".into()));
     }
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    execute_found(&mut tx, sqlx::query("DELETE FROM users WHERE id = $1").bind(id), || format!("user {id}")).await?;
+    execute_found(
+        &mut tx,
+        sqlx::query("DELETE FROM users WHERE id = $1").bind(id),
+        || format!("user {id}"),
+    )
+    .await?;
     tx.commit().await?;
     state.sessions.forget_all();
     Ok(StatusCode::NO_CONTENT)

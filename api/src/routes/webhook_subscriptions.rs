@@ -72,20 +72,31 @@ pub struct UpdateSubscription {
 fn valid_url(state: &AppState, url: &str) -> Result<String, ApiError> {
     let url = url.trim();
     if url.len() > 2000 {
-        return Err(ApiError::Unprocessable("url must be an absolute http(s) URL of at most 2000 characters".into()));
+        return Err(ApiError::Unprocessable(
+            "url must be an absolute http(s) URL of at most 2000 characters".into(),
+        ));
     }
-    state.config.webhook_network.check_url(url, "url").map_err(|e| ApiError::Unprocessable(format!("{e} (receivers must be public)")))?;
+    state
+        .config
+        .webhook_network
+        .check_url(url, "url")
+        .map_err(|e| ApiError::Unprocessable(format!("{e} (receivers must be public)")))?;
     Ok(url.to_owned())
 }
 
 fn valid_event_types(types: &[String]) -> Result<Vec<String>, ApiError> {
     if types.is_empty() || types.len() > EVENT_TYPES.len() + 1 {
-        return Err(ApiError::Unprocessable("event_types must list at least one event type, or \"*\"".into()));
+        return Err(ApiError::Unprocessable(
+            "event_types must list at least one event type, or \"*\"".into(),
+        ));
     }
     let mut out = Vec::new();
     for t in types {
         if t != "*" && !EVENT_TYPES.contains(&t.as_str()) {
-            return Err(ApiError::Unprocessable(format!("unknown event type {t:?}; known: {}", EVENT_TYPES.join(", "))));
+            return Err(ApiError::Unprocessable(format!(
+                "unknown event type {t:?}; known: {}",
+                EVENT_TYPES.join(", ")
+            )));
         }
         if !out.contains(t) {
             out.push(t.clone());
@@ -96,16 +107,27 @@ fn valid_event_types(types: &[String]) -> Result<Vec<String>, ApiError> {
 
 /// Lists subscriptions with delivery counts.
 #[utoipa::path(get, path = "/api/v1/webhook-subscriptions", tag = "webhooks", responses((status = 200, description = "Subscriptions", body = Value)))]
-pub async fn list(State(state): State<AppState>, Authorized(principal): AsAdmin) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    Authorized(principal): AsAdmin,
+) -> Result<Json<Value>, ApiError> {
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let items: Vec<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("{SUBSCRIPTION_JSON} ORDER BY s.created_at"))).fetch_all(&mut *tx).await?;
+    let items: Vec<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "{SUBSCRIPTION_JSON} ORDER BY s.created_at"
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
     Ok(Json(json!({ "items": items, "event_types": EVENT_TYPES })))
 }
 
 /// Subscribes a URL; the response carries the signing secret, shown only this once.
 #[utoipa::path(post, path = "/api/v1/webhook-subscriptions", tag = "webhooks", request_body = CreateSubscription,
     responses((status = 201, description = "The subscription with its secret", body = Value), (status = 422, description = "Bad URL or event type")))]
-pub async fn create(State(state): State<AppState>, Authorized(principal): AsAdmin, ApiJson(req): ApiJson<CreateSubscription>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    Authorized(principal): AsAdmin,
+    ApiJson(req): ApiJson<CreateSubscription>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let url = valid_url(&state, &req.url)?;
     let event_types = valid_event_types(&req.event_types)?;
     let description = optional_text(req.description.as_deref(), "description", 500)?;
@@ -120,7 +142,15 @@ pub async fn create(State(state): State<AppState>, Authorized(principal): AsAdmi
         .bind(&description)
         .execute(&mut *tx)
         .await?;
-    let mut subscription = fetch_one_json(&mut tx, sqlx::query(sqlx::AssertSqlSafe(format!("{SUBSCRIPTION_JSON} WHERE s.id = $1"))).bind(id), || format!("subscription {id}")).await?;
+    let mut subscription = fetch_one_json(
+        &mut tx,
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SUBSCRIPTION_JSON} WHERE s.id = $1"
+        )))
+        .bind(id),
+        || format!("subscription {id}"),
+    )
+    .await?;
     tx.commit().await?;
     subscription["secret"] = json!(secret);
     Ok((StatusCode::CREATED, Json(subscription)))
@@ -129,19 +159,46 @@ pub async fn create(State(state): State<AppState>, Authorized(principal): AsAdmi
 /// A subscription.
 #[utoipa::path(get, path = "/api/v1/webhook-subscriptions/{id}", tag = "webhooks", params(("id" = String, Path)),
     responses((status = 200, description = "The subscription", body = Value), (status = 404, description = "No such subscription")))]
-pub async fn show(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    Authorized(principal): AsAdmin,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "subscription")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    Ok(Json(fetch_one_json(&mut tx, sqlx::query(sqlx::AssertSqlSafe(format!("{SUBSCRIPTION_JSON} WHERE s.id = $1"))).bind(id), || format!("subscription {id}")).await?))
+    Ok(Json(
+        fetch_one_json(
+            &mut tx,
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{SUBSCRIPTION_JSON} WHERE s.id = $1"
+            )))
+            .bind(id),
+            || format!("subscription {id}"),
+        )
+        .await?,
+    ))
 }
 
 /// Changes URL, event types, description, or pauses/resumes the subscription.
 #[utoipa::path(patch, path = "/api/v1/webhook-subscriptions/{id}", tag = "webhooks", params(("id" = String, Path)), request_body = UpdateSubscription,
     responses((status = 200, description = "The subscription", body = Value), (status = 404, description = "No such subscription")))]
-pub async fn update(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>, ApiJson(req): ApiJson<UpdateSubscription>) -> Result<Json<Value>, ApiError> {
+pub async fn update(
+    State(state): State<AppState>,
+    Authorized(principal): AsAdmin,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UpdateSubscription>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "subscription")?;
-    let url = req.url.as_deref().map(|u| valid_url(&state, u)).transpose()?;
-    let event_types = req.event_types.as_deref().map(valid_event_types).transpose()?;
+    let url = req
+        .url
+        .as_deref()
+        .map(|u| valid_url(&state, u))
+        .transpose()?;
+    let event_types = req
+        .event_types
+        .as_deref()
+        .map(valid_event_types)
+        .transpose()?;
     let description = optional_text(req.description.as_deref(), "description", 500)?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let change = sqlx::query(
@@ -154,7 +211,15 @@ pub async fn update(State(state): State<AppState>, Authorized(principal): AsAdmi
     .bind(description)
     .bind(req.active);
     execute_found(&mut tx, change, || format!("subscription {id}")).await?;
-    let subscription = fetch_one_json(&mut tx, sqlx::query(sqlx::AssertSqlSafe(format!("{SUBSCRIPTION_JSON} WHERE s.id = $1"))).bind(id), || format!("subscription {id}")).await?;
+    let subscription = fetch_one_json(
+        &mut tx,
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SUBSCRIPTION_JSON} WHERE s.id = $1"
+        )))
+        .bind(id),
+        || format!("subscription {id}"),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(subscription))
 }
@@ -162,10 +227,19 @@ pub async fn update(State(state): State<AppState>, Authorized(principal): AsAdmi
 /// Deletes a subscription and its delivery records.
 #[utoipa::path(delete, path = "/api/v1/webhook-subscriptions/{id}", tag = "webhooks", params(("id" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such subscription")))]
-pub async fn delete(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Authorized(principal): AsAdmin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "subscription")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    execute_found(&mut tx, sqlx::query("DELETE FROM webhook_subscriptions WHERE id = $1").bind(id), || format!("subscription {id}")).await?;
+    execute_found(
+        &mut tx,
+        sqlx::query("DELETE FROM webhook_subscriptions WHERE id = $1").bind(id),
+        || format!("subscription {id}"),
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -186,23 +260,49 @@ const DELIVERY_COLUMNS: &str = "d.id, d.subscription_id, d.event_id, d.event_typ
 /// The subscription's deliveries, newest first.
 #[utoipa::path(get, path = "/api/v1/webhook-subscriptions/{id}/deliveries", tag = "webhooks", params(("id" = String, Path), DeliveryListQuery),
     responses((status = 200, description = "A page of deliveries", body = Value), (status = 404, description = "No such subscription")))]
-pub async fn deliveries(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>, ApiQuery(q): ApiQuery<DeliveryListQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn deliveries(
+    State(state): State<AppState>,
+    Authorized(principal): AsAdmin,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<DeliveryListQuery>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "subscription")?;
-    if q.status.as_deref().is_some_and(|s| !matches!(s, "pending" | "retrying" | "delivered" | "failed")) {
-        return Err(ApiError::BadRequest("status must be pending, retrying, delivered or failed".into()));
+    if q.status
+        .as_deref()
+        .is_some_and(|s| !matches!(s, "pending" | "retrying" | "delivered" | "failed"))
+    {
+        return Err(ApiError::BadRequest(
+            "status must be pending, retrying, delivered or failed".into(),
+        ));
     }
     let limit = page_limit(q.limit)?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM webhook_subscriptions WHERE id = $1)").bind(id).fetch_one(&mut *tx).await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM webhook_subscriptions WHERE id = $1)")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
     if !exists {
         return Err(ApiError::NotFound(format!("subscription {id} not found")));
     }
-    let mut page = fetch_page(&mut tx, Sort { column: "created_at", descending: true }, q.cursor.as_deref(), limit, |qb| {
-        qb.push("SELECT ").push(DELIVERY_COLUMNS).push(" FROM webhook_deliveries d WHERE d.subscription_id = ").push_bind(id);
-        if let Some(status) = q.status {
-            qb.push(" AND d.status = ").push_bind(status);
-        }
-    })
+    let mut page = fetch_page(
+        &mut tx,
+        Sort {
+            column: "created_at",
+            descending: true,
+        },
+        q.cursor.as_deref(),
+        limit,
+        |qb| {
+            qb.push("SELECT ")
+                .push(DELIVERY_COLUMNS)
+                .push(" FROM webhook_deliveries d WHERE d.subscription_id = ")
+                .push_bind(id);
+            if let Some(status) = q.status {
+                qb.push(" AND d.status = ").push_bind(status);
+            }
+        },
+    )
     .await?;
     if let Some(items) = page["items"].as_array_mut() {
         for item in items.iter_mut() {
@@ -217,19 +317,35 @@ pub async fn deliveries(State(state): State<AppState>, Authorized(principal): As
 /// being retried is left to its schedule.
 #[utoipa::path(post, path = "/api/v1/webhook-deliveries/{id}/redeliver", tag = "webhooks", params(("id" = String, Path)),
     responses((status = 202, description = "Redelivery started", body = Value), (status = 404, description = "No such delivery")))]
-pub async fn redeliver(State(state): State<AppState>, Authorized(principal): AsAdmin, Path(id): Path<String>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn redeliver(
+    State(state): State<AppState>,
+    Authorized(principal): AsAdmin,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = parse_id(&id, "delivery")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let workflow_id: Option<String> = sqlx::query_scalar("UPDATE webhook_deliveries SET status = CASE WHEN status = 'failed' THEN 'pending' ELSE status END WHERE id = $1 RETURNING workflow_id")
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-    let workflow_id = workflow_id.ok_or_else(|| ApiError::NotFound(format!("delivery {id} not found")))?;
+    let workflow_id =
+        workflow_id.ok_or_else(|| ApiError::NotFound(format!("delivery {id} not found")))?;
     tx.commit().await?;
     let client = state.temporal.client().await?;
-    start_delivery(&client, &state.config.task_queue, RetrySchedule::default(), principal.tenant_id, id).await.map_err(|err| {
+    start_delivery(
+        &client,
+        &state.config.task_queue,
+        RetrySchedule::default(),
+        principal.tenant_id,
+        id,
+    )
+    .await
+    .map_err(|err| {
         tracing::error!(error = %err, "starting a redelivery failed");
         ApiError::Unavailable("could not start the redelivery; retry".into())
     })?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"id": id, "workflow": state.config.workflow_link(&workflow_id)}))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"id": id, "workflow": state.config.workflow_link(&workflow_id)})),
+    ))
 }

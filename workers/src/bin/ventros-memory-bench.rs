@@ -71,69 +71,211 @@ impl Rng {
 }
 
 const PRODUCTS: &[&str] = &[
-    "Pro blender", "air fryer", "espresso machine", "robot vacuum", "smart watch", "wireless earbuds", "4K TV", "gaming laptop",
-    "office chair", "standing desk", "mesh router", "electric scooter", "coffee grinder", "phone case", "yoga mat", "running shoes",
-    "Plano Pro", "Plano Básico", "assinatura anual", "geladeira frost free", "máquina de lavar", "ar condicionado", "notebook", "celular",
+    "Pro blender",
+    "air fryer",
+    "espresso machine",
+    "robot vacuum",
+    "smart watch",
+    "wireless earbuds",
+    "4K TV",
+    "gaming laptop",
+    "office chair",
+    "standing desk",
+    "mesh router",
+    "electric scooter",
+    "coffee grinder",
+    "phone case",
+    "yoga mat",
+    "running shoes",
+    "Plano Pro",
+    "Plano Básico",
+    "assinatura anual",
+    "geladeira frost free",
+    "máquina de lavar",
+    "ar condicionado",
+    "notebook",
+    "celular",
 ];
-const CITIES: &[&str] = &["São Paulo", "Rio de Janeiro", "Curitiba", "Belo Horizonte", "Porto Alegre", "Recife", "Lisbon", "Porto", "Madrid", "Austin", "Toronto", "Salvador"];
-const ISSUES: &[&str] = &["stopped working", "arrived broken", "is making a weird noise", "won't turn on", "was charged twice", "never arrived", "chegou quebrado", "parou de funcionar", "veio com defeito"];
-const ORGS: &[&str] = &["Acme", "Globex", "Initech", "Petrobras", "Itaú", "Natura", "Ambev", "Nubank", "Magalu", "Embraer"];
+const CITIES: &[&str] = &[
+    "São Paulo",
+    "Rio de Janeiro",
+    "Curitiba",
+    "Belo Horizonte",
+    "Porto Alegre",
+    "Recife",
+    "Lisbon",
+    "Porto",
+    "Madrid",
+    "Austin",
+    "Toronto",
+    "Salvador",
+];
+const ISSUES: &[&str] = &[
+    "stopped working",
+    "arrived broken",
+    "is making a weird noise",
+    "won't turn on",
+    "was charged twice",
+    "never arrived",
+    "chegou quebrado",
+    "parou de funcionar",
+    "veio com defeito",
+];
+const ORGS: &[&str] = &[
+    "Acme",
+    "Globex",
+    "Initech",
+    "Petrobras",
+    "Itaú",
+    "Natura",
+    "Ambev",
+    "Nubank",
+    "Magalu",
+    "Embraer",
+];
 const CHANNELS: &[&str] = &["WhatsApp", "email", "phone calls", "Instagram", "SMS"];
-const TIMES: &[&str] = &["in the morning", "after 6pm", "on weekends", "during lunch", "de manhã", "à noite"];
+const TIMES: &[&str] = &[
+    "in the morning",
+    "after 6pm",
+    "on weekends",
+    "during lunch",
+    "de manhã",
+    "à noite",
+];
 
 fn sentence(rng: &mut Rng) -> (String, &'static str) {
     let p = rng.pick(PRODUCTS);
     match rng.next() % 14 {
         0 => (format!("I bought the {p} last month"), "purchase"),
         1 => (format!("Comprei o {p} na Black Friday"), "purchase"),
-        2 => (format!("My order #{} with the {p} has not arrived yet", 10_000 + rng.next() % 90_000), "purchase"),
+        2 => (
+            format!(
+                "My order #{} with the {p} has not arrived yet",
+                10_000 + rng.next() % 90_000
+            ),
+            "purchase",
+        ),
         3 => (format!("The {p} {}", rng.pick(ISSUES)), "support_ticket"),
         4 => (format!("Meu {p} {}", rng.pick(ISSUES)), "support_ticket"),
         5 => (format!("I want a refund for the {p}"), "support_ticket"),
-        6 => (format!("I prefer to be contacted on {} {}", rng.pick(CHANNELS), rng.pick(TIMES)), "preference"),
-        7 => (format!("Prefiro falar pelo {} {}", rng.pick(CHANNELS), rng.pick(TIMES)), "preference"),
-        8 => (format!("I live in {} and work at {}", rng.pick(CITIES), rng.pick(ORGS)), "profile"),
-        9 => (format!("Moro em {} e trabalho na {}", rng.pick(CITIES), rng.pick(ORGS)), "profile"),
-        10 => (format!("Do you have the {p} in another color?"), "conversation"),
-        11 => (format!("Quanto custa o {p} com frete para {}?", rng.pick(CITIES)), "conversation"),
-        12 => (format!("I'm interested in the {p}, is there a discount?"), "conversation"),
+        6 => (
+            format!(
+                "I prefer to be contacted on {} {}",
+                rng.pick(CHANNELS),
+                rng.pick(TIMES)
+            ),
+            "preference",
+        ),
+        7 => (
+            format!(
+                "Prefiro falar pelo {} {}",
+                rng.pick(CHANNELS),
+                rng.pick(TIMES)
+            ),
+            "preference",
+        ),
+        8 => (
+            format!(
+                "I live in {} and work at {}",
+                rng.pick(CITIES),
+                rng.pick(ORGS)
+            ),
+            "profile",
+        ),
+        9 => (
+            format!(
+                "Moro em {} e trabalho na {}",
+                rng.pick(CITIES),
+                rng.pick(ORGS)
+            ),
+            "profile",
+        ),
+        10 => (
+            format!("Do you have the {p} in another color?"),
+            "conversation",
+        ),
+        11 => (
+            format!("Quanto custa o {p} com frete para {}?", rng.pick(CITIES)),
+            "conversation",
+        ),
+        12 => (
+            format!("I'm interested in the {p}, is there a discount?"),
+            "conversation",
+        ),
         _ => ("Thanks, see you tomorrow!".to_owned(), "conversation"),
     }
 }
 
 const QUERIES: &[&str] = &[
-    "what did the customer buy", "problem with a product", "how does she like to be contacted", "where does the customer live",
-    "refund request", "order that did not arrive", "o que o cliente comprou", "reclamação de produto com defeito",
-    "kitchen appliance", "which company does he work for", "discount on headphones", "best time to call",
+    "what did the customer buy",
+    "problem with a product",
+    "how does she like to be contacted",
+    "where does the customer live",
+    "refund request",
+    "order that did not arrive",
+    "o que o cliente comprou",
+    "reclamação de produto com defeito",
+    "kitchen appliance",
+    "which company does he work for",
+    "discount on headphones",
+    "best time to call",
 ];
 
 fn percentiles(mut samples: Vec<f64>) -> String {
     samples.sort_by(f64::total_cmp);
     let at = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize];
-    format!("p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {:>6.2} ms  (n={})", at(0.5), at(0.95), at(0.99), samples.len())
+    format!(
+        "p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {:>6.2} ms  (n={})",
+        at(0.5),
+        at(0.95),
+        at(0.99),
+        samples.len()
+    )
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let admin = PgPoolOptions::new().max_connections(1).connect(&args.database_url).await.context("DATABASE_URL")?;
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&args.database_url)
+        .await
+        .context("DATABASE_URL")?;
     let name = format!("memory_bench_{}", args.memories);
     if args.fresh {
-        sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&admin).await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&admin)
+        .await?;
     }
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)").bind(&name).fetch_one(&admin).await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&admin)
+            .await?;
     if !exists {
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await?;
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await?;
     }
-    let (base, _) = args.database_url.rsplit_once('/').context("DATABASE_URL must end with /database")?;
-    let pool = PgPoolOptions::new().max_connections(4).connect(&format!("{base}/{name}")).await?;
+    let (base, _) = args
+        .database_url
+        .rsplit_once('/')
+        .context("DATABASE_URL must end with /database")?;
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&format!("{base}/{name}"))
+        .await?;
     ventros_migrations::run(&pool).await?;
     let embedder = args.embedding.build()?;
     let engine = Arc::new(MemoryEngine::new(pool.clone(), embedder.clone()));
     engine.ensure_space().await?;
 
-    let loaded: i64 = sqlx::query_scalar("SELECT count(*) FROM memories").fetch_one(&pool).await?;
+    let loaded: i64 = sqlx::query_scalar("SELECT count(*) FROM memories")
+        .fetch_one(&pool)
+        .await?;
     if loaded < args.memories {
         load(&args, &pool, &engine).await?;
     } else {
@@ -143,35 +285,66 @@ async fn main() -> anyhow::Result<()> {
         sqlx::query_as("SELECT (SELECT count(*) FROM memories), (SELECT count(*) FROM memory_facts), (SELECT count(*) FROM contacts)")
             .fetch_one(&pool)
             .await?;
-    println!("dataset: {memories} memories, {facts} facts, {contacts} contacts, {} tenants, model {}\n", args.tenants, embedder.model());
+    println!(
+        "dataset: {memories} memories, {facts} facts, {contacts} contacts, {} tenants, model {}\n",
+        args.tenants,
+        embedder.model()
+    );
 
     // Queries: a random contact of a random tenant, a query from the list.
     let targets: Vec<(Uuid, Uuid)> =
-        sqlx::query_as("SELECT tenant_id, id FROM contacts ORDER BY md5(id::text) LIMIT $1").bind(args.queries as i64).fetch_all(&pool).await?;
+        sqlx::query_as("SELECT tenant_id, id FROM contacts ORDER BY md5(id::text) LIMIT $1")
+            .bind(args.queries as i64)
+            .fetch_all(&pool)
+            .await?;
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     if !args.tenant_wide_only {
-    // Warm-up: caches and the model's first run are not what we measure.
-    for (tenant, contact) in targets.iter().take(20) {
-        engine.search(&query(*tenant, Some(*contact), rng.pick(QUERIES), Mode::Hybrid)).await?;
-    }
-    let (mut embed_ms, mut hybrid_ms) = (Vec::new(), Vec::new());
-    for (tenant, contact) in &targets {
-        let text = rng.pick(QUERIES);
-        let started = Instant::now();
-        embedder.embed(&[text.to_owned()]).await?;
-        embed_ms.push(started.elapsed().as_secs_f64() * 1000.0);
-        let started = Instant::now();
-        engine.search(&query(*tenant, Some(*contact), text, Mode::Hybrid)).await?;
-        hybrid_ms.push(started.elapsed().as_secs_f64() * 1000.0);
-    }
-    println!("contact-scoped HYBRID search (end to end, query embedding included): {}", percentiles(hybrid_ms.clone()));
-    println!("  of which query embedding (MiniLM, in-process):                   {}", percentiles(embed_ms.clone()));
-    let db_ms: Vec<f64> = hybrid_ms.iter().zip(&embed_ms).map(|(h, e)| (h - e).max(0.0)).collect();
-    println!("  PostgreSQL part (vector + BM25 + graph + fusion):                 {}\n", percentiles(db_ms));
+        // Warm-up: caches and the model's first run are not what we measure.
+        for (tenant, contact) in targets.iter().take(20) {
+            engine
+                .search(&query(
+                    *tenant,
+                    Some(*contact),
+                    rng.pick(QUERIES),
+                    Mode::Hybrid,
+                ))
+                .await?;
+        }
+        let (mut embed_ms, mut hybrid_ms) = (Vec::new(), Vec::new());
+        for (tenant, contact) in &targets {
+            let text = rng.pick(QUERIES);
+            let started = Instant::now();
+            embedder.embed(&[text.to_owned()]).await?;
+            embed_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+            let started = Instant::now();
+            engine
+                .search(&query(*tenant, Some(*contact), text, Mode::Hybrid))
+                .await?;
+            hybrid_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        println!(
+            "contact-scoped HYBRID search (end to end, query embedding included): {}",
+            percentiles(hybrid_ms.clone())
+        );
+        println!(
+            "  of which query embedding (MiniLM, in-process):                   {}",
+            percentiles(embed_ms.clone())
+        );
+        let db_ms: Vec<f64> = hybrid_ms
+            .iter()
+            .zip(&embed_ms)
+            .map(|(h, e)| (h - e).max(0.0))
+            .collect();
+        println!(
+            "  PostgreSQL part (vector + BM25 + graph + fusion):                 {}\n",
+            percentiles(db_ms)
+        );
     }
 
     // Tenant-wide vector search through HNSW, and its recall against an exact scan.
-    let tenants: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM tenants ORDER BY id").fetch_all(&pool).await?;
+    let tenants: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM tenants ORDER BY id")
+        .fetch_all(&pool)
+        .await?;
     let mut vector_ms = Vec::new();
     let mut recall = Vec::new();
     let mut recall_ties = Vec::new();
@@ -182,15 +355,31 @@ async fn main() -> anyhow::Result<()> {
         let text = QUERIES[i % QUERIES.len()];
         let vector = to_pgvector(&embedder.embed(&[text.to_owned()]).await?[0]);
         let started = Instant::now();
-        let ann = nearest(&pool, &model, dims, tenant, &vector, Some((args.ef_search, args.candidates))).await?;
+        let ann = nearest(
+            &pool,
+            &model,
+            dims,
+            tenant,
+            &vector,
+            Some((args.ef_search, args.candidates)),
+        )
+        .await?;
         vector_ms.push(started.elapsed().as_secs_f64() * 1000.0);
         if i < 100 {
             let exact = nearest(&pool, &model, dims, tenant, &vector, None).await?;
-            recall.push(ann.iter().filter(|(id, _)| exact.iter().any(|(e, _)| e == id)).count() as f64 / exact.len().max(1) as f64);
+            recall.push(
+                ann.iter()
+                    .filter(|(id, _)| exact.iter().any(|(e, _)| e == id))
+                    .count() as f64
+                    / exact.len().max(1) as f64,
+            );
             // Synthetic CRM text repeats itself: many neighbours sit at the same distance, and
             // an equally near neighbour is as good an answer. Counted separately.
             let tenth = exact.last().map_or(0.0, |(_, d)| *d);
-            recall_ties.push(ann.iter().filter(|(_, d)| *d <= tenth + 1e-6).count() as f64 / exact.len().max(1) as f64);
+            recall_ties.push(
+                ann.iter().filter(|(_, d)| *d <= tenth + 1e-6).count() as f64
+                    / exact.len().max(1) as f64,
+            );
         }
     }
     println!(
@@ -209,10 +398,15 @@ async fn main() -> anyhow::Result<()> {
     let mut ts = Vec::new();
     for (tenant, _) in targets.iter().take(200) {
         let started = Instant::now();
-        engine.search(&query(*tenant, None, rng.pick(QUERIES), Mode::Vector)).await?;
+        engine
+            .search(&query(*tenant, None, rng.pick(QUERIES), Mode::Vector))
+            .await?;
         ts.push(started.elapsed().as_secs_f64() * 1000.0);
     }
-    println!("tenant-wide VECTOR_ONLY through the engine (embedding, memories + facts):  {}\n", percentiles(ts));
+    println!(
+        "tenant-wide VECTOR_ONLY through the engine (embedding, memories + facts):  {}\n",
+        percentiles(ts)
+    );
     if args.tenant_wide_only {
         return Ok(());
     }
@@ -242,7 +436,11 @@ async fn main() -> anyhow::Result<()> {
             .await?;
     }
     let secs = started.elapsed().as_secs_f64();
-    println!("ingestion: {:.1} episodes/s (embed + extract + graph + one transaction each, {} episodes)", args.ingest as f64 / secs, args.ingest);
+    println!(
+        "ingestion: {:.1} episodes/s (embed + extract + graph + one transaction each, {} episodes)",
+        args.ingest as f64 / secs,
+        args.ingest
+    );
     Ok(())
 }
 
@@ -259,12 +457,18 @@ async fn nearest(
     let mut tx = pool.begin().await?;
     let candidates = match hnsw {
         Some((ef, candidates)) => {
-            sqlx::query(AssertSqlSafe(format!("SET LOCAL hnsw.ef_search = {ef}"))).execute(&mut *tx).await?;
-            sqlx::query("SET LOCAL hnsw.iterative_scan = relaxed_order").execute(&mut *tx).await?;
+            sqlx::query(AssertSqlSafe(format!("SET LOCAL hnsw.ef_search = {ef}")))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("SET LOCAL hnsw.iterative_scan = relaxed_order")
+                .execute(&mut *tx)
+                .await?;
             candidates.max(10)
         }
         None => {
-            sqlx::query("SET LOCAL enable_indexscan = off").execute(&mut *tx).await?;
+            sqlx::query("SET LOCAL enable_indexscan = off")
+                .execute(&mut *tx)
+                .await?;
             10
         }
     };
@@ -330,7 +534,11 @@ async fn load(args: &Args, pool: &PgPool, engine: &MemoryEngine) -> anyhow::Resu
             .execute(pool)
             .await?;
     }
-    println!("embedded {} distinct template sentences in {:.1}s", pool_texts.len(), started.elapsed().as_secs_f64());
+    println!(
+        "embedded {} distinct template sentences in {:.1}s",
+        pool_texts.len(),
+        started.elapsed().as_secs_f64()
+    );
 
     let contacts = (args.memories / args.per_contact).max(1);
     // Deterministic ids from numbers, so reruns and partial loads line up.
@@ -351,10 +559,16 @@ async fn load(args: &Args, pool: &PgPool, engine: &MemoryEngine) -> anyhow::Resu
     .await?;
     // No HNSW index while loading: building it once at the end is far faster than row by row.
     for table in ["memories", "memory_facts"] {
-        sqlx::query(AssertSqlSafe(format!("DROP INDEX IF EXISTS {table}_hnsw_{model}"))).execute(pool).await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "DROP INDEX IF EXISTS {table}_hnsw_{model}"
+        )))
+        .execute(pool)
+        .await?;
     }
     let load_started = Instant::now();
-    let already: i64 = sqlx::query_scalar("SELECT count(*) FROM memories").fetch_one(pool).await?;
+    let already: i64 = sqlx::query_scalar("SELECT count(*) FROM memories")
+        .fetch_one(pool)
+        .await?;
     let step = 50_000i64;
     let mut from = already + 1;
     while from <= args.memories {
@@ -374,7 +588,11 @@ async fn load(args: &Args, pool: &PgPool, engine: &MemoryEngine) -> anyhow::Resu
         .bind(to)
         .execute(pool)
         .await?;
-        println!("  memories {to}/{} ({:.0} rows/s)", args.memories, (to - already) as f64 / load_started.elapsed().as_secs_f64());
+        println!(
+            "  memories {to}/{} ({:.0} rows/s)",
+            args.memories,
+            (to - already) as f64 / load_started.elapsed().as_secs_f64()
+        );
         from = to + 1;
     }
     // A small graph per contact: where they live, where they work, what they bought.
@@ -391,8 +609,17 @@ async fn load(args: &Args, pool: &PgPool, engine: &MemoryEngine) -> anyhow::Resu
         ("works_at", "organization", ORGS, "works at"),
         ("purchased", "product", PRODUCTS, "purchased"),
     ] {
-        let fact_vectors = embedder.embed(&values.iter().map(|v| format!("Contact {phrase} {v}")).collect::<Vec<_>>()).await?;
-        let name_vectors = embedder.embed(&values.iter().map(|v| (*v).to_owned()).collect::<Vec<_>>()).await?;
+        let fact_vectors = embedder
+            .embed(
+                &values
+                    .iter()
+                    .map(|v| format!("Contact {phrase} {v}"))
+                    .collect::<Vec<_>>(),
+            )
+            .await?;
+        let name_vectors = embedder
+            .embed(&values.iter().map(|v| (*v).to_owned()).collect::<Vec<_>>())
+            .await?;
         let fact_vecs: Vec<String> = fact_vectors.iter().map(|v| to_pgvector(v)).collect();
         let name_vecs: Vec<String> = name_vectors.iter().map(|v| to_pgvector(v)).collect();
         let n = values.len() as i32;
@@ -418,14 +645,25 @@ async fn load(args: &Args, pool: &PgPool, engine: &MemoryEngine) -> anyhow::Resu
         .execute(pool)
         .await?;
     }
-    println!("graph: 3 facts per contact in {:.1}s", graph_started.elapsed().as_secs_f64());
+    println!(
+        "graph: 3 facts per contact in {:.1}s",
+        graph_started.elapsed().as_secs_f64()
+    );
     let loaded = args.memories - already;
-    println!("bulk load: {loaded} memories in {:.1}s ({:.0} memories/s)", load_started.elapsed().as_secs_f64(), loaded as f64 / load_started.elapsed().as_secs_f64());
+    println!(
+        "bulk load: {loaded} memories in {:.1}s ({:.0} memories/s)",
+        load_started.elapsed().as_secs_f64(),
+        loaded as f64 / load_started.elapsed().as_secs_f64()
+    );
 
     let index_started = Instant::now();
     let mut conn = pool.acquire().await?;
-    sqlx::query("SET maintenance_work_mem = '4GB'").execute(&mut *conn).await?;
-    sqlx::query("SET max_parallel_maintenance_workers = 1").execute(&mut *conn).await?;
+    sqlx::query("SET maintenance_work_mem = '4GB'")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("SET max_parallel_maintenance_workers = 1")
+        .execute(&mut *conn)
+        .await?;
     for table in ["memories", "memory_facts"] {
         sqlx::query(AssertSqlSafe(format!(
             "CREATE INDEX IF NOT EXISTS {table}_hnsw_{model} ON {table} USING hnsw ((embedding::vector({dims})) vector_cosine_ops)
@@ -435,6 +673,10 @@ async fn load(args: &Args, pool: &PgPool, engine: &MemoryEngine) -> anyhow::Resu
         .await?;
     }
     sqlx::query("ANALYZE").execute(&mut *conn).await?;
-    println!("HNSW indexes built in {:.1}s; load total {:.1}s\n", index_started.elapsed().as_secs_f64(), started.elapsed().as_secs_f64());
+    println!(
+        "HNSW indexes built in {:.1}s; load total {:.1}s\n",
+        index_started.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -42,8 +42,19 @@ struct Args {
     embedding: EmbeddingSettings,
 }
 
-const CATEGORIES: [(u64, &str); 5] = [(1, "multi-hop"), (2, "temporal"), (3, "open-domain"), (4, "single-hop"), (5, "adversarial")];
-const MODES: [(Mode, &str); 4] = [(Mode::Hybrid, "HYBRID"), (Mode::Vector, "VECTOR_ONLY"), (Mode::Keyword, "KEYWORD_ONLY"), (Mode::Graph, "GRAPH_ONLY")];
+const CATEGORIES: [(u64, &str); 5] = [
+    (1, "multi-hop"),
+    (2, "temporal"),
+    (3, "open-domain"),
+    (4, "single-hop"),
+    (5, "adversarial"),
+];
+const MODES: [(Mode, &str); 4] = [
+    (Mode::Hybrid, "HYBRID"),
+    (Mode::Vector, "VECTOR_ONLY"),
+    (Mode::Keyword, "KEYWORD_ONLY"),
+    (Mode::Graph, "GRAPH_ONLY"),
+];
 
 #[derive(Default, Clone, Copy)]
 struct Score {
@@ -62,13 +73,20 @@ impl Score {
     }
     fn show(&self) -> String {
         let n = self.questions.max(1) as f64;
-        format!("{:>5}  {:>6.3}  {:>6.3}  {:>6.3}", self.questions, self.recall5 / n, self.recall10 / n, self.mrr / n)
+        format!(
+            "{:>5}  {:>6.3}  {:>6.3}  {:>6.3}",
+            self.questions,
+            self.recall5 / n,
+            self.recall10 / n,
+            self.mrr / n
+        )
     }
 }
 
 /// "1:56 pm on 8 May, 2023"
 fn session_time(raw: &str) -> Option<DateTime<Utc>> {
-    let naive = NaiveDateTime::parse_from_str(&raw.replace(" on ", " "), "%I:%M %p %d %B, %Y").ok()?;
+    let naive =
+        NaiveDateTime::parse_from_str(&raw.replace(" on ", " "), "%I:%M %p %d %B, %Y").ok()?;
     Some(Utc.from_utc_datetime(&naive))
 }
 
@@ -77,7 +95,13 @@ fn evidence_ids(raw: &Value) -> Vec<String> {
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
-        .flat_map(|s| s.split([';', ',', ' ']).map(str::trim).filter(|s| s.starts_with('D')).map(str::to_owned).collect::<Vec<_>>())
+        .flat_map(|s| {
+            s.split([';', ',', ' '])
+                .map(str::trim)
+                .filter(|s| s.starts_with('D'))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 
@@ -87,14 +111,28 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let weights = args.weights;
 
-    let admin = PgPoolOptions::new().max_connections(1).connect(&args.database_url).await.context("DATABASE_URL")?;
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&args.database_url)
+        .await
+        .context("DATABASE_URL")?;
     let name = format!("memory_eval_{}", Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await?;
-    let (base, _) = args.database_url.rsplit_once('/').context("DATABASE_URL must end with /database")?;
-    let pool = PgPoolOptions::new().max_connections(4).connect(&format!("{base}/{name}")).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await?;
+    let (base, _) = args
+        .database_url
+        .rsplit_once('/')
+        .context("DATABASE_URL must end with /database")?;
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&format!("{base}/{name}"))
+        .await?;
     let result = evaluate(&args, pool.clone(), weights).await;
     pool.close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}"))).execute(&admin).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
+        .execute(&admin)
+        .await?;
     result
 }
 
@@ -114,21 +152,42 @@ async fn evaluate(args: &Args, pool: sqlx::PgPool, weights: Weights) -> anyhow::
 
     let mut table: BTreeMap<(usize, u64), Score> = BTreeMap::new();
     let mut shown = 0;
-    let (mut turns, mut ingest_secs, mut searches, mut search_ms) = (0usize, 0f64, 0usize, Vec::new());
+    let (mut turns, mut ingest_secs, mut searches, mut search_ms) =
+        (0usize, 0f64, 0usize, Vec::new());
     for file in &files {
         let data: Value = serde_json::from_slice(&std::fs::read(file)?)?;
         let conversation = &data["conversation"];
-        let conversation = if conversation.is_object() { conversation } else { &data };
-        let (speaker_a, speaker_b) = (conversation["speaker_a"].as_str().unwrap_or("A"), conversation["speaker_b"].as_str().unwrap_or("B"));
+        let conversation = if conversation.is_object() {
+            conversation
+        } else {
+            &data
+        };
+        let (speaker_a, speaker_b) = (
+            conversation["speaker_a"].as_str().unwrap_or("A"),
+            conversation["speaker_b"].as_str().unwrap_or("B"),
+        );
         let tenant = create_tenant(&pool, file).await?;
         let contact = Uuid::now_v7();
-        sqlx::query("INSERT INTO contacts (id, tenant_id, display_name) VALUES ($1, $2, $3)").bind(contact).bind(tenant).bind(speaker_a).execute(&pool).await?;
+        sqlx::query("INSERT INTO contacts (id, tenant_id, display_name) VALUES ($1, $2, $3)")
+            .bind(contact)
+            .bind(tenant)
+            .bind(speaker_a)
+            .execute(&pool)
+            .await?;
 
         let started = std::time::Instant::now();
         let mut turn_text: BTreeMap<String, String> = BTreeMap::new();
         for session in 1.. {
-            let Some(dialogue) = conversation.get(format!("session_{session}")).and_then(Value::as_array) else { break };
-            let at = conversation[format!("session_{session}_date_time")].as_str().and_then(session_time).unwrap_or_else(Utc::now);
+            let Some(dialogue) = conversation
+                .get(format!("session_{session}"))
+                .and_then(Value::as_array)
+            else {
+                break;
+            };
+            let at = conversation[format!("session_{session}_date_time")]
+                .as_str()
+                .and_then(session_time)
+                .unwrap_or_else(Utc::now);
             // Context, as in a chat: the previous message of the same session.
             let mut previous: Option<String> = None;
             for (i, turn) in dialogue.iter().enumerate() {
@@ -142,7 +201,10 @@ async fn evaluate(args: &Args, pool: sqlx::PgPool, weights: Weights) -> anyhow::
                 // read as facts about the contact.
                 let is_contact = speaker != speaker_b;
                 let current = text.clone();
-                turn_text.insert(turn["dia_id"].as_str().unwrap_or_default().to_owned(), text.clone());
+                turn_text.insert(
+                    turn["dia_id"].as_str().unwrap_or_default().to_owned(),
+                    text.clone(),
+                );
                 engine
                     .ingest(&Episode {
                         tenant_id: tenant,
@@ -168,7 +230,11 @@ async fn evaluate(args: &Args, pool: sqlx::PgPool, weights: Weights) -> anyhow::
 
         for qa in data["qa"].as_array().into_iter().flatten() {
             let evidence = evidence_ids(&qa["evidence"]);
-            let (Some(question), Some(category)) = (qa["question"].as_str(), qa["category"].as_u64()) else { continue };
+            let (Some(question), Some(category)) =
+                (qa["question"].as_str(), qa["category"].as_u64())
+            else {
+                continue;
+            };
             if evidence.is_empty() {
                 continue;
             }
@@ -189,12 +255,35 @@ async fn evaluate(args: &Args, pool: sqlx::PgPool, weights: Weights) -> anyhow::
                 searches += 1;
                 search_ms.push(outcome.latency_ms);
                 let found = |k: usize| -> f64 {
-                    let sources: Vec<&String> = outcome.hits.iter().take(k).flat_map(|h| &h.sources).collect();
-                    let hit = evidence.iter().filter(|e| sources.iter().any(|s| s.strip_prefix("message:") == Some(e.as_str()))).count();
+                    let sources: Vec<&String> = outcome
+                        .hits
+                        .iter()
+                        .take(k)
+                        .flat_map(|h| &h.sources)
+                        .collect();
+                    let hit = evidence
+                        .iter()
+                        .filter(|e| {
+                            sources
+                                .iter()
+                                .any(|s| s.strip_prefix("message:") == Some(e.as_str()))
+                        })
+                        .count();
                     hit as f64 / evidence.len() as f64
                 };
-                let first = outcome.hits.iter().position(|h| h.sources.iter().any(|s| evidence.iter().any(|e| s.strip_prefix("message:") == Some(e.as_str()))));
-                let score = Score { questions: 1, recall5: found(5), recall10: found(10), mrr: first.map_or(0.0, |r| 1.0 / (r as f64 + 1.0)) };
+                let first = outcome.hits.iter().position(|h| {
+                    h.sources.iter().any(|s| {
+                        evidence
+                            .iter()
+                            .any(|e| s.strip_prefix("message:") == Some(e.as_str()))
+                    })
+                });
+                let score = Score {
+                    questions: 1,
+                    recall5: found(5),
+                    recall10: found(10),
+                    mrr: first.map_or(0.0, |r| 1.0 / (r as f64 + 1.0)),
+                };
                 table.entry((m, category)).or_default().add(score);
                 if m == 0 && score.recall10 < 1.0 && shown < args.show_misses {
                     shown += 1;
@@ -204,7 +293,12 @@ async fn evaluate(args: &Args, pool: sqlx::PgPool, weights: Weights) -> anyhow::
                         eprintln!("  evidence {e}: {}", text_of(e));
                     }
                     for h in outcome.hits.iter().take(3) {
-                        eprintln!("  got {:.2} {:?}: {}", h.score, h.sources, h.content.chars().take(120).collect::<String>());
+                        eprintln!(
+                            "  got {:.2} {:?}: {}",
+                            h.score,
+                            h.sources,
+                            h.content.chars().take(120).collect::<String>()
+                        );
                     }
                 }
             }
@@ -213,13 +307,36 @@ async fn evaluate(args: &Args, pool: sqlx::PgPool, weights: Weights) -> anyhow::
     }
 
     search_ms.sort_by(f32::total_cmp);
-    let pct = |p: f64| search_ms.get(((search_ms.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
-    println!("LoCoMo evidence retrieval: {} conversations, {turns} turns, model {}", files.len(), engine.embedder().model());
-    println!("ingestion: {:.1} turns/s (embedding + extraction + graph, one episode at a time)", turns as f64 / ingest_secs.max(1e-9));
-    println!("search latency over {searches} searches: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms\n", pct(0.5), pct(0.95), pct(0.99));
+    let pct = |p: f64| {
+        search_ms
+            .get(((search_ms.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    println!(
+        "LoCoMo evidence retrieval: {} conversations, {turns} turns, model {}",
+        files.len(),
+        engine.embedder().model()
+    );
+    println!(
+        "ingestion: {:.1} turns/s (embedding + extraction + graph, one episode at a time)",
+        turns as f64 / ingest_secs.max(1e-9)
+    );
+    println!(
+        "search latency over {searches} searches: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms\n",
+        pct(0.5),
+        pct(0.95),
+        pct(0.99)
+    );
     for (m, (_, mode)) in MODES.iter().enumerate() {
-        println!("{mode} (weights v={} k={} g={})", weights.vector, weights.keyword, weights.graph);
-        println!("  {:<22} {:>5}  {:>6}  {:>6}  {:>6}", "category", "n", "R@5", "R@10", "MRR");
+        println!(
+            "{mode} (weights v={} k={} g={})",
+            weights.vector, weights.keyword, weights.graph
+        );
+        println!(
+            "  {:<22} {:>5}  {:>6}  {:>6}  {:>6}",
+            "category", "n", "R@5", "R@10", "MRR"
+        );
         let mut overall = Score::default();
         for (category, label) in CATEGORIES {
             if let Some(score) = table.get(&(m, category)) {
@@ -237,7 +354,12 @@ async fn create_tenant(pool: &sqlx::PgPool, file: &std::path::Path) -> anyhow::R
     let id = Uuid::now_v7();
     sqlx::query("INSERT INTO tenants (id, name) VALUES ($1, $2)")
         .bind(id)
-        .bind(format!("LoCoMo {}", file.file_stem().and_then(|s| s.to_str()).unwrap_or_default()))
+        .bind(format!(
+            "LoCoMo {}",
+            file.file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+        ))
         .execute(pool)
         .await?;
     Ok(id)
