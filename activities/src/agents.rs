@@ -101,7 +101,7 @@ impl AgentApi for GrpcAgentClient {
         client
             .execute_agent(request)
             .await
-            .map(|r| r.into_inner())
+            .map(tonic::Response::into_inner)
             .map_err(AgentError::from_status)
     }
 

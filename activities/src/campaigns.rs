@@ -151,11 +151,11 @@ mod hh_mm {
     use chrono::NaiveTime;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(t: &NaiveTime, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(t: &NaiveTime, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&t.format("%H:%M").to_string())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error> {
         let text = String::deserialize(d)?;
         NaiveTime::parse_from_str(&text, "%H:%M")
             .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a HH:MM time")))
@@ -928,7 +928,7 @@ async fn prepare_recipient(
     if status != "pending" {
         return Ok(PrepareRecipientOutput {
             skip_reason: (status == "skipped").then(|| reason.unwrap_or_default()),
-            send_at_ms: send_at.map(millis).unwrap_or(input.now_ms),
+            send_at_ms: send_at.map_or(input.now_ms, millis),
             attribution_window_secs,
         });
     }
@@ -1028,7 +1028,7 @@ async fn prepare_recipient(
                 .map_err(store_failure)?;
         return Ok(PrepareRecipientOutput {
             skip_reason: (status == "skipped").then(|| reason.unwrap_or_default()),
-            send_at_ms: stored_at.map(millis).unwrap_or(input.now_ms),
+            send_at_ms: stored_at.map_or(input.now_ms, millis),
             attribution_window_secs,
         });
     }

@@ -229,40 +229,40 @@ impl AiSettings {
 }
 
 mod defaults {
-    pub fn away_cooldown_secs() -> u64 {
+    pub(super) fn away_cooldown_secs() -> u64 {
         3_600
     }
-    pub fn debounce_ms() -> u64 {
+    pub(super) fn debounce_ms() -> u64 {
         1_500
     }
-    pub fn max_debounce_ms() -> u64 {
+    pub(super) fn max_debounce_ms() -> u64 {
         10_000
     }
-    pub fn inactivity_timeout_secs() -> u64 {
+    pub(super) fn inactivity_timeout_secs() -> u64 {
         30 * 60
     }
-    pub fn ack_timeout_secs() -> u64 {
+    pub(super) fn ack_timeout_secs() -> u64 {
         10 * 60
     }
-    pub fn read_window_secs() -> u64 {
+    pub(super) fn read_window_secs() -> u64 {
         3 * 24 * 60 * 60
     }
-    pub fn agent_type() -> String {
+    pub(super) fn agent_type() -> String {
         "RouterAgent".into()
     }
-    pub fn confidence_threshold() -> f32 {
+    pub(super) fn confidence_threshold() -> f32 {
         0.45
     }
-    pub fn presence() -> bool {
+    pub(super) fn presence() -> bool {
         true
     }
-    pub fn pacing_min_interval_secs() -> u32 {
+    pub(super) fn pacing_min_interval_secs() -> u32 {
         30
     }
-    pub fn pacing_max_interval_secs() -> u32 {
+    pub(super) fn pacing_max_interval_secs() -> u32 {
         60
     }
-    pub fn pacing_daily_cap() -> Option<u32> {
+    pub(super) fn pacing_daily_cap() -> Option<u32> {
         Some(200)
     }
 }

@@ -405,11 +405,10 @@ fn parse_messaging_item(item: &Value) -> Result<MetaEvent, MetaParseError> {
     if let Some(postback) = item.get("postback") {
         let sender = sender.ok_or_else(|| missing("sender.id"))?;
         // Postbacks have a `mid` on current API versions; older ones get a stable derived key.
-        let mid = postback
-            .get("mid")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("postback:{sender}:{timestamp_ms}"));
+        let mid = postback.get("mid").and_then(Value::as_str).map_or_else(
+            || format!("postback:{sender}:{timestamp_ms}"),
+            str::to_owned,
+        );
         return Ok(MetaEvent::Message(MetaMessage {
             mid,
             sender_id: sender,

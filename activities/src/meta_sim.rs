@@ -209,7 +209,7 @@ impl MetaSimulator {
                 .body(bytes.clone())
                 .send()
                 .await;
-            last = sent.map(|r| r.status().as_u16()).unwrap_or(0);
+            last = sent.map_or(0, |r| r.status().as_u16());
             if (200..300).contains(&last) {
                 self.state
                     .lock()

@@ -124,7 +124,11 @@ pub async fn persist_inbound(
         new_message_ids: Vec::new(),
         duplicates: 0,
         timing: channel.settings.timing(),
-        ai: channel.settings.ai.as_ref().map(|ai| ai.reply_config()),
+        ai: channel
+            .settings
+            .ai
+            .as_ref()
+            .map(super::channel::AiSettings::reply_config),
         campaign_replies: Vec::new(),
         identity_hint: None,
     };
@@ -1178,9 +1182,10 @@ pub async fn apply_agent_actions(
         match kind {
             "create_lead" => {
                 let interest = param("interest").filter(|s| !s.is_empty());
-                let title = interest
-                    .map(|i| format!("Interested in {}", i.chars().take(80).collect::<String>()))
-                    .unwrap_or_else(|| "New lead".into());
+                let title = interest.map_or_else(
+                    || "New lead".into(),
+                    |i| format!("Interested in {}", i.chars().take(80).collect::<String>()),
+                );
                 open_deal(
                     &mut tx,
                     tenant_id,

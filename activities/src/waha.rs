@@ -169,8 +169,7 @@ pub enum ChatKind {
 pub fn classify_chat_id(chat_id: &str) -> (String, ChatKind) {
     let normalised = chat_id
         .strip_suffix("@s.whatsapp.net")
-        .map(|n| format!("{n}@c.us"))
-        .unwrap_or_else(|| chat_id.to_owned());
+        .map_or_else(|| chat_id.to_owned(), |n| format!("{n}@c.us"));
     let local = normalised.split('@').next().unwrap_or_default();
     let well_formed = !local.is_empty() && local.chars().all(|c| c.is_ascii_digit());
     let kind = if normalised.ends_with("@c.us") && well_formed {

@@ -561,7 +561,10 @@ impl RateLimiter {
     pub fn check(&self, key: &str) -> Result<(), u64> {
         let rate = f64::from(self.per_minute) / 60.0;
         let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if buckets.len() > 50_000 {
             // Forget callers whose buckets have refilled: they are indistinguishable from new ones.
             let burst = self.burst;
@@ -669,7 +672,7 @@ impl SessionCache {
         if let Some((role, at)) = self
             .0
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&(user_id, session_id))
             && at.elapsed() < SESSION_CHECK_TTL
         {
@@ -688,7 +691,10 @@ impl SessionCache {
         .await?;
         drop(tx);
         let role = role.as_deref().and_then(Role::parse);
-        let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if cache.len() > 50_000 {
             cache.retain(|_, (_, at)| at.elapsed() < SESSION_CHECK_TTL);
         }
@@ -699,7 +705,10 @@ impl SessionCache {
     /// Forgets what is cached (after a logout or a change to a user), so this process sees it at
     /// once.
     pub fn forget_all(&self) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
     }
 }
 
@@ -713,7 +722,10 @@ impl KeyUsage {
             return;
         };
         {
-            let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            let mut seen = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if seen
                 .get(&id)
                 .is_some_and(|at| at.elapsed() < Duration::from_secs(60))

@@ -67,13 +67,12 @@ impl From<sqlx::Error> for ApiError {
                 Some("23503") => {
                     ApiError::Unprocessable("a referenced record does not exist".into())
                 }
-                Some("23514") | Some("23502") => {
+                Some("23514" | "23502") => {
                     ApiError::Unprocessable("a value is outside what is allowed".into())
                 }
-                Some("22021") | Some("22P02") | Some("22P05") | Some("22003") | Some("22007")
-                | Some("22008") | Some("2201B") | Some("54000") => {
-                    ApiError::BadRequest("a value is malformed, out of range or too large".into())
-                }
+                Some(
+                    "22021" | "22P02" | "22P05" | "22003" | "22007" | "22008" | "2201B" | "54000",
+                ) => ApiError::BadRequest("a value is malformed, out of range or too large".into()),
                 _ => ApiError::Internal(sqlx::Error::Database(db).into()),
             },
             other => ApiError::Internal(other.into()),

@@ -188,7 +188,7 @@ mod tests {
                 );
                 let open = op["security"].as_array().is_some_and(|s| {
                     s.iter()
-                        .any(|r| r.as_object().is_some_and(|o| o.is_empty()))
+                        .any(|r| r.as_object().is_some_and(serde_json::Map::is_empty))
                 });
                 assert_eq!(
                     open,

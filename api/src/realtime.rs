@@ -247,7 +247,7 @@ impl Session {
                     Err(broadcast::error::RecvError::Closed) => return Ok(()),
                 },
                 incoming = socket.recv() => match incoming {
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Ok(()),
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => return Ok(()),
                     Some(Ok(_)) => {}
                 },
                 _ = ping.tick() => socket.send(Message::Ping(Default::default())).await?,

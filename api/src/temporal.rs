@@ -45,7 +45,7 @@ impl TemporalHandle {
                                 return;
                             }
                             Err(err) => {
-                                tracing::error!(error = %err, "building the Temporal client failed")
+                                tracing::error!(error = %err, "building the Temporal client failed");
                             }
                         }
                     }

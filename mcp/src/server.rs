@@ -492,8 +492,7 @@ impl ServerHandler for VentrosMcp {
                 let id = c["id"].as_str().unwrap_or_default();
                 let name = c["display_name"]
                     .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| format!("Contact {id}"));
+                    .map_or_else(|| format!("Contact {id}"), str::to_owned);
                 resources.push(
                     Resource::new(format!("ventros://contacts/{id}"), name)
                         .with_mime_type("application/json"),
@@ -666,9 +665,7 @@ fn tool_error(message: String) -> CallToolResult {
 }
 
 fn first_sentence(text: &str) -> &str {
-    text.split_once(". ")
-        .map(|(first, _)| first)
-        .unwrap_or(text)
+    text.split_once(". ").map_or(text, |(first, _)| first)
 }
 
 fn bearer(headers: &http::HeaderMap) -> Option<String> {
@@ -699,11 +696,7 @@ fn fill_path(template: &str, args: &mut Map<String, Value>) -> String {
                 Some(name) => {
                     let value = args
                         .remove(name)
-                        .map(|v| {
-                            v.as_str()
-                                .map(str::to_owned)
-                                .unwrap_or_else(|| v.to_string())
-                        })
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
                         .unwrap_or_default();
                     segment(&value)
                 }
@@ -720,9 +713,7 @@ fn query_pairs(args: &Map<String, Value>) -> Vec<(String, String)> {
         .map(|(k, v)| {
             (
                 k.clone(),
-                v.as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| v.to_string()),
+                v.as_str().map_or_else(|| v.to_string(), str::to_owned),
             )
         })
         .collect()

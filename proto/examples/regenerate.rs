@@ -2,7 +2,7 @@
 //! Pure Rust (protox): no system `protoc` needed. The `generated_code_is_fresh` test fails when
 //! the committed code differs from what this produces.
 
-#[path = "../tests/codegen.rs"]
+#[path = "../tests/support/codegen.rs"]
 mod codegen;
 
 fn main() {

@@ -1,5 +1,6 @@
 //! The committed generated code must be exactly what the `.proto` files produce today.
 
+#[path = "support/codegen.rs"]
 mod codegen;
 
 #[test]

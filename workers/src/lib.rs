@@ -158,7 +158,7 @@ async fn run_webhook_fanout(
             fanout_once(&pool, &client, &task_queue, schedule, 200).await
         }
     })
-    .await
+    .await;
 }
 
 /// Creates the inbox sweeper's Temporal Schedule for this task queue, once (every worker tries; the

@@ -330,8 +330,7 @@ async fn a_stored_webhook_whose_hand_over_failed_is_re_driven_once_by_the_sweepe
         schedule
             .describe(temporalio_client::RpcOptions::default())
             .await
-            .map(|d| d.action_count())
-            .unwrap_or(0)
+            .map_or(0, |d| d.action_count())
     };
     let seen = actions().await;
     eventually("two more sweeps", WAIT, || async {
@@ -354,7 +353,7 @@ async fn a_stored_webhook_whose_hand_over_failed_is_re_driven_once_by_the_sweepe
         let first = sweeps
             .into_iter()
             .filter_map(Result::ok)
-            .min_by_key(|w| w.start_time())
+            .min_by_key(temporalio_client::WorkflowExecution::start_time)
             .expect("a completed sweep");
         app.record_history(first.id(), "inbox-sweep").await;
     }

@@ -492,8 +492,7 @@ async fn another_tenants_memories_never_appear_whatever_the_query() {
                 assert!(!hits.is_empty() || mode == Mode::Graph, "{mode:?} {text}");
                 assert!(
                     hits.iter().all(|h| !b_ids.contains(&h.id)),
-                    "{mode:?} {scope:?} {text}: leaked {:?}",
-                    hits
+                    "{mode:?} {scope:?} {text}: leaked {hits:?}"
                 );
             }
         }

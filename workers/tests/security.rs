@@ -347,7 +347,7 @@ async fn whatever_the_guard_accepts_plans_over_reporting_views_only() {
     // EXPLAIN prints with parentheses that are not calls.
     let mut callable: HashSet<String> = ventros_api::sql_guard::FUNCTIONS
         .iter()
-        .map(|f| f.to_string())
+        .map(std::string::ToString::to_string)
         .collect();
     callable.extend(
         [

@@ -116,7 +116,7 @@ impl Campaign {
             }
             Self::dispatch(ctx, free).await?;
             if ctx.continue_as_new_suggested() || ctx.history_length() > MAX_HISTORY_EVENTS {
-                let next = ctx.state(|s| s.carry());
+                let next = ctx.state(Campaign::carry);
                 ctx.continue_as_new(next, ContinueAsNewOptions::default())?;
             }
         }
@@ -158,7 +158,7 @@ impl Campaign {
             // Parked recipients can keep a run settling for a day: keep its history small (the
             // next run finds the segment exhausted and nothing in flight, and settles on).
             if ctx.continue_as_new_suggested() || ctx.history_length() > MAX_HISTORY_EVENTS {
-                let next = ctx.state(|s| s.carry());
+                let next = ctx.state(Campaign::carry);
                 ctx.continue_as_new(next, ContinueAsNewOptions::default())?;
             }
         }

@@ -99,7 +99,7 @@ impl Conversation {
             }
 
             if ctx.continue_as_new_suggested() || ctx.history_length() > MAX_HISTORY_EVENTS {
-                let next = ctx.state(|s| s.carry());
+                let next = ctx.state(Conversation::carry);
                 ctx.continue_as_new(next, ContinueAsNewOptions::default())?;
             }
         }
@@ -466,29 +466,26 @@ impl Conversation {
             presence,
             view.execute_activity(AgentExecute, input, agent_activity())
         );
-        let run = match run {
-            Ok(run) => run,
-            Err(_) => {
-                if ai.presence {
-                    let stop = AgentPresenceInput {
-                        tenant_id,
-                        session_id,
-                        seen_message_ids: vec![],
-                        typing: false,
-                    };
-                    let _ = ctx
-                        .execute_activity(AgentPresence, stop, presence_activity())
-                        .await;
-                }
-                return Self::hand_to_human(ctx, session_id, "agent_unavailable").await;
+        let Ok(run) = run else {
+            if ai.presence {
+                let stop = AgentPresenceInput {
+                    tenant_id,
+                    session_id,
+                    seen_message_ids: vec![],
+                    typing: false,
+                };
+                let _ = ctx
+                    .execute_activity(AgentPresence, stop, presence_activity())
+                    .await;
             }
+            return Self::hand_to_human(ctx, session_id, "agent_unavailable").await;
         };
         ctx.state_mut(|s| {
             s.last_agent = Some(AgentVerdict {
                 agent_type: run.agent_type.clone(),
                 intent: run.intent.clone(),
                 confidence: run.confidence,
-            })
+            });
         });
         let mut handoff = None;
         if run.reply_planned {

@@ -198,9 +198,7 @@ impl OutboundMessage {
 /// failure the send activity raised), without Temporal's wrapping.
 fn failure_reason(err: &ActivityExecutionError) -> String {
     let mut failure = err.failure();
-    let mut message = failure
-        .map(|f| f.message.clone())
-        .unwrap_or_else(|| err.to_string());
+    let mut message = failure.map_or_else(|| err.to_string(), |f| f.message.clone());
     while let Some(f) = failure {
         if !f.message.is_empty() {
             message = f.message.clone();

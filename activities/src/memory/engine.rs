@@ -1171,9 +1171,7 @@ impl MemoryEngine {
         }
         let vector = self.embed_one(content).await?;
         let mut tx = self.pool.begin().await?;
-        let source_id = idempotency_key
-            .map(str::to_owned)
-            .unwrap_or_else(|| Uuid::now_v7().to_string());
+        let source_id = idempotency_key.map_or_else(|| Uuid::now_v7().to_string(), str::to_owned);
         let episode_id: Uuid = sqlx::query_scalar(
             "INSERT INTO memory_episodes (id, tenant_id, contact_id, kind, source_type, source_id, role, content, occurred_at, ingested_at)
              VALUES ($1, $2, $3, 'note', 'store_memory', $4, 'agent', $5, now(), now())
@@ -1276,8 +1274,7 @@ impl MemoryEngine {
                 fact_text(
                     f.subject
                         .as_ref()
-                        .map(|s| s.name.as_str())
-                        .unwrap_or(&contact_name),
+                        .map_or(&contact_name, |s| s.name.as_str()),
                     &f.predicate,
                     &f.object.name,
                 )
@@ -1385,7 +1382,7 @@ impl MemoryEngine {
         };
         let mut touched: BTreeSet<Uuid> = BTreeSet::from([contact_entity]);
         for (i, f) in facts.iter().enumerate() {
-            let subject = f.subject.as_ref().map(id_of).unwrap_or(contact_entity);
+            let subject = f.subject.as_ref().map_or(contact_entity, id_of);
             let object = id_of(&f.object);
             touched.extend([subject, object]);
             let applied = apply_fact(

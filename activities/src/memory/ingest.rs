@@ -353,8 +353,7 @@ pub async fn episode_for_event(
                 for (key, value) in attributes {
                     let value = value
                         .as_str()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| value.to_string());
+                        .map_or_else(|| value.to_string(), str::to_owned);
                     let key: String = key
                         .chars()
                         .filter(|c| c.is_alphanumeric() || *c == '_')
@@ -512,5 +511,5 @@ pub async fn run_feed(pool: PgPool, client: Client, task_queue: String, idle: Du
     crate::polling::run_polling_loop("memory feed", idle, || {
         feed_once(&pool, &client, &task_queue, 200)
     })
-    .await
+    .await;
 }

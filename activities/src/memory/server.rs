@@ -67,9 +67,7 @@ fn string_map(value: &serde_json::Map<String, Value>) -> HashMap<String, String>
         .map(|(k, v)| {
             (
                 k.clone(),
-                v.as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| v.to_string()),
+                v.as_str().map_or_else(|| v.to_string(), str::to_owned),
             )
         })
         .collect()
@@ -191,9 +189,7 @@ fn memory_from_row(r: &sqlx::postgres::PgRow, relevance: f32) -> Result<Memory, 
                 .map(|(k, v)| {
                     (
                         k.clone(),
-                        v.as_str()
-                            .map(str::to_owned)
-                            .unwrap_or_else(|| v.to_string()),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
                     )
                 })
                 .collect()
@@ -248,12 +244,11 @@ impl MemoryService for MemoryServer {
         }
         let weights = req
             .weights
-            .map(|w| Weights {
+            .map_or(self.engine.default_weights(), |w| Weights {
                 vector: w.vector,
                 keyword: w.keyword,
                 graph: w.graph,
-            })
-            .unwrap_or(self.engine.default_weights());
+            });
         let query = SearchQuery {
             tenant_id,
             contact_id,
@@ -295,9 +290,7 @@ impl MemoryService for MemoryServer {
                     .map(|(k, v)| {
                         (
                             k.clone(),
-                            v.as_str()
-                                .map(str::to_owned)
-                                .unwrap_or_else(|| v.to_string()),
+                            v.as_str().map_or_else(|| v.to_string(), str::to_owned),
                         )
                     })
                     .collect()

@@ -92,7 +92,7 @@ async fn main() -> anyhow::Result<()> {
         ticker.tick().await;
         let permit = gate.clone().acquire_owned().await?;
         let sim = sim.clone();
-        let chat = format!("5599{:09}@c.us", i);
+        let chat = format!("5599{i:09}@c.us");
         tasks.push(tokio::spawn(async move {
             let payload = json!({
                 "id": format!("false_{chat}_{:032X}", i), "timestamp": chrono::Utc::now().timestamp(),

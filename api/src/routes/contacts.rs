@@ -173,10 +173,7 @@ fn valid_attributes(attributes: &Map<String, Value>) -> Result<(), ApiError> {
             "custom_attributes: at most 100 keys of 1 to 64 characters".into(),
         ));
     }
-    if serde_json::to_string(attributes)
-        .map(|s| s.len())
-        .unwrap_or(usize::MAX)
-        > 16 * 1024
+    if serde_json::to_string(attributes).map_or(usize::MAX, |s| s.len()) > 16 * 1024
         || attributes
             .values()
             .any(|v| v.to_string().contains("\\u0000"))

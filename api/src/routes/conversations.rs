@@ -152,9 +152,8 @@ async fn load_session(tx: &mut sqlx::PgConnection, id: Uuid) -> Result<Value, Ap
 
 /// Queries the workflow with a deadline; a missing worker or server never hangs the request.
 async fn live_state(state: &AppState, workflow_id: &str) -> Value {
-    let client = match state.temporal.client().await {
-        Ok(c) => c,
-        Err(_) => return json!({"available": false, "reason": "Temporal is not reachable"}),
+    let Ok(client) = state.temporal.client().await else {
+        return json!({"available": false, "reason": "Temporal is not reachable"});
     };
     let handle = client.get_workflow_handle::<Conversation>(workflow_id.to_owned());
     let query = handle.query(Conversation::state, (), WorkflowQueryOptions::default());
@@ -536,7 +535,7 @@ pub async fn reply(
     )
     .await
     {
-        Ok(Ok(_)) | Ok(Err(WorkflowStartError::AlreadyStarted { .. })) => {}
+        Ok(Ok(_) | Err(WorkflowStartError::AlreadyStarted { .. })) => {}
         Ok(Err(err)) => {
             tracing::error!(error = %err, "starting the operator reply failed");
             // The request row stays: a retry with the same key starts the same workflow.

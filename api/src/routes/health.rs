@@ -36,7 +36,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
                     handle.describe(WorkflowDescribeOptions::default())
                 )
                 .await,
-                Ok(Ok(_)) | Ok(Err(WorkflowInteractionError::NotFound(_)))
+                Ok(Ok(_) | Err(WorkflowInteractionError::NotFound(_)))
             )
         }
         Err(_) => false,

@@ -53,7 +53,10 @@ struct Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let mut running = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(n) = running.get_mut(&self.tenant_id) {
             *n -= 1;
             if *n == 0 {
@@ -73,7 +76,10 @@ impl ReportRunner {
     }
 
     fn slot(&self, tenant_id: Uuid) -> Result<Slot, ApiError> {
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let mut running = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let n = running.entry(tenant_id).or_default();
         if *n >= PER_TENANT {
             return Err(ApiError::TooManyRequests(1));

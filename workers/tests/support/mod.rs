@@ -20,18 +20,18 @@ use uuid::Uuid;
 use ventros_activities::waha_sim::WahaSimulator;
 use ventros_api::{ApiConfig, AppState, TemporalHandle};
 
-pub const WAHA_KEY: &str = "sim-api-key";
-pub const HMAC_KEY: &str = "test-hmac-key-0123456789";
+pub(crate) const WAHA_KEY: &str = "sim-api-key";
+pub(crate) const HMAC_KEY: &str = "test-hmac-key-0123456789";
 /// The secret the tests' worker, API and agent service share for internal gRPC.
-pub const INTERNAL_SECRET: &str = "test-internal-secret-0123456789abcdef";
+pub(crate) const INTERNAL_SECRET: &str = "test-internal-secret-0123456789abcdef";
 
-pub fn internal_auth() -> ventros_activities::internal_auth::InternalAuth {
+pub(crate) fn internal_auth() -> ventros_activities::internal_auth::InternalAuth {
     ventros_activities::internal_auth::InternalAuth::new(INTERNAL_SECRET).expect("secret")
 }
 
 /// Attaches a tenant-wide internal token to every call (what the API does for its tenant).
 #[derive(Clone)]
-pub struct TenantToken(pub Uuid);
+pub(crate) struct TenantToken(pub Uuid);
 
 impl tonic::service::Interceptor for TenantToken {
     fn call(
@@ -44,7 +44,7 @@ impl tonic::service::Interceptor for TenantToken {
 }
 
 /// A MemoryService client with credentials for `tenant_id`.
-pub async fn memory_client(
+pub(crate) async fn memory_client(
     address: &str,
     tenant_id: Uuid,
 ) -> Option<
@@ -73,7 +73,7 @@ fn env(name: &str) -> String {
 static CRYPTO: Once = Once::new();
 
 /// Polls `check` until it yields a value, failing the test after `timeout`.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -92,7 +92,7 @@ where
 }
 
 /// A free TCP port on loopback.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -101,17 +101,17 @@ pub fn free_port() -> u16 {
 }
 
 /// The Python agent service as a child process, calling MemoryService back at `memory_address`.
-pub struct AgentService {
+pub(crate) struct AgentService {
     pub address: String,
     child: Option<Child>,
 }
 
 impl AgentService {
-    pub async fn start(memory_address: &str) -> AgentService {
+    pub(crate) async fn start(memory_address: &str) -> AgentService {
         Self::start_on(memory_address, &format!("127.0.0.1:{}", free_port())).await
     }
 
-    pub async fn start_on(memory_address: &str, address: &str) -> AgentService {
+    pub(crate) async fn start_on(memory_address: &str, address: &str) -> AgentService {
         let address = address.to_owned();
         let python = std::env::var("VENTROS_PYTHON")
             .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python").into());
@@ -157,7 +157,7 @@ impl AgentService {
     }
 
     /// SIGKILL.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -171,7 +171,7 @@ impl Drop for AgentService {
     }
 }
 
-pub struct TestApp {
+pub(crate) struct TestApp {
     pub api: String,
     pub sim: WahaSimulator,
     pub sim_url: String,
@@ -193,7 +193,7 @@ pub struct TestApp {
 }
 
 /// A fresh database with the schema applied.
-pub async fn fresh_database() -> (PgPool, String) {
+pub(crate) async fn fresh_database() -> (PgPool, String) {
     let admin_url = env("DATABASE_URL");
     let admin = PgPoolOptions::new()
         .max_connections(1)
@@ -220,12 +220,16 @@ pub async fn fresh_database() -> (PgPool, String) {
 }
 
 /// Serves the API in-process on a random port (its own pool, running as `ventros_app` under RLS).
-pub async fn spawn_api(database_url: &str, temporal: TemporalHandle, task_queue: &str) -> String {
+pub(crate) async fn spawn_api(
+    database_url: &str,
+    temporal: TemporalHandle,
+    task_queue: &str,
+) -> String {
     spawn_api_with(database_url, temporal, task_queue, None, None, |_| {}).await
 }
 
 /// The same, with the agent and memory services and a chance to adjust the configuration.
-pub async fn spawn_api_with(
+pub(crate) async fn spawn_api_with(
     database_url: &str,
     temporal: TemporalHandle,
     task_queue: &str,
@@ -274,18 +278,18 @@ pub async fn spawn_api_with(
 
 impl TestApp {
     /// Spawns a complete app whose channel uses `settings` (auto-reply and timing).
-    pub async fn spawn(settings: Value) -> TestApp {
+    pub(crate) async fn spawn(settings: Value) -> TestApp {
         Self::spawn_with(settings, None).await
     }
 
     /// The same, with the worker and API pointing at an agent service (its address, and the
     /// MemoryService address it calls back, which this app's worker will serve).
-    pub async fn spawn_with(settings: Value, agents: Option<(String, String)>) -> TestApp {
+    pub(crate) async fn spawn_with(settings: Value, agents: Option<(String, String)>) -> TestApp {
         Self::spawn_on(&env("TEMPORAL_ADDRESS"), settings, agents).await
     }
 
     /// The same against another Temporal server (the time-skipping test server).
-    pub async fn spawn_on(
+    pub(crate) async fn spawn_on(
         temporal_address: &str,
         settings: Value,
         agents: Option<(String, String)>,
@@ -294,7 +298,7 @@ impl TestApp {
     }
 
     /// The same, with the API serving the built web app from `web_dir`.
-    pub async fn spawn_full(
+    pub(crate) async fn spawn_full(
         temporal_address: &str,
         settings: Value,
         agents: Option<(String, String)>,
@@ -393,7 +397,7 @@ impl TestApp {
         app
     }
 
-    pub fn start_worker(&mut self) {
+    pub(crate) fn start_worker(&mut self) {
         let mut command = Command::new(env!("CARGO_BIN_EXE_ventros-worker"));
         let child = command
             .env("DATABASE_URL", &self.database_url)
@@ -431,18 +435,18 @@ impl TestApp {
     }
 
     /// SIGKILL: no shutdown, no draining, exactly like a crash.
-    pub fn kill_worker(&mut self) {
+    pub(crate) fn kill_worker(&mut self) {
         if let Some(mut child) = self.worker.take() {
             child.kill().expect("SIGKILL worker");
             child.wait().expect("reap worker");
         }
     }
 
-    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.get_as(path, &self.api_key).await
     }
 
-    pub async fn get_as(&self, path: &str, key: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get_as(&self, path: &str, key: &str) -> (StatusCode, Value) {
         let resp = self
             .http
             .get(format!("{}{path}", self.api))
@@ -454,7 +458,7 @@ impl TestApp {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         let resp = self
             .http
             .post(format!("{}{path}", self.api))
@@ -468,7 +472,7 @@ impl TestApp {
     }
 
     /// With `VENTROS_RECORD_HISTORIES=DIR`, saves a workflow's history for the replay tests.
-    pub async fn record_history(&self, workflow_id: &str, name: &str) {
+    pub(crate) async fn record_history(&self, workflow_id: &str, name: &str) {
         use temporalio_client::{UntypedWorkflow, WorkflowFetchHistoryOptions};
         let Ok(dir) = std::env::var("VENTROS_RECORD_HISTORIES") else {
             return;
@@ -485,7 +489,7 @@ impl TestApp {
     }
 
     /// Any method, with `token` (an API key or access token) and an optional JSON body.
-    pub async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -505,7 +509,7 @@ impl TestApp {
     }
 
     /// A customer writes, through the simulator (signed `message` webhooks).
-    pub async fn customer_writes(
+    pub(crate) async fn customer_writes(
         &self,
         from: &str,
         messages: Value,
@@ -531,7 +535,7 @@ impl TestApp {
         body
     }
 
-    pub fn sent_to(&self, chat: &str) -> Vec<String> {
+    pub(crate) fn sent_to(&self, chat: &str) -> Vec<String> {
         self.sim
             .sent()
             .into_iter()
@@ -540,14 +544,14 @@ impl TestApp {
             .collect()
     }
 
-    pub async fn count(&self, table: &str) -> i64 {
+    pub(crate) async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
             .fetch_one(&self.pool)
             .await
             .expect("count")
     }
 
-    pub async fn outbound_statuses(&self) -> Vec<(Uuid, String, Option<String>)> {
+    pub(crate) async fn outbound_statuses(&self) -> Vec<(Uuid, String, Option<String>)> {
         sqlx::query_as("SELECT id, status, failure_reason FROM messages WHERE direction = 'outbound' ORDER BY created_at")
             .fetch_all(&self.pool)
             .await
@@ -555,7 +559,7 @@ impl TestApp {
     }
 
     /// Waits until there are `n` outbound messages and all have reached `status`.
-    pub async fn wait_outbound(
+    pub(crate) async fn wait_outbound(
         &self,
         n: usize,
         status: &str,
@@ -572,7 +576,7 @@ impl TestApp {
         .await
     }
 
-    pub async fn outbox(&self) -> Vec<(String, Value)> {
+    pub(crate) async fn outbox(&self) -> Vec<(String, Value)> {
         sqlx::query_as("SELECT event_type, payload FROM outbox_events ORDER BY id")
             .fetch_all(&self.pool)
             .await
@@ -580,7 +584,7 @@ impl TestApp {
     }
 
     /// The only conversation of the tenant, through the API.
-    pub async fn only_conversation(&self) -> Value {
+    pub(crate) async fn only_conversation(&self) -> Value {
         let (status, list) = self.get("/api/v1/conversations").await;
         assert_eq!(status, StatusCode::OK);
         let items = list["items"].as_array().expect("items");
@@ -589,7 +593,7 @@ impl TestApp {
     }
 
     /// Posts a raw webhook body with the given headers.
-    pub async fn raw_webhook(
+    pub(crate) async fn raw_webhook(
         &self,
         channel: &str,
         body: Vec<u8>,

@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-pub const PROTOS: &[&str] = &["ventros/v1/agent.proto", "ventros/v1/memory.proto"];
+pub(crate) const PROTOS: &[&str] = &["ventros/v1/agent.proto", "ventros/v1/memory.proto"];
 
-pub fn generate(out_dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+pub(crate) fn generate(out_dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let fds = protox::compile(PROTOS, [root])?;
     std::fs::create_dir_all(out_dir)?;
