@@ -51,10 +51,14 @@ log "the web app: install (npm ci), type-check and build, unit tests (vitest)"
 build_web
 (cd web && npm test --silent)
 
-log "building"
+log "format: cargo fmt --check (the whole tree is rustfmt-formatted)"
+cargo fmt --all --check
+log "building (SQL checked at compile time from .sqlx/, no database: .cargo/config.toml)"
 cargo build --workspace --all-targets --locked
 log "lint: clippy with warnings denied (includes the workflow determinism guard, workflows/clippy.toml)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+log "compile-checked SQL: .sqlx/ must match the queries and the migrations (scripts/sqlx-prepare.sh)"
+DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres" scripts/sqlx-prepare.sh --check
 wait_for_temporal "$T_PORT"
 
 log "agent service tests (pytest)"

@@ -89,29 +89,34 @@ pub async fn reserve_slot(
     earliest: DateTime<Utc>,
     tz: Tz,
 ) -> Result<DateTime<Utc>, StoreError> {
-    sqlx::query("INSERT INTO channel_campaign_pacing (channel_id, tenant_id) VALUES ($1, $2) ON CONFLICT (channel_id) DO NOTHING")
-        .bind(channel_id)
-        .bind(tenant_id)
-        .execute(&mut **tx)
-        .await?;
-    let (next_slot_at, slot_day, slots_on_day): (Option<DateTime<Utc>>, Option<NaiveDate>, i32) =
-        sqlx::query_as("SELECT next_slot_at, slot_day, slots_on_day FROM channel_campaign_pacing WHERE channel_id = $1 FOR UPDATE")
-            .bind(channel_id)
-            .fetch_one(&mut **tx)
-            .await?;
+    sqlx::query!(
+        "INSERT INTO channel_campaign_pacing (channel_id, tenant_id) VALUES ($1, $2) ON CONFLICT (channel_id) DO NOTHING",
+        channel_id,
+        tenant_id,
+    )
+    .execute(&mut **tx)
+    .await?;
+    let row = sqlx::query!(
+        "SELECT next_slot_at, slot_day, slots_on_day FROM channel_campaign_pacing WHERE channel_id = $1 FOR UPDATE",
+        channel_id,
+    )
+    .fetch_one(&mut **tx)
+    .await?;
     let clock = PacingClock {
-        next_slot_at,
-        slot_day,
-        slots_on_day: slots_on_day.max(0) as u32,
+        next_slot_at: row.next_slot_at,
+        slot_day: row.slot_day,
+        slots_on_day: row.slots_on_day.max(0) as u32,
     };
     let (slot, clock) = reserve(pacing, clock, earliest, tz, random_gap(pacing));
-    sqlx::query("UPDATE channel_campaign_pacing SET next_slot_at = $2, slot_day = $3, slots_on_day = $4, updated_at = now() WHERE channel_id = $1")
-        .bind(channel_id)
-        .bind(clock.next_slot_at)
-        .bind(clock.slot_day)
-        .bind(clock.slots_on_day as i32)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query!(
+        "UPDATE channel_campaign_pacing SET next_slot_at = $2, slot_day = $3, slots_on_day = $4, updated_at = now() WHERE channel_id = $1",
+        channel_id,
+        clock.next_slot_at,
+        clock.slot_day,
+        clock.slots_on_day as i32,
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(slot)
 }
 
