@@ -30,6 +30,10 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   log "installing cargo-nextest"
   cargo install --locked cargo-nextest
 fi
+if ! cargo machete --version >/dev/null 2>&1; then
+  log "installing cargo-machete (the unused-dependency check)"
+  cargo install --locked cargo-machete --version 0.9.2
+fi
 
 WORK=$(mktemp -d /tmp/ventros-test.XXXXXX)
 TEMPORAL_PID=""
@@ -51,8 +55,9 @@ log "the web app: install (npm ci), type-check and build, unit tests (vitest)"
 build_web
 (cd web && npm test --silent)
 
-log "format: cargo fmt --check (the whole tree is rustfmt-formatted)"
+log "format: cargo fmt --check (the whole tree is rustfmt-formatted); unused dependencies: cargo machete"
 cargo fmt --all --check
+cargo machete
 log "building (SQL checked at compile time from .sqlx/, no database: .cargo/config.toml)"
 cargo build --workspace --all-targets --locked
 log "lint: clippy with warnings denied (includes the workflow determinism guard, workflows/clippy.toml)"
