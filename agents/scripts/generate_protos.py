@@ -39,14 +39,18 @@ def generate(out_dir: Path) -> None:
     for package in (out_dir / "ventros", out_dir / "ventros" / "v1"):
         init = package / "__init__.py"
         if not init.exists():
-            init.write_text('"""Generated from proto/ by agents/scripts/generate_protos.py; do not edit."""\n')
+            init.write_text(
+                '"""Generated from proto/ by agents/scripts/generate_protos.py; do not edit."""\n'
+            )
 
 
 def _without_servicer_bases(source: str) -> str:
     """Drops grpcio-tools' `class <Service>Servicer` bases: every method of theirs only answers
     UNIMPLEMENTED. Our servicers implement each rpc themselves, and `add_<Service>Servicer_to_server`
     reads every method by name, so a missing rpc fails at startup instead of at the first call."""
-    pattern = re.compile(r"^class \w+Servicer(?:\(object\))?:\n.*?(?=^def add_\w+Servicer_to_server)", re.S | re.M)
+    pattern = re.compile(
+        r"^class \w+Servicer(?:\(object\))?:\n.*?(?=^def add_\w+Servicer_to_server)", re.S | re.M
+    )
     stripped, count = pattern.subn("", source)
     if count != 1:
         raise SystemExit("expected exactly one generated servicer base class")

@@ -6,11 +6,10 @@ sys.path.insert(0, str(AGENTS))
 
 DATASETS = AGENTS.parent.parent / "shared" / "datasets"
 
-import asyncio
-import pytest
+import pytest  # noqa: E402 (after the path set-up above)
+import pytest_asyncio  # noqa: E402
 
-from ventros_agents.internal_auth import bearer
-import pytest_asyncio
+from ventros_agents.internal_auth import bearer  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +39,9 @@ class FakeMemoryService:
                 self.credentials.append(bearer(context.invocation_metadata()))
                 data = self.contacts.get(request.contact_id, {})
                 return memory_pb2.ContactContextResponse(
-                    profile=memory_pb2.ContactProfile(contact_id=request.contact_id, display_name=data.get("name", "")),
+                    profile=memory_pb2.ContactProfile(
+                        contact_id=request.contact_id, display_name=data.get("name", "")
+                    ),
                     recent_memories=[memory_pb2.Memory(content=c) for c in data.get("memories", [])],
                     stats=memory_pb2.ContactStats(total_messages=data.get("messages", 0)),
                 )
@@ -52,7 +53,10 @@ class FakeMemoryService:
                 self.credentials.append(bearer(context.invocation_metadata()))
                 data = self.contacts.get(request.contact_id, {})
                 return memory_pb2.MemorySearchResponse(
-                    memories=[memory_pb2.Memory(content=c, memory_type="purchase", relevance_score=0.9) for c in data.get("memories", [])],
+                    memories=[
+                        memory_pb2.Memory(content=c, memory_type="purchase", relevance_score=0.9)
+                        for c in data.get("memories", [])
+                    ],
                     total_count=len(data.get("memories", [])),
                 )
 
@@ -77,9 +81,18 @@ class FakeMemoryService:
 @pytest_asyncio.fixture
 async def memory_service():
     import grpc
+
     from ventros.v1 import memory_pb2_grpc
 
-    fake = FakeMemoryService({"contact-ana": {"name": "Ana Souza", "memories": ["Bought the Pro blender on 2026-09-15"], "messages": 4}})
+    fake = FakeMemoryService(
+        {
+            "contact-ana": {
+                "name": "Ana Souza",
+                "memories": ["Bought the Pro blender on 2026-09-15"],
+                "messages": 4,
+            }
+        }
+    )
     server = grpc.aio.server()
     memory_pb2_grpc.add_MemoryServiceServicer_to_server(fake.servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")

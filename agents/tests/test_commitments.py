@@ -13,28 +13,76 @@ from ventros_agents.service import AgentExecutor, enforce_commitments
 
 # One message per topic and language: (topic, {language: message}).
 MESSAGES = [
-    ("purchase", {"pt": "Oi, quero comprar o produto X, vocês entregam em Curitiba?", "en": "I want to buy product X",
-                  "es": "Quiero comprar el producto X, ¿hacen envíos a Madrid?"}),
-    ("pricing", {"pt": "Quanto custa o plano premium?", "en": "How much does the premium plan cost?",
-                 "es": "¿Cuánto cuesta el plan premium?"}),
-    ("refund", {"pt": "O produto veio quebrado, quero meu dinheiro de volta", "en": "The product arrived broken, I want a refund",
-                "es": "El producto llegó roto, quiero que me devuelvan el dinero"}),
-    ("order_status", {"pt": "Onde está o meu pedido? Ainda não chegou", "en": "Where is my order? It hasn't arrived yet",
-                      "es": "¿Dónde está mi pedido? Todavía no ha llegado"}),
-    ("support", {"pt": "O aplicativo parou de funcionar e dá erro ao entrar", "en": "The app stopped working and shows an error when I log in",
-                 "es": "La aplicación dejó de funcionar y da un error al entrar"}),
-    ("complaint", {"pt": "Péssimo atendimento, estou muito insatisfeito", "en": "This is unacceptable, terrible service",
-                   "es": "Es inaceptable, un servicio pésimo"}),
-    ("small_talk", {"pt": "Bom dia! Tudo bem?", "en": "Good morning! How are you?", "es": "¡Buenos días! ¿Qué tal?"}),
-    ("general", {"pt": "Vocês abrem no sábado?", "en": "Are you open on Saturday?", "es": "¿Abren el sábado?"}),
+    (
+        "purchase",
+        {
+            "pt": "Oi, quero comprar o produto X, vocês entregam em Curitiba?",
+            "en": "I want to buy product X",
+            "es": "Quiero comprar el producto X, ¿hacen envíos a Madrid?",
+        },
+    ),
+    (
+        "pricing",
+        {
+            "pt": "Quanto custa o plano premium?",
+            "en": "How much does the premium plan cost?",
+            "es": "¿Cuánto cuesta el plan premium?",
+        },
+    ),
+    (
+        "refund",
+        {
+            "pt": "O produto veio quebrado, quero meu dinheiro de volta",
+            "en": "The product arrived broken, I want a refund",
+            "es": "El producto llegó roto, quiero que me devuelvan el dinero",
+        },
+    ),
+    (
+        "order_status",
+        {
+            "pt": "Onde está o meu pedido? Ainda não chegou",
+            "en": "Where is my order? It hasn't arrived yet",
+            "es": "¿Dónde está mi pedido? Todavía no ha llegado",
+        },
+    ),
+    (
+        "support",
+        {
+            "pt": "O aplicativo parou de funcionar e dá erro ao entrar",
+            "en": "The app stopped working and shows an error when I log in",
+            "es": "La aplicación dejó de funcionar y da un error al entrar",
+        },
+    ),
+    (
+        "complaint",
+        {
+            "pt": "Péssimo atendimento, estou muito insatisfeito",
+            "en": "This is unacceptable, terrible service",
+            "es": "Es inaceptable, un servicio pésimo",
+        },
+    ),
+    (
+        "small_talk",
+        {"pt": "Bom dia! Tudo bem?", "en": "Good morning! How are you?", "es": "¡Buenos días! ¿Qué tal?"},
+    ),
+    (
+        "general",
+        {"pt": "Vocês abrem no sábado?", "en": "Are you open on Saturday?", "es": "¿Abren el sábado?"},
+    ),
 ]
 
 CUSTOMER_FACING = sorted(replies.TEMPLATES)
 
 
 def request(message, agent_type="RouterAgent"):
-    return agent_pb2.AgentExecutionRequest(agent_type=agent_type, tenant_id="tenant-1", contact_id="contact-new",
-                                           channel_id="channel-1", message=message, request_id="req-1")
+    return agent_pb2.AgentExecutionRequest(
+        agent_type=agent_type,
+        tenant_id="tenant-1",
+        contact_id="contact-new",
+        channel_id="channel-1",
+        message=message,
+        request_id="req-1",
+    )
 
 
 @pytest.fixture
@@ -52,7 +100,9 @@ def check(response, lang, where):
         assert promise not in text, f"{where}: promises {promise!r}: {response.response!r}"
     for phrase, action in replies.COMMITMENTS[lang]:
         if phrase in text:
-            assert action in response.suggested_actions, f"{where}: says {phrase!r} without {action}: {response.suggested_actions}"
+            assert action in response.suggested_actions, (
+                f"{where}: says {phrase!r} without {action}: {response.suggested_actions}"
+            )
 
 
 @pytest.mark.parametrize("lang", language.SUPPORTED)
@@ -75,7 +125,9 @@ async def test_brazilian_customers_get_portuguese_and_real_handoffs(executor):
     assert "reembolso" in refund.response.lower() or "encaminhei" in refund.response.lower(), refund.response
     assert "handoff_to_human" in refund.suggested_actions
     hours = await executor.execute(request("Vocês abrem no sábado?"))
-    assert "encaminhei" in hours.response.lower() and "handoff_to_human" in hours.suggested_actions, hours.response
+    assert "encaminhei" in hours.response.lower() and "handoff_to_human" in hours.suggested_actions, (
+        hours.response
+    )
     hello = await executor.execute(request("Bom dia! Tudo bem?"))
     assert hello.response.startswith("Olá"), hello.response
     assert "handoff_to_human" not in hello.suggested_actions

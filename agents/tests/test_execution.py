@@ -9,8 +9,15 @@ from ventros_agents.service import AgentExecutor, RequestError
 
 
 def request(message, agent_type="RouterAgent", contact="contact-ana", **kw):
-    return agent_pb2.AgentExecutionRequest(agent_type=agent_type, tenant_id="tenant-1", contact_id=contact,
-                                           channel_id="channel-1", message=message, request_id="req-1", **kw)
+    return agent_pb2.AgentExecutionRequest(
+        agent_type=agent_type,
+        tenant_id="tenant-1",
+        contact_id=contact,
+        channel_id="channel-1",
+        message=message,
+        request_id="req-1",
+        **kw,
+    )
 
 
 @pytest.fixture
@@ -20,7 +27,9 @@ async def executor(classifier, memory_service):
     await memory.close()
 
 
-async def test_the_router_hands_a_purchase_to_sales_which_uses_the_customers_history(executor, memory_service):
+async def test_the_router_hands_a_purchase_to_sales_which_uses_the_customers_history(
+    executor, memory_service
+):
     response = await executor.execute(request("I want to buy product X"), credentials="token-of-this-call")
     assert response.agent_type == "SalesAgent"
     assert response.intent == "purchase_intent"
@@ -49,7 +58,9 @@ async def test_out_of_scope_messages_go_to_customer_service(executor):
 
 
 async def test_sequential_lead_qualifier_extracts_scores_and_answers(executor):
-    response = await executor.execute(request("I want to buy the premium plan today", agent_type="LeadQualifierAgent"))
+    response = await executor.execute(
+        request("I want to buy the premium plan today", agent_type="LeadQualifierAgent")
+    )
     # The chain ends with the sales specialist speaking.
     assert response.agent_type == "SalesAgent"
     stage = next(a for a in response.actions if a.type == "update_pipeline")
@@ -59,7 +70,9 @@ async def test_sequential_lead_qualifier_extracts_scores_and_answers(executor):
 
 
 async def test_parallel_churn_prediction_combines_three_analyses(executor):
-    angry = await executor.execute(request("this is terrible, i want to cancel my subscription", agent_type="ChurnPredictionAgent"))
+    angry = await executor.execute(
+        request("this is terrible, i want to cancel my subscription", agent_type="ChurnPredictionAgent")
+    )
     happy = await executor.execute(request("i love your service, thanks", agent_type="ChurnPredictionAgent"))
     import json
 
@@ -115,11 +128,18 @@ async def test_the_message_being_answered_is_not_quoted_back_as_history(classifi
 
 
 async def test_a_campaign_message_is_personalised_and_timed_from_the_contacts_history(executor):
-    context = {"mode": "campaign", "objective": "Our winter collection is out: 20% off this week.",
-               "campaign_name": "Winter", "contact_name": "Ana Souza",
-               "activity_hours": "8:9,14:3,15:5,22:7", "window_start": "09:00", "window_end": "18:00"}
-    response = await executor.execute(request("Our winter collection is out: 20% off this week.",
-                                              agent_type="SalesAgent", context=context))
+    context = {
+        "mode": "campaign",
+        "objective": "Our winter collection is out: 20% off this week.",
+        "campaign_name": "Winter",
+        "contact_name": "Ana Souza",
+        "activity_hours": "8:9,14:3,15:5,22:7",
+        "window_start": "09:00",
+        "window_end": "18:00",
+    }
+    response = await executor.execute(
+        request("Our winter collection is out: 20% off this week.", agent_type="SalesAgent", context=context)
+    )
     assert response.response.startswith("Hi Ana!"), response.response
     assert "winter collection" in response.response
     assert "Pro blender" in response.response, "what we remember about her goes in"
@@ -129,7 +149,14 @@ async def test_a_campaign_message_is_personalised_and_timed_from_the_contacts_hi
 
 
 async def test_a_campaign_message_without_history_has_no_best_hour(executor):
-    context = {"mode": "campaign", "objective": "New store opening on Friday.", "window_start": "09:00", "window_end": "18:00"}
-    response = await executor.execute(request("New store opening on Friday.", agent_type="SalesAgent", context=context))
+    context = {
+        "mode": "campaign",
+        "objective": "New store opening on Friday.",
+        "window_start": "09:00",
+        "window_end": "18:00",
+    }
+    response = await executor.execute(
+        request("New store opening on Friday.", agent_type="SalesAgent", context=context)
+    )
     assert "New store opening" in response.response
     assert "best_send_hour" not in response.metadata

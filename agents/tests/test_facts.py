@@ -11,6 +11,8 @@ def test_first_person_facts_in_the_shared_vocabulary():
     assert {"predicate": "works_at", "object": "Acme"} in facts
     assert {"predicate": "email", "object": "ana@example.com"} in facts
     assert all(f["predicate"] in FACT_PREDICATES for f in facts)
-    assert structured_facts("Comprei o Plano Pro ontem") == [{"predicate": "purchased", "object": "Plano Pro ontem"}]
+    assert structured_facts("Comprei o Plano Pro ontem") == [
+        {"predicate": "purchased", "object": "Plano Pro ontem"}
+    ]
     assert structured_facts("what time do you open?") == []
     json.dumps({"facts": facts})  # the agent's answer is JSON

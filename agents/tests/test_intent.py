@@ -2,13 +2,27 @@
 `python -m ventros_agents.intent`)."""
 
 import pytest
-
 from conftest import DATASETS
+
 from ventros_agents.intent import OUT_OF_SCOPE, IntentClassifier, evaluate, load_clinc150
 
-INTENTS = {"order_status", "pay_bill", "book_flight", "cancel_reservation", "balance", "transfer",
-           "lost_luggage", "change_language", "restaurant_reservation", "bill_due", "credit_score",
-           "replacement_card_duration", "order", "shopping_list", "report_fraud"}
+INTENTS = {
+    "order_status",
+    "pay_bill",
+    "book_flight",
+    "cancel_reservation",
+    "balance",
+    "transfer",
+    "lost_luggage",
+    "change_language",
+    "restaurant_reservation",
+    "bill_due",
+    "credit_score",
+    "replacement_card_duration",
+    "order",
+    "shopping_list",
+    "report_fraud",
+}
 
 
 @pytest.fixture(scope="module")
@@ -47,5 +61,7 @@ def test_threshold_moves_messages_out_of_scope(classifier):
     text = "can you book it for me"
     loose = classifier.predict(text)
     assert loose.confidence < 1.0
-    strict = IntentClassifier(classifier._vectorizer, classifier._model, classifier.temperature, threshold=loose.confidence + 1e-6)
+    strict = IntentClassifier(
+        classifier._vectorizer, classifier._model, classifier.temperature, threshold=loose.confidence + 1e-6
+    )
     assert strict.predict(text).intent == OUT_OF_SCOPE

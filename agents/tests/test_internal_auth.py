@@ -30,12 +30,18 @@ def test_garbage_is_unauthenticated(token):
 
 def test_forged_and_expired_tokens_are_refused():
     token = AUTH.mint("tenant-a")
-    payload, signature = token.split(".")
-    forged = base64.urlsafe_b64encode(json.dumps({"t": "tenant-b", "exp": 2**40}).encode()).rstrip(b"=").decode()
+    _payload, signature = token.split(".")
+    forged = (
+        base64.urlsafe_b64encode(json.dumps({"t": "tenant-b", "exp": 2**40}).encode()).rstrip(b"=").decode()
+    )
     for bad in [f"{forged}.{signature}", InternalAuth("another-secret-another-secret-0123").mint("tenant-a")]:
         with pytest.raises(AuthError):
             AUTH.verify(bad)
-    past = base64.urlsafe_b64encode(json.dumps({"t": "tenant-a", "exp": int(time.time()) - 5}).encode()).rstrip(b"=").decode()
+    past = (
+        base64.urlsafe_b64encode(json.dumps({"t": "tenant-a", "exp": int(time.time()) - 5}).encode())
+        .rstrip(b"=")
+        .decode()
+    )
     expired = past + "." + base64.urlsafe_b64encode(AUTH._sign(past)).rstrip(b"=").decode()
     with pytest.raises(AuthError) as err:
         AUTH.verify(expired)

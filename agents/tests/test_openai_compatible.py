@@ -4,6 +4,7 @@ API, so the real client code (ADK's OpenAILlm and the openai package) runs."""
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -13,15 +14,23 @@ from ventros_agents.service import AgentExecutor
 
 
 class ChatCompletions(BaseHTTPRequestHandler):
-    requests = []
+    requests: ClassVar[list[dict]] = []
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         ChatCompletions.requests.append((self.path, self.headers.get("Authorization"), body))
         reply = {
-            "id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": "Olá! Posso ajudar com o seu pedido."}}],
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1700000000,
+            "model": body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": "Olá! Posso ajudar com o seu pedido."},
+                }
+            ],
             "usage": {"prompt_tokens": 12, "completion_tokens": 8, "total_tokens": 20},
         }
         data = json.dumps(reply).encode()
@@ -47,8 +56,11 @@ def chat_server():
 async def test_replies_come_from_the_configured_openai_compatible_endpoint(classifier, chat_server):
     config = ProviderConfig(OPENAI, "llama3.2", chat_server, "sk-test")
     executor = AgentExecutor(classifier, config, memory=None)
-    response = await executor.execute(agent_pb2.AgentExecutionRequest(
-        agent_type="OrderStatusAgent", tenant_id="t", message="where is my order?"))
+    response = await executor.execute(
+        agent_pb2.AgentExecutionRequest(
+            agent_type="OrderStatusAgent", tenant_id="t", message="where is my order?"
+        )
+    )
     assert response.response == "Olá! Posso ajudar com o seu pedido."
     assert response.intent == "order_status"
     assert response.metadata["model_provider"] == "openai"
@@ -58,7 +70,10 @@ async def test_replies_come_from_the_configured_openai_compatible_endpoint(class
     assert body["model"] == "llama3.2"
     assert any("where is my order?" in json.dumps(m) for m in body["messages"])
     # The agent's tools are offered to the model.
-    assert {t["function"]["name"] for t in body.get("tools", [])} == {"get_contact_context", "search_memories"}
+    assert {t["function"]["name"] for t in body.get("tools", [])} == {
+        "get_contact_context",
+        "search_memories",
+    }
 
 
 def test_provider_configuration_is_validated(monkeypatch):

@@ -37,13 +37,16 @@ def test_no_unimplemented_servicer_bases_are_shipped() -> None:
     from ventros.v1 import agent_pb2_grpc, memory_pb2_grpc
 
     for module in (agent_pb2_grpc, memory_pb2_grpc):
-        servicer_bases = [name for name, value in vars(module).items() if isinstance(value, type) and name.endswith("Servicer")]
+        servicer_bases = [
+            name
+            for name, value in vars(module).items()
+            if isinstance(value, type) and name.endswith("Servicer")
+        ]
         assert servicer_bases == [], (module.__name__, servicer_bases)
 
 
 def test_the_agent_servicer_implements_every_rpc() -> None:
     from ventros.v1 import agent_pb2
-
     from ventros_agents.service import AgentServicer
 
     rpcs = [m.name for m in agent_pb2.DESCRIPTOR.services_by_name["AgentService"].methods]

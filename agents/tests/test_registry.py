@@ -4,10 +4,24 @@ from ventros_agents import catalog
 def test_at_least_twenty_agents_with_the_seed_ones():
     types = {spec.type for spec in catalog.CATALOG}
     assert len(types) == len(catalog.CATALOG) >= 20
-    for required in ("CustomerServiceAgent", "LeadQualifierAgent", "SalesAgent", "RetentionAgent", "ChurnPredictionAgent",
-                     "SupportTicketAgent", "RouterAgent", "ConversationSummaryAgent", "FactExtractionAgent",
-                     "OrderStatusAgent", "BillingAgent", "SchedulingAgent", "ComplaintEscalationAgent", "FeedbackAgent",
-                     "OnboardingAgent", "ReactivationAgent"):
+    for required in (
+        "CustomerServiceAgent",
+        "LeadQualifierAgent",
+        "SalesAgent",
+        "RetentionAgent",
+        "ChurnPredictionAgent",
+        "SupportTicketAgent",
+        "RouterAgent",
+        "ConversationSummaryAgent",
+        "FactExtractionAgent",
+        "OrderStatusAgent",
+        "BillingAgent",
+        "SchedulingAgent",
+        "ComplaintEscalationAgent",
+        "FeedbackAgent",
+        "OnboardingAgent",
+        "ReactivationAgent",
+    ):
         assert required in types
 
 

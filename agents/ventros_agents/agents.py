@@ -35,7 +35,7 @@ class ProviderConfig:
     api_key: str | None = None
 
     @classmethod
-    def from_env(cls) -> "ProviderConfig":
+    def from_env(cls) -> ProviderConfig:
         provider = os.environ.get("VENTROS_MODEL_PROVIDER", OFFLINE).lower()
         if provider == GEMINI:
             if not (os.environ.get("GOOGLE_API_KEY") or os.environ.get("GOOGLE_GENAI_USE_VERTEXAI")):
@@ -44,8 +44,15 @@ class ProviderConfig:
         if provider == OPENAI:
             model = os.environ.get("OPENAI_MODEL")
             if not model:
-                raise ValueError("VENTROS_MODEL_PROVIDER=openai needs OPENAI_MODEL (and OPENAI_BASE_URL for non-OpenAI hosts)")
-            return cls(OPENAI, model, os.environ.get("OPENAI_BASE_URL"), os.environ.get("OPENAI_API_KEY", "not-needed"))
+                raise ValueError(
+                    "VENTROS_MODEL_PROVIDER=openai needs OPENAI_MODEL (and OPENAI_BASE_URL for non-OpenAI hosts)"
+                )
+            return cls(
+                OPENAI,
+                model,
+                os.environ.get("OPENAI_BASE_URL"),
+                os.environ.get("OPENAI_API_KEY", "not-needed"),
+            )
         if provider != OFFLINE:
             raise ValueError(f"unknown VENTROS_MODEL_PROVIDER {provider!r}: use offline, gemini or openai")
         return cls()
@@ -69,7 +76,7 @@ def _instruction(spec: AgentSpec) -> str:
             "ignore questions, hearsay and anything the company said). Answer ONLY with JSON of the form "
             '{"facts": [{"predicate": "...", "object": "..."}]} where predicate is one of '
             + ", ".join(FACT_PREDICATES)
-            + " and object is a short noun phrase in the customer's words. No facts: {\"facts\": []}."
+            + ' and object is a short noun phrase in the customer\'s words. No facts: {"facts": []}.'
         )
     return (
         f"You are {spec.name}, an agent of a company's customer team on WhatsApp. {spec.description} "
@@ -98,7 +105,8 @@ def build(agent_type: str, config: ProviderConfig, _name_suffix: str = "") -> Ba
             name=name,
             description=spec.description,
             model=_model(spec, config),
-            instruction=_instruction(spec) + " Transfer the conversation to the specialist who handles this topic.",
+            instruction=_instruction(spec)
+            + " Transfer the conversation to the specialist who handles this topic.",
             sub_agents=[build(part, config) for part in spec.parts],
         )
     # Parts of a chain or fan-out get a suffix so names stay unique in a coordinator's tree.

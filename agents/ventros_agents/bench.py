@@ -48,8 +48,13 @@ def main() -> None:
     agents_dir = Path(__file__).resolve().parents[1]
     secret = os.environ.get("INTERNAL_AUTH_SECRET") or secrets.token_hex(32)
     auth = InternalAuth(secret)
-    env = dict(os.environ, AGENTS_BIND=f"127.0.0.1:{port}", PYTHONPATH=str(agents_dir), LOG_LEVEL="WARNING",
-               INTERNAL_AUTH_SECRET=secret)
+    env = dict(
+        os.environ,
+        AGENTS_BIND=f"127.0.0.1:{port}",
+        PYTHONPATH=str(agents_dir),
+        LOG_LEVEL="WARNING",
+        INTERNAL_AUTH_SECRET=secret,
+    )
     process = subprocess.Popen([sys.executable, "-m", "ventros_agents.server"], env=env, cwd=agents_dir)
     try:
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
@@ -57,7 +62,10 @@ def main() -> None:
         deadline = time.monotonic() + 180
         while True:
             try:
-                if health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING:
+                if (
+                    health.Check(health_pb2.HealthCheckRequest(), timeout=1).status
+                    == health_pb2.HealthCheckResponse.SERVING
+                ):
                     break
             except grpc.RpcError:
                 pass
@@ -69,9 +77,13 @@ def main() -> None:
         def call(i: int) -> tuple[float, int]:
             agent_type, message = MESSAGES[i % len(MESSAGES)]
             started = time.perf_counter()
-            response = stub.ExecuteAgent(agent_pb2.AgentExecutionRequest(
-                agent_type=agent_type, tenant_id="bench", contact_id="", message=message), timeout=10,
-                metadata=(("authorization", "Bearer " + auth.mint("bench")),))
+            response = stub.ExecuteAgent(
+                agent_pb2.AgentExecutionRequest(
+                    agent_type=agent_type, tenant_id="bench", contact_id="", message=message
+                ),
+                timeout=10,
+                metadata=(("authorization", "Bearer " + auth.mint("bench")),),
+            )
             return (time.perf_counter() - started) * 1000, response.latency_ms
 
         for i in range(50):
@@ -79,8 +91,12 @@ def main() -> None:
         results = [call(i) for i in range(n)]
         client = [r[0] for r in results]
         server = [float(r[1]) for r in results]
-        print(f"ExecuteAgent over gRPC, offline provider, {n} sequential calls ({len(MESSAGES)} message/agent mixes):")
-        print(f"  round trip   p50 {pct(client, 50):.1f} ms  p95 {pct(client, 95):.1f} ms  p99 {pct(client, 99):.1f} ms  mean {statistics.mean(client):.1f} ms")
+        print(
+            f"ExecuteAgent over gRPC, offline provider, {n} sequential calls ({len(MESSAGES)} message/agent mixes):"
+        )
+        print(
+            f"  round trip   p50 {pct(client, 50):.1f} ms  p95 {pct(client, 95):.1f} ms  p99 {pct(client, 99):.1f} ms  mean {statistics.mean(client):.1f} ms"
+        )
         print(f"  server-side  p50 {pct(server, 50):.0f} ms  p95 {pct(server, 95):.0f} ms")
         router = [c for i, c in enumerate(client) if MESSAGES[i % len(MESSAGES)][0] == "RouterAgent"]
         print(f"  RouterAgent (classify + transfer + specialist with tools) p50 {pct(router, 50):.1f} ms")

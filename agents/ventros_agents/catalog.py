@@ -7,7 +7,8 @@ Latency figures are not here: they are measured from real executions (see `servi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .replies import TEMPLATES
 
@@ -19,7 +20,12 @@ LLM, SEQUENTIAL, PARALLEL, COORDINATOR = "llm", "sequential", "parallel", "coord
 SEARCH_MEMORIES, CONTACT_CONTEXT = "search_memories", "get_contact_context"
 
 # Suggested actions the Rust side knows how to execute.
-CREATE_LEAD, UPDATE_PIPELINE, HANDOFF, TAG_CONTACT = "create_lead", "update_pipeline", "handoff_to_human", "tag_contact"
+CREATE_LEAD, UPDATE_PIPELINE, HANDOFF, TAG_CONTACT = (
+    "create_lead",
+    "update_pipeline",
+    "handoff_to_human",
+    "tag_contact",
+)
 
 
 @dataclass(frozen=True)
@@ -39,130 +45,216 @@ class AgentSpec:
     replies: dict[str, str] = field(default_factory=dict, hash=False)
 
 
-def _spec(*args, **kwargs) -> AgentSpec:
+def _spec(*args: Any, **kwargs: Any) -> AgentSpec:
     spec = AgentSpec(*args, **kwargs)
     if not spec.replies and spec.type in TEMPLATES:
         # Customer-facing agents speak from replies.py (three languages); the registry shows English.
-        spec = AgentSpec(*args, **kwargs, replies={topic: lines["en"] for topic, lines in TEMPLATES[spec.type].items()})
+        spec = replace(spec, replies={topic: lines["en"] for topic, lines in TEMPLATES[spec.type].items()})
     return spec
 
 
 CATALOG: tuple[AgentSpec, ...] = (
     _spec(
-        "RouterAgent", "Triage Router",
+        "RouterAgent",
+        "Triage Router",
         "Reads the customer's message, classifies the intent and hands the conversation to the right specialist.",
-        ("intent_classification", "routing"), pattern=COORDINATOR, tools=(),
-        parts=("CustomerServiceAgent", "SalesAgent", "LeadQualifierAgent", "OrderStatusAgent", "BillingAgent",
-               "SchedulingAgent", "ComplaintEscalationAgent", "RetentionAgent", "SupportTicketAgent",
-               "FeedbackAgent", "OnboardingAgent", "ProductInfoAgent", "RefundAgent", "SmallTalkAgent",
-               "ReactivationAgent"),
+        ("intent_classification", "routing"),
+        pattern=COORDINATOR,
+        tools=(),
+        parts=(
+            "CustomerServiceAgent",
+            "SalesAgent",
+            "LeadQualifierAgent",
+            "OrderStatusAgent",
+            "BillingAgent",
+            "SchedulingAgent",
+            "ComplaintEscalationAgent",
+            "RetentionAgent",
+            "SupportTicketAgent",
+            "FeedbackAgent",
+            "OnboardingAgent",
+            "ProductInfoAgent",
+            "RefundAgent",
+            "SmallTalkAgent",
+            "ReactivationAgent",
+        ),
     ),
     _spec(
-        "CustomerServiceAgent", "Customer Service Specialist",
+        "CustomerServiceAgent",
+        "Customer Service Specialist",
         "General customer service: answers questions using the customer's history and hands over when unsure.",
-        ("intent_classification", "response_generation", "memory_retrieval"), topics=("general",),
+        ("intent_classification", "response_generation", "memory_retrieval"),
+        topics=("general",),
         actions=(HANDOFF,),
     ),
     _spec(
-        "SalesAgent", "Sales Specialist",
+        "SalesAgent",
+        "Sales Specialist",
         "Turns buying interest into leads: acknowledges previous purchases and moves deals forward.",
-        ("response_generation", "lead_creation", "pipeline_management"), topics=("purchase", "pricing"),
+        ("response_generation", "lead_creation", "pipeline_management"),
+        topics=("purchase", "pricing"),
         actions=(CREATE_LEAD, UPDATE_PIPELINE),
     ),
     _spec(
-        "LeadQualifierAgent", "Lead Qualifier",
+        "LeadQualifierAgent",
+        "Lead Qualifier",
         "Qualifies a lead in steps: extracts what the customer wants, scores the lead, then answers.",
-        ("lead_scoring", "fact_extraction", "pipeline_management"), topics=("qualification",),
-        pattern=SEQUENTIAL, parts=("FactExtractionAgent", "LeadScoringAgent", "SalesAgent"),
+        ("lead_scoring", "fact_extraction", "pipeline_management"),
+        topics=("qualification",),
+        pattern=SEQUENTIAL,
+        parts=("FactExtractionAgent", "LeadScoringAgent", "SalesAgent"),
         actions=(CREATE_LEAD, UPDATE_PIPELINE),
     ),
     _spec(
-        "LeadScoringAgent", "Lead Scorer",
+        "LeadScoringAgent",
+        "Lead Scorer",
         "Scores how ready a lead is to buy from intent, confidence and history.",
-        ("lead_scoring",), tools=(CONTACT_CONTEXT,), actions=(UPDATE_PIPELINE,),
+        ("lead_scoring",),
+        tools=(CONTACT_CONTEXT,),
+        actions=(UPDATE_PIPELINE,),
         replies={"default": "Lead score computed."},
     ),
     _spec(
-        "RetentionAgent", "Retention Specialist",
+        "RetentionAgent",
+        "Retention Specialist",
         "Keeps customers who want to cancel: acknowledges the problem, offers alternatives, flags churn risk.",
-        ("churn_prevention", "response_generation"), topics=("cancel",), actions=(TAG_CONTACT, HANDOFF),
+        ("churn_prevention", "response_generation"),
+        topics=("cancel",),
+        actions=(TAG_CONTACT, HANDOFF),
     ),
     _spec(
-        "ChurnPredictionAgent", "Churn Predictor",
+        "ChurnPredictionAgent",
+        "Churn Predictor",
         "Estimates churn risk by looking at sentiment, engagement and history in parallel.",
-        ("churn_prediction", "sentiment_analysis"), pattern=PARALLEL,
-        parts=("SentimentAgent", "EngagementAgent", "HistoryRiskAgent"), actions=(TAG_CONTACT,),
+        ("churn_prediction", "sentiment_analysis"),
+        pattern=PARALLEL,
+        parts=("SentimentAgent", "EngagementAgent", "HistoryRiskAgent"),
+        actions=(TAG_CONTACT,),
     ),
-    _spec("SentimentAgent", "Sentiment Analyst", "Reads the sentiment of the latest messages.",
-          ("sentiment_analysis",), tools=(), replies={"default": "sentiment assessed"}),
-    _spec("EngagementAgent", "Engagement Analyst", "Measures how engaged the contact has been recently.",
-          ("engagement_analysis",), tools=(CONTACT_CONTEXT,), replies={"default": "engagement assessed"}),
-    _spec("HistoryRiskAgent", "History Risk Analyst", "Looks for complaints and cancellations in the contact's memories.",
-          ("memory_retrieval",), tools=(SEARCH_MEMORIES,), replies={"default": "history assessed"}),
     _spec(
-        "SupportTicketAgent", "Support Ticket Agent",
+        "SentimentAgent",
+        "Sentiment Analyst",
+        "Reads the sentiment of the latest messages.",
+        ("sentiment_analysis",),
+        tools=(),
+        replies={"default": "sentiment assessed"},
+    ),
+    _spec(
+        "EngagementAgent",
+        "Engagement Analyst",
+        "Measures how engaged the contact has been recently.",
+        ("engagement_analysis",),
+        tools=(CONTACT_CONTEXT,),
+        replies={"default": "engagement assessed"},
+    ),
+    _spec(
+        "HistoryRiskAgent",
+        "History Risk Analyst",
+        "Looks for complaints and cancellations in the contact's memories.",
+        ("memory_retrieval",),
+        tools=(SEARCH_MEMORIES,),
+        replies={"default": "history assessed"},
+    ),
+    _spec(
+        "SupportTicketAgent",
+        "Support Ticket Agent",
         "Collects the details of a technical problem and opens a ticket for the support team.",
-        ("ticket_creation", "response_generation"), topics=("support",), actions=(TAG_CONTACT, HANDOFF),
+        ("ticket_creation", "response_generation"),
+        topics=("support",),
+        actions=(TAG_CONTACT, HANDOFF),
     ),
     _spec(
-        "OrderStatusAgent", "Order Status Agent",
+        "OrderStatusAgent",
+        "Order Status Agent",
         "Answers where an order is, using the purchases in the customer's memories.",
-        ("order_tracking", "memory_retrieval"), topics=("order_status",),
+        ("order_tracking", "memory_retrieval"),
+        topics=("order_status",),
     ),
     _spec(
-        "BillingAgent", "Billing Agent",
+        "BillingAgent",
+        "Billing Agent",
         "Invoices, payments, due dates and balances.",
-        ("billing", "response_generation"), topics=("billing",), actions=(HANDOFF,),
+        ("billing", "response_generation"),
+        topics=("billing",),
+        actions=(HANDOFF,),
     ),
     _spec(
-        "SchedulingAgent", "Scheduling Agent",
+        "SchedulingAgent",
+        "Scheduling Agent",
         "Books, moves and cancels appointments and meetings.",
-        ("scheduling", "response_generation"), topics=("scheduling",), actions=(UPDATE_PIPELINE,),
+        ("scheduling", "response_generation"),
+        topics=("scheduling",),
+        actions=(UPDATE_PIPELINE,),
     ),
     _spec(
-        "ComplaintEscalationAgent", "Complaint Escalation Agent",
+        "ComplaintEscalationAgent",
+        "Complaint Escalation Agent",
         "Handles complaints with empathy and escalates them to a human straight away.",
-        ("escalation", "sentiment_analysis"), topics=("complaint", "human"), actions=(HANDOFF, TAG_CONTACT),
+        ("escalation", "sentiment_analysis"),
+        topics=("complaint", "human"),
+        actions=(HANDOFF, TAG_CONTACT),
     ),
     _spec(
-        "FeedbackAgent", "Feedback Agent",
+        "FeedbackAgent",
+        "Feedback Agent",
         "Thanks customers for feedback and records it.",
-        ("feedback_collection",), topics=("feedback",), actions=(TAG_CONTACT,),
+        ("feedback_collection",),
+        topics=("feedback",),
+        actions=(TAG_CONTACT,),
     ),
     _spec(
-        "OnboardingAgent", "Onboarding Agent",
+        "OnboardingAgent",
+        "Onboarding Agent",
         "Welcomes new customers and explains how to get started.",
-        ("onboarding", "response_generation"), topics=("onboarding",),
+        ("onboarding", "response_generation"),
+        topics=("onboarding",),
     ),
     _spec(
-        "ReactivationAgent", "Reactivation Agent",
+        "ReactivationAgent",
+        "Reactivation Agent",
         "Writes to customers who went quiet, referring to what they bought before.",
-        ("reactivation", "personalisation"), topics=("reactivation",), actions=(UPDATE_PIPELINE,),
+        ("reactivation", "personalisation"),
+        topics=("reactivation",),
+        actions=(UPDATE_PIPELINE,),
     ),
     _spec(
-        "ProductInfoAgent", "Product Information Agent",
+        "ProductInfoAgent",
+        "Product Information Agent",
         "Answers questions about products, availability and features.",
-        ("product_information", "memory_retrieval"), topics=("product_info",),
+        ("product_information", "memory_retrieval"),
+        topics=("product_info",),
     ),
     _spec(
-        "RefundAgent", "Refund Agent",
+        "RefundAgent",
+        "Refund Agent",
         "Refunds and returns: explains the policy and starts the process.",
-        ("refunds", "response_generation"), topics=("refund",), actions=(HANDOFF, TAG_CONTACT),
+        ("refunds", "response_generation"),
+        topics=("refund",),
+        actions=(HANDOFF, TAG_CONTACT),
     ),
     _spec(
-        "SmallTalkAgent", "Small Talk Agent",
+        "SmallTalkAgent",
+        "Small Talk Agent",
         "Greetings, thanks and goodbyes.",
-        ("response_generation",), topics=("small_talk",), tools=(CONTACT_CONTEXT,),
+        ("response_generation",),
+        topics=("small_talk",),
+        tools=(CONTACT_CONTEXT,),
     ),
     _spec(
-        "ConversationSummaryAgent", "Conversation Summariser",
+        "ConversationSummaryAgent",
+        "Conversation Summariser",
         "Summarises a conversation into a few lines for memory and for the human who takes over.",
-        ("summarisation",), tools=(CONTACT_CONTEXT,), replies={"default": "{summary}"},
+        ("summarisation",),
+        tools=(CONTACT_CONTEXT,),
+        replies={"default": "{summary}"},
     ),
     _spec(
-        "FactExtractionAgent", "Fact Extractor",
+        "FactExtractionAgent",
+        "Fact Extractor",
         "Extracts durable facts (products, preferences, dates, problems) from messages for the memory service.",
-        ("fact_extraction",), tools=(), replies={"default": "{facts}"},
+        ("fact_extraction",),
+        tools=(),
+        replies={"default": "{facts}"},
     ),
 )
 

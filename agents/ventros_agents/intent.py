@@ -16,9 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -43,7 +43,9 @@ class IntentPrediction:
 class IntentClassifier:
     """A trained classifier. Build one with :meth:`train`."""
 
-    def __init__(self, vectorizer: FeatureUnion, model: LinearSVC, temperature: float, threshold: float) -> None:
+    def __init__(
+        self, vectorizer: FeatureUnion, model: LinearSVC, temperature: float, threshold: float
+    ) -> None:
         self._vectorizer = vectorizer
         self._model = model
         self.temperature = temperature
@@ -56,12 +58,15 @@ class IntentClassifier:
         examples: Iterable[tuple[str, str]],
         threshold: float = DEFAULT_THRESHOLD,
         folds: int = 3,
-    ) -> "IntentClassifier":
-        texts, labels = zip(*examples)
+    ) -> IntentClassifier:
+        texts, labels = zip(*examples, strict=False)
         vectorizer = FeatureUnion(
             [
                 ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)),
-                ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
+                (
+                    "chars",
+                    TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2),
+                ),
             ]
         )
         features = vectorizer.fit_transform([t.lower() for t in texts])
@@ -69,7 +74,9 @@ class IntentClassifier:
         classes = np.unique(y)
         # Out-of-fold scores: what the model says about messages it has not seen.
         scores = np.zeros((len(y), len(classes)))
-        for train_idx, held_idx in StratifiedKFold(n_splits=folds, shuffle=True, random_state=7).split(features, y):
+        for train_idx, held_idx in StratifiedKFold(n_splits=folds, shuffle=True, random_state=7).split(
+            features, y
+        ):
             fold = LinearSVC(C=0.5).fit(features[train_idx], y[train_idx])
             columns = np.searchsorted(classes, fold.classes_)
             scores[np.ix_(held_idx, columns)] = fold.decision_function(features[held_idx])
@@ -82,7 +89,10 @@ class IntentClassifier:
         return self.predict_many([text])[0]
 
     def predict_many(self, texts: Sequence[str]) -> list[IntentPrediction]:
-        probabilities = _softmax(self._model.decision_function(self._vectorizer.transform([t.lower() for t in texts])) / self.temperature)
+        probabilities = _softmax(
+            self._model.decision_function(self._vectorizer.transform([t.lower() for t in texts]))
+            / self.temperature
+        )
         results = []
         for row in probabilities:
             order = np.argsort(row)[::-1]
@@ -90,7 +100,9 @@ class IntentClassifier:
             intent, confidence = self.intents[best], float(row[best])
             in_scope = intent != OUT_OF_SCOPE and confidence >= self.threshold
             alternatives = tuple((self.intents[int(i)], float(row[int(i)])) for i in order[1:4])
-            results.append(IntentPrediction(intent if in_scope else OUT_OF_SCOPE, confidence, in_scope, alternatives))
+            results.append(
+                IntentPrediction(intent if in_scope else OUT_OF_SCOPE, confidence, in_scope, alternatives)
+            )
         return results
 
 
@@ -126,7 +138,11 @@ def evaluate(classifier: IntentClassifier, examples: Sequence[tuple[str, str]]) 
     confidences = np.array([p.confidence for p in predictions])[in_scope]
     correct = (predicted == truth)[in_scope]
     bins = np.minimum((confidences * 10).astype(int), 9)
-    ece = sum(abs(correct[bins == b].mean() - confidences[bins == b].mean()) * (bins == b).mean() for b in range(10) if (bins == b).any())
+    ece = sum(
+        abs(correct[bins == b].mean() - confidences[bins == b].mean()) * (bins == b).mean()
+        for b in range(10)
+        if (bins == b).any()
+    )
     return {
         "in_scope_accuracy": float((predicted[in_scope] == truth[in_scope]).mean()),
         "oos_recall": float(flagged[~in_scope].mean()),
@@ -137,8 +153,16 @@ def evaluate(classifier: IntentClassifier, examples: Sequence[tuple[str, str]]) 
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Train on CLINC150 train (+ oos_train), report on val (+ oos_val).")
-    default = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "clinc150" / "clinc150_train_val.json"
+    parser = argparse.ArgumentParser(
+        description="Train on CLINC150 train (+ oos_train), report on val (+ oos_val)."
+    )
+    default = (
+        Path(__file__).resolve().parents[2].parent
+        / "shared"
+        / "datasets"
+        / "clinc150"
+        / "clinc150_train_val.json"
+    )
     parser.add_argument("--data", type=Path, default=default)
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     args = parser.parse_args(argv)
@@ -152,7 +176,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for text, _ in data["val"][:500]:
         classifier.predict(text)
     per_message_ms = (time.perf_counter() - started) * 1000 / 500
-    print(f"CLINC150 val ({len(data['val'])} in-scope + {len(data['oos_val'])} out-of-scope), threshold {args.threshold}:")
+    print(
+        f"CLINC150 val ({len(data['val'])} in-scope + {len(data['oos_val'])} out-of-scope), threshold {args.threshold}:"
+    )
     for key, value in report.items():
         print(f"  {key:28} {value:.4f}")
     print(f"  training time                {trained:.1f} s")

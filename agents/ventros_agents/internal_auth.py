@@ -18,6 +18,7 @@ import hmac
 import json
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 MIN_SECRET_LEN = 32
@@ -61,11 +62,13 @@ class InternalAuth:
         self._key = secret.encode()
 
     @classmethod
-    def from_env(cls) -> "InternalAuth":
+    def from_env(cls) -> InternalAuth:
         secret = os.environ.get("INTERNAL_AUTH_SECRET")
         if not secret:
-            raise ValueError("INTERNAL_AUTH_SECRET is not set: the worker, the API and the agent service share it "
-                             f"(at least {MIN_SECRET_LEN} characters)")
+            raise ValueError(
+                "INTERNAL_AUTH_SECRET is not set: the worker, the API and the agent service share it "
+                f"(at least {MIN_SECRET_LEN} characters)"
+            )
         return cls(secret)
 
     def _sign(self, payload: str) -> bytes:
@@ -94,9 +97,9 @@ class InternalAuth:
         return Claims(tenant_id=claims.get("t"), contact_id=claims.get("c"), exp=claims["exp"])
 
 
-def bearer(metadata) -> str | None:
+def bearer(metadata: Iterable[tuple[str, str | bytes]] | None) -> str | None:
     """The token of a call's invocation metadata, if any."""
     for key, value in metadata or ():
         if key == METADATA_KEY and isinstance(value, str) and value.startswith("Bearer "):
-            return value[len("Bearer "):]
+            return value[len("Bearer ") :]
     return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from lingua import Language, LanguageDetectorBuilder
+from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 
 SUPPORTED = ("pt", "en", "es")
 DEFAULT = "pt"
@@ -23,7 +23,7 @@ _MIN_WORDS = 3
 
 
 @lru_cache(maxsize=1)
-def _detector():
+def _detector() -> LanguageDetector:
     return LanguageDetectorBuilder.from_languages(*_CODES).build()
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import AsyncGenerator
+from collections.abc import AsyncGenerator
 
 from google.adk.models import BaseLlm, LlmRequest, LlmResponse
 from google.genai import types
@@ -21,15 +21,49 @@ from . import language, replies
 from .catalog import BY_TYPE, COORDINATOR, SPECIALIST_FOR_TOPIC, AgentSpec
 from .runtime import CURRENT, Turn
 
-_USAGE = types.GenerateContentResponseUsageMetadata(prompt_token_count=0, candidates_token_count=0, total_token_count=0)
+_USAGE = types.GenerateContentResponseUsageMetadata(
+    prompt_token_count=0, candidates_token_count=0, total_token_count=0
+)
 
-NEGATIVE = {"unacceptable", "terrible", "worst", "furious", "broke", "broken", "angry", "cancel", "refund", "never",
-            "péssimo", "insatisfeito", "quebrado", "cancelar", "reclamação", "horrible", "awful", "disappointed"}
-POSITIVE = {"love", "great", "thanks", "thank", "perfect", "happy", "excellent", "adorei", "ótimo", "obrigado", "obrigada"}
+NEGATIVE = {
+    "unacceptable",
+    "terrible",
+    "worst",
+    "furious",
+    "broke",
+    "broken",
+    "angry",
+    "cancel",
+    "refund",
+    "never",
+    "péssimo",
+    "insatisfeito",
+    "quebrado",
+    "cancelar",
+    "reclamação",
+    "horrible",
+    "awful",
+    "disappointed",
+}
+POSITIVE = {
+    "love",
+    "great",
+    "thanks",
+    "thank",
+    "perfect",
+    "happy",
+    "excellent",
+    "adorei",
+    "ótimo",
+    "obrigado",
+    "obrigada",
+}
 
 
 def _reply(text: str) -> LlmResponse:
-    return LlmResponse(content=types.Content(role="model", parts=[types.Part(text=text)]), usage_metadata=_USAGE)
+    return LlmResponse(
+        content=types.Content(role="model", parts=[types.Part(text=text)]), usage_metadata=_USAGE
+    )
 
 
 def _calls(calls: list[tuple[str, dict]]) -> LlmResponse:
@@ -49,7 +83,10 @@ def extract_facts(text: str) -> list[str]:
     """Durable facts worth remembering: products, money, dates, problems."""
     facts = []
     lowered = text.lower()
-    if m := re.search(r"(?:buy|purchase|order|comprar|pedido de)\s+(?:the |a |an |o |a |um |uma )?([\w\s-]{2,40}?)(?:[.,!?]|$)", lowered):
+    if m := re.search(
+        r"(?:buy|purchase|order|comprar|pedido de)\s+(?:the |a |an |o |a |um |uma )?([\w\s-]{2,40}?)(?:[.,!?]|$)",
+        lowered,
+    ):
         facts.append(f"wants to buy: {m.group(1).strip()}")
     facts += [f"mentioned amount: {a}" for a in re.findall(r"(?:r\$|\$|€)\s?\d+(?:[.,]\d+)?", lowered)]
     facts += [f"mentioned date: {d}" for d in re.findall(r"\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b", lowered)]
@@ -60,15 +97,35 @@ def extract_facts(text: str) -> list[str]:
 
 # The fact vocabulary shared with the Rust memory service (activities/src/memory/extract.rs):
 # FactExtractionAgent answers {"facts": [{"predicate": …, "object": …}]} with these predicates only.
-FACT_PREDICATES = ("lives_in", "works_at", "email", "name", "birthday", "likes", "dislikes", "prefers",
-                   "purchased", "wants", "has_problem_with")
+FACT_PREDICATES = (
+    "lives_in",
+    "works_at",
+    "email",
+    "name",
+    "birthday",
+    "likes",
+    "dislikes",
+    "prefers",
+    "purchased",
+    "wants",
+    "has_problem_with",
+)
 
 _STRUCTURED = (
-    ("lives_in", r"\b(?:i live in|i moved to|i'm based in|moro em|moro no|moro na|mudei para|mudei pra)\s+([^.,!?;\n]{2,40})"),
+    (
+        "lives_in",
+        r"\b(?:i live in|i moved to|i'm based in|moro em|moro no|moro na|mudei para|mudei pra)\s+([^.,!?;\n]{2,40})",
+    ),
     ("works_at", r"\b(?:i work at|i work for|trabalho na|trabalho no|trabalho em)\s+([^.,!?;\n]{2,40})"),
-    ("purchased", r"\b(?:i bought|i purchased|i ordered|comprei)\s+(?:the |a |an |o |a |um |uma )?([^.,!?;\n]{2,40})"),
+    (
+        "purchased",
+        r"\b(?:i bought|i purchased|i ordered|comprei)\s+(?:the |a |an |o |a |um |uma )?([^.,!?;\n]{2,40})",
+    ),
     ("wants", r"\b(?:buy|purchase|comprar)\s+(?:the |a |an |o |a |um |uma )?([^.,!?;\n]{2,40})"),
-    ("has_problem_with", r"\bmy ([\w\s-]{2,30}?) (?:broke|is broken|stopped working|is not working|isn't working)"),
+    (
+        "has_problem_with",
+        r"\bmy ([\w\s-]{2,30}?) (?:broke|is broken|stopped working|is not working|isn't working)",
+    ),
 )
 
 
@@ -77,7 +134,9 @@ def structured_facts(text: str) -> list[dict[str, str]]:
     facts: list[dict[str, str]] = []
     for predicate, pattern in _STRUCTURED:
         if m := re.search(pattern, text, flags=re.IGNORECASE):
-            obj = re.split(r"\s+(?:and|but|because|e|mas|porque)\s+", m.group(1).strip(), maxsplit=1)[0].strip()
+            obj = re.split(r"\s+(?:and|but|because|e|mas|porque)\s+", m.group(1).strip(), maxsplit=1)[
+                0
+            ].strip()
             if len(obj) >= 2 and not any(f["object"].lower() == obj.lower() for f in facts):
                 facts.append({"predicate": predicate, "object": obj})
     if m := re.search(r"[\w.%+-]+@[\w.-]+\.[a-z]{2,}", text, flags=re.IGNORECASE):
@@ -91,7 +150,9 @@ class OfflineLlm(BaseLlm):
     model: str = "ventros-offline"
     agent_type: str
 
-    async def generate_content_async(self, llm_request: LlmRequest, stream: bool = False) -> AsyncGenerator[LlmResponse, None]:
+    async def generate_content_async(
+        self, llm_request: LlmRequest, stream: bool = False
+    ) -> AsyncGenerator[LlmResponse, None]:
         turn = CURRENT.get()
         spec = BY_TYPE[self.agent_type]
         last = llm_request.contents[-1] if llm_request.contents else None
@@ -122,7 +183,9 @@ def _is_current(content: str, turn: Turn) -> bool:
 
 
 def _memory_line(turn: Turn, lang: str) -> str:
-    memories = [m["content"] for m in turn.memories if m.get("content") and not _is_current(m["content"], turn)]
+    memories = [
+        m["content"] for m in turn.memories if m.get("content") and not _is_current(m["content"], turn)
+    ]
     memories += [m for m in turn.contact_context.get("recent_memories") or [] if not _is_current(m, turn)]
     if memories:
         return replies.memory_line(memories[0].rstrip("."), lang)
@@ -139,8 +202,11 @@ def reply_language(turn: Turn, text: str | None = None) -> str:
     (the caller's `context["language"]`, else the customer's earlier messages)."""
     if not turn.language:
         own = turn.message.strip()
-        earlier = [m["text"] for m in turn.contact_context.get("recent_messages") or []
-                   if m.get("direction") == "inbound" and m.get("text") and m["text"].strip() != own]
+        earlier = [
+            m["text"]
+            for m in turn.contact_context.get("recent_messages") or []
+            if m.get("direction") == "inbound" and m.get("text") and m["text"].strip() != own
+        ]
         hint = language.conversation_hint(earlier, turn.context.get("language"))
         turn.language = language.detect(text if text is not None else turn.message, hint)
     return turn.language
@@ -210,7 +276,11 @@ def compose(spec: AgentSpec, turn: Turn) -> str:
         stats = turn.contact_context.get("stats", {})
         return json.dumps({"messages": stats.get("total_messages", 0), "sessions": stats.get("sessions", 0)})
     if spec.type == "HistoryRiskAgent":
-        risky = [m for m in turn.memories if any(w in m.get("content", "").lower() for w in ("complain", "cancel", "refund", "broke"))]
+        risky = [
+            m
+            for m in turn.memories
+            if any(w in m.get("content", "").lower() for w in ("complain", "cancel", "refund", "broke"))
+        ]
         return json.dumps({"risky_memories": len(risky)})
     if spec.type == "LeadScoringAgent":
         return json.dumps({"lead_score": lead_score(turn)})
@@ -219,16 +289,22 @@ def compose(spec: AgentSpec, turn: Turn) -> str:
     if spec.type == "ConversationSummaryAgent":
         recent = turn.contact_context.get("recent_messages", [])
         inbound = [m["text"] for m in recent if m.get("direction") == "inbound" and m.get("text")]
-        lines = inbound[-3:] + [turn.message]
+        lines = [*inbound[-3:], turn.message]
         return "Customer wrote: " + " / ".join(line.strip()[:120] for line in lines)
     lang = reply_language(turn)
     topic = "small_talk" if is_small_talk(turn.message) else "question" if open_question(turn) else turn.topic
     # A specialist speaks its own lines only about its own topics (a refund agent asked about a
     # purchase must not say it recorded a refund); otherwise it answers as customer service.
     speaker = spec.type if speaks_for(spec, turn) else "CustomerServiceAgent"
-    template = (replies.template(speaker, topic, lang) or spec.replies.get(topic) or spec.replies.get("default")
-                or "{greeting} How can I help you?")
-    text = template.format(greeting=_greeting(turn, lang), memory_line=_memory_line(turn, lang), summary="", facts="")
+    template = (
+        replies.template(speaker, topic, lang)
+        or spec.replies.get(topic)
+        or spec.replies.get("default")
+        or "{greeting} How can I help you?"
+    )
+    text = template.format(
+        greeting=_greeting(turn, lang), memory_line=_memory_line(turn, lang), summary="", facts=""
+    )
     return re.sub(r"\s{2,}", " ", text).strip()
 
 

@@ -144,23 +144,47 @@ MEMORY_LINE = {
 # needs in the same answer. "passed … to a colleague" is a handoff; "registered your interest" a
 # lead; "recorded the problem / request" a tag the operators see.
 COMMITMENTS: dict[str, tuple[tuple[str, str], ...]] = {
-    "en": (("passed your", "handoff_to_human"), ("passed it", "handoff_to_human"), ("passing your", "handoff_to_human"),
-           ("registered your interest", "create_lead"), ("recorded the problem", "tag_contact"),
-           ("recorded your refund", "tag_contact")),
-    "pt": (("encaminhei", "handoff_to_human"), ("passando a sua conversa", "handoff_to_human"),
-           ("registrei o seu interesse", "create_lead"), ("registrei o problema", "tag_contact"),
-           ("registrei o seu pedido de reembolso", "tag_contact")),
-    "es": (("pasé tu", "handoff_to_human"), ("pasé la conversación", "handoff_to_human"), ("lo pasé", "handoff_to_human"),
-           ("la pasé", "handoff_to_human"), ("pasando tu conversación", "handoff_to_human"),
-           ("registré tu interés", "create_lead"), ("registré el problema", "tag_contact"),
-           ("registré tu solicitud de reembolso", "tag_contact")),
+    "en": (
+        ("passed your", "handoff_to_human"),
+        ("passed it", "handoff_to_human"),
+        ("passing your", "handoff_to_human"),
+        ("registered your interest", "create_lead"),
+        ("recorded the problem", "tag_contact"),
+        ("recorded your refund", "tag_contact"),
+    ),
+    "pt": (
+        ("encaminhei", "handoff_to_human"),
+        ("passando a sua conversa", "handoff_to_human"),
+        ("registrei o seu interesse", "create_lead"),
+        ("registrei o problema", "tag_contact"),
+        ("registrei o seu pedido de reembolso", "tag_contact"),
+    ),
+    "es": (
+        ("pasé tu", "handoff_to_human"),
+        ("pasé la conversación", "handoff_to_human"),
+        ("lo pasé", "handoff_to_human"),
+        ("la pasé", "handoff_to_human"),
+        ("pasando tu conversación", "handoff_to_human"),
+        ("registré tu interés", "create_lead"),
+        ("registré el problema", "tag_contact"),
+        ("registré tu solicitud de reembolso", "tag_contact"),
+    ),
 }
 
 # Promises no code keeps, in any language: a reply containing one is a bug.
 FALSE_PROMISES = (
-    "i'll send", "i will send", "i've opened a ticket", "i've started your refund", "let me check your order",
-    "vou te enviar", "vou enviar", "abri um chamado", "iniciei o seu reembolso",
-    "te enviaré", "abrí un ticket", "inicié tu reembolso",
+    "i'll send",
+    "i will send",
+    "i've opened a ticket",
+    "i've started your refund",
+    "let me check your order",
+    "vou te enviar",
+    "vou enviar",
+    "abri um chamado",
+    "iniciei o seu reembolso",
+    "te enviaré",
+    "abrí un ticket",
+    "inicié tu reembolso",
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,7 @@ class Turn:
     context: dict[str, str]
     prediction: IntentPrediction
     topic: str
-    memory: "MemoryClient | None"
+    memory: MemoryClient | None
     deadline_s: float | None = None
     # The caller's internal token, passed back on MemoryService calls (see internal_auth).
     credentials: str = ""
@@ -59,7 +60,10 @@ class MemoryClient:
     async def contact_context(self, turn: Turn, timeout: float) -> dict[str, Any]:
         response = await self._stub.GetContactContext(
             memory_pb2.ContactContextRequest(
-                tenant_id=turn.tenant_id, contact_id=turn.contact_id, history_limit=20, request_id=turn.request_id
+                tenant_id=turn.tenant_id,
+                contact_id=turn.contact_id,
+                history_limit=20,
+                request_id=turn.request_id,
             ),
             timeout=timeout,
             metadata=_credentials(turn),
@@ -77,8 +81,12 @@ class MemoryClient:
     async def search(self, turn: Turn, query: str, limit: int, timeout: float) -> list[dict[str, Any]]:
         response = await self._stub.SearchMemories(
             memory_pb2.MemorySearchRequest(
-                tenant_id=turn.tenant_id, contact_id=turn.contact_id, query=query, limit=limit,
-                mode=memory_pb2.HYBRID, request_id=turn.request_id,
+                tenant_id=turn.tenant_id,
+                contact_id=turn.contact_id,
+                query=query,
+                limit=limit,
+                mode=memory_pb2.HYBRID,
+                request_id=turn.request_id,
             ),
             timeout=timeout,
             metadata=_credentials(turn),
@@ -110,7 +118,10 @@ async def get_contact_context() -> dict:
         turn.contact_context = await turn.memory.contact_context(turn, _timeout(turn))
         return {"available": True, **turn.contact_context}
     except grpc.aio.AioRpcError as err:
-        log.warning("memory.contact_context failed", extra={"grpc.code": err.code().name, "request.id": turn.request_id})
+        log.warning(
+            "memory.contact_context failed",
+            extra={"grpc.code": err.code().name, "request.id": turn.request_id},
+        )
         return {"available": False, "error": err.code().name}
 
 
@@ -124,8 +135,13 @@ async def search_memories(query: str) -> dict:
         turn.memories = await turn.memory.search(turn, query, 5, _timeout(turn))
         return {"available": True, "memories": turn.memories}
     except grpc.aio.AioRpcError as err:
-        log.warning("memory.search failed", extra={"grpc.code": err.code().name, "request.id": turn.request_id})
+        log.warning(
+            "memory.search failed", extra={"grpc.code": err.code().name, "request.id": turn.request_id}
+        )
         return {"available": False, "error": err.code().name, "memories": []}
 
 
-TOOL_FUNCTIONS = {"get_contact_context": get_contact_context, "search_memories": search_memories}
+TOOL_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "get_contact_context": get_contact_context,
+    "search_memories": search_memories,
+}

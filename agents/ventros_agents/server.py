@@ -13,6 +13,7 @@ calls and lets running ones finish (grace period `AGENTS_GRACE_SECONDS`, default
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -40,7 +41,11 @@ class JsonFormatter(logging.Formatter):
     RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"ts": round(record.created, 3), "level": record.levelname.lower(), "msg": record.getMessage()}
+        entry = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "msg": record.getMessage(),
+        }
         entry.update({k: v for k, v in record.__dict__.items() if k not in self.RESERVED})
         return json.dumps(entry, default=str)
 
@@ -79,18 +84,24 @@ async def serve(bind: str, ready: asyncio.Event | None = None, stop: asyncio.Eve
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("agent service listening", extra={"bind": bind, "port": port, "provider": config.provider,
-                                               "agents": len(executor.runners), "startup_s": round(time.perf_counter() - started, 2)})
+    log.info(
+        "agent service listening",
+        extra={
+            "bind": bind,
+            "port": port,
+            "provider": config.provider,
+            "agents": len(executor.runners),
+            "startup_s": round(time.perf_counter() - started, 2),
+        },
+    )
     if ready is not None:
         ready.set()
 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
     await stop.wait()
     log.info("stopping: draining calls")
     for name in ("", SERVICE_NAME):

@@ -15,7 +15,9 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import NoReturn
 
 import grpc
 from google.adk.agents.run_config import RunConfig, StreamingMode
@@ -29,10 +31,10 @@ from ventros.v1 import agent_pb2
 from . import catalog, language, replies
 from .agents import OFFLINE, ProviderConfig, build
 from .intent import IntentClassifier
-from .offline import best_send_hour, extract_facts, lead_score, open_question, sentiment_score
 from .internal_auth import AuthError, InternalAuth, bearer
+from .offline import best_send_hour, extract_facts, lead_score, open_question, sentiment_score
 from .runtime import CURRENT, MemoryClient, Turn
-from .training import topic_of
+from .training import TOPIC_OF_INTENT, topic_of
 
 log = logging.getLogger("ventros_agents")
 APP = "ventros"
@@ -40,8 +42,15 @@ MAX_MESSAGE_CHARS = 8_000
 
 
 # Agents whose answer is read by code (scores, JSON, summaries), never sent to a customer.
-NOT_CUSTOMER_FACING = {"LeadScoringAgent", "SentimentAgent", "EngagementAgent", "HistoryRiskAgent", "ChurnPredictionAgent",
-                       "ConversationSummaryAgent", "FactExtractionAgent"}
+NOT_CUSTOMER_FACING = {
+    "LeadScoringAgent",
+    "SentimentAgent",
+    "EngagementAgent",
+    "HistoryRiskAgent",
+    "ChurnPredictionAgent",
+    "ConversationSummaryAgent",
+    "FactExtractionAgent",
+}
 
 
 class RequestError(Exception):
@@ -80,7 +89,9 @@ HANDED_OVER: dict[str, dict[str, str]] = {
 }
 
 
-def enforce_commitments(text: str, lang: str, actions: list[agent_pb2.SuggestedAction]) -> list[agent_pb2.SuggestedAction]:
+def enforce_commitments(
+    text: str, lang: str, actions: list[agent_pb2.SuggestedAction]
+) -> list[agent_pb2.SuggestedAction]:
     """No promise without an action: every commitment the reply makes has its action, whatever
     wrote the reply (the offline templates or a real model). A commitment whose action cannot be
     taken here (a lead or tag without its details), or a promise no code keeps, hands the chat to a
@@ -88,13 +99,18 @@ def enforce_commitments(text: str, lang: str, actions: list[agent_pb2.SuggestedA
     lowered = text.lower()
     have = {a.type for a in actions}
     needed = {action for phrase, action in replies.COMMITMENTS.get(lang, ()) if phrase in lowered}
-    needed |= {action for other in language.SUPPORTED if other != lang
-               for phrase, action in replies.COMMITMENTS[other] if phrase in lowered}
+    needed |= {
+        action
+        for other in language.SUPPORTED
+        if other != lang
+        for phrase, action in replies.COMMITMENTS[other]
+        if phrase in lowered
+    }
     missing = needed - have
     broken = [p for p in replies.FALSE_PROMISES if p in lowered]
     if (missing or broken) and catalog.HANDOFF not in have:
         reason = "the reply promised " + (", ".join(sorted(missing)) if missing else f"'{broken[0]}'")
-        actions = actions + [agent_pb2.SuggestedAction(type=catalog.HANDOFF, params={}, reason=reason)]
+        actions = [*actions, agent_pb2.SuggestedAction(type=catalog.HANDOFF, params={}, reason=reason)]
     return actions
 
 
@@ -109,9 +125,16 @@ def suggest_actions(turn: Turn, answered_by: str, state: dict) -> list[agent_pb2
     # A qualified lead's stage comes from its score, ahead of the generic buying-intent stage.
     if answered_by == "LeadQualifierAgent" or "out_LeadScoringAgent" in state:
         score = lead_score(turn)
-        add(catalog.UPDATE_PIPELINE, f"lead score {score}", stage="qualified" if score >= 70 else "contacted", score=str(score))
+        add(
+            catalog.UPDATE_PIPELINE,
+            f"lead score {score}",
+            stage="qualified" if score >= 70 else "contacted",
+            score=str(score),
+        )
     if in_scope and topic == "purchase":
-        interest = next((f.split(": ", 1)[1] for f in extract_facts(turn.message) if f.startswith("wants to buy")), "")
+        interest = next(
+            (f.split(": ", 1)[1] for f in extract_facts(turn.message) if f.startswith("wants to buy")), ""
+        )
         add(catalog.CREATE_LEAD, "the customer wants to buy", source="conversation", interest=interest)
         add(catalog.UPDATE_PIPELINE, "buying intent", stage="new")
     if in_scope and topic == "pricing":
@@ -133,12 +156,21 @@ def suggest_actions(turn: Turn, answered_by: str, state: dict) -> list[agent_pb2
     if topic == "support":
         add(catalog.TAG_CONTACT, "technical problem", tag="support_ticket")
     if topic == "feedback":
-        add(catalog.TAG_CONTACT, "feedback", tag="positive_feedback" if sentiment_score(turn.message) >= 0 else "negative_feedback")
+        add(
+            catalog.TAG_CONTACT,
+            "feedback",
+            tag="positive_feedback" if sentiment_score(turn.message) >= 0 else "negative_feedback",
+        )
     if answered_by == "ChurnPredictionAgent" and churn_risk(turn, state) >= 0.5:
         add(catalog.TAG_CONTACT, "high churn risk", tag="churn_risk")
     # One of each type, first reason wins.
     seen: set[str] = set()
-    return [a for a in actions if not (a.type in seen or seen.add(a.type))]
+    unique = []
+    for action in actions:
+        if action.type not in seen:
+            seen.add(action.type)
+            unique.append(action)
+    return unique
 
 
 def churn_risk(turn: Turn, state: dict) -> float:
@@ -149,81 +181,133 @@ def churn_risk(turn: Turn, state: dict) -> float:
 
 
 class AgentExecutor:
-    def __init__(self, classifier: IntentClassifier, config: ProviderConfig, memory: MemoryClient | None) -> None:
+    def __init__(
+        self, classifier: IntentClassifier, config: ProviderConfig, memory: MemoryClient | None
+    ) -> None:
         self.classifier = classifier
         self.config = config
         self.memory = memory
         self.sessions = InMemorySessionService()
-        self.runners = {spec.type: Runner(agent=build(spec.type, config), app_name=APP, session_service=self.sessions)
-                        for spec in catalog.CATALOG}
+        self.runners = {
+            spec.type: Runner(agent=build(spec.type, config), app_name=APP, session_service=self.sessions)
+            for spec in catalog.CATALOG
+        }
         self.stats = {spec.type: Stats() for spec in catalog.CATALOG}
 
     def info(self, spec: catalog.AgentSpec) -> agent_pb2.AgentInfo:
         stats = self.stats[spec.type]
-        return agent_pb2.AgentInfo(type=spec.type, name=spec.name, description=spec.description,
-                                   capabilities=list(spec.capabilities), avg_latency_ms=stats.avg_ms,
-                                   pattern=spec.pattern, executions=stats.executions)
+        return agent_pb2.AgentInfo(
+            type=spec.type,
+            name=spec.name,
+            description=spec.description,
+            capabilities=list(spec.capabilities),
+            avg_latency_ms=stats.avg_ms,
+            pattern=spec.pattern,
+            executions=stats.executions,
+        )
 
     def validate(self, request: agent_pb2.AgentExecutionRequest) -> catalog.AgentSpec:
         if not request.tenant_id.strip():
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "missing_tenant", "tenant_id is required", "tenant_id")
+            raise RequestError(
+                grpc.StatusCode.INVALID_ARGUMENT, "missing_tenant", "tenant_id is required", "tenant_id"
+            )
         if not request.message.strip():
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "empty_message", "message must not be empty", "message")
+            raise RequestError(
+                grpc.StatusCode.INVALID_ARGUMENT, "empty_message", "message must not be empty", "message"
+            )
         if len(request.message) > MAX_MESSAGE_CHARS:
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "message_too_long",
-                               f"message is longer than {MAX_MESSAGE_CHARS} characters", "message")
+            raise RequestError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "message_too_long",
+                f"message is longer than {MAX_MESSAGE_CHARS} characters",
+                "message",
+            )
         spec = catalog.BY_TYPE.get(request.agent_type or "RouterAgent")
         if spec is None:
-            raise RequestError(grpc.StatusCode.NOT_FOUND, "unknown_agent",
-                               f"unknown agent type {request.agent_type!r}; ListAvailableAgents lists them", "agent_type")
+            raise RequestError(
+                grpc.StatusCode.NOT_FOUND,
+                "unknown_agent",
+                f"unknown agent type {request.agent_type!r}; ListAvailableAgents lists them",
+                "agent_type",
+            )
         return spec
 
-    async def execute(self, request: agent_pb2.AgentExecutionRequest, deadline_s: float | None = None,
-                      on_chunk=None, credentials: str = "") -> agent_pb2.AgentExecutionResponse:
+    async def execute(
+        self,
+        request: agent_pb2.AgentExecutionRequest,
+        deadline_s: float | None = None,
+        on_chunk: Callable[[str], Awaitable[None]] | None = None,
+        credentials: str = "",
+    ) -> agent_pb2.AgentExecutionResponse:
         spec = self.validate(request)
         started = time.perf_counter()
         prediction = self.classifier.predict(request.message)
         turn = Turn(
-            tenant_id=request.tenant_id, contact_id=request.contact_id, channel_id=request.channel_id,
-            session_id=request.session_id, request_id=request.request_id or str(uuid.uuid4()),
-            message=request.message, context=dict(request.context), prediction=prediction,
+            tenant_id=request.tenant_id,
+            contact_id=request.contact_id,
+            channel_id=request.channel_id,
+            session_id=request.session_id,
+            request_id=request.request_id or str(uuid.uuid4()),
+            message=request.message,
+            context=dict(request.context),
+            prediction=prediction,
             topic=topic_of(prediction.intent) if prediction.in_scope else "general",
-            memory=self.memory, deadline_s=deadline_s, credentials=credentials,
+            memory=self.memory,
+            deadline_s=deadline_s,
+            credentials=credentials,
         )
         token = CURRENT.set(turn)
         session_id = f"{turn.request_id}-{uuid.uuid4().hex[:8]}"
         try:
-            await self.sessions.create_session(app_name=APP, user_id=request.tenant_id, session_id=session_id,
-                                               state={"topic": turn.topic})
+            await self.sessions.create_session(
+                app_name=APP, user_id=request.tenant_id, session_id=session_id, state={"topic": turn.topic}
+            )
             last_text, author = "", spec.type
-            streaming = RunConfig(streaming_mode=StreamingMode.SSE) if on_chunk and self.config.provider != OFFLINE else None
+            streaming = (
+                RunConfig(streaming_mode=StreamingMode.SSE)
+                if on_chunk and self.config.provider != OFFLINE
+                else None
+            )
             prompt = request.message
             if self.config.provider != OFFLINE:
                 # A real model is told which language to answer in (the offline one decides it itself).
                 given = turn.context.get("language")
                 # A campaign is written in the contact's language when it is known, not the brief's.
-                campaign_language = given if turn.context.get("mode") == "campaign" and given in language.SUPPORTED else None
+                campaign_language = (
+                    given if turn.context.get("mode") == "campaign" and given in language.SUPPORTED else None
+                )
                 turn.language = campaign_language or language.detect(request.message, given)
                 prompt = campaign_prompt(turn) if turn.context.get("mode") == "campaign" else request.message
                 prompt += f"\n\n(Answer in {language.NAMES[turn.language]}.)"
             async for event in self.runners[spec.type].run_async(
-                user_id=request.tenant_id, session_id=session_id,
+                user_id=request.tenant_id,
+                session_id=session_id,
                 new_message=types.Content(role="user", parts=[types.Part(text=prompt)]),
                 run_config=streaming,
             ):
-                text = "".join(p.text for p in (event.content.parts if event.content and event.content.parts else []) if p.text)
+                text = "".join(
+                    p.text
+                    for p in (event.content.parts if event.content and event.content.parts else [])
+                    if p.text
+                )
                 if not text:
                     continue
                 if event.partial:
                     if on_chunk:
                         await on_chunk(text)
                     continue
-                if catalog.BY_TYPE[_agent_type_of(event.author)].replies.get("default", "").startswith("{greeting}") or \
-                        _agent_type_of(event.author) in ("CustomerServiceAgent", "ConversationSummaryAgent", "FactExtractionAgent"):
+                if (
+                    catalog.BY_TYPE[_agent_type_of(event.author)]
+                    .replies.get("default", "")
+                    .startswith("{greeting}")
+                    or _agent_type_of(event.author)
+                    in ("CustomerServiceAgent", "ConversationSummaryAgent", "FactExtractionAgent")
+                    or not last_text
+                ):
                     last_text, author = text, _agent_type_of(event.author)
-                elif not last_text:
-                    last_text, author = text, _agent_type_of(event.author)
-            session = await self.sessions.get_session(app_name=APP, user_id=request.tenant_id, session_id=session_id)
+            session = await self.sessions.get_session(
+                app_name=APP, user_id=request.tenant_id, session_id=session_id
+            )
             state = dict(session.state) if session else {}
         finally:
             await self.sessions.delete_session(app_name=APP, user_id=request.tenant_id, session_id=session_id)
@@ -234,24 +318,46 @@ class AgentExecutor:
             last_text = json.dumps({"churn_risk": churn_risk(turn, state)})
         campaign = turn.context.get("mode") == "campaign"
         # A campaign message is outreach, not an answer: nothing to act on yet.
-        actions = [] if campaign else suggest_actions(turn, author if spec.type != "LeadQualifierAgent" else spec.type, state)
+        actions = (
+            []
+            if campaign
+            else suggest_actions(turn, author if spec.type != "LeadQualifierAgent" else spec.type, state)
+        )
         lang = turn.language or language.detect(request.message, turn.context.get("language"))
         if not campaign and author not in NOT_CUSTOMER_FACING:
             actions = enforce_commitments(last_text, lang, actions)
         elapsed_ms = (time.perf_counter() - started) * 1000
         self.stats[spec.type].record(elapsed_ms)
-        log.info("agent executed", extra={"agent.type": spec.type, "agent.answered_by": author, "intent": prediction.intent,
-                                          "latency_ms": round(elapsed_ms, 1), "request.id": turn.request_id,
-                                          "tenant.id": request.tenant_id})
+        log.info(
+            "agent executed",
+            extra={
+                "agent.type": spec.type,
+                "agent.answered_by": author,
+                "intent": prediction.intent,
+                "latency_ms": round(elapsed_ms, 1),
+                "request.id": turn.request_id,
+                "tenant.id": request.tenant_id,
+            },
+        )
         return agent_pb2.AgentExecutionResponse(
             response=last_text,
             intent=prediction.intent,
             confidence=prediction.confidence,
             suggested_actions=[a.type for a in actions],
             actions=actions,
-            metadata={"agent_type": author, "topic": turn.topic, "model_provider": self.config.provider, "language": lang,
-                      "in_scope": str(prediction.in_scope).lower(), "tools_called": ",".join(turn.tool_calls),
-                      **({"best_send_hour": str(hour)} if campaign and (hour := best_send_hour(turn.context)) is not None else {})},
+            metadata={
+                "agent_type": author,
+                "topic": turn.topic,
+                "model_provider": self.config.provider,
+                "language": lang,
+                "in_scope": str(prediction.in_scope).lower(),
+                "tools_called": ",".join(turn.tool_calls),
+                **(
+                    {"best_send_hour": str(hour)}
+                    if campaign and (hour := best_send_hour(turn.context)) is not None
+                    else {}
+                ),
+            },
             latency_ms=round(elapsed_ms),
             agent_type=author,
             request_id=turn.request_id,
@@ -261,9 +367,11 @@ class AgentExecutor:
 def campaign_prompt(turn: Turn) -> str:
     """What a real model is asked for a campaign message (the offline model composes it directly)."""
     name = turn.context.get("contact_name", "")
-    return (f"Write one short, friendly outbound message (under 400 characters) to the customer{' ' + name if name else ''} "
-            f"for the campaign \"{turn.context.get('campaign_name', '')}\". Brief: {turn.context.get('objective') or turn.message}. "
-            "Use what you know about them from their history and memories; do not invent facts; no placeholders.")
+    return (
+        f"Write one short, friendly outbound message (under 400 characters) to the customer{' ' + name if name else ''} "
+        f'for the campaign "{turn.context.get("campaign_name", "")}". Brief: {turn.context.get("objective") or turn.message}. '
+        "Use what you know about them from their history and memories; do not invent facts; no placeholders."
+    )
 
 
 def _sentences(text: str) -> list[str]:
@@ -277,8 +385,9 @@ class AgentServicer:
         self.executor = executor
         self.auth = auth
 
-    async def _authorize(self, context: grpc.aio.ServicerContext,
-                         request: agent_pb2.AgentExecutionRequest | None = None) -> str:
+    async def _authorize(
+        self, context: grpc.aio.ServicerContext, request: agent_pb2.AgentExecutionRequest | None = None
+    ) -> str:
         """The caller's token, once it is genuine and covers the request's tenant and contact."""
         token = bearer(context.invocation_metadata())
         try:
@@ -287,32 +396,54 @@ class AgentServicer:
                 claims.allow(request.tenant_id, request.contact_id)
         except AuthError as err:
             code = grpc.StatusCode.PERMISSION_DENIED if err.denied else grpc.StatusCode.UNAUTHENTICATED
-            await _abort(context, RequestError(code, "permission_denied" if err.denied else "unauthenticated", err.message, ""))
+            await _abort(
+                context,
+                RequestError(code, "permission_denied" if err.denied else "unauthenticated", err.message, ""),
+            )
         return token or ""
 
-    async def ListAvailableAgents(self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext) -> agent_pb2.AgentListResponse:
+    async def ListAvailableAgents(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.AgentListResponse:
         await self._authorize(context)
         return agent_pb2.AgentListResponse(agents=[self.executor.info(spec) for spec in catalog.CATALOG])
 
-    async def GetAgentCapabilities(self, request: agent_pb2.AgentRequest, context: grpc.aio.ServicerContext) -> agent_pb2.AgentCapabilitiesResponse:
+    async def GetAgentCapabilities(
+        self, request: agent_pb2.AgentRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.AgentCapabilitiesResponse:
         await self._authorize(context)
         spec = catalog.BY_TYPE.get(request.agent_type)
         if spec is None:
-            await _abort(context, RequestError(grpc.StatusCode.NOT_FOUND, "unknown_agent", f"unknown agent type {request.agent_type!r}", "agent_type"))
-        intents = sorted({i for i, t in __import__("ventros_agents.training", fromlist=["TOPIC_OF_INTENT"]).TOPIC_OF_INTENT.items() if t in spec.topics})
+            await _abort(
+                context,
+                RequestError(
+                    grpc.StatusCode.NOT_FOUND,
+                    "unknown_agent",
+                    f"unknown agent type {request.agent_type!r}",
+                    "agent_type",
+                ),
+            )
+        intents = sorted({i for i, t in TOPIC_OF_INTENT.items() if t in spec.topics})
         return agent_pb2.AgentCapabilitiesResponse(
-            agent=self.executor.info(spec), tools=list(spec.tools), intents=intents,
-            suggested_actions=list(spec.actions), model_provider=self.executor.config.provider,
+            agent=self.executor.info(spec),
+            tools=list(spec.tools),
+            intents=intents,
+            suggested_actions=list(spec.actions),
+            model_provider=self.executor.config.provider,
         )
 
-    async def ExecuteAgent(self, request: agent_pb2.AgentExecutionRequest, context: grpc.aio.ServicerContext) -> agent_pb2.AgentExecutionResponse:
+    async def ExecuteAgent(
+        self, request: agent_pb2.AgentExecutionRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.AgentExecutionResponse:
         credentials = await self._authorize(context, request)
         try:
             return await self.executor.execute(request, context.time_remaining(), credentials=credentials)
         except RequestError as err:
             await _abort(context, err)
 
-    async def StreamAgentExecution(self, request: agent_pb2.AgentExecutionRequest, context: grpc.aio.ServicerContext):
+    async def StreamAgentExecution(
+        self, request: agent_pb2.AgentExecutionRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[agent_pb2.AgentStreamResponse]:
         credentials = await self._authorize(context, request)
         queue: asyncio.Queue[str] = asyncio.Queue()
         streamed = False
@@ -321,13 +452,15 @@ class AgentServicer:
             await queue.put(text)
 
         try:
-            task = asyncio.create_task(self.executor.execute(request, context.time_remaining(), on_chunk, credentials))
+            task = asyncio.create_task(
+                self.executor.execute(request, context.time_remaining(), on_chunk, credentials)
+            )
             while not task.done() or not queue.empty():
                 try:
                     chunk = await asyncio.wait_for(queue.get(), timeout=0.05)
                     streamed = True
                     yield agent_pb2.AgentStreamResponse(text_chunk=chunk)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
             final = await task
         except RequestError as err:
@@ -339,7 +472,7 @@ class AgentServicer:
         yield agent_pb2.AgentStreamResponse(final=final)
 
 
-async def _abort(context: grpc.aio.ServicerContext, err: RequestError) -> None:
+async def _abort(context: grpc.aio.ServicerContext, err: RequestError) -> NoReturn:
     detail = agent_pb2.ErrorDetail(code=err.error, message=err.message, field=err.field)
     context.set_trailing_metadata((("ventros-error-bin", detail.SerializeToString()),))
     await context.abort(err.code, err.message)

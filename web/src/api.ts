@@ -65,7 +65,7 @@ function fromPair(p: TokenPair): Session {
 async function problem(resp: Response): Promise<ApiError> {
   let body: { title?: string; detail?: string } = {};
   try {
-    body = await resp.json();
+    body = (await resp.json()) as { title?: string; detail?: string };
   } catch {
     /* not JSON */
   }
@@ -79,7 +79,7 @@ export async function login(email: string, password: string): Promise<Session> {
     body: JSON.stringify({ email, password, refresh_cookie: true }),
   });
   if (!resp.ok) throw await problem(resp);
-  const next = fromPair(await resp.json());
+  const next = fromPair((await resp.json()) as TokenPair);
   store(next);
   return next;
 }
@@ -111,7 +111,7 @@ async function refresh(): Promise<boolean> {
       store(null);
       return false;
     }
-    store(fromPair(await resp.json()));
+    store(fromPair((await resp.json()) as TokenPair));
     return true;
   })().finally(() => {
     refreshing = null;

@@ -32,14 +32,14 @@ export function useLiveEvents(onEvent: (e: LiveEvent) => void): void {
       if (stopped || !s) return;
       socket = new WebSocket(streamUrl(window.location.origin, s.accessToken, lastId));
       socket.onmessage = (msg) => {
-        const event = JSON.parse(msg.data as string);
+        const event = JSON.parse(msg.data as string) as LiveEvent & { last_event_id?: number };
         if (event.type === "stream.ready") {
-          lastId ??= event.last_event_id;
+          lastId ??= event.last_event_id ?? null;
           retry = 500;
           return;
         }
         lastId = event.id;
-        handler.current(event as LiveEvent);
+        handler.current(event);
       };
       socket.onclose = () => {
         if (stopped) return;

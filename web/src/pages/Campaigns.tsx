@@ -108,8 +108,9 @@ function NewCampaign({ session }: { session: Session }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   useEffect(() => {
-    get<Page<Channel>>("/channels").then((p) => { setChannels(p.items); setForm((f) => ({ ...f, channel_id: f.channel_id || p.items[0]?.id || "" })); });
-    get<Page<Segment>>("/segments").then((p) => { setSegments(p.items); setForm((f) => ({ ...f, segment_id: f.segment_id || p.items[0]?.id || "" })); });
+    const failed = (e: unknown) => setError(e instanceof ApiError ? e.detail || e.title : String(e));
+    get<Page<Channel>>("/channels").then((p) => { setChannels(p.items); setForm((f) => ({ ...f, channel_id: f.channel_id || p.items[0]?.id || "" })); }, failed);
+    get<Page<Segment>>("/segments").then((p) => { setSegments(p.items); setForm((f) => ({ ...f, segment_id: f.segment_id || p.items[0]?.id || "" })); }, failed);
   }, []);
   const segment = segments.find((s) => s.id === form.segment_id);
   const channel = channels.find((c) => c.id === form.channel_id);
@@ -125,7 +126,7 @@ function NewCampaign({ session }: { session: Session }) {
         send_window: { start: form.start, end: form.end }, time_zone: form.time_zone,
       });
       await post(`/campaigns/${created.id}/schedule`);
-      navigate(`/campaigns/${created.id}`);
+      void navigate(`/campaigns/${created.id}`);
     } catch (err) {
       setError(err instanceof ApiError ? err.detail || err.title : String(err));
     } finally {
@@ -133,7 +134,7 @@ function NewCampaign({ session }: { session: Session }) {
     }
   };
   return (
-    <form className="page form" onSubmit={submit} aria-label="New campaign">
+    <form className="page form" onSubmit={(e) => void submit(e)} aria-label="New campaign">
       <h1>New campaign</h1>
       <label>Name<input required value={form.name} onChange={set("name")} /></label>
       <label>Channel

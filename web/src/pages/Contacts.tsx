@@ -117,7 +117,7 @@ function ContactProfile() {
         </div>
         <div>
           <h2>Memory</h2>
-          <form onSubmit={searchMemories} role="search" className="inline">
+          <form onSubmit={(e) => void searchMemories(e)} role="search" className="inline">
             <input aria-label="Search memories" placeholder="What does she want?" value={query} onChange={(e) => setQuery(e.target.value)} required />
             <select aria-label="Search mode" value={mode} onChange={(e) => setMode(e.target.value)}>
               <option value="hybrid">Hybrid</option><option value="vector">Meaning</option><option value="keyword">Keywords</option><option value="graph">Facts</option>

@@ -13,7 +13,7 @@ function useReport(name: string, params: Record<string, unknown> = {}) {
   const [error, setError] = useState<string | null>(null);
   const key = JSON.stringify(params);
   useEffect(() => {
-    post<Report>(`/reports/${name}`, { params: JSON.parse(key) }).then((r) => setRows(r.rows), (e) => setError(String(e)));
+    post<Report>(`/reports/${name}`, { params: JSON.parse(key) as Record<string, unknown> }).then((r) => setRows(r.rows), (e) => setError(String(e)));
   }, [name, key]);
   return { rows, error };
 }

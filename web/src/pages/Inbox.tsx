@@ -231,7 +231,7 @@ function ConversationView({ session, refreshKey }: { session: Session; refreshKe
         })}
       </ol>
       {writable ? (
-        <form className="reply" onSubmit={send}>
+        <form className="reply" onSubmit={(e) => void send(e)}>
           <textarea aria-label="Reply" value={text} onChange={(e) => setText(e.target.value)} maxLength={4096} rows={2}
             onKeyDown={(e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); void send(e); } }} />
           <button type="submit" disabled={sending || !text.trim() || detail.status !== "open"}>Send</button>

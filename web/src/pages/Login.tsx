@@ -19,7 +19,7 @@ export function Login() {
     }
   };
   return (
-    <form className="login" onSubmit={submit} aria-label="Log in">
+    <form className="login" onSubmit={(e) => void submit(e)} aria-label="Log in">
       <h1>Ventros</h1>
       <label>
         E-mail
