@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use ventros_domain::EventType;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
@@ -744,7 +745,7 @@ async fn begin_run(
             append_outbox(
                 &mut tx,
                 input.tenant_id,
-                "campaign.run_started",
+                EventType::CampaignRunStarted,
                 "campaign",
                 input.campaign_id,
                 json!({"campaign_id": input.campaign_id, "run_id": run_id, "run_no": run_no, "workflow_id": input.workflow_id}),
@@ -809,10 +810,10 @@ async fn resolve_page(pool: &PgPool, input: &ResolvePageInput) -> Result<Vec<Uui
 
 async fn finish_run(pool: &PgPool, input: &FinishRunInput) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
-    let run_status = if input.cancelled {
-        "cancelled"
+    let (run_status, run_event) = if input.cancelled {
+        ("cancelled", EventType::CampaignRunCancelled)
     } else {
-        "completed"
+        ("completed", EventType::CampaignRunCompleted)
     };
     let changed = sqlx::query("UPDATE campaign_runs SET status = $3, completed_at = now() WHERE id = $1 AND tenant_id = $2 AND status = 'running'")
         .bind(input.run_id)
@@ -842,7 +843,7 @@ async fn finish_run(pool: &PgPool, input: &FinishRunInput) -> Result<(), StoreEr
         append_outbox(
             &mut tx,
             input.tenant_id,
-            &format!("campaign.run_{run_status}"),
+            run_event,
             "campaign",
             input.campaign_id,
             json!({"campaign_id": input.campaign_id, "run_id": input.run_id}),
@@ -1063,7 +1064,7 @@ async fn skip(
         append_outbox(
             tx,
             tenant_id,
-            "campaign.recipient.skipped",
+            EventType::CampaignRecipientSkipped,
             "campaign",
             campaign_id,
             json!({"campaign_id": campaign_id, "run_id": run_id, "contact_id": contact_id, "status": "skipped", "reason": reason}),
@@ -1366,7 +1367,7 @@ async fn open_campaign_session(
     append_outbox(
         tx,
         tenant_id,
-        "session.opened",
+        EventType::SessionOpened,
         "session",
         session_id,
         json!({"session_id": session_id, "contact_id": contact_id, "channel_id": channel_id, "origin": "campaign"}),
@@ -1392,7 +1393,7 @@ async fn record_reply(pool: &PgPool, input: &RecordReplyInput) -> Result<(), Sto
         append_outbox(
             &mut tx,
             input.tenant_id,
-            "campaign.recipient.replied",
+            EventType::CampaignRecipientReplied,
             "campaign",
             campaign_id,
             json!({"campaign_id": campaign_id, "run_id": input.run_id, "contact_id": input.contact_id,
@@ -1425,7 +1426,7 @@ async fn close_recipient(pool: &PgPool, input: &RecipientAt) -> Result<(), Store
         append_outbox(
             &mut tx,
             input.tenant_id,
-            "session.closed",
+            EventType::SessionClosed,
             "session",
             session_id,
             json!({"session_id": session_id, "contact_id": contact_id, "reason": "campaign_no_reply"}),

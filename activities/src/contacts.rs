@@ -5,6 +5,7 @@
 //! at the target, and announces `contact.merged`.
 
 use std::sync::Arc;
+use ventros_domain::EventType;
 
 use serde_json::json;
 use sqlx::{PgPool, Postgres, Row, Transaction};
@@ -116,7 +117,7 @@ pub async fn merge_step(
             append_outbox(
                 &mut tx,
                 tenant_id,
-                "contact.merged",
+                EventType::ContactMerged,
                 "contact",
                 target,
                 json!({"contact_id": target, "merged_contact_id": source, "merge_id": merge_id}),

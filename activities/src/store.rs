@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
+use ventros_domain::EventType;
 use ventros_workflows::{
     AgentExecuteInput, AgentExecuteOutput, ApplyActionsOutput, Assignment, DeliveryStatus,
     IdentityHint, PersistInboundInput, PersistInboundOutput, PlanAutoReplyInput,
@@ -29,20 +30,20 @@ pub enum StoreError {
 pub async fn append_outbox(
     tx: &mut Transaction<'_, Postgres>,
     tenant_id: Uuid,
-    event_type: &str,
+    event_type: EventType,
     aggregate_type: &str,
     aggregate_id: Uuid,
     payload: Value,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO outbox_events (tenant_id, event_type, aggregate_type, aggregate_id, payload)
          VALUES ($1, $2, $3, $4, $5)",
+        tenant_id,
+        event_type.as_str(),
+        aggregate_type,
+        aggregate_id,
+        payload,
     )
-    .bind(tenant_id)
-    .bind(event_type)
-    .bind(aggregate_type)
-    .bind(aggregate_id)
-    .bind(payload)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -217,7 +218,7 @@ pub async fn persist_inbound(
                 append_outbox(
                     &mut tx,
                     input.tenant_id,
-                    "message.received",
+                    EventType::MessageReceived,
                     "message",
                     id,
                     json!({"message_id": id, "session_id": session_id, "contact_id": contact_id, "channel_id": input.channel_id,
@@ -361,7 +362,7 @@ async fn upsert_contact(
     append_outbox(
         tx,
         tenant_id,
-        "contact.created",
+        EventType::ContactCreated,
         "contact",
         contact_id,
         json!({"contact_id": contact_id, "channel_id": channel_id}),
@@ -406,7 +407,7 @@ async fn open_session(
     append_outbox(
         tx,
         input.tenant_id,
-        "session.opened",
+        EventType::SessionOpened,
         "session",
         session_id,
         json!({"session_id": session_id, "contact_id": contact_id, "channel_id": input.channel_id}),
@@ -587,7 +588,7 @@ pub async fn set_assignment(
         append_outbox(
             &mut tx,
             tenant_id,
-            "session.assignment_changed",
+            EventType::SessionAssignmentChanged,
             "session",
             session_id,
             json!({"session_id": session_id, "assigned_to": assignment.as_str(), "reason": reason}),
@@ -619,7 +620,7 @@ pub async fn close_session(
         append_outbox(
             &mut tx,
             tenant_id,
-            "session.closed",
+            EventType::SessionClosed,
             "session",
             session_id,
             json!({"session_id": session_id, "reason": reason}),
@@ -772,7 +773,7 @@ pub async fn record_sent_in(
         append_outbox(
             tx,
             tenant_id,
-            "message.sent",
+            EventType::MessageSent,
             "message",
             message_id,
             json!({"message_id": message_id}),
@@ -831,7 +832,7 @@ pub async fn record_status(
     append_outbox(
         &mut tx,
         tenant_id,
-        "message.status_changed",
+        EventType::MessageStatusChanged,
         "message",
         message_id,
         json!({"message_id": message_id, "status": status.as_str(), "previous_status": previous}),
@@ -1043,7 +1044,7 @@ pub async fn record_agent_run(
     append_outbox(
         &mut tx,
         input.tenant_id,
-        "agent.replied",
+        EventType::AgentReplied,
         "session",
         input.session_id,
         json!({"run_id": input.run_id, "agent_type": answer.agent_type, "intent": answer.intent,
@@ -1142,7 +1143,7 @@ async fn open_deal(
     append_outbox(
         tx,
         tenant_id,
-        "deal.created",
+        EventType::DealCreated,
         "deal",
         id,
         json!({"deal_id": id, "contact_id": contact_id, "stage": "new"}),
@@ -1216,7 +1217,7 @@ pub async fn apply_agent_actions(
                     append_outbox(
                         &mut tx,
                         tenant_id,
-                        "deal.stage_changed",
+                        EventType::DealStageChanged,
                         "deal",
                         deal,
                         json!({"deal_id": deal, "stage": stage}),
@@ -1239,7 +1240,7 @@ pub async fn apply_agent_actions(
                     append_outbox(
                         &mut tx,
                         tenant_id,
-                        "contact.tagged",
+                        EventType::ContactTagged,
                         "contact",
                         contact_id,
                         json!({"contact_id": contact_id, "tag": tag}),

@@ -31,6 +31,7 @@ use ventros_activities::meta::{
     HEADER_SIGNATURE, MetaConfig, MetaEvent, MetaPlatform, parse_webhook, verify_signature,
 };
 use ventros_activities::provider::ProviderConfig;
+use ventros_domain::EventType;
 use ventros_workflows::{DeliveryStatus, InboundSignal};
 
 use crate::AppState;
@@ -345,7 +346,7 @@ async fn on_reaction(
     ventros_activities::store::append_outbox(
         &mut tx,
         channel.tenant_id,
-        "message.reaction",
+        EventType::MessageReaction,
         "message",
         message_id,
         json!({"message_id": message_id, "reaction": reaction}),

@@ -24,6 +24,9 @@ Errors are `application/problem+json` (RFC 9457). Lists are cursor-paginated: pa
 Live events: `GET /api/v1/stream` (WebSocket; `?access_token=` and `?last_event_id=` to resume).",
         license(name = "Apache-2.0")
     ),
+    // Every outbox event type, documented once: what webhook subscriptions name and the live
+    // stream sends.
+    components(schemas(ventros_domain::EventType)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
     tags(

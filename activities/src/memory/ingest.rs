@@ -16,6 +16,8 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use ventros_domain::EventType;
+use ventros_domain::events::UnknownEventType;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -30,14 +32,14 @@ use ventros_workflows::contract::{activities as defs, *};
 use super::engine::{EntityRef, Episode, FactInput, MemoryEngine, MemoryError};
 
 /// Outbox event types the feed forwards (the partial index in 0003_memory.sql lists the same).
-pub const FED_EVENT_TYPES: &[&str] = &[
-    "message.received",
-    "message.sent",
-    "session.closed",
-    "deal.created",
-    "deal.stage_changed",
-    "contact.tagged",
-    "contact.updated",
+pub const FED_EVENT_TYPES: &[EventType] = &[
+    EventType::MessageReceived,
+    EventType::MessageSent,
+    EventType::SessionClosed,
+    EventType::DealCreated,
+    EventType::DealStageChanged,
+    EventType::ContactTagged,
+    EventType::ContactUpdated,
 ];
 
 /// The activities behind MemoryIngestion and ReembedMemories.
@@ -164,21 +166,24 @@ pub async fn episode_for_event(
     input: &IngestEventInput,
 ) -> Result<Option<Episode>, MemoryError> {
     let contact_id = surviving_contact(pool, input.tenant_id, input.contact_id).await?;
-    let event = sqlx::query("SELECT event_type, aggregate_id, payload, created_at FROM outbox_events WHERE id = $1 AND tenant_id = $2")
-        .bind(input.event_id)
-        .bind(input.tenant_id)
-        .fetch_optional(pool)
-        .await?;
+    let event = sqlx::query!(
+        "SELECT event_type, aggregate_id, payload, created_at FROM outbox_events WHERE id = $1 AND tenant_id = $2",
+        input.event_id,
+        input.tenant_id,
+    )
+    .fetch_optional(pool)
+    .await?;
     let Some(event) = event else {
         return Err(MemoryError::NotFound(format!(
             "outbox event {} not found",
             input.event_id
         )));
     };
-    let event_type: String = event.try_get("event_type")?;
-    let aggregate_id: Uuid = event.try_get("aggregate_id")?;
-    let payload: Value = event.try_get("payload")?;
-    let at: DateTime<Utc> = event.try_get("created_at")?;
+    let event_type: EventType = event
+        .event_type
+        .parse()
+        .map_err(|e: UnknownEventType| MemoryError::Invalid(e.to_string()))?;
+    let (aggregate_id, payload, at) = (event.aggregate_id, event.payload, event.created_at);
     let base = |kind: &'static str,
                 source_type: &str,
                 source_id: String,
@@ -199,8 +204,8 @@ pub async fn episode_for_event(
         extract: false,
         facts: Vec::new(),
     };
-    let episode = match event_type.as_str() {
-        "message.received" | "message.sent" => {
+    let episode = match event_type {
+        EventType::MessageReceived | EventType::MessageSent => {
             let row = sqlx::query(
                 "SELECT direction, body, coalesce(provider_timestamp, created_at) AS at, created_at, channel_id, session_id FROM messages
                   WHERE id = $1 AND tenant_id = $2 AND contact_id = $3",
@@ -245,7 +250,7 @@ pub async fn episode_for_event(
             .await?;
             episode
         }
-        "session.closed" => {
+        EventType::SessionClosed => {
             let lines: Vec<String> = sqlx::query_scalar(
                 "SELECT body FROM messages WHERE session_id = $1 AND tenant_id = $2 AND direction = 'inbound' AND body IS NOT NULL
                   ORDER BY coalesce(provider_timestamp, created_at) LIMIT 50",
@@ -267,7 +272,7 @@ pub async fn episode_for_event(
             episode.remember = !lines.is_empty();
             episode
         }
-        "deal.created" | "deal.stage_changed" => {
+        EventType::DealCreated | EventType::DealStageChanged => {
             let row = sqlx::query(
                 "SELECT d.title, s.key, s.name FROM deals d JOIN pipeline_stages s ON s.key = $3 AND s.pipeline_id = d.pipeline_id
                   WHERE d.id = $1 AND d.tenant_id = $2",
@@ -287,7 +292,7 @@ pub async fn episode_for_event(
                 predicate: "in_stage".into(),
                 object: EntityRef::new(stage_name.clone(), "stage"),
             }];
-            if event_type == "deal.created" {
+            if event_type == EventType::DealCreated {
                 facts.insert(
                     0,
                     FactInput {
@@ -319,7 +324,7 @@ pub async fn episode_for_event(
             episode.remember = true;
             episode
         }
-        "contact.tagged" => {
+        EventType::ContactTagged => {
             let tag = payload
                 .get("tag")
                 .and_then(Value::as_str)
@@ -343,7 +348,7 @@ pub async fn episode_for_event(
             }];
             episode
         }
-        "contact.updated" => {
+        EventType::ContactUpdated => {
             // {"changes": {"custom_attributes": {"plan": "pro"}, "display_name": "Ana"}}
             let mut facts = Vec::new();
             if let Some(attributes) = payload
@@ -452,7 +457,7 @@ pub async fn feed_once(
           WHERE o.memory_fed_at IS NULL AND o.event_type = ANY($1)
           ORDER BY o.id LIMIT $2 FOR UPDATE OF o SKIP LOCKED",
     )
-    .bind(FED_EVENT_TYPES)
+    .bind(FED_EVENT_TYPES.iter().map(|t| t.as_str()).collect::<Vec<_>>())
     .bind(batch)
     .fetch_all(&mut *tx)
     .await?;

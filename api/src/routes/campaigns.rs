@@ -26,6 +26,7 @@ use ventros_activities::campaigns::{
 };
 use ventros_activities::segments::{SegmentFilter, preview};
 use ventros_activities::store::StoreError;
+use ventros_domain::EventType;
 use ventros_workflows::{Campaign, CampaignControl, CampaignInput, ids};
 
 use super::{optional_text, required_text};
@@ -364,7 +365,7 @@ pub async fn create(
     outbox(
         &mut tx,
         principal.tenant_id,
-        "campaign.created",
+        EventType::CampaignCreated,
         id,
         json!({"campaign_id": id, "name": definition.name}),
     )
@@ -394,17 +395,19 @@ async fn check_agent_type(state: &AppState, agent_type: &str) -> Result<(), ApiE
 async fn outbox(
     tx: &mut sqlx::PgConnection,
     tenant_id: Uuid,
-    event_type: &str,
+    event_type: EventType,
     campaign_id: Uuid,
     payload: Value,
 ) -> Result<(), ApiError> {
-    sqlx::query("INSERT INTO outbox_events (tenant_id, event_type, aggregate_type, aggregate_id, payload) VALUES ($1, $2, 'campaign', $3, $4)")
-        .bind(tenant_id)
-        .bind(event_type)
-        .bind(campaign_id)
-        .bind(payload)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO outbox_events (tenant_id, event_type, aggregate_type, aggregate_id, payload) VALUES ($1, $2, 'campaign', $3, $4)",
+        tenant_id,
+        event_type.as_str(),
+        campaign_id,
+        payload,
+    )
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
@@ -507,7 +510,7 @@ pub async fn update(
     outbox(
         &mut tx,
         principal.tenant_id,
-        "campaign.updated",
+        EventType::CampaignUpdated,
         id,
         json!({"campaign_id": id}),
     )
@@ -593,7 +596,7 @@ pub async fn schedule(
     outbox(
         &mut tx,
         tenant_id,
-        "campaign.scheduled",
+        EventType::CampaignScheduled,
         id,
         json!({"campaign_id": id, "schedule": campaign.schedule}),
     )
@@ -694,8 +697,12 @@ async fn control(
         .await?;
     let campaign = load(&mut tx, tenant_id, id).await?;
     let run = active_run(&mut tx, id).await?;
-    let (allowed, next, event): (&[&str], &str, &str) = match control {
-        CampaignControl::Pause => (&["scheduled", "running"], "paused", "campaign.paused"),
+    let (allowed, next, event): (&[&str], &str, EventType) = match control {
+        CampaignControl::Pause => (
+            &["scheduled", "running"],
+            "paused",
+            EventType::CampaignPaused,
+        ),
         CampaignControl::Resume => (
             &["paused"],
             if run.is_some() {
@@ -703,12 +710,12 @@ async fn control(
             } else {
                 "scheduled"
             },
-            "campaign.resumed",
+            EventType::CampaignResumed,
         ),
         CampaignControl::Cancel => (
             &["draft", "scheduled", "running", "paused"],
             "cancelled",
-            "campaign.cancelled",
+            EventType::CampaignCancelled,
         ),
     };
     if !allowed.contains(&campaign.status.as_str()) {

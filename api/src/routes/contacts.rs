@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use ventros_activities::store::append_outbox;
 use ventros_activities::waha::{ChatKind, classify_chat_id};
+use ventros_domain::EventType;
 use ventros_workflows::{ContactMerge, ContactMergeInput, ids};
 
 use super::{optional_text, required_text};
@@ -300,7 +301,7 @@ pub async fn create(
     append_outbox(
         &mut tx,
         principal.tenant_id,
-        "contact.created",
+        EventType::ContactCreated,
         "contact",
         id,
         json!({"contact_id": id, "source": "api"}),
@@ -312,7 +313,7 @@ pub async fn create(
         append_outbox(
             &mut tx,
             principal.tenant_id,
-            "contact.updated",
+            EventType::ContactUpdated,
             "contact",
             id,
             json!({"contact_id": id, "changes": changes}),
@@ -323,7 +324,7 @@ pub async fn create(
         append_outbox(
             &mut tx,
             principal.tenant_id,
-            "contact.tagged",
+            EventType::ContactTagged,
             "contact",
             id,
             json!({"contact_id": id, "tag": tag}),
@@ -443,7 +444,7 @@ pub async fn update(
             append_outbox(
                 &mut tx,
                 principal.tenant_id,
-                "contact.tagged",
+                EventType::ContactTagged,
                 "contact",
                 id,
                 json!({"contact_id": id, "tag": tag}),
@@ -463,9 +464,9 @@ pub async fn update(
         .rows_affected();
         if changed > 0 {
             let event = if opted_out {
-                "contact.opted_out"
+                EventType::ContactOptedOut
             } else {
-                "contact.opted_in"
+                EventType::ContactOptedIn
             };
             append_outbox(
                 &mut tx,
@@ -483,7 +484,7 @@ pub async fn update(
         append_outbox(
             &mut tx,
             principal.tenant_id,
-            "contact.updated",
+            EventType::ContactUpdated,
             "contact",
             id,
             json!({"contact_id": id, "changes": changes}),
@@ -574,12 +575,12 @@ async fn change_tag(
     let (sql, event) = if add {
         (
             "UPDATE contacts SET tags = array_append(tags, $2) WHERE id = $1 AND NOT tags @> ARRAY[$2]::text[] AND cardinality(tags) < 50",
-            "contact.tagged",
+            EventType::ContactTagged,
         )
     } else {
         (
             "UPDATE contacts SET tags = array_remove(tags, $2) WHERE id = $1 AND tags @> ARRAY[$2]::text[]",
-            "contact.untagged",
+            EventType::ContactUntagged,
         )
     };
     let changed = sqlx::query(sql)

@@ -11,6 +11,7 @@ use sqlx::{Postgres, Transaction};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use ventros_activities::store::{append_outbox, default_pipeline};
+use ventros_domain::EventType;
 
 use super::{optional_text, required_text};
 use crate::auth::{AsAgent, Authorized, Principal};
@@ -191,7 +192,7 @@ pub async fn create(
     append_outbox(
         &mut tx,
         principal.tenant_id,
-        "deal.created",
+        EventType::DealCreated,
         "deal",
         id,
         json!({"deal_id": id, "contact_id": req.contact_id, "stage": stage_key}),
@@ -262,7 +263,7 @@ pub async fn update(
         append_outbox(
             &mut tx,
             principal.tenant_id,
-            "deal.status_changed",
+            EventType::DealStatusChanged,
             "deal",
             id,
             json!({"deal_id": id, "status": status}),
@@ -293,7 +294,7 @@ pub async fn delete(
     append_outbox(
         &mut tx,
         principal.tenant_id,
-        "deal.deleted",
+        EventType::DealDeleted,
         "deal",
         id,
         json!({"deal_id": id}),
@@ -352,7 +353,7 @@ pub async fn move_stage(
         append_outbox(
             &mut tx,
             principal.tenant_id,
-            "deal.stage_changed",
+            EventType::DealStageChanged,
             "deal",
             id,
             json!({"deal_id": id, "stage": key, "from_stage": from_key, "stage_id": req.stage_id, "moved_by": principal.label()}),

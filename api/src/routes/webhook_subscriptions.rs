@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use ventros_activities::outbound_webhooks::{RetrySchedule, new_secret, start_delivery};
+use ventros_domain::EventType;
 
 use super::optional_text;
 use crate::auth::{AsAdmin, Authorized};
@@ -17,27 +18,13 @@ use crate::db::{Sort, execute_found, fetch_one_json, fetch_page, page_limit, ten
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::{AppState, parse_id};
 
-/// The event types a subscription can name (or `*` for all of them).
-pub const EVENT_TYPES: &[&str] = &[
-    "message.received",
-    "message.sent",
-    "message.status_changed",
-    "session.opened",
-    "session.assignment_changed",
-    "session.closed",
-    "agent.replied",
-    "contact.created",
-    "contact.updated",
-    "contact.tagged",
-    "contact.untagged",
-    "contact.merged",
-    "contact.opted_out",
-    "contact.opted_in",
-    "deal.created",
-    "deal.stage_changed",
-    "deal.status_changed",
-    "deal.deleted",
-];
+/// The event types a subscription can name (or `*` for all of them): the public ones of
+/// [`EventType`], the one definition.
+fn subscribable() -> Vec<&'static str> {
+    EventType::subscribable_types()
+        .map(EventType::as_str)
+        .collect()
+}
 
 const SUBSCRIPTION_JSON: &str = "SELECT jsonb_build_object('id', s.id, 'url', s.url, 'event_types', s.event_types, 'description', s.description,
         'active', s.active, 'created_at', s.created_at, 'updated_at', s.updated_at,
@@ -85,17 +72,18 @@ fn valid_url(state: &AppState, url: &str) -> Result<String, ApiError> {
 }
 
 fn valid_event_types(types: &[String]) -> Result<Vec<String>, ApiError> {
-    if types.is_empty() || types.len() > EVENT_TYPES.len() + 1 {
+    let known = subscribable();
+    if types.is_empty() || types.len() > known.len() + 1 {
         return Err(ApiError::Unprocessable(
             "event_types must list at least one event type, or \"*\"".into(),
         ));
     }
     let mut out = Vec::new();
     for t in types {
-        if t != "*" && !EVENT_TYPES.contains(&t.as_str()) {
+        if t != "*" && !known.contains(&t.as_str()) {
             return Err(ApiError::Unprocessable(format!(
                 "unknown event type {t:?}; known: {}",
-                EVENT_TYPES.join(", ")
+                known.join(", ")
             )));
         }
         if !out.contains(t) {
@@ -117,7 +105,9 @@ pub async fn list(
     )))
     .fetch_all(&mut *tx)
     .await?;
-    Ok(Json(json!({ "items": items, "event_types": EVENT_TYPES })))
+    Ok(Json(
+        json!({ "items": items, "event_types": subscribable() }),
+    ))
 }
 
 /// Subscribes a URL; the response carries the signing secret, shown only this once.

@@ -576,11 +576,21 @@ impl TestApp {
         .await
     }
 
+    /// The tenant's outbox events in order. Every type must be one `EventType` names: a type
+    /// written anywhere else (SQL, a trigger) would reach subscribers undocumented.
     pub(crate) async fn outbox(&self) -> Vec<(String, Value)> {
-        sqlx::query_as("SELECT event_type, payload FROM outbox_events ORDER BY id")
-            .fetch_all(&self.pool)
-            .await
-            .expect("outbox")
+        let rows: Vec<(String, Value)> =
+            sqlx::query_as("SELECT event_type, payload FROM outbox_events ORDER BY id")
+                .fetch_all(&self.pool)
+                .await
+                .expect("outbox");
+        for (event_type, _) in &rows {
+            assert!(
+                event_type.parse::<ventros_domain::EventType>().is_ok(),
+                "outbox event type {event_type:?} is not defined in ventros_domain::EventType"
+            );
+        }
+        rows
     }
 
     /// The only conversation of the tenant, through the API.

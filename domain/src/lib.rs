@@ -1,0 +1,12 @@
+//! The vocabulary Ventros shares across processes and with its users, defined once.
+//!
+//! A name that crosses a boundary (a database row another process reads, a webhook a customer's
+//! system receives, the live stream the web app listens to) is a contract: spelled as a string in
+//! several places, a typo is a silent bug. Here each such name is an enum variant; the string is
+//! written exactly once, beside it, and the OpenAPI document publishes the same list.
+//!
+//! This crate has no I/O and no heavy dependencies, so every other crate can use it.
+
+pub mod events;
+
+pub use events::EventType;
