@@ -205,7 +205,7 @@ impl ConversationActivities {
         let actions: Vec<serde_json::Value> = response
             .actions
             .iter()
-            .map(|a| serde_json::json!({"type": a.r#type, "params": a.params, "reason": a.reason}))
+            .filter_map(crate::agents::action_json)
             .collect();
         let answer = AgentAnswer {
             requested_agent: &input.agent_type,

@@ -118,3 +118,14 @@ impl AgentApi for GrpcAgentClient {
             .map_err(AgentError::from_status)
     }
 }
+
+/// A suggested action as stored with the agent run and shown by the API:
+/// `{"type": "create_lead", "params": {...}, "reason": "..."}`. An action type this build does not
+/// know (from a newer agent service) is dropped rather than stored half-understood.
+pub fn action_json(action: &ventros_proto::v1::SuggestedAction) -> Option<serde_json::Value> {
+    use ventros_proto::v1::ActionType;
+    let kind = ActionType::try_from(action.r#type)
+        .ok()
+        .filter(|t| *t != ActionType::Unspecified)?;
+    Some(serde_json::json!({"type": kind.name(), "params": action.params, "reason": action.reason}))
+}

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 use ventros_domain::EventType;
+use ventros_proto::v1::ActionType;
 use ventros_workflows::{
     AgentExecuteInput, AgentExecuteOutput, ApplyActionsOutput, Assignment, DeliveryStatus,
     IdentityHint, PersistInboundInput, PersistInboundOutput, PlanAutoReplyInput,
@@ -1169,7 +1170,9 @@ pub async fn apply_agent_actions(
     let actions: Value = row.try_get("actions")?;
     let already: Option<DateTime<Utc>> = row.try_get("actions_applied_at")?;
     let types = action_types(&actions);
-    let handoff = types.iter().any(|t| t == "handoff_to_human");
+    let handoff = types
+        .iter()
+        .any(|t| ActionType::from_name(t) == Some(ActionType::HandoffToHuman));
     if already.is_some() {
         return Ok(ApplyActionsOutput {
             applied: types,
@@ -1180,8 +1183,11 @@ pub async fn apply_agent_actions(
     for action in actions.as_array().into_iter().flatten() {
         let kind = action["type"].as_str().unwrap_or_default();
         let param = |name: &str| action["params"][name].as_str().map(str::to_owned);
-        match kind {
-            "create_lead" => {
+        let Some(action_type) = ActionType::from_name(kind) else {
+            continue;
+        };
+        match action_type {
+            ActionType::CreateLead => {
                 let interest = param("interest").filter(|s| !s.is_empty());
                 let title = interest.map_or_else(
                     || "New lead".into(),
@@ -1196,7 +1202,7 @@ pub async fn apply_agent_actions(
                 )
                 .await?;
             }
-            "update_pipeline" => {
+            ActionType::UpdatePipeline => {
                 let Some(stage) = param("stage") else {
                     continue;
                 };
@@ -1225,7 +1231,7 @@ pub async fn apply_agent_actions(
                     .await?;
                 }
             }
-            "tag_contact" => {
+            ActionType::TagContact => {
                 let Some(tag) = param("tag").filter(|t| !t.is_empty() && t.len() <= 64) else {
                     continue;
                 };
@@ -1248,8 +1254,8 @@ pub async fn apply_agent_actions(
                     .await?;
                 }
             }
-            "handoff_to_human" => {}
-            _ => continue,
+            ActionType::HandoffToHuman => {}
+            ActionType::Unspecified => continue,
         }
         applied.push(kind.to_owned());
     }

@@ -6,7 +6,7 @@ registered your interest", …) comes with the action that makes it true."""
 import pytest
 
 from ventros.v1 import agent_pb2
-from ventros_agents import language, replies
+from ventros_agents import actions, language, replies
 from ventros_agents.agents import ProviderConfig
 from ventros_agents.runtime import MemoryClient
 from ventros_agents.service import AgentExecutor, enforce_commitments
@@ -100,7 +100,7 @@ def check(response, lang, where):
         assert promise not in text, f"{where}: promises {promise!r}: {response.response!r}"
     for phrase, action in replies.COMMITMENTS[lang]:
         if phrase in text:
-            assert action in response.suggested_actions, (
+            assert actions.name(action) in response.suggested_actions, (
                 f"{where}: says {phrase!r} without {action}: {response.suggested_actions}"
             )
 
@@ -135,10 +135,24 @@ async def test_brazilian_customers_get_portuguese_and_real_handoffs(executor):
 
 def test_a_models_promise_without_an_action_hands_the_chat_over():
     # A real model's reply that commits to something: the action is added, or a person takes over.
-    actions = enforce_commitments("Claro! Encaminhei sua pergunta para um colega.", "pt", [])
-    assert [a.type for a in actions] == ["handoff_to_human"]
-    actions = enforce_commitments("Sure, I'll send you the catalogue tomorrow.", "en", [])
-    assert [a.type for a in actions] == ["handoff_to_human"]
-    kept = [agent_pb2.SuggestedAction(type="create_lead", params={}, reason="x")]
+    added = enforce_commitments("Claro! Encaminhei sua pergunta para um colega.", "pt", [])
+    assert [a.type for a in added] == [agent_pb2.ACTION_TYPE_HANDOFF_TO_HUMAN]
+    added = enforce_commitments("Sure, I'll send you the catalogue tomorrow.", "en", [])
+    assert [a.type for a in added] == [agent_pb2.ACTION_TYPE_HANDOFF_TO_HUMAN]
+    kept = [agent_pb2.SuggestedAction(type=agent_pb2.ACTION_TYPE_CREATE_LEAD, params={}, reason="x")]
     assert enforce_commitments("Great, I've registered your interest.", "en", kept) == kept
     assert enforce_commitments("How can I help you today?", "en", []) == []
+
+
+def test_action_names_come_from_the_proto_enum():
+    # The names the Rust worker stores and executes ("create_lead") are derived from ActionType.
+    assert [actions.name(a) for a in actions.ALL] == [
+        "create_lead",
+        "update_pipeline",
+        "handoff_to_human",
+        "tag_contact",
+    ]
+    for a in actions.ALL:
+        assert actions.from_name(actions.name(a)) == a
+    with pytest.raises(ValueError):
+        actions.from_name("refund_customer")

@@ -37,7 +37,7 @@ async def test_the_router_hands_a_purchase_to_sales_which_uses_the_customers_his
     assert "Ana" in response.response
     assert "Pro blender" in response.response, response.response
     assert response.suggested_actions[:2] == ["create_lead", "update_pipeline"]
-    lead = next(a for a in response.actions if a.type == "create_lead")
+    lead = next(a for a in response.actions if a.type == agent_pb2.ACTION_TYPE_CREATE_LEAD)
     assert lead.params["interest"] == "product x"
     assert ("SearchMemories", "tenant-1", "contact-ana") in memory_service.calls
     # The caller's credentials travel with every MemoryService call, so it can check them.
@@ -63,7 +63,7 @@ async def test_sequential_lead_qualifier_extracts_scores_and_answers(executor):
     )
     # The chain ends with the sales specialist speaking.
     assert response.agent_type == "SalesAgent"
-    stage = next(a for a in response.actions if a.type == "update_pipeline")
+    stage = next(a for a in response.actions if a.type == agent_pb2.ACTION_TYPE_UPDATE_PIPELINE)
     assert stage.params["stage"] in ("qualified", "contacted")
     assert int(stage.params["score"]) >= 50
     assert "Great choice" in response.response

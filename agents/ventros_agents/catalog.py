@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .actions import CREATE_LEAD, HANDOFF, TAG_CONTACT, UPDATE_PIPELINE, ActionType
 from .replies import TEMPLATES
 
 # Orchestration patterns (ADK): one LlmAgent; SequentialAgent; ParallelAgent; a coordinator
@@ -19,13 +20,7 @@ LLM, SEQUENTIAL, PARALLEL, COORDINATOR = "llm", "sequential", "parallel", "coord
 # Tools that call back into Ventros (MemoryService over gRPC).
 SEARCH_MEMORIES, CONTACT_CONTEXT = "search_memories", "get_contact_context"
 
-# Suggested actions the Rust side knows how to execute.
-CREATE_LEAD, UPDATE_PIPELINE, HANDOFF, TAG_CONTACT = (
-    "create_lead",
-    "update_pipeline",
-    "handoff_to_human",
-    "tag_contact",
-)
+# Suggested actions the Rust side knows how to execute are the proto's ActionType (actions.py).
 
 
 @dataclass(frozen=True)
@@ -38,7 +33,7 @@ class AgentSpec:
     topics: tuple[str, ...] = ()
     pattern: str = LLM
     tools: tuple[str, ...] = (CONTACT_CONTEXT, SEARCH_MEMORIES)
-    actions: tuple[str, ...] = ()
+    actions: tuple[ActionType, ...] = ()
     # For sequential / parallel / coordinator agents: the agent types they are made of.
     parts: tuple[str, ...] = field(default=())
     # What the agent says, by topic; "default" when the topic has no line of its own.

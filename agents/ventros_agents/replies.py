@@ -10,6 +10,8 @@ each needs; the tests walk every agent, topic and language against it.
 
 from __future__ import annotations
 
+from .actions import CREATE_LEAD, HANDOFF, TAG_CONTACT, ActionType
+
 # agent type -> topic ("default" when the topic has no line of its own) -> language -> text.
 # `{greeting}` and `{memory_line}` are filled per language (below).
 TEMPLATES: dict[str, dict[str, dict[str, str]]] = {
@@ -143,31 +145,31 @@ MEMORY_LINE = {
 # Phrases that commit to an action, per language, and the action (a suggested action type) each
 # needs in the same answer. "passed … to a colleague" is a handoff; "registered your interest" a
 # lead; "recorded the problem / request" a tag the operators see.
-COMMITMENTS: dict[str, tuple[tuple[str, str], ...]] = {
+COMMITMENTS: dict[str, tuple[tuple[str, ActionType], ...]] = {
     "en": (
-        ("passed your", "handoff_to_human"),
-        ("passed it", "handoff_to_human"),
-        ("passing your", "handoff_to_human"),
-        ("registered your interest", "create_lead"),
-        ("recorded the problem", "tag_contact"),
-        ("recorded your refund", "tag_contact"),
+        ("passed your", HANDOFF),
+        ("passed it", HANDOFF),
+        ("passing your", HANDOFF),
+        ("registered your interest", CREATE_LEAD),
+        ("recorded the problem", TAG_CONTACT),
+        ("recorded your refund", TAG_CONTACT),
     ),
     "pt": (
-        ("encaminhei", "handoff_to_human"),
-        ("passando a sua conversa", "handoff_to_human"),
-        ("registrei o seu interesse", "create_lead"),
-        ("registrei o problema", "tag_contact"),
-        ("registrei o seu pedido de reembolso", "tag_contact"),
+        ("encaminhei", HANDOFF),
+        ("passando a sua conversa", HANDOFF),
+        ("registrei o seu interesse", CREATE_LEAD),
+        ("registrei o problema", TAG_CONTACT),
+        ("registrei o seu pedido de reembolso", TAG_CONTACT),
     ),
     "es": (
-        ("pasé tu", "handoff_to_human"),
-        ("pasé la conversación", "handoff_to_human"),
-        ("lo pasé", "handoff_to_human"),
-        ("la pasé", "handoff_to_human"),
-        ("pasando tu conversación", "handoff_to_human"),
-        ("registré tu interés", "create_lead"),
-        ("registré el problema", "tag_contact"),
-        ("registré tu solicitud de reembolso", "tag_contact"),
+        ("pasé tu", HANDOFF),
+        ("pasé la conversación", HANDOFF),
+        ("lo pasé", HANDOFF),
+        ("la pasé", HANDOFF),
+        ("pasando tu conversación", HANDOFF),
+        ("registré tu interés", CREATE_LEAD),
+        ("registré el problema", TAG_CONTACT),
+        ("registré tu solicitud de reembolso", TAG_CONTACT),
     ),
 }
 

@@ -28,6 +28,7 @@ from google.protobuf import empty_pb2
 
 from ventros.v1 import agent_pb2
 
+from . import actions as actions_
 from . import catalog, language, replies
 from .agents import OFFLINE, ProviderConfig, build
 from .intent import IntentClassifier
@@ -109,7 +110,8 @@ def enforce_commitments(
     missing = needed - have
     broken = [p for p in replies.FALSE_PROMISES if p in lowered]
     if (missing or broken) and catalog.HANDOFF not in have:
-        reason = "the reply promised " + (", ".join(sorted(missing)) if missing else f"'{broken[0]}'")
+        promised = ", ".join(sorted(actions_.name(a) for a in missing))
+        reason = "the reply promised " + (promised if missing else f"'{broken[0]}'")
         actions = [*actions, agent_pb2.SuggestedAction(type=catalog.HANDOFF, params={}, reason=reason)]
     return actions
 
@@ -119,7 +121,7 @@ def suggest_actions(turn: Turn, answered_by: str, state: dict) -> list[agent_pb2
     topic, in_scope = turn.topic, turn.prediction.in_scope
     actions: list[agent_pb2.SuggestedAction] = []
 
-    def add(kind: str, reason: str, **params: str) -> None:
+    def add(kind: actions_.ActionType, reason: str, **params: str) -> None:
         actions.append(agent_pb2.SuggestedAction(type=kind, params=params, reason=reason))
 
     # A qualified lead's stage comes from its score, ahead of the generic buying-intent stage.
@@ -164,7 +166,7 @@ def suggest_actions(turn: Turn, answered_by: str, state: dict) -> list[agent_pb2
     if answered_by == "ChurnPredictionAgent" and churn_risk(turn, state) >= 0.5:
         add(catalog.TAG_CONTACT, "high churn risk", tag="churn_risk")
     # One of each type, first reason wins.
-    seen: set[str] = set()
+    seen: set[actions_.ActionType] = set()
     unique = []
     for action in actions:
         if action.type not in seen:
@@ -343,7 +345,7 @@ class AgentExecutor:
             response=last_text,
             intent=prediction.intent,
             confidence=prediction.confidence,
-            suggested_actions=[a.type for a in actions],
+            suggested_actions=[actions_.name(a.type) for a in actions],
             actions=actions,
             metadata={
                 "agent_type": author,
@@ -428,7 +430,7 @@ class AgentServicer:
             agent=self.executor.info(spec),
             tools=list(spec.tools),
             intents=intents,
-            suggested_actions=list(spec.actions),
+            suggested_actions=[actions_.name(a) for a in spec.actions],
             model_provider=self.executor.config.provider,
         )
 

@@ -8,3 +8,41 @@
 pub mod v1 {
     include!("gen/ventros.v1.rs");
 }
+
+impl v1::ActionType {
+    const PREFIX: &'static str = "ACTION_TYPE_";
+
+    /// `create_lead` for `ACTION_TYPE_CREATE_LEAD`: the name agent runs are stored and shown with,
+    /// derived from the proto so that it is never spelled twice.
+    pub fn name(self) -> String {
+        self.as_str_name()
+            .trim_start_matches(Self::PREFIX)
+            .to_ascii_lowercase()
+    }
+
+    /// The inverse of [`Self::name`]; `None` for a name the proto does not define.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::from_str_name(&format!("{}{}", Self::PREFIX, name.to_ascii_uppercase()))
+            .filter(|t| *t != Self::Unspecified)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::v1::ActionType;
+
+    #[test]
+    fn action_names_round_trip() {
+        for t in [
+            ActionType::CreateLead,
+            ActionType::UpdatePipeline,
+            ActionType::HandoffToHuman,
+            ActionType::TagContact,
+        ] {
+            assert_eq!(ActionType::from_name(&t.name()), Some(t));
+        }
+        assert_eq!(ActionType::CreateLead.name(), "create_lead");
+        assert_eq!(ActionType::from_name("unspecified"), None);
+        assert_eq!(ActionType::from_name("refund_customer"), None);
+    }
+}

@@ -1,11 +1,25 @@
 from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ActionType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ACTION_TYPE_UNSPECIFIED: _ClassVar[ActionType]
+    ACTION_TYPE_CREATE_LEAD: _ClassVar[ActionType]
+    ACTION_TYPE_UPDATE_PIPELINE: _ClassVar[ActionType]
+    ACTION_TYPE_HANDOFF_TO_HUMAN: _ClassVar[ActionType]
+    ACTION_TYPE_TAG_CONTACT: _ClassVar[ActionType]
+ACTION_TYPE_UNSPECIFIED: ActionType
+ACTION_TYPE_CREATE_LEAD: ActionType
+ACTION_TYPE_UPDATE_PIPELINE: ActionType
+ACTION_TYPE_HANDOFF_TO_HUMAN: ActionType
+ACTION_TYPE_TAG_CONTACT: ActionType
 
 class AgentListResponse(_message.Message):
     __slots__ = ("agents",)
@@ -110,7 +124,7 @@ class AgentExecutionResponse(_message.Message):
     def __init__(self, response: _Optional[str] = ..., intent: _Optional[str] = ..., confidence: _Optional[float] = ..., suggested_actions: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., latency_ms: _Optional[int] = ..., agent_type: _Optional[str] = ..., request_id: _Optional[str] = ..., actions: _Optional[_Iterable[_Union[SuggestedAction, _Mapping]]] = ...) -> None: ...
 
 class SuggestedAction(_message.Message):
-    __slots__ = ("type", "params", "reason")
+    __slots__ = ("params", "reason", "type")
     class ParamsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -118,13 +132,13 @@ class SuggestedAction(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
-    TYPE_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
-    type: str
+    TYPE_FIELD_NUMBER: _ClassVar[int]
     params: _containers.ScalarMap[str, str]
     reason: str
-    def __init__(self, type: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., reason: _Optional[str] = ...) -> None: ...
+    type: ActionType
+    def __init__(self, params: _Optional[_Mapping[str, str]] = ..., reason: _Optional[str] = ..., type: _Optional[_Union[ActionType, str]] = ...) -> None: ...
 
 class AgentStreamResponse(_message.Message):
     __slots__ = ("text_chunk", "final")

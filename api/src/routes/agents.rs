@@ -170,7 +170,7 @@ pub async fn draft(
     let actions: Vec<Value> = response
         .actions
         .iter()
-        .map(|a| json!({"type": a.r#type, "params": a.params, "reason": a.reason}))
+        .filter_map(ventros_activities::agents::action_json)
         .collect();
     Ok(Json(json!({
         "contact_id": req.contact_id,

@@ -44,7 +44,7 @@ pub struct AgentCapabilitiesResponse {
     /// intents it handles
     #[prost(string, repeated, tag = "3")]
     pub intents: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
-    /// actions it may suggest
+    /// actions it may suggest (ActionType names: "create_lead")
     #[prost(string, repeated, tag = "4")]
     pub suggested_actions: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
     /// "offline", "gemini", "openai_compatible"
@@ -114,9 +114,6 @@ pub struct AgentExecutionResponse {
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SuggestedAction {
-    /// create_lead, update_pipeline, handoff_to_human, tag_contact
-    #[prost(string, tag = "1")]
-    pub r#type: ::prost::alloc::string::String,
     /// e.g. {"stage": "qualified"}, {"tag": "vip"}
     #[prost(map = "string, string", tag = "2")]
     pub params: ::std::collections::HashMap<
@@ -125,6 +122,8 @@ pub struct SuggestedAction {
     >,
     #[prost(string, tag = "3")]
     pub reason: ::prost::alloc::string::String,
+    #[prost(enumeration = "ActionType", tag = "4")]
+    pub r#type: i32,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct AgentStreamResponse {
@@ -151,6 +150,48 @@ pub struct ErrorDetail {
     pub message: ::prost::alloc::string::String,
     #[prost(string, tag = "3")]
     pub field: ::prost::alloc::string::String,
+}
+/// What an agent may ask Ventros to do: the one definition. The agent service sets it, the Rust
+/// worker executes it; both read their names from here. Stored and shown by the API as the
+/// lowercase name without the prefix ("create_lead").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum ActionType {
+    Unspecified = 0,
+    /// open a deal in the default pipeline ({"interest", "source"})
+    CreateLead = 1,
+    /// move the contact's open deal forward ({"stage"})
+    UpdatePipeline = 2,
+    /// hand the conversation to the operators' queue
+    HandoffToHuman = 3,
+    /// add a tag to the contact ({"tag"})
+    TagContact = 4,
+}
+impl ActionType {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "ACTION_TYPE_UNSPECIFIED",
+            Self::CreateLead => "ACTION_TYPE_CREATE_LEAD",
+            Self::UpdatePipeline => "ACTION_TYPE_UPDATE_PIPELINE",
+            Self::HandoffToHuman => "ACTION_TYPE_HANDOFF_TO_HUMAN",
+            Self::TagContact => "ACTION_TYPE_TAG_CONTACT",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "ACTION_TYPE_UNSPECIFIED" => Some(Self::Unspecified),
+            "ACTION_TYPE_CREATE_LEAD" => Some(Self::CreateLead),
+            "ACTION_TYPE_UPDATE_PIPELINE" => Some(Self::UpdatePipeline),
+            "ACTION_TYPE_HANDOFF_TO_HUMAN" => Some(Self::HandoffToHuman),
+            "ACTION_TYPE_TAG_CONTACT" => Some(Self::TagContact),
+            _ => None,
+        }
+    }
 }
 /// Generated client implementations.
 pub mod agent_service_client {
