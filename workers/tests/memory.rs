@@ -717,14 +717,12 @@ async fn messages_become_memories_and_facts_through_the_ingestion_workflow() {
     let workflow_id = ventros_workflows::ids::memory_ingestion_workflow_id(app.tenant_id, contact);
     let dump = app
         .temporal
-        .get_workflow_handle::<temporalio_client::UntypedWorkflow>(workflow_id)
+        .get_workflow_handle::<temporalio_client::UntypedWorkflow>(workflow_id.clone())
         .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default())
         .to_json()
         .await
         .unwrap();
-    if let Ok(dir) = std::env::var("VENTROS_RECORD_HISTORIES") {
-        std::fs::write(format!("{dir}/memory-ingestion.json"), &dump).expect("write history");
-    }
+    app.record_history(&workflow_id, "memory-ingestion").await;
     let dump = String::from_utf8(dump).unwrap();
     assert!(
         dump.contains("memory.ingest_event"),
@@ -944,14 +942,14 @@ async fn switching_the_embedding_model_re_embeds_everything_before_searches_use_
         .await,
         0
     );
+    let reembed_id = ventros_workflows::ids::reembed_workflow_id(model);
     let reembedded: u64 = app
         .temporal
-        .get_workflow_handle::<ventros_workflows::ReembedMemories>(
-            ventros_workflows::ids::reembed_workflow_id(model),
-        )
+        .get_workflow_handle::<ventros_workflows::ReembedMemories>(reembed_id.clone())
         .get_result(Default::default())
         .await
         .expect("ReembedMemories completed");
+    app.record_history(&reembed_id, "reembed-memories").await;
     assert!(
         reembedded >= 4,
         "memories, facts and entities re-embedded: {reembedded}"

@@ -2,6 +2,10 @@
 //! `VENTROS_RECORD_HISTORIES=workflows/tests/histories`) against the current workflow code. A change
 //! that makes old histories replay differently (nondeterminism) fails here, before it can break
 //! running conversations.
+//!
+//! Histories are added, never overwritten: each stands for a behaviour that ran in production, and
+//! today's code must still replay it (behaviour changes go behind `patched`). `SHA256SUMS` pins
+//! every recorded file; a new history gets a new line, an existing line never changes.
 
 use std::path::Path;
 
@@ -9,11 +13,28 @@ use temporalio_client::WorkflowHistory;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 use ventros_workflows::{
     Campaign, CampaignRecipient, ContactMerge, Conversation, InboxSweep, MemoryIngestion,
-    OutboundMessage, WebhookDelivery,
+    OutboundMessage, ReembedMemories, WebhookDelivery,
 };
 
+/// Every workflow type the worker registers: each must have at least one recorded history.
+const WORKFLOW_TYPES: &[&str] = &[
+    "Campaign",
+    "CampaignRecipient",
+    "ContactMerge",
+    "Conversation",
+    "InboxSweep",
+    "MemoryIngestion",
+    "OutboundMessage",
+    "ReembedMemories",
+    "WebhookDelivery",
+];
+
+fn histories_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/histories")
+}
+
 fn recorded(prefix: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/histories");
+    let dir = histories_dir();
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("tests/histories exists")
         .map(|e| e.expect("readable entry").path())
@@ -59,6 +80,8 @@ async fn replay_all(prefix: &str) {
         .expect("register Campaign")
         .register_workflow::<CampaignRecipient>()
         .expect("register CampaignRecipient")
+        .register_workflow::<ReembedMemories>()
+        .expect("register ReembedMemories")
         .build();
     let replayer = WorkflowReplayer::new(options).expect("replayer");
     for (name, bytes) in histories {
@@ -104,4 +127,65 @@ async fn inbox_sweep_histories_replay_deterministically() {
 #[tokio::test]
 async fn campaign_histories_replay_deterministically() {
     replay_all("campaign").await;
+}
+
+#[tokio::test]
+async fn reembed_memories_histories_replay_deterministically() {
+    replay_all("reembed-memories").await;
+}
+
+#[test]
+fn every_workflow_type_has_a_recorded_history() {
+    let mut types: Vec<String> = recorded("")
+        .into_iter()
+        .map(|(name, bytes)| {
+            let history: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
+            // The SDK's history JSON (`WorkflowHistory::to_json`).
+            history
+                .pointer("/events/0/attributes/WorkflowExecutionStartedEventAttributes/workflow_type/name")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_else(|| panic!("{name}: no WorkflowExecutionStarted event"))
+                .to_owned()
+        })
+        .collect();
+    types.sort();
+    types.dedup();
+    assert_eq!(
+        types, WORKFLOW_TYPES,
+        "workflow types with a recorded history"
+    );
+}
+
+#[test]
+fn recorded_histories_are_never_rewritten() {
+    use sha2::{Digest, Sha256};
+    let sums = std::fs::read_to_string(histories_dir().join("SHA256SUMS")).expect("SHA256SUMS");
+    let pinned: std::collections::BTreeMap<&str, &str> = sums
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let (sum, file) = l.split_once("  ").expect("`<sha256>  <file>` lines");
+            (file, sum)
+        })
+        .collect();
+    for (path, bytes) in recorded("") {
+        let file = Path::new(&path).file_name().unwrap().to_str().unwrap();
+        let sum = hex::encode(Sha256::digest(&bytes));
+        match pinned.get(file) {
+            Some(expected) => assert_eq!(
+                &sum, expected,
+                "{file} was rewritten: recorded histories are kept as they are; record the new \
+                 behaviour under a new name and add its line to SHA256SUMS"
+            ),
+            None => panic!(
+                "{file} is not in SHA256SUMS: add `{sum}  {file}` (sha256sum *.json) to pin it"
+            ),
+        }
+    }
+    for file in pinned.keys() {
+        assert!(
+            histories_dir().join(file).exists(),
+            "{file} was deleted: histories are kept"
+        );
+    }
 }

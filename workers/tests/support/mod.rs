@@ -472,11 +472,21 @@ impl TestApp {
     }
 
     /// With `VENTROS_RECORD_HISTORIES=DIR`, saves a workflow's history for the replay tests.
+    /// Never over an existing file: a recorded history stands for a released behaviour and stays;
+    /// a changed behaviour (behind `patched`) is recorded under a new name beside it.
     pub(crate) async fn record_history(&self, workflow_id: &str, name: &str) {
         use temporalio_client::{UntypedWorkflow, WorkflowFetchHistoryOptions};
         let Ok(dir) = std::env::var("VENTROS_RECORD_HISTORIES") else {
             return;
         };
+        let path = std::path::Path::new(&dir).join(format!("{name}.json"));
+        if path.exists() {
+            eprintln!(
+                "{} exists and is kept: record a new behaviour under a new name",
+                path.display()
+            );
+            return;
+        }
         let handle = self
             .temporal
             .get_workflow_handle::<UntypedWorkflow>(workflow_id.to_owned());
@@ -485,7 +495,7 @@ impl TestApp {
             .to_json()
             .await
             .expect("history");
-        std::fs::write(format!("{dir}/{name}.json"), json).expect("write history");
+        std::fs::write(path, json).expect("write history");
     }
 
     /// Any method, with `token` (an API key or access token) and an optional JSON body.
