@@ -229,16 +229,46 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/webhooks/waha/{channel_id}", post(webhooks::waha_webhook))
-        .route("/webhooks/meta/{channel_id}", get(meta_webhooks::meta_verify).post(meta_webhooks::meta_webhook))
+        .route(
+            "/webhooks/meta/{channel_id}",
+            get(meta_webhooks::meta_verify).post(meta_webhooks::meta_webhook),
+        )
         .merge(api)
         .merge(openapi::docs_router(spec))
         .fallback_service(web_app(state.config.web_dir.clone()))
         .with_state(state)
         .layer(axum::middleware::from_fn(security_headers))
-        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
-            // Paths carry only ids; query strings (tokens, search text) are left out of the span.
-            |req: &axum::http::Request<_>| tracing::info_span!("http", http.method = %req.method(), http.path = %req.uri().path()),
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(http_span))
+        // Every request has an id (the caller's `x-request-id`, or a new UUID), echoed on the
+        // response and carried by the span, so a user's report finds its log lines.
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
+            tower_http::request_id::MakeRequestUuid,
         ))
+}
+
+/// The span of one HTTP request: method, path, request id, and the tenant once authentication
+/// has found it ([`auth::authenticate`] records it). Paths carry only ids; query strings (tokens,
+/// search text) are left out.
+fn http_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        // A caller's id is logged only when it looks like one (no log injection, bounded size).
+        .filter(|v| {
+            v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .unwrap_or("invalid");
+    tracing::info_span!(
+        "http",
+        http.method = %req.method(),
+        http.path = %req.uri().path(),
+        request_id,
+        tenant.id = tracing::field::Empty,
+    )
 }
 
 /// What the web app's pages may load and run: only our own scripts, styles, images and

@@ -958,6 +958,14 @@ async fn the_browser_gets_security_headers_and_a_refresh_cookie_it_cannot_read()
             "{path}"
         );
         assert!(h.get("referrer-policy").is_some(), "{path}");
+        let request_id = h
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(
+            uuid::Uuid::parse_str(request_id).is_ok(),
+            "{path}: every response names its request: {request_id:?}"
+        );
         let csp = h
             .get("content-security-policy")
             .and_then(|v| v.to_str().ok())
@@ -969,6 +977,20 @@ async fn the_browser_gets_security_headers_and_a_refresh_cookie_it_cannot_read()
             "{path}: {csp}"
         );
     }
+    // A caller's own request id is kept, so its logs and ours meet.
+    let resp = app
+        .http
+        .get(format!("{}/healthz", app.api))
+        .header("x-request-id", "client-req-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+        Some("client-req-42")
+    );
     let (status, body, headers) = login_as(
         &app,
         json!({"email": "web@sec.test", "password": PASSWORD, "refresh_cookie": true}),

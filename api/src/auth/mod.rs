@@ -161,6 +161,7 @@ pub async fn authenticate(state: &AppState, credential: &str) -> Result<Principa
             .ok_or_else(unauthorized)?;
         Principal { role, ..principal }
     };
+    tracing::Span::current().record("tenant.id", tracing::field::display(principal.tenant_id));
     state
         .limiter
         .check(&principal.limiter_key().to_string())
