@@ -61,6 +61,23 @@ pub enum CampaignSchedule {
     },
 }
 
+/// A cron expression Temporal's schedules run: five fields (minute hour day month weekday) or a
+/// descriptor such as `@daily`, every value in range (croner parses it as Temporal will).
+fn valid_cron(expression: &str) -> Result<(), String> {
+    let shape = "schedule.expression must be a cron expression of 5 fields (minute hour day month weekday) or @hourly/@daily/@weekly/@monthly/@yearly";
+    let expression = expression.trim();
+    let fields = expression.split_whitespace().count();
+    if expression.len() > 200 || !(fields == 5 || (fields == 1 && expression.starts_with('@'))) {
+        return Err(shape.into());
+    }
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Disallowed)
+        .build()
+        .parse(expression)
+        .map(|_| ())
+        .map_err(|e| format!("{shape}: {e}"))
+}
+
 impl CampaignSchedule {
     pub fn validate(&self, now: DateTime<Utc>) -> Result<(), String> {
         match self {
@@ -69,14 +86,7 @@ impl CampaignSchedule {
                 Err(format!("schedule.at ({at}) is in the past"))
             }
             CampaignSchedule::Once { .. } => Ok(()),
-            CampaignSchedule::Cron { expression } => {
-                let fields = expression.split_whitespace().count();
-                if !(5..=7).contains(&fields) || expression.len() > 200 || expression.contains('\0')
-                {
-                    return Err("schedule.expression must be a cron expression of 5 fields (minute hour day month weekday)".into());
-                }
-                Ok(())
-            }
+            CampaignSchedule::Cron { expression } => valid_cron(expression),
             CampaignSchedule::Interval { every_seconds } if *every_seconds < 60 => {
                 Err("schedule.every_seconds must be at least 60".into())
             }
@@ -1550,13 +1560,21 @@ mod tests {
             .validate(now)
             .is_err()
         );
-        assert!(
-            CampaignSchedule::Cron {
-                expression: "0 9 * * MON-FRI".into()
-            }
-            .validate(now)
-            .is_ok()
-        );
+        for good in ["0 9 * * MON-FRI", "*/15 8-18 * * 1-5", "@daily"] {
+            assert!(valid_cron(good).is_ok(), "{good}");
+        }
+        // Five fields but out of range, or six / seven: refused here, not by Temporal later.
+        for bad in [
+            "61 * * * *",
+            "0 25 * * *",
+            "0 9 * * FUNDAY",
+            "a b c d e",
+            "0 0 9 * * MON",
+            "0 9 * * MON 2027",
+            "@sometimes",
+        ] {
+            assert!(valid_cron(bad).is_err(), "{bad}");
+        }
         assert!(
             CampaignSchedule::Interval { every_seconds: 5 }
                 .validate(now)
