@@ -44,15 +44,17 @@ where
     let id = Uuid::now_v7();
     let prefix = random_alnum(12).to_lowercase();
     let secret = format!("vtr_{prefix}_{}", random_alnum(40));
-    sqlx::query("INSERT INTO api_keys (id, tenant_id, name, prefix, key_sha256, role) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(id)
-        .bind(tenant_id)
-        .bind(name)
-        .bind(&prefix)
-        .bind(sha256(&secret))
-        .bind(role.as_str())
-        .execute(executor)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO api_keys (id, tenant_id, name, prefix, key_sha256, role) VALUES ($1, $2, $3, $4, $5, $6)",
+        id,
+        tenant_id,
+        name,
+        &prefix,
+        sha256(&secret),
+        role.as_str(),
+    )
+    .execute(executor)
+    .await?;
     Ok(NewApiKey { id, prefix, secret })
 }
 
@@ -68,11 +70,13 @@ pub async fn create_api_key(
 /// Creates a tenant with its first (admin) API key.
 pub async fn create_tenant(pool: &PgPool, name: &str) -> Result<(Uuid, NewApiKey), sqlx::Error> {
     let tenant_id = Uuid::now_v7();
-    sqlx::query("INSERT INTO tenants (id, name) VALUES ($1, $2)")
-        .bind(tenant_id)
-        .bind(name)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO tenants (id, name) VALUES ($1, $2)",
+        tenant_id,
+        name
+    )
+    .execute(pool)
+    .await?;
     let key = create_api_key(pool, tenant_id, "default").await?;
     Ok((tenant_id, key))
 }
@@ -101,8 +105,7 @@ impl KeyUsage {
         }
         let result = async {
             let mut tx = crate::db::tenant_tx(pool, principal.tenant_id).await?;
-            sqlx::query("UPDATE api_keys SET last_used_at = now() WHERE id = $1")
-                .bind(id)
+            sqlx::query!("UPDATE api_keys SET last_used_at = now() WHERE id = $1", id)
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await

@@ -117,29 +117,25 @@ pub async fn authenticate(state: &AppState, credential: &str) -> Result<Principa
     };
     let principal = if let Some(rest) = credential.strip_prefix("vtr_") {
         let (prefix, _) = rest.split_once('_').ok_or_else(unauthorized)?;
-        type KeyRow = (
-            Uuid,
-            Uuid,
-            Vec<u8>,
-            String,
-            Option<chrono::DateTime<chrono::Utc>>,
-        );
-        let row: Option<KeyRow> = sqlx::query_as(
-            "SELECT id, tenant_id, key_sha256, role, revoked_at FROM ventros_api_key_by_prefix($1)",
+        // A SECURITY DEFINER lookup (the key's tenant is not known yet); its columns are the
+        // table's NOT NULL ones, hence the `!`.
+        let row = sqlx::query!(
+            r#"SELECT id AS "id!", tenant_id AS "tenant_id!", key_sha256 AS "key_sha256!", role AS "role!", revoked_at
+                 FROM ventros_api_key_by_prefix($1)"#,
+            prefix,
         )
-        .bind(prefix)
         .fetch_optional(&state.pool)
         .await?;
-        let Some((api_key_id, tenant_id, stored, role, revoked_at)) = row else {
+        let Some(key) = row else {
             return Err(unauthorized());
         };
-        if revoked_at.is_some() || !bool::from(stored.ct_eq(&sha256(credential))) {
+        if key.revoked_at.is_some() || !bool::from(key.key_sha256.ct_eq(&sha256(credential))) {
             return Err(unauthorized());
         }
         let principal = Principal {
-            tenant_id,
-            role: Role::parse(&role).ok_or_else(unauthorized)?,
-            actor: Actor::ApiKey(api_key_id),
+            tenant_id: key.tenant_id,
+            role: Role::parse(&key.role).ok_or_else(unauthorized)?,
+            actor: Actor::ApiKey(key.id),
         };
         state.key_usage.touch(&state.pool, principal).await;
         principal

@@ -84,15 +84,17 @@ where
     E: sqlx::PgExecutor<'e>,
 {
     let id = Uuid::now_v7();
-    sqlx::query("INSERT INTO users (id, tenant_id, email, name, role, password_hash) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(id)
-        .bind(tenant_id)
-        .bind(email)
-        .bind(name)
-        .bind(role.as_str())
-        .bind(password_hash)
-        .execute(executor)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO users (id, tenant_id, email, name, role, password_hash) VALUES ($1, $2, $3, $4, $5, $6)",
+        id,
+        tenant_id,
+        email,
+        name,
+        role.as_str(),
+        password_hash,
+    )
+    .execute(executor)
+    .await?;
     Ok(id)
 }
 

@@ -46,18 +46,16 @@ pub async fn login(
     password: &str,
     tenant_hint: Option<Uuid>,
 ) -> Result<TokenPair, ApiError> {
-    type Row = (
-        Uuid,
-        Uuid,
-        String,
-        String,
-        Option<chrono::DateTime<chrono::Utc>>,
-    );
-    let rows: Vec<Row> = sqlx::query_as("SELECT id, tenant_id, role, password_hash, disabled_at FROM ventros_user_by_email($1) LIMIT $2")
-        .bind(email)
-        .bind(MAX_ACCOUNTS_PER_EMAIL)
-        .fetch_all(&state.pool)
-        .await?;
+    // A SECURITY DEFINER lookup across tenants (the tenant is not known before the password
+    // picks the account); its columns are the users table's NOT NULL ones, hence the `!`.
+    let rows = sqlx::query!(
+        r#"SELECT id AS "id!", tenant_id AS "tenant_id!", role AS "role!", password_hash AS "password_hash!", disabled_at
+             FROM ventros_user_by_email($1) LIMIT $2"#,
+        email,
+        MAX_ACCOUNTS_PER_EMAIL,
+    )
+    .fetch_all(&state.pool)
+    .await?;
     let invalid = || ApiError::Unauthorized("wrong e-mail or password".into());
     if rows.is_empty() {
         let decoy = match DECOY_HASH.get() {
@@ -71,12 +69,14 @@ pub async fn login(
         return Err(invalid());
     }
     let mut matches = Vec::new();
-    for (user_id, tenant_id, role, hash, disabled_at) in rows {
-        if tenant_hint.is_some_and(|t| t != tenant_id) {
+    for row in rows {
+        if tenant_hint.is_some_and(|t| t != row.tenant_id) {
             continue;
         }
-        if verify_password(password.to_owned(), hash).await? && disabled_at.is_none() {
-            matches.push((user_id, tenant_id, role));
+        if verify_password(password.to_owned(), row.password_hash).await?
+            && row.disabled_at.is_none()
+        {
+            matches.push((row.id, row.tenant_id, row.role));
         }
     }
     let (user_id, tenant_id, role) = match matches.as_slice() {
@@ -90,10 +90,12 @@ pub async fn login(
     };
     let role = Role::parse(&role).ok_or_else(invalid)?;
     let mut tx = crate::db::tenant_tx(&state.pool, tenant_id).await?;
-    sqlx::query("UPDATE users SET last_login_at = now() WHERE id = $1")
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "UPDATE users SET last_login_at = now() WHERE id = $1",
+        user_id
+    )
+    .execute(&mut *tx)
+    .await?;
     let family_id = Uuid::now_v7();
     let refresh = insert_refresh_token(&mut tx, tenant_id, user_id, family_id).await?;
     tx.commit().await?;
@@ -131,15 +133,15 @@ async fn insert_refresh_token(
     family_id: Uuid,
 ) -> Result<String, sqlx::Error> {
     let token = format!("vtr_rt_{}", random_alnum(48));
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO refresh_tokens (id, tenant_id, user_id, family_id, token_sha256, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        Uuid::now_v7(),
+        tenant_id,
+        user_id,
+        family_id,
+        sha256(&token),
+        chrono::Utc::now() + REFRESH_TOKEN_TTL,
     )
-    .bind(Uuid::now_v7())
-    .bind(tenant_id)
-    .bind(user_id)
-    .bind(family_id)
-    .bind(sha256(&token))
-    .bind(chrono::Utc::now() + REFRESH_TOKEN_TTL)
     .execute(&mut *tx)
     .await?;
     Ok(token)
@@ -151,56 +153,69 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<TokenPair, ApiErro
     let invalid =
         || ApiError::Unauthorized("the refresh token is invalid or expired; log in again".into());
     let digest = sha256(token);
-    let tenant_id: Option<Uuid> = sqlx::query_scalar("SELECT ventros_refresh_token_tenant($1)")
-        .bind(&digest)
-        .fetch_one(&state.pool)
-        .await?;
+    let tenant_id = refresh_token_tenant(state, &digest).await?;
     let tenant_id = tenant_id.ok_or_else(invalid)?;
     let mut tx = crate::db::tenant_tx(&state.pool, tenant_id).await?;
-    type Row = (Uuid, Uuid, bool, bool, bool, String, bool);
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT t.user_id, t.family_id, t.used_at IS NOT NULL, t.revoked_at IS NOT NULL, t.expires_at < now(), u.role, u.disabled_at IS NOT NULL
-           FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_sha256 = $1 FOR UPDATE OF t",
+    let row = sqlx::query!(
+        r#"SELECT t.user_id, t.family_id, t.used_at IS NOT NULL AS "used!", t.revoked_at IS NOT NULL AS "revoked!",
+                  t.expires_at < now() AS "expired!", u.role, u.disabled_at IS NOT NULL AS "disabled!"
+             FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_sha256 = $1 FOR UPDATE OF t"#,
+        &digest,
     )
-    .bind(&digest)
     .fetch_optional(&mut *tx)
     .await?;
-    let (user_id, family_id, used, revoked, expired, role, disabled) = row.ok_or_else(invalid)?;
-    if used && !revoked {
+    let token = row.ok_or_else(invalid)?;
+    let (user_id, family_id) = (token.user_id, token.family_id);
+    if token.used && !token.revoked {
         tracing::warn!(user.id = %user_id, "refresh token reused; revoking its family");
-        sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL").bind(family_id).execute(&mut *tx).await?;
+        sqlx::query!(
+            "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+            family_id,
+        )
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         return Err(invalid());
     }
-    if used || revoked || expired || disabled {
+    if token.used || token.revoked || token.expired || token.disabled {
         return Err(invalid());
     }
-    sqlx::query("UPDATE refresh_tokens SET used_at = now() WHERE token_sha256 = $1")
-        .bind(&digest)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "UPDATE refresh_tokens SET used_at = now() WHERE token_sha256 = $1",
+        &digest
+    )
+    .execute(&mut *tx)
+    .await?;
     let next = insert_refresh_token(&mut tx, tenant_id, user_id, family_id).await?;
     tx.commit().await?;
-    let role = Role::parse(&role).ok_or_else(invalid)?;
+    let role = Role::parse(&token.role).ok_or_else(invalid)?;
     Ok(token_pair(state, tenant_id, user_id, role, family_id, next))
+}
+
+/// The tenant of a refresh token, by its digest (a SECURITY DEFINER lookup: the tenant is what
+/// the token is needed to find).
+async fn refresh_token_tenant(
+    state: &AppState,
+    digest: &[u8],
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!("SELECT ventros_refresh_token_tenant($1)", digest)
+        .fetch_one(&state.pool)
+        .await
 }
 
 /// Revokes the refresh token's family (logout). Unknown tokens are fine: logging out twice works.
 pub async fn logout(state: &AppState, token: &str) -> Result<(), ApiError> {
     let digest = sha256(token);
-    let tenant_id: Option<Uuid> = sqlx::query_scalar("SELECT ventros_refresh_token_tenant($1)")
-        .bind(&digest)
-        .fetch_one(&state.pool)
-        .await?;
+    let tenant_id = refresh_token_tenant(state, &digest).await?;
     let Some(tenant_id) = tenant_id else {
         return Ok(());
     };
     let mut tx = crate::db::tenant_tx(&state.pool, tenant_id).await?;
-    sqlx::query(
+    sqlx::query!(
         "UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL
             AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_sha256 = $1)",
+        &digest,
     )
-    .bind(&digest)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -243,14 +258,14 @@ impl SessionCache {
             return Ok(*role);
         }
         let mut tx = crate::db::tenant_tx(pool, tenant_id).await?;
-        let role: Option<String> = sqlx::query_scalar(
+        let role = sqlx::query_scalar!(
             "SELECT u.role FROM users u
               WHERE u.id = $1 AND u.disabled_at IS NULL
                 AND EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = $2 AND t.user_id = u.id
                                                             AND t.revoked_at IS NULL AND t.expires_at > now())",
+            user_id,
+            session_id,
         )
-        .bind(user_id)
-        .bind(session_id)
         .fetch_optional(&mut *tx)
         .await?;
         drop(tx);
