@@ -8,13 +8,15 @@
 //! - [`meta`]: Messenger and Instagram: webhook types, signature, the Graph Send API client.
 //! - [`channel`]: channel configuration (provider settings, auto-reply rules, timing, AI replies).
 //! - [`agents`]: the client for the Python agent service (AgentService over gRPC).
-//! - [`memory`]: MemoryService, served over gRPC to the agents' tools.
 //! - [`contacts`]: the steps of a contact merge.
 //! - [`outbound_webhooks`]: signed deliveries to tenants' webhook subscribers, and the fan-out.
 //! - [`polling`]: the loop behind the outbox consumers.
 //! - [`segments`]: which contacts a segment filter selects (API previews, campaign resolution).
 //! - [`waha_sim`]: a WAHA simulator speaking the same contract, for development, tests and benchmarks.
 //! - [`meta_sim`]: the same for Meta's Graph Send API and signed webhooks.
+//!
+//! The memory engine and MemoryService live in their own crate (`ventros-memory`), so that what
+//! links this one (the API) does not link the embedding model.
 
 pub mod acts;
 pub mod agents;
@@ -24,7 +26,6 @@ pub mod contacts;
 pub mod identities;
 pub mod inbox;
 pub mod internal_auth;
-pub mod memory;
 pub mod meta;
 pub mod meta_sim;
 pub mod net_guard;

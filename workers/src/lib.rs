@@ -16,15 +16,15 @@ use ventros_activities::ConversationActivities;
 use ventros_activities::agents::{AgentApi, GrpcAgentClient};
 use ventros_activities::identities::IdentityActivities;
 use ventros_activities::inbox::InboxActivities;
-use ventros_activities::memory::embed::EmbeddingSettings;
-use ventros_activities::memory::engine::{FactExtractor, SpaceStatus, Weights};
-use ventros_activities::memory::ingest::{MemoryActivities, run_feed};
-use ventros_activities::memory::{MemoryEngine, MemoryServer};
 use ventros_activities::meta::HttpGraphClient;
 use ventros_activities::outbound_webhooks::{RetrySchedule, fanout_once, start_pending};
 use ventros_activities::provider::Channels;
 use ventros_activities::waha::HttpWahaClient;
 use ventros_activities::{CampaignActivities, ContactActivities, WebhookActivities};
+use ventros_memory::embed::EmbeddingSettings;
+use ventros_memory::engine::{FactExtractor, SpaceStatus, Weights};
+use ventros_memory::ingest::{MemoryActivities, run_feed};
+use ventros_memory::{MemoryEngine, MemoryServer};
 use ventros_proto::v1::memory_service_server::MemoryServiceServer;
 use ventros_workflows::{
     Campaign, CampaignRecipient, ContactMerge, Conversation, InboxSweep, InboxSweepInput,

@@ -15,11 +15,11 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use support::{TestApp, eventually};
 use uuid::Uuid;
-use ventros_activities::memory::embed::{LocalEmbedder, SharedEmbedder, locate_local_model};
-use ventros_activities::memory::engine::{
+use ventros_memory::embed::{LocalEmbedder, SharedEmbedder, locate_local_model};
+use ventros_memory::engine::{
     EntityRef, Episode, FactInput, Hit, HitKind, Mode, SearchQuery, Weights,
 };
-use ventros_activities::memory::{MemoryEngine, MemoryError};
+use ventros_memory::{MemoryEngine, MemoryError};
 
 const WAIT: Duration = Duration::from_secs(60);
 

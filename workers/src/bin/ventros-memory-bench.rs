@@ -20,9 +20,9 @@ use clap::Parser;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, PgPool};
 use uuid::Uuid;
-use ventros_activities::memory::MemoryEngine;
-use ventros_activities::memory::embed::{EmbeddingSettings, to_pgvector};
-use ventros_activities::memory::engine::{Episode, Mode, SearchQuery};
+use ventros_memory::MemoryEngine;
+use ventros_memory::embed::{EmbeddingSettings, to_pgvector};
+use ventros_memory::engine::{Episode, Mode, SearchQuery};
 
 #[derive(Parser)]
 struct Args {

@@ -18,9 +18,9 @@ use clap::Parser;
 use serde_json::Value;
 use sqlx::postgres::PgPoolOptions;
 use uuid::Uuid;
-use ventros_activities::memory::MemoryEngine;
-use ventros_activities::memory::embed::EmbeddingSettings;
-use ventros_activities::memory::engine::{Episode, Mode, SearchQuery, Weights};
+use ventros_memory::MemoryEngine;
+use ventros_memory::embed::EmbeddingSettings;
+use ventros_memory::engine::{Episode, Mode, SearchQuery, Weights};
 
 #[derive(Parser)]
 struct Args {

@@ -22,9 +22,9 @@ use ventros_proto::v1::{
     StoreMemoryResponse,
 };
 
-use crate::internal_auth;
+use ventros_activities::internal_auth;
 
-use super::engine::{GraphView, Hit, MemoryEngine, MemoryError, Mode, SearchQuery, Weights};
+use crate::engine::{GraphView, Hit, MemoryEngine, MemoryError, Mode, SearchQuery, Weights};
 
 pub struct MemoryServer {
     pool: PgPool,

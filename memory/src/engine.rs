@@ -17,9 +17,9 @@ use uuid::Uuid;
 
 use ventros_proto::v1::AgentExecutionRequest;
 
-use super::embed::{EmbedError, SharedEmbedder, to_pgvector};
-use super::extract::{self, Cardinality, Predicate};
-use crate::agents::AgentApi;
+use crate::embed::{EmbedError, SharedEmbedder, to_pgvector};
+use crate::extract::{self, Cardinality, Predicate};
+use ventros_activities::agents::AgentApi;
 
 /// Upper bound on results per search; asking for more is an error, not a silent clamp.
 pub const MAX_LIMIT: usize = 100;

@@ -29,7 +29,7 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use uuid::Uuid;
 use ventros_workflows::contract::{activities as defs, *};
 
-use super::engine::{EntityRef, Episode, FactInput, MemoryEngine, MemoryError};
+use crate::engine::{EntityRef, Episode, FactInput, MemoryEngine, MemoryError};
 
 /// Outbox event types the feed forwards (the partial index in 0003_memory.sql lists the same).
 pub const FED_EVENT_TYPES: &[EventType] = &[
@@ -513,7 +513,7 @@ pub async fn feed_once(
 /// The feed loop: drains what is pending, then polls every `idle` (a cheap index-only query on a
 /// partial index); backs off while Temporal or PostgreSQL are away. Runs until the task is dropped.
 pub async fn run_feed(pool: PgPool, client: Client, task_queue: String, idle: Duration) {
-    crate::polling::run_polling_loop("memory feed", idle, || {
+    ventros_activities::polling::run_polling_loop("memory feed", idle, || {
         feed_once(&pool, &client, &task_queue, 200)
     })
     .await;
