@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The chaos soak: sustained load through a private copy of the whole stack while, on a schedule,
 # the worker is SIGKILLed, the Temporal dev server and PostgreSQL are restarted, WAHA is down and
-# the agent service is stopped; then the checks of ventros-chaos (see api/src/bin/ventros-chaos.rs).
+# the agent service is stopped; then the checks of ventros-chaos (see bench/src/bin/ventros-chaos.rs).
 #   scripts/chaos.sh            the full soak: 10 msg/s for 10 minutes, every fault five times
 #   scripts/chaos.sh --short    about two minutes, each fault once (part of scripts/test.sh)
 # Everything listens on loopback, on free ports, with data in a temporary directory that is removed

@@ -12,8 +12,6 @@
 //! - [`outbound_webhooks`]: signed deliveries to tenants' webhook subscribers, and the fan-out.
 //! - [`polling`]: the loop behind the outbox consumers.
 //! - [`segments`]: which contacts a segment filter selects (API previews, campaign resolution).
-//! - [`waha_sim`]: a WAHA simulator speaking the same contract, for development, tests and benchmarks.
-//! - [`meta_sim`]: the same for Meta's Graph Send API and signed webhooks.
 //!
 //! The memory engine and MemoryService live in their own crate (`ventros-memory`), so that what
 //! links this one (the API) does not link the embedding model.
@@ -27,7 +25,6 @@ pub mod identities;
 pub mod inbox;
 pub mod internal_auth;
 pub mod meta;
-pub mod meta_sim;
 pub mod net_guard;
 pub mod outbound_webhooks;
 pub mod pacing;
@@ -38,7 +35,6 @@ pub mod settings;
 pub mod store;
 pub mod telemetry;
 pub mod waha;
-pub mod waha_sim;
 
 pub use acts::ConversationActivities;
 pub use campaigns::CampaignActivities;

@@ -4,7 +4,7 @@
 //!
 //! Shapes follow Meta's documentation as summarised in `shared/reference/channels.md` §2.2. The
 //! client is behind [`GraphApi`] so that the one used everywhere, [`HttpGraphClient`], can talk to
-//! Meta or to our simulator (`meta_sim`) alike.
+//! Meta or to our simulator (`ventros-simulators`) alike.
 
 use std::time::Duration;
 

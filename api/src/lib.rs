@@ -12,7 +12,6 @@
 //! - The OpenAPI 3.1 document is generated from the handlers ([`openapi`]).
 
 pub mod auth;
-pub mod bench;
 pub mod db;
 pub mod error;
 pub mod meta_webhooks;

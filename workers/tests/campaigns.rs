@@ -15,7 +15,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{AgentService, TestApp, eventually};
 use uuid::Uuid;
-use ventros_activities::waha_sim::Faults;
+use ventros_simulators::waha::Faults;
 
 // Generous: a deadline, not a target (the suite also runs on a busy machine).
 const WAIT: Duration = Duration::from_secs(180);

@@ -127,7 +127,7 @@ async fn all_read(app: &TestApp, n: usize, within: Duration) {
 
 #[tokio::test]
 async fn replies_whose_sends_fail_ambiguously_are_sent_once_without_the_old_history_endpoint() {
-    use ventros_activities::waha_sim::Faults;
+    use ventros_simulators::waha::Faults;
     let app = TestApp::spawn(greeting()).await;
     // WAHA fails half of the first sends: five before taking the message, five after (the customer
     // has it, we got a 500); and this WAHA has only the per-chat history endpoint. Counted, not
@@ -164,7 +164,7 @@ async fn replies_whose_sends_fail_ambiguously_are_sent_once_without_the_old_hist
 
 #[tokio::test]
 async fn a_send_in_flight_when_the_worker_dies_is_recorded_as_sent() {
-    use ventros_activities::waha_sim::Faults;
+    use ventros_simulators::waha::Faults;
     let mut app = TestApp::spawn(greeting()).await;
     app.sim.set_faults(Faults {
         answer_delay_ms: 5_000,
@@ -205,7 +205,7 @@ async fn a_send_in_flight_when_the_worker_dies_is_recorded_as_sent() {
 
 #[tokio::test]
 async fn while_waha_cannot_answer_history_the_reply_stays_pending_and_is_never_sent_twice() {
-    use ventros_activities::waha_sim::Faults;
+    use ventros_simulators::waha::Faults;
     let app = TestApp::spawn(greeting()).await;
     app.sim.set_faults(Faults {
         fail_after_sending: 1,
@@ -232,7 +232,7 @@ async fn while_waha_cannot_answer_history_the_reply_stays_pending_and_is_never_s
 
 #[tokio::test]
 async fn receipts_that_beat_the_send_are_kept_and_applied_once_it_is_recorded() {
-    use ventros_activities::waha_sim::Faults;
+    use ventros_simulators::waha::Faults;
     let app = TestApp::spawn(greeting()).await;
     // WAHA takes the greeting, reports it delivered and read, and only then answers sendText.
     app.sim.set_faults(Faults {
@@ -525,7 +525,7 @@ async fn a_mapping_learned_later_folds_the_two_contacts_into_one() {
 
 #[tokio::test]
 async fn a_retried_reply_is_not_mistaken_for_an_earlier_one_with_the_same_text() {
-    use ventros_activities::waha_sim::Faults;
+    use ventros_simulators::waha::Faults;
     let app = TestApp::spawn(quiet()).await;
     let chat = "5511999990501@c.us";
     app.customer_writes(chat, json!([{"body": "Vocês abrem amanhã?"}]), 1, false)

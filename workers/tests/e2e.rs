@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{HMAC_KEY, TestApp, eventually};
 use ventros_activities::waha::sign_body;
-use ventros_activities::waha_sim::Faults;
+use ventros_simulators::waha::Faults;
 
 const WAIT: Duration = Duration::from_secs(60);
 const GREETING: &str = "Olá! Como posso ajudar?";

@@ -12,7 +12,7 @@ use support::{TestApp, eventually};
 use tokio::net::TcpListener;
 use uuid::Uuid;
 use ventros_activities::meta::{MetaPlatform, sign_body, to_escaped_json};
-use ventros_activities::meta_sim::{MetaFaults, MetaSimulator, SimPage};
+use ventros_simulators::meta::{MetaFaults, MetaSimulator, SimPage};
 
 const WAIT: Duration = Duration::from_secs(60);
 const GREETING: &str = "Olá! Como posso ajudar? 👋";

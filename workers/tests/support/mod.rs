@@ -17,8 +17,8 @@ use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 use uuid::Uuid;
-use ventros_activities::waha_sim::WahaSimulator;
 use ventros_api::{ApiConfig, AppState, TemporalHandle};
+use ventros_simulators::waha::WahaSimulator;
 
 pub(crate) const WAHA_KEY: &str = "sim-api-key";
 pub(crate) const HMAC_KEY: &str = "test-hmac-key-0123456789";

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use serde_json::json;
 use tokio::sync::Semaphore;
-use ventros_api::bench::{BenchTenant, parse_process, peak_rss_mib, waha_tenant};
+use ventros_bench::{BenchTenant, parse_process, peak_rss_mib, waha_tenant};
 
 #[derive(Parser)]
 #[command(about = "Ventros inbound-message benchmark")]

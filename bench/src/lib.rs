@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use uuid::Uuid;
-use ventros_activities::waha_sim::WahaSimulator;
+use ventros_simulators::waha::WahaSimulator;
 
 /// A benchmark's tenant, its API key, and its channel wired to an in-process WAHA simulator.
 pub struct BenchTenant {
@@ -54,7 +54,7 @@ pub async fn waha_tenant_with_retries(
     let router = sim.router();
     tokio::spawn(async move { axum::serve(listener, router).await });
 
-    let (tenant_id, key) = crate::auth::create_tenant(pool, name).await?;
+    let (tenant_id, key) = ventros_api::auth::create_tenant(pool, name).await?;
     let hmac_key = format!("bench-hmac-{}", Uuid::new_v4().simple());
     let resp = http
         .post(format!("{api_url}/api/v1/channels"))

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use ventros_activities::meta_sim::MetaSimulator;
+use ventros_simulators::meta::MetaSimulator;
 
 #[derive(Parser)]
 #[command(

@@ -19,7 +19,7 @@ use temporalio_client::{
     WorkflowListOptions,
 };
 use uuid::Uuid;
-use ventros_api::bench::{BenchTenant, parse_process, peak_rss_mib, waha_tenant};
+use ventros_bench::{BenchTenant, parse_process, peak_rss_mib, waha_tenant};
 
 #[derive(Parser)]
 #[command(about = "Ventros campaign benchmark")]

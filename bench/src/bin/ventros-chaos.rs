@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use serde_json::{Value, json};
 use uuid::Uuid;
-use ventros_activities::waha_sim::{Faults, WahaSimulator};
-use ventros_api::bench::{BenchTenant, waha_tenant_with_retries};
+use ventros_bench::{BenchTenant, waha_tenant_with_retries};
+use ventros_simulators::waha::{Faults, WahaSimulator};
 
 #[derive(Parser)]
 #[command(about = "Ventros chaos soak: load and verdict")]

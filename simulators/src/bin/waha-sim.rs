@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use ventros_activities::waha_sim::WahaSimulator;
+use ventros_simulators::waha::WahaSimulator;
 
 #[derive(Parser)]
 #[command(about = "A WAHA simulator speaking WAHA's HTTP and webhook contract")]
