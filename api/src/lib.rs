@@ -22,6 +22,7 @@ pub mod sql_guard;
 pub mod temporal;
 pub mod webhooks;
 
+use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,11 +62,11 @@ pub struct ApiSettings {
     /// The secret the worker, the API and the agent service share to authenticate their gRPC
     /// calls (at least 32 characters); required with AGENTS_ADDRESS or MEMORY_ADDRESS.
     #[arg(long, env = "INTERNAL_AUTH_SECRET", hide_env_values = true)]
-    pub internal_auth_secret: Option<String>,
+    pub internal_auth_secret: Option<SecretString>,
     /// HMAC key of access tokens; every replica needs the same. Unset: a random key per process
     /// (tokens die with it).
     #[arg(long, env = "API_TOKEN_SECRET", hide_env_values = true)]
-    pub token_secret: Option<String>,
+    pub token_secret: Option<SecretString>,
     /// Requests per minute per API key or user.
     #[arg(long, env = "API_RATE_LIMIT_PER_MINUTE", default_value_t = 1200)]
     pub rate_limit_per_minute: u32,
@@ -371,7 +372,11 @@ pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
     let reports = db::report_pool(&reports_url, 4)
         .await
         .context("connecting to PostgreSQL for reports as ventros_report")?;
-    let secret = match &settings.token_secret {
+    let secret = match settings
+        .token_secret
+        .as_ref()
+        .map(ExposeSecret::expose_secret)
+    {
         Some(secret) if secret.len() >= 32 => secret.as_bytes().to_vec(),
         Some(_) => anyhow::bail!("API_TOKEN_SECRET must be at least 32 characters"),
         None => {
@@ -406,8 +411,10 @@ pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
         &settings.internal_auth_secret,
         settings.agents_address.is_some() || settings.memory_address.is_some(),
     ) {
-        (Some(secret), _) => ventros_activities::internal_auth::InternalAuth::new(secret)
-            .map_err(anyhow::Error::msg)?,
+        (Some(secret), _) => {
+            ventros_activities::internal_auth::InternalAuth::new(secret.expose_secret())
+                .map_err(anyhow::Error::msg)?
+        }
         (None, true) => anyhow::bail!(
             "INTERNAL_AUTH_SECRET is required with AGENTS_ADDRESS or MEMORY_ADDRESS (at least 32 characters, shared with the worker and the agent service)"
         ),
@@ -446,4 +453,31 @@ pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
     .with_graceful_shutdown(ventros_activities::telemetry::stop_signal())
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::ApiSettings;
+
+    #[test]
+    fn secrets_in_the_settings_never_reach_debug_output() {
+        let token = "token-secret-0123456789abcdef0123456789";
+        let internal = "internal-secret-0123456789abcdef012345";
+        let settings = ApiSettings::try_parse_from([
+            "ventros-api",
+            "--token-secret",
+            token,
+            "--internal-auth-secret",
+            internal,
+        ])
+        .expect("settings parse");
+        let shown = format!("{settings:?}");
+        assert!(
+            !shown.contains(token) && !shown.contains(internal),
+            "{shown}"
+        );
+        assert!(shown.contains("REDACTED"), "{shown}");
+    }
 }

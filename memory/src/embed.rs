@@ -4,6 +4,7 @@
 //! The model id doubles as the name of the embedding space in PostgreSQL (`embedding_spaces`), so
 //! vectors from two models are never compared: switching models re-embeds through a workflow.
 
+use secrecy::{ExposeSecret, SecretString};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -190,7 +191,7 @@ impl Embedder for Arc<LocalEmbedder> {
 pub struct OpenAiEmbedder {
     http: reqwest::Client,
     base_url: String,
-    api_key: Option<String>,
+    api_key: Option<SecretString>,
     model_name: String,
     model: String,
     dimensions: usize,
@@ -212,7 +213,7 @@ impl OpenAiEmbedder {
     /// another size is an error, never silently stored.
     pub fn new(
         base_url: &str,
-        api_key: Option<String>,
+        api_key: Option<SecretString>,
         model_name: &str,
         dimensions: usize,
     ) -> Result<Self, EmbedError> {
@@ -267,7 +268,7 @@ impl Embedder for OpenAiEmbedder {
                 .post(format!("{}/embeddings", self.base_url))
                 .json(&serde_json::json!({"model": self.model_name, "input": chunk, "encoding_format": "float"}));
             if let Some(key) = &self.api_key {
-                request = request.bearer_auth(key);
+                request = request.bearer_auth(key.expose_secret());
             }
             let response = request
                 .send()
@@ -337,7 +338,7 @@ pub struct EmbeddingSettings {
     #[arg(long, env = "EMBEDDING_DIMENSIONS", default_value_t = 1536)]
     pub embedding_dimensions: usize,
     #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
-    pub openai_api_key: Option<String>,
+    pub openai_api_key: Option<SecretString>,
 }
 
 impl EmbeddingSettings {
