@@ -7,6 +7,7 @@
 //! the live feed; events are deduplicated by id across the two. A socket that falls behind, or a
 //! listener that lost its connection, catches up the same way.
 
+use backon::{ExponentialBuilder, Retryable};
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,18 +79,20 @@ impl Hub {
             sender: sender.clone(),
         };
         tokio::spawn(async move {
-            let mut delay = Duration::from_millis(200);
-            loop {
-                match listen(&pool, &sender).await {
-                    Ok(()) => return,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "realtime listener lost its connection; reconnecting");
-                        let _ = sender.send(Feed::Resync);
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(Duration::from_secs(5));
-                    }
-                }
-            }
+            // Reconnects for as long as the process lives; subscribers resync after each loss.
+            let _ = (|| listen(&pool, &sender))
+                .retry(
+                    ExponentialBuilder::default()
+                        .with_min_delay(Duration::from_millis(200))
+                        .with_max_delay(Duration::from_secs(5))
+                        .with_jitter()
+                        .without_max_times(),
+                )
+                .notify(|err, _| {
+                    tracing::warn!(error = %err, "realtime listener lost its connection; reconnecting");
+                    let _ = sender.send(Feed::Resync);
+                })
+                .await;
         });
         hub
     }

@@ -1,6 +1,7 @@
 //! The API's Temporal client, connected in the background so the API starts (and answers 503 on
 //! the paths that need Temporal) even while the Temporal server is down or still starting.
 
+use backon::{ExponentialBuilder, Retryable};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,30 +30,31 @@ impl TemporalHandle {
                     return;
                 }
             };
-            let mut delay = Duration::from_millis(200);
-            loop {
+            let connect = || async {
                 let options = ConnectionOptions::new(url.clone())
                     .identity(format!("ventros-api@{}", std::process::id()))
                     .connect_timeout(Duration::from_secs(3))
                     .build();
-                match Connection::connect(options).await {
-                    Ok(connection) => {
-                        match Client::new(connection, ClientOptions::new(namespace.clone()).build())
-                        {
-                            Ok(client) => {
-                                *slot.write().await = Some(client);
-                                tracing::info!("connected to Temporal");
-                                return;
-                            }
-                            Err(err) => {
-                                tracing::error!(error = %err, "building the Temporal client failed");
-                            }
-                        }
-                    }
-                    Err(err) => tracing::warn!(error = %err, "Temporal not reachable; retrying"),
-                }
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
+                let connection = Connection::connect(options).await?;
+                Ok::<_, anyhow::Error>(Client::new(
+                    connection,
+                    ClientOptions::new(namespace.clone()).build(),
+                )?)
+            };
+            // Until it answers, however long: the API serves everything else meanwhile.
+            let client = connect
+                .retry(
+                    ExponentialBuilder::default()
+                        .with_min_delay(Duration::from_millis(200))
+                        .with_max_delay(Duration::from_secs(5))
+                        .with_jitter()
+                        .without_max_times(),
+                )
+                .notify(|err, _| tracing::warn!(error = %err, "Temporal not reachable; retrying"))
+                .await;
+            if let Ok(client) = client {
+                *slot.write().await = Some(client);
+                tracing::info!("connected to Temporal");
             }
         });
         handle

@@ -4,6 +4,7 @@
 //! memory feed → MemoryIngestion, the webhook fan-out → WebhookDelivery). Any number of workers
 //! may run against the same Temporal cluster and database; nothing here assumes it is alone.
 
+use backon::{ConstantBuilder, Retryable};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -116,26 +117,27 @@ pub async fn connect_temporal(
     let url: temporalio_client::Url = address
         .parse()
         .with_context(|| format!("TEMPORAL_ADDRESS {address} is not a URL"))?;
-    let deadline = tokio::time::Instant::now() + patience;
-    loop {
+    let connect = || async {
         let options = ConnectionOptions::new(url.clone())
             .identity(format!("ventros-worker@{}", std::process::id()))
             .connect_timeout(Duration::from_secs(3))
             .build();
-        match Connection::connect(options).await {
-            Ok(connection) => {
-                return Ok(Client::new(
-                    connection,
-                    ClientOptions::new(namespace).build(),
-                )?);
-            }
-            Err(err) if tokio::time::Instant::now() < deadline => {
-                tracing::warn!(error = %err, "Temporal not reachable yet; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(err) => return Err(err).context("connecting to Temporal"),
-        }
-    }
+        Connection::connect(options).await
+    };
+    let connection = connect
+        .retry(
+            // Every half second for up to `patience`.
+            ConstantBuilder::default()
+                .with_delay(Duration::from_millis(500))
+                .with_max_times((patience.as_millis() / 500).max(1) as usize),
+        )
+        .notify(|err, _| tracing::warn!(error = %err, "Temporal not reachable yet; retrying"))
+        .await
+        .context("connecting to Temporal")?;
+    Ok(Client::new(
+        connection,
+        ClientOptions::new(namespace).build(),
+    )?)
 }
 
 /// The webhook fan-out loop (outbox → deliveries → WebhookDelivery workflows); every few hundred
