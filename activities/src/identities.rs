@@ -89,11 +89,11 @@ async fn identity_address(
     tenant_id: Uuid,
     identity_id: Uuid,
 ) -> Result<String, StoreError> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "SELECT external_id FROM contact_identities WHERE id = $1 AND tenant_id = $2",
+        identity_id,
+        tenant_id,
     )
-    .bind(identity_id)
-    .bind(tenant_id)
     .fetch_optional(pool)
     .await?
     .ok_or_else(|| StoreError::Invalid(format!("identity {identity_id} does not exist")))
@@ -115,28 +115,30 @@ pub async fn link(
         ChatKind::Other => return Ok(LinkIdentityOutput::default()),
     };
     let mut tx = pool.begin().await?;
-    let (contact_id, kind): (Uuid, String) =
-        sqlx::query_as("SELECT contact_id, kind FROM contact_identities WHERE id = $1 AND tenant_id = $2 AND channel_id = $3 FOR UPDATE")
-            .bind(identity_id)
-            .bind(tenant_id)
-            .bind(channel_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::Invalid(format!("identity {identity_id} does not exist")))?;
-    if kind == alternate_kind {
+    let identity = sqlx::query!(
+        "SELECT contact_id, kind FROM contact_identities WHERE id = $1 AND tenant_id = $2 AND channel_id = $3 FOR UPDATE",
+        identity_id,
+        tenant_id,
+        channel_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| StoreError::Invalid(format!("identity {identity_id} does not exist")))?;
+    let contact_id = identity.contact_id;
+    if identity.kind == alternate_kind {
         // Two phone numbers (or two hidden ids) are never the same address.
         return Ok(LinkIdentityOutput::default());
     }
-    let added: Option<Uuid> = sqlx::query_scalar(
+    let added = sqlx::query_scalar!(
         "INSERT INTO contact_identities (id, tenant_id, contact_id, channel_id, kind, external_id) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id",
+        Uuid::now_v7(),
+        tenant_id,
+        contact_id,
+        channel_id,
+        alternate_kind,
+        &alternate,
     )
-    .bind(Uuid::now_v7())
-    .bind(tenant_id)
-    .bind(contact_id)
-    .bind(channel_id)
-    .bind(alternate_kind)
-    .bind(&alternate)
     .fetch_optional(&mut *tx)
     .await?;
     if added.is_some() {
@@ -146,11 +148,11 @@ pub async fn link(
             merge: None,
         });
     }
-    let other: Uuid = sqlx::query_scalar(
+    let other = sqlx::query_scalar!(
         "SELECT contact_id FROM contact_identities WHERE channel_id = $1 AND external_id = $2",
+        channel_id,
+        &alternate,
     )
-    .bind(channel_id)
-    .bind(&alternate)
     .fetch_one(&mut *tx)
     .await?;
     if other == contact_id {
@@ -173,43 +175,43 @@ async fn record_merge(
     b: Uuid,
 ) -> Result<Option<ContactMergeInput>, StoreError> {
     // Lock both in one order so two chats linking the same pair cannot deadlock.
-    let live: Vec<(Uuid, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+    let live = sqlx::query!(
         "SELECT id, created_at FROM contacts WHERE tenant_id = $1 AND id = ANY($2) AND merged_into IS NULL ORDER BY id FOR UPDATE",
+        tenant_id,
+        &[a, b][..],
     )
-    .bind(tenant_id)
-    .bind([a, b])
     .fetch_all(&mut **tx)
     .await?;
-    if live.len() != 2 {
+    let [first, second] = live.as_slice() else {
         return Ok(None);
-    }
-    let (target, source) = if (live[0].1, live[0].0) <= (live[1].1, live[1].0) {
-        (live[0].0, live[1].0)
-    } else {
-        (live[1].0, live[0].0)
     };
-    let running: Option<(Uuid, Uuid, Uuid)> = sqlx::query_as(
+    let (target, source) = if (first.created_at, first.id) <= (second.created_at, second.id) {
+        (first.id, second.id)
+    } else {
+        (second.id, first.id)
+    };
+    let running = sqlx::query!(
         "SELECT id, source_contact_id, target_contact_id FROM contact_merges
           WHERE tenant_id = $1 AND status = 'running' AND (source_contact_id = ANY($2) OR target_contact_id = ANY($2)) LIMIT 1",
+        tenant_id,
+        &[source, target][..],
     )
-    .bind(tenant_id)
-    .bind([source, target])
     .fetch_optional(&mut **tx)
     .await?;
     let merge_id = match running {
-        Some((id, s, t)) if s == source && t == target => id,
+        Some(m) if m.source_contact_id == source && m.target_contact_id == target => m.id,
         Some(_) => return Ok(None),
         None => {
             let id = Uuid::now_v7();
-            sqlx::query(
+            sqlx::query!(
                 "INSERT INTO contact_merges (id, tenant_id, source_contact_id, target_contact_id, workflow_id, requested_by) VALUES ($1, $2, $3, $4, $5, $6)",
+                id,
+                tenant_id,
+                source,
+                target,
+                ids::contact_merge_workflow_id(tenant_id, id),
+                LINKED_BY,
             )
-            .bind(id)
-            .bind(tenant_id)
-            .bind(source)
-            .bind(target)
-            .bind(ids::contact_merge_workflow_id(tenant_id, id))
-            .bind(LINKED_BY)
             .execute(&mut **tx)
             .await?;
             id
