@@ -100,6 +100,8 @@ async def serve(bind: str, ready: asyncio.Event | None = None, stop: asyncio.Eve
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
+        # Not a placeholder: signal handlers exist only on the main thread of a Unix event loop
+        # (the tests run the server in a thread); there, stopping is left to `stop`.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     await stop.wait()
