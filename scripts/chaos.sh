@@ -20,8 +20,10 @@ ensure_venv >/dev/null
 
 DATA=$(mktemp -d "${TMPDIR:-/tmp}/ventros-chaos.XXXXXX")
 export VENTROS_DATA=$DATA
+TAKEN=()
 for port in PG_PORT TEMPORAL_PORT TEMPORAL_UI_PORT API_PORT WAHA_SIM_PORT META_SIM_PORT MCP_PORT AGENTS_PORT MEMORY_PORT; do
-  export "VENTROS_$port=$(free_port)"
+  TAKEN+=("$(free_port "${TAKEN[@]}")")
+  export "VENTROS_$port=${TAKEN[-1]}"
 done
 unset DATABASE_URL TEMPORAL_ADDRESS
 # The sweeper re-drives stranded inbox rows quickly, so the soak can see it finish.

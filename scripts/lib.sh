@@ -32,9 +32,29 @@ ensure_venv() {
   fi
 }
 
-# A free TCP port on loopback.
+# free_port [TAKEN...]: a free TCP port on loopback for a server started later, none of TAKEN.
+# It comes from 10000-19999, below the kernel's ephemeral range (32768-60999), so an outgoing
+# connection cannot be handed it between now and the server's bind (or a restart's rebind, as
+# in the chaos soak). The Rust tests reserve theirs from 20000-31999, so the two never meet.
 free_port() {
-  "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  "$VENV/bin/python" - "$@" <<'PY'
+import random, socket, sys
+taken = {int(p) for p in sys.argv[1:]}
+for port in random.sample(range(10000, 20000), 10000):
+    if port in taken:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    sys.exit("no free port between 10000 and 19999")
+PY
 }
 
 # wait_for_http URL SECONDS: until the URL answers 2xx.

@@ -45,8 +45,8 @@ cleanup() {
 trap cleanup EXIT
 
 PG_PORT=$(free_port)
-T_PORT=$(free_port)
-T_UI_PORT=$(free_port)
+T_PORT=$(free_port "$PG_PORT")
+T_UI_PORT=$(free_port "$PG_PORT" "$T_PORT")
 log "starting PostgreSQL (port $PG_PORT) and the Temporal dev server (port $T_PORT)"
 "$VENV/bin/python" scripts/pg.py start "$WORK/pg" "$PG_PORT" --fast
 TEMPORAL_PID=$(start_temporal "$T_PORT" "$T_UI_PORT" "$WORK/temporal.log")

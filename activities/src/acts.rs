@@ -16,9 +16,9 @@ use ventros_workflows::contract::{activities as defs, names, *};
 use std::time::{Duration, Instant};
 
 use crate::agents::{AgentApi, AgentError};
-use crate::channel::CampaignPacing;
-use crate::provider::{Channels, Outgoing, ProviderError};
 use crate::store::{self, AgentAnswer, StoreError};
+use ventros_channels::channel::CampaignPacing;
+use ventros_channels::provider::{Channels, Outgoing, ProviderError};
 
 /// How long one agent call may take; Temporal retries it a few times on top.
 const AGENT_DEADLINE: Duration = Duration::from_secs(8);
@@ -65,6 +65,7 @@ fn permanent_send_failure(reason: String) -> ActivityError {
 #[activities]
 impl ConversationActivities {
     #[activity(definition = defs::PersistInbound)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn persist_inbound(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -84,6 +85,7 @@ impl ConversationActivities {
     }
 
     #[activity(definition = defs::PlanAutoReply)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn plan_auto_reply(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -95,6 +97,7 @@ impl ConversationActivities {
     }
 
     #[activity(definition = defs::SetAssignment)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn set_assignment(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -114,6 +117,7 @@ impl ConversationActivities {
 
     /// Seen ticks and the typing indicator, where the channel has them.
     #[activity(definition = defs::AgentPresence)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn agent_presence(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -147,6 +151,7 @@ impl ConversationActivities {
     /// Asks the agent service to answer the burst and stores the answer. A retry after the answer
     /// was stored returns it without asking again.
     #[activity(definition = defs::AgentExecute)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn agent_execute(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -233,6 +238,7 @@ impl ConversationActivities {
     }
 
     #[activity(definition = defs::AgentApplyActions)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn agent_apply_actions(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -244,6 +250,7 @@ impl ConversationActivities {
     }
 
     #[activity(definition = defs::CloseSession)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn close_session(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -258,6 +265,7 @@ impl ConversationActivities {
     /// again, and a retry after an attempt that may have reached the provider asks the channel
     /// adapter to recognise it first (neither WAHA nor Meta has an idempotency key).
     #[activity(definition = defs::SendOutbound)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn send_outbound(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -353,6 +361,7 @@ impl ConversationActivities {
     }
 
     #[activity(definition = defs::ComposeOperatorMessage)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn compose_operator_message(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -364,6 +373,7 @@ impl ConversationActivities {
     }
 
     #[activity(definition = defs::RecordStatus)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn record_status(
         self: Arc<Self>,
         _ctx: ActivityContext,

@@ -30,9 +30,9 @@ use ventros_workflows::contract::{activities as defs, ids, names, *};
 
 use crate::acts::store_failure;
 use crate::agents::{AgentApi, AgentError};
-use crate::meta::{MetaPlatform, messaging_type};
 use crate::segments::{self, SegmentFilter};
 use crate::store::{StoreError, append_outbox};
+use ventros_channels::meta::{MetaPlatform, messaging_type};
 
 /// How long one personalisation call may take.
 const AGENT_DEADLINE: Duration = Duration::from_secs(10);
@@ -532,6 +532,7 @@ fn agent_failure(err: AgentError) -> ActivityError {
 #[activities]
 impl CampaignActivities {
     #[activity(definition = defs::CampaignBeginRun)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn begin_run(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -543,6 +544,7 @@ impl CampaignActivities {
     }
 
     #[activity(definition = defs::CampaignResolvePage)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn resolve_page(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -554,6 +556,7 @@ impl CampaignActivities {
     }
 
     #[activity(definition = defs::CampaignApplyControl)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&ctx), activity.type = ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn apply_control(
         self: Arc<Self>,
         ctx: ActivityContext,
@@ -610,6 +613,7 @@ impl CampaignActivities {
     }
 
     #[activity(definition = defs::CampaignOutstanding)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn outstanding(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -627,6 +631,7 @@ impl CampaignActivities {
     }
 
     #[activity(definition = defs::CampaignFinishRun)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn finish_run(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -636,6 +641,7 @@ impl CampaignActivities {
     }
 
     #[activity(definition = defs::CampaignPrepareRecipient)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn prepare_recipient(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -645,6 +651,7 @@ impl CampaignActivities {
     }
 
     #[activity(definition = defs::CampaignSkipRecipient)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn skip_recipient(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -668,6 +675,7 @@ impl CampaignActivities {
     }
 
     #[activity(definition = defs::CampaignClaimSend)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn claim_send(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -677,6 +685,7 @@ impl CampaignActivities {
     }
 
     #[activity(definition = defs::CampaignRecordReply)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn record_reply(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -688,6 +697,7 @@ impl CampaignActivities {
     }
 
     #[activity(definition = defs::CampaignCloseRecipient)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn close_recipient(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -1323,14 +1333,14 @@ async fn channel_pacing(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     tenant_id: Uuid,
     channel_id: Uuid,
-) -> Result<Option<crate::channel::CampaignPacing>, StoreError> {
+) -> Result<Option<ventros_channels::channel::CampaignPacing>, StoreError> {
     let (kind, settings): (String, serde_json::Value) =
         sqlx::query_as("SELECT kind, settings FROM channels WHERE id = $1 AND tenant_id = $2")
             .bind(channel_id)
             .bind(tenant_id)
             .fetch_one(&mut **tx)
             .await?;
-    let settings: crate::channel::ChannelSettings = serde_json::from_value(settings)
+    let settings: ventros_channels::channel::ChannelSettings = serde_json::from_value(settings)
         .map_err(|e| StoreError::Invalid(format!("channel settings: {e}")))?;
     Ok(settings.campaign_pacing_for(&kind))
 }

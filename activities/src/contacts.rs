@@ -30,6 +30,7 @@ impl ContactActivities {
 #[activities]
 impl ContactActivities {
     #[activity(definition = defs::ContactMergeStep)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn merge_step(
         self: Arc<Self>,
         _ctx: ActivityContext,

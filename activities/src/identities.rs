@@ -15,9 +15,9 @@ use ventros_workflows::contract::{
 };
 
 use crate::acts::store_failure;
-use crate::provider::ProviderConfig;
 use crate::store::{self, StoreError};
-use crate::waha::{ChatKind, WahaApi, classify_chat_id};
+use ventros_channels::provider::ProviderConfig;
+use ventros_channels::waha::{ChatKind, WahaApi, classify_chat_id};
 
 /// Who a merge started by linking is attributed to (`contact_merges.requested_by`).
 const LINKED_BY: &str = "system:whatsapp-identity";
@@ -36,6 +36,7 @@ impl IdentityActivities {
 #[activities]
 impl IdentityActivities {
     #[activity(definition = defs::LinkIdentity)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn link_identity(
         self: Arc<Self>,
         _ctx: ActivityContext,

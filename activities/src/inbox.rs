@@ -22,7 +22,7 @@ use ventros_workflows::{
     CHANNEL_ID_ATTRIBUTE, Conversation, ConversationInput, InboundSignal, TENANT_ID_ATTRIBUTE, ids,
 };
 
-use crate::provider::normalise_inbound;
+use ventros_channels::provider::normalise_inbound;
 
 /// Signals-with-start the chat's Conversation with one stored inbound message.
 pub async fn signal_conversation(
@@ -82,6 +82,7 @@ fn retryable(err: impl std::fmt::Display) -> ActivityError {
 #[activities]
 impl InboxActivities {
     #[activity(definition = defs::SweepInbox)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn sweep_inbox(
         self: Arc<Self>,
         _ctx: ActivityContext,

@@ -23,8 +23,8 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use uuid::Uuid;
 use ventros_workflows::WebhookDelivery;
 
-use crate::net_guard::NetPolicy;
-pub use crate::net_guard::is_public;
+use ventros_channels::net_guard::NetPolicy;
+pub use ventros_channels::net_guard::is_public;
 use ventros_workflows::contract::{
     WebhookAttemptInput, WebhookDeliveryInput, activities as defs, ids,
 };
@@ -250,6 +250,7 @@ impl WebhookActivities {
     /// One attempt. The attempt is recorded (count, status code or error) whatever its outcome,
     /// so the API shows progress while Temporal waits to retry.
     #[activity(definition = defs::WebhookDeliver)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn deliver(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -361,6 +362,7 @@ impl WebhookActivities {
     }
 
     #[activity(definition = defs::WebhookGiveUp)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
     pub async fn give_up(
         self: Arc<Self>,
         _ctx: ActivityContext,

@@ -21,7 +21,7 @@ pub struct ConnectionSettings {
     pub task_queue: String,
 }
 
-/// Where tenant-given addresses may point (see [`crate::net_guard`]); the API checks them when a
+/// Where tenant-given addresses may point (see [`ventros_channels::net_guard`]); the API checks them when a
 /// channel or webhook subscription is stored, the worker again at every call.
 #[derive(Debug, Clone, clap::Args)]
 pub struct NetworkSettings {
@@ -40,14 +40,14 @@ pub struct NetworkSettings {
 }
 
 impl NetworkSettings {
-    pub fn provider_policy(&self) -> crate::net_guard::NetPolicy {
-        crate::net_guard::NetPolicy::new(
+    pub fn provider_policy(&self) -> ventros_channels::net_guard::NetPolicy {
+        ventros_channels::net_guard::NetPolicy::new(
             self.provider_allow_private_networks,
             &self.provider_private_hosts,
         )
     }
 
-    pub fn webhook_policy(&self) -> crate::net_guard::NetPolicy {
-        crate::net_guard::NetPolicy::new(self.webhook_allow_private_networks, &[])
+    pub fn webhook_policy(&self) -> ventros_channels::net_guard::NetPolicy {
+        ventros_channels::net_guard::NetPolicy::new(self.webhook_allow_private_networks, &[])
     }
 }

@@ -14,8 +14,8 @@ use ventros_workflows::{
     PlanAutoReplyOutput, PlannedReply,
 };
 
-use crate::channel::{AutoReply, ChannelSettings, choose_auto_reply};
-use crate::provider::{ProviderConfig, normalise_inbound};
+use ventros_channels::channel::{AutoReply, ChannelSettings, choose_auto_reply};
+use ventros_channels::provider::{ProviderConfig, normalise_inbound};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -130,7 +130,7 @@ pub async fn persist_inbound(
             .settings
             .ai
             .as_ref()
-            .map(super::channel::AiSettings::reply_config),
+            .map(ventros_channels::channel::AiSettings::reply_config),
         campaign_replies: Vec::new(),
         identity_hint: None,
     };

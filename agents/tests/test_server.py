@@ -2,6 +2,7 @@
 streaming and graceful shutdown."""
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -26,10 +27,19 @@ def creds(tenant="t", contact=None, auth=AUTH):
     return (("authorization", "Bearer " + auth.mint(tenant, contact or None)),)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port() -> int:
+    """A free port for the server process, from below the kernel's ephemeral range (32768+).
+
+    A port from bind(0) may be handed to an outgoing connection before the child binds it.
+    """
+    for port in random.sample(range(10000, 20000), 10000):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 10000 and 19999")
 
 
 @pytest.fixture(scope="module")

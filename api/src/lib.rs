@@ -112,9 +112,9 @@ pub struct ApiConfig {
     /// The built web app to serve at `/` (its `index.html` answers every path it routes itself).
     pub web_dir: Option<std::path::PathBuf>,
     /// Where channels' WAHA and Graph base URLs may point.
-    pub provider_network: ventros_activities::net_guard::NetPolicy,
+    pub provider_network: ventros_channels::net_guard::NetPolicy,
     /// Where outbound webhook receivers may be.
-    pub webhook_network: ventros_activities::net_guard::NetPolicy,
+    pub webhook_network: ventros_channels::net_guard::NetPolicy,
     /// Proxies trusted to name the client in `X-Forwarded-For`.
     pub trusted_proxies: Vec<std::net::IpAddr>,
 }
@@ -134,8 +134,8 @@ impl ApiConfig {
             cors_origins: Vec::new(),
             temporal_namespace: "default".into(),
             web_dir: None,
-            provider_network: ventros_activities::net_guard::NetPolicy::public_only(),
-            webhook_network: ventros_activities::net_guard::NetPolicy::public_only(),
+            provider_network: ventros_channels::net_guard::NetPolicy::public_only(),
+            webhook_network: ventros_channels::net_guard::NetPolicy::public_only(),
             trusted_proxies: Vec::new(),
             temporal_ui_url: "http://127.0.0.1:8233".into(),
             stream_reauthenticate_every: Duration::from_secs(60),
@@ -183,7 +183,7 @@ pub struct AppState {
     pub key_usage: auth::KeyUsage,
     pub realtime: realtime::Hub,
     /// For the channel session status route.
-    pub waha: Arc<dyn ventros_activities::waha::WahaApi>,
+    pub waha: Arc<dyn ventros_channels::waha::WahaApi>,
 }
 
 impl AppState {
@@ -204,7 +204,7 @@ impl AppState {
             sessions: auth::SessionCache::default(),
             key_usage: auth::KeyUsage::default(),
             realtime: realtime::Hub::start(pool.clone()),
-            waha: Arc::new(ventros_activities::waha::HttpWahaClient::with_policy(
+            waha: Arc::new(ventros_channels::waha::HttpWahaClient::with_policy(
                 config.provider_network.clone(),
             )),
             reports: routes::reports::ReportRunner::new(reports),

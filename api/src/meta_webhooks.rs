@@ -27,10 +27,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
-use ventros_activities::meta::{
+use ventros_channels::meta::{
     HEADER_SIGNATURE, MetaConfig, MetaEvent, MetaPlatform, parse_webhook, verify_signature,
 };
-use ventros_activities::provider::ProviderConfig;
+use ventros_channels::provider::ProviderConfig;
 use ventros_domain::EventType;
 use ventros_workflows::{DeliveryStatus, InboundSignal};
 
@@ -240,7 +240,7 @@ pub async fn meta_webhook(
 fn from_millis(ms: i64) -> Option<DateTime<Utc>> {
     Utc.timestamp_millis_opt(ms)
         .single()
-        .map(|t| ventros_activities::provider::provider_time(Some(t)))
+        .map(|t| ventros_channels::provider::provider_time(Some(t)))
 }
 
 /// Our own message coming back. Records the send when the echo beats the Send API's answer (or

@@ -21,9 +21,9 @@ use serde_json::{Value, json};
 use temporalio_client::WorkflowSignalOptions;
 use temporalio_client::errors::WorkflowInteractionError;
 use uuid::Uuid;
-use ventros_activities::channel::WahaConfig;
-use ventros_activities::provider::ProviderConfig;
-use ventros_activities::waha::{
+use ventros_channels::channel::WahaConfig;
+use ventros_channels::provider::ProviderConfig;
+use ventros_channels::waha::{
     AckPayload, ChatKind, HEADER_HMAC, MessagePayload, SESSION_STATUSES, SessionStatusPayload,
     WebhookEnvelope, classify_chat_id, verify_signature,
 };
@@ -372,7 +372,7 @@ async fn on_session_status(
             payload.status
         )));
     }
-    let at: DateTime<Utc> = ventros_activities::provider::provider_time(
+    let at: DateTime<Utc> = ventros_channels::provider::provider_time(
         envelope
             .timestamp
             .and_then(|ms| Utc.timestamp_millis_opt(ms).single()),

@@ -69,6 +69,7 @@ fn memory_failure(err: MemoryError) -> ActivityError {
 #[activities]
 impl MemoryActivities {
     #[activity(definition = defs::MemoryIngestEvent)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = ventros_activities::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = ventros_activities::telemetry::tenant_of(&input)))]
     pub async fn ingest_event(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -103,6 +104,7 @@ impl MemoryActivities {
     }
 
     #[activity(definition = defs::MemoryReembedBatch)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = ventros_activities::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = ventros_activities::telemetry::tenant_of(&input)))]
     pub async fn reembed_batch(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -123,6 +125,7 @@ impl MemoryActivities {
     }
 
     #[activity(definition = defs::MemoryActivateSpace)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = ventros_activities::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = ventros_activities::telemetry::tenant_of(&model)))]
     pub async fn activate_space(
         self: Arc<Self>,
         _ctx: ActivityContext,

@@ -27,7 +27,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use ventros_activities::meta::{
+use ventros_channels::meta::{
     HEADER_SIGNATURE, HUMAN_AGENT_WINDOW, MetaPlatform, STANDARD_WINDOW, sign_body, to_escaped_json,
 };
 

@@ -17,11 +17,11 @@ use ventros_activities::ConversationActivities;
 use ventros_activities::agents::{AgentApi, GrpcAgentClient};
 use ventros_activities::identities::IdentityActivities;
 use ventros_activities::inbox::InboxActivities;
-use ventros_activities::meta::HttpGraphClient;
 use ventros_activities::outbound_webhooks::{RetrySchedule, fanout_once, start_pending};
-use ventros_activities::provider::Channels;
-use ventros_activities::waha::HttpWahaClient;
 use ventros_activities::{CampaignActivities, ContactActivities, WebhookActivities};
+use ventros_channels::meta::HttpGraphClient;
+use ventros_channels::provider::Channels;
+use ventros_channels::waha::HttpWahaClient;
 use ventros_memory::embed::EmbeddingSettings;
 use ventros_memory::engine::{FactExtractor, SpaceStatus, Weights};
 use ventros_memory::ingest::{MemoryActivities, run_feed};
@@ -360,7 +360,7 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         settings.campaign_page_size,
         settings.campaign_max_in_flight,
     );
-    let waha: Arc<dyn ventros_activities::waha::WahaApi> = Arc::new(HttpWahaClient::with_policy(
+    let waha: Arc<dyn ventros_channels::waha::WahaApi> = Arc::new(HttpWahaClient::with_policy(
         settings.network.provider_policy(),
     ));
     let identities = IdentityActivities::new(pool.clone(), waha.clone());

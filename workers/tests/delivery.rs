@@ -299,7 +299,7 @@ async fn a_stored_webhook_whose_hand_over_failed_is_re_driven_once_by_the_sweepe
         .header("Content-Type", "application/json")
         .header(
             "X-Webhook-Hmac",
-            ventros_activities::waha::sign_body(support::HMAC_KEY, &body),
+            ventros_channels::waha::sign_body(support::HMAC_KEY, &body),
         )
         .header("X-Webhook-Hmac-Algorithm", "sha512")
         .body(body)

@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{HMAC_KEY, TestApp, eventually};
-use ventros_activities::waha::sign_body;
+use ventros_channels::waha::sign_body;
 use ventros_simulators::waha::Faults;
 
 const WAIT: Duration = Duration::from_secs(60);

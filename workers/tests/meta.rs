@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use support::{TestApp, eventually};
 use tokio::net::TcpListener;
 use uuid::Uuid;
-use ventros_activities::meta::{MetaPlatform, sign_body, to_escaped_json};
+use ventros_channels::meta::{MetaPlatform, sign_body, to_escaped_json};
 use ventros_simulators::meta::{MetaFaults, MetaSimulator, SimPage};
 
 const WAIT: Duration = Duration::from_secs(60);

@@ -449,9 +449,9 @@ async fn recorder(answer: axum::http::Response<axum::body::Body>) -> (String, Se
 
 #[tokio::test]
 async fn channel_and_webhook_addresses_cannot_reach_internal_services() {
-    use ventros_activities::channel::WahaConfig;
-    use ventros_activities::net_guard::NetPolicy;
-    use ventros_activities::waha::{HttpWahaClient, WahaApi, WahaError};
+    use ventros_channels::channel::WahaConfig;
+    use ventros_channels::net_guard::NetPolicy;
+    use ventros_channels::waha::{HttpWahaClient, WahaApi, WahaError};
 
     let app = TestApp::spawn(json!({})).await;
     // An API with the production policy (public addresses only) over the same database.
@@ -646,7 +646,7 @@ async fn waha_webhooks_must_be_signed_and_cannot_date_themselves_in_the_future()
         serde_json::to_vec(&json!({"event": "session.status", "session": "default", "timestamp": at_ms, "payload": {"status": status}})).unwrap()
     };
     let future = status_event("STOPPED", 253_402_300_799_000);
-    let signature = ventros_activities::waha::sign_body(support::HMAC_KEY, &future);
+    let signature = ventros_channels::waha::sign_body(support::HMAC_KEY, &future);
     let (status, body, _) = app
         .raw_webhook(&app.channel_id.to_string(), future, Some(signature))
         .await;
@@ -655,7 +655,7 @@ async fn waha_webhooks_must_be_signed_and_cannot_date_themselves_in_the_future()
         "WORKING",
         chrono::Utc::now().timestamp_millis() + 10 * 60 * 1000,
     );
-    let signature = ventros_activities::waha::sign_body(support::HMAC_KEY, &now);
+    let signature = ventros_channels::waha::sign_body(support::HMAC_KEY, &now);
     let (status, body, _) = app
         .raw_webhook(&app.channel_id.to_string(), now, Some(signature))
         .await;

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use utoipa::ToSchema;
 use uuid::Uuid;
-use ventros_activities::channel::ChannelSettings;
-use ventros_activities::provider::ProviderConfig;
+use ventros_channels::channel::ChannelSettings;
+use ventros_channels::provider::ProviderConfig;
 
 use super::required_text;
 use crate::auth::{AsAdmin, Authorized, Principal};
@@ -86,9 +86,9 @@ fn view(state: &AppState, row: &sqlx::postgres::PgRow) -> Result<Value, ApiError
                 "url": format!("{}/webhooks/meta/{id}", state.config.public_base_url),
                 "object": platform.webhook_object(),
                 "fields": match platform {
-                    ventros_activities::meta::MetaPlatform::Messenger =>
+                    ventros_channels::meta::MetaPlatform::Messenger =>
                         json!(["messages", "messaging_postbacks", "message_deliveries", "message_reads", "message_echoes", "message_reactions"]),
-                    ventros_activities::meta::MetaPlatform::Instagram =>
+                    ventros_channels::meta::MetaPlatform::Instagram =>
                         json!(["messages", "messaging_postbacks", "messaging_seen", "message_reactions"]),
                 },
                 "signature": "X-Hub-Signature-256",

@@ -13,7 +13,7 @@ use temporalio_client::{WorkflowIdConflictPolicy, WorkflowStartOptions};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use ventros_activities::store::append_outbox;
-use ventros_activities::waha::{ChatKind, classify_chat_id};
+use ventros_channels::waha::{ChatKind, classify_chat_id};
 use ventros_domain::EventType;
 use ventros_workflows::{ContactMerge, ContactMergeInput, ids};
 

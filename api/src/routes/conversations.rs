@@ -17,7 +17,7 @@ use temporalio_client::{
 };
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use ventros_activities::meta::{MetaPlatform, messaging_type};
+use ventros_channels::meta::{MetaPlatform, messaging_type};
 use ventros_workflows::{
     Conversation, ConversationState, OutboundInput, OutboundMessage, TakeoverRequest, ids,
 };

@@ -91,13 +91,45 @@ where
     }
 }
 
-/// A free TCP port on loopback.
+/// A TCP port on loopback for a child process to bind later, reserved for this test process.
+///
+/// Binding port 0 and closing it is racy: between the close and the child's bind the kernel
+/// may hand the same port to anything asking for an ephemeral port (every outgoing connection
+/// does) or to another test process, and the child then fails with "address in use". So the
+/// port comes from below the kernel's ephemeral range (32768–60999 on Linux), where nothing is
+/// assigned implicitly, and an advisory lock on a file named after it keeps the other test
+/// processes of the run off it until this process exits (the kernel drops the lock then).
 pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    use std::fs::{File, OpenOptions};
+    use std::sync::Mutex;
+
+    const FIRST: u16 = 20_000;
+    const COUNT: u16 = 12_000;
+    static HELD: Mutex<Vec<File>> = Mutex::new(Vec::new());
+
+    let dir = std::env::temp_dir().join("ventros-test-ports");
+    std::fs::create_dir_all(&dir).expect("port lock directory");
+    // Start each process somewhere else so that concurrent ones rarely contend.
+    let seed = std::process::id() ^ Uuid::new_v4().as_u128() as u32;
+    for step in 0..COUNT {
+        let port = FIRST + ((seed as u16 % COUNT) + step) % COUNT;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(port.to_string()))
+            .expect("port lock file");
+        if file.try_lock().is_err() {
+            continue;
+        }
+        // Something outside the tests (or a process that holds it without a lock) may use it.
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+            continue;
+        }
+        HELD.lock().expect("port locks").push(file);
+        return port;
+    }
+    panic!("no free port between {FIRST} and {}", FIRST + COUNT)
 }
 
 /// The Python agent service as a child process, calling MemoryService back at `memory_address`.
@@ -241,8 +273,8 @@ pub(crate) async fn spawn_api_with(
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let mut config = ApiConfig::new(task_queue, &base);
     // The tests' simulators and webhook receivers listen on loopback (the local stack's setting).
-    config.provider_network = ventros_activities::net_guard::NetPolicy::private_allowed();
-    config.webhook_network = ventros_activities::net_guard::NetPolicy::private_allowed();
+    config.provider_network = ventros_channels::net_guard::NetPolicy::private_allowed();
+    config.webhook_network = ventros_channels::net_guard::NetPolicy::private_allowed();
     configure(&mut config);
     // The API logs in as its restricted roles, never as the owner that made the database.
     let api_url =

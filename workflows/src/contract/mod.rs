@@ -32,6 +32,66 @@ pub use memory::*;
 pub use outbound::*;
 pub use webhooks::*;
 
+/// The tenant an activity acts for, so that every activity's span carries it (`tenant.id`).
+/// `None` for the few that work across tenants (the inbox sweep, re-embedding).
+pub trait TenantScoped {
+    fn tenant(&self) -> Option<Uuid>;
+}
+
+macro_rules! tenant_scoped {
+    ($($input:ty),* $(,)?) => {
+        $(impl TenantScoped for $input {
+            fn tenant(&self) -> Option<Uuid> {
+                Some(self.tenant_id)
+            }
+        })*
+    };
+}
+
+tenant_scoped!(
+    PersistInboundInput,
+    PlanAutoReplyInput,
+    SetAssignmentInput,
+    AgentPresenceInput,
+    AgentExecuteInput,
+    ApplyActionsInput,
+    CloseSessionInput,
+    LinkIdentityInput,
+    SendOutboundInput,
+    ComposeOperatorInput,
+    RecordStatusInput,
+    WebhookAttemptInput,
+    BeginRunInput,
+    ResolvePageInput,
+    CampaignControlInput,
+    RunRef,
+    FinishRunInput,
+    RecipientAt,
+    SkipRecipientInput,
+    RecordReplyInput,
+    MergeStepInput,
+    IngestEventInput,
+);
+
+impl TenantScoped for InboxSweepInput {
+    fn tenant(&self) -> Option<Uuid> {
+        None
+    }
+}
+
+impl TenantScoped for ReembedBatchInput {
+    fn tenant(&self) -> Option<Uuid> {
+        None
+    }
+}
+
+/// The embedding model name `MemoryActivateSpace` takes: a deployment-wide switch.
+impl TenantScoped for String {
+    fn tenant(&self) -> Option<Uuid> {
+        None
+    }
+}
+
 /// Explicit names. Changing one of these strings renames running work: don't.
 /// `patched` ids: behaviour changes that recorded histories must not see.
 pub mod patches {
