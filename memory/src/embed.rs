@@ -360,20 +360,6 @@ impl EmbeddingSettings {
     }
 }
 
-/// pgvector's text form, `[0.1,0.2,…]`, bound as text and cast in SQL.
-pub fn to_pgvector(v: &[f32]) -> String {
-    let mut s = String::with_capacity(v.len() * 10 + 2);
-    s.push('[');
-    for (i, x) in v.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        s.push_str(&x.to_string());
-    }
-    s.push(']');
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

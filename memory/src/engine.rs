@@ -17,7 +17,9 @@ use uuid::Uuid;
 
 use ventros_proto::v1::AgentExecutionRequest;
 
-use crate::embed::{EmbedError, SharedEmbedder, to_pgvector};
+use pgvector::Vector;
+
+use crate::embed::{EmbedError, SharedEmbedder};
 use crate::extract::{self, Cardinality, Predicate};
 use ventros_activities::agents::AgentApi;
 
@@ -501,9 +503,9 @@ impl MemoryEngine {
         self.embedder.model()
     }
 
-    async fn embed_one(&self, text: &str) -> Result<String, MemoryError> {
-        let vectors = self.embedder.embed(&[text.to_owned()]).await?;
-        Ok(to_pgvector(&vectors[0]))
+    async fn embed_one(&self, text: &str) -> Result<Vector, MemoryError> {
+        let mut vectors = self.embedder.embed(&[text.to_owned()]).await?;
+        Ok(Vector::from(vectors.swap_remove(0)))
     }
 
     /// The contact must exist in the tenant; another tenant's contact is "not found".
@@ -633,16 +635,16 @@ impl MemoryEngine {
                 .iter()
                 .map(|(_, context, text)| embedding_text(context.as_deref(), text))
                 .collect();
-            let vectors: Vec<String> = self
+            let vectors: Vec<Vector> = self
                 .embedder
                 .embed(&texts)
                 .await?
-                .iter()
-                .map(|v| to_pgvector(v))
+                .into_iter()
+                .map(Vector::from)
                 .collect();
             let ids: Vec<Uuid> = rows.iter().map(|(id, _, _)| *id).collect();
             let sql = format!(
-                "UPDATE {table} t SET embedding = u.v::vector, embedding_model = $3 FROM unnest($1::uuid[], $2::text[]) AS u(id, v) WHERE t.id = u.id"
+                "UPDATE {table} t SET embedding = u.v::vector, embedding_model = $3 FROM unnest($1::uuid[], $2::vector[]) AS u(id, v) WHERE t.id = u.id"
             );
             sqlx::query(AssertSqlSafe(sql))
                 .bind(&ids)
@@ -713,22 +715,14 @@ impl MemoryEngine {
             _ => Some(self.embed_one(query).await?),
         };
 
+        // Keyword mode computes no vector and never reads this one.
+        let no_vector = Vector::from(Vec::new());
+        let v = vector.as_ref().unwrap_or(&no_vector);
         let (vec_list, kw_list, graph_list) = match q.mode {
-            Mode::Vector => (
-                self.vector_list(q, vector.as_deref().unwrap_or_default(), depth)
-                    .await?,
-                vec![],
-                vec![],
-            ),
+            Mode::Vector => (self.vector_list(q, v, depth).await?, vec![], vec![]),
             Mode::Keyword => (vec![], self.keyword_list(q, &terms, depth).await?, vec![]),
-            Mode::Graph => (
-                vec![],
-                vec![],
-                self.graph_list(q, &terms, vector.as_deref().unwrap_or_default(), depth)
-                    .await?,
-            ),
+            Mode::Graph => (vec![], vec![], self.graph_list(q, &terms, v, depth).await?),
             Mode::Hybrid => {
-                let v = vector.as_deref().unwrap_or_default();
                 let (a, b, c) = tokio::try_join!(
                     self.vector_list(q, v, depth),
                     self.keyword_list(q, &terms, depth),
@@ -768,7 +762,7 @@ impl MemoryEngine {
     async fn vector_list(
         &self,
         q: &SearchQuery,
-        vector: &str,
+        vector: &Vector,
         depth: usize,
     ) -> Result<Vec<(Key, f32)>, MemoryError> {
         let rows = match q.contact_id {
@@ -939,7 +933,7 @@ impl MemoryEngine {
         &self,
         q: &SearchQuery,
         terms: &[String],
-        vector: &str,
+        vector: &Vector,
         depth: usize,
     ) -> Result<Vec<(Key, f32)>, MemoryError> {
         let name_terms: Vec<&String> = terms.iter().filter(|t| t.chars().count() >= 3).collect();
@@ -1290,12 +1284,12 @@ impl MemoryEngine {
             }
         }
         texts.extend(entity_refs.iter().map(|e| e.name.clone()));
-        let vectors: Vec<String> = self
+        let vectors: Vec<Vector> = self
             .embedder
             .embed(&texts)
             .await?
-            .iter()
-            .map(|v| to_pgvector(v))
+            .into_iter()
+            .map(Vector::from)
             .collect();
         let mut vectors = vectors.into_iter();
 
@@ -1359,7 +1353,7 @@ impl MemoryEngine {
             .fetch_optional(&mut *tx)
             .await?;
         }
-        let fact_vectors: Vec<Option<String>> = fact_texts.iter().map(|_| vectors.next()).collect();
+        let fact_vectors: Vec<Option<Vector>> = fact_texts.iter().map(|_| vectors.next()).collect();
         let mut entity_ids: HashMap<usize, Uuid> = HashMap::new();
         for (i, e) in entity_refs.iter().enumerate() {
             let id = upsert_entity(&mut tx, episode, e, vectors.next(), self.model()).await?;
@@ -1395,7 +1389,7 @@ impl MemoryEngine {
                 &f.predicate,
                 &fact_texts[i],
                 language,
-                fact_vectors[i].as_deref(),
+                fact_vectors[i].as_ref(),
                 self.model(),
             )
             .await?;
@@ -1536,7 +1530,7 @@ async fn upsert_entity(
     tx: &mut Transaction<'_, Postgres>,
     episode: &Episode,
     entity: &EntityRef,
-    vector: Option<String>,
+    vector: Option<Vector>,
     model: &str,
 ) -> Result<Uuid, sqlx::Error> {
     // The contact's own node is keyed by role, not name: renaming the contact keeps one node.
@@ -1587,7 +1581,7 @@ async fn apply_fact(
     predicate: &str,
     text: &str,
     language: &str,
-    vector: Option<&str>,
+    vector: Option<&Vector>,
     model: &str,
 ) -> Result<Applied, sqlx::Error> {
     let key = format!("{episode_id}:{ordinal}");

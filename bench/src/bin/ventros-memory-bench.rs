@@ -17,11 +17,12 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
+use pgvector::Vector;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, PgPool};
 use uuid::Uuid;
 use ventros_memory::MemoryEngine;
-use ventros_memory::embed::{EmbeddingSettings, to_pgvector};
+use ventros_memory::embed::EmbeddingSettings;
 use ventros_memory::engine::{Episode, Mode, SearchQuery};
 
 #[derive(Parser)]
@@ -353,7 +354,7 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..args.queries.min(500) {
         let tenant = tenants[i % tenants.len()];
         let text = QUERIES[i % QUERIES.len()];
-        let vector = to_pgvector(&embedder.embed(&[text.to_owned()]).await?[0]);
+        let vector = Vector::from(embedder.embed(&[text.to_owned()]).await?.swap_remove(0));
         let started = Instant::now();
         let ann = nearest(
             &pool,
@@ -451,7 +452,7 @@ async fn nearest(
     model: &str,
     dims: usize,
     tenant: Uuid,
-    vector: &str,
+    vector: &Vector,
     hnsw: Option<(u32, u32)>,
 ) -> anyhow::Result<Vec<(Uuid, f64)>> {
     let mut tx = pool.begin().await?;
@@ -525,8 +526,8 @@ async fn load(args: &Args, pool: &PgPool, engine: &MemoryEngine) -> anyhow::Resu
         let ids: Vec<i32> = (0..texts.len()).map(|i| (chunk * 500 + i) as i32).collect();
         let contents: Vec<&str> = texts.iter().map(|(t, _)| t.as_str()).collect();
         let kinds: Vec<&str> = texts.iter().map(|(_, k)| *k).collect();
-        let vecs: Vec<String> = vecs.iter().map(|v| to_pgvector(v)).collect();
-        sqlx::query("INSERT INTO bench_pool SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[]::vector[])")
+        let vecs: Vec<Vector> = vecs.iter().map(|v| Vector::from(v.clone())).collect();
+        sqlx::query("INSERT INTO bench_pool SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::vector[])")
             .bind(&ids)
             .bind(&contents)
             .bind(&kinds)
@@ -620,12 +621,12 @@ async fn load(args: &Args, pool: &PgPool, engine: &MemoryEngine) -> anyhow::Resu
         let name_vectors = embedder
             .embed(&values.iter().map(|v| (*v).to_owned()).collect::<Vec<_>>())
             .await?;
-        let fact_vecs: Vec<String> = fact_vectors.iter().map(|v| to_pgvector(v)).collect();
-        let name_vecs: Vec<String> = name_vectors.iter().map(|v| to_pgvector(v)).collect();
+        let fact_vecs: Vec<Vector> = fact_vectors.into_iter().map(Vector::from).collect();
+        let name_vecs: Vec<Vector> = name_vectors.into_iter().map(Vector::from).collect();
         let n = values.len() as i32;
         sqlx::query(AssertSqlSafe(format!(
-            "WITH v AS (SELECT (row_number() OVER ()) - 1 AS i, value, fv::vector AS fv, nv::vector AS nv
-                          FROM unnest($1::text[], $2::text[], $3::text[]) AS x(value, fv, nv)),
+            "WITH v AS (SELECT (row_number() OVER ()) - 1 AS i, value, fv, nv
+                          FROM unnest($1::text[], $2::vector[], $3::vector[]) AS x(value, fv, nv)),
                   chosen AS (SELECT c.id AS contact_id, c.tenant_id, c.display_name, v.* FROM contacts c
                                JOIN v ON v.i = (hashtext(c.id::text || '{predicate}') & 2147483647) % {n}),
                   ents AS (INSERT INTO memory_entities (id, tenant_id, contact_id, name, normalized, entity_type, embedding, embedding_model)
