@@ -1,0 +1,134 @@
+//! Reading a query: its words (safe to splice into a tsquery) and the relations they point at
+//! ("where does she live" → `lives_in`), in English and Portuguese.
+
+use std::collections::BTreeSet;
+
+/// Words of a query, safe to splice into a tsquery (letters and digits only).
+pub(super) fn query_terms(query: &str) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 2)
+        .map(str::to_lowercase)
+        .filter(|w| seen.insert(w.clone()))
+        .take(32)
+        .collect()
+}
+
+/// Query words that point at a relation rather than a thing ("where does she live" → lives_in).
+pub(super) fn linked_predicates(terms: &[String]) -> Vec<String> {
+    const TRIGGERS: &[(&str, &[&str])] = &[
+        (
+            "lives_in",
+            &[
+                "live",
+                "lives",
+                "living",
+                "moved",
+                "move",
+                "city",
+                "where",
+                "address",
+                "mora",
+                "moro",
+                "cidade",
+                "mudou",
+                "endereço",
+                "onde",
+            ],
+        ),
+        (
+            "works_at",
+            &[
+                "work", "works", "job", "company", "employer", "trabalha", "trabalho", "empresa",
+                "emprego",
+            ],
+        ),
+        ("email", &["email", "mail", "e-mail"]),
+        ("name", &["name", "called", "nome"]),
+        (
+            "birthday",
+            &["birthday", "born", "aniversário", "aniversario", "nasceu"],
+        ),
+        (
+            "likes",
+            &[
+                "like",
+                "likes",
+                "love",
+                "enjoy",
+                "favorite",
+                "favourite",
+                "gosta",
+                "adora",
+                "preferido",
+                "favorito",
+            ],
+        ),
+        ("dislikes", &["dislike", "hate", "odeia"]),
+        (
+            "prefers",
+            &["prefer", "prefers", "preference", "prefere", "preferência"],
+        ),
+        (
+            "purchased",
+            &[
+                "bought",
+                "buy",
+                "purchase",
+                "purchased",
+                "order",
+                "ordered",
+                "comprou",
+                "compra",
+                "pedido",
+            ],
+        ),
+        (
+            "wants",
+            &["want", "wants", "interested", "quer", "interesse"],
+        ),
+        (
+            "has_problem_with",
+            &[
+                "problem",
+                "issue",
+                "broken",
+                "complaint",
+                "support",
+                "problema",
+                "defeito",
+                "reclamação",
+            ],
+        ),
+        (
+            "in_stage",
+            &[
+                "stage", "deal", "pipeline", "status", "etapa", "negócio", "funil",
+            ],
+        ),
+        ("has_deal", &["deal", "deals", "negócio", "oportunidade"]),
+        ("tagged", &["tag", "tags", "tagged", "label", "etiqueta"]),
+    ];
+    TRIGGERS
+        .iter()
+        .filter(|(_, words)| terms.iter().any(|t| words.contains(&t.as_str())))
+        .map(|(p, _)| (*p).to_owned())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_link_relations() {
+        let terms = query_terms("Where does Ana live now?");
+        assert!(linked_predicates(&terms).contains(&"lives_in".to_owned()));
+        assert_eq!(
+            query_terms("a ' OR 1=1; --"),
+            vec!["or".to_owned()],
+            "only words reach tsquery"
+        );
+    }
+}

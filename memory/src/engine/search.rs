@@ -1,0 +1,571 @@
+//! Search: the vector, keyword (BM25), and graph lists, their reciprocal-rank fusion (HYBRID),
+//! and hydrating the winning keys into hits with provenance.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use sqlx::{AssertSqlSafe, Row};
+use uuid::Uuid;
+
+use super::query::{linked_predicates, query_terms};
+use super::{
+    Hit, HitKind, MAX_LIMIT, MAX_QUERY_CHARS, MemoryEngine, MemoryError, Mode, SearchOutcome,
+    SearchQuery,
+};
+use pgvector::Vector;
+
+/// Reciprocal-rank-fusion constant (the usual 60: a rank-1 hit is worth ~1.6× a rank-10 hit).
+const RRF_K: f32 = 60.0;
+/// An entity is linked to a query by meaning when its name is at least this similar.
+const ENTITY_LINK_SIMILARITY: f32 = 0.55;
+type Key = (HitKind, Uuid);
+
+/// Reciprocal-rank fusion of ranked lists, normalised so a hit ranked first everywhere scores 1.
+fn fuse(lists: &[(f32, &[(Key, f32)])]) -> Vec<(Key, f32)> {
+    let mut scores: HashMap<Key, f32> = HashMap::new();
+    let best: f32 = lists
+        .iter()
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(w, _)| w / (RRF_K + 1.0))
+        .sum();
+    for (weight, list) in lists {
+        for (rank, (key, _)) in list.iter().enumerate() {
+            *scores.entry(*key).or_default() += weight / (RRF_K + 1.0 + rank as f32);
+        }
+    }
+    let mut fused: Vec<(Key, f32)> = scores
+        .into_iter()
+        .map(|(k, s)| (k, if best > 0.0 { s / best } else { 0.0 }))
+        .collect();
+    fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    fused
+}
+
+/// Scores of one list rescaled to 0..1 by its best hit.
+fn normalised(list: Vec<(Key, f32)>) -> Vec<(Key, f32)> {
+    let max = list.iter().map(|(_, s)| *s).fold(0.0f32, f32::max);
+    list.into_iter()
+        .map(|(k, s)| {
+            (
+                k,
+                if max > 0.0 {
+                    (s / max).clamp(0.0, 1.0)
+                } else {
+                    0.0
+                },
+            )
+        })
+        .collect()
+}
+
+fn rows_to_keys(rows: Vec<sqlx::postgres::PgRow>) -> Result<Vec<(Key, f32)>, sqlx::Error> {
+    rows.into_iter()
+        .map(|r| {
+            let kind = if r.try_get::<String, _>("kind")? == "m" {
+                HitKind::Memory
+            } else {
+                HitKind::Fact
+            };
+            Ok(((kind, r.try_get("id")?), r.try_get::<f32, _>("score")?))
+        })
+        .collect()
+}
+
+fn sort_desc(list: &mut [(Key, f32)]) {
+    list.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+}
+
+impl MemoryEngine {
+    pub async fn search(&self, q: &SearchQuery) -> Result<SearchOutcome, MemoryError> {
+        let started = Instant::now();
+        let query = q.query.trim();
+        if query.is_empty() {
+            return Err(MemoryError::Invalid("query must not be empty".into()));
+        }
+        if query.chars().count() > MAX_QUERY_CHARS {
+            return Err(MemoryError::Invalid(format!(
+                "query is longer than {MAX_QUERY_CHARS} characters"
+            )));
+        }
+        if q.limit == 0 || q.limit > MAX_LIMIT {
+            return Err(MemoryError::Invalid(format!(
+                "limit must be between 1 and {MAX_LIMIT}"
+            )));
+        }
+        for w in [q.weights.vector, q.weights.keyword, q.weights.graph] {
+            if !(0.0..=10.0).contains(&w) {
+                return Err(MemoryError::Invalid(
+                    "weights must be between 0 and 10".into(),
+                ));
+            }
+        }
+        if let Some(contact_id) = q.contact_id {
+            self.contact_name(q.tenant_id, contact_id).await?;
+        }
+        let depth = if q.mode == Mode::Hybrid {
+            (q.limit * 3).max(30)
+        } else {
+            q.limit
+        };
+        let terms = query_terms(query);
+        let vector = match q.mode {
+            Mode::Keyword => None,
+            _ => Some(self.embed_one(query).await?),
+        };
+
+        // Keyword mode computes no vector and never reads this one.
+        let no_vector = Vector::from(Vec::new());
+        let v = vector.as_ref().unwrap_or(&no_vector);
+        let (vec_list, kw_list, graph_list) = match q.mode {
+            Mode::Vector => (self.vector_list(q, v, depth).await?, vec![], vec![]),
+            Mode::Keyword => (vec![], self.keyword_list(q, &terms, depth).await?, vec![]),
+            Mode::Graph => (vec![], vec![], self.graph_list(q, &terms, v, depth).await?),
+            Mode::Hybrid => {
+                let (a, b, c) = tokio::try_join!(
+                    self.vector_list(q, v, depth),
+                    self.keyword_list(q, &terms, depth),
+                    self.graph_list(q, &terms, v, depth)
+                )?;
+                (a, b, c)
+            }
+        };
+        let distinct: BTreeSet<Key> = vec_list
+            .iter()
+            .chain(&kw_list)
+            .chain(&graph_list)
+            .map(|(k, _)| *k)
+            .collect();
+        let ranked = match q.mode {
+            Mode::Vector => vec_list,
+            Mode::Keyword => normalised(kw_list),
+            Mode::Graph => normalised(graph_list),
+            Mode::Hybrid => fuse(&[
+                (q.weights.vector, &vec_list),
+                (q.weights.keyword, &kw_list),
+                (q.weights.graph, &graph_list),
+            ]),
+        };
+        let top: Vec<(Key, f32)> = ranked.into_iter().take(q.limit).collect();
+        let hits = self
+            .hydrate(q.tenant_id, &top, q.include_embeddings)
+            .await?;
+        Ok(SearchOutcome {
+            hits,
+            total_count: distinct.len(),
+            latency_ms: started.elapsed().as_secs_f32() * 1000.0,
+        })
+    }
+
+    /// Nearest memories and facts by cosine similarity (score = similarity, floored at 0).
+    async fn vector_list(
+        &self,
+        q: &SearchQuery,
+        vector: &Vector,
+        depth: usize,
+    ) -> Result<Vec<(Key, f32)>, MemoryError> {
+        let rows = match q.contact_id {
+            // One contact: an exact scan of its rows (the untyped expression keeps the planner off
+            // the approximate index).
+            Some(contact_id) => {
+                sqlx::query(
+                    "(SELECT 'm' AS kind, id, greatest(0, 1 - (embedding <=> $3::vector))::float4 AS score FROM memories
+                       WHERE tenant_id = $1 AND contact_id = $2 AND embedding_model = $4
+                         AND (cardinality($5::text[]) = 0 OR memory_type = ANY($5))
+                         AND CASE WHEN $6::timestamptz IS NULL THEN valid_until IS NULL
+                                  ELSE valid_from <= $6 AND (valid_until IS NULL OR valid_until > $6) END
+                       ORDER BY embedding <=> $3::vector LIMIT $7)
+                     UNION ALL
+                     (SELECT 'f', id, greatest(0, 1 - (embedding <=> $3::vector))::float4 FROM memory_facts
+                       WHERE tenant_id = $1 AND contact_id = $2 AND embedding_model = $4
+                         AND (cardinality($5::text[]) = 0 OR memory_type = ANY($5))
+                         AND CASE WHEN $6::timestamptz IS NULL THEN invalid_at IS NULL
+                                  ELSE valid_at <= $6 AND (invalid_at IS NULL OR invalid_at > $6) END
+                       ORDER BY embedding <=> $3::vector LIMIT $7)",
+                )
+                .bind(q.tenant_id)
+                .bind(contact_id)
+                .bind(vector)
+                .bind(self.model())
+                .bind(&q.memory_types)
+                .bind(q.as_of)
+                .bind(depth as i64)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            // The whole tenant: the model's HNSW index, with iterative scans so the tenant and
+            // type filters do not starve the result.
+            None => {
+                let (model, dims) = (self.model(), self.embedder.dimensions());
+                let sql = format!(
+                    "(SELECT 'm' AS kind, id, greatest(0, 1 - (embedding::vector({dims}) <=> $2::vector({dims})))::float4 AS score FROM memories
+                       WHERE embedding_model = '{model}' AND tenant_id = $1
+                         AND (cardinality($3::text[]) = 0 OR memory_type = ANY($3))
+                         AND CASE WHEN $4::timestamptz IS NULL THEN valid_until IS NULL
+                                  ELSE valid_from <= $4 AND (valid_until IS NULL OR valid_until > $4) END
+                       ORDER BY embedding::vector({dims}) <=> $2::vector({dims}) LIMIT $5)
+                     UNION ALL
+                     (SELECT 'f', id, greatest(0, 1 - (embedding::vector({dims}) <=> $2::vector({dims})))::float4 FROM memory_facts
+                       WHERE embedding_model = '{model}' AND tenant_id = $1
+                         AND (cardinality($3::text[]) = 0 OR memory_type = ANY($3))
+                         AND CASE WHEN $4::timestamptz IS NULL THEN invalid_at IS NULL
+                                  ELSE valid_at <= $4 AND (invalid_at IS NULL OR invalid_at > $4) END
+                       ORDER BY embedding::vector({dims}) <=> $2::vector({dims}) LIMIT $5)"
+                );
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT set_config('hnsw.ef_search', '200', true), set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+                    .execute(&mut *tx)
+                    .await?;
+                // Relaxed-order iterative scans return neighbours roughly in order: fetch 100
+                // candidates and let the exact scores below pick the best `depth`.
+                let rows = sqlx::query(AssertSqlSafe(sql))
+                    .bind(q.tenant_id)
+                    .bind(vector)
+                    .bind(&q.memory_types)
+                    .bind(q.as_of)
+                    .bind(depth.max(100) as i64)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                rows
+            }
+        };
+        let mut list = rows_to_keys(rows)?;
+        sort_desc(&mut list);
+        list.truncate(depth);
+        Ok(list)
+    }
+
+    /// Full-text matches (any query word, stemmed in English and Portuguese), by ts_rank; a whole
+    /// tenant (one contact goes through [`Self::bm25_list`]).
+    async fn keyword_list(
+        &self,
+        q: &SearchQuery,
+        terms: &[String],
+        depth: usize,
+    ) -> Result<Vec<(Key, f32)>, MemoryError> {
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Some(contact_id) = q.contact_id {
+            return self.bm25_list(q, contact_id, terms, depth).await;
+        }
+        let tsquery = terms.join(" | ");
+        let rows = sqlx::query(
+            "WITH q AS (SELECT to_tsquery('english', $3) || to_tsquery('portuguese', $3) AS q)
+             (SELECT 'm' AS kind, id, ts_rank(search, q.q, 1)::float4 AS score FROM memories, q
+               WHERE tenant_id = $1 AND $2::uuid IS NULL AND search @@ q.q
+                 AND (cardinality($4::text[]) = 0 OR memory_type = ANY($4))
+                 AND CASE WHEN $5::timestamptz IS NULL THEN valid_until IS NULL
+                          ELSE valid_from <= $5 AND (valid_until IS NULL OR valid_until > $5) END
+               ORDER BY score DESC LIMIT $6)
+             UNION ALL
+             (SELECT 'f', id, ts_rank(search, q.q, 1)::float4 FROM memory_facts, q
+               WHERE tenant_id = $1 AND $2::uuid IS NULL AND search @@ q.q
+                 AND (cardinality($4::text[]) = 0 OR memory_type = ANY($4))
+                 AND CASE WHEN $5::timestamptz IS NULL THEN invalid_at IS NULL
+                          ELSE valid_at <= $5 AND (invalid_at IS NULL OR invalid_at > $5) END
+               ORDER BY 3 DESC LIMIT $6)",
+        )
+        .bind(q.tenant_id)
+        .bind(q.contact_id)
+        .bind(&tsquery)
+        .bind(&q.memory_types)
+        .bind(q.as_of)
+        .bind(depth as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut list = rows_to_keys(rows)?;
+        sort_desc(&mut list);
+        list.truncate(depth);
+        Ok(list)
+    }
+
+    /// BM25 over one contact's memories and facts. ts_rank has no notion of how rare a word is,
+    /// so in a long history the contact's own name or "order" outweighs the one rare word that
+    /// matters; here every query word is weighted by its inverse document frequency within the
+    /// contact's rows (a few hundred to a few thousand: cheap to count exactly).
+    async fn bm25_list(
+        &self,
+        q: &SearchQuery,
+        contact_id: Uuid,
+        terms: &[String],
+        depth: usize,
+    ) -> Result<Vec<(Key, f32)>, MemoryError> {
+        let rows = sqlx::query(
+            "WITH docs AS MATERIALIZED (
+                 SELECT 'm' AS kind, id, search, length(search) AS len FROM memories
+                  WHERE tenant_id = $1 AND contact_id = $2
+                    AND (cardinality($4::text[]) = 0 OR memory_type = ANY($4))
+                    AND CASE WHEN $5::timestamptz IS NULL THEN valid_until IS NULL
+                             ELSE valid_from <= $5 AND (valid_until IS NULL OR valid_until > $5) END
+                 UNION ALL
+                 SELECT 'f', id, search, length(search) FROM memory_facts
+                  WHERE tenant_id = $1 AND contact_id = $2
+                    AND (cardinality($4::text[]) = 0 OR memory_type = ANY($4))
+                    AND CASE WHEN $5::timestamptz IS NULL THEN invalid_at IS NULL
+                             ELSE valid_at <= $5 AND (invalid_at IS NULL OR invalid_at > $5) END),
+             terms AS (SELECT DISTINCT ON (q::text) q FROM (
+                 SELECT to_tsquery('english', t) || to_tsquery('portuguese', t) AS q FROM unnest($3::text[]) AS t) x
+                 WHERE numnode(q) > 0),
+             stats AS (SELECT count(*)::float8 AS n, greatest(avg(len), 1)::float8 AS avgdl FROM docs),
+             df AS (SELECT terms.q, count(docs.id)::float8 AS df FROM terms LEFT JOIN docs ON docs.search @@ terms.q GROUP BY terms.q)
+             SELECT d.kind, d.id,
+                    sum(ln(1 + (s.n - df.df + 0.5) / (df.df + 0.5)) * 2.2 / (1 + 1.2 * (0.25 + 0.75 * d.len / s.avgdl)))::float4 AS score
+               FROM docs d JOIN df ON d.search @@ df.q CROSS JOIN stats s
+              GROUP BY d.kind, d.id ORDER BY score DESC, d.id LIMIT $6",
+        )
+        .bind(q.tenant_id)
+        .bind(contact_id)
+        .bind(terms)
+        .bind(&q.memory_types)
+        .bind(q.as_of)
+        .bind(depth as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows_to_keys(rows)?)
+    }
+
+    /// Facts reached from the entities the query names (by name or by meaning) and the relations
+    /// it asks about, plus the memories of the episodes those facts came from.
+    async fn graph_list(
+        &self,
+        q: &SearchQuery,
+        terms: &[String],
+        vector: &Vector,
+        depth: usize,
+    ) -> Result<Vec<(Key, f32)>, MemoryError> {
+        let name_terms: Vec<&String> = terms.iter().filter(|t| t.chars().count() >= 3).collect();
+        let simple_query = name_terms
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ");
+        // The scope is a fixed fragment rather than `($2 IS NULL OR contact_id = $2)`: with a
+        // prepared statement's generic plan that form cannot use the per-contact indexes.
+        let (scope, fact_scope) = if q.contact_id.is_some() {
+            ("contact_id = $2", "f.contact_id = $2")
+        } else {
+            ("$2::uuid IS NULL", "$2::uuid IS NULL")
+        };
+        let linked: Vec<(Uuid, f32)> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT id, 1.0::float4 FROM memory_entities
+              WHERE tenant_id = $1 AND {scope} AND entity_type <> 'contact'
+                AND $3 <> '' AND search @@ to_tsquery('simple', $3)
+             UNION ALL
+             (SELECT id, greatest(0, 1 - (embedding <=> $4::vector))::float4 FROM memory_entities
+               WHERE tenant_id = $1 AND {scope} AND entity_type <> 'contact' AND embedding_model = $5
+               ORDER BY embedding <=> $4::vector LIMIT 8)"
+        )))
+        .bind(q.tenant_id)
+        .bind(q.contact_id)
+        .bind(&simple_query)
+        .bind(vector)
+        .bind(self.model())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut entity_scores: HashMap<Uuid, f32> = HashMap::new();
+        for (id, score) in linked
+            .into_iter()
+            .filter(|(_, s)| *s >= ENTITY_LINK_SIMILARITY)
+        {
+            let slot = entity_scores.entry(id).or_default();
+            *slot = slot.max(score);
+        }
+        let predicates = linked_predicates(terms);
+        if entity_scores.is_empty() && predicates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (ids, scores): (Vec<Uuid>, Vec<f32>) = entity_scores.into_iter().unzip();
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "WITH linked(id, s) AS (SELECT * FROM unnest($3::uuid[], $4::float4[])),
+             facts AS (
+               SELECT f.id, f.episode_ids, f.valid_at,
+                      (2 * coalesce((SELECT max(s) FROM linked WHERE linked.id IN (f.subject_id, f.object_id)), 0)
+                       + CASE WHEN f.predicate = ANY($5) THEN 1 ELSE 0 END)::float4 AS score
+                 FROM memory_facts f
+                WHERE f.tenant_id = $1 AND {fact_scope}
+                  AND (f.subject_id = ANY($3) OR f.object_id = ANY($3) OR f.predicate = ANY($5))
+                  AND (cardinality($6::text[]) = 0 OR f.memory_type = ANY($6))
+                  AND CASE WHEN $7::timestamptz IS NULL THEN f.invalid_at IS NULL
+                           ELSE f.valid_at <= $7 AND (f.invalid_at IS NULL OR f.invalid_at > $7) END
+                ORDER BY score DESC, f.valid_at DESC LIMIT $8)
+             SELECT 'f' AS kind, id, score FROM facts
+             UNION ALL
+             SELECT DISTINCT ON (m.id) 'm', m.id, (f.score * 0.9)::float4 FROM facts f JOIN memories m ON m.episode_id = ANY(f.episode_ids)
+              WHERE m.tenant_id = $1 AND (cardinality($6::text[]) = 0 OR m.memory_type = ANY($6))
+                AND CASE WHEN $7::timestamptz IS NULL THEN m.valid_until IS NULL
+                         ELSE m.valid_from <= $7 AND (m.valid_until IS NULL OR m.valid_until > $7) END"
+        )))
+        .bind(q.tenant_id)
+        .bind(q.contact_id)
+        .bind(&ids)
+        .bind(&scores)
+        .bind(&predicates)
+        .bind(&q.memory_types)
+        .bind(q.as_of)
+        .bind(depth as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut list = rows_to_keys(rows)?;
+        sort_desc(&mut list);
+        list.truncate(depth);
+        Ok(list)
+    }
+
+    async fn hydrate(
+        &self,
+        tenant_id: Uuid,
+        top: &[(Key, f32)],
+        include_embeddings: bool,
+    ) -> Result<Vec<Hit>, MemoryError> {
+        let memory_ids: Vec<Uuid> = top
+            .iter()
+            .filter(|((k, _), _)| *k == HitKind::Memory)
+            .map(|((_, id), _)| *id)
+            .collect();
+        let fact_ids: Vec<Uuid> = top
+            .iter()
+            .filter(|((k, _), _)| *k == HitKind::Fact)
+            .map(|((_, id), _)| *id)
+            .collect();
+        let mut found: HashMap<Key, Hit> = HashMap::new();
+        if !memory_ids.is_empty() {
+            let rows = sqlx::query(
+                "SELECT m.id, m.content, m.memory_type, m.metadata, m.created_at, m.valid_from, m.valid_until,
+                        m.episode_id, e.source_type || ':' || e.source_id AS source,
+                        CASE WHEN $3 THEN m.embedding::float4[] END AS embedding
+                   FROM memories m LEFT JOIN memory_episodes e ON e.id = m.episode_id
+                  WHERE m.id = ANY($1) AND m.tenant_id = $2",
+            )
+            .bind(&memory_ids)
+            .bind(tenant_id)
+            .bind(include_embeddings)
+            .fetch_all(&self.pool)
+            .await?;
+            for r in rows {
+                let id: Uuid = r.try_get("id")?;
+                let mut metadata = match r.try_get::<Value, _>("metadata")? {
+                    Value::Object(m) => m,
+                    _ => Map::new(),
+                };
+                metadata.insert("kind".into(), json!("memory"));
+                if let Some(episode) = r.try_get::<Option<Uuid>, _>("episode_id")? {
+                    metadata.insert("episode_id".into(), json!(episode));
+                }
+                found.insert(
+                    (HitKind::Memory, id),
+                    Hit {
+                        id,
+                        kind: HitKind::Memory,
+                        content: r.try_get("content")?,
+                        memory_type: r.try_get("memory_type")?,
+                        score: 0.0,
+                        created_at: r.try_get("created_at")?,
+                        valid_from: r.try_get("valid_from")?,
+                        valid_until: r.try_get("valid_until")?,
+                        metadata,
+                        sources: r
+                            .try_get::<Option<String>, _>("source")?
+                            .into_iter()
+                            .collect(),
+                        embedding: r
+                            .try_get::<Option<Vec<f32>>, _>("embedding")?
+                            .unwrap_or_default(),
+                    },
+                );
+            }
+        }
+        if !fact_ids.is_empty() {
+            let rows = sqlx::query(
+                "SELECT f.id, f.fact, f.memory_type, f.predicate, s.name AS subject, o.name AS object, f.created_at,
+                        f.valid_at, f.invalid_at, f.expired_at,
+                        array(SELECT e.source_type || ':' || e.source_id FROM memory_episodes e WHERE e.id = ANY(f.episode_ids) ORDER BY e.occurred_at) AS sources,
+                        CASE WHEN $3 THEN f.embedding::float4[] END AS embedding
+                   FROM memory_facts f JOIN memory_entities s ON s.id = f.subject_id JOIN memory_entities o ON o.id = f.object_id
+                  WHERE f.id = ANY($1) AND f.tenant_id = $2",
+            )
+            .bind(&fact_ids)
+            .bind(tenant_id)
+            .bind(include_embeddings)
+            .fetch_all(&self.pool)
+            .await?;
+            for r in rows {
+                let id: Uuid = r.try_get("id")?;
+                let mut metadata = Map::new();
+                metadata.insert("kind".into(), json!("fact"));
+                metadata.insert("subject".into(), json!(r.try_get::<String, _>("subject")?));
+                metadata.insert(
+                    "predicate".into(),
+                    json!(r.try_get::<String, _>("predicate")?),
+                );
+                metadata.insert("object".into(), json!(r.try_get::<String, _>("object")?));
+                if let Some(expired) = r.try_get::<Option<DateTime<Utc>>, _>("expired_at")? {
+                    metadata.insert("expired_at".into(), json!(expired.to_rfc3339()));
+                }
+                found.insert(
+                    (HitKind::Fact, id),
+                    Hit {
+                        id,
+                        kind: HitKind::Fact,
+                        content: r.try_get("fact")?,
+                        memory_type: r.try_get("memory_type")?,
+                        score: 0.0,
+                        created_at: r.try_get("created_at")?,
+                        valid_from: r.try_get("valid_at")?,
+                        valid_until: r.try_get("invalid_at")?,
+                        metadata,
+                        sources: r.try_get("sources")?,
+                        embedding: r
+                            .try_get::<Option<Vec<f32>>, _>("embedding")?
+                            .unwrap_or_default(),
+                    },
+                );
+            }
+        }
+        Ok(top
+            .iter()
+            .filter_map(|(key, score)| {
+                found.remove(key).map(|mut hit| {
+                    hit.score = *score;
+                    hit
+                })
+            })
+            .collect())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Writing
+    // -----------------------------------------------------------------------------------------
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u128) -> Key {
+        (HitKind::Memory, Uuid::from_u128(n))
+    }
+
+    #[test]
+    fn fusion_rewards_agreement_and_normalises() {
+        let vector = vec![(key(1), 0.9), (key(2), 0.8), (key(3), 0.7)];
+        let keyword = vec![(key(2), 5.0), (key(4), 4.0)];
+        let graph = vec![(key(2), 3.0)];
+        let fused = fuse(&[(1.0, &vector), (1.0, &keyword), (1.0, &graph)]);
+        assert_eq!(fused[0].0, key(2), "found by all three lists");
+        assert!(fused.iter().all(|(_, s)| (0.0..=1.0).contains(s)));
+        let alone = fuse(&[(1.0, &vector), (1.0, &[]), (1.0, &[])]);
+        assert!(
+            (alone[0].1 - 1.0).abs() < 1e-6,
+            "first everywhere it could be = 1"
+        );
+        let weighted = fuse(&[(0.0, &vector), (1.0, &keyword), (0.0, &graph)]);
+        assert_eq!(weighted[0].0, key(2));
+        assert_eq!(
+            weighted.iter().filter(|(_, s)| *s > 0.0).count(),
+            2,
+            "a zero weight silences a list"
+        );
+    }
+}

@@ -1,0 +1,318 @@
+//! Writing memory: a single memory (the agents' `store_memory`) and ingesting an episode
+//! (embed, extract facts, store the memory, its entities and facts in one transaction).
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use pgvector::Vector;
+
+use crate::extract;
+
+use super::graph::{Applied, apply_fact, predicate_info, upsert_entity};
+use super::{EntityRef, Episode, FactInput, IngestOutcome, MemoryEngine, MemoryError};
+
+/// What a memory's vector is computed from: the preceding message, then the memory itself.
+pub fn embedding_text(context: Option<&str>, content: &str) -> String {
+    match context.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(context) => format!("{context}\n{content}"),
+        None => content.to_owned(),
+    }
+}
+
+fn fact_text(subject: &str, predicate: &str, object: &str) -> String {
+    match predicate.strip_prefix("attribute:") {
+        Some(key) => format!("{subject} has {}: {object}", key.replace('_', " ")),
+        None => format!("{subject} {} {object}", predicate_info(predicate).phrase),
+    }
+}
+
+impl MemoryEngine {
+    /// A memory stated directly (an agent's `StoreMemory`): its own episode for provenance, no
+    /// fact extraction (an agent's words are not the customer's). Idempotent on `idempotency_key`.
+    pub async fn store_memory(
+        &self,
+        tenant_id: Uuid,
+        contact_id: Uuid,
+        content: &str,
+        memory_type: &str,
+        metadata: Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<(Uuid, bool), MemoryError> {
+        self.contact_name(tenant_id, contact_id).await?;
+        if let Some(key) = idempotency_key {
+            let existing: Option<Uuid> = sqlx::query_scalar(
+                "SELECT id FROM memories WHERE tenant_id = $1 AND idempotency_key = $2",
+            )
+            .bind(tenant_id)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+            if let Some(id) = existing {
+                return Ok((id, false));
+            }
+        }
+        let vector = self.embed_one(content).await?;
+        let mut tx = self.pool.begin().await?;
+        let source_id = idempotency_key.map_or_else(|| Uuid::now_v7().to_string(), str::to_owned);
+        let episode_id: Uuid = sqlx::query_scalar(
+            "INSERT INTO memory_episodes (id, tenant_id, contact_id, kind, source_type, source_id, role, content, occurred_at, ingested_at)
+             VALUES ($1, $2, $3, 'note', 'store_memory', $4, 'agent', $5, now(), now())
+             ON CONFLICT (tenant_id, source_type, source_id) DO UPDATE SET updated_at = now() RETURNING id",
+        )
+        .bind(Uuid::now_v7())
+        .bind(tenant_id)
+        .bind(contact_id)
+        .bind(&source_id)
+        .bind(content)
+        .fetch_one(&mut *tx)
+        .await?;
+        let inserted: Option<Uuid> = sqlx::query_scalar(
+            "INSERT INTO memories (id, tenant_id, contact_id, content, memory_type, metadata, idempotency_key, episode_id, language, embedding, embedding_model)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::regconfig, $10::vector, $11)
+             ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id",
+        )
+        .bind(Uuid::now_v7())
+        .bind(tenant_id)
+        .bind(contact_id)
+        .bind(content)
+        .bind(memory_type)
+        .bind(metadata)
+        .bind(idempotency_key)
+        .bind(episode_id)
+        .bind(extract::detect_language(content))
+        .bind(&vector)
+        .bind(self.model())
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        match inserted {
+            Some(id) => Ok((id, true)),
+            None => {
+                let id = sqlx::query_scalar(
+                    "SELECT id FROM memories WHERE tenant_id = $1 AND idempotency_key = $2",
+                )
+                .bind(tenant_id)
+                .bind(idempotency_key)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok((id, false))
+            }
+        }
+    }
+
+    /// Stores an episode and everything derived from it, exactly once: the episode row is unique
+    /// per source and `ingested_at` is set in the same transaction as the memory and the facts.
+    pub async fn ingest(&self, episode: &Episode) -> Result<IngestOutcome, MemoryError> {
+        let contact_name = self
+            .contact_name(episode.tenant_id, episode.contact_id)
+            .await?;
+        let row: (Uuid, Option<DateTime<Utc>>) = sqlx::query_as(
+            "INSERT INTO memory_episodes (id, tenant_id, contact_id, kind, source_type, source_id, role, content, occurred_at, metadata)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (tenant_id, source_type, source_id) DO UPDATE SET updated_at = memory_episodes.updated_at
+             RETURNING id, ingested_at",
+        )
+        .bind(Uuid::now_v7())
+        .bind(episode.tenant_id)
+        .bind(episode.contact_id)
+        .bind(episode.kind)
+        .bind(&episode.source_type)
+        .bind(&episode.source_id)
+        .bind(episode.role)
+        .bind(&episode.content)
+        .bind(episode.occurred_at)
+        .bind(&episode.metadata)
+        .fetch_one(&self.pool)
+        .await?;
+        let (episode_id, ingested_at) = row;
+        if ingested_at.is_some() {
+            return Ok(IngestOutcome {
+                episode_id,
+                already_ingested: true,
+                ..Default::default()
+            });
+        }
+
+        // Everything to embed, in one batch, before the transaction (inference is the slow part).
+        let mut facts: Vec<FactInput> = episode.facts.clone();
+        if episode.extract && episode.role == "contact" {
+            for f in self.extract(episode).await? {
+                let p = predicate_info(f.predicate);
+                facts.push(FactInput {
+                    subject: None,
+                    predicate: f.predicate.to_owned(),
+                    object: EntityRef::new(f.object, p.object_type),
+                });
+            }
+        }
+        let remember = episode.remember && !episode.content.trim().is_empty();
+        let mut texts = Vec::new();
+        if remember {
+            texts.push(embedding_text(episode.context.as_deref(), &episode.content));
+        }
+        let fact_texts: Vec<String> = facts
+            .iter()
+            .map(|f| {
+                fact_text(
+                    f.subject
+                        .as_ref()
+                        .map_or(&contact_name, |s| s.name.as_str()),
+                    &f.predicate,
+                    &f.object.name,
+                )
+            })
+            .collect();
+        texts.extend(fact_texts.iter().cloned());
+        let mut entity_refs: Vec<EntityRef> = Vec::new();
+        for f in &facts {
+            for e in f.subject.iter().chain(std::iter::once(&f.object)) {
+                if !entity_refs.contains(e) {
+                    entity_refs.push(e.clone());
+                }
+            }
+        }
+        texts.extend(entity_refs.iter().map(|e| e.name.clone()));
+        let vectors: Vec<Vector> = self
+            .embedder
+            .embed(&texts)
+            .await?
+            .into_iter()
+            .map(Vector::from)
+            .collect();
+        let mut vectors = vectors.into_iter();
+
+        let mut tx = self.pool.begin().await?;
+        // One writer per contact graph at a time, whoever calls (workflow, tools, evaluation).
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))")
+            .bind(episode.contact_id)
+            .execute(&mut *tx)
+            .await?;
+        let still_pending: Option<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM memory_episodes WHERE id = $1 AND ingested_at IS NULL FOR UPDATE",
+        )
+        .bind(episode_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if still_pending.is_none() {
+            return Ok(IngestOutcome {
+                episode_id,
+                already_ingested: true,
+                ..Default::default()
+            });
+        }
+        let mut outcome = IngestOutcome {
+            episode_id,
+            ..Default::default()
+        };
+        let language = extract::detect_language(&episode.content);
+        if remember {
+            let memory_type = if episode.kind == "message" {
+                extract::classify_memory(&episode.content)
+            } else {
+                "conversation"
+            };
+            let memory_type = if episode.kind == "crm_event" {
+                "crm_event"
+            } else {
+                memory_type
+            };
+            let mut metadata = match &episode.metadata {
+                Value::Object(m) => m.clone(),
+                _ => Map::new(),
+            };
+            metadata.insert("role".into(), json!(episode.role));
+            outcome.memory_id = sqlx::query_scalar(
+                "INSERT INTO memories (id, tenant_id, contact_id, content, memory_type, metadata, episode_id, language, embedding, embedding_model, valid_from, context)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8::regconfig, $9::vector, $10, $11, $12)
+                 ON CONFLICT (episode_id, memory_type) WHERE episode_id IS NOT NULL DO NOTHING RETURNING id",
+            )
+            .bind(Uuid::now_v7())
+            .bind(episode.tenant_id)
+            .bind(episode.contact_id)
+            .bind(&episode.content)
+            .bind(memory_type)
+            .bind(Value::Object(metadata))
+            .bind(episode_id)
+            .bind(language)
+            .bind(vectors.next())
+            .bind(self.model())
+            .bind(episode.occurred_at)
+            .bind(episode.context.as_deref())
+            .fetch_optional(&mut *tx)
+            .await?;
+        }
+        let fact_vectors: Vec<Option<Vector>> = fact_texts.iter().map(|_| vectors.next()).collect();
+        let mut entity_ids: HashMap<usize, Uuid> = HashMap::new();
+        for (i, e) in entity_refs.iter().enumerate() {
+            let id = upsert_entity(&mut tx, episode, e, vectors.next(), self.model()).await?;
+            entity_ids.insert(i, id);
+        }
+        let contact_entity = upsert_entity(
+            &mut tx,
+            episode,
+            &EntityRef::new(contact_name.clone(), "contact"),
+            None,
+            self.model(),
+        )
+        .await?;
+        let id_of = |e: &EntityRef| {
+            entity_refs
+                .iter()
+                .position(|x| x == e)
+                .map(|i| entity_ids[&i])
+                .expect("entity upserted")
+        };
+        let mut touched: BTreeSet<Uuid> = BTreeSet::from([contact_entity]);
+        for (i, f) in facts.iter().enumerate() {
+            let subject = f.subject.as_ref().map_or(contact_entity, id_of);
+            let object = id_of(&f.object);
+            touched.extend([subject, object]);
+            let applied = apply_fact(
+                &mut tx,
+                episode,
+                episode_id,
+                i,
+                subject,
+                object,
+                &f.predicate,
+                &fact_texts[i],
+                language,
+                fact_vectors[i].as_ref(),
+                self.model(),
+            )
+            .await?;
+            match applied {
+                Applied::Added { invalidated } => {
+                    outcome.facts_added += 1;
+                    outcome.facts_invalidated += invalidated;
+                }
+                Applied::Reinforced => outcome.facts_reinforced += 1,
+                Applied::Duplicate => {}
+            }
+        }
+        // Entity summaries evolve with what is currently true about them.
+        sqlx::query(
+            "UPDATE memory_entities e SET summary = coalesce((
+                 SELECT left(string_agg(fact, '; ' ORDER BY valid_at DESC), 600) FROM (
+                   SELECT fact, valid_at FROM memory_facts f WHERE (f.subject_id = e.id OR f.object_id = e.id) AND f.invalid_at IS NULL
+                   ORDER BY valid_at DESC LIMIT 12) recent), '')
+              WHERE e.id = ANY($1)",
+        )
+        .bind(touched.into_iter().collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE memory_episodes SET ingested_at = now() WHERE id = $1")
+            .bind(episode_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Reading the graph
+    // -----------------------------------------------------------------------------------------
+}
