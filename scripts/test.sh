@@ -51,9 +51,10 @@ log "starting PostgreSQL (port $PG_PORT) and the Temporal dev server (port $T_PO
 "$VENV/bin/python" scripts/pg.py start "$WORK/pg" "$PG_PORT" --fast
 TEMPORAL_PID=$(start_temporal "$T_PORT" "$T_UI_PORT" "$WORK/temporal.log")
 
-log "the web app: install (npm ci), type-check (tsc --noEmit) and build, lint (ESLint), unit tests (vitest)"
+log "the web app: install (npm ci), type-check (tsc --noEmit) and build, lint (ESLint), unit tests (vitest),"
+log "  and its API types generated from web/src/generated/openapi.json up to date (the API's own test checks that copy)"
 build_web
-(cd web && npm run lint --silent && npm test --silent)
+(cd web && npm run lint --silent && npm test --silent && npm run gen:api:check --silent)
 
 log "format: cargo fmt --check (the whole tree is rustfmt-formatted); unused dependencies: cargo machete"
 cargo fmt --all --check

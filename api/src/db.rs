@@ -185,20 +185,34 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     Ok(limit)
 }
 
-/// One page of a list. `inner` pushes a complete `SELECT … FROM … WHERE …` whose rows have an `id`
-/// and the sort column; each row is returned as a JSON object, in sort order, with a cursor for
-/// the next page when there is one.
-pub async fn fetch_page(
-    tx: &mut sqlx::PgConnection,
+/// One page of a list, as every list endpoint returns it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass back as `cursor` for the next page; null on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// A short, complete list (a tenant's pipelines, a contact's identities): no cursor.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct List<T> {
+    pub items: Vec<T>,
+}
+
+/// Builds the keyset-paginated query around `inner` (a complete `SELECT … FROM … WHERE …` whose
+/// rows have an `id` and the sort column): `select` is what the outer query returns of each row.
+fn page_query(
+    select: &str,
     sort: Sort,
-    cursor: Option<&str>,
+    cursor: Option<Cursor>,
     limit: i64,
     inner: impl FnOnce(&mut QueryBuilder<Postgres>),
-) -> Result<Value, ApiError> {
-    let cursor = cursor.map(Cursor::decode).transpose()?;
-    let mut qb: QueryBuilder<Postgres> =
-        QueryBuilder::new("SELECT to_jsonb(t) AS item, t.id AS cursor_id, t.");
-    qb.push(sort.column).push(" AS cursor_at FROM (");
+) -> QueryBuilder<Postgres> {
+    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new("SELECT ");
+    qb.push(select)
+        .push(", t.id AS cursor_id, t.")
+        .push(sort.column)
+        .push(" AS cursor_at FROM (");
     inner(&mut qb);
     qb.push(") t");
     let (cmp, dir) = if sort.descending {
@@ -218,16 +232,24 @@ pub async fn fetch_page(
         col = sort.column
     ))
     .push_bind(limit + 1);
-    let rows = qb.build().fetch_all(&mut *tx).await?;
+    qb
+}
+
+/// Splits the `limit + 1` rows fetched into the page and the cursor of its last row.
+fn into_page<T>(
+    rows: &[sqlx::postgres::PgRow],
+    limit: i64,
+    item: impl Fn(&sqlx::postgres::PgRow) -> Result<T, sqlx::Error>,
+) -> Result<Page<T>, ApiError> {
     let mut items = Vec::with_capacity(rows.len().min(limit as usize));
-    let mut next = None;
+    let mut next_cursor = None;
     for (i, row) in rows.iter().enumerate() {
         if i as i64 == limit {
             break;
         }
-        items.push(row.try_get::<Value, _>("item")?);
+        items.push(item(row)?);
         if i as i64 == limit - 1 && rows.len() as i64 > limit {
-            next = Some(
+            next_cursor = Some(
                 Cursor {
                     at: row.try_get("cursor_at")?,
                     id: row.try_get("cursor_id")?,
@@ -236,7 +258,40 @@ pub async fn fetch_page(
             );
         }
     }
-    Ok(json!({"items": items, "next_cursor": next}))
+    Ok(Page { items, next_cursor })
+}
+
+/// One page of a list of typed rows: `T` reads its columns by name from `inner`'s rows.
+pub async fn fetch_page_as<T>(
+    tx: &mut sqlx::PgConnection,
+    sort: Sort,
+    cursor: Option<&str>,
+    limit: i64,
+    inner: impl FnOnce(&mut QueryBuilder<Postgres>),
+) -> Result<Page<T>, ApiError>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    let cursor = cursor.map(Cursor::decode).transpose()?;
+    let mut qb = page_query("t.*", sort, cursor, limit, inner);
+    let rows = qb.build().fetch_all(&mut *tx).await?;
+    into_page(&rows, limit, |row| T::from_row(row))
+}
+
+/// One page of a list, each row as a JSON object (`to_jsonb`): for the endpoints whose responses
+/// are not typed yet.
+pub async fn fetch_page(
+    tx: &mut sqlx::PgConnection,
+    sort: Sort,
+    cursor: Option<&str>,
+    limit: i64,
+    inner: impl FnOnce(&mut QueryBuilder<Postgres>),
+) -> Result<Value, ApiError> {
+    let cursor = cursor.map(Cursor::decode).transpose()?;
+    let mut qb = page_query("to_jsonb(t) AS item", sort, cursor, limit, inner);
+    let rows = qb.build().fetch_all(&mut *tx).await?;
+    let page = into_page(&rows, limit, |row| row.try_get::<Value, _>("item"))?;
+    Ok(json!({"items": page.items, "next_cursor": page.next_cursor}))
 }
 
 /// Runs `sql` (which returns one `to_jsonb` column) and returns the object, or 404 with `what`.

@@ -218,7 +218,8 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let (api, spec) = openapi::api_router().split_for_parts();
+    let (api, mut spec) = openapi::api_router().split_for_parts();
+    openapi::name_operations(&mut spec);
     let spec = Arc::new(spec);
     let cors = cors_layer(&state.config.cors_origins);
     let api = api

@@ -146,6 +146,37 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(webhook_subscriptions::redeliver))
 }
 
+/// The document as served: the web app's TypeScript types are generated from a copy of it
+/// (`web/src/generated/`, see `scripts/gen-api-types.sh`).
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, mut spec) = api_router().split_for_parts();
+    name_operations(&mut spec);
+    spec
+}
+
+/// Operation ids unique across the document, `<tag>_<handler>` (`deals_list`, `pipelines_list`):
+/// utoipa names an operation after its handler function, and every resource module has a `list`,
+/// which generated clients cannot tell apart.
+pub fn name_operations(spec: &mut utoipa::openapi::OpenApi) {
+    for item in spec.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let tag = op.tags.as_ref().and_then(|t| t.first()).cloned();
+            if let (Some(tag), Some(id)) = (tag, op.operation_id.as_mut()) {
+                *id = format!("{}_{id}", tag.replace('-', "_"));
+            }
+        }
+    }
+}
+
 /// `/api/openapi.json` and the interactive docs at `/api/docs`.
 pub fn docs_router(spec: Arc<utoipa::openapi::OpenApi>) -> Router<AppState> {
     Router::new().merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", (*spec).clone()))
@@ -154,6 +185,26 @@ pub fn docs_router(spec: Arc<utoipa::openapi::OpenApi>) -> Router<AppState> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The web app's copy of the document, which its TypeScript types are generated from, is the
+    /// document the API serves. `VENTROS_UPDATE_GENERATED=1` rewrites the copy instead (what
+    /// `scripts/gen-api-types.sh` does before regenerating the types).
+    #[test]
+    fn the_web_apps_copy_of_the_document_is_current() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../web/src/generated/openapi.json"
+        );
+        let current = document().to_pretty_json().unwrap() + "\n";
+        if std::env::var_os("VENTROS_UPDATE_GENERATED").is_some() {
+            std::fs::write(path, &current).unwrap();
+        }
+        let copy = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            copy == current,
+            "web/src/generated/openapi.json is stale: run scripts/gen-api-types.sh"
+        );
+    }
 
     #[test]
     fn every_operation_is_described_tagged_and_secured_unless_public() {
@@ -201,5 +252,16 @@ mod tests {
             }
         }
         assert!(operations >= 60, "{operations} operations");
+        let named = document();
+        let mut ids = std::collections::BTreeSet::new();
+        for item in named.paths.paths.values() {
+            for op in [&item.get, &item.post, &item.put, &item.patch, &item.delete]
+                .into_iter()
+                .flatten()
+            {
+                let id = op.operation_id.clone().expect("an operation id");
+                assert!(ids.insert(id.clone()), "operation id {id} is used twice");
+            }
+        }
     }
 }

@@ -5,17 +5,18 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sqlx::{Postgres, Transaction};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use ventros_activities::store::{append_outbox, default_pipeline};
-use ventros_domain::EventType;
+use ventros_domain::{DealStatus, EventType};
 
 use super::{optional_text, required_text};
 use crate::auth::{AsAgent, Authorized, Principal};
-use crate::db::{Sort, execute_found, fetch_one_json, fetch_page, page_limit, tenant_tx};
+use crate::db::{Page, Sort, execute_found, fetch_page_as, page_limit, tenant_tx};
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::{AppState, parse_id};
 
@@ -48,32 +49,57 @@ fn valid_status(status: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn deal_json(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> Result<Value, ApiError> {
-    fetch_one_json(
-        tx,
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT to_jsonb(t) FROM (SELECT {DEAL_COLUMNS}{DEAL_FROM} WHERE d.id = $1) t"
-        )))
-        .bind(id),
-        || format!("deal {id}"),
+/// A deal, with its stage's key and name and the contact's name (what the board shows).
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
+pub struct Deal {
+    pub id: Uuid,
+    pub title: String,
+    pub status: DealStatus,
+    /// Where it came from (free text: `whatsapp`, `campaign`, …).
+    #[schema(required = true)]
+    pub source: Option<String>,
+    pub pipeline_id: Uuid,
+    pub stage_id: Uuid,
+    pub stage_key: String,
+    pub stage_name: String,
+    pub contact_id: Uuid,
+    #[schema(required = true)]
+    pub contact_name: Option<String>,
+    /// Who created it: a user, an API key or an agent.
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+async fn fetch_deal(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> Result<Deal, ApiError> {
+    sqlx::query_as!(
+        Deal,
+        r#"SELECT d.id, d.title, d.status AS "status: DealStatus", d.source, d.pipeline_id, d.stage_id,
+                  s.key AS stage_key, s.name AS stage_name, d.contact_id, c.display_name AS contact_name,
+                  d.created_by, d.created_at, d.updated_at
+             FROM deals d JOIN pipeline_stages s ON s.id = d.stage_id JOIN contacts c ON c.id = d.contact_id
+            WHERE d.id = $1"#,
+        id
     )
-    .await
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("deal {id} not found")))
 }
 
 /// Lists deals (filter by pipeline, stage, contact or status).
-#[utoipa::path(get, path = "/api/v1/deals", tag = "deals", params(DealListQuery), responses((status = 200, description = "A page of deals", body = Value)))]
+#[utoipa::path(get, path = "/api/v1/deals", tag = "deals", params(DealListQuery), responses((status = 200, description = "A page of deals", body = Page<Deal>)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
     ApiQuery(q): ApiQuery<DealListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<Deal>>, ApiError> {
     if let Some(status) = &q.status {
         valid_status(status)?;
     }
     let sort = Sort::parse(q.sort.as_deref(), &["updated_at", "created_at"], true)?;
     let limit = page_limit(q.limit)?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let page = fetch_page(&mut tx, sort, q.cursor.as_deref(), limit, |qb| {
+    let page = fetch_page_as(&mut tx, sort, q.cursor.as_deref(), limit, |qb| {
         qb.push("SELECT ")
             .push(DEAL_COLUMNS)
             .push(DEAL_FROM)
@@ -109,13 +135,13 @@ pub struct CreateDeal {
 
 /// Creates a deal (one open deal per contact and pipeline).
 #[utoipa::path(post, path = "/api/v1/deals", tag = "deals", request_body = CreateDeal,
-    responses((status = 201, description = "The deal", body = Value), (status = 409, description = "The contact already has an open deal in this pipeline"),
+    responses((status = 201, description = "The deal", body = Deal), (status = 409, description = "The contact already has an open deal in this pipeline"),
               (status = 422, description = "Unknown contact, pipeline or stage")))]
 pub async fn create(
     State(state): State<AppState>,
     Authorized(principal): AsAgent,
     ApiJson(req): ApiJson<CreateDeal>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Deal>), ApiError> {
     let title = required_text(&req.title, "title", 200)?;
     let source = optional_text(req.source.as_deref(), "source", 100)?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
@@ -185,7 +211,7 @@ pub async fn create(
     .bind(req.contact_id)
     .bind(&title)
     .bind(&source)
-    .bind(status_of_stage(&stage_key))
+    .bind(DealStatus::of_stage(&stage_key))
     .bind(principal.label())
     .execute(&mut *tx)
     .await?;
@@ -198,30 +224,22 @@ pub async fn create(
         json!({"deal_id": id, "contact_id": req.contact_id, "stage": stage_key}),
     )
     .await?;
-    let deal = deal_json(&mut tx, id).await?;
+    let deal = fetch_deal(&mut tx, id).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(deal)))
 }
 
-fn status_of_stage(key: &str) -> &'static str {
-    match key {
-        "won" => "won",
-        "lost" => "lost",
-        _ => "open",
-    }
-}
-
 /// A deal.
 #[utoipa::path(get, path = "/api/v1/deals/{id}", tag = "deals", params(("id" = String, Path)),
-    responses((status = 200, description = "The deal", body = Value), (status = 404, description = "No such deal")))]
+    responses((status = 200, description = "The deal", body = Deal), (status = 404, description = "No such deal")))]
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Deal>, ApiError> {
     let id = parse_id(&id, "deal")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    Ok(Json(deal_json(&mut tx, id).await?))
+    Ok(Json(fetch_deal(&mut tx, id).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -234,13 +252,13 @@ pub struct UpdateDeal {
 
 /// Renames a deal or sets its status.
 #[utoipa::path(patch, path = "/api/v1/deals/{id}", tag = "deals", params(("id" = String, Path)), request_body = UpdateDeal,
-    responses((status = 200, description = "The deal", body = Value), (status = 404, description = "No such deal")))]
+    responses((status = 200, description = "The deal", body = Deal), (status = 404, description = "No such deal")))]
 pub async fn update(
     State(state): State<AppState>,
     Authorized(principal): AsAgent,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateDeal>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Deal>, ApiError> {
     let id = parse_id(&id, "deal")?;
     let title = req
         .title
@@ -270,7 +288,7 @@ pub async fn update(
         )
         .await?;
     }
-    let deal = deal_json(&mut tx, id).await?;
+    let deal = fetch_deal(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Json(deal))
 }
@@ -313,14 +331,14 @@ pub struct MoveDeal {
 
 /// Moves a deal to another stage of its pipeline (any direction: operators correct mistakes).
 #[utoipa::path(post, path = "/api/v1/deals/{id}/move", tag = "deals", params(("id" = String, Path)), request_body = MoveDeal,
-    responses((status = 200, description = "The deal", body = Value), (status = 404, description = "No such deal"),
+    responses((status = 200, description = "The deal", body = Deal), (status = 404, description = "No such deal"),
               (status = 422, description = "The stage is not in the deal's pipeline")))]
 pub async fn move_stage(
     State(state): State<AppState>,
     Authorized(principal): AsAgent,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<MoveDeal>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Deal>, ApiError> {
     let id = parse_id(&id, "deal")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let current: Option<(Uuid, Uuid, String)> = sqlx::query_as(
@@ -347,7 +365,7 @@ pub async fn move_stage(
         sqlx::query("UPDATE deals SET stage_id = $2, status = $3 WHERE id = $1")
             .bind(id)
             .bind(req.stage_id)
-            .bind(status_of_stage(&key))
+            .bind(DealStatus::of_stage(&key))
             .execute(&mut *tx)
             .await?;
         append_outbox(
@@ -360,7 +378,7 @@ pub async fn move_stage(
         )
         .await?;
     }
-    let deal = deal_json(&mut tx, id).await?;
+    let deal = fetch_deal(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Json(deal))
 }

@@ -4,24 +4,17 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, Transaction};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::required_text;
 use crate::auth::{AsAdmin, Authorized, Principal};
-use crate::db::{fetch_one_json, tenant_tx};
+use crate::db::{List, tenant_tx};
 use crate::error::{ApiError, ApiJson};
 use crate::{AppState, parse_id};
-
-/// A pipeline with its stages and the number of open deals in each; `$1` is the pipeline id.
-const PIPELINE_JSON: &str = "SELECT jsonb_build_object('id', p.id, 'name', p.name, 'is_default', p.is_default, 'created_at', p.created_at,
-        'stages', coalesce((SELECT jsonb_agg(jsonb_build_object('id', s.id, 'key', s.key, 'name', s.name, 'position', s.position,
-                                   'open_deals', (SELECT count(*) FROM deals d WHERE d.stage_id = s.id AND d.status = 'open')) ORDER BY s.position)
-                              FROM pipeline_stages s WHERE s.pipeline_id = p.id), '[]'::jsonb))
-    FROM pipelines p";
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -73,44 +66,110 @@ fn valid_key(key: &str) -> Result<String, ApiError> {
     Ok(key.to_owned())
 }
 
-async fn pipeline_json(
+/// A pipeline and its stages in order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Pipeline {
+    pub id: Uuid,
+    pub name: String,
+    /// Where agents create leads; one per tenant.
+    pub is_default: bool,
+    pub created_at: DateTime<Utc>,
+    pub stages: Vec<Stage>,
+}
+
+/// A stage of a pipeline, with the number of open deals in it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Stage {
+    pub id: Uuid,
+    pub key: String,
+    pub name: String,
+    /// 0-based.
+    pub position: i32,
+    pub open_deals: i64,
+}
+
+struct PipelineRow {
+    id: Uuid,
+    name: String,
+    is_default: bool,
+    created_at: DateTime<Utc>,
+}
+
+/// The pipelines with these ids (all of the tenant's when `ids` is None), default first, each with
+/// its stages.
+async fn fetch_pipelines(
+    tx: &mut Transaction<'static, Postgres>,
+    ids: Option<&[Uuid]>,
+) -> Result<Vec<Pipeline>, ApiError> {
+    let rows = sqlx::query_as!(
+        PipelineRow,
+        "SELECT id, name, is_default, created_at FROM pipelines
+          WHERE $1::uuid[] IS NULL OR id = ANY($1)
+          ORDER BY is_default DESC, created_at",
+        ids as Option<&[Uuid]>
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    let pipeline_ids: Vec<Uuid> = rows.iter().map(|p| p.id).collect();
+    let stages = sqlx::query!(
+        r#"SELECT s.pipeline_id, s.id, s.key, s.name, s.position,
+                  (SELECT count(*) FROM deals d WHERE d.stage_id = s.id AND d.status = 'open') AS "open_deals!"
+             FROM pipeline_stages s WHERE s.pipeline_id = ANY($1) ORDER BY s.position"#,
+        &pipeline_ids
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|p| Pipeline {
+            stages: stages
+                .iter()
+                .filter(|s| s.pipeline_id == p.id)
+                .map(|s| Stage {
+                    id: s.id,
+                    key: s.key.clone(),
+                    name: s.name.clone(),
+                    position: s.position,
+                    open_deals: s.open_deals,
+                })
+                .collect(),
+            id: p.id,
+            name: p.name,
+            is_default: p.is_default,
+            created_at: p.created_at,
+        })
+        .collect())
+}
+
+async fn fetch_pipeline(
     tx: &mut Transaction<'static, Postgres>,
     id: Uuid,
-) -> Result<Value, ApiError> {
-    fetch_one_json(
-        tx,
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{PIPELINE_JSON} WHERE p.id = $1"
-        )))
-        .bind(id),
-        || format!("pipeline {id}"),
-    )
-    .await
+) -> Result<Pipeline, ApiError> {
+    fetch_pipelines(tx, Some(&[id]))
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::NotFound(format!("pipeline {id} not found")))
 }
 
 /// Lists pipelines with their stages.
-#[utoipa::path(get, path = "/api/v1/pipelines", tag = "pipelines", responses((status = 200, description = "Pipelines", body = Value)))]
+#[utoipa::path(get, path = "/api/v1/pipelines", tag = "pipelines", responses((status = 200, description = "Pipelines", body = List<Pipeline>)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<List<Pipeline>>, ApiError> {
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let items: Vec<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "{PIPELINE_JSON} ORDER BY p.is_default DESC, p.created_at"
-    )))
-    .fetch_all(&mut *tx)
-    .await?;
-    Ok(Json(json!({ "items": items })))
+    let items = fetch_pipelines(&mut tx, None).await?;
+    Ok(Json(List { items }))
 }
 
 /// Creates a pipeline (admin).
 #[utoipa::path(post, path = "/api/v1/pipelines", tag = "pipelines", request_body = CreatePipeline,
-    responses((status = 201, description = "The pipeline", body = Value), (status = 409, description = "The name is taken")))]
+    responses((status = 201, description = "The pipeline", body = Pipeline), (status = 409, description = "The name is taken")))]
 pub async fn create(
     State(state): State<AppState>,
     Authorized(principal): AsAdmin,
     ApiJson(req): ApiJson<CreatePipeline>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Pipeline>), ApiError> {
     let name = required_text(&req.name, "name", 200)?;
     let stages: Vec<(String, String)> = if req.stages.is_empty() {
         [
@@ -162,33 +221,33 @@ pub async fn create(
             .execute(&mut *tx)
             .await?;
     }
-    let pipeline = pipeline_json(&mut tx, id).await?;
+    let pipeline = fetch_pipeline(&mut tx, id).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(pipeline)))
 }
 
 /// A pipeline with its stages.
 #[utoipa::path(get, path = "/api/v1/pipelines/{id}", tag = "pipelines", params(("id" = String, Path)),
-    responses((status = 200, description = "The pipeline", body = Value), (status = 404, description = "No such pipeline")))]
+    responses((status = 200, description = "The pipeline", body = Pipeline), (status = 404, description = "No such pipeline")))]
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Pipeline>, ApiError> {
     let id = parse_id(&id, "pipeline")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    Ok(Json(pipeline_json(&mut tx, id).await?))
+    Ok(Json(fetch_pipeline(&mut tx, id).await?))
 }
 
 /// Renames a pipeline or makes it the default (admin).
 #[utoipa::path(patch, path = "/api/v1/pipelines/{id}", tag = "pipelines", params(("id" = String, Path)), request_body = UpdatePipeline,
-    responses((status = 200, description = "The pipeline", body = Value), (status = 404, description = "No such pipeline")))]
+    responses((status = 200, description = "The pipeline", body = Pipeline), (status = 404, description = "No such pipeline")))]
 pub async fn update(
     State(state): State<AppState>,
     Authorized(principal): AsAdmin,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdatePipeline>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Pipeline>, ApiError> {
     let id = parse_id(&id, "pipeline")?;
     let name = req
         .name
@@ -196,7 +255,7 @@ pub async fn update(
         .map(|n| required_text(n, "name", 200))
         .transpose()?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    pipeline_json(&mut tx, id).await?;
+    fetch_pipeline(&mut tx, id).await?;
     if req.is_default == Some(true) {
         sqlx::query("UPDATE pipelines SET is_default = false WHERE is_default AND id <> $1")
             .bind(id)
@@ -209,7 +268,7 @@ pub async fn update(
         .bind(req.is_default)
         .execute(&mut *tx)
         .await?;
-    let pipeline = pipeline_json(&mut tx, id).await?;
+    let pipeline = fetch_pipeline(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Json(pipeline))
 }
@@ -224,7 +283,7 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "pipeline")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    pipeline_json(&mut tx, id).await?;
+    fetch_pipeline(&mut tx, id).await?;
     let has_deals: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deals WHERE pipeline_id = $1)")
             .bind(id)
@@ -245,17 +304,17 @@ pub async fn delete(
 
 /// Adds a stage at the end of a pipeline (admin).
 #[utoipa::path(post, path = "/api/v1/pipelines/{id}/stages", tag = "pipelines", params(("id" = String, Path)), request_body = StageInput,
-    responses((status = 201, description = "The pipeline", body = Value), (status = 409, description = "The key is taken")))]
+    responses((status = 201, description = "The pipeline", body = Pipeline), (status = 409, description = "The key is taken")))]
 pub async fn add_stage(
     State(state): State<AppState>,
     Authorized(principal): AsAdmin,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<StageInput>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Pipeline>), ApiError> {
     let id = parse_id(&id, "pipeline")?;
     let (key, name) = (valid_key(&req.key)?, required_text(&req.name, "name", 200)?);
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    pipeline_json(&mut tx, id).await?;
+    fetch_pipeline(&mut tx, id).await?;
     sqlx::query("SELECT 1 FROM pipelines WHERE id = $1 FOR UPDATE")
         .bind(id)
         .execute(&mut *tx)
@@ -271,20 +330,20 @@ pub async fn add_stage(
     .bind(&name)
     .execute(&mut *tx)
     .await?;
-    let pipeline = pipeline_json(&mut tx, id).await?;
+    let pipeline = fetch_pipeline(&mut tx, id).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(pipeline)))
 }
 
 /// Renames or moves a stage (admin).
 #[utoipa::path(patch, path = "/api/v1/pipelines/{id}/stages/{stage_id}", tag = "pipelines", params(("id" = String, Path), ("stage_id" = String, Path)),
-    request_body = UpdateStage, responses((status = 200, description = "The pipeline", body = Value), (status = 404, description = "No such stage")))]
+    request_body = UpdateStage, responses((status = 200, description = "The pipeline", body = Pipeline), (status = 404, description = "No such stage")))]
 pub async fn update_stage(
     State(state): State<AppState>,
     Authorized(principal): AsAdmin,
     Path((id, stage_id)): Path<(String, String)>,
     ApiJson(req): ApiJson<UpdateStage>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Pipeline>, ApiError> {
     let (id, stage_id) = (parse_id(&id, "pipeline")?, parse_id(&stage_id, "stage")?);
     let name = req
         .name
@@ -332,7 +391,7 @@ pub async fn update_stage(
             .execute(&mut *tx)
             .await?;
     }
-    let pipeline = pipeline_json(&mut tx, id).await?;
+    let pipeline = fetch_pipeline(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Json(pipeline))
 }

@@ -4,10 +4,7 @@ import { DndContext, KeyboardSensor, PointerSensor, useDraggable, useDroppable, 
 import { useCallback, useEffect, useState } from "react";
 import { ApiError, canWrite, get, post, type Page, type Session } from "../api";
 import { useLiveEvents } from "../live";
-
-interface Stage { id: string; key: string; name: string; position: number }
-interface Pipeline { id: string; name: string; is_default: boolean; stages: Stage[] }
-interface Deal { id: string; title: string; stage_id: string; contact_name: string | null; status: string }
+import type { Deal, Pipeline, Stage } from "../types";
 
 export function Pipelines({ session }: { session: Session }) {
   const [pipelines, setPipelines] = useState<Pipeline[] | null>(null);

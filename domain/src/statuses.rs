@@ -1,0 +1,46 @@
+//! Statuses stored as text in PostgreSQL and returned by the API: one enum each, so a comparison
+//! or an assignment with a misspelt status is a compile error. The database keeps its CHECK
+//! constraints; `sqlx::Type` reads and writes the same lowercase words.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Where a deal stands: `won` and `lost` close it (a deal reaching a stage with that key takes
+/// that status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum DealStatus {
+    Open,
+    Won,
+    Lost,
+}
+
+impl DealStatus {
+    /// The status a deal takes on reaching the stage with this key.
+    pub fn of_stage(key: &str) -> DealStatus {
+        match key {
+            "won" => DealStatus::Won,
+            "lost" => DealStatus::Lost,
+            _ => DealStatus::Open,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deal_statuses_are_the_lowercase_words_and_follow_closing_stages() {
+        assert_eq!(serde_json::to_value(DealStatus::Won).unwrap(), "won");
+        assert_eq!(
+            serde_json::from_value::<DealStatus>("lost".into()).unwrap(),
+            DealStatus::Lost
+        );
+        assert!(serde_json::from_value::<DealStatus>("closed".into()).is_err());
+        assert_eq!(DealStatus::of_stage("won"), DealStatus::Won);
+        assert_eq!(DealStatus::of_stage("lost"), DealStatus::Lost);
+        assert_eq!(DealStatus::of_stage("proposal"), DealStatus::Open);
+    }
+}

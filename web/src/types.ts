@@ -1,0 +1,12 @@
+// The API's request and response types, as generated from its OpenAPI document
+// (src/generated/api.ts, by `scripts/gen-api-types.sh`). Pages import their types from here
+// instead of writing interfaces that mirror the API by hand: a renamed or retyped field is then
+// a type error in the web app, not a blank cell.
+import type { components } from "./generated/api";
+
+type Schemas = components["schemas"];
+
+export type Deal = Schemas["Deal"];
+export type DealStatus = Schemas["DealStatus"];
+export type Pipeline = Schemas["Pipeline"];
+export type Stage = Schemas["Stage"];
