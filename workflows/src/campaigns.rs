@@ -31,6 +31,7 @@ use uuid::Uuid;
 
 use crate::contract::{activities::*, names, *};
 use crate::conversation::now_ms;
+use crate::decisions::{DispatchStep, DispatchView, dispatch_step, recipient_wait, settle_backoff};
 use crate::outbound::OutboundMessage;
 use crate::retry::{campaign_agent_activity, db_activity, persistent_retry};
 
@@ -89,31 +90,27 @@ impl Campaign {
         // Dispatch: pages of the segment → children, at most `max_in_flight` at a time.
         loop {
             Self::apply_controls(ctx).await?;
-            if ctx.state(|s| s.cancelled) {
-                break;
-            }
-            if ctx.state(|s| s.paused) {
-                ctx.state_mut(|s| s.phase = "paused");
-                ctx.wait_condition(|s| !s.controls.is_empty()).await?;
-                continue;
-            }
-            if ctx.state(|s| s.buffer.is_empty()) {
-                if ctx.state(|s| s.exhausted) {
-                    break;
+            let free = match ctx.state(|s| dispatch_step(s.dispatch_view())) {
+                DispatchStep::Settle => break,
+                DispatchStep::WaitForControl => {
+                    ctx.state_mut(|s| s.phase = "paused");
+                    ctx.wait_condition(|s| !s.controls.is_empty()).await?;
+                    continue;
                 }
-                Self::resolve_page(ctx).await?;
-                continue;
-            }
-            let free =
-                ctx.state(|s| (s.run.max_in_flight as usize).saturating_sub(s.in_flight.len()));
-            if free == 0 {
-                ctx.state_mut(|s| s.phase = "dispatching");
-                ctx.wait_condition(|s| {
-                    s.in_flight.len() < s.run.max_in_flight as usize || !s.controls.is_empty()
-                })
-                .await?;
-                continue;
-            }
+                DispatchStep::ResolvePage => {
+                    Self::resolve_page(ctx).await?;
+                    continue;
+                }
+                DispatchStep::WaitForSlot => {
+                    ctx.state_mut(|s| s.phase = "dispatching");
+                    ctx.wait_condition(|s| {
+                        s.in_flight.len() < s.run.max_in_flight as usize || !s.controls.is_empty()
+                    })
+                    .await?;
+                    continue;
+                }
+                DispatchStep::Dispatch(free) => free,
+            };
             Self::dispatch(ctx, free).await?;
             if ctx.continue_as_new_suggested() || ctx.history_length() > MAX_HISTORY_EVENTS {
                 let next = ctx.state(Campaign::carry);
@@ -154,7 +151,7 @@ impl Campaign {
                 _ = ctx.timer(wait) => {},
             };
             // At most half a minute between looks: the run completes soon after its last send.
-            wait = (wait * 2).min(Duration::from_secs(30));
+            wait = settle_backoff(wait);
             // Parked recipients can keep a run settling for a day: keep its history small (the
             // next run finds the segment exhausted and nothing in flight, and settles on).
             if ctx.continue_as_new_suggested() || ctx.history_length() > MAX_HISTORY_EVENTS {
@@ -233,6 +230,17 @@ impl Campaign {
 }
 
 impl Campaign {
+    fn dispatch_view(&self) -> DispatchView {
+        DispatchView {
+            cancelled: self.cancelled,
+            paused: self.paused,
+            buffered: self.buffer.len(),
+            exhausted: self.exhausted,
+            in_flight: self.in_flight.len(),
+            max_in_flight: self.run.max_in_flight as usize,
+        }
+    }
+
     fn restore(&mut self, input: &CampaignInput) {
         self.tenant_id = input.tenant_id;
         self.campaign_id = input.campaign_id;
@@ -439,13 +447,12 @@ impl CampaignRecipient {
         let mut wait_until = prepared.send_at_ms;
         let message_id = loop {
             let now = now_ms(ctx.workflow_time()).unwrap_or_default();
-            if wait_until > now {
-                if !parked && wait_until - now > PARK_THRESHOLD_MS {
+            if let Some((sleep, long)) = recipient_wait(now, wait_until, PARK_THRESHOLD_MS) {
+                if long && !parked {
                     parked = true;
                     Self::report(ctx, &input, RecipientStage::Parked).await;
                 }
-                ctx.timer(Duration::from_millis((wait_until - now) as u64))
-                    .await;
+                ctx.timer(sleep).await;
             }
             ctx.state_mut(|s| s.woken = false);
             match ctx

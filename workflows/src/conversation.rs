@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::contacts::ContactMerge;
 use crate::contract::{activities::*, names, *};
+use crate::decisions::{ReplyPath, agent_handoff, debounce_wait, reply_path};
 use crate::outbound::OutboundMessage;
 use crate::retry::{agent_activity, db_activity, identity_activity, presence_activity};
 
@@ -348,13 +349,12 @@ impl Conversation {
         let started = now_ms(ctx.workflow_time()).unwrap_or_default();
         loop {
             let elapsed = (now_ms(ctx.workflow_time()).unwrap_or_default() - started).max(0) as u64;
-            if elapsed >= timing.max_debounce_ms {
+            let Some(quiet) = debounce_wait(&timing, elapsed) else {
                 return Ok(());
-            }
-            let quiet = timing.debounce_ms.min(timing.max_debounce_ms - elapsed);
+            };
             let more = temporalio_sdk::workflows::select! {
                 woke = ctx.wait_condition(|s| !s.pending.is_empty()) => { woke?; true },
-                _ = ctx.timer(Duration::from_millis(quiet)) => false,
+                _ = ctx.timer(quiet) => false,
             };
             if !more {
                 return Ok(());
@@ -366,21 +366,26 @@ impl Conversation {
     /// At most one reply per burst: nothing while a human holds the chat, otherwise whatever the
     /// channel's auto-reply rules say, sent through a child OutboundMessage workflow.
     async fn decide_reply(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
-        let (assignment, session_id, opened, burst) = ctx.state_mut(|s| {
+        let (path, opened, burst) = ctx.state_mut(|s| {
             let burst = std::mem::take(&mut s.awaiting_reply);
             let opened = std::mem::take(&mut s.session_opened_since_decision);
-            (s.assignment, s.session_id, opened, burst)
+            (
+                reply_path(s.session_id, s.assignment, s.ai.as_ref()),
+                opened,
+                burst,
+            )
         });
-        let Some(session_id) = session_id else {
-            return Ok(());
+        let session_id = match path {
+            ReplyPath::NoSession => return Ok(()),
+            ReplyPath::HeldByHuman => {
+                ctx.state_mut(|s| s.last_decision = Some("assigned_to_human".into()));
+                return Ok(());
+            }
+            ReplyPath::Agent { session_id, ai } => {
+                return Self::agent_reply(ctx, session_id, burst, ai).await;
+            }
+            ReplyPath::AutoReply { session_id } => session_id,
         };
-        if assignment == Assignment::Human {
-            ctx.state_mut(|s| s.last_decision = Some("assigned_to_human".into()));
-            return Ok(());
-        }
-        if let Some(ai) = ctx.state(|s| s.ai.clone()) {
-            return Self::agent_reply(ctx, session_id, burst, ai).await;
-        }
         let reply_message_id = Uuid::parse_str(&ctx.uuid4()).unwrap_or_default();
         let input = ctx.state(|s| PlanAutoReplyInput {
             tenant_id: s.tenant_id,
@@ -487,24 +492,21 @@ impl Conversation {
                 confidence: run.confidence,
             });
         });
-        let mut handoff = None;
         if run.reply_planned {
             Self::send_reply(ctx, run.run_id).await?;
             ctx.state_mut(|s| s.last_decision = Some("agent".into()));
-        } else {
-            handoff = Some("low_confidence");
-            if ai.presence {
-                let stop = AgentPresenceInput {
-                    tenant_id,
-                    session_id,
-                    seen_message_ids: vec![],
-                    typing: false,
-                };
-                let _ = ctx
-                    .execute_activity(AgentPresence, stop, presence_activity())
-                    .await;
-            }
+        } else if ai.presence {
+            let stop = AgentPresenceInput {
+                tenant_id,
+                session_id,
+                seen_message_ids: vec![],
+                typing: false,
+            };
+            let _ = ctx
+                .execute_activity(AgentPresence, stop, presence_activity())
+                .await;
         }
+        let mut asked_for_human = false;
         if !run.action_types.is_empty() {
             let applied = ctx
                 .execute_local_activity(
@@ -516,11 +518,9 @@ impl Conversation {
                     db_activity(),
                 )
                 .await?;
-            if applied.handoff && handoff.is_none() {
-                handoff = Some("agent_requested");
-            }
+            asked_for_human = applied.handoff;
         }
-        match handoff {
+        match agent_handoff(run.reply_planned, asked_for_human) {
             Some(reason) => Self::hand_to_human(ctx, session_id, reason).await,
             None => Ok(()),
         }

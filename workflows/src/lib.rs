@@ -11,6 +11,7 @@ pub mod campaigns;
 pub mod contacts;
 pub mod contract;
 pub mod conversation;
+pub mod decisions;
 pub mod memory;
 pub mod outbound;
 mod retry;
