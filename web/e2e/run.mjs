@@ -1,5 +1,5 @@
 // End-to-end tests of the web app in a real browser (Debian's Chromium, headless, driven by
-// playwright-core) against a running stack. Started by workers/tests/web.rs, which provides the
+// playwright-core) against a running stack. Started by workers/tests/it/web.rs, which provides the
 // stack and these environment variables:
 //   VENTROS_URL        the API serving the web app
 //   SIM_URL            the WAHA simulator of the test's channel

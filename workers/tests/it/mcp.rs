@@ -3,11 +3,11 @@
 //! tools, and drives the CRM through them; plus the discovery-first mode and the authenticated
 //! streamable HTTP transport.
 
-mod support;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::support;
+use crate::support::{TestApp, eventually};
 use reqwest::StatusCode;
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, GetPromptRequestParams, ReadResourceRequestParams,
@@ -17,7 +17,6 @@ use rmcp::service::RunningService;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Map, Value, json};
-use support::{TestApp, eventually};
 use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -485,11 +484,11 @@ async fn discovery_mode_and_the_authenticated_http_transport() {
 async fn named_reports_bad_parameters_row_caps_and_agent_drafts() {
     let memory = format!("127.0.0.1:{}", support::free_port());
     let agents = support::AgentService::start(&memory).await;
-    let app = TestApp::spawn_with(
-        json!({"greeting": "Oi!", "debounce_ms": 0}),
-        Some((agents.address.clone(), memory)),
-    )
-    .await;
+    let app = TestApp::builder()
+        .settings(json!({"greeting": "Oi!", "debounce_ms": 0}))
+        .agents(&agents.address, &memory)
+        .spawn()
+        .await;
     let chat = "5511966665555@c.us";
     app.customer_writes(
         chat,

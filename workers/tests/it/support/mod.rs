@@ -3,8 +3,6 @@
 //! test can SIGKILL it). The Temporal dev server and PostgreSQL are shared per run and come from
 //! `TEMPORAL_ADDRESS` and `DATABASE_URL` (scripts/test.sh starts both).
 
-#![allow(dead_code)]
-
 use std::future::Future;
 use std::process::{Child, Command, Stdio};
 use std::sync::Once;
@@ -251,92 +249,151 @@ pub(crate) async fn fresh_database() -> (PgPool, String) {
     (pool, url)
 }
 
-/// Serves the API in-process on a random port (its own pool, running as `ventros_app` under RLS).
-pub(crate) async fn spawn_api(
-    database_url: &str,
+/// A change to the API's configuration before it starts.
+type ConfigChange = Box<dyn FnOnce(&mut ApiConfig) + Send>;
+
+/// The API served in-process on a random port, with its own pools logging in as the restricted
+/// roles (`ventros_api` under RLS, `ventros_report`), never as the owner that made the database.
+pub(crate) struct ApiBuilder {
+    database_url: String,
     temporal: TemporalHandle,
-    task_queue: &str,
-) -> String {
-    spawn_api_with(database_url, temporal, task_queue, None, None, |_| {}).await
+    task_queue: String,
+    agents_address: Option<String>,
+    memory_address: Option<String>,
+    configure: Vec<ConfigChange>,
 }
 
-/// The same, with the agent and memory services and a chance to adjust the configuration.
-pub(crate) async fn spawn_api_with(
-    database_url: &str,
-    temporal: TemporalHandle,
-    task_queue: &str,
-    agents_address: Option<&str>,
-    memory_address: Option<&str>,
-    configure: impl FnOnce(&mut ApiConfig),
-) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind API");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let mut config = ApiConfig::new(task_queue, &base);
-    // The tests' simulators and webhook receivers listen on loopback (the local stack's setting).
-    config.provider_network = ventros_channels::net_guard::NetPolicy::private_allowed();
-    config.webhook_network = ventros_channels::net_guard::NetPolicy::private_allowed();
-    configure(&mut config);
-    // The API logs in as its restricted roles, never as the owner that made the database.
-    let api_url =
-        ventros_api::db::login_url(database_url, ventros_api::db::API_LOGIN).expect("API URL");
-    let pool = ventros_api::db::app_pool(&api_url, 5)
-        .await
-        .expect("API pool");
-    let reports_url = ventros_api::db::login_url(database_url, ventros_api::db::REPORT_LOGIN)
-        .expect("reports URL");
-    let reports = ventros_api::db::report_pool(&reports_url, 2)
-        .await
-        .expect("reports pool");
-    let agents = ventros_api::routes::agents::AgentDirectory::new(agents_address.map(|a| {
-        std::sync::Arc::new(
-            ventros_activities::agents::GrpcAgentClient::connect_lazy(a, internal_auth())
-                .expect("agents client"),
-        ) as std::sync::Arc<dyn ventros_activities::agents::AgentApi>
-    }));
-    let memory =
-        ventros_api::routes::memories::MemoryClient::connect_lazy(memory_address, internal_auth())
-            .expect("memory client");
-    let state = AppState::new(pool, reports, temporal, config, agents, memory);
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            ventros_api::router(state)
-                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+impl ApiBuilder {
+    pub(crate) fn new(database_url: &str, temporal: TemporalHandle, task_queue: &str) -> Self {
+        ApiBuilder {
+            database_url: database_url.to_owned(),
+            temporal,
+            task_queue: task_queue.to_owned(),
+            agents_address: None,
+            memory_address: None,
+            configure: Vec::new(),
+        }
+    }
+
+    /// Another Temporal connection (a dead one, to test what the API does without it).
+    pub(crate) fn temporal(mut self, temporal: TemporalHandle) -> Self {
+        self.temporal = temporal;
+        self
+    }
+
+    /// The agent service the API drafts replies with.
+    pub(crate) fn agents(mut self, address: &str) -> Self {
+        self.agents_address = Some(address.to_owned());
+        self
+    }
+
+    /// The worker's MemoryService, for the memory routes.
+    pub(crate) fn memory(mut self, address: &str) -> Self {
+        self.memory_address = Some(address.to_owned());
+        self
+    }
+
+    /// A change to the configuration (limits, network policy, ...), applied after the defaults.
+    pub(crate) fn configure(
+        mut self,
+        change: impl FnOnce(&mut ApiConfig) + Send + 'static,
+    ) -> Self {
+        self.configure.push(Box::new(change));
+        self
+    }
+
+    /// Serves it; returns its base URL.
+    pub(crate) async fn spawn(self) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind API");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let mut config = ApiConfig::new(&self.task_queue, &base);
+        // The tests' simulators and webhook receivers listen on loopback (the local stack's setting).
+        config.provider_network = ventros_channels::net_guard::NetPolicy::private_allowed();
+        config.webhook_network = ventros_channels::net_guard::NetPolicy::private_allowed();
+        for change in self.configure {
+            change(&mut config);
+        }
+        let api_url = ventros_api::db::login_url(&self.database_url, ventros_api::db::API_LOGIN)
+            .expect("API URL");
+        let pool = ventros_api::db::app_pool(&api_url, 5)
+            .await
+            .expect("API pool");
+        let reports_url =
+            ventros_api::db::login_url(&self.database_url, ventros_api::db::REPORT_LOGIN)
+                .expect("reports URL");
+        let reports = ventros_api::db::report_pool(&reports_url, 2)
+            .await
+            .expect("reports pool");
+        let agents =
+            ventros_api::routes::agents::AgentDirectory::new(self.agents_address.map(|a| {
+                std::sync::Arc::new(
+                    ventros_activities::agents::GrpcAgentClient::connect_lazy(&a, internal_auth())
+                        .expect("agents client"),
+                ) as std::sync::Arc<dyn ventros_activities::agents::AgentApi>
+            }));
+        let memory = ventros_api::routes::memories::MemoryClient::connect_lazy(
+            self.memory_address.as_deref(),
+            internal_auth(),
         )
-        .await
-    });
-    base
+        .expect("memory client");
+        let state = AppState::new(pool, reports, self.temporal, config, agents, memory);
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                ventros_api::router(state)
+                    .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+        });
+        base
+    }
 }
 
-impl TestApp {
-    /// Spawns a complete app whose channel uses `settings` (auto-reply and timing).
-    pub(crate) async fn spawn(settings: Value) -> TestApp {
-        Self::spawn_with(settings, None).await
+/// How a [`TestApp`] is made: `TestApp::builder().settings(…).agents(…).spawn().await`, each
+/// option only where a test needs it.
+#[derive(Default)]
+pub(crate) struct TestAppBuilder {
+    settings: Option<Value>,
+    agents: Option<(String, String)>,
+    temporal_address: Option<String>,
+    web_dir: Option<std::path::PathBuf>,
+}
+
+impl TestAppBuilder {
+    /// The WhatsApp channel's settings (auto-reply, timing, AI, pacing); default `{}`.
+    pub(crate) fn settings(mut self, settings: Value) -> Self {
+        self.settings = Some(settings);
+        self
     }
 
-    /// The same, with the worker and API pointing at an agent service (its address, and the
-    /// MemoryService address it calls back, which this app's worker will serve).
-    pub(crate) async fn spawn_with(settings: Value, agents: Option<(String, String)>) -> TestApp {
-        Self::spawn_on(&env("TEMPORAL_ADDRESS"), settings, agents).await
+    /// The worker and API use the agent service at `address`, which calls MemoryService back at
+    /// `memory_address` (this app's worker serves it there).
+    pub(crate) fn agents(mut self, address: &str, memory_address: &str) -> Self {
+        self.agents = Some((address.to_owned(), memory_address.to_owned()));
+        self
     }
 
-    /// The same against another Temporal server (the time-skipping test server).
-    pub(crate) async fn spawn_on(
-        temporal_address: &str,
-        settings: Value,
-        agents: Option<(String, String)>,
-    ) -> TestApp {
-        Self::spawn_full(temporal_address, settings, agents, None).await
+    /// Another Temporal server than the shared dev server (the time-skipping test server).
+    pub(crate) fn temporal(mut self, address: &str) -> Self {
+        self.temporal_address = Some(address.to_owned());
+        self
     }
 
-    /// The same, with the API serving the built web app from `web_dir`.
-    pub(crate) async fn spawn_full(
-        temporal_address: &str,
-        settings: Value,
-        agents: Option<(String, String)>,
-        web_dir: Option<std::path::PathBuf>,
-    ) -> TestApp {
-        let (agents_address, memory_address) = match agents {
+    /// The API serves the built web app from this directory.
+    pub(crate) fn web_dir(mut self, dir: std::path::PathBuf) -> Self {
+        self.web_dir = Some(dir);
+        self
+    }
+
+    /// A database, a tenant with an API key, a WAHA channel on the simulator (its session's
+    /// webhook pointing at the API), the API and the worker.
+    pub(crate) async fn spawn(self) -> TestApp {
+        let settings = self.settings.unwrap_or_else(|| json!({}));
+        let temporal_address = self
+            .temporal_address
+            .unwrap_or_else(|| env("TEMPORAL_ADDRESS"));
+        let web_dir = self.web_dir;
+        let (agents_address, memory_address) = match self.agents {
             Some((agents, memory)) => (Some(agents), memory),
             None => (None, format!("127.0.0.1:{}", free_port())),
         };
@@ -344,10 +401,13 @@ impl TestApp {
             let _ = rustls::crypto::ring::default_provider().install_default();
         });
         let (pool, database_url) = fresh_database().await;
-        let temporal =
-            ventros_workers::connect_temporal(temporal_address, "default", Duration::from_secs(30))
-                .await
-                .expect("Temporal");
+        let temporal = ventros_workers::connect_temporal(
+            &temporal_address,
+            "default",
+            Duration::from_secs(30),
+        )
+        .await
+        .expect("Temporal");
         let task_queue = format!("test-{}", Uuid::new_v4().simple());
 
         let sim = WahaSimulator::new(WAHA_KEY, Duration::from_millis(30));
@@ -356,15 +416,17 @@ impl TestApp {
         let router = sim.router();
         tokio::spawn(async move { axum::serve(sim_listener, router).await });
 
-        let api = spawn_api_with(
+        let mut api = ApiBuilder::new(
             &database_url,
             TemporalHandle::from_client(temporal.clone()),
             &task_queue,
-            agents_address.as_deref(),
-            Some(&memory_address),
-            |config| config.web_dir = web_dir,
         )
-        .await;
+        .memory(&memory_address)
+        .configure(move |config| config.web_dir = web_dir);
+        if let Some(agents) = &agents_address {
+            api = api.agents(agents);
+        }
+        let api = api.spawn().await;
         let (tenant_id, key) = ventros_api::auth::create_tenant(&pool, "Test tenant")
             .await
             .expect("tenant");
@@ -384,7 +446,7 @@ impl TestApp {
             memory_address,
             agents_address,
             worker_env: Vec::new(),
-            temporal_address: temporal_address.to_owned(),
+            temporal_address,
             worker: None,
         };
         let (status, channel) = app
@@ -427,6 +489,26 @@ impl TestApp {
 
         app.start_worker();
         app
+    }
+}
+
+impl TestApp {
+    pub(crate) fn builder() -> TestAppBuilder {
+        TestAppBuilder::default()
+    }
+
+    /// The common case: a complete app whose channel uses `settings`.
+    pub(crate) async fn spawn(settings: Value) -> TestApp {
+        Self::builder().settings(settings).spawn().await
+    }
+
+    /// Another API on this app's database and task queue (other limits, another Temporal).
+    pub(crate) fn api(&self) -> ApiBuilder {
+        ApiBuilder::new(
+            &self.database_url,
+            TemporalHandle::from_client(self.temporal.clone()),
+            &self.task_queue,
+        )
     }
 
     pub(crate) fn start_worker(&mut self) {

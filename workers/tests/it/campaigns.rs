@@ -6,14 +6,13 @@
 //! (every recipient exactly once); bad input refused with nothing created; and, on Temporal's
 //! time-skipping test server, the durable waits for the best send time and the send window.
 
-mod support;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::support;
+use crate::support::{AgentService, TestApp, eventually};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{AgentService, TestApp, eventually};
 use uuid::Uuid;
 use ventros_simulators::waha::Faults;
 
@@ -31,11 +30,11 @@ fn quiet_settings() -> Value {
 async fn with_agents() -> (AgentService, TestApp) {
     let memory_address = format!("127.0.0.1:{}", support::free_port());
     let agents = AgentService::start(&memory_address).await;
-    let app = TestApp::spawn_with(
-        quiet_settings(),
-        Some((agents.address.clone(), memory_address)),
-    )
-    .await;
+    let app = TestApp::builder()
+        .settings(quiet_settings())
+        .agents(&agents.address, &memory_address)
+        .spawn()
+        .await;
     (agents, app)
 }
 
@@ -779,12 +778,12 @@ async fn recipients_wait_on_durable_timers_for_their_best_hour_and_the_send_wind
     let server = TimeSkippingServer::start();
     let memory_address = format!("127.0.0.1:{}", support::free_port());
     let agents = AgentService::start(&memory_address).await;
-    let app = TestApp::spawn_on(
-        &server.address,
-        quiet_settings(),
-        Some((agents.address.clone(), memory_address)),
-    )
-    .await;
+    let app = TestApp::builder()
+        .temporal(&server.address)
+        .settings(quiet_settings())
+        .agents(&agents.address, &memory_address)
+        .spawn()
+        .await;
     let zone = zone_where_it_is_early_morning();
 
     // Ana usually writes around 11:00 (her zone); Bruno never wrote.
@@ -923,11 +922,11 @@ async fn a_whatsapp_number_is_paced_capped_and_types_before_each_campaign_messag
     let agents = AgentService::start(&memory_address).await;
     let pacing =
         json!({"min_interval_secs": 1, "max_interval_secs": 2, "daily_cap": 2, "typing": true});
-    let app = TestApp::spawn_with(
-        json!({"debounce_ms": 0, "campaign_pacing": pacing}),
-        Some((agents.address.clone(), memory_address)),
-    )
-    .await;
+    let app = TestApp::builder()
+        .settings(json!({"debounce_ms": 0, "campaign_pacing": pacing}))
+        .agents(&agents.address, &memory_address)
+        .spawn()
+        .await;
 
     // The pacing is visible on the channel, and a bad one is refused without changing it.
     let (_, channel) = app

@@ -1,13 +1,12 @@
 //! Delivery you can trust (the issue "Delivery you can trust"): messages in the order they were
 //! written, whatever order they arrived in.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support;
+use crate::support::{TestApp, eventually};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{TestApp, eventually};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -277,15 +276,14 @@ async fn a_stored_webhook_whose_hand_over_failed_is_re_driven_once_by_the_sweepe
     app.start_worker();
     // An API replica that cannot reach Temporal: the webhook is stored, the hand-over fails (503),
     // and the sender gives up (WAHA's retries are finite; many setups have none).
-    let broken = support::spawn_api(
-        &app.database_url,
-        ventros_api::TemporalHandle::connect_in_background(
+    let broken = app
+        .api()
+        .temporal(ventros_api::TemporalHandle::connect_in_background(
             "http://127.0.0.1:9".into(),
             "default".into(),
-        ),
-        &app.task_queue,
-    )
-    .await;
+        ))
+        .spawn()
+        .await;
     let chat = "5511999990800@c.us";
     let body = serde_json::to_vec(&json!({
         "id": "evt_stranded", "event": "message", "session": "default", "timestamp": chrono::Utc::now().timestamp_millis(),

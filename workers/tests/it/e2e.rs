@@ -2,13 +2,12 @@
 //! into the Conversation and OutboundMessage workflows, out through the WAHA simulator and back as
 //! receipts.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support;
+use crate::support::{HMAC_KEY, TestApp, eventually};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{HMAC_KEY, TestApp, eventually};
 use ventros_channels::waha::sign_body;
 use ventros_simulators::waha::Faults;
 
@@ -503,7 +502,7 @@ async fn temporal_unreachable_means_503_so_waha_retries() {
         "http://127.0.0.1:9".into(),
         "default".into(),
     );
-    let api = support::spawn_api(&app.database_url, dead, &app.task_queue).await;
+    let api = app.api().temporal(dead).spawn().await;
     let body = envelope("message", inbound_payload("false_5511999990004@c.us_BBBB"));
     let resp = app
         .http
@@ -660,7 +659,11 @@ fn the_production_compose_file_validates_against_the_compose_specification() {
 async fn ai_app(settings: Value) -> (TestApp, support::AgentService) {
     let memory = format!("127.0.0.1:{}", support::free_port());
     let agents = support::AgentService::start(&memory).await;
-    let app = TestApp::spawn_with(settings, Some((agents.address.clone(), memory))).await;
+    let app = TestApp::builder()
+        .settings(settings)
+        .agents(&agents.address, &memory)
+        .spawn()
+        .await;
     (app, agents)
 }
 

@@ -4,14 +4,13 @@
 //! the script; this test prepares the tenant (users, a deal, a segment) and requires it to pass.
 //! Screenshots of each main page land in `web/e2e/artifacts/`.
 
-mod support;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::support;
+use crate::support::TestApp;
 use reqwest::StatusCode;
 use serde_json::json;
-use support::TestApp;
 
 const PASSWORD: &str = "correct-horse-battery";
 
@@ -27,14 +26,12 @@ async fn the_web_app_in_a_real_browser() {
 
     let memory = format!("127.0.0.1:{}", support::free_port());
     let agents = support::AgentService::start(&memory).await;
-    let temporal = std::env::var("TEMPORAL_ADDRESS").expect("TEMPORAL_ADDRESS");
-    let app = TestApp::spawn_full(
-        &temporal,
-        json!({"debounce_ms": 0}),
-        Some((agents.address.clone(), memory)),
-        Some(dist),
-    )
-    .await;
+    let app = TestApp::builder()
+        .settings(json!({"debounce_ms": 0}))
+        .agents(&agents.address, &memory)
+        .web_dir(dist)
+        .spawn()
+        .await;
 
     // The SPA is served at / and for its own paths; API paths stay API.
     let index = app

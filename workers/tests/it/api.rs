@@ -3,19 +3,17 @@
 //! crash, signed outbound webhooks retried until the receiver recovers, and the OpenAPI document
 //! fuzzed by schemathesis.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support;
+use crate::support::{TestApp, eventually};
 use axum::http::HeaderMap;
 use futures::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{TestApp, eventually};
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
-use ventros_api::TemporalHandle;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -471,19 +469,15 @@ async fn roles_tokens_and_limits_are_enforced() {
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
 
     // Rate limits: 429 with Retry-After once the burst is spent.
-    let limited = support::spawn_api_with(
-        &app.database_url,
-        TemporalHandle::from_client(app.temporal.clone()),
-        &app.task_queue,
-        None,
-        None,
-        |c| {
+    let limited = app
+        .api()
+        .configure(|c| {
             c.rate_limit_per_minute = 30;
             c.rate_limit_burst = 3;
             c.cors_origins = vec!["http://localhost:5173".into()];
-        },
-    )
-    .await;
+        })
+        .spawn()
+        .await;
     let mut statuses = Vec::new();
     let mut retry_after = None;
     for _ in 0..5 {
@@ -761,17 +755,11 @@ async fn the_stream_pushes_an_inbound_message_live_and_resumes_after_a_reconnect
     foreign.send(Message::Close(None)).await.ok();
 
     // A stream ends when its credential is revoked (checked periodically; here every 200 ms).
-    let quick = support::spawn_api_with(
-        &app.database_url,
-        TemporalHandle::from_client(app.temporal.clone()),
-        &app.task_queue,
-        None,
-        None,
-        |c| {
-            c.stream_reauthenticate_every = Duration::from_millis(200);
-        },
-    )
-    .await;
+    let quick = app
+        .api()
+        .configure(|c| c.stream_reauthenticate_every = Duration::from_millis(200))
+        .spawn()
+        .await;
     let (status, key) = app
         .post(
             "/api/v1/api-keys",
@@ -1139,25 +1127,23 @@ async fn the_openapi_document_is_generated_served_and_survives_schemathesis() {
     // rate limit will not turn the fuzzer's requests into 429s.
     let memory_address = format!("127.0.0.1:{}", support::free_port());
     let agents = support::AgentService::start(&memory_address).await;
-    let app = TestApp::spawn_with(
-        quiet_settings(),
-        Some((agents.address.clone(), memory_address.clone())),
-    )
-    .await;
+    let app = TestApp::builder()
+        .settings(quiet_settings())
+        .agents(&agents.address, &memory_address)
+        .spawn()
+        .await;
     app.customer_writes("5511999990151@c.us", text("Oi"), 1, false)
         .await;
-    let api = support::spawn_api_with(
-        &app.database_url,
-        TemporalHandle::from_client(app.temporal.clone()),
-        &app.task_queue,
-        Some(&agents.address),
-        Some(&memory_address),
-        |c| {
+    let api = app
+        .api()
+        .agents(&agents.address)
+        .memory(&memory_address)
+        .configure(|c| {
             c.rate_limit_per_minute = 1_000_000;
             c.rate_limit_burst = 1_000_000;
-        },
-    )
-    .await;
+        })
+        .spawn()
+        .await;
     let resp = app
         .http
         .get(format!("{api}/api/openapi.json"))

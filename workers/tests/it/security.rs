@@ -1,13 +1,12 @@
 //! Attacks on trust boundaries, against the real stack: each reproduces what an outside review
 //! did (issue "Security: close the holes an outside review found") and checks it is refused now.
 
-mod support;
-
 use std::collections::HashSet;
 
+use crate::support;
+use crate::support::TestApp;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::TestApp;
 use uuid::Uuid;
 
 /// A viewer's API key for `app`'s tenant.
@@ -455,18 +454,14 @@ async fn channel_and_webhook_addresses_cannot_reach_internal_services() {
 
     let app = TestApp::spawn(json!({})).await;
     // An API with the production policy (public addresses only) over the same database.
-    let api = support::spawn_api_with(
-        &app.database_url,
-        ventros_api::TemporalHandle::from_client(app.temporal.clone()),
-        &app.task_queue,
-        None,
-        None,
-        |config| {
+    let api = app
+        .api()
+        .configure(|config| {
             config.provider_network = NetPolicy::public_only();
             config.webhook_network = NetPolicy::public_only();
-        },
-    )
-    .await;
+        })
+        .spawn()
+        .await;
     let create = |provider: Value, kind: &str| {
         let (api, key, http) = (api.clone(), app.api_key.clone(), app.http.clone());
         let body = json!({"name": "x", "kind": kind, "provider_config": provider});

@@ -4,16 +4,15 @@
 //! Engine-level tests ingest episodes directly with chosen dates; end-to-end tests go the whole
 //! way: WAHA webhook → Conversation → outbox → memory feed → MemoryIngestion → graph → REST/gRPC.
 
-mod support;
-
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::support;
+use crate::support::{TestApp, eventually};
 use chrono::{DateTime, TimeZone, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use support::{TestApp, eventually};
 use uuid::Uuid;
 use ventros_memory::embed::{LocalEmbedder, SharedEmbedder, locate_local_model};
 use ventros_memory::engine::{
@@ -768,11 +767,13 @@ async fn a_crashed_worker_loses_and_duplicates_no_episode() {
 async fn python_agents_answer_with_what_the_memory_service_remembers() {
     let memory = format!("127.0.0.1:{}", support::free_port());
     let agents = support::AgentService::start(&memory).await;
-    let app = TestApp::spawn_with(
-        json!({"debounce_ms": 0, "ai": {"agent_type": "RouterAgent", "confidence_threshold": 0.3}}),
-        Some((agents.address.clone(), memory)),
-    )
-    .await;
+    let app = TestApp::builder()
+        .settings(
+            json!({"debounce_ms": 0, "ai": {"agent_type": "RouterAgent", "confidence_threshold": 0.3}}),
+        )
+        .agents(&agents.address, &memory)
+        .spawn()
+        .await;
     let chat = "5511999990102@c.us";
     app.customer_writes(
         chat,
@@ -805,11 +806,11 @@ async fn python_agents_answer_with_what_the_memory_service_remembers() {
 async fn with_the_agent_extractor_facts_come_from_the_fact_extraction_agent() {
     let memory = format!("127.0.0.1:{}", support::free_port());
     let agents = support::AgentService::start(&memory).await;
-    let mut app = TestApp::spawn_with(
-        json!({"debounce_ms": 0}),
-        Some((agents.address.clone(), memory)),
-    )
-    .await;
+    let mut app = TestApp::builder()
+        .settings(json!({"debounce_ms": 0}))
+        .agents(&agents.address, &memory)
+        .spawn()
+        .await;
     app.kill_worker();
     app.worker_env
         .push(("MEMORY_FACT_EXTRACTOR".into(), "agent".into()));

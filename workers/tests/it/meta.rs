@@ -2,13 +2,12 @@
 //! Meta simulator signs webhooks the way Meta does and answers the Send API by Meta's rules; the
 //! same Conversation and OutboundMessage workflows as WhatsApp carry the messages.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support;
+use crate::support::{TestApp, eventually};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{TestApp, eventually};
 use tokio::net::TcpListener;
 use uuid::Uuid;
 use ventros_channels::meta::{MetaPlatform, sign_body, to_escaped_json};
@@ -763,7 +762,10 @@ async fn the_messaging_window_rate_limits_and_refusals() {
 async fn an_agent_answers_on_messenger_with_seen_and_typing_through_the_send_api() {
     let memory = format!("127.0.0.1:{}", support::free_port());
     let agents = support::AgentService::start(&memory).await;
-    let app = TestApp::spawn_with(json!({}), Some((agents.address.clone(), memory))).await;
+    let app = TestApp::builder()
+        .agents(&agents.address, &memory)
+        .spawn()
+        .await;
     let fb = MetaChannel::create(
         &app,
         MetaPlatform::Messenger,

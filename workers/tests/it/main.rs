@@ -1,0 +1,18 @@
+//! The end-to-end suites against real processes: a Temporal dev server and a PostgreSQL shared by
+//! the run (one database per test), the worker as a child process, the API in-process on a loopback
+//! port, the agent service and the MCP server as child processes, and simulators for WAHA and Meta.
+//!
+//! One test binary with a module per suite, so the workspace is linked once for all of them;
+//! `support` holds the shared harness (`TestApp::builder()`).
+
+mod support;
+
+mod api;
+mod campaigns;
+mod delivery;
+mod e2e;
+mod mcp;
+mod memory;
+mod meta;
+mod security;
+mod web;
