@@ -1,11 +1,15 @@
 //! The settings every Ventros server process shares: where PostgreSQL and Temporal are.
 
+use secrecy::SecretString;
+
 /// Read from the environment (see the README's configuration table); flattened into each
 /// process's own settings.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConnectionSettings {
+    /// PostgreSQL connection URL. It holds the password, so it is redacted in Debug output and
+    /// exposed only to connect.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: String,
+    pub database_url: SecretString,
     /// Largest number of database connections this process opens.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 20)]
     pub database_max_connections: u32,

@@ -362,7 +362,7 @@ pub fn parse_id(raw: &str, what: &str) -> Result<uuid::Uuid, error::ApiError> {
 /// Connects everything and serves until SIGINT/SIGTERM.
 pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
     // The worker applies migrations; the API logs in as a role that could not.
-    let database_url = &settings.connections.database_url;
+    let database_url = settings.connections.database_url.expose_secret();
     let pool = db::app_pool(database_url, settings.connections.database_max_connections)
         .await
         .context("connecting to PostgreSQL as ventros_app")?;
@@ -466,8 +466,12 @@ mod tests {
     fn secrets_in_the_settings_never_reach_debug_output() {
         let token = "token-secret-0123456789abcdef0123456789";
         let internal = "internal-secret-0123456789abcdef012345";
+        let password = "db-password-0123456789";
+        let database_url = format!("postgres://ventros:{password}@db.internal/ventros");
         let settings = ApiSettings::try_parse_from([
             "ventros-api",
+            "--database-url",
+            &database_url,
             "--token-secret",
             token,
             "--internal-auth-secret",
@@ -476,7 +480,7 @@ mod tests {
         .expect("settings parse");
         let shown = format!("{settings:?}");
         assert!(
-            !shown.contains(token) && !shown.contains(internal),
+            !shown.contains(token) && !shown.contains(internal) && !shown.contains(password),
             "{shown}"
         );
         assert!(shown.contains("REDACTED"), "{shown}");

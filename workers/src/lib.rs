@@ -232,7 +232,9 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     let pool = PgPoolOptions::new()
         .max_connections(settings.connections.database_max_connections)
         .acquire_timeout(Duration::from_secs(10))
-        .connect(&settings.connections.database_url)
+        .connect(secrecy::ExposeSecret::expose_secret(
+            &settings.connections.database_url,
+        ))
         .await
         .context("connecting to PostgreSQL")?;
     ventros_migrations::run(&pool)
