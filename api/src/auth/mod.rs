@@ -37,9 +37,20 @@ use crate::{AppState, error::ApiError};
 /// Roles, weakest first: a viewer reads; an agent also works conversations, contacts and deals; an
 /// admin also manages channels, pipelines, users, API keys and webhooks.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    sqlx::Type,
 )]
 #[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Role {
     Viewer,
     Agent,

@@ -4,13 +4,14 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use super::required_text;
 use crate::auth::{self, Actor, AsAdmin, Authorized, Role};
-use crate::db::{execute_found, tenant_tx};
+use crate::db::{List, execute_found, tenant_tx};
 use crate::error::{ApiError, ApiJson};
 use crate::{AppState, parse_id};
 
@@ -22,30 +23,57 @@ pub struct CreateApiKey {
     pub role: Option<Role>,
 }
 
+/// An API key as listed: never its secret, only the prefix it starts with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub name: String,
+    /// `vtr_<prefix>_…`: tells keys apart without showing them.
+    pub prefix: String,
+    pub role: Role,
+    #[schema(required = true)]
+    pub last_used_at: Option<DateTime<Utc>>,
+    #[schema(required = true)]
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new key, with its secret: the only time it is shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    pub id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub role: Role,
+    /// `Authorization: Bearer <api_key>`; store it now, it cannot be shown again.
+    pub api_key: String,
+}
+
 /// Lists API keys (never their secrets).
-#[utoipa::path(get, path = "/api/v1/api-keys", tag = "api-keys", responses((status = 200, description = "API keys", body = Value)))]
+#[utoipa::path(get, path = "/api/v1/api-keys", tag = "api-keys", responses((status = 200, description = "API keys", body = List<ApiKey>)))]
 pub async fn list(
     State(state): State<AppState>,
     Authorized(principal): AsAdmin,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<List<ApiKey>>, ApiError> {
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let items: Vec<Value> = sqlx::query_scalar(
-        "SELECT jsonb_build_object('id', id, 'name', name, 'prefix', prefix, 'role', role, 'last_used_at', last_used_at,
-                                   'revoked_at', revoked_at, 'created_at', created_at) FROM api_keys ORDER BY created_at",
+    let items = sqlx::query_as!(
+        ApiKey,
+        r#"SELECT id, name, prefix, role AS "role: Role", last_used_at, revoked_at, created_at
+             FROM api_keys ORDER BY created_at"#
     )
     .fetch_all(&mut *tx)
     .await?;
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(List { items }))
 }
 
 /// Creates an API key; the response carries the secret, shown only this once.
 #[utoipa::path(post, path = "/api/v1/api-keys", tag = "api-keys", request_body = CreateApiKey,
-    responses((status = 201, description = "The key with its secret", body = Value)))]
+    responses((status = 201, description = "The key with its secret", body = CreatedApiKey)))]
 pub async fn create(
     State(state): State<AppState>,
     Authorized(principal): AsAdmin,
     ApiJson(req): ApiJson<CreateApiKey>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
     let name = required_text(&req.name, "name", 200)?;
     let role = req.role.unwrap_or(Role::Agent);
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
@@ -53,9 +81,13 @@ pub async fn create(
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            json!({"id": key.id, "name": name, "prefix": key.prefix, "role": role, "api_key": key.secret}),
-        ),
+        Json(CreatedApiKey {
+            id: key.id,
+            name,
+            prefix: key.prefix,
+            role,
+            api_key: key.secret,
+        }),
     ))
 }
 

@@ -3,19 +3,55 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::Value;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{Postgres, Transaction};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{optional_text, required_text};
 use crate::auth::{self, Actor, AsAdmin, Authorized, Principal, Role};
-use crate::db::{execute_found, fetch_one_json, tenant_tx};
+use crate::db::{List, execute_found, tenant_tx};
 use crate::error::{ApiError, ApiJson};
 use crate::{AppState, parse_id};
 
-const USER_JSON: &str = "SELECT jsonb_build_object('id', id, 'email', email, 'name', name, 'role', role, 'disabled', disabled_at IS NOT NULL,
-                                'last_login_at', last_login_at, 'created_at', created_at, 'updated_at', updated_at) FROM users";
+/// A user of the tenant (never the password hash).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    /// A disabled user cannot log in; their sessions ended when they were disabled.
+    pub disabled: bool,
+    #[schema(required = true)]
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The users with these ids, or all of the tenant's (oldest first).
+async fn fetch_users(
+    tx: &mut Transaction<'static, Postgres>,
+    ids: Option<&[Uuid]>,
+) -> Result<Vec<User>, ApiError> {
+    Ok(sqlx::query_as!(
+        User,
+        r#"SELECT id, email, name, role AS "role: Role", disabled_at IS NOT NULL AS "disabled!",
+                  last_login_at, created_at, updated_at
+             FROM users WHERE $1::uuid[] IS NULL OR id = ANY($1) ORDER BY created_at"#,
+        ids as Option<&[Uuid]>
+    )
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+async fn fetch_user(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> Result<User, ApiError> {
+    fetch_users(tx, Some(&[id]))
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::NotFound(format!("user {id} not found")))
+}
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -57,28 +93,24 @@ fn valid_email(email: &str) -> Result<String, ApiError> {
 }
 
 /// Lists the tenant's users.
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, description = "Users", body = Value)))]
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, description = "Users", body = List<User>)))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<List<User>>, ApiError> {
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let items: Vec<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "{USER_JSON} ORDER BY created_at"
-    )))
-    .fetch_all(&mut *tx)
-    .await?;
-    Ok(Json(serde_json::json!({ "items": items })))
+    let items = fetch_users(&mut tx, None).await?;
+    Ok(Json(List { items }))
 }
 
 /// Creates a user (admin).
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
-    responses((status = 201, description = "The user", body = Value), (status = 409, description = "The e-mail is taken"), (status = 403, description = "Admins only")))]
+    responses((status = 201, description = "The user", body = User), (status = 409, description = "The e-mail is taken"), (status = 403, description = "Admins only")))]
 pub async fn create(
     State(state): State<AppState>,
     Authorized(principal): AsAdmin,
     ApiJson(req): ApiJson<CreateUser>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<User>), ApiError> {
     let email = valid_email(&req.email)?;
     let name = required_text(&req.name, "name", 200)?;
     auth::validate_password(&req.password)?;
@@ -93,12 +125,7 @@ pub async fn create(
         &hash,
     )
     .await?;
-    let user = fetch_one_json(
-        &mut tx,
-        sqlx::query(sqlx::AssertSqlSafe(format!("{USER_JSON} WHERE id = $1"))).bind(id),
-        || format!("user {id}"),
-    )
-    .await?;
+    let user = fetch_user(&mut tx, id).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
@@ -106,13 +133,13 @@ pub async fn create(
 /// Changes a user's name, role, password or disabled state (admin; anyone may change their own
 /// name and password).
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = UpdateUser, params(("id" = String, Path)),
-    responses((status = 200, description = "The user", body = Value), (status = 404, description = "No such user")))]
+    responses((status = 200, description = "The user", body = User), (status = 404, description = "No such user")))]
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateUser>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<User>, ApiError> {
     let id = parse_id(&id, "user")?;
     let own = principal.actor == Actor::User(id);
     if !own || req.role.is_some() || req.disabled.is_some() {
@@ -155,12 +182,7 @@ pub async fn update(
         // A new password, a disabled account or a new role ends every session.
         sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL").bind(id).execute(&mut *tx).await?;
     }
-    let user = fetch_one_json(
-        &mut tx,
-        sqlx::query(sqlx::AssertSqlSafe(format!("{USER_JSON} WHERE id = $1"))).bind(id),
-        || format!("user {id}"),
-    )
-    .await?;
+    let user = fetch_user(&mut tx, id).await?;
     tx.commit().await?;
     state.sessions.forget_all();
     Ok(Json(user))

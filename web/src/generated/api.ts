@@ -1064,6 +1064,21 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description An API key as listed: never its secret, only the prefix it starts with. */
+        ApiKey: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            last_used_at: string | null;
+            name: string;
+            /** @description `vtr_<prefix>_…`: tells keys apart without showing them. */
+            prefix: string;
+            /** Format: date-time */
+            revoked_at: string | null;
+            role: components["schemas"]["Role"];
+        };
         AssignBody: {
             /**
              * Format: uuid
@@ -1170,6 +1185,16 @@ export interface components {
             password: string;
             role: components["schemas"]["Role"];
         };
+        /** @description A new key, with its secret: the only time it is shown. */
+        CreatedApiKey: {
+            /** @description `Authorization: Bearer <api_key>`; store it now, it cannot be shown again. */
+            api_key: string;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            prefix: string;
+            role: components["schemas"]["Role"];
+        };
         /** @description A deal, with its stage's key and name and the contact's name (what the board shows). */
         Deal: {
             /** Format: uuid */
@@ -1224,6 +1249,23 @@ export interface components {
             kind: string;
         };
         /** @description A short, complete list (a tenant's pipelines, a contact's identities): no cursor. */
+        List_ApiKey: {
+            items: {
+                /** Format: date-time */
+                created_at: string;
+                /** Format: uuid */
+                id: string;
+                /** Format: date-time */
+                last_used_at: string | null;
+                name: string;
+                /** @description `vtr_<prefix>_…`: tells keys apart without showing them. */
+                prefix: string;
+                /** Format: date-time */
+                revoked_at: string | null;
+                role: components["schemas"]["Role"];
+            }[];
+        };
+        /** @description A short, complete list (a tenant's pipelines, a contact's identities): no cursor. */
         List_Pipeline: {
             items: {
                 /** Format: date-time */
@@ -1234,6 +1276,24 @@ export interface components {
                 is_default: boolean;
                 name: string;
                 stages: components["schemas"]["Stage"][];
+            }[];
+        };
+        /** @description A short, complete list (a tenant's pipelines, a contact's identities): no cursor. */
+        List_User: {
+            items: {
+                /** Format: date-time */
+                created_at: string;
+                /** @description A disabled user cannot log in; their sessions ended when they were disabled. */
+                disabled: boolean;
+                email: string;
+                /** Format: uuid */
+                id: string;
+                /** Format: date-time */
+                last_login_at: string | null;
+                name: string;
+                role: components["schemas"]["Role"];
+                /** Format: date-time */
+                updated_at: string;
             }[];
         };
         LoginRequest: {
@@ -1437,6 +1497,22 @@ export interface components {
             password?: string | null;
             role?: null | components["schemas"]["Role"];
         };
+        /** @description A user of the tenant (never the password hash). */
+        User: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description A disabled user cannot log in; their sessions ended when they were disabled. */
+            disabled: boolean;
+            email: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            last_login_at: string | null;
+            name: string;
+            role: components["schemas"]["Role"];
+            /** Format: date-time */
+            updated_at: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -1533,7 +1609,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["List_ApiKey"];
                 };
             };
         };
@@ -1557,7 +1633,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CreatedApiKey"];
                 };
             };
         };
@@ -3854,7 +3930,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["List_User"];
                 };
             };
         };
@@ -3878,7 +3954,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["User"];
                 };
             };
             /** @description Admins only */
@@ -3945,7 +4021,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["User"];
                 };
             };
             /** @description No such user */
