@@ -17,6 +17,15 @@ pub enum DealStatus {
 }
 
 impl DealStatus {
+    /// The stored word (what the CHECK constraint allows).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DealStatus::Open => "open",
+            DealStatus::Won => "won",
+            DealStatus::Lost => "lost",
+        }
+    }
+
     /// The status a deal takes on reaching the stage with this key.
     pub fn of_stage(key: &str) -> DealStatus {
         match key {
@@ -42,5 +51,8 @@ mod tests {
         assert_eq!(DealStatus::of_stage("won"), DealStatus::Won);
         assert_eq!(DealStatus::of_stage("lost"), DealStatus::Lost);
         assert_eq!(DealStatus::of_stage("proposal"), DealStatus::Open);
+        for status in [DealStatus::Open, DealStatus::Won, DealStatus::Lost] {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
     }
 }

@@ -108,8 +108,10 @@ pub async fn revoke(
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     execute_found(
         &mut tx,
-        sqlx::query("UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1")
-            .bind(id),
+        sqlx::query!(
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1",
+            id
+        ),
         || format!("API key {id}"),
     )
     .await?;

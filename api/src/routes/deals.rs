@@ -146,11 +146,12 @@ pub async fn create(
     let source = optional_text(req.source.as_deref(), "source", 100)?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     // Every referenced id is looked up under RLS: another tenant's ids are simply unknown.
-    let contact: Option<Option<Uuid>> =
-        sqlx::query_scalar("SELECT merged_into FROM contacts WHERE id = $1")
-            .bind(req.contact_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let contact: Option<Option<Uuid>> = sqlx::query_scalar!(
+        "SELECT merged_into FROM contacts WHERE id = $1",
+        req.contact_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
     match contact {
         None => {
             return Err(ApiError::Unprocessable(format!(
@@ -168,11 +169,12 @@ pub async fn create(
     }
     let pipeline_id = match req.pipeline_id {
         Some(id) => {
-            let exists: bool =
-                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pipelines WHERE id = $1)")
-                    .bind(id)
-                    .fetch_one(&mut *tx)
-                    .await?;
+            let exists: bool = sqlx::query_scalar!(
+                r#"SELECT EXISTS (SELECT 1 FROM pipelines WHERE id = $1) AS "exists!""#,
+                id
+            )
+            .fetch_one(&mut *tx)
+            .await?;
             if !exists {
                 return Err(ApiError::Unprocessable(format!(
                     "pipeline {id} does not exist"
@@ -183,36 +185,39 @@ pub async fn create(
         None => default_pipeline(&mut tx, principal.tenant_id).await?,
     };
     let stage: Option<(Uuid, String)> = match req.stage_id {
-        Some(id) => {
-            sqlx::query_as("SELECT id, key FROM pipeline_stages WHERE id = $1 AND pipeline_id = $2")
-                .bind(id)
-                .bind(pipeline_id)
-                .fetch_optional(&mut *tx)
-                .await?
-        }
-        None => sqlx::query_as(
-            "SELECT id, key FROM pipeline_stages WHERE pipeline_id = $1 ORDER BY position LIMIT 1",
+        Some(id) => sqlx::query!(
+            "SELECT id, key FROM pipeline_stages WHERE id = $1 AND pipeline_id = $2",
+            id,
+            pipeline_id
         )
-        .bind(pipeline_id)
         .fetch_optional(&mut *tx)
-        .await?,
+        .await?
+        .map(|s| (s.id, s.key)),
+        None => sqlx::query!(
+            "SELECT id, key FROM pipeline_stages WHERE pipeline_id = $1 ORDER BY position LIMIT 1",
+            pipeline_id
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|s| (s.id, s.key)),
     };
     let (stage_id, stage_key) = stage.ok_or_else(|| {
         ApiError::Unprocessable("the stage does not exist in this pipeline".into())
     })?;
     let id = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO deals (id, tenant_id, pipeline_id, stage_id, contact_id, title, source, status, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    sqlx::query!(
+        "INSERT INTO deals (id, tenant_id, pipeline_id, stage_id, contact_id, title, source, status, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        id,
+        principal.tenant_id,
+        pipeline_id,
+        stage_id,
+        req.contact_id,
+        &title,
+        source.as_deref(),
+        DealStatus::of_stage(&stage_key).as_str(),
+        principal.label(),
     )
-    .bind(id)
-    .bind(principal.tenant_id)
-    .bind(pipeline_id)
-    .bind(stage_id)
-    .bind(req.contact_id)
-    .bind(&title)
-    .bind(&source)
-    .bind(DealStatus::of_stage(&stage_key))
-    .bind(principal.label())
     .execute(&mut *tx)
     .await?;
     append_outbox(
@@ -270,12 +275,12 @@ pub async fn update(
             .map_err(|_| ApiError::Unprocessable("status must be open, won or lost".into()))?;
     }
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let change = sqlx::query(
+    let change = sqlx::query!(
         "UPDATE deals SET title = coalesce($2, title), status = coalesce($3, status) WHERE id = $1",
-    )
-    .bind(id)
-    .bind(title)
-    .bind(&req.status);
+        id,
+        title,
+        req.status.as_deref(),
+    );
     execute_found(&mut tx, change, || format!("deal {id}")).await?;
     if let Some(status) = &req.status {
         append_outbox(
@@ -305,7 +310,7 @@ pub async fn delete(
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     execute_found(
         &mut tx,
-        sqlx::query("DELETE FROM deals WHERE id = $1").bind(id),
+        sqlx::query!("DELETE FROM deals WHERE id = $1", id),
         || format!("deal {id}"),
     )
     .await?;
@@ -341,20 +346,22 @@ pub async fn move_stage(
 ) -> Result<Json<Deal>, ApiError> {
     let id = parse_id(&id, "deal")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let current: Option<(Uuid, Uuid, String)> = sqlx::query_as(
-        "SELECT d.pipeline_id, d.stage_id, s.key FROM deals d JOIN pipeline_stages s ON s.id = d.stage_id WHERE d.id = $1 FOR UPDATE OF d",
+    let current = sqlx::query!(
+        "SELECT d.pipeline_id, d.stage_id, s.key FROM deals d JOIN pipeline_stages s ON s.id = d.stage_id
+          WHERE d.id = $1 FOR UPDATE OF d",
+        id
     )
-    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("deal {id} not found")))?;
+    let (pipeline_id, from_stage, from_key) = (current.pipeline_id, current.stage_id, current.key);
+    let key = sqlx::query_scalar!(
+        "SELECT key FROM pipeline_stages WHERE id = $1 AND pipeline_id = $2",
+        req.stage_id,
+        pipeline_id
+    )
     .fetch_optional(&mut *tx)
     .await?;
-    let (pipeline_id, from_stage, from_key) =
-        current.ok_or_else(|| ApiError::NotFound(format!("deal {id} not found")))?;
-    let key: Option<String> =
-        sqlx::query_scalar("SELECT key FROM pipeline_stages WHERE id = $1 AND pipeline_id = $2")
-            .bind(req.stage_id)
-            .bind(pipeline_id)
-            .fetch_optional(&mut *tx)
-            .await?;
     let key = key.ok_or_else(|| {
         ApiError::Unprocessable(format!(
             "stage {} is not in this deal's pipeline",
@@ -362,12 +369,14 @@ pub async fn move_stage(
         ))
     })?;
     if from_stage != req.stage_id {
-        sqlx::query("UPDATE deals SET stage_id = $2, status = $3 WHERE id = $1")
-            .bind(id)
-            .bind(req.stage_id)
-            .bind(DealStatus::of_stage(&key))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "UPDATE deals SET stage_id = $2, status = $3 WHERE id = $1",
+            id,
+            req.stage_id,
+            DealStatus::of_stage(&key).as_str(),
+        )
+        .execute(&mut *tx)
+        .await?;
         append_outbox(
             &mut tx,
             principal.tenant_id,

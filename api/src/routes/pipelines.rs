@@ -199,25 +199,21 @@ pub async fn create(
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let id = Uuid::now_v7();
     if req.is_default {
-        sqlx::query("UPDATE pipelines SET is_default = false WHERE is_default")
+        sqlx::query!("UPDATE pipelines SET is_default = false WHERE is_default")
             .execute(&mut *tx)
             .await?;
     }
-    sqlx::query("INSERT INTO pipelines (id, tenant_id, name, is_default) VALUES ($1, $2, $3, $4)")
-        .bind(id)
-        .bind(principal.tenant_id)
-        .bind(&name)
-        .bind(req.is_default)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO pipelines (id, tenant_id, name, is_default) VALUES ($1, $2, $3, $4)",
+        id,
+        principal.tenant_id,
+        &name,
+        req.is_default
+    )
+    .execute(&mut *tx)
+    .await?;
     for (position, (key, stage_name)) in stages.iter().enumerate() {
-        sqlx::query("INSERT INTO pipeline_stages (id, tenant_id, pipeline_id, key, name, position) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(Uuid::now_v7())
-            .bind(principal.tenant_id)
-            .bind(id)
-            .bind(key)
-            .bind(stage_name)
-            .bind(position as i32)
+        sqlx::query!("INSERT INTO pipeline_stages (id, tenant_id, pipeline_id, key, name, position) VALUES ($1, $2, $3, $4, $5, $6)", Uuid::now_v7(), principal.tenant_id, id, key, stage_name, position as i32)
             .execute(&mut *tx)
             .await?;
     }
@@ -257,15 +253,14 @@ pub async fn update(
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     fetch_pipeline(&mut tx, id).await?;
     if req.is_default == Some(true) {
-        sqlx::query("UPDATE pipelines SET is_default = false WHERE is_default AND id <> $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "UPDATE pipelines SET is_default = false WHERE is_default AND id <> $1",
+            id
+        )
+        .execute(&mut *tx)
+        .await?;
     }
-    sqlx::query("UPDATE pipelines SET name = coalesce($2, name), is_default = coalesce($3, is_default) WHERE id = $1")
-        .bind(id)
-        .bind(name)
-        .bind(req.is_default)
+    sqlx::query!("UPDATE pipelines SET name = coalesce($2, name), is_default = coalesce($3, is_default) WHERE id = $1", id, name, req.is_default)
         .execute(&mut *tx)
         .await?;
     let pipeline = fetch_pipeline(&mut tx, id).await?;
@@ -284,18 +279,18 @@ pub async fn delete(
     let id = parse_id(&id, "pipeline")?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     fetch_pipeline(&mut tx, id).await?;
-    let has_deals: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deals WHERE pipeline_id = $1)")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let has_deals: bool = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM deals WHERE pipeline_id = $1) AS "exists!""#,
+        id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     if has_deals {
         return Err(ApiError::Conflict(
             "the pipeline has deals; move or delete them first".into(),
         ));
     }
-    sqlx::query("DELETE FROM pipelines WHERE id = $1")
-        .bind(id)
+    sqlx::query!("DELETE FROM pipelines WHERE id = $1", id)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -315,19 +310,12 @@ pub async fn add_stage(
     let (key, name) = (valid_key(&req.key)?, required_text(&req.name, "name", 200)?);
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     fetch_pipeline(&mut tx, id).await?;
-    sqlx::query("SELECT 1 FROM pipelines WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .execute(&mut *tx)
+    // Locks the pipeline: concurrent stage changes take their positions one after the other.
+    sqlx::query_scalar!("SELECT id FROM pipelines WHERE id = $1 FOR UPDATE", id)
+        .fetch_optional(&mut *tx)
         .await?;
-    sqlx::query(
-        "INSERT INTO pipeline_stages (id, tenant_id, pipeline_id, key, name, position)
-         SELECT $1, $2, $3, $4, $5, coalesce(max(position) + 1, 0) FROM pipeline_stages WHERE pipeline_id = $3",
-    )
-    .bind(Uuid::now_v7())
-    .bind(principal.tenant_id)
-    .bind(id)
-    .bind(&key)
-    .bind(&name)
+    sqlx::query!("INSERT INTO pipeline_stages (id, tenant_id, pipeline_id, key, name, position)
+         SELECT $1, $2, $3, $4, $5, coalesce(max(position) + 1, 0) FROM pipeline_stages WHERE pipeline_id = $3", Uuid::now_v7(), principal.tenant_id, id, &key, &name)
     .execute(&mut *tx)
     .await?;
     let pipeline = fetch_pipeline(&mut tx, id).await?;
@@ -351,25 +339,27 @@ pub async fn update_stage(
         .map(|n| required_text(n, "name", 200))
         .transpose()?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    sqlx::query("SELECT 1 FROM pipelines WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .execute(&mut *tx)
+    // Locks the pipeline: concurrent stage changes take their positions one after the other.
+    sqlx::query_scalar!("SELECT id FROM pipelines WHERE id = $1 FOR UPDATE", id)
+        .fetch_optional(&mut *tx)
         .await?;
-    let mut order: Vec<Uuid> = sqlx::query_scalar(
+    let mut order: Vec<Uuid> = sqlx::query_scalar!(
         "SELECT id FROM pipeline_stages WHERE pipeline_id = $1 ORDER BY position",
+        id
     )
-    .bind(id)
     .fetch_all(&mut *tx)
     .await?;
     let at = order.iter().position(|s| *s == stage_id).ok_or_else(|| {
         ApiError::NotFound(format!("stage {stage_id} not found in pipeline {id}"))
     })?;
     if let Some(name) = name {
-        sqlx::query("UPDATE pipeline_stages SET name = $2 WHERE id = $1")
-            .bind(stage_id)
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "UPDATE pipeline_stages SET name = $2 WHERE id = $1",
+            stage_id,
+            name
+        )
+        .execute(&mut *tx)
+        .await?;
     }
     if let Some(position) = req.position {
         if position < 0 || position as usize >= order.len() {
@@ -381,13 +371,13 @@ pub async fn update_stage(
         order.remove(at);
         order.insert(position as usize, stage_id);
         // Two passes: positions are unique per pipeline at every moment.
-        sqlx::query("UPDATE pipeline_stages SET position = -position - 1 WHERE pipeline_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE pipeline_stages s SET position = o.ordinality - 1 FROM unnest($2::uuid[]) WITH ORDINALITY o(id, ordinality) WHERE s.id = o.id AND s.pipeline_id = $1")
-            .bind(id)
-            .bind(&order)
+        sqlx::query!(
+            "UPDATE pipeline_stages SET position = -position - 1 WHERE pipeline_id = $1",
+            id
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!("UPDATE pipeline_stages s SET position = o.ordinality - 1 FROM unnest($2::uuid[]) WITH ORDINALITY o(id, ordinality) WHERE s.id = o.id AND s.pipeline_id = $1", id, &order)
             .execute(&mut *tx)
             .await?;
     }
@@ -406,9 +396,7 @@ pub async fn delete_stage(
 ) -> Result<StatusCode, ApiError> {
     let (id, stage_id) = (parse_id(&id, "pipeline")?, parse_id(&stage_id, "stage")?);
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let has_deals: Option<bool> = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deals d WHERE d.stage_id = s.id) FROM pipeline_stages s WHERE s.id = $1 AND s.pipeline_id = $2")
-        .bind(stage_id)
-        .bind(id)
+    let has_deals: Option<bool> = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM deals d WHERE d.stage_id = s.id) AS "exists!" FROM pipeline_stages s WHERE s.id = $1 AND s.pipeline_id = $2"#, stage_id, id)
         .fetch_optional(&mut *tx)
         .await?;
     match has_deals {
@@ -424,8 +412,7 @@ pub async fn delete_stage(
         }
         Some(false) => {}
     }
-    sqlx::query("DELETE FROM pipeline_stages WHERE id = $1")
-        .bind(stage_id)
+    sqlx::query!("DELETE FROM pipeline_stages WHERE id = $1", stage_id)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;

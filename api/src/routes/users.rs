@@ -151,8 +151,7 @@ pub async fn update(
         let current = req.current_password.clone().ok_or_else(|| {
             ApiError::Unprocessable("current_password is required to change your password".into())
         })?;
-        let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-            .bind(id)
+        let stored = sqlx::query_scalar!("SELECT password_hash FROM users WHERE id = $1", id)
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("user {id} not found")))?;
@@ -167,20 +166,25 @@ pub async fn update(
         }
         None => None,
     };
-    let change = sqlx::query(
+    let change = sqlx::query!(
         "UPDATE users SET name = coalesce($2, name), role = coalesce($3, role), password_hash = coalesce($4, password_hash),
                 disabled_at = CASE WHEN $5::boolean IS NULL THEN disabled_at WHEN $5 THEN coalesce(disabled_at, now()) ELSE NULL END
           WHERE id = $1",
-    )
-    .bind(id)
-    .bind(name)
-    .bind(req.role.map(Role::as_str))
-    .bind(hash.as_deref())
-    .bind(req.disabled);
+        id,
+        name,
+        req.role.map(Role::as_str),
+        hash.as_deref(),
+        req.disabled,
+    );
     execute_found(&mut tx, change, || format!("user {id}")).await?;
     if hash.is_some() || req.disabled == Some(true) || req.role.is_some() {
         // A new password, a disabled account or a new role ends every session.
-        sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL").bind(id).execute(&mut *tx).await?;
+        sqlx::query!(
+            "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+            id
+        )
+        .execute(&mut *tx)
+        .await?;
     }
     let user = fetch_user(&mut tx, id).await?;
     tx.commit().await?;
@@ -203,7 +207,7 @@ pub async fn delete(
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     execute_found(
         &mut tx,
-        sqlx::query("DELETE FROM users WHERE id = $1").bind(id),
+        sqlx::query!("DELETE FROM users WHERE id = $1", id),
         || format!("user {id}"),
     )
     .await?;
