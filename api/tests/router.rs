@@ -11,7 +11,6 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use serde_json::Value;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use tower::ServiceExt;
 use uuid::Uuid;
 use ventros_api::auth::{Role, create_tenant, insert_api_key};
@@ -32,27 +31,9 @@ async fn app() -> App {
     // As the API binary does first thing: the TLS provider its HTTP clients use.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let admin_url = std::env::var("DATABASE_URL").expect("DATABASE_URL (scripts/test.sh sets it)");
-    let server = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&admin_url)
+    let (owner, url) = ventros_migrations::fresh_database(&admin_url, 2)
         .await
-        .expect("PostgreSQL");
-    let name = format!("r_{}", Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&server)
-        .await
-        .expect("create database");
-    server.close().await;
-    let (base, _) = admin_url
-        .rsplit_once('/')
-        .expect("DATABASE_URL ends with /db");
-    let url = format!("{base}/{name}");
-    let owner = PgPoolOptions::new()
-        .max_connections(2)
-        .connect(&url)
-        .await
-        .expect("test database");
-    ventros_migrations::run(&owner).await.expect("migrations");
+        .expect("a fresh database");
     let (tenant, admin) = create_tenant(&owner, "Router tests").await.expect("tenant");
     let viewer = insert_api_key(&owner, tenant, "viewer", Role::Viewer)
         .await
@@ -87,6 +68,17 @@ async fn app() -> App {
         owner,
         admin: admin.secret,
         viewer: viewer.secret,
+    }
+}
+
+impl App {
+    /// How many rows `table` holds (counted as the owner, past row-level security).
+    async fn rows(&self, table: &str) -> i64 {
+        // `table` is one of this file's literals.
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+            .fetch_one(&self.owner)
+            .await
+            .expect("count rows")
     }
 }
 
@@ -221,19 +213,9 @@ async fn a_viewer_reads_but_cannot_write_and_nothing_changes() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {problem}");
         assert_eq!(content_type, "application/problem+json");
     }
-    for table in ["contacts", "segments"] {
-        let rows: i64 =
-            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
-                .fetch_one(&app.owner)
-                .await
-                .unwrap();
-        assert_eq!(rows, 0, "{table}");
-    }
-    let keys: i64 = sqlx::query_scalar("SELECT count(*) FROM api_keys")
-        .fetch_one(&app.owner)
-        .await
-        .unwrap();
-    assert_eq!(keys, 2, "no key was created");
+    assert_eq!(app.rows("contacts").await, 0);
+    assert_eq!(app.rows("segments").await, 0);
+    assert_eq!(app.rows("api_keys").await, 2, "no key was created");
 }
 
 #[tokio::test]
@@ -308,14 +290,8 @@ async fn bad_input_is_a_problem_that_says_what_is_wrong_and_changes_nothing() {
             "{method} {path}: a problem says what is wrong: {problem}"
         );
     }
-    for table in ["contacts", "deals"] {
-        let rows: i64 =
-            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
-                .fetch_one(&app.owner)
-                .await
-                .unwrap();
-        assert_eq!(rows, 0, "{table}");
-    }
+    assert_eq!(app.rows("contacts").await, 0);
+    assert_eq!(app.rows("deals").await, 0);
     // Another tenant's (or no one's) id is simply not found.
     let (status, _, _) = call(
         &app,

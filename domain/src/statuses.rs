@@ -26,6 +26,13 @@ impl DealStatus {
         }
     }
 
+    /// The status a word names, if it names one (what a filter or a request may send).
+    pub fn parse(word: &str) -> Option<DealStatus> {
+        [DealStatus::Open, DealStatus::Won, DealStatus::Lost]
+            .into_iter()
+            .find(|status| status.as_str() == word)
+    }
+
     /// The status a deal takes on reaching the stage with this key.
     pub fn of_stage(key: &str) -> DealStatus {
         match key {
@@ -51,8 +58,10 @@ mod tests {
         assert_eq!(DealStatus::of_stage("won"), DealStatus::Won);
         assert_eq!(DealStatus::of_stage("lost"), DealStatus::Lost);
         assert_eq!(DealStatus::of_stage("proposal"), DealStatus::Open);
+        assert_eq!(DealStatus::parse("closed"), None);
         for status in [DealStatus::Open, DealStatus::Won, DealStatus::Lost] {
             assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+            assert_eq!(DealStatus::parse(status.as_str()), Some(status));
         }
     }
 }

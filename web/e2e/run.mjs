@@ -65,16 +65,16 @@ try {
       body: JSON.stringify({ from: "5511955554444@c.us", push_name: "Live Lucia", messages: [{ body: "Vocês entregam no sábado?" }] }),
     });
     assert.equal(resp.status, 200);
-    await page.getByText("Live Lucia").waitFor();
+    await page.getByTestId("conversation-item").getByText("Live Lucia").waitFor();
     await page.screenshot({ path: `${artifacts}/inbox.png`, fullPage: true });
   });
 
   await step("an operator reply reaches the simulator and its ticks turn to read", async () => {
-    await page.getByText("Live Lucia").click();
-    await page.getByText("Vocês entregam no sábado?").waitFor();
+    await page.getByTestId("conversation-item").getByText("Live Lucia").click();
+    await page.getByTestId("message").getByText("Vocês entregam no sábado?").waitFor();
     await page.getByLabel("Reply").fill("Sim, entregamos aos sábados.");
     await page.getByRole("button", { name: "Send" }).click();
-    await page.getByText("Sim, entregamos aos sábados.").waitFor();
+    await page.getByTestId("message").getByText("Sim, entregamos aos sábados.").waitFor();
     await page.locator('[data-testid="message"]', { hasText: "Sim, entregamos aos sábados." }).locator('[data-status="read"]').waitFor();
     const sent = await (await fetch(`${sim}/sim/sent`)).json();
     assert.equal(sent.sent.filter((m) => m.body === "Sim, entregamos aos sábados.").length, 1);
@@ -164,7 +164,7 @@ try {
   await step("at phone width the inbox still works", async () => {
     await page.setViewportSize({ width: 390, height: 800 });
     await page.getByRole("link", { name: "Inbox" }).click();
-    await page.getByText("Live Lucia").waitFor();
+    await page.getByTestId("conversation-item").getByText("Live Lucia").waitFor();
     await page.screenshot({ path: `${artifacts}/inbox-phone.png`, fullPage: true });
   });
 
@@ -173,8 +173,8 @@ try {
     const vpage = await viewer.newPage();
     vpage.setDefaultTimeout(TIMEOUT);
     await login(vpage, env("VIEWER_EMAIL"));
-    await vpage.getByText("Live Lucia").click();
-    await vpage.getByText("Vocês entregam no sábado?").waitFor();
+    await vpage.getByTestId("conversation-item").getByText("Live Lucia").click();
+    await vpage.getByTestId("message").getByText("Vocês entregam no sábado?").waitFor();
     assert.equal(await vpage.getByLabel("Reply").count(), 0);
     await vpage.getByText(/replying needs the agent role/).waitFor();
     await viewer.close();

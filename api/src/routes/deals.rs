@@ -39,15 +39,7 @@ pub struct DealListQuery {
     pub limit: Option<i64>,
 }
 
-fn valid_status(status: &str) -> Result<(), ApiError> {
-    if matches!(status, "open" | "won" | "lost") {
-        Ok(())
-    } else {
-        Err(ApiError::BadRequest(
-            "status must be open, won or lost".into(),
-        ))
-    }
-}
+const STATUS_WORDS: &str = "status must be open, won or lost";
 
 /// A deal, with its stage's key and name and the contact's name (what the board shows).
 #[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
@@ -93,9 +85,11 @@ pub async fn list(
     principal: Principal,
     ApiQuery(q): ApiQuery<DealListQuery>,
 ) -> Result<Json<Page<Deal>>, ApiError> {
-    if let Some(status) = &q.status {
-        valid_status(status)?;
-    }
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| DealStatus::parse(s).ok_or_else(|| ApiError::BadRequest(STATUS_WORDS.into())))
+        .transpose()?;
     let sort = Sort::parse(q.sort.as_deref(), &["updated_at", "created_at"], true)?;
     let limit = page_limit(q.limit)?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
@@ -113,8 +107,8 @@ pub async fn list(
         if let Some(contact_id) = q.contact_id {
             qb.push(" AND d.contact_id = ").push_bind(contact_id);
         }
-        if let Some(status) = q.status {
-            qb.push(" AND d.status = ").push_bind(status);
+        if let Some(status) = status {
+            qb.push(" AND d.status = ").push_bind(status.as_str());
         }
     })
     .await?;
@@ -270,19 +264,20 @@ pub async fn update(
         .as_deref()
         .map(|t| required_text(t, "title", 200))
         .transpose()?;
-    if let Some(status) = &req.status {
-        valid_status(status)
-            .map_err(|_| ApiError::Unprocessable("status must be open, won or lost".into()))?;
-    }
+    let status = req
+        .status
+        .as_deref()
+        .map(|s| DealStatus::parse(s).ok_or_else(|| ApiError::Unprocessable(STATUS_WORDS.into())))
+        .transpose()?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let change = sqlx::query!(
         "UPDATE deals SET title = coalesce($2, title), status = coalesce($3, status) WHERE id = $1",
         id,
         title,
-        req.status.as_deref(),
+        status.map(DealStatus::as_str),
     );
     execute_found(&mut tx, change, || format!("deal {id}")).await?;
-    if let Some(status) = &req.status {
+    if let Some(status) = status {
         append_outbox(
             &mut tx,
             principal.tenant_id,

@@ -11,7 +11,6 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -224,29 +223,9 @@ pub(crate) struct TestApp {
 
 /// A fresh database with the schema applied.
 pub(crate) async fn fresh_database() -> (PgPool, String) {
-    let admin_url = env("DATABASE_URL");
-    let admin = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&admin_url)
+    ventros_migrations::fresh_database(&env("DATABASE_URL"), 5)
         .await
-        .expect("admin connection");
-    let name = format!("t_{}", Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .expect("create database");
-    admin.close().await;
-    let (base, _) = admin_url
-        .rsplit_once('/')
-        .expect("DATABASE_URL ends with /dbname");
-    let url = format!("{base}/{name}");
-    let pool = PgPoolOptions::new()
-        .max_connections(5)
-        .connect(&url)
-        .await
-        .expect("test database");
-    ventros_migrations::run(&pool).await.expect("migrations");
-    (pool, url)
+        .expect("a fresh database")
 }
 
 /// A change to the API's configuration before it starts.
