@@ -11,13 +11,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use ventros_domain::EventType;
+use ventros_domain::{CampaignRunStatus, CampaignStatus, EventType, RecipientStatus};
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use sqlx::{PgConnection, PgPool, Row};
+use serde_json::json;
+use sqlx::{PgConnection, PgPool};
 use temporalio_client::schedules::{ScheduleCalendarSpec, ScheduleSpec};
 use temporalio_client::{Client, WorkflowSignalOptions};
 use temporalio_common::error::ApplicationFailure;
@@ -280,7 +280,7 @@ pub struct CampaignRow {
     pub rate_limit_per_minute: Option<i32>,
     pub best_send_time: bool,
     pub attribution_window_hours: i32,
-    pub status: String,
+    pub status: CampaignStatus,
 }
 
 pub async fn load_campaign(
@@ -288,13 +288,13 @@ pub async fn load_campaign(
     tenant_id: Uuid,
     campaign_id: Uuid,
 ) -> Result<Option<CampaignRow>, StoreError> {
-    let row = sqlx::query(
-        "SELECT id, tenant_id, name, channel_id, segment_id, objective, agent_type, schedule, send_window, time_zone,
-                rate_limit_per_minute, best_send_time, attribution_window_hours, status
-           FROM campaigns WHERE id = $1 AND tenant_id = $2",
+    let row = sqlx::query!(
+        r#"SELECT id, tenant_id, name, channel_id, segment_id, objective, agent_type, schedule, send_window, time_zone,
+                  rate_limit_per_minute, best_send_time, attribution_window_hours, status AS "status: CampaignStatus"
+             FROM campaigns WHERE id = $1 AND tenant_id = $2"#,
+        campaign_id,
+        tenant_id,
     )
-    .bind(campaign_id)
-    .bind(tenant_id)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else { return Ok(None) };
@@ -304,23 +304,22 @@ pub async fn load_campaign(
         ))
     };
     Ok(Some(CampaignRow {
-        id: row.try_get("id")?,
-        tenant_id: row.try_get("tenant_id")?,
-        name: row.try_get("name")?,
-        channel_id: row.try_get("channel_id")?,
-        segment_id: row.try_get("segment_id")?,
-        objective: row.try_get("objective")?,
-        agent_type: row.try_get("agent_type")?,
-        schedule: serde_json::from_value(row.try_get("schedule")?)
+        id: row.id,
+        tenant_id: row.tenant_id,
+        name: row.name,
+        channel_id: row.channel_id,
+        segment_id: row.segment_id,
+        objective: row.objective,
+        agent_type: row.agent_type,
+        schedule: serde_json::from_value(row.schedule)
             .map_err(|e| invalid("schedule", e.to_string()))?,
-        send_window: serde_json::from_value(row.try_get("send_window")?)
+        send_window: serde_json::from_value(row.send_window)
             .map_err(|e| invalid("send window", e.to_string()))?,
-        time_zone: parse_time_zone(&row.try_get::<String, _>("time_zone")?)
-            .map_err(|e| invalid("time zone", e))?,
-        rate_limit_per_minute: row.try_get("rate_limit_per_minute")?,
-        best_send_time: row.try_get("best_send_time")?,
-        attribution_window_hours: row.try_get("attribution_window_hours")?,
-        status: row.try_get("status")?,
+        time_zone: parse_time_zone(&row.time_zone).map_err(|e| invalid("time zone", e))?,
+        rate_limit_per_minute: row.rate_limit_per_minute,
+        best_send_time: row.best_send_time,
+        attribution_window_hours: row.attribution_window_hours,
+        status: row.status,
     }))
 }
 
@@ -619,11 +618,12 @@ impl CampaignActivities {
         _ctx: ActivityContext,
         input: RunRef,
     ) -> Result<u64, ActivityError> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM campaign_recipients WHERE tenant_id = $1 AND run_id = $2 AND status IN ('pending', 'scheduled', 'sending')",
+        let n = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "n!" FROM campaign_recipients WHERE tenant_id = $1 AND run_id = $2 AND status = ANY($3)"#,
+            input.tenant_id,
+            input.run_id,
+            &OUTSTANDING as &[&str],
         )
-        .bind(input.tenant_id)
-        .bind(input.run_id)
         .fetch_one(&self.pool)
         .await
         .map_err(|e| store_failure(e.into()))?;
@@ -716,11 +716,11 @@ async fn begin_run(
     max_in_flight: u32,
 ) -> Result<BeginRunOutput, StoreError> {
     let mut tx = pool.begin().await?;
-    let status: Option<String> = sqlx::query_scalar(
-        "SELECT status FROM campaigns WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
+    let status = sqlx::query_scalar!(
+        r#"SELECT status AS "status: CampaignStatus" FROM campaigns WHERE id = $1 AND tenant_id = $2 FOR UPDATE"#,
+        input.campaign_id,
+        input.tenant_id,
     )
-    .bind(input.campaign_id)
-    .bind(input.tenant_id)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(status) = status else {
@@ -729,38 +729,42 @@ async fn begin_run(
             input.campaign_id
         )));
     };
-    let existing: Option<(Uuid, i32)> =
-        sqlx::query_as("SELECT id, run_no FROM campaign_runs WHERE workflow_id = $1")
-            .bind(&input.workflow_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let paused = status == "paused";
+    let existing = sqlx::query!(
+        "SELECT id, run_no FROM campaign_runs WHERE workflow_id = $1",
+        input.workflow_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let paused = status == CampaignStatus::Paused;
     let (run_id, run_no) = match existing {
-        Some(run) => run,
+        Some(run) => (run.id, run.run_no),
         None => {
-            if matches!(status.as_str(), "cancelled" | "completed" | "draft") {
+            if status.is_final() || status == CampaignStatus::Draft {
                 return Ok(BeginRunOutput {
                     proceed: false,
                     ..Default::default()
                 });
             }
             let run_id = Uuid::now_v7();
-            let run_no: i32 = sqlx::query_scalar(
-                "INSERT INTO campaign_runs (id, tenant_id, campaign_id, run_no, workflow_id)
-                 SELECT $1, $2, $3, coalesce(max(run_no), 0) + 1, $4 FROM campaign_runs WHERE campaign_id = $3
-                 RETURNING run_no",
+            let run_no = sqlx::query_scalar!(
+                r#"INSERT INTO campaign_runs (id, tenant_id, campaign_id, run_no, workflow_id)
+                   SELECT $1, $2, $3, coalesce(max(run_no), 0) + 1, $4 FROM campaign_runs WHERE campaign_id = $3
+                   RETURNING run_no"#,
+                run_id,
+                input.tenant_id,
+                input.campaign_id,
+                input.workflow_id,
             )
-            .bind(run_id)
-            .bind(input.tenant_id)
-            .bind(input.campaign_id)
-            .bind(&input.workflow_id)
             .fetch_one(&mut *tx)
             .await?;
             if !paused {
-                sqlx::query("UPDATE campaigns SET status = 'running' WHERE id = $1")
-                    .bind(input.campaign_id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query!(
+                    "UPDATE campaigns SET status = $2 WHERE id = $1",
+                    input.campaign_id,
+                    CampaignStatus::Running.as_str(),
+                )
+                .execute(&mut *tx)
+                .await?;
             }
             append_outbox(
                 &mut tx,
@@ -787,11 +791,11 @@ async fn begin_run(
 
 async fn resolve_page(pool: &PgPool, input: &ResolvePageInput) -> Result<Vec<Uuid>, StoreError> {
     let mut tx = pool.begin().await?;
-    let filter: Value = sqlx::query_scalar(
+    let filter = sqlx::query_scalar!(
         "SELECT s.filter FROM campaigns c JOIN segments s ON s.id = c.segment_id WHERE c.id = $1 AND c.tenant_id = $2",
+        input.campaign_id,
+        input.tenant_id,
     )
-    .bind(input.campaign_id)
-    .bind(input.tenant_id)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| StoreError::Invalid(format!("campaign {} or its segment does not exist", input.campaign_id)))?;
@@ -812,16 +816,16 @@ async fn resolve_page(pool: &PgPool, input: &ResolvePageInput) -> Result<Vec<Uui
         .iter()
         .map(|c| ids::campaign_recipient_workflow_id(input.tenant_id, input.run_id, *c))
         .collect();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO campaign_recipients (tenant_id, campaign_id, run_id, contact_id, workflow_id)
          SELECT $1, $2, $3, contact_id, workflow_id FROM unnest($4::uuid[], $5::text[]) AS t(contact_id, workflow_id)
          ON CONFLICT (run_id, contact_id) DO NOTHING",
+        input.tenant_id,
+        input.campaign_id,
+        input.run_id,
+        &page,
+        &workflow_ids,
     )
-    .bind(input.tenant_id)
-    .bind(input.campaign_id)
-    .bind(input.run_id)
-    .bind(&page)
-    .bind(&workflow_ids)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -831,34 +835,45 @@ async fn resolve_page(pool: &PgPool, input: &ResolvePageInput) -> Result<Vec<Uui
 async fn finish_run(pool: &PgPool, input: &FinishRunInput) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
     let (run_status, run_event) = if input.cancelled {
-        ("cancelled", EventType::CampaignRunCancelled)
+        (
+            CampaignRunStatus::Cancelled,
+            EventType::CampaignRunCancelled,
+        )
     } else {
-        ("completed", EventType::CampaignRunCompleted)
+        (
+            CampaignRunStatus::Completed,
+            EventType::CampaignRunCompleted,
+        )
     };
-    let changed = sqlx::query("UPDATE campaign_runs SET status = $3, completed_at = now() WHERE id = $1 AND tenant_id = $2 AND status = 'running'")
-        .bind(input.run_id)
-        .bind(input.tenant_id)
-        .bind(run_status)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let changed = sqlx::query!(
+        "UPDATE campaign_runs SET status = $3, completed_at = now() WHERE id = $1 AND tenant_id = $2 AND status = $4",
+        input.run_id,
+        input.tenant_id,
+        run_status.as_str(),
+        CampaignRunStatus::Running.as_str(),
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     if changed > 0 {
         let campaign = load_campaign(&mut tx, input.tenant_id, input.campaign_id).await?;
         if let Some(campaign) = campaign
             && !input.cancelled
-            && campaign.status == "running"
+            && campaign.status == CampaignStatus::Running
         {
             // A one-off campaign is done; a recurring one waits for its next firing.
             let next = if campaign.schedule.is_recurring() {
-                "scheduled"
+                CampaignStatus::Scheduled
             } else {
-                "completed"
+                CampaignStatus::Completed
             };
-            sqlx::query("UPDATE campaigns SET status = $2, completed_at = CASE WHEN $2 = 'completed' THEN now() END WHERE id = $1")
-                .bind(input.campaign_id)
-                .bind(next)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query!(
+                "UPDATE campaigns SET status = $2, completed_at = CASE WHEN $2 = 'completed' THEN now() END WHERE id = $1",
+                input.campaign_id,
+                next.as_str(),
+            )
+            .execute(&mut *tx)
+            .await?;
         }
         append_outbox(
             &mut tx,
@@ -900,7 +915,7 @@ async fn outside_messaging_window(
 }
 
 /// A recipient's row as preparation needs it: campaign, status, reason, chosen send time.
-type RecipientRow = (Uuid, String, Option<String>, Option<DateTime<Utc>>);
+type RecipientRow = (Uuid, RecipientStatus, Option<String>, Option<DateTime<Utc>>);
 
 async fn recipient_status(
     conn: &mut PgConnection,
@@ -908,19 +923,21 @@ async fn recipient_status(
     run_id: Uuid,
     contact_id: Uuid,
 ) -> Result<RecipientRow, StoreError> {
-    let row: Option<RecipientRow> = sqlx::query_as(
-        "SELECT campaign_id, status, reason, send_at FROM campaign_recipients WHERE tenant_id = $1 AND run_id = $2 AND contact_id = $3 FOR UPDATE",
+    let row = sqlx::query!(
+        r#"SELECT campaign_id, status AS "status: RecipientStatus", reason, send_at FROM campaign_recipients
+            WHERE tenant_id = $1 AND run_id = $2 AND contact_id = $3 FOR UPDATE"#,
+        tenant_id,
+        run_id,
+        contact_id,
     )
-    .bind(tenant_id)
-    .bind(run_id)
-    .bind(contact_id)
     .fetch_optional(&mut *conn)
     .await?;
-    row.ok_or_else(|| {
-        StoreError::Invalid(format!(
-            "recipient {contact_id} of run {run_id} does not exist"
-        ))
-    })
+    row.map(|r| (r.campaign_id, r.status, r.reason, r.send_at))
+        .ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "recipient {contact_id} of run {run_id} does not exist"
+            ))
+        })
 }
 
 /// Skip checks, then the agent; the outcome is stored on the recipient so a retry (or a later
@@ -946,9 +963,9 @@ async fn prepare_recipient(
             )))
         })?;
     let attribution_window_secs = campaign.attribution_window_hours as u64 * 3600;
-    if status != "pending" {
+    if status != RecipientStatus::Pending {
         return Ok(PrepareRecipientOutput {
-            skip_reason: (status == "skipped").then(|| reason.unwrap_or_default()),
+            skip_reason: (status == RecipientStatus::Skipped).then(|| reason.unwrap_or_default()),
             send_at_ms: send_at.map_or(input.now_ms, millis),
             attribution_window_secs,
         });
@@ -969,7 +986,7 @@ async fn prepare_recipient(
         Some((Some(_), _, _)) => Some("opted_out"),
         Some((_, Some(_), _)) => Some("contact_merged"),
         Some((_, _, false)) => Some("no_identity_on_channel"),
-        _ if campaign.status == "cancelled" => Some("campaign_cancelled"),
+        _ if campaign.status == CampaignStatus::Cancelled => Some("campaign_cancelled"),
         _ => None,
     };
     let skip_reason = match skip_reason {
@@ -1025,18 +1042,22 @@ async fn prepare_recipient(
         })?;
     let send_at = choose_send_time(&campaign, personalised.best_hour, now).unwrap_or(now);
     let mut tx = pool.begin().await.map_err(db)?;
-    let updated = sqlx::query(
-        "UPDATE campaign_recipients SET status = 'scheduled', status_rank = 1, personalised_text = $4, agent_type = $5,
+    let scheduled = RecipientStatus::Scheduled;
+    let updated = sqlx::query!(
+        "UPDATE campaign_recipients SET status = $8, status_rank = $9, personalised_text = $4, agent_type = $5,
                 best_hour = $6, send_at = $7, scheduled_at = now()
-          WHERE tenant_id = $1 AND run_id = $2 AND contact_id = $3 AND status = 'pending'",
+          WHERE tenant_id = $1 AND run_id = $2 AND contact_id = $3 AND status = $10",
+        input.tenant_id,
+        input.run_id,
+        input.contact_id,
+        personalised.text,
+        personalised.agent_type,
+        personalised.best_hour.map(|h| h as i16),
+        send_at,
+        scheduled.as_str(),
+        scheduled.rank(),
+        RecipientStatus::Pending.as_str(),
     )
-    .bind(input.tenant_id)
-    .bind(input.run_id)
-    .bind(input.contact_id)
-    .bind(&personalised.text)
-    .bind(&personalised.agent_type)
-    .bind(personalised.best_hour.map(|h| h as i16))
-    .bind(send_at)
     .execute(&mut *tx)
     .await
     .map_err(db)?
@@ -1048,7 +1069,7 @@ async fn prepare_recipient(
                 .await
                 .map_err(store_failure)?;
         return Ok(PrepareRecipientOutput {
-            skip_reason: (status == "skipped").then(|| reason.unwrap_or_default()),
+            skip_reason: (status == RecipientStatus::Skipped).then(|| reason.unwrap_or_default()),
             send_at_ms: stored_at.map_or(input.now_ms, millis),
             attribution_window_secs,
         });
@@ -1069,15 +1090,19 @@ async fn skip(
     contact_id: Uuid,
     reason: &str,
 ) -> Result<(), StoreError> {
-    let campaign_id: Option<Uuid> = sqlx::query_scalar(
-        "UPDATE campaign_recipients SET status = 'skipped', status_rank = 10, reason = $4, skipped_at = now(), held_at = NULL
-          WHERE tenant_id = $1 AND run_id = $2 AND contact_id = $3 AND status IN ('pending', 'scheduled')
+    let skipped = RecipientStatus::Skipped;
+    let campaign_id = sqlx::query_scalar!(
+        "UPDATE campaign_recipients SET status = $5, status_rank = $6, reason = $4, skipped_at = now(), held_at = NULL
+          WHERE tenant_id = $1 AND run_id = $2 AND contact_id = $3 AND status = ANY($7)
           RETURNING campaign_id",
+        tenant_id,
+        run_id,
+        contact_id,
+        reason,
+        skipped.as_str(),
+        skipped.rank(),
+        &UNSENT as &[&str],
     )
-    .bind(tenant_id)
-    .bind(run_id)
-    .bind(contact_id)
-    .bind(reason)
     .fetch_optional(&mut **tx)
     .await?;
     if let Some(campaign_id) = campaign_id {
@@ -1087,21 +1112,38 @@ async fn skip(
             EventType::CampaignRecipientSkipped,
             "campaign",
             campaign_id,
-            json!({"campaign_id": campaign_id, "run_id": run_id, "contact_id": contact_id, "status": "skipped", "reason": reason}),
+            json!({"campaign_id": campaign_id, "run_id": run_id, "contact_id": contact_id, "status": skipped, "reason": reason}),
         )
         .await?;
     }
     Ok(())
 }
 
+/// The statuses of a recipient the run still waits for (its message not yet accepted).
+const OUTSTANDING: [&str; 3] = [
+    RecipientStatus::Pending.as_str(),
+    RecipientStatus::Scheduled.as_str(),
+    RecipientStatus::Sending.as_str(),
+];
+
+/// The statuses of a recipient whose message is not written yet: the only ones a skip may replace.
+const UNSENT: [&str; 2] = [
+    RecipientStatus::Pending.as_str(),
+    RecipientStatus::Scheduled.as_str(),
+];
+
 async fn cancel_unsent(pool: &PgPool, tenant_id: Uuid, run_id: Uuid) -> Result<u64, StoreError> {
     let mut tx = pool.begin().await?;
-    let n = sqlx::query(
-        "UPDATE campaign_recipients SET status = 'skipped', status_rank = 10, reason = 'campaign_cancelled', skipped_at = now()
-          WHERE tenant_id = $1 AND run_id = $2 AND status IN ('pending', 'scheduled')",
+    let skipped = RecipientStatus::Skipped;
+    let n = sqlx::query!(
+        "UPDATE campaign_recipients SET status = $3, status_rank = $4, reason = 'campaign_cancelled', skipped_at = now()
+          WHERE tenant_id = $1 AND run_id = $2 AND status = ANY($5)",
+        tenant_id,
+        run_id,
+        skipped.as_str(),
+        skipped.rank(),
+        &UNSENT as &[&str],
     )
-    .bind(tenant_id)
-    .bind(run_id)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -1114,37 +1156,38 @@ async fn cancel_unsent(pool: &PgPool, tenant_id: Uuid, run_id: Uuid) -> Result<u
 async fn claim_send(pool: &PgPool, input: &RecipientAt) -> Result<SendClaim, StoreError> {
     let now = from_millis(input.now_ms);
     let mut tx = pool.begin().await?;
-    let row = sqlx::query(
-        "SELECT campaign_id, status, message_id, slot_at, personalised_text FROM campaign_recipients
-          WHERE tenant_id = $1 AND run_id = $2 AND contact_id = $3 FOR UPDATE",
+    let row = sqlx::query!(
+        r#"SELECT campaign_id, status AS "status: RecipientStatus", message_id, slot_at, personalised_text FROM campaign_recipients
+            WHERE tenant_id = $1 AND run_id = $2 AND contact_id = $3 FOR UPDATE"#,
+        input.tenant_id,
+        input.run_id,
+        input.contact_id,
     )
-    .bind(input.tenant_id)
-    .bind(input.run_id)
-    .bind(input.contact_id)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| StoreError::Invalid(format!("recipient {} of run {} does not exist", input.contact_id, input.run_id)))?;
-    let campaign_id: Uuid = row.try_get("campaign_id")?;
-    let status: String = row.try_get("status")?;
+    let campaign_id = row.campaign_id;
     // A pause or cancel (which updates this row) waits for claims in progress, and a claim that
     // comes after it reads the new status: no message is written once the API has answered.
-    sqlx::query("SELECT 1 FROM campaigns WHERE id = $1 FOR SHARE")
-        .bind(campaign_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "SELECT 1 AS one FROM campaigns WHERE id = $1 FOR SHARE",
+        campaign_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
     let campaign = load_campaign(&mut tx, input.tenant_id, campaign_id)
         .await?
         .ok_or_else(|| StoreError::Invalid(format!("campaign {campaign_id} does not exist")))?;
-    if let Some(message_id) = row.try_get::<Option<Uuid>, _>("message_id")? {
+    if let Some(message_id) = row.message_id {
         return Ok(SendClaim::Go {
             message_id,
             channel_id: campaign.channel_id,
         });
     }
-    if status == "skipped" {
+    if row.status == RecipientStatus::Skipped {
         return Ok(SendClaim::Cancelled);
     }
-    if campaign.status == "cancelled" {
+    if campaign.status == CampaignStatus::Cancelled {
         skip(
             &mut tx,
             input.tenant_id,
@@ -1156,22 +1199,26 @@ async fn claim_send(pool: &PgPool, input: &RecipientAt) -> Result<SendClaim, Sto
         tx.commit().await?;
         return Ok(SendClaim::Cancelled);
     }
-    if campaign.status == "paused" {
-        sqlx::query("UPDATE campaign_recipients SET held_at = coalesce(held_at, now()) WHERE tenant_id = $1 AND run_id = $2 AND contact_id = $3")
-            .bind(input.tenant_id)
-            .bind(input.run_id)
-            .bind(input.contact_id)
-            .execute(&mut *tx)
-            .await?;
+    if campaign.status == CampaignStatus::Paused {
+        sqlx::query!(
+            "UPDATE campaign_recipients SET held_at = coalesce(held_at, now()) WHERE tenant_id = $1 AND run_id = $2 AND contact_id = $3",
+            input.tenant_id,
+            input.run_id,
+            input.contact_id,
+        )
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         return Ok(SendClaim::Hold);
     }
     let set_slot = |slot: Option<DateTime<Utc>>| {
-        sqlx::query("UPDATE campaign_recipients SET slot_at = $4, held_at = NULL WHERE tenant_id = $1 AND run_id = $2 AND contact_id = $3")
-            .bind(input.tenant_id)
-            .bind(input.run_id)
-            .bind(input.contact_id)
-            .bind(slot)
+        sqlx::query!(
+            "UPDATE campaign_recipients SET slot_at = $4, held_at = NULL WHERE tenant_id = $1 AND run_id = $2 AND contact_id = $3",
+            input.tenant_id,
+            input.run_id,
+            input.contact_id,
+            slot,
+        )
     };
     if !campaign.send_window.contains(campaign.time_zone, now) {
         let Some(opening) = campaign.send_window.next_open(campaign.time_zone, now) else {
@@ -1195,7 +1242,7 @@ async fn claim_send(pool: &PgPool, input: &RecipientAt) -> Result<SendClaim, Sto
     }
     let pacing = channel_pacing(&mut tx, input.tenant_id, campaign.channel_id).await?;
     if campaign.rate_limit_per_minute.is_some() || pacing.is_some() {
-        let slot = match row.try_get::<Option<DateTime<Utc>>, _>("slot_at")? {
+        let slot = match row.slot_at {
             Some(slot) => slot,
             None => {
                 let mut slot = now;
@@ -1239,9 +1286,9 @@ async fn claim_send(pool: &PgPool, input: &RecipientAt) -> Result<SendClaim, Sto
         }
     }
 
-    let text: Option<String> = row.try_get("personalised_text")?;
-    let text =
-        text.ok_or_else(|| StoreError::Invalid("the recipient has no personalised text".into()))?;
+    let text = row
+        .personalised_text
+        .ok_or_else(|| StoreError::Invalid("the recipient has no personalised text".into()))?;
     // A person with a phone number and a hidden id is written at the phone number.
     let identity: Option<(Uuid, String)> = sqlx::query_as(
         "SELECT id, external_id FROM contact_identities WHERE contact_id = $1 AND channel_id = $2 AND tenant_id = $3
@@ -1310,15 +1357,18 @@ async fn claim_send(pool: &PgPool, input: &RecipientAt) -> Result<SendClaim, Sto
         .bind(message_id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "UPDATE campaign_recipients SET status = 'sending', status_rank = 2, message_id = $4, session_id = $5, held_at = NULL
+    let sending = RecipientStatus::Sending;
+    sqlx::query!(
+        "UPDATE campaign_recipients SET status = $6, status_rank = $7, message_id = $4, session_id = $5, held_at = NULL
           WHERE tenant_id = $1 AND run_id = $2 AND contact_id = $3",
+        input.tenant_id,
+        input.run_id,
+        input.contact_id,
+        message_id,
+        session_id,
+        sending.as_str(),
+        sending.rank(),
     )
-    .bind(input.tenant_id)
-    .bind(input.run_id)
-    .bind(input.contact_id)
-    .bind(message_id)
-    .bind(session_id)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -1396,17 +1446,30 @@ async fn open_campaign_session(
     Ok(session_id)
 }
 
+/// The statuses of a recipient whose message is written and not yet answered: a reply from the
+/// contact counts for the campaign only then.
+const ANSWERABLE: [&str; 4] = [
+    RecipientStatus::Sending.as_str(),
+    RecipientStatus::Sent.as_str(),
+    RecipientStatus::Delivered.as_str(),
+    RecipientStatus::Read.as_str(),
+];
+
 async fn record_reply(pool: &PgPool, input: &RecordReplyInput) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
-    let campaign_id: Option<Uuid> = sqlx::query_scalar(
-        "UPDATE campaign_recipients SET status = 'replied', status_rank = 6, replied_at = now(), reply_message_id = $4
-          WHERE tenant_id = $1 AND run_id = $2 AND contact_id = $3 AND status IN ('sending', 'sent', 'delivered', 'read')
+    let replied = RecipientStatus::Replied;
+    let campaign_id = sqlx::query_scalar!(
+        "UPDATE campaign_recipients SET status = $5, status_rank = $6, replied_at = now(), reply_message_id = $4
+          WHERE tenant_id = $1 AND run_id = $2 AND contact_id = $3 AND status = ANY($7)
           RETURNING campaign_id",
+        input.tenant_id,
+        input.run_id,
+        input.contact_id,
+        input.reply_message_id,
+        replied.as_str(),
+        replied.rank(),
+        &ANSWERABLE as &[&str],
     )
-    .bind(input.tenant_id)
-    .bind(input.run_id)
-    .bind(input.contact_id)
-    .bind(input.reply_message_id)
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(campaign_id) = campaign_id {
@@ -1417,7 +1480,7 @@ async fn record_reply(pool: &PgPool, input: &RecordReplyInput) -> Result<(), Sto
             "campaign",
             campaign_id,
             json!({"campaign_id": campaign_id, "run_id": input.run_id, "contact_id": input.contact_id,
-                   "status": "replied", "reply_message_id": input.reply_message_id}),
+                   "status": replied, "reply_message_id": input.reply_message_id}),
         )
         .await?;
     }
@@ -1466,15 +1529,16 @@ pub async fn reply_targets(
     contact_id: Uuid,
     reply_message_id: Uuid,
 ) -> Result<Vec<CampaignReplyTarget>, sqlx::Error> {
-    let rows: Vec<String> = sqlx::query_scalar(
+    let rows = sqlx::query_scalar!(
         "SELECT r.workflow_id FROM campaign_recipients r JOIN campaigns c ON c.id = r.campaign_id
           WHERE r.tenant_id = $1 AND r.contact_id = $3 AND c.channel_id = $2 AND r.replied_at IS NULL
-            AND r.status IN ('sending', 'sent', 'delivered', 'read')
+            AND r.status = ANY($4)
             AND coalesce(r.sent_at, r.scheduled_at) > now() - make_interval(hours => c.attribution_window_hours)",
+        tenant_id,
+        channel_id,
+        contact_id,
+        &ANSWERABLE as &[&str],
     )
-    .bind(tenant_id)
-    .bind(channel_id)
-    .bind(contact_id)
     .fetch_all(&mut *tx)
     .await?;
     Ok(rows

@@ -14,6 +14,7 @@
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod ids;
 pub mod meta_webhooks;
 pub mod openapi;
 pub mod realtime;
@@ -144,7 +145,12 @@ impl ApiConfig {
 
     /// `{"id": …, "url": …}`: a workflow and where to open it in the Temporal UI.
     pub fn workflow_link(&self, workflow_id: &str) -> Value {
-        let encoded: String = workflow_id
+        json!(self.temporal_link("workflows", workflow_id))
+    }
+
+    /// A workflow or schedule (`kind`: `workflows` or `schedules`) and its page in the Temporal UI.
+    pub fn temporal_link(&self, kind: &str, id: &str) -> TemporalLink {
+        let encoded: String = id
             .bytes()
             .map(|b| {
                 if b.is_ascii_alphanumeric() || b"-_.:".contains(&b) {
@@ -154,11 +160,22 @@ impl ApiConfig {
                 }
             })
             .collect();
-        json!({
-            "id": workflow_id,
-            "url": format!("{}/namespaces/{}/workflows/{encoded}", self.temporal_ui_url.trim_end_matches('/'), self.temporal_namespace),
-        })
+        TemporalLink {
+            id: id.to_owned(),
+            url: format!(
+                "{}/namespaces/{}/{kind}/{encoded}",
+                self.temporal_ui_url.trim_end_matches('/'),
+                self.temporal_namespace
+            ),
+        }
     }
+}
+
+/// A Temporal workflow or schedule an operator can open: its id and its Temporal UI page.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct TemporalLink {
+    pub id: String,
+    pub url: String,
 }
 
 #[derive(Clone)]

@@ -12,4 +12,4 @@ pub mod events;
 pub mod statuses;
 
 pub use events::EventType;
-pub use statuses::DealStatus;
+pub use statuses::{CampaignRunStatus, CampaignStatus, DealStatus, MergeStatus, RecipientStatus};

@@ -1,46 +1,130 @@
 //! Statuses stored as text in PostgreSQL and returned by the API: one enum each, so a comparison
 //! or an assignment with a misspelt status is a compile error. The database keeps its CHECK
-//! constraints; `sqlx::Type` reads and writes the same lowercase words.
+//! constraints; `sqlx::Type` reads and writes the same lowercase words, and a query macro names
+//! the type with `status AS "status: CampaignStatus"`.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// Where a deal stands: `won` and `lost` close it (a deal reaching a stage with that key takes
-/// that status).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
-#[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
-pub enum DealStatus {
-    Open,
-    Won,
-    Lost,
+/// One enum per stored status: the variants, each word written once beside its variant, and the
+/// list of all of them (for error messages that say what is allowed).
+macro_rules! stored_words {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $word:literal,)+ }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
+        #[sqlx(type_name = "text")]
+        pub enum $name {
+            $(#[serde(rename = $word)] #[sqlx(rename = $word)] $variant,)+
+        }
+
+        impl $name {
+            /// Every status, in the order a record moves through them.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The stored word (what the CHECK constraint allows).
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $word,)+ }
+            }
+
+            /// The status a word names, if it names one (what a filter or a request may send).
+            pub fn parse(word: &str) -> Option<$name> {
+                Self::ALL.iter().copied().find(|status| status.as_str() == word)
+            }
+
+            /// "a, b or c": the allowed words, for an error message.
+            pub fn choices() -> String {
+                let words: Vec<&str> = Self::ALL.iter().map(|s| s.as_str()).collect();
+                match words.split_last() {
+                    Some((last, [])) => (*last).to_owned(),
+                    Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                    None => String::new(),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+stored_words! {
+    /// Where a deal stands: `won` and `lost` close it (a deal reaching a stage with that key takes
+    /// that status).
+    DealStatus { Open = "open", Won = "won", Lost = "lost", }
 }
 
 impl DealStatus {
-    /// The stored word (what the CHECK constraint allows).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DealStatus::Open => "open",
-            DealStatus::Won => "won",
-            DealStatus::Lost => "lost",
-        }
-    }
-
-    /// The status a word names, if it names one (what a filter or a request may send).
-    pub fn parse(word: &str) -> Option<DealStatus> {
-        [DealStatus::Open, DealStatus::Won, DealStatus::Lost]
-            .into_iter()
-            .find(|status| status.as_str() == word)
-    }
-
     /// The status a deal takes on reaching the stage with this key.
     pub fn of_stage(key: &str) -> DealStatus {
-        match key {
-            "won" => DealStatus::Won,
-            "lost" => DealStatus::Lost,
-            _ => DealStatus::Open,
+        DealStatus::parse(key).unwrap_or(DealStatus::Open)
+    }
+}
+
+stored_words! {
+    /// A campaign's life: a `draft` is edited, `scheduled` waits for its Temporal Schedule,
+    /// `running` while a run sends, `paused` by an operator; `completed` and `cancelled` are final.
+    CampaignStatus {
+        Draft = "draft",
+        Scheduled = "scheduled",
+        Running = "running",
+        Paused = "paused",
+        Completed = "completed",
+        Cancelled = "cancelled",
+    }
+}
+
+impl CampaignStatus {
+    /// Whether nothing more will be sent for it.
+    pub fn is_final(self) -> bool {
+        matches!(self, CampaignStatus::Completed | CampaignStatus::Cancelled)
+    }
+}
+
+stored_words! {
+    /// One run of a campaign (one firing of its schedule).
+    CampaignRunStatus { Running = "running", Completed = "completed", Cancelled = "cancelled", }
+}
+
+stored_words! {
+    /// A campaign recipient, in the order one moves: chosen (`pending`), text and time picked
+    /// (`scheduled`), message written (`sending`), then the message's receipts, then a reply.
+    /// `skipped` (with a reason) and `failed` end it early.
+    RecipientStatus {
+        Pending = "pending",
+        Scheduled = "scheduled",
+        Sending = "sending",
+        Sent = "sent",
+        Delivered = "delivered",
+        Read = "read",
+        Replied = "replied",
+        Skipped = "skipped",
+        Failed = "failed",
+    }
+}
+
+impl RecipientStatus {
+    /// The rank stored in `campaign_recipients.status_rank`: a status only ever moves to a
+    /// higher rank, so "never backwards" is one SQL comparison.
+    pub const fn rank(self) -> i32 {
+        match self {
+            RecipientStatus::Pending => 0,
+            RecipientStatus::Scheduled => 1,
+            RecipientStatus::Sending => 2,
+            RecipientStatus::Sent => 3,
+            RecipientStatus::Delivered => 4,
+            RecipientStatus::Read => 5,
+            RecipientStatus::Replied => 6,
+            RecipientStatus::Skipped | RecipientStatus::Failed => 10,
         }
     }
+}
+
+stored_words! {
+    /// A merge of two contacts into one (the ContactMerge workflow's record).
+    MergeStatus { Running = "running", Completed = "completed", }
 }
 
 #[cfg(test)]
@@ -59,9 +143,50 @@ mod tests {
         assert_eq!(DealStatus::of_stage("lost"), DealStatus::Lost);
         assert_eq!(DealStatus::of_stage("proposal"), DealStatus::Open);
         assert_eq!(DealStatus::parse("closed"), None);
-        for status in [DealStatus::Open, DealStatus::Won, DealStatus::Lost] {
-            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
-            assert_eq!(DealStatus::parse(status.as_str()), Some(status));
+        assert_eq!(DealStatus::choices(), "open, won or lost");
+    }
+
+    /// serde, `as_str`, `parse` and `Display` agree on every word of every status.
+    #[test]
+    fn every_status_round_trips_through_its_one_word() {
+        fn check<T>(all: &[T], as_str: fn(T) -> &'static str, parse: fn(&str) -> Option<T>)
+        where
+            T: Copy + PartialEq + std::fmt::Debug + Serialize + std::fmt::Display,
+        {
+            for &status in all {
+                assert_eq!(serde_json::to_value(status).unwrap(), as_str(status));
+                assert_eq!(parse(as_str(status)), Some(status));
+                assert_eq!(status.to_string(), as_str(status));
+            }
+            assert_eq!(parse("no such status"), None);
+        }
+        check(DealStatus::ALL, DealStatus::as_str, DealStatus::parse);
+        check(
+            CampaignStatus::ALL,
+            CampaignStatus::as_str,
+            CampaignStatus::parse,
+        );
+        check(
+            CampaignRunStatus::ALL,
+            CampaignRunStatus::as_str,
+            CampaignRunStatus::parse,
+        );
+        check(
+            RecipientStatus::ALL,
+            RecipientStatus::as_str,
+            RecipientStatus::parse,
+        );
+        check(MergeStatus::ALL, MergeStatus::as_str, MergeStatus::parse);
+    }
+
+    /// The ranks the SQL relies on: forward statuses strictly increase, the two endings outrank
+    /// them all.
+    #[test]
+    fn recipient_ranks_only_move_forward() {
+        let forward = &RecipientStatus::ALL[..7];
+        assert!(forward.windows(2).all(|w| w[0].rank() < w[1].rank()));
+        for ending in [RecipientStatus::Skipped, RecipientStatus::Failed] {
+            assert!(forward.iter().all(|s| s.rank() < ending.rank()));
         }
     }
 }

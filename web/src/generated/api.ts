@@ -1086,6 +1086,129 @@ export interface components {
              */
             user_id: string;
         };
+        /** @description A campaign's definition and where it stands. */
+        Campaign: {
+            agent_type: string;
+            /** Format: int32 */
+            attribution_window_hours: number;
+            best_send_time: boolean;
+            /** Format: date-time */
+            cancelled_at: string | null;
+            /** Format: uuid */
+            channel_id: string;
+            /** Format: date-time */
+            completed_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            created_by: string;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** @description The brief the agent writes each contact's message from. */
+            objective: string;
+            /** Format: int32 */
+            rate_limit_per_minute: number | null;
+            /**
+             * @description `{"kind":"now"}`, `{"kind":"once","at":…}`, `{"kind":"cron","expression":…}` or
+             *     `{"kind":"interval","every_seconds":…}`.
+             */
+            schedule: Record<string, never>;
+            /** @description The Temporal Schedule that starts the runs, once scheduled. */
+            schedule_id: string | null;
+            /** Format: date-time */
+            scheduled_at: string | null;
+            /** Format: uuid */
+            segment_id: string;
+            /** @description `{"days":[1..7],"start":"HH:MM","end":"HH:MM"}` in `time_zone`. */
+            send_window: Record<string, never>;
+            status: components["schemas"]["CampaignStatus"];
+            time_zone: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * @description A campaign with its runs, its metrics over every run and, while a run is active, its live
+         *     progress.
+         */
+        CampaignDetail: components["schemas"]["CampaignWithRuns"] & {
+            live: components["schemas"]["LiveProgress"];
+            metrics: components["schemas"]["CampaignMetrics"];
+        };
+        /** @description A campaign's results over one run or all of them. */
+        CampaignMetrics: {
+            /** @description `minute`, `hour` or `day`. */
+            bucket: string;
+            counts: components["schemas"]["RecipientCounts"];
+            rates: components["schemas"]["RecipientRates"];
+            /**
+             * Format: int32
+             * @description The run these metrics cover (null: every run).
+             */
+            run_no: number | null;
+            /** @description How many recipients were skipped or failed, by reason. */
+            skip_and_failure_reasons: {
+                [key: string]: number;
+            };
+            timeline: components["schemas"]["TimelinePoint"][];
+        };
+        /** @description One run of a campaign (one firing of its schedule) and its workflow. */
+        CampaignRun: {
+            /** Format: date-time */
+            completed_at: string | null;
+            /** Format: uuid */
+            id: string;
+            /** Format: int32 */
+            run_no: number;
+            /** Format: date-time */
+            started_at: string;
+            status: components["schemas"]["CampaignRunStatus"];
+            workflow: components["schemas"]["TemporalLink"];
+            workflow_id: string;
+        };
+        /**
+         * @description One run of a campaign (one firing of its schedule).
+         * @enum {string}
+         */
+        CampaignRunStatus: "Running" | "Completed" | "Cancelled";
+        /**
+         * @description A campaign's life: a `draft` is edited, `scheduled` waits for its Temporal Schedule,
+         *     `running` while a run sends, `paused` by an operator; `completed` and `cancelled` are final.
+         * @enum {string}
+         */
+        CampaignStatus: "Draft" | "Scheduled" | "Running" | "Paused" | "Completed" | "Cancelled";
+        /** @description A campaign in a list: what it is, where it stands, how far it got. */
+        CampaignSummary: {
+            agent_type: string;
+            /** Format: uuid */
+            channel_id: string;
+            /** Format: date-time */
+            completed_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            schedule: Record<string, never>;
+            /** Format: date-time */
+            scheduled_at: string | null;
+            /** Format: uuid */
+            segment_id: string;
+            /**
+             * Format: int64
+             * @description Recipients whose message the provider accepted, over every run.
+             */
+            sent: number;
+            status: components["schemas"]["CampaignStatus"];
+            /**
+             * Format: int64
+             * @description Recipients chosen, over every run.
+             */
+            targeted: number;
+        };
+        /** @description A campaign with its latest runs (newest first, at most 20). */
+        CampaignWithRuns: components["schemas"]["Campaign"] & {
+            runs: components["schemas"]["CampaignRun"][];
+        };
         CreateApiKey: {
             name: string;
             role?: null | components["schemas"]["Role"];
@@ -1224,7 +1347,7 @@ export interface components {
          *     that status).
          * @enum {string}
          */
-        DealStatus: "open" | "won" | "lost";
+        DealStatus: "Open" | "Won" | "Lost";
         DraftRequest: {
             /** @description Which agent writes (default `RouterAgent`, which picks the specialist). */
             agent_type?: string | null;
@@ -1296,6 +1419,14 @@ export interface components {
                 updated_at: string;
             }[];
         };
+        /** @description The running workflow's own account of its progress, when it can be asked. */
+        LiveProgress: {
+            available: boolean;
+            /** @description Why it is not available (no run is active, Temporal is not reachable, …). */
+            reason?: string | null;
+            /** @description The Campaign workflow's `state` query: phase, counts, the next send. */
+            state?: Record<string, never> | null;
+        };
         LoginRequest: {
             /** @example ana@example.com */
             email: string;
@@ -1315,12 +1446,65 @@ export interface components {
              */
             merge_contact_id: string;
         };
+        /** @description What the agent would write to one contact, and when. */
+        MessagePreview: {
+            agent_type: string;
+            /**
+             * Format: int32
+             * @description The local hour the agent picked from the contact's history, if any.
+             */
+            best_hour: number | null;
+            /** Format: uuid */
+            contact_id: string;
+            /**
+             * Format: date-time
+             * @description When it would be sent (null: the send window never opens).
+             */
+            send_at: string | null;
+            text: string;
+            time_zone: string;
+            /** @description `opted_out` or `no_identity_on_channel` when the campaign would skip this contact. */
+            would_skip: string | null;
+        };
         MoveDeal: {
             /**
              * Format: uuid
              * @description A stage of the deal's pipeline.
              */
             stage_id: string;
+        };
+        /** @description One page of a list, as every list endpoint returns it. */
+        Page_CampaignSummary: {
+            items: {
+                agent_type: string;
+                /** Format: uuid */
+                channel_id: string;
+                /** Format: date-time */
+                completed_at: string | null;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: uuid */
+                id: string;
+                name: string;
+                schedule: Record<string, never>;
+                /** Format: date-time */
+                scheduled_at: string | null;
+                /** Format: uuid */
+                segment_id: string;
+                /**
+                 * Format: int64
+                 * @description Recipients whose message the provider accepted, over every run.
+                 */
+                sent: number;
+                status: components["schemas"]["CampaignStatus"];
+                /**
+                 * Format: int64
+                 * @description Recipients chosen, over every run.
+                 */
+                targeted: number;
+            }[];
+            /** @description Pass back as `cursor` for the next page; null on the last one. */
+            next_cursor?: string | null;
         };
         /** @description One page of a list, as every list endpoint returns it. */
         Page_Deal: {
@@ -1350,6 +1534,57 @@ export interface components {
             /** @description Pass back as `cursor` for the next page; null on the last one. */
             next_cursor?: string | null;
         };
+        /** @description One page of a list, as every list endpoint returns it. */
+        Page_Recipient: {
+            items: {
+                agent_type: string | null;
+                /**
+                 * Format: int32
+                 * @description The local hour the agent picked, if any.
+                 */
+                best_hour: number | null;
+                contact_name: string | null;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: date-time */
+                delivered_at: string | null;
+                /** Format: date-time */
+                failed_at: string | null;
+                /** @description Waiting for the paused campaign to resume. */
+                held: boolean;
+                /**
+                 * Format: uuid
+                 * @description The contact's id.
+                 */
+                id: string;
+                /** Format: uuid */
+                message_id: string | null;
+                personalised_text: string | null;
+                /** Format: date-time */
+                read_at: string | null;
+                /** @description Why it was skipped or failed. */
+                reason: string | null;
+                /** Format: date-time */
+                replied_at: string | null;
+                /** Format: uuid */
+                reply_message_id: string | null;
+                /** Format: date-time */
+                scheduled_at: string | null;
+                /** Format: date-time */
+                send_at: string | null;
+                /** Format: date-time */
+                sent_at: string | null;
+                /** Format: uuid */
+                session_id: string | null;
+                /** Format: date-time */
+                skipped_at: string | null;
+                status: components["schemas"]["RecipientStatus"];
+                /** @description The CampaignRecipient workflow. */
+                workflow_id: string;
+            }[];
+            /** @description Pass back as `cursor` for the next page; null on the last one. */
+            next_cursor?: string | null;
+        };
         /** @description A pipeline and its stages in order. */
         Pipeline: {
             /** Format: date-time */
@@ -1368,6 +1603,110 @@ export interface components {
         PreviewRequest: {
             filter: Record<string, never>;
         };
+        /** @description One contact of a campaign run: how far they got, why they stopped, what they were sent. */
+        Recipient: {
+            agent_type: string | null;
+            /**
+             * Format: int32
+             * @description The local hour the agent picked, if any.
+             */
+            best_hour: number | null;
+            contact_name: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            delivered_at: string | null;
+            /** Format: date-time */
+            failed_at: string | null;
+            /** @description Waiting for the paused campaign to resume. */
+            held: boolean;
+            /**
+             * Format: uuid
+             * @description The contact's id.
+             */
+            id: string;
+            /** Format: uuid */
+            message_id: string | null;
+            personalised_text: string | null;
+            /** Format: date-time */
+            read_at: string | null;
+            /** @description Why it was skipped or failed. */
+            reason: string | null;
+            /** Format: date-time */
+            replied_at: string | null;
+            /** Format: uuid */
+            reply_message_id: string | null;
+            /** Format: date-time */
+            scheduled_at: string | null;
+            /** Format: date-time */
+            send_at: string | null;
+            /** Format: date-time */
+            sent_at: string | null;
+            /** Format: uuid */
+            session_id: string | null;
+            /** Format: date-time */
+            skipped_at: string | null;
+            status: components["schemas"]["RecipientStatus"];
+            /** @description The CampaignRecipient workflow. */
+            workflow_id: string;
+        };
+        /** @description How many recipients reached each point. */
+        RecipientCounts: {
+            /** Format: int64 */
+            delivered: number;
+            /** Format: int64 */
+            failed: number;
+            /**
+             * Format: int64
+             * @description Not sent yet (pending, scheduled or being sent).
+             */
+            pending: number;
+            /** Format: int64 */
+            read: number;
+            /** Format: int64 */
+            replied: number;
+            /** Format: int64 */
+            sent: number;
+            /** Format: int64 */
+            skipped: number;
+            /** Format: int64 */
+            targeted: number;
+        };
+        /** @description Rates from 0 to 1 (four decimals); null when the denominator is zero. */
+        RecipientRates: {
+            /**
+             * Format: double
+             * @description Delivered of sent.
+             */
+            delivery: number | null;
+            /**
+             * Format: double
+             * @description Failed of attempted (targeted minus skipped).
+             */
+            failure: number | null;
+            /**
+             * Format: double
+             * @description Read of sent.
+             */
+            read: number | null;
+            /**
+             * Format: double
+             * @description Replied of sent.
+             */
+            reply: number | null;
+            /**
+             * Format: double
+             * @description Skipped of targeted.
+             */
+            skip: number | null;
+        };
+        /**
+         * @description A campaign recipient, in the order one moves: chosen (`pending`), text and time picked
+         *     (`scheduled`), message written (`sending`), then the message's receipts, then a reply.
+         *     `skipped` (with a reason) and `failed` end it early.
+         * @enum {string}
+         */
+        RecipientStatus: "Pending" | "Scheduled" | "Sending" | "Sent" | "Delivered" | "Read" | "Replied" | "Skipped" | "Failed";
         RefreshRequest: {
             /** @description Omitted by browsers, whose refresh token is in the `ventros_refresh` cookie. */
             refresh_token?: string | null;
@@ -1397,6 +1736,25 @@ export interface components {
             /** @description The report's parameters (see `GET /api/v1/reports`). */
             params?: Record<string, never>;
         };
+        /** @description A campaign just scheduled, with the Temporal Schedule that will start its runs. */
+        ScheduledCampaign: components["schemas"]["CampaignWithRuns"] & {
+            schedule_link: components["schemas"]["TemporalLink"];
+        };
+        /** @description Who a campaign would reach now. */
+        SegmentPreview: {
+            /**
+             * Format: int64
+             * @description How many of them have an identity on the campaign's channel and have not opted out.
+             */
+            reachable_count: number;
+            /** @description A few reachable contacts. */
+            sample: Record<string, never>[];
+            /**
+             * Format: int64
+             * @description How many contacts the segment selects.
+             */
+            segment_count: number;
+        };
         /** @description A stage of a pipeline, with the number of open deals in it. */
         Stage: {
             /** Format: uuid */
@@ -1422,6 +1780,26 @@ export interface components {
         TakeoverBody: {
             /** @description Who takes over (free text or a user id); defaults to the calling user. */
             assignee?: string | null;
+        };
+        /** @description A Temporal workflow or schedule an operator can open: its id and its Temporal UI page. */
+        TemporalLink: {
+            id: string;
+            url: string;
+        };
+        /** @description What happened in one bucket of time. */
+        TimelinePoint: {
+            /** Format: date-time */
+            at: string;
+            /** Format: int64 */
+            delivered: number;
+            /** Format: int64 */
+            failed: number;
+            /** Format: int64 */
+            read: number;
+            /** Format: int64 */
+            replied: number;
+            /** Format: int64 */
+            sent: number;
         };
         UpdateCampaign: {
             agent_type?: string | null;
@@ -1786,7 +2164,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Page_CampaignSummary"];
                 };
             };
             /** @description Bad filter, sort or cursor */
@@ -1817,7 +2195,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CampaignWithRuns"];
                 };
             };
             /** @description Unknown channel or segment, empty segment, schedule in the past, window that never opens, bad time zone */
@@ -1846,7 +2224,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CampaignDetail"];
                 };
             };
             /** @description No such campaign */
@@ -1913,7 +2291,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CampaignWithRuns"];
                 };
             };
             /** @description No such campaign */
@@ -1956,7 +2334,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CampaignWithRuns"];
                 };
             };
             /** @description Already completed or cancelled */
@@ -1990,7 +2368,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CampaignMetrics"];
                 };
             };
             /** @description No such campaign or run */
@@ -2019,7 +2397,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CampaignWithRuns"];
                 };
             };
             /** @description Not scheduled or running */
@@ -2048,7 +2426,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["SegmentPreview"];
                 };
             };
             /** @description No such campaign */
@@ -2081,7 +2459,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["MessagePreview"];
                 };
             };
             /** @description No such campaign or contact */
@@ -2125,7 +2503,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Page_Recipient"];
                 };
             };
             /** @description No such campaign or run */
@@ -2154,7 +2532,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CampaignWithRuns"];
                 };
             };
             /** @description Not paused */
@@ -2183,7 +2561,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ScheduledCampaign"];
                 };
             };
             /** @description No such campaign */
