@@ -5,10 +5,10 @@
 //! at the target, and announces `contact.merged`.
 
 use std::sync::Arc;
-use ventros_domain::EventType;
+use ventros_domain::{EventType, MergeStatus};
 
 use serde_json::json;
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{PgPool, Postgres, Transaction};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use uuid::Uuid;
@@ -50,17 +50,17 @@ pub async fn merge_step(
     step: MergeStep,
 ) -> Result<u64, StoreError> {
     let mut tx = pool.begin().await?;
-    let row = sqlx::query("SELECT source_contact_id, target_contact_id, status FROM contact_merges WHERE id = $1 AND tenant_id = $2 FOR UPDATE")
-        .bind(merge_id)
-        .bind(tenant_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StoreError::Invalid(format!("merge {merge_id} does not exist")))?;
-    let (source, target): (Uuid, Uuid) = (
-        row.try_get("source_contact_id")?,
-        row.try_get("target_contact_id")?,
-    );
-    if row.try_get::<String, _>("status")? == "completed" {
+    let row = sqlx::query!(
+        r#"SELECT source_contact_id, target_contact_id, status AS "status: MergeStatus"
+             FROM contact_merges WHERE id = $1 AND tenant_id = $2 FOR UPDATE"#,
+        merge_id,
+        tenant_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| StoreError::Invalid(format!("merge {merge_id} does not exist")))?;
+    let (source, target) = (row.source_contact_id, row.target_contact_id);
+    if row.status == MergeStatus::Completed {
         return Ok(0);
     }
     let moved = match step {
@@ -111,10 +111,13 @@ pub async fn merge_step(
                 .bind(target)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("UPDATE contact_merges SET status = 'completed', completed_at = now() WHERE id = $1")
-                .bind(merge_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query!(
+                "UPDATE contact_merges SET status = $2, completed_at = now() WHERE id = $1",
+                merge_id,
+                MergeStatus::Completed.as_str(),
+            )
+            .execute(&mut *tx)
+            .await?;
             append_outbox(
                 &mut tx,
                 tenant_id,

@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use uuid::Uuid;
+use ventros_domain::MergeStatus;
 use ventros_workflows::contract::{
     ContactMergeInput, LinkIdentityInput, LinkIdentityOutput, activities as defs, ids,
 };
@@ -193,9 +194,10 @@ async fn record_merge(
     };
     let running = sqlx::query!(
         "SELECT id, source_contact_id, target_contact_id FROM contact_merges
-          WHERE tenant_id = $1 AND status = 'running' AND (source_contact_id = ANY($2) OR target_contact_id = ANY($2)) LIMIT 1",
+          WHERE tenant_id = $1 AND status = $3 AND (source_contact_id = ANY($2) OR target_contact_id = ANY($2)) LIMIT 1",
         tenant_id,
         &[source, target][..],
+        MergeStatus::Running.as_str(),
     )
     .fetch_optional(&mut **tx)
     .await?;

@@ -12,4 +12,7 @@ pub mod events;
 pub mod statuses;
 
 pub use events::EventType;
-pub use statuses::{CampaignRunStatus, CampaignStatus, DealStatus, MergeStatus, RecipientStatus};
+pub use statuses::{
+    CampaignRunStatus, CampaignStatus, DealStatus, IdentityKind, MergeStatus, RecipientStatus,
+    SessionStatus,
+};

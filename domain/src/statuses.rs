@@ -127,6 +127,18 @@ stored_words! {
     MergeStatus { Running = "running", Completed = "completed", }
 }
 
+stored_words! {
+    /// A conversation session: `open` while the chat goes on, `closed` after inactivity or by an
+    /// operator.
+    SessionStatus { Open = "open", Closed = "closed", }
+}
+
+stored_words! {
+    /// The kind of address a contact has on a channel: a WhatsApp phone (`…@c.us`), a WhatsApp
+    /// hidden id (`…@lid`), a Messenger page-scoped id, an Instagram-scoped id.
+    IdentityKind { WaUser = "wa_user", WaLid = "wa_lid", Psid = "psid", Igsid = "igsid", }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +189,12 @@ mod tests {
             RecipientStatus::parse,
         );
         check(MergeStatus::ALL, MergeStatus::as_str, MergeStatus::parse);
+        check(
+            SessionStatus::ALL,
+            SessionStatus::as_str,
+            SessionStatus::parse,
+        );
+        check(IdentityKind::ALL, IdentityKind::as_str, IdentityKind::parse);
     }
 
     /// The ranks the SQL relies on: forward statuses strictly increase, the two endings outrank

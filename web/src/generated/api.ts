@@ -1209,6 +1209,71 @@ export interface components {
         CampaignWithRuns: components["schemas"]["Campaign"] & {
             runs: components["schemas"]["CampaignRun"][];
         };
+        /** @description A contact with their identities, deals and conversations. */
+        Contact: {
+            conversations: components["schemas"]["ContactConversation"][];
+            /** Format: date-time */
+            created_at: string;
+            custom_attributes: Record<string, never>;
+            deals: components["schemas"]["ContactDeal"][];
+            display_name: string | null;
+            /** Format: uuid */
+            id: string;
+            identities: components["schemas"]["Identity"][];
+            /** @description The language the contact writes in (`pt`, `en`, `es`), once known. */
+            language: string | null;
+            /**
+             * Format: uuid
+             * @description Set on a contact folded into another by a merge (a tombstone).
+             */
+            merged_into: string | null;
+            /**
+             * Format: date-time
+             * @description When the contact asked not to receive campaigns.
+             */
+            opted_out_at: string | null;
+            tags: string[];
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** @description One of the contact's conversation sessions, newest first. */
+        ContactConversation: {
+            /** Format: uuid */
+            channel_id: string;
+            /** Format: date-time */
+            closed_at: string | null;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            opened_at: string;
+            status: components["schemas"]["SessionStatus"];
+        };
+        /** @description One of the contact's deals, as the profile lists them. */
+        ContactDeal: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            pipeline_id: string;
+            /** Format: uuid */
+            stage_id: string;
+            status: components["schemas"]["DealStatus"];
+            title: string;
+        };
+        /** @description A contact in a list. */
+        ContactSummary: {
+            /** Format: date-time */
+            created_at: string;
+            custom_attributes: Record<string, never>;
+            display_name: string | null;
+            /** Format: uuid */
+            id: string;
+            identities: components["schemas"]["IdentityRef"][];
+            /** Format: date-time */
+            opted_out_at: string | null;
+            tags: string[];
+            /** Format: date-time */
+            updated_at: string;
+        };
         CreateApiKey: {
             name: string;
             role?: null | components["schemas"]["Role"];
@@ -1364,12 +1429,37 @@ export interface components {
          * @enum {string}
          */
         EventType: "MessageReceived" | "MessageSent" | "MessageStatusChanged" | "MessageReaction" | "SessionOpened" | "SessionAssignmentChanged" | "SessionClosed" | "AgentReplied" | "ContactCreated" | "ContactUpdated" | "ContactTagged" | "ContactUntagged" | "ContactMerged" | "ContactOptedOut" | "ContactOptedIn" | "DealCreated" | "DealStageChanged" | "DealStatusChanged" | "DealDeleted" | "CampaignCreated" | "CampaignUpdated" | "CampaignScheduled" | "CampaignPaused" | "CampaignResumed" | "CampaignCancelled" | "CampaignRunStarted" | "CampaignRecipientSent" | "CampaignRecipientFailed" | "CampaignRunCompleted" | "CampaignRunCancelled" | "CampaignRecipientSkipped" | "CampaignRecipientReplied";
+        /** @description An address the contact has on a channel. */
+        Identity: {
+            /** Format: uuid */
+            channel_id: string;
+            /** Format: date-time */
+            created_at: string;
+            /** @description `5511…@c.us`, `…@lid`, a PSID or an IGSID. */
+            external_id: string;
+            /** Format: uuid */
+            id: string;
+            kind: components["schemas"]["IdentityKind"];
+        };
         IdentityInput: {
             /** Format: uuid */
             channel_id: string;
             external_id: string;
             /** @description `wa_user` (`5511…@c.us`), `wa_lid` (`…@lid`), `psid` or `igsid`. */
             kind: string;
+        };
+        /**
+         * @description The kind of address a contact has on a channel: a WhatsApp phone (`…@c.us`), a WhatsApp
+         *     hidden id (`…@lid`), a Messenger page-scoped id, an Instagram-scoped id.
+         * @enum {string}
+         */
+        IdentityKind: "WaUser" | "WaLid" | "Psid" | "Igsid";
+        /** @description An address of a contact in a list. */
+        IdentityRef: {
+            /** Format: uuid */
+            channel_id: string;
+            external_id: string;
+            kind: components["schemas"]["IdentityKind"];
         };
         /** @description A short, complete list (a tenant's pipelines, a contact's identities): no cursor. */
         List_ApiKey: {
@@ -1439,6 +1529,25 @@ export interface components {
              */
             tenant_id?: string | null;
         };
+        /** @description A merge, what it moved and its workflow. */
+        Merge: {
+            /** Format: date-time */
+            completed_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            /** @description How many identities, conversations, messages, deals and memories moved. */
+            moved: Record<string, never>;
+            requested_by: string;
+            /** Format: uuid */
+            source_contact_id: string;
+            status: components["schemas"]["MergeStatus"];
+            /** Format: uuid */
+            target_contact_id: string;
+            workflow: components["schemas"]["TemporalLink"];
+            workflow_id: string;
+        };
         MergeBody: {
             /**
              * Format: uuid
@@ -1446,6 +1555,11 @@ export interface components {
              */
             merge_contact_id: string;
         };
+        /**
+         * @description A merge of two contacts into one (the ContactMerge workflow's record).
+         * @enum {string}
+         */
+        MergeStatus: "Running" | "Completed";
         /** @description What the agent would write to one contact, and when. */
         MessagePreview: {
             agent_type: string;
@@ -1502,6 +1616,25 @@ export interface components {
                  * @description Recipients chosen, over every run.
                  */
                 targeted: number;
+            }[];
+            /** @description Pass back as `cursor` for the next page; null on the last one. */
+            next_cursor?: string | null;
+        };
+        /** @description One page of a list, as every list endpoint returns it. */
+        Page_ContactSummary: {
+            items: {
+                /** Format: date-time */
+                created_at: string;
+                custom_attributes: Record<string, never>;
+                display_name: string | null;
+                /** Format: uuid */
+                id: string;
+                identities: components["schemas"]["IdentityRef"][];
+                /** Format: date-time */
+                opted_out_at: string | null;
+                tags: string[];
+                /** Format: date-time */
+                updated_at: string;
             }[];
             /** @description Pass back as `cursor` for the next page; null on the last one. */
             next_cursor?: string | null;
@@ -1755,6 +1888,12 @@ export interface components {
              */
             segment_count: number;
         };
+        /**
+         * @description A conversation session: `open` while the chat goes on, `closed` after inactivity or by an
+         *     operator.
+         * @enum {string}
+         */
+        SessionStatus: "Open" | "Closed";
         /** @description A stage of a pipeline, with the number of open deals in it. */
         Stage: {
             /** Format: uuid */
@@ -1773,6 +1912,17 @@ export interface components {
             /** @description Stable machine name (`qualified`); `won` and `lost` close the deals that reach them. */
             key: string;
             name: string;
+        };
+        /** @description A merge just started (or already running) and its workflow. */
+        StartedMerge: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            source_contact_id: string;
+            status: components["schemas"]["MergeStatus"];
+            /** Format: uuid */
+            target_contact_id: string;
+            workflow: components["schemas"]["TemporalLink"];
         };
         TagBody: {
             tag: string;
@@ -2787,7 +2937,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Merge"];
                 };
             };
             /** @description No such merge */
@@ -2830,7 +2980,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Page_ContactSummary"];
                 };
             };
             /** @description Bad filter, sort or cursor */
@@ -2861,7 +3011,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Contact"];
                 };
             };
             /** @description An identity belongs to another contact */
@@ -2897,7 +3047,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Contact"];
                 };
             };
             /** @description No such contact */
@@ -2957,7 +3107,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Contact"];
                 };
             };
             /** @description No such contact */
@@ -3041,7 +3191,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Contact"];
                 };
             };
             /** @description The address belongs to another contact */
@@ -3163,7 +3313,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["StartedMerge"];
                 };
             };
             /** @description No such contact */
@@ -3203,7 +3353,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Contact"];
                 };
             };
             /** @description No such contact */
@@ -3233,7 +3383,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Contact"];
                 };
             };
             /** @description No such contact */
