@@ -41,3 +41,32 @@ impl<R: Resource, S: Send + Sync> FromRequestParts<S> for Id<R> {
         })
     }
 }
+
+/// The two ids of a nested path (`/pipelines/{id}/stages/{stage_id}`): the parent's, then the
+/// child's. Each malformed one is reported as not found under its own name.
+pub struct IdPair<P, C> {
+    parent: Uuid,
+    child: Uuid,
+    resources: PhantomData<fn() -> (P, C)>,
+}
+
+impl<P, C> IdPair<P, C> {
+    pub fn get(&self) -> (Uuid, Uuid) {
+        (self.parent, self.child)
+    }
+}
+
+impl<P: Resource, C: Resource, S: Send + Sync> FromRequestParts<S> for IdPair<P, C> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path((parent, child)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+        Ok(IdPair {
+            parent: crate::parse_id(&parent, P::NAME)?,
+            child: crate::parse_id(&child, C::NAME)?,
+            resources: PhantomData,
+        })
+    }
+}

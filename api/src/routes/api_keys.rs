@@ -2,7 +2,7 @@
 //! The secret is returned once, at creation.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,10 +10,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::required_text;
+use crate::AppState;
 use crate::auth::{self, Actor, AsAdmin, Authorized, Role};
 use crate::db::{List, execute_found, tenant_tx};
 use crate::error::{ApiError, ApiJson};
-use crate::{AppState, parse_id};
+use crate::ids::Id;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -92,14 +93,14 @@ pub async fn create(
 }
 
 /// Revokes an API key at once.
-#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys", params(("id" = Uuid, Path)),
     responses((status = 204, description = "Revoked"), (status = 404, description = "No such key")))]
 pub async fn revoke(
     State(state): State<AppState>,
     Authorized(principal): AsAdmin,
-    Path(id): Path<String>,
+    id: Id<ApiKey>,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id, "API key")?;
+    let id = id.get();
     if principal.actor == Actor::ApiKey(id) {
         return Err(ApiError::Conflict(
             "a key cannot revoke itself; use another admin credential".into(),
@@ -117,4 +118,8 @@ pub async fn revoke(
     .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+impl crate::ids::Resource for ApiKey {
+    const NAME: &'static str = "API key";
 }

@@ -3,7 +3,7 @@
 //! `lost` stage closes the deal accordingly.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,10 +15,11 @@ use ventros_activities::store::{append_outbox, default_pipeline};
 use ventros_domain::{DealStatus, EventType};
 
 use super::{optional_text, required_text};
+use crate::AppState;
 use crate::auth::{AsAgent, Authorized, Principal};
 use crate::db::{Page, Sort, execute_found, fetch_page_as, page_limit, tenant_tx};
 use crate::error::{ApiError, ApiJson, ApiQuery};
-use crate::{AppState, parse_id};
+use crate::ids::Id;
 
 const DEAL_COLUMNS: &str = "d.id, d.title, d.status, d.source, d.pipeline_id, d.stage_id, s.key AS stage_key, s.name AS stage_name, d.contact_id,
     c.display_name AS contact_name, d.created_by, d.created_at, d.updated_at";
@@ -229,14 +230,14 @@ pub async fn create(
 }
 
 /// A deal.
-#[utoipa::path(get, path = "/api/v1/deals/{id}", tag = "deals", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/deals/{id}", tag = "deals", params(("id" = Uuid, Path)),
     responses((status = 200, description = "The deal", body = Deal), (status = 404, description = "No such deal")))]
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    id: Id<Deal>,
 ) -> Result<Json<Deal>, ApiError> {
-    let id = parse_id(&id, "deal")?;
+    let id = id.get();
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     Ok(Json(fetch_deal(&mut tx, id).await?))
 }
@@ -250,15 +251,15 @@ pub struct UpdateDeal {
 }
 
 /// Renames a deal or sets its status.
-#[utoipa::path(patch, path = "/api/v1/deals/{id}", tag = "deals", params(("id" = String, Path)), request_body = UpdateDeal,
+#[utoipa::path(patch, path = "/api/v1/deals/{id}", tag = "deals", params(("id" = Uuid, Path)), request_body = UpdateDeal,
     responses((status = 200, description = "The deal", body = Deal), (status = 404, description = "No such deal")))]
 pub async fn update(
     State(state): State<AppState>,
     Authorized(principal): AsAgent,
-    Path(id): Path<String>,
+    id: Id<Deal>,
     ApiJson(req): ApiJson<UpdateDeal>,
 ) -> Result<Json<Deal>, ApiError> {
-    let id = parse_id(&id, "deal")?;
+    let id = id.get();
     let title = req
         .title
         .as_deref()
@@ -294,14 +295,14 @@ pub async fn update(
 }
 
 /// Deletes a deal.
-#[utoipa::path(delete, path = "/api/v1/deals/{id}", tag = "deals", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/api/v1/deals/{id}", tag = "deals", params(("id" = Uuid, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such deal")))]
 pub async fn delete(
     State(state): State<AppState>,
     Authorized(principal): AsAgent,
-    Path(id): Path<String>,
+    id: Id<Deal>,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id, "deal")?;
+    let id = id.get();
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     execute_found(
         &mut tx,
@@ -330,16 +331,16 @@ pub struct MoveDeal {
 }
 
 /// Moves a deal to another stage of its pipeline (any direction: operators correct mistakes).
-#[utoipa::path(post, path = "/api/v1/deals/{id}/move", tag = "deals", params(("id" = String, Path)), request_body = MoveDeal,
+#[utoipa::path(post, path = "/api/v1/deals/{id}/move", tag = "deals", params(("id" = Uuid, Path)), request_body = MoveDeal,
     responses((status = 200, description = "The deal", body = Deal), (status = 404, description = "No such deal"),
               (status = 422, description = "The stage is not in the deal's pipeline")))]
 pub async fn move_stage(
     State(state): State<AppState>,
     Authorized(principal): AsAgent,
-    Path(id): Path<String>,
+    id: Id<Deal>,
     ApiJson(req): ApiJson<MoveDeal>,
 ) -> Result<Json<Deal>, ApiError> {
-    let id = parse_id(&id, "deal")?;
+    let id = id.get();
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let current = sqlx::query!(
         "SELECT d.pipeline_id, d.stage_id, s.key FROM deals d JOIN pipeline_stages s ON s.id = d.stage_id
@@ -385,4 +386,8 @@ pub async fn move_stage(
     let deal = fetch_deal(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Json(deal))
+}
+
+impl crate::ids::Resource for Deal {
+    const NAME: &'static str = "deal";
 }

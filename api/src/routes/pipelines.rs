@@ -2,7 +2,7 @@
 //! still holds deals cannot be deleted (the deals would lose their place).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,10 +11,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::required_text;
+use crate::AppState;
 use crate::auth::{AsAdmin, Authorized, Principal};
 use crate::db::{List, tenant_tx};
 use crate::error::{ApiError, ApiJson};
-use crate::{AppState, parse_id};
+use crate::ids::{Id, IdPair};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -223,28 +224,28 @@ pub async fn create(
 }
 
 /// A pipeline with its stages.
-#[utoipa::path(get, path = "/api/v1/pipelines/{id}", tag = "pipelines", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/pipelines/{id}", tag = "pipelines", params(("id" = Uuid, Path)),
     responses((status = 200, description = "The pipeline", body = Pipeline), (status = 404, description = "No such pipeline")))]
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    id: Id<Pipeline>,
 ) -> Result<Json<Pipeline>, ApiError> {
-    let id = parse_id(&id, "pipeline")?;
+    let id = id.get();
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     Ok(Json(fetch_pipeline(&mut tx, id).await?))
 }
 
 /// Renames a pipeline or makes it the default (admin).
-#[utoipa::path(patch, path = "/api/v1/pipelines/{id}", tag = "pipelines", params(("id" = String, Path)), request_body = UpdatePipeline,
+#[utoipa::path(patch, path = "/api/v1/pipelines/{id}", tag = "pipelines", params(("id" = Uuid, Path)), request_body = UpdatePipeline,
     responses((status = 200, description = "The pipeline", body = Pipeline), (status = 404, description = "No such pipeline")))]
 pub async fn update(
     State(state): State<AppState>,
     Authorized(principal): AsAdmin,
-    Path(id): Path<String>,
+    id: Id<Pipeline>,
     ApiJson(req): ApiJson<UpdatePipeline>,
 ) -> Result<Json<Pipeline>, ApiError> {
-    let id = parse_id(&id, "pipeline")?;
+    let id = id.get();
     let name = req
         .name
         .as_deref()
@@ -269,14 +270,14 @@ pub async fn update(
 }
 
 /// Deletes a pipeline without deals (admin).
-#[utoipa::path(delete, path = "/api/v1/pipelines/{id}", tag = "pipelines", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/api/v1/pipelines/{id}", tag = "pipelines", params(("id" = Uuid, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such pipeline"), (status = 409, description = "The pipeline has deals")))]
 pub async fn delete(
     State(state): State<AppState>,
     Authorized(principal): AsAdmin,
-    Path(id): Path<String>,
+    id: Id<Pipeline>,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id, "pipeline")?;
+    let id = id.get();
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     fetch_pipeline(&mut tx, id).await?;
     let has_deals: bool = sqlx::query_scalar!(
@@ -298,15 +299,15 @@ pub async fn delete(
 }
 
 /// Adds a stage at the end of a pipeline (admin).
-#[utoipa::path(post, path = "/api/v1/pipelines/{id}/stages", tag = "pipelines", params(("id" = String, Path)), request_body = StageInput,
+#[utoipa::path(post, path = "/api/v1/pipelines/{id}/stages", tag = "pipelines", params(("id" = Uuid, Path)), request_body = StageInput,
     responses((status = 201, description = "The pipeline", body = Pipeline), (status = 409, description = "The key is taken")))]
 pub async fn add_stage(
     State(state): State<AppState>,
     Authorized(principal): AsAdmin,
-    Path(id): Path<String>,
+    id: Id<Pipeline>,
     ApiJson(req): ApiJson<StageInput>,
 ) -> Result<(StatusCode, Json<Pipeline>), ApiError> {
-    let id = parse_id(&id, "pipeline")?;
+    let id = id.get();
     let (key, name) = (valid_key(&req.key)?, required_text(&req.name, "name", 200)?);
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     fetch_pipeline(&mut tx, id).await?;
@@ -324,15 +325,15 @@ pub async fn add_stage(
 }
 
 /// Renames or moves a stage (admin).
-#[utoipa::path(patch, path = "/api/v1/pipelines/{id}/stages/{stage_id}", tag = "pipelines", params(("id" = String, Path), ("stage_id" = String, Path)),
+#[utoipa::path(patch, path = "/api/v1/pipelines/{id}/stages/{stage_id}", tag = "pipelines", params(("id" = Uuid, Path), ("stage_id" = Uuid, Path)),
     request_body = UpdateStage, responses((status = 200, description = "The pipeline", body = Pipeline), (status = 404, description = "No such stage")))]
 pub async fn update_stage(
     State(state): State<AppState>,
     Authorized(principal): AsAdmin,
-    Path((id, stage_id)): Path<(String, String)>,
+    ids: IdPair<Pipeline, Stage>,
     ApiJson(req): ApiJson<UpdateStage>,
 ) -> Result<Json<Pipeline>, ApiError> {
-    let (id, stage_id) = (parse_id(&id, "pipeline")?, parse_id(&stage_id, "stage")?);
+    let (id, stage_id) = ids.get();
     let name = req
         .name
         .as_deref()
@@ -387,14 +388,14 @@ pub async fn update_stage(
 }
 
 /// Deletes a stage without deals (admin).
-#[utoipa::path(delete, path = "/api/v1/pipelines/{id}/stages/{stage_id}", tag = "pipelines", params(("id" = String, Path), ("stage_id" = String, Path)),
+#[utoipa::path(delete, path = "/api/v1/pipelines/{id}/stages/{stage_id}", tag = "pipelines", params(("id" = Uuid, Path), ("stage_id" = Uuid, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such stage"), (status = 409, description = "The stage has deals")))]
 pub async fn delete_stage(
     State(state): State<AppState>,
     Authorized(principal): AsAdmin,
-    Path((id, stage_id)): Path<(String, String)>,
+    ids: IdPair<Pipeline, Stage>,
 ) -> Result<StatusCode, ApiError> {
-    let (id, stage_id) = (parse_id(&id, "pipeline")?, parse_id(&stage_id, "stage")?);
+    let (id, stage_id) = ids.get();
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let has_deals: Option<bool> = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM deals d WHERE d.stage_id = s.id) AS "exists!" FROM pipeline_stages s WHERE s.id = $1 AND s.pipeline_id = $2"#, stage_id, id)
         .fetch_optional(&mut *tx)
@@ -417,4 +418,12 @@ pub async fn delete_stage(
         .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+impl crate::ids::Resource for Pipeline {
+    const NAME: &'static str = "pipeline";
+}
+
+impl crate::ids::Resource for Stage {
+    const NAME: &'static str = "stage";
 }

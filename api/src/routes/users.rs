@@ -1,7 +1,7 @@
 //! The tenant's users: everyone may list them (assignment needs names); admins manage them.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,10 +10,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{optional_text, required_text};
+use crate::AppState;
 use crate::auth::{self, Actor, AsAdmin, Authorized, Principal, Role};
 use crate::db::{List, execute_found, tenant_tx};
 use crate::error::{ApiError, ApiJson};
-use crate::{AppState, parse_id};
+use crate::ids::Id;
 
 /// A user of the tenant (never the password hash).
 #[derive(Debug, Serialize, ToSchema)]
@@ -132,15 +133,15 @@ pub async fn create(
 
 /// Changes a user's name, role, password or disabled state (admin; anyone may change their own
 /// name and password).
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = UpdateUser, params(("id" = String, Path)),
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = UpdateUser, params(("id" = Uuid, Path)),
     responses((status = 200, description = "The user", body = User), (status = 404, description = "No such user")))]
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    id: Id<User>,
     ApiJson(req): ApiJson<UpdateUser>,
 ) -> Result<Json<User>, ApiError> {
-    let id = parse_id(&id, "user")?;
+    let id = id.get();
     let own = principal.actor == Actor::User(id);
     if !own || req.role.is_some() || req.disabled.is_some() {
         principal.require(Role::Admin)?;
@@ -193,14 +194,14 @@ pub async fn update(
 }
 
 /// Deletes a user (admin). Conversations they handled keep the name they were assigned under.
-#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = Uuid, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such user")))]
 pub async fn delete(
     State(state): State<AppState>,
     Authorized(principal): AsAdmin,
-    Path(id): Path<String>,
+    id: Id<User>,
 ) -> Result<StatusCode, ApiError> {
-    let id: Uuid = parse_id(&id, "user")?;
+    let id = id.get();
     if principal.actor == Actor::User(id) {
         return Err(ApiError::Conflict("you cannot delete yourself".into()));
     }
@@ -214,4 +215,8 @@ pub async fn delete(
     tx.commit().await?;
     state.sessions.forget_all();
     Ok(StatusCode::NO_CONTENT)
+}
+
+impl crate::ids::Resource for User {
+    const NAME: &'static str = "user";
 }

@@ -2,16 +2,15 @@
 //! no conversation uses yet.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use uuid::Uuid;
 
-use super::{Contact, IdentityInput, fetch_contact, insert_identity, lock_contact};
+use super::{Contact, Identity, IdentityInput, fetch_contact, insert_identity, lock_contact};
+use crate::AppState;
 use crate::auth::{AsAgent, Authorized};
 use crate::db::tenant_tx;
 use crate::error::{ApiError, ApiJson};
-use crate::ids::Id;
-use crate::{AppState, parse_id};
+use crate::ids::{Id, IdPair};
 
 /// Adds a channel identity (an address the contact has on a channel).
 #[utoipa::path(post, path = "/api/v1/contacts/{id}/identities", tag = "contacts", params(("id" = Uuid, Path)), request_body = IdentityInput,
@@ -38,12 +37,9 @@ pub async fn add_identity(
 pub async fn remove_identity(
     State(state): State<AppState>,
     Authorized(principal): AsAgent,
-    Path((id, identity_id)): Path<(String, String)>,
+    ids: IdPair<Contact, Identity>,
 ) -> Result<StatusCode, ApiError> {
-    let (id, identity_id): (Uuid, Uuid) = (
-        parse_id(&id, "contact")?,
-        parse_id(&identity_id, "identity")?,
-    );
+    let (id, identity_id) = ids.get();
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let used = sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM conversation_sessions s WHERE s.identity_id = i.id) AS "used!"

@@ -89,6 +89,10 @@ pub struct Contact {
     pub conversations: Vec<ContactConversation>,
 }
 
+impl crate::ids::Resource for Identity {
+    const NAME: &'static str = "identity";
+}
+
 impl crate::ids::Resource for Contact {
     const NAME: &'static str = "contact";
 }
