@@ -172,7 +172,7 @@ impl ApiConfig {
 }
 
 /// A Temporal workflow or schedule an operator can open: its id and its Temporal UI page.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct TemporalLink {
     pub id: String,
     pub url: String,

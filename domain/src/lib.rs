@@ -13,6 +13,6 @@ pub mod statuses;
 
 pub use events::EventType;
 pub use statuses::{
-    CampaignRunStatus, CampaignStatus, DealStatus, IdentityKind, MergeStatus, RecipientStatus,
-    SessionStatus,
+    AssignedTo, CampaignRunStatus, CampaignStatus, DealStatus, Direction, IdentityKind,
+    MergeStatus, MessageStatus, RecipientStatus, SessionStatus,
 };

@@ -139,6 +139,31 @@ stored_words! {
     IdentityKind { WaUser = "wa_user", WaLid = "wa_lid", Psid = "psid", Igsid = "igsid", }
 }
 
+stored_words! {
+    /// Who answers a conversation: the AI agent (`bot`) or a person (`human`).
+    AssignedTo { Bot = "bot", Human = "human", }
+}
+
+stored_words! {
+    /// Which way a message went.
+    Direction { Inbound = "inbound", Outbound = "outbound", }
+}
+
+stored_words! {
+    /// A stored message's status: `received` for a customer's message; an outbound one moves
+    /// `pending` → `sent` → `delivered` → `read` (or `played`), or ends `failed` / `undelivered`.
+    MessageStatus {
+        Received = "received",
+        Pending = "pending",
+        Sent = "sent",
+        Delivered = "delivered",
+        Read = "read",
+        Played = "played",
+        Failed = "failed",
+        Undelivered = "undelivered",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +220,13 @@ mod tests {
             SessionStatus::parse,
         );
         check(IdentityKind::ALL, IdentityKind::as_str, IdentityKind::parse);
+        check(AssignedTo::ALL, AssignedTo::as_str, AssignedTo::parse);
+        check(Direction::ALL, Direction::as_str, Direction::parse);
+        check(
+            MessageStatus::ALL,
+            MessageStatus::as_str,
+            MessageStatus::parse,
+        );
     }
 
     /// The ranks the SQL relies on: forward statuses strictly increase, the two endings outrank

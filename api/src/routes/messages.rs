@@ -1,44 +1,123 @@
 //! A message with its delivery history and the workflow that handles it.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+use ventros_domain::{Direction, MessageStatus};
 
 use crate::auth::Principal;
-use crate::db::{fetch_one_json, tenant_tx};
+use crate::db::tenant_tx;
 use crate::error::ApiError;
-use crate::{AppState, parse_id};
+use crate::ids::Id;
+use crate::{AppState, TemporalLink};
+
+/// One step of a message's delivery, as the provider reported it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusChange {
+    pub status: MessageStatus,
+    /// Why it failed, when it did.
+    #[schema(required = true)]
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// A message, its delivery history, and the workflow that handled it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Message {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub contact_id: Uuid,
+    pub channel_id: Uuid,
+    pub direction: Direction,
+    /// The provider's id (WAHA's or Meta's), once it has one.
+    #[schema(required = true)]
+    pub provider_message_id: Option<String>,
+    #[schema(required = true)]
+    pub provider_timestamp: Option<DateTime<Utc>>,
+    #[schema(required = true)]
+    pub body: Option<String>,
+    #[schema(value_type = Option<Object>, required = true)]
+    pub media: Option<Value>,
+    pub status: MessageStatus,
+    #[schema(required = true)]
+    pub failure_reason: Option<String>,
+    /// Why an outbound message was written: `greeting`, `away`, `operator`, `agent`, `campaign`.
+    #[schema(required = true)]
+    pub origin: Option<String>,
+    #[schema(required = true)]
+    pub intent: Option<String>,
+    #[schema(required = true)]
+    pub confidence: Option<f32>,
+    #[schema(required = true)]
+    pub agent_type: Option<String>,
+    #[schema(required = true)]
+    pub customer_reaction: Option<String>,
+    pub workflow_id: String,
+    pub workflow: TemporalLink,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub status_history: Vec<StatusChange>,
+}
+
+impl crate::ids::Resource for Message {
+    const NAME: &'static str = "message";
+}
 
 /// A message: body, delivery status with its history, the agent's intent and confidence.
-#[utoipa::path(get, path = "/api/v1/messages/{id}", tag = "messages", params(("id" = String, Path)),
-    responses((status = 200, description = "The message", body = Value), (status = 404, description = "No such message")))]
+#[utoipa::path(get, path = "/api/v1/messages/{id}", tag = "messages", params(("id" = Uuid, Path)),
+    responses((status = 200, description = "The message", body = Message), (status = 404, description = "No such message")))]
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let id = parse_id(&id, "message")?;
+    id: Id<Message>,
+) -> Result<Json<Message>, ApiError> {
+    let id = id.get();
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let mut message = fetch_one_json(
-        &mut tx,
-        sqlx::query(
-            "SELECT jsonb_build_object(
-                'id', m.id, 'conversation_id', m.session_id, 'contact_id', m.contact_id, 'channel_id', m.channel_id, 'direction', m.direction,
-                'provider_message_id', m.provider_message_id, 'provider_timestamp', m.provider_timestamp, 'body', m.body, 'media', m.media,
-                'status', m.status, 'failure_reason', m.failure_reason, 'origin', m.origin, 'intent', m.intent, 'confidence', m.confidence,
-                'agent_type', m.agent_type, 'customer_reaction', m.customer_reaction, 'workflow_id', m.handled_by_workflow, 'created_at', m.created_at, 'updated_at', m.updated_at,
-                'status_history', coalesce((SELECT jsonb_agg(jsonb_build_object('status', h.status, 'reason', h.reason, 'at', h.occurred_at) ORDER BY h.id)
-                                              FROM message_status_history h WHERE h.message_id = m.id), '[]'::jsonb))
-               FROM messages m WHERE m.id = $1",
-        )
-        .bind(id),
-        || format!("message {id}"),
+    let m = sqlx::query!(
+        r#"SELECT id, session_id, contact_id, channel_id, direction AS "direction: Direction", provider_message_id,
+                  provider_timestamp, body, media, status AS "status: MessageStatus", failure_reason, origin, intent,
+                  confidence, agent_type, customer_reaction, handled_by_workflow, created_at, updated_at
+             FROM messages WHERE id = $1"#,
+        id
     )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("message {id} not found")))?;
+    let status_history = sqlx::query_as!(
+        StatusChange,
+        r#"SELECT status AS "status: MessageStatus", reason, occurred_at AS at
+             FROM message_status_history WHERE message_id = $1 ORDER BY id"#,
+        id
+    )
+    .fetch_all(&mut *tx)
     .await?;
-    let workflow_id = message["workflow_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    message["workflow"] = state.config.workflow_link(&workflow_id);
-    Ok(Json(message))
+    Ok(Json(Message {
+        workflow: state
+            .config
+            .temporal_link("workflows", &m.handled_by_workflow),
+        id: m.id,
+        conversation_id: m.session_id,
+        contact_id: m.contact_id,
+        channel_id: m.channel_id,
+        direction: m.direction,
+        provider_message_id: m.provider_message_id,
+        provider_timestamp: m.provider_timestamp,
+        body: m.body,
+        media: m.media,
+        status: m.status,
+        failure_reason: m.failure_reason,
+        origin: m.origin,
+        intent: m.intent,
+        confidence: m.confidence,
+        agent_type: m.agent_type,
+        customer_reaction: m.customer_reaction,
+        workflow_id: m.handled_by_workflow,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        status_history,
+    }))
 }

@@ -1064,6 +1064,17 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description A reply accepted for sending. */
+        AcceptedReply: {
+            /** Format: uuid */
+            conversation_id: string;
+            /** @description The key this reply is recorded under (the request's, or a new one). */
+            idempotency_key: string;
+            /** Format: uuid */
+            message_id: string;
+            /** @description The OutboundMessage workflow that sends it. */
+            workflow: components["schemas"]["TemporalLink"];
+        };
         /** @description An API key as listed: never its secret, only the prefix it starts with. */
         ApiKey: {
             /** Format: date-time */
@@ -1085,6 +1096,19 @@ export interface components {
              * @description A user of the tenant.
              */
             user_id: string;
+        };
+        /**
+         * @description Who answers a conversation: the AI agent (`bot`) or a person (`human`).
+         * @enum {string}
+         */
+        AssignedTo: "Bot" | "Human";
+        /** @description The conversation's state after the workflow accepted the change. */
+        Assignment: {
+            /** Format: uuid */
+            id: string;
+            /** @description The Conversation workflow's state: who answers now, and the rest of its state. */
+            state: Record<string, never>;
+            workflow: components["schemas"]["TemporalLink"];
         };
         /** @description A campaign's definition and where it stands. */
         Campaign: {
@@ -1274,6 +1298,82 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        /**
+         * @description A conversation session with its contact's name, its channel's kind, how many inbound messages
+         *     no operator has read, and its newest message.
+         */
+        Conversation: {
+            assigned_to: components["schemas"]["AssignedTo"];
+            /** @description The operator who took it over (a user id or free text). */
+            assignee: string | null;
+            /** Format: uuid */
+            channel_id: string;
+            /** @description `waha`, `messenger` or `instagram`. */
+            channel_kind: string;
+            close_reason: string | null;
+            /** Format: date-time */
+            closed_at: string | null;
+            /** Format: uuid */
+            contact_id: string;
+            contact_name: string | null;
+            /** @description Why the agent handed the conversation to a person. */
+            handoff_reason: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description The language the customer writes in (`pt`, `en`, `es`), once known. */
+            language: string | null;
+            /** Format: date-time */
+            last_activity_at: string;
+            last_message: null | components["schemas"]["LastMessage"];
+            /** Format: date-time */
+            last_read_at: string | null;
+            /** Format: date-time */
+            opened_at: string;
+            status: components["schemas"]["SessionStatus"];
+            /** Format: int64 */
+            unread_count: number;
+            /** @description The Conversation workflow in the Temporal UI. */
+            workflow: components["schemas"]["TemporalLink"];
+            workflow_id: string;
+        };
+        /** @description A conversation with its latest messages (oldest first) and, while open, its workflow's state. */
+        ConversationDetail: components["schemas"]["Conversation"] & {
+            live: components["schemas"]["LiveState"];
+            messages: components["schemas"]["ConversationMessage"][];
+        };
+        /** @description A message as the conversation view shows it. */
+        ConversationMessage: {
+            agent_type: string | null;
+            /**
+             * Format: date-time
+             * @description When the message was written (the provider's time, clamped to ours; our time for our own
+             *     messages until the provider stamps them): the order a conversation reads in, whatever
+             *     order the messages arrived in.
+             */
+            at: string;
+            body: string | null;
+            /** Format: float */
+            confidence: number | null;
+            /** Format: date-time */
+            created_at: string;
+            /** @description The emoji the customer reacted with (Instagram, Messenger). */
+            customer_reaction: string | null;
+            direction: components["schemas"]["Direction"];
+            failure_reason: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description The intent the agent read in an inbound message, and how sure it was (0 to 1). */
+            intent: string | null;
+            /** @description Images, audio, documents: kind, URL or id, caption. */
+            media: Record<string, never> | null;
+            /** @description Why an outbound message was written: `greeting`, `away`, `operator`, `agent`, `campaign`. */
+            origin: string | null;
+            /** Format: date-time */
+            provider_timestamp: string | null;
+            status: components["schemas"]["MessageStatus"];
+            /** @description The workflow that handled it. */
+            workflow_id: string;
+        };
         CreateApiKey: {
             name: string;
             role?: null | components["schemas"]["Role"];
@@ -1413,6 +1513,11 @@ export interface components {
          * @enum {string}
          */
         DealStatus: "Open" | "Won" | "Lost";
+        /**
+         * @description Which way a message went.
+         * @enum {string}
+         */
+        Direction: "Inbound" | "Outbound";
         DraftRequest: {
             /** @description Which agent writes (default `RouterAgent`, which picks the specialist). */
             agent_type?: string | null;
@@ -1460,6 +1565,21 @@ export interface components {
             channel_id: string;
             external_id: string;
             kind: components["schemas"]["IdentityKind"];
+        };
+        /** @description The newest message of a conversation, as the inbox previews it. */
+        LastMessage: {
+            /**
+             * Format: date-time
+             * @description When it was written (the provider's time when it has one).
+             */
+            at: string;
+            body: string | null;
+            /** Format: date-time */
+            created_at: string;
+            direction: components["schemas"]["Direction"];
+            /** Format: uuid */
+            id: string;
+            status: components["schemas"]["MessageStatus"];
         };
         /** @description A short, complete list (a tenant's pipelines, a contact's identities): no cursor. */
         List_ApiKey: {
@@ -1517,6 +1637,14 @@ export interface components {
             /** @description The Campaign workflow's `state` query: phase, counts, the next send. */
             state?: Record<string, never> | null;
         };
+        /** @description The Conversation workflow's own account of the session, when it can be asked. */
+        LiveState: {
+            available: boolean;
+            /** @description Why it is not available (closed, workflow not found, Temporal not reachable, …). */
+            reason?: string | null;
+            /** @description The workflow's `state` query: who answers, the pending buffer, the language, timers. */
+            state?: Record<string, never> | null;
+        };
         LoginRequest: {
             /** @example ana@example.com */
             email: string;
@@ -1560,6 +1688,40 @@ export interface components {
          * @enum {string}
          */
         MergeStatus: "Running" | "Completed";
+        /** @description A message, its delivery history, and the workflow that handled it. */
+        Message: {
+            agent_type: string | null;
+            body: string | null;
+            /** Format: uuid */
+            channel_id: string;
+            /** Format: float */
+            confidence: number | null;
+            /** Format: uuid */
+            contact_id: string;
+            /** Format: uuid */
+            conversation_id: string;
+            /** Format: date-time */
+            created_at: string;
+            customer_reaction: string | null;
+            direction: components["schemas"]["Direction"];
+            failure_reason: string | null;
+            /** Format: uuid */
+            id: string;
+            intent: string | null;
+            media: Record<string, never> | null;
+            /** @description Why an outbound message was written: `greeting`, `away`, `operator`, `agent`, `campaign`. */
+            origin: string | null;
+            /** @description The provider's id (WAHA's or Meta's), once it has one. */
+            provider_message_id: string | null;
+            /** Format: date-time */
+            provider_timestamp: string | null;
+            status: components["schemas"]["MessageStatus"];
+            status_history: components["schemas"]["StatusChange"][];
+            /** Format: date-time */
+            updated_at: string;
+            workflow: components["schemas"]["TemporalLink"];
+            workflow_id: string;
+        };
         /** @description What the agent would write to one contact, and when. */
         MessagePreview: {
             agent_type: string;
@@ -1580,6 +1742,12 @@ export interface components {
             /** @description `opted_out` or `no_identity_on_channel` when the campaign would skip this contact. */
             would_skip: string | null;
         };
+        /**
+         * @description A stored message's status: `received` for a customer's message; an outbound one moves
+         *     `pending` → `sent` → `delivered` → `read` (or `played`), or ends `failed` / `undelivered`.
+         * @enum {string}
+         */
+        MessageStatus: "Received" | "Pending" | "Sent" | "Delivered" | "Read" | "Played" | "Failed" | "Undelivered";
         MoveDeal: {
             /**
              * Format: uuid
@@ -1635,6 +1803,82 @@ export interface components {
                 tags: string[];
                 /** Format: date-time */
                 updated_at: string;
+            }[];
+            /** @description Pass back as `cursor` for the next page; null on the last one. */
+            next_cursor?: string | null;
+        };
+        /** @description One page of a list, as every list endpoint returns it. */
+        Page_Conversation: {
+            items: {
+                assigned_to: components["schemas"]["AssignedTo"];
+                /** @description The operator who took it over (a user id or free text). */
+                assignee: string | null;
+                /** Format: uuid */
+                channel_id: string;
+                /** @description `waha`, `messenger` or `instagram`. */
+                channel_kind: string;
+                close_reason: string | null;
+                /** Format: date-time */
+                closed_at: string | null;
+                /** Format: uuid */
+                contact_id: string;
+                contact_name: string | null;
+                /** @description Why the agent handed the conversation to a person. */
+                handoff_reason: string | null;
+                /** Format: uuid */
+                id: string;
+                /** @description The language the customer writes in (`pt`, `en`, `es`), once known. */
+                language: string | null;
+                /** Format: date-time */
+                last_activity_at: string;
+                last_message: null | components["schemas"]["LastMessage"];
+                /** Format: date-time */
+                last_read_at: string | null;
+                /** Format: date-time */
+                opened_at: string;
+                status: components["schemas"]["SessionStatus"];
+                /** Format: int64 */
+                unread_count: number;
+                /** @description The Conversation workflow in the Temporal UI. */
+                workflow: components["schemas"]["TemporalLink"];
+                workflow_id: string;
+            }[];
+            /** @description Pass back as `cursor` for the next page; null on the last one. */
+            next_cursor?: string | null;
+        };
+        /** @description One page of a list, as every list endpoint returns it. */
+        Page_ConversationMessage: {
+            items: {
+                agent_type: string | null;
+                /**
+                 * Format: date-time
+                 * @description When the message was written (the provider's time, clamped to ours; our time for our own
+                 *     messages until the provider stamps them): the order a conversation reads in, whatever
+                 *     order the messages arrived in.
+                 */
+                at: string;
+                body: string | null;
+                /** Format: float */
+                confidence: number | null;
+                /** Format: date-time */
+                created_at: string;
+                /** @description The emoji the customer reacted with (Instagram, Messenger). */
+                customer_reaction: string | null;
+                direction: components["schemas"]["Direction"];
+                failure_reason: string | null;
+                /** Format: uuid */
+                id: string;
+                /** @description The intent the agent read in an inbound message, and how sure it was (0 to 1). */
+                intent: string | null;
+                /** @description Images, audio, documents: kind, URL or id, caption. */
+                media: Record<string, never> | null;
+                /** @description Why an outbound message was written: `greeting`, `away`, `operator`, `agent`, `campaign`. */
+                origin: string | null;
+                /** Format: date-time */
+                provider_timestamp: string | null;
+                status: components["schemas"]["MessageStatus"];
+                /** @description The workflow that handled it. */
+                workflow_id: string;
             }[];
             /** @description Pass back as `cursor` for the next page; null on the last one. */
             next_cursor?: string | null;
@@ -1923,6 +2167,14 @@ export interface components {
             /** Format: uuid */
             target_contact_id: string;
             workflow: components["schemas"]["TemporalLink"];
+        };
+        /** @description One step of a message's delivery, as the provider reported it. */
+        StatusChange: {
+            /** Format: date-time */
+            at: string;
+            /** @description Why it failed, when it did. */
+            reason: string | null;
+            status: components["schemas"]["MessageStatus"];
         };
         TagBody: {
             tag: string;
@@ -3426,7 +3678,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Page_Conversation"];
                 };
             };
             /** @description Bad filter, sort or cursor */
@@ -3455,7 +3707,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ConversationDetail"];
                 };
             };
             /** @description No such conversation */
@@ -3488,7 +3740,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Assignment"];
                 };
             };
             /** @description No such user */
@@ -3517,7 +3769,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Assignment"];
                 };
             };
             /** @description The conversation is closed */
@@ -3555,7 +3807,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Page_ConversationMessage"];
                 };
             };
             /** @description No such conversation */
@@ -3591,7 +3843,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["AcceptedReply"];
                 };
             };
             /** @description The conversation is closed */
@@ -3659,7 +3911,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Assignment"];
                 };
             };
             /** @description The conversation is closed */
@@ -3906,7 +4158,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Message"];
                 };
             };
             /** @description No such message */

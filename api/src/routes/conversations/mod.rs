@@ -1,0 +1,169 @@
+//! Conversations (sessions): lists with filters, the message history, and while a session is open
+//! the live state of its Conversation workflow. Takeover, hand-back and assignment are workflow
+//! updates, so the caller learns the new state only once the workflow has accepted it. An
+//! operator's reply goes out through its own OutboundMessage workflow, keyed by the request's
+//! `Idempotency-Key`, so a retried request never sends twice.
+//!
+//! This module holds the conversation and message as the API returns them and the one SELECT that
+//! builds a conversation (lists and detail share it); the handlers live by concern: [`views`]
+//! (list, detail, messages), [`assignment`] (takeover, assign, hand back, mark read) and
+//! [`reply`].
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::types::Json as Jsonb;
+use sqlx::{Postgres, QueryBuilder};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use ventros_domain::{AssignedTo, Direction, MessageStatus, SessionStatus};
+
+use crate::error::ApiError;
+use crate::{AppState, TemporalLink};
+
+pub mod assignment;
+pub mod reply;
+pub mod views;
+
+pub use assignment::{
+    __path_assign, __path_handback, __path_mark_read, __path_takeover, assign, handback, mark_read,
+    takeover,
+};
+pub use reply::{__path_reply, reply};
+pub use views::{__path_list, __path_messages, __path_show, list, messages, show};
+
+/// The newest message of a conversation, as the inbox previews it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LastMessage {
+    pub id: Uuid,
+    pub direction: Direction,
+    #[schema(required = true)]
+    pub body: Option<String>,
+    pub status: MessageStatus,
+    pub created_at: DateTime<Utc>,
+    /// When it was written (the provider's time when it has one).
+    pub at: DateTime<Utc>,
+}
+
+/// A conversation session with its contact's name, its channel's kind, how many inbound messages
+/// no operator has read, and its newest message.
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
+pub struct Conversation {
+    pub id: Uuid,
+    pub channel_id: Uuid,
+    pub contact_id: Uuid,
+    pub status: SessionStatus,
+    pub assigned_to: AssignedTo,
+    /// The operator who took it over (a user id or free text).
+    #[schema(required = true)]
+    pub assignee: Option<String>,
+    pub workflow_id: String,
+    /// The Conversation workflow in the Temporal UI.
+    #[sqlx(skip)]
+    pub workflow: TemporalLink,
+    pub opened_at: DateTime<Utc>,
+    #[schema(required = true)]
+    pub closed_at: Option<DateTime<Utc>>,
+    #[schema(required = true)]
+    pub close_reason: Option<String>,
+    pub last_activity_at: DateTime<Utc>,
+    /// Why the agent handed the conversation to a person.
+    #[schema(required = true)]
+    pub handoff_reason: Option<String>,
+    #[schema(required = true)]
+    pub last_read_at: Option<DateTime<Utc>>,
+    /// The language the customer writes in (`pt`, `en`, `es`), once known.
+    #[schema(required = true)]
+    pub language: Option<String>,
+    #[schema(required = true)]
+    pub contact_name: Option<String>,
+    /// `waha`, `messenger` or `instagram`.
+    pub channel_kind: String,
+    pub unread_count: i64,
+    #[schema(value_type = Option<LastMessage>, required = true)]
+    pub last_message: Option<Jsonb<LastMessage>>,
+}
+
+impl crate::ids::Resource for Conversation {
+    const NAME: &'static str = "conversation";
+}
+
+impl Conversation {
+    fn with_link(mut self, state: &AppState) -> Conversation {
+        self.workflow = state.config.temporal_link("workflows", &self.workflow_id);
+        self
+    }
+}
+
+/// The one SELECT a conversation is read with (lists wrap it with their filters and page).
+fn select_conversations(qb: &mut QueryBuilder<Postgres>) {
+    qb.push(
+        "SELECT s.id, s.channel_id, s.contact_id, s.status, s.assigned_to, s.assignee, s.workflow_id, s.opened_at,
+                s.closed_at, s.close_reason, s.last_activity_at, s.handoff_reason, s.last_read_at, s.language,
+                c.display_name AS contact_name, ch.kind AS channel_kind,
+                (SELECT count(*) FROM messages m WHERE m.session_id = s.id AND m.direction = 'inbound'
+                    AND m.created_at > coalesce(s.last_read_at, '-infinity'::timestamptz)) AS unread_count,
+                (SELECT jsonb_build_object('id', m.id, 'direction', m.direction, 'body', m.body, 'status', m.status,
+                                           'created_at', m.created_at, 'at', coalesce(m.provider_timestamp, m.created_at))
+                   FROM messages m WHERE m.session_id = s.id
+                  ORDER BY coalesce(m.provider_timestamp, m.created_at) DESC, m.created_at DESC LIMIT 1) AS last_message
+           FROM conversation_sessions s JOIN contacts c ON c.id = s.contact_id JOIN channels ch ON ch.id = s.channel_id
+          WHERE true",
+    );
+}
+
+/// One conversation, or 404.
+async fn load_conversation(
+    tx: &mut sqlx::PgConnection,
+    state: &AppState,
+    id: Uuid,
+) -> Result<Conversation, ApiError> {
+    let mut qb = QueryBuilder::new("");
+    select_conversations(&mut qb);
+    qb.push(" AND s.id = ").push_bind(id);
+    let conversation: Option<Conversation> = qb.build_query_as().fetch_optional(&mut *tx).await?;
+    conversation
+        .map(|c| c.with_link(state))
+        .ok_or_else(|| ApiError::NotFound(format!("conversation {id} not found")))
+}
+
+/// A message as the conversation view shows it.
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
+pub struct ConversationMessage {
+    pub id: Uuid,
+    pub direction: Direction,
+    #[schema(required = true)]
+    pub body: Option<String>,
+    /// Images, audio, documents: kind, URL or id, caption.
+    #[schema(value_type = Option<Object>, required = true)]
+    pub media: Option<Value>,
+    pub status: MessageStatus,
+    #[schema(required = true)]
+    pub failure_reason: Option<String>,
+    /// Why an outbound message was written: `greeting`, `away`, `operator`, `agent`, `campaign`.
+    #[schema(required = true)]
+    pub origin: Option<String>,
+    /// The intent the agent read in an inbound message, and how sure it was (0 to 1).
+    #[schema(required = true)]
+    pub intent: Option<String>,
+    #[schema(required = true)]
+    pub confidence: Option<f32>,
+    #[schema(required = true)]
+    pub agent_type: Option<String>,
+    /// The emoji the customer reacted with (Instagram, Messenger).
+    #[schema(required = true)]
+    pub customer_reaction: Option<String>,
+    #[schema(required = true)]
+    pub provider_timestamp: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    /// When the message was written (the provider's time, clamped to ours; our time for our own
+    /// messages until the provider stamps them): the order a conversation reads in, whatever
+    /// order the messages arrived in.
+    pub at: DateTime<Utc>,
+    /// The workflow that handled it.
+    pub workflow_id: String,
+}
+
+/// The columns of [`ConversationMessage`] (`m` is the message).
+const MESSAGE_COLUMNS: &str = "m.id, m.direction, m.body, m.media, m.status, m.failure_reason, m.origin, m.intent, m.confidence, m.agent_type, m.customer_reaction,
+    m.provider_timestamp, m.created_at, coalesce(m.provider_timestamp, m.created_at) AS at, m.handled_by_workflow AS workflow_id";
