@@ -1534,6 +1534,12 @@ export interface components {
          * @enum {string}
          */
         EventType: "MessageReceived" | "MessageSent" | "MessageStatusChanged" | "MessageReaction" | "SessionOpened" | "SessionAssignmentChanged" | "SessionClosed" | "AgentReplied" | "ContactCreated" | "ContactUpdated" | "ContactTagged" | "ContactUntagged" | "ContactMerged" | "ContactOptedOut" | "ContactOptedIn" | "DealCreated" | "DealStageChanged" | "DealStatusChanged" | "DealDeleted" | "CampaignCreated" | "CampaignUpdated" | "CampaignScheduled" | "CampaignPaused" | "CampaignResumed" | "CampaignCancelled" | "CampaignRunStarted" | "CampaignRecipientSent" | "CampaignRecipientFailed" | "CampaignRunCompleted" | "CampaignRunCancelled" | "CampaignRecipientSkipped" | "CampaignRecipientReplied";
+        /** @description How many contacts a filter selects now, and a few of them. */
+        FilterPreview: {
+            /** Format: int64 */
+            count: number;
+            sample: Record<string, never>[];
+        };
         /** @description An address the contact has on a channel. */
         Identity: {
             /** Format: uuid */
@@ -1609,6 +1615,22 @@ export interface components {
                 is_default: boolean;
                 name: string;
                 stages: components["schemas"]["Stage"][];
+            }[];
+        };
+        /** @description A short, complete list (a tenant's pipelines, a contact's identities): no cursor. */
+        List_Segment: {
+            items: {
+                /** Format: date-time */
+                created_at: string;
+                created_by: string;
+                description: string | null;
+                /** @description The filter as saved (see `CreateSegment.filter`). */
+                filter: Record<string, never>;
+                /** Format: uuid */
+                id: string;
+                name: string;
+                /** Format: date-time */
+                updated_at: string;
             }[];
         };
         /** @description A short, complete list (a tenant's pipelines, a contact's identities): no cursor. */
@@ -1980,6 +2002,8 @@ export interface components {
         PreviewRequest: {
             filter: Record<string, never>;
         };
+        /** @description A segment with its current count and a sample. */
+        PreviewedSegment: components["schemas"]["Segment"] & components["schemas"]["FilterPreview"];
         /** @description One contact of a campaign run: how far they got, why they stopped, what they were sent. */
         Recipient: {
             agent_type: string | null;
@@ -2116,6 +2140,20 @@ export interface components {
         /** @description A campaign just scheduled, with the Temporal Schedule that will start its runs. */
         ScheduledCampaign: components["schemas"]["CampaignWithRuns"] & {
             schedule_link: components["schemas"]["TemporalLink"];
+        };
+        /** @description A saved contact filter. */
+        Segment: {
+            /** Format: date-time */
+            created_at: string;
+            created_by: string;
+            description: string | null;
+            /** @description The filter as saved (see `CreateSegment.filter`). */
+            filter: Record<string, never>;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** Format: date-time */
+            updated_at: string;
         };
         /** @description Who a campaign would reach now. */
         SegmentPreview: {
@@ -4532,7 +4570,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["List_Segment"];
                 };
             };
         };
@@ -4556,7 +4594,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["PreviewedSegment"];
                 };
             };
             /** @description The name is taken */
@@ -4594,7 +4632,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["FilterPreview"];
                 };
             };
             /** @description Invalid filter */
@@ -4623,7 +4661,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["PreviewedSegment"];
                 };
             };
             /** @description No such segment */
@@ -4683,7 +4721,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["PreviewedSegment"];
                 };
             };
             /** @description No such segment */
