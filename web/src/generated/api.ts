@@ -1233,6 +1233,34 @@ export interface components {
         CampaignWithRuns: components["schemas"]["Campaign"] & {
             runs: components["schemas"]["CampaignRun"][];
         };
+        /** @description A channel as the API shows it: secrets are never returned, only whether they are set. */
+        Channel: {
+            campaign_pacing: null | components["schemas"]["PacingView"];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            /** @description `waha`, `messenger` or `instagram`. */
+            kind: string;
+            name: string;
+            provider_config: components["schemas"]["ProviderView"];
+            /** @description Auto-reply and timing settings, as stored. */
+            settings: Record<string, never>;
+            /** @description The provider session's last reported status (WAHA `session.status`; `UNKNOWN` before any). */
+            status: string;
+            /** Format: date-time */
+            status_changed_at: string | null;
+            /** Format: date-time */
+            updated_at: string;
+            webhook: components["schemas"]["WebhookSetup"];
+        };
+        /** @description What the webhook last said about the provider session, and what the provider says now. */
+        ChannelSession: {
+            /** Format: uuid */
+            channel_id: string;
+            last_webhook_status: components["schemas"]["ReportedStatus"];
+            provider: components["schemas"]["ProviderSession"];
+        };
         /** @description A contact with their identities, deals and conversations. */
         Contact: {
             conversations: components["schemas"]["ContactConversation"][];
@@ -1605,6 +1633,29 @@ export interface components {
             }[];
         };
         /** @description A short, complete list (a tenant's pipelines, a contact's identities): no cursor. */
+        List_Channel: {
+            items: {
+                campaign_pacing: null | components["schemas"]["PacingView"];
+                /** Format: date-time */
+                created_at: string;
+                /** Format: uuid */
+                id: string;
+                /** @description `waha`, `messenger` or `instagram`. */
+                kind: string;
+                name: string;
+                provider_config: components["schemas"]["ProviderView"];
+                /** @description Auto-reply and timing settings, as stored. */
+                settings: Record<string, never>;
+                /** @description The provider session's last reported status (WAHA `session.status`; `UNKNOWN` before any). */
+                status: string;
+                /** Format: date-time */
+                status_changed_at: string | null;
+                /** Format: date-time */
+                updated_at: string;
+                webhook: components["schemas"]["WebhookSetup"];
+            }[];
+        };
+        /** @description A short, complete list (a tenant's pipelines, a contact's identities): no cursor. */
         List_Pipeline: {
             items: {
                 /** Format: date-time */
@@ -1776,6 +1827,32 @@ export interface components {
              * @description A stage of the deal's pipeline.
              */
             stage_id: string;
+        };
+        /** @description Where the channel's campaign clock stands. */
+        PacingClock: {
+            /**
+             * Format: date
+             * @description The calendar day `reserved_on_day` counts (in the last campaign's time zone).
+             */
+            day: string | null;
+            /** Format: date-time */
+            next_slot_at: string | null;
+            /** Format: int32 */
+            reserved_on_day: number;
+        };
+        /** @description How campaign sends on this channel are paced (defaults included), and its clock. */
+        PacingView: {
+            clock: null | components["schemas"]["PacingClock"];
+            /**
+             * Format: int32
+             * @description `null`: no daily cap.
+             */
+            daily_cap: number | null;
+            /** Format: int32 */
+            max_interval_secs: number;
+            /** Format: int32 */
+            min_interval_secs: number;
+            typing: boolean;
         };
         /** @description One page of a list, as every list endpoint returns it. */
         Page_CampaignSummary: {
@@ -2004,6 +2081,31 @@ export interface components {
         };
         /** @description A segment with its current count and a sample. */
         PreviewedSegment: components["schemas"]["Segment"] & components["schemas"]["FilterPreview"];
+        /** @description The provider's session now, when it can be asked. */
+        ProviderSession: {
+            /** @description Null for a channel without a provider session (Messenger, Instagram). */
+            available: boolean | null;
+            engine?: Record<string, never> | null;
+            me?: Record<string, never> | null;
+            /** @description WAHA's session name, status (`WORKING`, `SCAN_QR_CODE`, …), account and engine. */
+            name?: Record<string, never> | null;
+            reason?: string | null;
+            status?: Record<string, never> | null;
+        };
+        /** @description A provider's settings as the API shows them: every secret replaced by whether it is set. */
+        ProviderView: {
+            api_key_set: boolean;
+            base_url: string;
+            hmac_key_set: boolean;
+            session: string;
+        } | {
+            access_token_set: boolean;
+            api_version: string;
+            app_secret_set: boolean;
+            graph_base_url: string;
+            page_id: string;
+            verify_token_set: boolean;
+        };
         /** @description One contact of a campaign run: how far they got, why they stopped, what they were sent. */
         Recipient: {
             agent_type: string | null;
@@ -2115,6 +2217,16 @@ export interface components {
         ReplyBody: {
             /** @description The text to send (1 to 4096 characters). */
             text: string;
+        };
+        /**
+         * @description The provider session as the provider reports it now (WAHA `GET /api/sessions/{session}`),
+         *     beside the status last received by webhook.
+         *     The provider session's status as the last webhook reported it.
+         */
+        ReportedStatus: {
+            /** Format: date-time */
+            at: string | null;
+            status: string;
         };
         /**
          * @description Roles, weakest first: a viewer reads; an agent also works conversations, contacts and deals; an
@@ -2330,6 +2442,23 @@ export interface components {
             role: components["schemas"]["Role"];
             /** Format: date-time */
             updated_at: string;
+        };
+        /**
+         * @description Where and how the provider must call Ventros: what an admin pastes into WAHA or Meta's App
+         *     Dashboard.
+         */
+        WebhookSetup: {
+            events: string[];
+            /** @description Whether WAHA signs its calls (an HMAC key is set). */
+            hmac: boolean;
+            url: string;
+        } | {
+            fields: string[];
+            /** @description `page` (Messenger) or `instagram`. */
+            object: string;
+            signature: string;
+            /** @description The Callback URL (the Verify Token goes beside it). */
+            url: string;
         };
     };
     responses: never;
@@ -3042,7 +3171,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["List_Channel"];
                 };
             };
         };
@@ -3066,7 +3195,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Channel"];
                 };
             };
             /** @description Invalid settings */
@@ -3095,7 +3224,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Channel"];
                 };
             };
             /** @description No such channel */
@@ -3162,7 +3291,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Channel"];
                 };
             };
             /** @description No such channel */
@@ -3191,7 +3320,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ChannelSession"];
                 };
             };
             /** @description No such channel */
