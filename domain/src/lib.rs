@@ -14,5 +14,5 @@ pub mod statuses;
 pub use events::EventType;
 pub use statuses::{
     AssignedTo, CampaignRunStatus, CampaignStatus, DealStatus, Direction, IdentityKind,
-    MergeStatus, MessageStatus, RecipientStatus, SessionStatus,
+    MergeStatus, MessageStatus, RecipientStatus, SessionStatus, WebhookDeliveryStatus,
 };

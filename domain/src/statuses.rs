@@ -164,6 +164,17 @@ stored_words! {
     }
 }
 
+stored_words! {
+    /// One delivery of an event to a webhook subscriber: `pending` until its first attempt,
+    /// `retrying` after a failed one, then `delivered` or (retries spent) `failed`.
+    WebhookDeliveryStatus {
+        Pending = "pending",
+        Retrying = "retrying",
+        Delivered = "delivered",
+        Failed = "failed",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

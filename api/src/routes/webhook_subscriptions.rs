@@ -3,20 +3,22 @@
 //! be redelivered. Deliveries themselves are WebhookDelivery workflows run by the worker.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json as Jsonb;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use ventros_activities::outbound_webhooks::{RetrySchedule, new_secret, start_delivery};
-use ventros_domain::EventType;
+use ventros_domain::{EventType, WebhookDeliveryStatus};
 
 use super::optional_text;
 use crate::auth::{AsAdmin, Authorized};
-use crate::db::{Sort, execute_found, fetch_one_json, fetch_page, page_limit, tenant_tx};
+use crate::db::{Page, Sort, execute_found, fetch_page_as, page_limit, tenant_tx};
 use crate::error::{ApiError, ApiJson, ApiQuery};
-use crate::{AppState, parse_id};
+use crate::ids::Id;
+use crate::{AppState, TemporalLink};
 
 /// The event types a subscription can name (or `*` for all of them): the public ones of
 /// [`EventType`], the one definition.
@@ -26,14 +28,65 @@ fn subscribable() -> Vec<&'static str> {
         .collect()
 }
 
-const SUBSCRIPTION_JSON: &str = "SELECT jsonb_build_object('id', s.id, 'url', s.url, 'event_types', s.event_types, 'description', s.description,
-        'active', s.active, 'created_at', s.created_at, 'updated_at', s.updated_at,
-        'deliveries', (SELECT jsonb_build_object('total', count(*), 'delivered', count(*) FILTER (WHERE d.status = 'delivered'),
-                                                 'failed', count(*) FILTER (WHERE d.status = 'failed'),
-                                                 'pending', count(*) FILTER (WHERE d.status IN ('pending', 'retrying')),
-                                                 'last_attempt_at', max(d.last_attempt_at))
-                         FROM webhook_deliveries d WHERE d.subscription_id = s.id))
-    FROM webhook_subscriptions s";
+/// How a subscription's deliveries went.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryCounts {
+    pub total: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    /// Waiting for their first attempt or a retry.
+    pub pending: i64,
+    #[schema(required = true)]
+    pub last_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// A webhook subscription (its secret is shown only when it is created).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Subscription {
+    pub id: Uuid,
+    pub url: String,
+    /// Event types, or `["*"]`.
+    pub event_types: Vec<String>,
+    #[schema(required = true)]
+    pub description: Option<String>,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[schema(value_type = DeliveryCounts)]
+    pub deliveries: Jsonb<DeliveryCounts>,
+}
+
+impl crate::ids::Resource for Subscription {
+    const NAME: &'static str = "subscription";
+}
+
+/// The tenant's subscriptions (`only`: just that one), oldest first.
+async fn subscriptions(
+    tx: &mut sqlx::PgConnection,
+    only: Option<Uuid>,
+) -> Result<Vec<Subscription>, ApiError> {
+    Ok(sqlx::query_as!(
+        Subscription,
+        r#"SELECT s.id, s.url, s.event_types, s.description, s.active, s.created_at, s.updated_at,
+                  (SELECT jsonb_build_object('total', count(*), 'delivered', count(*) FILTER (WHERE d.status = 'delivered'),
+                                             'failed', count(*) FILTER (WHERE d.status = 'failed'),
+                                             'pending', count(*) FILTER (WHERE d.status IN ('pending', 'retrying')),
+                                             'last_attempt_at', max(d.last_attempt_at))
+                     FROM webhook_deliveries d WHERE d.subscription_id = s.id) AS "deliveries!: Jsonb<DeliveryCounts>"
+             FROM webhook_subscriptions s WHERE ($1::uuid IS NULL OR s.id = $1) ORDER BY s.created_at"#,
+        only
+    )
+    .fetch_all(&mut *tx)
+    .await?)
+}
+
+async fn subscription(tx: &mut sqlx::PgConnection, id: Uuid) -> Result<Subscription, ApiError> {
+    subscriptions(tx, Some(id))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::NotFound(format!("subscription {id} not found")))
+}
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -93,92 +146,91 @@ fn valid_event_types(types: &[String]) -> Result<Vec<String>, ApiError> {
     Ok(out)
 }
 
+/// The subscriptions, and the event types one can name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Subscriptions {
+    pub items: Vec<Subscription>,
+    pub event_types: Vec<&'static str>,
+}
+
 /// Lists subscriptions with delivery counts.
-#[utoipa::path(get, path = "/api/v1/webhook-subscriptions", tag = "webhooks", responses((status = 200, description = "Subscriptions", body = Value)))]
+#[utoipa::path(get, path = "/api/v1/webhook-subscriptions", tag = "webhooks", responses((status = 200, description = "Subscriptions", body = Subscriptions)))]
 pub async fn list(
     State(state): State<AppState>,
     Authorized(principal): AsAdmin,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Subscriptions>, ApiError> {
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let items: Vec<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "{SUBSCRIPTION_JSON} ORDER BY s.created_at"
-    )))
-    .fetch_all(&mut *tx)
-    .await?;
-    Ok(Json(
-        json!({ "items": items, "event_types": subscribable() }),
-    ))
+    Ok(Json(Subscriptions {
+        items: subscriptions(&mut tx, None).await?,
+        event_types: subscribable(),
+    }))
+}
+
+/// A new subscription with its signing secret (shown only this once).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedSubscription {
+    #[serde(flatten)]
+    pub subscription: Subscription,
+    pub secret: String,
 }
 
 /// Subscribes a URL; the response carries the signing secret, shown only this once.
 #[utoipa::path(post, path = "/api/v1/webhook-subscriptions", tag = "webhooks", request_body = CreateSubscription,
-    responses((status = 201, description = "The subscription with its secret", body = Value), (status = 422, description = "Bad URL or event type")))]
+    responses((status = 201, description = "The subscription with its secret", body = CreatedSubscription), (status = 422, description = "Bad URL or event type")))]
 pub async fn create(
     State(state): State<AppState>,
     Authorized(principal): AsAdmin,
     ApiJson(req): ApiJson<CreateSubscription>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<CreatedSubscription>), ApiError> {
     let url = valid_url(&state, &req.url)?;
     let event_types = valid_event_types(&req.event_types)?;
     let description = optional_text(req.description.as_deref(), "description", 500)?;
     let (id, secret) = (Uuid::now_v7(), new_secret());
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    sqlx::query("INSERT INTO webhook_subscriptions (id, tenant_id, url, event_types, secret, description) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(id)
-        .bind(principal.tenant_id)
-        .bind(&url)
-        .bind(&event_types)
-        .bind(&secret)
-        .bind(&description)
-        .execute(&mut *tx)
-        .await?;
-    let mut subscription = fetch_one_json(
-        &mut tx,
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SUBSCRIPTION_JSON} WHERE s.id = $1"
-        )))
-        .bind(id),
-        || format!("subscription {id}"),
+    sqlx::query!(
+        "INSERT INTO webhook_subscriptions (id, tenant_id, url, event_types, secret, description) VALUES ($1, $2, $3, $4, $5, $6)",
+        id,
+        principal.tenant_id,
+        url,
+        &event_types,
+        secret,
+        description,
     )
+    .execute(&mut *tx)
     .await?;
+    let subscription = subscription(&mut tx, id).await?;
     tx.commit().await?;
-    subscription["secret"] = json!(secret);
-    Ok((StatusCode::CREATED, Json(subscription)))
-}
-
-/// A subscription.
-#[utoipa::path(get, path = "/api/v1/webhook-subscriptions/{id}", tag = "webhooks", params(("id" = String, Path)),
-    responses((status = 200, description = "The subscription", body = Value), (status = 404, description = "No such subscription")))]
-pub async fn show(
-    State(state): State<AppState>,
-    Authorized(principal): AsAdmin,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let id = parse_id(&id, "subscription")?;
-    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    Ok(Json(
-        fetch_one_json(
-            &mut tx,
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{SUBSCRIPTION_JSON} WHERE s.id = $1"
-            )))
-            .bind(id),
-            || format!("subscription {id}"),
-        )
-        .await?,
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedSubscription {
+            subscription,
+            secret,
+        }),
     ))
 }
 
+/// A subscription.
+#[utoipa::path(get, path = "/api/v1/webhook-subscriptions/{id}", tag = "webhooks", params(("id" = Uuid, Path)),
+    responses((status = 200, description = "The subscription", body = Subscription), (status = 404, description = "No such subscription")))]
+pub async fn show(
+    State(state): State<AppState>,
+    Authorized(principal): AsAdmin,
+    id: Id<Subscription>,
+) -> Result<Json<Subscription>, ApiError> {
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    Ok(Json(subscription(&mut tx, id.get()).await?))
+}
+
 /// Changes URL, event types, description, or pauses/resumes the subscription.
-#[utoipa::path(patch, path = "/api/v1/webhook-subscriptions/{id}", tag = "webhooks", params(("id" = String, Path)), request_body = UpdateSubscription,
-    responses((status = 200, description = "The subscription", body = Value), (status = 404, description = "No such subscription")))]
+#[utoipa::path(patch, path = "/api/v1/webhook-subscriptions/{id}", tag = "webhooks", params(("id" = Uuid, Path)), request_body = UpdateSubscription,
+    responses((status = 200, description = "The subscription", body = Subscription), (status = 404, description = "No such subscription")))]
 pub async fn update(
     State(state): State<AppState>,
     Authorized(principal): AsAdmin,
-    Path(id): Path<String>,
+    id: Id<Subscription>,
     ApiJson(req): ApiJson<UpdateSubscription>,
-) -> Result<Json<Value>, ApiError> {
-    let id = parse_id(&id, "subscription")?;
+) -> Result<Json<Subscription>, ApiError> {
+    let id = id.get();
     let url = req
         .url
         .as_deref()
@@ -191,42 +243,34 @@ pub async fn update(
         .transpose()?;
     let description = optional_text(req.description.as_deref(), "description", 500)?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let change = sqlx::query(
+    let change = sqlx::query!(
         "UPDATE webhook_subscriptions SET url = coalesce($2, url), event_types = coalesce($3, event_types),
                 description = coalesce($4, description), active = coalesce($5, active) WHERE id = $1",
-    )
-    .bind(id)
-    .bind(url)
-    .bind(event_types)
-    .bind(description)
-    .bind(req.active);
+        id,
+        url,
+        event_types.as_deref(),
+        description,
+        req.active,
+    );
     execute_found(&mut tx, change, || format!("subscription {id}")).await?;
-    let subscription = fetch_one_json(
-        &mut tx,
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SUBSCRIPTION_JSON} WHERE s.id = $1"
-        )))
-        .bind(id),
-        || format!("subscription {id}"),
-    )
-    .await?;
+    let subscription = subscription(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Json(subscription))
 }
 
 /// Deletes a subscription and its delivery records.
-#[utoipa::path(delete, path = "/api/v1/webhook-subscriptions/{id}", tag = "webhooks", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/api/v1/webhook-subscriptions/{id}", tag = "webhooks", params(("id" = Uuid, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such subscription")))]
 pub async fn delete(
     State(state): State<AppState>,
     Authorized(principal): AsAdmin,
-    Path(id): Path<String>,
+    id: Id<Subscription>,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id, "subscription")?;
+    let id = id.get();
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     execute_found(
         &mut tx,
-        sqlx::query("DELETE FROM webhook_subscriptions WHERE id = $1").bind(id),
+        sqlx::query!("DELETE FROM webhook_subscriptions WHERE id = $1", id),
         || format!("subscription {id}"),
     )
     .await?;
@@ -244,80 +288,118 @@ pub struct DeliveryListQuery {
     pub limit: Option<i64>,
 }
 
-const DELIVERY_COLUMNS: &str = "d.id, d.subscription_id, d.event_id, d.event_type, d.status, d.attempts, d.last_status_code, d.last_error,
-    d.last_attempt_at, d.delivered_at, d.workflow_id, d.created_at";
+/// One event sent (or being sent) to a subscriber, and how it went.
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
+pub struct Delivery {
+    /// Also the `webhook-id` header, stable across retries.
+    pub id: Uuid,
+    pub subscription_id: Uuid,
+    pub event_id: i64,
+    pub event_type: String,
+    pub status: WebhookDeliveryStatus,
+    pub attempts: i32,
+    #[schema(required = true)]
+    pub last_status_code: Option<i32>,
+    #[schema(required = true)]
+    pub last_error: Option<String>,
+    #[schema(required = true)]
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    #[schema(required = true)]
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// The WebhookDelivery workflow.
+    pub workflow_id: String,
+    #[sqlx(skip)]
+    pub workflow: TemporalLink,
+    pub created_at: DateTime<Utc>,
+}
+
+impl crate::ids::Resource for Delivery {
+    const NAME: &'static str = "delivery";
+}
 
 /// The subscription's deliveries, newest first.
-#[utoipa::path(get, path = "/api/v1/webhook-subscriptions/{id}/deliveries", tag = "webhooks", params(("id" = String, Path), DeliveryListQuery),
-    responses((status = 200, description = "A page of deliveries", body = Value), (status = 404, description = "No such subscription")))]
+#[utoipa::path(get, path = "/api/v1/webhook-subscriptions/{id}/deliveries", tag = "webhooks", params(("id" = Uuid, Path), DeliveryListQuery),
+    responses((status = 200, description = "A page of deliveries", body = Page<Delivery>), (status = 404, description = "No such subscription")))]
 pub async fn deliveries(
     State(state): State<AppState>,
     Authorized(principal): AsAdmin,
-    Path(id): Path<String>,
+    id: Id<Subscription>,
     ApiQuery(q): ApiQuery<DeliveryListQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let id = parse_id(&id, "subscription")?;
-    if q.status
+) -> Result<Json<Page<Delivery>>, ApiError> {
+    let id = id.get();
+    let status = q
+        .status
         .as_deref()
-        .is_some_and(|s| !matches!(s, "pending" | "retrying" | "delivered" | "failed"))
-    {
-        return Err(ApiError::BadRequest(
-            "status must be pending, retrying, delivered or failed".into(),
-        ));
-    }
+        .map(|s| {
+            WebhookDeliveryStatus::parse(s).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "status must be {}",
+                    WebhookDeliveryStatus::choices()
+                ))
+            })
+        })
+        .transpose()?;
     let limit = page_limit(q.limit)?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM webhook_subscriptions WHERE id = $1)")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-    if !exists {
-        return Err(ApiError::NotFound(format!("subscription {id} not found")));
-    }
-    let mut page = fetch_page(
-        &mut tx,
-        Sort {
-            column: "created_at",
-            descending: true,
-        },
-        q.cursor.as_deref(),
-        limit,
-        |qb| {
-            qb.push("SELECT ")
-                .push(DELIVERY_COLUMNS)
-                .push(" FROM webhook_deliveries d WHERE d.subscription_id = ")
-                .push_bind(id);
-            if let Some(status) = q.status {
-                qb.push(" AND d.status = ").push_bind(status);
-            }
-        },
-    )
-    .await?;
-    if let Some(items) = page["items"].as_array_mut() {
-        for item in items.iter_mut() {
-            let workflow_id = item["workflow_id"].as_str().unwrap_or_default().to_owned();
-            item["workflow"] = state.config.workflow_link(&workflow_id);
+    subscription(&mut tx, id).await?;
+    let sort = Sort {
+        column: "created_at",
+        descending: true,
+    };
+    let page: Page<Delivery> = fetch_page_as(&mut tx, sort, q.cursor.as_deref(), limit, |qb| {
+        qb.push(
+            "SELECT d.id, d.subscription_id, d.event_id, d.event_type, d.status, d.attempts, d.last_status_code, d.last_error,
+                    d.last_attempt_at, d.delivered_at, d.workflow_id, d.created_at
+               FROM webhook_deliveries d WHERE d.subscription_id = ",
+        )
+        .push_bind(id);
+        if let Some(status) = status {
+            qb.push(" AND d.status = ").push_bind(status.as_str());
         }
-    }
-    Ok(Json(page))
+    })
+    .await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|mut delivery| {
+            delivery.workflow = state
+                .config
+                .temporal_link("workflows", &delivery.workflow_id);
+            delivery
+        })
+        .collect();
+    Ok(Json(Page {
+        items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// A redelivery started, and its workflow.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Redelivery {
+    pub id: Uuid,
+    pub workflow: TemporalLink,
 }
 
 /// Sends a delivery again (same delivery id, so receivers still deduplicate). A delivery still
 /// being retried is left to its schedule.
-#[utoipa::path(post, path = "/api/v1/webhook-deliveries/{id}/redeliver", tag = "webhooks", params(("id" = String, Path)),
-    responses((status = 202, description = "Redelivery started", body = Value), (status = 404, description = "No such delivery")))]
+#[utoipa::path(post, path = "/api/v1/webhook-deliveries/{id}/redeliver", tag = "webhooks", params(("id" = Uuid, Path)),
+    responses((status = 202, description = "Redelivery started", body = Redelivery), (status = 404, description = "No such delivery")))]
 pub async fn redeliver(
     State(state): State<AppState>,
     Authorized(principal): AsAdmin,
-    Path(id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let id = parse_id(&id, "delivery")?;
+    id: Id<Delivery>,
+) -> Result<(StatusCode, Json<Redelivery>), ApiError> {
+    let id = id.get();
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let workflow_id: Option<String> = sqlx::query_scalar("UPDATE webhook_deliveries SET status = CASE WHEN status = 'failed' THEN 'pending' ELSE status END WHERE id = $1 RETURNING workflow_id")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let workflow_id = sqlx::query_scalar!(
+        "UPDATE webhook_deliveries SET status = CASE WHEN status = $2 THEN $3 ELSE status END WHERE id = $1 RETURNING workflow_id",
+        id,
+        WebhookDeliveryStatus::Failed.as_str(),
+        WebhookDeliveryStatus::Pending.as_str(),
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
     let workflow_id =
         workflow_id.ok_or_else(|| ApiError::NotFound(format!("delivery {id} not found")))?;
     tx.commit().await?;
@@ -336,6 +418,9 @@ pub async fn redeliver(
     })?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"id": id, "workflow": state.config.workflow_link(&workflow_id)})),
+        Json(Redelivery {
+            id,
+            workflow: state.config.temporal_link("workflows", &workflow_id),
+        }),
     ))
 }

@@ -1511,6 +1511,10 @@ export interface components {
             prefix: string;
             role: components["schemas"]["Role"];
         };
+        /** @description A new subscription with its signing secret (shown only this once). */
+        CreatedSubscription: components["schemas"]["Subscription"] & {
+            secret: string;
+        };
         /** @description A deal, with its stage's key and name and the contact's name (what the board shows). */
         Deal: {
             /** Format: uuid */
@@ -1541,6 +1545,50 @@ export interface components {
          * @enum {string}
          */
         DealStatus: "Open" | "Won" | "Lost";
+        /** @description One event sent (or being sent) to a subscriber, and how it went. */
+        Delivery: {
+            /** Format: int32 */
+            attempts: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            delivered_at: string | null;
+            /** Format: int64 */
+            event_id: number;
+            event_type: string;
+            /**
+             * Format: uuid
+             * @description Also the `webhook-id` header, stable across retries.
+             */
+            id: string;
+            /** Format: date-time */
+            last_attempt_at: string | null;
+            last_error: string | null;
+            /** Format: int32 */
+            last_status_code: number | null;
+            status: components["schemas"]["WebhookDeliveryStatus"];
+            /** Format: uuid */
+            subscription_id: string;
+            workflow: components["schemas"]["TemporalLink"];
+            /** @description The WebhookDelivery workflow. */
+            workflow_id: string;
+        };
+        /** @description How a subscription's deliveries went. */
+        DeliveryCounts: {
+            /** Format: int64 */
+            delivered: number;
+            /** Format: int64 */
+            failed: number;
+            /** Format: date-time */
+            last_attempt_at: string | null;
+            /**
+             * Format: int64
+             * @description Waiting for their first attempt or a retry.
+             */
+            pending: number;
+            /** Format: int64 */
+            total: number;
+        };
         /**
          * @description Which way a message went.
          * @enum {string}
@@ -2011,6 +2059,38 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description One page of a list, as every list endpoint returns it. */
+        Page_Delivery: {
+            items: {
+                /** Format: int32 */
+                attempts: number;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: date-time */
+                delivered_at: string | null;
+                /** Format: int64 */
+                event_id: number;
+                event_type: string;
+                /**
+                 * Format: uuid
+                 * @description Also the `webhook-id` header, stable across retries.
+                 */
+                id: string;
+                /** Format: date-time */
+                last_attempt_at: string | null;
+                last_error: string | null;
+                /** Format: int32 */
+                last_status_code: number | null;
+                status: components["schemas"]["WebhookDeliveryStatus"];
+                /** Format: uuid */
+                subscription_id: string;
+                workflow: components["schemas"]["TemporalLink"];
+                /** @description The WebhookDelivery workflow. */
+                workflow_id: string;
+            }[];
+            /** @description Pass back as `cursor` for the next page; null on the last one. */
+            next_cursor?: string | null;
+        };
+        /** @description One page of a list, as every list endpoint returns it. */
         Page_Recipient: {
             items: {
                 agent_type: string | null;
@@ -2210,6 +2290,12 @@ export interface components {
          * @enum {string}
          */
         RecipientStatus: "Pending" | "Scheduled" | "Sending" | "Sent" | "Delivered" | "Read" | "Replied" | "Skipped" | "Failed";
+        /** @description A redelivery started, and its workflow. */
+        Redelivery: {
+            /** Format: uuid */
+            id: string;
+            workflow: components["schemas"]["TemporalLink"];
+        };
         RefreshRequest: {
             /** @description Omitted by browsers, whose refresh token is in the `ventros_refresh` cookie. */
             refresh_token?: string | null;
@@ -2325,6 +2411,26 @@ export interface components {
             /** @description Why it failed, when it did. */
             reason: string | null;
             status: components["schemas"]["MessageStatus"];
+        };
+        /** @description A webhook subscription (its secret is shown only when it is created). */
+        Subscription: {
+            active: boolean;
+            /** Format: date-time */
+            created_at: string;
+            deliveries: components["schemas"]["DeliveryCounts"];
+            description: string | null;
+            /** @description Event types, or `["*"]`. */
+            event_types: string[];
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            updated_at: string;
+            url: string;
+        };
+        /** @description The subscriptions, and the event types one can name. */
+        Subscriptions: {
+            event_types: string[];
+            items: components["schemas"]["Subscription"][];
         };
         TagBody: {
             tag: string;
@@ -2443,6 +2549,12 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        /**
+         * @description One delivery of an event to a webhook subscriber: `pending` until its first attempt,
+         *     `retrying` after a failed one, then `delivered` or (retries spent) `failed`.
+         * @enum {string}
+         */
+        WebhookDeliveryStatus: "Pending" | "Retrying" | "Delivered" | "Failed";
         /**
          * @description Where and how the provider must call Ventros: what an admin pastes into WAHA or Meta's App
          *     Dashboard.
@@ -4997,7 +5109,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Redelivery"];
                 };
             };
             /** @description No such delivery */
@@ -5024,7 +5136,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Subscriptions"];
                 };
             };
         };
@@ -5048,7 +5160,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CreatedSubscription"];
                 };
             };
             /** @description Bad URL or event type */
@@ -5077,7 +5189,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Subscription"];
                 };
             };
             /** @description No such subscription */
@@ -5137,7 +5249,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Subscription"];
                 };
             };
             /** @description No such subscription */
@@ -5172,7 +5284,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Page_Delivery"];
                 };
             };
             /** @description No such subscription */
