@@ -256,11 +256,11 @@ async fn on_echo(
     let mut tx = crate::db::tenant_tx(&state.pool, channel.tenant_id).await?;
     let ours = metadata.and_then(|m| Uuid::parse_str(m).ok());
     if let Some(message_id) = ours {
-        let exists: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1 AND channel_id = $2 AND direction = 'outbound')",
+        let exists = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1 AND channel_id = $2 AND direction = 'outbound') AS "exists!""#,
+            message_id,
+            channel.channel_id,
         )
-        .bind(message_id)
-        .bind(channel.channel_id)
         .fetch_one(&mut *tx)
         .await?;
         if exists {
@@ -268,13 +268,13 @@ async fn on_echo(
                 .await?;
         }
     }
-    let stamped = sqlx::query(
+    let stamped = sqlx::query!(
         "UPDATE messages SET provider_timestamp = $3
-          WHERE channel_id = $1 AND provider_message_id = $2 AND direction = 'outbound' AND $3 IS NOT NULL",
+          WHERE channel_id = $1 AND provider_message_id = $2 AND direction = 'outbound' AND $3::timestamptz IS NOT NULL",
+        channel.channel_id,
+        mid,
+        from_millis(timestamp_ms).filter(|_| timestamp_ms > 0),
     )
-    .bind(channel.channel_id)
-    .bind(mid)
-    .bind(from_millis(timestamp_ms).filter(|_| timestamp_ms > 0))
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -295,21 +295,24 @@ async fn on_receipt(
     status: DeliveryStatus,
 ) -> Result<usize, ApiError> {
     let mut tx = crate::db::tenant_tx(&state.pool, channel.tenant_id).await?;
-    let targets: Vec<(Uuid, i32)> = sqlx::query_as(
+    let targets: Vec<(Uuid, i32)> = sqlx::query!(
         "SELECT m.id, m.status_rank FROM messages m
            JOIN contact_identities i ON i.id = m.identity_id
           WHERE m.channel_id = $1 AND i.channel_id = $1 AND i.external_id = $2 AND m.direction = 'outbound'
             AND m.provider_message_id IS NOT NULL AND m.status NOT IN ('failed', 'undelivered') AND m.status_rank < $5
             AND (m.provider_message_id = ANY($3) OR ($4::timestamptz IS NOT NULL AND m.provider_timestamp <= $4))
           ORDER BY m.provider_timestamp",
+        channel.channel_id,
+        user_id,
+        mids,
+        watermark_ms.and_then(from_millis),
+        status.rank(),
     )
-    .bind(channel.channel_id)
-    .bind(user_id)
-    .bind(mids)
-    .bind(watermark_ms.and_then(from_millis))
-    .bind(status.rank())
     .fetch_all(&mut *tx)
-    .await?;
+    .await?
+    .into_iter()
+    .map(|m| (m.id, m.status_rank))
+    .collect();
     drop(tx);
     let mut handed = 0;
     for (message_id, rank) in targets {
@@ -332,12 +335,12 @@ async fn on_reaction(
 ) -> Result<usize, ApiError> {
     let reaction: Option<String> = reaction.map(|r| r.chars().take(64).collect());
     let mut tx = crate::db::tenant_tx(&state.pool, channel.tenant_id).await?;
-    let message: Option<Uuid> = sqlx::query_scalar(
+    let message = sqlx::query_scalar!(
         "UPDATE messages SET customer_reaction = $3 WHERE channel_id = $1 AND provider_message_id = $2 RETURNING id",
+        channel.channel_id,
+        mid,
+        reaction,
     )
-    .bind(channel.channel_id)
-    .bind(mid)
-    .bind(&reaction)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(message_id) = message else {

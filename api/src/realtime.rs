@@ -216,7 +216,7 @@ impl Session {
                 // Live only: start from the newest event the tenant has.
                 let mut tx =
                     crate::db::tenant_tx(&self.state.pool, self.principal.tenant_id).await?;
-                sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM outbox_events")
+                sqlx::query_scalar!(r#"SELECT coalesce(max(id), 0) AS "last!" FROM outbox_events"#)
                     .fetch_one(&mut *tx)
                     .await?
             }
@@ -290,13 +290,13 @@ impl Session {
     async fn catch_up(&mut self, socket: &mut WebSocket) -> anyhow::Result<()> {
         let mut tx = crate::db::tenant_tx(&self.state.pool, self.principal.tenant_id).await?;
         // The same shape as the NOTIFY payload (see migration 0004).
-        let rows: Vec<Value> = sqlx::query_scalar(
-            "SELECT json_build_object('id', id, 'tenant_id', tenant_id, 'event_type', event_type, 'aggregate_type', aggregate_type,
-                                      'aggregate_id', aggregate_id, 'payload', payload, 'created_at', created_at)
-               FROM outbox_events WHERE id > $1 ORDER BY id LIMIT $2",
+        let rows = sqlx::query_scalar!(
+            r#"SELECT json_build_object('id', id, 'tenant_id', tenant_id, 'event_type', event_type, 'aggregate_type', aggregate_type,
+                                        'aggregate_id', aggregate_id, 'payload', payload, 'created_at', created_at) AS "event!"
+                 FROM outbox_events WHERE id > $1 ORDER BY id LIMIT $2"#,
+            self.last_id,
+            BACKLOG_LIMIT,
         )
-        .bind(self.last_id)
-        .bind(BACKLOG_LIMIT)
         .fetch_all(&mut *tx)
         .await?;
         drop(tx);

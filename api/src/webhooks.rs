@@ -45,19 +45,19 @@ pub(crate) async fn webhook_channel(
     let unknown = || ApiError::NotFound(format!("channel {channel_id} not found"));
     // The URL names the channel, not the tenant: find the tenant first (past RLS, through the
     // SECURITY DEFINER lookup), then read the channel as that tenant.
-    let tenant_id: Option<Uuid> = sqlx::query_scalar("SELECT ventros_channel_tenant($1)")
-        .bind(channel_id)
+    let tenant_id = sqlx::query_scalar!("SELECT ventros_channel_tenant($1)", channel_id)
         .fetch_one(&state.pool)
         .await?;
     let tenant_id = tenant_id.ok_or_else(unknown)?;
     let mut tx = crate::db::tenant_tx(&state.pool, tenant_id).await?;
-    let row: Option<(String, Value)> =
-        sqlx::query_as("SELECT kind, provider_config FROM channels WHERE id = $1")
-            .bind(channel_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let (kind, provider) = row.ok_or_else(unknown)?;
-    let config = ProviderConfig::decode(&kind, provider)
+    let row = sqlx::query!(
+        "SELECT kind, provider_config FROM channels WHERE id = $1",
+        channel_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(unknown)?;
+    let config = ProviderConfig::decode(&row.kind, row.provider_config)
         .map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
     Ok((tenant_id, config))
 }
@@ -81,17 +81,17 @@ pub(crate) async fn store_inbox(
     payload: &Value,
 ) -> Result<Uuid, ApiError> {
     let mut tx = crate::db::tenant_tx(&state.pool, tenant_id).await?;
-    let inbox_id: Uuid = sqlx::query_scalar(
+    let inbox_id = sqlx::query_scalar!(
         "INSERT INTO webhook_inbox (id, tenant_id, channel_id, event, dedupe_key, payload)
          VALUES ($1, $2, $3, 'message', $4, $5)
          ON CONFLICT (channel_id, dedupe_key) DO UPDATE SET dedupe_key = EXCLUDED.dedupe_key
          RETURNING id",
+        Uuid::now_v7(),
+        tenant_id,
+        channel_id,
+        dedupe_key,
+        payload,
     )
-    .bind(Uuid::now_v7())
-    .bind(tenant_id)
-    .bind(channel_id)
-    .bind(dedupe_key)
-    .bind(payload)
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -313,14 +313,15 @@ async fn on_ack(
     // Under the same lock the send takes to record this id: either the id is recorded and visible
     // here, or the receipt held below is visible to the send.
     ventros_activities::store::lock_provider_id(&mut tx, &ack.id).await?;
-    let message: Option<(Uuid, i32)> = sqlx::query_as(
+    let message = sqlx::query!(
         "SELECT id, status_rank FROM messages WHERE channel_id = $1 AND tenant_id = $2 AND provider_message_id = $3 AND direction = 'outbound'",
+        channel_id,
+        channel.tenant_id,
+        ack.id,
     )
-    .bind(channel_id)
-    .bind(channel.tenant_id)
-    .bind(&ack.id)
     .fetch_optional(&mut *tx)
-    .await?;
+    .await?
+    .map(|m| (m.id, m.status_rank));
     let Some((message_id, current_rank)) = message else {
         if status == DeliveryStatus::Sent {
             return Ok(accepted(
@@ -330,17 +331,22 @@ async fn on_ack(
         }
         // WAHA can report a message before its sendText call has answered us: keep the receipt
         // for the send to apply (a message sent from outside Ventros never claims it; it ages out).
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO held_receipts (tenant_id, channel_id, provider_message_id, status) VALUES ($1, $2, $3, $4)
              ON CONFLICT DO NOTHING",
+            channel.tenant_id,
+            channel_id,
+            ack.id,
+            status.as_str(),
         )
-        .bind(channel.tenant_id)
-        .bind(channel_id)
-        .bind(&ack.id)
-        .bind(status.as_str())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM held_receipts WHERE channel_id = $1 AND received_at < now() - interval '7 days'").bind(channel_id).execute(&mut *tx).await?;
+        sqlx::query!(
+            "DELETE FROM held_receipts WHERE channel_id = $1 AND received_at < now() - interval '7 days'",
+            channel_id
+        )
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         return Ok((StatusCode::ACCEPTED, Json(json!({"status": "held", "reason": "the send has not recorded this id yet; applied when it does"}))).into_response());
     };
@@ -378,13 +384,13 @@ async fn on_session_status(
             .and_then(|ms| Utc.timestamp_millis_opt(ms).single()),
     );
     let mut tx = crate::db::tenant_tx(&state.pool, channel.tenant_id).await?;
-    let updated = sqlx::query(
+    let updated = sqlx::query!(
         "UPDATE channels SET status = $2, status_changed_at = $3
          WHERE id = $1 AND (status_changed_at IS NULL OR status_changed_at <= $3)",
+        channel_id,
+        payload.status,
+        at,
     )
-    .bind(channel_id)
-    .bind(&payload.status)
-    .bind(at)
     .execute(&mut *tx)
     .await?
     .rows_affected();

@@ -107,20 +107,21 @@ pub async fn draft(
         ));
     }
     let mut tx = crate::db::tenant_tx(&state.pool, principal.tenant_id).await?;
-    let contact: Option<(Option<String>,)> =
-        sqlx::query_as("SELECT display_name FROM contacts WHERE id = $1 AND merged_into IS NULL")
-            .bind(req.contact_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let (name,) = contact
-        .ok_or_else(|| ApiError::NotFound(format!("contact {} not found", req.contact_id)))?;
-    let latest: Option<(String, uuid::Uuid, uuid::Uuid)> = sqlx::query_as(
-        "SELECT body, channel_id, session_id FROM messages
-          WHERE contact_id = $1 AND direction = 'inbound' AND body IS NOT NULL ORDER BY provider_timestamp DESC NULLS LAST, created_at DESC LIMIT 1",
+    let name = sqlx::query_scalar!(
+        "SELECT display_name FROM contacts WHERE id = $1 AND merged_into IS NULL",
+        req.contact_id
     )
-    .bind(req.contact_id)
     .fetch_optional(&mut *tx)
-    .await?;
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("contact {} not found", req.contact_id)))?;
+    let latest: Option<(String, uuid::Uuid, uuid::Uuid)> = sqlx::query!(
+        r#"SELECT body AS "body!", channel_id, session_id FROM messages
+            WHERE contact_id = $1 AND direction = 'inbound' AND body IS NOT NULL ORDER BY provider_timestamp DESC NULLS LAST, created_at DESC LIMIT 1"#,
+        req.contact_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .map(|m| (m.body, m.channel_id, m.session_id));
     drop(tx);
     let message = match (req.message.as_deref().map(str::trim), &latest) {
         (Some(m), _) if !m.is_empty() && m.chars().count() <= 4096 => m.to_owned(),

@@ -8,8 +8,8 @@ use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -192,27 +192,68 @@ pub async fn logout(
 }
 
 /// The caller: tenant, role, and the user or API key behind the credential.
-#[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses((status = 200, description = "The caller", body = Value)))]
-pub async fn me(
-    State(state): State<AppState>,
-    principal: Principal,
-) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses((status = 200, description = "The caller", body = Me)))]
+pub async fn me(State(state): State<AppState>, principal: Principal) -> Result<Json<Me>, ApiError> {
     let mut tx = crate::db::tenant_tx(&state.pool, principal.tenant_id).await?;
-    let tenant: Value =
-        sqlx::query_scalar("SELECT jsonb_build_object('id', id, 'name', name) FROM tenants")
-            .fetch_one(&mut *tx)
-            .await?;
-    let who: Option<Value> = match principal.actor {
-        Actor::User(id) => sqlx::query_scalar("SELECT jsonb_build_object('kind', 'user', 'id', id, 'email', email, 'name', name) FROM users WHERE id = $1")
-            .bind(id)
+    let tenant = sqlx::query_as!(TenantRef, "SELECT id, name FROM tenants")
+        .fetch_one(&mut *tx)
+        .await?;
+    let actor = match principal.actor {
+        Actor::User(id) => sqlx::query!("SELECT id, email, name FROM users WHERE id = $1", id)
             .fetch_optional(&mut *tx)
-            .await?,
-        Actor::ApiKey(id) => sqlx::query_scalar("SELECT jsonb_build_object('kind', 'api_key', 'id', id, 'name', name, 'prefix', prefix) FROM api_keys WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?,
+            .await?
+            .map(|u| Caller::User {
+                id: u.id,
+                email: u.email,
+                name: u.name,
+            }),
+        Actor::ApiKey(id) => {
+            sqlx::query!("SELECT id, name, prefix FROM api_keys WHERE id = $1", id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|k| Caller::ApiKey {
+                    id: k.id,
+                    name: k.name,
+                    prefix: k.prefix,
+                })
+        }
     };
-    Ok(Json(
-        json!({"tenant": tenant, "role": principal.role, "actor": who}),
-    ))
+    Ok(Json(Me {
+        tenant,
+        role: principal.role,
+        actor,
+    }))
+}
+
+/// The tenant a credential belongs to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantRef {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// Who is calling: a user (access token) or an API key.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Caller {
+    User {
+        id: Uuid,
+        email: String,
+        name: String,
+    },
+    ApiKey {
+        id: Uuid,
+        name: String,
+        prefix: String,
+    },
+}
+
+/// The caller: their tenant, role, and who they are.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub tenant: TenantRef,
+    pub role: auth::Role,
+    /// Null if the user or key was removed after the credential was issued.
+    #[schema(required = true)]
+    pub actor: Option<Caller>,
 }

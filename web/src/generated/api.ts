@@ -1110,6 +1110,22 @@ export interface components {
             state: Record<string, never>;
             workflow: components["schemas"]["TemporalLink"];
         };
+        /** @description Who is calling: a user (access token) or an API key. */
+        Caller: {
+            email: string;
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            kind: "user";
+            name: string;
+        } | {
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            kind: "api_key";
+            name: string;
+            prefix: string;
+        };
         /** @description A campaign's definition and where it stands. */
         Campaign: {
             agent_type: string;
@@ -1778,6 +1794,12 @@ export interface components {
              */
             tenant_id?: string | null;
         };
+        /** @description The caller: their tenant, role, and who they are. */
+        Me: {
+            actor: null | components["schemas"]["Caller"];
+            role: components["schemas"]["Role"];
+            tenant: components["schemas"]["TenantRef"];
+        };
         /** @description A merge, what it moved and its workflow. */
         Merge: {
             /** Format: date-time */
@@ -2443,6 +2465,12 @@ export interface components {
         TemporalLink: {
             id: string;
             url: string;
+        };
+        /** @description The tenant a credential belongs to. */
+        TenantRef: {
+            /** Format: uuid */
+            id: string;
+            name: string;
         };
         /** @description What happened in one bucket of time. */
         TimelinePoint: {
@@ -4415,7 +4443,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Me"];
                 };
             };
         };
