@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
-use ventros_domain::EventType;
+use ventros_domain::{DealStatus, EventType};
 use ventros_proto::v1::ActionType;
 use ventros_workflows::{
     AgentExecuteInput, AgentExecuteOutput, ApplyActionsOutput, Assignment, DeliveryStatus,
@@ -65,29 +65,43 @@ pub async fn load_channel(
     tenant_id: Uuid,
     channel_id: Uuid,
 ) -> Result<ChannelRow, StoreError> {
-    let row = sqlx::query("SELECT id, tenant_id, kind, provider_config, settings FROM channels WHERE id = $1 AND tenant_id = $2")
-        .bind(channel_id)
-        .bind(tenant_id)
-        .fetch_optional(pool)
-        .await?
-        .ok_or_else(|| StoreError::Invalid(format!("channel {channel_id} does not exist")))?;
-    decode_channel(&row)
+    let row = sqlx::query!(
+        "SELECT id, tenant_id, kind, provider_config, settings FROM channels WHERE id = $1 AND tenant_id = $2",
+        channel_id,
+        tenant_id,
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| StoreError::Invalid(format!("channel {channel_id} does not exist")))?;
+    ChannelRow::decode(
+        row.id,
+        row.tenant_id,
+        row.kind,
+        row.provider_config,
+        row.settings,
+    )
 }
 
-pub fn decode_channel(row: &sqlx::postgres::PgRow) -> Result<ChannelRow, StoreError> {
-    let kind: String = row.try_get("kind")?;
-    let provider: Value = row.try_get("provider_config")?;
-    let settings: Value = row.try_get("settings")?;
-    let provider = ProviderConfig::decode(&kind, provider)
-        .map_err(|e| StoreError::Invalid(format!("channel {e}")))?;
-    Ok(ChannelRow {
-        id: row.try_get("id")?,
-        tenant_id: row.try_get("tenant_id")?,
-        kind,
-        provider,
-        settings: serde_json::from_value(settings)
-            .map_err(|e| StoreError::Invalid(format!("channel settings: {e}")))?,
-    })
+impl ChannelRow {
+    /// The row with its provider settings and channel settings parsed.
+    pub fn decode(
+        id: Uuid,
+        tenant_id: Uuid,
+        kind: String,
+        provider: Value,
+        settings: Value,
+    ) -> Result<ChannelRow, StoreError> {
+        let provider = ProviderConfig::decode(&kind, provider)
+            .map_err(|e| StoreError::Invalid(format!("channel {e}")))?;
+        Ok(ChannelRow {
+            id,
+            tenant_id,
+            kind,
+            provider,
+            settings: serde_json::from_value(settings)
+                .map_err(|e| StoreError::Invalid(format!("channel settings: {e}")))?,
+        })
+    }
 }
 
 /// The first of `provider_ids` (in order) that no message of the channel has recorded yet.
@@ -99,15 +113,16 @@ pub async fn first_unrecorded(
     if provider_ids.is_empty() {
         return Ok(None);
     }
-    let recorded: Vec<String> =
-        sqlx::query_scalar("SELECT provider_message_id FROM messages WHERE channel_id = $1 AND provider_message_id = ANY($2)")
-            .bind(channel_id)
-            .bind(provider_ids)
-            .fetch_all(pool)
-            .await?;
+    let recorded = sqlx::query_scalar!(
+        "SELECT provider_message_id FROM messages WHERE channel_id = $1 AND provider_message_id = ANY($2)",
+        channel_id,
+        provider_ids,
+    )
+    .fetch_all(pool)
+    .await?;
     Ok(provider_ids
         .iter()
-        .find(|id| !recorded.contains(id))
+        .find(|id| !recorded.iter().any(|r| r.as_ref() == Some(*id)))
         .cloned())
 }
 
@@ -136,14 +151,15 @@ pub async fn persist_inbound(
     };
 
     for inbox_id in &input.inbox_ids {
-        let row = sqlx::query("SELECT event, payload FROM webhook_inbox WHERE id = $1 AND tenant_id = $2 AND channel_id = $3")
-            .bind(inbox_id)
-            .bind(input.tenant_id)
-            .bind(input.channel_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::Invalid(format!("inbox row {inbox_id} does not exist")))?;
-        let payload: Value = row.try_get("payload")?;
+        let payload = sqlx::query_scalar!(
+            "SELECT payload FROM webhook_inbox WHERE id = $1 AND tenant_id = $2 AND channel_id = $3",
+            inbox_id,
+            input.tenant_id,
+            input.channel_id,
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::Invalid(format!("inbox row {inbox_id} does not exist")))?;
         let message = normalise_inbound(&channel.kind, payload).map_err(|e| {
             StoreError::Invalid(format!("inbox row {inbox_id} cannot be read: {e}"))
         })?;
@@ -185,37 +201,39 @@ pub async fn persist_inbound(
         let provider_ts = message.timestamp;
         let media = message.media.clone();
         let message_id = Uuid::now_v7();
-        let inserted: Option<Uuid> = sqlx::query_scalar(
+        let inserted = sqlx::query_scalar!(
             "INSERT INTO messages (id, tenant_id, channel_id, session_id, contact_id, identity_id, direction,
                                    provider_message_id, provider_timestamp, body, media, status, status_rank,
                                    handled_by_workflow, ingest_batch)
              VALUES ($1, $2, $3, $4, $5, $6, 'inbound', $7, $8, $9, $10, 'received', 0, $11, $12)
              ON CONFLICT (channel_id, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
              RETURNING id",
+            message_id,
+            input.tenant_id,
+            input.channel_id,
+            session_id,
+            contact_id,
+            identity_id,
+            message.provider_message_id,
+            provider_ts,
+            message.text,
+            media,
+            input.workflow_id,
+            input.batch_key,
         )
-        .bind(message_id)
-        .bind(input.tenant_id)
-        .bind(input.channel_id)
-        .bind(session_id)
-        .bind(contact_id)
-        .bind(identity_id)
-        .bind(&message.provider_message_id)
-        .bind(provider_ts)
-        .bind(&message.text)
-        .bind(media)
-        .bind(&input.workflow_id)
-        .bind(&input.batch_key)
         .fetch_optional(&mut *tx)
         .await?;
 
         match inserted {
             Some(id) => {
-                sqlx::query("INSERT INTO message_status_history (tenant_id, message_id, status, occurred_at) VALUES ($1, $2, 'received', $3)")
-                    .bind(input.tenant_id)
-                    .bind(id)
-                    .bind(provider_ts)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query!(
+                    "INSERT INTO message_status_history (tenant_id, message_id, status, occurred_at) VALUES ($1, $2, 'received', $3)",
+                    input.tenant_id,
+                    id,
+                    provider_ts,
+                )
+                .execute(&mut *tx)
+                .await?;
                 append_outbox(
                     &mut tx,
                     input.tenant_id,
@@ -226,34 +244,34 @@ pub async fn persist_inbound(
                            "provider_timestamp": provider_ts}),
                 )
                 .await?;
-                sqlx::query(
+                sqlx::query!(
                     "UPDATE conversation_sessions SET last_activity_at = now() WHERE id = $1",
+                    session_id
                 )
-                .bind(session_id)
                 .execute(&mut *tx)
                 .await?;
                 out.new_message_ids.push(id);
             }
             None => {
                 // Stored before: by this very batch (a retry after a crash), or a duplicate delivery.
-                let (id, batch): (Uuid, Option<String>) = sqlx::query_as(
+                let stored = sqlx::query!(
                     "SELECT id, ingest_batch FROM messages WHERE channel_id = $1 AND provider_message_id = $2",
+                    input.channel_id,
+                    message.provider_message_id,
                 )
-                .bind(input.channel_id)
-                .bind(&message.provider_message_id)
                 .fetch_one(&mut *tx)
                 .await?;
-                if batch.as_deref() == Some(input.batch_key.as_str()) {
-                    out.new_message_ids.push(id);
+                if stored.ingest_batch.as_deref() == Some(input.batch_key.as_str()) {
+                    out.new_message_ids.push(stored.id);
                 } else {
                     out.duplicates += 1;
                 }
             }
         }
-        sqlx::query(
+        sqlx::query!(
             "UPDATE webhook_inbox SET processed_at = coalesce(processed_at, now()) WHERE id = $1",
+            inbox_id
         )
-        .bind(inbox_id)
         .execute(&mut *tx)
         .await?;
     }
@@ -282,12 +300,16 @@ async fn identity_hint(
     alternate: Option<String>,
     new_identity: bool,
 ) -> Result<Option<IdentityHint>, StoreError> {
-    let held: Vec<(String, String)> =
-        sqlx::query_as("SELECT kind, external_id FROM contact_identities WHERE contact_id = $1 AND channel_id = (SELECT channel_id FROM contact_identities WHERE id = $2)")
-            .bind(contact_id)
-            .bind(identity_id)
-            .fetch_all(&mut **tx)
-            .await?;
+    let held: Vec<(String, String)> = sqlx::query!(
+        "SELECT kind, external_id FROM contact_identities WHERE contact_id = $1 AND channel_id = (SELECT channel_id FROM contact_identities WHERE id = $2)",
+        contact_id,
+        identity_id,
+    )
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .map(|i| (i.kind, i.external_id))
+    .collect();
     let alternate = alternate.filter(|alt| !held.iter().any(|(_, id)| id == alt));
     let has_phone = held.iter().any(|(kind, _)| kind == "wa_user");
     let unresolved_lid = identity_kind == "wa_lid" && !has_phone;
@@ -295,12 +317,12 @@ async fn identity_hint(
     let new_phone = new_identity
         && identity_kind == "wa_user"
         && held.len() == 1
-        && sqlx::query_scalar::<_, bool>(
-            "SELECT EXISTS (SELECT 1 FROM contact_identities l WHERE l.channel_id = (SELECT channel_id FROM contact_identities WHERE id = $1)
+        && sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM contact_identities l WHERE l.channel_id = (SELECT channel_id FROM contact_identities WHERE id = $1)
                  AND l.kind = 'wa_lid'
-                 AND NOT EXISTS (SELECT 1 FROM contact_identities p WHERE p.contact_id = l.contact_id AND p.channel_id = l.channel_id AND p.kind = 'wa_user'))",
+                 AND NOT EXISTS (SELECT 1 FROM contact_identities p WHERE p.contact_id = l.contact_id AND p.channel_id = l.channel_id AND p.kind = 'wa_user')) AS "exists!""#,
+            identity_id
         )
-        .bind(identity_id)
         .fetch_one(&mut **tx)
         .await?;
     let worth_it = alternate.is_some() || unresolved_lid || new_phone;
@@ -320,44 +342,46 @@ async fn upsert_contact(
     chat_id: &str,
     display_name: Option<String>,
 ) -> Result<(Uuid, Uuid, bool), StoreError> {
-    let existing: Option<(Uuid, Uuid)> = sqlx::query_as(
+    let existing = sqlx::query!(
         "SELECT contact_id, id FROM contact_identities WHERE channel_id = $1 AND external_id = $2",
+        channel_id,
+        chat_id,
     )
-    .bind(channel_id)
-    .bind(chat_id)
     .fetch_optional(&mut **tx)
     .await?;
-    if let Some((contact_id, identity_id)) = existing {
+    if let Some(identity) = existing {
         if let Some(name) = display_name {
-            sqlx::query(
+            sqlx::query!(
                 "UPDATE contacts SET display_name = $2 WHERE id = $1 AND display_name IS NULL",
+                identity.contact_id,
+                name,
             )
-            .bind(contact_id)
-            .bind(name)
             .execute(&mut **tx)
             .await?;
         }
-        return Ok((contact_id, identity_id, false));
+        return Ok((identity.contact_id, identity.id, false));
     }
     let contact_id = Uuid::now_v7();
     let identity_id = Uuid::now_v7();
-    sqlx::query("INSERT INTO contacts (id, tenant_id, display_name) VALUES ($1, $2, $3)")
-        .bind(contact_id)
-        .bind(tenant_id)
-        .bind(display_name)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO contacts (id, tenant_id, display_name) VALUES ($1, $2, $3)",
+        contact_id,
+        tenant_id,
+        display_name,
+    )
+    .execute(&mut **tx)
+    .await?;
     // One workflow per chat means no concurrent insert for the same identity; the unique
     // constraint still guards against it.
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO contact_identities (id, tenant_id, contact_id, channel_id, kind, external_id) VALUES ($1, $2, $3, $4, $5, $6)",
+        identity_id,
+        tenant_id,
+        contact_id,
+        channel_id,
+        identity_kind,
+        chat_id,
     )
-    .bind(identity_id)
-    .bind(tenant_id)
-    .bind(contact_id)
-    .bind(channel_id)
-    .bind(identity_kind)
-    .bind(chat_id)
     .execute(&mut **tx)
     .await?;
     append_outbox(
@@ -380,29 +404,29 @@ async fn open_session(
     contact_id: Uuid,
     identity_id: Uuid,
 ) -> Result<(Uuid, bool), StoreError> {
-    let existing: Option<(Uuid, String)> = sqlx::query_as(
+    let existing = sqlx::query!(
         "SELECT id, opened_by_batch FROM conversation_sessions WHERE channel_id = $1 AND identity_id = $2 AND status = 'open'",
+        input.channel_id,
+        identity_id,
     )
-    .bind(input.channel_id)
-    .bind(identity_id)
     .fetch_optional(&mut **tx)
     .await?;
-    if let Some((id, batch)) = existing {
-        return Ok((id, batch == input.batch_key));
+    if let Some(session) = existing {
+        return Ok((session.id, session.opened_by_batch == input.batch_key));
     }
     let session_id = Uuid::now_v7();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO conversation_sessions (id, tenant_id, channel_id, contact_id, identity_id, workflow_id, assigned_to, opened_by_batch)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        session_id,
+        input.tenant_id,
+        input.channel_id,
+        contact_id,
+        identity_id,
+        input.workflow_id,
+        input.assignment.as_str(),
+        input.batch_key,
     )
-    .bind(session_id)
-    .bind(input.tenant_id)
-    .bind(input.channel_id)
-    .bind(contact_id)
-    .bind(identity_id)
-    .bind(&input.workflow_id)
-    .bind(input.assignment.as_str())
-    .bind(&input.batch_key)
     .execute(&mut **tx)
     .await?;
     append_outbox(
@@ -424,12 +448,13 @@ pub async fn plan_auto_reply(
     input: &PlanAutoReplyInput,
 ) -> Result<PlanAutoReplyOutput, StoreError> {
     let mut tx = pool.begin().await?;
-    let existing: Option<Option<String>> =
-        sqlx::query_scalar("SELECT origin FROM messages WHERE id = $1 AND tenant_id = $2")
-            .bind(input.reply_message_id)
-            .bind(input.tenant_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let existing = sqlx::query_scalar!(
+        "SELECT origin FROM messages WHERE id = $1 AND tenant_id = $2",
+        input.reply_message_id,
+        input.tenant_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
     if let Some(origin) = existing {
         return Ok(PlanAutoReplyOutput {
             reply: Some(PlannedReply {
@@ -439,24 +464,31 @@ pub async fn plan_auto_reply(
             reason: "already_planned".into(),
         });
     }
-    let channel_row = sqlx::query("SELECT id, tenant_id, kind, provider_config, settings FROM channels WHERE id = $1 AND tenant_id = $2")
-        .bind(input.channel_id)
-        .bind(input.tenant_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StoreError::Invalid(format!("channel {} does not exist", input.channel_id)))?;
-    let channel = decode_channel(&channel_row)?;
-    let session = sqlx::query(
+    let channel = sqlx::query!(
+        "SELECT id, tenant_id, kind, provider_config, settings FROM channels WHERE id = $1 AND tenant_id = $2",
+        input.channel_id,
+        input.tenant_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| StoreError::Invalid(format!("channel {} does not exist", input.channel_id)))?;
+    let channel = ChannelRow::decode(
+        channel.id,
+        channel.tenant_id,
+        channel.kind,
+        channel.provider_config,
+        channel.settings,
+    )?;
+    let session = sqlx::query!(
         "SELECT contact_id, identity_id, status, assigned_to, last_away_sent_at FROM conversation_sessions
          WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
+        input.session_id,
+        input.tenant_id,
     )
-    .bind(input.session_id)
-    .bind(input.tenant_id)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| StoreError::Invalid(format!("session {} does not exist", input.session_id)))?;
-    let status: String = session.try_get("status")?;
-    let assigned_to: String = session.try_get("assigned_to")?;
+    let (status, assigned_to) = (session.status, session.assigned_to);
     if status != "open" || assigned_to != Assignment::Bot.as_str() {
         return Ok(PlanAutoReplyOutput {
             reply: None,
@@ -464,7 +496,7 @@ pub async fn plan_auto_reply(
         });
     }
     let now = Utc::now();
-    let last_away: Option<DateTime<Utc>> = session.try_get("last_away_sent_at")?;
+    let last_away = session.last_away_sent_at;
     let (origin, text) =
         match choose_auto_reply(&channel.settings, now, input.session_opened, last_away) {
             Ok(AutoReply::Greeting(t)) => ("greeting", t),
@@ -476,35 +508,37 @@ pub async fn plan_auto_reply(
                 });
             }
         };
-    let contact_id: Uuid = session.try_get("contact_id")?;
-    let identity_id: Uuid = session.try_get("identity_id")?;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO messages (id, tenant_id, channel_id, session_id, contact_id, identity_id, direction, body,
                                status, status_rank, origin, handled_by_workflow)
          VALUES ($1, $2, $3, $4, $5, $6, 'outbound', $7, 'pending', 0, $8, $9)",
+        input.reply_message_id,
+        input.tenant_id,
+        input.channel_id,
+        input.session_id,
+        session.contact_id,
+        session.identity_id,
+        text,
+        origin,
+        ventros_workflows::ids::outbound_workflow_id(input.tenant_id, input.reply_message_id),
     )
-    .bind(input.reply_message_id)
-    .bind(input.tenant_id)
-    .bind(input.channel_id)
-    .bind(input.session_id)
-    .bind(contact_id)
-    .bind(identity_id)
-    .bind(&text)
-    .bind(origin)
-    .bind(ventros_workflows::ids::outbound_workflow_id(input.tenant_id, input.reply_message_id))
     .execute(&mut *tx)
     .await?;
-    sqlx::query("INSERT INTO message_status_history (tenant_id, message_id, status) VALUES ($1, $2, 'pending')")
-        .bind(input.tenant_id)
-        .bind(input.reply_message_id)
+    sqlx::query!(
+        "INSERT INTO message_status_history (tenant_id, message_id, status) VALUES ($1, $2, 'pending')",
+        input.tenant_id,
+        input.reply_message_id,
+    )
+    .execute(&mut *tx)
+    .await?;
+    if origin == "away" {
+        sqlx::query!(
+            "UPDATE conversation_sessions SET last_away_sent_at = $2 WHERE id = $1",
+            input.session_id,
+            now,
+        )
         .execute(&mut *tx)
         .await?;
-    if origin == "away" {
-        sqlx::query("UPDATE conversation_sessions SET last_away_sent_at = $2 WHERE id = $1")
-            .bind(input.session_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
     }
     tx.commit().await?;
     Ok(PlanAutoReplyOutput {
@@ -524,7 +558,7 @@ pub async fn compose_operator_message(
     message_id: Uuid,
 ) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "INSERT INTO messages (id, tenant_id, channel_id, session_id, contact_id, identity_id, direction, body,
                                status, status_rank, origin, handled_by_workflow)
          SELECT r.id, r.tenant_id, s.channel_id, s.id, s.contact_id, s.identity_id, 'outbound', r.body,
@@ -532,19 +566,19 @@ pub async fn compose_operator_message(
            FROM outbound_requests r JOIN conversation_sessions s ON s.id = r.session_id
           WHERE r.id = $1 AND r.tenant_id = $2
          ON CONFLICT (id) DO NOTHING",
+        message_id,
+        tenant_id,
+        ventros_workflows::ids::outbound_workflow_id(tenant_id, message_id),
     )
-    .bind(message_id)
-    .bind(tenant_id)
-    .bind(ventros_workflows::ids::outbound_workflow_id(tenant_id, message_id))
     .execute(&mut *tx)
     .await?
     .rows_affected();
     if inserted == 0 {
-        let exists: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1 AND tenant_id = $2)",
+        let exists = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1 AND tenant_id = $2) AS "exists!""#,
+            message_id,
+            tenant_id,
         )
-        .bind(message_id)
-        .bind(tenant_id)
         .fetch_one(&mut *tx)
         .await?;
         if !exists {
@@ -554,11 +588,13 @@ pub async fn compose_operator_message(
         }
         return Ok(());
     }
-    sqlx::query("INSERT INTO message_status_history (tenant_id, message_id, status) VALUES ($1, $2, 'pending')")
-        .bind(tenant_id)
-        .bind(message_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO message_status_history (tenant_id, message_id, status) VALUES ($1, $2, 'pending')",
+        tenant_id,
+        message_id,
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -572,16 +608,16 @@ pub async fn set_assignment(
     reason: Option<&str>,
 ) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
-    let changed = sqlx::query(
+    let changed = sqlx::query!(
         "UPDATE conversation_sessions SET assigned_to = $3, assignee = $4,
                 handoff_reason = CASE WHEN $3 = 'human' THEN coalesce($5, handoff_reason) ELSE NULL END
          WHERE id = $1 AND tenant_id = $2 AND (assigned_to <> $3 OR assignee IS DISTINCT FROM $4)",
+        session_id,
+        tenant_id,
+        assignment.as_str(),
+        assignee,
+        reason,
     )
-    .bind(session_id)
-    .bind(tenant_id)
-    .bind(assignment.as_str())
-    .bind(assignee)
-    .bind(reason)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -607,13 +643,13 @@ pub async fn close_session(
     reason: &str,
 ) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
-    let closed = sqlx::query(
+    let closed = sqlx::query!(
         "UPDATE conversation_sessions SET status = 'closed', closed_at = now(), close_reason = $3
          WHERE id = $1 AND tenant_id = $2 AND status = 'open'",
+        session_id,
+        tenant_id,
+        reason,
     )
-    .bind(session_id)
-    .bind(tenant_id)
-    .bind(reason)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -653,7 +689,7 @@ pub async fn load_outbound(
     tenant_id: Uuid,
     message_id: Uuid,
 ) -> Result<OutboundRow, StoreError> {
-    let row = sqlx::query(
+    let row = sqlx::query!(
         "SELECT m.status, m.provider_message_id, m.body, m.send_attempts, m.last_send_attempt_at, i.external_id, m.origin,
                 (SELECT max(provider_timestamp) FROM messages x WHERE x.identity_id = m.identity_id AND x.direction = 'inbound') AS last_inbound_at,
                 c.id, c.tenant_id, c.kind, c.provider_config, c.settings
@@ -661,44 +697,50 @@ pub async fn load_outbound(
          JOIN contact_identities i ON i.id = m.identity_id
          JOIN channels c ON c.id = m.channel_id
          WHERE m.id = $1 AND m.tenant_id = $2 AND m.direction = 'outbound'",
+        message_id,
+        tenant_id,
     )
-    .bind(message_id)
-    .bind(tenant_id)
     .fetch_optional(pool)
     .await?
     .ok_or_else(|| StoreError::Invalid(format!("outbound message {message_id} does not exist")))?;
     Ok(OutboundRow {
-        status: row.try_get("status")?,
-        provider_message_id: row.try_get("provider_message_id")?,
-        body: row
-            .try_get::<Option<String>, _>("body")?
-            .unwrap_or_default(),
-        chat_id: row.try_get("external_id")?,
-        send_attempts: row.try_get("send_attempts")?,
-        last_send_attempt_at: row.try_get("last_send_attempt_at")?,
-        origin: row.try_get("origin")?,
-        last_inbound_at: row.try_get("last_inbound_at")?,
-        channel: decode_channel(&row)?,
+        status: row.status,
+        provider_message_id: row.provider_message_id,
+        body: row.body.unwrap_or_default(),
+        chat_id: row.external_id,
+        send_attempts: row.send_attempts,
+        last_send_attempt_at: row.last_send_attempt_at,
+        origin: row.origin,
+        last_inbound_at: row.last_inbound_at,
+        channel: ChannelRow::decode(
+            row.id,
+            row.tenant_id,
+            row.kind,
+            row.provider_config,
+            row.settings,
+        )?,
     })
 }
 
 /// Notes that a send is about to be attempted, committed before the provider call: a retry that
 /// finds an attempt recorded knows the provider may already have the message.
 pub async fn mark_send_attempt(pool: &PgPool, message_id: Uuid) -> Result<(), StoreError> {
-    sqlx::query("UPDATE messages SET send_attempts = send_attempts + 1, last_send_attempt_at = now() WHERE id = $1")
-        .bind(message_id)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "UPDATE messages SET send_attempts = send_attempts + 1, last_send_attempt_at = now() WHERE id = $1",
+        message_id
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
 /// Forgets the pending attempt marker after the provider answered that it did not take the
 /// message (the attempt count stays, as a statistic).
 pub async fn clear_send_attempt(pool: &PgPool, message_id: Uuid) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE messages SET last_send_attempt_at = NULL WHERE id = $1 AND status = 'pending'",
+        message_id
     )
-    .bind(message_id)
     .execute(pool)
     .await?;
     Ok(())
@@ -717,14 +759,14 @@ pub async fn record_sent(
     // The webhook holds a receipt under the same lock after looking for the id: either it saw
     // this id recorded, or its held row is visible here.
     lock_provider_id(&mut tx, provider_message_id).await?;
-    let held: Vec<String> = sqlx::query_scalar(
+    let held = sqlx::query_scalar!(
         "DELETE FROM held_receipts WHERE tenant_id = $1 AND provider_message_id = $2
             AND channel_id = (SELECT channel_id FROM messages WHERE id = $3)
          RETURNING status",
+        tenant_id,
+        provider_message_id,
+        message_id,
     )
-    .bind(tenant_id)
-    .bind(provider_message_id)
-    .bind(message_id)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -739,10 +781,12 @@ pub async fn lock_provider_id(
     tx: &mut Transaction<'_, Postgres>,
     provider_message_id: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7317))")
-        .bind(provider_message_id)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 7317))",
+        provider_message_id
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -754,23 +798,25 @@ pub async fn record_sent_in(
     message_id: Uuid,
     provider_message_id: &str,
 ) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
+    let updated = sqlx::query!(
         "UPDATE messages SET provider_message_id = $3, provider_timestamp = coalesce(provider_timestamp, now()),
                              status = 'sent', status_rank = 1
          WHERE id = $1 AND tenant_id = $2 AND status = 'pending'",
+        message_id,
+        tenant_id,
+        provider_message_id,
     )
-    .bind(message_id)
-    .bind(tenant_id)
-    .bind(provider_message_id)
     .execute(&mut **tx)
     .await?
     .rows_affected();
     if updated > 0 {
-        sqlx::query("INSERT INTO message_status_history (tenant_id, message_id, status) VALUES ($1, $2, 'sent')")
-            .bind(tenant_id)
-            .bind(message_id)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query!(
+            "INSERT INTO message_status_history (tenant_id, message_id, status) VALUES ($1, $2, 'sent')",
+            tenant_id,
+            message_id,
+        )
+        .execute(&mut **tx)
+        .await?;
         append_outbox(
             tx,
             tenant_id,
@@ -792,21 +838,22 @@ pub async fn record_status(
     reason: Option<&str>,
 ) -> Result<bool, StoreError> {
     let mut tx = pool.begin().await?;
-    let previous: Option<(String, i32)> = sqlx::query_as(
+    let previous = sqlx::query!(
         "UPDATE messages AS m SET status = $3, status_rank = $4, failure_reason = coalesce($5, m.failure_reason)
          FROM (SELECT status, status_rank FROM messages WHERE id = $1 FOR UPDATE) AS old
          WHERE m.id = $1 AND m.tenant_id = $2
            AND m.status NOT IN ('failed', 'undelivered', 'received')
            AND (($4 = 10 AND m.status_rank <= 1) OR ($4 < 10 AND m.status_rank < $4))
          RETURNING old.status, old.status_rank",
+        message_id,
+        tenant_id,
+        status.as_str(),
+        status.rank(),
+        reason,
     )
-    .bind(message_id)
-    .bind(tenant_id)
-    .bind(status.as_str())
-    .bind(status.rank())
-    .bind(reason)
     .fetch_optional(&mut *tx)
-    .await?;
+    .await?
+    .map(|old| (old.status, old.status_rank));
     let Some((previous, previous_rank)) = previous else {
         return Ok(false);
     };
@@ -815,21 +862,25 @@ pub async fn record_status(
     // a played one read: the steps it skipped are recorded as implied, so every history reads
     // in the same order whatever order the receipts took.
     for implied in implied_steps(previous_rank, status) {
-        sqlx::query("INSERT INTO message_status_history (tenant_id, message_id, status, reason) VALUES ($1, $2, $3, $4)")
-            .bind(tenant_id)
-            .bind(message_id)
-            .bind(implied.as_str())
-            .bind(format!("implied by {}", status.as_str()))
-            .execute(&mut *tx)
-            .await?;
-    }
-    sqlx::query("INSERT INTO message_status_history (tenant_id, message_id, status, reason) VALUES ($1, $2, $3, $4)")
-        .bind(tenant_id)
-        .bind(message_id)
-        .bind(status.as_str())
-        .bind(reason)
+        sqlx::query!(
+            "INSERT INTO message_status_history (tenant_id, message_id, status, reason) VALUES ($1, $2, $3, $4)",
+            tenant_id,
+            message_id,
+            implied.as_str(),
+            format!("implied by {}", status.as_str()),
+        )
         .execute(&mut *tx)
         .await?;
+    }
+    sqlx::query!(
+        "INSERT INTO message_status_history (tenant_id, message_id, status, reason) VALUES ($1, $2, $3, $4)",
+        tenant_id,
+        message_id,
+        status.as_str(),
+        reason,
+    )
+    .execute(&mut *tx)
+    .await?;
     append_outbox(
         &mut tx,
         tenant_id,
@@ -874,23 +925,25 @@ pub async fn agent_burst(
     session_id: Uuid,
     message_ids: &[Uuid],
 ) -> Result<AgentBurst, StoreError> {
-    let contact: Option<(Uuid, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT s.contact_id, c.display_name, coalesce(s.language, c.language) FROM conversation_sessions s JOIN contacts c ON c.id = s.contact_id
-         WHERE s.id = $1 AND s.tenant_id = $2",
+    let contact = sqlx::query!(
+        "SELECT s.contact_id, c.display_name, coalesce(s.language, c.language) AS language
+           FROM conversation_sessions s JOIN contacts c ON c.id = s.contact_id
+          WHERE s.id = $1 AND s.tenant_id = $2",
+        session_id,
+        tenant_id,
     )
-    .bind(session_id)
-    .bind(tenant_id)
     .fetch_optional(pool)
-    .await?;
-    let (contact_id, contact_name, language) = contact
-        .ok_or_else(|| StoreError::Invalid(format!("session {session_id} does not exist")))?;
-    let bodies: Vec<Option<String>> = sqlx::query_scalar(
+    .await?
+    .ok_or_else(|| StoreError::Invalid(format!("session {session_id} does not exist")))?;
+    let (contact_id, contact_name, language) =
+        (contact.contact_id, contact.display_name, contact.language);
+    let bodies = sqlx::query_scalar!(
         "SELECT body FROM messages WHERE tenant_id = $1 AND session_id = $2 AND id = ANY($3)
          ORDER BY provider_timestamp, created_at",
+        tenant_id,
+        session_id,
+        message_ids,
     )
-    .bind(tenant_id)
-    .bind(session_id)
-    .bind(message_ids)
     .fetch_all(pool)
     .await?;
     let text = bodies
@@ -913,23 +966,21 @@ pub async fn agent_run(
     tenant_id: Uuid,
     run_id: Uuid,
 ) -> Result<Option<AgentExecuteOutput>, StoreError> {
-    let row = sqlx::query("SELECT agent_type, intent, confidence, reply_planned, actions FROM agent_runs WHERE id = $1 AND tenant_id = $2")
-        .bind(run_id)
-        .bind(tenant_id)
-        .fetch_optional(pool)
-        .await?;
-    row.map(|r| -> Result<AgentExecuteOutput, StoreError> {
-        let actions: Value = r.try_get("actions")?;
-        Ok(AgentExecuteOutput {
-            run_id,
-            agent_type: r.try_get("agent_type")?,
-            intent: r.try_get("intent")?,
-            confidence: r.try_get("confidence")?,
-            reply_planned: r.try_get("reply_planned")?,
-            action_types: action_types(&actions),
-        })
-    })
-    .transpose()
+    let row = sqlx::query!(
+        "SELECT agent_type, intent, confidence, reply_planned, actions FROM agent_runs WHERE id = $1 AND tenant_id = $2",
+        run_id,
+        tenant_id,
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| AgentExecuteOutput {
+        run_id,
+        action_types: action_types(&r.actions),
+        agent_type: r.agent_type,
+        intent: r.intent,
+        confidence: r.confidence,
+        reply_planned: r.reply_planned,
+    }))
 }
 
 fn action_types(actions: &Value) -> Vec<String> {
@@ -969,24 +1020,24 @@ pub async fn record_agent_run(
     let reply_planned =
         answer.confidence >= input.confidence_threshold && !answer.response.trim().is_empty();
     let mut tx = pool.begin().await?;
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "INSERT INTO agent_runs (id, tenant_id, session_id, contact_id, requested_agent, agent_type, intent, confidence,
                                  response, actions, metadata, latency_ms, reply_planned)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING",
+        input.run_id,
+        input.tenant_id,
+        input.session_id,
+        contact_id,
+        answer.requested_agent,
+        answer.agent_type,
+        answer.intent,
+        answer.confidence,
+        answer.response,
+        answer.actions,
+        answer.metadata,
+        answer.latency_ms,
+        reply_planned,
     )
-    .bind(input.run_id)
-    .bind(input.tenant_id)
-    .bind(input.session_id)
-    .bind(contact_id)
-    .bind(answer.requested_agent)
-    .bind(answer.agent_type)
-    .bind(answer.intent)
-    .bind(answer.confidence)
-    .bind(answer.response)
-    .bind(&answer.actions)
-    .bind(&answer.metadata)
-    .bind(answer.latency_ms)
-    .bind(reply_planned)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -1003,44 +1054,48 @@ pub async fn record_agent_run(
         .and_then(Value::as_str)
         .filter(|l| SUPPORTED_LANGUAGES.contains(l))
     {
-        sqlx::query(
+        sqlx::query!(
             "UPDATE conversation_sessions SET language = $3 WHERE id = $1 AND tenant_id = $2",
+            input.session_id,
+            input.tenant_id,
+            language,
         )
-        .bind(input.session_id)
-        .bind(input.tenant_id)
-        .bind(language)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE contacts SET language = $3 WHERE id = $1 AND tenant_id = $2")
-            .bind(contact_id)
-            .bind(input.tenant_id)
-            .bind(language)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "UPDATE contacts SET language = $3 WHERE id = $1 AND tenant_id = $2",
+            contact_id,
+            input.tenant_id,
+            language,
+        )
+        .execute(&mut *tx)
+        .await?;
     }
     if reply_planned {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO messages (id, tenant_id, channel_id, session_id, contact_id, identity_id, direction, body, status, status_rank,
                                    origin, handled_by_workflow, intent, confidence, agent_type)
              SELECT $1, $2, $3, s.id, s.contact_id, s.identity_id, 'outbound', $5, 'pending', 0, 'agent', $6, $7, $8, $9
              FROM conversation_sessions s WHERE s.id = $4 AND s.tenant_id = $2",
+            input.run_id,
+            input.tenant_id,
+            input.channel_id,
+            input.session_id,
+            answer.response,
+            ventros_workflows::ids::outbound_workflow_id(input.tenant_id, input.run_id),
+            answer.intent,
+            answer.confidence,
+            answer.agent_type,
         )
-        .bind(input.run_id)
-        .bind(input.tenant_id)
-        .bind(input.channel_id)
-        .bind(input.session_id)
-        .bind(answer.response)
-        .bind(ventros_workflows::ids::outbound_workflow_id(input.tenant_id, input.run_id))
-        .bind(answer.intent)
-        .bind(answer.confidence)
-        .bind(answer.agent_type)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO message_status_history (tenant_id, message_id, status) VALUES ($1, $2, 'pending')")
-            .bind(input.tenant_id)
-            .bind(input.run_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "INSERT INTO message_status_history (tenant_id, message_id, status) VALUES ($1, $2, 'pending')",
+            input.tenant_id,
+            input.run_id,
+        )
+        .execute(&mut *tx)
+        .await?;
     }
     append_outbox(
         &mut tx,
@@ -1079,32 +1134,35 @@ pub async fn default_pipeline(
     tx: &mut Transaction<'_, Postgres>,
     tenant_id: Uuid,
 ) -> Result<Uuid, sqlx::Error> {
-    if let Some(id) =
-        sqlx::query_scalar("SELECT id FROM pipelines WHERE tenant_id = $1 AND is_default")
-            .bind(tenant_id)
-            .fetch_optional(&mut **tx)
-            .await?
+    if let Some(id) = sqlx::query_scalar!(
+        "SELECT id FROM pipelines WHERE tenant_id = $1 AND is_default",
+        tenant_id
+    )
+    .fetch_optional(&mut **tx)
+    .await?
     {
         return Ok(id);
     }
     let id = Uuid::now_v7();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO pipelines (id, tenant_id, name, is_default) VALUES ($1, $2, 'Sales', true)",
+        id,
+        tenant_id,
     )
-    .bind(id)
-    .bind(tenant_id)
     .execute(&mut **tx)
     .await?;
-    for (position, (key, name)) in DEFAULT_STAGES.iter().enumerate() {
-        sqlx::query("INSERT INTO pipeline_stages (id, tenant_id, pipeline_id, key, name, position) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(Uuid::now_v7())
-            .bind(tenant_id)
-            .bind(id)
-            .bind(key)
-            .bind(name)
-            .bind(position as i32)
-            .execute(&mut **tx)
-            .await?;
+    for (position, (key, name)) in (0_i32..).zip(DEFAULT_STAGES) {
+        sqlx::query!(
+            "INSERT INTO pipeline_stages (id, tenant_id, pipeline_id, key, name, position) VALUES ($1, $2, $3, $4, $5, $6)",
+            Uuid::now_v7(),
+            tenant_id,
+            id,
+            key,
+            name,
+            position,
+        )
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(id)
 }
@@ -1118,27 +1176,28 @@ async fn open_deal(
     source: &str,
 ) -> Result<(Uuid, bool), sqlx::Error> {
     let pipeline = default_pipeline(tx, tenant_id).await?;
-    if let Some(id) = sqlx::query_scalar(
-        "SELECT id FROM deals WHERE pipeline_id = $1 AND contact_id = $2 AND status = 'open'",
+    if let Some(id) = sqlx::query_scalar!(
+        "SELECT id FROM deals WHERE pipeline_id = $1 AND contact_id = $2 AND status = $3",
+        pipeline,
+        contact_id,
+        DealStatus::Open.as_str(),
     )
-    .bind(pipeline)
-    .bind(contact_id)
     .fetch_optional(&mut **tx)
     .await?
     {
         return Ok((id, false));
     }
     let id = Uuid::now_v7();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO deals (id, tenant_id, pipeline_id, stage_id, contact_id, title, source, created_by)
          SELECT $1, $2, $3, s.id, $4, $5, $6, 'agent' FROM pipeline_stages s WHERE s.pipeline_id = $3 AND s.key = 'new'",
+        id,
+        tenant_id,
+        pipeline,
+        contact_id,
+        title,
+        source,
     )
-    .bind(id)
-    .bind(tenant_id)
-    .bind(pipeline)
-    .bind(contact_id)
-    .bind(title)
-    .bind(source)
     .execute(&mut **tx)
     .await?;
     append_outbox(
@@ -1160,15 +1219,15 @@ pub async fn apply_agent_actions(
     run_id: Uuid,
 ) -> Result<ApplyActionsOutput, StoreError> {
     let mut tx = pool.begin().await?;
-    let row = sqlx::query("SELECT contact_id, actions, actions_applied_at FROM agent_runs WHERE id = $1 AND tenant_id = $2 FOR UPDATE")
-        .bind(run_id)
-        .bind(tenant_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StoreError::Invalid(format!("agent run {run_id} does not exist")))?;
-    let contact_id: Uuid = row.try_get("contact_id")?;
-    let actions: Value = row.try_get("actions")?;
-    let already: Option<DateTime<Utc>> = row.try_get("actions_applied_at")?;
+    let row = sqlx::query!(
+        "SELECT contact_id, actions, actions_applied_at FROM agent_runs WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
+        run_id,
+        tenant_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| StoreError::Invalid(format!("agent run {run_id} does not exist")))?;
+    let (contact_id, actions, already) = (row.contact_id, row.actions, row.actions_applied_at);
     let types = action_types(&actions);
     let handoff = types
         .iter()
@@ -1209,14 +1268,14 @@ pub async fn apply_agent_actions(
                 let (deal, _) =
                     open_deal(&mut tx, tenant_id, contact_id, "New lead", "conversation").await?;
                 // Only forward: an agent never drags a deal back to an earlier stage.
-                let moved: Option<String> = sqlx::query_scalar(
+                let moved = sqlx::query_scalar!(
                     "UPDATE deals d SET stage_id = target.id FROM pipeline_stages target, pipeline_stages current
                      WHERE d.id = $1 AND target.pipeline_id = d.pipeline_id AND target.key = $2
                        AND current.id = d.stage_id AND target.position > current.position
                      RETURNING target.key",
+                    deal,
+                    stage,
                 )
-                .bind(deal)
-                .bind(&stage)
                 .fetch_optional(&mut *tx)
                 .await?;
                 if let Some(stage) = moved {
@@ -1235,13 +1294,15 @@ pub async fn apply_agent_actions(
                 let Some(tag) = param("tag").filter(|t| !t.is_empty() && t.len() <= 64) else {
                     continue;
                 };
-                let tagged = sqlx::query("UPDATE contacts SET tags = array_append(tags, $3) WHERE id = $1 AND tenant_id = $2 AND NOT ($3 = ANY(tags))")
-                    .bind(contact_id)
-                    .bind(tenant_id)
-                    .bind(&tag)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                let tagged = sqlx::query!(
+                    "UPDATE contacts SET tags = array_append(tags, $3) WHERE id = $1 AND tenant_id = $2 AND NOT ($3 = ANY(tags))",
+                    contact_id,
+                    tenant_id,
+                    tag,
+                )
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
                 if tagged > 0 {
                     append_outbox(
                         &mut tx,
@@ -1259,10 +1320,12 @@ pub async fn apply_agent_actions(
         }
         applied.push(kind.to_owned());
     }
-    sqlx::query("UPDATE agent_runs SET actions_applied_at = now() WHERE id = $1")
-        .bind(run_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "UPDATE agent_runs SET actions_applied_at = now() WHERE id = $1",
+        run_id
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(ApplyActionsOutput { applied, handoff })
 }
@@ -1274,28 +1337,32 @@ pub async fn session_chat(
     session_id: Uuid,
     message_ids: &[Uuid],
 ) -> Result<(ChannelRow, String, Vec<String>), StoreError> {
-    let row = sqlx::query(
+    let row = sqlx::query!(
         "SELECT i.external_id, c.id, c.tenant_id, c.kind, c.provider_config, c.settings
          FROM conversation_sessions s JOIN contact_identities i ON i.id = s.identity_id JOIN channels c ON c.id = s.channel_id
          WHERE s.id = $1 AND s.tenant_id = $2",
+        session_id,
+        tenant_id,
     )
-    .bind(session_id)
-    .bind(tenant_id)
     .fetch_optional(pool)
     .await?
     .ok_or_else(|| StoreError::Invalid(format!("session {session_id} does not exist")))?;
-    let provider_ids: Vec<String> = sqlx::query_scalar(
-        "SELECT provider_message_id FROM messages WHERE tenant_id = $1 AND id = ANY($2) AND provider_message_id IS NOT NULL",
+    let provider_ids = sqlx::query_scalar!(
+        r#"SELECT provider_message_id AS "provider_message_id!" FROM messages
+            WHERE tenant_id = $1 AND id = ANY($2) AND provider_message_id IS NOT NULL"#,
+        tenant_id,
+        message_ids,
     )
-    .bind(tenant_id)
-    .bind(message_ids)
     .fetch_all(pool)
     .await?;
-    Ok((
-        decode_channel(&row)?,
-        row.try_get("external_id")?,
-        provider_ids,
-    ))
+    let channel = ChannelRow::decode(
+        row.id,
+        row.tenant_id,
+        row.kind,
+        row.provider_config,
+        row.settings,
+    )?;
+    Ok((channel, row.external_id, provider_ids))
 }
 
 #[cfg(test)]
