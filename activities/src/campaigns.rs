@@ -368,27 +368,30 @@ pub async fn personalisation_request(
     contact_id: Uuid,
     request_id: &str,
 ) -> Result<AgentExecutionRequest, PersonaliseError> {
-    let hours: Vec<(i32, i64)> = sqlx::query_as(
-        "SELECT extract(hour FROM coalesce(provider_timestamp, created_at) AT TIME ZONE $3)::int AS hour, count(*)
-           FROM messages
-          WHERE tenant_id = $1 AND contact_id = $2 AND direction = 'inbound'
-            AND created_at > now() - make_interval(days => $4)
-          GROUP BY 1 ORDER BY 1",
+    let hours: Vec<(i32, i64)> = sqlx::query!(
+        r#"SELECT extract(hour FROM coalesce(provider_timestamp, created_at) AT TIME ZONE $3)::int AS "hour!", count(*) AS "n!"
+             FROM messages
+            WHERE tenant_id = $1 AND contact_id = $2 AND direction = 'inbound'
+              AND created_at > now() - make_interval(days => $4)
+            GROUP BY 1 ORDER BY 1"#,
+        campaign.tenant_id,
+        contact_id,
+        campaign.time_zone.name(),
+        ACTIVITY_LOOKBACK_DAYS,
     )
-    .bind(campaign.tenant_id)
-    .bind(contact_id)
-    .bind(campaign.time_zone.name())
-    .bind(ACTIVITY_LOOKBACK_DAYS)
     .fetch_all(&mut *conn)
-    .await?;
-    let (name, language): (Option<String>, Option<String>) = sqlx::query_as(
+    .await?
+    .into_iter()
+    .map(|r| (r.hour, r.n))
+    .collect();
+    let (name, language) = sqlx::query!(
         "SELECT display_name, language FROM contacts WHERE id = $1 AND tenant_id = $2",
+        contact_id,
+        campaign.tenant_id,
     )
-    .bind(contact_id)
-    .bind(campaign.tenant_id)
     .fetch_optional(&mut *conn)
     .await?
-    .unwrap_or((None, None));
+    .map_or((None, None), |c| (c.display_name, c.language));
     let activity_hours = hours
         .iter()
         .map(|(h, n)| format!("{h}:{n}"))
@@ -570,11 +573,11 @@ impl CampaignActivities {
             return Ok(0);
         }
         // Held recipients wait for a `wake` signal; resume and cancel both owe them one.
-        let held: Vec<String> = sqlx::query_scalar(
+        let held = sqlx::query_scalar!(
             "SELECT workflow_id FROM campaign_recipients WHERE tenant_id = $1 AND run_id = $2 AND held_at IS NOT NULL",
+            input.tenant_id,
+            input.run_id,
         )
-        .bind(input.tenant_id)
-        .bind(input.run_id)
         .fetch_all(&self.pool)
         .await
         .map_err(|e| store_failure(e.into()))?;
@@ -901,17 +904,17 @@ async fn outside_messaging_window(
     contact_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let (kind, last_inbound): (String, Option<DateTime<Utc>>) = sqlx::query_as(
+    let channel = sqlx::query!(
         "SELECT c.kind, (SELECT max(m.provider_timestamp) FROM messages m
-                          WHERE m.channel_id = c.id AND m.contact_id = $2 AND m.direction = 'inbound')
+                          WHERE m.channel_id = c.id AND m.contact_id = $2 AND m.direction = 'inbound') AS last_inbound
            FROM channels c WHERE c.id = $1",
+        channel_id,
+        contact_id,
     )
-    .bind(channel_id)
-    .bind(contact_id)
     .fetch_one(&mut *conn)
     .await?;
-    Ok(MetaPlatform::from_kind(&kind).is_some()
-        && messaging_type(Some("campaign"), last_inbound, now).is_err())
+    Ok(MetaPlatform::from_kind(&channel.kind).is_some()
+        && messaging_type(Some("campaign"), channel.last_inbound, now).is_err())
 }
 
 /// A recipient's row as preparation needs it: campaign, status, reason, chosen send time.
@@ -970,17 +973,18 @@ async fn prepare_recipient(
             attribution_window_secs,
         });
     }
-    let contact: Option<(Option<DateTime<Utc>>, Option<Uuid>, bool)> = sqlx::query_as(
-        "SELECT c.opted_out_at, c.merged_into,
-                EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = c.id AND i.channel_id = $3)
-           FROM contacts c WHERE c.id = $1 AND c.tenant_id = $2",
+    let contact = sqlx::query!(
+        r#"SELECT c.opted_out_at, c.merged_into,
+                  EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = c.id AND i.channel_id = $3) AS "reachable!"
+             FROM contacts c WHERE c.id = $1 AND c.tenant_id = $2"#,
+        input.contact_id,
+        input.tenant_id,
+        campaign.channel_id,
     )
-    .bind(input.contact_id)
-    .bind(input.tenant_id)
-    .bind(campaign.channel_id)
     .fetch_optional(&mut *conn)
     .await
-    .map_err(db)?;
+    .map_err(db)?
+    .map(|c| (c.opted_out_at, c.merged_into, c.reachable));
     let skip_reason = match contact {
         None => Some("contact_deleted"),
         Some((Some(_), _, _)) => Some("opted_out"),
@@ -1250,17 +1254,21 @@ async fn claim_send(pool: &PgPool, input: &RecipientAt) -> Result<SendClaim, Sto
                     // The run's clock: each send takes the next free slot, one every 60/rate seconds.
                     let spacing_ms = (60_000 / i64::from(rate.max(1))).max(1);
                     let next: Option<DateTime<Utc>> =
-                        sqlx::query_scalar("SELECT next_slot_at FROM campaign_runs WHERE id = $1 AND tenant_id = $2 FOR UPDATE")
-                            .bind(input.run_id)
-                            .bind(input.tenant_id)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                    slot = next.map_or(now, |n| n.max(now));
-                    sqlx::query("UPDATE campaign_runs SET next_slot_at = $2 WHERE id = $1")
-                        .bind(input.run_id)
-                        .bind(slot + chrono::Duration::milliseconds(spacing_ms))
-                        .execute(&mut *tx)
+                        sqlx::query_scalar!(
+                            "SELECT next_slot_at FROM campaign_runs WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
+                            input.run_id,
+                            input.tenant_id,
+                        )
+                        .fetch_one(&mut *tx)
                         .await?;
+                    slot = next.map_or(now, |n| n.max(now));
+                    sqlx::query!(
+                        "UPDATE campaign_runs SET next_slot_at = $2 WHERE id = $1",
+                        input.run_id,
+                        slot + chrono::Duration::milliseconds(spacing_ms),
+                    )
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 // The channel's clock, shared by every campaign on it: jittered gaps, daily cap.
                 if let Some(pacing) = &pacing {
@@ -1290,15 +1298,16 @@ async fn claim_send(pool: &PgPool, input: &RecipientAt) -> Result<SendClaim, Sto
         .personalised_text
         .ok_or_else(|| StoreError::Invalid("the recipient has no personalised text".into()))?;
     // A person with a phone number and a hidden id is written at the phone number.
-    let identity: Option<(Uuid, String)> = sqlx::query_as(
+    let identity = sqlx::query!(
         "SELECT id, external_id FROM contact_identities WHERE contact_id = $1 AND channel_id = $2 AND tenant_id = $3
           ORDER BY (kind = 'wa_user') DESC, created_at LIMIT 1",
+        input.contact_id,
+        campaign.channel_id,
+        input.tenant_id,
     )
-    .bind(input.contact_id)
-    .bind(campaign.channel_id)
-    .bind(input.tenant_id)
     .fetch_optional(&mut *tx)
-    .await?;
+    .await?
+    .map(|i| (i.id, i.external_id));
     let Some((identity_id, chat_id)) = identity else {
         skip(
             &mut tx,
@@ -1335,28 +1344,30 @@ async fn claim_send(pool: &PgPool, input: &RecipientAt) -> Result<SendClaim, Sto
         message_id,
     )
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO messages (id, tenant_id, channel_id, session_id, contact_id, identity_id, direction, body,
                                status, status_rank, origin, agent_type, handled_by_workflow)
          VALUES ($1, $2, $3, $4, $5, $6, 'outbound', $7, 'pending', 0, 'campaign', $8, $9)
          ON CONFLICT (id) DO NOTHING",
+        message_id,
+        input.tenant_id,
+        campaign.channel_id,
+        session_id,
+        input.contact_id,
+        identity_id,
+        text,
+        campaign.agent_type,
+        ids::outbound_workflow_id(input.tenant_id, message_id),
     )
-    .bind(message_id)
-    .bind(input.tenant_id)
-    .bind(campaign.channel_id)
-    .bind(session_id)
-    .bind(input.contact_id)
-    .bind(identity_id)
-    .bind(&text)
-    .bind(&campaign.agent_type)
-    .bind(ids::outbound_workflow_id(input.tenant_id, message_id))
     .execute(&mut *tx)
     .await?;
-    sqlx::query("INSERT INTO message_status_history (tenant_id, message_id, status) VALUES ($1, $2, 'pending')")
-        .bind(input.tenant_id)
-        .bind(message_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO message_status_history (tenant_id, message_id, status) VALUES ($1, $2, 'pending')",
+        input.tenant_id,
+        message_id,
+    )
+    .execute(&mut *tx)
+    .await?;
     let sending = RecipientStatus::Sending;
     sqlx::query!(
         "UPDATE campaign_recipients SET status = $6, status_rank = $7, message_id = $4, session_id = $5, held_at = NULL
@@ -1378,18 +1389,27 @@ async fn claim_send(pool: &PgPool, input: &RecipientAt) -> Result<SendClaim, Sto
     })
 }
 
+/// A channel's kind and settings, as the pacing reads them.
+struct KindAndSettings {
+    kind: String,
+    settings: serde_json::Value,
+}
+
 /// The campaign pacing of the channel (WAHA channels always have one).
 async fn channel_pacing(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     tenant_id: Uuid,
     channel_id: Uuid,
 ) -> Result<Option<ventros_channels::channel::CampaignPacing>, StoreError> {
-    let (kind, settings): (String, serde_json::Value) =
-        sqlx::query_as("SELECT kind, settings FROM channels WHERE id = $1 AND tenant_id = $2")
-            .bind(channel_id)
-            .bind(tenant_id)
-            .fetch_one(&mut **tx)
-            .await?;
+    let (kind, settings): (String, serde_json::Value) = sqlx::query_as!(
+        KindAndSettings,
+        "SELECT kind, settings FROM channels WHERE id = $1 AND tenant_id = $2",
+        channel_id,
+        tenant_id,
+    )
+    .fetch_one(&mut **tx)
+    .await
+    .map(|c| (c.kind, c.settings))?;
     let settings: ventros_channels::channel::ChannelSettings = serde_json::from_value(settings)
         .map_err(|e| StoreError::Invalid(format!("channel settings: {e}")))?;
     Ok(settings.campaign_pacing_for(&kind))
@@ -1407,11 +1427,13 @@ async fn open_campaign_session(
     message_id: Uuid,
 ) -> Result<Uuid, StoreError> {
     let existing: Option<Uuid> =
-        sqlx::query_scalar("SELECT id FROM conversation_sessions WHERE channel_id = $1 AND identity_id = $2 AND status = 'open'")
-            .bind(channel_id)
-            .bind(identity_id)
-            .fetch_optional(&mut **tx)
-            .await?;
+        sqlx::query_scalar!(
+            "SELECT id FROM conversation_sessions WHERE channel_id = $1 AND identity_id = $2 AND status = 'open'",
+            channel_id,
+            identity_id,
+        )
+        .fetch_optional(&mut **tx)
+        .await?;
     if let Some(id) = existing {
         return Ok(id);
     }
@@ -1421,17 +1443,17 @@ async fn open_campaign_session(
         channel_id,
         &ids::chat_key(tenant_id, channel_id, chat_id),
     );
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO conversation_sessions (id, tenant_id, channel_id, contact_id, identity_id, workflow_id, assigned_to, opened_by_batch)
          VALUES ($1, $2, $3, $4, $5, $6, 'bot', $7)",
+        session_id,
+        tenant_id,
+        channel_id,
+        contact_id,
+        identity_id,
+        workflow_id,
+        format!("campaign:{message_id}"),
     )
-    .bind(session_id)
-    .bind(tenant_id)
-    .bind(channel_id)
-    .bind(contact_id)
-    .bind(identity_id)
-    .bind(workflow_id)
-    .bind(format!("campaign:{message_id}"))
     .execute(&mut **tx)
     .await?;
     append_outbox(
@@ -1492,19 +1514,20 @@ async fn record_reply(pool: &PgPool, input: &RecordReplyInput) -> Result<(), Sto
 /// contact who answered owns it through their Conversation, which closes it on inactivity).
 async fn close_recipient(pool: &PgPool, input: &RecipientAt) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
-    let closed: Option<(Uuid, Uuid)> = sqlx::query_as(
+    let closed = sqlx::query!(
         "UPDATE conversation_sessions s SET status = 'closed', closed_at = now(), close_reason = 'campaign_no_reply'
            FROM campaign_recipients r
           WHERE r.tenant_id = $1 AND r.run_id = $2 AND r.contact_id = $3 AND s.id = r.session_id AND s.status = 'open'
             AND s.opened_by_batch = 'campaign:' || r.message_id
             AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.session_id = s.id AND m.direction = 'inbound')
           RETURNING s.id, s.contact_id",
+        input.tenant_id,
+        input.run_id,
+        input.contact_id,
     )
-    .bind(input.tenant_id)
-    .bind(input.run_id)
-    .bind(input.contact_id)
     .fetch_optional(&mut *tx)
-    .await?;
+    .await?
+    .map(|s| (s.id, s.contact_id));
     if let Some((session_id, contact_id)) = closed {
         append_outbox(
             &mut tx,

@@ -5,7 +5,7 @@
 //! at the target, and announces `contact.merged`.
 
 use std::sync::Arc;
-use ventros_domain::{EventType, MergeStatus};
+use ventros_domain::{DealStatus, EventType, MergeStatus};
 
 use serde_json::json;
 use sqlx::{PgPool, Postgres, Transaction};
@@ -80,37 +80,41 @@ pub async fn merge_step(
         MergeStep::Deals => {
             // One open deal per contact and pipeline: where both have one, the target's stays open
             // and the source's is closed as lost (kept, with its history, not deleted).
-            sqlx::query(
-                "UPDATE deals d SET status = 'lost' WHERE d.tenant_id = $1 AND d.contact_id = $2 AND d.status = 'open'
-                   AND EXISTS (SELECT 1 FROM deals t WHERE t.tenant_id = $1 AND t.contact_id = $3 AND t.status = 'open' AND t.pipeline_id = d.pipeline_id)",
+            sqlx::query!(
+                "UPDATE deals d SET status = $5 WHERE d.tenant_id = $1 AND d.contact_id = $2 AND d.status = $4
+                   AND EXISTS (SELECT 1 FROM deals t WHERE t.tenant_id = $1 AND t.contact_id = $3 AND t.status = $4 AND t.pipeline_id = d.pipeline_id)",
+                tenant_id,
+                source,
+                target,
+                DealStatus::Open.as_str(),
+                DealStatus::Lost.as_str(),
             )
-            .bind(tenant_id)
-            .bind(source)
-            .bind(target)
             .execute(&mut *tx)
             .await?;
             repoint(&mut tx, &["deals"], tenant_id, source, target).await?
         }
         MergeStep::Memories => merge_memories(&mut tx, tenant_id, source, target).await?,
         MergeStep::Finish => {
-            sqlx::query(
+            sqlx::query!(
                 "UPDATE contacts t SET
                         tags = ARRAY(SELECT DISTINCT unnest(t.tags || s.tags) ORDER BY 1),
                         custom_attributes = s.custom_attributes || t.custom_attributes,
                         display_name = coalesce(t.display_name, s.display_name)
                    FROM contacts s WHERE t.id = $2 AND t.tenant_id = $1 AND s.id = $3 AND s.tenant_id = $1",
+                tenant_id,
+                target,
+                source,
             )
-            .bind(tenant_id)
-            .bind(target)
-            .bind(source)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("UPDATE contacts SET merged_into = $3 WHERE id = $2 AND tenant_id = $1")
-                .bind(tenant_id)
-                .bind(source)
-                .bind(target)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query!(
+                "UPDATE contacts SET merged_into = $3 WHERE id = $2 AND tenant_id = $1",
+                tenant_id,
+                source,
+                target,
+            )
+            .execute(&mut *tx)
+            .await?;
             sqlx::query!(
                 "UPDATE contact_merges SET status = $2, completed_at = now() WHERE id = $1",
                 merge_id,
@@ -130,12 +134,17 @@ pub async fn merge_step(
             1
         }
     };
-    sqlx::query("UPDATE contact_merges SET moved = moved || jsonb_build_object($2::text, $3::bigint) WHERE id = $1")
-        .bind(merge_id)
-        .bind(serde_json::to_value(step).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
-        .bind(moved as i64)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "UPDATE contact_merges SET moved = moved || jsonb_build_object($2::text, $3::bigint) WHERE id = $1",
+        merge_id,
+        serde_json::to_value(step)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        i64::try_from(moved).unwrap_or(i64::MAX),
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(moved)
 }
@@ -172,29 +181,32 @@ async fn merge_memories(
     source: Uuid,
     target: Uuid,
 ) -> Result<u64, StoreError> {
-    let pairs: Vec<(Uuid, Uuid)> = sqlx::query_as(
-        "SELECT s.id, t.id FROM memory_entities s JOIN memory_entities t
-             ON t.tenant_id = s.tenant_id AND t.contact_id = $3 AND t.entity_type = s.entity_type AND t.normalized = s.normalized
-          WHERE s.tenant_id = $1 AND s.contact_id = $2",
+    let pairs = sqlx::query!(
+        r#"SELECT s.id AS "from!", t.id AS "to!" FROM memory_entities s JOIN memory_entities t
+               ON t.tenant_id = s.tenant_id AND t.contact_id = $3 AND t.entity_type = s.entity_type AND t.normalized = s.normalized
+            WHERE s.tenant_id = $1 AND s.contact_id = $2"#,
+        tenant_id,
+        source,
+        target,
     )
-    .bind(tenant_id)
-    .bind(source)
-    .bind(target)
     .fetch_all(&mut **tx)
     .await?;
-    for (from, to) in &pairs {
-        sqlx::query("UPDATE memory_facts SET subject_id = $2 WHERE subject_id = $1")
-            .bind(from)
-            .bind(to)
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query("UPDATE memory_facts SET object_id = $2 WHERE object_id = $1")
-            .bind(from)
-            .bind(to)
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query("DELETE FROM memory_entities WHERE id = $1")
-            .bind(from)
+    for pair in &pairs {
+        sqlx::query!(
+            "UPDATE memory_facts SET subject_id = $2 WHERE subject_id = $1",
+            pair.from,
+            pair.to,
+        )
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query!(
+            "UPDATE memory_facts SET object_id = $2 WHERE object_id = $1",
+            pair.from,
+            pair.to,
+        )
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query!("DELETE FROM memory_entities WHERE id = $1", pair.from)
             .execute(&mut **tx)
             .await?;
     }

@@ -13,14 +13,15 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::Sha256;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use temporalio_client::{Client, WorkflowIdConflictPolicy, WorkflowStartOptions};
 use temporalio_common::error::ApplicationFailure;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use uuid::Uuid;
+use ventros_domain::WebhookDeliveryStatus;
 use ventros_workflows::WebhookDelivery;
 
 use ventros_channels::net_guard::NetPolicy;
@@ -132,44 +133,48 @@ pub async fn fanout_once(
     batch: i64,
 ) -> anyhow::Result<usize> {
     let mut tx = pool.begin().await?;
-    let events: Vec<(i64, Uuid, String)> = sqlx::query_as(
-        "SELECT id, tenant_id, event_type FROM outbox_events WHERE webhooks_fanned_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+    let ids = sqlx::query_scalar!(
+        "SELECT id FROM outbox_events WHERE webhooks_fanned_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        batch,
     )
-    .bind(batch)
     .fetch_all(&mut *tx)
     .await?;
-    if events.is_empty() {
+    if ids.is_empty() {
         return Ok(0);
     }
-    let ids: Vec<i64> = events.iter().map(|(id, _, _)| *id).collect();
-    let matches: Vec<(i64, Uuid, Uuid, String)> = sqlx::query_as(
-        "SELECT o.id, o.tenant_id, s.id, o.event_type FROM outbox_events o
-           JOIN webhook_subscriptions s ON s.tenant_id = o.tenant_id AND s.active
-                                       AND (o.event_type = ANY(s.event_types) OR '*' = ANY(s.event_types))
-          WHERE o.id = ANY($1) ORDER BY o.id",
+    let matches: Vec<(i64, Uuid, Uuid, String)> = sqlx::query!(
+        r#"SELECT o.id, o.tenant_id, s.id AS subscription_id, o.event_type FROM outbox_events o
+             JOIN webhook_subscriptions s ON s.tenant_id = o.tenant_id AND s.active
+                                         AND (o.event_type = ANY(s.event_types) OR '*' = ANY(s.event_types))
+            WHERE o.id = ANY($1) ORDER BY o.id"#,
+        &ids,
     )
-    .bind(&ids)
     .fetch_all(&mut *tx)
-    .await?;
+    .await?
+    .into_iter()
+    .map(|m| (m.id, m.tenant_id, m.subscription_id, m.event_type))
+    .collect();
     for (event_id, tenant_id, subscription_id, event_type) in &matches {
         let id = delivery_id(*subscription_id, *event_id);
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO webhook_deliveries (id, tenant_id, subscription_id, event_id, event_type, workflow_id)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            id,
+            tenant_id,
+            subscription_id,
+            event_id,
+            event_type,
+            ids::webhook_delivery_workflow_id(*tenant_id, id),
         )
-        .bind(id)
-        .bind(tenant_id)
-        .bind(subscription_id)
-        .bind(event_id)
-        .bind(event_type)
-        .bind(ids::webhook_delivery_workflow_id(*tenant_id, id))
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query("UPDATE outbox_events SET webhooks_fanned_at = now() WHERE id = ANY($1)")
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "UPDATE outbox_events SET webhooks_fanned_at = now() WHERE id = ANY($1)",
+        &ids
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     // After the commit: a workflow never looks for a delivery row that might still roll back. A
     // crash here leaves deliveries without workflows; `start_pending` picks them up.
@@ -183,7 +188,7 @@ pub async fn fanout_once(
         )
         .await?;
     }
-    Ok(events.len())
+    Ok(ids.len())
 }
 
 /// Starts the workflows of deliveries still `pending` with no attempt a while after creation (a
@@ -194,12 +199,16 @@ pub async fn start_pending(
     task_queue: &str,
     schedule: RetrySchedule,
 ) -> anyhow::Result<usize> {
-    let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
-        "SELECT tenant_id, id FROM webhook_deliveries WHERE status = 'pending' AND attempts = 0 AND created_at < now() - interval '1 minute'
+    let rows: Vec<(Uuid, Uuid)> = sqlx::query!(
+        "SELECT tenant_id, id FROM webhook_deliveries WHERE status = $1 AND attempts = 0 AND created_at < now() - interval '1 minute'
           ORDER BY created_at LIMIT 100",
+        WebhookDeliveryStatus::Pending.as_str(),
     )
     .fetch_all(pool)
-    .await?;
+    .await?
+    .into_iter()
+    .map(|d| (d.tenant_id, d.id))
+    .collect();
     for (tenant_id, id) in &rows {
         start_delivery(client, task_queue, schedule, *tenant_id, *id).await?;
     }
@@ -256,15 +265,16 @@ impl WebhookActivities {
         _ctx: ActivityContext,
         input: WebhookAttemptInput,
     ) -> Result<(), ActivityError> {
-        let row = sqlx::query(
-            "SELECT d.status, d.event_type, d.event_id, s.url, s.secret, s.active, o.payload, o.aggregate_type, o.aggregate_id, o.created_at
-               FROM webhook_deliveries d
-               JOIN webhook_subscriptions s ON s.id = d.subscription_id
-               JOIN outbox_events o ON o.id = d.event_id
-              WHERE d.id = $1 AND d.tenant_id = $2",
+        let row = sqlx::query!(
+            r#"SELECT d.status AS "status: WebhookDeliveryStatus", d.event_type, d.event_id, s.url, s.secret, s.active,
+                      o.payload, o.aggregate_type, o.aggregate_id, o.created_at
+                 FROM webhook_deliveries d
+                 JOIN webhook_subscriptions s ON s.id = d.subscription_id
+                 JOIN outbox_events o ON o.id = d.event_id
+                WHERE d.id = $1 AND d.tenant_id = $2"#,
+            input.delivery_id,
+            input.tenant_id,
         )
-        .bind(input.delivery_id)
-        .bind(input.tenant_id)
         .fetch_optional(&self.pool)
         .await
         .map_err(retryable)?;
@@ -277,11 +287,10 @@ impl WebhookActivities {
                 )),
             ));
         };
-        let status: String = row.try_get("status").map_err(retryable)?;
-        if status == "delivered" {
+        if row.status == WebhookDeliveryStatus::Delivered {
             return Ok(());
         }
-        if !row.try_get::<bool, _>("active").map_err(retryable)? {
+        if !row.active {
             return Err(ActivityError::application(
                 ApplicationFailure::non_retryable("the subscription is disabled".to_owned()),
             ));
@@ -289,31 +298,33 @@ impl WebhookActivities {
         let delivery_id = input.delivery_id.to_string();
         let body = serde_json::to_vec(&json!({
             "id": delivery_id,
-            "type": row.try_get::<String, _>("event_type").map_err(retryable)?,
-            "event_id": row.try_get::<i64, _>("event_id").map_err(retryable)?,
+            "type": row.event_type,
+            "event_id": row.event_id,
             "tenant_id": input.tenant_id,
             "aggregate": {
-                "type": row.try_get::<String, _>("aggregate_type").map_err(retryable)?,
-                "id": row.try_get::<Uuid, _>("aggregate_id").map_err(retryable)?,
+                "type": row.aggregate_type,
+                "id": row.aggregate_id,
             },
-            "occurred_at": row.try_get::<chrono::DateTime<chrono::Utc>, _>("created_at").map_err(retryable)?,
-            "data": row.try_get::<Value, _>("payload").map_err(retryable)?,
+            "occurred_at": row.created_at,
+            "data": row.payload,
         }))
         .map_err(retryable)?;
-        let url: String = row.try_get("url").map_err(retryable)?;
+        let url = row.url;
         if let Some(reason) = refusal(&url, self.allow_private_networks) {
-            sqlx::query("UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_at = now(), last_error = $3 WHERE id = $1 AND tenant_id = $2")
-                .bind(input.delivery_id)
-                .bind(input.tenant_id)
-                .bind(&reason)
-                .execute(&self.pool)
-                .await
-                .map_err(retryable)?;
+            sqlx::query!(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_at = now(), last_error = $3 WHERE id = $1 AND tenant_id = $2",
+                input.delivery_id,
+                input.tenant_id,
+                reason,
+            )
+            .execute(&self.pool)
+            .await
+            .map_err(retryable)?;
             return Err(ActivityError::application(
                 ApplicationFailure::non_retryable(reason),
             ));
         }
-        let secret: String = row.try_get("secret").map_err(retryable)?;
+        let secret = row.secret;
         let timestamp = chrono::Utc::now().timestamp();
         let signature = sign(&secret, &delivery_id, timestamp, &body)
             .map_err(|e| ActivityError::application(ApplicationFailure::non_retryable(e)))?;
@@ -339,16 +350,18 @@ impl WebhookActivities {
             }
             Err(_) => (None, Some("could not connect to the receiver".to_owned())),
         };
-        sqlx::query(
+        sqlx::query!(
             "UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_at = now(), last_status_code = $3, last_error = $4,
-                    status = CASE WHEN $4::text IS NULL THEN 'delivered' ELSE 'retrying' END,
+                    status = CASE WHEN $4::text IS NULL THEN $5 ELSE $6 END,
                     delivered_at = CASE WHEN $4::text IS NULL THEN now() ELSE delivered_at END
               WHERE id = $1 AND tenant_id = $2",
+            input.delivery_id,
+            input.tenant_id,
+            code,
+            error,
+            WebhookDeliveryStatus::Delivered.as_str(),
+            WebhookDeliveryStatus::Retrying.as_str(),
         )
-        .bind(input.delivery_id)
-        .bind(input.tenant_id)
-        .bind(code)
-        .bind(&error)
         .execute(&self.pool)
         .await
         .map_err(retryable)?;
@@ -368,12 +381,16 @@ impl WebhookActivities {
         _ctx: ActivityContext,
         input: WebhookAttemptInput,
     ) -> Result<(), ActivityError> {
-        sqlx::query("UPDATE webhook_deliveries SET status = 'failed' WHERE id = $1 AND tenant_id = $2 AND status <> 'delivered'")
-            .bind(input.delivery_id)
-            .bind(input.tenant_id)
-            .execute(&self.pool)
-            .await
-            .map_err(retryable)?;
+        sqlx::query!(
+            "UPDATE webhook_deliveries SET status = $3 WHERE id = $1 AND tenant_id = $2 AND status <> $4",
+            input.delivery_id,
+            input.tenant_id,
+            WebhookDeliveryStatus::Failed.as_str(),
+            WebhookDeliveryStatus::Delivered.as_str(),
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(retryable)?;
         Ok(())
     }
 }
