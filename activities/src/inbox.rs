@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use temporalio_client::{Client, WorkflowStartOptions};
 use temporalio_common::search_attributes::SearchAttributes;
 use temporalio_macros::activities;
@@ -88,26 +88,20 @@ impl InboxActivities {
         _ctx: ActivityContext,
         input: InboxSweepInput,
     ) -> Result<InboxSweepOutput, ActivityError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query!(
             "SELECT i.id, i.tenant_id, i.channel_id, c.kind, i.payload FROM webhook_inbox i JOIN channels c ON c.id = i.channel_id
               WHERE i.processed_at IS NULL AND i.event = 'message' AND i.received_at < now() - make_interval(secs => $1)
               ORDER BY i.received_at LIMIT $2",
+            input.older_than_secs as f64,
+            i64::from(input.limit),
         )
-        .bind(input.older_than_secs as f64)
-        .bind(i64::from(input.limit))
         .fetch_all(&self.pool)
         .await
         .map_err(retryable)?;
         let mut out = InboxSweepOutput::default();
         for row in rows {
-            let (inbox_id, tenant_id, channel_id): (Uuid, Uuid, Uuid) = (
-                row.try_get("id").map_err(retryable)?,
-                row.try_get("tenant_id").map_err(retryable)?,
-                row.try_get("channel_id").map_err(retryable)?,
-            );
-            let kind: String = row.try_get("kind").map_err(retryable)?;
-            let Ok(message) = normalise_inbound(&kind, row.try_get("payload").map_err(retryable)?)
-            else {
+            let (inbox_id, tenant_id, channel_id) = (row.id, row.tenant_id, row.channel_id);
+            let Ok(message) = normalise_inbound(&row.kind, row.payload) else {
                 tracing::warn!(inbox.id = %inbox_id, "stranded inbox row cannot be read; left for an operator");
                 out.unreadable += 1;
                 continue;

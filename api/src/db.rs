@@ -40,13 +40,14 @@ pub fn login_url(database_url: &str, user: &str) -> Result<String, sqlx::Error> 
 /// Fails unless the pool's login role is neither a superuser nor able to bypass RLS nor the owner
 /// of anything in the schema: the API must not be able to leave `ventros_app`'s limits.
 async fn refuse_privileged_login(pool: &PgPool) -> Result<(), sqlx::Error> {
-    let (user, superuser, bypass, owns): (String, bool, bool, bool) = sqlx::query_as(
-        "SELECT r.rolname::text, r.rolsuper, r.rolbypassrls,
-                EXISTS (SELECT FROM pg_class c WHERE c.relowner = r.oid AND c.relnamespace = 'public'::regnamespace)
-           FROM pg_roles r WHERE r.rolname = session_user",
+    let role = sqlx::query!(
+        r#"SELECT r.rolname::text AS "user!", r.rolsuper AS "superuser!", r.rolbypassrls AS "bypass!",
+                  EXISTS (SELECT FROM pg_class c WHERE c.relowner = r.oid AND c.relnamespace = 'public'::regnamespace) AS "owns!"
+             FROM pg_roles r WHERE r.rolname = session_user"#,
     )
     .fetch_one(pool)
     .await?;
+    let (user, superuser, bypass, owns) = (role.user, role.superuser, role.bypass, role.owns);
     if superuser || bypass || owns {
         return Err(sqlx::Error::Configuration(
             format!(
@@ -105,10 +106,12 @@ pub async fn tenant_tx(
     tenant_id: Uuid,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT set_config('ventros.tenant_id', $1, true)")
-        .bind(tenant_id.to_string())
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "SELECT set_config('ventros.tenant_id', $1, true)",
+        tenant_id.to_string()
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     Ok(tx)
 }
 

@@ -69,11 +69,12 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Command::CreateApiKey { tenant, name } => {
-            let exists: bool =
-                sqlx::query_scalar("SELECT exists(SELECT 1 FROM tenants WHERE id = $1)")
-                    .bind(tenant)
-                    .fetch_one(&pool)
-                    .await?;
+            let exists: bool = sqlx::query_scalar!(
+                r#"SELECT exists(SELECT 1 FROM tenants WHERE id = $1) AS "exists!""#,
+                tenant
+            )
+            .fetch_one(&pool)
+            .await?;
             anyhow::ensure!(exists, "tenant {tenant} does not exist");
             let key = ventros_api::auth::create_api_key(&pool, tenant, &name).await?;
             println!(
@@ -89,11 +90,12 @@ async fn main() -> anyhow::Result<()> {
             password,
         } => {
             use ventros_api::auth::{Role, hash_password, insert_user, validate_password};
-            let exists: bool =
-                sqlx::query_scalar("SELECT exists(SELECT 1 FROM tenants WHERE id = $1)")
-                    .bind(tenant)
-                    .fetch_one(&pool)
-                    .await?;
+            let exists: bool = sqlx::query_scalar!(
+                r#"SELECT exists(SELECT 1 FROM tenants WHERE id = $1) AS "exists!""#,
+                tenant
+            )
+            .fetch_one(&pool)
+            .await?;
             anyhow::ensure!(exists, "tenant {tenant} does not exist");
             validate_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
             let hash = hash_password(password)
