@@ -1,0 +1,112 @@
+//! After a campaign message: the contact's reply attributed to it, or the campaign's session
+//! closed when nobody answered.
+
+use super::*;
+
+/// The statuses of a recipient whose message is written and not yet answered: a reply from the
+/// contact counts for the campaign only then.
+pub(super) const ANSWERABLE: [&str; 4] = [
+    RecipientStatus::Sending.as_str(),
+    RecipientStatus::Sent.as_str(),
+    RecipientStatus::Delivered.as_str(),
+    RecipientStatus::Read.as_str(),
+];
+
+pub(super) async fn record_reply(
+    pool: &PgPool,
+    input: &RecordReplyInput,
+) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let replied = RecipientStatus::Replied;
+    let campaign_id = sqlx::query_scalar!(
+        "UPDATE campaign_recipients SET status = $5, status_rank = $6, replied_at = now(), reply_message_id = $4
+          WHERE tenant_id = $1 AND run_id = $2 AND contact_id = $3 AND status = ANY($7)
+          RETURNING campaign_id",
+        input.tenant_id,
+        input.run_id,
+        input.contact_id,
+        input.reply_message_id,
+        replied.as_str(),
+        replied.rank(),
+        &ANSWERABLE as &[&str],
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(campaign_id) = campaign_id {
+        append_outbox(
+            &mut tx,
+            input.tenant_id,
+            EventType::CampaignRecipientReplied,
+            "campaign",
+            campaign_id,
+            json!({"campaign_id": campaign_id, "run_id": input.run_id, "contact_id": input.contact_id,
+                   "status": replied, "reply_message_id": input.reply_message_id}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// No reply within the window: the session the campaign opened closes if nobody wrote in it (a
+/// contact who answered owns it through their Conversation, which closes it on inactivity).
+pub(super) async fn close_recipient(pool: &PgPool, input: &RecipientAt) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let closed = sqlx::query!(
+        "UPDATE conversation_sessions s SET status = 'closed', closed_at = now(), close_reason = 'campaign_no_reply'
+           FROM campaign_recipients r
+          WHERE r.tenant_id = $1 AND r.run_id = $2 AND r.contact_id = $3 AND s.id = r.session_id AND s.status = 'open'
+            AND s.opened_by_batch = 'campaign:' || r.message_id
+            AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.session_id = s.id AND m.direction = 'inbound')
+          RETURNING s.id, s.contact_id",
+        input.tenant_id,
+        input.run_id,
+        input.contact_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .map(|s| (s.id, s.contact_id));
+    if let Some((session_id, contact_id)) = closed {
+        append_outbox(
+            &mut tx,
+            input.tenant_id,
+            EventType::SessionClosed,
+            "session",
+            session_id,
+            json!({"session_id": session_id, "contact_id": contact_id, "reason": "campaign_no_reply"}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Campaign recipients that a new inbound message from this contact on this channel answers:
+/// sent (or being sent) within their campaign's attribution window, not yet replied.
+pub async fn reply_targets(
+    tx: &mut PgConnection,
+    tenant_id: Uuid,
+    channel_id: Uuid,
+    contact_id: Uuid,
+    reply_message_id: Uuid,
+) -> Result<Vec<CampaignReplyTarget>, sqlx::Error> {
+    let rows = sqlx::query_scalar!(
+        "SELECT r.workflow_id FROM campaign_recipients r JOIN campaigns c ON c.id = r.campaign_id
+          WHERE r.tenant_id = $1 AND r.contact_id = $3 AND c.channel_id = $2 AND r.replied_at IS NULL
+            AND r.status = ANY($4)
+            AND coalesce(r.sent_at, r.scheduled_at) > now() - make_interval(hours => c.attribution_window_hours)",
+        tenant_id,
+        channel_id,
+        contact_id,
+        &ANSWERABLE as &[&str],
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|workflow_id| CampaignReplyTarget {
+            workflow_id,
+            reply_message_id,
+        })
+        .collect())
+}
