@@ -74,3 +74,55 @@ impl TemporalHandle {
             .ok_or_else(|| ApiError::Unavailable("Temporal is not reachable; retry shortly".into()))
     }
 }
+
+/// A workflow's own account of itself (its `state` query), when it can be asked: the campaign's
+/// progress, the conversation's session. One shape for every detail view that shows one.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct LiveWorkflow {
+    pub available: bool,
+    /// Why it is not available (no run is active, workflow not found, Temporal not reachable, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    /// The workflow's `state` query, as the workflow answers it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub state: Option<serde_json::Value>,
+}
+
+impl LiveWorkflow {
+    pub fn unavailable(reason: &'static str) -> LiveWorkflow {
+        LiveWorkflow {
+            available: false,
+            reason: Some(reason),
+            state: None,
+        }
+    }
+
+    /// Runs a workflow's query with a deadline: a missing worker or server never hangs the
+    /// request, it only makes the live part unavailable.
+    pub async fn ask<T: serde::Serialize>(
+        deadline: Duration,
+        workflow_id: &str,
+        query: impl Future<Output = Result<T, temporalio_client::errors::WorkflowQueryError>>,
+    ) -> LiveWorkflow {
+        use temporalio_client::errors::WorkflowQueryError;
+        match tokio::time::timeout(deadline, query).await {
+            Ok(Ok(answer)) => match serde_json::to_value(answer) {
+                Ok(state) => LiveWorkflow {
+                    available: true,
+                    reason: None,
+                    state: Some(state),
+                },
+                Err(_) => LiveWorkflow::unavailable("query failed"),
+            },
+            Ok(Err(WorkflowQueryError::NotFound(_))) => {
+                LiveWorkflow::unavailable("workflow not found")
+            }
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, workflow.id = %workflow_id, "workflow query failed");
+                LiveWorkflow::unavailable("query failed")
+            }
+            Err(_) => LiveWorkflow::unavailable("query deadline exceeded"),
+        }
+    }
+}

@@ -4,14 +4,13 @@
 //! the type with `status AS "status: CampaignStatus"`.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// One enum per stored status: the variants, each word written once beside its variant, and the
 /// list of all of them (for error messages that say what is allowed).
 macro_rules! stored_words {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $word:literal,)+ }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
         #[sqlx(type_name = "text")]
         pub enum $name {
             $(#[serde(rename = $word)] #[sqlx(rename = $word)] $variant,)+
@@ -39,6 +38,23 @@ macro_rules! stored_words {
                     Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
                     None => String::new(),
                 }
+            }
+        }
+
+        // Written out rather than derived: the derive does not see `serde(rename)` through this
+        // macro's literals and documented the variant names (`Open`) instead of the words.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($word,)+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($name))
             }
         }
 
@@ -192,6 +208,18 @@ mod tests {
         assert_eq!(DealStatus::of_stage("proposal"), DealStatus::Open);
         assert_eq!(DealStatus::parse("closed"), None);
         assert_eq!(DealStatus::choices(), "open, won or lost");
+    }
+
+    /// The API document lists the words a client sends and reads, not the Rust variant names.
+    #[test]
+    fn the_documented_values_are_the_stored_words() {
+        use utoipa::PartialSchema;
+        let schema = serde_json::to_value(SessionStatus::schema()).unwrap();
+        assert_eq!(schema["enum"], serde_json::json!(["open", "closed"]));
+        let schema = serde_json::to_value(RecipientStatus::schema()).unwrap();
+        let words: Vec<&str> = RecipientStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(schema["enum"], serde_json::json!(words));
+        assert_eq!(schema["type"], "string");
     }
 
     /// serde, `as_str`, `parse` and `Display` agree on every word of every status.

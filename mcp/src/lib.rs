@@ -3,11 +3,13 @@
 //! and deals, campaigns, agents, memory and read-only BI.
 //!
 //! - [`tools`]: the catalog (names, descriptions, input schemas, annotations, REST calls).
+//! - [`schemas`]: the API tools' input schemas, generated from the API's OpenAPI document.
 //! - [`server`]: the MCP handler (full or discovery-first), resources and prompts.
 //! - [`api`]: the REST client.
 //! - [`http_app`]: the streamable HTTP transport behind bearer authentication.
 
 pub mod api;
+pub mod schemas;
 pub mod server;
 pub mod tools;
 

@@ -1,6 +1,9 @@
 //! The tool catalog: every tool's name, description, input schema, annotations and the REST call
-//! it makes. Most tools are one API call described as data ([`Call::Rest`]); the few that combine
-//! calls or choose between routes are [`Call::Custom`] and live in `server.rs`.
+//! it makes. Most tools are one API call described as data ([`Call::Rest`]) and take what that
+//! call takes: their input schemas are generated from the API's OpenAPI document
+//! ([`crate::schemas`]), and here they only add descriptions for LLM clients. The few that
+//! combine calls or choose between routes are [`Call::Custom`], with schemas written here, and
+//! live in `server.rs`.
 
 use reqwest::Method;
 use serde_json::{Map, Value, json};
@@ -25,11 +28,33 @@ pub enum Call {
     Custom,
 }
 
+/// What a tool adds to the API's own description of its call's arguments.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Args {
+    /// Descriptions written for an LLM client, in place of the API's.
+    pub describe: &'static [(&'static str, &'static str)],
+    /// Arguments the tool requires beyond what the API requires.
+    pub required: &'static [&'static str],
+    /// Only these of the call's arguments (a narrower tool over a general route).
+    pub only: Option<&'static [&'static str]>,
+}
+
+/// Where a tool's input schema comes from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// Written here (a [`Call::Custom`] tool).
+    Schema(Value),
+    /// Generated from the API's description of the tool's REST call.
+    Api(Args),
+}
+
 pub struct ToolSpec {
     pub name: &'static str,
     pub group: &'static str,
     pub title: &'static str,
     pub description: &'static str,
+    pub input: Input,
+    /// The input schema clients see ([`catalog`] fills it in for API tools).
     pub schema: Value,
     pub effect: Effect,
     /// Calling it twice with the same arguments changes nothing more.
@@ -49,40 +74,44 @@ fn integer(description: &str, min: i64, max: i64) -> Value {
     json!({"type": "integer", "minimum": min, "maximum": max, "description": description})
 }
 
-fn boolean(description: &str) -> Value {
-    json!({"type": "boolean", "description": description})
-}
-
 fn one_of(values: &[&str], description: &str) -> Value {
     json!({"type": "string", "enum": values, "description": description})
-}
-
-fn strings(description: &str) -> Value {
-    json!({"type": "array", "items": {"type": "string"}, "description": description})
 }
 
 fn object(description: &str) -> Value {
     json!({"type": "object", "description": description})
 }
 
-/// An input schema: these properties, these required, nothing else.
-fn schema(properties: &[(&str, Value)], required: &[&str]) -> Value {
+/// An input schema written here: these properties, these required, nothing else.
+fn schema(properties: &[(&str, Value)], required: &[&str]) -> Input {
     let props: Map<String, Value> = properties
         .iter()
         .map(|(k, v)| ((*k).to_owned(), v.clone()))
         .collect();
-    json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
-}
-
-fn cursor() -> (&'static str, Value) {
-    (
-        "cursor",
-        string("Continue a list: the next_cursor of the previous page"),
+    Input::Schema(
+        json!({"type": "object", "properties": props, "required": required, "additionalProperties": false}),
     )
 }
 
-fn limit() -> (&'static str, Value) {
-    ("limit", integer("Items per page", 1, 200))
+/// The API call's arguments, with these descriptions and these also required.
+fn args(
+    describe: &'static [(&'static str, &'static str)],
+    required: &'static [&'static str],
+) -> Input {
+    Input::Api(Args {
+        describe,
+        required,
+        only: None,
+    })
+}
+
+/// Only these of the API call's arguments, all required that the API requires.
+fn only(names: &'static [&'static str]) -> Input {
+    Input::Api(Args {
+        only: Some(names),
+        required: &names[..1],
+        ..Args::default()
+    })
 }
 
 fn rest(method: Method, path: &'static str) -> Call {
@@ -95,16 +124,21 @@ fn tool(
     group: &'static str,
     title: &'static str,
     description: &'static str,
-    schema: Value,
+    input: Input,
     effect: Effect,
     idempotent: bool,
     call: Call,
 ) -> ToolSpec {
+    let schema = match &input {
+        Input::Schema(schema) => schema.clone(),
+        Input::Api(_) => Value::Null,
+    };
     ToolSpec {
         name,
         group,
         title,
         description,
+        input,
         schema,
         effect,
         idempotent,
@@ -112,12 +146,28 @@ fn tool(
     }
 }
 
-/// Every tool, in catalog order.
+/// Every tool, in catalog order, with its input schema.
 pub fn catalog() -> Vec<ToolSpec> {
+    let generated = crate::schemas::committed();
+    let mut specs = specs();
+    for spec in &mut specs {
+        if let Input::Api(_) = spec.input {
+            spec.schema = generated.get(spec.name).cloned().unwrap_or_else(|| {
+                panic!(
+                    "no generated schema for tool {}: run scripts/gen-api-types.sh",
+                    spec.name
+                )
+            });
+        }
+    }
+    specs
+}
+
+/// Every tool, in catalog order; API tools' schemas are not filled in yet.
+pub fn specs() -> Vec<ToolSpec> {
     use Effect::*;
     let contact_id = || ("contact_id", id("The contact's id"));
     let conversation_id = || ("conversation_id", id("The conversation's id"));
-    let campaign_id = || ("campaign_id", id("The campaign's id"));
     let period = || {
         [
             (
@@ -130,143 +180,128 @@ pub fn catalog() -> Vec<ToolSpec> {
     vec![
         // Account
         tool("get_account", "account", "Who am I", "The tenant and the role this connection acts as (from its API key). Call first to learn what you may do: viewers read; agents also reply and edit contacts and deals; admins also manage channels.",
-            schema(&[], &[]), Read, true, rest(Method::GET, "/api/v1/me")),
+            args(&[], &[]), Read, true, rest(Method::GET, "/api/v1/me")),
         // Contacts
         tool("search_contacts", "contacts", "Search contacts", "Finds contacts by name or free text (`q`), phone number, tag or custom attribute (`key:value`), or identity on a channel. Returns id, name, tags, identities (WhatsApp number, Messenger PSID, Instagram IGSID) and last activity, newest first. Use get_contact for the full profile.",
-            schema(&[("q", string("Name or text to search for")), ("phone", string("Phone number, digits only or with +")), ("tag", string("Only contacts with this tag")),
-                     ("attribute", string("`key:value` of a custom attribute")), ("channel_id", id("Only contacts with an identity on this channel")), cursor(), limit()], &[]),
+            args(&[("q", "Name or text to search for"), ("phone", "Phone number, digits only or with +"), ("tag", "Only contacts with this tag"), ("attribute", "`key:value` of a custom attribute"), ("channel_id", "Only contacts with an identity on this channel")], &[]),
             Read, true, rest(Method::GET, "/api/v1/contacts")),
         tool("get_contact", "contacts", "Get contact", "A contact's full profile: name, tags, custom attributes, opt-out, identities per channel, deals and conversations.",
-            schema(&[contact_id()], &["contact_id"]), Read, true, rest(Method::GET, "/api/v1/contacts/{contact_id}")),
+            args(&[], &["contact_id"]), Read, true, rest(Method::GET, "/api/v1/contacts/{contact_id}")),
         tool("create_contact", "contacts", "Create contact", "Creates a contact with optional tags, custom attributes and channel identities (`[{channel_id, kind: wa_user|wa_lid|psid|igsid, external_id}]`, e.g. `5511999990000@c.us` for WhatsApp).",
-            schema(&[("display_name", string("The contact's name")), ("tags", strings("Tags")), ("custom_attributes", object("Custom attributes, string keys")),
-                     ("identities", json!({"type": "array", "description": "Channel identities", "items": {"type": "object", "properties": {
-                         "channel_id": {"type": "string", "format": "uuid"}, "kind": {"type": "string", "enum": ["wa_user", "wa_lid", "psid", "igsid"]},
-                         "external_id": {"type": "string"}}, "required": ["channel_id", "kind", "external_id"], "additionalProperties": false}}))], &[]),
+            args(&[("display_name", "The contact's name"), ("tags", "Tags"), ("custom_attributes", "Custom attributes, string keys"), ("identities", "Channel identities")], &[]),
             Write, false, rest(Method::POST, "/api/v1/contacts")),
         tool("update_contact", "contacts", "Update contact", "Changes a contact's name, merges custom attributes (a null value removes a key), replaces its tags, or opts it out of (or back into) campaigns.",
-            schema(&[contact_id(), ("display_name", string("New name")), ("custom_attributes", object("Attributes to set; null removes one")),
-                     ("tags", strings("The complete new tag list")), ("opted_out", boolean("true: no campaigns reach this contact"))], &["contact_id"]),
+            args(&[("display_name", "New name"), ("custom_attributes", "Attributes to set; null removes one"), ("tags", "The complete new tag list"), ("opted_out", "true: no campaigns reach this contact")], &["contact_id"]),
             Write, true, rest(Method::PATCH, "/api/v1/contacts/{contact_id}")),
         tool("tag_contact", "contacts", "Tag contact", "Adds one tag to a contact (nothing changes if it already has it).",
-            schema(&[contact_id(), ("tag", string("The tag"))], &["contact_id", "tag"]), Write, true, rest(Method::POST, "/api/v1/contacts/{contact_id}/tags")),
+            args(&[("tag", "The tag")], &["contact_id", "tag"]), Write, true, rest(Method::POST, "/api/v1/contacts/{contact_id}/tags")),
         tool("untag_contact", "contacts", "Remove tag", "Removes one tag from a contact.",
-            schema(&[contact_id(), ("tag", string("The tag"))], &["contact_id", "tag"]), Write, true, rest(Method::DELETE, "/api/v1/contacts/{contact_id}/tags/{tag}")),
+            args(&[("tag", "The tag")], &["contact_id", "tag"]), Write, true, rest(Method::DELETE, "/api/v1/contacts/{contact_id}/tags/{tag}")),
         tool("merge_contacts", "contacts", "Merge contacts", "Folds `merge_contact_id` into `contact_id` (the same person on two channels): identities, conversations, deals, memories and graph move; tags and attributes combine; the folded contact remains only as a tombstone. Cannot be undone. Returns the merge; it completes in seconds (a durable workflow).",
-            schema(&[contact_id(), ("merge_contact_id", id("The contact to fold into contact_id"))], &["contact_id", "merge_contact_id"]),
+            args(&[("merge_contact_id", "The contact to fold into contact_id")], &["contact_id", "merge_contact_id"]),
             Destructive, true, rest(Method::POST, "/api/v1/contacts/{contact_id}/merge")),
         // Conversations
         tool("list_conversations", "conversations", "List conversations", "Conversations (sessions) with their last message and unread count, newest activity first. Filter by status (open/closed), who holds them (bot/human), channel or contact.",
-            schema(&[("status", one_of(&["open", "closed"], "Conversation status")), ("assigned_to", one_of(&["bot", "human"], "Who handles it")),
-                     ("channel_id", id("Only this channel")), ("contact_id", id("Only this contact")), ("unread", boolean("Only those with unread customer messages")), cursor(), limit()], &[]),
+            args(&[("status", "Conversation status"), ("assigned_to", "Who handles it"), ("channel_id", "Only this channel"), ("contact_id", "Only this contact"), ("unread", "Only those with unread customer messages")], &[]),
             Read, true, rest(Method::GET, "/api/v1/conversations")),
         tool("get_conversation_history", "conversations", "Conversation history", "A conversation's messages, oldest first: direction, text, delivery status (sent/delivered/read/failed), who wrote replies (agent with intent and confidence, operator, greeting, campaign).",
-            schema(&[conversation_id(), cursor(), limit()], &["conversation_id"]), Read, true, rest(Method::GET, "/api/v1/conversations/{conversation_id}/messages")),
+            args(&[], &["conversation_id"]), Read, true, rest(Method::GET, "/api/v1/conversations/{conversation_id}/messages")),
         tool("get_conversation_state", "conversations", "Conversation state", "A conversation's status, assignment and the live state of its workflow (what the bot last decided, which agent answered with what confidence, pending messages), without the message list.",
             schema(&[conversation_id()], &["conversation_id"]), Read, true, Call::Custom),
         tool("take_over_conversation", "conversations", "Take over", "A human takes the conversation from the bot: the bot stops answering until it is handed back.",
-            schema(&[conversation_id(), ("assignee", string("Who takes it (default: this API key)"))], &["conversation_id"]), Write, true, rest(Method::POST, "/api/v1/conversations/{conversation_id}/takeover")),
+            args(&[("assignee", "Who takes it (default: this API key)")], &["conversation_id"]), Write, true, rest(Method::POST, "/api/v1/conversations/{conversation_id}/takeover")),
         tool("hand_back_conversation", "conversations", "Hand back", "Returns a conversation held by a human to the bot.",
-            schema(&[conversation_id()], &["conversation_id"]), Write, true, rest(Method::POST, "/api/v1/conversations/{conversation_id}/handback")),
+            args(&[], &["conversation_id"]), Write, true, rest(Method::POST, "/api/v1/conversations/{conversation_id}/handback")),
         tool("assign_conversation", "conversations", "Assign", "Assigns a conversation to a user of the tenant (a human handles it).",
-            schema(&[conversation_id(), ("user_id", id("The user to assign"))], &["conversation_id", "user_id"]), Write, true, rest(Method::POST, "/api/v1/conversations/{conversation_id}/assign")),
+            args(&[("user_id", "The user to assign")], &["conversation_id", "user_id"]), Write, true, rest(Method::POST, "/api/v1/conversations/{conversation_id}/assign")),
         tool("mark_conversation_read", "conversations", "Mark read", "Marks the customer's messages in a conversation as read by the team (unread count to zero).",
-            schema(&[conversation_id()], &["conversation_id"]), Write, true, rest(Method::POST, "/api/v1/conversations/{conversation_id}/read")),
+            args(&[], &["conversation_id"]), Write, true, rest(Method::POST, "/api/v1/conversations/{conversation_id}/read")),
         tool("send_message", "conversations", "Send message", "Sends a text to the customer in a conversation, as an operator, through the conversation's channel (WhatsApp, Messenger or Instagram). Sends for real. `idempotency_key` makes a retry safe: the same key and text never send twice. Meta channels refuse messages more than 7 days after the customer's last message.",
             schema(&[conversation_id(), ("text", string("The message, 1 to 4096 characters")), ("idempotency_key", string("Any unique string for this message, e.g. a UUID"))],
                    &["conversation_id", "text", "idempotency_key"]),
             Destructive, true, Call::Custom),
         tool("get_message", "conversations", "Get message", "One message with its full delivery history (pending, sent, delivered, read or failed with the provider's reason).",
-            schema(&[("message_id", id("The message's id"))], &["message_id"]), Read, true, rest(Method::GET, "/api/v1/messages/{message_id}")),
+            args(&[], &["message_id"]), Read, true, rest(Method::GET, "/api/v1/messages/{message_id}")),
         // Channels
         tool("list_channels", "channels", "List channels", "The tenant's channels (WhatsApp through WAHA, Messenger, Instagram) with kind, status and auto-reply settings. Secrets are never shown.",
-            schema(&[], &[]), Read, true, rest(Method::GET, "/api/v1/channels")),
+            args(&[], &[]), Read, true, rest(Method::GET, "/api/v1/channels")),
         tool("get_channel", "channels", "Get channel", "One channel with its settings and the webhook it expects.",
-            schema(&[("channel_id", id("The channel's id"))], &["channel_id"]), Read, true, rest(Method::GET, "/api/v1/channels/{channel_id}")),
+            args(&[], &["channel_id"]), Read, true, rest(Method::GET, "/api/v1/channels/{channel_id}")),
         // Pipelines and deals
         tool("list_pipelines", "deals", "List pipelines", "Sales pipelines with their ordered stages (ids, keys, names).",
-            schema(&[], &[]), Read, true, rest(Method::GET, "/api/v1/pipelines")),
+            args(&[], &[]), Read, true, rest(Method::GET, "/api/v1/pipelines")),
         tool("list_deals", "deals", "List deals", "Deals, filtered by pipeline, stage, contact or status (open/won/lost).",
-            schema(&[("pipeline_id", id("Only this pipeline")), ("stage_id", id("Only this stage")), ("contact_id", id("Only this contact's deals")),
-                     ("status", one_of(&["open", "won", "lost"], "Deal status")), cursor(), limit()], &[]),
+            args(&[("pipeline_id", "Only this pipeline"), ("stage_id", "Only this stage"), ("contact_id", "Only this contact's deals"), ("status", "Deal status")], &[]),
             Read, true, rest(Method::GET, "/api/v1/deals")),
         tool("get_deal", "deals", "Get deal", "One deal with its pipeline, stage and contact.",
-            schema(&[("deal_id", id("The deal's id"))], &["deal_id"]), Read, true, rest(Method::GET, "/api/v1/deals/{deal_id}")),
+            args(&[], &["deal_id"]), Read, true, rest(Method::GET, "/api/v1/deals/{deal_id}")),
         tool("create_deal", "deals", "Create deal", "Opens a deal for a contact (default pipeline and first stage unless given). A contact has at most one open deal per pipeline.",
-            schema(&[contact_id(), ("title", string("What the deal is about")), ("pipeline_id", id("Pipeline (default: the default pipeline)")),
-                     ("stage_id", id("Stage (default: the first)")), ("source", string("Where it came from"))], &["contact_id", "title"]),
+            args(&[("title", "What the deal is about"), ("pipeline_id", "Pipeline (default: the default pipeline)"), ("stage_id", "Stage (default: the first)"), ("source", "Where it came from")], &["contact_id", "title"]),
             Write, false, rest(Method::POST, "/api/v1/deals")),
         tool("move_deal", "deals", "Move deal", "Moves a deal to another stage of its pipeline (get the stage ids from list_pipelines).",
-            schema(&[("deal_id", id("The deal's id")), ("stage_id", id("The target stage"))], &["deal_id", "stage_id"]), Write, true, rest(Method::POST, "/api/v1/deals/{deal_id}/move")),
+            args(&[("stage_id", "The target stage")], &["deal_id", "stage_id"]), Write, true, rest(Method::POST, "/api/v1/deals/{deal_id}/move")),
         tool("update_deal", "deals", "Update deal", "Renames a deal or closes it as won or lost (or reopens it).",
-            schema(&[("deal_id", id("The deal's id")), ("title", string("New title")), ("status", one_of(&["open", "won", "lost"], "New status"))], &["deal_id"]),
+            args(&[("title", "New title"), ("status", "New status")], &["deal_id"]),
             Write, true, rest(Method::PATCH, "/api/v1/deals/{deal_id}")),
         // Segments
         tool("list_segments", "campaigns", "List segments", "Saved contact filters (what campaigns target) with their live counts.",
-            schema(&[], &[]), Read, true, rest(Method::GET, "/api/v1/segments")),
+            args(&[], &[]), Read, true, rest(Method::GET, "/api/v1/segments")),
         tool("preview_segment", "campaigns", "Preview a filter", "How many contacts a filter selects, with a sample, without saving it. Filter keys: tags_all, tags_any, tags_none, attributes, pipeline_stage_ids, last_activity_after, last_activity_before, channel_id, include_opted_out.",
-            schema(&[("filter", object("The segment filter"))], &["filter"]), Read, true, rest(Method::POST, "/api/v1/segments/preview")),
+            args(&[("filter", "The segment filter")], &["filter"]), Read, true, rest(Method::POST, "/api/v1/segments/preview")),
         tool("create_segment", "campaigns", "Create segment", "Saves a contact filter under a name, to target campaigns.",
-            schema(&[("name", string("Segment name")), ("description", string("What it is for")), ("filter", object("The segment filter (see preview_segment)"))], &["name", "filter"]),
+            args(&[("name", "Segment name"), ("description", "What it is for"), ("filter", "The segment filter (see preview_segment)")], &["name", "filter"]),
             Write, false, rest(Method::POST, "/api/v1/segments")),
         // Campaigns
         tool("list_campaigns", "campaigns", "List campaigns", "Campaigns with status (draft, scheduled, running, paused, completed, cancelled).",
-            schema(&[("status", one_of(&["draft", "scheduled", "running", "paused", "completed", "cancelled"], "Campaign status")), cursor(), limit()], &[]),
+            args(&[("status", "Campaign status")], &[]),
             Read, true, rest(Method::GET, "/api/v1/campaigns")),
         tool("get_campaign", "campaigns", "Get campaign", "One campaign's definition and, while it runs, its live progress.",
-            schema(&[campaign_id()], &["campaign_id"]), Read, true, rest(Method::GET, "/api/v1/campaigns/{campaign_id}")),
+            args(&[], &["campaign_id"]), Read, true, rest(Method::GET, "/api/v1/campaigns/{campaign_id}")),
         tool("create_campaign", "campaigns", "Create campaign", "Creates a draft campaign: a segment on a channel, an objective (the brief each contact's message is written from by the agent), a schedule (`{kind: now}`, `{kind: once, at}`, `{kind: cron, expression}`, `{kind: interval, every_seconds}`), optional send window (`{days, start, end}` in time_zone), rate limit and best-send-time. Nothing is sent until schedule_campaign.",
-            schema(&[("name", string("Campaign name")), ("channel_id", id("The channel it sends on")), ("segment_id", id("Who it targets")),
-                     ("objective", string("The brief for the agent")), ("agent_type", string("The writing agent (default SalesAgent)")),
-                     ("schedule", object("When it runs")), ("send_window", object("`{days: [1..7], start: HH:MM, end: HH:MM}`")),
-                     ("time_zone", string("IANA zone, e.g. America/Sao_Paulo")), ("rate_limit_per_minute", integer("Messages per minute at most", 1, 100_000)),
-                     ("best_send_time", boolean("Send each contact at their usual hour")), ("attribution_window_hours", integer("How long a reply counts", 1, 720))],
-                   &["name", "channel_id", "segment_id", "objective", "schedule"]),
+            args(&[("name", "Campaign name"), ("channel_id", "The channel it sends on"), ("segment_id", "Who it targets"), ("objective", "The brief for the agent"), ("agent_type", "The writing agent (default SalesAgent)"), ("schedule", "When it runs"), ("send_window", "`{days: [1..7], start: HH:MM, end: HH:MM}`"), ("time_zone", "IANA zone, e.g. America/Sao_Paulo"), ("rate_limit_per_minute", "Messages per minute at most"), ("best_send_time", "Send each contact at their usual hour"), ("attribution_window_hours", "How long a reply counts")], &["name", "channel_id", "segment_id", "objective", "schedule"]),
             Write, false, rest(Method::POST, "/api/v1/campaigns")),
         tool("preview_campaign", "campaigns", "Preview campaign", "Who a campaign would reach now: the segment's count, how many are reachable on its channel, and a sample.",
-            schema(&[campaign_id()], &["campaign_id"]), Read, true, rest(Method::GET, "/api/v1/campaigns/{campaign_id}/preview")),
+            args(&[], &["campaign_id"]), Read, true, rest(Method::GET, "/api/v1/campaigns/{campaign_id}/preview")),
         tool("preview_campaign_message", "campaigns", "Preview message", "The personalised message the campaign's agent would write for one contact, and when it would go out. Nothing is stored or sent.",
-            schema(&[campaign_id(), contact_id()], &["campaign_id", "contact_id"]), Read, true, rest(Method::POST, "/api/v1/campaigns/{campaign_id}/preview-message")),
+            args(&[], &["campaign_id", "contact_id"]), Read, true, rest(Method::POST, "/api/v1/campaigns/{campaign_id}/preview-message")),
         tool("schedule_campaign", "campaigns", "Schedule campaign", "Starts a draft campaign on its schedule (\"now\" starts sending at once). Real messages go out.",
-            schema(&[campaign_id()], &["campaign_id"]), Destructive, true, rest(Method::POST, "/api/v1/campaigns/{campaign_id}/schedule")),
+            args(&[], &["campaign_id"]), Destructive, true, rest(Method::POST, "/api/v1/campaigns/{campaign_id}/schedule")),
         tool("pause_campaign", "campaigns", "Pause campaign", "Pauses a running campaign: no message is written after the answer; due recipients wait.",
-            schema(&[campaign_id()], &["campaign_id"]), Write, true, rest(Method::POST, "/api/v1/campaigns/{campaign_id}/pause")),
+            args(&[], &["campaign_id"]), Write, true, rest(Method::POST, "/api/v1/campaigns/{campaign_id}/pause")),
         tool("resume_campaign", "campaigns", "Resume campaign", "Resumes a paused campaign.",
-            schema(&[campaign_id()], &["campaign_id"]), Write, true, rest(Method::POST, "/api/v1/campaigns/{campaign_id}/resume")),
+            args(&[], &["campaign_id"]), Write, true, rest(Method::POST, "/api/v1/campaigns/{campaign_id}/resume")),
         tool("cancel_campaign", "campaigns", "Cancel campaign", "Cancels a campaign for good: unsent recipients are skipped. Cannot be undone.",
-            schema(&[campaign_id()], &["campaign_id"]), Destructive, true, rest(Method::POST, "/api/v1/campaigns/{campaign_id}/cancel")),
+            args(&[], &["campaign_id"]), Destructive, true, rest(Method::POST, "/api/v1/campaigns/{campaign_id}/cancel")),
         tool("get_campaign_progress", "campaigns", "Campaign progress", "A campaign's funnel: targeted, skipped (with reasons), pending, sent, delivered, read, replied, failed (with reasons), rates, and a timeline.",
-            schema(&[campaign_id(), ("run_no", integer("Which run (default: the latest)", 1, 1_000_000)), ("bucket", one_of(&["minute", "hour", "day"], "Timeline resolution"))], &["campaign_id"]),
+            args(&[("run_no", "Which run (default: the latest)"), ("bucket", "Timeline resolution")], &["campaign_id"]),
             Read, true, rest(Method::GET, "/api/v1/campaigns/{campaign_id}/metrics")),
         tool("list_campaign_recipients", "campaigns", "Campaign recipients", "Per-recipient statuses of a campaign run, filterable by status.",
-            schema(&[campaign_id(), ("status", one_of(&["pending", "scheduled", "sending", "sent", "delivered", "read", "replied", "skipped", "failed"], "Recipient status")),
-                     ("run_no", integer("Which run (default: the latest)", 1, 1_000_000)), cursor(), limit()], &["campaign_id"]),
+            args(&[("status", "Recipient status"), ("run_no", "Which run (default: the latest)")], &["campaign_id"]),
             Read, true, rest(Method::GET, "/api/v1/campaigns/{campaign_id}/recipients")),
         // Agents
         tool("list_agents", "agents", "List agents", "The AI agents available (router and specialists) with what they do and their measured latency.",
-            schema(&[], &[]), Read, true, rest(Method::GET, "/api/v1/agents")),
+            args(&[], &[]), Read, true, rest(Method::GET, "/api/v1/agents")),
         tool("draft_agent_reply", "agents", "Draft a reply", "Asks an agent to write a reply to a contact (to `message`, or to their latest message), using the contact's memory. Returns the draft, intent, confidence and suggested actions. Nothing is stored or sent: use send_message to send it.",
-            schema(&[contact_id(), ("agent_type", string("Agent (default RouterAgent, which picks the specialist)")), ("message", string("The customer message to answer"))], &["contact_id"]),
+            args(&[("agent_type", "Agent (default RouterAgent, which picks the specialist)"), ("message", "The customer message to answer")], &["contact_id"]),
             Read, false, rest(Method::POST, "/api/v1/agents/draft")),
         // Memory
         tool("search_memories", "memory", "Search memories", "Searches what we remember of a contact (their messages, summaries, CRM events), most relevant first. Modes: hybrid (default), vector (meaning), keyword (exact words), graph (facts). `as_of` answers what was known then.",
-            schema(&[contact_id(), ("q", string("What to look for")), ("mode", one_of(&["hybrid", "vector", "keyword", "graph"], "Search mode")),
-                     ("limit", integer("Results", 1, 100)), ("as_of", string("RFC 3339 time"))], &["contact_id", "q"]),
+            args(&[("q", "What to look for"), ("mode", "Search mode"), ("limit", "Results"), ("as_of", "RFC 3339 time")], &["contact_id", "q"]),
             Read, true, rest(Method::GET, "/api/v1/contacts/{contact_id}/memories")),
         tool("get_knowledge_graph", "memory", "Knowledge graph", "A contact's knowledge graph: entities and facts with their validity (a fact the customer later contradicted is invalidated, with dates). `history` includes invalidated facts.",
-            schema(&[contact_id(), ("history", boolean("Include invalidated facts")), ("as_of", string("The graph as it was then, RFC 3339")), ("depth", integer("Hops", 1, 5))], &["contact_id"]),
+            args(&[("history", "Include invalidated facts"), ("as_of", "The graph as it was then, RFC 3339"), ("depth", "Hops")], &["contact_id"]),
             Read, true, rest(Method::GET, "/api/v1/contacts/{contact_id}/graph")),
         tool("get_contact_context", "memory", "Contact context", "Everything worth knowing before talking to a contact, in one call: profile, identities, deals, recent conversations, current facts, and (with `q`) the most relevant memories.",
             schema(&[contact_id(), ("q", string("Optional: what the conversation is about, to rank memories"))], &["contact_id"]), Read, true, Call::Custom),
         // BI
         tool("list_reports", "bi", "List reports", "The named reports run_query can run (with their parameters), and the reporting views (with columns) its SQL may read.",
-            schema(&[], &[]), Read, true, rest(Method::GET, "/api/v1/reports")),
+            args(&[], &[]), Read, true, rest(Method::GET, "/api/v1/reports")),
         tool("run_query", "bi", "Run query (BI)", "Read-only analytics. Either a named report (`report` + `params`, see list_reports: messages_over_time, delivery_rates, response_times, intents, handling_share, campaign_funnel, pipeline_summary, top_contacts) or one SQL SELECT (`sql`) over the reporting views (channels, contacts, conversations, messages, agent_runs, pipelines, pipeline_stages, deals, campaigns, campaign_recipients). Runs read-only under the tenant's row-level security with a 5 s timeout and at most 1000 rows; writes and other tables are refused.",
             schema(&[("report", string("A named report")), ("params", object("The report's parameters")), ("sql", string("One SELECT over the reporting views")),
                      ("max_rows", integer("Rows at most", 1, 1000))], &[]),
             Read, true, Call::Custom),
         tool("search_conversations_by_contact", "conversations", "A contact's conversations", "All conversations of one contact across channels, newest first.",
-            schema(&[contact_id(), cursor(), limit()], &["contact_id"]), Read, true, rest(Method::GET, "/api/v1/conversations")),
+            only(&["contact_id", "cursor", "limit"]), Read, true, rest(Method::GET, "/api/v1/conversations")),
     ]
     .into_iter()
     .chain(period_tools(period()))
@@ -275,12 +310,12 @@ pub fn catalog() -> Vec<ToolSpec> {
 
 /// Shortcuts to the dashboard's reports that LLM clients ask for most.
 fn period_tools(period: [(&'static str, Value); 2]) -> Vec<ToolSpec> {
-    vec![ToolSpec {
-        name: "get_messaging_stats",
-        group: "bi",
-        title: "Messaging stats",
-        description: "Messages in and out per day (or hour/week) in a period, optionally for one channel: the messages_over_time report.",
-        schema: schema(
+    vec![tool(
+        "get_messaging_stats",
+        "bi",
+        "Messaging stats",
+        "Messages in and out per day (or hour/week) in a period, optionally for one channel: the messages_over_time report.",
+        schema(
             &[
                 period[0].clone(),
                 period[1].clone(),
@@ -289,8 +324,8 @@ fn period_tools(period: [(&'static str, Value); 2]) -> Vec<ToolSpec> {
             ],
             &[],
         ),
-        effect: Effect::Read,
-        idempotent: true,
-        call: Call::Custom,
-    }]
+        Effect::Read,
+        true,
+        Call::Custom,
+    )]
 }

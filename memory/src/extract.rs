@@ -357,31 +357,24 @@ pub fn parse_agent_facts(answer: &str) -> Vec<Extracted> {
     facts
 }
 
-/// `english` or `portuguese`: the text-search configuration a memory is indexed with.
-pub fn detect_language(text: &str) -> &'static str {
-    const PT: &[&str] = &[
-        "o", "os", "de", "do", "da", "que", "não", "nao", "eu", "você", "voce", "para", "pra",
-        "com", "um", "uma", "é", "está", "meu", "minha", "obrigado", "obrigada", "olá", "oi",
-        "quero", "tem", "mas", "por", "no", "na", "seu", "sua", "já", "também",
-    ];
-    const EN: &[&str] = &[
-        "the", "i", "you", "is", "to", "and", "my", "it", "of", "in", "have", "what", "want",
-        "for", "with", "was", "are", "this", "that", "me", "your", "hi", "hello", "thanks",
-        "please", "can", "not", "but", "on", "at",
-    ];
-    let (mut pt, mut en) = (0, 0);
-    for word in text
-        .split(|c: char| !c.is_alphabetic())
-        .filter(|w| !w.is_empty())
-    {
-        let w = word.to_lowercase();
-        pt += usize::from(PT.contains(&w.as_str()));
-        en += usize::from(EN.contains(&w.as_str()));
-        if "ãõçáéíóúâêô".chars().any(|c| w.contains(c)) {
-            pt += 1;
-        }
-    }
-    if pt > en { "portuguese" } else { "english" }
+/// `english` or `portuguese`: the text-search configuration a memory is indexed with (the two
+/// the keyword search queries). whatlang's trigram model, limited to those two languages, decides
+/// when it is sure. A message too short to be sure of ("Bom dia!", "ok", "You too!") takes the
+/// language the contact writes in (`known`: `pt`, `en` or `es`, as the agent service detected
+/// it); before that is known, the model's leaning when it is at least even, else English (whose
+/// stemmer leaves words it does not know alone).
+pub fn detect_language(text: &str, known: Option<&str>) -> &'static str {
+    use whatlang::Lang;
+    static DETECTOR: std::sync::LazyLock<whatlang::Detector> =
+        std::sync::LazyLock::new(|| whatlang::Detector::with_allowlist(vec![Lang::Eng, Lang::Por]));
+    let info = DETECTOR.detect(text);
+    let portuguese = match (&info, known) {
+        (Some(info), _) if info.is_reliable() => info.lang() == Lang::Por,
+        (_, Some(known)) => known == "pt",
+        (Some(info), None) => info.lang() == Lang::Por && info.confidence() >= 0.5,
+        (None, None) => false,
+    };
+    if portuguese { "portuguese" } else { "english" }
 }
 
 /// What kind of memory a customer message is, for filtering by memory type.
@@ -516,11 +509,32 @@ mod tests {
 
     #[test]
     fn language_and_memory_type() {
-        assert_eq!(
-            detect_language("Olá, eu quero comprar um plano"),
-            "portuguese"
-        );
-        assert_eq!(detect_language("Hello, I want to buy a plan"), "english");
+        for pt in [
+            "Olá, eu quero comprar um plano",
+            "Vocês abrem no sábado?",
+            "Me mudei para Curitiba no mês passado",
+            "O produto veio quebrado, quero meu dinheiro de volta",
+        ] {
+            assert_eq!(detect_language(pt, None), "portuguese", "{pt}");
+            assert_eq!(detect_language(pt, Some("en")), "portuguese", "{pt}");
+        }
+        for en in [
+            "Hello, I want to buy the yearly plan for my company",
+            "I moved to Lisbon last month and I love the food there",
+        ] {
+            assert_eq!(detect_language(en, None), "english", "{en}");
+            assert_eq!(detect_language(en, Some("pt")), "english", "{en}");
+        }
+        for en in ["Can you deliver it tomorrow?", "You too! See ya!"] {
+            assert_eq!(detect_language(en, None), "english", "{en}");
+        }
+        // Too short to be sure: the contact's language decides, else the model's clear leaning.
+        for short in ["Bom dia! Tudo bem?", "ok", "Hello, I want to buy a plan"] {
+            assert_eq!(detect_language(short, Some("pt")), "portuguese", "{short}");
+        }
+        assert_eq!(detect_language("Quero comprar", Some("en")), "english");
+        assert_eq!(detect_language("Quero comprar", None), "portuguese");
+        assert_eq!(detect_language("ok", None), "english");
         assert_eq!(
             classify_memory("My router stopped working"),
             "support_ticket"

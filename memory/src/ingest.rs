@@ -16,12 +16,11 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use ventros_domain::EventType;
 use ventros_domain::events::UnknownEventType;
+use ventros_domain::{Direction, EventType};
 
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use temporalio_client::Client;
 use temporalio_common::error::ApplicationFailure;
 use temporalio_macros::activities;
@@ -149,17 +148,18 @@ async fn surviving_contact(
     tenant_id: Uuid,
     contact_id: Uuid,
 ) -> Result<Uuid, MemoryError> {
-    let survivor: Option<Uuid> = sqlx::query_scalar(
+    let survivor = sqlx::query_scalar!(
         "WITH RECURSIVE chain(id, next, depth) AS (
              SELECT id, merged_into, 0 FROM contacts WHERE id = $1 AND tenant_id = $2
              UNION ALL
              SELECT c.id, c.merged_into, chain.depth + 1 FROM contacts c JOIN chain ON c.id = chain.next WHERE chain.depth < 16)
          SELECT id FROM chain WHERE next IS NULL LIMIT 1",
+        contact_id,
+        tenant_id
     )
-    .bind(contact_id)
-    .bind(tenant_id)
     .fetch_optional(pool)
-    .await?;
+    .await?
+    .flatten();
     Ok(survivor.unwrap_or(contact_id))
 }
 
@@ -209,57 +209,60 @@ pub async fn episode_for_event(
     };
     let episode = match event_type {
         EventType::MessageReceived | EventType::MessageSent => {
-            let row = sqlx::query(
-                "SELECT direction, body, coalesce(provider_timestamp, created_at) AS at, created_at, channel_id, session_id FROM messages
-                  WHERE id = $1 AND tenant_id = $2 AND contact_id = $3",
+            let row = sqlx::query!(
+                r#"SELECT direction AS "direction: Direction", body, coalesce(provider_timestamp, created_at) AS "at!",
+                          created_at, channel_id, session_id FROM messages
+                  WHERE id = $1 AND tenant_id = $2 AND contact_id = $3"#,
+                aggregate_id,
+                input.tenant_id,
+                contact_id
             )
-            .bind(aggregate_id)
-            .bind(input.tenant_id)
-            .bind(contact_id)
             .fetch_optional(pool)
             .await?;
             let Some(row) = row else { return Ok(None) };
-            let inbound = row.try_get::<String, _>("direction")? == "inbound";
-            let body: Option<String> = row.try_get("body")?;
+            let inbound = row.direction == Direction::Inbound;
             let mut episode = base(
                 "message",
                 "message",
                 aggregate_id.to_string(),
                 if inbound { "contact" } else { "agent" },
-                body.unwrap_or_default(),
-                row.try_get("at")?,
+                row.body.unwrap_or_default(),
+                row.at,
             );
             episode.metadata = json!({
                 "message_id": aggregate_id,
-                "channel_id": row.try_get::<Uuid, _>("channel_id")?,
-                "session_id": row.try_get::<Uuid, _>("session_id")?,
-                "direction": if inbound { "inbound" } else { "outbound" },
+                "channel_id": row.channel_id,
+                "session_id": row.session_id,
+                "direction": row.direction,
             });
             episode.remember = inbound;
             episode.extract = inbound;
             // The message just before this one in the session (ours or theirs), as context.
-            episode.context = sqlx::query_scalar(
+            episode.context = sqlx::query_scalar!(
                 "SELECT CASE direction WHEN 'inbound' THEN 'Customer: ' ELSE 'Us: ' END || left(body, 500) FROM messages
                   WHERE session_id = $1 AND tenant_id = $2 AND id <> $3 AND body IS NOT NULL
                     AND (coalesce(provider_timestamp, created_at), created_at) < ($4, $5)
                   ORDER BY coalesce(provider_timestamp, created_at) DESC, created_at DESC LIMIT 1",
+                row.session_id,
+                input.tenant_id,
+                aggregate_id,
+                row.at,
+                row.created_at
             )
-            .bind(row.try_get::<Uuid, _>("session_id")?)
-            .bind(input.tenant_id)
-            .bind(aggregate_id)
-            .bind(row.try_get::<DateTime<Utc>, _>("at")?)
-            .bind(row.try_get::<DateTime<Utc>, _>("created_at")?)
             .fetch_optional(pool)
-            .await?;
+            .await?
+            .flatten();
             episode
         }
         EventType::SessionClosed => {
-            let lines: Vec<String> = sqlx::query_scalar(
-                "SELECT body FROM messages WHERE session_id = $1 AND tenant_id = $2 AND direction = 'inbound' AND body IS NOT NULL
-                  ORDER BY coalesce(provider_timestamp, created_at) LIMIT 50",
+            let lines: Vec<String> = sqlx::query_scalar!(
+                r#"SELECT body AS "body!" FROM messages
+                  WHERE session_id = $1 AND tenant_id = $2 AND direction = $3 AND body IS NOT NULL
+                  ORDER BY coalesce(provider_timestamp, created_at) LIMIT 50"#,
+                aggregate_id,
+                input.tenant_id,
+                Direction::Inbound.as_str()
             )
-            .bind(aggregate_id)
-            .bind(input.tenant_id)
             .fetch_all(pool)
             .await?;
             let summary = summarise_session(&lines);
@@ -276,19 +279,17 @@ pub async fn episode_for_event(
             episode
         }
         EventType::DealCreated | EventType::DealStageChanged => {
-            let row = sqlx::query(
+            let row = sqlx::query!(
                 "SELECT d.title, s.key, s.name FROM deals d JOIN pipeline_stages s ON s.key = $3 AND s.pipeline_id = d.pipeline_id
                   WHERE d.id = $1 AND d.tenant_id = $2",
+                aggregate_id,
+                input.tenant_id,
+                payload.get("stage").and_then(Value::as_str).unwrap_or("new")
             )
-            .bind(aggregate_id)
-            .bind(input.tenant_id)
-            .bind(payload.get("stage").and_then(Value::as_str).unwrap_or("new"))
             .fetch_optional(pool)
             .await?;
             let Some(row) = row else { return Ok(None) };
-            let title: String = row.try_get("title")?;
-            let stage_key: String = row.try_get("key")?;
-            let stage_name: String = row.try_get("name")?;
+            let (title, stage_key, stage_name) = (row.title, row.key, row.name);
             let deal = EntityRef::new(title.clone(), "deal");
             let mut facts = vec![FactInput {
                 subject: Some(deal.clone()),
@@ -450,18 +451,19 @@ pub async fn feed_once(
 
     let mut tx = pool.begin().await?;
     // SKIP LOCKED: several workers can run the feed; each event goes to one of them.
-    let rows = sqlx::query(
-        "SELECT o.id, o.tenant_id, o.event_type,
-                coalesce(m.contact_id, s.contact_id, d.contact_id, (o.payload->>'contact_id')::uuid) AS contact_id
+    let fed_types: Vec<&str> = FED_EVENT_TYPES.iter().map(|t| t.as_str()).collect();
+    let rows = sqlx::query!(
+        r#"SELECT o.id, o.tenant_id, o.event_type,
+                coalesce(m.contact_id, s.contact_id, d.contact_id, (o.payload->>'contact_id')::uuid) AS "contact_id?"
            FROM outbox_events o
            LEFT JOIN messages m ON o.aggregate_type = 'message' AND m.id = o.aggregate_id
            LEFT JOIN conversation_sessions s ON o.aggregate_type = 'session' AND s.id = o.aggregate_id
            LEFT JOIN deals d ON o.aggregate_type = 'deal' AND d.id = o.aggregate_id
           WHERE o.memory_fed_at IS NULL AND o.event_type = ANY($1)
-          ORDER BY o.id LIMIT $2 FOR UPDATE OF o SKIP LOCKED",
+          ORDER BY o.id LIMIT $2 FOR UPDATE OF o SKIP LOCKED"#,
+        &fed_types as &[&str],
+        batch
     )
-    .bind(FED_EVENT_TYPES.iter().map(|t| t.as_str()).collect::<Vec<_>>())
-    .bind(batch)
     .fetch_all(&mut *tx)
     .await?;
     if rows.is_empty() {
@@ -469,11 +471,9 @@ pub async fn feed_once(
     }
     let mut fed = Vec::with_capacity(rows.len());
     for row in &rows {
-        let event_id: i64 = row.try_get("id")?;
-        let tenant_id: Uuid = row.try_get("tenant_id")?;
-        let event_type: String = row.try_get("event_type")?;
+        let (event_id, tenant_id, event_type) = (row.id, row.tenant_id, row.event_type.clone());
         fed.push(event_id);
-        let Some(contact_id) = row.try_get::<Option<Uuid>, _>("contact_id")? else {
+        let Some(contact_id) = row.contact_id else {
             continue;
         };
         let workflow_id = ids::memory_ingestion_workflow_id(tenant_id, contact_id);
@@ -505,10 +505,12 @@ pub async fn feed_once(
         .await
         .map_err(|_| anyhow::anyhow!("Temporal did not answer the memory feed in time"))??;
     }
-    sqlx::query("UPDATE outbox_events SET memory_fed_at = now() WHERE id = ANY($1)")
-        .bind(&fed)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "UPDATE outbox_events SET memory_fed_at = now() WHERE id = ANY($1)",
+        &fed
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(fed.len())
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 use ventros_proto::v1::memory_service_server::MemoryService;
@@ -144,20 +144,43 @@ fn clamp(value: i32, default: i32, max: i32) -> i64 {
     i64::from(if value <= 0 { default } else { value.min(max) })
 }
 
+/// The contact a context is built for.
+struct ContactRow {
+    display_name: Option<String>,
+    custom_attributes: Value,
+    tags: Vec<String>,
+    created_at: DateTime<Utc>,
+}
+
+/// A memory as the recent-memories list reads it.
+struct MemoryRow {
+    id: Uuid,
+    content: String,
+    memory_type: String,
+    metadata: Value,
+    created_at: DateTime<Utc>,
+    valid_from: DateTime<Utc>,
+    valid_until: Option<DateTime<Utc>>,
+}
+
+/// A JSON object's entries as a proto map (anything but an object is empty).
+fn object_map(value: &Value) -> HashMap<String, String> {
+    value.as_object().map(string_map).unwrap_or_default()
+}
+
 impl MemoryServer {
     /// The contact must exist in the caller's tenant; another tenant's contact is NOT_FOUND.
-    async fn contact(
-        &self,
-        tenant_id: Uuid,
-        contact_id: Uuid,
-    ) -> Result<sqlx::postgres::PgRow, Status> {
-        sqlx::query("SELECT id, display_name, custom_attributes, tags, created_at FROM contacts WHERE id = $1 AND tenant_id = $2")
-            .bind(contact_id)
-            .bind(tenant_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?
-            .ok_or_else(|| Status::not_found(format!("contact {contact_id} not found")))
+    async fn contact(&self, tenant_id: Uuid, contact_id: Uuid) -> Result<ContactRow, Status> {
+        sqlx::query_as!(
+            ContactRow,
+            "SELECT display_name, custom_attributes, tags, created_at FROM contacts WHERE id = $1 AND tenant_id = $2",
+            contact_id,
+            tenant_id
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| Status::not_found(format!("contact {contact_id} not found")))
     }
 
     async fn recent_memories(
@@ -166,50 +189,34 @@ impl MemoryServer {
         contact_id: Uuid,
         limit: i64,
     ) -> Result<Vec<Memory>, Status> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as!(
+            MemoryRow,
             "SELECT id, content, memory_type, metadata, created_at, valid_from, valid_until FROM memories
              WHERE tenant_id = $1 AND contact_id = $2 AND valid_until IS NULL ORDER BY created_at DESC LIMIT $3",
+            tenant_id,
+            contact_id,
+            limit
         )
-        .bind(tenant_id)
-        .bind(contact_id)
-        .bind(limit)
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        rows.iter().map(|r| memory_from_row(r, 1.0)).collect()
+        Ok(rows.into_iter().map(recent_memory).collect())
     }
 }
 
-fn memory_from_row(r: &sqlx::postgres::PgRow, relevance: f32) -> Result<Memory, Status> {
-    let metadata: Value = r.try_get("metadata").map_err(db)?;
-    let metadata = metadata
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(Memory {
-        id: r.try_get::<Uuid, _>("id").map_err(db)?.to_string(),
-        content: r.try_get("content").map_err(db)?,
-        memory_type: r.try_get("memory_type").map_err(db)?,
-        relevance_score: relevance,
-        created_at: Some(timestamp(r.try_get("created_at").map_err(db)?)),
+fn recent_memory(r: MemoryRow) -> Memory {
+    Memory {
+        id: r.id.to_string(),
+        content: r.content,
+        memory_type: r.memory_type,
+        relevance_score: 1.0,
+        created_at: Some(timestamp(r.created_at)),
         embedding: Vec::new(),
-        metadata,
-        valid_from: Some(timestamp(r.try_get("valid_from").map_err(db)?)),
-        valid_until: r
-            .try_get::<Option<DateTime<Utc>>, _>("valid_until")
-            .map_err(db)?
-            .map(timestamp),
+        metadata: object_map(&r.metadata),
+        valid_from: Some(timestamp(r.valid_from)),
+        valid_until: r.valid_until.map(timestamp),
         sources: Vec::new(),
-    })
+    }
 }
 
 #[tonic::async_trait]
@@ -282,68 +289,51 @@ impl MemoryService for MemoryServer {
         let contact_id = parse("contact_id", &req.contact_id)?;
         claims.allow(tenant_id, Some(contact_id))?;
         let contact = self.contact(tenant_id, contact_id).await?;
-        let attributes: Value = contact.try_get("custom_attributes").map_err(db)?;
-        let custom_attributes: HashMap<String, String> = attributes
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let channels: Vec<String> = sqlx::query_scalar(
+        let custom_attributes = object_map(&contact.custom_attributes);
+        let channels: Vec<String> = sqlx::query_scalar!(
             "SELECT DISTINCT c.kind FROM contact_identities i JOIN channels c ON c.id = i.channel_id WHERE i.contact_id = $1 AND i.tenant_id = $2",
+            contact_id,
+            tenant_id
         )
-        .bind(contact_id)
-        .bind(tenant_id)
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
         let limit = clamp(req.history_limit, 50, 200);
-        let mut messages = sqlx::query(
-            "SELECT id, direction, body, channel_id, intent, coalesce(provider_timestamp, created_at) AS at FROM messages
-             WHERE tenant_id = $1 AND contact_id = $2 ORDER BY coalesce(provider_timestamp, created_at) DESC, created_at DESC LIMIT $3",
+        let mut messages: Vec<Message> = sqlx::query!(
+            r#"SELECT id, direction, body, channel_id, intent, coalesce(provider_timestamp, created_at) AS "at!" FROM messages
+             WHERE tenant_id = $1 AND contact_id = $2 ORDER BY coalesce(provider_timestamp, created_at) DESC, created_at DESC LIMIT $3"#,
+            tenant_id,
+            contact_id,
+            limit
         )
-        .bind(tenant_id)
-        .bind(contact_id)
-        .bind(limit)
         .fetch_all(&self.pool)
         .await
         .map_err(db)?
-        .iter()
-        .map(|r| -> Result<Message, Status> {
-            Ok(Message {
-                id: r.try_get::<Uuid, _>("id").map_err(db)?.to_string(),
-                direction: r.try_get("direction").map_err(db)?,
-                text: r.try_get::<Option<String>, _>("body").map_err(db)?.unwrap_or_default(),
-                sent_at: Some(timestamp(r.try_get("at").map_err(db)?)),
-                channel_id: r.try_get::<Uuid, _>("channel_id").map_err(db)?.to_string(),
-                intent: r.try_get::<Option<String>, _>("intent").map_err(db)?.unwrap_or_default(),
-            })
+        .into_iter()
+        .map(|r| Message {
+            id: r.id.to_string(),
+            direction: r.direction,
+            text: r.body.unwrap_or_default(),
+            sent_at: Some(timestamp(r.at)),
+            channel_id: r.channel_id.to_string(),
+            intent: r.intent.unwrap_or_default(),
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect();
         messages.reverse();
-        let stats = sqlx::query(
-            "SELECT count(*) AS total, count(*) FILTER (WHERE direction = 'inbound') AS inbound,
-                    count(*) FILTER (WHERE direction = 'outbound') AS outbound,
+        let stats = sqlx::query!(
+            r#"SELECT count(*) AS "total!", count(*) FILTER (WHERE direction = 'inbound') AS "inbound!",
+                    count(*) FILTER (WHERE direction = 'outbound') AS "outbound!",
                     min(created_at) AS first_seen, max(created_at) AS last_seen,
-                    (SELECT count(*) FROM conversation_sessions WHERE tenant_id = $1 AND contact_id = $2) AS sessions,
-                    (SELECT count(*) FROM deals WHERE tenant_id = $1 AND contact_id = $2 AND status = 'open') AS open_deals
-             FROM messages WHERE tenant_id = $1 AND contact_id = $2",
+                    (SELECT count(*) FROM conversation_sessions WHERE tenant_id = $1 AND contact_id = $2) AS "sessions!",
+                    (SELECT count(*) FROM deals WHERE tenant_id = $1 AND contact_id = $2 AND status = 'open') AS "open_deals!"
+             FROM messages WHERE tenant_id = $1 AND contact_id = $2"#,
+            tenant_id,
+            contact_id
         )
-        .bind(tenant_id)
-        .bind(contact_id)
         .fetch_one(&self.pool)
         .await
         .map_err(db)?;
-        let count = |name: &str| -> Result<i32, Status> {
-            Ok(stats.try_get::<i64, _>(name).map_err(db)? as i32)
-        };
+        let count = |n: i64| n as i32;
         let knowledge_graph = if req.include_graph {
             Some(graph_message(
                 self.engine
@@ -357,32 +347,23 @@ impl MemoryService for MemoryServer {
         Ok(Response::new(ContactContextResponse {
             profile: Some(ContactProfile {
                 contact_id: contact_id.to_string(),
-                display_name: contact
-                    .try_get::<Option<String>, _>("display_name")
-                    .map_err(db)?
-                    .unwrap_or_default(),
+                display_name: contact.display_name.unwrap_or_default(),
                 custom_attributes,
-                tags: contact.try_get("tags").map_err(db)?,
+                tags: contact.tags,
                 channels,
-                created_at: Some(timestamp(contact.try_get("created_at").map_err(db)?)),
+                created_at: Some(timestamp(contact.created_at)),
             }),
             recent_memories: self.recent_memories(tenant_id, contact_id, 5).await?,
             recent_messages: messages,
             knowledge_graph,
             stats: Some(ContactStats {
-                total_messages: count("total")?,
-                inbound_messages: count("inbound")?,
-                outbound_messages: count("outbound")?,
-                sessions: count("sessions")?,
-                first_seen: stats
-                    .try_get::<Option<DateTime<Utc>>, _>("first_seen")
-                    .map_err(db)?
-                    .map(timestamp),
-                last_seen: stats
-                    .try_get::<Option<DateTime<Utc>>, _>("last_seen")
-                    .map_err(db)?
-                    .map(timestamp),
-                open_deals: count("open_deals")?,
+                total_messages: count(stats.total),
+                inbound_messages: count(stats.inbound),
+                outbound_messages: count(stats.outbound),
+                sessions: count(stats.sessions),
+                first_seen: stats.first_seen.map(timestamp),
+                last_seen: stats.last_seen.map(timestamp),
+                open_deals: count(stats.open_deals),
             }),
         }))
     }

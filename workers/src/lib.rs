@@ -213,12 +213,13 @@ async fn set_login_passwords(pool: &sqlx::PgPool) -> anyhow::Result<()> {
             "{variable} must be at least 16 characters"
         );
         // PostgreSQL quotes the literal itself (utility statements take no parameters).
-        let statement: String =
-            sqlx::query_scalar("SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)")
-                .bind(role)
-                .bind(&password)
-                .fetch_one(pool)
-                .await?;
+        let statement = sqlx::query_scalar!(
+            r#"SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text) AS "statement!""#,
+            role,
+            password
+        )
+        .fetch_one(pool)
+        .await?;
         sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
             .execute(pool)
             .await

@@ -6,8 +6,12 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
+use std::collections::HashMap;
+
+use serde::Serialize;
 use tokio::sync::Mutex;
+use utoipa::ToSchema;
+use uuid::Uuid;
 use ventros_activities::agents::AgentApi;
 
 use crate::AppState;
@@ -16,10 +20,54 @@ use crate::error::ApiError;
 
 const TTL: Duration = Duration::from_secs(30);
 
+/// One agent the agent service offers.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Agent {
+    /// What to pass as `agent_type` (for example `RouterAgent`).
+    #[serde(rename = "type")]
+    pub agent_type: String,
+    pub name: String,
+    pub description: String,
+    pub capabilities: Vec<String>,
+    /// Mean latency of its recent executions, in milliseconds.
+    pub avg_latency_ms: i32,
+    pub executions: i64,
+    /// How it works (for example `router`, `llm`, `rules`).
+    pub pattern: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Agents {
+    pub items: Vec<Agent>,
+}
+
+/// An action the agent suggests; nothing is done until an operator or a workflow acts on it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SuggestedAction {
+    /// The action, named as agent runs store it (for example `handoff`, `create_lead`).
+    #[serde(rename = "type")]
+    pub action_type: String,
+    pub params: HashMap<String, String>,
+    pub reason: String,
+}
+
+/// A draft reply, never stored or sent.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Draft {
+    pub contact_id: Uuid,
+    pub agent_type: String,
+    pub intent: String,
+    pub confidence: f32,
+    pub draft: String,
+    pub suggested_actions: Vec<SuggestedAction>,
+    /// Always false: a draft is for review.
+    pub sent: bool,
+}
+
 #[derive(Clone)]
 pub struct AgentDirectory {
     client: Option<Arc<dyn AgentApi>>,
-    cache: Arc<Mutex<Option<(Instant, Value)>>>,
+    cache: Arc<Mutex<Option<(Instant, Agents)>>>,
 }
 
 impl AgentDirectory {
@@ -35,7 +83,7 @@ impl AgentDirectory {
         self.client.clone()
     }
 
-    pub async fn agents(&self) -> Result<Value, ApiError> {
+    pub async fn agents(&self) -> Result<Agents, ApiError> {
         let mut cache = self.cache.lock().await;
         if let Some((at, value)) = cache.as_ref()
             && at.elapsed() < TTL
@@ -50,14 +98,19 @@ impl AgentDirectory {
             tracing::warn!(error = %err, "listing agents failed");
             ApiError::Unavailable("the agent service is not answering; retry shortly".into())
         })?;
-        let items: Vec<Value> = agents
+        let items = agents
             .into_iter()
-            .map(|a| {
-                json!({"type": a.r#type, "name": a.name, "description": a.description, "capabilities": a.capabilities,
-                       "avg_latency_ms": a.avg_latency_ms, "executions": a.executions, "pattern": a.pattern})
+            .map(|a| Agent {
+                agent_type: a.r#type,
+                name: a.name,
+                description: a.description,
+                capabilities: a.capabilities,
+                avg_latency_ms: a.avg_latency_ms,
+                executions: a.executions,
+                pattern: a.pattern,
             })
             .collect();
-        let value = json!({ "items": items });
+        let value = Agents { items };
         *cache = Some((Instant::now(), value.clone()));
         Ok(value)
     }
@@ -65,11 +118,11 @@ impl AgentDirectory {
 
 /// The agents the agent service offers, with their measured latency.
 #[utoipa::path(get, path = "/api/v1/agents", tag = "agents",
-    responses((status = 200, description = "Agents", body = Value), (status = 503, description = "The agent service is not configured or not answering")))]
+    responses((status = 200, description = "Agents", body = Agents), (status = 503, description = "The agent service is not configured or not answering")))]
 pub async fn list(
     State(state): State<AppState>,
     _principal: Principal,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Agents>, ApiError> {
     state.agents.agents().await.map(Json)
 }
 
@@ -89,14 +142,14 @@ pub struct DraftRequest {
 /// Asks an agent for a draft reply to a contact, with the contact's memory, without storing or
 /// sending anything: for an operator (or an LLM client) to review first.
 #[utoipa::path(post, path = "/api/v1/agents/draft", tag = "agents", request_body = DraftRequest,
-    responses((status = 200, description = "The draft, its intent, confidence and suggested actions", body = Value),
+    responses((status = 200, description = "The draft, its intent, confidence and suggested actions", body = Draft),
               (status = 404, description = "No such contact"), (status = 422, description = "Nothing to answer, or the agent refused"),
               (status = 503, description = "The agent service is not configured or not answering")))]
 pub async fn draft(
     State(state): State<AppState>,
     principal: Principal,
     crate::error::ApiJson(req): crate::error::ApiJson<DraftRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Draft>, ApiError> {
     let agent_type = req.agent_type.unwrap_or_else(|| "RouterAgent".into());
     if agent_type.is_empty()
         || agent_type.len() > 100
@@ -168,18 +221,27 @@ pub async fn draft(
                 ApiError::Unavailable("the agent service is not answering; retry shortly".into())
             }
         })?;
-    let actions: Vec<Value> = response
+    let suggested_actions = response
         .actions
         .iter()
-        .filter_map(ventros_activities::agents::action_json)
+        .filter_map(|action| {
+            let kind = ventros_proto::v1::ActionType::try_from(action.r#type)
+                .ok()
+                .filter(|t| *t != ventros_proto::v1::ActionType::Unspecified)?;
+            Some(SuggestedAction {
+                action_type: kind.name(),
+                params: action.params.clone(),
+                reason: action.reason.clone(),
+            })
+        })
         .collect();
-    Ok(Json(json!({
-        "contact_id": req.contact_id,
-        "agent_type": response.agent_type,
-        "intent": response.intent,
-        "confidence": response.confidence,
-        "draft": response.response,
-        "suggested_actions": actions,
-        "sent": false,
-    })))
+    Ok(Json(Draft {
+        contact_id: req.contact_id,
+        agent_type: response.agent_type,
+        intent: response.intent,
+        confidence: response.confidence,
+        draft: response.response,
+        suggested_actions,
+        sent: false,
+    }))
 }

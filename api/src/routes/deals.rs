@@ -28,15 +28,21 @@ const DEAL_FROM: &str = " FROM deals d JOIN pipeline_stages s ON s.id = d.stage_
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DealListQuery {
+    /// Only this pipeline's deals.
     pub pipeline_id: Option<Uuid>,
+    /// Only deals in this stage.
     pub stage_id: Option<Uuid>,
+    /// Only this contact's deals.
     pub contact_id: Option<Uuid>,
     /// `open`, `won` or `lost`.
+    #[param(value_type = Option<ventros_domain::DealStatus>)]
     pub status: Option<String>,
     /// `created_at` or `updated_at`, `-` prefix for descending (default `-updated_at`).
     pub sort: Option<String>,
+    /// Continue a list: the `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -247,6 +253,7 @@ pub async fn show(
 pub struct UpdateDeal {
     pub title: Option<String>,
     /// `open`, `won` or `lost`.
+    #[schema(value_type = Option<ventros_domain::DealStatus>)]
     pub status: Option<String>,
 }
 

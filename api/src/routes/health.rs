@@ -3,24 +3,55 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde::Serialize;
 use temporalio_client::errors::WorkflowInteractionError;
 use temporalio_client::{UntypedWorkflow, WorkflowDescribeOptions};
 
 use crate::AppState;
 
+/// `ok` or `unavailable`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    Ok,
+    Unavailable,
+}
+
+impl From<bool> for Check {
+    fn from(ok: bool) -> Self {
+        if ok { Check::Ok } else { Check::Unavailable }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Health {
+    pub status: Check,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Checks {
+    pub postgres: Check,
+    pub temporal: Check,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Readiness {
+    pub status: Check,
+    pub checks: Checks,
+}
+
 /// The process is up.
-pub async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: Check::Ok })
 }
 
 /// PostgreSQL and Temporal both answer.
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let deadline = state.config.temporal_deadline;
     let database = matches!(
         tokio::time::timeout(
             deadline,
-            sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool)
+            sqlx::query_scalar!(r#"SELECT 1 AS "one!""#).fetch_one(&state.pool)
         )
         .await,
         Ok(Ok(1))
@@ -47,11 +78,14 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let word = |ok: bool| if ok { "ok" } else { "unavailable" };
     (
         status,
-        Json(
-            json!({"status": word(ready), "checks": {"postgres": word(database), "temporal": word(temporal)}}),
-        ),
+        Json(Readiness {
+            status: ready.into(),
+            checks: Checks {
+                postgres: database.into(),
+                temporal: temporal.into(),
+            },
+        }),
     )
 }

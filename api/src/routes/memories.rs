@@ -6,19 +6,23 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use std::collections::HashMap;
+
+use axum::extract::State;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use tonic::transport::{Channel, Endpoint};
+use utoipa::ToSchema;
 use ventros_proto::v1::memory_service_client::MemoryServiceClient;
 use ventros_proto::v1::{Graph, MemorySearchMode, MemorySearchRequest, RelatedEntitiesRequest};
 
 use ventros_activities::internal_auth::InternalAuth;
 
+use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiQuery};
-use crate::{AppState, parse_id};
+use crate::ids::Id;
+use crate::routes::contacts::Contact;
 
 const DEADLINE: Duration = Duration::from_secs(5);
 
@@ -81,10 +85,81 @@ fn status_error(status: tonic::Status) -> ApiError {
     }
 }
 
-fn ts(t: &Option<prost_types::Timestamp>) -> Value {
+/// RFC 3339 with an explicit offset (`+00:00`), as these routes have always written it.
+fn ts(t: &Option<prost_types::Timestamp>) -> Option<String> {
     t.as_ref()
         .and_then(|t| DateTime::<Utc>::from_timestamp(t.seconds, t.nanos.max(0) as u32))
-        .map_or(Value::Null, |d| json!(d.to_rfc3339()))
+        .map(|d| d.to_rfc3339())
+}
+
+/// A memory or a fact, as a search finds it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Memory {
+    /// The memory's (or fact's) id.
+    pub id: String,
+    pub content: String,
+    /// `purchase`, `preference`, `support_ticket`, `conversation`, `fact`, ...
+    pub memory_type: String,
+    /// 0 to 1, higher is more relevant.
+    pub relevance_score: f32,
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
+    pub created_at: Option<String>,
+    /// When it became true in the world.
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
+    pub valid_from: Option<String>,
+    /// When it stopped being true (null: still true).
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
+    pub valid_until: Option<String>,
+    /// `kind` (`memory` or `fact`), and for facts `subject`, `predicate`, `object`.
+    pub metadata: HashMap<String, String>,
+    /// Where it came from (`message:<id>`, `outbox:<id>`, ...).
+    pub sources: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemorySearch {
+    pub items: Vec<Memory>,
+    /// Distinct candidates found before the limit.
+    pub total_count: i32,
+    pub search_latency_ms: f32,
+}
+
+/// A node of a contact's knowledge graph.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Entity {
+    pub id: String,
+    pub name: String,
+    /// `contact`, `product`, `place`, `deal`, `stage`, `tag`, ...
+    pub entity_type: String,
+    /// What is currently true about it.
+    pub summary: String,
+}
+
+/// An edge of the graph, bitemporal: true in the world from `valid_at` to `invalid_at`, known
+/// to us from `created_at` until `expired_at`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Fact {
+    pub id: String,
+    pub subject_id: String,
+    pub predicate: String,
+    pub object_id: String,
+    /// The fact as a sentence.
+    pub fact: String,
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
+    pub valid_at: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
+    pub invalid_at: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
+    pub created_at: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
+    pub expired_at: Option<String>,
+    pub sources: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KnowledgeGraph {
+    pub entities: Vec<Entity>,
+    pub facts: Vec<Fact>,
 }
 
 fn timestamp(d: DateTime<Utc>) -> prost_types::Timestamp {
@@ -100,8 +175,10 @@ pub struct SearchParams {
     /// The search text (required).
     q: Option<String>,
     /// `hybrid` (default), `vector`, `keyword` or `graph`.
+    #[param(schema_with = mode_words)]
     mode: Option<String>,
     /// 1 to 100, default 10.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i32>,
     /// Comma-separated memory types.
     types: Option<String>,
@@ -109,17 +186,21 @@ pub struct SearchParams {
     as_of: Option<DateTime<Utc>>,
 }
 
+fn mode_words() -> utoipa::openapi::schema::Object {
+    crate::routes::one_of_words(&["hybrid", "vector", "keyword", "graph"])
+}
+
 /// Searches a contact's memories (hybrid, vector, keyword or graph).
-#[utoipa::path(get, path = "/api/v1/contacts/{id}/memories", tag = "memories", params(("id" = String, Path), SearchParams),
-    responses((status = 200, description = "Memories, most relevant first", body = Value), (status = 400, description = "Bad parameters"),
+#[utoipa::path(get, path = "/api/v1/contacts/{id}/memories", tag = "memories", params(("id" = Uuid, Path), SearchParams),
+    responses((status = 200, description = "Memories, most relevant first", body = MemorySearch), (status = 400, description = "Bad parameters"),
               (status = 404, description = "No such contact"), (status = 503, description = "The memory service is not answering")))]
 pub async fn search(
     State(state): State<AppState>,
     tenant: Principal,
-    Path(id): Path<String>,
+    id: Id<Contact>,
     ApiQuery(params): ApiQuery<SearchParams>,
-) -> Result<Json<Value>, ApiError> {
-    let contact_id = parse_id(&id, "contact")?;
+) -> Result<Json<MemorySearch>, ApiError> {
+    let contact_id = id.get();
     let query = params.q.unwrap_or_default();
     if query.trim().is_empty() {
         return Err(ApiError::BadRequest(
@@ -175,20 +256,26 @@ pub async fn search(
         .await
         .map_err(status_error)?
         .into_inner();
-    let items: Vec<Value> = response
+    let items = response
         .memories
         .into_iter()
-        .map(|m| {
-            json!({
-                "id": m.id, "content": m.content, "memory_type": m.memory_type, "relevance_score": m.relevance_score,
-                "created_at": ts(&m.created_at), "valid_from": ts(&m.valid_from), "valid_until": ts(&m.valid_until),
-                "metadata": m.metadata, "sources": m.sources,
-            })
+        .map(|m| Memory {
+            created_at: ts(&m.created_at),
+            valid_from: ts(&m.valid_from),
+            valid_until: ts(&m.valid_until),
+            id: m.id,
+            content: m.content,
+            memory_type: m.memory_type,
+            relevance_score: m.relevance_score,
+            metadata: m.metadata,
+            sources: m.sources,
         })
         .collect();
-    Ok(Json(
-        json!({"items": items, "total_count": response.total_count, "search_latency_ms": response.search_latency_ms}),
-    ))
+    Ok(Json(MemorySearch {
+        items,
+        total_count: response.total_count,
+        search_latency_ms: response.search_latency_ms,
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -200,21 +287,23 @@ pub struct GraphParams {
     #[serde(default)]
     history: bool,
     /// 1 to 5, default 2.
+    #[param(minimum = 1, maximum = 5)]
     depth: Option<i32>,
+    /// Only facts touching entities of this type (`product`, `place`, `deal`, ...).
     entity_type: Option<String>,
 }
 
 /// A contact's knowledge graph: entities and bitemporal facts.
-#[utoipa::path(get, path = "/api/v1/contacts/{id}/graph", tag = "memories", params(("id" = String, Path), GraphParams),
-    responses((status = 200, description = "Entities and facts", body = Value), (status = 400, description = "Bad parameters"),
+#[utoipa::path(get, path = "/api/v1/contacts/{id}/graph", tag = "memories", params(("id" = Uuid, Path), GraphParams),
+    responses((status = 200, description = "Entities and facts", body = KnowledgeGraph), (status = 400, description = "Bad parameters"),
               (status = 404, description = "No such contact"), (status = 503, description = "The memory service is not answering")))]
 pub async fn graph(
     State(state): State<AppState>,
     tenant: Principal,
-    Path(id): Path<String>,
+    id: Id<Contact>,
     ApiQuery(params): ApiQuery<GraphParams>,
-) -> Result<Json<Value>, ApiError> {
-    let contact_id = parse_id(&id, "contact")?;
+) -> Result<Json<KnowledgeGraph>, ApiError> {
+    let contact_id = id.get();
     let depth = params.depth.unwrap_or(2);
     if !(1..=5).contains(&depth) {
         return Err(ApiError::BadRequest("depth must be between 1 and 5".into()));
@@ -236,21 +325,31 @@ pub async fn graph(
         .into_inner()
         .graph
         .unwrap_or_default();
-    let entities: Vec<Value> = graph
+    let entities = graph
         .entities
         .into_iter()
-        .map(|e| json!({"id": e.id, "name": e.name, "entity_type": e.entity_type, "summary": e.summary}))
-        .collect();
-    let facts: Vec<Value> = graph
-        .relations
-        .into_iter()
-        .map(|r| {
-            json!({
-                "id": r.id, "subject_id": r.source_id, "predicate": r.relation_type, "object_id": r.target_id, "fact": r.fact,
-                "valid_at": ts(&r.valid_from), "invalid_at": ts(&r.valid_until), "created_at": ts(&r.created_at),
-                "expired_at": ts(&r.expired_at), "sources": r.sources,
-            })
+        .map(|e| Entity {
+            id: e.id,
+            name: e.name,
+            entity_type: e.entity_type,
+            summary: e.summary,
         })
         .collect();
-    Ok(Json(json!({"entities": entities, "facts": facts})))
+    let facts = graph
+        .relations
+        .into_iter()
+        .map(|r| Fact {
+            valid_at: ts(&r.valid_from),
+            invalid_at: ts(&r.valid_until),
+            created_at: ts(&r.created_at),
+            expired_at: ts(&r.expired_at),
+            id: r.id,
+            subject_id: r.source_id,
+            predicate: r.relation_type,
+            object_id: r.target_id,
+            fact: r.fact,
+            sources: r.sources,
+        })
+        .collect();
+    Ok(Json(KnowledgeGraph { entities, facts }))
 }

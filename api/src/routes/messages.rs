@@ -4,7 +4,6 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 use ventros_domain::{Direction, MessageStatus};
@@ -13,6 +12,7 @@ use crate::auth::Principal;
 use crate::db::tenant_tx;
 use crate::error::ApiError;
 use crate::ids::Id;
+use crate::routes::conversations::ConversationMessage;
 use crate::{AppState, TemporalLink};
 
 /// One step of a message's delivery, as the provider reported it.
@@ -25,40 +25,19 @@ pub struct StatusChange {
     pub at: DateTime<Utc>,
 }
 
-/// A message, its delivery history, and the workflow that handled it.
+/// A message, its delivery history, and the workflow that handled it: the conversation view's
+/// message plus where it belongs and how it was delivered.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Message {
-    pub id: Uuid,
+    #[serde(flatten)]
+    pub message: ConversationMessage,
     pub conversation_id: Uuid,
     pub contact_id: Uuid,
     pub channel_id: Uuid,
-    pub direction: Direction,
     /// The provider's id (WAHA's or Meta's), once it has one.
     #[schema(required = true)]
     pub provider_message_id: Option<String>,
-    #[schema(required = true)]
-    pub provider_timestamp: Option<DateTime<Utc>>,
-    #[schema(required = true)]
-    pub body: Option<String>,
-    #[schema(value_type = Option<Object>, required = true)]
-    pub media: Option<Value>,
-    pub status: MessageStatus,
-    #[schema(required = true)]
-    pub failure_reason: Option<String>,
-    /// Why an outbound message was written: `greeting`, `away`, `operator`, `agent`, `campaign`.
-    #[schema(required = true)]
-    pub origin: Option<String>,
-    #[schema(required = true)]
-    pub intent: Option<String>,
-    #[schema(required = true)]
-    pub confidence: Option<f32>,
-    #[schema(required = true)]
-    pub agent_type: Option<String>,
-    #[schema(required = true)]
-    pub customer_reaction: Option<String>,
-    pub workflow_id: String,
     pub workflow: TemporalLink,
-    pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub status_history: Vec<StatusChange>,
 }
@@ -80,7 +59,8 @@ pub async fn show(
     let m = sqlx::query!(
         r#"SELECT id, session_id, contact_id, channel_id, direction AS "direction: Direction", provider_message_id,
                   provider_timestamp, body, media, status AS "status: MessageStatus", failure_reason, origin, intent,
-                  confidence, agent_type, customer_reaction, handled_by_workflow, created_at, updated_at
+                  confidence, agent_type, customer_reaction, handled_by_workflow, created_at, updated_at,
+                  coalesce(provider_timestamp, created_at) AS "at!"
              FROM messages WHERE id = $1"#,
         id
     )
@@ -99,24 +79,27 @@ pub async fn show(
         workflow: state
             .config
             .temporal_link("workflows", &m.handled_by_workflow),
-        id: m.id,
+        message: ConversationMessage {
+            id: m.id,
+            direction: m.direction,
+            body: m.body,
+            media: m.media,
+            status: m.status,
+            failure_reason: m.failure_reason,
+            origin: m.origin,
+            intent: m.intent,
+            confidence: m.confidence,
+            agent_type: m.agent_type,
+            customer_reaction: m.customer_reaction,
+            provider_timestamp: m.provider_timestamp,
+            created_at: m.created_at,
+            at: m.at,
+            workflow_id: m.handled_by_workflow,
+        },
         conversation_id: m.session_id,
         contact_id: m.contact_id,
         channel_id: m.channel_id,
-        direction: m.direction,
         provider_message_id: m.provider_message_id,
-        provider_timestamp: m.provider_timestamp,
-        body: m.body,
-        media: m.media,
-        status: m.status,
-        failure_reason: m.failure_reason,
-        origin: m.origin,
-        intent: m.intent,
-        confidence: m.confidence,
-        agent_type: m.agent_type,
-        customer_reaction: m.customer_reaction,
-        workflow_id: m.handled_by_workflow,
-        created_at: m.created_at,
         updated_at: m.updated_at,
         status_history,
     }))

@@ -39,3 +39,12 @@ pub fn optional_text(
 ) -> Result<Option<String>, ApiError> {
     value.map(|v| required_text(v, field, max)).transpose()
 }
+
+/// The OpenAPI schema of a parameter that takes one of a few words (checked by its handler, which
+/// answers a clear problem for any other), so that clients and the MCP tools see the choices.
+pub(crate) fn one_of_words(words: &[&str]) -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(words.iter().copied()))
+        .build()
+}

@@ -282,9 +282,12 @@ pub async fn delete(
 #[into_params(parameter_in = Query)]
 pub struct DeliveryListQuery {
     /// `pending`, `retrying`, `delivered` or `failed`.
+    #[param(value_type = Option<ventros_domain::WebhookDeliveryStatus>)]
     pub status: Option<String>,
+    /// Continue a list: the `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use pgvector::Vector;
@@ -41,47 +41,30 @@ impl MemoryEngine {
         entity_type: Option<&str>,
     ) -> Result<GraphView, MemoryError> {
         self.contact_name(tenant_id, contact_id).await?;
-        let entities: Vec<EntityView> = sqlx::query("SELECT id, name, entity_type, summary FROM memory_entities WHERE tenant_id = $1 AND contact_id = $2")
-            .bind(tenant_id)
-            .bind(contact_id)
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .map(|r| -> Result<EntityView, sqlx::Error> {
-                Ok(EntityView { id: r.try_get("id")?, name: r.try_get("name")?, entity_type: r.try_get("entity_type")?, summary: r.try_get("summary")? })
-            })
-            .collect::<Result<_, _>>()?;
-        let facts: Vec<FactView> = sqlx::query(
-            "SELECT f.id, f.subject_id, f.predicate, f.object_id, f.fact, f.valid_at, f.invalid_at, f.created_at, f.expired_at,
-                    array(SELECT e.source_type || ':' || e.source_id FROM memory_episodes e WHERE e.id = ANY(f.episode_ids) ORDER BY e.occurred_at) AS sources
+        let entities = sqlx::query_as!(
+            EntityView,
+            "SELECT id, name, entity_type, summary FROM memory_entities WHERE tenant_id = $1 AND contact_id = $2",
+            tenant_id,
+            contact_id
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let facts = sqlx::query_as!(
+            FactView,
+            r#"SELECT f.id, f.subject_id, f.predicate, f.object_id, f.fact, f.valid_at, f.invalid_at, f.created_at, f.expired_at,
+                    array(SELECT e.source_type || ':' || e.source_id FROM memory_episodes e WHERE e.id = ANY(f.episode_ids) ORDER BY e.occurred_at) AS "sources!"
                FROM memory_facts f
               WHERE f.tenant_id = $1 AND f.contact_id = $2
                 AND ($4 OR CASE WHEN $3::timestamptz IS NULL THEN f.invalid_at IS NULL
                                 ELSE f.valid_at <= $3 AND (f.invalid_at IS NULL OR f.invalid_at > $3) END)
-              ORDER BY f.valid_at, f.created_at",
+              ORDER BY f.valid_at, f.created_at"#,
+            tenant_id,
+            contact_id,
+            as_of,
+            include_history
         )
-        .bind(tenant_id)
-        .bind(contact_id)
-        .bind(as_of)
-        .bind(include_history)
         .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .map(|r| -> Result<FactView, sqlx::Error> {
-            Ok(FactView {
-                id: r.try_get("id")?,
-                subject_id: r.try_get("subject_id")?,
-                predicate: r.try_get("predicate")?,
-                object_id: r.try_get("object_id")?,
-                fact: r.try_get("fact")?,
-                valid_at: r.try_get("valid_at")?,
-                invalid_at: r.try_get("invalid_at")?,
-                created_at: r.try_get("created_at")?,
-                expired_at: r.try_get("expired_at")?,
-                sources: r.try_get("sources")?,
-            })
-        })
-        .collect::<Result<_, _>>()?;
+        .await?;
         // Breadth-first from the contact entity, `depth` hops.
         let mut reached: BTreeSet<Uuid> = entities
             .iter()
@@ -136,7 +119,7 @@ pub(super) async fn upsert_entity(
     } else {
         entity.normalized()
     };
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO memory_entities (id, tenant_id, contact_id, name, normalized, entity_type, embedding, embedding_model)
          VALUES ($1, $2, $3, $4, $5, $6, $7::vector, CASE WHEN $7 IS NULL THEN NULL ELSE $8 END)
          ON CONFLICT (tenant_id, contact_id, entity_type, normalized) DO UPDATE
@@ -144,15 +127,15 @@ pub(super) async fn upsert_entity(
                 embedding = coalesce(memory_entities.embedding, EXCLUDED.embedding),
                 embedding_model = coalesce(memory_entities.embedding_model, EXCLUDED.embedding_model)
          RETURNING id",
+        Uuid::now_v7(),
+        episode.tenant_id,
+        episode.contact_id,
+        entity.name,
+        normalized,
+        entity.entity_type,
+        vector as _,
+        model
     )
-    .bind(Uuid::now_v7())
-    .bind(episode.tenant_id)
-    .bind(episode.contact_id)
-    .bind(&entity.name)
-    .bind(normalized)
-    .bind(&entity.entity_type)
-    .bind(vector)
-    .bind(model)
     .fetch_one(&mut **tx)
     .await
 }
@@ -182,11 +165,11 @@ pub(super) async fn apply_fact(
     model: &str,
 ) -> Result<Applied, sqlx::Error> {
     let key = format!("{episode_id}:{ordinal}");
-    let seen: Option<Uuid> = sqlx::query_scalar(
+    let seen = sqlx::query_scalar!(
         "SELECT id FROM memory_facts WHERE tenant_id = $1 AND idempotency_key = $2",
+        episode.tenant_id,
+        key
     )
-    .bind(episode.tenant_id)
-    .bind(&key)
     .fetch_optional(&mut **tx)
     .await?;
     if seen.is_some() {
@@ -194,15 +177,15 @@ pub(super) async fn apply_fact(
     }
     let info = predicate_info(predicate);
     // Stating a current fact again adds provenance, not a duplicate.
-    let same: Option<Uuid> = sqlx::query_scalar(
+    let same = sqlx::query_scalar!(
         "UPDATE memory_facts SET episode_ids = array_append(episode_ids, $4)
           WHERE subject_id = $1 AND predicate = $2 AND object_id = $3 AND invalid_at IS NULL AND NOT ($4 = ANY(episode_ids))
           RETURNING id",
+        subject,
+        predicate,
+        object,
+        episode_id
     )
-    .bind(subject)
-    .bind(predicate)
-    .bind(object)
-    .bind(episode_id)
     .fetch_optional(&mut **tx)
     .await?;
     if same.is_some() {
@@ -211,20 +194,23 @@ pub(super) async fn apply_fact(
     // Every statement that overlaps the new one in world time: the current value, and for a late
     // (out-of-order) statement also an older value whose validity we had extended past it.
     let at = episode.occurred_at;
-    let conflicts: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
+    let conflicts: Vec<(Uuid, DateTime<Utc>)> = sqlx::query!(
         "SELECT id, valid_at FROM memory_facts
           WHERE subject_id = $1 AND (invalid_at IS NULL OR invalid_at > $6)
             AND (($2 AND predicate = $3 AND object_id <> $4) OR (predicate = $5 AND object_id = $4))
           FOR UPDATE",
+        subject,
+        info.cardinality == Cardinality::One,
+        predicate,
+        object,
+        info.opposite.unwrap_or(""),
+        at
     )
-    .bind(subject)
-    .bind(info.cardinality == Cardinality::One)
-    .bind(predicate)
-    .bind(object)
-    .bind(info.opposite.unwrap_or(""))
-    .bind(at)
     .fetch_all(&mut **tx)
-    .await?;
+    .await?
+    .into_iter()
+    .map(|r| (r.id, r.valid_at))
+    .collect();
     // A newer statement already holds: this one was true only until that one.
     let superseded_by = conflicts
         .iter()
@@ -232,28 +218,28 @@ pub(super) async fn apply_fact(
         .min_by_key(|(_, valid_at)| *valid_at)
         .copied();
     let id = Uuid::now_v7();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO memory_facts (id, tenant_id, contact_id, subject_id, predicate, object_id, fact, memory_type, language,
                                    embedding, embedding_model, valid_at, invalid_at, expired_at, invalidated_by, episode_ids, idempotency_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::regconfig, $10::vector, CASE WHEN $10 IS NULL THEN NULL ELSE $11 END,
-                 $12, $13, CASE WHEN $13 IS NULL THEN NULL ELSE now() END, $14, ARRAY[$15]::uuid[], $16)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::regconfig, $10::vector, CASE WHEN $10 IS NULL THEN NULL ELSE $11 END,
+                 $12, $13, CASE WHEN $13::timestamptz IS NULL THEN NULL ELSE now() END, $14, ARRAY[$15::uuid]::uuid[], $16)",
+        id,
+        episode.tenant_id,
+        episode.contact_id,
+        subject,
+        predicate,
+        object,
+        text,
+        info.memory_type,
+        language,
+        vector as _,
+        model,
+        at,
+        superseded_by.map(|(_, t)| t),
+        superseded_by.map(|(id, _)| id),
+        episode_id,
+        key
     )
-    .bind(id)
-    .bind(episode.tenant_id)
-    .bind(episode.contact_id)
-    .bind(subject)
-    .bind(predicate)
-    .bind(object)
-    .bind(text)
-    .bind(info.memory_type)
-    .bind(language)
-    .bind(vector)
-    .bind(model)
-    .bind(at)
-    .bind(superseded_by.map(|(_, t)| t))
-    .bind(superseded_by.map(|(id, _)| id))
-    .bind(episode_id)
-    .bind(&key)
     .execute(&mut **tx)
     .await?;
     let older: Vec<Uuid> = conflicts
@@ -262,12 +248,12 @@ pub(super) async fn apply_fact(
         .map(|(id, _)| *id)
         .collect();
     if !older.is_empty() {
-        sqlx::query(
+        sqlx::query!(
             "UPDATE memory_facts SET invalid_at = $2, expired_at = coalesce(expired_at, now()), invalidated_by = $3 WHERE id = ANY($1)",
+            &older,
+            at,
+            id
         )
-        .bind(&older)
-        .bind(at)
-        .bind(id)
         .execute(&mut **tx)
         .await?;
     }

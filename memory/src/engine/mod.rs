@@ -201,6 +201,12 @@ pub struct IngestOutcome {
     pub facts_invalidated: usize,
 }
 
+/// What writing memory needs to know about the contact.
+pub(crate) struct ContactInfo {
+    pub(crate) name: String,
+    pub(crate) language: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct EntityView {
     pub id: Uuid,
@@ -316,20 +322,31 @@ impl MemoryEngine {
         tenant_id: Uuid,
         contact_id: Uuid,
     ) -> Result<String, MemoryError> {
-        let row: Option<(Option<String>,)> =
-            sqlx::query_as("SELECT display_name FROM contacts WHERE id = $1 AND tenant_id = $2")
-                .bind(contact_id)
-                .bind(tenant_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        match row {
-            Some((name,)) => Ok(name
+        Ok(self.contact(tenant_id, contact_id).await?.name)
+    }
+
+    /// The contact's name (for facts about them) and the language they write in, as the agent
+    /// service detected it (`pt`, `en`, `es`; None until it has).
+    pub(crate) async fn contact(
+        &self,
+        tenant_id: Uuid,
+        contact_id: Uuid,
+    ) -> Result<ContactInfo, MemoryError> {
+        let row = sqlx::query!(
+            "SELECT display_name, language FROM contacts WHERE id = $1 AND tenant_id = $2",
+            contact_id,
+            tenant_id
+        )
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| MemoryError::NotFound(format!("contact {contact_id} not found")))?;
+        Ok(ContactInfo {
+            name: row
+                .display_name
                 .filter(|n| !n.trim().is_empty())
-                .unwrap_or_else(|| "The customer".to_owned())),
-            None => Err(MemoryError::NotFound(format!(
-                "contact {contact_id} not found"
-            ))),
-        }
+                .unwrap_or_else(|| "The customer".to_owned()),
+            language: row.language,
+        })
     }
 
     // -----------------------------------------------------------------------------------------

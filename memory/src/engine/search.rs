@@ -4,9 +4,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::query::{linked_predicates, query_terms};
@@ -60,15 +59,23 @@ fn normalised(list: Vec<(Key, f32)>) -> Vec<(Key, f32)> {
         .collect()
 }
 
-fn rows_to_keys(rows: Vec<sqlx::postgres::PgRow>) -> Result<Vec<(Key, f32)>, sqlx::Error> {
+/// One row of a ranked list: `kind` is `m` (a memory) or `f` (a fact).
+#[derive(sqlx::FromRow)]
+struct Scored {
+    kind: String,
+    id: Uuid,
+    score: f32,
+}
+
+fn rows_to_keys(rows: Vec<Scored>) -> Vec<(Key, f32)> {
     rows.into_iter()
         .map(|r| {
-            let kind = if r.try_get::<String, _>("kind")? == "m" {
+            let kind = if r.kind == "m" {
                 HitKind::Memory
             } else {
                 HitKind::Fact
             };
-            Ok(((kind, r.try_get("id")?), r.try_get::<f32, _>("score")?))
+            ((kind, r.id), r.score)
         })
         .collect()
 }
@@ -169,8 +176,9 @@ impl MemoryEngine {
             // One contact: an exact scan of its rows (the untyped expression keeps the planner off
             // the approximate index).
             Some(contact_id) => {
-                sqlx::query(
-                    "(SELECT 'm' AS kind, id, greatest(0, 1 - (embedding <=> $3::vector))::float4 AS score FROM memories
+                sqlx::query_as!(
+                    Scored,
+                    r#"(SELECT 'm' AS "kind!", id AS "id!", greatest(0, 1 - (embedding <=> $3::vector))::float4 AS "score!" FROM memories
                        WHERE tenant_id = $1 AND contact_id = $2 AND embedding_model = $4
                          AND (cardinality($5::text[]) = 0 OR memory_type = ANY($5))
                          AND CASE WHEN $6::timestamptz IS NULL THEN valid_until IS NULL
@@ -182,15 +190,15 @@ impl MemoryEngine {
                          AND (cardinality($5::text[]) = 0 OR memory_type = ANY($5))
                          AND CASE WHEN $6::timestamptz IS NULL THEN invalid_at IS NULL
                                   ELSE valid_at <= $6 AND (invalid_at IS NULL OR invalid_at > $6) END
-                       ORDER BY embedding <=> $3::vector LIMIT $7)",
+                       ORDER BY embedding <=> $3::vector LIMIT $7)"#,
+                    q.tenant_id,
+                    contact_id,
+                    vector as _,
+                    self.model(),
+                    &q.memory_types,
+                    q.as_of,
+                    depth as i64
                 )
-                .bind(q.tenant_id)
-                .bind(contact_id)
-                .bind(vector)
-                .bind(self.model())
-                .bind(&q.memory_types)
-                .bind(q.as_of)
-                .bind(depth as i64)
                 .fetch_all(&self.pool)
                 .await?
             }
@@ -214,12 +222,14 @@ impl MemoryEngine {
                        ORDER BY embedding::vector({dims}) <=> $2::vector({dims}) LIMIT $5)"
                 );
                 let mut tx = self.pool.begin().await?;
-                sqlx::query("SELECT set_config('hnsw.ef_search', '200', true), set_config('hnsw.iterative_scan', 'relaxed_order', true)")
-                    .execute(&mut *tx)
+                sqlx::query!(r#"SELECT set_config('hnsw.ef_search', '200', true) AS "ef_search", set_config('hnsw.iterative_scan', 'relaxed_order', true) AS "iterative_scan""#)
+                    .fetch_one(&mut *tx)
                     .await?;
                 // Relaxed-order iterative scans return neighbours roughly in order: fetch 100
                 // candidates and let the exact scores below pick the best `depth`.
-                let rows = sqlx::query(AssertSqlSafe(sql))
+                // Dynamic on purpose: the partial HNSW index is chosen only when the model and the
+                // dimensions appear literally, as in its predicate.
+                let rows = sqlx::query_as::<_, Scored>(AssertSqlSafe(sql))
                     .bind(q.tenant_id)
                     .bind(vector)
                     .bind(&q.memory_types)
@@ -231,7 +241,7 @@ impl MemoryEngine {
                 rows
             }
         };
-        let mut list = rows_to_keys(rows)?;
+        let mut list = rows_to_keys(rows);
         sort_desc(&mut list);
         list.truncate(depth);
         Ok(list)
@@ -252,31 +262,32 @@ impl MemoryEngine {
             return self.bm25_list(q, contact_id, terms, depth).await;
         }
         let tsquery = terms.join(" | ");
-        let rows = sqlx::query(
-            "WITH q AS (SELECT to_tsquery('english', $3) || to_tsquery('portuguese', $3) AS q)
-             (SELECT 'm' AS kind, id, ts_rank(search, q.q, 1)::float4 AS score FROM memories, q
+        let rows = sqlx::query_as!(
+            Scored,
+            r#"WITH q AS (SELECT to_tsquery('english', $3) || to_tsquery('portuguese', $3) AS q)
+             (SELECT 'm' AS "kind!", id AS "id!", ts_rank(search, q.q, 1)::float4 AS "score!" FROM memories, q
                WHERE tenant_id = $1 AND $2::uuid IS NULL AND search @@ q.q
                  AND (cardinality($4::text[]) = 0 OR memory_type = ANY($4))
                  AND CASE WHEN $5::timestamptz IS NULL THEN valid_until IS NULL
                           ELSE valid_from <= $5 AND (valid_until IS NULL OR valid_until > $5) END
-               ORDER BY score DESC LIMIT $6)
+               ORDER BY 3 DESC LIMIT $6)
              UNION ALL
              (SELECT 'f', id, ts_rank(search, q.q, 1)::float4 FROM memory_facts, q
                WHERE tenant_id = $1 AND $2::uuid IS NULL AND search @@ q.q
                  AND (cardinality($4::text[]) = 0 OR memory_type = ANY($4))
                  AND CASE WHEN $5::timestamptz IS NULL THEN invalid_at IS NULL
                           ELSE valid_at <= $5 AND (invalid_at IS NULL OR invalid_at > $5) END
-               ORDER BY 3 DESC LIMIT $6)",
+               ORDER BY 3 DESC LIMIT $6)"#,
+            q.tenant_id,
+            q.contact_id,
+            tsquery,
+            &q.memory_types,
+            q.as_of,
+            depth as i64
         )
-        .bind(q.tenant_id)
-        .bind(q.contact_id)
-        .bind(&tsquery)
-        .bind(&q.memory_types)
-        .bind(q.as_of)
-        .bind(depth as i64)
         .fetch_all(&self.pool)
         .await?;
-        let mut list = rows_to_keys(rows)?;
+        let mut list = rows_to_keys(rows);
         sort_desc(&mut list);
         list.truncate(depth);
         Ok(list)
@@ -293,8 +304,9 @@ impl MemoryEngine {
         terms: &[String],
         depth: usize,
     ) -> Result<Vec<(Key, f32)>, MemoryError> {
-        let rows = sqlx::query(
-            "WITH docs AS MATERIALIZED (
+        let rows = sqlx::query_as!(
+            Scored,
+            r#"WITH docs AS MATERIALIZED (
                  SELECT 'm' AS kind, id, search, length(search) AS len FROM memories
                   WHERE tenant_id = $1 AND contact_id = $2
                     AND (cardinality($4::text[]) = 0 OR memory_type = ANY($4))
@@ -311,20 +323,20 @@ impl MemoryEngine {
                  WHERE numnode(q) > 0),
              stats AS (SELECT count(*)::float8 AS n, greatest(avg(len), 1)::float8 AS avgdl FROM docs),
              df AS (SELECT terms.q, count(docs.id)::float8 AS df FROM terms LEFT JOIN docs ON docs.search @@ terms.q GROUP BY terms.q)
-             SELECT d.kind, d.id,
-                    sum(ln(1 + (s.n - df.df + 0.5) / (df.df + 0.5)) * 2.2 / (1 + 1.2 * (0.25 + 0.75 * d.len / s.avgdl)))::float4 AS score
+             SELECT d.kind AS "kind!", d.id AS "id!",
+                    sum(ln(1 + (s.n - df.df + 0.5) / (df.df + 0.5)) * 2.2 / (1 + 1.2 * (0.25 + 0.75 * d.len / s.avgdl)))::float4 AS "score!"
                FROM docs d JOIN df ON d.search @@ df.q CROSS JOIN stats s
-              GROUP BY d.kind, d.id ORDER BY score DESC, d.id LIMIT $6",
+              GROUP BY d.kind, d.id ORDER BY 3 DESC, d.id LIMIT $6"#,
+            q.tenant_id,
+            contact_id,
+            terms,
+            &q.memory_types,
+            q.as_of,
+            depth as i64
         )
-        .bind(q.tenant_id)
-        .bind(contact_id)
-        .bind(terms)
-        .bind(&q.memory_types)
-        .bind(q.as_of)
-        .bind(depth as i64)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows_to_keys(rows)?)
+        Ok(rows_to_keys(rows))
     }
 
     /// Facts reached from the entities the query names (by name or by meaning) and the relations
@@ -378,7 +390,7 @@ impl MemoryEngine {
             return Ok(Vec::new());
         }
         let (ids, scores): (Vec<Uuid>, Vec<f32>) = entity_scores.into_iter().unzip();
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        let rows = sqlx::query_as::<_, Scored>(AssertSqlSafe(format!(
             "WITH linked(id, s) AS (SELECT * FROM unnest($3::uuid[], $4::float4[])),
              facts AS (
                SELECT f.id, f.episode_ids, f.valid_at,
@@ -408,7 +420,7 @@ impl MemoryEngine {
         .bind(depth as i64)
         .fetch_all(&self.pool)
         .await?;
-        let mut list = rows_to_keys(rows)?;
+        let mut list = rows_to_keys(rows);
         sort_desc(&mut list);
         list.truncate(depth);
         Ok(list)
@@ -432,94 +444,82 @@ impl MemoryEngine {
             .collect();
         let mut found: HashMap<Key, Hit> = HashMap::new();
         if !memory_ids.is_empty() {
-            let rows = sqlx::query(
-                "SELECT m.id, m.content, m.memory_type, m.metadata, m.created_at, m.valid_from, m.valid_until,
-                        m.episode_id, e.source_type || ':' || e.source_id AS source,
+            let rows = sqlx::query!(
+                r#"SELECT m.id, m.content, m.memory_type, m.metadata, m.created_at, m.valid_from, m.valid_until,
+                        m.episode_id, e.source_type || ':' || e.source_id AS "source?",
                         CASE WHEN $3 THEN m.embedding::float4[] END AS embedding
                    FROM memories m LEFT JOIN memory_episodes e ON e.id = m.episode_id
-                  WHERE m.id = ANY($1) AND m.tenant_id = $2",
+                  WHERE m.id = ANY($1) AND m.tenant_id = $2"#,
+                &memory_ids,
+                tenant_id,
+                include_embeddings
             )
-            .bind(&memory_ids)
-            .bind(tenant_id)
-            .bind(include_embeddings)
             .fetch_all(&self.pool)
             .await?;
             for r in rows {
-                let id: Uuid = r.try_get("id")?;
-                let mut metadata = match r.try_get::<Value, _>("metadata")? {
+                let mut metadata = match r.metadata {
                     Value::Object(m) => m,
                     _ => Map::new(),
                 };
                 metadata.insert("kind".into(), json!("memory"));
-                if let Some(episode) = r.try_get::<Option<Uuid>, _>("episode_id")? {
+                if let Some(episode) = r.episode_id {
                     metadata.insert("episode_id".into(), json!(episode));
                 }
                 found.insert(
-                    (HitKind::Memory, id),
+                    (HitKind::Memory, r.id),
                     Hit {
-                        id,
+                        id: r.id,
                         kind: HitKind::Memory,
-                        content: r.try_get("content")?,
-                        memory_type: r.try_get("memory_type")?,
+                        content: r.content,
+                        memory_type: r.memory_type,
                         score: 0.0,
-                        created_at: r.try_get("created_at")?,
-                        valid_from: r.try_get("valid_from")?,
-                        valid_until: r.try_get("valid_until")?,
+                        created_at: r.created_at,
+                        valid_from: r.valid_from,
+                        valid_until: r.valid_until,
                         metadata,
-                        sources: r
-                            .try_get::<Option<String>, _>("source")?
-                            .into_iter()
-                            .collect(),
-                        embedding: r
-                            .try_get::<Option<Vec<f32>>, _>("embedding")?
-                            .unwrap_or_default(),
+                        sources: r.source.into_iter().collect(),
+                        embedding: r.embedding.unwrap_or_default(),
                     },
                 );
             }
         }
         if !fact_ids.is_empty() {
-            let rows = sqlx::query(
-                "SELECT f.id, f.fact, f.memory_type, f.predicate, s.name AS subject, o.name AS object, f.created_at,
+            let rows = sqlx::query!(
+                r#"SELECT f.id, f.fact, f.memory_type, f.predicate, s.name AS subject, o.name AS object, f.created_at,
                         f.valid_at, f.invalid_at, f.expired_at,
-                        array(SELECT e.source_type || ':' || e.source_id FROM memory_episodes e WHERE e.id = ANY(f.episode_ids) ORDER BY e.occurred_at) AS sources,
+                        array(SELECT e.source_type || ':' || e.source_id FROM memory_episodes e WHERE e.id = ANY(f.episode_ids) ORDER BY e.occurred_at) AS "sources!",
                         CASE WHEN $3 THEN f.embedding::float4[] END AS embedding
                    FROM memory_facts f JOIN memory_entities s ON s.id = f.subject_id JOIN memory_entities o ON o.id = f.object_id
-                  WHERE f.id = ANY($1) AND f.tenant_id = $2",
+                  WHERE f.id = ANY($1) AND f.tenant_id = $2"#,
+                &fact_ids,
+                tenant_id,
+                include_embeddings
             )
-            .bind(&fact_ids)
-            .bind(tenant_id)
-            .bind(include_embeddings)
             .fetch_all(&self.pool)
             .await?;
             for r in rows {
-                let id: Uuid = r.try_get("id")?;
                 let mut metadata = Map::new();
                 metadata.insert("kind".into(), json!("fact"));
-                metadata.insert("subject".into(), json!(r.try_get::<String, _>("subject")?));
-                metadata.insert(
-                    "predicate".into(),
-                    json!(r.try_get::<String, _>("predicate")?),
-                );
-                metadata.insert("object".into(), json!(r.try_get::<String, _>("object")?));
-                if let Some(expired) = r.try_get::<Option<DateTime<Utc>>, _>("expired_at")? {
+                metadata.insert("subject".into(), json!(r.subject));
+                metadata.insert("predicate".into(), json!(r.predicate));
+                metadata.insert("object".into(), json!(r.object));
+                if let Some(expired) = r.expired_at {
                     metadata.insert("expired_at".into(), json!(expired.to_rfc3339()));
                 }
                 found.insert(
-                    (HitKind::Fact, id),
+                    (HitKind::Fact, r.id),
                     Hit {
-                        id,
+                        id: r.id,
                         kind: HitKind::Fact,
-                        content: r.try_get("fact")?,
-                        memory_type: r.try_get("memory_type")?,
+                        content: r.fact,
+                        memory_type: r.memory_type,
                         score: 0.0,
-                        created_at: r.try_get("created_at")?,
-                        valid_from: r.try_get("valid_at")?,
-                        valid_until: r.try_get("invalid_at")?,
+                        created_at: r.created_at,
+                        valid_from: r.valid_at,
+                        valid_until: r.invalid_at,
                         metadata,
-                        sources: r.try_get("sources")?,
-                        embedding: r
-                            .try_get::<Option<Vec<f32>>, _>("embedding")?
-                            .unwrap_or_default(),
+                        sources: r.sources,
+                        embedding: r.embedding.unwrap_or_default(),
                     },
                 );
             }

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -41,13 +40,13 @@ impl MemoryEngine {
         metadata: Value,
         idempotency_key: Option<&str>,
     ) -> Result<(Uuid, bool), MemoryError> {
-        self.contact_name(tenant_id, contact_id).await?;
+        let contact = self.contact(tenant_id, contact_id).await?;
         if let Some(key) = idempotency_key {
-            let existing: Option<Uuid> = sqlx::query_scalar(
+            let existing = sqlx::query_scalar!(
                 "SELECT id FROM memories WHERE tenant_id = $1 AND idempotency_key = $2",
+                tenant_id,
+                key
             )
-            .bind(tenant_id)
-            .bind(key)
             .fetch_optional(&self.pool)
             .await?;
             if let Some(id) = existing {
@@ -57,45 +56,47 @@ impl MemoryEngine {
         let vector = self.embed_one(content).await?;
         let mut tx = self.pool.begin().await?;
         let source_id = idempotency_key.map_or_else(|| Uuid::now_v7().to_string(), str::to_owned);
-        let episode_id: Uuid = sqlx::query_scalar(
+        let episode_id = sqlx::query_scalar!(
             "INSERT INTO memory_episodes (id, tenant_id, contact_id, kind, source_type, source_id, role, content, occurred_at, ingested_at)
              VALUES ($1, $2, $3, 'note', 'store_memory', $4, 'agent', $5, now(), now())
              ON CONFLICT (tenant_id, source_type, source_id) DO UPDATE SET updated_at = now() RETURNING id",
+            Uuid::now_v7(),
+            tenant_id,
+            contact_id,
+            source_id,
+            content
         )
-        .bind(Uuid::now_v7())
-        .bind(tenant_id)
-        .bind(contact_id)
-        .bind(&source_id)
-        .bind(content)
         .fetch_one(&mut *tx)
         .await?;
-        let inserted: Option<Uuid> = sqlx::query_scalar(
+        // The text search configuration and the vector are types the macros cannot name: bound
+        // with `as _`, cast in SQL, exactly as PostgreSQL receives them.
+        let inserted = sqlx::query_scalar!(
             "INSERT INTO memories (id, tenant_id, contact_id, content, memory_type, metadata, idempotency_key, episode_id, language, embedding, embedding_model)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::regconfig, $10::vector, $11)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::regconfig, $10::vector, $11)
              ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id",
+            Uuid::now_v7(),
+            tenant_id,
+            contact_id,
+            content,
+            memory_type,
+            metadata,
+            idempotency_key,
+            episode_id,
+            extract::detect_language(content, contact.language.as_deref()),
+            &vector as _,
+            self.model()
         )
-        .bind(Uuid::now_v7())
-        .bind(tenant_id)
-        .bind(contact_id)
-        .bind(content)
-        .bind(memory_type)
-        .bind(metadata)
-        .bind(idempotency_key)
-        .bind(episode_id)
-        .bind(extract::detect_language(content))
-        .bind(&vector)
-        .bind(self.model())
         .fetch_optional(&mut *tx)
         .await?;
         tx.commit().await?;
         match inserted {
             Some(id) => Ok((id, true)),
             None => {
-                let id = sqlx::query_scalar(
+                let id = sqlx::query_scalar!(
                     "SELECT id FROM memories WHERE tenant_id = $1 AND idempotency_key = $2",
+                    tenant_id,
+                    idempotency_key
                 )
-                .bind(tenant_id)
-                .bind(idempotency_key)
                 .fetch_one(&self.pool)
                 .await?;
                 Ok((id, false))
@@ -106,28 +107,27 @@ impl MemoryEngine {
     /// Stores an episode and everything derived from it, exactly once: the episode row is unique
     /// per source and `ingested_at` is set in the same transaction as the memory and the facts.
     pub async fn ingest(&self, episode: &Episode) -> Result<IngestOutcome, MemoryError> {
-        let contact_name = self
-            .contact_name(episode.tenant_id, episode.contact_id)
-            .await?;
-        let row: (Uuid, Option<DateTime<Utc>>) = sqlx::query_as(
+        let contact = self.contact(episode.tenant_id, episode.contact_id).await?;
+        let contact_name = contact.name.clone();
+        let row = sqlx::query!(
             "INSERT INTO memory_episodes (id, tenant_id, contact_id, kind, source_type, source_id, role, content, occurred_at, metadata)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (tenant_id, source_type, source_id) DO UPDATE SET updated_at = memory_episodes.updated_at
              RETURNING id, ingested_at",
+            Uuid::now_v7(),
+            episode.tenant_id,
+            episode.contact_id,
+            episode.kind,
+            episode.source_type,
+            episode.source_id,
+            episode.role,
+            episode.content,
+            episode.occurred_at,
+            episode.metadata
         )
-        .bind(Uuid::now_v7())
-        .bind(episode.tenant_id)
-        .bind(episode.contact_id)
-        .bind(episode.kind)
-        .bind(&episode.source_type)
-        .bind(&episode.source_id)
-        .bind(episode.role)
-        .bind(&episode.content)
-        .bind(episode.occurred_at)
-        .bind(&episode.metadata)
         .fetch_one(&self.pool)
         .await?;
-        let (episode_id, ingested_at) = row;
+        let (episode_id, ingested_at) = (row.id, row.ingested_at);
         if ingested_at.is_some() {
             return Ok(IngestOutcome {
                 episode_id,
@@ -186,14 +186,16 @@ impl MemoryEngine {
 
         let mut tx = self.pool.begin().await?;
         // One writer per contact graph at a time, whoever calls (workflow, tools, evaluation).
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))")
-            .bind(episode.contact_id)
-            .execute(&mut *tx)
-            .await?;
-        let still_pending: Option<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM memory_episodes WHERE id = $1 AND ingested_at IS NULL FOR UPDATE",
+        sqlx::query!(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 7))",
+            episode.contact_id
         )
-        .bind(episode_id)
+        .execute(&mut *tx)
+        .await?;
+        let still_pending = sqlx::query_scalar!(
+            "SELECT id FROM memory_episodes WHERE id = $1 AND ingested_at IS NULL FOR UPDATE",
+            episode_id
+        )
         .fetch_optional(&mut *tx)
         .await?;
         if still_pending.is_none() {
@@ -207,7 +209,7 @@ impl MemoryEngine {
             episode_id,
             ..Default::default()
         };
-        let language = extract::detect_language(&episode.content);
+        let language = extract::detect_language(&episode.content, contact.language.as_deref());
         if remember {
             let memory_type = if episode.kind == "message" {
                 extract::classify_memory(&episode.content)
@@ -224,23 +226,23 @@ impl MemoryEngine {
                 _ => Map::new(),
             };
             metadata.insert("role".into(), json!(episode.role));
-            outcome.memory_id = sqlx::query_scalar(
+            outcome.memory_id = sqlx::query_scalar!(
                 "INSERT INTO memories (id, tenant_id, contact_id, content, memory_type, metadata, episode_id, language, embedding, embedding_model, valid_from, context)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8::regconfig, $9::vector, $10, $11, $12)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::regconfig, $9::vector, $10, $11, $12)
                  ON CONFLICT (episode_id, memory_type) WHERE episode_id IS NOT NULL DO NOTHING RETURNING id",
+                Uuid::now_v7(),
+                episode.tenant_id,
+                episode.contact_id,
+                episode.content,
+                memory_type,
+                Value::Object(metadata),
+                episode_id,
+                language,
+                vectors.next() as _,
+                self.model(),
+                episode.occurred_at,
+                episode.context.as_deref()
             )
-            .bind(Uuid::now_v7())
-            .bind(episode.tenant_id)
-            .bind(episode.contact_id)
-            .bind(&episode.content)
-            .bind(memory_type)
-            .bind(Value::Object(metadata))
-            .bind(episode_id)
-            .bind(language)
-            .bind(vectors.next())
-            .bind(self.model())
-            .bind(episode.occurred_at)
-            .bind(episode.context.as_deref())
             .fetch_optional(&mut *tx)
             .await?;
         }
@@ -294,20 +296,23 @@ impl MemoryEngine {
             }
         }
         // Entity summaries evolve with what is currently true about them.
-        sqlx::query(
+        let touched: Vec<Uuid> = touched.into_iter().collect();
+        sqlx::query!(
             "UPDATE memory_entities e SET summary = coalesce((
                  SELECT left(string_agg(fact, '; ' ORDER BY valid_at DESC), 600) FROM (
                    SELECT fact, valid_at FROM memory_facts f WHERE (f.subject_id = e.id OR f.object_id = e.id) AND f.invalid_at IS NULL
                    ORDER BY valid_at DESC LIMIT 12) recent), '')
               WHERE e.id = ANY($1)",
+            &touched
         )
-        .bind(touched.into_iter().collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE memory_episodes SET ingested_at = now() WHERE id = $1")
-            .bind(episode_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "UPDATE memory_episodes SET ingested_at = now() WHERE id = $1",
+            episode_id
+        )
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(outcome)
     }

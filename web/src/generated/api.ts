@@ -1075,6 +1075,26 @@ export interface components {
             /** @description The OutboundMessage workflow that sends it. */
             workflow: components["schemas"]["TemporalLink"];
         };
+        /** @description One agent the agent service offers. */
+        Agent: {
+            /**
+             * Format: int32
+             * @description Mean latency of its recent executions, in milliseconds.
+             */
+            avg_latency_ms: number;
+            capabilities: string[];
+            description: string;
+            /** Format: int64 */
+            executions: number;
+            name: string;
+            /** @description How it works (for example `router`, `llm`, `rules`). */
+            pattern: string;
+            /** @description What to pass as `agent_type` (for example `RouterAgent`). */
+            type: string;
+        };
+        Agents: {
+            items: components["schemas"]["Agent"][];
+        };
         /** @description An API key as listed: never its secret, only the prefix it starts with. */
         ApiKey: {
             /** Format: date-time */
@@ -1097,11 +1117,8 @@ export interface components {
              */
             user_id: string;
         };
-        /**
-         * @description Who answers a conversation: the AI agent (`bot`) or a person (`human`).
-         * @enum {string}
-         */
-        AssignedTo: "Bot" | "Human";
+        /** @enum {string} */
+        AssignedTo: "bot" | "human";
         /** @description The conversation's state after the workflow accepted the change. */
         Assignment: {
             /** Format: uuid */
@@ -1171,7 +1188,8 @@ export interface components {
          *     progress.
          */
         CampaignDetail: components["schemas"]["CampaignWithRuns"] & {
-            live: components["schemas"]["LiveProgress"];
+            /** @description The Campaign workflow's `state` query: phase, counts, the next send. */
+            live: components["schemas"]["LiveWorkflow"];
             metrics: components["schemas"]["CampaignMetrics"];
         };
         /** @description A campaign's results over one run or all of them. */
@@ -1205,17 +1223,10 @@ export interface components {
             workflow: components["schemas"]["TemporalLink"];
             workflow_id: string;
         };
-        /**
-         * @description One run of a campaign (one firing of its schedule).
-         * @enum {string}
-         */
-        CampaignRunStatus: "Running" | "Completed" | "Cancelled";
-        /**
-         * @description A campaign's life: a `draft` is edited, `scheduled` waits for its Temporal Schedule,
-         *     `running` while a run sends, `paused` by an operator; `completed` and `cancelled` are final.
-         * @enum {string}
-         */
-        CampaignStatus: "Draft" | "Scheduled" | "Running" | "Paused" | "Completed" | "Cancelled";
+        /** @enum {string} */
+        CampaignRunStatus: "running" | "completed" | "cancelled";
+        /** @enum {string} */
+        CampaignStatus: "draft" | "scheduled" | "running" | "paused" | "completed" | "cancelled";
         /** @description A campaign in a list: what it is, where it stands, how far it got. */
         CampaignSummary: {
             agent_type: string;
@@ -1382,7 +1393,8 @@ export interface components {
         };
         /** @description A conversation with its latest messages (oldest first) and, while open, its workflow's state. */
         ConversationDetail: components["schemas"]["Conversation"] & {
-            live: components["schemas"]["LiveState"];
+            /** @description The Conversation workflow's `state` query: who answers, the pending buffer, the language. */
+            live: components["schemas"]["LiveWorkflow"];
             messages: components["schemas"]["ConversationMessage"][];
         };
         /** @description A message as the conversation view shows it. */
@@ -1555,12 +1567,8 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
-        /**
-         * @description Where a deal stands: `won` and `lost` close it (a deal reaching a stage with that key takes
-         *     that status).
-         * @enum {string}
-         */
-        DealStatus: "Open" | "Won" | "Lost";
+        /** @enum {string} */
+        DealStatus: "open" | "won" | "lost";
         /** @description One event sent (or being sent) to a subscriber, and how it went. */
         Delivery: {
             /** Format: int32 */
@@ -1605,11 +1613,21 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
-        /**
-         * @description Which way a message went.
-         * @enum {string}
-         */
-        Direction: "Inbound" | "Outbound";
+        /** @enum {string} */
+        Direction: "inbound" | "outbound";
+        /** @description A draft reply, never stored or sent. */
+        Draft: {
+            agent_type: string;
+            /** Format: float */
+            confidence: number;
+            /** Format: uuid */
+            contact_id: string;
+            draft: string;
+            intent: string;
+            /** @description Always false: a draft is for review. */
+            sent: boolean;
+            suggested_actions: components["schemas"]["SuggestedAction"][];
+        };
         DraftRequest: {
             /** @description Which agent writes (default `RouterAgent`, which picks the specialist). */
             agent_type?: string | null;
@@ -1621,11 +1639,41 @@ export interface components {
             /** @description The customer message to answer (default: the contact's latest inbound message). */
             message?: string | null;
         };
+        /** @description A node of a contact's knowledge graph. */
+        Entity: {
+            /** @description `contact`, `product`, `place`, `deal`, `stage`, `tag`, ... */
+            entity_type: string;
+            id: string;
+            name: string;
+            /** @description What is currently true about it. */
+            summary: string;
+        };
         /**
          * @description A domain event's type. Serialised as its dotted name (`message.received`).
          * @enum {string}
          */
         EventType: "MessageReceived" | "MessageSent" | "MessageStatusChanged" | "MessageReaction" | "SessionOpened" | "SessionAssignmentChanged" | "SessionClosed" | "AgentReplied" | "ContactCreated" | "ContactUpdated" | "ContactTagged" | "ContactUntagged" | "ContactMerged" | "ContactOptedOut" | "ContactOptedIn" | "DealCreated" | "DealStageChanged" | "DealStatusChanged" | "DealDeleted" | "CampaignCreated" | "CampaignUpdated" | "CampaignScheduled" | "CampaignPaused" | "CampaignResumed" | "CampaignCancelled" | "CampaignRunStarted" | "CampaignRecipientSent" | "CampaignRecipientFailed" | "CampaignRunCompleted" | "CampaignRunCancelled" | "CampaignRecipientSkipped" | "CampaignRecipientReplied";
+        /**
+         * @description An edge of the graph, bitemporal: true in the world from `valid_at` to `invalid_at`, known
+         *     to us from `created_at` until `expired_at`.
+         */
+        Fact: {
+            /** Format: date-time */
+            created_at: string | null;
+            /** Format: date-time */
+            expired_at: string | null;
+            /** @description The fact as a sentence. */
+            fact: string;
+            id: string;
+            /** Format: date-time */
+            invalid_at: string | null;
+            object_id: string;
+            predicate: string;
+            sources: string[];
+            subject_id: string;
+            /** Format: date-time */
+            valid_at: string | null;
+        };
         /** @description How many contacts a filter selects now, and a few of them. */
         FilterPreview: {
             /** Format: int64 */
@@ -1651,18 +1699,18 @@ export interface components {
             /** @description `wa_user` (`5511…@c.us`), `wa_lid` (`…@lid`), `psid` or `igsid`. */
             kind: string;
         };
-        /**
-         * @description The kind of address a contact has on a channel: a WhatsApp phone (`…@c.us`), a WhatsApp
-         *     hidden id (`…@lid`), a Messenger page-scoped id, an Instagram-scoped id.
-         * @enum {string}
-         */
-        IdentityKind: "WaUser" | "WaLid" | "Psid" | "Igsid";
+        /** @enum {string} */
+        IdentityKind: "wa_user" | "wa_lid" | "psid" | "igsid";
         /** @description An address of a contact in a list. */
         IdentityRef: {
             /** Format: uuid */
             channel_id: string;
             external_id: string;
             kind: components["schemas"]["IdentityKind"];
+        };
+        KnowledgeGraph: {
+            entities: components["schemas"]["Entity"][];
+            facts: components["schemas"]["Fact"][];
         };
         /** @description The newest message of a conversation, as the inbox previews it. */
         LastMessage: {
@@ -1766,20 +1814,15 @@ export interface components {
                 updated_at: string;
             }[];
         };
-        /** @description The running workflow's own account of its progress, when it can be asked. */
-        LiveProgress: {
+        /**
+         * @description A workflow's own account of itself (its `state` query), when it can be asked: the campaign's
+         *     progress, the conversation's session. One shape for every detail view that shows one.
+         */
+        LiveWorkflow: {
             available: boolean;
-            /** @description Why it is not available (no run is active, Temporal is not reachable, …). */
+            /** @description Why it is not available (no run is active, workflow not found, Temporal not reachable, …). */
             reason?: string | null;
-            /** @description The Campaign workflow's `state` query: phase, counts, the next send. */
-            state?: Record<string, never> | null;
-        };
-        /** @description The Conversation workflow's own account of the session, when it can be asked. */
-        LiveState: {
-            available: boolean;
-            /** @description Why it is not available (closed, workflow not found, Temporal not reachable, …). */
-            reason?: string | null;
-            /** @description The workflow's `state` query: who answers, the pending buffer, the language, timers. */
+            /** @description The workflow's `state` query, as the workflow answers it. */
             state?: Record<string, never> | null;
         };
         LoginRequest: {
@@ -1799,6 +1842,47 @@ export interface components {
             actor: null | components["schemas"]["Caller"];
             role: components["schemas"]["Role"];
             tenant: components["schemas"]["TenantRef"];
+        };
+        /** @description A memory or a fact, as a search finds it. */
+        Memory: {
+            content: string;
+            /** Format: date-time */
+            created_at: string | null;
+            /** @description The memory's (or fact's) id. */
+            id: string;
+            /** @description `purchase`, `preference`, `support_ticket`, `conversation`, `fact`, ... */
+            memory_type: string;
+            /** @description `kind` (`memory` or `fact`), and for facts `subject`, `predicate`, `object`. */
+            metadata: {
+                [key: string]: string;
+            };
+            /**
+             * Format: float
+             * @description 0 to 1, higher is more relevant.
+             */
+            relevance_score: number;
+            /** @description Where it came from (`message:<id>`, `outbox:<id>`, ...). */
+            sources: string[];
+            /**
+             * Format: date-time
+             * @description When it became true in the world.
+             */
+            valid_from: string | null;
+            /**
+             * Format: date-time
+             * @description When it stopped being true (null: still true).
+             */
+            valid_until: string | null;
+        };
+        MemorySearch: {
+            items: components["schemas"]["Memory"][];
+            /** Format: float */
+            search_latency_ms: number;
+            /**
+             * Format: int32
+             * @description Distinct candidates found before the limit.
+             */
+            total_count: number;
         };
         /** @description A merge, what it moved and its workflow. */
         Merge: {
@@ -1826,44 +1910,25 @@ export interface components {
              */
             merge_contact_id: string;
         };
+        /** @enum {string} */
+        MergeStatus: "running" | "completed";
         /**
-         * @description A merge of two contacts into one (the ContactMerge workflow's record).
-         * @enum {string}
+         * @description A message, its delivery history, and the workflow that handled it: the conversation view's
+         *     message plus where it belongs and how it was delivered.
          */
-        MergeStatus: "Running" | "Completed";
-        /** @description A message, its delivery history, and the workflow that handled it. */
-        Message: {
-            agent_type: string | null;
-            body: string | null;
+        Message: components["schemas"]["ConversationMessage"] & {
             /** Format: uuid */
             channel_id: string;
-            /** Format: float */
-            confidence: number | null;
             /** Format: uuid */
             contact_id: string;
             /** Format: uuid */
             conversation_id: string;
-            /** Format: date-time */
-            created_at: string;
-            customer_reaction: string | null;
-            direction: components["schemas"]["Direction"];
-            failure_reason: string | null;
-            /** Format: uuid */
-            id: string;
-            intent: string | null;
-            media: Record<string, never> | null;
-            /** @description Why an outbound message was written: `greeting`, `away`, `operator`, `agent`, `campaign`. */
-            origin: string | null;
             /** @description The provider's id (WAHA's or Meta's), once it has one. */
             provider_message_id: string | null;
-            /** Format: date-time */
-            provider_timestamp: string | null;
-            status: components["schemas"]["MessageStatus"];
             status_history: components["schemas"]["StatusChange"][];
             /** Format: date-time */
             updated_at: string;
             workflow: components["schemas"]["TemporalLink"];
-            workflow_id: string;
         };
         /** @description What the agent would write to one contact, and when. */
         MessagePreview: {
@@ -1885,18 +1950,22 @@ export interface components {
             /** @description `opted_out` or `no_identity_on_channel` when the campaign would skip this contact. */
             would_skip: string | null;
         };
-        /**
-         * @description A stored message's status: `received` for a customer's message; an outbound one moves
-         *     `pending` → `sent` → `delivered` → `read` (or `played`), or ends `failed` / `undelivered`.
-         * @enum {string}
-         */
-        MessageStatus: "Received" | "Pending" | "Sent" | "Delivered" | "Read" | "Played" | "Failed" | "Undelivered";
+        /** @enum {string} */
+        MessageStatus: "received" | "pending" | "sent" | "delivered" | "read" | "played" | "failed" | "undelivered";
         MoveDeal: {
             /**
              * Format: uuid
              * @description A stage of the deal's pipeline.
              */
             stage_id: string;
+        };
+        NamedReport: {
+            description: string;
+            name: string;
+            /** @description Parameter name (or `from, to`) → what it takes. */
+            params: {
+                [key: string]: string;
+            };
         };
         /** @description Where the channel's campaign clock stands. */
         PacingClock: {
@@ -2208,6 +2277,15 @@ export interface components {
             page_id: string;
             verify_token_set: boolean;
         };
+        /** @description The limits every report runs under. */
+        QueryLimits: {
+            /** @description The functions free-form SQL may call. */
+            functions: string[];
+            max_bytes: number;
+            max_rows: number;
+            /** @description For example `5s`. */
+            statement_timeout: string;
+        };
         /** @description One contact of a campaign run: how far they got, why they stopped, what they were sent. */
         Recipient: {
             agent_type: string | null;
@@ -2305,13 +2383,8 @@ export interface components {
              */
             skip: number | null;
         };
-        /**
-         * @description A campaign recipient, in the order one moves: chosen (`pending`), text and time picked
-         *     (`scheduled`), message written (`sending`), then the message's receipts, then a reply.
-         *     `skipped` (with a reason) and `failed` end it early.
-         * @enum {string}
-         */
-        RecipientStatus: "Pending" | "Scheduled" | "Sending" | "Sent" | "Delivered" | "Read" | "Replied" | "Skipped" | "Failed";
+        /** @enum {string} */
+        RecipientStatus: "pending" | "scheduled" | "sending" | "sent" | "delivered" | "read" | "replied" | "skipped" | "failed";
         /** @description A redelivery started, and its workflow. */
         Redelivery: {
             /** Format: uuid */
@@ -2326,6 +2399,26 @@ export interface components {
             /** @description The text to send (1 to 4096 characters). */
             text: string;
         };
+        ReportCatalog: {
+            query: components["schemas"]["QueryLimits"];
+            reports: components["schemas"]["NamedReport"][];
+            views: components["schemas"]["ReportingView"][];
+        };
+        /** @description A report's answer: the rows as JSON objects keyed by column, and the columns in order. */
+        ReportResult: {
+            /** @description The columns in the query's order (a row object's keys have none). */
+            columns: string[];
+            /** Format: int64 */
+            elapsed_ms: number;
+            /** @description The named report that ran (`POST /reports/{name}`). */
+            report?: string | null;
+            row_count: number;
+            rows: Record<string, never>[];
+            /** @description The SQL that ran, as checked (`POST /reports/query`). */
+            sql?: string | null;
+            /** @description More rows (or bytes) than the cap: the rest were left out. */
+            truncated: boolean;
+        };
         /**
          * @description The provider session as the provider reports it now (WAHA `GET /api/sessions/{session}`),
          *     beside the status last received by webhook.
@@ -2335,6 +2428,11 @@ export interface components {
             /** Format: date-time */
             at: string | null;
             status: string;
+        };
+        /** @description A reporting view: one tenant's rows, without message text, phone numbers or secrets. */
+        ReportingView: {
+            columns: components["schemas"]["ViewColumn"][];
+            name: string;
         };
         /**
          * @description Roles, weakest first: a viewer reads; an agent also works conversations, contacts and deals; an
@@ -2390,12 +2488,8 @@ export interface components {
              */
             segment_count: number;
         };
-        /**
-         * @description A conversation session: `open` while the chat goes on, `closed` after inactivity or by an
-         *     operator.
-         * @enum {string}
-         */
-        SessionStatus: "Open" | "Closed";
+        /** @enum {string} */
+        SessionStatus: "open" | "closed";
         /** @description A stage of a pipeline, with the number of open deals in it. */
         Stage: {
             /** Format: uuid */
@@ -2453,6 +2547,15 @@ export interface components {
         Subscriptions: {
             event_types: string[];
             items: components["schemas"]["Subscription"][];
+        };
+        /** @description An action the agent suggests; nothing is done until an operator or a workflow acts on it. */
+        SuggestedAction: {
+            params: {
+                [key: string]: string;
+            };
+            reason: string;
+            /** @description The action, named as agent runs store it (for example `handoff`, `create_lead`). */
+            type: string;
         };
         TagBody: {
             tag: string;
@@ -2525,8 +2628,7 @@ export interface components {
             tags?: string[] | null;
         };
         UpdateDeal: {
-            /** @description `open`, `won` or `lost`. */
-            status?: string | null;
+            status?: null | components["schemas"]["DealStatus"];
             title?: string | null;
         };
         UpdatePipeline: {
@@ -2577,12 +2679,13 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
-        /**
-         * @description One delivery of an event to a webhook subscriber: `pending` until its first attempt,
-         *     `retrying` after a failed one, then `delivered` or (retries spent) `failed`.
-         * @enum {string}
-         */
-        WebhookDeliveryStatus: "Pending" | "Retrying" | "Delivered" | "Failed";
+        ViewColumn: {
+            name: string;
+            /** @description The PostgreSQL type (`uuid`, `text`, `timestamp with time zone`, ...). */
+            type: string;
+        };
+        /** @enum {string} */
+        WebhookDeliveryStatus: "pending" | "retrying" | "delivered" | "failed";
         /**
          * @description Where and how the provider must call Ventros: what an admin pastes into WAHA or Meta's App
          *     Dashboard.
@@ -2624,7 +2727,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Agents"];
                 };
             };
             /** @description The agent service is not configured or not answering */
@@ -2655,7 +2758,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Draft"];
                 };
             };
             /** @description No such contact */
@@ -2854,9 +2957,10 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description `draft`, `scheduled`, `running`, `paused`, `completed` or `cancelled`. */
-                status?: string;
+                status?: components["schemas"]["CampaignStatus"];
                 /** @description `created_at` or `name`, `-` prefix for descending (default `-created_at`). */
                 sort?: string;
+                /** @description Continue a list: the `next_cursor` of the previous page. */
                 cursor?: string;
                 /** @description 1 to 200, default 50. */
                 limit?: number;
@@ -3060,8 +3164,7 @@ export interface operations {
             query?: {
                 /** @description One run (default: every run of the campaign). */
                 run_no?: number;
-                /** @description Timeline bucket: `minute`, `hour` (default) or `day`. */
-                bucket?: string;
+                bucket?: "minute" | "hour" | "day";
             };
             header?: never;
             path: {
@@ -3191,9 +3294,10 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description `pending`, `scheduled`, `sending`, `sent`, `delivered`, `read`, `replied`, `skipped`, `failed`. */
-                status?: string;
+                status?: components["schemas"]["RecipientStatus"];
                 /** @description The run (default: the latest). */
                 run_no?: number;
+                /** @description Continue a list: the `next_cursor` of the previous page. */
                 cursor?: string;
                 /** @description 1 to 200, default 50. */
                 limit?: number;
@@ -3523,6 +3627,7 @@ export interface operations {
                 channel_id?: string;
                 /** @description `created_at`, `updated_at`; `-` prefix for descending (default `-created_at`). */
                 sort?: string;
+                /** @description Continue a list: the `next_cursor` of the previous page. */
                 cursor?: string;
                 /** @description 1 to 200, default 50. */
                 limit?: number;
@@ -3687,6 +3792,7 @@ export interface operations {
                 history?: boolean;
                 /** @description 1 to 5, default 2. */
                 depth?: number;
+                /** @description Only facts touching entities of this type (`product`, `place`, `deal`, ...). */
                 entity_type?: string;
             };
             header?: never;
@@ -3703,7 +3809,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["KnowledgeGraph"];
                 };
             };
             /** @description Bad parameters */
@@ -3802,8 +3908,7 @@ export interface operations {
             query?: {
                 /** @description The search text (required). */
                 q?: string;
-                /** @description `hybrid` (default), `vector`, `keyword` or `graph`. */
-                mode?: string;
+                mode?: "hybrid" | "vector" | "keyword" | "graph";
                 /** @description 1 to 100, default 10. */
                 limit?: number;
                 /** @description Comma-separated memory types. */
@@ -3825,7 +3930,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["MemorySearch"];
                 };
             };
             /** @description Bad parameters */
@@ -3958,17 +4063,20 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description `open` or `closed`. */
-                status?: string;
+                status?: components["schemas"]["SessionStatus"];
                 /** @description `bot` or `human`. */
-                assigned_to?: string;
+                assigned_to?: components["schemas"]["AssignedTo"];
                 /** @description Assigned to this assignee (a user id, or `me`). */
                 assignee?: string;
+                /** @description Only this channel's conversations. */
                 channel_id?: string;
+                /** @description Only this contact's conversations. */
                 contact_id?: string;
                 /** @description Only conversations with (true) or without (false) unread inbound messages. */
                 unread?: boolean;
                 /** @description `last_activity_at` or `opened_at`, `-` prefix for descending (default `-last_activity_at`). */
                 sort?: string;
+                /** @description Continue a list: the `next_cursor` of the previous page. */
                 cursor?: string;
                 /** @description 1 to 200, default 50. */
                 limit?: number;
@@ -4096,6 +4204,7 @@ export interface operations {
                  *     (when Ventros stored it).
                  */
                 sort?: string;
+                /** @description Continue a list: the `next_cursor` of the previous page. */
                 cursor?: string;
                 /** @description 1 to 200, default 50. */
                 limit?: number;
@@ -4233,13 +4342,17 @@ export interface operations {
     deals_list: {
         parameters: {
             query?: {
+                /** @description Only this pipeline's deals. */
                 pipeline_id?: string;
+                /** @description Only deals in this stage. */
                 stage_id?: string;
+                /** @description Only this contact's deals. */
                 contact_id?: string;
                 /** @description `open`, `won` or `lost`. */
-                status?: string;
+                status?: components["schemas"]["DealStatus"];
                 /** @description `created_at` or `updated_at`, `-` prefix for descending (default `-updated_at`). */
                 sort?: string;
+                /** @description Continue a list: the `next_cursor` of the previous page. */
                 cursor?: string;
                 /** @description 1 to 200, default 50. */
                 limit?: number;
@@ -4741,7 +4854,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ReportCatalog"];
                 };
             };
         };
@@ -4765,7 +4878,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ReportResult"];
                 };
             };
             /** @description Not a single SELECT over the reporting views, a function that is not allowed, or an error while running */
@@ -4805,7 +4918,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ReportResult"];
                 };
             };
             /** @description No such report */
@@ -5293,7 +5406,8 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description `pending`, `retrying`, `delivered` or `failed`. */
-                status?: string;
+                status?: components["schemas"]["WebhookDeliveryStatus"];
+                /** @description Continue a list: the `next_cursor` of the previous page. */
                 cursor?: string;
                 /** @description 1 to 200, default 50. */
                 limit?: number;

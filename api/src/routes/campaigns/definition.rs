@@ -23,6 +23,7 @@ use crate::db::{Page, Sort, fetch_page_as, page_limit, tenant_tx};
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::ids::Id;
 use crate::routes::{optional_text, required_text};
+use crate::temporal::LiveWorkflow;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -44,10 +45,12 @@ pub struct CreateCampaign {
     /// IANA time zone (default `UTC`).
     pub time_zone: Option<String>,
     /// Sends per minute across the whole campaign (default: unlimited).
+    #[schema(minimum = 0, maximum = 100_000)]
     pub rate_limit_per_minute: Option<i32>,
     /// Send each contact at the hour the agent picks from their history (default true).
     pub best_send_time: Option<bool>,
     /// A reply within this many hours counts for the campaign (default 72).
+    #[schema(minimum = 1, maximum = 720)]
     pub attribution_window_hours: Option<i32>,
 }
 
@@ -65,8 +68,10 @@ pub struct UpdateCampaign {
     pub send_window: Option<SendWindow>,
     pub time_zone: Option<String>,
     /// `0` removes the limit.
+    #[schema(minimum = 0, maximum = 100_000)]
     pub rate_limit_per_minute: Option<i32>,
     pub best_send_time: Option<bool>,
+    #[schema(minimum = 1, maximum = 720)]
     pub attribution_window_hours: Option<i32>,
 }
 
@@ -160,11 +165,14 @@ impl Definition {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `draft`, `scheduled`, `running`, `paused`, `completed` or `cancelled`.
+    #[param(value_type = Option<ventros_domain::CampaignStatus>)]
     pub status: Option<String>,
     /// `created_at` or `name`, `-` prefix for descending (default `-created_at`).
     pub sort: Option<String>,
+    /// Continue a list: the `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -297,38 +305,13 @@ async fn check_agent_type(state: &AppState, agent_type: &str) -> Result<(), ApiE
     let Ok(agents) = state.agents.agents().await else {
         return Ok(());
     };
-    let known = agents["items"]
-        .as_array()
-        .is_some_and(|items| items.iter().any(|a| a["type"] == agent_type));
+    let known = agents.items.iter().any(|a| a.agent_type == agent_type);
     if !known {
         return Err(ApiError::Unprocessable(format!(
             "unknown agent type {agent_type:?}; GET /api/v1/agents lists them"
         )));
     }
     Ok(())
-}
-
-/// The running workflow's own account of its progress, when it can be asked.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LiveProgress {
-    pub available: bool,
-    /// Why it is not available (no run is active, Temporal is not reachable, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'static str>,
-    /// The Campaign workflow's `state` query: phase, counts, the next send.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub state: Option<Value>,
-}
-
-impl LiveProgress {
-    fn unavailable(reason: &'static str) -> LiveProgress {
-        LiveProgress {
-            available: false,
-            reason: Some(reason),
-            state: None,
-        }
-    }
 }
 
 /// A campaign with its runs, its metrics over every run and, while a run is active, its live
@@ -338,7 +321,8 @@ pub struct CampaignDetail {
     #[serde(flatten)]
     pub campaign: CampaignWithRuns,
     pub metrics: CampaignMetrics,
-    pub live: LiveProgress,
+    /// The Campaign workflow's `state` query: phase, counts, the next send.
+    pub live: LiveWorkflow,
 }
 
 /// A campaign with its runs, metrics and, while a run is active, the run's live progress.
@@ -361,7 +345,7 @@ pub async fn show(
         .map(|r| r.workflow_id.clone());
     let live = match active {
         Some(workflow_id) => live_progress(&state, &workflow_id).await,
-        None => LiveProgress::unavailable("no run is active"),
+        None => LiveWorkflow::unavailable("no run is active"),
     };
     Ok(Json(CampaignDetail {
         campaign,
@@ -370,24 +354,13 @@ pub async fn show(
     }))
 }
 
-async fn live_progress(state: &AppState, workflow_id: &str) -> LiveProgress {
+async fn live_progress(state: &AppState, workflow_id: &str) -> LiveWorkflow {
     let Ok(client) = state.temporal.client().await else {
-        return LiveProgress::unavailable("Temporal is not reachable");
+        return LiveWorkflow::unavailable("Temporal is not reachable");
     };
     let handle = client.get_workflow_handle::<CampaignWorkflow>(workflow_id.to_owned());
     let query = handle.query(CampaignWorkflow::state, (), WorkflowQueryOptions::default());
-    match tokio::time::timeout(state.config.temporal_deadline / 2, query).await {
-        Ok(Ok(progress)) => LiveProgress {
-            available: true,
-            reason: None,
-            state: Some(json!(progress)),
-        },
-        Ok(Err(err)) => {
-            tracing::warn!(error = %err, workflow.id = %workflow_id, "campaign query failed");
-            LiveProgress::unavailable("query failed")
-        }
-        Err(_) => LiveProgress::unavailable("query deadline exceeded"),
-    }
+    LiveWorkflow::ask(state.config.temporal_deadline / 2, workflow_id, query).await
 }
 
 /// Edits a draft (a scheduled campaign must be cancelled and recreated).

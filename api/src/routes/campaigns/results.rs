@@ -22,11 +22,15 @@ use crate::ids::Id;
 #[into_params(parameter_in = Query)]
 pub struct RecipientsQuery {
     /// `pending`, `scheduled`, `sending`, `sent`, `delivered`, `read`, `replied`, `skipped`, `failed`.
+    #[param(value_type = Option<ventros_domain::RecipientStatus>)]
     pub status: Option<String>,
     /// The run (default: the latest).
+    #[param(minimum = 1)]
     pub run_no: Option<i32>,
+    /// Continue a list: the `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -154,9 +158,15 @@ pub async fn recipients(
 #[into_params(parameter_in = Query)]
 pub struct MetricsQuery {
     /// One run (default: every run of the campaign).
+    #[param(minimum = 1)]
     pub run_no: Option<i32>,
     /// Timeline bucket: `minute`, `hour` (default) or `day`.
+    #[param(schema_with = bucket_words)]
     pub bucket: Option<String>,
+}
+
+fn bucket_words() -> utoipa::openapi::schema::Object {
+    crate::routes::one_of_words(&["minute", "hour", "day"])
 }
 
 /// How many recipients reached each point.

@@ -38,8 +38,10 @@ pub struct ContactListQuery {
     pub channel_id: Option<Uuid>,
     /// `created_at`, `updated_at`; `-` prefix for descending (default `-created_at`).
     pub sort: Option<String>,
+    /// Continue a list: the `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

@@ -4,10 +4,8 @@
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sqlx::QueryBuilder;
 use temporalio_client::WorkflowQueryOptions;
-use temporalio_client::errors::WorkflowQueryError;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use ventros_domain::{AssignedTo, SessionStatus};
@@ -22,24 +20,31 @@ use crate::db::{Page, Sort, fetch_page_as, page_limit, tenant_tx};
 use crate::error::{ApiError, ApiQuery};
 use crate::ids::Id;
 use crate::routes::required_text;
+use crate::temporal::LiveWorkflow;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `open` or `closed`.
+    #[param(value_type = Option<ventros_domain::SessionStatus>)]
     pub status: Option<String>,
     /// `bot` or `human`.
+    #[param(value_type = Option<ventros_domain::AssignedTo>)]
     pub assigned_to: Option<String>,
     /// Assigned to this assignee (a user id, or `me`).
     pub assignee: Option<String>,
+    /// Only this channel's conversations.
     pub channel_id: Option<Uuid>,
+    /// Only this contact's conversations.
     pub contact_id: Option<Uuid>,
     /// Only conversations with (true) or without (false) unread inbound messages.
     pub unread: Option<bool>,
     /// `last_activity_at` or `opened_at`, `-` prefix for descending (default `-last_activity_at`).
     pub sort: Option<String>,
+    /// Continue a list: the `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -137,33 +142,10 @@ pub async fn list(
     }))
 }
 
-/// The Conversation workflow's own account of the session, when it can be asked.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LiveState {
-    pub available: bool,
-    /// Why it is not available (closed, workflow not found, Temporal not reachable, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'static str>,
-    /// The workflow's `state` query: who answers, the pending buffer, the language, timers.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub state: Option<Value>,
-}
-
-impl LiveState {
-    fn unavailable(reason: &'static str) -> LiveState {
-        LiveState {
-            available: false,
-            reason: Some(reason),
-            state: None,
-        }
-    }
-}
-
 /// Queries the workflow with a deadline; a missing worker or server never hangs the request.
-async fn live_state(state: &AppState, workflow_id: &str) -> LiveState {
+async fn live_state(state: &AppState, workflow_id: &str) -> LiveWorkflow {
     let Ok(client) = state.temporal.client().await else {
-        return LiveState::unavailable("Temporal is not reachable");
+        return LiveWorkflow::unavailable("Temporal is not reachable");
     };
     let handle = client.get_workflow_handle::<ConversationWorkflow>(workflow_id.to_owned());
     let query = handle.query(
@@ -171,19 +153,7 @@ async fn live_state(state: &AppState, workflow_id: &str) -> LiveState {
         (),
         WorkflowQueryOptions::default(),
     );
-    match tokio::time::timeout(state.config.temporal_deadline / 2, query).await {
-        Ok(Ok(s)) => LiveState {
-            available: true,
-            reason: None,
-            state: Some(serde_json::json!(s)),
-        },
-        Ok(Err(WorkflowQueryError::NotFound(_))) => LiveState::unavailable("workflow not found"),
-        Ok(Err(err)) => {
-            tracing::warn!(error = %err, workflow.id = %workflow_id, "conversation query failed");
-            LiveState::unavailable("query failed")
-        }
-        Err(_) => LiveState::unavailable("query deadline exceeded"),
-    }
+    LiveWorkflow::ask(state.config.temporal_deadline / 2, workflow_id, query).await
 }
 
 /// A conversation with its latest messages (oldest first) and, while open, its workflow's state.
@@ -192,7 +162,8 @@ pub struct ConversationDetail {
     #[serde(flatten)]
     pub conversation: Conversation,
     pub messages: Vec<ConversationMessage>,
-    pub live: LiveState,
+    /// The Conversation workflow's `state` query: who answers, the pending buffer, the language.
+    pub live: LiveWorkflow,
 }
 
 /// A conversation with its latest 100 messages and, while open, its workflow's live state.
@@ -217,7 +188,7 @@ pub async fn show(
         live_state(&state, &conversation.workflow_id).await
     } else {
         // The workflow id may already run a later session of the same chat.
-        LiveState::unavailable("conversation closed")
+        LiveWorkflow::unavailable("conversation closed")
     };
     Ok(Json(ConversationDetail {
         conversation,
@@ -232,8 +203,10 @@ pub struct MessagesQuery {
     /// `at` (when written, oldest first; the default), `-at`, or `created_at` / `-created_at`
     /// (when Ventros stored it).
     pub sort: Option<String>,
+    /// Continue a list: the `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

@@ -18,8 +18,8 @@ use std::time::Instant;
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -27,7 +27,10 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::db::tenant_tx;
 use crate::error::{ApiError, ApiJson};
-use crate::sql_guard::{self, FUNCTIONS, VIEWS};
+use crate::sql_guard;
+
+mod catalog;
+pub use catalog::*;
 
 /// Rows a report returns at most.
 pub const MAX_ROWS: usize = 1_000;
@@ -113,6 +116,31 @@ pub struct RunQuery {
     /// 1 to 1000 (default 1000).
     #[serde(default)]
     pub max_rows: Option<usize>,
+}
+
+/// A report's answer: the rows as JSON objects keyed by column, and the columns in order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportResult {
+    /// The columns in the query's order (a row object's keys have none).
+    pub columns: Vec<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub rows: Vec<Value>,
+    pub row_count: usize,
+    /// More rows (or bytes) than the cap: the rest were left out.
+    pub truncated: bool,
+    pub elapsed_ms: u64,
+    /// The named report that ran (`POST /reports/{name}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
+    /// The SQL that ran, as checked (`POST /reports/query`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
+}
+
+/// Which way in a report came, echoed in its answer.
+enum Ran {
+    Report(&'static str),
+    Query(String),
 }
 
 /// One named report: its SQL and how it reads its parameters.
@@ -232,51 +260,6 @@ const REPORTS: &[Report] = &[
     },
 ];
 
-/// The catalog: named reports with their parameters, and the views free-form SQL may read with
-/// their columns.
-#[utoipa::path(get, path = "/api/v1/reports", tag = "reports",
-    responses((status = 200, description = "Named reports and the reporting views", body = Value)))]
-pub async fn catalog(
-    State(state): State<AppState>,
-    principal: Principal,
-) -> Result<Json<Value>, ApiError> {
-    // information_schema lists what the current role may read: ask as the role reports run as.
-    let mut tx = tenant_tx(&state.reports.pool, principal.tenant_id).await?;
-    let columns: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT table_name::text, column_name::text, data_type::text FROM information_schema.columns
-          WHERE table_schema = 'reporting' ORDER BY table_name, ordinal_position",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    let views: Vec<Value> = VIEWS
-        .iter()
-        .map(|v| {
-            let cols: Vec<Value> = columns
-                .iter()
-                .filter(|(t, _, _)| t == v)
-                .map(|(_, c, ty)| json!({"name": c, "type": ty}))
-                .collect();
-            json!({"name": v, "columns": cols})
-        })
-        .collect();
-    let reports: Vec<Value> = REPORTS
-        .iter()
-        .map(|r| {
-            let params: Map<String, Value> = r
-                .params
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), json!(v)))
-                .collect();
-            json!({"name": r.name, "description": r.description, "params": params})
-        })
-        .collect();
-    Ok(Json(json!({
-        "reports": reports,
-        "views": views,
-        "query": {"max_rows": MAX_ROWS, "max_bytes": MAX_BYTES, "statement_timeout": STATEMENT_TIMEOUT, "functions": FUNCTIONS},
-    })))
-}
-
 fn period(params: &Map<String, Value>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
     let at = |key: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
         match params.get(key) {
@@ -325,14 +308,14 @@ fn row_cap(max_rows: Option<usize>) -> Result<usize, ApiError> {
 
 /// Runs a named report.
 #[utoipa::path(post, path = "/api/v1/reports/{name}", tag = "reports", params(("name" = String, Path)), request_body = RunReport,
-    responses((status = 200, description = "Columns and rows", body = Value), (status = 404, description = "No such report"),
+    responses((status = 200, description = "Columns and rows", body = ReportResult), (status = 404, description = "No such report"),
               (status = 422, description = "Invalid parameters")))]
 pub async fn run(
     State(state): State<AppState>,
     principal: Principal,
     Path(name): Path<String>,
     ApiJson(req): ApiJson<RunReport>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReportResult>, ApiError> {
     let report = REPORTS.iter().find(|r| r.name == name).ok_or_else(|| {
         ApiError::NotFound(format!(
             "no report {name:?}; GET /api/v1/reports lists them"
@@ -411,21 +394,21 @@ pub async fn run(
         report.sql,
         query,
         cap,
-        json!({"report": report.name}),
+        Ran::Report(report.name),
     )
     .await
 }
 
 /// Runs one read-only `SELECT` over the reporting views.
 #[utoipa::path(post, path = "/api/v1/reports/query", tag = "reports", request_body = RunQuery,
-    responses((status = 200, description = "Columns and rows", body = Value),
+    responses((status = 200, description = "Columns and rows", body = ReportResult),
               (status = 422, description = "Not a single SELECT over the reporting views, a function that is not allowed, or an error while running"),
               (status = 429, description = "Too many reports of this account are running")))]
 pub async fn query(
     State(state): State<AppState>,
     principal: Principal,
     ApiJson(req): ApiJson<RunQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReportResult>, ApiError> {
     let cap = row_cap(req.max_rows)?;
     let checked = sql_guard::check(&req.sql, cap + 1).map_err(ApiError::Unprocessable)?;
     let query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(checked.wrapped.clone()));
@@ -435,7 +418,7 @@ pub async fn query(
         &checked.sql,
         query,
         cap,
-        json!({"sql": checked.sql}),
+        Ran::Query(checked.sql.clone()),
     )
     .await
 }
@@ -476,8 +459,8 @@ async fn execute<'q>(
     inner_sql: &str,
     query: sqlx::query::QueryScalar<'q, sqlx::Postgres, String, sqlx::postgres::PgArguments>,
     cap: usize,
-    about: Value,
-) -> Result<Json<Value>, ApiError> {
+    ran: Ran,
+) -> Result<Json<ReportResult>, ApiError> {
     use futures::TryStreamExt;
     let _slot = state.reports.slot(tenant_id)?;
     let mut tx = tenant_tx(&state.reports.pool, tenant_id).await?;
@@ -520,10 +503,17 @@ async fn execute<'q>(
             "one row of the result is larger than {MAX_BYTES} bytes"
         )));
     }
-    let mut body = json!({"columns": columns, "rows": rows, "row_count": rows.len(), "truncated": truncated,
-                          "elapsed_ms": started.elapsed().as_millis() as u64});
-    if let (Some(obj), Value::Object(more)) = (body.as_object_mut(), about) {
-        obj.extend(more);
-    }
-    Ok(Json(body))
+    let (report, sql) = match ran {
+        Ran::Report(name) => (Some(name.to_owned()), None),
+        Ran::Query(sql) => (None, Some(sql)),
+    };
+    Ok(Json(ReportResult {
+        columns,
+        row_count: rows.len(),
+        rows,
+        truncated,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+        report,
+        sql,
+    }))
 }
