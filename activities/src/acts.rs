@@ -16,9 +16,9 @@ use ventros_workflows::contract::{activities as defs, names, *};
 use std::time::{Duration, Instant};
 
 use crate::agents::{AgentApi, AgentError};
-use crate::store::{self, AgentAnswer, StoreError};
 use ventros_channels::channel::CampaignPacing;
 use ventros_channels::provider::{Channels, Outgoing, ProviderError};
+use ventros_store::{self as store, AgentAnswer, StoreError};
 
 /// How long one agent call may take; Temporal retries it a few times on top.
 const AGENT_DEADLINE: Duration = Duration::from_secs(8);

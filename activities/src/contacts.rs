@@ -15,7 +15,7 @@ use uuid::Uuid;
 use ventros_workflows::contract::{MergeStep, MergeStepInput, activities as defs};
 
 use crate::acts::store_failure;
-use crate::store::{StoreError, append_outbox};
+use ventros_store::{StoreError, append_outbox};
 
 pub struct ContactActivities {
     pool: PgPool,

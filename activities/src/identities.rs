@@ -16,9 +16,9 @@ use ventros_workflows::contract::{
 };
 
 use crate::acts::store_failure;
-use crate::store::{self, StoreError};
 use ventros_channels::provider::ProviderConfig;
 use ventros_channels::waha::{ChatKind, WahaApi, classify_chat_id};
+use ventros_store::{self as store, StoreError};
 
 /// Who a merge started by linking is attributed to (`contact_merges.requested_by`).
 const LINKED_BY: &str = "system:whatsapp-identity";

@@ -1,7 +1,7 @@
 //! Ventros activities: every side effect the workflows need, each idempotent.
 //!
 //! - [`acts`]: the activity implementations registered with the worker.
-//! - [`store`]: the SQL they run, one transaction each, with the outbox written alongside.
+//! - the SQL they run is `ventros-store`: one transaction each, with the outbox written alongside.
 //! - [`agents`]: the client for the Python agent service (AgentService over gRPC).
 //! - [`contacts`]: the steps of a contact merge.
 //! - [`outbound_webhooks`]: signed deliveries to tenants' webhook subscribers, and the fan-out.
@@ -24,7 +24,7 @@ pub mod pacing;
 pub mod polling;
 pub mod segments;
 pub mod settings;
-pub mod store;
+
 pub mod telemetry;
 
 pub use acts::ConversationActivities;

@@ -9,8 +9,8 @@ use rand::Rng;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::store::StoreError;
 use ventros_channels::channel::CampaignPacing;
+use ventros_store::StoreError;
 
 /// A channel's pacing clock (a row of `channel_campaign_pacing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -264,8 +264,7 @@ async fn on_echo(
         .fetch_one(&mut *tx)
         .await?;
         if exists {
-            ventros_activities::store::record_sent_in(&mut tx, channel.tenant_id, message_id, mid)
-                .await?;
+            ventros_store::record_sent_in(&mut tx, channel.tenant_id, message_id, mid).await?;
         }
     }
     let stamped = sqlx::query!(
@@ -346,7 +345,7 @@ async fn on_reaction(
     let Some(message_id) = message else {
         return Ok(0);
     };
-    ventros_activities::store::append_outbox(
+    ventros_store::append_outbox(
         &mut tx,
         channel.tenant_id,
         EventType::MessageReaction,

@@ -312,7 +312,7 @@ async fn on_ack(
     let mut tx = crate::db::tenant_tx(&state.pool, channel.tenant_id).await?;
     // Under the same lock the send takes to record this id: either the id is recorded and visible
     // here, or the receipt held below is visible to the send.
-    ventros_activities::store::lock_provider_id(&mut tx, &ack.id).await?;
+    ventros_store::lock_provider_id(&mut tx, &ack.id).await?;
     let message = sqlx::query!(
         "SELECT id, status_rank FROM messages WHERE channel_id = $1 AND tenant_id = $2 AND provider_message_id = $3 AND direction = 'outbound'",
         channel_id,

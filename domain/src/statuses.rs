@@ -136,6 +136,14 @@ impl RecipientStatus {
             RecipientStatus::Skipped | RecipientStatus::Failed => 10,
         }
     }
+
+    /// Written and not yet answered: a reply from the contact counts for the campaign only then.
+    pub const ANSWERABLE: [&'static str; 4] = [
+        RecipientStatus::Sending.as_str(),
+        RecipientStatus::Sent.as_str(),
+        RecipientStatus::Delivered.as_str(),
+        RecipientStatus::Read.as_str(),
+    ];
 }
 
 stored_words! {

@@ -31,8 +31,8 @@ use ventros_workflows::contract::{activities as defs, ids, names, *};
 use crate::acts::store_failure;
 use crate::agents::{AgentApi, AgentError};
 use crate::segments::{self, SegmentFilter};
-use crate::store::{StoreError, append_outbox};
 use ventros_channels::meta::{MetaPlatform, messaging_type};
+use ventros_store::{StoreError, append_outbox};
 
 /// How long one personalisation call may take.
 const AGENT_DEADLINE: Duration = Duration::from_secs(10);
@@ -50,7 +50,6 @@ mod tests;
 
 pub use recipients::OUTSIDE_MESSAGING_WINDOW;
 use recipients::*;
-pub use replies::reply_targets;
 use replies::*;
 pub use rows::*;
 use runs::*;

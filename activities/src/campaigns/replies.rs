@@ -3,15 +3,6 @@
 
 use super::*;
 
-/// The statuses of a recipient whose message is written and not yet answered: a reply from the
-/// contact counts for the campaign only then.
-pub(super) const ANSWERABLE: [&str; 4] = [
-    RecipientStatus::Sending.as_str(),
-    RecipientStatus::Sent.as_str(),
-    RecipientStatus::Delivered.as_str(),
-    RecipientStatus::Read.as_str(),
-];
-
 pub(super) async fn record_reply(
     pool: &PgPool,
     input: &RecordReplyInput,
@@ -28,7 +19,7 @@ pub(super) async fn record_reply(
         input.reply_message_id,
         replied.as_str(),
         replied.rank(),
-        &ANSWERABLE as &[&str],
+        &RecipientStatus::ANSWERABLE as &[&str],
     )
     .fetch_optional(&mut *tx)
     .await?;
@@ -79,34 +70,4 @@ pub(super) async fn close_recipient(pool: &PgPool, input: &RecipientAt) -> Resul
     }
     tx.commit().await?;
     Ok(())
-}
-
-/// Campaign recipients that a new inbound message from this contact on this channel answers:
-/// sent (or being sent) within their campaign's attribution window, not yet replied.
-pub async fn reply_targets(
-    tx: &mut PgConnection,
-    tenant_id: Uuid,
-    channel_id: Uuid,
-    contact_id: Uuid,
-    reply_message_id: Uuid,
-) -> Result<Vec<CampaignReplyTarget>, sqlx::Error> {
-    let rows = sqlx::query_scalar!(
-        "SELECT r.workflow_id FROM campaign_recipients r JOIN campaigns c ON c.id = r.campaign_id
-          WHERE r.tenant_id = $1 AND r.contact_id = $3 AND c.channel_id = $2 AND r.replied_at IS NULL
-            AND r.status = ANY($4)
-            AND coalesce(r.sent_at, r.scheduled_at) > now() - make_interval(hours => c.attribution_window_hours)",
-        tenant_id,
-        channel_id,
-        contact_id,
-        &ANSWERABLE as &[&str],
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|workflow_id| CampaignReplyTarget {
-            workflow_id,
-            reply_message_id,
-        })
-        .collect())
 }

@@ -11,8 +11,8 @@ use serde_json::json;
 use sqlx::{Postgres, Transaction};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use ventros_activities::store::{append_outbox, default_pipeline};
 use ventros_domain::{DealStatus, EventType};
+use ventros_store::{append_outbox, default_pipeline};
 
 use super::{optional_text, required_text};
 use crate::AppState;

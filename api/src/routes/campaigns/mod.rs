@@ -18,8 +18,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use ventros_activities::campaigns::{CampaignRow, CampaignSchedule, SendWindow, load_campaign};
 use ventros_activities::segments::{SegmentFilter, preview};
-use ventros_activities::store::StoreError;
 use ventros_domain::{CampaignRunStatus, CampaignStatus, EventType};
+use ventros_store::StoreError;
 
 use crate::error::ApiError;
 use crate::{AppState, TemporalLink};

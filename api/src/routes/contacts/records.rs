@@ -9,8 +9,8 @@ use serde_json::{Map, Value, json};
 use sqlx::types::Json as Jsonb;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use ventros_activities::store::append_outbox;
 use ventros_domain::{EventType, IdentityKind, MergeStatus};
+use ventros_store::append_outbox;
 
 use super::{
     Contact, IdentityInput, fetch_contact, insert_identity, lock_contact, valid_attributes,

@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
-use ventros_activities::store::append_outbox;
 use ventros_domain::EventType;
+use ventros_store::append_outbox;
 
 use super::{Contact, fetch_contact, lock_contact};
 use crate::auth::{AsAgent, Authorized, Principal};

@@ -2,11 +2,13 @@
 //! messages (deduplicated on the provider id), with their outbox events, in one transaction.
 
 use serde_json::json;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 use ventros_channels::provider::normalise_inbound;
-use ventros_domain::EventType;
-use ventros_workflows::{IdentityHint, PersistInboundInput, PersistInboundOutput};
+use ventros_domain::{EventType, RecipientStatus};
+use ventros_workflows::{
+    CampaignReplyTarget, IdentityHint, PersistInboundInput, PersistInboundOutput,
+};
 
 use super::{StoreError, append_outbox, load_channel};
 
@@ -160,7 +162,7 @@ pub async fn persist_inbound(
         .await?;
     }
     if let (Some(contact_id), Some(first)) = (out.contact_id, out.new_message_ids.first()) {
-        out.campaign_replies = crate::campaigns::reply_targets(
+        out.campaign_replies = reply_targets(
             &mut tx,
             input.tenant_id,
             input.channel_id,
@@ -323,4 +325,34 @@ async fn open_session(
     )
     .await?;
     Ok((session_id, true))
+}
+
+/// Campaign recipients that a new inbound message from this contact on this channel answers:
+/// sent (or being sent) within their campaign's attribution window, not yet replied.
+async fn reply_targets(
+    tx: &mut PgConnection,
+    tenant_id: Uuid,
+    channel_id: Uuid,
+    contact_id: Uuid,
+    reply_message_id: Uuid,
+) -> Result<Vec<CampaignReplyTarget>, sqlx::Error> {
+    let rows = sqlx::query_scalar!(
+        "SELECT r.workflow_id FROM campaign_recipients r JOIN campaigns c ON c.id = r.campaign_id
+          WHERE r.tenant_id = $1 AND r.contact_id = $3 AND c.channel_id = $2 AND r.replied_at IS NULL
+            AND r.status = ANY($4)
+            AND coalesce(r.sent_at, r.scheduled_at) > now() - make_interval(hours => c.attribution_window_hours)",
+        tenant_id,
+        channel_id,
+        contact_id,
+        &RecipientStatus::ANSWERABLE as &[&str],
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|workflow_id| CampaignReplyTarget {
+            workflow_id,
+            reply_message_id,
+        })
+        .collect())
 }

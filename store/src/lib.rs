@@ -1,6 +1,10 @@
-//! The SQL behind the activities. Each function is one transaction and is idempotent: running it
-//! again after a crash (Temporal retries activities) finds its own earlier work and answers the
-//! same way. Every state change writes its outbox event in the same transaction.
+//! The SQL behind the activities (and the few API paths that share it: outbox events, provider ids,
+//! the default pipeline). Each function is one transaction and is idempotent: running it again
+//! after a crash (Temporal retries activities) finds its own earlier work and answers the same way.
+//! Every state change writes its outbox event in the same transaction.
+//!
+//! A crate of its own so the rules over the database are one dependency, below the activities
+//! (Temporal, providers, the agent client) and the API, and compiled without either.
 
 use serde_json::Value;
 use sqlx::{PgPool, Postgres, Transaction};
