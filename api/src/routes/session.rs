@@ -9,7 +9,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -98,24 +97,46 @@ fn refresh_cookie(token: &str, max_age: u64) -> HeaderValue {
         .expect("a refresh token is a valid cookie value")
 }
 
+/// What a login or a refresh answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Tokens {
+    /// A bearer token for `Authorization`, valid `expires_in` seconds.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    /// For `POST /auth/refresh`, once. Absent when the request asked for the `ventros_refresh`
+    /// cookie instead (`refresh_cookie`), which scripts in the page cannot read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub user_id: Uuid,
+    pub tenant_id: Uuid,
+    pub role: auth::Role,
+}
+
 /// The token pair as JSON; with `cookie`, the refresh token goes into the cookie instead.
 fn tokens_response(pair: TokenPair, cookie: bool) -> Response {
-    if !cookie {
-        return Json(json!(pair)).into_response();
-    }
-    let mut body = json!(pair);
-    body.as_object_mut().map(|o| o.remove("refresh_token"));
+    let cookie =
+        cookie.then(|| refresh_cookie(&pair.refresh_token, auth::REFRESH_TOKEN_TTL.as_secs()));
+    let body = Tokens {
+        access_token: pair.access_token,
+        token_type: pair.token_type,
+        expires_in: pair.expires_in,
+        refresh_token: cookie.is_none().then_some(pair.refresh_token),
+        user_id: pair.user_id,
+        tenant_id: pair.tenant_id,
+        role: pair.role,
+    };
     let mut resp = Json(body).into_response();
-    resp.headers_mut().insert(
-        header::SET_COOKIE,
-        refresh_cookie(&pair.refresh_token, auth::REFRESH_TOKEN_TTL.as_secs()),
-    );
+    if let Some(cookie) = cookie {
+        resp.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
     resp
 }
 
 /// Exchanges e-mail and password for tokens.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest, security(()),
-    responses((status = 200, description = "Access and refresh tokens", body = Value), (status = 401, description = "Wrong e-mail or password"),
+    responses((status = 200, description = "Access and refresh tokens", body = Tokens), (status = 401, description = "Wrong e-mail or password"),
               (status = 409, description = "The e-mail and password open several accounts: say which with tenant_id"),
               (status = 429, description = "Too many attempts for this e-mail or from this address")))]
 pub async fn login(
@@ -148,7 +169,7 @@ fn presented_token(headers: &HeaderMap, req: &RefreshRequest) -> Option<(String,
 
 /// Trades a refresh token for a new access token and refresh token (the old one stops working).
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest, security(()),
-    responses((status = 200, description = "New tokens", body = Value), (status = 401, description = "Invalid, used or expired refresh token")))]
+    responses((status = 200, description = "New tokens", body = Tokens), (status = 401, description = "Invalid, used or expired refresh token")))]
 pub async fn refresh(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -2590,6 +2590,25 @@ export interface components {
             /** Format: int64 */
             sent: number;
         };
+        /** @description What a login or a refresh answers. */
+        Tokens: {
+            /** @description A bearer token for `Authorization`, valid `expires_in` seconds. */
+            access_token: string;
+            /** Format: int64 */
+            expires_in: number;
+            /**
+             * @description For `POST /auth/refresh`, once. Absent when the request asked for the `ventros_refresh`
+             *     cookie instead (`refresh_cookie`), which scripts in the page cannot read.
+             */
+            refresh_token?: string | null;
+            role: components["schemas"]["Role"];
+            /** Format: uuid */
+            tenant_id: string;
+            /** @description Always `Bearer`. */
+            token_type: string;
+            /** Format: uuid */
+            user_id: string;
+        };
         UpdateCampaign: {
             agent_type?: string | null;
             /** Format: int32 */
@@ -2874,7 +2893,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Tokens"];
                 };
             };
             /** @description Wrong e-mail or password */
@@ -2941,7 +2960,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Tokens"];
                 };
             };
             /** @description Invalid, used or expired refresh token */
