@@ -1,7 +1,10 @@
 //! Writing memory: a single memory (the agents' `store_memory`) and ingesting an episode
 //! (embed, extract facts, store the memory, its entities and facts in one transaction).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, Transaction};
 
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -108,195 +111,44 @@ impl MemoryEngine {
     /// per source and `ingested_at` is set in the same transaction as the memory and the facts.
     pub async fn ingest(&self, episode: &Episode) -> Result<IngestOutcome, MemoryError> {
         let contact = self.contact(episode.tenant_id, episode.contact_id).await?;
-        let contact_name = contact.name.clone();
-        let row = sqlx::query!(
-            "INSERT INTO memory_episodes (id, tenant_id, contact_id, kind, source_type, source_id, role, content, occurred_at, metadata)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (tenant_id, source_type, source_id) DO UPDATE SET updated_at = memory_episodes.updated_at
-             RETURNING id, ingested_at",
-            Uuid::now_v7(),
-            episode.tenant_id,
-            episode.contact_id,
-            episode.kind,
-            episode.source_type,
-            episode.source_id,
-            episode.role,
-            episode.content,
-            episode.occurred_at,
-            episode.metadata
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        let (episode_id, ingested_at) = (row.id, row.ingested_at);
+        let (episode_id, ingested_at) = self.record_episode(episode).await?;
         if ingested_at.is_some() {
-            return Ok(IngestOutcome {
-                episode_id,
-                already_ingested: true,
-                ..Default::default()
-            });
+            return Ok(IngestOutcome::already(episode_id));
         }
-
-        // Everything to embed, in one batch, before the transaction (inference is the slow part).
-        let mut facts: Vec<FactInput> = episode.facts.clone();
-        if episode.extract && episode.role == "contact" {
-            for f in self.extract(episode).await? {
-                let p = predicate_info(f.predicate);
-                facts.push(FactInput {
-                    subject: None,
-                    predicate: f.predicate.to_owned(),
-                    object: EntityRef::new(f.object, p.object_type),
-                });
-            }
-        }
-        let remember = episode.remember && !episode.content.trim().is_empty();
-        let mut texts = Vec::new();
-        if remember {
-            texts.push(embedding_text(episode.context.as_deref(), &episode.content));
-        }
-        let fact_texts: Vec<String> = facts
-            .iter()
-            .map(|f| {
-                fact_text(
-                    f.subject
-                        .as_ref()
-                        .map_or(&contact_name, |s| s.name.as_str()),
-                    &f.predicate,
-                    &f.object.name,
-                )
-            })
-            .collect();
-        texts.extend(fact_texts.iter().cloned());
-        let mut entity_refs: Vec<EntityRef> = Vec::new();
-        for f in &facts {
-            for e in f.subject.iter().chain(std::iter::once(&f.object)) {
-                if !entity_refs.contains(e) {
-                    entity_refs.push(e.clone());
-                }
-            }
-        }
-        texts.extend(entity_refs.iter().map(|e| e.name.clone()));
-        let vectors: Vec<Vector> = self
-            .embedder
-            .embed(&texts)
-            .await?
-            .into_iter()
-            .map(Vector::from)
-            .collect();
-        let mut vectors = vectors.into_iter();
+        let mut derived = self.derive(episode, &contact.name).await?;
+        let language = extract::detect_language(&episode.content, contact.language.as_deref());
 
         let mut tx = self.pool.begin().await?;
-        // One writer per contact graph at a time, whoever calls (workflow, tools, evaluation).
-        sqlx::query!(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 7))",
-            episode.contact_id
-        )
-        .execute(&mut *tx)
-        .await?;
-        let still_pending = sqlx::query_scalar!(
-            "SELECT id FROM memory_episodes WHERE id = $1 AND ingested_at IS NULL FOR UPDATE",
-            episode_id
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
-        if still_pending.is_none() {
-            return Ok(IngestOutcome {
-                episode_id,
-                already_ingested: true,
-                ..Default::default()
-            });
+        if !claim_episode(&mut tx, episode.contact_id, episode_id).await? {
+            return Ok(IngestOutcome::already(episode_id));
         }
         let mut outcome = IngestOutcome {
             episode_id,
             ..Default::default()
         };
-        let language = extract::detect_language(&episode.content, contact.language.as_deref());
-        if remember {
-            let memory_type = if episode.kind == "message" {
-                extract::classify_memory(&episode.content)
-            } else {
-                "conversation"
-            };
-            let memory_type = if episode.kind == "crm_event" {
-                "crm_event"
-            } else {
-                memory_type
-            };
-            let mut metadata = match &episode.metadata {
-                Value::Object(m) => m.clone(),
-                _ => Map::new(),
-            };
-            metadata.insert("role".into(), json!(episode.role));
-            outcome.memory_id = sqlx::query_scalar!(
-                "INSERT INTO memories (id, tenant_id, contact_id, content, memory_type, metadata, episode_id, language, embedding, embedding_model, valid_from, context)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::regconfig, $9::vector, $10, $11, $12)
-                 ON CONFLICT (episode_id, memory_type) WHERE episode_id IS NOT NULL DO NOTHING RETURNING id",
-                Uuid::now_v7(),
-                episode.tenant_id,
-                episode.contact_id,
-                episode.content,
-                memory_type,
-                Value::Object(metadata),
-                episode_id,
-                language,
-                vectors.next() as _,
-                self.model(),
-                episode.occurred_at,
-                episode.context.as_deref()
-            )
-            .fetch_optional(&mut *tx)
-            .await?;
+        if derived.remember {
+            outcome.memory_id = self
+                .insert_memory(
+                    &mut tx,
+                    episode,
+                    episode_id,
+                    language,
+                    derived.memory_vector.take(),
+                )
+                .await?;
         }
-        let fact_vectors: Vec<Option<Vector>> = fact_texts.iter().map(|_| vectors.next()).collect();
-        let mut entity_ids: HashMap<usize, Uuid> = HashMap::new();
-        for (i, e) in entity_refs.iter().enumerate() {
-            let id = upsert_entity(&mut tx, episode, e, vectors.next(), self.model()).await?;
-            entity_ids.insert(i, id);
-        }
-        let contact_entity = upsert_entity(
-            &mut tx,
-            episode,
-            &EntityRef::new(contact_name.clone(), "contact"),
-            None,
-            self.model(),
-        )
-        .await?;
-        let id_of = |e: &EntityRef| {
-            entity_refs
-                .iter()
-                .position(|x| x == e)
-                .map(|i| entity_ids[&i])
-                .expect("entity upserted")
-        };
-        let mut touched: BTreeSet<Uuid> = BTreeSet::from([contact_entity]);
-        for (i, f) in facts.iter().enumerate() {
-            let subject = f.subject.as_ref().map_or(contact_entity, id_of);
-            let object = id_of(&f.object);
-            touched.extend([subject, object]);
-            let applied = apply_fact(
+        let touched = self
+            .write_graph(
                 &mut tx,
                 episode,
                 episode_id,
-                i,
-                subject,
-                object,
-                &f.predicate,
-                &fact_texts[i],
+                &contact.name,
                 language,
-                fact_vectors[i].as_ref(),
-                self.model(),
+                derived,
+                &mut outcome,
             )
             .await?;
-            match applied {
-                Applied::Added { invalidated } => {
-                    outcome.facts_added += 1;
-                    outcome.facts_invalidated += invalidated;
-                }
-                Applied::Reinforced => outcome.facts_reinforced += 1,
-                Applied::Duplicate => {}
-            }
-        }
         // Entity summaries evolve with what is currently true about them.
-        let touched: Vec<Uuid> = touched.into_iter().collect();
         sqlx::query!(
             "UPDATE memory_entities e SET summary = coalesce((
                  SELECT left(string_agg(fact, '; ' ORDER BY valid_at DESC), 600) FROM (
@@ -317,7 +169,239 @@ impl MemoryEngine {
         Ok(outcome)
     }
 
+    /// The episode's row, once per source: its id, and when it was ingested if it already was.
+    async fn record_episode(
+        &self,
+        episode: &Episode,
+    ) -> Result<(Uuid, Option<DateTime<Utc>>), MemoryError> {
+        let row = sqlx::query!(
+            "INSERT INTO memory_episodes (id, tenant_id, contact_id, kind, source_type, source_id, role, content, occurred_at, metadata)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (tenant_id, source_type, source_id) DO UPDATE SET updated_at = memory_episodes.updated_at
+             RETURNING id, ingested_at",
+            Uuid::now_v7(),
+            episode.tenant_id,
+            episode.contact_id,
+            episode.kind,
+            episode.source_type,
+            episode.source_id,
+            episode.role,
+            episode.content,
+            episode.occurred_at,
+            episode.metadata
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.id, row.ingested_at))
+    }
+
+    /// Everything the episode will write, embedded in one batch before the transaction
+    /// (inference is the slow part): the memory, the stated and extracted facts, their entities.
+    async fn derive(&self, episode: &Episode, contact_name: &str) -> Result<Derived, MemoryError> {
+        let mut facts: Vec<FactInput> = episode.facts.clone();
+        if episode.extract && episode.role == "contact" {
+            for f in self.extract(episode).await? {
+                let p = predicate_info(f.predicate);
+                facts.push(FactInput {
+                    subject: None,
+                    predicate: f.predicate.to_owned(),
+                    object: EntityRef::new(f.object, p.object_type),
+                });
+            }
+        }
+        let remember = episode.remember && !episode.content.trim().is_empty();
+        let mut texts = Vec::new();
+        if remember {
+            texts.push(embedding_text(episode.context.as_deref(), &episode.content));
+        }
+        let fact_texts: Vec<String> = facts
+            .iter()
+            .map(|f| {
+                fact_text(
+                    f.subject.as_ref().map_or(contact_name, |s| s.name.as_str()),
+                    &f.predicate,
+                    &f.object.name,
+                )
+            })
+            .collect();
+        texts.extend(fact_texts.iter().cloned());
+        let mut entities: Vec<EntityRef> = Vec::new();
+        for f in &facts {
+            for e in f.subject.iter().chain(std::iter::once(&f.object)) {
+                if !entities.contains(e) {
+                    entities.push(e.clone());
+                }
+            }
+        }
+        texts.extend(entities.iter().map(|e| e.name.clone()));
+        let mut vectors = self
+            .embedder
+            .embed(&texts)
+            .await?
+            .into_iter()
+            .map(Vector::from);
+        let memory_vector = if remember { vectors.next() } else { None };
+        let fact_vectors = fact_texts.iter().map(|_| vectors.next()).collect();
+        let entity_vectors = entities.iter().map(|_| vectors.next()).collect();
+        Ok(Derived {
+            remember,
+            memory_vector,
+            facts,
+            fact_texts,
+            fact_vectors,
+            entities,
+            entity_vectors,
+        })
+    }
+
+    /// The episode's own memory, typed from its words (purchase, support ticket, ...).
+    async fn insert_memory(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        episode: &Episode,
+        episode_id: Uuid,
+        language: &str,
+        vector: Option<Vector>,
+    ) -> Result<Option<Uuid>, MemoryError> {
+        let memory_type = match episode.kind {
+            "crm_event" => "crm_event",
+            "message" => extract::classify_memory(&episode.content),
+            _ => "conversation",
+        };
+        let mut metadata = match &episode.metadata {
+            Value::Object(m) => m.clone(),
+            _ => Map::new(),
+        };
+        metadata.insert("role".into(), json!(episode.role));
+        Ok(sqlx::query_scalar!(
+                "INSERT INTO memories (id, tenant_id, contact_id, content, memory_type, metadata, episode_id, language, embedding, embedding_model, valid_from, context)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::regconfig, $9::vector, $10, $11, $12)
+                 ON CONFLICT (episode_id, memory_type) WHERE episode_id IS NOT NULL DO NOTHING RETURNING id",
+            Uuid::now_v7(),
+            episode.tenant_id,
+            episode.contact_id,
+            episode.content,
+            memory_type,
+            Value::Object(metadata),
+            episode_id,
+            language,
+            vector as _,
+            self.model(),
+            episode.occurred_at,
+            episode.context.as_deref()
+        )
+        .fetch_optional(&mut **tx)
+        .await?)
+    }
+
+    /// The entities and facts (with temporal resolution), counted into `outcome`; returns every
+    /// entity touched, whose summary is then refreshed.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_graph(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        episode: &Episode,
+        episode_id: Uuid,
+        contact_name: &str,
+        language: &str,
+        derived: Derived,
+        outcome: &mut IngestOutcome,
+    ) -> Result<Vec<Uuid>, MemoryError> {
+        let mut entity_ids: Vec<Uuid> = Vec::with_capacity(derived.entities.len());
+        for (e, vector) in derived.entities.iter().zip(derived.entity_vectors) {
+            entity_ids.push(upsert_entity(tx, episode, e, vector, self.model()).await?);
+        }
+        let contact_entity = upsert_entity(
+            tx,
+            episode,
+            &EntityRef::new(contact_name.to_owned(), "contact"),
+            None,
+            self.model(),
+        )
+        .await?;
+        let id_of = |e: &EntityRef| {
+            derived
+                .entities
+                .iter()
+                .position(|x| x == e)
+                .map(|i| entity_ids[i])
+                .expect("entity upserted")
+        };
+        let mut touched: BTreeSet<Uuid> = BTreeSet::from([contact_entity]);
+        for (i, f) in derived.facts.iter().enumerate() {
+            let subject = f.subject.as_ref().map_or(contact_entity, id_of);
+            let object = id_of(&f.object);
+            touched.extend([subject, object]);
+            let applied = apply_fact(
+                tx,
+                episode,
+                episode_id,
+                i,
+                subject,
+                object,
+                &f.predicate,
+                &derived.fact_texts[i],
+                language,
+                derived.fact_vectors[i].as_ref(),
+                self.model(),
+            )
+            .await?;
+            match applied {
+                Applied::Added { invalidated } => {
+                    outcome.facts_added += 1;
+                    outcome.facts_invalidated += invalidated;
+                }
+                Applied::Reinforced => outcome.facts_reinforced += 1,
+                Applied::Duplicate => {}
+            }
+        }
+        Ok(touched.into_iter().collect())
+    }
+
     // -----------------------------------------------------------------------------------------
     // Reading the graph
     // -----------------------------------------------------------------------------------------
+}
+
+/// What one episode writes besides its own row, with the vectors already computed.
+struct Derived {
+    remember: bool,
+    memory_vector: Option<Vector>,
+    facts: Vec<FactInput>,
+    fact_texts: Vec<String>,
+    fact_vectors: Vec<Option<Vector>>,
+    entities: Vec<EntityRef>,
+    entity_vectors: Vec<Option<Vector>>,
+}
+
+impl IngestOutcome {
+    fn already(episode_id: Uuid) -> IngestOutcome {
+        IngestOutcome {
+            episode_id,
+            already_ingested: true,
+            ..Default::default()
+        }
+    }
+}
+
+/// Takes the contact's graph for this transaction (one writer per contact graph, whoever calls:
+/// workflow, tools, evaluation) and the episode if no one ingested it meanwhile.
+async fn claim_episode(
+    tx: &mut Transaction<'_, Postgres>,
+    contact_id: Uuid,
+    episode_id: Uuid,
+) -> Result<bool, MemoryError> {
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 7))",
+        contact_id
+    )
+    .execute(&mut **tx)
+    .await?;
+    let still_pending = sqlx::query_scalar!(
+        "SELECT id FROM memory_episodes WHERE id = $1 AND ingested_at IS NULL FOR UPDATE",
+        episode_id
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(still_pending.is_some())
 }
