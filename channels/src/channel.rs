@@ -2,12 +2,77 @@
 //! auto-reply and timing settings an operator controls. Shared by the API (which validates them
 //! when a channel is created) and the activities (which apply them).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Datelike, Duration as ChronoDuration, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use ventros_workflows::ConversationTiming;
 
 /// Longest greeting or away text accepted (WhatsApp allows far more; a greeting should not).
 pub const MAX_AUTO_REPLY_CHARS: usize = 4_096;
+
+use ventros_domain::language::LANGUAGES;
+
+/// A text customers read: one for everyone, or one per language
+/// (`{"pt": "Olá!", "en": "Hello!", "es": "¡Hola!"}`), of which each customer reads theirs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum LocalizedText {
+    One(String),
+    PerLanguage(BTreeMap<String, String>),
+}
+
+impl From<&str> for LocalizedText {
+    fn from(text: &str) -> Self {
+        LocalizedText::One(text.to_owned())
+    }
+}
+
+impl LocalizedText {
+    /// The text in `language` (`pt`, `en`, `es`), else the first given of Portuguese, English,
+    /// Spanish.
+    pub fn pick(&self, language: Option<&str>) -> &str {
+        match self {
+            LocalizedText::One(text) => text,
+            LocalizedText::PerLanguage(texts) => language
+                .and_then(|l| texts.get(l))
+                .or_else(|| LANGUAGES.iter().find_map(|l| texts.get(*l)))
+                .map_or("", String::as_str),
+        }
+    }
+
+    fn validate(&self, field: &str) -> Result<(), String> {
+        let texts: Vec<(&str, &String)> = match self {
+            LocalizedText::One(text) => vec![("", text)],
+            LocalizedText::PerLanguage(texts) if texts.is_empty() => {
+                return Err(format!(
+                    "settings.{field} must be a text, or texts by language (pt, en, es)"
+                ));
+            }
+            LocalizedText::PerLanguage(texts) => {
+                texts.iter().map(|(l, t)| (l.as_str(), t)).collect()
+            }
+        };
+        for (language, text) in texts {
+            if !language.is_empty() && !LANGUAGES.contains(&language) {
+                return Err(format!(
+                    "settings.{field}: {language:?} is not a language texts can be given in (pt, en, es)"
+                ));
+            }
+            if text.trim().is_empty() || text.chars().count() > MAX_AUTO_REPLY_CHARS {
+                let at = if language.is_empty() {
+                    String::new()
+                } else {
+                    format!(".{language}")
+                };
+                return Err(format!(
+                    "settings.{field}{at} must be 1 to {MAX_AUTO_REPLY_CHARS} characters"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
 
 /// How Ventros reaches a WAHA server and recognises its webhooks.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -118,12 +183,13 @@ fn parse_hhmm(s: &str) -> Option<NaiveTime> {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelSettings {
-    /// Sent when a customer opens a new session (inside business hours).
+    /// Sent when a customer opens a new session (inside business hours); one text, or one per
+    /// language.
     #[serde(default)]
-    pub greeting: Option<String>,
-    /// Sent when a customer writes outside business hours.
+    pub greeting: Option<LocalizedText>,
+    /// Sent when a customer writes outside business hours; one text, or one per language.
     #[serde(default)]
-    pub away_message: Option<String>,
+    pub away_message: Option<LocalizedText>,
     /// None: always open.
     #[serde(default)]
     pub business_hours: Option<BusinessHours>,
@@ -279,12 +345,8 @@ impl ChannelSettings {
             ("greeting", &self.greeting),
             ("away_message", &self.away_message),
         ] {
-            if let Some(t) = text
-                && (t.trim().is_empty() || t.chars().count() > MAX_AUTO_REPLY_CHARS)
-            {
-                return Err(format!(
-                    "settings.{field} must be 1 to {MAX_AUTO_REPLY_CHARS} characters"
-                ));
+            if let Some(text) = text {
+                text.validate(field)?;
             }
         }
         if let Some(hours) = &self.business_hours {
@@ -349,12 +411,14 @@ pub enum AutoReply {
 }
 
 /// The auto-reply rules: outside business hours the away message (at most once per cooldown),
-/// otherwise a greeting for a session that just opened.
+/// otherwise a greeting for a session that just opened; in the customer's `language` when the
+/// text is given in it.
 pub fn choose_auto_reply(
     settings: &ChannelSettings,
     now: DateTime<Utc>,
     session_opened: bool,
     last_away_sent_at: Option<DateTime<Utc>>,
+    language: Option<&str>,
 ) -> Result<AutoReply, &'static str> {
     if !settings.is_open(now) {
         let Some(away) = &settings.away_message else {
@@ -363,13 +427,13 @@ pub fn choose_auto_reply(
         let cooled = last_away_sent_at
             .is_none_or(|t| now - t >= ChronoDuration::seconds(settings.away_cooldown_secs as i64));
         return if cooled {
-            Ok(AutoReply::Away(away.clone()))
+            Ok(AutoReply::Away(away.pick(language).to_owned()))
         } else {
             Err("away_cooldown")
         };
     }
     match (&settings.greeting, session_opened) {
-        (Some(greeting), true) => Ok(AutoReply::Greeting(greeting.clone())),
+        (Some(greeting), true) => Ok(AutoReply::Greeting(greeting.pick(language).to_owned())),
         _ => Err("no_rule"),
     }
 }
@@ -414,13 +478,59 @@ mod tests {
         };
         let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
         assert_eq!(
-            choose_auto_reply(&settings, now, true, None),
+            choose_auto_reply(&settings, now, true, None, None),
             Ok(AutoReply::Away("closed".into()))
         );
         let recently = now - ChronoDuration::minutes(5);
         assert_eq!(
-            choose_auto_reply(&settings, now, false, Some(recently)),
+            choose_auto_reply(&settings, now, false, Some(recently), None),
             Err("away_cooldown")
+        );
+    }
+
+    #[test]
+    fn texts_by_language_reach_each_customer_in_theirs() {
+        let settings: ChannelSettings = serde_json::from_value(serde_json::json!({
+            "greeting": {"pt": "Olá! Como podemos ajudar?", "en": "Hi! How can we help?"},
+            "away_message": "Fechado / Closed",
+        }))
+        .unwrap();
+        settings.validate().unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+        let greet = |language| choose_auto_reply(&settings, now, true, None, language);
+        assert_eq!(
+            greet(Some("en")),
+            Ok(AutoReply::Greeting("Hi! How can we help?".into()))
+        );
+        assert_eq!(
+            greet(Some("pt")),
+            Ok(AutoReply::Greeting("Olá! Como podemos ajudar?".into()))
+        );
+        // Not given in Spanish, or the language is unknown: Portuguese first.
+        assert_eq!(
+            greet(Some("es")),
+            Ok(AutoReply::Greeting("Olá! Como podemos ajudar?".into()))
+        );
+        assert_eq!(
+            greet(None),
+            Ok(AutoReply::Greeting("Olá! Como podemos ajudar?".into()))
+        );
+        // One text for everyone still works as before, and reads back the same.
+        assert_eq!(
+            serde_json::to_value(&settings.away_message).unwrap(),
+            serde_json::json!("Fechado / Closed")
+        );
+
+        let refused = |greeting: serde_json::Value| {
+            serde_json::from_value::<ChannelSettings>(serde_json::json!({"greeting": greeting}))
+                .map_err(|e| e.to_string())
+                .and_then(|s| s.validate())
+                .unwrap_err()
+        };
+        assert!(refused(serde_json::json!({"fr": "Bonjour"})).contains("\"fr\" is not a language"));
+        assert!(refused(serde_json::json!({})).contains("texts by language"));
+        assert!(
+            refused(serde_json::json!({"pt": " "})).contains("settings.greeting.pt must be 1 to")
         );
     }
 
@@ -432,11 +542,11 @@ mod tests {
         };
         let now = Utc::now();
         assert_eq!(
-            choose_auto_reply(&settings, now, true, None),
+            choose_auto_reply(&settings, now, true, None, None),
             Ok(AutoReply::Greeting("hi".into()))
         );
         assert_eq!(
-            choose_auto_reply(&settings, now, false, None),
+            choose_auto_reply(&settings, now, false, None, None),
             Err("no_rule")
         );
     }

@@ -5,10 +5,12 @@
 //! several places, a typo is a silent bug. Here each such name is an enum variant; the string is
 //! written exactly once, beside it, and the OpenAPI document publishes the same list.
 //!
-//! This crate has no I/O and no heavy dependencies (sqlx only for its `Type` derive), so every
-//! other crate can use it.
+//! This crate has no I/O and few dependencies (sqlx only for its `Type` derive; Lingua's models
+//! for [`language::language_of`], which the linker leaves out of a binary that never calls it), so
+//! every other crate can use it.
 
 pub mod events;
+pub mod language;
 pub mod statuses;
 
 pub use events::EventType;

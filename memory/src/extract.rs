@@ -358,23 +358,21 @@ pub fn parse_agent_facts(answer: &str) -> Vec<Extracted> {
 }
 
 /// `english` or `portuguese`: the text-search configuration a memory is indexed with (the two
-/// the keyword search queries). whatlang's trigram model, limited to those two languages, decides
-/// when it is sure. A message too short to be sure of ("Bom dia!", "ok", "You too!") takes the
-/// language the contact writes in (`known`: `pt`, `en` or `es`, as the agent service detected
-/// it); before that is known, the model's leaning when it is at least even, else English (whose
-/// stemmer leaves words it does not know alone).
+/// the keyword search queries). The message's language when its words are clear (Lingua, see
+/// [`ventros_domain::language`]; Spanish goes with Portuguese, the nearer stemmer), else the
+/// language the contact writes in (`known`, as the agent service detected it), else English, whose
+/// stemmer leaves words it does not know alone.
 pub fn detect_language(text: &str, known: Option<&str>) -> &'static str {
-    use whatlang::Lang;
-    static DETECTOR: std::sync::LazyLock<whatlang::Detector> =
-        std::sync::LazyLock::new(|| whatlang::Detector::with_allowlist(vec![Lang::Eng, Lang::Por]));
-    let info = DETECTOR.detect(text);
-    let portuguese = match (&info, known) {
-        (Some(info), _) if info.is_reliable() => info.lang() == Lang::Por,
-        (_, Some(known)) => known == "pt",
-        (Some(info), None) => info.lang() == Lang::Por && info.confidence() >= 0.5,
-        (None, None) => false,
-    };
-    if portuguese { "portuguese" } else { "english" }
+    use ventros_domain::language::clearly_among;
+    if clearly_among(text, &["pt", "es"]) {
+        "portuguese"
+    } else if clearly_among(text, &["en"]) {
+        "english"
+    } else if matches!(known, Some("pt" | "es")) {
+        "portuguese"
+    } else {
+        "english"
+    }
 }
 
 /// What kind of memory a customer message is, for filtering by memory type.
@@ -518,23 +516,23 @@ mod tests {
             assert_eq!(detect_language(pt, None), "portuguese", "{pt}");
             assert_eq!(detect_language(pt, Some("en")), "portuguese", "{pt}");
         }
+        assert_eq!(
+            detect_language("Hello, I want to buy a plan", None),
+            "english"
+        );
         for en in [
-            "Hello, I want to buy the yearly plan for my company",
+            "Can you deliver it to my office tomorrow morning?",
             "I moved to Lisbon last month and I love the food there",
         ] {
             assert_eq!(detect_language(en, None), "english", "{en}");
             assert_eq!(detect_language(en, Some("pt")), "english", "{en}");
         }
-        for en in ["Can you deliver it tomorrow?", "You too! See ya!"] {
-            assert_eq!(detect_language(en, None), "english", "{en}");
-        }
-        // Too short to be sure: the contact's language decides, else the model's clear leaning.
-        for short in ["Bom dia! Tudo bem?", "ok", "Hello, I want to buy a plan"] {
+        // Too short to tell: the contact's language decides, English when it is not known.
+        for short in ["Bom dia!", "ok", "Quero comprar", "You too!"] {
             assert_eq!(detect_language(short, Some("pt")), "portuguese", "{short}");
+            assert_eq!(detect_language(short, Some("en")), "english", "{short}");
+            assert_eq!(detect_language(short, None), "english", "{short}");
         }
-        assert_eq!(detect_language("Quero comprar", Some("en")), "english");
-        assert_eq!(detect_language("Quero comprar", None), "portuguese");
-        assert_eq!(detect_language("ok", None), "english");
         assert_eq!(
             classify_memory("My router stopped working"),
             "support_ticket"

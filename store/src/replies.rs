@@ -48,8 +48,10 @@ pub async fn plan_auto_reply(
         channel.settings,
     )?;
     let session = sqlx::query!(
-        "SELECT contact_id, identity_id, status, assigned_to, last_away_sent_at FROM conversation_sessions
-         WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
+        "SELECT s.contact_id, s.identity_id, s.status, s.assigned_to, s.last_away_sent_at,
+                s.language, c.language AS contact_language
+           FROM conversation_sessions s JOIN contacts c ON c.id = s.contact_id
+          WHERE s.id = $1 AND s.tenant_id = $2 FOR UPDATE OF s",
         input.session_id,
         input.tenant_id,
     )
@@ -65,17 +67,31 @@ pub async fn plan_auto_reply(
     }
     let now = Utc::now();
     let last_away = session.last_away_sent_at;
-    let (origin, text) =
-        match choose_auto_reply(&channel.settings, now, input.session_opened, last_away) {
-            Ok(AutoReply::Greeting(t)) => ("greeting", t),
-            Ok(AutoReply::Away(t)) => ("away", t),
-            Err(reason) => {
-                return Ok(PlanAutoReplyOutput {
-                    reply: None,
-                    reason: reason.into(),
-                });
-            }
-        };
+    // The conversation's language as the agent service saw it, else what this session's words
+    // say, else the language the contact wrote in before.
+    let language = match session.language {
+        Some(language) => Some(language),
+        None => inbound_language(&mut tx, input.tenant_id, input.session_id)
+            .await?
+            .map(str::to_owned)
+            .or(session.contact_language),
+    };
+    let (origin, text) = match choose_auto_reply(
+        &channel.settings,
+        now,
+        input.session_opened,
+        last_away,
+        language.as_deref(),
+    ) {
+        Ok(AutoReply::Greeting(t)) => ("greeting", t),
+        Ok(AutoReply::Away(t)) => ("away", t),
+        Err(reason) => {
+            return Ok(PlanAutoReplyOutput {
+                reply: None,
+                reason: reason.into(),
+            });
+        }
+    };
     sqlx::query!(
         "INSERT INTO messages (id, tenant_id, channel_id, session_id, contact_id, identity_id, direction, body,
                                status, status_rank, origin, handled_by_workflow)
@@ -165,4 +181,27 @@ pub async fn compose_operator_message(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The language (`pt`, `en`, `es`) of the customer's latest messages in the session, when their
+/// words are clear: a greeting-only channel never asks the agent service, and its first reply
+/// should still be in the customer's language.
+async fn inbound_language(
+    tx: &mut sqlx::PgConnection,
+    tenant_id: Uuid,
+    session_id: Uuid,
+) -> Result<Option<&'static str>, StoreError> {
+    let text = sqlx::query_scalar!(
+        "SELECT string_agg(body, ' ' ORDER BY created_at) FROM (
+           SELECT body, created_at FROM messages
+            WHERE session_id = $1 AND tenant_id = $2 AND direction = 'inbound' AND body IS NOT NULL
+            ORDER BY created_at DESC LIMIT 5) latest",
+        session_id,
+        tenant_id,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(text
+        .as_deref()
+        .and_then(ventros_domain::language::language_of))
 }

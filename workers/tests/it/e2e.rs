@@ -109,6 +109,63 @@ async fn inbound_message_gets_a_greeting_that_ends_read_with_outbox_events_in_or
         .await;
 }
 
+/// A greeting given per language reaches each customer in theirs: read from their words on a
+/// channel that never asks the agent service, Portuguese when the words say nothing.
+#[tokio::test]
+async fn a_greeting_given_per_language_greets_each_customer_in_theirs() {
+    const PT: &str = "Olá! Como podemos ajudar?";
+    const EN: &str = "Hi! How can we help?";
+    const ES: &str = "¡Hola! ¿Cómo podemos ayudar?";
+    let app = TestApp::spawn(json!({
+        "greeting": {"pt": PT, "en": EN, "es": ES},
+        "debounce_ms": 0,
+    }))
+    .await;
+    let chats = [
+        (
+            "5511999990101@c.us",
+            "Hello, do you deliver to Lisbon on weekends?",
+            EN,
+        ),
+        (
+            "5511999990102@c.us",
+            "Oi, quero saber se vocês entregam em Curitiba",
+            PT,
+        ),
+        (
+            "5511999990103@c.us",
+            "Hola, ¿hacen envíos a Madrid este fin de semana?",
+            ES,
+        ),
+        ("5511999990104@c.us", "ok", PT),
+    ];
+    for (chat, words, _) in chats {
+        app.customer_writes(chat, text(words), 1, false).await;
+    }
+    app.wait_outbound(chats.len(), "read", WAIT).await;
+    for (chat, words, greeting) in chats {
+        assert_eq!(app.sent_to(chat), vec![greeting.to_owned()], "{words}");
+    }
+
+    // The API takes the texts by language and refuses a language it does not know, changing nothing.
+    let channel = app.channel_id;
+    let (status, problem) = app
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/channels/{channel}"),
+            &app.api_key,
+            Some(json!({"settings": {"greeting": {"pt": PT, "fr": "Bonjour"}, "debounce_ms": 0}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("\"fr\""),
+        "{problem}"
+    );
+    let (_, shown) = app.get(&format!("/api/v1/channels/{channel}")).await;
+    assert_eq!(shown["settings"]["greeting"]["en"], EN, "{shown}");
+}
+
 #[tokio::test]
 async fn the_same_webhook_three_times_stores_one_message_and_sends_one_reply() {
     let app = TestApp::spawn(greeting_settings()).await;
