@@ -2,23 +2,65 @@
 //! when all clear, the pending message and its session are written in the same transaction.
 
 use super::*;
+use sqlx::{Postgres, Transaction};
 
-/// The gate before a send: campaign status, send window, rate-limit slot; when all clear, the
-/// pending message is written (with its session) in the same transaction.
+/// The gate before a send, one transaction: the recipient and its campaign locked; the campaign's
+/// status and send window; the rate-limit and pacing slot; when all clear, the pending message is
+/// written (with its session).
 pub(super) async fn claim_send(
     pool: &PgPool,
     input: &RecipientAt,
 ) -> Result<SendClaim, StoreError> {
     let now = from_millis(input.now_ms);
     let mut tx = pool.begin().await?;
-    let row = sqlx::query!(
+    let (recipient, campaign) = lock_recipient(&mut tx, input).await?;
+    if let Some(message_id) = recipient.message_id {
+        return Ok(SendClaim::Go {
+            message_id,
+            channel_id: campaign.channel_id,
+        });
+    }
+    if recipient.status == RecipientStatus::Skipped {
+        return Ok(SendClaim::Cancelled);
+    }
+    let claim = match campaign_gate(&mut tx, input, &campaign, now).await? {
+        Some(claim) => claim,
+        None => match take_slot(&mut tx, input, &campaign, recipient.slot_at, now).await? {
+            Some(slot) => SendClaim::WaitUntil {
+                at_ms: millis(slot),
+            },
+            None => {
+                write_message(&mut tx, input, &campaign, recipient.personalised_text, now).await?
+            }
+        },
+    };
+    tx.commit().await?;
+    Ok(claim)
+}
+
+/// A recipient as the gate reads it.
+struct RecipientRow {
+    campaign_id: Uuid,
+    status: RecipientStatus,
+    message_id: Option<Uuid>,
+    slot_at: Option<DateTime<Utc>>,
+    personalised_text: Option<String>,
+}
+
+/// The recipient (for update) and its campaign (shared).
+async fn lock_recipient(
+    tx: &mut Transaction<'_, Postgres>,
+    input: &RecipientAt,
+) -> Result<(RecipientRow, CampaignRow), StoreError> {
+    let row = sqlx::query_as!(
+        RecipientRow,
         r#"SELECT campaign_id, status AS "status: RecipientStatus", message_id, slot_at, personalised_text FROM campaign_recipients
             WHERE tenant_id = $1 AND run_id = $2 AND contact_id = $3 FOR UPDATE"#,
         input.tenant_id,
         input.run_id,
         input.contact_id,
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?
     .ok_or_else(|| StoreError::Invalid(format!("recipient {} of run {} does not exist", input.contact_id, input.run_id)))?;
     let campaign_id = row.campaign_id;
@@ -28,31 +70,32 @@ pub(super) async fn claim_send(
         "SELECT 1 AS one FROM campaigns WHERE id = $1 FOR SHARE",
         campaign_id
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?;
-    let campaign = load_campaign(&mut tx, input.tenant_id, campaign_id)
+    let campaign = load_campaign(tx, input.tenant_id, campaign_id)
         .await?
         .ok_or_else(|| StoreError::Invalid(format!("campaign {campaign_id} does not exist")))?;
-    if let Some(message_id) = row.message_id {
-        return Ok(SendClaim::Go {
-            message_id,
-            channel_id: campaign.channel_id,
-        });
-    }
-    if row.status == RecipientStatus::Skipped {
-        return Ok(SendClaim::Cancelled);
-    }
+    Ok((row, campaign))
+}
+
+/// The campaign's own answer, when it has one: cancelled (the recipient is skipped), paused (held),
+/// or outside its send window (wait for the opening, or skip when it never opens).
+async fn campaign_gate(
+    tx: &mut Transaction<'_, Postgres>,
+    input: &RecipientAt,
+    campaign: &CampaignRow,
+    now: DateTime<Utc>,
+) -> Result<Option<SendClaim>, StoreError> {
     if campaign.status == CampaignStatus::Cancelled {
         skip(
-            &mut tx,
+            tx,
             input.tenant_id,
             input.run_id,
             input.contact_id,
             "campaign_cancelled",
         )
         .await?;
-        tx.commit().await?;
-        return Ok(SendClaim::Cancelled);
+        return Ok(Some(SendClaim::Cancelled));
     }
     if campaign.status == CampaignStatus::Paused {
         sqlx::query!(
@@ -61,93 +104,115 @@ pub(super) async fn claim_send(
             input.run_id,
             input.contact_id,
         )
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-        tx.commit().await?;
-        return Ok(SendClaim::Hold);
+        return Ok(Some(SendClaim::Hold));
     }
-    let set_slot = |slot: Option<DateTime<Utc>>| {
-        sqlx::query!(
-            "UPDATE campaign_recipients SET slot_at = $4, held_at = NULL WHERE tenant_id = $1 AND run_id = $2 AND contact_id = $3",
+    if campaign.send_window.contains(campaign.time_zone, now) {
+        return Ok(None);
+    }
+    let Some(opening) = campaign.send_window.next_open(campaign.time_zone, now) else {
+        skip(
+            tx,
             input.tenant_id,
             input.run_id,
             input.contact_id,
-            slot,
+            "send_window_never_opens",
         )
+        .await?;
+        return Ok(Some(SendClaim::Cancelled));
     };
-    if !campaign.send_window.contains(campaign.time_zone, now) {
-        let Some(opening) = campaign.send_window.next_open(campaign.time_zone, now) else {
-            skip(
-                &mut tx,
-                input.tenant_id,
-                input.run_id,
-                input.contact_id,
-                "send_window_never_opens",
-            )
-            .await?;
-            tx.commit().await?;
-            return Ok(SendClaim::Cancelled);
-        };
-        // A slot reserved for a moment the window has closed on is given up.
-        set_slot(None).execute(&mut *tx).await?;
-        tx.commit().await?;
-        return Ok(SendClaim::WaitUntil {
-            at_ms: millis(opening),
-        });
-    }
-    let pacing = channel_pacing(&mut tx, input.tenant_id, campaign.channel_id).await?;
-    if campaign.rate_limit_per_minute.is_some() || pacing.is_some() {
-        let slot = match row.slot_at {
-            Some(slot) => slot,
-            None => {
-                let mut slot = now;
-                if let Some(rate) = campaign.rate_limit_per_minute {
-                    // The run's clock: each send takes the next free slot, one every 60/rate seconds.
-                    let spacing_ms = (60_000 / i64::from(rate.max(1))).max(1);
-                    let next: Option<DateTime<Utc>> =
-                        sqlx::query_scalar!(
-                            "SELECT next_slot_at FROM campaign_runs WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
-                            input.run_id,
-                            input.tenant_id,
-                        )
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    slot = next.map_or(now, |n| n.max(now));
-                    sqlx::query!(
-                        "UPDATE campaign_runs SET next_slot_at = $2 WHERE id = $1",
-                        input.run_id,
-                        slot + chrono::Duration::milliseconds(spacing_ms),
-                    )
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                // The channel's clock, shared by every campaign on it: jittered gaps, daily cap.
-                if let Some(pacing) = &pacing {
-                    slot = crate::pacing::reserve_slot(
-                        &mut tx,
-                        input.tenant_id,
-                        campaign.channel_id,
-                        pacing,
-                        slot,
-                        campaign.time_zone,
-                    )
-                    .await?;
-                }
-                set_slot(Some(slot)).execute(&mut *tx).await?;
-                slot
-            }
-        };
-        if slot > now {
-            tx.commit().await?;
-            return Ok(SendClaim::WaitUntil {
-                at_ms: millis(slot),
-            });
-        }
-    }
+    // A slot reserved for a moment the window has closed on is given up.
+    set_slot(tx, input, None).await?;
+    Ok(Some(SendClaim::WaitUntil {
+        at_ms: millis(opening),
+    }))
+}
 
-    let text = row
-        .personalised_text
-        .ok_or_else(|| StoreError::Invalid("the recipient has no personalised text".into()))?;
+async fn set_slot(
+    tx: &mut Transaction<'_, Postgres>,
+    input: &RecipientAt,
+    slot: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "UPDATE campaign_recipients SET slot_at = $4, held_at = NULL WHERE tenant_id = $1 AND run_id = $2 AND contact_id = $3",
+        input.tenant_id,
+        input.run_id,
+        input.contact_id,
+        slot,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The recipient's send slot under the campaign's rate limit and the channel's pacing, reserved
+/// once and kept across retries; returns it while it is still ahead.
+async fn take_slot(
+    tx: &mut Transaction<'_, Postgres>,
+    input: &RecipientAt,
+    campaign: &CampaignRow,
+    reserved: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let pacing = channel_pacing(tx, input.tenant_id, campaign.channel_id).await?;
+    if campaign.rate_limit_per_minute.is_none() && pacing.is_none() {
+        return Ok(None);
+    }
+    let slot = match reserved {
+        Some(slot) => slot,
+        None => {
+            let mut slot = now;
+            if let Some(rate) = campaign.rate_limit_per_minute {
+                // The run's clock: each send takes the next free slot, one every 60/rate seconds.
+                let spacing_ms = (60_000 / i64::from(rate.max(1))).max(1);
+                let next: Option<DateTime<Utc>> =
+                    sqlx::query_scalar!(
+                        "SELECT next_slot_at FROM campaign_runs WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
+                        input.run_id,
+                        input.tenant_id,
+                    )
+                    .fetch_one(&mut **tx)
+                    .await?;
+                slot = next.map_or(now, |n| n.max(now));
+                sqlx::query!(
+                    "UPDATE campaign_runs SET next_slot_at = $2 WHERE id = $1",
+                    input.run_id,
+                    slot + chrono::Duration::milliseconds(spacing_ms),
+                )
+                .execute(&mut **tx)
+                .await?;
+            }
+            // The channel's clock, shared by every campaign on it: jittered gaps, daily cap.
+            if let Some(pacing) = &pacing {
+                slot = crate::pacing::reserve_slot(
+                    tx,
+                    input.tenant_id,
+                    campaign.channel_id,
+                    pacing,
+                    slot,
+                    campaign.time_zone,
+                )
+                .await?;
+            }
+            set_slot(tx, input, Some(slot)).await?;
+            slot
+        }
+    };
+    Ok((slot > now).then_some(slot))
+}
+
+/// All clear: the pending message in the contact's campaign session, and the recipient `sending`.
+/// A contact with no identity on the channel, or outside Meta's messaging window, is skipped.
+async fn write_message(
+    tx: &mut Transaction<'_, Postgres>,
+    input: &RecipientAt,
+    campaign: &CampaignRow,
+    text: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<SendClaim, StoreError> {
+    let text =
+        text.ok_or_else(|| StoreError::Invalid("the recipient has no personalised text".into()))?;
     // A person with a phone number and a hidden id is written at the phone number.
     let identity = sqlx::query!(
         "SELECT id, external_id FROM contact_identities WHERE contact_id = $1 AND channel_id = $2 AND tenant_id = $3
@@ -156,37 +221,35 @@ pub(super) async fn claim_send(
         campaign.channel_id,
         input.tenant_id,
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?
     .map(|i| (i.id, i.external_id));
     let Some((identity_id, chat_id)) = identity else {
         skip(
-            &mut tx,
+            tx,
             input.tenant_id,
             input.run_id,
             input.contact_id,
             "no_identity_on_channel",
         )
         .await?;
-        tx.commit().await?;
         return Ok(SendClaim::Cancelled);
     };
     // Checked again at send time: the window may have closed while the recipient waited.
-    if outside_messaging_window(&mut tx, campaign.channel_id, input.contact_id, now).await? {
+    if outside_messaging_window(tx, campaign.channel_id, input.contact_id, now).await? {
         skip(
-            &mut tx,
+            tx,
             input.tenant_id,
             input.run_id,
             input.contact_id,
             OUTSIDE_MESSAGING_WINDOW,
         )
         .await?;
-        tx.commit().await?;
         return Ok(SendClaim::Cancelled);
     }
     let message_id = ids::campaign_message_id(input.run_id, input.contact_id);
     let session_id = open_campaign_session(
-        &mut tx,
+        tx,
         input.tenant_id,
         campaign.channel_id,
         input.contact_id,
@@ -210,14 +273,14 @@ pub(super) async fn claim_send(
         campaign.agent_type,
         ids::outbound_workflow_id(input.tenant_id, message_id),
     )
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     sqlx::query!(
         "INSERT INTO message_status_history (tenant_id, message_id, status) VALUES ($1, $2, 'pending')",
         input.tenant_id,
         message_id,
     )
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     let sending = RecipientStatus::Sending;
     sqlx::query!(
@@ -231,9 +294,8 @@ pub(super) async fn claim_send(
         sending.as_str(),
         sending.rank(),
     )
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    tx.commit().await?;
     Ok(SendClaim::Go {
         message_id,
         channel_id: campaign.channel_id,
