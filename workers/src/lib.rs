@@ -230,19 +230,7 @@ async fn set_login_passwords(pool: &sqlx::PgPool) -> anyhow::Result<()> {
 
 /// Runs the worker until SIGINT/SIGTERM, then drains and stops.
 pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
-    let pool = PgPoolOptions::new()
-        .max_connections(settings.connections.database_max_connections)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect(secrecy::ExposeSecret::expose_secret(
-            &settings.connections.database_url,
-        ))
-        .await
-        .context("connecting to PostgreSQL")?;
-    ventros_migrations::run(&pool)
-        .await
-        .context("applying migrations")?;
-    set_login_passwords(&pool).await?;
-
+    let pool = connect_database(&settings).await?;
     // Internal gRPC (MemoryService here, the agent service there) authenticates every call.
     let internal = if settings.agents_address.is_some() || settings.memory_grpc_bind.is_some() {
         Some(
@@ -258,6 +246,63 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         )),
         _ => None,
     };
+    let (engine, space) = memory_engine(&settings, &pool, &agents).await?;
+    if let (Some(bind), Some(auth)) = (settings.memory_grpc_bind, &internal) {
+        serve_memory(bind, auth, engine.clone()).await?;
+    }
+    let client = connect_temporal(
+        &settings.connections.temporal_address,
+        &settings.connections.temporal_namespace,
+        Duration::from_secs(60),
+    )
+    .await?;
+    if let SpaceStatus::NeedsReembed { model, .. } = space {
+        start_reembed(&client, &settings, model).await?;
+    }
+    spawn_outbox_consumers(&settings, &pool, &client);
+    if settings.inbox_sweep_interval_secs > 0 {
+        ensure_inbox_sweep(&client, &settings).await?;
+    }
+    let options = worker_options(&settings, pool, &client, agents, engine)?;
+    let runtime = Runtime::from_current_tokio(Default::default())?;
+    let mut worker = Worker::new(&runtime, client, options)?;
+
+    let shutdown = worker.shutdown_handle();
+    tokio::spawn(async move {
+        ventros_activities::telemetry::stop_signal().await;
+        tracing::info!("stop signal received; draining the worker");
+        shutdown();
+    });
+    tracing::info!(task_queue = %settings.connections.task_queue, "worker polling");
+    worker.run().await?;
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+/// The pool, with the migrations applied and the login roles' passwords set.
+async fn connect_database(settings: &WorkerSettings) -> anyhow::Result<sqlx::PgPool> {
+    let pool = PgPoolOptions::new()
+        .max_connections(settings.connections.database_max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(secrecy::ExposeSecret::expose_secret(
+            &settings.connections.database_url,
+        ))
+        .await
+        .context("connecting to PostgreSQL")?;
+    ventros_migrations::run(&pool)
+        .await
+        .context("applying migrations")?;
+    set_login_passwords(&pool).await?;
+
+    Ok(pool)
+}
+
+/// The embedding model, the engine over it, and whether its embedding space needs re-embedding.
+async fn memory_engine(
+    settings: &WorkerSettings,
+    pool: &sqlx::PgPool,
+    agents: &Option<Arc<dyn AgentApi>>,
+) -> anyhow::Result<(Arc<MemoryEngine>, SpaceStatus)> {
     let embedder = settings
         .embedding
         .build()
@@ -267,7 +312,7 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         dimensions = embedder.dimensions(),
         "embedding model loaded"
     );
-    let extractor = match (settings.fact_extractor.as_str(), &agents) {
+    let extractor = match (settings.fact_extractor.as_str(), agents) {
         ("agent", Some(agents)) => FactExtractor::Agent(agents.clone()),
         ("agent", None) => anyhow::bail!("MEMORY_FACT_EXTRACTOR=agent needs AGENTS_ADDRESS"),
         _ => FactExtractor::Rules,
@@ -281,54 +326,63 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         .ensure_space()
         .await
         .context("registering the embedding space")?;
+    Ok((engine, space))
+}
 
-    if let (Some(bind), Some(auth)) = (settings.memory_grpc_bind, &internal) {
-        let listener = tokio::net::TcpListener::bind(bind)
+/// MemoryService for the agent service, behind the internal credentials.
+async fn serve_memory(
+    bind: std::net::SocketAddr,
+    auth: &ventros_activities::internal_auth::InternalAuth,
+    engine: Arc<MemoryEngine>,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .context("binding MEMORY_GRPC_BIND")?;
+    tracing::info!(address = %listener.local_addr()?, "MemoryService listening");
+    let service =
+        MemoryServiceServer::with_interceptor(MemoryServer::new(engine), auth.interceptor());
+    tokio::spawn(async move {
+        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        if let Err(err) = tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(incoming)
             .await
-            .context("binding MEMORY_GRPC_BIND")?;
-        tracing::info!(address = %listener.local_addr()?, "MemoryService listening");
-        let service = MemoryServiceServer::with_interceptor(
-            MemoryServer::new(engine.clone()),
-            auth.interceptor(),
-        );
-        tokio::spawn(async move {
-            let incoming = tonic::transport::server::TcpIncoming::from(listener);
-            if let Err(err) = tonic::transport::Server::builder()
-                .add_service(service)
-                .serve_with_incoming(incoming)
-                .await
-            {
-                tracing::error!(error = %err, "MemoryService stopped");
-            }
-        });
-    }
-    let client = connect_temporal(
-        &settings.connections.temporal_address,
-        &settings.connections.temporal_namespace,
-        Duration::from_secs(60),
+        {
+            tracing::error!(error = %err, "MemoryService stopped");
+        }
+    });
+    Ok(())
+}
+
+/// A new model: re-embed everything before searches switch to it (one workflow per model).
+async fn start_reembed(
+    client: &Client,
+    settings: &WorkerSettings,
+    model: String,
+) -> anyhow::Result<()> {
+    let options = temporalio_client::WorkflowStartOptions::new(
+        settings.connections.task_queue.clone(),
+        ids::reembed_workflow_id(&model),
     )
-    .await?;
-    if let SpaceStatus::NeedsReembed { model, .. } = space {
-        // A new model: re-embed everything before searches switch to it (one workflow per model).
-        let options = temporalio_client::WorkflowStartOptions::new(
-            settings.connections.task_queue.clone(),
-            ids::reembed_workflow_id(&model),
+    .id_conflict_policy(temporalio_client::WorkflowIdConflictPolicy::UseExisting)
+    .build();
+    client
+        .start_workflow(
+            ReembedMemories::run,
+            ReembedInput {
+                model: model.clone(),
+                reembedded: 0,
+            },
+            options,
         )
-        .id_conflict_policy(temporalio_client::WorkflowIdConflictPolicy::UseExisting)
-        .build();
-        client
-            .start_workflow(
-                ReembedMemories::run,
-                ReembedInput {
-                    model: model.clone(),
-                    reembedded: 0,
-                },
-                options,
-            )
-            .await
-            .context("starting ReembedMemories")?;
-        tracing::warn!(%model, "embedding model changed: re-embedding stored memories before switching searches");
-    }
+        .await
+        .context("starting ReembedMemories")?;
+    tracing::warn!(%model, "embedding model changed: re-embedding stored memories before switching searches");
+    Ok(())
+}
+
+/// The outbox's consumers: the memory feed and the webhook fan-out.
+fn spawn_outbox_consumers(settings: &WorkerSettings, pool: &sqlx::PgPool, client: &Client) {
     let feed_interval = Duration::from_millis(settings.memory_feed_interval_ms.max(10));
     tokio::spawn(run_feed(
         pool.clone(),
@@ -348,9 +402,16 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         schedule,
         feed_interval,
     ));
-    if settings.inbox_sweep_interval_secs > 0 {
-        ensure_inbox_sweep(&client, &settings).await?;
-    }
+}
+
+/// Every workflow and activity this worker runs, and its pollers.
+fn worker_options(
+    settings: &WorkerSettings,
+    pool: sqlx::PgPool,
+    client: &Client,
+    agents: Option<Arc<dyn AgentApi>>,
+    engine: Arc<MemoryEngine>,
+) -> anyhow::Result<WorkerOptions> {
     let inbox = InboxActivities::new(
         pool.clone(),
         client.clone(),
@@ -377,7 +438,7 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         ),
         agents,
     );
-    let options = WorkerOptions::new(settings.connections.task_queue.clone())
+    Ok(WorkerOptions::new(settings.connections.task_queue.clone())
         .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(
             settings.workflow_pollers.max(2),
         ))
@@ -404,18 +465,5 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
             settings.network.webhook_allow_private_networks,
         ))
         .register_activities(MemoryActivities::new(engine))
-        .build();
-    let runtime = Runtime::from_current_tokio(Default::default())?;
-    let mut worker = Worker::new(&runtime, client, options)?;
-
-    let shutdown = worker.shutdown_handle();
-    tokio::spawn(async move {
-        ventros_activities::telemetry::stop_signal().await;
-        tracing::info!("stop signal received; draining the worker");
-        shutdown();
-    });
-    tracing::info!(task_queue = %settings.connections.task_queue, "worker polling");
-    worker.run().await?;
-    tracing::info!("worker stopped");
-    Ok(())
+        .build())
 }
