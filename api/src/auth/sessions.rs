@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -23,7 +22,8 @@ pub const REFRESH_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// takes as long whether or not the account exists.
 static DECOY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-#[derive(Debug, Serialize)]
+/// Holds live credentials: no `Debug` or `Serialize`, so it cannot be logged or returned whole by
+/// mistake (`routes::session::Tokens` is what a response carries).
 pub struct TokenPair {
     pub access_token: String,
     pub token_type: &'static str,

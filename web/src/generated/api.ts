@@ -1697,7 +1697,7 @@ export interface components {
             channel_id: string;
             external_id: string;
             /** @description `wa_user` (`5511…@c.us`), `wa_lid` (`…@lid`), `psid` or `igsid`. */
-            kind: string;
+            kind: components["schemas"]["IdentityKind"];
         };
         /** @enum {string} */
         IdentityKind: "wa_user" | "wa_lid" | "psid" | "igsid";

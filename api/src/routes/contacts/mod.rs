@@ -172,6 +172,7 @@ async fn lock_contact(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> Resu
 pub struct IdentityInput {
     pub channel_id: Uuid,
     /// `wa_user` (`5511…@c.us`), `wa_lid` (`…@lid`), `psid` or `igsid`.
+    #[schema(value_type = IdentityKind)]
     pub kind: String,
     pub external_id: String,
 }
