@@ -81,6 +81,18 @@ struct Event {
 }
 
 impl Event {
+    /// A CRM change as an episode: the system's words about it, keyed by the outbox event.
+    fn crm_event(&self, content: String) -> Episode {
+        self.base(
+            "crm_event",
+            "outbox",
+            self.event_id.to_string(),
+            "system",
+            content,
+            self.at,
+        )
+    }
+
     /// An episode of this event, with nothing remembered, extracted or stated yet.
     fn base(
         &self,
@@ -220,14 +232,7 @@ async fn deal_episode(pool: &PgPool, ev: &Event) -> Result<Option<Episode>, Memo
         });
     }
     let content = format!("Deal \"{title}\" is in stage {stage_name}");
-    let mut episode = ev.base(
-        "crm_event",
-        "outbox",
-        ev.event_id.to_string(),
-        "system",
-        content,
-        ev.at,
-    );
+    let mut episode = ev.crm_event(content);
     episode.metadata =
         json!({"event_type": ev.event_type, "deal_id": ev.aggregate_id, "stage": stage_key});
     episode.facts = facts;
@@ -246,14 +251,7 @@ fn tag_episode(ev: &Event) -> Result<Option<Episode>, MemoryError> {
     if tag.is_empty() {
         return Ok(None);
     }
-    let mut episode = ev.base(
-        "crm_event",
-        "outbox",
-        ev.event_id.to_string(),
-        "system",
-        format!("Tagged {tag}"),
-        ev.at,
-    );
+    let mut episode = ev.crm_event(format!("Tagged {tag}"));
     episode.facts = vec![FactInput {
         subject: None,
         predicate: "tagged".into(),
@@ -304,14 +302,7 @@ fn profile_episode(ev: &Event) -> Result<Option<Episode>, MemoryError> {
     if facts.is_empty() {
         return Ok(None);
     }
-    let mut episode = ev.base(
-        "crm_event",
-        "outbox",
-        ev.event_id.to_string(),
-        "system",
-        "Profile updated".into(),
-        ev.at,
-    );
+    let mut episode = ev.crm_event("Profile updated".into());
     episode.facts = facts;
     Ok(Some(episode))
 }
