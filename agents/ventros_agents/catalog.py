@@ -79,7 +79,8 @@ CATALOG: tuple[AgentSpec, ...] = (
         "Customer Service Specialist",
         "General customer service: answers questions using the customer's history and hands over when unsure.",
         ("intent_classification", "response_generation", "memory_retrieval"),
-        topics=("general",),
+        # Questions about the business (hours, delivery, payment, where, warranty) too.
+        topics=("general", "delivery", "hours", "payment", "location", "warranty"),
         actions=(HANDOFF,),
     ),
     _spec(

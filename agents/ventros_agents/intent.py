@@ -5,7 +5,9 @@ Word and character n-gram TF-IDF features feed a linear SVM; its scores become p
 a softmax whose temperature is fitted on out-of-fold scores (minimum negative log-likelihood), so
 the confidence is calibrated and a prediction costs one sparse product. A message whose best
 probability falls under the out-of-scope threshold, or whose best class is the explicit `oos` class,
-is out of scope.
+is out of scope. The threshold is fitted on the same out-of-fold probabilities, never on evaluation
+data: the highest out-of-scope recall that costs in-scope accuracy at most `ACCURACY_BUDGET` against
+the best threshold's.
 
 `python -m ventros_agents.intent` trains on CLINC150's train split and reports on its validation
 split (the numbers quoted in the README come from this command).
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +31,9 @@ from sklearn.svm import LinearSVC
 
 OUT_OF_SCOPE = "oos"
 # Bump when the model changes: trained models are cached under a key that includes it.
-MODEL_VERSION = 2
-DEFAULT_THRESHOLD = 0.2
+MODEL_VERSION = 3
+# How much out-of-fold in-scope accuracy the out-of-scope threshold may give up for recall.
+ACCURACY_BUDGET = 0.015
 
 
 @dataclass(frozen=True)
@@ -56,10 +60,15 @@ class IntentClassifier:
     def train(
         cls,
         examples: Iterable[tuple[str, str]],
-        threshold: float = DEFAULT_THRESHOLD,
-        folds: int = 3,
+        threshold: float | None = None,
+        folds: int = 5,
+        accuracy_budget: float = ACCURACY_BUDGET,
+        weights: Sequence[float] | None = None,
     ) -> IntentClassifier:
+        """`threshold` None fits it on out-of-fold probabilities (see the module's doc); `weights`
+        (one per example) make some examples count more in the fit."""
         texts, labels = zip(*examples, strict=False)
+        sample_weight = np.ones(len(texts)) if weights is None else np.asarray(weights, dtype=float)
         vectorizer = FeatureUnion(
             [
                 ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)),
@@ -69,7 +78,7 @@ class IntentClassifier:
                 ),
             ]
         )
-        features = vectorizer.fit_transform([t.lower() for t in texts])
+        features = vectorizer.fit_transform([normalise(t) for t in texts])
         y = np.array(labels)
         classes = np.unique(y)
         # Out-of-fold scores: what the model says about messages it has not seen.
@@ -77,12 +86,18 @@ class IntentClassifier:
         for train_idx, held_idx in StratifiedKFold(n_splits=folds, shuffle=True, random_state=7).split(
             features, y
         ):
-            fold = LinearSVC(C=0.5).fit(features[train_idx], y[train_idx])
+            fold = LinearSVC(C=0.5).fit(
+                features[train_idx], y[train_idx], sample_weight=sample_weight[train_idx]
+            )
             columns = np.searchsorted(classes, fold.classes_)
             scores[np.ix_(held_idx, columns)] = fold.decision_function(features[held_idx])
         truth = np.searchsorted(classes, y)
         temperature = _fit_temperature(scores, truth)
-        model = LinearSVC(C=0.5).fit(features, y)
+        if threshold is None:
+            threshold = _fit_threshold(
+                _softmax(scores / temperature), truth, classes, accuracy_budget, sample_weight
+            )
+        model = LinearSVC(C=0.5).fit(features, y, sample_weight=sample_weight)
         return cls(vectorizer, model, temperature, threshold)
 
     def predict(self, text: str) -> IntentPrediction:
@@ -90,7 +105,7 @@ class IntentClassifier:
 
     def predict_many(self, texts: Sequence[str]) -> list[IntentPrediction]:
         probabilities = _softmax(
-            self._model.decision_function(self._vectorizer.transform([t.lower() for t in texts]))
+            self._model.decision_function(self._vectorizer.transform([normalise(t) for t in texts]))
             / self.temperature
         )
         results = []
@@ -104,6 +119,12 @@ class IntentClassifier:
                 IntentPrediction(intent if in_scope else OUT_OF_SCOPE, confidence, in_scope, alternatives)
             )
         return results
+
+
+def normalise(text: str) -> str:
+    """Lowercase without accents: customers on WhatsApp write "nao" and "não", "voce" and "você"."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
@@ -120,6 +141,35 @@ def _fit_temperature(scores: np.ndarray, truth: np.ndarray) -> float:
         if nll < best_nll:
             best, best_nll = float(temperature), nll
     return best
+
+
+def _fit_threshold(
+    probabilities: np.ndarray,
+    truth: np.ndarray,
+    classes: np.ndarray,
+    budget: float,
+    weights: np.ndarray | None = None,
+) -> float:
+    """The out-of-scope threshold with the best out-of-fold out-of-scope recall among those whose
+    in-scope accuracy (weighted like the fit) is within `budget` of the best; the lower threshold
+    on ties."""
+    weights = np.ones(len(truth)) if weights is None else weights
+    oos = np.flatnonzero(classes == OUT_OF_SCOPE)
+    in_scope = truth != (oos[0] if len(oos) else -1)
+    best = probabilities.argmax(axis=1)
+    confidence = probabilities.max(axis=1)
+    explicit = best == (oos[0] if len(oos) else -1)
+    rows = []
+    for threshold in np.round(np.arange(0.05, 0.951, 0.025), 3):
+        flagged = explicit | (confidence < threshold)
+        accuracy = float(np.average(((best == truth) & ~flagged)[in_scope], weights=weights[in_scope]))
+        recall = (
+            float(np.average(flagged[~in_scope], weights=weights[~in_scope])) if (~in_scope).any() else 0.0
+        )
+        rows.append((float(threshold), accuracy, recall))
+    top = max(accuracy for _, accuracy, _ in rows)
+    eligible = [r for r in rows if r[1] >= top - budget]
+    return min(eligible, key=lambda r: (-r[2], r[0]))[0]
 
 
 def load_clinc150(path: Path) -> dict[str, list[tuple[str, str]]]:
@@ -164,7 +214,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         / "clinc150_train_val.json"
     )
     parser.add_argument("--data", type=Path, default=default)
-    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+    parser.add_argument(
+        "--threshold", type=float, default=None, help="out-of-scope threshold (default: fitted)"
+    )
     args = parser.parse_args(argv)
 
     data = load_clinc150(args.data)
@@ -177,7 +229,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         classifier.predict(text)
     per_message_ms = (time.perf_counter() - started) * 1000 / 500
     print(
-        f"CLINC150 val ({len(data['val'])} in-scope + {len(data['oos_val'])} out-of-scope), threshold {args.threshold}:"
+        f"CLINC150 val ({len(data['val'])} in-scope + {len(data['oos_val'])} out-of-scope), "
+        f"threshold {classifier.threshold:.3f}:"
     )
     for key, value in report.items():
         print(f"  {key:28} {value:.4f}")

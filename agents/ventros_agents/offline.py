@@ -20,6 +20,7 @@ from google.genai import types
 from . import language, replies
 from .catalog import BY_TYPE, COORDINATOR, SPECIALIST_FOR_TOPIC, AgentSpec
 from .runtime import CURRENT, Turn
+from .training import KNOWLEDGE_TOPICS
 
 _USAGE = types.GenerateContentResponseUsageMetadata(
     prompt_token_count=0, candidates_token_count=0, total_token_count=0
@@ -232,8 +233,11 @@ def speaks_for(spec: AgentSpec, turn: Turn) -> bool:
 
 
 def open_question(turn: Turn) -> bool:
-    """A question outside what the agents know (no specialist topic): the offline agent cannot
-    answer it truthfully, so it says so and hands over."""
+    """A question the agent cannot answer truthfully: one about the business itself (hours,
+    delivery, payment, where, warranty) that no knowledge answered, or any question outside the
+    specialists' topics. The agent says so and hands over."""
+    if turn.topic in KNOWLEDGE_TOPICS:
+        return not is_small_talk(turn.message)
     return turn.topic == "general" and "?" in turn.message and not is_small_talk(turn.message)
 
 

@@ -1,9 +1,12 @@
 """The labelled set the offline classifier learns from, and the map from intents to CRM topics.
 
 Two sources: CLINC150's training split (CC BY 3.0, Larson et al. 2019; a copy ships in
-`data/clinc150_train.json`) for general customer intents and out-of-scope examples, and a Ventros
-supplement of CRM intents (buying, pricing, complaints, asking for a human, refunds, technical
-problems, ...) in English and Portuguese, written for this project. The trained model is cached on
+`data/clinc150_train.json`) for general intents and out-of-scope examples in English, and the
+Ventros CRM set (`data/crm_intents.json`, written for this project): the intents the agents act on
+(buying, prices, products, orders, delivery, opening hours, payment, location, warranty, refunds,
+cancellations, complaints, asking for a person, technical problems, billing, appointments, small
+talk) and out-of-scope messages, in Portuguese first, English and Spanish.
+`python -m ventros_agents.crm_eval` reports accuracy per language on it. The trained model is cached on
 disk keyed by a hash of the data, so a service restart does not retrain.
 """
 
@@ -19,129 +22,19 @@ from .intent import MODEL_VERSION, IntentClassifier
 
 DATA = Path(__file__).resolve().parent / "data"
 
-SUPPLEMENT: dict[str, list[str]] = {
-    "purchase_intent": [
-        "i want to buy product x",
-        "i'd like to purchase the premium plan",
-        "how do i buy this",
-        "i want to order two units",
-        "can i buy it today",
-        "i'm interested in buying the new model",
-        "i want to get the pro version",
-        "sign me up, i want to buy",
-        "i would like to purchase a subscription",
-        "ready to buy, how do i pay",
-        "quero comprar o produto x",
-        "gostaria de comprar o plano premium",
-        "quero fazer um pedido",
-        "como faço para comprar",
-        "tenho interesse em comprar",
-    ],
-    "pricing": [
-        "how much does it cost",
-        "what's the price of the premium plan",
-        "do you have discounts",
-        "send me your price list",
-        "what are your plans and prices",
-        "is there a cheaper option",
-        "how much is shipping",
-        "quanto custa",
-        "qual o preço do plano",
-        "tem desconto",
-        "me manda a tabela de preços",
-    ],
-    "complaint": [
-        "this is unacceptable, i'm very unhappy",
-        "terrible service, i want to complain",
-        "your product broke after one day",
-        "i'm furious about how i was treated",
-        "worst experience ever",
-        "i want to file a complaint",
-        "you charged me twice and nobody answers",
-        "estou muito insatisfeito",
-        "péssimo atendimento",
-        "quero fazer uma reclamação",
-        "o produto chegou quebrado",
-    ],
-    "human_request": [
-        "i want to talk to a human",
-        "let me speak to an agent",
-        "can i talk to a real person",
-        "transfer me to an attendant",
-        "i need a human please",
-        "stop the bot, i want a person",
-        "quero falar com um atendente",
-        "me passa para um humano",
-        "quero falar com uma pessoa",
-        "atendente por favor",
-    ],
-    "product_info": [
-        "does this product come in blue",
-        "what are the specs of product x",
-        "is it in stock",
-        "tell me more about the premium plan",
-        "what features does it have",
-        "is it compatible with iphone",
-        "tem em estoque",
-        "quais as especificações do produto",
-        "esse modelo tem garantia",
-        "me fala mais sobre o plano",
-    ],
-    "refund_request": [
-        "i want my money back",
-        "how do i return this item",
-        "i'd like a refund",
-        "can i get a refund for my order",
-        "i want to return the product",
-        "quero meu dinheiro de volta",
-        "como faço para devolver",
-        "quero reembolso",
-    ],
-    "technical_problem": [
-        "the app keeps crashing",
-        "i can't log in to my account",
-        "the website shows an error",
-        "my device won't turn on",
-        "the payment page doesn't load",
-        "it stopped working",
-        "o aplicativo não abre",
-        "não consigo entrar na minha conta",
-        "está dando erro no site",
-        "parou de funcionar",
-    ],
-    "feedback": [
-        "i love your service",
-        "great job, very happy with the product",
-        "just wanted to say thanks, everything was perfect",
-        "i have a suggestion for your app",
-        "adorei o atendimento",
-        "o produto é ótimo, parabéns",
-        "tenho uma sugestão",
-    ],
-    "cancel_subscription": [
-        "i want to cancel my subscription",
-        "please cancel my plan",
-        "how do i close my account",
-        "i don't want to renew",
-        "stop charging me, cancel it",
-        "quero cancelar minha assinatura",
-        "cancela meu plano",
-        "não quero mais renovar",
-    ],
-    "onboarding_question": [
-        "i just signed up, how do i start",
-        "i'm new here, what do i do first",
-        "how do i set up my account",
-        "where do i begin",
-        "acabei de assinar, como começo",
-        "sou novo, como configuro minha conta",
-    ],
-    "reactivation": [
-        "i'm back, what's new",
-        "it's been a while, do you have news",
-        "voltei, tem novidades",
-    ],
-}
+LANGUAGES = ("pt", "en", "es")
+
+
+def crm_examples() -> list[tuple[str, str, str]]:
+    """The Ventros CRM set: (text, intent, language). Written for this project (see data/README.md)."""
+    data = json.loads((DATA / "crm_intents.json").read_text())
+    return [
+        (text, intent, lang)
+        for intent, by_language in data.items()
+        for lang in LANGUAGES
+        for text in by_language.get(lang, [])
+    ]
+
 
 # Intent (CLINC150 or supplement) -> CRM topic. Intents not listed are "general".
 TOPIC_OF_INTENT: dict[str, str] = {
@@ -158,6 +51,13 @@ TOPIC_OF_INTENT: dict[str, str] = {
     "cancel": "cancel",
     "onboarding_question": "onboarding",
     "reactivation": "reactivation",
+    "delivery_info": "delivery",
+    "opening_hours": "hours",
+    "payment_methods": "payment",
+    "store_location": "location",
+    "warranty": "warranty",
+    "billing_question": "billing",
+    "book_appointment": "scheduling",
     "order_status": "order_status",
     "pay_bill": "billing",
     "bill_balance": "billing",
@@ -188,22 +88,39 @@ TOPIC_OF_INTENT: dict[str, str] = {
 }
 
 
+# Questions about the business itself (opening hours, delivery areas, payment, where, warranty):
+# only the business's own knowledge answers them, never the agent's guess.
+KNOWLEDGE_TOPICS = frozenset({"delivery", "hours", "payment", "location", "warranty"})
+
+
 def topic_of(intent: str) -> str:
     return TOPIC_OF_INTENT.get(intent, "general")
 
 
-def labelled_examples() -> list[tuple[str, str]]:
+def clinc_examples() -> list[tuple[str, str]]:
     clinc = json.loads((DATA / "clinc150_train.json").read_text())
-    examples = [(text, label) for text, label in clinc["train"]] + [
+    return [(text, label) for text, label in clinc["train"]] + [
         (text, "oos") for text, _ in clinc["oos_train"]
     ]
-    examples += [(text, intent) for intent, texts in SUPPLEMENT.items() for text in texts]
-    return examples
+
+
+# A CRM example counts this many times a CLINC150 one: the CRM intents are the ones the agents act
+# on, and each has fewer examples per language than CLINC150's hundred.
+CRM_WEIGHT = 3.0
+
+
+def labelled_examples() -> list[tuple[str, str]]:
+    return clinc_examples() + [(text, intent) for text, intent, _ in crm_examples()]
+
+
+def example_weights(clinc: int, crm: int) -> list[float]:
+    return [1.0] * clinc + [CRM_WEIGHT] * crm
 
 
 def trained_classifier(cache_dir: Path | None = None) -> IntentClassifier:
     """The classifier for the shipped data, trained once and cached."""
     examples = labelled_examples()
+    clinc = len(clinc_examples())
     digest = hashlib.sha256(json.dumps([MODEL_VERSION, examples]).encode()).hexdigest()[:16]
     cache_dir = cache_dir or Path(
         os.environ.get("VENTROS_AGENTS_CACHE", Path.home() / ".cache" / "ventros-agents")
@@ -212,7 +129,7 @@ def trained_classifier(cache_dir: Path | None = None) -> IntentClassifier:
     if path.exists():
         with path.open("rb") as f:
             return pickle.load(f)
-    classifier = IntentClassifier.train(examples)
+    classifier = IntentClassifier.train(examples, weights=example_weights(clinc, len(examples) - clinc))
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with tmp.open("wb") as f:
