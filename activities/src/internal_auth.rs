@@ -55,6 +55,18 @@ impl Claims {
             )),
         }
     }
+
+    /// Refuses a request about the business knowledge of another tenant. The knowledge is no
+    /// contact's, so a contact-bound token (an agent answering one conversation) reads its own
+    /// tenant's, and only that.
+    pub fn allow_business(&self, tenant_id: Uuid) -> Result<(), Status> {
+        if self.tenant_id != Some(tenant_id) {
+            return Err(Status::permission_denied(
+                "the credentials are not for this tenant",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The shared secret: mints and verifies tokens.
@@ -177,6 +189,22 @@ pub fn claims<T>(request: &Request<T>) -> Result<Claims, Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An agent answering one conversation reads its own business's knowledge, never another's.
+    #[test]
+    fn business_knowledge_is_readable_by_the_tenants_tokens_only() {
+        let auth = InternalAuth::new("0123456789abcdef0123456789abcdef").unwrap();
+        let (tenant, contact) = (Uuid::now_v7(), Uuid::now_v7());
+        let agent = auth
+            .verify(&auth.mint(Some(tenant), Some(contact), Duration::from_secs(60)))
+            .unwrap();
+        assert!(agent.allow_business(tenant).is_ok());
+        assert!(agent.allow_business(Uuid::now_v7()).is_err());
+        let tenantless = auth
+            .verify(&auth.mint(None, None, Duration::from_secs(60)))
+            .unwrap();
+        assert!(tenantless.allow_business(tenant).is_err());
+    }
 
     #[test]
     fn tokens_bind_tenant_contact_and_time() {

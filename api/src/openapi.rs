@@ -40,6 +40,7 @@ Live events: `GET /api/v1/stream` (WebSocket; `?access_token=` and `?last_event_
         (name = "pipelines", description = "Pipelines and stages"),
         (name = "deals", description = "Deals"),
         (name = "segments", description = "Saved contact filters (campaign audiences)"),
+        (name = "knowledge", description = "The business's own knowledge (documents, product catalogue) the agents answer from"),
         (name = "campaigns", description = "Scheduled, segmented, agent-personalised outbound campaigns and their metrics"),
         (name = "agents", description = "AI agents"),
         (name = "memories", description = "Customer memory and knowledge graph"),
@@ -144,6 +145,24 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(webhook_subscriptions::deliveries))
         .routes(routes!(webhook_subscriptions::redeliver))
+        .merge(knowledge_routes())
+}
+
+/// The knowledge base's routes: uploads carry documents of up to 5 MB, over the API's general
+/// body limit.
+fn knowledge_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(knowledge::list, knowledge::create))
+        .routes(routes!(
+            knowledge::show,
+            knowledge::replace,
+            knowledge::delete
+        ))
+        .routes(routes!(knowledge::reindex))
+        .routes(routes!(knowledge::search))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            knowledge::MAX_UPLOAD_BODY,
+        ))
 }
 
 /// The document as served: the web app's TypeScript types are generated from a copy of it

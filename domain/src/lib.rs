@@ -16,5 +16,6 @@ pub mod statuses;
 pub use events::EventType;
 pub use statuses::{
     AssignedTo, CampaignRunStatus, CampaignStatus, DealStatus, Direction, IdentityKind,
-    MergeStatus, MessageStatus, RecipientStatus, SessionStatus, WebhookDeliveryStatus,
+    KnowledgeFormat, KnowledgeStatus, MergeStatus, MessageStatus, RecipientStatus, SessionStatus,
+    WebhookDeliveryStatus,
 };

@@ -199,6 +199,23 @@ stored_words! {
     }
 }
 
+stored_words! {
+    /// What a knowledge document was uploaded as: how its text is read and cut into passages.
+    KnowledgeFormat {
+        Markdown = "markdown",
+        Text = "text",
+        Html = "html",
+        Pdf = "pdf",
+        Csv = "csv",
+    }
+}
+
+stored_words! {
+    /// A knowledge document's indexing: `pending` until its latest version's passages are in,
+    /// then `indexed`, or `failed` (with the reason) when its source cannot be read.
+    KnowledgeStatus { Pending = "pending", Indexed = "indexed", Failed = "failed", }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

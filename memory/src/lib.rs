@@ -12,6 +12,7 @@ pub mod embed;
 pub mod engine;
 pub mod extract;
 pub mod ingest;
+pub mod knowledge;
 pub mod server;
 
 pub use engine::{MemoryEngine, MemoryError};

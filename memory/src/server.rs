@@ -17,9 +17,9 @@ use uuid::Uuid;
 use ventros_proto::v1::memory_service_server::MemoryService;
 use ventros_proto::v1::{
     ContactContextRequest, ContactContextResponse, ContactProfile, ContactStats, Entity, Graph,
-    Memory, MemorySearchMode, MemorySearchRequest, MemorySearchResponse, Message,
-    RelatedEntitiesRequest, RelatedEntitiesResponse, Relation, StoreMemoryRequest,
-    StoreMemoryResponse,
+    KnowledgePassage, KnowledgeSearchRequest, KnowledgeSearchResponse, Memory, MemorySearchMode,
+    MemorySearchRequest, MemorySearchResponse, Message, RelatedEntitiesRequest,
+    RelatedEntitiesResponse, Relation, StoreMemoryRequest, StoreMemoryResponse,
 };
 
 use ventros_activities::internal_auth;
@@ -434,6 +434,39 @@ impl MemoryService for MemoryServer {
             .map_err(engine_error)?;
         Ok(Response::new(RelatedEntitiesResponse {
             graph: Some(graph_message(view)),
+        }))
+    }
+    async fn search_knowledge(
+        &self,
+        request: Request<KnowledgeSearchRequest>,
+    ) -> Result<Response<KnowledgeSearchResponse>, Status> {
+        let claims = internal_auth::claims(&request)?;
+        let req = request.into_inner();
+        let tenant_id = parse("tenant_id", &req.tenant_id)?;
+        claims.allow_business(tenant_id)?;
+        if req.limit < 0 {
+            return Err(Status::invalid_argument("limit must not be negative"));
+        }
+        let hits = self
+            .engine
+            .search_knowledge(tenant_id, &req.query, clamp(req.limit, 5, 20) as usize)
+            .await
+            .map_err(engine_error)?;
+        Ok(Response::new(KnowledgeSearchResponse {
+            passages: hits
+                .into_iter()
+                .map(|h| KnowledgePassage {
+                    id: h.passage_id.to_string(),
+                    document_id: h.document_id.to_string(),
+                    document_title: h.document_title,
+                    heading: h.heading.unwrap_or_default(),
+                    content: h.content,
+                    fields: string_map(&h.fields),
+                    score: h.score,
+                    similarity: h.similarity,
+                    keyword_match: h.keyword_match,
+                })
+                .collect(),
         }))
     }
 }

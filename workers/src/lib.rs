@@ -1,5 +1,5 @@
 //! The Temporal worker process: hosts the Conversation, OutboundMessage, MemoryIngestion,
-//! ReembedMemories, ContactMerge, WebhookDelivery, Campaign and CampaignRecipient workflows and the activities behind them,
+//! ReembedMemories, KnowledgeIngestion, ContactMerge, WebhookDelivery, Campaign and CampaignRecipient workflows and the activities behind them,
 //! polling one task queue; serves MemoryService to the agents; and runs the outbox consumers (the
 //! memory feed → MemoryIngestion, the webhook fan-out → WebhookDelivery). Any number of workers
 //! may run against the same Temporal cluster and database; nothing here assumes it is alone.
@@ -29,7 +29,8 @@ use ventros_memory::{MemoryEngine, MemoryServer};
 use ventros_proto::v1::memory_service_server::MemoryServiceServer;
 use ventros_workflows::{
     Campaign, CampaignRecipient, ContactMerge, Conversation, InboxSweep, InboxSweepInput,
-    MemoryIngestion, OutboundMessage, ReembedInput, ReembedMemories, WebhookDelivery, ids,
+    KnowledgeIngestion, MemoryIngestion, OutboundMessage, ReembedInput, ReembedMemories,
+    WebhookDelivery, ids,
 };
 
 /// Worker settings, from the environment (see the README's configuration table).
@@ -450,6 +451,7 @@ fn worker_options(
         .register_workflow::<OutboundMessage>()?
         .register_workflow::<MemoryIngestion>()?
         .register_workflow::<ReembedMemories>()?
+        .register_workflow::<KnowledgeIngestion>()?
         .register_workflow::<ContactMerge>()?
         .register_workflow::<WebhookDelivery>()?
         .register_workflow::<InboxSweep>()?

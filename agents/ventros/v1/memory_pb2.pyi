@@ -23,6 +23,51 @@ VECTOR_ONLY: MemorySearchMode
 KEYWORD_ONLY: MemorySearchMode
 GRAPH_ONLY: MemorySearchMode
 
+class KnowledgeSearchRequest(_message.Message):
+    __slots__ = ("tenant_id", "query", "limit")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    query: str
+    limit: int
+    def __init__(self, tenant_id: _Optional[str] = ..., query: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class KnowledgeSearchResponse(_message.Message):
+    __slots__ = ("passages",)
+    PASSAGES_FIELD_NUMBER: _ClassVar[int]
+    passages: _containers.RepeatedCompositeFieldContainer[KnowledgePassage]
+    def __init__(self, passages: _Optional[_Iterable[_Union[KnowledgePassage, _Mapping]]] = ...) -> None: ...
+
+class KnowledgePassage(_message.Message):
+    __slots__ = ("id", "document_id", "document_title", "heading", "content", "fields", "score", "similarity", "keyword_match")
+    class FieldsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_TITLE_FIELD_NUMBER: _ClassVar[int]
+    HEADING_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    KEYWORD_MATCH_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    document_id: str
+    document_title: str
+    heading: str
+    content: str
+    fields: _containers.ScalarMap[str, str]
+    score: float
+    similarity: float
+    keyword_match: bool
+    def __init__(self, id: _Optional[str] = ..., document_id: _Optional[str] = ..., document_title: _Optional[str] = ..., heading: _Optional[str] = ..., content: _Optional[str] = ..., fields: _Optional[_Mapping[str, str]] = ..., score: _Optional[float] = ..., similarity: _Optional[float] = ..., keyword_match: _Optional[bool] = ...) -> None: ...
+
 class MemorySearchRequest(_message.Message):
     __slots__ = ("contact_id", "query", "limit", "memory_types", "mode", "tenant_id", "request_id", "as_of", "weights", "include_embeddings")
     CONTACT_ID_FIELD_NUMBER: _ClassVar[int]

@@ -54,6 +54,11 @@ class MemoryServiceStub:
                 request_serializer=ventros_dot_v1_dot_memory__pb2.RelatedEntitiesRequest.SerializeToString,
                 response_deserializer=ventros_dot_v1_dot_memory__pb2.RelatedEntitiesResponse.FromString,
                 _registered_method=True)
+        self.SearchKnowledge = channel.unary_unary(
+                '/ventros.v1.MemoryService/SearchKnowledge',
+                request_serializer=ventros_dot_v1_dot_memory__pb2.KnowledgeSearchRequest.SerializeToString,
+                response_deserializer=ventros_dot_v1_dot_memory__pb2.KnowledgeSearchResponse.FromString,
+                _registered_method=True)
 
 
 def add_MemoryServiceServicer_to_server(servicer, server):
@@ -77,6 +82,11 @@ def add_MemoryServiceServicer_to_server(servicer, server):
                     servicer.GetRelatedEntities,
                     request_deserializer=ventros_dot_v1_dot_memory__pb2.RelatedEntitiesRequest.FromString,
                     response_serializer=ventros_dot_v1_dot_memory__pb2.RelatedEntitiesResponse.SerializeToString,
+            ),
+            'SearchKnowledge': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchKnowledge,
+                    request_deserializer=ventros_dot_v1_dot_memory__pb2.KnowledgeSearchRequest.FromString,
+                    response_serializer=ventros_dot_v1_dot_memory__pb2.KnowledgeSearchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -187,6 +197,33 @@ class MemoryService:
             '/ventros.v1.MemoryService/GetRelatedEntities',
             ventros_dot_v1_dot_memory__pb2.RelatedEntitiesRequest.SerializeToString,
             ventros_dot_v1_dot_memory__pb2.RelatedEntitiesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchKnowledge(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ventros.v1.MemoryService/SearchKnowledge',
+            ventros_dot_v1_dot_memory__pb2.KnowledgeSearchRequest.SerializeToString,
+            ventros_dot_v1_dot_memory__pb2.KnowledgeSearchResponse.FromString,
             options,
             channel_credentials,
             insecure,

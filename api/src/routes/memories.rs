@@ -74,6 +74,23 @@ impl MemoryClient {
     }
 }
 
+impl MemoryClient {
+    /// The tenant's knowledge passages for a question (the agents' `search_knowledge` tool).
+    pub async fn search_knowledge(
+        &self,
+        tenant_id: uuid::Uuid,
+        request: ventros_proto::v1::KnowledgeSearchRequest,
+    ) -> Result<ventros_proto::v1::KnowledgeSearchResponse, ApiError> {
+        let mut request = tonic::Request::new(request);
+        let mut client = self.client(&mut request, tenant_id)?;
+        Ok(client
+            .search_knowledge(request)
+            .await
+            .map_err(status_error)?
+            .into_inner())
+    }
+}
+
 fn status_error(status: tonic::Status) -> ApiError {
     match status.code() {
         tonic::Code::InvalidArgument => ApiError::BadRequest(status.message().to_owned()),

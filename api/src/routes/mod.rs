@@ -9,6 +9,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod deals;
 pub mod health;
+pub mod knowledge;
 pub mod memories;
 pub mod messages;
 pub mod pipelines;

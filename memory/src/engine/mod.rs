@@ -23,6 +23,7 @@ use ventros_activities::agents::AgentApi;
 
 mod graph;
 mod query;
+pub(crate) use query::query_terms;
 mod search;
 mod space;
 mod write;

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 /// Words of a query, safe to splice into a tsquery (letters and digits only).
-pub(super) fn query_terms(query: &str) -> Vec<String> {
+pub(crate) fn query_terms(query: &str) -> Vec<String> {
     let mut seen = BTreeSet::new();
     query
         .split(|c: char| !c.is_alphanumeric())

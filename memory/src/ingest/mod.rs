@@ -45,7 +45,7 @@ pub const FED_EVENT_TYPES: &[EventType] = &[
     EventType::ContactUpdated,
 ];
 
-/// The activities behind MemoryIngestion and ReembedMemories.
+/// The activities behind MemoryIngestion, ReembedMemories and KnowledgeIngestion.
 pub struct MemoryActivities {
     engine: Arc<MemoryEngine>,
 }
@@ -125,6 +125,39 @@ impl MemoryActivities {
             .reembed_batch(i64::from(input.batch.clamp(1, 1024)))
             .await
             .map_err(memory_failure)
+    }
+
+    #[activity(definition = defs::KnowledgeIndexDocument)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = ventros_activities::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = ventros_activities::telemetry::tenant_of(&input)))]
+    pub async fn index_knowledge(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: KnowledgeIngestionInput,
+    ) -> Result<KnowledgeIndexOutput, ActivityError> {
+        use crate::knowledge::IndexOutcome;
+        let outcome = self
+            .engine
+            .index_knowledge(input.tenant_id, input.document_id, input.version)
+            .await
+            .map_err(memory_failure)?;
+        let (word, passages) = match outcome {
+            IndexOutcome::Indexed { passages } => ("indexed", passages as u64),
+            IndexOutcome::Failed => ("failed", 0),
+            IndexOutcome::Superseded => ("superseded", 0),
+            IndexOutcome::Gone => ("gone", 0),
+        };
+        tracing::info!(
+            tenant.id = %input.tenant_id,
+            document.id = %input.document_id,
+            document.version = input.version,
+            outcome = word,
+            passages,
+            "knowledge document indexed"
+        );
+        Ok(KnowledgeIndexOutput {
+            outcome: word.to_owned(),
+            passages,
+        })
     }
 
     #[activity(definition = defs::MemoryActivateSpace)]

@@ -741,6 +741,53 @@ pub mod agent_service_server {
         const NAME: &'static str = SERVICE_NAME;
     }
 }
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct KnowledgeSearchRequest {
+    /// required; must be the credentials' tenant
+    #[prost(string, tag = "1")]
+    pub tenant_id: ::prost::alloc::string::String,
+    /// the customer's question
+    #[prost(string, tag = "2")]
+    pub query: ::prost::alloc::string::String,
+    /// max passages (default 5, at most 20)
+    #[prost(int32, tag = "3")]
+    pub limit: i32,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct KnowledgeSearchResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub passages: ::prost::alloc::vec::Vec<KnowledgePassage>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct KnowledgePassage {
+    #[prost(string, tag = "1")]
+    pub id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub document_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub document_title: ::prost::alloc::string::String,
+    /// the section's heading or the product's name; may be empty
+    #[prost(string, tag = "4")]
+    pub heading: ::prost::alloc::string::String,
+    /// the passage, quotable as it is
+    #[prost(string, tag = "5")]
+    pub content: ::prost::alloc::string::String,
+    /// a catalogue row's columns (price, availability, ...)
+    #[prost(map = "string, string", tag = "6")]
+    pub fields: ::std::collections::HashMap<
+        ::prost::alloc::string::String,
+        ::prost::alloc::string::String,
+    >,
+    /// rank fusion, 0..1
+    #[prost(float, tag = "7")]
+    pub score: f32,
+    /// cosine similarity of question and passage, 0 when not a vector hit
+    #[prost(float, tag = "8")]
+    pub similarity: f32,
+    /// a (stemmed) word of the question is in the passage
+    #[prost(bool, tag = "9")]
+    pub keyword_match: bool,
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct MemorySearchRequest {
     /// empty: search the whole tenant
@@ -1242,6 +1289,31 @@ pub mod memory_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// Passages of the business's own knowledge base (documents, product catalogue) for a question.
+        pub async fn search_knowledge(
+            &mut self,
+            request: impl tonic::IntoRequest<super::KnowledgeSearchRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::KnowledgeSearchResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/ventros.v1.MemoryService/SearchKnowledge",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("ventros.v1.MemoryService", "SearchKnowledge"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -1287,6 +1359,14 @@ pub mod memory_service_server {
             request: tonic::Request<super::RelatedEntitiesRequest>,
         ) -> std::result::Result<
             tonic::Response<super::RelatedEntitiesResponse>,
+            tonic::Status,
+        >;
+        /// Passages of the business's own knowledge base (documents, product catalogue) for a question.
+        async fn search_knowledge(
+            &self,
+            request: tonic::Request<super::KnowledgeSearchRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::KnowledgeSearchResponse>,
             tonic::Status,
         >;
     }
@@ -1533,6 +1613,52 @@ pub mod memory_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetRelatedEntitiesSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/ventros.v1.MemoryService/SearchKnowledge" => {
+                    #[allow(non_camel_case_types)]
+                    struct SearchKnowledgeSvc<T: MemoryService>(pub Arc<T>);
+                    impl<
+                        T: MemoryService,
+                    > tonic::server::UnaryService<super::KnowledgeSearchRequest>
+                    for SearchKnowledgeSvc<T> {
+                        type Response = super::KnowledgeSearchResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::KnowledgeSearchRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MemoryService>::search_knowledge(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = SearchKnowledgeSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -733,6 +733,84 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/knowledge/documents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists the knowledge base's documents, newest first. */
+        get: operations["knowledge_list"];
+        put?: never;
+        /**
+         * Uploads a document or a product catalogue (CSV with a `name`/`nome` column, and optionally
+         *     description, price and availability). Indexed by a KnowledgeIngestion workflow: `status` is
+         *     `pending` until its passages are searchable.
+         */
+        post: operations["knowledge_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/documents/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A document and where its indexing stands. */
+        get: operations["knowledge_show"];
+        /**
+         * Replaces a document's source (a new version): its passages are replaced once the new version
+         *     is indexed. Uploading the same bytes again changes nothing.
+         */
+        put: operations["knowledge_replace"];
+        post?: never;
+        /** Deletes a document and its passages: agents stop quoting it at once. */
+        delete: operations["knowledge_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/documents/{id}/reindex": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Indexes the document's current version again (after a failed start, or a model change). */
+        post: operations["knowledge_reindex"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The passages that best answer a question: what an agent would quote. */
+        get: operations["knowledge_search"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/me": {
         parameters: {
             query?: never;
@@ -1708,10 +1786,68 @@ export interface components {
             external_id: string;
             kind: components["schemas"]["IdentityKind"];
         };
+        /** @description A knowledge document and where its indexing stands. */
+        KnowledgeDocument: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description Why indexing failed, for the admin. */
+            error: string | null;
+            format: components["schemas"]["KnowledgeFormat"];
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: int32
+             * @description The version whose passages agents search now.
+             */
+            indexed_version: number | null;
+            /** @description `pt`, `en` or `es`, as read from the text once indexed. */
+            language: string | null;
+            /** Format: int32 */
+            passage_count: number;
+            /** Format: int32 */
+            size_bytes: number;
+            status: components["schemas"]["KnowledgeStatus"];
+            title: string;
+            /** Format: date-time */
+            updated_at: string;
+            /**
+             * Format: int32
+             * @description Bumped by every re-upload.
+             */
+            version: number;
+        };
+        /** @enum {string} */
+        KnowledgeFormat: "markdown" | "text" | "html" | "pdf" | "csv";
         KnowledgeGraph: {
             entities: components["schemas"]["Entity"][];
             facts: components["schemas"]["Fact"][];
         };
+        /** @description A passage of the knowledge base, as the agents see it. */
+        KnowledgePassage: {
+            content: string;
+            document_id: string;
+            document_title: string;
+            /** @description A catalogue row's columns. */
+            fields: {
+                [key: string]: string;
+            };
+            /** @description The section's heading or the product's name (empty when none). */
+            heading: string;
+            id: string;
+            keyword_match: boolean;
+            /**
+             * Format: float
+             * @description Rank fusion of the vector and full-text lists, 0 to 1.
+             */
+            score: number;
+            /**
+             * Format: float
+             * @description Cosine similarity of question and passage (0 when only the words matched).
+             */
+            similarity: number;
+        };
+        /** @enum {string} */
+        KnowledgeStatus: "pending" | "indexed" | "failed";
         /** @description The newest message of a conversation, as the inbox previews it. */
         LastMessage: {
             /**
@@ -1765,6 +1901,64 @@ export interface components {
                 /** Format: date-time */
                 updated_at: string;
                 webhook: components["schemas"]["WebhookSetup"];
+            }[];
+        };
+        /** @description A short, complete list (a tenant's pipelines, a contact's identities): no cursor. */
+        List_KnowledgeDocument: {
+            items: {
+                /** Format: date-time */
+                created_at: string;
+                /** @description Why indexing failed, for the admin. */
+                error: string | null;
+                format: components["schemas"]["KnowledgeFormat"];
+                /** Format: uuid */
+                id: string;
+                /**
+                 * Format: int32
+                 * @description The version whose passages agents search now.
+                 */
+                indexed_version: number | null;
+                /** @description `pt`, `en` or `es`, as read from the text once indexed. */
+                language: string | null;
+                /** Format: int32 */
+                passage_count: number;
+                /** Format: int32 */
+                size_bytes: number;
+                status: components["schemas"]["KnowledgeStatus"];
+                title: string;
+                /** Format: date-time */
+                updated_at: string;
+                /**
+                 * Format: int32
+                 * @description Bumped by every re-upload.
+                 */
+                version: number;
+            }[];
+        };
+        /** @description A short, complete list (a tenant's pipelines, a contact's identities): no cursor. */
+        List_KnowledgePassage: {
+            items: {
+                content: string;
+                document_id: string;
+                document_title: string;
+                /** @description A catalogue row's columns. */
+                fields: {
+                    [key: string]: string;
+                };
+                /** @description The section's heading or the product's name (empty when none). */
+                heading: string;
+                id: string;
+                keyword_match: boolean;
+                /**
+                 * Format: float
+                 * @description Rank fusion of the vector and full-text lists, 0 to 1.
+                 */
+                score: number;
+                /**
+                 * Format: float
+                 * @description Cosine similarity of question and passage (0 when only the words matched).
+                 */
+                similarity: number;
             }[];
         };
         /** @description A short, complete list (a tenant's pipelines, a contact's identities): no cursor. */
@@ -2681,6 +2875,19 @@ export interface components {
             name?: string | null;
             password?: string | null;
             role?: null | components["schemas"]["Role"];
+        };
+        /** @description A document's source: `content` for text formats, or `content_base64` (required for PDF). */
+        UploadDocument: {
+            /** @description The text of a Markdown, plain-text, HTML or CSV document (UTF-8). */
+            content?: string | null;
+            /** @description The bytes of any format, base64-encoded (standard alphabet). */
+            content_base64?: string | null;
+            format: components["schemas"]["KnowledgeFormat"];
+            title: string;
+        };
+        /** @description A document just uploaded (or re-uploaded), with the workflow that indexes it. */
+        UploadedDocument: components["schemas"]["KnowledgeDocument"] & {
+            workflow: components["schemas"]["TemporalLink"];
         };
         /** @description A user of the tenant (never the password hash). */
         User: {
@@ -4553,6 +4760,221 @@ export interface operations {
             };
             /** @description The stage is not in the deal's pipeline */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    knowledge_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Documents */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["List_KnowledgeDocument"];
+                };
+            };
+        };
+    };
+    knowledge_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UploadDocument"];
+            };
+        };
+        responses: {
+            /** @description Saved; indexing started */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadedDocument"];
+                };
+            };
+            /** @description Admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid document */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    knowledge_show: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The document */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KnowledgeDocument"];
+                };
+            };
+            /** @description No such document */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    knowledge_replace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UploadDocument"];
+            };
+        };
+        responses: {
+            /** @description Saved; indexing started */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadedDocument"];
+                };
+            };
+            /** @description No such document */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid document */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    knowledge_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such document */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    knowledge_reindex: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Indexing started */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadedDocument"];
+                };
+            };
+            /** @description No such document */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    knowledge_search: {
+        parameters: {
+            query: {
+                /** @description The question, as a customer would ask it. */
+                q: string;
+                /** @description At most this many passages (1 to 20, default 5). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Passages, best first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["List_KnowledgePassage"];
+                };
+            };
+            /** @description Empty question */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };

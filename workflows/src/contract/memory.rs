@@ -66,3 +66,22 @@ pub struct ReembedBatchInput {
     pub model: String,
     pub batch: u32,
 }
+
+// Knowledge
+// ---------------------------------------------------------------------------------------------
+
+/// Input of KnowledgeIngestion and of its activity: one uploaded version of a document.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct KnowledgeIngestionInput {
+    pub tenant_id: Uuid,
+    pub document_id: Uuid,
+    pub version: i32,
+}
+
+/// What indexing a version came to: `indexed`, `failed` (the source cannot be read; the document
+/// says why), `superseded` (a newer version was uploaded) or `gone` (the document was deleted).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct KnowledgeIndexOutput {
+    pub outcome: String,
+    pub passages: u64,
+}

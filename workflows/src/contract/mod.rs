@@ -71,6 +71,7 @@ tenant_scoped!(
     RecordReplyInput,
     MergeStepInput,
     IngestEventInput,
+    KnowledgeIngestionInput,
 );
 
 impl TenantScoped for InboxSweepInput {
@@ -109,6 +110,7 @@ pub mod names {
     pub const OUTBOUND_MESSAGE_WORKFLOW: &str = "OutboundMessage";
     pub const MEMORY_INGESTION_WORKFLOW: &str = "MemoryIngestion";
     pub const REEMBED_MEMORIES_WORKFLOW: &str = "ReembedMemories";
+    pub const KNOWLEDGE_INGESTION_WORKFLOW: &str = "KnowledgeIngestion";
     pub const CONTACT_MERGE_WORKFLOW: &str = "ContactMerge";
     pub const WEBHOOK_DELIVERY_WORKFLOW: &str = "WebhookDelivery";
     pub const INBOX_SWEEP_WORKFLOW: &str = "InboxSweep";
@@ -143,6 +145,7 @@ pub mod names {
     pub const ACTIVITY_AGENT_APPLY_ACTIONS: &str = "agent.apply_actions";
     pub const ACTIVITY_MEMORY_INGEST_EVENT: &str = "memory.ingest_event";
     pub const ACTIVITY_MEMORY_REEMBED_BATCH: &str = "memory.reembed_batch";
+    pub const ACTIVITY_KNOWLEDGE_INDEX: &str = "knowledge.index_document";
     pub const ACTIVITY_MEMORY_ACTIVATE_SPACE: &str = "memory.activate_space";
     pub const ACTIVITY_COMPOSE_OPERATOR_MESSAGE: &str = "outbound.compose_operator_message";
     pub const ACTIVITY_CONTACT_MERGE_STEP: &str = "contacts.merge_step";
@@ -249,6 +252,16 @@ pub mod ids {
         format!("memory:{tenant_id}:{contact_id}")
     }
 
+    /// One run per uploaded version: a re-upload starts its own, and the older one finds itself
+    /// superseded.
+    pub fn knowledge_ingestion_workflow_id(
+        tenant_id: Uuid,
+        document_id: Uuid,
+        version: i32,
+    ) -> String {
+        format!("knowledge-{tenant_id}-{document_id}-v{version}")
+    }
+
     /// `memory-reembed:{model}`: at most one re-embedding per target model.
     pub fn reembed_workflow_id(model: &str) -> String {
         format!("memory-reembed:{model}")
@@ -302,6 +315,8 @@ activity_definitions! {
     MemoryIngestEvent: names::ACTIVITY_MEMORY_INGEST_EVENT, IngestEventInput => IngestEventOutput;
     /// Re-embeds a batch of rows still in another model's space; 0 when none are left.
     MemoryReembedBatch: names::ACTIVITY_MEMORY_REEMBED_BATCH, ReembedBatchInput => u64;
+    /// Reads, cuts, embeds and indexes one version of a knowledge document (replacing its passages).
+    KnowledgeIndexDocument: names::ACTIVITY_KNOWLEDGE_INDEX, KnowledgeIngestionInput => KnowledgeIndexOutput;
     /// Makes the model the one searches use.
     MemoryActivateSpace: names::ACTIVITY_MEMORY_ACTIVATE_SPACE, String => ();
     /// Writes an operator reply accepted by the API as a pending outbound message (once).

@@ -4,6 +4,7 @@
 //! fuzzed by schemathesis. One file per concern; the helpers they share are here.
 
 mod crm;
+mod knowledge;
 mod merges;
 mod openapi;
 mod outbound_webhooks;
