@@ -132,6 +132,21 @@ up() {
       --email admin@demo.ventros.local --name "Demo admin" --role admin >/dev/null
     echo "DEMO_ADMIN_PASSWORD=$DEMO_ADMIN_PASSWORD" >>"$DATA/demo.env"
   fi
+  if [ -z "${DEMO_KNOWLEDGE_SEEDED:-}" ]; then
+    log "seeding the demo knowledge base (scripts/demo: store policies and a product catalogue, in Portuguese)"
+    for file in "$ROOT/scripts/demo/loja.md" "$ROOT/scripts/demo/catalogo.csv"; do
+      "$VENV/bin/python" - "$file" <<'PY' |
+import json, pathlib, sys
+path = pathlib.Path(sys.argv[1])
+title = {"loja.md": "Políticas da loja", "catalogo.csv": "Catálogo de produtos"}[path.name]
+fmt = "csv" if path.suffix == ".csv" else "markdown"
+print(json.dumps({"title": title, "format": fmt, "content": path.read_text(encoding="utf-8")}))
+PY
+        curl -fsS -X POST "$API_URL/api/v1/knowledge/documents" -H "Authorization: Bearer $DEMO_API_KEY" \
+          -H 'Content-Type: application/json' --data-binary @- >/dev/null
+    done
+    echo "DEMO_KNOWLEDGE_SEEDED=1" >>"$DATA/demo.env"
+  fi
   if [ -z "${DEMO_MESSENGER_CHANNEL_ID:-}" ]; then
     log "seeding the demo Messenger and Instagram channels"
     for kind in messenger instagram; do
@@ -166,7 +181,7 @@ Ventros is running (data in .data/, logs in .data/logs/).
   API            $API_URL            (readiness: $API_URL/readyz)
   API docs       $API_URL/api/docs/  (OpenAPI 3.1: $API_URL/api/openapi.json)
   Live events    ws://127.0.0.1:$API_PORT/api/v1/stream?access_token=<API key or access token>
-  Temporal UI    http://127.0.0.1:$T_UI_PORT   (Conversation, OutboundMessage, MemoryIngestion, ContactMerge, WebhookDelivery)
+  Temporal UI    http://127.0.0.1:$T_UI_PORT   (Conversation, OutboundMessage, MemoryIngestion, KnowledgeIngestion, ContactMerge, WebhookDelivery)
   Temporal gRPC  ${TEMPORAL_ADDRESS#http://}
   WAHA simulator $SIM_URL
   Meta simulator $META_SIM_URL   (Graph Send API and signed Messenger/Instagram webhooks)

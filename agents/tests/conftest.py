@@ -30,6 +30,8 @@ class FakeMemoryService:
         self.credentials = []
 
         self.stored = []
+        # The business's knowledge base: tenant id -> passages (dicts of KnowledgePassage fields).
+        self.knowledge = {}
 
         class Servicer:
             async def GetContactContext(inner, request, context):
@@ -74,6 +76,18 @@ class FakeMemoryService:
                 self.calls.append(("GetRelatedEntities", request.tenant_id, request.contact_id))
                 self.credentials.append(bearer(context.invocation_metadata()))
                 return memory_pb2.RelatedEntitiesResponse(graph=memory_pb2.Graph())
+
+            async def SearchKnowledge(inner, request, context):
+                from ventros.v1 import memory_pb2
+
+                self.calls.append(("SearchKnowledge", request.tenant_id, request.query))
+                self.credentials.append(bearer(context.invocation_metadata()))
+                return memory_pb2.KnowledgeSearchResponse(
+                    passages=[
+                        memory_pb2.KnowledgePassage(**p)
+                        for p in self.knowledge.get(request.tenant_id, [])[: request.limit or 5]
+                    ]
+                )
 
         self.servicer = Servicer()
 

@@ -19,6 +19,10 @@ LLM, SEQUENTIAL, PARALLEL, COORDINATOR = "llm", "sequential", "parallel", "coord
 
 # Tools that call back into Ventros (MemoryService over gRPC).
 SEARCH_MEMORIES, CONTACT_CONTEXT = "search_memories", "get_contact_context"
+# The business's own knowledge base (documents, product catalogue): the only source an agent may
+# answer hours, delivery, payment, products, prices and policies from.
+SEARCH_KNOWLEDGE = "search_knowledge"
+WITH_KNOWLEDGE = (CONTACT_CONTEXT, SEARCH_MEMORIES, SEARCH_KNOWLEDGE)
 
 # Suggested actions the Rust side knows how to execute are the proto's ActionType (actions.py).
 
@@ -81,6 +85,7 @@ CATALOG: tuple[AgentSpec, ...] = (
         ("intent_classification", "response_generation", "memory_retrieval"),
         # Questions about the business (hours, delivery, payment, where, warranty) too.
         topics=("general", "delivery", "hours", "payment", "location", "warranty"),
+        tools=WITH_KNOWLEDGE,
         actions=(HANDOFF,),
     ),
     _spec(
@@ -89,6 +94,7 @@ CATALOG: tuple[AgentSpec, ...] = (
         "Turns buying interest into leads: acknowledges previous purchases and moves deals forward.",
         ("response_generation", "lead_creation", "pipeline_management"),
         topics=("purchase", "pricing"),
+        tools=WITH_KNOWLEDGE,
         actions=(CREATE_LEAD, UPDATE_PIPELINE),
     ),
     _spec(
@@ -216,9 +222,10 @@ CATALOG: tuple[AgentSpec, ...] = (
     _spec(
         "ProductInfoAgent",
         "Product Information Agent",
-        "Answers questions about products, availability and features.",
+        "Answers questions about products, prices, availability and features from the business's knowledge base.",
         ("product_information", "memory_retrieval"),
         topics=("product_info",),
+        tools=WITH_KNOWLEDGE,
     ),
     _spec(
         "RefundAgent",

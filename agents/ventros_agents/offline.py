@@ -169,9 +169,13 @@ class OfflineLlm(BaseLlm):
             yield _calls([("transfer_to_agent", {"agent_name": target})])
             return
 
-        wanted = [name for name in spec.tools if name in llm_request.tools_dict]
+        wanted = [
+            name
+            for name in spec.tools
+            if name in llm_request.tools_dict and (name != "search_knowledge" or needs_knowledge(turn))
+        ]
         if wanted and not answered_tools:
-            calls = [(name, {"query": turn.message} if name == "search_memories" else {}) for name in wanted]
+            calls = [(name, _tool_args(name, turn)) for name in wanted]
             yield _calls(calls)
             return
         yield _reply(compose(spec, turn))
@@ -196,6 +200,14 @@ def _memory_line(turn: Turn, lang: str) -> str:
 def _greeting(turn: Turn, lang: str) -> str:
     name = (turn.contact_context.get("display_name") or turn.context.get("contact_name") or "").strip()
     return replies.greeting(name.split()[0] if name else "", lang)
+
+
+def _tool_args(tool: str, turn: Turn) -> dict[str, str]:
+    if tool == "search_knowledge":
+        # The question without its greeting: "Bom dia! Vocês abrem no sábado?" asks about Saturdays.
+        question = _GREETING_WORDS.sub(" ", turn.message).strip(" !,.") or turn.message
+        return {"query": question}
+    return {"query": turn.message} if tool.startswith("search_") else {}
 
 
 def reply_language(turn: Turn, text: str | None = None) -> str:
@@ -232,10 +244,55 @@ def speaks_for(spec: AgentSpec, turn: Turn) -> bool:
     return not spec.topics or turn.topic in spec.topics or spec.type == "CustomerServiceAgent"
 
 
+# A passage answers the question when most of the question's meaningful words are in it and the
+# meaning is not far, or when the meaning alone is very close (the offline embedding model reads
+# English best, so words carry Portuguese questions). One shared word is not enough: "ingressos
+# para o show de sábado" shares "sábado" with the opening hours and is not about them.
+KNOWLEDGE_COVERAGE = 0.5
+KNOWLEDGE_WITH_WORDS = 0.25
+KNOWLEDGE_BY_MEANING = 0.6
+
+
+def needs_knowledge(turn: Turn) -> bool:
+    """Questions only the business's knowledge answers: about the business itself, its products
+    and prices, or anything else asked that no specialist knows."""
+    if turn.context.get("mode") == "campaign" or is_small_talk(turn.message):
+        return False
+    return (
+        turn.topic in KNOWLEDGE_TOPICS
+        or turn.topic in ("product_info", "pricing")
+        or (turn.topic == "general" and "?" in turn.message)
+    )
+
+
+def relevant_passages(turn: Turn) -> list[dict]:
+    """The knowledge passages found for this message that answer it, best first."""
+    if not needs_knowledge(turn):
+        return []
+    return [
+        p
+        for p in turn.knowledge
+        if (p.get("coverage", 0) >= KNOWLEDGE_COVERAGE and p.get("similarity", 0) >= KNOWLEDGE_WITH_WORDS)
+        or p.get("similarity", 0) >= KNOWLEDGE_BY_MEANING
+    ]
+
+
+def knowledge_reply(turn: Turn, lang: str) -> str | None:
+    """The answer from the business's own words, or None when its knowledge says nothing."""
+    passages = relevant_passages(turn)
+    if not passages:
+        return None
+    passage = passages[0]["content"].strip()
+    quoted = language.detect(passage, hint=lang) != lang
+    return replies.knowledge_answer(_greeting(turn, lang), passage, lang, quoted)
+
+
 def open_question(turn: Turn) -> bool:
     """A question the agent cannot answer truthfully: one about the business itself (hours,
     delivery, payment, where, warranty) that no knowledge answered, or any question outside the
     specialists' topics. The agent says so and hands over."""
+    if relevant_passages(turn):
+        return False
     if turn.topic in KNOWLEDGE_TOPICS:
         return not is_small_talk(turn.message)
     return turn.topic == "general" and "?" in turn.message and not is_small_talk(turn.message)
@@ -296,6 +353,10 @@ def compose(spec: AgentSpec, turn: Turn) -> str:
         lines = [*inbound[-3:], turn.message]
         return "Customer wrote: " + " / ".join(line.strip()[:120] for line in lines)
     lang = reply_language(turn)
+    if spec.type in ("CustomerServiceAgent", "ProductInfoAgent", "SalesAgent") and (
+        answer := knowledge_reply(turn, lang)
+    ):
+        return re.sub(r"\s{2,}", " ", answer).strip()
     topic = "small_talk" if is_small_talk(turn.message) else "question" if open_question(turn) else turn.topic
     # A specialist speaks its own lines only about its own topics (a refund agent asked about a
     # purchase must not say it recorded a refund); otherwise it answers as customer service.

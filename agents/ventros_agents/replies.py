@@ -131,6 +131,19 @@ TEMPLATES: dict[str, dict[str, dict[str, str]]] = {
     },
 }
 
+# An answer from the business's knowledge base: the passage itself, in the business's words.
+# `{note}` says, when the passage is in another language than the customer's, that it is quoted.
+KNOWLEDGE_ANSWER = {
+    "en": "{greeting} {note}{passage} Is there anything else I can help with?",
+    "pt": "{greeting} {note}{passage} Posso ajudar em mais alguma coisa?",
+    "es": "{greeting} {note}{passage} ¿Puedo ayudarte con algo más?",
+}
+QUOTED_NOTE = {
+    "en": "Here is what our information says: ",
+    "pt": "Veja o que diz a nossa informação: ",
+    "es": "Esto es lo que dice nuestra información: ",
+}
+
 GREETING = {
     "en": ("Hi {name}!", "Hi!"),
     "pt": ("Olá, {name}!", "Olá!"),
@@ -208,3 +221,9 @@ def greeting(first_name: str, language: str) -> str:
 
 def memory_line(memory: str, language: str) -> str:
     return MEMORY_LINE.get(language, MEMORY_LINE["en"]).format(memory=memory)
+
+
+def knowledge_answer(greeting: str, passage: str, language: str, quoted: bool) -> str:
+    note = QUOTED_NOTE.get(language, QUOTED_NOTE["en"]) if quoted else ""
+    template = KNOWLEDGE_ANSWER.get(language, KNOWLEDGE_ANSWER["en"])
+    return template.format(greeting=greeting, note=note, passage=passage)

@@ -42,6 +42,8 @@ class Turn:
     contact_context: dict[str, Any] = field(default_factory=dict)
     memories: list[dict[str, Any]] = field(default_factory=list)
     tool_calls: list[str] = field(default_factory=list)
+    # Passages of the business's knowledge base found for this message (search_knowledge).
+    knowledge: list[dict[str, Any]] = field(default_factory=list)
     # The language the reply is written in ("pt", "en", "es"), once decided.
     language: str = ""
 
@@ -96,6 +98,29 @@ class MemoryClient:
             for m in response.memories
         ]
 
+    async def search_knowledge(
+        self, turn: Turn, query: str, limit: int, timeout: float
+    ) -> list[dict[str, Any]]:
+        response = await self._stub.SearchKnowledge(
+            memory_pb2.KnowledgeSearchRequest(tenant_id=turn.tenant_id, query=query, limit=limit),
+            timeout=timeout,
+            metadata=_credentials(turn),
+        )
+        return [
+            {
+                "id": p.id,
+                "document_id": p.document_id,
+                "document_title": p.document_title,
+                "heading": p.heading,
+                "content": p.content,
+                "fields": dict(p.fields),
+                "similarity": round(p.similarity, 3),
+                "keyword_match": p.keyword_match,
+                "coverage": round(p.keyword_coverage, 3),
+            }
+            for p in response.passages
+        ]
+
     async def close(self) -> None:
         await self._channel.close()
 
@@ -141,7 +166,28 @@ async def search_memories(query: str) -> dict:
         return {"available": False, "error": err.code().name, "memories": []}
 
 
+async def search_knowledge(query: str) -> dict:
+    """Searches the business's own knowledge base (opening hours, delivery areas, payment methods,
+    products and prices, warranty, returns and other policies) for passages that answer the query.
+    Answer only from these passages; if none answers the question, say a colleague will check."""
+    turn = CURRENT.get()
+    turn.tool_calls.append("search_knowledge")
+    if turn.memory is None or not turn.tenant_id:
+        return {"available": False, "passages": []}
+    try:
+        # The tenant comes from the turn (the caller's credentials), never from the model.
+        turn.knowledge = await turn.memory.search_knowledge(turn, query, 3, _timeout(turn))
+        return {"available": True, "passages": turn.knowledge}
+    except grpc.aio.AioRpcError as err:
+        log.warning(
+            "memory.search_knowledge failed",
+            extra={"grpc.code": err.code().name, "request.id": turn.request_id},
+        )
+        return {"available": False, "error": err.code().name, "passages": []}
+
+
 TOOL_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "get_contact_context": get_contact_context,
     "search_memories": search_memories,
+    "search_knowledge": search_knowledge,
 }

@@ -33,7 +33,14 @@ from . import catalog, language, replies
 from .agents import OFFLINE, ProviderConfig, build
 from .intent import IntentClassifier
 from .internal_auth import AuthError, InternalAuth, bearer
-from .offline import best_send_hour, extract_facts, lead_score, open_question, sentiment_score
+from .offline import (
+    best_send_hour,
+    extract_facts,
+    lead_score,
+    open_question,
+    relevant_passages,
+    sentiment_score,
+)
 from .runtime import CURRENT, MemoryClient, Turn
 from .training import TOPIC_OF_INTENT, topic_of
 
@@ -147,7 +154,7 @@ def suggest_actions(turn: Turn, answered_by: str, state: dict) -> list[agent_pb2
             add(catalog.TAG_CONTACT, "complaint", tag="complaint")
     # What no code can do yet (prices, orders, accounts, product details, refunds, tickets, offers):
     # the specialist says a colleague will continue, and the chat goes to one.
-    if answered_by in HANDED_OVER and topic in HANDED_OVER[answered_by]:
+    if answered_by in HANDED_OVER and topic in HANDED_OVER[answered_by] and not relevant_passages(turn):
         add(catalog.HANDOFF, HANDED_OVER[answered_by][topic])
     if answered_by in replies.TEMPLATES and open_question(turn):
         add(catalog.HANDOFF, "a question the agent cannot answer")
@@ -354,6 +361,7 @@ class AgentExecutor:
                 "language": lang,
                 "in_scope": str(prediction.in_scope).lower(),
                 "tools_called": ",".join(turn.tool_calls),
+                **knowledge_used(turn),
                 **(
                     {"best_send_hour": str(hour)}
                     if campaign and (hour := best_send_hour(turn.context)) is not None
@@ -364,6 +372,20 @@ class AgentExecutor:
             agent_type=author,
             request_id=turn.request_id,
         )
+
+
+def knowledge_used(turn: Turn) -> dict[str, str]:
+    """The passages the answer stands on, stored with the run for operators
+    (`metadata.knowledge_passages`: JSON list of id, document, heading, content)."""
+    if "search_knowledge" not in turn.tool_calls:
+        return {}
+    # How many passages the search found, answering or not: why an agent handed over is visible.
+    found = {"knowledge_found": str(len(turn.knowledge))}
+    used = relevant_passages(turn) if turn.knowledge else []
+    if not used:
+        return found
+    keep = ("id", "document_id", "document_title", "heading", "content")
+    return {**found, "knowledge_passages": json.dumps([{k: p.get(k, "") for k in keep} for p in used[:3]])}
 
 
 def campaign_prompt(turn: Turn) -> str:

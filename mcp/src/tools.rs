@@ -293,6 +293,16 @@ pub fn specs() -> Vec<ToolSpec> {
             Read, true, rest(Method::GET, "/api/v1/contacts/{contact_id}/graph")),
         tool("get_contact_context", "memory", "Contact context", "Everything worth knowing before talking to a contact, in one call: profile, identities, deals, recent conversations, current facts, and (with `q`) the most relevant memories.",
             schema(&[contact_id(), ("q", string("Optional: what the conversation is about, to rank memories"))], &["contact_id"]), Read, true, Call::Custom),
+        // Knowledge base
+        tool("search_knowledge", "knowledge", "Search the knowledge base", "Passages of the business's own documents and product catalogue that answer a question, best first: what the AI agents quote to customers.",
+            args(&[("q", "The question, as a customer would ask it"), ("limit", "Passages")], &["q"]), Read, true, rest(Method::GET, "/api/v1/knowledge/search")),
+        tool("list_knowledge_documents", "knowledge", "List knowledge documents", "The knowledge base's documents and product catalogues, with their indexing status (pending, indexed, or failed with the reason) and passage counts.",
+            args(&[], &[]), Read, true, rest(Method::GET, "/api/v1/knowledge/documents")),
+        tool("upload_knowledge_document", "knowledge", "Upload knowledge document", "Adds a document (markdown, text, html; pdf as content_base64) or a product catalogue (csv with name, description, price and availability columns) to the knowledge base. The agents answer from it once it is indexed (a moment later). Admins only.",
+            args(&[("title", "The document's title"), ("format", "What the content is"), ("content", "The text (markdown, text, html, csv)"), ("content_base64", "The bytes, base64 (any format; pdf needs it)")], &["title", "format"]),
+            Write, false, rest(Method::POST, "/api/v1/knowledge/documents")),
+        tool("delete_knowledge_document", "knowledge", "Delete knowledge document", "Removes a document and its passages from the knowledge base: the agents stop quoting it at once. Admins only.",
+            args(&[], &["document_id"]), Destructive, true, rest(Method::DELETE, "/api/v1/knowledge/documents/{document_id}")),
         // BI
         tool("list_reports", "bi", "List reports", "The named reports run_query can run (with their parameters), and the reporting views (with columns) its SQL may read.",
             args(&[], &[]), Read, true, rest(Method::GET, "/api/v1/reports")),

@@ -465,6 +465,7 @@ impl MemoryService for MemoryServer {
                     score: h.score,
                     similarity: h.similarity,
                     keyword_match: h.keyword_match,
+                    keyword_coverage: h.coverage,
                 })
                 .collect(),
         }))

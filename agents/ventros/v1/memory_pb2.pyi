@@ -40,7 +40,7 @@ class KnowledgeSearchResponse(_message.Message):
     def __init__(self, passages: _Optional[_Iterable[_Union[KnowledgePassage, _Mapping]]] = ...) -> None: ...
 
 class KnowledgePassage(_message.Message):
-    __slots__ = ("id", "document_id", "document_title", "heading", "content", "fields", "score", "similarity", "keyword_match")
+    __slots__ = ("id", "document_id", "document_title", "heading", "content", "fields", "score", "similarity", "keyword_match", "keyword_coverage")
     class FieldsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +57,7 @@ class KnowledgePassage(_message.Message):
     SCORE_FIELD_NUMBER: _ClassVar[int]
     SIMILARITY_FIELD_NUMBER: _ClassVar[int]
     KEYWORD_MATCH_FIELD_NUMBER: _ClassVar[int]
+    KEYWORD_COVERAGE_FIELD_NUMBER: _ClassVar[int]
     id: str
     document_id: str
     document_title: str
@@ -66,7 +67,8 @@ class KnowledgePassage(_message.Message):
     score: float
     similarity: float
     keyword_match: bool
-    def __init__(self, id: _Optional[str] = ..., document_id: _Optional[str] = ..., document_title: _Optional[str] = ..., heading: _Optional[str] = ..., content: _Optional[str] = ..., fields: _Optional[_Mapping[str, str]] = ..., score: _Optional[float] = ..., similarity: _Optional[float] = ..., keyword_match: _Optional[bool] = ...) -> None: ...
+    keyword_coverage: float
+    def __init__(self, id: _Optional[str] = ..., document_id: _Optional[str] = ..., document_title: _Optional[str] = ..., heading: _Optional[str] = ..., content: _Optional[str] = ..., fields: _Optional[_Mapping[str, str]] = ..., score: _Optional[float] = ..., similarity: _Optional[float] = ..., keyword_match: _Optional[bool] = ..., keyword_coverage: _Optional[float] = ...) -> None: ...
 
 class MemorySearchRequest(_message.Message):
     __slots__ = ("contact_id", "query", "limit", "memory_types", "mode", "tenant_id", "request_id", "as_of", "weights", "include_embeddings")

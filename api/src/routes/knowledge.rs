@@ -103,6 +103,8 @@ pub struct KnowledgePassage {
     /// Cosine similarity of question and passage (0 when only the words matched).
     pub similarity: f32,
     pub keyword_match: bool,
+    /// Share of the question's meaningful words found in the passage, 0 to 1.
+    pub keyword_coverage: f32,
 }
 
 async fn fetch(tx: &mut sqlx::PgConnection, id: Uuid) -> Result<KnowledgeDocument, ApiError> {
@@ -402,6 +404,7 @@ pub async fn search(
                 score: p.score,
                 similarity: p.similarity,
                 keyword_match: p.keyword_match,
+                keyword_coverage: p.keyword_coverage,
             })
             .collect(),
     }))

@@ -53,6 +53,10 @@ pub struct KnowledgeHit {
     pub similarity: f32,
     /// Whether a word of the question (stemmed) is in the passage.
     pub keyword_match: bool,
+    /// The share of the question's meaningful words (stop words left out, stemmed in the
+    /// passage's language) that the passage contains: "do you sell tickets for Saturday's show"
+    /// shares one word in four with the opening hours, "are you open on Saturday" all of them.
+    pub coverage: f32,
 }
 
 fn regconfig(language: &str) -> &'static str {
@@ -224,7 +228,8 @@ impl MemoryEngine {
         )
         .fetch_all(self.pool())
         .await?;
-        let terms = query_terms(question).join(" | ");
+        let words = query_terms(question);
+        let terms = words.join(" | ");
         let by_words = sqlx::query!(
             r#"WITH q AS (SELECT to_tsquery('portuguese', $2) || to_tsquery('english', $2)
                                  || to_tsquery('spanish', $2) AS q)
@@ -256,11 +261,15 @@ impl MemoryEngine {
         ranked.truncate(limit.clamp(1, 20));
         let ids: Vec<Uuid> = ranked.iter().map(|(id, _)| *id).collect();
         let rows = sqlx::query!(
-            "SELECT p.id, p.document_id, d.title, p.heading, p.content, p.fields
-               FROM knowledge_passages p JOIN knowledge_documents d ON d.id = p.document_id
-              WHERE p.tenant_id = $1 AND p.id = ANY($2)",
+            r#"SELECT p.id, p.document_id, d.title, p.heading, p.content, p.fields,
+                      coalesce((SELECT (count(*) FILTER (WHERE p.search @@ to_tsquery(p.language, w)))::float4
+                                       / nullif(count(*) FILTER (WHERE numnode(to_tsquery(p.language, w)) > 0), 0)
+                                  FROM unnest($3::text[]) AS w), 0)::float4 AS "coverage!"
+                 FROM knowledge_passages p JOIN knowledge_documents d ON d.id = p.document_id
+                WHERE p.tenant_id = $1 AND p.id = ANY($2)"#,
             tenant_id,
             &ids,
+            &words,
         )
         .fetch_all(self.pool())
         .await?;
@@ -279,6 +288,7 @@ impl MemoryEngine {
                     score: (score / best).min(1.0),
                     similarity,
                     keyword_match,
+                    coverage: row.coverage,
                 })
             })
             .collect())

@@ -787,6 +787,9 @@ pub struct KnowledgePassage {
     /// a (stemmed) word of the question is in the passage
     #[prost(bool, tag = "9")]
     pub keyword_match: bool,
+    /// share of the question's meaningful words in the passage, 0..1
+    #[prost(float, tag = "10")]
+    pub keyword_coverage: f32,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct MemorySearchRequest {

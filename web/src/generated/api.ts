@@ -1834,6 +1834,11 @@ export interface components {
             /** @description The section's heading or the product's name (empty when none). */
             heading: string;
             id: string;
+            /**
+             * Format: float
+             * @description Share of the question's meaningful words found in the passage, 0 to 1.
+             */
+            keyword_coverage: number;
             keyword_match: boolean;
             /**
              * Format: float
@@ -1948,6 +1953,11 @@ export interface components {
                 /** @description The section's heading or the product's name (empty when none). */
                 heading: string;
                 id: string;
+                /**
+                 * Format: float
+                 * @description Share of the question's meaningful words found in the passage, 0 to 1.
+                 */
+                keyword_coverage: number;
                 keyword_match: boolean;
                 /**
                  * Format: float

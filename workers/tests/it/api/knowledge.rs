@@ -251,3 +251,87 @@ fn percent_encoded(text: &str) -> String {
         })
         .collect()
 }
+
+/// The whole path: the knowledge uploaded through the API answers a customer on WhatsApp through
+/// the Conversation workflow, the real agent service and MemoryService (real embeddings, real
+/// full text); the passages are stored with the run; a question it does not cover goes to a person.
+#[tokio::test]
+async fn a_customer_is_answered_from_the_business_knowledge_or_handed_over() {
+    let memory = format!("127.0.0.1:{}", support::free_port());
+    let agents = support::AgentService::start(&memory).await;
+    let app = TestApp::builder()
+        .settings(json!({"debounce_ms": 0, "ai": {"agent_type": "RouterAgent", "confidence_threshold": 0.3}}))
+        .agents(&agents.address, &memory)
+        .spawn()
+        .await;
+    let (status, doc) = upload(
+        &app,
+        &app.api_key,
+        json!({"title": "Políticas da loja", "format": "markdown", "content": POLICIES}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{doc}");
+    indexed(&app, doc["id"].as_str().unwrap(), 1).await;
+
+    app.customer_writes(
+        "5511999990301@c.us",
+        text("Bom dia! Vocês abrem no sábado?"),
+        1,
+        false,
+    )
+    .await;
+    let sent = app.wait_outbound(1, "read", WAIT).await;
+    let (body, metadata, assigned): (Option<String>, Value, String) = sqlx::query_as(
+        "SELECT m.body, r.metadata, s.assigned_to FROM messages m
+           JOIN agent_runs r ON r.id = m.id JOIN conversation_sessions s ON s.id = m.session_id
+          WHERE m.id = $1",
+    )
+    .bind(sent[0].0)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let body = body.unwrap();
+    assert!(
+        body.contains("aos sábados das 9h às 13h"),
+        "{body} {metadata}"
+    );
+    assert_eq!(assigned, "bot", "answered, not handed over");
+    let used: Value =
+        serde_json::from_str(metadata["knowledge_passages"].as_str().unwrap()).unwrap();
+    assert_eq!(used[0]["heading"], "Horário de funcionamento", "{used}");
+
+    // Not in the knowledge base: no invented answer, a colleague takes over.
+    app.customer_writes(
+        "5511999990302@c.us",
+        text("Vocês vendem ingressos para o show de sábado?"),
+        1,
+        false,
+    )
+    .await;
+    let sent = app.wait_outbound(2, "read", WAIT).await;
+    let mut replies = Vec::new();
+    for (id, _, _) in &sent {
+        replies.push(body_of(&app, *id).await);
+    }
+    let reply = replies.into_iter().find(|r| *r != body).unwrap();
+    assert!(!reply.contains("9h"), "{reply}");
+    eventually("the second chat handed to a person", WAIT, || async {
+        let assigned: Vec<String> =
+            sqlx::query_scalar("SELECT assigned_to FROM conversation_sessions ORDER BY created_at")
+                .fetch_all(&app.pool)
+                .await
+                .unwrap();
+        (assigned == ["bot", "human"]).then_some(())
+    })
+    .await;
+    drop(agents);
+}
+
+async fn body_of(app: &TestApp, id: Uuid) -> String {
+    sqlx::query_scalar::<_, Option<String>>("SELECT body FROM messages WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
