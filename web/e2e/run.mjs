@@ -139,6 +139,29 @@ try {
     await admin.close();
   });
 
+  await step("an admin uploads store policies to the knowledge base and tries a question", async () => {
+    const admin = await browser.newContext();
+    const apage = await admin.newPage();
+    apage.setDefaultTimeout(TIMEOUT);
+    await login(apage, env("ADMIN_EMAIL"));
+    await apage.getByRole("link", { name: "Knowledge" }).click();
+    await apage.getByLabel("Title").fill("Políticas da loja");
+    const policies = "# Horário de funcionamento\nAbrimos de segunda a sexta, das 9h às 18h, e aos sábados das 9h às 13h.\n";
+    await apage.getByLabel("File").setInputFiles({ name: "loja.md", mimeType: "text/markdown", buffer: Buffer.from(policies) });
+    await apage.getByRole("button", { name: "Upload" }).click();
+    // The page follows the indexing workflow until the passages are searchable.
+    await apage.getByTestId("knowledge-document").filter({ hasText: "Políticas da loja" }).getByText("indexed").waitFor();
+    await apage.getByLabel("A customer's question").fill("Vocês abrem no sábado?");
+    await apage.getByRole("button", { name: "Search" }).click();
+    await apage.getByTestId("knowledge-passage").first().getByText(/aos sábados das 9h às 13h/).waitFor();
+    await apage.screenshot({ path: `${artifacts}/knowledge.png`, fullPage: true });
+    await admin.close();
+    // Agents read the knowledge base but do not change it.
+    await page.getByRole("link", { name: "Knowledge" }).click();
+    await page.getByTestId("knowledge-document").filter({ hasText: "Políticas da loja" }).waitFor();
+    assert.equal(await page.getByRole("button", { name: "Upload" }).count(), 0);
+  });
+
   await step("a campaign created in the UI runs and its progress updates", async () => {
     await page.getByRole("link", { name: "Campaigns" }).click();
     await page.getByRole("link", { name: "New campaign" }).click();

@@ -7,6 +7,7 @@ import { Campaigns } from "./pages/Campaigns";
 import { Contacts } from "./pages/Contacts";
 import { Dashboard } from "./pages/Dashboard";
 import { Inbox } from "./pages/Inbox";
+import { Knowledge } from "./pages/Knowledge";
 import { Pipelines } from "./pages/Pipelines";
 
 export function App() {
@@ -21,6 +22,7 @@ export function App() {
         <NavLink to="/contacts">Contacts</NavLink>
         <NavLink to="/pipelines">Pipelines</NavLink>
         <NavLink to="/campaigns">Campaigns</NavLink>
+        <NavLink to="/knowledge">Knowledge</NavLink>
         <NavLink to="/dashboard">Dashboard</NavLink>
         <span className="spacer" />
         <span className="role" title="Your role">{session.role}</span>
@@ -32,6 +34,7 @@ export function App() {
           <Route path="/contacts/*" element={<Contacts />} />
           <Route path="/pipelines" element={<Pipelines session={session} />} />
           <Route path="/campaigns/*" element={<Campaigns session={session} />} />
+          <Route path="/knowledge" element={<Knowledge session={session} />} />
           <Route path="/dashboard" element={<Dashboard />} />
           <Route path="*" element={<Navigate to="/inbox" replace />} />
         </Routes>

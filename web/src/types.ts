@@ -10,3 +10,7 @@ export type Deal = Schemas["Deal"];
 export type DealStatus = Schemas["DealStatus"];
 export type Pipeline = Schemas["Pipeline"];
 export type Stage = Schemas["Stage"];
+export type KnowledgeDocument = Schemas["KnowledgeDocument"];
+export type KnowledgeFormat = Schemas["KnowledgeFormat"];
+export type KnowledgePassage = Schemas["KnowledgePassage"];
+export type KnowledgeSource = Schemas["KnowledgeSource"];

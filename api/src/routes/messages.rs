@@ -12,7 +12,7 @@ use crate::auth::Principal;
 use crate::db::tenant_tx;
 use crate::error::ApiError;
 use crate::ids::Id;
-use crate::routes::conversations::ConversationMessage;
+use crate::routes::conversations::{ConversationMessage, KnowledgeSource};
 use crate::{AppState, TemporalLink};
 
 /// One step of a message's delivery, as the provider reported it.
@@ -60,7 +60,9 @@ pub async fn show(
         r#"SELECT id, session_id, contact_id, channel_id, direction AS "direction: Direction", provider_message_id,
                   provider_timestamp, body, media, status AS "status: MessageStatus", failure_reason, origin, intent,
                   confidence, agent_type, customer_reaction, handled_by_workflow, created_at, updated_at,
-                  coalesce(provider_timestamp, created_at) AS "at!"
+                  coalesce(provider_timestamp, created_at) AS "at!",
+                  (SELECT (r.metadata->>'knowledge_passages')::jsonb FROM agent_runs r WHERE r.id = messages.id)
+                      AS "knowledge_sources: sqlx::types::Json<Vec<KnowledgeSource>>"
              FROM messages WHERE id = $1"#,
         id
     )
@@ -95,6 +97,7 @@ pub async fn show(
             created_at: m.created_at,
             at: m.at,
             workflow_id: m.handled_by_workflow,
+            knowledge_sources: m.knowledge_sources,
         },
         conversation_id: m.session_id,
         contact_id: m.contact_id,

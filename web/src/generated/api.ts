@@ -1498,6 +1498,11 @@ export interface components {
             id: string;
             /** @description The intent the agent read in an inbound message, and how sure it was (0 to 1). */
             intent: string | null;
+            /**
+             * @description An agent's answer from the business's knowledge base: the passages it stands on, for the
+             *     operator to check (null for every other message).
+             */
+            knowledge_sources: components["schemas"]["KnowledgeSource"][] | null;
             /** @description Images, audio, documents: kind, URL or id, caption. */
             media: Record<string, never> | null;
             /** @description Why an outbound message was written: `greeting`, `away`, `operator`, `agent`, `campaign`. */
@@ -1850,6 +1855,14 @@ export interface components {
              * @description Cosine similarity of question and passage (0 when only the words matched).
              */
             similarity: number;
+        };
+        /** @description A knowledge-base passage an agent's answer quoted. */
+        KnowledgeSource: {
+            content: string;
+            document_id: string;
+            document_title: string;
+            heading: string;
+            id: string;
         };
         /** @enum {string} */
         KnowledgeStatus: "pending" | "indexed" | "failed";
@@ -2312,6 +2325,11 @@ export interface components {
                 id: string;
                 /** @description The intent the agent read in an inbound message, and how sure it was (0 to 1). */
                 intent: string | null;
+                /**
+                 * @description An agent's answer from the business's knowledge base: the passages it stands on, for the
+                 *     operator to check (null for every other message).
+                 */
+                knowledge_sources: components["schemas"]["KnowledgeSource"][] | null;
                 /** @description Images, audio, documents: kind, URL or id, caption. */
                 media: Record<string, never> | null;
                 /** @description Why an outbound message was written: `greeting`, `away`, `operator`, `agent`, `campaign`. */

@@ -5,6 +5,7 @@ import { Link, Route, Routes, useParams } from "react-router-dom";
 import { ApiError, canWrite, get, post, type Page, type Session } from "../api";
 import { channelLabel, ticks, touches, when } from "../format";
 import { useLiveEvents } from "../live";
+import type { KnowledgeSource } from "../types";
 
 interface ConversationSummary {
   id: string;
@@ -28,6 +29,7 @@ interface Message {
   intent: string | null;
   confidence: number | null;
   agent_type: string | null;
+  knowledge_sources: KnowledgeSource[] | null;
   provider_timestamp: string | null;
   created_at: string;
 }
@@ -210,6 +212,16 @@ function ConversationView({ session, refreshKey }: { session: Session; refreshKe
           return (
             <li key={m.id} className={`message ${m.direction}`} data-testid="message">
               <p>{m.body}</p>
+              {m.knowledge_sources && m.knowledge_sources.length > 0 && (
+                <details className="sources" data-testid="knowledge-sources">
+                  <summary>From the knowledge base ({m.knowledge_sources.length})</summary>
+                  {m.knowledge_sources.map((s) => (
+                    <blockquote key={s.id} cite={s.document_title}>
+                      <strong>{s.document_title}{s.heading ? ` · ${s.heading}` : ""}</strong> {s.content}
+                    </blockquote>
+                  ))}
+                </details>
+              )}
               <span className="meta">
                 {m.direction === "outbound" && m.agent_type && (
                   <span className="agent" title="Who answered">

@@ -162,8 +162,24 @@ pub struct ConversationMessage {
     pub at: DateTime<Utc>,
     /// The workflow that handled it.
     pub workflow_id: String,
+    /// An agent's answer from the business's knowledge base: the passages it stands on, for the
+    /// operator to check (null for every other message).
+    #[schema(value_type = Option<Vec<KnowledgeSource>>, required = true)]
+    pub knowledge_sources: Option<Jsonb<Vec<KnowledgeSource>>>,
 }
 
-/// The columns of [`ConversationMessage`] (`m` is the message).
+/// A knowledge-base passage an agent's answer quoted.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct KnowledgeSource {
+    pub id: String,
+    pub document_id: String,
+    pub document_title: String,
+    pub heading: String,
+    pub content: String,
+}
+
+/// The columns of [`ConversationMessage`] (`m` is the message). An agent run shares its reply's
+/// id; its metadata keeps the quoted passages as a JSON text.
 const MESSAGE_COLUMNS: &str = "m.id, m.direction, m.body, m.media, m.status, m.failure_reason, m.origin, m.intent, m.confidence, m.agent_type, m.customer_reaction,
-    m.provider_timestamp, m.created_at, coalesce(m.provider_timestamp, m.created_at) AS at, m.handled_by_workflow AS workflow_id";
+    m.provider_timestamp, m.created_at, coalesce(m.provider_timestamp, m.created_at) AS at, m.handled_by_workflow AS workflow_id,
+    (SELECT (r.metadata->>'knowledge_passages')::jsonb FROM agent_runs r WHERE r.id = m.id) AS knowledge_sources";

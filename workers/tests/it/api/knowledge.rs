@@ -299,6 +299,24 @@ async fn a_customer_is_answered_from_the_business_knowledge_or_handed_over() {
     let used: Value =
         serde_json::from_str(metadata["knowledge_passages"].as_str().unwrap()).unwrap();
     assert_eq!(used[0]["heading"], "Horário de funcionamento", "{used}");
+    // Operators see what the answer stands on, in the conversation.
+    let conversation = app.only_conversation().await;
+    let (_, detail) = app
+        .get(&format!(
+            "/api/v1/conversations/{}",
+            conversation["id"].as_str().unwrap()
+        ))
+        .await;
+    let answer = detail["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["direction"] == "outbound")
+        .unwrap();
+    assert_eq!(
+        answer["knowledge_sources"][0]["document_title"], "Políticas da loja",
+        "{answer}"
+    );
 
     // Not in the knowledge base: no invented answer, a colleague takes over.
     app.customer_writes(
