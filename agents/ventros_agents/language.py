@@ -20,6 +20,8 @@ _CODES = {Language.PORTUGUESE: "pt", Language.ENGLISH: "en", Language.SPANISH: "
 # Below this share of the detector's confidence, or with fewer words, a hint wins.
 _SURE = 0.6
 _MIN_WORDS = 3
+# Without a hint, an unsure reading within this of the default language is a tie, and goes to it.
+_TIE = 0.05
 
 
 @lru_cache(maxsize=1)
@@ -44,6 +46,9 @@ def detect(text: str, hint: str | None = None) -> str:
     short = len(re.findall(r"[^\W\d_]+", text)) < _MIN_WORDS
     if hint and (short or confidence < _SURE):
         return hint
+    if confidence < _SURE and confidence - dict(ranked).get(DEFAULT, 0.0) <= _TIE:
+        # A toss-up with Portuguese: most of Ventros's customers write it.
+        return DEFAULT
     return best
 
 
