@@ -17,6 +17,7 @@ use ventros_activities::agents::AgentApi;
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::routes::conversations::KnowledgeSource;
 
 const TTL: Duration = Duration::from_secs(30);
 
@@ -60,6 +61,11 @@ pub struct Draft {
     pub confidence: f32,
     pub draft: String,
     pub suggested_actions: Vec<SuggestedAction>,
+    /// The language the draft is written in (`pt`, `en`, `es`), as the agent read the customer.
+    #[schema(required = true)]
+    pub language: Option<String>,
+    /// The knowledge-base passages the draft quotes (empty when it quotes none).
+    pub knowledge_sources: Vec<KnowledgeSource>,
     /// Always false: a draft is for review.
     pub sent: bool,
 }
@@ -235,6 +241,11 @@ pub async fn draft(
             })
         })
         .collect();
+    let knowledge_sources = response
+        .metadata
+        .get("knowledge_passages")
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_default();
     Ok(Json(Draft {
         contact_id: req.contact_id,
         agent_type: response.agent_type,
@@ -242,6 +253,8 @@ pub async fn draft(
         confidence: response.confidence,
         draft: response.response,
         suggested_actions,
+        language: response.metadata.get("language").cloned(),
+        knowledge_sources,
         sent: false,
     }))
 }

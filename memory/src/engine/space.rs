@@ -166,6 +166,29 @@ impl MemoryEngine {
             .await?;
             return Ok(entities.len() as u64);
         }
+        // The business's knowledge passages, embedded from their heading and content.
+        let passages = sqlx::query_as!(
+            StaleRow,
+            r#"SELECT id, heading AS context, content AS "text!" FROM knowledge_passages
+               WHERE embedding_model IS DISTINCT FROM $1 ORDER BY id LIMIT $2"#,
+            self.model(),
+            batch
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        if !passages.is_empty() {
+            let vectors = self.embed_rows(&passages).await?;
+            sqlx::query!(
+                "UPDATE knowledge_passages t SET embedding = u.v::vector, embedding_model = $3
+                 FROM unnest($1::uuid[], $2::vector[]) AS u(id, v) WHERE t.id = u.id",
+                &ids_of(&passages),
+                &vectors as _,
+                self.model()
+            )
+            .execute(&self.pool)
+            .await?;
+            return Ok(passages.len() as u64);
+        }
         Ok(0)
     }
 

@@ -1707,6 +1707,10 @@ export interface components {
             contact_id: string;
             draft: string;
             intent: string;
+            /** @description The knowledge-base passages the draft quotes (empty when it quotes none). */
+            knowledge_sources: components["schemas"]["KnowledgeSource"][];
+            /** @description The language the draft is written in (`pt`, `en`, `es`), as the agent read the customer. */
+            language: string | null;
             /** @description Always false: a draft is for review. */
             sent: boolean;
             suggested_actions: components["schemas"]["SuggestedAction"][];

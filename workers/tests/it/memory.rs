@@ -891,6 +891,25 @@ async fn switching_the_embedding_model_re_embeds_everything_before_searches_use_
         false,
     )
     .await;
+    // The business's knowledge is embedded too, and moves with the model.
+    let (status, doc) = app
+        .post(
+            "/api/v1/knowledge/documents",
+            json!({"title": "Hours", "format": "markdown", "content": "# Opening hours\nWe open Monday to Friday, 9am to 6pm."}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{doc}");
+    eventually(
+        "the knowledge passage with a MiniLM vector",
+        WAIT,
+        || async {
+            (app.count("knowledge_passages WHERE embedding_model = 'minilm_l6_v2'")
+                .await
+                == 1)
+                .then_some(())
+        },
+    )
+    .await;
     eventually("two memories with MiniLM vectors", WAIT, || async {
         (app.count(
             "memories WHERE embedding_model = 'minilm_l6_v2' AND vector_dims(embedding) = 384",
@@ -943,6 +962,10 @@ async fn switching_the_embedding_model_re_embeds_everything_before_searches_use_
         .await,
         0
     );
+    assert_eq!(
+        app.count("knowledge_passages WHERE embedding_model IS DISTINCT FROM 'oa_text_embedding_3_small_16' OR vector_dims(embedding) <> 16").await,
+        0
+    );
     let reembed_id = ventros_workflows::ids::reembed_workflow_id(model);
     let reembedded: u64 = app
         .temporal
@@ -952,8 +975,8 @@ async fn switching_the_embedding_model_re_embeds_everything_before_searches_use_
         .expect("ReembedMemories completed");
     app.record_history(&reembed_id, "reembed-memories").await;
     assert!(
-        reembedded >= 4,
-        "memories, facts and entities re-embedded: {reembedded}"
+        reembedded >= 5,
+        "memories, facts, entities and knowledge passages re-embedded: {reembedded}"
     );
     let contact: Uuid = sqlx::query_scalar("SELECT id FROM contacts")
         .fetch_one(&app.pool)

@@ -317,6 +317,20 @@ async fn a_customer_is_answered_from_the_business_knowledge_or_handed_over() {
         answer["knowledge_sources"][0]["document_title"], "Políticas da loja",
         "{answer}"
     );
+    // An operator's "suggest a reply" gets the same answer, with what it stands on.
+    let (status, draft) = app
+        .post(
+            "/api/v1/agents/draft",
+            json!({"contact_id": conversation["contact_id"], "message": "Vocês aceitam pix?"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{draft}");
+    assert!(draft["draft"].as_str().unwrap().contains("Pix"), "{draft}");
+    assert_eq!(draft["language"], "pt");
+    assert_eq!(
+        draft["knowledge_sources"][0]["heading"], "Formas de pagamento",
+        "{draft}"
+    );
 
     // Not in the knowledge base: no invented answer, a colleague takes over.
     app.customer_writes(
