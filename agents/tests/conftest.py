@@ -93,6 +93,18 @@ class FakeMemoryService:
 
 
 @pytest_asyncio.fixture
+async def executor(classifier, memory_service):
+    """The offline agent executor, calling the fake MemoryService back."""
+    from ventros_agents.agents import ProviderConfig
+    from ventros_agents.runtime import MemoryClient
+    from ventros_agents.service import AgentExecutor
+
+    memory = MemoryClient(memory_service.address)
+    yield AgentExecutor(classifier, ProviderConfig(), memory)
+    await memory.close()
+
+
+@pytest_asyncio.fixture
 async def memory_service():
     import grpc
 

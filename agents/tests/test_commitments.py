@@ -7,9 +7,7 @@ import pytest
 
 from ventros.v1 import agent_pb2
 from ventros_agents import actions, language, replies
-from ventros_agents.agents import ProviderConfig
-from ventros_agents.runtime import MemoryClient
-from ventros_agents.service import AgentExecutor, enforce_commitments
+from ventros_agents.service import enforce_commitments
 
 # One message per topic and language: (topic, {language: message}).
 MESSAGES = [
@@ -83,13 +81,6 @@ def request(message, agent_type="RouterAgent"):
         message=message,
         request_id="req-1",
     )
-
-
-@pytest.fixture
-async def executor(classifier, memory_service):
-    memory = MemoryClient(memory_service.address)
-    yield AgentExecutor(classifier, ProviderConfig(), memory)
-    await memory.close()
 
 
 def check(response, lang, where):

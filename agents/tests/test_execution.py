@@ -20,13 +20,6 @@ def request(message, agent_type="RouterAgent", contact="contact-ana", **kw):
     )
 
 
-@pytest.fixture
-async def executor(classifier, memory_service):
-    memory = MemoryClient(memory_service.address)
-    yield AgentExecutor(classifier, ProviderConfig(), memory)
-    await memory.close()
-
-
 async def test_the_router_hands_a_purchase_to_sales_which_uses_the_customers_history(
     executor, memory_service
 ):

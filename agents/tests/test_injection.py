@@ -11,20 +11,10 @@ import pytest
 from test_commitments import check
 
 from ventros.v1 import agent_pb2
-from ventros_agents.agents import ProviderConfig
-from ventros_agents.runtime import MemoryClient
-from ventros_agents.service import AgentExecutor
 
 CASES = json.loads(
     (Path(__file__).resolve().parents[1] / "ventros_agents" / "data" / "injection_cases.json").read_text()
 )["cases"]
-
-
-@pytest.fixture
-async def executor(classifier, memory_service):
-    memory = MemoryClient(memory_service.address)
-    yield AgentExecutor(classifier, ProviderConfig(), memory)
-    await memory.close()
 
 
 def test_every_language_has_its_cases():

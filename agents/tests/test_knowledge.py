@@ -7,9 +7,6 @@ import pytest
 
 from ventros.v1 import agent_pb2
 from ventros_agents import actions, language
-from ventros_agents.agents import ProviderConfig
-from ventros_agents.runtime import MemoryClient
-from ventros_agents.service import AgentExecutor
 
 HOURS = {
     "id": "p-hours",
@@ -47,13 +44,6 @@ def request(message, tenant="tenant-1", agent_type="RouterAgent"):
         message=message,
         request_id="req-1",
     )
-
-
-@pytest.fixture
-async def executor(classifier, memory_service):
-    memory = MemoryClient(memory_service.address)
-    yield AgentExecutor(classifier, ProviderConfig(), memory)
-    await memory.close()
 
 
 async def test_a_question_the_knowledge_answers_is_answered_from_it_and_recorded(executor, memory_service):

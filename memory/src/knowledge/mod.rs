@@ -101,7 +101,10 @@ impl MemoryEngine {
         let (passages, language) = match parse::passages(doc.format, &doc.source) {
             Ok(read) => read,
             Err(unreadable) => {
-                sqlx::query!(
+                // Only while this version is still the document's: a newer one may be indexed
+                // by now, and its passages must stay.
+                let mut tx = self.pool().begin().await?;
+                let marked = sqlx::query!(
                     "UPDATE knowledge_documents SET status = $4, error = $5, passage_count = 0
                       WHERE id = $1 AND tenant_id = $2 AND version = $3",
                     document_id,
@@ -110,15 +113,20 @@ impl MemoryEngine {
                     KnowledgeStatus::Failed as KnowledgeStatus,
                     unreadable.0,
                 )
-                .execute(self.pool())
-                .await?;
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if marked == 0 {
+                    return Ok(IndexOutcome::Superseded);
+                }
                 sqlx::query!(
                     "DELETE FROM knowledge_passages WHERE document_id = $1 AND tenant_id = $2",
                     document_id,
                     tenant_id
                 )
-                .execute(self.pool())
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 return Ok(IndexOutcome::Failed);
             }
         };

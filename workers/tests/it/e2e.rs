@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::support;
-use crate::support::{HMAC_KEY, TestApp, eventually};
+use crate::support::{HMAC_KEY, TestApp, ai_app, eventually};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use ventros_channels::waha::sign_body;
@@ -712,17 +712,6 @@ fn the_production_compose_file_validates_against_the_compose_specification() {
 // The AI path: the Python agent service (a real process) answering through the workflow, calling
 // MemoryService back on this app's worker.
 // ---------------------------------------------------------------------------------------------
-
-async fn ai_app(settings: Value) -> (TestApp, support::AgentService) {
-    let memory = format!("127.0.0.1:{}", support::free_port());
-    let agents = support::AgentService::start(&memory).await;
-    let app = TestApp::builder()
-        .settings(settings)
-        .agents(&agents.address, &memory)
-        .spawn()
-        .await;
-    (app, agents)
-}
 
 fn ai_settings(threshold: f32) -> Value {
     json!({"debounce_ms": 0, "ai": {"agent_type": "RouterAgent", "confidence_threshold": threshold}})

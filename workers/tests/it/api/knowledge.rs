@@ -257,13 +257,10 @@ fn percent_encoded(text: &str) -> String {
 /// full text); the passages are stored with the run; a question it does not cover goes to a person.
 #[tokio::test]
 async fn a_customer_is_answered_from_the_business_knowledge_or_handed_over() {
-    let memory = format!("127.0.0.1:{}", support::free_port());
-    let agents = support::AgentService::start(&memory).await;
-    let app = TestApp::builder()
-        .settings(json!({"debounce_ms": 0, "ai": {"agent_type": "RouterAgent", "confidence_threshold": 0.3}}))
-        .agents(&agents.address, &memory)
-        .spawn()
-        .await;
+    let (app, agents) = support::ai_app(
+        json!({"debounce_ms": 0, "ai": {"agent_type": "RouterAgent", "confidence_threshold": 0.3}}),
+    )
+    .await;
     let (status, doc) = upload(
         &app,
         &app.api_key,

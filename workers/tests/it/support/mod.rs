@@ -746,3 +746,16 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// An app whose channel answers with the AI agent: the Python agent service as a real process,
+/// calling MemoryService back on this app's worker.
+pub(crate) async fn ai_app(settings: Value) -> (TestApp, AgentService) {
+    let memory = format!("127.0.0.1:{}", free_port());
+    let agents = AgentService::start(&memory).await;
+    let app = TestApp::builder()
+        .settings(settings)
+        .agents(&agents.address, &memory)
+        .spawn()
+        .await;
+    (app, agents)
+}
