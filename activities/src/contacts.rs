@@ -91,7 +91,15 @@ pub async fn merge_step(
             )
             .execute(&mut *tx)
             .await?;
-            repoint(&mut tx, &["deals"], tenant_id, source, target).await?
+            // Tickets and follow-up tasks follow the deals: they are the same contact's open business.
+            repoint(
+                &mut tx,
+                &["deals", "tickets", "tasks"],
+                tenant_id,
+                source,
+                target,
+            )
+            .await?
         }
         MergeStep::Memories => merge_memories(&mut tx, tenant_id, source, target).await?,
         MergeStep::Finish => {

@@ -6,6 +6,7 @@
 //! - [`contacts`]: the steps of a contact merge.
 //! - [`outbound_webhooks`]: signed deliveries to tenants' webhook subscribers, and the fan-out.
 //! - [`polling`]: the loop behind the outbox consumers.
+//! - [`tasks`]: follow-up tasks' timers (the activity and the loop that starts them).
 //! - [`segments`]: which contacts a segment filter selects (API previews, campaign resolution).
 //!
 //! The messaging providers (WAHA, Messenger, Instagram), the channel settings and the egress
@@ -24,6 +25,7 @@ pub mod pacing;
 pub mod polling;
 pub mod segments;
 pub mod settings;
+pub mod tasks;
 
 pub mod telemetry;
 
@@ -31,3 +33,4 @@ pub use acts::ConversationActivities;
 pub use campaigns::CampaignActivities;
 pub use contacts::ContactActivities;
 pub use outbound_webhooks::WebhookActivities;
+pub use tasks::TaskActivities;

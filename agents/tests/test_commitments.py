@@ -135,6 +135,40 @@ def test_a_models_promise_without_an_action_hands_the_chat_over():
     assert enforce_commitments("How can I help you today?", "en", []) == []
 
 
+@pytest.mark.parametrize(
+    ("lang", "message", "kind", "phrase"),
+    [
+        ("pt", "O produto veio quebrado, quero meu dinheiro de volta", "refund", "pedido de reembolso"),
+        ("en", "The product arrived broken, I want a refund", "refund", "refund request"),
+        ("es", "Quiero cancelar mi suscripción", "cancellation", "solicitud de cancelación"),
+        ("pt", "O aplicativo parou de funcionar e dá erro ao entrar", "support", "abri um chamado"),
+    ],
+)
+async def test_a_recorded_request_is_a_ticket_with_a_follow_up(executor, lang, message, kind, phrase):
+    # The reply says the request was recorded; the answer carries the ticket (in the customer's
+    # language, for the operators) and the follow-up whose timer tells the team.
+    response = await executor.execute(request(message))
+    assert phrase in response.response.lower(), response.response
+    by_type = {actions.name(a.type): a for a in response.actions}
+    assert by_type["open_ticket"].params["kind"] == kind
+    assert by_type["open_ticket"].params["subject"] == replies.ticket_subject(kind, lang)
+    follow_up = by_type["schedule_follow_up"]
+    assert 1 <= int(follow_up.params["due_in_minutes"]) <= 43200
+    assert "handoff_to_human" in by_type
+    assert [a.type for a in response.actions].index(actions.OPEN_TICKET) < [
+        a.type for a in response.actions
+    ].index(actions.SCHEDULE_FOLLOW_UP)
+
+
+def test_a_model_that_says_it_opened_a_ticket_opens_one():
+    added = enforce_commitments("Abri um chamado para a equipe, que vai responder aqui.", "pt", [], "refund")
+    kinds = [actions.name(a.type) for a in added]
+    assert kinds[:2] == ["open_ticket", "schedule_follow_up"], kinds
+    assert added[0].params["kind"] == "refund"
+    # "responder aqui" is no handoff phrase, but nothing else is promised: no extra action.
+    assert "handoff_to_human" not in kinds
+
+
 def test_action_names_come_from_the_proto_enum():
     # The names the Rust worker stores and executes ("create_lead") are derived from ActionType.
     assert [actions.name(a) for a in actions.ALL] == [
@@ -142,6 +176,8 @@ def test_action_names_come_from_the_proto_enum():
         "update_pipeline",
         "handoff_to_human",
         "tag_contact",
+        "open_ticket",
+        "schedule_follow_up",
     ]
     for a in actions.ALL:
         assert actions.from_name(actions.name(a)) == a

@@ -10,7 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .actions import CREATE_LEAD, HANDOFF, TAG_CONTACT, UPDATE_PIPELINE, ActionType
+from .actions import (
+    CREATE_LEAD,
+    HANDOFF,
+    OPEN_TICKET,
+    SCHEDULE_FOLLOW_UP,
+    TAG_CONTACT,
+    UPDATE_PIPELINE,
+    ActionType,
+)
 from .replies import TEMPLATES
 
 # Orchestration patterns (ADK): one LlmAgent; SequentialAgent; ParallelAgent; a coordinator
@@ -122,7 +130,7 @@ CATALOG: tuple[AgentSpec, ...] = (
         "Keeps customers who want to cancel: acknowledges the problem, offers alternatives, flags churn risk.",
         ("churn_prevention", "response_generation"),
         topics=("cancel",),
-        actions=(TAG_CONTACT, HANDOFF),
+        actions=(OPEN_TICKET, SCHEDULE_FOLLOW_UP, TAG_CONTACT, HANDOFF),
     ),
     _spec(
         "ChurnPredictionAgent",
@@ -163,7 +171,7 @@ CATALOG: tuple[AgentSpec, ...] = (
         "Collects the details of a technical problem and opens a ticket for the support team.",
         ("ticket_creation", "response_generation"),
         topics=("support",),
-        actions=(TAG_CONTACT, HANDOFF),
+        actions=(OPEN_TICKET, SCHEDULE_FOLLOW_UP, TAG_CONTACT, HANDOFF),
     ),
     _spec(
         "OrderStatusAgent",
@@ -233,7 +241,7 @@ CATALOG: tuple[AgentSpec, ...] = (
         "Refunds and returns: explains the policy and starts the process.",
         ("refunds", "response_generation"),
         topics=("refund",),
-        actions=(HANDOFF, TAG_CONTACT),
+        actions=(OPEN_TICKET, SCHEDULE_FOLLOW_UP, HANDOFF, TAG_CONTACT),
     ),
     _spec(
         "SmallTalkAgent",

@@ -2,15 +2,16 @@
 
 Every line promises only what really happens: where a reply says a colleague will continue, the
 agent's suggested actions hand the chat over (`service.suggest_actions`, executed and recorded by
-the Rust side); where it says something was recorded, a lead or a tag is. Nothing here claims an
-order was checked, a ticket or refund was opened, or prices or documents were sent, because no code
-does that. `COMMITMENTS` lists, per language, the phrases that commit to an action and the action
+the Rust side); where it says something was recorded, a lead or a ticket (a real record with a
+status, linked to the conversation, with a follow-up task whose timer tells the team) is. Nothing
+here claims an order was checked, a refund was paid, or prices or documents were sent, because no
+code does that. `COMMITMENTS` lists, per language, the phrases that commit to an action and the action
 each needs; the tests walk every agent, topic and language against it.
 """
 
 from __future__ import annotations
 
-from .actions import CREATE_LEAD, HANDOFF, TAG_CONTACT, ActionType
+from .actions import CREATE_LEAD, HANDOFF, OPEN_TICKET, ActionType
 
 # agent type -> topic ("default" when the topic has no line of its own) -> language -> text.
 # `{greeting}` and `{memory_line}` are filled per language (below).
@@ -47,16 +48,16 @@ TEMPLATES: dict[str, dict[str, dict[str, str]]] = {
     },
     "RetentionAgent": {
         "default": {
-            "en": "{greeting} I'm sorry to hear you're thinking of leaving. {memory_line}I've passed your conversation to a colleague, who will talk to you here about what we can do.",
-            "pt": "{greeting} Sinto muito que você esteja pensando em sair. {memory_line}Encaminhei a conversa para um colega, que vai falar com você aqui sobre o que podemos fazer.",
-            "es": "{greeting} Lamento que estés pensando en irte. {memory_line}Pasé la conversación a un compañero, que hablará contigo aquí sobre lo que podemos hacer.",
+            "en": "{greeting} I'm sorry to hear you're thinking of leaving. {memory_line}I've recorded your cancellation request and passed your conversation to a colleague, who will talk to you here about what we can do.",
+            "pt": "{greeting} Sinto muito que você esteja pensando em sair. {memory_line}Registrei o seu pedido de cancelamento e encaminhei a conversa para um colega, que vai falar com você aqui sobre o que podemos fazer.",
+            "es": "{greeting} Lamento que estés pensando en irte. {memory_line}Registré tu solicitud de cancelación y pasé la conversación a un compañero, que hablará contigo aquí sobre lo que podemos hacer.",
         },
     },
     "SupportTicketAgent": {
         "default": {
-            "en": "{greeting} I'm sorry about the trouble. {memory_line}I've recorded the problem and passed it to our support team, who will continue here. Meanwhile, when did it start?",
-            "pt": "{greeting} Sinto muito pelo problema. {memory_line}Registrei o problema e encaminhei para a nossa equipe de suporte, que vai continuar o atendimento aqui. Enquanto isso, quando começou?",
-            "es": "{greeting} Lamento el problema. {memory_line}Registré el problema y lo pasé a nuestro equipo de soporte, que seguirá la atención aquí. Mientras tanto, ¿cuándo empezó?",
+            "en": "{greeting} I'm sorry about the trouble. {memory_line}I've opened a ticket for our support team and passed your conversation to them; they will continue here. Meanwhile, when did it start?",
+            "pt": "{greeting} Sinto muito pelo problema. {memory_line}Abri um chamado para a nossa equipe de suporte e encaminhei a conversa para eles, que vão continuar o atendimento aqui. Enquanto isso, quando começou?",
+            "es": "{greeting} Lamento el problema. {memory_line}Abrí un ticket para nuestro equipo de soporte y les pasé la conversación; seguirán la atención aquí. Mientras tanto, ¿cuándo empezó?",
         },
     },
     "OrderStatusAgent": {
@@ -157,22 +158,24 @@ MEMORY_LINE = {
 
 # Phrases that commit to an action, per language, and the action (a suggested action type) each
 # needs in the same answer. "passed … to a colleague" is a handoff; "registered your interest" a
-# lead; "recorded the problem / request" a tag the operators see.
+# lead; "opened a ticket" and "recorded your refund / cancellation request" a ticket.
 COMMITMENTS: dict[str, tuple[tuple[str, ActionType], ...]] = {
     "en": (
         ("passed your", HANDOFF),
         ("passed it", HANDOFF),
         ("passing your", HANDOFF),
         ("registered your interest", CREATE_LEAD),
-        ("recorded the problem", TAG_CONTACT),
-        ("recorded your refund", TAG_CONTACT),
+        ("opened a ticket", OPEN_TICKET),
+        ("recorded your refund", OPEN_TICKET),
+        ("recorded your cancellation", OPEN_TICKET),
     ),
     "pt": (
         ("encaminhei", HANDOFF),
         ("passando a sua conversa", HANDOFF),
         ("registrei o seu interesse", CREATE_LEAD),
-        ("registrei o problema", TAG_CONTACT),
-        ("registrei o seu pedido de reembolso", TAG_CONTACT),
+        ("abri um chamado", OPEN_TICKET),
+        ("registrei o seu pedido de reembolso", OPEN_TICKET),
+        ("registrei o seu pedido de cancelamento", OPEN_TICKET),
     ),
     "es": (
         ("pasé tu", HANDOFF),
@@ -181,24 +184,42 @@ COMMITMENTS: dict[str, tuple[tuple[str, ActionType], ...]] = {
         ("la pasé", HANDOFF),
         ("pasando tu conversación", HANDOFF),
         ("registré tu interés", CREATE_LEAD),
-        ("registré el problema", TAG_CONTACT),
-        ("registré tu solicitud de reembolso", TAG_CONTACT),
+        ("abrí un ticket", OPEN_TICKET),
+        ("registré tu solicitud de reembolso", OPEN_TICKET),
+        ("registré tu solicitud de cancelación", OPEN_TICKET),
     ),
 }
+
+# The ticket a topic opens (kind, as the Rust side stores it) and its subject and follow-up title
+# in the conversation's language, which is what the business's operators read.
+TICKET_KINDS = {"refund": "refund", "cancel": "cancellation", "support": "support"}
+TICKET_SUBJECTS = {
+    "refund": {"en": "Refund request", "pt": "Pedido de reembolso", "es": "Solicitud de reembolso"},
+    "cancellation": {
+        "en": "Cancellation request",
+        "pt": "Pedido de cancelamento",
+        "es": "Solicitud de cancelación",
+    },
+    "support": {"en": "Technical problem", "pt": "Problema técnico", "es": "Problema técnico"},
+}
+FOLLOW_UP_TITLES = {
+    "en": "Answer the customer: {subject}",
+    "pt": "Responder ao cliente: {subject}",
+    "es": "Responder al cliente: {subject}",
+}
+# How long a ticket may wait before its follow-up task tells the team (the task's durable timer).
+FOLLOW_UP_MINUTES = 240
 
 # Promises no code keeps, in any language: a reply containing one is a bug.
 FALSE_PROMISES = (
     "i'll send",
     "i will send",
-    "i've opened a ticket",
     "i've started your refund",
     "let me check your order",
     "vou te enviar",
     "vou enviar",
-    "abri um chamado",
     "iniciei o seu reembolso",
     "te enviaré",
-    "abrí un ticket",
     "inicié tu reembolso",
 )
 
@@ -227,3 +248,13 @@ def knowledge_answer(greeting: str, passage: str, language: str, quoted: bool) -
     note = QUOTED_NOTE.get(language, QUOTED_NOTE["en"]) if quoted else ""
     template = KNOWLEDGE_ANSWER.get(language, KNOWLEDGE_ANSWER["en"])
     return template.format(greeting=greeting, note=note, passage=passage)
+
+
+def ticket_subject(kind: str, language: str) -> str:
+    by_language = TICKET_SUBJECTS[kind]
+    return by_language.get(language) or by_language["en"]
+
+
+def follow_up_title(kind: str, language: str) -> str:
+    template = FOLLOW_UP_TITLES.get(language, FOLLOW_UP_TITLES["en"])
+    return template.format(subject=ticket_subject(kind, language).lower())

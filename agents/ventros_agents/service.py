@@ -97,8 +97,27 @@ HANDED_OVER: dict[str, dict[str, str]] = {
 }
 
 
+def ticket_actions(kind: str, lang: str) -> list[agent_pb2.SuggestedAction]:
+    """A ticket of `kind` and the follow-up task whose timer tells the team if nobody answers."""
+    return [
+        agent_pb2.SuggestedAction(
+            type=actions_.OPEN_TICKET,
+            params={"kind": kind, "subject": replies.ticket_subject(kind, lang)},
+            reason=f"{kind} request recorded for the team",
+        ),
+        agent_pb2.SuggestedAction(
+            type=actions_.SCHEDULE_FOLLOW_UP,
+            params={
+                "title": replies.follow_up_title(kind, lang),
+                "due_in_minutes": str(replies.FOLLOW_UP_MINUTES),
+            },
+            reason="the ticket is answered in time",
+        ),
+    ]
+
+
 def enforce_commitments(
-    text: str, lang: str, actions: list[agent_pb2.SuggestedAction]
+    text: str, lang: str, actions: list[agent_pb2.SuggestedAction], topic: str = ""
 ) -> list[agent_pb2.SuggestedAction]:
     """No promise without an action: every commitment the reply makes has its action, whatever
     wrote the reply (the offline templates or a real model). A commitment whose action cannot be
@@ -115,6 +134,11 @@ def enforce_commitments(
         if phrase in lowered
     }
     missing = needed - have
+    if actions_.OPEN_TICKET in missing:
+        # A model said it opened a ticket or recorded a request: record it, so the words are true.
+        kind = replies.TICKET_KINDS.get(topic, "support")
+        actions = [*actions, *ticket_actions(kind, lang)]
+        missing.discard(actions_.OPEN_TICKET)
     broken = [p for p in replies.FALSE_PROMISES if p in lowered]
     if (missing or broken) and catalog.HANDOFF not in have:
         promised = ", ".join(sorted(actions_.name(a) for a in missing))
@@ -158,6 +182,10 @@ def suggest_actions(turn: Turn, answered_by: str, state: dict) -> list[agent_pb2
         add(catalog.HANDOFF, HANDED_OVER[answered_by][topic])
     if answered_by in replies.TEMPLATES and open_question(turn):
         add(catalog.HANDOFF, "a question the agent cannot answer")
+    if topic in replies.TICKET_KINDS:
+        # A request only a person can act on becomes a ticket with a follow-up task, and the
+        # replies say it was recorded.
+        actions.extend(ticket_actions(replies.TICKET_KINDS[topic], turn.language or "en"))
     if topic == "cancel":
         add(catalog.TAG_CONTACT, "wants to cancel", tag="churn_risk")
     if topic == "refund":
@@ -334,7 +362,7 @@ class AgentExecutor:
         )
         lang = turn.language or language.detect(request.message, turn.context.get("language"))
         if not campaign and author not in NOT_CUSTOMER_FACING:
-            actions = enforce_commitments(last_text, lang, actions)
+            actions = enforce_commitments(last_text, lang, actions, turn.topic)
         elapsed_ms = (time.perf_counter() - started) * 1000
         self.stats[spec.type].record(elapsed_ms)
         log.info(

@@ -52,6 +52,17 @@ impl ApiError {
     }
 }
 
+/// The store's rules, shared with the worker: its database errors are the API's, and an input it
+/// refuses is unprocessable.
+impl From<ventros_store::StoreError> for ApiError {
+    fn from(err: ventros_store::StoreError) -> Self {
+        match err {
+            ventros_store::StoreError::Database(err) => err.into(),
+            ventros_store::StoreError::Invalid(reason) => ApiError::Unprocessable(reason),
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         match err {

@@ -39,6 +39,8 @@ Live events: `GET /api/v1/stream` (WebSocket; `?access_token=` and `?last_event_
         (name = "messages", description = "Messages and delivery status"),
         (name = "pipelines", description = "Pipelines and stages"),
         (name = "deals", description = "Deals"),
+        (name = "tickets", description = "Support problems, refund and cancellation requests, linked to their conversation"),
+        (name = "tasks", description = "Follow-up tasks with a due time; their timer tells the assignee"),
         (name = "segments", description = "Saved contact filters (campaign audiences)"),
         (name = "knowledge", description = "The business's own knowledge (documents, product catalogue) the agents answer from"),
         (name = "campaigns", description = "Scheduled, segmented, agent-personalised outbound campaigns and their metrics"),
@@ -112,6 +114,10 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(deals::list, deals::create))
         .routes(routes!(deals::show, deals::update, deals::delete))
         .routes(routes!(deals::move_stage))
+        .routes(routes!(tickets::list, tickets::create))
+        .routes(routes!(tickets::show, tickets::update))
+        .routes(routes!(tasks::list, tasks::create))
+        .routes(routes!(tasks::show, tasks::update))
         .routes(routes!(segments::list, segments::create))
         .routes(routes!(segments::preview_filter))
         .routes(routes!(segments::show, segments::update, segments::delete))

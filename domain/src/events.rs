@@ -82,6 +82,16 @@ event_types! {
     DealStatusChanged = "deal.status_changed", subscribable: true;
     /// A deal was deleted.
     DealDeleted = "deal.deleted", subscribable: true;
+    /// A ticket was opened (by an agent whose reply promised it, or by an operator).
+    TicketOpened = "ticket.opened", subscribable: true;
+    /// A ticket's status or assignee changed.
+    TicketUpdated = "ticket.updated", subscribable: true;
+    /// A follow-up task was created.
+    TaskCreated = "task.created", subscribable: true;
+    /// An open task reached its due time (its assignee, or the team, is told).
+    TaskDue = "task.due", subscribable: true;
+    /// A task was completed, cancelled, reassigned or moved.
+    TaskUpdated = "task.updated", subscribable: true;
     /// A campaign was created.
     CampaignCreated = "campaign.created", subscribable: false;
     /// A campaign's definition or state changed.

@@ -17,5 +17,5 @@ pub use events::EventType;
 pub use statuses::{
     AssignedTo, CampaignRunStatus, CampaignStatus, DealStatus, Direction, IdentityKind,
     KnowledgeFormat, KnowledgeStatus, MergeStatus, MessageStatus, RecipientStatus, SessionStatus,
-    WebhookDeliveryStatus,
+    TaskStatus, TicketKind, TicketStatus, WebhookDeliveryStatus,
 };

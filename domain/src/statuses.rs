@@ -216,6 +216,29 @@ stored_words! {
     KnowledgeStatus { Pending = "pending", Indexed = "indexed", Failed = "failed", }
 }
 
+stored_words! {
+    /// What a ticket is about: a `support` problem, a `refund` or a `cancellation` request.
+    TicketKind { Support = "support", Refund = "refund", Cancellation = "cancellation", }
+}
+
+stored_words! {
+    /// A ticket's life: `open` until an operator starts on it (`in_progress`); `resolved` and
+    /// `closed` end it (and may be reopened).
+    TicketStatus { Open = "open", InProgress = "in_progress", Resolved = "resolved", Closed = "closed", }
+}
+
+impl TicketStatus {
+    /// Whether the ticket still needs somebody.
+    pub fn is_active(self) -> bool {
+        matches!(self, TicketStatus::Open | TicketStatus::InProgress)
+    }
+}
+
+stored_words! {
+    /// A follow-up task: `open` until `done` or `cancelled`; only an open task is announced when due.
+    TaskStatus { Open = "open", Done = "done", Cancelled = "cancelled", }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,10 +38,13 @@ mod tests {
             ActionType::UpdatePipeline,
             ActionType::HandoffToHuman,
             ActionType::TagContact,
+            ActionType::OpenTicket,
+            ActionType::ScheduleFollowUp,
         ] {
             assert_eq!(ActionType::from_name(&t.name()), Some(t));
         }
         assert_eq!(ActionType::CreateLead.name(), "create_lead");
+        assert_eq!(ActionType::ScheduleFollowUp.name(), "schedule_follow_up");
         assert_eq!(ActionType::from_name("unspecified"), None);
         assert_eq!(ActionType::from_name("refund_customer"), None);
     }

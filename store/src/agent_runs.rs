@@ -1,14 +1,18 @@
 //! Agent runs: the burst an agent answers, the run stored once with its reply, and the actions it
 //! suggested executed once.
 
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
-use ventros_domain::EventType;
+use ventros_domain::{EventType, TicketKind};
 use ventros_proto::v1::ActionType;
 use ventros_workflows::{AgentExecuteInput, AgentExecuteOutput, ApplyActionsOutput};
 
 use super::pipelines::open_deal;
+use super::tickets::{
+    MAX_FOLLOW_UP_MINUTES, NewTask, NewTicket, create_task, open_ticket, session_assignee,
+};
 use super::{StoreError, append_outbox};
 
 /// What an agent needs to answer a burst: the text of the messages (read here so workflow
@@ -229,7 +233,8 @@ pub async fn apply_agent_actions(
 ) -> Result<ApplyActionsOutput, StoreError> {
     let mut tx = pool.begin().await?;
     let row = sqlx::query!(
-        "SELECT contact_id, actions, actions_applied_at FROM agent_runs WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
+        "SELECT contact_id, session_id, agent_type, metadata->>'language' AS language, actions, actions_applied_at
+           FROM agent_runs WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
         run_id,
         tenant_id,
     )
@@ -237,6 +242,12 @@ pub async fn apply_agent_actions(
     .await?
     .ok_or_else(|| StoreError::Invalid(format!("agent run {run_id} does not exist")))?;
     let (contact_id, actions, already) = (row.contact_id, row.actions, row.actions_applied_at);
+    let created_by = format!("agent:{}", row.agent_type);
+    let language = row
+        .language
+        .filter(|l| SUPPORTED_LANGUAGES.contains(&l.as_str()));
+    // The ticket this answer opened, which its follow-up task belongs to.
+    let mut ticket_id = None;
     let types = action_types(&actions);
     let handoff = types
         .iter()
@@ -324,6 +335,54 @@ pub async fn apply_agent_actions(
                     .await?;
                 }
             }
+            ActionType::OpenTicket => {
+                let Some(kind) = param("kind").and_then(|k| TicketKind::parse(&k)) else {
+                    continue;
+                };
+                let subject = param("subject")
+                    .map(|s| s.trim().chars().take(200).collect::<String>())
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| default_subject(kind).to_owned());
+                let ticket = NewTicket {
+                    tenant_id,
+                    contact_id,
+                    session_id: Some(row.session_id),
+                    agent_run_id: Some(run_id),
+                    kind,
+                    subject: &subject,
+                    language: language.as_deref(),
+                    assignee_id: session_assignee(&mut tx, tenant_id, row.session_id).await?,
+                    created_by: &created_by,
+                };
+                ticket_id = Some(open_ticket(&mut tx, &ticket).await?);
+            }
+            ActionType::ScheduleFollowUp => {
+                let Some(minutes) = param("due_in_minutes")
+                    .and_then(|m| m.trim().parse::<i64>().ok())
+                    .filter(|m| (1..=MAX_FOLLOW_UP_MINUTES).contains(m))
+                else {
+                    continue;
+                };
+                let title = param("title")
+                    .map(|s| s.trim().chars().take(200).collect::<String>())
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| "Follow up with the customer".to_owned());
+                let now: DateTime<Utc> = sqlx::query_scalar!(r#"SELECT now() AS "now!""#)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let task = NewTask {
+                    tenant_id,
+                    contact_id: Some(contact_id),
+                    session_id: Some(row.session_id),
+                    ticket_id,
+                    agent_run_id: Some(run_id),
+                    title: &title,
+                    due_at: now + chrono::Duration::minutes(minutes),
+                    assignee_id: session_assignee(&mut tx, tenant_id, row.session_id).await?,
+                    created_by: &created_by,
+                };
+                create_task(&mut tx, &task).await?;
+            }
             ActionType::HandoffToHuman => {}
             ActionType::Unspecified => continue,
         }
@@ -337,4 +396,13 @@ pub async fn apply_agent_actions(
     .await?;
     tx.commit().await?;
     Ok(ApplyActionsOutput { applied, handoff })
+}
+
+/// A ticket's subject when the agent gave none (operators read it in the ticket list).
+fn default_subject(kind: TicketKind) -> &'static str {
+    match kind {
+        TicketKind::Support => "Technical problem",
+        TicketKind::Refund => "Refund request",
+        TicketKind::Cancellation => "Cancellation request",
+    }
 }

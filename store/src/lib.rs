@@ -107,6 +107,7 @@ mod outbound;
 mod pipelines;
 mod replies;
 mod sessions;
+pub mod tickets;
 
 pub use agent_runs::{
     AgentAnswer, AgentBurst, SUPPORTED_LANGUAGES, agent_burst, agent_run, apply_agent_actions,

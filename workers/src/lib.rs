@@ -1,7 +1,7 @@
 //! The Temporal worker process: hosts the Conversation, OutboundMessage, MemoryIngestion,
-//! ReembedMemories, KnowledgeIngestion, ContactMerge, WebhookDelivery, Campaign and CampaignRecipient workflows and the activities behind them,
+//! ReembedMemories, KnowledgeIngestion, ContactMerge, WebhookDelivery, Campaign, CampaignRecipient and FollowUpTask workflows and the activities behind them,
 //! polling one task queue; serves MemoryService to the agents; and runs the outbox consumers (the
-//! memory feed → MemoryIngestion, the webhook fan-out → WebhookDelivery). Any number of workers
+//! memory feed → MemoryIngestion, the webhook fan-out → WebhookDelivery, new tasks → FollowUpTask). Any number of workers
 //! may run against the same Temporal cluster and database; nothing here assumes it is alone.
 
 use backon::{ConstantBuilder, Retryable};
@@ -18,7 +18,9 @@ use ventros_activities::agents::{AgentApi, GrpcAgentClient};
 use ventros_activities::identities::IdentityActivities;
 use ventros_activities::inbox::InboxActivities;
 use ventros_activities::outbound_webhooks::{RetrySchedule, fanout_once, start_pending};
-use ventros_activities::{CampaignActivities, ContactActivities, WebhookActivities};
+use ventros_activities::{
+    CampaignActivities, ContactActivities, TaskActivities, WebhookActivities,
+};
 use ventros_channels::meta::HttpGraphClient;
 use ventros_channels::provider::Channels;
 use ventros_channels::waha::HttpWahaClient;
@@ -28,9 +30,9 @@ use ventros_memory::ingest::{MemoryActivities, run_feed};
 use ventros_memory::{MemoryEngine, MemoryServer};
 use ventros_proto::v1::memory_service_server::MemoryServiceServer;
 use ventros_workflows::{
-    Campaign, CampaignRecipient, ContactMerge, Conversation, InboxSweep, InboxSweepInput,
-    KnowledgeIngestion, MemoryIngestion, OutboundMessage, ReembedInput, ReembedMemories,
-    WebhookDelivery, ids,
+    Campaign, CampaignRecipient, ContactMerge, Conversation, FollowUpTask, InboxSweep,
+    InboxSweepInput, KnowledgeIngestion, MemoryIngestion, OutboundMessage, ReembedInput,
+    ReembedMemories, WebhookDelivery, ids,
 };
 
 /// Worker settings, from the environment (see the README's configuration table).
@@ -143,6 +145,17 @@ pub async fn connect_temporal(
 
 /// The webhook fan-out loop (outbox → deliveries → WebhookDelivery workflows); every few hundred
 /// passes it also restarts deliveries a crash left without a workflow.
+/// Gives every follow-up task its FollowUpTask timer (and tells a running one of a change).
+async fn run_task_timers(pool: sqlx::PgPool, client: Client, task_queue: String, idle: Duration) {
+    ventros_activities::polling::run_polling_loop("task timers", idle, || {
+        let (pool, client, task_queue) = (pool.clone(), client.clone(), task_queue.clone());
+        async move {
+            ventros_activities::tasks::start_task_timers(&pool, &client, &task_queue).await
+        }
+    })
+    .await;
+}
+
 async fn run_webhook_fanout(
     pool: sqlx::PgPool,
     client: Client,
@@ -396,6 +409,12 @@ fn spawn_outbox_consumers(settings: &WorkerSettings, pool: &sqlx::PgPool, client
         initial_backoff: Duration::from_millis(settings.webhook_retry_initial_ms.max(1)),
         max_backoff: Duration::from_millis(settings.webhook_retry_max_ms.max(1)),
     };
+    tokio::spawn(run_task_timers(
+        pool.clone(),
+        client.clone(),
+        settings.connections.task_queue.clone(),
+        feed_interval,
+    ));
     tokio::spawn(run_webhook_fanout(
         pool.clone(),
         client.clone(),
@@ -457,9 +476,11 @@ fn worker_options(
         .register_workflow::<InboxSweep>()?
         .register_workflow::<Campaign>()?
         .register_workflow::<CampaignRecipient>()?
+        .register_workflow::<FollowUpTask>()?
         .register_activities(activities)
         .register_activities(campaigns)
         .register_activities(ContactActivities::new(pool.clone()))
+        .register_activities(TaskActivities::new(pool.clone()))
         .register_activities(identities)
         .register_activities(inbox)
         .register_activities(WebhookActivities::new(

@@ -16,6 +16,7 @@ pub mod knowledge;
 pub mod memory;
 pub mod outbound;
 mod retry;
+pub mod tasks;
 pub mod webhooks;
 
 pub use campaigns::{Campaign, CampaignRecipient};
@@ -25,4 +26,5 @@ pub use conversation::Conversation;
 pub use knowledge::KnowledgeIngestion;
 pub use memory::{MemoryIngestion, ReembedMemories};
 pub use outbound::OutboundMessage;
+pub use tasks::FollowUpTask;
 pub use webhooks::{InboxSweep, WebhookDelivery};

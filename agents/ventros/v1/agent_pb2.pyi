@@ -15,11 +15,15 @@ class ActionType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ACTION_TYPE_UPDATE_PIPELINE: _ClassVar[ActionType]
     ACTION_TYPE_HANDOFF_TO_HUMAN: _ClassVar[ActionType]
     ACTION_TYPE_TAG_CONTACT: _ClassVar[ActionType]
+    ACTION_TYPE_OPEN_TICKET: _ClassVar[ActionType]
+    ACTION_TYPE_SCHEDULE_FOLLOW_UP: _ClassVar[ActionType]
 ACTION_TYPE_UNSPECIFIED: ActionType
 ACTION_TYPE_CREATE_LEAD: ActionType
 ACTION_TYPE_UPDATE_PIPELINE: ActionType
 ACTION_TYPE_HANDOFF_TO_HUMAN: ActionType
 ACTION_TYPE_TAG_CONTACT: ActionType
+ACTION_TYPE_OPEN_TICKET: ActionType
+ACTION_TYPE_SCHEDULE_FOLLOW_UP: ActionType
 
 class AgentListResponse(_message.Message):
     __slots__ = ("agents",)

@@ -16,6 +16,8 @@ pub mod pipelines;
 pub mod reports;
 pub mod segments;
 pub mod session;
+pub mod tasks;
+pub mod tickets;
 pub mod users;
 pub mod webhook_subscriptions;
 
@@ -48,4 +50,13 @@ pub(crate) fn one_of_words(words: &[&str]) -> utoipa::openapi::schema::Object {
         .schema_type(utoipa::openapi::schema::Type::String)
         .enum_values(Some(words.iter().copied()))
         .build()
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`), for PATCH bodies.
+pub(crate) fn present<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
 }

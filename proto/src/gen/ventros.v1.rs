@@ -166,6 +166,12 @@ pub enum ActionType {
     HandoffToHuman = 3,
     /// add a tag to the contact ({"tag"})
     TagContact = 4,
+    /// record a ticket for the operators, linked to the conversation ({"kind": support | refund |
+    /// cancellation, "subject"}); the agent's reply may then say the request was recorded
+    OpenTicket = 5,
+    /// a follow-up task due later, with a durable timer that notifies the assignee when it is due
+    /// ({"title", "due_in_minutes": 1..43200}); linked to the ticket opened in the same answer
+    ScheduleFollowUp = 6,
 }
 impl ActionType {
     /// String value of the enum field names used in the ProtoBuf definition.
@@ -179,6 +185,8 @@ impl ActionType {
             Self::UpdatePipeline => "ACTION_TYPE_UPDATE_PIPELINE",
             Self::HandoffToHuman => "ACTION_TYPE_HANDOFF_TO_HUMAN",
             Self::TagContact => "ACTION_TYPE_TAG_CONTACT",
+            Self::OpenTicket => "ACTION_TYPE_OPEN_TICKET",
+            Self::ScheduleFollowUp => "ACTION_TYPE_SCHEDULE_FOLLOW_UP",
         }
     }
     /// Creates an enum from field names used in the ProtoBuf definition.
@@ -189,6 +197,8 @@ impl ActionType {
             "ACTION_TYPE_UPDATE_PIPELINE" => Some(Self::UpdatePipeline),
             "ACTION_TYPE_HANDOFF_TO_HUMAN" => Some(Self::HandoffToHuman),
             "ACTION_TYPE_TAG_CONTACT" => Some(Self::TagContact),
+            "ACTION_TYPE_OPEN_TICKET" => Some(Self::OpenTicket),
+            "ACTION_TYPE_SCHEDULE_FOLLOW_UP" => Some(Self::ScheduleFollowUp),
             _ => None,
         }
     }

@@ -22,6 +22,7 @@ mod conversation;
 mod inbox;
 mod memory;
 mod outbound;
+mod tasks;
 mod webhooks;
 
 pub use campaigns::*;
@@ -30,6 +31,7 @@ pub use conversation::*;
 pub use inbox::*;
 pub use memory::*;
 pub use outbound::*;
+pub use tasks::*;
 pub use webhooks::*;
 
 /// The tenant an activity acts for, so that every activity's span carries it (`tenant.id`).
@@ -72,6 +74,7 @@ tenant_scoped!(
     MergeStepInput,
     IngestEventInput,
     KnowledgeIngestionInput,
+    FollowUpTaskInput,
 );
 
 impl TenantScoped for InboxSweepInput {
@@ -116,6 +119,7 @@ pub mod names {
     pub const INBOX_SWEEP_WORKFLOW: &str = "InboxSweep";
     pub const CAMPAIGN_WORKFLOW: &str = "Campaign";
     pub const CAMPAIGN_RECIPIENT_WORKFLOW: &str = "CampaignRecipient";
+    pub const FOLLOW_UP_TASK_WORKFLOW: &str = "FollowUpTask";
 
     pub const SIGNAL_INBOUND: &str = "inbound";
     pub const SIGNAL_ACK: &str = "ack";
@@ -132,6 +136,8 @@ pub mod names {
     pub const SIGNAL_CAMPAIGN_REPLIED: &str = "replied";
     /// CampaignRecipient: look again (the campaign was resumed or cancelled while it was held).
     pub const SIGNAL_CAMPAIGN_WAKE: &str = "wake";
+    /// FollowUpTask: the task's due time, status or assignee changed; read it again.
+    pub const SIGNAL_TASK_CHANGED: &str = "changed";
 
     pub const ACTIVITY_PERSIST_INBOUND: &str = "conversation.persist_inbound";
     pub const ACTIVITY_PLAN_AUTO_REPLY: &str = "conversation.plan_auto_reply";
@@ -162,6 +168,7 @@ pub mod names {
     pub const ACTIVITY_CAMPAIGN_CLAIM_SEND: &str = "campaign.claim_send";
     pub const ACTIVITY_CAMPAIGN_RECORD_REPLY: &str = "campaign.record_reply";
     pub const ACTIVITY_CAMPAIGN_CLOSE_RECIPIENT: &str = "campaign.close_recipient";
+    pub const ACTIVITY_TASK_FIRE: &str = "tasks.fire";
 
     /// Application failure type of an agent call that can never succeed (unknown agent, invalid
     /// request): not retried, the conversation goes to a human at once.
@@ -262,6 +269,11 @@ pub mod ids {
         format!("knowledge-{tenant_id}-{document_id}-v{version}")
     }
 
+    /// `task:{tenant}:{task}`: one timer per follow-up task (a new run after a reschedule).
+    pub fn follow_up_task_workflow_id(tenant_id: Uuid, task_id: Uuid) -> String {
+        format!("task:{tenant_id}:{task_id}")
+    }
+
     /// `memory-reembed:{model}`: at most one re-embedding per target model.
     pub fn reembed_workflow_id(model: &str) -> String {
         format!("memory-reembed:{model}")
@@ -353,6 +365,8 @@ activity_definitions! {
     /// The attribution window ended without a reply: closes the session the message opened if
     /// nobody wrote in it.
     CampaignCloseRecipient: names::ACTIVITY_CAMPAIGN_CLOSE_RECIPIENT, RecipientAt => ();
+    /// Reads a follow-up task: wait until its due time, or announce `task.due` (once) and finish.
+    TaskFire: names::ACTIVITY_TASK_FIRE, FollowUpTaskInput => TaskTimer;
 }
 
 #[cfg(test)]

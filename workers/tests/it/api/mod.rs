@@ -11,6 +11,7 @@ mod outbound_webhooks;
 mod replies;
 mod stream;
 mod tenancy;
+mod tickets;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
