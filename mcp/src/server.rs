@@ -265,7 +265,7 @@ impl VentrosMcp {
         let object = |v: Value| v.as_object().cloned().unwrap_or_default();
         let mut catalog = Tool::new(
             "ventros_catalog",
-            "Step 1: lists Ventros's tools (name, group, one-line summary, whether read-only or destructive). Optionally only one group: account, contacts, conversations, channels, deals, campaigns, agents, memory, knowledge, bi.",
+            "Step 1: lists Ventros's tools (name, group, one-line summary, whether read-only or destructive). Optionally only one group: account, contacts, conversations, channels, deals, tickets, campaigns, agents, memory, knowledge, bi.",
             object(
                 json!({"type": "object", "properties": {"group": {"type": "string"}}, "additionalProperties": false}),
             ),

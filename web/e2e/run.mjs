@@ -117,6 +117,30 @@ try {
     await page.screenshot({ path: `${artifacts}/contact.png`, fullPage: true });
   });
 
+  await step("a recorded request and its follow-up task are worked from the tickets page", async () => {
+    const conversations = await api("/conversations?limit=100");
+    const lucia = conversations.items.find((c) => c.contact_name === "Live Lucia");
+    const ticket = await api("/tickets", {
+      method: "POST",
+      body: JSON.stringify({ contact_id: lucia.contact_id, session_id: lucia.id, kind: "refund", subject: "Pedido de reembolso" }),
+    });
+    await page.getByRole("link", { name: "Tickets" }).click();
+    await page.getByTestId("ticket").getByText("Pedido de reembolso").waitFor();
+    // Due in two seconds: the task's durable timer announces it on the page, live.
+    const dueAt = new Date(Date.now() + 2_000).toISOString();
+    await api("/tasks", { method: "POST", body: JSON.stringify({ title: "Responder a Lucia", due_at: dueAt, ticket_id: ticket.id }) });
+    await page.getByTestId("task-due").getByText("Responder a Lucia").waitFor();
+    await page.getByLabel("Status of Pedido de reembolso").selectOption("in_progress");
+    await page.getByRole("button", { name: "Mark Responder a Lucia done" }).click();
+    await page.getByText("Nothing to follow up.").waitFor();
+    const saved = await api(`/tickets/${ticket.id}`);
+    assert.equal(saved.status, "in_progress");
+    await page.screenshot({ path: `${artifacts}/tickets.png`, fullPage: true });
+    // The conversation shows what was recorded in it.
+    await page.getByTestId("ticket").getByRole("link", { name: "Pedido de reembolso" }).click();
+    await page.getByTestId("conversation-tickets").getByText(/Refund · Pedido de reembolso/).waitFor();
+  });
+
   await step("an admin sees the WhatsApp number's sending protection and changes it", async () => {
     const admin = await browser.newContext();
     const apage = await admin.newPage();

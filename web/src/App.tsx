@@ -9,6 +9,7 @@ import { Dashboard } from "./pages/Dashboard";
 import { Inbox } from "./pages/Inbox";
 import { Knowledge } from "./pages/Knowledge";
 import { Pipelines } from "./pages/Pipelines";
+import { Tickets } from "./pages/Tickets";
 
 export function App() {
   const [session, setSession] = useState<Session | null>(currentSession());
@@ -19,6 +20,7 @@ export function App() {
       <nav className="nav" aria-label="Main">
         <span className="brand">Ventros</span>
         <NavLink to="/inbox">Inbox</NavLink>
+        <NavLink to="/tickets">Tickets</NavLink>
         <NavLink to="/contacts">Contacts</NavLink>
         <NavLink to="/pipelines">Pipelines</NavLink>
         <NavLink to="/campaigns">Campaigns</NavLink>
@@ -31,6 +33,7 @@ export function App() {
       <main className="main">
         <Routes>
           <Route path="/inbox/*" element={<Inbox session={session} />} />
+          <Route path="/tickets" element={<Tickets session={session} />} />
           <Route path="/contacts/*" element={<Contacts />} />
           <Route path="/pipelines" element={<Pipelines session={session} />} />
           <Route path="/campaigns/*" element={<Campaigns session={session} />} />

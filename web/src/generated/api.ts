@@ -1025,6 +1025,78 @@ export interface paths {
         patch: operations["segments_update"];
         trace?: never;
     };
+    "/api/v1/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists follow-up tasks. */
+        get: operations["tasks_list"];
+        put?: never;
+        /** Creates a follow-up task; its timer announces `task.due` when it is due. */
+        post: operations["tasks_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A task. */
+        get: operations["tasks_show"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Completes, cancels, reopens, renames, reassigns or moves a task (announced as `task.updated`). */
+        patch: operations["tasks_update"];
+        trace?: never;
+    };
+    "/api/v1/tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists tickets (filter by status, kind, contact, conversation or assignee). */
+        get: operations["tickets_list"];
+        put?: never;
+        /** Opens a ticket for a contact. */
+        post: operations["tickets_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tickets/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A ticket. */
+        get: operations["tickets_show"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Changes a ticket's status, subject or assignee (announced as `ticket.updated`). */
+        patch: operations["tickets_update"];
+        trace?: never;
+    };
     "/api/v1/users": {
         parameters: {
             query?: never;
@@ -1605,6 +1677,45 @@ export interface components {
             /** @description `https://…` (or `http://` for development). */
             url: string;
         };
+        CreateTask: {
+            /**
+             * Format: uuid
+             * @description A user of this tenant; none: the whole team is told.
+             */
+            assignee_id?: string | null;
+            /** Format: uuid */
+            contact_id?: string | null;
+            /**
+             * Format: date-time
+             * @description When it is due: from now to 30 days ahead.
+             */
+            due_at: string;
+            /**
+             * Format: uuid
+             * @description A ticket of this tenant (its contact becomes the task's when none is given).
+             */
+            ticket_id?: string | null;
+            /** @description 1 to 200 characters. */
+            title: string;
+        };
+        CreateTicket: {
+            /**
+             * Format: uuid
+             * @description A user of this tenant.
+             */
+            assignee_id?: string | null;
+            /** Format: uuid */
+            contact_id: string;
+            /** @description `support`, `refund` or `cancellation`. */
+            kind: components["schemas"]["TicketKind"];
+            /**
+             * Format: uuid
+             * @description The conversation session it belongs to (one of the contact's).
+             */
+            session_id?: string | null;
+            /** @description 1 to 200 characters. */
+            subject: string;
+        };
         CreateUser: {
             email: string;
             name: string;
@@ -1739,7 +1850,7 @@ export interface components {
          * @description A domain event's type. Serialised as its dotted name (`message.received`).
          * @enum {string}
          */
-        EventType: "MessageReceived" | "MessageSent" | "MessageStatusChanged" | "MessageReaction" | "SessionOpened" | "SessionAssignmentChanged" | "SessionClosed" | "AgentReplied" | "ContactCreated" | "ContactUpdated" | "ContactTagged" | "ContactUntagged" | "ContactMerged" | "ContactOptedOut" | "ContactOptedIn" | "DealCreated" | "DealStageChanged" | "DealStatusChanged" | "DealDeleted" | "CampaignCreated" | "CampaignUpdated" | "CampaignScheduled" | "CampaignPaused" | "CampaignResumed" | "CampaignCancelled" | "CampaignRunStarted" | "CampaignRecipientSent" | "CampaignRecipientFailed" | "CampaignRunCompleted" | "CampaignRunCancelled" | "CampaignRecipientSkipped" | "CampaignRecipientReplied";
+        EventType: "MessageReceived" | "MessageSent" | "MessageStatusChanged" | "MessageReaction" | "SessionOpened" | "SessionAssignmentChanged" | "SessionClosed" | "AgentReplied" | "ContactCreated" | "ContactUpdated" | "ContactTagged" | "ContactUntagged" | "ContactMerged" | "ContactOptedOut" | "ContactOptedIn" | "DealCreated" | "DealStageChanged" | "DealStatusChanged" | "DealDeleted" | "TicketOpened" | "TicketUpdated" | "TaskCreated" | "TaskDue" | "TaskUpdated" | "CampaignCreated" | "CampaignUpdated" | "CampaignScheduled" | "CampaignPaused" | "CampaignResumed" | "CampaignCancelled" | "CampaignRunStarted" | "CampaignRecipientSent" | "CampaignRecipientFailed" | "CampaignRunCompleted" | "CampaignRunCancelled" | "CampaignRecipientSkipped" | "CampaignRecipientReplied";
         /**
          * @description An edge of the graph, bitemporal: true in the world from `valid_at` to `invalid_at`, known
          *     to us from `created_at` until `expired_at`.
@@ -2458,6 +2569,83 @@ export interface components {
             /** @description Pass back as `cursor` for the next page; null on the last one. */
             next_cursor?: string | null;
         };
+        /** @description One page of a list, as every list endpoint returns it. */
+        Page_Task: {
+            items: {
+                /**
+                 * Format: uuid
+                 * @description Who is told when it is due; `null`: the whole team.
+                 */
+                assignee_id: string | null;
+                /** Format: date-time */
+                completed_at: string | null;
+                /** Format: uuid */
+                contact_id: string | null;
+                contact_name: string | null;
+                /** Format: date-time */
+                created_at: string;
+                created_by: string;
+                /** Format: date-time */
+                due_at: string;
+                /** Format: uuid */
+                id: string;
+                /**
+                 * Format: date-time
+                 * @description When the timer announced it (`task.due`); `null` until then.
+                 */
+                notified_at: string | null;
+                /** Format: uuid */
+                session_id: string | null;
+                status: components["schemas"]["TaskStatus"];
+                /**
+                 * Format: uuid
+                 * @description The ticket it follows up.
+                 */
+                ticket_id: string | null;
+                title: string;
+                /** Format: date-time */
+                updated_at: string;
+            }[];
+            /** @description Pass back as `cursor` for the next page; null on the last one. */
+            next_cursor?: string | null;
+        };
+        /** @description One page of a list, as every list endpoint returns it. */
+        Page_Ticket: {
+            items: {
+                /**
+                 * Format: uuid
+                 * @description The agent run whose reply promised it (agent tickets only).
+                 */
+                agent_run_id: string | null;
+                /** Format: uuid */
+                assignee_id: string | null;
+                /** Format: uuid */
+                contact_id: string;
+                contact_name: string | null;
+                /** Format: date-time */
+                created_at: string;
+                /** @description `agent:<type>`, `user:<id>` or `api_key:<id>`. */
+                created_by: string;
+                /** Format: uuid */
+                id: string;
+                kind: components["schemas"]["TicketKind"];
+                /** @description The customer's language (`pt`, `en`, `es`) when an agent opened it. */
+                language: string | null;
+                /** Format: date-time */
+                resolved_at: string | null;
+                /**
+                 * Format: uuid
+                 * @description The conversation session it came from.
+                 */
+                session_id: string | null;
+                status: components["schemas"]["TicketStatus"];
+                subject: string;
+                /** Format: date-time */
+                updated_at: string;
+            }[];
+            /** @description Pass back as `cursor` for the next page; null on the last one. */
+            next_cursor?: string | null;
+        };
         /** @description A pipeline and its stages in order. */
         Pipeline: {
             /** Format: date-time */
@@ -2790,6 +2978,44 @@ export interface components {
             /** @description Who takes over (free text or a user id); defaults to the calling user. */
             assignee?: string | null;
         };
+        /** @description A follow-up task. */
+        Task: {
+            /**
+             * Format: uuid
+             * @description Who is told when it is due; `null`: the whole team.
+             */
+            assignee_id: string | null;
+            /** Format: date-time */
+            completed_at: string | null;
+            /** Format: uuid */
+            contact_id: string | null;
+            contact_name: string | null;
+            /** Format: date-time */
+            created_at: string;
+            created_by: string;
+            /** Format: date-time */
+            due_at: string;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the timer announced it (`task.due`); `null` until then.
+             */
+            notified_at: string | null;
+            /** Format: uuid */
+            session_id: string | null;
+            status: components["schemas"]["TaskStatus"];
+            /**
+             * Format: uuid
+             * @description The ticket it follows up.
+             */
+            ticket_id: string | null;
+            title: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** @enum {string} */
+        TaskStatus: "open" | "done" | "cancelled";
         /** @description A Temporal workflow or schedule an operator can open: its id and its Temporal UI page. */
         TemporalLink: {
             id: string;
@@ -2801,6 +3027,43 @@ export interface components {
             id: string;
             name: string;
         };
+        /** @description A ticket, with the contact's name (what the list shows). */
+        Ticket: {
+            /**
+             * Format: uuid
+             * @description The agent run whose reply promised it (agent tickets only).
+             */
+            agent_run_id: string | null;
+            /** Format: uuid */
+            assignee_id: string | null;
+            /** Format: uuid */
+            contact_id: string;
+            contact_name: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** @description `agent:<type>`, `user:<id>` or `api_key:<id>`. */
+            created_by: string;
+            /** Format: uuid */
+            id: string;
+            kind: components["schemas"]["TicketKind"];
+            /** @description The customer's language (`pt`, `en`, `es`) when an agent opened it. */
+            language: string | null;
+            /** Format: date-time */
+            resolved_at: string | null;
+            /**
+             * Format: uuid
+             * @description The conversation session it came from.
+             */
+            session_id: string | null;
+            status: components["schemas"]["TicketStatus"];
+            subject: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** @enum {string} */
+        TicketKind: "support" | "refund" | "cancellation";
+        /** @enum {string} */
+        TicketStatus: "open" | "in_progress" | "resolved" | "closed";
         /** @description What happened in one bucket of time. */
         TimelinePoint: {
             /** Format: date-time */
@@ -2899,6 +3162,30 @@ export interface components {
             description?: string | null;
             event_types?: string[] | null;
             url?: string | null;
+        };
+        UpdateTask: {
+            /**
+             * Format: uuid
+             * @description A user of this tenant; `null`: the whole team.
+             */
+            assignee_id?: string | null;
+            /**
+             * Format: date-time
+             * @description A new due time (from now to 30 days ahead): the timer waits for it, and an open task is
+             *     announced again when it comes.
+             */
+            due_at?: string | null;
+            status?: null | components["schemas"]["TaskStatus"];
+            title?: string | null;
+        };
+        UpdateTicket: {
+            /**
+             * Format: uuid
+             * @description A user of this tenant; `null` unassigns.
+             */
+            assignee_id?: string | null;
+            status?: null | components["schemas"]["TicketStatus"];
+            subject?: string | null;
         };
         UpdateUser: {
             /** @description Required to change your own password (a stolen session must not be enough). */
@@ -5581,6 +5868,284 @@ export interface operations {
             };
             /** @description No such segment */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    tasks_list: {
+        parameters: {
+            query?: {
+                /** @description `open`, `done` or `cancelled`. */
+                status?: components["schemas"]["TaskStatus"];
+                contact_id?: string;
+                ticket_id?: string;
+                assignee_id?: string;
+                /** @description Only tasks due at or before this time (with `status=open`: what is overdue by then). */
+                due_before?: string;
+                /** @description `due_at`, `created_at` or `updated_at`, `-` prefix for descending (default `due_at`, soonest first). */
+                sort?: string;
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of tasks */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Task"];
+                };
+            };
+            /** @description A bad filter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    tasks_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateTask"];
+            };
+        };
+        responses: {
+            /** @description The task */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description A due time in the past or too far ahead, or an unknown contact, ticket or assignee */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    tasks_show: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The task */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description No such task */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    tasks_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateTask"];
+            };
+        };
+        responses: {
+            /** @description The task */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description No such task */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A bad status, title or due time, or an unknown assignee */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    tickets_list: {
+        parameters: {
+            query?: {
+                /** @description `open`, `in_progress`, `resolved` or `closed`; `active` for open and in progress. */
+                status?: string;
+                /** @description `support`, `refund` or `cancellation`. */
+                kind?: components["schemas"]["TicketKind"];
+                contact_id?: string;
+                session_id?: string;
+                assignee_id?: string;
+                /** @description `updated_at` or `created_at`, `-` prefix for descending (default `-updated_at`). */
+                sort?: string;
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of tickets */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Ticket"];
+                };
+            };
+            /** @description A bad filter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    tickets_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateTicket"];
+            };
+        };
+        responses: {
+            /** @description The ticket */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Ticket"];
+                };
+            };
+            /** @description Unknown contact, session or assignee, or a bad kind or subject */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    tickets_show: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The ticket */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Ticket"];
+                };
+            };
+            /** @description No such ticket */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    tickets_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateTicket"];
+            };
+        };
+        responses: {
+            /** @description The ticket */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Ticket"];
+                };
+            };
+            /** @description No such ticket */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A bad status or subject, or an unknown assignee */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

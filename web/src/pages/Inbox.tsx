@@ -5,7 +5,8 @@ import { Link, Route, Routes, useParams } from "react-router-dom";
 import { ApiError, canWrite, get, post, type Page, type Session } from "../api";
 import { channelLabel, ticks, touches, when } from "../format";
 import { useLiveEvents } from "../live";
-import type { KnowledgeSource } from "../types";
+import type { KnowledgeSource, Ticket } from "../types";
+import { kindLabel } from "./Tickets";
 
 interface ConversationSummary {
   id: string;
@@ -126,7 +127,16 @@ function ConversationView({ session, refreshKey }: { session: Session; refreshKe
   const [text, setText] = useState("");
   const [sending, setSending] = useState(false);
   const [users, setUsers] = useState<{ id: string; name: string; email: string }[]>([]);
+  const [tickets, setTickets] = useState<Ticket[]>([]);
+  const [ticketsTick, setTicketsTick] = useState(0);
   const writable = canWrite(session.role);
+  // What the agent recorded in this conversation (a refund, a cancellation, a problem).
+  useEffect(() => {
+    get<Page<Ticket>>(`/tickets?session_id=${id}`).then((p) => setTickets(p.items), () => setTickets([]));
+  }, [id, refreshKey, ticketsTick]);
+  useLiveEvents((event) => {
+    if (event.type.startsWith("ticket.") && event.data["session_id"] === id) setTicketsTick((t) => t + 1);
+  });
   useEffect(() => {
     if (writable) get<Page<{ id: string; name: string; email: string }>>("/users").then((p) => setUsers(p.items), () => setUsers([]));
   }, [writable]);
@@ -205,6 +215,16 @@ function ConversationView({ session, refreshKey }: { session: Session; refreshKe
           </select>
         )}
       </header>
+      {tickets.length > 0 && (
+        <div className="tickets-here" data-testid="conversation-tickets">
+          <span className="muted">Tickets:</span>
+          {tickets.map((t) => (
+            <Link key={t.id} to="/tickets" className={`badge ticket-${t.kind}`}>
+              {kindLabel(t.kind)} · {t.subject} · {t.status.replace("_", " ")}
+            </Link>
+          ))}
+        </div>
+      )}
       {error && <p role="alert" className="error">{error}</p>}
       <ol className="messages">
         {detail.messages.map((m) => {
