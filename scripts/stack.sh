@@ -133,18 +133,8 @@ up() {
     echo "DEMO_ADMIN_PASSWORD=$DEMO_ADMIN_PASSWORD" >>"$DATA/demo.env"
   fi
   if [ -z "${DEMO_KNOWLEDGE_SEEDED:-}" ]; then
-    log "seeding the demo knowledge base (scripts/demo: store policies and a product catalogue, in Portuguese)"
-    for file in "$ROOT/scripts/demo/loja.md" "$ROOT/scripts/demo/catalogo.csv"; do
-      "$VENV/bin/python" - "$file" <<'PY' |
-import json, pathlib, sys
-path = pathlib.Path(sys.argv[1])
-title = {"loja.md": "Políticas da loja", "catalogo.csv": "Catálogo de produtos"}[path.name]
-fmt = "csv" if path.suffix == ".csv" else "markdown"
-print(json.dumps({"title": title, "format": fmt, "content": path.read_text(encoding="utf-8")}))
-PY
-        curl -fsS -X POST "$API_URL/api/v1/knowledge/documents" -H "Authorization: Bearer $DEMO_API_KEY" \
-          -H 'Content-Type: application/json' --data-binary @- >/dev/null
-    done
+    log "seeding the demo knowledge base (scripts/demo/knowledge.json: store policies in Portuguese and English, a product catalogue)"
+    "$VENV/bin/python" -m ventros_agents.reply_eval seed --api "$API_URL" --key "$DEMO_API_KEY" >/dev/null
     echo "DEMO_KNOWLEDGE_SEEDED=1" >>"$DATA/demo.env"
   fi
   if [ -z "${DEMO_MESSENGER_CHANNEL_ID:-}" ]; then

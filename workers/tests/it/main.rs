@@ -14,5 +14,6 @@ mod e2e;
 mod mcp;
 mod memory;
 mod meta;
+mod reply_eval;
 mod security;
 mod web;
