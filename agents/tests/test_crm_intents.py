@@ -8,7 +8,14 @@ import pytest
 
 from ventros_agents.catalog import SPECIALIST_FOR_TOPIC
 from ventros_agents.intent import OUT_OF_SCOPE, _fit_threshold, normalise
-from ventros_agents.training import KNOWLEDGE_TOPICS, LANGUAGES, crm_examples, topic_of
+from ventros_agents.training import (
+    KNOWLEDGE_TOPICS,
+    LANGUAGES,
+    POLICY_TOPIC,
+    crm_examples,
+    is_policy_question,
+    topic_of,
+)
 
 
 def test_the_set_covers_every_topic_the_agents_act_on_in_every_language():
@@ -16,7 +23,10 @@ def test_the_set_covers_every_topic_the_agents_act_on_in_every_language():
     per_language = Counter(lang for _, _, lang in examples)
     assert per_language["pt"] >= 300, per_language
     topics = {topic_of(intent) for _, intent, _ in examples if intent != OUT_OF_SCOPE}
-    wanted = (set(SPECIALIST_FOR_TOPIC) - {"qualification", "general"}) | KNOWLEDGE_TOPICS
+    # The returns policy is routed to from refund and cancellation questions, not an intent.
+    wanted = (set(SPECIALIST_FOR_TOPIC) - {"qualification", "general", POLICY_TOPIC}) | (
+        KNOWLEDGE_TOPICS - {POLICY_TOPIC}
+    )
     assert wanted <= topics, wanted - topics
     counts = Counter((topic_of(intent), lang) for _, intent, lang in examples)
     for topic in wanted:
@@ -67,3 +77,25 @@ def test_the_out_of_scope_threshold_is_fitted_where_recall_costs_little_accuracy
     assert 0.45 < threshold <= 0.9
     # No out-of-scope examples to learn from: the lowest threshold that loses nothing.
     assert _fit_threshold(in_scope, truth[:100], classes[:2], budget=0.0) == pytest.approx(0.05)
+
+
+def test_a_question_about_returns_is_told_from_a_request_for_one():
+    # Asked how it works: the policy answers. Asked for: a ticket for a person.
+    for question in [
+        "Como funciona a devolução?",
+        "Qual o prazo pra pedir reembolso?",
+        "Quanto tempo demora o estorno?",
+        "How long does a refund take?",
+        "What is your cancellation policy?",
+        "Can I return a product I already opened?",
+    ]:
+        assert is_policy_question(question), question
+    for request in [
+        "Quero meu dinheiro de volta",
+        "O produto veio quebrado, quero devolver",
+        "Como faço para cancelar o meu plano?",
+        "Please refund me, it arrived broken",
+        "How do I cancel my subscription? I want to stop now",
+        "Cancela meu pedido",
+    ]:
+        assert not is_policy_question(request), request

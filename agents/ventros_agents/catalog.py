@@ -92,7 +92,7 @@ CATALOG: tuple[AgentSpec, ...] = (
         "General customer service: answers questions using the customer's history and hands over when unsure.",
         ("intent_classification", "response_generation", "memory_retrieval"),
         # Questions about the business (hours, delivery, payment, where, warranty) too.
-        topics=("general", "delivery", "hours", "payment", "location", "warranty"),
+        topics=("general", "delivery", "hours", "payment", "location", "warranty", "returns"),
         tools=WITH_KNOWLEDGE,
         actions=(HANDOFF,),
     ),

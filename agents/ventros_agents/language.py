@@ -29,11 +29,22 @@ def _detector() -> LanguageDetector:
     return LanguageDetectorBuilder.from_languages(*_CODES).build()
 
 
+# A capitalised word inside a sentence: a name ("Curitiba", "São Paulo", "Ana"), which belongs to
+# no language and tips a short message towards the wrong one.
+_NAME = re.compile(r"(?<=[^\W\d_] )[A-ZÀ-Ý][^\W\d_]+|(?<=[^\W\d_][,;:] )[A-ZÀ-Ý][^\W\d_]+")
+
+
+def _without_names(text: str) -> str:
+    stripped = _NAME.sub(" ", text)
+    return stripped if len(re.findall(r"[^\W\d_]+", stripped)) >= _MIN_WORDS else text
+
+
 def scores(text: str) -> list[tuple[str, float]]:
     """(language, confidence) for the supported languages, most likely first."""
     if not re.search(r"[^\W\d_]", text):
         return []
-    return [(_CODES[v.language], v.value) for v in _detector().compute_language_confidence_values(text)]
+    values = _detector().compute_language_confidence_values(_without_names(text))
+    return [(_CODES[v.language], v.value) for v in values]
 
 
 def detect(text: str, hint: str | None = None) -> str:

@@ -269,12 +269,23 @@ def relevant_passages(turn: Turn) -> list[dict]:
     """The knowledge passages found for this message that answer it, best first."""
     if not needs_knowledge(turn):
         return []
-    return [
+    answering = [
         p
         for p in turn.knowledge
         if (p.get("coverage", 0) >= KNOWLEDGE_COVERAGE and p.get("similarity", 0) >= KNOWLEDGE_WITH_WORDS)
         or p.get("similarity", 0) >= KNOWLEDGE_BY_MEANING
     ]
+    # Of the passages that answer, the one in the customer's language first (a business with its
+    # policies in two languages answers each customer in theirs), then the one that holds more of
+    # the question's words, then the closest in meaning: words shared with the wrong section ("a
+    # loja fica fechada" for "onde fica a loja?") lose to the section that also means it.
+    lang = turn.language
+
+    def rank(p: dict) -> tuple[bool, float, float]:
+        same = bool(lang) and language.detect(p.get("content", ""), hint=lang) == lang
+        return (same, round(p.get("coverage", 0), 1), p.get("similarity", 0))
+
+    return sorted(answering, key=rank, reverse=True)
 
 
 def knowledge_reply(turn: Turn, lang: str) -> str | None:

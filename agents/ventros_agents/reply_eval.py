@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import actions as actions_
 from . import language, replies
 
 CASES = Path(__file__).parent / "data" / "reply_eval.json"
@@ -155,9 +156,7 @@ def judge(case: dict[str, Any], draft: dict[str, Any]) -> Verdict:
     return verdict
 
 
-def action_name(action: int) -> str:
-    from . import actions as actions_
-
+def action_name(action: actions_.ActionType) -> str:
     return actions_.name(action)
 
 
@@ -190,7 +189,9 @@ def summary(verdicts: list[Verdict]) -> dict[str, dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ventros_agents.reply_eval", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m ventros_agents.reply_eval", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("command", choices=("seed", "run"))
     parser.add_argument("--api", required=True, help="the API's base URL, e.g. http://127.0.0.1:8080")
     parser.add_argument("--key", required=True, help="a tenant API key (agent or admin; seed needs admin)")
@@ -216,11 +217,14 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if args.show_failures:
         for f in failures:
-            print(f"\n{f['id']}: {f['message']}\n  reply: {f['reply']}\n  " + "; ".join(
-                f"{k}: {v}" for k, v in f["failures"].items()
-            ))
+            print(
+                f"\n{f['id']}: {f['message']}\n  reply: {f['reply']}\n  "
+                + "; ".join(f"{k}: {v}" for k, v in f["failures"].items())
+            )
     if args.json:
-        args.json.write_text(json.dumps({"figures": figures, "failures": failures}, ensure_ascii=False, indent=1))
+        args.json.write_text(
+            json.dumps({"figures": figures, "failures": failures}, ensure_ascii=False, indent=1)
+        )
     return 0
 
 

@@ -31,7 +31,7 @@ from ventros.v1 import agent_pb2
 from . import actions as actions_
 from . import catalog, language, replies
 from .agents import OFFLINE, ProviderConfig, build
-from .intent import IntentClassifier
+from .intent import IntentClassifier, IntentPrediction
 from .internal_auth import AuthError, InternalAuth, bearer
 from .offline import (
     best_send_hour,
@@ -42,7 +42,7 @@ from .offline import (
     sentiment_score,
 )
 from .runtime import CURRENT, MemoryClient, Turn
-from .training import TOPIC_OF_INTENT, topic_of
+from .training import POLICY_TOPIC, TOPIC_OF_INTENT, is_policy_question, topic_of
 
 log = logging.getLogger("ventros_agents")
 APP = "ventros"
@@ -95,6 +95,18 @@ HANDED_OVER: dict[str, dict[str, str]] = {
     "ProductInfoAgent": {"product_info": "product details: a colleague sends them"},
     "RefundAgent": {"refund": "refund request: a colleague confirms the next steps"},
 }
+
+
+def routing_topic(prediction: IntentPrediction, message: str) -> str:
+    """The topic the router sends a message to: its intent's, except that a question about how
+    refunds, returns or cancellations work goes to the returns policy (the knowledge base), not to
+    the specialist who records a request."""
+    if not prediction.in_scope:
+        return "general"
+    topic = topic_of(prediction.intent)
+    if topic in ("refund", "cancel") and is_policy_question(message):
+        return POLICY_TOPIC
+    return topic
 
 
 def ticket_actions(kind: str, lang: str) -> list[agent_pb2.SuggestedAction]:
@@ -288,7 +300,7 @@ class AgentExecutor:
             message=request.message,
             context=dict(request.context),
             prediction=prediction,
-            topic=topic_of(prediction.intent) if prediction.in_scope else "general",
+            topic=routing_topic(prediction, request.message),
             memory=self.memory,
             deadline_s=deadline_s,
             credentials=credentials,

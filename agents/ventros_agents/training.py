@@ -16,9 +16,10 @@ import hashlib
 import json
 import os
 import pickle
+import re
 from pathlib import Path
 
-from .intent import MODEL_VERSION, IntentClassifier
+from .intent import MODEL_VERSION, IntentClassifier, normalise
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -90,7 +91,28 @@ TOPIC_OF_INTENT: dict[str, str] = {
 
 # Questions about the business itself (opening hours, delivery areas, payment, where, warranty):
 # only the business's own knowledge answers them, never the agent's guess.
-KNOWLEDGE_TOPICS = frozenset({"delivery", "hours", "payment", "location", "warranty"})
+POLICY_TOPIC = "returns"
+KNOWLEDGE_TOPICS = frozenset({"delivery", "hours", "payment", "location", "warranty", POLICY_TOPIC})
+
+# A question about how refunds, returns or cancellations work ("Como funciona a devolução?", "How
+# long does a refund take?") is the returns policy's, answered from the knowledge base; a request
+# ("quero meu dinheiro de volta", "please cancel my order") is a ticket for a person. Questions start
+# with an interrogative; a request says what the customer wants or what happened to them.
+_QUESTION_START = re.compile(
+    r"^\W*(como|qual|quais|quanto|quantos|quantas|quando|em quanto|ate quando|posso|pode|da pra|"
+    r"tem como|e possivel|existe|how|what|when|which|can i|could i|is there|is it|do i|do you|does)\b"
+)
+_REQUEST = re.compile(
+    r"\b(quero|queria|gostaria|preciso|solicito|me devolv|meu dinheiro|estorne|estornem|estornar (o|a|meu|minha)|reembols[ae] (o|a|meu|minha)|"
+    r"cancela|cancelar (o|a|meu|minha)|veio|chegou|quebrad|defeito|i want|i'd like|i would like|i need|please|"
+    r"refund me|my money|cancel my|arrived|broken|charged)"
+)
+
+
+def is_policy_question(message: str) -> bool:
+    """Whether a refund or cancellation message asks how it works rather than asking for it."""
+    text = normalise(message)
+    return bool(_QUESTION_START.search(text)) and not _REQUEST.search(text)
 
 
 def topic_of(intent: str) -> str:

@@ -66,4 +66,4 @@ async fn replies_are_in_the_customers_language_truthful_and_honest_about_what_wa
     drop(agents);
 }
 
-const FLOOR: f64 = 0.75;
+const FLOOR: f64 = 0.8;
