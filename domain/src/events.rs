@@ -204,6 +204,11 @@ mod tests {
                 "deal.stage_changed",
                 "deal.status_changed",
                 "deal.deleted",
+                "ticket.opened",
+                "ticket.updated",
+                "task.created",
+                "task.due",
+                "task.updated",
             ]
         );
     }

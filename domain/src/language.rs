@@ -36,7 +36,7 @@ pub fn scores(text: &str) -> Vec<(&'static str, f64)> {
         return Vec::new();
     }
     DETECTOR
-        .compute_language_confidence_values(text)
+        .compute_language_confidence_values(without_names(text))
         .into_iter()
         // The crate is built with these three languages only, so the match is exhaustive.
         .map(|(language, confidence)| {
@@ -48,6 +48,32 @@ pub fn scores(text: &str) -> Vec<(&'static str, f64)> {
             (code, confidence)
         })
         .collect()
+}
+
+/// The text without the capitalised words inside its sentences ("Curitiba", "São Paulo", "Ana"):
+/// names belong to no language and tip a short message towards the wrong one (the agent service
+/// reads messages the same way). The whole text when too little would be left.
+fn without_names(text: &str) -> std::borrow::Cow<'_, str> {
+    let mut kept = Vec::new();
+    let mut previous: Option<&str> = None;
+    for word in text.split_whitespace() {
+        let inside_sentence = previous.is_some_and(|p| {
+            p.chars()
+                .last()
+                .is_some_and(|c| c.is_alphabetic() || matches!(c, ',' | ';' | ':'))
+        });
+        let capitalised = word.chars().next().is_some_and(char::is_uppercase)
+            && word.chars().filter(|c| c.is_alphabetic()).count() > 1;
+        if !(inside_sentence && capitalised) {
+            kept.push(word);
+        }
+        previous = Some(word);
+    }
+    if kept.len() >= MIN_WORDS {
+        std::borrow::Cow::Owned(kept.join(" "))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
 }
 
 /// Whether the text is clearly at least `MIN_CONFIDENCE` one of `codes` taken together (Portuguese
@@ -73,6 +99,9 @@ mod tests {
             ("O produto veio quebrado, quero meu dinheiro de volta", "pt"),
             ("Hello, do you deliver to Lisbon on weekends?", "en"),
             ("Hi, are you open on Saturday?", "en"),
+            // Place names read as no language's words.
+            ("Do you deliver in Curitiba?", "en"),
+            ("Do you deliver in Sao Paulo?", "en"),
             ("Hola, ¿hacen envíos a Madrid este fin de semana?", "es"),
         ] {
             assert_eq!(language_of(text), Some(code), "{text}");
