@@ -12,8 +12,8 @@ use std::path::Path;
 use temporalio_client::WorkflowHistory;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 use ventros_workflows::{
-    Campaign, CampaignRecipient, ContactMerge, Conversation, InboxSweep, MemoryIngestion,
-    OutboundMessage, ReembedMemories, WebhookDelivery,
+    Campaign, CampaignRecipient, ContactMerge, Conversation, FollowUpTask, InboxSweep,
+    KnowledgeIngestion, MemoryIngestion, OutboundMessage, ReembedMemories, WebhookDelivery,
 };
 
 /// Every workflow type the worker registers: each must have at least one recorded history.
@@ -22,7 +22,9 @@ const WORKFLOW_TYPES: &[&str] = &[
     "CampaignRecipient",
     "ContactMerge",
     "Conversation",
+    "FollowUpTask",
     "InboxSweep",
+    "KnowledgeIngestion",
     "MemoryIngestion",
     "OutboundMessage",
     "ReembedMemories",
@@ -82,6 +84,10 @@ async fn replay_all(prefix: &str) {
         .expect("register CampaignRecipient")
         .register_workflow::<ReembedMemories>()
         .expect("register ReembedMemories")
+        .register_workflow::<KnowledgeIngestion>()
+        .expect("register KnowledgeIngestion")
+        .register_workflow::<FollowUpTask>()
+        .expect("register FollowUpTask")
         .build();
     let replayer = WorkflowReplayer::new(options).expect("replayer");
     for (name, bytes) in histories {
@@ -132,6 +138,16 @@ async fn campaign_histories_replay_deterministically() {
 #[tokio::test]
 async fn reembed_memories_histories_replay_deterministically() {
     replay_all("reembed-memories").await;
+}
+
+#[tokio::test]
+async fn knowledge_ingestion_histories_replay_deterministically() {
+    replay_all("knowledge-ingestion").await;
+}
+
+#[tokio::test]
+async fn follow_up_task_histories_replay_deterministically() {
+    replay_all("follow-up-task").await;
 }
 
 #[test]

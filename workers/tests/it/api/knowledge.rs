@@ -67,7 +67,18 @@ async fn uploaded_knowledge_is_indexed_replaced_deleted_and_stays_in_its_tenant(
             .starts_with("knowledge-")
     );
     let id = doc["id"].as_str().unwrap().to_owned();
+    let workflow_id = doc["workflow"]["id"].as_str().unwrap().to_owned();
     let doc = indexed(&app, &id, 1).await;
+    eventually("the ingestion workflow completed", WAIT, || async {
+        app.temporal
+            .get_workflow_handle::<ventros_workflows::KnowledgeIngestion>(workflow_id.clone())
+            .get_result(Default::default())
+            .await
+            .ok()
+    })
+    .await;
+    app.record_history(&workflow_id, "knowledge-ingestion")
+        .await;
     assert_eq!(doc["status"], "indexed", "{doc}");
     assert_eq!(doc["passage_count"], 3);
     assert_eq!(doc["language"], "pt");

@@ -295,6 +295,19 @@ async fn operators_manage_tickets_and_tasks_whose_timers_announce_them_once() {
     .await;
     assert!(!notified(&app, &done).await);
     assert_eq!(due_events(&app, &done).await, 0);
+    app.record_history(&workflow_id, "follow-up-task-completed")
+        .await;
+    let moved =
+        ventros_workflows::ids::follow_up_task_workflow_id(app.tenant_id, later.parse().unwrap());
+    eventually("the moved task's timer finished", WAIT, || async {
+        app.temporal
+            .get_workflow_handle::<ventros_workflows::FollowUpTask>(moved.clone())
+            .get_result(Default::default())
+            .await
+            .ok()
+    })
+    .await;
+    app.record_history(&moved, "follow-up-task-moved").await;
     let (_, open) = app.get("/api/v1/tasks?status=open&sort=due_at").await;
     let items = open["items"].as_array().unwrap();
     let mut titles: Vec<&str> = items.iter().map(|t| t["title"].as_str().unwrap()).collect();
