@@ -131,6 +131,7 @@ CATALOG: tuple[AgentSpec, ...] = (
         ("churn_prevention", "response_generation"),
         topics=("cancel",),
         actions=(OPEN_TICKET, SCHEDULE_FOLLOW_UP, TAG_CONTACT, HANDOFF),
+        tools=WITH_KNOWLEDGE,
     ),
     _spec(
         "ChurnPredictionAgent",
@@ -242,6 +243,7 @@ CATALOG: tuple[AgentSpec, ...] = (
         ("refunds", "response_generation"),
         topics=("refund",),
         actions=(OPEN_TICKET, SCHEDULE_FOLLOW_UP, HANDOFF, TAG_CONTACT),
+        tools=WITH_KNOWLEDGE,
     ),
     _spec(
         "SmallTalkAgent",

@@ -29,7 +29,7 @@ from google.protobuf import empty_pb2
 from ventros.v1 import agent_pb2
 
 from . import actions as actions_
-from . import catalog, language, replies
+from . import catalog, language, replies, structured
 from .agents import OFFLINE, ProviderConfig, build
 from .intent import IntentClassifier, IntentPrediction
 from .internal_auth import AuthError, InternalAuth, bearer
@@ -241,7 +241,67 @@ class AgentExecutor:
             spec.type: Runner(agent=build(spec.type, config), app_name=APP, session_service=self.sessions)
             for spec in catalog.CATALOG
         }
+        # What answers when a real model fails (an error, a rate limit past the retries, the
+        # deadline, or an answer that is not the structured one): the offline agents.
+        self.fallback = (
+            self.runners
+            if config.provider == OFFLINE
+            else {
+                spec.type: Runner(
+                    agent=build(spec.type, ProviderConfig()), app_name=APP, session_service=self.sessions
+                )
+                for spec in catalog.CATALOG
+            }
+        )
         self.stats = {spec.type: Stats() for spec in catalog.CATALOG}
+
+    async def _run(
+        self,
+        runner: Runner,
+        user_id: str,
+        session_id: str,
+        prompt: str,
+        *,
+        streaming: RunConfig | None = None,
+        on_chunk: Callable[[str], Awaitable[None]] | None = None,
+    ) -> tuple[str, str]:
+        """Runs one agent tree; returns the text that answers and the agent that wrote it."""
+        last_text, author = "", runner.agent.name
+        async for event in runner.run_async(
+            user_id=user_id,
+            session_id=session_id,
+            new_message=types.Content(role="user", parts=[types.Part(text=prompt)]),
+            run_config=streaming,
+        ):
+            text = "".join(
+                p.text
+                for p in (event.content.parts if event.content and event.content.parts else [])
+                if p.text
+            )
+            if not text:
+                continue
+            if event.partial:
+                if on_chunk:
+                    await on_chunk(text)
+                continue
+            if (
+                catalog.BY_TYPE[_agent_type_of(event.author)]
+                .replies.get("default", "")
+                .startswith("{greeting}")
+                or _agent_type_of(event.author)
+                in ("CustomerServiceAgent", "ConversationSummaryAgent", "FactExtractionAgent")
+                or not last_text
+            ):
+                last_text, author = text, _agent_type_of(event.author)
+        return last_text, author
+
+    def _model_budget(self, deadline_s: float | None) -> float | None:
+        """How long a real model may take, retries included, leaving the offline agents time to
+        answer within the caller's deadline."""
+        if self.config.provider == OFFLINE:
+            return None
+        budget = self.config.timeout_s * (self.config.retries + 1) + 1.0
+        return budget if deadline_s is None else max(0.1, min(budget, deadline_s - 0.5))
 
     def info(self, spec: catalog.AgentSpec) -> agent_pb2.AgentInfo:
         stats = self.stats[spec.type]
@@ -311,13 +371,13 @@ class AgentExecutor:
             await self.sessions.create_session(
                 app_name=APP, user_id=request.tenant_id, session_id=session_id, state={"topic": turn.topic}
             )
-            last_text, author = "", spec.type
             streaming = (
                 RunConfig(streaming_mode=StreamingMode.SSE)
                 if on_chunk and self.config.provider != OFFLINE
                 else None
             )
             prompt = request.message
+            runner_type = spec.type
             if self.config.provider != OFFLINE:
                 # A real model is told which language to answer in (the offline one decides it itself).
                 given = turn.context.get("language")
@@ -328,32 +388,58 @@ class AgentExecutor:
                 turn.language = campaign_language or language.detect(request.message, given)
                 prompt = campaign_prompt(turn) if turn.context.get("mode") == "campaign" else request.message
                 prompt += f"\n\n(Answer in {language.NAMES[turn.language]}.)"
-            async for event in self.runners[spec.type].run_async(
-                user_id=request.tenant_id,
-                session_id=session_id,
-                new_message=types.Content(role="user", parts=[types.Part(text=prompt)]),
-                run_config=streaming,
-            ):
-                text = "".join(
-                    p.text
-                    for p in (event.content.parts if event.content and event.content.parts else [])
-                    if p.text
+                if spec.pattern == catalog.COORDINATOR:
+                    # The classifier routes (one model call chain instead of two, and a guard on it).
+                    runner_type = catalog.SPECIALIST_FOR_TOPIC.get(turn.topic, "CustomerServiceAgent")
+            fallback_reason = ""
+            model_answer: structured.Checked | None = None
+            try:
+                last_text, author = await asyncio.wait_for(
+                    self._run(
+                        self.runners[runner_type],
+                        request.tenant_id,
+                        session_id,
+                        prompt,
+                        streaming=streaming,
+                        on_chunk=on_chunk,
+                    ),
+                    timeout=self._model_budget(deadline_s),
                 )
-                if not text:
-                    continue
-                if event.partial:
-                    if on_chunk:
-                        await on_chunk(text)
-                    continue
                 if (
-                    catalog.BY_TYPE[_agent_type_of(event.author)]
-                    .replies.get("default", "")
-                    .startswith("{greeting}")
-                    or _agent_type_of(event.author)
-                    in ("CustomerServiceAgent", "ConversationSummaryAgent", "FactExtractionAgent")
-                    or not last_text
+                    self.config.provider != OFFLINE
+                    and author in replies.TEMPLATES
+                    and not campaign_mode(turn)
                 ):
-                    last_text, author = text, _agent_type_of(event.author)
+                    answer = structured.parse(last_text)
+                    if answer is None:
+                        fallback_reason = "unstructured_answer"
+                    else:
+                        model_answer = structured.check(answer, prediction)
+            except MODEL_ERRORS as err:
+                fallback_reason = type(err).__name__
+            except Exception as err:
+                if self.config.provider == OFFLINE:
+                    raise
+                # ADK validates the structured answer itself and fails the run when it is not one.
+                fallback_reason = "unstructured_answer" if _is_validation_error(err) else type(err).__name__
+            if fallback_reason:
+                log.warning(
+                    "model answer replaced by the offline agents",
+                    extra={"reason": fallback_reason, "request.id": turn.request_id},
+                )
+                await self.sessions.delete_session(
+                    app_name=APP, user_id=request.tenant_id, session_id=session_id
+                )
+                await self.sessions.create_session(
+                    app_name=APP,
+                    user_id=request.tenant_id,
+                    session_id=session_id,
+                    state={"topic": turn.topic},
+                )
+                model_answer = None
+                last_text, author = await self._run(
+                    self.fallback[spec.type], request.tenant_id, session_id, request.message
+                )
             session = await self.sessions.get_session(
                 app_name=APP, user_id=request.tenant_id, session_id=session_id
             )
@@ -365,13 +451,17 @@ class AgentExecutor:
         if spec.type == "ChurnPredictionAgent":
             author = spec.type
             last_text = json.dumps({"churn_risk": churn_risk(turn, state)})
-        campaign = turn.context.get("mode") == "campaign"
+        campaign = campaign_mode(turn)
+        intent, confidence = prediction.intent, prediction.confidence
         # A campaign message is outreach, not an answer: nothing to act on yet.
-        actions = (
-            []
-            if campaign
-            else suggest_actions(turn, author if spec.type != "LeadQualifierAgent" else spec.type, state)
-        )
+        if campaign:
+            actions = []
+        elif model_answer is not None:
+            # A real model's structured answer, checked (structured.check).
+            last_text, intent, confidence = model_answer.reply, model_answer.intent, model_answer.confidence
+            actions = model_answer.actions
+        else:
+            actions = suggest_actions(turn, author if spec.type != "LeadQualifierAgent" else spec.type, state)
         lang = turn.language or language.detect(request.message, turn.context.get("language"))
         if not campaign and author not in NOT_CUSTOMER_FACING:
             actions = enforce_commitments(last_text, lang, actions, turn.topic)
@@ -382,7 +472,7 @@ class AgentExecutor:
             extra={
                 "agent.type": spec.type,
                 "agent.answered_by": author,
-                "intent": prediction.intent,
+                "intent": intent,
                 "latency_ms": round(elapsed_ms, 1),
                 "request.id": turn.request_id,
                 "tenant.id": request.tenant_id,
@@ -390,8 +480,8 @@ class AgentExecutor:
         )
         return agent_pb2.AgentExecutionResponse(
             response=last_text,
-            intent=prediction.intent,
-            confidence=prediction.confidence,
+            intent=intent,
+            confidence=confidence,
             suggested_actions=[actions_.name(a.type) for a in actions],
             actions=actions,
             metadata={
@@ -402,6 +492,12 @@ class AgentExecutor:
                 "in_scope": str(prediction.in_scope).lower(),
                 "tools_called": ",".join(turn.tool_calls),
                 **knowledge_used(turn),
+                **({"model_fallback": fallback_reason} if fallback_reason else {}),
+                **(
+                    {"structured": "true", "guard_overrode": ",".join(model_answer.overridden)}
+                    if model_answer is not None
+                    else {}
+                ),
                 **(
                     {"best_send_hour": str(hour)}
                     if campaign and (hour := best_send_hour(turn.context)) is not None
@@ -412,6 +508,33 @@ class AgentExecutor:
             agent_type=author,
             request_id=turn.request_id,
         )
+
+
+def campaign_mode(turn: Turn) -> bool:
+    return turn.context.get("mode") == "campaign"
+
+
+def _model_errors() -> tuple[type[BaseException], ...]:
+    """What a model provider raises when it fails (HTTP errors, rate limits, timeouts)."""
+    import httpx
+    from google.genai import errors as genai_errors
+    from openai import APIError
+
+    return (TimeoutError, APIError, genai_errors.APIError, httpx.HTTPError)
+
+
+MODEL_ERRORS = _model_errors()
+
+
+def _is_validation_error(err: BaseException) -> bool:
+    from pydantic import ValidationError
+
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, ValidationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def knowledge_used(turn: Turn) -> dict[str, str]:
