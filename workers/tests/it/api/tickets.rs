@@ -327,3 +327,140 @@ async fn operators_manage_tickets_and_tasks_whose_timers_announce_them_once() {
         "the completed one is not open"
     );
 }
+
+/// Every commitment a reply makes, in every language, is something the system did: walked through
+/// WhatsApp, the Conversation workflow, the real agent service and the worker's execution of the
+/// actions, then read back from the database (not from what the agent suggested).
+#[tokio::test]
+async fn every_commitment_in_every_language_is_an_executed_record() {
+    let (app, agents) = support::ai_app(
+        json!({"debounce_ms": 0, "ai": {"agent_type": "RouterAgent", "confidence_threshold": 0.3}}),
+    )
+    .await;
+    let messages = [
+        ("pt", "O produto veio quebrado, quero meu dinheiro de volta"),
+        ("pt", "Quero cancelar minha assinatura"),
+        ("pt", "O aplicativo parou de funcionar e dá erro ao entrar"),
+        ("pt", "Péssimo atendimento, estou muito insatisfeito"),
+        ("pt", "Oi, quero comprar o café especial"),
+        ("en", "The product arrived broken, I want a refund"),
+        ("en", "I want to cancel my subscription"),
+        (
+            "en",
+            "The app stopped working and shows an error when I log in",
+        ),
+        ("en", "This is unacceptable, terrible service"),
+        ("en", "Hi, I want to buy the specialty coffee"),
+        (
+            "es",
+            "El producto llegó roto, quiero que me devuelvan el dinero",
+        ),
+        ("es", "Quiero cancelar mi suscripción"),
+        (
+            "es",
+            "La aplicación dejó de funcionar y da un error al entrar",
+        ),
+        ("es", "Es inaceptable, un servicio pésimo"),
+        ("es", "Hola, quiero comprar el café especial"),
+    ];
+    for (i, (_, message)) in messages.iter().enumerate() {
+        app.customer_writes(&format!("55119999905{i:02}@c.us"), text(message), 1, false)
+            .await;
+    }
+    app.wait_outbound(messages.len(), "read", WAIT).await;
+    // The phrases that commit to something, and what must exist for each (replies.COMMITMENTS).
+    let handoff = [
+        "encaminhei",
+        "passando a sua conversa",
+        "passed your",
+        "passed it",
+        "passing your",
+        "pasé",
+        "pasando tu",
+        "lo pasé",
+        "la pasé",
+        "les pasé",
+    ];
+    let ticket = [
+        "registrei o seu pedido",
+        "abri um chamado",
+        "recorded your",
+        "opened a ticket",
+        "registré tu solicitud",
+        "abrí un ticket",
+    ];
+    let lead = [
+        "registrei o seu interesse",
+        "registered your interest",
+        "registré tu interés",
+    ];
+    let mut checked = std::collections::BTreeMap::<&str, usize>::new();
+    for (i, (lang, message)) in messages.iter().enumerate() {
+        let chat = format!("55119999905{i:02}@c.us");
+        let (session, contact, reply, language): (Uuid, Uuid, String, Option<String>) =
+            sqlx::query_as(
+                "SELECT s.id, s.contact_id, m.body, s.language FROM messages m
+               JOIN conversation_sessions s ON s.id = m.session_id
+               JOIN contact_identities ci ON ci.contact_id = s.contact_id
+              WHERE m.direction = 'outbound' AND ci.external_id = $1",
+            )
+            .bind(&chat)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{message}: {e}"));
+        assert_eq!(language.as_deref(), Some(*lang), "{message} → {reply}");
+        let said = reply.to_lowercase();
+        let says = |phrases: &[&str]| phrases.iter().any(|p| said.contains(p));
+        if says(&handoff) {
+            eventually(&format!("{message}: handed over as said"), WAIT, || async {
+                let assigned: String = sqlx::query_scalar(
+                    "SELECT assigned_to FROM conversation_sessions WHERE id = $1",
+                )
+                .bind(session)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+                (assigned == "human").then_some(())
+            })
+            .await;
+            *checked.entry("handoff").or_default() += 1;
+        }
+        if says(&ticket) {
+            eventually(&format!("{message}: the ticket it said was recorded"), WAIT, || async {
+                let tickets: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM tickets t JOIN tasks k ON k.ticket_id = t.id WHERE t.session_id = $1",
+                )
+                .bind(session)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+                (tickets == 1).then_some(())
+            })
+            .await;
+            *checked.entry("ticket").or_default() += 1;
+        }
+        if says(&lead) {
+            eventually(
+                &format!("{message}: the lead it said was registered"),
+                WAIT,
+                || async {
+                    let deals: i64 =
+                        sqlx::query_scalar("SELECT count(*) FROM deals WHERE contact_id = $1")
+                            .bind(contact)
+                            .fetch_one(&app.pool)
+                            .await
+                            .unwrap();
+                    (deals >= 1).then_some(())
+                },
+            )
+            .await;
+            *checked.entry("lead").or_default() += 1;
+        }
+    }
+    // Each kind of commitment was made in each language, so none of the checks above was vacuous.
+    assert!(
+        checked["ticket"] >= 9 && checked["lead"] >= 3 && checked["handoff"] >= 12,
+        "{checked:?}"
+    );
+    drop(agents);
+}
