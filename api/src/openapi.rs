@@ -37,6 +37,7 @@ Live events: `GET /api/v1/stream` (WebSocket; `?access_token=` and `?last_event_
         (name = "contacts", description = "Contacts, identities, tags, attributes, merges"),
         (name = "conversations", description = "Conversations, messages, operator replies, assignment"),
         (name = "messages", description = "Messages and delivery status"),
+        (name = "quick-replies", description = "The team's canned answers, with variables filled per conversation"),
         (name = "pipelines", description = "Pipelines and stages"),
         (name = "deals", description = "Deals"),
         (name = "tickets", description = "Support problems, refund and cancellation requests, linked to their conversation"),
@@ -102,6 +103,10 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(conversations::handback))
         .routes(routes!(conversations::assign))
         .routes(routes!(conversations::mark_read))
+        .routes(routes!(conversations::list_notes, conversations::add_note))
+        .routes(routes!(quick_replies::list, quick_replies::create))
+        .routes(routes!(quick_replies::update, quick_replies::delete))
+        .routes(routes!(quick_replies::render))
         .routes(routes!(messages::show))
         .routes(routes!(pipelines::list, pipelines::create))
         .routes(routes!(

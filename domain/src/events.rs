@@ -92,6 +92,8 @@ event_types! {
     TaskDue = "task.due", subscribable: true;
     /// A task was completed, cancelled, reassigned or moved.
     TaskUpdated = "task.updated", subscribable: true;
+    /// An operator wrote a private note in a conversation (internal: never sent to a webhook).
+    NoteAdded = "note.added", subscribable: false;
     /// A campaign was created.
     CampaignCreated = "campaign.created", subscribable: false;
     /// A campaign's definition or state changed.

@@ -188,20 +188,34 @@ impl MemoryServer {
         tenant_id: Uuid,
         contact_id: Uuid,
         limit: i64,
+        without_notes: bool,
     ) -> Result<Vec<Memory>, Status> {
         let rows = sqlx::query_as!(
             MemoryRow,
             "SELECT id, content, memory_type, metadata, created_at, valid_from, valid_until FROM memories
-             WHERE tenant_id = $1 AND contact_id = $2 AND valid_until IS NULL ORDER BY created_at DESC LIMIT $3",
+             WHERE tenant_id = $1 AND contact_id = $2 AND valid_until IS NULL AND NOT ($4 AND memory_type = $5)
+             ORDER BY created_at DESC LIMIT $3",
             tenant_id,
             contact_id,
-            limit
+            limit,
+            without_notes,
+            OPERATOR_NOTE,
         )
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
         Ok(rows.into_iter().map(recent_memory).collect())
     }
+}
+
+/// The memory type of an operator's private note (see ingest/episodes.rs).
+const OPERATOR_NOTE: &str = "operator_note";
+
+/// A token bound to one contact is an agent answering that contact's conversation. It never sees
+/// the team's private notes, so that no reply can quote one to the customer; the API's
+/// tenant-wide tokens (operators searching a contact's memory) do.
+fn for_an_agent(claims: &internal_auth::Claims) -> bool {
+    claims.contact_id.is_some()
 }
 
 fn recent_memory(r: MemoryRow) -> Memory {
@@ -271,7 +285,10 @@ impl MemoryService for MemoryServer {
             weights,
             include_embeddings: req.include_embeddings,
         };
-        let outcome = self.engine.search(&query).await.map_err(engine_error)?;
+        let mut outcome = self.engine.search(&query).await.map_err(engine_error)?;
+        if for_an_agent(&claims) {
+            outcome.hits.retain(|hit| hit.memory_type != OPERATOR_NOTE);
+        }
         Ok(Response::new(MemorySearchResponse {
             memories: outcome.hits.into_iter().map(memory_from_hit).collect(),
             search_latency_ms: outcome.latency_ms,
@@ -353,7 +370,9 @@ impl MemoryService for MemoryServer {
                 channels,
                 created_at: Some(timestamp(contact.created_at)),
             }),
-            recent_memories: self.recent_memories(tenant_id, contact_id, 5).await?,
+            recent_memories: self
+                .recent_memories(tenant_id, contact_id, 5, for_an_agent(&claims))
+                .await?,
             recent_messages: messages,
             knowledge_graph,
             stats: Some(ContactStats {

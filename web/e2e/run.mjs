@@ -32,6 +32,15 @@ async function api(path, init = {}) {
   return resp.json();
 }
 
+/** Polls `check` until it holds (a deadline, not a sleep). */
+async function until(check, what) {
+  const deadline = Date.now() + TIMEOUT;
+  while (!(await check())) {
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function login(page, email) {
   await page.goto(base);
   await page.getByLabel("E-mail").fill(email);
@@ -79,6 +88,29 @@ try {
     const sent = await (await fetch(`${sim}/sim/sent`)).json();
     assert.equal(sent.sent.filter((m) => m.body === "Sim, entregamos aos sábados.").length, 1);
     await page.screenshot({ path: `${artifacts}/conversation.png`, fullPage: true });
+  });
+
+  await step("quick replies with /, a private note and a suggested reply in the composer", async () => {
+    await api("/quick-replies", {
+      method: "POST",
+      body: JSON.stringify({ shortcut: "sabado", title: "Entregas aos sábados", body: "Oi {{contact.first_name}}, entregamos aos sábados até 13h." }),
+    });
+    await page.reload();
+    const reply = page.getByLabel("Reply");
+    await reply.fill("/sab");
+    await page.getByRole("listbox", { name: "Quick replies" }).getByRole("button", { name: /\/sabado/ }).click();
+    await until(async () => (await reply.inputValue()) === "Oi Live, entregamos aos sábados até 13h.", "the quick reply filled in");
+    await reply.fill("");
+    await page.getByLabel("Note for the team").check();
+    await page.getByRole("textbox", { name: "Private note" }).fill("Cliente pediu entrega no sábado de manhã");
+    await page.getByRole("button", { name: "Add note" }).click();
+    await page.getByTestId("note").getByText("Cliente pediu entrega no sábado de manhã").waitFor();
+    const sent = await (await fetch(`${sim}/sim/sent`)).json();
+    assert.ok(sent.sent.every((m) => !m.body.includes("sábado de manhã")), "a note is never sent");
+    await page.getByRole("button", { name: "Suggest a reply" }).click();
+    await until(async () => (await page.getByLabel("Reply").inputValue()).length > 10, "the suggested reply in the box");
+    await page.screenshot({ path: `${artifacts}/composer.png`, fullPage: true });
+    await page.getByLabel("Reply").fill("");
   });
 
   await step("a deal moves between stages by drag and drop", async () => {

@@ -19,3 +19,5 @@ export type TicketKind = Schemas["TicketKind"];
 export type TicketStatus = Schemas["TicketStatus"];
 export type Task = Schemas["Task"];
 export type TaskStatus = Schemas["TaskStatus"];
+export type Note = Schemas["Note"];
+export type QuickReply = Schemas["QuickReply"];

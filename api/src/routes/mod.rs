@@ -13,6 +13,7 @@ pub mod knowledge;
 pub mod memories;
 pub mod messages;
 pub mod pipelines;
+pub mod quick_replies;
 pub mod reports;
 pub mod segments;
 pub mod session;

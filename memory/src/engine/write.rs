@@ -265,6 +265,7 @@ impl MemoryEngine {
     ) -> Result<Option<Uuid>, MemoryError> {
         let memory_type = match episode.kind {
             "crm_event" => "crm_event",
+            "note" => "operator_note",
             "message" => extract::classify_memory(&episode.content),
             _ => "conversation",
         };

@@ -63,6 +63,7 @@ pub async fn episode_for_event(
         EventType::DealCreated | EventType::DealStageChanged => deal_episode(pool, &ev).await,
         EventType::ContactTagged => tag_episode(&ev),
         EventType::ContactUpdated => profile_episode(&ev),
+        EventType::NoteAdded => note_episode(pool, &ev).await,
         other => Err(MemoryError::Invalid(format!(
             "event type {other} is not a memory event"
         ))),
@@ -166,6 +167,30 @@ async fn message_episode(pool: &PgPool, ev: &Event) -> Result<Option<Episode>, M
     .fetch_optional(pool)
     .await?
     .flatten();
+    Ok(Some(episode))
+}
+
+/// An operator's private note: remembered as what the team knows about the contact.
+async fn note_episode(pool: &PgPool, ev: &Event) -> Result<Option<Episode>, MemoryError> {
+    let row = sqlx::query!(
+        "SELECT body, session_id, created_at FROM conversation_notes WHERE id = $1 AND tenant_id = $2",
+        ev.aggregate_id,
+        ev.tenant_id
+    )
+    .fetch_optional(pool)
+    .await?;
+    // Deleted with its conversation: nothing to remember.
+    let Some(row) = row else { return Ok(None) };
+    let mut episode = ev.base(
+        "note",
+        "note",
+        ev.aggregate_id.to_string(),
+        "operator",
+        row.body,
+        row.created_at,
+    );
+    episode.metadata = json!({"note_id": ev.aggregate_id, "session_id": row.session_id});
+    episode.remember = true;
     Ok(Some(episode))
 }
 

@@ -43,6 +43,7 @@ pub const FED_EVENT_TYPES: &[EventType] = &[
     EventType::DealStageChanged,
     EventType::ContactTagged,
     EventType::ContactUpdated,
+    EventType::NoteAdded,
 ];
 
 /// The activities behind MemoryIngestion, ReembedMemories and KnowledgeIngestion.

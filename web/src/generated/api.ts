@@ -645,6 +645,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{id}/notes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The conversation's notes, oldest first. */
+        get: operations["conversations_list_notes"];
+        put?: never;
+        /** Adds a private note to the conversation (never sent; remembered as an operator note). */
+        post: operations["conversations_add_note"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{id}/read": {
         parameters: {
             query?: never;
@@ -915,6 +933,62 @@ export interface paths {
         head?: never;
         /** Renames or moves a stage (admin). */
         patch: operations["pipelines_update_stage"];
+        trace?: never;
+    };
+    "/api/v1/quick-replies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's quick replies, by shortcut. */
+        get: operations["quick_replies_list"];
+        put?: never;
+        /** Saves a quick reply. */
+        post: operations["quick_replies_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/quick-replies/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Deletes a quick reply. */
+        delete: operations["quick_replies_delete"];
+        options?: never;
+        head?: never;
+        /** Changes a quick reply's shortcut, title or body. */
+        patch: operations["quick_replies_update"];
+        trace?: never;
+    };
+    "/api/v1/quick-replies/{id}/render": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The quick reply's text for one conversation, its variables filled (an empty value where the
+         *     contact has no name). Nothing is sent.
+         */
+        post: operations["quick_replies_render"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/reports": {
@@ -1850,7 +1924,7 @@ export interface components {
          * @description A domain event's type. Serialised as its dotted name (`message.received`).
          * @enum {string}
          */
-        EventType: "MessageReceived" | "MessageSent" | "MessageStatusChanged" | "MessageReaction" | "SessionOpened" | "SessionAssignmentChanged" | "SessionClosed" | "AgentReplied" | "ContactCreated" | "ContactUpdated" | "ContactTagged" | "ContactUntagged" | "ContactMerged" | "ContactOptedOut" | "ContactOptedIn" | "DealCreated" | "DealStageChanged" | "DealStatusChanged" | "DealDeleted" | "TicketOpened" | "TicketUpdated" | "TaskCreated" | "TaskDue" | "TaskUpdated" | "CampaignCreated" | "CampaignUpdated" | "CampaignScheduled" | "CampaignPaused" | "CampaignResumed" | "CampaignCancelled" | "CampaignRunStarted" | "CampaignRecipientSent" | "CampaignRecipientFailed" | "CampaignRunCompleted" | "CampaignRunCancelled" | "CampaignRecipientSkipped" | "CampaignRecipientReplied";
+        EventType: "MessageReceived" | "MessageSent" | "MessageStatusChanged" | "MessageReaction" | "SessionOpened" | "SessionAssignmentChanged" | "SessionClosed" | "AgentReplied" | "ContactCreated" | "ContactUpdated" | "ContactTagged" | "ContactUntagged" | "ContactMerged" | "ContactOptedOut" | "ContactOptedIn" | "DealCreated" | "DealStageChanged" | "DealStatusChanged" | "DealDeleted" | "TicketOpened" | "TicketUpdated" | "TaskCreated" | "TaskDue" | "TaskUpdated" | "NoteAdded" | "CampaignCreated" | "CampaignUpdated" | "CampaignScheduled" | "CampaignPaused" | "CampaignResumed" | "CampaignCancelled" | "CampaignRunStarted" | "CampaignRecipientSent" | "CampaignRecipientFailed" | "CampaignRunCompleted" | "CampaignRunCancelled" | "CampaignRecipientSkipped" | "CampaignRecipientReplied";
         /**
          * @description An edge of the graph, bitemporal: true in the world from `valid_at` to `invalid_at`, known
          *     to us from `created_at` until `expired_at`.
@@ -2100,6 +2174,22 @@ export interface components {
             }[];
         };
         /** @description A short, complete list (a tenant's pipelines, a contact's identities): no cursor. */
+        List_Note: {
+            items: {
+                /** @description The user's name, when a user wrote it. */
+                author_name: string | null;
+                body: string;
+                /** Format: uuid */
+                conversation_id: string;
+                /** Format: date-time */
+                created_at: string;
+                /** @description `user:<id>` or `api_key:<id>`. */
+                created_by: string;
+                /** Format: uuid */
+                id: string;
+            }[];
+        };
+        /** @description A short, complete list (a tenant's pipelines, a contact's identities): no cursor. */
         List_Pipeline: {
             items: {
                 /** Format: date-time */
@@ -2110,6 +2200,23 @@ export interface components {
                 is_default: boolean;
                 name: string;
                 stages: components["schemas"]["Stage"][];
+            }[];
+        };
+        /** @description A short, complete list (a tenant's pipelines, a contact's identities): no cursor. */
+        List_QuickReply: {
+            items: {
+                /** @description The text, with variables such as `{{contact.first_name}}`. */
+                body: string;
+                /** Format: date-time */
+                created_at: string;
+                created_by: string;
+                /** Format: uuid */
+                id: string;
+                /** @description What follows `/` in the composer: lowercase letters, digits, `-` and `_`. */
+                shortcut: string;
+                title: string;
+                /** Format: date-time */
+                updated_at: string;
             }[];
         };
         /** @description A short, complete list (a tenant's pipelines, a contact's identities): no cursor. */
@@ -2298,6 +2405,24 @@ export interface components {
             params: {
                 [key: string]: string;
             };
+        };
+        NewNote: {
+            /** @description 1 to 4096 characters. */
+            body: string;
+        };
+        /** @description A private note in a conversation. */
+        Note: {
+            /** @description The user's name, when a user wrote it. */
+            author_name: string | null;
+            body: string;
+            /** Format: uuid */
+            conversation_id: string;
+            /** Format: date-time */
+            created_at: string;
+            /** @description `user:<id>` or `api_key:<id>`. */
+            created_by: string;
+            /** Format: uuid */
+            id: string;
         };
         /** @description Where the channel's campaign clock stands. */
         PacingClock: {
@@ -2700,6 +2825,21 @@ export interface components {
             /** @description For example `5s`. */
             statement_timeout: string;
         };
+        /** @description A quick reply. */
+        QuickReply: {
+            /** @description The text, with variables such as `{{contact.first_name}}`. */
+            body: string;
+            /** Format: date-time */
+            created_at: string;
+            created_by: string;
+            /** Format: uuid */
+            id: string;
+            /** @description What follows `/` in the composer: lowercase letters, digits, `-` and `_`. */
+            shortcut: string;
+            title: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
         /** @description One contact of a campaign run: how far they got, why they stopped, what they were sent. */
         Recipient: {
             agent_type: string | null;
@@ -2809,6 +2949,16 @@ export interface components {
             /** @description Omitted by browsers, whose refresh token is in the `ventros_refresh` cookie. */
             refresh_token?: string | null;
         };
+        RenderRequest: {
+            /**
+             * Format: uuid
+             * @description The conversation whose contact fills the variables.
+             */
+            conversation_id: string;
+        };
+        Rendered: {
+            text: string;
+        };
         ReplyBody: {
             /** @description The text to send (1 to 4096 characters). */
             text: string;
@@ -2868,6 +3018,16 @@ export interface components {
             max_rows?: number | null;
             /** @description The report's parameters (see `GET /api/v1/reports`). */
             params?: Record<string, never>;
+        };
+        SaveQuickReply: {
+            /**
+             * @description 1 to 4096 characters; variables: `{{contact.first_name}}`, `{{contact.name}}`,
+             *     `{{agent.name}}`, `{{business.name}}`.
+             */
+            body: string;
+            shortcut: string;
+            /** @description 1 to 100 characters. */
+            title: string;
         };
         /** @description A campaign just scheduled, with the Temporal Schedule that will start its runs. */
         ScheduledCampaign: components["schemas"]["CampaignWithRuns"] & {
@@ -3143,6 +3303,11 @@ export interface components {
             /** @description Make this the tenant's default pipeline (where agents create leads). */
             is_default?: boolean | null;
             name?: string | null;
+        };
+        UpdateQuickReply: {
+            body?: string | null;
+            shortcut?: string | null;
+            title?: string | null;
         };
         UpdateSegment: {
             description?: string | null;
@@ -4823,6 +4988,75 @@ export interface operations {
             };
         };
     };
+    conversations_list_notes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The notes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["List_Note"];
+                };
+            };
+            /** @description No such conversation */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    conversations_add_note: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewNote"];
+            };
+        };
+        responses: {
+            /** @description The note */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Note"];
+                };
+            };
+            /** @description No such conversation */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An empty or too long note */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     conversations_mark_read: {
         parameters: {
             query?: never;
@@ -5592,6 +5826,178 @@ export interface operations {
             };
             /** @description No such stage */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    quick_replies_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every quick reply */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["List_QuickReply"];
+                };
+            };
+        };
+    };
+    quick_replies_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SaveQuickReply"];
+            };
+        };
+        responses: {
+            /** @description The quick reply */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuickReply"];
+                };
+            };
+            /** @description The shortcut is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A bad shortcut, title or body, or an unknown variable */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    quick_replies_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such quick reply */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    quick_replies_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateQuickReply"];
+            };
+        };
+        responses: {
+            /** @description The quick reply */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuickReply"];
+                };
+            };
+            /** @description No such quick reply */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The shortcut is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A bad value */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    quick_replies_render: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RenderRequest"];
+            };
+        };
+        responses: {
+            /** @description The text */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rendered"];
+                };
+            };
+            /** @description No such quick reply */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such conversation */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,11 +1,12 @@
 // The inbox: conversations (live), and the selected conversation with its messages, delivery ticks,
 // who answered (agent, intent, confidence), the reply box and assignment actions.
-import { type FormEvent, useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { Link, Route, Routes, useParams } from "react-router-dom";
 import { ApiError, canWrite, get, post, type Page, type Session } from "../api";
 import { channelLabel, ticks, touches, when } from "../format";
 import { useLiveEvents } from "../live";
-import type { KnowledgeSource, Ticket } from "../types";
+import type { KnowledgeSource, Note, Ticket } from "../types";
+import { Composer } from "./Composer";
 import { kindLabel } from "./Tickets";
 
 interface ConversationSummary {
@@ -120,12 +121,17 @@ export function Inbox({ session }: { session: Session }) {
   );
 }
 
+/** Messages and notes in one thread, by time. */
+function thread(messages: Message[], notes: Note[]): (Message | Note)[] {
+  const at = (x: Message | Note) => new Date("conversation_id" in x ? x.created_at : (x.provider_timestamp ?? x.created_at)).getTime();
+  return [...messages, ...notes].sort((a, b) => at(a) - at(b));
+}
+
 function ConversationView({ session, refreshKey }: { session: Session; refreshKey: number }) {
   const { id } = useParams();
   const [detail, setDetail] = useState<ConversationDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [text, setText] = useState("");
-  const [sending, setSending] = useState(false);
+  const [notes, setNotes] = useState<Note[]>([]);
   const [users, setUsers] = useState<{ id: string; name: string; email: string }[]>([]);
   const [tickets, setTickets] = useState<Ticket[]>([]);
   const [ticketsTick, setTicketsTick] = useState(0);
@@ -152,7 +158,12 @@ function ConversationView({ session, refreshKey }: { session: Session; refreshKe
 
   const load = useCallback(async () => {
     try {
-      setDetail(await get<ConversationDetail>(`/conversations/${id}`));
+      const [conversation, thread] = await Promise.all([
+        get<ConversationDetail>(`/conversations/${id}`),
+        get<{ items: Note[] }>(`/conversations/${id}/notes`),
+      ]);
+      setDetail(conversation);
+      setNotes(thread.items);
       setError(null);
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
@@ -171,21 +182,6 @@ function ConversationView({ session, refreshKey }: { session: Session; refreshKe
       setError(e instanceof ApiError ? e.detail || e.title : String(e));
     }
   };
-  const send = async (e: FormEvent) => {
-    e.preventDefault();
-    if (!text.trim()) return;
-    setSending(true);
-    try {
-      await post(`/conversations/${id}/messages`, { text }, { "Idempotency-Key": crypto.randomUUID() });
-      setText("");
-      await load();
-    } catch (err) {
-      setError(err instanceof ApiError ? err.detail || err.title : String(err));
-    } finally {
-      setSending(false);
-    }
-  };
-
   if (error && !detail) return <p role="alert" className="error">{error}</p>;
   if (!detail) return <p className="muted placeholder">Loading…</p>;
   return (
@@ -227,7 +223,16 @@ function ConversationView({ session, refreshKey }: { session: Session; refreshKe
       )}
       {error && <p role="alert" className="error">{error}</p>}
       <ol className="messages">
-        {detail.messages.map((m) => {
+        {thread(detail.messages, notes).map((item) => {
+          if ("conversation_id" in item) {
+            return (
+              <li key={item.id} className="message note" data-testid="note">
+                <p>{item.body}</p>
+                <span className="meta">Private note{item.author_name ? ` · ${item.author_name}` : ""} · {when(item.created_at)}</span>
+              </li>
+            );
+          }
+          const m = item;
           const t = ticks(m.status);
           return (
             <li key={m.id} className={`message ${m.direction}`} data-testid="message">
@@ -263,11 +268,8 @@ function ConversationView({ session, refreshKey }: { session: Session; refreshKe
         })}
       </ol>
       {writable ? (
-        <form className="reply" onSubmit={(e) => void send(e)}>
-          <textarea aria-label="Reply" value={text} onChange={(e) => setText(e.target.value)} maxLength={4096} rows={2}
-            onKeyDown={(e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); void send(e); } }} />
-          <button type="submit" disabled={sending || !text.trim() || detail.status !== "open"}>Send</button>
-        </form>
+        <Composer conversationId={detail.id} contactId={detail.contact_id} open={detail.status === "open"} session={session}
+          onSent={load} onError={setError} />
       ) : (
         <p className="muted">Viewers read conversations; replying needs the agent role.</p>
       )}

@@ -6,8 +6,8 @@
 //!
 //! This module holds the conversation and message as the API returns them and the one SELECT that
 //! builds a conversation (lists and detail share it); the handlers live by concern: [`views`]
-//! (list, detail, messages), [`assignment`] (takeover, assign, hand back, mark read) and
-//! [`reply`].
+//! (list, detail, messages), [`assignment`] (takeover, assign, hand back, mark read), [`notes`]
+//! (private notes) and [`reply`].
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -22,6 +22,7 @@ use crate::error::ApiError;
 use crate::{AppState, TemporalLink};
 
 pub mod assignment;
+pub mod notes;
 pub mod reply;
 pub mod views;
 
@@ -29,6 +30,7 @@ pub use assignment::{
     __path_assign, __path_handback, __path_mark_read, __path_takeover, assign, handback, mark_read,
     takeover,
 };
+pub use notes::{__path_add_note, __path_list_notes, add_note, list_notes};
 pub use reply::{__path_reply, reply};
 pub use views::{__path_list, __path_messages, __path_show, list, messages, show};
 

@@ -4,6 +4,7 @@
 //! fuzzed by schemathesis. One file per concern; the helpers they share are here.
 
 mod crm;
+mod inbox_tools;
 mod knowledge;
 mod merges;
 mod openapi;
