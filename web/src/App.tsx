@@ -9,6 +9,7 @@ import { Dashboard } from "./pages/Dashboard";
 import { Inbox } from "./pages/Inbox";
 import { Knowledge } from "./pages/Knowledge";
 import { Pipelines } from "./pages/Pipelines";
+import { QuickReplies } from "./pages/QuickReplies";
 import { Tickets } from "./pages/Tickets";
 
 export function App() {
@@ -25,6 +26,7 @@ export function App() {
         <NavLink to="/pipelines">Pipelines</NavLink>
         <NavLink to="/campaigns">Campaigns</NavLink>
         <NavLink to="/knowledge">Knowledge</NavLink>
+        <NavLink to="/quick-replies">Quick replies</NavLink>
         <NavLink to="/dashboard">Dashboard</NavLink>
         <span className="spacer" />
         <span className="role" title="Your role">{session.role}</span>
@@ -38,6 +40,7 @@ export function App() {
           <Route path="/pipelines" element={<Pipelines session={session} />} />
           <Route path="/campaigns/*" element={<Campaigns session={session} />} />
           <Route path="/knowledge" element={<Knowledge session={session} />} />
+          <Route path="/quick-replies" element={<QuickReplies session={session} />} />
           <Route path="/dashboard" element={<Dashboard />} />
           <Route path="*" element={<Navigate to="/inbox" replace />} />
         </Routes>
