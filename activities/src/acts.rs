@@ -256,7 +256,37 @@ impl ConversationActivities {
         _ctx: ActivityContext,
         input: CloseSessionInput,
     ) -> Result<(), ActivityError> {
-        store::close_session(&self.pool, input.tenant_id, input.session_id, &input.reason)
+        store::close_session(
+            &self.pool,
+            input.tenant_id,
+            input.session_id,
+            &input.reason,
+            input.by.as_deref(),
+        )
+        .await
+        .map_err(store_failure)
+    }
+
+    #[activity(definition = defs::SetLifecycle)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
+    pub async fn set_lifecycle(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: SetLifecycleInput,
+    ) -> Result<(), ActivityError> {
+        store::set_lifecycle(&self.pool, &input)
+            .await
+            .map_err(store_failure)
+    }
+
+    #[activity(definition = defs::AttachOperatorReply)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
+    pub async fn attach_operator_reply(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: AttachReplyInput,
+    ) -> Result<AttachReplyOutput, ActivityError> {
+        store::attach_operator_reply(&self.pool, &input)
             .await
             .map_err(store_failure)
     }

@@ -24,6 +24,14 @@ use ventros_workflows::{
 
 use ventros_channels::provider::normalise_inbound;
 
+/// The search attributes a chat's Conversation starts with (whoever starts it).
+pub fn conversation_search_attributes(tenant_id: Uuid, channel_id: Uuid) -> SearchAttributes {
+    SearchAttributes::new([
+        TENANT_ID_ATTRIBUTE.value_set(tenant_id.to_string()),
+        CHANNEL_ID_ATTRIBUTE.value_set(channel_id.to_string()),
+    ])
+}
+
 /// Signals-with-start the chat's Conversation with one stored inbound message.
 pub async fn signal_conversation(
     client: &Client,
@@ -42,10 +50,7 @@ pub async fn signal_conversation(
         carried: None,
     };
     let options = WorkflowStartOptions::new(task_queue.to_owned(), workflow_id.clone())
-        .search_attributes(SearchAttributes::new([
-            TENANT_ID_ATTRIBUTE.value_set(tenant_id.to_string()),
-            CHANNEL_ID_ATTRIBUTE.value_set(channel_id.to_string()),
-        ]))
+        .search_attributes(conversation_search_attributes(tenant_id, channel_id))
         .build();
     client
         .signal_with_start_workflow(

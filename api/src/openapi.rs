@@ -35,7 +35,7 @@ Live events: `GET /api/v1/stream` (WebSocket; `?access_token=` and `?last_event_
         (name = "api-keys", description = "API keys for integrations"),
         (name = "channels", description = "WhatsApp (WAHA) channels"),
         (name = "contacts", description = "Contacts, identities, tags, attributes, merges"),
-        (name = "conversations", description = "Conversations, messages, operator replies, assignment"),
+        (name = "conversations", description = "Conversations, messages, operator replies, assignment, lifecycle (resolve, reopen, pending, snooze), search"),
         (name = "messages", description = "Messages and delivery status"),
         (name = "quick-replies", description = "The team's canned answers, with variables filled per conversation"),
         (name = "pipelines", description = "Pipelines and stages"),
@@ -96,13 +96,18 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(contacts::show_merge))
         .routes(routes!(memories::search))
         .routes(routes!(memories::graph))
-        .routes(routes!(conversations::list))
+        .routes(routes!(conversations::list, conversations::start))
+        .routes(routes!(conversations::counts))
         .routes(routes!(conversations::show))
         .routes(routes!(conversations::messages, conversations::reply))
         .routes(routes!(conversations::takeover))
         .routes(routes!(conversations::handback))
         .routes(routes!(conversations::assign))
         .routes(routes!(conversations::mark_read))
+        .routes(routes!(conversations::resolve))
+        .routes(routes!(conversations::reopen))
+        .routes(routes!(conversations::pending))
+        .routes(routes!(conversations::snooze))
         .routes(routes!(conversations::list_notes, conversations::add_note))
         .routes(routes!(quick_replies::list, quick_replies::create))
         .routes(routes!(quick_replies::update, quick_replies::delete))

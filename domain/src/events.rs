@@ -56,8 +56,11 @@ event_types! {
     SessionOpened = "session.opened", subscribable: true;
     /// A session moved between the agent, the queue and an operator.
     SessionAssignmentChanged = "session.assignment_changed", subscribable: true;
-    /// A session ended (idle timeout or closed by an operator).
+    /// A session ended (idle timeout or resolved by an operator).
     SessionClosed = "session.closed", subscribable: true;
+    /// An open session moved between open, pending and snoozed (by an operator, the customer
+    /// writing, or its snooze ending).
+    SessionStateChanged = "session.state_changed", subscribable: true;
     /// An AI agent answered a customer.
     AgentReplied = "agent.replied", subscribable: true;
     /// A contact was created.

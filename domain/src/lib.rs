@@ -15,7 +15,7 @@ pub mod statuses;
 
 pub use events::EventType;
 pub use statuses::{
-    AssignedTo, CampaignRunStatus, CampaignStatus, DealStatus, Direction, IdentityKind,
-    KnowledgeFormat, KnowledgeStatus, MergeStatus, MessageStatus, RecipientStatus, SessionStatus,
-    TaskStatus, TicketKind, TicketStatus, WebhookDeliveryStatus,
+    AssignedTo, CampaignRunStatus, CampaignStatus, ConversationState, DealStatus, Direction,
+    IdentityKind, KnowledgeFormat, KnowledgeStatus, MergeStatus, MessageStatus, RecipientStatus,
+    SessionStatus, TaskStatus, TicketKind, TicketStatus, WebhookDeliveryStatus,
 };

@@ -158,6 +158,12 @@ stored_words! {
 }
 
 stored_words! {
+    /// Where a conversation stands for the team: `open` (needs someone), `pending` (waiting on
+    /// someone, back to open when the customer writes), `snoozed` (until a time), `resolved`.
+    ConversationState { Open = "open", Pending = "pending", Snoozed = "snoozed", Resolved = "resolved", }
+}
+
+stored_words! {
     /// The kind of address a contact has on a channel: a WhatsApp phone (`…@c.us`), a WhatsApp
     /// hidden id (`…@lid`), a Messenger page-scoped id, an Instagram-scoped id.
     IdentityKind { WaUser = "wa_user", WaLid = "wa_lid", Psid = "psid", Igsid = "igsid", }
@@ -305,6 +311,11 @@ mod tests {
             SessionStatus::ALL,
             SessionStatus::as_str,
             SessionStatus::parse,
+        );
+        check(
+            ConversationState::ALL,
+            ConversationState::as_str,
+            ConversationState::parse,
         );
         check(IdentityKind::ALL, IdentityKind::as_str, IdentityKind::parse);
         check(AssignedTo::ALL, AssignedTo::as_str, AssignedTo::parse);

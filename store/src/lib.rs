@@ -103,6 +103,7 @@ impl ChannelRow {
 
 mod agent_runs;
 mod inbound;
+mod lifecycle;
 mod outbound;
 mod pipelines;
 mod replies;
@@ -114,6 +115,7 @@ pub use agent_runs::{
     record_agent_run,
 };
 pub use inbound::persist_inbound;
+pub use lifecycle::{attach_operator_reply, set_lifecycle};
 pub use outbound::{
     OutboundRow, clear_send_attempt, first_unrecorded, load_outbound, lock_provider_id,
     mark_send_attempt, record_sent, record_sent_in, record_status,

@@ -45,19 +45,23 @@ pub async fn set_assignment(
     Ok(())
 }
 
+/// Closes the session, which resolves it: by an operator (`by`), or by inactivity.
 pub async fn close_session(
     pool: &PgPool,
     tenant_id: Uuid,
     session_id: Uuid,
     reason: &str,
+    by: Option<&str>,
 ) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
     let closed = sqlx::query!(
-        "UPDATE conversation_sessions SET status = 'closed', closed_at = now(), close_reason = $3
+        "UPDATE conversation_sessions SET status = 'closed', closed_at = now(), close_reason = $3,
+                state = 'resolved', snoozed_until = NULL, resolved_at = now(), resolved_by = $4
          WHERE id = $1 AND tenant_id = $2 AND status = 'open'",
         session_id,
         tenant_id,
         reason,
+        by,
     )
     .execute(&mut *tx)
     .await?
@@ -69,7 +73,7 @@ pub async fn close_session(
             EventType::SessionClosed,
             "session",
             session_id,
-            json!({"session_id": session_id, "reason": reason}),
+            json!({"session_id": session_id, "reason": reason, "resolved_by": by}),
         )
         .await?;
     }

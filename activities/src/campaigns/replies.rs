@@ -44,7 +44,8 @@ pub(super) async fn record_reply(
 pub(super) async fn close_recipient(pool: &PgPool, input: &RecipientAt) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
     let closed = sqlx::query!(
-        "UPDATE conversation_sessions s SET status = 'closed', closed_at = now(), close_reason = 'campaign_no_reply'
+        "UPDATE conversation_sessions s SET status = 'closed', state = 'resolved', snoozed_until = NULL, resolved_at = now(),
+                closed_at = now(), close_reason = 'campaign_no_reply'
            FROM campaign_recipients r
           WHERE r.tenant_id = $1 AND r.run_id = $2 AND r.contact_id = $3 AND s.id = r.session_id AND s.status = 'open'
             AND s.opened_by_batch = 'campaign:' || r.message_id

@@ -1,7 +1,7 @@
 // The conversation's composer: a reply to the customer or a private note for the team, quick
 // replies with `/` (filled for this conversation by the API), and "Suggest a reply" (the agent's
 // draft, editable before sending; nothing is sent until the operator sends it).
-import { type FormEvent, type KeyboardEvent, useEffect, useState } from "react";
+import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from "react";
 import { ApiError, get, post, type Session } from "../api";
 import type { QuickReply } from "../types";
 
@@ -20,6 +20,19 @@ export function Composer({ conversationId, contactId, open, onSent, onError }: P
   const [busy, setBusy] = useState(false);
   const [quick, setQuick] = useState<QuickReply[]>([]);
   const [picked, setPicked] = useState(0);
+  const box = useRef<HTMLTextAreaElement>(null);
+  // r: reply (focus the composer), from anywhere but another field.
+  useEffect(() => {
+    const onKey = (e: globalThis.KeyboardEvent) => {
+      const target = e.target as HTMLElement | null;
+      if (e.key !== "r" || e.ctrlKey || e.metaKey || e.altKey) return;
+      if (target && ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName)) return;
+      e.preventDefault();
+      box.current?.focus();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
   useEffect(() => {
     get<{ items: QuickReply[] }>("/quick-replies").then((l) => setQuick(l.items), () => setQuick([]));
   }, []);
@@ -92,7 +105,7 @@ export function Composer({ conversationId, contactId, open, onSent, onError }: P
           ))}
         </ul>
       )}
-      <textarea aria-label={note ? "Private note" : "Reply"} value={text} onChange={(e) => setText(e.target.value)}
+      <textarea ref={box} aria-label={note ? "Private note" : "Reply"} title="Reply (r)" value={text} onChange={(e) => setText(e.target.value)}
         maxLength={4096} rows={2} placeholder={note ? "Only your team sees this" : "Type / for quick replies"} onKeyDown={keys} />
       <button type="submit" disabled={busy || !text.trim() || (!note && !open)}>{note ? "Add note" : "Send"}</button>
     </form>

@@ -1,20 +1,27 @@
-// The inbox: conversations (live), and the selected conversation with its messages, delivery ticks,
-// who answered (agent, intent, confidence), the reply box and assignment actions.
-import { useCallback, useEffect, useState } from "react";
-import { Link, Route, Routes, useParams } from "react-router-dom";
+// The inbox: conversations (live) in tabs by state with counts and a search, and the selected
+// conversation with its messages, delivery ticks, who answered (agent, intent, confidence), the
+// reply box, assignment and lifecycle actions. The list and the thread scroll on their own.
+import { useCallback, useEffect, useRef, useState } from "react";
+import { Link, Route, Routes, useNavigate, useParams } from "react-router-dom";
 import { ApiError, canWrite, get, post, type Page, type Session } from "../api";
 import { channelLabel, ticks, touches, when } from "../format";
 import { useLiveEvents } from "../live";
 import type { KnowledgeSource, Note, Ticket } from "../types";
 import { Composer } from "./Composer";
+import { LifecycleActions, NotificationsButton, notifyHandoffs, type Counts } from "./ConversationActions";
+import { NewConversation } from "./NewConversation";
 import { kindLabel } from "./Tickets";
 
 interface ConversationSummary {
   id: string;
   contact_id: string;
   contact_name: string | null;
+  contact_phone: string | null;
   channel_kind: string;
   status: string;
+  state: "open" | "pending" | "snoozed" | "resolved";
+  snoozed_until: string | null;
+  assignee: string | null;
   assigned_to: string;
   unread_count: number;
   last_activity_at: string;
@@ -44,43 +51,93 @@ interface ConversationDetail extends ConversationSummary {
 }
 
 interface Filters {
-  status: string;
+  state: string;
   assigned_to: string;
   unread: boolean;
+  q: string;
 }
 
+/** Who a conversation is with: the name, else the WhatsApp number. */
+export function contactLabel(c: { contact_name: string | null; contact_phone: string | null }): string {
+  return c.contact_name ?? c.contact_phone ?? "Unknown contact";
+}
+
+const TABS: { state: string; label: string }[] = [
+  { state: "open", label: "Open" },
+  { state: "pending", label: "Pending" },
+  { state: "snoozed", label: "Snoozed" },
+  { state: "resolved", label: "Resolved" },
+  { state: "", label: "All" },
+];
+
 export function Inbox({ session }: { session: Session }) {
-  const [filters, setFilters] = useState<Filters>({ status: "open", assigned_to: "", unread: false });
+  const [filters, setFilters] = useState<Filters>({ state: "open", assigned_to: "", unread: false, q: "" });
+  const [search, setSearch] = useState("");
   const [items, setItems] = useState<ConversationSummary[] | null>(null);
+  const [counts, setCounts] = useState<Counts | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
+  const [starting, setStarting] = useState(false);
+  const navigate = useNavigate();
+  const selected = useRef<string | null>(null);
 
   const load = useCallback(async () => {
     const q = new URLSearchParams({ limit: "100" });
-    if (filters.status) q.set("status", filters.status);
+    if (filters.state) q.set("state", filters.state);
     if (filters.assigned_to) q.set("assigned_to", filters.assigned_to);
     if (filters.unread) q.set("unread", "true");
+    if (filters.q.trim().length >= 2) q.set("q", filters.q.trim());
     try {
-      setItems((await get<Page<ConversationSummary>>(`/conversations?${q}`)).items);
+      const [page, c] = await Promise.all([get<Page<ConversationSummary>>(`/conversations?${q}`), get<Counts>("/conversations/counts")]);
+      setItems(page.items);
+      setCounts(c);
       setError(null);
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
     }
   }, [filters]);
   useEffect(() => void load(), [load, tick]);
+  // Search as the operator types, once they pause.
+  useEffect(() => {
+    const t = setTimeout(() => setFilters((f) => (f.q === search ? f : { ...f, q: search })), 300);
+    return () => clearTimeout(t);
+  }, [search]);
   useLiveEvents((event) => {
     if (touches(event, null)) setTick((t) => t + 1);
+    notifyHandoffs(event, session);
   });
+  // j / k: next and previous conversation (not while typing).
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const target = e.target as HTMLElement | null;
+      if (e.ctrlKey || e.metaKey || e.altKey || !items || items.length === 0) return;
+      if (target && ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName)) return;
+      if (e.key !== "j" && e.key !== "k") return;
+      const at = items.findIndex((c) => c.id === selected.current);
+      const next = e.key === "j" ? Math.min(at + 1, items.length - 1) : Math.max(at - 1, 0);
+      navigate(`/inbox/${items[next].id}`);
+      e.preventDefault();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [items, navigate]);
 
   return (
     <div className="inbox">
       <section className="conversation-list" aria-label="Conversations">
+        <div className="tabs" role="tablist" aria-label="Conversation state">
+          {TABS.map((t) => (
+            <button key={t.state || "all"} type="button" role="tab" aria-selected={filters.state === t.state}
+              className={filters.state === t.state ? "active" : ""} onClick={() => setFilters({ ...filters, state: t.state })}>
+              {t.label}
+              {counts && t.state && <span className="count" data-testid={`count-${t.state}`}> {counts[t.state as keyof Counts]}</span>}
+            </button>
+          ))}
+        </div>
         <div className="filters">
-          <select aria-label="Status" value={filters.status} onChange={(e) => setFilters({ ...filters, status: e.target.value })}>
-            <option value="open">Open</option>
-            <option value="closed">Closed</option>
-            <option value="">All</option>
-          </select>
+          <input type="search" aria-label="Search conversations" placeholder="Search name, phone or message" value={search}
+            onChange={(e) => setSearch(e.target.value)} />
+          {canWrite(session.role) && <button type="button" onClick={() => setStarting(true)}>New conversation</button>}
           <select aria-label="Handled by" value={filters.assigned_to} onChange={(e) => setFilters({ ...filters, assigned_to: e.target.value })}>
             <option value="">Bot and humans</option>
             <option value="bot">Bot</option>
@@ -89,6 +146,7 @@ export function Inbox({ session }: { session: Session }) {
           <label className="check">
             <input type="checkbox" checked={filters.unread} onChange={(e) => setFilters({ ...filters, unread: e.target.checked })} /> Unread
           </label>
+          <NotificationsButton />
         </div>
         {error && <p role="alert" className="error">{error}</p>}
         {items === null ? (
@@ -100,11 +158,12 @@ export function Inbox({ session }: { session: Session }) {
             {items.map((c) => (
               <li key={c.id} data-testid="conversation-item">
                 <Link to={`/inbox/${c.id}`}>
-                  <span className="who">{c.contact_name ?? "Unknown contact"}</span>
+                  <span className="who">{contactLabel(c)}</span>
                   <span className={`badge ${c.channel_kind}`}>{channelLabel(c.channel_kind)}</span>
                   {c.unread_count > 0 && <span className="unread" aria-label={`${c.unread_count} unread`}>{c.unread_count}</span>}
                   <span className="preview">{c.last_message?.body ?? ""}</span>
                   <span className="meta">
+                    {c.state !== "open" && <span className={`state ${c.state}`}>{c.state === "snoozed" ? `snoozed until ${when(c.snoozed_until)}` : c.state} · </span>}
                     {c.assigned_to === "human" ? "human" : "bot"} · {when(c.last_activity_at)}
                   </span>
                 </Link>
@@ -113,8 +172,15 @@ export function Inbox({ session }: { session: Session }) {
           </ul>
         )}
       </section>
+      {starting && (
+        <NewConversation onClose={() => setStarting(false)} onStarted={(id) => {
+          setStarting(false);
+          setTick((t) => t + 1);
+          if (id) navigate(`/inbox/${id}`);
+        }} />
+      )}
       <Routes>
-        <Route path=":id" element={<ConversationView session={session} refreshKey={tick} />} />
+        <Route path=":id" element={<ConversationView session={session} refreshKey={tick} selected={selected} />} />
         <Route path="*" element={<p className="muted placeholder">Pick a conversation.</p>} />
       </Routes>
     </div>
@@ -127,8 +193,11 @@ function thread(messages: Message[], notes: Note[]): (Message | Note)[] {
   return [...messages, ...notes].sort((a, b) => at(a) - at(b));
 }
 
-function ConversationView({ session, refreshKey }: { session: Session; refreshKey: number }) {
+function ConversationView({ session, refreshKey, selected }: { session: Session; refreshKey: number; selected: { current: string | null } }) {
   const { id } = useParams();
+  useEffect(() => {
+    selected.current = id ?? null;
+  }, [id, selected]);
   const [detail, setDetail] = useState<ConversationDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [notes, setNotes] = useState<Note[]>([]);
@@ -185,12 +254,12 @@ function ConversationView({ session, refreshKey }: { session: Session; refreshKe
   if (error && !detail) return <p role="alert" className="error">{error}</p>;
   if (!detail) return <p className="muted placeholder">Loading…</p>;
   return (
-    <section className="conversation" aria-label={`Conversation with ${detail.contact_name ?? "contact"}`}>
+    <section className="conversation" aria-label={`Conversation with ${contactLabel(detail)}`}>
       <header>
-        <h2>{detail.contact_name ?? "Unknown contact"}</h2>
+        <h2>{contactLabel(detail)}</h2>
         <span className={`badge ${detail.channel_kind}`}>{channelLabel(detail.channel_kind)}</span>
         <span className="meta">
-          {detail.status} · {detail.assigned_to === "human" ? `held by a human${detail.handoff_reason ? ` (${detail.handoff_reason})` : ""}` : "the bot answers"}
+          {detail.state}{detail.state === "snoozed" && detail.snoozed_until ? ` until ${when(detail.snoozed_until)}` : ""} · {detail.assigned_to === "human" ? `held by a human${detail.handoff_reason ? ` (${detail.handoff_reason})` : ""}` : "the bot answers"}
         </span>
         {detail.workflow && (
           <a href={detail.workflow.url} target="_blank" rel="noreferrer">
@@ -210,6 +279,7 @@ function ConversationView({ session, refreshKey }: { session: Session; refreshKe
             {users.map((u) => <option key={u.id} value={u.id}>{u.name || u.email}</option>)}
           </select>
         )}
+        {writable && <LifecycleActions conversationId={detail.id} state={detail.state} onChanged={load} onError={setError} />}
       </header>
       {tickets.length > 0 && (
         <div className="tickets-here" data-testid="conversation-tickets">
@@ -268,7 +338,7 @@ function ConversationView({ session, refreshKey }: { session: Session; refreshKe
         })}
       </ol>
       {writable ? (
-        <Composer conversationId={detail.id} contactId={detail.contact_id} open={detail.status === "open"} session={session}
+        <Composer conversationId={detail.id} contactId={detail.contact_id} open session={session}
           onSent={load} onError={setError} />
       ) : (
         <p className="muted">Viewers read conversations; replying needs the agent role.</p>

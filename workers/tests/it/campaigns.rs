@@ -791,8 +791,8 @@ async fn recipients_wait_on_durable_timers_for_their_best_hour_and_the_send_wind
     let bruno = contact(&app, "Bruno Lima", &["timed"], Some(&chat(302))).await;
     let session = Uuid::now_v7();
     sqlx::query(
-        "INSERT INTO conversation_sessions (id, tenant_id, channel_id, contact_id, identity_id, workflow_id, status, opened_by_batch, closed_at)
-         SELECT $1, i.tenant_id, i.channel_id, i.contact_id, i.id, 'history', 'closed', 'history', now() FROM contact_identities i WHERE i.contact_id = $2",
+        "INSERT INTO conversation_sessions (id, tenant_id, channel_id, contact_id, identity_id, workflow_id, status, state, opened_by_batch, closed_at)
+         SELECT $1, i.tenant_id, i.channel_id, i.contact_id, i.id, 'history', 'closed', 'resolved', 'history', now() FROM contact_identities i WHERE i.contact_id = $2",
     )
     .bind(session)
     .bind(ana)

@@ -669,6 +669,34 @@ async fn the_messaging_window_rate_limits_and_refusals() {
             .contains("7 days"),
         "{problem}"
     );
+    // Starting a conversation is refused the same way, up front; and a Messenger chat cannot be
+    // started from a phone number at all.
+    let stale_contact = eventually("the old customer's contact", WAIT, || async {
+        let (_, c) = app.get(&format!("/api/v1/conversations/{old}")).await;
+        c["contact_id"].as_str().map(str::to_owned)
+    })
+    .await;
+    let (status, problem) = app
+        .post(
+            "/api/v1/conversations",
+            json!({"channel_id": fb.id, "contact_id": stale_contact, "text": "Oi?"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("7 days"),
+        "{problem}"
+    );
+    let (status, problem) = app
+        .post(
+            "/api/v1/conversations",
+            json!({"channel_id": fb.id, "phone": "+55 11 99999-0001", "text": "Oi?"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
 
     // Rate limited: retried with backoff, then sent once.
     fb.sim.set_faults(MetaFaults {

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{CampaignReplyTarget, ContactMergeInput};
+use super::{CampaignReplyTarget, ContactMergeInput, Lifecycle};
 
 /// Input of the Conversation workflow. `carried` is set only by continue-as-new.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -88,6 +88,15 @@ pub struct CarriedConversation {
     pub last_decision: Option<String>,
     #[serde(default)]
     pub last_agent: Option<AgentVerdict>,
+    #[serde(default)]
+    pub lifecycle: Lifecycle,
+    #[serde(default)]
+    pub snoozed_until_ms: Option<i64>,
+    /// Operator replies accepted and not yet sent, and the ones this run already took.
+    #[serde(default)]
+    pub operator_replies: Vec<Uuid>,
+    #[serde(default)]
+    pub seen_operator_replies: Vec<Uuid>,
 }
 
 /// Result of the `state` query and of the takeover/hand-back updates.
@@ -112,6 +121,11 @@ pub struct ConversationState {
     /// The last agent answer: who answered, the intent and the confidence.
     #[serde(default)]
     pub last_agent: Option<AgentVerdict>,
+    /// Open, pending, snoozed or resolved (for the team).
+    #[serde(default)]
+    pub lifecycle: Lifecycle,
+    #[serde(default)]
+    pub snoozed_until_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -294,4 +308,7 @@ pub struct CloseSessionInput {
     pub tenant_id: Uuid,
     pub session_id: Uuid,
     pub reason: String,
+    /// Who resolved it (`user:<id>`, `api_key:<id>`); none when inactivity closed it.
+    #[serde(default)]
+    pub by: Option<String>,
 }

@@ -20,6 +20,7 @@ mod campaigns;
 mod contacts;
 mod conversation;
 mod inbox;
+mod lifecycle;
 mod memory;
 mod outbound;
 mod tasks;
@@ -29,6 +30,7 @@ pub use campaigns::*;
 pub use contacts::*;
 pub use conversation::*;
 pub use inbox::*;
+pub use lifecycle::*;
 pub use memory::*;
 pub use outbound::*;
 pub use tasks::*;
@@ -75,6 +77,8 @@ tenant_scoped!(
     IngestEventInput,
     KnowledgeIngestionInput,
     FollowUpTaskInput,
+    SetLifecycleInput,
+    AttachReplyInput,
 );
 
 impl TenantScoped for InboxSweepInput {
@@ -103,6 +107,8 @@ pub mod patches {
     pub const HELD_RECEIPTS: &str = "outbound-held-receipts";
     /// Conversation links a WhatsApp sender's phone number and hidden id (one contact per person).
     pub const IDENTITY_LINKS: &str = "conversation-identity-links";
+    /// Conversation takes lifecycle changes (pending, snooze, resolve) and operator replies.
+    pub const LIFECYCLE: &str = "conversation-lifecycle";
 }
 
 pub mod names {
@@ -127,6 +133,12 @@ pub mod names {
     pub const QUERY_STATE: &str = "state";
     pub const UPDATE_TAKEOVER: &str = "takeover";
     pub const UPDATE_HANDBACK: &str = "handback";
+    /// Conversation: an operator moves it to open, pending, snoozed or resolved.
+    pub const UPDATE_SET_LIFECYCLE: &str = "set_lifecycle";
+    /// Conversation: send an operator's reply (recorded by the API) through this chat.
+    pub const UPDATE_OPERATOR_REPLY: &str = "operator_reply";
+    /// Conversation: an operator reopens it.
+    pub const UPDATE_REOPEN: &str = "reopen";
     /// Campaign: pause, resume or cancel (from the API).
     pub const SIGNAL_CAMPAIGN_CONTROL: &str = "control";
     /// Campaign: a recipient finished preparing (skipped, parked until its send time, or handed to
@@ -143,6 +155,8 @@ pub mod names {
     pub const ACTIVITY_PLAN_AUTO_REPLY: &str = "conversation.plan_auto_reply";
     pub const ACTIVITY_SET_ASSIGNMENT: &str = "conversation.set_assignment";
     pub const ACTIVITY_CLOSE_SESSION: &str = "conversation.close_session";
+    pub const ACTIVITY_SET_LIFECYCLE: &str = "conversation.set_lifecycle";
+    pub const ACTIVITY_ATTACH_REPLY: &str = "conversation.attach_operator_reply";
     pub const ACTIVITY_SEND_OUTBOUND: &str = "outbound.send";
     pub const ACTIVITY_INBOX_SWEEP: &str = "inbox.sweep";
     pub const ACTIVITY_RECORD_STATUS: &str = "outbound.record_status";
@@ -313,6 +327,10 @@ activity_definitions! {
     SetAssignment: names::ACTIVITY_SET_ASSIGNMENT, SetAssignmentInput => ();
     /// Closes the session.
     CloseSession: names::ACTIVITY_CLOSE_SESSION, CloseSessionInput => ();
+    /// Records the conversation's lifecycle state (open, pending, snoozed).
+    SetLifecycle: names::ACTIVITY_SET_LIFECYCLE, SetLifecycleInput => ();
+    /// Puts an operator reply in the chat's open session, reopening or opening one if needed.
+    AttachOperatorReply: names::ACTIVITY_ATTACH_REPLY, AttachReplyInput => AttachReplyOutput;
     /// Sends a pending outbound message through its channel's provider.
     SendOutbound: names::ACTIVITY_SEND_OUTBOUND, SendOutboundInput => SendOutboundOutput;
     /// Moves a message's delivery status forward (never back), with history and outbox event.

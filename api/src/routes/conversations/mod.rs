@@ -7,7 +7,8 @@
 //! This module holds the conversation and message as the API returns them and the one SELECT that
 //! builds a conversation (lists and detail share it); the handlers live by concern: [`views`]
 //! (list, detail, messages), [`assignment`] (takeover, assign, hand back, mark read), [`notes`]
-//! (private notes) and [`reply`].
+//! (private notes), [`lifecycle`] (resolve, reopen, pending, snooze), [`reply`] and [`start`] (an
+//! operator starting a conversation).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,23 +17,31 @@ use sqlx::types::Json as Jsonb;
 use sqlx::{Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
-use ventros_domain::{AssignedTo, Direction, MessageStatus, SessionStatus};
+use ventros_domain::{AssignedTo, ConversationState, Direction, MessageStatus, SessionStatus};
 
 use crate::error::ApiError;
 use crate::{AppState, TemporalLink};
 
 pub mod assignment;
+pub mod lifecycle;
 pub mod notes;
 pub mod reply;
+pub mod start;
 pub mod views;
 
 pub use assignment::{
     __path_assign, __path_handback, __path_mark_read, __path_takeover, assign, handback, mark_read,
     takeover,
 };
+pub use lifecycle::{
+    __path_pending, __path_reopen, __path_resolve, __path_snooze, pending, reopen, resolve, snooze,
+};
 pub use notes::{__path_add_note, __path_list_notes, add_note, list_notes};
 pub use reply::{__path_reply, reply};
-pub use views::{__path_list, __path_messages, __path_show, list, messages, show};
+pub use start::{__path_start, start};
+pub use views::{
+    __path_counts, __path_list, __path_messages, __path_show, counts, list, messages, show,
+};
 
 /// The newest message of a conversation, as the inbox previews it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -55,6 +64,13 @@ pub struct Conversation {
     pub channel_id: Uuid,
     pub contact_id: Uuid,
     pub status: SessionStatus,
+    /// For the team: `open`, `pending`, `snoozed` or `resolved`.
+    pub state: ConversationState,
+    /// When a snoozed conversation comes back by itself.
+    #[schema(required = true)]
+    pub snoozed_until: Option<DateTime<Utc>>,
+    #[schema(required = true)]
+    pub resolved_at: Option<DateTime<Utc>>,
     pub assigned_to: AssignedTo,
     /// The operator who took it over (a user id or free text).
     #[schema(required = true)]
@@ -79,6 +95,9 @@ pub struct Conversation {
     pub language: Option<String>,
     #[schema(required = true)]
     pub contact_name: Option<String>,
+    /// The contact's WhatsApp number (`+5511…`), shown when the contact has no name.
+    #[schema(required = true)]
+    pub contact_phone: Option<String>,
     /// `waha`, `messenger` or `instagram`.
     pub channel_kind: String,
     pub unread_count: i64,
@@ -100,9 +119,12 @@ impl Conversation {
 /// The one SELECT a conversation is read with (lists wrap it with their filters and page).
 fn select_conversations(qb: &mut QueryBuilder<Postgres>) {
     qb.push(
-        "SELECT s.id, s.channel_id, s.contact_id, s.status, s.assigned_to, s.assignee, s.workflow_id, s.opened_at,
+        "SELECT s.id, s.channel_id, s.contact_id, s.status, s.state, s.snoozed_until, s.resolved_at, s.assigned_to,
+                s.assignee, s.workflow_id, s.opened_at,
                 s.closed_at, s.close_reason, s.last_activity_at, s.handoff_reason, s.last_read_at, s.language,
                 c.display_name AS contact_name, ch.kind AS channel_kind,
+                (SELECT '+' || split_part(i.external_id, '@', 1) FROM contact_identities i
+                  WHERE i.contact_id = s.contact_id AND i.kind = 'wa_user' ORDER BY i.created_at LIMIT 1) AS contact_phone,
                 (SELECT count(*) FROM messages m WHERE m.session_id = s.id AND m.direction = 'inbound'
                     AND m.created_at > coalesce(s.last_read_at, '-infinity'::timestamptz)) AS unread_count,
                 (SELECT jsonb_build_object('id', m.id, 'direction', m.direction, 'body', m.body, 'status', m.status,

@@ -1,18 +1,21 @@
-//! An operator's reply: recorded once per `Idempotency-Key`, then sent by its own
-//! OutboundMessage workflow (a retry with the same key starts or finds the same one).
+//! An operator's reply: recorded once per `Idempotency-Key`, then handed to the chat's
+//! Conversation workflow (an update-with-start: a run starts when the chat has none), which puts
+//! it in the open session, reopening a resolved one, restarts the inactivity clock and starts the
+//! reply's OutboundMessage (keyed by the request, so a retry never sends twice).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use temporalio_client::errors::WorkflowStartError;
-use temporalio_client::{WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowStartOptions};
+use temporalio_client::errors::WorkflowUpdateWithStartError;
+use temporalio_client::{WorkflowIdConflictPolicy, WorkflowUpdateWithStartOptions};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use ventros_channels::meta::{MetaPlatform, messaging_type};
-use ventros_domain::SessionStatus;
-use ventros_workflows::{OutboundInput, OutboundMessage, ids};
+use ventros_workflows::{
+    Conversation as ConversationWorkflow, ConversationInput, ConversationState, OperatorReply, ids,
+};
 
 use super::{Conversation, load_conversation};
 use crate::auth::{AsAgent, Authorized};
@@ -39,13 +42,14 @@ pub struct ReplyBody {
     pub text: String,
 }
 
-/// Sends an operator's reply through an OutboundMessage workflow. Send an `Idempotency-Key`
+/// Sends an operator's reply through the chat's Conversation workflow; a resolved conversation
+/// reopens (or the chat's newest session does). Send an `Idempotency-Key`
 /// header: a retry with the same key and text returns the same message and sends nothing again;
 /// the same key with a different text is refused.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "conversations", params(("id" = Uuid, Path),
         ("Idempotency-Key" = Option<String>, Header, description = "1 to 200 characters; makes retries safe")),
     request_body = ReplyBody,
-    responses((status = 202, description = "Accepted for sending", body = AcceptedReply), (status = 409, description = "The conversation is closed"),
+    responses((status = 202, description = "Accepted for sending (a resolved conversation reopens)", body = AcceptedReply),
               (status = 422, description = "Empty text, an Idempotency-Key reused with another request, or outside Meta's messaging window")))]
 pub async fn reply(
     State(state): State<AppState>,
@@ -61,47 +65,27 @@ pub async fn reply(
             "text must be 1 to 4096 characters".into(),
         ));
     }
-    let key = match headers.get("idempotency-key") {
-        Some(value) => {
-            let key = value
-                .to_str()
-                .map_err(|_| ApiError::BadRequest("Idempotency-Key must be visible ASCII".into()))?
-                .trim()
-                .to_owned();
-            if key.is_empty() || key.len() > 200 {
-                return Err(ApiError::BadRequest(
-                    "Idempotency-Key must be 1 to 200 characters".into(),
-                ));
-            }
-            key
-        }
-        None => Uuid::new_v4().to_string(),
-    };
-    let mut hasher = Sha256::new();
-    hasher.update(id.as_bytes());
-    hasher.update(text.as_bytes());
-    let request_sha256 = hasher.finalize().to_vec();
+    let key = idempotency_key(&headers)?;
+    let request_sha256 = request_digest(id, text);
 
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let conversation = load_conversation(&mut tx, &state, id).await?;
     let channel_id = conversation.channel_id;
     let existing = sqlx::query!(
-        "SELECT id, request_sha256 FROM outbound_requests WHERE idempotency_key = $1",
+        r#"SELECT id, request_sha256, EXISTS (SELECT 1 FROM messages m WHERE m.id = r.id) AS "composed!"
+             FROM outbound_requests r WHERE idempotency_key = $1"#,
         key
     )
     .fetch_optional(&mut *tx)
     .await?;
-    let message_id = match existing {
-        Some(request) if request.request_sha256 == request_sha256 => request.id,
+    let (message_id, composed) = match existing {
+        Some(request) if request.request_sha256 == request_sha256 => (request.id, request.composed),
         Some(_) => {
             return Err(ApiError::Unprocessable(
                 "this Idempotency-Key was used for a different request".into(),
             ));
         }
         None => {
-            if conversation.status != SessionStatus::Open {
-                return Err(ApiError::Conflict(format!("conversation {id} is closed")));
-            }
             // Meta's window, checked up front so the operator learns why at once (the send
             // activity enforces it again at send time).
             if MetaPlatform::from_kind(&conversation.channel_kind).is_some() {
@@ -129,41 +113,20 @@ pub async fn reply(
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
-            message_id
+            (message_id, false)
         }
     };
-    let workflow_id = ids::outbound_workflow_id(principal.tenant_id, message_id);
-    let client = state.temporal.client().await?;
-    let options = WorkflowStartOptions::new(state.config.task_queue.clone(), workflow_id.clone())
-        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
-        // A finished send is never started again by a late retry.
-        .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
-        .build();
-    let input = OutboundInput {
-        tenant_id: principal.tenant_id,
-        channel_id,
-        message_id,
-        compose: true,
-    };
-    match tokio::time::timeout(
-        state.config.temporal_deadline,
-        client.start_workflow(OutboundMessage::run, input, options),
-    )
-    .await
-    {
-        Ok(Ok(_) | Err(WorkflowStartError::AlreadyStarted { .. })) => {}
-        Ok(Err(err)) => {
-            tracing::error!(error = %err, "starting the operator reply failed");
-            // The request row stays: a retry with the same key starts the same workflow.
-            return Err(ApiError::Unavailable(
-                "could not hand the reply to Temporal; retry with the same Idempotency-Key".into(),
-            ));
-        }
-        Err(_) => {
-            return Err(ApiError::Unavailable(
-                "Temporal did not answer in time; retry with the same Idempotency-Key".into(),
-            ));
-        }
+    let outbound_id = ids::outbound_workflow_id(principal.tenant_id, message_id);
+    // A retry of a reply already written to the thread has nothing left to hand over.
+    if !composed {
+        hand_to_conversation(
+            &state,
+            principal.tenant_id,
+            channel_id,
+            &conversation.workflow_id,
+            message_id,
+        )
+        .await?;
     }
     Ok((
         StatusCode::ACCEPTED,
@@ -171,7 +134,112 @@ pub async fn reply(
             message_id,
             conversation_id: id,
             idempotency_key: key,
-            workflow: state.config.temporal_link("workflows", &workflow_id),
+            workflow: state.config.temporal_link("workflows", &outbound_id),
         }),
     ))
+}
+
+/// The request's `Idempotency-Key`, checked, or a new one.
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(Uuid::new_v4().to_string());
+    };
+    let key = value
+        .to_str()
+        .map_err(|_| ApiError::BadRequest("Idempotency-Key must be visible ASCII".into()))?
+        .trim()
+        .to_owned();
+    if key.is_empty() || key.len() > 200 {
+        return Err(ApiError::BadRequest(
+            "Idempotency-Key must be 1 to 200 characters".into(),
+        ));
+    }
+    Ok(key)
+}
+
+/// What an Idempotency-Key is bound to: where the reply goes and its text.
+pub(super) fn request_digest(target: Uuid, text: &str) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    hasher.update(target.as_bytes());
+    hasher.update(text.as_bytes());
+    hasher.finalize().to_vec()
+}
+
+/// Hands a recorded reply to the chat's Conversation as an update, starting the chat's run when
+/// none holds it (update-with-start). Either way Temporal has it durably once this returns; a
+/// failure leaves the request row, and a retry with the same key hands the same reply over.
+pub(super) async fn hand_to_conversation(
+    state: &AppState,
+    tenant_id: Uuid,
+    channel_id: Uuid,
+    workflow_id: &str,
+    request_id: Uuid,
+) -> Result<ConversationState, ApiError> {
+    let client = state.temporal.client().await?;
+    let (input, options) = with_start(state, tenant_id, channel_id, workflow_id);
+    let updated = tokio::time::timeout(
+        state.config.temporal_deadline,
+        client.execute_update_with_start_workflow(
+            ConversationWorkflow::run,
+            input,
+            ConversationWorkflow::operator_reply,
+            OperatorReply { request_id },
+            options,
+        ),
+    )
+    .await;
+    with_start_answer(updated, workflow_id)
+}
+
+/// The chat's Conversation input and the options of an update-with-start (an existing run takes
+/// the update; otherwise a run starts for it).
+pub(super) fn with_start(
+    state: &AppState,
+    tenant_id: Uuid,
+    channel_id: Uuid,
+    workflow_id: &str,
+) -> (ConversationInput, WorkflowUpdateWithStartOptions) {
+    let chat_key = workflow_id
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let input = ConversationInput {
+        tenant_id,
+        channel_id,
+        chat_key,
+        carried: None,
+    };
+    let options = WorkflowUpdateWithStartOptions::new(
+        state.config.task_queue.clone(),
+        workflow_id.to_owned(),
+        WorkflowIdConflictPolicy::UseExisting,
+    )
+    .search_attributes(ventros_activities::inbox::conversation_search_attributes(
+        tenant_id, channel_id,
+    ))
+    .build();
+    (input, options)
+}
+
+pub(super) fn with_start_answer(
+    result: Result<
+        Result<ConversationState, WorkflowUpdateWithStartError>,
+        tokio::time::error::Elapsed,
+    >,
+    workflow_id: &str,
+) -> Result<ConversationState, ApiError> {
+    match result {
+        Ok(Ok(state)) => Ok(state),
+        Ok(Err(err)) => {
+            tracing::error!(error = %err, workflow.id = %workflow_id, "update-with-start failed");
+            Err(ApiError::Unavailable(
+                "the conversation did not take the request; retry (with the same Idempotency-Key)"
+                    .into(),
+            ))
+        }
+        Err(_) => Err(ApiError::Unavailable(
+            "Temporal did not answer in time; retry (with the same Idempotency-Key)".into(),
+        )),
+    }
 }

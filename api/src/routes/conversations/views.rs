@@ -8,7 +8,7 @@ use sqlx::QueryBuilder;
 use temporalio_client::WorkflowQueryOptions;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use ventros_domain::{AssignedTo, SessionStatus};
+use ventros_domain::{AssignedTo, ConversationState, SessionStatus};
 use ventros_workflows::Conversation as ConversationWorkflow;
 
 use super::{
@@ -28,6 +28,12 @@ pub struct ListQuery {
     /// `open` or `closed`.
     #[param(value_type = Option<ventros_domain::SessionStatus>)]
     pub status: Option<String>,
+    /// For the team: `open`, `pending`, `snoozed` or `resolved`.
+    #[param(value_type = Option<ventros_domain::ConversationState>)]
+    pub state: Option<String>,
+    /// Search: the contact's name, phone number, or words of the messages (Portuguese-aware: accents
+    /// and word endings do not matter). 2 to 200 characters.
+    pub q: Option<String>,
     /// `bot` or `human`.
     #[param(value_type = Option<ventros_domain::AssignedTo>)]
     pub assigned_to: Option<String>,
@@ -51,6 +57,8 @@ pub struct ListQuery {
 /// The list's filters, checked.
 struct Filters {
     status: Option<SessionStatus>,
+    state: Option<ConversationState>,
+    search: Option<Search>,
     assigned_to: Option<AssignedTo>,
     assignee: Option<String>,
 }
@@ -65,6 +73,16 @@ impl Filters {
                     .ok_or_else(|| ApiError::BadRequest("status must be open or closed".into()))
             })
             .transpose()?;
+        let state = q
+            .state
+            .as_deref()
+            .map(|s| {
+                ConversationState::parse(s).ok_or_else(|| {
+                    ApiError::BadRequest(format!("state must be {}", ConversationState::choices()))
+                })
+            })
+            .transpose()?;
+        let search = q.q.as_deref().map(Search::parse).transpose()?.flatten();
         let assigned_to = q
             .assigned_to
             .as_deref()
@@ -87,9 +105,67 @@ impl Filters {
         };
         Ok(Filters {
             status,
+            state,
+            search,
             assigned_to,
             assignee,
         })
+    }
+}
+
+/// A search over conversations: words for the messages, a pattern for the name, digits for the
+/// phone number.
+struct Search {
+    words: String,
+    name_pattern: String,
+    digits: Option<String>,
+}
+
+impl Search {
+    /// None for a blank search (no filter).
+    fn parse(raw: &str) -> Result<Option<Search>, ApiError> {
+        let words = raw.trim();
+        if words.is_empty() {
+            return Ok(None);
+        }
+        if words.chars().count() < 2 || words.chars().count() > 200 || words.contains('\0') {
+            return Err(ApiError::BadRequest("q must be 2 to 200 characters".into()));
+        }
+        let escaped: String = words
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let digits: String = words.chars().filter(char::is_ascii_digit).collect();
+        let phone_like = words
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+        Ok(Some(Search {
+            words: words.to_owned(),
+            name_pattern: format!("%{escaped}%"),
+            digits: (phone_like && digits.len() >= 4).then_some(digits),
+        }))
+    }
+
+    fn push(&self, qb: &mut QueryBuilder<sqlx::Postgres>) {
+        qb.push(" AND (unaccent(coalesce(c.display_name, '')) ILIKE unaccent(")
+            .push_bind(self.name_pattern.clone())
+            .push(")");
+        if let Some(digits) = &self.digits {
+            qb.push(
+                " OR EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = s.contact_id AND i.external_id LIKE ",
+            )
+            .push_bind(format!("%{digits}%"))
+            .push(")");
+        }
+        qb.push(
+            " OR EXISTS (SELECT 1 FROM messages m WHERE m.session_id = s.id
+                 AND to_tsvector('ventros_pt'::regconfig, coalesce(m.body, '')) @@ websearch_to_tsquery('ventros_pt'::regconfig, ",
+        )
+        .push_bind(self.words.clone())
+        .push(")))");
     }
 }
 
@@ -110,6 +186,12 @@ pub async fn list(
             select_conversations(qb);
             if let Some(status) = filters.status {
                 qb.push(" AND s.status = ").push_bind(status.as_str());
+            }
+            if let Some(state) = filters.state {
+                qb.push(" AND s.state = ").push_bind(state.as_str());
+            }
+            if let Some(search) = &filters.search {
+                search.push(qb);
             }
             if let Some(assigned_to) = filters.assigned_to {
                 qb.push(" AND s.assigned_to = ")
@@ -139,6 +221,62 @@ pub async fn list(
             .map(|c| c.with_link(&state))
             .collect(),
         next_cursor: page.next_cursor,
+    }))
+}
+
+/// How many conversations are in each state, for the inbox's tabs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationCounts {
+    pub open: i64,
+    pub pending: i64,
+    pub snoozed: i64,
+    pub resolved: i64,
+    /// Open, pending or snoozed, assigned to the calling user (0 for an API key).
+    pub mine: i64,
+    /// Open and held by a human with nobody assigned: the queue.
+    pub unassigned: i64,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CountsQuery {
+    /// Only this channel's conversations.
+    pub channel_id: Option<Uuid>,
+}
+
+/// Counts of conversations by state (and the caller's own, and the unassigned queue).
+#[utoipa::path(get, path = "/api/v1/conversations/counts", tag = "conversations", params(CountsQuery),
+    responses((status = 200, description = "The counts", body = ConversationCounts)))]
+pub async fn counts(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(q): ApiQuery<CountsQuery>,
+) -> Result<Json<ConversationCounts>, ApiError> {
+    let me = match principal.actor {
+        Actor::User(id) => Some(id.to_string()),
+        Actor::ApiKey(_) => None,
+    };
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    let row = sqlx::query!(
+        r#"SELECT count(*) FILTER (WHERE state = 'open') AS "open!",
+                  count(*) FILTER (WHERE state = 'pending') AS "pending!",
+                  count(*) FILTER (WHERE state = 'snoozed') AS "snoozed!",
+                  count(*) FILTER (WHERE state = 'resolved') AS "resolved!",
+                  count(*) FILTER (WHERE state <> 'resolved' AND assignee = $2) AS "mine!",
+                  count(*) FILTER (WHERE state = 'open' AND assigned_to = 'human' AND assignee IS NULL) AS "unassigned!"
+             FROM conversation_sessions WHERE ($1::uuid IS NULL OR channel_id = $1)"#,
+        q.channel_id,
+        me,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(Json(ConversationCounts {
+        open: row.open,
+        pending: row.pending,
+        snoozed: row.snoozed,
+        resolved: row.resolved,
+        mine: row.mine,
+        unassigned: row.unassigned,
     }))
 }
 

@@ -6,6 +6,7 @@
 mod crm;
 mod inbox_tools;
 mod knowledge;
+mod lifecycle;
 mod merges;
 mod openapi;
 mod outbound_webhooks;

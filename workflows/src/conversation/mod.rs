@@ -7,6 +7,9 @@
 //! from the channel's auto-reply rules, and none while a human holds the chat. After an inactivity timeout the session
 //! closes and the run ends; the next message starts a new run (signal-with-start) and a new session.
 //! Long sessions continue-as-new, carrying their state.
+//!
+//! Operators move a chat through its lifecycle (pending, snoozed until a time, resolved) and reply
+//! through it too, as updates: see [`lifecycle`].
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -23,6 +26,8 @@ use crate::contract::{activities::*, names, *};
 use crate::decisions::{ReplyPath, agent_handoff, debounce_wait, reply_path};
 use crate::outbound::OutboundMessage;
 use crate::retry::{agent_activity, db_activity, identity_activity, presence_activity};
+
+mod lifecycle;
 
 /// How many inbox ids a run remembers to drop duplicate signals before they reach an activity.
 /// Older duplicates are still caught by the database's unique provider id.
@@ -57,6 +62,20 @@ pub struct Conversation {
     last_agent: Option<AgentVerdict>,
     /// This run already asked WAHA for the sender's other address.
     identity_looked_up: bool,
+    lifecycle: Lifecycle,
+    snoozed_until_ms: Option<i64>,
+    /// The lifecycle changed and is not recorded yet: why (`operator`, `customer_wrote`, …).
+    lifecycle_dirty: Option<String>,
+    /// Who moved the lifecycle last (`user:<id>`, `api_key:<id>`).
+    lifecycle_by: Option<String>,
+    /// An operator resolved the chat: the session closes on the next turn of the loop.
+    resolve_requested: bool,
+    /// Operator replies accepted and not yet sent, and the ones this run already took (a
+    /// retried request is sent once).
+    operator_replies: Vec<Uuid>,
+    seen_operator_replies: Vec<Uuid>,
+    /// An operator reopened the chat (a resolved session, or one pending or snoozed).
+    reopen: Option<ReopenRequest>,
 }
 
 #[workflow_methods]
@@ -69,19 +88,26 @@ impl Conversation {
         ctx.state_mut(|s| s.restore(&input));
 
         loop {
-            let has_work = |s: &Self| !s.pending.is_empty() || s.assignment_dirty;
-            if !ctx.state(has_work) {
+            if !ctx.state(Self::has_work) {
                 if ctx.state(|s| s.session_id.is_none()) {
                     // Every delivery so far was a duplicate of a stored message: nothing to keep open.
                     return Ok(ctx.state(|s| s.outcome("no_new_messages")));
                 }
-                let idle = Duration::from_secs(ctx.state(|s| s.timing.inactivity_timeout_secs));
+                // A snoozed chat wakes at its time instead of closing for inactivity.
+                let snooze = ctx.state(|s| s.snooze_left(now_ms(ctx.workflow_time())));
+                let idle = snooze.unwrap_or_else(|| {
+                    Duration::from_secs(ctx.state(|s| s.timing.inactivity_timeout_secs))
+                });
                 let timed_out = temporalio_sdk::workflows::select! {
-                    woke = ctx.wait_condition(has_work) => { woke?; false },
+                    woke = ctx.wait_condition(Self::has_work) => { woke?; false },
                     _ = ctx.timer(idle) => true,
                 };
+                if timed_out && snooze.is_some() {
+                    ctx.state_mut(|s| s.wake_from_snooze(now_ms(ctx.workflow_time())));
+                    continue;
+                }
                 if timed_out {
-                    Self::close_session(ctx, "inactivity").await?;
+                    Self::close_session(ctx, "inactivity", None).await?;
                     if ctx.state(|s| s.pending.is_empty()) {
                         return Ok(ctx.state(|s| s.outcome("inactivity")));
                     }
@@ -93,7 +119,18 @@ impl Conversation {
             if ctx.state(|s| s.assignment_dirty) {
                 Self::persist_assignment(ctx).await?;
             }
+            if ctx.state_mut(|s| std::mem::take(&mut s.resolve_requested)) {
+                let by = ctx.state(|s| s.lifecycle_by.clone());
+                Self::close_session(ctx, "resolved", by).await?;
+                if ctx.state(|s| s.pending.is_empty() && s.operator_replies.is_empty()) {
+                    return Ok(ctx.state(|s| s.outcome("resolved")));
+                }
+                // A customer message or a reply raced the resolve: it opens a new session.
+            }
             Self::persist_pending(ctx).await?;
+            Self::reopen_session(ctx).await?;
+            Self::persist_lifecycle(ctx).await?;
+            Self::send_operator_replies(ctx).await?;
             if ctx.state(|s| !s.awaiting_reply.is_empty()) {
                 Self::debounce(ctx).await?;
                 Self::decide_reply(ctx).await?;
@@ -148,6 +185,41 @@ impl Conversation {
         self.snapshot()
     }
 
+    /// An operator moves the chat to open, pending, snoozed (until a time) or resolved.
+    #[update(name = names::UPDATE_SET_LIFECYCLE)]
+    pub fn set_lifecycle(
+        &mut self,
+        ctx: &mut SyncWorkflowContext<Self>,
+        request: LifecycleRequest,
+    ) -> ConversationState {
+        self.request_lifecycle(request, now_ms(ctx.workflow_time()));
+        self.snapshot()
+    }
+
+    /// An operator's reply (recorded by the API) goes out through this chat, after what it has
+    /// already received (update-with-start: a chat without a run gets one).
+    #[update(name = names::UPDATE_OPERATOR_REPLY)]
+    pub fn operator_reply(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        reply: OperatorReply,
+    ) -> ConversationState {
+        self.queue_operator_reply(reply);
+        self.snapshot()
+    }
+
+    /// An operator reopens the chat: a resolved session comes back (update-with-start: the
+    /// chat's run starts for it), a pending or snoozed one is open again.
+    #[update(name = names::UPDATE_REOPEN)]
+    pub fn reopen(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        request: ReopenRequest,
+    ) -> ConversationState {
+        self.reopen = Some(request);
+        self.snapshot()
+    }
+
     #[query(name = names::QUERY_STATE)]
     pub fn state(&self, _ctx: &WorkflowContextView) -> ConversationState {
         self.snapshot()
@@ -173,6 +245,10 @@ impl Conversation {
             self.last_activity_ms = c.last_activity_ms;
             self.last_decision = c.last_decision.clone();
             self.last_agent = c.last_agent.clone();
+            self.lifecycle = c.lifecycle;
+            self.snoozed_until_ms = c.snoozed_until_ms;
+            self.operator_replies = c.operator_replies.clone();
+            self.seen_operator_replies = c.seen_operator_replies.clone();
         }
     }
 
@@ -195,6 +271,10 @@ impl Conversation {
                 last_activity_ms: self.last_activity_ms,
                 last_decision: self.last_decision.clone(),
                 last_agent: self.last_agent.clone(),
+                lifecycle: self.lifecycle,
+                snoozed_until_ms: self.snoozed_until_ms,
+                operator_replies: self.operator_replies.clone(),
+                seen_operator_replies: self.seen_operator_replies.clone(),
             }),
         }
     }
@@ -213,6 +293,12 @@ impl Conversation {
             last_decision: self.last_decision.clone(),
             timing: self.timing,
             last_agent: self.last_agent.clone(),
+            lifecycle: if self.resolve_requested {
+                Lifecycle::Resolved
+            } else {
+                self.lifecycle
+            },
+            snoozed_until_ms: self.snoozed_until_ms,
         }
     }
 
@@ -271,6 +357,7 @@ impl Conversation {
             s.messages_persisted += out.new_message_ids.len() as u64;
             if !out.new_message_ids.is_empty() {
                 s.last_activity_ms = now;
+                s.customer_wrote();
             }
             s.awaiting_reply.extend(out.new_message_ids);
         });
@@ -567,12 +654,17 @@ impl Conversation {
         Ok(())
     }
 
-    async fn close_session(ctx: &mut WorkflowContext<Self>, reason: &str) -> WorkflowResult<()> {
+    async fn close_session(
+        ctx: &mut WorkflowContext<Self>,
+        reason: &str,
+        by: Option<String>,
+    ) -> WorkflowResult<()> {
         let input = ctx.state(|s| {
             s.session_id.map(|session_id| CloseSessionInput {
                 tenant_id: s.tenant_id,
                 session_id,
                 reason: reason.to_owned(),
+                by,
             })
         });
         if let Some(input) = input {
@@ -581,9 +673,12 @@ impl Conversation {
         }
         ctx.state_mut(|s| {
             s.session_id = None;
-            // A new session starts with the bot, whoever held the last one.
+            // A new session starts with the bot, whoever held the last one, and open.
             s.assignment = Assignment::Bot;
             s.assignee = None;
+            s.lifecycle = Lifecycle::Open;
+            s.snoozed_until_ms = None;
+            s.lifecycle_dirty = None;
         });
         Ok(())
     }

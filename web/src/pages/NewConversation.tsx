@@ -1,0 +1,102 @@
+// Starting a conversation: an existing contact, or a new WhatsApp number, on a channel, with the
+// first message. Messenger and Instagram only allow it inside Meta's window: the API says why.
+import { useEffect, useState } from "react";
+import { ApiError, get, post, type Page } from "../api";
+import { channelLabel } from "../format";
+
+interface Channel {
+  id: string;
+  name: string;
+  kind: string;
+}
+
+interface ContactHit {
+  id: string;
+  display_name: string | null;
+}
+
+interface Props {
+  onClose: () => void;
+  onStarted: (conversationId: string | null) => void;
+}
+
+export function NewConversation({ onClose, onStarted }: Props) {
+  const [channels, setChannels] = useState<Channel[]>([]);
+  const [channelId, setChannelId] = useState("");
+  const [who, setWho] = useState<"phone" | "contact">("phone");
+  const [phone, setPhone] = useState("");
+  const [name, setName] = useState("");
+  const [contactQuery, setContactQuery] = useState("");
+  const [contacts, setContacts] = useState<ContactHit[]>([]);
+  const [contactId, setContactId] = useState("");
+  const [text, setText] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    get<Page<Channel>>("/channels").then((p) => {
+      setChannels(p.items);
+      if (p.items.length > 0) setChannelId(p.items[0].id);
+    }, () => setChannels([]));
+  }, []);
+  useEffect(() => {
+    if (who !== "contact" || contactQuery.trim().length < 2) return;
+    const t = setTimeout(() => {
+      get<Page<ContactHit>>(`/contacts?q=${encodeURIComponent(contactQuery.trim())}&limit=10`).then((p) => setContacts(p.items), () => setContacts([]));
+    }, 250);
+    return () => clearTimeout(t);
+  }, [who, contactQuery]);
+
+  const submit = async (e: React.FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      const body = who === "phone" ? { channel_id: channelId, phone, name: name || undefined, text } : { channel_id: channelId, contact_id: contactId, text };
+      const started = await post<{ conversation_id: string | null }>("/conversations", body, { "Idempotency-Key": crypto.randomUUID() });
+      onStarted(started.conversation_id);
+    } catch (err) {
+      setError(err instanceof ApiError ? err.detail || err.title : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="dialog" role="dialog" aria-modal="true" aria-label="New conversation">
+      <form onSubmit={(e) => void submit(e)}>
+        <h2>New conversation</h2>
+        <label>
+          Channel
+          <select value={channelId} onChange={(e) => setChannelId(e.target.value)}>
+            {channels.map((c) => <option key={c.id} value={c.id}>{c.name} ({channelLabel(c.kind)})</option>)}
+          </select>
+        </label>
+        <fieldset>
+          <legend>To</legend>
+          <label className="check"><input type="radio" checked={who === "phone"} onChange={() => setWho("phone")} /> A WhatsApp number</label>
+          <label className="check"><input type="radio" checked={who === "contact"} onChange={() => setWho("contact")} /> A contact</label>
+        </fieldset>
+        {who === "phone" ? (
+          <>
+            <label>Phone number<input value={phone} onChange={(e) => setPhone(e.target.value)} placeholder="+55 11 98765-4321" required /></label>
+            <label>Name (optional)<input value={name} onChange={(e) => setName(e.target.value)} /></label>
+          </>
+        ) : (
+          <>
+            <label>Find a contact<input value={contactQuery} onChange={(e) => setContactQuery(e.target.value)} /></label>
+            <select aria-label="Contact" value={contactId} onChange={(e) => setContactId(e.target.value)} required>
+              <option value="">Pick a contact…</option>
+              {contacts.map((c) => <option key={c.id} value={c.id}>{c.display_name ?? c.id}</option>)}
+            </select>
+          </>
+        )}
+        <label>First message<textarea value={text} onChange={(e) => setText(e.target.value)} required rows={3} /></label>
+        {error && <p role="alert" className="error">{error}</p>}
+        <div className="actions">
+          <button type="submit" disabled={busy || !channelId || !text.trim()}>Start</button>
+          <button type="button" onClick={onClose}>Cancel</button>
+        </div>
+      </form>
+    </div>
+  );
+}
