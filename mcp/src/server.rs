@@ -143,6 +143,25 @@ impl VentrosMcp {
                     )
                     .await
             }
+            "start_conversation" => {
+                let headers = [("Idempotency-Key", text("idempotency_key"))];
+                let mut body = serde_json::Map::new();
+                for field in ["channel_id", "contact_id", "phone", "name", "text"] {
+                    if let Some(value) = args.get(field) {
+                        body.insert(field.to_owned(), value.clone());
+                    }
+                }
+                self.api
+                    .call(
+                        key,
+                        Method::POST,
+                        "/api/v1/conversations",
+                        &[],
+                        Some(&Value::Object(body)),
+                        &headers,
+                    )
+                    .await
+            }
             "get_conversation_state" => {
                 let mut conversation = self
                     .api

@@ -121,6 +121,59 @@ try {
     await page.getByLabel("Reply").fill("");
   });
 
+  await step("search, resolve with the keyboard, reopen, snooze that ends by itself, and a new conversation", async () => {
+    const resp = await fetch(`${sim}/sim/inbound`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ from: "5511955553333@c.us", push_name: "Bruno Boleto", messages: [{ body: "Meu boleto não chegou" }] }),
+    });
+    assert.equal(resp.status, 200);
+    const items = page.getByTestId("conversation-item");
+    await items.getByText("Bruno Boleto").waitFor();
+    // Portuguese-aware search: "boletos" finds "boleto", and only that conversation.
+    await page.getByLabel("Search", { exact: true }).fill("boletos");
+    await until(async () => (await items.count()) === 1 && (await items.first().innerText()).includes("Bruno Boleto"), "the search result");
+    await page.getByLabel("Search", { exact: true }).fill("");
+    await items.getByText("Live Lucia").waitFor();
+    // The list and the thread scroll on their own: the page itself never does.
+    const pageScrolls = await page.evaluate(() => document.scrollingElement.scrollHeight > window.innerHeight + 1);
+    assert.equal(pageScrolls, false, "the whole page scrolls");
+    // e resolves the open conversation; it moves to the Resolved tab, and back with Reopen.
+    await items.getByText("Bruno Boleto").click();
+    await page.getByTestId("message").getByText("Meu boleto não chegou").waitFor();
+    await page.keyboard.press("e");
+    await until(async () => (await items.getByText("Bruno Boleto").count()) === 0, "Bruno resolved out of the open list");
+    await page.getByRole("tab", { name: /Resolved/ }).click();
+    await items.getByText("Bruno Boleto").click();
+    await page.getByRole("button", { name: "Reopen" }).click();
+    await page.getByRole("tab", { name: /Open/ }).click();
+    await items.getByText("Bruno Boleto").waitFor();
+    // Snoozed for a few seconds: the workflow's timer brings it back to the open list by itself.
+    await items.getByText("Bruno Boleto").click();
+    const soon = await page.evaluate(() => {
+      const d = new Date(Date.now() + 5000);
+      const pad = (n) => String(n).padStart(2, "0");
+      return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+    });
+    await page.getByLabel("Snooze until").fill(soon);
+    await page.getByRole("button", { name: "Snooze until" }).click();
+    await until(async () => (await items.getByText("Bruno Boleto").count()) === 0, "Bruno snoozed out of the open list");
+    await until(async () => (await items.getByText("Bruno Boleto").count()) === 1, "Bruno back when the snooze ended");
+    // A new conversation with a new number: the first message reaches the simulator.
+    await page.getByRole("button", { name: "New conversation" }).click();
+    await page.getByLabel("Phone number").fill("+55 11 95555-2222");
+    await page.getByLabel("Name (optional)").fill("Nova Cliente");
+    await page.getByLabel("First message").fill("Olá! Seu orçamento está pronto.");
+    await page.getByRole("button", { name: "Start" }).click();
+    await page.getByTestId("message").getByText("Olá! Seu orçamento está pronto.").waitFor();
+    await items.getByText("Nova Cliente").waitFor();
+    await until(async () => {
+      const sent = await (await fetch(`${sim}/sim/sent`)).json();
+      return sent.sent.some((m) => m.chatId === "5511955552222@c.us" && m.body === "Olá! Seu orçamento está pronto.");
+    }, "the first message at the simulator");
+    await page.screenshot({ path: `${artifacts}/lifecycle.png`, fullPage: true });
+  });
+
   await step("a deal moves between stages by drag and drop", async () => {
     await page.getByRole("link", { name: "Pipelines" }).click();
     const target = page.locator('[data-testid="stage-qualified"]');

@@ -565,6 +565,27 @@ export interface paths {
         /** Lists conversations, newest activity first. */
         get: operations["conversations_list"];
         put?: never;
+        /**
+         * Starts a conversation with a contact or a new WhatsApp number. Send an `Idempotency-Key`: a
+         *     retry returns the same message and sends nothing again.
+         */
+        post: operations["conversations_start"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/counts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Counts of conversations by state (and the caller's own, and the unassigned queue). */
+        get: operations["conversations_counts"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -634,7 +655,8 @@ export interface paths {
         get: operations["conversations_messages"];
         put?: never;
         /**
-         * Sends an operator's reply through an OutboundMessage workflow. Send an `Idempotency-Key`
+         * Sends an operator's reply through the chat's Conversation workflow; a resolved conversation
+         *     reopens (or the chat's newest session does). Send an `Idempotency-Key`
          *     header: a retry with the same key and text returns the same message and sends nothing again;
          *     the same key with a different text is refused.
          */
@@ -663,6 +685,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{id}/pending": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Waiting on someone (usually the customer): out of the open list until the customer writes. */
+        post: operations["conversations_pending"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{id}/read": {
         parameters: {
             query?: never;
@@ -674,6 +713,63 @@ export interface paths {
         put?: never;
         /** Marks every inbound message so far as read by operators. */
         post: operations["conversations_mark_read"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/reopen": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reopens the conversation: a resolved one gets its session back (or, when the customer has
+         *     written since, the newer conversation stays the open one); a pending or snoozed one is open.
+         */
+        post: operations["conversations_reopen"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolves the conversation: its session closes; the customer's next message opens a new one.
+         *     Resolving a resolved conversation changes nothing.
+         */
+        post: operations["conversations_resolve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/snooze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Snoozes the conversation until a time: a durable timer in its workflow reopens it then. */
+        post: operations["conversations_snooze"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1595,6 +1691,8 @@ export interface components {
             /** Format: uuid */
             contact_id: string;
             contact_name: string | null;
+            /** @description The contact's WhatsApp number (`+5511…`), shown when the contact has no name. */
+            contact_phone: string | null;
             /** @description Why the agent handed the conversation to a person. */
             handoff_reason: string | null;
             /** Format: uuid */
@@ -1608,12 +1706,42 @@ export interface components {
             last_read_at: string | null;
             /** Format: date-time */
             opened_at: string;
+            /** Format: date-time */
+            resolved_at: string | null;
+            /**
+             * Format: date-time
+             * @description When a snoozed conversation comes back by itself.
+             */
+            snoozed_until: string | null;
+            /** @description For the team: `open`, `pending`, `snoozed` or `resolved`. */
+            state: components["schemas"]["ConversationState"];
             status: components["schemas"]["SessionStatus"];
             /** Format: int64 */
             unread_count: number;
             /** @description The Conversation workflow in the Temporal UI. */
             workflow: components["schemas"]["TemporalLink"];
             workflow_id: string;
+        };
+        /** @description How many conversations are in each state, for the inbox's tabs. */
+        ConversationCounts: {
+            /**
+             * Format: int64
+             * @description Open, pending or snoozed, assigned to the calling user (0 for an API key).
+             */
+            mine: number;
+            /** Format: int64 */
+            open: number;
+            /** Format: int64 */
+            pending: number;
+            /** Format: int64 */
+            resolved: number;
+            /** Format: int64 */
+            snoozed: number;
+            /**
+             * Format: int64
+             * @description Open and held by a human with nobody assigned: the queue.
+             */
+            unassigned: number;
         };
         /** @description A conversation with its latest messages (oldest first) and, while open, its workflow's state. */
         ConversationDetail: components["schemas"]["Conversation"] & {
@@ -1659,6 +1787,8 @@ export interface components {
             /** @description The workflow that handled it. */
             workflow_id: string;
         };
+        /** @enum {string} */
+        ConversationState: "open" | "pending" | "snoozed" | "resolved";
         CreateApiKey: {
             name: string;
             role?: null | components["schemas"]["Role"];
@@ -1924,7 +2054,7 @@ export interface components {
          * @description A domain event's type. Serialised as its dotted name (`message.received`).
          * @enum {string}
          */
-        EventType: "MessageReceived" | "MessageSent" | "MessageStatusChanged" | "MessageReaction" | "SessionOpened" | "SessionAssignmentChanged" | "SessionClosed" | "AgentReplied" | "ContactCreated" | "ContactUpdated" | "ContactTagged" | "ContactUntagged" | "ContactMerged" | "ContactOptedOut" | "ContactOptedIn" | "DealCreated" | "DealStageChanged" | "DealStatusChanged" | "DealDeleted" | "TicketOpened" | "TicketUpdated" | "TaskCreated" | "TaskDue" | "TaskUpdated" | "NoteAdded" | "CampaignCreated" | "CampaignUpdated" | "CampaignScheduled" | "CampaignPaused" | "CampaignResumed" | "CampaignCancelled" | "CampaignRunStarted" | "CampaignRecipientSent" | "CampaignRecipientFailed" | "CampaignRunCompleted" | "CampaignRunCancelled" | "CampaignRecipientSkipped" | "CampaignRecipientReplied";
+        EventType: "MessageReceived" | "MessageSent" | "MessageStatusChanged" | "MessageReaction" | "SessionOpened" | "SessionAssignmentChanged" | "SessionClosed" | "SessionStateChanged" | "AgentReplied" | "ContactCreated" | "ContactUpdated" | "ContactTagged" | "ContactUntagged" | "ContactMerged" | "ContactOptedOut" | "ContactOptedIn" | "DealCreated" | "DealStageChanged" | "DealStatusChanged" | "DealDeleted" | "TicketOpened" | "TicketUpdated" | "TaskCreated" | "TaskDue" | "TaskUpdated" | "NoteAdded" | "CampaignCreated" | "CampaignUpdated" | "CampaignScheduled" | "CampaignPaused" | "CampaignResumed" | "CampaignCancelled" | "CampaignRunStarted" | "CampaignRecipientSent" | "CampaignRecipientFailed" | "CampaignRunCompleted" | "CampaignRunCancelled" | "CampaignRecipientSkipped" | "CampaignRecipientReplied";
         /**
          * @description An edge of the graph, bitemporal: true in the world from `valid_at` to `invalid_at`, known
          *     to us from `created_at` until `expired_at`.
@@ -2518,6 +2648,8 @@ export interface components {
                 /** Format: uuid */
                 contact_id: string;
                 contact_name: string | null;
+                /** @description The contact's WhatsApp number (`+5511…`), shown when the contact has no name. */
+                contact_phone: string | null;
                 /** @description Why the agent handed the conversation to a person. */
                 handoff_reason: string | null;
                 /** Format: uuid */
@@ -2531,6 +2663,15 @@ export interface components {
                 last_read_at: string | null;
                 /** Format: date-time */
                 opened_at: string;
+                /** Format: date-time */
+                resolved_at: string | null;
+                /**
+                 * Format: date-time
+                 * @description When a snoozed conversation comes back by itself.
+                 */
+                snoozed_until: string | null;
+                /** @description For the team: `open`, `pending`, `snoozed` or `resolved`. */
+                state: components["schemas"]["ConversationState"];
                 status: components["schemas"]["SessionStatus"];
                 /** Format: int64 */
                 unread_count: number;
@@ -3064,6 +3205,14 @@ export interface components {
         };
         /** @enum {string} */
         SessionStatus: "open" | "closed";
+        SnoozeBody: {
+            /**
+             * Format: date-time
+             * @description When the conversation comes back by itself (RFC 3339, in the future, at most 90 days
+             *     ahead). It comes back earlier if the customer writes.
+             */
+            until: string;
+        };
         /** @description A stage of a pipeline, with the number of open deals in it. */
         Stage: {
             /** Format: uuid */
@@ -3082,6 +3231,40 @@ export interface components {
             /** @description Stable machine name (`qualified`); `won` and `lost` close the deals that reach them. */
             key: string;
             name: string;
+        };
+        StartConversation: {
+            /** Format: uuid */
+            channel_id: string;
+            /**
+             * Format: uuid
+             * @description An existing contact with an address on this channel. Give this or `phone`.
+             */
+            contact_id?: string | null;
+            /** @description The new contact's name (with `phone`; ignored when the number is already a contact). */
+            name?: string | null;
+            /**
+             * @description A WhatsApp number with country code (`+55 11 98765-4321`): found among the contacts, or a
+             *     new contact. WhatsApp channels only.
+             */
+            phone?: string | null;
+            /** @description The first message (1 to 4096 characters). */
+            text: string;
+        };
+        /** @description A conversation started: its first message is on its way. */
+        StartedConversation: {
+            /** Format: uuid */
+            contact_id: string;
+            /**
+             * Format: uuid
+             * @description The conversation, once the chat's workflow has opened it (null if it took longer than the
+             *     request's deadline: it appears in the list moments later).
+             */
+            conversation_id: string | null;
+            idempotency_key: string;
+            /** Format: uuid */
+            message_id: string;
+            /** @description The chat's Conversation workflow. */
+            workflow: components["schemas"]["TemporalLink"];
         };
         /** @description A merge just started (or already running) and its workflow. */
         StartedMerge: {
@@ -4774,6 +4957,13 @@ export interface operations {
             query?: {
                 /** @description `open` or `closed`. */
                 status?: components["schemas"]["SessionStatus"];
+                /** @description For the team: `open`, `pending`, `snoozed` or `resolved`. */
+                state?: components["schemas"]["ConversationState"];
+                /**
+                 * @description Search: the contact's name, phone number, or words of the messages (Portuguese-aware: accents
+                 *     and word endings do not matter). 2 to 200 characters.
+                 */
+                q?: string;
                 /** @description `bot` or `human`. */
                 assigned_to?: components["schemas"]["AssignedTo"];
                 /** @description Assigned to this assignee (a user id, or `me`). */
@@ -4812,6 +5002,63 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    conversations_start: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1 to 200 characters; makes retries safe */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartConversation"];
+            };
+        };
+        responses: {
+            /** @description Started */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StartedConversation"];
+                };
+            };
+            /** @description Bad channel, contact or number; empty text; outside Meta's messaging window */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    conversations_counts: {
+        parameters: {
+            query?: {
+                /** @description Only this channel's conversations. */
+                channel_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The counts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationCounts"];
+                };
             };
         };
     };
@@ -4963,7 +5210,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Accepted for sending */
+            /** @description Accepted for sending (a resolved conversation reopens) */
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -4971,13 +5218,6 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["AcceptedReply"];
                 };
-            };
-            /** @description The conversation is closed */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
             /** @description Empty text, an Idempotency-Key reused with another request, or outside Meta's messaging window */
             422: {
@@ -5057,6 +5297,35 @@ export interface operations {
             };
         };
     };
+    conversations_pending: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Pending */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Assignment"];
+                };
+            };
+            /** @description The conversation is resolved */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     conversations_mark_read: {
         parameters: {
             query?: never;
@@ -5077,6 +5346,104 @@ export interface operations {
             };
             /** @description No such conversation */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    conversations_reopen: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Open again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Assignment"];
+                };
+            };
+            /** @description No such conversation */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    conversations_resolve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Resolved (the session closes in a moment) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Assignment"];
+                };
+            };
+            /** @description No such conversation */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    conversations_snooze: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SnoozeBody"];
+            };
+        };
+        responses: {
+            /** @description Snoozed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Assignment"];
+                };
+            };
+            /** @description The conversation is resolved */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The time is not in the future, or more than 90 days ahead */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

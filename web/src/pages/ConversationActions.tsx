@@ -77,7 +77,7 @@ export function LifecycleActions({ conversationId, state, onChanged, onError }: 
         <option value="">Snooze…</option>
         {snoozeTimes(new Date()).map((c) => <option key={c.label} value={c.label}>{c.label}</option>)}
       </select>
-      <input type="datetime-local" aria-label="Snooze until" value={custom} onChange={(e) => setCustom(e.target.value)} />
+      <input type="datetime-local" step={1} aria-label="Snooze until" value={custom} onChange={(e) => setCustom(e.target.value)} />
       <button type="button" disabled={!custom} onClick={() => snooze(new Date(custom))}>Snooze until</button>
     </span>
   );
@@ -92,7 +92,7 @@ export function notifyHandoffs(event: LiveEvent, session: Session): void {
   if (assignee && !mine) return;
   const title = mine ? "A conversation was assigned to you" : "A conversation needs a human";
   const reason = typeof event.data["reason"] === "string" ? ` (${event.data["reason"]})` : "";
-  new Notification(title, { body: `Open the inbox to answer${reason}.`, tag: String(event.data["session_id"] ?? "") });
+  new Notification(title, { body: `Open the inbox to answer${reason}.`, tag: typeof event.data["session_id"] === "string" ? event.data["session_id"] : undefined });
 }
 
 /** Asks once for permission to notify, from a click (browsers ignore it otherwise). */

@@ -115,7 +115,7 @@ export function Inbox({ session }: { session: Session }) {
       if (e.key !== "j" && e.key !== "k") return;
       const at = items.findIndex((c) => c.id === selected.current);
       const next = e.key === "j" ? Math.min(at + 1, items.length - 1) : Math.max(at - 1, 0);
-      navigate(`/inbox/${items[next].id}`);
+      void navigate(`/inbox/${items[next].id}`);
       e.preventDefault();
     };
     window.addEventListener("keydown", onKey);
@@ -135,7 +135,7 @@ export function Inbox({ session }: { session: Session }) {
           ))}
         </div>
         <div className="filters">
-          <input type="search" aria-label="Search conversations" placeholder="Search name, phone or message" value={search}
+          <input type="search" aria-label="Search" placeholder="Search name, phone or message" value={search}
             onChange={(e) => setSearch(e.target.value)} />
           {canWrite(session.role) && <button type="button" onClick={() => setStarting(true)}>New conversation</button>}
           <select aria-label="Handled by" value={filters.assigned_to} onChange={(e) => setFilters({ ...filters, assigned_to: e.target.value })}>
@@ -176,7 +176,7 @@ export function Inbox({ session }: { session: Session }) {
         <NewConversation onClose={() => setStarting(false)} onStarted={(id) => {
           setStarting(false);
           setTick((t) => t + 1);
-          if (id) navigate(`/inbox/${id}`);
+          if (id) void navigate(`/inbox/${id}`);
         }} />
       )}
       <Routes>
@@ -279,7 +279,7 @@ function ConversationView({ session, refreshKey, selected }: { session: Session;
             {users.map((u) => <option key={u.id} value={u.id}>{u.name || u.email}</option>)}
           </select>
         )}
-        {writable && <LifecycleActions conversationId={detail.id} state={detail.state} onChanged={load} onError={setError} />}
+        {writable && <LifecycleActions key={detail.id} conversationId={detail.id} state={detail.state} onChanged={load} onError={setError} />}
       </header>
       {tickets.length > 0 && (
         <div className="tickets-here" data-testid="conversation-tickets">
