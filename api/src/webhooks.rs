@@ -394,6 +394,18 @@ async fn on_session_status(
     .execute(&mut *tx)
     .await?
     .rows_affected();
+    if updated > 0 {
+        // The web app shows the session's status live (the QR code until a phone is linked).
+        ventros_store::append_outbox(
+            &mut tx,
+            channel.tenant_id,
+            ventros_domain::EventType::ChannelStatusChanged,
+            "channel",
+            channel_id,
+            json!({"channel_id": channel_id, "status": payload.status}),
+        )
+        .await?;
+    }
     tx.commit().await?;
     let outcome = if updated > 0 { "accepted" } else { "ignored" };
     Ok(accepted(outcome, json!({"channel_status": payload.status})))

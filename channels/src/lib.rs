@@ -18,3 +18,4 @@ pub mod meta;
 pub mod net_guard;
 pub mod provider;
 pub mod waha;
+pub mod waha_sessions;

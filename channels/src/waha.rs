@@ -295,6 +295,12 @@ pub trait WahaApi: Send + Sync {
     /// `GET /api/{session}/lids/pn/{phoneNumber}`: the hidden id (`…@lid`) of a phone chat id,
     /// `None` when WAHA does not know one.
     async fn phone_lid(&self, cfg: &WahaConfig, phone: &str) -> Result<Option<String>, WahaError>;
+    /// The session's life and linking a phone: see [`crate::waha_sessions`].
+    async fn session_op(
+        &self,
+        cfg: &WahaConfig,
+        op: crate::waha_sessions::SessionOp,
+    ) -> Result<Value, WahaError>;
 }
 
 /// [`WahaApi`] over HTTP with reqwest.
@@ -322,7 +328,11 @@ impl HttpWahaClient {
     }
 
     /// `base_url` + `path`, once `base_url` passes the policy; `path`'s segments are encoded.
-    fn endpoint(&self, cfg: &WahaConfig, segments: &[&str]) -> Result<reqwest::Url, WahaError> {
+    pub(crate) fn endpoint(
+        &self,
+        cfg: &WahaConfig,
+        segments: &[&str],
+    ) -> Result<reqwest::Url, WahaError> {
         let mut url = self
             .policy
             .check_url(&cfg.base_url, "the channel's base_url")
@@ -334,7 +344,13 @@ impl HttpWahaClient {
         Ok(url)
     }
 
-    async fn read(resp: Result<reqwest::Response, reqwest::Error>) -> Result<Value, WahaError> {
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) async fn read(
+        resp: Result<reqwest::Response, reqwest::Error>,
+    ) -> Result<Value, WahaError> {
         let resp = resp.map_err(|e| WahaError::Transport(without_url(&e)))?;
         let status = resp.status();
         if status.is_success() {
@@ -369,7 +385,9 @@ fn rejection_detail(body: &Value) -> Option<String> {
 
 impl HttpWahaClient {
     /// For calls whose answer body does not matter (WAHA documents none for them).
-    async fn status_only(resp: Result<reqwest::Response, reqwest::Error>) -> Result<(), WahaError> {
+    pub(crate) async fn status_only(
+        resp: Result<reqwest::Response, reqwest::Error>,
+    ) -> Result<(), WahaError> {
         let resp = resp.map_err(|e| WahaError::Transport(without_url(&e)))?;
         let status = resp.status();
         let code = status.as_u16();
@@ -432,6 +450,14 @@ impl WahaApi for HttpWahaClient {
         let value = Self::read(resp).await?;
         SentMessage::from_json(&value)
             .ok_or_else(|| WahaError::InvalidResponse("no message id".into()))
+    }
+
+    async fn session_op(
+        &self,
+        cfg: &WahaConfig,
+        op: crate::waha_sessions::SessionOp,
+    ) -> Result<Value, WahaError> {
+        crate::waha_sessions::session_op(self, cfg, op).await
     }
 
     async fn session(&self, cfg: &WahaConfig) -> Result<serde_json::Value, WahaError> {

@@ -61,6 +61,9 @@ event_types! {
     /// An open session moved between open, pending and snoozed (by an operator, the customer
     /// writing, or its snooze ending).
     SessionStateChanged = "session.state_changed", subscribable: true;
+    /// A channel's provider session changed status (WAHA `session.status`: waiting for a scan,
+    /// working, stopped, failed).
+    ChannelStatusChanged = "channel.status_changed", subscribable: true;
     /// An AI agent answered a customer.
     AgentReplied = "agent.replied", subscribable: true;
     /// A contact was created.
@@ -197,6 +200,8 @@ mod tests {
                 "session.opened",
                 "session.assignment_changed",
                 "session.closed",
+                "session.state_changed",
+                "channel.status_changed",
                 "agent.replied",
                 "contact.created",
                 "contact.updated",

@@ -5,6 +5,7 @@
 //   SIM_URL            the WAHA simulator of the test's channel
 //   AGENT_EMAIL / VIEWER_EMAIL / PASSWORD   users of the test's tenant
 //   API_KEY            an admin API key of the tenant (to check results through the API)
+//   WAHA_KEY           the WAHA simulator's API key (an admin adds a WhatsApp number with it)
 //   DEAL_ID            an open deal in the first stage of the default pipeline
 //   ARTIFACTS          where screenshots go
 import { chromium } from "playwright-core";
@@ -306,6 +307,38 @@ try {
     await page.getByRole("link", { name: "Inbox" }).click();
     await page.getByTestId("conversation-item").getByText("Live Lucia").waitFor();
     await page.screenshot({ path: `${artifacts}/inbox-phone.png`, fullPage: true });
+  });
+
+  await step("an admin adds a WhatsApp number and pairs it by QR code", async () => {
+    // This simulator's new sessions now wait for a phone, as a real WhatsApp number does.
+    const pairing = await fetch(`${sim}/sim/pairing`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ required: true }) });
+    assert.equal(pairing.status, 200);
+    const admin = await browser.newContext();
+    const apage = await admin.newPage();
+    apage.setDefaultTimeout(TIMEOUT);
+    await login(apage, env("ADMIN_EMAIL"));
+    await apage.getByRole("link", { name: "Channels" }).click();
+    const form = apage.getByRole("form", { name: "Add a WhatsApp number" });
+    await form.getByLabel("Name", { exact: true }).fill("Loja Centro");
+    await form.getByLabel("WAHA address").fill(sim);
+    await form.getByLabel("WAHA API key").fill(env("WAHA_KEY"));
+    await form.getByLabel("Session name").fill("centro");
+    await form.getByRole("button", { name: "Add WhatsApp number" }).click();
+    const channel = apage.getByTestId("channel").filter({ hasText: "Loja Centro" });
+    await channel.getByText("Not started yet").waitFor();
+    await channel.getByRole("button", { name: "Start session" }).click();
+    await channel.getByRole("img", { name: "QR code to scan with WhatsApp" }).waitFor();
+    await channel.getByText(/Waiting for a phone/).waitFor();
+    await channel.getByLabel("Or link with the phone number").fill("+55 11 98888-0002");
+    await channel.getByRole("button", { name: "Get a pairing code" }).click();
+    await channel.getByTestId("pairing-code").waitFor();
+    await apage.screenshot({ path: `${artifacts}/whatsapp-pairing.png`, fullPage: true });
+    // The phone scans: the status turns to connected without a reload, and the QR code goes.
+    const scan = await fetch(`${sim}/sim/scan`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ session: "centro" }) });
+    assert.equal(scan.status, 200);
+    await channel.getByText("Connected").waitFor();
+    await until(async () => (await channel.getByRole("img").count()) === 0, "the QR code gone");
+    await admin.close();
   });
 
   await step("a viewer reads but cannot send", async () => {

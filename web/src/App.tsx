@@ -4,6 +4,7 @@ import { NavLink, Navigate, Route, Routes } from "react-router-dom";
 import { currentSession, logout, onSessionChange, type Session } from "./api";
 import { Login } from "./pages/Login";
 import { Campaigns } from "./pages/Campaigns";
+import { Channels } from "./pages/Channels";
 import { Contacts } from "./pages/Contacts";
 import { Dashboard } from "./pages/Dashboard";
 import { Inbox } from "./pages/Inbox";
@@ -27,6 +28,7 @@ export function App() {
         <NavLink to="/campaigns">Campaigns</NavLink>
         <NavLink to="/knowledge">Knowledge</NavLink>
         <NavLink to="/quick-replies">Quick replies</NavLink>
+        <NavLink to="/channels">Channels</NavLink>
         <NavLink to="/dashboard">Dashboard</NavLink>
         <span className="spacer" />
         <span className="role" title="Your role">{session.role}</span>
@@ -41,6 +43,7 @@ export function App() {
           <Route path="/campaigns/*" element={<Campaigns session={session} />} />
           <Route path="/knowledge" element={<Knowledge session={session} />} />
           <Route path="/quick-replies" element={<QuickReplies session={session} />} />
+          <Route path="/channels" element={<Channels session={session} />} />
           <Route path="/dashboard" element={<Dashboard />} />
           <Route path="*" element={<Navigate to="/inbox" replace />} />
         </Routes>

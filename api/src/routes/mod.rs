@@ -21,6 +21,7 @@ pub mod tasks;
 pub mod tickets;
 pub mod users;
 pub mod webhook_subscriptions;
+pub mod whatsapp;
 
 use crate::error::ApiError;
 

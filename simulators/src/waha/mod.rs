@@ -10,17 +10,21 @@
 //!
 //! The control side (`/sim/…`, ours): inject customer messages as signed `message` webhooks (with
 //! duplicate and out-of-order delivery), inject failures (5xx rate, latency, outage, a fixed 4xx),
-//! emit `session.status`, and list what was sent.
+//! emit `session.status`, and list what was sent. With pairing required (`/sim/pairing`), a started
+//! session waits in `SCAN_QR_CODE` with a real QR code (`GET /api/{session}/auth/qr`, renewed every
+//! 20 s) or a pairing code, until a test "scans" it (`/sim/scan`): then it is `WORKING`.
 
 mod control;
 mod lids;
 mod messages;
+mod pairing;
 mod sessions;
 
 use control::*;
 pub use control::{InboundMessage, InboundRequest};
 use lids::*;
 use messages::*;
+use pairing::*;
 use sessions::*;
 
 use std::collections::BTreeMap;
@@ -106,6 +110,10 @@ struct Session {
     name: String,
     status: String,
     config: SessionConfig,
+    /// A phone is linked (the QR was scanned or the pairing code entered).
+    paired: bool,
+    /// When the current QR code round began (WAHA renews the code every 20 s while it waits).
+    qr_since_ms: i64,
 }
 
 /// Failures to inject, set through `POST /sim/faults`.
@@ -186,6 +194,8 @@ struct SimState {
     /// WhatsApp's lid map as this account knows it: hidden id → phone chat id.
     lids: BTreeMap<String, String>,
     typing_log: Vec<TypingEvent>,
+    /// New sessions wait for a phone to be linked (`SCAN_QR_CODE`) instead of working at once.
+    pairing_required: bool,
 }
 
 /// A `startTyping` (`on`) or `stopTyping` call.
@@ -226,6 +236,12 @@ impl WahaSimulator {
                 "/api/sessions/{session}",
                 get(get_session).put(update_session),
             )
+            .route("/api/sessions/{session}/start", post(start_session))
+            .route("/api/sessions/{session}/stop", post(stop_session))
+            .route("/api/sessions/{session}/restart", post(restart_session))
+            .route("/api/sessions/{session}/logout", post(logout_session))
+            .route("/api/{session}/auth/qr", get(auth_qr))
+            .route("/api/{session}/auth/request-code", post(request_code))
             .route("/api/sendText", post(send_text))
             .route("/api/sendSeen", post(send_seen))
             .route(
@@ -247,6 +263,8 @@ impl WahaSimulator {
             .route("/sim/lids", post(add_lid))
             .route("/sim/faults", post(set_faults).get(get_faults))
             .route("/sim/session-status", post(emit_session_status))
+            .route("/sim/pairing", post(set_pairing))
+            .route("/sim/scan", post(scan))
             .route("/sim/sent", get(list_sent))
             .route("/health", get(|| async { "ok" }))
             .with_state(self.clone())

@@ -25,22 +25,29 @@ pub(super) async fn create_session(
         return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
     let name = req.name.unwrap_or_else(|| "default".into());
-    let status = if req.start.unwrap_or(true) {
-        "WORKING"
-    } else {
-        "STOPPED"
+    let start = req.start.unwrap_or(true);
+    let body = {
+        let mut state = sim.state.lock().expect("sim state");
+        if state.sessions.contains_key(&name) {
+            return problem(StatusCode::UNPROCESSABLE_ENTITY, "Session already exists");
+        }
+        let paired = !state.pairing_required;
+        let session = Session {
+            name: name.clone(),
+            status: "STOPPED".into(),
+            config: req.config.unwrap_or_default(),
+            paired,
+            qr_since_ms: now_ms(),
+        };
+        state.sessions.insert(name.clone(), session);
+        if start {
+            started(&mut state, &name);
+        }
+        session_json(&state.sessions[&name])
     };
-    let session = Session {
-        name: name.clone(),
-        status: status.into(),
-        config: req.config.unwrap_or_default(),
-    };
-    let mut state = sim.state.lock().expect("sim state");
-    if state.sessions.contains_key(&name) {
-        return problem(StatusCode::UNPROCESSABLE_ENTITY, "Session already exists");
+    if start {
+        announce(&sim, &name);
     }
-    let body = session_json(&session);
-    state.sessions.insert(name, session);
     (StatusCode::CREATED, Json(body)).into_response()
 }
 
@@ -61,6 +68,8 @@ pub(super) async fn update_session(
             name,
             status: "WORKING".into(),
             config: SessionConfig::default(),
+            paired: true,
+            qr_since_ms: now_ms(),
         });
     // PUT replaces the whole config, as WAHA does.
     session.config = req.config.unwrap_or_default();

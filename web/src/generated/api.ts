@@ -372,6 +372,112 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/channels/{id}/whatsapp/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Unlinks the phone: the session waits for a new scan (re-pair). */
+        post: operations["channels_logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/channels/{id}/whatsapp/pairing-code": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A pairing code for linking by phone number instead of a scan (while `SCAN_QR_CODE`). */
+        post: operations["channels_pairing_code"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/channels/{id}/whatsapp/qr": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The QR code to scan now. Only while the status is `SCAN_QR_CODE` (409 otherwise). */
+        get: operations["channels_qr"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/channels/{id}/whatsapp/restart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Restarts the session (what WAHA advises for `FAILED`). */
+        post: operations["channels_restart"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/channels/{id}/whatsapp/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Starts the channel's WhatsApp session: creates it with Ventros's webhook when WAHA has none,
+         *     points a stopped one's webhook at Ventros, and starts it. Then scan the QR code (or ask for a
+         *     pairing code) until the status is `WORKING`.
+         */
+        post: operations["channels_start"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/channels/{id}/whatsapp/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stops the session: no messages in or out until it starts again (the phone stays linked). */
+        post: operations["channels_stop"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/contact-merges/{id}": {
         parameters: {
             query?: never;
@@ -2054,7 +2160,7 @@ export interface components {
          * @description A domain event's type. Serialised as its dotted name (`message.received`).
          * @enum {string}
          */
-        EventType: "MessageReceived" | "MessageSent" | "MessageStatusChanged" | "MessageReaction" | "SessionOpened" | "SessionAssignmentChanged" | "SessionClosed" | "SessionStateChanged" | "AgentReplied" | "ContactCreated" | "ContactUpdated" | "ContactTagged" | "ContactUntagged" | "ContactMerged" | "ContactOptedOut" | "ContactOptedIn" | "DealCreated" | "DealStageChanged" | "DealStatusChanged" | "DealDeleted" | "TicketOpened" | "TicketUpdated" | "TaskCreated" | "TaskDue" | "TaskUpdated" | "NoteAdded" | "CampaignCreated" | "CampaignUpdated" | "CampaignScheduled" | "CampaignPaused" | "CampaignResumed" | "CampaignCancelled" | "CampaignRunStarted" | "CampaignRecipientSent" | "CampaignRecipientFailed" | "CampaignRunCompleted" | "CampaignRunCancelled" | "CampaignRecipientSkipped" | "CampaignRecipientReplied";
+        EventType: "MessageReceived" | "MessageSent" | "MessageStatusChanged" | "MessageReaction" | "SessionOpened" | "SessionAssignmentChanged" | "SessionClosed" | "SessionStateChanged" | "ChannelStatusChanged" | "AgentReplied" | "ContactCreated" | "ContactUpdated" | "ContactTagged" | "ContactUntagged" | "ContactMerged" | "ContactOptedOut" | "ContactOptedIn" | "DealCreated" | "DealStageChanged" | "DealStatusChanged" | "DealDeleted" | "TicketOpened" | "TicketUpdated" | "TaskCreated" | "TaskDue" | "TaskUpdated" | "NoteAdded" | "CampaignCreated" | "CampaignUpdated" | "CampaignScheduled" | "CampaignPaused" | "CampaignResumed" | "CampaignCancelled" | "CampaignRunStarted" | "CampaignRecipientSent" | "CampaignRecipientFailed" | "CampaignRunCompleted" | "CampaignRunCancelled" | "CampaignRecipientSkipped" | "CampaignRecipientReplied";
         /**
          * @description An edge of the graph, bitemporal: true in the world from `valid_at` to `invalid_at`, known
          *     to us from `created_at` until `expired_at`.
@@ -2912,6 +3018,14 @@ export interface components {
             /** @description Pass back as `cursor` for the next page; null on the last one. */
             next_cursor?: string | null;
         };
+        /** @description The code to type in WhatsApp (Linked devices → Link with phone number instead). */
+        PairingCode: {
+            code: string;
+        };
+        PairingCodeRequest: {
+            /** @description The phone to link, in international format (`+55 11 98765-4321`). */
+            phone_number: string;
+        };
         /** @description A pipeline and its stages in order. */
         Pipeline: {
             /** Format: date-time */
@@ -3595,6 +3709,25 @@ export interface components {
             signature: string;
             /** @description The Callback URL (the Verify Token goes beside it). */
             url: string;
+        };
+        /**
+         * @description The QR code to scan with WhatsApp (Linked devices), as WAHA serves it; it changes every 20 s
+         *     or so while WAHA waits, so fetch it again while the status is `SCAN_QR_CODE`.
+         */
+        WhatsAppQr: {
+            /** @description The image as a `data:` URL, ready for an `<img>`. */
+            data_url: string;
+            /** @description `image/png`. */
+            mimetype: string;
+        };
+        /** @description The WhatsApp session as WAHA reports it now. */
+        WhatsAppSession: {
+            /** Format: uuid */
+            channel_id: string;
+            /** @description The linked phone's WhatsApp id and name, once `WORKING`. */
+            me: Record<string, never> | null;
+            /** @description WAHA's status: `STOPPED`, `STARTING`, `SCAN_QR_CODE`, `WORKING` or `FAILED`. */
+            status: string;
         };
     };
     responses: never;
@@ -4468,6 +4601,261 @@ export interface operations {
                 content?: never;
             };
             /** @description The provider did not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    channels_logout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WhatsAppSession"];
+                };
+            };
+            /** @description No such channel */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WAHA refused (no such session) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WAHA did not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    channels_pairing_code: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PairingCodeRequest"];
+            };
+        };
+        responses: {
+            /** @description The code */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PairingCode"];
+                };
+            };
+            /** @description The session is not waiting for a phone */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not a phone number */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    channels_qr: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The QR code */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WhatsAppQr"];
+                };
+            };
+            /** @description No such channel */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The session is not waiting for a scan */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WAHA did not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    channels_restart: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WhatsAppSession"];
+                };
+            };
+            /** @description No such channel */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WAHA refused (no such session) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WAHA did not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    channels_start: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WhatsAppSession"];
+                };
+            };
+            /** @description No such channel */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not a WhatsApp channel */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WAHA did not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    channels_stop: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WhatsAppSession"];
+                };
+            };
+            /** @description No such channel */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WAHA refused (no such session) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description WAHA did not answer */
             503: {
                 headers: {
                     [name: string]: unknown;

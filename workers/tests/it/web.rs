@@ -97,6 +97,7 @@ async fn the_web_app_in_a_real_browser() {
             .env("ADMIN_EMAIL", "admin@web.test")
             .env("PASSWORD", PASSWORD)
             .env("API_KEY", &app.api_key)
+            .env("WAHA_KEY", crate::support::WAHA_KEY)
             .env("DEAL_ID", deal["id"].as_str().unwrap())
             .env("ARTIFACTS", web.join("e2e/artifacts"))
             .kill_on_drop(true)
@@ -112,7 +113,7 @@ async fn the_web_app_in_a_real_browser() {
         output.status.success(),
         "browser tests failed:\n{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("all 14 steps passed"), "{stdout}");
+    assert!(stdout.contains("all 15 steps passed"), "{stdout}");
     for page in [
         "inbox",
         "conversation",

@@ -14,6 +14,7 @@ mod replies;
 mod stream;
 mod tenancy;
 mod tickets;
+mod whatsapp;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
