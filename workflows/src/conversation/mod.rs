@@ -108,10 +108,14 @@ impl Conversation {
                 }
                 if timed_out {
                     Self::close_session(ctx, "inactivity", None).await?;
-                    if ctx.state(|s| s.pending.is_empty()) {
+                    let idle = |s: &Self| {
+                        s.pending.is_empty() && s.operator_replies.is_empty() && s.reopen.is_none()
+                    };
+                    if ctx.state(idle) {
                         return Ok(ctx.state(|s| s.outcome("inactivity")));
                     }
-                    // A message raced the close: it opens a new session in this same run.
+                    // A message (or an operator's reply) raced the close: it opens a new session in
+                    // this same run.
                     continue;
                 }
             }

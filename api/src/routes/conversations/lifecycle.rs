@@ -153,6 +153,39 @@ fn answer(state: &AppState, id: Uuid, workflow_id: &str, s: ConversationState) -
     })
 }
 
+/// Closes a session no workflow holds, as the Conversation would (with its event).
+async fn resolve_without_run(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<(), ApiError> {
+    let by = principal.label();
+    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    let closed = sqlx::query!(
+        "UPDATE conversation_sessions SET status = 'closed', closed_at = now(), close_reason = 'resolved',
+                state = 'resolved', snoozed_until = NULL, resolved_at = now(), resolved_by = $2
+          WHERE id = $1 AND status = 'open'",
+        id,
+        by,
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if closed > 0 {
+        ventros_store::append_outbox(
+            &mut tx,
+            principal.tenant_id,
+            ventros_domain::EventType::SessionClosed,
+            "session",
+            id,
+            serde_json::json!({"session_id": id, "reason": "resolved", "resolved_by": by}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Sends the change to the open session's workflow. A resolved conversation refuses every change
 /// but another resolve, which it already is.
 async fn change(
@@ -190,8 +223,19 @@ async fn change(
     .await;
     match result {
         Ok(Ok(s)) => Ok(answer(state, id, &workflow_id, s)),
+        // No run holds the session (one a campaign opened and nobody answered): resolving it
+        // needs no workflow; anything else needs the chat's run, which a reopen starts.
+        Ok(Err(WorkflowUpdateError::NotFound(_))) if resolving => {
+            resolve_without_run(state, &principal, id).await?;
+            let resolved = serde_json::json!({"lifecycle": "resolved", "session_id": null});
+            Ok(Json(Assignment {
+                id,
+                state: resolved,
+                workflow: state.config.temporal_link("workflows", &workflow_id),
+            }))
+        }
         Ok(Err(WorkflowUpdateError::NotFound(_))) => Err(ApiError::Conflict(format!(
-            "conversation {id} is no longer running; reopen it first"
+            "conversation {id} has no running workflow; reopen it first"
         ))),
         Ok(Err(err)) => {
             tracing::error!(error = %err, workflow.id = %workflow_id, "lifecycle update failed");

@@ -350,3 +350,41 @@ async fn an_operator_starts_conversations_and_search_finds_them() {
 fn urlencode(q: &str) -> String {
     q.replace(' ', "+")
 }
+
+#[tokio::test]
+async fn a_session_no_workflow_holds_is_still_resolved() {
+    let app = TestApp::spawn(quiet_settings()).await;
+    // A session as a campaign leaves it: open, with no Conversation run behind it.
+    let (status, contact) = app
+        .post("/api/v1/contacts", json!({"display_name": "Sem Resposta",
+              "identities": [{"channel_id": app.channel_id, "kind": "wa_user", "external_id": "5511999990901@c.us"}]}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{contact}");
+    let session = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO conversation_sessions (id, tenant_id, channel_id, contact_id, identity_id, workflow_id, opened_by_batch)
+         SELECT $1, i.tenant_id, i.channel_id, i.contact_id, i.id, 'conversation:nobody', 'campaign:x'
+           FROM contact_identities i WHERE i.contact_id = $2::uuid",
+    )
+    .bind(session)
+    .bind(contact["id"].as_str().unwrap())
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let path = |action: &str| format!("/api/v1/conversations/{session}/{action}");
+    let (status, problem) = app.post(&path("pending"), json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    let (status, resolved) = app.post(&path("resolve"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{resolved}");
+    let row = conversation(&app, &session.to_string()).await;
+    assert_eq!(
+        (row["status"].as_str(), row["state"].as_str()),
+        (Some("closed"), Some("resolved"))
+    );
+    assert!(
+        app.outbox()
+            .await
+            .iter()
+            .any(|(t, p)| t == "session.closed" && p["reason"] == "resolved")
+    );
+}
