@@ -152,7 +152,7 @@ try {
     // Snoozed for a few seconds: the workflow's timer brings it back to the open list by itself.
     await items.getByText("Bruno Boleto").click();
     const soon = await page.evaluate(() => {
-      const d = new Date(Date.now() + 5000);
+      const d = new Date(Date.now() + 8000);
       const pad = (n) => String(n).padStart(2, "0");
       return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
     });

@@ -45,7 +45,16 @@ export function Channels({ session }: { session: Session }) {
 
   const load = useCallback(async () => {
     try {
-      setItems((await get<Page<Channel>>("/channels")).items);
+      const channels = (await get<Page<Channel>>("/channels")).items;
+      // WAHA's own word on each WhatsApp session (its session API), over the last webhook's.
+      const live = await Promise.all(
+        channels.map((c) =>
+          c.kind === "waha"
+            ? get<{ provider: { status?: unknown } }>(`/channels/${c.id}/session`).then((s) => s.provider.status, () => undefined)
+            : Promise.resolve(undefined),
+        ),
+      );
+      setItems(channels.map((c, i) => (typeof live[i] === "string" ? { ...c, status: live[i] } : c)));
     } catch (e) {
       fail(e);
     }

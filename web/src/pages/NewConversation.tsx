@@ -20,6 +20,16 @@ interface Props {
   onStarted: (conversationId: string | null) => void;
 }
 
+/** The conversation a slow start opened, from the list (the API answers before it when busy). */
+async function openedLater(contactId: string): Promise<string | null> {
+  for (let i = 0; i < 60; i++) {
+    const page = await get<Page<{ id: string }>>(`/conversations?contact_id=${contactId}&state=open&limit=1`);
+    if (page.items.length > 0) return page.items[0].id;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return null;
+}
+
 export function NewConversation({ onClose, onStarted }: Props) {
   const [channels, setChannels] = useState<Channel[]>([]);
   const [channelId, setChannelId] = useState("");
@@ -52,8 +62,8 @@ export function NewConversation({ onClose, onStarted }: Props) {
     setBusy(true);
     try {
       const body = who === "phone" ? { channel_id: channelId, phone, name: name || undefined, text } : { channel_id: channelId, contact_id: contactId, text };
-      const started = await post<{ conversation_id: string | null }>("/conversations", body, { "Idempotency-Key": crypto.randomUUID() });
-      onStarted(started.conversation_id);
+      const started = await post<{ conversation_id: string | null; contact_id: string }>("/conversations", body, { "Idempotency-Key": crypto.randomUUID() });
+      onStarted(started.conversation_id ?? (await openedLater(started.contact_id)));
     } catch (err) {
       setError(err instanceof ApiError ? err.detail || err.title : String(err));
     } finally {
