@@ -219,8 +219,10 @@ async fn identity_hint(
     }))
 }
 
-/// The contact and identity of a sender, created on its first message; the flag says it was.
-async fn upsert_contact(
+/// The contact and identity of a chat address, created the first time it is seen (a customer's first
+/// message, or an operator writing first); a name fills a contact that has none. The flag says it
+/// was created.
+pub async fn upsert_contact(
     tx: &mut Transaction<'_, Postgres>,
     tenant_id: Uuid,
     channel_id: Uuid,

@@ -114,7 +114,7 @@ pub use agent_runs::{
     AgentAnswer, AgentBurst, SUPPORTED_LANGUAGES, agent_burst, agent_run, apply_agent_actions,
     record_agent_run,
 };
-pub use inbound::persist_inbound;
+pub use inbound::{persist_inbound, upsert_contact};
 pub use lifecycle::{attach_operator_reply, set_lifecycle};
 pub use outbound::{
     OutboundRow, clear_send_attempt, first_unrecorded, load_outbound, lock_provider_id,

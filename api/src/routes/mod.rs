@@ -26,6 +26,16 @@ pub mod whatsapp;
 use crate::error::ApiError;
 
 /// Trims and checks a required name-like text (1..=max characters).
+/// The digits of a phone number written with its country code (`+55 (11) 98765-4321`): 10 to 15
+/// digits, with only spaces, `+`, `-`, `(`, `)` and `.` between them.
+pub fn phone_digits(raw: &str) -> Option<String> {
+    let well_formed = raw
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    (well_formed && (10..=15).contains(&digits.len())).then_some(digits)
+}
+
 pub fn required_text(value: &str, field: &str, max: usize) -> Result<String, ApiError> {
     let value = value.trim();
     if value.is_empty() || value.chars().count() > max || value.contains('\0') {

@@ -239,20 +239,11 @@ pub async fn pairing_code(
     id: Id<Channel>,
     ApiJson(req): ApiJson<PairingCodeRequest>,
 ) -> Result<Json<PairingCode>, ApiError> {
-    let digits: String = req
-        .phone_number
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    let well_formed = req
-        .phone_number
-        .chars()
-        .all(|c| c.is_ascii_digit() || " +-().".contains(c));
-    if !well_formed || !(10..=15).contains(&digits.len()) {
-        return Err(ApiError::Unprocessable(
+    let digits = super::phone_digits(&req.phone_number).ok_or_else(|| {
+        ApiError::Unprocessable(
             "phone_number must be a number with country code, 10 to 15 digits".into(),
-        ));
-    }
+        )
+    })?;
     let (config, _) = waha(&state, &principal, id.get()).await?;
     let answer = call(
         &state,

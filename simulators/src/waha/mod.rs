@@ -236,10 +236,7 @@ impl WahaSimulator {
                 "/api/sessions/{session}",
                 get(get_session).put(update_session),
             )
-            .route("/api/sessions/{session}/start", post(start_session))
-            .route("/api/sessions/{session}/stop", post(stop_session))
-            .route("/api/sessions/{session}/restart", post(restart_session))
-            .route("/api/sessions/{session}/logout", post(logout_session))
+            .route("/api/sessions/{session}/{action}", post(session_action))
             .route("/api/{session}/auth/qr", get(auth_qr))
             .route("/api/{session}/auth/request-code", post(request_code))
             .route("/api/sendText", post(send_text))

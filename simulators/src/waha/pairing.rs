@@ -46,12 +46,21 @@ pub(super) fn announce(sim: &WahaSimulator, name: &str) {
     });
 }
 
-type Change = fn(&mut SimState, &str);
-
-async fn change(sim: WahaSimulator, headers: HeaderMap, name: String, apply: Change) -> Response {
+/// `POST /api/sessions/{session}/{start|stop|restart|logout}`.
+pub(super) async fn session_action(
+    State(sim): State<WahaSimulator>,
+    headers: HeaderMap,
+    Path((name, action)): Path<(String, String)>,
+) -> Response {
     if !sim.authorised(&headers) {
         return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
+    let apply: fn(&mut SimState, &str) = match action.as_str() {
+        "start" | "restart" => started,
+        "stop" => stopped,
+        "logout" => logged_out,
+        _ => return problem(StatusCode::NOT_FOUND, "Cannot POST this path"),
+    };
     let body = {
         let mut state = sim.state.lock().expect("sim state");
         if !state.sessions.contains_key(&name) {
@@ -76,38 +85,6 @@ fn logged_out(state: &mut SimState, name: &str) {
     }
     // WAHA starts the session again, waiting for a new phone.
     started(state, name);
-}
-
-pub(super) async fn start_session(
-    State(sim): State<WahaSimulator>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-) -> Response {
-    change(sim, headers, name, started).await
-}
-
-pub(super) async fn stop_session(
-    State(sim): State<WahaSimulator>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-) -> Response {
-    change(sim, headers, name, stopped).await
-}
-
-pub(super) async fn restart_session(
-    State(sim): State<WahaSimulator>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-) -> Response {
-    change(sim, headers, name, started).await
-}
-
-pub(super) async fn logout_session(
-    State(sim): State<WahaSimulator>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-) -> Response {
-    change(sim, headers, name, logged_out).await
 }
 
 #[derive(Deserialize)]

@@ -8,12 +8,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 use ventros_channels::meta::{MetaPlatform, messaging_type};
-use ventros_domain::{EventType, IdentityKind};
-use ventros_store::append_outbox;
+use ventros_domain::IdentityKind;
+use ventros_store::upsert_contact;
 use ventros_workflows::ids;
 
 use super::reply::{hand_to_conversation, idempotency_key, request_digest};
@@ -34,7 +33,7 @@ pub struct StartConversation {
     /// new contact. WhatsApp channels only.
     #[serde(default)]
     pub phone: Option<String>,
-    /// The new contact's name (with `phone`; ignored when the number is already a contact).
+    /// The contact's name (with `phone`): names a new contact, or one that has no name yet.
     #[serde(default)]
     pub name: Option<String>,
     /// The first message (1 to 4096 characters).
@@ -194,7 +193,8 @@ pub async fn start(
     ))
 }
 
-/// The contact with this WhatsApp number on the channel, or a new one.
+/// The contact with this WhatsApp number on the channel, or a new one (the store's upsert, the
+/// same a customer's first message goes through).
 async fn chat_for_phone(
     tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
     tenant_id: Uuid,
@@ -202,58 +202,19 @@ async fn chat_for_phone(
     phone: &str,
     name: Option<String>,
 ) -> Result<Chat, ApiError> {
-    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
-    let well_formed = phone
-        .chars()
-        .all(|c| c.is_ascii_digit() || " +-().".contains(c));
-    if !well_formed || !(10..=15).contains(&digits.len()) {
-        return Err(ApiError::Unprocessable(
+    let digits = crate::routes::phone_digits(phone).ok_or_else(|| {
+        ApiError::Unprocessable(
             "phone must be a number with country code, 10 to 15 digits (+55 11 98765-4321)".into(),
-        ));
-    }
+        )
+    })?;
     let external_id = format!("{digits}@c.us");
-    let known = sqlx::query!(
-        "SELECT id, contact_id FROM contact_identities WHERE channel_id = $1 AND external_id = $2",
-        channel_id,
-        external_id,
-    )
-    .fetch_optional(&mut **tx)
-    .await?;
-    if let Some(identity) = known {
-        return Ok(Chat {
-            identity_id: identity.id,
-            contact_id: identity.contact_id,
-            external_id,
-        });
-    }
-    let contact_id = Uuid::now_v7();
-    let identity_id = Uuid::now_v7();
-    sqlx::query!(
-        "INSERT INTO contacts (id, tenant_id, display_name) VALUES ($1, $2, $3)",
-        contact_id,
-        tenant_id,
-        name,
-    )
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query!(
-        "INSERT INTO contact_identities (id, tenant_id, contact_id, channel_id, kind, external_id) VALUES ($1, $2, $3, $4, $5, $6)",
-        identity_id,
-        tenant_id,
-        contact_id,
-        channel_id,
-        IdentityKind::WaUser.as_str(),
-        external_id,
-    )
-    .execute(&mut **tx)
-    .await?;
-    append_outbox(
+    let (contact_id, identity_id, _) = upsert_contact(
         tx,
         tenant_id,
-        EventType::ContactCreated,
-        "contact",
-        contact_id,
-        json!({"contact_id": contact_id, "source": "operator"}),
+        channel_id,
+        IdentityKind::WaUser.as_str(),
+        &external_id,
+        name,
     )
     .await?;
     Ok(Chat {
