@@ -3354,7 +3354,7 @@ export interface components {
              * @description An existing contact with an address on this channel. Give this or `phone`.
              */
             contact_id?: string | null;
-            /** @description The new contact's name (with `phone`; ignored when the number is already a contact). */
+            /** @description The contact's name (with `phone`): names a new contact, or one that has no name yet. */
             name?: string | null;
             /**
              * @description A WhatsApp number with country code (`+55 11 98765-4321`): found among the contacts, or a
