@@ -28,6 +28,7 @@ pub struct ConversationActivities {
     pool: PgPool,
     channels: Channels,
     agents: Option<Arc<dyn AgentApi>>,
+    media: Option<Arc<crate::media::OutboundMedia>>,
 }
 
 impl ConversationActivities {
@@ -36,7 +37,14 @@ impl ConversationActivities {
             pool,
             channels,
             agents,
+            media: None,
         }
+    }
+
+    /// Operators' files can be sent (without it, a message with a file fails with the reason).
+    pub fn with_media(mut self, media: crate::media::OutboundMedia) -> Self {
+        self.media = Some(Arc::new(media));
+        self
     }
 }
 
@@ -323,10 +331,34 @@ impl ConversationActivities {
                 row.status
             )));
         }
+        let file = match (&row.attachment, &self.media) {
+            (None, _) => None,
+            (Some(_), None) => {
+                return Err(permanent_send_failure(
+                    "this worker cannot send files (no media store)".into(),
+                ));
+            }
+            (Some(file), Some(media)) => {
+                let (bytes, url) = media
+                    .prepare(input.tenant_id, file)
+                    .await
+                    .map_err(|e| ActivityError::from(anyhow::anyhow!("reading the file: {e}")))?;
+                Some((file, bytes, url))
+            }
+        };
         let outgoing = Outgoing {
             message_id: input.message_id,
             chat_id: &row.chat_id,
             text: &row.body,
+            file: file.as_ref().map(|(file, bytes, url)| {
+                ventros_channels::provider::OutgoingFile {
+                    kind: &file.kind,
+                    content_type: &file.content_type,
+                    filename: file.filename.as_deref(),
+                    bytes,
+                    url,
+                }
+            }),
             origin: row.origin.as_deref(),
             last_inbound_at: row.last_inbound_at,
             previous_attempt_at: row.last_send_attempt_at,

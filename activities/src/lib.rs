@@ -4,6 +4,7 @@
 //! - the SQL they run is `ventros-store`: one transaction each, with the outbox written alongside.
 //! - [`agents`]: the client for the Python agent service (AgentService over gRPC).
 //! - [`contacts`]: the steps of a contact merge.
+//! - [`media`]: customers' files, fetched into object storage (and voice notes transcribed).
 //! - [`outbound_webhooks`]: signed deliveries to tenants' webhook subscribers, and the fan-out.
 //! - [`polling`]: the loop behind the outbox consumers.
 //! - [`tasks`]: follow-up tasks' timers (the activity and the loop that starts them).
@@ -20,6 +21,7 @@ pub mod contacts;
 pub mod identities;
 pub mod inbox;
 pub mod internal_auth;
+pub mod media;
 pub mod outbound_webhooks;
 pub mod pacing;
 pub mod polling;

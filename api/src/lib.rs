@@ -91,6 +91,10 @@ pub struct ApiSettings {
     /// The built web app (`web/dist`), served at `/`; unset or missing: no web app.
     #[arg(long, env = "WEB_DIR")]
     pub web_dir: Option<std::path::PathBuf>,
+    /// Where conversation files are kept; the worker must name the same store (see its
+    /// `MEDIA_STORE_URL`).
+    #[arg(long, env = "MEDIA_STORE_URL", default_value = "./data/media")]
+    pub media_store_url: String,
 }
 
 /// What the handlers need beyond the pool and the Temporal client.
@@ -118,6 +122,10 @@ pub struct ApiConfig {
     pub webhook_network: ventros_channels::net_guard::NetPolicy,
     /// Proxies trusted to name the client in `X-Forwarded-For`.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Where conversation files are kept (shared with the worker).
+    pub media_store: ventros_media::MediaStore,
+    /// Limits on the files operators send.
+    pub media_limits: ventros_media::Limits,
 }
 
 impl ApiConfig {
@@ -138,6 +146,11 @@ impl ApiConfig {
             provider_network: ventros_channels::net_guard::NetPolicy::public_only(),
             webhook_network: ventros_channels::net_guard::NetPolicy::public_only(),
             trusted_proxies: Vec::new(),
+            media_store: ventros_media::MediaStore::local(
+                &std::env::temp_dir().join("ventros-media"),
+            )
+            .expect("a media directory in the temporary directory"),
+            media_limits: ventros_media::Limits::default(),
             temporal_ui_url: "http://127.0.0.1:8233".into(),
             stream_reauthenticate_every: Duration::from_secs(60),
         }
@@ -201,6 +214,8 @@ pub struct AppState {
     pub realtime: realtime::Hub,
     /// For the channel session status route.
     pub waha: Arc<dyn ventros_channels::waha::WahaApi>,
+    /// Signs the short-lived links files are served through (its key is read on first use).
+    pub media_signer: Arc<tokio::sync::OnceCell<ventros_media::UrlSigner>>,
 }
 
 impl AppState {
@@ -225,6 +240,7 @@ impl AppState {
                 config.provider_network.clone(),
             )),
             reports: routes::reports::ReportRunner::new(reports),
+            media_signer: Arc::default(),
             pool,
             temporal,
             config: Arc::new(config),
@@ -247,6 +263,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/webhooks/waha/{channel_id}", post(webhooks::waha_webhook))
+        .route("/media/{id}", get(routes::media::serve))
         .route(
             "/webhooks/meta/{channel_id}",
             get(meta_webhooks::meta_verify).post(meta_webhooks::meta_webhook),
@@ -313,7 +330,8 @@ async fn security_headers(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    if !docs {
+    // A route with a stricter policy of its own (served files) keeps it.
+    if !docs && !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),
@@ -424,6 +442,8 @@ pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
         provider_network: settings.network.provider_policy(),
         webhook_network: settings.network.webhook_policy(),
         trusted_proxies: settings.trusted_proxies.clone(),
+        media_store: ventros_media::MediaStore::from_url(&settings.media_store_url)?,
+        media_limits: ventros_media::Limits::default(),
     };
     let internal = match (
         &settings.internal_auth_secret,

@@ -168,6 +168,15 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(webhook_subscriptions::deliveries))
         .routes(routes!(webhook_subscriptions::redeliver))
         .merge(knowledge_routes())
+        .merge(media_routes())
+}
+
+/// Uploads of files to send: up to 16 MB, over the API's general body limit.
+fn media_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(media::upload))
+        .routes(routes!(media::show))
+        .layer(axum::extract::DefaultBodyLimit::max(media::MAX_UPLOAD_BODY))
 }
 
 /// The knowledge base's routes: uploads carry documents of up to 5 MB, over the API's general

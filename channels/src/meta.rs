@@ -605,6 +605,17 @@ pub trait GraphApi: Send + Sync {
         kind: MessagingType,
         metadata: &str,
     ) -> Result<SendResponse, GraphError>;
+    /// `POST /{version}/{page-id}/messages` with an attachment Meta fetches from `url`
+    /// (`image`, `audio`, `video` or `file`); Meta's attachments carry no caption.
+    async fn send_attachment(
+        &self,
+        cfg: &MetaConfig,
+        recipient_id: &str,
+        attachment_type: &str,
+        url: &str,
+        kind: MessagingType,
+        metadata: &str,
+    ) -> Result<SendResponse, GraphError>;
     /// `sender_action`: `mark_seen`, `typing_on`, `typing_off`.
     async fn sender_action(
         &self,
@@ -642,6 +653,27 @@ impl HttpGraphClient {
             .build()
             .expect("reqwest client builds");
         HttpGraphClient { http, policy }
+    }
+
+    /// One Send API message (`message` is its `message` object) under the window's rules.
+    async fn send_message(
+        &self,
+        cfg: &MetaConfig,
+        recipient_id: &str,
+        message: Value,
+        kind: MessagingType,
+    ) -> Result<SendResponse, GraphError> {
+        let mut body = json!({"recipient": {"id": recipient_id}, "message": message});
+        match kind {
+            MessagingType::Response => body["messaging_type"] = json!("RESPONSE"),
+            MessagingType::HumanAgentTag => {
+                body["messaging_type"] = json!("MESSAGE_TAG");
+                body["tag"] = json!("HUMAN_AGENT");
+            }
+        }
+        let value = self.post(cfg, body).await?;
+        serde_json::from_value(value)
+            .map_err(|e| GraphError::Unavailable(format!("unexpected Send API answer: {e}")))
     }
 
     async fn post(&self, cfg: &MetaConfig, body: Value) -> Result<Value, GraphError> {
@@ -690,20 +722,29 @@ impl GraphApi for HttpGraphClient {
         kind: MessagingType,
         metadata: &str,
     ) -> Result<SendResponse, GraphError> {
-        let mut body = json!({
-            "recipient": {"id": recipient_id},
-            "message": {"text": text, "metadata": metadata},
+        self.send_message(
+            cfg,
+            recipient_id,
+            json!({"text": text, "metadata": metadata}),
+            kind,
+        )
+        .await
+    }
+
+    async fn send_attachment(
+        &self,
+        cfg: &MetaConfig,
+        recipient_id: &str,
+        attachment_type: &str,
+        url: &str,
+        kind: MessagingType,
+        metadata: &str,
+    ) -> Result<SendResponse, GraphError> {
+        let message = json!({
+            "attachment": {"type": attachment_type, "payload": {"url": url, "is_reusable": false}},
+            "metadata": metadata,
         });
-        match kind {
-            MessagingType::Response => body["messaging_type"] = json!("RESPONSE"),
-            MessagingType::HumanAgentTag => {
-                body["messaging_type"] = json!("MESSAGE_TAG");
-                body["tag"] = json!("HUMAN_AGENT");
-            }
-        }
-        let value = self.post(cfg, body).await?;
-        serde_json::from_value(value)
-            .map_err(|e| GraphError::Unavailable(format!("unexpected Send API answer: {e}")))
+        self.send_message(cfg, recipient_id, message, kind).await
     }
 
     async fn sender_action(

@@ -137,11 +137,14 @@ pub struct InboundMessage {
     pub display_name: Option<String>,
     /// The sender's other WhatsApp address (phone number ↔ hidden id), when the payload carries it.
     pub alternate_sender: Option<String>,
+    /// Files, locations and contact cards the message carries.
+    pub attachments: Vec<crate::attachments::InboundAttachment>,
 }
 
 /// Reads a webhook inbox payload (stored raw, as the provider sent it) of a channel of `kind`.
 pub fn normalise_inbound(kind: &str, payload: Value) -> Result<InboundMessage, String> {
     if kind == "waha" {
+        let attachments = crate::attachments::from_waha(&payload);
         let message: MessagePayload =
             serde_json::from_value(payload).map_err(|e| format!("not a WAHA message: {e}"))?;
         let (chat_id, chat_kind) = classify_chat_id(&message.from);
@@ -163,8 +166,15 @@ pub fn normalise_inbound(kind: &str, payload: Value) -> Result<InboundMessage, S
             sender: chat_id,
             identity_kind,
             timestamp: provider_time(Utc.timestamp_opt(message.timestamp, 0).single()),
-            text: message.body,
+            // WEBJS puts a location's map thumbnail (base64) in `body`: not words.
+            text: message.body.filter(|body| {
+                let thumbnail = attachments.iter().any(|a| a.kind == "location")
+                    && body.len() > 200
+                    && !body.contains(char::is_whitespace);
+                !thumbnail
+            }),
             media,
+            attachments,
         });
     }
     let platform =
@@ -197,14 +207,29 @@ pub fn normalise_inbound(kind: &str, payload: Value) -> Result<InboundMessage, S
         media,
         display_name: None,
         alternate_sender: None,
+        attachments: crate::attachments::from_meta(&message.attachments),
     })
+}
+
+/// A file to send, read from storage.
+pub struct OutgoingFile<'a> {
+    /// `image`, `audio`, `voice`, `video`, `document` or `sticker`.
+    pub kind: &'a str,
+    /// Checked from the bytes when it was uploaded.
+    pub content_type: &'a str,
+    pub filename: Option<&'a str>,
+    pub bytes: &'a [u8],
+    /// A signed, expiring link to the file, for providers that fetch files themselves (Meta).
+    pub url: &'a str,
 }
 
 /// One outbound message, with what the provider rules need to decide how to send it.
 pub struct Outgoing<'a> {
     pub message_id: Uuid,
     pub chat_id: &'a str,
+    /// The text, or the caption of `file`.
     pub text: &'a str,
+    pub file: Option<OutgoingFile<'a>>,
     /// greeting, away, operator, agent, campaign.
     pub origin: Option<&'a str>,
     /// When the customer last wrote on this channel.
@@ -362,11 +387,15 @@ impl ChannelAdapter for WahaChannel<'_> {
     }
 
     async fn send_text(&self, out: &Outgoing<'_>) -> Result<String, ProviderError> {
-        Ok(self
-            .api
-            .send_text(self.cfg, out.chat_id, out.text)
-            .await?
-            .id)
+        let sent = match &out.file {
+            Some(file) => {
+                self.api
+                    .send_media(self.cfg, out.chat_id, file, out.text)
+                    .await?
+            }
+            None => self.api.send_text(self.cfg, out.chat_id, out.text).await?,
+        };
+        Ok(sent.id)
     }
 
     async fn mark_seen(&self, chat_id: &str, provider_ids: &[String]) -> Result<(), ProviderError> {
@@ -411,16 +440,32 @@ impl ChannelAdapter for MetaChannel<'_> {
     async fn send_text(&self, out: &Outgoing<'_>) -> Result<String, ProviderError> {
         let kind = messaging_type(out.origin, out.last_inbound_at, out.now)
             .map_err(ProviderError::Permanent)?;
-        let sent = self
-            .api
-            .send_text(
-                self.cfg,
-                out.chat_id,
-                out.text,
-                kind,
-                &out.message_id.to_string(),
-            )
-            .await?;
+        let metadata = out.message_id.to_string();
+        let sent = match &out.file {
+            Some(file) => {
+                let attachment_type = match file.kind {
+                    "image" | "sticker" => "image",
+                    "audio" | "voice" => "audio",
+                    "video" => "video",
+                    _ => "file",
+                };
+                self.api
+                    .send_attachment(
+                        self.cfg,
+                        out.chat_id,
+                        attachment_type,
+                        file.url,
+                        kind,
+                        &metadata,
+                    )
+                    .await?
+            }
+            None => {
+                self.api
+                    .send_text(self.cfg, out.chat_id, out.text, kind, &metadata)
+                    .await?
+            }
+        };
         Ok(sent.message_id)
     }
 

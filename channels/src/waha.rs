@@ -270,6 +270,15 @@ pub trait WahaApi: Send + Sync {
         chat_id: &str,
         text: &str,
     ) -> Result<SentMessage, WahaError>;
+    /// `POST /api/sendImage`, `/api/sendVoice`, `/api/sendVideo` or `/api/sendFile` (by the file's
+    /// kind), the file inline as base64 (`file.data`): WAHA need not reach our network.
+    async fn send_media(
+        &self,
+        cfg: &WahaConfig,
+        chat_id: &str,
+        file: &crate::provider::OutgoingFile<'_>,
+        caption: &str,
+    ) -> Result<SentMessage, WahaError>;
     /// The chat's latest messages, newest first: `GET /api/{session}/chats/{chatId}/messages`, or
     /// the older `GET /api/messages?chatId=&session=` where that is missing.
     async fn recent_messages(
@@ -444,6 +453,49 @@ impl WahaApi for HttpWahaClient {
             .http
             .post(self.endpoint(cfg, &["api", "sendText"])?)
             .header(HEADER_API_KEY, &cfg.api_key)
+            .json(&body)
+            .send()
+            .await;
+        let value = Self::read(resp).await?;
+        SentMessage::from_json(&value)
+            .ok_or_else(|| WahaError::InvalidResponse("no message id".into()))
+    }
+
+    async fn send_media(
+        &self,
+        cfg: &WahaConfig,
+        chat_id: &str,
+        file: &crate::provider::OutgoingFile<'_>,
+        caption: &str,
+    ) -> Result<SentMessage, WahaError> {
+        use base64::Engine as _;
+        let data = base64::engine::general_purpose::STANDARD.encode(file.bytes);
+        let mut body = serde_json::json!({
+            "session": cfg.session,
+            "chatId": chat_id,
+            "file": {"mimetype": file.content_type, "filename": file.filename, "data": data},
+        });
+        let endpoint = match file.kind {
+            "image" => "sendImage",
+            "video" => "sendVideo",
+            // A voice note must be Opus in Ogg; WAHA converts anything else when asked to.
+            "voice" => {
+                body["convert"] = serde_json::json!(!file.content_type.starts_with("audio/ogg"));
+                "sendVoice"
+            }
+            _ => "sendFile",
+        };
+        if endpoint == "sendVideo" {
+            body["convert"] = serde_json::json!(false);
+        }
+        if !caption.is_empty() && endpoint != "sendVoice" {
+            body["caption"] = serde_json::json!(caption);
+        }
+        let resp = self
+            .http
+            .post(self.endpoint(cfg, &["api", endpoint])?)
+            .header(HEADER_API_KEY, &cfg.api_key)
+            .timeout(Duration::from_secs(14))
             .json(&body)
             .send()
             .await;

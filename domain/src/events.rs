@@ -50,6 +50,9 @@ event_types! {
     MessageSent = "message.sent", subscribable: true;
     /// A delivery receipt moved a message's status (delivered, read, failed).
     MessageStatusChanged = "message.status_changed", subscribable: true;
+    /// A customer's files were fetched into storage (or could not be): the message's
+    /// attachments are ready to show, with a voice note's words where a model is configured.
+    MessageMediaStored = "message.media_stored", subscribable: true;
     /// A customer reacted to a message (Instagram, Messenger).
     MessageReaction = "message.reaction", subscribable: false;
     /// A conversation session started.

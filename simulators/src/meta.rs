@@ -72,6 +72,9 @@ pub struct SimMetaMessage {
     pub messaging_type: Option<String>,
     pub tag: Option<String>,
     pub metadata: Option<String>,
+    /// A file sent by the page: `{type, content_type, size, sha256}` as fetched from its URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<Value>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -91,6 +94,8 @@ struct SimState {
     last_user_message: HashMap<(String, String), i64>,
     faults: MetaFaults,
     counters: Counters,
+    /// Customers' files, served at `/sim/cdn/{name}` as Meta's CDN serves attachments.
+    files: HashMap<String, (String, Vec<u8>)>,
 }
 
 /// The simulator. Cheap to clone; all clones share state.
@@ -121,6 +126,7 @@ impl MetaSimulator {
             .route("/{version}/{node}/messages", post(send_api))
             .route("/sim/pages", post(register_page))
             .route("/sim/inbound", post(inject_inbound))
+            .route("/sim/cdn/{name}", get(serve_cdn))
             .route("/sim/faults", post(set_faults).get(get_faults))
             .route("/sim/sent", get(list_sent))
             .route("/health", get(|| async { "ok" }))
@@ -430,12 +436,19 @@ async fn send_api(
             "(#551) This person isn't available right now.",
         );
     }
-    let Some(text) = req
+    let attachment = match req.pointer("/message/attachment") {
+        Some(attachment) => match fetch_attachment(&sim, attachment).await {
+            Ok(fetched) => Some(fetched),
+            Err(message) => return reject(&sim, StatusCode::BAD_REQUEST, 100, None, &message),
+        },
+        None => None,
+    };
+    let text = req
         .pointer("/message/text")
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-    else {
+        .map(str::to_owned);
+    let Some(text) = text.or_else(|| attachment.as_ref().map(|_| String::new())) else {
         return graph_error(
             StatusCode::BAD_REQUEST,
             100,
@@ -499,6 +512,7 @@ async fn send_api(
             .pointer("/message/metadata")
             .and_then(Value::as_str)
             .map(str::to_owned),
+        attachment,
     };
     sim.state
         .lock()
@@ -550,6 +564,9 @@ pub struct InboundRequest {
 pub struct InboundMessage {
     #[serde(default)]
     pub text: Option<String>,
+    /// Files (served from `/sim/cdn/…` and linked from `payload.url`) or locations.
+    #[serde(default)]
+    pub attachments: Vec<InboundAttachment>,
     /// A postback button tap instead of a text: `{title, payload}`.
     #[serde(default)]
     pub postback: Option<Value>,
@@ -560,14 +577,93 @@ pub struct InboundMessage {
     pub mid: Option<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundAttachment {
+    /// `image`, `video`, `audio`, `file` or `location`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub mimetype: Option<String>,
+    /// Base64 bytes of a file.
+    #[serde(default)]
+    pub data: Option<String>,
+    /// A location's `{coordinates: {lat, long}}`.
+    #[serde(default)]
+    pub payload: Option<Value>,
+}
+
 fn one() -> u32 {
     1
 }
 
+/// `GET /sim/cdn/{name}`: a customer's file, as Meta's signed attachment URLs serve it.
+async fn serve_cdn(State(sim): State<MetaSimulator>, Path(name): Path<String>) -> Response {
+    let file = sim
+        .state
+        .lock()
+        .expect("sim state")
+        .files
+        .get(&name)
+        .cloned();
+    match file {
+        Some((mimetype, bytes)) => {
+            ([(axum::http::header::CONTENT_TYPE, mimetype)], bytes).into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Meta fetches a sent attachment from `payload.url` (it must answer 200 with the file).
+async fn fetch_attachment(sim: &MetaSimulator, attachment: &Value) -> Result<Value, String> {
+    let kind = attachment
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !matches!(kind, "image" | "audio" | "video" | "file") {
+        return Err(
+            "(#100) Param message[attachment][type] must be one of {IMAGE, AUDIO, VIDEO, FILE}"
+                .into(),
+        );
+    }
+    let url = attachment
+        .pointer("/payload/url")
+        .and_then(Value::as_str)
+        .ok_or("(#100) An attachment needs payload.url or an attachment_id")?;
+    let failed = || "(#100) Failed to fetch the file from the url".to_owned();
+    let response = sim.http.get(url).send().await.map_err(|_| failed())?;
+    if !response.status().is_success() {
+        return Err(failed());
+    }
+    let content_type = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let bytes = response.bytes().await.map_err(|_| failed())?;
+    if bytes.is_empty() || bytes.len() > 25 * 1024 * 1024 {
+        return Err("(#100) The attachment is empty or larger than 25 MB".into());
+    }
+    Ok(
+        json!({"type": kind, "content_type": content_type, "size": bytes.len(),
+              "sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))}),
+    )
+}
+
 async fn inject_inbound(
     State(sim): State<MetaSimulator>,
+    headers: HeaderMap,
     Json(req): Json<InboundRequest>,
 ) -> Response {
+    // Attachment links point back at this simulator, at the address the caller reached it by.
+    let cdn = format!(
+        "http://{}",
+        headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1")
+    );
     let Some(page) = sim.page(&req.page_id) else {
         return (
             StatusCode::NOT_FOUND,
@@ -590,14 +686,53 @@ async fn inject_inbound(
         let ts = m.timestamp_ms.unwrap_or(now + i as i64);
         let mut item =
             json!({"sender": {"id": req.from}, "recipient": {"id": page.page_id}, "timestamp": ts});
+        let mut attachments = Vec::new();
+        for (n, a) in m.attachments.iter().enumerate() {
+            match (&a.data, &a.payload) {
+                (Some(data), _) => {
+                    use base64::Engine as _;
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(data)
+                        .unwrap_or_default();
+                    let mimetype = a
+                        .mimetype
+                        .clone()
+                        .unwrap_or_else(|| "application/octet-stream".into());
+                    let extension = mimetype
+                        .split(['/', ';'])
+                        .nth(1)
+                        .unwrap_or("bin")
+                        .to_owned();
+                    let name = format!("{}-{n}.{extension}", new_mid().trim_start_matches("m_"));
+                    attachments.push(json!({"type": a.kind, "payload": {"url": format!("{cdn}/sim/cdn/{name}?oh=sig&oe=exp")}}));
+                    sim.state
+                        .lock()
+                        .expect("sim state")
+                        .files
+                        .insert(name, (mimetype, bytes));
+                }
+                (None, Some(payload)) => {
+                    attachments.push(json!({"type": a.kind, "payload": payload}))
+                }
+                (None, None) => {}
+            }
+        }
         match (&m.text, &m.postback) {
             (_, Some(postback)) => {
                 let mut p = postback.clone();
                 p["mid"] = json!(mid);
                 item["postback"] = p;
             }
-            (Some(text), None) => item["message"] = json!({"mid": mid, "text": text}),
-            (None, None) => {
+            (text, None) if text.is_some() || !attachments.is_empty() => {
+                item["message"] = json!({"mid": mid});
+                if let Some(text) = text {
+                    item["message"]["text"] = json!(text);
+                }
+                if !attachments.is_empty() {
+                    item["message"]["attachments"] = json!(attachments);
+                }
+            }
+            (_, None) => {
                 return (
                     StatusCode::BAD_REQUEST,
                     Json(json!({"error": "a message needs text or postback"})),
@@ -622,6 +757,7 @@ async fn inject_inbound(
                 messaging_type: None,
                 tag: None,
                 metadata: None,
+                attachment: None,
             });
         }
         mids.push(mid);

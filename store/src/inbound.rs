@@ -4,6 +4,7 @@
 use serde_json::json;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
+use ventros_channels::attachments::InboundAttachment;
 use ventros_channels::provider::normalise_inbound;
 use ventros_domain::{EventType, RecipientStatus};
 use ventros_workflows::{
@@ -34,6 +35,7 @@ pub async fn persist_inbound(
             .map(ventros_channels::channel::AiSettings::reply_config),
         campaign_replies: Vec::new(),
         identity_hint: None,
+        media_message_ids: Vec::new(),
     };
 
     for inbox_id in &input.inbox_ids {
@@ -136,6 +138,7 @@ pub async fn persist_inbound(
                 )
                 .execute(&mut *tx)
                 .await?;
+                insert_attachments(&mut tx, input.tenant_id, id, &message.attachments).await?;
                 out.new_message_ids.push(id);
             }
             None => {
@@ -171,6 +174,14 @@ pub async fn persist_inbound(
         )
         .await?;
     }
+    // Files still to fetch, of the messages this batch stored (a retry finds the same ones).
+    out.media_message_ids = sqlx::query_scalar!(
+        r#"SELECT DISTINCT message_id AS "message_id!" FROM media_files
+            WHERE message_id = ANY($1) AND status = 'pending' ORDER BY 1"#,
+        &out.new_message_ids
+    )
+    .fetch_all(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -357,4 +368,41 @@ async fn reply_targets(
             reply_message_id,
         })
         .collect())
+}
+
+/// A new message's attachments: files to fetch (`pending`), and locations and contact cards,
+/// which are complete as they come (`stored`).
+async fn insert_attachments(
+    tx: &mut PgConnection,
+    tenant_id: Uuid,
+    message_id: Uuid,
+    attachments: &[InboundAttachment],
+) -> Result<(), StoreError> {
+    for (position, attachment) in attachments.iter().enumerate().take(32) {
+        let status = match (&attachment.details, &attachment.url) {
+            (Some(_), _) => "stored",
+            (None, Some(_)) => "pending",
+            (None, None) => "failed",
+        };
+        sqlx::query!(
+            "INSERT INTO media_files (id, tenant_id, message_id, position, direction, kind, status, filename, content_type,
+                                      details, source_url, error, stored_at)
+             VALUES ($1, $2, $3, $4, 'inbound', $5, $6, $7, $8, $9, $10, $11, CASE WHEN $6 = 'stored' THEN now() END)
+             ON CONFLICT (message_id, position) WHERE message_id IS NOT NULL DO NOTHING",
+            Uuid::now_v7(),
+            tenant_id,
+            message_id,
+            position as i32,
+            attachment.kind,
+            status,
+            attachment.filename.as_deref().and_then(ventros_media::content::clean_filename),
+            attachment.declared_type,
+            attachment.details,
+            attachment.url,
+            attachment.error,
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }

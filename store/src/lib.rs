@@ -104,6 +104,7 @@ impl ChannelRow {
 mod agent_runs;
 mod inbound;
 mod lifecycle;
+pub mod media;
 mod outbound;
 mod pipelines;
 mod replies;
@@ -117,8 +118,8 @@ pub use agent_runs::{
 pub use inbound::{persist_inbound, upsert_contact};
 pub use lifecycle::{attach_operator_reply, set_lifecycle};
 pub use outbound::{
-    OutboundRow, clear_send_attempt, first_unrecorded, load_outbound, lock_provider_id,
-    mark_send_attempt, record_sent, record_sent_in, record_status,
+    OutboundFile, OutboundRow, clear_send_attempt, first_unrecorded, load_outbound,
+    lock_provider_id, mark_send_attempt, record_sent, record_sent_in, record_status,
 };
 pub use pipelines::default_pipeline;
 pub use replies::{compose_operator_message, plan_auto_reply};

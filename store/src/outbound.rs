@@ -47,6 +47,19 @@ pub struct OutboundRow {
     /// When the customer last wrote on this channel (Meta's messaging window counts from it).
     pub last_inbound_at: Option<DateTime<Utc>>,
     pub channel: ChannelRow,
+    /// The file the message carries (an operator's upload), its text being the caption.
+    pub attachment: Option<OutboundFile>,
+}
+
+/// A stored file to send.
+#[derive(Debug, Clone)]
+pub struct OutboundFile {
+    pub id: Uuid,
+    pub kind: String,
+    pub content_type: String,
+    pub filename: Option<String>,
+    pub storage_key: String,
+    pub sha256: Vec<u8>,
 }
 
 pub async fn load_outbound(
@@ -55,13 +68,15 @@ pub async fn load_outbound(
     message_id: Uuid,
 ) -> Result<OutboundRow, StoreError> {
     let row = sqlx::query!(
-        "SELECT m.status, m.provider_message_id, m.body, m.send_attempts, m.last_send_attempt_at, i.external_id, m.origin,
+        r#"SELECT m.status, m.provider_message_id, m.body, m.send_attempts, m.last_send_attempt_at, i.external_id, m.origin,
                 (SELECT max(provider_timestamp) FROM messages x WHERE x.identity_id = m.identity_id AND x.direction = 'inbound') AS last_inbound_at,
-                c.id, c.tenant_id, c.kind, c.provider_config, c.settings
+                c.id, c.tenant_id, c.kind, c.provider_config, c.settings,
+                f.id AS "file_id?", f.kind AS "file_kind?", f.content_type AS file_type, f.filename, f.storage_key, f.sha256
          FROM messages m
          JOIN contact_identities i ON i.id = m.identity_id
          JOIN channels c ON c.id = m.channel_id
-         WHERE m.id = $1 AND m.tenant_id = $2 AND m.direction = 'outbound'",
+         LEFT JOIN media_files f ON f.message_id = m.id AND f.position = 0 AND f.status = 'stored'
+         WHERE m.id = $1 AND m.tenant_id = $2 AND m.direction = 'outbound'"#,
         message_id,
         tenant_id,
     )
@@ -77,6 +92,25 @@ pub async fn load_outbound(
         last_send_attempt_at: row.last_send_attempt_at,
         origin: row.origin,
         last_inbound_at: row.last_inbound_at,
+        attachment: match (
+            row.file_id,
+            row.file_kind,
+            row.file_type,
+            row.storage_key,
+            row.sha256,
+        ) {
+            (Some(id), Some(kind), Some(content_type), Some(storage_key), Some(sha256)) => {
+                Some(OutboundFile {
+                    id,
+                    kind,
+                    content_type,
+                    filename: row.filename,
+                    storage_key,
+                    sha256,
+                })
+            }
+            _ => None,
+        },
         channel: ChannelRow::decode(
             row.id,
             row.tenant_id,

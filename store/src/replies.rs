@@ -145,7 +145,7 @@ pub async fn compose_operator_message(
     let inserted = sqlx::query!(
         "INSERT INTO messages (id, tenant_id, channel_id, session_id, contact_id, identity_id, direction, body,
                                status, status_rank, origin, handled_by_workflow)
-         SELECT r.id, r.tenant_id, s.channel_id, s.id, s.contact_id, s.identity_id, 'outbound', r.body,
+         SELECT r.id, r.tenant_id, s.channel_id, s.id, s.contact_id, s.identity_id, 'outbound', nullif(r.body, ''),
                 'pending', 0, 'operator', $3
            FROM outbound_requests r JOIN conversation_sessions s ON s.id = r.session_id
           WHERE r.id = $1 AND r.tenant_id = $2
@@ -176,6 +176,15 @@ pub async fn compose_operator_message(
         "INSERT INTO message_status_history (tenant_id, message_id, status) VALUES ($1, $2, 'pending')",
         tenant_id,
         message_id,
+    )
+    .execute(&mut *tx)
+    .await?;
+    // The reply's file (if any) belongs to the message now; its text is the caption.
+    sqlx::query!(
+        "UPDATE media_files f SET message_id = r.id FROM outbound_requests r
+          WHERE r.id = $1 AND r.tenant_id = $2 AND f.id = r.media_id AND f.message_id IS NULL",
+        message_id,
+        tenant_id,
     )
     .execute(&mut *tx)
     .await?;

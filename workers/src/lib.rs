@@ -86,6 +86,12 @@ pub struct WorkerSettings {
     pub webhook_retry_max_ms: u64,
     #[command(flatten)]
     pub network: ventros_activities::settings::NetworkSettings,
+    #[command(flatten)]
+    pub media: ventros_activities::media::MediaSettings,
+    /// The API's public address (`PUBLIC_BASE_URL` there): Meta fetches the files operators send
+    /// from signed links under it.
+    #[arg(long, env = "PUBLIC_BASE_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_base_url: String,
     /// Contacts a campaign run resolves per page of its segment.
     #[arg(long, env = "CAMPAIGN_PAGE_SIZE", default_value_t = 500)]
     pub campaign_page_size: u32,
@@ -448,6 +454,13 @@ fn worker_options(
         settings.network.provider_policy(),
     ));
     let identities = IdentityActivities::new(pool.clone(), waha.clone());
+    let media = ventros_activities::media::MediaActivities::new(
+        pool.clone(),
+        settings.media.store()?,
+        ventros_channels::media_fetch::MediaDownloader::new(settings.network.provider_policy()),
+        settings.media.transcriber()?,
+        settings.media.media_max_inbound_bytes,
+    );
     let activities = ConversationActivities::new(
         pool.clone(),
         Channels::new(
@@ -457,7 +470,12 @@ fn worker_options(
             )),
         ),
         agents,
-    );
+    )
+    .with_media(ventros_activities::media::OutboundMedia::new(
+        pool.clone(),
+        settings.media.store()?,
+        &settings.public_base_url,
+    ));
     Ok(WorkerOptions::new(settings.connections.task_queue.clone())
         .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(
             settings.workflow_pollers.max(2),
@@ -488,5 +506,6 @@ fn worker_options(
             settings.network.webhook_allow_private_networks,
         ))
         .register_activities(MemoryActivities::new(engine))
+        .register_activities(media)
         .build())
 }

@@ -79,6 +79,21 @@ pub(crate) fn identity_activity() -> ActivityOptions {
         .build()
 }
 
+/// Fetching a customer's file from the provider (and transcribing a voice note): a few tries over
+/// about a minute; the last attempt records the file as failed instead of failing.
+pub(crate) fn media_activity() -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(120))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(30))
+                .maximum_attempts(crate::contract::MEDIA_FETCH_ATTEMPTS as _)
+                .build(),
+        )
+        .build()
+}
+
 /// Seen/typing indicators: nice to have, never worth delaying the reply for.
 pub(crate) fn presence_activity() -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(5))

@@ -77,6 +77,11 @@ pub async fn show(
     )
     .fetch_all(&mut *tx)
     .await?;
+    let attachments =
+        crate::routes::media::attachments_of(&mut tx, &state, principal.tenant_id, &[id])
+            .await?
+            .remove(&id)
+            .unwrap_or_default();
     Ok(Json(Message {
         workflow: state
             .config
@@ -86,6 +91,7 @@ pub async fn show(
             direction: m.direction,
             body: m.body,
             media: m.media,
+            attachments,
             status: m.status,
             failure_reason: m.failure_reason,
             origin: m.origin,

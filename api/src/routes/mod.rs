@@ -10,6 +10,7 @@ pub mod conversations;
 pub mod deals;
 pub mod health;
 pub mod knowledge;
+pub mod media;
 pub mod memories;
 pub mod messages;
 pub mod pipelines;

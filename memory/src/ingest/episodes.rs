@@ -64,6 +64,7 @@ pub async fn episode_for_event(
         EventType::ContactTagged => tag_episode(&ev),
         EventType::ContactUpdated => profile_episode(&ev),
         EventType::NoteAdded => note_episode(pool, &ev).await,
+        EventType::MessageMediaStored => voice_episode(pool, &ev).await,
         other => Err(MemoryError::Invalid(format!(
             "event type {other} is not a memory event"
         ))),
@@ -167,6 +168,45 @@ async fn message_episode(pool: &PgPool, ev: &Event) -> Result<Option<Episode>, M
     .fetch_optional(pool)
     .await?
     .flatten();
+    Ok(Some(episode))
+}
+
+/// A customer's voice notes, once transcribed: their words are remembered like a message's
+/// (nothing for files without words; a photo's caption came with its message).
+async fn voice_episode(pool: &PgPool, ev: &Event) -> Result<Option<Episode>, MemoryError> {
+    let row = sqlx::query!(
+        r#"SELECT m.session_id, m.channel_id, coalesce(m.provider_timestamp, m.created_at) AS "at!",
+                  string_agg(f.transcript, ' ' ORDER BY f.position) AS words
+             FROM messages m JOIN media_files f ON f.message_id = m.id AND f.transcript IS NOT NULL
+            WHERE m.id = $1 AND m.tenant_id = $2 AND m.contact_id = $3 AND m.direction = 'inbound'
+            GROUP BY m.id"#,
+        ev.aggregate_id,
+        ev.tenant_id,
+        ev.contact_id
+    )
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let Some(words) = row.words.filter(|w| !w.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let mut episode = ev.base(
+        "message",
+        "voice_note",
+        ev.aggregate_id.to_string(),
+        "contact",
+        words,
+        row.at,
+    );
+    episode.metadata = json!({
+        "message_id": ev.aggregate_id,
+        "channel_id": row.channel_id,
+        "session_id": row.session_id,
+        "direction": "inbound",
+        "voice_note": true,
+    });
+    episode.remember = true;
+    episode.extract = true;
     Ok(Some(episode))
 }
 

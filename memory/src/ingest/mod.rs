@@ -44,6 +44,7 @@ pub const FED_EVENT_TYPES: &[EventType] = &[
     EventType::ContactTagged,
     EventType::ContactUpdated,
     EventType::NoteAdded,
+    EventType::MessageMediaStored,
 ];
 
 /// The activities behind MemoryIngestion, ReembedMemories and KnowledgeIngestion.

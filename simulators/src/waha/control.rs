@@ -24,13 +24,42 @@ pub struct InboundRequest {
 
 #[derive(Deserialize)]
 pub struct InboundMessage {
+    #[serde(default)]
     pub body: String,
+    /// A file the customer sends (served back at `/api/files/…`, linked from `media.url`).
+    #[serde(default)]
+    pub media: Option<InboundFile>,
+    /// `{latitude, longitude, description}`, as WAHA's `location`.
+    #[serde(default)]
+    pub location: Option<Value>,
+    /// Contact cards (vCard text), as WAHA's `vCards`.
+    #[serde(default)]
+    pub vcards: Vec<String>,
     /// Seconds; now when absent.
     #[serde(default)]
     pub timestamp: Option<i64>,
     #[serde(default)]
     pub id: Option<String>,
 }
+
+#[derive(Deserialize)]
+pub struct InboundFile {
+    pub mimetype: String,
+    #[serde(default)]
+    pub filename: Option<String>,
+    /// Base64.
+    pub data: String,
+    /// A voice note (`_data.type: "ptt"`) rather than an audio file.
+    #[serde(default)]
+    pub voice: bool,
+    /// WAHA could not download it (`media.error`), or media download is off (`media: null`).
+    #[serde(default)]
+    pub not_downloaded: bool,
+}
+
+/// Where WAHA says its files are: its own `WAHA_BASE_URL`, which by default is not an address
+/// anyone else can reach (clients read `/api/files/…` from the WAHA they are configured with).
+const FILES_BASE: &str = "http://localhost:3000";
 
 pub(super) fn default_session_name() -> String {
     "default".into()
@@ -50,6 +79,7 @@ pub(super) async fn inject_inbound(
         );
     }
     let now = now_ms() / 1000;
+    let mut files = Vec::new();
     let mut payloads: Vec<(String, Value)> = req
         .messages
         .iter()
@@ -62,10 +92,40 @@ pub(super) async fn inject_inbound(
             if let Some(alternate) = &req.alternate {
                 data["key"] = json!({"remoteJid": req.from, "remoteJidAlt": alternate.replace("@c.us", "@s.whatsapp.net"), "fromMe": false});
             }
-            let payload = json!({
+            let mut payload = json!({
                 "id": id, "timestamp": m.timestamp.unwrap_or(now), "from": req.from, "fromMe": false,
                 "source": "app", "to": ME, "body": m.body, "hasMedia": false, "ack": 1, "_data": data,
             });
+            if let Some(file) = &m.media {
+                use base64::Engine as _;
+                let bytes = base64::engine::general_purpose::STANDARD.decode(&file.data).unwrap_or_default();
+                let extension = file.mimetype.split(['/', ';']).nth(1).unwrap_or("bin").trim().to_owned();
+                let name = format!("{}.{extension}", id.rsplit('_').next().unwrap_or("file"));
+                payload["hasMedia"] = json!(true);
+                payload["media"] = if file.not_downloaded {
+                    Value::Null
+                } else {
+                    json!({"url": format!("{FILES_BASE}/api/files/{}/{name}", req.session),
+                           "mimetype": file.mimetype, "filename": file.filename, "error": null})
+                };
+                payload["_data"]["type"] = json!(if file.voice {
+                    "ptt"
+                } else {
+                    match file.mimetype.split('/').next() {
+                        Some("image") => "image",
+                        Some("video") => "video",
+                        Some("audio") => "audio",
+                        _ => "document",
+                    }
+                });
+                files.push((name, file.mimetype.clone(), bytes));
+            }
+            if let Some(location) = &m.location {
+                payload["location"] = location.clone();
+            }
+            if !m.vcards.is_empty() {
+                payload["vCards"] = json!(m.vcards);
+            }
             (id, payload)
         })
         .collect();
@@ -74,6 +134,9 @@ pub(super) async fn inject_inbound(
     }
     {
         let mut state = sim.state.lock().expect("sim state");
+        for (name, mimetype, bytes) in files {
+            state.files.insert(name, (mimetype, bytes));
+        }
         for (id, p) in &payloads {
             state.messages.push(SimMessage {
                 id: id.clone(),
@@ -83,6 +146,7 @@ pub(super) async fn inject_inbound(
                 from_me: false,
                 timestamp: p["timestamp"].as_i64().unwrap_or(now),
                 received_at_ms: now_ms(),
+                media: None,
             });
         }
     }

@@ -9,6 +9,7 @@ pub(super) struct SendTextRequest {
     #[serde(rename = "chatId")]
     chat_id: Option<String>,
     text: Option<String>,
+    caption: Option<String>,
 }
 
 pub(super) fn valid_chat_id(chat_id: &str) -> bool {
@@ -20,6 +21,66 @@ pub(super) async fn send_text(
     State(sim): State<WahaSimulator>,
     headers: HeaderMap,
     body: axum::body::Bytes,
+) -> Response {
+    send(sim, headers, body, None).await
+}
+
+/// `POST /api/sendImage|sendFile|sendVoice|sendVideo`: `file` is `{mimetype, filename, data}`
+/// (base64) or `{mimetype, filename, url}`; images, files and videos take a `caption`.
+pub(super) async fn send_media(
+    State(sim): State<WahaSimulator>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+    endpoint: &'static str,
+) -> Response {
+    send(sim, headers, body, Some(endpoint)).await
+}
+
+/// The file of a media send, checked as WAHA would: a mimetype and the bytes (or a URL).
+fn read_file(req: &Value, endpoint: &str) -> Result<SimMedia, &'static str> {
+    use base64::Engine as _;
+    let file = req
+        .get("file")
+        .filter(|f| f.is_object())
+        .ok_or("file is required")?;
+    let mimetype = file
+        .get("mimetype")
+        .and_then(Value::as_str)
+        .filter(|m| m.contains('/'))
+        .ok_or("file.mimetype is required")?;
+    let bytes = match (
+        file.get("data").and_then(Value::as_str),
+        file.get("url").and_then(Value::as_str),
+    ) {
+        (Some(data), _) => base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|_| "file.data must be base64")?,
+        (None, Some(url)) if url.starts_with("http") => url.as_bytes().to_vec(),
+        _ => return Err("file.data or file.url is required"),
+    };
+    if bytes.is_empty() {
+        return Err("file is empty");
+    }
+    if endpoint == "voice" && !mimetype.starts_with("audio/") {
+        return Err("a voice message must be audio");
+    }
+    Ok(SimMedia {
+        endpoint: endpoint.to_owned(),
+        mimetype: mimetype.to_owned(),
+        filename: file
+            .get("filename")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        size: bytes.len(),
+        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+    })
+}
+
+async fn send(
+    sim: WahaSimulator,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+    media_endpoint: Option<&'static str>,
 ) -> Response {
     if !sim.authorised(&headers) {
         return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
@@ -50,10 +111,22 @@ pub(super) async fn send_text(
         sim.state.lock().expect("sim state").counters.rejected_calls += 1;
         return problem(status, "The number is not registered on WhatsApp");
     }
-    let Ok(req) = serde_json::from_slice::<SendTextRequest>(&body) else {
+    let Ok(raw) = serde_json::from_slice::<Value>(&body) else {
         return problem(StatusCode::BAD_REQUEST, "Invalid JSON body");
     };
-    let (Some(chat_id), Some(text)) = (req.chat_id, req.text) else {
+    let media = match media_endpoint.map(|e| read_file(&raw, e)) {
+        Some(Ok(media)) => Some(media),
+        Some(Err(reason)) => return problem(StatusCode::BAD_REQUEST, reason),
+        None => None,
+    };
+    let Ok(req) = serde_json::from_value::<SendTextRequest>(raw) else {
+        return problem(StatusCode::BAD_REQUEST, "Invalid JSON body");
+    };
+    let text = match &media {
+        Some(_) => Some(req.caption.unwrap_or_default()),
+        None => req.text,
+    };
+    let (Some(chat_id), Some(text)) = (req.chat_id, text) else {
         return problem(StatusCode::BAD_REQUEST, "chatId and text are required");
     };
     if faults.reject_chat_ids.contains(&chat_id) {
@@ -64,7 +137,7 @@ pub(super) async fn send_text(
         );
     }
     let session = req.session.unwrap_or_else(|| "default".into());
-    if !valid_chat_id(&chat_id) || text.is_empty() {
+    if !valid_chat_id(&chat_id) || (text.is_empty() && media.is_none()) {
         return problem(
             StatusCode::BAD_REQUEST,
             "chatId must be a WhatsApp chat id and text must not be empty",
@@ -78,6 +151,7 @@ pub(super) async fn send_text(
         from_me: true,
         timestamp: now_ms() / 1000,
         received_at_ms: now_ms(),
+        media,
     };
     {
         let mut state = sim.state.lock().expect("sim state");
@@ -99,7 +173,7 @@ pub(super) async fn send_text(
     }
     let response = json!({
         "id": message.id, "timestamp": message.timestamp, "from": ME, "fromMe": true, "source": "api",
-        "to": chat_id, "body": message.body, "hasMedia": false, "ack": 0, "ackName": "PENDING",
+        "to": chat_id, "body": message.body, "hasMedia": message.media.is_some(), "ack": 0, "ackName": "PENDING",
     });
     if faults.answer_delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.answer_delay_ms)).await;
@@ -236,8 +310,33 @@ pub(super) fn chat_history(
         .take(q.limit.unwrap_or(100))
         .map(|m| {
             json!({"id": m.id, "timestamp": m.timestamp, "from": if m.from_me { ME } else { &m.chat_id },
-                   "fromMe": m.from_me, "to": if m.from_me { &m.chat_id } else { ME }, "body": m.body, "hasMedia": false})
+                   "fromMe": m.from_me, "to": if m.from_me { &m.chat_id } else { ME }, "body": m.body, "hasMedia": m.media.is_some()})
         })
         .collect();
     Json(list).into_response()
+}
+
+/// `GET /api/files/{session}/{name}`: a file a customer sent (WAHA serves downloaded media here,
+/// behind the API key).
+pub(super) async fn serve_file(
+    State(sim): State<WahaSimulator>,
+    headers: HeaderMap,
+    axum::extract::Path((_session, name)): axum::extract::Path<(String, String)>,
+) -> Response {
+    if !sim.authorised(&headers) {
+        return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    let file = sim
+        .state
+        .lock()
+        .expect("sim state")
+        .files
+        .get(&name)
+        .cloned();
+    match file {
+        Some((mimetype, bytes)) => {
+            ([(axum::http::header::CONTENT_TYPE, mimetype)], bytes).into_response()
+        }
+        None => problem(StatusCode::NOT_FOUND, "File not found"),
+    }
 }

@@ -168,6 +168,21 @@ pub struct SimMessage {
     pub timestamp: i64,
     /// When the simulator received it, in Unix milliseconds (benchmarks measure with this).
     pub received_at_ms: i64,
+    /// The file of a media message (sendImage, sendFile, sendVoice, sendVideo).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<SimMedia>,
+}
+
+/// What a media send carried, as the simulator checked it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SimMedia {
+    /// The endpoint: `image`, `file`, `voice` or `video`.
+    pub endpoint: String,
+    pub mimetype: String,
+    pub filename: Option<String>,
+    pub size: usize,
+    /// Hex SHA-256 of the bytes received.
+    pub sha256: String,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -196,6 +211,8 @@ struct SimState {
     typing_log: Vec<TypingEvent>,
     /// New sessions wait for a phone to be linked (`SCAN_QR_CODE`) instead of working at once.
     pairing_required: bool,
+    /// Files customers sent, served at `/api/files/{session}/{name}`: name → (mimetype, bytes).
+    files: BTreeMap<String, (String, Vec<u8>)>,
 }
 
 /// A `startTyping` (`on`) or `stopTyping` call.
@@ -240,6 +257,20 @@ impl WahaSimulator {
             .route("/api/{session}/auth/qr", get(auth_qr))
             .route("/api/{session}/auth/request-code", post(request_code))
             .route("/api/sendText", post(send_text))
+            .route(
+                "/api/sendImage",
+                post(|s, h, b| send_media(s, h, b, "image")),
+            )
+            .route("/api/sendFile", post(|s, h, b| send_media(s, h, b, "file")))
+            .route(
+                "/api/sendVoice",
+                post(|s, h, b| send_media(s, h, b, "voice")),
+            )
+            .route(
+                "/api/sendVideo",
+                post(|s, h, b| send_media(s, h, b, "video")),
+            )
+            .route("/api/files/{session}/{name}", get(serve_file))
             .route("/api/sendSeen", post(send_seen))
             .route(
                 "/api/startTyping",

@@ -179,6 +179,9 @@ pub struct PersistInboundOutput {
     /// A WhatsApp sender whose other address (phone number ↔ hidden id) the CRM may not know yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_hint: Option<IdentityHint>,
+    /// Messages of this batch with files still to fetch from the provider.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media_message_ids: Vec<Uuid>,
 }
 
 /// See [`PersistInboundOutput::identity_hint`].

@@ -21,6 +21,7 @@ mod contacts;
 mod conversation;
 mod inbox;
 mod lifecycle;
+mod media;
 mod memory;
 mod outbound;
 mod tasks;
@@ -31,6 +32,7 @@ pub use contacts::*;
 pub use conversation::*;
 pub use inbox::*;
 pub use lifecycle::*;
+pub use media::*;
 pub use memory::*;
 pub use outbound::*;
 pub use tasks::*;
@@ -78,6 +80,7 @@ tenant_scoped!(
     KnowledgeIngestionInput,
     FollowUpTaskInput,
     SetLifecycleInput,
+    MediaFetchInput,
     AttachReplyInput,
 );
 
@@ -109,6 +112,8 @@ pub mod patches {
     pub const IDENTITY_LINKS: &str = "conversation-identity-links";
     /// Conversation takes lifecycle changes (pending, snooze, resolve) and operator replies.
     pub const LIFECYCLE: &str = "conversation-lifecycle";
+    /// Conversation fetches the files of customers' messages into object storage.
+    pub const INBOUND_MEDIA: &str = "conversation-inbound-media";
 }
 
 pub mod names {
@@ -183,6 +188,7 @@ pub mod names {
     pub const ACTIVITY_CAMPAIGN_RECORD_REPLY: &str = "campaign.record_reply";
     pub const ACTIVITY_CAMPAIGN_CLOSE_RECIPIENT: &str = "campaign.close_recipient";
     pub const ACTIVITY_TASK_FIRE: &str = "tasks.fire";
+    pub const ACTIVITY_MEDIA_FETCH: &str = "media.fetch_inbound";
 
     /// Application failure type of an agent call that can never succeed (unknown agent, invalid
     /// request): not retried, the conversation goes to a human at once.
@@ -385,6 +391,9 @@ activity_definitions! {
     CampaignCloseRecipient: names::ACTIVITY_CAMPAIGN_CLOSE_RECIPIENT, RecipientAt => ();
     /// Reads a follow-up task: wait until its due time, or announce `task.due` (once) and finish.
     TaskFire: names::ACTIVITY_TASK_FIRE, FollowUpTaskInput => TaskTimer;
+    /// Fetches an inbound message's files from the provider into object storage (type from the
+    /// bytes, size limit, checksum), transcribing voice notes where a model is configured.
+    MediaFetchInbound: names::ACTIVITY_MEDIA_FETCH, MediaFetchInput => MediaFetchOutput;
 }
 
 #[cfg(test)]

@@ -25,7 +25,9 @@ use crate::contacts::ContactMerge;
 use crate::contract::{activities::*, names, *};
 use crate::decisions::{ReplyPath, agent_handoff, debounce_wait, reply_path};
 use crate::outbound::OutboundMessage;
-use crate::retry::{agent_activity, db_activity, identity_activity, presence_activity};
+use crate::retry::{
+    agent_activity, db_activity, identity_activity, media_activity, presence_activity,
+};
 
 mod lifecycle;
 
@@ -367,6 +369,20 @@ impl Conversation {
         });
         if let Some(hint) = out.identity_hint {
             Self::link_identity(ctx, hint).await?;
+        }
+        // Before the reply is decided, so the agent and the operator see the files (and a voice
+        // note's words). A file that cannot be had is recorded as failed by the activity.
+        if !out.media_message_ids.is_empty() && ctx.patched(patches::INBOUND_MEDIA) {
+            for message_id in out.media_message_ids {
+                let input = ctx.state(|s| MediaFetchInput {
+                    tenant_id: s.tenant_id,
+                    channel_id: s.channel_id,
+                    message_id,
+                });
+                let _ = ctx
+                    .execute_activity(MediaFetchInbound, input, media_activity())
+                    .await;
+            }
         }
         // The contact answered a campaign message: its recipient workflow records the reply.
         for target in out.campaign_replies {

@@ -158,9 +158,13 @@ pub struct ConversationMessage {
     pub direction: Direction,
     #[schema(required = true)]
     pub body: Option<String>,
-    /// Images, audio, documents: kind, URL or id, caption.
+    /// The provider's own description of the message's media, as it arrived (see
+    /// `attachments` for the stored files).
     #[schema(value_type = Option<Object>, required = true)]
     pub media: Option<Value>,
+    /// Files, locations and contact cards, in order, with short-lived links to the files.
+    #[sqlx(skip)]
+    pub attachments: Vec<crate::routes::media::MediaFile>,
     pub status: MessageStatus,
     #[schema(required = true)]
     pub failure_reason: Option<String>,
@@ -207,3 +211,18 @@ pub struct KnowledgeSource {
 const MESSAGE_COLUMNS: &str = "m.id, m.direction, m.body, m.media, m.status, m.failure_reason, m.origin, m.intent, m.confidence, m.agent_type, m.customer_reaction,
     m.provider_timestamp, m.created_at, coalesce(m.provider_timestamp, m.created_at) AS at, m.handled_by_workflow AS workflow_id,
     (SELECT (r.metadata->>'knowledge_passages')::jsonb FROM agent_runs r WHERE r.id = m.id) AS knowledge_sources";
+
+/// Fills in the messages' attachments (one query for all of them).
+pub(crate) async fn with_attachments(
+    tx: &mut sqlx::PgConnection,
+    state: &AppState,
+    tenant_id: Uuid,
+    messages: &mut [ConversationMessage],
+) -> Result<(), ApiError> {
+    let ids: Vec<Uuid> = messages.iter().map(|m| m.id).collect();
+    let mut files = crate::routes::media::attachments_of(tx, state, tenant_id, &ids).await?;
+    for message in messages.iter_mut() {
+        message.attachments = files.remove(&message.id).unwrap_or_default();
+    }
+    Ok(())
+}

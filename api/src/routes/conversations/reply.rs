@@ -38,8 +38,13 @@ pub struct AcceptedReply {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyBody {
-    /// The text to send (1 to 4096 characters).
+    /// The text to send (1 to 4096 characters); with `media_id`, the file's caption (up to 1024
+    /// characters, may be empty; Messenger and Instagram take files without captions).
+    #[serde(default)]
     pub text: String,
+    /// A file uploaded with `POST /api/v1/media`, sent once.
+    #[serde(default)]
+    pub media_id: Option<Uuid>,
 }
 
 /// Sends an operator's reply through the chat's Conversation workflow; a resolved conversation
@@ -60,13 +65,21 @@ pub async fn reply(
 ) -> Result<(StatusCode, Json<AcceptedReply>), ApiError> {
     let id = id.get();
     let text = req.text.trim();
-    if text.is_empty() || text.chars().count() > 4096 || text.contains('\0') {
-        return Err(ApiError::Unprocessable(
-            "text must be 1 to 4096 characters".into(),
-        ));
+    let valid = match req.media_id {
+        None => !text.is_empty() && text.chars().count() <= 4096,
+        Some(_) => text.chars().count() <= 1024,
+    };
+    if !valid || text.contains('\0') {
+        return Err(ApiError::Unprocessable(match req.media_id {
+            None => "text must be 1 to 4096 characters".into(),
+            Some(_) => "a file's caption must be at most 1024 characters".into(),
+        }));
     }
     let key = idempotency_key(&headers)?;
-    let request_sha256 = request_digest(id, text);
+    let mut request_sha256 = request_digest(id, text);
+    if let Some(media_id) = req.media_id {
+        request_sha256.extend_from_slice(media_id.as_bytes());
+    }
 
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let conversation = load_conversation(&mut tx, &state, id).await?;
@@ -99,9 +112,13 @@ pub async fn reply(
                 messaging_type(Some("operator"), last_inbound, chrono::Utc::now())
                     .map_err(ApiError::Unprocessable)?;
             }
+            if let Some(media_id) = req.media_id {
+                sendable_file(&mut tx, media_id, &conversation.channel_kind, text).await?;
+            }
             let message_id = Uuid::now_v7();
             sqlx::query!(
-                "INSERT INTO outbound_requests (id, tenant_id, session_id, body, author, idempotency_key, request_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO outbound_requests (id, tenant_id, session_id, body, author, idempotency_key, request_sha256, media_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 message_id,
                 principal.tenant_id,
                 id,
@@ -109,9 +126,14 @@ pub async fn reply(
                 principal.label(),
                 key,
                 request_sha256,
+                req.media_id,
             )
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(|e| match e.as_database_error().and_then(|d| d.constraint()) {
+                Some("outbound_requests_media") => already_sent(),
+                _ => ApiError::from(e),
+            })?;
             tx.commit().await?;
             (message_id, false)
         }
@@ -137,6 +159,43 @@ pub async fn reply(
             workflow: state.config.temporal_link("workflows", &outbound_id),
         }),
     ))
+}
+
+fn already_sent() -> ApiError {
+    ApiError::Conflict("this file was already sent; upload it again to send it again".into())
+}
+
+/// Checks that `media_id` is this tenant's upload, not sent yet, and that the channel takes it.
+async fn sendable_file(
+    tx: &mut sqlx::PgConnection,
+    media_id: Uuid,
+    channel_kind: &str,
+    caption: &str,
+) -> Result<(), ApiError> {
+    let file = sqlx::query!(
+        r#"SELECT direction, status, message_id,
+                  EXISTS (SELECT 1 FROM outbound_requests r WHERE r.media_id = f.id) AS "requested!"
+             FROM media_files f WHERE id = $1"#,
+        media_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("media {media_id} not found")))?;
+    if file.direction != "outbound" || file.status != "stored" {
+        return Err(ApiError::Unprocessable(
+            "only files uploaded with POST /api/v1/media can be sent".into(),
+        ));
+    }
+    if file.message_id.is_some() || file.requested {
+        return Err(already_sent());
+    }
+    if MetaPlatform::from_kind(channel_kind).is_some() && !caption.is_empty() {
+        return Err(ApiError::Unprocessable(
+            "Messenger and Instagram send files without captions: send the text as its own message"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The request's `Idempotency-Key`, checked, or a new one.

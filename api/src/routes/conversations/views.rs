@@ -320,7 +320,8 @@ pub async fn show(
         .push(" FROM messages m WHERE m.session_id = ")
         .push_bind(id)
         .push(" ORDER BY m.created_at DESC LIMIT 100) r ORDER BY r.at, r.created_at");
-    let messages = qb.build_query_as().fetch_all(&mut *tx).await?;
+    let mut messages: Vec<ConversationMessage> = qb.build_query_as().fetch_all(&mut *tx).await?;
+    super::with_attachments(&mut tx, &state, principal.tenant_id, &mut messages).await?;
     drop(tx);
     let live = if conversation.status == SessionStatus::Open {
         live_state(&state, &conversation.workflow_id).await
@@ -362,12 +363,14 @@ pub async fn messages(
     let limit = page_limit(q.limit)?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     load_conversation(&mut tx, &state, id).await?;
-    let page = fetch_page_as(&mut tx, sort, q.cursor.as_deref(), limit, |qb| {
-        qb.push("SELECT ")
-            .push(MESSAGE_COLUMNS)
-            .push(" FROM messages m WHERE m.session_id = ")
-            .push_bind(id);
-    })
-    .await?;
+    let mut page: Page<ConversationMessage> =
+        fetch_page_as(&mut tx, sort, q.cursor.as_deref(), limit, |qb| {
+            qb.push("SELECT ")
+                .push(MESSAGE_COLUMNS)
+                .push(" FROM messages m WHERE m.session_id = ")
+                .push_bind(id);
+        })
+        .await?;
+    super::with_attachments(&mut tx, &state, principal.tenant_id, &mut page.items).await?;
     Ok(Json(page))
 }

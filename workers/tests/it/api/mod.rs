@@ -7,6 +7,7 @@ mod crm;
 mod inbox_tools;
 mod knowledge;
 mod lifecycle;
+mod media;
 mod merges;
 mod openapi;
 mod outbound_webhooks;

@@ -499,6 +499,13 @@ impl TestApp {
             .env("DATABASE_MAX_CONNECTIONS", "4")
             .env("MEMORY_GRPC_BIND", &self.memory_address)
             .env("INTERNAL_AUTH_SECRET", INTERNAL_SECRET)
+            // The same store as the in-process API's default (files are per tenant inside it),
+            // and the API's address for the signed links Meta fetches files from.
+            .env(
+                "MEDIA_STORE_URL",
+                std::env::temp_dir().join("ventros-media"),
+            )
+            .env("PUBLIC_BASE_URL", &self.api)
             // One inference thread: two on a 2-core machine only contend (and tests run in pairs).
             .env("RAYON_NUM_THREADS", "1")
             // The tests' webhook receivers and simulators listen on loopback.

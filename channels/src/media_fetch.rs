@@ -1,0 +1,140 @@
+//! Downloading a customer's file from where the provider put it: WAHA's file server (with the
+//! channel's API key, which is only ever sent to the channel's own WAHA) or the URLs Meta signs
+//! for attachments (no credentials). Every address goes through the egress policy, redirects
+//! included, and a download stops at the size limit instead of filling memory.
+
+use std::time::Duration;
+
+use crate::net_guard::NetPolicy;
+use crate::provider::ProviderConfig;
+use crate::waha::HEADER_API_KEY;
+
+/// Why a download did not produce the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// Trying again will not help (too large, refused address, gone).
+    #[error("{0}")]
+    Permanent(String),
+    #[error("{0}")]
+    Retry(String),
+}
+
+/// Redirect hops followed (Meta's attachment links redirect to its CDN).
+const MAX_REDIRECTS: usize = 3;
+
+pub struct MediaDownloader {
+    http: reqwest::Client,
+    policy: NetPolicy,
+}
+
+impl MediaDownloader {
+    pub fn new(policy: NetPolicy) -> Self {
+        let http = policy
+            .client_builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(90))
+            .build()
+            .expect("reqwest client builds");
+        MediaDownloader { http, policy }
+    }
+
+    /// The request for `url`: WAHA's own files (`/api/files/…`) are read from the channel's base
+    /// URL with its key, whatever host WAHA wrote into the link (it names itself by its own
+    /// `WAHA_BASE_URL`, often unreachable from here); anything else is fetched as given.
+    fn target(
+        &self,
+        provider: &ProviderConfig,
+        url: &str,
+    ) -> Result<(reqwest::Url, Option<String>), FetchError> {
+        let given = self
+            .policy
+            .check_url(url, "the file's address")
+            .map_err(FetchError::Permanent)?;
+        if let ProviderConfig::Waha(cfg) = provider
+            && given.path().starts_with("/api/files/")
+        {
+            let mut own = self
+                .policy
+                .check_url(&cfg.base_url, "the channel's base_url")
+                .map_err(FetchError::Permanent)?;
+            let base_path = own.path().trim_end_matches('/').to_owned();
+            own.set_path(&format!("{base_path}{}", given.path()));
+            own.set_query(given.query());
+            return Ok((own, Some(cfg.api_key.clone())));
+        }
+        Ok((given, None))
+    }
+
+    /// The file's bytes, at most `max_bytes`.
+    pub async fn download(
+        &self,
+        provider: &ProviderConfig,
+        url: &str,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, FetchError> {
+        let (mut target, mut key) = self.target(provider, url)?;
+        for _ in 0..=MAX_REDIRECTS {
+            let mut request = self.http.get(target.clone());
+            if let Some(key) = &key {
+                request = request.header(HEADER_API_KEY, key);
+            }
+            let mut response = request.send().await.map_err(|e| {
+                FetchError::Retry(format!(
+                    "the provider's file server did not answer: {}",
+                    without_url(e)
+                ))
+            })?;
+            let status = response.status();
+            if status.is_redirection() {
+                let next = response
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                    .and_then(|l| target.join(l).ok())
+                    .ok_or_else(|| FetchError::Permanent("a redirect without a location".into()))?;
+                target = self
+                    .policy
+                    .check_url(next.as_str(), "the file's address")
+                    .map_err(FetchError::Permanent)?;
+                // The channel's key is for its WAHA only, never for wherever it redirects.
+                key = None;
+                continue;
+            }
+            if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                return Err(FetchError::Retry(format!(
+                    "the provider's file server answered {status}"
+                )));
+            }
+            if !status.is_success() {
+                return Err(FetchError::Permanent(format!(
+                    "the provider's file server answered {status}"
+                )));
+            }
+            if response.content_length().is_some_and(|n| n > max_bytes) {
+                return Err(too_large(max_bytes));
+            }
+            let mut bytes = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(|e| {
+                FetchError::Retry(format!("the download broke off: {}", without_url(e)))
+            })? {
+                if (bytes.len() + chunk.len()) as u64 > max_bytes {
+                    return Err(too_large(max_bytes));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            return Ok(bytes);
+        }
+        Err(FetchError::Permanent("too many redirects".into()))
+    }
+}
+
+fn too_large(max_bytes: u64) -> FetchError {
+    FetchError::Permanent(format!(
+        "the file is larger than the {max_bytes}-byte limit"
+    ))
+}
+
+/// reqwest's error text names the URL, which for Meta carries a signature: left out of reasons.
+fn without_url(err: reqwest::Error) -> String {
+    err.without_url().to_string()
+}
