@@ -72,6 +72,11 @@ impl ApiClient {
                 "connection failed".into()
             })
         })?;
+        Self::answer(response).await
+    }
+
+    /// The JSON answer of a call, or the API's problem as a refusal.
+    async fn answer(response: reqwest::Response) -> Result<Value, ApiFailure> {
         let status = response.status().as_u16();
         let text = response
             .text()
@@ -91,6 +96,27 @@ impl ApiClient {
             title: field("title").unwrap_or_else(|| "request refused".into()),
             detail: field("detail").unwrap_or_else(|| value.to_string()),
         })
+    }
+
+    /// Uploads a file (`POST /api/v1/media`, the raw bytes with their content type).
+    pub async fn upload(
+        &self,
+        key: &str,
+        query: &[(String, String)],
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Value, ApiFailure> {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/media", self.base))
+            .bearer_auth(key)
+            .query(query)
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|_| ApiFailure::Unreachable("connection failed".into()))?;
+        Self::answer(response).await
     }
 
     pub async fn get(

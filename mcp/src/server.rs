@@ -143,6 +143,36 @@ impl VentrosMcp {
                     )
                     .await
             }
+            "send_file" => {
+                use base64::Engine as _;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(text("content_base64").trim())
+                    .map_err(|_| ApiFailure::Refused {
+                        status: 422,
+                        title: "invalid argument".into(),
+                        detail: "content_base64 is not base64".into(),
+                    })?;
+                let mut query = Vec::new();
+                if let Some(name) = args.get("filename").and_then(Value::as_str) {
+                    query.push(("filename".to_owned(), name.to_owned()));
+                }
+                if args.get("voice").and_then(Value::as_bool) == Some(true) {
+                    query.push(("voice".to_owned(), "true".to_owned()));
+                }
+                let uploaded = self
+                    .api
+                    .upload(key, &query, &text("content_type"), bytes)
+                    .await?;
+                let path = format!(
+                    "/api/v1/conversations/{}/messages",
+                    segment(&text("conversation_id"))
+                );
+                let headers = [("Idempotency-Key", text("idempotency_key"))];
+                let body = json!({"text": text("caption"), "media_id": uploaded["id"]});
+                self.api
+                    .call(key, Method::POST, &path, &[], Some(&body), &headers)
+                    .await
+            }
             "start_conversation" => {
                 let headers = [("Idempotency-Key", text("idempotency_key"))];
                 let mut body = serde_json::Map::new();

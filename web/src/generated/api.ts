@@ -761,10 +761,11 @@ export interface paths {
         get: operations["conversations_messages"];
         put?: never;
         /**
-         * Sends an operator's reply through the chat's Conversation workflow; a resolved conversation
-         *     reopens (or the chat's newest session does). Send an `Idempotency-Key`
-         *     header: a retry with the same key and text returns the same message and sends nothing again;
-         *     the same key with a different text is refused.
+         * Sends an operator's reply (a text, or a file uploaded with `POST /api/v1/media` and its caption)
+         *     through the chat's Conversation workflow; a resolved conversation reopens (or the chat's newest
+         *     session does). Send an `Idempotency-Key` header: a retry with the same key, text and file
+         *     contents returns the same message and sends nothing again; the same key with a different text
+         *     or file is refused.
          */
         post: operations["conversations_reply"];
         delete?: never;
@@ -1040,6 +1041,45 @@ export interface paths {
         };
         /** The caller: tenant, role, and the user or API key behind the credential. */
         get: operations["auth_me"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Uploads a file to send: the request body is the file itself, with its `Content-Type`. The type
+         *     is read from the bytes (images, audio, video, PDF, office documents, plain text); HTML, SVG,
+         *     scripts and executables are refused. Limits: images 5 MB, everything else 16 MB. Send it with
+         *     `POST /api/v1/conversations/{id}/messages` (`media_id`).
+         */
+        post: operations["conversations_upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/media/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A file (or location, or contact card) of the tenant, with a fresh link. */
+        get: operations["conversations_show"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1865,6 +1905,8 @@ export interface components {
              *     order the messages arrived in.
              */
             at: string;
+            /** @description Files, locations and contact cards, in order, with short-lived links to the files. */
+            attachments: components["schemas"]["MediaFile"][];
             body: string | null;
             /** Format: float */
             confidence: number | null;
@@ -1883,7 +1925,10 @@ export interface components {
              *     operator to check (null for every other message).
              */
             knowledge_sources: components["schemas"]["KnowledgeSource"][] | null;
-            /** @description Images, audio, documents: kind, URL or id, caption. */
+            /**
+             * @description The provider's own description of the message's media, as it arrived (see
+             *     `attachments` for the stored files).
+             */
             media: Record<string, never> | null;
             /** @description Why an outbound message was written: `greeting`, `away`, `operator`, `agent`, `campaign`. */
             origin: string | null;
@@ -2160,7 +2205,7 @@ export interface components {
          * @description A domain event's type. Serialised as its dotted name (`message.received`).
          * @enum {string}
          */
-        EventType: "MessageReceived" | "MessageSent" | "MessageStatusChanged" | "MessageReaction" | "SessionOpened" | "SessionAssignmentChanged" | "SessionClosed" | "SessionStateChanged" | "ChannelStatusChanged" | "AgentReplied" | "ContactCreated" | "ContactUpdated" | "ContactTagged" | "ContactUntagged" | "ContactMerged" | "ContactOptedOut" | "ContactOptedIn" | "DealCreated" | "DealStageChanged" | "DealStatusChanged" | "DealDeleted" | "TicketOpened" | "TicketUpdated" | "TaskCreated" | "TaskDue" | "TaskUpdated" | "NoteAdded" | "CampaignCreated" | "CampaignUpdated" | "CampaignScheduled" | "CampaignPaused" | "CampaignResumed" | "CampaignCancelled" | "CampaignRunStarted" | "CampaignRecipientSent" | "CampaignRecipientFailed" | "CampaignRunCompleted" | "CampaignRunCancelled" | "CampaignRecipientSkipped" | "CampaignRecipientReplied";
+        EventType: "MessageReceived" | "MessageSent" | "MessageStatusChanged" | "MessageMediaStored" | "MessageReaction" | "SessionOpened" | "SessionAssignmentChanged" | "SessionClosed" | "SessionStateChanged" | "ChannelStatusChanged" | "AgentReplied" | "ContactCreated" | "ContactUpdated" | "ContactTagged" | "ContactUntagged" | "ContactMerged" | "ContactOptedOut" | "ContactOptedIn" | "DealCreated" | "DealStageChanged" | "DealStatusChanged" | "DealDeleted" | "TicketOpened" | "TicketUpdated" | "TaskCreated" | "TaskDue" | "TaskUpdated" | "NoteAdded" | "CampaignCreated" | "CampaignUpdated" | "CampaignScheduled" | "CampaignPaused" | "CampaignResumed" | "CampaignCancelled" | "CampaignRunStarted" | "CampaignRecipientSent" | "CampaignRecipientFailed" | "CampaignRunCompleted" | "CampaignRunCancelled" | "CampaignRecipientSkipped" | "CampaignRecipientReplied";
         /**
          * @description An edge of the graph, bitemporal: true in the world from `valid_at` to `invalid_at`, known
          *     to us from `created_at` until `expired_at`.
@@ -2518,6 +2563,34 @@ export interface components {
             role: components["schemas"]["Role"];
             tenant: components["schemas"]["TenantRef"];
         };
+        /** @description A file of a message (or uploaded, waiting to be sent), or a location or contact card. */
+        MediaFile: {
+            /** @description Read from the file's bytes. */
+            content_type: string | null;
+            /**
+             * @description A location (`latitude`, `longitude`, `name`, `address`) or a contact card (`name`,
+             *     `phones`, `vcard`).
+             */
+            details: Record<string, never> | null;
+            /** @description Why a file could not be fetched. */
+            error: string | null;
+            filename: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description `image`, `audio`, `voice`, `video`, `document`, `sticker`, `location` or `contact`. */
+            kind: string;
+            /** Format: int64 */
+            size_bytes: number | null;
+            /** @description `pending` (being fetched from the provider), `stored`, or `failed` (see `error`). */
+            status: string;
+            /** @description A voice note's words, where a transcription model is configured. */
+            transcript: string | null;
+            /**
+             * @description A link to the file, valid for 15 minutes (null until it is stored, and for locations and
+             *     contact cards).
+             */
+            url: string | null;
+        };
         /** @description A memory or a fact, as a search finds it. */
         Memory: {
             content: string;
@@ -2799,6 +2872,8 @@ export interface components {
                  *     order the messages arrived in.
                  */
                 at: string;
+                /** @description Files, locations and contact cards, in order, with short-lived links to the files. */
+                attachments: components["schemas"]["MediaFile"][];
                 body: string | null;
                 /** Format: float */
                 confidence: number | null;
@@ -2817,7 +2892,10 @@ export interface components {
                  *     operator to check (null for every other message).
                  */
                 knowledge_sources: components["schemas"]["KnowledgeSource"][] | null;
-                /** @description Images, audio, documents: kind, URL or id, caption. */
+                /**
+                 * @description The provider's own description of the message's media, as it arrived (see
+                 *     `attachments` for the stored files).
+                 */
                 media: Record<string, never> | null;
                 /** @description Why an outbound message was written: `greeting`, `away`, `operator`, `agent`, `campaign`. */
                 origin: string | null;
@@ -3215,8 +3293,16 @@ export interface components {
             text: string;
         };
         ReplyBody: {
-            /** @description The text to send (1 to 4096 characters). */
-            text: string;
+            /**
+             * Format: uuid
+             * @description A file uploaded with `POST /api/v1/media`, sent once.
+             */
+            media_id?: string | null;
+            /**
+             * @description The text to send (1 to 4096 characters); with `media_id`, the file's caption (up to 1024
+             *     characters, may be empty; Messenger and Instagram take files without captions).
+             */
+            text?: string;
         };
         ReportCatalog: {
             query: components["schemas"]["QueryLimits"];
@@ -3669,6 +3755,13 @@ export interface components {
         /** @description A document just uploaded (or re-uploaded), with the workflow that indexes it. */
         UploadedDocument: components["schemas"]["KnowledgeDocument"] & {
             workflow: components["schemas"]["TemporalLink"];
+        };
+        /** @description An uploaded file, ready to send. */
+        UploadedMedia: components["schemas"]["MediaFile"] & {
+            /** Format: date-time */
+            created_at: string;
+            /** @description Hex SHA-256 of the bytes. */
+            sha256: string;
         };
         /** @description A user of the tenant (never the password hash). */
         User: {
@@ -5607,7 +5700,21 @@ export interface operations {
                     "application/json": components["schemas"]["AcceptedReply"];
                 };
             };
-            /** @description Empty text, an Idempotency-Key reused with another request, or outside Meta's messaging window */
+            /** @description No such conversation, or no such file in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The file was already sent */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Empty text, a caption on Messenger or Instagram, an Idempotency-Key reused with another request, or outside Meta's messaging window */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6307,6 +6414,79 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Me"];
                 };
+            };
+        };
+    };
+    conversations_upload: {
+        parameters: {
+            query?: {
+                /** @description The file's name as the customer will see it (documents show it). */
+                filename?: string;
+                /** @description Send an audio file as a voice note. */
+                voice?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The file's bytes */
+        requestBody: {
+            content: {
+                "application/octet-stream": number[];
+            };
+        };
+        responses: {
+            /** @description Stored */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadedMedia"];
+                };
+            };
+            /** @description Larger than the limit for its kind */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Empty, or a type that cannot be sent */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    conversations_show: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaFile"];
+                };
+            };
+            /** @description No such file */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -212,6 +212,22 @@ async fn an_mcp_client_drives_the_crm_over_stdio() {
         1
     );
 
+    // A file, retried (uploaded again) under the same key: one message, one file at WhatsApp.
+    let pdf = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .encode(b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n")
+    };
+    let file = json!({"conversation_id": conversation_id, "content_base64": pdf, "content_type": "application/pdf",
+                      "filename": "plano-anual.pdf", "caption": "O contrato do plano", "idempotency_key": "mcp-file-1"});
+    let sent = ok(&client, "send_file", file.clone()).await;
+    let again = ok(&client, "send_file", file).await;
+    assert_eq!(sent["message_id"], again["message_id"]);
+    app.wait_outbound(3, "read", WAIT).await;
+    let files: Vec<_> = app.sim.sent().into_iter().filter_map(|m| m.media).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].filename.as_deref(), Some("plano-anual.pdf"));
+
     // Move a deal through the pipeline.
     // (The first deal creates the tenant's default pipeline.)
     let deal = ok(
@@ -247,13 +263,13 @@ async fn an_mcp_client_drives_the_crm_over_stdio() {
         .clone();
     assert_eq!(
         (whatsapp["outbound"].as_i64(), whatsapp["read"].as_i64()),
-        (Some(2), Some(2)),
+        (Some(3), Some(3)),
         "{rates}"
     );
     let by_direction = ok(&client, "run_query", json!({"sql": "SELECT direction, count(*) AS n FROM messages GROUP BY direction ORDER BY direction"})).await;
     assert_eq!(
         by_direction["rows"],
-        json!([{"direction": "inbound", "n": 1}, {"direction": "outbound", "n": 2}])
+        json!([{"direction": "inbound", "n": 1}, {"direction": "outbound", "n": 3}])
     );
 
     // Writes through RunQuery fail cleanly and change nothing.

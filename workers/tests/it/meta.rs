@@ -831,3 +831,113 @@ async fn an_agent_answers_on_messenger_with_seen_and_typing_through_the_send_api
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].user_id, "5005");
 }
+
+/// Messenger's files both ways: a customer's photo (from Meta's CDN link) and location are
+/// stored and shown; an operator's image goes out as an attachment Meta fetches from a signed
+/// link, with receipts; a caption is refused with the reason (Meta's attachments have none).
+#[tokio::test]
+async fn messenger_attachments_in_and_out() {
+    use base64::Engine;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+        .unwrap();
+    let app = TestApp::spawn(json!({})).await;
+    let fb = MetaChannel::create(
+        &app,
+        MetaPlatform::Messenger,
+        "1007",
+        json!({"debounce_ms": 0}),
+    )
+    .await;
+    fb.customer_writes(
+        &app,
+        "7001",
+        json!([{"text": "Chegou assim", "attachments": [
+            {"type": "image", "mimetype": "image/png", "data": base64::engine::general_purpose::STANDARD.encode(&png)},
+            {"type": "location", "payload": {"coordinates": {"lat": -22.9068, "long": -43.1729}}},
+        ]}]),
+        json!({}),
+    )
+    .await;
+    let (conversation, attachments) = eventually("the photo stored", WAIT, || async {
+        let (_, list) = app.get("/api/v1/conversations").await;
+        let id = list["items"][0]["id"].as_str()?.to_owned();
+        let (_, page) = app
+            .get(&format!("/api/v1/conversations/{id}/messages"))
+            .await;
+        let files = page["items"][0]["attachments"].as_array()?.clone();
+        (files.len() == 2 && files[0]["status"] == "stored").then_some((id, files))
+    })
+    .await;
+    assert_eq!(
+        (
+            attachments[0]["kind"].as_str(),
+            attachments[0]["content_type"].as_str()
+        ),
+        (Some("image"), Some("image/png"))
+    );
+    assert_eq!(attachments[1]["kind"], "location");
+    assert_eq!(attachments[1]["details"]["longitude"], json!(-43.1729));
+    let url = attachments[0]["url"].as_str().unwrap();
+    let bytes = app
+        .http
+        .get(format!("{}{url}", app.api))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(bytes.to_vec(), png);
+
+    let upload = app
+        .http
+        .post(format!("{}/api/v1/media?filename=troca.png", app.api))
+        .bearer_auth(&app.api_key)
+        .header("content-type", "image/png")
+        .body(png.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), StatusCode::CREATED);
+    let uploaded: Value = upload.json().await.unwrap();
+    let path = format!("/api/v1/conversations/{conversation}/messages");
+    let (status, problem) = app
+        .call(
+            Method::POST,
+            &path,
+            &app.api_key,
+            Some(json!({"media_id": uploaded["id"], "text": "Veja"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("without captions"),
+        "{problem}"
+    );
+    let (status, accepted) = app
+        .call(
+            Method::POST,
+            &path,
+            &app.api_key,
+            Some(json!({"media_id": uploaded["id"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    fb.wait_outbound(&app, 1, "read").await;
+    let sent = fb.sim.sent();
+    let ours: Vec<_> = sent.iter().filter(|m| m.from_page).collect();
+    assert_eq!(ours.len(), 1);
+    let attachment = ours[0].attachment.as_ref().expect("an attachment");
+    assert_eq!(
+        (
+            attachment["type"].as_str(),
+            attachment["content_type"].as_str()
+        ),
+        (Some("image"), Some("image/png"))
+    );
+    assert_eq!(attachment["sha256"], uploaded["sha256"]);
+}

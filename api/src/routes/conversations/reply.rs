@@ -47,15 +47,18 @@ pub struct ReplyBody {
     pub media_id: Option<Uuid>,
 }
 
-/// Sends an operator's reply through the chat's Conversation workflow; a resolved conversation
-/// reopens (or the chat's newest session does). Send an `Idempotency-Key`
-/// header: a retry with the same key and text returns the same message and sends nothing again;
-/// the same key with a different text is refused.
+/// Sends an operator's reply (a text, or a file uploaded with `POST /api/v1/media` and its caption)
+/// through the chat's Conversation workflow; a resolved conversation reopens (or the chat's newest
+/// session does). Send an `Idempotency-Key` header: a retry with the same key, text and file
+/// contents returns the same message and sends nothing again; the same key with a different text
+/// or file is refused.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "conversations", params(("id" = Uuid, Path),
         ("Idempotency-Key" = Option<String>, Header, description = "1 to 200 characters; makes retries safe")),
     request_body = ReplyBody,
     responses((status = 202, description = "Accepted for sending (a resolved conversation reopens)", body = AcceptedReply),
-              (status = 422, description = "Empty text, an Idempotency-Key reused with another request, or outside Meta's messaging window")))]
+              (status = 404, description = "No such conversation, or no such file in this tenant"),
+              (status = 409, description = "The file was already sent"),
+              (status = 422, description = "Empty text, a caption on Messenger or Instagram, an Idempotency-Key reused with another request, or outside Meta's messaging window")))]
 pub async fn reply(
     State(state): State<AppState>,
     Authorized(principal): AsAgent,
@@ -77,12 +80,19 @@ pub async fn reply(
     }
     let key = idempotency_key(&headers)?;
     let mut request_sha256 = request_digest(id, text);
-    if let Some(media_id) = req.media_id {
-        request_sha256.extend_from_slice(media_id.as_bytes());
-    }
 
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let conversation = load_conversation(&mut tx, &state, id).await?;
+    // A file counts by its contents: a client that retries by uploading the same file again
+    // (a new id) under the same key gets the message it already sent.
+    if let Some(media_id) = req.media_id {
+        let checksum =
+            sqlx::query_scalar!("SELECT sha256 FROM media_files WHERE id = $1", media_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("media {media_id} not found")))?;
+        request_sha256.extend_from_slice(&checksum.unwrap_or_default());
+    }
     let channel_id = conversation.channel_id;
     let existing = sqlx::query!(
         r#"SELECT id, request_sha256, EXISTS (SELECT 1 FROM messages m WHERE m.id = r.id) AS "composed!"

@@ -143,6 +143,13 @@ async fn a_customers_files_location_and_card_are_stored_shown_and_a_voice_note_i
     })
     .await;
     let file = |i: usize| messages[i]["attachments"][0].clone();
+    app.record_history(
+        app.only_conversation().await["workflow_id"]
+            .as_str()
+            .unwrap(),
+        "conversation-inbound-media",
+    )
+    .await;
 
     // The photo: declared JPEG, really PNG; the bytes decide. Served by its signed link only.
     let photo = file(0);
