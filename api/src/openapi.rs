@@ -46,6 +46,7 @@ Live events: `GET /api/v1/stream` (WebSocket; `?access_token=` and `?last_event_
         (name = "knowledge", description = "The business's own knowledge (documents, product catalogue) the agents answer from"),
         (name = "campaigns", description = "Scheduled, segmented, agent-personalised outbound campaigns and their metrics"),
         (name = "agents", description = "AI agents"),
+        (name = "media", description = "Files in conversations: upload what operators send; every file is served through a signed, short-lived link"),
         (name = "memories", description = "Customer memory and knowledge graph"),
         (name = "webhooks", description = "Outbound webhook subscriptions and deliveries"),
         (name = "reports", description = "Read-only analytics: named reports and SELECTs over the reporting views"),

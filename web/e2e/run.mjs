@@ -122,6 +122,49 @@ try {
     await page.getByLabel("Reply").fill("");
   });
 
+  await step("a customer's photo and voice note show inline, and a document goes out with its ticks", async () => {
+    const png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+    const opus = Buffer.concat([Buffer.from("OggS\0\x02"), Buffer.alloc(22), Buffer.from("OpusHead\x01\x01"), Buffer.alloc(160, 7)]).toString("base64");
+    const resp = await fetch(`${sim}/sim/inbound`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ from: "5511955554444@c.us", push_name: "Live Lucia", messages: [
+        { body: "Olha como chegou a caixa", media: { mimetype: "image/png", data: png } },
+        { media: { mimetype: "audio/ogg; codecs=opus", data: opus, voice: true } },
+      ] }),
+    });
+    assert.equal(resp.status, 200);
+    await page.getByTestId("conversation-item").getByText("Live Lucia").click();
+    // The photo loads through its signed link and opens in the viewer.
+    const photo = page.getByTestId("attachment-image");
+    await photo.waitFor();
+    await until(async () => photo.evaluate((img) => img.complete && img.naturalWidth > 0), "the photo loaded");
+    await photo.click();
+    await page.getByRole("dialog", { name: "Photo" }).waitFor();
+    await page.screenshot({ path: `${artifacts}/photo-viewer.png` });
+    await page.getByRole("dialog", { name: "Photo" }).getByRole("button", { name: "Close" }).click();
+    // The voice note has a player whose file the browser can fetch.
+    const voice = page.getByTestId("attachment-audio");
+    await voice.waitFor();
+    const src = await voice.getAttribute("src");
+    assert.equal(await page.evaluate(async (url) => (await fetch(url)).status, src), 200);
+    // A document picked in the composer goes out through WAHA's sendFile, and its ticks turn read.
+    const pdf = Buffer.from("%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n");
+    await page.getByTestId("file-input").setInputFiles({ name: "orcamento.pdf", mimeType: "application/pdf", buffer: pdf });
+    await page.getByTestId("picked-file").getByText("orcamento.pdf").waitFor();
+    await page.getByLabel("Reply").fill("Segue o orçamento");
+    await page.getByRole("button", { name: "Send" }).click();
+    const sentDoc = page.locator('[data-testid="message"]', { has: page.getByTestId("attachment-document") });
+    await sentDoc.getByText("orcamento.pdf").waitFor();
+    await sentDoc.locator('[data-status="read"]').waitFor();
+    const sent = await (await fetch(`${sim}/sim/sent`)).json();
+    const files = sent.sent.filter((m) => m.media && m.media.filename === "orcamento.pdf");
+    assert.equal(files.length, 1);
+    assert.equal(files[0].media.endpoint, "file");
+    assert.equal(files[0].body, "Segue o orçamento");
+    await page.screenshot({ path: `${artifacts}/media.png`, fullPage: true });
+  });
+
   await step("search, resolve with the keyboard, reopen, snooze that ends by itself, and a new conversation", async () => {
     const resp = await fetch(`${sim}/sim/inbound`, {
       method: "POST",

@@ -137,6 +137,26 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   return (await resp.json()) as T;
 }
 
+/** Uploads a file to send (`POST /api/v1/media`: the raw bytes, typed by the browser). */
+export async function upload<T = unknown>(file: File, voice = false): Promise<T> {
+  const query = new URLSearchParams({ filename: file.name });
+  if (voice) query.set("voice", "true");
+  const send = () =>
+    fetch(`/api/v1/media?${query.toString()}`, {
+      method: "POST",
+      headers: {
+        "Content-Type": file.type || "application/octet-stream",
+        ...(session ? { Authorization: `Bearer ${session.accessToken}` } : {}),
+      },
+      body: file,
+    });
+  let resp = await send();
+  if (resp.status === 401 && (await refresh())) resp = await send();
+  if (resp.status === 413) throw new ApiError(413, "File too large", "Images may be up to 5 MB, other files up to 16 MB.");
+  if (!resp.ok) throw await problem(resp);
+  return (await resp.json()) as T;
+}
+
 export const get = <T = unknown>(path: string) => api<T>("GET", path);
 export const post = <T = unknown>(path: string, body: unknown = {}, headers: Record<string, string> = {}) => api<T>("POST", path, body, headers);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { channelLabel, ticks, touches } from "./format";
+import { channelLabel, fileSize, mapLink, ticks, touches } from "./format";
 import { streamUrl } from "./live";
 
 describe("ticks", () => {
@@ -53,5 +53,17 @@ describe("identities", () => {
   it("name their channel", () => {
     expect(identityLabel("psid")).toBe("Messenger");
     expect(identityLabel("wa_user")).toBe("WhatsApp");
+  });
+});
+
+describe("files and places", () => {
+  it("sizes read like a person would say them", () => {
+    expect(fileSize(812)).toBe("812 B");
+    expect(fileSize(14 * 1024 + 100)).toBe("14 KB");
+    expect(fileSize(3.24 * 1024 * 1024)).toBe("3.2 MB");
+    expect(fileSize(null)).toBe("");
+  });
+  it("a location opens on the map at its coordinates", () => {
+    expect(mapLink(-23.5614, -46.6559)).toBe("https://www.openstreetmap.org/?mlat=-23.561400&mlon=-46.655900#map=17/-23.561400/-46.655900");
   });
 });

@@ -54,3 +54,18 @@ export function circleLayout(n: number, center: number, radius: number): { x: nu
 export function identityLabel(kind: string): string {
   return { wa_user: "WhatsApp", wa_lid: "WhatsApp (hidden number)", psid: "Messenger", igsid: "Instagram" }[kind] ?? kind;
 }
+
+/** A file size as people read it: 812 B, 14 KB, 3.2 MB. */
+export function fileSize(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined) return "";
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/** A link that opens a shared location on a map (OpenStreetMap: no account, no key). */
+export function mapLink(latitude: number, longitude: number): string {
+  const lat = latitude.toFixed(6);
+  const lon = longitude.toFixed(6);
+  return `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=17/${lat}/${lon}`;
+}

@@ -21,3 +21,5 @@ export type Task = Schemas["Task"];
 export type TaskStatus = Schemas["TaskStatus"];
 export type Note = Schemas["Note"];
 export type QuickReply = Schemas["QuickReply"];
+export type MediaFile = Schemas["MediaFile"];
+export type UploadedMedia = Schemas["UploadedMedia"];

@@ -165,7 +165,7 @@ pub struct UploadedMedia {
 /// is read from the bytes (images, audio, video, PDF, office documents, plain text); HTML, SVG,
 /// scripts and executables are refused. Limits: images 5 MB, everything else 16 MB. Send it with
 /// `POST /api/v1/conversations/{id}/messages` (`media_id`).
-#[utoipa::path(post, path = "/api/v1/media", tag = "conversations", params(UploadQuery),
+#[utoipa::path(post, path = "/api/v1/media", tag = "media", params(UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes"),
     responses((status = 201, description = "Stored", body = UploadedMedia),
               (status = 413, description = "Larger than the limit for its kind"),
@@ -239,7 +239,7 @@ pub async fn upload(
 }
 
 /// A file (or location, or contact card) of the tenant, with a fresh link.
-#[utoipa::path(get, path = "/api/v1/media/{id}", tag = "conversations", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/media/{id}", tag = "media", params(("id" = Uuid, Path)),
     responses((status = 200, description = "The file", body = MediaFile), (status = 404, description = "No such file")))]
 pub async fn show(
     State(state): State<AppState>,

@@ -1064,7 +1064,7 @@ export interface paths {
          *     scripts and executables are refused. Limits: images 5 MB, everything else 16 MB. Send it with
          *     `POST /api/v1/conversations/{id}/messages` (`media_id`).
          */
-        post: operations["conversations_upload"];
+        post: operations["media_upload"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1079,7 +1079,7 @@ export interface paths {
             cookie?: never;
         };
         /** A file (or location, or contact card) of the tenant, with a fresh link. */
-        get: operations["conversations_show"];
+        get: operations["media_show"];
         put?: never;
         post?: never;
         delete?: never;
@@ -6417,7 +6417,7 @@ export interface operations {
             };
         };
     };
-    conversations_upload: {
+    media_upload: {
         parameters: {
             query?: {
                 /** @description The file's name as the customer will see it (documents show it). */
@@ -6461,7 +6461,7 @@ export interface operations {
             };
         };
     };
-    conversations_show: {
+    media_show: {
         parameters: {
             query?: never;
             header?: never;

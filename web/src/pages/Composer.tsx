@@ -1,21 +1,29 @@
 // The conversation's composer: a reply to the customer or a private note for the team, quick
-// replies with `/` (filled for this conversation by the API), and "Suggest a reply" (the agent's
-// draft, editable before sending; nothing is sent until the operator sends it).
-import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from "react";
-import { ApiError, get, post, type Session } from "../api";
-import type { QuickReply } from "../types";
+// replies with `/` (filled for this conversation by the API), "Suggest a reply" (the agent's
+// draft, editable before sending; nothing is sent until the operator sends it), and a file to
+// send (picked, pasted or dropped; the text is its caption on WhatsApp, its own message on Meta).
+import { type ClipboardEvent, type DragEvent, type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from "react";
+import { ApiError, get, post, type Session, upload } from "../api";
+import { fileSize } from "../format";
+import type { QuickReply, UploadedMedia } from "../types";
 
 interface Props {
   conversationId: string;
   contactId: string;
+  /** `waha`, `messenger` or `instagram`: Meta's attachments carry no caption. */
+  channelKind: string;
   open: boolean;
   session: Session;
   onSent: () => Promise<void>;
   onError: (message: string) => void;
 }
 
-export function Composer({ conversationId, contactId, open, onSent, onError }: Props) {
+export function Composer({ conversationId, contactId, channelKind, open, onSent, onError }: Props) {
   const [text, setText] = useState("");
+  const [file, setFile] = useState<File | null>(null);
+  const [voice, setVoice] = useState(false);
+  const [dragging, setDragging] = useState(false);
+  const picker = useRef<HTMLInputElement>(null);
   const [note, setNote] = useState(false);
   const [busy, setBusy] = useState(false);
   const [quick, setQuick] = useState<QuickReply[]>([]);
@@ -61,14 +69,42 @@ export function Composer({ conversationId, contactId, open, onSent, onError }: P
       setBusy(false);
     }
   };
+  const choose = (picked: File | null | undefined) => {
+    if (!picked) return;
+    setNote(false);
+    setVoice(false);
+    setFile(picked);
+  };
+  const paste = (e: ClipboardEvent<HTMLTextAreaElement>) => {
+    const pasted = e.clipboardData.files[0];
+    if (pasted) {
+      e.preventDefault();
+      choose(pasted);
+    }
+  };
+  const drop = (e: DragEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    setDragging(false);
+    choose(e.dataTransfer.files[0]);
+  };
+  const sendFile = async (picked: File) => {
+    const uploaded = await upload<UploadedMedia>(picked, voice);
+    // Messenger and Instagram take files without captions: the text follows as its own message.
+    const meta = channelKind !== "waha";
+    const caption = meta ? "" : text.trim();
+    await post(`/conversations/${conversationId}/messages`, { media_id: uploaded.id, text: caption }, { "Idempotency-Key": crypto.randomUUID() });
+    if (meta && text.trim()) await post(`/conversations/${conversationId}/messages`, { text }, { "Idempotency-Key": crypto.randomUUID() });
+  };
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    if (!text.trim() || matches.length > 0) return;
+    if ((!text.trim() && !file) || matches.length > 0) return;
     setBusy(true);
     try {
       if (note) await post(`/conversations/${conversationId}/notes`, { body: text });
+      else if (file) await sendFile(file);
       else await post(`/conversations/${conversationId}/messages`, { text }, { "Idempotency-Key": crypto.randomUUID() });
       setText("");
+      setFile(null);
       await onSent();
     } catch (err) {
       problem(err);
@@ -90,7 +126,8 @@ export function Composer({ conversationId, contactId, open, onSent, onError }: P
   };
 
   return (
-    <form className={`reply${note ? " note-mode" : ""}`} onSubmit={(e) => void submit(e)}>
+    <form className={`reply${note ? " note-mode" : ""}${dragging ? " dragging" : ""}`} onSubmit={(e) => void submit(e)}
+      onDragOver={(e) => { e.preventDefault(); setDragging(true); }} onDragLeave={() => setDragging(false)} onDrop={drop}>
       <div className="composer-modes" role="group" aria-label="Write">
         <label className="check"><input type="radio" name="mode" checked={!note} onChange={() => setNote(false)} /> Message to the customer</label>
         <label className="check"><input type="radio" name="mode" checked={note} onChange={() => setNote(true)} /> Note for the team</label>
@@ -105,9 +142,23 @@ export function Composer({ conversationId, contactId, open, onSent, onError }: P
           ))}
         </ul>
       )}
+      {file && (
+        <div className="picked-file" data-testid="picked-file">
+          <span>📎 {file.name} <span className="muted">{fileSize(file.size)}</span></span>
+          {file.type.startsWith("audio/") && (
+            <label className="check"><input type="checkbox" checked={voice} onChange={(e) => setVoice(e.target.checked)} /> As a voice note</label>
+          )}
+          <button type="button" onClick={() => setFile(null)} aria-label="Remove the file">×</button>
+        </div>
+      )}
+      <input ref={picker} type="file" hidden aria-label="File to send" data-testid="file-input"
+        accept="image/*,audio/*,video/*,application/pdf,.doc,.docx,.xls,.xlsx,.ppt,.pptx,.odt,.ods,.txt,.csv,.zip"
+        onChange={(e) => { choose(e.target.files?.[0]); e.target.value = ""; }} />
+      {!note && <button type="button" className="attach" onClick={() => picker.current?.click()} aria-label="Attach a file" title="Attach a file (or paste, or drop it here)">Attach</button>}
       <textarea ref={box} aria-label={note ? "Private note" : "Reply"} title="Reply (r)" value={text} onChange={(e) => setText(e.target.value)}
-        maxLength={4096} rows={2} placeholder={note ? "Only your team sees this" : "Type / for quick replies"} onKeyDown={keys} />
-      <button type="submit" disabled={busy || !text.trim() || (!note && !open)}>{note ? "Add note" : "Send"}</button>
+        maxLength={file ? 1024 : 4096} rows={2} onPaste={paste}
+        placeholder={note ? "Only your team sees this" : file ? "Caption (optional)" : "Type / for quick replies"} onKeyDown={keys} />
+      <button type="submit" disabled={busy || (!text.trim() && !file) || (!note && !open)}>{note ? "Add note" : "Send"}</button>
     </form>
   );
 }

@@ -6,7 +6,8 @@ import { Link, Route, Routes, useNavigate, useParams } from "react-router-dom";
 import { ApiError, canWrite, get, post, type Page, type Session } from "../api";
 import { channelLabel, ticks, touches, when } from "../format";
 import { useLiveEvents } from "../live";
-import type { KnowledgeSource, Note, Ticket } from "../types";
+import type { KnowledgeSource, MediaFile, Note, Ticket } from "../types";
+import { Attachments } from "./Attachments";
 import { Composer } from "./Composer";
 import { LifecycleActions, NotificationsButton, notifyHandoffs, type Counts } from "./ConversationActions";
 import { NewConversation } from "./NewConversation";
@@ -39,6 +40,7 @@ interface Message {
   confidence: number | null;
   agent_type: string | null;
   knowledge_sources: KnowledgeSource[] | null;
+  attachments: MediaFile[];
   provider_timestamp: string | null;
   created_at: string;
 }
@@ -161,7 +163,7 @@ export function Inbox({ session }: { session: Session }) {
                   <span className="who">{contactLabel(c)}</span>
                   <span className={`badge ${c.channel_kind}`}>{channelLabel(c.channel_kind)}</span>
                   {c.unread_count > 0 && <span className="unread" aria-label={`${c.unread_count} unread`}>{c.unread_count}</span>}
-                  <span className="preview">{c.last_message?.body ?? ""}</span>
+                  <span className="preview">{c.last_message ? c.last_message.body || "📎 Attachment" : ""}</span>
                   <span className="meta">
                     {c.state !== "open" && <span className={`state ${c.state}`}>{c.state === "snoozed" ? `snoozed until ${when(c.snoozed_until)}` : c.state} · </span>}
                     {c.assigned_to === "human" ? "human" : "bot"} · {when(c.last_activity_at)}
@@ -306,7 +308,8 @@ function ConversationView({ session, refreshKey, selected }: { session: Session;
           const t = ticks(m.status);
           return (
             <li key={m.id} className={`message ${m.direction}`} data-testid="message">
-              <p>{m.body}</p>
+              <Attachments files={m.attachments ?? []} />
+              {m.body && <p>{m.body}</p>}
               {m.knowledge_sources && m.knowledge_sources.length > 0 && (
                 <details className="sources" data-testid="knowledge-sources">
                   <summary>From the knowledge base ({m.knowledge_sources.length})</summary>
@@ -338,7 +341,7 @@ function ConversationView({ session, refreshKey, selected }: { session: Session;
         })}
       </ol>
       {writable ? (
-        <Composer conversationId={detail.id} contactId={detail.contact_id} open session={session}
+        <Composer conversationId={detail.id} contactId={detail.contact_id} channelKind={detail.channel_kind} open session={session}
           onSent={load} onError={setError} />
       ) : (
         <p className="muted">Viewers read conversations; replying needs the agent role.</p>
