@@ -44,9 +44,14 @@ pub async fn agent_burst(
     .ok_or_else(|| StoreError::Invalid(format!("session {session_id} does not exist")))?;
     let (contact_id, contact_name, language) =
         (contact.contact_id, contact.display_name, contact.language);
+    // A voice note's words (fetched and transcribed before the reply is decided) count as what
+    // the customer said.
     let bodies = sqlx::query_scalar!(
-        "SELECT body FROM messages WHERE tenant_id = $1 AND session_id = $2 AND id = ANY($3)
-         ORDER BY provider_timestamp, created_at",
+        "SELECT concat_ws(E'\n', nullif(m.body, ''),
+                (SELECT string_agg(f.transcript, ' ' ORDER BY f.position) FROM media_files f
+                  WHERE f.message_id = m.id AND f.transcript IS NOT NULL))
+           FROM messages m WHERE m.tenant_id = $1 AND m.session_id = $2 AND m.id = ANY($3)
+          ORDER BY m.provider_timestamp, m.created_at",
         tenant_id,
         session_id,
         message_ids,

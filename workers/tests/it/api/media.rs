@@ -35,7 +35,7 @@ fn opus() -> Vec<u8> {
 
 /// An OpenAI-compatible speech-to-text stand-in: checks the multipart request as the hosted
 /// services document it (`model`, `file`) and answers `{"text": …}`.
-async fn transcription_standin() -> (String, Arc<Mutex<Vec<usize>>>) {
+async fn transcription_standin(words: &'static str) -> (String, Arc<Mutex<Vec<usize>>>) {
     use axum::extract::Multipart;
     let seen: Arc<Mutex<Vec<usize>>> = Arc::default();
     let log = seen.clone();
@@ -63,7 +63,7 @@ async fn transcription_standin() -> (String, Arc<Mutex<Vec<usize>>>) {
                 match (model.as_deref(), size) {
                     (Some("whisper-test"), Some(size)) if size > 0 => {
                         log.lock().unwrap().push(size);
-                        (StatusCode::OK, axum::Json(json!({"text": WORDS})))
+                        (StatusCode::OK, axum::Json(json!({"text": words})))
                     }
                     _ => (
                         StatusCode::BAD_REQUEST,
@@ -77,6 +77,19 @@ async fn transcription_standin() -> (String, Arc<Mutex<Vec<usize>>>) {
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await });
     (url, seen)
+}
+
+/// Restarts the app's worker with the stand-in as its speech-to-text service.
+async fn with_transcription(app: &mut TestApp, words: &'static str) -> Arc<Mutex<Vec<usize>>> {
+    let (stt, transcribed) = transcription_standin(words).await;
+    app.kill_worker();
+    app.worker_env.extend([
+        ("TRANSCRIPTION_BASE_URL".to_owned(), stt),
+        ("TRANSCRIPTION_API_KEY".to_owned(), "stt-key".to_owned()),
+        ("TRANSCRIPTION_MODEL".to_owned(), "whisper-test".to_owned()),
+    ]);
+    app.start_worker();
+    transcribed
 }
 
 /// The conversation's messages, oldest first.
@@ -107,14 +120,7 @@ async fn fetch(app: &TestApp, url: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
 #[tokio::test]
 async fn a_customers_files_location_and_card_are_stored_shown_and_a_voice_note_is_heard() {
     let mut app = TestApp::spawn(quiet_settings()).await;
-    let (stt, transcribed) = transcription_standin().await;
-    app.kill_worker();
-    app.worker_env.extend([
-        ("TRANSCRIPTION_BASE_URL".to_owned(), stt),
-        ("TRANSCRIPTION_API_KEY".to_owned(), "stt-key".to_owned()),
-        ("TRANSCRIPTION_MODEL".to_owned(), "whisper-test".to_owned()),
-    ]);
-    app.start_worker();
+    let transcribed = with_transcription(&mut app, WORDS).await;
     let chat = "5511988887777@c.us";
     app.customer_writes(
         chat,
@@ -538,4 +544,42 @@ async fn bad_uploads_and_other_tenants_files_get_clear_errors_and_change_nothing
         "only the other tenant's upload was stored; no reply was recorded"
     );
     assert!(app.sim.sent().is_empty());
+}
+
+/// The agent answers a voice note by its words: they are transcribed before the reply is decided,
+/// so a refund asked for out loud is recorded and confirmed like a written one.
+#[tokio::test]
+async fn the_agent_answers_a_voice_note_from_its_words() {
+    let (mut app, _agents) = support::ai_app(
+        json!({"debounce_ms": 0, "ai": {"agent_type": "RouterAgent", "confidence_threshold": 0.3}}),
+    )
+    .await;
+    with_transcription(
+        &mut app,
+        "O produto veio quebrado, quero meu dinheiro de volta",
+    )
+    .await;
+    app.customer_writes(
+        "5511999990402@c.us",
+        json!([{"media": {"mimetype": "audio/ogg; codecs=opus", "data": b64(&opus()), "voice": true}}]),
+        1,
+        false,
+    )
+    .await;
+    let sent = app.wait_outbound(1, "read", WAIT).await;
+    let body: String = sqlx::query_scalar("SELECT body FROM messages WHERE id = $1")
+        .bind(sent[0].0)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(
+        body.to_lowercase()
+            .contains("registrei o seu pedido de reembolso"),
+        "{body}"
+    );
+    let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM tickets")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(kinds, ["refund"]);
 }
