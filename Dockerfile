@@ -12,8 +12,11 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3-venv &&
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl && rm -rf /var/lib/apt/lists/*
-RUN useradd --system --uid 10001 ventros
+RUN useradd --system --uid 10001 ventros \
+ && install -d -o ventros -g ventros /var/lib/ventros/media
 USER ventros
+# Conversation files (a volume shared by the API and the worker, or s3://… in MEDIA_STORE_URL).
+ENV MEDIA_STORE_URL=/var/lib/ventros/media
 
 FROM runtime AS worker
 COPY --from=build /src/target/release/ventros-worker /usr/local/bin/ventros-worker
