@@ -138,3 +138,114 @@ fn too_large(max_bytes: u64) -> FetchError {
 fn without_url(err: reqwest::Error) -> String {
     err.without_url().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::http::HeaderMap;
+
+    use super::*;
+    use crate::channel::WahaConfig;
+
+    /// A server on loopback that answers every GET with `body` and records the API keys it was
+    /// sent (None for a request without one).
+    async fn server(body: &'static [u8]) -> (String, Arc<Mutex<Vec<Option<String>>>>) {
+        let seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+        let log = seen.clone();
+        let app = axum::Router::new().fallback(move |headers: HeaderMap| {
+            let log = log.clone();
+            async move {
+                let key = headers
+                    .get(HEADER_API_KEY)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                log.lock().unwrap().push(key);
+                body
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, seen)
+    }
+
+    fn tls() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+
+    fn waha(base_url: &str) -> ProviderConfig {
+        ProviderConfig::Waha(WahaConfig {
+            base_url: base_url.into(),
+            api_key: "waha-secret-key".into(),
+            session: "default".into(),
+            hmac_key: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn the_channel_key_only_ever_goes_to_the_channels_own_waha() {
+        tls();
+        let (waha_url, waha_seen) = server(b"real file").await;
+        let (evil_url, evil_seen) = server(b"attacker").await;
+        let downloader = MediaDownloader::new(NetPolicy::private_allowed());
+        // A payload naming another host for WAHA's file path: read from the channel's WAHA.
+        let got = downloader
+            .download(
+                &waha(&waha_url),
+                &format!("{evil_url}/api/files/default/a.jpg"),
+                1024,
+            )
+            .await
+            .unwrap();
+        assert_eq!(got, b"real file");
+        assert_eq!(
+            waha_seen.lock().unwrap().as_slice(),
+            [Some("waha-secret-key".to_owned())]
+        );
+        // Any other address is fetched as given, without the key.
+        let got = downloader
+            .download(&waha(&waha_url), &format!("{evil_url}/files/a.jpg"), 1024)
+            .await
+            .unwrap();
+        assert_eq!(got, b"attacker");
+        assert_eq!(evil_seen.lock().unwrap().as_slice(), [None]);
+    }
+
+    #[tokio::test]
+    async fn private_addresses_are_refused_and_downloads_stop_at_the_limit() {
+        tls();
+        let (url, seen) = server(b"0123456789").await;
+        let public_only = MediaDownloader::new(NetPolicy::public_only());
+        for target in [
+            format!("{url}/x.jpg"),
+            "http://169.254.169.254/latest/meta-data".into(),
+            "file:///etc/passwd".into(),
+        ] {
+            let err = public_only
+                .download(&waha("https://waha.example"), &target, 1024)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, FetchError::Permanent(_)), "{target}: {err:?}");
+        }
+        assert!(
+            seen.lock().unwrap().is_empty(),
+            "nothing private was reached"
+        );
+        let open = MediaDownloader::new(NetPolicy::private_allowed());
+        let err = open
+            .download(&waha(&url), &format!("{url}/x.jpg"), 5)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, FetchError::Permanent(ref r) if r.contains("limit")),
+            "{err:?}"
+        );
+        assert_eq!(
+            open.download(&waha(&url), &format!("{url}/x.jpg"), 10)
+                .await
+                .unwrap(),
+            b"0123456789"
+        );
+    }
+}
