@@ -712,7 +712,7 @@ async fn inject_inbound(
                         .insert(name, (mimetype, bytes));
                 }
                 (None, Some(payload)) => {
-                    attachments.push(json!({"type": a.kind, "payload": payload}))
+                    attachments.push(json!({"type": a.kind, "payload": payload}));
                 }
                 (None, None) => {}
             }
