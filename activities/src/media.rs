@@ -174,7 +174,7 @@ impl MediaActivities {
             Err(FetchError::Permanent(reason)) => return failed(reason).await,
             Err(FetchError::Retry(reason)) => return Err(reason),
         };
-        let content_type =
+        let mut content_type =
             sniff(&bytes, file.declared_type.as_deref()).unwrap_or_else(|| OPAQUE.to_owned());
         // The provider's word for the kind stands when the bytes agree on the family (a voice note
         // is audio, a sticker an image); otherwise the bytes decide.
@@ -182,6 +182,13 @@ impl MediaActivities {
         let family = MediaKind::of_content_type(&content_type);
         let kind = match (provider_kind, family) {
             (MediaKind::Voice, MediaKind::Audio) | (MediaKind::Sticker, MediaKind::Image) => {
+                provider_kind
+            }
+            // Messenger's voice clips are AAC in an MP4 container, which reads as video.
+            (MediaKind::Voice | MediaKind::Audio, MediaKind::Video)
+                if content_type == "video/mp4" =>
+            {
+                content_type = "audio/mp4".into();
                 provider_kind
             }
             (MediaKind::Document, _) => MediaKind::Document,

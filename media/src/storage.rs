@@ -42,11 +42,23 @@ impl MediaStore {
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ALLOW_HTTP`), so MinIO,
     /// Ceph, R2 or AWS itself work by configuration alone.
     pub fn from_url(url: &str) -> anyhow::Result<MediaStore> {
+        Self::from_url_with(url, &[])
+    }
+
+    /// [`MediaStore::from_url`] with S3 settings given here rather than in the environment
+    /// (`("aws_endpoint", …)`, `("aws_allow_http", "true")`, …: object_store's config keys).
+    pub fn from_url_with(url: &str, s3_options: &[(&str, &str)]) -> anyhow::Result<MediaStore> {
         if let Some(rest) = url.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             anyhow::ensure!(!bucket.is_empty(), "MEDIA_STORE_URL names no bucket");
-            let store = AmazonS3Builder::from_env()
-                .with_bucket_name(bucket)
+            let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+            for (key, value) in s3_options {
+                let key = key
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("S3 option {key}: {e}"))?;
+                builder = builder.with_config(key, *value);
+            }
+            let store = builder
                 .build()
                 .map_err(|e| anyhow::anyhow!("S3 media store: {e}"))?;
             return Ok(MediaStore {

@@ -279,13 +279,18 @@ async fn a_customers_files_location_and_card_are_stored_shown_and_a_voice_note_i
 
     // Each message with files to fetch is announced once when they settle (the video WAHA never
     // had was failed on arrival, with nothing to wait for); the words reach memory.
-    let announced = app
-        .outbox()
-        .await
-        .iter()
-        .filter(|(t, _)| t == "message.media_stored")
-        .count();
-    assert_eq!(announced, 3, "photo, voice note and document");
+    let announced = || async {
+        app.outbox()
+            .await
+            .iter()
+            .filter(|(t, _)| t == "message.media_stored")
+            .count()
+    };
+    // (A file is shown stored a moment before its message's announcement commits.)
+    eventually("photo, voice note and document announced", WAIT, || async {
+        (announced().await >= 3).then_some(())
+    })
+    .await;
     eventually("the voice note's words in memory", WAIT, || async {
         let found: Option<String> = sqlx::query_scalar(
             "SELECT content FROM memory_episodes WHERE tenant_id = $1 AND source_type = 'voice_note'",
@@ -297,6 +302,7 @@ async fn a_customers_files_location_and_card_are_stored_shown_and_a_voice_note_i
         found.filter(|c| c == WORDS)
     })
     .await;
+    assert_eq!(announced().await, 3, "each message announced once");
     // Fetched once: the object store holds each file once per tenant, whatever the retries.
     let stored: i64 = sqlx::query_scalar(
         "SELECT count(DISTINCT storage_key) FROM media_files WHERE tenant_id = $1 AND status = 'stored' AND storage_key IS NOT NULL",
@@ -582,4 +588,151 @@ async fn the_agent_answers_a_voice_note_from_its_words() {
         .await
         .unwrap();
     assert_eq!(kinds, ["refund"]);
+}
+
+/// An S3-compatible server (moto's standalone server, from the test virtualenv) on a free port.
+struct S3Server {
+    url: String,
+    child: std::process::Child,
+}
+
+impl S3Server {
+    async fn start(bucket: &str) -> S3Server {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let python = std::env::var("VENTROS_PYTHON")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python").into());
+        let port = support::free_port();
+        let child = std::process::Command::new(python)
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start moto's S3 server");
+        let url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        // Creating the bucket is also the readiness check.
+        eventually("the S3 server", WAIT, || async {
+            let resp = http.put(format!("{url}/{bucket}")).send().await.ok()?;
+            resp.status().is_success().then_some(())
+        })
+        .await;
+        S3Server { url, child }
+    }
+
+    async fn keys(&self, bucket: &str) -> Vec<String> {
+        let xml = reqwest::get(format!("{}/{bucket}?list-type=2", self.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        xml.split("<Key>")
+            .skip(1)
+            .filter_map(|k| k.split("</Key>").next())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// With `MEDIA_STORE_URL=s3://…` (and the standard AWS variables) the worker keeps customers'
+/// files in the bucket and reads operators' files from it; the API serves and stores through it.
+#[tokio::test]
+async fn files_live_in_an_s3_compatible_store_when_configured() {
+    let s3 = S3Server::start("ventros-media").await;
+    let endpoint = s3.url.clone();
+    let app = TestApp::builder()
+        .settings(quiet_settings())
+        .api_config(move |config| {
+            config.media_store = ventros_media::MediaStore::from_url_with(
+                "s3://ventros-media/files",
+                &[
+                    ("aws_endpoint", &endpoint),
+                    ("aws_allow_http", "true"),
+                    ("aws_access_key_id", "test"),
+                    ("aws_secret_access_key", "test"),
+                    ("aws_region", "us-east-1"),
+                ],
+            )
+            .unwrap();
+        })
+        .worker_env("MEDIA_STORE_URL", "s3://ventros-media/files")
+        .worker_env("AWS_ENDPOINT", &s3.url)
+        .worker_env("AWS_ALLOW_HTTP", "true")
+        .worker_env("AWS_ACCESS_KEY_ID", "test")
+        .worker_env("AWS_SECRET_ACCESS_KEY", "test")
+        .worker_env("AWS_REGION", "us-east-1")
+        .spawn()
+        .await;
+    app.customer_writes(
+        "5511955550001@c.us",
+        json!([{"body": "Foto", "media": {"mimetype": "image/png", "data": PNG_B64}}]),
+        1,
+        false,
+    )
+    .await;
+    let photo = eventually("the photo stored", WAIT, || async {
+        let messages = thread(&app).await;
+        let file = messages.first()?["attachments"][0].clone();
+        (file["status"] == "stored").then_some(file)
+    })
+    .await;
+    let (status, _, bytes) = fetch(&app, photo["url"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes, png());
+
+    let conversation = app.only_conversation().await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, uploaded) = upload(
+        &app,
+        &app.api_key,
+        PDF.to_vec(),
+        "application/pdf",
+        "?filename=nota.pdf",
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{uploaded}");
+    let (status, _) = reply(
+        &app,
+        &conversation,
+        "s3-doc",
+        json!({"media_id": uploaded["id"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    app.wait_outbound(1, "read", WAIT).await;
+    assert_eq!(
+        app.sim.sent()[0].media.as_ref().unwrap().sha256,
+        uploaded["sha256"]
+    );
+
+    // Both files are objects of this tenant in the bucket, and nothing went to the local store.
+    let keys = s3.keys("ventros-media").await;
+    let prefix = format!("files/{}/", app.tenant_id);
+    assert_eq!(
+        keys.iter().filter(|k| k.starts_with(&prefix)).count(),
+        2,
+        "{keys:?}"
+    );
+    assert!(
+        !std::env::temp_dir()
+            .join("ventros-media")
+            .join(app.tenant_id.to_string())
+            .exists()
+    );
 }

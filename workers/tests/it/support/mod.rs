@@ -336,9 +336,26 @@ pub(crate) struct TestAppBuilder {
     agents: Option<(String, String)>,
     temporal_address: Option<String>,
     web_dir: Option<std::path::PathBuf>,
+    api_changes: Vec<ConfigChange>,
+    worker_env: Vec<(String, String)>,
 }
 
 impl TestAppBuilder {
+    /// A change to the API's configuration (its media store, limits, ...).
+    pub(crate) fn api_config(
+        mut self,
+        change: impl FnOnce(&mut ApiConfig) + Send + 'static,
+    ) -> Self {
+        self.api_changes.push(Box::new(change));
+        self
+    }
+
+    /// Extra environment for the worker process.
+    pub(crate) fn worker_env(mut self, name: &str, value: &str) -> Self {
+        self.worker_env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
     /// The WhatsApp channel's settings (auto-reply, timing, AI, pacing); default `{}`.
     pub(crate) fn settings(mut self, settings: Value) -> Self {
         self.settings = Some(settings);
@@ -402,6 +419,9 @@ impl TestAppBuilder {
         )
         .memory(&memory_address)
         .configure(move |config| config.web_dir = web_dir);
+        for change in self.api_changes {
+            api = api.configure(change);
+        }
         if let Some(agents) = &agents_address {
             api = api.agents(agents);
         }
@@ -424,7 +444,7 @@ impl TestAppBuilder {
             channel_id: Uuid::nil(),
             memory_address,
             agents_address,
-            worker_env: Vec::new(),
+            worker_env: self.worker_env,
             temporal_address,
             worker: None,
         };
