@@ -200,6 +200,7 @@ mod tests {
                 "message.received",
                 "message.sent",
                 "message.status_changed",
+                "message.media_stored",
                 "session.opened",
                 "session.assignment_changed",
                 "session.closed",

@@ -1,17 +1,20 @@
-// The shell: login gate, navigation, and the pages.
-import { useEffect, useState } from "react";
+// The shell: login gate, navigation, and the pages. Each page is its own chunk, loaded when it is
+// first opened: the inbox an operator lives in does not wait for the dashboard's charts or the
+// pipeline board's drag-and-drop.
+import { lazy, Suspense, useEffect, useState } from "react";
 import { NavLink, Navigate, Route, Routes } from "react-router-dom";
 import { currentSession, logout, onSessionChange, type Session } from "./api";
 import { Login } from "./pages/Login";
-import { Campaigns } from "./pages/Campaigns";
-import { Channels } from "./pages/Channels";
-import { Contacts } from "./pages/Contacts";
-import { Dashboard } from "./pages/Dashboard";
-import { Inbox } from "./pages/Inbox";
-import { Knowledge } from "./pages/Knowledge";
-import { Pipelines } from "./pages/Pipelines";
-import { QuickReplies } from "./pages/QuickReplies";
-import { Tickets } from "./pages/Tickets";
+
+const Campaigns = lazy(() => import("./pages/Campaigns").then((m) => ({ default: m.Campaigns })));
+const Channels = lazy(() => import("./pages/Channels").then((m) => ({ default: m.Channels })));
+const Contacts = lazy(() => import("./pages/Contacts").then((m) => ({ default: m.Contacts })));
+const Dashboard = lazy(() => import("./pages/Dashboard").then((m) => ({ default: m.Dashboard })));
+const Inbox = lazy(() => import("./pages/Inbox").then((m) => ({ default: m.Inbox })));
+const Knowledge = lazy(() => import("./pages/Knowledge").then((m) => ({ default: m.Knowledge })));
+const Pipelines = lazy(() => import("./pages/Pipelines").then((m) => ({ default: m.Pipelines })));
+const QuickReplies = lazy(() => import("./pages/QuickReplies").then((m) => ({ default: m.QuickReplies })));
+const Tickets = lazy(() => import("./pages/Tickets").then((m) => ({ default: m.Tickets })));
 
 export function App() {
   const [session, setSession] = useState<Session | null>(currentSession());
@@ -35,6 +38,7 @@ export function App() {
         <button type="button" onClick={() => void logout()}>Log out</button>
       </nav>
       <main className="main">
+        <Suspense fallback={<p className="muted" role="status">Loading…</p>}>
         <Routes>
           <Route path="/inbox/*" element={<Inbox session={session} />} />
           <Route path="/tickets" element={<Tickets session={session} />} />
@@ -47,6 +51,7 @@ export function App() {
           <Route path="/dashboard" element={<Dashboard />} />
           <Route path="*" element={<Navigate to="/inbox" replace />} />
         </Routes>
+        </Suspense>
       </main>
     </div>
   );
