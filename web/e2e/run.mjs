@@ -122,7 +122,7 @@ try {
     await page.getByLabel("Reply").fill("");
   });
 
-  await step("a customer's photo and voice note show inline, and a document goes out with its ticks", async () => {
+  await step("a customer's photo and voice note show inline; a picked document, a pasted image and a dropped file go out", async () => {
     const png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
     const opus = Buffer.concat([Buffer.from("OggS\0\x02"), Buffer.alloc(22), Buffer.from("OpusHead\x01\x01"), Buffer.alloc(160, 7)]).toString("base64");
     const resp = await fetch(`${sim}/sim/inbound`, {
@@ -162,6 +162,28 @@ try {
     assert.equal(files.length, 1);
     assert.equal(files[0].media.endpoint, "file");
     assert.equal(files[0].body, "Segue o orçamento");
+    // A pasted image is attached the same way, and goes out through sendImage.
+    await page.getByLabel("Reply").evaluate((box, b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const data = new DataTransfer();
+      data.items.add(new File([bytes], "colado.png", { type: "image/png" }));
+      box.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+    }, png);
+    await page.getByTestId("picked-file").getByText("colado.png").waitFor();
+    await page.getByRole("button", { name: "Send" }).click();
+    await until(async () => {
+      const now = await (await fetch(`${sim}/sim/sent`)).json();
+      return now.sent.some((m) => m.media && m.media.endpoint === "image" && m.media.filename === "colado.png");
+    }, "the pasted image at the simulator");
+    // A dropped file is picked too, and can be taken back before sending.
+    await page.locator("form.reply").evaluate((form) => {
+      const data = new DataTransfer();
+      data.items.add(new File(["linha 1\n"], "lista.txt", { type: "text/plain" }));
+      form.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+    });
+    await page.getByTestId("picked-file").getByText("lista.txt").waitFor();
+    await page.getByRole("button", { name: "Remove the file" }).click();
+    await until(async () => (await page.getByTestId("picked-file").count()) === 0, "the dropped file removed");
     await page.screenshot({ path: `${artifacts}/media.png`, fullPage: true });
   });
 
