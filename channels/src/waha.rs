@@ -357,6 +357,27 @@ impl HttpWahaClient {
         &self.http
     }
 
+    /// `POST /api/{endpoint}` of one of the send endpoints; the created message's id.
+    async fn post_send(
+        &self,
+        cfg: &WahaConfig,
+        endpoint: &str,
+        body: &Value,
+        timeout: Option<Duration>,
+    ) -> Result<SentMessage, WahaError> {
+        let mut request = self
+            .http
+            .post(self.endpoint(cfg, &["api", endpoint])?)
+            .header(HEADER_API_KEY, &cfg.api_key)
+            .json(body);
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        let value = Self::read(request.send().await).await?;
+        SentMessage::from_json(&value)
+            .ok_or_else(|| WahaError::InvalidResponse("no message id".into()))
+    }
+
     pub(crate) async fn read(
         resp: Result<reqwest::Response, reqwest::Error>,
     ) -> Result<Value, WahaError> {
@@ -449,16 +470,7 @@ impl WahaApi for HttpWahaClient {
         text: &str,
     ) -> Result<SentMessage, WahaError> {
         let body = serde_json::json!({ "session": cfg.session, "chatId": chat_id, "text": text });
-        let resp = self
-            .http
-            .post(self.endpoint(cfg, &["api", "sendText"])?)
-            .header(HEADER_API_KEY, &cfg.api_key)
-            .json(&body)
-            .send()
-            .await;
-        let value = Self::read(resp).await?;
-        SentMessage::from_json(&value)
-            .ok_or_else(|| WahaError::InvalidResponse("no message id".into()))
+        self.post_send(cfg, "sendText", &body, None).await
     }
 
     async fn send_media(
@@ -491,17 +503,9 @@ impl WahaApi for HttpWahaClient {
         if !caption.is_empty() && endpoint != "sendVoice" {
             body["caption"] = serde_json::json!(caption);
         }
-        let resp = self
-            .http
-            .post(self.endpoint(cfg, &["api", endpoint])?)
-            .header(HEADER_API_KEY, &cfg.api_key)
-            .timeout(Duration::from_secs(14))
-            .json(&body)
-            .send()
-            .await;
-        let value = Self::read(resp).await?;
-        SentMessage::from_json(&value)
-            .ok_or_else(|| WahaError::InvalidResponse("no message id".into()))
+        // A file takes longer to hand over than a text.
+        self.post_send(cfg, endpoint, &body, Some(Duration::from_secs(14)))
+            .await
     }
 
     async fn session_op(

@@ -100,29 +100,13 @@ const SENDABLE: &[&str] = &[
     "text/csv",
 ];
 
-/// Types a browser may display inline from our origin; every other one is sent as a download.
-const INLINE: &[&str] = &[
-    "image/jpeg",
-    "image/png",
-    "image/webp",
-    "image/gif",
-    "audio/ogg",
-    "audio/opus",
-    "audio/mpeg",
-    "audio/m4a",
-    "audio/mp4",
-    "audio/aac",
-    "audio/amr",
-    "video/mp4",
-    "video/3gpp",
-    "video/quicktime",
-    "video/webm",
-    "application/pdf",
-];
-
-/// Whether a stored type may be shown inline (`Content-Disposition: inline`).
+/// Whether a stored type may be shown inline (`Content-Disposition: inline`): the media and PDFs
+/// among the types we accept; every other type is sent as a download.
 pub fn displayable(content_type: &str) -> bool {
-    INLINE.contains(&content_type)
+    let media = ["image/", "audio/", "video/"]
+        .iter()
+        .any(|family| content_type.starts_with(family));
+    SENDABLE.contains(&content_type) && (media || content_type == "application/pdf")
 }
 
 /// The type the bytes are, or `None` when they carry no signature we know. Plain text has no
@@ -317,6 +301,17 @@ mod tests {
             check_upload(b"<html><script>", Some("text/plain"), false, &limits),
             Err(ContentError::Refused(_))
         ));
+    }
+
+    #[test]
+    fn only_media_and_pdfs_are_shown_inline() {
+        assert!(
+            displayable("image/png") && displayable("audio/mp4") && displayable("application/pdf")
+        );
+        assert!(
+            !displayable("text/plain") && !displayable("application/zip") && !displayable(OPAQUE)
+        );
+        assert!(!displayable("image/svg+xml") && !displayable("text/html"));
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub async fn persist_inbound(
         media_message_ids: Vec::new(),
     };
 
+    let mut with_files = false;
     for inbox_id in &input.inbox_ids {
         let payload = sqlx::query_scalar!(
             "SELECT payload FROM webhook_inbox WHERE id = $1 AND tenant_id = $2 AND channel_id = $3",
@@ -51,6 +52,7 @@ pub async fn persist_inbound(
         let message = normalise_inbound(&channel.kind, payload).map_err(|e| {
             StoreError::Invalid(format!("inbox row {inbox_id} cannot be read: {e}"))
         })?;
+        with_files |= message.attachments.iter().any(|a| a.url.is_some());
 
         let (contact_id, identity_id, new_identity) = upsert_contact(
             &mut tx,
@@ -174,14 +176,17 @@ pub async fn persist_inbound(
         )
         .await?;
     }
-    // Files still to fetch, of the messages this batch stored (a retry finds the same ones).
-    out.media_message_ids = sqlx::query_scalar!(
-        r#"SELECT DISTINCT message_id AS "message_id!" FROM media_files
+    // Files still to fetch, of the messages this batch stored (a retry finds the same ones). Most
+    // batches are text only and skip the lookup.
+    if with_files {
+        out.media_message_ids = sqlx::query_scalar!(
+            r#"SELECT DISTINCT message_id AS "message_id!" FROM media_files
             WHERE message_id = ANY($1) AND status = 'pending' ORDER BY 1"#,
-        &out.new_message_ids
-    )
-    .fetch_all(&mut *tx)
-    .await?;
+            &out.new_message_ids
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+    }
     tx.commit().await?;
     Ok(out)
 }

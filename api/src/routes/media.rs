@@ -248,25 +248,16 @@ pub async fn show(
 ) -> Result<Json<MediaFile>, ApiError> {
     let id = id.get();
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    let r = sqlx::query!(
-        "SELECT id, kind, status, content_type, size_bytes, filename, details, transcript, error FROM media_files WHERE id = $1",
+    // `url` is filled in by `sign`.
+    let mut file = sqlx::query_as!(
+        MediaFile,
+        r#"SELECT id, kind, status, content_type, size_bytes, filename, details, transcript, error, NULL::text AS "url"
+             FROM media_files WHERE id = $1"#,
         id
     )
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| ApiError::NotFound(format!("media {id} not found")))?;
-    let mut file = MediaFile {
-        id: r.id,
-        kind: r.kind,
-        status: r.status,
-        content_type: r.content_type,
-        size_bytes: r.size_bytes,
-        filename: r.filename,
-        details: r.details,
-        transcript: r.transcript,
-        error: r.error,
-        url: None,
-    };
     drop(tx);
     sign(&state, principal.tenant_id, std::slice::from_mut(&mut file)).await?;
     Ok(Json(file))

@@ -633,10 +633,10 @@ impl S3Server {
             .text()
             .await
             .unwrap();
-        xml.split("<Key>")
-            .skip(1)
-            .filter_map(|k| k.split("</Key>").next())
-            .map(str::to_owned)
+        // ListObjectsV2: every object is a `<Key>…</Key>` element.
+        xml.split("</Key>")
+            .filter_map(|part| part.rsplit_once("<Key>"))
+            .map(|(_, key)| key.to_owned())
             .collect()
     }
 }
