@@ -10,7 +10,8 @@
 //   ARTIFACTS          where screenshots go
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 
 const env = (name) => {
   const value = process.env[name];
@@ -42,6 +43,29 @@ async function until(check, what) {
   }
 }
 
+// axe-core, the accessibility engine, run in the page (DevTools evaluation: the app's CSP does
+// not apply to it). Serious and critical violations fail the step that checks the page.
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+async function accessible(page, what) {
+  const found = await violations(page);
+  assert.deepEqual(found, [], `accessibility of ${what}`);
+}
+
+async function violations(page) {
+  await page.evaluate(axeSource);
+  return page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const result = await axe.run(document, { resultTypes: ["violations"] });
+    return result.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
+  });
+}
+
+/** A browser as people in Brazil or elsewhere have it: its language is the app's default. */
+const browserIn = (locale, extra = {}) => browser.newContext({ locale, viewport: { width: 1280, height: 800 }, ...extra });
+
 async function login(page, email) {
   await page.goto(base);
   await page.getByLabel("E-mail").fill(email);
@@ -59,7 +83,7 @@ const step = async (name, fn) => {
   console.log(`ok - ${name}`);
 };
 try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const context = await browserIn("en-US");
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
 
@@ -301,7 +325,7 @@ try {
   });
 
   await step("an admin sees the WhatsApp number's sending protection and changes it", async () => {
-    const admin = await browser.newContext();
+    const admin = await browserIn("en-US");
     const apage = await admin.newPage();
     apage.setDefaultTimeout(TIMEOUT);
     await login(apage, env("ADMIN_EMAIL"));
@@ -323,7 +347,7 @@ try {
   });
 
   await step("an admin uploads store policies to the knowledge base and tries a question", async () => {
-    const admin = await browser.newContext();
+    const admin = await browserIn("en-US");
     const apage = await admin.newPage();
     apage.setDefaultTimeout(TIMEOUT);
     await login(apage, env("ADMIN_EMAIL"));
@@ -333,7 +357,7 @@ try {
     await apage.getByLabel("File").setInputFiles({ name: "loja.md", mimeType: "text/markdown", buffer: Buffer.from(policies) });
     await apage.getByRole("button", { name: "Upload" }).click();
     // The page follows the indexing workflow until the passages are searchable.
-    await apage.getByTestId("knowledge-document").filter({ hasText: "Políticas da loja" }).getByText("indexed").waitFor();
+    await apage.getByTestId("knowledge-document").filter({ hasText: "Políticas da loja" }).locator("[data-status=indexed]").waitFor();
     await apage.getByLabel("A customer's question").fill("Vocês abrem no sábado?");
     await apage.getByRole("button", { name: "Search" }).click();
     await apage.getByTestId("knowledge-passage").first().getByText(/aos sábados das 9h às 13h/).waitFor();
@@ -378,7 +402,7 @@ try {
     // This simulator's new sessions now wait for a phone, as a real WhatsApp number does.
     const pairing = await fetch(`${sim}/sim/pairing`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ required: true }) });
     assert.equal(pairing.status, 200);
-    const admin = await browser.newContext();
+    const admin = await browserIn("en-US");
     const apage = await admin.newPage();
     apage.setDefaultTimeout(TIMEOUT);
     await login(apage, env("ADMIN_EMAIL"));
@@ -406,8 +430,88 @@ try {
     await admin.close();
   });
 
+  await step("Portuguese is the default of a Brazilian browser, and a user's choice follows them", async () => {
+    const br = await browserIn("pt-BR");
+    const bpage = await br.newPage();
+    bpage.setDefaultTimeout(TIMEOUT);
+    await bpage.goto(base);
+    assert.equal(await bpage.evaluate(() => document.documentElement.lang), "pt-BR");
+    await accessible(bpage, "the login page in Portuguese");
+    await bpage.screenshot({ path: `${artifacts}/login-pt-BR.png` });
+    await bpage.getByLabel("E-mail").fill(env("AGENT_EMAIL"));
+    await bpage.getByLabel("Senha").fill("not the password");
+    await bpage.getByRole("button", { name: "Entrar" }).click();
+    await bpage.getByRole("alert").getByText("E-mail ou senha incorretos.").waitFor();
+    await bpage.getByLabel("Senha").fill(env("PASSWORD"));
+    await bpage.getByRole("button", { name: "Entrar" }).click();
+    const nav = bpage.getByRole("navigation", { name: "Principal" });
+    await nav.getByRole("link", { name: "Conversas" }).waitFor();
+    await bpage.getByRole("tab", { name: /Abertas/ }).waitFor();
+    // The agent prefers English: stored with them, so a Brazilian browser opens in English next time.
+    await nav.getByLabel("Idioma").selectOption("en");
+    await bpage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Inbox" }).waitFor();
+    await until(async () => (await api("/users")).items.some((u) => u.email === env("AGENT_EMAIL") && u.locale === "en"), "the choice stored");
+    await br.close();
+    const again = await browserIn("pt-BR");
+    const apage = await again.newPage();
+    apage.setDefaultTimeout(TIMEOUT);
+    await apage.goto(base);
+    await apage.getByLabel("Senha").fill(env("PASSWORD"));
+    await apage.getByLabel("E-mail").fill(env("AGENT_EMAIL"));
+    await apage.getByRole("button", { name: "Entrar" }).click();
+    await apage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Tickets" }).waitFor();
+    assert.equal(await apage.evaluate(() => document.documentElement.lang), "en");
+    await again.close();
+  });
+
+  await step("every page, in both languages, has no serious accessibility violation (screenshots of each)", async () => {
+    const admin = await browserIn("en-US");
+    const apage = await admin.newPage();
+    apage.setDefaultTimeout(TIMEOUT);
+    await login(apage, env("ADMIN_EMAIL"));
+    const conversation = (await api("/conversations?limit=1")).items[0].id;
+    const contact = (await api("/contacts?limit=1")).items[0].id;
+    const campaign = (await api("/campaigns?limit=1")).items[0].id;
+    const pages = [
+      ["inbox", `/inbox/${conversation}`, "[data-testid=message]"],
+      ["tickets", "/tickets", "h1"],
+      ["contacts", "/contacts", "table"],
+      ["contact", `/contacts/${contact}`, "h1"],
+      ["pipelines", "/pipelines", "[data-testid=deal-card]"],
+      ["campaigns", "/campaigns", "table"],
+      ["campaign-new", "/campaigns/new", "[data-testid=pacing]"],
+      ["campaign", `/campaigns/${campaign}`, "[data-testid=recipient]"],
+      ["knowledge", "/knowledge", "[data-testid=knowledge-document]"],
+      ["quick-replies", "/quick-replies", "h1"],
+      ["channels", "/channels", "[data-testid=channel]"],
+      ["dashboard", "/dashboard", ".recharts-surface"],
+    ];
+    // Every page is checked before the step fails, so one run lists everything to mend.
+    const found = [];
+    // The picker's own label is in the language shown: found by its place, not its words.
+    const picker = apage.getByRole("navigation").locator("select.language");
+    for (const language of ["en", "pt-BR"]) {
+      await picker.selectOption(language);
+      for (const [name, path, ready] of pages) {
+        // In-app navigation (as a click on a link does), then wait for the page's content.
+        await apage.evaluate((to) => {
+          window.history.pushState({}, "", to);
+          window.dispatchEvent(new PopStateEvent("popstate"));
+        }, path);
+        await apage.locator(ready).first().waitFor();
+        await until(async () => (await apage.getByText(/^(Loading|Carregando)…$/).count()) === 0, `${name} loaded`);
+        assert.equal(await apage.evaluate(() => document.documentElement.lang), language);
+        found.push(...(await violations(apage)).map((v) => `${name} (${language}): ${v}`));
+        await apage.screenshot({ path: `${artifacts}/page-${name}-${language}.png`, fullPage: true });
+      }
+    }
+    await picker.selectOption("en");
+    await admin.close();
+    assert.deepEqual(found, [], "serious or critical accessibility violations");
+  });
+
   await step("a viewer reads but cannot send", async () => {
-    const viewer = await browser.newContext();
+    const viewer = await browserIn("en-US");
     const vpage = await viewer.newPage();
     vpage.setDefaultTimeout(TIMEOUT);
     await login(vpage, env("VIEWER_EMAIL"));

@@ -1,10 +1,15 @@
 // The shell: login gate, navigation, and the pages. Each page is its own chunk, loaded when it is
 // first opened: the inbox an operator lives in does not wait for the dashboard's charts or the
 // pipeline board's drag-and-drop.
-import { lazy, Suspense, useEffect, useState } from "react";
+import { useQuery } from "@tanstack/react-query";
+import { lazy, Suspense, useEffect, useRef, useState } from "react";
+import { useTranslation } from "react-i18next";
 import { NavLink, Navigate, Route, Routes } from "react-router-dom";
-import { currentSession, logout, onSessionChange, type Session } from "./api";
+import { currentSession, get, logout, onSessionChange, type Session } from "./api";
+import { isLocale, switchLocale } from "./i18n";
+import { LanguagePicker } from "./LanguagePicker";
 import { Login } from "./pages/Login";
+import type { Me } from "./types";
 
 const Campaigns = lazy(() => import("./pages/Campaigns").then((m) => ({ default: m.Campaigns })));
 const Channels = lazy(() => import("./pages/Channels").then((m) => ({ default: m.Channels })));
@@ -16,29 +21,49 @@ const Pipelines = lazy(() => import("./pages/Pipelines").then((m) => ({ default:
 const QuickReplies = lazy(() => import("./pages/QuickReplies").then((m) => ({ default: m.QuickReplies })));
 const Tickets = lazy(() => import("./pages/Tickets").then((m) => ({ default: m.Tickets })));
 
+/** The user's stored language, applied once per sign-in (it wins over the browser's); after
+ * that the picker decides, so a late answer cannot undo a choice just made. */
+function useStoredLocale(session: Session | null) {
+  const me = useQuery({ queryKey: ["me", session?.accessToken], queryFn: () => get<Me>("/me"), enabled: session !== null });
+  const applied = useRef<string | null>(null);
+  useEffect(() => {
+    if (!session) {
+      applied.current = null;
+      return;
+    }
+    if (!me.data || applied.current === session.userId) return;
+    applied.current = session.userId;
+    const stored = me.data.actor?.kind === "user" ? me.data.actor.locale : null;
+    if (isLocale(stored)) void switchLocale(stored);
+  }, [session, me.data]);
+}
+
 export function App() {
+  const { t } = useTranslation();
   const [session, setSession] = useState<Session | null>(currentSession());
   useEffect(() => onSessionChange(setSession), []);
+  useStoredLocale(session);
   if (!session) return <Login />;
   return (
     <div className="shell">
-      <nav className="nav" aria-label="Main">
+      <nav className="nav" aria-label={t("nav.main")}>
         <span className="brand">Ventros</span>
-        <NavLink to="/inbox">Inbox</NavLink>
-        <NavLink to="/tickets">Tickets</NavLink>
-        <NavLink to="/contacts">Contacts</NavLink>
-        <NavLink to="/pipelines">Pipelines</NavLink>
-        <NavLink to="/campaigns">Campaigns</NavLink>
-        <NavLink to="/knowledge">Knowledge</NavLink>
-        <NavLink to="/quick-replies">Quick replies</NavLink>
-        <NavLink to="/channels">Channels</NavLink>
-        <NavLink to="/dashboard">Dashboard</NavLink>
+        <NavLink to="/inbox">{t("nav.inbox")}</NavLink>
+        <NavLink to="/tickets">{t("nav.tickets")}</NavLink>
+        <NavLink to="/contacts">{t("nav.contacts")}</NavLink>
+        <NavLink to="/pipelines">{t("nav.pipelines")}</NavLink>
+        <NavLink to="/campaigns">{t("nav.campaigns")}</NavLink>
+        <NavLink to="/knowledge">{t("nav.knowledge")}</NavLink>
+        <NavLink to="/quick-replies">{t("nav.quickReplies")}</NavLink>
+        <NavLink to="/channels">{t("nav.channels")}</NavLink>
+        <NavLink to="/dashboard">{t("nav.dashboard")}</NavLink>
         <span className="spacer" />
-        <span className="role" title="Your role">{session.role}</span>
-        <button type="button" onClick={() => void logout()}>Log out</button>
+        <LanguagePicker session={session} />
+        <span className="role" title={t("nav.yourRole")}>{t(`roles.${session.role}`)}</span>
+        <button type="button" onClick={() => void logout()}>{t("nav.logOut")}</button>
       </nav>
       <main className="main">
-        <Suspense fallback={<p className="muted" role="status">Loading…</p>}>
+        <Suspense fallback={<p className="muted" role="status">{t("common.loading")}</p>}>
         <Routes>
           <Route path="/inbox/*" element={<Inbox session={session} />} />
           <Route path="/tickets" element={<Tickets session={session} />} />

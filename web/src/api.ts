@@ -2,6 +2,8 @@
 // refresh token rotates on every use, so a 401 triggers one refresh and one retry. The refresh
 // token lives in an HttpOnly cookie scoped to /api/v1/auth: no script here can read it.
 
+import i18n from "./i18n";
+
 export type Role = "viewer" | "agent" | "admin";
 
 export interface Session {
@@ -152,7 +154,7 @@ export async function upload<T = unknown>(file: File, voice = false): Promise<T>
     });
   let resp = await send();
   if (resp.status === 401 && (await refresh())) resp = await send();
-  if (resp.status === 413) throw new ApiError(413, "File too large", "Images may be up to 5 MB, other files up to 16 MB.");
+  if (resp.status === 413) throw new ApiError(413, i18n.t("errors.tooLarge"), i18n.t("errors.tooLargeDetail"));
   if (!resp.ok) throw await problem(resp);
   return (await resp.json()) as T;
 }
@@ -167,4 +169,20 @@ export interface Page<T> {
 
 export function canWrite(role: Role | undefined): boolean {
   return role === "agent" || role === "admin";
+}
+
+/** What went wrong, for a person: the kind of failure in their language, then the API's words
+ * (which name the field or rule, in English: the API's documented contract). */
+export function problemText(e: unknown): string {
+  if (!(e instanceof ApiError)) return e instanceof Error ? e.message : String(e);
+  const kind =
+    e.status === 403 ? i18n.t("errors.forbidden")
+    : e.status === 404 ? i18n.t("errors.notFound")
+    : e.status === 409 ? i18n.t("errors.conflict")
+    : e.status === 413 ? i18n.t("errors.tooLarge")
+    : e.status === 422 || e.status === 400 ? i18n.t("errors.invalid")
+    : e.status === 429 ? i18n.t("errors.tooMany")
+    : e.status >= 500 ? i18n.t("errors.server")
+    : e.title;
+  return e.detail ? `${kind}: ${e.detail}` : kind;
 }

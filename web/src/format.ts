@@ -1,20 +1,22 @@
-// Presentation rules with logic in them (unit-tested in format.test.ts).
+// Presentation rules with logic in them (unit-tested in format.test.ts). Words come from the
+// catalogues and dates and numbers are written the way the current language writes them.
+import i18n, { currentLocale } from "./i18n";
 
 /** Delivery ticks as WhatsApp shows them: one grey, two grey, two blue; failures stand out. */
 export function ticks(status: string): { symbol: string; label: string; tone: "muted" | "read" | "failed" | "pending" } {
   switch (status) {
     case "pending":
-      return { symbol: "🕓", label: "sending", tone: "pending" };
+      return { symbol: "🕓", label: i18n.t("format.sending"), tone: "pending" };
     case "sent":
-      return { symbol: "✓", label: "sent", tone: "muted" };
+      return { symbol: "✓", label: i18n.t("format.sent"), tone: "muted" };
     case "delivered":
-      return { symbol: "✓✓", label: "delivered", tone: "muted" };
+      return { symbol: "✓✓", label: i18n.t("format.delivered"), tone: "muted" };
     case "read":
     case "played":
-      return { symbol: "✓✓", label: "read", tone: "read" };
+      return { symbol: "✓✓", label: i18n.t("format.read"), tone: "read" };
     case "failed":
     case "undelivered":
-      return { symbol: "!", label: status, tone: "failed" };
+      return { symbol: "!", label: i18n.t(`format.${status}`), tone: "failed" };
     default:
       return { symbol: "", label: status, tone: "muted" };
   }
@@ -37,8 +39,35 @@ export function when(iso: string | null | undefined): string {
   const d = new Date(iso);
   const today = new Date();
   return d.toDateString() === today.toDateString()
-    ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
-    : d.toLocaleDateString([], { day: "2-digit", month: "short" });
+    ? d.toLocaleTimeString(currentLocale(), { hour: "2-digit", minute: "2-digit" })
+    : d.toLocaleDateString(currentLocale(), { day: "2-digit", month: "short" });
+}
+
+const ORIGINS = ["agent", "operator", "greeting", "away", "campaign", "unknown"] as const;
+
+/** Who sent an outbound message (`origin`), in words. */
+export function originLabel(origin: string): string {
+  return (ORIGINS as readonly string[]).includes(origin) ? i18n.t(`origins.${origin as (typeof ORIGINS)[number]}`) : origin;
+}
+
+/** A date and time in full, as the current language writes it. */
+export function dateTime(iso: string | null | undefined): string {
+  return iso ? new Date(iso).toLocaleString(currentLocale(), { dateStyle: "medium", timeStyle: "short" }) : "";
+}
+
+/** A day, as the current language writes it. */
+export function day(iso: string | null | undefined): string {
+  return iso ? new Date(iso).toLocaleDateString(currentLocale()) : "";
+}
+
+/** A count or amount with the current language's separators (1.234 in Portuguese). */
+export function number(value: number, digits = 0): string {
+  return new Intl.NumberFormat(currentLocale(), { maximumFractionDigits: digits, minimumFractionDigits: digits }).format(value);
+}
+
+/** A share (0–1) as a percentage: 87% / 87 %. */
+export function percent(share: number): string {
+  return new Intl.NumberFormat(currentLocale(), { style: "percent", maximumFractionDigits: 0 }).format(share);
 }
 
 /** `n` points evenly on a circle (the first at the top), for the knowledge graph. */
@@ -52,15 +81,15 @@ export function circleLayout(n: number, center: number, radius: number): { x: nu
 
 /** The channel an identity kind belongs to. */
 export function identityLabel(kind: string): string {
-  return { wa_user: "WhatsApp", wa_lid: "WhatsApp (hidden number)", psid: "Messenger", igsid: "Instagram" }[kind] ?? kind;
+  return { wa_user: "WhatsApp", wa_lid: i18n.t("format.waHidden"), psid: "Messenger", igsid: "Instagram" }[kind] ?? kind;
 }
 
 /** A file size as people read it: 812 B, 14 KB, 3.2 MB. */
 export function fileSize(bytes: number | null | undefined): string {
   if (bytes === null || bytes === undefined) return "";
   if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+  if (bytes < 1024 * 1024) return `${number(Math.round(bytes / 1024))} KB`;
+  return `${number(bytes / (1024 * 1024), 1)} MB`;
 }
 
 /** A link that opens a shared location on a map (OpenStreetMap: no account, no key). */

@@ -23,3 +23,7 @@ export type Note = Schemas["Note"];
 export type QuickReply = Schemas["QuickReply"];
 export type MediaFile = Schemas["MediaFile"];
 export type UploadedMedia = Schemas["UploadedMedia"];
+export type Me = Schemas["Me"];
+export type User = Schemas["User"];
+export type CampaignStatus = Schemas["CampaignStatus"];
+export type RecipientStatus = Schemas["RecipientStatus"];

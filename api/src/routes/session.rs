@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::{self, Actor, Principal, TokenPair};
 use crate::error::{ApiError, ApiJson};
+use crate::routes::users::Locale;
 
 /// The cookie the web app's refresh token lives in: out of reach of scripts (`HttpOnly`), sent
 /// only to the auth routes and only from our own pages.
@@ -220,14 +221,18 @@ pub async fn me(State(state): State<AppState>, principal: Principal) -> Result<J
         .fetch_one(&mut *tx)
         .await?;
     let actor = match principal.actor {
-        Actor::User(id) => sqlx::query!("SELECT id, email, name FROM users WHERE id = $1", id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|u| Caller::User {
-                id: u.id,
-                email: u.email,
-                name: u.name,
-            }),
+        Actor::User(id) => sqlx::query!(
+            r#"SELECT id, email, name, locale AS "locale: Locale" FROM users WHERE id = $1"#,
+            id
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|u| Caller::User {
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            locale: u.locale,
+        }),
         Actor::ApiKey(id) => {
             sqlx::query!("SELECT id, name, prefix FROM api_keys WHERE id = $1", id)
                 .fetch_optional(&mut *tx)
@@ -261,6 +266,9 @@ pub enum Caller {
         id: Uuid,
         email: String,
         name: String,
+        /// The language they chose; null follows their browser.
+        #[schema(required = true)]
+        locale: Option<Locale>,
     },
     ApiKey {
         id: Uuid,

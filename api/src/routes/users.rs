@@ -16,6 +16,27 @@ use crate::db::{List, execute_found, tenant_tx};
 use crate::error::{ApiError, ApiJson};
 use crate::ids::Id;
 
+/// The languages the web app speaks. A user without one gets their browser's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[sqlx(type_name = "text")]
+pub enum Locale {
+    #[serde(rename = "pt-BR")]
+    #[sqlx(rename = "pt-BR")]
+    PtBr,
+    #[serde(rename = "en")]
+    #[sqlx(rename = "en")]
+    En,
+}
+
+impl Locale {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Locale::PtBr => "pt-BR",
+            Locale::En => "en",
+        }
+    }
+}
+
 /// A user of the tenant (never the password hash).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct User {
@@ -23,6 +44,9 @@ pub struct User {
     pub email: String,
     pub name: String,
     pub role: Role,
+    /// The language they chose; null follows their browser.
+    #[schema(required = true)]
+    pub locale: Option<Locale>,
     /// A disabled user cannot log in; their sessions ended when they were disabled.
     pub disabled: bool,
     #[schema(required = true)]
@@ -38,7 +62,7 @@ async fn fetch_users(
 ) -> Result<Vec<User>, ApiError> {
     Ok(sqlx::query_as!(
         User,
-        r#"SELECT id, email, name, role AS "role: Role", disabled_at IS NOT NULL AS "disabled!",
+        r#"SELECT id, email, name, role AS "role: Role", locale AS "locale: Locale", disabled_at IS NOT NULL AS "disabled!",
                   last_login_at, created_at, updated_at
              FROM users WHERE $1::uuid[] IS NULL OR id = ANY($1) ORDER BY created_at"#,
         ids as Option<&[Uuid]>
@@ -69,6 +93,8 @@ pub struct CreateUser {
 pub struct UpdateUser {
     pub name: Option<String>,
     pub role: Option<Role>,
+    /// The language the web app speaks to them (anyone may choose their own).
+    pub locale: Option<Locale>,
     pub password: Option<String>,
     /// Required to change your own password (a stolen session must not be enough).
     pub current_password: Option<String>,
@@ -131,8 +157,8 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
-/// Changes a user's name, role, password or disabled state (admin; anyone may change their own
-/// name and password).
+/// Changes a user's name, role, language, password or disabled state (admin; anyone may change
+/// their own name, language and password).
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = UpdateUser, params(("id" = Uuid, Path)),
     responses((status = 200, description = "The user", body = User), (status = 404, description = "No such user")))]
 pub async fn update(
@@ -169,13 +195,15 @@ pub async fn update(
     };
     let change = sqlx::query!(
         "UPDATE users SET name = coalesce($2, name), role = coalesce($3, role), password_hash = coalesce($4, password_hash),
-                disabled_at = CASE WHEN $5::boolean IS NULL THEN disabled_at WHEN $5 THEN coalesce(disabled_at, now()) ELSE NULL END
+                disabled_at = CASE WHEN $5::boolean IS NULL THEN disabled_at WHEN $5 THEN coalesce(disabled_at, now()) ELSE NULL END,
+                locale = coalesce($6, locale)
           WHERE id = $1",
         id,
         name,
         req.role.map(Role::as_str),
         hash.as_deref(),
         req.disabled,
+        req.locale.map(Locale::as_str),
     );
     execute_found(&mut tx, change, || format!("user {id}")).await?;
     if hash.is_some() || req.disabled == Some(true) || req.role.is_some() {

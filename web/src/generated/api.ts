@@ -1446,8 +1446,8 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Changes a user's name, role, password or disabled state (admin; anyone may change their own
-         *     name and password).
+         * Changes a user's name, role, language, password or disabled state (admin; anyone may change
+         *     their own name, language and password).
          */
         patch: operations["users_update"];
         trace?: never;
@@ -1600,6 +1600,7 @@ export interface components {
             id: string;
             /** @enum {string} */
             kind: "user";
+            locale: null | components["schemas"]["Locale"];
             name: string;
         } | {
             /** Format: uuid */
@@ -2528,6 +2529,7 @@ export interface components {
                 id: string;
                 /** Format: date-time */
                 last_login_at: string | null;
+                locale: null | components["schemas"]["Locale"];
                 name: string;
                 role: components["schemas"]["Role"];
                 /** Format: date-time */
@@ -2545,6 +2547,11 @@ export interface components {
             /** @description The workflow's `state` query, as the workflow answers it. */
             state?: Record<string, never> | null;
         };
+        /**
+         * @description The languages the web app speaks. A user without one gets their browser's.
+         * @enum {string}
+         */
+        Locale: "pt-BR" | "en";
         LoginRequest: {
             /** @example ana@example.com */
             email: string;
@@ -3739,6 +3746,7 @@ export interface components {
             /** @description Required to change your own password (a stolen session must not be enough). */
             current_password?: string | null;
             disabled?: boolean | null;
+            locale?: null | components["schemas"]["Locale"];
             name?: string | null;
             password?: string | null;
             role?: null | components["schemas"]["Role"];
@@ -3774,6 +3782,7 @@ export interface components {
             id: string;
             /** Format: date-time */
             last_login_at: string | null;
+            locale: null | components["schemas"]["Locale"];
             name: string;
             role: components["schemas"]["Role"];
             /** Format: date-time */

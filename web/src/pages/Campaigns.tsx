@@ -1,19 +1,21 @@
 // Campaigns: list; create (segment with its live count and reach, the agent's brief, schedule,
 // window); a campaign's live progress, per-recipient statuses and funnel chart.
 import { type FormEvent, useCallback, useEffect, useState } from "react";
+import { useTranslation } from "react-i18next";
 import { Link, Route, Routes, useNavigate, useParams } from "react-router-dom";
 import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import { ApiError, api, canWrite, get, post, type Page, type Session } from "../api";
-import { channelLabel } from "../format";
+import { api, canWrite, get, type Page, post, problemText, type Session } from "../api";
+import { channelLabel, dateTime, number } from "../format";
+import type { CampaignStatus, RecipientStatus } from "../types";
 import { useLiveEvents } from "../live";
 
-interface Campaign { id: string; name: string; status: string; channel_id: string; segment_id: string; objective: string; created_at: string }
+interface Campaign { id: string; name: string; status: CampaignStatus; channel_id: string; segment_id: string; objective: string; created_at: string }
 interface PacingClock { next_slot_at: string | null; day: string | null; reserved_on_day: number }
 interface Pacing { min_interval_secs: number; max_interval_secs: number; daily_cap: number | null; typing: boolean; clock?: PacingClock | null }
 interface Channel { id: string; name: string; kind: string; settings: Record<string, unknown>; campaign_pacing: Pacing | null }
 interface Segment { id: string; name: string; count?: number }
 interface Metrics { counts: Record<string, number>; rates: Record<string, number | null> }
-interface Recipient { contact_id: string; contact_name?: string | null; status: string; reason: string | null }
+interface Recipient { contact_id: string; contact_name?: string | null; status: RecipientStatus; reason: string | null }
 
 export function Campaigns({ session }: { session: Session }) {
   return (
@@ -26,23 +28,24 @@ export function Campaigns({ session }: { session: Session }) {
 }
 
 function CampaignList({ session }: { session: Session }) {
+  const { t } = useTranslation();
   const [items, setItems] = useState<Campaign[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    get<Page<Campaign>>("/campaigns?limit=100").then((p) => setItems(p.items), (e) => setError(String(e)));
+    get<Page<Campaign>>("/campaigns?limit=100").then((p) => setItems(p.items), (e) => setError(problemText(e)));
   }, []);
   return (
-    <section className="page" aria-label="Campaigns">
+    <section className="page" aria-label={t("campaigns.title")}>
       <header className="page-header">
-        <h1>Campaigns</h1>
-        {canWrite(session.role) && <Link className="button" to="/campaigns/new">New campaign</Link>}
+        <h1>{t("campaigns.title")}</h1>
+        {canWrite(session.role) && <Link className="button" to="/campaigns/new">{t("campaigns.new")}</Link>}
       </header>
       {error && <p role="alert" className="error">{error}</p>}
-      {items === null ? <p className="muted">Loading…</p> : items.length === 0 ? <p className="muted">No campaigns yet.</p> : (
+      {items === null ? <p className="muted">{t("common.loading")}</p> : items.length === 0 ? <p className="muted">{t("campaigns.none")}</p> : (
         <table className="table">
-          <thead><tr><th>Name</th><th>Status</th><th>Created</th></tr></thead>
+          <thead><tr><th>{t("common.name")}</th><th>{t("common.status")}</th><th>{t("common.created")}</th></tr></thead>
           <tbody>{items.map((c) => (
-            <tr key={c.id}><td><Link to={`/campaigns/${c.id}`}>{c.name}</Link></td><td>{c.status}</td><td>{new Date(c.created_at).toLocaleString()}</td></tr>
+            <tr key={c.id}><td><Link to={`/campaigns/${c.id}`}>{c.name}</Link></td><td>{t(`campaigns.statuses.${c.status}`)}</td><td>{dateTime(c.created_at)}</td></tr>
           ))}</tbody>
         </table>
       )}
@@ -53,11 +56,12 @@ function CampaignList({ session }: { session: Session }) {
 /** How campaign messages leave a channel: a WhatsApp number driven through WAHA is a personal
  * account, which WhatsApp bans for bulk sending, so it is paced (admins can change the pace). */
 function PacingPanel({ channel, reach, admin, onSaved }: { channel: Channel; reach: number; admin: boolean; onSaved: (c: Channel) => void }) {
+  const { t } = useTranslation();
   const pacing = channel.campaign_pacing;
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState({ min: "", max: "", cap: "", typing: true });
   const [error, setError] = useState<string | null>(null);
-  if (!pacing) return <p className="muted" data-testid="pacing">Campaign messages on this channel follow the provider's own limits.</p>;
+  if (!pacing) return <p className="muted" data-testid="pacing">{t("pacing.providerLimits")}</p>;
   const days = pacing.daily_cap ? Math.ceil(reach / pacing.daily_cap) : 1;
   const minutes = Math.round((reach * (pacing.min_interval_secs + pacing.max_interval_secs)) / 2 / 60);
   const edit = () => {
@@ -71,29 +75,38 @@ function PacingPanel({ channel, reach, admin, onSaved }: { channel: Channel; rea
       onSaved(await api<Channel>("PATCH", `/channels/${channel.id}`, { settings: { ...channel.settings, campaign_pacing } }));
       setEditing(false);
     } catch (err) {
-      setError(err instanceof ApiError ? err.detail || err.title : String(err));
+      setError(problemText(err));
     }
   };
   return (
-    <div className="panel" data-testid="pacing" aria-label="Sending protection">
+    <div className="panel" data-testid="pacing" aria-label={t("pacing.label")}>
       <p>
-        <strong>Sending protection:</strong> one message every {pacing.min_interval_secs}–{pacing.max_interval_secs} s
-        {pacing.daily_cap !== null ? `, at most ${pacing.daily_cap} a day` : ", no daily cap"}
-        {pacing.typing ? ", with “typing…” shown before each." : "."}
-        {reach > 0 && ` ${reach} contacts take about ${minutes < 90 ? `${minutes} min` : `${Math.round(minutes / 60)} h`} of sending${days > 1 ? ` over ${days} days` : ""}.`}
+        <strong>{t("pacing.lead")}</strong> {t("pacing.every", { min: pacing.min_interval_secs, max: pacing.max_interval_secs })}
+        {pacing.daily_cap !== null ? t("pacing.cap", { cap: number(pacing.daily_cap) }) : t("pacing.noCap")}
+        {pacing.typing ? t("pacing.typing") : t("pacing.noTyping")}
+        {reach > 0 && t(days > 1 ? "pacing.estimateDays" : "pacing.estimate", {
+          reach: number(reach), days,
+          duration: minutes < 90 ? t("pacing.minutes", { count: minutes }) : t("pacing.hours", { count: Math.round(minutes / 60) }),
+        })}
       </p>
-      {channel.kind === "waha" && <p className="muted">WhatsApp bans personal numbers that send in bulk; this pace keeps the number safe.</p>}
-      {pacing.clock?.day && <p className="muted">Reserved on {pacing.clock.day}: {pacing.clock.reserved_on_day}{pacing.daily_cap !== null ? ` of ${pacing.daily_cap}` : ""}.</p>}
-      {admin && !editing && <button type="button" onClick={edit}>Change sending protection</button>}
+      {channel.kind === "waha" && <p className="muted">{t("pacing.whatsappBans")}</p>}
+      {pacing.clock?.day && (
+        <p className="muted">
+          {pacing.daily_cap !== null
+            ? t("pacing.reservedOf", { day: pacing.clock.day, count: pacing.clock.reserved_on_day, cap: pacing.daily_cap })
+            : t("pacing.reserved", { day: pacing.clock.day, count: pacing.clock.reserved_on_day })}
+        </p>
+      )}
+      {admin && !editing && <button type="button" onClick={edit}>{t("pacing.change")}</button>}
       {editing && (
         // Not a <form>: the panel sits inside the new-campaign form, and forms do not nest.
-        <div role="group" aria-label="Sending protection settings">
-          <label>Minimum seconds between messages<input type="number" min={0} max={3600} required value={draft.min} onChange={(e) => setDraft({ ...draft, min: e.target.value })} /></label>
-          <label>Maximum seconds between messages<input type="number" min={0} max={3600} required value={draft.max} onChange={(e) => setDraft({ ...draft, max: e.target.value })} /></label>
-          <label>Messages per day (empty: no cap)<input type="number" min={1} value={draft.cap} onChange={(e) => setDraft({ ...draft, cap: e.target.value })} /></label>
-          <label className="check"><input type="checkbox" checked={draft.typing} onChange={(e) => setDraft({ ...draft, typing: e.target.checked })} /> Show “typing…” before each message</label>
+        <div role="group" aria-label={t("pacing.settings")}>
+          <label>{t("pacing.min")}<input type="number" min={0} max={3600} required value={draft.min} onChange={(e) => setDraft({ ...draft, min: e.target.value })} /></label>
+          <label>{t("pacing.max")}<input type="number" min={0} max={3600} required value={draft.max} onChange={(e) => setDraft({ ...draft, max: e.target.value })} /></label>
+          <label>{t("pacing.perDay")}<input type="number" min={1} value={draft.cap} onChange={(e) => setDraft({ ...draft, cap: e.target.value })} /></label>
+          <label className="check"><input type="checkbox" checked={draft.typing} onChange={(e) => setDraft({ ...draft, typing: e.target.checked })} /> {t("pacing.showTyping")}</label>
           {error && <p role="alert" className="error">{error}</p>}
-          <button type="button" onClick={() => void save()}>Save</button> <button type="button" onClick={() => setEditing(false)}>Cancel</button>
+          <button type="button" onClick={() => void save()}>{t("common.save")}</button> <button type="button" onClick={() => setEditing(false)}>{t("common.cancel")}</button>
         </div>
       )}
     </div>
@@ -101,6 +114,7 @@ function PacingPanel({ channel, reach, admin, onSaved }: { channel: Channel; rea
 }
 
 function NewCampaign({ session }: { session: Session }) {
+  const { t } = useTranslation();
   const navigate = useNavigate();
   const [channels, setChannels] = useState<Channel[]>([]);
   const [segments, setSegments] = useState<Segment[]>([]);
@@ -108,7 +122,7 @@ function NewCampaign({ session }: { session: Session }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   useEffect(() => {
-    const failed = (e: unknown) => setError(e instanceof ApiError ? e.detail || e.title : String(e));
+    const failed = (e: unknown) => setError(problemText(e));
     get<Page<Channel>>("/channels").then((p) => { setChannels(p.items); setForm((f) => ({ ...f, channel_id: f.channel_id || p.items[0]?.id || "" })); }, failed);
     get<Page<Segment>>("/segments").then((p) => { setSegments(p.items); setForm((f) => ({ ...f, segment_id: f.segment_id || p.items[0]?.id || "" })); }, failed);
   }, []);
@@ -128,42 +142,45 @@ function NewCampaign({ session }: { session: Session }) {
       await post(`/campaigns/${created.id}/schedule`);
       void navigate(`/campaigns/${created.id}`);
     } catch (err) {
-      setError(err instanceof ApiError ? err.detail || err.title : String(err));
+      setError(problemText(err));
     } finally {
       setBusy(false);
     }
   };
   return (
-    <form className="page form" onSubmit={(e) => void submit(e)} aria-label="New campaign">
-      <h1>New campaign</h1>
-      <label>Name<input required value={form.name} onChange={set("name")} /></label>
-      <label>Channel
+    <form className="page form" onSubmit={(e) => void submit(e)} aria-label={t("campaigns.new")}>
+      <h1>{t("campaigns.new")}</h1>
+      <label>{t("campaigns.name")}<input required value={form.name} onChange={set("name")} /></label>
+      <label>{t("campaigns.channel")}
         <select value={form.channel_id} onChange={set("channel_id")}>{channels.map((c) => <option key={c.id} value={c.id}>{c.name} ({channelLabel(c.kind)})</option>)}</select>
       </label>
-      <label>Segment
+      <label>{t("campaigns.segment")}
         <select value={form.segment_id} onChange={set("segment_id")}>{segments.map((s) => <option key={s.id} value={s.id}>{s.name}</option>)}</select>
       </label>
-      {segment && <p className="muted" data-testid="segment-count">{segment.count ?? 0} contacts in this segment</p>}
+      {segment && <p className="muted" data-testid="segment-count">{t("campaigns.inSegment", { count: number(segment.count ?? 0) })}</p>}
       {channel && <PacingPanel channel={channel} reach={segment?.count ?? 0} admin={session.role === "admin"} onSaved={(c) => setChannels(channels.map((x) => (x.id === c.id ? c : x)))} />}
-      <label>Brief for the agent<textarea required rows={3} value={form.objective} onChange={set("objective")} placeholder="Our winter collection is out: 20% off this week." /></label>
+      <label>{t("campaigns.brief")}<textarea required rows={3} value={form.objective} onChange={set("objective")} placeholder={t("campaigns.briefPlaceholder")} /></label>
       <fieldset>
-        <legend>When</legend>
-        <label className="check"><input type="radio" name="when" value="now" checked={form.when === "now"} onChange={set("when")} /> Now</label>
-        <label className="check"><input type="radio" name="when" value="once" checked={form.when === "once"} onChange={set("when")} /> At</label>
-        {form.when === "once" && <input type="datetime-local" aria-label="Send at" required value={form.at} onChange={set("at")} />}
+        <legend>{t("campaigns.when")}</legend>
+        <label className="check"><input type="radio" name="when" value="now" checked={form.when === "now"} onChange={set("when")} /> {t("campaigns.now")}</label>
+        <label className="check"><input type="radio" name="when" value="once" checked={form.when === "once"} onChange={set("when")} /> {t("campaigns.at")}</label>
+        {form.when === "once" && <input type="datetime-local" aria-label={t("campaigns.sendAt")} required value={form.at} onChange={set("at")} />}
       </fieldset>
       <fieldset>
-        <legend>Send window ({form.time_zone})</legend>
-        <input type="time" aria-label="Window opens" value={form.start} onChange={set("start")} />
-        <input type="time" aria-label="Window closes" value={form.end} onChange={set("end")} />
+        <legend>{t("campaigns.window", { zone: form.time_zone })}</legend>
+        <input type="time" aria-label={t("campaigns.opens")} value={form.start} onChange={set("start")} />
+        <input type="time" aria-label={t("campaigns.closes")} value={form.end} onChange={set("end")} />
       </fieldset>
       {error && <p role="alert" className="error">{error}</p>}
-      <button type="submit" disabled={busy}>{busy ? "Starting…" : "Create and schedule"}</button>
+      <button type="submit" disabled={busy}>{busy ? t("campaigns.starting") : t("campaigns.create")}</button>
     </form>
   );
 }
 
+const FUNNEL = ["targeted", "skipped", "sent", "delivered", "read", "replied", "failed"] as const;
+
 function CampaignView({ session }: { session: Session }) {
+  const { t } = useTranslation();
   const { id } = useParams();
   const [campaign, setCampaign] = useState<Campaign | null>(null);
   const [metrics, setMetrics] = useState<Metrics | null>(null);
@@ -175,7 +192,7 @@ function CampaignView({ session }: { session: Session }) {
       setMetrics(await get<Metrics>(`/campaigns/${id}/metrics`));
       setRecipients((await get<Page<Recipient>>(`/campaigns/${id}/recipients?limit=200`)).items);
     } catch (e) {
-      setError(String(e));
+      setError(problemText(e));
     }
   }, [id]);
   useEffect(() => void load(), [load]);
@@ -187,33 +204,33 @@ function CampaignView({ session }: { session: Session }) {
       await post(`/campaigns/${id}/${what}`);
       await load();
     } catch (e) {
-      setError(e instanceof ApiError ? e.detail || e.title : String(e));
+      setError(problemText(e));
     }
   };
-  if (!campaign) return error ? <p role="alert" className="error page">{error}</p> : <p className="muted page">Loading…</p>;
-  const funnel = ["targeted", "skipped", "sent", "delivered", "read", "replied", "failed"].map((k) => ({ stage: k, count: metrics?.counts[k] ?? 0 }));
+  if (!campaign) return error ? <p role="alert" className="error page">{error}</p> : <p className="muted page">{t("common.loading")}</p>;
+  const funnel = FUNNEL.map((k) => ({ stage: t(`dashboard.stages.${k}`), count: metrics?.counts[k] ?? 0 }));
   const writable = canWrite(session.role);
   return (
-    <section className="page" aria-label={`Campaign ${campaign.name}`}>
+    <section className="page" aria-label={t("campaigns.label", { name: campaign.name })}>
       <header className="page-header">
         <h1>{campaign.name}</h1>
-        <span className="badge" data-testid="campaign-status">{campaign.status}</span>
-        {writable && campaign.status === "running" && <button type="button" onClick={() => void act("pause")}>Pause</button>}
-        {writable && campaign.status === "paused" && <button type="button" onClick={() => void act("resume")}>Resume</button>}
-        {writable && ["scheduled", "running", "paused"].includes(campaign.status) && <button type="button" onClick={() => void act("cancel")}>Cancel</button>}
+        <span className="badge" data-testid="campaign-status" data-status={campaign.status}>{t(`campaigns.statuses.${campaign.status}`)}</span>
+        {writable && campaign.status === "running" && <button type="button" onClick={() => void act("pause")}>{t("campaigns.pause")}</button>}
+        {writable && campaign.status === "paused" && <button type="button" onClick={() => void act("resume")}>{t("campaigns.resume")}</button>}
+        {writable && ["scheduled", "running", "paused"].includes(campaign.status) && <button type="button" onClick={() => void act("cancel")}>{t("campaigns.cancel")}</button>}
       </header>
       {error && <p role="alert" className="error">{error}</p>}
       <p className="muted">{campaign.objective}</p>
-      <div className="chart" aria-label="Funnel">
+      <div className="chart" role="figure" aria-label={t("campaigns.funnel")}>
         <ResponsiveContainer width="100%" height={220}>
           <BarChart data={funnel}><CartesianGrid strokeDasharray="3 3" /><XAxis dataKey="stage" /><YAxis allowDecimals={false} /><Tooltip /><Bar dataKey="count" fill="#2357d9" isAnimationActive={false} /></BarChart>
         </ResponsiveContainer>
       </div>
-      <p data-testid="campaign-sent">{metrics?.counts.sent ?? 0} sent of {metrics?.counts.targeted ?? 0} targeted</p>
+      <p data-testid="campaign-sent">{t("campaigns.sentOf", { sent: number(metrics?.counts.sent ?? 0), targeted: number(metrics?.counts.targeted ?? 0) })}</p>
       <table className="table">
-        <thead><tr><th>Contact</th><th>Status</th><th>Reason</th></tr></thead>
+        <thead><tr><th>{t("common.contact")}</th><th>{t("common.status")}</th><th>{t("common.reason")}</th></tr></thead>
         <tbody>{recipients.map((r) => (
-          <tr key={r.contact_id} data-testid="recipient"><td><Link to={`/contacts/${r.contact_id}`}>{r.contact_name ?? r.contact_id.slice(0, 8)}</Link></td><td>{r.status}</td><td>{r.reason ?? ""}</td></tr>
+          <tr key={r.contact_id} data-testid="recipient"><td><Link to={`/contacts/${r.contact_id}`}>{r.contact_name ?? r.contact_id.slice(0, 8)}</Link></td><td data-status={r.status}>{t(`campaigns.recipientStatuses.${r.status}`)}</td><td>{r.reason ?? ""}</td></tr>
         ))}</tbody>
       </table>
     </section>

@@ -2,8 +2,10 @@
 // and connects it here: start the session, scan the QR code (renewed while WAHA waits) or use a
 // pairing code, and watch the status change live; stop, restart and log out (re-pair) are buttons.
 import { type FormEvent, useCallback, useEffect, useState } from "react";
-import { ApiError, get, post, type Page, type Session } from "../api";
+import { useTranslation } from "react-i18next";
+import { get, type Page, post, problemText, type Session } from "../api";
 import { channelLabel, when } from "../format";
+import i18n from "../i18n";
 import { useLiveEvents } from "../live";
 
 interface Channel {
@@ -15,17 +17,10 @@ interface Channel {
 }
 
 /** What an admin reads for each WAHA status. */
+const STATUSES = ["WORKING", "SCAN_QR_CODE", "STARTING", "STOPPED", "FAILED", "UNKNOWN"] as const;
+
 export function statusText(status: string): string {
-  return (
-    {
-      WORKING: "Connected",
-      SCAN_QR_CODE: "Waiting for a phone: scan the QR code",
-      STARTING: "Starting…",
-      STOPPED: "Stopped",
-      FAILED: "Failed: restart it, or log out and pair again",
-      UNKNOWN: "Not started yet",
-    }[status] ?? status
-  );
+  return (STATUSES as readonly string[]).includes(status) ? i18n.t(`channels.statuses.${status as (typeof STATUSES)[number]}`) : status;
 }
 
 /** A fresh webhook signing key: Ventros gives it to WAHA when it starts the session. */
@@ -37,11 +32,12 @@ function signingKey(): string {
 const empty = () => ({ name: "", base_url: "", api_key: "", session: "default", hmac_key: signingKey() });
 
 export function Channels({ session }: { session: Session }) {
+  const { t } = useTranslation();
   const [items, setItems] = useState<Channel[] | null>(null);
   const [form, setForm] = useState(empty);
   const [error, setError] = useState<string | null>(null);
   const admin = session.role === "admin";
-  const fail = (e: unknown) => setError(e instanceof ApiError ? e.detail || e.title : String(e));
+  const fail = (e: unknown) => setError(problemText(e));
 
   const load = useCallback(async () => {
     try {
@@ -79,31 +75,31 @@ export function Channels({ session }: { session: Session }) {
 
   return (
     <div className="page">
-      <div className="page-header"><h1>Channels</h1></div>
+      <div className="page-header"><h1>{t("channels.title")}</h1></div>
       {error && <p role="alert" className="error">{error}</p>}
-      {items === null ? <p className="muted">Loading…</p> : (
+      {items === null ? <p className="muted">{t("common.loading")}</p> : (
         <ul className="channels">
           {items.map((c) => (
             <li key={c.id} data-testid="channel">
               <strong>{c.name}</strong> <span className={`badge ${c.kind}`}>{channelLabel(c.kind)}</span>{" "}
               <span className={`channel-status ${c.status.toLowerCase()}`} data-status={c.status}>{statusText(c.status)}</span>
-              {c.status_changed_at && <span className="muted"> · since {when(c.status_changed_at)}</span>}
+              {c.status_changed_at && <span className="muted">{t("channels.since", { when: when(c.status_changed_at) })}</span>}
               {admin && c.kind === "waha" && <WhatsAppConnection channel={c} onChanged={load} onError={fail} />}
             </li>
           ))}
         </ul>
       )}
       {admin && (
-        <form className="panel stack" onSubmit={(e) => void create(e)} aria-label="Add a WhatsApp number">
-          <h2>Add a WhatsApp number</h2>
-          <label>Name<input value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} required /></label>
-          <label>WAHA address<input type="url" value={form.base_url} placeholder="https://waha.example.com" onChange={(e) => setForm({ ...form, base_url: e.target.value })} required /></label>
-          <label>WAHA API key<input type="password" value={form.api_key} onChange={(e) => setForm({ ...form, api_key: e.target.value })} required /></label>
-          <label>Session name<input value={form.session} onChange={(e) => setForm({ ...form, session: e.target.value })} required /></label>
-          <label>Webhook signing key (WAHA signs its webhooks with it; generated, at least 16 characters)
+        <form className="panel stack" onSubmit={(e) => void create(e)} aria-label={t("channels.add")}>
+          <h2>{t("channels.add")}</h2>
+          <label>{t("channels.name")}<input value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} required /></label>
+          <label>{t("channels.wahaAddress")}<input type="url" value={form.base_url} placeholder="https://waha.example.com" onChange={(e) => setForm({ ...form, base_url: e.target.value })} required /></label>
+          <label>{t("channels.wahaKey")}<input type="password" value={form.api_key} onChange={(e) => setForm({ ...form, api_key: e.target.value })} required /></label>
+          <label>{t("channels.session")}<input value={form.session} onChange={(e) => setForm({ ...form, session: e.target.value })} required /></label>
+          <label>{t("channels.signingKey")}
             <input value={form.hmac_key} minLength={16} onChange={(e) => setForm({ ...form, hmac_key: e.target.value })} required />
           </label>
-          <button type="submit">Add WhatsApp number</button>
+          <button type="submit">{t("channels.addButton")}</button>
         </form>
       )}
     </div>
@@ -117,6 +113,7 @@ interface Props {
 }
 
 function WhatsAppConnection({ channel, onChanged, onError }: Props) {
+  const { t } = useTranslation();
   const [qr, setQr] = useState<string | null>(null);
   const [phone, setPhone] = useState("");
   const [code, setCode] = useState<string | null>(null);
@@ -160,22 +157,22 @@ function WhatsAppConnection({ channel, onChanged, onError }: Props) {
   };
 
   return (
-    <div className="whatsapp-connection" aria-label={`Connect ${channel.name}`}>
+    <div className="whatsapp-connection" aria-label={t("channels.connect", { name: channel.name })}>
       <div className="actions">
-        {channel.status !== "WORKING" && channel.status !== "SCAN_QR_CODE" && <button type="button" onClick={() => void act("start")}>Start session</button>}
-        {channel.status !== "STOPPED" && channel.status !== "UNKNOWN" && <button type="button" onClick={() => void act("stop")}>Stop</button>}
-        {channel.status !== "UNKNOWN" && <button type="button" onClick={() => void act("restart")}>Restart</button>}
-        {channel.status === "WORKING" && <button type="button" onClick={() => void act("logout")}>Log out (pair again)</button>}
+        {channel.status !== "WORKING" && channel.status !== "SCAN_QR_CODE" && <button type="button" onClick={() => void act("start")}>{t("channels.start")}</button>}
+        {channel.status !== "STOPPED" && channel.status !== "UNKNOWN" && <button type="button" onClick={() => void act("stop")}>{t("channels.stop")}</button>}
+        {channel.status !== "UNKNOWN" && <button type="button" onClick={() => void act("restart")}>{t("channels.restart")}</button>}
+        {channel.status === "WORKING" && <button type="button" onClick={() => void act("logout")}>{t("channels.logout")}</button>}
       </div>
       {waiting && (
         <div className="pairing">
-          {qr ? <img src={qr} alt="QR code to scan with WhatsApp" width={256} height={256} /> : <p className="muted">Loading the QR code…</p>}
-          <p className="muted">On the phone: WhatsApp → Settings → Linked devices → Link a device, then scan.</p>
+          {qr ? <img src={qr} alt={t("channels.qrAlt")} width={256} height={256} /> : <p className="muted">{t("channels.qrLoading")}</p>}
+          <p className="muted">{t("channels.howTo")}</p>
           <form onSubmit={(e) => void askCode(e)}>
-            <label>Or link with the phone number<input value={phone} onChange={(e) => setPhone(e.target.value)} placeholder="+55 11 98765-4321" /></label>
-            <button type="submit" disabled={!phone.trim()}>Get a pairing code</button>
+            <label>{t("channels.orPhone")}<input value={phone} onChange={(e) => setPhone(e.target.value)} placeholder="+55 11 98765-4321" /></label>
+            <button type="submit" disabled={!phone.trim()}>{t("channels.getCode")}</button>
           </form>
-          {code && <p>Type this code on the phone: <strong data-testid="pairing-code">{code}</strong></p>}
+          {code && <p>{t("channels.typeCode")} <strong data-testid="pairing-code">{code}</strong></p>}
         </div>
       )}
     </div>

@@ -3,7 +3,8 @@
 // draft, editable before sending; nothing is sent until the operator sends it), and a file to
 // send (picked, pasted or dropped; the text is its caption on WhatsApp, its own message on Meta).
 import { type ClipboardEvent, type DragEvent, type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from "react";
-import { ApiError, get, post, type Session, upload } from "../api";
+import { useTranslation } from "react-i18next";
+import { get, post, problemText, type Session, upload } from "../api";
 import { fileSize } from "../format";
 import type { QuickReply, UploadedMedia } from "../types";
 
@@ -19,6 +20,7 @@ interface Props {
 }
 
 export function Composer({ conversationId, contactId, channelKind, open, onSent, onError }: Props) {
+  const { t } = useTranslation();
   const [text, setText] = useState("");
   const [file, setFile] = useState<File | null>(null);
   const [voice, setVoice] = useState(false);
@@ -46,7 +48,7 @@ export function Composer({ conversationId, contactId, channelKind, open, onSent,
   }, []);
   const typed = text.startsWith("/") && !text.includes(" ") ? text.slice(1).toLowerCase() : null;
   const matches = typed === null ? [] : quick.filter((q) => q.shortcut.startsWith(typed)).slice(0, 8);
-  const problem = (e: unknown) => onError(e instanceof ApiError ? e.detail || e.title : String(e));
+  const problem = (e: unknown) => onError(problemText(e));
 
   const insert = async (q: QuickReply) => {
     try {
@@ -128,13 +130,13 @@ export function Composer({ conversationId, contactId, channelKind, open, onSent,
   return (
     <form className={`reply${note ? " note-mode" : ""}${dragging ? " dragging" : ""}`} onSubmit={(e) => void submit(e)}
       onDragOver={(e) => { e.preventDefault(); setDragging(true); }} onDragLeave={() => setDragging(false)} onDrop={drop}>
-      <div className="composer-modes" role="group" aria-label="Write">
-        <label className="check"><input type="radio" name="mode" checked={!note} onChange={() => setNote(false)} /> Message to the customer</label>
-        <label className="check"><input type="radio" name="mode" checked={note} onChange={() => setNote(true)} /> Note for the team</label>
-        <button type="button" onClick={() => void suggest()} disabled={busy}>Suggest a reply</button>
+      <div className="composer-modes" role="group" aria-label={t("composer.write")}>
+        <label className="check"><input type="radio" name="mode" checked={!note} onChange={() => setNote(false)} /> {t("composer.toCustomer")}</label>
+        <label className="check"><input type="radio" name="mode" checked={note} onChange={() => setNote(true)} /> {t("composer.toTeam")}</label>
+        <button type="button" onClick={() => void suggest()} disabled={busy}>{t("composer.suggest")}</button>
       </div>
       {matches.length > 0 && (
-        <ul className="quick-replies" role="listbox" aria-label="Quick replies">
+        <ul className="quick-replies" role="listbox" aria-label={t("composer.quickReplies")}>
           {matches.map((q, i) => (
             <li key={q.id} role="option" aria-selected={i === picked}>
               <button type="button" onClick={() => void insert(q)}>/{q.shortcut} · {q.title}</button>
@@ -146,19 +148,19 @@ export function Composer({ conversationId, contactId, channelKind, open, onSent,
         <div className="picked-file" data-testid="picked-file">
           <span>📎 {file.name} <span className="muted">{fileSize(file.size)}</span></span>
           {file.type.startsWith("audio/") && (
-            <label className="check"><input type="checkbox" checked={voice} onChange={(e) => setVoice(e.target.checked)} /> As a voice note</label>
+            <label className="check"><input type="checkbox" checked={voice} onChange={(e) => setVoice(e.target.checked)} /> {t("composer.asVoice")}</label>
           )}
-          <button type="button" onClick={() => setFile(null)} aria-label="Remove the file">×</button>
+          <button type="button" onClick={() => setFile(null)} aria-label={t("composer.removeFile")}>×</button>
         </div>
       )}
-      <input ref={picker} type="file" hidden aria-label="File to send" data-testid="file-input"
+      <input ref={picker} type="file" hidden aria-label={t("composer.fileToSend")} data-testid="file-input"
         accept="image/*,audio/*,video/*,application/pdf,.doc,.docx,.xls,.xlsx,.ppt,.pptx,.odt,.ods,.txt,.csv,.zip"
         onChange={(e) => { choose(e.target.files?.[0]); e.target.value = ""; }} />
-      {!note && <button type="button" className="attach" onClick={() => picker.current?.click()} aria-label="Attach a file" title="Attach a file (or paste, or drop it here)">Attach</button>}
-      <textarea ref={box} aria-label={note ? "Private note" : "Reply"} title="Reply (r)" value={text} onChange={(e) => setText(e.target.value)}
+      {!note && <button type="button" className="attach" onClick={() => picker.current?.click()} aria-label={t("composer.attachFile")} title={t("composer.attachHint")}>{t("composer.attach")}</button>}
+      <textarea ref={box} aria-label={note ? t("composer.privateNote") : t("composer.reply")} title={t("composer.replyHint")} value={text} onChange={(e) => setText(e.target.value)}
         maxLength={file ? 1024 : 4096} rows={2} onPaste={paste}
-        placeholder={note ? "Only your team sees this" : file ? "Caption (optional)" : "Type / for quick replies"} onKeyDown={keys} />
-      <button type="submit" disabled={busy || (!text.trim() && !file) || (!note && !open)}>{note ? "Add note" : "Send"}</button>
+        placeholder={note ? t("composer.onlyTeam") : file ? t("composer.caption") : t("composer.typeSlash")} onKeyDown={keys} />
+      <button type="submit" disabled={busy || (!text.trim() && !file) || (!note && !open)}>{note ? t("composer.addNote") : t("composer.send")}</button>
     </form>
   );
 }

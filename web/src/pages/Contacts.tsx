@@ -1,9 +1,10 @@
 // Contacts: search and list; a profile with identities, attributes, tags, deals and conversations,
 // and what we remember of the person: memory search and the knowledge graph as a picture.
 import { type FormEvent, useCallback, useEffect, useState } from "react";
+import { useTranslation } from "react-i18next";
 import { Link, Route, Routes, useParams } from "react-router-dom";
-import { get, type Page } from "../api";
-import { identityLabel, when } from "../format";
+import { get, type Page, problemText } from "../api";
+import { identityLabel, percent, when } from "../format";
 import { KnowledgeGraph, type Entity, type Fact } from "./KnowledgeGraph";
 
 interface ContactSummary { id: string; display_name: string | null; tags: string[]; last_activity_at?: string | null }
@@ -11,11 +12,13 @@ interface Identity { id: string; kind: string; external_id: string; channel_id: 
 interface ContactDetail extends ContactSummary {
   custom_attributes: Record<string, unknown>;
   identities: Identity[];
-  deals: { id: string; title: string; status: string }[];
-  conversations: { id: string; status: string; channel_kind?: string; opened_at: string }[];
+  deals: { id: string; title: string; status: "open" | "won" | "lost" }[];
+  conversations: { id: string; status: "open" | "closed"; channel_kind?: string; opened_at: string }[];
   opted_out: boolean;
 }
 interface Memory { id: string; content: string; memory_type: string; relevance_score: number; created_at: string | null }
+
+const MODES = ["hybrid", "vector", "keyword", "graph"] as const;
 
 export function Contacts() {
   return (
@@ -27,6 +30,7 @@ export function Contacts() {
 }
 
 function ContactList() {
+  const { t } = useTranslation();
   const [q, setQ] = useState("");
   const [items, setItems] = useState<ContactSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -35,7 +39,7 @@ function ContactList() {
       setItems((await get<Page<ContactSummary>>(`/contacts?limit=100${text ? `&q=${encodeURIComponent(text)}` : ""}`)).items);
       setError(null);
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(problemText(e));
     }
   }, []);
   useEffect(() => void search(""), [search]);
@@ -44,22 +48,22 @@ function ContactList() {
     void search(q);
   };
   return (
-    <section className="page" aria-label="Contacts">
+    <section className="page" aria-label={t("contacts.title")}>
       <header className="page-header">
-        <h1>Contacts</h1>
+        <h1>{t("contacts.title")}</h1>
         <form onSubmit={submit} role="search">
-          <input aria-label="Search contacts" placeholder="Name, phone, tag…" value={q} onChange={(e) => setQ(e.target.value)} />
-          <button type="submit">Search</button>
+          <input aria-label={t("contacts.searchLabel")} placeholder={t("contacts.searchPlaceholder")} value={q} onChange={(e) => setQ(e.target.value)} />
+          <button type="submit">{t("common.search")}</button>
         </form>
       </header>
       {error && <p role="alert" className="error">{error}</p>}
-      {items === null ? <p className="muted">Loading…</p> : items.length === 0 ? <p className="muted">No contacts.</p> : (
+      {items === null ? <p className="muted">{t("common.loading")}</p> : items.length === 0 ? <p className="muted">{t("contacts.none")}</p> : (
         <table className="table">
-          <thead><tr><th>Name</th><th>Tags</th><th>Last activity</th></tr></thead>
+          <thead><tr><th>{t("common.name")}</th><th>{t("contacts.tags")}</th><th>{t("contacts.lastActivity")}</th></tr></thead>
           <tbody>
             {items.map((c) => (
               <tr key={c.id}>
-                <td><Link to={`/contacts/${c.id}`}>{c.display_name ?? "Unnamed"}</Link></td>
+                <td><Link to={`/contacts/${c.id}`}>{c.display_name ?? t("common.unnamed")}</Link></td>
                 <td>{c.tags.join(", ")}</td>
                 <td>{when(c.last_activity_at)}</td>
               </tr>
@@ -72,6 +76,7 @@ function ContactList() {
 }
 
 function ContactProfile() {
+  const { t } = useTranslation();
   const { id } = useParams();
   const [contact, setContact] = useState<ContactDetail | null>(null);
   const [graph, setGraph] = useState<{ entities: Entity[]; facts: Fact[] } | null>(null);
@@ -82,53 +87,53 @@ function ContactProfile() {
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
-    get<ContactDetail>(`/contacts/${id}`).then(setContact, (e) => setError(String(e)));
-    get<{ entities: Entity[]; facts: Fact[] }>(`/contacts/${id}/graph?history=true`).then(setGraph, (e) => setGraphError(String(e)));
+    get<ContactDetail>(`/contacts/${id}`).then(setContact, (e) => setError(problemText(e)));
+    get<{ entities: Entity[]; facts: Fact[] }>(`/contacts/${id}/graph?history=true`).then(setGraph, (e) => setGraphError(problemText(e)));
   }, [id]);
   const searchMemories = async (e: FormEvent) => {
     e.preventDefault();
     try {
       setMemories((await get<Page<Memory>>(`/contacts/${id}/memories?q=${encodeURIComponent(query)}&mode=${mode}`)).items);
     } catch (err) {
-      setError(String(err));
+      setError(problemText(err));
     }
   };
 
   if (error && !contact) return <p role="alert" className="error page">{error}</p>;
-  if (!contact) return <p className="muted page">Loading…</p>;
+  if (!contact) return <p className="muted page">{t("common.loading")}</p>;
   return (
-    <section className="page profile" aria-label={`Contact ${contact.display_name ?? ""}`}>
+    <section className="page profile" aria-label={t("contacts.label", { name: contact.display_name ?? "" })}>
       <header className="page-header">
-        <h1>{contact.display_name ?? "Unnamed contact"}</h1>
-        {contact.opted_out && <span className="badge">opted out</span>}
+        <h1>{contact.display_name ?? t("contacts.unnamedContact")}</h1>
+        {contact.opted_out && <span className="badge">{t("contacts.optedOut")}</span>}
       </header>
       <div className="profile-grid">
         <div>
-          <h2>Identities</h2>
+          <h2>{t("contacts.identities")}</h2>
           <ul>{contact.identities.map((i) => <li key={i.id}>{identityLabel(i.kind)}: <code>{i.external_id}</code></li>)}</ul>
-          <h2>Tags</h2>
-          <p>{contact.tags.length ? contact.tags.join(", ") : <span className="muted">none</span>}</p>
-          <h2>Attributes</h2>
+          <h2>{t("contacts.tags")}</h2>
+          <p>{contact.tags.length ? contact.tags.join(", ") : <span className="muted">{t("common.none")}</span>}</p>
+          <h2>{t("contacts.attributes")}</h2>
           <dl>{Object.entries(contact.custom_attributes ?? {}).map(([k, v]) => <div key={k}><dt>{k}</dt><dd>{String(v)}</dd></div>)}</dl>
-          <h2>Deals</h2>
-          <ul>{contact.deals.map((d) => <li key={d.id}><Link to="/pipelines">{d.title}</Link> ({d.status})</li>)}</ul>
-          <h2>Conversations</h2>
-          <ul>{contact.conversations.map((c) => <li key={c.id}><Link to={`/inbox/${c.id}`}>{when(c.opened_at)} · {c.status}</Link></li>)}</ul>
+          <h2>{t("contacts.deals")}</h2>
+          <ul>{contact.deals.map((d) => <li key={d.id}><Link to="/pipelines">{d.title}</Link> ({t(`contacts.dealStatuses.${d.status}`)})</li>)}</ul>
+          <h2>{t("contacts.conversations")}</h2>
+          <ul>{contact.conversations.map((c) => <li key={c.id}><Link to={`/inbox/${c.id}`}>{when(c.opened_at)} · {t(`contacts.sessionStatuses.${c.status}`)}</Link></li>)}</ul>
         </div>
         <div>
-          <h2>Memory</h2>
+          <h2>{t("contacts.memory")}</h2>
           <form onSubmit={(e) => void searchMemories(e)} role="search" className="inline">
-            <input aria-label="Search memories" placeholder="What does she want?" value={query} onChange={(e) => setQuery(e.target.value)} required />
-            <select aria-label="Search mode" value={mode} onChange={(e) => setMode(e.target.value)}>
-              <option value="hybrid">Hybrid</option><option value="vector">Meaning</option><option value="keyword">Keywords</option><option value="graph">Facts</option>
+            <input aria-label={t("contacts.searchMemories")} placeholder={t("contacts.memoryPlaceholder")} value={query} onChange={(e) => setQuery(e.target.value)} required />
+            <select aria-label={t("contacts.searchMode")} value={mode} onChange={(e) => setMode(e.target.value)}>
+              {MODES.map((m) => <option key={m} value={m}>{t(`contacts.modes.${m}`)}</option>)}
             </select>
-            <button type="submit">Search</button>
+            <button type="submit">{t("common.search")}</button>
           </form>
-          {memories && (memories.length === 0 ? <p className="muted">Nothing found.</p> : (
-            <ol className="memories">{memories.map((m) => <li key={m.id}><span className="badge">{m.memory_type}</span> {m.content} <span className="muted">{Math.round(m.relevance_score * 100)}%</span></li>)}</ol>
+          {memories && (memories.length === 0 ? <p className="muted">{t("contacts.nothing")}</p> : (
+            <ol className="memories">{memories.map((m) => <li key={m.id}><span className="badge">{m.memory_type}</span> {m.content} <span className="muted">{percent(m.relevance_score)}</span></li>)}</ol>
           ))}
-          <h2>Knowledge graph</h2>
-          {graphError ? <p className="muted">Memory is not available right now.</p> : graph ? <KnowledgeGraph entities={graph.entities} facts={graph.facts} /> : <p className="muted">Loading…</p>}
+          <h2>{t("contacts.graph")}</h2>
+          {graphError ? <p className="muted">{t("contacts.memoryDown")}</p> : graph ? <KnowledgeGraph entities={graph.entities} facts={graph.facts} /> : <p className="muted">{t("common.loading")}</p>}
         </div>
       </div>
     </section>

@@ -2,7 +2,9 @@
 // workflow keeps), with the `e` shortcut to resolve; and the browser notification an operator gets
 // when a chat is handed to a human or assigned to them.
 import { useEffect, useState } from "react";
-import { ApiError, post, type Session } from "../api";
+import { useTranslation } from "react-i18next";
+import { post, problemText, type Session } from "../api";
+import i18n from "../i18n";
 import type { LiveEvent } from "../live";
 
 export interface Counts {
@@ -17,7 +19,7 @@ export interface Counts {
 type State = "open" | "pending" | "snoozed" | "resolved";
 
 /** Snooze choices: an hour, this evening's end (tomorrow 09:00) or next Monday 09:00. */
-export function snoozeTimes(now: Date): { label: string; until: Date }[] {
+export function snoozeTimes(now: Date): { key: "oneHour" | "tomorrow" | "nextMonday"; until: Date }[] {
   const hour = new Date(now.getTime() + 60 * 60 * 1000);
   const tomorrow = new Date(now);
   tomorrow.setDate(now.getDate() + 1);
@@ -26,9 +28,9 @@ export function snoozeTimes(now: Date): { label: string; until: Date }[] {
   monday.setDate(now.getDate() + (((8 - now.getDay()) % 7) || 7));
   monday.setHours(9, 0, 0, 0);
   return [
-    { label: "1 hour", until: hour },
-    { label: "Tomorrow 09:00", until: tomorrow },
-    { label: "Next Monday 09:00", until: monday },
+    { key: "oneHour", until: hour },
+    { key: "tomorrow", until: tomorrow },
+    { key: "nextMonday", until: monday },
   ];
 }
 
@@ -40,13 +42,14 @@ interface Props {
 }
 
 export function LifecycleActions({ conversationId, state, onChanged, onError }: Props) {
+  const { t } = useTranslation();
   const [custom, setCustom] = useState("");
   const act = async (path: string, body: unknown = {}) => {
     try {
       await post(`/conversations/${conversationId}/${path}`, body);
       await onChanged();
     } catch (e) {
-      onError(e instanceof ApiError ? e.detail || e.title : String(e));
+      onError(problemText(e));
     }
   };
   // e: resolve the open conversation (not while typing).
@@ -62,23 +65,23 @@ export function LifecycleActions({ conversationId, state, onChanged, onError }: 
     return () => window.removeEventListener("keydown", onKey);
   });
   if (state === "resolved") {
-    return <button type="button" onClick={() => void act("reopen")}>Reopen</button>;
+    return <button type="button" onClick={() => void act("reopen")}>{t("lifecycle.reopen")}</button>;
   }
   const snooze = (until: Date) => void act("snooze", { until: until.toISOString() });
   return (
     <span className="lifecycle">
-      <button type="button" title="Resolve (e)" onClick={() => void act("resolve")}>Resolve</button>
-      {state !== "open" && <button type="button" onClick={() => void act("reopen")}>Reopen</button>}
-      {state !== "pending" && <button type="button" onClick={() => void act("pending")}>Mark pending</button>}
-      <select aria-label="Snooze" value="" onChange={(e) => {
-        const choice = snoozeTimes(new Date()).find((c) => c.label === e.target.value);
+      <button type="button" title={t("lifecycle.resolveHint")} onClick={() => void act("resolve")}>{t("lifecycle.resolve")}</button>
+      {state !== "open" && <button type="button" onClick={() => void act("reopen")}>{t("lifecycle.reopen")}</button>}
+      {state !== "pending" && <button type="button" onClick={() => void act("pending")}>{t("lifecycle.markPending")}</button>}
+      <select aria-label={t("lifecycle.snooze")} value="" onChange={(e) => {
+        const choice = snoozeTimes(new Date()).find((c) => c.key === e.target.value);
         if (choice) snooze(choice.until);
       }}>
-        <option value="">Snooze…</option>
-        {snoozeTimes(new Date()).map((c) => <option key={c.label} value={c.label}>{c.label}</option>)}
+        <option value="">{t("lifecycle.snoozePick")}</option>
+        {snoozeTimes(new Date()).map((c) => <option key={c.key} value={c.key}>{t(`lifecycle.${c.key}`)}</option>)}
       </select>
-      <input type="datetime-local" step={1} aria-label="Snooze until" value={custom} onChange={(e) => setCustom(e.target.value)} />
-      <button type="button" disabled={!custom} onClick={() => snooze(new Date(custom))}>Snooze until</button>
+      <input type="datetime-local" step={1} aria-label={t("lifecycle.snoozeUntil")} value={custom} onChange={(e) => setCustom(e.target.value)} />
+      <button type="button" disabled={!custom} onClick={() => snooze(new Date(custom))}>{t("lifecycle.snoozeUntil")}</button>
     </span>
   );
 }
@@ -90,18 +93,20 @@ export function notifyHandoffs(event: LiveEvent, session: Session): void {
   const assignee = event.data["assignee"];
   const mine = assignee === session.userId;
   if (assignee && !mine) return;
-  const title = mine ? "A conversation was assigned to you" : "A conversation needs a human";
-  const reason = typeof event.data["reason"] === "string" ? ` (${event.data["reason"]})` : "";
-  new Notification(title, { body: `Open the inbox to answer${reason}.`, tag: typeof event.data["session_id"] === "string" ? event.data["session_id"] : undefined });
+  const title = mine ? i18n.t("lifecycle.notifyAssigned") : i18n.t("lifecycle.notifyHuman");
+  const reason = event.data["reason"];
+  const body = typeof reason === "string" ? i18n.t("lifecycle.notifyBodyBecause", { reason }) : i18n.t("lifecycle.notifyBody");
+  new Notification(title, { body, tag: typeof event.data["session_id"] === "string" ? event.data["session_id"] : undefined });
 }
 
 /** Asks once for permission to notify, from a click (browsers ignore it otherwise). */
 export function NotificationsButton() {
+  const { t } = useTranslation();
   const [permission, setPermission] = useState(typeof Notification === "undefined" ? "denied" : Notification.permission);
   if (permission !== "default") return null;
   return (
     <button type="button" onClick={() => void Notification.requestPermission().then(setPermission)}>
-      Notify me of handoffs
+      {t("lifecycle.notifyMe")}
     </button>
   );
 }

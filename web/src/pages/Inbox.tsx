@@ -2,9 +2,11 @@
 // conversation with its messages, delivery ticks, who answered (agent, intent, confidence), the
 // reply box, assignment and lifecycle actions. The list and the thread scroll on their own.
 import { useCallback, useEffect, useRef, useState } from "react";
+import { useTranslation } from "react-i18next";
 import { Link, Route, Routes, useNavigate, useParams } from "react-router-dom";
-import { ApiError, canWrite, get, post, type Page, type Session } from "../api";
-import { channelLabel, ticks, touches, when } from "../format";
+import { canWrite, get, type Page, post, problemText, type Session } from "../api";
+import { channelLabel, originLabel, percent, ticks, touches, when } from "../format";
+import i18n from "../i18n";
 import { useLiveEvents } from "../live";
 import type { KnowledgeSource, MediaFile, Note, Ticket } from "../types";
 import { Attachments } from "./Attachments";
@@ -61,18 +63,13 @@ interface Filters {
 
 /** Who a conversation is with: the name, else the WhatsApp number. */
 export function contactLabel(c: { contact_name: string | null; contact_phone: string | null }): string {
-  return c.contact_name ?? c.contact_phone ?? "Unknown contact";
+  return c.contact_name ?? c.contact_phone ?? i18n.t("common.unknownContact");
 }
 
-const TABS: { state: string; label: string }[] = [
-  { state: "open", label: "Open" },
-  { state: "pending", label: "Pending" },
-  { state: "snoozed", label: "Snoozed" },
-  { state: "resolved", label: "Resolved" },
-  { state: "", label: "All" },
-];
+const TABS = ["open", "pending", "snoozed", "resolved", ""] as const;
 
 export function Inbox({ session }: { session: Session }) {
+  const { t } = useTranslation();
   const [filters, setFilters] = useState<Filters>({ state: "open", assigned_to: "", unread: false, q: "" });
   const [search, setSearch] = useState("");
   const [items, setItems] = useState<ConversationSummary[] | null>(null);
@@ -95,17 +92,17 @@ export function Inbox({ session }: { session: Session }) {
       setCounts(c);
       setError(null);
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(problemText(e));
     }
   }, [filters]);
   useEffect(() => void load(), [load, tick]);
   // Search as the operator types, once they pause.
   useEffect(() => {
-    const t = setTimeout(() => setFilters((f) => (f.q === search ? f : { ...f, q: search })), 300);
-    return () => clearTimeout(t);
+    const timer = setTimeout(() => setFilters((f) => (f.q === search ? f : { ...f, q: search })), 300);
+    return () => clearTimeout(timer);
   }, [search]);
   useLiveEvents((event) => {
-    if (touches(event, null)) setTick((t) => t + 1);
+    if (touches(event, null)) setTick((n) => n + 1);
     notifyHandoffs(event, session);
   });
   // j / k: next and previous conversation (not while typing).
@@ -126,35 +123,35 @@ export function Inbox({ session }: { session: Session }) {
 
   return (
     <div className="inbox">
-      <section className="conversation-list" aria-label="Conversations">
-        <div className="tabs" role="tablist" aria-label="Conversation state">
-          {TABS.map((t) => (
-            <button key={t.state || "all"} type="button" role="tab" aria-selected={filters.state === t.state}
-              className={filters.state === t.state ? "active" : ""} onClick={() => setFilters({ ...filters, state: t.state })}>
-              {t.label}
-              {counts && t.state && <span className="count" data-testid={`count-${t.state}`}> {counts[t.state as keyof Counts]}</span>}
+      <section className="conversation-list" aria-label={t("inbox.conversations")}>
+        <div className="tabs" role="tablist" aria-label={t("inbox.stateTabs")}>
+          {TABS.map((state) => (
+            <button key={state || "all"} type="button" role="tab" aria-selected={filters.state === state}
+              className={filters.state === state ? "active" : ""} onClick={() => setFilters({ ...filters, state })}>
+              {t(`inbox.tabs.${state || "all"}`)}
+              {counts && state && <span className="count" data-testid={`count-${state}`}> {counts[state]}</span>}
             </button>
           ))}
         </div>
         <div className="filters">
-          <input type="search" aria-label="Search" placeholder="Search name, phone or message" value={search}
+          <input type="search" aria-label={t("common.search")} placeholder={t("inbox.searchPlaceholder")} value={search}
             onChange={(e) => setSearch(e.target.value)} />
-          {canWrite(session.role) && <button type="button" onClick={() => setStarting(true)}>New conversation</button>}
-          <select aria-label="Handled by" value={filters.assigned_to} onChange={(e) => setFilters({ ...filters, assigned_to: e.target.value })}>
-            <option value="">Bot and humans</option>
-            <option value="bot">Bot</option>
-            <option value="human">Humans</option>
+          {canWrite(session.role) && <button type="button" onClick={() => setStarting(true)}>{t("inbox.newConversation")}</button>}
+          <select aria-label={t("inbox.handledBy")} value={filters.assigned_to} onChange={(e) => setFilters({ ...filters, assigned_to: e.target.value })}>
+            <option value="">{t("inbox.botAndHumans")}</option>
+            <option value="bot">{t("inbox.bot")}</option>
+            <option value="human">{t("inbox.humans")}</option>
           </select>
           <label className="check">
-            <input type="checkbox" checked={filters.unread} onChange={(e) => setFilters({ ...filters, unread: e.target.checked })} /> Unread
+            <input type="checkbox" checked={filters.unread} onChange={(e) => setFilters({ ...filters, unread: e.target.checked })} /> {t("inbox.unread")}
           </label>
           <NotificationsButton />
         </div>
         {error && <p role="alert" className="error">{error}</p>}
         {items === null ? (
-          <p className="muted">Loading…</p>
+          <p className="muted">{t("common.loading")}</p>
         ) : items.length === 0 ? (
-          <p className="muted">No conversations.</p>
+          <p className="muted">{t("inbox.none")}</p>
         ) : (
           <ul>
             {items.map((c) => (
@@ -162,11 +159,11 @@ export function Inbox({ session }: { session: Session }) {
                 <Link to={`/inbox/${c.id}`}>
                   <span className="who">{contactLabel(c)}</span>
                   <span className={`badge ${c.channel_kind}`}>{channelLabel(c.channel_kind)}</span>
-                  {c.unread_count > 0 && <span className="unread" aria-label={`${c.unread_count} unread`}>{c.unread_count}</span>}
-                  <span className="preview">{c.last_message ? c.last_message.body || "📎 Attachment" : ""}</span>
+                  {c.unread_count > 0 && <span className="unread" aria-label={t("inbox.unreadCount", { count: c.unread_count })}>{c.unread_count}</span>}
+                  <span className="preview">{c.last_message ? c.last_message.body || t("inbox.attachment") : ""}</span>
                   <span className="meta">
-                    {c.state !== "open" && <span className={`state ${c.state}`}>{c.state === "snoozed" ? `snoozed until ${when(c.snoozed_until)}` : c.state} · </span>}
-                    {c.assigned_to === "human" ? "human" : "bot"} · {when(c.last_activity_at)}
+                    {c.state !== "open" && <span className={`state ${c.state}`}>{c.state === "snoozed" ? t("inbox.snoozedUntil", { when: when(c.snoozed_until) }) : t(`conversation.states.${c.state}`)} · </span>}
+                    {c.assigned_to === "human" ? t("inbox.human") : t("inbox.botShort")} · {when(c.last_activity_at)}
                   </span>
                 </Link>
               </li>
@@ -177,13 +174,13 @@ export function Inbox({ session }: { session: Session }) {
       {starting && (
         <NewConversation onClose={() => setStarting(false)} onStarted={(id) => {
           setStarting(false);
-          setTick((t) => t + 1);
+          setTick((n) => n + 1);
           if (id) void navigate(`/inbox/${id}`);
         }} />
       )}
       <Routes>
         <Route path=":id" element={<ConversationView session={session} refreshKey={tick} selected={selected} />} />
-        <Route path="*" element={<p className="muted placeholder">Pick a conversation.</p>} />
+        <Route path="*" element={<p className="muted placeholder">{t("inbox.pick")}</p>} />
       </Routes>
     </div>
   );
@@ -196,6 +193,7 @@ function thread(messages: Message[], notes: Note[]): (Message | Note)[] {
 }
 
 function ConversationView({ session, refreshKey, selected }: { session: Session; refreshKey: number; selected: { current: string | null } }) {
+  const { t } = useTranslation();
   const { id } = useParams();
   useEffect(() => {
     selected.current = id ?? null;
@@ -212,7 +210,7 @@ function ConversationView({ session, refreshKey, selected }: { session: Session;
     get<Page<Ticket>>(`/tickets?session_id=${id}`).then((p) => setTickets(p.items), () => setTickets([]));
   }, [id, refreshKey, ticketsTick]);
   useLiveEvents((event) => {
-    if (event.type.startsWith("ticket.") && event.data["session_id"] === id) setTicketsTick((t) => t + 1);
+    if (event.type.startsWith("ticket.") && event.data["session_id"] === id) setTicketsTick((n) => n + 1);
   });
   useEffect(() => {
     if (writable) get<Page<{ id: string; name: string; email: string }>>("/users").then((p) => setUsers(p.items), () => setUsers([]));
@@ -223,7 +221,7 @@ function ConversationView({ session, refreshKey, selected }: { session: Session;
       await post(`/conversations/${id}/assign`, { user_id: userId });
       await load();
     } catch (e) {
-      setError(e instanceof ApiError ? e.detail || e.title : String(e));
+      setError(problemText(e));
     }
   };
 
@@ -237,7 +235,7 @@ function ConversationView({ session, refreshKey, selected }: { session: Session;
       setNotes(thread.items);
       setError(null);
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(problemText(e));
     }
   }, [id]);
   useEffect(() => void load(), [load, refreshKey]);
@@ -250,34 +248,36 @@ function ConversationView({ session, refreshKey, selected }: { session: Session;
       await post(`/conversations/${id}/${path}`);
       await load();
     } catch (e) {
-      setError(e instanceof ApiError ? e.detail || e.title : String(e));
+      setError(problemText(e));
     }
   };
   if (error && !detail) return <p role="alert" className="error">{error}</p>;
-  if (!detail) return <p className="muted placeholder">Loading…</p>;
+  if (!detail) return <p className="muted placeholder">{t("common.loading")}</p>;
+  const holder = detail.assigned_to !== "human" ? t("conversation.botAnswers")
+    : detail.handoff_reason ? t("conversation.heldByHumanBecause", { reason: detail.handoff_reason }) : t("conversation.heldByHuman");
   return (
-    <section className="conversation" aria-label={`Conversation with ${contactLabel(detail)}`}>
+    <section className="conversation" aria-label={t("conversation.with", { name: contactLabel(detail) })}>
       <header>
         <h2>{contactLabel(detail)}</h2>
         <span className={`badge ${detail.channel_kind}`}>{channelLabel(detail.channel_kind)}</span>
         <span className="meta">
-          {detail.state}{detail.state === "snoozed" && detail.snoozed_until ? ` until ${when(detail.snoozed_until)}` : ""} · {detail.assigned_to === "human" ? `held by a human${detail.handoff_reason ? ` (${detail.handoff_reason})` : ""}` : "the bot answers"}
+          {t(`conversation.states.${detail.state}`)}{detail.state === "snoozed" && detail.snoozed_until ? t("conversation.until", { when: when(detail.snoozed_until) }) : ""} · {holder}
         </span>
         {detail.workflow && (
           <a href={detail.workflow.url} target="_blank" rel="noreferrer">
-            Workflow in Temporal
+            {t("conversation.workflow")}
           </a>
         )}
         {writable && detail.status === "open" && (
           detail.assigned_to === "human" ? (
-            <button type="button" onClick={() => void act("handback")}>Hand back to the bot</button>
+            <button type="button" onClick={() => void act("handback")}>{t("conversation.handBack")}</button>
           ) : (
-            <button type="button" onClick={() => void act("takeover")}>Take over</button>
+            <button type="button" onClick={() => void act("takeover")}>{t("conversation.takeOver")}</button>
           )
         )}
         {writable && detail.status === "open" && users.length > 0 && (
-          <select aria-label="Assign to" value="" onChange={(e) => void assign(e.target.value)}>
-            <option value="">Assign to…</option>
+          <select aria-label={t("conversation.assignTo")} value="" onChange={(e) => void assign(e.target.value)}>
+            <option value="">{t("conversation.assignToPick")}</option>
             {users.map((u) => <option key={u.id} value={u.id}>{u.name || u.email}</option>)}
           </select>
         )}
@@ -285,10 +285,10 @@ function ConversationView({ session, refreshKey, selected }: { session: Session;
       </header>
       {tickets.length > 0 && (
         <div className="tickets-here" data-testid="conversation-tickets">
-          <span className="muted">Tickets:</span>
-          {tickets.map((t) => (
-            <Link key={t.id} to="/tickets" className={`badge ticket-${t.kind}`}>
-              {kindLabel(t.kind)} · {t.subject} · {t.status.replace("_", " ")}
+          <span className="muted">{t("conversation.tickets")}</span>
+          {tickets.map((k) => (
+            <Link key={k.id} to="/tickets" className={`badge ticket-${k.kind}`}>
+              {kindLabel(k.kind)} · {k.subject} · {t(`tickets.statuses.${k.status}`)}
             </Link>
           ))}
         </div>
@@ -300,19 +300,19 @@ function ConversationView({ session, refreshKey, selected }: { session: Session;
             return (
               <li key={item.id} className="message note" data-testid="note">
                 <p>{item.body}</p>
-                <span className="meta">Private note{item.author_name ? ` · ${item.author_name}` : ""} · {when(item.created_at)}</span>
+                <span className="meta">{t("conversation.privateNote")}{item.author_name ? ` · ${item.author_name}` : ""} · {when(item.created_at)}</span>
               </li>
             );
           }
           const m = item;
-          const t = ticks(m.status);
+          const tick = ticks(m.status);
           return (
             <li key={m.id} className={`message ${m.direction}`} data-testid="message">
               <Attachments files={m.attachments ?? []} />
               {m.body && <p>{m.body}</p>}
               {m.knowledge_sources && m.knowledge_sources.length > 0 && (
                 <details className="sources" data-testid="knowledge-sources">
-                  <summary>From the knowledge base ({m.knowledge_sources.length})</summary>
+                  <summary>{t("conversation.fromKnowledge", { count: m.knowledge_sources.length })}</summary>
                   {m.knowledge_sources.map((s) => (
                     <blockquote key={s.id} cite={s.document_title}>
                       <strong>{s.document_title}{s.heading ? ` · ${s.heading}` : ""}</strong> {s.content}
@@ -322,17 +322,17 @@ function ConversationView({ session, refreshKey, selected }: { session: Session;
               )}
               <span className="meta">
                 {m.direction === "outbound" && m.agent_type && (
-                  <span className="agent" title="Who answered">
+                  <span className="agent" title={t("conversation.whoAnswered")}>
                     {m.agent_type}
                     {m.intent && ` · ${m.intent}`}
-                    {m.confidence !== null && ` · ${Math.round(m.confidence * 100)}%`}
+                    {m.confidence !== null && ` · ${percent(m.confidence)}`}
                   </span>
                 )}
-                {m.direction === "outbound" && !m.agent_type && m.origin && <span className="agent">{m.origin}</span>}
+                {m.direction === "outbound" && !m.agent_type && m.origin && <span className="agent">{originLabel(m.origin)}</span>}
                 {when(m.provider_timestamp ?? m.created_at)}
                 {m.direction === "outbound" && (
-                  <span className={`ticks ${t.tone}`} aria-label={t.label} title={m.failure_reason ?? t.label} data-status={m.status}>
-                    {t.symbol}
+                  <span className={`ticks ${tick.tone}`} aria-label={tick.label} title={m.failure_reason ?? tick.label} data-status={m.status}>
+                    {tick.symbol}
                   </span>
                 )}
               </span>
@@ -344,7 +344,7 @@ function ConversationView({ session, refreshKey, selected }: { session: Session;
         <Composer conversationId={detail.id} contactId={detail.contact_id} channelKind={detail.channel_kind} open session={session}
           onSent={load} onError={setError} />
       ) : (
-        <p className="muted">Viewers read conversations; replying needs the agent role.</p>
+        <p className="muted">{t("conversation.viewersRead")}</p>
       )}
     </section>
   );

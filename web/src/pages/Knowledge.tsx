@@ -2,8 +2,10 @@
 // Admins upload (a file: Markdown, text, HTML, PDF, or a CSV catalogue), replace and delete;
 // everyone sees the indexing status and can try a question to see what an agent would quote.
 import { type FormEvent, useCallback, useEffect, useState } from "react";
-import { api, ApiError, get, post, type Page, type Session } from "../api";
-import { when } from "../format";
+import { useTranslation } from "react-i18next";
+import { api, get, type Page, post, problemText, type Session } from "../api";
+import { number, when } from "../format";
+import i18n from "../i18n";
 import type { KnowledgeDocument, KnowledgeFormat, KnowledgePassage } from "../types";
 
 const FORMATS: Record<string, KnowledgeFormat> = {
@@ -19,7 +21,7 @@ const FORMATS: Record<string, KnowledgeFormat> = {
 /** The upload body for a picked file: text formats as text, a PDF as base64. */
 async function uploadBody(file: File, title: string) {
   const format = FORMATS[file.name.split(".").pop()?.toLowerCase() ?? ""];
-  if (!format) throw new Error("Choose a .md, .txt, .html, .pdf or .csv file");
+  if (!format) throw new Error(i18n.t("knowledge.chooseFile"));
   if (format !== "pdf") return { title, format, content: await file.text() };
   const bytes = new Uint8Array(await file.arrayBuffer());
   let binary = "";
@@ -28,6 +30,7 @@ async function uploadBody(file: File, title: string) {
 }
 
 export function Knowledge({ session }: { session: Session }) {
+  const { t } = useTranslation();
   const [docs, setDocs] = useState<KnowledgeDocument[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const admin = session.role === "admin";
@@ -37,7 +40,7 @@ export function Knowledge({ session }: { session: Session }) {
       setDocs((await get<Page<KnowledgeDocument>>("/knowledge/documents")).items);
       setError(null);
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(problemText(e));
     }
   }, []);
   useEffect(() => void load(), [load]);
@@ -49,35 +52,35 @@ export function Knowledge({ session }: { session: Session }) {
   }, [docs, load]);
 
   const remove = async (doc: KnowledgeDocument) => {
-    if (!window.confirm(`Delete "${doc.title}"? The agents stop quoting it at once.`)) return;
+    if (!window.confirm(t("knowledge.confirmDelete", { title: doc.title }))) return;
     try {
       await api("DELETE", `/knowledge/documents/${doc.id}`);
       await load();
     } catch (e) {
-      setError(e instanceof ApiError ? e.detail || e.title : String(e));
+      setError(problemText(e));
     }
   };
 
   return (
-    <section className="page" aria-label="Knowledge base">
+    <section className="page" aria-label={t("knowledge.title")}>
       <header className="page-header">
-        <h1>Knowledge base</h1>
+        <h1>{t("knowledge.title")}</h1>
       </header>
-      <p className="muted">What the AI agents answer customers from: opening hours, delivery, payment, policies, products and prices. A question it does not cover goes to a colleague.</p>
+      <p className="muted">{t("knowledge.intro")}</p>
       {error && <p role="alert" className="error">{error}</p>}
       {admin && <Upload onDone={load} onError={setError} />}
-      {docs === null ? <p className="muted">Loading…</p> : docs.length === 0 ? <p className="muted">No documents yet.</p> : (
+      {docs === null ? <p className="muted">{t("common.loading")}</p> : docs.length === 0 ? <p className="muted">{t("knowledge.none")}</p> : (
         <table className="table" data-testid="knowledge-documents">
-          <thead><tr><th>Title</th><th>Format</th><th>Status</th><th>Passages</th><th>Updated</th>{admin && <th><span className="sr-only">Actions</span></th>}</tr></thead>
+          <thead><tr><th>{t("common.title")}</th><th>{t("knowledge.format")}</th><th>{t("common.status")}</th><th>{t("knowledge.passages")}</th><th>{t("knowledge.updated")}</th>{admin && <th><span className="sr-only">{t("common.actions")}</span></th>}</tr></thead>
           <tbody>
             {docs.map((d) => (
               <tr key={d.id} data-testid="knowledge-document">
                 <td>{d.title}</td>
                 <td>{d.format}</td>
-                <td title={d.error ?? undefined}>{d.status}{d.error ? `: ${d.error}` : ""}</td>
-                <td>{d.passage_count}</td>
+                <td title={d.error ?? undefined} data-status={d.status}>{t(`knowledge.statuses.${d.status}`)}{d.error ? `: ${d.error}` : ""}</td>
+                <td>{number(d.passage_count)}</td>
                 <td>{when(d.updated_at)}</td>
-                {admin && <td><button type="button" onClick={() => void remove(d)} aria-label={`Delete ${d.title}`}>Delete</button></td>}
+                {admin && <td><button type="button" onClick={() => void remove(d)} aria-label={t("knowledge.deleteDoc", { title: d.title })}>{t("common.delete")}</button></td>}
               </tr>
             ))}
           </tbody>
@@ -89,6 +92,7 @@ export function Knowledge({ session }: { session: Session }) {
 }
 
 function Upload({ onDone, onError }: { onDone: () => Promise<void>; onError: (e: string | null) => void }) {
+  const { t } = useTranslation();
   const [title, setTitle] = useState("");
   const [file, setFile] = useState<File | null>(null);
   const [busy, setBusy] = useState(false);
@@ -104,21 +108,22 @@ function Upload({ onDone, onError }: { onDone: () => Promise<void>; onError: (e:
       onError(null);
       await onDone();
     } catch (err) {
-      onError(err instanceof ApiError ? err.detail || err.title : err instanceof Error ? err.message : String(err));
+      onError(problemText(err));
     } finally {
       setBusy(false);
     }
   };
   return (
-    <form className="upload" onSubmit={(e) => void submit(e)} aria-label="Upload a document">
-      <label>Title <input value={title} onChange={(e) => setTitle(e.target.value)} placeholder="Store policies" /></label>
-      <label>File <input type="file" accept=".md,.markdown,.txt,.html,.htm,.pdf,.csv" onChange={(e) => setFile(e.target.files?.[0] ?? null)} required /></label>
-      <button type="submit" disabled={busy || !file}>{busy ? "Uploading…" : "Upload"}</button>
+    <form className="upload" onSubmit={(e) => void submit(e)} aria-label={t("knowledge.upload")}>
+      <label>{t("common.title")} <input value={title} onChange={(e) => setTitle(e.target.value)} placeholder={t("knowledge.titlePlaceholder")} /></label>
+      <label>{t("knowledge.file")} <input type="file" accept=".md,.markdown,.txt,.html,.htm,.pdf,.csv" onChange={(e) => setFile(e.target.files?.[0] ?? null)} required /></label>
+      <button type="submit" disabled={busy || !file}>{busy ? t("knowledge.uploading") : t("knowledge.uploadButton")}</button>
     </form>
   );
 }
 
 function TryQuestion() {
+  const { t } = useTranslation();
   const [q, setQ] = useState("");
   const [hits, setHits] = useState<KnowledgePassage[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -129,18 +134,18 @@ function TryQuestion() {
       setHits((await get<Page<KnowledgePassage>>(`/knowledge/search?q=${encodeURIComponent(q)}&limit=3`)).items);
       setError(null);
     } catch (err) {
-      setError(err instanceof ApiError ? err.detail || err.title : String(err));
+      setError(problemText(err));
     }
   };
   return (
-    <section aria-label="Try a question">
-      <h2>Try a question</h2>
+    <section aria-label={t("knowledge.try")}>
+      <h2>{t("knowledge.try")}</h2>
       <form role="search" onSubmit={(e) => void submit(e)}>
-        <input aria-label="A customer's question" placeholder="Vocês abrem no sábado?" value={q} onChange={(e) => setQ(e.target.value)} />
-        <button type="submit">Search</button>
+        <input aria-label={t("knowledge.question")} placeholder={t("knowledge.questionPlaceholder")} value={q} onChange={(e) => setQ(e.target.value)} />
+        <button type="submit">{t("common.search")}</button>
       </form>
       {error && <p role="alert" className="error">{error}</p>}
-      {hits && (hits.length === 0 ? <p className="muted">Nothing in the knowledge base.</p> : (
+      {hits && (hits.length === 0 ? <p className="muted">{t("knowledge.nothing")}</p> : (
         <ol className="passages">
           {hits.map((h) => (
             <li key={h.id} data-testid="knowledge-passage">

@@ -1,21 +1,23 @@
 // A contact's knowledge graph as a picture: entities on a circle, facts as labelled edges. Facts
 // the customer later contradicted are dashed and grey, with the dates they held; the list under
 // the picture says the same for screen readers.
-import { circleLayout } from "../format";
+import { useTranslation } from "react-i18next";
+import { circleLayout, day as formatDay } from "../format";
 
 export interface Entity { id: string; name: string; entity_type: string }
 export interface Fact { id: string; subject_id: string; object_id: string; predicate: string; fact: string; valid_at: string | null; invalid_at: string | null }
 
-const day = (iso: string | null) => (iso ? new Date(iso).toLocaleDateString() : "…");
+const day = (iso: string | null) => (iso ? formatDay(iso) : "…");
 
 export function KnowledgeGraph({ entities, facts }: { entities: Entity[]; facts: Fact[] }) {
-  if (entities.length === 0) return <p className="muted">No facts yet.</p>;
+  const { t } = useTranslation();
+  if (entities.length === 0) return <p className="muted">{t("graph.none")}</p>;
   const size = 420;
   const points = circleLayout(entities.length, size / 2, size / 2 - 60);
   const at = new Map(entities.map((e, i) => [e.id, points[i]]));
   return (
     <figure className="graph">
-      <svg viewBox={`0 0 ${size} ${size}`} role="img" aria-label="Knowledge graph">
+      <svg viewBox={`0 0 ${size} ${size}`} role="img" aria-label={t("graph.label")}>
         {facts.map((f) => {
           const a = at.get(f.subject_id);
           const b = at.get(f.object_id);
@@ -39,7 +41,7 @@ export function KnowledgeGraph({ entities, facts }: { entities: Entity[]; facts:
         <ul className="facts">
           {facts.map((f) => (
             <li key={f.id} className={f.invalid_at ? "invalidated" : "current"}>
-              {f.fact} <span className="muted">({day(f.valid_at)} – {f.invalid_at ? day(f.invalid_at) : "now"})</span>
+              {f.fact} <span className="muted">({day(f.valid_at)} – {f.invalid_at ? day(f.invalid_at) : t("graph.now")})</span>
             </li>
           ))}
         </ul>

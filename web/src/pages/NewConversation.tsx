@@ -1,7 +1,8 @@
 // Starting a conversation: an existing contact, or a new WhatsApp number, on a channel, with the
 // first message. Messenger and Instagram only allow it inside Meta's window: the API says why.
 import { useEffect, useState } from "react";
-import { ApiError, get, post, type Page } from "../api";
+import { useTranslation } from "react-i18next";
+import { get, type Page, post, problemText } from "../api";
 import { channelLabel } from "../format";
 
 interface Channel {
@@ -31,6 +32,7 @@ async function openedLater(contactId: string): Promise<string | null> {
 }
 
 export function NewConversation({ onClose, onStarted }: Props) {
+  const { t } = useTranslation();
   const [channels, setChannels] = useState<Channel[]>([]);
   const [channelId, setChannelId] = useState("");
   const [who, setWho] = useState<"phone" | "contact">("phone");
@@ -51,10 +53,10 @@ export function NewConversation({ onClose, onStarted }: Props) {
   }, []);
   useEffect(() => {
     if (who !== "contact" || contactQuery.trim().length < 2) return;
-    const t = setTimeout(() => {
+    const timer = setTimeout(() => {
       get<Page<ContactHit>>(`/contacts?q=${encodeURIComponent(contactQuery.trim())}&limit=10`).then((p) => setContacts(p.items), () => setContacts([]));
     }, 250);
-    return () => clearTimeout(t);
+    return () => clearTimeout(timer);
   }, [who, contactQuery]);
 
   const submit = async (e: React.FormEvent) => {
@@ -65,46 +67,46 @@ export function NewConversation({ onClose, onStarted }: Props) {
       const started = await post<{ conversation_id: string | null; contact_id: string }>("/conversations", body, { "Idempotency-Key": crypto.randomUUID() });
       onStarted(started.conversation_id ?? (await openedLater(started.contact_id)));
     } catch (err) {
-      setError(err instanceof ApiError ? err.detail || err.title : String(err));
+      setError(problemText(err));
     } finally {
       setBusy(false);
     }
   };
 
   return (
-    <div className="dialog" role="dialog" aria-modal="true" aria-label="New conversation">
+    <div className="dialog" role="dialog" aria-modal="true" aria-label={t("newConversation.title")}>
       <form onSubmit={(e) => void submit(e)}>
-        <h2>New conversation</h2>
+        <h2>{t("newConversation.title")}</h2>
         <label>
-          Channel
+          {t("newConversation.channel")}
           <select value={channelId} onChange={(e) => setChannelId(e.target.value)}>
             {channels.map((c) => <option key={c.id} value={c.id}>{c.name} ({channelLabel(c.kind)})</option>)}
           </select>
         </label>
         <fieldset>
-          <legend>To</legend>
-          <label className="check"><input type="radio" checked={who === "phone"} onChange={() => setWho("phone")} /> A WhatsApp number</label>
-          <label className="check"><input type="radio" checked={who === "contact"} onChange={() => setWho("contact")} /> A contact</label>
+          <legend>{t("newConversation.to")}</legend>
+          <label className="check"><input type="radio" checked={who === "phone"} onChange={() => setWho("phone")} /> {t("newConversation.aNumber")}</label>
+          <label className="check"><input type="radio" checked={who === "contact"} onChange={() => setWho("contact")} /> {t("newConversation.aContact")}</label>
         </fieldset>
         {who === "phone" ? (
           <>
-            <label>Phone number<input value={phone} onChange={(e) => setPhone(e.target.value)} placeholder="+55 11 98765-4321" required /></label>
-            <label>Name (optional)<input value={name} onChange={(e) => setName(e.target.value)} /></label>
+            <label>{t("newConversation.phone")}<input value={phone} onChange={(e) => setPhone(e.target.value)} placeholder="+55 11 98765-4321" required /></label>
+            <label>{t("newConversation.name")}<input value={name} onChange={(e) => setName(e.target.value)} /></label>
           </>
         ) : (
           <>
-            <label>Find a contact<input value={contactQuery} onChange={(e) => setContactQuery(e.target.value)} /></label>
-            <select aria-label="Contact" value={contactId} onChange={(e) => setContactId(e.target.value)} required>
-              <option value="">Pick a contact…</option>
+            <label>{t("newConversation.find")}<input value={contactQuery} onChange={(e) => setContactQuery(e.target.value)} /></label>
+            <select aria-label={t("newConversation.contact")} value={contactId} onChange={(e) => setContactId(e.target.value)} required>
+              <option value="">{t("newConversation.pick")}</option>
               {contacts.map((c) => <option key={c.id} value={c.id}>{c.display_name ?? c.id}</option>)}
             </select>
           </>
         )}
-        <label>First message<textarea value={text} onChange={(e) => setText(e.target.value)} required rows={3} /></label>
+        <label>{t("newConversation.firstMessage")}<textarea value={text} onChange={(e) => setText(e.target.value)} required rows={3} /></label>
         {error && <p role="alert" className="error">{error}</p>}
         <div className="actions">
-          <button type="submit" disabled={busy || !channelId || !text.trim()}>Start</button>
-          <button type="button" onClick={onClose}>Cancel</button>
+          <button type="submit" disabled={busy || !channelId || !text.trim()}>{t("newConversation.start")}</button>
+          <button type="button" onClick={onClose}>{t("common.cancel")}</button>
         </div>
       </form>
     </div>

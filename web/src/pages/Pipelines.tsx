@@ -2,11 +2,13 @@
 // deal through the API (keyboard: focus a card, Space to pick up, arrows, Space to drop).
 import { DndContext, KeyboardSensor, PointerSensor, useDraggable, useDroppable, useSensor, useSensors, type DragEndEvent } from "@dnd-kit/core";
 import { useCallback, useEffect, useState } from "react";
-import { ApiError, canWrite, get, post, type Page, type Session } from "../api";
+import { useTranslation } from "react-i18next";
+import { canWrite, get, type Page, post, problemText, type Session } from "../api";
 import { useLiveEvents } from "../live";
 import type { Deal, Pipeline, Stage } from "../types";
 
 export function Pipelines({ session }: { session: Session }) {
+  const { t } = useTranslation();
   const [pipelines, setPipelines] = useState<Pipeline[] | null>(null);
   const [selected, setSelected] = useState<string | null>(null);
   const [deals, setDeals] = useState<Deal[]>([]);
@@ -23,7 +25,7 @@ export function Pipelines({ session }: { session: Session }) {
       if (id) setDeals((await get<Page<Deal>>(`/deals?pipeline_id=${id}&status=open&limit=200`)).items);
       setError(null);
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(problemText(e));
     }
   }, [selected]);
   useEffect(() => void load(), [load]);
@@ -40,20 +42,20 @@ export function Pipelines({ session }: { session: Session }) {
     try {
       await post(`/deals/${dealId}/move`, { stage_id: stageId });
     } catch (e) {
-      setError(e instanceof ApiError ? e.detail || e.title : String(e));
+      setError(problemText(e));
     }
     await load();
   };
 
   if (error && !pipelines) return <p role="alert" className="error page">{error}</p>;
-  if (!pipelines) return <p className="muted page">Loading…</p>;
-  if (pipelines.length === 0) return <p className="muted page">No pipeline yet: the first deal creates the default one.</p>;
+  if (!pipelines) return <p className="muted page">{t("common.loading")}</p>;
+  if (pipelines.length === 0) return <p className="muted page">{t("pipelines.none")}</p>;
   const pipeline = pipelines.find((p) => p.id === selected) ?? pipelines[0];
   return (
-    <section className="page pipelines" aria-label="Pipelines">
+    <section className="page pipelines" aria-label={t("pipelines.title")}>
       <header className="page-header">
-        <h1>Pipelines</h1>
-        <select aria-label="Pipeline" value={pipeline.id} onChange={(e) => setSelected(e.target.value)}>
+        <h1>{t("pipelines.title")}</h1>
+        <select aria-label={t("pipelines.pipeline")} value={pipeline.id} onChange={(e) => setSelected(e.target.value)}>
           {pipelines.map((p) => <option key={p.id} value={p.id}>{p.name}</option>)}
         </select>
       </header>
@@ -70,9 +72,10 @@ export function Pipelines({ session }: { session: Session }) {
 }
 
 function Column({ stage, deals, draggable }: { stage: Stage; deals: Deal[]; draggable: boolean }) {
+  const { t } = useTranslation();
   const { setNodeRef, isOver } = useDroppable({ id: stage.id });
   return (
-    <div ref={setNodeRef} className={`column ${isOver ? "over" : ""}`} data-testid={`stage-${stage.key}`} aria-label={`Stage ${stage.name}`}>
+    <div ref={setNodeRef} className={`column ${isOver ? "over" : ""}`} data-testid={`stage-${stage.key}`} aria-label={t("pipelines.stage", { name: stage.name })}>
       <h2>{stage.name} <span className="muted">{deals.length}</span></h2>
       {deals.map((d) => <Card key={d.id} deal={d} draggable={draggable} />)}
     </div>

@@ -3,21 +3,22 @@
 // change statuses and complete tasks; viewers read. The list follows the live stream, and a task
 // that comes due for this user (or the whole team) is announced at the top.
 import { useCallback, useEffect, useState } from "react";
+import { useTranslation } from "react-i18next";
 import { Link } from "react-router-dom";
-import { api, ApiError, canWrite, get, type Page, type Session } from "../api";
+import { api, canWrite, get, type Page, problemText, type Session } from "../api";
 import { when } from "../format";
+import i18n from "../i18n";
 import { useLiveEvents } from "../live";
-import type { Task, Ticket, TicketStatus } from "../types";
+import type { Task, Ticket, TicketKind, TicketStatus } from "../types";
 
-const KIND_LABELS: Record<string, string> = { support: "Support", refund: "Refund", cancellation: "Cancellation" };
 const STATUSES: TicketStatus[] = ["open", "in_progress", "resolved", "closed"];
-const STATUS_LABELS: Record<TicketStatus, string> = { open: "Open", in_progress: "In progress", resolved: "Resolved", closed: "Closed" };
 
-export function kindLabel(kind: string): string {
-  return KIND_LABELS[kind] ?? kind;
+export function kindLabel(kind: TicketKind): string {
+  return i18n.t(`tickets.kinds.${kind}`);
 }
 
 export function Tickets({ session }: { session: Session }) {
+  const { t } = useTranslation();
   const [filter, setFilter] = useState("active");
   const [tickets, setTickets] = useState<Ticket[] | null>(null);
   const [tasks, setTasks] = useState<Task[] | null>(null);
@@ -36,7 +37,7 @@ export function Tickets({ session }: { session: Session }) {
       setTasks(k.items);
       setError(null);
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(problemText(e));
     }
   }, [filter]);
   useEffect(() => void load(), [load]);
@@ -54,62 +55,62 @@ export function Tickets({ session }: { session: Session }) {
       await api("PATCH", path, body);
       await load();
     } catch (e) {
-      setError(e instanceof ApiError ? e.detail || e.title : String(e));
+      setError(problemText(e));
     }
   };
-  const dueTitles = (tasks ?? []).filter((t) => due.includes(t.id)).map((t) => t.title);
+  const dueTitles = (tasks ?? []).filter((k) => due.includes(k.id)).map((k) => k.title);
 
   return (
-    <section className="page" aria-label="Tickets">
+    <section className="page" aria-label={t("tickets.title")}>
       <header className="page-header">
-        <h1>Tickets</h1>
-        <select aria-label="Ticket status" value={filter} onChange={(e) => setFilter(e.target.value)}>
-          <option value="active">Open and in progress</option>
-          {STATUSES.map((s) => <option key={s} value={s}>{STATUS_LABELS[s]}</option>)}
-          <option value="">All</option>
+        <h1>{t("tickets.title")}</h1>
+        <select aria-label={t("tickets.filter")} value={filter} onChange={(e) => setFilter(e.target.value)}>
+          <option value="active">{t("tickets.active")}</option>
+          {STATUSES.map((s) => <option key={s} value={s}>{t(`tickets.statuses.${s}`)}</option>)}
+          <option value="">{t("common.all")}</option>
         </select>
       </header>
-      <p className="muted">Requests the agents recorded for the team (and ones operators opened), each linked to its conversation. A follow-up task tells the team when a request has waited too long.</p>
+      <p className="muted">{t("tickets.intro")}</p>
       {dueTitles.length > 0 && (
-        <p role="status" className="due-now" data-testid="task-due">Due now: {dueTitles.join(", ")}</p>
+        <p role="status" className="due-now" data-testid="task-due">{t("tickets.dueNow", { titles: dueTitles.join(", ") })}</p>
       )}
       {error && <p role="alert" className="error">{error}</p>}
-      {tickets === null ? <p className="muted">Loading…</p> : tickets.length === 0 ? <p className="muted">No tickets.</p> : (
+      {tickets === null ? <p className="muted">{t("common.loading")}</p> : tickets.length === 0 ? <p className="muted">{t("tickets.none")}</p> : (
         <table className="table" data-testid="tickets">
-          <thead><tr><th>Kind</th><th>Subject</th><th>Contact</th><th>Opened by</th><th>Opened</th><th>Status</th></tr></thead>
+          <thead><tr><th>{t("tickets.kind")}</th><th>{t("tickets.subject")}</th><th>{t("common.contact")}</th><th>{t("tickets.openedBy")}</th><th>{t("tickets.opened")}</th><th>{t("common.status")}</th></tr></thead>
           <tbody>
-            {tickets.map((t) => (
-              <tr key={t.id} data-testid="ticket">
-                <td><span className={`badge ticket-${t.kind}`}>{kindLabel(t.kind)}</span></td>
-                <td>{t.session_id ? <Link to={`/inbox/${t.session_id}`}>{t.subject}</Link> : t.subject}</td>
-                <td>{t.contact_name ?? "Unknown contact"}</td>
-                <td>{t.created_by.startsWith("agent:") ? `AI (${t.created_by.slice(6)})` : "Operator"}</td>
-                <td>{when(t.created_at)}</td>
+            {tickets.map((k) => (
+              <tr key={k.id} data-testid="ticket">
+                <td><span className={`badge ticket-${k.kind}`}>{kindLabel(k.kind)}</span></td>
+                <td>{k.session_id ? <Link to={`/inbox/${k.session_id}`}>{k.subject}</Link> : k.subject}</td>
+                <td>{k.contact_name ?? t("common.unknownContact")}</td>
+                <td>{k.created_by.startsWith("agent:") ? t("tickets.byAgent", { agent: k.created_by.slice(6) }) : t("tickets.byOperator")}</td>
+                <td>{when(k.created_at)}</td>
                 <td>
                   {writable ? (
-                    <select aria-label={`Status of ${t.subject}`} value={t.status} onChange={(e) => void change(`/tickets/${t.id}`, { status: e.target.value })}>
-                      {STATUSES.map((s) => <option key={s} value={s}>{STATUS_LABELS[s]}</option>)}
+                    <select aria-label={t("tickets.statusOf", { subject: k.subject })} value={k.status} onChange={(e) => void change(`/tickets/${k.id}`, { status: e.target.value })}>
+                      {STATUSES.map((s) => <option key={s} value={s}>{t(`tickets.statuses.${s}`)}</option>)}
                     </select>
-                  ) : STATUS_LABELS[t.status]}
+                  ) : t(`tickets.statuses.${k.status}`)}
                 </td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
-      <h2>Follow-up tasks</h2>
-      {tasks === null ? <p className="muted">Loading…</p> : tasks.length === 0 ? <p className="muted">Nothing to follow up.</p> : (
+      <h2>{t("tickets.tasks")}</h2>
+      {tasks === null ? <p className="muted">{t("common.loading")}</p> : tasks.length === 0 ? <p className="muted">{t("tickets.noTasks")}</p> : (
         <table className="table" data-testid="tasks">
-          <thead><tr><th>Task</th><th>Contact</th><th>Due</th>{writable && <th><span className="sr-only">Actions</span></th>}</tr></thead>
+          <thead><tr><th>{t("tickets.task")}</th><th>{t("common.contact")}</th><th>{t("tickets.due")}</th>{writable && <th><span className="sr-only">{t("common.actions")}</span></th>}</tr></thead>
           <tbody>
-            {tasks.map((t) => {
-              const overdue = new Date(t.due_at).getTime() <= Date.now();
+            {tasks.map((k) => {
+              const overdue = new Date(k.due_at).getTime() <= Date.now();
               return (
-                <tr key={t.id} data-testid="task" className={overdue ? "overdue" : undefined}>
-                  <td>{t.title}</td>
-                  <td>{t.contact_name ?? ""}</td>
-                  <td>{overdue ? <strong>overdue since {when(t.due_at)}</strong> : when(t.due_at)}</td>
-                  {writable && <td><button type="button" onClick={() => void change(`/tasks/${t.id}`, { status: "done" })} aria-label={`Mark ${t.title} done`}>Done</button></td>}
+                <tr key={k.id} data-testid="task" className={overdue ? "overdue" : undefined}>
+                  <td>{k.title}</td>
+                  <td>{k.contact_name ?? ""}</td>
+                  <td>{overdue ? <strong>{t("tickets.overdue", { when: when(k.due_at) })}</strong> : when(k.due_at)}</td>
+                  {writable && <td><button type="button" onClick={() => void change(`/tasks/${k.id}`, { status: "done" })} aria-label={t("tickets.markDone", { title: k.title })}>{t("common.done")}</button></td>}
                 </tr>
               );
             })}

@@ -862,12 +862,58 @@ async fn access_tokens_end_with_their_session_and_follow_the_users_role() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _, _) = login_as(
+    let (status, tokens, _) = login_as(
         &app,
         json!({"email": "self@sec.test", "password": "a brand new password"}),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
+    // The new password ended the old session.
+    let token = tokens["access_token"].as_str().unwrap().to_owned();
+
+    // The language the web app speaks is each user's own choice, among the ones it speaks; a
+    // colleague cannot change it for them.
+    let (status, user) = app
+        .call(
+            Method::PATCH,
+            &path,
+            &token,
+            Some(json!({"locale": "pt-BR"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    assert_eq!(user["locale"], "pt-BR");
+    let (_, me) = app.call(Method::GET, "/api/v1/me", &token, None).await;
+    assert_eq!(me["actor"]["locale"], "pt-BR", "{me}");
+    let (status, _) = app
+        .call(Method::PATCH, &path, &token, Some(json!({"locale": "fr"})))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a language we do not speak"
+    );
+    let (_, colleague, _) = user_session(&app, &app.api_key, "colleague@sec.test", "agent").await;
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            &path,
+            &colleague,
+            Some(json!({"locale": "en"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, users) = app
+        .call(Method::GET, "/api/v1/users", &app.api_key, None)
+        .await;
+    let stored: Vec<&Value> = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["id"] == json!(id))
+        .map(|u| &u["locale"])
+        .collect();
+    assert_eq!(stored, [&json!("pt-BR")], "unchanged by the refusals");
 }
 
 #[tokio::test]
