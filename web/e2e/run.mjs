@@ -11,6 +11,7 @@
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { createRequire } from "node:module";
 
 const env = (name) => {
@@ -76,9 +77,13 @@ async function login(page, email) {
 
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
 const steps = [];
+let onFailure = async () => undefined;
 const step = async (name, fn) => {
   const started = Date.now();
-  await fn();
+  await fn().catch(async (e) => {
+    await onFailure(name);
+    throw e;
+  });
   steps.push(`${name} (${Date.now() - started} ms)`);
   console.log(`ok - ${name}`);
 };
@@ -86,6 +91,8 @@ try {
   const context = await browserIn("en-US");
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
+  // When a step fails, what the agent's page showed is kept for whoever reads the failure.
+  onFailure = async (name) => page.screenshot({ path: `${artifacts}/failed-${name.replace(/\W+/g, "-").slice(0, 60)}.png`, fullPage: true }).catch(() => undefined);
 
   await step("an agent logs in and sees the inbox", async () => {
     await login(page, env("AGENT_EMAIL"));
@@ -464,7 +471,131 @@ try {
     await again.close();
   });
 
-  await step("every page, in both languages, has no serious accessibility violation (screenshots of each)", async () => {
+  await step("settings in Portuguese: an admin manages users, API keys and webhooks; bad values get clear errors", async () => {
+    // A receiver for the webhook subscription: it records what Ventros sends.
+    // It can be made to fail, as a receiver that is down does.
+    const received = [];
+    let down = false;
+    const receiver = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        received.push({ id: req.headers["webhook-id"], body, answered: down ? 503 : 200 });
+        res.writeHead(down ? 503 : 200).end();
+      });
+    });
+    await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
+    const admin = await browserIn("pt-BR");
+    const apage = await admin.newPage();
+    apage.setDefaultTimeout(TIMEOUT);
+    apage.on("dialog", (d) => void d.accept());
+    await apage.goto(base);
+    await apage.getByLabel("E-mail").fill(env("ADMIN_EMAIL"));
+    await apage.getByLabel("Senha").fill(env("PASSWORD"));
+    await apage.getByRole("button", { name: "Entrar" }).click();
+    await apage.getByRole("navigation", { name: "Principal" }).getByRole("link", { name: "Configurações" }).click();
+    const sections = apage.getByRole("navigation", { name: "Seções das configurações" });
+
+    // Users: invite, change the role, disable; the same e-mail again is refused and creates nothing.
+    await sections.getByRole("link", { name: "Usuários e papéis" }).click();
+    const invite = apage.getByRole("form", { name: "Convidar um usuário" });
+    const inviteRita = async (name) => {
+      await invite.getByLabel("Nome").fill(name);
+      await invite.getByLabel("E-mail").fill("rita@web.test");
+      await invite.getByLabel("Papel").selectOption("viewer");
+      await invite.getByLabel(/Primeira senha/).fill("uma senha longa o bastante");
+      await invite.getByRole("button", { name: "Convidar" }).click();
+    };
+    await inviteRita("Rita Recepção");
+    await apage.getByRole("status").getByText("Rita Recepção já pode entrar.").waitFor();
+    const rita = apage.getByTestId("user").filter({ hasText: "rita@web.test" });
+    await rita.getByLabel("Papel de Rita Recepção").selectOption("agent");
+    await until(async () => (await api("/users")).items.some((u) => u.email === "rita@web.test" && u.role === "agent"), "Rita an agent");
+    await rita.getByRole("button", { name: "Desativar Rita Recepção" }).click();
+    await rita.locator("[data-status=disabled]").waitFor();
+    await inviteRita("Rita de novo");
+    await apage.getByRole("alert").getByText(/^Não é possível agora: /).waitFor();
+    assert.equal((await api("/users")).items.filter((u) => u.email === "rita@web.test").length, 1);
+    await apage.screenshot({ path: `${artifacts}/settings-users-pt-BR.png`, fullPage: true });
+
+    // API keys: shown once, it works with its role, gone after a reload, revoked it stops working.
+    await sections.getByRole("link", { name: "Chaves de API" }).click();
+    const newKey = apage.getByRole("form", { name: "Nova chave de API" });
+    await newKey.getByLabel(/^Nome/).fill("ERP da loja");
+    await newKey.getByLabel("Papel").selectOption("viewer");
+    await newKey.getByRole("button", { name: "Criar chave" }).click();
+    const secret = (await apage.getByTestId("secret").textContent()).trim();
+    const me = (key) => fetch(`${base}/api/v1/me`, { headers: { Authorization: `Bearer ${key}` } });
+    const asKey = await me(secret);
+    assert.equal(asKey.status, 200);
+    assert.equal((await asKey.json()).role, "viewer");
+    await apage.screenshot({ path: `${artifacts}/settings-api-keys-pt-BR.png`, fullPage: true });
+    await apage.reload();
+    const erp = apage.getByTestId("api-key").filter({ hasText: "ERP da loja" });
+    await erp.waitFor();
+    assert.equal(await apage.getByTestId("secret").count(), 0);
+    assert.equal((await apage.content()).includes(secret), false, "the key is never shown again");
+    await erp.getByRole("button", { name: "Revogar ERP da loja" }).click();
+    await erp.locator("[data-status=revoked]").waitFor();
+    await until(async () => (await me(secret)).status === 401, "the revoked key refused");
+
+    // Webhooks: a URL with credentials is refused with the API's reason; a subscription gets
+    // its secret once, its deliveries show, and one is sent again (same webhook-id).
+    await sections.getByRole("link", { name: "Webhooks" }).click();
+    const hook = apage.getByRole("form", { name: "Nova assinatura de webhook" });
+    await hook.getByLabel("URL do receptor").fill("https://user:secret@erp.example.com/hook");
+    await hook.getByLabel("Todos os eventos").check();
+    await hook.getByRole("button", { name: "Assinar" }).click();
+    await apage.getByRole("alert").getByText(/^Confira o que você preencheu: .*credentials/).waitFor();
+    assert.equal((await api("/webhook-subscriptions")).items.length, 0);
+    const url = `http://127.0.0.1:${receiver.address().port}/ventros`;
+    await hook.getByLabel("URL do receptor").fill(url);
+    await hook.getByRole("button", { name: "Assinar" }).click();
+    await apage.getByTestId("secret").waitFor();
+    assert.match(await apage.getByTestId("secret").textContent(), /^whsec_/);
+    // The receiver is down: the delivery is retried; the admin pauses the subscription, so it
+    // fails; the receiver is back, the admin resumes and sends it again, under the same id.
+    down = true;
+    await api("/contacts", { method: "POST", body: JSON.stringify({ display_name: "Webhook Wanda" }) });
+    await until(async () => received.some((r) => r.body.includes("Webhook Wanda")), "the event attempted");
+    const subscription = apage.getByTestId("subscription").filter({ hasText: url });
+    await subscription.getByRole("button", { name: `Entregas de ${url}` }).click();
+    await subscription.getByTestId("delivery").locator("[data-status=retrying]").first().waitFor();
+    await subscription.getByRole("button", { name: `Pausar ${url}` }).click();
+    const failed = subscription.getByTestId("delivery").filter({ has: apage.locator("[data-status=failed]") }).first();
+    await failed.waitFor();
+    down = false;
+    await subscription.getByRole("button", { name: `Retomar ${url}` }).click();
+    await subscription.locator("[data-status=active]").waitFor();
+    await failed.getByRole("button", { name: /^Enviar o evento .* de novo$/ }).click();
+    await until(async () => received.some((r) => r.answered === 200 && received.some((x) => x.id === r.id && x.answered === 503)), "the failed delivery sent again, under the same webhook-id");
+    await subscription.getByTestId("delivery").locator("[data-status=delivered]").first().waitFor();
+    await apage.screenshot({ path: `${artifacts}/settings-webhooks-pt-BR.png`, fullPage: true });
+    await admin.close();
+    receiver.close();
+
+    // An agent sees the team, read-only, and no keys or webhooks; neither does a viewer.
+    for (const email of [env("AGENT_EMAIL"), env("VIEWER_EMAIL")]) {
+      const ctx = await browserIn("en-US");
+      const p = await ctx.newPage();
+      p.setDefaultTimeout(TIMEOUT);
+      await login(p, email);
+      await p.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Settings" }).click();
+      const own = p.getByRole("navigation", { name: "Settings sections" });
+      await own.getByRole("link", { name: "Users and roles" }).click();
+      await p.getByTestId("user").filter({ hasText: "rita@web.test" }).waitFor();
+      assert.equal(await p.getByRole("form", { name: "Invite a user" }).count(), 0);
+      assert.equal(await p.getByRole("combobox", { name: /^Role of/ }).count(), 0);
+      assert.equal(await p.getByRole("button", { name: /^(Disable|Delete) / }).count(), 0);
+      assert.equal(await own.getByRole("link", { name: "API keys" }).count(), 0);
+      assert.equal(await own.getByRole("link", { name: "Webhooks" }).count(), 0);
+      await p.goto(`${base}/settings/api-keys`);
+      await p.getByRole("form", { name: "Your profile" }).waitFor();
+      await ctx.close();
+    }
+  });
+
+  await step("every page, in both languages, has no serious accessibility violation (screenshots of each); at phone width the inbox and settings fit", async () => {
     const admin = await browserIn("en-US");
     const apage = await admin.newPage();
     apage.setDefaultTimeout(TIMEOUT);
@@ -485,6 +616,10 @@ try {
       ["quick-replies", "/quick-replies", "h1"],
       ["channels", "/channels", "[data-testid=channel]"],
       ["dashboard", "/dashboard", ".recharts-surface"],
+      ["settings-profile", "/settings/profile", "form"],
+      ["settings-users", "/settings/users", "[data-testid=user]"],
+      ["settings-api-keys", "/settings/api-keys", "[data-testid=api-key]"],
+      ["settings-webhooks", "/settings/webhooks", "[data-testid=subscription]"],
     ];
     // Every page is checked before the step fails, so one run lists everything to mend.
     const found = [];
@@ -505,9 +640,23 @@ try {
         await apage.screenshot({ path: `${artifacts}/page-${name}-${language}.png`, fullPage: true });
       }
     }
+    // At phone width the inbox and every settings page fit the screen (tables scroll inside their
+    // section instead of widening the page) and stay accessible.
+    await apage.setViewportSize({ width: 390, height: 800 });
+    for (const [name, path, ready] of pages.filter(([n]) => n === "inbox" || n.startsWith("settings-"))) {
+      await apage.evaluate((to) => {
+        window.history.pushState({}, "", to);
+        window.dispatchEvent(new PopStateEvent("popstate"));
+      }, path);
+      await apage.locator(ready).first().waitFor();
+      const overflow = await apage.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (overflow > 0) found.push(`${name} (phone): the page is ${overflow}px wider than the screen`);
+      found.push(...(await violations(apage)).map((v) => `${name} (phone): ${v}`));
+      await apage.screenshot({ path: `${artifacts}/phone-${name}-pt-BR.png`, fullPage: true });
+    }
     await picker.selectOption("en");
     await admin.close();
-    assert.deepEqual(found, [], "serious or critical accessibility violations");
+    assert.deepEqual(found, [], "serious or critical accessibility violations, or pages wider than a phone");
   });
 
   await step("a viewer reads but cannot send", async () => {

@@ -18,6 +18,7 @@ const Dashboard = lazy(() => import("./pages/Dashboard").then((m) => ({ default:
 const Inbox = lazy(() => import("./pages/Inbox").then((m) => ({ default: m.Inbox })));
 const Knowledge = lazy(() => import("./pages/Knowledge").then((m) => ({ default: m.Knowledge })));
 const Pipelines = lazy(() => import("./pages/Pipelines").then((m) => ({ default: m.Pipelines })));
+const Settings = lazy(() => import("./pages/Settings").then((m) => ({ default: m.Settings })));
 const QuickReplies = lazy(() => import("./pages/QuickReplies").then((m) => ({ default: m.QuickReplies })));
 const Tickets = lazy(() => import("./pages/Tickets").then((m) => ({ default: m.Tickets })));
 
@@ -57,6 +58,7 @@ export function App() {
         <NavLink to="/quick-replies">{t("nav.quickReplies")}</NavLink>
         <NavLink to="/channels">{t("nav.channels")}</NavLink>
         <NavLink to="/dashboard">{t("nav.dashboard")}</NavLink>
+        <NavLink to="/settings">{t("nav.settings")}</NavLink>
         <span className="spacer" />
         <LanguagePicker session={session} />
         <span className="role" title={t("nav.yourRole")}>{t(`roles.${session.role}`)}</span>
@@ -74,6 +76,7 @@ export function App() {
           <Route path="/quick-replies" element={<QuickReplies session={session} />} />
           <Route path="/channels" element={<Channels session={session} />} />
           <Route path="/dashboard" element={<Dashboard />} />
+          <Route path="/settings/*" element={<Settings session={session} />} />
           <Route path="*" element={<Navigate to="/inbox" replace />} />
         </Routes>
         </Suspense>

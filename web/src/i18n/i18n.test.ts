@@ -26,7 +26,7 @@ function leaves(tree: Tree, prefix = ""): Map<string, string> {
 const placeholders = (text: string) => [...text.matchAll(/\{\{\s*(\w+)\s*\}\}/g)].map((m) => m[1]).sort();
 
 // Words that are the same in both languages (names, units, loanwords Brazilians use).
-const SAME_IN_BOTH = new Set(["login.email", "format.waHidden", "dashboard.seconds", "pacing.minutes", "pacing.hours", "pacing.noTyping", "attachments.kinds.video", "conversation.workflow", "tickets.byAgent", "dashboard.firstP90"]);
+const SAME_IN_BOTH = new Set(["login.email", "format.waHidden", "dashboard.seconds", "pacing.minutes", "pacing.hours", "pacing.noTyping", "attachments.kinds.video", "conversation.workflow", "tickets.byAgent", "dashboard.firstP90", "settings.webhooks", "settings.email"]);
 
 describe("catalogues", () => {
   const english = leaves(en);

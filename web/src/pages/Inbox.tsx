@@ -294,7 +294,8 @@ function ConversationView({ session, refreshKey, selected }: { session: Session;
         </div>
       )}
       {error && <p role="alert" className="error">{error}</p>}
-      <ol className="messages">
+      {/* Focusable, so the thread scrolls from the keyboard too. */}
+      <ol className="messages" tabIndex={0} aria-label={t("conversation.messages")}>
         {thread(detail.messages, notes).map((item) => {
           if ("conversation_id" in item) {
             return (

@@ -1,0 +1,101 @@
+// Users and roles: the team. Admins invite (with a first password the person changes), change
+// roles, disable and delete; everyone else sees who is on the team.
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { type FormEvent, useState } from "react";
+import { useTranslation } from "react-i18next";
+import { api, get, type Page, post, problemText, type Session } from "../../api";
+import { dateTime } from "../../format";
+import type { Role, User } from "../../types";
+
+const ROLES: Role[] = ["admin", "agent", "viewer"];
+const EMPTY = { name: "", email: "", role: "agent" as Role, password: "" };
+
+export function Users({ session }: { session: Session }) {
+  const { t } = useTranslation();
+  const queries = useQueryClient();
+  const admin = session.role === "admin";
+  const users = useQuery({ queryKey: ["users"], queryFn: () => get<Page<User>>("/users") });
+  const [form, setForm] = useState(EMPTY);
+  const done = () => queries.invalidateQueries({ queryKey: ["users"] });
+  const invite = useMutation({ mutationFn: () => post<User>("/users", form), onSuccess: async () => { setForm(EMPTY); await done(); } });
+  const change = useMutation({
+    mutationFn: ({ id, body }: { id: string; body: Partial<Pick<User, "role" | "disabled">> }) => api<User>("PATCH", `/users/${id}`, body),
+    onSuccess: done,
+  });
+  const remove = useMutation({ mutationFn: (id: string) => api("DELETE", `/users/${id}`), onSuccess: done });
+  const error = invite.error ?? change.error ?? remove.error ?? users.error;
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    invite.mutate();
+  };
+  return (
+    <div className="settings-body">
+      <p className="muted">{t("settings.usersIntro")}</p>
+      {error && <p role="alert" className="error">{problemText(error)}</p>}
+      {invite.isSuccess && <p role="status">{t("settings.invited", { name: invite.data.name })}</p>}
+      {users.data && (
+        <div className="table-scroll">
+          <table className="table" data-testid="users">
+            <thead>
+              <tr><th>{t("common.name")}</th><th>{t("settings.email")}</th><th>{t("settings.role")}</th><th>{t("common.status")}</th><th>{t("settings.lastLogin")}</th>{admin && <th><span className="sr-only">{t("common.actions")}</span></th>}</tr>
+            </thead>
+            <tbody>
+              {users.data.items.map((u) => {
+                const self = u.id === session.userId;
+                return (
+                  <tr key={u.id} data-testid="user">
+                    <td>{u.name} {self && <span className="muted">{t("settings.you")}</span>}</td>
+                    <td>{u.email}</td>
+                    <td>
+                      {admin && !self ? (
+                        <select aria-label={t("settings.roleOf", { name: u.name })} value={u.role} onChange={(e) => change.mutate({ id: u.id, body: { role: e.target.value as Role } })}>
+                          {ROLES.map((r) => <option key={r} value={r}>{t(`roles.${r}`)}</option>)}
+                        </select>
+                      ) : t(`roles.${u.role}`)}
+                    </td>
+                    <td data-status={u.disabled ? "disabled" : "active"}>{u.disabled ? t("settings.disabled") : t("settings.active")}</td>
+                    <td>{u.last_login_at ? dateTime(u.last_login_at) : t("settings.never")}</td>
+                    {admin && (
+                      <td>
+                        {!self && (
+                          <>
+                            <button type="button" onClick={() => change.mutate({ id: u.id, body: { disabled: !u.disabled } })}
+                              aria-label={u.disabled ? t("settings.enableOne", { name: u.name }) : t("settings.disableOne", { name: u.name })}>
+                              {u.disabled ? t("settings.enable") : t("settings.disable")}
+                            </button>
+                            <button type="button" aria-label={t("settings.deleteOne", { name: u.name })}
+                              onClick={() => {
+                                if (window.confirm(t("settings.confirmDeleteUser", { name: u.name }))) remove.mutate(u.id);
+                              }}>
+                              {t("common.delete")}
+                            </button>
+                          </>
+                        )}
+                      </td>
+                    )}
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {admin && (
+        <form className="stack" onSubmit={submit} aria-label={t("settings.invite")}>
+          <h2>{t("settings.invite")}</h2>
+          <label>{t("common.name")}<input value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} required maxLength={200} /></label>
+          <label>{t("settings.email")}<input type="email" value={form.email} onChange={(e) => setForm({ ...form, email: e.target.value })} required maxLength={320} /></label>
+          <label>{t("settings.role")}
+            <select value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value as Role })}>
+              {ROLES.map((r) => <option key={r} value={r}>{t(`roles.${r}`)}</option>)}
+            </select>
+          </label>
+          <label>{t("settings.firstPassword")}
+            <input type="password" autoComplete="new-password" minLength={10} value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} required />
+          </label>
+          <div><button type="submit" disabled={invite.isPending}>{t("settings.inviteButton")}</button></div>
+        </form>
+      )}
+    </div>
+  );
+}
