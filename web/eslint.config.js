@@ -14,7 +14,7 @@ export const untranslatedText = {
     {
       mode: "jsx-only",
       "jsx-attributes": { include: ["alt", "aria-label", "aria-description", "label", "placeholder", "title"] },
-      words: { exclude: ["[0-9!-/:-@[-`{-~\\s·×–—…“”→📎📍👤📄🕓✓]+", "https?://\\S+", "Ventros", "WhatsApp", "Messenger", "Instagram"] },
+      words: { exclude: ["[0-9!-/:-@[-`{-~\\s·×–—…“”→📎📍👤📄🕓✓⠿]+", "https?://\\S+", "Ventros", "WhatsApp", "Messenger", "Instagram"] },
     },
   ],
 };

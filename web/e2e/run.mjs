@@ -595,6 +595,51 @@ try {
     }
   });
 
+  await step("an admin builds a pipeline: stages renamed, reordered by dragging, added; one with deals is not deleted", async () => {
+    const admin = await browserIn("en-US");
+    const apage = await admin.newPage();
+    apage.setDefaultTimeout(TIMEOUT);
+    apage.on("dialog", (d) => void d.accept());
+    await login(apage, env("ADMIN_EMAIL"));
+    await apage.goto(`${base}/settings/pipelines`);
+    const create = apage.getByRole("form", { name: "New pipeline" });
+    await create.getByLabel("Name").fill("B2B sales");
+    await create.getByRole("button", { name: "Create pipeline" }).click();
+    const editor = apage.getByTestId("pipeline-editor").and(apage.getByRole("region", { name: "B2B sales" }));
+    await editor.waitFor();
+    const keys = async () => (await api("/pipelines")).items.find((p) => p.name === "B2B sales").stages.map((s) => `${s.key}:${s.name}`);
+    // A name is saved when its field is left.
+    await editor.getByLabel("Name of the stage qualified").fill("Qualified lead");
+    await editor.getByLabel("Name of the stage qualified").blur();
+    await until(async () => (await keys()).includes("qualified:Qualified lead"), "the stage renamed");
+    // Proposal moves above Qualified: picked up by its handle with the keyboard (Space, arrow, Space).
+    // Moved from the keyboard by its handle (Space, arrow up, Space); each key waits for what a
+    // screen reader hears, as the drag library takes the keys one at a time.
+    const heard = (text) => apage.getByText(text, { exact: true }).waitFor({ state: "attached" });
+    await editor.getByRole("button", { name: "Move Proposal", exact: true }).focus();
+    await apage.keyboard.press("Space");
+    await heard("Proposal is over Proposal.");
+    await apage.keyboard.press("ArrowUp");
+    await heard("Proposal is over Qualified lead.");
+    await apage.keyboard.press("Space");
+    await heard("Proposal was dropped on Qualified lead.");
+    await until(async () => (await keys()).join() === "new:New,proposal:Proposal,qualified:Qualified lead,won:Won,lost:Lost", "the stages reordered");
+    const add = editor.getByRole("form", { name: "Add stage" });
+    await add.getByLabel("Stage name").fill("Negotiation");
+    await add.getByLabel(/^Key/).fill("negotiation");
+    await add.getByRole("button", { name: "Add stage" }).click();
+    await until(async () => (await keys()).includes("negotiation:Negotiation"), "the stage added");
+    await editor.locator("[data-key=negotiation]").waitFor();
+    await apage.screenshot({ path: `${artifacts}/settings-pipelines.png`, fullPage: true });
+    // The default pipeline has the test's deal: deleting it is refused with the reason.
+    const defaultPipeline = (await api("/pipelines")).items.find((p) => p.is_default);
+    await apage.getByRole("main").getByRole("combobox").first().selectOption(defaultPipeline.id);
+    await apage.getByRole("region", { name: defaultPipeline.name }).getByRole("button", { name: "Delete pipeline" }).click();
+    await apage.getByRole("alert").getByText(/^Not possible now: the pipeline has deals/).waitFor();
+    assert.ok((await api("/pipelines")).items.some((p) => p.id === defaultPipeline.id));
+    await admin.close();
+  });
+
   await step("every page, in both languages, has no serious accessibility violation (screenshots of each); at phone width the inbox and settings fit", async () => {
     const admin = await browserIn("en-US");
     const apage = await admin.newPage();
@@ -619,6 +664,7 @@ try {
       ["settings-profile", "/settings/profile", "form"],
       ["settings-users", "/settings/users", "[data-testid=user]"],
       ["settings-api-keys", "/settings/api-keys", "[data-testid=api-key]"],
+      ["settings-pipelines", "/settings/pipelines", "[data-testid=stage]"],
       ["settings-webhooks", "/settings/webhooks", "[data-testid=subscription]"],
     ];
     // Every page is checked before the step fails, so one run lists everything to mend.

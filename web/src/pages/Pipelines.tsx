@@ -4,6 +4,7 @@ import { DndContext, KeyboardSensor, PointerSensor, useDraggable, useDroppable, 
 import { useCallback, useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { canWrite, get, type Page, post, problemText, type Session } from "../api";
+import { useDragAnnouncements } from "../dnd";
 import { useLiveEvents } from "../live";
 import type { Deal, Pipeline, Stage } from "../types";
 
@@ -15,6 +16,9 @@ export function Pipelines({ session }: { session: Session }) {
   const [error, setError] = useState<string | null>(null);
   const writable = canWrite(session.role);
   const sensors = useSensors(useSensor(PointerSensor, { activationConstraint: { distance: 5 } }), useSensor(KeyboardSensor));
+  const accessibility = useDragAnnouncements(
+    (id) => deals.find((d) => d.id === id)?.title ?? pipelines?.flatMap((p) => p.stages).find((s) => s.id === id)?.name ?? String(id),
+  );
 
   const load = useCallback(async () => {
     try {
@@ -60,7 +64,7 @@ export function Pipelines({ session }: { session: Session }) {
         </select>
       </header>
       {error && <p role="alert" className="error">{error}</p>}
-      <DndContext sensors={sensors} onDragEnd={(e) => void onDragEnd(e)}>
+      <DndContext sensors={sensors} onDragEnd={(e) => void onDragEnd(e)} accessibility={accessibility}>
         <div className="board">
           {pipeline.stages.map((stage) => (
             <Column key={stage.id} stage={stage} deals={deals.filter((d) => d.stage_id === stage.id)} draggable={writable} />
