@@ -64,6 +64,15 @@ async function violations(page) {
   });
 }
 
+/** In-app navigation to `path` (as a click on a link does: no reload), then the caller waits for
+ * the page's content. */
+async function goInApp(page, path) {
+  await page.evaluate((to) => {
+    window.history.pushState({}, "", to);
+    window.dispatchEvent(new PopStateEvent("popstate"));
+  }, path);
+}
+
 /** A browser as people in Brazil or elsewhere have it: its language is the app's default. */
 const browserIn = (locale, extra = {}) => browser.newContext({ locale, viewport: { width: 1280, height: 800 }, ...extra });
 
@@ -674,11 +683,7 @@ try {
     for (const language of ["en", "pt-BR"]) {
       await picker.selectOption(language);
       for (const [name, path, ready] of pages) {
-        // In-app navigation (as a click on a link does), then wait for the page's content.
-        await apage.evaluate((to) => {
-          window.history.pushState({}, "", to);
-          window.dispatchEvent(new PopStateEvent("popstate"));
-        }, path);
+        await goInApp(apage, path);
         await apage.locator(ready).first().waitFor();
         await until(async () => (await apage.getByText(/^(Loading|Carregando)…$/).count()) === 0, `${name} loaded`);
         assert.equal(await apage.evaluate(() => document.documentElement.lang), language);
@@ -690,10 +695,7 @@ try {
     // section instead of widening the page) and stay accessible.
     await apage.setViewportSize({ width: 390, height: 800 });
     for (const [name, path, ready] of pages.filter(([n]) => n === "inbox" || n.startsWith("settings-"))) {
-      await apage.evaluate((to) => {
-        window.history.pushState({}, "", to);
-        window.dispatchEvent(new PopStateEvent("popstate"));
-      }, path);
+      await goInApp(apage, path);
       await apage.locator(ready).first().waitFor();
       const overflow = await apage.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       if (overflow > 0) found.push(`${name} (phone): the page is ${overflow}px wider than the screen`);
