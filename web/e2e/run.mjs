@@ -396,6 +396,27 @@ try {
     assert.equal(await page.getByRole("button", { name: "Change sending protection" }).count(), 0);
     await page.getByLabel("Window opens").fill("00:00");
     await page.getByLabel("Window closes").fill("23:59");
+    // A repeating schedule shows its next runs; an expression the scheduler cannot run is refused
+    // before anything is saved.
+    await page.getByLabel("Repeating (cron)").check();
+    await page.getByLabel(/^Cron expression/).fill("61 * * * *");
+    await page.getByRole("alert").getByText(/^Not a cron expression/).waitFor();
+    await page.getByLabel(/^Cron expression/).fill("0 9 * * MON");
+    await until(async () => (await page.getByTestId("next-runs").getByRole("listitem").count()) === 5, "five next runs");
+    assert.match(await page.getByTestId("next-runs").getByRole("listitem").first().textContent(), /Monday/);
+    await page.getByLabel("Every…").check();
+    await page.getByLabel("Every", { exact: true }).fill("6");
+    await page.getByLabel("Unit").selectOption("hours");
+    await until(async () => (await page.getByTestId("next-runs").getByRole("listitem").count()) === 5, "five interval runs");
+    await page.getByLabel("Now", { exact: true }).check();
+    // The message for a sample contact, before anything is scheduled (the campaign is a draft).
+    await page.getByRole("button", { name: "Preview a message" }).click();
+    const preview = page.getByTestId("message-preview");
+    await preview.getByText(/can be reached on this channel/).waitFor();
+    await preview.locator("blockquote").waitFor();
+    assert.ok((await preview.locator("blockquote").textContent()).trim().length > 0);
+    const drafts = (await api("/campaigns?limit=100")).items.filter((c) => c.name === "Sábado");
+    assert.deepEqual(drafts.map((c) => c.status), ["draft"]);
     await page.getByRole("button", { name: "Create and schedule" }).click();
     await page.getByText(/1 sent of \d+ targeted/).waitFor({ timeout: 60_000 });
     await page.screenshot({ path: `${artifacts}/campaign.png`, fullPage: true });
