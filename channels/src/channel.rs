@@ -277,8 +277,9 @@ pub struct AiSettings {
     #[serde(default = "defaults::agent_type")]
     pub agent_type: String,
     /// Below this confidence the chat goes to a human instead of getting the agent's reply.
+    /// f64 here (the workflow takes an f32): stored as f32 it would come back as 0.6000000238….
     #[serde(default = "defaults::confidence_threshold")]
-    pub confidence_threshold: f32,
+    pub confidence_threshold: f64,
     /// Mark messages seen and show "typing…" while the agent works.
     #[serde(default = "defaults::presence")]
     pub presence: bool,
@@ -288,7 +289,7 @@ impl AiSettings {
     pub fn reply_config(&self) -> ventros_workflows::AiReplyConfig {
         ventros_workflows::AiReplyConfig {
             agent_type: self.agent_type.clone(),
-            confidence_threshold: self.confidence_threshold,
+            confidence_threshold: self.confidence_threshold as f32,
             presence: self.presence,
         }
     }
@@ -316,7 +317,7 @@ mod defaults {
     pub(super) fn agent_type() -> String {
         "RouterAgent".into()
     }
-    pub(super) fn confidence_threshold() -> f32 {
+    pub(super) fn confidence_threshold() -> f64 {
         0.45
     }
     pub(super) fn presence() -> bool {

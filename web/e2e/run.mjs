@@ -467,6 +467,46 @@ try {
     await admin.close();
   });
 
+  await step("in Portuguese an admin sets a channel's AI agent, greetings per language and business hours; a bad window is refused", async () => {
+    const admin = await browserIn("pt-BR");
+    const apage = await admin.newPage();
+    apage.setDefaultTimeout(TIMEOUT);
+    await apage.goto(base);
+    await apage.getByLabel("E-mail").fill(env("ADMIN_EMAIL"));
+    await apage.getByLabel("Senha").fill(env("PASSWORD"));
+    await apage.getByRole("button", { name: "Entrar" }).click();
+    await apage.getByRole("navigation", { name: "Principal" }).getByRole("link", { name: "Canais" }).click();
+    const centro = () => api("/channels").then((p) => p.items.find((c) => c.name === "Loja Centro"));
+    const before = (await centro()).settings;
+    await apage.getByRole("button", { name: "Respostas e horários de Loja Centro" }).click();
+    const form = apage.getByRole("form", { name: "Respostas e horários de Loja Centro" });
+    await form.getByLabel("Um agente de IA responde aos clientes").check();
+    await form.getByLabel(/^Confiança necessária/).fill("0.6");
+    const greeting = form.getByRole("group", { name: "Saudação" });
+    await greeting.getByLabel("Português").fill("Olá! Como podemos ajudar?");
+    await greeting.getByLabel("Inglês").fill("Hi! How can we help?");
+    await form.getByLabel("Sempre aberto").uncheck();
+    const window = form.getByRole("group", { name: "Período de atendimento 1" });
+    await window.getByLabel("Abre").fill("18:00");
+    await window.getByLabel("Fecha").fill("09:00");
+    await form.getByRole("button", { name: "Salvar" }).click();
+    await form.getByRole("alert").getByText(/^Confira o que você preencheu: .*start < end/).waitFor();
+    assert.deepEqual((await centro()).settings, before, "nothing saved");
+    await window.getByLabel("Abre").fill("09:00");
+    await window.getByLabel("Fecha").fill("18:00");
+    await form.getByRole("button", { name: "Salvar" }).click();
+    await form.getByRole("status").getByText("Salvo.").waitFor();
+    const saved = (await centro()).settings;
+    assert.deepEqual(saved.ai, { agent_type: "RouterAgent", confidence_threshold: 0.6, presence: true });
+    assert.deepEqual(saved.greeting, { pt: "Olá! Como podemos ajudar?", en: "Hi! How can we help?" });
+    assert.deepEqual(saved.business_hours, { utc_offset_minutes: -180, windows: [{ days: [1, 2, 3, 4, 5], start: "09:00", end: "18:00" }] });
+    for (const [key, value] of Object.entries(before)) {
+      if (!["ai", "greeting", "away_message", "business_hours"].includes(key)) assert.deepEqual(saved[key], value, `${key} kept`);
+    }
+    await apage.screenshot({ path: `${artifacts}/channel-settings-pt-BR.png`, fullPage: true });
+    await admin.close();
+  });
+
   await step("Portuguese is the default of a Brazilian browser, and a user's choice follows them", async () => {
     const br = await browserIn("pt-BR");
     const bpage = await br.newPage();

@@ -7,6 +7,7 @@ import { get, type Page, post, problemText, type Session } from "../api";
 import { channelLabel, when } from "../format";
 import i18n from "../i18n";
 import { useLiveEvents } from "../live";
+import { ChannelSettings } from "./channels/ChannelSettings";
 
 interface Channel {
   id: string;
@@ -14,6 +15,7 @@ interface Channel {
   kind: string;
   status: string;
   status_changed_at: string | null;
+  settings: Record<string, unknown>;
 }
 
 /** What an admin reads for each WAHA status. */
@@ -36,6 +38,7 @@ export function Channels({ session }: { session: Session }) {
   const [items, setItems] = useState<Channel[] | null>(null);
   const [form, setForm] = useState(empty);
   const [error, setError] = useState<string | null>(null);
+  const [editing, setEditing] = useState<string | null>(null);
   const admin = session.role === "admin";
   const fail = (e: unknown) => setError(problemText(e));
 
@@ -85,6 +88,11 @@ export function Channels({ session }: { session: Session }) {
               <span className={`channel-status ${c.status.toLowerCase()}`} data-status={c.status}>{statusText(c.status)}</span>
               {c.status_changed_at && <span className="muted">{t("channels.since", { when: when(c.status_changed_at) })}</span>}
               {admin && c.kind === "waha" && <WhatsAppConnection channel={c} onChanged={load} onError={fail} />}
+              {admin && (
+                <button type="button" aria-expanded={editing === c.id} aria-label={t("channelSettings.editOne", { name: c.name })}
+                  onClick={() => setEditing(editing === c.id ? null : c.id)}>{t("channelSettings.edit")}</button>
+              )}
+              {admin && editing === c.id && <ChannelSettings channel={c} onSaved={load} />}
             </li>
           ))}
         </ul>
