@@ -710,6 +710,44 @@ try {
     await admin.close();
   });
 
+  await step("an agent adds and edits a contact, imports a CSV (a bad row refused with the reason) and exports them", async () => {
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Contacts" }).click();
+    const create = page.getByRole("form", { name: "New contact" });
+    await create.getByLabel("Name").fill("Carla Cadastro");
+    await create.getByLabel(/^Tags/).fill("vip, recife");
+    await create.getByRole("button", { name: "Add contact" }).click();
+    await page.getByRole("heading", { name: "Carla Cadastro" }).waitFor();
+    const id = new URL(page.url()).pathname.split("/").pop();
+    await page.getByRole("button", { name: "Edit", exact: true }).click();
+    const edit = page.getByRole("form", { name: "Edit contact" });
+    await edit.getByLabel("Name", { exact: true }).fill("Carla Cadastrada");
+    await edit.getByRole("button", { name: "Add an attribute" }).click();
+    const attribute = edit.getByRole("group", { name: "Attribute 1" });
+    await attribute.getByLabel("Attribute name").fill("cidade");
+    await attribute.getByLabel("Value").fill("Recife");
+    await edit.getByLabel("Opted out (gets no campaign messages)").check();
+    await edit.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("heading", { name: "Carla Cadastrada" }).waitFor();
+    const carla = await api(`/contacts/${id}`);
+    assert.deepEqual([carla.tags, carla.custom_attributes, carla.opted_out_at !== null], [["recife", "vip"], { cidade: "Recife" }, true]);
+    await page.getByText("opted out", { exact: true }).waitFor();
+    // Import: every row through the API; the one with a 201-character name is refused, with its line.
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Contacts" }).click();
+    const csv = `name,tags,cidade\nImport Ivo,csv,Natal\n${"x".repeat(201)},csv,\nImport Iara,csv;vip,Olinda\n`;
+    await page.getByLabel("Import from CSV").setInputFiles({ name: "clientes.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+    const report = page.getByTestId("import-report");
+    await report.getByText("Imported: 2. Refused: 1.").waitFor();
+    await report.getByText(/^Line 3: Check what you entered: display_name must be 1 to 200 characters/).waitFor();
+    const iara = (await api(`/contacts?q=${encodeURIComponent("Import Iara")}`)).items[0];
+    assert.deepEqual([iara.tags, (await api(`/contacts/${iara.id}`)).custom_attributes], [["csv", "vip"], { cidade: "Olinda" }]);
+    // Export: every contact, in the shape import reads.
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export to CSV" }).click()]);
+    const exported = readFileSync(await download.path(), "utf8");
+    assert.match(exported, /^id,name,tags,/);
+    const line = exported.split(/\r?\n/).find((l) => l.includes("Import Iara")) ?? "";
+    assert.ok(exported.includes("Carla Cadastrada") && line.includes("csv;vip") && line.includes("Olinda"), exported.slice(0, 500));
+  });
+
   await step("every page, in both languages, has no serious accessibility violation (screenshots of each); at phone width the inbox and settings fit", async () => {
     const admin = await browserIn("en-US");
     const apage = await admin.newPage();

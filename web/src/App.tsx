@@ -69,7 +69,7 @@ export function App() {
         <Routes>
           <Route path="/inbox/*" element={<Inbox session={session} />} />
           <Route path="/tickets" element={<Tickets session={session} />} />
-          <Route path="/contacts/*" element={<Contacts />} />
+          <Route path="/contacts/*" element={<Contacts session={session} />} />
           <Route path="/pipelines" element={<Pipelines session={session} />} />
           <Route path="/campaigns/*" element={<Campaigns session={session} />} />
           <Route path="/knowledge" element={<Knowledge session={session} />} />

@@ -3,7 +3,9 @@
 import { type FormEvent, useCallback, useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, Route, Routes, useParams } from "react-router-dom";
-import { get, type Page, problemText } from "../api";
+import { canWrite, get, type Page, problemText, type Session } from "../api";
+import { ContactEditor } from "./contacts/ContactEditor";
+import { ContactTools } from "./contacts/ContactTools";
 import { identityLabel, percent, when } from "../format";
 import { KnowledgeGraph, type Entity, type Fact } from "./KnowledgeGraph";
 
@@ -14,22 +16,24 @@ interface ContactDetail extends ContactSummary {
   identities: Identity[];
   deals: { id: string; title: string; status: "open" | "won" | "lost" }[];
   conversations: { id: string; status: "open" | "closed"; channel_kind?: string; opened_at: string }[];
-  opted_out: boolean;
+  // When they opted out; null while they receive campaigns.
+  opted_out_at: string | null;
 }
 interface Memory { id: string; content: string; memory_type: string; relevance_score: number; created_at: string | null }
 
 const MODES = ["hybrid", "vector", "keyword", "graph"] as const;
 
-export function Contacts() {
+export function Contacts({ session }: { session: Session }) {
+  const writable = canWrite(session.role);
   return (
     <Routes>
-      <Route index element={<ContactList />} />
-      <Route path=":id" element={<ContactProfile />} />
+      <Route index element={<ContactList writable={writable} />} />
+      <Route path=":id" element={<ContactProfile writable={writable} />} />
     </Routes>
   );
 }
 
-function ContactList() {
+function ContactList({ writable }: { writable: boolean }) {
   const { t } = useTranslation();
   const [q, setQ] = useState("");
   const [items, setItems] = useState<ContactSummary[] | null>(null);
@@ -56,6 +60,7 @@ function ContactList() {
           <button type="submit">{t("common.search")}</button>
         </form>
       </header>
+      {writable && <ContactTools onChanged={() => void search(q)} />}
       {error && <p role="alert" className="error">{error}</p>}
       {items === null ? <p className="muted">{t("common.loading")}</p> : items.length === 0 ? <p className="muted">{t("contacts.none")}</p> : (
         <table className="table">
@@ -75,7 +80,7 @@ function ContactList() {
   );
 }
 
-function ContactProfile() {
+function ContactProfile({ writable }: { writable: boolean }) {
   const { t } = useTranslation();
   const { id } = useParams();
   const [contact, setContact] = useState<ContactDetail | null>(null);
@@ -85,9 +90,13 @@ function ContactProfile() {
   const [mode, setMode] = useState("hybrid");
   const [memories, setMemories] = useState<Memory[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [editing, setEditing] = useState(false);
+  const [version, setVersion] = useState(0);
 
   useEffect(() => {
     get<ContactDetail>(`/contacts/${id}`).then(setContact, (e) => setError(problemText(e)));
+  }, [id, version]);
+  useEffect(() => {
     get<{ entities: Entity[]; facts: Fact[] }>(`/contacts/${id}/graph?history=true`).then(setGraph, (e) => setGraphError(problemText(e)));
   }, [id]);
   const searchMemories = async (e: FormEvent) => {
@@ -105,8 +114,10 @@ function ContactProfile() {
     <section className="page profile" aria-label={t("contacts.label", { name: contact.display_name ?? "" })}>
       <header className="page-header">
         <h1>{contact.display_name ?? t("contacts.unnamedContact")}</h1>
-        {contact.opted_out && <span className="badge">{t("contacts.optedOut")}</span>}
+        {contact.opted_out_at && <span className="badge">{t("contacts.optedOut")}</span>}
+        {writable && !editing && <button type="button" onClick={() => setEditing(true)}>{t("contactTools.editButton")}</button>}
       </header>
+      {editing && <ContactEditor contact={contact} onCancel={() => setEditing(false)} onSaved={() => { setEditing(false); setVersion((v) => v + 1); }} />}
       <div className="profile-grid">
         <div>
           <h2>{t("contacts.identities")}</h2>
