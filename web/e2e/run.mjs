@@ -64,6 +64,14 @@ async function violations(page) {
   });
 }
 
+/** Logs in from a Portuguese login page (the labels are Portuguese there). */
+async function loginInPortuguese(page, email) {
+  await page.goto(base);
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Senha").fill(env("PASSWORD"));
+  await page.getByRole("button", { name: "Entrar" }).click();
+}
+
 /** In-app navigation to `path` (as a click on a link does: no reload), then the caller waits for
  * the page's content. */
 async function goInApp(page, path) {
@@ -471,10 +479,7 @@ try {
     const admin = await browserIn("pt-BR");
     const apage = await admin.newPage();
     apage.setDefaultTimeout(TIMEOUT);
-    await apage.goto(base);
-    await apage.getByLabel("E-mail").fill(env("ADMIN_EMAIL"));
-    await apage.getByLabel("Senha").fill(env("PASSWORD"));
-    await apage.getByRole("button", { name: "Entrar" }).click();
+    await loginInPortuguese(apage, env("ADMIN_EMAIL"));
     await apage.getByRole("navigation", { name: "Principal" }).getByRole("link", { name: "Canais" }).click();
     const centro = () => api("/channels").then((p) => p.items.find((c) => c.name === "Loja Centro"));
     const before = (await centro()).settings;
@@ -559,10 +564,7 @@ try {
     const apage = await admin.newPage();
     apage.setDefaultTimeout(TIMEOUT);
     apage.on("dialog", (d) => void d.accept());
-    await apage.goto(base);
-    await apage.getByLabel("E-mail").fill(env("ADMIN_EMAIL"));
-    await apage.getByLabel("Senha").fill(env("PASSWORD"));
-    await apage.getByRole("button", { name: "Entrar" }).click();
+    await loginInPortuguese(apage, env("ADMIN_EMAIL"));
     await apage.getByRole("navigation", { name: "Principal" }).getByRole("link", { name: "Configurações" }).click();
     const sections = apage.getByRole("navigation", { name: "Seções das configurações" });
 

@@ -50,6 +50,12 @@ export function originLabel(origin: string): string {
   return (ORIGINS as readonly string[]).includes(origin) ? i18n.t(`origins.${origin as (typeof ORIGINS)[number]}`) : origin;
 }
 
+/** A weekday's short name (1 = Monday … 7 = Sunday, ISO, as the API counts them). */
+export function weekday(day: number): string {
+  // 2024-01-01 was a Monday.
+  return new Date(Date.UTC(2024, 0, day)).toLocaleDateString(currentLocale(), { weekday: "short", timeZone: "UTC" });
+}
+
 /** A date and time in full, as the current language writes it. */
 export function dateTime(iso: string | null | undefined): string {
   return iso ? new Date(iso).toLocaleString(currentLocale(), { dateStyle: "medium", timeStyle: "short" }) : "";

@@ -7,6 +7,7 @@ export const en = {
     save: "Save",
     cancel: "Cancel",
     delete: "Delete",
+    remove: "Remove",
     edit: "Edit",
     close: "Close",
     done: "Done",
@@ -429,7 +430,6 @@ export const en = {
     window: "Open window {{n}}",
     opens: "Opens",
     closes: "Closes",
-    removeWindow: "Remove",
     addWindow: "Add a window",
   },
   knowledge: {

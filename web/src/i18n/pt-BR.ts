@@ -9,6 +9,7 @@ export const ptBR: Catalog = {
     save: "Salvar",
     cancel: "Cancelar",
     delete: "Excluir",
+    remove: "Remover",
     edit: "Editar",
     close: "Fechar",
     done: "Concluir",
@@ -431,7 +432,6 @@ export const ptBR: Catalog = {
     window: "Período de atendimento {{n}}",
     opens: "Abre",
     closes: "Fecha",
-    removeWindow: "Remover",
     addWindow: "Adicionar um período",
   },
   knowledge: {

@@ -8,7 +8,7 @@ import { type FormEvent, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useNavigate } from "react-router-dom";
 import { api, get, type Page, post, problemText, type Session } from "../../api";
-import { channelLabel } from "../../format";
+import { channelLabel, weekday } from "../../format";
 import { currentLocale } from "../../i18n";
 import { type Channel, PacingPanel } from "./PacingPanel";
 import { nextRuns, type ScheduleForm, type ScheduleKind, toApiSchedule } from "./schedule";
@@ -25,11 +25,6 @@ const DEFAULT_AGENTS: Agent[] = [{ type: "SalesAgent", name: "SalesAgent", descr
 const CRON_EXAMPLE = "0 9 * * MON";
 /** ISO weekdays, Monday first, as the API's send window counts them. */
 const DAYS = [1, 2, 3, 4, 5, 6, 7] as const;
-
-function weekday(day: number, locale: string): string {
-  // 2024-01-01 was a Monday.
-  return new Date(Date.UTC(2024, 0, day)).toLocaleDateString(locale, { weekday: "short", timeZone: "UTC" });
-}
 
 export function NewCampaign({ session }: { session: Session }) {
   const { t } = useTranslation();
@@ -152,7 +147,7 @@ export function NewCampaign({ session }: { session: Session }) {
         <div className="event-types">
           {DAYS.map((d) => (
             <label key={d} className="check"><input type="checkbox" checked={form.days.includes(d)}
-              onChange={(e) => setForm({ ...form, days: e.target.checked ? [...form.days, d].sort() : form.days.filter((x) => x !== d) })} /> {weekday(d, locale)}</label>
+              onChange={(e) => setForm({ ...form, days: e.target.checked ? [...form.days, d].sort() : form.days.filter((x) => x !== d) })} /> {weekday(d)}</label>
           ))}
         </div>
         <label>{t("campaigns.timeZone")}<input value={form.time_zone} onChange={set("time_zone")} required /></label>

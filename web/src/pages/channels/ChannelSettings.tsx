@@ -6,7 +6,7 @@ import { useMutation, useQuery } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, get, problemText } from "../../api";
-import { currentLocale } from "../../i18n";
+import { weekday } from "../../format";
 
 type Localized = string | Record<string, string> | null | undefined;
 interface Window { days: number[]; start: string; end: string }
@@ -42,13 +42,8 @@ function offsetLabel(minutes: number): string {
   return `UTC${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
 }
 
-function weekday(day: number, locale: string): string {
-  return new Date(Date.UTC(2024, 0, day)).toLocaleDateString(locale, { weekday: "short", timeZone: "UTC" });
-}
-
 export function ChannelSettings({ channel, onSaved }: { channel: ChannelWithSettings; onSaved: () => Promise<void> }) {
   const { t } = useTranslation();
-  const locale = currentLocale();
   const agents = useQuery({ queryKey: ["agents"], queryFn: () => get<{ items: { type: string; name: string }[] }>("/agents") });
   const s = channel.settings;
   const [ai, setAi] = useState({ on: !!s.ai, agent_type: s.ai?.agent_type ?? "RouterAgent", threshold: String(s.ai?.confidence_threshold ?? 0.45), presence: s.ai?.presence ?? true });
@@ -112,12 +107,12 @@ export function ChannelSettings({ channel, onSaved }: { channel: ChannelWithSett
                 <div className="event-types">
                   {DAYS.map((d) => (
                     <label key={d} className="check"><input type="checkbox" checked={w.days.includes(d)}
-                      onChange={(e) => setWindow(i, { days: e.target.checked ? [...w.days, d].sort() : w.days.filter((x) => x !== d) })} /> {weekday(d, locale)}</label>
+                      onChange={(e) => setWindow(i, { days: e.target.checked ? [...w.days, d].sort() : w.days.filter((x) => x !== d) })} /> {weekday(d)}</label>
                   ))}
                 </div>
                 <input type="time" aria-label={t("channelSettings.opens")} value={w.start} onChange={(e) => setWindow(i, { start: e.target.value })} required />
                 <input type="time" aria-label={t("channelSettings.closes")} value={w.end} onChange={(e) => setWindow(i, { end: e.target.value })} required />
-                <button type="button" onClick={() => setWindows(windows.filter((_, j) => j !== i))}>{t("channelSettings.removeWindow")}</button>
+                <button type="button" onClick={() => setWindows(windows.filter((_, j) => j !== i))}>{t("common.remove")}</button>
               </div>
             ))}
             <div><button type="button" onClick={() => setWindows([...windows, { days: [6], start: "09:00", end: "13:00" }])}>{t("channelSettings.addWindow")}</button></div>

@@ -38,7 +38,7 @@ export function ContactEditor({ contact, onSaved, onCancel }: { contact: Editabl
           <div key={i} className="inline" role="group" aria-label={t("contactTools.attribute", { n: i + 1 })}>
             <input aria-label={t("contactTools.attributeName")} value={a.key} onChange={(e) => setAttribute(i, { key: e.target.value })} maxLength={100} />
             <input aria-label={t("contactTools.attributeValue")} value={a.value} onChange={(e) => setAttribute(i, { value: e.target.value })} />
-            <button type="button" onClick={() => setAttributes(attributes.filter((_, j) => j !== i))}>{t("channelSettings.removeWindow")}</button>
+            <button type="button" onClick={() => setAttributes(attributes.filter((_, j) => j !== i))}>{t("common.remove")}</button>
           </div>
         ))}
         <div><button type="button" onClick={() => setAttributes([...attributes, { key: "", value: "" }])}>{t("contactTools.addAttribute")}</button></div>
