@@ -348,24 +348,27 @@ try {
     await page.getByTestId("conversation-tickets").getByText(/Refund · Pedido de reembolso/).waitFor();
   });
 
-  await step("an admin sees the WhatsApp number's sending protection and changes it", async () => {
-    const admin = await browserIn("en-US");
+  await step("in Portuguese an admin sees the WhatsApp number's sending protection on its channel and changes it; a bad pace is refused before it is sent", async () => {
+    const admin = await browserIn("pt-BR");
     const apage = await admin.newPage();
     apage.setDefaultTimeout(TIMEOUT);
-    await login(apage, env("ADMIN_EMAIL"));
-    await apage.getByRole("link", { name: "Campaigns" }).click();
-    await apage.getByRole("link", { name: "New campaign" }).click();
+    await loginInPortuguese(apage, env("ADMIN_EMAIL"));
+    await apage.getByRole("navigation", { name: "Principal" }).getByRole("link", { name: "Canais" }).click();
+    const whatsapp = apage.getByTestId("channel").filter({ has: apage.getByTestId("pacing") }).first();
     // WAHA's safe defaults, shown before anything is sent.
-    await apage.getByTestId("pacing").getByText(/every 30–60 s, at most 200 a day/).waitFor();
-    await apage.getByRole("button", { name: "Change sending protection" }).click();
-    await apage.getByLabel("Minimum seconds between messages").fill("90");
-    await apage.getByLabel("Maximum seconds between messages").fill("30");
-    await apage.getByRole("button", { name: "Save" }).click();
-    await apage.getByRole("alert").getByText(/min_interval_secs must be <= max_interval_secs/).waitFor();
-    await apage.getByLabel("Minimum seconds between messages").fill("1");
-    await apage.getByLabel("Maximum seconds between messages").fill("2");
-    await apage.getByRole("button", { name: "Save" }).click();
-    await apage.getByTestId("pacing").getByText(/every 1–2 s, at most 200 a day/).waitFor();
+    await whatsapp.getByTestId("pacing").getByText(/uma mensagem a cada 30–60 s, no máximo 200 por dia/).waitFor();
+    const before = await api("/channels");
+    await whatsapp.getByRole("button", { name: "Alterar a proteção de envio" }).click();
+    await whatsapp.getByLabel("Mínimo de segundos entre mensagens").fill("90");
+    await whatsapp.getByLabel("Máximo de segundos entre mensagens").fill("30");
+    await whatsapp.getByRole("button", { name: "Salvar" }).click();
+    // The form's schema says what the API would say, and nothing is sent.
+    await whatsapp.getByRole("alert").getByText("A espera mais longa não pode ser menor que a mais curta.").waitFor();
+    assert.deepEqual(await api("/channels"), before, "nothing saved");
+    await whatsapp.getByLabel("Mínimo de segundos entre mensagens").fill("1");
+    await whatsapp.getByLabel("Máximo de segundos entre mensagens").fill("2");
+    await whatsapp.getByRole("button", { name: "Salvar" }).click();
+    await whatsapp.getByTestId("pacing").getByText(/uma mensagem a cada 1–2 s, no máximo 200 por dia/).waitFor();
     await apage.screenshot({ path: `${artifacts}/sending-protection.png`, fullPage: true });
     await admin.close();
   });
@@ -452,12 +455,13 @@ try {
     apage.setDefaultTimeout(TIMEOUT);
     await login(apage, env("ADMIN_EMAIL"));
     await apage.getByRole("link", { name: "Channels" }).click();
-    const form = apage.getByRole("form", { name: "Add a WhatsApp number" });
+    const form = apage.getByRole("form", { name: "Add a channel" });
+    assert.equal(await form.getByLabel("WhatsApp").isChecked(), true, "WhatsApp is the default kind");
     await form.getByLabel("Name", { exact: true }).fill("Loja Centro");
     await form.getByLabel("WAHA address").fill(sim);
     await form.getByLabel("WAHA API key").fill(env("WAHA_KEY"));
     await form.getByLabel("Session name").fill("centro");
-    await form.getByRole("button", { name: "Add WhatsApp number" }).click();
+    await form.getByRole("button", { name: "Add WhatsApp channel" }).click();
     const channel = apage.getByTestId("channel").filter({ hasText: "Loja Centro" });
     await channel.getByText("Not started yet").waitFor();
     await channel.getByRole("button", { name: "Start session" }).click();
@@ -472,6 +476,53 @@ try {
     assert.equal(scan.status, 200);
     await channel.getByText("Connected").waitFor();
     await until(async () => (await channel.getByRole("img").count()) === 0, "the QR code gone");
+    await admin.close();
+  });
+
+  await step("an admin adds a Messenger Page: each bad field is named before anything is sent, and the webhook setup shown works with Meta's handshake", async () => {
+    const admin = await browserIn("en-US");
+    const apage = await admin.newPage();
+    apage.setDefaultTimeout(TIMEOUT);
+    await login(apage, env("ADMIN_EMAIL"));
+    await apage.getByRole("link", { name: "Channels" }).click();
+    const form = apage.getByRole("form", { name: "Add a channel" });
+    await form.getByLabel("Messenger").check();
+    await form.getByLabel("Name", { exact: true }).fill("Página da Loja");
+    await form.getByLabel("Facebook Page ID").fill("loja-oficial");
+    await form.getByLabel("Page access token").fill("EAAGtoken123");
+    await form.getByLabel("App secret").fill("too-short");
+    const before = (await api("/channels")).items.length;
+    await form.getByRole("button", { name: "Add Messenger channel" }).click();
+    await form.getByText("Only digits (the numeric ID).").waitFor();
+    await form.getByText("At least 16 characters.").waitFor();
+    assert.equal(await form.getByLabel("Facebook Page ID").getAttribute("aria-invalid"), "true");
+    assert.equal((await api("/channels")).items.length, before, "nothing created");
+    await form.getByLabel("Facebook Page ID").fill("104857600123");
+    await form.getByLabel("App secret").fill("a1b2c3d4e5f6a7b8c9d0");
+    const token = await form.getByLabel("Verify Token").inputValue();
+    assert.ok(token.length >= 16, "a Verify Token is generated");
+    await form.getByRole("button", { name: "Add Messenger channel" }).click();
+    const setup = form.getByRole("status").getByTestId("webhook-setup");
+    await setup.getByText(token).waitFor();
+    const url = await setup.locator("dd code").first().textContent();
+    const created = (await api("/channels")).items.find((c) => c.name === "Página da Loja");
+    assert.equal(created.kind, "messenger");
+    assert.equal(url, created.webhook.url);
+    await setup.getByText("messages, messaging_postbacks").waitFor();
+    // What the admin pastes into Meta works: the subscription handshake answers the challenge.
+    const check = await fetch(`${url}?hub.mode=subscribe&hub.verify_token=${encodeURIComponent(token)}&hub.challenge=8675309`);
+    assert.equal(check.status, 200);
+    assert.equal(await check.text(), "8675309");
+    // Secrets never come back: the page shows the channel without its token or secret.
+    await apage.reload();
+    const item = apage.getByTestId("channel").filter({ hasText: "Página da Loja" });
+    await item.getByText("Messenger").first().waitFor();
+    assert.ok(!(await apage.content()).includes("a1b2c3d4e5f6a7b8c9d0"), "the app secret is not in the page");
+    await item.getByText("Webhook setup").click();
+    await item.getByTestId("webhook-setup").getByText(url).waitFor();
+    await apage.screenshot({ path: `${artifacts}/channel-messenger.png`, fullPage: true });
+    const removed = await fetch(`${base}/api/v1/channels/${created.id}`, { method: "DELETE", headers: { Authorization: `Bearer ${env("API_KEY")}` } });
+    assert.equal(removed.status, 204);
     await admin.close();
   });
 

@@ -1,13 +1,18 @@
-// Channels: where customers reach the business. An admin adds a WhatsApp number (a WAHA session)
-// and connects it here: start the session, scan the QR code (renewed while WAHA waits) or use a
-// pairing code, and watch the status change live; stop, restart and log out (re-pair) are buttons.
+// Channels: where customers reach the business. An admin adds a WhatsApp number (a WAHA session),
+// a Messenger Page or an Instagram account (NewChannel), and connects a WhatsApp number here: start
+// the session, scan the QR code (renewed while WAHA waits) or use a pairing code, and watch the
+// status change live; stop, restart and log out (re-pair) are buttons. Each channel shows its
+// webhook setup and, for WhatsApp, how campaign messages are paced (the number's safety).
 import { type FormEvent, useCallback, useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { get, type Page, post, problemText, type Session } from "../api";
 import { channelLabel, when } from "../format";
 import i18n from "../i18n";
 import { useLiveEvents } from "../live";
+import { type Pacing, PacingPanel } from "./campaigns/PacingPanel";
 import { ChannelSettings } from "./channels/ChannelSettings";
+import { NewChannel } from "./channels/NewChannel";
+import { type WebhookSetup, WebhookInstructions } from "./channels/WebhookInstructions";
 
 interface Channel {
   id: string;
@@ -16,6 +21,8 @@ interface Channel {
   status: string;
   status_changed_at: string | null;
   settings: Record<string, unknown>;
+  campaign_pacing: Pacing | null;
+  webhook: WebhookSetup;
 }
 
 /** What an admin reads for each WAHA status. */
@@ -25,18 +32,9 @@ export function statusText(status: string): string {
   return (STATUSES as readonly string[]).includes(status) ? i18n.t(`channels.statuses.${status as (typeof STATUSES)[number]}`) : status;
 }
 
-/** A fresh webhook signing key: Ventros gives it to WAHA when it starts the session. */
-function signingKey(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(24));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-const empty = () => ({ name: "", base_url: "", api_key: "", session: "default", hmac_key: signingKey() });
-
 export function Channels({ session }: { session: Session }) {
   const { t } = useTranslation();
   const [items, setItems] = useState<Channel[] | null>(null);
-  const [form, setForm] = useState(empty);
   const [error, setError] = useState<string | null>(null);
   const [editing, setEditing] = useState<string | null>(null);
   const admin = session.role === "admin";
@@ -63,19 +61,6 @@ export function Channels({ session }: { session: Session }) {
     if (event.type === "channel.status_changed") void load();
   });
 
-  const create = async (e: FormEvent) => {
-    e.preventDefault();
-    try {
-      const provider_config = { base_url: form.base_url, api_key: form.api_key, session: form.session, hmac_key: form.hmac_key };
-      await post("/channels", { name: form.name, kind: "waha", provider_config });
-      setForm(empty());
-      setError(null);
-      await load();
-    } catch (err) {
-      fail(err);
-    }
-  };
-
   return (
     <div className="page">
       <div className="page-header"><h1>{t("channels.title")}</h1></div>
@@ -93,23 +78,18 @@ export function Channels({ session }: { session: Session }) {
                   onClick={() => setEditing(editing === c.id ? null : c.id)}>{t("channelSettings.edit")}</button>
               )}
               {admin && editing === c.id && <ChannelSettings channel={c} onSaved={load} />}
+              {c.kind === "waha" && <PacingPanel channel={c} reach={0} admin={admin} onSaved={() => void load()} />}
+              {admin && (
+                <details>
+                  <summary>{t("channelForm.webhookSetup")}</summary>
+                  <WebhookInstructions webhook={c.webhook} />
+                </details>
+              )}
             </li>
           ))}
         </ul>
       )}
-      {admin && (
-        <form className="panel stack" onSubmit={(e) => void create(e)} aria-label={t("channels.add")}>
-          <h2>{t("channels.add")}</h2>
-          <label>{t("channels.name")}<input value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} required /></label>
-          <label>{t("channels.wahaAddress")}<input type="url" value={form.base_url} placeholder="https://waha.example.com" onChange={(e) => setForm({ ...form, base_url: e.target.value })} required /></label>
-          <label>{t("channels.wahaKey")}<input type="password" value={form.api_key} onChange={(e) => setForm({ ...form, api_key: e.target.value })} required /></label>
-          <label>{t("channels.session")}<input value={form.session} onChange={(e) => setForm({ ...form, session: e.target.value })} required /></label>
-          <label>{t("channels.signingKey")}
-            <input value={form.hmac_key} minLength={16} onChange={(e) => setForm({ ...form, hmac_key: e.target.value })} required />
-          </label>
-          <button type="submit">{t("channels.addButton")}</button>
-        </form>
-      )}
+      {admin && <NewChannel onCreated={load} />}
     </div>
   );
 }

@@ -113,7 +113,7 @@ async fn the_web_app_in_a_real_browser() {
         output.status.success(),
         "browser tests failed:\n{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("all 22 steps passed"), "{stdout}");
+    assert!(stdout.contains("all 23 steps passed"), "{stdout}");
     for page in [
         "inbox",
         "conversation",

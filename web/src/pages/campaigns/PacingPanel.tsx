@@ -4,6 +4,7 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, problemText } from "../../api";
 import { number } from "../../format";
+import { campaignPacing, problems } from "../channels/schemas";
 
 export interface PacingClock { next_slot_at: string | null; day: string | null; reserved_on_day: number }
 export interface Pacing { min_interval_secs: number; max_interval_secs: number; daily_cap: number | null; typing: boolean; clock?: PacingClock | null }
@@ -26,7 +27,14 @@ export function PacingPanel({ channel, reach, admin, onSaved }: { channel: Chann
   };
   const save = async () => {
     setError(null);
-    const campaign_pacing = { min_interval_secs: Number(draft.min), max_interval_secs: Number(draft.max), daily_cap: draft.cap.trim() === "" ? null : Number(draft.cap), typing: draft.typing };
+    const checked = campaignPacing.safeParse({ min_interval_secs: Number(draft.min), max_interval_secs: Number(draft.max), daily_cap: draft.cap.trim() === "" ? null : Number(draft.cap), typing: draft.typing });
+    if (!checked.success) {
+      // The same rules the API applies, said before anything is sent.
+      const found = Object.values(problems(checked))[0];
+      if (found) setError(t(`channelForm.invalid.${found}`));
+      return;
+    }
+    const campaign_pacing = checked.data;
     try {
       onSaved(await api<Channel>("PATCH", `/channels/${channel.id}`, { settings: { ...channel.settings, campaign_pacing } }));
       setEditing(false);
