@@ -100,6 +100,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(contacts::add_identity))
         .routes(routes!(contacts::remove_identity))
         .routes(routes!(contacts::merge))
+        .routes(routes!(contacts::merge_preview))
         .routes(routes!(contacts::show_merge))
         .routes(routes!(memories::search))
         .routes(routes!(memories::graph))

@@ -801,6 +801,112 @@ try {
     assert.ok(exported.includes("Carla Cadastrada") && line.includes("csv;vip") && line.includes("Olinda"), exported.slice(0, 500));
   });
 
+  await step("an admin builds a segment with its live count and sample; a contradiction is refused before it is asked; a viewer in Portuguese only reads", async () => {
+    const admin = await browserIn("en-US");
+    const apage = await admin.newPage();
+    apage.setDefaultTimeout(TIMEOUT);
+    await login(apage, env("ADMIN_EMAIL"));
+    await goInApp(apage, "/settings/segments");
+    await apage.getByRole("button", { name: "New segment" }).click();
+    const form = apage.getByRole("form", { name: "New segment" });
+    const count = form.getByTestId("segment-live-count");
+    const sample = form.getByTestId("segment-sample");
+    await form.getByLabel("Name").fill("Importados sem VIP");
+    await form.getByLabel("Has all of these tags").fill("csv");
+    await count.getByText("Contacts selected now: 2").waitFor();
+    await sample.getByText("Import Ivo").waitFor();
+    await sample.getByText("Import Iara").waitFor();
+    await form.getByLabel("Has none of these tags").fill("vip");
+    await count.getByText("Contacts selected now: 1").waitFor();
+    await until(async () => (await sample.getByText("Import Iara").count()) === 0, "Iara (vip) out of the sample");
+    // A tag both required and excluded: said at once, not asked of the API, not savable.
+    await form.getByLabel("Has none of these tags").fill("vip, csv");
+    await form.getByRole("alert").getByText("A tag cannot be both required and excluded.").waitFor();
+    assert.equal(await form.getByRole("button", { name: "Save" }).isDisabled(), true);
+    await form.getByLabel("Has none of these tags").fill("vip");
+    // Opted-out contacts count only when asked: Carla (recife, opted out) appears with the box ticked.
+    await form.getByLabel("Has all of these tags").fill("recife");
+    await count.getByText("Contacts selected now: 0").waitFor();
+    await form.getByLabel("Has none of these tags").fill("");
+    await form.getByLabel("Count contacts who opted out").check();
+    await count.getByText("Contacts selected now: 1").waitFor();
+    await sample.getByText("Carla Cadastrada").waitFor();
+    await form.getByLabel("Count contacts who opted out").uncheck();
+    await form.getByLabel("Has all of these tags").fill("csv");
+    await form.getByLabel("Has none of these tags").fill("vip");
+    await count.getByText("Contacts selected now: 1").waitFor();
+    await apage.screenshot({ path: `${artifacts}/segment-builder.png`, fullPage: true });
+    await form.getByRole("button", { name: "Save" }).click();
+    const row = apage.getByTestId("segment").filter({ hasText: "Importados sem VIP" });
+    await row.getByTestId("segment-count").getByText("1", { exact: true }).waitFor();
+    const saved = (await api("/segments")).items.find((x) => x.name === "Importados sem VIP");
+    assert.deepEqual(saved.filter, { tags_all: ["csv"], tags_none: ["vip"] });
+    // Edited: the builder opens with the saved filter.
+    await row.getByRole("button", { name: "Edit segment Importados sem VIP" }).click();
+    const edit = apage.getByRole("form", { name: "Edit segment Importados sem VIP" });
+    assert.equal(await edit.getByLabel("Has none of these tags").inputValue(), "vip");
+    await edit.getByLabel("Name").fill("Importados (sem VIP)");
+    await edit.getByRole("button", { name: "Save" }).click();
+    await apage.getByTestId("segment").filter({ hasText: "Importados (sem VIP)" }).waitFor();
+    await admin.close();
+
+    // A viewer, in Portuguese: sees the segments and the team, changes nothing.
+    const viewer = await browserIn("pt-BR");
+    const vpage = await viewer.newPage();
+    vpage.setDefaultTimeout(TIMEOUT);
+    await loginInPortuguese(vpage, env("VIEWER_EMAIL"));
+    await vpage.getByRole("navigation", { name: "Principal" }).waitFor();
+    await goInApp(vpage, "/settings/segments");
+    await vpage.getByTestId("segment").filter({ hasText: "Importados (sem VIP)" }).getByTestId("segment-count").getByText("1", { exact: true }).waitFor();
+    assert.equal(await vpage.getByRole("button", { name: "Novo segmento" }).count(), 0);
+    assert.equal(await vpage.getByRole("button", { name: /^(Editar|Excluir) o segmento/ }).count(), 0);
+    await vpage.getByRole("navigation", { name: "Seções das configurações" }).getByRole("link", { name: "Usuários e papéis" }).click();
+    await vpage.getByTestId("user").first().waitFor();
+    assert.equal(await vpage.getByTestId("user").getByRole("combobox").count(), 0, "no role selects");
+    assert.equal(await vpage.getByRole("navigation", { name: "Seções das configurações" }).getByRole("link", { name: /Chaves de API|Webhooks/ }).count(), 0);
+    await vpage.screenshot({ path: `${artifacts}/settings-viewer-pt-BR.png`, fullPage: true });
+    await viewer.close();
+
+    const removed = await fetch(`${base}/api/v1/segments/${saved.id}`, { method: "DELETE", headers: { Authorization: `Bearer ${env("API_KEY")}` } });
+    assert.equal(removed.status, 204);
+  });
+
+  await step("in Portuguese an agent merges a duplicate after a preview of what moves; the result is what the preview said", async () => {
+    const br = await browserIn("pt-BR");
+    const mpage = await br.newPage();
+    mpage.setDefaultTimeout(TIMEOUT);
+    await loginInPortuguese(mpage, env("AGENT_EMAIL"));
+    // The agent chose English earlier (stored with them); here they switch to Portuguese.
+    await mpage.getByRole("navigation", { name: "Main" }).waitFor();
+    const picker = mpage.getByRole("navigation").locator("select.language");
+    await picker.selectOption("pt-BR");
+    const find = async (name) => (await api(`/contacts?q=${encodeURIComponent(name)}`)).items.find((c) => c.display_name === name);
+    const carla = await find("Carla Cadastrada");
+    const ivo = await find("Import Ivo");
+    await goInApp(mpage, `/contacts/${carla.id}`);
+    await mpage.getByRole("heading", { name: "Carla Cadastrada" }).waitFor();
+    await mpage.getByRole("button", { name: "Mesclar um duplicado" }).click();
+    const panel = mpage.getByRole("region", { name: "Mesclar outro contato neste" });
+    await panel.getByLabel(/^Encontre o duplicado/).fill("Import Ivo");
+    await panel.getByRole("button", { name: "Escolher Import Ivo" }).click();
+    const preview = panel.getByTestId("merge-preview");
+    await preview.getByText("Import Ivo será incorporado a Carla Cadastrada. Vêm para cá:").waitFor();
+    await preview.getByText("0 conversas (0 mensagens)").waitFor();
+    await preview.getByText("csv, recife, vip").waitFor();
+    await preview.getByTestId("merge-conflict").getByText("Os dois têm “cidade”: fica o valor deste contato (Recife), não Natal.").waitFor();
+    assert.equal((await api(`/contacts/${ivo.id}`)).merged_into, null, "a preview merges nothing");
+    await mpage.screenshot({ path: `${artifacts}/merge-preview-pt-BR.png`, fullPage: true });
+    await preview.getByRole("button", { name: "Mesclar", exact: true }).click();
+    await preview.getByText("Mesclado.").waitFor();
+    await panel.getByRole("button", { name: "Fechar" }).click();
+    await mpage.getByText("csv, recife, vip").waitFor();
+    assert.equal((await api(`/contacts/${ivo.id}`)).merged_into, carla.id);
+    assert.deepEqual((await api(`/contacts/${carla.id}`)).custom_attributes, { cidade: "Recife" });
+    await picker.selectOption("en");
+    await until(async () => (await api("/users")).items.some((u) => u.email === env("AGENT_EMAIL") && u.locale === "en"), "English stored again");
+    await br.close();
+  });
+
   await step("every page, in both languages, has no serious accessibility violation (screenshots of each); at phone width the inbox and settings fit", async () => {
     const admin = await browserIn("en-US");
     const apage = await admin.newPage();
@@ -824,6 +930,7 @@ try {
       ["dashboard", "/dashboard", ".recharts-surface"],
       ["settings-profile", "/settings/profile", "form"],
       ["settings-users", "/settings/users", "[data-testid=user]"],
+      ["settings-segments", "/settings/segments", "[data-testid=segment]"],
       ["settings-api-keys", "/settings/api-keys", "[data-testid=api-key]"],
       ["settings-pipelines", "/settings/pipelines", "[data-testid=stage]"],
       ["settings-webhooks", "/settings/webhooks", "[data-testid=subscription]"],

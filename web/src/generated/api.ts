@@ -627,6 +627,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/contacts/{id}/merge-preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Previews merging another contact into this one: what would move, which open deals would be
+         *     closed, and the contact that would remain. Changes nothing.
+         */
+        get: operations["contacts_merge_preview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/contacts/{id}/tags": {
         parameters: {
             query?: never;
@@ -2665,8 +2685,53 @@ export interface components {
              */
             merge_contact_id: string;
         };
+        /** @description How many of the merged contact's rows would move to the surviving one. */
+        MergeMoves: {
+            /** Format: int64 */
+            conversations: number;
+            /** Format: int64 */
+            deals: number;
+            /**
+             * Format: int64
+             * @description Open deals closed as lost because the surviving contact has an open deal in the same pipeline.
+             */
+            deals_closed_as_lost: number;
+            /** Format: int64 */
+            identities: number;
+            /** Format: int64 */
+            memories: number;
+            /** Format: int64 */
+            messages: number;
+            /** Format: int64 */
+            tasks: number;
+            /** Format: int64 */
+            tickets: number;
+        };
+        /** @description What a merge of `merged` into `surviving` would do. */
+        MergePreview: {
+            merged: components["schemas"]["MergeSide"];
+            moves: components["schemas"]["MergeMoves"];
+            result: components["schemas"]["MergedContact"];
+            surviving: components["schemas"]["MergeSide"];
+        };
+        /** @description One of the two contacts, as it is now. */
+        MergeSide: {
+            custom_attributes: Record<string, never>;
+            display_name: string | null;
+            /** Format: uuid */
+            id: string;
+            tags: string[];
+        };
         /** @enum {string} */
         MergeStatus: "running" | "completed";
+        /** @description The surviving contact after the merge. */
+        MergedContact: {
+            /** @description Attributes both have with different values: the surviving contact's value is kept. */
+            conflicting_attributes: string[];
+            custom_attributes: Record<string, never>;
+            display_name: string | null;
+            tags: string[];
+        };
         /**
          * @description A message, its delivery history, and the workflow that handled it: the conversation view's
          *     message plus where it belongs and how it was delivered.
@@ -5372,6 +5437,52 @@ export interface operations {
             };
             /** @description Already merged, or one of the contacts is in another merge */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    contacts_merge_preview: {
+        parameters: {
+            query: {
+                /** @description The contact that would be folded into this one. */
+                merge_contact_id: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What the merge would do */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MergePreview"];
+                };
+            };
+            /** @description No such contact */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description One of the contacts was already merged */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The same contact twice */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

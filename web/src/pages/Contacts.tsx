@@ -5,6 +5,7 @@ import { useTranslation } from "react-i18next";
 import { Link, Route, Routes, useParams } from "react-router-dom";
 import { canWrite, get, type Page, problemText, type Session } from "../api";
 import { ContactEditor } from "./contacts/ContactEditor";
+import { MergeContact } from "./contacts/MergeContact";
 import { ContactTools } from "./contacts/ContactTools";
 import { identityLabel, percent, when } from "../format";
 import { KnowledgeGraph, type Entity, type Fact } from "./KnowledgeGraph";
@@ -91,6 +92,7 @@ function ContactProfile({ writable }: { writable: boolean }) {
   const [memories, setMemories] = useState<Memory[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [editing, setEditing] = useState(false);
+  const [merging, setMerging] = useState(false);
   const [version, setVersion] = useState(0);
 
   useEffect(() => {
@@ -116,7 +118,9 @@ function ContactProfile({ writable }: { writable: boolean }) {
         <h1>{contact.display_name ?? t("contacts.unnamedContact")}</h1>
         {contact.opted_out_at && <span className="badge">{t("contacts.optedOut")}</span>}
         {writable && !editing && <button type="button" onClick={() => setEditing(true)}>{t("contactTools.editButton")}</button>}
+        {writable && !merging && <button type="button" onClick={() => setMerging(true)}>{t("merge.open")}</button>}
       </header>
+      {merging && <MergeContact contactId={contact.id} onCancel={() => setMerging(false)} onMerged={() => { setMerging(false); setVersion((v) => v + 1); }} />}
       {editing && <ContactEditor contact={contact} onCancel={() => setEditing(false)} onSaved={() => { setEditing(false); setVersion((v) => v + 1); }} />}
       <div className="profile-grid">
         <div>

@@ -113,7 +113,7 @@ async fn the_web_app_in_a_real_browser() {
         output.status.success(),
         "browser tests failed:\n{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("all 23 steps passed"), "{stdout}");
+    assert!(stdout.contains("all 25 steps passed"), "{stdout}");
     for page in [
         "inbox",
         "conversation",
@@ -131,6 +131,10 @@ async fn the_web_app_in_a_real_browser() {
         "settings-webhooks-pt-BR",
         "settings-pipelines",
         "phone-settings-users-pt-BR",
+        "channel-messenger",
+        "segment-builder",
+        "settings-viewer-pt-BR",
+        "merge-preview-pt-BR",
     ] {
         assert!(
             web.join(format!("e2e/artifacts/{page}.png")).is_file(),
@@ -153,6 +157,7 @@ async fn the_web_app_in_a_real_browser() {
         "dashboard",
         "settings-profile",
         "settings-users",
+        "settings-segments",
         "settings-api-keys",
         "settings-pipelines",
         "settings-webhooks",

@@ -5,7 +5,7 @@
 //!
 //! This module holds the contact as the API returns it and the checks every handler shares; the
 //! handlers live by concern: [`records`] (list, create, read, update, delete), [`tags`],
-//! [`identities`] and [`merges`].
+//! [`identities`], [`merges`] and [`merge_preview`].
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,11 +20,13 @@ use crate::error::ApiError;
 use crate::routes::required_text;
 
 pub mod identities;
+pub mod merge_preview;
 pub mod merges;
 pub mod records;
 pub mod tags;
 
 pub use identities::{__path_add_identity, __path_remove_identity, add_identity, remove_identity};
+pub use merge_preview::{__path_merge_preview, merge_preview};
 pub use merges::{__path_merge, __path_show_merge, merge, show_merge};
 pub use records::{
     __path_create, __path_delete, __path_list, __path_show, __path_update, create, delete, list,

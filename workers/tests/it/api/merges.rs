@@ -55,6 +55,65 @@ async fn a_merge_interrupted_by_a_worker_kill_completes_and_moves_everything_onc
     })
     .await;
 
+    // The preview says what the merge will move and the contact that will remain, and changes
+    // nothing; it is checked against what the merge then really did (below).
+    app.post(
+        &format!("/api/v1/contacts/{keep}/tags"),
+        json!({"tag": "first-number"}),
+    )
+    .await;
+    let (status, preview) = app
+        .get(&format!(
+            "/api/v1/contacts/{keep}/merge-preview?merge_contact_id={fold}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert_eq!(
+        app.count("contact_merges").await,
+        0,
+        "a preview merges nothing"
+    );
+    assert_eq!(
+        preview["result"]["tags"],
+        json!(["first-number", "second-number"])
+    );
+    let (status, problem) = app
+        .get(&format!(
+            "/api/v1/contacts/{keep}/merge-preview?merge_contact_id={keep}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let (status, problem) = app
+        .get(&format!(
+            "/api/v1/contacts/{keep}/merge-preview?merge_contact_id={}",
+            Uuid::now_v7()
+        ))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+    let (status, problem) = app
+        .get(&format!(
+            "/api/v1/contacts/{keep}/merge-preview?merge_contact_id=nope"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    let (_, viewer) = app
+        .post(
+            "/api/v1/api-keys",
+            json!({"name": "viewer", "role": "viewer"}),
+        )
+        .await;
+    let (status, problem) = app
+        .get_as(
+            &format!("/api/v1/contacts/{keep}/merge-preview?merge_contact_id={fold}"),
+            viewer["api_key"].as_str().unwrap(),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "viewers do not merge: {problem}"
+    );
+
     let (status, merge) = app
         .post(
             &format!("/api/v1/contacts/{keep}/merge"),
@@ -101,6 +160,20 @@ async fn a_merge_interrupted_by_a_worker_kill_completes_and_moves_everything_onc
         done["moved"]
     );
     assert_eq!(done["moved"]["deals"], 1);
+    let moves = &preview["moves"];
+    assert_eq!(moves["identities"], done["moved"]["identities"]);
+    assert_eq!(
+        moves["conversations"].as_i64().unwrap() + moves["messages"].as_i64().unwrap(),
+        done["moved"]["conversations"].as_i64().unwrap(),
+        "sessions and messages (no agent runs here): {moves}"
+    );
+    assert_eq!(
+        moves["deals"].as_i64().unwrap()
+            + moves["tickets"].as_i64().unwrap()
+            + moves["tasks"].as_i64().unwrap(),
+        done["moved"]["deals"].as_i64().unwrap()
+    );
+    assert!(moves["memories"].as_i64().unwrap() >= 1, "{moves}");
     let fold_rows: i64 = sqlx::query_scalar(
         "SELECT (SELECT count(*) FROM contact_identities WHERE contact_id = $1) + (SELECT count(*) FROM conversation_sessions WHERE contact_id = $1)
               + (SELECT count(*) FROM messages WHERE contact_id = $1) + (SELECT count(*) FROM deals WHERE contact_id = $1)",
@@ -134,7 +207,14 @@ async fn a_merge_interrupted_by_a_worker_kill_completes_and_moves_everything_onc
     assert_eq!(kept["identities"].as_array().unwrap().len(), 2);
     assert_eq!(kept["conversations"].as_array().unwrap().len(), 2);
     assert_eq!(kept["deals"][0]["title"], "Plano anual");
-    assert_eq!(kept["tags"], json!(["second-number"]));
+    assert_eq!(
+        kept["tags"], preview["result"]["tags"],
+        "as the preview said"
+    );
+    assert_eq!(
+        kept["custom_attributes"],
+        preview["result"]["custom_attributes"]
+    );
     let (_, folded) = app.get(&format!("/api/v1/contacts/{fold}")).await;
     assert_eq!(folded["merged_into"], json!(keep));
     let (_, list) = app.get("/api/v1/contacts").await;
