@@ -80,6 +80,13 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(session::refresh))
         .routes(routes!(session::logout))
         .routes(routes!(session::me))
+        .routes(routes!(
+            invitations::create_invitation,
+            invitations::list_invitations
+        ))
+        .routes(routes!(invitations::revoke_invitation))
+        .routes(routes!(invitations::lookup_invitation))
+        .routes(routes!(invitations::accept_invitation))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update, users::delete))
         .routes(routes!(api_keys::list, api_keys::create))
@@ -271,6 +278,8 @@ mod tests {
             "/api/v1/auth/login",
             "/api/v1/auth/refresh",
             "/api/v1/auth/logout",
+            "/api/v1/invitations/lookup",
+            "/api/v1/invitations/accept",
         ];
         let mut operations = 0;
         for (path, item) in spec["paths"].as_object().unwrap() {
@@ -299,7 +308,7 @@ mod tests {
                 assert_eq!(
                     open,
                     public.contains(&path.as_str()),
-                    "{what}: only login, refresh and logout are public"
+                    "{what}: only login, refresh, logout and an invitation's lookup and acceptance are public"
                 );
             }
         }

@@ -718,6 +718,72 @@ try {
     }
   });
 
+  await step("an admin invites by link; the person opens it in Portuguese, chooses a password and is in; used and revoked links are dead", async () => {
+    const admin = await browserIn("en-US");
+    const apage = await admin.newPage();
+    apage.setDefaultTimeout(TIMEOUT);
+    await login(apage, env("ADMIN_EMAIL"));
+    await goInApp(apage, "/settings/users");
+    const form = apage.getByRole("form", { name: "Invite a user" });
+    const byLink = async (name, email) => {
+      await form.getByLabel("Name", { exact: true }).fill(name);
+      await form.getByLabel("E-mail").fill(email);
+      await form.getByLabel("Role").selectOption("agent");
+      await form.getByLabel("An invitation link").check();
+      assert.equal(await form.getByLabel(/First password/).count(), 0, "no password for a link");
+      await form.getByRole("button", { name: "Create the invitation link" }).click();
+      await apage.getByTestId("invitation").filter({ hasText: email }).waitFor();
+      return apage.getByRole("status").filter({ hasText: email }).getByTestId("secret").textContent();
+    };
+    const link = await byLink("Paula Convite", "paula@ventros.test");
+    assert.ok(link.startsWith(`${base}/invite#`), link);
+    const revoked = await byLink("Rui Revogado", "rui@ventros.test");
+    await apage.getByRole("button", { name: "Revoke the invitation for rui@ventros.test" }).click();
+    await until(async () => (await apage.getByTestId("invitation").filter({ hasText: "rui@ventros.test" }).count()) === 0, "the revoked invitation gone");
+
+    // The person opens the link in a Brazilian browser.
+    const br = await browserIn("pt-BR");
+    const ppage = await br.newPage();
+    ppage.setDefaultTimeout(TIMEOUT);
+    await ppage.goto(link);
+    const page_ = ppage.getByRole("form", { name: "Aceitar o convite" });
+    await page_.getByText("Você foi convidado a entrar como atendente, com o e-mail paula@ventros.test.", { exact: false }).waitFor();
+    await accessible(ppage, "the invitation page in Portuguese");
+    await ppage.screenshot({ path: `${artifacts}/invite-pt-BR.png`, fullPage: true });
+    await page_.getByLabel(/^Sua senha/).fill("curta");
+    await page_.getByLabel("A mesma senha de novo").fill("curta");
+    await page_.getByRole("button", { name: "Criar minha conta" }).click();
+    await page_.getByRole("alert").getByText("A senha precisa de no mínimo 10 caracteres.").waitFor();
+    await page_.getByLabel(/^Sua senha/).fill("uma senha bem longa");
+    await page_.getByLabel("A mesma senha de novo").fill("outra senha bem longa");
+    await page_.getByRole("button", { name: "Criar minha conta" }).click();
+    await page_.getByRole("alert").getByText("As duas senhas são diferentes.").waitFor();
+    assert.ok(!(await api("/users")).items.some((u) => u.email === "paula@ventros.test"), "nothing created yet");
+    await page_.getByLabel("A mesma senha de novo").fill("uma senha bem longa");
+    await page_.getByRole("button", { name: "Criar minha conta" }).click();
+    // In, in Portuguese, with the role invited; the token is no longer in the address bar.
+    await ppage.getByRole("navigation", { name: "Principal" }).getByRole("link", { name: "Conversas" }).waitFor();
+    assert.ok(!ppage.url().includes("#"), ppage.url());
+    const paula = (await api("/users")).items.find((u) => u.email === "paula@ventros.test");
+    assert.deepEqual([paula.name, paula.role], ["Paula Convite", "agent"]);
+    await br.close();
+
+    // A used link and a revoked one open nothing.
+    for (const dead of [link, revoked]) {
+      const again = await browserIn("pt-BR");
+      const dpage = await again.newPage();
+      dpage.setDefaultTimeout(TIMEOUT);
+      await dpage.goto(dead);
+      await dpage.getByRole("alert").getByText(/^Este link de convite não é válido/).waitFor();
+      assert.equal(await dpage.getByLabel(/^Sua senha/).count(), 0);
+      await again.close();
+    }
+    await apage.reload();
+    await apage.getByTestId("user").filter({ hasText: "paula@ventros.test" }).waitFor();
+    assert.equal(await apage.getByTestId("invitation").count(), 0, "no invitation waits any more");
+    await admin.close();
+  });
+
   await step("an admin builds a pipeline: stages renamed, reordered by dragging, added; one with deals is not deleted", async () => {
     const admin = await browserIn("en-US");
     const apage = await admin.newPage();

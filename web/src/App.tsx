@@ -15,6 +15,7 @@ const Campaigns = lazy(() => import("./pages/Campaigns").then((m) => ({ default:
 const Channels = lazy(() => import("./pages/Channels").then((m) => ({ default: m.Channels })));
 const Contacts = lazy(() => import("./pages/Contacts").then((m) => ({ default: m.Contacts })));
 const Dashboard = lazy(() => import("./pages/Dashboard").then((m) => ({ default: m.Dashboard })));
+const Invite = lazy(() => import("./pages/Invite").then((m) => ({ default: m.Invite })));
 const Inbox = lazy(() => import("./pages/Inbox").then((m) => ({ default: m.Inbox })));
 const Knowledge = lazy(() => import("./pages/Knowledge").then((m) => ({ default: m.Knowledge })));
 const Pipelines = lazy(() => import("./pages/Pipelines").then((m) => ({ default: m.Pipelines })));
@@ -44,7 +45,8 @@ export function App() {
   const [session, setSession] = useState<Session | null>(currentSession());
   useEffect(() => onSessionChange(setSession), []);
   useStoredLocale(session);
-  if (!session) return <Login />;
+  // An invitation link opens its own page before anyone is logged in.
+  if (!session) return window.location.pathname === "/invite" ? <Suspense><Invite /></Suspense> : <Login />;
   return (
     <div className="shell">
       <nav className="nav" aria-label={t("nav.main")}>

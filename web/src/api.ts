@@ -74,16 +74,23 @@ async function problem(resp: Response): Promise<ApiError> {
   return new ApiError(resp.status, body.title ?? resp.statusText, body.detail ?? "");
 }
 
-export async function login(email: string, password: string): Promise<Session> {
+export async function login(email: string, password: string, tenantId?: string): Promise<Session> {
   const resp = await fetch("/api/v1/auth/login", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ email, password, refresh_cookie: true }),
+    body: JSON.stringify({ email, password, refresh_cookie: true, ...(tenantId ? { tenant_id: tenantId } : {}) }),
   });
   if (!resp.ok) throw await problem(resp);
   const next = fromPair((await resp.json()) as TokenPair);
   store(next);
   return next;
+}
+
+/** A call made before anyone is logged in (an invitation link's page): no credential. */
+export async function publicPost<T>(path: string, body: unknown): Promise<T> {
+  const resp = await fetch(`/api/v1${path}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  if (!resp.ok) throw await problem(resp);
+  return (await resp.json()) as T;
 }
 
 export async function logout(): Promise<void> {

@@ -39,3 +39,7 @@ export type FilterPreview = Schemas["FilterPreview"];
 export type MergePreview = Schemas["MergePreview"];
 export type StartedMerge = Schemas["StartedMerge"];
 export type Merge = Schemas["Merge"];
+export type Invitation = Schemas["Invitation"];
+export type CreatedInvitation = Schemas["CreatedInvitation"];
+export type InvitationView = Schemas["InvitationView"];
+export type AcceptedInvitation = Schemas["AcceptedInvitation"];

@@ -9,6 +9,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod deals;
 pub mod health;
+pub mod invitations;
 pub mod knowledge;
 pub mod media;
 pub mod memories;

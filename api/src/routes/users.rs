@@ -101,7 +101,7 @@ pub struct UpdateUser {
     pub disabled: Option<bool>,
 }
 
-fn valid_email(email: &str) -> Result<String, ApiError> {
+pub(crate) fn valid_email(email: &str) -> Result<String, ApiError> {
     let email = email.trim();
     let ok = email.len() <= 320
         && email.split_once('@').is_some_and(|(local, domain)| {

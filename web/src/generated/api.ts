@@ -974,6 +974,81 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists the invitations still waiting (admin). */
+        get: operations["users_list_invitations"];
+        put?: never;
+        /**
+         * Invites someone (admin). Inviting an address that already has an open invitation replaces it:
+         *     the old link stops working.
+         */
+        post: operations["users_create_invitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accepts an invitation: creates the account with the chosen password. The link then stops
+         *     working; log in with the e-mail and the password.
+         */
+        post: operations["users_accept_invitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/lookup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Says who a link invites (no login: the token is the credential). */
+        post: operations["users_lookup_invitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revokes an invitation (admin): its link stops working. */
+        delete: operations["users_revoke_invitation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/knowledge/documents": {
         parameters: {
             query?: never;
@@ -1550,6 +1625,24 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AcceptInvitation: {
+            /** @description The name to be known by (the invitation's when omitted). */
+            name?: string | null;
+            /** @description At least 10 characters. */
+            password: string;
+            token: string;
+        };
+        /** @description The user an accepted invitation made: log in with its e-mail and the chosen password. */
+        AcceptedInvitation: {
+            email: string;
+            /**
+             * Format: uuid
+             * @description For the login (`tenant_id`), in case the same e-mail has accounts elsewhere.
+             */
+            tenant_id: string;
+            /** Format: uuid */
+            user_id: string;
+        };
         /** @description A reply accepted for sending. */
         AcceptedReply: {
             /** Format: uuid */
@@ -2031,6 +2124,11 @@ export interface components {
             stage_id?: string | null;
             title: string;
         };
+        CreateInvitation: {
+            email: string;
+            name: string;
+            role: components["schemas"]["Role"];
+        };
         CreatePipeline: {
             is_default?: boolean;
             name: string;
@@ -2108,6 +2206,11 @@ export interface components {
             name: string;
             prefix: string;
             role: components["schemas"]["Role"];
+        };
+        /** @description A new invitation with its link, returned once. */
+        CreatedInvitation: components["schemas"]["Invitation"] & {
+            /** @description The link to send to the person: it is not stored and cannot be shown again. */
+            url: string;
         };
         /** @description A new subscription with its signing secret (shown only this once). */
         CreatedSubscription: components["schemas"]["Subscription"] & {
@@ -2282,6 +2385,31 @@ export interface components {
             external_id: string;
             kind: components["schemas"]["IdentityKind"];
         };
+        /** @description An invitation as admins see it (never its token). */
+        Invitation: {
+            /** Format: date-time */
+            created_at: string;
+            email: string;
+            /** Format: date-time */
+            expires_at: string;
+            /** Format: uuid */
+            id: string;
+            invited_by: string;
+            name: string;
+            role: components["schemas"]["Role"];
+        };
+        InvitationToken: {
+            /** @description The part of the link after `#`. */
+            token: string;
+        };
+        /** @description Who a link invites, for the page that accepts it. */
+        InvitationView: {
+            email: string;
+            /** Format: date-time */
+            expires_at: string;
+            name: string;
+            role: components["schemas"]["Role"];
+        };
         /** @description A knowledge document and where its indexing stands. */
         KnowledgeDocument: {
             /** Format: date-time */
@@ -2410,6 +2538,21 @@ export interface components {
                 /** Format: date-time */
                 updated_at: string;
                 webhook: components["schemas"]["WebhookSetup"];
+            }[];
+        };
+        /** @description A short, complete list (a tenant's pipelines, a contact's identities): no cursor. */
+        List_Invitation: {
+            items: {
+                /** Format: date-time */
+                created_at: string;
+                email: string;
+                /** Format: date-time */
+                expires_at: string;
+                /** Format: uuid */
+                id: string;
+                invited_by: string;
+                name: string;
+                role: components["schemas"]["Role"];
             }[];
         };
         /** @description A short, complete list (a tenant's pipelines, a contact's identities): no cursor. */
@@ -6295,6 +6438,188 @@ export interface operations {
             };
             /** @description The stage is not in the deal's pipeline */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    users_list_invitations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Open invitations, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["List_Invitation"];
+                };
+            };
+            /** @description Admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    users_create_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateInvitation"];
+            };
+        };
+        responses: {
+            /** @description The invitation and its link (shown once) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedInvitation"];
+                };
+            };
+            /** @description Admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The e-mail already has an account */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    users_accept_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcceptInvitation"];
+            };
+        };
+        responses: {
+            /** @description The account */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcceptedInvitation"];
+                };
+            };
+            /** @description Not a valid link (used, revoked or expired) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The e-mail already has an account */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A password too short or a bad name */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many attempts from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    users_lookup_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvitationToken"];
+            };
+        };
+        responses: {
+            /** @description Who is invited */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationView"];
+                };
+            };
+            /** @description Not a valid link (used, revoked or expired) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many attempts from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    users_revoke_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such open invitation */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

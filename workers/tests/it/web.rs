@@ -113,7 +113,7 @@ async fn the_web_app_in_a_real_browser() {
         output.status.success(),
         "browser tests failed:\n{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("all 25 steps passed"), "{stdout}");
+    assert!(stdout.contains("all 26 steps passed"), "{stdout}");
     for page in [
         "inbox",
         "conversation",
@@ -135,6 +135,7 @@ async fn the_web_app_in_a_real_browser() {
         "segment-builder",
         "settings-viewer-pt-BR",
         "merge-preview-pt-BR",
+        "invite-pt-BR",
     ] {
         assert!(
             web.join(format!("e2e/artifacts/{page}.png")).is_file(),

@@ -1,14 +1,18 @@
-// Users and roles: the team. Admins invite (with a first password the person changes), change
-// roles, disable and delete; everyone else sees who is on the team.
+// Users and roles: the team. Admins invite (with a first password the person changes, or with a
+// link with which they choose their own), change roles, disable and delete; everyone else sees
+// who is on the team.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, get, type Page, post, problemText, type Session } from "../../api";
 import { dateTime } from "../../format";
-import type { Role, User } from "../../types";
+import type { CreatedInvitation, Role, User } from "../../types";
+import { PendingInvitations } from "./Invitations";
+import { ShownOnce } from "./ShownOnce";
 
 const ROLES: Role[] = ["admin", "agent", "viewer"];
 const EMPTY = { name: "", email: "", role: "agent" as Role, password: "" };
+type How = "password" | "link";
 
 export function Users({ session }: { session: Session }) {
   const { t } = useTranslation();
@@ -16,23 +20,30 @@ export function Users({ session }: { session: Session }) {
   const admin = session.role === "admin";
   const users = useQuery({ queryKey: ["users"], queryFn: () => get<Page<User>>("/users") });
   const [form, setForm] = useState(EMPTY);
+  const [how, setHow] = useState<How>("password");
   const done = () => queries.invalidateQueries({ queryKey: ["users"] });
   const invite = useMutation({ mutationFn: () => post<User>("/users", form), onSuccess: async () => { setForm(EMPTY); await done(); } });
+  const link = useMutation({
+    mutationFn: () => post<CreatedInvitation>("/invitations", { name: form.name, email: form.email, role: form.role }),
+    onSuccess: async () => { setForm(EMPTY); await queries.invalidateQueries({ queryKey: ["invitations"] }); },
+  });
   const change = useMutation({
     mutationFn: ({ id, body }: { id: string; body: Partial<Pick<User, "role" | "disabled">> }) => api<User>("PATCH", `/users/${id}`, body),
     onSuccess: done,
   });
   const remove = useMutation({ mutationFn: (id: string) => api("DELETE", `/users/${id}`), onSuccess: done });
-  const error = invite.error ?? change.error ?? remove.error ?? users.error;
+  const error = invite.error ?? link.error ?? change.error ?? remove.error ?? users.error;
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    invite.mutate();
+    if (how === "link") link.mutate();
+    else invite.mutate();
   };
   return (
     <div className="settings-body">
       <p className="muted">{t("settings.usersIntro")}</p>
       {error && <p role="alert" className="error">{problemText(error)}</p>}
       {invite.isSuccess && <p role="status">{t("settings.invited", { name: invite.data.name })}</p>}
+      {link.data && <ShownOnce label={t("invitations.linkOnce", { email: link.data.email })} secret={link.data.url} />}
       {users.data && (
         <div className="table-scroll">
           <table className="table" data-testid="users">
@@ -90,12 +101,20 @@ export function Users({ session }: { session: Session }) {
               {ROLES.map((r) => <option key={r} value={r}>{t(`roles.${r}`)}</option>)}
             </select>
           </label>
-          <label>{t("settings.firstPassword")}
-            <input type="password" autoComplete="new-password" minLength={10} value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} required />
-          </label>
-          <div><button type="submit" disabled={invite.isPending}>{t("settings.inviteButton")}</button></div>
+          <fieldset>
+            <legend>{t("invitations.how")}</legend>
+            <label className="check"><input type="radio" name="how" checked={how === "password"} onChange={() => setHow("password")} /> {t("invitations.byPassword")}</label>
+            <label className="check"><input type="radio" name="how" checked={how === "link"} onChange={() => setHow("link")} /> {t("invitations.byLink")}</label>
+          </fieldset>
+          {how === "password" && (
+            <label>{t("settings.firstPassword")}
+              <input type="password" autoComplete="new-password" minLength={10} value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} required />
+            </label>
+          )}
+          <div><button type="submit" disabled={invite.isPending || link.isPending}>{how === "link" ? t("invitations.create") : t("settings.inviteButton")}</button></div>
         </form>
       )}
+      {admin && <PendingInvitations />}
     </div>
   );
 }

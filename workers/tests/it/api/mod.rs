@@ -5,6 +5,7 @@
 
 mod crm;
 mod inbox_tools;
+mod invitations;
 mod knowledge;
 mod lifecycle;
 mod media;
