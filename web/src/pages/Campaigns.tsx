@@ -1,6 +1,7 @@
 // Campaigns: list; create (campaigns/NewCampaign.tsx); a campaign's live progress, per-recipient
 // statuses and funnel chart.
-import { useCallback, useEffect, useState } from "react";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useCallback, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, Route, Routes, useParams } from "react-router-dom";
 import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
@@ -26,11 +27,9 @@ export function Campaigns({ session }: { session: Session }) {
 
 function CampaignList({ session }: { session: Session }) {
   const { t } = useTranslation();
-  const [items, setItems] = useState<Campaign[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    get<Page<Campaign>>("/campaigns?limit=100").then((p) => setItems(p.items), (e) => setError(problemText(e)));
-  }, []);
+  const list = useQuery({ queryKey: ["campaigns"], queryFn: () => get<Page<Campaign>>("/campaigns?limit=100") });
+  const items = list.data?.items ?? null;
+  const error = list.error ? problemText(list.error) : null;
   return (
     <section className="page" aria-label={t("campaigns.title")}>
       <header className="page-header">
@@ -55,26 +54,31 @@ const FUNNEL = ["targeted", "skipped", "sent", "delivered", "read", "replied", "
 function CampaignView({ session }: { session: Session }) {
   const { t } = useTranslation();
   const { id } = useParams();
-  const [campaign, setCampaign] = useState<Campaign | null>(null);
-  const [metrics, setMetrics] = useState<Metrics | null>(null);
-  const [recipients, setRecipients] = useState<Recipient[]>([]);
-  const [error, setError] = useState<string | null>(null);
-  const load = useCallback(async () => {
-    try {
-      setCampaign(await get<Campaign>(`/campaigns/${id}`));
-      setMetrics(await get<Metrics>(`/campaigns/${id}/metrics`));
-      setRecipients((await get<Page<Recipient>>(`/campaigns/${id}/recipients?limit=200`)).items);
-    } catch (e) {
-      setError(problemText(e));
-    }
-  }, [id]);
-  useEffect(() => void load(), [load]);
+  const queries = useQueryClient();
+  const [failed, setError] = useState<string | null>(null);
+  const view = useQuery({
+    queryKey: ["campaigns", id],
+    queryFn: async () => {
+      const [campaign, metrics, recipients] = await Promise.all([
+        get<Campaign>(`/campaigns/${id}`),
+        get<Metrics>(`/campaigns/${id}/metrics`),
+        get<Page<Recipient>>(`/campaigns/${id}/recipients?limit=200`),
+      ]);
+      return { campaign, metrics, recipients: recipients.items };
+    },
+  });
+  const load = useCallback(() => queries.invalidateQueries({ queryKey: ["campaigns", id] }), [queries, id]);
+  const campaign = view.data?.campaign ?? null;
+  const metrics = view.data?.metrics ?? null;
+  const recipients = view.data?.recipients ?? [];
+  const error = failed ?? (view.error ? problemText(view.error) : null);
   useLiveEvents((e) => {
     if (e.type.startsWith("campaign.") || e.type.startsWith("message.status")) void load();
   });
   const act = async (what: string) => {
     try {
       await post(`/campaigns/${id}/${what}`);
+      setError(null);
       await load();
     } catch (e) {
       setError(problemText(e));

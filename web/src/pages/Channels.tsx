@@ -3,6 +3,7 @@
 // the session, scan the QR code (renewed while WAHA waits) or use a pairing code, and watch the
 // status change live; stop, restart and log out (re-pair) are buttons. Each channel shows its
 // webhook setup and, for WhatsApp, how campaign messages are paced (the number's safety).
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useCallback, useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { get, type Page, post, problemText, type Session } from "../api";
@@ -34,29 +35,28 @@ export function statusText(status: string): string {
 
 export function Channels({ session }: { session: Session }) {
   const { t } = useTranslation();
-  const [items, setItems] = useState<Channel[] | null>(null);
+  const queries = useQueryClient();
   const [error, setError] = useState<string | null>(null);
   const [editing, setEditing] = useState<string | null>(null);
   const admin = session.role === "admin";
   const fail = (e: unknown) => setError(problemText(e));
-
-  const load = useCallback(async () => {
-    try {
-      const channels = (await get<Page<Channel>>("/channels")).items;
+  const channels = useQuery({
+    queryKey: ["channels", "with-sessions"],
+    queryFn: async () => {
+      const list = (await get<Page<Channel>>("/channels")).items;
       // WAHA's own word on each WhatsApp session (its session API), over the last webhook's.
       const live = await Promise.all(
-        channels.map((c) =>
+        list.map((c) =>
           c.kind === "waha"
             ? get<{ provider: { status?: unknown } }>(`/channels/${c.id}/session`).then((s) => s.provider.status, () => undefined)
             : Promise.resolve(undefined),
         ),
       );
-      setItems(channels.map((c, i) => (typeof live[i] === "string" ? { ...c, status: live[i] } : c)));
-    } catch (e) {
-      fail(e);
-    }
-  }, []);
-  useEffect(() => void load(), [load]);
+      return list.map((c, i) => (typeof live[i] === "string" ? { ...c, status: live[i] } : c));
+    },
+  });
+  const load = useCallback(() => queries.invalidateQueries({ queryKey: ["channels"] }), [queries]);
+  const items = channels.data ?? null;
   useLiveEvents((event) => {
     if (event.type === "channel.status_changed") void load();
   });
@@ -64,7 +64,7 @@ export function Channels({ session }: { session: Session }) {
   return (
     <div className="page">
       <div className="page-header"><h1>{t("channels.title")}</h1></div>
-      {error && <p role="alert" className="error">{error}</p>}
+      {(error ?? channels.error) && <p role="alert" className="error">{error ?? problemText(channels.error)}</p>}
       {items === null ? <p className="muted">{t("common.loading")}</p> : (
         <ul className="channels">
           {items.map((c) => (

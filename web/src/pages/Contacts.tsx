@@ -1,6 +1,7 @@
 // Contacts: search and list; a profile with identities, attributes, tags, deals and conversations,
 // and what we remember of the person: memory search and the knowledge graph as a picture.
-import { type FormEvent, useCallback, useEffect, useState } from "react";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { type FormEvent, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, Route, Routes, useParams } from "react-router-dom";
 import { canWrite, get, type Page, problemText, type Session } from "../api";
@@ -36,21 +37,19 @@ export function Contacts({ session }: { session: Session }) {
 
 function ContactList({ writable }: { writable: boolean }) {
   const { t } = useTranslation();
+  const queries = useQueryClient();
   const [q, setQ] = useState("");
-  const [items, setItems] = useState<ContactSummary[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const search = useCallback(async (text: string) => {
-    try {
-      setItems((await get<Page<ContactSummary>>(`/contacts?limit=100${text ? `&q=${encodeURIComponent(text)}` : ""}`)).items);
-      setError(null);
-    } catch (e) {
-      setError(problemText(e));
-    }
-  }, []);
-  useEffect(() => void search(""), [search]);
+  // What was searched (the form's submit), not every keystroke.
+  const [searched, setSearched] = useState("");
+  const list = useQuery({
+    queryKey: ["contacts", "list", searched],
+    queryFn: () => get<Page<ContactSummary>>(`/contacts?limit=100${searched ? `&q=${encodeURIComponent(searched)}` : ""}`),
+  });
+  const items = list.data?.items ?? null;
+  const error = list.error ? problemText(list.error) : null;
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    void search(q);
+    setSearched(q);
   };
   return (
     <section className="page" aria-label={t("contacts.title")}>
@@ -61,7 +60,7 @@ function ContactList({ writable }: { writable: boolean }) {
           <button type="submit">{t("common.search")}</button>
         </form>
       </header>
-      {writable && <ContactTools onChanged={() => void search(q)} />}
+      {writable && <ContactTools onChanged={() => void queries.invalidateQueries({ queryKey: ["contacts"] })} />}
       {error && <p role="alert" className="error">{error}</p>}
       {items === null ? <p className="muted">{t("common.loading")}</p> : items.length === 0 ? <p className="muted">{t("contacts.none")}</p> : (
         <table className="table">
@@ -84,23 +83,19 @@ function ContactList({ writable }: { writable: boolean }) {
 function ContactProfile({ writable }: { writable: boolean }) {
   const { t } = useTranslation();
   const { id } = useParams();
-  const [contact, setContact] = useState<ContactDetail | null>(null);
-  const [graph, setGraph] = useState<{ entities: Entity[]; facts: Fact[] } | null>(null);
-  const [graphError, setGraphError] = useState<string | null>(null);
+  const queries = useQueryClient();
+  const profile = useQuery({ queryKey: ["contacts", id], queryFn: () => get<ContactDetail>(`/contacts/${id}`) });
+  const graphQuery = useQuery({ queryKey: ["contacts", id, "graph"], queryFn: () => get<{ entities: Entity[]; facts: Fact[] }>(`/contacts/${id}/graph?history=true`) });
+  const contact = profile.data ?? null;
+  const graph = graphQuery.data ?? null;
+  const graphError = graphQuery.error;
   const [query, setQuery] = useState("");
   const [mode, setMode] = useState("hybrid");
   const [memories, setMemories] = useState<Memory[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [editing, setEditing] = useState(false);
   const [merging, setMerging] = useState(false);
-  const [version, setVersion] = useState(0);
-
-  useEffect(() => {
-    get<ContactDetail>(`/contacts/${id}`).then(setContact, (e) => setError(problemText(e)));
-  }, [id, version]);
-  useEffect(() => {
-    get<{ entities: Entity[]; facts: Fact[] }>(`/contacts/${id}/graph?history=true`).then(setGraph, (e) => setGraphError(problemText(e)));
-  }, [id]);
+  const reload = () => void queries.invalidateQueries({ queryKey: ["contacts"] });
   const searchMemories = async (e: FormEvent) => {
     e.preventDefault();
     try {
@@ -110,7 +105,7 @@ function ContactProfile({ writable }: { writable: boolean }) {
     }
   };
 
-  if (error && !contact) return <p role="alert" className="error page">{error}</p>;
+  if (profile.error && !contact) return <p role="alert" className="error page">{problemText(profile.error)}</p>;
   if (!contact) return <p className="muted page">{t("common.loading")}</p>;
   return (
     <section className="page profile" aria-label={t("contacts.label", { name: contact.display_name ?? "" })}>
@@ -120,8 +115,8 @@ function ContactProfile({ writable }: { writable: boolean }) {
         {writable && !editing && <button type="button" onClick={() => setEditing(true)}>{t("contactTools.editButton")}</button>}
         {writable && !merging && <button type="button" onClick={() => setMerging(true)}>{t("merge.open")}</button>}
       </header>
-      {merging && <MergeContact contactId={contact.id} onCancel={() => setMerging(false)} onMerged={() => { setMerging(false); setVersion((v) => v + 1); }} />}
-      {editing && <ContactEditor contact={contact} onCancel={() => setEditing(false)} onSaved={() => { setEditing(false); setVersion((v) => v + 1); }} />}
+      {merging && <MergeContact contactId={contact.id} onCancel={() => setMerging(false)} onMerged={() => { setMerging(false); reload(); }} />}
+      {editing && <ContactEditor contact={contact} onCancel={() => setEditing(false)} onSaved={() => { setEditing(false); reload(); }} />}
       <div className="profile-grid">
         <div>
           <h2>{t("contacts.identities")}</h2>
@@ -144,6 +139,7 @@ function ContactProfile({ writable }: { writable: boolean }) {
             </select>
             <button type="submit">{t("common.search")}</button>
           </form>
+          {error && <p role="alert" className="error">{error}</p>}
           {memories && (memories.length === 0 ? <p className="muted">{t("contacts.nothing")}</p> : (
             <ol className="memories">{memories.map((m) => <li key={m.id}><span className="badge">{m.memory_type}</span> {m.content} <span className="muted">{percent(m.relevance_score)}</span></li>)}</ol>
           ))}

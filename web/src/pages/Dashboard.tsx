@@ -1,5 +1,5 @@
 // The dashboard: the API's named reports as charts.
-import { useEffect, useState } from "react";
+import { useQuery } from "@tanstack/react-query";
 import { useTranslation } from "react-i18next";
 import { Bar, BarChart, CartesianGrid, Cell, Legend, Line, LineChart, Pie, PieChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { post, problemText } from "../api";
@@ -10,13 +10,9 @@ interface Report { rows: Row[] }
 const COLORS = ["#2357d9", "#1d9bf0", "#f59e0b", "#10b981", "#c62828", "#8b5cf6"];
 
 function useReport(name: string, params: Record<string, unknown> = {}) {
-  const [rows, setRows] = useState<Row[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const key = JSON.stringify(params);
-  useEffect(() => {
-    post<Report>(`/reports/${name}`, { params: JSON.parse(key) as Record<string, unknown> }).then((r) => setRows(r.rows), (e) => setError(problemText(e)));
-  }, [name, key]);
-  return { rows, error };
+  const report = useQuery({ queryKey: ["report", name, params], queryFn: () => post<Report>(`/reports/${name}`, { params }) });
+  const rows: Row[] | null = report.data?.rows ?? null;
+  return { rows, error: report.error ? problemText(report.error) : null };
 }
 
 function Panel({ title, error, children }: { title: string; error: string | null; children: React.ReactNode }) {

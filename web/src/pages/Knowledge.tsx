@@ -1,7 +1,8 @@
 // The knowledge base: the documents and product catalogue the AI agents answer customers from.
 // Admins upload (a file: Markdown, text, HTML, PDF, or a CSV catalogue), replace and delete;
 // everyone sees the indexing status and can try a question to see what an agent would quote.
-import { type FormEvent, useCallback, useEffect, useState } from "react";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { type FormEvent, useCallback, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, get, type Page, post, problemText, type Session } from "../api";
 import { number, when } from "../format";
@@ -31,25 +32,21 @@ async function uploadBody(file: File, title: string) {
 
 export function Knowledge({ session }: { session: Session }) {
   const { t } = useTranslation();
-  const [docs, setDocs] = useState<KnowledgeDocument[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const [failed, setError] = useState<string | null>(null);
   const admin = session.role === "admin";
-
+  const queries = useQueryClient();
+  const list = useQuery({
+    queryKey: ["knowledge-documents"],
+    queryFn: () => get<Page<KnowledgeDocument>>("/knowledge/documents"),
+    // Indexing takes a moment: follow it while a document is pending.
+    refetchInterval: (q) => (q.state.data?.items.some((d) => d.status === "pending") ? 1000 : false),
+  });
+  const docs = list.data?.items ?? null;
+  const error = failed ?? (list.error ? problemText(list.error) : null);
   const load = useCallback(async () => {
-    try {
-      setDocs((await get<Page<KnowledgeDocument>>("/knowledge/documents")).items);
-      setError(null);
-    } catch (e) {
-      setError(problemText(e));
-    }
-  }, []);
-  useEffect(() => void load(), [load]);
-  // Indexing takes a moment: poll while a document is pending.
-  useEffect(() => {
-    if (!docs?.some((d) => d.status === "pending")) return;
-    const timer = setTimeout(() => void load(), 1000);
-    return () => clearTimeout(timer);
-  }, [docs, load]);
+    setError(null);
+    await queries.invalidateQueries({ queryKey: ["knowledge-documents"] });
+  }, [queries]);
 
   const remove = async (doc: KnowledgeDocument) => {
     if (!window.confirm(t("knowledge.confirmDelete", { title: doc.title }))) return;

@@ -1,7 +1,8 @@
 // Pipelines: a Kanban board of open deals by stage; dragging a card to another column moves the
 // deal through the API (keyboard: focus a card, Space to pick up, arrows, Space to drop).
 import { DndContext, KeyboardSensor, PointerSensor, useDraggable, useDroppable, useSensor, useSensors, type DragEndEvent } from "@dnd-kit/core";
-import { useCallback, useEffect, useState } from "react";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useCallback, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { canWrite, get, type Page, post, problemText, type Session } from "../api";
 import { useDragAnnouncements } from "../dnd";
@@ -10,29 +11,27 @@ import type { Deal, Pipeline, Stage } from "../types";
 
 export function Pipelines({ session }: { session: Session }) {
   const { t } = useTranslation();
-  const [pipelines, setPipelines] = useState<Pipeline[] | null>(null);
-  const [selected, setSelected] = useState<string | null>(null);
-  const [deals, setDeals] = useState<Deal[]>([]);
-  const [error, setError] = useState<string | null>(null);
+  const queries = useQueryClient();
+  const [chosen, setSelected] = useState<string | null>(null);
+  const [failed, setError] = useState<string | null>(null);
+  const pipelineQuery = useQuery({ queryKey: ["pipelines"], queryFn: () => get<Page<Pipeline>>("/pipelines") });
+  const pipelines = pipelineQuery.data?.items ?? null;
+  const selected = chosen ?? pipelines?.[0]?.id ?? null;
+  const dealKey = ["deals", "open", selected];
+  const dealQuery = useQuery({
+    queryKey: dealKey,
+    queryFn: () => get<Page<Deal>>(`/deals?pipeline_id=${selected}&status=open&limit=200`),
+    enabled: selected !== null,
+  });
+  const deals = dealQuery.data?.items ?? [];
+  const error = failed ?? (pipelineQuery.error ? problemText(pipelineQuery.error) : dealQuery.error ? problemText(dealQuery.error) : null);
   const writable = canWrite(session.role);
   const sensors = useSensors(useSensor(PointerSensor, { activationConstraint: { distance: 5 } }), useSensor(KeyboardSensor));
   const accessibility = useDragAnnouncements(
     (id) => deals.find((d) => d.id === id)?.title ?? pipelines?.flatMap((p) => p.stages).find((s) => s.id === id)?.name ?? String(id),
   );
 
-  const load = useCallback(async () => {
-    try {
-      const list = (await get<Page<Pipeline>>("/pipelines")).items;
-      setPipelines(list);
-      const id = selected ?? list[0]?.id ?? null;
-      setSelected(id);
-      if (id) setDeals((await get<Page<Deal>>(`/deals?pipeline_id=${id}&status=open&limit=200`)).items);
-      setError(null);
-    } catch (e) {
-      setError(problemText(e));
-    }
-  }, [selected]);
-  useEffect(() => void load(), [load]);
+  const load = useCallback(() => queries.invalidateQueries({ queryKey: ["deals"] }), [queries]);
   useLiveEvents((e) => {
     if (e.type.startsWith("deal.")) void load();
   });
@@ -42,9 +41,11 @@ export function Pipelines({ session }: { session: Session }) {
     const stageId = event.over ? String(event.over.id) : null;
     const deal = deals.find((d) => d.id === dealId);
     if (!deal || !stageId || deal.stage_id === stageId) return;
-    setDeals((ds) => ds.map((d) => (d.id === dealId ? { ...d, stage_id: stageId } : d)));
+    // The card moves at once; the server's answer (or the refetch after a refusal) settles it.
+    queries.setQueryData<Page<Deal>>(dealKey, (page) => page && { ...page, items: page.items.map((d) => (d.id === dealId ? { ...d, stage_id: stageId } : d)) });
     try {
       await post(`/deals/${dealId}/move`, { stage_id: stageId });
+      setError(null);
     } catch (e) {
       setError(problemText(e));
     }

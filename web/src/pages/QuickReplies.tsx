@@ -1,6 +1,7 @@
 // Quick replies: the team's canned answers, typed as /shortcut in the composer. Agents and admins
 // add, edit and delete them; the API refuses a variable it cannot fill, and its message is shown.
-import { type FormEvent, useCallback, useEffect, useState } from "react";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { type FormEvent, useCallback, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, canWrite, get, post, problemText, type Session } from "../api";
 import type { QuickReply } from "../types";
@@ -10,21 +11,16 @@ const EMPTY = { shortcut: "", title: "", body: "" };
 
 export function QuickReplies({ session }: { session: Session }) {
   const { t } = useTranslation();
-  const [items, setItems] = useState<QuickReply[] | null>(null);
   const [form, setForm] = useState(EMPTY);
   const [editing, setEditing] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const writable = canWrite(session.role);
   const fail = (e: unknown) => setError(problemText(e));
 
-  const load = useCallback(async () => {
-    try {
-      setItems((await get<{ items: QuickReply[] }>("/quick-replies")).items);
-    } catch (e) {
-      fail(e);
-    }
-  }, []);
-  useEffect(() => void load(), [load]);
+  const queries = useQueryClient();
+  const list = useQuery({ queryKey: ["quick-replies"], queryFn: () => get<{ items: QuickReply[] }>("/quick-replies") });
+  const items = list.data?.items ?? null;
+  const load = useCallback(() => queries.invalidateQueries({ queryKey: ["quick-replies"] }), [queries]);
 
   const save = async (e: FormEvent) => {
     e.preventDefault();
@@ -53,7 +49,7 @@ export function QuickReplies({ session }: { session: Session }) {
     <section className="page" aria-label={t("quickReplies.title")}>
       <header className="page-header"><h1>{t("quickReplies.title")}</h1></header>
       <p className="muted">{t("quickReplies.intro", { variables: VARIABLES.join(", ") })}</p>
-      {error && <p role="alert" className="error">{error}</p>}
+      {(error ?? list.error) && <p role="alert" className="error">{error ?? problemText(list.error)}</p>}
       {writable && (
         <form className="stack" onSubmit={(e) => void save(e)} aria-label={editing ? t("quickReplies.edit") : t("quickReplies.new")}>
           <label>{t("quickReplies.shortcut")} <input value={form.shortcut} onChange={(e) => setForm({ ...form, shortcut: e.target.value })} required maxLength={33} /></label>

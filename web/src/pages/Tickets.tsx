@@ -2,7 +2,8 @@
 // cancellation, a technical problem), and what operators must do by when. Agents and admins
 // change statuses and complete tasks; viewers read. The list follows the live stream, and a task
 // that comes due for this user (or the whole team) is announced at the top.
-import { useCallback, useEffect, useState } from "react";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useCallback, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router-dom";
 import { api, canWrite, get, type Page, problemText, type Session } from "../api";
@@ -20,27 +21,20 @@ export function kindLabel(kind: TicketKind): string {
 export function Tickets({ session }: { session: Session }) {
   const { t } = useTranslation();
   const [filter, setFilter] = useState("active");
-  const [tickets, setTickets] = useState<Ticket[] | null>(null);
-  const [tasks, setTasks] = useState<Task[] | null>(null);
   const [due, setDue] = useState<string[]>([]);
   const [error, setError] = useState<string | null>(null);
   const writable = canWrite(session.role);
-
+  const queries = useQueryClient();
+  const ticketQuery = useQuery({
+    queryKey: ["tickets", filter],
+    queryFn: () => get<Page<Ticket>>(filter ? `/tickets?status=${filter}&limit=100` : "/tickets?limit=100"),
+  });
+  const taskQuery = useQuery({ queryKey: ["tasks", "open"], queryFn: () => get<Page<Task>>("/tasks?status=open&sort=due_at&limit=100") });
+  const tickets = ticketQuery.data?.items ?? null;
+  const tasks = taskQuery.data?.items ?? null;
   const load = useCallback(async () => {
-    try {
-      const q = filter ? `?status=${filter}&limit=100` : "?limit=100";
-      const [t, k] = await Promise.all([
-        get<Page<Ticket>>(`/tickets${q}`),
-        get<Page<Task>>("/tasks?status=open&sort=due_at&limit=100"),
-      ]);
-      setTickets(t.items);
-      setTasks(k.items);
-      setError(null);
-    } catch (e) {
-      setError(problemText(e));
-    }
-  }, [filter]);
-  useEffect(() => void load(), [load]);
+    await Promise.all([queries.invalidateQueries({ queryKey: ["tickets"] }), queries.invalidateQueries({ queryKey: ["tasks"] })]);
+  }, [queries]);
   useLiveEvents((event) => {
     if (!event.type.startsWith("ticket.") && !event.type.startsWith("task.")) return;
     void load();
@@ -53,6 +47,7 @@ export function Tickets({ session }: { session: Session }) {
   const change = async (path: string, body: unknown) => {
     try {
       await api("PATCH", path, body);
+      setError(null);
       await load();
     } catch (e) {
       setError(problemText(e));
@@ -74,7 +69,7 @@ export function Tickets({ session }: { session: Session }) {
       {dueTitles.length > 0 && (
         <p role="status" className="due-now" data-testid="task-due">{t("tickets.dueNow", { titles: dueTitles.join(", ") })}</p>
       )}
-      {error && <p role="alert" className="error">{error}</p>}
+      {(error ?? ticketQuery.error ?? taskQuery.error) && <p role="alert" className="error">{error ?? problemText(ticketQuery.error ?? taskQuery.error)}</p>}
       {tickets === null ? <p className="muted">{t("common.loading")}</p> : tickets.length === 0 ? <p className="muted">{t("tickets.none")}</p> : (
         <table className="table" data-testid="tickets">
           <thead><tr><th>{t("tickets.kind")}</th><th>{t("tickets.subject")}</th><th>{t("common.contact")}</th><th>{t("tickets.openedBy")}</th><th>{t("tickets.opened")}</th><th>{t("common.status")}</th></tr></thead>
