@@ -814,11 +814,20 @@ try {
     await heard("Proposal was dropped on Qualified lead.");
     await until(async () => (await keys()).join() === "new:New,proposal:Proposal,qualified:Qualified lead,won:Won,lost:Lost", "the stages reordered");
     const add = editor.getByRole("form", { name: "Add stage" });
-    await add.getByLabel("Stage name").fill("Negotiation");
-    await add.getByLabel(/^Key/).fill("negotiation");
+    // The key comes from the name (accents dropped) unless typed.
+    await add.getByLabel("Stage name").fill("Negociação final");
+    assert.equal(await add.getByLabel(/^Key/).inputValue(), "negociacao_final");
     await add.getByRole("button", { name: "Add stage" }).click();
-    await until(async () => (await keys()).includes("negotiation:Negotiation"), "the stage added");
-    await editor.locator("[data-key=negotiation]").waitFor();
+    await until(async () => (await keys()).includes("negociacao_final:Negociação final"), "the stage added");
+    await editor.locator("[data-key=negociacao_final]").waitFor();
+    // A second stage that closes deals as won: the API refuses the taken key, nothing is added.
+    await add.getByLabel("Stage name").fill("Ganho de novo");
+    await add.getByLabel("When a deal reaches it").selectOption("won");
+    assert.equal(await add.getByLabel(/^Key/).inputValue(), "won");
+    const before = await keys();
+    await add.getByRole("button", { name: "Add stage" }).click();
+    await editor.getByRole("alert").waitFor();
+    assert.deepEqual(await keys(), before);
     await apage.screenshot({ path: `${artifacts}/settings-pipelines.png`, fullPage: true });
     // The default pipeline has the test's deal: deleting it is refused with the reason.
     const defaultPipeline = (await api("/pipelines")).items.find((p) => p.is_default);

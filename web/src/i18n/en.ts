@@ -686,6 +686,8 @@ export const en = {
     keyRule: "Lowercase letters, digits and _; won and lost close deals",
     move: "Move {{name}}",
     nameOf: "Name of the stage {{key}}",
+    closes: "When a deal reaches it",
+    keepsOpen: "Keeps the deal open",
     closesWon: "closes as won",
     closesLost: "closes as lost",
     openDeals: "open deals: {{count}}",

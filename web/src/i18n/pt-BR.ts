@@ -688,6 +688,8 @@ export const ptBR: Catalog = {
     keyRule: "Letras minúsculas, dígitos e _; won e lost fecham negócios",
     move: "Mover {{name}}",
     nameOf: "Nome da etapa {{key}}",
+    closes: "Quando um negócio chega nela",
+    keepsOpen: "Mantém o negócio aberto",
     closesWon: "fecha como ganho",
     closesLost: "fecha como perdido",
     openDeals: "negócios abertos: {{count}}",

@@ -2,6 +2,7 @@
 // replies with `/` (filled for this conversation by the API), "Suggest a reply" (the agent's
 // draft, editable before sending; nothing is sent until the operator sends it), and a file to
 // send (picked, pasted or dropped; the text is its caption on WhatsApp, its own message on Meta).
+import { useQuery } from "@tanstack/react-query";
 import { type ClipboardEvent, type DragEvent, type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { get, post, problemText, type Session, upload } from "../api";
@@ -28,7 +29,8 @@ export function Composer({ conversationId, contactId, channelKind, open, onSent,
   const picker = useRef<HTMLInputElement>(null);
   const [note, setNote] = useState(false);
   const [busy, setBusy] = useState(false);
-  const [quick, setQuick] = useState<QuickReply[]>([]);
+  const quickQuery = useQuery({ queryKey: ["quick-replies"], queryFn: () => get<{ items: QuickReply[] }>("/quick-replies") });
+  const quick = quickQuery.data?.items ?? [];
   const [picked, setPicked] = useState(0);
   const box = useRef<HTMLTextAreaElement>(null);
   // r: reply (focus the composer), from anywhere but another field.
@@ -42,9 +44,6 @@ export function Composer({ conversationId, contactId, channelKind, open, onSent,
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, []);
-  useEffect(() => {
-    get<{ items: QuickReply[] }>("/quick-replies").then((l) => setQuick(l.items), () => setQuick([]));
   }, []);
   const typed = text.startsWith("/") && !text.includes(" ") ? text.slice(1).toLowerCase() : null;
   const matches = typed === null ? [] : quick.filter((q) => q.shortcut.startsWith(typed)).slice(0, 8);

@@ -1,6 +1,7 @@
 // The inbox: conversations (live) in tabs by state with counts and a search, and the selected
 // conversation with its messages, delivery ticks, who answered (agent, intent, confidence), the
 // reply box, assignment and lifecycle actions. The list and the thread scroll on their own.
+import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, Route, Routes, useNavigate, useParams } from "react-router-dom";
@@ -72,37 +73,41 @@ export function Inbox({ session }: { session: Session }) {
   const { t } = useTranslation();
   const [filters, setFilters] = useState<Filters>({ state: "open", assigned_to: "", unread: false, q: "" });
   const [search, setSearch] = useState("");
-  const [items, setItems] = useState<ConversationSummary[] | null>(null);
-  const [counts, setCounts] = useState<Counts | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
   const [starting, setStarting] = useState(false);
   const navigate = useNavigate();
   const selected = useRef<string | null>(null);
+  const queries = useQueryClient();
 
-  const load = useCallback(async () => {
-    const q = new URLSearchParams({ limit: "100" });
-    if (filters.state) q.set("state", filters.state);
-    if (filters.assigned_to) q.set("assigned_to", filters.assigned_to);
-    if (filters.unread) q.set("unread", "true");
-    if (filters.q.trim().length >= 2) q.set("q", filters.q.trim());
-    try {
-      const [page, c] = await Promise.all([get<Page<ConversationSummary>>(`/conversations?${q}`), get<Counts>("/conversations/counts")]);
-      setItems(page.items);
-      setCounts(c);
-      setError(null);
-    } catch (e) {
-      setError(problemText(e));
-    }
-  }, [filters]);
-  useEffect(() => void load(), [load, tick]);
+  const list = useQuery({
+    queryKey: ["conversations", "list", filters],
+    queryFn: () => {
+      const q = new URLSearchParams({ limit: "100" });
+      if (filters.state) q.set("state", filters.state);
+      if (filters.assigned_to) q.set("assigned_to", filters.assigned_to);
+      if (filters.unread) q.set("unread", "true");
+      if (filters.q.trim().length >= 2) q.set("q", filters.q.trim());
+      return get<Page<ConversationSummary>>(`/conversations?${q}`);
+    },
+    placeholderData: keepPreviousData,
+  });
+  const countQuery = useQuery({ queryKey: ["conversations", "counts"], queryFn: () => get<Counts>("/conversations/counts") });
+  const items = list.data?.items ?? null;
+  const counts = countQuery.data ?? null;
+  const failure = list.error ?? countQuery.error;
+  const error = failure ? problemText(failure) : null;
+  // Something changed in a conversation: the list, the counts and the open conversation refetch.
+  const refresh = useCallback(() => {
+    setTick((n) => n + 1);
+    void queries.invalidateQueries({ queryKey: ["conversations"] });
+  }, [queries]);
   // Search as the operator types, once they pause.
   useEffect(() => {
     const timer = setTimeout(() => setFilters((f) => (f.q === search ? f : { ...f, q: search })), 300);
     return () => clearTimeout(timer);
   }, [search]);
   useLiveEvents((event) => {
-    if (touches(event, null)) setTick((n) => n + 1);
+    if (touches(event, null)) refresh();
     notifyHandoffs(event, session);
   });
   // j / k: next and previous conversation (not while typing).
@@ -174,7 +179,7 @@ export function Inbox({ session }: { session: Session }) {
       {starting && (
         <NewConversation onClose={() => setStarting(false)} onStarted={(id) => {
           setStarting(false);
-          setTick((n) => n + 1);
+          refresh();
           if (id) void navigate(`/inbox/${id}`);
         }} />
       )}
@@ -198,23 +203,34 @@ function ConversationView({ session, refreshKey, selected }: { session: Session;
   useEffect(() => {
     selected.current = id ?? null;
   }, [id, selected]);
-  const [detail, setDetail] = useState<ConversationDetail | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [notes, setNotes] = useState<Note[]>([]);
-  const [users, setUsers] = useState<{ id: string; name: string; email: string }[]>([]);
-  const [tickets, setTickets] = useState<Ticket[]>([]);
-  const [ticketsTick, setTicketsTick] = useState(0);
+  const queries = useQueryClient();
+  const [failed, setError] = useState<string | null>(null);
   const writable = canWrite(session.role);
-  // What the agent recorded in this conversation (a refund, a cancellation, a problem).
-  useEffect(() => {
-    get<Page<Ticket>>(`/tickets?session_id=${id}`).then((p) => setTickets(p.items), () => setTickets([]));
-  }, [id, refreshKey, ticketsTick]);
-  useLiveEvents((event) => {
-    if (event.type.startsWith("ticket.") && event.data["session_id"] === id) setTicketsTick((n) => n + 1);
+  const view = useQuery({
+    queryKey: ["conversations", id, "detail"],
+    queryFn: async () => {
+      const [conversation, thread] = await Promise.all([
+        get<ConversationDetail>(`/conversations/${id}`),
+        get<{ items: Note[] }>(`/conversations/${id}/notes`),
+      ]);
+      return { conversation, notes: thread.items };
+    },
   });
-  useEffect(() => {
-    if (writable) get<Page<{ id: string; name: string; email: string }>>("/users").then((p) => setUsers(p.items), () => setUsers([]));
-  }, [writable]);
+  const detail = view.data?.conversation ?? null;
+  const notes = view.data?.notes ?? [];
+  const error = failed ?? (view.error ? problemText(view.error) : null);
+  // What the agent recorded in this conversation (a refund, a cancellation, a problem).
+  const ticketQuery = useQuery({ queryKey: ["tickets", "session", id], queryFn: () => get<Page<Ticket>>(`/tickets?session_id=${id}`) });
+  const tickets = ticketQuery.data?.items ?? [];
+  useLiveEvents((event) => {
+    if (event.type.startsWith("ticket.") && event.data["session_id"] === id) void queries.invalidateQueries({ queryKey: ["tickets", "session", id] });
+  });
+  const userQuery = useQuery({ queryKey: ["users"], queryFn: () => get<Page<{ id: string; name: string; email: string }>>("/users"), enabled: writable });
+  const users = userQuery.data?.items ?? [];
+  const load = useCallback(async () => {
+    setError(null);
+    await queries.invalidateQueries({ queryKey: ["conversations", id] });
+  }, [queries, id]);
   const assign = async (userId: string) => {
     if (!userId) return;
     try {
@@ -224,21 +240,6 @@ function ConversationView({ session, refreshKey, selected }: { session: Session;
       setError(problemText(e));
     }
   };
-
-  const load = useCallback(async () => {
-    try {
-      const [conversation, thread] = await Promise.all([
-        get<ConversationDetail>(`/conversations/${id}`),
-        get<{ items: Note[] }>(`/conversations/${id}/notes`),
-      ]);
-      setDetail(conversation);
-      setNotes(thread.items);
-      setError(null);
-    } catch (e) {
-      setError(problemText(e));
-    }
-  }, [id]);
-  useEffect(() => void load(), [load, refreshKey]);
   useEffect(() => {
     if (writable && id) void post(`/conversations/${id}/read`).catch(() => undefined);
   }, [id, writable, refreshKey]);

@@ -1,9 +1,11 @@
 // Starting a conversation: an existing contact, or a new WhatsApp number, on a channel, with the
 // first message. Messenger and Instagram only allow it inside Meta's window: the API says why.
-import { useEffect, useState } from "react";
+import { useQuery } from "@tanstack/react-query";
+import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { get, type Page, post, problemText } from "../api";
 import { channelLabel } from "../format";
+import { useSettled } from "../settled";
 
 interface Channel {
   id: string;
@@ -33,31 +35,26 @@ async function openedLater(contactId: string): Promise<string | null> {
 
 export function NewConversation({ onClose, onStarted }: Props) {
   const { t } = useTranslation();
-  const [channels, setChannels] = useState<Channel[]>([]);
-  const [channelId, setChannelId] = useState("");
+  const channelQuery = useQuery({ queryKey: ["channels"], queryFn: () => get<Page<Channel>>("/channels") });
+  const channels = channelQuery.data?.items ?? [];
+  const [chosenChannel, setChannelId] = useState("");
+  const channelId = chosenChannel || channels[0]?.id || "";
   const [who, setWho] = useState<"phone" | "contact">("phone");
   const [phone, setPhone] = useState("");
   const [name, setName] = useState("");
   const [contactQuery, setContactQuery] = useState("");
-  const [contacts, setContacts] = useState<ContactHit[]>([]);
+  const searched = useSettled(contactQuery.trim(), 250);
+  const contactSearch = useQuery({
+    queryKey: ["contacts", "search", searched],
+    queryFn: () => get<Page<ContactHit>>(`/contacts?limit=10&q=${encodeURIComponent(searched)}`),
+    enabled: who === "contact" && searched.length >= 2,
+  });
+  const contacts = contactSearch.data?.items ?? [];
   const [contactId, setContactId] = useState("");
   const [text, setText] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
-  useEffect(() => {
-    get<Page<Channel>>("/channels").then((p) => {
-      setChannels(p.items);
-      if (p.items.length > 0) setChannelId(p.items[0].id);
-    }, () => setChannels([]));
-  }, []);
-  useEffect(() => {
-    if (who !== "contact" || contactQuery.trim().length < 2) return;
-    const timer = setTimeout(() => {
-      get<Page<ContactHit>>(`/contacts?q=${encodeURIComponent(contactQuery.trim())}&limit=10`).then((p) => setContacts(p.items), () => setContacts([]));
-    }, 250);
-    return () => clearTimeout(timer);
-  }, [who, contactQuery]);
 
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();

@@ -6,6 +6,7 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { get, type Page, post, problemText } from "../../api";
 import { number } from "../../format";
+import { useSettled } from "../../settled";
 import type { Merge, MergePreview, StartedMerge } from "../../types";
 
 interface Found { id: string; display_name: string | null; tags: string[] }
@@ -13,10 +14,11 @@ export function MergeContact({ contactId, onMerged, onCancel }: { contactId: str
   const { t } = useTranslation();
   const [query, setQuery] = useState("");
   const [chosen, setChosen] = useState<string | null>(null);
+  const searched = useSettled(query.trim(), 250);
   const found = useQuery({
-    queryKey: ["contacts", "search", query],
-    queryFn: () => get<Page<Found>>(`/contacts?limit=10&q=${encodeURIComponent(query)}`),
-    enabled: query.trim().length >= 2,
+    queryKey: ["contacts", "search", searched],
+    queryFn: () => get<Page<Found>>(`/contacts?limit=10&q=${encodeURIComponent(searched)}`),
+    enabled: searched.length >= 2,
   });
   const preview = useQuery({
     queryKey: ["merge-preview", contactId, chosen],

@@ -11,6 +11,7 @@ import { useTranslation } from "react-i18next";
 import { api, get, post, problemText } from "../../api";
 import { useDragAnnouncements } from "../../dnd";
 import type { Pipeline, Stage } from "../../types";
+import { keyFor } from "./stageKey";
 
 export function PipelineSettings() {
   const { t } = useTranslation();
@@ -54,13 +55,18 @@ export function PipelineSettings() {
 function PipelineEditor({ pipeline, onChanged, onDeleted }: { pipeline: Pipeline; onChanged: () => Promise<void>; onDeleted: () => Promise<void> }) {
   const { t } = useTranslation();
   const [name, setName] = useState(pipeline.name);
-  const [stage, setStage] = useState({ key: "", name: "" });
+  const [stage, setStage] = useState({ key: "", name: "", closes: "open" as Closes, typedKey: false });
   const [order, setOrder] = useState<Stage[] | null>(null);
   const stages = order ?? pipeline.stages;
   const base = `/pipelines/${pipeline.id}`;
   const change = useMutation({ mutationFn: (body: { name?: string; is_default?: boolean }) => api("PATCH", base, body), onSuccess: onChanged });
   const remove = useMutation({ mutationFn: () => api("DELETE", base), onSuccess: onDeleted });
-  const addStage = useMutation({ mutationFn: () => post(`${base}/stages`, stage), onSuccess: async () => { setStage({ key: "", name: "" }); await onChanged(); } });
+  // A stage that closes deals is the one keyed `won` or `lost`; any other key keeps them open.
+  const stageKey = stage.closes === "open" ? (stage.typedKey ? stage.key : keyFor(stage.name)) : stage.closes;
+  const addStage = useMutation({
+    mutationFn: () => post(`${base}/stages`, { name: stage.name, key: stageKey }),
+    onSuccess: async () => { setStage({ key: "", name: "", closes: "open", typedKey: false }); await onChanged(); },
+  });
   const editStage = useMutation({
     mutationFn: ({ id, body }: { id: string; body: { name?: string; position?: number } }) => api("PATCH", `${base}/stages/${id}`, body),
     onSettled: async () => { await onChanged(); setOrder(null); },
@@ -105,14 +111,24 @@ function PipelineEditor({ pipeline, onChanged, onDeleted }: { pipeline: Pipeline
       </DndContext>
       <form className="inline" onSubmit={(e) => { e.preventDefault(); addStage.mutate(); }} aria-label={t("pipelineSettings.addStage")}>
         <label className="inline-label">{t("pipelineSettings.stageName")}<input value={stage.name} onChange={(e) => setStage({ ...stage, name: e.target.value })} required maxLength={200} /></label>
+        <label className="inline-label">{t("pipelineSettings.closes")}
+          <select value={stage.closes} onChange={(e) => setStage({ ...stage, closes: e.target.value as Closes })}>
+            <option value="open">{t("pipelineSettings.keepsOpen")}</option>
+            <option value="won">{t("pipelineSettings.closesWon")}</option>
+            <option value="lost">{t("pipelineSettings.closesLost")}</option>
+          </select>
+        </label>
         <label className="inline-label">{t("pipelineSettings.stageKey")}
-          <input value={stage.key} onChange={(e) => setStage({ ...stage, key: e.target.value })} required maxLength={40} pattern="[a-z0-9_]+" title={t("pipelineSettings.keyRule")} />
+          <input value={stageKey} disabled={stage.closes !== "open"} onChange={(e) => setStage({ ...stage, key: e.target.value, typedKey: true })}
+            required maxLength={40} pattern="[a-z0-9_]+" title={t("pipelineSettings.keyRule")} />
         </label>
         <button type="submit">{t("pipelineSettings.addStage")}</button>
       </form>
     </section>
   );
 }
+
+type Closes = "open" | "won" | "lost";
 
 function StageRow({ stage, onRename, onDelete }: { stage: Stage; onRename: (name: string) => void; onDelete: () => void }) {
   const { t } = useTranslation();

@@ -3,22 +3,13 @@
 // and whether opted-out contacts count. Every change shows, after a short pause, how many
 // contacts it selects now and a sample (the API's preview, the same SQL campaigns resolve with).
 import { keepPreviousData, useMutation, useQuery } from "@tanstack/react-query";
-import { type FormEvent, useEffect, useState } from "react";
+import { type FormEvent, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, get, type Page, post, problemText } from "../../api";
 import { number } from "../../format";
+import { useSettled } from "../../settled";
 import type { FilterPreview, Pipeline, Segment } from "../../types";
 import { type FilterDraft, type FilterInvalid, segmentFilter, toDraft, toFilter } from "./segmentFilter";
-
-/** `value`, once it has stopped changing for `ms`. */
-function useSettled<T>(value: T, ms: number): T {
-  const [settled, setSettled] = useState(value);
-  useEffect(() => {
-    const timer = setTimeout(() => setSettled(value), ms);
-    return () => clearTimeout(timer);
-  }, [value, ms]);
-  return settled;
-}
 
 export function SegmentBuilder({ segment, onDone }: { segment?: Segment; onDone: () => void }) {
   const { t } = useTranslation();
