@@ -314,6 +314,20 @@ try {
     }
     assert.equal(deal.stage_key, "qualified");
     await target.locator('[data-testid="deal-card"]').first().waitFor();
+    // What the deal is worth: an amount that is not one is refused here, nothing sent; a good one
+    // is stored exactly (in centavos) and written in the user's format, and the column adds it up.
+    await target.getByRole("button", { name: `Set value of ${deal.title}` }).click();
+    const value = target.getByRole("form", { name: `Value of ${deal.title}` });
+    await value.getByLabel("Value").fill("mil reais");
+    await value.getByRole("button", { name: "Save" }).click();
+    await value.getByRole("alert").getByText(/^Type an amount/).waitFor();
+    assert.equal((await api(`/deals/${env("DEAL_ID")}`)).value_minor, null);
+    await value.getByLabel("Value").fill("1,500.50");
+    await value.getByRole("button", { name: "Save" }).click();
+    await target.getByTestId("deal-value").getByText("R$1,500.50").waitFor();
+    await target.getByTestId("stage-total").getByText("R$1,500.50").waitFor();
+    const valued = await api(`/deals/${env("DEAL_ID")}`);
+    assert.deepEqual([valued.value_minor, valued.currency], [150050, "BRL"]);
     await page.screenshot({ path: `${artifacts}/pipelines.png`, fullPage: true });
   });
 
@@ -1022,6 +1036,8 @@ try {
         await until(async () => (await apage.getByText(/^(Loading|Carregando)…$/).count()) === 0, `${name} loaded`);
         assert.equal(await apage.evaluate(() => document.documentElement.lang), language);
         found.push(...(await violations(apage)).map((v) => `${name} (${language}): ${v}`));
+        // Money in the language's format: the deal valued in the pipeline step.
+        if (name === "pipelines") await apage.getByTestId("deal-value").getByText(language === "en" ? "R$1,500.50" : "R$ 1.500,50").waitFor();
         await apage.screenshot({ path: `${artifacts}/page-${name}-${language}.png`, fullPage: true });
       }
     }

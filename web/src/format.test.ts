@@ -67,3 +67,23 @@ describe("files and places", () => {
     expect(mapLink(-23.5614, -46.6559)).toBe("https://www.openstreetmap.org/?mlat=-23.561400&mlon=-46.655900#map=17/-23.561400/-46.655900");
   });
 });
+
+describe("money", () => {
+  it("is written in the language's way and typed either way", async () => {
+    const { money, parseMoney } = await import("./format");
+    const i18n = (await import("./i18n")).default;
+    await i18n.changeLanguage("pt-BR");
+    expect(money(150050, "BRL").replace(/\s/g, " ")).toBe("R$ 1.500,50");
+    await i18n.changeLanguage("en");
+    expect(money(150050, "BRL")).toBe("R$1,500.50");
+    expect(money(1500, "JPY")).toBe("¥1,500");
+    expect(parseMoney("1500,5", "BRL")).toBe(150050);
+    expect(parseMoney("1.500,50", "BRL")).toBe(150050);
+    expect(parseMoney("1,500.50", "BRL")).toBe(150050);
+    expect(parseMoney("1500", "BRL")).toBe(150000);
+    expect(parseMoney("1.500", "BRL")).toBe(150000);
+    expect(parseMoney("R$ 10", "BRL")).toBeNull();
+    expect(parseMoney("-5", "BRL")).toBeNull();
+    expect(parseMoney("1500", "JPY")).toBe(1500);
+  });
+});

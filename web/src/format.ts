@@ -71,6 +71,28 @@ export function number(value: number, digits = 0): string {
   return new Intl.NumberFormat(currentLocale(), { maximumFractionDigits: digits, minimumFractionDigits: digits }).format(value);
 }
 
+/** How many minor units a currency's major unit has (100 for BRL, 1 for JPY). */
+export function minorUnits(currency: string): number {
+  return 10 ** (new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2);
+}
+
+/** An amount in a currency's minor unit, written the current language's way (R$ 1.500,00). */
+export function money(minor: number, currency: string): string {
+  return new Intl.NumberFormat(currentLocale(), { style: "currency", currency }).format(minor / minorUnits(currency));
+}
+
+/** What a typed amount ("1500,5", "1.500,50" or "1500.50") is in minor units; null if it is not one. */
+export function parseMoney(typed: string, currency: string): number | null {
+  const text = typed.trim().replace(/\s/g, "");
+  if (!/^\d[\d.,]*$/.test(text)) return null;
+  // The last separator followed by one or two digits is the decimal one; the others group thousands.
+  const decimal = /[.,](\d{1,2})$/.exec(text);
+  const whole = (decimal ? text.slice(0, decimal.index) : text).replace(/[.,]/g, "");
+  const cents = decimal ? decimal[1].padEnd(2, "0") : "00";
+  const minor = Math.round((Number(`${whole}.${cents}`) * minorUnits(currency)));
+  return Number.isSafeInteger(minor) ? minor : null;
+}
+
 /** A share (0–1) as a percentage: 87% / 87 %. */
 export function percent(share: number): string {
   return new Intl.NumberFormat(currentLocale(), { style: "percent", maximumFractionDigits: 0 }).format(share);

@@ -21,7 +21,7 @@ use crate::db::{Page, Sort, execute_found, fetch_page_as, page_limit, tenant_tx}
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::ids::Id;
 
-const DEAL_COLUMNS: &str = "d.id, d.title, d.status, d.source, d.pipeline_id, d.stage_id, s.key AS stage_key, s.name AS stage_name, d.contact_id,
+const DEAL_COLUMNS: &str = "d.id, d.title, d.status, d.source, d.value_minor, d.currency, d.pipeline_id, d.stage_id, s.key AS stage_key, s.name AS stage_name, d.contact_id,
     c.display_name AS contact_name, d.created_by, d.created_at, d.updated_at";
 const DEAL_FROM: &str = " FROM deals d JOIN pipeline_stages s ON s.id = d.stage_id JOIN contacts c ON c.id = d.contact_id";
 
@@ -57,6 +57,12 @@ pub struct Deal {
     /// Where it came from (free text: `whatsapp`, `campaign`, …).
     #[schema(required = true)]
     pub source: Option<String>,
+    /// What the deal is worth, in the currency's minor unit (centavos: 150000 = R$ 1.500,00); null
+    /// while unknown.
+    #[schema(required = true)]
+    pub value_minor: Option<i64>,
+    /// ISO 4217 code (`BRL` unless set).
+    pub currency: String,
     pub pipeline_id: Uuid,
     pub stage_id: Uuid,
     pub stage_key: String,
@@ -73,7 +79,7 @@ pub struct Deal {
 async fn fetch_deal(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> Result<Deal, ApiError> {
     sqlx::query_as!(
         Deal,
-        r#"SELECT d.id, d.title, d.status AS "status: DealStatus", d.source, d.pipeline_id, d.stage_id,
+        r#"SELECT d.id, d.title, d.status AS "status: DealStatus", d.source, d.value_minor, d.currency, d.pipeline_id, d.stage_id,
                   s.key AS stage_key, s.name AS stage_name, d.contact_id, c.display_name AS contact_name,
                   d.created_by, d.created_at, d.updated_at
              FROM deals d JOIN pipeline_stages s ON s.id = d.stage_id JOIN contacts c ON c.id = d.contact_id
@@ -132,6 +138,30 @@ pub struct CreateDeal {
     /// Defaults to the pipeline's first stage.
     pub stage_id: Option<Uuid>,
     pub source: Option<String>,
+    /// What it is worth, in the currency's minor unit (centavos), 0 to 10^14.
+    pub value_minor: Option<i64>,
+    /// ISO 4217 code, three capital letters (default `BRL`).
+    pub currency: Option<String>,
+}
+
+/// Checks a value and currency as the table does, with a message that says which.
+fn valid_money(value: Option<i64>, currency: Option<&str>) -> Result<Option<String>, ApiError> {
+    if value.is_some_and(|v| !(0..=100_000_000_000_000).contains(&v)) {
+        return Err(ApiError::Unprocessable(
+            "value_minor must be 0 to 100000000000000 (in the currency's minor unit)".into(),
+        ));
+    }
+    currency
+        .map(|c| {
+            if c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()) {
+                Ok(c.to_owned())
+            } else {
+                Err(ApiError::Unprocessable(
+                    "currency must be an ISO 4217 code such as BRL".into(),
+                ))
+            }
+        })
+        .transpose()
 }
 
 /// Creates a deal (one open deal per contact and pipeline).
@@ -145,6 +175,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Deal>), ApiError> {
     let title = required_text(&req.title, "title", 200)?;
     let source = optional_text(req.source.as_deref(), "source", 100)?;
+    let currency = valid_money(req.value_minor, req.currency.as_deref())?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     // Every referenced id is looked up under RLS: another tenant's ids are simply unknown.
     let contact: Option<Option<Uuid>> = sqlx::query_scalar!(
@@ -207,8 +238,8 @@ pub async fn create(
     })?;
     let id = Uuid::now_v7();
     sqlx::query!(
-        "INSERT INTO deals (id, tenant_id, pipeline_id, stage_id, contact_id, title, source, status, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO deals (id, tenant_id, pipeline_id, stage_id, contact_id, title, source, status, created_by, value_minor, currency)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce($11, 'BRL'))",
         id,
         principal.tenant_id,
         pipeline_id,
@@ -218,6 +249,8 @@ pub async fn create(
         source.as_deref(),
         DealStatus::of_stage(&stage_key).as_str(),
         principal.label(),
+        req.value_minor,
+        currency,
     )
     .execute(&mut *tx)
     .await?;
@@ -255,9 +288,13 @@ pub struct UpdateDeal {
     /// `open`, `won` or `lost`.
     #[schema(value_type = Option<ventros_domain::DealStatus>)]
     pub status: Option<String>,
+    /// What it is worth, in the currency's minor unit (centavos).
+    pub value_minor: Option<i64>,
+    /// ISO 4217 code.
+    pub currency: Option<String>,
 }
 
-/// Renames a deal or sets its status.
+/// Renames a deal, sets its status or its value.
 #[utoipa::path(patch, path = "/api/v1/deals/{id}", tag = "deals", params(("id" = Uuid, Path)), request_body = UpdateDeal,
     responses((status = 200, description = "The deal", body = Deal), (status = 404, description = "No such deal")))]
 pub async fn update(
@@ -277,12 +314,16 @@ pub async fn update(
         .as_deref()
         .map(|s| DealStatus::parse(s).ok_or_else(|| ApiError::Unprocessable(STATUS_WORDS.into())))
         .transpose()?;
+    let currency = valid_money(req.value_minor, req.currency.as_deref())?;
     let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
     let change = sqlx::query!(
-        "UPDATE deals SET title = coalesce($2, title), status = coalesce($3, status) WHERE id = $1",
+        "UPDATE deals SET title = coalesce($2, title), status = coalesce($3, status),
+                value_minor = coalesce($4, value_minor), currency = coalesce($5, currency) WHERE id = $1",
         id,
         title,
         status.map(DealStatus::as_str),
+        req.value_minor,
+        currency,
     );
     execute_found(&mut tx, change, || format!("deal {id}")).await?;
     if let Some(status) = status {

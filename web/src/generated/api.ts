@@ -953,7 +953,7 @@ export interface paths {
         delete: operations["deals_delete"];
         options?: never;
         head?: never;
-        /** Renames a deal or sets its status. */
+        /** Renames a deal, sets its status or its value. */
         patch: operations["deals_update"];
         trace?: never;
     };
@@ -2111,6 +2111,8 @@ export interface components {
         CreateDeal: {
             /** Format: uuid */
             contact_id: string;
+            /** @description ISO 4217 code, three capital letters (default `BRL`). */
+            currency?: string | null;
             /**
              * Format: uuid
              * @description Defaults to the tenant's default pipeline.
@@ -2123,6 +2125,11 @@ export interface components {
              */
             stage_id?: string | null;
             title: string;
+            /**
+             * Format: int64
+             * @description What it is worth, in the currency's minor unit (centavos), 0 to 10^14.
+             */
+            value_minor?: number | null;
         };
         CreateInvitation: {
             email: string;
@@ -2225,6 +2232,8 @@ export interface components {
             created_at: string;
             /** @description Who created it: a user, an API key or an agent. */
             created_by: string;
+            /** @description ISO 4217 code (`BRL` unless set). */
+            currency: string;
             /** Format: uuid */
             id: string;
             /** Format: uuid */
@@ -2239,6 +2248,12 @@ export interface components {
             title: string;
             /** Format: date-time */
             updated_at: string;
+            /**
+             * Format: int64
+             * @description What the deal is worth, in the currency's minor unit (centavos: 150000 = R$ 1.500,00); null
+             *     while unknown.
+             */
+            value_minor: number | null;
         };
         /** @enum {string} */
         DealStatus: "open" | "won" | "lost";
@@ -3133,6 +3148,8 @@ export interface components {
                 created_at: string;
                 /** @description Who created it: a user, an API key or an agent. */
                 created_by: string;
+                /** @description ISO 4217 code (`BRL` unless set). */
+                currency: string;
                 /** Format: uuid */
                 id: string;
                 /** Format: uuid */
@@ -3147,6 +3164,12 @@ export interface components {
                 title: string;
                 /** Format: date-time */
                 updated_at: string;
+                /**
+                 * Format: int64
+                 * @description What the deal is worth, in the currency's minor unit (centavos: 150000 = R$ 1.500,00); null
+                 *     while unknown.
+                 */
+                value_minor: number | null;
             }[];
             /** @description Pass back as `cursor` for the next page; null on the last one. */
             next_cursor?: string | null;
@@ -3894,8 +3917,15 @@ export interface components {
             tags?: string[] | null;
         };
         UpdateDeal: {
+            /** @description ISO 4217 code. */
+            currency?: string | null;
             status?: null | components["schemas"]["DealStatus"];
             title?: string | null;
+            /**
+             * Format: int64
+             * @description What it is worth, in the currency's minor unit (centavos).
+             */
+            value_minor?: number | null;
         };
         UpdatePipeline: {
             /** @description Make this the tenant's default pipeline (where agents create leads). */

@@ -658,6 +658,13 @@ export const en = {
     none: "No pipeline yet: the first deal creates the default one.",
     pipeline: "Pipeline",
     stage: "Stage {{name}}",
+    valueOf: "Value of {{title}}",
+    setValueOf: "Set value of {{title}}",
+    editValueOf: "Edit the value of {{title}}",
+    setValue: "Set value",
+    value: "Value",
+    currency: "Currency",
+    badValue: "Type an amount such as 1500 or 1,500.00.",
   },
   dnd: {
     instructions: "To pick up an item, press Space or Enter. Move it with the arrow keys. Press Space or Enter again to drop it, or Escape to cancel.",

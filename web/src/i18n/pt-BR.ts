@@ -660,6 +660,13 @@ export const ptBR: Catalog = {
     none: "Nenhum funil ainda: o primeiro negócio cria o funil padrão.",
     pipeline: "Funil",
     stage: "Etapa {{name}}",
+    valueOf: "Valor de {{title}}",
+    setValueOf: "Definir valor de {{title}}",
+    editValueOf: "Editar o valor de {{title}}",
+    setValue: "Definir valor",
+    value: "Valor",
+    currency: "Moeda",
+    badValue: "Digite um valor como 1500 ou 1.500,00.",
   },
   dnd: {
     instructions: "Para pegar um item, pressione Espaço ou Enter. Mova-o com as setas. Pressione Espaço ou Enter de novo para soltá-lo, ou Esc para cancelar.",

@@ -8,6 +8,7 @@ import { canWrite, get, type Page, post, problemText, type Session } from "../ap
 import { useDragAnnouncements } from "../dnd";
 import { useLiveEvents } from "../live";
 import type { Deal, Pipeline, Stage } from "../types";
+import { DealValue, total } from "./pipelines/DealValue";
 
 export function Pipelines({ session }: { session: Session }) {
   const { t } = useTranslation();
@@ -68,7 +69,7 @@ export function Pipelines({ session }: { session: Session }) {
       <DndContext sensors={sensors} onDragEnd={(e) => void onDragEnd(e)} accessibility={accessibility}>
         <div className="board">
           {pipeline.stages.map((stage) => (
-            <Column key={stage.id} stage={stage} deals={deals.filter((d) => d.stage_id === stage.id)} draggable={writable} />
+            <Column key={stage.id} stage={stage} deals={deals.filter((d) => d.stage_id === stage.id)} draggable={writable} onChanged={load} />
           ))}
         </div>
       </DndContext>
@@ -76,13 +77,20 @@ export function Pipelines({ session }: { session: Session }) {
   );
 }
 
-function Column({ stage, deals, draggable }: { stage: Stage; deals: Deal[]; draggable: boolean }) {
+function Column({ stage, deals, draggable, onChanged }: { stage: Stage; deals: Deal[]; draggable: boolean; onChanged: () => Promise<void> }) {
   const { t } = useTranslation();
   const { setNodeRef, isOver } = useDroppable({ id: stage.id });
+  const worth = total(deals);
   return (
     <div ref={setNodeRef} className={`column ${isOver ? "over" : ""}`} data-testid={`stage-${stage.key}`} aria-label={t("pipelines.stage", { name: stage.name })}>
       <h2>{stage.name} <span className="muted">{deals.length}</span></h2>
-      {deals.map((d) => <Card key={d.id} deal={d} draggable={draggable} />)}
+      {worth && <p className="muted" data-testid="stage-total">{worth}</p>}
+      {deals.map((d) => (
+        <div key={d.id} className="card-wrap">
+          <Card deal={d} draggable={draggable} />
+          <DealValue deal={d} writable={draggable} onSaved={onChanged} />
+        </div>
+      ))}
     </div>
   );
 }

@@ -113,6 +113,60 @@ async fn contacts_deals_and_pipelines_support_search_pagination_and_moves() {
     assert_eq!(status, StatusCode::CREATED, "{deal}");
     assert_eq!(deal["stage_key"], "todo");
     let deal_id = deal["id"].as_str().unwrap();
+    // Its worth: unknown at first, then exact in centavos; a negative amount or a currency that
+    // is not an ISO code is refused and changes nothing.
+    assert_eq!(
+        (deal["value_minor"].clone(), deal["currency"].as_str()),
+        (Value::Null, Some("BRL"))
+    );
+    for bad in [
+        json!({"value_minor": -1}),
+        json!({"value_minor": 5, "currency": "real"}),
+        json!({"value_minor": 1_000_000_000_000_000_i64}),
+    ] {
+        let (status, problem) = app
+            .call(
+                Method::PATCH,
+                &format!("/api/v1/deals/{deal_id}"),
+                &app.api_key,
+                Some(bad),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    }
+    let (status, valued) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/deals/{deal_id}"),
+            &app.api_key,
+            Some(json!({"value_minor": 150050, "currency": "USD"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{valued}");
+    assert_eq!(
+        (valued["value_minor"].as_i64(), valued["currency"].as_str()),
+        (Some(150050), Some("USD"))
+    );
+    let (_, renamed) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/deals/{deal_id}"),
+            &app.api_key,
+            Some(json!({"title": "Setup inicial"})),
+        )
+        .await;
+    assert_eq!(
+        renamed["value_minor"].as_i64(),
+        Some(150050),
+        "a rename keeps the value"
+    );
+    let (_, listed) = app
+        .get(&format!(
+            "/api/v1/deals?pipeline_id={}",
+            pipeline["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(listed["items"][0]["value_minor"].as_i64(), Some(150050));
     let (status, moved) = app
         .post(
             &format!("/api/v1/deals/{deal_id}/move"),

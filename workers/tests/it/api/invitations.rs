@@ -29,6 +29,24 @@ async fn invite(app: &TestApp, key: &str, email: &str, role: &str) -> (StatusCod
     .await
 }
 
+/// Whether a link still opens (the status of its lookup).
+async fn lookup(app: &TestApp, token: &str) -> StatusCode {
+    public(app, "/api/v1/invitations/lookup", json!({"token": token}))
+        .await
+        .0
+}
+
+async fn revoke(app: &TestApp, key: &str, id: &str) -> StatusCode {
+    app.call(
+        Method::DELETE,
+        &format!("/api/v1/invitations/{id}"),
+        key,
+        None,
+    )
+    .await
+    .0
+}
+
 fn token_of(created: &Value) -> String {
     let url = created["url"].as_str().expect("a link");
     url.split_once("/invite#")
@@ -85,15 +103,7 @@ async fn an_invitation_link_works_once_for_its_tenant_until_it_expires_or_is_rev
         (StatusCode::OK, Some(0))
     );
     let id = created["id"].as_str().unwrap();
-    let (status, _) = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/invitations/{id}"),
-            &other.secret,
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(revoke(&app, &other.secret, id).await, StatusCode::NOT_FOUND);
 
     // Bad input changes nothing; an address with an account cannot be invited again.
     let (status, _) = invite(&app, &app.api_key, "not an address", "agent").await;
@@ -116,16 +126,7 @@ async fn an_invitation_link_works_once_for_its_tenant_until_it_expires_or_is_rev
         (Some("nova@invite.test"), Some("agent"))
     );
     let made_up = format!("{}x", &token[..token.len() - 1]);
-    assert_eq!(
-        public(
-            &app,
-            "/api/v1/invitations/lookup",
-            json!({"token": made_up})
-        )
-        .await
-        .0,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(lookup(&app, &made_up).await, StatusCode::NOT_FOUND);
 
     // A short password is refused and the link still works.
     let (status, _) = public(
@@ -171,12 +172,7 @@ async fn an_invitation_link_works_once_for_its_tenant_until_it_expires_or_is_rev
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(
-        public(&app, "/api/v1/invitations/lookup", json!({"token": token}))
-            .await
-            .0,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(lookup(&app, &token).await, StatusCode::NOT_FOUND);
     assert_eq!(
         app.get("/api/v1/invitations").await.1["items"]
             .as_array()
@@ -194,45 +190,17 @@ async fn an_invitation_link_works_once_for_its_tenant_until_it_expires_or_is_rev
     // Inviting again replaces the link; a revoked link and an expired one are dead.
     let (_, first) = invite(&app, &app.api_key, "outra@invite.test", "viewer").await;
     let (_, second) = invite(&app, &app.api_key, "outra@invite.test", "viewer").await;
+    assert_eq!(lookup(&app, &token_of(&first)).await, StatusCode::NOT_FOUND);
+    assert_eq!(lookup(&app, &token_of(&second)).await, StatusCode::OK);
+    let second_id = second["id"].as_str().unwrap();
     assert_eq!(
-        public(
-            &app,
-            "/api/v1/invitations/lookup",
-            json!({"token": token_of(&first)})
-        )
-        .await
-        .0,
+        revoke(&app, &app.api_key, second_id).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        revoke(&app, &app.api_key, second_id).await,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(
-        public(
-            &app,
-            "/api/v1/invitations/lookup",
-            json!({"token": token_of(&second)})
-        )
-        .await
-        .0,
-        StatusCode::OK
-    );
-    let second_id = second["id"].as_str().unwrap();
-    let (status, _) = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/invitations/{second_id}"),
-            &app.api_key,
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/invitations/{second_id}"),
-            &app.api_key,
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = public(
         &app,
         "/api/v1/invitations/accept",
