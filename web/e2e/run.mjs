@@ -414,7 +414,11 @@ try {
     await page.getByRole("link", { name: "Campaigns" }).click();
     await page.getByRole("link", { name: "New campaign" }).click();
     await page.getByLabel("Name").fill("Sábado");
-    await page.getByTestId("segment-count").waitFor();
+    // The segment's live count, as the API counts it now (the list itself carries none).
+    const firstSegment = (await api("/segments")).items[0];
+    const { count: inSegment } = await api(`/segments/${firstSegment.id}`);
+    assert.ok(inSegment > 0, "the test's segment has contacts");
+    await page.getByTestId("segment-count").getByText(`Contacts in this segment: ${inSegment}`).waitFor();
     await page.getByLabel("Brief for the agent").fill("We now deliver on Saturdays.");
     // The pace the admin set (below) is what an agent sees; only admins may change it.
     await page.getByTestId("pacing").getByText(/every 1–2 s, at most 200 a day/).waitFor();
@@ -749,6 +753,14 @@ try {
       await apage.getByTestId("invitation").filter({ hasText: email }).waitFor();
       return apage.getByRole("status").filter({ hasText: email }).getByTestId("secret").textContent();
     };
+    // A malformed address is named beside its field, in the user's language, and nothing is made.
+    await form.getByLabel("Name", { exact: true }).fill("Paula Convite");
+    await form.getByLabel("E-mail").fill("paula@ventros");
+    await form.getByLabel("An invitation link").check();
+    await form.getByRole("button", { name: "Create the invitation link" }).click();
+    await form.getByText("An e-mail address such as ana@example.com.").waitFor();
+    assert.equal(await form.getByLabel("E-mail").getAttribute("aria-invalid"), "true");
+    assert.equal((await api("/invitations")).items.length, 0, "nothing created");
     const link = await byLink("Paula Convite", "paula@ventros.test");
     assert.ok(link.startsWith(`${base}/invite#`), link);
     const revoked = await byLink("Rui Revogado", "rui@ventros.test");

@@ -1703,7 +1703,7 @@ export interface components {
             /** Format: uuid */
             id: string;
             /** @description The Conversation workflow's state: who answers now, and the rest of its state. */
-            state: Record<string, never>;
+            state: Record<string, unknown>;
             workflow: components["schemas"]["TemporalLink"];
         };
         /** @description Who is calling: a user (access token) or an API key. */
@@ -1749,7 +1749,7 @@ export interface components {
              * @description `{"kind":"now"}`, `{"kind":"once","at":…}`, `{"kind":"cron","expression":…}` or
              *     `{"kind":"interval","every_seconds":…}`.
              */
-            schedule: Record<string, never>;
+            schedule: Record<string, unknown>;
             /** @description The Temporal Schedule that starts the runs, once scheduled. */
             schedule_id: string | null;
             /** Format: date-time */
@@ -1757,7 +1757,7 @@ export interface components {
             /** Format: uuid */
             segment_id: string;
             /** @description `{"days":[1..7],"start":"HH:MM","end":"HH:MM"}` in `time_zone`. */
-            send_window: Record<string, never>;
+            send_window: Record<string, unknown>;
             status: components["schemas"]["CampaignStatus"];
             time_zone: string;
             /** Format: date-time */
@@ -1819,7 +1819,7 @@ export interface components {
             /** Format: uuid */
             id: string;
             name: string;
-            schedule: Record<string, never>;
+            schedule: Record<string, unknown>;
             /** Format: date-time */
             scheduled_at: string | null;
             /** Format: uuid */
@@ -1852,7 +1852,7 @@ export interface components {
             name: string;
             provider_config: components["schemas"]["ProviderView"];
             /** @description Auto-reply and timing settings, as stored. */
-            settings: Record<string, never>;
+            settings: Record<string, unknown>;
             /** @description The provider session's last reported status (WAHA `session.status`; `UNKNOWN` before any). */
             status: string;
             /** Format: date-time */
@@ -1873,7 +1873,7 @@ export interface components {
             conversations: components["schemas"]["ContactConversation"][];
             /** Format: date-time */
             created_at: string;
-            custom_attributes: Record<string, never>;
+            custom_attributes: Record<string, unknown>;
             deals: components["schemas"]["ContactDeal"][];
             display_name: string | null;
             /** Format: uuid */
@@ -1922,11 +1922,16 @@ export interface components {
         ContactSummary: {
             /** Format: date-time */
             created_at: string;
-            custom_attributes: Record<string, never>;
+            custom_attributes: Record<string, unknown>;
             display_name: string | null;
             /** Format: uuid */
             id: string;
             identities: components["schemas"]["IdentityRef"][];
+            /**
+             * Format: date-time
+             * @description When their latest conversation last moved; null if they never talked.
+             */
+            last_activity_at: string | null;
             /** Format: date-time */
             opted_out_at: string | null;
             tags: string[];
@@ -2043,7 +2048,7 @@ export interface components {
              * @description The provider's own description of the message's media, as it arrived (see
              *     `attachments` for the stored files).
              */
-            media: Record<string, never> | null;
+            media: Record<string, unknown> | null;
             /** @description Why an outbound message was written: `greeting`, `away`, `operator`, `agent`, `campaign`. */
             origin: string | null;
             /** Format: date-time */
@@ -2082,11 +2087,11 @@ export interface components {
              * @description `{"kind":"now"}`, `{"kind":"once","at":RFC 3339}`, `{"kind":"cron","expression":"0 9 * * MON"}`
              *     (in `time_zone`) or `{"kind":"interval","every_seconds":86400}`.
              */
-            schedule: Record<string, never>;
+            schedule: Record<string, unknown>;
             /** Format: uuid */
             segment_id: string;
             /** @description `{"days":[1..7],"start":"HH:MM","end":"HH:MM"}` in `time_zone` (default: every day, all day). */
-            send_window?: Record<string, never> | null;
+            send_window?: Record<string, unknown> | null;
             /** @description IANA time zone (default `UTC`). */
             time_zone?: string | null;
         };
@@ -2098,12 +2103,12 @@ export interface components {
              * @description WAHA: `base_url`, `api_key`, `session`, `hmac_key`. Messenger and Instagram: `page_id`,
              *     `access_token`, `app_secret`, `verify_token`, optional `graph_base_url`, `api_version`.
              */
-            provider_config: Record<string, never>;
+            provider_config: Record<string, unknown>;
             /** @description Auto-reply and timing settings. */
-            settings?: Record<string, never> | null;
+            settings?: Record<string, unknown> | null;
         };
         CreateContact: {
-            custom_attributes?: Record<string, never>;
+            custom_attributes?: Record<string, unknown>;
             display_name?: string | null;
             identities?: components["schemas"]["IdentityInput"][];
             tags?: string[];
@@ -2148,7 +2153,7 @@ export interface components {
              * @description `tags_all`, `tags_any`, `tags_none`, `attributes` ({key: value}), `pipeline_stage_ids`,
              *     `last_activity_after`, `last_activity_before` (RFC 3339), `channel_id`, `include_opted_out`.
              */
-            filter: Record<string, never>;
+            filter: Record<string, unknown>;
             name: string;
         };
         CreateSubscription: {
@@ -2370,7 +2375,7 @@ export interface components {
         FilterPreview: {
             /** Format: int64 */
             count: number;
-            sample: Record<string, never>[];
+            sample: Record<string, unknown>[];
         };
         /** @description An address the contact has on a channel. */
         Identity: {
@@ -2545,7 +2550,7 @@ export interface components {
                 name: string;
                 provider_config: components["schemas"]["ProviderView"];
                 /** @description Auto-reply and timing settings, as stored. */
-                settings: Record<string, never>;
+                settings: Record<string, unknown>;
                 /** @description The provider session's last reported status (WAHA `session.status`; `UNKNOWN` before any). */
                 status: string;
                 /** Format: date-time */
@@ -2687,7 +2692,7 @@ export interface components {
                 created_by: string;
                 description: string | null;
                 /** @description The filter as saved (see `CreateSegment.filter`). */
-                filter: Record<string, never>;
+                filter: Record<string, unknown>;
                 /** Format: uuid */
                 id: string;
                 name: string;
@@ -2723,7 +2728,7 @@ export interface components {
             /** @description Why it is not available (no run is active, workflow not found, Temporal not reachable, …). */
             reason?: string | null;
             /** @description The workflow's `state` query, as the workflow answers it. */
-            state?: Record<string, never> | null;
+            state?: Record<string, unknown> | null;
         };
         /**
          * @description The languages the web app speaks. A user without one gets their browser's.
@@ -2756,7 +2761,7 @@ export interface components {
              * @description A location (`latitude`, `longitude`, `name`, `address`) or a contact card (`name`,
              *     `phones`, `vcard`).
              */
-            details: Record<string, never> | null;
+            details: Record<string, unknown> | null;
             /** @description Why a file could not be fetched. */
             error: string | null;
             filename: string | null;
@@ -2826,7 +2831,7 @@ export interface components {
             /** Format: uuid */
             id: string;
             /** @description How many identities, conversations, messages, deals and memories moved. */
-            moved: Record<string, never>;
+            moved: Record<string, unknown>;
             requested_by: string;
             /** Format: uuid */
             source_contact_id: string;
@@ -2874,7 +2879,7 @@ export interface components {
         };
         /** @description One of the two contacts, as it is now. */
         MergeSide: {
-            custom_attributes: Record<string, never>;
+            custom_attributes: Record<string, unknown>;
             display_name: string | null;
             /** Format: uuid */
             id: string;
@@ -2886,7 +2891,7 @@ export interface components {
         MergedContact: {
             /** @description Attributes both have with different values: the surviving contact's value is kept. */
             conflicting_attributes: string[];
-            custom_attributes: Record<string, never>;
+            custom_attributes: Record<string, unknown>;
             display_name: string | null;
             tags: string[];
         };
@@ -3002,7 +3007,7 @@ export interface components {
                 /** Format: uuid */
                 id: string;
                 name: string;
-                schedule: Record<string, never>;
+                schedule: Record<string, unknown>;
                 /** Format: date-time */
                 scheduled_at: string | null;
                 /** Format: uuid */
@@ -3027,11 +3032,16 @@ export interface components {
             items: {
                 /** Format: date-time */
                 created_at: string;
-                custom_attributes: Record<string, never>;
+                custom_attributes: Record<string, unknown>;
                 display_name: string | null;
                 /** Format: uuid */
                 id: string;
                 identities: components["schemas"]["IdentityRef"][];
+                /**
+                 * Format: date-time
+                 * @description When their latest conversation last moved; null if they never talked.
+                 */
+                last_activity_at: string | null;
                 /** Format: date-time */
                 opted_out_at: string | null;
                 tags: string[];
@@ -3126,7 +3136,7 @@ export interface components {
                  * @description The provider's own description of the message's media, as it arrived (see
                  *     `attachments` for the stored files).
                  */
-                media: Record<string, never> | null;
+                media: Record<string, unknown> | null;
                 /** @description Why an outbound message was written: `greeting`, `away`, `operator`, `agent`, `campaign`. */
                 origin: string | null;
                 /** Format: date-time */
@@ -3358,7 +3368,7 @@ export interface components {
             contact_id: string;
         };
         PreviewRequest: {
-            filter: Record<string, never>;
+            filter: Record<string, unknown>;
         };
         /** @description A segment with its current count and a sample. */
         PreviewedSegment: components["schemas"]["Segment"] & components["schemas"]["FilterPreview"];
@@ -3366,12 +3376,12 @@ export interface components {
         ProviderSession: {
             /** @description Null for a channel without a provider session (Messenger, Instagram). */
             available: boolean | null;
-            engine?: Record<string, never> | null;
-            me?: Record<string, never> | null;
+            engine?: Record<string, unknown> | null;
+            me?: Record<string, unknown> | null;
             /** @description WAHA's session name, status (`WORKING`, `SCAN_QR_CODE`, …), account and engine. */
-            name?: Record<string, never> | null;
+            name?: Record<string, unknown> | null;
             reason?: string | null;
-            status?: Record<string, never> | null;
+            status?: Record<string, unknown> | null;
         };
         /** @description A provider's settings as the API shows them: every secret replaced by whether it is set. */
         ProviderView: {
@@ -3556,7 +3566,7 @@ export interface components {
             /** @description The named report that ran (`POST /reports/{name}`). */
             report?: string | null;
             row_count: number;
-            rows: Record<string, never>[];
+            rows: Record<string, unknown>[];
             /** @description The SQL that ran, as checked (`POST /reports/query`). */
             sql?: string | null;
             /** @description More rows (or bytes) than the cap: the rest were left out. */
@@ -3596,7 +3606,7 @@ export interface components {
             /** @description 1 to 1000 (default 1000). */
             max_rows?: number | null;
             /** @description The report's parameters (see `GET /api/v1/reports`). */
-            params?: Record<string, never>;
+            params?: Record<string, unknown>;
         };
         SaveQuickReply: {
             /**
@@ -3619,7 +3629,7 @@ export interface components {
             created_by: string;
             description: string | null;
             /** @description The filter as saved (see `CreateSegment.filter`). */
-            filter: Record<string, never>;
+            filter: Record<string, unknown>;
             /** Format: uuid */
             id: string;
             name: string;
@@ -3634,7 +3644,7 @@ export interface components {
              */
             reachable_count: number;
             /** @description A few reachable contacts. */
-            sample: Record<string, never>[];
+            sample: Record<string, unknown>[];
             /**
              * Format: int64
              * @description How many contacts the segment selects.
@@ -3893,22 +3903,22 @@ export interface components {
              * @description `0` removes the limit.
              */
             rate_limit_per_minute?: number | null;
-            schedule?: Record<string, never> | null;
+            schedule?: Record<string, unknown> | null;
             /** Format: uuid */
             segment_id?: string | null;
-            send_window?: Record<string, never> | null;
+            send_window?: Record<string, unknown> | null;
             time_zone?: string | null;
         };
         UpdateChannel: {
             name?: string | null;
             /** @description Replaces the provider settings (same shape as at creation, for the channel's kind). */
-            provider_config?: Record<string, never> | null;
+            provider_config?: Record<string, unknown> | null;
             /** @description Replaces the auto-reply and timing settings. */
-            settings?: Record<string, never> | null;
+            settings?: Record<string, unknown> | null;
         };
         UpdateContact: {
             /** @description Merged into the current attributes; a key set to `null` is removed. */
-            custom_attributes?: Record<string, never> | null;
+            custom_attributes?: Record<string, unknown> | null;
             /** @description A new name; `null` clears it. */
             display_name?: string | null;
             /** @description The contact asked not to receive campaigns (true) or agreed again (false). */
@@ -3939,7 +3949,7 @@ export interface components {
         };
         UpdateSegment: {
             description?: string | null;
-            filter?: Record<string, never> | null;
+            filter?: Record<string, unknown> | null;
             name?: string | null;
         };
         UpdateStage: {
@@ -4065,7 +4075,7 @@ export interface components {
             /** Format: uuid */
             channel_id: string;
             /** @description The linked phone's WhatsApp id and name, once `WORKING`. */
-            me: Record<string, never> | null;
+            me: Record<string, unknown> | null;
             /** @description WAHA's status: `STOPPED`, `STARTING`, `SCAN_QR_CODE`, `WORKING` or `FAILED`. */
             status: string;
         };

@@ -506,6 +506,11 @@ export const en = {
     until: "Valid until",
     revoke: "Revoke",
     revokeOne: "Revoke the invitation for {{email}}",
+    invalid: {
+      email: "An e-mail address such as ana@example.com.",
+      name: "A name of 1 to 200 characters.",
+      password: "10 to 200 characters.",
+    },
   },
   invite: {
     form: "Accept the invitation",

@@ -508,6 +508,11 @@ export const ptBR: Catalog = {
     until: "Válido até",
     revoke: "Revogar",
     revokeOne: "Revogar o convite para {{email}}",
+    invalid: {
+      email: "Um e-mail como ana@exemplo.com.br.",
+      name: "Um nome de 1 a 200 caracteres.",
+      password: "De 10 a 200 caracteres.",
+    },
   },
   invite: {
     form: "Aceitar o convite",

@@ -10,21 +10,12 @@ import { get, type Page, post, problemText, type Session } from "../api";
 import { channelLabel, when } from "../format";
 import i18n from "../i18n";
 import { useLiveEvents } from "../live";
-import { type Pacing, PacingPanel } from "./campaigns/PacingPanel";
+import { PacingPanel } from "./campaigns/PacingPanel";
 import { ChannelSettings } from "./channels/ChannelSettings";
 import { NewChannel } from "./channels/NewChannel";
-import { type WebhookSetup, WebhookInstructions } from "./channels/WebhookInstructions";
+import { WebhookInstructions } from "./channels/WebhookInstructions";
+import type { Channel } from "../types";
 
-interface Channel {
-  id: string;
-  name: string;
-  kind: string;
-  status: string;
-  status_changed_at: string | null;
-  settings: Record<string, unknown>;
-  campaign_pacing: Pacing | null;
-  webhook: WebhookSetup;
-}
 
 /** What an admin reads for each WAHA status. */
 const STATUSES = ["WORKING", "SCAN_QR_CODE", "STARTING", "STOPPED", "FAILED", "UNKNOWN"] as const;

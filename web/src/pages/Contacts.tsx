@@ -10,17 +10,8 @@ import { MergeContact } from "./contacts/MergeContact";
 import { ContactTools } from "./contacts/ContactTools";
 import { identityLabel, percent, when } from "../format";
 import { KnowledgeGraph, type Entity, type Fact } from "./KnowledgeGraph";
+import type { Contact, ContactSummary } from "../types";
 
-interface ContactSummary { id: string; display_name: string | null; tags: string[]; last_activity_at?: string | null }
-interface Identity { id: string; kind: string; external_id: string; channel_id: string }
-interface ContactDetail extends ContactSummary {
-  custom_attributes: Record<string, unknown>;
-  identities: Identity[];
-  deals: { id: string; title: string; status: "open" | "won" | "lost" }[];
-  conversations: { id: string; status: "open" | "closed"; channel_kind?: string; opened_at: string }[];
-  // When they opted out; null while they receive campaigns.
-  opted_out_at: string | null;
-}
 interface Memory { id: string; content: string; memory_type: string; relevance_score: number; created_at: string | null }
 
 const MODES = ["hybrid", "vector", "keyword", "graph"] as const;
@@ -84,7 +75,7 @@ function ContactProfile({ writable }: { writable: boolean }) {
   const { t } = useTranslation();
   const { id } = useParams();
   const queries = useQueryClient();
-  const profile = useQuery({ queryKey: ["contacts", id], queryFn: () => get<ContactDetail>(`/contacts/${id}`) });
+  const profile = useQuery({ queryKey: ["contacts", id], queryFn: () => get<Contact>(`/contacts/${id}`) });
   const graphQuery = useQuery({ queryKey: ["contacts", id, "graph"], queryFn: () => get<{ entities: Entity[]; facts: Fact[] }>(`/contacts/${id}/graph?history=true`) });
   const contact = profile.data ?? null;
   const graph = graphQuery.data ?? null;

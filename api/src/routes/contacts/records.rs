@@ -74,6 +74,9 @@ pub struct ContactSummary {
     pub opted_out_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When their latest conversation last moved; null if they never talked.
+    #[schema(required = true)]
+    pub last_activity_at: Option<DateTime<Utc>>,
     #[schema(value_type = Vec<IdentityRef>)]
     pub identities: Jsonb<Vec<IdentityRef>>,
 }
@@ -132,6 +135,7 @@ pub async fn list(
     let page = fetch_page_as(&mut tx, sort, q.cursor.as_deref(), limit, |qb| {
         qb.push(
             "SELECT c.id, c.display_name, c.tags, c.custom_attributes, c.opted_out_at, c.created_at, c.updated_at,
+                    (SELECT max(s.last_activity_at) FROM conversation_sessions s WHERE s.contact_id = c.id) AS last_activity_at,
                     coalesce((SELECT jsonb_agg(jsonb_build_object('channel_id', i.channel_id, 'kind', i.kind, 'external_id', i.external_id))
                                 FROM contact_identities i WHERE i.contact_id = c.id), '[]'::jsonb) AS identities
                FROM contacts c WHERE c.merged_into IS NULL",

@@ -10,10 +10,10 @@ import { useNavigate } from "react-router-dom";
 import { api, get, type Page, post, problemText, type Session } from "../../api";
 import { channelLabel, weekday } from "../../format";
 import { currentLocale } from "../../i18n";
-import { type Channel, PacingPanel } from "./PacingPanel";
+import type { Channel, FilterPreview, Segment } from "../../types";
+import { PacingPanel } from "./PacingPanel";
 import { nextRuns, type ScheduleForm, type ScheduleKind, toApiSchedule } from "./schedule";
 
-interface Segment { id: string; name: string; count?: number }
 interface Agent { type: string; name: string; description: string }
 interface Preview { segment_count: number; reachable_count: number; sample: { id: string; display_name: string | null }[] }
 interface MessagePreview { contact_id: string; text: string; send_at: string | null; time_zone: string; would_skip: string | null }
@@ -46,6 +46,9 @@ export function NewCampaign({ session }: { session: Session }) {
   const segmentId = form.segment_id || segments.data?.items[0]?.id || "";
   const channel = channels.data?.items.find((c) => c.id === channelId);
   const segment = segments.data?.items.find((s) => s.id === segmentId);
+  // The list has no counts: a segment's own read previews it (the same query the Segments page uses).
+  const segmentCount = useQuery({ queryKey: ["segments", segmentId], queryFn: () => get<FilterPreview>(`/segments/${segmentId}`), enabled: segmentId !== "" });
+  const count = segmentCount.data?.count ?? 0;
   const runs = nextRuns(schedule, form.time_zone, new Date());
   const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [k]: e.target.value });
   const setKind = (k: keyof ScheduleForm) => (e: { target: { value: string } }) => setSchedule({ ...schedule, [k]: e.target.value });
@@ -105,8 +108,8 @@ export function NewCampaign({ session }: { session: Session }) {
       <label>{t("campaigns.segment")}
         <select value={segmentId} onChange={set("segment_id")}>{segments.data?.items.map((s) => <option key={s.id} value={s.id}>{s.name}</option>)}</select>
       </label>
-      {segment && <p className="muted" data-testid="segment-count">{t("campaigns.inSegment", { count: segment.count ?? 0 })}</p>}
-      {channel && <PacingPanel channel={channel} reach={segment?.count ?? 0} admin={session.role === "admin"} onSaved={() => void channels.refetch()} />}
+      {segment && segmentCount.data && <p className="muted" data-testid="segment-count">{t("campaigns.inSegment", { count })}</p>}
+      {channel && <PacingPanel channel={channel} reach={count} admin={session.role === "admin"} onSaved={() => void channels.refetch()} />}
       <label>{t("campaigns.agent")}
         <select value={form.agent_type} onChange={set("agent_type")}>
           {(agents.data?.items ?? DEFAULT_AGENTS).map((a) => <option key={a.type} value={a.type}>{a.name}</option>)}

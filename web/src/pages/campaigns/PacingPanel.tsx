@@ -6,9 +6,7 @@ import { api, problemText } from "../../api";
 import { number } from "../../format";
 import { campaignPacing, problems } from "../channels/schemas";
 
-export interface PacingClock { next_slot_at: string | null; day: string | null; reserved_on_day: number }
-export interface Pacing { min_interval_secs: number; max_interval_secs: number; daily_cap: number | null; typing: boolean; clock?: PacingClock | null }
-export interface Channel { id: string; name: string; kind: string; settings: Record<string, unknown>; campaign_pacing: Pacing | null }
+import type { Channel } from "../../types";
 
 /** How campaign messages leave a channel: a WhatsApp number driven through WAHA is a personal
  * account, which WhatsApp bans for bulk sending, so it is paced (admins can change the pace). */

@@ -7,7 +7,8 @@ import { useTranslation } from "react-i18next";
 import { post, problemText } from "../../api";
 import { channelLabel } from "../../format";
 import { channelName, type Invalid, metaConfig, problems, wahaConfig } from "./schemas";
-import { type WebhookSetup, WebhookInstructions } from "./WebhookInstructions";
+import type { Channel } from "../../types";
+import { WebhookInstructions } from "./WebhookInstructions";
 
 type Kind = "waha" | "messenger" | "instagram";
 const KINDS: Kind[] = ["waha", "messenger", "instagram"];
@@ -24,16 +25,15 @@ const empty = () => ({
 });
 type Form = ReturnType<typeof empty>;
 
-interface Created { id: string; name: string; kind: string; webhook: WebhookSetup }
 
 export function NewChannel({ onCreated }: { onCreated: () => Promise<void> }) {
   const { t } = useTranslation();
   const [kind, setKind] = useState<Kind>("waha");
   const [form, setForm] = useState<Form>(empty);
   const [invalid, setInvalid] = useState<Partial<Record<string, Invalid>>>({});
-  const [created, setCreated] = useState<{ channel: Created; verifyToken?: string } | null>(null);
+  const [created, setCreated] = useState<{ channel: Channel; verifyToken?: string } | null>(null);
   const create = useMutation({
-    mutationFn: (body: unknown) => post<Created>("/channels", body),
+    mutationFn: (body: unknown) => post<Channel>("/channels", body),
     onSuccess: async (channel, body) => {
       const token = (body as { provider_config: { verify_token?: string } }).provider_config.verify_token;
       setCreated({ channel, verifyToken: token });

@@ -2,10 +2,8 @@
 // says it per channel (`Channel.webhook`); each value has a copy button.
 import { useTranslation } from "react-i18next";
 import { CopyButton } from "../../CopyButton";
+import type { WebhookSetup } from "../../types";
 
-export type WebhookSetup =
-  | { url: string; events: string[]; hmac: boolean }
-  | { url: string; object: string; fields: string[]; signature: string };
 
 export function WebhookInstructions({ webhook, verifyToken }: { webhook: WebhookSetup; verifyToken?: string }) {
   const { t } = useTranslation();

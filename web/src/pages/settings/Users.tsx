@@ -8,11 +8,16 @@ import { api, get, type Page, post, problemText, type Session } from "../../api"
 import { dateTime } from "../../format";
 import type { CreatedInvitation, Role, User } from "../../types";
 import { PendingInvitations } from "./Invitations";
+import { invitation, newUser, type UserInvalid, userProblems } from "./userSchema";
 import { ShownOnce } from "./ShownOnce";
 
 const ROLES: Role[] = ["admin", "agent", "viewer"];
 const EMPTY = { name: "", email: "", role: "agent" as Role, password: "" };
 type How = "password" | "link";
+/** The form's fields, as the schema names them. */
+const NAME = "name";
+const EMAIL = "email";
+const PASSWORD = "password";
 
 export function Users({ session }: { session: Session }) {
   const { t } = useTranslation();
@@ -21,6 +26,7 @@ export function Users({ session }: { session: Session }) {
   const users = useQuery({ queryKey: ["users"], queryFn: () => get<Page<User>>("/users") });
   const [form, setForm] = useState(EMPTY);
   const [how, setHow] = useState<How>("password");
+  const [invalid, setInvalid] = useState<Partial<Record<string, UserInvalid>>>({});
   const done = () => queries.invalidateQueries({ queryKey: ["users"] });
   const invite = useMutation({ mutationFn: () => post<User>("/users", form), onSuccess: async () => { setForm(EMPTY); await done(); } });
   const link = useMutation({
@@ -35,9 +41,15 @@ export function Users({ session }: { session: Session }) {
   const error = invite.error ?? link.error ?? change.error ?? remove.error ?? users.error;
   const submit = (e: FormEvent) => {
     e.preventDefault();
+    const checked = how === "link" ? invitation.safeParse(form) : newUser.safeParse(form);
+    setInvalid(userProblems(checked));
+    if (!checked.success) return;
     if (how === "link") link.mutate();
     else invite.mutate();
   };
+  /** A field's problem, said beside it and tied to it for screen readers. */
+  const problem = (field: string) => invalid[field] && <span id={`invite-${field}-error`} className="error field-error">{t(`invitations.invalid.${invalid[field]}`)}</span>;
+  const described = (field: string) => (invalid[field] ? { "aria-invalid": true, "aria-describedby": `invite-${field}-error` } : {});
   return (
     <div className="settings-body">
       <p className="muted">{t("settings.usersIntro")}</p>
@@ -92,10 +104,12 @@ export function Users({ session }: { session: Session }) {
         </div>
       )}
       {admin && (
-        <form className="stack" onSubmit={submit} aria-label={t("settings.invite")}>
+        <form className="stack" onSubmit={submit} aria-label={t("settings.invite")} noValidate>
           <h2>{t("settings.invite")}</h2>
-          <label>{t("common.name")}<input value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} required maxLength={200} /></label>
-          <label>{t("settings.email")}<input type="email" value={form.email} onChange={(e) => setForm({ ...form, email: e.target.value })} required maxLength={320} /></label>
+          <label>{t("common.name")}<input value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} {...described(NAME)} /></label>
+          {problem(NAME)}
+          <label>{t("settings.email")}<input type="email" value={form.email} onChange={(e) => setForm({ ...form, email: e.target.value })} {...described(EMAIL)} /></label>
+          {problem(EMAIL)}
           <label>{t("settings.role")}
             <select value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value as Role })}>
               {ROLES.map((r) => <option key={r} value={r}>{t(`roles.${r}`)}</option>)}
@@ -108,9 +122,10 @@ export function Users({ session }: { session: Session }) {
           </fieldset>
           {how === "password" && (
             <label>{t("settings.firstPassword")}
-              <input type="password" autoComplete="new-password" minLength={10} value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} required />
+              <input type="password" autoComplete="new-password" value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} {...described(PASSWORD)} />
             </label>
           )}
+          {how === "password" && problem(PASSWORD)}
           <div><button type="submit" disabled={invite.isPending || link.isPending}>{how === "link" ? t("invitations.create") : t("settings.inviteButton")}</button></div>
         </form>
       )}

@@ -223,6 +223,25 @@ async fn a_merge_interrupted_by_a_worker_kill_completes_and_moves_everything_onc
         2,
         "merged contacts leave the list (the kept one and Third remain)"
     );
+    // The list says when each last talked: the kept contact did, Third never.
+    let listed = |name: &str| {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["display_name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert!(listed("Third")["last_activity_at"].is_null());
+    assert!(
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == json!(keep) && c["last_activity_at"].is_string()),
+        "{list}"
+    );
     assert_eq!(
         app.count("outbox_events WHERE event_type = 'contact.merged'")
             .await,
