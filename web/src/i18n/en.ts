@@ -549,6 +549,7 @@ export const en = {
     new: "New segment",
     editOne: "Edit segment {{name}}",
     deleteOne: "Delete segment {{name}}",
+    confirmDelete: "Delete the segment {{name}}? Campaigns already sent keep their recipients.",
     none: "No segments yet.",
     description: "Description (optional)",
     contacts: "Contacts now",
@@ -572,6 +573,7 @@ export const en = {
     includeOptedOut: "Count contacts who opted out (campaigns never write to them)",
     count: "Contacts selected now: {{formatted}}",
     sample: "Some of them, newest first:",
+    unreadable: "This segment’s saved filter has conditions this page cannot show; saving replaces them with what is here.",
     unnamed: "(no name)",
     invalid: {
       tag: "Each tag has 1 to 64 characters.",

@@ -551,6 +551,7 @@ export const ptBR: Catalog = {
     new: "Novo segmento",
     editOne: "Editar o segmento {{name}}",
     deleteOne: "Excluir o segmento {{name}}",
+    confirmDelete: "Excluir o segmento {{name}}? Campanhas já enviadas mantêm seus destinatários.",
     none: "Nenhum segmento ainda.",
     description: "Descrição (opcional)",
     contacts: "Contatos agora",
@@ -574,6 +575,7 @@ export const ptBR: Catalog = {
     includeOptedOut: "Contar contatos que pediram para não receber (as campanhas nunca escrevem para eles)",
     count: "Contatos selecionados agora: {{formatted}}",
     sample: "Alguns deles, os mais novos primeiro:",
+    unreadable: "O filtro salvo deste segmento tem condições que esta página não mostra; salvar substitui pelo que está aqui.",
     unnamed: "(sem nome)",
     invalid: {
       tag: "Cada etiqueta tem de 1 a 64 caracteres.",

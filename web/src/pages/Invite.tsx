@@ -9,9 +9,7 @@ import { ApiError, login, problemText, publicPost } from "../api";
 import { dateTime } from "../format";
 import { LanguagePicker } from "../LanguagePicker";
 import type { AcceptedInvitation, InvitationView } from "../types";
-
-/** At least 10 characters, as the API's `validate_password`. */
-const MIN_PASSWORD = 10;
+import { password as passwordRule } from "./settings/userSchema";
 
 export function Invite() {
   const { t } = useTranslation();
@@ -36,7 +34,7 @@ export function Invite() {
   });
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    if (password.length < MIN_PASSWORD) return setMismatch(t("invite.tooShort"));
+    if (!passwordRule.safeParse(password).success) return setMismatch(t("invite.tooShort"));
     if (password !== again) return setMismatch(t("invite.mismatch"));
     setMismatch(null);
     accept.mutate();

@@ -9,13 +9,16 @@ import { api, get, type Page, post, problemText } from "../../api";
 import { number } from "../../format";
 import { useSettled } from "../../settled";
 import type { FilterPreview, Pipeline, Segment } from "../../types";
-import { type FilterDraft, type FilterInvalid, segmentFilter, toDraft, toFilter } from "./segmentFilter";
+import { emptyDraft, type FilterDraft, type FilterInvalid, segmentFilter, toDraft, toFilter } from "./segmentFilter";
 
 export function SegmentBuilder({ segment, onDone }: { segment?: Segment; onDone: () => void }) {
   const { t } = useTranslation();
   const [name, setName] = useState(segment?.name ?? "");
   const [description, setDescription] = useState(segment?.description ?? "");
-  const [draft, setDraft] = useState<FilterDraft>(() => toDraft(segmentFilter.parse(segment?.filter ?? {})));
+  // A saved filter this app cannot read (written through the API with something newer) starts
+  // empty rather than breaking the page; saving would replace it, so the check below says so.
+  const [saved] = useState(() => segmentFilter.safeParse(segment?.filter ?? {}));
+  const [draft, setDraft] = useState<FilterDraft>(() => (saved.success ? toDraft(saved.data) : emptyDraft()));
   const pipelines = useQuery({ queryKey: ["pipelines"], queryFn: () => get<Page<Pipeline>>("/pipelines") });
   const channels = useQuery({ queryKey: ["channels"], queryFn: () => get<Page<{ id: string; name: string }>>("/channels") });
   const checked = segmentFilter.safeParse(toFilter(draft));
@@ -86,6 +89,7 @@ export function SegmentBuilder({ segment, onDone }: { segment?: Segment; onDone:
         </select>
       </label>
       <label className="check"><input type="checkbox" checked={draft.include_opted_out} onChange={(e) => set({ include_opted_out: e.target.checked })} /> {t("segments.includeOptedOut")}</label>
+      {!saved.success && <p role="alert" className="error">{t("segments.unreadable")}</p>}
       {invalid && <p role="alert" className="error">{t(`segments.invalid.${invalid}`)}</p>}
       <div className="panel" data-testid="segment-preview" aria-live="polite" aria-busy={preview.isFetching}>
         {preview.isError ? <p role="alert" className="error">{problemText(preview.error)}</p> : preview.data && (

@@ -41,7 +41,9 @@ export function Segments({ session }: { session: Session }) {
                   {writer && (
                     <td>
                       <button type="button" aria-label={t("segments.editOne", { name: s.name })} onClick={() => setEditing(s)}>{t("common.edit")}</button>{" "}
-                      <button type="button" aria-label={t("segments.deleteOne", { name: s.name })} onClick={() => remove.mutate(s.id)}>{t("common.delete")}</button>
+                      <button type="button" aria-label={t("segments.deleteOne", { name: s.name })} onClick={() => {
+                        if (window.confirm(t("segments.confirmDelete", { name: s.name }))) remove.mutate(s.id);
+                      }}>{t("common.delete")}</button>
                     </td>
                   )}
                 </tr>

@@ -11,6 +11,11 @@ describe("segment filters", () => {
     expect(toDraft(filter)).toEqual({ ...draft, tags_all: "vip, sp", attributes: [{ key: "plano", value: "pro" }] });
   });
 
+  it("keeps numbers and booleans saved through the API as they were", () => {
+    const saved = { attributes: { pedidos: 3, vip: true, cidade: "Recife" } };
+    expect(toFilter(toDraft(segmentFilter.parse(saved)))).toEqual(saved);
+  });
+
   it("refuses what the API refuses", () => {
     const message = (f: unknown) => segmentFilter.safeParse(f).error?.issues[0]?.message;
     expect(message({ tags_all: ["vip"], tags_none: ["vip"] })).toBe("tagBoth");

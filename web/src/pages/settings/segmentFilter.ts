@@ -11,7 +11,8 @@ export const segmentFilter = z
     tags_all: z.array(tag).optional(),
     tags_any: z.array(tag).optional(),
     tags_none: z.array(tag).optional(),
-    attributes: z.record(z.string().min(1, { error: "attribute" }).max(64, { error: "attribute" }), z.string()).optional(),
+    // Strings, numbers or booleans, as the API takes them (a contact's attribute 3 is not "3").
+    attributes: z.record(z.string().min(1, { error: "attribute" }).max(64, { error: "attribute" }), z.union([z.string(), z.number(), z.boolean()])).optional(),
     pipeline_stage_ids: z.array(z.uuid()).max(50).optional(),
     last_activity_after: z.iso.datetime({ offset: true }).optional(),
     last_activity_before: z.iso.datetime({ offset: true }).optional(),
@@ -36,7 +37,8 @@ export interface FilterDraft {
   tags_all: string;
   tags_any: string;
   tags_none: string;
-  attributes: { key: string; value: string }[];
+  /** Each row keeps the kind of value it was saved with; new rows are text. */
+  attributes: { key: string; value: string; kind?: "number" | "boolean" }[];
   stages: string[];
   after: string;
   before: string;
@@ -47,6 +49,13 @@ export interface FilterDraft {
 export const emptyDraft = (): FilterDraft => ({
   tags_all: "", tags_any: "", tags_none: "", attributes: [], stages: [], after: "", before: "", channel_id: "", include_opted_out: false,
 });
+
+/** A row's value in the kind it was saved with, while it still reads as one. */
+function typed(a: FilterDraft["attributes"][number]): string | number | boolean {
+  if (a.kind === "number" && a.value.trim() !== "" && Number.isFinite(Number(a.value))) return Number(a.value);
+  if (a.kind === "boolean" && (a.value === "true" || a.value === "false")) return a.value === "true";
+  return a.value;
+}
 
 const list = (typed: string) => typed.split(",").map((t) => t.trim()).filter((t) => t !== "");
 
@@ -60,7 +69,7 @@ export function toFilter(d: FilterDraft): SegmentFilter {
   if (list(d.tags_any).length) f.tags_any = list(d.tags_any);
   if (list(d.tags_none).length) f.tags_none = list(d.tags_none);
   const rows = d.attributes.filter((a) => a.key.trim() !== "");
-  if (rows.length) f.attributes = Object.fromEntries(rows.map((a) => [a.key.trim(), a.value]));
+  if (rows.length) f.attributes = Object.fromEntries(rows.map((a) => [a.key.trim(), typed(a)]));
   if (d.stages.length) f.pipeline_stage_ids = d.stages;
   if (d.after) f.last_activity_after = dayStart(d.after);
   if (d.before) f.last_activity_before = dayStart(d.before);
@@ -80,7 +89,8 @@ export function toDraft(f: SegmentFilter): FilterDraft {
     tags_all: (f.tags_all ?? []).join(", "),
     tags_any: (f.tags_any ?? []).join(", "),
     tags_none: (f.tags_none ?? []).join(", "),
-    attributes: Object.entries(f.attributes ?? {}).map(([key, value]) => ({ key, value: String(value) })),
+    attributes: Object.entries(f.attributes ?? {}).map(([key, value]) =>
+      typeof value === "string" ? { key, value } : { key, value: String(value), kind: typeof value === "number" ? ("number" as const) : ("boolean" as const) }),
     stages: f.pipeline_stage_ids ?? [],
     after: f.last_activity_after ? localDay(f.last_activity_after) : "",
     before: f.last_activity_before ? localDay(f.last_activity_before) : "",
