@@ -32,12 +32,26 @@ struct Args {
     /// Evaluate only the first N conversations.
     #[arg(long)]
     conversations: Option<usize>,
+    /// Evaluate only these conversations (file stems, e.g. `26,30`); with `--exclude`, all others.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Leave these conversations out (a held-out split while tuning).
+    #[arg(long, value_delimiter = ',')]
+    exclude: Vec<String>,
+    /// Keep the evaluation database under this name and reuse what it already holds: a
+    /// conversation ingested by an earlier run is not ingested again (search-side changes are
+    /// then measured in seconds). Without it the database is created and dropped.
+    #[arg(long)]
+    reuse: Option<String>,
     /// Print this many HYBRID misses (question, evidence, what came back) to see what fails.
     #[arg(long, default_value_t = 0)]
     show_misses: usize,
     /// HYBRID weights `vector,keyword,graph`.
     #[arg(long, default_value = "1,1,0.5", value_parser = ventros_workers::parse_weights)]
     weights: Weights,
+    /// Run HYBRID only (quicker while tuning).
+    #[arg(long)]
+    hybrid_only: bool,
     #[command(flatten)]
     embedding: EmbeddingSettings,
 }
@@ -116,10 +130,27 @@ async fn main() -> anyhow::Result<()> {
         .connect(&args.database_url)
         .await
         .context("DATABASE_URL")?;
-    let name = format!("memory_eval_{}", Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await?;
+    let name = match &args.reuse {
+        Some(name) => {
+            anyhow::ensure!(
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "--reuse takes lowercase letters, digits and _"
+            );
+            name.clone()
+        }
+        None => format!("memory_eval_{}", Uuid::new_v4().simple()),
+    };
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&admin)
+            .await?;
+    if !exists {
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await?;
+    }
     let (base, _) = args
         .database_url
         .rsplit_once('/')
@@ -130,9 +161,11 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let result = evaluate(&args, pool.clone(), weights).await;
     pool.close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
-        .execute(&admin)
-        .await?;
+    if args.reuse.is_none() {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
+            .execute(&admin)
+            .await?;
+    }
     result
 }
 
@@ -148,6 +181,15 @@ async fn evaluate(args: &Args, pool: sqlx::PgPool, weights: Weights) -> anyhow::
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
+    let stem = |p: &PathBuf| {
+        p.file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    files.retain(|p| {
+        (args.only.is_empty() || args.only.contains(&stem(p))) && !args.exclude.contains(&stem(p))
+    });
     files.truncate(args.conversations.unwrap_or(usize::MAX));
 
     let mut table: BTreeMap<(usize, u64), Score> = BTreeMap::new();
@@ -166,14 +208,30 @@ async fn evaluate(args: &Args, pool: sqlx::PgPool, weights: Weights) -> anyhow::
             conversation["speaker_a"].as_str().unwrap_or("A"),
             conversation["speaker_b"].as_str().unwrap_or("B"),
         );
-        let tenant = create_tenant(&pool, file).await?;
-        let contact = Uuid::now_v7();
-        sqlx::query("INSERT INTO contacts (id, tenant_id, display_name) VALUES ($1, $2, $3)")
-            .bind(contact)
-            .bind(tenant)
-            .bind(speaker_a)
-            .execute(&pool)
-            .await?;
+        let existing: Option<(Uuid, Uuid)> = sqlx::query_as(
+            "SELECT t.id, c.id FROM tenants t JOIN contacts c ON c.tenant_id = t.id
+              WHERE t.name = $1 AND EXISTS (SELECT 1 FROM memory_episodes e WHERE e.tenant_id = t.id)",
+        )
+        .bind(tenant_name(file))
+        .fetch_optional(&pool)
+        .await?;
+        let ingested = existing.is_some();
+        let (tenant, contact) = match existing {
+            Some(ids) => ids,
+            None => {
+                let tenant = create_tenant(&pool, file).await?;
+                let contact = Uuid::now_v7();
+                sqlx::query(
+                    "INSERT INTO contacts (id, tenant_id, display_name) VALUES ($1, $2, $3)",
+                )
+                .bind(contact)
+                .bind(tenant)
+                .bind(speaker_a)
+                .execute(&pool)
+                .await?;
+                (tenant, contact)
+            }
+        };
 
         let started = std::time::Instant::now();
         let mut turn_text: BTreeMap<String, String> = BTreeMap::new();
@@ -205,23 +263,24 @@ async fn evaluate(args: &Args, pool: sqlx::PgPool, weights: Weights) -> anyhow::
                     turn["dia_id"].as_str().unwrap_or_default().to_owned(),
                     text.clone(),
                 );
-                engine
-                    .ingest(&Episode {
-                        tenant_id: tenant,
-                        contact_id: contact,
-                        kind: "message",
-                        source_type: "message".into(),
-                        source_id: turn["dia_id"].as_str().unwrap_or_default().to_owned(),
-                        role: if is_contact { "contact" } else { "operator" },
-                        content: text,
-                        occurred_at: at + chrono::Duration::seconds(i as i64),
-                        metadata: serde_json::json!({"session": session}),
-                        remember: true,
-                        context: previous.take(),
-                        extract: is_contact,
-                        facts: vec![],
-                    })
-                    .await?;
+                let episode = Episode {
+                    tenant_id: tenant,
+                    contact_id: contact,
+                    kind: "message",
+                    source_type: "message".into(),
+                    source_id: turn["dia_id"].as_str().unwrap_or_default().to_owned(),
+                    role: if is_contact { "contact" } else { "operator" },
+                    content: text,
+                    occurred_at: at + chrono::Duration::seconds(i as i64),
+                    metadata: serde_json::json!({"session": session}),
+                    remember: true,
+                    context: previous.take(),
+                    extract: is_contact,
+                    facts: vec![],
+                };
+                if !ingested {
+                    engine.ingest(&episode).await?;
+                }
                 previous = Some(current);
                 turns += 1;
             }
@@ -239,6 +298,9 @@ async fn evaluate(args: &Args, pool: sqlx::PgPool, weights: Weights) -> anyhow::
                 continue;
             }
             for (m, (mode, _)) in MODES.iter().enumerate() {
+                if args.hybrid_only && *mode != Mode::Hybrid {
+                    continue;
+                }
                 let outcome = engine
                     .search(&SearchQuery {
                         tenant_id: tenant,
@@ -354,13 +416,17 @@ async fn create_tenant(pool: &sqlx::PgPool, file: &std::path::Path) -> anyhow::R
     let id = Uuid::now_v7();
     sqlx::query("INSERT INTO tenants (id, name) VALUES ($1, $2)")
         .bind(id)
-        .bind(format!(
-            "LoCoMo {}",
-            file.file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or_default()
-        ))
+        .bind(tenant_name(file))
         .execute(pool)
         .await?;
     Ok(id)
+}
+
+fn tenant_name(file: &std::path::Path) -> String {
+    format!(
+        "LoCoMo {}",
+        file.file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+    )
 }

@@ -15,6 +15,36 @@ pub(crate) fn query_terms(query: &str) -> Vec<String> {
         .collect()
 }
 
+/// The query without the contact's own name, for a search inside that contact's memory: there
+/// every row is about them, so their name tells nothing apart; worse, it matches the many short
+/// rows that only greet or thank them ("Valeu, Ana!") and pulls the embedding towards them.
+/// Returns the query unchanged when nothing else would be left.
+pub(crate) fn without_name(query: &str, name: &str) -> String {
+    let names: Vec<String> = name
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 2)
+        .map(str::to_lowercase)
+        .collect();
+    let kept: Vec<&str> = query
+        .split_whitespace()
+        .filter(|word| {
+            let bare = word
+                .trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase();
+            let bare = bare
+                .strip_suffix("'s")
+                .or_else(|| bare.strip_suffix("’s"))
+                .unwrap_or(&bare);
+            !names.iter().any(|n| n == bare)
+        })
+        .collect();
+    if kept.iter().any(|w| w.chars().any(char::is_alphanumeric)) {
+        kept.join(" ")
+    } else {
+        query.to_owned()
+    }
+}
+
 /// Query words that point at a relation rather than a thing ("where does she live" → lives_in).
 pub(super) fn linked_predicates(terms: &[String]) -> Vec<String> {
     const TRIGGERS: &[(&str, &[&str])] = &[
@@ -120,6 +150,24 @@ pub(super) fn linked_predicates(terms: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_contacts_own_name_is_left_out() {
+        assert_eq!(
+            without_name("Quais cores a Ana evita?", "Ana Souza"),
+            "Quais cores a evita?"
+        );
+        assert_eq!(
+            without_name("What is Caroline's identity?", "Caroline"),
+            "What is identity?"
+        );
+        assert_eq!(
+            without_name("What did Melanie paint?", "Caroline"),
+            "What did Melanie paint?",
+            "another person's name stays"
+        );
+        assert_eq!(without_name("Ana Souza?", "Ana Souza"), "Ana Souza?");
+    }
 
     #[test]
     fn queries_link_relations() {

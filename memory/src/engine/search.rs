@@ -1,14 +1,14 @@
 //! Search: the vector, keyword (BM25), and graph lists, their reciprocal-rank fusion (HYBRID),
 //! and hydrating the winning keys into hits with provenance.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
 use serde_json::{Map, Value, json};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::query::{linked_predicates, query_terms};
+use super::query::{linked_predicates, query_terms, without_name};
 use super::{
     Hit, HitKind, MAX_LIMIT, MAX_QUERY_CHARS, MemoryEngine, MemoryError, Mode, SearchOutcome,
     SearchQuery,
@@ -40,6 +40,25 @@ fn fuse(lists: &[(f32, &[(Key, f32)])]) -> Vec<(Key, f32)> {
         .collect();
     fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     fused
+}
+
+/// Drops a hit whose every source is already behind a better hit (a fact and the message it was
+/// read from are one piece of evidence: two slots for it would push another piece out), then
+/// keeps `limit`.
+fn one_per_episode(hits: Vec<Hit>, limit: usize) -> Vec<Hit> {
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut out = Vec::with_capacity(limit);
+    for hit in hits {
+        if out.len() == limit {
+            break;
+        }
+        if !hit.sources.is_empty() && hit.sources.iter().all(|s| seen.contains(s)) {
+            continue;
+        }
+        seen.extend(hit.sources.iter().cloned());
+        out.push(hit);
+    }
+    out
 }
 
 /// Scores of one list rescaled to 0..1 by its best hit.
@@ -108,9 +127,13 @@ impl MemoryEngine {
                 ));
             }
         }
-        if let Some(contact_id) = q.contact_id {
-            self.contact_name(q.tenant_id, contact_id).await?;
-        }
+        let focused = match q.contact_id {
+            Some(contact_id) => {
+                without_name(query, &self.contact_name(q.tenant_id, contact_id).await?)
+            }
+            None => query.to_owned(),
+        };
+        let query = focused.as_str();
         let depth = if q.mode == Mode::Hybrid {
             (q.limit * 3).max(30)
         } else {
@@ -154,10 +177,13 @@ impl MemoryEngine {
                 (q.weights.graph, &graph_list),
             ]),
         };
-        let top: Vec<(Key, f32)> = ranked.into_iter().take(q.limit).collect();
-        let hits = self
-            .hydrate(q.tenant_id, &top, q.include_embeddings)
-            .await?;
+        // Twice the limit: a hit whose episode a better hit already stands for gives its slot up.
+        let top: Vec<(Key, f32)> = ranked.into_iter().take(q.limit * 2).collect();
+        let hits = one_per_episode(
+            self.hydrate(q.tenant_id, &top, q.include_embeddings)
+                .await?,
+            q.limit,
+        );
         Ok(SearchOutcome {
             hits,
             total_count: distinct.len(),
@@ -566,6 +592,42 @@ mod tests {
             weighted.iter().filter(|(_, s)| *s > 0.0).count(),
             2,
             "a zero weight silences a list"
+        );
+    }
+
+    fn hit(n: u128, kind: HitKind, sources: &[&str]) -> Hit {
+        Hit {
+            id: Uuid::from_u128(n),
+            kind,
+            content: String::new(),
+            memory_type: "conversation".into(),
+            score: 0.0,
+            created_at: chrono::Utc::now(),
+            valid_from: chrono::Utc::now(),
+            valid_until: None,
+            metadata: Map::new(),
+            sources: sources.iter().map(|s| s.to_string()).collect(),
+            embedding: vec![],
+        }
+    }
+
+    #[test]
+    fn one_slot_per_piece_of_evidence() {
+        let hits = vec![
+            hit(1, HitKind::Memory, &["message:a"]),
+            hit(2, HitKind::Fact, &["message:a"]),
+            hit(3, HitKind::Fact, &["message:a", "message:b"]),
+            hit(4, HitKind::Memory, &[]),
+            hit(5, HitKind::Memory, &["message:c"]),
+        ];
+        let kept: Vec<u128> = one_per_episode(hits, 3)
+            .iter()
+            .map(|h| h.id.as_u128())
+            .collect();
+        assert_eq!(
+            kept,
+            vec![1, 3, 4],
+            "the fact read from a kept message goes; one adding a source stays; the limit holds"
         );
     }
 }
