@@ -606,7 +606,7 @@ mod tests {
             valid_from: chrono::Utc::now(),
             valid_until: None,
             metadata: Map::new(),
-            sources: sources.iter().map(|s| s.to_string()).collect(),
+            sources: sources.iter().map(ToString::to_string).collect(),
             embedding: vec![],
         }
     }

@@ -212,7 +212,7 @@ impl MemoryEngine {
             .collect();
         Ok(self
             .embedder
-            .embed(&texts)
+            .embed_background(&texts)
             .await?
             .into_iter()
             .map(Vector::from)

@@ -236,7 +236,7 @@ impl MemoryEngine {
         texts.extend(entities.iter().map(|e| e.name.clone()));
         let mut vectors = self
             .embedder
-            .embed(&texts)
+            .embed_background(&texts)
             .await?
             .into_iter()
             .map(Vector::from);

@@ -138,7 +138,7 @@ impl MemoryEngine {
         for batch in texts.chunks(EMBED_BATCH) {
             vectors.extend(
                 self.embedder()
-                    .embed(batch)
+                    .embed_background(batch)
                     .await?
                     .into_iter()
                     .map(Vector::from),
