@@ -15,8 +15,12 @@ use super::{
 };
 use pgvector::Vector;
 
-/// Reciprocal-rank-fusion constant (the usual 60: a rank-1 hit is worth ~1.6× a rank-10 hit).
-const RRF_K: f32 = 60.0;
+/// Reciprocal-rank-fusion constant: a rank-1 hit is worth 2.5× a rank-10 hit. The usual 60 (1.15×)
+/// flattened each list's order, so a turn ranked first by one list and absent from the other lost
+/// to turns ranked middling by both; with 5, LoCoMo HYBRID recall@10 rose from 0.692 to 0.726 on
+/// the conversations we tuned on and from 0.688 to 0.720 on those held out (2 and 10 were within
+/// 0.01; the Portuguese set's recall@10 did not move).
+const RRF_K: f32 = 5.0;
 /// An entity is linked to a query by meaning when its name is at least this similar.
 const ENTITY_LINK_SIMILARITY: f32 = 0.55;
 type Key = (HitKind, Uuid);
@@ -140,23 +144,23 @@ impl MemoryEngine {
             q.limit
         };
         let terms = query_terms(query);
-        let vector = match q.mode {
-            Mode::Keyword => None,
-            _ => Some(self.embed_one(query).await?),
-        };
-
-        // Keyword mode computes no vector and never reads this one.
-        let no_vector = Vector::from(Vec::new());
-        let v = vector.as_ref().unwrap_or(&no_vector);
         let (vec_list, kw_list, graph_list) = match q.mode {
-            Mode::Vector => (self.vector_list(q, v, depth).await?, vec![], vec![]),
+            Mode::Vector => {
+                let v = self.embed_one(query).await?;
+                (self.vector_list(q, &v, depth).await?, vec![], vec![])
+            }
             Mode::Keyword => (vec![], self.keyword_list(q, &terms, depth).await?, vec![]),
-            Mode::Graph => (vec![], vec![], self.graph_list(q, &terms, v, depth).await?),
+            Mode::Graph => {
+                let v = self.embed_one(query).await?;
+                (vec![], vec![], self.graph_list(q, &terms, &v, depth).await?)
+            }
             Mode::Hybrid => {
-                let (a, b, c) = tokio::try_join!(
-                    self.vector_list(q, v, depth),
-                    self.keyword_list(q, &terms, depth),
-                    self.graph_list(q, &terms, v, depth)
+                // BM25 needs no vector: PostgreSQL runs it while the model embeds the query.
+                let (v, b) =
+                    tokio::try_join!(self.embed_one(query), self.keyword_list(q, &terms, depth))?;
+                let (a, c) = tokio::try_join!(
+                    self.vector_list(q, &v, depth),
+                    self.graph_list(q, &terms, &v, depth)
                 )?;
                 (a, b, c)
             }
