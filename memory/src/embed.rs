@@ -84,7 +84,7 @@ pub struct LocalEmbedder {
 
 /// One inference at a time, searches first. A burst of messages queues many ingestion batches;
 /// behind a plain FIFO a customer's reply (which embeds its query to search memory) waited for
-/// all of them (p50 3.6 s at 10 messages/s after a burst, against 0.71 s idle). Here background
+/// all of them (issue 22 saw the AI path's p50 at 3.6 s after a burst, 0.71 s idle). Here background
 /// batches queue among themselves, and the one at the head steps aside while a search waits, so
 /// a search waits for at most the batch already running.
 struct PriorityGate {

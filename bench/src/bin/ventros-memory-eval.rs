@@ -194,6 +194,7 @@ async fn evaluate(args: &Args, pool: sqlx::PgPool, weights: Weights) -> anyhow::
 
     let mut table: BTreeMap<(usize, u64), Score> = BTreeMap::new();
     let mut shown = 0;
+    let mut ingested_turns = 0usize;
     let (mut turns, mut ingest_secs, mut searches, mut search_ms) =
         (0usize, 0f64, 0usize, Vec::new());
     for file in &files {
@@ -280,6 +281,7 @@ async fn evaluate(args: &Args, pool: sqlx::PgPool, weights: Weights) -> anyhow::
                 };
                 if !ingested {
                     engine.ingest(&episode).await?;
+                    ingested_turns += 1;
                 }
                 previous = Some(current);
                 turns += 1;
@@ -380,10 +382,14 @@ async fn evaluate(args: &Args, pool: sqlx::PgPool, weights: Weights) -> anyhow::
         files.len(),
         engine.embedder().model()
     );
-    println!(
-        "ingestion: {:.1} turns/s (embedding + extraction + graph, one episode at a time)",
-        turns as f64 / ingest_secs.max(1e-9)
-    );
+    if ingested_turns > 0 {
+        println!(
+            "ingestion: {:.1} turns/s (embedding + extraction + graph, one episode at a time)",
+            ingested_turns as f64 / ingest_secs.max(1e-9)
+        );
+    } else {
+        println!("ingestion: none (every conversation was already in the reused database)");
+    }
     println!(
         "search latency over {searches} searches: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms\n",
         pct(0.5),

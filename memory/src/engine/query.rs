@@ -20,10 +20,15 @@ pub(crate) fn query_terms(query: &str) -> Vec<String> {
 /// rows that only greet or thank them ("Valeu, Ana!") and pulls the embedding towards them.
 /// Returns the query unchanged when nothing else would be left.
 pub(crate) fn without_name(query: &str, name: &str) -> String {
+    // Particles ("Maria da Silva") are ordinary words in a query.
+    const PARTICLES: &[&str] = &[
+        "da", "de", "do", "das", "dos", "di", "du", "del", "la", "le", "van", "von", "e", "y",
+    ];
     let names: Vec<String> = name
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().count() >= 2)
         .map(str::to_lowercase)
+        .filter(|w| !PARTICLES.contains(&w.as_str()))
         .collect();
     let kept: Vec<&str> = query
         .split_whitespace()
@@ -167,6 +172,11 @@ mod tests {
             "another person's name stays"
         );
         assert_eq!(without_name("Ana Souza?", "Ana Souza"), "Ana Souza?");
+        assert_eq!(
+            without_name("O que Maria comprou da loja?", "Maria da Silva"),
+            "O que comprou da loja?",
+            "a particle of the name is an ordinary word"
+        );
     }
 
     #[test]
