@@ -64,6 +64,14 @@ pub struct WorkerSettings {
     /// agent service's FactExtractionAgent, an LLM when that service is configured with one).
     #[arg(long, env = "MEMORY_FACT_EXTRACTOR", default_value = "rules", value_parser = ["rules", "agent"])]
     pub fact_extractor: String,
+    /// Rows of one table from which a tenant gets its own HNSW index for tenant-wide vector search
+    /// (below it, its rows are read exactly).
+    #[arg(long, env = "MEMORY_TENANT_INDEX_ROWS", default_value_t = ventros_memory::engine::DEFAULT_TENANT_INDEX_MIN_ROWS)]
+    pub tenant_index_rows: i64,
+    /// How often the worker checks for tenants that outgrew the exact scan (and for indexes of
+    /// deleted tenants or retired models), in seconds; 0 turns it off.
+    #[arg(long, env = "MEMORY_INDEX_INTERVAL_SECS", default_value_t = 300)]
+    pub memory_index_interval_secs: u64,
     /// How often the inbox sweeper looks for stored webhooks never handed to Temporal (a Temporal
     /// Schedule); 0 turns it off.
     #[arg(long, env = "INBOX_SWEEP_INTERVAL_SECS", default_value_t = 60)]
@@ -147,6 +155,19 @@ pub async fn connect_temporal(
         connection,
         ClientOptions::new(namespace).build(),
     )?)
+}
+
+/// Keeps every large tenant's vector index built (a pass that changed something is followed by
+/// another at once, to confirm nothing is left).
+async fn run_tenant_indexes(engine: Arc<MemoryEngine>, every: Duration) {
+    ventros_activities::polling::run_polling_loop("tenant vector indexes", every, || {
+        let engine = engine.clone();
+        async move {
+            let pass = engine.maintain_tenant_indexes().await?;
+            Ok(pass.created + pass.dropped)
+        }
+    })
+    .await;
 }
 
 /// The webhook fan-out loop (outbox → deliveries → WebhookDelivery workflows); every few hundred
@@ -280,6 +301,12 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         start_reembed(&client, &settings, model).await?;
     }
     spawn_outbox_consumers(&settings, &pool, &client);
+    if settings.memory_index_interval_secs > 0 {
+        tokio::spawn(run_tenant_indexes(
+            engine.clone(),
+            Duration::from_secs(settings.memory_index_interval_secs),
+        ));
+    }
     if settings.inbox_sweep_interval_secs > 0 {
         ensure_inbox_sweep(&client, &settings).await?;
     }
@@ -340,7 +367,8 @@ async fn memory_engine(
     let engine = Arc::new(
         MemoryEngine::new(pool.clone(), embedder)
             .with_weights(settings.hybrid_weights)
-            .with_extractor(extractor),
+            .with_extractor(extractor)
+            .with_tenant_index_min_rows(settings.tenant_index_rows),
     );
     let space = engine
         .ensure_space()

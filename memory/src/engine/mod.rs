@@ -4,7 +4,8 @@
 //! Both the gRPC MemoryService (for the Python agents) and the ingestion activities call this
 //! in-process. Every query carries the tenant; a contact-scoped search scans that contact's rows
 //! exactly (a few hundred rows: faster and more accurate than an approximate index), a tenant-wide
-//! vector search goes through the model's HNSW index.
+//! vector search too while the tenant is small and through the tenant's own HNSW index once it is
+//! large ([`tenant_index`]).
 
 use std::sync::Arc;
 
@@ -26,9 +27,11 @@ mod query;
 pub(crate) use query::query_terms;
 mod search;
 mod space;
+mod tenant_index;
 mod write;
 
 pub use space::SpaceStatus;
+pub use tenant_index::{DEFAULT_TENANT_INDEX_MIN_ROWS, TenantIndexPass, tenant_index_name};
 pub use write::embedding_text;
 
 /// Upper bound on results per search; asking for more is an error, not a silent clamp.
@@ -252,6 +255,7 @@ pub struct MemoryEngine {
     embedder: SharedEmbedder,
     default_weights: Weights,
     extractor: FactExtractor,
+    tenant_index_min_rows: i64,
 }
 
 impl MemoryEngine {
@@ -261,6 +265,7 @@ impl MemoryEngine {
             embedder,
             default_weights: Weights::default(),
             extractor: FactExtractor::Rules,
+            tenant_index_min_rows: DEFAULT_TENANT_INDEX_MIN_ROWS,
         }
     }
 

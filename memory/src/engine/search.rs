@@ -23,7 +23,7 @@ use pgvector::Vector;
 const RRF_K: f32 = 5.0;
 /// An entity is linked to a query by meaning when its name is at least this similar.
 const ENTITY_LINK_SIMILARITY: f32 = 0.55;
-type Key = (HitKind, Uuid);
+pub(super) type Key = (HitKind, Uuid);
 
 /// Reciprocal-rank fusion of ranked lists, normalised so a hit ranked first everywhere scores 1.
 fn fuse(lists: &[(f32, &[(Key, f32)])]) -> Vec<(Key, f32)> {
@@ -84,13 +84,13 @@ fn normalised(list: Vec<(Key, f32)>) -> Vec<(Key, f32)> {
 
 /// One row of a ranked list: `kind` is `m` (a memory) or `f` (a fact).
 #[derive(sqlx::FromRow)]
-struct Scored {
+pub(super) struct Scored {
     kind: String,
     id: Uuid,
     score: f32,
 }
 
-fn rows_to_keys(rows: Vec<Scored>) -> Vec<(Key, f32)> {
+pub(super) fn rows_to_keys(rows: Vec<Scored>) -> Vec<(Key, f32)> {
     rows.into_iter()
         .map(|r| {
             let kind = if r.kind == "m" {
@@ -101,6 +101,13 @@ fn rows_to_keys(rows: Vec<Scored>) -> Vec<(Key, f32)> {
             ((kind, r.id), r.score)
         })
         .collect()
+}
+
+/// The best `depth` of a list, best first.
+fn top(mut list: Vec<(Key, f32)>, depth: usize) -> Vec<(Key, f32)> {
+    sort_desc(&mut list);
+    list.truncate(depth);
+    list
 }
 
 fn sort_desc(list: &mut [(Key, f32)]) {
@@ -202,11 +209,12 @@ impl MemoryEngine {
         vector: &Vector,
         depth: usize,
     ) -> Result<Vec<(Key, f32)>, MemoryError> {
-        let rows = match q.contact_id {
-            // One contact: an exact scan of its rows (the untyped expression keeps the planner off
-            // the approximate index).
-            Some(contact_id) => {
-                sqlx::query_as!(
+        let Some(contact_id) = q.contact_id else {
+            return Ok(top(self.tenant_vector_list(q, vector, depth).await?, depth));
+        };
+        // One contact: an exact scan of its rows (the untyped expression keeps the planner off
+        // every HNSW index).
+        let rows = sqlx::query_as!(
                     Scored,
                     r#"(SELECT 'm' AS "kind!", id AS "id!", greatest(0, 1 - (embedding <=> $3::vector))::float4 AS "score!" FROM memories
                        WHERE tenant_id = $1 AND contact_id = $2 AND embedding_model = $4
@@ -230,51 +238,8 @@ impl MemoryEngine {
                     depth as i64
                 )
                 .fetch_all(&self.pool)
-                .await?
-            }
-            // The whole tenant: the model's HNSW index, with iterative scans so the tenant and
-            // type filters do not starve the result.
-            None => {
-                let (model, dims) = (self.model(), self.embedder.dimensions());
-                let sql = format!(
-                    "(SELECT 'm' AS kind, id, greatest(0, 1 - (embedding::vector({dims}) <=> $2::vector({dims})))::float4 AS score FROM memories
-                       WHERE embedding_model = '{model}' AND tenant_id = $1
-                         AND (cardinality($3::text[]) = 0 OR memory_type = ANY($3))
-                         AND CASE WHEN $4::timestamptz IS NULL THEN valid_until IS NULL
-                                  ELSE valid_from <= $4 AND (valid_until IS NULL OR valid_until > $4) END
-                       ORDER BY embedding::vector({dims}) <=> $2::vector({dims}) LIMIT $5)
-                     UNION ALL
-                     (SELECT 'f', id, greatest(0, 1 - (embedding::vector({dims}) <=> $2::vector({dims})))::float4 FROM memory_facts
-                       WHERE embedding_model = '{model}' AND tenant_id = $1
-                         AND (cardinality($3::text[]) = 0 OR memory_type = ANY($3))
-                         AND CASE WHEN $4::timestamptz IS NULL THEN invalid_at IS NULL
-                                  ELSE valid_at <= $4 AND (invalid_at IS NULL OR invalid_at > $4) END
-                       ORDER BY embedding::vector({dims}) <=> $2::vector({dims}) LIMIT $5)"
-                );
-                let mut tx = self.pool.begin().await?;
-                sqlx::query!(r#"SELECT set_config('hnsw.ef_search', '200', true) AS "ef_search", set_config('hnsw.iterative_scan', 'relaxed_order', true) AS "iterative_scan""#)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                // Relaxed-order iterative scans return neighbours roughly in order: fetch 100
-                // candidates and let the exact scores below pick the best `depth`.
-                // Dynamic on purpose: the partial HNSW index is chosen only when the model and the
-                // dimensions appear literally, as in its predicate.
-                let rows = sqlx::query_as::<_, Scored>(AssertSqlSafe(sql))
-                    .bind(q.tenant_id)
-                    .bind(vector)
-                    .bind(&q.memory_types)
-                    .bind(q.as_of)
-                    .bind(depth.max(100) as i64)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                rows
-            }
-        };
-        let mut list = rows_to_keys(rows);
-        sort_desc(&mut list);
-        list.truncate(depth);
-        Ok(list)
+                .await?;
+        Ok(top(rows_to_keys(rows), depth))
     }
 
     /// Full-text matches (any query word, stemmed in English and Portuguese), by ts_rank; a whole

@@ -1,7 +1,6 @@
-//! Embedding spaces: which model's vectors searches use, the per-model HNSW indexes, and the
-//! re-embedding that moves every row to a new model before it becomes the one searched.
+//! Embedding spaces: which model's vectors searches use, and the re-embedding that moves every
+//! row to a new model before it becomes the one searched.
 
-use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::{MemoryEngine, MemoryError, embedding_text};
@@ -27,7 +26,7 @@ impl MemoryEngine {
     /// Registers this engine's model and its HNSW indexes. The first model becomes active; a
     /// different model is registered as `building` and returned, for the re-embed workflow.
     pub async fn ensure_space(&self) -> Result<SpaceStatus, MemoryError> {
-        let model = self.model().to_owned();
+        let model = super::tenant_index::safe_model(self.model())?.to_owned();
         let dims = self.embedder.dimensions() as i32;
         let existing = sqlx::query!(
             "SELECT dimensions, state FROM embedding_spaces WHERE model = $1",
@@ -66,7 +65,6 @@ impl MemoryEngine {
         )
         .execute(&self.pool)
         .await?;
-        self.ensure_indexes().await?;
         let state =
             sqlx::query_scalar!("SELECT state FROM embedding_spaces WHERE model = $1", model)
                 .fetch_one(&self.pool)
@@ -79,30 +77,6 @@ impl MemoryEngine {
                 dimensions: dims as usize,
             }
         })
-    }
-
-    /// One partial HNSW index per table for this model: vectors of other models (other
-    /// dimensions) are outside the index predicate, so they are never compared.
-    pub async fn ensure_indexes(&self) -> Result<(), MemoryError> {
-        let model = self.model();
-        if !model
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-            || model.len() > 48
-        {
-            return Err(MemoryError::Invalid(format!(
-                "embedding model id {model:?} is not a safe identifier"
-            )));
-        }
-        let dims = self.embedder.dimensions();
-        for table in ["memories", "memory_facts"] {
-            let sql = format!(
-                "CREATE INDEX IF NOT EXISTS {table}_hnsw_{model} ON {table} USING hnsw ((embedding::vector({dims})) vector_cosine_ops)
-                 WITH (m = 16, ef_construction = 64) WHERE embedding_model = '{model}'"
-            );
-            sqlx::query(AssertSqlSafe(sql)).execute(&self.pool).await?;
-        }
-        Ok(())
     }
 
     /// Rows (memories, facts, entities) whose vectors are not from this engine's model yet.

@@ -13,6 +13,7 @@ mod delivery;
 mod e2e;
 mod mcp;
 mod memory;
+mod memory_index;
 mod meta;
 mod reply_eval;
 mod security;

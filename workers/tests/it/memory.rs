@@ -22,7 +22,7 @@ use ventros_memory::{MemoryEngine, MemoryError};
 
 const WAIT: Duration = Duration::from_secs(60);
 
-fn embedder() -> SharedEmbedder {
+pub(crate) fn embedder() -> SharedEmbedder {
     static EMBEDDER: OnceLock<SharedEmbedder> = OnceLock::new();
     EMBEDDER
         .get_or_init(|| {
@@ -41,7 +41,7 @@ async fn engine() -> (MemoryEngine, PgPool) {
     (engine, pool)
 }
 
-async fn tenant_with_contact(pool: &PgPool, name: &str) -> (Uuid, Uuid) {
+pub(crate) async fn tenant_with_contact(pool: &PgPool, name: &str) -> (Uuid, Uuid) {
     let (tenant, _) = ventros_api::auth::create_tenant(pool, "Memory tenant")
         .await
         .expect("tenant");
@@ -56,11 +56,11 @@ async fn tenant_with_contact(pool: &PgPool, name: &str) -> (Uuid, Uuid) {
     (tenant, contact)
 }
 
-fn day(d: u32) -> DateTime<Utc> {
+pub(crate) fn day(d: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, d, 12, 0, 0).unwrap()
 }
 
-fn message(
+pub(crate) fn message(
     tenant_id: Uuid,
     contact_id: Uuid,
     source_id: &str,
@@ -84,7 +84,12 @@ fn message(
     }
 }
 
-fn query(tenant_id: Uuid, contact_id: Option<Uuid>, text: &str, mode: Mode) -> SearchQuery {
+pub(crate) fn query(
+    tenant_id: Uuid,
+    contact_id: Option<Uuid>,
+    text: &str,
+    mode: Mode,
+) -> SearchQuery {
     SearchQuery {
         tenant_id,
         contact_id,
