@@ -106,6 +106,16 @@ impl MemoryEngine {
         Ok(GraphView { entities, facts })
     }
 }
+/// How an entity is told apart within a contact's graph (with its type).
+pub(super) fn entity_key(entity: &EntityRef) -> String {
+    // The contact's own node is keyed by role, not name: renaming the contact keeps one node.
+    if entity.entity_type == "contact" {
+        "contact".to_owned()
+    } else {
+        entity.normalized()
+    }
+}
+
 pub(super) async fn upsert_entity(
     tx: &mut Transaction<'_, Postgres>,
     episode: &Episode,
@@ -113,12 +123,7 @@ pub(super) async fn upsert_entity(
     vector: Option<Vector>,
     model: &str,
 ) -> Result<Uuid, sqlx::Error> {
-    // The contact's own node is keyed by role, not name: renaming the contact keeps one node.
-    let normalized = if entity.entity_type == "contact" {
-        "contact".to_owned()
-    } else {
-        entity.normalized()
-    };
+    let normalized = entity_key(entity);
     sqlx::query_scalar!(
         "INSERT INTO memory_entities (id, tenant_id, contact_id, name, normalized, entity_type, embedding, embedding_model)
          VALUES ($1, $2, $3, $4, $5, $6, $7::vector, CASE WHEN $7 IS NULL THEN NULL ELSE $8 END)

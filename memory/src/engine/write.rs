@@ -13,8 +13,13 @@ use pgvector::Vector;
 
 use crate::extract;
 
-use super::graph::{Applied, apply_fact, predicate_info, upsert_entity};
+use super::graph::{Applied, apply_fact, entity_key, predicate_info, upsert_entity};
 use super::{EntityRef, Episode, FactInput, IngestOutcome, MemoryEngine, MemoryError};
+
+/// An entity's identity in a contact's graph: its type and key.
+fn key_of(entity: &EntityRef) -> (String, String) {
+    (entity.entity_type.clone(), entity_key(entity))
+}
 
 /// What a memory's vector is computed from: the preceding message, then the memory itself.
 pub fn embedding_text(context: Option<&str>, content: &str) -> String {
@@ -233,7 +238,20 @@ impl MemoryEngine {
                 }
             }
         }
-        texts.extend(entities.iter().map(|e| e.name.clone()));
+        // An entity the graph already holds keeps its vector: embedding its name again would be
+        // thrown away by the upsert (a customer names the same products and places often).
+        let known = self.known_entities(episode, &entities).await?;
+        let fresh: Vec<bool> = entities
+            .iter()
+            .map(|e| !known.contains(&key_of(e)))
+            .collect();
+        texts.extend(
+            entities
+                .iter()
+                .zip(&fresh)
+                .filter(|(_, fresh)| **fresh)
+                .map(|(e, _)| e.name.clone()),
+        );
         let mut vectors = self
             .embedder
             .embed_background(&texts)
@@ -242,7 +260,10 @@ impl MemoryEngine {
             .map(Vector::from);
         let memory_vector = if remember { vectors.next() } else { None };
         let fact_vectors = fact_texts.iter().map(|_| vectors.next()).collect();
-        let entity_vectors = entities.iter().map(|_| vectors.next()).collect();
+        let entity_vectors = fresh
+            .iter()
+            .map(|fresh| if *fresh { vectors.next() } else { None })
+            .collect();
         Ok(Derived {
             remember,
             memory_vector,
@@ -252,6 +273,33 @@ impl MemoryEngine {
             entities,
             entity_vectors,
         })
+    }
+
+    /// Which of `entities` the contact's graph already holds with a vector of this model.
+    async fn known_entities(
+        &self,
+        episode: &Episode,
+        entities: &[EntityRef],
+    ) -> Result<Vec<(String, String)>, MemoryError> {
+        if entities.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (types, keys): (Vec<String>, Vec<String>) = entities.iter().map(key_of).unzip();
+        Ok(sqlx::query!(
+            "SELECT entity_type, normalized FROM memory_entities
+              WHERE tenant_id = $1 AND contact_id = $2 AND embedding_model = $3
+                AND (entity_type, normalized) IN (SELECT * FROM unnest($4::text[], $5::text[]))",
+            episode.tenant_id,
+            episode.contact_id,
+            self.model(),
+            &types,
+            &keys
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| (r.entity_type, r.normalized))
+        .collect())
     }
 
     /// The episode's own memory, typed from its words (purchase, support ticket, ...).
