@@ -9,22 +9,26 @@ cd "$ROOT"
 . scripts/lib.sh
 
 ensure_venv
+# Debian packages the tests drive, installed when missing.
+apt_install() {
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    sudo apt-get update -qq >/dev/null && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  fi
+}
 if ! command -v docker-compose >/dev/null 2>&1; then
   log "installing Debian's docker-compose (validates docker-compose.temporal.yml against the Compose spec)"
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
-  else
-    sudo apt-get update -qq >/dev/null && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
-  fi
+  apt_install docker-compose
 fi
 ensure_libclang
 if [ ! -x /usr/bin/chromium ]; then
   log "installing Debian's Chromium (the web app's browser tests drive it with playwright-core)"
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    sudo apt-get update -qq >/dev/null && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  fi
+  apt_install chromium
+fi
+if [ ! -x /usr/bin/prometheus ]; then
+  log "installing Debian's Prometheus (a test scrapes the API and the worker with it)"
+  apt_install prometheus
 fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   log "installing cargo-nextest"

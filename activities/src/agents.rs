@@ -93,16 +93,25 @@ impl AgentApi for GrpcAgentClient {
             Uuid::parse_str(&request.tenant_id).ok(),
             Uuid::parse_str(&request.contact_id).ok(),
         );
+        let agent = request.agent_type.clone();
         let mut request = Request::new(request);
         request.set_timeout(deadline);
         self.auth
             .attach(&mut request, tenant_id, contact_id, deadline + TOKEN_GRACE);
         let mut client = self.client.clone();
-        client
+        let started = std::time::Instant::now();
+        let result = client
             .execute_agent(request)
             .await
             .map(tonic::Response::into_inner)
-            .map_err(AgentError::from_status)
+            .map_err(AgentError::from_status);
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(AgentError::Rejected { .. }) => "rejected",
+            Err(_) => "unavailable",
+        };
+        crate::metrics::agent_call(&agent, outcome, started.elapsed());
+        result
     }
 
     async fn list(&self, deadline: Duration) -> Result<Vec<AgentInfo>, AgentError> {

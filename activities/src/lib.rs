@@ -22,6 +22,7 @@ pub mod identities;
 pub mod inbox;
 pub mod internal_auth;
 pub mod media;
+pub mod metrics;
 pub mod outbound_webhooks;
 pub mod pacing;
 pub mod polling;

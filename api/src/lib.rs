@@ -16,6 +16,7 @@ pub mod db;
 pub mod error;
 pub mod ids;
 pub mod meta_webhooks;
+pub mod metrics;
 pub mod openapi;
 pub mod realtime;
 pub mod routes;
@@ -41,6 +42,10 @@ pub use temporal::TemporalHandle;
 pub struct ApiSettings {
     #[arg(long, env = "API_BIND", default_value = "127.0.0.1:8080")]
     pub bind: std::net::SocketAddr,
+    /// Where the API serves its Prometheus metrics (`GET /metrics`), apart from the public port.
+    /// Unset: not served.
+    #[arg(long, env = "API_METRICS_BIND")]
+    pub metrics_bind: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub connections: ventros_activities::settings::ConnectionSettings,
     #[command(flatten)]
@@ -272,6 +277,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::docs_router(spec))
         .fallback_service(web_app(state.config.web_dir.clone()))
         .with_state(state)
+        .layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(http_span))
         // Every request has an id (the caller's `x-request-id`, or a new UUID), echoed on the
@@ -483,6 +489,17 @@ pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
         .await
         .context("binding the API address")?;
     tracing::info!(address = %listener.local_addr()?, "API listening");
+    if let Some(bind) = settings.metrics_bind {
+        let metrics = tokio::net::TcpListener::bind(bind)
+            .await
+            .context("binding API_METRICS_BIND")?;
+        tracing::info!(address = %metrics.local_addr()?, "API metrics at /metrics");
+        tokio::spawn(async move {
+            if let Err(err) = metrics::serve(metrics).await {
+                tracing::error!(error = %err, "the metrics endpoint stopped");
+            }
+        });
+    }
     // The peer address feeds the per-address login limit.
     axum::serve(
         listener,

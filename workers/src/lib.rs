@@ -52,6 +52,10 @@ pub struct WorkerSettings {
     /// replies hand their chats to a human.
     #[arg(long, env = "AGENTS_ADDRESS")]
     pub agents_address: Option<String>,
+    /// Where this worker serves its Prometheus metrics (`GET /metrics`: the Temporal SDK's worker
+    /// metrics and ours). Unset: no metrics.
+    #[arg(long, env = "WORKER_METRICS_BIND")]
+    pub metrics_bind: Option<std::net::SocketAddr>,
     /// Where this worker serves MemoryService for the agents' tools. Unset: not served.
     #[arg(long, env = "MEMORY_GRPC_BIND")]
     pub memory_grpc_bind: Option<std::net::SocketAddr>,
@@ -311,7 +315,7 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
         ensure_inbox_sweep(&client, &settings).await?;
     }
     let options = worker_options(&settings, pool, &client, agents, engine)?;
-    let runtime = Runtime::from_current_tokio(Default::default())?;
+    let runtime = Runtime::from_current_tokio(runtime_options(settings.metrics_bind)?)?;
     let mut worker = Worker::new(&runtime, client, options)?;
 
     let shutdown = worker.shutdown_handle();
@@ -324,6 +328,36 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     worker.run().await?;
     tracing::info!("worker stopped");
     Ok(())
+}
+
+/// The SDK runtime; with `metrics_bind`, its Prometheus exporter serves the SDK's worker metrics
+/// and ours ([`ventros_activities::metrics`]) there.
+fn runtime_options(
+    metrics_bind: Option<std::net::SocketAddr>,
+) -> anyhow::Result<temporalio_sdk::runtime::RuntimeOptions> {
+    use temporalio_common::telemetry::{
+        PrometheusExporterOptions, TelemetryOptions, start_prometheus_metric_exporter,
+    };
+    let Some(bind) = metrics_bind else {
+        return Ok(Default::default());
+    };
+    let exporter = start_prometheus_metric_exporter(
+        PrometheusExporterOptions::builder()
+            .socket_addr(bind)
+            .counters_total_suffix(true)
+            .unit_suffix(true)
+            .use_seconds_for_durations(true)
+            .build(),
+    )
+    .context("starting the metrics exporter (WORKER_METRICS_BIND)")?;
+    tracing::info!(address = %exporter.bound_addr, "worker metrics at /metrics");
+    let meter: Arc<dyn temporalio_common::telemetry::metrics::CoreMeter> = exporter.meter;
+    ventros_activities::metrics::install(meter.clone());
+    let telemetry = TelemetryOptions::builder().metrics(meter).build();
+    temporalio_sdk::runtime::RuntimeOptions::builder()
+        .telemetry_options(telemetry)
+        .build()
+        .map_err(anyhow::Error::msg)
 }
 
 /// The pool, with the migrations applied and the login roles' passwords set.

@@ -195,10 +195,25 @@ impl MemoryEngine {
                 .await?,
             q.limit,
         );
+        let took = started.elapsed();
+        ventros_activities::metrics::memory_search(
+            match q.mode {
+                Mode::Hybrid => "hybrid",
+                Mode::Vector => "vector",
+                Mode::Keyword => "keyword",
+                Mode::Graph => "graph",
+            },
+            if q.contact_id.is_some() {
+                "contact"
+            } else {
+                "tenant"
+            },
+            took,
+        );
         Ok(SearchOutcome {
             hits,
             total_count: distinct.len(),
-            latency_ms: started.elapsed().as_secs_f32() * 1000.0,
+            latency_ms: took.as_secs_f32() * 1000.0,
         })
     }
 

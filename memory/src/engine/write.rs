@@ -171,6 +171,7 @@ impl MemoryEngine {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        ventros_activities::metrics::memory_episode(episode.kind);
         Ok(outcome)
     }
 

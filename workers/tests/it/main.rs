@@ -15,6 +15,7 @@ mod mcp;
 mod memory;
 mod memory_index;
 mod meta;
+mod observability;
 mod reply_eval;
 mod security;
 mod web;

@@ -1,0 +1,98 @@
+//! The worker's own Prometheus metrics, recorded through the Temporal SDK's meter so that they are
+//! served beside the SDK's worker metrics on the worker's metrics address (`WORKER_METRICS_BIND`):
+//! one registry, one scrape target. Until [`install`] runs (metrics off), recording does nothing.
+//!
+//! Labels are bounded sets (modes, scopes, outcomes, agent names from our own configuration);
+//! never ids, phone numbers or text.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use temporalio_common::telemetry::metrics::{
+    CoreMeter, Counter, HistogramDuration, MetricKeyValue, MetricParameters, NewAttributes,
+};
+
+struct WorkerMetrics {
+    meter: Arc<dyn CoreMeter>,
+    memory_search: HistogramDuration,
+    memory_episodes: Counter,
+    agent_calls: HistogramDuration,
+}
+
+static METRICS: OnceLock<WorkerMetrics> = OnceLock::new();
+
+fn params(name: &'static str, description: &'static str) -> MetricParameters {
+    MetricParameters::builder()
+        .name(name)
+        .description(description)
+        .build()
+}
+
+/// Registers the worker's metrics on `meter` (the one the SDK exports). Once per process.
+pub fn install(meter: Arc<dyn CoreMeter>) {
+    let _ = METRICS.get_or_init(|| WorkerMetrics {
+        memory_search: meter.histogram_duration(params(
+            "ventros_memory_search",
+            "Memory searches (MemoryService and in-process), by mode and scope",
+        )),
+        memory_episodes: meter.counter(params(
+            "ventros_memory_episodes",
+            "Episodes the memory ingestion stored (new ones; repeats change nothing)",
+        )),
+        agent_calls: meter.histogram_duration(params(
+            "ventros_agent_calls",
+            "Calls to the agent service, by agent asked and outcome",
+        )),
+        meter,
+    });
+}
+
+fn attributes(
+    m: &WorkerMetrics,
+    labels: &[(&'static str, &str)],
+) -> temporalio_common::telemetry::metrics::MetricAttributes {
+    m.meter.new_attributes(NewAttributes {
+        attributes: labels
+            .iter()
+            .map(|(k, v)| MetricKeyValue::new(*k, v.to_string()))
+            .collect(),
+    })
+}
+
+/// One memory search: `mode` hybrid/vector/keyword/graph, `scope` contact/tenant.
+pub fn memory_search(mode: &'static str, scope: &'static str, took: Duration) {
+    if let Some(m) = METRICS.get() {
+        m.memory_search
+            .record(took, &attributes(m, &[("mode", mode), ("scope", scope)]));
+    }
+}
+
+/// An episode stored by memory ingestion, by kind (message, session_summary, crm_event, note).
+pub fn memory_episode(kind: &'static str) {
+    if let Some(m) = METRICS.get() {
+        m.memory_episodes.add(1, &attributes(m, &[("kind", kind)]));
+    }
+}
+
+/// One call to the agent service: the agent asked for and how it ended (ok, rejected,
+/// unavailable).
+pub fn agent_call(agent: &str, outcome: &'static str, took: Duration) {
+    if let Some(m) = METRICS.get() {
+        // Agent names come from our configuration; anything odd is folded into one label.
+        let agent = if agent.is_empty() {
+            "router"
+        } else if agent.len() <= 48
+            && agent
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            agent
+        } else {
+            "other"
+        };
+        m.agent_calls.record(
+            took,
+            &attributes(m, &[("agent", agent), ("outcome", outcome)]),
+        );
+    }
+}

@@ -1,0 +1,172 @@
+//! Metrics as an operator's Prometheus sees them: Debian's `prometheus` scrapes the API's and the
+//! worker's `/metrics`, and a customer's message moves the series it should (the webhook accepted,
+//! a refused one counted by its reason, the memory episode stored, the Temporal SDK's own worker
+//! metrics), while the public API port serves no metrics.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::support::{TestApp, eventually, free_port};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// Debian's Prometheus on a free port, scraping `targets` every second; killed on drop.
+struct Prometheus {
+    child: Child,
+    url: String,
+    dir: std::path::PathBuf,
+}
+
+impl Prometheus {
+    fn start(targets: &[(&str, String)]) -> Prometheus {
+        let dir = std::env::temp_dir().join(format!("ventros-prometheus-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let jobs: String = targets
+            .iter()
+            .map(|(job, target)| {
+                format!("  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n")
+            })
+            .collect();
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!("global:\n  scrape_interval: 1s\nscrape_configs:\n{jobs}"),
+        )
+        .expect("config");
+        let port = free_port();
+        let child = Command::new("/usr/bin/prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Debian's prometheus (scripts/test.sh installs it)");
+        Prometheus {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            dir,
+        }
+    }
+
+    /// The instant value of `query` (summed over its series), None while it has no data.
+    async fn value(&self, http: &reqwest::Client, query: &str) -> Option<f64> {
+        let body: Value = http
+            .get(format!("{}/api/v1/query", self.url))
+            .query(&[("query", query)])
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        body["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test]
+async fn prometheus_sees_a_message_move_the_api_and_worker_series() {
+    let worker_metrics = format!("127.0.0.1:{}", free_port());
+    let app = TestApp::builder()
+        .settings(json!({"debounce_ms": 0}))
+        .worker_env("WORKER_METRICS_BIND", &worker_metrics)
+        .spawn()
+        .await;
+    // The API in this test process: its metrics on their own port, as API_METRICS_BIND does.
+    let api_metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_metrics_address = api_metrics.local_addr().unwrap().to_string();
+    tokio::spawn(ventros_api::metrics::serve(api_metrics));
+    let prometheus = Prometheus::start(&[("api", api_metrics_address), ("worker", worker_metrics)]);
+    let http = &app.http;
+    eventually("both targets up", Duration::from_secs(60), || async {
+        (prometheus.value(http, "sum(up)").await == Some(2.0)).then_some(())
+    })
+    .await;
+
+    // A webhook without a valid signature is refused and counted by why.
+    let refused = http
+        .post(format!("{}/webhooks/waha/{}", app.api, app.channel_id))
+        .json(&json!({"event": "message", "session": "default", "payload": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    app.customer_writes(
+        "5511999990401@c.us",
+        json!([{"body": "I moved to Recife last month"}]),
+        1,
+        false,
+    )
+    .await;
+
+    for (what, query) in [
+        (
+            "the accepted webhook",
+            r#"sum(ventros_webhooks_total{provider="waha",outcome="accepted"})"#,
+        ),
+        (
+            "the refused webhook, by reason",
+            r#"sum(ventros_webhooks_total{provider="waha",outcome="bad_signature"})"#,
+        ),
+        (
+            "requests under their route template",
+            r#"sum(ventros_http_requests_total{route="/webhooks/waha/{channel_id}",status="401"})"#,
+        ),
+        (
+            "the memory episode stored by the worker",
+            r#"sum(ventros_memory_episodes_total{kind="message"})"#,
+        ),
+        (
+            "the Temporal SDK's own worker metrics",
+            r#"sum(temporal_workflow_task_execution_latency_seconds_count)"#,
+        ),
+    ] {
+        eventually(what, Duration::from_secs(60), || async {
+            prometheus
+                .value(http, query)
+                .await
+                .filter(|v| *v >= 1.0)
+                .map(|_| ())
+        })
+        .await;
+    }
+    // No route label carries an id: every label value is a template or "other".
+    let routes: Value = http
+        .get(format!("{}/api/v1/label/route/values", prometheus.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let routes = routes["data"].as_array().cloned().unwrap_or_default();
+    assert!(!routes.is_empty());
+    for route in &routes {
+        let route = route.as_str().unwrap_or_default();
+        assert!(
+            !route.contains(&app.channel_id.to_string()),
+            "a raw path in a label: {route}"
+        );
+    }
+    // The public port does not serve them.
+    let public = http
+        .get(format!("{}/metrics", app.api))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!public.contains("ventros_http_requests_total"));
+}
