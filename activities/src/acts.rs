@@ -120,7 +120,12 @@ impl ConversationActivities {
             input.reason.as_deref(),
         )
         .await
-        .map_err(store_failure)
+        .map_err(store_failure)?;
+        // Only hand-overs carry a reason (an operator's takeover and reassignments do not).
+        if let Some(reason) = input.reason.as_deref() {
+            crate::metrics::handoff(reason);
+        }
+        Ok(())
     }
 
     /// Seen ticks and the typing indicator, where the channel has them.

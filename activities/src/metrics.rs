@@ -17,6 +17,8 @@ struct WorkerMetrics {
     memory_search: HistogramDuration,
     memory_episodes: Counter,
     agent_calls: HistogramDuration,
+    handoffs: Counter,
+    outbox_lag: HistogramDuration,
 }
 
 static METRICS: OnceLock<WorkerMetrics> = OnceLock::new();
@@ -42,6 +44,14 @@ pub fn install(meter: Arc<dyn CoreMeter>) {
         agent_calls: meter.histogram_duration(params(
             "ventros_agent_calls",
             "Calls to the agent service, by agent asked and outcome",
+        )),
+        handoffs: meter.counter(params(
+            "ventros_handoffs",
+            "Chats handed from the AI agent to a person, by reason",
+        )),
+        outbox_lag: meter.histogram_duration(params(
+            "ventros_outbox_lag",
+            "Time from an outbox event to its consumer taking it, by consumer",
         )),
         meter,
     });
@@ -94,5 +104,25 @@ pub fn agent_call(agent: &str, outcome: &'static str, took: Duration) {
             took,
             &attributes(m, &[("agent", agent), ("outcome", outcome)]),
         );
+    }
+}
+
+/// A chat handed from the AI agent to a person (`agent_unavailable`, `low_confidence`,
+/// `agent_requested`).
+pub fn handoff(reason: &str) {
+    if let Some(m) = METRICS.get() {
+        let reason = match reason {
+            "agent_unavailable" | "low_confidence" | "agent_requested" => reason,
+            _ => "other",
+        };
+        m.handoffs.add(1, &attributes(m, &[("reason", reason)]));
+    }
+}
+
+/// How long an outbox event waited before `consumer` (memory, webhooks) took it.
+pub fn outbox_lag(consumer: &'static str, waited: Duration) {
+    if let Some(m) = METRICS.get() {
+        m.outbox_lag
+            .record(waited, &attributes(m, &[("consumer", consumer)]));
     }
 }

@@ -133,15 +133,20 @@ pub async fn fanout_once(
     batch: i64,
 ) -> anyhow::Result<usize> {
     let mut tx = pool.begin().await?;
-    let ids = sqlx::query_scalar!(
-        "SELECT id FROM outbox_events WHERE webhooks_fanned_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+    let pending = sqlx::query!(
+        r#"SELECT id, greatest(0, extract(epoch FROM clock_timestamp() - created_at))::float8 AS "waited!"
+             FROM outbox_events WHERE webhooks_fanned_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"#,
         batch,
     )
     .fetch_all(&mut *tx)
     .await?;
-    if ids.is_empty() {
+    if pending.is_empty() {
         return Ok(0);
     }
+    for event in &pending {
+        crate::metrics::outbox_lag("webhooks", Duration::from_secs_f64(event.waited));
+    }
+    let ids: Vec<i64> = pending.iter().map(|e| e.id).collect();
     let matches: Vec<(i64, Uuid, Uuid, String)> = sqlx::query!(
         r#"SELECT o.id, o.tenant_id, s.id AS subscription_id, o.event_type FROM outbox_events o
              JOIN webhook_subscriptions s ON s.tenant_id = o.tenant_id AND s.active

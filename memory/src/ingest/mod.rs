@@ -196,6 +196,7 @@ pub async fn feed_once(
     let fed_types: Vec<&str> = FED_EVENT_TYPES.iter().map(|t| t.as_str()).collect();
     let rows = sqlx::query!(
         r#"SELECT o.id, o.tenant_id, o.event_type,
+                greatest(0, extract(epoch FROM clock_timestamp() - o.created_at))::float8 AS "waited!",
                 coalesce(m.contact_id, s.contact_id, d.contact_id, (o.payload->>'contact_id')::uuid) AS "contact_id?"
            FROM outbox_events o
            LEFT JOIN messages m ON o.aggregate_type = 'message' AND m.id = o.aggregate_id
@@ -215,6 +216,7 @@ pub async fn feed_once(
     for row in &rows {
         let (event_id, tenant_id, event_type) = (row.id, row.tenant_id, row.event_type.clone());
         fed.push(event_id);
+        ventros_activities::metrics::outbox_lag("memory", Duration::from_secs_f64(row.waited));
         let Some(contact_id) = row.contact_id else {
             continue;
         };

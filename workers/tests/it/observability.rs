@@ -128,6 +128,10 @@ async fn prometheus_sees_a_message_move_the_api_and_worker_series() {
             r#"sum(ventros_memory_episodes_total{kind="message"})"#,
         ),
         (
+            "the outbox event's wait for the memory feed",
+            r#"sum(ventros_outbox_lag_seconds_count{consumer="memory"})"#,
+        ),
+        (
             "the Temporal SDK's own worker metrics",
             r#"sum(temporal_workflow_task_execution_latency_seconds_count)"#,
         ),
