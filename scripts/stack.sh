@@ -24,6 +24,8 @@ META_SIM_PORT=${VENTROS_META_SIM_PORT:-3100}
 MCP_PORT=${VENTROS_MCP_PORT:-8090}
 AGENTS_PORT=${VENTROS_AGENTS_PORT:-50051}
 MEMORY_PORT=${VENTROS_MEMORY_PORT:-50052}
+API_METRICS_PORT=${VENTROS_API_METRICS_PORT:-9464}
+WORKER_METRICS_PORT=${VENTROS_WORKER_METRICS_PORT:-9465}
 PROFILE=${VENTROS_PROFILE:-release}
 TARGET="$ROOT/target/$PROFILE"
 API_URL="http://127.0.0.1:$API_PORT"
@@ -97,12 +99,14 @@ up() {
   start_bg meta-sim env META_SIM_BIND="127.0.0.1:$META_SIM_PORT" "$TARGET/meta-sim"
   start_bg worker env DATABASE_URL="$DATABASE_URL" TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" \
     AGENTS_ADDRESS="127.0.0.1:$AGENTS_PORT" MEMORY_GRPC_BIND="127.0.0.1:$MEMORY_PORT" RAYON_NUM_THREADS=1 \
+    WORKER_METRICS_BIND="127.0.0.1:$WORKER_METRICS_PORT" \
     INTERNAL_AUTH_SECRET="$INTERNAL_AUTH_SECRET" MEDIA_STORE_URL="$DATA/media" PUBLIC_BASE_URL="$API_URL" \
     WEBHOOK_ALLOW_PRIVATE_NETWORKS=true PROVIDER_ALLOW_PRIVATE_NETWORKS=true "$TARGET/ventros-worker"
   # The API logs in as its restricted roles (migration 0009), never as the owner that migrated.
   api_db_url=$(login_url "$DATABASE_URL" ventros_api)
   reports_db_url=$(login_url "$DATABASE_URL" ventros_report)
   start_bg api env DATABASE_URL="$api_db_url" REPORTS_DATABASE_URL="$reports_db_url" TEMPORAL_ADDRESS="$TEMPORAL_ADDRESS" API_BIND="127.0.0.1:$API_PORT" \
+    API_METRICS_BIND="127.0.0.1:$API_METRICS_PORT" \
     PUBLIC_BASE_URL="$API_URL" AGENTS_ADDRESS="127.0.0.1:$AGENTS_PORT" MEMORY_ADDRESS="127.0.0.1:$MEMORY_PORT" MEDIA_STORE_URL="$DATA/media" \
     WEBHOOK_ALLOW_PRIVATE_NETWORKS=true PROVIDER_ALLOW_PRIVATE_NETWORKS=true \
     API_TOKEN_SECRET="$API_TOKEN_SECRET" INTERNAL_AUTH_SECRET="$INTERNAL_AUTH_SECRET" TEMPORAL_UI_URL="http://127.0.0.1:$T_UI_PORT" WEB_DIR="$ROOT/web/dist" "$TARGET/ventros-api"
@@ -178,6 +182,7 @@ Ventros is running (data in .data/, logs in .data/logs/).
   MCP server     http://127.0.0.1:$MCP_PORT/mcp (streamable HTTP; Authorization: Bearer <API key>)
                  stdio: VENTROS_API_KEY=<API key> $TARGET/ventros-mcp stdio
   Agent service  127.0.0.1:$AGENTS_PORT (gRPC AgentService; MemoryService on 127.0.0.1:$MEMORY_PORT)
+  Metrics        http://127.0.0.1:$API_METRICS_PORT/metrics (API), http://127.0.0.1:$WORKER_METRICS_PORT/metrics (worker, with Temporal's)
   PostgreSQL     ${DATABASE_URL}
   Demo API key   $DEMO_API_KEY
   Demo channels  WhatsApp $DEMO_CHANNEL_ID, Messenger $DEMO_MESSENGER_CHANNEL_ID, Instagram $DEMO_INSTAGRAM_CHANNEL_ID
