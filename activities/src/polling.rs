@@ -1,5 +1,6 @@
-//! The loop shared by the worker's outbox consumers (the memory feed, the webhook fan-out): drain
-//! what is pending, poll again after `idle`, back off while PostgreSQL or Temporal are away.
+//! The loop shared by the worker's background passes (the memory feed, the webhook fan-out, the
+//! task timers, the tenant vector indexes): drain what is pending, poll again after `idle`, back
+//! off while PostgreSQL or Temporal are away.
 
 use std::future::Future;
 use std::time::Duration;
@@ -16,7 +17,7 @@ where
             Ok(n) if n > 0 => backoff = Duration::from_millis(200),
             Ok(_) => tokio::time::sleep(idle).await,
             Err(err) => {
-                tracing::warn!(error = %err, consumer = what, "outbox consumer pass failed; retrying");
+                tracing::warn!(error = %err, consumer = what, "background pass failed; retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(10));
             }

@@ -230,30 +230,30 @@ impl MemoryEngine {
         // One contact: an exact scan of its rows (the untyped expression keeps the planner off
         // every HNSW index).
         let rows = sqlx::query_as!(
-                    Scored,
-                    r#"(SELECT 'm' AS "kind!", id AS "id!", greatest(0, 1 - (embedding <=> $3::vector))::float4 AS "score!" FROM memories
-                       WHERE tenant_id = $1 AND contact_id = $2 AND embedding_model = $4
-                         AND (cardinality($5::text[]) = 0 OR memory_type = ANY($5))
-                         AND CASE WHEN $6::timestamptz IS NULL THEN valid_until IS NULL
-                                  ELSE valid_from <= $6 AND (valid_until IS NULL OR valid_until > $6) END
-                       ORDER BY embedding <=> $3::vector LIMIT $7)
-                     UNION ALL
-                     (SELECT 'f', id, greatest(0, 1 - (embedding <=> $3::vector))::float4 FROM memory_facts
-                       WHERE tenant_id = $1 AND contact_id = $2 AND embedding_model = $4
-                         AND (cardinality($5::text[]) = 0 OR memory_type = ANY($5))
-                         AND CASE WHEN $6::timestamptz IS NULL THEN invalid_at IS NULL
-                                  ELSE valid_at <= $6 AND (invalid_at IS NULL OR invalid_at > $6) END
-                       ORDER BY embedding <=> $3::vector LIMIT $7)"#,
-                    q.tenant_id,
-                    contact_id,
-                    vector as _,
-                    self.model(),
-                    &q.memory_types,
-                    q.as_of,
-                    depth as i64
-                )
-                .fetch_all(&self.pool)
-                .await?;
+            Scored,
+            r#"(SELECT 'm' AS "kind!", id AS "id!", greatest(0, 1 - (embedding <=> $3::vector))::float4 AS "score!" FROM memories
+               WHERE tenant_id = $1 AND contact_id = $2 AND embedding_model = $4
+                 AND (cardinality($5::text[]) = 0 OR memory_type = ANY($5))
+                 AND CASE WHEN $6::timestamptz IS NULL THEN valid_until IS NULL
+                          ELSE valid_from <= $6 AND (valid_until IS NULL OR valid_until > $6) END
+               ORDER BY embedding <=> $3::vector LIMIT $7)
+             UNION ALL
+             (SELECT 'f', id, greatest(0, 1 - (embedding <=> $3::vector))::float4 FROM memory_facts
+               WHERE tenant_id = $1 AND contact_id = $2 AND embedding_model = $4
+                 AND (cardinality($5::text[]) = 0 OR memory_type = ANY($5))
+                 AND CASE WHEN $6::timestamptz IS NULL THEN invalid_at IS NULL
+                          ELSE valid_at <= $6 AND (invalid_at IS NULL OR invalid_at > $6) END
+               ORDER BY embedding <=> $3::vector LIMIT $7)"#,
+            q.tenant_id,
+            contact_id,
+            vector as _,
+            self.model(),
+            &q.memory_types,
+            q.as_of,
+            depth as i64
+        )
+        .fetch_all(&self.pool)
+        .await?;
         Ok(top(rows_to_keys(rows), depth))
     }
 
