@@ -318,6 +318,7 @@ impl ConversationActivities {
             .await
             .map_err(store_failure)?;
         let settings = &row.channel.settings;
+        let origin = row.origin.as_deref().unwrap_or_default();
         let adapter = self.channels.adapter(&row.channel.provider);
         let done =
             |provider_message_id: String, held_receipts: Vec<DeliveryStatus>| SendOutboundOutput {
@@ -384,6 +385,7 @@ impl ConversationActivities {
             let held = store::record_sent(&self.pool, input.tenant_id, input.message_id, &earlier)
                 .await
                 .map_err(store_failure)?;
+            crate::metrics::message_sent(&row.channel.kind, origin, "reconciled");
             return Ok(done(earlier, held));
         }
         let types_first = outgoing.origin == Some("campaign")
@@ -417,12 +419,21 @@ impl ConversationActivities {
                         .await
                         .map_err(store_failure)?;
                 }
+                crate::metrics::message_sent(&row.channel.kind, origin, "failed");
                 return Err(provider_failure(err));
             }
         };
         let held = store::record_sent(&self.pool, input.tenant_id, input.message_id, &provider_id)
             .await
             .map_err(store_failure)?;
+        crate::metrics::message_sent(&row.channel.kind, origin, "sent");
+        // Automatic replies only: an operator's or a campaign's message answers no one's wait.
+        if matches!(origin, "agent" | "greeting" | "away")
+            && let Some(received) = row.last_inbound_stored_at
+            && let Ok(took) = (Utc::now() - received).to_std()
+        {
+            crate::metrics::reply_latency(origin, took);
+        }
         tracing::info!(tenant.id = %input.tenant_id, message.id = %input.message_id, channel.kind = %row.channel.kind, "message sent");
         Ok(done(provider_id, held))
     }

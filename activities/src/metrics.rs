@@ -19,6 +19,9 @@ struct WorkerMetrics {
     agent_calls: HistogramDuration,
     handoffs: Counter,
     outbox_lag: HistogramDuration,
+    messages_sent: Counter,
+    reply_latency: HistogramDuration,
+    campaign_skipped: Counter,
 }
 
 static METRICS: OnceLock<WorkerMetrics> = OnceLock::new();
@@ -52,6 +55,18 @@ pub fn install(meter: Arc<dyn CoreMeter>) {
         outbox_lag: meter.histogram_duration(params(
             "ventros_outbox_lag",
             "Time from an outbox event to its consumer taking it, by consumer",
+        )),
+        messages_sent: meter.counter(params(
+            "ventros_messages_sent",
+            "Outbound messages handed to the provider (or found already there), by channel, origin and outcome",
+        )),
+        reply_latency: meter.histogram_duration(params(
+            "ventros_reply_latency",
+            "From the customer's message stored to our automatic reply taken by the provider, by origin",
+        )),
+        campaign_skipped: meter.counter(params(
+            "ventros_campaign_skipped",
+            "Campaign recipients skipped (opted out, unreachable, outside the rules)",
         )),
         meter,
     });
@@ -124,5 +139,46 @@ pub fn outbox_lag(consumer: &'static str, waited: Duration) {
     if let Some(m) = METRICS.get() {
         m.outbox_lag
             .record(waited, &attributes(m, &[("consumer", consumer)]));
+    }
+}
+
+/// A label from our own small vocabularies (channel kinds, message origins), kept as is; anything
+/// else folds into `other`.
+fn bounded(value: &str) -> &str {
+    if !value.is_empty()
+        && value.len() <= 24
+        && value.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    {
+        value
+    } else {
+        "other"
+    }
+}
+
+/// An outbound message: `sent`, `reconciled` (an earlier attempt had reached the provider) or
+/// `failed` (the attempt failed; the workflow retries or gives up).
+pub fn message_sent(channel: &str, origin: &str, outcome: &'static str) {
+    if let Some(m) = METRICS.get() {
+        let labels = [
+            ("channel", bounded(channel)),
+            ("origin", bounded(origin)),
+            ("outcome", outcome),
+        ];
+        m.messages_sent.add(1, &attributes(m, &labels));
+    }
+}
+
+/// How long an automatic reply (agent, greeting, away) took from the customer's message.
+pub fn reply_latency(origin: &str, took: Duration) {
+    if let Some(m) = METRICS.get() {
+        m.reply_latency
+            .record(took, &attributes(m, &[("origin", bounded(origin))]));
+    }
+}
+
+/// A campaign recipient skipped.
+pub fn campaign_skipped() {
+    if let Some(m) = METRICS.get() {
+        m.campaign_skipped.add(1, &attributes(m, &[]));
     }
 }

@@ -46,6 +46,8 @@ pub struct OutboundRow {
     pub origin: Option<String>,
     /// When the customer last wrote on this channel (Meta's messaging window counts from it).
     pub last_inbound_at: Option<DateTime<Utc>>,
+    /// When we stored the customer's latest message (our clock: a reply's latency counts from it).
+    pub last_inbound_stored_at: Option<DateTime<Utc>>,
     pub channel: ChannelRow,
     /// The file the message carries (an operator's upload), its text being the caption.
     pub attachment: Option<OutboundFile>,
@@ -70,6 +72,7 @@ pub async fn load_outbound(
     let row = sqlx::query!(
         r#"SELECT m.status, m.provider_message_id, m.body, m.send_attempts, m.last_send_attempt_at, i.external_id, m.origin,
                 (SELECT max(provider_timestamp) FROM messages x WHERE x.identity_id = m.identity_id AND x.direction = 'inbound') AS last_inbound_at,
+                (SELECT max(created_at) FROM messages x WHERE x.identity_id = m.identity_id AND x.direction = 'inbound') AS last_inbound_stored_at,
                 c.id, c.tenant_id, c.kind, c.provider_config, c.settings,
                 f.id AS "file_id?", f.kind AS "file_kind?", f.content_type AS file_type, f.filename, f.storage_key, f.sha256
          FROM messages m
@@ -92,6 +95,7 @@ pub async fn load_outbound(
         last_send_attempt_at: row.last_send_attempt_at,
         origin: row.origin,
         last_inbound_at: row.last_inbound_at,
+        last_inbound_stored_at: row.last_inbound_stored_at,
         attachment: match (
             row.file_id,
             row.file_kind,

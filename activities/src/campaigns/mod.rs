@@ -251,7 +251,9 @@ impl CampaignActivities {
         )
         .await
         .map_err(store_failure)?;
-        tx.commit().await.map_err(|e| store_failure(e.into()))
+        tx.commit().await.map_err(|e| store_failure(e.into()))?;
+        crate::metrics::campaign_skipped();
+        Ok(())
     }
 
     #[activity(definition = defs::CampaignClaimSend)]

@@ -1,7 +1,9 @@
 //! Metrics as an operator's Prometheus sees them: Debian's `prometheus` scrapes the API's and the
 //! worker's `/metrics`, and a customer's message moves the series it should (the webhook accepted,
-//! a refused one counted by its reason, the memory episode stored, the Temporal SDK's own worker
-//! metrics), while the public API port serves no metrics.
+//! a refused one counted by its reason, the greeting sent and its latency, the memory episode
+//! stored, the outbox wait, the Temporal SDK's own worker metrics), while the public API port
+//! serves no metrics. The compose deployment's Prometheus configuration and Grafana dashboard
+//! (`deploy/`) are checked with the same tools.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -79,7 +81,7 @@ impl Drop for Prometheus {
 async fn prometheus_sees_a_message_move_the_api_and_worker_series() {
     let worker_metrics = format!("127.0.0.1:{}", free_port());
     let app = TestApp::builder()
-        .settings(json!({"debounce_ms": 0}))
+        .settings(json!({"debounce_ms": 0, "greeting": "Olá! Já vamos responder."}))
         .worker_env("WORKER_METRICS_BIND", &worker_metrics)
         .spawn()
         .await;
@@ -128,6 +130,14 @@ async fn prometheus_sees_a_message_move_the_api_and_worker_series() {
             r#"sum(ventros_memory_episodes_total{kind="message"})"#,
         ),
         (
+            "the reply sent",
+            r#"sum(ventros_messages_sent_total{channel="waha",outcome="sent"})"#,
+        ),
+        (
+            "the reply's latency from the customer's message",
+            r#"sum(ventros_reply_latency_seconds_count)"#,
+        ),
+        (
             "the outbox event's wait for the memory feed",
             r#"sum(ventros_outbox_lag_seconds_count{consumer="memory"})"#,
         ),
@@ -144,6 +154,19 @@ async fn prometheus_sees_a_message_move_the_api_and_worker_series() {
                 .map(|_| ())
         })
         .await;
+    }
+    // Every query of the provisioned dashboard is PromQL this Prometheus accepts.
+    for expr in dashboard_queries() {
+        let answer: Value = http
+            .get(format!("{}/api/v1/query", prometheus.url))
+            .query(&[("query", expr.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(answer["status"], "success", "{expr}: {answer}");
     }
     // No route label carries an id: every label value is a template or "other".
     let routes: Value = http
@@ -173,4 +196,73 @@ async fn prometheus_sees_a_message_move_the_api_and_worker_series() {
         .await
         .unwrap();
     assert!(!public.contains("ventros_http_requests_total"));
+}
+
+fn deploy_file(path: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy")
+        .join(path)
+}
+
+/// The PromQL of every panel of the Ventros dashboard.
+fn dashboard_queries() -> Vec<String> {
+    let dashboard: Value = serde_json::from_slice(
+        &std::fs::read(deploy_file("grafana/dashboards/ventros.json")).expect("the dashboard"),
+    )
+    .expect("the dashboard is JSON");
+    dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .map(|t| t["expr"].as_str().expect("a PromQL target").to_owned())
+        .collect()
+}
+
+#[test]
+fn the_compose_prometheus_and_grafana_files_are_valid_and_agree() {
+    // promtool (Debian's prometheus package) checks the scrape configuration.
+    let output = Command::new("/usr/bin/promtool")
+        .args(["check", "config"])
+        .arg(deploy_file("prometheus/prometheus.yml"))
+        .output()
+        .expect("promtool, from Debian's prometheus (scripts/test.sh installs it)");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let config = std::fs::read_to_string(deploy_file("prometheus/prometheus.yml")).unwrap();
+    assert!(config.contains("port: 9464") && config.contains("port: 9465"));
+    // The dashboard reads the provisioned data source, and covers what an operator watches.
+    let datasource = std::fs::read_to_string(deploy_file(
+        "grafana/provisioning/datasources/prometheus.yml",
+    ))
+    .unwrap();
+    assert!(datasource.contains("uid: ventros-prometheus"));
+    let dashboard: Value = serde_json::from_slice(
+        &std::fs::read(deploy_file("grafana/dashboards/ventros.json")).unwrap(),
+    )
+    .unwrap();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        assert_eq!(
+            panel["datasource"]["uid"], "ventros-prometheus",
+            "{}",
+            panel["title"]
+        );
+    }
+    let queries = dashboard_queries().join("\n");
+    for series in [
+        "ventros_webhooks_total",
+        "ventros_messages_sent_total",
+        "ventros_reply_latency_seconds",
+        "ventros_handoffs_total",
+        "ventros_http_requests_total",
+        "ventros_agent_calls_seconds",
+        "ventros_campaign_skipped_total",
+        "temporal_workflow_task_execution_latency_seconds",
+    ] {
+        assert!(queries.contains(series), "the dashboard shows no {series}");
+    }
 }
