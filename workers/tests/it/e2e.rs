@@ -602,6 +602,7 @@ const COMPOSE_SECRETS: &[(&str, &str)] = &[
     ("WAHA_HMAC_KEY", "validation-only-waha-hmac"),
     ("API_TOKEN_SECRET", "validation-only-validation-only-32"),
     ("INTERNAL_AUTH_SECRET", "validation-only-internal-secret-32"),
+    ("GRAFANA_ADMIN_PASSWORD", "validation-only-grafana"),
 ];
 
 fn compose_config(file: &str, secrets: &[(&str, &str)]) -> std::process::Output {
@@ -687,6 +688,17 @@ fn the_production_compose_file_validates_against_the_compose_specification() {
         1,
         "only the worker logs in as the owner"
     );
+    // What the local stack runs runs here too: the MCP server as its own service, both processes'
+    // metrics for the compose file's Prometheus, and Grafana with the Ventros dashboard.
+    for needed in [
+        "target: mcp",
+        "API_METRICS_BIND: 0.0.0.0:9464",
+        "WORKER_METRICS_BIND: 0.0.0.0:9465",
+        "deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml",
+        "deploy/grafana/dashboards:/var/lib/grafana/dashboards",
+    ] {
+        assert!(config.contains(needed), "{needed} missing: {config}");
+    }
 
     // The validator is strict: the same file with an unknown service key is refused.
     let broken = std::env::temp_dir().join(format!("compose-{}.yml", uuid::Uuid::new_v4()));

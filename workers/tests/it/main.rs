@@ -10,6 +10,7 @@ mod support;
 mod api;
 mod campaigns;
 mod delivery;
+mod deploy;
 mod e2e;
 mod mcp;
 mod memory;
