@@ -172,7 +172,12 @@ async fn main() -> anyhow::Result<()> {
 async fn evaluate(args: &Args, pool: sqlx::PgPool, weights: Weights) -> anyhow::Result<()> {
     ventros_migrations::run(&pool).await?;
     let embedder = args.embedding.build()?;
-    let engine = Arc::new(MemoryEngine::new(pool.clone(), embedder).with_weights(weights));
+    // Every question embedded: the printed search latency includes it.
+    let engine = Arc::new(
+        MemoryEngine::new(pool.clone(), embedder)
+            .with_weights(weights)
+            .without_query_cache(),
+    );
     engine.ensure_space().await?;
 
     let mut files: Vec<PathBuf> = std::fs::read_dir(&args.dataset)

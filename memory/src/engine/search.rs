@@ -153,18 +153,20 @@ impl MemoryEngine {
         let terms = query_terms(query);
         let (vec_list, kw_list, graph_list) = match q.mode {
             Mode::Vector => {
-                let v = self.embed_one(query).await?;
+                let v = self.query_vector(query).await?;
                 (self.vector_list(q, &v, depth).await?, vec![], vec![])
             }
             Mode::Keyword => (vec![], self.keyword_list(q, &terms, depth).await?, vec![]),
             Mode::Graph => {
-                let v = self.embed_one(query).await?;
+                let v = self.query_vector(query).await?;
                 (vec![], vec![], self.graph_list(q, &terms, &v, depth).await?)
             }
             Mode::Hybrid => {
                 // BM25 needs no vector: PostgreSQL runs it while the model embeds the query.
-                let (v, b) =
-                    tokio::try_join!(self.embed_one(query), self.keyword_list(q, &terms, depth))?;
+                let (v, b) = tokio::try_join!(
+                    self.query_vector(query),
+                    self.keyword_list(q, &terms, depth)
+                )?;
                 let (a, c) = tokio::try_join!(
                     self.vector_list(q, &v, depth),
                     self.graph_list(q, &terms, &v, depth)
