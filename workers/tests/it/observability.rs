@@ -54,17 +54,18 @@ impl Prometheus {
         }
     }
 
+    /// Prometheus' HTTP API answer at `path` (with `query` as the PromQL, if any).
+    async fn api(&self, http: &reqwest::Client, path: &str, query: Option<&str>) -> Option<Value> {
+        let mut request = http.get(format!("{}{path}", self.url));
+        if let Some(query) = query {
+            request = request.query(&[("query", query)]);
+        }
+        request.send().await.ok()?.json().await.ok()
+    }
+
     /// The instant value of `query` (summed over its series), None while it has no data.
     async fn value(&self, http: &reqwest::Client, query: &str) -> Option<f64> {
-        let body: Value = http
-            .get(format!("{}/api/v1/query", self.url))
-            .query(&[("query", query)])
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let body = self.api(http, "/api/v1/query", Some(query)).await?;
         body["data"]["result"][0]["value"][1].as_str()?.parse().ok()
     }
 }
@@ -157,26 +158,17 @@ async fn prometheus_sees_a_message_move_the_api_and_worker_series() {
     }
     // Every query of the provisioned dashboard is PromQL this Prometheus accepts.
     for expr in dashboard_queries() {
-        let answer: Value = http
-            .get(format!("{}/api/v1/query", prometheus.url))
-            .query(&[("query", expr.as_str())])
-            .send()
+        let answer = prometheus
+            .api(http, "/api/v1/query", Some(&expr))
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .expect("an answer");
         assert_eq!(answer["status"], "success", "{expr}: {answer}");
     }
     // No route label carries an id: every label value is a template or "other".
-    let routes: Value = http
-        .get(format!("{}/api/v1/label/route/values", prometheus.url))
-        .send()
+    let routes = prometheus
+        .api(http, "/api/v1/label/route/values", None)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect("an answer");
     let routes = routes["data"].as_array().cloned().unwrap_or_default();
     assert!(!routes.is_empty());
     for route in &routes {
