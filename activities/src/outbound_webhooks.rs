@@ -143,9 +143,6 @@ pub async fn fanout_once(
     if pending.is_empty() {
         return Ok(0);
     }
-    for event in &pending {
-        crate::metrics::outbox_lag("webhooks", Duration::from_secs_f64(event.waited));
-    }
     let ids: Vec<i64> = pending.iter().map(|e| e.id).collect();
     let matches: Vec<(i64, Uuid, Uuid, String)> = sqlx::query!(
         r#"SELECT o.id, o.tenant_id, s.id AS subscription_id, o.event_type FROM outbox_events o
@@ -181,6 +178,10 @@ pub async fn fanout_once(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    // Once taken for good: a pass that rolls back takes the same events again.
+    for event in &pending {
+        crate::metrics::outbox_lag("webhooks", Duration::from_secs_f64(event.waited));
+    }
     // After the commit: a workflow never looks for a delivery row that might still roll back. A
     // crash here leaves deliveries without workflows; `start_pending` picks them up.
     for (event_id, tenant_id, subscription_id, _) in &matches {

@@ -216,7 +216,6 @@ pub async fn feed_once(
     for row in &rows {
         let (event_id, tenant_id, event_type) = (row.id, row.tenant_id, row.event_type.clone());
         fed.push(event_id);
-        ventros_activities::metrics::outbox_lag("memory", Duration::from_secs_f64(row.waited));
         let Some(contact_id) = row.contact_id else {
             continue;
         };
@@ -256,6 +255,10 @@ pub async fn feed_once(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    // Once taken for good: a pass that rolls back takes the same events again.
+    for row in &rows {
+        ventros_activities::metrics::outbox_lag("memory", Duration::from_secs_f64(row.waited));
+    }
     Ok(fed.len())
 }
 
