@@ -12,6 +12,7 @@
 //! - The OpenAPI 3.1 document is generated from the handlers ([`openapi`]).
 
 pub mod auth;
+pub mod body_budget;
 pub mod db;
 pub mod error;
 pub mod ids;
@@ -31,6 +32,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -59,6 +61,13 @@ pub struct ApiSettings {
     /// Largest REST request body accepted.
     #[arg(long, env = "API_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
     pub max_body_bytes: usize,
+    /// Request-body bytes the REST routes hold at once, all requests together (at least the
+    /// largest upload, 16 MiB); a request that finds no room within 5 s gets 503.
+    #[arg(long, env = "API_BODY_BUDGET_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub body_budget_bytes: usize,
+    /// Webhook-body bytes held at once, all webhooks together (at least WEBHOOK_MAX_BYTES).
+    #[arg(long, env = "WEBHOOK_BODY_BUDGET_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub webhook_body_budget_bytes: usize,
     /// The Python agent service, `host:port` (for `GET /api/v1/agents`).
     #[arg(long, env = "AGENTS_ADDRESS")]
     pub agents_address: Option<String>,
@@ -109,6 +118,8 @@ pub struct ApiConfig {
     pub public_base_url: String,
     pub webhook_max_bytes: usize,
     pub max_body_bytes: usize,
+    /// Request-body bytes held at once (see [`body_budget`]).
+    pub body_budgets: body_budget::Budgets,
     /// Deadline for every Temporal call made while a request waits.
     pub temporal_deadline: Duration,
     pub tokens: auth::TokenKeys,
@@ -141,6 +152,12 @@ impl ApiConfig {
             public_base_url: public_base_url.trim_end_matches('/').to_owned(),
             webhook_max_bytes: 1024 * 1024,
             max_body_bytes: 256 * 1024,
+            body_budgets: body_budget::Budgets {
+                api: body_budget::BodyBudget::new(64 * 1024 * 1024),
+                webhooks: body_budget::BodyBudget::new(32 * 1024 * 1024),
+                api_limit: 256 * 1024,
+                webhook_limit: 1024 * 1024,
+            },
             temporal_deadline: Duration::from_secs(5),
             tokens: auth::TokenKeys::new(&rand::random::<[u8; 32]>()),
             rate_limit_per_minute: 1200,
@@ -267,16 +284,22 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
-        .route("/webhooks/waha/{channel_id}", post(webhooks::waha_webhook))
+        .route(
+            "/webhooks/waha/{channel_id}",
+            post(webhooks::waha_webhook).layer(from_fn(body_budget::reserve_webhook)),
+        )
         .route("/media/{id}", get(routes::media::serve))
         .route(
             "/webhooks/meta/{channel_id}",
-            get(meta_webhooks::meta_verify).post(meta_webhooks::meta_webhook),
+            get(meta_webhooks::meta_verify)
+                .post(meta_webhooks::meta_webhook)
+                .layer(from_fn(body_budget::reserve_webhook)),
         )
         .merge(api)
         .merge(openapi::docs_router(spec))
         .fallback_service(web_app(state.config.web_dir.clone()))
-        .with_state(state)
+        .with_state(state.clone())
+        .layer(axum::Extension(state.config.body_budgets.clone()))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(http_span))
@@ -400,6 +423,28 @@ pub fn parse_id(raw: &str, what: &str) -> Result<uuid::Uuid, error::ApiError> {
         .map_err(|_| error::ApiError::NotFound(format!("{what} {raw} not found")))
 }
 
+/// The request-body budgets, each large enough for the largest body it must admit.
+fn body_budgets(settings: &ApiSettings) -> anyhow::Result<body_budget::Budgets> {
+    let largest = settings
+        .max_body_bytes
+        .max(routes::media::MAX_UPLOAD_BODY)
+        .max(routes::knowledge::MAX_UPLOAD_BODY);
+    anyhow::ensure!(
+        settings.body_budget_bytes >= largest,
+        "API_BODY_BUDGET_BYTES must be at least {largest} (the largest request body)"
+    );
+    anyhow::ensure!(
+        settings.webhook_body_budget_bytes >= settings.webhook_max_bytes,
+        "WEBHOOK_BODY_BUDGET_BYTES must be at least WEBHOOK_MAX_BYTES"
+    );
+    Ok(body_budget::Budgets {
+        api: body_budget::BodyBudget::new(settings.body_budget_bytes),
+        webhooks: body_budget::BodyBudget::new(settings.webhook_body_budget_bytes),
+        api_limit: settings.max_body_bytes,
+        webhook_limit: settings.webhook_max_bytes,
+    })
+}
+
 /// Connects everything and serves until SIGINT/SIGTERM.
 pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
     // The worker applies migrations; the API logs in as a role that could not.
@@ -411,7 +456,7 @@ pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
         Some(url) => url.clone(),
         None => db::login_url(database_url, db::REPORT_LOGIN)?,
     };
-    let reports = db::report_pool(&reports_url, 4)
+    let reports = db::report_pool(&reports_url, routes::reports::AT_ONCE)
         .await
         .context("connecting to PostgreSQL for reports as ventros_report")?;
     let secret = match settings
@@ -433,6 +478,7 @@ pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
         public_base_url: settings.public_base_url.trim_end_matches('/').to_owned(),
         webhook_max_bytes: settings.webhook_max_bytes,
         max_body_bytes: settings.max_body_bytes,
+        body_budgets: body_budgets(&settings)?,
         temporal_deadline: Duration::from_secs(5),
         tokens: auth::TokenKeys::new(&secret),
         rate_limit_per_minute: settings.rate_limit_per_minute,

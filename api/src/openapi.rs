@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::AppState;
+use crate::body_budget;
 use crate::routes::*;
 
 #[derive(OpenApi)]
@@ -176,6 +177,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(webhook_subscriptions::deliveries))
         .routes(routes!(webhook_subscriptions::redeliver))
+        // The routes above read at most API_MAX_BODY_BYTES; the two groups below more.
+        .layer(axum::middleware::from_fn(body_budget::reserve_api))
         .merge(knowledge_routes())
         .merge(media_routes())
 }
@@ -186,6 +189,9 @@ fn media_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(media::upload))
         .routes(routes!(media::show))
         .layer(axum::extract::DefaultBodyLimit::max(media::MAX_UPLOAD_BODY))
+        .layer(axum::middleware::from_fn(
+            body_budget::reserve_upto::<{ media::MAX_UPLOAD_BODY }>,
+        ))
 }
 
 /// The knowledge base's routes: uploads carry documents of up to 5 MB, over the API's general
@@ -202,6 +208,9 @@ fn knowledge_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(knowledge::search))
         .layer(axum::extract::DefaultBodyLimit::max(
             knowledge::MAX_UPLOAD_BODY,
+        ))
+        .layer(axum::middleware::from_fn(
+            body_budget::reserve_upto::<{ knowledge::MAX_UPLOAD_BODY }>,
         ))
 }
 

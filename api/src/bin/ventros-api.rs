@@ -2,6 +2,13 @@
 
 use clap::Parser;
 
+/// jemalloc instead of glibc's allocator: glibc raises its mmap threshold each time a large block
+/// is freed, so after a burst of large request bodies and report answers the next ones came from
+/// the heap and stayed resident (800 MiB kept after one burst, `scripts/api-memory-bench.sh`);
+/// jemalloc's background threads return freed pages to the system after a few seconds.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     ventros_activities::telemetry::init_tracing();

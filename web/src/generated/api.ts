@@ -3566,6 +3566,10 @@ export interface components {
             /** @description The named report that ran (`POST /reports/{name}`). */
             report?: string | null;
             row_count: number;
+            /**
+             * @description Each row as PostgreSQL wrote it (`row_to_json`): passed through, never parsed into a tree,
+             *     which would take several times its size.
+             */
             rows: Record<string, unknown>[];
             /** @description The SQL that ran, as checked (`POST /reports/query`). */
             sql?: string | null;
@@ -7481,6 +7485,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The reports are busy: retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     reports_run: {
@@ -7516,6 +7527,13 @@ export interface operations {
             };
             /** @description Invalid parameters */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The reports are busy: retry shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

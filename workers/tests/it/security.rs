@@ -2,6 +2,7 @@
 //! did (issue "Security: close the holes an outside review found") and checks it is refused now.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use crate::support;
 use crate::support::TestApp;
@@ -670,6 +671,76 @@ async fn waha_webhooks_must_be_signed_and_cannot_date_themselves_in_the_future()
         at <= chrono::Utc::now() + chrono::Duration::minutes(6),
         "{at}"
     );
+}
+
+/// Webhook bodies must be read whole before their signature can be checked, and anyone may send
+/// them: a flood of bodies of just under the limit once took the API to hundreds of MiB. They
+/// share a budget now; one that finds no room is turned away (503 with `Retry-After`, which WAHA
+/// retries) before its body is read, and gets through once the room is back.
+#[tokio::test]
+async fn anonymous_webhook_bodies_cannot_fill_the_apis_memory() {
+    use tokio::io::AsyncWriteExt;
+    const BUDGET: usize = 1024 * 1024;
+    let budget =
+        ventros_api::body_budget::BodyBudget::with_wait(BUDGET, Duration::from_millis(500));
+    let shared = budget.clone();
+    let app = TestApp::builder()
+        .api_config(move |config| config.body_budgets.webhooks = shared)
+        .spawn()
+        .await;
+    // Someone declares a body as large as the whole budget and sends it slowly.
+    let addr = app.api.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /webhooks/waha/{} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {BUDGET}\r\n\r\n{{\"event\":",
+        app.channel_id
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    support::eventually(
+        "the slow body's reservation",
+        Duration::from_secs(10),
+        || async { (budget.available() == 0).then_some(()) },
+    )
+    .await;
+
+    let genuine = serde_json::to_vec(&json!({"event": "session.status", "session": "default",
+        "timestamp": chrono::Utc::now().timestamp_millis(), "payload": {"status": "WORKING"}}))
+    .unwrap();
+    let signature = ventros_channels::waha::sign_body(support::HMAC_KEY, &genuine);
+    let resp = app
+        .http
+        .post(format!("{}/webhooks/waha/{}", app.api, app.channel_id))
+        .header("Content-Type", "application/json")
+        .header("X-Webhook-Hmac", &signature)
+        .body(genuine.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let stored: Option<String> = sqlx::query_scalar("SELECT status FROM channels WHERE id = $1")
+        .bind(app.channel_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_ne!(
+        stored.as_deref(),
+        Some("WORKING"),
+        "the refused webhook changed nothing"
+    );
+
+    // The slow sender gives up: its room comes back, and WAHA's retry goes through.
+    drop(slow);
+    support::eventually(
+        "the budget's room back",
+        Duration::from_secs(10),
+        || async { (budget.available() == BUDGET).then_some(()) },
+    )
+    .await;
+    let (status, body, _) = app
+        .raw_webhook(&app.channel_id.to_string(), genuine, Some(signature))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 const PASSWORD: &str = "correct horse battery";

@@ -17,8 +17,10 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -38,6 +40,12 @@ pub const MAX_ROWS: usize = 1_000;
 pub const MAX_BYTES: usize = 4 * 1024 * 1024;
 /// Reports one tenant may run at once; the reports pool is small and shared.
 pub const PER_TENANT: usize = 2;
+/// The reports pool's size: reports the API runs at once, all tenants together. A report's rows
+/// and its serialised answer (up to [`MAX_BYTES`] each) are held while it has its place, so
+/// reports take at most about `2 × MAX_BYTES × AT_ONCE` of the API's memory.
+pub const AT_ONCE: u32 = 4;
+/// Longest a report waits for a place.
+const WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Longest a report may run.
 const STATEMENT_TIMEOUT: &str = "5s";
 
@@ -46,6 +54,7 @@ const STATEMENT_TIMEOUT: &str = "5s";
 pub struct ReportRunner {
     pool: sqlx::PgPool,
     running: Arc<Mutex<HashMap<Uuid, usize>>>,
+    places: Arc<tokio::sync::Semaphore>,
 }
 
 /// A tenant's place among the running reports, given back on drop.
@@ -72,9 +81,12 @@ impl Drop for Slot {
 impl ReportRunner {
     /// `pool` must come from [`crate::db::report_pool`].
     pub fn new(pool: sqlx::PgPool) -> Self {
+        // One place per connection: a report with a place never waits for the pool.
+        let places = pool.options().get_max_connections() as usize;
         ReportRunner {
             pool,
             running: Arc::default(),
+            places: Arc::new(tokio::sync::Semaphore::new(places)),
         }
     }
 
@@ -123,8 +135,10 @@ pub struct RunQuery {
 pub struct ReportResult {
     /// The columns in the query's order (a row object's keys have none).
     pub columns: Vec<String>,
+    /// Each row as PostgreSQL wrote it (`row_to_json`): passed through, never parsed into a tree,
+    /// which would take several times its size.
     #[schema(value_type = Vec<Object>)]
-    pub rows: Vec<Value>,
+    pub rows: Vec<Box<RawValue>>,
     pub row_count: usize,
     /// More rows (or bytes) than the cap: the rest were left out.
     pub truncated: bool,
@@ -309,13 +323,14 @@ fn row_cap(max_rows: Option<usize>) -> Result<usize, ApiError> {
 /// Runs a named report.
 #[utoipa::path(post, path = "/api/v1/reports/{name}", tag = "reports", params(("name" = String, Path)), request_body = RunReport,
     responses((status = 200, description = "Columns and rows", body = ReportResult), (status = 404, description = "No such report"),
-              (status = 422, description = "Invalid parameters")))]
+              (status = 422, description = "Invalid parameters"),
+              (status = 503, description = "The reports are busy: retry shortly")))]
 pub async fn run(
     State(state): State<AppState>,
     principal: Principal,
     Path(name): Path<String>,
     ApiJson(req): ApiJson<RunReport>,
-) -> Result<Json<ReportResult>, ApiError> {
+) -> Result<Response, ApiError> {
     let report = REPORTS.iter().find(|r| r.name == name).ok_or_else(|| {
         ApiError::NotFound(format!(
             "no report {name:?}; GET /api/v1/reports lists them"
@@ -403,12 +418,13 @@ pub async fn run(
 #[utoipa::path(post, path = "/api/v1/reports/query", tag = "reports", request_body = RunQuery,
     responses((status = 200, description = "Columns and rows", body = ReportResult),
               (status = 422, description = "Not a single SELECT over the reporting views, a function that is not allowed, or an error while running"),
-              (status = 429, description = "Too many reports of this account are running")))]
+              (status = 429, description = "Too many reports of this account are running"),
+              (status = 503, description = "The reports are busy: retry shortly")))]
 pub async fn query(
     State(state): State<AppState>,
     principal: Principal,
     ApiJson(req): ApiJson<RunQuery>,
-) -> Result<Json<ReportResult>, ApiError> {
+) -> Result<Response, ApiError> {
     let cap = row_cap(req.max_rows)?;
     let checked = sql_guard::check(&req.sql, cap + 1).map_err(ApiError::Unprocessable)?;
     let query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(checked.wrapped.clone()));
@@ -460,9 +476,15 @@ async fn execute<'q>(
     query: sqlx::query::QueryScalar<'q, sqlx::Postgres, String, sqlx::postgres::PgArguments>,
     cap: usize,
     ran: Ran,
-) -> Result<Json<ReportResult>, ApiError> {
+) -> Result<Response, ApiError> {
     use futures::TryStreamExt;
     let _slot = state.reports.slot(tenant_id)?;
+    // Held until the answer is serialised (the rows and the answer are the memory a report takes).
+    let _place = tokio::time::timeout(WAIT, state.reports.places.clone().acquire_owned())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or_else(|| ApiError::Unavailable("the reports are busy; retry shortly".into()))?;
     let mut tx = tenant_tx(&state.reports.pool, tenant_id).await?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'; SET LOCAL work_mem = '4MB';
@@ -494,7 +516,7 @@ async fn execute<'q>(
                 truncated = true;
                 break;
             }
-            rows.push(serde_json::from_str::<Value>(&row).unwrap_or(Value::Null));
+            rows.push(RawValue::from_string(row).map_err(|e| ApiError::Internal(e.into()))?);
         }
     }
     tx.rollback().await?;
@@ -515,5 +537,6 @@ async fn execute<'q>(
         elapsed_ms: started.elapsed().as_millis() as u64,
         report,
         sql,
-    }))
+    })
+    .into_response())
 }
