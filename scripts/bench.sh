@@ -11,6 +11,7 @@ scripts/stack.sh up >/dev/null
 if [ "$PROFILE" = release ]; then cargo build --release --locked --bin ventros-bench; else cargo build --locked --bin ventros-bench; fi
 PG_PORT=${VENTROS_PG_PORT:-54329}
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:$PG_PORT/ventros}
+export TEMPORAL_ADDRESS=${TEMPORAL_ADDRESS:-http://127.0.0.1:${VENTROS_TEMPORAL_PORT:-7233}}
 exec "target/$PROFILE/ventros-bench" \
   --api-url "http://127.0.0.1:${VENTROS_API_PORT:-8080}" \
   --process "worker=$(cat .data/pids/worker)" --process "api=$(cat .data/pids/api)" "$@"

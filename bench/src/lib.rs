@@ -1,7 +1,7 @@
 //! What the benchmark binaries (`ventros-bench`, `ventros-campaign-bench`) share: a tenant of their
 //! own whose WhatsApp channel points at a WAHA simulator they host in-process (so they see both
-//! ends: the webhooks they send and every `sendText` that comes back), and peak-memory readings of
-//! the stack's processes.
+//! ends: the webhooks they send and every `sendText` that comes back), peak-memory readings of
+//! the stack's processes, and what a set of workflows cost Temporal, read from their histories.
 
 use std::time::Duration;
 
@@ -107,4 +107,97 @@ pub fn peak_rss_mib(pid: u32) -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// What a set of workflow histories cost the Temporal server: every event, and the operations
+/// that are round trips between a worker and the server.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct HistoryProfile {
+    pub workflows: usize,
+    pub events: usize,
+    /// Workflow tasks completed (each a poll and a completion).
+    pub workflow_tasks: usize,
+    /// Activities run through the server (each a poll and a completion).
+    pub activities: usize,
+    /// Markers: local activities' results and `patched` records (no round trip of their own).
+    pub markers: usize,
+    /// Signals received (each a client call, or another workflow's command).
+    pub signals: usize,
+    pub child_starts: usize,
+    pub timers: usize,
+}
+
+impl HistoryProfile {
+    /// Round trips to the server: starting each workflow, its workflow tasks, its activities and
+    /// the signals it receives.
+    pub fn operations(&self) -> usize {
+        self.workflows + self.workflow_tasks + self.activities + self.signals
+    }
+
+    /// One line of figures per message.
+    pub fn per_message(&self, messages: usize) -> String {
+        let per = |n: usize| n as f64 / messages.max(1) as f64;
+        format!(
+            "{:.1} operations per message (workflow starts {:.1}, workflow tasks {:.1}, activities {:.1}, signals {:.1}); \
+             {:.1} history events, {:.1} markers (local activities, patches), {:.1} child starts, {:.1} timers",
+            per(self.operations()),
+            per(self.workflows),
+            per(self.workflow_tasks),
+            per(self.activities),
+            per(self.signals),
+            per(self.events),
+            per(self.markers),
+            per(self.child_starts),
+            per(self.timers)
+        )
+    }
+}
+
+/// Fetches the histories of `workflow_ids` (latest run of each; ids with no workflow are skipped)
+/// and counts what they hold.
+pub async fn history_profile(
+    client: &temporalio_client::Client,
+    workflow_ids: Vec<String>,
+) -> anyhow::Result<HistoryProfile> {
+    use futures::StreamExt;
+    use temporalio_client::{UntypedWorkflow, WorkflowFetchHistoryOptions};
+    use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+    let histories = futures::stream::iter(workflow_ids)
+        .map(|id| async move {
+            client
+                .get_workflow_handle::<UntypedWorkflow>(id)
+                .fetch_history(WorkflowFetchHistoryOptions::default())
+                .into_events()
+                .await
+                .ok()
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+    let mut profile = HistoryProfile::default();
+    for events in histories.into_iter().flatten() {
+        profile.workflows += 1;
+        profile.events += events.len();
+        for event in events {
+            let counter = match event.attributes {
+                Some(Attributes::WorkflowTaskCompletedEventAttributes(_)) => {
+                    &mut profile.workflow_tasks
+                }
+                Some(Attributes::ActivityTaskScheduledEventAttributes(_)) => {
+                    &mut profile.activities
+                }
+                Some(Attributes::MarkerRecordedEventAttributes(_)) => &mut profile.markers,
+                Some(Attributes::WorkflowExecutionSignaledEventAttributes(_)) => {
+                    &mut profile.signals
+                }
+                Some(Attributes::StartChildWorkflowExecutionInitiatedEventAttributes(_)) => {
+                    &mut profile.child_starts
+                }
+                Some(Attributes::TimerStartedEventAttributes(_)) => &mut profile.timers,
+                _ => continue,
+            };
+            *counter += 1;
+        }
+    }
+    Ok(profile)
 }

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use serde_json::json;
 use tokio::sync::Semaphore;
-use ventros_bench::{BenchTenant, parse_process, peak_rss_mib, waha_tenant};
+use ventros_bench::{
+    BenchTenant, HistoryProfile, history_profile, parse_process, peak_rss_mib, waha_tenant,
+};
 
 #[derive(Parser)]
 #[command(about = "Ventros inbound-message benchmark")]
@@ -40,6 +42,13 @@ struct Args {
     /// Answer with the AI agent (RouterAgent through the agent service) instead of the greeting.
     #[arg(long)]
     ai: bool,
+    /// The stack's Temporal, whose histories give the operations per message.
+    #[arg(
+        long,
+        env = "TEMPORAL_ADDRESS",
+        default_value = "http://127.0.0.1:7233"
+    )]
+    temporal_address: String,
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -48,6 +57,51 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
     sorted[rank.min(sorted.len() - 1)]
+}
+
+/// What the benchmark's messages cost Temporal: the histories of every workflow they started —
+/// each chat's Conversation, each reply's OutboundMessage (with its receipts), each contact's
+/// MemoryIngestion (what it has taken in by now).
+async fn message_profile(
+    args: &Args,
+    pool: &sqlx::PgPool,
+    tenant_id: uuid::Uuid,
+) -> anyhow::Result<HistoryProfile> {
+    use ventros_workflows::ids;
+    let client = ventros_workers::connect_temporal(
+        &args.temporal_address,
+        "default",
+        Duration::from_secs(10),
+    )
+    .await?;
+    let mut workflow_ids: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT workflow_id FROM conversation_sessions WHERE tenant_id = $1",
+    )
+    .bind(tenant_id)
+    .fetch_all(pool)
+    .await?;
+    let replies: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT id FROM messages WHERE tenant_id = $1 AND direction = 'outbound'",
+    )
+    .bind(tenant_id)
+    .fetch_all(pool)
+    .await?;
+    workflow_ids.extend(
+        replies
+            .into_iter()
+            .map(|id| ids::outbound_workflow_id(tenant_id, id)),
+    );
+    let contacts: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT id FROM contacts WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_all(pool)
+            .await?;
+    workflow_ids.extend(
+        contacts
+            .into_iter()
+            .map(|id| ids::memory_ingestion_workflow_id(tenant_id, id)),
+    );
+    history_profile(&client, workflow_ids).await
 }
 
 #[tokio::main]
@@ -217,6 +271,11 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "loss: {lost} unanswered, {duplicates} answered twice, {rejected} webhooks not accepted; stored {stored_inbound} inbound / {stored_outbound} replies for {} sent",
         args.messages
+    );
+    let profile = message_profile(&args, &pool, tenant_id).await?;
+    println!(
+        "Temporal, per message (its Conversation, reply and memory workflows, read from their histories): {}",
+        profile.per_message(args.messages)
     );
     for (name, pid) in &args.processes {
         match peak_rss_mib(*pid) {
