@@ -47,6 +47,14 @@ pub const FED_EVENT_TYPES: &[EventType] = &[
     EventType::MessageMediaStored,
 ];
 
+/// Origins of sent messages whose text is ours and says nothing of the contact: the channel's
+/// greeting and away templates and a campaign's broadcast. Their `message.sent` events are taken
+/// off the outbox without waking the contact's MemoryIngestion: each one cost a signal, a
+/// workflow task and an activity (of about twenty Temporal operations a greeted message takes),
+/// to store an episode that memory never reads facts from. Agents' and operators' replies are
+/// still kept as episodes.
+pub const UNREMEMBERED_ORIGINS: &[&str] = &["greeting", "away", "campaign"];
+
 /// The activities behind MemoryIngestion, ReembedMemories and KnowledgeIngestion.
 pub struct MemoryActivities {
     engine: Arc<MemoryEngine>,
@@ -195,7 +203,7 @@ pub async fn feed_once(
     // SKIP LOCKED: several workers can run the feed; each event goes to one of them.
     let fed_types: Vec<&str> = FED_EVENT_TYPES.iter().map(|t| t.as_str()).collect();
     let rows = sqlx::query!(
-        r#"SELECT o.id, o.tenant_id, o.event_type,
+        r#"SELECT o.id, o.tenant_id, o.event_type, m.origin AS "origin?",
                 greatest(0, extract(epoch FROM clock_timestamp() - o.created_at))::float8 AS "waited!",
                 coalesce(m.contact_id, s.contact_id, d.contact_id, (o.payload->>'contact_id')::uuid) AS "contact_id?"
            FROM outbox_events o
@@ -219,6 +227,14 @@ pub async fn feed_once(
         let Some(contact_id) = row.contact_id else {
             continue;
         };
+        if event_type == EventType::MessageSent.as_str()
+            && row
+                .origin
+                .as_deref()
+                .is_some_and(|o| UNREMEMBERED_ORIGINS.contains(&o))
+        {
+            continue;
+        }
         let workflow_id = ids::memory_ingestion_workflow_id(tenant_id, contact_id);
         let options = WorkflowStartOptions::new(task_queue.to_owned(), workflow_id)
             .search_attributes(SearchAttributes::new([

@@ -998,3 +998,71 @@ async fn switching_the_embedding_model_re_embeds_everything_before_searches_use_
         "{found}"
     );
 }
+
+/// A greeting is our template, not something the contact said: its `message.sent` leaves the
+/// outbox without waking the contact's MemoryIngestion (no signal, no episode), while what the
+/// customer wrote is remembered as before.
+#[tokio::test]
+async fn our_greeting_templates_are_not_ingested_as_memory() {
+    let app =
+        TestApp::spawn(json!({"greeting": "Olá! Recebemos sua mensagem.", "debounce_ms": 0})).await;
+    app.customer_writes(
+        "5511999990301@c.us",
+        json!([{"body": "Comprei um sofá cinza semana passada"}]),
+        1,
+        false,
+    )
+    .await;
+    // Both events taken off the outbox by the feed: the customer's message and our greeting.
+    eventually("the greeting's message.sent fed", WAIT, || async {
+        (app.count(
+            "outbox_events o JOIN messages m ON m.id = o.aggregate_id
+              WHERE o.event_type = 'message.sent' AND m.origin = 'greeting' AND o.memory_fed_at IS NOT NULL",
+        )
+        .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    eventually("the customer's message ingested", WAIT, || async {
+        (app.count("memory_episodes WHERE source_type = 'message' AND ingested_at IS NOT NULL")
+            .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    let contact: Uuid =
+        sqlx::query_scalar("SELECT contact_id FROM messages WHERE origin = 'greeting'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        app.count("memory_episodes WHERE metadata->>'direction' = 'outbound'")
+            .await,
+        0,
+        "no episode of the greeting"
+    );
+    // One memory_event signal: the customer's message only.
+    let workflow_id = ventros_workflows::ids::memory_ingestion_workflow_id(app.tenant_id, contact);
+    let events = app
+        .temporal
+        .get_workflow_handle::<temporalio_client::UntypedWorkflow>(workflow_id)
+        .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default())
+        .into_events()
+        .await
+        .unwrap();
+    use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+    let signals = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.attributes,
+                Some(Attributes::WorkflowExecutionSignaledEventAttributes(_))
+            )
+        })
+        .count();
+    assert_eq!(
+        signals, 1,
+        "the greeting did not wake the contact's MemoryIngestion"
+    );
+}
