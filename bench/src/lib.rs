@@ -134,6 +134,20 @@ impl HistoryProfile {
         self.workflows + self.workflow_tasks + self.activities + self.signals
     }
 
+    /// Both profiles' counts together.
+    pub fn plus(self, other: &HistoryProfile) -> HistoryProfile {
+        HistoryProfile {
+            workflows: self.workflows + other.workflows,
+            events: self.events + other.events,
+            workflow_tasks: self.workflow_tasks + other.workflow_tasks,
+            activities: self.activities + other.activities,
+            markers: self.markers + other.markers,
+            signals: self.signals + other.signals,
+            child_starts: self.child_starts + other.child_starts,
+            timers: self.timers + other.timers,
+        }
+    }
+
     /// One line of figures per message.
     pub fn per_message(&self, messages: usize) -> String {
         let per = |n: usize| n as f64 / messages.max(1) as f64;

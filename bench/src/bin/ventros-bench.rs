@@ -59,14 +59,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-/// What the benchmark's messages cost Temporal: the histories of every workflow they started —
-/// each chat's Conversation, each reply's OutboundMessage (with its receipts), each contact's
-/// MemoryIngestion (what it has taken in by now).
+/// What the benchmark's messages cost Temporal, by workflow: each chat's Conversation, each
+/// reply's OutboundMessage (with its receipts), each contact's MemoryIngestion (what it has taken
+/// in by now), read from their histories.
 async fn message_profile(
     args: &Args,
     pool: &sqlx::PgPool,
     tenant_id: uuid::Uuid,
-) -> anyhow::Result<HistoryProfile> {
+) -> anyhow::Result<Vec<(&'static str, HistoryProfile)>> {
     use ventros_workflows::ids;
     let client = ventros_workers::connect_temporal(
         &args.temporal_address,
@@ -74,7 +74,7 @@ async fn message_profile(
         Duration::from_secs(10),
     )
     .await?;
-    let mut workflow_ids: Vec<String> = sqlx::query_scalar(
+    let conversations: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT workflow_id FROM conversation_sessions WHERE tenant_id = $1",
     )
     .bind(tenant_id)
@@ -86,22 +86,24 @@ async fn message_profile(
     .bind(tenant_id)
     .fetch_all(pool)
     .await?;
-    workflow_ids.extend(
-        replies
-            .into_iter()
-            .map(|id| ids::outbound_workflow_id(tenant_id, id)),
-    );
     let contacts: Vec<uuid::Uuid> =
         sqlx::query_scalar("SELECT id FROM contacts WHERE tenant_id = $1")
             .bind(tenant_id)
             .fetch_all(pool)
             .await?;
-    workflow_ids.extend(
-        contacts
-            .into_iter()
-            .map(|id| ids::memory_ingestion_workflow_id(tenant_id, id)),
-    );
-    history_profile(&client, workflow_ids).await
+    let replies = replies
+        .into_iter()
+        .map(|id| ids::outbound_workflow_id(tenant_id, id))
+        .collect();
+    let memory = contacts
+        .into_iter()
+        .map(|id| ids::memory_ingestion_workflow_id(tenant_id, id))
+        .collect();
+    Ok(vec![
+        ("Conversation", history_profile(&client, conversations).await?),
+        ("OutboundMessage", history_profile(&client, replies).await?),
+        ("MemoryIngestion", history_profile(&client, memory).await?),
+    ])
 }
 
 #[tokio::main]
@@ -272,11 +274,17 @@ async fn main() -> anyhow::Result<()> {
         "loss: {lost} unanswered, {duplicates} answered twice, {rejected} webhooks not accepted; stored {stored_inbound} inbound / {stored_outbound} replies for {} sent",
         args.messages
     );
-    let profile = message_profile(&args, &pool, tenant_id).await?;
+    let profiles = message_profile(&args, &pool, tenant_id).await?;
+    let total = profiles
+        .iter()
+        .fold(HistoryProfile::default(), |sum, (_, p)| sum.plus(p));
     println!(
-        "Temporal, per message (its Conversation, reply and memory workflows, read from their histories): {}",
-        profile.per_message(args.messages)
+        "Temporal, per message (read from the histories): {}",
+        total.per_message(args.messages)
     );
+    for (workflow, profile) in &profiles {
+        println!("  {workflow}: {}", profile.per_message(args.messages));
+    }
     for (name, pid) in &args.processes {
         match peak_rss_mib(*pid) {
             Some(mib) => println!("peak memory {name} (pid {pid}): {mib:.1} MiB"),
