@@ -174,8 +174,6 @@ async fn run_tenant_indexes(engine: Arc<MemoryEngine>, every: Duration) {
     .await;
 }
 
-/// The webhook fan-out loop (outbox → deliveries → WebhookDelivery workflows); every few hundred
-/// passes it also restarts deliveries a crash left without a workflow.
 /// Gives every follow-up task its FollowUpTask timer (and tells a running one of a change).
 async fn run_task_timers(pool: sqlx::PgPool, client: Client, task_queue: String, idle: Duration) {
     ventros_activities::polling::run_polling_loop("task timers", idle, || {
@@ -187,6 +185,8 @@ async fn run_task_timers(pool: sqlx::PgPool, client: Client, task_queue: String,
     .await;
 }
 
+/// The webhook fan-out loop (outbox → deliveries → WebhookDelivery workflows); every few hundred
+/// passes it also restarts deliveries a crash left without a workflow.
 async fn run_webhook_fanout(
     pool: sqlx::PgPool,
     client: Client,
