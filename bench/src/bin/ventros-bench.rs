@@ -100,7 +100,10 @@ async fn message_profile(
         .map(|id| ids::memory_ingestion_workflow_id(tenant_id, id))
         .collect();
     Ok(vec![
-        ("Conversation", history_profile(&client, conversations).await?),
+        (
+            "Conversation",
+            history_profile(&client, conversations).await?,
+        ),
         ("OutboundMessage", history_profile(&client, replies).await?),
         ("MemoryIngestion", history_profile(&client, memory).await?),
     ])
