@@ -8,6 +8,16 @@ cd "$ROOT"
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
+# A one-shot build gains nothing from incremental compilation, whose cache is a third of target/
+# (2.6 of 8 GB in a debug build of the workspace); a CI run ran out of disk with it.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+# What a run writes (target/, the web app's and the agent service's packages, the test databases)
+# comes to about 9 GB; say so plainly rather than fail later with a linker's bus error.
+FREE_KB=$(df -Pk . | awk 'NR == 2 { print $4 }')
+if [ "$FREE_KB" -lt $((9 * 1024 * 1024)) ]; then
+  log "warning: $((FREE_KB / 1024)) MiB free on $(df -P . | awk 'NR == 2 { print $6 }'); the test command needs about 9 GB"
+fi
+
 ensure_venv
 # Debian packages the tests drive, installed when missing.
 apt_install() {
