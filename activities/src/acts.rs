@@ -79,17 +79,20 @@ impl ConversationActivities {
         _ctx: ActivityContext,
         input: PersistInboundInput,
     ) -> Result<PersistInboundOutput, ActivityError> {
-        let out = store::persist_inbound(&self.pool, &input)
-            .await
-            .map_err(store_failure)?;
-        tracing::info!(
-            tenant.id = %input.tenant_id,
-            workflow.id = %input.workflow_id,
-            messages.new = out.new_message_ids.len(),
-            messages.duplicates = out.duplicates,
-            "inbound batch persisted"
-        );
-        Ok(out)
+        crate::traces::activity_span(&_ctx, input.trace, async move {
+            let out = store::persist_inbound(&self.pool, &input)
+                .await
+                .map_err(store_failure)?;
+            tracing::info!(
+                tenant.id = %input.tenant_id,
+                workflow.id = %input.workflow_id,
+                messages.new = out.new_message_ids.len(),
+                messages.duplicates = out.duplicates,
+                "inbound batch persisted"
+            );
+            Ok(out)
+        })
+        .await
     }
 
     #[activity(definition = defs::PlanAutoReply)]
@@ -170,7 +173,8 @@ impl ConversationActivities {
         _ctx: ActivityContext,
         input: AgentExecuteInput,
     ) -> Result<AgentExecuteOutput, ActivityError> {
-        if let Some(done) = store::agent_run(&self.pool, input.tenant_id, input.run_id)
+        crate::traces::activity_span(&_ctx, input.trace, async move {
+if let Some(done) = store::agent_run(&self.pool, input.tenant_id, input.run_id)
             .await
             .map_err(store_failure)?
         {
@@ -248,6 +252,7 @@ impl ConversationActivities {
             "agent answered"
         );
         Ok(out)
+        }).await
     }
 
     #[activity(definition = defs::AgentApplyActions)]
@@ -314,7 +319,8 @@ impl ConversationActivities {
         _ctx: ActivityContext,
         input: SendOutboundInput,
     ) -> Result<SendOutboundOutput, ActivityError> {
-        let row = store::load_outbound(&self.pool, input.tenant_id, input.message_id)
+        crate::traces::activity_span(&_ctx, input.trace, async move {
+let row = store::load_outbound(&self.pool, input.tenant_id, input.message_id)
             .await
             .map_err(store_failure)?;
         let settings = &row.channel.settings;
@@ -436,6 +442,7 @@ impl ConversationActivities {
         }
         tracing::info!(tenant.id = %input.tenant_id, message.id = %input.message_id, channel.kind = %row.channel.kind, "message sent");
         Ok(done(provider_id, held))
+        }).await
     }
 
     #[activity(definition = defs::ComposeOperatorMessage)]

@@ -100,11 +100,25 @@ impl AgentApi for GrpcAgentClient {
             .attach(&mut request, tenant_id, contact_id, deadline + TOKEN_GRACE);
         let mut client = self.client.clone();
         let started = std::time::Instant::now();
-        let result = client
-            .execute_agent(request)
-            .await
-            .map(tonic::Response::into_inner)
-            .map_err(AgentError::from_status);
+        let call = async {
+            crate::traces::inject_into_metadata(request.metadata_mut());
+            client
+                .execute_agent(request)
+                .await
+                .map(tonic::Response::into_inner)
+                .map_err(AgentError::from_status)
+        };
+        let result = crate::traces::in_span(
+            "ventros.v1.AgentService/ExecuteAgent",
+            opentelemetry::trace::SpanKind::Client,
+            &opentelemetry::Context::current(),
+            vec![opentelemetry::KeyValue::new(
+                "ventros.agent_type",
+                agent.clone(),
+            )],
+            call,
+        )
+        .await;
         let outcome = match &result {
             Ok(_) => "ok",
             Err(AgentError::Rejected { .. }) => "rejected",

@@ -114,6 +114,8 @@ impl InboxActivities {
             let signal = InboundSignal {
                 inbox_id,
                 provider_ts_ms: message.timestamp.timestamp_millis(),
+                // The webhook's trace ended long ago: the sweep's hand-off starts its own.
+                trace: None,
             };
             let handed = tokio::time::timeout(
                 Duration::from_secs(10),

@@ -31,6 +31,7 @@ pub mod settings;
 pub mod tasks;
 
 pub mod telemetry;
+pub mod traces;
 
 pub use acts::ConversationActivities;
 pub use campaigns::CampaignActivities;

@@ -28,6 +28,8 @@ class FakeMemoryService:
         self.calls = []
         # The bearer token each call carried (the agent passes its caller's credentials back).
         self.credentials = []
+        # The W3C trace context each call carried (None: it carried none).
+        self.traceparents = []
 
         self.stored = []
         # The business's knowledge base: tenant id -> passages (dicts of KnowledgePassage fields).
@@ -39,6 +41,7 @@ class FakeMemoryService:
 
                 self.calls.append(("GetContactContext", request.tenant_id, request.contact_id))
                 self.credentials.append(bearer(context.invocation_metadata()))
+                self.traceparents.append(dict(context.invocation_metadata()).get("traceparent"))
                 data = self.contacts.get(request.contact_id, {})
                 return memory_pb2.ContactContextResponse(
                     profile=memory_pb2.ContactProfile(
@@ -53,6 +56,7 @@ class FakeMemoryService:
 
                 self.calls.append(("SearchMemories", request.tenant_id, request.contact_id))
                 self.credentials.append(bearer(context.invocation_metadata()))
+                self.traceparents.append(dict(context.invocation_metadata()).get("traceparent"))
                 data = self.contacts.get(request.contact_id, {})
                 return memory_pb2.MemorySearchResponse(
                     memories=[
@@ -67,6 +71,7 @@ class FakeMemoryService:
 
                 self.calls.append(("StoreMemory", request.tenant_id, request.contact_id))
                 self.credentials.append(bearer(context.invocation_metadata()))
+                self.traceparents.append(dict(context.invocation_metadata()).get("traceparent"))
                 self.stored.append(request.content)
                 return memory_pb2.StoreMemoryResponse(memory_id=f"m-{len(self.stored)}", created=True)
 
@@ -75,6 +80,7 @@ class FakeMemoryService:
 
                 self.calls.append(("GetRelatedEntities", request.tenant_id, request.contact_id))
                 self.credentials.append(bearer(context.invocation_metadata()))
+                self.traceparents.append(dict(context.invocation_metadata()).get("traceparent"))
                 return memory_pb2.RelatedEntitiesResponse(graph=memory_pb2.Graph())
 
             async def SearchKnowledge(inner, request, context):
@@ -82,6 +88,7 @@ class FakeMemoryService:
 
                 self.calls.append(("SearchKnowledge", request.tenant_id, request.query))
                 self.credentials.append(bearer(context.invocation_metadata()))
+                self.traceparents.append(dict(context.invocation_metadata()).get("traceparent"))
                 return memory_pb2.KnowledgeSearchResponse(
                     passages=[
                         memory_pb2.KnowledgePassage(**p)

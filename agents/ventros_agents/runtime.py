@@ -18,6 +18,7 @@ import grpc
 
 from ventros.v1 import memory_pb2, memory_pb2_grpc
 
+from . import traces
 from .intent import IntentPrediction
 
 log = logging.getLogger("ventros_agents")
@@ -60,16 +61,17 @@ class MemoryClient:
         self._stub = memory_pb2_grpc.MemoryServiceStub(self._channel)
 
     async def contact_context(self, turn: Turn, timeout: float) -> dict[str, Any]:
-        response = await self._stub.GetContactContext(
-            memory_pb2.ContactContextRequest(
-                tenant_id=turn.tenant_id,
-                contact_id=turn.contact_id,
-                history_limit=20,
-                request_id=turn.request_id,
-            ),
-            timeout=timeout,
-            metadata=_credentials(turn),
-        )
+        with traces.client_span("ventros.v1.MemoryService/GetContactContext", {"rpc.system": "grpc"}):
+            response = await self._stub.GetContactContext(
+                memory_pb2.ContactContextRequest(
+                    tenant_id=turn.tenant_id,
+                    contact_id=turn.contact_id,
+                    history_limit=20,
+                    request_id=turn.request_id,
+                ),
+                timeout=timeout,
+                metadata=_metadata(turn),
+            )
         profile = response.profile
         return {
             "display_name": profile.display_name,
@@ -81,18 +83,19 @@ class MemoryClient:
         }
 
     async def search(self, turn: Turn, query: str, limit: int, timeout: float) -> list[dict[str, Any]]:
-        response = await self._stub.SearchMemories(
-            memory_pb2.MemorySearchRequest(
-                tenant_id=turn.tenant_id,
-                contact_id=turn.contact_id,
-                query=query,
-                limit=limit,
-                mode=memory_pb2.HYBRID,
-                request_id=turn.request_id,
-            ),
-            timeout=timeout,
-            metadata=_credentials(turn),
-        )
+        with traces.client_span("ventros.v1.MemoryService/SearchMemories", {"rpc.system": "grpc"}):
+            response = await self._stub.SearchMemories(
+                memory_pb2.MemorySearchRequest(
+                    tenant_id=turn.tenant_id,
+                    contact_id=turn.contact_id,
+                    query=query,
+                    limit=limit,
+                    mode=memory_pb2.HYBRID,
+                    request_id=turn.request_id,
+                ),
+                timeout=timeout,
+                metadata=_metadata(turn),
+            )
         return [
             {"content": m.content, "memory_type": m.memory_type, "relevance": round(m.relevance_score, 3)}
             for m in response.memories
@@ -101,11 +104,12 @@ class MemoryClient:
     async def search_knowledge(
         self, turn: Turn, query: str, limit: int, timeout: float
     ) -> list[dict[str, Any]]:
-        response = await self._stub.SearchKnowledge(
-            memory_pb2.KnowledgeSearchRequest(tenant_id=turn.tenant_id, query=query, limit=limit),
-            timeout=timeout,
-            metadata=_credentials(turn),
-        )
+        with traces.client_span("ventros.v1.MemoryService/SearchKnowledge", {"rpc.system": "grpc"}):
+            response = await self._stub.SearchKnowledge(
+                memory_pb2.KnowledgeSearchRequest(tenant_id=turn.tenant_id, query=query, limit=limit),
+                timeout=timeout,
+                metadata=_metadata(turn),
+            )
         return [
             {
                 "id": p.id,
@@ -125,8 +129,10 @@ class MemoryClient:
         await self._channel.close()
 
 
-def _credentials(turn: Turn) -> tuple[tuple[str, str], ...]:
-    return (("authorization", f"Bearer {turn.credentials}"),) if turn.credentials else ()
+def _metadata(turn: Turn) -> tuple[tuple[str, str], ...]:
+    """The caller's credentials and the current trace context, for a MemoryService call."""
+    credentials = (("authorization", f"Bearer {turn.credentials}"),) if turn.credentials else ()
+    return credentials + traces.outgoing_metadata()
 
 
 def _timeout(turn: Turn) -> float:

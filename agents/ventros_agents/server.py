@@ -4,7 +4,7 @@ Settings (environment): `AGENTS_BIND` (default 127.0.0.1:50051), `MEMORY_SERVICE
 MemoryService, e.g. 127.0.0.1:50052; unset = agents answer without history),
 `INTERNAL_AUTH_SECRET` (required: the secret shared with the worker and the API that signs every
 call's credentials, see `internal_auth.py`), `VENTROS_MODEL_PROVIDER` and its settings (see
-`agents.py`), `LOG_LEVEL`.
+`agents.py`), `LOG_LEVEL`, and `OTEL_EXPORTER_OTLP_ENDPOINT` to export traces (see `traces.py`).
 
 Serves the standard gRPC health service; on SIGTERM/SIGINT it reports NOT_SERVING, stops taking new
 calls and lets running ones finish (grace period `AGENTS_GRACE_SECONDS`, default 5).
@@ -26,6 +26,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from ventros.v1 import agent_pb2_grpc
 
+from . import traces
 from .agents import ProviderConfig
 from .internal_auth import InternalAuth
 from .runtime import MemoryClient
@@ -54,6 +55,7 @@ def configure_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
+    handler.addFilter(traces.TraceIdFilter())
     root.handlers[:] = [handler]
     root.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
     # ADK and httpx log request contents at INFO; keep them quiet.
@@ -73,6 +75,7 @@ async def serve(bind: str, ready: asyncio.Event | None = None, stop: asyncio.Eve
     memory_address = os.environ.get("MEMORY_SERVICE_ADDRESS")
     memory = MemoryClient(memory_address) if memory_address else None
     executor = AgentExecutor(classifier, config, memory)
+    traces.init(endpoint=traces.otlp_endpoint())
 
     server = grpc.aio.server()
     agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(executor, auth), server)
@@ -111,6 +114,7 @@ async def serve(bind: str, ready: asyncio.Event | None = None, stop: asyncio.Eve
     await server.stop(grace=float(os.environ.get("AGENTS_GRACE_SECONDS", "5")))
     if memory is not None:
         await memory.close()
+    traces.shutdown()
     log.info("stopped")
 
 

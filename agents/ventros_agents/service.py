@@ -29,7 +29,7 @@ from google.protobuf import empty_pb2
 from ventros.v1 import agent_pb2
 
 from . import actions as actions_
-from . import catalog, language, replies, structured
+from . import catalog, language, replies, structured, traces
 from .agents import OFFLINE, ProviderConfig, build
 from .intent import IntentClassifier, IntentPrediction
 from .internal_auth import AuthError, InternalAuth, bearer
@@ -622,11 +622,17 @@ class AgentServicer:
     async def ExecuteAgent(
         self, request: agent_pb2.AgentExecutionRequest, context: grpc.aio.ServicerContext
     ) -> agent_pb2.AgentExecutionResponse:
-        credentials = await self._authorize(context, request)
-        try:
-            return await self.executor.execute(request, context.time_remaining(), credentials=credentials)
-        except RequestError as err:
-            await _abort(context, err)
+        with traces.server_span(
+            "ventros.v1.AgentService/ExecuteAgent",
+            context.invocation_metadata(),
+            {"rpc.system": "grpc", "ventros.agent_type": request.agent_type},
+        ) as span:
+            credentials = await self._authorize(context, request)
+            try:
+                return await self.executor.execute(request, context.time_remaining(), credentials=credentials)
+            except RequestError as err:
+                traces.fail(span, err.error)
+                await _abort(context, err)
 
     async def StreamAgentExecution(
         self, request: agent_pb2.AgentExecutionRequest, context: grpc.aio.ServicerContext

@@ -301,6 +301,14 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone())
         .layer(axum::Extension(state.config.body_budgets.clone()))
         .layer(axum::middleware::from_fn(metrics::track))
+        // Inside the request's log span, so its lines carry the trace id beside the request id.
+        .layer(ventros_activities::traces::ServerSpanLayer::http(
+            |extensions| {
+                extensions
+                    .get::<axum::extract::MatchedPath>()
+                    .map(|path| path.as_str().to_owned())
+            },
+        ))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(http_span))
         // Every request has an id (the caller's `x-request-id`, or a new UUID), echoed on the

@@ -152,6 +152,7 @@ pub async fn meta_webhook(
         let signal = InboundSignal {
             inbox_id,
             provider_ts_ms: message.timestamp_ms,
+            trace: ventros_activities::traces::current_trace(),
         };
         let workflow_id = hand_to_conversation(
             &state,

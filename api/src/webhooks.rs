@@ -187,6 +187,7 @@ async fn on_message(
     let signal = InboundSignal {
         inbox_id,
         provider_ts_ms: message.timestamp.saturating_mul(1000),
+        trace: ventros_activities::traces::current_trace(),
     };
     let workflow_id =
         hand_to_conversation(state, channel.tenant_id, channel_id, &chat_id, signal).await?;

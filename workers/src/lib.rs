@@ -426,6 +426,7 @@ async fn serve_memory(
     tokio::spawn(async move {
         let incoming = tonic::transport::server::TcpIncoming::from(listener);
         if let Err(err) = tonic::transport::Server::builder()
+            .layer(ventros_activities::traces::ServerSpanLayer::grpc())
             .add_service(service)
             .serve_with_incoming(incoming)
             .await

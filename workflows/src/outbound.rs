@@ -46,6 +46,7 @@ impl OutboundMessage {
                 SendOutboundInput {
                     tenant_id: input.tenant_id,
                     message_id: input.message_id,
+                    trace: input.trace,
                 },
                 provider_send_activity(),
             )

@@ -13,5 +13,9 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 async fn main() -> anyhow::Result<()> {
     ventros_activities::telemetry::init_tracing();
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let _traces = ventros_activities::traces::init_traces(
+        "ventros-api",
+        ventros_activities::traces::otlp_endpoint_from_env(),
+    )?;
     ventros_api::serve(ventros_api::ApiSettings::parse()).await
 }

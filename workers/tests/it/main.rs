@@ -19,4 +19,5 @@ mod meta;
 mod observability;
 mod reply_eval;
 mod security;
+mod traces;
 mod web;

@@ -22,6 +22,13 @@ pub struct InboundSignal {
     /// The provider's timestamp of the message, in milliseconds: orders bursts that arrive
     /// out of order.
     pub provider_ts_ms: i64,
+    /// The trace of the customer's message this work is for (see `contract::trace`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::lenient_trace"
+    )]
+    pub trace: Option<super::TraceContext>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -158,6 +165,13 @@ pub struct PersistInboundInput {
     pub session_id: Option<Uuid>,
     /// The assignment to give a session this batch opens.
     pub assignment: Assignment,
+    /// The trace of the customer's message this work is for (see `contract::trace`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::lenient_trace"
+    )]
+    pub trace: Option<super::TraceContext>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -278,6 +292,13 @@ pub struct AgentExecuteInput {
     pub agent_type: String,
     pub confidence_threshold: f32,
     pub workflow_id: String,
+    /// The trace of the customer's message this work is for (see `contract::trace`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::lenient_trace"
+    )]
+    pub trace: Option<super::TraceContext>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -25,6 +25,7 @@ mod media;
 mod memory;
 mod outbound;
 mod tasks;
+mod trace;
 mod webhooks;
 
 pub use campaigns::*;
@@ -36,6 +37,7 @@ pub use media::*;
 pub use memory::*;
 pub use outbound::*;
 pub use tasks::*;
+pub use trace::{TraceContext, lenient as lenient_trace};
 pub use webhooks::*;
 
 /// The tenant an activity acts for, so that every activity's span carries it (`tenant.id`).

@@ -102,6 +102,13 @@ pub struct OutboundInput {
     /// workflow writes the pending message first. Absent for replies the Conversation wrote.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub compose: bool,
+    /// The trace of the customer's message this work is for (see `contract::trace`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::lenient_trace"
+    )]
+    pub trace: Option<super::TraceContext>,
 }
 
 /// Writes an operator reply (the `outbound_requests` row `message_id`) as a pending message.
@@ -127,6 +134,13 @@ pub struct OutboundOutcome {
 pub struct SendOutboundInput {
     pub tenant_id: Uuid,
     pub message_id: Uuid,
+    /// The trace of the customer's message this work is for (see `contract::trace`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::lenient_trace"
+    )]
+    pub trace: Option<super::TraceContext>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

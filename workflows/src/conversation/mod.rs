@@ -45,6 +45,8 @@ pub struct Conversation {
     chat_key: String,
     pending: Vec<InboundSignal>,
     seen_inbox_ids: Vec<Uuid>,
+    /// The trace of the latest customer message: the reply's work runs under it.
+    trace: Option<TraceContext>,
     session_id: Option<Uuid>,
     contact_id: Option<Uuid>,
     assignment: Assignment,
@@ -160,6 +162,9 @@ impl Conversation {
             self.seen_inbox_ids.remove(0);
         }
         self.seen_inbox_ids.push(signal.inbox_id);
+        if signal.trace.is_some() {
+            self.trace = signal.trace;
+        }
         self.pending.push(signal);
     }
 
@@ -340,6 +345,7 @@ impl Conversation {
             inbox_ids: batch.iter().map(|m| m.inbox_id).collect(),
             session_id: s.session_id,
             assignment: s.assignment,
+            trace: batch.iter().rev().find_map(|m| m.trace),
         });
         let out = ctx
             .execute_local_activity(PersistInbound, input, db_activity())
@@ -529,6 +535,7 @@ impl Conversation {
                 channel_id,
                 message_id,
                 compose: false,
+                trace: ctx.state(|s| s.trace),
             },
             options,
         )
@@ -557,6 +564,7 @@ impl Conversation {
             agent_type: ai.agent_type.clone(),
             confidence_threshold: ai.confidence_threshold,
             workflow_id: s.workflow_id(),
+            trace: s.trace,
         });
         // Seen ticks and "typing…" go out while the agent thinks, not before it.
         let view: &WorkflowContext<Self> = ctx;

@@ -141,6 +141,15 @@ impl AgentService {
     }
 
     pub(crate) async fn start_on(memory_address: &str, address: &str) -> AgentService {
+        Self::start_with(memory_address, address, &[]).await
+    }
+
+    /// With extra environment (`env`), e.g. where to export traces.
+    pub(crate) async fn start_with(
+        memory_address: &str,
+        address: &str,
+        env: &[(&str, &str)],
+    ) -> AgentService {
         let address = address.to_owned();
         let python = std::env::var("VENTROS_PYTHON")
             .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python").into());
@@ -152,6 +161,7 @@ impl AgentService {
             .env("INTERNAL_AUTH_SECRET", INTERNAL_SECRET)
             .env("LOG_LEVEL", "WARNING")
             .env("AGENTS_GRACE_SECONDS", "1")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
