@@ -174,85 +174,86 @@ impl ConversationActivities {
         input: AgentExecuteInput,
     ) -> Result<AgentExecuteOutput, ActivityError> {
         crate::traces::activity_span(&_ctx, input.trace, async move {
-if let Some(done) = store::agent_run(&self.pool, input.tenant_id, input.run_id)
-            .await
-            .map_err(store_failure)?
-        {
-            return Ok(done);
-        }
-        let Some(agents) = self.agents.clone() else {
-            return Err(agent_rejected(
-                "no agent service is configured (AGENTS_ADDRESS)".into(),
-            ));
-        };
-        let burst = store::agent_burst(
-            &self.pool,
-            input.tenant_id,
-            input.session_id,
-            &input.message_ids,
-        )
-        .await
-        .map_err(store_failure)?;
-        if burst.text.is_empty() {
-            return Err(agent_rejected(
-                "the messages carry no text for an agent to read".into(),
-            ));
-        }
-        let mut context = std::collections::HashMap::new();
-        if let Some(name) = burst.contact_name {
-            context.insert("contact_name".to_owned(), name);
-        }
-        if let Some(language) = burst.language {
-            // Decides messages too short to tell ("ok", "oi").
-            context.insert("language".to_owned(), language);
-        }
-        let request = ventros_proto::v1::AgentExecutionRequest {
-            agent_type: input.agent_type.clone(),
-            contact_id: burst.contact_id.to_string(),
-            message: burst.text,
-            channel_id: input.channel_id.to_string(),
-            context,
-            tenant_id: input.tenant_id.to_string(),
-            request_id: input.run_id.to_string(),
-            session_id: input.session_id.to_string(),
-        };
-        let started = Instant::now();
-        let response = agents.execute(request, AGENT_DEADLINE).await.map_err(|err| match err {
-            AgentError::Rejected { .. } => agent_rejected(err.to_string()),
-            AgentError::Unavailable { .. } => {
-                tracing::warn!(tenant.id = %input.tenant_id, error = %err, "agent call failed; Temporal will retry");
-                ActivityError::from(anyhow::anyhow!(err.to_string()))
+            if let Some(done) = store::agent_run(&self.pool, input.tenant_id, input.run_id)
+                .await
+                .map_err(store_failure)?
+            {
+                return Ok(done);
             }
-        })?;
-        let actions: Vec<serde_json::Value> = response
-            .actions
-            .iter()
-            .filter_map(crate::agents::action_json)
-            .collect();
-        let answer = AgentAnswer {
-            requested_agent: &input.agent_type,
-            agent_type: if response.agent_type.is_empty() {
-                &input.agent_type
-            } else {
-                &response.agent_type
-            },
-            intent: &response.intent,
-            confidence: response.confidence,
-            response: &response.response,
-            actions: serde_json::Value::Array(actions),
-            metadata: serde_json::to_value(&response.metadata).unwrap_or_default(),
-            latency_ms: started.elapsed().as_millis() as i32,
-        };
-        let out = store::record_agent_run(&self.pool, &input, burst.contact_id, answer)
+            let Some(agents) = self.agents.clone() else {
+                return Err(agent_rejected(
+                    "no agent service is configured (AGENTS_ADDRESS)".into(),
+                ));
+            };
+            let burst = store::agent_burst(
+                &self.pool,
+                input.tenant_id,
+                input.session_id,
+                &input.message_ids,
+            )
             .await
             .map_err(store_failure)?;
-        tracing::info!(
-            tenant.id = %input.tenant_id, workflow.id = %input.workflow_id, agent.type = %out.agent_type,
-            agent.intent = %out.intent, agent.confidence = out.confidence, reply_planned = out.reply_planned,
-            "agent answered"
-        );
-        Ok(out)
-        }).await
+            if burst.text.is_empty() {
+                return Err(agent_rejected(
+                    "the messages carry no text for an agent to read".into(),
+                ));
+            }
+            let mut context = std::collections::HashMap::new();
+            if let Some(name) = burst.contact_name {
+                context.insert("contact_name".to_owned(), name);
+            }
+            if let Some(language) = burst.language {
+                // Decides messages too short to tell ("ok", "oi").
+                context.insert("language".to_owned(), language);
+            }
+            let request = ventros_proto::v1::AgentExecutionRequest {
+                agent_type: input.agent_type.clone(),
+                contact_id: burst.contact_id.to_string(),
+                message: burst.text,
+                channel_id: input.channel_id.to_string(),
+                context,
+                tenant_id: input.tenant_id.to_string(),
+                request_id: input.run_id.to_string(),
+                session_id: input.session_id.to_string(),
+            };
+            let started = Instant::now();
+            let response = agents.execute(request, AGENT_DEADLINE).await.map_err(|err| match err {
+                AgentError::Rejected { .. } => agent_rejected(err.to_string()),
+                AgentError::Unavailable { .. } => {
+                    tracing::warn!(tenant.id = %input.tenant_id, error = %err, "agent call failed; Temporal will retry");
+                    ActivityError::from(anyhow::anyhow!(err.to_string()))
+                }
+            })?;
+            let actions: Vec<serde_json::Value> = response
+                .actions
+                .iter()
+                .filter_map(crate::agents::action_json)
+                .collect();
+            let answer = AgentAnswer {
+                requested_agent: &input.agent_type,
+                agent_type: if response.agent_type.is_empty() {
+                    &input.agent_type
+                } else {
+                    &response.agent_type
+                },
+                intent: &response.intent,
+                confidence: response.confidence,
+                response: &response.response,
+                actions: serde_json::Value::Array(actions),
+                metadata: serde_json::to_value(&response.metadata).unwrap_or_default(),
+                latency_ms: started.elapsed().as_millis() as i32,
+            };
+            let out = store::record_agent_run(&self.pool, &input, burst.contact_id, answer)
+                .await
+                .map_err(store_failure)?;
+            tracing::info!(
+                tenant.id = %input.tenant_id, workflow.id = %input.workflow_id, agent.type = %out.agent_type,
+                agent.intent = %out.intent, agent.confidence = out.confidence, reply_planned = out.reply_planned,
+                "agent answered"
+            );
+            Ok(out)
+        })
+        .await
     }
 
     #[activity(definition = defs::AgentApplyActions)]
@@ -320,129 +321,130 @@ if let Some(done) = store::agent_run(&self.pool, input.tenant_id, input.run_id)
         input: SendOutboundInput,
     ) -> Result<SendOutboundOutput, ActivityError> {
         crate::traces::activity_span(&_ctx, input.trace, async move {
-let row = store::load_outbound(&self.pool, input.tenant_id, input.message_id)
-            .await
-            .map_err(store_failure)?;
-        let settings = &row.channel.settings;
-        let origin = row.origin.as_deref().unwrap_or_default();
-        let adapter = self.channels.adapter(&row.channel.provider);
-        let done =
-            |provider_message_id: String, held_receipts: Vec<DeliveryStatus>| SendOutboundOutput {
-                provider_message_id,
-                ack_timeout_secs: settings.ack_timeout_secs,
-                read_window_secs: settings.read_window_secs,
-                delivery_receipts: adapter.capabilities().delivery_receipts,
-                held_receipts,
-            };
-        if let Some(provider_id) = &row.provider_message_id {
-            return Ok(done(provider_id.clone(), Vec::new()));
-        }
-        if row.status != DeliveryStatus::Pending.as_str() {
-            return Err(permanent_send_failure(format!(
-                "message is {} and cannot be sent",
-                row.status
-            )));
-        }
-        let file = match (&row.attachment, &self.media) {
-            (None, _) => None,
-            (Some(_), None) => {
-                return Err(permanent_send_failure(
-                    "this worker cannot send files (no media store)".into(),
-                ));
-            }
-            (Some(file), Some(media)) => {
-                let (bytes, url) = media
-                    .prepare(input.tenant_id, file)
-                    .await
-                    .map_err(|e| ActivityError::from(anyhow::anyhow!("reading the file: {e}")))?;
-                Some((file, bytes, url))
-            }
-        };
-        let outgoing = Outgoing {
-            message_id: input.message_id,
-            chat_id: &row.chat_id,
-            text: &row.body,
-            file: file.as_ref().map(|(file, bytes, url)| {
-                ventros_channels::provider::OutgoingFile {
-                    kind: &file.kind,
-                    content_type: &file.content_type,
-                    filename: file.filename.as_deref(),
-                    bytes,
-                    url,
-                }
-            }),
-            origin: row.origin.as_deref(),
-            last_inbound_at: row.last_inbound_at,
-            previous_attempt_at: row.last_send_attempt_at,
-            now: Utc::now(),
-        };
-        let candidates = match outgoing.previous_attempt_at {
-            Some(_) => adapter
-                .find_earlier_send(&outgoing)
-                .await
-                .map_err(provider_failure)?,
-            None => Vec::new(),
-        };
-        if let Some(earlier) = store::first_unrecorded(&self.pool, row.channel.id, &candidates)
-            .await
-            .map_err(store_failure)?
-        {
-            tracing::info!(message.id = %input.message_id, "send reconciled with an earlier attempt");
-            let held = store::record_sent(&self.pool, input.tenant_id, input.message_id, &earlier)
+            let row = store::load_outbound(&self.pool, input.tenant_id, input.message_id)
                 .await
                 .map_err(store_failure)?;
-            crate::metrics::message_sent(&row.channel.kind, origin, "reconciled");
-            return Ok(done(earlier, held));
-        }
-        let types_first = outgoing.origin == Some("campaign")
-            && outgoing.previous_attempt_at.is_none()
-            && adapter.capabilities().typing
-            && settings
-                .campaign_pacing_for(&row.channel.kind)
-                .is_some_and(|p| p.typing);
-        if types_first {
-            // A person types before they send; a number that never does looks like a bulk sender.
-            // Best effort: a failed indicator never holds the message back.
-            let _ = adapter.typing(&row.chat_id, true).await;
-            tokio::time::sleep(CampaignPacing::typing_duration(&row.body)).await;
-            let _ = adapter.typing(&row.chat_id, false).await;
-        }
-        store::mark_send_attempt(&self.pool, input.message_id)
-            .await
-            .map_err(store_failure)?;
-        let provider_id = match adapter.send_text(&outgoing).await {
-            Ok(id) => id,
-            Err(err) => {
-                if matches!(
-                    err,
-                    ProviderError::Retry {
-                        unknown_outcome: false,
-                        ..
-                    }
-                ) {
-                    // The provider answered that it did not take the message: nothing to reconcile.
-                    store::clear_send_attempt(&self.pool, input.message_id)
-                        .await
-                        .map_err(store_failure)?;
-                }
-                crate::metrics::message_sent(&row.channel.kind, origin, "failed");
-                return Err(provider_failure(err));
+            let settings = &row.channel.settings;
+            let origin = row.origin.as_deref().unwrap_or_default();
+            let adapter = self.channels.adapter(&row.channel.provider);
+            let done =
+                |provider_message_id: String, held_receipts: Vec<DeliveryStatus>| SendOutboundOutput {
+                    provider_message_id,
+                    ack_timeout_secs: settings.ack_timeout_secs,
+                    read_window_secs: settings.read_window_secs,
+                    delivery_receipts: adapter.capabilities().delivery_receipts,
+                    held_receipts,
+                };
+            if let Some(provider_id) = &row.provider_message_id {
+                return Ok(done(provider_id.clone(), Vec::new()));
             }
-        };
-        let held = store::record_sent(&self.pool, input.tenant_id, input.message_id, &provider_id)
-            .await
-            .map_err(store_failure)?;
-        crate::metrics::message_sent(&row.channel.kind, origin, "sent");
-        // Automatic replies only: an operator's or a campaign's message answers no one's wait.
-        if matches!(origin, "agent" | "greeting" | "away")
-            && let Some(received) = row.last_inbound_stored_at
-            && let Ok(took) = (Utc::now() - received).to_std()
-        {
-            crate::metrics::reply_latency(origin, took);
-        }
-        tracing::info!(tenant.id = %input.tenant_id, message.id = %input.message_id, channel.kind = %row.channel.kind, "message sent");
-        Ok(done(provider_id, held))
-        }).await
+            if row.status != DeliveryStatus::Pending.as_str() {
+                return Err(permanent_send_failure(format!(
+                    "message is {} and cannot be sent",
+                    row.status
+                )));
+            }
+            let file = match (&row.attachment, &self.media) {
+                (None, _) => None,
+                (Some(_), None) => {
+                    return Err(permanent_send_failure(
+                        "this worker cannot send files (no media store)".into(),
+                    ));
+                }
+                (Some(file), Some(media)) => {
+                    let (bytes, url) = media
+                        .prepare(input.tenant_id, file)
+                        .await
+                        .map_err(|e| ActivityError::from(anyhow::anyhow!("reading the file: {e}")))?;
+                    Some((file, bytes, url))
+                }
+            };
+            let outgoing = Outgoing {
+                message_id: input.message_id,
+                chat_id: &row.chat_id,
+                text: &row.body,
+                file: file.as_ref().map(|(file, bytes, url)| {
+                    ventros_channels::provider::OutgoingFile {
+                        kind: &file.kind,
+                        content_type: &file.content_type,
+                        filename: file.filename.as_deref(),
+                        bytes,
+                        url,
+                    }
+                }),
+                origin: row.origin.as_deref(),
+                last_inbound_at: row.last_inbound_at,
+                previous_attempt_at: row.last_send_attempt_at,
+                now: Utc::now(),
+            };
+            let candidates = match outgoing.previous_attempt_at {
+                Some(_) => adapter
+                    .find_earlier_send(&outgoing)
+                    .await
+                    .map_err(provider_failure)?,
+                None => Vec::new(),
+            };
+            if let Some(earlier) = store::first_unrecorded(&self.pool, row.channel.id, &candidates)
+                .await
+                .map_err(store_failure)?
+            {
+                tracing::info!(message.id = %input.message_id, "send reconciled with an earlier attempt");
+                let held = store::record_sent(&self.pool, input.tenant_id, input.message_id, &earlier)
+                    .await
+                    .map_err(store_failure)?;
+                crate::metrics::message_sent(&row.channel.kind, origin, "reconciled");
+                return Ok(done(earlier, held));
+            }
+            let types_first = outgoing.origin == Some("campaign")
+                && outgoing.previous_attempt_at.is_none()
+                && adapter.capabilities().typing
+                && settings
+                    .campaign_pacing_for(&row.channel.kind)
+                    .is_some_and(|p| p.typing);
+            if types_first {
+                // A person types before they send; a number that never does looks like a bulk sender.
+                // Best effort: a failed indicator never holds the message back.
+                let _ = adapter.typing(&row.chat_id, true).await;
+                tokio::time::sleep(CampaignPacing::typing_duration(&row.body)).await;
+                let _ = adapter.typing(&row.chat_id, false).await;
+            }
+            store::mark_send_attempt(&self.pool, input.message_id)
+                .await
+                .map_err(store_failure)?;
+            let provider_id = match adapter.send_text(&outgoing).await {
+                Ok(id) => id,
+                Err(err) => {
+                    if matches!(
+                        err,
+                        ProviderError::Retry {
+                            unknown_outcome: false,
+                            ..
+                        }
+                    ) {
+                        // The provider answered that it did not take the message: nothing to reconcile.
+                        store::clear_send_attempt(&self.pool, input.message_id)
+                            .await
+                            .map_err(store_failure)?;
+                    }
+                    crate::metrics::message_sent(&row.channel.kind, origin, "failed");
+                    return Err(provider_failure(err));
+                }
+            };
+            let held = store::record_sent(&self.pool, input.tenant_id, input.message_id, &provider_id)
+                .await
+                .map_err(store_failure)?;
+            crate::metrics::message_sent(&row.channel.kind, origin, "sent");
+            // Automatic replies only: an operator's or a campaign's message answers no one's wait.
+            if matches!(origin, "agent" | "greeting" | "away")
+                && let Some(received) = row.last_inbound_stored_at
+                && let Ok(took) = (Utc::now() - received).to_std()
+            {
+                crate::metrics::reply_latency(origin, took);
+            }
+            tracing::info!(tenant.id = %input.tenant_id, message.id = %input.message_id, channel.kind = %row.channel.kind, "message sent");
+            Ok(done(provider_id, held))
+        })
+        .await
     }
 
     #[activity(definition = defs::ComposeOperatorMessage)]
