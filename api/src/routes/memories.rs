@@ -54,7 +54,8 @@ impl MemoryClient {
         ))))
     }
 
-    /// A client, and `request` readied for `tenant_id` (deadline and credentials).
+    /// A client, and `request` readied for `tenant_id` (deadline, credentials, and the request's
+    /// trace, so the worker's MemoryService span joins it).
     fn client<T>(
         &self,
         request: &mut tonic::Request<T>,
@@ -70,6 +71,7 @@ impl MemoryClient {
             None,
             DEADLINE + Duration::from_secs(5),
         );
+        ventros_activities::traces::inject_into_metadata(request.metadata_mut());
         Ok(client)
     }
 }
