@@ -60,7 +60,11 @@ pub fn init_traces(service: &'static str, endpoint: Option<String>) -> anyhow::R
     let resource = opentelemetry_sdk::Resource::builder()
         .with_service_name(service)
         .build();
-    let mut builder = SdkTracerProvider::builder().with_resource(resource);
+    // Every request is recorded whatever its caller's `traceparent` says: an anonymous webhook
+    // sender must not be able to switch tracing off for its messages.
+    let mut builder = SdkTracerProvider::builder()
+        .with_resource(resource)
+        .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOn);
     if let Some(endpoint) = endpoint {
         // The exporter's HTTP client needs the process' TLS provider (the processes install
         // the same one first thing; a second install is a no-op).
@@ -307,40 +311,10 @@ where
 mod tests {
     use super::*;
 
+    /// One test, not two: tracing caches which spans a thread's subscriber wants per call site,
+    /// process-wide, so a second test running beside it (`cargo test` threads) could hide the span.
     #[tokio::test]
-    async fn a_recorded_context_is_the_parent_and_the_current_trace_inside() {
-        let _guard = init_traces("test", None).unwrap();
-        let recorded = TraceContext {
-            trace_id: 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736,
-            span_id: 0x00f0_67aa_0ba9_02b7,
-            sampled: true,
-        };
-        let inside = in_span(
-            "work",
-            SpanKind::Internal,
-            &parent_of(Some(recorded)),
-            vec![],
-            async { Ok::<_, String>(current_trace()) },
-        )
-        .await
-        .unwrap()
-        .expect("a current span");
-        assert_eq!(inside.trace_id, recorded.trace_id);
-        assert_ne!(inside.span_id, recorded.span_id, "a child span of its own");
-        // Outside any span there is nothing to hand on.
-        assert_eq!(current_trace(), None);
-        let mut metadata = tonic::metadata::MetadataMap::new();
-        let cx = parent_of(Some(recorded));
-        let _attached = cx.attach();
-        inject_into_metadata(&mut metadata);
-        assert_eq!(
-            metadata.get("traceparent").unwrap().to_str().unwrap(),
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-        );
-    }
-
-    #[tokio::test]
-    async fn log_lines_inside_a_span_carry_its_trace_id() {
+    async fn a_recorded_context_is_the_parent_the_current_trace_inside_and_in_the_logs() {
         use std::sync::{Arc, Mutex};
         #[derive(Clone, Default)]
         struct Buffer(Arc<Mutex<Vec<u8>>>);
@@ -362,27 +336,40 @@ mod tests {
         let _default = tracing::subscriber::set_default(subscriber);
         let _guard = init_traces("test", None).unwrap();
         let recorded = TraceContext {
-            trace_id: 0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c,
-            span_id: 0xb7ad_6b71_6920_3331,
+            trace_id: 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736,
+            span_id: 0x00f0_67aa_0ba9_02b7,
             sampled: true,
         };
-        in_span(
+        let inside = in_span(
             "work",
             SpanKind::Internal,
             &parent_of(Some(recorded)),
             vec![],
             async {
                 tracing::info!("working");
-                Ok::<_, String>(())
+                Ok::<_, String>(current_trace())
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .expect("a current span");
+        assert_eq!(inside.trace_id, recorded.trace_id);
+        assert_ne!(inside.span_id, recorded.span_id, "a child span of its own");
         let logged = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
         assert!(
-            logged.contains("trace_id=0af7651916cd43dd8448eb211c80319c")
+            logged.contains("trace_id=4bf92f3577b34da6a3ce929d0e0e4736")
                 && logged.contains("working"),
             "{logged}"
+        );
+        // Outside any span there is nothing to hand on.
+        assert_eq!(current_trace(), None);
+        let mut metadata = tonic::metadata::MetadataMap::new();
+        let cx = parent_of(Some(recorded));
+        let _attached = cx.attach();
+        inject_into_metadata(&mut metadata);
+        assert_eq!(
+            metadata.get("traceparent").unwrap().to_str().unwrap(),
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
         );
     }
 }

@@ -4,7 +4,6 @@ spans carry ids only (never the customer's words); log lines inside it carry the
 import logging
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -18,7 +17,7 @@ CALLER_SPAN = "00f067aa0ba902b7"
 @pytest.fixture
 def exported(monkeypatch):
     exporter = InMemorySpanExporter()
-    provider = TracerProvider()
+    provider = traces.init(endpoint=None)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     monkeypatch.setattr(traces._Process, "provider", provider)
     return exporter
@@ -90,3 +89,10 @@ def test_the_endpoint_follows_the_standard_variables(monkeypatch):
     assert traces.otlp_endpoint() == "http://collector:4318/v1/traces"
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://other:4318/custom")
     assert traces.otlp_endpoint() == "http://other:4318/custom"
+
+
+def test_a_callers_not_sampled_flag_does_not_switch_recording_off(exported):
+    with traces.server_span("work", [("traceparent", f"00-{TRACE_ID}-{CALLER_SPAN}-00")], {}):
+        pass
+    (span,) = exported.get_finished_spans()
+    assert format(span.context.trace_id, "032x") == TRACE_ID

@@ -24,6 +24,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -47,7 +48,8 @@ def otlp_endpoint() -> str | None:
 
 def init(service: str = "ventros-agents", endpoint: str | None = None) -> TracerProvider:
     """Makes this process' tracer; with an endpoint, a batch exporter to it."""
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    # Recorded whatever the caller's sampled flag says, as on the Rust side.
+    provider = TracerProvider(resource=Resource.create({"service.name": service}), sampler=ALWAYS_ON)
     if endpoint:
         # Imported here: the exporter (and its HTTP client) is only needed when exporting.
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

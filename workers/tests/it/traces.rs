@@ -112,13 +112,14 @@ async fn a_message_is_one_trace_from_the_webhook_through_the_agent_and_memory_to
         .spawn()
         .await;
 
-    // A caller's trace context is continued (a load balancer's, a client's).
+    // A caller's trace context is continued (a load balancer's, a client's), but its "not
+    // sampled" flag cannot switch recording off.
     let caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     app.http
         .get(format!("{}/healthz", app.api))
         .header(
             "traceparent",
-            format!("00-{caller_trace}-00f067aa0ba902b7-01"),
+            format!("00-{caller_trace}-00f067aa0ba902b7-00"),
         )
         .send()
         .await
