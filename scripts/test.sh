@@ -74,8 +74,7 @@ log "format: cargo fmt --check (the whole tree is rustfmt-formatted); unused dep
 cargo fmt --all --check
 cargo machete
 # Before the build: `cargo sqlx prepare` touches the sources of every crate with a query to make
-# them recompile, so run after the build it made the tests rebuild those crates (minutes, and a
-# second copy of their artifacts on disk).
+# them recompile, so run after the build it made the tests rebuild every one of those crates.
 log "compile-checked SQL: .sqlx/ must match the queries and the migrations (scripts/sqlx-prepare.sh)"
 DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres" scripts/sqlx-prepare.sh --check
 log "building (SQL checked at compile time from .sqlx/, no database: .cargo/config.toml)"
