@@ -23,6 +23,7 @@ pub mod inbox;
 pub mod internal_auth;
 pub mod media;
 pub mod metrics;
+pub mod outbound_start;
 pub mod outbound_webhooks;
 pub mod pacing;
 pub mod polling;

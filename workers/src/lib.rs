@@ -1,6 +1,6 @@
 //! The Temporal worker process: hosts the Conversation, OutboundMessage, MemoryIngestion,
 //! ReembedMemories, KnowledgeIngestion, ContactMerge, WebhookDelivery, Campaign, CampaignRecipient and FollowUpTask workflows and the activities behind them,
-//! polling one task queue; serves MemoryService to the agents; and runs the outbox consumers (the
+//! polling two task queues (memory ingestion has its own, so replies never wait behind it); serves MemoryService to the agents; and runs the outbox consumers (the
 //! memory feed → MemoryIngestion, the webhook fan-out → WebhookDelivery, new tasks → FollowUpTask). Any number of workers
 //! may run against the same Temporal cluster and database; nothing here assumes it is alone.
 
@@ -48,6 +48,15 @@ pub struct WorkerSettings {
     /// Concurrent activity-task polls.
     #[arg(long, env = "WORKER_ACTIVITY_POLLERS", default_value_t = 8)]
     pub activity_pollers: usize,
+    /// The task queue of memory ingestion and re-embedding (default: `TASK_QUEUE` + `-memory`),
+    /// polled by a worker of its own with few activity slots: a backlog of episodes to embed then
+    /// waits in Temporal instead of taking the slots and CPU that replies need.
+    #[arg(long, env = "MEMORY_TASK_QUEUE")]
+    pub memory_task_queue: Option<String>,
+    /// Memory activities (embedding an episode, a batch of re-embedding) this worker runs at once.
+    /// Embedding is CPU-bound: more than the cores takes CPU from replies without ingesting faster.
+    #[arg(long, env = "MEMORY_MAX_CONCURRENT_ACTIVITIES", default_value_t = 2)]
+    pub memory_max_concurrent_activities: usize,
     /// The Python agent service (AgentService), `host:port`. Unset: channels configured for AI
     /// replies hand their chats to a human.
     #[arg(long, env = "AGENTS_ADDRESS")]
@@ -111,6 +120,16 @@ pub struct WorkerSettings {
     /// (or skip, or park until their send time): bounds the load of one campaign.
     #[arg(long, env = "CAMPAIGN_MAX_IN_FLIGHT", default_value_t = 64)]
     pub campaign_max_in_flight: u32,
+}
+
+impl WorkerSettings {
+    /// Where MemoryIngestion and ReembedMemories run (see [`WorkerSettings::memory_task_queue`]).
+    pub fn memory_queue(&self) -> String {
+        self.memory_task_queue
+            .clone()
+            .filter(|q| !q.trim().is_empty())
+            .unwrap_or_else(|| format!("{}-memory", self.connections.task_queue))
+    }
 }
 
 /// `vector,keyword,graph`, each 0..=10 (also used by `ventros-memory-eval`).
@@ -314,18 +333,25 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<()> {
     if settings.inbox_sweep_interval_secs > 0 {
         ensure_inbox_sweep(&client, &settings).await?;
     }
+    let memory_options = memory_worker_options(&settings, engine.clone())?;
     let options = worker_options(&settings, pool, &client, agents, engine)?;
     let runtime = Runtime::from_current_tokio(runtime_options(settings.metrics_bind)?)?;
-    let mut worker = Worker::new(&runtime, client, options)?;
+    let mut worker = Worker::new(&runtime, client.clone(), options)?;
+    let mut memory_worker = Worker::new(&runtime, client, memory_options)?;
 
-    let shutdown = worker.shutdown_handle();
+    let shutdowns = (worker.shutdown_handle(), memory_worker.shutdown_handle());
     tokio::spawn(async move {
         ventros_activities::telemetry::stop_signal().await;
         tracing::info!("stop signal received; draining the worker");
-        shutdown();
+        shutdowns.0();
+        shutdowns.1();
     });
-    tracing::info!(task_queue = %settings.connections.task_queue, "worker polling");
-    worker.run().await?;
+    tracing::info!(
+        task_queue = %settings.connections.task_queue,
+        memory_task_queue = %settings.memory_queue(),
+        "worker polling"
+    );
+    tokio::try_join!(worker.run(), memory_worker.run())?;
     tracing::info!("worker stopped");
     Ok(())
 }
@@ -444,7 +470,7 @@ async fn start_reembed(
     model: String,
 ) -> anyhow::Result<()> {
     let options = temporalio_client::WorkflowStartOptions::new(
-        settings.connections.task_queue.clone(),
+        settings.memory_queue(),
         ids::reembed_workflow_id(&model),
     )
     .id_conflict_policy(temporalio_client::WorkflowIdConflictPolicy::UseExisting)
@@ -470,7 +496,7 @@ fn spawn_outbox_consumers(settings: &WorkerSettings, pool: &sqlx::PgPool, client
     tokio::spawn(run_feed(
         pool.clone(),
         client.clone(),
-        settings.connections.task_queue.clone(),
+        settings.memory_queue(),
         feed_interval,
     ));
     let schedule = RetrySchedule {
@@ -549,6 +575,7 @@ fn worker_options(
         ))
         .register_workflow::<Conversation>()?
         .register_workflow::<OutboundMessage>()?
+        // Also here: runs started on this queue before memory had a queue of its own.
         .register_workflow::<MemoryIngestion>()?
         .register_workflow::<ReembedMemories>()?
         .register_workflow::<KnowledgeIngestion>()?
@@ -559,6 +586,10 @@ fn worker_options(
         .register_workflow::<CampaignRecipient>()?
         .register_workflow::<FollowUpTask>()?
         .register_activities(activities)
+        .register_activities(ventros_activities::outbound_start::OutboundStarter::new(
+            client.clone(),
+            settings.connections.task_queue.clone(),
+        ))
         .register_activities(campaigns)
         .register_activities(ContactActivities::new(pool.clone()))
         .register_activities(TaskActivities::new(pool.clone()))
@@ -570,5 +601,31 @@ fn worker_options(
         ))
         .register_activities(MemoryActivities::new(engine))
         .register_activities(media)
+        .build())
+}
+
+/// The memory worker: MemoryIngestion and ReembedMemories on their own task queue, with
+/// `MEMORY_MAX_CONCURRENT_ACTIVITIES` activity slots. Replies never wait behind embedding here:
+/// the reply path's tasks are on the other queue, whose slots this worker does not share.
+fn memory_worker_options(
+    settings: &WorkerSettings,
+    engine: Arc<MemoryEngine>,
+) -> anyhow::Result<WorkerOptions> {
+    use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
+    let slots = settings.memory_max_concurrent_activities.max(1);
+    let tuner = TunerHolder::builder()
+        .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(100))
+        .activity_task_slot_supplier(FixedSizeSlotSupplier::new(slots))
+        .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(slots))
+        .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(1))
+        .build();
+    Ok(WorkerOptions::new(settings.memory_queue())
+        .tuner(tuner)
+        .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(2))
+        .nonsticky_to_sticky_poll_ratio(1.0)
+        .activity_task_poller_behavior(PollerBehavior::SimpleMaximum(1))
+        .register_workflow::<MemoryIngestion>()?
+        .register_workflow::<ReembedMemories>()?
+        .register_activities(MemoryActivities::new(engine))
         .build())
 }

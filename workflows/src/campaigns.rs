@@ -510,17 +510,26 @@ impl CampaignRecipient {
                     .await;
             }
         };
-        let (_, started) = temporalio_sdk::workflows::join!(
-            report,
-            ctx.start_child_workflow(OutboundMessage::run, outbound, options)
-        );
-        match started {
-            Ok(_) => {}
-            Err(ChildWorkflowStartError::StartFailed {
-                cause: StartChildWorkflowExecutionFailedCause::WorkflowAlreadyExists,
-                ..
-            }) => {}
-            Err(err) => return Err(err.into()),
+        if ctx.patched(patches::CAMPAIGN_OUTBOUND_FROM_ACTIVITY) {
+            // Not a child: its started and completed events woke this workflow twice for nothing.
+            let (_, started) = temporalio_sdk::workflows::join!(
+                report,
+                ctx.execute_local_activity(StartOutbound, outbound, db_activity())
+            );
+            started?;
+        } else {
+            let (_, started) = temporalio_sdk::workflows::join!(
+                report,
+                ctx.start_child_workflow(OutboundMessage::run, outbound, options)
+            );
+            match started {
+                Ok(_) => {}
+                Err(ChildWorkflowStartError::StartFailed {
+                    cause: StartChildWorkflowExecutionFailedCause::WorkflowAlreadyExists,
+                    ..
+                }) => {}
+                Err(err) => return Err(err.into()),
+            }
         }
 
         // Attribution: the contact's next message within the window counts as a reply.

@@ -42,6 +42,11 @@ struct Args {
     /// Answer with the AI agent (RouterAgent through the agent service) instead of the greeting.
     #[arg(long)]
     ai: bool,
+    /// First, this many messages from as many new customers into a second tenant that sends no
+    /// replies, as fast as `--concurrency` allows: the measured messages then arrive while that
+    /// burst's memory ingestion is still running (replies must not wait behind it).
+    #[arg(long, default_value_t = 0)]
+    backlog: usize,
     /// The stack's Temporal, whose histories give the operations per message.
     #[arg(
         long,
@@ -109,6 +114,71 @@ async fn message_profile(
     ])
 }
 
+/// Sends `--backlog` messages from as many new chats into a tenant of their own whose channel
+/// answers nothing, waits until all are stored, and returns that tenant: their memory ingestion
+/// is what the measured messages then compete with.
+async fn make_backlog(
+    args: &Args,
+    pool: &sqlx::PgPool,
+    http: &reqwest::Client,
+) -> anyhow::Result<uuid::Uuid> {
+    let quiet = json!({"debounce_ms": 0, "max_debounce_ms": 0, "inactivity_timeout_secs": 900});
+    let BenchTenant { tenant_id, sim, .. } =
+        waha_tenant(pool, http, &args.api_url, "Benchmark backlog", quiet).await?;
+    let started = Instant::now();
+    let gate = Arc::new(Semaphore::new(args.concurrency));
+    let mut tasks = Vec::with_capacity(args.backlog);
+    for i in 0..args.backlog {
+        let permit = gate.clone().acquire_owned().await?;
+        let sim = sim.clone();
+        tasks.push(tokio::spawn(async move {
+            let chat = format!("5588{i:09}@c.us");
+            let payload = json!({
+                "id": format!("false_{chat}_{:032X}", i), "timestamp": chrono::Utc::now().timestamp(),
+                "from": chat, "fromMe": false, "to": "15550001111@c.us",
+                "body": "Comprei uma geladeira semana passada e ela chegou com a porta amassada.", "hasMedia": false,
+            });
+            let statuses = sim.deliver("default", "message", payload).await;
+            drop(permit);
+            statuses
+        }));
+    }
+    for task in tasks {
+        anyhow::ensure!(
+            task.await?.iter().all(|s| *s == 200),
+            "a backlog webhook was not accepted"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
+    loop {
+        let stored: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM messages WHERE tenant_id = $1 AND direction = 'inbound'",
+        )
+        .bind(tenant_id)
+        .fetch_one(pool)
+        .await?;
+        if stored as usize >= args.backlog {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the backlog was not stored in time"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ingested: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM memory_episodes WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_one(pool)
+            .await?;
+    println!(
+        "backlog: {} messages from as many customers stored in {:.1} s ({ingested} ingested as memory so far)",
+        args.backlog,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(tenant_id)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -128,6 +198,11 @@ async fn main() -> anyhow::Result<()> {
     };
     let BenchTenant { tenant_id, sim, .. } =
         waha_tenant(&pool, &http, &args.api_url, "Benchmark", settings).await?;
+    let backlog = if args.backlog > 0 {
+        Some(make_backlog(&args, &pool, &http).await?)
+    } else {
+        None
+    };
 
     println!(
         "ventros-bench: {} messages at {} msg/s offered (concurrency {}), replies from {}, tenant {tenant_id}",
@@ -277,6 +352,17 @@ async fn main() -> anyhow::Result<()> {
         "loss: {lost} unanswered, {duplicates} answered twice, {rejected} webhooks not accepted; stored {stored_inbound} inbound / {stored_outbound} replies for {} sent",
         args.messages
     );
+    if let Some(backlog_tenant) = backlog {
+        let ingested: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM memory_episodes WHERE tenant_id = $1")
+                .bind(backlog_tenant)
+                .fetch_one(&pool)
+                .await?;
+        println!(
+            "backlog: {ingested} of its {} messages ingested as memory when the last reply was counted",
+            args.backlog
+        );
+    }
     let profiles = message_profile(&args, &pool, tenant_id).await?;
     let total = profiles
         .iter()

@@ -460,8 +460,11 @@ async fn a_campaign_personalises_skips_sends_tracks_receipts_and_attributes_repl
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    app.record_history(&ana_recipient, "campaign-recipient-replied")
-        .await;
+    app.record_history(
+        &ana_recipient,
+        "campaign-recipient-replied-outbound-started",
+    )
+    .await;
     app.record_history(&ana_conversation, "conversation-campaign-reply")
         .await;
 }

@@ -102,7 +102,7 @@ async fn inbound_message_gets_a_greeting_that_ends_read_with_outbox_events_in_or
 
     app.record_history(
         conversation["workflow_id"].as_str().unwrap(),
-        "conversation-greeting",
+        "conversation-greeting-outbound-started",
     )
     .await;
     app.record_history(message["workflow_id"].as_str().unwrap(), "outbound-read")
@@ -457,7 +457,7 @@ async fn a_human_takeover_silences_auto_replies_until_hand_back() {
     );
     app.record_history(
         conversation["workflow_id"].as_str().unwrap(),
-        "conversation-takeover",
+        "conversation-takeover-outbound-started",
     )
     .await;
 }
@@ -835,7 +835,7 @@ async fn an_agent_answers_through_the_router_with_memory_and_its_suggested_lead_
     );
     app.record_history(
         conversation["workflow_id"].as_str().unwrap(),
-        "conversation-agent",
+        "conversation-agent-outbound-started",
     )
     .await;
 }
@@ -1169,4 +1169,57 @@ async fn memory_service_serves_only_the_callers_tenant_and_rejects_bad_requests(
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
+}
+
+/// A reply's OutboundMessage is started by the Conversation's local activity, not as its child:
+/// the Conversation's history holds no child events (each woke it for a workflow task), and the
+/// message's workflow, with its own id and history, has no parent.
+#[tokio::test]
+async fn a_reply_is_sent_by_a_workflow_of_its_own_that_never_wakes_the_conversation() {
+    use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+    let app = TestApp::spawn(greeting_settings()).await;
+    app.customer_writes("5511999990002@c.us", text("Oi, tudo bem?"), 1, false)
+        .await;
+    let outbound = app.wait_outbound(1, "read", WAIT).await;
+    let conversation = app.only_conversation().await;
+    let events = app
+        .history_events(conversation["workflow_id"].as_str().unwrap())
+        .await;
+    let child_events = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.attributes,
+                Some(
+                    Attributes::StartChildWorkflowExecutionInitiatedEventAttributes(_)
+                        | Attributes::ChildWorkflowExecutionStartedEventAttributes(_)
+                        | Attributes::ChildWorkflowExecutionCompletedEventAttributes(_)
+                )
+            )
+        })
+        .count();
+    assert_eq!(child_events, 0, "no child events in the Conversation");
+
+    let (status, message) = app
+        .get(&format!("/api/v1/messages/{}", outbound[0].0))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let events = app
+        .history_events(message["workflow_id"].as_str().unwrap())
+        .await;
+    let started = events
+        .iter()
+        .find_map(|e| match &e.attributes {
+            Some(Attributes::WorkflowExecutionStartedEventAttributes(a)) => Some(a.clone()),
+            _ => None,
+        })
+        .expect("the OutboundMessage's start");
+    assert_eq!(
+        started.workflow_type.map(|t| t.name).as_deref(),
+        Some("OutboundMessage")
+    );
+    assert!(
+        started.parent_workflow_execution.is_none(),
+        "started on its own, not as the Conversation's child"
+    );
 }

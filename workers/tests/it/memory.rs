@@ -1044,13 +1044,7 @@ async fn our_greeting_templates_are_not_ingested_as_memory() {
     );
     // One memory_event signal: the customer's message only.
     let workflow_id = ventros_workflows::ids::memory_ingestion_workflow_id(app.tenant_id, contact);
-    let events = app
-        .temporal
-        .get_workflow_handle::<temporalio_client::UntypedWorkflow>(workflow_id)
-        .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default())
-        .into_events()
-        .await
-        .unwrap();
+    let events = app.history_events(&workflow_id).await;
     use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
     let signals = events
         .iter()
@@ -1064,5 +1058,52 @@ async fn our_greeting_templates_are_not_ingested_as_memory() {
     assert_eq!(
         signals, 1,
         "the greeting did not wake the contact's MemoryIngestion"
+    );
+}
+
+/// Memory ingestion runs on a task queue of its own (`<queue>-memory`, polled by the same worker
+/// process with a few activity slots), where a backlog of episodes to embed waits without taking
+/// the workflow-task and activity slots the reply path polls with.
+#[tokio::test]
+async fn memory_ingestion_runs_on_a_task_queue_of_its_own() {
+    let app = TestApp::spawn(json!({"debounce_ms": 0})).await;
+    app.customer_writes(
+        "5511999990302@c.us",
+        json!([{"body": "Me mudei para Campinas mês passado"}]),
+        1,
+        false,
+    )
+    .await;
+    eventually("the customer's message ingested", WAIT, || async {
+        (app.count("memory_episodes WHERE source_type = 'message' AND ingested_at IS NOT NULL")
+            .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    let contact: Uuid = sqlx::query_scalar("SELECT contact_id FROM messages")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let workflow_id = ventros_workflows::ids::memory_ingestion_workflow_id(app.tenant_id, contact);
+    let events = app.history_events(&workflow_id).await;
+    use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+    let queues: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.attributes {
+            Some(Attributes::WorkflowExecutionStartedEventAttributes(a)) => {
+                a.task_queue.as_ref().map(|q| q.name.clone())
+            }
+            Some(Attributes::ActivityTaskScheduledEventAttributes(a)) => {
+                a.task_queue.as_ref().map(|q| q.name.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    let memory_queue = format!("{}-memory", app.task_queue);
+    assert!(queues.len() >= 2, "a start and an activity: {queues:?}");
+    assert!(
+        queues.iter().all(|q| *q == memory_queue),
+        "MemoryIngestion and its activities on {memory_queue}: {queues:?}"
     );
 }

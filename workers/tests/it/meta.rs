@@ -376,7 +376,7 @@ async fn messenger_batches_duplicates_echoes_and_watermarks() {
     let conversation = conversations["items"][0]["id"].as_str().unwrap().to_owned();
     app.record_history(
         conversations["items"][0]["workflow_id"].as_str().unwrap(),
-        "conversation-messenger-batch",
+        "conversation-messenger-batch-outbound-started",
     )
     .await;
 

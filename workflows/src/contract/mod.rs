@@ -66,6 +66,7 @@ tenant_scoped!(
     CloseSessionInput,
     LinkIdentityInput,
     SendOutboundInput,
+    OutboundInput,
     ComposeOperatorInput,
     RecordStatusInput,
     WebhookAttemptInput,
@@ -116,6 +117,12 @@ pub mod patches {
     pub const LIFECYCLE: &str = "conversation-lifecycle";
     /// Conversation fetches the files of customers' messages into object storage.
     pub const INBOUND_MEDIA: &str = "conversation-inbound-media";
+    /// Conversation starts a reply's OutboundMessage from a local activity instead of as a child:
+    /// no child-started and child-completed events waking the Conversation, two workflow tasks
+    /// fewer per reply.
+    pub const OUTBOUND_FROM_ACTIVITY: &str = "conversation-outbound-from-activity";
+    /// CampaignRecipient does the same with its message's OutboundMessage.
+    pub const CAMPAIGN_OUTBOUND_FROM_ACTIVITY: &str = "campaign-outbound-from-activity";
 }
 
 pub mod names {
@@ -165,6 +172,7 @@ pub mod names {
     pub const ACTIVITY_SET_LIFECYCLE: &str = "conversation.set_lifecycle";
     pub const ACTIVITY_ATTACH_REPLY: &str = "conversation.attach_operator_reply";
     pub const ACTIVITY_SEND_OUTBOUND: &str = "outbound.send";
+    pub const ACTIVITY_START_OUTBOUND: &str = "outbound.start";
     pub const ACTIVITY_INBOX_SWEEP: &str = "inbox.sweep";
     pub const ACTIVITY_RECORD_STATUS: &str = "outbound.record_status";
     pub const ACTIVITY_AGENT_PRESENCE: &str = "agent.presence";
@@ -339,6 +347,9 @@ activity_definitions! {
     SetLifecycle: names::ACTIVITY_SET_LIFECYCLE, SetLifecycleInput => ();
     /// Puts an operator reply in the chat's open session, reopening or opening one if needed.
     AttachOperatorReply: names::ACTIVITY_ATTACH_REPLY, AttachReplyInput => AttachReplyOutput;
+    /// Starts a reply's OutboundMessage workflow (its id is the message's: a repeated start finds the
+    /// first, running or closed, and starts nothing).
+    StartOutbound: names::ACTIVITY_START_OUTBOUND, OutboundInput => ();
     /// Sends a pending outbound message through its channel's provider.
     SendOutbound: names::ACTIVITY_SEND_OUTBOUND, SendOutboundInput => SendOutboundOutput;
     /// Moves a message's delivery status forward (never back), with history and outbox event.

@@ -520,26 +520,31 @@ impl Conversation {
         Ok(())
     }
 
-    /// Starts the OutboundMessage child that sends a (persisted, pending) reply.
+    /// Starts the OutboundMessage workflow that sends a (persisted, pending) reply. From a local
+    /// activity, not as a child: the Conversation never waits for the message, and a child's
+    /// started and completed events woke it twice per reply for nothing. The workflow id is the
+    /// message's, so a repeated start (a retried workflow task) starts nothing.
     async fn send_reply(ctx: &mut WorkflowContext<Self>, message_id: Uuid) -> WorkflowResult<()> {
         let (tenant_id, channel_id) = ctx.state(|s| (s.tenant_id, s.channel_id));
-        let options = ChildWorkflowOptions::builder()
-            .workflow_id(ids::outbound_workflow_id(tenant_id, message_id))
-            // The message outlives the conversation run (continue-as-new, session close).
-            .parent_close_policy(ParentClosePolicy::Abandon)
-            .build();
-        ctx.start_child_workflow(
-            OutboundMessage::run,
-            OutboundInput {
-                tenant_id,
-                channel_id,
-                message_id,
-                compose: false,
-                trace: ctx.state(|s| s.trace),
-            },
-            options,
-        )
-        .await?;
+        let input = OutboundInput {
+            tenant_id,
+            channel_id,
+            message_id,
+            compose: false,
+            trace: ctx.state(|s| s.trace),
+        };
+        if ctx.patched(patches::OUTBOUND_FROM_ACTIVITY) {
+            ctx.execute_local_activity(StartOutbound, input, db_activity())
+                .await?;
+        } else {
+            let options = ChildWorkflowOptions::builder()
+                .workflow_id(ids::outbound_workflow_id(tenant_id, message_id))
+                // The message outlives the conversation run (continue-as-new, session close).
+                .parent_close_policy(ParentClosePolicy::Abandon)
+                .build();
+            ctx.start_child_workflow(OutboundMessage::run, input, options)
+                .await?;
+        }
         ctx.state_mut(|s| s.replies_sent += 1);
         Ok(())
     }

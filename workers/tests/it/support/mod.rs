@@ -601,6 +601,19 @@ impl TestApp {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// The events of a workflow's history (its latest run).
+    pub(crate) async fn history_events(
+        &self,
+        workflow_id: &str,
+    ) -> Vec<temporalio_common::protos::temporal::api::history::v1::HistoryEvent> {
+        self.temporal
+            .get_workflow_handle::<temporalio_client::UntypedWorkflow>(workflow_id.to_owned())
+            .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default())
+            .into_events()
+            .await
+            .expect("history")
+    }
+
     /// With `VENTROS_RECORD_HISTORIES=DIR`, saves a workflow's history for the replay tests.
     /// Never over an existing file: a recorded history stands for a released behaviour and stays;
     /// a changed behaviour (behind `patched`) is recorded under a new name beside it.
