@@ -1,6 +1,6 @@
 //! The Temporal worker process: hosts the Conversation, OutboundMessage, MemoryIngestion,
 //! ReembedMemories, KnowledgeIngestion, ContactMerge, WebhookDelivery, Campaign, CampaignRecipient and FollowUpTask workflows and the activities behind them,
-//! polling two task queues (memory ingestion has its own, so replies never wait behind it); serves MemoryService to the agents; and runs the outbox consumers (the
+//! polling two task queues (memory ingestion has its own, so replies' tasks never queue behind its backlog); serves MemoryService to the agents; and runs the outbox consumers (the
 //! memory feed → MemoryIngestion, the webhook fan-out → WebhookDelivery, new tasks → FollowUpTask). Any number of workers
 //! may run against the same Temporal cluster and database; nothing here assumes it is alone.
 
@@ -50,7 +50,7 @@ pub struct WorkerSettings {
     pub activity_pollers: usize,
     /// The task queue of memory ingestion and re-embedding (default: `TASK_QUEUE` + `-memory`),
     /// polled by a worker of its own with few activity slots: a backlog of episodes to embed then
-    /// waits in Temporal instead of taking the slots and CPU that replies need.
+    /// waits in Temporal instead of taking the pollers and slots that replies need.
     #[arg(long, env = "MEMORY_TASK_QUEUE")]
     pub memory_task_queue: Option<String>,
     /// Memory activities (embedding an episode, a batch of re-embedding) this worker runs at once.
@@ -605,8 +605,9 @@ fn worker_options(
 }
 
 /// The memory worker: MemoryIngestion and ReembedMemories on their own task queue, with
-/// `MEMORY_MAX_CONCURRENT_ACTIVITIES` activity slots. Replies never wait behind embedding here:
-/// the reply path's tasks are on the other queue, whose slots this worker does not share.
+/// `MEMORY_MAX_CONCURRENT_ACTIVITIES` activity slots. The reply path's tasks are on the other
+/// queue, whose pollers and slots this worker does not share (the CPU it does: the embedder's gate
+/// lets searches go first, see `ventros_memory::embed`).
 fn memory_worker_options(
     settings: &WorkerSettings,
     engine: Arc<MemoryEngine>,

@@ -999,6 +999,23 @@ async fn switching_the_embedding_model_re_embeds_everything_before_searches_use_
     );
 }
 
+/// A customer writes one message; once MemoryIngestion has taken it in, the customer's contact.
+async fn one_message_ingested(app: &TestApp, chat: &str, body: &str) -> Uuid {
+    app.customer_writes(chat, json!([{ "body": body }]), 1, false)
+        .await;
+    eventually("the customer's message ingested", WAIT, || async {
+        (app.count("memory_episodes WHERE source_type = 'message' AND ingested_at IS NOT NULL")
+            .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    sqlx::query_scalar("SELECT contact_id FROM messages WHERE direction = 'inbound'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
 /// A greeting is our template, not something the contact said: its `message.sent` leaves the
 /// outbox without waking the contact's MemoryIngestion (no signal, no episode), while what the
 /// customer wrote is remembered as before.
@@ -1006,11 +1023,10 @@ async fn switching_the_embedding_model_re_embeds_everything_before_searches_use_
 async fn our_greeting_templates_are_not_ingested_as_memory() {
     let app =
         TestApp::spawn(json!({"greeting": "Olá! Recebemos sua mensagem.", "debounce_ms": 0})).await;
-    app.customer_writes(
+    let contact = one_message_ingested(
+        &app,
         "5511999990301@c.us",
-        json!([{"body": "Comprei um sofá cinza semana passada"}]),
-        1,
-        false,
+        "Comprei um sofá cinza semana passada",
     )
     .await;
     // Both events taken off the outbox by the feed: the customer's message and our greeting.
@@ -1024,18 +1040,6 @@ async fn our_greeting_templates_are_not_ingested_as_memory() {
             .then_some(())
     })
     .await;
-    eventually("the customer's message ingested", WAIT, || async {
-        (app.count("memory_episodes WHERE source_type = 'message' AND ingested_at IS NOT NULL")
-            .await
-            == 1)
-            .then_some(())
-    })
-    .await;
-    let contact: Uuid =
-        sqlx::query_scalar("SELECT contact_id FROM messages WHERE origin = 'greeting'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
     assert_eq!(
         app.count("memory_episodes WHERE metadata->>'direction' = 'outbound'")
             .await,
@@ -1067,24 +1071,12 @@ async fn our_greeting_templates_are_not_ingested_as_memory() {
 #[tokio::test]
 async fn memory_ingestion_runs_on_a_task_queue_of_its_own() {
     let app = TestApp::spawn(json!({"debounce_ms": 0})).await;
-    app.customer_writes(
+    let contact = one_message_ingested(
+        &app,
         "5511999990302@c.us",
-        json!([{"body": "Me mudei para Campinas mês passado"}]),
-        1,
-        false,
+        "Me mudei para Campinas mês passado",
     )
     .await;
-    eventually("the customer's message ingested", WAIT, || async {
-        (app.count("memory_episodes WHERE source_type = 'message' AND ingested_at IS NOT NULL")
-            .await
-            == 1)
-            .then_some(())
-    })
-    .await;
-    let contact: Uuid = sqlx::query_scalar("SELECT contact_id FROM messages")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
     let workflow_id = ventros_workflows::ids::memory_ingestion_workflow_id(app.tenant_id, contact);
     let events = app.history_events(&workflow_id).await;
     use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
