@@ -192,7 +192,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         ),
         rule(
             "lives_in",
-            r"(?:i\s+(?:now\s+)?live\s+in|i'?m\s+living\s+in|i\s+(?:just\s+|recently\s+)?(?:moved|relocated)\s+to|we\s+(?:just\s+)?moved\s+to|i'?m\s+based\s+in|(?:eu\s+)?moro\s+(?:em|no|na)|(?:me\s+)?mudei\s+(?:para|pra)(?:\s+[oa])?|vivo\s+em)",
+            r"(?:i\s+(?:now\s+)?live\s+in|i'?m\s+living\s+in|i\s+(?:just\s+|recently\s+)?(?:moved|relocated)\s+to|we\s+(?:just\s+)?moved\s+to|i'?m\s+based\s+in|(?:eu\s+)?moro\s+(?:em|no|na)|(?:me\s+)?mudei\s+(?:para|pra)(?:\s+[oa])?|mudei\s+de\s+(?:casa|endere[çc]o)\W+(?:agora\s+)?(?:estou|moro|fico)\s+(?:em|no|na)|meu\s+(?:novo\s+)?endere[çc]o\s+(?:[ée]|fica)\s+(?:em|no|na)|vivo\s+em)",
         ),
         rule(
             "works_at",
@@ -208,7 +208,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         ),
         rule(
             "purchased",
-            r"(?:i\s+(?:just\s+)?(?:bought|purchased|ordered)|comprei)",
+            r"(?:i\s+(?:just\s+)?(?:bought|purchased|ordered)|i'?ll\s+take|comprei|encomendei|fechei|(?:quero|queria|vou|pode|podemos)\s+fechar|(?:vou|quero|queria)\s+levar)",
         ),
         rule(
             "wants",
@@ -233,7 +233,7 @@ static CLAUSE_END: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid")
 });
 static LEADING: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(?:the|a|an|my|our|to|o|a|os|as|um|uma|meu|minha)\s+").expect("valid")
+    Regex::new(r"(?i)^(?:the|a|an|my|our|to|that|this|o|a|os|as|um|uma|meu|minha|aquel[ea]s?|ess[ea]s?|est[ea]s?)\s+").expect("valid")
 });
 static TRAILING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\s+(?:now|today|yesterday|last\s+\w+|this\s+\w+|a\s+lot|very\s+much|so\s+much|too|agora|hoje|ontem|muito)$").expect("valid")
@@ -261,6 +261,8 @@ fn clean_object(raw: &str) -> Option<String> {
         "it", "that", "this", "these", "those", "them", "you", "your", "how", "what", "when",
         "where", "why", "who", "all", "being", "so", "very", "really", "just", "isso", "disso",
         "ele", "ela", "voce", "você", "que", "como", "quando",
+        // "fechar a conta / o pedido": the bill or the order, not a product.
+        "conta", "pedido", "compra",
     ];
     let first = object
         .split_whitespace()
@@ -476,6 +478,33 @@ mod tests {
                 ("purchased", "Plano Pro".to_owned()),
                 ("email", "ana@example.com".to_owned())
             ]
+        );
+        assert_eq!(
+            pairs(
+                "Queria fechar aquele sofá retrátil de 3 lugares que vi no Instagram. Ainda tem?"
+            ),
+            vec![("purchased", "sofá retrátil de 3 lugares".to_owned())],
+            "closing a product is buying it"
+        );
+        assert_eq!(
+            pairs("Pode ser, vou levar a cadeira ergonômica"),
+            vec![("purchased", "cadeira ergonômica".to_owned())]
+        );
+        assert_eq!(
+            pairs("Mudei de casa! Agora estou no Savassi, em Belo Horizonte"),
+            vec![("lives_in", "Savassi".to_owned())]
+        );
+        assert_eq!(
+            pairs("Meu endereço é na Rua das Flores 12"),
+            vec![("lives_in", "Rua das Flores 12".to_owned())]
+        );
+        assert!(
+            pairs("Quero fechar a conta").is_empty() && pairs("Vou fechar o pedido").is_empty(),
+            "closing the bill or the order names no product"
+        );
+        assert!(
+            pairs("Mudei de ideia").is_empty(),
+            "a change of mind is not a move"
         );
         assert!(pairs("I like it").is_empty(), "pronouns are not things");
         assert!(

@@ -145,9 +145,15 @@ pub(super) fn linked_predicates(terms: &[String]) -> Vec<String> {
         ("has_deal", &["deal", "deals", "negócio", "oportunidade"]),
         ("tagged", &["tag", "tags", "tagged", "label", "etiqueta"]),
     ];
+    // A plural asks about the same relation ("problemas", "cidades", "purchases").
+    let singular = |t: &str| t.strip_suffix('s').unwrap_or(t).to_owned();
     TRIGGERS
         .iter()
-        .filter(|(_, words)| terms.iter().any(|t| words.contains(&t.as_str())))
+        .filter(|(_, words)| {
+            terms
+                .iter()
+                .any(|t| words.contains(&t.as_str()) || words.contains(&singular(t).as_str()))
+        })
         .map(|(p, _)| (*p).to_owned())
         .collect()
 }
@@ -183,6 +189,11 @@ mod tests {
     fn queries_link_relations() {
         let terms = query_terms("Where does Ana live now?");
         assert!(linked_predicates(&terms).contains(&"lives_in".to_owned()));
+        let plural = query_terms("Por quais cidades ela passou? Que problemas teve?");
+        assert_eq!(
+            linked_predicates(&plural),
+            vec!["lives_in".to_owned(), "has_problem_with".to_owned()]
+        );
         assert_eq!(
             query_terms("a ' OR 1=1; --"),
             vec!["or".to_owned()],
