@@ -226,6 +226,14 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     ]
 });
 
+/// "<my/the thing> <arrived/stopped/…> <how it is wrong>", in Portuguese and English: up to three
+/// words may come between the verb and the defect ("veio numa cor diferente").
+static DEFECT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)(?:^|[^\p{L}])(?:o|a|os|as|meu|minha|meus|minhas|my|the|our)\s+(?P<o>[^.,!?;:\n]{2,60}?)\s+(?:(?:veio|vieram|chegou|chegaram|est[áa]|est[ãa]o|ficou|ficaram|arrived|came)(?:\s+[^\s.,!?;:]+){0,3}?\s+(?:quebrad[oa]s?|com\s+defeito|errad[oa]s?|faltando|diferente|danificad[oa]s?|amassad[oa]s?|rasgad[oa]s?|sem\s+\p{L}+|broken|damaged|wrong|missing|defective)|(?:parou|pararam)\s+de\s+funcionar|stopped\s+working|n[ãa]o\s+(?:est[áa]\s+)?funciona)",
+    )
+    .expect("valid")
+});
 static EMAIL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}").expect("valid"));
 static CLAUSE_END: LazyLock<Regex> = LazyLock::new(|| {
@@ -303,6 +311,20 @@ pub fn extract_facts(text: &str) -> Vec<Extracted> {
             if !facts.contains(&fact) {
                 facts.push(fact);
             }
+        }
+    }
+    // A complaint names the thing before what went wrong with it ("o sofá veio numa cor
+    // diferente", "my order arrived damaged").
+    for caps in DEFECT.captures_iter(text) {
+        let Some(object) = clean_object(&caps["o"]) else {
+            continue;
+        };
+        let fact = Extracted {
+            predicate: "has_problem_with",
+            object,
+        };
+        if !facts.contains(&fact) {
+            facts.push(fact);
         }
     }
     if let Some(email) = EMAIL.find(text) {
@@ -505,6 +527,24 @@ mod tests {
         assert!(
             pairs("Mudei de ideia").is_empty(),
             "a change of mind is not a move"
+        );
+        assert_eq!(
+            pairs(
+                "Estou chateada, o sofá retrátil de 3 lugares veio numa cor diferente da que eu escolhi"
+            ),
+            vec![("has_problem_with", "sofá retrátil de 3 lugares".to_owned())]
+        );
+        assert_eq!(
+            pairs("A geladeira frost free parou de funcionar depois de uma semana"),
+            vec![("has_problem_with", "geladeira frost free".to_owned())]
+        );
+        assert_eq!(
+            pairs("My order arrived damaged"),
+            vec![("has_problem_with", "order".to_owned())]
+        );
+        assert!(
+            pairs("O sofá chegou ontem, ficou lindo na sala").is_empty(),
+            "an arrival without a defect is no complaint"
         );
         assert!(pairs("I like it").is_empty(), "pronouns are not things");
         assert!(
