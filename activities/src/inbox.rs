@@ -144,6 +144,10 @@ impl InboxActivities {
                 }
             }
         }
+        out.undelivered =
+            ventros_store::settle_overdue_deliveries(&self.pool, i64::from(input.limit))
+                .await
+                .map_err(retryable)?;
         Ok(out)
     }
 }

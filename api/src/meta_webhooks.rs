@@ -37,7 +37,8 @@ use ventros_workflows::{DeliveryStatus, InboundSignal};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::webhooks::{
-    ReceiptOutcome, accepted, hand_to_conversation, signal_receipt, store_inbox, webhook_channel,
+    ReceiptOutcome, ReceiptTarget, accepted, apply_receipt, hand_to_conversation, store_inbox,
+    webhook_channel,
 };
 
 struct MetaChannel {
@@ -295,8 +296,8 @@ async fn on_receipt(
     status: DeliveryStatus,
 ) -> Result<usize, ApiError> {
     let mut tx = crate::db::tenant_tx(&state.pool, channel.tenant_id).await?;
-    let targets: Vec<(Uuid, i32)> = sqlx::query!(
-        "SELECT m.id, m.status_rank FROM messages m
+    let targets: Vec<ReceiptTarget> = sqlx::query!(
+        "SELECT m.id, m.status_rank, m.receipts_in_workflow FROM messages m
            JOIN contact_identities i ON i.id = m.identity_id
           WHERE m.channel_id = $1 AND i.channel_id = $1 AND i.external_id = $2 AND m.direction = 'outbound'
             AND m.provider_message_id IS NOT NULL AND m.status NOT IN ('failed', 'undelivered') AND m.status_rank < $5
@@ -311,14 +312,18 @@ async fn on_receipt(
     .fetch_all(&mut *tx)
     .await?
     .into_iter()
-    .map(|m| (m.id, m.status_rank))
+    .map(|m| ReceiptTarget {
+        message_id: m.id,
+        rank: m.status_rank,
+        in_workflow: m.receipts_in_workflow,
+    })
     .collect();
     drop(tx);
     let mut handed = 0;
-    for (message_id, rank) in targets {
+    for target in &targets {
         if matches!(
-            signal_receipt(state, channel.tenant_id, message_id, rank, status).await?,
-            ReceiptOutcome::Signalled
+            apply_receipt(state, channel.tenant_id, target, status).await?,
+            ReceiptOutcome::Signalled | ReceiptOutcome::Recorded
         ) {
             handed += 1;
         }

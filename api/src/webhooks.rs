@@ -246,6 +246,8 @@ pub(crate) async fn hand_to_conversation(
 
 /// What became of a receipt.
 pub(crate) enum ReceiptOutcome {
+    /// Recorded here (the message's workflow handed its receipts to the webhook).
+    Recorded,
     Signalled,
     /// The status is already recorded (or further along).
     AlreadyRecorded,
@@ -253,19 +255,51 @@ pub(crate) enum ReceiptOutcome {
     TrackingEnded,
 }
 
-/// Hands a receipt to the OutboundMessage workflow of one message, unless it cannot move the
-/// recorded status forward (a SERVER after the send recorded `sent`, a late DEVICE after READ:
-/// it would only wake the workflow to do nothing).
-pub(crate) async fn signal_receipt(
+/// A message a receipt is for, as stored.
+pub(crate) struct ReceiptTarget {
+    pub message_id: Uuid,
+    /// `messages.status_rank`.
+    pub rank: i32,
+    /// `messages.receipts_in_workflow`: its OutboundMessage run follows receipts as signals.
+    pub in_workflow: bool,
+}
+
+/// Applies a receipt to one message: records it in the database when the message's workflow
+/// handed its receipts over (one transaction, no Temporal round trip), otherwise signals that
+/// workflow. Either way nothing happens when it cannot move the recorded status forward (a SERVER
+/// after the send recorded `sent`, a late DEVICE after READ).
+pub(crate) async fn apply_receipt(
+    state: &AppState,
+    tenant_id: Uuid,
+    target: &ReceiptTarget,
+    status: DeliveryStatus,
+) -> Result<ReceiptOutcome, ApiError> {
+    if status.rank() <= target.rank && status != DeliveryStatus::Failed {
+        return Ok(ReceiptOutcome::AlreadyRecorded);
+    }
+    if target.in_workflow {
+        return signal_receipt(state, tenant_id, target.message_id, status).await;
+    }
+    let mut tx = crate::db::tenant_tx(&state.pool, tenant_id).await?;
+    let moved =
+        ventros_store::record_status_in(&mut tx, tenant_id, target.message_id, status, None)
+            .await?;
+    tx.commit().await?;
+    Ok(if moved {
+        ReceiptOutcome::Recorded
+    } else {
+        ReceiptOutcome::AlreadyRecorded
+    })
+}
+
+/// Hands a receipt to the OutboundMessage workflow of one message (runs from before receipts
+/// were recorded by the webhook).
+async fn signal_receipt(
     state: &AppState,
     tenant_id: Uuid,
     message_id: Uuid,
-    current_rank: i32,
     status: DeliveryStatus,
 ) -> Result<ReceiptOutcome, ApiError> {
-    if status.rank() <= current_rank && status != DeliveryStatus::Failed {
-        return Ok(ReceiptOutcome::AlreadyRecorded);
-    }
     let workflow_id = ids::outbound_workflow_id(tenant_id, message_id);
     let client = state.temporal.client().await?;
     let handle = client.get_workflow_handle::<OutboundMessage>(workflow_id.clone());
@@ -315,15 +349,20 @@ async fn on_ack(
     // here, or the receipt held below is visible to the send.
     ventros_store::lock_provider_id(&mut tx, &ack.id).await?;
     let message = sqlx::query!(
-        "SELECT id, status_rank FROM messages WHERE channel_id = $1 AND tenant_id = $2 AND provider_message_id = $3 AND direction = 'outbound'",
+        "SELECT id, status_rank, receipts_in_workflow FROM messages
+          WHERE channel_id = $1 AND tenant_id = $2 AND provider_message_id = $3 AND direction = 'outbound'",
         channel_id,
         channel.tenant_id,
         ack.id,
     )
     .fetch_optional(&mut *tx)
     .await?
-    .map(|m| (m.id, m.status_rank));
-    let Some((message_id, current_rank)) = message else {
+    .map(|m| ReceiptTarget {
+        message_id: m.id,
+        rank: m.status_rank,
+        in_workflow: m.receipts_in_workflow,
+    });
+    let Some(target) = message else {
         if status == DeliveryStatus::Sent {
             return Ok(accepted(
                 "ignored",
@@ -352,8 +391,11 @@ async fn on_ack(
         return Ok((StatusCode::ACCEPTED, Json(json!({"status": "held", "reason": "the send has not recorded this id yet; applied when it does"}))).into_response());
     };
     tx.commit().await?;
-    match signal_receipt(state, channel.tenant_id, message_id, current_rank, status).await? {
-        ReceiptOutcome::Signalled => Ok(accepted("accepted", json!({"message_id": message_id}))),
+    let message_id = target.message_id;
+    match apply_receipt(state, channel.tenant_id, &target, status).await? {
+        ReceiptOutcome::Signalled | ReceiptOutcome::Recorded => {
+            Ok(accepted("accepted", json!({"message_id": message_id})))
+        }
         ReceiptOutcome::AlreadyRecorded => Ok(accepted(
             "ignored",
             json!({"reason": "status already recorded", "message_id": message_id}),

@@ -179,6 +179,50 @@ pub async fn record_sent(
         .collect())
 }
 
+/// Hands a message's receipts to the webhook (migration 0023): called by each send attempt before
+/// it reaches the provider, so that no receipt for it can arrive before. `ack_timeout_secs` (None
+/// on channels that report no deliveries) sets when the sweeper calls it undelivered.
+pub async fn hand_receipts_to_webhook(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    message_id: Uuid,
+    ack_timeout_secs: Option<u64>,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "UPDATE messages SET receipts_in_workflow = false,
+                delivery_due_at = now() + make_interval(secs => $3::float8)
+          WHERE id = $1 AND tenant_id = $2",
+        message_id,
+        tenant_id,
+        ack_timeout_secs.map(|s| s as f64),
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Messages the sweeper gives up on: sent by a run that handed its receipts to the webhook, and
+/// still without a delivery at their due time. Each becomes `undelivered` (history and event),
+/// unless a receipt moved it meanwhile. Returns how many did.
+pub async fn settle_overdue_deliveries(pool: &PgPool, limit: i64) -> Result<u32, StoreError> {
+    let overdue = sqlx::query!(
+        "SELECT id, tenant_id FROM messages
+          WHERE delivery_due_at < now() AND status = 'sent'
+          ORDER BY delivery_due_at LIMIT $1",
+        limit,
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut settled = 0;
+    for m in overdue {
+        let reason = Some("no delivery receipt within the ack timeout");
+        if record_status(pool, m.tenant_id, m.id, DeliveryStatus::Undelivered, reason).await? {
+            settled += 1;
+        }
+    }
+    Ok(settled)
+}
+
 /// Serialises, per provider message id, recording a send and holding an early receipt for it.
 pub async fn lock_provider_id(
     tx: &mut Transaction<'_, Postgres>,
@@ -241,6 +285,20 @@ pub async fn record_status(
     reason: Option<&str>,
 ) -> Result<bool, StoreError> {
     let mut tx = pool.begin().await?;
+    let moved = record_status_in(&mut tx, tenant_id, message_id, status, reason).await?;
+    tx.commit().await?;
+    Ok(moved)
+}
+
+/// [`record_status`] inside the caller's transaction: the webhook records a receipt itself for a
+/// message whose workflow does not follow receipts. Returns whether the status moved.
+pub async fn record_status_in(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant_id: Uuid,
+    message_id: Uuid,
+    status: DeliveryStatus,
+    reason: Option<&str>,
+) -> Result<bool, sqlx::Error> {
     let previous = sqlx::query!(
         "UPDATE messages AS m SET status = $3, status_rank = $4, failure_reason = coalesce($5, m.failure_reason)
          FROM (SELECT status, status_rank FROM messages WHERE id = $1 FOR UPDATE) AS old
@@ -254,7 +312,7 @@ pub async fn record_status(
         status.rank(),
         reason,
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?
     .map(|old| (old.status, old.status_rank));
     let Some((previous, previous_rank)) = previous else {
@@ -272,7 +330,7 @@ pub async fn record_status(
             implied.as_str(),
             format!("implied by {}", status.as_str()),
         )
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
     sqlx::query!(
@@ -282,10 +340,10 @@ pub async fn record_status(
         status.as_str(),
         reason,
     )
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     append_outbox(
-        &mut tx,
+        tx,
         tenant_id,
         EventType::MessageStatusChanged,
         "message",
@@ -293,7 +351,6 @@ pub async fn record_status(
         json!({"message_id": message_id, "status": status.as_str(), "previous_status": previous}),
     )
     .await?;
-    tx.commit().await?;
     Ok(true)
 }
 

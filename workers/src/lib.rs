@@ -250,7 +250,11 @@ async fn ensure_inbox_sweep(client: &Client, settings: &WorkerSettings) -> anyho
             settings.inbox_sweep_interval_secs,
         )))
         .overlap_policy(ScheduleOverlapPolicy::Skip)
-        .note("re-drives stored webhooks that never reached a Conversation".to_owned())
+        .note(
+            "re-drives stored webhooks that never reached a Conversation; calls messages never \
+             delivered by their ack timeout undelivered"
+                .to_owned(),
+        )
         .build();
     match client.create_schedule(&schedule_id, options).await {
         Ok(_) => Ok(()),
@@ -605,7 +609,7 @@ fn worker_options(
 }
 
 /// The memory worker: MemoryIngestion and ReembedMemories on their own task queue, with
-/// `MEMORY_MAX_CONCURRENT_ACTIVITIES` activity slots. The reply path's tasks are on the other
+/// `MEMORY_MAX_CONCURRENT_ACTIVITIES` activity and local-activity slots. The reply path's tasks are on the other
 /// queue, whose pollers and slots this worker does not share (the CPU it does: the embedder's gate
 /// lets searches go first, see `ventros_memory::embed`).
 fn memory_worker_options(
@@ -615,7 +619,9 @@ fn memory_worker_options(
     use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
     let slots = settings.memory_max_concurrent_activities.max(1);
     let tuner = TunerHolder::builder()
-        .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(100))
+        // Ingestion is a local activity inside a workflow task: a few tasks per slot, so that a
+        // backlog waits in Temporal's queue rather than as open tasks waiting for a slot here.
+        .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(slots * 4))
         .activity_task_slot_supplier(FixedSizeSlotSupplier::new(slots))
         .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(slots))
         .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(1))

@@ -2,8 +2,9 @@
 //!
 //! **MemoryIngestion** is one queue per contact (signal-with-start from the memory feed), so a
 //! contact's facts are applied one episode at a time, in the order the events happened. Each event
-//! goes through one idempotent activity; a crash mid-ingestion retries it, and the episode's
-//! unique key makes the retry a no-op once it committed. The history holds event ids only.
+//! goes through one idempotent activity (a local one since the `memory-ingest-local` patch); a
+//! crash mid-ingestion retries it, and the episode's unique key makes the retry a no-op once it
+//! committed. The history holds event ids only.
 //!
 //! **ReembedMemories** re-embeds every stored vector with the worker's model, in batches, and only
 //! then makes that model the one searches use: dimensions are never mixed.
@@ -13,11 +14,11 @@ use std::time::Duration;
 use temporalio_common::RetryPolicy;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityOptions, ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext,
-    WorkflowContextView, WorkflowResult,
+    ActivityOptions, ContinueAsNewOptions, LocalActivityOptions, SyncWorkflowContext,
+    WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 
-use crate::contract::{activities::*, names, *};
+use crate::contract::{activities::*, names, patches, *};
 use crate::retry::persistent_retry;
 
 /// How many event ids a run remembers to drop duplicate signals (the feed re-sends after a crash).
@@ -32,6 +33,20 @@ fn ingest_activity() -> ActivityOptions {
     // the model being briefly away must not lose an episode).
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(10))
         .retry_policy(persistent_retry())
+        .build()
+}
+
+/// The same work as a local activity, run by the memory worker inside the workflow task that took
+/// the event: no activity task through the server, and the events that queued meanwhile are taken
+/// in that same task (issue 23: an ingested message cost five Temporal operations, now three).
+/// The memory worker's local-activity slots bound it as its activity slots did. A minute, not ten
+/// seconds: its embedding runs only on CPU that replies leave (`ventros_memory::embed`), and
+/// under load an attempt may wait that long without anything being wrong.
+fn ingest_local_activity() -> LocalActivityOptions {
+    LocalActivityOptions::builder()
+        .start_to_close_timeout(Duration::from_secs(60))
+        .retry_policy(persistent_retry())
+        .timer_backoff_threshold(Duration::from_secs(5))
         .build()
 }
 
@@ -80,17 +95,18 @@ impl MemoryIngestion {
                     .expect("pending is not empty");
                 s.pending.remove(at)
             });
-            let result = ctx
-                .execute_activity(
-                    MemoryIngestEvent,
-                    IngestEventInput {
-                        tenant_id: input.tenant_id,
-                        contact_id: input.contact_id,
-                        event_id: next.event_id,
-                    },
-                    ingest_activity(),
-                )
-                .await?;
+            let event = IngestEventInput {
+                tenant_id: input.tenant_id,
+                contact_id: input.contact_id,
+                event_id: next.event_id,
+            };
+            let result = if ctx.patched(patches::MEMORY_INGEST_LOCAL) {
+                ctx.execute_local_activity(MemoryIngestEvent, event, ingest_local_activity())
+                    .await?
+            } else {
+                ctx.execute_activity(MemoryIngestEvent, event, ingest_activity())
+                    .await?
+            };
             ctx.state_mut(|s| {
                 if result.already_ingested {
                     s.stats.duplicates += 1;

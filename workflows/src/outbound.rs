@@ -1,9 +1,12 @@
 //! The OutboundMessage workflow: one execution per message we send.
 //!
 //! It sends the (already persisted, `pending`) message through the channel's provider with
-//! retries, then follows the provider's receipts, arriving as `ack` signals, until the message is
-//! read, failed, or undelivered. Receipts come late, twice and out of order; the workflow records
-//! only forward moves, and the database enforces the same rule.
+//! retries. Runs since the `outbound-receipts-in-database` patch hand the receipts to the webhook,
+//! which records them in the database itself, and end once the message is sent; the inbox sweeper
+//! calls a message with no delivery by its ack timeout `undelivered` (`messages.delivery_due_at`).
+//! A receipt then costs Temporal nothing. Older runs follow the
+//! receipts as `ack` signals until the message is read, failed, or undelivered. Receipts come
+//! late, twice and out of order; only forward moves are recorded, and the database enforces that.
 
 use std::time::Duration;
 
@@ -40,12 +43,14 @@ impl OutboundMessage {
                 .await?;
         }
         ctx.state_mut(|s| s.recorded = Some(DeliveryStatus::Pending));
+        let receipts_in_database = ctx.patched(patches::RECEIPTS_IN_DATABASE);
         let send = ctx
             .execute_activity(
                 SendOutbound,
                 SendOutboundInput {
                     tenant_id: input.tenant_id,
                     message_id: input.message_id,
+                    receipts_in_database,
                     trace: input.trace,
                 },
                 provider_send_activity(),
@@ -64,6 +69,9 @@ impl OutboundMessage {
         };
         // The send activity stored `sent` with the provider id in the same transaction.
         ctx.state_mut(|s| s.recorded = Some(DeliveryStatus::Sent));
+        if receipts_in_database {
+            return Self::settle(ctx, &input, &sent).await;
+        }
         // Receipts that beat the send's answer were held for it: take them as arrived now.
         if !sent.held_receipts.is_empty() && ctx.patched(patches::HELD_RECEIPTS) {
             ctx.state_mut(|s| {
@@ -134,6 +142,30 @@ impl OutboundMessage {
 }
 
 impl OutboundMessage {
+    /// After the send, when the webhook records the receipts: applies the ones it held for the
+    /// send and ends. The status history is the database's from here on.
+    async fn settle(
+        ctx: &mut WorkflowContext<Self>,
+        input: &OutboundInput,
+        sent: &SendOutboundOutput,
+    ) -> WorkflowResult<OutboundOutcome> {
+        let held = sent
+            .held_receipts
+            .iter()
+            .fold(None, |best, next| match best {
+                Some(b) if !DeliveryStatus::can_move_to(b, *next) => Some(b),
+                _ => Some(*next),
+            });
+        // Implied steps are recorded with it (a held `read` also records `delivered`).
+        if let Some(status) = held.filter(|s| *s != DeliveryStatus::Pending) {
+            Self::record(ctx, input, status, None).await?;
+        }
+        Ok(OutboundOutcome {
+            message_id: input.message_id,
+            status: ctx.state(|s| s.recorded.unwrap_or(DeliveryStatus::Sent)),
+        })
+    }
+
     /// Records receipts as they arrive until the status reaches `goal` (or a terminal status) or
     /// `within` elapses. Returns the last recorded status.
     async fn follow_acks(

@@ -68,7 +68,9 @@ impl WebhookDelivery {
 
 /// One pass of the inbox sweeper (a Temporal Schedule starts one a minute; a pass still running
 /// makes the next firing skip). Re-driving is safe to repeat: a Conversation ignores an inbox id
-/// it has seen, and storing a message is idempotent on the provider's id.
+/// it has seen, and storing a message is idempotent on the provider's id. The same pass calls
+/// sent messages whose delivery never came by their due time undelivered (a status only moves
+/// forward, so a receipt that wins the race stands).
 #[workflow]
 #[derive(Default)]
 pub struct InboxSweep {

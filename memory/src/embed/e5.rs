@@ -91,8 +91,11 @@ impl Embedder for Arc<E5Embedder> {
     async fn embed_background(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let mut out = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(BACKGROUND_BATCH) {
-            let _permits = self.gate.background().await?;
-            out.extend(self.infer(chunk, false).await?);
+            let _permit = self.gate.background().await?;
+            let this = Arc::clone(self);
+            let chunk = chunk.to_vec();
+            let vectors = super::background::run(move || this.model.embed(&chunk, false)).await?;
+            out.extend(vectors.map_err(|e| EmbedError::Inference(e.to_string()))?);
         }
         Ok(out)
     }
@@ -100,11 +103,8 @@ impl Embedder for Arc<E5Embedder> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::cosine;
     use super::*;
-
-    fn cosine(a: &[f32], b: &[f32]) -> f32 {
-        a.iter().zip(b).map(|(x, y)| x * y).sum()
-    }
 
     #[tokio::test]
     async fn e5_matches_meaning_across_portuguese_and_english() {

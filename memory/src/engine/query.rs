@@ -146,13 +146,15 @@ pub(super) fn linked_predicates(terms: &[String]) -> Vec<String> {
         ("tagged", &["tag", "tags", "tagged", "label", "etiqueta"]),
     ];
     // A plural asks about the same relation ("problemas", "cidades", "purchases").
-    let singular = |t: &str| t.strip_suffix('s').unwrap_or(t).to_owned();
+    fn singular(t: &str) -> &str {
+        t.strip_suffix('s').unwrap_or(t)
+    }
     TRIGGERS
         .iter()
         .filter(|(_, words)| {
             terms
                 .iter()
-                .any(|t| words.contains(&t.as_str()) || words.contains(&singular(t).as_str()))
+                .any(|t| words.contains(&t.as_str()) || words.contains(&singular(t)))
         })
         .map(|(p, _)| (*p).to_owned())
         .collect()

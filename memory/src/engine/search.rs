@@ -49,11 +49,11 @@ fn fuse(lists: &[(f32, &[(Key, f32)])]) -> Vec<(Key, f32)> {
 /// The graph list's weight in the fusion. A question that names a relation ("which products did
 /// she buy", "por quais cidades passou") is one the graph answers across sessions, where each
 /// message alone matches it weakly: there the graph list counts double (the Portuguese set's
-/// R@10 0.868 → 0.885; ×4 gave no more). Elsewhere the graph only adds entity neighbours, and at
+/// R@10 0.868 → 0.885 when it was written; ×4 gave no more). Elsewhere the graph only adds entity neighbours, and at
 /// full weight those crowd out better turns (LoCoMo R@10 0.723 → 0.716 with the graph at 1 for
 /// every question; 0.720 with this rule).
-fn graph_weight(weight: f32, terms: &[String]) -> f32 {
-    if linked_predicates(terms).is_empty() {
+fn graph_weight(weight: f32, predicates: &[String]) -> f32 {
+    if predicates.is_empty() {
         weight
     } else {
         weight * 2.0
@@ -165,6 +165,7 @@ impl MemoryEngine {
             q.limit
         };
         let terms = query_terms(query);
+        let predicates = linked_predicates(&terms);
         let (vec_list, kw_list, graph_list) = match q.mode {
             Mode::Vector => {
                 let v = self.query_vector(query).await?;
@@ -173,7 +174,11 @@ impl MemoryEngine {
             Mode::Keyword => (vec![], self.keyword_list(q, &terms, depth).await?, vec![]),
             Mode::Graph => {
                 let v = self.query_vector(query).await?;
-                (vec![], vec![], self.graph_list(q, &terms, &v, depth).await?)
+                (
+                    vec![],
+                    vec![],
+                    self.graph_list(q, &terms, &predicates, &v, depth).await?,
+                )
             }
             Mode::Hybrid => {
                 // BM25 needs no vector: PostgreSQL runs it while the model embeds the query.
@@ -183,7 +188,7 @@ impl MemoryEngine {
                 )?;
                 let (a, c) = tokio::try_join!(
                     self.vector_list(q, &v, depth),
-                    self.graph_list(q, &terms, &v, depth)
+                    self.graph_list(q, &terms, &predicates, &v, depth)
                 )?;
                 (a, b, c)
             }
@@ -201,7 +206,7 @@ impl MemoryEngine {
             Mode::Hybrid => fuse(&[
                 (q.weights.vector, &vec_list),
                 (q.weights.keyword, &kw_list),
-                (graph_weight(q.weights.graph, &terms), &graph_list),
+                (graph_weight(q.weights.graph, &predicates), &graph_list),
             ]),
         };
         // Twice the limit: a hit whose episode a better hit already stands for gives its slot up.
@@ -371,6 +376,7 @@ impl MemoryEngine {
         &self,
         q: &SearchQuery,
         terms: &[String],
+        predicates: &[String],
         vector: &Vector,
         depth: usize,
     ) -> Result<Vec<(Key, f32)>, MemoryError> {
@@ -411,7 +417,6 @@ impl MemoryEngine {
             let slot = entity_scores.entry(id).or_default();
             *slot = slot.max(score);
         }
-        let predicates = linked_predicates(terms);
         if entity_scores.is_empty() && predicates.is_empty() {
             return Ok(Vec::new());
         }
@@ -440,7 +445,7 @@ impl MemoryEngine {
         .bind(q.contact_id)
         .bind(&ids)
         .bind(&scores)
-        .bind(&predicates)
+        .bind(predicates)
         .bind(&q.memory_types)
         .bind(q.as_of)
         .bind(depth as i64)
@@ -597,7 +602,7 @@ mod tests {
 
     #[test]
     fn a_question_about_a_relation_leans_on_the_graph() {
-        let asks = |q: &str| graph_weight(0.5, &query_terms(q));
+        let asks = |q: &str| graph_weight(0.5, &linked_predicates(&query_terms(q)));
         assert!((asks("Quais produtos ela já comprou?") - 1.0).abs() < 1e-6);
         assert!((asks("Where does she live now?") - 1.0).abs() < 1e-6);
         assert!((asks("What did she paint last week?") - 0.5).abs() < 1e-6);

@@ -243,14 +243,10 @@ async fn receipts_that_beat_the_send_are_kept_and_applied_once_it_is_recorded() 
         .await;
     all_read(&app, 1, WAIT).await;
     let (id, _, _) = app.outbound_statuses().await.remove(0);
-    let (_, message) = app.get(&format!("/api/v1/messages/{id}")).await;
-    let history: Vec<&str> = message["status_history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["status"].as_str().unwrap())
-        .collect();
-    assert_eq!(history, ["pending", "sent", "delivered", "read"]);
+    assert_eq!(
+        statuses_of(&app, id).await,
+        ["pending", "sent", "delivered", "read"]
+    );
     // Kept and applied, not refused in the hope that WAHA retries the webhook.
     assert_eq!(
         app.sim.webhook_failures(),
@@ -260,9 +256,103 @@ async fn receipts_that_beat_the_send_are_kept_and_applied_once_it_is_recorded() 
     assert_eq!(app.count("held_receipts").await, 0, "nothing left held");
     app.record_history(
         &ventros_workflows::ids::outbound_workflow_id(app.tenant_id, id),
-        "outbound-held-receipts",
+        "outbound-held-receipts-in-database",
     )
     .await;
+}
+
+/// Receipts are recorded by the webhook, not signalled to the message's workflow (issue 23): a
+/// read reply's OutboundMessage ended once sent and holds no signal, and a reply WAHA never
+/// acknowledges is called `undelivered` by the sweeper once its ack timeout has passed.
+#[tokio::test]
+async fn receipts_wake_no_workflow_and_a_reply_never_delivered_becomes_undelivered() {
+    use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+    use ventros_simulators::waha::Faults;
+    let mut app =
+        TestApp::spawn(json!({"debounce_ms": 0, "greeting": GREETING, "ack_timeout_secs": 2}))
+            .await;
+    app.kill_worker();
+    app.worker_env
+        .push(("INBOX_SWEEP_INTERVAL_SECS".into(), "1".into()));
+    app.start_worker();
+    app.customer_writes("5511999990710@c.us", json!([{"body": "Oi"}]), 1, false)
+        .await;
+    all_read(&app, 1, WAIT).await;
+    let (read_id, _, _) = app.outbound_statuses().await.remove(0);
+    let workflow_id = ventros_workflows::ids::outbound_workflow_id(app.tenant_id, read_id);
+    let events = eventually("the read reply's run closed", WAIT, || async {
+        let events = app.history_events(&workflow_id).await;
+        events
+            .iter()
+            .any(|e| {
+                matches!(
+                    e.attributes,
+                    Some(Attributes::WorkflowExecutionCompletedEventAttributes(_))
+                )
+            })
+            .then_some(events)
+    })
+    .await;
+    let signals = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.attributes,
+                Some(Attributes::WorkflowExecutionSignaledEventAttributes(_))
+            )
+        })
+        .count();
+    assert_eq!(signals, 0, "no receipt woke the message's workflow");
+    assert_eq!(
+        statuses_of(&app, read_id).await,
+        ["pending", "sent", "delivered", "read"]
+    );
+    app.record_history(&workflow_id, "outbound-read-receipts-in-database")
+        .await;
+
+    // WAHA takes the next greeting and never acknowledges it.
+    app.sim.set_faults(Faults {
+        no_acks: true,
+        ..Faults::default()
+    });
+    app.customer_writes("5511999990711@c.us", json!([{"body": "Oi"}]), 1, false)
+        .await;
+    let (lost, _, reason) = eventually("the unacknowledged reply undelivered", WAIT, || async {
+        app.outbound_statuses()
+            .await
+            .into_iter()
+            .find(|(id, status, _)| *id != read_id && status == "undelivered")
+    })
+    .await;
+    assert_eq!(
+        statuses_of(&app, lost).await,
+        ["pending", "sent", "undelivered"]
+    );
+    assert_eq!(
+        reason.as_deref(),
+        Some("no delivery receipt within the ack timeout")
+    );
+    // The read one was never touched by the sweeper.
+    assert_eq!(
+        statuses_of(&app, read_id).await,
+        ["pending", "sent", "delivered", "read"]
+    );
+    app.temporal
+        .get_schedule_handle(format!("inbox-sweep:{}", app.task_queue))
+        .delete(temporalio_client::schedules::DeleteScheduleOptions::default())
+        .await
+        .unwrap();
+}
+
+/// A message's status history, oldest first, as the API shows it.
+async fn statuses_of(app: &TestApp, id: uuid::Uuid) -> Vec<String> {
+    let (_, message) = app.get(&format!("/api/v1/messages/{id}")).await;
+    message["status_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]

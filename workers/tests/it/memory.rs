@@ -719,19 +719,24 @@ async fn messages_become_memories_and_facts_through_the_ingestion_workflow() {
     assert_eq!(language, "portuguese");
     // The contact's ingestion workflow did the work (its signals and inputs are ids by type).
     let workflow_id = ventros_workflows::ids::memory_ingestion_workflow_id(app.tenant_id, contact);
-    let dump = app
-        .temporal
-        .get_workflow_handle::<temporalio_client::UntypedWorkflow>(workflow_id.clone())
-        .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default())
-        .to_json()
-        .await
-        .unwrap();
-    app.record_history(&workflow_id, "memory-ingestion").await;
-    let dump = String::from_utf8(dump).unwrap();
-    assert!(
-        dump.contains("memory.ingest_event"),
-        "the workflow ran the ingestion activity"
-    );
+    // Its workflow task ends after the episode commits: wait for its record of the (local)
+    // ingestion activities.
+    eventually("the workflow ran the ingestion activity", WAIT, || async {
+        let dump = app
+            .temporal
+            .get_workflow_handle::<temporalio_client::UntypedWorkflow>(workflow_id.clone())
+            .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default())
+            .to_json()
+            .await
+            .unwrap();
+        String::from_utf8(dump)
+            .unwrap()
+            .contains("memory.ingest_event")
+            .then_some(())
+    })
+    .await;
+    app.record_history(&workflow_id, "memory-ingestion-local")
+        .await;
 }
 
 #[tokio::test]
@@ -1067,7 +1072,8 @@ async fn our_greeting_templates_are_not_ingested_as_memory() {
 
 /// Memory ingestion runs on a task queue of its own (`<queue>-memory`, polled by the same worker
 /// process with a few activity slots), where a backlog of episodes to embed waits without taking
-/// the workflow-task and activity slots the reply path polls with.
+/// the workflow-task and activity slots the reply path polls with. The episode is taken in as a
+/// local activity of that worker: no activity task goes through the server at all.
 #[tokio::test]
 async fn memory_ingestion_runs_on_a_task_queue_of_its_own() {
     let app = TestApp::spawn(json!({"debounce_ms": 0})).await;
@@ -1078,8 +1084,19 @@ async fn memory_ingestion_runs_on_a_task_queue_of_its_own() {
     )
     .await;
     let workflow_id = ventros_workflows::ids::memory_ingestion_workflow_id(app.tenant_id, contact);
-    let events = app.history_events(&workflow_id).await;
     use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+    let is_marker = |e: &temporalio_common::protos::temporal::api::history::v1::HistoryEvent| {
+        matches!(
+            e.attributes,
+            Some(Attributes::MarkerRecordedEventAttributes(_))
+        )
+    };
+    // The episode commits inside the workflow task; its marker is in the history once that ends.
+    let events = eventually("the ingestion's workflow task recorded", WAIT, || async {
+        let events = app.history_events(&workflow_id).await;
+        events.iter().any(is_marker).then_some(events)
+    })
+    .await;
     let queues: Vec<String> = events
         .iter()
         .filter_map(|e| match &e.attributes {
@@ -1092,8 +1109,13 @@ async fn memory_ingestion_runs_on_a_task_queue_of_its_own() {
             _ => None,
         })
         .collect();
+    assert_eq!(
+        events.iter().filter(|e| is_marker(e)).count(),
+        1,
+        "one local activity took the message in"
+    );
     let memory_queue = format!("{}-memory", app.task_queue);
-    assert!(queues.len() >= 2, "a start and an activity: {queues:?}");
+    assert!(!queues.is_empty(), "a start: {queues:?}");
     assert!(
         queues.iter().all(|q| *q == memory_queue),
         "MemoryIngestion and its activities on {memory_queue}: {queues:?}"

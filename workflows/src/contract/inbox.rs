@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 /// One pass of the inbox sweeper: stored webhooks older than `older_than_secs` that no
-/// Conversation has processed are handed to Temporal again (at most `limit`).
+/// Conversation has processed are handed to Temporal again (at most `limit`), and sent messages
+/// past their delivery due time are called undelivered (at most `limit`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct InboxSweepInput {
     pub older_than_secs: u64,
@@ -18,4 +19,8 @@ pub struct InboxSweepOutput {
     /// Rows that cannot be processed (an unknown channel kind or a payload that no longer parses):
     /// left for an operator, never retried in a loop.
     pub unreadable: u32,
+    /// Sent messages whose ack timeout passed without a delivery receipt, now `undelivered`
+    /// (those whose OutboundMessage handed its receipts to the webhook).
+    #[serde(default)]
+    pub undelivered: u32,
 }

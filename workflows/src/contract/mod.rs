@@ -123,6 +123,13 @@ pub mod patches {
     pub const OUTBOUND_FROM_ACTIVITY: &str = "conversation-outbound-from-activity";
     /// CampaignRecipient does the same with its message's OutboundMessage.
     pub const CAMPAIGN_OUTBOUND_FROM_ACTIVITY: &str = "campaign-outbound-from-activity";
+    /// OutboundMessage hands its message's receipts to the webhook, which records them in the
+    /// database, and ends once sent (the inbox sweeper calls a message undelivered after its ack
+    /// timeout): no signal, workflow task or timer per receipt.
+    pub const RECEIPTS_IN_DATABASE: &str = "outbound-receipts-in-database";
+    /// MemoryIngestion ingests each event as a local activity on the memory worker instead of an
+    /// activity task: two Temporal operations fewer per ingested message.
+    pub const MEMORY_INGEST_LOCAL: &str = "memory-ingest-local";
 }
 
 pub mod names {

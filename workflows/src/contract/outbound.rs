@@ -134,6 +134,10 @@ pub struct OutboundOutcome {
 pub struct SendOutboundInput {
     pub tenant_id: Uuid,
     pub message_id: Uuid,
+    /// The run does not follow receipts: the send hands them to the webhook (clears the message's
+    /// `receipts_in_workflow`) before it calls the provider.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub receipts_in_database: bool,
     /// The trace of the customer's message this work is for (see `contract::trace`).
     #[serde(
         default,
