@@ -719,20 +719,11 @@ async fn messages_become_memories_and_facts_through_the_ingestion_workflow() {
     assert_eq!(language, "portuguese");
     // The contact's ingestion workflow did the work (its signals and inputs are ids by type).
     let workflow_id = ventros_workflows::ids::memory_ingestion_workflow_id(app.tenant_id, contact);
-    // Its workflow task ends after the episode commits: wait for its record of the (local)
+    // Its workflow task ends after the episodes commit: wait for its record of the (local)
     // ingestion activities.
     eventually("the workflow ran the ingestion activity", WAIT, || async {
-        let dump = app
-            .temporal
-            .get_workflow_handle::<temporalio_client::UntypedWorkflow>(workflow_id.clone())
-            .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default())
-            .to_json()
-            .await
-            .unwrap();
-        String::from_utf8(dump)
-            .unwrap()
-            .contains("memory.ingest_event")
-            .then_some(())
+        let events = app.history_events(&workflow_id).await;
+        (local_activities(&events, "memory.ingest_event") >= 2).then_some(())
     })
     .await;
     app.record_history(&workflow_id, "memory-ingestion-local")
@@ -1005,6 +996,28 @@ async fn switching_the_embedding_model_re_embeds_everything_before_searches_use_
 }
 
 /// A customer writes one message; once MemoryIngestion has taken it in, the customer's contact.
+/// Local activities of `activity_type` recorded in a history (their markers carry the type in
+/// their data).
+fn local_activities(
+    events: &[temporalio_common::protos::temporal::api::history::v1::HistoryEvent],
+    activity_type: &str,
+) -> usize {
+    use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+    events
+        .iter()
+        .filter(|e| match &e.attributes {
+            Some(Attributes::MarkerRecordedEventAttributes(m)) => {
+                m.marker_name == "core_local_activity"
+                    && m.details
+                        .values()
+                        .flat_map(|p| &p.payloads)
+                        .any(|p| String::from_utf8_lossy(&p.data).contains(activity_type))
+            }
+            _ => false,
+        })
+        .count()
+}
+
 async fn one_message_ingested(app: &TestApp, chat: &str, body: &str) -> Uuid {
     app.customer_writes(chat, json!([{ "body": body }]), 1, false)
         .await;
@@ -1085,16 +1098,10 @@ async fn memory_ingestion_runs_on_a_task_queue_of_its_own() {
     .await;
     let workflow_id = ventros_workflows::ids::memory_ingestion_workflow_id(app.tenant_id, contact);
     use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
-    let is_marker = |e: &temporalio_common::protos::temporal::api::history::v1::HistoryEvent| {
-        matches!(
-            e.attributes,
-            Some(Attributes::MarkerRecordedEventAttributes(_))
-        )
-    };
     // The episode commits inside the workflow task; its marker is in the history once that ends.
     let events = eventually("the ingestion's workflow task recorded", WAIT, || async {
         let events = app.history_events(&workflow_id).await;
-        events.iter().any(is_marker).then_some(events)
+        (local_activities(&events, "memory.ingest_event") > 0).then_some(events)
     })
     .await;
     let queues: Vec<String> = events
@@ -1110,7 +1117,7 @@ async fn memory_ingestion_runs_on_a_task_queue_of_its_own() {
         })
         .collect();
     assert_eq!(
-        events.iter().filter(|e| is_marker(e)).count(),
+        local_activities(&events, "memory.ingest_event"),
         1,
         "one local activity took the message in"
     );
