@@ -244,7 +244,7 @@ async fn receipts_that_beat_the_send_are_kept_and_applied_once_it_is_recorded() 
     all_read(&app, 1, WAIT).await;
     let (id, _, _) = app.outbound_statuses().await.remove(0);
     assert_eq!(
-        statuses_of(&app, id).await,
+        app.status_history(id).await,
         ["pending", "sent", "delivered", "read"]
     );
     // Kept and applied, not refused in the hope that WAHA retries the webhook.
@@ -293,18 +293,13 @@ async fn receipts_wake_no_workflow_and_a_reply_never_delivered_becomes_undeliver
             .then_some(events)
     })
     .await;
-    let signals = events
-        .iter()
-        .filter(|e| {
-            matches!(
-                e.attributes,
-                Some(Attributes::WorkflowExecutionSignaledEventAttributes(_))
-            )
-        })
-        .count();
-    assert_eq!(signals, 0, "no receipt woke the message's workflow");
     assert_eq!(
-        statuses_of(&app, read_id).await,
+        support::signals_in(&events),
+        0,
+        "no receipt woke the message's workflow"
+    );
+    assert_eq!(
+        app.status_history(read_id).await,
         ["pending", "sent", "delivered", "read"]
     );
     app.record_history(&workflow_id, "outbound-read-receipts-in-database")
@@ -325,7 +320,7 @@ async fn receipts_wake_no_workflow_and_a_reply_never_delivered_becomes_undeliver
     })
     .await;
     assert_eq!(
-        statuses_of(&app, lost).await,
+        app.status_history(lost).await,
         ["pending", "sent", "undelivered"]
     );
     assert_eq!(
@@ -334,7 +329,7 @@ async fn receipts_wake_no_workflow_and_a_reply_never_delivered_becomes_undeliver
     );
     // The read one was never touched by the sweeper.
     assert_eq!(
-        statuses_of(&app, read_id).await,
+        app.status_history(read_id).await,
         ["pending", "sent", "delivered", "read"]
     );
     app.temporal
@@ -342,17 +337,6 @@ async fn receipts_wake_no_workflow_and_a_reply_never_delivered_becomes_undeliver
         .delete(temporalio_client::schedules::DeleteScheduleOptions::default())
         .await
         .unwrap();
-}
-
-/// A message's status history, oldest first, as the API shows it.
-async fn statuses_of(app: &TestApp, id: uuid::Uuid) -> Vec<String> {
-    let (_, message) = app.get(&format!("/api/v1/messages/{id}")).await;
-    message["status_history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["status"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[tokio::test]

@@ -1067,18 +1067,9 @@ async fn our_greeting_templates_are_not_ingested_as_memory() {
     // One memory_event signal: the customer's message only.
     let workflow_id = ventros_workflows::ids::memory_ingestion_workflow_id(app.tenant_id, contact);
     let events = app.history_events(&workflow_id).await;
-    use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
-    let signals = events
-        .iter()
-        .filter(|e| {
-            matches!(
-                e.attributes,
-                Some(Attributes::WorkflowExecutionSignaledEventAttributes(_))
-            )
-        })
-        .count();
     assert_eq!(
-        signals, 1,
+        crate::support::signals_in(&events),
+        1,
         "the greeting did not wake the contact's MemoryIngestion"
     );
 }

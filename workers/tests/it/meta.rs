@@ -168,17 +168,6 @@ impl MetaChannel {
     }
 }
 
-async fn history(app: &TestApp, message_id: Uuid) -> Vec<String> {
-    let (status, message) = app.get(&format!("/api/v1/messages/{message_id}")).await;
-    assert_eq!(status, StatusCode::OK);
-    message["status_history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["status"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 fn messaging(page: &str, from: &str, item: Value) -> Value {
     let mut v = json!({"sender": {"id": from}, "recipient": {"id": page}, "timestamp": chrono::Utc::now().timestamp_millis()});
     for (k, x) in item.as_object().unwrap() {
@@ -354,7 +343,7 @@ async fn messenger_batches_duplicates_echoes_and_watermarks() {
         ["primeira", "segunda", "terceira"]
     );
     assert_eq!(
-        history(&app, greeting[0].0).await,
+        app.status_history(greeting[0].0).await,
         ["pending", "sent", "delivered", "read"]
     );
     let sent = fb.sim.sent();
@@ -461,7 +450,7 @@ async fn messenger_batches_duplicates_echoes_and_watermarks() {
     );
     for (id, _, _) in &rows[1..] {
         assert_eq!(
-            history(&app, *id).await,
+            app.status_history(*id).await,
             ["pending", "sent", "delivered", "read"]
         );
     }
@@ -506,7 +495,7 @@ async fn instagram_loop_with_the_changes_shape_seen_receipts_and_a_merge() {
     // Instagram reports no deliveries: sent, then read ("seen"), never "undelivered".
     let greeting = ig.wait_outbound(&app, 1, "read").await;
     assert_eq!(
-        history(&app, greeting[0].0).await,
+        app.status_history(greeting[0].0).await,
         ["pending", "sent", "delivered", "read"],
         "a read implies delivered"
     );
@@ -820,7 +809,7 @@ async fn an_agent_answers_on_messenger_with_seen_and_typing_through_the_send_api
         (Some("purchase_intent"), Some("SalesAgent"))
     );
     assert_eq!(
-        history(&app, reply[0].0).await,
+        app.status_history(reply[0].0).await,
         ["pending", "sent", "delivered", "read"]
     );
     // While the agent worked the customer saw "seen" and "typing…", as Meta sender actions.

@@ -601,6 +601,18 @@ impl TestApp {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// A message's status history, oldest first, as the API shows it.
+    pub(crate) async fn status_history(&self, message_id: Uuid) -> Vec<String> {
+        let (status, message) = self.get(&format!("/api/v1/messages/{message_id}")).await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{message}");
+        message["status_history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["status"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     /// The events of a workflow's history (its latest run).
     pub(crate) async fn history_events(
         &self,
@@ -808,4 +820,20 @@ pub(crate) async fn ai_app(settings: Value) -> (TestApp, AgentService) {
         .spawn()
         .await;
     (app, agents)
+}
+
+/// How many signals a workflow's history received.
+pub(crate) fn signals_in(
+    events: &[temporalio_common::protos::temporal::api::history::v1::HistoryEvent],
+) -> usize {
+    use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+    events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.attributes,
+                Some(Attributes::WorkflowExecutionSignaledEventAttributes(_))
+            )
+        })
+        .count()
 }
