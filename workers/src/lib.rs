@@ -609,9 +609,9 @@ fn worker_options(
 }
 
 /// The memory worker: MemoryIngestion and ReembedMemories on their own task queue, with
-/// `MEMORY_MAX_CONCURRENT_ACTIVITIES` activity and local-activity slots. The reply path's tasks are on the other
-/// queue, whose pollers and slots this worker does not share (the CPU it does: the embedder's gate
-/// lets searches go first, see `ventros_memory::embed`).
+/// `MEMORY_MAX_CONCURRENT_ACTIVITIES` activity and local-activity slots. The reply path's tasks are
+/// on the other queue, whose pollers and slots this worker does not share (the CPU it does: stored
+/// text is embedded at idle priority, see `ventros_memory::embed`).
 fn memory_worker_options(
     settings: &WorkerSettings,
     engine: Arc<MemoryEngine>,
