@@ -335,17 +335,6 @@ impl ConversationActivities {
                     delivery_receipts: adapter.capabilities().delivery_receipts,
                     held_receipts,
                 };
-            if input.receipts_in_database {
-                // Before the provider can know the message: no receipt may find it still
-                // waiting for a signal the run no longer listens for.
-                let due = adapter
-                    .capabilities()
-                    .delivery_receipts
-                    .then_some(settings.ack_timeout_secs);
-                store::hand_receipts_to_webhook(&self.pool, input.tenant_id, input.message_id, due)
-                    .await
-                    .map_err(store_failure)?;
-            }
             if let Some(provider_id) = &row.provider_message_id {
                 return Ok(done(provider_id.clone(), Vec::new()));
             }
@@ -419,7 +408,17 @@ impl ConversationActivities {
                 tokio::time::sleep(CampaignPacing::typing_duration(&row.body)).await;
                 let _ = adapter.typing(&row.chat_id, false).await;
             }
-            store::mark_send_attempt(&self.pool, input.message_id)
+            let receipts = if input.receipts_in_database {
+                store::ReceiptsTo::Webhook {
+                    ack_timeout_secs: adapter
+                        .capabilities()
+                        .delivery_receipts
+                        .then_some(settings.ack_timeout_secs),
+                }
+            } else {
+                store::ReceiptsTo::Workflow
+            };
+            store::mark_send_attempt(&self.pool, input.tenant_id, input.message_id, receipts)
                 .await
                 .map_err(store_failure)?;
             let provider_id = match adapter.send_text(&outgoing).await {

@@ -37,8 +37,8 @@ use ventros_workflows::{DeliveryStatus, InboundSignal};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::webhooks::{
-    ReceiptOutcome, ReceiptTarget, accepted, apply_receipt, hand_to_conversation, store_inbox,
-    webhook_channel,
+    ReceiptOutcome, ReceiptTarget, accepted, hand_to_conversation, record_receipt, signal_receipt,
+    store_inbox, webhook_channel,
 };
 
 struct MetaChannel {
@@ -318,12 +318,20 @@ async fn on_receipt(
         in_workflow: m.receipts_in_workflow,
     })
     .collect();
-    drop(tx);
     let mut handed = 0;
+    let mut to_signal = Vec::new();
     for target in &targets {
+        match record_receipt(&mut tx, channel.tenant_id, target, status).await? {
+            Some(ReceiptOutcome::Recorded) => handed += 1,
+            Some(_) => {}
+            None => to_signal.push(target.message_id),
+        }
+    }
+    tx.commit().await?;
+    for message_id in to_signal {
         if matches!(
-            apply_receipt(state, channel.tenant_id, target, status).await?,
-            ReceiptOutcome::Signalled | ReceiptOutcome::Recorded
+            signal_receipt(state, channel.tenant_id, message_id, status).await?,
+            ReceiptOutcome::Signalled
         ) {
             handed += 1;
         }

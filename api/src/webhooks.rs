@@ -264,37 +264,35 @@ pub(crate) struct ReceiptTarget {
     pub in_workflow: bool,
 }
 
-/// Applies a receipt to one message: records it in the database when the message's workflow
-/// handed its receipts over (one transaction, no Temporal round trip), otherwise signals that
-/// workflow. Either way nothing happens when it cannot move the recorded status forward (a SERVER
-/// after the send recorded `sent`, a late DEVICE after READ).
-pub(crate) async fn apply_receipt(
-    state: &AppState,
+/// Applies a receipt to one message inside the caller's transaction (the one that found the
+/// message, so that a receipt costs one transaction): records it there when the message's workflow
+/// handed its receipts over. Returns `None` when that workflow follows receipts as signals: the
+/// caller commits, then calls [`signal_receipt`]. Nothing happens when the receipt cannot move the
+/// recorded status forward (a SERVER after the send recorded `sent`, a late DEVICE after READ).
+pub(crate) async fn record_receipt(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     tenant_id: Uuid,
     target: &ReceiptTarget,
     status: DeliveryStatus,
-) -> Result<ReceiptOutcome, ApiError> {
+) -> Result<Option<ReceiptOutcome>, ApiError> {
     if status.rank() <= target.rank && status != DeliveryStatus::Failed {
-        return Ok(ReceiptOutcome::AlreadyRecorded);
+        return Ok(Some(ReceiptOutcome::AlreadyRecorded));
     }
     if target.in_workflow {
-        return signal_receipt(state, tenant_id, target.message_id, status).await;
+        return Ok(None);
     }
-    let mut tx = crate::db::tenant_tx(&state.pool, tenant_id).await?;
     let moved =
-        ventros_store::record_status_in(&mut tx, tenant_id, target.message_id, status, None)
-            .await?;
-    tx.commit().await?;
-    Ok(if moved {
+        ventros_store::record_status_in(tx, tenant_id, target.message_id, status, None).await?;
+    Ok(Some(if moved {
         ReceiptOutcome::Recorded
     } else {
         ReceiptOutcome::AlreadyRecorded
-    })
+    }))
 }
 
 /// Hands a receipt to the OutboundMessage workflow of one message (runs from before receipts
 /// were recorded by the webhook).
-async fn signal_receipt(
+pub(crate) async fn signal_receipt(
     state: &AppState,
     tenant_id: Uuid,
     message_id: Uuid,
@@ -390,9 +388,14 @@ async fn on_ack(
         tx.commit().await?;
         return Ok((StatusCode::ACCEPTED, Json(json!({"status": "held", "reason": "the send has not recorded this id yet; applied when it does"}))).into_response());
     };
+    let recorded = record_receipt(&mut tx, channel.tenant_id, &target, status).await?;
     tx.commit().await?;
     let message_id = target.message_id;
-    match apply_receipt(state, channel.tenant_id, &target, status).await? {
+    let outcome = match recorded {
+        Some(outcome) => outcome,
+        None => signal_receipt(state, channel.tenant_id, message_id, status).await?,
+    };
+    match outcome {
         ReceiptOutcome::Signalled | ReceiptOutcome::Recorded => {
             Ok(accepted("accepted", json!({"message_id": message_id})))
         }

@@ -125,12 +125,41 @@ pub async fn load_outbound(
     })
 }
 
+/// Where a message's delivery receipts go (migration 0023).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptsTo {
+    /// Its OutboundMessage run follows them as `ack` signals (runs from before the
+    /// `outbound-receipts-in-database` patch).
+    Workflow,
+    /// The webhook records them; the sweeper calls the message undelivered this many seconds
+    /// after the attempt without a delivery (None: the channel reports no deliveries).
+    Webhook { ack_timeout_secs: Option<u64> },
+}
+
 /// Notes that a send is about to be attempted, committed before the provider call: a retry that
-/// finds an attempt recorded knows the provider may already have the message.
-pub async fn mark_send_attempt(pool: &PgPool, message_id: Uuid) -> Result<(), StoreError> {
+/// finds an attempt recorded knows the provider may already have the message. The same write
+/// hands the receipts to the webhook when the run says so, before the provider can know the
+/// message, so that no receipt for it can arrive first.
+pub async fn mark_send_attempt(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    message_id: Uuid,
+    receipts: ReceiptsTo,
+) -> Result<(), StoreError> {
+    let (to_webhook, ack_timeout_secs) = match receipts {
+        ReceiptsTo::Workflow => (false, None),
+        ReceiptsTo::Webhook { ack_timeout_secs } => (true, ack_timeout_secs),
+    };
     sqlx::query!(
-        "UPDATE messages SET send_attempts = send_attempts + 1, last_send_attempt_at = now() WHERE id = $1",
-        message_id
+        "UPDATE messages SET send_attempts = send_attempts + 1, last_send_attempt_at = now(),
+                receipts_in_workflow = receipts_in_workflow AND NOT $3,
+                delivery_due_at = CASE WHEN $3 THEN now() + make_interval(secs => $4::float8)
+                                       ELSE delivery_due_at END
+          WHERE id = $1 AND tenant_id = $2",
+        message_id,
+        tenant_id,
+        to_webhook,
+        ack_timeout_secs.map(|s| s as f64),
     )
     .execute(pool)
     .await?;
@@ -177,28 +206,6 @@ pub async fn record_sent(
         .iter()
         .filter_map(|s| DeliveryStatus::parse(s))
         .collect())
-}
-
-/// Hands a message's receipts to the webhook (migration 0023): called by each send attempt before
-/// it reaches the provider, so that no receipt for it can arrive before. `ack_timeout_secs` (None
-/// on channels that report no deliveries) sets when the sweeper calls it undelivered.
-pub async fn hand_receipts_to_webhook(
-    pool: &PgPool,
-    tenant_id: Uuid,
-    message_id: Uuid,
-    ack_timeout_secs: Option<u64>,
-) -> Result<(), StoreError> {
-    sqlx::query!(
-        "UPDATE messages SET receipts_in_workflow = false,
-                delivery_due_at = now() + make_interval(secs => $3::float8)
-          WHERE id = $1 AND tenant_id = $2",
-        message_id,
-        tenant_id,
-        ack_timeout_secs.map(|s| s as f64),
-    )
-    .execute(pool)
-    .await?;
-    Ok(())
 }
 
 /// Messages the sweeper gives up on: sent by a run that handed its receipts to the webhook, and
