@@ -16,6 +16,7 @@
 
 pub mod acts;
 pub mod agents;
+pub mod campaign_progress;
 pub mod campaigns;
 pub mod contacts;
 pub mod identities;

@@ -595,6 +595,9 @@ fn worker_options(
             settings.connections.task_queue.clone(),
         ))
         .register_activities(campaigns)
+        .register_activities(
+            ventros_activities::campaign_progress::ProgressReporter::new(client.clone()),
+        )
         .register_activities(ContactActivities::new(pool.clone()))
         .register_activities(TaskActivities::new(pool.clone()))
         .register_activities(identities)

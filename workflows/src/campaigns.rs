@@ -496,18 +496,7 @@ impl CampaignRecipient {
         // so the campaign may move on.
         let report = async {
             if !parked {
-                let progress = RecipientProgress {
-                    contact_id: input.contact_id,
-                    stage: RecipientStage::Handed,
-                };
-                let _ = ctx
-                    .external_workflow(input.parent_workflow_id.clone(), None)
-                    .signal(
-                        Campaign::recipient_progress,
-                        progress,
-                        SignalWorkflowOptions::default(),
-                    )
-                    .await;
+                Self::report(ctx, &input, RecipientStage::Handed).await;
             }
         };
         if ctx.patched(patches::CAMPAIGN_OUTBOUND_FROM_ACTIVITY) {
@@ -577,9 +566,10 @@ impl CampaignRecipient {
 
 impl CampaignRecipient {
     /// Tells the campaign run this recipient is out of its hands. Best effort: a run that already
-    /// finished (cancelled) no longer listens, and the database has the truth either way.
+    /// finished (cancelled) no longer listens, and the database has the truth either way. The
+    /// run's handler counts a contact once, so a local activity repeated after a crash is harmless.
     async fn report(
-        ctx: &mut WorkflowContext<Self>,
+        ctx: &WorkflowContext<Self>,
         input: &CampaignRecipientInput,
         stage: RecipientStage,
     ) {
@@ -587,6 +577,17 @@ impl CampaignRecipient {
             contact_id: input.contact_id,
             stage,
         };
+        if ctx.patched(patches::CAMPAIGN_PROGRESS_FROM_ACTIVITY) {
+            let report = ReportProgressInput {
+                tenant_id: input.tenant_id,
+                campaign_workflow_id: input.parent_workflow_id.clone(),
+                progress,
+            };
+            let _ = ctx
+                .execute_local_activity(CampaignReportProgress, report, db_activity())
+                .await;
+            return;
+        }
         let _ = ctx
             .external_workflow(input.parent_workflow_id.clone(), None)
             .signal(

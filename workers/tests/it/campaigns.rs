@@ -460,9 +460,29 @@ async fn a_campaign_personalises_skips_sends_tracks_receipts_and_attributes_repl
     .fetch_one(&app.pool)
     .await
     .unwrap();
+    // The recipient told its run it was handed over from a local activity: no signal command,
+    // whose `ExternalWorkflowExecutionSignaled` answer used to wake it for a workflow task of its own.
+    let events = app.history_events(&ana_recipient).await;
+    {
+        use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+        let signal_commands = events.iter().filter(|e| {
+            matches!(
+                e.attributes,
+                Some(
+                    Attributes::SignalExternalWorkflowExecutionInitiatedEventAttributes(_)
+                        | Attributes::ExternalWorkflowExecutionSignaledEventAttributes(_)
+                )
+            )
+        });
+        assert_eq!(signal_commands.count(), 0, "{events:#?}");
+        assert_eq!(
+            support::local_activities(&events, "campaign.report_progress"),
+            1
+        );
+    }
     app.record_history(
         &ana_recipient,
-        "campaign-recipient-replied-outbound-started",
+        "campaign-recipient-replied-progress-from-activity",
     )
     .await;
     app.record_history(&ana_conversation, "conversation-campaign-reply")

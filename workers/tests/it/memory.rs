@@ -723,7 +723,7 @@ async fn messages_become_memories_and_facts_through_the_ingestion_workflow() {
     // ingestion activities.
     eventually("the workflow ran the ingestion activity", WAIT, || async {
         let events = app.history_events(&workflow_id).await;
-        (local_activities(&events, "memory.ingest_event") >= 2).then_some(())
+        (support::local_activities(&events, "memory.ingest_event") >= 2).then_some(())
     })
     .await;
     app.record_history(&workflow_id, "memory-ingestion-local")
@@ -996,28 +996,6 @@ async fn switching_the_embedding_model_re_embeds_everything_before_searches_use_
 }
 
 /// A customer writes one message; once MemoryIngestion has taken it in, the customer's contact.
-/// Local activities of `activity_type` recorded in a history (their markers carry the type in
-/// their data).
-fn local_activities(
-    events: &[temporalio_common::protos::temporal::api::history::v1::HistoryEvent],
-    activity_type: &str,
-) -> usize {
-    use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
-    events
-        .iter()
-        .filter(|e| match &e.attributes {
-            Some(Attributes::MarkerRecordedEventAttributes(m)) => {
-                m.marker_name == "core_local_activity"
-                    && m.details
-                        .values()
-                        .flat_map(|p| &p.payloads)
-                        .any(|p| String::from_utf8_lossy(&p.data).contains(activity_type))
-            }
-            _ => false,
-        })
-        .count()
-}
-
 async fn one_message_ingested(app: &TestApp, chat: &str, body: &str) -> Uuid {
     app.customer_writes(chat, json!([{ "body": body }]), 1, false)
         .await;
@@ -1092,7 +1070,7 @@ async fn memory_ingestion_runs_on_a_task_queue_of_its_own() {
     // The episode commits inside the workflow task; its marker is in the history once that ends.
     let events = eventually("the ingestion's workflow task recorded", WAIT, || async {
         let events = app.history_events(&workflow_id).await;
-        (local_activities(&events, "memory.ingest_event") > 0).then_some(events)
+        (support::local_activities(&events, "memory.ingest_event") > 0).then_some(events)
     })
     .await;
     let queues: Vec<String> = events
@@ -1108,7 +1086,7 @@ async fn memory_ingestion_runs_on_a_task_queue_of_its_own() {
         })
         .collect();
     assert_eq!(
-        local_activities(&events, "memory.ingest_event"),
+        support::local_activities(&events, "memory.ingest_event"),
         1,
         "one local activity took the message in"
     );

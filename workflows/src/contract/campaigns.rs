@@ -53,6 +53,15 @@ pub struct RecipientProgress {
     pub stage: RecipientStage,
 }
 
+/// A recipient's progress, sent to its campaign run by a local activity (`campaign.report_progress`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReportProgressInput {
+    pub tenant_id: Uuid,
+    /// The Campaign workflow's id (its current run takes the signal).
+    pub campaign_workflow_id: String,
+    pub progress: RecipientProgress,
+}
+
 /// Live counters of a run (the `state` query).
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CampaignCounters {

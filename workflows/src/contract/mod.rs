@@ -78,6 +78,7 @@ tenant_scoped!(
     RecipientAt,
     SkipRecipientInput,
     RecordReplyInput,
+    ReportProgressInput,
     MergeStepInput,
     IngestEventInput,
     KnowledgeIngestionInput,
@@ -130,6 +131,10 @@ pub mod patches {
     /// MemoryIngestion ingests each event as a local activity on the memory worker instead of an
     /// activity task: two Temporal operations fewer per ingested message.
     pub const MEMORY_INGEST_LOCAL: &str = "memory-ingest-local";
+    /// CampaignRecipient reports its progress to the campaign run from a local activity instead of
+    /// a signal command: the command's `ExternalWorkflowExecutionSignaled` event woke the recipient
+    /// for a workflow task of its own, one per recipient, for nothing.
+    pub const CAMPAIGN_PROGRESS_FROM_ACTIVITY: &str = "campaign-progress-from-activity";
 }
 
 pub mod names {
@@ -204,6 +209,7 @@ pub mod names {
     pub const ACTIVITY_CAMPAIGN_CLAIM_SEND: &str = "campaign.claim_send";
     pub const ACTIVITY_CAMPAIGN_RECORD_REPLY: &str = "campaign.record_reply";
     pub const ACTIVITY_CAMPAIGN_CLOSE_RECIPIENT: &str = "campaign.close_recipient";
+    pub const ACTIVITY_CAMPAIGN_REPORT_PROGRESS: &str = "campaign.report_progress";
     pub const ACTIVITY_TASK_FIRE: &str = "tasks.fire";
     pub const ACTIVITY_MEDIA_FETCH: &str = "media.fetch_inbound";
 
@@ -409,6 +415,8 @@ activity_definitions! {
     /// The attribution window ended without a reply: closes the session the message opened if
     /// nobody wrote in it.
     CampaignCloseRecipient: names::ACTIVITY_CAMPAIGN_CLOSE_RECIPIENT, RecipientAt => ();
+    /// Signals a recipient's progress to its campaign run (a run that has ended takes nothing).
+    CampaignReportProgress: names::ACTIVITY_CAMPAIGN_REPORT_PROGRESS, ReportProgressInput => ();
     /// Reads a follow-up task: wait until its due time, or announce `task.due` (once) and finish.
     TaskFire: names::ACTIVITY_TASK_FIRE, FollowUpTaskInput => TaskTimer;
     /// Fetches an inbound message's files from the provider into object storage (type from the

@@ -822,6 +822,28 @@ pub(crate) async fn ai_app(settings: Value) -> (TestApp, AgentService) {
     (app, agents)
 }
 
+/// Local activities of `activity_type` recorded in a history (their markers carry the type in
+/// their data).
+pub(crate) fn local_activities(
+    events: &[temporalio_common::protos::temporal::api::history::v1::HistoryEvent],
+    activity_type: &str,
+) -> usize {
+    use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+    events
+        .iter()
+        .filter(|e| match &e.attributes {
+            Some(Attributes::MarkerRecordedEventAttributes(m)) => {
+                m.marker_name == "core_local_activity"
+                    && m.details
+                        .values()
+                        .flat_map(|p| &p.payloads)
+                        .any(|p| String::from_utf8_lossy(&p.data).contains(activity_type))
+            }
+            _ => false,
+        })
+        .count()
+}
+
 /// How many signals a workflow's history received.
 pub(crate) fn signals_in(
     events: &[temporalio_common::protos::temporal::api::history::v1::HistoryEvent],
