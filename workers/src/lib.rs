@@ -54,8 +54,12 @@ pub struct WorkerSettings {
     #[arg(long, env = "MEMORY_TASK_QUEUE")]
     pub memory_task_queue: Option<String>,
     /// Memory activities (embedding an episode, a batch of re-embedding) this worker runs at once.
-    /// Embedding is CPU-bound: more than the cores takes CPU from replies without ingesting faster.
-    #[arg(long, env = "MEMORY_MAX_CONCURRENT_ACTIVITIES", default_value_t = 2)]
+    /// One by default: the embedding runs at idle priority, but an ingestion's database writes and
+    /// Temporal round trips do not, and with two at once they ran back to back during a backlog.
+    /// Measured on 2 cores (`bench.sh --ai --backlog 600`): AI replies p50 195–209 ms, p99
+    /// 360–400 ms with one, p50 465–600 ms, p99 0.7–1.3 s with two, for ~10 % fewer episodes
+    /// ingested meanwhile. Raise it on a machine with cores to spare.
+    #[arg(long, env = "MEMORY_MAX_CONCURRENT_ACTIVITIES", default_value_t = 1)]
     pub memory_max_concurrent_activities: usize,
     /// The Python agent service (AgentService), `host:port`. Unset: channels configured for AI
     /// replies hand their chats to a human.
