@@ -490,6 +490,7 @@ impl CampaignRecipient {
             channel_id,
             message_id,
             compose: false,
+            send_local: false,
             trace: None,
         };
         // The report goes out with the start, in the same workflow task: the message is written,

@@ -16,7 +16,7 @@ use temporalio_sdk::{SyncWorkflowContext, WorkflowContext, WorkflowContextView, 
 
 use crate::contract::{activities::*, names, patches, *};
 use crate::conversation::now_ms;
-use crate::retry::{db_activity, provider_send_activity};
+use crate::retry::{db_activity, provider_send_activity, provider_send_local_activity};
 
 #[workflow]
 #[derive(Default)]
@@ -44,18 +44,19 @@ impl OutboundMessage {
         }
         ctx.state_mut(|s| s.recorded = Some(DeliveryStatus::Pending));
         let receipts_in_database = ctx.patched(patches::RECEIPTS_IN_DATABASE);
-        let send = ctx
-            .execute_activity(
-                SendOutbound,
-                SendOutboundInput {
-                    tenant_id: input.tenant_id,
-                    message_id: input.message_id,
-                    receipts_in_database,
-                    trace: input.trace,
-                },
-                provider_send_activity(),
-            )
-            .await;
+        let send_input = SendOutboundInput {
+            tenant_id: input.tenant_id,
+            message_id: input.message_id,
+            receipts_in_database,
+            trace: input.trace,
+        };
+        let send = if input.send_local && ctx.patched(patches::OUTBOUND_SEND_LOCAL) {
+            ctx.execute_local_activity(SendOutbound, send_input, provider_send_local_activity())
+                .await
+        } else {
+            ctx.execute_activity(SendOutbound, send_input, provider_send_activity())
+                .await
+        };
         let sent = match send {
             Ok(sent) => sent,
             Err(err) => {

@@ -38,15 +38,29 @@ pub(crate) fn provider_send_activity() -> ActivityOptions {
         // Also how soon a crashed worker's attempt is noticed and retried elsewhere.
         start_to_close: Duration::from_secs(15),
     })
-    .retry_policy(
-        RetryPolicy::builder()
-            .initial_interval(Duration::from_millis(500))
-            .backoff_coefficient(2.0)
-            .maximum_interval(Duration::from_secs(30))
-            .non_retryable_error_types([names::FAILURE_PERMANENT_SEND])
-            .build(),
-    )
+    .retry_policy(provider_send_retry())
     .build()
+}
+
+fn provider_send_retry() -> RetryPolicy {
+    RetryPolicy::builder()
+        .initial_interval(Duration::from_millis(500))
+        .backoff_coefficient(2.0)
+        .maximum_interval(Duration::from_secs(30))
+        .non_retryable_error_types([names::FAILURE_PERMANENT_SEND])
+        .build()
+}
+
+/// The same provider call as a local activity of the workflow's first task (replies, see
+/// `OutboundInput::send_local`): the same retries and limits. A retry whose backoff is longer
+/// than a few seconds waits on a durable timer, so a provider outage holds no workflow task open.
+pub(crate) fn provider_send_local_activity() -> LocalActivityOptions {
+    LocalActivityOptions::builder()
+        .schedule_to_close_timeout(Duration::from_secs(24 * 60 * 60))
+        .start_to_close_timeout(Duration::from_secs(15))
+        .retry_policy(provider_send_retry())
+        .timer_backoff_threshold(Duration::from_secs(5))
+        .build()
 }
 
 /// An agent call: a few quick retries (the agent service restarting), then the conversation goes

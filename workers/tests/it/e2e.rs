@@ -369,8 +369,13 @@ async fn waha_down_while_replying_delivers_exactly_once_when_it_is_back() {
     assert!(app.sent_to(chat).is_empty());
 
     app.sim.set_faults(Faults::default());
-    app.wait_outbound(1, "read", WAIT).await;
+    let rows = app.wait_outbound(1, "read", WAIT).await;
     assert_eq!(app.sent_to(chat), vec![GREETING.to_owned()]);
+    app.record_history(
+        &ventros_workflows::ids::outbound_workflow_id(app.tenant_id, rows[0].0),
+        "outbound-send-local-retried",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -394,8 +399,11 @@ async fn a_permanent_refusal_marks_the_reply_failed_with_the_reason() {
         events.last().map(String::as_str),
         Some("message.status_changed")
     );
-    app.record_history(message["workflow_id"].as_str().unwrap(), "outbound-failed")
-        .await;
+    app.record_history(
+        message["workflow_id"].as_str().unwrap(),
+        "outbound-failed-send-local",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -1173,7 +1181,8 @@ async fn memory_service_serves_only_the_callers_tenant_and_rejects_bad_requests(
 
 /// A reply's OutboundMessage is started by the Conversation's local activity, not as its child:
 /// the Conversation's history holds no child events (each woke it for a workflow task), and the
-/// message's workflow, with its own id and history, has no parent.
+/// message's workflow, with its own id and history, has no parent. It sends from a local activity
+/// of its one workflow task: no activity task, and no second workflow task for its completion.
 #[tokio::test]
 async fn a_reply_is_sent_by_a_workflow_of_its_own_that_never_wakes_the_conversation() {
     use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
@@ -1222,4 +1231,32 @@ async fn a_reply_is_sent_by_a_workflow_of_its_own_that_never_wakes_the_conversat
         started.parent_workflow_execution.is_none(),
         "started on its own, not as the Conversation's child"
     );
+    let count = |wanted: fn(&Attributes) -> bool| {
+        events
+            .iter()
+            .filter(|e| e.attributes.as_ref().is_some_and(wanted))
+            .count()
+    };
+    assert_eq!(
+        count(|a| matches!(a, Attributes::ActivityTaskScheduledEventAttributes(_))),
+        0,
+        "no activity task: the send is a local activity"
+    );
+    assert_eq!(
+        support::local_activities(
+            &events,
+            ventros_workflows::contract::names::ACTIVITY_SEND_OUTBOUND
+        ),
+        1
+    );
+    assert_eq!(
+        count(|a| matches!(a, Attributes::WorkflowTaskCompletedEventAttributes(_))),
+        1,
+        "one workflow task: the send and the end"
+    );
+    app.record_history(
+        message["workflow_id"].as_str().unwrap(),
+        "outbound-reply-send-local",
+    )
+    .await;
 }

@@ -135,6 +135,10 @@ pub mod patches {
     /// a signal command: the command's `ExternalWorkflowExecutionSignaled` event woke the recipient
     /// for a workflow task of its own, one per recipient, for nothing.
     pub const CAMPAIGN_PROGRESS_FROM_ACTIVITY: &str = "campaign-progress-from-activity";
+    /// OutboundMessage sends a Conversation's reply from a local activity in its first workflow
+    /// task (`OutboundInput::send_local`) instead of an activity task: two Temporal operations
+    /// (an activity task and the workflow task its completion wakes) fewer per reply.
+    pub const OUTBOUND_SEND_LOCAL: &str = "outbound-send-local";
 }
 
 pub mod names {

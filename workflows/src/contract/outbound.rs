@@ -102,6 +102,12 @@ pub struct OutboundInput {
     /// workflow writes the pending message first. Absent for replies the Conversation wrote.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub compose: bool,
+    /// Send from a local activity inside the workflow's first task (a Conversation's replies): the
+    /// run costs Temporal a start and one workflow task instead of a start, two workflow tasks and
+    /// an activity task. Not for campaign messages, which pause seconds for "typing…" before they
+    /// are sent: that pause belongs in an activity slot, not in a workflow task.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub send_local: bool,
     /// The trace of the customer's message this work is for (see `contract::trace`).
     #[serde(
         default,

@@ -212,6 +212,7 @@ impl Conversation {
             channel_id,
             message_id,
             compose: true,
+            send_local: false,
             trace: None,
         };
         // Refused only when that message's workflow already exists: it is being sent.

@@ -531,6 +531,7 @@ impl Conversation {
             channel_id,
             message_id,
             compose: false,
+            send_local: true,
             trace: ctx.state(|s| s.trace),
         };
         if ctx.patched(patches::OUTBOUND_FROM_ACTIVITY) {
