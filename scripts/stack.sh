@@ -175,7 +175,7 @@ Ventros is running (data in .data/, logs in .data/logs/).
   API            $API_URL            (readiness: $API_URL/readyz)
   API docs       $API_URL/api/docs/  (OpenAPI 3.1: $API_URL/api/openapi.json)
   Live events    ws://127.0.0.1:$API_PORT/api/v1/stream?access_token=<API key or access token>
-  Temporal UI    http://127.0.0.1:$T_UI_PORT   (Conversation, OutboundMessage, MemoryIngestion, KnowledgeIngestion, ContactMerge, WebhookDelivery)
+  Temporal UI    http://127.0.0.1:$T_UI_PORT   (Conversation, OutboundMessage, MemoryShard, KnowledgeIngestion, ContactMerge, WebhookDelivery)
   Temporal gRPC  ${TEMPORAL_ADDRESS#http://}
   WAHA simulator $SIM_URL
   Meta simulator $META_SIM_URL   (Graph Send API and signed Messenger/Instagram webhooks)

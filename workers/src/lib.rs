@@ -1,7 +1,7 @@
-//! The Temporal worker process: hosts the Conversation, OutboundMessage, MemoryIngestion,
+//! The Temporal worker process: hosts the Conversation, OutboundMessage, MemoryShard, MemoryIngestion,
 //! ReembedMemories, KnowledgeIngestion, ContactMerge, WebhookDelivery, Campaign, CampaignRecipient and FollowUpTask workflows and the activities behind them,
 //! polling two task queues (memory ingestion has its own, so replies' tasks never queue behind its backlog); serves MemoryService to the agents; and runs the outbox consumers (the
-//! memory feed → MemoryIngestion, the webhook fan-out → WebhookDelivery, new tasks → FollowUpTask). Any number of workers
+//! memory feed → MemoryShard, the webhook fan-out → WebhookDelivery, new tasks → FollowUpTask). Any number of workers
 //! may run against the same Temporal cluster and database; nothing here assumes it is alone.
 
 use backon::{ConstantBuilder, Retryable};
@@ -31,8 +31,8 @@ use ventros_memory::{MemoryEngine, MemoryServer};
 use ventros_proto::v1::memory_service_server::MemoryServiceServer;
 use ventros_workflows::{
     Campaign, CampaignRecipient, ContactMerge, Conversation, FollowUpTask, InboxSweep,
-    InboxSweepInput, KnowledgeIngestion, MemoryIngestion, OutboundMessage, ReembedInput,
-    ReembedMemories, WebhookDelivery, ids,
+    InboxSweepInput, KnowledgeIngestion, MemoryIngestion, MemoryShard, OutboundMessage,
+    ReembedInput, ReembedMemories, WebhookDelivery, ids,
 };
 
 /// Worker settings, from the environment (see the README's configuration table).
@@ -100,6 +100,11 @@ pub struct WorkerSettings {
     /// How often the memory feed looks for new outbox events when idle, in milliseconds.
     #[arg(long, env = "MEMORY_FEED_INTERVAL_MS", default_value_t = 250)]
     pub memory_feed_interval_ms: u64,
+    /// Memory ingestion queues (MemoryShard workflows) per tenant: how many of a tenant's contacts
+    /// can be ingested at once across memory workers. Every worker's feed must use the same count;
+    /// after a change, a contact's events may briefly be taken by two queues out of order.
+    #[arg(long, env = "MEMORY_SHARDS", default_value_t = ventros_workflows::ids::DEFAULT_MEMORY_SHARDS)]
+    pub memory_shards: u32,
     /// Attempts per outbound webhook delivery before it is marked failed.
     #[arg(long, env = "WEBHOOK_MAX_ATTEMPTS", default_value_t = 20)]
     pub webhook_max_attempts: u32,
@@ -127,7 +132,7 @@ pub struct WorkerSettings {
 }
 
 impl WorkerSettings {
-    /// Where MemoryIngestion and ReembedMemories run (see [`WorkerSettings::memory_task_queue`]).
+    /// Where MemoryShard, MemoryIngestion and ReembedMemories run (see [`WorkerSettings::memory_task_queue`]).
     pub fn memory_queue(&self) -> String {
         self.memory_task_queue
             .clone()
@@ -506,6 +511,7 @@ fn spawn_outbox_consumers(settings: &WorkerSettings, pool: &sqlx::PgPool, client
         client.clone(),
         settings.memory_queue(),
         feed_interval,
+        settings.memory_shards.max(1),
     ));
     let schedule = RetrySchedule {
         max_attempts: settings.webhook_max_attempts.max(1),
@@ -615,7 +621,8 @@ fn worker_options(
         .build())
 }
 
-/// The memory worker: MemoryIngestion and ReembedMemories on their own task queue, with
+/// The memory worker: MemoryShard (and MemoryIngestion, the per-contact queues before it) and
+/// ReembedMemories on their own task queue, with
 /// `MEMORY_MAX_CONCURRENT_ACTIVITIES` activity and local-activity slots. The reply path's tasks are
 /// on the other queue, whose pollers and slots this worker does not share (the CPU it does: stored
 /// text is embedded at idle priority, see `ventros_memory::embed`).
@@ -638,6 +645,7 @@ fn memory_worker_options(
         .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(2))
         .nonsticky_to_sticky_poll_ratio(1.0)
         .activity_task_poller_behavior(PollerBehavior::SimpleMaximum(1))
+        .register_workflow::<MemoryShard>()?
         .register_workflow::<MemoryIngestion>()?
         .register_workflow::<ReembedMemories>()?
         .register_activities(MemoryActivities::new(engine))

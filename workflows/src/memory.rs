@@ -21,11 +21,24 @@ use temporalio_sdk::{
 use crate::contract::{activities::*, names, patches, *};
 use crate::retry::persistent_retry;
 
+impl MemoryIngestionStats {
+    /// Adds one ingested event's outcome.
+    pub(crate) fn count(&mut self, result: &IngestEventOutput) {
+        if result.already_ingested {
+            self.duplicates += 1;
+        } else {
+            self.episodes_ingested += 1;
+        }
+        self.facts_added += result.facts_added;
+        self.facts_invalidated += result.facts_invalidated;
+    }
+}
+
 /// How many event ids a run remembers to drop duplicate signals (the feed re-sends after a crash).
 const SEEN_EVENT_IDS: usize = 512;
 /// A contact's queue closes after this long without events; the next event starts a new run.
 const IDLE: Duration = Duration::from_secs(10 * 60);
-const MAX_HISTORY_EVENTS: u32 = 2_000;
+pub(crate) const MAX_HISTORY_EVENTS: u32 = 2_000;
 
 fn ingest_activity() -> ActivityOptions {
     // Embedding and a short transaction: well under a second. The timeout is also how soon the
@@ -42,7 +55,7 @@ fn ingest_activity() -> ActivityOptions {
 /// The memory worker's local-activity slots bound it as its activity slots did. A minute, not ten
 /// seconds: its embedding runs only on CPU that replies leave (`ventros_memory::embed`), and
 /// under load an attempt may wait that long without anything being wrong.
-fn ingest_local_activity() -> LocalActivityOptions {
+pub(crate) fn ingest_local_activity() -> LocalActivityOptions {
     LocalActivityOptions::builder()
         .start_to_close_timeout(Duration::from_secs(60))
         .retry_policy(persistent_retry())
@@ -107,15 +120,7 @@ impl MemoryIngestion {
                 ctx.execute_activity(MemoryIngestEvent, event, ingest_activity())
                     .await?
             };
-            ctx.state_mut(|s| {
-                if result.already_ingested {
-                    s.stats.duplicates += 1;
-                } else {
-                    s.stats.episodes_ingested += 1;
-                }
-                s.stats.facts_added += result.facts_added;
-                s.stats.facts_invalidated += result.facts_invalidated;
-            });
+            ctx.state_mut(|s| s.stats.count(&result));
             if ctx.continue_as_new_suggested() || ctx.history_length() > MAX_HISTORY_EVENTS {
                 let next_input = ctx.state(|s| MemoryIngestionInput {
                     tenant_id: input.tenant_id,

@@ -13,7 +13,8 @@ use temporalio_client::WorkflowHistory;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 use ventros_workflows::{
     Campaign, CampaignRecipient, ContactMerge, Conversation, FollowUpTask, InboxSweep,
-    KnowledgeIngestion, MemoryIngestion, OutboundMessage, ReembedMemories, WebhookDelivery,
+    KnowledgeIngestion, MemoryIngestion, MemoryShard, OutboundMessage, ReembedMemories,
+    WebhookDelivery,
 };
 
 /// Every workflow type the worker registers: each must have at least one recorded history.
@@ -26,6 +27,7 @@ const WORKFLOW_TYPES: &[&str] = &[
     "InboxSweep",
     "KnowledgeIngestion",
     "MemoryIngestion",
+    "MemoryShard",
     "OutboundMessage",
     "ReembedMemories",
     "WebhookDelivery",
@@ -72,6 +74,8 @@ async fn replay_all(prefix: &str) {
         .expect("register OutboundMessage")
         .register_workflow::<MemoryIngestion>()
         .expect("register MemoryIngestion")
+        .register_workflow::<MemoryShard>()
+        .expect("register MemoryShard")
         .register_workflow::<ContactMerge>()
         .expect("register ContactMerge")
         .register_workflow::<WebhookDelivery>()

@@ -65,8 +65,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// What the benchmark's messages cost Temporal, by workflow: each chat's Conversation, each
-/// reply's OutboundMessage (with its receipts), each contact's MemoryIngestion (what it has taken
-/// in by now), read from their histories.
+/// reply's OutboundMessage (with its receipts), the tenant's MemoryShard queues (what they have
+/// taken in by now), read from their histories.
 async fn message_profile(
     args: &Args,
     pool: &sqlx::PgPool,
@@ -91,18 +91,14 @@ async fn message_profile(
     .bind(tenant_id)
     .fetch_all(pool)
     .await?;
-    let contacts: Vec<uuid::Uuid> =
-        sqlx::query_scalar("SELECT id FROM contacts WHERE tenant_id = $1")
-            .bind(tenant_id)
-            .fetch_all(pool)
-            .await?;
     let replies = replies
         .into_iter()
         .map(|id| ids::outbound_workflow_id(tenant_id, id))
         .collect();
-    let memory = contacts
-        .into_iter()
-        .map(|id| ids::memory_ingestion_workflow_id(tenant_id, id))
+    // The tenant's memory queues (the worker's default count); a shard that took no event has no
+    // workflow and is skipped.
+    let memory = (0..ids::DEFAULT_MEMORY_SHARDS)
+        .map(|shard| ids::memory_shard_workflow_id(tenant_id, shard))
         .collect();
     Ok(vec![
         (
@@ -110,7 +106,7 @@ async fn message_profile(
             history_profile(&client, conversations).await?,
         ),
         ("OutboundMessage", history_profile(&client, replies).await?),
-        ("MemoryIngestion", history_profile(&client, memory).await?),
+        ("MemoryShard", history_profile(&client, memory).await?),
     ])
 }
 

@@ -3,8 +3,10 @@
 //!
 //! The outbox is written in the same transaction as the change it describes, so the feed sees
 //! every message, session close, deal move and tag exactly as committed. It signal-with-starts the
-//! contact's MemoryIngestion workflow with the event id and only then marks the event fed; a crash
-//! in between re-sends the signal, which the workflow and the episode's unique key absorb.
+//! MemoryShard workflow that holds the contact (one of a few per tenant) with the event ids of a
+//! pass and only then marks the events fed; a crash in between re-sends the signal, which the
+//! workflow and the episode's unique key absorb. (Until MemoryShard, each contact had a
+//! MemoryIngestion workflow of its own; runs of it still open finish what they hold.)
 //!
 //! What becomes what:
 //! - inbound message → a memory (typed: purchase, support_ticket, preference, conversation) plus
@@ -187,17 +189,17 @@ impl MemoryActivities {
     }
 }
 
-/// One pass of the memory feed: forwards up to `batch` unfed events to their contacts'
-/// MemoryIngestion workflows. Returns how many it forwarded.
+/// One pass of the memory feed: forwards up to `batch` unfed events to their tenants'
+/// MemoryShard workflows (`shards` per tenant), one signal per shard with that shard's events in
+/// outbox order. Returns how many events it took off the outbox.
 pub async fn feed_once(
     pool: &PgPool,
     client: &Client,
     task_queue: &str,
     batch: i64,
+    shards: u32,
 ) -> anyhow::Result<usize> {
-    use temporalio_client::WorkflowStartOptions;
-    use temporalio_common::search_attributes::SearchAttributes;
-    use ventros_workflows::MemoryIngestion;
+    use std::collections::BTreeMap;
 
     let mut tx = pool.begin().await?;
     // SKIP LOCKED: several workers can run the feed; each event goes to one of them.
@@ -221,13 +223,13 @@ pub async fn feed_once(
         return Ok(0);
     }
     let mut fed = Vec::with_capacity(rows.len());
+    let mut by_shard: BTreeMap<(Uuid, u32), Vec<ShardEvent>> = BTreeMap::new();
     for row in &rows {
-        let (event_id, tenant_id, event_type) = (row.id, row.tenant_id, row.event_type.clone());
-        fed.push(event_id);
+        fed.push(row.id);
         let Some(contact_id) = row.contact_id else {
             continue;
         };
-        if event_type == EventType::MessageSent.as_str()
+        if row.event_type == EventType::MessageSent.as_str()
             && row
                 .origin
                 .as_deref()
@@ -235,34 +237,18 @@ pub async fn feed_once(
         {
             continue;
         }
-        let workflow_id = ids::memory_ingestion_workflow_id(tenant_id, contact_id);
-        let options = WorkflowStartOptions::new(task_queue.to_owned(), workflow_id)
-            .search_attributes(SearchAttributes::new([
-                TENANT_ID_ATTRIBUTE.value_set(tenant_id.to_string()),
-                CONTACT_ID_ATTRIBUTE.value_set(contact_id.to_string()),
-            ]))
-            .build();
-        let input = MemoryIngestionInput {
-            tenant_id,
-            contact_id,
-            carried: None,
-        };
-        let signal = MemoryEventSignal {
-            event_id,
-            event_type,
-        };
-        tokio::time::timeout(
-            Duration::from_secs(10),
-            client.signal_with_start_workflow(
-                MemoryIngestion::run,
-                input,
-                MemoryIngestion::memory_event,
-                signal,
-                options,
-            ),
-        )
-        .await
-        .map_err(|_| anyhow::anyhow!("Temporal did not answer the memory feed in time"))??;
+        let shard = ids::memory_shard_of(contact_id, shards);
+        by_shard
+            .entry((row.tenant_id, shard))
+            .or_default()
+            .push(ShardEvent {
+                event_id: row.id,
+                contact_id,
+                event_type: row.event_type.clone(),
+            });
+    }
+    for ((tenant_id, shard), events) in by_shard {
+        signal_shard(client, task_queue, tenant_id, shard, events).await?;
     }
     sqlx::query!(
         "UPDATE outbox_events SET memory_fed_at = now() WHERE id = ANY($1)",
@@ -278,11 +264,56 @@ pub async fn feed_once(
     Ok(fed.len())
 }
 
+/// Signal-with-start of a tenant's shard: the run that is open takes the events, or a new one
+/// starts with them.
+async fn signal_shard(
+    client: &Client,
+    task_queue: &str,
+    tenant_id: Uuid,
+    shard: u32,
+    events: Vec<ShardEvent>,
+) -> anyhow::Result<()> {
+    use temporalio_client::WorkflowStartOptions;
+    use temporalio_common::search_attributes::SearchAttributes;
+    use ventros_workflows::MemoryShard;
+
+    let workflow_id = ids::memory_shard_workflow_id(tenant_id, shard);
+    let options = WorkflowStartOptions::new(task_queue.to_owned(), workflow_id)
+        .search_attributes(SearchAttributes::new([
+            TENANT_ID_ATTRIBUTE.value_set(tenant_id.to_string())
+        ]))
+        .build();
+    let input = MemoryShardInput {
+        tenant_id,
+        shard,
+        carried: None,
+    };
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        client.signal_with_start_workflow(
+            MemoryShard::run,
+            input,
+            MemoryShard::memory_events,
+            MemoryEventsSignal { events },
+            options,
+        ),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("Temporal did not answer the memory feed in time"))??;
+    Ok(())
+}
+
 /// The feed loop: drains what is pending, then polls every `idle` (a cheap index-only query on a
 /// partial index); backs off while Temporal or PostgreSQL are away. Runs until the task is dropped.
-pub async fn run_feed(pool: PgPool, client: Client, task_queue: String, idle: Duration) {
+pub async fn run_feed(
+    pool: PgPool,
+    client: Client,
+    task_queue: String,
+    idle: Duration,
+    shards: u32,
+) {
     ventros_activities::polling::run_polling_loop("memory feed", idle, || {
-        feed_once(&pool, &client, &task_queue, 200)
+        feed_once(&pool, &client, &task_queue, 200, shards)
     })
     .await;
 }

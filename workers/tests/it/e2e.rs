@@ -1045,7 +1045,7 @@ async fn memory_service_serves_only_the_callers_tenant_and_rejects_bad_requests(
     assert!(!again.created);
     assert_eq!(again.memory_id, stored.memory_id);
 
-    // The stored memory at once; the customer's message once MemoryIngestion has taken it in.
+    // The stored memory at once; the customer's message once its memory queue has taken it in.
     let contents = eventually("the message ingested as a memory", WAIT, || {
         let mut client = client.clone();
         let (contact, tenant) = (contact.clone(), tenant.clone());

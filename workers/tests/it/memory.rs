@@ -2,7 +2,7 @@
 //! Temporal dev server and (for the last test) the real Python agent service.
 //!
 //! Engine-level tests ingest episodes directly with chosen dates; end-to-end tests go the whole
-//! way: WAHA webhook → Conversation → outbox → memory feed → MemoryIngestion → graph → REST/gRPC.
+//! way: WAHA webhook → Conversation → outbox → memory feed → MemoryShard → graph → REST/gRPC.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -717,8 +717,8 @@ async fn messages_become_memories_and_facts_through_the_ingestion_workflow() {
             .await
             .unwrap();
     assert_eq!(language, "portuguese");
-    // The contact's ingestion workflow did the work (its signals and inputs are ids by type).
-    let workflow_id = ventros_workflows::ids::memory_ingestion_workflow_id(app.tenant_id, contact);
+    // The contact's ingestion queue did the work (its signals and inputs are ids by type).
+    let workflow_id = app.memory_shard_workflow(contact);
     // Its workflow task ends after the episodes commit: wait for its record of the (local)
     // ingestion activities.
     eventually("the workflow ran the ingestion activity", WAIT, || async {
@@ -726,8 +726,7 @@ async fn messages_become_memories_and_facts_through_the_ingestion_workflow() {
         (support::local_activities(&events, "memory.ingest_event") >= 2).then_some(())
     })
     .await;
-    app.record_history(&workflow_id, "memory-ingestion-local")
-        .await;
+    app.record_history(&workflow_id, "memory-shard").await;
 }
 
 #[tokio::test]
@@ -995,7 +994,7 @@ async fn switching_the_embedding_model_re_embeds_everything_before_searches_use_
     );
 }
 
-/// A customer writes one message; once MemoryIngestion has taken it in, the customer's contact.
+/// A customer writes one message; once memory ingestion has taken it in, the customer's contact.
 async fn one_message_ingested(app: &TestApp, chat: &str, body: &str) -> Uuid {
     app.customer_writes(chat, json!([{ "body": body }]), 1, false)
         .await;
@@ -1013,7 +1012,7 @@ async fn one_message_ingested(app: &TestApp, chat: &str, body: &str) -> Uuid {
 }
 
 /// A greeting is our template, not something the contact said: its `message.sent` leaves the
-/// outbox without waking the contact's MemoryIngestion (no signal, no episode), while what the
+/// outbox without waking the contact's memory queue (no signal, no episode), while what the
 /// customer wrote is remembered as before.
 #[tokio::test]
 async fn our_greeting_templates_are_not_ingested_as_memory() {
@@ -1042,13 +1041,19 @@ async fn our_greeting_templates_are_not_ingested_as_memory() {
         0,
         "no episode of the greeting"
     );
-    // One memory_event signal: the customer's message only.
-    let workflow_id = ventros_workflows::ids::memory_ingestion_workflow_id(app.tenant_id, contact);
-    let events = app.history_events(&workflow_id).await;
+    // One memory_events signal: the customer's message only.
+    let events = app
+        .history_events(&app.memory_shard_workflow(contact))
+        .await;
     assert_eq!(
         crate::support::signals_in(&events),
         1,
-        "the greeting did not wake the contact's MemoryIngestion"
+        "the greeting did not wake the contact's memory queue"
+    );
+    assert_eq!(
+        support::local_activities(&events, "memory.ingest_event"),
+        1,
+        "one event ingested: the customer's message"
     );
 }
 
@@ -1065,7 +1070,7 @@ async fn memory_ingestion_runs_on_a_task_queue_of_its_own() {
         "Me mudei para Campinas mês passado",
     )
     .await;
-    let workflow_id = ventros_workflows::ids::memory_ingestion_workflow_id(app.tenant_id, contact);
+    let workflow_id = app.memory_shard_workflow(contact);
     use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
     // The episode commits inside the workflow task; its marker is in the history once that ends.
     let events = eventually("the ingestion's workflow task recorded", WAIT, || async {
@@ -1094,6 +1099,66 @@ async fn memory_ingestion_runs_on_a_task_queue_of_its_own() {
     assert!(!queues.is_empty(), "a start: {queues:?}");
     assert!(
         queues.iter().all(|q| *q == memory_queue),
-        "MemoryIngestion and its activities on {memory_queue}: {queues:?}"
+        "MemoryShard and its activities on {memory_queue}: {queues:?}"
+    );
+}
+
+/// Memory ingestion costs no workflow start per contact (issue 23: a start is what the Temporal
+/// server pays most for): new customers' messages go to the tenant's few MemoryShard queues, one
+/// signal per queue and feed pass, and each contact's events to the same queue.
+#[tokio::test]
+async fn new_customers_messages_are_ingested_by_the_tenants_few_queues() {
+    use ventros_workflows::ids;
+    let app = TestApp::spawn(json!({"debounce_ms": 0})).await;
+    let customers = 12;
+    for i in 0..customers {
+        let chat = format!("55119999904{i:02}@c.us");
+        app.customer_writes(
+            &chat,
+            json!([{ "body": format!("Meu pedido {i} chegou") }]),
+            1,
+            false,
+        )
+        .await;
+    }
+    eventually("every message ingested", WAIT, || async {
+        (app.count("memory_episodes WHERE source_type = 'message' AND ingested_at IS NOT NULL")
+            .await
+            == customers)
+            .then_some(())
+    })
+    .await;
+    let contacts: Vec<Uuid> =
+        sqlx::query_scalar("SELECT DISTINCT contact_id FROM messages WHERE direction = 'inbound'")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(contacts.len() as i64, customers);
+    // Each queue's workflow task ends after its episodes commit: wait for all the markers.
+    let shards: Vec<String> = (0..ids::DEFAULT_MEMORY_SHARDS)
+        .map(|shard| ids::memory_shard_workflow_id(app.tenant_id, shard))
+        .collect();
+    let ingested_by = |events: &[_]| support::local_activities(events, "memory.ingest_event");
+    let per_shard = eventually("every ingestion recorded by a queue", WAIT, || async {
+        let mut per_shard = Vec::new();
+        for id in &shards {
+            per_shard.push(match app.history_events_if_any(id).await {
+                Some(events) => ingested_by(&events),
+                None => 0,
+            });
+        }
+        (per_shard.iter().sum::<usize>() as i64 == customers).then_some(per_shard)
+    })
+    .await;
+    for contact in &contacts {
+        let own = ids::memory_ingestion_workflow_id(app.tenant_id, *contact);
+        assert!(
+            app.history_events_if_any(&own).await.is_none(),
+            "no workflow of the contact's own"
+        );
+    }
+    assert!(
+        per_shard.iter().filter(|n| **n > 0).count() > 1,
+        "contacts spread over the queues: {per_shard:?}"
     );
 }

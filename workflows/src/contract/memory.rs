@@ -40,6 +40,37 @@ pub struct MemoryIngestionStats {
     pub pending: u64,
 }
 
+/// Input of MemoryShard: one of a tenant's ingestion queues. `carried` is set only by
+/// continue-as-new.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MemoryShardInput {
+    pub tenant_id: Uuid,
+    pub shard: u32,
+    #[serde(default)]
+    pub carried: Option<CarriedShard>,
+}
+
+/// An outbox event for a shard: which contact it is about, and what it is (ids only).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShardEvent {
+    pub event_id: i64,
+    pub contact_id: Uuid,
+    pub event_type: String,
+}
+
+/// The events one pass of the memory feed found for a shard, in outbox order.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MemoryEventsSignal {
+    pub events: Vec<ShardEvent>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CarriedShard {
+    pub pending: Vec<ShardEvent>,
+    pub seen_event_ids: Vec<i64>,
+    pub stats: MemoryIngestionStats,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct IngestEventInput {
     pub tenant_id: Uuid,

@@ -148,6 +148,7 @@ pub mod names {
     pub const CONVERSATION_WORKFLOW: &str = "Conversation";
     pub const OUTBOUND_MESSAGE_WORKFLOW: &str = "OutboundMessage";
     pub const MEMORY_INGESTION_WORKFLOW: &str = "MemoryIngestion";
+    pub const MEMORY_SHARD_WORKFLOW: &str = "MemoryShard";
     pub const REEMBED_MEMORIES_WORKFLOW: &str = "ReembedMemories";
     pub const KNOWLEDGE_INGESTION_WORKFLOW: &str = "KnowledgeIngestion";
     pub const CONTACT_MERGE_WORKFLOW: &str = "ContactMerge";
@@ -160,6 +161,8 @@ pub mod names {
     pub const SIGNAL_INBOUND: &str = "inbound";
     pub const SIGNAL_ACK: &str = "ack";
     pub const SIGNAL_MEMORY_EVENT: &str = "memory_event";
+    /// MemoryShard: a batch of outbox events for the shard's contacts.
+    pub const SIGNAL_MEMORY_EVENTS: &str = "memory_events";
     pub const QUERY_STATE: &str = "state";
     pub const UPDATE_TAKEOVER: &str = "takeover";
     pub const UPDATE_HANDBACK: &str = "handback";
@@ -301,9 +304,25 @@ pub mod ids {
     const CAMPAIGN_MESSAGE_NAMESPACE: Uuid =
         Uuid::from_u128(0x6a0c_3f0e_2b1d_4c57_9e4e_5b7f_2c1a_8d90);
 
-    /// `memory:{tenant}:{contact}`: one ingestion queue per contact, so facts apply in order.
+    /// `memory:{tenant}:{contact}`: one ingestion queue per contact, so facts apply in order
+    /// (the feed's target until MemoryShard).
     pub fn memory_ingestion_workflow_id(tenant_id: Uuid, contact_id: Uuid) -> String {
         format!("memory:{tenant_id}:{contact_id}")
+    }
+
+    /// Which of a tenant's `shards` ingestion queues takes a contact's events: always the same
+    /// one for the same count, so that a contact's events apply in order. The low bits of a
+    /// UUIDv7 are random, which spreads contacts evenly.
+    pub fn memory_shard_of(contact_id: Uuid, shards: u32) -> u32 {
+        (contact_id.as_u128() % u128::from(shards.max(1))) as u32
+    }
+
+    /// The worker's default `MEMORY_SHARDS`.
+    pub const DEFAULT_MEMORY_SHARDS: u32 = 4;
+
+    /// `memory-shard:{tenant}:{shard}`: one of a tenant's long-lived ingestion queues.
+    pub fn memory_shard_workflow_id(tenant_id: Uuid, shard: u32) -> String {
+        format!("memory-shard:{tenant_id}:{shard}")
     }
 
     /// One run per uploaded version: a re-upload starts its own, and the older one finds itself

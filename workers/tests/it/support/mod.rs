@@ -626,6 +626,29 @@ impl TestApp {
             .expect("history")
     }
 
+    /// A workflow's history, or `None` when no workflow has that id.
+    pub(crate) async fn history_events_if_any(
+        &self,
+        workflow_id: &str,
+    ) -> Option<Vec<temporalio_common::protos::temporal::api::history::v1::HistoryEvent>> {
+        self.temporal
+            .get_workflow_handle::<temporalio_client::UntypedWorkflow>(workflow_id.to_owned())
+            .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default())
+            .into_events()
+            .await
+            .ok()
+    }
+
+    /// The id of the MemoryShard workflow that ingests `contact`'s events (the worker's default
+    /// shard count).
+    pub(crate) fn memory_shard_workflow(&self, contact: Uuid) -> String {
+        use ventros_workflows::ids;
+        ids::memory_shard_workflow_id(
+            self.tenant_id,
+            ids::memory_shard_of(contact, ids::DEFAULT_MEMORY_SHARDS),
+        )
+    }
+
     /// With `VENTROS_RECORD_HISTORIES=DIR`, saves a workflow's history for the replay tests.
     /// Never over an existing file: a recorded history stands for a released behaviour and stays;
     /// a changed behaviour (behind `patched`) is recorded under a new name beside it.

@@ -1,0 +1,126 @@
+//! MemoryShard: a tenant's memory ingestion in a few long-lived queues instead of one per contact.
+//!
+//! A queue per contact (MemoryIngestion) cost a workflow start for every customer who wrote after
+//! ten quiet minutes, and a timer, a workflow task and a close when the queue went idle again.
+//! Starts are what the Temporal server pays most for (measured on the dev server: the greeting
+//! path's sustained rate follows its workflow starts per message, not its operations). A tenant's
+//! contacts are spread over `MEMORY_SHARDS` queues by contact id, and the memory feed hands each
+//! queue the events of one pass as one signal: a burst from a thousand new customers costs a
+//! signal and a workflow task per queue and pass, not a thousand starts.
+//!
+//! A contact always maps to the same queue, which takes events oldest first, so a contact's facts
+//! still apply in the order the events happened. Each event goes through the same idempotent local
+//! activity as in MemoryIngestion (the episode's unique key makes a retry a no-op), and the
+//! history holds ids only. The queue closes after an hour without events; the next event starts
+//! it again.
+
+use std::time::Duration;
+
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{
+    ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
+};
+
+use crate::contract::{activities::*, names, *};
+use crate::memory::{MAX_HISTORY_EVENTS, ingest_local_activity};
+
+/// Event ids a run remembers to drop a batch the feed sent again after a crash; older
+/// duplicates are caught by the episode's unique key.
+const SEEN_EVENT_IDS: usize = 2_048;
+/// A queue closes after this long without events.
+const IDLE: Duration = Duration::from_secs(60 * 60);
+
+#[workflow]
+#[derive(Default)]
+pub struct MemoryShard {
+    pending: Vec<ShardEvent>,
+    seen_event_ids: Vec<i64>,
+    stats: MemoryIngestionStats,
+}
+
+#[workflow_methods]
+impl MemoryShard {
+    #[run(name = names::MEMORY_SHARD_WORKFLOW)]
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        input: MemoryShardInput,
+    ) -> WorkflowResult<MemoryIngestionStats> {
+        if let Some(carried) = &input.carried {
+            ctx.state_mut(|s| {
+                s.pending = carried.pending.clone();
+                s.seen_event_ids = carried.seen_event_ids.clone();
+                s.stats = carried.stats;
+            });
+        }
+        loop {
+            let has_work = |s: &Self| !s.pending.is_empty();
+            if !ctx.state(has_work) {
+                let idle = temporalio_sdk::workflows::select! {
+                    woke = ctx.wait_condition(has_work) => { woke?; false },
+                    _ = ctx.timer(IDLE) => true,
+                };
+                if idle && ctx.state(|s| s.pending.is_empty()) {
+                    return Ok(ctx.state(|s| s.stats));
+                }
+            }
+            // Oldest first: two feeds' batches can arrive out of order.
+            let next = ctx.state_mut(|s| {
+                let (at, _) = s
+                    .pending
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, e)| e.event_id)
+                    .expect("pending is not empty");
+                s.pending.remove(at)
+            });
+            let event = IngestEventInput {
+                tenant_id: input.tenant_id,
+                contact_id: next.contact_id,
+                event_id: next.event_id,
+            };
+            let result = ctx
+                .execute_local_activity(MemoryIngestEvent, event, ingest_local_activity())
+                .await?;
+            ctx.state_mut(|s| s.stats.count(&result));
+            if ctx.continue_as_new_suggested() || ctx.history_length() > MAX_HISTORY_EVENTS {
+                let next_input = ctx.state(|s| MemoryShardInput {
+                    tenant_id: input.tenant_id,
+                    shard: input.shard,
+                    carried: Some(CarriedShard {
+                        pending: s.pending.clone(),
+                        seen_event_ids: s.seen_event_ids.clone(),
+                        stats: s.stats,
+                    }),
+                });
+                ctx.continue_as_new(next_input, ContinueAsNewOptions::default())?;
+            }
+        }
+    }
+
+    /// The events of one feed pass for this shard's contacts. Recently seen ids are dropped.
+    #[signal(name = names::SIGNAL_MEMORY_EVENTS)]
+    pub fn memory_events(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        signal: MemoryEventsSignal,
+    ) {
+        for event in signal.events {
+            if self.seen_event_ids.contains(&event.event_id) {
+                continue;
+            }
+            if self.seen_event_ids.len() >= SEEN_EVENT_IDS {
+                self.seen_event_ids.remove(0);
+            }
+            self.seen_event_ids.push(event.event_id);
+            self.pending.push(event);
+        }
+    }
+
+    #[query(name = names::QUERY_STATE)]
+    pub fn state(&self, _ctx: &WorkflowContextView) -> MemoryIngestionStats {
+        MemoryIngestionStats {
+            pending: self.pending.len() as u64,
+            ..self.stats
+        }
+    }
+}
