@@ -11,10 +11,8 @@
 //! A contact always maps to the same queue, which takes events oldest first, so a contact's facts
 //! still apply in the order the events happened. Each event goes through the same idempotent local
 //! activity as in MemoryIngestion (the episode's unique key makes a retry a no-op), and the
-//! history holds ids only. The queue closes after an hour without events; the next event starts
-//! it again.
-
-use std::time::Duration;
+//! history holds ids only. A queue stays open, waiting without a timer, and continues as new
+//! when its history grows long.
 
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
@@ -27,8 +25,6 @@ use crate::memory::{MAX_HISTORY_EVENTS, ingest_local_activity};
 /// Event ids a run remembers to drop a batch the feed sent again after a crash; older
 /// duplicates are caught by the episode's unique key.
 const SEEN_EVENT_IDS: usize = 2_048;
-/// A queue closes after this long without events.
-const IDLE: Duration = Duration::from_secs(60 * 60);
 
 #[workflow]
 #[derive(Default)]
@@ -53,16 +49,10 @@ impl MemoryShard {
             });
         }
         loop {
-            let has_work = |s: &Self| !s.pending.is_empty();
-            if !ctx.state(has_work) {
-                let idle = temporalio_sdk::workflows::select! {
-                    woke = ctx.wait_condition(has_work) => { woke?; false },
-                    _ = ctx.timer(IDLE) => true,
-                };
-                if idle && ctx.state(|s| s.pending.is_empty()) {
-                    return Ok(ctx.state(|s| s.stats));
-                }
-            }
+            // No idle timer: a timer started at every wake and cancelled at the next event costs
+            // the server two commands and a timer task each time, and an open run that waits costs
+            // it nothing.
+            ctx.wait_condition(|s: &Self| !s.pending.is_empty()).await?;
             // Oldest first: two feeds' batches can arrive out of order.
             let next = ctx.state_mut(|s| {
                 let (at, _) = s

@@ -465,6 +465,26 @@ mod tests {
     }
 
     #[test]
+    fn a_contact_always_maps_to_the_same_memory_shard_and_contacts_spread() {
+        let shards = ids::DEFAULT_MEMORY_SHARDS;
+        let mut seen = vec![0usize; shards as usize];
+        for i in 0..400u128 {
+            // UUIDv7-like: a timestamp in the high bits, random-looking low bits.
+            let contact =
+                Uuid::from_u128((0x0190_0000u128 << 96) | i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let shard = ids::memory_shard_of(contact, shards);
+            assert_eq!(shard, ids::memory_shard_of(contact, shards));
+            seen[shard as usize] += 1;
+        }
+        assert!(seen.iter().all(|n| *n > 50), "{seen:?}");
+        assert_eq!(
+            ids::memory_shard_of(Uuid::from_u128(7), 0),
+            0,
+            "zero shards means one"
+        );
+    }
+
+    #[test]
     fn chat_key_hides_the_number_and_separates_channels() {
         let (t, c1, c2) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
         let key = ids::chat_key(t, c1, "5511999990000@c.us");
