@@ -34,6 +34,29 @@ impl MemoryIngestionStats {
     }
 }
 
+/// Removes and returns the pending event with the lowest outbox id (`pending` is not empty: the
+/// callers wait for that).
+pub(crate) fn take_oldest<T>(pending: &mut Vec<T>, event_id: impl Fn(&T) -> i64) -> T {
+    let (at, _) = pending
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, e)| event_id(e))
+        .expect("pending is not empty");
+    pending.remove(at)
+}
+
+/// Whether `event_id` is new to the last `cap` ids seen, which it joins (the oldest drops out).
+pub(crate) fn first_sighting(seen: &mut Vec<i64>, event_id: i64, cap: usize) -> bool {
+    if seen.contains(&event_id) {
+        return false;
+    }
+    if seen.len() >= cap {
+        seen.remove(0);
+    }
+    seen.push(event_id);
+    true
+}
+
 /// How many event ids a run remembers to drop duplicate signals (the feed re-sends after a crash).
 const SEEN_EVENT_IDS: usize = 512;
 /// A contact's queue closes after this long without events; the next event starts a new run.
@@ -99,15 +122,7 @@ impl MemoryIngestion {
                 }
             }
             // Oldest event first: the feed can deliver a batch slightly out of order.
-            let next = ctx.state_mut(|s| {
-                let (at, _) = s
-                    .pending
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, e)| e.event_id)
-                    .expect("pending is not empty");
-                s.pending.remove(at)
-            });
+            let next = ctx.state_mut(|s| take_oldest(&mut s.pending, |e| e.event_id));
             let event = IngestEventInput {
                 tenant_id: input.tenant_id,
                 contact_id: input.contact_id,
@@ -144,14 +159,9 @@ impl MemoryIngestion {
         _ctx: &mut SyncWorkflowContext<Self>,
         signal: MemoryEventSignal,
     ) {
-        if self.seen_event_ids.contains(&signal.event_id) {
-            return;
+        if first_sighting(&mut self.seen_event_ids, signal.event_id, SEEN_EVENT_IDS) {
+            self.pending.push(signal);
         }
-        if self.seen_event_ids.len() >= SEEN_EVENT_IDS {
-            self.seen_event_ids.remove(0);
-        }
-        self.seen_event_ids.push(signal.event_id);
-        self.pending.push(signal);
     }
 
     #[query(name = names::QUERY_STATE)]

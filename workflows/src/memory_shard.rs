@@ -20,7 +20,7 @@ use temporalio_sdk::{
 };
 
 use crate::contract::{activities::*, names, *};
-use crate::memory::{MAX_HISTORY_EVENTS, ingest_local_activity};
+use crate::memory::{MAX_HISTORY_EVENTS, first_sighting, ingest_local_activity, take_oldest};
 
 /// Event ids a run remembers to drop a batch the feed sent again after a crash; older
 /// duplicates are caught by the episode's unique key.
@@ -54,15 +54,7 @@ impl MemoryShard {
             // it nothing.
             ctx.wait_condition(|s: &Self| !s.pending.is_empty()).await?;
             // Oldest first: two feeds' batches can arrive out of order.
-            let next = ctx.state_mut(|s| {
-                let (at, _) = s
-                    .pending
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, e)| e.event_id)
-                    .expect("pending is not empty");
-                s.pending.remove(at)
-            });
+            let next = ctx.state_mut(|s| take_oldest(&mut s.pending, |e| e.event_id));
             let event = IngestEventInput {
                 tenant_id: input.tenant_id,
                 contact_id: next.contact_id,
@@ -95,14 +87,9 @@ impl MemoryShard {
         signal: MemoryEventsSignal,
     ) {
         for event in signal.events {
-            if self.seen_event_ids.contains(&event.event_id) {
-                continue;
+            if first_sighting(&mut self.seen_event_ids, event.event_id, SEEN_EVENT_IDS) {
+                self.pending.push(event);
             }
-            if self.seen_event_ids.len() >= SEEN_EVENT_IDS {
-                self.seen_event_ids.remove(0);
-            }
-            self.seen_event_ids.push(event.event_id);
-            self.pending.push(event);
         }
     }
 

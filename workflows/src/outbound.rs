@@ -7,6 +7,11 @@
 //! A receipt then costs Temporal nothing. Older runs follow the
 //! receipts as `ack` signals until the message is read, failed, or undelivered. Receipts come
 //! late, twice and out of order; only forward moves are recorded, and the database enforces that.
+//!
+//! A Conversation's reply is sent from a local activity of the run's one workflow task (the
+//! `outbound-send-local` patch, `OutboundInput::send_local`): a start and one workflow task, where
+//! an activity task and the workflow task its completion woke made four operations. Retries are
+//! the same; one whose backoff is longer than a few seconds waits on a durable timer.
 
 use std::time::Duration;
 
