@@ -618,10 +618,7 @@ impl TestApp {
         &self,
         workflow_id: &str,
     ) -> Vec<temporalio_common::protos::temporal::api::history::v1::HistoryEvent> {
-        self.temporal
-            .get_workflow_handle::<temporalio_client::UntypedWorkflow>(workflow_id.to_owned())
-            .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default())
-            .into_events()
+        self.history_events_if_any(workflow_id)
             .await
             .expect("history")
     }
