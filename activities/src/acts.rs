@@ -320,6 +320,7 @@ impl ConversationActivities {
         _ctx: ActivityContext,
         input: SendOutboundInput,
     ) -> Result<SendOutboundOutput, ActivityError> {
+        let workflow_id = crate::telemetry::workflow_of(&_ctx).to_owned();
         crate::traces::activity_span(&_ctx, input.trace, async move {
             let row = store::load_outbound(&self.pool, input.tenant_id, input.message_id)
                 .await
@@ -418,7 +419,7 @@ impl ConversationActivities {
             } else {
                 store::ReceiptsTo::Workflow
             };
-            store::mark_send_attempt(&self.pool, input.tenant_id, input.message_id, receipts)
+            store::mark_send_attempt(&self.pool, input.tenant_id, input.message_id, receipts, &workflow_id)
                 .await
                 .map_err(store_failure)?;
             let provider_id = match adapter.send_text(&outgoing).await {

@@ -139,12 +139,15 @@ pub enum ReceiptsTo {
 /// Notes that a send is about to be attempted, committed before the provider call: a retry that
 /// finds an attempt recorded knows the provider may already have the message. The same write
 /// hands the receipts to the webhook when the run says so, before the provider can know the
-/// message, so that no receipt for it can arrive first.
+/// message, so that no receipt for it can arrive first, and names `workflow_id` (the workflow
+/// whose history holds the attempt, empty when unknown) as the message's: a reply that its
+/// Conversation sent itself links there, one it handed over to its OutboundMessage.
 pub async fn mark_send_attempt(
     pool: &PgPool,
     tenant_id: Uuid,
     message_id: Uuid,
     receipts: ReceiptsTo,
+    workflow_id: &str,
 ) -> Result<(), StoreError> {
     let (to_webhook, ack_timeout_secs) = match receipts {
         ReceiptsTo::Workflow => (false, None),
@@ -154,12 +157,14 @@ pub async fn mark_send_attempt(
         "UPDATE messages SET send_attempts = send_attempts + 1, last_send_attempt_at = now(),
                 receipts_in_workflow = receipts_in_workflow AND NOT $3,
                 delivery_due_at = CASE WHEN $3 THEN now() + make_interval(secs => $4::float8)
-                                       ELSE delivery_due_at END
+                                       ELSE delivery_due_at END,
+                handled_by_workflow = coalesce(nullif($5, ''), handled_by_workflow)
           WHERE id = $1 AND tenant_id = $2",
         message_id,
         tenant_id,
         to_webhook,
         ack_timeout_secs.map(|s| s as f64),
+        workflow_id,
     )
     .execute(pool)
     .await?;

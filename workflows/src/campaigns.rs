@@ -16,8 +16,6 @@
 
 use std::time::Duration;
 
-use temporalio_common::error::ActivityExecutionError;
-use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
     ChildWorkflowOptions, ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext,
@@ -33,7 +31,7 @@ use crate::contract::{activities::*, names, *};
 use crate::conversation::now_ms;
 use crate::decisions::{DispatchStep, DispatchView, dispatch_step, recipient_wait, settle_backoff};
 use crate::outbound::OutboundMessage;
-use crate::retry::{campaign_agent_activity, db_activity, persistent_retry};
+use crate::retry::{campaign_agent_activity, db_activity, failed_with, persistent_retry};
 
 /// Continue-as-new well before Temporal's history limits (a page of starts and their progress
 /// signals is a few thousand events).
@@ -415,7 +413,7 @@ impl CampaignRecipient {
         {
             Ok(prepared) => prepared,
             Err(err) => {
-                let reason = if is_agent_rejection(&err) {
+                let reason = if failed_with(&err, names::FAILURE_AGENT_REJECTED) {
                     "agent_rejected"
                 } else {
                     "agent_unavailable"
@@ -598,19 +596,4 @@ impl CampaignRecipient {
             )
             .await;
     }
-}
-
-/// Whether the activity failed because the agent service refused the request (an unknown agent
-/// type, an invalid request) rather than because it was unreachable.
-fn is_agent_rejection(err: &ActivityExecutionError) -> bool {
-    let mut failure = err.failure();
-    while let Some(f) = failure {
-        if let Some(FailureInfo::ApplicationFailureInfo(info)) = &f.failure_info
-            && info.r#type == names::FAILURE_AGENT_REJECTED
-        {
-            return true;
-        }
-        failure = f.cause.as_deref();
-    }
-    false
 }

@@ -15,13 +15,14 @@
 
 use std::time::Duration;
 
-use temporalio_common::error::ActivityExecutionError;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult};
 
 use crate::contract::{activities::*, names, patches, *};
 use crate::conversation::now_ms;
-use crate::retry::{db_activity, provider_send_activity, provider_send_local_activity};
+use crate::retry::{
+    db_activity, failure_reason, provider_send_activity, provider_send_local_activity,
+};
 
 #[workflow]
 #[derive(Default)]
@@ -155,15 +156,8 @@ impl OutboundMessage {
         input: &OutboundInput,
         sent: &SendOutboundOutput,
     ) -> WorkflowResult<OutboundOutcome> {
-        let held = sent
-            .held_receipts
-            .iter()
-            .fold(None, |best, next| match best {
-                Some(b) if !DeliveryStatus::can_move_to(b, *next) => Some(b),
-                _ => Some(*next),
-            });
         // Implied steps are recorded with it (a held `read` also records `delivered`).
-        if let Some(status) = held.filter(|s| *s != DeliveryStatus::Pending) {
+        if let Some(status) = held_status(sent) {
             Self::record(ctx, input, status, None).await?;
         }
         Ok(OutboundOutcome {
@@ -233,16 +227,14 @@ impl OutboundMessage {
     }
 }
 
-/// The reason the provider gave, from the innermost failure of the activity (the application
-/// failure the send activity raised), without Temporal's wrapping.
-fn failure_reason(err: &ActivityExecutionError) -> String {
-    let mut failure = err.failure();
-    let mut message = failure.map_or_else(|| err.to_string(), |f| f.message.clone());
-    while let Some(f) = failure {
-        if !f.message.is_empty() {
-            message = f.message.clone();
-        }
-        failure = f.cause.as_deref();
-    }
-    message
+/// The most advanced of the receipts the webhook held for a send that had not been recorded yet,
+/// if it says more than `pending`: what to record right after the send.
+pub(crate) fn held_status(sent: &SendOutboundOutput) -> Option<DeliveryStatus> {
+    sent.held_receipts
+        .iter()
+        .fold(None, |best, next| match best {
+            Some(b) if !DeliveryStatus::can_move_to(b, *next) => Some(b),
+            _ => Some(*next),
+        })
+        .filter(|s| *s != DeliveryStatus::Pending)
 }

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use temporalio_common::error::ActivityExecutionError;
+use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
 use temporalio_common::{ActivityCloseTimeouts, RetryPolicy};
 use temporalio_sdk::{ActivityOptions, LocalActivityOptions};
 
@@ -61,6 +63,45 @@ pub(crate) fn provider_send_local_activity() -> LocalActivityOptions {
         .retry_policy(provider_send_retry())
         .timer_backoff_threshold(Duration::from_secs(5))
         .build()
+}
+
+/// A reply's first send, from the Conversation's own workflow task: one attempt. A failure that a
+/// retry could fix hands the message to an OutboundMessage run with [`provider_send_retry`]
+/// instead: the chat is not held while a provider recovers.
+pub(crate) fn reply_send_inline_activity() -> LocalActivityOptions {
+    LocalActivityOptions::builder()
+        .start_to_close_timeout(Duration::from_secs(15))
+        .retry_policy(RetryPolicy::builder().maximum_attempts(1).build())
+        .build()
+}
+
+/// Whether an activity failed with the application failure `type_name` (raised by the activity,
+/// possibly wrapped by Temporal).
+pub(crate) fn failed_with(err: &ActivityExecutionError, type_name: &str) -> bool {
+    let mut failure = err.failure();
+    while let Some(f) = failure {
+        if let Some(FailureInfo::ApplicationFailureInfo(info)) = &f.failure_info
+            && info.r#type == type_name
+        {
+            return true;
+        }
+        failure = f.cause.as_deref();
+    }
+    false
+}
+
+/// The reason an activity gave for failing, from its innermost failure, without Temporal's
+/// wrapping.
+pub(crate) fn failure_reason(err: &ActivityExecutionError) -> String {
+    let mut failure = err.failure();
+    let mut message = failure.map_or_else(|| err.to_string(), |f| f.message.clone());
+    while let Some(f) = failure {
+        if !f.message.is_empty() {
+            message = f.message.clone();
+        }
+        failure = f.cause.as_deref();
+    }
+    message
 }
 
 /// An agent call: a few quick retries (the agent service restarting), then the conversation goes

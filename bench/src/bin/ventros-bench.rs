@@ -64,9 +64,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-/// What the benchmark's messages cost Temporal, by workflow: each chat's Conversation, each
-/// reply's OutboundMessage (with its receipts), the tenant's MemoryShard queues (what they have
-/// taken in by now), read from their histories.
+/// What the benchmark's messages cost Temporal, by workflow: each chat's Conversation, the
+/// OutboundMessage of each reply it handed over (none when every first attempt succeeded), the
+/// tenant's MemoryShard queues (what they have taken in by now), read from their histories.
 async fn message_profile(
     args: &Args,
     pool: &sqlx::PgPool,
@@ -85,15 +85,17 @@ async fn message_profile(
     .bind(tenant_id)
     .fetch_all(pool)
     .await?;
-    let replies: Vec<uuid::Uuid> = sqlx::query_scalar(
-        "SELECT id FROM messages WHERE tenant_id = $1 AND direction = 'outbound'",
+    // A reply its Conversation sent itself names the Conversation; one handed over names its
+    // OutboundMessage.
+    let replies: Vec<String> = sqlx::query_scalar(
+        "SELECT handled_by_workflow FROM messages WHERE tenant_id = $1 AND direction = 'outbound'",
     )
     .bind(tenant_id)
     .fetch_all(pool)
     .await?;
     let replies = replies
         .into_iter()
-        .map(|id| ids::outbound_workflow_id(tenant_id, id))
+        .filter(|id| !conversations.contains(id))
         .collect();
     // The tenant's memory queues (the worker's default count); a shard that took no event has no
     // workflow and is skipped.

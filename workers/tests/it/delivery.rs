@@ -254,16 +254,17 @@ async fn receipts_that_beat_the_send_are_kept_and_applied_once_it_is_recorded() 
         "every receipt was accepted the first time"
     );
     assert_eq!(app.count("held_receipts").await, 0, "nothing left held");
+    let (_, message) = app.get(&format!("/api/v1/messages/{id}")).await;
     app.record_history(
-        &ventros_workflows::ids::outbound_workflow_id(app.tenant_id, id),
-        "outbound-held-receipts-in-database",
+        message["workflow_id"].as_str().unwrap(),
+        "conversation-reply-held-receipts",
     )
     .await;
 }
 
-/// Receipts are recorded by the webhook, not signalled to the message's workflow (issue 23): a
-/// read reply's OutboundMessage ended once sent and holds no signal, and a reply WAHA never
-/// acknowledges is called `undelivered` by the sweeper once its ack timeout has passed.
+/// Receipts are recorded by the webhook, not signalled to the message's workflow (issue 23): the
+/// Conversation that sent a read reply holds no signal but the customer's message, and a reply
+/// WAHA never acknowledges is called `undelivered` by the sweeper once its ack timeout has passed.
 #[tokio::test]
 async fn receipts_wake_no_workflow_and_a_reply_never_delivered_becomes_undelivered() {
     use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
@@ -279,23 +280,23 @@ async fn receipts_wake_no_workflow_and_a_reply_never_delivered_becomes_undeliver
         .await;
     all_read(&app, 1, WAIT).await;
     let (read_id, _, _) = app.outbound_statuses().await.remove(0);
-    let workflow_id = ventros_workflows::ids::outbound_workflow_id(app.tenant_id, read_id);
-    let events = eventually("the read reply's run closed", WAIT, || async {
-        let events = app.history_events(&workflow_id).await;
-        events
-            .iter()
-            .any(|e| {
-                matches!(
-                    e.attributes,
-                    Some(Attributes::WorkflowExecutionCompletedEventAttributes(_))
-                )
-            })
-            .then_some(events)
-    })
-    .await;
+    let (_, message) = app.get(&format!("/api/v1/messages/{read_id}")).await;
+    let workflow_id = message["workflow_id"].as_str().unwrap().to_owned();
+    let conversation = app.only_conversation().await;
+    assert_eq!(workflow_id, conversation["workflow_id"].as_str().unwrap());
+    let events = app.history_events(&workflow_id).await;
+    let signals: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.attributes {
+            Some(Attributes::WorkflowExecutionSignaledEventAttributes(a)) => {
+                Some(a.signal_name.as_str())
+            }
+            _ => None,
+        })
+        .collect();
     assert_eq!(
-        support::signals_in(&events),
-        0,
+        signals,
+        [ventros_workflows::contract::names::SIGNAL_INBOUND],
         "no receipt woke the message's workflow"
     );
     assert_eq!(

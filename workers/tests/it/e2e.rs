@@ -371,11 +371,21 @@ async fn waha_down_while_replying_delivers_exactly_once_when_it_is_back() {
     app.sim.set_faults(Faults::default());
     let rows = app.wait_outbound(1, "read", WAIT).await;
     assert_eq!(app.sent_to(chat), vec![GREETING.to_owned()]);
-    app.record_history(
-        &ventros_workflows::ids::outbound_workflow_id(app.tenant_id, rows[0].0),
-        "outbound-send-local-retried",
-    )
-    .await;
+    // The Conversation's one attempt failed, so the message went to an OutboundMessage run,
+    // whose retries sent it; the message links to that run.
+    let outbound = ventros_workflows::ids::outbound_workflow_id(app.tenant_id, rows[0].0);
+    let (_, message) = app.get(&format!("/api/v1/messages/{}", rows[0].0)).await;
+    assert_eq!(message["workflow_id"], outbound.as_str());
+    let conversation = app.only_conversation().await;
+    let conversation = conversation["workflow_id"].as_str().unwrap();
+    let events = app.history_events(conversation).await;
+    let sends = support::local_activities(
+        &events,
+        ventros_workflows::contract::names::ACTIVITY_SEND_OUTBOUND,
+    );
+    assert_eq!(sends, 1, "the Conversation tried once and handed over");
+    app.record_history(conversation, "conversation-reply-handed-over")
+        .await;
 }
 
 #[tokio::test]
@@ -399,9 +409,15 @@ async fn a_permanent_refusal_marks_the_reply_failed_with_the_reason() {
         events.last().map(String::as_str),
         Some("message.status_changed")
     );
+    // Refused once and recorded by the Conversation that asked: no run of its own retries it.
+    assert_eq!(app.sim.rejected_calls(), 1);
+    let conversation = app.only_conversation().await;
+    assert_eq!(message["workflow_id"], conversation["workflow_id"]);
+    let outbound = ventros_workflows::ids::outbound_workflow_id(app.tenant_id, rows[0].0);
+    assert!(app.history_events_if_any(&outbound).await.is_none());
     app.record_history(
         message["workflow_id"].as_str().unwrap(),
-        "outbound-failed-send-local",
+        "conversation-reply-refused",
     )
     .await;
 }
@@ -1184,53 +1200,15 @@ async fn memory_service_serves_only_the_callers_tenant_and_rejects_bad_requests(
 /// message's workflow, with its own id and history, has no parent. It sends from a local activity
 /// of its one workflow task: no activity task, and no second workflow task for its completion.
 #[tokio::test]
-async fn a_reply_is_sent_by_a_workflow_of_its_own_that_never_wakes_the_conversation() {
+async fn a_reply_is_sent_from_the_conversations_own_workflow_task() {
     use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
     let app = TestApp::spawn(greeting_settings()).await;
     app.customer_writes("5511999990002@c.us", text("Oi, tudo bem?"), 1, false)
         .await;
     let outbound = app.wait_outbound(1, "read", WAIT).await;
     let conversation = app.only_conversation().await;
-    let events = app
-        .history_events(conversation["workflow_id"].as_str().unwrap())
-        .await;
-    let child_events = events
-        .iter()
-        .filter(|e| {
-            matches!(
-                e.attributes,
-                Some(
-                    Attributes::StartChildWorkflowExecutionInitiatedEventAttributes(_)
-                        | Attributes::ChildWorkflowExecutionStartedEventAttributes(_)
-                        | Attributes::ChildWorkflowExecutionCompletedEventAttributes(_)
-                )
-            )
-        })
-        .count();
-    assert_eq!(child_events, 0, "no child events in the Conversation");
-
-    let (status, message) = app
-        .get(&format!("/api/v1/messages/{}", outbound[0].0))
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let events = app
-        .history_events(message["workflow_id"].as_str().unwrap())
-        .await;
-    let started = events
-        .iter()
-        .find_map(|e| match &e.attributes {
-            Some(Attributes::WorkflowExecutionStartedEventAttributes(a)) => Some(a.clone()),
-            _ => None,
-        })
-        .expect("the OutboundMessage's start");
-    assert_eq!(
-        started.workflow_type.map(|t| t.name).as_deref(),
-        Some("OutboundMessage")
-    );
-    assert!(
-        started.parent_workflow_execution.is_none(),
-        "started on its own, not as the Conversation's child"
-    );
+    let conversation = conversation["workflow_id"].as_str().unwrap();
+    let events = app.history_events(conversation).await;
     let count = |wanted: fn(&Attributes) -> bool| {
         events
             .iter()
@@ -1238,25 +1216,40 @@ async fn a_reply_is_sent_by_a_workflow_of_its_own_that_never_wakes_the_conversat
             .count()
     };
     assert_eq!(
-        count(|a| matches!(a, Attributes::ActivityTaskScheduledEventAttributes(_))),
+        count(|a| matches!(
+            a,
+            Attributes::StartChildWorkflowExecutionInitiatedEventAttributes(_)
+                | Attributes::ActivityTaskScheduledEventAttributes(_)
+        )),
         0,
-        "no activity task: the send is a local activity"
+        "no child workflow and no activity task"
     );
     assert_eq!(
         support::local_activities(
             &events,
             ventros_workflows::contract::names::ACTIVITY_SEND_OUTBOUND
         ),
-        1
+        1,
+        "sent by a local activity of the Conversation"
     );
     assert_eq!(
-        count(|a| matches!(a, Attributes::WorkflowTaskCompletedEventAttributes(_))),
-        1,
-        "one workflow task: the send and the end"
+        support::local_activities(
+            &events,
+            ventros_workflows::contract::names::ACTIVITY_START_OUTBOUND
+        ),
+        0,
+        "no OutboundMessage started"
     );
-    app.record_history(
-        message["workflow_id"].as_str().unwrap(),
-        "outbound-reply-send-local",
-    )
-    .await;
+
+    // The message names the Conversation as its workflow (the Temporal UI link), and no
+    // OutboundMessage workflow exists for it.
+    let (status, message) = app
+        .get(&format!("/api/v1/messages/{}", outbound[0].0))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(message["workflow_id"], conversation);
+    let own = ventros_workflows::ids::outbound_workflow_id(app.tenant_id, outbound[0].0);
+    assert!(app.history_events_if_any(&own).await.is_none());
+    app.record_history(conversation, "conversation-reply-sent-inline")
+        .await;
 }

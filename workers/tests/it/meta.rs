@@ -500,9 +500,12 @@ async fn instagram_loop_with_the_changes_shape_seen_receipts_and_a_merge() {
         "a read implies delivered"
     );
     assert_eq!(ig.sim.sent()[0].text, GREETING);
+    let (_, message) = app
+        .get(&format!("/api/v1/messages/{}", greeting[0].0))
+        .await;
     app.record_history(
-        &ventros_workflows::ids::outbound_workflow_id(app.tenant_id, greeting[0].0),
-        "outbound-instagram-seen",
+        message["workflow_id"].as_str().unwrap(),
+        "conversation-instagram-reply-seen",
     )
     .await;
     // A postback is a message too (its title as text, its payload kept).

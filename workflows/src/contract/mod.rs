@@ -139,6 +139,10 @@ pub mod patches {
     /// task (`OutboundInput::send_local`) instead of an activity task: two Temporal operations
     /// (an activity task and the workflow task its completion wakes) fewer per reply.
     pub const OUTBOUND_SEND_LOCAL: &str = "outbound-send-local";
+    /// Conversation sends its reply from a local activity of its own workflow task and starts an
+    /// OutboundMessage only when that one attempt fails for a reason a retry could fix: one
+    /// workflow start per greeted message where there were two.
+    pub const REPLY_SENT_INLINE: &str = "conversation-reply-sent-inline";
 }
 
 pub mod names {

@@ -24,9 +24,10 @@ use uuid::Uuid;
 use crate::contacts::ContactMerge;
 use crate::contract::{activities::*, names, *};
 use crate::decisions::{ReplyPath, agent_handoff, debounce_wait, reply_path};
-use crate::outbound::OutboundMessage;
+use crate::outbound::{OutboundMessage, held_status};
 use crate::retry::{
-    agent_activity, db_activity, identity_activity, media_activity, presence_activity,
+    agent_activity, db_activity, failed_with, failure_reason, identity_activity, media_activity,
+    presence_activity, reply_send_inline_activity,
 };
 
 mod lifecycle;
@@ -477,7 +478,7 @@ impl Conversation {
     }
 
     /// At most one reply per burst: nothing while a human holds the chat, otherwise whatever the
-    /// channel's auto-reply rules say, sent through a child OutboundMessage workflow.
+    /// channel's auto-reply rules say.
     async fn decide_reply(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
         let (path, opened, burst) = ctx.state_mut(|s| {
             let burst = std::mem::take(&mut s.awaiting_reply);
@@ -520,10 +521,9 @@ impl Conversation {
         Ok(())
     }
 
-    /// Starts the OutboundMessage workflow that sends a (persisted, pending) reply. From a local
-    /// activity, not as a child: the Conversation never waits for the message, and a child's
-    /// started and completed events woke it twice per reply for nothing. The workflow id is the
-    /// message's, so a repeated start (a retried workflow task) starts nothing.
+    /// Sends a (persisted, pending) reply: see [`Self::send_inline`]. Older runs start its
+    /// OutboundMessage workflow from a local activity (a repeated start, after a retried workflow
+    /// task, finds the message's workflow id taken and starts nothing), and older still as a child.
     async fn send_reply(ctx: &mut WorkflowContext<Self>, message_id: Uuid) -> WorkflowResult<()> {
         let (tenant_id, channel_id) = ctx.state(|s| (s.tenant_id, s.channel_id));
         let input = OutboundInput {
@@ -534,7 +534,9 @@ impl Conversation {
             send_local: true,
             trace: ctx.state(|s| s.trace),
         };
-        if ctx.patched(patches::OUTBOUND_FROM_ACTIVITY) {
+        if ctx.patched(patches::REPLY_SENT_INLINE) {
+            Self::send_inline(ctx, input).await?;
+        } else if ctx.patched(patches::OUTBOUND_FROM_ACTIVITY) {
             ctx.execute_local_activity(StartOutbound, input, db_activity())
                 .await?;
         } else {
@@ -547,6 +549,50 @@ impl Conversation {
                 .await?;
         }
         ctx.state_mut(|s| s.replies_sent += 1);
+        Ok(())
+    }
+
+    /// The reply goes out from a local activity of this workflow task: a workflow start of its
+    /// own per reply was half of what a greeted message cost Temporal. The send is the same
+    /// idempotent activity OutboundMessage runs (a message that has a provider id is not sent
+    /// again; one whose attempt may have reached the provider is looked up there first), and it
+    /// records itself as the message's workflow. It gets one attempt here: a refusal is recorded
+    /// as the failure, and anything a retry could fix hands the message to an OutboundMessage run,
+    /// which retries for up to a day without holding this chat.
+    async fn send_inline(
+        ctx: &mut WorkflowContext<Self>,
+        input: OutboundInput,
+    ) -> WorkflowResult<()> {
+        let send = SendOutboundInput {
+            tenant_id: input.tenant_id,
+            message_id: input.message_id,
+            receipts_in_database: true,
+            trace: input.trace,
+        };
+        let outcome = ctx
+            .execute_local_activity(SendOutbound, send, reply_send_inline_activity())
+            .await;
+        let status = match outcome {
+            Ok(sent) => held_status(&sent).map(|status| (status, None)),
+            Err(err) if failed_with(&err, names::FAILURE_PERMANENT_SEND) => {
+                Some((DeliveryStatus::Failed, Some(failure_reason(&err))))
+            }
+            Err(_) => {
+                ctx.execute_local_activity(StartOutbound, input, db_activity())
+                    .await?;
+                return Ok(());
+            }
+        };
+        if let Some((status, reason)) = status {
+            let record = RecordStatusInput {
+                tenant_id: input.tenant_id,
+                message_id: input.message_id,
+                status,
+                reason,
+            };
+            ctx.execute_local_activity(RecordStatus, record, db_activity())
+                .await?;
+        }
         Ok(())
     }
 
