@@ -70,6 +70,14 @@ fn permanent_send_failure(reason: String) -> ActivityError {
     )
 }
 
+/// Retryable, so that a run that may send it never gives up on it; a Conversation, which tries
+/// once, then goes on to the hand-over it had started.
+fn handed_over(to: &str) -> ActivityError {
+    ActivityError::from(anyhow::anyhow!(
+        "the message was handed over to {to}, which alone sends it"
+    ))
+}
+
 #[activities]
 impl ConversationActivities {
     #[activity(definition = defs::PersistInbound)]
@@ -320,7 +328,16 @@ impl ConversationActivities {
         _ctx: ActivityContext,
         input: SendOutboundInput,
     ) -> Result<SendOutboundOutput, ActivityError> {
-        let workflow_id = crate::telemetry::workflow_of(&_ctx).to_owned();
+        // The message's own OutboundMessage may always send it; its Conversation only until it
+        // hands it over (see `Conversation::send_inline`). Empty: no holder to check.
+        let caller = crate::telemetry::workflow_of(&_ctx);
+        let holder = if caller
+            == ventros_workflows::ids::outbound_workflow_id(input.tenant_id, input.message_id)
+        {
+            String::new()
+        } else {
+            caller.to_owned()
+        };
         crate::traces::activity_span(&_ctx, input.trace, async move {
             let row = store::load_outbound(&self.pool, input.tenant_id, input.message_id)
                 .await
@@ -338,6 +355,11 @@ impl ConversationActivities {
                 };
             if let Some(provider_id) = &row.provider_message_id {
                 return Ok(done(provider_id.clone(), Vec::new()));
+            }
+            // A reply its Conversation handed over is its OutboundMessage's alone to send (or to
+            // reconcile): a replayed first attempt must not race it.
+            if !holder.is_empty() && row.handled_by_workflow != holder {
+                return Err(handed_over(&row.handled_by_workflow));
             }
             if row.status != DeliveryStatus::Pending.as_str() {
                 return Err(permanent_send_failure(format!(
@@ -419,9 +441,18 @@ impl ConversationActivities {
             } else {
                 store::ReceiptsTo::Workflow
             };
-            store::mark_send_attempt(&self.pool, input.tenant_id, input.message_id, receipts, &workflow_id)
-                .await
-                .map_err(store_failure)?;
+            let ours = store::mark_send_attempt(
+                &self.pool,
+                input.tenant_id,
+                input.message_id,
+                receipts,
+                &holder,
+            )
+            .await
+            .map_err(store_failure)?;
+            if !ours {
+                return Err(handed_over("another workflow"));
+            }
             let provider_id = match adapter.send_text(&outgoing).await {
                 Ok(id) => id,
                 Err(err) => {
@@ -468,6 +499,25 @@ impl ConversationActivities {
         store::compose_operator_message(&self.pool, input.tenant_id, input.message_id)
             .await
             .map_err(store_failure)
+    }
+
+    #[activity(definition = defs::HandOverReply)]
+    #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
+    pub async fn hand_over_reply(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: HandOverReplyInput,
+    ) -> Result<(), ActivityError> {
+        let to = ventros_workflows::ids::outbound_workflow_id(input.tenant_id, input.message_id);
+        store::hand_over_send(
+            &self.pool,
+            input.tenant_id,
+            input.message_id,
+            &input.from_workflow_id,
+            &to,
+        )
+        .await
+        .map_err(store_failure)
     }
 
     #[activity(definition = defs::RecordStatus)]

@@ -194,7 +194,8 @@ pub async fn record_agent_run(
             input.channel_id,
             input.session_id,
             answer.response,
-            ventros_workflows::ids::outbound_workflow_id(input.tenant_id, input.run_id),
+            // Its Conversation sends it, or hands it over to its OutboundMessage.
+            &input.workflow_id,
             answer.intent,
             answer.confidence,
             answer.agent_type,

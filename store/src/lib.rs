@@ -118,8 +118,8 @@ pub use agent_runs::{
 pub use inbound::{persist_inbound, upsert_contact};
 pub use lifecycle::{attach_operator_reply, set_lifecycle};
 pub use outbound::{
-    OutboundFile, OutboundRow, ReceiptsTo, clear_send_attempt, first_unrecorded, load_outbound,
-    lock_provider_id, mark_send_attempt, record_sent, record_sent_in, record_status,
+    OutboundFile, OutboundRow, ReceiptsTo, clear_send_attempt, first_unrecorded, hand_over_send,
+    load_outbound, lock_provider_id, mark_send_attempt, record_sent, record_sent_in, record_status,
     record_status_in, settle_overdue_deliveries,
 };
 pub use pipelines::default_pipeline;

@@ -51,6 +51,8 @@ pub struct OutboundRow {
     pub channel: ChannelRow,
     /// The file the message carries (an operator's upload), its text being the caption.
     pub attachment: Option<OutboundFile>,
+    /// The one workflow that may send it.
+    pub handled_by_workflow: String,
 }
 
 /// A stored file to send.
@@ -70,7 +72,7 @@ pub async fn load_outbound(
     message_id: Uuid,
 ) -> Result<OutboundRow, StoreError> {
     let row = sqlx::query!(
-        r#"SELECT m.status, m.provider_message_id, m.body, m.send_attempts, m.last_send_attempt_at, i.external_id, m.origin,
+        r#"SELECT m.status, m.provider_message_id, m.body, m.send_attempts, m.last_send_attempt_at, i.external_id, m.origin, m.handled_by_workflow,
                 (SELECT max(provider_timestamp) FROM messages x WHERE x.identity_id = m.identity_id AND x.direction = 'inbound') AS last_inbound_at,
                 (SELECT max(created_at) FROM messages x WHERE x.identity_id = m.identity_id AND x.direction = 'inbound') AS last_inbound_stored_at,
                 c.id, c.tenant_id, c.kind, c.provider_config, c.settings,
@@ -94,6 +96,7 @@ pub async fn load_outbound(
         send_attempts: row.send_attempts,
         last_send_attempt_at: row.last_send_attempt_at,
         origin: row.origin,
+        handled_by_workflow: row.handled_by_workflow,
         last_inbound_at: row.last_inbound_at,
         last_inbound_stored_at: row.last_inbound_stored_at,
         attachment: match (
@@ -139,32 +142,54 @@ pub enum ReceiptsTo {
 /// Notes that a send is about to be attempted, committed before the provider call: a retry that
 /// finds an attempt recorded knows the provider may already have the message. The same write
 /// hands the receipts to the webhook when the run says so, before the provider can know the
-/// message, so that no receipt for it can arrive first, and names `workflow_id` (the workflow
-/// whose history holds the attempt, empty when unknown) as the message's: a reply that its
-/// Conversation sent itself links there, one it handed over to its OutboundMessage.
+/// message, so that no receipt for it can arrive first. With a `holder` (a Conversation sending
+/// its own reply; empty: no check), only while the message still names it: returns false,
+/// recording nothing, once the message was handed over to another workflow.
 pub async fn mark_send_attempt(
     pool: &PgPool,
     tenant_id: Uuid,
     message_id: Uuid,
     receipts: ReceiptsTo,
-    workflow_id: &str,
-) -> Result<(), StoreError> {
+    holder: &str,
+) -> Result<bool, StoreError> {
     let (to_webhook, ack_timeout_secs) = match receipts {
         ReceiptsTo::Workflow => (false, None),
         ReceiptsTo::Webhook { ack_timeout_secs } => (true, ack_timeout_secs),
     };
-    sqlx::query!(
+    let updated = sqlx::query!(
         "UPDATE messages SET send_attempts = send_attempts + 1, last_send_attempt_at = now(),
                 receipts_in_workflow = receipts_in_workflow AND NOT $3,
                 delivery_due_at = CASE WHEN $3 THEN now() + make_interval(secs => $4::float8)
-                                       ELSE delivery_due_at END,
-                handled_by_workflow = coalesce(nullif($5, ''), handled_by_workflow)
-          WHERE id = $1 AND tenant_id = $2",
+                                       ELSE delivery_due_at END
+          WHERE id = $1 AND tenant_id = $2 AND ($5 = '' OR handled_by_workflow = $5)",
         message_id,
         tenant_id,
         to_webhook,
         ack_timeout_secs.map(|s| s as f64),
-        workflow_id,
+        holder,
+    )
+    .execute(pool)
+    .await?;
+    Ok(updated.rows_affected() > 0)
+}
+
+/// Hands a pending reply from the Conversation `from` to the workflow `to` (its OutboundMessage):
+/// from here on an attempt by `from` records nothing and sends nothing, and the message links to
+/// `to`. Idempotent; a message already handed over, or sent, is left as it is.
+pub async fn hand_over_send(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    message_id: Uuid,
+    from: &str,
+    to: &str,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "UPDATE messages SET handled_by_workflow = $4
+          WHERE id = $1 AND tenant_id = $2 AND handled_by_workflow = $3 AND status = 'pending'",
+        message_id,
+        tenant_id,
+        from,
+        to,
     )
     .execute(pool)
     .await?;

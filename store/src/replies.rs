@@ -104,7 +104,8 @@ pub async fn plan_auto_reply(
         session.identity_id,
         text,
         origin,
-        ventros_workflows::ids::outbound_workflow_id(input.tenant_id, input.reply_message_id),
+        // Its Conversation sends it, or hands it over to its OutboundMessage.
+        &input.workflow_id,
     )
     .execute(&mut *tx)
     .await?;

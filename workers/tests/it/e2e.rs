@@ -367,17 +367,35 @@ async fn waha_down_while_replying_delivers_exactly_once_when_it_is_back() {
     })
     .await;
     assert!(app.sent_to(chat).is_empty());
+    // The Conversation's one attempt failed and it handed the message over: from now on only the
+    // OutboundMessage may attempt it. A repeat of the Conversation's attempt (its workflow task
+    // retried after a crash) is refused before it records or sends anything, so the two cannot
+    // both send it.
+    let conversation = app.only_conversation().await;
+    let conversation = conversation["workflow_id"].as_str().unwrap().to_owned();
+    let (id, _, _) = app.outbound_statuses().await.remove(0);
+    let outbound = ventros_workflows::ids::outbound_workflow_id(app.tenant_id, id);
+    eventually("the reply handed over", WAIT, || async {
+        let (_, message) = app.get(&format!("/api/v1/messages/{id}")).await;
+        (message["workflow_id"] == outbound.as_str()).then_some(())
+    })
+    .await;
+    let receipts = ventros_store::ReceiptsTo::Webhook {
+        ack_timeout_secs: None,
+    };
+    let repeated =
+        ventros_store::mark_send_attempt(&app.pool, app.tenant_id, id, receipts, &conversation)
+            .await
+            .unwrap();
+    assert!(!repeated, "the Conversation no longer holds the message");
 
     app.sim.set_faults(Faults::default());
     let rows = app.wait_outbound(1, "read", WAIT).await;
     assert_eq!(app.sent_to(chat), vec![GREETING.to_owned()]);
-    // The Conversation's one attempt failed, so the message went to an OutboundMessage run,
-    // whose retries sent it; the message links to that run.
-    let outbound = ventros_workflows::ids::outbound_workflow_id(app.tenant_id, rows[0].0);
+    // The OutboundMessage's retries sent it, and the message links to that run.
     let (_, message) = app.get(&format!("/api/v1/messages/{}", rows[0].0)).await;
     assert_eq!(message["workflow_id"], outbound.as_str());
-    let conversation = app.only_conversation().await;
-    let conversation = conversation["workflow_id"].as_str().unwrap();
+    let conversation = conversation.as_str();
     let events = app.history_events(conversation).await;
     let sends = support::local_activities(
         &events,

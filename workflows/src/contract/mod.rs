@@ -69,6 +69,7 @@ tenant_scoped!(
     OutboundInput,
     ComposeOperatorInput,
     RecordStatusInput,
+    HandOverReplyInput,
     WebhookAttemptInput,
     BeginRunInput,
     ResolvePageInput,
@@ -196,6 +197,7 @@ pub mod names {
     pub const ACTIVITY_ATTACH_REPLY: &str = "conversation.attach_operator_reply";
     pub const ACTIVITY_SEND_OUTBOUND: &str = "outbound.send";
     pub const ACTIVITY_START_OUTBOUND: &str = "outbound.start";
+    pub const ACTIVITY_HAND_OVER_REPLY: &str = "outbound.hand_over";
     pub const ACTIVITY_INBOX_SWEEP: &str = "inbox.sweep";
     pub const ACTIVITY_RECORD_STATUS: &str = "outbound.record_status";
     pub const ACTIVITY_AGENT_PRESENCE: &str = "agent.presence";
@@ -390,8 +392,11 @@ activity_definitions! {
     /// Starts a reply's OutboundMessage workflow (its id is the message's: a repeated start finds the
     /// first, running or closed, and starts nothing).
     StartOutbound: names::ACTIVITY_START_OUTBOUND, OutboundInput => ();
-    /// Sends a pending outbound message through its channel's provider.
+    /// Sends a pending outbound message through its channel's provider, if the calling workflow is
+    /// the one the message names (`messages.handled_by_workflow`).
     SendOutbound: names::ACTIVITY_SEND_OUTBOUND, SendOutboundInput => SendOutboundOutput;
+    /// Makes a reply's OutboundMessage the one workflow that may send it (from its Conversation).
+    HandOverReply: names::ACTIVITY_HAND_OVER_REPLY, HandOverReplyInput => ();
     /// Moves a message's delivery status forward (never back), with history and outbox event.
     RecordStatus: names::ACTIVITY_RECORD_STATUS, RecordStatusInput => bool;
     /// WhatsApp niceties while an agent works: mark seen, typing on/off (best effort).

@@ -555,10 +555,15 @@ impl Conversation {
     /// The reply goes out from a local activity of this workflow task: a workflow start of its
     /// own per reply was half of what a greeted message cost Temporal. The send is the same
     /// idempotent activity OutboundMessage runs (a message that has a provider id is not sent
-    /// again; one whose attempt may have reached the provider is looked up there first), and it
-    /// records itself as the message's workflow. It gets one attempt here: a refusal is recorded
-    /// as the failure, and anything a retry could fix hands the message to an OutboundMessage run,
-    /// which retries for up to a day without holding this chat.
+    /// again; one whose attempt may have reached the provider is looked up there first). It gets
+    /// one attempt here: a refusal is recorded as the failure, and anything a retry could fix
+    /// hands the message over to an OutboundMessage run, which retries for up to a day without
+    /// holding this chat.
+    ///
+    /// The hand-over is written to the message (`outbound.hand_over`) before that run starts, and
+    /// the send checks it: should this workflow task be retried after a crash, its repeated first
+    /// attempt finds the message handed over and leaves it to the OutboundMessage, where the two
+    /// could otherwise both send it.
     async fn send_inline(
         ctx: &mut WorkflowContext<Self>,
         input: OutboundInput,
@@ -578,6 +583,13 @@ impl Conversation {
                 Some((DeliveryStatus::Failed, Some(failure_reason(&err))))
             }
             Err(_) => {
+                let hand_over = HandOverReplyInput {
+                    tenant_id: input.tenant_id,
+                    message_id: input.message_id,
+                    from_workflow_id: ctx.state(|s| s.workflow_id()),
+                };
+                ctx.execute_local_activity(HandOverReply, hand_over, db_activity())
+                    .await?;
                 ctx.execute_local_activity(StartOutbound, input, db_activity())
                     .await?;
                 return Ok(());
