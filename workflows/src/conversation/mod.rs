@@ -586,7 +586,7 @@ impl Conversation {
                 let hand_over = HandOverReplyInput {
                     tenant_id: input.tenant_id,
                     message_id: input.message_id,
-                    from_workflow_id: ctx.state(|s| s.workflow_id()),
+                    from_workflow_id: ctx.state(Self::workflow_id),
                 };
                 ctx.execute_local_activity(HandOverReply, hand_over, db_activity())
                     .await?;
