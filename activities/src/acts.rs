@@ -71,10 +71,11 @@ fn permanent_send_failure(reason: String) -> ActivityError {
 }
 
 /// Retryable, so that a run that may send it never gives up on it; a Conversation, which tries
-/// once, then goes on to the hand-over it had started.
-fn handed_over(to: &str) -> ActivityError {
+/// once, then goes on to the hand-over it had started. (No workflow id in the text: a
+/// Conversation's carries the chat's address.)
+fn handed_over() -> ActivityError {
     ActivityError::from(anyhow::anyhow!(
-        "the message was handed over to {to}, which alone sends it"
+        "the message was handed over to its OutboundMessage, which alone sends it"
     ))
 }
 
@@ -359,7 +360,7 @@ impl ConversationActivities {
             // A reply its Conversation handed over is its OutboundMessage's alone to send (or to
             // reconcile): a replayed first attempt must not race it.
             if !holder.is_empty() && row.handled_by_workflow != holder {
-                return Err(handed_over(&row.handled_by_workflow));
+                return Err(handed_over());
             }
             if row.status != DeliveryStatus::Pending.as_str() {
                 return Err(permanent_send_failure(format!(
@@ -451,7 +452,7 @@ impl ConversationActivities {
             .await
             .map_err(store_failure)?;
             if !ours {
-                return Err(handed_over("another workflow"));
+                return Err(handed_over());
             }
             let provider_id = match adapter.send_text(&outgoing).await {
                 Ok(id) => id,
