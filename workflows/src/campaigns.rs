@@ -30,7 +30,7 @@ use uuid::Uuid;
 use crate::contract::{activities::*, names, *};
 use crate::conversation::now_ms;
 use crate::decisions::{DispatchStep, DispatchView, dispatch_step, recipient_wait, settle_backoff};
-use crate::outbound::OutboundMessage;
+use crate::outbound::{OutboundMessage, send_or_hand_over};
 use crate::retry::{campaign_agent_activity, db_activity, failed_with, persistent_retry};
 
 /// Continue-as-new well before Temporal's history limits (a page of starts and their progress
@@ -498,7 +498,17 @@ impl CampaignRecipient {
                 Self::report(ctx, &input, RecipientStage::Handed).await;
             }
         };
-        if ctx.patched(patches::CAMPAIGN_OUTBOUND_FROM_ACTIVITY) {
+        if ctx.patched(patches::CAMPAIGN_SEND_INLINE) {
+            // Sent from this workflow task; an OutboundMessage only if that attempt fails.
+            let holder = ids::campaign_recipient_workflow_id(
+                input.tenant_id,
+                input.run_id,
+                input.contact_id,
+            );
+            let (_, sent) =
+                temporalio_sdk::workflows::join!(report, send_or_hand_over(ctx, outbound, holder));
+            sent?;
+        } else if ctx.patched(patches::CAMPAIGN_OUTBOUND_FROM_ACTIVITY) {
             // Not a child: its started and completed events woke this workflow twice for nothing.
             let (_, started) = temporalio_sdk::workflows::join!(
                 report,

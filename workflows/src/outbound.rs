@@ -26,7 +26,8 @@ use temporalio_sdk::{SyncWorkflowContext, WorkflowContext, WorkflowContextView, 
 use crate::contract::{activities::*, names, patches, *};
 use crate::conversation::now_ms;
 use crate::retry::{
-    db_activity, failure_reason, provider_send_activity, provider_send_local_activity,
+    db_activity, failed_with, failure_reason, inline_send_activity, provider_send_activity,
+    provider_send_local_activity,
 };
 
 #[workflow]
@@ -234,7 +235,7 @@ impl OutboundMessage {
 
 /// The most advanced of the receipts the webhook held for a send that had not been recorded yet,
 /// if it says more than `pending`: what to record right after the send.
-pub(crate) fn held_status(sent: &SendOutboundOutput) -> Option<DeliveryStatus> {
+fn held_status(sent: &SendOutboundOutput) -> Option<DeliveryStatus> {
     sent.held_receipts
         .iter()
         .fold(None, |best, next| match best {
@@ -242,4 +243,62 @@ pub(crate) fn held_status(sent: &SendOutboundOutput) -> Option<DeliveryStatus> {
             _ => Some(*next),
         })
         .filter(|s| *s != DeliveryStatus::Pending)
+}
+
+/// Sends a message from a local activity of the task of the workflow that wrote it, `holder` (a
+/// Conversation's reply, a campaign recipient's message), instead of from a workflow of its own.
+/// The send is the same idempotent activity OutboundMessage runs (a message that has a provider id
+/// is not sent again; one whose attempt may have reached the provider is looked up there first),
+/// and it gets one attempt here: a refusal is recorded as the failure, and anything a retry could
+/// fix hands the message over to its OutboundMessage, which retries for up to a day without
+/// holding `holder`.
+///
+/// The hand-over is written to the message (`outbound.hand_over`) before that workflow starts, and
+/// the send checks it: should `holder`'s workflow task be retried after a crash, its repeated
+/// attempt finds the message handed over and leaves it to the OutboundMessage, where the two could
+/// otherwise both send it.
+pub(crate) async fn send_or_hand_over<W>(
+    ctx: &WorkflowContext<W>,
+    input: OutboundInput,
+    holder: String,
+) -> WorkflowResult<()> {
+    let send = SendOutboundInput {
+        tenant_id: input.tenant_id,
+        message_id: input.message_id,
+        receipts_in_database: true,
+        trace: input.trace,
+    };
+    let outcome = ctx
+        .execute_local_activity(SendOutbound, send, inline_send_activity())
+        .await;
+    let (status, reason) = match outcome {
+        Ok(sent) => match held_status(&sent) {
+            Some(status) => (status, None),
+            None => return Ok(()),
+        },
+        Err(err) if failed_with(&err, names::FAILURE_PERMANENT_SEND) => {
+            (DeliveryStatus::Failed, Some(failure_reason(&err)))
+        }
+        Err(_) => {
+            let hand_over = HandOverReplyInput {
+                tenant_id: input.tenant_id,
+                message_id: input.message_id,
+                from_workflow_id: holder,
+            };
+            ctx.execute_local_activity(HandOverReply, hand_over, db_activity())
+                .await?;
+            ctx.execute_local_activity(StartOutbound, input, db_activity())
+                .await?;
+            return Ok(());
+        }
+    };
+    let record = RecordStatusInput {
+        tenant_id: input.tenant_id,
+        message_id: input.message_id,
+        status,
+        reason,
+    };
+    ctx.execute_local_activity(RecordStatus, record, db_activity())
+        .await?;
+    Ok(())
 }

@@ -65,12 +65,14 @@ pub(crate) fn provider_send_local_activity() -> LocalActivityOptions {
         .build()
 }
 
-/// A reply's first send, from the Conversation's own workflow task: one attempt. A failure that a
-/// retry could fix hands the message to an OutboundMessage run with [`provider_send_retry`]
-/// instead: the chat is not held while a provider recovers.
-pub(crate) fn reply_send_inline_activity() -> LocalActivityOptions {
+/// A message's first send, from the task of the workflow that wrote it (see
+/// `outbound::send_or_hand_over`): one attempt. A failure that a retry could fix hands the message
+/// to an OutboundMessage run with [`provider_send_retry`] instead: that workflow is not held while
+/// a provider recovers. Long enough for a campaign message's "typing…" (up to 8 s), the provider's
+/// history lookup and the send (10 s each at most).
+pub(crate) fn inline_send_activity() -> LocalActivityOptions {
     LocalActivityOptions::builder()
-        .start_to_close_timeout(Duration::from_secs(15))
+        .start_to_close_timeout(Duration::from_secs(30))
         .retry_policy(RetryPolicy::builder().maximum_attempts(1).build())
         .build()
 }

@@ -271,7 +271,8 @@ async fn write_message(
         identity_id,
         text,
         campaign.agent_type,
-        ids::outbound_workflow_id(input.tenant_id, message_id),
+        // The recipient sends it, or hands it over to its OutboundMessage.
+        ids::campaign_recipient_workflow_id(input.tenant_id, input.run_id, input.contact_id),
     )
     .execute(&mut **tx)
     .await?;

@@ -480,11 +480,45 @@ async fn a_campaign_personalises_skips_sends_tracks_receipts_and_attributes_repl
             1
         );
     }
-    app.record_history(
-        &ana_recipient,
-        "campaign-recipient-replied-progress-from-activity",
+    // Each recipient sent its message itself (one workflow start per recipient, not two), unless
+    // that one attempt failed: then it handed the message over to an OutboundMessage, which the
+    // message names from then on. The first three sends fail (WAHA 500).
+    let messages: Vec<(Uuid, String, String)> = sqlx::query_as(
+        "SELECT m.id, m.handled_by_workflow, r.workflow_id FROM messages m
+           JOIN campaign_recipients r ON r.message_id = m.id WHERE m.origin = 'campaign'",
     )
-    .await;
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let (mut inline, mut handed) = (0, 0);
+    for (message_id, handled_by, recipient) in &messages {
+        use ventros_workflows::contract::names;
+        let events = app.history_events(recipient).await;
+        let sends = support::local_activities(&events, names::ACTIVITY_SEND_OUTBOUND);
+        let starts = support::local_activities(&events, names::ACTIVITY_START_OUTBOUND);
+        let outbound = ventros_workflows::ids::outbound_workflow_id(app.tenant_id, *message_id);
+        assert_eq!(sends, 1, "one attempt by the recipient");
+        if handled_by == recipient {
+            inline += 1;
+            assert_eq!(starts, 0);
+            assert!(app.history_events_if_any(&outbound).await.is_none());
+            app.record_history(recipient, "campaign-recipient-sent-inline")
+                .await;
+        } else {
+            handed += 1;
+            assert_eq!(handled_by, &outbound);
+            assert_eq!(starts, 1);
+            assert!(app.history_events_if_any(&outbound).await.is_some());
+            app.record_history(recipient, "campaign-recipient-handed-over")
+                .await;
+        }
+    }
+    assert!(handed <= 3, "only failed attempts hand over: {handed}");
+    assert!(
+        inline >= messages.len().saturating_sub(3) && inline + handed == messages.len(),
+        "{inline} sent inline, {handed} handed over, of {}",
+        messages.len()
+    );
     app.record_history(&ana_conversation, "conversation-campaign-reply")
         .await;
 }
@@ -1040,4 +1074,21 @@ async fn a_whatsapp_number_is_paced_capped_and_types_before_each_campaign_messag
         );
     }
     assert_eq!(sends_per_chat(&app).values().max(), Some(&1));
+    // With WAHA answering, each recipient typed and sent from its own workflow task: the message
+    // names the recipient, and no OutboundMessage was started for it.
+    let messages: Vec<(Uuid, String, String)> = sqlx::query_as(
+        "SELECT m.id, m.handled_by_workflow, r.workflow_id FROM messages m
+           JOIN campaign_recipients r ON r.message_id = m.id WHERE m.origin = 'campaign'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(messages.len(), sent.len());
+    for (message_id, handled_by, recipient) in &messages {
+        assert_eq!(handled_by, recipient);
+        let outbound = ventros_workflows::ids::outbound_workflow_id(app.tenant_id, *message_id);
+        assert!(app.history_events_if_any(&outbound).await.is_none());
+        app.record_history(recipient, "campaign-recipient-typed-and-sent-inline")
+            .await;
+    }
 }

@@ -144,6 +144,9 @@ pub mod patches {
     /// OutboundMessage only when that one attempt fails for a reason a retry could fix: one
     /// workflow start per greeted message where there were two.
     pub const REPLY_SENT_INLINE: &str = "conversation-reply-sent-inline";
+    /// CampaignRecipient does the same with its message: one workflow start per recipient where
+    /// there were two.
+    pub const CAMPAIGN_SEND_INLINE: &str = "campaign-send-inline";
 }
 
 pub mod names {

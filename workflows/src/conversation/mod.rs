@@ -24,10 +24,9 @@ use uuid::Uuid;
 use crate::contacts::ContactMerge;
 use crate::contract::{activities::*, names, *};
 use crate::decisions::{ReplyPath, agent_handoff, debounce_wait, reply_path};
-use crate::outbound::{OutboundMessage, held_status};
+use crate::outbound::{OutboundMessage, send_or_hand_over};
 use crate::retry::{
-    agent_activity, db_activity, failed_with, failure_reason, identity_activity, media_activity,
-    presence_activity, reply_send_inline_activity,
+    agent_activity, db_activity, identity_activity, media_activity, presence_activity,
 };
 
 mod lifecycle;
@@ -552,60 +551,15 @@ impl Conversation {
         Ok(())
     }
 
-    /// The reply goes out from a local activity of this workflow task: a workflow start of its
-    /// own per reply was half of what a greeted message cost Temporal. The send is the same
-    /// idempotent activity OutboundMessage runs (a message that has a provider id is not sent
-    /// again; one whose attempt may have reached the provider is looked up there first). It gets
-    /// one attempt here: a refusal is recorded as the failure, and anything a retry could fix
-    /// hands the message over to an OutboundMessage run, which retries for up to a day without
-    /// holding this chat.
-    ///
-    /// The hand-over is written to the message (`outbound.hand_over`) before that run starts, and
-    /// the send checks it: should this workflow task be retried after a crash, its repeated first
-    /// attempt finds the message handed over and leaves it to the OutboundMessage, where the two
-    /// could otherwise both send it.
+    /// The reply goes out from a local activity of this workflow task (see
+    /// [`send_or_hand_over`]): a workflow start of its own per reply was half of what a greeted
+    /// message cost Temporal.
     async fn send_inline(
         ctx: &mut WorkflowContext<Self>,
         input: OutboundInput,
     ) -> WorkflowResult<()> {
-        let send = SendOutboundInput {
-            tenant_id: input.tenant_id,
-            message_id: input.message_id,
-            receipts_in_database: true,
-            trace: input.trace,
-        };
-        let outcome = ctx
-            .execute_local_activity(SendOutbound, send, reply_send_inline_activity())
-            .await;
-        let status = match outcome {
-            Ok(sent) => held_status(&sent).map(|status| (status, None)),
-            Err(err) if failed_with(&err, names::FAILURE_PERMANENT_SEND) => {
-                Some((DeliveryStatus::Failed, Some(failure_reason(&err))))
-            }
-            Err(_) => {
-                let hand_over = HandOverReplyInput {
-                    tenant_id: input.tenant_id,
-                    message_id: input.message_id,
-                    from_workflow_id: ctx.state(Self::workflow_id),
-                };
-                ctx.execute_local_activity(HandOverReply, hand_over, db_activity())
-                    .await?;
-                ctx.execute_local_activity(StartOutbound, input, db_activity())
-                    .await?;
-                return Ok(());
-            }
-        };
-        if let Some((status, reason)) = status {
-            let record = RecordStatusInput {
-                tenant_id: input.tenant_id,
-                message_id: input.message_id,
-                status,
-                reason,
-            };
-            ctx.execute_local_activity(RecordStatus, record, db_activity())
-                .await?;
-        }
-        Ok(())
+        let holder = ctx.state(Self::workflow_id);
+        send_or_hand_over(ctx, input, holder).await
     }
 
     /// The AI path: the agent answers the burst; low confidence, an agent that stays unreachable
