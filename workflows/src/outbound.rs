@@ -8,10 +8,10 @@
 //! receipts as `ack` signals until the message is read, failed, or undelivered. Receipts come
 //! late, twice and out of order; only forward moves are recorded, and the database enforces that.
 //!
-//! Since the `conversation-reply-sent-inline` patch a Conversation sends its replies itself and
-//! starts an OutboundMessage only for a reply whose first attempt failed for a reason a retry can
-//! fix (after handing the message over to it: see `Conversation::send_inline`). Operator and
-//! campaign messages always have one.
+//! Since the `conversation-reply-sent-inline` and `campaign-send-inline` patches a Conversation
+//! sends its replies itself, and a CampaignRecipient its message, starting an OutboundMessage only
+//! for a message whose first attempt failed for a reason a retry can fix (after handing the
+//! message over to it: see [`send_or_hand_over`]). Operator messages always have one.
 //!
 //! A Conversation's reply is sent from a local activity of the run's one workflow task (the
 //! `outbound-send-local` patch, `OutboundInput::send_local`): a start and one workflow task, where
