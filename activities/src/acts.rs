@@ -329,8 +329,8 @@ impl ConversationActivities {
         _ctx: ActivityContext,
         input: SendOutboundInput,
     ) -> Result<SendOutboundOutput, ActivityError> {
-        // The message's own OutboundMessage may always send it; its Conversation only until it
-        // hands it over (see `Conversation::send_inline`). Empty: no holder to check.
+        // The message's own OutboundMessage may always send it; the workflow that wrote it only
+        // until it hands it over (see `outbound::send_or_hand_over`). Empty: no holder to check.
         let caller = crate::telemetry::workflow_of(&_ctx);
         let holder = if caller
             == ventros_workflows::ids::outbound_workflow_id(input.tenant_id, input.message_id)
@@ -357,8 +357,8 @@ impl ConversationActivities {
             if let Some(provider_id) = &row.provider_message_id {
                 return Ok(done(provider_id.clone(), Vec::new()));
             }
-            // A reply its Conversation handed over is its OutboundMessage's alone to send (or to
-            // reconcile): a replayed first attempt must not race it.
+            // A message handed over is its OutboundMessage's alone to send (or to reconcile): a
+            // replayed first attempt must not race it.
             if !holder.is_empty() && row.handled_by_workflow != holder {
                 return Err(handed_over());
             }
@@ -502,12 +502,12 @@ impl ConversationActivities {
             .map_err(store_failure)
     }
 
-    #[activity(definition = defs::HandOverReply)]
+    #[activity(definition = defs::HandOverSend)]
     #[tracing::instrument(name = "activity", skip_all, fields(workflow.id = crate::telemetry::workflow_of(&_ctx), activity.type = _ctx.info().activity_type.as_str(), tenant.id = crate::telemetry::tenant_of(&input)))]
-    pub async fn hand_over_reply(
+    pub async fn hand_over_send(
         self: Arc<Self>,
         _ctx: ActivityContext,
-        input: HandOverReplyInput,
+        input: HandOverInput,
     ) -> Result<(), ActivityError> {
         let to = ventros_workflows::ids::outbound_workflow_id(input.tenant_id, input.message_id);
         store::hand_over_send(

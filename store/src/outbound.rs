@@ -142,8 +142,8 @@ pub enum ReceiptsTo {
 /// Notes that a send is about to be attempted, committed before the provider call: a retry that
 /// finds an attempt recorded knows the provider may already have the message. The same write
 /// hands the receipts to the webhook when the run says so, before the provider can know the
-/// message, so that no receipt for it can arrive first. With a `holder` (a Conversation sending
-/// its own reply; empty: no check), only while the message still names it: returns false,
+/// message, so that no receipt for it can arrive first. With a `holder` (a Conversation or
+/// campaign recipient sending its own message; empty: no check), only while the message still names it: returns false,
 /// recording nothing, once the message was handed over to another workflow.
 pub async fn mark_send_attempt(
     pool: &PgPool,
@@ -173,7 +173,8 @@ pub async fn mark_send_attempt(
     Ok(updated.rows_affected() > 0)
 }
 
-/// Hands a pending reply from the Conversation `from` to the workflow `to` (its OutboundMessage):
+/// Hands a pending message from the workflow `from` (its Conversation or campaign recipient) to
+/// the workflow `to` (its OutboundMessage):
 /// from here on an attempt by `from` records nothing and sends nothing, and the message links to
 /// `to`. Idempotent; a message already handed over, or sent, is left as it is.
 pub async fn hand_over_send(

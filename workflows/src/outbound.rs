@@ -280,12 +280,12 @@ pub(crate) async fn send_or_hand_over<W>(
             (DeliveryStatus::Failed, Some(failure_reason(&err)))
         }
         Err(_) => {
-            let hand_over = HandOverReplyInput {
+            let hand_over = HandOverInput {
                 tenant_id: input.tenant_id,
                 message_id: input.message_id,
                 from_workflow_id: holder,
             };
-            ctx.execute_local_activity(HandOverReply, hand_over, db_activity())
+            ctx.execute_local_activity(HandOverSend, hand_over, db_activity())
                 .await?;
             ctx.execute_local_activity(StartOutbound, input, db_activity())
                 .await?;

@@ -483,13 +483,7 @@ async fn a_campaign_personalises_skips_sends_tracks_receipts_and_attributes_repl
     // Each recipient sent its message itself (one workflow start per recipient, not two), unless
     // that one attempt failed: then it handed the message over to an OutboundMessage, which the
     // message names from then on. The first three sends fail (WAHA 500).
-    let messages: Vec<(Uuid, String, String)> = sqlx::query_as(
-        "SELECT m.id, m.handled_by_workflow, r.workflow_id FROM messages m
-           JOIN campaign_recipients r ON r.message_id = m.id WHERE m.origin = 'campaign'",
-    )
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
+    let messages = message_senders(&app).await;
     let (mut inline, mut handed) = (0, 0);
     for (message_id, handled_by, recipient) in &messages {
         use ventros_workflows::contract::names;
@@ -521,6 +515,18 @@ async fn a_campaign_personalises_skips_sends_tracks_receipts_and_attributes_repl
     );
     app.record_history(&ana_conversation, "conversation-campaign-reply")
         .await;
+}
+
+/// Each campaign message: its id, the workflow it names as its sender, and its recipient's
+/// workflow.
+async fn message_senders(app: &TestApp) -> Vec<(Uuid, String, String)> {
+    sqlx::query_as(
+        "SELECT m.id, m.handled_by_workflow, r.workflow_id FROM messages m
+           JOIN campaign_recipients r ON r.message_id = m.id WHERE m.origin = 'campaign'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap()
 }
 
 /// Campaign messages written after `at` (a claim that got through).
@@ -1076,13 +1082,7 @@ async fn a_whatsapp_number_is_paced_capped_and_types_before_each_campaign_messag
     assert_eq!(sends_per_chat(&app).values().max(), Some(&1));
     // With WAHA answering, each recipient typed and sent from its own workflow task: the message
     // names the recipient, and no OutboundMessage was started for it.
-    let messages: Vec<(Uuid, String, String)> = sqlx::query_as(
-        "SELECT m.id, m.handled_by_workflow, r.workflow_id FROM messages m
-           JOIN campaign_recipients r ON r.message_id = m.id WHERE m.origin = 'campaign'",
-    )
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
+    let messages = message_senders(&app).await;
     assert_eq!(messages.len(), sent.len());
     for (message_id, handled_by, recipient) in &messages {
         assert_eq!(handled_by, recipient);

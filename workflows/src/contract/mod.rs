@@ -69,7 +69,7 @@ tenant_scoped!(
     OutboundInput,
     ComposeOperatorInput,
     RecordStatusInput,
-    HandOverReplyInput,
+    HandOverInput,
     WebhookAttemptInput,
     BeginRunInput,
     ResolvePageInput,
@@ -200,7 +200,7 @@ pub mod names {
     pub const ACTIVITY_ATTACH_REPLY: &str = "conversation.attach_operator_reply";
     pub const ACTIVITY_SEND_OUTBOUND: &str = "outbound.send";
     pub const ACTIVITY_START_OUTBOUND: &str = "outbound.start";
-    pub const ACTIVITY_HAND_OVER_REPLY: &str = "outbound.hand_over";
+    pub const ACTIVITY_HAND_OVER: &str = "outbound.hand_over";
     pub const ACTIVITY_INBOX_SWEEP: &str = "inbox.sweep";
     pub const ACTIVITY_RECORD_STATUS: &str = "outbound.record_status";
     pub const ACTIVITY_AGENT_PRESENCE: &str = "agent.presence";
@@ -398,8 +398,9 @@ activity_definitions! {
     /// Sends a pending outbound message through its channel's provider, if the calling workflow is
     /// the one the message names (`messages.handled_by_workflow`).
     SendOutbound: names::ACTIVITY_SEND_OUTBOUND, SendOutboundInput => SendOutboundOutput;
-    /// Makes a reply's OutboundMessage the one workflow that may send it (from its Conversation).
-    HandOverReply: names::ACTIVITY_HAND_OVER_REPLY, HandOverReplyInput => ();
+    /// Makes a message's OutboundMessage the one workflow that may send it (from the workflow that
+    /// tried it first).
+    HandOverSend: names::ACTIVITY_HAND_OVER, HandOverInput => ();
     /// Moves a message's delivery status forward (never back), with history and outbox event.
     RecordStatus: names::ACTIVITY_RECORD_STATUS, RecordStatusInput => bool;
     /// WhatsApp niceties while an agent works: mark seen, typing on/off (best effort).

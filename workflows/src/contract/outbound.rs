@@ -174,13 +174,14 @@ fn yes() -> bool {
     true
 }
 
-/// A reply its Conversation could not send at the first attempt goes to the message's
-/// OutboundMessage: from then on only that workflow may send it.
+/// A message its own workflow (a Conversation's reply, a campaign recipient's message) could not
+/// send at the first attempt goes to the message's OutboundMessage: from then on only that
+/// workflow may send it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct HandOverReplyInput {
+pub struct HandOverInput {
     pub tenant_id: Uuid,
     pub message_id: Uuid,
-    /// The Conversation that holds the message until now.
+    /// The workflow that holds the message until now.
     pub from_workflow_id: String,
 }
 
