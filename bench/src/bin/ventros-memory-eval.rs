@@ -260,6 +260,8 @@ async fn evaluate(args: &Args, pool: sqlx::PgPool, weights: Weights) -> anyhow::
                 if let Some(caption) = turn["blip_caption"].as_str() {
                     text.push_str(&format!(" [shares {caption}]"));
                 }
+                // Who said it, as a chat's sender is known (the reranker tells the people a question
+                // names from those it does not).
                 // The contact is speaker A: their first-person statements become facts about the
                 // contact; speaker B's turns are remembered but, like our side of a chat, not
                 // read as facts about the contact.
@@ -278,7 +280,7 @@ async fn evaluate(args: &Args, pool: sqlx::PgPool, weights: Weights) -> anyhow::
                     role: if is_contact { "contact" } else { "operator" },
                     content: text,
                     occurred_at: at + chrono::Duration::seconds(i as i64),
-                    metadata: serde_json::json!({"session": session}),
+                    metadata: serde_json::json!({"session": session, "speaker": speaker}),
                     remember: true,
                     context: previous.take(),
                     extract: is_contact,

@@ -24,6 +24,8 @@ use ventros_activities::agents::AgentApi;
 
 mod graph;
 mod query;
+mod rerank;
+mod when;
 pub(crate) use query::query_terms;
 mod search;
 mod space;

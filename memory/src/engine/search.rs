@@ -1,5 +1,6 @@
-//! Search: the vector, keyword (BM25), and graph lists, their reciprocal-rank fusion (HYBRID),
-//! and hydrating the winning keys into hits with provenance.
+//! Search: the vector, keyword (BM25), graph and time lists, their reciprocal-rank fusion
+//! (HYBRID), the answers to candidates that only ask, reranking (`rerank.rs`), and hydrating the
+//! winning keys into hits with provenance.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Instant;
@@ -152,12 +153,14 @@ impl MemoryEngine {
                 ));
             }
         }
-        let focused = match q.contact_id {
+        let (focused, contact_name) = match q.contact_id {
             Some(contact_id) => {
-                without_name(query, &self.contact_name(q.tenant_id, contact_id).await?)
+                let name = self.contact_name(q.tenant_id, contact_id).await?;
+                (without_name(query, &name), Some(name))
             }
-            None => query.to_owned(),
+            None => (query.to_owned(), None),
         };
+        let original = query.to_owned();
         let query = focused.as_str();
         let depth = if q.mode == Mode::Hybrid {
             (q.limit * 3).max(30)
@@ -166,6 +169,8 @@ impl MemoryEngine {
         };
         let terms = query_terms(query);
         let predicates = linked_predicates(&terms);
+        let window = super::when::anchor(&original, q.as_of.unwrap_or_else(chrono::Utc::now));
+        let mut time_list = Vec::new();
         let (vec_list, kw_list, graph_list) = match q.mode {
             Mode::Vector => {
                 let v = self.query_vector(query).await?;
@@ -186,10 +191,12 @@ impl MemoryEngine {
                     self.query_vector(query),
                     self.keyword_list(q, &terms, depth)
                 )?;
-                let (a, c) = tokio::try_join!(
+                let (a, c, t) = tokio::try_join!(
                     self.vector_list(q, &v, depth),
-                    self.graph_list(q, &terms, &predicates, &v, depth)
+                    self.graph_list(q, &terms, &predicates, &v, depth),
+                    self.time_list(q, window, &v, depth)
                 )?;
+                time_list = t;
                 (a, b, c)
             }
         };
@@ -207,15 +214,48 @@ impl MemoryEngine {
                 (q.weights.vector, &vec_list),
                 (q.weights.keyword, &kw_list),
                 (graph_weight(q.weights.graph, &predicates), &graph_list),
+                // A question that names a date ("on 3 June, 2023", "em março") also ranks what
+                // was said then (LoCoMo dev R@10 0.755 → 0.771; 13 % of its questions name one).
+                (1.0, &time_list),
             ]),
         };
-        // Twice the limit: a hit whose episode a better hit already stands for gives its slot up.
-        let top: Vec<(Key, f32)> = ranked.into_iter().take(q.limit * 2).collect();
-        let hits = one_per_episode(
-            self.hydrate(q.tenant_id, &top, q.include_embeddings)
-                .await?,
-            q.limit,
-        );
+        // Three times the limit: the reranker reorders them, and a hit whose episode a better hit
+        // already stands for gives its slot up.
+        let top: Vec<(Key, f32)> = ranked.into_iter().take(q.limit * 3).collect();
+        let mut hydrated = self
+            .hydrate(q.tenant_id, &top, q.include_embeddings)
+            .await?;
+        if q.mode == Mode::Hybrid {
+            if q.contact_id.is_some() {
+                let answers = self.answers(q, &hydrated).await?;
+                let extra: Vec<(Key, f32)> = answers
+                    .into_iter()
+                    .filter(
+                        |(key, score)| match hydrated.iter_mut().find(|h| h.id == key.1) {
+                            Some(h) => {
+                                h.score = h.score.max(*score);
+                                false
+                            }
+                            None => true,
+                        },
+                    )
+                    .collect();
+                hydrated.extend(
+                    self.hydrate(q.tenant_id, &extra, q.include_embeddings)
+                        .await?,
+                );
+            }
+            super::rerank::rerank(
+                &mut hydrated,
+                &super::rerank::Question {
+                    words: &query_terms(&original),
+                    contact: contact_name.as_deref(),
+                    names_contact: focused != original,
+                    window,
+                },
+            );
+        }
+        let hits = one_per_episode(hydrated, q.limit);
         let took = started.elapsed();
         ventros_activities::metrics::memory_search(
             match q.mode {
@@ -276,6 +316,87 @@ impl MemoryEngine {
         .fetch_all(&self.pool)
         .await?;
         Ok(top(rows_to_keys(rows), depth))
+    }
+
+    /// The message that follows each candidate that only asks ("Which dance were you doing?"),
+    /// with the asker's score: in a chat the answer comes next, and it seldom repeats the words
+    /// the question matched (LoCoMo dev R@10 0.775 → 0.785, before the length factor). Keys of
+    /// the answers, one per asker, none for an asker without a later message.
+    async fn answers(&self, q: &SearchQuery, hits: &[Hit]) -> Result<Vec<(Key, f32)>, MemoryError> {
+        let askers: Vec<(Uuid, f32)> = hits
+            .iter()
+            .filter(|h| h.kind == HitKind::Memory && super::rerank::only_asks(&h.content))
+            .map(|h| (h.id, h.score))
+            .collect();
+        if askers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = askers.iter().map(|(id, _)| *id).collect();
+        let rows = sqlx::query!(
+            r#"SELECT a.id AS "asker!", n.id AS "answer!" FROM memories a CROSS JOIN LATERAL (
+                 SELECT n.id FROM memories n
+                  WHERE n.tenant_id = a.tenant_id AND n.contact_id = a.contact_id
+                    AND n.valid_from > a.valid_from
+                    AND (cardinality($3::text[]) = 0 OR n.memory_type = ANY($3))
+                    AND CASE WHEN $4::timestamptz IS NULL THEN n.valid_until IS NULL
+                             ELSE n.valid_from <= $4 AND (n.valid_until IS NULL OR n.valid_until > $4) END
+                  ORDER BY n.valid_from LIMIT 1) n
+               WHERE a.id = ANY($1) AND a.tenant_id = $2"#,
+            &ids,
+            q.tenant_id,
+            &q.memory_types,
+            q.as_of
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<(Key, f32)> = Vec::new();
+        for r in rows {
+            let score = askers
+                .iter()
+                .find(|(id, _)| *id == r.asker)
+                .map_or(0.0, |(_, s)| *s);
+            match out.iter_mut().find(|(k, _)| k.1 == r.answer) {
+                Some(slot) => slot.1 = slot.1.max(score),
+                None => out.push(((HitKind::Memory, r.answer), score)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The contact's memories from the window of time the question names, nearest first: what
+    /// was said then, however it was worded.
+    async fn time_list(
+        &self,
+        q: &SearchQuery,
+        window: Option<super::when::Window>,
+        vector: &Vector,
+        depth: usize,
+    ) -> Result<Vec<(Key, f32)>, MemoryError> {
+        let (Some(window), Some(contact_id)) = (window, q.contact_id) else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query_as!(
+            Scored,
+            r#"SELECT 'm' AS "kind!", id AS "id!", greatest(0, 1 - (embedding <=> $3::vector))::float4 AS "score!" FROM memories
+               WHERE tenant_id = $1 AND contact_id = $2 AND embedding_model = $4
+                 AND (cardinality($5::text[]) = 0 OR memory_type = ANY($5))
+                 AND CASE WHEN $6::timestamptz IS NULL THEN valid_until IS NULL
+                          ELSE valid_from <= $6 AND (valid_until IS NULL OR valid_until > $6) END
+                 AND valid_from >= $7 AND valid_from < $8
+               ORDER BY embedding <=> $3::vector LIMIT $9"#,
+            q.tenant_id,
+            contact_id,
+            vector as _,
+            self.model(),
+            &q.memory_types,
+            q.as_of,
+            window.from,
+            window.to,
+            depth as i64
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows_to_keys(rows))
     }
 
     /// Full-text matches (any query word, stemmed in English and Portuguese), by ts_rank; a whole
