@@ -36,6 +36,16 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// PostgreSQL cancelled this transaction to break a deadlock (SQLSTATE 40P01): running it
+    /// again usually succeeds.
+    pub fn is_deadlock(&self) -> bool {
+        matches!(self, ApiError::Internal(err)
+            if err.downcast_ref::<sqlx::Error>()
+                .and_then(|e| e.as_database_error())
+                .and_then(sqlx::error::DatabaseError::code)
+                .as_deref() == Some("40P01"))
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,

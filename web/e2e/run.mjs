@@ -796,6 +796,8 @@ try {
     // Her own profile, in Portuguese: her name; her password, which needs the current one.
     await ppage.getByRole("navigation", { name: "Principal" }).getByRole("link", { name: "Configurações" }).click();
     const profile = ppage.getByRole("form", { name: "Seu perfil" });
+    // The form fills itself in once her profile loads: typing before that would be overwritten.
+    await until(async () => (await profile.getByLabel("Seu nome").inputValue()) === "Paula Convite", "her profile loaded");
     await profile.getByLabel("Seu nome").fill("Paula Souza");
     await profile.getByRole("button", { name: "Salvar" }).click();
     await profile.getByRole("status").getByText("Salvo.").waitFor();

@@ -410,8 +410,19 @@ pub async fn delete(
     Authorized(principal): AsAdmin,
     id: Id<Contact>,
 ) -> Result<StatusCode, ApiError> {
-    let id = id.get();
-    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+    // Memory ingestion may be writing the contact's rows while the cascade deletes them; when
+    // PostgreSQL breaks that deadlock by cancelling the delete, the delete runs again.
+    let mut attempt = 1;
+    loop {
+        match delete_once(&state, principal.tenant_id, id.get()).await {
+            Err(err) if attempt < 3 && err.is_deadlock() => attempt += 1,
+            result => return result,
+        }
+    }
+}
+
+async fn delete_once(state: &AppState, tenant_id: Uuid, id: Uuid) -> Result<StatusCode, ApiError> {
+    let mut tx = tenant_tx(&state.pool, tenant_id).await?;
     let open_merge = sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM contact_merges WHERE status = $2 AND (source_contact_id = $1 OR target_contact_id = $1)) AS "open!""#,
         id,
