@@ -115,6 +115,28 @@ pub async fn tenant_tx(
     Ok(tx)
 }
 
+/// How many times a transaction PostgreSQL cancelled to break a deadlock is run in all.
+const DEADLOCK_ATTEMPTS: usize = 3;
+
+/// Runs `tx` (one whole transaction, begun and committed inside it) again when PostgreSQL
+/// cancelled it to break a deadlock (SQLSTATE 40P01), up to three times in all. A delete whose
+/// cascade reaches rows a workflow is writing at that moment (a contact's memories while they are
+/// ingested, a document's passages while it is indexed) can meet such a writer in the opposite
+/// lock order; nothing of the cancelled attempt was committed, so running it again is safe.
+pub async fn retry_on_deadlock<T, F, Fut>(mut tx: F) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match tx().await {
+            Err(err) if attempt < DEADLOCK_ATTEMPTS && err.is_deadlock() => attempt += 1,
+            result => return result,
+        }
+    }
+}
+
 /// A position in a list: the sort value and id of the last item returned.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Cursor {

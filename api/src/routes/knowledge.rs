@@ -19,7 +19,7 @@ use ventros_workflows::{KnowledgeIngestion, KnowledgeIngestionInput, ids};
 
 use super::required_text;
 use crate::auth::{AsAdmin, Authorized, Principal};
-use crate::db::{List, execute_found, tenant_tx};
+use crate::db::{List, execute_found, retry_on_deadlock, tenant_tx};
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::ids::Id;
 use crate::{AppState, TemporalLink};
@@ -350,15 +350,19 @@ pub async fn delete(
     id: Id<KnowledgeDocument>,
 ) -> Result<StatusCode, ApiError> {
     let id = id.get();
-    let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
-    execute_found(
-        &mut tx,
-        sqlx::query!("DELETE FROM knowledge_documents WHERE id = $1", id),
-        || format!("knowledge document {id}"),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    // Indexing may be writing the document's passages while the cascade deletes them.
+    retry_on_deadlock(|| async {
+        let mut tx = tenant_tx(&state.pool, principal.tenant_id).await?;
+        execute_found(
+            &mut tx,
+            sqlx::query!("DELETE FROM knowledge_documents WHERE id = $1", id),
+            || format!("knowledge document {id}"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
 }
 
 /// The passages that best answer a question: what an agent would quote.

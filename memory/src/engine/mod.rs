@@ -23,6 +23,7 @@ use crate::extract;
 use ventros_activities::agents::AgentApi;
 
 mod graph;
+mod lists;
 mod query;
 mod rerank;
 mod when;

@@ -7,7 +7,9 @@
 //! looked at while tuning (0.718 → 0.779), and on our Portuguese CRM set (0.897 either way, MRR
 //! 0.497 → 0.614); the README has the breakdown.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
+
+use uuid::Uuid;
 
 use super::Hit;
 use super::when::Window;
@@ -75,6 +77,8 @@ pub(super) struct Question<'a> {
     pub(super) contact: Option<&'a str>,
     pub(super) names_contact: bool,
     pub(super) window: Option<Window>,
+    /// The memories among the hits that only ask (`only_asks`).
+    pub(super) askers: &'a HashSet<Uuid>,
 }
 
 /// Multiplies each hit's score by its factors and sorts, best first.
@@ -96,7 +100,7 @@ pub(super) fn rerank(hits: &mut [Hit], q: &Question<'_>) {
     for hit in hits.iter_mut() {
         let words = hit.content.split_whitespace().count().max(1) as f32;
         let mut factor = (1.0 + LENGTH * (words / 20.0).ln()).clamp(0.5, 1.5);
-        if only_asks(&hit.content) {
+        if q.askers.contains(&hit.id) {
             factor *= ONLY_ASKS;
         }
         if by_speaker && let Some(w) = who(hit, q.contact) {
@@ -120,7 +124,6 @@ pub(super) fn rerank(hits: &mut [Hit], q: &Question<'_>) {
 mod tests {
     use super::*;
     use serde_json::{Map, json};
-    use uuid::Uuid;
 
     #[test]
     fn what_only_asks() {
@@ -174,6 +177,7 @@ mod tests {
             contact: Some("Caroline"),
             names_contact: false,
             window: None,
+            askers: &HashSet::new(),
         };
         rerank(&mut hits, &q);
         assert_eq!(hits[0].id.as_u128(), 2, "Melanie's own words");

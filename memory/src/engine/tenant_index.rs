@@ -18,7 +18,8 @@ use std::collections::HashMap;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use uuid::Uuid;
 
-use super::search::{Key, Scored, rows_to_keys};
+use super::lists::{Scored, rows_to_keys};
+use super::search::Key;
 use super::{HitKind, MemoryEngine, MemoryError, SearchQuery};
 use pgvector::Vector;
 

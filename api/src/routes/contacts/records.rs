@@ -18,7 +18,9 @@ use super::{
 };
 use crate::AppState;
 use crate::auth::{AsAdmin, AsAgent, Authorized, Principal};
-use crate::db::{Page, Sort, execute_found, fetch_page_as, page_limit, tenant_tx};
+use crate::db::{
+    Page, Sort, execute_found, fetch_page_as, page_limit, retry_on_deadlock, tenant_tx,
+};
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::ids::Id;
 use crate::routes::optional_text;
@@ -410,15 +412,8 @@ pub async fn delete(
     Authorized(principal): AsAdmin,
     id: Id<Contact>,
 ) -> Result<StatusCode, ApiError> {
-    // Memory ingestion may be writing the contact's rows while the cascade deletes them; when
-    // PostgreSQL breaks that deadlock by cancelling the delete, the delete runs again.
-    let mut attempt = 1;
-    loop {
-        match delete_once(&state, principal.tenant_id, id.get()).await {
-            Err(err) if attempt < 3 && err.is_deadlock() => attempt += 1,
-            result => return result,
-        }
-    }
+    // Memory ingestion may be writing the contact's rows while the cascade deletes them.
+    retry_on_deadlock(|| delete_once(&state, principal.tenant_id, id.get())).await
 }
 
 async fn delete_once(state: &AppState, tenant_id: Uuid, id: Uuid) -> Result<StatusCode, ApiError> {

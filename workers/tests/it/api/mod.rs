@@ -4,6 +4,7 @@
 //! fuzzed by schemathesis. One file per concern; the helpers they share are here.
 
 mod crm;
+mod deadlocks;
 mod inbox_tools;
 mod invitations;
 mod knowledge;
