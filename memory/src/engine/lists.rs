@@ -5,11 +5,13 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use pgvector::Vector;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::search::Key;
+use super::when::{Window, YEARS_BACK};
 use super::{HitKind, MemoryEngine, MemoryError, SearchQuery};
 
 /// An entity is linked to a query by meaning when its name is at least this similar.
@@ -127,12 +129,50 @@ impl MemoryEngine {
         Ok(rows_to_keys(rows))
     }
 
+    /// A window the question named without a year ("em junho", "on 3 June") moved to the latest
+    /// year, its own or one of the ten before, in which the contact's history has anything: a
+    /// customer who asks what they bought "in June" means the June of their history, not this
+    /// year's when nothing happened in it. Any other window, or none, is returned as it is.
+    pub(super) async fn in_history(
+        &self,
+        q: &SearchQuery,
+        window: Option<Window>,
+    ) -> Result<Option<Window>, MemoryError> {
+        let (Some(w), Some(contact_id)) = (window, q.contact_id) else {
+            return Ok(window);
+        };
+        if !w.yearless {
+            return Ok(window);
+        }
+        let spans: Vec<Window> = (0..=YEARS_BACK).filter_map(|n| w.years_back(n)).collect();
+        let froms: Vec<DateTime<Utc>> = spans.iter().map(|s| s.from).collect();
+        let tos: Vec<DateTime<Utc>> = spans.iter().map(|s| s.to).collect();
+        let latest = sqlx::query_scalar!(
+            r#"SELECT w.k AS "k!" FROM unnest($3::timestamptz[], $4::timestamptz[]) WITH ORDINALITY AS w(f, t, k)
+                WHERE EXISTS (SELECT 1 FROM memories m
+                               WHERE m.tenant_id = $1 AND m.contact_id = $2
+                                 AND m.valid_from >= w.f AND m.valid_from < w.t)
+                ORDER BY w.k LIMIT 1"#,
+            q.tenant_id,
+            contact_id,
+            &froms,
+            &tos
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(Some(
+            latest
+                .and_then(|k| spans.get(usize::try_from(k - 1).ok()?).copied())
+                .unwrap_or(w),
+        ))
+    }
+
     /// The contact's memories from the window of time the question names, nearest first: what
     /// was said then, however it was worded.
     pub(super) async fn time_list(
         &self,
         q: &SearchQuery,
-        window: Option<super::when::Window>,
+        window: Option<Window>,
         vector: &Vector,
         depth: usize,
     ) -> Result<Vec<(Key, f32)>, MemoryError> {

@@ -143,7 +143,7 @@ impl MemoryEngine {
         };
         let terms = query_terms(query);
         let predicates = linked_predicates(&terms);
-        let window = super::when::anchor(&original, q.as_of.unwrap_or_else(chrono::Utc::now));
+        let mut window = super::when::anchor(&original, q.as_of.unwrap_or_else(chrono::Utc::now));
         let mut time_list = Vec::new();
         let mut window_list = Vec::new();
         let (vec_list, kw_list, graph_list) = match q.mode {
@@ -162,10 +162,12 @@ impl MemoryEngine {
             }
             Mode::Hybrid => {
                 // BM25 needs no vector: PostgreSQL runs it while the model embeds the query.
-                let (v, b) = tokio::try_join!(
+                let (v, b, w) = tokio::try_join!(
                     self.query_vector(query),
-                    self.keyword_list(q, &terms, depth)
+                    self.keyword_list(q, &terms, depth),
+                    self.in_history(q, window)
                 )?;
+                window = w;
                 let (a, c, t, w) = tokio::try_join!(
                     self.vector_list(q, &v, depth),
                     self.graph_list(q, &terms, &predicates, &v, depth),

@@ -3,7 +3,7 @@
 
 use std::sync::LazyLock;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, TimeZone, Utc};
 use regex::Regex;
 
 /// Month names in English, Portuguese and Spanish (and English abbreviations), 1-based.
@@ -101,6 +101,24 @@ static BEFORE: LazyLock<Regex> =
 pub(super) struct Window {
     pub(super) from: DateTime<Utc>,
     pub(super) to: DateTime<Utc>,
+    /// The question named no year ("em junho", "on 3 June"): `from` is in the latest such span
+    /// that has begun, and an earlier year's may be the one meant (see `years_back`).
+    pub(super) yearless: bool,
+}
+
+/// How many years before a yearless window's own the search looks for the contact's history.
+pub(super) const YEARS_BACK: u32 = 10;
+
+impl Window {
+    /// The same span `years` years earlier.
+    pub(super) fn years_back(self, years: u32) -> Option<Window> {
+        let back = Months::new(12 * years);
+        Some(Window {
+            from: self.from.checked_sub_months(back)?,
+            to: self.to.checked_sub_months(back)?,
+            yearless: self.yearless,
+        })
+    }
 }
 
 fn day(y: i32, m: u32, d: u32) -> Option<DateTime<Utc>> {
@@ -115,7 +133,11 @@ fn month_window(y: i32, m: u32) -> Option<Window> {
     } else {
         day(y, m + 1, 1)?
     };
-    Some(Window { from, to })
+    Some(Window {
+        from,
+        to,
+        yearless: false,
+    })
 }
 
 /// The window a day names: the day itself and the one on each side (a message written late at
@@ -127,11 +149,13 @@ fn day_window(y: i32, m: u32, d: u32, before: bool) -> Option<Window> {
     Some(Window {
         from: at - Duration::days(back),
         to: at + Duration::days(2),
+        yearless: false,
     })
 }
 
 /// The window of time a question names, if any. `now` anchors relative words ("last month",
-/// "ano passado") and a date without a year (the most recent such date not after `now`).
+/// "ano passado") and a date without a year (the most recent such date not after `now`; marked
+/// `yearless`, as the search may find the contact's history ends in an earlier year's).
 pub(super) fn anchor(query: &str, now: DateTime<Utc>) -> Option<Window> {
     let year_of = |m: u32, d: u32| -> i32 {
         let y = now.year();
@@ -141,23 +165,29 @@ pub(super) fn anchor(query: &str, now: DateTime<Utc>) -> Option<Window> {
         }
     };
     let before = |start: usize| BEFORE.is_match(&query[..start]);
+    let yearless = |w: Option<Window>| {
+        w.map(|w| Window {
+            yearless: true,
+            ..w
+        })
+    };
     if let Some(c) = DAY_MONTH_YEAR.captures(query) {
         let d: u32 = c[1].parse().ok()?;
         let m = month(&c[2])?;
-        let y = match c.get(3) {
-            Some(y) => y.as_str().parse().ok()?,
-            None => year_of(m, d),
+        let window = match c.get(3) {
+            Some(y) => day_window(y.as_str().parse().ok()?, m, d, before(c.get(0)?.start())),
+            None => yearless(day_window(year_of(m, d), m, d, before(c.get(0)?.start()))),
         };
-        return day_window(y, m, d, before(c.get(0)?.start()));
+        return window;
     }
     if let Some(c) = MONTH_DAY_YEAR.captures(query) {
         let m = month(&c[1])?;
         let d: u32 = c[2].parse().ok()?;
-        let y = match c.get(3) {
-            Some(y) => y.as_str().parse().ok()?,
-            None => year_of(m, d),
+        let window = match c.get(3) {
+            Some(y) => day_window(y.as_str().parse().ok()?, m, d, before(c.get(0)?.start())),
+            None => yearless(day_window(year_of(m, d), m, d, before(c.get(0)?.start()))),
         };
-        return day_window(y, m, d, before(c.get(0)?.start()));
+        return window;
     }
     if let Some(c) = MONTH_YEAR.captures(query) {
         return month_window(c[2].parse().ok()?, month(&c[1])?);
@@ -167,6 +197,7 @@ pub(super) fn anchor(query: &str, now: DateTime<Utc>) -> Option<Window> {
         return Some(Window {
             from: day(y, 1, 1)?,
             to: day(y + 1, 1, 1)?,
+            yearless: false,
         });
     }
     if let Some(c) = MONTH_ONLY.captures(query) {
@@ -177,7 +208,7 @@ pub(super) fn anchor(query: &str, now: DateTime<Utc>) -> Option<Window> {
         } else {
             now.year()
         };
-        return month_window(y, m);
+        return yearless(month_window(y, m));
     }
     relative(&query.to_lowercase(), now)
 }
@@ -190,6 +221,7 @@ fn relative(q: &str, now: DateTime<Utc>) -> Option<Window> {
         return Some(Window {
             from: today - Duration::days(1),
             to: today + Duration::days(1),
+            yearless: false,
         });
     }
     if has(&[
@@ -201,6 +233,7 @@ fn relative(q: &str, now: DateTime<Utc>) -> Option<Window> {
         return Some(Window {
             from: today - Duration::days(14),
             to: today + Duration::days(1),
+            yearless: false,
         });
     }
     if has(&[
@@ -221,6 +254,7 @@ fn relative(q: &str, now: DateTime<Utc>) -> Option<Window> {
         return Some(Window {
             from: day(now.year() - 1, 1, 1)?,
             to: day(now.year(), 1, 1)?,
+            yearless: false,
         });
     }
     None
@@ -259,6 +293,29 @@ mod tests {
         );
         let w = anchor("O que aconteceu em 2022?", now).unwrap();
         assert_eq!((w.from, w.to), (at(2022, 1, 1), at(2023, 1, 1)));
+    }
+
+    #[test]
+    fn a_date_without_a_year_can_move_to_an_earlier_one() {
+        let now = at(2026, 12, 5);
+        let june = anchor("When did Melanie go camping in June?", now).unwrap();
+        assert!(june.yearless);
+        assert_eq!((june.from, june.to), (at(2026, 6, 1), at(2026, 7, 1)));
+        let back = june.years_back(3).unwrap();
+        assert_eq!((back.from, back.to), (at(2023, 6, 1), at(2023, 7, 1)));
+        assert!(
+            anchor("O que ela pediu no dia 12 de abril?", now)
+                .unwrap()
+                .yearless
+        );
+        for dated in [
+            "What did she buy in June 2023?",
+            "O que aconteceu em 2022?",
+            "o que ela pediu mês passado?",
+            "on 3 June, 2023",
+        ] {
+            assert!(!anchor(dated, now).unwrap().yearless, "{dated}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::support;
 use crate::support::{TestApp, eventually};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -460,6 +460,55 @@ async fn each_mode_finds_what_it_should_and_hybrid_beats_every_single_mode() {
             "HYBRID MRR {hybrid:.3} must beat {mode:?} {score:.3}: {scores:?}"
         );
     }
+}
+
+/// "em junho" with no year is the June of the customer's history: two years ago, when nothing
+/// was said this June.
+#[tokio::test]
+async fn a_month_named_without_a_year_is_the_latest_one_in_the_contacts_history() {
+    let (engine, pool) = engine().await;
+    let (tenant, contact) = tenant_with_contact(&pool, "Renata").await;
+    let year = Utc::now().year() - 2;
+    let at = |m: u32, d: u32| Utc.with_ymd_and_hms(year, m, d, 15, 0, 0).unwrap();
+    for (id, when, text) in [
+        (
+            "m1",
+            at(3, 5),
+            "Comprei o fogão de cinco bocas e comprei também o exaustor.",
+        ),
+        (
+            "m2",
+            at(3, 6),
+            "Eu comprei a mesa de jantar de seis lugares.",
+        ),
+        (
+            "m3",
+            at(6, 10),
+            "Fechei a geladeira frost free de 400 litros.",
+        ),
+        ("m4", at(9, 2), "Vocês abrem no feriado?"),
+    ] {
+        engine
+            .ingest(&message(tenant, contact, id, when, text))
+            .await
+            .expect("ingested");
+    }
+    let hits = engine
+        .search(&query(
+            tenant,
+            Some(contact),
+            "O que eu comprei em junho?",
+            Mode::Hybrid,
+        ))
+        .await
+        .expect("search")
+        .hits;
+    assert_eq!(
+        hits.first().map(|h| h.sources.clone()),
+        Some(vec!["message:m3".to_owned()]),
+        "June {year}'s purchase first: {:?}",
+        hits.iter().map(|h| &h.sources).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]
