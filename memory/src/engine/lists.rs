@@ -1,6 +1,7 @@
 //! The ranked lists HYBRID fuses, each one SQL statement over a contact's (or a tenant's) rows:
-//! nearest by vector, BM25 by words, the graph's facts around the entities a query names, the
-//! window of messages around each one, and what was said in the window of time a question names.
+//! nearest by vector, BM25 by words (of each message, and of each message with the one before it),
+//! the graph's facts around the entities a query names, the window of messages around each one,
+//! and what was said in the window of time a question names.
 //! `search.rs` fuses them; each list returns `(key, score)` best first, at most `depth` long.
 
 use std::collections::HashMap;
@@ -120,6 +121,54 @@ impl MemoryEngine {
             contact_id,
             vector as _,
             self.model(),
+            &q.memory_types,
+            q.as_of,
+            depth as i64
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows_to_keys(rows))
+    }
+
+    /// BM25 over each of the contact's messages read together with the message before it: in a
+    /// chat the words of a question are in the question ("What's your best camping memory?") and
+    /// the answer after it shares none of them ("Seeing the Perseids with the kids"); read with
+    /// its question, the answer matches (LoCoMo R@10 0.795 → 0.804, held out 0.786 → 0.796, MRR
+    /// 0.544 → 0.594). Memories only: a fact has no message before it.
+    pub(super) async fn context_list(
+        &self,
+        q: &SearchQuery,
+        terms: &[String],
+        depth: usize,
+    ) -> Result<Vec<(Key, f32)>, MemoryError> {
+        let Some(contact_id) = q.contact_id else {
+            return Ok(Vec::new());
+        };
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query_as!(
+            Scored,
+            r#"WITH docs AS MATERIALIZED (
+                 SELECT id, doc, length(doc) AS len FROM (
+                   SELECT id, coalesce(lag(search) OVER (ORDER BY valid_from), ''::tsvector) || search AS doc
+                     FROM memories
+                    WHERE tenant_id = $1 AND contact_id = $2
+                      AND (cardinality($4::text[]) = 0 OR memory_type = ANY($4))
+                      AND CASE WHEN $5::timestamptz IS NULL THEN valid_until IS NULL
+                               ELSE valid_from <= $5 AND (valid_until IS NULL OR valid_until > $5) END) m),
+             terms AS (SELECT DISTINCT ON (q::text) q FROM (
+                 SELECT to_tsquery('english', t) || to_tsquery('portuguese', t) AS q FROM unnest($3::text[]) AS t) x
+                 WHERE numnode(q) > 0),
+             stats AS (SELECT count(*)::float8 AS n, greatest(avg(len), 1)::float8 AS avgdl FROM docs),
+             df AS (SELECT terms.q, count(docs.id)::float8 AS df FROM terms LEFT JOIN docs ON docs.doc @@ terms.q GROUP BY terms.q)
+             SELECT 'm' AS "kind!", d.id AS "id!",
+                    sum(ln(1 + (s.n - df.df + 0.5) / (df.df + 0.5)) * 2.2 / (1 + 1.2 * (0.25 + 0.75 * d.len / s.avgdl)))::float4 AS "score!"
+               FROM docs d JOIN df ON d.doc @@ df.q CROSS JOIN stats s
+              GROUP BY d.id ORDER BY 3 DESC, d.id LIMIT $6"#,
+            q.tenant_id,
+            contact_id,
+            terms,
             &q.memory_types,
             q.as_of,
             depth as i64

@@ -146,6 +146,7 @@ impl MemoryEngine {
         let mut window = super::when::anchor(&original, q.as_of.unwrap_or_else(chrono::Utc::now));
         let mut time_list = Vec::new();
         let mut window_list = Vec::new();
+        let mut context_list = Vec::new();
         let (vec_list, kw_list, graph_list) = match q.mode {
             Mode::Vector => {
                 let v = self.query_vector(query).await?;
@@ -161,13 +162,16 @@ impl MemoryEngine {
                 )
             }
             Mode::Hybrid => {
-                // BM25 needs no vector: PostgreSQL runs it while the model embeds the query.
-                let (v, b, w) = tokio::try_join!(
+                // BM25 needs no vector: PostgreSQL runs both keyword lists while the model embeds the
+                // query.
+                let (v, b, w, cx) = tokio::try_join!(
                     self.query_vector(query),
                     self.keyword_list(q, &terms, depth),
-                    self.in_history(q, window)
+                    self.in_history(q, window),
+                    self.context_list(q, &terms, depth)
                 )?;
                 window = w;
+                context_list = cx;
                 let (a, c, t, w) = tokio::try_join!(
                     self.vector_list(q, &v, depth),
                     self.graph_list(q, &terms, &predicates, &v, depth),
@@ -185,6 +189,7 @@ impl MemoryEngine {
             .chain(&graph_list)
             .chain(&time_list)
             .chain(&window_list)
+            .chain(&context_list)
             .map(|(k, _)| *k)
             .collect();
         let ranked = match q.mode {
@@ -202,6 +207,8 @@ impl MemoryEngine {
                 // (LoCoMo dev 0.788 at 1, 0.799 at 0.5 and at 0.3, first measured with averaged
                 // vectors; the Portuguese set 0.897 → 0.916 at 0.5).
                 (WINDOW_WEIGHT, &window_list),
+                // A keyword list: the keyword weight sets it too.
+                (q.weights.keyword, &context_list),
             ]),
         };
         // Three times the limit: the reranker reorders them, and a hit whose episode a better hit
