@@ -27,6 +27,14 @@ const ONLY_ASKS: f32 = 0.7;
 const LENGTH: f32 = 0.2;
 /// Said within the window of time the question names: ×1.3.
 const IN_WINDOW: f32 = 1.3;
+/// A message that says when something happened ("yesterday", "two weeks ago", "semana passada"),
+/// when the question asks when or for how long: ×1.5. In a chat the date of an event is the day
+/// the message was sent plus what it says, so the message that dates the event is the one with
+/// the time word (LoCoMo temporal R@10 0.826 → 0.845, MRR 0.667 → 0.724; on the conversations
+/// held out 0.693 → 0.731). ×2 ranked LoCoMo's answers higher still but put messages that
+/// schedule something ("montagem para 21 de julho") above the purchase a "quando comprou"
+/// question is about (Portuguese MRR 0.626 → 0.607); ×1.5 costs it 0.007, and R@10 did not move.
+const SAYS_WHEN: f32 = 1.5;
 
 /// Whether a message only asks: it ends with a question, says nothing besides short reactions
 /// ("Wow, that's great! Which one?"), and is not a statement with a tag ("vamos trocar em 5
@@ -79,6 +87,8 @@ pub(super) struct Question<'a> {
     pub(super) window: Option<Window>,
     /// The memories among the hits that only ask (`only_asks`).
     pub(super) askers: &'a HashSet<Uuid>,
+    /// Whether the question asks when, or for how long (`when::asks_when`).
+    pub(super) asks_when: bool,
 }
 
 /// Multiplies each hit's score by its factors and sorts, best first.
@@ -114,6 +124,9 @@ pub(super) fn rerank(hits: &mut [Hit], q: &Question<'_>) {
             .is_some_and(|w| hit.valid_from >= w.from && hit.valid_from < w.to)
         {
             factor *= IN_WINDOW;
+        }
+        if q.asks_when && super::when::says_when(&hit.content) {
+            factor *= SAYS_WHEN;
         }
         hit.score *= factor;
     }
@@ -178,6 +191,7 @@ mod tests {
             names_contact: false,
             window: None,
             askers: &HashSet::new(),
+            asks_when: false,
         };
         rerank(&mut hits, &q);
         assert_eq!(hits[0].id.as_u128(), 2, "Melanie's own words");
@@ -188,5 +202,37 @@ mod tests {
             1,
             "one speaker: nothing to tell apart"
         );
+    }
+
+    #[test]
+    fn a_question_about_when_prefers_the_message_that_says_when() {
+        let mut hits = vec![
+            hit(
+                1,
+                "I love my pottery class, it's like therapy",
+                "Melanie",
+                1.0,
+            ),
+            hit(
+                2,
+                "I signed up for a pottery class yesterday",
+                "Melanie",
+                0.8,
+            ),
+        ];
+        let words = vec!["pottery".to_owned(), "class".to_owned()];
+        let askers = HashSet::new();
+        let question = |asks_when| Question {
+            words: &words,
+            contact: None,
+            names_contact: false,
+            window: None,
+            askers: &askers,
+            asks_when,
+        };
+        rerank(&mut hits, &question(false));
+        assert_eq!(hits[0].id.as_u128(), 1, "what she said of it, first");
+        rerank(&mut hits, &question(true));
+        assert_eq!(hits[0].id.as_u128(), 2, "when: the message that dates it");
     }
 }

@@ -249,6 +249,7 @@ impl MemoryEngine {
                     names_contact: focused != original,
                     window,
                     askers: &askers,
+                    asks_when: super::when::asks_when(&original),
                 },
             );
         }

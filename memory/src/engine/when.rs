@@ -213,6 +213,57 @@ pub(super) fn anchor(query: &str, now: DateTime<Utc>) -> Option<Window> {
     relative(&query.to_lowercase(), now)
 }
 
+/// A question about when something happened or for how long.
+pub(super) fn asks_when(question: &str) -> bool {
+    ASKS_WHEN.is_match(question)
+}
+
+/// Whether a message says when something happened ("yesterday", "last Friday", "two weeks ago",
+/// "for a month now", "on the 15th", "semana passada", "há 3 dias").
+pub(super) fn says_when(content: &str) -> bool {
+    SAYS_WHEN.is_match(content)
+}
+
+static ASKS_WHEN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?xi) ^\W* (
+            when | since\s+when | how\s+long | how\s+many\s+(days|weeks|months|years)
+          | (what|which)\s+(date|day|year|month)
+          | quando | desde\s+quando | (há|faz)\s+quanto\s+tempo | quanto\s+tempo
+          | em\s+que\s+(data|dia|mês|ano) | qual\s+(a\s+)?(data|dia)
+          | cuándo | cuando | hace\s+cuánto | desde\s+cuándo
+        ) \b",
+    )
+    .expect("asks when")
+});
+
+/// Time words in English, Portuguese and Spanish: relative days, "last/next week", "N days ago",
+/// "for a month", weekdays after a preposition, month names (not "may", a verb).
+static SAYS_WHEN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?xi) \b (
+            yesterday | today | tonight | tomorrow
+          | (last|next|this|past|coming)\s+(week|weekend|month|year|summer|winter|spring|fall|autumn|night
+                |monday|tuesday|wednesday|thursday|friday|saturday|sunday)
+          | (a|an|one|two|three|four|five|six|few|couple|\d+)\s+(of\s+)?(days?|weeks?|weekends?|months?|years?)\s+(ago|back|now)
+          | for\s+(a|an|one|two|three|four|five|six|a\s+few|\d+)\s+(days?|weeks?|months?|years?)
+          | since\s+(last|\d{4}|january|february|march|april|june|july|august|september|october|november|december)
+          | on\s+the\s+\d{1,2}(st|nd|rd|th) | on\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday)
+          | january|february|march|april|june|july|august|september|october|november|december
+          | ontem | hoje | amanhã | anteontem
+          | (semana|mês|ano|sábado|domingo|segunda|terça|quarta|quinta|sexta)(-feira)?\s+(passad[oa]|que\s+vem)
+          | (próxim[oa]|últim[oa])\s+(semana|mês|ano|sábado|domingo|segunda|terça|quarta|quinta|sexta)
+          | (há|faz)\s+(\d+|um|uma|dois|duas|três|alguns|algumas)\s+(dias?|semanas?|mes(es)?|anos?)
+          | (no|na)\s+(sábado|domingo|segunda|terça|quarta|quinta|sexta)
+          | janeiro|fevereiro|março|abril|maio|junho|julho|agosto|setembro|outubro|novembro|dezembro
+          | ayer | mañana | anteayer
+          | hace\s+(\d+|un|una|dos|tres|unos|unas)\s+(días?|semanas?|mes(es)?|años?)
+          | (semana|mes|año)\s+pasad[oa]
+        ) \b",
+    )
+    .expect("says when")
+});
+
 /// "yesterday", "last week", "last month", "last year" and their Portuguese and Spanish forms.
 fn relative(q: &str, now: DateTime<Utc>) -> Option<Window> {
     let today = day(now.year(), now.month(), now.day())?;
@@ -325,6 +376,45 @@ mod tests {
         assert_eq!((w.from, w.to), (at(2023, 12, 1), at(2024, 1, 1)));
         let w = anchor("What did she buy last year?", now).unwrap();
         assert_eq!((w.from, w.to), (at(2023, 1, 1), at(2024, 1, 1)));
+    }
+
+    #[test]
+    fn questions_about_when_and_messages_that_say_when() {
+        for q in [
+            "When did Melanie paint a sunrise?",
+            "How long has John been playing professionally?",
+            "Quando ela trocou o sofá?",
+            "Há quanto tempo é cliente?",
+            "¿Cuándo se mudó?",
+        ] {
+            assert!(asks_when(q), "{q}");
+        }
+        for q in [
+            "What did Caroline research?",
+            "Onde ela mora agora?",
+            "Who said when?",
+        ] {
+            assert!(!asks_when(q), "{q}");
+        }
+        for says in [
+            "I just signed up for a pottery class yesterday.",
+            "We went camping two weekends ago.",
+            "Been playing it for a month now",
+            "I met back up with my teammates on the 15th",
+            "Comprei a geladeira semana passada",
+            "O sofá chegou há 3 dias, veio rasgado",
+            "Me mudei em março",
+            "Hace dos semanas que lo pedí",
+        ] {
+            assert!(says_when(says), "{says}");
+        }
+        for says in [
+            "I love painting, it's so relaxing!",
+            "Quero trocar o sofá, veio rasgado",
+            "We may go, who knows",
+        ] {
+            assert!(!says_when(says), "{says}");
+        }
     }
 
     #[test]
