@@ -89,6 +89,68 @@ pub(super) struct Question<'a> {
     pub(super) askers: &'a HashSet<Uuid>,
     /// Whether the question asks when, or for how long (`when::asks_when`).
     pub(super) asks_when: bool,
+    /// The question as asked.
+    pub(super) text: &'a str,
+}
+
+/// Of two or more people a question names, the one it asks about as the speaker ("What does Gina
+/// say to Jon…", "What did Jon say about Gina's store?", "O que a Ana disse para o Bruno?"): the
+/// first named who is neither a possessive ("Caroline's", "de Ana") nor after a preposition ("to
+/// Jon", "sobre a Gina"). None when the names are joined ("Jon and Gina") or fewer than two are named.
+fn speaker_asked(text: &str, named: &[String]) -> Option<String> {
+    const BEFORE_OBJECT: &[&str] = &[
+        "to", "with", "about", "for", "at", "from", "of", "para", "com", "sobre", "ao", "de", "da",
+        "do", "con", "del",
+    ];
+    const JOINING: &[&str] = &["and", "&", "e", "y"];
+    let tokens: Vec<String> = text
+        .split_whitespace()
+        .map(|t| {
+            t.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’')
+                .to_lowercase()
+        })
+        .collect();
+    let mut mentions: Vec<(String, bool)> = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let bare = token.trim_end_matches("'s").trim_end_matches("’s");
+        let Some(person) = named
+            .iter()
+            .find(|p| p.split_whitespace().any(|w| w == bare))
+        else {
+            continue;
+        };
+        // "sobre a Gina", "para o Bruno": the article sits between the preposition and the name.
+        let before: Vec<&str> = tokens[..i]
+            .iter()
+            .rev()
+            .take(2)
+            .map(String::as_str)
+            .collect();
+        let after_preposition = match before.as_slice() {
+            [one, ..] if BEFORE_OBJECT.contains(one) => true,
+            ["a" | "o" | "the", two, ..] => BEFORE_OBJECT.contains(two),
+            _ => false,
+        };
+        let joined = before.first().is_some_and(|w| JOINING.contains(w))
+            || tokens
+                .get(i + 1)
+                .is_some_and(|w| JOINING.contains(&w.as_str()));
+        if joined {
+            return None;
+        }
+        mentions.push((
+            person.clone(),
+            bare.len() != token.len() || after_preposition,
+        ));
+    }
+    let distinct: BTreeSet<&String> = mentions.iter().map(|(p, _)| p).collect();
+    if distinct.len() < 2 {
+        return None;
+    }
+    mentions
+        .into_iter()
+        .find(|(_, not_speaker)| !not_speaker)
+        .map(|(p, _)| p)
 }
 
 /// Multiplies each hit's score by its factors and sorts, best first.
@@ -107,6 +169,12 @@ pub(super) fn rerank(hits: &mut [Hit], q: &Question<'_>) {
     }
     // One speaker, or a question naming nobody: nothing to tell apart.
     let by_speaker = people.len() >= 2 && !subjects.is_empty();
+    // Two people named: the lines of the one asked about as the speaker count, not the other's
+    // (LoCoMo 0.816 → 0.818 on the conversations tuned on, 0.815 → 0.817 held out; Portuguese R@5
+    // 0.815 → 0.821).
+    if let Some(speaker) = speaker_asked(q.text, &subjects) {
+        subjects = vec![speaker];
+    }
     for hit in hits.iter_mut() {
         let words = hit.content.split_whitespace().count().max(1) as f32;
         let mut factor = (1.0 + LENGTH * (words / 20.0).ln()).clamp(0.5, 1.5);
@@ -192,6 +260,7 @@ mod tests {
             window: None,
             askers: &HashSet::new(),
             asks_when: false,
+            text: "where melanie camped",
         };
         rerank(&mut hits, &q);
         assert_eq!(hits[0].id.as_u128(), 2, "Melanie's own words");
@@ -229,10 +298,43 @@ mod tests {
             window: None,
             askers: &askers,
             asks_when,
+            text: "",
         };
         rerank(&mut hits, &question(false));
         assert_eq!(hits[0].id.as_u128(), 1, "what she said of it, first");
         rerank(&mut hits, &question(true));
         assert_eq!(hits[0].id.as_u128(), 2, "when: the message that dates it");
+    }
+
+    #[test]
+    fn the_person_who_speaks_in_the_question() {
+        let named = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let jon_gina = named(&["gina", "jon"]);
+        for (question, speaker) in [
+            (
+                "What does Gina say to Jon about the grand opening?",
+                Some("gina"),
+            ),
+            (
+                "What did Jon say about Gina's progress with her store?",
+                Some("jon"),
+            ),
+            ("What does Melanie think about Caroline's decision?", None),
+            ("How do Jon and Gina both like to destress?", None),
+            ("Why did Jon decide to start his dance studio?", None),
+            ("O que a Gina disse para o Jon sobre a loja?", Some("gina")),
+            ("O que o Jon achou da loja da Gina?", Some("jon")),
+        ] {
+            assert_eq!(
+                speaker_asked(question, &jon_gina).as_deref(),
+                speaker,
+                "{question}"
+            );
+        }
+        let two = named(&["caroline", "melanie"]);
+        assert_eq!(
+            speaker_asked("What does Melanie think about Caroline's decision?", &two).as_deref(),
+            Some("melanie")
+        );
     }
 }

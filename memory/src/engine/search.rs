@@ -250,6 +250,7 @@ impl MemoryEngine {
                     window,
                     askers: &askers,
                     asks_when: super::when::asks_when(&original),
+                    text: &original,
                 },
             );
         }
