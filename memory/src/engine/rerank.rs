@@ -308,7 +308,7 @@ mod tests {
 
     #[test]
     fn the_person_who_speaks_in_the_question() {
-        let named = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let named = |names: &[&str]| names.iter().map(ToString::to_string).collect::<Vec<_>>();
         let jon_gina = named(&["gina", "jon"]);
         for (question, speaker) in [
             (
