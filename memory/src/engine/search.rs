@@ -230,13 +230,14 @@ impl MemoryEngine {
             // and count less themselves.
             let first_askers: HashSet<Uuid> = asking(&hydrated);
             let mut askers = first_askers.clone();
+            let asks_when = super::when::asks_when(&original);
             let question = |askers| super::rerank::Question {
                 words: &words,
                 contact: contact_name.as_deref(),
                 names_contact: focused != original,
                 window,
                 askers,
-                asks_when: super::when::asks_when(&original),
+                asks_when,
                 text: &original,
             };
             if q.contact_id.is_some() {
@@ -244,7 +245,7 @@ impl MemoryEngine {
                 let lenders: Vec<(Uuid, f32)> = hydrated
                     .iter()
                     .filter_map(|h| {
-                        if askers.contains(&h.id) {
+                        if first_askers.contains(&h.id) {
                             Some((h.id, h.score))
                         } else if others.contains(&h.id) {
                             Some((h.id, h.score * REPLY_TO_OTHER))
@@ -305,12 +306,12 @@ impl MemoryEngine {
     async fn answers(
         &self,
         q: &SearchQuery,
-        askers: &[(Uuid, f32)],
+        lenders: &[(Uuid, f32)],
     ) -> Result<Vec<(Key, f32)>, MemoryError> {
-        if askers.is_empty() {
+        if lenders.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<Uuid> = askers.iter().map(|(id, _)| *id).collect();
+        let ids: Vec<Uuid> = lenders.iter().map(|(id, _)| *id).collect();
         let rows = sqlx::query!(
             r#"SELECT a.id AS "asker!", n.id AS "answer!" FROM memories a CROSS JOIN LATERAL (
                  SELECT n.id FROM memories n
@@ -330,7 +331,7 @@ impl MemoryEngine {
         .await?;
         let mut out: Vec<(Key, f32)> = Vec::new();
         for r in rows {
-            let score = askers
+            let score = lenders
                 .iter()
                 .find(|(id, _)| *id == r.asker)
                 .map_or(0.0, |(_, s)| *s);
