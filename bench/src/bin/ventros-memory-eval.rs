@@ -9,6 +9,7 @@
 //! own database and drops it afterwards.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -52,6 +53,11 @@ struct Args {
     /// Run HYBRID only (quicker while tuning).
     #[arg(long)]
     hybrid_only: bool,
+    /// Write every HYBRID question's reranked pool here, one JSON line per question (each
+    /// candidate's sources and features, the question's evidence): what `rerank/train.py`
+    /// learns the reranker's weights from.
+    #[arg(long)]
+    dump_candidates: Option<PathBuf>,
     #[command(flatten)]
     embedding: EmbeddingSettings,
 }
@@ -199,6 +205,12 @@ async fn evaluate(args: &Args, pool: sqlx::PgPool, weights: Weights) -> anyhow::
 
     let mut table: BTreeMap<(usize, u64), Score> = BTreeMap::new();
     let mut shown = 0;
+    let mut dump = match &args.dump_candidates {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("{}", path.display()))?,
+        )),
+        None => None,
+    };
     let mut ingested_turns = 0usize;
     let (mut turns, mut ingest_secs, mut searches, mut search_ms) =
         (0usize, 0f64, 0usize, Vec::new());
@@ -310,19 +322,37 @@ async fn evaluate(args: &Args, pool: sqlx::PgPool, weights: Weights) -> anyhow::
                 if args.hybrid_only && *mode != Mode::Hybrid {
                     continue;
                 }
-                let outcome = engine
-                    .search(&SearchQuery {
-                        tenant_id: tenant,
-                        contact_id: Some(contact),
-                        query: question.to_owned(),
-                        mode: *mode,
-                        limit: 10,
-                        memory_types: vec![],
-                        as_of: None,
-                        weights,
-                        include_embeddings: false,
-                    })
-                    .await?;
+                let query = SearchQuery {
+                    tenant_id: tenant,
+                    contact_id: Some(contact),
+                    query: question.to_owned(),
+                    mode: *mode,
+                    limit: 10,
+                    memory_types: vec![],
+                    as_of: None,
+                    weights,
+                    include_embeddings: false,
+                };
+                let outcome = engine.search(&query).await?;
+                if let Some(dump) = dump.as_mut()
+                    && *mode == Mode::Hybrid
+                {
+                    let pool = engine.explain(&query).await?;
+                    let candidates: Vec<Value> = pool
+                        .iter()
+                        .map(|(hit, features)| {
+                            serde_json::json!({"sources": hit.sources, "features": features})
+                        })
+                        .collect();
+                    let line = serde_json::json!({
+                        "conversation": stem(file),
+                        "category": category,
+                        "question": question,
+                        "evidence": evidence,
+                        "candidates": candidates,
+                    });
+                    writeln!(dump, "{line}")?;
+                }
                 searches += 1;
                 search_ms.push(outcome.latency_ms);
                 let found = |k: usize| -> f64 {
@@ -420,6 +450,9 @@ async fn evaluate(args: &Args, pool: sqlx::PgPool, weights: Weights) -> anyhow::
             }
         }
         println!("  {:<22} {}\n", "overall", overall.show());
+    }
+    if let Some(mut dump) = dump {
+        dump.flush()?;
     }
     Ok(())
 }

@@ -33,6 +33,7 @@ mod space;
 mod tenant_index;
 mod write;
 
+pub use rerank::{FEATURES, Features, LISTS};
 pub use space::SpaceStatus;
 pub use tenant_index::{DEFAULT_TENANT_INDEX_MIN_ROWS, TenantIndexPass, tenant_index_name};
 pub use write::embedding_text;

@@ -1,40 +1,91 @@
-//! Reranking of HYBRID's fused candidates by what rank fusion cannot see: who said a message,
-//! whether it only asks something (its answer comes next), how much it says, and whether it was
-//! said when the question asks about.
+//! Reranking of HYBRID's fused candidates by what rank fusion cannot see: who said a message
+//! (the person the question asks about, or the other one), whether it only asks something (its
+//! answer comes next), how much it says, whether it was said in the window of time the question
+//! names or says when something happened, and where each list ranked it.
 //!
-//! Each factor multiplies the fused score. Their sizes were measured on LoCoMo's conversations
-//! 26, 30, 41 and 42 (recall@10 0.722 → 0.788) and held up on 43, 44 and 47, which were never
-//! looked at while tuning (0.718 → 0.779), and on our Portuguese CRM set (0.897 either way, MRR
-//! 0.497 → 0.614); the README has the breakdown.
+//! Each candidate gets `FEATURES`; a linear model over them, learned offline from LoCoMo and our
+//! Portuguese CRM set (`bench/rerank/train.py`), gives its score, the estimated probability that
+//! it is evidence for the question. It replaced hand-tuned factors over the same signals (a
+//! message by the person named ×1.3, one that only asks ×0.7, …), which were a log-linear model
+//! with guessed weights: learned ones, each conversation scored by weights learned on the
+//! others, took LoCoMo recall@10 from 0.826 to 0.836 and the Portuguese set from 0.907 to 0.914.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use uuid::Uuid;
 
 use super::Hit;
 use super::when::Window;
 
-/// A message by someone the question names: ×1.3; by someone else while the question names
-/// somebody: ×0.8 (LoCoMo dev 0.722 → 0.750 with the ask penalty; the Portuguese set loses one
-/// question of 162, as the store's own promises rank lower when the customer is named).
-const NAMED_SPEAKER: f32 = 1.3;
-const OTHER_SPEAKER: f32 = 0.8;
-/// A message that only asks is rarely the answer: ×0.7 (its answer gets its score instead).
-const ONLY_ASKS: f32 = 0.7;
-/// Length: ×(1 + 0.2·ln(words/20)), within 0.5..1.5. Fusion favours short lines (BM25 divides by
-/// length, a long message's vector is an average of many things), yet the messages that answer
-/// are the ones that say something (LoCoMo dev +0.006 R@10, MRR 0.486 → 0.518; Portuguese +0.006).
-const LENGTH: f32 = 0.2;
-/// Said within the window of time the question names: ×1.3.
-const IN_WINDOW: f32 = 1.3;
-/// A message that says when something happened ("yesterday", "two weeks ago", "semana passada"),
-/// when the question asks when or for how long: ×1.5. In a chat the date of an event is the day
-/// the message was sent plus what it says, so the message that dates the event is the one with
-/// the time word (LoCoMo temporal R@10 0.826 → 0.845, MRR 0.667 → 0.724; on the conversations
-/// held out 0.693 → 0.731). ×2 ranked LoCoMo's answers higher still but put messages that
-/// schedule something ("montagem para 21 de julho") above the purchase a "quando comprou"
-/// question is about (Portuguese MRR 0.626 → 0.607); ×1.5 costs it 0.007, and R@10 did not move.
-const SAYS_WHEN: f32 = 1.5;
+/// The lists fusion ranks, in the order of `Signals::ranks` (see `search.rs`).
+pub const LISTS: [&str; 6] = ["vector", "keyword", "graph", "time", "window", "context"];
+
+/// What the scorer reads of each candidate, in the order of `WEIGHTS` (`bench/rerank/train.py`
+/// prints weights in this order).
+pub const FEATURES: [&str; 17] = [
+    "ln_score",
+    "ln_fused",
+    "lent",
+    "rr_vector",
+    "rr_keyword",
+    "rr_time",
+    "rr_window",
+    "rr_context",
+    "vector_similarity",
+    "ln_length",
+    "only_asks",
+    "by_subject",
+    "by_other",
+    "in_window",
+    "says_when_asked_when",
+    "says_when",
+    "only_lent",
+];
+
+/// One candidate's features, named by `FEATURES`.
+pub type Features = [f32; FEATURES.len()];
+
+/// The scorer's weights and bias: a pairwise logistic regression over `FEATURES`, calibrated so
+/// that the score is the estimated probability that a candidate is evidence for the question.
+/// Learned by `bench/rerank/train.py` from `ventros-memory-eval --dump-candidates` on LoCoMo's
+/// seven conversations and our six Portuguese CRM histories together (README, "Memory"). Each
+/// conversation scored by weights learned on all the others: LoCoMo recall@10 0.826 with the
+/// hand-tuned factors this replaced, 0.836 learned; Portuguese 0.907 → 0.914. The graph list and
+/// facts have no feature of their own and count through the fused score: LoCoMo's graph finds
+/// almost nothing (GRAPH_ONLY 0.008), and weights that learned so distrusted the graph and its
+/// facts, which answer a CRM's questions (the Portuguese set with e5: 0.885 with those two
+/// features, 0.936 without).
+const WEIGHTS: Features = [
+    1.0091,  // ln_score
+    0.2721,  // ln_fused
+    0.5667,  // lent
+    2.0175,  // rr_vector
+    2.5839,  // rr_keyword
+    -3.5599, // rr_time
+    3.2940,  // rr_window
+    2.6934,  // rr_context
+    -0.0055, // vector_similarity
+    0.6597,  // ln_length
+    -1.2922, // only_asks
+    0.4543,  // by_subject
+    -0.4543, // by_other
+    3.1641,  // in_window
+    1.4189,  // says_when_asked_when
+    0.4022,  // says_when
+    1.4660,  // only_lent
+];
+const BIAS: f32 = -3.0771;
+
+/// What fusion knew of a candidate.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Signals {
+    /// Its fused score; None for a message only a lender brought in.
+    pub(super) fused: Option<f32>,
+    /// The best score a lender gave it (a question before it, a line it replies to).
+    pub(super) lent: Option<f32>,
+    /// Its rank (from 0) and raw score in each list, in `LISTS` order.
+    pub(super) ranks: [Option<(usize, f32)>; LISTS.len()],
+}
 
 /// Whether a message only asks: it ends with a question, says nothing besides short reactions
 /// ("Wow, that's great! Which one?"), and is not a statement with a tag ("vamos trocar em 5
@@ -191,35 +242,84 @@ pub(super) fn by_others(hits: &[Hit], q: &Question<'_>) -> HashSet<Uuid> {
         .collect()
 }
 
-/// Multiplies each hit's score by its factors and sorts, best first.
-pub(super) fn rerank(hits: &mut [Hit], q: &Question<'_>) {
+/// A candidate's features (`FEATURES`). `subjects` is `subjects(hits, q)` over the whole pool.
+pub(super) fn features(
+    hit: &Hit,
+    signals: &Signals,
+    q: &Question<'_>,
+    subjects: Option<&[String]>,
+) -> Features {
+    let ln = |x: f32| x.max(1e-3).ln();
+    let flag = |b: bool| if b { 1.0 } else { 0.0 };
+    let fused = signals.fused.unwrap_or(0.0);
+    let lent = signals.lent.unwrap_or(0.0);
+    let rr = |list: usize| {
+        signals.ranks[list].map_or(0.0, |(rank, _)| {
+            1.0 / (super::search::RRF_K + 1.0 + rank as f32)
+        })
+    };
+    let words = hit.content.split_whitespace().count().max(1) as f32;
+    let speaker = subjects.and_then(|s| who(hit, q.contact).map(|w| s.contains(&w)));
+    let says_when = super::when::says_when(&hit.content);
+    [
+        ln(fused.max(lent)),
+        ln(fused),
+        lent,
+        rr(0),
+        rr(1),
+        rr(3),
+        rr(4),
+        rr(5),
+        signals.ranks[0].map_or(0.0, |(_, s)| s),
+        (words / 20.0).ln().clamp(-1.5, 1.0),
+        flag(q.askers.contains(&hit.id)),
+        flag(speaker == Some(true)),
+        flag(speaker == Some(false)),
+        flag(
+            q.window
+                .is_some_and(|w| hit.valid_from >= w.from && hit.valid_from < w.to),
+        ),
+        flag(says_when && q.asks_when),
+        flag(says_when),
+        flag(signals.lent.is_some() && signals.fused.is_none()),
+    ]
+}
+
+/// The scorer: the estimated probability that a candidate is evidence.
+pub(super) fn score(features: &Features) -> f32 {
+    let z: f32 = BIAS
+        + WEIGHTS
+            .iter()
+            .zip(features)
+            .map(|(w, x)| w * x)
+            .sum::<f32>();
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// Each hit's features, then its score; sorted best first. `signals` has an entry for every hit
+/// (a missing one reads as a candidate no list ranked).
+pub(super) fn rerank(
+    hits: &mut [Hit],
+    signals: &HashMap<Uuid, Signals>,
+    q: &Question<'_>,
+) -> Vec<Features> {
     let subjects = subjects(hits, q);
+    let mut scored: Vec<Features> = Vec::with_capacity(hits.len());
     for hit in hits.iter_mut() {
-        let words = hit.content.split_whitespace().count().max(1) as f32;
-        let mut factor = (1.0 + LENGTH * (words / 20.0).ln()).clamp(0.5, 1.5);
-        if q.askers.contains(&hit.id) {
-            factor *= ONLY_ASKS;
-        }
-        if let Some(subjects) = &subjects
-            && let Some(w) = who(hit, q.contact)
-        {
-            factor *= if subjects.contains(&w) {
-                NAMED_SPEAKER
-            } else {
-                OTHER_SPEAKER
-            };
-        }
-        if q.window
-            .is_some_and(|w| hit.valid_from >= w.from && hit.valid_from < w.to)
-        {
-            factor *= IN_WINDOW;
-        }
-        if q.asks_when && super::when::says_when(&hit.content) {
-            factor *= SAYS_WHEN;
-        }
-        hit.score *= factor;
+        let f = features(
+            hit,
+            &signals.get(&hit.id).copied().unwrap_or_default(),
+            q,
+            subjects.as_deref(),
+        );
+        hit.score = score(&f);
+        scored.push(f);
     }
+    let mut order: Vec<usize> = (0..hits.len()).collect();
+    order.sort_by(|&a, &b| hits[b].score.total_cmp(&hits[a].score));
+    let features = order.iter().map(|&i| scored[i]).collect();
     hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+    features
 }
 
 #[cfg(test)]
@@ -265,10 +365,53 @@ mod tests {
         }
     }
 
+    /// The hits' ids, best first, after the reranker scored them; each hit's `score` stands for
+    /// its fused score, and the list order for its vector rank.
+    fn ranked(mut hits: Vec<Hit>, q: &Question<'_>) -> Vec<u128> {
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        let signals: HashMap<Uuid, Signals> = hits
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let mut s = Signals {
+                    fused: Some(h.score),
+                    ..Signals::default()
+                };
+                s.ranks[0] = Some((i, 0.5));
+                (h.id, s)
+            })
+            .collect();
+        let features = rerank(&mut hits, &signals, q);
+        assert_eq!(features.len(), hits.len());
+        assert!(hits.iter().all(|h| (0.0..=1.0).contains(&h.score)));
+        hits.iter().map(|h| h.id.as_u128()).collect()
+    }
+
+    #[test]
+    fn the_learned_weights_read_evidence_the_right_way() {
+        let weight = |name: &str| WEIGHTS[FEATURES.iter().position(|f| *f == name).unwrap()];
+        for up in [
+            "ln_score",
+            "rr_vector",
+            "rr_keyword",
+            "rr_context",
+            "lent",
+            "ln_length",
+            "by_subject",
+            "in_window",
+            "says_when_asked_when",
+        ] {
+            assert!(weight(up) > 0.0, "{up}");
+        }
+        for down in ["only_asks", "by_other"] {
+            assert!(weight(down) < 0.0, "{down}");
+        }
+    }
+
     #[test]
     fn the_person_asked_about_comes_first() {
         let line = "we went camping in the mountains with the kids last week, it was lovely";
-        let mut hits = vec![hit(1, line, "Caroline", 1.0), hit(2, line, "Melanie", 0.9)];
+        let hits = vec![hit(1, line, "Caroline", 1.0), hit(2, line, "Melanie", 0.9)];
         let words = vec![
             "where".to_owned(),
             "melanie".to_owned(),
@@ -283,12 +426,10 @@ mod tests {
             asks_when: false,
             text: "where melanie camped",
         };
-        rerank(&mut hits, &q);
-        assert_eq!(hits[0].id.as_u128(), 2, "Melanie's own words");
-        let mut alone = vec![hit(1, line, "Caroline", 1.0), hit(2, line, "Caroline", 0.9)];
-        rerank(&mut alone, &q);
+        assert_eq!(ranked(hits, &q)[0], 2, "Melanie's own words");
+        let alone = vec![hit(1, line, "Caroline", 1.0), hit(2, line, "Caroline", 0.9)];
         assert_eq!(
-            alone[0].id.as_u128(),
+            ranked(alone, &q)[0],
             1,
             "one speaker: nothing to tell apart"
         );
@@ -296,7 +437,7 @@ mod tests {
 
     #[test]
     fn a_question_about_when_prefers_the_message_that_says_when() {
-        let mut hits = vec![
+        let hits = vec![
             hit(
                 1,
                 "I love my pottery class, it's like therapy",
@@ -307,7 +448,7 @@ mod tests {
                 2,
                 "I signed up for a pottery class yesterday",
                 "Melanie",
-                0.8,
+                0.5,
             ),
         ];
         let words = vec!["pottery".to_owned(), "class".to_owned()];
@@ -321,10 +462,16 @@ mod tests {
             asks_when,
             text: "",
         };
-        rerank(&mut hits, &question(false));
-        assert_eq!(hits[0].id.as_u128(), 1, "what she said of it, first");
-        rerank(&mut hits, &question(true));
-        assert_eq!(hits[0].id.as_u128(), 2, "when: the message that dates it");
+        assert_eq!(
+            ranked(hits.clone(), &question(false))[0],
+            1,
+            "what she said of it, first"
+        );
+        assert_eq!(
+            ranked(hits, &question(true))[0],
+            2,
+            "when: the message that dates it"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! Search: the ranked lists (`lists.rs`) and their reciprocal-rank fusion (HYBRID), the answers to
-//! candidates that only ask, reranking (`rerank.rs`), and hydrating the winning keys into hits
-//! with provenance.
+//! Search: the ranked lists (`lists.rs`) and their reciprocal-rank fusion (HYBRID), the messages
+//! next to candidates that only ask or that the other person said (`neighbours`), the learned
+//! rerank of that pool (`rerank.rs`), and hydrating the winning keys into hits with provenance.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Instant;
@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::query::{linked_predicates, query_terms, without_name};
+use super::rerank::Features;
 use super::{
     Hit, HitKind, MAX_LIMIT, MAX_QUERY_CHARS, MemoryEngine, MemoryError, Mode, SearchOutcome,
     SearchQuery,
@@ -19,15 +20,16 @@ use super::{
 /// to turns ranked middling by both; with 5, LoCoMo HYBRID recall@10 rose from 0.692 to 0.726 on
 /// the conversations we tuned on and from 0.688 to 0.720 on those held out (2 and 10 were within
 /// 0.01; the Portuguese set's recall@10 did not move).
-const RRF_K: f32 = 5.0;
+pub(super) const RRF_K: f32 = 5.0;
 /// The window list's weight in the fusion (see `window_list`).
 const WINDOW_WEIGHT: f32 = 0.5;
 /// When a question asks about one of two people ("What does Melanie think about Caroline's
 /// decision?"), a candidate line by the other lends this share of its score to the message after
-/// it, which in a chat is the reply of the person asked about: ×0.5 (LoCoMo R@10 0.818 → 0.825 on
-/// the conversations tuned on, 0.817 → 0.822 held out; 0.4–0.6 were within 0.004, 0.8 and 1 lent
-/// so much that the statement's reply outranked the statement asked about; the Portuguese set
-/// 0.909 → 0.907).
+/// it, which in a chat is the reply of the person asked about, and to the message before it, which
+/// that line reacts to ("Wow, congrats on the adoption!"): ×0.5 (LoCoMo R@10 0.818 → 0.825 on the
+/// conversations tuned on, 0.817 → 0.822 held out, for the reply; the message before added 0.003
+/// on both; 0.4–0.6 were within 0.004, 0.8 and 1 lent so much that the statement's reply outranked
+/// the statement asked about; the Portuguese set 0.909 → 0.907).
 const REPLY_TO_OTHER: f32 = 0.5;
 pub(super) type Key = (HitKind, Uuid);
 
@@ -112,7 +114,28 @@ fn normalised(list: Vec<(Key, f32)>) -> Vec<(Key, f32)> {
 
 impl MemoryEngine {
     pub async fn search(&self, q: &SearchQuery) -> Result<SearchOutcome, MemoryError> {
+        Ok(self.run(q, false).await?.0)
+    }
+
+    /// HYBRID's whole reranked pool (more than `limit`: every candidate the reranker scored), each
+    /// hit with the features it was scored by, best first. What `bench/rerank/train.py` learns
+    /// the reranker's weights from (`ventros-memory-eval --dump-candidates`).
+    pub async fn explain(&self, q: &SearchQuery) -> Result<Vec<(Hit, Features)>, MemoryError> {
+        if q.mode != Mode::Hybrid {
+            return Err(MemoryError::Invalid(
+                "only a HYBRID search is reranked".into(),
+            ));
+        }
+        Ok(self.run(q, true).await?.1)
+    }
+
+    async fn run(
+        &self,
+        q: &SearchQuery,
+        explain: bool,
+    ) -> Result<(SearchOutcome, Vec<(Hit, Features)>), MemoryError> {
         let started = Instant::now();
+        let mut pool: Vec<(Hit, Features)> = Vec::new();
         let query = q.query.trim();
         if query.is_empty() {
             return Err(MemoryError::Invalid("query must not be empty".into()));
@@ -199,6 +222,23 @@ impl MemoryEngine {
             .chain(&context_list)
             .map(|(k, _)| *k)
             .collect();
+        // Each candidate's place in every list, which the reranker reads (`rerank::LISTS` order).
+        let mut signals: HashMap<Uuid, super::rerank::Signals> = HashMap::new();
+        if q.mode == Mode::Hybrid {
+            let lists = [
+                &vec_list,
+                &kw_list,
+                &graph_list,
+                &time_list,
+                &window_list,
+                &context_list,
+            ];
+            for (l, list) in lists.iter().enumerate() {
+                for (rank, ((_, id), score)) in list.iter().enumerate() {
+                    signals.entry(*id).or_default().ranks[l] = Some((rank, *score));
+                }
+            }
+        }
         let ranked = match q.mode {
             Mode::Vector => vec_list,
             Mode::Keyword => normalised(kw_list),
@@ -240,40 +280,38 @@ impl MemoryEngine {
                 asks_when,
                 text: &original,
             };
+            for h in &hydrated {
+                signals.entry(h.id).or_default().fused = Some(h.score);
+            }
             if q.contact_id.is_some() {
                 let others = super::rerank::by_others(&hydrated, &question(&first_askers));
-                let lenders: Vec<(Uuid, f32)> = hydrated
-                    .iter()
-                    .filter_map(|h| {
-                        if first_askers.contains(&h.id) {
-                            Some((h.id, h.score))
-                        } else if others.contains(&h.id) {
-                            Some((h.id, h.score * REPLY_TO_OTHER))
-                        } else {
-                            None
-                        }
-                    })
-                    .collect();
-                let answers = self.answers(q, &lenders).await?;
-                let extra: Vec<(Key, f32)> = answers
-                    .into_iter()
-                    .filter(
-                        |(key, score)| match hydrated.iter_mut().find(|h| h.id == key.1) {
-                            Some(h) => {
-                                h.score = h.score.max(*score);
-                                false
-                            }
-                            None => true,
-                        },
-                    )
-                    .collect();
+                let mut after: Vec<(Uuid, f32)> = Vec::new();
+                let mut before: Vec<(Uuid, f32)> = Vec::new();
+                for h in &hydrated {
+                    if first_askers.contains(&h.id) {
+                        after.push((h.id, h.score));
+                    } else if others.contains(&h.id) {
+                        after.push((h.id, h.score * REPLY_TO_OTHER));
+                        before.push((h.id, h.score * REPLY_TO_OTHER));
+                    }
+                }
+                let mut extra: Vec<(Key, f32)> = Vec::new();
+                for (key, score) in self.neighbours(q, &after, &before).await? {
+                    signals.entry(key.1).or_default().lent = Some(score);
+                    if !hydrated.iter().any(|h| h.id == key.1) {
+                        extra.push((key, score));
+                    }
+                }
                 let extra = self
                     .hydrate(q.tenant_id, &extra, q.include_embeddings)
                     .await?;
                 askers.extend(asking(&extra));
                 hydrated.extend(extra);
             }
-            super::rerank::rerank(&mut hydrated, &question(&askers));
+            let features = super::rerank::rerank(&mut hydrated, &signals, &question(&askers));
+            if explain {
+                pool = hydrated.iter().cloned().zip(features).collect();
+            }
         }
         let hits = one_per_episode(hydrated, q.limit);
         let took = started.elapsed();
@@ -291,29 +329,37 @@ impl MemoryEngine {
             },
             took,
         );
-        Ok(SearchOutcome {
-            hits,
-            total_count: distinct.len(),
-            latency_ms: took.as_secs_f32() * 1000.0,
-        })
+        Ok((
+            SearchOutcome {
+                hits,
+                total_count: distinct.len(),
+                latency_ms: took.as_secs_f32() * 1000.0,
+            },
+            pool,
+        ))
     }
 
-    /// The message that follows each lender (a candidate that only asks, "Which dance were you
-    /// doing?", or a line by someone the question does not ask about), with the lender's score: in
-    /// a chat the answer, or the reaction, comes next, and it seldom repeats the words the lender
-    /// matched (LoCoMo dev R@10 0.775 → 0.785 for askers, before the length factor). Keys of the
-    /// answers, one per lender, none for a lender without a later message.
-    async fn answers(
+    /// The message that follows each of `after` (a candidate that only asks, "Which dance were you
+    /// doing?", or a line by someone the question does not ask about) and the one that precedes
+    /// each of `before` (a line by that other person: what it reacts to), with the lender's
+    /// score: in a chat the answer, or the reaction, comes next, and it seldom repeats the words
+    /// the lender matched (LoCoMo dev R@10 0.775 → 0.785 for askers, before the length factor).
+    /// One key per neighbour, with the best score lent to it. One round trip: two indexed
+    /// LATERAL lookups.
+    async fn neighbours(
         &self,
         q: &SearchQuery,
-        lenders: &[(Uuid, f32)],
+        after: &[(Uuid, f32)],
+        before: &[(Uuid, f32)],
     ) -> Result<Vec<(Key, f32)>, MemoryError> {
-        if lenders.is_empty() {
+        if after.is_empty() && before.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<Uuid> = lenders.iter().map(|(id, _)| *id).collect();
+        let after_ids: Vec<Uuid> = after.iter().map(|(id, _)| *id).collect();
+        let before_ids: Vec<Uuid> = before.iter().map(|(id, _)| *id).collect();
         let rows = sqlx::query!(
-            r#"SELECT a.id AS "asker!", n.id AS "answer!" FROM memories a CROSS JOIN LATERAL (
+            r#"SELECT a.id AS "lender!", n.id AS "neighbour!", true AS "next!" FROM memories a
+               CROSS JOIN LATERAL (
                  SELECT n.id FROM memories n
                   WHERE n.tenant_id = a.tenant_id AND n.contact_id = a.contact_id
                     AND n.valid_from > a.valid_from
@@ -321,23 +367,36 @@ impl MemoryEngine {
                     AND CASE WHEN $4::timestamptz IS NULL THEN n.valid_until IS NULL
                              ELSE n.valid_from <= $4 AND (n.valid_until IS NULL OR n.valid_until > $4) END
                   ORDER BY n.valid_from LIMIT 1) n
-               WHERE a.id = ANY($1) AND a.tenant_id = $2"#,
-            &ids,
+               WHERE a.id = ANY($1) AND a.tenant_id = $2
+               UNION ALL
+               SELECT a.id, n.id, false FROM memories a
+               CROSS JOIN LATERAL (
+                 SELECT n.id FROM memories n
+                  WHERE n.tenant_id = a.tenant_id AND n.contact_id = a.contact_id
+                    AND n.valid_from < a.valid_from
+                    AND (cardinality($3::text[]) = 0 OR n.memory_type = ANY($3))
+                    AND CASE WHEN $4::timestamptz IS NULL THEN n.valid_until IS NULL
+                             ELSE n.valid_from <= $4 AND (n.valid_until IS NULL OR n.valid_until > $4) END
+                  ORDER BY n.valid_from DESC LIMIT 1) n
+               WHERE a.id = ANY($5) AND a.tenant_id = $2"#,
+            &after_ids,
             q.tenant_id,
             &q.memory_types,
-            q.as_of
+            q.as_of,
+            &before_ids
         )
         .fetch_all(&self.pool)
         .await?;
         let mut out: Vec<(Key, f32)> = Vec::new();
         for r in rows {
+            let lenders = if r.next { after } else { before };
             let score = lenders
                 .iter()
-                .find(|(id, _)| *id == r.asker)
+                .find(|(id, _)| *id == r.lender)
                 .map_or(0.0, |(_, s)| *s);
-            match out.iter_mut().find(|(k, _)| k.1 == r.answer) {
+            match out.iter_mut().find(|(k, _)| k.1 == r.neighbour) {
                 Some(slot) => slot.1 = slot.1.max(score),
-                None => out.push(((HitKind::Memory, r.answer), score)),
+                None => out.push(((HitKind::Memory, r.neighbour), score)),
             }
         }
         Ok(out)

@@ -237,30 +237,47 @@ static ASKS_WHEN: LazyLock<Regex> = LazyLock::new(|| {
     .expect("asks when")
 });
 
+/// Month names that date a message: `MONTHS` without the abbreviations ("mar", "jun": each a
+/// prefix of the full name), which leaves out "may" (a verb, and a prefix of "mayo"), and without
+/// "marco" (a common noun and name; "março" stays).
+fn month_names() -> String {
+    MONTHS
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| {
+            *name != "marco"
+                && !MONTHS
+                    .iter()
+                    .any(|(other, _)| other != name && other.starts_with(name))
+        })
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
 /// Time words in English, Portuguese and Spanish: relative days, "last/next week", "N days ago",
-/// "for a month", weekdays after a preposition, month names (not "may", a verb).
+/// "for a month", weekdays after a preposition, month names (`month_names`).
 static SAYS_WHEN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    let months = month_names();
+    Regex::new(&format!(
         r"(?xi) \b (
             yesterday | today | tonight | tomorrow
           | (last|next|this|past|coming)\s+(week|weekend|month|year|summer|winter|spring|fall|autumn|night
                 |monday|tuesday|wednesday|thursday|friday|saturday|sunday)
           | (a|an|one|two|three|four|five|six|few|couple|\d+)\s+(of\s+)?(days?|weeks?|weekends?|months?|years?)\s+(ago|back|now)
           | for\s+(a|an|one|two|three|four|five|six|a\s+few|\d+)\s+(days?|weeks?|months?|years?)
-          | since\s+(last|\d{4}|january|february|march|april|june|july|august|september|october|november|december)
-          | on\s+the\s+\d{1,2}(st|nd|rd|th) | on\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday)
-          | january|february|march|april|june|july|august|september|october|november|december
+          | since\s+(last|\d{{4}}|{months})
+          | on\s+the\s+\d{{1,2}}(st|nd|rd|th) | on\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday)
+          | {months}
           | ontem | hoje | amanhã | anteontem
           | (semana|mês|ano|sábado|domingo|segunda|terça|quarta|quinta|sexta)(-feira)?\s+(passad[oa]|que\s+vem)
           | (próxim[oa]|últim[oa])\s+(semana|mês|ano|sábado|domingo|segunda|terça|quarta|quinta|sexta)
           | (há|faz)\s+(\d+|um|uma|dois|duas|três|alguns|algumas)\s+(dias?|semanas?|mes(es)?|anos?)
           | (no|na)\s+(sábado|domingo|segunda|terça|quarta|quinta|sexta)
-          | janeiro|fevereiro|março|abril|maio|junho|julho|agosto|setembro|outubro|novembro|dezembro
           | ayer | mañana | anteayer
           | hace\s+(\d+|un|una|dos|tres|unos|unas)\s+(días?|semanas?|mes(es)?|años?)
           | (semana|mes|año)\s+pasad[oa]
         ) \b",
-    )
+    ))
     .expect("says when")
 });
 
@@ -405,6 +422,8 @@ mod tests {
             "O sofá chegou há 3 dias, veio rasgado",
             "Me mudei em março",
             "Hace dos semanas que lo pedí",
+            "Me mudé en octubre",
+            "Llegó en mayo",
         ] {
             assert!(says_when(says), "{says}");
         }
@@ -412,6 +431,8 @@ mod tests {
             "I love painting, it's so relaxing!",
             "Quero trocar o sofá, veio rasgado",
             "We may go, who knows",
+            "O Marco vai passar aqui",
+            "I'll check the mar tide",
         ] {
             assert!(!says_when(says), "{says}");
         }
