@@ -28,9 +28,23 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 FEATURES = [
-    "ln_score", "ln_fused", "lent", "rr_vector", "rr_keyword", "rr_time", "rr_window",
-    "rr_context", "vector_similarity", "ln_length", "only_asks", "by_subject", "by_other",
-    "in_window", "says_when_asked_when", "says_when", "only_lent",
+    "ln_score",
+    "ln_fused",
+    "lent",
+    "rr_vector",
+    "rr_keyword",
+    "rr_time",
+    "rr_window",
+    "rr_context",
+    "vector_similarity",
+    "ln_length",
+    "only_asks",
+    "by_subject",
+    "by_other",
+    "in_window",
+    "says_when_asked_when",
+    "says_when",
+    "only_lent",
 ]
 
 
@@ -41,9 +55,14 @@ def load(path: str) -> list[dict]:
             q = json.loads(line)
             q["dump"] = path
             evidence = set(q["evidence"])
-            q["X"] = np.array([c["features"] for c in q["candidates"]], dtype=np.float64).reshape(-1, len(FEATURES))
+            q["X"] = np.array(
+                [c["features"] for c in q["candidates"]], dtype=np.float64
+            ).reshape(-1, len(FEATURES))
             q["y"] = np.array(
-                [any(s.removeprefix("message:") in evidence for s in c["sources"]) for c in q["candidates"]],
+                [
+                    any(s.removeprefix("message:") in evidence for s in c["sources"])
+                    for c in q["candidates"]
+                ],
                 dtype=np.float64,
             )
             questions.append(q)
@@ -88,12 +107,18 @@ def fit(questions: list[dict], c: float = 1.0) -> tuple[np.ndarray, float]:
         pos, neg = np.where(q["y"] > 0)[0], np.where(q["y"] == 0)[0]
         if len(pos) == 0 or len(neg) == 0:
             continue
-        d = (q["X"][pos][:, None, :] - q["X"][neg][None, :, :]).reshape(-1, len(FEATURES))
+        d = (q["X"][pos][:, None, :] - q["X"][neg][None, :, :]).reshape(
+            -1, len(FEATURES)
+        )
         diffs.append(d)
         weights.append(np.full(len(d), 1.0 / len(d)))
     d, w = np.vstack(diffs), np.concatenate(weights)
     pairs = LogisticRegression(fit_intercept=False, C=c, max_iter=10000)
-    pairs.fit(np.vstack([d, -d]), np.r_[np.ones(len(d)), np.zeros(len(d))], sample_weight=np.r_[w, w] * len(questions))
+    pairs.fit(
+        np.vstack([d, -d]),
+        np.r_[np.ones(len(d)), np.zeros(len(d))],
+        sample_weight=np.r_[w, w] * len(questions),
+    )
     coef = pairs.coef_[0]
     # Platt scaling: the same order, a score that reads as a probability.
     s = np.concatenate([q["X"] @ coef for q in questions])[:, None]
@@ -103,23 +128,42 @@ def fit(questions: list[dict], c: float = 1.0) -> tuple[np.ndarray, float]:
 
 
 def mean_recall(questions: list[dict], score) -> float:
-    return float(np.mean([recall_at(q, score(q["X"])) for q in questions])) if questions else float("nan")
+    return (
+        float(np.mean([recall_at(q, score(q["X"])) for q in questions]))
+        if questions
+        else float("nan")
+    )
 
 
 def by_category(questions: list[dict], score) -> str:
     cats = defaultdict(list)
     for q in questions:
         cats[q["category"]].append(recall_at(q, score(q["X"])))
-    return ", ".join(f"{c}: {np.mean(v):.3f} ({len(v)})" for c, v in sorted(cats.items()))
+    return ", ".join(
+        f"{c}: {np.mean(v):.3f} ({len(v)})" for c, v in sorted(cats.items())
+    )
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("dumps", nargs="+", help="--dump-candidates files to learn from")
-    ap.add_argument("--train-on", help="learn only from these conversations (e.g. 26,30,41,42)")
-    ap.add_argument("--cv", action="store_true", help="leave-one-conversation-out recall@10")
-    ap.add_argument("--check", action="append", default=[], help="a dump to score, never learned from")
-    ap.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
+    ap.add_argument(
+        "--train-on", help="learn only from these conversations (e.g. 26,30,41,42)"
+    )
+    ap.add_argument(
+        "--cv", action="store_true", help="leave-one-conversation-out recall@10"
+    )
+    ap.add_argument(
+        "--check",
+        action="append",
+        default=[],
+        help="a dump to score, never learned from",
+    )
+    ap.add_argument(
+        "--c", type=float, default=1.0, help="inverse regularisation strength"
+    )
     args = ap.parse_args()
 
     questions = [q for path in args.dumps for q in load(path)]
@@ -129,35 +173,53 @@ def main() -> None:
         train = [q for q in questions if q["conversation"] in keep]
     held = [q for q in questions if q not in train] if args.train_on else []
     w, b = fit(train, args.c)
-    learned = lambda X: X @ w + b  # noqa: E731
+
+    def learned(x: np.ndarray) -> np.ndarray:
+        return x @ w + b
 
     print(f"questions: {len(questions)}, learned from {len(train)}")
     print(f"recall@10, hand-tuned factors: {mean_recall(questions, hand_tuned):.4f}")
-    print(f"recall@10, learned, on what it learned from: {mean_recall(train, learned):.4f} "
-          f"(hand-tuned {mean_recall(train, hand_tuned):.4f})")
+    print(
+        f"recall@10, learned, on what it learned from: {mean_recall(train, learned):.4f} "
+        f"(hand-tuned {mean_recall(train, hand_tuned):.4f})"
+    )
     if held:
-        print(f"recall@10, learned, held out: {mean_recall(held, learned):.4f} "
-              f"(hand-tuned {mean_recall(held, hand_tuned):.4f})")
+        print(
+            f"recall@10, learned, held out: {mean_recall(held, learned):.4f} "
+            f"(hand-tuned {mean_recall(held, hand_tuned):.4f})"
+        )
         print(f"  by category: {by_category(held, learned)}")
     if args.cv:
         convs = sorted({(q["dump"], q["conversation"]) for q in train})
         learned_cv, hand_cv = defaultdict(list), defaultdict(list)
         for dump, c in convs:
-            out = lambda q: q["dump"] == dump and q["conversation"] == c  # noqa: E731
-            wc, bc = fit([q for q in train if not out(q)], args.c)
-            test = [q for q in train if out(q)]
+            test = [q for q in train if q["dump"] == dump and q["conversation"] == c]
+            wc, bc = fit(
+                [
+                    q
+                    for q in train
+                    if not (q["dump"] == dump and q["conversation"] == c)
+                ],
+                args.c,
+            )
             r = [recall_at(q, q["X"] @ wc + bc) for q in test]
             h = [recall_at(q, hand_tuned(q["X"])) for q in test]
-            print(f"  {dump} conversation {c}: learned {np.mean(r):.4f}, hand-tuned {np.mean(h):.4f} ({len(test)})")
+            print(
+                f"  {dump} conversation {c}: learned {np.mean(r):.4f}, hand-tuned {np.mean(h):.4f} ({len(test)})"
+            )
             learned_cv[dump] += r
             hand_cv[dump] += h
         for dump in learned_cv:
-            print(f"recall@10 on {dump}, each conversation by weights learned on all the others: "
-                  f"{np.mean(learned_cv[dump]):.4f} (hand-tuned {np.mean(hand_cv[dump]):.4f})")
+            print(
+                f"recall@10 on {dump}, each conversation by weights learned on all the others: "
+                f"{np.mean(learned_cv[dump]):.4f} (hand-tuned {np.mean(hand_cv[dump]):.4f})"
+            )
     for path in args.check:
         other = load(path)
-        print(f"recall@10 on {path}: learned {mean_recall(other, learned):.4f}, "
-              f"hand-tuned {mean_recall(other, hand_tuned):.4f}; by category: {by_category(other, learned)}")
+        print(
+            f"recall@10 on {path}: learned {mean_recall(other, learned):.4f}, "
+            f"hand-tuned {mean_recall(other, hand_tuned):.4f}; by category: {by_category(other, learned)}"
+        )
 
     print("\n// rerank.rs")
     print("const WEIGHTS: Features = [")
