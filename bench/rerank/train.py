@@ -27,25 +27,9 @@ from collections import defaultdict
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-FEATURES = [
-    "ln_score",
-    "ln_fused",
-    "lent",
-    "rr_vector",
-    "rr_keyword",
-    "rr_time",
-    "rr_window",
-    "rr_context",
-    "vector_similarity",
-    "ln_length",
-    "only_asks",
-    "by_subject",
-    "by_other",
-    "in_window",
-    "says_when_asked_when",
-    "says_when",
-    "only_lent",
-]
+# The feature names, in the order of each candidate's `features`: read from the dumps (each line
+# carries `rerank::FEATURES` as `feature_names`), so that this script cannot drift from the Rust.
+FEATURES: list[str] = []
 
 
 def load(path: str) -> list[dict]:
@@ -53,6 +37,17 @@ def load(path: str) -> list[dict]:
     with open(path, encoding="utf-8") as f:
         for line in f:
             q = json.loads(line)
+            names = q.get("feature_names")
+            if not names:
+                raise SystemExit(
+                    f"{path}: no feature_names; dump it again with ventros-memory-eval --dump-candidates"
+                )
+            if not FEATURES:
+                FEATURES.extend(names)
+            elif names != FEATURES:
+                raise SystemExit(
+                    f"{path}: its features {names} are not those of the other dumps {FEATURES}"
+                )
             q["dump"] = path
             evidence = set(q["evidence"])
             q["X"] = np.array(

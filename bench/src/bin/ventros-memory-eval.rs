@@ -345,6 +345,9 @@ async fn evaluate(args: &Args, pool: sqlx::PgPool, weights: Weights) -> anyhow::
                         })
                         .collect();
                     let line = serde_json::json!({
+                        // The names, in the order of each candidate's `features`: the trainer
+                        // reads them here, so it cannot drift from the Rust order.
+                        "feature_names": ventros_memory::engine::FEATURES,
                         "conversation": stem(file),
                         "category": category,
                         "question": question,

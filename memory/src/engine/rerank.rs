@@ -296,30 +296,30 @@ pub(super) fn score(features: &Features) -> f32 {
     1.0 / (1.0 + (-z).exp())
 }
 
-/// Each hit's features, then its score; sorted best first. `signals` has an entry for every hit
-/// (a missing one reads as a candidate no list ranked).
+/// Each hit with its features, scored (`Hit.score` becomes the scorer's probability) and sorted
+/// best first. `signals` has an entry for every hit (a missing one reads as a candidate no list
+/// ranked).
 pub(super) fn rerank(
-    hits: &mut [Hit],
+    hits: Vec<Hit>,
     signals: &HashMap<Uuid, Signals>,
     q: &Question<'_>,
-) -> Vec<Features> {
-    let subjects = subjects(hits, q);
-    let mut scored: Vec<Features> = Vec::with_capacity(hits.len());
-    for hit in hits.iter_mut() {
-        let f = features(
-            hit,
-            &signals.get(&hit.id).copied().unwrap_or_default(),
-            q,
-            subjects.as_deref(),
-        );
-        hit.score = score(&f);
-        scored.push(f);
-    }
-    let mut order: Vec<usize> = (0..hits.len()).collect();
-    order.sort_by(|&a, &b| hits[b].score.total_cmp(&hits[a].score));
-    let features = order.iter().map(|&i| scored[i]).collect();
-    hits.sort_by(|a, b| b.score.total_cmp(&a.score));
-    features
+) -> Vec<(Hit, Features)> {
+    let subjects = subjects(&hits, q);
+    let mut scored: Vec<(Hit, Features)> = hits
+        .into_iter()
+        .map(|mut hit| {
+            let f = features(
+                &hit,
+                &signals.get(&hit.id).copied().unwrap_or_default(),
+                q,
+                subjects.as_deref(),
+            );
+            hit.score = score(&f);
+            (hit, f)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.score.total_cmp(&a.0.score));
+    scored
 }
 
 #[cfg(test)]
@@ -381,10 +381,9 @@ mod tests {
                 (h.id, s)
             })
             .collect();
-        let features = rerank(&mut hits, &signals, q);
-        assert_eq!(features.len(), hits.len());
-        assert!(hits.iter().all(|h| (0.0..=1.0).contains(&h.score)));
-        hits.iter().map(|h| h.id.as_u128()).collect()
+        let ranked = rerank(hits, &signals, q);
+        assert!(ranked.iter().all(|(h, _)| (0.0..=1.0).contains(&h.score)));
+        ranked.iter().map(|(h, _)| h.id.as_u128()).collect()
     }
 
     #[test]

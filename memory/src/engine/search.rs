@@ -308,10 +308,11 @@ impl MemoryEngine {
                 askers.extend(asking(&extra));
                 hydrated.extend(extra);
             }
-            let features = super::rerank::rerank(&mut hydrated, &signals, &question(&askers));
+            let reranked = super::rerank::rerank(hydrated, &signals, &question(&askers));
             if explain {
-                pool = hydrated.iter().cloned().zip(features).collect();
+                pool = reranked.clone();
             }
+            hydrated = reranked.into_iter().map(|(hit, _)| hit).collect();
         }
         let hits = one_per_episode(hydrated, q.limit);
         let took = started.elapsed();
@@ -387,16 +388,20 @@ impl MemoryEngine {
         )
         .fetch_all(&self.pool)
         .await?;
+        let after: HashMap<Uuid, f32> = after.iter().copied().collect();
+        let before: HashMap<Uuid, f32> = before.iter().copied().collect();
+        // In the rows' order, so that ties rerank the same way every time.
         let mut out: Vec<(Key, f32)> = Vec::new();
+        let mut slot_of: HashMap<Uuid, usize> = HashMap::new();
         for r in rows {
-            let lenders = if r.next { after } else { before };
-            let score = lenders
-                .iter()
-                .find(|(id, _)| *id == r.lender)
-                .map_or(0.0, |(_, s)| *s);
-            match out.iter_mut().find(|(k, _)| k.1 == r.neighbour) {
-                Some(slot) => slot.1 = slot.1.max(score),
-                None => out.push(((HitKind::Memory, r.neighbour), score)),
+            let lenders = if r.next { &after } else { &before };
+            let score = lenders.get(&r.lender).copied().unwrap_or(0.0);
+            match slot_of.get(&r.neighbour) {
+                Some(&i) => out[i].1 = out[i].1.max(score),
+                None => {
+                    slot_of.insert(r.neighbour, out.len());
+                    out.push(((HitKind::Memory, r.neighbour), score));
+                }
             }
         }
         Ok(out)
