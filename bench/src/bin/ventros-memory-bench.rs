@@ -331,6 +331,12 @@ async fn main() -> anyhow::Result<()> {
             "  of which query embedding (MiniLM, in-process):                   {}",
             percentiles(embed_ms.clone())
         );
+        // The worker runs with RAYON_NUM_THREADS=1 (scripts/stack.sh, deploy/k8s); unset, candle
+        // spreads each product over every core and reads /proc/cpuinfo for every product.
+        println!(
+            "    (embedding threads: RAYON_NUM_THREADS={})",
+            std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "unset, every core".into())
+        );
         let db_ms: Vec<f64> = hybrid_ms
             .iter()
             .zip(&embed_ms)
