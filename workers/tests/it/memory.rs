@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
-use ventros_memory::embed::{LocalEmbedder, SharedEmbedder, locate_local_model};
+use ventros_memory::embed::{OnnxEmbedder, SharedEmbedder, locate_local_model};
 use ventros_memory::engine::{
     EntityRef, Episode, FactInput, Hit, HitKind, Mode, SearchQuery, Weights,
 };
@@ -22,12 +22,14 @@ use ventros_memory::{MemoryEngine, MemoryError};
 
 const WAIT: Duration = Duration::from_secs(60);
 
+/// MiniLM on the runtime the worker uses by default (int8, ONNX Runtime); candle's f32 path is
+/// tested against it in `ventros-memory`.
 pub(crate) fn embedder() -> SharedEmbedder {
     static EMBEDDER: OnceLock<SharedEmbedder> = OnceLock::new();
     EMBEDDER
         .get_or_init(|| {
             Arc::new(
-                LocalEmbedder::load(&locate_local_model(None).expect("model files"))
+                OnnxEmbedder::load(&locate_local_model(None).expect("model files"))
                     .expect("model loads"),
             )
         })
