@@ -527,6 +527,30 @@ mod tests {
         );
     }
 
+    #[test]
+    fn an_unknown_runtime_or_provider_is_refused_by_name() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            embedding: EmbeddingSettings,
+        }
+        let build = |args: &[&str]| {
+            let cli = Cli::try_parse_from(std::iter::once("worker").chain(args.iter().copied()))
+                .expect("flags parse");
+            cli.embedding.build().err().map(|e| e.to_string())
+        };
+        let err = build(&["--embedding-runtime", "gpu"]).expect("refused");
+        assert!(err.contains("EMBEDDING_RUNTIME \"gpu\""), "{err}");
+        let err = build(&["--embedding-provider", "local2"]).expect("refused");
+        assert!(err.contains("EMBEDDING_PROVIDER \"local2\""), "{err}");
+        assert_eq!(
+            build(&[]),
+            None,
+            "the default (MiniLM, int8 on ONNX Runtime) loads"
+        );
+    }
+
     #[tokio::test]
     async fn openai_contract_is_spoken_and_dimension_mismatch_refused() {
         use axum::{Json, Router, routing::post};
