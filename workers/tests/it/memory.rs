@@ -297,6 +297,11 @@ async fn mixed_fixture(
         ("m8", day(8), "Thanks, that solved it!"),
         ("m9", day(9), "The weather is nice today"),
         ("m10", day(10), "I moved to Curitiba last month"),
+        // Other orders whose numbers differ by a digit or two: to a sentence embedding the
+        // numbers look alike, so "48213" needs the exact word (int8 MiniLM found it first
+        // among ten unrelated messages, and HYBRID could not beat a perfect VECTOR).
+        ("m11", day(12), "My order #48231 was a gift for my sister"),
+        ("m12", day(13), "Order #84213 was paid by card"),
     ];
     for (id, at, text) in texts {
         engine
